@@ -1,0 +1,29 @@
+"""Helpers every blueprint shares: the registry, tenant lookup from the URL, bearer-token extraction."""
+from __future__ import annotations
+
+from flask import current_app, request
+
+from ..domain.tenant import Tenant, TenantRegistry
+
+
+def registry() -> TenantRegistry:
+    """The tenant registry of the running app."""
+    return current_app.extensions["hybridsoa"]
+
+
+def find_tenant(key: str) -> Tenant | None:
+    """Tenant by id, domain or name, with its clock caught up (due sync cycles run first); None if unknown."""
+    tenant = registry().find(key)
+    if tenant is not None:
+        with tenant.lock:
+            tenant.catch_up()
+    return tenant
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,2 @@
+"""Control plane: openapi routes (registered on the shared /_mock blueprint)."""
+from . import bp  # noqa: F401

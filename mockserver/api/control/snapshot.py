@@ -1,0 +1,2 @@
+"""Control plane: snapshot routes (registered on the shared /_mock blueprint)."""
+from . import bp  # noqa: F401

@@ -1,0 +1,55 @@
+"""The Flask application: one origin serving every emulated host, routed by path (DESIGN.md URL map)."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from .domain.tenant import TenantRegistry
+
+
+def create_app(registry: TenantRegistry | None = None, *, control_token: str | None = None,
+               config: dict | None = None) -> Flask:
+    """Build the mock server app around a tenant registry (a new empty one by default)."""
+    app = Flask(__name__)
+    app.config.update(
+        JSON_SORT_KEYS=False,
+        HYBRIDSOA_CONTROL_TOKEN=control_token,
+        SECRET_KEY=(config or {}).get("SECRET_KEY") or "hybridsoa-dashboard",
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+    )
+    app.json.sort_keys = False
+    app.config.update(config or {})
+    app.extensions["hybridsoa"] = registry if registry is not None else TenantRegistry()
+
+    from .api import middleware
+    from .api.control import bp as control_bp
+    from .api.dashboard import bp as dashboard_bp
+    from .api.exchange import bp as exchange_bp
+    from .api.graph import bp as graph_bp
+    from .api.identity import bp as identity_bp
+
+    app.register_blueprint(identity_bp)
+    app.register_blueprint(exchange_bp)
+    app.register_blueprint(graph_bp)
+    app.register_blueprint(control_bp)
+    app.register_blueprint(dashboard_bp)
+    middleware.install(app)
+
+    @app.errorhandler(404)
+    def _not_found(_exc):
+        return jsonify(error={"code": "NotFound", "message": "No emulated endpoint at this path."}), 404
+
+    @app.errorhandler(405)
+    def _method_not_allowed(_exc):
+        return jsonify(error={"code": "MethodNotAllowed", "message": "This endpoint does not accept that method."}), 405
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        # The mock promises no 5xx for any input: a bug still answers in a readable shape, never a traceback.
+        from werkzeug.exceptions import HTTPException
+        if isinstance(exc, HTTPException):
+            return jsonify(error={"code": exc.name.replace(" ", ""), "message": exc.description}), exc.code
+        app.logger.exception("unhandled error")
+        return jsonify(error={"code": "InternalServerError",
+                              "message": f"The mock hit an internal error ({type(exc).__name__})."}), 500
+
+    return app

@@ -1,0 +1,98 @@
+"""Per-tenant clock: real time plus an offset (optionally frozen or sped up), and the timer loop that runs
+whatever comes due (Entra Connect cycles, write-back, forward sync, purges) in time order."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Protocol
+
+#: Default start of a frozen tenant clock, so seeded tenants print the same timestamps every run.
+DEFAULT_FROZEN_START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc).timestamp()
+
+
+class Timer(Protocol):
+    """A subsystem with scheduled work: it says when it is next due and runs when that time comes."""
+
+    def next_due(self) -> float | None:
+        """Tenant time (epoch seconds) of the next scheduled run, or None."""
+
+    def run_due(self, now: float) -> None:
+        """Run the work that is due at ``now`` (the clock already reads ``now``)."""
+
+
+class TenantClock:
+    """A tenant's clock: ``now()`` is real time scaled by ``speed`` plus an offset, or frozen."""
+
+    def __init__(self, start: float | None = None, *, frozen: bool = False, speed: float = 1.0,
+                 real: Callable[[], float] = time.time):
+        self._real = real
+        self.frozen = frozen
+        self.speed = speed
+        self._anchor_real = real()
+        self._anchor_tenant = start if start is not None else (DEFAULT_FROZEN_START if frozen else self._anchor_real)
+
+    def now(self) -> float:
+        """Current tenant time in epoch seconds."""
+        if self.frozen:
+            return self._anchor_tenant
+        return self._anchor_tenant + (self._real() - self._anchor_real) * self.speed
+
+    def now_dt(self) -> datetime:
+        """Current tenant time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.now(), tz=timezone.utc)
+
+    def set(self, when: float) -> None:
+        """Move the clock to ``when`` (used by the timer loop; never moves backwards)."""
+        current = self.now()
+        if when < current:
+            return
+        self._anchor_real = self._real()
+        self._anchor_tenant = when
+
+    def to_dict(self) -> dict:
+        """Serializable state (for snapshots)."""
+        return {"now": self.now(), "frozen": self.frozen, "speed": self.speed}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TenantClock":
+        """Rebuild a clock from :meth:`to_dict` output."""
+        return cls(data["now"], frozen=data.get("frozen", False), speed=data.get("speed", 1.0))
+
+
+def run_timers_until(clock: TenantClock, timers: Iterable[Timer], target: float, *, max_steps: int = 100_000) -> int:
+    """Run every timer that comes due up to ``target`` in time order, moving the clock to each due time,
+    then leave the clock at ``target``. Returns how many runs happened."""
+    timers = list(timers)
+    steps = 0
+    while steps < max_steps:
+        best, best_due = None, None
+        for timer in timers:
+            due = timer.next_due()
+            if due is not None and due <= target and (best_due is None or due < best_due):
+                best, best_due = timer, due
+        if best is None:
+            break
+        clock.set(best_due)
+        best.run_due(max(best_due, clock.now()))
+        steps += 1
+    clock.set(target)
+    return steps
+
+
+def iso(ts: float | None) -> str | None:
+    """Render epoch seconds as the ISO-8601 UTC form Graph and Exchange use (``2026-01-05T09:00:00Z``)."""
+    if ts is None:
+        return None
+    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+def parse_iso(text: str) -> float:
+    """Parse an ISO-8601 timestamp (``Z`` or offset) into epoch seconds."""
+    text = text.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()

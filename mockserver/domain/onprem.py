@@ -1,0 +1,76 @@
+"""On-premises Active Directory: user objects keyed by sAMAccountName, with attributes stored under their
+LDAP names so control-plane edits, Entra Connect and write-back all speak AD's own vocabulary."""
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass, field
+
+from .directory import Record
+
+#: msExchRecipientTypeDetails values of remote (cloud) mailboxes as stored in on-prem AD.
+REMOTE_USER_MAILBOX = 2147483648
+REMOTE_ROOM_MAILBOX = 8589934592
+REMOTE_EQUIPMENT_MAILBOX = 17179869184
+REMOTE_SHARED_MAILBOX = 34359738368
+
+#: AD recipient type details -> Exchange Online RecipientTypeDetails of the cloud mailbox.
+REMOTE_TYPE_TO_EXO = {
+    REMOTE_USER_MAILBOX: "UserMailbox",
+    REMOTE_SHARED_MAILBOX: "SharedMailbox",
+    REMOTE_ROOM_MAILBOX: "RoomMailbox",
+    REMOTE_EQUIPMENT_MAILBOX: "EquipmentMailbox",
+}
+EXO_TO_REMOTE_TYPE = {v: k for k, v in REMOTE_TYPE_TO_EXO.items()}
+
+#: Identity attributes: they always flow AD -> Entra and are never cloud-editable while synced.
+IDENTITY_ATTRIBUTES = ("userPrincipalName", "displayName", "givenName", "sn", "department", "title",
+                       "company", "manager", "telephoneNumber", "physicalDeliveryOfficeName")
+
+#: Exchange attributes: their SOA moves to the cloud with IsExchangeCloudManaged.
+EXCHANGE_ATTRIBUTES = (("mail", "mailNickname", "proxyAddresses", "msExchHideFromAddressLists",
+                        "msExchRecipientTypeDetails", "msExchRecipientDisplayType", "publicDelegates")
+                       + tuple(f"extensionAttribute{i}" for i in range(1, 16))
+                       + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6)))
+
+#: The 24 attributes Cloud Sync writes back for cloud-managed mailboxes.
+WRITEBACK_ATTRIBUTES = (("mail", "proxyAddresses")
+                        + tuple(f"extensionAttribute{i}" for i in range(1, 16))
+                        + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6))
+                        + ("msExchRecipientDisplayType", "msExchRecipientTypeDetails"))
+
+#: Multi-valued AD attributes (lists); everything else is single-valued.
+MULTI_VALUED = frozenset(("proxyAddresses", "publicDelegates")
+                         + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6)))
+
+
+def consistency_guid_for(object_guid: str) -> str:
+    """ms-DS-ConsistencyGuid as Entra Connect exports it (base64 of the objectGUID bytes) = onPremisesImmutableId."""
+    return base64.b64encode(uuid.UUID(object_guid).bytes_le).decode()
+
+
+@dataclass
+class ADUser(Record):
+    """An on-premises AD user. ``attrs`` holds LDAP-named attributes (``displayName``, ``proxyAddresses``...)."""
+
+    sam_account_name: str
+    object_guid: str
+    ou: str
+    attrs: dict = field(default_factory=dict)
+    when_created: float = 0.0
+    when_changed: float = 0.0
+
+    @property
+    def distinguished_name(self) -> str:
+        """``CN=<cn>,<ou>`` as AD builds it."""
+        cn = self.attrs.get("cn") or self.attrs.get("displayName") or self.sam_account_name
+        return f"CN={cn},{self.ou}"
+
+    @property
+    def consistency_guid(self) -> str:
+        """The source anchor (``mS-DS-ConsistencyGuid``), defaulting to the objectGUID as modern installs do."""
+        return self.attrs.get("mS-DS-ConsistencyGuid") or consistency_guid_for(self.object_guid)
+
+    def get(self, name: str, default=None):
+        """Attribute value by LDAP name."""
+        return self.attrs.get(name, default)

@@ -1,0 +1,292 @@
+"""A tenant: one isolated world (Entra directory, Exchange Online recipients, on-prem AD, Entra Connect, clock,
+RBAC, faults, audit), and the registry of live tenants that the server and its control plane share."""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+from . import keys
+from .audit import AuditLog, AuditRecord
+from .clock import TenantClock, run_timers_until
+from .directory import Application, EntraUser, RoleAssignment
+from .errors import Conflict, InvalidArgument, NotFound
+from .ids import SeededIds, tenant_id_for
+from .mailboxes import Mailbox
+from .onprem import ADUser
+from ..store.collection import Collection
+
+PROFILES = ("ga", "preview", "strict")
+
+
+@dataclass
+class TenantSpec:
+    """How a tenant was created; ``reset`` rebuilds it from this."""
+
+    name: str
+    seed: int
+    profile: str = "ga"
+    mailboxes: int = 25
+    tenant_id: str | None = None
+    frozen_clock: bool = False
+    clock_start: float | None = None
+    scenario: str | None = None
+    options: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Serializable form."""
+        return dict(self.__dict__)
+
+
+class Tenant:
+    """One emulated Microsoft 365 tenant with hybrid identity. All access goes through ``lock``."""
+
+    def __init__(self, spec: TenantSpec):
+        self.spec = spec
+        self.id = spec.tenant_id or tenant_id_for(spec.name, spec.seed)
+        self.name = spec.name
+        self.domain = f"{spec.name}.onmicrosoft.com"
+        self.seed = spec.seed
+        self.lock = threading.RLock()
+        self.ids = SeededIds(spec.seed)
+        self.clock = TenantClock(spec.clock_start, frozen=spec.frozen_clock)
+        self.settings: dict = {
+            "profile": spec.profile,
+            "forwardSyncDelayMinutes": 0,
+            "deviceCodeAutoApprove": False,
+            "tokenLifetimeSeconds": 3599,
+        }
+        self.signing_kid = keys.b64url(self.id.encode())[:27]
+        self.signing_key_pem = keys.private_key_pem(f"tenant-signing:{self.id}")
+        self.signing_public_pem = _public_pem(self.signing_key_pem)
+        # Entra ID
+        self.apps: Collection[Application] = Collection("apps")
+        self.users: Collection[EntraUser] = Collection("users")
+        self.role_assignments: Collection[RoleAssignment] = Collection("roleAssignments")
+        # Exchange Online
+        self.mailboxes: Collection[Mailbox] = Collection("mailboxes")
+        self.org_config: dict = {"ExchangeAttributesCloudManagedByDefault": False}
+        # On-premises AD
+        self.ad_users: Collection[ADUser] = Collection("adUsers")
+        self.audit = AuditLog()
+        self._app_by_client_id: dict[str, str] = {}
+        self._attach_subsystems()
+
+    def _attach_subsystems(self) -> None:
+        # Imported here: the subsystem modules import this one for typing.
+        from .faults import FaultState
+        from .journal import RequestJournal
+        from .pim import PimState
+        from .rbac import ExchangeRbac
+        from .sync import SyncEngine
+        self.sync = SyncEngine(self)
+        self.rbac = ExchangeRbac(self)
+        self.pim = PimState(self)
+        self.faults = FaultState(self)
+        self.journal = RequestJournal()
+
+    # ----------------------------------------------------------------- time
+    @property
+    def timers(self) -> list:
+        """Subsystems with scheduled work (Entra Connect, write-back, forward sync, purges, PIM expiry)."""
+        return [t for t in (self.sync, self.pim) if hasattr(t, "next_due")]
+
+    def catch_up(self) -> int:
+        """Run everything due up to the clock's current reading (called before each request)."""
+        return run_timers_until(self.clock, self.timers, self.clock.now())
+
+    def advance(self, minutes: float) -> int:
+        """``POST /_mock/tenants/{t}/clock/advance``: move the clock, running due work in time order."""
+        if minutes < 0:
+            raise InvalidArgument("minutes must be zero or positive")
+        self.catch_up()
+        return run_timers_until(self.clock, self.timers, self.clock.now() + minutes * 60)
+
+    # ------------------------------------------------------------- identity
+    def add_app(self, app: Application) -> Application:
+        """Register an app registration + service principal."""
+        self.apps.put(app.app_id, app)
+        self._app_by_client_id[app.app_id] = app.app_id
+        return app
+
+    def app_by_client_id(self, client_id: str) -> Application | None:
+        """The app with this client id (appId), or None."""
+        return self.apps.get(client_id)
+
+    def app_by_name(self, name: str) -> Application | None:
+        """The app with this display name, or None."""
+        return next((a for a in self.apps if a.name == name), None)
+
+    def app_by_service_principal(self, sp_id: str) -> Application | None:
+        """The app whose service principal has this object id, or None."""
+        return next((a for a in self.apps if a.service_principal_id == sp_id), None)
+
+    def user_by_upn(self, upn: str) -> EntraUser | None:
+        """The live Entra user with this UPN (case-insensitive), or None."""
+        upn = upn.lower()
+        return next((u for u in self.users if u.user_principal_name.lower() == upn and u.deleted_date_time is None),
+                    None)
+
+    def active_role_ids(self, principal_id: str) -> list[str]:
+        """Directory role template ids in effect for a principal now (active, within its schedule)."""
+        now = self.clock.now()
+        return sorted({a.role_definition_id for a in self.role_assignments
+                       if a.principal_id == principal_id and a.in_effect(now)})
+
+    def assign_role(self, principal_id: str, role_template_id: str, *, kind: str = "active",
+                    start: float | None = None, end: float | None = None,
+                    member_type: str = "Direct") -> RoleAssignment:
+        """Create a directory role assignment (active or eligible)."""
+        assignment = RoleAssignment(id=self.ids.guid(), principal_id=principal_id,
+                                    role_definition_id=role_template_id, kind=kind,
+                                    start_date_time=start, end_date_time=end, member_type=member_type,
+                                    created_date_time=self.clock.now())
+        self.role_assignments.put(assignment.id, assignment)
+        return assignment
+
+    # ---------------------------------------------------------------- audit
+    def record(self, api: str, operation: str, caller, *, target: str | None = None, parameters: dict | None = None,
+               succeeded: bool = True, changes: dict | None = None, error: str | None = None) -> AuditRecord:
+        """Append an audit record (caller may be a :class:`~.tokens.Caller`, a dict or None for the control plane)."""
+        who = caller.describe() if hasattr(caller, "describe") else (caller or {"kind": "controlPlane"})
+        return self.audit.append(AuditRecord(
+            id=self.ids.guid(), time=self.clock.now(), api=api, operation=operation, caller=who, target=target,
+            parameters=parameters or {}, succeeded=succeeded, changed=bool(changes), changes=changes or {},
+            error=error))
+
+    # ------------------------------------------------------------- describe
+    def credentials(self) -> dict:
+        """``POST /_mock/tenants`` answer: everything a test needs to sign in."""
+        from .roles import role_name
+        apps = [{
+            "name": a.name, "clientId": a.app_id, "servicePrincipalId": a.service_principal_id,
+            "clientSecret": a.client_secret, "certificatePem": a.certificate_pem, "privateKeyPem": a.private_key_pem,
+            "thumbprint": a.thumbprint, "thumbprintSha256": a.thumbprint_sha256, "appRoles": list(a.app_roles),
+            "directoryRoles": [role_name(r) for r in self.active_role_ids(a.service_principal_id)],
+        } for a in self.apps]
+        users = [{
+            "userPrincipalName": u.user_principal_name, "password": u.password, "id": u.id,
+            "directoryRoles": [role_name(r) for r in self.active_role_ids(u.id)],
+        } for u in self.users if u.password and u.deleted_date_time is None]
+        return {"tenantId": self.id, "name": self.name, "domain": self.domain, "profile": self.settings["profile"],
+                "seed": self.seed, "apps": apps, "users": users}
+
+    def summary(self) -> dict:
+        """``GET /_mock/tenants/{t}``: identity and counts, no secrets."""
+        return {"tenantId": self.id, "name": self.name, "domain": self.domain, "profile": self.settings["profile"],
+                "seed": self.seed, "clock": self.clock.to_dict(),
+                "counts": {"users": len(self.users), "mailboxes": len(self.mailboxes), "adUsers": len(self.ad_users),
+                           "apps": len(self.apps)}}
+
+
+def _public_pem(private_pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    return keys.load_private_key(private_pem).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+
+
+class TenantRegistry:
+    """All live tenants of one server, addressable by tenant id, domain or name."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+        self.ids = SeededIds(seed)
+        self.lock = threading.RLock()
+        self.tenants: dict[str, Tenant] = {}
+        self._counter = 0
+        #: Called with each tenant after it is created, reset or restored (the durable store hooks in here).
+        self.on_tenant_created: list = []
+        self.on_tenant_deleted: list = []
+
+    def create(self, name: str | None = None, *, profile: str = "ga", seed: int | None = None, mailboxes: int = 25,
+               tenant_id: str | None = None, frozen_clock: bool = False, clock_start: float | None = None,
+               scenario: str | None = None, options: dict | None = None) -> Tenant:
+        """``POST /_mock/tenants``: create and seed a tenant (identities, on-prem AD, initial sync)."""
+        if profile not in PROFILES:
+            raise InvalidArgument(f"profile must be one of {', '.join(PROFILES)}")
+        if not isinstance(mailboxes, int) or isinstance(mailboxes, bool) or not 0 <= mailboxes <= 200_000:
+            raise InvalidArgument("mailboxes must be an integer from 0 to 200000")
+        with self.lock:
+            if name is None:
+                self._counter += 1
+                name = f"tenant{self._counter}-{self.ids.hex(3)}"
+            name = name.lower()
+            if not _NAME_RE.match(name):
+                raise InvalidArgument("name must be 1-48 lowercase letters, digits or hyphens")
+            if seed is None:
+                seed = self.ids.rng.randrange(1, 2**31)
+            spec = TenantSpec(name=name, seed=seed, profile=profile, mailboxes=mailboxes, tenant_id=tenant_id,
+                              frozen_clock=frozen_clock, clock_start=clock_start, scenario=scenario,
+                              options=dict(options or {}))
+            probe_id = tenant_id or tenant_id_for(name, seed)
+            if probe_id in self.tenants or any(t.name == name for t in self.tenants.values()):
+                raise Conflict(f"A tenant named '{name}' already exists.")
+            tenant = self._build(spec)
+            self.tenants[tenant.id] = tenant
+        for hook in self.on_tenant_created:
+            hook(tenant)
+        return tenant
+
+    def _build(self, spec: TenantSpec) -> Tenant:
+        from .seed import seed_tenant
+        tenant = Tenant(spec)
+        with tenant.lock:
+            seed_tenant(tenant)
+        return tenant
+
+    def get(self, key: str) -> Tenant:
+        """Tenant by id, domain (``x.onmicrosoft.com``) or name; :class:`NotFound` otherwise."""
+        tenant = self.find(key)
+        if tenant is None:
+            raise NotFound(f"Tenant '{key}' not found.")
+        return tenant
+
+    def find(self, key: str) -> Tenant | None:
+        """Tenant by id, domain or name, or None."""
+        tenant = self.tenants.get(key)
+        if tenant is not None:
+            return tenant
+        key = key.lower()
+        for t in list(self.tenants.values()):
+            if t.domain == key or t.name == key or t.id == key:
+                return t
+        return None
+
+    def list(self) -> list[Tenant]:
+        """All tenants in creation order."""
+        return list(self.tenants.values())
+
+    def delete(self, key: str) -> Tenant:
+        """``DELETE /_mock/tenants/{t}``."""
+        with self.lock:
+            tenant = self.get(key)
+            del self.tenants[tenant.id]
+        for hook in self.on_tenant_deleted:
+            hook(tenant)
+        return tenant
+
+    def reset(self, key: str) -> Tenant:
+        """``POST /_mock/tenants/{t}/reset``: rebuild the tenant from its creation spec (same id, same seed)."""
+        with self.lock:
+            old = self.get(key)
+            with old.lock:
+                spec = TenantSpec(**old.spec.to_dict())
+                spec.tenant_id = old.id
+                tenant = self._build(spec)
+                self.tenants[tenant.id] = tenant
+        for hook in self.on_tenant_deleted:
+            hook(old)
+        for hook in self.on_tenant_created:
+            hook(tenant)
+        return tenant
+
+    def put(self, tenant: Tenant) -> Tenant:
+        """Install an already-built tenant (snapshot restore, durable-store recovery)."""
+        with self.lock:
+            self.tenants[tenant.id] = tenant
+        for hook in self.on_tenant_created:
+            hook(tenant)
+        return tenant

@@ -1,0 +1,145 @@
+"""Access tokens as Microsoft Entra issues them for Exchange Online and Microsoft Graph (v1.0 access tokens,
+RS256, signed by the tenant's key) and their verification on the tenant clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jwt
+
+from . import keys, roles
+from .errors import Forbidden, Unauthenticated
+
+TOKEN_LIFETIME = 3599
+
+#: api name -> the audience value put in tokens for it.
+AUDIENCE = {"exchange": "https://outlook.office365.com", "graph": "https://graph.microsoft.com"}
+#: api name -> every audience accepted when verifying (resource URI forms and the resource app id).
+ACCEPTED_AUDIENCES = {
+    "exchange": ["https://outlook.office365.com", "https://outlook.office365.com/", "https://outlook.office.com",
+                 roles.EXCHANGE_RESOURCE_APP_ID],
+    "graph": ["https://graph.microsoft.com", "https://graph.microsoft.com/", roles.GRAPH_RESOURCE_APP_ID],
+}
+
+
+@dataclass
+class Caller:
+    """Who is calling, as established from a verified access token."""
+
+    tenant_id: str
+    app_id: str
+    #: "app" (client credentials) or "user" (delegated).
+    kind: str
+    #: oid: the service principal id for apps, the user's object id for users.
+    object_id: str
+    user_principal_name: str | None = None
+    roles: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+    wids: list[str] = field(default_factory=list)
+    claims: dict = field(default_factory=dict)
+
+    @property
+    def is_app(self) -> bool:
+        """True for app-only (client credentials) callers."""
+        return self.kind == "app"
+
+    @property
+    def name(self) -> str:
+        """A human label for audit records and the journal."""
+        return self.user_principal_name or f"app:{self.app_id}"
+
+    def describe(self) -> dict:
+        """Caller facts for audit records (no secrets)."""
+        return {"kind": self.kind, "appId": self.app_id, "objectId": self.object_id,
+                "userPrincipalName": self.user_principal_name}
+
+
+def api_for_scope(scope: str) -> str | None:
+    """Map a requested scope (``https://graph.microsoft.com/.default``, ``https://outlook.office365.com/Exchange.Manage``)
+    to an api name, or None when the resource is unknown."""
+    resource = scope.strip()
+    for suffix in ("/.default",):
+        if resource.endswith(suffix):
+            resource = resource[: -len(suffix)]
+            break
+    else:
+        if resource.startswith("https://") and resource.count("/") >= 3:
+            resource = resource.rsplit("/", 1)[0]
+    return roles.RESOURCES.get(resource.rstrip("/")) or roles.RESOURCES.get(resource)
+
+
+def issue_access_token(tenant, api: str, *, app, user=None, scopes: list[str] | None = None,
+                       lifetime: int = TOKEN_LIFETIME) -> tuple[str, int]:
+    """Mint an access token for ``api`` ("exchange"|"graph"): app-only when ``user`` is None (``roles`` claim),
+    delegated otherwise (``scp`` claim). ``wids`` carries the principal's directory roles in effect now."""
+    now = int(tenant.clock.now())
+    principal = user.id if user is not None else app.service_principal_id
+    claims = {
+        "aud": AUDIENCE[api],
+        "iss": f"https://sts.windows.net/{tenant.id}/",
+        "iat": now, "nbf": now, "exp": now + lifetime,
+        "tid": tenant.id,
+        "oid": principal,
+        "sub": principal,
+        "appid": app.app_id,
+        "azp": app.app_id,
+        "appidacr": "1",
+        "ver": "1.0",
+        "uti": tenant.ids.hex(12),
+        "rh": "0.mock.",
+        "wids": tenant.active_role_ids(principal),
+    }
+    if user is None:
+        claims["idtyp"] = "app"
+        claims["roles"] = sorted(app.app_roles)
+    else:
+        claims["idtyp"] = "user"
+        claims["scp"] = " ".join(scopes or roles.DEFAULT_DELEGATED_SCOPES.get(api, []))
+        claims["upn"] = user.user_principal_name
+        claims["unique_name"] = user.user_principal_name
+        claims["name"] = user.display_name
+    headers = {"kid": tenant.signing_kid, "x5t": tenant.signing_kid, "typ": "JWT"}
+    token = jwt.encode(claims, keys.load_private_key(tenant.signing_key_pem), algorithm="RS256", headers=headers)
+    return token, lifetime
+
+
+def verify_access_token(tenant, token: str | None, api: str) -> Caller:
+    """Verify signature, tenant, audience and lifetime (on the tenant clock); return the :class:`Caller`.
+    Raises :class:`Unauthenticated` with a reason the wire layer can show."""
+    if not token:
+        raise Unauthenticated("Authentication failed: no access token was provided.", reason="missing_token")
+    try:
+        claims = jwt.decode(token, keys.load_public_key(tenant.signing_public_pem), algorithms=["RS256"],
+                            audience=ACCEPTED_AUDIENCES[api],
+                            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
+    except jwt.InvalidAudienceError:
+        raise Unauthenticated("Invalid audience: the token was not issued for this resource.",
+                              reason="invalid_audience") from None
+    except jwt.InvalidSignatureError:
+        raise Unauthenticated("Invalid token signature.", reason="invalid_signature") from None
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"The access token is malformed: {exc}.", reason="invalid_token") from None
+    if claims.get("tid") != tenant.id:
+        raise Unauthenticated("The token was issued for a different tenant.", reason="invalid_tenant")
+    now = tenant.clock.now()
+    if now >= claims.get("exp", 0):
+        raise Unauthenticated("Lifetime validation failed, the token is expired.", reason="expired")
+    if now + 300 < claims.get("nbf", 0):
+        raise Unauthenticated("The token is not yet valid.", reason="not_yet_valid")
+    app = tenant.app_by_client_id(claims.get("appid", ""))
+    if app is None:
+        raise Unauthenticated("The application of this token no longer exists.", reason="unknown_app")
+    kind = "user" if claims.get("idtyp") == "user" or "scp" in claims else "app"
+    if kind == "user":
+        user = tenant.users.get(claims.get("oid", ""))
+        if user is None or user.deleted_date_time is not None or not user.account_enabled:
+            raise Unauthenticated("The user of this token no longer exists or is disabled.", reason="unknown_user")
+    return Caller(tenant_id=tenant.id, app_id=claims["appid"], kind=kind, object_id=claims.get("oid", ""),
+                  user_principal_name=claims.get("upn"), roles=list(claims.get("roles", [])),
+                  scopes=(claims.get("scp") or "").split(), wids=list(claims.get("wids", [])), claims=claims)
+
+
+def require_permission(caller: Caller, *permissions: str) -> None:
+    """Raise :class:`Forbidden` unless the caller holds one of ``permissions`` (app role or delegated scope)."""
+    held = set(caller.roles if caller.is_app else caller.scopes)
+    if not held.intersection(permissions):
+        raise Forbidden("Insufficient privileges to complete the operation.", required=list(permissions))

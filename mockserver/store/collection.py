@@ -1,0 +1,107 @@
+"""A keyed collection of domain objects that remembers which keys changed, so a durable store can persist
+exactly what a request touched and a sync engine can find what changed since its last cycle."""
+from __future__ import annotations
+
+import bisect
+import itertools
+from typing import Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class Collection(Generic[T]):
+    """Dict-like store of objects by key, with a dirty set (for durability) and a change sequence."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._items: dict[str, T] = {}
+        self._seq: dict[str, int] = {}
+        self._counter = itertools.count(1)
+        self._log: list[tuple[int, str]] = []
+        self._tomb: dict[str, int] = {}
+        self.dirty: set[str] = set()
+        self.listeners: list[Callable[[str, str, T | None], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._items.values()))
+
+    def get(self, key: str) -> T | None:
+        """The object stored under ``key``, or None."""
+        return self._items.get(key)
+
+    def values(self) -> list[T]:
+        """All objects, in insertion order (a copy: safe to mutate the collection while iterating)."""
+        return list(self._items.values())
+
+    def keys(self) -> list[str]:
+        """All keys, in insertion order."""
+        return list(self._items.keys())
+
+    def put(self, key: str, obj: T) -> T:
+        """Insert or replace ``obj`` under ``key`` and mark it changed."""
+        self._items[key] = obj
+        self.touch(key)
+        return obj
+
+    def touch(self, key: str) -> None:
+        """Record that the object under ``key`` was mutated in place."""
+        seq = next(self._counter)
+        self._seq[key] = seq
+        self._tomb.pop(key, None)
+        self._log.append((seq, key))
+        if len(self._log) > 4 * len(self._seq) + 1024:
+            self._compact()
+        self.dirty.add(key)
+        for listener in self.listeners:
+            listener(self.name, key, self._items.get(key))
+
+    def delete(self, key: str) -> T | None:
+        """Remove ``key`` (hard delete) and mark it changed; returns the removed object."""
+        obj = self._items.pop(key, None)
+        self._seq.pop(key, None)
+        seq = next(self._counter)
+        self._tomb[key] = seq
+        self._log.append((seq, key))
+        self.dirty.add(key)
+        for listener in self.listeners:
+            listener(self.name, key, None)
+        return obj
+
+    def seq(self, key: str) -> int:
+        """Change sequence number of ``key`` (0 when unknown): higher means changed later."""
+        return self._seq.get(key, 0)
+
+    def current_seq(self) -> int:
+        """The highest sequence number handed out so far."""
+        return self._log[-1][0] if self._log else 0
+
+    def changed_since(self, seq: int) -> list[str]:
+        """Keys touched or deleted after sequence ``seq``, in O(changes) via the append-only change log."""
+        start = bisect.bisect_right(self._log, (seq, "\uffff"))
+        seen: dict[str, None] = {}
+        for _, key in self._log[start:]:
+            seen[key] = None
+        return list(seen)
+
+    def _compact(self) -> None:
+        live = sorted([(s, k) for k, s in self._seq.items()] + [(s, k) for k, s in self._tomb.items()])
+        self._log = live
+
+    def take_dirty(self) -> set[str]:
+        """Return and clear the dirty set."""
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    def clear(self) -> None:
+        """Remove everything (reset)."""
+        self._items.clear()
+        self._seq.clear()
+        self._log.clear()
+        self._tomb.clear()
+        self.dirty.clear()
