@@ -1,0 +1,59 @@
+"""Shared fixtures. The HTTPS server and the per-test ``tenant`` come from our own pytest plugin
+(``mockserver.pytest_plugin``); the fixtures here are for domain and Flask-test-client tests."""
+from __future__ import annotations
+
+import pytest
+
+from mockserver.app import create_app
+from mockserver.domain.tenant import TenantRegistry
+from mockserver.domain.tokens import issue_access_token
+
+
+@pytest.fixture
+def registry():
+    """A fresh, empty tenant registry (deterministic seed)."""
+    return TenantRegistry(seed=1234)
+
+
+@pytest.fixture
+def make_tenant(registry):
+    """Factory: create a tenant with a frozen clock (tests move time with ``tenant.advance``)."""
+    def _make(**kwargs):
+        kwargs.setdefault("frozen_clock", True)
+        kwargs.setdefault("mailboxes", 25)
+        return registry.create(**kwargs)
+    return _make
+
+
+@pytest.fixture
+def domain_tenant(make_tenant):
+    """A seeded tenant (25 mailboxes of all four types, initial sync done), frozen clock."""
+    return make_tenant(name="contoso", seed=42)
+
+
+@pytest.fixture
+def app(registry):
+    """The Flask app over the test registry."""
+    return create_app(registry)
+
+
+@pytest.fixture
+def client(app):
+    """Flask test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def auth_header():
+    """Factory: ``Authorization`` header with a token minted by the domain (no HTTP token call).
+
+    ``auth_header(tenant, "exchange", app="automation")`` for app-only,
+    ``auth_header(tenant, "graph", user="globaladmin")`` for delegated (the seeded public-client app is used).
+    """
+    def _make(tenant, api: str, *, app: str = "automation", user: str | None = None, scopes=None):
+        application = tenant.app_by_name(app)
+        principal = tenant.user_by_upn(f"{user}@{tenant.domain}") if user and "@" not in user else (
+            tenant.user_by_upn(user) if user else None)
+        token, _ = issue_access_token(tenant, api, app=application, user=principal, scopes=scopes)
+        return {"Authorization": f"Bearer {token}"}
+    return _make
