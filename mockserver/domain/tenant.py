@@ -30,7 +30,8 @@ class TenantSpec:
     tenant_id: str | None = None
     frozen_clock: bool = False
     clock_start: float | None = None
-    scenario: str | None = None
+    #: A scenario name (``scenarios/<name>.yaml``) or an inline tenant description.
+    scenario: str | dict | None = None
     options: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -203,7 +204,7 @@ class TenantRegistry:
 
     def create(self, name: str | None = None, *, profile: str = "ga", seed: int | None = None, mailboxes: int = 25,
                tenant_id: str | None = None, frozen_clock: bool = False, clock_start: float | None = None,
-               scenario: str | None = None, options: dict | None = None) -> Tenant:
+               scenario: str | dict | None = None, options: dict | None = None) -> Tenant:
         """``POST /_mock/tenants``: create and seed a tenant (identities, on-prem AD, initial sync)."""
         if profile not in PROFILES:
             raise InvalidArgument(f"profile must be one of {', '.join(PROFILES)}")
@@ -216,6 +217,14 @@ class TenantRegistry:
             name = name.lower()
             if not _NAME_RE.match(name):
                 raise InvalidArgument("name must be 1-48 lowercase letters, digits or hyphens")
+            if scenario:
+                from .scenario_tenant import mailbox_total, tenant_description
+                desc = tenant_description(scenario)
+                seed = desc.get("seed", seed) if seed is None else seed
+                profile = desc.get("profile", profile)
+                mailboxes = mailbox_total(desc)
+                if profile not in PROFILES:
+                    raise InvalidArgument(f"profile must be one of {', '.join(PROFILES)}")
             if seed is None:
                 seed = self.ids.rng.randrange(1, 2**31)
             spec = TenantSpec(name=name, seed=seed, profile=profile, mailboxes=mailboxes, tenant_id=tenant_id,
@@ -231,10 +240,15 @@ class TenantRegistry:
         return tenant
 
     def _build(self, spec: TenantSpec) -> Tenant:
-        from .seed import seed_tenant
+        from .seed import seed_identities, seed_tenant
         tenant = Tenant(spec)
         with tenant.lock:
-            seed_tenant(tenant)
+            if spec.scenario:
+                from .scenario_tenant import apply_tenant_description, tenant_description
+                seed_identities(tenant)
+                apply_tenant_description(tenant, tenant_description(spec.scenario))
+            else:
+                seed_tenant(tenant)
         return tenant
 
     def get(self, key: str) -> Tenant:
