@@ -56,6 +56,9 @@ class EntraUser(Record):
     is_cloud_managed: bool = False
     #: Soft-deleted at (tenant epoch seconds) or None when live.
     deleted_date_time: float | None = None
+    #: Other Graph user properties, by their Graph names (mobilePhone, officeLocation, businessPhones, ...),
+    #: stored as set through PATCH/POST /users without a dedicated field.
+    extra: dict = field(default_factory=dict)
 
     @property
     def is_synced(self) -> bool:
