@@ -44,6 +44,21 @@ class UnknownParameter(DomainError):
     kind = "UnknownParameter"
 
 
+class CmdletNotRecognized(DomainError):
+    """Exchange: the cmdlet is not emulated or the caller's RBAC role entries do not hold it ("The term '<cmdlet>'
+    is not recognized as a name of a cmdlet, ..."); the real service answers 403."""
+
+    status = 403
+    kind = "CmdletNotRecognized"
+
+    def __init__(self, cmdlet: str, message: str | None = None, **details):
+        super().__init__(message or (
+            f"The term '{cmdlet}' is not recognized as a name of a cmdlet, function, script file, or executable "
+            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+            "and try again."), cmdlet=cmdlet, **details)
+        self.cmdlet = cmdlet
+
+
 class WriteScopeViolation(DomainError):
     """Exchange's 'out of the current user's write scope' family: synced objects or RBAC write scopes."""
 
