@@ -1,0 +1,306 @@
+"""The benchmark driver (issue 9): one command, one machine, one run, every figure a ratio against a baseline
+measured in the same run.
+
+    .venv/bin/python loadtests/bench.py            # full run (~4 minutes on 2 cores)
+    .venv/bin/python loadtests/bench.py --quick    # smaller tenants and shorter loads, for a smoke check
+    .venv/bin/python loadtests/bench.py --write    # also replace the generated section of docs/benchmarks.md
+
+What it measures:
+1. Toggle throughput and p50/p95/p99 of ``Set-Mailbox -IsExchangeCloudManaged`` on the mock served by its
+   production server (gunicorn, 1 worker x 8 threads, TLS), with Locust on the other core; the same load against
+   a bare Flask endpoint on the same stack and TLS returning a body of the same size (baseline); moto's server
+   mode doing IAM TagUser (a peer's stateful single-item update). Then the mock again at half its saturating rate
+   for the p99 target.
+2. In fresh processes: seed time and peak RSS of 10,000- and 100,000-mailbox tenants, a Delta cycle with 10
+   changes in the 100,000 tenant, and paging all 100,000 mailboxes through InvokeCommand (1000 per page).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SERVER_CORE, LOAD_CORE = "0", "1"
+GUNICORN = ["--workers", "1", "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"]
+
+
+def free_port() -> int:
+    """An unused loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(core: str, argv: list[str]) -> list[str]:
+    """Prefix a command with taskset when available, so server and load generator get one core each."""
+    return (["taskset", "-c", core] + argv) if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else argv
+
+
+def wait_for(url: str, verify, timeout: float = 60) -> None:
+    """Poll until the server answers (any HTTP status)."""
+    import requests
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, verify=verify, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def start_gunicorn(app_spec: str, port: int, tls, env=None) -> subprocess.Popen:
+    """Start ``app_spec`` under gunicorn with the production settings and TLS, pinned to the server core."""
+    argv = pinned(SERVER_CORE, [str(BIN / "gunicorn"), *GUNICORN, "--certfile", str(tls.cert), "--keyfile",
+                                str(tls.key), "--bind", f"127.0.0.1:{port}", app_spec])
+    return subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server process group."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_locust(user_class: str, host: str, env: dict, users: int, seconds: int, out: Path) -> dict:
+    """Run Locust headless on the load core; return throughput, percentiles and failures of the run."""
+    prefix = out / user_class
+    argv = pinned(LOAD_CORE, [str(BIN / "locust"), "-f", str(ROOT / "loadtests" / "bench_targets.py"), "--headless",
+                              "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host, "--csv",
+                              str(prefix), "--only-summary", "--loglevel", "WARNING", user_class])
+    subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=seconds + 120)
+    with open(f"{prefix}_stats.csv") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+    return {"rps": float(row["Requests/s"]), "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]), "p50": float(row["50%"]), "p95": float(row["95%"]),
+            "p99": float(row["99%"])}
+
+
+def mock_sign_in(host: str, ca: str, tenant: dict) -> str:
+    """Sign in once with MSAL (client credentials) as the seeded automation app."""
+    import msal
+    from mockserver.tls import CaPinnedSession
+    app = next(a for a in tenant["apps"] if a["name"] == "automation")
+    cca = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
+                                             authority=f"{host}/{tenant['tenantId']}", instance_discovery=False,
+                                             http_client=CaPinnedSession(ca))
+    return cca.acquire_token_for_client(scopes=["https://outlook.office365.com/.default"])["access_token"]
+
+
+def load_benchmarks(args, work: Path) -> dict:
+    """Part 1: the mock, the bare-Flask baseline and moto under the same Locust load."""
+    import requests
+    from mockserver.tls import ensure_tls
+    tls = ensure_tls(work / "tls")
+    ca = str(tls.ca)
+    results = {}
+    port = free_port()
+    mock = start_gunicorn("mockserver.app:create_app()", port, tls)
+    host = f"https://127.0.0.1:{port}"
+    try:
+        wait_for(f"{host}/_mock/health", ca)
+        tenant = requests.post(f"{host}/_mock/tenants", json={"mailboxes": args.mailboxes, "name": "bench"},
+                               verify=ca, timeout=600).json()
+        token = mock_sign_in(host, ca, tenant)
+        url = f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand?$select=Alias"
+        headers = {"Authorization": f"Bearer {token}", "Prefer": "odata.maxpagesize=1000"}
+        body = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}}
+        identities = []
+        while url:
+            page = requests.post(url, json=body, headers=headers, verify=ca, timeout=120).json()
+            identities += [m["Alias"] for m in page["value"]]
+            url = page.get("@odata.nextLink")
+        ids_file = work / "identities.txt"
+        ids_file.write_text("\n".join(identities))
+        probe = requests.post(f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand", headers=headers, verify=ca,
+                              json={"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
+                                  "Identity": identities[0], "IsExchangeCloudManaged": True}}})
+        response_bytes = len(probe.content)
+        env = {"BENCH_CA": ca, "BENCH_TENANT": tenant["tenantId"], "BENCH_TOKEN": token,
+               "BENCH_IDENTITIES": str(ids_file)}
+        results["mock"] = run_locust("MockToggle", host, env, args.users, args.seconds, work)
+        half = results["mock"]["rps"] / 2 / args.users
+        results["mock_half"] = run_locust("MockToggle", host, {**env, "BENCH_RPS_PER_USER": f"{half:.3f}"},
+                                          args.users, args.seconds, work)
+        state = requests.post(f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand?$select=IsExchangeCloudManaged",
+                              headers=headers, verify=ca, json={"CmdletInput": {"CmdletName": "Get-Mailbox",
+                                                                              "Parameters": {"Identity": identities[0]}}})
+        results["mock"]["readBackOk"] = state.status_code == 200
+    finally:
+        stop(mock)
+    port = free_port()
+    baseline = start_gunicorn("loadtests.baseline_app:app", port, tls, env={"BASELINE_BYTES": str(response_bytes)})
+    try:
+        wait_for(f"https://127.0.0.1:{port}/", ca)
+        results["baseline"] = run_locust("BaselineToggle", f"https://127.0.0.1:{port}", env, args.users,
+                                         args.seconds, work)
+    finally:
+        stop(baseline)
+    port = free_port()
+    moto = subprocess.Popen(pinned(SERVER_CORE, [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]),
+                            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/moto-api/", False)
+        users = [f"bench{i}" for i in range(200)]
+        auth = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/iam/"
+                                 "aws4_request, SignedHeaders=host, Signature=0"}
+        for name in users:
+            requests.post(f"http://127.0.0.1:{port}/", headers=auth,
+                          data={"Action": "CreateUser", "Version": "2010-05-08", "UserName": name})
+        moto_ids = work / "moto_users.txt"
+        moto_ids.write_text("\n".join(users))
+        results["moto"] = run_locust("MotoTagUser", f"http://127.0.0.1:{port}", {"BENCH_IDENTITIES": str(moto_ids)},
+                                     args.users, args.seconds, work)
+    finally:
+        stop(moto)
+    results["responseBytes"] = response_bytes
+    return results
+
+
+PROBE = r"""
+import json, resource, sys, time
+from mockserver.app import create_app
+from mockserver.domain.tenant import TenantRegistry
+from mockserver.domain.tokens import issue_access_token
+n = int(sys.argv[1]); page_all = sys.argv[2] == "1"
+registry = TenantRegistry(seed=1)
+t0 = time.perf_counter(); tenant = registry.create("bench", mailboxes=n, seed=7, frozen_clock=True)
+seed_s = time.perf_counter() - t0
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out = {"mailboxes": n, "seedSeconds": seed_s, "peakRssMB": rss_mb}
+with tenant.lock:
+    for ad in tenant.ad_users.values()[:10]:
+        ad.attrs["title"] = "Changed"; tenant.ad_users.touch(ad.sam_account_name.lower())
+    t0 = time.perf_counter(); run = tenant.sync.run_cycle("Delta"); out["delta10Ms"] = (time.perf_counter() - t0) * 1000
+    out["delta10Updates"] = run.get("updates")
+if page_all:
+    client = create_app(registry).test_client()
+    token, _ = issue_access_token(tenant, "exchange", app=tenant.app_by_name("automation"))
+    url = f"/adminapi/beta/{tenant.id}/InvokeCommand"; seen = 0; pages = 0
+    headers = {"Authorization": "Bearer " + token, "Prefer": "odata.maxpagesize=1000"}
+    body = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited"}}}
+    t0 = time.perf_counter()
+    while url:
+        page = client.post(url, json=body, headers=headers).get_json()
+        seen += len(page["value"]); pages += 1
+        url = page.get("@odata.nextLink")
+        if url and url.startswith("http"):
+            url = "/" + url.split("/", 3)[3]
+    out["pageAllSeconds"] = time.perf_counter() - t0; out["pagedMailboxes"] = seen; out["pages"] = pages
+print(json.dumps(out))
+"""
+
+
+def scale_benchmarks(sizes: list[int]) -> list[dict]:
+    """Part 2: seed time, peak RSS, Delta(10) and paging, each size in a fresh process."""
+    rows = []
+    for n in sizes:
+        proc = subprocess.run([sys.executable, "-c", PROBE, str(n), "1" if n == max(sizes) else "0"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            rows.append({"mailboxes": n, "error": proc.stderr.strip().splitlines()[-1:]})
+        else:
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def machine() -> str:
+    """One line describing the machine."""
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {platform.python_version()}, {platform.system()}"
+
+
+def render(load: dict, scale: list[dict], args) -> str:
+    """The markdown section for docs/benchmarks.md."""
+    lines = ["<!-- bench.py:start -->", "## Bulk toggle and scale (loadtests/bench.py)", "",
+             f"Command: `.venv/bin/python loadtests/bench.py{' --quick' if args.quick else ''} --write`  ",
+             f"Machine: {machine()}  ", f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Locust "
+             f"{args.users} users, {args.seconds}s per target, server pinned to core {SERVER_CORE}, Locust to core "
+             f"{LOAD_CORE}.", ""]
+    if load:
+        m, b, mo, h = load["mock"], load["baseline"], load["moto"], load["mock_half"]
+        lines += ["| target | req/s | p50 ms | p95 ms | p99 ms | failures |", "|---|---|---|---|---|---|"]
+        for label, r in (("mock Set-Mailbox -IsExchangeCloudManaged", m), ("bare Flask baseline (same stack, TLS, "
+                         f"{load['responseBytes']}-byte body)", b), ("moto server IAM TagUser", mo),
+                         ("mock at half its saturating rate", h)):
+            lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | "
+                         f"{r['failures']} |")
+        lines += ["", f"- mock / baseline throughput: **{m['rps'] / b['rps']:.2f}** (target >= 0.85)",
+                  f"- mock / moto throughput: **{m['rps'] / mo['rps']:.2f}x** (target >= 3x)",
+                  f"- p99 at half load: **{h['p99']:.0f} ms** (target < 50 ms); failed requests under load: "
+                  f"{m['failures'] + h['failures']}", ""]
+    if scale:
+        lines += ["| mailboxes | seed s | peak RSS MB | Delta(10) ms | page all s (pages) |", "|---|---|---|---|---|"]
+        for r in scale:
+            if "error" in r:
+                lines.append(f"| {r['mailboxes']} | error: {r['error']} | | | |")
+                continue
+            paging = f"{r['pageAllSeconds']:.1f} ({r['pages']})" if "pageAllSeconds" in r else "-"
+            lines.append(f"| {r['mailboxes']:,} | {r['seedSeconds']:.1f} | {r['peakRssMB']:.0f} | "
+                         f"{r['delta10Ms']:.1f} | {paging} |")
+        big = scale[-1]
+        if "delta10Ms" in big and "seedSeconds" in big:
+            lines += ["", f"- Delta(10) / seed+Initial at {big['mailboxes']:,}: "
+                          f"**{big['delta10Ms'] / 1000 / big['seedSeconds']:.5f}** (the cycle costs what changed, "
+                          "not the tenant size)"]
+    lines.append("<!-- bench.py:end -->")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) the generated section in docs/benchmarks.md, leaving other sections alone."""
+    path = ROOT / "docs" / "benchmarks.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    start, end = current.find("<!-- bench.py:start -->"), current.find("<!-- bench.py:end -->")
+    if start != -1 and end != -1:
+        current = current[:start] + text + current[end + len("<!-- bench.py:end -->\n"):]
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    path.write_text(current)
+
+
+def main(argv=None) -> int:
+    """Run the benchmarks and print (optionally write) the results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller tenants and 8 s loads")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--skip-load", action="store_true", help="only the scale measurements")
+    parser.add_argument("--skip-scale", action="store_true", help="only the load measurements")
+    args = parser.parse_args(argv)
+    args.users, args.seconds = (8, 8) if args.quick else (16, 25)
+    args.mailboxes = 1000 if args.quick else 5000
+    sizes = [2_000, 10_000] if args.quick else [10_000, 100_000]
+    with tempfile.TemporaryDirectory(prefix="hybridsoa-bench-") as tmp:
+        load = {} if args.skip_load else load_benchmarks(args, Path(tmp))
+        scale = [] if args.skip_scale else scale_benchmarks(sizes)
+    text = render(load, scale, args)
+    print(text)
+    if args.write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
