@@ -1,0 +1,69 @@
+"""Who may reach Exchange Online and, absent custom Exchange RBAC, which directory roles may run which
+cmdlets (the Entra role -> Exchange role group mapping, simplified).
+
+The connection rule follows the live-measured progression for app-only callers: no Exchange.ManageAsApp
+-> 401; the app role without a directory role -> 403; both -> 200. Roles are read from the tenant's *current*
+assignments so PIM activation and expiry take effect without a new token."""
+from __future__ import annotations
+
+from .. import roles
+from ..errors import Forbidden, Unauthenticated
+from . import errors as exo_errors
+
+#: Directory roles that surface in Exchange as Organization Management (full Exchange admin).
+ORG_ADMIN_ROLES = frozenset({roles.GLOBAL_ADMINISTRATOR, roles.EXCHANGE_ADMINISTRATOR})
+#: Recipient Management: recipient cmdlets but not organization configuration.
+RECIPIENT_ADMIN_ROLES = frozenset({roles.EXCHANGE_RECIPIENT_ADMINISTRATOR})
+#: View-only role groups (Global Reader -> View-Only Organization Management, Helpdesk -> Help Desk).
+READ_ONLY_ROLES = frozenset({roles.GLOBAL_READER, roles.HELPDESK_ADMINISTRATOR, roles.SECURITY_ADMINISTRATOR,
+                             roles.COMPLIANCE_ADMINISTRATOR})
+#: Hybrid Identity Administrator may flip IsExchangeCloudManaged (ga profile) and read recipients.
+HYBRID_ROLES = frozenset({roles.HYBRID_IDENTITY_ADMINISTRATOR})
+EXCHANGE_ROLES = ORG_ADMIN_ROLES | RECIPIENT_ADMIN_ROLES | READ_ONLY_ROLES | HYBRID_ROLES
+
+#: Cmdlets a recipient administrator cannot run (organization-wide configuration).
+ORG_ONLY_CMDLETS = frozenset({"set-organizationconfig"})
+#: What a Hybrid Identity Administrator alone may write: only the SOA switch on Set-Mailbox.
+HYBRID_WRITABLE = {"set-mailbox": frozenset({"identity", "isexchangecloudmanaged", "confirm", "force"})}
+
+
+def active_roles(tenant, caller) -> set[str]:
+    """Directory role template ids in effect for the caller now (not just the token's ``wids``)."""
+    return set(tenant.active_role_ids(caller.object_id))
+
+
+def connection_check(tenant, caller) -> None:
+    """Refuse callers the real service refuses before any cmdlet runs (401 / 403 progression)."""
+    rbac = getattr(tenant, "rbac", None)
+    if rbac is not None and hasattr(rbac, "has_access") and rbac.has_access(caller):
+        return
+    if caller.is_app:
+        if roles.EXCHANGE_MANAGE_AS_APP not in caller.roles:
+            raise Unauthenticated("The application does not hold the Exchange.ManageAsApp application permission.",
+                                  reason="missing_app_role", diagnostics_code="2000008",
+                                  diagnostics_category="insufficient_auth")
+    if not (active_roles(tenant, caller) & EXCHANGE_ROLES):
+        who = "service principal" if caller.is_app else "user"
+        raise Forbidden(f"The {who} holds no directory role that grants access to Exchange Online.",
+                        diagnostics_code="2000010", diagnostics_category="insufficient_role")
+
+
+def baseline_authorize(tenant, caller, spec, param_names: list[str]) -> None:
+    """Directory-role baseline used until Exchange RBAC (``tenant.rbac.authorize``) takes over."""
+    held = active_roles(tenant, caller)
+    if held & ORG_ADMIN_ROLES:
+        return
+    name = spec.name.lower()
+    if not spec.writes:
+        if held & EXCHANGE_ROLES:
+            return
+        raise exo_errors.cmdlet_not_recognized(spec.name, emulated=True)
+    if held & RECIPIENT_ADMIN_ROLES and name not in ORG_ONLY_CMDLETS:
+        return
+    if held & HYBRID_ROLES and name in HYBRID_WRITABLE:
+        allowed = HYBRID_WRITABLE[name]
+        for param in param_names:
+            if param.lower() not in allowed:
+                raise exo_errors.parameter_not_found(param)
+        return
+    raise exo_errors.cmdlet_not_recognized(spec.name, emulated=True)

@@ -1,0 +1,368 @@
+"""The Exchange Online cmdlet registry, PowerShell-style parameter binding and the one dispatcher behind
+``POST /adminapi/beta/{tenant}/InvokeCommand``.
+
+Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/rbac.py``)::
+
+    from mockserver.domain.exchange.cmdlets import Param, register_cmdlet, get_cmdlet, all_cmdlets
+
+    def get_role_group(ctx, params):            # handler(ctx, params) -> list[dict] | None
+        ...                                     # ctx: CmdletContext (tenant, caller, cmdlet, warnings, ...)
+        return [{"Name": "Organization Management", ...}]
+
+    register_cmdlet("Get-RoleGroup", get_role_group,
+                    [Param("Identity", "Identity", position=0), Param("ResultSize", "Unlimited")],
+                    writes=False, noun="RoleGroup")
+
+* ``params`` maps each *canonical* parameter name (as declared) to its bound Python value; only the
+  parameters the caller passed are present. Types: ``String``, ``Boolean``, ``Switch``, ``Int32``,
+  ``Unlimited`` (int or None for "Unlimited"), ``Enum`` (``enum=(...)``, canonical spelling),
+  ``Identity`` (str), ``SecureString`` (str), ``MultiValued`` (:class:`MultiValuedEdit`: a replacement
+  list or the ``@{Add=...; Remove=...}`` hashtable form), ``Strings`` (list[str]).
+* Handlers raise ``mockserver.domain.errors`` types (helpers in ``domain/exchange/errors.py``); the wire layer
+  renders them in the real envelope in one place. Return dicts whose values are JSON-native, ``uuid.UUID``
+  (rendered with ``@data.type System.Guid``) or ``datetime`` (``System.DateTime``); lists become
+  ``#Collection(String)``.
+* Write cmdlets (``writes=True``) are audited by the dispatcher: set ``ctx.target`` and ``ctx.changes``
+  (``{property: {"old", "new"}}``) in the handler; failures are audited with their error text.
+* Authorization hook: before the handler runs, :func:`invoke` calls
+  ``tenant.rbac.authorize(caller, cmdlet_name, param_names, target_mailbox=None)`` when the RBAC object has
+  ``authorize`` (it raises to deny), otherwise a built-in directory-role baseline (``access.py``). Handlers
+  call ``ctx.authorize_target(mailbox)`` once the target is resolved, which calls
+  ``tenant.rbac.authorize_target(caller, cmdlet_name, param_names, mailbox)`` when defined (write scopes).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import errors as exo_errors
+from ..errors import DomainError
+
+TYPE_NAMES = {
+    "String": "System.String",
+    "Boolean": "System.Boolean",
+    "Switch": "System.Management.Automation.SwitchParameter",
+    "Int32": "System.Int32",
+    "Unlimited": "Microsoft.Exchange.Data.Unlimited`1[System.UInt32]",
+    "Identity": "Microsoft.Exchange.Configuration.Tasks.RecipientIdParameter",
+    "SecureString": "System.Security.SecureString",
+    "MultiValued": "Microsoft.Exchange.Data.MultiValuedProperty`1[System.String]",
+    "Strings": "System.String[]",
+}
+HASHTABLE_TYPE = "#Exchange.GenericHashTable"
+
+
+@dataclass
+class Param:
+    """One cmdlet parameter as the real cmdlet declares it (name, .NET-ish type, enum members, mandatory)."""
+
+    name: str
+    type: str = "String"
+    enum: tuple[str, ...] | None = None
+    required: bool = False
+    #: .NET type named in binding errors (defaults from ``type``).
+    type_name: str | None = None
+    #: Enum parameters that take several values (e.g. Get-Mailbox -RecipientTypeDetails).
+    multi: bool = False
+    #: Parameter-set group: parameters with different non-None groups cannot be combined.
+    group: str | None = None
+    #: Accepted but has no effect in the mock (Confirm, Force, ...): listed as such in docs/coverage.md.
+    no_op: bool = False
+    description: str = ""
+    position: int | None = None
+
+    @property
+    def net_type(self) -> str:
+        """The type name PowerShell quotes in binding errors."""
+        return self.type_name or TYPE_NAMES.get(self.type, "System.String")
+
+
+@dataclass
+class CmdletSpec:
+    """A registered cmdlet: its canonical name, handler, parameters and whether it changes state."""
+
+    name: str
+    handler: Callable
+    params: dict[str, Param]
+    writes: bool
+    noun: str = ""
+    description: str = ""
+
+    def param(self, name: str) -> Param | None:
+        """The parameter named ``name`` (case-insensitive), or None."""
+        return self.params.get(name.lower())
+
+    @property
+    def param_list(self) -> list[Param]:
+        """Parameters in declaration order."""
+        return list(self.params.values())
+
+
+@dataclass
+class MultiValuedEdit:
+    """A multi-valued parameter value: a full replacement, or the ``@{Add=...; Remove=...}`` hashtable form."""
+
+    replace: list[str] | None = None
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+
+    def apply(self, current: list[str], *, key=lambda v: v.lower()) -> list[str]:
+        """The new value list: the replacement, or ``current`` plus adds minus removes (case-insensitive)."""
+        if self.replace is not None:
+            return list(self.replace)
+        out = list(current)
+        for value in self.add:
+            if all(key(v) != key(value) for v in out):
+                out.append(value)
+        removing = {key(v) for v in self.remove}
+        return [v for v in out if key(v) not in removing]
+
+    def to_dict(self):
+        """JSON form for audit records."""
+        if self.replace is not None:
+            return list(self.replace)
+        return {"Add": list(self.add), "Remove": list(self.remove)}
+
+
+@dataclass
+class CmdletContext:
+    """What a handler sees: the tenant, the caller, the canonical cmdlet name, warnings and audit fields."""
+
+    tenant: object
+    caller: object
+    cmdlet: str
+    param_names: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: Audit: the object acted on and what really changed ({property: {"old", "new"}}).
+    target: str | None = None
+    changes: dict = field(default_factory=dict)
+
+    def warn(self, text: str) -> None:
+        """Add a warning (``@adminapi.warnings`` and the ``X-Warnings`` header)."""
+        self.warnings.append(text)
+
+    def authorize_target(self, target) -> None:
+        """RBAC write-scope hook for the resolved target object (no-op until Exchange RBAC defines it)."""
+        rbac = getattr(self.tenant, "rbac", None)
+        if rbac is not None and hasattr(rbac, "authorize_target"):
+            rbac.authorize_target(self.caller, self.cmdlet, list(self.param_names), target)
+
+
+@dataclass
+class InvokeResult:
+    """The output of one cmdlet invocation."""
+
+    cmdlet: str
+    values: list[dict]
+    warnings: list[str]
+
+
+_REGISTRY: dict[str, CmdletSpec] = {}
+_BUILTIN_MODULES = ("mailbox_cmdlets", "recipient_cmdlets", "org_cmdlets")
+_loaded = False
+
+
+def register_cmdlet(name: str, handler: Callable, params: list[Param], *, writes: bool | None = None,
+                    noun: str = "", description: str = "") -> CmdletSpec:
+    """Add (or replace) a cmdlet in the registry. ``writes`` defaults from the verb (Get-/Test- read)."""
+    if writes is None:
+        writes = name.split("-", 1)[0].lower() not in ("get", "test", "search")
+    spec = CmdletSpec(name=name, handler=handler, params={p.name.lower(): p for p in params}, writes=writes,
+                      noun=noun or name.split("-", 1)[-1], description=description)
+    _REGISTRY[name.lower()] = spec
+    return spec
+
+
+def ensure_builtins() -> None:
+    """Import the built-in cmdlet modules (idempotent) and the RBAC module that may register more."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
+    importlib.import_module("mockserver.domain.rbac")
+
+
+def get_cmdlet(name: str) -> CmdletSpec | None:
+    """The registered cmdlet called ``name`` (case-insensitive), or None."""
+    ensure_builtins()
+    return _REGISTRY.get((name or "").strip().lower())
+
+
+def all_cmdlets() -> list[CmdletSpec]:
+    """Every emulated cmdlet, sorted by name (docs/coverage.md and RBAC role entries come from this)."""
+    ensure_builtins()
+    return sorted(_REGISTRY.values(), key=lambda s: s.name.lower())
+
+
+# ------------------------------------------------------------------------------------------------- binding
+def bind(spec: CmdletSpec, raw: dict) -> dict:
+    """Bind raw JSON parameters to the cmdlet's declared parameters as PowerShell would, or raise the
+    PowerShell-shaped binding error (unknown name, bad type, bad enum member, missing mandatory, set clash)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise exo_errors.task_invalid("The CmdletInput Parameters value must be a JSON object.", "Ex1D8E02")
+    bound: dict = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or key.startswith("@") or "@odata" in key or "@data" in key:
+            continue  # annotations such as "Identity@odata.type" travel next to values
+        param = spec.param(key)
+        if param is None:
+            raise exo_errors.parameter_not_found(key)
+        bound[param.name] = convert(param, value)
+    groups = {spec.params[n.lower()].group for n in bound if spec.params[n.lower()].group}
+    if len(groups) > 1:
+        raise exo_errors.ambiguous_parameter_set()
+    missing = [p.name for p in spec.param_list if p.required and p.name not in bound]
+    if missing:
+        raise exo_errors.missing_mandatory(missing)
+    return bound
+
+
+def convert(param: Param, value):
+    """Convert one JSON value to the parameter's type (PowerShell binding rules, simplified)."""
+    kind = param.type
+    if kind in ("Boolean", "Switch"):
+        if isinstance(value, bool):
+            return value
+        if value is None and kind == "Switch":
+            return True
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value != 0
+        if isinstance(value, str) and value.strip().lower() in ("$true", "$false"):
+            return value.strip().lower() == "$true"
+        raise exo_errors.boolean_expected(param.name, value)
+    if kind == "Int32":
+        return _to_int(param, value)
+    if kind == "Unlimited":
+        if isinstance(value, str) and value.strip().lower() == "unlimited":
+            return None
+        number = _to_int(param, value)
+        if number < 1:
+            raise exo_errors.cannot_convert(param.name, value, param.net_type,
+                                            "The value must be greater than or equal to 1.")
+        return number
+    if kind == "Enum":
+        values = value if isinstance(value, list) and param.multi else [value]
+        out = [_enum_member(param, v) for v in values]
+        return out if param.multi else out[0]
+    if kind == "MultiValued":
+        return _multi_valued(param, value)
+    if kind == "Strings":
+        if value is None:
+            return []
+        values = value if isinstance(value, list) else [value]
+        return [_scalar_string(param, v) for v in values]
+    # String, Identity, SecureString
+    if value is None:
+        if param.type == "Identity" or param.required:
+            raise exo_errors.cannot_convert(param.name, "", param.net_type,
+                                            "The argument is null or empty.")
+        return None
+    return _scalar_string(param, value)
+
+
+def _to_int(param: Param, value) -> int:
+    if isinstance(value, bool):
+        raise exo_errors.cannot_convert(param.name, value, param.net_type, "Invalid cast from 'Boolean' to 'Int32'.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise exo_errors.cannot_convert(param.name, value, param.net_type, "Input string was not in a correct format.")
+
+
+def _enum_member(param: Param, value) -> str:
+    members = param.enum or ()
+    if isinstance(value, str):
+        for member in members:
+            if member.lower() == value.strip().lower():
+                return member
+    shown = value if isinstance(value, str) else exo_errors._ps_repr(value)
+    raise exo_errors.cannot_convert(
+        param.name, value, param.net_type,
+        f"Unable to match the identifier name {shown} to a valid enumerator name. Specify one of the following "
+        f"enumerator names and try again:\n{', '.join(members)}")
+
+
+def _scalar_string(param: Param, value) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise exo_errors.cannot_convert(param.name, exo_errors._ps_type(value), param.net_type,
+                                    f"Cannot convert the \"{exo_errors._ps_type(value)}\" value of type "
+                                    f"\"{exo_errors._ps_type(value)}\" to type \"{param.net_type}\".")
+
+
+def _multi_valued(param: Param, value) -> MultiValuedEdit:
+    if value is None:
+        return MultiValuedEdit(replace=[])
+    if isinstance(value, dict):
+        keys = {k.lower(): k for k in value if not k.startswith("@")}
+        unknown = [k for k in keys if k not in ("add", "remove")]
+        if unknown:
+            raise exo_errors.cannot_convert(
+                param.name, "System.Collections.Hashtable", param.net_type,
+                f"The hashtable key '{keys[unknown[0]]}' isn't valid. Use Add or Remove.")
+        edit = MultiValuedEdit()
+        for lower, target in (("add", edit.add), ("remove", edit.remove)):
+            if lower in keys:
+                raw = value[keys[lower]]
+                items = raw if isinstance(raw, list) else [raw]
+                target.extend(_scalar_string(param, v) for v in items if v is not None)
+        return edit
+    items = value if isinstance(value, list) else [value]
+    return MultiValuedEdit(replace=[_scalar_string(param, v) for v in items if v is not None])
+
+
+# ---------------------------------------------------------------------------------------------- dispatcher
+def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
+    """Run one cmdlet as InvokeCommand does: resolve it, bind parameters, authorize, run, audit writes.
+    Call with ``tenant.lock`` held."""
+    from . import access
+    if not isinstance(cmdlet_name, str) or not cmdlet_name.strip():
+        raise exo_errors.task_invalid("The CmdletInput CmdletName value is missing or empty.", "Ex1D8E01")
+    spec = get_cmdlet(cmdlet_name)
+    if spec is None:
+        raise exo_errors.cmdlet_not_recognized(cmdlet_name.strip())
+    # Authorization sees the parameter names as sent, so a role-hidden parameter fails like an unknown one.
+    names = [spec.param(k).name if spec.param(k) else k for k in (raw_params or {})
+             if isinstance(raw_params, dict) and isinstance(k, str) and not k.startswith("@") and "@" not in k]
+    ctx = CmdletContext(tenant=tenant, caller=caller, cmdlet=spec.name, param_names=names)
+    try:
+        rbac = getattr(tenant, "rbac", None)
+        if rbac is not None and hasattr(rbac, "authorize"):
+            rbac.authorize(caller, spec.name, names, target_mailbox=None)
+        else:
+            access.baseline_authorize(tenant, caller, spec, names)
+        params = bind(spec, raw_params)
+        values = spec.handler(ctx, params) or []
+    except DomainError as exc:
+        if spec.writes:
+            tenant.record("exchange", spec.name, caller, target=ctx.target,
+                          parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
+        raise
+    if spec.writes:
+        tenant.record("exchange", spec.name, caller, target=ctx.target, parameters=_audit_parameters(raw_params),
+                      succeeded=True, changes=ctx.changes)
+    return InvokeResult(cmdlet=spec.name, values=list(values), warnings=list(ctx.warnings))
+
+
+_SECRET_PARAMS = {"password"}
+
+
+def _audit_parameters(raw) -> dict:
+    if not isinstance(raw, dict):
+        return {}
+    return {k: ("***" if k.lower() in _SECRET_PARAMS else v) for k, v in raw.items() if isinstance(k, str)}
