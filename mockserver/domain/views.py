@@ -1,0 +1,258 @@
+"""Read models for the dashboard: mailbox counts by type and source of authority, the mailbox ↔ AD join, and the
+per-attribute comparison of a mailbox's Exchange values with its on-premises AD values (drift).
+
+Pure Python over a tenant's collections; callers hold ``tenant.lock``. Nothing here scans all AD users per row:
+the join goes mailbox → Entra user (by id) → AD user (by sAMAccountName, confirmed by the source anchor), and an
+anchor index is only built, once per AD change, when that direct lookup misses."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from .mailboxes import RECIPIENT_TYPES
+from .onprem import REMOTE_TYPE_TO_EXO
+
+#: Exchange (Get-Mailbox) property ↔ AD attribute pairs whose SOA moves with IsExchangeCloudManaged, in the order
+#: the dashboard shows them (domain-behaviour.md §1.3).
+EXCHANGE_PAIRS: tuple[tuple[str, str], ...] = (
+    ("Alias", "mailNickname"),
+    ("PrimarySmtpAddress", "mail"),
+    ("EmailAddresses", "proxyAddresses"),
+    ("HiddenFromAddressListsEnabled", "msExchHideFromAddressLists"),
+    ("RecipientTypeDetails", "msExchRecipientTypeDetails"),
+) + tuple((f"CustomAttribute{i}", f"extensionAttribute{i}") for i in range(1, 16)) \
+  + tuple((f"ExtensionCustomAttribute{i}", f"msExchExtensionCustomAttribute{i}") for i in range(1, 6))
+
+#: Identity attributes: always AD-mastered, shown for orientation (drift here means a sync is pending).
+IDENTITY_PAIRS: tuple[tuple[str, str], ...] = (
+    ("DisplayName", "displayName"),
+    ("UserPrincipalName", "userPrincipalName"),
+)
+
+#: Pairs the mailbox table shows on every row; the others appear there only when set or drifted.
+ALWAYS_SHOWN = ("Alias", "PrimarySmtpAddress", "EmailAddresses", "HiddenFromAddressListsEnabled")
+
+
+@dataclass
+class Comparison:
+    """One Exchange property beside its AD attribute, with whether they differ."""
+
+    exchange_name: str
+    ad_name: str
+    exchange_value: object
+    ad_value: object
+    drift: bool
+    identity: bool = False
+
+    @property
+    def is_set(self) -> bool:
+        """Whether either side holds a value (empty strings, None, False and [] count as unset)."""
+        return not (_empty(self.exchange_value) and _empty(self.ad_value))
+
+
+@dataclass
+class MailboxJoin:
+    """A mailbox with its Entra user and on-prem AD user (either may be missing for cloud-only objects)."""
+
+    mailbox: object
+    user: object | None
+    ad_user: object | None
+
+
+# ------------------------------------------------------------------------------------------------- counts
+_COUNT_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def mailbox_counts(tenant) -> dict:
+    """Recipients by RecipientTypeDetails and by SOA state (IsDirSynced × IsExchangeCloudManaged, plus Entra
+    object-level SOA), live and soft-deleted. Cached until the mailboxes or users collections change."""
+    key = (tenant.mailboxes.current_seq(), len(tenant.mailboxes), tenant.users.current_seq(), len(tenant.users))
+    cached = _COUNT_CACHE.get(tenant)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    by_type = {t: 0 for t in RECIPIENT_TYPES}
+    soa = {"dirSyncedOnPremManaged": 0, "dirSyncedCloudManaged": 0, "cloudOnly": 0,
+           "cloudOnlyFlagged": 0, "objectSoaCloud": 0}
+    live = deleted = 0
+    users = tenant.users
+    for mbx in tenant.mailboxes:
+        if mbx.when_soft_deleted is not None:
+            deleted += 1
+            continue
+        live += 1
+        by_type[mbx.recipient_type_details] = by_type.get(mbx.recipient_type_details, 0) + 1
+        if mbx.is_dir_synced:
+            soa["dirSyncedCloudManaged" if mbx.is_exchange_cloud_managed else "dirSyncedOnPremManaged"] += 1
+        else:
+            soa["cloudOnlyFlagged" if mbx.is_exchange_cloud_managed else "cloudOnly"] += 1
+        user = users.get(mbx.external_directory_object_id)
+        if user is not None and getattr(user, "is_cloud_managed", False):
+            soa["objectSoaCloud"] += 1
+    result = {"live": live, "softDeleted": deleted, "byType": by_type, "soa": soa}
+    _COUNT_CACHE[tenant] = (key, result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- filtering
+def filter_mailboxes(tenant, *, search: str = "", recipient_type: str | None = None,
+                     dir_synced: bool | None = None, cloud_managed: bool | None = None,
+                     deleted: bool = False) -> list:
+    """Mailboxes matching the Get-Mailbox-like filters, in the collection's (creation) order.
+
+    ``search`` is a case-insensitive substring of Name, Alias, DisplayName, UserPrincipalName or
+    PrimarySmtpAddress; ``deleted`` selects the soft-deleted container instead of live recipients."""
+    needle = search.strip().lower()
+    out = []
+    for mbx in tenant.mailboxes:
+        if (mbx.when_soft_deleted is not None) != deleted:
+            continue
+        if recipient_type and mbx.recipient_type_details != recipient_type:
+            continue
+        if dir_synced is not None and bool(mbx.is_dir_synced) != dir_synced:
+            continue
+        if cloud_managed is not None and bool(mbx.is_exchange_cloud_managed) != cloud_managed:
+            continue
+        if needle and not any(needle in (v or "").lower() for v in (
+                mbx.name, mbx.alias, mbx.display_name, mbx.user_principal_name, mbx.primary_smtp_address)):
+            continue
+        out.append(mbx)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the join
+_ANCHOR_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _anchor_index(tenant) -> dict:
+    """ms-DS-ConsistencyGuid → sAMAccountName key, rebuilt only after AD changed (fallback path of the join)."""
+    seq = (tenant.ad_users.current_seq(), len(tenant.ad_users))
+    cached = _ANCHOR_CACHE.get(tenant)
+    if cached is not None and cached[0] == seq:
+        return cached[1]
+    index = {}
+    for key in tenant.ad_users.keys():
+        ad = tenant.ad_users.get(key)
+        if ad is not None:
+            index[ad.consistency_guid] = key
+    _ANCHOR_CACHE[tenant] = (seq, index)
+    return index
+
+
+def find_ad_user(tenant, user, mailbox=None):
+    """The AD user an Entra user (or, failing that, a mailbox's ImmutableId) is synced from, or None.
+
+    Entra Connect joins on the source anchor (``onPremisesImmutableId`` == ``mS-DS-ConsistencyGuid``); the
+    sAMAccountName the user carries is only a fast path and is confirmed against the anchor."""
+    anchor = getattr(user, "on_premises_immutable_id", None) if user is not None else None
+    anchor = anchor or getattr(mailbox, "immutable_id", None)
+    if not anchor:
+        return None
+    sam = getattr(user, "on_premises_sam_account_name", None) if user is not None else None
+    if sam:
+        ad = tenant.ad_users.get(sam.lower())
+        if ad is not None and ad.consistency_guid == anchor:
+            return ad
+    key = _anchor_index(tenant).get(anchor)
+    return tenant.ad_users.get(key) if key is not None else None
+
+
+def join_mailboxes(tenant, mailboxes) -> list[MailboxJoin]:
+    """Join each mailbox (only those given: one page) to its Entra user and AD user."""
+    out = []
+    for mbx in mailboxes:
+        user = tenant.users.get(mbx.external_directory_object_id) if mbx.external_directory_object_id else None
+        out.append(MailboxJoin(mbx, user, find_ad_user(tenant, user, mbx)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ compare
+def _empty(value) -> bool:
+    return value is None or value == "" or value == [] or value is False
+
+
+def _norm_addresses(values) -> set:
+    # Exchange keeps the prefix case (SMTP: primary, smtp: secondary) and compares the address case-insensitively.
+    out = set()
+    for v in values or []:
+        prefix, sep, addr = str(v).partition(":")
+        out.add(f"{prefix}:{addr.lower()}" if sep else str(v).lower())
+    return out
+
+
+def _norm_multi(values) -> list:
+    return sorted(str(v) for v in (values or []) if v not in (None, ""))
+
+
+def exchange_value(mailbox, name: str):
+    """A mailbox property by its Get-Mailbox name."""
+    if name == "Alias":
+        return mailbox.alias
+    if name == "PrimarySmtpAddress":
+        return mailbox.primary_smtp_address
+    if name == "EmailAddresses":
+        return list(mailbox.email_addresses or [])
+    if name == "HiddenFromAddressListsEnabled":
+        return bool(mailbox.hidden_from_address_lists_enabled)
+    if name == "RecipientTypeDetails":
+        return mailbox.recipient_type_details
+    if name == "DisplayName":
+        return mailbox.display_name
+    if name == "UserPrincipalName":
+        return mailbox.user_principal_name
+    if name.startswith("ExtensionCustomAttribute"):
+        index = int(name[len("ExtensionCustomAttribute"):]) - 1
+        values = mailbox.extension_custom_attributes or []
+        return list(values[index]) if index < len(values) and values[index] else []
+    if name.startswith("CustomAttribute"):
+        index = int(name[len("CustomAttribute"):]) - 1
+        values = mailbox.custom_attributes or []
+        return values[index] if index < len(values) else None
+    raise KeyError(name)
+
+
+def _differs(name: str, exo, ad) -> bool:
+    if name == "EmailAddresses":
+        return _norm_addresses(exo) != _norm_addresses(ad)
+    if name.startswith("ExtensionCustomAttribute"):
+        return _norm_multi(exo) != _norm_multi(ad)
+    if name == "HiddenFromAddressListsEnabled":
+        return bool(exo) != bool(ad)
+    if name in ("PrimarySmtpAddress", "UserPrincipalName", "Alias"):
+        return (exo or "").lower() != (ad or "").lower()
+    return (exo or None) != (ad or None)
+
+
+def compare(mailbox, ad_user) -> list[Comparison]:
+    """Every Exchange and identity property of ``mailbox`` beside the AD attribute it is synced from.
+
+    Without an AD user (cloud-only mailbox, or its AD object gone) nothing can drift and the AD side is None."""
+    rows = []
+    for pairs, identity in ((EXCHANGE_PAIRS, False), (IDENTITY_PAIRS, True)):
+        for exo_name, ad_name in pairs:
+            exo = exchange_value(mailbox, exo_name)
+            if ad_user is None:
+                rows.append(Comparison(exo_name, ad_name, exo, None, False, identity))
+                continue
+            ad = ad_user.get(ad_name)
+            if exo_name == "RecipientTypeDetails":
+                ad_cmp = REMOTE_TYPE_TO_EXO.get(ad, ad)
+                rows.append(Comparison(exo_name, ad_name, exo, ad, ad_cmp != exo, identity))
+                continue
+            rows.append(Comparison(exo_name, ad_name, exo, ad, _differs(exo_name, exo, ad), identity))
+    return rows
+
+
+def row_comparisons(comparisons: list[Comparison]) -> list[Comparison]:
+    """The subset the mailbox table shows: the main addressing properties plus anything set or drifted."""
+    return [c for c in comparisons
+            if not c.identity and (c.exchange_name in ALWAYS_SHOWN or c.drift
+                                   or (c.is_set and c.exchange_name != "RecipientTypeDetails"))]
+
+
+def drift_meaning(mailbox) -> str:
+    """What a difference between Exchange and AD means for this mailbox (which side wins next cycle)."""
+    if not mailbox.is_dir_synced:
+        return "cloud-only: no AD source"
+    if mailbox.is_exchange_cloud_managed:
+        return "cloud-managed: Exchange values are authoritative; AD is not synced over them"
+    return "AD-managed: the next sync cycle overwrites Exchange with the AD values"
