@@ -1,7 +1,286 @@
-"""Cross-cutting request hooks: request journal, fault injection, throttling (stub: the faults issue fills
-this in)."""
+"""Cross-cutting request hooks for every emulated API (Entra login, Exchange admin API, Graph): the tenant
+lock held across the whole request, throttling and fault rules decided before dispatch (a rejected request
+changes nothing), the request journal, and the durable flush that runs before the response leaves."""
 from __future__ import annotations
 
+import hashlib
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
 
-def install(app) -> None:
-    """Register before/after request hooks on the app."""
+import jwt
+from flask import Flask, Response, current_app, g, jsonify, request
+
+from ..domain.clock import iso
+from ..domain.journal import redact
+from ..domain.tenant import Tenant
+
+_EXCHANGE = re.compile(r"^/adminapi/[^/]+/([^/]+)(/.*)?$", re.IGNORECASE)
+_GRAPH = re.compile(r"^/(v1\.0|beta)(/.*)?$")
+_IDENTITY = re.compile(r"^/([^/_][^/]*)/(oauth2|v2\.0|discovery|\.well-known)(/.*)?$")
+_CONTROL = re.compile(r"^/_mock/tenants/([^/]+)(/.*)?$")
+
+#: Exchange error codes per status, for injected faults (the OData error envelope of wire-formats 1.5).
+_EXO_FAULT = {429: ("TooManyRequests", "Microsoft.Exchange.Admin.OData.Core.ThrottlingException",
+                    "The request was throttled. Retry after the time in the Retry-After header."),
+              500: ("InternalServerError", "Microsoft.Exchange.Data.Storage.TransientException",
+                    "An internal server error occurred. The operation failed; try again later."),
+              502: ("BadGateway", "Microsoft.Exchange.Admin.OData.Core.ProxyException",
+                    "The backend server returned an invalid response."),
+              503: ("ServiceUnavailable", "Microsoft.Exchange.Data.Storage.ServerUnavailableException",
+                    "The service is temporarily unavailable. Try again later."),
+              504: ("GatewayTimeout", "System.TimeoutException",
+                    "The operation has timed out.")}
+#: Graph error codes per status (learn.microsoft.com/graph/errors; 502/504 codes are low confidence).
+_GRAPH_FAULT = {429: ("TooManyRequests", "Too many requests. Retry after the time in the Retry-After header."),
+                500: ("generalException", "An unspecified error has occurred."),
+                502: ("badGateway", "The gateway received an invalid response from the backend service."),
+                503: ("serviceNotAvailable", "The service is temporarily unavailable. Try again later."),
+                504: ("gatewayTimeout", "The backend service did not respond in time.")}
+
+
+@dataclass
+class RequestFacts:
+    """What the hooks learned about a request before dispatch (api, tenant, caller, cmdlet...)."""
+
+    api: str
+    tenant_key: str | None
+    path: str
+    sub_path: str = ""
+    cmdlet: str | None = None
+    parameters: dict | None = None
+    query: dict = field(default_factory=dict)
+    app_id: str | None = None
+    user: str | None = None
+    grant_type: str | None = None
+
+
+def install(app: Flask) -> None:
+    """Register the before/after/teardown hooks on the app."""
+    app.before_request(_before)
+    app.after_request(_after)
+    app.teardown_request(_teardown)
+
+
+# --------------------------------------------------------------------------------------------- classify
+def classify() -> RequestFacts | None:
+    """Which emulated API and tenant a request is for (None for the dashboard, health and other paths)."""
+    path = request.path
+    m = _CONTROL.match(path)
+    if m:
+        return RequestFacts(api="control", tenant_key=m.group(1), path=path, sub_path=m.group(2) or "")
+    if path.startswith("/_mock"):
+        return None
+    m = _EXCHANGE.match(path)
+    if m:
+        facts = RequestFacts(api="exchange", tenant_key=m.group(1), path=path, sub_path=m.group(2) or "")
+        _read_bearer(facts)
+        _read_cmdlet(facts)
+        return facts
+    m = _GRAPH.match(path)
+    if m:
+        facts = RequestFacts(api="graph", tenant_key=None, path=path, sub_path=m.group(2) or "/")
+        claims = _read_bearer(facts)
+        facts.tenant_key = claims.get("tid") if claims else None
+        facts.query = redact({k: v for k, v in request.args.items()})
+        return facts
+    m = _IDENTITY.match(path)
+    if m and m.group(1).lower() not in ("common", "organizations", "consumers", "adminapi"):
+        facts = RequestFacts(api="identity", tenant_key=m.group(1), path=path,
+                             sub_path="/" + m.group(2) + (m.group(3) or ""))
+        if request.method == "POST":
+            form = request.form
+            facts.app_id = form.get("client_id")
+            facts.user = form.get("username")
+            facts.grant_type = form.get("grant_type")
+            facts.parameters = redact(form.to_dict())
+        return facts
+    return None
+
+
+def _read_bearer(facts: RequestFacts) -> dict | None:
+    # Decoded without verification only to key buckets and label the journal; the wire layer verifies.
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(claims, dict):
+        return None
+    facts.app_id = claims.get("appid") or claims.get("azp")
+    facts.user = claims.get("upn") or claims.get("unique_name")
+    return claims
+
+
+def _read_cmdlet(facts: RequestFacts) -> None:
+    body = request.get_json(silent=True, cache=True)
+    if not isinstance(body, dict):
+        return
+    cmd = body.get("CmdletInput")
+    if isinstance(cmd, dict):
+        name = cmd.get("CmdletName")
+        facts.cmdlet = name if isinstance(name, str) else None
+        params = cmd.get("Parameters")
+        facts.parameters = redact(params) if isinstance(params, dict) else {}
+    elif isinstance(body.get("requests"), list):
+        names = [((r.get("body") or {}).get("CmdletInput") or {}).get("CmdletName")
+                 for r in body["requests"] if isinstance(r, dict) and isinstance(r.get("body"), dict)]
+        facts.parameters = {"batch": names}
+
+
+# ------------------------------------------------------------------------------------------------ hooks
+def _registry():
+    return current_app.extensions["hybridsoa"]
+
+
+def _before():
+    g.hs_started = time.perf_counter()
+    facts = classify()
+    g.hs_facts = facts
+    if facts is None or not facts.tenant_key:
+        return None
+    tenant = _registry().find(facts.tenant_key)
+    if tenant is None:
+        return None
+    g.hs_tenant = tenant
+    g.hs_time = tenant.clock.now()
+    decision = None
+    # Identity faults and buckets apply to the token/device-code POSTs, not to discovery documents.
+    if facts.api in ("exchange", "graph") or (facts.api == "identity" and request.method == "POST"):
+        with tenant.lock:
+            decision = tenant.faults.check(facts.api, method=request.method, path=facts.sub_path,
+                                           cmdlet=facts.cmdlet, app_id=facts.app_id, user=facts.user)
+    g.hs_decision = decision
+    if decision is not None and decision.latency_ms:
+        # Real wall-clock delay, outside the tenant lock so other requests to the tenant keep flowing.
+        time.sleep(decision.latency_ms / 1000.0)
+    if decision is not None and decision.rejects:
+        return render_rejection(facts, tenant, decision)
+    # Held until teardown: the whole request (catch-up timers, the handler, the durable flush) is one unit.
+    tenant.lock.acquire()
+    g.hs_locked = tenant
+    return None
+
+
+def _after(response: Response) -> Response:
+    facts: RequestFacts | None = g.get("hs_facts")
+    tenant: Tenant | None = g.get("hs_tenant")
+    decision = g.get("hs_decision")
+    if decision is not None and decision.rate_headers and facts is not None and facts.api == "exchange":
+        response.headers.update(decision.rate_headers)
+    if tenant is not None and facts is not None and facts.api != "control":
+        with tenant.lock:
+            tenant.journal.add(_journal_entry(facts, tenant, response, decision))
+    store = getattr(_registry(), "store", None)
+    if store is not None:
+        if tenant is not None:
+            with tenant.lock:
+                store.flush(tenant)
+        else:
+            # Tenant-less requests (create, dashboard, health) may still have touched tenants.
+            store.flush_all()
+    return response
+
+
+def _teardown(_exc=None) -> None:
+    tenant = g.pop("hs_locked", None)
+    if tenant is not None:
+        tenant.lock.release()
+
+
+def _journal_entry(facts: RequestFacts, tenant: Tenant, response: Response, decision) -> dict:
+    started = g.get("hs_started", time.perf_counter())
+    entry = {
+        "time": g.get("hs_time", tenant.clock.now()),
+        "api": facts.api, "method": request.method, "path": facts.path,
+        "cmdlet": facts.cmdlet, "parameters": facts.parameters, "query": facts.query or None,
+        "caller": {"appId": facts.app_id, "userPrincipalName": facts.user},
+        "status": response.status_code,
+        "durationMs": round((time.perf_counter() - started) * 1000, 3),
+    }
+    if facts.grant_type:
+        entry["grantType"] = facts.grant_type
+    if decision is not None and decision.kind != "ok":
+        entry["fault"] = {"kind": decision.kind, "ruleId": decision.rule_id, "latencyMs": decision.latency_ms}
+    return entry
+
+
+def journal_view(entry: dict) -> dict:
+    """An entry as ``GET /_mock/tenants/{t}/requests`` shows it (ISO time)."""
+    out = dict(entry)
+    out["time"] = iso(entry["time"])
+    return out
+
+
+# ------------------------------------------------------------------------------------------- rejections
+def _request_id(tenant: Tenant) -> str:
+    # Derived from the seed and the journal position: deterministic without drawing from the tenant's RNG.
+    digest = hashlib.sha256(f"{tenant.seed}:req:{tenant.journal._seq + 1}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def render_rejection(facts: RequestFacts, tenant: Tenant, decision) -> Response:
+    """The refused request in the API's own error shape (429 throttling or an injected 5xx)."""
+    status = decision.status
+    if facts.api == "identity" and status == 429 and facts.grant_type not in (None, "client_credentials"):
+        # Entra answers throttled user flows with invalid_grant AADSTS50196 (MSAL surfaces it as a UI-required error).
+        status = 400
+    request_id = _request_id(tenant)
+    if facts.api == "exchange":
+        body = exchange_error(status, decision.message)
+    elif facts.api == "graph":
+        code, text = _GRAPH_FAULT.get(status, _GRAPH_FAULT[500])
+        body = {"error": {"code": code, "message": decision.message or text,
+                          "innerError": {"date": iso(tenant.clock.now()), "request-id": request_id,
+                                         "client-request-id": request.headers.get("client-request-id",
+                                                                                  request_id)}}}
+    else:
+        body = identity_error(tenant, status, facts, request_id, decision.message)
+    response = jsonify(body)
+    response.status_code = status
+    if decision.retry_after is not None:
+        response.headers["Retry-After"] = str(decision.retry_after)
+    response.headers["request-id"] = request_id
+    if facts.api == "exchange" and decision.rate_headers:
+        response.headers.update(decision.rate_headers)
+    return response
+
+
+def exchange_error(status: int, message: str | None = None) -> dict:
+    """Exchange admin API error envelope (error.details carries the ``id|type|text`` triple clients split)."""
+    code, exc_type, text = _EXO_FAULT.get(status, _EXO_FAULT[500])
+    text = message or text
+    return {"error": {"code": code, "message": "Error executing cmdlet",
+                      "details": [{"code": "Server", "target": "", "message": f"|{exc_type}|{text}"}],
+                      "innererror": {"message": text, "type": exc_type, "stacktrace": ""}},
+            "adminapi.warnings@odata.type": "#Collection(String)", "@adminapi.warnings": []}
+
+
+def identity_error(tenant: Tenant, status: int, facts: RequestFacts, trace_id: str,
+                   message: str | None = None) -> dict:
+    """Entra token-endpoint error: AADSTS50196 for throttled user flows, 429 ``temporarily_unavailable`` for
+    throttled client credentials, AADSTS90033 (transient error) for injected 5xx."""
+    stamp = iso(tenant.clock.now()).replace("T", " ").rstrip("Z")
+    if status == 400:
+        error, code = "invalid_grant", 50196
+        text = "AADSTS50196: The server terminated an operation because it encountered a loop while processing a request."
+    elif status == 429:
+        error, code = "temporarily_unavailable", 50196
+        text = ("AADSTS50196: The server terminated an operation because it encountered a loop while processing a "
+                "request. The client is sending too many requests; retry after the Retry-After interval.")
+    else:
+        error, code = ("temporarily_unavailable" if status == 503 else "server_error"), 90033
+        text = "AADSTS90033: A transient error has occurred. Please try again."
+    if message:
+        text = f"{text} {message}"
+    return {"error": error, "error_description": f"{text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: "
+                                                 f"{request.headers.get('client-request-id', trace_id)}\r\n"
+                                                 f"Timestamp: {stamp}Z",
+            "error_codes": [code], "timestamp": f"{stamp}Z", "trace_id": trace_id,
+            "correlation_id": request.headers.get("client-request-id", trace_id),
+            "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
+

@@ -1,16 +1,100 @@
-"""The request journal: every request to a tenant, secrets redacted (stub: the faults issue fills this in)."""
+"""The request journal: every request to a tenant with secrets redacted, kept in a bounded ring buffer and
+queried with filters and counts (WireMock's ``/__admin/requests``, per tenant)."""
 from __future__ import annotations
+
+import collections
+import re
+from typing import Iterable
+
+#: Parameter / form field names whose values never reach the journal (matched case-insensitively, in part).
+SECRET_NAME = re.compile(r"(password|secret|assertion|token|authorization|credential|privatekey|code_verifier|"
+                         r"^code$|device_code)", re.IGNORECASE)
+REDACTED = "***"
+MAX_VALUE_CHARS = 2048
+
+
+def redact(value, _depth: int = 0):
+    """A copy of ``value`` (JSON-like) with secret-named keys replaced by ``***`` and long strings cut."""
+    if _depth > 8:
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: (REDACTED if isinstance(k, str) and SECRET_NAME.search(k) else redact(v, _depth + 1))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, _depth + 1) for v in value[:200]]
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return value[:MAX_VALUE_CHARS] + "..."
+    return value
+
+
+def _status_matches(pattern: str, status: int) -> bool:
+    # "429", "5xx", "4XX" or a comma list of those.
+    for part in pattern.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if part.endswith("xx") and part[:-2].isdigit():
+            if status // 100 == int(part[:-2]):
+                return True
+        elif part.isdigit() and int(part) == status:
+            return True
+    return False
 
 
 class RequestJournal:
-    """Bounded ring buffer of request records."""
+    """Bounded ring buffer of request records (oldest dropped first), numbered in arrival order."""
 
     def __init__(self, limit: int = 10_000):
         self.limit = limit
-        self.entries: list[dict] = []
+        self.entries: collections.deque[dict] = collections.deque(maxlen=limit)
+        self._seq = 0
+        self.dropped = 0
 
-    def add(self, entry: dict) -> None:
-        """Record one request."""
+    def add(self, entry: dict) -> dict:
+        """Record one request; ``entry`` gets a sequence number ``seq``."""
+        self._seq += 1
+        entry["seq"] = self._seq
+        if len(self.entries) == self.entries.maxlen:
+            self.dropped += 1
         self.entries.append(entry)
-        if len(self.entries) > self.limit:
-            del self.entries[: len(self.entries) - self.limit]
+        return entry
+
+    def resize(self, limit: int) -> None:
+        """Change the ring size, keeping the newest entries."""
+        self.limit = limit
+        self.entries = collections.deque(self.entries, maxlen=limit)
+
+    def clear(self) -> int:
+        """``DELETE /_mock/tenants/{t}/requests``: forget everything; returns how many entries went."""
+        n = len(self.entries)
+        self.entries.clear()
+        self.dropped = 0
+        return n
+
+    def query(self, *, api: str | None = None, cmdlet: str | None = None, status: str | None = None,
+              since: float | None = None, method: str | None = None, path: str | None = None,
+              limit: int | None = None) -> list[dict]:
+        """Entries matching every given filter, oldest first (``limit`` keeps the newest N)."""
+        out = [e for e in self.entries
+               if (api is None or e.get("api") == api)
+               and (cmdlet is None or (e.get("cmdlet") or "").lower() == cmdlet.lower())
+               and (status is None or _status_matches(status, e.get("status", 0)))
+               and (since is None or e.get("time", 0) >= since)
+               and (method is None or e.get("method", "").upper() == method.upper())
+               and (path is None or path.lower() in e.get("path", "").lower())]
+        return out[-limit:] if limit else out
+
+    @staticmethod
+    def counts(entries: Iterable[dict]) -> dict:
+        """Counts by api, status and cmdlet (Graph entries count under their method + path)."""
+        by_api: collections.Counter = collections.Counter()
+        by_status: collections.Counter = collections.Counter()
+        by_cmdlet: collections.Counter = collections.Counter()
+        total = 0
+        for e in entries:
+            total += 1
+            by_api[e.get("api")] += 1
+            by_status[str(e.get("status"))] += 1
+            if e.get("cmdlet"):
+                by_cmdlet[e["cmdlet"]] += 1
+        return {"total": total, "byApi": dict(by_api), "byStatus": dict(by_status), "byCmdlet": dict(by_cmdlet)}

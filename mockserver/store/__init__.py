@@ -1,1 +1,9 @@
 """Persistence: in-memory collections with change tracking, and the durable store built on them."""
+from __future__ import annotations
+
+
+def open_store(registry, data_dir: str):
+    """Open the SQLite durable store under ``data_dir``, load its tenants into ``registry`` and persist every
+    later change (``hybridsoa-mock serve --data-dir``). See :func:`mockserver.store.durable.open_store`."""
+    from .durable import open_store as _open
+    return _open(registry, data_dir)

@@ -98,6 +98,21 @@ class Collection(Generic[T]):
         dirty, self.dirty = self.dirty, set()
         return dirty
 
+    def export_state(self) -> tuple[list[tuple[str, int, T]], dict[str, int]]:
+        """Live items as ``(key, seq, obj)`` and tombstones ``{key: seq}``: what a snapshot must keep so change
+        cursors (``changed_since``) held by the sync engine stay meaningful after a restore."""
+        return [(k, self._seq.get(k, 0), v) for k, v in self._items.items()], dict(self._tomb)
+
+    def restore_state(self, items: list[tuple[str, int, T]], tombstones: dict[str, int]) -> None:
+        """Replace the contents with :meth:`export_state` output, keeping every sequence number."""
+        self.clear()
+        for key, seq, obj in items:
+            self._items[key] = obj
+            self._seq[key] = seq
+        self._tomb.update(tombstones)
+        self._compact()
+        self._counter = itertools.count(self.current_seq() + 1)
+
     def clear(self) -> None:
         """Remove everything (reset)."""
         self._items.clear()

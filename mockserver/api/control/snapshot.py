@@ -1,2 +1,62 @@
-"""Control plane: snapshot routes (registered on the shared /_mock blueprint)."""
-from . import bp  # noqa: F401
+"""Control plane: whole-tenant snapshots (``GET|PUT /_mock/tenants/{t}/snapshot``): save a tenant as one
+versioned JSON document and restore it in place (same id, same signing key: issued tokens stay valid) or as
+a new tenant (PUT to a name or id that does not exist yet)."""
+from __future__ import annotations
+
+import re
+
+from flask import jsonify, request
+
+from . import bp
+from .common import ControlError, tenant_or_404
+from ..common import registry
+from ...domain import snapshot
+from ...domain.errors import Conflict
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+
+
+@bp.get("/tenants/<t>/snapshot")
+def get_snapshot(t):
+    """The whole tenant as one JSON document (format ``hybridsoa.tenant-snapshot``, versioned)."""
+    tenant = tenant_or_404(t)
+    with tenant.lock:
+        doc = snapshot.dump_tenant(tenant)
+    return jsonify(doc)
+
+
+@bp.put("/tenants/<t>/snapshot")
+def put_snapshot(t):
+    """Restore a snapshot into tenant ``t`` (replacing it) or, when ``t`` does not exist, create it from the
+    snapshot (``t`` is its new name, or its new id when it is a GUID; ``?name=`` names a GUID-addressed one)."""
+    doc = request.get_json(silent=True)
+    if doc is None:
+        raise ControlError(400, "InvalidJson", "The request body must be a snapshot JSON document.")
+    snapshot.validate(doc)
+    reg = registry()
+    existing = reg.find(t)
+    if existing is not None:
+        with existing.lock:
+            tenant = snapshot.restore_tenant(doc, tenant_id=existing.id, name=existing.name)
+            reg.put(tenant)
+        status = 200
+    else:
+        if _GUID.match(t):
+            new_id, new_name = t.lower(), (request.args.get("name") or doc["tenant"]["name"]).lower()
+        else:
+            new_id, new_name = None, t.lower()
+        if not _NAME.match(new_name):
+            raise ControlError(400, "ValidationError", "name must be 1-48 lowercase letters, digits or hyphens.")
+        with reg.lock:
+            if reg.find(new_name) is not None or (new_id and reg.find(new_id) is not None):
+                raise Conflict(f"A tenant named '{new_name}' already exists.")
+            tenant = snapshot.restore_tenant(doc, tenant_id=new_id, name=new_name)
+            if reg.find(tenant.id) is not None:
+                raise Conflict(f"A tenant with id '{tenant.id}' already exists.")
+            reg.tenants[tenant.id] = tenant
+        for hook in reg.on_tenant_created:
+            hook(tenant)
+        status = 201
+    with tenant.lock:
+        return jsonify(tenant.summary()), status

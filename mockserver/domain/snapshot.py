@@ -1,0 +1,227 @@
+"""Whole-tenant snapshots: one versioned JSON document holding everything a tenant is (directory, apps, role
+assignments, mailboxes, on-prem AD, org config, settings, clock, RNG state, Entra Connect state and history,
+RBAC, PIM, faults, audit) and the loader that rebuilds an identical tenant from it, in place or under a new
+name. The durable store persists the same parts row by row and rebuilds tenants with the same loader.
+
+The dump is generic on purpose: every :class:`Collection` attribute of a tenant, every subsystem with
+``to_dict()``/``load()`` and every JSON-plain attribute is captured, so state other rooms add is not lost."""
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import re
+import time
+
+from ..store.collection import Collection
+from .clock import TenantClock
+from .errors import InvalidArgument
+from .ids import tenant_id_for
+
+FORMAT = "hybridsoa.tenant-snapshot"
+VERSION = 1
+
+#: Tenant attributes that are identity, derived or handled explicitly (never dumped as plain state).
+_SKIP = frozenset({"spec", "id", "name", "domain", "seed", "lock", "ids", "clock", "signing_kid",
+                   "signing_key_pem", "signing_public_pem", "audit", "journal", "_app_by_client_id"})
+#: Only classes from the mock's own domain package may be named in a snapshot (it is user input).
+_CLASS_PREFIX = "mockserver.domain."
+
+
+# ------------------------------------------------------------------------------------------------ parts
+def collections_of(tenant) -> dict[str, Collection]:
+    """Every change-tracked collection of a tenant, by attribute name."""
+    return {k: v for k, v in vars(tenant).items() if isinstance(v, Collection)}
+
+
+def subsystems_of(tenant) -> dict:
+    """Every stateful subsystem (``to_dict``/``load``) of a tenant, by attribute name (sync, rbac, pim, faults...)."""
+    out = {}
+    for k, v in vars(tenant).items():
+        if k in _SKIP or isinstance(v, (Collection, dict, list)):
+            continue
+        if callable(getattr(v, "to_dict", None)) and callable(getattr(v, "load", None)):
+            out[k] = v
+    return out
+
+
+def _class_path(obj) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _load_class(path: str):
+    if not path.startswith(_CLASS_PREFIX):
+        raise InvalidArgument(f"Snapshot names an unknown object class '{path}'.")
+    module, _, name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise InvalidArgument(f"Snapshot names an unknown object class '{path}'.") from None
+    if not callable(getattr(cls, "from_dict", None)):
+        raise InvalidArgument(f"Snapshot class '{path}' cannot be restored.")
+    return cls
+
+
+def dump_object(obj) -> dict:
+    """One domain object as a JSON-native dict (deep copy)."""
+    return _jsonable(obj.to_dict())
+
+
+def dump_collection(coll: Collection) -> dict:
+    """A collection with its items' change sequence numbers and tombstones."""
+    items, tombs = coll.export_state()
+    classes = {_class_path(obj) for _, _, obj in items}
+    main = min(classes) if len(classes) == 1 else None
+    rows = []
+    for key, seq, obj in items:
+        row = [key, seq, dump_object(obj)]
+        if main is None:
+            row.append(_class_path(obj))
+        rows.append(row)
+    return {"name": coll.name, "class": main, "items": rows, "tombstones": tombs}
+
+
+def dump_clock(clock: TenantClock) -> dict:
+    """Clock reading plus ``base`` (tenant time minus scaled real time) so a running clock can resume."""
+    now = clock.now()
+    return {"now": now, "frozen": clock.frozen, "speed": clock.speed,
+            "base": None if clock.frozen else round(now - time.time() * clock.speed, 3)}
+
+
+def clock_fingerprint(clock: TenantClock) -> tuple:
+    """What changes only when the clock is moved (advance, freeze), not as real time passes."""
+    if clock.frozen:
+        return (True, clock.speed, clock.now())
+    return (False, clock.speed, round(clock.now() - time.time() * clock.speed, 1))
+
+
+def dump_ids(tenant) -> dict:
+    """The tenant RNG state (GUIDs and random choices continue exactly where they were)."""
+    version, internal, gauss = tenant.ids.getstate()
+    return {"seed": tenant.ids.seed, "state": [version, list(internal), gauss]}
+
+
+def dump_state(tenant) -> dict:
+    """JSON-plain tenant attributes: settings, org_config and whatever else other subsystems keep there."""
+    out = {}
+    subsystems = subsystems_of(tenant)
+    for k, v in vars(tenant).items():
+        if k in _SKIP or isinstance(v, Collection) or k in subsystems:
+            continue
+        try:
+            out[k] = json.loads(json.dumps(v))
+        except (TypeError, ValueError):
+            continue  # not plain data (locks, caches of objects): rebuilt by Tenant.__init__
+    return out
+
+
+def dump_header(tenant) -> dict:
+    """Format, version and identity of the tenant plus its creation spec."""
+    return {"format": FORMAT, "version": VERSION,
+            "tenant": {"id": tenant.id, "name": tenant.name, "domain": tenant.domain, "seed": tenant.seed},
+            "spec": _jsonable(tenant.spec.to_dict())}
+
+
+def dump_tenant(tenant) -> dict:
+    """``GET /_mock/tenants/{t}/snapshot``: the whole tenant as one JSON document (call under the tenant lock)."""
+    doc = dump_header(tenant)
+    doc["clock"] = dump_clock(tenant.clock)
+    doc["ids"] = dump_ids(tenant)
+    doc["state"] = dump_state(tenant)
+    doc["collections"] = {k: dump_collection(c) for k, c in collections_of(tenant).items()}
+    doc["subsystems"] = {k: _jsonable(s.to_dict()) for k, s in subsystems_of(tenant).items()}
+    doc["audit"] = _jsonable(tenant.audit.to_list())
+    return doc
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value))
+
+
+# ------------------------------------------------------------------------------------------------ load
+def validate(doc) -> None:
+    """Reject anything that is not a snapshot this version can read."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise InvalidArgument(f"Not a tenant snapshot (expected format '{FORMAT}').")
+    if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
+        raise InvalidArgument(f"Unsupported snapshot version {doc.get('version')!r} (this server reads {VERSION}).")
+    for key, kind in (("tenant", dict), ("spec", dict), ("clock", dict), ("collections", dict)):
+        if not isinstance(doc.get(key), kind):
+            raise InvalidArgument(f"Snapshot is missing '{key}'.")
+
+
+def rebrand(doc: dict, *, old_id: str, new_id: str, old_name: str, new_name: str) -> dict:
+    """Move a snapshot to another tenant: its id, ``<name>.onmicrosoft.com`` domains and AD DNs follow."""
+    text = json.dumps(doc)
+    if old_id != new_id:
+        text = text.replace(old_id, new_id)
+    if old_name != new_name:
+        text = re.sub(rf"(?<![A-Za-z0-9-]){re.escape(old_name)}(?=\.(?:mail\.)?onmicrosoft\.com|\.local\b)",
+                      new_name, text, flags=re.IGNORECASE)
+        text = re.sub(rf"DC={re.escape(old_name.replace('-', ''))},DC=local", f"DC={new_name.replace('-', '')},DC=local",
+                      text, flags=re.IGNORECASE)
+    return json.loads(text)
+
+
+def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None = None,
+                   resume_clock: bool = False):
+    """Build a tenant from a snapshot. Without ``tenant_id``/``name`` it is the same tenant (same id, same
+    signing key, so its tokens stay valid); with them the state moves to that id/name. ``resume_clock`` lets a
+    running clock continue in real time (durable restart) instead of restarting at the captured reading."""
+    from .tenant import Tenant, TenantSpec
+
+    validate(doc)
+    old_id, old_name = doc["tenant"]["id"], doc["tenant"]["name"]
+    new_name = (name or old_name).lower()
+    if tenant_id is None:
+        tenant_id = old_id if new_name == old_name else tenant_id_for(new_name, doc["tenant"]["seed"])
+    if tenant_id != old_id or new_name != old_name:
+        doc = rebrand(doc, old_id=old_id, new_id=tenant_id, old_name=old_name, new_name=new_name)
+    else:
+        doc = copy.deepcopy(doc)
+    spec_fields = set(TenantSpec.__dataclass_fields__)
+    spec = TenantSpec(**{k: v for k, v in doc["spec"].items() if k in spec_fields})
+    spec.name = new_name
+    spec.tenant_id = None if tenant_id == tenant_id_for(new_name, spec.seed) else tenant_id
+    try:
+        tenant = Tenant(spec)
+        with tenant.lock:
+            _load_into(tenant, doc, resume_clock)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise InvalidArgument(f"The snapshot is damaged ({type(exc).__name__}: {exc}).") from None
+    return tenant
+
+
+def _load_into(tenant, doc: dict, resume_clock: bool) -> None:
+    c = doc["clock"]
+    now = c["now"]
+    if resume_clock and not c.get("frozen") and c.get("base") is not None:
+        # Durable restart: a running tenant clock kept running while the server was down.
+        now = max(now, c["base"] + time.time() * c.get("speed", 1.0))
+    tenant.clock = TenantClock(now, frozen=bool(c.get("frozen")), speed=c.get("speed", 1.0))
+    if doc.get("ids"):
+        version, internal, gauss = doc["ids"]["state"]
+        tenant.ids.setstate((version, tuple(internal), gauss))
+    for attr, value in (doc.get("state") or {}).items():
+        if attr not in _SKIP:
+            setattr(tenant, attr, value)
+    for attr, data in doc["collections"].items():
+        coll = getattr(tenant, attr, None)
+        if not isinstance(coll, Collection):
+            coll = Collection(data.get("name") or attr)
+            setattr(tenant, attr, coll)
+        default_cls = _load_class(data["class"]) if data.get("class") else None
+        items = []
+        for row in data.get("items", []):
+            cls = _load_class(row[3]) if len(row) > 3 else default_cls
+            if cls is None:
+                raise InvalidArgument(f"Snapshot collection '{attr}' has items of no known class.")
+            items.append((row[0], int(row[1]), cls.from_dict(row[2])))
+        coll.restore_state(items, {k: int(v) for k, v in (data.get("tombstones") or {}).items()})
+    tenant._app_by_client_id = {a.app_id: a.app_id for a in tenant.apps}
+    subsystems = subsystems_of(tenant)
+    for attr, data in (doc.get("subsystems") or {}).items():
+        if attr in subsystems and data is not None:
+            subsystems[attr].load(copy.deepcopy(data))
+    tenant.audit.load(doc.get("audit") or [])
