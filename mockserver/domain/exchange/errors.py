@@ -2,7 +2,7 @@
 puts in its ``ErrId|ExceptionType|text`` triple. The wire layer (``api/exchange/errors.py``) renders them."""
 from __future__ import annotations
 
-from ..errors import Forbidden, InvalidArgument, NotFound, UnknownParameter, WriteScopeViolation
+from ..errors import CmdletNotRecognized, InvalidArgument, NotFound, UnknownParameter, WriteScopeViolation
 
 NOT_FOUND_TYPE = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 AMBIGUOUS_TYPE = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException"
@@ -68,13 +68,13 @@ def ambiguous_parameter_set() -> InvalidArgument:
                            exception_type=PARAMETER_SET_TYPE, err_id="AmbiguousParameterSet", category="Client")
 
 
-def cmdlet_not_recognized(name: str, *, emulated: bool = False) -> Forbidden:
-    """Unknown cmdlet, or one the caller's roles do not include: the real service answers 403 with no body."""
+def cmdlet_not_recognized(name: str, *, emulated: bool = False) -> CmdletNotRecognized:
+    """Unknown cmdlet, or one the caller's roles do not include: the real service answers 403 with no body;
+    the ``x-ms-diagnostics`` header says which (not emulated vs outside the caller's roles)."""
     why = ("it is not in the caller's management roles" if emulated
-           else "hybridsoa does not emulate it (see docs/coverage.md)")
-    return Forbidden(f"The term '{name}' is not recognized as the name of a cmdlet: {why}.",
-                     diagnostics_code="2000001", diagnostics_category="invalid_cmdlet", cmdlet=name,
-                     emulated=emulated)
+           else "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)")
+    return CmdletNotRecognized(name, diagnostics_code="2000001", diagnostics_category="invalid_cmdlet",
+                               reason=why, emulated=emulated)
 
 
 def write_scope_synced(cmdlet: str, parameters: list[str], name: str, noun: str = "mailbox") -> WriteScopeViolation:

@@ -1,0 +1,102 @@
+"""``-Identity`` resolution as Exchange Online does it: a recipient is found by alias, name, any SMTP proxy
+address, UPN, GUID (object, Exchange or ExternalDirectoryObjectId); none -> ManagementObjectNotFoundException,
+several -> ManagementObjectAmbiguousException."""
+from __future__ import annotations
+
+import uuid
+
+from . import errors as exo_errors
+
+
+def _is_guid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _strip_prefix(text: str) -> str:
+    return text.split(":", 1)[1] if text.lower().startswith("smtp:") else text
+
+
+def mailbox_matches(mbx, key: str, as_guid: bool) -> bool:
+    """Whether mailbox ``mbx`` answers to the lowercase identity ``key``."""
+    if as_guid:
+        return key in (mbx.guid.lower(), mbx.exchange_guid.lower(), (mbx.external_directory_object_id or "").lower())
+    if key in ((mbx.name or "").lower(), (mbx.alias or "").lower(), (mbx.user_principal_name or "").lower(),
+               (mbx.primary_smtp_address or "").lower()):
+        return True
+    return any(a.lower().startswith("smtp:") and a[5:].lower() == key for a in mbx.email_addresses)
+
+
+def find_mailboxes(tenant, identity: str, *, soft_deleted: bool = False, types: tuple[str, ...] | None = None) -> list:
+    """Every recipient in ``tenant.mailboxes`` answering to ``identity`` (live or soft-deleted ones)."""
+    text = _strip_prefix((identity or "").strip())
+    key = text.lower()
+    as_guid = _is_guid(text)
+    out = []
+    for mbx in tenant.mailboxes:
+        if mbx.is_soft_deleted != soft_deleted:
+            continue
+        if types is not None and mbx.recipient_type_details not in types:
+            continue
+        if mailbox_matches(mbx, key, as_guid):
+            out.append(mbx)
+    return out
+
+
+def resolve_mailbox(tenant, identity: str, *, soft_deleted: bool = False, types: tuple[str, ...] | None = None):
+    """The one recipient answering to ``identity``, or the real not-found / ambiguous error."""
+    found = find_mailboxes(tenant, identity, soft_deleted=soft_deleted, types=types)
+    if not found:
+        raise exo_errors.object_not_found(tenant, identity)
+    if len(found) > 1:
+        raise exo_errors.object_ambiguous(identity)
+    return found[0]
+
+
+def owner_of(tenant, mbx):
+    """The Entra user joined to a recipient through ExternalDirectoryObjectId (None for orphans)."""
+    return tenant.users.get(mbx.external_directory_object_id) if mbx.external_directory_object_id else None
+
+
+def mailbox_of(tenant, user, *, soft_deleted: bool = False):
+    """The recipient owned by an Entra user, or None."""
+    for mbx in tenant.mailboxes:
+        if mbx.external_directory_object_id == user.id and mbx.is_soft_deleted == soft_deleted:
+            return mbx
+    return None
+
+
+def resolve_user(tenant, identity: str):
+    """The live Entra user answering to ``identity`` (Get-User/Set-User): object id, UPN, alias, name, SMTP."""
+    text = _strip_prefix((identity or "").strip())
+    key = text.lower()
+    as_guid = _is_guid(text)
+    owners = {m.external_directory_object_id: m for m in tenant.mailboxes if not m.is_soft_deleted}
+    found = []
+    for user in tenant.users:
+        if user.deleted_date_time is not None:
+            continue
+        mbx = owners.get(user.id)
+        if as_guid:
+            hit = user.id.lower() == key or (mbx is not None and mailbox_matches(mbx, key, True))
+        else:
+            hit = key in (user.user_principal_name.lower(), (user.mail_nickname or "").lower(),
+                          (user.mail or "").lower(), user_name(user, mbx).lower()) or (
+                mbx is not None and mailbox_matches(mbx, key, False))
+        if hit:
+            found.append(user)
+    if not found:
+        raise exo_errors.object_not_found(tenant, identity)
+    if len(found) > 1:
+        raise exo_errors.object_ambiguous(identity)
+    return found[0]
+
+
+def user_name(user, mbx=None) -> str:
+    """Exchange's Name of a user object: the mailbox name when there is one, else the UPN prefix."""
+    if mbx is not None:
+        return mbx.name
+    return user.mail_nickname or user.user_principal_name.split("@", 1)[0]

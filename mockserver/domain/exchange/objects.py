@@ -1,0 +1,202 @@
+"""Cmdlet output objects with the real property names (Get-Mailbox, Get-Recipient, Get-User,
+Get-OrganizationConfig). Values are JSON-native, ``uuid.UUID`` or ``datetime``; the wire layer adds the
+``@odata.type``/``@data.type`` annotations."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from .identity import owner_of, user_name
+from .rules import is_dir_synced
+
+ZERO_GUID = uuid.UUID(int=0)
+EXCHANGE_VERSION = "0.20 (15.0.0.0)"
+ADMIN_DISPLAY_VERSION = "Version 15.20 (Build 8632.20)"
+#: RecipientTypeDetails -> RecipientType.
+RECIPIENT_TYPE = {"UserMailbox": "UserMailbox", "SharedMailbox": "UserMailbox", "RoomMailbox": "UserMailbox",
+                  "EquipmentMailbox": "UserMailbox", "MailUser": "MailUser", "User": "User"}
+
+
+def when(ts: float | None) -> datetime | None:
+    """Tenant epoch seconds as an aware UTC datetime (rendered as System.DateTime)."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def guid(text: str | None) -> uuid.UUID | None:
+    """A GUID string as ``uuid.UUID`` (rendered with System.Guid annotations)."""
+    if not text:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def tenant_partition(tenant) -> str:
+    """The forest-ish partition name Exchange shows in DNs and OUs (stable per tenant)."""
+    return f"{tenant.name.replace('-', '').upper()[:8] or 'MOCK'}01A001.PROD.OUTLOOK.COM"
+
+
+def distinguished_name(tenant, name: str) -> str:
+    """Exchange Online DN of a recipient."""
+    dc = ",".join(f"DC={p}" for p in tenant_partition(tenant).split("."))
+    return f"CN={name},OU={tenant.domain},OU=Microsoft Exchange Hosted Organizations,{dc}"
+
+
+def _attr(value):
+    return "" if value is None else value
+
+
+def mailbox_object(tenant, mbx) -> dict:
+    """Get-Mailbox output for one recipient."""
+    owner = owner_of(tenant, mbx)
+    rtd = mbx.recipient_type_details
+    synced = is_dir_synced(tenant, mbx)
+    obj = {
+        "Database": f"{tenant_partition(tenant)[:8]}DG001-db001",
+        "ExchangeGuid": guid(mbx.exchange_guid),
+        "ArchiveGuid": ZERO_GUID,
+        "ArchiveStatus": "None",
+        "LitigationHoldEnabled": False,
+        "RetentionPolicy": "Default MRM Policy",
+        "ForwardingAddress": None,
+        "ForwardingSmtpAddress": None,
+        "DeliverToMailboxAndForward": False,
+        "IsMailboxEnabled": True,
+        "ProhibitSendQuota": "99 GB (106,300,440,576 bytes)",
+        "ProhibitSendReceiveQuota": "100 GB (107,374,182,400 bytes)",
+        "IssueWarningQuota": "98 GB (105,226,698,752 bytes)",
+        "IsResource": rtd in ("RoomMailbox", "EquipmentMailbox"),
+        "IsShared": rtd == "SharedMailbox",
+        "ResourceType": {"RoomMailbox": "Room", "EquipmentMailbox": "Equipment"}.get(rtd),
+        "UserPrincipalName": mbx.user_principal_name,
+        "WindowsLiveID": mbx.user_principal_name,
+        "MicrosoftOnlineServicesID": mbx.user_principal_name,
+        "RemoteRecipientType": "Migrated" if mbx.is_dir_synced else "None",
+        "ImmutableId": mbx.immutable_id or "",
+        "UsageLocation": (owner.usage_location if owner else None) or "",
+        "IsSoftDeletedByRemove": mbx.is_soft_deleted,
+        "IsSoftDeletedByDisable": False,
+        "IsInactiveMailbox": False,
+        "WhenSoftDeleted": when(mbx.when_soft_deleted),
+        "AccountDisabled": bool(owner is not None and not owner.account_enabled),
+        "IsDirSynced": synced,
+        "IsExchangeCloudManaged": bool(mbx.is_exchange_cloud_managed),
+        "Alias": mbx.alias,
+        "OrganizationalUnit": f"{tenant_partition(tenant).lower()}/Microsoft Exchange Hosted Organizations/"
+                              f"{tenant.domain}",
+    }
+    for i in range(1, 16):
+        obj[f"CustomAttribute{i}"] = _attr(mbx.custom_attributes[i - 1])
+    for i in range(1, 6):
+        obj[f"ExtensionCustomAttribute{i}"] = list(mbx.extension_custom_attributes[i - 1])
+    obj.update({
+        "DisplayName": mbx.display_name,
+        "EmailAddresses": list(mbx.email_addresses),
+        "GrantSendOnBehalfTo": list(mbx.grant_send_on_behalf_to),
+        "ExternalDirectoryObjectId": mbx.external_directory_object_id or "",
+        "HiddenFromAddressListsEnabled": bool(mbx.hidden_from_address_lists_enabled),
+        "LegacyExchangeDN": f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
+                            f"cn={mbx.exchange_guid.replace('-', '')}-{mbx.alias}",
+        "MaxSendSize": "35 MB (36,700,160 bytes)",
+        "MaxReceiveSize": "36 MB (37,748,736 bytes)",
+        "EmailAddressPolicyEnabled": False,
+        "PrimarySmtpAddress": mbx.primary_smtp_address,
+        "RecipientType": RECIPIENT_TYPE.get(rtd, "UserMailbox"),
+        "RecipientTypeDetails": rtd,
+        "WindowsEmailAddress": mbx.primary_smtp_address,
+    })
+    obj.update(_base(tenant, mbx.name, mbx.guid, mbx.when_created, mbx.when_changed))
+    return obj
+
+
+def recipient_object(tenant, mbx) -> dict:
+    """Get-Recipient output for one recipient (a lighter projection of the mailbox)."""
+    full = mailbox_object(tenant, mbx)
+    keep = ("Alias", "DisplayName", "EmailAddresses", "ExternalDirectoryObjectId", "HiddenFromAddressListsEnabled",
+            "IsDirSynced", "PrimarySmtpAddress", "RecipientType", "RecipientTypeDetails", "WindowsLiveID",
+            "ExchangeGuid", "ArchiveGuid", "OrganizationalUnit")
+    obj = {k: full[k] for k in keep}
+    obj["IsExchangeCloudManaged"] = full["IsExchangeCloudManaged"]
+    for i in range(1, 16):
+        obj[f"CustomAttribute{i}"] = full[f"CustomAttribute{i}"]
+    for i in range(1, 6):
+        obj[f"ExtensionCustomAttribute{i}"] = full[f"ExtensionCustomAttribute{i}"]
+    obj.update(_base(tenant, mbx.name, mbx.guid, mbx.when_created, mbx.when_changed))
+    return obj
+
+
+def user_object(tenant, user, mbx=None) -> dict:
+    """Get-User output for one Entra user, joined to its recipient when it has one."""
+    rtd = mbx.recipient_type_details if mbx is not None else "User"
+    name = user_name(user, mbx)
+    obj = {
+        "IsDirSynced": bool(user.on_premises_sync_enabled) and not user.is_cloud_managed,
+        "AccountDisabled": not user.account_enabled,
+        "UserPrincipalName": user.user_principal_name,
+        "MicrosoftOnlineServicesID": user.user_principal_name,
+        "WindowsEmailAddress": (mbx.primary_smtp_address if mbx is not None else user.mail) or "",
+        "FirstName": user.given_name or "",
+        "LastName": user.surname or "",
+        "Initials": "",
+        "DisplayName": user.display_name,
+        "Title": user.job_title or "",
+        "Department": user.department or "",
+        "Company": (getattr(user, "extra", None) or {}).get("companyName") or "",
+        "Office": "",
+        "Manager": None,
+        "UsageLocation": user.usage_location or "",
+        "ExternalDirectoryObjectId": user.id,
+        "ImmutableId": user.on_premises_immutable_id or "",
+        "RecipientType": RECIPIENT_TYPE.get(rtd, "UserMailbox"),
+        "RecipientTypeDetails": rtd,
+        "SKUAssigned": mbx is not None,
+    }
+    obj.update(_base(tenant, name, mbx.guid if mbx is not None else user.id, user.created_date_time,
+                     max(user.created_date_time, user.on_premises_last_sync_date_time or 0,
+                         mbx.when_changed if mbx is not None else 0)))
+    return obj
+
+
+def org_config_object(tenant) -> dict:
+    """Get-OrganizationConfig output; the tenant-level default reads back as BlockExchangeProvisioningFromOnPremEnabled."""
+    cfg = tenant.org_config
+    cloud_default = bool(cfg.get("ExchangeAttributesCloudManagedByDefault"))
+    obj = {
+        "DisplayName": tenant.name,
+        "Name": tenant.domain,
+        "IsDehydrated": False,
+        "IsDirSyncRunning": bool(tenant.sync.settings.get("enabled", True)),
+        "BlockExchangeProvisioningFromOnPremEnabled": cloud_default,
+        "OrganizationId": f"{tenant_partition(tenant)}/Microsoft Exchange Hosted Organizations/{tenant.domain} - "
+                          f"{tenant_partition(tenant)}/ConfigurationUnits/{tenant.domain}/Configuration",
+        "AdminDisplayVersion": ADMIN_DISPLAY_VERSION,
+        "ExternalDirectoryOrganizationId": guid(tenant.id),
+        "Identity": tenant.domain,
+        "Id": tenant.domain,
+        "IsValid": True,
+        "ExchangeVersion": EXCHANGE_VERSION,
+        "Guid": guid(tenant.id),
+        "WhenChanged": when(cfg.get("WhenChanged") or tenant.clock.now()),
+    }
+    return obj
+
+
+def _base(tenant, name: str, object_guid: str, created: float, changed: float) -> dict:
+    return {
+        "Identity": name,
+        "Id": name,
+        "IsValid": True,
+        "ExchangeVersion": EXCHANGE_VERSION,
+        "Name": name,
+        "DistinguishedName": distinguished_name(tenant, name),
+        "ObjectClass": ["top", "person", "organizationalPerson", "user"],
+        "WhenChanged": when(changed),
+        "WhenCreated": when(created),
+        "WhenChangedUTC": when(changed),
+        "WhenCreatedUTC": when(created),
+        "ExchangeObjectId": guid(object_guid),
+        "OrganizationalUnitRoot": tenant.domain,
+        "Guid": guid(object_guid),
+        "OriginatingServer": f"MK0PR01A001DC{tenant.id[:3].upper()}.{tenant_partition(tenant)}",
+    }

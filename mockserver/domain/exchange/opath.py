@@ -1,0 +1,220 @@
+"""The OPATH subset Exchange Online's ``-Filter`` parameter accepts: ``Property -eq|-ne|-like|-notlike value``
+combined with ``-and``, ``-or``, ``-not`` and parentheses; values are quoted strings, barewords, ``$true``,
+``$false`` and ``$null``. Comparisons are case-insensitive, as in Exchange."""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Callable
+
+from . import errors as exo_errors
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<lparen>\()
+  | (?P<rparen>\))
+  | (?P<op>-(?:eq|ne|like|notlike|and|or|not)\b)
+  | (?P<squote>'(?:[^']|'')*')
+  | (?P<dquote>"(?:[^"]|"")*")
+  | (?P<var>\$(?:true|false|null)\b)
+  | (?P<word>[^\s()'"]+)
+""", re.VERBOSE | re.IGNORECASE)
+
+COMPARISONS = ("-eq", "-ne", "-like", "-notlike")
+
+
+class _Syntax(Exception):
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.position = position
+
+
+def _filter_error(text: str, detail: str, position: int):
+    return exo_errors.InvalidArgument(
+        f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{detail}\n\"{text}\" at "
+        f"position {position}.\"", exception_type=exo_errors.BINDING_TYPE, err_id="ParameterBindingFailed",
+        category="Client")
+
+
+def tokenize(text: str) -> list[tuple[str, str, int]]:
+    """(kind, value, 1-based position) tokens; raises on characters no token matches."""
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise _Syntax(pos + 1)
+        kind = m.lastgroup
+        if kind != "ws":
+            value = m.group(kind)
+            if kind == "op":
+                value = value.lower()
+            out.append((kind, value, pos + 1))
+        pos = m.end()
+    return out
+
+
+def compile_filter(text: str, known: set[str] | None = None) -> Callable[[dict], bool]:
+    """Parse an OPATH filter into a predicate over cmdlet output objects. ``known`` holds the filterable
+    property names (case-insensitive); others are refused as Exchange does."""
+    raw = text if isinstance(text, str) else str(text)
+    body = raw.strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1]
+    known_map = {k.lower(): k for k in (known or ())}
+    try:
+        tokens = tokenize(body)
+        if not tokens:
+            raise _Syntax(1)
+        parser = _Parser(tokens, known_map if known is not None else None)
+        tree = parser.parse_or()
+        if parser.i != len(tokens):
+            raise _Syntax(tokens[parser.i][2])
+    except _Syntax as exc:
+        raise _filter_error(raw, "Invalid filter syntax. For a description of the filter parameter syntax see the "
+                                 "command help.", exc.position) from None
+    except _UnknownProperty as exc:
+        raise _filter_error(raw, f"'{exc.name}' is not a recognized filterable property. For a list of filterable "
+                                 f"properties see the command help.", exc.position) from None
+    return tree
+
+
+class _UnknownProperty(Exception):
+    def __init__(self, name: str, position: int):
+        super().__init__(name)
+        self.name, self.position = name, position
+
+
+class _Parser:
+    def __init__(self, tokens, known):
+        self.tokens, self.known, self.i = tokens, known, 0
+
+    def peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self):
+        tok = self.peek()
+        if tok is None:
+            last = self.tokens[-1]
+            raise _Syntax(last[2] + len(last[1]))
+        self.i += 1
+        return tok
+
+    def parse_or(self):
+        left = self.parse_and()
+        while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-or":
+            self.i += 1
+            right = self.parse_and()
+            left = (lambda a, b: lambda o: a(o) or b(o))(left, right)
+        return left
+
+    def parse_and(self):
+        left = self.parse_not()
+        while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-and":
+            self.i += 1
+            right = self.parse_not()
+            left = (lambda a, b: lambda o: a(o) and b(o))(left, right)
+        return left
+
+    def parse_not(self):
+        tok = self.peek()
+        if tok and tok[0] == "op" and tok[1] == "-not":
+            self.i += 1
+            inner = self.parse_not()
+            return lambda o: not inner(o)
+        return self.parse_primary()
+
+    def parse_primary(self):
+        tok = self.take()
+        if tok[0] == "lparen":
+            inner = self.parse_or()
+            close = self.take()
+            if close[0] != "rparen":
+                raise _Syntax(close[2])
+            return inner
+        if tok[0] != "word":
+            raise _Syntax(tok[2])
+        prop = tok[1]
+        if self.known is not None:
+            if prop.lower() not in self.known:
+                raise _UnknownProperty(prop, tok[2])
+            prop = self.known[prop.lower()]
+        op = self.take()
+        if op[0] != "op" or op[1] not in COMPARISONS:
+            raise _Syntax(op[2])
+        value_tok = self.take()
+        value = _literal(value_tok)
+        return _comparison(prop, op[1], value)
+
+
+_NULL = object()
+
+
+def _literal(tok):
+    kind, text, pos = tok
+    if kind == "squote":
+        return text[1:-1].replace("''", "'")
+    if kind == "dquote":
+        return text[1:-1].replace('""', '"')
+    if kind == "var":
+        return {"$true": True, "$false": False, "$null": _NULL}[text.lower()]
+    if kind == "word":
+        return text
+    raise _Syntax(pos)
+
+
+def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return str(value).lower()
+
+
+def _strip_smtp(text: str) -> str:
+    return text[5:] if text.startswith("smtp:") else text
+
+
+def _equals(actual, expected) -> bool:
+    if expected is _NULL:
+        return actual is None or actual == "" or actual == []
+    if isinstance(actual, list):
+        return any(_equals(a, expected) for a in actual)
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return _as_text(actual) == _as_text(expected)
+    if actual is None:
+        return False
+    a, e = _as_text(actual), _as_text(expected)
+    return a == e or (":" not in e and _strip_smtp(a) == e)
+
+
+def _wildcard(pattern: str) -> re.Pattern:
+    return re.compile("^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
+                                    for c in pattern.lower()) + "$", re.DOTALL)
+
+
+def _like(actual, pattern) -> bool:
+    if pattern is _NULL:
+        return _equals(actual, _NULL)
+    if isinstance(actual, list):
+        return any(_like(a, pattern) for a in actual)
+    if actual is None:
+        return False
+    return bool(_wildcard(_as_text(pattern)).match(_as_text(actual)))
+
+
+def _comparison(prop: str, op: str, value):
+    def get(obj):
+        if prop in obj:
+            return obj[prop]
+        lower = prop.lower()
+        return next((v for k, v in obj.items() if k.lower() == lower), None)
+    if op == "-eq":
+        return lambda o: _equals(get(o), value)
+    if op == "-ne":
+        return lambda o: not _equals(get(o), value)
+    if op == "-like":
+        return lambda o: _like(get(o), value)
+    return lambda o: not _like(get(o), value)
