@@ -1,0 +1,304 @@
+"""Exchange RBAC domain model: built-in role groups and roles, custom roles, scopes, assignments, service
+principals, authorization (PIM-aware) and snapshots — no HTTP."""
+from __future__ import annotations
+
+import pytest
+
+from mockserver.domain import roles
+from mockserver.domain.errors import (CmdletNotRecognized, Conflict, InvalidArgument, NotFound, UnknownParameter,
+                                      WriteScopeViolation)
+from mockserver.domain.rbac import cmdlet_catalog
+from mockserver.domain.rbac_cmdlets import RBAC_CMDLETS
+from mockserver.domain.tokens import Caller
+
+#: A pinned catalog of the Exchange cmdlets, so these tests do not depend on the Exchange room's progress.
+EXO = {
+    "Get-Mailbox": ["Identity", "Filter", "ResultSize", "RecipientTypeDetails"],
+    "Set-Mailbox": ["Identity", "IsExchangeCloudManaged", "CustomAttribute1", "GrantSendOnBehalfTo", "Alias",
+                    "Confirm"],
+    "Get-Recipient": ["Identity", "Filter"],
+    "Get-User": ["Identity"],
+    "Set-User": ["Identity", "Title"],
+    "Get-OrganizationConfig": [],
+    "Set-OrganizationConfig": ["ExchangeAttributesCloudManagedByDefault"],
+    "Undo-SoftDeletedMailbox": ["SoftDeletedObject"],
+}
+RBAC_NAMES = {name for name, _, _ in RBAC_CMDLETS}
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    t = make_tenant(name="rbacunit", seed=5, mailboxes=6)
+    t.rbac.catalog_override = {**{k: v for k, v in cmdlet_catalog().items() if k in RBAC_NAMES}, **EXO}
+    return t
+
+
+def user_caller(tenant, name):
+    user = tenant.user_by_upn(f"{name}@{tenant.domain}")
+    return Caller(tenant_id=tenant.id, app_id="public", kind="user", object_id=user.id,
+                  user_principal_name=user.user_principal_name)
+
+
+def app_caller(tenant, name, roles_=("Exchange.ManageAsApp",)):
+    app = tenant.app_by_name(name)
+    return Caller(tenant_id=tenant.id, app_id=app.app_id, kind="app", object_id=app.service_principal_id,
+                  roles=list(roles_))
+
+
+def test_builtin_roles_cover_every_cmdlet_and_org_management_holds_all(tenant):
+    rbac = tenant.rbac
+    catalog = rbac.catalog()
+    held = {c for r in rbac.roles() for c in r.entries}
+    assert held == set(catalog)
+    org = rbac.group("Organization Management")
+    union = {}
+    for role_name in org.roles:
+        for c, params in rbac.role(role_name).entries.items():
+            union.setdefault(c, set()).update(params)
+    assert set(union) == set(catalog)
+    assert all(union[c] == set(catalog[c]) for c in catalog)
+    assert rbac.role("Mail Recipients").entry("set-mailbox")[0] == "Set-Mailbox"
+    assert rbac.role("View-Only Recipients").entry("Set-Mailbox") is None
+    linked = [name for name, _ in org.linked]
+    assert linked[0].startswith("TenantAdmins_") and linked[1].startswith("ExchangeServiceAdmins_")
+
+
+def test_directory_roles_map_to_role_groups(tenant):
+    rbac = tenant.rbac
+    for who in ("globaladmin", "exchangeadmin"):
+        caller = user_caller(tenant, who)
+        assert [g.name for g in rbac.groups_of(caller.object_id)] == ["Organization Management"]
+        rbac.authorize(caller, "Set-OrganizationConfig", ["ExchangeAttributesCloudManagedByDefault"])
+        rbac.authorize(caller, "New-ManagementRole", ["Name", "Parent"])
+    reader = user_caller(tenant, "globalreader")
+    rbac.authorize(reader, "Get-Mailbox", ["Identity"])
+    rbac.authorize(reader, "Get-ManagementRoleAssignment", [])
+    with pytest.raises(CmdletNotRecognized) as exc:
+        rbac.authorize(reader, "Set-Mailbox", ["Identity", "CustomAttribute1"])
+    assert "The term 'Set-Mailbox' is not recognized as a name of a cmdlet" in exc.value.message
+
+
+def test_help_desk_and_hybrid_identity_admin_have_narrow_set_mailbox(tenant):
+    rbac = tenant.rbac
+    helpdesk = user_caller(tenant, "helpdesk")
+    rbac.authorize(helpdesk, "Set-Mailbox", ["Identity", "GrantSendOnBehalfTo"])
+    with pytest.raises(UnknownParameter) as exc:
+        rbac.authorize(helpdesk, "Set-Mailbox", ["Identity", "CustomAttribute1"])
+    assert exc.value.message == "A parameter cannot be found that matches parameter name 'CustomAttribute1'."
+    hybrid = user_caller(tenant, "hybridadmin")
+    rbac.authorize(hybrid, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged", "Verbose"])
+    rbac.authorize(hybrid, "Get-Mailbox", ["Identity"])
+    with pytest.raises(UnknownParameter):
+        rbac.authorize(hybrid, "Set-Mailbox", ["Identity", "Alias"])
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(hybrid, "Set-OrganizationConfig", [])
+
+
+def test_no_role_callers_have_no_access(tenant):
+    rbac = tenant.rbac
+    plain = user_caller(tenant, "user")
+    assert not rbac.has_access(plain)
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(plain, "Get-Mailbox", [])
+    assert rbac.has_access(app_caller(tenant, "automation"))
+    assert not rbac.has_access(app_caller(tenant, "exchange-approle-only"))
+    assert not rbac.has_access(app_caller(tenant, "automation", roles_=()))
+
+
+def test_new_management_role_copies_parent_and_validates(tenant):
+    rbac = tenant.rbac
+    role = rbac.new_role("SOA Toggle", "Mail Recipients")
+    assert role.entries == rbac.role("Mail Recipients").entries and role.parent == "Mail Recipients"
+    assert role.role_type == "MailRecipients" and not role.builtin
+    with pytest.raises(Conflict):
+        rbac.new_role("soa toggle", "Mail Recipients")
+    with pytest.raises(NotFound):
+        rbac.new_role("Other", "No Such Role")
+    with pytest.raises(InvalidArgument, match="less than or equal to \"64\""):
+        rbac.new_role("x" * 65, "Mail Recipients")
+    rbac.new_role("y" * 64, "Mail Recipients")
+    only = rbac.new_role("Only Set", "Mail Recipients", enabled_cmdlets=["Set-Mailbox"])
+    assert list(only.entries) == ["Set-Mailbox"]
+    with pytest.raises(InvalidArgument):
+        rbac.new_role("Bad Enabled", "Mail Recipients", enabled_cmdlets=["Set-OrganizationConfig"])
+
+
+def test_set_management_role_entry_only_parent_parameters(tenant):
+    rbac = tenant.rbac
+    rbac.new_role("SOA Toggle", "Mail Recipients")
+    rbac.set_role_entry("SOA Toggle\\Set-Mailbox", ["Identity", "isexchangecloudmanaged"])
+    assert rbac.role("SOA Toggle").entries["Set-Mailbox"] == ["Identity", "IsExchangeCloudManaged"]
+    with pytest.raises(InvalidArgument, match="NoSuchParam"):
+        rbac.set_role_entry("SOA Toggle\\Set-Mailbox", ["NoSuchParam"], mode="add")
+    rbac.set_role_entry("SOA Toggle\\Set-Mailbox", ["Alias"], mode="add")
+    rbac.set_role_entry("SOA Toggle\\Set-Mailbox", ["Alias"], mode="remove")
+    assert rbac.role("SOA Toggle").entries["Set-Mailbox"] == ["Identity", "IsExchangeCloudManaged"]
+    with pytest.raises(InvalidArgument, match="built-in role"):
+        rbac.set_role_entry("Mail Recipients\\Set-Mailbox", ["Identity"])
+    with pytest.raises(NotFound):
+        rbac.set_role_entry("SOA Toggle\\Set-Nothing", ["Identity"])
+    # A grandchild can only regain what its own parent (the trimmed child) still has.
+    rbac.new_role("Grandchild", "SOA Toggle")
+    rbac.set_role_entry("Grandchild\\Set-Mailbox", ["Identity"])
+    with pytest.raises(InvalidArgument):
+        rbac.set_role_entry("Grandchild\\Set-Mailbox", ["Alias"], mode="add")
+    rbac.set_role_entry("Grandchild\\Set-Mailbox", ["IsExchangeCloudManaged"], mode="add")
+    # The parent cannot lose parameters a child still holds.
+    with pytest.raises(InvalidArgument, match="child role"):
+        rbac.set_role_entry("SOA Toggle\\Set-Mailbox", ["Identity"])
+
+
+def test_remove_management_role_entry(tenant):
+    rbac = tenant.rbac
+    rbac.new_role("Trim", "Mail Recipients")
+    rbac.new_role("Trim Child", "Trim")
+    with pytest.raises(InvalidArgument, match="child role"):
+        rbac.remove_role_entry("Trim\\Get-User")
+    rbac.remove_role_entry("Trim Child\\Get-User")
+    rbac.remove_role_entry("Trim\\Get-User")
+    assert rbac.role("Trim").entry("Get-User") is None
+    with pytest.raises(NotFound):
+        rbac.remove_role_entry("Trim\\Get-User")
+    with pytest.raises(InvalidArgument, match="built-in role"):
+        rbac.remove_role_entry("Mail Recipients\\Get-User")
+    with pytest.raises(InvalidArgument):
+        rbac.remove_role_entry("no backslash")
+    # Add-ManagementRoleEntry can restore only what the parent has.
+    rbac.add_role_entry("Trim\\Get-User")
+    with pytest.raises(InvalidArgument):
+        rbac.add_role_entry("Trim\\Set-OrganizationConfig")
+
+
+def _least_privilege_app(tenant, app_name="graph-reader"):
+    rbac = tenant.rbac
+    app = tenant.app_by_name(app_name)
+    app.app_roles = ["Exchange.ManageAsApp"]
+    rbac.new_role("SOA Toggle", "Mail Recipients")
+    for cmdlet in list(rbac.role("SOA Toggle").entries):
+        if cmdlet != "Set-Mailbox":
+            rbac.remove_role_entry(f"SOA Toggle\\{cmdlet}")
+    rbac.set_role_entry("SOA Toggle\\Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
+    rbac.new_service_principal(app.app_id, app.service_principal_id, "SOA Automation")
+    rbac.new_assignment("SOA Toggle", app="SOA Automation")
+    return app_caller(tenant, app_name)
+
+
+def test_least_privilege_app_via_service_principal(tenant):
+    rbac = tenant.rbac
+    caller = _least_privilege_app(tenant)
+    assert tenant.active_role_ids(caller.object_id) == []
+    assert rbac.has_access(caller)
+    rbac.authorize(caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
+    with pytest.raises(UnknownParameter, match="'CustomAttribute1'"):
+        rbac.authorize(caller, "Set-Mailbox", ["Identity", "CustomAttribute1"])
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(caller, "Get-Mailbox", [])
+    # The same assignment means nothing to a different app, or to the app without ManageAsApp.
+    assert not rbac.has_access(app_caller(tenant, "graph-reader", roles_=()))
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(app_caller(tenant, "exchange-approle-only"), "Set-Mailbox", ["Identity"])
+
+
+def test_service_principal_validation_and_removal(tenant):
+    rbac = tenant.rbac
+    app = tenant.app_by_name("graph-reader")
+    with pytest.raises(InvalidArgument):
+        rbac.new_service_principal("not-a-guid", app.service_principal_id)
+    with pytest.raises(NotFound):
+        rbac.new_service_principal(app.app_id, app.object_id)  # the app object id is not the SP id
+    sp = rbac.new_service_principal(app.app_id, app.service_principal_id)
+    assert sp.display_name == "graph-reader"
+    with pytest.raises(Conflict):
+        rbac.new_service_principal(app.app_id, app.service_principal_id)
+    assert rbac.service_principal(app.app_id) is sp
+    a = rbac.new_assignment("View-Only Recipients", app=app.app_id)
+    assert a.name == "View-Only Recipients-graph-reader" and a.assignee_type == "ServicePrincipal"
+    rbac.remove_service_principal(sp.object_id)
+    assert a.guid not in rbac.custom_assignments
+
+
+def test_assignments_names_removal_and_guards(tenant):
+    rbac = tenant.rbac
+    user = tenant.user_by_upn(f"user@{tenant.domain}")
+    a1 = rbac.new_assignment("Mail Recipients", user=user.user_principal_name)
+    a2 = rbac.new_assignment("Mail Recipients", user="user")
+    assert (a1.name, a2.name) == ("Mail Recipients-user", "Mail Recipients-user1")
+    caller = user_caller(tenant, "user")
+    assert rbac.has_access(caller)
+    rbac.authorize(caller, "Set-Mailbox", ["Identity", "CustomAttribute1"])
+    with pytest.raises(InvalidArgument):
+        rbac.new_assignment("Mail Recipients")
+    with pytest.raises(InvalidArgument):
+        rbac.new_assignment("Mail Recipients", user="user", app="x")
+    with pytest.raises(NotFound):
+        rbac.new_assignment("Mail Recipients", user="nobody@nowhere")
+    with pytest.raises(NotFound):
+        rbac.new_assignment("Mail Recipients", security_group="No Group")
+    with pytest.raises(InvalidArgument, match="built-in role group"):
+        rbac.remove_assignment("Mail Recipients-Organization Management")
+    rbac.new_role("Custom", "Mail Recipients")
+    held = rbac.new_assignment("Custom", user="user")
+    with pytest.raises(InvalidArgument, match="role assignments"):
+        rbac.remove_role("Custom")
+    rbac.remove_assignment(held.name)
+    rbac.remove_assignment(a1.guid)
+    rbac.remove_assignment(a2.name)
+    rbac.remove_role("Custom")
+    assert not rbac.has_access(caller)
+    with pytest.raises(InvalidArgument, match="built-in role"):
+        rbac.remove_role("Mail Recipients")
+
+
+def test_pim_eligible_role_grants_nothing_until_active_and_expires(tenant):
+    rbac = tenant.rbac
+    user = tenant.user_by_upn(f"user@{tenant.domain}")
+    tenant.assign_role(user.id, roles.EXCHANGE_ADMINISTRATOR, kind="eligible")
+    caller = user_caller(tenant, "user")
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
+    now = tenant.clock.now()
+    tenant.assign_role(user.id, roles.EXCHANGE_ADMINISTRATOR, kind="active", start=now, end=now + 3600,
+                       member_type="selfActivate")
+    rbac.authorize(caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
+    tenant.advance(61)
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
+
+
+def test_custom_write_scope_limits_targets(tenant, monkeypatch):
+    rbac = tenant.rbac
+    # A stand-in OPATH evaluator: "CustomAttribute1 -eq 'pilot'" only.
+    monkeypatch.setattr(type(rbac), "compile_filter",
+                        lambda self, text: (lambda mbx: (mbx.custom_attributes[0] or "") == "pilot"))
+    rbac.new_scope("Pilot", "CustomAttribute1 -eq 'pilot'")
+    rbac.new_assignment("Mail Recipients", user="user", custom_recipient_write_scope="Pilot")
+    caller = user_caller(tenant, "user")
+    inside, outside = list(tenant.mailboxes)[:2]
+    inside.custom_attributes[0] = "pilot"
+    grant = rbac.authorize(caller, "Set-Mailbox", ["Identity", "CustomAttribute1"])
+    grant.check_target(inside)
+    with pytest.raises(WriteScopeViolation, match="out of the current user's write scope"):
+        rbac.authorize_target(caller, "Set-Mailbox", ["Identity", "CustomAttribute1"], outside)
+    rbac.authorize_target(caller, "Get-Mailbox", ["Identity"], outside)  # reads are not write-scoped
+    with pytest.raises(InvalidArgument, match="used by role assignments"):
+        rbac.remove_scope("Pilot")
+    with pytest.raises(Conflict):
+        rbac.new_scope("pilot", "x")
+
+
+def test_snapshot_round_trip(tenant, make_tenant):
+    rbac = tenant.rbac
+    caller = _least_privilege_app(tenant)
+    rbac.scopes  # noqa: B018 - scopes are plain dicts
+    data = rbac.to_dict()
+    assert {r["name"] for r in data["roles"]} == {"SOA Toggle"}
+    assert len(data["assignments"]) == 1 and len(data["servicePrincipals"]) == 1
+    twin = make_tenant(name="rbacunit2", seed=5, mailboxes=0)
+    twin.rbac.catalog_override = rbac.catalog_override
+    twin.rbac.load(data)
+    assert twin.rbac.to_dict() == data
+    app = tenant.app_by_name("graph-reader")
+    twin_caller = Caller(tenant_id=twin.id, app_id=app.app_id, kind="app", object_id=app.service_principal_id,
+                         roles=["Exchange.ManageAsApp"])
+    twin.rbac.authorize(twin_caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
+    assert caller.object_id == twin_caller.object_id
