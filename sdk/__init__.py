@@ -1,0 +1,19 @@
+"""hybridsoa SDK: one client code path for real Microsoft 365 tenants and the hybridsoa mock (only the
+:class:`Cloud` changes), plus the ``sdk.soa`` workflows behind the ``hybridsoa`` CLI."""
+from .auth import Credentials, TokenProvider
+from .clouds import CHINA, CLOUDS, DOD, GCC, GCC_HIGH, GLOBAL, Cloud, get_cloud
+from .config import Connection, Settings, connect, connect_mock, load_settings
+from .errors import (ApiError, AuthError, AuthenticationFailed, ConfigError, Conflict, HybridSoaError,
+                     InvalidParameter, NotFound, NotImplementedByService, PermissionDenied, SyncedObjectError,
+                     Throttled, Transient, WriteScopeError)
+from .exchange import ExchangeClient
+from .graph import GraphClient
+from .onprem import MockOnPremDirectory, OnPremDirectory
+from .transport import RetryPolicy, Transport
+
+__all__ = ["ApiError", "AuthError", "AuthenticationFailed", "CHINA", "CLOUDS", "Cloud", "ConfigError", "Conflict",
+           "Connection", "Credentials", "DOD", "ExchangeClient", "GCC", "GCC_HIGH", "GLOBAL", "GraphClient",
+           "HybridSoaError", "InvalidParameter", "MockOnPremDirectory", "NotFound", "NotImplementedByService",
+           "OnPremDirectory", "PermissionDenied", "RetryPolicy", "Settings", "SyncedObjectError", "Throttled",
+           "TokenProvider", "Transient", "Transport", "WriteScopeError", "connect", "connect_mock", "get_cloud",
+           "load_settings"]

@@ -1,0 +1,219 @@
+"""Append-only JSONL files that make bulk runs restartable and reversible: the run **checkpoint** (one ``start``
+and one ``done`` record per item, flushed and fsynced as each item completes) and the **backup** of every
+mailbox's Exchange attributes, written before the mailbox is changed.
+
+A killed run leaves at worst a torn last line; it is ignored on reopen and the file continues on a new line."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import threading
+from collections import Counter
+from typing import Iterable
+
+from ..errors import ConfigError
+
+#: Item outcomes. ``changed`` is only written after a read-back confirmed the new value.
+CHANGED, ALREADY, SILENT, FAILED, INELIGIBLE, NOT_FOUND, WOULD_CHANGE = (
+    "changed", "already", "silently_ignored", "failed", "ineligible", "not_found", "would_change")
+FAILURE_STATUSES = frozenset({FAILED, NOT_FOUND, INELIGIBLE})
+
+
+def now_iso() -> str:
+    """UTC timestamp for records."""
+    return _dt.datetime.now(tz=_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JsonlWriter:
+    """Thread-safe append-only JSONL file; each record is flushed (and fsynced by default) before returning."""
+
+    def __init__(self, path: str, *, fsync: bool = True):
+        self.path = path
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        needs_newline = False
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                needs_newline = fh.read(1) != b"\n"
+        self._fh = open(path, "a", encoding="utf-8")
+        if needs_newline:
+            # The previous process died mid-line: start clean on a new line (the torn line is skipped on read).
+            self._fh.write("\n")
+            self._flush()
+
+    def _flush(self) -> None:
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+    def write(self, record: dict) -> None:
+        """Append one record durably."""
+        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        with self._lock:
+            self._fh.write(line)
+            self._flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.close()
+
+
+def read_jsonl(path: str) -> list[dict]:
+    """All well-formed records of a JSONL file (torn or blank lines skipped)."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+    return out
+
+
+class Checkpoint:
+    """The state of one bulk run as recorded in its JSONL checkpoint."""
+
+    def __init__(self, path: str | None, header: dict, records: list[dict] | None = None, *, fsync: bool = True):
+        self.path = path
+        self.header = header
+        self.done: dict[str, dict] = {}
+        self.started: set[str] = set()
+        self.halts: list[dict] = []
+        for rec in records or []:
+            kind = rec.get("type")
+            if kind == "done" and rec.get("identity") is not None:
+                # First completion wins: a later duplicate could only come from a foreign writer.
+                self.done.setdefault(rec["identity"], rec)
+            elif kind == "start" and rec.get("identity") is not None:
+                self.started.add(rec["identity"])
+            elif kind == "halt":
+                self.halts.append(rec)
+        self._writer = JsonlWriter(path, fsync=fsync) if path else None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | None, header: dict, *, fsync: bool = True) -> "Checkpoint":
+        """Open (resume) or create a checkpoint. Resuming requires the same operation and target."""
+        if not path:
+            return cls(None, header)
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            records = read_jsonl(path)
+            existing = next((r for r in records if r.get("type") == "run"), None)
+            if existing is None:
+                raise ConfigError(f"{path} is not a hybridsoa checkpoint (no run header)")
+            for key in ("operation", "target"):
+                if key in header and existing.get(key) != header.get(key):
+                    raise ConfigError(f"{path} belongs to a {existing.get('operation')} run "
+                                      f"(target {existing.get('target')}); refusing to resume it as "
+                                      f"{header.get('operation')} (target {header.get('target')})")
+            return cls(path, existing, records, fsync=fsync)
+        cp = cls(path, header, fsync=fsync)
+        cp._write({"type": "run", **header})
+        return cp
+
+    @classmethod
+    def load(cls, path: str) -> "Checkpoint":
+        """Read a checkpoint without opening it for writing (``status``, ``verify``)."""
+        records = read_jsonl(path)
+        header = next((r for r in records if r.get("type") == "run"), None)
+        if header is None:
+            raise ConfigError(f"{path} is not a hybridsoa checkpoint (no run header)")
+        cp = cls(None, header, records)
+        cp.path = path
+        return cp
+
+    def _write(self, record: dict) -> None:
+        if self._writer is not None:
+            self._writer.write(record)
+
+    @property
+    def items(self) -> list[str]:
+        """Identities of the run's plan, in order."""
+        return list(self.header.get("items") or [])
+
+    def is_done(self, identity: str) -> bool:
+        """Whether the item already has its one ``done`` record."""
+        return identity in self.done
+
+    def was_started(self, identity: str) -> bool:
+        """Whether an earlier process started the item without recording its completion."""
+        return identity in self.started and identity not in self.done
+
+    def start(self, identity: str) -> None:
+        """Record that the item is about to be changed (before the write is sent)."""
+        with self._lock:
+            self.started.add(identity)
+        self._write({"type": "start", "identity": identity, "at": now_iso()})
+
+    def finish(self, record: dict) -> dict:
+        """Record the item's outcome exactly once; returns the stored record."""
+        rec = {"type": "done", **record, "at": now_iso()}
+        with self._lock:
+            if rec["identity"] in self.done:
+                return self.done[rec["identity"]]
+            self.done[rec["identity"]] = rec
+            self._write(rec)
+        return rec
+
+    def halt(self, reason: str) -> None:
+        """Record that the run stopped before finishing its plan (e.g. a failing pilot wave)."""
+        rec = {"type": "halt", "reason": reason, "at": now_iso()}
+        self.halts.append(rec)
+        self._write(rec)
+
+    def pending(self, identities: Iterable[str] | None = None) -> list[str]:
+        """Identities without a ``done`` record."""
+        return [i for i in (identities if identities is not None else self.items) if i not in self.done]
+
+    def counts(self) -> dict:
+        """Outcome counts plus ``pending``."""
+        c = Counter(rec.get("status") for rec in self.done.values())
+        out = dict(sorted(c.items()))
+        out["pending"] = len(self.pending())
+        return out
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._writer is not None:
+            self._writer.close()
+
+
+class Backup:
+    """Backup of mailboxes' Exchange attributes (JSONL, one record per mailbox before its change)."""
+
+    def __init__(self, path: str | None, *, fsync: bool = True):
+        self.path = path
+        self._writer = JsonlWriter(path, fsync=fsync) if path else None
+        self.records: list[dict] = []
+        self._lock = threading.Lock()
+
+    def save(self, mailbox: dict, *, operation: str) -> dict:
+        """Record the mailbox as it is now, before ``operation`` changes it."""
+        rec = {"identity": mailbox.get("Guid") or mailbox.get("Identity"), "operation": operation,
+               "capturedAt": now_iso(), "mailbox": mailbox}
+        with self._lock:
+            self.records.append(rec)
+        if self._writer is not None:
+            self._writer.write(rec)
+        return rec
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._writer is not None:
+            self._writer.close()
+
+    @staticmethod
+    def read(path: str) -> list[dict]:
+        """Every backup record of a backup file."""
+        return read_jsonl(path)

@@ -1,0 +1,284 @@
+"""Bulk ``Set-Mailbox -IsExchangeCloudManaged $true|$false`` in waves, done the way the admin tooling learned to:
+
+- bounded concurrency and an adaptive rate that backs off on 429 and a low ``Rate-Limit-Remaining``;
+- mailboxes already in the target state are skipped; ineligible ones are reported with the reason;
+- a backup of every mailbox's Exchange attributes is written before it is changed;
+- **every change is read back**: a toggle that returned success but did not stick (the preview-era silent
+  failure for Exchange Administrators) is reported ``silently_ignored``, never as success;
+- a JSONL checkpoint records each item as it completes, so a killed run resumes with no item done twice and
+  none skipped (an item whose write was sent before the kill is recognised by its ``start`` record and read back);
+- dry-run reports what would change and writes nothing."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from ..errors import ApiError, NotFound
+from ..exchange import EXCHANGE_ATTRIBUTES
+from ..transport import ResponseObserver
+from .checkpoint import (ALREADY, Backup, CHANGED, Checkpoint, FAILED, FAILURE_STATUSES, INELIGIBLE, NOT_FOUND,
+                         SILENT, WOULD_CHANGE)
+from .inventory import _true, eligibility
+from .plan import Plan, plan as make_plan
+
+
+class AdaptiveRate(ResponseObserver):
+    """Pace for starting items: slow start (×1.1 per success) until the first sign of pressure, then additive
+    increase; halves on 429 (and waits out ``Retry-After``); eases off when ``Rate-Limit-Remaining`` runs low."""
+
+    def __init__(self, initial: float = 20.0, *, minimum: float = 0.2, maximum: float = 2000.0,
+                 low_water: float = 0.1, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.rate = float(initial)
+        self.minimum, self.maximum, self.low_water = minimum, maximum, low_water
+        self.clock, self.sleep = clock, sleep
+        self.slow_start = True
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self.events = {"throttled": 0, "low_budget": 0}
+
+    def acquire(self) -> None:
+        """Block until the next start slot at the current rate."""
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next)
+            self._next = slot + 1.0 / self.rate
+        if slot > now:
+            self.sleep(slot - now)
+
+    def observe(self, response) -> None:
+        """Adjust the rate from one HTTP response."""
+        status = response.status_code
+        headers = response.headers
+        with self._lock:
+            if status == 429 or (status == 503 and headers.get("Retry-After")):
+                self.events["throttled"] += 1
+                self.slow_start = False
+                self.rate = max(self.minimum, self.rate / 2)
+                try:
+                    pause = float(headers.get("Retry-After") or 0)
+                except ValueError:
+                    pause = 1.0
+                self._next = max(self._next, self.clock() + pause)
+                return
+            if status >= 400:
+                return
+            remaining, limit = headers.get("Rate-Limit-Remaining"), headers.get("Rate-Limit-Limit")
+            try:
+                low = remaining is not None and limit and float(remaining) < self.low_water * float(limit)
+            except ValueError:
+                low = False
+            if low:
+                self.events["low_budget"] += 1
+                self.slow_start = False
+                self.rate = max(self.minimum, self.rate * 0.8)
+            elif self.slow_start:
+                self.rate = min(self.maximum, self.rate * 1.1)
+            else:
+                self.rate = min(self.maximum, self.rate + 0.5)
+
+
+@dataclass
+class RunResult:
+    """Outcome of a bulk run: one record per planned item (plan order), counts, and why it stopped early."""
+
+    operation: str
+    target: bool
+    records: list[dict] = field(default_factory=list)
+    halted: str | None = None
+    dry_run: bool = False
+    checkpoint: str | None = None
+    elapsed: float = 0.0
+    pending: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict:
+        """Outcome counts (``pending`` = planned but not reached, e.g. after a halt)."""
+        out: dict = {}
+        for rec in self.records:
+            out[rec["status"]] = out.get(rec["status"], 0) + 1
+        if self.pending:
+            out["pending"] = len(self.pending)
+        return dict(sorted(out.items()))
+
+    @property
+    def silent_failures(self) -> list[dict]:
+        """Items whose change returned success but did not stick."""
+        return [r for r in self.records if r["status"] == SILENT]
+
+    @property
+    def failures(self) -> list[dict]:
+        """Items that failed, were not found or are ineligible."""
+        return [r for r in self.records if r["status"] in FAILURE_STATUSES]
+
+    @property
+    def exit_code(self) -> int:
+        """CLI exit code: 3 silent failures seen, 1 some items failed or were not reached, 0 all done."""
+        if self.silent_failures:
+            return 3
+        if self.failures or self.pending:
+            return 1
+        return 0
+
+    def to_dict(self) -> dict:
+        """JSON form (records without the bulky attribute snapshots)."""
+        slim = [{k: v for k, v in r.items() if k not in ("after", "before", "type")} for r in self.records]
+        return {"operation": self.operation, "target": self.target, "dryRun": self.dry_run, "counts": self.counts,
+                "halted": self.halted, "checkpoint": self.checkpoint, "elapsedSeconds": round(self.elapsed, 3),
+                "pending": self.pending, "items": slim}
+
+
+def snapshot(mailbox: dict) -> dict:
+    """The SOA-relevant state of a mailbox: its flag and its Exchange attributes (what verify compares)."""
+    out = {"IsExchangeCloudManaged": _true(mailbox.get("IsExchangeCloudManaged"))}
+    for name in EXCHANGE_ATTRIBUTES:
+        if name in mailbox:
+            out[name] = mailbox[name]
+    return out
+
+
+def _error(exc: Exception) -> dict:
+    return {"type": type(exc).__name__, "message": str(getattr(exc, "message", None) or exc),
+            "status": getattr(exc, "status", None), "code": getattr(exc, "code", None)}
+
+
+def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, operation: str | None = None,
+               checkpoint: str | Checkpoint | None = None, backup: str | Backup | None = None,
+               concurrency: int = 4, dry_run: bool = False, rate: AdaptiveRate | None = None,
+               readback_attempts: int = 1, readback_delay: float = 2.0, sleep: Callable[[float], None] | None = None,
+               on_item: Callable[[dict], None] | None = None, halt_on_silent: bool = True,
+               max_failure_ratio: float = 0.5, check_eligibility: bool = True,
+               pre_change: Callable[[dict], dict | None] | None = None, fsync: bool = True) -> RunResult:
+    """Set IsExchangeCloudManaged to ``target`` for every planned mailbox (see the module docstring).
+
+    ``pre_change(mailbox)`` runs after the backup and before the write (revert uses it to reconcile on-prem
+    values); an exception from it fails the item without changing it. Waves after one whose silent failures
+    (``halt_on_silent``) or failure ratio exceed the limits are not started; their items stay pending."""
+    operation = operation or ("enable" if target else "disable")
+    the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids, [10 ** 9])
+    sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
+    header = {"operation": operation, "target": bool(target), "items": the_plan.identities,
+              "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint()}
+    if dry_run:
+        cp = Checkpoint(None, header)
+    elif isinstance(checkpoint, Checkpoint):
+        cp = checkpoint
+    else:
+        cp = Checkpoint.open(checkpoint, header, fsync=fsync)
+    bk = backup if isinstance(backup, Backup) else Backup(None if dry_run else backup, fsync=fsync)
+    rate = rate or AdaptiveRate(sleep=sleep)
+    exchange.transport.add_observer(rate)
+    started_at = time.monotonic()
+    result = RunResult(operation=operation, target=bool(target), dry_run=dry_run,
+                       checkpoint=None if dry_run else cp.path)
+
+    def process(identity: str) -> dict:
+        if cp.is_done(identity):
+            return {**cp.done[identity], "resumed": True}
+        base = {"identity": identity, "operation": operation}
+        rate.acquire()
+        try:
+            mbx = exchange.get_mailbox(identity)
+        except NotFound as exc:
+            return cp.finish({**base, "status": NOT_FOUND, "error": _error(exc)})
+        except ApiError as exc:
+            return cp.finish({**base, "status": FAILED, "error": _error(exc)})
+        base.update(guid=mbx.get("Guid"), displayName=mbx.get("DisplayName"),
+                    recipientTypeDetails=mbx.get("RecipientTypeDetails"))
+        if target and check_eligibility:
+            ok, reason = eligibility(mbx)
+            if not ok:
+                return cp.finish({**base, "status": INELIGIBLE, "reason": reason})
+        if _true(mbx.get("IsExchangeCloudManaged")) == bool(target):
+            # A start record without completion means the previous process sent this very write before dying:
+            # the read-back confirms it, so the item counts as changed (once), not as skipped.
+            status = CHANGED if cp.was_started(identity) else ALREADY
+            return cp.finish({**base, "status": status, "after": snapshot(mbx),
+                              **({"resumed": True} if status == CHANGED else {})})
+        if dry_run:
+            return cp.finish({**base, "status": WOULD_CHANGE, "before": snapshot(mbx)})
+        bk.save(mbx, operation=operation)
+        extra = {}
+        if pre_change is not None:
+            try:
+                extra = pre_change(mbx) or {}
+            except Exception as exc:  # noqa: BLE001 - any reconcile failure must stop this item's flip
+                return cp.finish({**base, "status": FAILED, "error": _error(exc), "stage": "pre_change"})
+        key = mbx.get("Guid") or identity
+        cp.start(identity)
+        try:
+            warnings = exchange.set_cloud_managed(key, target)
+        except ApiError as exc:
+            return cp.finish({**base, **extra, "status": FAILED, "error": _error(exc), "before": snapshot(mbx)})
+        after = mbx
+        for attempt in range(max(1, readback_attempts)):
+            try:
+                after = exchange.get_mailbox(key)
+            except ApiError as exc:
+                return cp.finish({**base, **extra, "status": FAILED, "stage": "readback", "error": _error(exc)})
+            if _true(after.get("IsExchangeCloudManaged")) == bool(target):
+                break
+            if attempt + 1 < readback_attempts:
+                sleep(readback_delay)
+        stuck = _true(after.get("IsExchangeCloudManaged")) == bool(target)
+        rec = {**base, **extra, "status": CHANGED if stuck else SILENT, "before": snapshot(mbx),
+               "after": snapshot(after), "warnings": list(warnings or [])}
+        if not stuck:
+            rec["reason"] = ("Set-Mailbox returned success but IsExchangeCloudManaged is still "
+                             f"{not target}: the change was silently ignored (check the caller's roles)")
+        return cp.finish(rec)
+
+    by_identity: dict[str, dict] = {}
+    try:
+        for n, wave in enumerate(the_plan.waves):
+            wave_records = []
+            with ThreadPoolExecutor(max_workers=max(1, int(concurrency)),
+                                    thread_name_prefix=f"soa-{operation}") as pool:
+                futures = {pool.submit(process, ident): ident for ident in wave}
+                try:
+                    for fut in as_completed(futures):
+                        rec = fut.result()
+                        by_identity[futures[fut]] = rec
+                        wave_records.append(rec)
+                        if on_item is not None:
+                            on_item(rec)
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+            if n + 1 < len(the_plan.waves):
+                fresh = [r for r in wave_records if not r.get("resumed")]
+                silent = sum(r["status"] == SILENT for r in fresh)
+                bad = sum(r["status"] in (FAILED, SILENT) for r in fresh)
+                reason = None
+                if halt_on_silent and silent:
+                    reason = (f"wave {n + 1}: {silent} change(s) silently ignored; later waves not started "
+                              "(fix the caller's roles, then resume with the same checkpoint)")
+                elif fresh and bad / len(fresh) > max_failure_ratio:
+                    reason = f"wave {n + 1}: {bad} of {len(fresh)} items failed; later waves not started"
+                if reason:
+                    result.halted = reason
+                    if not dry_run:
+                        cp.halt(reason)
+                    break
+    finally:
+        exchange.transport.remove_observer(rate)
+        cp.close()
+        bk.close()
+    result.records = [by_identity[i] for i in the_plan.identities if i in by_identity]
+    result.pending = [i for i in the_plan.identities if i not in by_identity]
+    result.elapsed = time.monotonic() - started_at
+    return result
+
+
+def enable(exchange, plan: Plan | Iterable[str], **kwargs) -> RunResult:
+    """Make the planned mailboxes cloud-managed (``IsExchangeCloudManaged $true``) with read-back."""
+    return run_toggle(exchange, plan, target=True, operation="enable", **kwargs)
+
+
+def disable(exchange, plan: Plan | Iterable[str], **kwargs) -> RunResult:
+    """Hand the planned mailboxes' Exchange attributes back to on-prem (``$false``) with read-back.
+    The next sync cycle overwrites cloud values with AD values: use :func:`sdk.soa.revert` to keep them."""
+    return run_toggle(exchange, plan, target=False, operation="disable", **kwargs)

@@ -1,0 +1,103 @@
+"""Inventory of mailboxes for the Exchange-attribute SOA switch: the report every admin script starts with
+(``Get-Mailbox -ResultSize Unlimited | ? IsDirSynced | Select ...,IsExchangeCloudManaged``), plus eligibility
+and the reason when a mailbox is not eligible; CSV/JSON export."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+
+#: RecipientTypeDetails that can become cloud-managed (user, shared, room and equipment mailboxes).
+ELIGIBLE_TYPES = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")
+
+
+def eligibility(mailbox: dict) -> tuple[bool, str]:
+    """Whether ``Set-Mailbox -IsExchangeCloudManaged`` applies to this recipient, and why not when it does not."""
+    rtd = mailbox.get("RecipientTypeDetails") or ""
+    if rtd not in ELIGIBLE_TYPES:
+        return False, f"recipient type {rtd or 'unknown'} is not supported (user, shared, room, equipment only)"
+    if not _true(mailbox.get("IsDirSynced")):
+        return False, "not directory-synchronized: a cloud-only mailbox is already managed in the cloud"
+    return True, ""
+
+
+def _true(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+@dataclass
+class InventoryRow:
+    """One mailbox in the inventory report."""
+
+    Identity: str
+    DisplayName: str
+    PrimarySmtpAddress: str
+    UserPrincipalName: str
+    RecipientTypeDetails: str
+    IsDirSynced: bool
+    IsExchangeCloudManaged: bool
+    Eligible: bool
+    Reason: str
+    ExternalDirectoryObjectId: str | None = None
+
+    @classmethod
+    def from_mailbox(cls, mbx: dict) -> "InventoryRow":
+        """Build a row from a Get-Mailbox object."""
+        ok, reason = eligibility(mbx)
+        return cls(Identity=str(mbx.get("Guid") or mbx.get("Identity") or ""),
+                   DisplayName=mbx.get("DisplayName") or "", PrimarySmtpAddress=mbx.get("PrimarySmtpAddress") or "",
+                   UserPrincipalName=mbx.get("UserPrincipalName") or "",
+                   RecipientTypeDetails=mbx.get("RecipientTypeDetails") or "",
+                   IsDirSynced=_true(mbx.get("IsDirSynced")),
+                   IsExchangeCloudManaged=_true(mbx.get("IsExchangeCloudManaged")), Eligible=ok, Reason=reason,
+                   ExternalDirectoryObjectId=mbx.get("ExternalDirectoryObjectId"))
+
+
+def inventory(exchange, *, filter: str | None = None, include_mail_users: bool = False) -> list[InventoryRow]:
+    """Every mailbox (optionally narrowed by an OPATH ``filter``) with type, IsDirSynced, IsExchangeCloudManaged
+    and eligibility. ``include_mail_users`` also lists mail users (never eligible) when the service has them."""
+    rows = [InventoryRow.from_mailbox(m) for m in exchange.iter_mailboxes(filter=filter)]
+    if include_mail_users:
+        from ..errors import ApiError
+        try:
+            for mu in exchange.get_mail_users():
+                mu.setdefault("RecipientTypeDetails", "MailUser")
+                rows.append(InventoryRow.from_mailbox(mu))
+        except ApiError:
+            pass  # Get-MailUser not available to this caller: the mailbox inventory still stands.
+    return rows
+
+
+def summarize(rows: list[InventoryRow]) -> dict:
+    """Counts: total, eligible, already cloud-managed, eligible and still AD-managed, by type, ineligible reasons."""
+    out = {"total": len(rows), "eligible": 0, "cloudManaged": 0, "toEnable": 0, "byType": {}, "ineligible": {}}
+    for r in rows:
+        out["byType"][r.RecipientTypeDetails] = out["byType"].get(r.RecipientTypeDetails, 0) + 1
+        if r.IsExchangeCloudManaged:
+            out["cloudManaged"] += 1
+        if r.Eligible:
+            out["eligible"] += 1
+            if not r.IsExchangeCloudManaged:
+                out["toEnable"] += 1
+        else:
+            out["ineligible"][r.Reason] = out["ineligible"].get(r.Reason, 0) + 1
+    return out
+
+
+FIELDS = list(InventoryRow.__dataclass_fields__)
+
+
+def to_csv(rows: list[InventoryRow]) -> str:
+    """The inventory as CSV text (header + one line per mailbox)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=FIELDS)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(asdict(r))
+    return buf.getvalue()
+
+
+def to_json(rows: list[InventoryRow]) -> str:
+    """The inventory as a JSON array."""
+    return json.dumps([asdict(r) for r in rows], indent=2)
