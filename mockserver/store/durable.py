@@ -172,9 +172,17 @@ class DurableStore:
                         else:
                             rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj),
                                          json.dumps(snapshot.dump_object(obj))))
+                tombs = [r for r in rows if r[5] is None]
+                if tombs:
+                    # A deleted key that comes back is appended at the end, as a dict does.
+                    self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?",
+                                        [r[:3] for r in tombs])
                 if rows:
-                    self.db.executemany("INSERT OR REPLACE INTO objects (tenant_id, collection, key, seq, cls, data) "
-                                        "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                    # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
+                    self.db.executemany(
+                        "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
+                        "data=excluded.data", rows)
                 if gone:
                     self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", gone)
                 if audit:

@@ -1,0 +1,134 @@
+"""The SQLite durable store: what a flush writes comes back identical after reopening, in one transaction."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from mockserver.domain import snapshot
+from mockserver.domain.tenant import TenantRegistry
+from mockserver.store import open_store
+
+
+def _reopen(data_dir):
+    registry = TenantRegistry(seed=1234)
+    store = open_store(registry, str(data_dir))
+    return registry, store
+
+
+def _toggle(tenant, index=0, value=True):
+    with tenant.lock:
+        mbx = [m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"][index]
+        mbx.is_exchange_cloud_managed = value
+        tenant.mailboxes.touch(mbx.guid)
+        tenant.record("exchange", "Set-Mailbox", None, target=mbx.guid,
+                      changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
+        return mbx.guid
+
+
+@pytest.fixture
+def stored(tmp_path):
+    registry, store = _reopen(tmp_path)
+    tenant = registry.create("contoso", seed=42, frozen_clock=True, mailboxes=12)
+    yield tmp_path, registry, store, tenant
+    store.db.close()
+
+
+def test_created_tenant_is_stored_whole(stored):
+    data_dir, registry, store, tenant = stored
+    registry2, store2 = _reopen(data_dir)
+    assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
+    store2.db.close()
+
+
+def test_flush_persists_changes_and_skips_when_nothing_changed(stored):
+    data_dir, registry, store, tenant = stored
+    guid = _toggle(tenant)
+    with tenant.lock:
+        tenant.advance(45)  # a scheduled cycle runs: sync history and clock change too
+        assert store.flush(tenant) is True
+        assert store.flush(tenant) is False
+    registry2, store2 = _reopen(data_dir)
+    again = registry2.get("contoso")
+    assert again.mailboxes.get(guid).is_exchange_cloud_managed is True
+    assert [r.operation for r in again.audit.records][-1:] == ["Set-Mailbox"]
+    assert snapshot.dump_tenant(again) == snapshot.dump_tenant(tenant)
+    store2.db.close()
+
+
+def test_unflushed_changes_are_not_on_disk(stored):
+    data_dir, registry, store, tenant = stored
+    guid = _toggle(tenant)
+    registry2, store2 = _reopen(data_dir)
+    assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
+    store2.db.close()
+
+
+def test_deletes_are_tombstones(stored):
+    data_dir, registry, store, tenant = stored
+    with tenant.lock:
+        sam = tenant.ad_users.keys()[0]
+        tenant.ad_users.delete(sam)
+        store.flush(tenant)
+    registry2, store2 = _reopen(data_dir)
+    again = registry2.get("contoso")
+    assert sam not in again.ad_users
+    assert sam in again.ad_users.changed_since(0)
+    store2.db.close()
+
+
+def test_failed_flush_writes_nothing_and_retries(stored, monkeypatch):
+    data_dir, registry, store, tenant = stored
+    guid = _toggle(tenant)
+    real = store._commit
+
+    def boom():
+        raise sqlite3.OperationalError("disk I/O error")
+    monkeypatch.setattr(store, "_commit", boom)
+    with pytest.raises(sqlite3.OperationalError):
+        with tenant.lock:
+            store.flush(tenant)
+    monkeypatch.setattr(store, "_commit", real)
+    registry2, store2 = _reopen(data_dir)
+    assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
+    store2.db.close()
+    with tenant.lock:
+        assert store.flush(tenant) is True
+    registry3, store3 = _reopen(data_dir)
+    assert registry3.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is True
+    store3.db.close()
+
+
+def test_delete_and_reset_hooks(stored):
+    data_dir, registry, store, tenant = stored
+    other = registry.create("fabrikam", seed=7, frozen_clock=True, mailboxes=4)
+    guid = _toggle(tenant)
+    with tenant.lock:
+        store.flush(tenant)
+    registry.reset("contoso")
+    registry.delete("fabrikam")
+    registry2, store2 = _reopen(data_dir)
+    assert [t.name for t in registry2.list()] == ["contoso"]
+    assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
+    assert other.id not in registry2.tenants
+    store2.db.close()
+
+
+def test_registry_counter_survives_so_generated_names_do_not_collide(stored):
+    data_dir, registry, store, tenant = stored
+    first = registry.create(frozen_clock=True, mailboxes=0)
+    registry2, store2 = _reopen(data_dir)
+    second = registry2.create(frozen_clock=True, mailboxes=0)
+    assert second.name != first.name
+    store2.db.close()
+
+
+def test_running_clock_resumes_in_real_time(tmp_path):
+    registry, store = _reopen(tmp_path)
+    tenant = registry.create("live", seed=3, mailboxes=0)
+    before = tenant.clock.now()
+    store.db.close()
+    registry2, store2 = _reopen(tmp_path)
+    assert registry2.get("live").clock.now() >= before
+    assert registry2.get("live").clock.frozen is False
+    store2.db.close()
