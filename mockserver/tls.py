@@ -8,6 +8,7 @@ import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from cryptography import x509
@@ -179,16 +180,30 @@ class CaPinnedSession(requests.Session):
     ``requests`` lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override ``Session.verify`` (the environment
     wins over session settings when a request passes no ``verify`` of its own), which is exactly how MSAL
     applies ``verify=<ca.pem>``. Passing ``verify`` per request, as this class does, cannot be overridden.
-    Hand it to MSAL as ``http_client=CaPinnedSession(ca)``.
+    Hand it to MSAL as ``http_client=CaPinnedSession(ca, origin=base_url)``.
+
+    With ``origin`` (``https://127.0.0.1:8443``), a request to the same host without a port is sent to that
+    origin: MSAL builds its user-realm discovery URL (``/common/userrealm/...``, before the password grant)
+    from the authority's host name alone and so drops a non-default port.
     """
 
-    def __init__(self, ca: str | os.PathLike | bool):
+    def __init__(self, ca: str | os.PathLike | bool, origin: str | None = None):
         super().__init__()
         self.pinned_verify = str(ca) if not isinstance(ca, bool) else ca
         self.verify = self.pinned_verify
+        self.origin = urlsplit(origin) if origin else None
+
+    def _retarget(self, url: str) -> str:
+        if self.origin is None or not isinstance(url, str):
+            return url
+        parts = urlsplit(url)
+        if (parts.scheme == self.origin.scheme and parts.port is None and parts.hostname
+                and parts.hostname == self.origin.hostname and self.origin.port is not None):
+            return urlunsplit(parts._replace(netloc=self.origin.netloc))
+        return url
 
     def request(self, method, url, *args, **kwargs):
         """Send with ``verify`` forced to the pinned CA unless the caller chose a specific bundle."""
         if kwargs.get("verify") in (None, True):
             kwargs["verify"] = self.pinned_verify
-        return super().request(method, url, *args, **kwargs)
+        return super().request(method, self._retarget(url), *args, **kwargs)

@@ -198,7 +198,9 @@ def verify_client_assertion(tenant, app, assertion: str) -> None:
         raise bad_assertion(f"The client assertion uses an unsupported signing algorithm '{alg}'.", code=5002738)
     presented = header.get("x5t#S256") or header.get("x5t")
     expected = {_thumbprint_b64(app.thumbprint), _thumbprint_b64(app.thumbprint_sha256)}
-    if not presented or presented not in expected:
+    # Clients differ in base64 flavour (MSAL pads, others do not); the thumbprint bytes are what count.
+    normalized = presented.replace("+", "-").replace("/", "_").rstrip("=") if isinstance(presented, str) else None
+    if not normalized or normalized not in expected:
         raise bad_assertion("Client assertion contains an invalid signature. [Reason - The key was not found., "
                             f"Thumbprint of key used by client: '{presented or ''}', Please visit the Azure Portal, "
                             "Graph Explorer or directly use MS Graph to see configured keys for app Id "

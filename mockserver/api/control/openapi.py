@@ -1,2 +1,149 @@
-"""Control plane: openapi routes (registered on the shared /_mock blueprint)."""
-from . import bp  # noqa: F401
+"""Control plane: ``GET /_mock/openapi.json``, an OpenAPI 3 document generated with apispec from every route
+on the control blueprint.
+
+Conventions for route authors (picked up without registering anything here):
+- a view's docstring may end in YAML after a ``---`` line, keyed by HTTP method (apispec's Flask style);
+  ``schema: SomeSchema`` names any marshmallow schema class by its class name;
+- every marshmallow ``Schema`` defined in a ``mockserver.api.control.*`` module becomes a component;
+- a route without YAML still appears, with its docstring's first line as summary and its path parameters.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.yaml_utils import load_operations_from_docstring
+from flask import current_app, jsonify
+from marshmallow import Schema
+
+from . import bp
+
+_METHODS = ("get", "put", "post", "patch", "delete")
+_CONVERTER_RE = re.compile(r"<(?:(?P<conv>[a-zA-Z_][a-zA-Z0-9_]*)(?:\([^)]*\))?:)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
+_CACHE_KEY = "hybridsoa_openapi"
+
+
+def _openapi_path(rule: str) -> str:
+    return _CONVERTER_RE.sub(lambda m: "{" + m.group("name") + "}", rule)
+
+
+def _path_parameters(rule: str) -> list[dict]:
+    params = []
+    for match in _CONVERTER_RE.finditer(rule):
+        kind = {"int": "integer", "float": "number"}.get(match.group("conv") or "", "string")
+        params.append({"name": match.group("name"), "in": "path", "required": True, "schema": {"type": kind}})
+    return params
+
+
+def _summary(view) -> str:
+    doc = inspect.getdoc(view) or ""
+    return doc.split("\n---", 1)[0].strip().split("\n", 1)[0].strip() or view.__name__.replace("_", " ")
+
+
+def _tag(view) -> str:
+    return (getattr(view, "__module__", "") or "control").rsplit(".", 1)[-1]
+
+
+def _control_schemas() -> list[type[Schema]]:
+    found, seen = [], set()
+    for name, module in sorted(list(sys.modules.items())):
+        if module is None or not name.startswith("mockserver.api.control"):
+            continue
+        for _attr, obj in sorted(vars(module).items()):
+            if (inspect.isclass(obj) and issubclass(obj, Schema) and obj is not Schema
+                    and obj.__module__ == name and obj not in seen):
+                seen.add(obj)
+                found.append(obj)
+    return found
+
+
+def _register_schemas(spec: APISpec) -> None:
+    names: set[str] = set()
+    for schema in _control_schemas():
+        name = schema.__name__[:-6] if schema.__name__.endswith("Schema") and len(schema.__name__) > 6 \
+            else schema.__name__
+        if name in spec.components.schemas:
+            # Already there: registered as a nested field of an earlier schema, or a same-named class.
+            if name in names:
+                name = f"{schema.__module__.rsplit('.', 1)[-1]}.{name}"
+            else:
+                continue
+        try:
+            spec.components.schema(name, schema=schema)
+            names.add(name)
+        except Exception:  # noqa: BLE001 -- one odd schema must not take the whole document down
+            current_app.logger.warning("openapi: schema %s skipped", schema.__name__)
+
+
+def _operations(view, methods: list[str], endpoint: str) -> dict:
+    try:
+        documented = load_operations_from_docstring(inspect.getdoc(view) or "") or {}
+    except Exception:  # noqa: BLE001 -- malformed YAML in a docstring: fall back to the summary
+        documented = {}
+    operations = {}
+    for method in methods:
+        op = documented.get(method)
+        op = dict(op) if isinstance(op, dict) else {}
+        op.setdefault("summary", _summary(view))
+        op.setdefault("tags", [_tag(view)])
+        op.setdefault("operationId", f"{endpoint.split('.', 1)[-1]}_{method}")
+        responses = op.get("responses") if isinstance(op.get("responses"), dict) else {}
+        for status, response in list(responses.items()):
+            if isinstance(response, dict):
+                response.setdefault("description", "")
+        op["responses"] = responses or {"200": {"description": "OK"}}
+        operations[method] = op
+    return operations
+
+
+def build_spec(app) -> dict:
+    """Generate the OpenAPI 3 document of every route whose endpoint is on the control blueprint."""
+    spec = APISpec(title="hybridsoa control plane", version="1", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Mock-only endpoints under /_mock: tenants, clock, on-prem AD, sync, faults, "
+                                        "journal, audit, snapshots. Needs a bearer token only when the server "
+                                        "runs with --control-token."})
+    spec.components.security_scheme("controlToken", {"type": "http", "scheme": "bearer"})
+    _register_schemas(spec)
+    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("control.")),
+                   key=lambda r: (r.rule, r.endpoint))
+    for rule in rules:
+        view = app.view_functions.get(rule.endpoint)
+        if view is None:
+            continue
+        methods = [m for m in _METHODS if m.upper() in (rule.methods or ())]
+        if not methods:
+            continue
+        path = _openapi_path(rule.rule)
+        operations = _operations(view, methods, rule.endpoint)
+        try:
+            spec.path(path=path, operations=operations, parameters=_path_parameters(rule.rule))
+        except Exception:  # noqa: BLE001 -- e.g. an unresolvable schema name: document the route plainly
+            plain = {m: {"summary": _summary(view), "tags": [_tag(view)],
+                         "operationId": f"{rule.endpoint.split('.', 1)[-1]}_{m}",
+                         "responses": {"200": {"description": "OK"}}} for m in methods}
+            spec.path(path=path, operations=plain, parameters=_path_parameters(rule.rule))
+    document = spec.to_dict()
+    document["security"] = [{}, {"controlToken": []}]
+    return document
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """This OpenAPI document.
+    ---
+    get:
+      summary: OpenAPI document of the control plane
+      tags: [openapi]
+      responses:
+        200:
+          description: OpenAPI 3.0 JSON.
+    """
+    document = current_app.extensions.get(_CACHE_KEY)
+    if document is None:
+        document = build_spec(current_app)
+        current_app.extensions[_CACHE_KEY] = document
+    return jsonify(document)

@@ -1,2 +1,339 @@
-"""Control plane: tenants routes (registered on the shared /_mock blueprint)."""
-from . import bp  # noqa: F401
+"""Control plane: health, tenants (create, list, read, delete, reset, credentials) and device-code approval,
+registered on the shared /_mock blueprint."""
+from __future__ import annotations
+
+import re
+from importlib import metadata
+
+from flask import jsonify, url_for
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from ...domain import identity
+from ...domain.clock import parse_iso
+from ...domain.tenant import PROFILES
+from ..common import registry
+from . import bp, security  # noqa: F401  (security registers the control-token check)
+from .common import load_body, tenant_or_404
+
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class TenantCreateSchema(Schema):
+    """Body of ``POST /_mock/tenants``."""
+
+    name = fields.String(load_default=None, allow_none=True, metadata={"description": "Lowercase tenant name; the "
+                         "domain becomes <name>.onmicrosoft.com. Generated when absent."})
+    profile = fields.String(load_default="ga", validate=validate.OneOf(PROFILES),
+                            metadata={"description": "How Set-Mailbox -IsExchangeCloudManaged is authorized."})
+    seed = fields.Integer(load_default=None, allow_none=True, strict=True,
+                          metadata={"description": "Seed for every id, secret and generated user of the tenant."})
+    mailboxes = fields.Integer(load_default=25, strict=True, validate=validate.Range(0, 200_000),
+                               metadata={"description": "How many mail-enabled on-prem users to seed and sync."})
+    frozenClock = fields.Boolean(load_default=False,
+                                 metadata={"description": "Freeze the tenant clock (tests move it explicitly)."})
+    clockStart = fields.String(load_default=None, allow_none=True,
+                               metadata={"description": "ISO-8601 start of the tenant clock."})
+    tenantId = fields.String(load_default=None, allow_none=True, metadata={"description": "Fixed tenant id (GUID)."})
+    scenario = fields.String(load_default=None, allow_none=True,
+                             metadata={"description": "Scenario to apply after seeding (stored with the tenant)."})
+    options = fields.Dict(load_default=dict, metadata={"description": "Free-form creation options."})
+
+    @validates("tenantId")
+    def _tenant_id_is_guid(self, value, **_kw):
+        if value is not None and not _GUID_RE.match(value):
+            raise ValidationError("tenantId must be a GUID.")
+
+    @validates("clockStart")
+    def _clock_start_is_iso(self, value, **_kw):
+        if value is not None:
+            try:
+                parse_iso(value)
+            except ValueError:
+                raise ValidationError("clockStart must be an ISO-8601 date and time.") from None
+
+
+class AppCredentialsSchema(Schema):
+    """One seeded app registration with everything needed to sign in as it."""
+
+    name = fields.String()
+    clientId = fields.String()
+    servicePrincipalId = fields.String()
+    clientSecret = fields.String()
+    certificatePem = fields.String()
+    privateKeyPem = fields.String()
+    thumbprint = fields.String()
+    thumbprintSha256 = fields.String()
+    appRoles = fields.List(fields.String())
+    directoryRoles = fields.List(fields.String())
+
+
+class UserCredentialsSchema(Schema):
+    """One seeded admin user with its password and directory roles."""
+
+    userPrincipalName = fields.String()
+    password = fields.String()
+    id = fields.String()
+    directoryRoles = fields.List(fields.String())
+
+
+class TenantCredentialsSchema(Schema):
+    """``POST /_mock/tenants`` answer: the tenant and its sign-in material."""
+
+    tenantId = fields.String()
+    name = fields.String()
+    domain = fields.String()
+    profile = fields.String()
+    seed = fields.Integer()
+    apps = fields.List(fields.Nested(AppCredentialsSchema))
+    users = fields.List(fields.Nested(UserCredentialsSchema))
+
+
+class TenantSummarySchema(Schema):
+    """``GET /_mock/tenants/{t}``: identity and counts, no secrets."""
+
+    tenantId = fields.String()
+    name = fields.String()
+    domain = fields.String()
+    profile = fields.String()
+    seed = fields.Integer()
+    clock = fields.Dict()
+    counts = fields.Dict()
+
+
+class DeviceCodeApprovalSchema(Schema):
+    """Body of ``POST /_mock/tenants/{t}/devicecodes/{user_code}/approve``."""
+
+    userPrincipalName = fields.String(load_default=None, allow_none=True,
+                                      metadata={"description": "Who signs in (default: globaladmin)."})
+
+
+class DeviceCodeSchema(Schema):
+    """A device code as the control plane shows it."""
+
+    userCode = fields.String()
+    clientId = fields.String()
+    scope = fields.String()
+    status = fields.String()
+    issuedDateTime = fields.String()
+    expiresDateTime = fields.String()
+    userId = fields.String(allow_none=True)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("hybridsoa")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@bp.get("/health")
+def health():
+    """Liveness of the mock server.
+    ---
+    get:
+      summary: Liveness of the mock server
+      tags: [tenants]
+      responses:
+        200:
+          description: The server is up.
+    """
+    return jsonify(status="ok", version=_version(), tenants=len(registry().list()))
+
+
+@bp.get("/tenants")
+def list_tenants():
+    """Every live tenant, without secrets.
+    ---
+    get:
+      summary: List tenants
+      tags: [tenants]
+      responses:
+        200:
+          description: "{value: [TenantSummary]}"
+    """
+    items = []
+    for tenant in registry().list():
+        with tenant.lock:
+            items.append(tenant.summary())
+    return jsonify(value=items)
+
+
+@bp.post("/tenants")
+def create_tenant():
+    """Create and seed a tenant; the answer holds its apps and users with their credentials.
+    ---
+    post:
+      summary: Create a tenant
+      tags: [tenants]
+      requestBody:
+        required: false
+        content:
+          application/json:
+            schema: TenantCreateSchema
+      responses:
+        201:
+          description: The tenant with sign-in material.
+          content:
+            application/json:
+              schema: TenantCredentialsSchema
+        400:
+          description: Invalid body.
+        409:
+          description: A tenant with that name or id exists.
+    """
+    body = load_body(TenantCreateSchema())
+    clock_start = parse_iso(body["clockStart"]) if body.get("clockStart") else None
+    tenant = registry().create(body.get("name"), profile=body["profile"], seed=body.get("seed"),
+                               mailboxes=body["mailboxes"], tenant_id=body.get("tenantId"),
+                               frozen_clock=body["frozenClock"], clock_start=clock_start,
+                               scenario=body.get("scenario"), options=body.get("options"))
+    with tenant.lock:
+        answer = tenant.credentials()
+    response = jsonify(answer)
+    response.status_code = 201
+    response.headers["Location"] = url_for("control.get_tenant", t=tenant.id)
+    return response
+
+
+@bp.get("/tenants/<t>")
+def get_tenant(t: str):
+    """One tenant by id, domain or name (no secrets).
+    ---
+    get:
+      summary: Read a tenant
+      tags: [tenants]
+      responses:
+        200:
+          content:
+            application/json:
+              schema: TenantSummarySchema
+        404:
+          description: No such tenant.
+    """
+    tenant = tenant_or_404(t)
+    with tenant.lock:
+        return jsonify(tenant.summary())
+
+
+@bp.get("/tenants/<t>/credentials")
+def get_credentials(t: str):
+    """The tenant's sign-in material, as ``POST /_mock/tenants`` answered it.
+    ---
+    get:
+      summary: Read a tenant's credentials
+      tags: [tenants]
+      responses:
+        200:
+          content:
+            application/json:
+              schema: TenantCredentialsSchema
+        404:
+          description: No such tenant.
+    """
+    tenant = tenant_or_404(t)
+    with tenant.lock:
+        return jsonify(tenant.credentials())
+
+
+@bp.delete("/tenants/<t>")
+def delete_tenant(t: str):
+    """Delete a tenant and everything in it.
+    ---
+    delete:
+      summary: Delete a tenant
+      tags: [tenants]
+      responses:
+        204:
+          description: Deleted.
+        404:
+          description: No such tenant.
+    """
+    tenant = tenant_or_404(t)
+    registry().delete(tenant.id)
+    return "", 204
+
+
+@bp.post("/tenants/<t>/reset")
+def reset_tenant(t: str):
+    """Rebuild the tenant from its creation spec: same id, same seed, seeded state.
+    ---
+    post:
+      summary: Reset a tenant to its seeded state
+      tags: [tenants]
+      responses:
+        200:
+          content:
+            application/json:
+              schema: TenantCredentialsSchema
+        404:
+          description: No such tenant.
+    """
+    tenant = tenant_or_404(t)
+    fresh = registry().reset(tenant.id)
+    with fresh.lock:
+        return jsonify(fresh.credentials())
+
+
+@bp.get("/tenants/<t>/devicecodes")
+def list_device_codes(t: str):
+    """Device codes issued in the tenant and their state.
+    ---
+    get:
+      summary: List device codes
+      tags: [tenants]
+      responses:
+        200:
+          description: "{value: [DeviceCode]}"
+    """
+    tenant = tenant_or_404(t)
+    with tenant.lock:
+        return jsonify(value=[flow.describe() for flow in identity.device_flows(tenant).list()])
+
+
+@bp.post("/tenants/<t>/devicecodes/<user_code>/approve")
+def approve_device_code(t: str, user_code: str):
+    """Stand in for the user: sign in at the verification page and approve a device code.
+    ---
+    post:
+      summary: Approve a device code
+      tags: [tenants]
+      requestBody:
+        required: false
+        content:
+          application/json:
+            schema: DeviceCodeApprovalSchema
+      responses:
+        200:
+          content:
+            application/json:
+              schema: DeviceCodeSchema
+        400:
+          description: Already used, declined or expired.
+        404:
+          description: No such tenant, code or user.
+    """
+    tenant = tenant_or_404(t)
+    body = load_body(DeviceCodeApprovalSchema())
+    with tenant.lock:
+        flow = identity.device_flows(tenant).approve(user_code, body.get("userPrincipalName"))
+        return jsonify(flow.describe())
+
+
+@bp.post("/tenants/<t>/devicecodes/<user_code>/decline")
+def decline_device_code(t: str, user_code: str):
+    """Stand in for the user declining a device code (the client then gets ``authorization_declined``).
+    ---
+    post:
+      summary: Decline a device code
+      tags: [tenants]
+      responses:
+        200:
+          content:
+            application/json:
+              schema: DeviceCodeSchema
+        404:
+          description: No such tenant or code.
+    """
+    tenant = tenant_or_404(t)
+    with tenant.lock:
+        return jsonify(identity.device_flows(tenant).decline(user_code).describe())

@@ -1,0 +1,92 @@
+"""``hybridsoa-mock``: ``serve`` the mock (HTTPS through gunicorn), print the ``ca`` path, run a ``scenario``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from . import server
+from .tls import ca_path, ensure_tls
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hybridsoa-mock",
+                                     description="Local test double of Exchange Online, Entra ID and on-prem AD "
+                                                 "with Entra Connect.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the mock (HTTPS by default)")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8443, help="port (default 8443)")
+    serve.add_argument("--data-dir", default=None,
+                       help="keep tenants durably here, and the CA and server certificate "
+                            f"(without it: in memory, certificates under {server.DEFAULT_DATA_DIR})")
+    serve.add_argument("--seed", type=int, default=server.DEMO_SEED, help="seed of the demo tenant and registry")
+    serve.add_argument("--control-token", default=os.environ.get("HYBRIDSOA_CONTROL_TOKEN"),
+                       help="require 'Authorization: Bearer <token>' on /_mock (env HYBRIDSOA_CONTROL_TOKEN)")
+    serve.add_argument("--no-tls", action="store_true", help="plain HTTP (loopback only unless --insecure-bind)")
+    serve.add_argument("--insecure-bind", action="store_true",
+                       help="allow plain HTTP on a non-loopback address")
+    serve.add_argument("--no-demo", action="store_true", help="do not create the demo tenant")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--san", action="append", default=[], metavar="NAME",
+                       help="extra DNS name or IP for the server certificate (repeatable)")
+
+    ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
+    ca.add_argument("--data-dir", default=server.DEFAULT_DATA_DIR)
+
+    scenario = sub.add_parser("scenario", help="run a scenario file (see scenarios/)", add_help=False)
+    scenario.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _serve(args) -> int:
+    if args.port < 0 or args.port > 65535:
+        print(f"hybridsoa-mock: invalid port {args.port}", file=sys.stderr)
+        return 2
+    if args.no_tls and not server.is_loopback(args.host) and not args.insecure_bind:
+        print(f"hybridsoa-mock: refusing to serve plain HTTP on non-loopback address {args.host}; use TLS "
+              "(the default) or pass --insecure-bind", file=sys.stderr)
+        return 2
+    options = server.ServeOptions(host=args.host, port=args.port, data_dir=args.data_dir, seed=args.seed,
+                                  control_token=args.control_token or None, tls=not args.no_tls,
+                                  demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san)
+    server.run_gunicorn(options)
+    return 0
+
+
+def _ca(args) -> int:
+    path = ca_path(args.data_dir)
+    if not path.exists():
+        ensure_tls(args.data_dir)
+    print(path)
+    return 0
+
+
+def _scenario(args) -> int:
+    try:
+        runner = importlib.import_module("mockserver.scenario_runner")
+    except ModuleNotFoundError as exc:
+        if exc.name != "mockserver.scenario_runner":
+            raise
+        print("hybridsoa-mock: scenarios are not available in this build (mockserver.scenario_runner is missing)",
+              file=sys.stderr)
+        return 2
+    result = runner.main(list(args.args))
+    return int(result or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hybridsoa-mock`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["scenario"]:
+        # Everything after "scenario" belongs to the scenario runner, options included.
+        return _scenario(argparse.Namespace(args=argv[1:]))
+    args = _parser().parse_args(argv)
+    handlers = {"serve": _serve, "ca": _ca, "scenario": _scenario}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Serving the mock: gunicorn embedded as a production WSGI server (one worker process with threads, because
+tenant state lives in that process), an in-process threaded HTTPS server for tests, and the demo tenant
+with the start-up banner that ``make serve`` prints."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .app import create_app
+from .domain.tenant import Tenant, TenantRegistry
+from .tls import TlsFiles, ensure_tls
+
+#: The demo tenant of ``make serve``: fixed id, name and seed so its credentials are the same every start.
+DEMO_TENANT_ID = "c0ffee00-5eed-4d3a-9b1e-000000008443"
+DEMO_TENANT_NAME = "contoso"
+DEMO_SEED = 8443
+DEFAULT_DATA_DIR = ".hybridsoa"
+LOOPBACK_NAMES = ("localhost",)
+
+
+@dataclass
+class ServeOptions:
+    """What ``hybridsoa-mock serve`` was asked to do."""
+
+    host: str = "127.0.0.1"
+    port: int = 8443
+    data_dir: str | None = None
+    seed: int = DEMO_SEED
+    control_token: str | None = None
+    tls: bool = True
+    demo: bool = True
+    threads: int = 8
+    extra_names: list[str] = field(default_factory=list)
+
+    @property
+    def tls_dir(self) -> Path:
+        """Where the CA and server certificate live (the data dir, or ``.hybridsoa`` without one)."""
+        return Path(self.data_dir or DEFAULT_DATA_DIR)
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients use (a wildcard bind is reached through 127.0.0.1)."""
+        host = self.host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_durable_store(registry: TenantRegistry, data_dir: str | None):
+    """Hand the registry to the durable store (``mockserver.store.open_store``) when there is a data dir and
+    the store module provides that hook; returns what the hook returns, or None."""
+    if not data_dir:
+        return None
+    from . import store
+    hook = getattr(store, "open_store", None)
+    if hook is None:
+        try:
+            from .store import durable  # noqa: F401  (the module may define open_store on the package)
+        except ImportError:
+            return None
+        hook = getattr(store, "open_store", None) or getattr(durable, "open_store", None)
+    if hook is None:
+        return None
+    return hook(registry, data_dir)
+
+
+def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenant:
+    """The demo tenant (``contoso``, fixed id); kept as recovered from the data dir when it already exists."""
+    existing = registry.find(DEMO_TENANT_ID)
+    if existing is not None:
+        return existing
+    return registry.create(DEMO_TENANT_NAME, seed=seed, tenant_id=DEMO_TENANT_ID, mailboxes=25)
+
+
+def build(options: ServeOptions):
+    """Registry (recovered from the durable store when there is one), demo tenant, and the Flask app."""
+    registry = TenantRegistry(seed=options.seed)
+    store = open_durable_store(registry, options.data_dir)
+    demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
+    app = create_app(registry, control_token=options.control_token)
+    app.extensions["hybridsoa_store"] = store
+    return app, registry, demo
+
+
+def msal_snippet(base_url: str, ca: str | None, tenant_id: str, client_id: str, secret: str) -> str:
+    """A self-contained MSAL example that works even when REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE are set."""
+    verify = repr(ca) if ca else "True"
+    return f'''import msal, requests
+
+class PinnedSession(requests.Session):
+    """Pass verify= on every request: REQUESTS_CA_BUNDLE would otherwise override Session.verify."""
+    def request(self, *args, **kwargs):
+        kwargs["verify"] = {verify}
+        return super().request(*args, **kwargs)
+
+app = msal.ConfidentialClientApplication(
+    "{client_id}", client_credential="{secret}",
+    authority="{base_url}/{tenant_id}", instance_discovery=False, http_client=PinnedSession())
+result = app.acquire_token_for_client(scopes=["https://outlook.office365.com/.default"])
+print(result.get("access_token", result)[:40])'''
+
+
+def banner(options: ServeOptions, tenant: Tenant | None, ca: str | None) -> str:
+    """What ``serve`` prints at start: base URL, CA path, demo credentials and the MSAL snippet."""
+    lines = ["", "hybridsoa mock server", f"  base URL      {options.base_url}"]
+    lines.append(f"  CA            {ca}" if ca else "  TLS           off (plain HTTP; MSAL needs https)")
+    lines.append(f"  control plane {options.base_url}/_mock/tenants  (OpenAPI: /_mock/openapi.json)")
+    if options.control_token:
+        lines.append("  control token required: Authorization: Bearer <token>")
+    if options.data_dir:
+        lines.append(f"  data dir      {Path(options.data_dir).resolve()}")
+    if tenant is not None:
+        with tenant.lock:
+            creds = tenant.credentials()
+        lines += ["", f"demo tenant {creds['domain']}  tenant id {creds['tenantId']}  profile {creds['profile']}",
+                  "  apps (client id / secret):"]
+        for app in creds["apps"]:
+            lines.append(f"    {app['name']:<22} {app['clientId']}  {app['clientSecret']}")
+        lines.append("  users (UPN / password):")
+        for user in creds["users"]:
+            roles = ", ".join(user["directoryRoles"]) or "no role"
+            lines.append(f"    {user['userPrincipalName']:<40} {user['password']}  ({roles})")
+        lines.append(f"  certificates and keys: GET {options.base_url}/_mock/tenants/{creds['tenantId']}/credentials")
+        automation = next(a for a in creds["apps"] if a["name"] == "automation")
+        lines += ["", "MSAL (paste into python):", "",
+                  msal_snippet(options.base_url, ca, creds["tenantId"], automation["clientId"],
+                               automation["clientSecret"])]
+    return "\n".join(lines) + "\n"
+
+
+def _gunicorn_bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def run_gunicorn(options: ServeOptions) -> None:
+    """Serve with gunicorn: one worker process (state lives there), ``gthread`` worker with threads, TLS from
+    the data dir. The app and its registry are built inside the worker after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    tls: TlsFiles | None = ensure_tls(options.tls_dir, [options.host, *options.extra_names]) if options.tls else None
+
+    class _MockApplication(BaseApplication):
+        def load_config(self):
+            settings = {
+                "bind": [_gunicorn_bind(options.host, options.port)],
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": options.threads,
+                "preload_app": False,
+                "timeout": 300,
+                "graceful_timeout": 10,
+                "keepalive": 5,
+                "errorlog": "-",
+                "loglevel": "warning",
+                "proc_name": "hybridsoa-mock",
+            }
+            if tls is not None:
+                settings.update(certfile=str(tls.cert), keyfile=str(tls.key))
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            app, _registry, demo = build(options)
+            sys.stdout.write(banner(options, demo, str(tls.ca) if tls else None))
+            sys.stdout.flush()
+            return app
+
+    _MockApplication().run()
+
+
+class InProcessServer:
+    """A threaded HTTPS server in this process on a free port (the pytest plugin's ``mock_server``):
+    ``.url``, ``.ca_path``, ``.registry``, ``.app``; stop with :meth:`stop`."""
+
+    def __init__(self, registry: TenantRegistry | None = None, *, data_dir: str | os.PathLike,
+                 host: str = "127.0.0.1", port: int = 0, tls: bool = True, control_token: str | None = None):
+        from werkzeug.serving import make_server
+        self.registry = registry if registry is not None else TenantRegistry(seed=0)
+        self.app = create_app(self.registry, control_token=control_token)
+        self.tls = ensure_tls(data_dir, [host]) if tls else None
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = make_server(host, port, self.app, threaded=True,
+                                   ssl_context=self.tls.ssl_context() if self.tls else None)
+        self.host, self.port = host, self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="hybridsoa-mock", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL (``https://127.0.0.1:<port>``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_path(self) -> str | None:
+        """The CA certificate clients pass as ``verify=``."""
+        return str(self.tls.ca) if self.tls else None
+
+    def start(self) -> "InProcessServer":
+        """Start serving in a daemon thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> "InProcessServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
