@@ -267,9 +267,13 @@ class ExchangeRbac:
 
     # ----------------------------------------------------------- scopes
     def compile_filter(self, text: str):
-        """A predicate over recipients for an OPATH filter, using the Exchange layer's OPATH evaluator."""
+        """A predicate over recipients for a RecipientRestrictionFilter, using the Exchange layer's OPATH
+        evaluator over Get-Mailbox output objects (unknown properties are refused as Exchange does)."""
         from .exchange import opath
-        return opath.compile_filter(text)
+        from .exchange.mailbox_cmdlets import mailbox_object_keys
+        from .exchange.objects import mailbox_object
+        predicate = opath.compile_filter(text, set(mailbox_object_keys(self.tenant)))
+        return lambda mbx: predicate(mbx if isinstance(mbx, dict) else mailbox_object(self.tenant, mbx))
 
     def scope_matches(self, scope: ManagementScope, mailbox) -> bool:
         """Whether ``mailbox`` is inside a management scope's recipient filter."""

@@ -12,10 +12,12 @@ from .directory import Record
 #: Maximum length of a management role name (New-ManagementRole -Name).
 ROLE_NAME_MAX = 64
 
-#: PowerShell common parameters: every cmdlet accepts them whatever its role entries say.
+#: PowerShell common and risk-mitigation parameters: every cmdlet that has them accepts them whatever its role
+#: entries say (clients send ``Confirm: false`` routinely; a trimmed role must not break them).
 COMMON_PARAMETERS = frozenset(p.lower() for p in (
     "Debug", "ErrorAction", "ErrorVariable", "InformationAction", "InformationVariable", "OutBuffer",
-    "OutVariable", "PipelineVariable", "ProgressAction", "Verbose", "WarningAction", "WarningVariable"))
+    "OutVariable", "PipelineVariable", "ProgressAction", "Verbose", "WarningAction", "WarningVariable",
+    "Confirm", "WhatIf"))
 
 #: RecipientWriteScope / ConfigWriteScope values Get-ManagementRoleAssignment shows.
 SCOPE_ORGANIZATION = "Organization"

@@ -265,11 +265,12 @@ def test_pim_eligible_role_grants_nothing_until_active_and_expires(tenant):
         rbac.authorize(caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
 
 
-def test_custom_write_scope_limits_targets(tenant, monkeypatch):
+def test_custom_write_scope_limits_targets(tenant):
     rbac = tenant.rbac
-    # A stand-in OPATH evaluator: "CustomAttribute1 -eq 'pilot'" only.
-    monkeypatch.setattr(type(rbac), "compile_filter",
-                        lambda self, text: (lambda mbx: (mbx.custom_attributes[0] or "") == "pilot"))
+    with pytest.raises(InvalidArgument):
+        rbac.new_scope("Broken", "CustomAttribute1 -eq")
+    with pytest.raises(InvalidArgument):
+        rbac.new_scope("Unknown", "NoSuchProperty -eq 'x'")
     rbac.new_scope("Pilot", "CustomAttribute1 -eq 'pilot'")
     rbac.new_assignment("Mail Recipients", user="user", custom_recipient_write_scope="Pilot")
     caller = user_caller(tenant, "user")
@@ -283,7 +284,7 @@ def test_custom_write_scope_limits_targets(tenant, monkeypatch):
     with pytest.raises(InvalidArgument, match="used by role assignments"):
         rbac.remove_scope("Pilot")
     with pytest.raises(Conflict):
-        rbac.new_scope("pilot", "x")
+        rbac.new_scope("pilot", "Alias -like '*'")
 
 
 def test_snapshot_round_trip(tenant, make_tenant):
