@@ -2,3 +2,5 @@
 from flask import Blueprint
 
 bp = Blueprint("exchange", __name__)
+
+from . import invoke  # noqa: E402,F401  (registers the InvokeCommand and $batch routes on bp)

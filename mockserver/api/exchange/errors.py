@@ -1,0 +1,100 @@
+"""The one place Exchange admin API errors are rendered: the OData error envelope with the
+``ErrId|ExceptionType|text`` triple (wire-formats §1.5), 401/403 with an empty body and an
+``x-ms-diagnostics`` header, 429 with ``Retry-After``."""
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Response
+
+from ...domain.errors import (CmdletNotRecognized, Conflict, DomainError, Forbidden, NotFound, NotImplementedInMock,
+                              SyncedObjectReadOnly, Throttled, Unauthenticated, UnknownParameter, WriteScopeViolation)
+from ...domain.exchange import errors as exo_errors
+
+ODATA_EXCEPTION = "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+#: Fallback .NET exception type and ErrId per domain error class (errors raised without Exchange details).
+_DEFAULT_TYPES = [
+    (NotFound, exo_errors.NOT_FOUND_TYPE, "Ex6F9304", "Context"),
+    (UnknownParameter, exo_errors.BINDING_TYPE, "NamedParameterNotFound", "Client"),
+    (WriteScopeViolation, exo_errors.TASK_INVALID_TYPE, "ExB4DF43", "Context"),
+    (SyncedObjectReadOnly, exo_errors.TASK_INVALID_TYPE, "ExB4DF43", "Context"),
+    (Conflict, "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException", "Ex8B5F7E", "Context"),
+]
+_CODES = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 429: "TooManyRequests"}
+_HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def diagnostics_header(code: str, reason: str, category: str) -> str:
+    """A well-formed ``x-ms-diagnostics`` value: ``<code>;reason="<text>";error_category="<category>"``."""
+    clean = _HEADER_UNSAFE.sub(" ", reason).replace('"', "'").replace("\\", "/")
+    return f'{code};reason="{clean}";error_category="{category}"'
+
+
+def envelope(status: int, message: str, exception_type: str, err_id: str = "", category: str = "Client",
+             warnings: list[str] | None = None) -> dict:
+    """The Exchange admin API error body (OData v4 error + Exchange details and warnings)."""
+    return {
+        "error": {
+            "code": _CODES.get(status, "BadRequest" if status < 500 else "InternalServerError"),
+            "message": "Error executing cmdlet",
+            "details": [{"code": category, "target": "", "message": f"{err_id}|{exception_type}|{message}"}],
+            "innererror": {"message": message, "type": ODATA_EXCEPTION, "stacktrace": "",
+                           "internalexception": {"message": message, "type": exception_type, "stacktrace": ""}},
+        },
+        "adminapi.warnings@odata.type": "#Collection(String)",
+        "@adminapi.warnings": list(warnings or []),
+    }
+
+
+def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
+    """(status, body or None, headers) for a domain error, as the real service shapes it."""
+    details = exc.details or {}
+    if isinstance(exc, (CmdletNotRecognized, NotImplementedInMock)):
+        cmdlet = details.get("cmdlet") or getattr(exc, "cmdlet", "")
+        reason = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
+        text = f"The term '{cmdlet}' is not recognized as a name of a cmdlet: {reason}." if cmdlet else exc.message
+        return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet")}
+    if isinstance(exc, Unauthenticated):
+        reason = details.get("reason") or "invalid_token"
+        headers = {
+            "WWW-Authenticate": ('Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+                                 'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+                                 'token_types="app_asserted_user_v1 service_asserted_app_v1", '
+                                 'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+                                 f'error="invalid_token"'),
+            "x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000003"), exc.message,
+                                                   details.get("diagnostics_category", reason)),
+        }
+        return 401, None, headers
+    if isinstance(exc, Forbidden):
+        return 403, None, {"x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000010"),
+                                                                 exc.message,
+                                                                 details.get("diagnostics_category",
+                                                                             "insufficient_role"))}
+    if isinstance(exc, Throttled):
+        body = envelope(429, exc.message, "Microsoft.Exchange.Admin.OData.Core.ThrottlingException", "", "Server")
+        return 429, body, {"Retry-After": str(exc.retry_after)}
+    exc_type, err_id, category = details.get("exception_type"), details.get("err_id"), details.get("category")
+    if exc_type is None:
+        for cls, default_type, default_id, default_category in _DEFAULT_TYPES:
+            if isinstance(exc, cls):
+                exc_type, err_id, category = default_type, err_id or default_id, category or default_category
+                break
+        else:
+            exc_type = exo_errors.TASK_ARGUMENT_TYPE
+    status = exc.status if 400 <= exc.status < 500 else 400
+    return status, envelope(status, exc.message, exc_type, err_id or "", category or "Client"), {}
+
+
+def render_error(exc: DomainError, request_headers: dict | None = None) -> Response:
+    """A Flask response for a domain error (the InvokeCommand and $batch routes call only this)."""
+    status, body, headers = error_parts(exc)
+    response = Response("" if body is None else json.dumps(body), status=status,
+                        content_type=JSON_TYPE if body is not None else None)
+    if body is None:
+        response.headers.pop("Content-Type", None)
+    for key, value in {**(request_headers or {}), **headers}.items():
+        response.headers[key] = value
+    return response

@@ -1,0 +1,252 @@
+"""``POST /adminapi/beta/{tenant}/InvokeCommand`` and ``POST /adminapi/beta/{tenant}/$batch``: the transport
+the ExchangeOnlineManagement v3 module uses (wire-formats §1): the CmdletInput envelope, token checks,
+``Prefer``/``X-Prefer: odata.maxpagesize``, ``$select``, continuation by re-POSTing ``@odata.nextLink``, and
+the real response body and headers."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import uuid
+from urllib.parse import urlencode, urlsplit, parse_qs
+
+from flask import Response, request
+
+from ...domain.clock import iso
+from ...domain.errors import DomainError, InvalidArgument, NotFound
+from ...domain.exchange import access, cmdlets
+from ...domain.exchange import errors as exo_errors
+from ...domain.tokens import verify_access_token
+from ..common import bearer_token, find_tenant
+from . import bp
+from .errors import JSON_TYPE, render_error, error_parts
+from .serialize import annotate, parse_select
+
+MAX_PAGE_SIZE = 1000
+MAX_BATCH = 10
+RATE_LIMIT = 30000
+RATE_WINDOW_SECONDS = 300
+EXCHANGE_VERSION_HEADER = "Version 15.20 (Build 8632.20)"
+_PAGE_SIZE_RE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
+_ODATA_EXCEPTION_TYPE = "Microsoft.OData.ODataException"
+
+#: tenant id -> [window start (tenant time), calls in window, request counter]
+_rate_state: dict[str, list] = {}
+
+
+class _Request:
+    """One InvokeCommand request as the pipeline sees it (top-level or inside $batch)."""
+
+    def __init__(self, body, headers: dict, query: dict, tenant_segment: str):
+        self.body, self.headers, self.query, self.tenant_segment = body, headers, query, tenant_segment
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lower), None)
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _page_size(req: _Request) -> int:
+    for name in ("Prefer", "X-Prefer"):
+        m = _PAGE_SIZE_RE.search(req.header(name) or "")
+        if m:
+            return max(1, min(MAX_PAGE_SIZE, int(m.group(1))))
+    return MAX_PAGE_SIZE
+
+
+def _query_hash(cmdlet: str, params, select) -> str:
+    text = json.dumps([cmdlet.lower(), params, select], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _skip_token(skip: int, qhash: str) -> str:
+    raw = json.dumps({"s": skip, "q": qhash}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_skip_token(token: str, qhash: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        skip = int(data["s"])
+        if data["q"] != qhash or skip < 0:
+            raise ValueError
+        return skip
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidArgument("The $skiptoken is invalid or belongs to a different query. Re-POST the "
+                              "@odata.nextLink with the same body.", exception_type=_ODATA_EXCEPTION_TYPE,
+                              err_id="", category="Client") from None
+
+
+def _parse_envelope(body) -> tuple[str, dict]:
+    if not isinstance(body, dict) or not isinstance(body.get("CmdletInput"), dict):
+        raise InvalidArgument("The request body must be a JSON object with a CmdletInput object holding "
+                              "CmdletName and Parameters.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
+                              category="Client")
+    cmd = body["CmdletInput"]
+    params = cmd.get("Parameters")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InvalidArgument("CmdletInput.Parameters must be a JSON object.", exception_type=_ODATA_EXCEPTION_TYPE,
+                              err_id="", category="Client")
+    return cmd.get("CmdletName"), params
+
+
+def _rate_headers(tenant) -> dict:
+    now = tenant.clock.now()
+    state = _rate_state.setdefault(tenant.id, [now, 0, 0])
+    if now >= state[0] + RATE_WINDOW_SECONDS:
+        state[0], state[1] = now, 0
+    state[1] += 1
+    reset = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
+    return {"Rate-Limit-Limit": str(RATE_LIMIT), "Rate-Limit-Remaining": str(max(0, RATE_LIMIT - state[1])),
+            "Rate-Limit-Reset": reset}
+
+
+def _request_id(tenant) -> str:
+    # Deterministic per tenant and request number, without drawing from the tenant's seeded RNG.
+    state = _rate_state.setdefault(tenant.id, [tenant.clock.now(), 0, 0])
+    state[2] += 1
+    digest = hashlib.sha256(f"{tenant.id}:exo:{state[2]}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def _common_headers(tenant, caller=None) -> dict:
+    headers = {"request-id": _request_id(tenant), "OData-Version": "4.0", "Cache-Control": "no-cache",
+               "X-ExchangeVersion": EXCHANGE_VERSION_HEADER}
+    headers.update(_rate_headers(tenant))
+    if caller is not None:
+        headers["X-Ms-Appid"] = caller.app_id
+    return headers
+
+
+def execute(tenant, caller, req: _Request) -> tuple[int, dict | None, dict]:
+    """Run one InvokeCommand request against an authenticated caller: (status, body, headers)."""
+    try:
+        name, params = _parse_envelope(req.body)
+        select = parse_select(req.query.get("$select"))
+        qhash = _query_hash(str(name), params, select)
+        skip = _read_skip_token(req.query["$skiptoken"], qhash) if req.query.get("$skiptoken") else 0
+        page_size = _page_size(req)
+        with tenant.lock:
+            result = cmdlets.invoke(tenant, caller, name, params)
+    except DomainError as exc:
+        status, body, headers = error_parts(exc)
+        return status, body, headers
+    page = result.values[skip: skip + page_size]
+    base = _base_url()
+    body = {
+        "@odata.context": f"{base}/adminapi/beta/{req.tenant_segment}/$metadata#Collection(Exchange.GenericHashTable)",
+        "adminapi.warnings@odata.type": "#Collection(String)",
+        "@adminapi.warnings": list(result.warnings),
+        "value": [annotate(obj, select) for obj in page],
+    }
+    if skip + page_size < len(result.values):
+        query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+        query["$skiptoken"] = _skip_token(skip + page_size, qhash)
+        body["@odata.nextLink"] = (f"{base}/adminapi/beta/{req.tenant_segment}/InvokeCommand?"
+                                   f"{urlencode(query, safe='$,')}")
+    headers = {"Preference-Applied": 'odata.include-annotations="*"'}
+    if result.warnings:
+        headers["X-Warnings"] = json.dumps(result.warnings, ensure_ascii=True)
+    return 200, body, headers
+
+
+def _authenticate(tenant_key: str):
+    """(tenant, caller) for the request's bearer token, or a DomainError for the real 401/403/404 answers."""
+    tenant = find_tenant(tenant_key)
+    if tenant is None:
+        raise NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
+                       category="Client")
+    with tenant.lock:
+        caller = verify_access_token(tenant, bearer_token(), "exchange")
+        access.connection_check(tenant, caller)
+    return tenant, caller
+
+
+def _respond(tenant, caller, status: int, body, headers: dict) -> Response:
+    response = Response("" if body is None else json.dumps(body), status=status)
+    if body is None:
+        response.headers.pop("Content-Type", None)
+    else:
+        response.headers["Content-Type"] = JSON_TYPE
+    if tenant is not None:
+        with tenant.lock:
+            response.headers.update(_common_headers(tenant, caller))
+    response.headers.update(headers)
+    return response
+
+
+@bp.route("/adminapi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
+@bp.route("/AdminApi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
+def invoke_command(tenant_key: str):
+    """InvokeCommand: run one cmdlet (reads included; continuation pages are re-POSTs of the nextLink)."""
+    try:
+        tenant, caller = _authenticate(tenant_key)
+    except DomainError as exc:
+        tenant = find_tenant(tenant_key)
+        status, body, headers = error_parts(exc)
+        return _respond(tenant, None, status, body, headers)
+    body = request.get_json(silent=True, force=True)
+    req = _Request(body, dict(request.headers), request.args.to_dict(), tenant_key)
+    status, out, headers = execute(tenant, caller, req)
+    return _respond(tenant, caller, status, out, headers)
+
+
+@bp.route("/adminapi/beta/<tenant_key>/$batch", methods=["POST"])
+@bp.route("/AdminApi/beta/<tenant_key>/$batch", methods=["POST"])
+def batch(tenant_key: str):
+    """Exchange ``$batch``: up to 10 InvokeCommand requests, each answered in ``responses[]`` by id."""
+    try:
+        tenant, caller = _authenticate(tenant_key)
+    except DomainError as exc:
+        tenant = find_tenant(tenant_key)
+        status, body, headers = error_parts(exc)
+        return _respond(tenant, None, status, body, headers)
+    payload = request.get_json(silent=True, force=True)
+    try:
+        requests_ = _batch_requests(payload)
+    except DomainError as exc:
+        status, body, headers = error_parts(exc)
+        return _respond(tenant, caller, status, body, headers)
+    responses = []
+    for item in requests_:
+        sub_id = str(item.get("id", len(responses) + 1))
+        url = item.get("url") if isinstance(item.get("url"), str) else ""
+        parts = urlsplit(url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
+        if (item.get("method") or "POST").upper() != "POST" or not parts.path.rstrip("/").lower().endswith(
+                "invokecommand"):
+            exc = InvalidArgument("Each batch request must be a POST to InvokeCommand.",
+                                  exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")
+            status, body, sub_headers = error_parts(exc)
+        else:
+            status, body, sub_headers = execute(tenant, caller, _Request(item.get("body"), headers, query,
+                                                                         tenant_key))
+        sub_headers = dict(sub_headers)
+        if body is not None:
+            sub_headers.setdefault("Content-Type", JSON_TYPE)
+        responses.append({"id": sub_id, "status": status, "headers": sub_headers, "body": body})
+    return _respond(tenant, caller, 200, {"responses": responses}, {})
+
+
+def _batch_requests(payload) -> list[dict]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("requests"), list):
+        raise InvalidArgument("The batch body must be a JSON object with a 'requests' array.",
+                              exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")
+    items = payload["requests"]
+    if not items:
+        raise InvalidArgument("The batch request holds no requests.", exception_type=_ODATA_EXCEPTION_TYPE,
+                              err_id="", category="Client")
+    if len(items) > MAX_BATCH:
+        raise InvalidArgument(f"The batch request holds {len(items)} requests; at most {MAX_BATCH} are allowed.",
+                              exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")
+    if not all(isinstance(i, dict) for i in items):
+        raise InvalidArgument("Each batch request must be a JSON object.", exception_type=_ODATA_EXCEPTION_TYPE,
+                              err_id="", category="Client")
+    return items

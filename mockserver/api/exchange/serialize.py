@@ -1,0 +1,57 @@
+"""Cmdlet output on the wire: the type annotations the real service puts next to typed members
+(``X@data.type: System.Guid`` + ``X@odata.type: #Guid``, ``System.DateTime``, ``#Collection(String)``,
+``System.Int32``) and the ``$select`` projection."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+
+def format_datetime(value: datetime, utc_suffix: bool) -> str:
+    """.NET round-trip form: ``2024-04-10T08:56:22.0000000+00:00`` (or ``...Z`` for the *UTC properties)."""
+    value = value.astimezone(timezone.utc)
+    base = value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0"
+    return base + ("Z" if utc_suffix else "+00:00")
+
+
+def parse_select(text: str | None) -> list[str] | None:
+    """``$select=A,B`` -> lowercase names, or None when absent/empty."""
+    if not text:
+        return None
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    return names or None
+
+
+def annotate(obj: dict, select: list[str] | None = None) -> dict:
+    """One output object with type annotations, limited to the ``$select``-ed properties (case-insensitive)."""
+    wanted = set(select) if select else None
+    out: dict = {}
+    for key, value in obj.items():
+        if wanted is not None and key.lower() not in wanted:
+            continue
+        if isinstance(value, uuid.UUID):
+            out[f"{key}@data.type"] = "System.Guid"
+            out[f"{key}@odata.type"] = "#Guid"
+            out[key] = str(value)
+        elif isinstance(value, datetime):
+            out[f"{key}@data.type"] = "System.DateTime"
+            out[key] = format_datetime(value, key.endswith("UTC"))
+        elif isinstance(value, (list, tuple)):
+            out[f"{key}@odata.type"] = "#Collection(String)"
+            out[key] = [_scalar(v) for v in value]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[f"{key}@data.type"] = "System.Int32"
+            out[key] = value
+        else:
+            out[key] = _scalar(value) if not isinstance(value, (str, bool, float, type(None))) else value
+    return out
+
+
+def _scalar(value):
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_datetime(value, False)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
