@@ -1,0 +1,1 @@
+"""Pure-Python pieces of the Microsoft Graph emulation: OData query evaluation and directory-object rules."""
