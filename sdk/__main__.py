@@ -1,0 +1,6 @@
+"""``python -m sdk`` runs the ``hybridsoa`` CLI."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
