@@ -116,7 +116,7 @@ app = msal.ConfidentialClientApplication(
     "{client_id}", client_credential="{secret}",
     authority="{base_url}/{tenant_id}", instance_discovery=False, http_client=PinnedSession())
 result = app.acquire_token_for_client(scopes=["https://outlook.office365.com/.default"])
-print(result.get("access_token", result)[:40])'''
+print(result["access_token"][:40] if "access_token" in result else result)'''
 
 
 def banner(options: ServeOptions, tenant: Tenant | None, ca: str | None) -> str:
