@@ -152,8 +152,15 @@ def find_ad_user(tenant, user, mailbox=None):
         ad = tenant.ad_users.get(sam.lower())
         if ad is not None and ad.consistency_guid == anchor:
             return ad
-    key = _anchor_index(tenant).get(anchor)
-    return tenant.ad_users.get(key) if key is not None else None
+    index = getattr(getattr(tenant, "sync", None), "index", None)
+    if index is not None and hasattr(index, "ad_key_by_anchor") and hasattr(index, "refresh"):
+        # The sync engine's own incremental index: refreshing it folds in only what changed since its last use.
+        index.refresh()
+        key = index.ad_key_by_anchor.get(anchor)
+    else:
+        key = _anchor_index(tenant).get(anchor)
+    ad = tenant.ad_users.get(key) if key is not None else None
+    return ad if ad is not None and ad.consistency_guid == anchor else None
 
 
 def join_mailboxes(tenant, mailboxes) -> list[MailboxJoin]:

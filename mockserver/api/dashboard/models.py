@@ -10,10 +10,14 @@ from ...domain.clock import iso
 from ...domain.onprem import REMOTE_TYPE_TO_EXO
 from .queries import fmt_delta, fmt_params, fmt_time, fmt_value, redact, to_json
 
-#: Sync run keys shown in their own columns; any other numeric key is shown as an extra count.
-RUN_KNOWN = ("id", "policyType", "scheduled", "startedAt", "endedAt", "status", "errors", "adds", "updates",
-             "deletes", "skipped")
-RUN_COUNTS = ("adds", "updates", "deletes", "skipped")
+#: Sync run keys shown in their own columns (both the early and the Get-ADSyncRunProfileResult-like names).
+RUN_KNOWN = ("id", "policyType", "scheduled", "trigger", "startedAt", "endedAt", "startDateTime", "endDateTime",
+             "status", "errors", "errorCount", "message")
+#: Numeric run fields that are settings or totals rather than per-cycle object counts.
+RUN_NOT_COUNTS = ("deletionThreshold", "eventId", "seq")
+#: Friendlier names for the tenant's timer subsystems (others show their class name).
+TIMER_LABELS = {"SyncEngine": "Entra Connect", "PimState": "PIM expiry", "WritebackEngine": "Write-back",
+                "ForwardSync": "Forward sync", "Purger": "Soft-delete purge"}
 #: Operations whose "succeeded but changed nothing" outcome is the preview-era silent failure worth flagging.
 _WRITE_VERBS = ("set-", "enable-", "disable-", "new-", "remove-", "add-", "update-", "patch", "post", "put", "delete")
 
@@ -34,13 +38,32 @@ def status_class(status) -> str:
 # ---------------------------------------------------------------------------------------------- tenants
 def next_cycle(tenant) -> tuple[str, str]:
     """Next scheduled Entra Connect cycle: ISO time and a relative phrase ("" when sync is off)."""
+    sync = tenant.sync
     try:
-        due = tenant.sync.next_due()
+        settings = getattr(sync, "settings", {}) or {}
+        if not settings.get("enabled", True):
+            return "", "scheduler disabled"
+        # The engine's own cycle time when it keeps one; next_due() may be earlier work (write-back, purges).
+        due = sync.next_cycle_at if hasattr(sync, "next_cycle_at") else sync.next_due()
     except Exception:  # noqa: BLE001 - the sync engine is another room's; show "unknown" rather than fail
         return "", "unknown"
     if due is None:
         return "", "not scheduled"
     return iso(due), fmt_delta(due - tenant.clock.now())
+
+
+def _scheduled_work(tenant) -> list[tuple[str, object]]:
+    # Sub-timers the sync engine may keep (write-back, forward sync, purges), then the tenant's other timers.
+    sync = tenant.sync
+    out = []
+    for attr, label in (("writeback", "Write-back"), ("forward", "Forward sync"), ("purger", "Soft-delete purge")):
+        sub = getattr(sync, attr, None)
+        if sub is not None and hasattr(sub, "next_due"):
+            out.append((label, sub))
+    for timer in getattr(tenant, "timers", []):
+        if timer is not sync:
+            out.append((TIMER_LABELS.get(type(timer).__name__, type(timer).__name__), timer))
+    return out
 
 
 def last_run(tenant) -> dict | None:
@@ -63,12 +86,12 @@ def tenant_header(tenant) -> dict:
     clock = tenant.clock
     due_iso, due_rel = next_cycle(tenant)
     timers = []
-    for timer in getattr(tenant, "timers", []):
+    for label, timer in _scheduled_work(tenant):
         try:
             due = timer.next_due()
         except Exception:  # noqa: BLE001 - one broken timer must not hide the others
             due = None
-        timers.append({"name": type(timer).__name__, "due": iso(due) if due is not None else "",
+        timers.append({"name": label, "due": iso(due) if due is not None else "",
                        "in": fmt_delta(due - clock.now()) if due is not None else "idle"})
     return {"name": tenant.name, "id": tenant.id, "domain": tenant.domain,
             "profile": tenant.settings.get("profile", ""), "now": iso(clock.now()),
@@ -104,7 +127,8 @@ def mailbox_row(tenant, join: read.MailboxJoin, *, full: bool = False) -> dict:
         "softDeleted": fmt_time(mbx.when_soft_deleted), "whenChanged": fmt_time(mbx.when_changed),
         "whenCreated": fmt_time(mbx.when_created),
         "sam": ad.sam_account_name if ad is not None else "", "adDn": ad.distinguished_name if ad is not None else "",
-        "adOu": ad.ou if ad is not None else "", "adChanged": fmt_time(ad.when_changed) if ad is not None else "",
+        "adOu": ad.ou if ad is not None else "",
+        "adOuShort": (ad.ou.split(",")[0].partition("=")[2] or ad.ou) if ad is not None and ad.ou else "", "adChanged": fmt_time(ad.when_changed) if ad is not None else "",
         "hasAd": ad is not None, "hasUser": user is not None,
         "userSyncEnabled": getattr(user, "on_premises_sync_enabled", None) if user is not None else None,
         "provisioningErrors": [redact(e) for e in (getattr(user, "on_premises_provisioning_errors", None) or [])]
@@ -125,7 +149,7 @@ def counts_view(tenant) -> dict:
 def _error_view(err) -> dict:
     if isinstance(err, dict):
         clean = redact(err)
-        title = next((str(clean[k]) for k in ("category", "code", "errorCode", "type", "kind") if clean.get(k)), "")
+        title = next((str(clean[k]) for k in ("errorType", "category", "code", "errorCode", "type", "kind") if clean.get(k)), "")
         obj = next((str(clean[k]) for k in ("object", "sAMAccountName", "sam", "samAccountName", "objectId",
                                              "userPrincipalName", "upn", "target", "id") if clean.get(k)), "")
         message = next((str(clean[k]) for k in ("message", "detail", "description", "error") if clean.get(k)), "")
@@ -134,27 +158,33 @@ def _error_view(err) -> dict:
     return {"title": "", "object": "", "message": fmt_value(redact(err)), "details": ""}
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def run_view(run, *, brief: bool = False, max_errors: int = 50) -> dict:
-    """One sync run record (``tenant.sync.history`` entry) for display."""
+    """One sync run record (``tenant.sync.history`` entry: Connect cycle or write-back run) for display."""
     if not isinstance(run, dict):
         run = {"status": "unknown", "details": redact(run)}
     errors = run.get("errors") or []
     if not isinstance(errors, list):
         errors = [errors]
-    counts = [(k, run.get(k, 0)) for k in RUN_COUNTS if k in run]
-    counts += [(k, v) for k, v in run.items()
-               if k not in RUN_KNOWN and isinstance(v, (int, float)) and not isinstance(v, bool)
-               and not k.lower().endswith(("at", "time", "seq"))]
+    error_count = run.get("errorCount") if _is_number(run.get("errorCount")) else len(errors)
+    counts = [(k, v) for k, v in run.items() if k not in RUN_KNOWN and k not in RUN_NOT_COUNTS and _is_number(v)
+              and (v or k in ("adds", "updates", "deletes"))]
     extra = {k: v for k, v in run.items()
-             if k not in RUN_KNOWN and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                             and not k.lower().endswith(("at", "time", "seq")))}
+             if k not in RUN_KNOWN and not (_is_number(v) and k not in RUN_NOT_COUNTS)}
+    trigger = run.get("trigger")
+    scheduled = bool(run.get("scheduled")) or str(trigger or "").lower() == "scheduler"
     return {"id": str(run.get("id") or ""), "policy": str(run.get("policyType") or ""),
-            "scheduled": bool(run.get("scheduled")), "started": fmt_time(run.get("startedAt")),
-            "ended": fmt_time(run.get("endedAt")), "status": str(run.get("status") or ""),
-            "statusClass": status_class(run.get("status")), "counts": counts,
-            "errorCount": len(errors),
+            "scheduled": scheduled, "trigger": str(trigger or ("Scheduler" if scheduled else "")),
+            "started": fmt_time(run.get("startDateTime", run.get("startedAt"))),
+            "ended": fmt_time(run.get("endDateTime", run.get("endedAt"))), "status": str(run.get("status") or ""),
+            "statusClass": status_class(run.get("status")), "counts": counts, "errorCount": error_count,
+            "message": fmt_value(redact(run.get("message"))),
             "errors": [] if brief else [_error_view(e) for e in errors[:max_errors]],
-            "moreErrors": max(0, len(errors) - max_errors), "extra": "" if brief or not extra else fmt_params(extra)}
+            "moreErrors": 0 if brief else max(0, error_count - min(len(errors), max_errors)),
+            "extra": "" if brief or not extra else fmt_params(extra)}
 
 
 def sync_history(tenant) -> list:
@@ -224,7 +254,7 @@ def audit_matches(record, *, api, operation, outcome, text) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------- journal
-def journal_view(entry) -> dict:
+def journal_view(tenant, entry) -> dict:
     """One request journal entry for display (fields read defensively, everything redacted)."""
     if not isinstance(entry, dict):
         entry = {"details": entry}
@@ -234,15 +264,13 @@ def journal_view(entry) -> dict:
     known = {"seq", "time", "api", "method", "path", "cmdlet", "status", "durationMs", "duration_ms", "duration",
              "caller", "parameters", "query", "fault"}
     details = {k: v for k, v in e.items() if k not in known and v not in (None, "", [], {})}
-    caller = e.get("caller")
-    if isinstance(caller, dict):
-        caller = caller.get("userPrincipalName") or caller.get("appName") or caller.get("appId") or caller.get("kind")
+    caller = caller_text(tenant, e.get("caller"))
     return {"seq": fmt_value(e.get("seq")), "time": fmt_time(e.get("time")), "api": fmt_value(e.get("api")),
             "method": fmt_value(e.get("method")), "path": fmt_value(e.get("path")),
             "cmdlet": fmt_value(e.get("cmdlet")), "status": fmt_value(status), "statusClass": status_class(status),
             "duration": f"{duration:.1f} ms" if isinstance(duration, (int, float)) and not isinstance(duration, bool)
             else fmt_value(duration),
-            "caller": fmt_value(caller), "parameters": fmt_params(e.get("parameters") or e.get("query") or {}),
+            "caller": caller, "parameters": fmt_params(e.get("parameters") or e.get("query") or {}),
             "fault": fmt_value(e.get("fault")), "details": fmt_params(details) if details else ""}
 
 

@@ -98,7 +98,7 @@ def tenant(tenant_key: str):
         history = models.sync_history(t)
         runs = [models.run_view(r, max_errors=5) for r in history[:PREVIEW]]
         audit = [models.audit_view(t, r) for r in list(reversed(t.audit.records[-PREVIEW:]))]
-        journal = [models.journal_view(e) for e in reversed(list(t.journal.entries)[-PREVIEW:])]
+        journal = [models.journal_view(t, e) for e in reversed(list(t.journal.entries)[-PREVIEW:])]
         totals = {"runs": len(history), "audit": len(t.audit.records), "requests": len(t.journal.entries)}
         faults = models.faults_view(t)
         profile = models.profile_view(t)
@@ -201,7 +201,7 @@ def requests_(tenant_key: str):
                    if models.journal_matches(e, api=filters["api"], method=filters["method"],
                                              status=filters["status"], cmdlet=filters["cmdlet"], text=filters["q"])]
         page = paginate(matches)
-        page.items = [models.journal_view(e) for e in page.items]
+        page.items = [models.journal_view(t, e) for e in page.items]
         apis = sorted({str(e.get("api")) for e in entries[-5000:] if isinstance(e, dict) and e.get("api")})
         dropped = getattr(t.journal, "dropped", 0)
     return render_template("dashboard/requests.html", t=header, page=page, filters=filters, apis=apis,
