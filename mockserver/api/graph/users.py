@@ -98,11 +98,12 @@ def get_user(tenant, caller, user_key):
     return entity("users/$entity", query.project(U.graph_view(user), select, U.DEFAULT_PROPERTIES), select=select)
 
 
-@endpoint("/me", perm=auth.ME_READ)
+@endpoint("/me")
 def get_me(tenant, caller):
     """``GET /me``: the signed-in user (delegated tokens only)."""
     if caller.is_app:
         raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+    auth.require(tenant, caller, auth.ME_READ)
     select = select_only()
     user = U.find_user(tenant, caller.object_id)
     return entity("users/$entity", query.project(U.graph_view(user), select, U.DEFAULT_PROPERTIES), select=select)
