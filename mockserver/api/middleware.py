@@ -117,7 +117,8 @@ def _read_bearer(facts: RequestFacts) -> dict | None:
 
 
 def _read_cmdlet(facts: RequestFacts) -> None:
-    body = request.get_json(silent=True, cache=True)
+    # force: PowerShell clients do not always send a JSON content type; cached for the Exchange handler.
+    body = request.get_json(silent=True, force=True, cache=True)
     if not isinstance(body, dict):
         return
     cmd = body.get("CmdletInput")

@@ -209,7 +209,7 @@ class FaultState:
         from .clock import iso
         full_in = (policy.burst - bucket.tokens) / policy.rate
         return {"Rate-Limit-Limit": str(policy.burst), "Rate-Limit-Remaining": str(int(bucket.tokens)),
-                "Rate-Limit-Reset": iso(now + math.ceil(full_in))}
+                "Rate-Limit-Reset": iso(now + math.ceil(full_in)).rstrip("Z") + ".000Z"}
 
     def _apply_rules(self, api, *, method, path, cmdlet, app_id, user) -> FaultDecision | None:
         latency = 0
