@@ -27,8 +27,9 @@ EXO_MODULE_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 
 @dataclass(repr=False)
 class Credentials:
-    """What to sign in with. Exactly one method is used, chosen in this order: certificate, client secret,
-    username/password, device code. Secrets never appear in ``repr``."""
+    """What to sign in with. Exactly one method is used, chosen in this order: username/password (delegated;
+    through a confidential client when a client secret is also given), certificate, client secret, device code.
+    Secrets never appear in ``repr``."""
 
     tenant: str
     client_id: str | None = None
@@ -47,12 +48,12 @@ class Credentials:
     @property
     def method(self) -> str:
         """``certificate``, ``secret``, ``password`` or ``device_code``."""
+        if self.username and self.password:
+            return "password"
         if self.certificate_path or self.private_key_pem:
             return "certificate"
         if self.client_secret:
             return "secret"
-        if self.username and self.password:
-            return "password"
         if self.device_code:
             return "device_code"
         raise ConfigError("no credential configured: give a client secret, a certificate, username/password "
@@ -141,7 +142,8 @@ class TokenProvider:
         c, cloud = self.credentials, self.cloud
         method = c.method
         kwargs = dict(authority=cloud.authority(c.tenant), token_cache=self._cache,
-                      http_client=VerifyingHttpClient(self.transport))
+                      http_client=VerifyingHttpClient(
+            self.transport, origin=cloud.login_url if cloud.is_local else None))
         if cloud.is_local:
             # Only the local mock needs this: instance discovery would ask login.microsoftonline.com about it.
             kwargs["instance_discovery"] = False
@@ -152,6 +154,9 @@ class TokenProvider:
         if method == "secret":
             return msal.ConfidentialClientApplication(self._client_id(), client_credential=c.client_secret,
                                                       **kwargs)
+        if method == "password" and c.client_secret and c.client_id:
+            # Resource-owner password through a confidential client (the app's secret authenticates the app).
+            return msal.ConfidentialClientApplication(c.client_id, client_credential=c.client_secret, **kwargs)
         return msal.PublicClientApplication(c.client_id or EXO_MODULE_CLIENT_ID, **kwargs)
 
     def _client_id(self) -> str:

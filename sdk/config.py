@@ -189,7 +189,8 @@ def connect_mock(url: str, ca_path: str | None, credentials: dict, *, app: str |
         if not match:
             raise ConfigError(f"no seeded user {upn}")
         settings.username, settings.password = upn, match[0]["password"]
-        settings.client_id = apps.get(app or "automation", {}).get("clientId")
+        chosen = apps.get(app or "automation", {})
+        settings.client_id, settings.client_secret = chosen.get("clientId"), chosen.get("clientSecret")
     else:
         if app not in apps:
             raise ConfigError(f"no seeded app {app!r}")

@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -154,8 +155,19 @@ class VerifyingHttpClient:
     """The ``http_client`` handed to MSAL: the shared Session with ``verify=`` forced on each call, so
     ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` in the environment cannot silently replace the mock's CA."""
 
-    def __init__(self, transport: Transport):
+    def __init__(self, transport: Transport, *, origin: str | None = None):
         self.transport = transport
+        self.origin = urlsplit(origin) if origin else None
+
+    def _url(self, url: str) -> str:
+        # MSAL builds its user-realm discovery URL from the authority's host name alone, dropping a
+        # non-default port: a local authority (the mock on 127.0.0.1:<port>) needs the port put back.
+        if self.origin is None or not isinstance(url, str) or self.origin.port is None:
+            return url
+        parts = urlsplit(url)
+        if parts.hostname == self.origin.hostname and parts.port is None and parts.scheme == self.origin.scheme:
+            return urlunsplit(parts._replace(netloc=self.origin.netloc))
+        return url
 
     def _kw(self, kwargs: dict) -> dict:
         kwargs = dict(kwargs)
@@ -165,11 +177,11 @@ class VerifyingHttpClient:
 
     def get(self, url, params=None, headers=None, **kwargs):
         """MSAL's GET (OIDC discovery, JWKS)."""
-        return self.transport.session.get(url, params=params, headers=headers, **self._kw(kwargs))
+        return self.transport.session.get(self._url(url), params=params, headers=headers, **self._kw(kwargs))
 
     def post(self, url, params=None, data=None, headers=None, **kwargs):
         """MSAL's POST (token and device-code endpoints)."""
-        return self.transport.session.post(url, params=params, data=data, headers=headers, **self._kw(kwargs))
+        return self.transport.session.post(self._url(url), params=params, data=data, headers=headers, **self._kw(kwargs))
 
     def close(self):
         """Nothing to close: the transport owns the Session."""
