@@ -5,6 +5,7 @@ and the schedules they produce. Eligibilities and assignments live in ``tenant.r
 which this module removes when it expires on the tenant clock."""
 from __future__ import annotations
 
+import copy
 import re
 
 from .clock import iso, parse_iso
@@ -334,9 +335,9 @@ class PimState:
 
     def to_dict(self) -> dict:
         """Serializable state."""
-        return {"requests": self.requests, "scheduleMeta": self.schedule_meta}
+        return copy.deepcopy({"requests": self.requests, "scheduleMeta": self.schedule_meta})
 
     def load(self, data: dict) -> None:
         """Restore from :meth:`to_dict` output."""
-        self.requests = dict(data.get("requests") or {})
-        self.schedule_meta = dict(data.get("scheduleMeta") or {})
+        self.requests = copy.deepcopy(dict(data.get("requests") or {}))
+        self.schedule_meta = copy.deepcopy(dict(data.get("scheduleMeta") or {}))
