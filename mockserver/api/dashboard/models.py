@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...domain import views as read
 from ...domain.clock import iso
 from ...domain.onprem import REMOTE_TYPE_TO_EXO
-from .queries import fmt_delta, fmt_params, fmt_time, fmt_value, redact, to_json
+from .queries import fmt_delta, fmt_fields, fmt_params, fmt_time, fmt_value, redact, to_json
 
 #: Sync run keys shown in their own columns (both the early and the Get-ADSyncRunProfileResult-like names).
 RUN_KNOWN = ("id", "policyType", "scheduled", "trigger", "startedAt", "endedAt", "startDateTime", "endDateTime",
@@ -154,7 +154,7 @@ def _error_view(err) -> dict:
                                              "userPrincipalName", "upn", "target", "id") if clean.get(k)), "")
         message = next((str(clean[k]) for k in ("message", "detail", "description", "error") if clean.get(k)), "")
         rest = {k: v for k, v in clean.items() if str(v) not in (title, obj, message)}
-        return {"title": title, "object": obj, "message": message, "details": fmt_params(rest) if rest else ""}
+        return {"title": title, "object": obj, "message": message, "details": fmt_fields(rest) if rest else ""}
     return {"title": "", "object": "", "message": fmt_value(redact(err)), "details": ""}
 
 
@@ -184,7 +184,7 @@ def run_view(run, *, brief: bool = False, max_errors: int = 50) -> dict:
             "message": fmt_value(redact(run.get("message"))),
             "errors": [] if brief else [_error_view(e) for e in errors[:max_errors]],
             "moreErrors": 0 if brief else max(0, error_count - min(len(errors), max_errors)),
-            "extra": "" if brief or not extra else fmt_params(extra)}
+            "extra": "" if brief or not extra else fmt_fields(extra)}
 
 
 def sync_history(tenant) -> list:
@@ -271,7 +271,8 @@ def journal_view(tenant, entry) -> dict:
             "duration": f"{duration:.1f} ms" if isinstance(duration, (int, float)) and not isinstance(duration, bool)
             else fmt_value(duration),
             "caller": caller, "parameters": fmt_params(e.get("parameters") or e.get("query") or {}),
-            "fault": fmt_value(e.get("fault")), "details": fmt_params(details) if details else ""}
+            "fault": fmt_fields(e.get("fault")) if e.get("fault") else "",
+            "details": fmt_fields(details) if details else ""}
 
 
 def journal_matches(entry, *, api, method, status, cmdlet, text) -> bool:
@@ -320,8 +321,8 @@ def faults_view(tenant) -> dict:
     if isinstance(raw_throttle, dict):
         for api, policy in raw_throttle.items():
             if policy:
-                throttling.append({"api": api, "policy": fmt_params(policy) if isinstance(policy, dict)
-                                   else fmt_value(policy)})
+                throttling.append({"api": api, "policy": fmt_fields(
+                    {k: v for k, v in policy.items() if k != "api"} if isinstance(policy, dict) else policy)})
     rest = {k: v for k, v in data.items() if k not in ("rules", "throttling", "buckets", "nextId")}
     return {"rules": rows, "columns": columns, "throttling": throttling,
             "raw": to_json(rest) if rest else "", "error": None}

@@ -13,7 +13,7 @@ from flask import request, url_for
 from ...domain.clock import iso
 
 DEFAULT_PER_PAGE = 50
-PER_PAGE_CHOICES = (25, 50, 100, 200)
+PER_PAGE_CHOICES = (10, 25, 50, 100, 200)
 MAX_SEARCH_CHARS = 200
 REDACTED = "••• redacted"
 
@@ -206,3 +206,11 @@ def fmt_params(params) -> str:
     if isinstance(params, dict):
         return " ".join(f"-{k} {fmt_value(v)}".rstrip() for k, v in params.items())
     return fmt_value(params)
+
+
+def fmt_fields(fields) -> str:
+    """Other recorded fields on one line (``connectVersion 2.5.190.0 · honoursExchangeCloudManaged True``)."""
+    fields = redact(fields)
+    if isinstance(fields, dict):
+        return " · ".join(f"{k} {fmt_value(v)}".rstrip() for k, v in fields.items())
+    return fmt_value(fields)

@@ -1,0 +1,131 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium`` driven by Playwright) against the in-process
+HTTPS mock server: filter to cloud-managed mailboxes, toggle one through the Exchange admin API, reload and see
+it and save a screenshot of the tenant page as a test artifact; advance the tenant clock and see the scheduled
+sync cycle appear."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser, pytest.mark.e2e,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module (the mock's CA is not in its trust store, hence the TLS flag)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--ignore-certificate-errors"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page with a desktop-sized viewport; fails the test on any script error."""
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+    assert errors == [], errors
+
+
+def exchange_token(session, tenant) -> str:
+    """An app-only Exchange token for the seeded ``automation`` app from the mock's token endpoint."""
+    app = next(a for a in tenant["apps"] if a["name"] == "automation")
+    response = session.post(f"{tenant['url']}/{tenant['tenantId']}/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": app["clientId"], "client_secret": app["clientSecret"],
+        "scope": "https://outlook.office365.com/.default"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def invoke(session, tenant, token, cmdlet: str, **parameters) -> dict:
+    """POST /adminapi/beta/{tenant}/InvokeCommand."""
+    response = session.post(f"{tenant['url']}/adminapi/beta/{tenant['tenantId']}/InvokeCommand",
+                            json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def mailbox_rows(pg) -> list[str]:
+    """Names of the mailbox rows on the page."""
+    return pg.eval_on_selector_all("tr.mailbox", "rows => rows.map(r => r.dataset.name)")
+
+
+def test_filter_toggle_through_exchange_and_see_it(page, mock_session, tenant):
+    base = f"{tenant['url']}/tenants/{tenant['name']}"
+    page.goto(base)
+    assert page.locator("h1").first.inner_text().startswith(tenant["name"])
+    assert len(mailbox_rows(page)) == 25
+    assert page.locator('[data-count="dirSyncedCloudManaged"]').inner_text() == "0"
+
+    # Choosing the filter submits the form through the page's script (no button press).
+    with page.expect_navigation():
+        page.select_option('select[name="cloudmanaged"]', "true")
+    assert "cloudmanaged=true" in page.url
+    assert mailbox_rows(page) == []
+    assert "No mailboxes match" in page.locator("#mailboxes").inner_text()
+
+    token = exchange_token(mock_session, tenant)
+    listed = invoke(mock_session, tenant, token, "Get-Mailbox", ResultSize=5)["value"]
+    alias = next(m["Alias"] for m in listed if m.get("RecipientTypeDetails") == "UserMailbox")
+    invoke(mock_session, tenant, token, "Set-Mailbox", Identity=alias, IsExchangeCloudManaged=True)
+
+    page.reload()
+    assert mailbox_rows(page) == [alias]
+    row = page.locator(f'tr.mailbox[data-name="{alias}"]')
+    assert row.get_attribute("data-cloud-managed") == "true"
+    assert row.locator("td.cloud-managed").inner_text().strip() == "True"
+    assert page.locator('[data-count="dirSyncedCloudManaged"]').inner_text() == "1"
+
+    # The audit log on the same page records the toggle, newest first.
+    first_audit = page.locator("#audit tr.audit-record").first.inner_text()
+    assert "Set-Mailbox" in first_audit and "changed" in first_audit
+
+    # The artifact: the whole tenant page, unfiltered, with the toggled mailbox among the others.
+    page.goto(base)
+    assert page.locator(f'tr.mailbox[data-name="{alias}"]').get_attribute("data-cloud-managed") == "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+def test_scheduled_cycle_appears_after_clock_advance(page, mock_session, tenant):
+    base = f"{tenant['url']}/tenants/{tenant['name']}"
+    page.goto(f"{base}/sync")
+    before = page.locator("tr.run").count()
+    assert before >= 1
+    clock_before = page.locator("#tenant-clock").inner_text()
+
+    response = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/clock/advance",
+                                 json={"minutes": 30}, timeout=60)
+    assert response.status_code == 200, response.text
+
+    page.reload()
+    assert page.locator("tr.run").count() == before + 1
+    newest = page.locator("tr.run").first.inner_text()
+    assert "Delta" in newest and "(scheduled)" in newest
+    assert page.locator("#tenant-clock").inner_text() != clock_before
+
+    page.goto(base)
+    assert page.locator("#sync tr.run").count() == before + 1
