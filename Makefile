@@ -1,0 +1,51 @@
+# hybridsoa: `make serve` starts the mock, `make test` runs the whole suite. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Installs are keyed on pyproject.toml's content, so a second run skips pip entirely.
+DEPS_KEY := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+SERVE_STAMP := $(VENV)/.installed-serve-$(DEPS_KEY)
+TEST_STAMP := $(VENV)/.installed-test-$(DEPS_KEY)
+
+HOST ?= 127.0.0.1
+PORT ?= 8443
+DATA_DIR ?= .hybridsoa
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: serve test install install-test ca clean help
+
+help:
+	@echo "make serve   start the mock on https://$(HOST):$(PORT) (data and CA in $(DATA_DIR)); ARGS=... for more"
+	@echo "make test    run the whole test suite; PYTEST_ARGS=... to narrow it"
+	@echo "make ca      print the CA certificate path clients must trust"
+	@echo "make clean   remove .venv and $(DATA_DIR)"
+
+serve: $(SERVE_STAMP)
+	$(VENV)/bin/hybridsoa-mock serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
+
+test: $(TEST_STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+ca: $(SERVE_STAMP)
+	@$(VENV)/bin/hybridsoa-mock ca --data-dir $(DATA_DIR)
+
+install: $(SERVE_STAMP)
+
+install-test: $(TEST_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(SERVE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	rm -f $(VENV)/.installed-serve-*
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test,load]'
+	rm -f $(VENV)/.installed-*
+	touch $@ $(SERVE_STAMP)
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR)
