@@ -151,12 +151,17 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                readback_attempts: int = 1, readback_delay: float = 2.0, sleep: Callable[[float], None] | None = None,
                on_item: Callable[[dict], None] | None = None, halt_on_silent: bool = True,
                max_failure_ratio: float = 0.5, check_eligibility: bool = True,
-               pre_change: Callable[[dict], dict | None] | None = None, fsync: bool = True) -> RunResult:
+               pre_change: Callable[[dict], dict | None] | None = None, fsync: bool = True,
+               prefetch: bool | None = None) -> RunResult:
     """Set IsExchangeCloudManaged to ``target`` for every planned mailbox (see the module docstring).
 
     ``pre_change(mailbox)`` runs after the backup and before the write (revert uses it to reconcile on-prem
     values); an exception from it fails the item without changing it. Waves after one whose silent failures
-    (``halt_on_silent``) or failure ratio exceed the limits are not started; their items stay pending."""
+    (``halt_on_silent``) or failure ratio exceed the limits are not started; their items stay pending.
+
+    ``prefetch`` (default: plans of 100 items or more) reads every mailbox once through paged Get-Mailbox
+    (1000 per page) instead of one Get-Mailbox per item before its change; the read-back after each change is
+    always a fresh per-item read, and items an earlier process started are always re-read."""
     operation = operation or ("enable" if target else "disable")
     the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids, [10 ** 9])
     sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
@@ -175,13 +180,25 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     result = RunResult(operation=operation, target=bool(target), dry_run=dry_run,
                        checkpoint=None if dry_run else cp.path)
 
+    cache: dict[str, dict] = {}
+    if prefetch is None:
+        prefetch = len(cp.pending(the_plan.identities)) >= 100
+    if prefetch:
+        for m in exchange.iter_mailboxes():
+            for key in ("Guid", "ExternalDirectoryObjectId", "UserPrincipalName", "PrimarySmtpAddress", "Alias",
+                        "Name", "Identity"):
+                if m.get(key):
+                    cache.setdefault(str(m[key]).lower(), m)
+
     def process(identity: str) -> dict:
         if cp.is_done(identity):
             return {**cp.done[identity], "resumed": True}
         base = {"identity": identity, "operation": operation}
         rate.acquire()
         try:
-            mbx = exchange.get_mailbox(identity)
+            mbx = None if cp.was_started(identity) else cache.get(identity.lower())
+            if mbx is None:
+                mbx = exchange.get_mailbox(identity)
         except NotFound as exc:
             return cp.finish({**base, "status": NOT_FOUND, "error": _error(exc)})
         except ApiError as exc:

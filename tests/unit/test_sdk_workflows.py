@@ -230,3 +230,14 @@ def test_preflight_from_token_claims():
     assert status["tenant-default"] == "pass"
     assert status["eligibility"] == "pass" and report.summary["toEnable"] == 2
     assert report.exit_code == 0
+
+
+def test_large_plans_prefetch_with_paged_reads_but_read_back_each_change():
+    svc, exo = _setup(150)
+    exo.page_size = 100
+    res = enable(exo, [m["PrimarySmtpAddress"] for m in svc.mailboxes.values()], concurrency=4)
+    assert res.counts == {"changed": 150}
+    gets = [p for c, p in svc.calls if c == "Get-Mailbox"]
+    assert len([g for g in gets if "Identity" not in g]) == 2          # two pages instead of 150 reads
+    assert len([g for g in gets if "Identity" in g]) == 150            # one read-back per change
+    assert len(_sets(svc)) == 150
