@@ -11,7 +11,7 @@ from mockserver.domain import lifecycle
 from mockserver.domain.exchange.cmdlets import all_cmdlets
 from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
 
-from test_rbac_cmdlets import _least_privilege, add_app, invoke
+from .test_rbac_cmdlets import _least_privilege, add_app, invoke
 
 OK, SILENT = "ok", "silent"
 UNAUTHENTICATED, FORBIDDEN, NOT_RECOGNIZED = "401 unauthenticated", "403 no Exchange access", "403 not recognized"

@@ -7,7 +7,7 @@ import pytest
 
 from mockserver.domain import roles
 
-from test_rbac_cmdlets import invoke, synced_mailbox
+from .test_rbac_cmdlets import invoke, synced_mailbox
 
 GRAPH = "/v1.0/roleManagement/directory"
 

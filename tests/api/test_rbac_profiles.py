@@ -2,7 +2,7 @@
 least-privilege app toggles in ga, gets the silent failure in preview and the RBAC error in strict."""
 from __future__ import annotations
 
-from test_rbac_cmdlets import _least_privilege, add_app, error_text, invoke, synced_mailbox
+from .test_rbac_cmdlets import _least_privilege, add_app, error_text, invoke, synced_mailbox
 
 
 def _set_profile(client, tenant, profile):
