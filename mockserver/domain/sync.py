@@ -1,107 +1,511 @@
-"""Microsoft Entra Connect Sync (Start-ADSyncSyncCycle semantics): AD -> Entra ID -> Exchange Online.
+"""Microsoft Entra Connect Sync (``Start-ADSyncSyncCycle`` / ``Get-ADSyncScheduler`` semantics): on-prem AD ->
+Entra ID -> Exchange Online, on the tenant clock.
 
-Minimal first cut (create/update only); the sync issue owns the full rule set."""
+Per cycle (DESIGN.md "The hybrid world"): Delta takes what changed since the last cycle, Initial takes every
+AD user. For each in-scope AD user the Entra user is created or updated (identity attributes always flow);
+objects whose object-level SOA is in the cloud are skipped (event 6956); the mailbox's Exchange attributes are
+overwritten from AD unless the mailbox is ``IsExchangeCloudManaged`` (and the Connect build honours the flag).
+Deleted or out-of-scope users soft-delete the Entra user and the mailbox whatever the mailbox flag; more
+pending deletes than the threshold stop the export and apply nothing. Duplicate proxy addresses or UPNs are
+quarantined per object (``PropertyConflict`` in ``onPremisesProvisioningErrors``).
+
+Delta cost is O(changes): the work list comes from the collections' change logs (AD users, and Entra users and
+mailboxes touched in the cloud, e.g. a flag revert or an SOA rollback) and lookups go through :class:`SyncIndex`.
+
+The engine is the tenant's sync timer: it multiplexes the scheduled Connect cycle, the write-back job, the
+forward-sync queue and the retention purger onto one ``next_due``/``run_due`` pair."""
 from __future__ import annotations
 
-from .directory import EntraUser
-from .mailboxes import Mailbox
-from .onprem import REMOTE_TYPE_TO_EXO
+import copy
 
-MIN_HONOURING_VERSION = (2, 5, 76, 0)
+from .clock import iso
+from .directory import EntraUser
+from .errors import InvalidArgument
+from .forward_sync import ForwardSync
+from .lifecycle import PurgeScheduler, soft_delete_user
+from .sync_index import SyncIndex
+from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exchange_values,
+                         entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
+                         mailbox_identity_values, mailbox_type, parse_version, smtp_addresses)
+from .writeback import WritebackJob
+
+POLICY_TYPES = ("Delta", "Initial")
+#: Run records kept per tenant (oldest dropped first).
+MAX_HISTORY = 2000
+#: Per-object errors listed in one run record (the count is always complete).
+MAX_ERRORS_LISTED = 500
+
+DEFAULT_SETTINGS = {
+    "intervalMinutes": 30,
+    "enabled": True,
+    "connectVersion": "2.5.190.0",
+    "ouScope": [],
+    "deletionThreshold": 500,
+    "writeback": {"enabled": False, "intervalMinutes": 20},
+}
 
 
 class SyncEngine:
-    """One tenant's Entra Connect server: settings, scheduler, run history."""
+    """One tenant's Entra Connect server: settings, scheduler, run history, connector-space memory."""
 
     def __init__(self, tenant):
         self.tenant = tenant
-        self.settings: dict = {"intervalMinutes": 30, "enabled": True, "connectVersion": "2.5.190.0",
-                               "deletionThreshold": 500, "writeback": {"enabled": False, "intervalMinutes": 20}}
+        self.settings: dict = copy.deepcopy(DEFAULT_SETTINGS)
         self.history: list[dict] = []
-        self.last_seq = 0
         self.next_cycle_at: float | None = None
+        self.next_policy = "Delta"
+        self._last_start: float | None = None
+        self.index = SyncIndex(tenant)
+        self.forward = ForwardSync(self)
+        self.writeback = WritebackJob(self)
+        self.purger = PurgeScheduler(tenant)
+        self._reset_marks()
+        #: source anchor -> {userId, sAMAccountName, deletedDateTime}: deletes this server exported.
+        self.connector_deletes: dict[str, dict] = {}
+        #: anchors of users restored in the cloud while their AD object was gone (DeletingCloudOnlyObjectNotAllowed).
+        self.restored_orphans: set[str] = set()
+        #: AD keys with per-object errors: re-evaluated every cycle until they clear.
+        self.retry_keys: set[str] = set()
+
+    def _reset_marks(self) -> None:
+        self.ad_seq = 0
+        self.users_seq = 0
+        self.mailboxes_seq = 0
+        self.full_scan_pending = False
+
+    # ------------------------------------------------------------ settings
+    @property
+    def honours_flag(self) -> bool:
+        """Whether the configured Connect build respects IsExchangeCloudManaged."""
+        return honours_exchange_cloud_managed(self.settings["connectVersion"])
+
+    def update_settings(self, patch: dict) -> dict:
+        """``PATCH /_mock/tenants/{t}/sync``: validate everything first, then apply (all or nothing)."""
+        new = copy.deepcopy(self.settings)
+        for key, value in patch.items():
+            if key == "intervalMinutes":
+                new[key] = _int_in(key, value, 1, 10080)
+            elif key == "enabled":
+                new[key] = _bool(key, value)
+            elif key == "connectVersion":
+                if parse_version(value) is None:
+                    raise InvalidArgument("connectVersion must be a dotted version such as 2.5.190.0.")
+                new[key] = value.strip()
+            elif key == "ouScope":
+                if not isinstance(value, list) or not all(isinstance(v, str) and _looks_like_dn(v) for v in value):
+                    raise InvalidArgument("ouScope must be a list of distinguished names (OU=...,DC=...).")
+                new[key] = [v.strip() for v in value]
+            elif key == "deletionThreshold":
+                new[key] = None if value is None else _int_in(key, value, 0, 10_000_000)
+            elif key == "writeback":
+                if not isinstance(value, dict):
+                    raise InvalidArgument("writeback must be an object {enabled, intervalMinutes}.")
+                for wk, wv in value.items():
+                    if wk == "enabled":
+                        new["writeback"]["enabled"] = _bool("writeback.enabled", wv)
+                    elif wk == "intervalMinutes":
+                        new["writeback"]["intervalMinutes"] = _int_in("writeback.intervalMinutes", wv, 1, 1440)
+                    else:
+                        raise InvalidArgument(f"Unknown writeback setting '{wk}'.")
+            else:
+                raise InvalidArgument(f"Unknown sync setting '{key}'.")
+        now = self.tenant.clock.now()
+        old, self.settings = self.settings, new
+        if [s.lower() for s in old.get("ouScope") or []] != [s.lower() for s in new["ouScope"]]:
+            # Filtering changes need a full import: the scheduler's next cycle becomes Initial.
+            self.next_policy = "Initial"
+        if new["intervalMinutes"] != old["intervalMinutes"] or (new["enabled"] and not old["enabled"]):
+            last = self._last_cycle_start()
+            base = last if last is not None else now
+            self.next_cycle_at = max(now, base + new["intervalMinutes"] * 60)
+        if new["writeback"] != old["writeback"]:
+            self.writeback.configure(old["writeback"]["enabled"])
+        return self.describe()
+
+    def describe(self) -> dict:
+        """``GET /_mock/tenants/{t}/sync``: settings plus scheduler state (Get-ADSyncScheduler's view)."""
+        out = copy.deepcopy(self.settings)
+        last = next((r for r in reversed(self.history) if r["policyType"] in POLICY_TYPES), None)
+        out.update({
+            "nextSyncCycleStartTime": iso(self.next_cycle_at) if self.settings["enabled"] else None,
+            "nextSyncCyclePolicyType": self.next_policy,
+            "minimumVersionHonouringExchangeCloudManaged": ".".join(map(str, MIN_HONOURING_VERSION)),
+            "honoursExchangeCloudManaged": self.honours_flag,
+            "lastCycle": None if last is None else {k: last[k] for k in ("id", "policyType", "startDateTime",
+                                                                         "status")},
+            "forwardSyncPending": len(self.forward.queue),
+        })
+        out["writeback"]["nextRunTime"] = iso(self.writeback.next_due())
+        return out
+
+    def _last_cycle_start(self) -> float | None:
+        return self._last_start
+
+    # --------------------------------------------------------------- timer
+    def _subtimers(self):
+        cycle_due = self.next_cycle_at if self.settings.get("enabled", True) else None
+        return ((self.forward.next_due(), 0, self.forward.run_due),
+                (self.purger.next_due(), 1, self.purger.run_due),
+                (cycle_due, 2, self._run_scheduled),
+                (self.writeback.next_due(), 3, self.writeback.run_due))
 
     def next_due(self) -> float | None:
-        """Tenant time of the next scheduled Delta cycle."""
-        if not self.settings.get("enabled", True):
-            return None
-        return self.next_cycle_at
+        """Earliest due time of the scheduled cycle, write-back, forward-sync deliveries and purges."""
+        dues = [due for due, _, _ in self._subtimers() if due is not None]
+        return min(dues) if dues else None
 
     def run_due(self, now: float) -> None:
-        """Run the scheduled Delta cycle."""
-        self.run_cycle("Delta", scheduled=True)
+        """Run the earliest piece of due work (the clock loop calls again for the rest)."""
+        due = [(d, order, fn) for d, order, fn in self._subtimers() if d is not None and d <= now]
+        if due:
+            due.sort(key=lambda x: (x[0], x[1]))
+            due[0][2](now)
 
+    def _run_scheduled(self, now: float) -> None:
+        due_at = self.next_cycle_at
+        self.run_cycle(self.next_policy, scheduled=True)
+        # The scheduler keeps its own cadence from the due time, not from when a late catch-up ran it.
+        interval = self.settings["intervalMinutes"] * 60
+        nxt = (due_at or now) + interval
+        self.next_cycle_at = nxt if nxt > now else now + interval
+
+    # --------------------------------------------------------------- cycle
     def run_cycle(self, policy: str = "Delta", *, scheduled: bool = False) -> dict:
-        """Run one sync cycle and return its run record."""
+        """``Start-ADSyncSyncCycle -PolicyType Delta|Initial``: import, sync, export; returns the run record."""
+        if policy not in POLICY_TYPES:
+            raise InvalidArgument("policyType must be Delta or Initial.")
         t = self.tenant
         now = t.clock.now()
-        keys = t.ad_users.keys() if policy == "Initial" else t.ad_users.changed_since(self.last_seq)
-        adds = updates = 0
-        by_anchor = {u.on_premises_immutable_id: u for u in t.users if u.on_premises_immutable_id}
-        by_owner = {m.external_directory_object_id: m for m in t.mailboxes}
-        for key in keys:
-            ad = t.ad_users.get(key)
-            if ad is None:
-                continue
-            user = by_anchor.get(ad.consistency_guid)
-            if user is None:
-                user = EntraUser(id=t.ids.guid(), user_principal_name=ad.get("userPrincipalName"),
-                                 display_name=ad.get("displayName"), created_date_time=now)
-                adds += 1
-            else:
-                updates += 1
-            user.user_principal_name = ad.get("userPrincipalName")
-            user.display_name = ad.get("displayName")
-            user.given_name, user.surname = ad.get("givenName"), ad.get("sn")
-            user.job_title, user.department = ad.get("title"), ad.get("department")
-            user.mail, user.mail_nickname = ad.get("mail"), ad.get("mailNickname")
-            user.proxy_addresses = list(ad.get("proxyAddresses") or [])
-            user.on_premises_sync_enabled = True
-            user.on_premises_immutable_id = ad.consistency_guid
-            user.on_premises_sam_account_name = ad.sam_account_name
-            user.on_premises_distinguished_name = ad.distinguished_name
-            user.on_premises_user_principal_name = ad.get("userPrincipalName")
-            user.on_premises_domain_name = t.name + ".local"
-            user.on_premises_last_sync_date_time = now
-            user.on_premises_extension_attributes = [ad.get(f"extensionAttribute{i}") for i in range(1, 16)]
-            t.users.put(user.id, user)
-            rtd = REMOTE_TYPE_TO_EXO.get(ad.get("msExchRecipientTypeDetails"))
-            if rtd:
-                mbx = by_owner.get(user.id)
-                if mbx is None:
-                    mbx = Mailbox(guid=t.ids.guid(), exchange_guid=ad.get("msExchMailboxGuid") or t.ids.guid(),
-                                  external_directory_object_id=user.id, name=ad.sam_account_name,
-                                  alias=ad.get("mailNickname"), display_name=ad.get("displayName"),
-                                  user_principal_name=ad.get("userPrincipalName"),
-                                  primary_smtp_address=ad.get("mail"), recipient_type_details=rtd,
-                                  is_dir_synced=True, immutable_id=ad.consistency_guid, when_created=now)
-                mbx.display_name = ad.get("displayName")
-                mbx.user_principal_name = ad.get("userPrincipalName")
-                if not mbx.is_exchange_cloud_managed:
-                    mbx.alias = ad.get("mailNickname")
-                    mbx.email_addresses = list(ad.get("proxyAddresses") or [])
-                    mbx.primary_smtp_address = ad.get("mail")
-                    mbx.custom_attributes = [ad.get(f"extensionAttribute{i}") for i in range(1, 16)]
-                    mbx.extension_custom_attributes = [list(ad.get(f"msExchExtensionCustomAttribute{i}") or [])
-                                                       for i in range(1, 6)]
-                    mbx.hidden_from_address_lists_enabled = bool(ad.get("msExchHideFromAddressLists"))
-                mbx.when_changed = now
-                t.mailboxes.put(mbx.guid, mbx)
-        self.last_seq = t.ad_users.current_seq()
-        run = {"id": t.ids.guid(), "policyType": policy, "scheduled": scheduled, "startedAt": now, "endedAt": now,
-               "status": "success", "adds": adds, "updates": updates, "deletes": 0, "skipped": 0, "errors": []}
-        self.history.append(run)
-        self.next_cycle_at = now + self.settings["intervalMinutes"] * 60
-        return run
+        self._last_start = now
+        honour = self.honours_flag
+        scopes = self.settings.get("ouScope") or []
+        self.index.refresh()
+        full = policy == "Initial" or self.full_scan_pending
+        run = _Run(self, now, honour)
 
+        keys = self._work_list(full)
+        # Plan: classify every object before changing anything, so a stopped export applies nothing.
+        upserts, deletes = [], []
+        ad_users = t.ad_users
+        index = self.index
+        for key in keys:
+            ad = ad_users.get(key)
+            if ad is not None and in_scope(ad.ou, scopes):
+                anchor = ad.consistency_guid
+                user = index.user_for_anchor(anchor)
+                if user is not None and user.is_cloud_managed and user.deleted_date_time is None:
+                    run.skipped_cloud_managed += 1
+                    continue
+                upserts.append((key, ad, anchor, user))
+            else:
+                anchor = ad.consistency_guid if ad is not None else index.anchor_by_ad_key.get(key)
+                self._plan_delete(run, key, anchor, deletes)
+        if full:
+            present = {ad.consistency_guid for ad in ad_users if in_scope(ad.ou, scopes)}
+            handled = {a for _, _, a, _ in upserts} | {a for _, a, _ in deletes}
+            for anchor in list(index.user_by_anchor):
+                if anchor not in present and anchor not in handled:
+                    self._plan_delete(run, index.ad_key_by_anchor.get(anchor), anchor, deletes)
+        for anchor in list(self.restored_orphans):
+            user = index.user_for_anchor(anchor)
+            if user is None or user.deleted_date_time is not None or user.on_premises_sync_enabled:
+                self.restored_orphans.discard(anchor)
+            elif not self.ad_in_scope(anchor) and anchor not in run.errored_anchors:
+                run.error_cloud_only(user, anchor)
+
+        threshold = self.settings.get("deletionThreshold")
+        if threshold is not None and len(deletes) > threshold:
+            return self._finish(run, policy, scheduled, stopped=len(deletes))
+
+        for key, anchor, user in deletes:
+            soft_delete_user(t, user)
+            self.connector_deletes[anchor] = {"userId": user.id, "sAMAccountName": user.on_premises_sam_account_name,
+                                              "deletedDateTime": iso(now)}
+            self.retry_keys.discard(key)
+            run.deletes += 1
+        for key, ad, anchor, user in upserts:
+            self._upsert(run, key, ad, anchor, user)
+
+        # Every write above indexed itself as it happened (and forward deliveries index theirs).
+        self.index.mark_seen()
+        self.ad_seq = ad_users.current_seq()
+        self.users_seq = t.users.current_seq()
+        self.mailboxes_seq = t.mailboxes.current_seq()
+        self.full_scan_pending = False
+        if policy == "Initial":
+            self.next_policy = "Delta"
+        return self._finish(run, policy, scheduled)
+
+    def _work_list(self, full: bool) -> list[str]:
+        t = self.tenant
+        if full:
+            return t.ad_users.keys() + [k for k in self.retry_keys if k not in t.ad_users]
+        keys = dict.fromkeys(t.ad_users.changed_since(self.ad_seq))
+        index = self.index
+        # Cloud-side edits (flag reverts, SOA rollback, restores) are reconciled at the next cycle too.
+        for guid in t.mailboxes.changed_since(self.mailboxes_seq):
+            mbx = t.mailboxes.get(guid)
+            owner = t.users.get(mbx.external_directory_object_id) if mbx is not None else None
+            if owner is not None and owner.on_premises_immutable_id:
+                key = index.ad_key_by_anchor.get(owner.on_premises_immutable_id)
+                if key:
+                    keys[key] = None
+        for uid in t.users.changed_since(self.users_seq):
+            user = t.users.get(uid)
+            if user is not None and user.on_premises_immutable_id:
+                key = index.ad_key_by_anchor.get(user.on_premises_immutable_id)
+                if key:
+                    keys[key] = None
+                elif user.on_premises_immutable_id in self.connector_deletes and user.deleted_date_time is None:
+                    self.restored_orphans.add(user.on_premises_immutable_id)
+        for key in self.retry_keys:
+            keys[key] = None
+        return list(keys)
+
+    def _plan_delete(self, run, key, anchor, deletes) -> None:
+        if not anchor:
+            return
+        user = self.index.user_for_anchor(anchor)
+        if user is None or user.deleted_date_time is not None:
+            return
+        if user.is_cloud_managed:
+            # blockOnPremisesSync: a transferred object is not deleted from on-premises either.
+            run.skipped_cloud_managed += 1
+            return
+        if not user.on_premises_sync_enabled:
+            if anchor in self.connector_deletes or anchor in self.restored_orphans:
+                run.error_cloud_only(user, anchor)
+            return
+        deletes.append((key, anchor, user))
+
+    def _upsert(self, run: "_Run", key: str, ad, anchor: str, user) -> None:
+        t = self.tenant
+        index = self.index
+        now = run.now
+        honour = run.honour
+        user_id = user.id if user is not None else None
+        mbx = index.mailbox_for(user_id) if user_id else None
+        cloud_kept = honour and mbx is not None and mbx.when_soft_deleted is None and mbx.is_exchange_cloud_managed
+        ident = entra_identity_values(ad, t.name + ".local")
+        errors: list[dict] = []
+        dropped: frozenset = frozenset()
+        if not cloud_kept:
+            conflicts = index.address_conflicts(smtp_addresses(ad.attrs.get("proxyAddresses")), user_id)
+            if conflicts:
+                dropped = frozenset(conflicts)
+                errors += [_conflict("ProxyAddress", addr, now) for addr in conflicts]
+        if index.upn_taken(ident["user_principal_name"], user_id):
+            errors.append(_conflict("UserPrincipalName", ident["user_principal_name"], now))
+            if user is not None and not index.upn_taken(user.user_principal_name, user_id):
+                ident["user_principal_name"] = user.user_principal_name
+            else:
+                ident["user_principal_name"] = self._quarantine_upn(ident["user_principal_name"])
+
+        added = restored = False
+        if user is None:
+            user = EntraUser(id=t.ids.guid(), user_principal_name=ident["user_principal_name"],
+                             display_name=ident["display_name"], created_date_time=now)
+            added = True
+        elif user.deleted_date_time is not None:
+            # The AD object is back in scope: the hard match on the anchor restores the deleted user.
+            user.deleted_date_time = None
+            restored = True
+        changed = apply_values(user, ident)
+        if not cloud_kept:
+            changed += apply_values(user, entra_exchange_values(ad, dropped))
+        if not user.on_premises_sync_enabled:
+            user.on_premises_sync_enabled = True  # takeover (new object, SOA rollback, or cloud restore re-matched)
+            changed.append("on_premises_sync_enabled")
+        self.connector_deletes.pop(anchor, None)
+        self.restored_orphans.discard(anchor)
+        old_errors = [{k: v for k, v in e.items() if k != "occurredDateTime"}
+                      for e in user.on_premises_provisioning_errors]
+        if old_errors != [{k: v for k, v in e.items() if k != "occurredDateTime"} for e in errors]:
+            user.on_premises_provisioning_errors = errors
+            changed.append("on_premises_provisioning_errors")
+        if changed or added or restored:
+            user.on_premises_last_sync_date_time = now
+            t.users.put(user.id, user)
+            index.index_user(user.id, user)
+        if errors:
+            self.retry_keys.add(key)
+            for e in errors:
+                run.error(user, ad.sam_account_name, anchor, e)
+        else:
+            self.retry_keys.discard(key)
+
+        mailbox_changed = self._mailbox(run, ad, anchor, user, mbx, dropped, restored)
+        if added or restored:
+            run.adds += 1
+        elif changed or mailbox_changed:
+            run.updates += 1
+        else:
+            run.unchanged += 1
+
+    def _mailbox(self, run: "_Run", ad, anchor: str, user, mbx, dropped, restored: bool) -> bool:
+        rtd = mailbox_type(ad)
+        if rtd is None:
+            return False
+        identity = mailbox_identity_values(ad)
+        exchange = mailbox_exchange_values(ad, dropped)
+        payload = {"kind": "upsert", "userId": user.id, "identity": identity, "exchange": exchange,
+                   "honour": run.honour}
+        if mbx is None or mbx.when_soft_deleted is not None:
+            payload["create"] = {"exchangeGuid": ad.attrs.get("msExchMailboxGuid") or self.tenant.ids.guid(),
+                                 "name": ad.sam_account_name, "immutableId": anchor,
+                                 "cloudManaged": bool(self.tenant.org_config.get(
+                                     "ExchangeAttributesCloudManagedByDefault"))}
+            payload["restore"] = True
+            self.forward.submit(payload)
+            return True
+        kept = run.honour and mbx.is_exchange_cloud_managed
+        exchange_differs = differs(mbx, exchange)
+        if kept and exchange_differs:
+            run.cloud_managed_kept += 1
+        if differs(mbx, identity) or (exchange_differs and not kept):
+            self.forward.submit(payload)
+            return True
+        return False
+
+    def _quarantine_upn(self, upn: str) -> str:
+        prefix = (upn or "user").split("@", 1)[0]
+        while True:
+            candidate = f"{prefix}{self.tenant.ids.rng.randrange(1000, 10000)}@{self.tenant.domain}"
+            if not self.index.upn_taken(candidate, None):
+                return candidate
+
+    def _finish(self, run: "_Run", policy: str, scheduled: bool, stopped: int | None = None) -> dict:
+        t = self.tenant
+        if stopped is not None:
+            status = "stopped-deletion-threshold-exceeded"
+        elif run.error_count:
+            status = "completed-export-errors"
+        else:
+            status = "success"
+        record = {
+            "id": t.ids.guid(), "policyType": policy, "trigger": "Scheduler" if scheduled else "Manual",
+            "startDateTime": iso(run.now), "endDateTime": iso(t.clock.now()), "status": status,
+            "connectVersion": self.settings["connectVersion"], "honoursExchangeCloudManaged": run.honour,
+            "adds": 0 if stopped is not None else run.adds,
+            "updates": 0 if stopped is not None else run.updates,
+            "deletes": 0 if stopped is not None else run.deletes,
+            "unchanged": 0 if stopped is not None else run.unchanged,
+            "skippedCloudManaged": run.skipped_cloud_managed,
+            "exchangeAttributesKeptCloudManaged": 0 if stopped is not None else run.cloud_managed_kept,
+            "pendingDeletes": stopped or 0,
+            "deletionThreshold": self.settings.get("deletionThreshold"),
+            "errorCount": run.error_count,
+            "errors": run.errors,
+        }
+        if stopped is not None:
+            record["message"] = (f"Prevent Accidental Deletes: The number of deletions for this sync cycle "
+                                 f"({stopped} pending deletes) has exceeded the current threshold of "
+                                 f"{self.settings.get('deletionThreshold')} objects. Deletions will be suppressed "
+                                 f"and the export to Microsoft Entra ID is stopped.")
+            record["eventId"] = 116
+        if self.next_cycle_at is None:
+            self.next_cycle_at = run.now + self.settings["intervalMinutes"] * 60
+        self.add_history(record)
+        return record
+
+    def add_history(self, record: dict) -> None:
+        """Append a run record (Connect cycle or write-back run), keeping the newest :data:`MAX_HISTORY`."""
+        self.history.append(record)
+        if len(self.history) > MAX_HISTORY:
+            del self.history[: len(self.history) - MAX_HISTORY]
+
+    # ------------------------------------------------------------- queries
+    def ad_in_scope(self, anchor: str) -> bool:
+        """Whether an AD object with this source anchor exists and sits inside the OU scope."""
+        self.index.refresh()
+        key = self.index.ad_key_by_anchor.get(anchor)
+        ad = self.tenant.ad_users.get(key) if key else None
+        return ad is not None and ad.consistency_guid == anchor and in_scope(ad.ou, self.settings.get("ouScope"))
+
+    # ------------------------------------------------------------ snapshot
     def to_dict(self) -> dict:
-        """Serializable state."""
-        return {"settings": self.settings, "history": self.history, "lastSeq": self.last_seq,
-                "nextCycleAt": self.next_cycle_at}
+        """Serializable state. Change marks and indexes are not stored: they are rebuilt, and the first cycle
+        after a restore compares every object (counts stay exact because updates are diff-based)."""
+        return {"settings": copy.deepcopy(self.settings), "history": copy.deepcopy(self.history),
+                "nextCycleAt": self.next_cycle_at, "nextPolicy": self.next_policy,
+                "lastStart": self._last_cycle_start(),
+                "connectorDeletes": copy.deepcopy(self.connector_deletes),
+                "restoredOrphans": sorted(self.restored_orphans), "retryKeys": sorted(self.retry_keys),
+                "forward": self.forward.to_dict(), "writeback": self.writeback.to_dict()}
 
     def load(self, data: dict) -> None:
-        """Restore from :meth:`to_dict` output."""
-        self.settings = data["settings"]
-        self.history = data["history"]
-        self.last_seq = data["lastSeq"]
-        self.next_cycle_at = data["nextCycleAt"]
+        """Restore from :meth:`to_dict` output (the tenant's collections may be loaded before or after)."""
+        settings = copy.deepcopy(DEFAULT_SETTINGS)
+        settings.update(copy.deepcopy(data.get("settings") or {}))
+        settings["writeback"] = {**DEFAULT_SETTINGS["writeback"], **(settings.get("writeback") or {})}
+        self.settings = settings
+        self.history = list(data.get("history") or [])
+        self.next_cycle_at = data.get("nextCycleAt")
+        self.next_policy = data.get("nextPolicy") or "Delta"
+        self._last_start = data.get("lastStart")
+        self.connector_deletes = dict(data.get("connectorDeletes") or {})
+        self.restored_orphans = set(data.get("restoredOrphans") or [])
+        self.retry_keys = set(data.get("retryKeys") or [])
+        self.forward.load(data.get("forward") or {})
+        self.writeback.load(data.get("writeback") or {})
+        self.index.reset()
+        self.purger.reset()
+        self._reset_marks()
+        self.full_scan_pending = True
+
+
+class _Run:
+    """Counters and per-object errors of one cycle."""
+
+    def __init__(self, engine, now: float, honour: bool):
+        self.engine, self.now, self.honour = engine, now, honour
+        self.adds = self.updates = self.deletes = self.unchanged = 0
+        self.skipped_cloud_managed = self.cloud_managed_kept = 0
+        self.error_count = 0
+        self.errors: list[dict] = []
+        self.errored_anchors: set[str] = set()
+
+    def error(self, user, sam, anchor, err: dict) -> None:
+        """Record a per-object PropertyConflict."""
+        self._add({"errorType": err["category"], "userId": user.id, "sAMAccountName": sam, "sourceAnchor": anchor,
+                   "propertyCausingError": err["propertyCausingError"], "value": err["value"],
+                   "message": f"Unable to update this object because the following attributes associated with "
+                              f"this object have values that may already be associated with another object in "
+                              f"your local directory services: [{err['propertyCausingError']} {err['value']}]."})
+
+    def error_cloud_only(self, user, anchor) -> None:
+        """Record DeletingCloudOnlyObjectNotAllowed for a cloud-restored user whose AD object is gone."""
+        self.errored_anchors.add(anchor)
+        self._add({"errorType": "DeletingCloudOnlyObjectNotAllowed", "userId": user.id,
+                   "sAMAccountName": user.on_premises_sam_account_name, "sourceAnchor": anchor,
+                   "propertyCausingError": None, "value": None,
+                   "message": "The object being deleted is a cloud-only object. Deleting cloud-only objects "
+                              "through directory synchronization is not allowed."})
+
+    def _add(self, entry: dict) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_LISTED:
+            self.errors.append(entry)
+
+
+def _conflict(prop: str, value: str, now: float) -> dict:
+    return {"category": "PropertyConflict", "occurredDateTime": iso(now), "propertyCausingError": prop,
+            "value": value}
+
+
+def _int_in(name: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidArgument(f"{name} must be an integer from {lo} to {hi}.")
+    return value
+
+
+def _bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be true or false.")
+    return value
+
+
+def _looks_like_dn(text: str) -> bool:
+    parts = [p.strip() for p in text.split(",")]
+    return bool(parts) and all("=" in p and p.split("=", 1)[0].strip() and p.split("=", 1)[1].strip()
+                               for p in parts)

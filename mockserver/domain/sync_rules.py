@@ -1,0 +1,146 @@
+"""Entra Connect's attribute flow rules: which AD attributes land on the Entra user (identity, always) and
+which on the Exchange Online mailbox (Exchange attributes, only while the mailbox is not
+``IsExchangeCloudManaged``), OU scoping, version gating and duplicate-attribute resiliency.
+
+Everything here is a pure function of its arguments so the cycle engine (``sync.py``), forward sync and
+write-back share one definition of the mapping."""
+from __future__ import annotations
+
+from .onprem import REMOTE_TYPE_TO_EXO, ADUser
+
+#: Oldest Connect Sync build that honours IsExchangeCloudManaged (the preview docs' minimum; see fidelity.md).
+MIN_HONOURING_VERSION = (2, 5, 76, 0)
+
+#: userAccountControl bit ACCOUNTDISABLE.
+UAC_ACCOUNTDISABLE = 0x2
+
+_EXT = tuple(f"extensionAttribute{i}" for i in range(1, 16))
+_EXT_CUSTOM = tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6))
+
+
+def parse_version(text) -> tuple[int, ...] | None:
+    """``"2.5.76.0"`` -> ``(2, 5, 76, 0)``; None when it is not a dotted version of 2 to 4 numbers."""
+    if not isinstance(text, str):
+        return None
+    parts = text.strip().split(".")
+    if not 2 <= len(parts) <= 4 or not all(p.isdigit() and len(p) <= 9 for p in parts):
+        return None
+    return tuple(int(p) for p in parts) + (0,) * (4 - len(parts))
+
+
+def honours_exchange_cloud_managed(version: str) -> bool:
+    """Whether a Connect Sync build respects IsExchangeCloudManaged (older builds keep exporting AD values)."""
+    parsed = parse_version(version)
+    return parsed is not None and parsed >= MIN_HONOURING_VERSION
+
+
+def in_scope(ou: str, scopes) -> bool:
+    """OU-based filtering: the object's OU is one of the selected containers or below one of them.
+    An empty selection means the whole domain is in scope (Connect's default without OU filtering)."""
+    if not scopes:
+        return True
+    ou_l = ou.lower()
+    for scope in scopes:
+        s = scope.lower()
+        if ou_l == s or ou_l.endswith("," + s):
+            return True
+    return False
+
+
+def smtp_addresses(proxies) -> list[str]:
+    """Lower-cased SMTP addresses of a proxyAddresses / EmailAddresses list (other prefixes ignored)."""
+    out = []
+    for p in proxies or ():
+        if isinstance(p, str) and p[:5].lower() == "smtp:":
+            out.append(p[5:].lower())
+    return out
+
+
+def primary_smtp(attrs: dict) -> str | None:
+    """The primary SMTP address: ``mail`` when set, else the ``SMTP:`` (upper-case prefix) proxy."""
+    mail = attrs.get("mail")
+    if mail:
+        return mail
+    for p in attrs.get("proxyAddresses") or ():
+        if isinstance(p, str) and p.startswith("SMTP:"):
+            return p[5:]
+    return None
+
+
+def entra_identity_values(ad: ADUser, domain_name: str) -> dict:
+    """Identity attributes (plus the onPremises* shadow) as EntraUser fields: they always flow AD -> Entra."""
+    a = ad.attrs
+    uac = a.get("userAccountControl")
+    return {
+        "user_principal_name": a.get("userPrincipalName"),
+        "display_name": a.get("displayName") or ad.sam_account_name,
+        "given_name": a.get("givenName"),
+        "surname": a.get("sn"),
+        "job_title": a.get("title"),
+        "department": a.get("department"),
+        "account_enabled": not (isinstance(uac, int) and uac & UAC_ACCOUNTDISABLE),
+        "on_premises_immutable_id": ad.consistency_guid,
+        "on_premises_sam_account_name": ad.sam_account_name,
+        "on_premises_distinguished_name": ad.distinguished_name,
+        "on_premises_user_principal_name": a.get("userPrincipalName"),
+        "on_premises_domain_name": domain_name,
+        "on_premises_extension_attributes": [a.get(n) for n in _EXT],
+    }
+
+
+def entra_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
+    """Exchange-owned attributes mirrored on the Entra user (mail, mailNickname, proxyAddresses); ``dropped``
+    are lower-cased addresses quarantined by duplicate-attribute resiliency."""
+    a = ad.attrs
+    proxies = [p for p in (a.get("proxyAddresses") or ()) if not _is_dropped(p, dropped)]
+    return {"mail": a.get("mail"), "mail_nickname": a.get("mailNickname"), "proxy_addresses": proxies}
+
+
+def mailbox_identity_values(ad: ADUser) -> dict:
+    """Identity attributes Exchange shows on the mailbox (read-only there while synced)."""
+    a = ad.attrs
+    return {"display_name": a.get("displayName") or ad.sam_account_name,
+            "user_principal_name": a.get("userPrincipalName")}
+
+
+def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
+    """Exchange attributes as Mailbox fields: the set whose SOA moves with IsExchangeCloudManaged."""
+    a = ad.attrs
+    values = {
+        "alias": a.get("mailNickname") or ad.sam_account_name,
+        "email_addresses": [p for p in (a.get("proxyAddresses") or ()) if not _is_dropped(p, dropped)],
+        "custom_attributes": [a.get(n) for n in _EXT],
+        "extension_custom_attributes": [list(a.get(n) or ()) for n in _EXT_CUSTOM],
+        "hidden_from_address_lists_enabled": bool(a.get("msExchHideFromAddressLists")),
+    }
+    primary = primary_smtp(a)
+    if primary and primary.lower() not in dropped:
+        values["primary_smtp_address"] = primary
+    rtd = REMOTE_TYPE_TO_EXO.get(a.get("msExchRecipientTypeDetails"))
+    if rtd:
+        values["recipient_type_details"] = rtd
+    return values
+
+
+def mailbox_type(ad: ADUser) -> str | None:
+    """RecipientTypeDetails of the cloud mailbox this AD user stands for, or None (not a remote mailbox)."""
+    return REMOTE_TYPE_TO_EXO.get(ad.attrs.get("msExchRecipientTypeDetails"))
+
+
+def apply_values(obj, values: dict) -> list[str]:
+    """Set each field that differs; return the names of the fields that changed."""
+    changed = []
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.append(name)
+    return changed
+
+
+def differs(obj, values: dict) -> bool:
+    """Whether applying ``values`` would change ``obj``."""
+    return any(getattr(obj, name) != value for name, value in values.items())
+
+
+def _is_dropped(proxy, dropped) -> bool:
+    return bool(dropped) and isinstance(proxy, str) and proxy[:5].lower() == "smtp:" and proxy[5:].lower() in dropped
