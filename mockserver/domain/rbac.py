@@ -20,10 +20,20 @@ def is_guid(value: str) -> bool:
     return bool(_GUID_RE.match(value or ""))
 
 
+_CATALOG_CACHE: list = [None, {}]
+
+
 def cmdlet_catalog() -> dict[str, list[str]]:
-    """Every emulated cmdlet with its parameter names, from the Exchange cmdlet registry (RBAC cmdlets included)."""
-    from .exchange.cmdlets import all_cmdlets
-    return {spec.name: [p.name for p in spec.param_list] for spec in all_cmdlets()}
+    """Every emulated cmdlet with its parameter names, from the Exchange cmdlet registry (RBAC cmdlets included).
+    Cached until the registry's contents change (it is consulted on every InvokeCommand)."""
+    from .exchange import cmdlets as registry
+    registry.ensure_builtins()
+    table = getattr(registry, "_REGISTRY", None)
+    key = tuple(map(id, table.values())) if table is not None else None
+    if key is None or key != _CATALOG_CACHE[0]:
+        catalog = {spec.name: [p.name for p in spec.param_list] for spec in registry.all_cmdlets()}
+        _CATALOG_CACHE[:] = [key, catalog]
+    return _CATALOG_CACHE[1]
 
 
 @dataclass
@@ -85,10 +95,9 @@ class ExchangeRbac:
 
     def _builtins(self) -> dict[str, ManagementRole]:
         catalog = self.catalog()
-        key = tuple(sorted((k, len(v)) for k, v in catalog.items()))
-        if key != self._builtin_key:
+        if catalog is not self._builtin_key:  # identity, not equality: the catalog object is replaced on change
             self._builtin_roles = rbac_builtin.build_roles(self.tenant.id, catalog, self.created)
-            self._builtin_key = key
+            self._builtin_key = catalog
         return self._builtin_roles
 
     # -------------------------------------------------------------- reads
