@@ -19,7 +19,7 @@ class SettingsPatchSchema(Schema):
                                                      "(without them the toggle fails with an RBAC error)."})
     forwardSyncDelayMinutes = fields.Float(validate=validate.Range(0, 24 * 60),
                                            metadata={"description": "Entra -> Exchange Online propagation delay."})
-    deviceCodeAutoApprove = fields.Boolean(metadata={"description": "Approve device-code sign-ins automatically."})
+    deviceCodeAutoApprove = fields.Boolean(truthy={True}, falsy={False}, metadata={"description": "Approve device-code sign-ins automatically."})
     tokenLifetimeSeconds = fields.Integer(strict=True, validate=validate.Range(60, 86400),
                                           metadata={"description": "Lifetime of issued access tokens."})
 
