@@ -168,6 +168,16 @@ ROLE_GROUP_DEFS: tuple[RoleGroupDef, ...] = (
                  "recipients and view recipients in an Exchange organization.",
                  ("User Options", "View-Only Recipients"),
                  (("HelpdeskAdmins", dirroles.HELPDESK_ADMINISTRATOR),)),
+    RoleGroupDef("Security Administrator",
+                 "Linked to the Security Administrator directory role; members can view recipients and "
+                 "configuration in the Exchange organization.",
+                 ("View-Only Recipients", "View-Only Configuration"),
+                 (("SecurityAdmins", dirroles.SECURITY_ADMINISTRATOR),)),
+    RoleGroupDef("Compliance Management",
+                 "Members of this management role group can view recipients and configuration for compliance "
+                 "purposes.",
+                 ("View-Only Recipients", "View-Only Configuration"),
+                 (("ComplianceAdmins", dirroles.COMPLIANCE_ADMINISTRATOR),)),
     RoleGroupDef("Hybrid Identity Management",
                  "Mock-only: carries the Hybrid Identity Administrator directory role's right to move the source "
                  "of authority of Exchange attributes (Set-Mailbox -IsExchangeCloudManaged).",
