@@ -63,7 +63,13 @@ class WritebackJob:
     # --------------------------------------------------------------- timer
     def next_due(self) -> float | None:
         """Next scheduled write-back run (None while disabled)."""
-        return self.next_at if self.config.get("enabled") else None
+        if not self.config.get("enabled"):
+            return None
+        if self.next_at is None:
+            # Enabled by editing the settings dict directly (scenario files): the first run is one interval out.
+            self.full_pending = True
+            self.next_at = self.tenant.clock.now() + self.config["intervalMinutes"] * 60
+        return self.next_at
 
     def run_due(self, now: float) -> None:
         """Scheduled run."""

@@ -1,2 +1,72 @@
-"""Control plane: clock routes (registered on the shared /_mock blueprint)."""
-from . import bp  # noqa: F401
+"""Control plane: the tenant clock (``GET /_mock/tenants/{t}/clock``, ``POST .../clock/advance {minutes}``).
+Advancing runs everything that comes due, in time order: scheduled Connect cycles, write-back runs,
+forward-sync deliveries, purges of soft-deleted objects, PIM expiries."""
+from __future__ import annotations
+
+from flask import jsonify
+from marshmallow import Schema, fields, validate
+
+from ...domain.clock import iso
+from . import bp
+from .common import load_body, tenant_or_404
+
+#: One advance may move a tenant at most a year (keeps a single request bounded).
+MAX_ADVANCE_MINUTES = 366 * 24 * 60
+
+
+class ClockAdvanceSchema(Schema):
+    """Body of ``POST /_mock/tenants/{t}/clock/advance``."""
+
+    minutes = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, MAX_ADVANCE_MINUTES),
+                           metadata={"description": "Tenant minutes to move forward (due work runs on the way)."})
+
+
+def _clock_view(tenant) -> dict:
+    clock = tenant.clock
+    dues = [t.next_due() for t in tenant.timers]
+    dues = [d for d in dues if d is not None]
+    return {"now": iso(clock.now()), "epochSeconds": clock.now(), "frozen": clock.frozen, "speed": clock.speed,
+            "nextDueDateTime": iso(min(dues)) if dues else None}
+
+
+@bp.route("/tenants/<tenant_key>/clock", methods=["GET"])
+def get_clock(tenant_key: str):
+    """Read the tenant clock.
+    ---
+    get:
+      responses:
+        200:
+          description: "{now, epochSeconds, frozen, speed, nextDueDateTime}: the tenant time and the next scheduled work."
+        404:
+          description: Unknown tenant.
+    """
+    tenant = tenant_or_404(tenant_key)
+    with tenant.lock:
+        return jsonify(_clock_view(tenant))
+
+
+@bp.route("/tenants/<tenant_key>/clock/advance", methods=["POST"])
+def advance_clock(tenant_key: str):
+    """Move the tenant clock forward, running due work in order.
+    ---
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: ClockAdvanceSchema
+      responses:
+        200:
+          description: "The clock after the move, plus previous (ISO time before) and ran (how many timer runs happened)."
+        400:
+          description: minutes missing, negative or too large (nothing changes).
+    """
+    tenant = tenant_or_404(tenant_key)
+    body = load_body(ClockAdvanceSchema())
+    with tenant.lock:
+        before = tenant.clock.now()
+        ran = tenant.advance(body["minutes"])
+        tenant.record("control", "AdvanceClock", None, target=tenant.id, parameters={"minutes": body["minutes"]},
+                      changes={"now": {"old": iso(before), "new": iso(tenant.clock.now())}})
+        out = _clock_view(tenant)
+        out.update({"previous": iso(before), "ran": ran})
+        return jsonify(out)
