@@ -72,18 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("inventory", help="every mailbox with IsDirSynced, IsExchangeCloudManaged, eligibility")
-    _connection_args(p), _output_args(p)
+    _connection_args(p)
+    _output_args(p)
     p.add_argument("--filter", help="OPATH filter for Get-Mailbox")
     p.add_argument("--include-mail-users", action="store_true")
 
     p = sub.add_parser("preflight", help="roles, permissions, tenant default, sync facts, eligibility")
-    _connection_args(p), _output_args(p)
+    _connection_args(p)
+    _output_args(p)
 
     for name, text in (("enable", "make mailboxes cloud-managed in waves, with read-back"),
                        ("disable", "hand mailboxes back to on-prem authority (cloud edits are overwritten!)"),
                        ("revert", "reconcile cloud values into AD, then hand back to on-prem")):
         p = sub.add_parser(name, help=text)
-        _connection_args(p), _output_args(p)
+        _connection_args(p)
+        _output_args(p)
         p.add_argument("-i", "--input", help="CSV of identities (Identity/PrimarySmtpAddress/UPN column)")
         p.add_argument("--identity", action="append", help="an identity (repeatable)")
         if name == "enable":
@@ -103,13 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--events", action="store_true", help="print one JSON line per completed item on stdout")
 
     p = sub.add_parser("verify", help="after a sync cycle: enabled mailboxes still hold their cloud values")
-    _connection_args(p), _output_args(p)
+    _connection_args(p)
+    _output_args(p)
     p.add_argument("--checkpoint", required=True, help="checkpoint of the enable run")
     p.add_argument("--baseline", help="JSON baseline written by --capture (instead of the run's read-back)")
     p.add_argument("--capture", help="write the current values as a baseline JSON file and exit")
 
     p = sub.add_parser("drift", help="cloud vs on-prem differences of cloud-managed mailboxes")
-    _connection_args(p), _output_args(p)
+    _connection_args(p)
+    _output_args(p)
     p.add_argument("-i", "--input", help="CSV of identities (default: every cloud-managed mailbox)")
 
     p = sub.add_parser("status", help="summarize a checkpoint (no sign-in)")
@@ -206,6 +211,7 @@ def _progress(total: int, label: str, disabled: bool):
 
 # -- commands ---------------------------------------------------------------------------------------------------
 def cmd_inventory(args) -> int:
+    """``hybridsoa inventory``: every mailbox with its SOA state and eligibility."""
     from dataclasses import asdict
     from .soa.inventory import inventory, summarize
     conn = _connect(args)
@@ -221,6 +227,7 @@ def cmd_inventory(args) -> int:
 
 
 def cmd_preflight(args) -> int:
+    """``hybridsoa preflight``: pass/warn/fail checks before a bulk change."""
     from .soa.preflight import preflight
     conn = _connect(args)
     report = preflight(conn.exchange, graph=conn.graph, tokens=conn.tokens, onprem=conn.onprem)
@@ -240,6 +247,7 @@ def cmd_preflight(args) -> int:
 
 
 def cmd_toggle(args) -> int:
+    """``hybridsoa enable|disable|revert``: bulk change in waves with read-back and checkpoint."""
     from .soa.checkpoint import Checkpoint
     from .soa.enable import AdaptiveRate, run_toggle
     from .soa.plan import plan
@@ -293,6 +301,7 @@ def cmd_toggle(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    """``hybridsoa verify``: enabled mailboxes still hold their cloud values after a sync cycle."""
     from .soa.checkpoint import Checkpoint
     from .soa.verify import baseline_from, capture_baseline, verify
     cp = Checkpoint.load(args.checkpoint)
@@ -317,6 +326,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_drift(args) -> int:
+    """``hybridsoa drift``: cloud vs on-prem differences of cloud-managed mailboxes."""
     from .soa.drift import drift
     conn = _connect(args)
     if conn.onprem is None:
@@ -333,6 +343,7 @@ def cmd_drift(args) -> int:
 
 
 def cmd_status(args) -> int:
+    """``hybridsoa status``: outcome counts of a checkpoint, without signing in."""
     from .soa.checkpoint import Checkpoint, SILENT, FAILURE_STATUSES
     if not os.path.exists(args.checkpoint):
         raise UsageError(f"checkpoint not found: {args.checkpoint}")
