@@ -35,6 +35,10 @@ def find_mailboxes(tenant, identity: str, *, soft_deleted: bool = False, types: 
     text = _strip_prefix((identity or "").strip())
     key = text.lower()
     as_guid = _is_guid(text)
+    if not soft_deleted:
+        fast = _indexed(tenant, key, as_guid, types)
+        if fast:
+            return fast
     out = []
     for mbx in tenant.mailboxes:
         if mbx.is_soft_deleted != soft_deleted:
@@ -44,6 +48,25 @@ def find_mailboxes(tenant, identity: str, *, soft_deleted: bool = False, types: 
         if mailbox_matches(mbx, key, as_guid):
             out.append(mbx)
     return out
+
+
+def _indexed(tenant, key: str, as_guid: bool, types) -> list:
+    """Fast path for GUIDs and SMTP addresses through the sync engine's indexes (large tenants); an empty
+    answer falls back to the full scan, so the result never differs from it."""
+    index = getattr(getattr(tenant, "sync", None), "index", None)
+    candidates = []
+    if as_guid:
+        mbx = tenant.mailboxes.get(key)
+        if mbx is None and index is not None:
+            index.refresh()
+            owned = index.mailbox_by_owner.get(key)
+            mbx = tenant.mailboxes.get(owned) if owned else None
+        candidates = [mbx] if mbx is not None else []
+    elif "@" in key and index is not None and hasattr(index, "mailboxes_by_addr"):
+        index.refresh()
+        candidates = [tenant.mailboxes.get(k) for k in sorted(index.mailboxes_by_addr.get(key, ()))]
+    return [m for m in candidates if m is not None and not m.is_soft_deleted
+            and (types is None or m.recipient_type_details in types) and mailbox_matches(m, key, as_guid)]
 
 
 def resolve_mailbox(tenant, identity: str, *, soft_deleted: bool = False, types: tuple[str, ...] | None = None):

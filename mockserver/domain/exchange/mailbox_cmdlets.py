@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .. import lifecycle
 from ..mailboxes import MAILBOX_TYPES
 from . import errors as exo_errors
 from . import rules
@@ -273,15 +274,31 @@ def _planned_addresses(tenant, mbx, params):
 
 
 def _check_unique(tenant, mbx, addresses: list[str]) -> None:
-    mine = {a.lower() for a in addresses if a.lower().startswith("smtp:")}
+    """Refuse SMTP addresses another live recipient already holds (Exchange's proxy address uniqueness)."""
+    had = {a.lower() for a in mbx.email_addresses}
+    added = [a for a in addresses if a.lower().startswith("smtp:") and a.lower() not in had]
+    if not added:
+        return
+    index = getattr(getattr(tenant, "sync", None), "index", None)
+    if index is not None and hasattr(index, "mailboxes_by_addr"):
+        index.refresh()
+        for address in added:
+            for key in sorted(index.mailboxes_by_addr.get(address[5:].lower(), ())):
+                other = tenant.mailboxes.get(key)
+                if other is not None and other.guid != mbx.guid:
+                    raise _address_taken(address, other)
+        return
+    wanted = {a.lower() for a in added}
     for other in tenant.mailboxes:
-        if other.guid == mbx.guid:
-            continue
-        for address in other.email_addresses:
-            if address.lower() in mine:
-                raise exo_errors.data_validation(
-                    f"The proxy address \"{address}\" is already being used by the proxy addresses or "
-                    f"LegacyExchangeDN of \"{other.name}\". Please choose another proxy address.")
+        if other.guid != mbx.guid and not other.is_soft_deleted:
+            if any(a.lower() in wanted for a in other.email_addresses):
+                raise _address_taken(next(a for a in added), other)
+
+
+def _address_taken(address: str, other):
+    return exo_errors.data_validation(
+        f"The proxy address \"{address}\" is already being used by the proxy addresses or LegacyExchangeDN of "
+        f"\"{other.name}\". Please choose another proxy address.")
 
 
 # -------------------------------------------------------------------------------------- Undo-SoftDeletedMailbox
@@ -291,24 +308,17 @@ def undo_soft_deleted_mailbox(ctx, params):
     mbx = resolve_mailbox(tenant, params["SoftDeletedObject"], soft_deleted=True)
     ctx.target = mbx.name
     ctx.authorize_target(mbx)
-    clash = [m for m in tenant.mailboxes if not m.is_soft_deleted and m.guid != mbx.guid
-             and {a.lower() for a in m.email_addresses if a.lower().startswith("smtp:")}
-             & {a.lower() for a in mbx.email_addresses if a.lower().startswith("smtp:")}]
-    if clash:
-        raise exo_errors.data_validation(f"The proxy address of '{mbx.name}' is already being used by "
-                                         f"\"{clash[0].name}\". Remove it before restoring the mailbox.")
-    changes = {"WhenSoftDeleted": {"old": mbx.when_soft_deleted, "new": None}}
-    mbx.when_soft_deleted = None
-    mbx.when_changed = tenant.clock.now()
-    tenant.mailboxes.touch(mbx.guid)
     owner = owner_of(tenant, mbx)
-    if owner is not None and owner.deleted_date_time is not None:
-        changes["User.DeletedDateTime"] = {"old": owner.deleted_date_time, "new": None}
-        owner.deleted_date_time = None
-        tenant.users.touch(owner.id)
+    owner_deleted = owner is not None and owner.deleted_date_time is not None
+    old_deleted = mbx.when_soft_deleted
+    lifecycle.restore_mailbox(tenant, mbx)
+    changes = {"WhenSoftDeleted": {"old": old_deleted, "new": None}}
+    if owner_deleted and owner.deleted_date_time is None:
+        changes["User.DeletedDateTime"] = {"old": old_deleted, "new": None}
     if params.get("WindowsLiveID") and params["WindowsLiveID"].lower() != (mbx.user_principal_name or "").lower():
         changes["UserPrincipalName"] = {"old": mbx.user_principal_name, "new": params["WindowsLiveID"]}
         mbx.user_principal_name = params["WindowsLiveID"]
+        tenant.mailboxes.touch(mbx.guid)
     ctx.changes = changes
     return [mailbox_object(tenant, mbx)]
 
