@@ -303,3 +303,15 @@ def test_snapshot_round_trip(tenant, make_tenant):
                          roles=["Exchange.ManageAsApp"])
     twin.rbac.authorize(twin_caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
     assert caller.object_id == twin_caller.object_id
+
+
+def test_malformed_snapshot_section_is_refused_and_changes_nothing(tenant):
+    rbac = tenant.rbac
+    rbac.new_role("Keep", "Mail Recipients")
+    before = rbac.to_dict()
+    role = dict(before["roles"][0], entries=["Get-Mailbox"])
+    for bad in ({"roles": [{"nope": 1}]}, {"scopes": "x"}, {"assignments": [1]}, {"servicePrincipals": [{}]},
+                {"roles": [role]}):
+        with pytest.raises(InvalidArgument):
+            rbac.load(bad)
+    assert rbac.to_dict() == before
