@@ -132,6 +132,8 @@ def dump_tenant(tenant) -> dict:
     doc["collections"] = {k: dump_collection(c) for k, c in collections_of(tenant).items()}
     doc["subsystems"] = {k: _jsonable(s.to_dict()) for k, s in subsystems_of(tenant).items()}
     doc["audit"] = _jsonable(tenant.audit.to_list())
+    # The key pool is random per process: without the key a restart would invalidate every issued token.
+    doc["signing"] = {"kid": tenant.signing_kid, "privateKeyPem": tenant.signing_key_pem}
     return doc
 
 
@@ -180,6 +182,7 @@ def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None 
         doc = rebrand(doc, old_id=old_id, new_id=tenant_id, old_name=old_name, new_name=new_name)
     else:
         doc = copy.deepcopy(doc)
+    signing = doc.get("signing") if tenant_id == old_id else None
     spec_fields = set(TenantSpec.__dataclass_fields__)
     spec = TenantSpec(**{k: v for k, v in doc["spec"].items() if k in spec_fields})
     spec.name = new_name
@@ -187,10 +190,21 @@ def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None 
     try:
         tenant = Tenant(spec)
         with tenant.lock:
+            if signing and signing.get("privateKeyPem"):
+                _adopt_signing_key(tenant, signing["privateKeyPem"])
             _load_into(tenant, doc, resume_clock)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise InvalidArgument(f"The snapshot is damaged ({type(exc).__name__}: {exc}).") from None
     return tenant
+
+
+def _adopt_signing_key(tenant, pem: str) -> None:
+    from .tenant import _public_pem
+    try:
+        public = _public_pem(pem)
+    except (ValueError, TypeError):
+        raise InvalidArgument("The snapshot's signing key is not a valid PEM private key.") from None
+    tenant.signing_key_pem, tenant.signing_public_pem = pem, public
 
 
 def _load_into(tenant, doc: dict, resume_clock: bool) -> None:

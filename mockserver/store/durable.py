@@ -88,6 +88,7 @@ class DurableStore:
             else:
                 entry["items"].append([key, seq, json.loads(data), cls])
         doc["collections"] = collections
+        doc["signing"] = blobs.get("signing")
         doc["audit"] = [json.loads(d) for (d,) in self.db.execute(
             "SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,))]
         return doc
@@ -235,7 +236,7 @@ class DurableStore:
 
     def _blobs(self, tenant, doc: dict) -> dict:
         blobs = {"clock": doc["clock"], "ids": doc["ids"], "state": doc["state"],
-                 "collections": self._collection_meta(tenant)}
+                 "collections": self._collection_meta(tenant), "signing": doc["signing"]}
         for name, data in doc["subsystems"].items():
             blobs[f"subsystem:{name}"] = data
         return blobs
