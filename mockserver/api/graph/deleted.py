@@ -23,6 +23,12 @@ def list_deleted_users(tenant, caller):
                       count=len(views) if q.count else None, next_link=next_link)
 
 
+@endpoint("/directory/deletedItems/graph.user", perm=auth.DELETED_READ)
+def list_deleted_users_alias(tenant, caller):
+    """``GET /directory/deletedItems/graph.user``: the type cast by schema alias (what msgraph-sdk sends)."""
+    return list_deleted_users.__wrapped__(tenant, caller)
+
+
 @endpoint("/directory/deletedItems/<item_id>", perm=auth.DELETED_READ)
 def get_deleted_item(tenant, caller, item_id):
     """``GET /directory/deletedItems/{id}``."""
