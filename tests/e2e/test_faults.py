@@ -60,7 +60,7 @@ def test_msal_sees_an_injected_5xx(tenant, mock_session):
     with pytest.raises(msal.exceptions.MsalServiceError, match="503"):
         _msal(tenant).acquire_token_for_client(GRAPH)
     assert "access_token" in _msal(tenant).acquire_token_for_client(GRAPH)  # the rule's one hit is spent
-    entries = _journal(mock_session, tenant, "api=identity")["value"]
+    entries = _journal(mock_session, tenant, "api=identity&method=POST")["value"]
     assert [e["status"] for e in entries] == [503, 200] and entries[0]["fault"]["kind"] == "fault"
 
 
