@@ -190,3 +190,9 @@ def test_openapi_documents_every_control_route(client, app):
         for method, operation in operations.items():
             if method != "parameters":
                 assert operation["summary"] and operation["responses"], (path, method)
+
+
+def test_scenario_must_be_a_name_or_an_object(client, registry):
+    response = _create(client, name="badscenario", scenario=[1])
+    assert response.status_code == 400 and "scenario" in response.get_json()["error"]["details"]
+    assert registry.list() == []

@@ -34,14 +34,20 @@ class TenantCreateSchema(Schema):
     clockStart = fields.String(load_default=None, allow_none=True,
                                metadata={"description": "ISO-8601 start of the tenant clock."})
     tenantId = fields.String(load_default=None, allow_none=True, metadata={"description": "Fixed tenant id (GUID)."})
-    scenario = fields.String(load_default=None, allow_none=True,
-                             metadata={"description": "Scenario to apply after seeding (stored with the tenant)."})
+    scenario = fields.Raw(load_default=None, allow_none=True,
+                          metadata={"description": "A scenario name (scenarios/<name>.yaml) or an inline tenant "
+                                                   "description object, applied after seeding."})
     options = fields.Dict(load_default=dict, metadata={"description": "Free-form creation options."})
 
     @validates("tenantId")
     def _tenant_id_is_guid(self, value, **_kw):
         if value is not None and not _GUID_RE.match(value):
             raise ValidationError("tenantId must be a GUID.")
+
+    @validates("scenario")
+    def _scenario_is_name_or_object(self, value, **_kw):
+        if value is not None and not isinstance(value, (str, dict)):
+            raise ValidationError("scenario must be a scenario name or an inline tenant description object.")
 
     @validates("clockStart")
     def _clock_start_is_iso(self, value, **_kw):
