@@ -146,7 +146,8 @@ def _check_value(name: str, value) -> None:
     kind = USER_PROPERTIES[name]
     bad = InvalidArgument(f"Invalid value specified for property '{name}' of resource 'User'.")
     if value is None:
-        if name in ("accountEnabled", "displayName", "userPrincipalName", "mailNickname"):
+        if name in ("accountEnabled", "displayName", "userPrincipalName", "mailNickname", "passwordProfile",
+                    "onPremisesExtensionAttributes") or kind.startswith("Collection("):
             raise bad
         return
     if kind in _SIMPLE_TYPES:
