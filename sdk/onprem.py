@@ -106,8 +106,8 @@ class MockOnPremDirectory(OnPremDirectory):
         if control_token:
             self.headers["Authorization"] = f"Bearer {control_token}"
 
-    def _call(self, method: str, path: str, json=None):
-        resp = self.transport.send(method, f"{self.base}/{path}", json=json, headers=self.headers,
+    def _call(self, method: str, path: str, json=None, params: dict | None = None):
+        resp = self.transport.send(method, f"{self.base}/{path}", json=json, params=params, headers=self.headers,
                                    idempotent=method != "POST", error_parser=parse_graph_error)
         return resp.json() if resp.content else None
 
@@ -124,13 +124,15 @@ class MockOnPremDirectory(OnPremDirectory):
 
     def iter_users(self) -> Iterator[dict]:
         """Every AD user of the mock tenant (flattened LDAP attributes)."""
-        data = self._call("GET", "onprem/users")
-        if isinstance(data, dict):
-            items = data.get("value") or data.get("users") or []
-        else:
-            items = data or []
-        for user in items:
-            yield self._flatten(user)
+        skip: int | None = 0
+        while skip is not None:
+            data = self._call("GET", "onprem/users", params={"top": 1000, "skip": skip})
+            if not isinstance(data, dict):
+                yield from (self._flatten(u) for u in data or [])
+                return
+            for user in data.get("value") or []:
+                yield self._flatten(user)
+            skip = data.get("nextSkip")
 
     def get_user(self, sam_account_name: str) -> dict | None:
         """One AD user by sAMAccountName, or None."""

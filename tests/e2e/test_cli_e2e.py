@@ -97,3 +97,35 @@ def test_resume_after_sigkill_is_exactly_once(tenant, tmp_path, mock_session):
     assert sorted(targets) == sorted(ids)                                    # one write per mailbox across both runs
     status = _run(["status", "--checkpoint", str(cp), "--json"], env)
     assert status.returncode == 0 and json.loads(status.stdout)["counts"] == {"changed": len(ids), "pending": 0}
+
+
+def test_verify_drift_and_revert_commands(tenant, tmp_path, mock_session):
+    env = _env(tenant)
+    base = f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}"
+    inv, cp = tmp_path / "inv.csv", tmp_path / "run.jsonl"
+    assert _run(["inventory", "-o", str(inv)], env).returncode == 0
+    ids = [row["Identity"] for row in csv.DictReader(inv.open()) if row["RecipientTypeDetails"] == "UserMailbox"][:2]
+    r = _run(["enable", *sum((["--identity", i] for i in ids), []), "--checkpoint", str(cp)], env)
+    assert r.returncode == 0, r.stderr
+    assert mock_session.post(f"{base}/sync/cycles", json={"policyType": "Delta"}).status_code in (200, 201)
+    r = _run(["verify", "--checkpoint", str(cp), "--json"], env)
+    assert r.returncode == 0 and json.loads(r.stdout)["counts"] == {"ok": 2}
+    r = _run(["drift", "--json"], env)
+    assert r.returncode == 0 and json.loads(r.stdout)["drifted"] == 0
+    # A cloud edit is drift until reverted with reconcile, which carries it into AD.
+    from sdk import connect_mock
+    conn = connect_mock(tenant["url"], tenant["ca"], tenant)
+    conn.exchange.set_mailbox(ids[0], CustomAttribute7="edited-in-cloud")
+    r = _run(["drift", "-o", str(tmp_path / "drift.csv")], env)
+    assert r.returncode == 1
+    rows = list(csv.DictReader((tmp_path / "drift.csv").open()))
+    assert [(x["Attribute"], x["Cloud"]) for x in rows] == [("CustomAttribute7", "edited-in-cloud")]
+    r = _run(["revert", "--identity", ids[0], "--json"], env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["items"][0]["reconciled"] == ["extensionAttribute7"]
+    mock_session.post(f"{base}/sync/cycles", json={"policyType": "Delta"})
+    mbx = conn.exchange.get_mailbox(ids[0])
+    assert mbx["IsExchangeCloudManaged"] is False and mbx["CustomAttribute7"] == "edited-in-cloud"
+    r = _run(["preflight", "--json"], env)
+    checks = {c["name"]: c["status"] for c in json.loads(r.stdout)["checks"]}
+    assert checks["connect-version"] == "pass"
