@@ -4,16 +4,25 @@ Service Manager. ``policyType: Writeback`` runs the Cloud Sync write-back job on
 from __future__ import annotations
 
 from flask import jsonify, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from . import bp
 from .common import ControlError, load_body, tenant_or_404
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only (marshmallow's Boolean also takes 1, "yes", ...)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
 class WritebackSettingsSchema(Schema):
     """The ``writeback`` block: Cloud Sync "EXO to AD attribute sync"."""
 
-    enabled = fields.Boolean(truthy={True}, falsy={False}, metadata={"description": "Run the write-back job."})
+    enabled = StrictBoolean(metadata={"description": "Run the write-back job."})
     intervalMinutes = fields.Integer(strict=True, validate=validate.Range(1, 1440),
                                      metadata={"description": "Write-back cycle (default 20)."})
 
@@ -23,7 +32,7 @@ class SyncPatchSchema(Schema):
 
     intervalMinutes = fields.Integer(strict=True, validate=validate.Range(1, 10080),
                                      metadata={"description": "Scheduler interval (default 30)."})
-    enabled = fields.Boolean(truthy={True}, falsy={False}, metadata={"description": "SyncCycleEnabled."})
+    enabled = StrictBoolean(metadata={"description": "SyncCycleEnabled."})
     connectVersion = fields.String(metadata={"description": "Connect Sync build; below 2.5.76.0 "
                                                             "IsExchangeCloudManaged is not honoured."})
     ouScope = fields.List(fields.String(), metadata={"description": "Selected OUs (DNs); [] = whole domain. "
