@@ -236,6 +236,7 @@ def run_scenario(scenario: dict, driver, *, keep_tenant: bool = False) -> tuple[
         for index, step in enumerate(scenario["steps"], start=1):
             label = describe(step)
             try:
+                step = substitute(step, run.variables)
                 resp = execute_step(run, step)
                 failures = check(step.get("expect") or {"status": [200, 201, 204]}, resp)
                 for var, path in (step.get("save") or {}).items():
