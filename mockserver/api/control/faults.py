@@ -52,7 +52,19 @@ def get_faults(t):
 
 @bp.post("/tenants/<t>/faults")
 def add_fault(t):
-    """Add a fault rule, or (body ``{"throttle": {...}}``) turn on throttling for one api."""
+    """Add a fault rule, or (body ``{"throttle": {...}}``) turn on throttling for one api.
+    ---
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: FaultRuleSchema
+      responses:
+        201:
+          description: "The rule with its id and counters, or the throttling policy (api, rate, burst)."
+        400:
+          description: Invalid rule (nothing changes).
+    """
     tenant = tenant_or_404(t)
     body = load_body(FaultRuleSchema())
     with tenant.lock:

@@ -73,7 +73,17 @@ def clear_requests(t):
 
 @bp.patch("/tenants/<t>/requests")
 def configure_requests(t):
-    """Resize the ring buffer (``{"limit": N}``), keeping the newest entries."""
+    """Resize the ring buffer (``{"limit": N}``), keeping the newest entries.
+    ---
+    patch:
+      requestBody:
+        content:
+          application/json:
+            schema: JournalSettingsSchema
+      responses:
+        200:
+          description: The new limit and how many entries are kept.
+    """
     tenant = tenant_or_404(t)
     body = load_body(JournalSettingsSchema())
     with tenant.lock:
