@@ -214,6 +214,9 @@ def test_identity_cmdlet_profile_matrix(profile, make_tenant, client, auth_heade
                      tenant.app_by_name("soa-least-privilege"))
     _TOGGLE_ALIAS[tenant.id] = next(m.alias for m in tenant.mailboxes
                                     if m.is_dir_synced and m.recipient_type_details == "UserMailbox")
+    seeded = {f"app {a.name}" for a in tenant.apps if a.name != "matrix-target"} | {
+        f"user {u['userPrincipalName'].split('@')[0]}" for u in tenant.credentials()["users"]}
+    assert seeded == set(IDENTITIES), "every seeded identity (and the custom-role app) is in the matrix"
     headers = {name: auth_header(tenant, "exchange", **who) for name, who in IDENTITIES.items()}
     mismatches, cells = [], 0
     for identity in IDENTITIES:
