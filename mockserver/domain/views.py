@@ -113,11 +113,43 @@ class _Counts:
         self.by_owner.setdefault(owner, set()).add(guid)
         self._apply(item, +1)
 
+    def _build(self) -> None:
+        # The first count of a big tenant: one tight pass (this is the only O(mailboxes) step of a page view).
+        self.mailbox_seq, self.user_seq = self.mailboxes.current_seq(), self.users.current_seq()
+        users_get, contrib, by_owner = self.users.get, self.contrib, self.by_owner
+        by_type, soa = self.by_type, self.soa
+        live = deleted = object_cloud_total = 0
+        for mbx in self.mailboxes.values():
+            if mbx.is_dir_synced:
+                bucket = "dirSyncedCloudManaged" if mbx.is_exchange_cloud_managed else "dirSyncedOnPremManaged"
+            else:
+                bucket = "cloudOnlyFlagged" if mbx.is_exchange_cloud_managed else "cloudOnly"
+            owner = mbx.external_directory_object_id or ""
+            user = users_get(owner) if owner else None
+            object_cloud = user is not None and bool(getattr(user, "is_cloud_managed", False))
+            is_deleted = mbx.when_soft_deleted is not None
+            rtd = mbx.recipient_type_details
+            contrib[mbx.guid] = (is_deleted, rtd, bucket, object_cloud, owner)
+            owners = by_owner.get(owner)
+            if owners is None:
+                by_owner[owner] = {mbx.guid}
+            else:
+                owners.add(mbx.guid)
+            if is_deleted:
+                deleted += 1
+                continue
+            live += 1
+            by_type[rtd] = by_type.get(rtd, 0) + 1
+            soa[bucket] += 1
+            object_cloud_total += object_cloud
+        self.live, self.deleted = live, deleted
+        soa["objectSoaCloud"] += object_cloud_total
+
     def refresh(self) -> None:
         """Fold in every mailbox and user change since the last refresh."""
         if self.mailbox_seq == 0 and self.user_seq == 0:
-            # First build: the mailbox pass reads every owner as it is now, so no user change is pending.
-            self.user_seq = self.users.current_seq()
+            self._build()
+            return
         for guid in self.mailboxes.changed_since(self.mailbox_seq):
             self._reindex(guid)
         self.mailbox_seq = self.mailboxes.current_seq()
