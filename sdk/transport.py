@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from .errors import Throttled, Transient, retry_after_seconds
 
@@ -110,9 +111,7 @@ class Transport:
                                             timeout=self.timeout, verify=self.verify)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # A connect failure never reached the service; anything later may have executed the request.
-                reached = not isinstance(exc, requests.exceptions.ConnectTimeout) and \
-                    "NewConnectionError" not in repr(exc)
-                if (idempotent or not reached) and attempt < self.retry.max_attempts:
+                if (idempotent or _never_reached(exc)) and attempt < self.retry.max_attempts:
                     self._count("retries")
                     self.sleep(self.retry.backoff(attempt))
                     continue
@@ -149,6 +148,17 @@ class Transport:
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
+
+
+def _never_reached(exc: Exception) -> bool:
+    """True when the request provably never reached the service (connect refused/timed out), so replaying
+    even a non-idempotent cmdlet cannot run it twice."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, MaxRetryError):
+        inner = inner.reason
+    return isinstance(inner, NewConnectionError)
 
 
 class VerifyingHttpClient:

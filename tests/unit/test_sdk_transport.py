@@ -188,3 +188,27 @@ def test_graph_errors_and_batch_chunks_of_twenty():
         graph.update_user("synced", department="x")
     with pytest.raises(NotFound):
         graph.get_user("missing")
+
+
+def test_connection_errors_replay_only_what_never_reached_the_service():
+    import requests
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+    svc = FakeExchange(fake_mailboxes(1))
+    plan = []
+
+    def handler(request):
+        if plan:
+            raise plan.pop(0)
+        return svc(request)
+
+    sleeps: list = []
+    exo, *_ = fake_clients(handler, sleeps=sleeps)
+    refused = requests.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "refused")))
+    plan.append(refused)
+    exo.set_cloud_managed("user0000", True)            # refused connection: replayed even for Set-
+    assert sleeps == [1.0] and [c[0] for c in svc.calls] == ["Set-Mailbox"]
+    plan.append(requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(Transient):                     # may have executed: a Set- is not replayed
+        exo.set_cloud_managed("user0000", False)
+    plan.append(requests.exceptions.ReadTimeout("read timed out"))
+    assert exo.get_mailbox("user0000")["Alias"] == "user0000"   # a Get- is
