@@ -1,0 +1,110 @@
+"""The Dockerfile's own install and start commands, run in a fresh virtual environment (no Docker engine runs
+on our machines): the image would install and serve HTTPS on 0.0.0.0 with its data dir in a volume."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def parse_dockerfile(text: str) -> dict:
+    """COPY sources, RUN commands, EXPOSE port, VOLUME and CMD of a simple single-stage Dockerfile."""
+    out = {"copy": [], "run": [], "cmd": None, "expose": None, "volume": None, "workdir": None}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        word = word.upper()
+        if word == "COPY":
+            *sources, _dest = rest.split()
+            out["copy"] += sources
+        elif word == "RUN":
+            out["run"].append(rest)
+        elif word == "CMD":
+            out["cmd"] = json.loads(rest)
+        elif word == "EXPOSE":
+            out["expose"] = int(rest.split("/")[0])
+        elif word == "VOLUME":
+            out["volume"] = rest.strip()
+        elif word == "WORKDIR":
+            out["workdir"] = rest.strip()
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dockerfile_serves_https_on_all_interfaces_with_a_data_volume(tmp_path):
+    spec = parse_dockerfile((ROOT / "Dockerfile").read_text())
+    assert spec["cmd"][:2] == ["hybridsoa-mock", "serve"]
+    assert "0.0.0.0" in spec["cmd"] and "--no-tls" not in spec["cmd"]
+    assert spec["volume"] and spec["volume"] in spec["cmd"], "the data dir must be the declared volume"
+
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    for source in spec["copy"]:
+        src = ROOT / source
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, app_dir / source)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    for command in spec["run"]:
+        subprocess.run(command, shell=True, cwd=app_dir, env=env, check=True, timeout=900,
+                       stdout=subprocess.DEVNULL)
+
+    port = free_port()
+    data = tmp_path / "data"
+    argv = [str(port) if part == str(spec["expose"]) else (str(data) if part == spec["volume"] else part)
+            for part in spec["cmd"]]
+    argv[0] = str(venv / "bin" / argv[0])
+    proc = subprocess.Popen(argv, cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        answer = None
+        while time.monotonic() < deadline and answer is None:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+            try:
+                answer = requests.get(f"https://127.0.0.1:{port}/_mock/health", verify=str(data / "ca.pem"),
+                                      timeout=2)
+            except (requests.ConnectionError, OSError):
+                time.sleep(0.25)
+        assert answer is not None, "server did not answer"
+        assert answer.status_code == 200
+        assert (data / "ca.pem").exists() and (data / "server.pem").exists()
+        tenants = requests.get(f"https://127.0.0.1:{port}/_mock/tenants", verify=str(data / "ca.pem"), timeout=10)
+        assert tenants.status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_parse_dockerfile_reads_the_commands():
+    spec = parse_dockerfile('FROM x\nCOPY a b ./\nRUN pip install -e .\nVOLUME /data\nEXPOSE 8443\n'
+                            'CMD ["hybridsoa-mock", "serve", "--data-dir", "/data"]\n')
+    assert spec["copy"] == ["a", "b"] and spec["run"] == ["pip install -e ."]
+    assert spec["expose"] == 8443 and spec["volume"] == "/data" and spec["cmd"][-1] == "/data"
+    assert re.match(r"^hybridsoa", spec["cmd"][0])
