@@ -140,3 +140,27 @@ def test_drift_and_revert_with_reconcile_loses_no_cloud_edit(conn):
     assert k["IsExchangeCloudManaged"] is False and k["CustomAttribute3"] == "cloud-edit"
     assert any(a.startswith("smtp:extra-") for a in k["EmailAddresses"])
     assert lo["CustomAttribute3"] != "cloud-edit"                   # the warned-about overwrite happened
+
+
+def test_graph_client_users_sync_behavior_roles_batch_and_deleted_items(conn, mock_session, tenant):
+    users = [u for u in conn.graph.iter_users(filter="onPremisesSyncEnabled eq true", select=["id", "userPrincipalName",
+                                                                                              "onPremisesSyncEnabled"],
+                                              advanced=True)]
+    assert users and all(u["onPremisesSyncEnabled"] for u in users)
+    uid = users[0]["id"]
+    assert conn.graph.get_sync_behavior(uid)["isCloudManaged"] is False
+    conn.graph.set_sync_behavior(uid, True)
+    assert conn.graph.get_sync_behavior(uid)["isCloudManaged"] is True
+    sp = next(a for a in tenant["apps"] if a["name"] == "automation")["servicePrincipalId"]
+    roles = {a["roleDefinitionId"] for a in conn.graph.iter_role_assignments(sp)}
+    assert "29232cdf-9323-42fd-ade2-1d097af3e4de" in roles
+    ids = [u["id"] for u in users][:25] + ["00000000-0000-0000-0000-000000000000"]
+    out = conn.graph.batch([{"method": "GET", "url": f"/users/{i}?$select=id"} for i in ids])
+    assert [o["status"] for o in out] == [200] * (len(ids) - 1) + [404]
+    assert [o["body"]["id"] for o in out[:-1]] == ids[:-1]
+    # A user deleted on-prem lands in deletedItems after the next cycle.
+    sam = conn.graph.get_user(users[1]["id"])["onPremisesSamAccountName"]
+    base = f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}"
+    assert mock_session.delete(f"{base}/onprem/users/{sam}").status_code in (200, 204)
+    mock_session.post(f"{base}/sync/cycles", json={"policyType": "Delta"})
+    assert users[1]["id"] in {d["id"] for d in conn.graph.iter_deleted_users()}
