@@ -101,9 +101,12 @@ def test_filter_toggle_through_exchange_and_see_it(page, mock_session, tenant):
     first_audit = page.locator("#audit tr.audit-record").first.inner_text()
     assert "Set-Mailbox" in first_audit and "changed" in first_audit
 
-    # The artifact: the whole tenant page, unfiltered, with the toggled mailbox among the others.
-    page.goto(base)
+    # The artifact: the whole tenant page, unfiltered (10 rows a page keeps it readable), toggled mailbox first.
+    page.goto(f"{base}?per_page=10")
+    assert len(mailbox_rows(page)) == 10
+    page.goto(f"{base}?per_page=10&q={alias}")
     assert page.locator(f'tr.mailbox[data-name="{alias}"]').get_attribute("data-cloud-managed") == "true"
+    page.goto(f"{base}?per_page=10")
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
