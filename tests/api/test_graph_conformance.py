@@ -280,3 +280,16 @@ def test_organization_and_sync(schema, world):
     t.sync.settings["deletionThreshold"] = 0
     sync = ok(client.get(f"/v1.0/directory/onPremisesSynchronization/{t.id}", headers=gh))
     assert_conforms(schema, sync, "graph.onPremisesDirectorySynchronization", complete=True)
+
+
+def test_provisioning_errors_of_a_proxy_conflict(schema, world):
+    t, client, gh = world
+    first, second = list(t.ad_users)[:2]
+    second.attrs["proxyAddresses"] = list(second.attrs["proxyAddresses"]) + [first.attrs["proxyAddresses"][0].lower()]
+    t.ad_users.touch(second.sam_account_name.lower())
+    t.sync.run_cycle("Delta")
+    body = ok(client.get("/v1.0/users?$select=id,onPremisesProvisioningErrors,onPremisesSyncEnabled", headers=gh))
+    with_errors = [u for u in body["value"] if u["onPremisesProvisioningErrors"]]
+    assert with_errors and with_errors[0]["onPremisesProvisioningErrors"][0]["category"] == "PropertyConflict"
+    for item in body["value"]:
+        assert check(schema, item, "graph.user", complete=False) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...domain.graph import users as U
 from . import auth, endpoint, query
 from .serialize import collection, entity, no_content
-from .users import USER_COLLECTION
+from .users import USER_COLLECTION, select_only
 
 #: Deleted users are listed with their deletion time next to Graph's default user properties.
 DELETED_DEFAULT = U.DEFAULT_PROPERTIES + ("deletedDateTime",)
@@ -32,9 +32,10 @@ def list_deleted_users_alias(tenant, caller):
 @endpoint("/directory/deletedItems/<item_id>", perm=auth.DELETED_READ)
 def get_deleted_item(tenant, caller, item_id):
     """``GET /directory/deletedItems/{id}``."""
+    select = select_only()
     user = U.find_deleted(tenant, item_id)
-    return entity("directory/deletedItems/$entity", query.project(U.graph_view(user), None, DELETED_DEFAULT),
-                  odata_type=USER_TYPE)
+    return entity("directory/deletedItems/$entity", query.project(U.graph_view(user), select, DELETED_DEFAULT),
+                  select=select, odata_type=USER_TYPE)
 
 
 @endpoint("/directory/deletedItems/<item_id>/restore", methods=("POST",), perm=auth.DELETED_WRITE)
