@@ -82,14 +82,19 @@ class ForwardSync:
             if not create:
                 return
             ident = p["identity"]
+            fields = {"name": create["name"], "alias": create["name"],
+                      "display_name": ident.get("display_name") or create["name"],
+                      "user_principal_name": ident.get("user_principal_name") or "",
+                      "primary_smtp_address": ident.get("user_principal_name") or ""}
+            fields.update(p.get("exchange") or {})
             mbx = Mailbox(guid=t.ids.guid(), exchange_guid=create["exchangeGuid"],
-                          external_directory_object_id=p["userId"], name=create["name"], alias=create["name"],
-                          display_name=ident.get("display_name") or create["name"],
-                          user_principal_name=ident.get("user_principal_name") or "",
-                          primary_smtp_address=ident.get("user_principal_name") or "",
-                          is_dir_synced=True, immutable_id=create.get("immutableId"),
-                          is_exchange_cloud_managed=bool(create.get("cloudManaged")), when_created=now)
-            apply_values(mbx, p["exchange"] or {})
+                          external_directory_object_id=p["userId"], is_dir_synced=True,
+                          immutable_id=create.get("immutableId"),
+                          is_exchange_cloud_managed=bool(create.get("cloudManaged")), when_created=now,
+                          when_changed=now, **fields)
+            t.mailboxes.put(mbx.guid, mbx)
+            index.index_mailbox(mbx.guid, mbx)
+            return
         elif mbx.when_soft_deleted is not None:
             if not p.get("restore"):
                 return

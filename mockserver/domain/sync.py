@@ -17,6 +17,8 @@ forward-sync queue and the retention purger onto one ``next_due``/``run_due`` pa
 from __future__ import annotations
 
 import copy
+import gc
+from contextlib import contextmanager
 
 from .clock import iso
 from .directory import EntraUser
@@ -184,6 +186,12 @@ class SyncEngine:
         run = _Run(self, now, honour)
 
         keys = self._work_list(full)
+        with bulk_allocation(len(keys)):
+            return self._run(run, policy, scheduled, keys, full, scopes)
+
+    def _run(self, run, policy, scheduled, keys, full, scopes) -> dict:
+        t = self.tenant
+        now = run.now
         # Plan: classify every object before changing anything, so a stopped export applies nothing.
         upserts, deletes = [], []
         ad_users = t.ad_users
@@ -303,16 +311,18 @@ class SyncEngine:
 
         added = restored = False
         if user is None:
-            user = EntraUser(id=t.ids.guid(), user_principal_name=ident["user_principal_name"],
-                             display_name=ident["display_name"], created_date_time=now)
+            user = EntraUser(id=t.ids.guid(), created_date_time=now, **ident,
+                             **entra_exchange_values(ad, dropped))
             added = True
-        elif user.deleted_date_time is not None:
-            # The AD object is back in scope: the hard match on the anchor restores the deleted user.
-            user.deleted_date_time = None
-            restored = True
-        changed = apply_values(user, ident)
-        if not cloud_kept:
-            changed += apply_values(user, entra_exchange_values(ad, dropped))
+            changed = []
+        else:
+            if user.deleted_date_time is not None:
+                # The AD object is back in scope: the hard match on the anchor restores the deleted user.
+                user.deleted_date_time = None
+                restored = True
+            changed = apply_values(user, ident)
+            if not cloud_kept:
+                changed += apply_values(user, entra_exchange_values(ad, dropped))
         if not user.on_premises_sync_enabled:
             user.on_premises_sync_enabled = True  # takeover (new object, SOA rollback, or cloud restore re-matched)
             changed.append("on_premises_sync_enabled")
@@ -452,6 +462,20 @@ class SyncEngine:
         self.purger.reset()
         self._reset_marks()
         self.full_scan_pending = True
+
+
+@contextmanager
+def bulk_allocation(count: int):
+    """Pause the cyclic garbage collector while a big batch of objects is created (seeding, Initial cycles):
+    the objects are long-lived, so collections in the middle only cost time (about 40% of a 100k Initial)."""
+    if count < 2000 or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Run:
