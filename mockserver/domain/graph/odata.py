@@ -83,14 +83,17 @@ class _Parser:
         self.lambda_vars: set[str] = set()
 
     def error(self, tok: Token | None = None):
+        """A syntax error at ``tok`` (or at the end of the text)."""
         pos = tok.pos if tok else len(self.text)
         return FilterSyntaxError(f"Invalid filter clause: Syntax error at position {pos} in '{self.text}'.")
 
     def peek(self, offset: int = 0) -> Token | None:
+        """The token ``offset`` ahead, or None at the end."""
         j = self.i + offset
         return self.tokens[j] if j < len(self.tokens) else None
 
     def take(self, kind: str | None = None, word: str | None = None) -> Token:
+        """Consume the next token, which must be of ``kind`` (and spell ``word``)."""
         tok = self.peek()
         if tok is None or (kind and tok.kind != kind) or (word and str(tok.value).lower() != word):
             raise self.error(tok)
@@ -98,10 +101,12 @@ class _Parser:
         return tok
 
     def is_word(self, word: str) -> bool:
+        """Whether the next token is the keyword ``word``."""
         tok = self.peek()
         return tok is not None and tok.kind == "name" and str(tok.value).lower() == word
 
     def parse(self):
+        """The whole expression (nothing may follow it)."""
         if not self.tokens:
             raise self.error()
         node = self.or_expr()
@@ -110,6 +115,7 @@ class _Parser:
         return node
 
     def or_expr(self):
+        """``and_expr (or and_expr)*``."""
         node = self.and_expr()
         while self.is_word("or"):
             self.i += 1
@@ -117,6 +123,7 @@ class _Parser:
         return node
 
     def and_expr(self):
+        """``not_expr (and not_expr)*``."""
         node = self.not_expr()
         while self.is_word("and"):
             self.i += 1
@@ -124,6 +131,7 @@ class _Parser:
         return node
 
     def not_expr(self):
+        """``not not_expr | comparison``."""
         if self.is_word("not"):
             self.i += 1
             self.info.operators.add("not")
@@ -131,6 +139,7 @@ class _Parser:
         return self.comparison()
 
     def comparison(self):
+        """``operand op operand``, ``operand in (literals)``, or a boolean function/lambda/group."""
         left = self.operand()
         tok = self.peek()
         if tok is not None and tok.kind == "name" and str(tok.value).lower() in COMPARISONS:
@@ -157,10 +166,12 @@ class _Parser:
         raise self.error(tok)
 
     def literal(self):
+        """A literal value (string, number, boolean, null, date-time, GUID)."""
         tok = self.take("lit")
         return tok.value
 
     def operand(self):
+        """A literal, a parenthesized expression, a function call or a property path."""
         tok = self.peek()
         if tok is None:
             raise self.error()
@@ -188,6 +199,7 @@ class _Parser:
         raise self.error(tok)
 
     def path(self):
+        """A property path (``a/b``), a lambda variable path, or a path ending in ``any``/``all``."""
         first = self.take("name")
         parts = [str(first.value)]
         while self.peek() is not None and self.peek().kind == "/":
@@ -202,6 +214,7 @@ class _Parser:
         return ("prop", parts)
 
     def lambda_(self, parts: list[str], kind: str):
+        """``path/any(v: expr)`` or ``path/all(v: expr)`` (``any()`` tests for a non-empty collection)."""
         self.take("(")
         self.info.properties.add("/".join(parts))
         self.info.functions.add(kind)
