@@ -235,3 +235,16 @@ def test_batch_rejects_malformed_or_oversized(client, tenant, h, payload):
 def test_batch_needs_a_token(client, tenant):
     resp = client.post(f"/adminapi/beta/{tenant.id}/$batch", json={"requests": []})
     assert resp.status_code == 401
+
+
+def test_continuation_pages_see_changes_made_between_pages(client, tenant, h):
+    """Pages after the first reuse the first page's result only while recipients and users are unchanged."""
+    h3 = {**h, "Prefer": "odata.maxpagesize=3"}
+    first = post(client, url(tenant, query="?$select=Guid,CustomAttribute2"), body("Get-Mailbox"), h3).get_json()
+    later = list(tenant.mailboxes)[4]
+    with tenant.lock:
+        later.custom_attributes[1] = "edited"
+        tenant.mailboxes.touch(later.guid)
+    second = post(client, first["@odata.nextLink"], body("Get-Mailbox"), h3).get_json()
+    assert {"Guid": later.guid, "CustomAttribute2": "edited"} == {
+        k: v for k, v in second["value"][1].items() if "@" not in k}

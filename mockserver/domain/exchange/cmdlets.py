@@ -88,6 +88,9 @@ class CmdletSpec:
     writes: bool
     noun: str = ""
     description: str = ""
+    #: Read cmdlets whose output depends only on recipients and users: InvokeCommand continuation pages reuse
+    #: the first page's result while neither collection changed (paging a large tenant stays O(page)).
+    cacheable: bool = False
 
     def param(self, name: str) -> Param | None:
         """The parameter named ``name`` (case-insensitive), or None."""
@@ -164,12 +167,13 @@ _loaded = False
 
 
 def register_cmdlet(name: str, handler: Callable, params: list[Param], *, writes: bool | None = None,
-                    noun: str = "", description: str = "") -> CmdletSpec:
+                    noun: str = "", description: str = "", cacheable: bool = False) -> CmdletSpec:
     """Add (or replace) a cmdlet in the registry. ``writes`` defaults from the verb (Get-/Test- read)."""
     if writes is None:
         writes = name.split("-", 1)[0].lower() not in ("get", "test", "search")
     spec = CmdletSpec(name=name, handler=handler, params={p.name.lower(): p for p in params}, writes=writes,
-                      noun=noun or name.split("-", 1)[-1], description=description)
+                      noun=noun or name.split("-", 1)[-1], description=description,
+                      cacheable=cacheable and not writes)
     _REGISTRY[name.lower()] = spec
     return spec
 
@@ -347,7 +351,7 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
         else:
             access.baseline_authorize(tenant, caller, spec, names)
         params = bind(spec, raw_params)
-        values = spec.handler(ctx, params) or []
+        values = _run_handler(spec, ctx, params, raw_params)
     except DomainError as exc:
         if spec.writes:
             tenant.record("exchange", spec.name, caller, target=ctx.target,
@@ -357,6 +361,22 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
         tenant.record("exchange", spec.name, caller, target=ctx.target, parameters=_audit_parameters(raw_params),
                       succeeded=True, changes=ctx.changes)
     return InvokeResult(cmdlet=spec.name, values=list(values), warnings=list(ctx.warnings))
+
+
+def _run_handler(spec: CmdletSpec, ctx: CmdletContext, params: dict, raw_params) -> list:
+    if not spec.cacheable:
+        return spec.handler(ctx, params) or []
+    tenant = ctx.tenant
+    key = (spec.name, repr(sorted((raw_params or {}).items(), key=lambda kv: str(kv[0]))))
+    version = (tenant.mailboxes.current_seq(), tenant.users.current_seq(), len(tenant.mailboxes), len(tenant.users))
+    cached = getattr(tenant, "_exo_read_cache", None)
+    if cached is not None and cached[0] == key and cached[1] == version:
+        ctx.warnings.extend(cached[3])
+        return cached[2]
+    values = spec.handler(ctx, params) or []
+    # One entry per tenant: enough for a client walking nextLinks, bounded in memory.
+    tenant._exo_read_cache = (key, version, values, list(ctx.warnings))
+    return values
 
 
 _SECRET_PARAMS = {"password"}

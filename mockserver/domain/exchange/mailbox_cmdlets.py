@@ -347,7 +347,7 @@ SET_MAILBOX_PARAMS = (
 
 register_cmdlet("Get-Mailbox", get_mailbox,
                 LIST_PARAMS + [Param("SoftDeletedMailbox", "Switch")], writes=False, noun="Mailbox",
-                description="Mailboxes (user, shared, room, equipment) of the tenant.")
+                cacheable=True, description="Mailboxes (user, shared, room, equipment) of the tenant.")
 register_cmdlet("Set-Mailbox", set_mailbox, SET_MAILBOX_PARAMS, writes=True, noun="Mailbox",
                 description="Edits a mailbox under the hybrid write rules.")
 register_cmdlet("Undo-SoftDeletedMailbox", undo_soft_deleted_mailbox,

@@ -120,14 +120,14 @@ register_cmdlet("Get-Recipient", get_recipient,
                                            "MailUniversalDistributionGroup", "MailUniversalSecurityGroup",
                                            "DynamicDistributionGroup"),
                                      type_name="Microsoft.Exchange.Data.Directory.Recipient.RecipientType")],
-                writes=False, noun="Recipient", description="Mail-enabled recipients.")
+                writes=False, noun="Recipient", cacheable=True, description="Mail-enabled recipients.")
 register_cmdlet("Get-User", get_user,
                 [Param("Identity", "Identity", position=0, group="Identity",
                        type_name="Microsoft.Exchange.Configuration.Tasks.UserIdParameter"),
                  Param("Filter", "String", group="AnrSet"),
                  Param("RecipientTypeDetails", "Enum", enum=RECIPIENT_TYPE_DETAILS, multi=True, type_name=RTD_TYPE),
                  Param("ResultSize", "Unlimited")],
-                writes=False, noun="User", description="Users with their identity attributes.")
+                writes=False, noun="User", cacheable=True, description="Users with their identity attributes.")
 register_cmdlet("Set-User", set_user,
                 [Param("Identity", "Identity", required=True, position=0,
                        type_name="Microsoft.Exchange.Configuration.Tasks.UserIdParameter")]
