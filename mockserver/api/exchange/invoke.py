@@ -42,6 +42,7 @@ class _Request:
         self.body, self.headers, self.query, self.tenant_segment = body, headers, query, tenant_segment
 
     def header(self, name: str) -> str | None:
+        """A request header, case-insensitively."""
         lower = name.lower()
         return next((v for k, v in self.headers.items() if k.lower() == lower), None)
 

@@ -90,9 +90,11 @@ class _Parser:
         self.tokens, self.known, self.i = tokens, known, 0
 
     def peek(self):
+        """The next token, or None at the end."""
         return self.tokens[self.i] if self.i < len(self.tokens) else None
 
     def take(self):
+        """Consume the next token (a syntax error at the end of the text)."""
         tok = self.peek()
         if tok is None:
             last = self.tokens[-1]
@@ -101,6 +103,7 @@ class _Parser:
         return tok
 
     def parse_or(self):
+        """``a -or b``: the loosest binding."""
         left = self.parse_and()
         while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-or":
             self.i += 1
@@ -109,6 +112,7 @@ class _Parser:
         return left
 
     def parse_and(self):
+        """``a -and b``: binds tighter than -or."""
         left = self.parse_not()
         while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-and":
             self.i += 1
@@ -117,6 +121,7 @@ class _Parser:
         return left
 
     def parse_not(self):
+        """``-not a``."""
         tok = self.peek()
         if tok and tok[0] == "op" and tok[1] == "-not":
             self.i += 1
@@ -125,6 +130,7 @@ class _Parser:
         return self.parse_primary()
 
     def parse_primary(self):
+        """A parenthesised expression or ``Property -op value``."""
         tok = self.take()
         if tok[0] == "lparen":
             inner = self.parse_or()
@@ -207,6 +213,7 @@ def _like(actual, pattern) -> bool:
 
 def _comparison(prop: str, op: str, value):
     def get(obj):
+        """The property's value (case-insensitive name)."""
         if prop in obj:
             return obj[prop]
         lower = prop.lower()
