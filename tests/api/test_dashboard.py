@@ -257,7 +257,8 @@ def test_unknown_tenant_and_mailbox_are_html_404s(client, domain_tenant):
 
 JUNK_QUERIES = ["page=-1", "page=1e9", "per_page=0", "per_page=abc", "type=Bogus", "cloudmanaged=maybe",
                 "q=%00%ff", "q=" + "a" * 5000, "deleted=%5B%5D", "page=99999999999999999999999", "status=4x",
-                "outcome=%3Cb%3E", "api=&api=graph", "policy=%F0%9F%92%A5"]
+                "outcome=%3Cb%3E", "api=&api=graph", "policy=%F0%9F%92%A5", "tenant_key=x&page=2",
+                "_external=1&_scheme=javascript", "_anchor=x&endpoint=y&page_param=z&per_page=5"]
 
 
 def test_junk_query_strings_never_fail(client, domain_tenant):
@@ -306,7 +307,8 @@ def test_control_token_as_bearer_and_no_open_redirect(guarded, make_tenant):
     assert guarded.get("/", headers={"Authorization": "Bearer ctl-s3cret-value"}).status_code == 200
     assert guarded.get("/", headers={"Authorization": "Bearer wrong", "Accept": "application/json"}).status_code \
         == 401
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/\r\nSet-Cookie: a=b",
+                   "/" + "a" * 5000):
         response = guarded.post("/signin", data={"token": "ctl-s3cret-value", "next": target})
         assert response.headers["Location"] in ("/", "http://localhost/"), target
 

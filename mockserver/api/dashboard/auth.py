@@ -48,7 +48,8 @@ def signed_in() -> bool:
 
 def safe_next(target: str | None) -> str:
     """A post-sign-in redirect target limited to this site's own paths (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
         return url_for("dashboard.tenants")
     return target
 

@@ -16,6 +16,9 @@ DEFAULT_PER_PAGE = 50
 PER_PAGE_CHOICES = (10, 25, 50, 100, 200)
 MAX_SEARCH_CHARS = 200
 REDACTED = "••• redacted"
+#: Query arguments the dashboard's pages understand (kept in paging links).
+LINK_ARGS = frozenset(("q", "type", "dirsynced", "cloudmanaged", "deleted", "per_page", "status", "policy", "api",
+                       "operation", "outcome", "method", "cmdlet"))
 
 #: Field names whose values are secrets (client secrets, passwords, private keys, tokens, assertions, cookies).
 _SECRET_KEY = re.compile(r"(secret|password|passwd|pwd$|private|token|assertion|authorization|credential|cookie|"
@@ -151,7 +154,9 @@ def paginate(sequence, *, param: str = "page", per_page: int | None = None, anch
     page = min(arg_int(param, 1), pages)
     start = (page - 1) * per_page
     items = list(sequence[start:start + per_page])
-    args = {k: v for k, v in request.args.items() if k != param and v != ""}
+    # Only the dashboard's own filter names are carried into links: anything else could collide with url_for's
+    # keywords (_external, _scheme, the view's own arguments) and must not turn a junk query into an error.
+    args = {k: v for k, v in request.args.items() if k in LINK_ARGS and k != param and v != ""}
     return Page(items=items, page=page, per_page=per_page, total=total, param=param, anchor=anchor,
                 _endpoint=request.endpoint, _view_args=dict(request.view_args or {}), _args=args)
 
