@@ -18,7 +18,7 @@ from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.user import User
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
-from msgraph_core import AzureIdentityAuthenticationProvider, GraphClientFactory
+from msgraph_core import AzureIdentityAuthenticationProvider, GraphClientFactory, PageIterator
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +74,21 @@ def test_list_users_with_filter_and_paging(tenant, ca_bundle_env):
         return ids, pages
     ids, pages = run(scenario())
     assert len(ids) == len(set(ids)) == 25 and pages == 7
+
+
+def test_sdk_page_iterator_walks_every_page(tenant, ca_bundle_env):
+    async def scenario():
+        client = graph_client(tenant)
+        first = await client.users.get(user_query(top=5, select=["id", "userPrincipalName"]))
+        seen = []
+
+        def collect(user):
+            seen.append(user.user_principal_name)
+            return True
+        await PageIterator(first, client.request_adapter).iterate(collect)
+        return seen
+    seen = run(scenario())
+    assert len(seen) == len(set(seen)) == 25 + len(tenant["users"])
 
 
 def test_advanced_query_with_consistency_level_and_count(tenant, ca_bundle_env):
