@@ -82,7 +82,7 @@ def classify() -> RequestFacts | None:
     if m:
         facts = RequestFacts(api="graph", tenant_key=None, path=path, sub_path=m.group(2) or "/")
         claims = _read_bearer(facts)
-        facts.tenant_key = claims.get("tid") if claims else None
+        facts.tenant_key = _text(claims.get("tid")) if claims else None
         facts.query = redact({k: v for k, v in request.args.items()})
         return facts
     m = _IDENTITY.match(path)
@@ -91,9 +91,9 @@ def classify() -> RequestFacts | None:
                              sub_path="/" + m.group(2) + (m.group(3) or ""))
         if request.method == "POST":
             form = request.form
-            facts.app_id = form.get("client_id")
-            facts.user = form.get("username")
-            facts.grant_type = form.get("grant_type")
+            facts.app_id = form.get("client_id") or None
+            facts.user = form.get("username") or None
+            facts.grant_type = form.get("grant_type") or None
             facts.parameters = redact(form.to_dict())
         return facts
     return None
@@ -111,9 +111,14 @@ def _read_bearer(facts: RequestFacts) -> dict | None:
         return None
     if not isinstance(claims, dict):
         return None
-    facts.app_id = claims.get("appid") or claims.get("azp")
-    facts.user = claims.get("upn") or claims.get("unique_name")
+    # Any claim may be junk in a forged token: keep strings only, so bad input cannot break the hooks.
+    facts.app_id = _text(claims.get("appid")) or _text(claims.get("azp"))
+    facts.user = _text(claims.get("upn")) or _text(claims.get("unique_name"))
     return claims
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _read_cmdlet(facts: RequestFacts) -> None:

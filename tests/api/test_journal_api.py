@@ -98,3 +98,14 @@ def test_clear_and_resize(client, contoso):
     assert client.delete("/_mock/tenants/contoso/requests").status_code == 204
     assert client.get("/_mock/tenants/contoso/requests").get_json()["total"] == 0
     assert client.get("/_mock/tenants/nope/requests").status_code == 404
+
+
+@pytest.mark.parametrize("claims", [{"tid": ["x"], "appid": 5}, {"tid": 7, "upn": {"a": 1}}, {"appid": None}])
+def test_forged_tokens_with_junk_claims_are_answered_not_crashed(client, contoso, claims):
+    import jwt
+    forged = jwt.encode(claims, "not-the-tenant-key-but-long-enough-for-hs256", algorithm="HS256")
+    headers = {"Authorization": f"Bearer {forged}"}
+    assert client.get("/v1.0/users", headers=headers).status_code == 401
+    rv = client.post("/adminapi/beta/contoso/InvokeCommand", headers=headers, data=b"\xff\xfe not json")
+    assert rv.status_code in (400, 401)
+    assert client.get("/_mock/tenants/contoso/requests?api=exchange").get_json()["count"] == 1
