@@ -82,18 +82,23 @@ def dump_collection(coll: Collection) -> dict:
     return {"name": coll.name, "class": main, "items": rows, "tombstones": tombs}
 
 
+def _real_now(clock: TenantClock) -> float:
+    # The clock's own real-time source (injectable in TenantClock), not a second reading of the wall clock.
+    return getattr(clock, "_real", time.time)()
+
+
 def dump_clock(clock: TenantClock) -> dict:
     """Clock reading plus ``base`` (tenant time minus scaled real time) so a running clock can resume."""
     now = clock.now()
     return {"now": now, "frozen": clock.frozen, "speed": clock.speed,
-            "base": None if clock.frozen else round(now - time.time() * clock.speed, 3)}
+            "base": None if clock.frozen else round(now - _real_now(clock) * clock.speed, 3)}
 
 
 def clock_fingerprint(clock: TenantClock) -> tuple:
     """What changes only when the clock is moved (advance, freeze), not as real time passes."""
     if clock.frozen:
         return (True, clock.speed, clock.now())
-    return (False, clock.speed, round(clock.now() - time.time() * clock.speed, 1))
+    return (False, clock.speed, round(clock.now() - _real_now(clock) * clock.speed, 1))
 
 
 def dump_ids(tenant) -> dict:
@@ -209,11 +214,11 @@ def _adopt_signing_key(tenant, pem: str) -> None:
 
 def _load_into(tenant, doc: dict, resume_clock: bool) -> None:
     c = doc["clock"]
-    now = c["now"]
+    clock = TenantClock(c["now"], frozen=bool(c.get("frozen")), speed=c.get("speed", 1.0))
     if resume_clock and not c.get("frozen") and c.get("base") is not None:
         # Durable restart: a running tenant clock kept running while the server was down.
-        now = max(now, c["base"] + time.time() * c.get("speed", 1.0))
-    tenant.clock = TenantClock(now, frozen=bool(c.get("frozen")), speed=c.get("speed", 1.0))
+        clock.set(c["base"] + _real_now(clock) * clock.speed)
+    tenant.clock = clock
     if doc.get("ids"):
         version, internal, gauss = doc["ids"]["state"]
         tenant.ids.setstate((version, tuple(internal), gauss))
