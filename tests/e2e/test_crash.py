@@ -18,7 +18,15 @@ import requests
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-SERVE = [str(Path(sys.executable).with_name("hybridsoa-mock")), "serve"]
+def _serve_command() -> list[str]:
+    """The installed console script next to this interpreter, else the same entry point through ``-c``."""
+    script = Path(sys.executable).with_name("hybridsoa-mock")
+    if script.exists():
+        return [str(script), "serve"]
+    return [sys.executable, "-c", "import sys; from mockserver.cli import main; sys.exit(main())", "serve"]
+
+
+SERVE = _serve_command()
 
 
 def _free_port() -> int:
