@@ -18,6 +18,8 @@ from ..errors import ConfigError
 CHANGED, ALREADY, SILENT, FAILED, INELIGIBLE, NOT_FOUND, WOULD_CHANGE = (
     "changed", "already", "silently_ignored", "failed", "ineligible", "not_found", "would_change")
 FAILURE_STATUSES = frozenset({FAILED, NOT_FOUND, INELIGIBLE})
+#: Outcomes a resumed run tries again (the write either did not happen or did not stick).
+RETRYABLE = frozenset({FAILED, SILENT})
 
 
 def now_iso() -> str:
@@ -93,8 +95,10 @@ class Checkpoint:
         for rec in records or []:
             kind = rec.get("type")
             if kind == "done" and rec.get("identity") is not None:
-                # First completion wins: a later duplicate could only come from a foreign writer.
-                self.done.setdefault(rec["identity"], rec)
+                # The latest outcome counts: a retryable outcome may be followed by the retry's outcome.
+                prior = self.done.get(rec["identity"])
+                if prior is None or prior.get("status") in RETRYABLE:
+                    self.done[rec["identity"]] = rec
             elif kind == "start" and rec.get("identity") is not None:
                 self.started.add(rec["identity"])
             elif kind == "halt":
@@ -142,13 +146,15 @@ class Checkpoint:
         """Identities of the run's plan, in order."""
         return list(self.header.get("items") or [])
 
-    def is_done(self, identity: str) -> bool:
-        """Whether the item already has its one ``done`` record."""
-        return identity in self.done
+    def is_done(self, identity: str, *, retry: bool = False) -> bool:
+        """Whether the item has its outcome; with ``retry``, failed and silently ignored items count as not done."""
+        rec = self.done.get(identity)
+        return rec is not None and not (retry and rec.get("status") in RETRYABLE)
 
     def was_started(self, identity: str) -> bool:
-        """Whether an earlier process started the item without recording its completion."""
-        return identity in self.started and identity not in self.done
+        """Whether an earlier attempt sent (or was about to send) the item's write without a final outcome."""
+        rec = self.done.get(identity)
+        return identity in self.started and (rec is None or rec.get("status") in RETRYABLE)
 
     def start(self, identity: str) -> None:
         """Record that the item is about to be changed (before the write is sent)."""
@@ -160,8 +166,9 @@ class Checkpoint:
         """Record the item's outcome exactly once; returns the stored record."""
         rec = {"type": "done", **record, "at": now_iso()}
         with self._lock:
-            if rec["identity"] in self.done:
-                return self.done[rec["identity"]]
+            prior = self.done.get(rec["identity"])
+            if prior is not None and prior.get("status") not in RETRYABLE:
+                return prior
             self.done[rec["identity"]] = rec
             self._write(rec)
         return rec

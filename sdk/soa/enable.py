@@ -152,7 +152,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                on_item: Callable[[dict], None] | None = None, halt_on_silent: bool = True,
                max_failure_ratio: float = 0.5, check_eligibility: bool = True,
                pre_change: Callable[[dict], dict | None] | None = None, fsync: bool = True,
-               prefetch: bool | None = None) -> RunResult:
+               prefetch: bool | None = None, retry_failed: bool = True) -> RunResult:
     """Set IsExchangeCloudManaged to ``target`` for every planned mailbox (see the module docstring).
 
     ``pre_change(mailbox)`` runs after the backup and before the write (revert uses it to reconcile on-prem
@@ -161,7 +161,10 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
 
     ``prefetch`` (default: plans of 100 items or more) reads every mailbox once through paged Get-Mailbox
     (1000 per page) instead of one Get-Mailbox per item before its change; the read-back after each change is
-    always a fresh per-item read, and items an earlier process started are always re-read."""
+    always a fresh per-item read, and items an earlier process started are always re-read.
+
+    Resuming a checkpoint retries its ``failed`` and ``silently_ignored`` items (``retry_failed``): each is re-read
+    first, so a write that did execute is recorded as ``changed`` without being sent again."""
     operation = operation or ("enable" if target else "disable")
     the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids, [10 ** 9])
     sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
@@ -182,7 +185,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
 
     cache: dict[str, dict] = {}
     if prefetch is None:
-        prefetch = len(cp.pending(the_plan.identities)) >= 100
+        prefetch = sum(not cp.is_done(i, retry=retry_failed) for i in the_plan.identities) >= 100
     if prefetch:
         for m in exchange.iter_mailboxes():
             for key in ("Guid", "ExternalDirectoryObjectId", "UserPrincipalName", "PrimarySmtpAddress", "Alias",
@@ -191,7 +194,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                     cache.setdefault(str(m[key]).lower(), m)
 
     def process(identity: str) -> dict:
-        if cp.is_done(identity):
+        if cp.is_done(identity, retry=retry_failed):
             return {**cp.done[identity], "resumed": True}
         base = {"identity": identity, "operation": operation}
         rate.acquire()

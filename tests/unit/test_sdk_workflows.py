@@ -241,3 +241,17 @@ def test_large_plans_prefetch_with_paged_reads_but_read_back_each_change():
     assert len([g for g in gets if "Identity" not in g]) == 2          # two pages instead of 150 reads
     assert len([g for g in gets if "Identity" in g]) == 150            # one read-back per change
     assert len(_sets(svc)) == 150
+
+
+def test_resume_after_fixing_roles_retries_silent_items_once(tmp_path):
+    svc, exo = _setup(5, silent=True)
+    ids = [m["Alias"] for m in svc.mailboxes.values()]
+    cp_path = str(tmp_path / "cp.jsonl")
+    first = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
+    assert first.counts == {"pending": 3, "silently_ignored": 2} and first.exit_code == 3
+    svc.silent = False                                          # the admin got Hybrid Identity Administrator
+    second = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
+    assert second.counts == {"changed": 5} and second.exit_code == 0
+    guid = {m["Alias"]: g for g, m in svc.mailboxes.items()}
+    assert sorted(_sets(svc)) == sorted(guid[i] for i in ids[:2] * 2 + ids[2:])  # silent ones re-sent once
+    assert Checkpoint.load(cp_path).counts() == {"changed": 5, "pending": 0}
