@@ -201,7 +201,8 @@ class SyncEngine:
             if ad is not None and in_scope(ad.ou, scopes):
                 anchor = ad.consistency_guid
                 user = index.user_for_anchor(anchor)
-                if user is not None and user.is_cloud_managed and user.deleted_date_time is None:
+                if user is not None and user.is_cloud_managed:
+                    # SOA in the cloud (blockOnPremisesSync), deleted there or not: Connect leaves it alone.
                     run.skipped_cloud_managed += 1
                     continue
                 upserts.append((key, ad, anchor, user))
@@ -436,10 +437,11 @@ class SyncEngine:
     def to_dict(self) -> dict:
         """Serializable state. Change marks and indexes are not stored: they are rebuilt, and the first cycle
         after a restore compares every object (counts stay exact because updates are diff-based)."""
-        return {"settings": copy.deepcopy(self.settings), "history": copy.deepcopy(self.history),
+        # Run records are never mutated once appended, so a shallow copy of the history is enough.
+        return {"settings": copy.deepcopy(self.settings), "history": list(self.history),
                 "nextCycleAt": self.next_cycle_at, "nextPolicy": self.next_policy,
                 "lastStart": self._last_cycle_start(),
-                "connectorDeletes": copy.deepcopy(self.connector_deletes),
+                "connectorDeletes": dict(self.connector_deletes),
                 "restoredOrphans": sorted(self.restored_orphans), "retryKeys": sorted(self.retry_keys),
                 "forward": self.forward.to_dict(), "writeback": self.writeback.to_dict()}
 

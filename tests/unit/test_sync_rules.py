@@ -293,3 +293,14 @@ def test_invalid_settings_change_nothing(domain_tenant, patch):
     with pytest.raises(InvalidArgument):
         domain_tenant.sync.update_settings(patch)
     assert domain_tenant.sync.settings == before
+
+
+def test_cloud_deleted_soa_transferred_user_is_not_resurrected(domain_tenant):
+    t = domain_tenant
+    ad = ad_of_type(t)
+    user = user_of(t, ad)
+    lifecycle.set_object_soa(t, user, True)
+    lifecycle.soft_delete_user(t, user)
+    ad_admin.update_ad_user(t, ad.sam_account_name, {"title": "Still on prem"})
+    run = cycle(t, "Initial")
+    assert user.deleted_date_time is not None and run["adds"] == 0 and run["skippedCloudManaged"] == 1
