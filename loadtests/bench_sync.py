@@ -3,10 +3,10 @@ cost must follow the number of changes, not the tenant size.
 
     .venv/bin/python -m loadtests.bench_sync --users 100000 --changes 10
 
-Prints wall and CPU seconds for each phase and the ratios that matter (on CPU time, which a loaded machine
-distorts far less than wall time): Delta(changes) against Initial in the same tenant, Delta in the big tenant against the same Delta in a small one (size independence), and the
-per-object cost of seeding/Initial against a pure-Python baseline measured in the same run (building one
-40-key dict per object), so results from a loaded machine stay comparable."""
+Prints wall and CPU seconds for each phase and the ratios that matter, on CPU time (which a loaded machine
+distorts far less than wall time): Delta(changes) against Initial in the same tenant, Delta in the big tenant
+against the same Delta in a small one (size independence), and the cost of seeding plus Initial against a
+pure-Python baseline measured in the same run (building one 40-key dict per object)."""
 from __future__ import annotations
 
 import argparse

@@ -36,7 +36,7 @@ def get_clock(tenant_key: str):
     get:
       responses:
         200:
-          description: "{now, epochSeconds, frozen, speed, nextDueDateTime}: the tenant time and the next scheduled work."
+          description: "{now, epochSeconds, frozen, speed, nextDueDateTime}: tenant time and next scheduled work."
         404:
           description: Unknown tenant.
     """
@@ -56,7 +56,7 @@ def advance_clock(tenant_key: str):
             schema: ClockAdvanceSchema
       responses:
         200:
-          description: "The clock after the move, plus previous (ISO time before) and ran (how many timer runs happened)."
+          description: "The clock after the move, plus previous (time before) and ran (timer runs that happened)."
         400:
           description: minutes missing, negative or too large (nothing changes).
     """
