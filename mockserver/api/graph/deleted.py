@@ -16,11 +16,11 @@ USER_TYPE = "#microsoft.graph.user"
 def list_deleted_users(tenant, caller):
     """``GET /directory/deletedItems/microsoft.graph.user``."""
     q = query.parse(USER_COLLECTION)
-    views = query.apply(q, [U.graph_view(u) for u in U.deleted_users(tenant)])
-    chunk, next_link = query.page(q, views, USER_COLLECTION)
-    items = [query.project(v, q.select, DELETED_DEFAULT) for v in chunk]
+    matched = query.run(q, U.deleted_users(tenant), U.graph_view)
+    chunk, next_link = query.page(q, matched, USER_COLLECTION)
+    items = [U.graph_view(u, q.select or DELETED_DEFAULT) for u in chunk]
     return collection("directory/deletedItems/microsoft.graph.user", items, select=q.select,
-                      count=len(views) if q.count else None, next_link=next_link)
+                      count=len(matched) if q.count else None, next_link=next_link)
 
 
 @endpoint("/directory/deletedItems/graph.user", perm=auth.DELETED_READ)

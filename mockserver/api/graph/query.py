@@ -45,6 +45,8 @@ class Query:
     search: list[tuple[str, str]] = field(default_factory=list)
     offset: int = 0
     advanced: bool = False
+    #: Properties (path roots) the filter, search and ordering read.
+    needed: set[str] = field(default_factory=set)
 
 
 def _bad(message: str, code: str = "BadRequest") -> GraphError:
@@ -122,6 +124,7 @@ def parse(coll: Collection, args=None) -> Query:
             raise _bad(exc.message) from None
         for path in sorted(info.properties):
             root = path.split("/")[0]
+            q.needed.add(root)
             if root not in coll.properties:
                 raise _bad(f"Invalid filter clause: Could not find a property named '{root}' on type "
                            f"'microsoft.graph.{coll.type_name}'.")
@@ -141,10 +144,12 @@ def parse(coll: Collection, args=None) -> Query:
                 raise _bad(f"Could not find a property named '{bits[0]}' on type "
                            f"'microsoft.graph.{coll.type_name}'.")
             q.orderby.append((bits[0], len(bits) == 2 and bits[1].lower() == "desc"))
+            q.needed.add(bits[0])
             if q.ast is not None or bits[0] not in coll.default_orderable:
                 reasons.append("$orderby")
     if "$search" in args:
         q.search = _parse_search(args["$search"], coll)
+        q.needed.update(prop for prop, _ in q.search)
         reasons.append("$search")
     if reasons and not carried:
         if not coll.supports_advanced:
@@ -187,12 +192,22 @@ def _search_match(view: dict, clauses) -> bool:
     return True
 
 
-def apply(q: Query, views: list[dict]) -> list[dict]:
-    """Filter, search and order full views (before projection and paging)."""
-    out = [v for v in views if (q.ast is None or evaluate(q.ast, v)) and (not q.search or _search_match(v, q.search))]
+def run(q: Query, items: list, render) -> list:
+    """Filter, search and order ``items``; ``render(item, names)`` gives the Graph-named properties the query
+    reads (only those, so a large collection is not rendered whole)."""
+    if not q.needed:
+        return list(items)
+    pairs = [(render(item, q.needed), item) for item in items]
+    pairs = [p for p in pairs
+             if (q.ast is None or evaluate(q.ast, p[0])) and (not q.search or _search_match(p[0], q.search))]
     for prop, desc in reversed(q.orderby):
-        out.sort(key=lambda v: (v.get(prop) is None, str(v.get(prop) or "").casefold()), reverse=desc)
-    return out
+        pairs.sort(key=lambda p: (p[0].get(prop) is None, str(p[0].get(prop) or "").casefold()), reverse=desc)
+    return [item for _, item in pairs]
+
+
+def apply(q: Query, views: list[dict]) -> list[dict]:
+    """:func:`run` over already-rendered views (small collections)."""
+    return run(q, views, lambda view, _names: view)
 
 
 def page(q: Query, items: list, coll: Collection) -> tuple[list, str | None]:

@@ -62,10 +62,10 @@ def select_only(default: tuple[str, ...] = U.DEFAULT_PROPERTIES) -> list[str] | 
 def list_users(tenant, caller):
     """``GET /users``."""
     q = query.parse(USER_COLLECTION)
-    views = query.apply(q, [U.graph_view(u) for u in live_users(tenant)])
-    chunk, next_link = query.page(q, views, USER_COLLECTION)
-    items = [query.project(v, q.select, U.DEFAULT_PROPERTIES) for v in chunk]
-    return collection("users", items, select=q.select, count=len(views) if q.count else None, next_link=next_link)
+    matched = query.run(q, live_users(tenant), U.graph_view)
+    chunk, next_link = query.page(q, matched, USER_COLLECTION)
+    items = [U.graph_view(u, q.select or U.DEFAULT_PROPERTIES) for u in chunk]
+    return collection("users", items, select=q.select, count=len(matched) if q.count else None, next_link=next_link)
 
 
 @endpoint("/users/$count", perm=auth.USERS_READ)
@@ -77,7 +77,7 @@ def count_users(tenant, caller):
     args = {k: v for k, v in request.args.items() if k in ("$filter", "$search")}
     args["$count"] = "true"
     q = query.parse(USER_COLLECTION, args)
-    total = len(query.apply(q, [U.graph_view(u) for u in live_users(tenant)]))
+    total = len(query.run(q, live_users(tenant), U.graph_view))
     return Response(str(total), status=200, content_type="text/plain;charset=utf-8")
 
 

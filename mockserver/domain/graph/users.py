@@ -83,52 +83,62 @@ _EXT_KEYS = tuple(f"extensionAttribute{i}" for i in range(1, 16))
 _NICK_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
 
 
-def graph_view(user: EntraUser) -> dict:
-    """Every property of the user in Graph's vocabulary (the full projection that ``$select`` picks from)."""
-    extra = user.extra
-    view = {name: None for name in USER_PROPERTIES}
-    view.update({
-        "id": user.id,
-        "deletedDateTime": iso(user.deleted_date_time),
-        "businessPhones": list(extra.get("businessPhones") or []),
-        "otherMails": list(extra.get("otherMails") or []),
-        "imAddresses": list(extra.get("imAddresses") or []),
-        "assignedLicenses": [], "assignedPlans": [], "provisionedPlans": [],
-        "identities": [{"signInType": "userPrincipalName", "issuer": user.user_principal_name.split("@")[-1],
-                        "issuerAssignedId": user.user_principal_name}],
-        "proxyAddresses": list(user.proxy_addresses),
-        "createdDateTime": iso(user.created_date_time),
-        "creationType": extra.get("creationType"),
-        "deviceEnrollmentLimit": 5,
-        "birthday": extra.get("birthday") or "0001-01-01T00:00:00Z",
-        "hireDate": extra.get("hireDate") or "0001-01-01T00:00:00Z",
-        "onPremisesSyncEnabled": user.on_premises_sync_enabled,
-        "onPremisesImmutableId": user.on_premises_immutable_id,
-        "onPremisesSamAccountName": user.on_premises_sam_account_name,
-        "onPremisesDistinguishedName": user.on_premises_distinguished_name,
-        "onPremisesDomainName": user.on_premises_domain_name,
-        "onPremisesUserPrincipalName": user.on_premises_user_principal_name,
-        "onPremisesSecurityIdentifier": user.on_premises_security_identifier,
-        "onPremisesLastSyncDateTime": iso(user.on_premises_last_sync_date_time),
-        "onPremisesExtensionAttributes": {key: (user.on_premises_extension_attributes[i]
-                                                if i < len(user.on_premises_extension_attributes) else None)
-                                          for i, key in enumerate(_EXT_KEYS)},
-        "onPremisesProvisioningErrors": [dict(e) for e in user.on_premises_provisioning_errors],
-        "securityIdentifier": "S-1-12-1-" + "-".join(str(int(user.id.replace("-", "")[i:i + 8], 16))
-                                                     for i in range(0, 32, 8)),
-        "showInAddressList": extra.get("showInAddressList"),
-        "isResourceAccount": None,
-    })
-    for graph_name, attr in FIELD_MAP.items():
-        view[graph_name] = getattr(user, attr)
-    for key, value in extra.items():
-        if key in USER_PROPERTIES and key not in ("businessPhones", "otherMails", "imAddresses", "birthday",
-                                                   "hireDate", "creationType"):
-            view[key] = value
-    for key in ("interests", "pastProjects", "responsibilities", "schools", "skills"):
-        if view.get(key) is None:
-            view[key] = None
-    return view
+def _ext_attrs(user: EntraUser) -> dict:
+    attrs = user.on_premises_extension_attributes
+    return {key: (attrs[i] if i < len(attrs) else None) for i, key in enumerate(_EXT_KEYS)}
+
+
+def _sid(user: EntraUser) -> str:
+    # Entra derives a cloud SID (S-1-12-1-...) from the object id's four 32-bit words.
+    hexid = user.id.replace("-", "")
+    return "S-1-12-1-" + "-".join(str(int(hexid[i:i + 8], 16)) for i in range(0, 32, 8))
+
+
+_MIN_DATE = "0001-01-01T00:00:00Z"
+
+#: Graph property -> how to read it from an EntraUser (properties not listed come from ``user.extra`` or null).
+_GETTERS = {
+    "id": lambda u: u.id,
+    "deletedDateTime": lambda u: iso(u.deleted_date_time),
+    "businessPhones": lambda u: list(u.extra.get("businessPhones") or []),
+    "otherMails": lambda u: list(u.extra.get("otherMails") or []),
+    "imAddresses": lambda u: list(u.extra.get("imAddresses") or []),
+    "assignedLicenses": lambda u: [], "assignedPlans": lambda u: [], "provisionedPlans": lambda u: [],
+    "identities": lambda u: [{"signInType": "userPrincipalName", "issuer": u.user_principal_name.split("@")[-1],
+                              "issuerAssignedId": u.user_principal_name}],
+    "proxyAddresses": lambda u: list(u.proxy_addresses),
+    "createdDateTime": lambda u: iso(u.created_date_time),
+    "deviceEnrollmentLimit": lambda u: 5,
+    "birthday": lambda u: u.extra.get("birthday") or _MIN_DATE,
+    "hireDate": lambda u: u.extra.get("hireDate") or _MIN_DATE,
+    "onPremisesSyncEnabled": lambda u: u.on_premises_sync_enabled,
+    "onPremisesImmutableId": lambda u: u.on_premises_immutable_id,
+    "onPremisesSamAccountName": lambda u: u.on_premises_sam_account_name,
+    "onPremisesDistinguishedName": lambda u: u.on_premises_distinguished_name,
+    "onPremisesDomainName": lambda u: u.on_premises_domain_name,
+    "onPremisesUserPrincipalName": lambda u: u.on_premises_user_principal_name,
+    "onPremisesSecurityIdentifier": lambda u: u.on_premises_security_identifier,
+    "onPremisesLastSyncDateTime": lambda u: iso(u.on_premises_last_sync_date_time),
+    "onPremisesExtensionAttributes": _ext_attrs,
+    "onPremisesProvisioningErrors": lambda u: [dict(e) for e in u.on_premises_provisioning_errors],
+    "securityIdentifier": _sid,
+}
+for _name, _attr in FIELD_MAP.items():
+    _GETTERS[_name] = (lambda attr: lambda u: getattr(u, attr))(_attr)
+
+
+def graph_property(user: EntraUser, name: str):
+    """One property of the user in Graph's vocabulary (null for properties the mock does not model)."""
+    getter = _GETTERS.get(name)
+    if getter is not None:
+        return getter(user)
+    return user.extra.get(name)
+
+
+def graph_view(user: EntraUser, names=None) -> dict:
+    """The user in Graph's vocabulary: every property (the full projection ``$select`` picks from), or only
+    ``names`` (what a filter or a page needs, so large tenants are not rendered whole on every request)."""
+    return {name: graph_property(user, name) for name in (ALL_PROPERTIES if names is None else names)}
 
 
 def find_user(tenant, key: str, *, include_deleted: bool = False) -> EntraUser:
