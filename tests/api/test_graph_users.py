@@ -326,3 +326,20 @@ def test_unknown_segments_and_not_emulated_resources(client, t, gh):
     r = client.put("/v1.0/users", headers=gh)
     assert r.status_code == 405 and r.get_json()["error"]["code"] == "Request_BadRequest"
     assert client.get("/v1.0/users?$expand=manager", headers=gh).status_code == 501
+
+
+@pytest.mark.parametrize("path,status,segment", [
+    ("/v1.0/directory/nope", 400, "nope"),
+    ("/v1.0/directory/administrativeUnits", 501, None),
+    ("/v1.0/roleManagement/nope", 400, "nope"),
+    ("/v1.0/roleManagement/directory/nope", 400, "nope"),
+    ("/v1.0/roleManagement/directory/roleAssignmentScheduleInstances", 501, None),
+    ("/v1.0/users/{uid}/onPremisesSyncBehavior/extra", 400, "extra"),
+    ("/v1.0/users/{uid}/microsoft.graph.revokeSignInSessions", 501, None),
+    ("/beta/servicePrincipals", 501, None),
+])
+def test_schema_aware_fallback(client, t, gh, path, status, segment):
+    r = client.get(path.replace("{uid}", cloud_user(t).id), headers=gh)
+    assert r.status_code == status
+    if segment:
+        assert r.get_json()["error"]["message"] == f"Resource not found for the segment '{segment}'."

@@ -9,33 +9,51 @@ from werkzeug.exceptions import HTTPException
 from . import bp
 from .errors import GraphError
 
-#: Top-level entity sets and singletons of the v1.0 schema that are not emulated.
+#: Entity sets and singletons of the v1.0 entity container (plus the service's own ``$batch``/``$metadata``).
 KNOWN_ROOTS = frozenset({
-    "admin", "agreements", "appCatalogs", "applications", "applicationTemplates", "auditLogs", "authenticationMethodConfigurations",
-    "authenticationMethodsPolicy", "chats", "communications", "compliance", "connections", "contacts", "contracts",
-    "dataPolicyOperations", "deviceAppManagement", "deviceManagement", "devices", "directoryObjects",
-    "directoryRoles", "directoryRoleTemplates", "domainDnsRecords", "domains", "drives", "education", "employeeExperience",
-    "external", "filteringPolicies", "groupLifecyclePolicies", "groups", "groupSettings", "groupSettingTemplates",
-    "identity", "identityGovernance", "identityProtection", "identityProviders", "informationProtection", "invitations",
-    "oauth2PermissionGrants", "permissionGrants", "places", "planner", "policies", "print", "privacy", "reports",
-    "roleManagement", "schemaExtensions", "search", "security", "servicePrincipals", "shares", "sites", "solutions",
-    "storage", "subscribedSkus", "subscriptions", "teams", "teamsTemplates", "teamwork", "tenantRelationships",
-    "users", "me", "directory", "organization", "$batch", "$metadata",
+    "admin", "agreementAcceptances", "agreements", "appCatalogs", "appRoleAssignments", "applicationTemplates",
+    "applications", "auditLogs", "authenticationMethodConfigurations", "authenticationMethodsPolicy",
+    "certificateBasedAuthConfiguration", "chats", "communications", "compliance", "connections", "contacts",
+    "contracts", "copilot", "dataPolicyOperations", "deviceAppManagement", "deviceManagement", "devices",
+    "directory", "directoryObjects", "directoryRoleTemplates", "directoryRoles", "domainDnsRecords", "domains",
+    "drive", "drives", "education", "employeeExperience", "external", "filterOperators", "functions",
+    "groupLifecyclePolicies", "groupSettingTemplates", "groupSettings", "groups", "identity", "identityGovernance",
+    "identityProtection", "identityProviders", "informationProtection", "invitations", "me", "oauth2PermissionGrants",
+    "organization", "permissionGrants", "places", "planner", "policies", "print", "privacy", "reports",
+    "roleManagement", "schemaExtensions", "scopedRoleMemberships", "search", "security", "servicePrincipals",
+    "shares", "sites", "solutions", "storage", "subscribedSkus", "subscriptions", "teams", "teamsTemplates",
+    "teamwork", "tenantRelationships", "users", "$batch", "$metadata",
 })
 
-#: Navigation properties and bound operations of ``user`` that exist in v1.0 but are not emulated.
-USER_NAVIGATIONS = frozenset({
-    "manager", "directReports", "memberOf", "transitiveMemberOf", "ownedObjects", "ownedDevices",
-    "registeredDevices", "createdObjects", "licenseDetails", "appRoleAssignments", "oauth2PermissionGrants",
-    "mailFolders", "messages", "events", "calendar", "calendars", "calendarView", "contacts", "contactFolders",
-    "drive", "drives", "photo", "photos", "authentication", "extensions", "outlook", "people", "planner",
-    "insights", "settings", "onenote", "onlineMeetings", "presence", "teamwork", "todo", "joinedTeams", "chats",
-    "mailboxSettings", "sponsors", "employeeExperience", "solutions", "activities", "agreementAcceptances",
-    "managedDevices", "deviceManagementTroubleshootingEvents", "managedAppRegistrations", "inferenceClassification",
-    "followedSites", "scopedRoleMemberOf", "memberOf", "checkMemberGroups", "getMemberGroups", "getMemberObjects",
-    "checkMemberObjects", "assignLicense", "revokeSignInSessions", "changePassword", "reprocessLicenseAssignment",
-    "exportPersonalData", "findMeetingTimes", "sendMail", "retryServiceProvisioning", "cloudPCs", "dataSecurityAndGovernance",
-    "adhocCalls", "cloudClipboard", "permissionGrants", "serviceProvisioningErrors", "userFlowLanguages",
+#: Navigation properties of ``user`` and operations bound to it (or to directoryObject) in v1.0.
+USER_SEGMENTS = frozenset({
+    "activities", "adhocCalls", "agreementAcceptances", "appRoleAssignments", "authentication", "calendar",
+    "calendarGroups", "calendars", "calendarView", "chats", "cloudClipboard", "cloudPCs", "contactFolders", "contacts",
+    "createdObjects", "dataSecurityAndGovernance", "deviceManagementTroubleshootingEvents", "directReports", "drive",
+    "drives", "employeeExperience", "events", "extensions", "followedSites", "inferenceClassification", "insights",
+    "joinedTeams", "licenseDetails", "mailFolders", "managedAppRegistrations", "managedDevices", "manager", "memberOf",
+    "messages", "oauth2PermissionGrants", "onenote", "onlineMeetings", "onPremisesSyncBehavior", "outlook",
+    "ownedDevices", "ownedObjects", "people", "permissionGrants", "photo", "photos", "planner", "presence",
+    "registeredDevices", "scopedRoleMemberOf", "settings", "solutions", "sponsorOf", "sponsors", "teamwork", "todo",
+    "transitiveMemberOf",
+    "assignLicense", "changePassword", "exportDeviceAndAppManagementData", "exportPersonalData", "findMeetingTimes",
+    "getMailTips", "getManagedAppDiagnosticStatuses", "getManagedAppPolicies", "getManagedDevicesWithAppFailures",
+    "reminderView", "removeAllDevicesFromManagement", "reprocessLicenseAssignment", "retryServiceProvisioning",
+    "revokeSignInSessions", "sendMail", "translateExchangeIds", "wipeManagedAppRegistrationsByDeviceTag",
+    "checkMemberGroups", "checkMemberObjects", "getMemberGroups", "getMemberObjects", "restore",
+})
+#: Navigation properties of the ``directory`` singleton.
+DIRECTORY_SEGMENTS = frozenset({
+    "administrativeUnits", "attributeSets", "customSecurityAttributeDefinitions", "deletedItems",
+    "deviceLocalCredentials", "federationConfigurations", "onPremisesSynchronization", "publicKeyInfrastructure",
+    "recovery", "remoteTenantGroups", "subscriptions",
+})
+#: ``roleManagement`` providers, and the navigation properties of an ``rbacApplication`` (``/directory``).
+ROLE_PROVIDERS = frozenset({"directory", "entitlementManagement"})
+RBAC_SEGMENTS = frozenset({
+    "resourceNamespaces", "roleAssignments", "roleAssignmentScheduleInstances", "roleAssignmentScheduleRequests",
+    "roleAssignmentSchedules", "roleDefinitions", "roleEligibilityScheduleInstances",
+    "roleEligibilityScheduleRequests", "roleEligibilitySchedules",
 })
 
 
@@ -53,17 +71,34 @@ def _other_method_matches(path: str) -> bool:
     return False
 
 
+def _unknown(segment: str) -> GraphError:
+    return GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+
+def _bare(segment: str) -> str:
+    # Bound operations may be namespace-qualified (microsoft.graph.restore) and key segments use parentheses.
+    return segment.split("(")[0].removeprefix("microsoft.graph.")
+
+
 def _resolve(rest: str) -> GraphError:
     segments = [s for s in rest.split("/") if s]
     if not segments:
         return GraphError(400, "BadRequest", "Invalid request.")
-    root = segments[0].split("(")[0]
+    root = _bare(segments[0])
     if root not in KNOWN_ROOTS:
-        return GraphError(400, "BadRequest", f"Resource not found for the segment '{segments[0]}'.")
+        return _unknown(segments[0])
     if root == "users" and len(segments) >= 3:
-        nav = segments[2]
-        if nav not in USER_NAVIGATIONS and not nav.startswith("microsoft.graph."):
-            return GraphError(400, "BadRequest", f"Resource not found for the segment '{nav}'.")
+        if _bare(segments[2]) not in USER_SEGMENTS:
+            return _unknown(segments[2])
+        if _bare(segments[2]) == "onPremisesSyncBehavior" and len(segments) >= 4:
+            return _unknown(segments[3])
+    if root == "directory" and len(segments) >= 2 and _bare(segments[1]) not in DIRECTORY_SEGMENTS:
+        return _unknown(segments[1])
+    if root == "roleManagement" and len(segments) >= 2:
+        if segments[1] not in ROLE_PROVIDERS:
+            return _unknown(segments[1])
+        if segments[1] == "directory" and len(segments) >= 3 and segments[2] not in RBAC_SEGMENTS:
+            return _unknown(segments[2])
     return GraphError(501, "notImplemented", f"The mock does not emulate '/{rest}'. See docs/coverage.md for the "
                                              "emulated Graph surface.")
 
