@@ -343,3 +343,14 @@ def test_schema_aware_fallback(client, t, gh, path, status, segment):
     assert r.status_code == status
     if segment:
         assert r.get_json()["error"]["message"] == f"Resource not found for the segment '{segment}'."
+
+
+def test_identity_edit_of_transferred_user_reaches_exchange_after_forward_sync(client, t, gh):
+    u = synced_user(t)
+    mbx = next(m for m in t.mailboxes if m.external_directory_object_id == u.id)
+    t.settings["forwardSyncDelayMinutes"] = 10
+    client.patch(f"/v1.0/users/{u.id}/onPremisesSyncBehavior", json={"isCloudManaged": True}, headers=gh)
+    assert client.patch(f"/v1.0/users/{u.id}", json={"displayName": "Renamed In Cloud"}, headers=gh).status_code == 204
+    assert mbx.display_name != "Renamed In Cloud"
+    t.advance(11)
+    assert mbx.display_name == "Renamed In Cloud"
