@@ -69,7 +69,8 @@ class _Counts:
         self.mailbox_seq = self.user_seq = 0
         #: guid -> (soft-deleted, RecipientTypeDetails, SOA bucket, owner's object SOA is cloud, owner id)
         self.contrib: dict[str, tuple] = {}
-        self.by_owner: dict[str, set[str]] = {}
+        #: owner id -> mailbox guid (a set only for the rare owner with several recipients: memory at 100,000)
+        self.by_owner: dict[str, object] = {}
         self.by_type: dict[str, int] = {t: 0 for t in RECIPIENT_TYPES}
         self.soa = {"dirSyncedOnPremManaged": 0, "dirSyncedCloudManaged": 0, "cloudOnly": 0,
                     "cloudOnlyFlagged": 0, "objectSoaCloud": 0}
@@ -95,9 +96,7 @@ class _Counts:
         old = self.contrib.pop(guid, None)
         if old is not None:
             self._apply(old, -1)
-            owners = self.by_owner.get(old[4])
-            if owners is not None:
-                owners.discard(guid)
+            self._unlink(old[4], guid)
         mbx = self.mailboxes.get(guid)
         if mbx is None:
             return
@@ -110,8 +109,29 @@ class _Counts:
         item = (mbx.when_soft_deleted is not None, mbx.recipient_type_details, bucket,
                 bool(getattr(user, "is_cloud_managed", False)), owner)
         self.contrib[guid] = item
-        self.by_owner.setdefault(owner, set()).add(guid)
+        self._link(owner, guid)
         self._apply(item, +1)
+
+    def _link(self, owner: str, guid: str) -> None:
+        current = self.by_owner.get(owner)
+        if current is None or current == guid:
+            self.by_owner[owner] = guid
+        elif isinstance(current, set):
+            current.add(guid)
+        else:
+            self.by_owner[owner] = {current, guid}
+
+    def _unlink(self, owner: str, guid: str) -> None:
+        current = self.by_owner.get(owner)
+        if current == guid:
+            del self.by_owner[owner]
+        elif isinstance(current, set):
+            current.discard(guid)
+
+    def owned(self, owner: str) -> list[str]:
+        """Guids of the recipients an Entra user owns."""
+        current = self.by_owner.get(owner)
+        return [] if current is None else (list(current) if isinstance(current, set) else [current])
 
     def _build(self) -> None:
         # The first count of a big tenant: one tight pass (this is the only O(mailboxes) step of a page view).
@@ -130,11 +150,10 @@ class _Counts:
             is_deleted = mbx.when_soft_deleted is not None
             rtd = mbx.recipient_type_details
             contrib[mbx.guid] = (is_deleted, rtd, bucket, object_cloud, owner)
-            owners = by_owner.get(owner)
-            if owners is None:
-                by_owner[owner] = {mbx.guid}
+            if owner in by_owner:
+                self._link(owner, mbx.guid)
             else:
-                owners.add(mbx.guid)
+                by_owner[owner] = mbx.guid
             if is_deleted:
                 deleted += 1
                 continue
@@ -154,7 +173,7 @@ class _Counts:
             self._reindex(guid)
         self.mailbox_seq = self.mailboxes.current_seq()
         for user_id in self.users.changed_since(self.user_seq):
-            for guid in list(self.by_owner.get(user_id, ())):
+            for guid in self.owned(user_id):
                 self._reindex(guid)
         self.user_seq = self.users.current_seq()
 
