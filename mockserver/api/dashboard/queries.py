@@ -144,6 +144,22 @@ class Page:
         return out
 
 
+class NewestFirst:
+    """A newest-first view of an oldest-first list, sliceable without copying it (unfiltered logs page in
+    O(page), however long the audit log or journal has grown)."""
+
+    def __init__(self, items: list):
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: slice) -> list:
+        start, stop, _ = index.indices(len(self._items))
+        n = len(self._items)
+        return self._items[n - stop:n - start][::-1] if stop > start else []
+
+
 def paginate(sequence, *, param: str = "page", per_page: int | None = None, anchor: str | None = None,
              per_page_param: str = "per_page") -> Page:
     """Slice ``sequence`` (any sized, sliceable sequence) to the page named by the query string."""

@@ -4,6 +4,8 @@ sign-in and sign-out. Each route copies what it shows into view models under ``t
 releasing it, so a slow browser never holds up the tenant."""
 from __future__ import annotations
 
+import itertools
+
 from flask import render_template, session
 
 from ...domain import views as read
@@ -11,7 +13,7 @@ from ...domain.mailboxes import RECIPIENT_TYPES
 from ..common import find_tenant, registry
 from . import auth, models
 from . import bp
-from .queries import PER_PAGE_CHOICES, arg_bool, arg_choice, arg_int, arg_text, paginate
+from .queries import PER_PAGE_CHOICES, NewestFirst, arg_bool, arg_choice, arg_int, arg_text, paginate
 
 #: How many of the newest sync runs / audit records / requests the tenant page previews.
 PREVIEW = 8
@@ -119,9 +121,10 @@ def mailbox(tenant_key: str, guid: str):
             return _not_found("Mailbox", guid)
         header = models.tenant_header(t)
         row = models.mailbox_row(t, read.join_mailboxes(t, [mbx])[0], full=True)
-        audit = [models.audit_view(t, r) for r in reversed(t.audit.records)
-                 if getattr(r, "target", None) in (mbx.guid, mbx.name, mbx.alias, mbx.primary_smtp_address, mbx.user_principal_name,
-                                 mbx.display_name, mbx.external_directory_object_id)][:50]
+        names = {mbx.guid, mbx.name, mbx.alias, mbx.primary_smtp_address, mbx.user_principal_name,
+                 mbx.display_name, mbx.external_directory_object_id} - {None, ""}
+        mine = (r for r in reversed(t.audit.records) if getattr(r, "target", None) in names)
+        audit = [models.audit_view(t, r) for r in itertools.islice(mine, 50)]
     return render_template("dashboard/mailbox.html", t=header, m=row, audit=audit)
 
 
@@ -176,9 +179,12 @@ def audit(tenant_key: str):
                "outcome": arg_choice("outcome", ("changed", "unchanged", "failed")), "q": arg_text("q")}
     with t.lock:
         header = models.tenant_header(t)
-        records = [r for r in reversed(t.audit.records)
-                   if models.audit_matches(r, api=filters["api"], operation=filters["operation"],
-                                           outcome=filters["outcome"], text=filters["q"])]
+        if any(filters.values()):
+            records = [r for r in reversed(t.audit.records)
+                       if models.audit_matches(r, api=filters["api"], operation=filters["operation"],
+                                               outcome=filters["outcome"], text=filters["q"])]
+        else:
+            records = NewestFirst(t.audit.records)
         page = paginate(records)
         page.items = [models.audit_view(t, r) for r in page.items]
         apis = sorted({r.api for r in t.audit.records[-5000:]})
@@ -197,9 +203,13 @@ def requests_(tenant_key: str):
     with t.lock:
         header = models.tenant_header(t)
         entries = list(t.journal.entries)
-        matches = [e for e in reversed(entries)
-                   if models.journal_matches(e, api=filters["api"], method=filters["method"],
-                                             status=filters["status"], cmdlet=filters["cmdlet"], text=filters["q"])]
+        if any(filters.values()):
+            matches = [e for e in reversed(entries)
+                       if models.journal_matches(e, api=filters["api"], method=filters["method"],
+                                                 status=filters["status"], cmdlet=filters["cmdlet"],
+                                                 text=filters["q"])]
+        else:
+            matches = NewestFirst(entries)
         page = paginate(matches)
         page.items = [models.journal_view(t, e) for e in page.items]
         apis = sorted({str(e.get("api")) for e in entries[-5000:] if isinstance(e, dict) and e.get("api")})
