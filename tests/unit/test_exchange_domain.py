@@ -259,3 +259,12 @@ def test_coverage_doc_lists_every_emulated_exchange_cmdlet_and_parameter():
         for param in get_cmdlet(name).param_list:
             short = param.name.rstrip("0123456789")
             assert param.name in row or f"{short}1.." in row, f"{name} -{param.name} missing from docs/coverage.md"
+
+
+def test_get_identity_accepts_wildcards_and_set_refuses_ambiguity(tenant, synced):
+    values = run(tenant, "Get-Mailbox", {"Identity": synced.alias[:2] + "*"}).values
+    assert synced.guid in {str(v["Guid"]) for v in values}
+    assert len(run(tenant, "Get-Mailbox", {"Identity": "*"}).values) == len(tenant.mailboxes)
+    with pytest.raises(InvalidArgument, match="matches multiple entries"):
+        run(tenant, "Set-Mailbox", {"Identity": "*", "IsExchangeCloudManaged": True})
+    assert len(run(tenant, "Get-User", {"Identity": "*admin*"}).values) == 3

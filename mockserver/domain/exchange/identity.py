@@ -3,6 +3,7 @@ address, UPN, GUID (object, Exchange or ExternalDirectoryObjectId); none -> Mana
 several -> ManagementObjectAmbiguousException."""
 from __future__ import annotations
 
+import re
 import uuid
 
 from . import errors as exo_errors
@@ -21,7 +22,13 @@ def _strip_prefix(text: str) -> str:
 
 
 def mailbox_matches(mbx, key: str, as_guid: bool) -> bool:
-    """Whether mailbox ``mbx`` answers to the lowercase identity ``key``."""
+    """Whether mailbox ``mbx`` answers to the lowercase identity ``key`` (``*`` wildcards match name, alias,
+    UPN and SMTP addresses, as the Get- cmdlets allow)."""
+    if "*" in key:
+        pattern = re.compile("^" + ".*".join(re.escape(part) for part in key.split("*")) + "$")
+        values = [(mbx.name or "").lower(), (mbx.alias or "").lower(), (mbx.user_principal_name or "").lower()]
+        values += [a[5:].lower() for a in mbx.email_addresses if a.lower().startswith("smtp:")]
+        return any(pattern.match(v) for v in values)
     if as_guid:
         return key in (mbx.guid.lower(), mbx.exchange_guid.lower(), (mbx.external_directory_object_id or "").lower())
     if key in ((mbx.name or "").lower(), (mbx.alias or "").lower(), (mbx.user_principal_name or "").lower(),
@@ -92,25 +99,35 @@ def mailbox_of(tenant, user, *, soft_deleted: bool = False):
     return None
 
 
-def resolve_user(tenant, identity: str):
-    """The live Entra user answering to ``identity`` (Get-User/Set-User): object id, UPN, alias, name, SMTP."""
+def find_users(tenant, identity: str) -> list:
+    """Live Entra users answering to ``identity`` (Get-User/Set-User): object id, UPN, alias, name, SMTP;
+    ``*`` wildcards allowed."""
     text = _strip_prefix((identity or "").strip())
     key = text.lower()
     as_guid = _is_guid(text)
+    wildcard = re.compile("^" + ".*".join(re.escape(p) for p in key.split("*")) + "$") if "*" in key else None
     owners = {m.external_directory_object_id: m for m in tenant.mailboxes if not m.is_soft_deleted}
     found = []
     for user in tenant.users:
         if user.deleted_date_time is not None:
             continue
         mbx = owners.get(user.id)
-        if as_guid:
+        names = (user.user_principal_name.lower(), (user.mail_nickname or "").lower(), (user.mail or "").lower(),
+                 user_name(user, mbx).lower())
+        if wildcard is not None:
+            hit = any(wildcard.match(n) for n in names) or (mbx is not None and mailbox_matches(mbx, key, False))
+        elif as_guid:
             hit = user.id.lower() == key or (mbx is not None and mailbox_matches(mbx, key, True))
         else:
-            hit = key in (user.user_principal_name.lower(), (user.mail_nickname or "").lower(),
-                          (user.mail or "").lower(), user_name(user, mbx).lower()) or (
-                mbx is not None and mailbox_matches(mbx, key, False))
+            hit = key in names or (mbx is not None and mailbox_matches(mbx, key, False))
         if hit:
             found.append(user)
+    return found
+
+
+def resolve_user(tenant, identity: str):
+    """The one live Entra user answering to ``identity``, or the real not-found / ambiguous error."""
+    found = find_users(tenant, identity)
     if not found:
         raise exo_errors.object_not_found(tenant, identity)
     if len(found) > 1:

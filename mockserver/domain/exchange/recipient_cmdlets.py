@@ -7,7 +7,7 @@ from ..mailboxes import Mailbox
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import Param, register_cmdlet
-from .identity import find_mailboxes, mailbox_of, resolve_user
+from .identity import find_mailboxes, find_users, mailbox_of, resolve_user
 from .mailbox_cmdlets import LIST_PARAMS, RECIPIENT_TYPE_DETAILS, RTD_TYPE, apply_list_params
 from .objects import recipient_object, user_object
 
@@ -36,7 +36,9 @@ def get_user(ctx, params):
     tenant = ctx.tenant
     owners = {m.external_directory_object_id: m for m in tenant.mailboxes if not m.is_soft_deleted}
     if params.get("Identity") is not None:
-        users = [resolve_user(tenant, params["Identity"])]
+        users = find_users(tenant, params["Identity"])
+        if not users:
+            raise exo_errors.object_not_found(tenant, params["Identity"])
     else:
         users = [u for u in tenant.users if u.deleted_date_time is None]
     objects = [user_object(tenant, u, owners.get(u.id)) for u in users]
