@@ -39,6 +39,10 @@ class Collection(Generic[T]):
         """All objects, in insertion order (a copy: safe to mutate the collection while iterating)."""
         return list(self._items.values())
 
+    def slice(self, start: int, stop: int) -> list[T]:
+        """Objects ``start:stop`` in insertion order, without copying the whole collection (paged views)."""
+        return list(itertools.islice(self._items.values(), max(0, start), max(0, stop)))
+
     def keys(self) -> list[str]:
         """All keys, in insertion order."""
         return list(self._items.keys())
