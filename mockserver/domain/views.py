@@ -196,6 +196,20 @@ def mailbox_counts(tenant) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- filtering
+class _AllMailboxes:
+    """Every mailbox as a sliceable sequence that copies only the slice asked for (the unfiltered table)."""
+
+    def __init__(self, collection):
+        self.collection = collection
+
+    def __len__(self) -> int:
+        return len(self.collection)
+
+    def __getitem__(self, index: slice) -> list:
+        start, stop, _ = index.indices(len(self.collection))
+        return self.collection.slice(start, stop)
+
+
 _FILTER_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _FILTER_CACHE_SIZE = 8
 
@@ -211,7 +225,7 @@ def filter_mailboxes(tenant, *, search: str = "", recipient_type: str | None = N
     needle = search.strip().lower()
     if not (needle or recipient_type or dir_synced is not None or cloud_managed is not None or deleted):
         if mailbox_counts(tenant)["softDeleted"] == 0:
-            return tenant.mailboxes.values()
+            return _AllMailboxes(tenant.mailboxes)
     version = (id(tenant.mailboxes), tenant.mailboxes.current_seq(), len(tenant.mailboxes))
     key = (needle, recipient_type, dir_synced, cloud_managed, deleted)
     cache = _FILTER_CACHE.get(tenant)
