@@ -74,6 +74,8 @@ class ExchangeRbac(RbacAdministration):
         self.scopes: dict[str, ManagementScope] = {}
         self.custom_assignments: dict[str, RoleAssignment] = {}
         self.service_principals: dict[str, ExoServicePrincipal] = {}
+        #: Explicit user members of role groups (Add-RoleGroupMember): lowercase group name -> user ids.
+        self.group_members: dict[str, list[str]] = {}
         #: Tests may pin the cmdlet catalog (pure domain tests without the Exchange registry).
         self.catalog_override: dict[str, list[str]] | None = None
         self._builtin_key = None
@@ -166,9 +168,11 @@ class ExchangeRbac(RbacAdministration):
 
     # ---------------------------------------------------- membership model
     def groups_of(self, principal_id: str) -> list:
-        """Role groups a principal belongs to through its directory roles in effect now (PIM-aware)."""
+        """Role groups a principal belongs to: through its directory roles in effect now (PIM-aware) or as an
+        explicit member (Add-RoleGroupMember)."""
         active = set(self.tenant.active_role_ids(principal_id))
-        return [g for g in self._groups.values() if any(role in active for _, role in g.linked)]
+        return [g for key, g in self._groups.items() if any(role in active for _, role in g.linked)
+                or principal_id in self.group_members.get(key, ())]
 
     def security_groups_of(self, principal_id: str) -> set[str]:
         """Ids of directory groups the principal is a member of (when the directory models groups)."""
@@ -291,7 +295,8 @@ class ExchangeRbac(RbacAdministration):
         return {"roles": [r.to_dict() for r in self.custom_roles.values()],
                 "scopes": [s.to_dict() for s in self.scopes.values()],
                 "assignments": [a.to_dict() for a in self.custom_assignments.values()],
-                "servicePrincipals": [sp.to_dict() for sp in self.service_principals.values()]}
+                "servicePrincipals": [sp.to_dict() for sp in self.service_principals.values()],
+                "groupMembers": {k: list(v) for k, v in self.group_members.items() if v}}
 
     def load(self, data: dict) -> None:
         """Restore from :meth:`to_dict` output (built-ins are regenerated)."""
@@ -302,6 +307,8 @@ class ExchangeRbac(RbacAdministration):
             assignments = {a["guid"]: RoleAssignment.from_dict(a) for a in data.get("assignments", [])}
             sps = {sp["object_id"].lower(): ExoServicePrincipal.from_dict(sp)
                    for sp in data.get("servicePrincipals", [])}
+            members = {k.lower(): [str(m) for m in v] for k, v in (data.get("groupMembers") or {}).items()
+                       if k.lower() in self._groups and isinstance(v, list)}
             for role in roles.values():
                 if not isinstance(role.name, str) or not isinstance(role.entries, dict) or not all(
                         isinstance(c, str) and isinstance(p, list) and all(isinstance(x, str) for x in p)
@@ -317,6 +324,7 @@ class ExchangeRbac(RbacAdministration):
             raise InvalidArgument("The snapshot's Exchange RBAC section (subsystems.rbac) is malformed.") from None
         self.custom_roles, self.scopes, self.custom_assignments, self.service_principals = \
             roles, scopes, assignments, sps
+        self.group_members = members
 
 
 # Importing this module registers the RBAC cmdlets in the Exchange cmdlet registry.

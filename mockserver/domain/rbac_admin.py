@@ -301,3 +301,26 @@ class RbacAdministration:
             raise InvalidArgument(f"The role assignment \"{assignment.name}\" belongs to built-in role group "
                                   f"\"{assignment.assignee_name}\" and can't be removed in this emulator.")
         return self.custom_assignments.pop(assignment.guid)
+
+    def add_group_member(self, group: str, member: str):
+        """Add-RoleGroupMember -Identity -Member: a user joins a role group (linked groups stay directory-managed)."""
+        target = self.group(group)
+        user = self.resolve_user(member)
+        members = self.group_members.setdefault(target.name.lower(), [])
+        if user.id in members:
+            raise InvalidArgument(f"The recipient \"{member}\" is already a member of the group "
+                                  f"\"{target.name}\".",
+                                  exception_type="Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException")
+        members.append(user.id)
+        return target, user
+
+    def remove_group_member(self, group: str, member: str):
+        """Remove-RoleGroupMember -Identity -Member."""
+        target = self.group(group)
+        user = self.resolve_user(member)
+        members = self.group_members.get(target.name.lower(), [])
+        if user.id not in members:
+            raise InvalidArgument(f"The recipient \"{member}\" isn't a member of the group \"{target.name}\".",
+                                  exception_type="Microsoft.Exchange.Management.Tasks.MemberNotFoundException")
+        members.remove(user.id)
+        return target, user

@@ -73,7 +73,8 @@ def group_object(rbac, group) -> dict:
         "Name": group.name, "Identity": group.name, "Id": group.name, "DisplayName": group.name,
         "Guid": _guid(group.guid), "ExchangeObjectId": _guid(group.guid), "Description": group.description,
         "RoleGroupType": "Standard", "Roles": list(group.roles), "RoleAssignments": assignments,
-        "Members": [name for name, _ in group.linked], "ManagedBy": [], "LinkedGroup": [], "Capabilities": [],
+        "Members": [name for name, _ in group.linked] + [_user_name(u) for u in _user_members(rbac, group)],
+        "ManagedBy": [], "LinkedGroup": [], "Capabilities": [],
         "IsValid": True, "ObjectState": "Unchanged", "WhenCreated": created, "WhenChanged": created,
         "WhenCreatedUTC": created, "WhenChangedUTC": created,
     }
@@ -134,8 +135,18 @@ def get_role_group(ctx, params):
     return _limit([group_object(rbac, g) for g in groups], params)
 
 
+def _user_members(rbac, group) -> list:
+    ids = rbac.group_members.get(group.name.lower(), [])
+    return [u for u in (rbac.tenant.users.get(i) for i in ids) if u is not None and u.deleted_date_time is None]
+
+
+def _user_name(user) -> str:
+    return user.mail_nickname or user.user_principal_name.split("@", 1)[0]
+
+
 def get_role_group_member(ctx, params):
-    """Get-RoleGroupMember -Identity: the linked groups (whose own members Exchange cannot list)."""
+    """Get-RoleGroupMember -Identity: the linked groups (whose own members Exchange cannot list) and the users
+    added with Add-RoleGroupMember."""
     rbac = ctx.tenant.rbac
     group = rbac.group(params["Identity"])
     out = []
@@ -144,6 +155,12 @@ def get_role_group_member(ctx, params):
         out.append({"Name": name, "Identity": name, "Id": name, "DisplayName": name, "Alias": name,
                     "RecipientType": "Group", "RecipientTypeDetails": "RoleGroup", "Guid": guid,
                     "ExchangeObjectId": guid, "ExternalDirectoryObjectId": None, "IsValid": True})
+    for user in _user_members(rbac, group):
+        out.append({"Name": _user_name(user), "Identity": _user_name(user), "Id": _user_name(user),
+                    "DisplayName": user.display_name, "Alias": user.mail_nickname,
+                    "RecipientType": "User", "RecipientTypeDetails": "User", "Guid": _guid(user.id),
+                    "ExchangeObjectId": _guid(user.id), "ExternalDirectoryObjectId": user.id,
+                    "WindowsLiveID": user.user_principal_name, "IsValid": True})
     return _limit(out, params)
 
 
@@ -372,6 +389,22 @@ def new_service_principal(ctx, params):
     return [service_principal_object(sp)]
 
 
+def add_role_group_member(ctx, params):
+    """Add-RoleGroupMember -Identity -Member."""
+    ctx.target = params["Identity"]
+    group, user = ctx.tenant.rbac.add_group_member(params["Identity"], params["Member"])
+    _changed(ctx, group.name, "Members", None, user.user_principal_name)
+    return []
+
+
+def remove_role_group_member(ctx, params):
+    """Remove-RoleGroupMember -Identity -Member."""
+    ctx.target = params["Identity"]
+    group, user = ctx.tenant.rbac.remove_group_member(params["Identity"], params["Member"])
+    _changed(ctx, group.name, "Members", user.user_principal_name, None)
+    return []
+
+
 def remove_service_principal(ctx, params):
     """Remove-ServicePrincipal -Identity (its role assignments are removed with it)."""
     rbac = ctx.tenant.rbac
@@ -389,6 +422,12 @@ RBAC_CMDLETS = (
     ("Get-RoleGroup", get_role_group, [Param("Identity", **_ID0), _RESULT,
                                        Param("ShowPartnerLinked", "Switch", no_op=True)]),
     ("Get-RoleGroupMember", get_role_group_member, [Param("Identity", required=True, **_ID0), _RESULT]),
+    ("Add-RoleGroupMember", add_role_group_member, [
+        Param("Identity", required=True, **_ID0), Param("Member", "Identity", required=True),
+        Param("BypassSecurityGroupManagerCheck", "Switch", no_op=True), _CONFIRM]),
+    ("Remove-RoleGroupMember", remove_role_group_member, [
+        Param("Identity", required=True, **_ID0), Param("Member", "Identity", required=True),
+        Param("BypassSecurityGroupManagerCheck", "Switch", no_op=True), _CONFIRM]),
     ("Get-ManagementRole", get_management_role, [
         Param("Identity", **_ID0), Param("Cmdlet"), Param("CmdletParameters", "Strings"), Param("RoleType"),
         Param("GetChildren", "Switch", group="GetChildren"), Param("Recurse", "Switch", group="Recurse")]),

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from mockserver.domain import lifecycle
+from mockserver.domain.directory import EntraUser
 from mockserver.domain.exchange.cmdlets import all_cmdlets
 from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
 
@@ -101,6 +102,21 @@ def _soft_deleted(tenant, key):
     return mbx.alias
 
 
+def _member(tenant, present: bool) -> str:
+    """The non-identity user the role-group membership probes add and remove."""
+    upn = f"matrix-member@{tenant.domain}"
+    if tenant.user_by_upn(upn) is None:
+        tenant.users.put("matrix-member", EntraUser(id=tenant.ids.guid(), user_principal_name=upn,
+                                                    display_name="Matrix member", mail_nickname="matrix-member"))
+    user = tenant.user_by_upn(upn)
+    members = tenant.rbac.group_members.setdefault("help desk", [])
+    if present and user.id not in members:
+        members.append(user.id)
+    if not present and user.id in members:
+        members.remove(user.id)
+    return upn
+
+
 def _assignment(tenant, key):
     _target_sp(tenant, True)
     return tenant.rbac.new_assignment("View-Only Recipients", app="matrix-target", name=f"ra-{key}").name
@@ -114,6 +130,10 @@ PROBES = {
     "Get-OrganizationConfig": ("Get-OrganizationConfig", lambda t, k: {}),
     "Get-RoleGroup": ("Get-RoleGroup", lambda t, k: {}),
     "Get-RoleGroupMember": ("Get-RoleGroupMember", lambda t, k: {"Identity": "Organization Management"}),
+    "Add-RoleGroupMember": ("Add-RoleGroupMember",
+                            lambda t, k: {"Identity": "Help Desk", "Member": _member(t, False)}),
+    "Remove-RoleGroupMember": ("Remove-RoleGroupMember",
+                               lambda t, k: {"Identity": "Help Desk", "Member": _member(t, True)}),
     "Get-ManagementRole": ("Get-ManagementRole", lambda t, k: {}),
     "Get-ManagementRoleEntry": ("Get-ManagementRoleEntry", lambda t, k: {"Identity": "Mail Recipients\\*"}),
     "Get-ManagementRoleAssignment": ("Get-ManagementRoleAssignment", lambda t, k: {}),

@@ -261,3 +261,26 @@ def test_rbac_state_survives_snapshot(client, tenant, admin, auth_header):
     assert put.status_code in (200, 201, 204), put.get_data(as_text=True)
     restored = client.application.extensions["hybridsoa"].get(tenant.id)
     assert restored.rbac.to_dict() == data
+
+
+def test_role_group_membership_grants_and_revokes(client, tenant, admin, auth_header):
+    headers = auth_header(tenant, "exchange", user="user")
+    mbx = synced_mailbox(tenant, cloud_managed=True)
+    assert invoke(client, tenant, headers, "Get-Mailbox").status_code == 403
+    added = invoke(client, tenant, admin, "Add-RoleGroupMember", Identity="Recipient Management", Member="user",
+                   BypassSecurityGroupManagerCheck=True)
+    assert added.status_code == 200, added.get_data(as_text=True)
+    members = invoke(client, tenant, admin, "Get-RoleGroupMember", Identity="Recipient Management").get_json()
+    assert [(m["Name"], m["RecipientType"]) for m in members["value"]][-1] == ("user", "User")
+    ok = invoke(client, tenant, headers, "Set-Mailbox", Identity=mbx.alias, CustomAttribute3="recipient admin")
+    assert ok.status_code == 200 and mbx.custom_attributes[2] == "recipient admin"
+    assert invoke(client, tenant, headers, "Set-OrganizationConfig",
+                  ExchangeAttributesCloudManagedByDefault=True).status_code == 403
+    again = invoke(client, tenant, admin, "Add-RoleGroupMember", Identity="Recipient Management", Member="user")
+    assert again.status_code == 400 and "already a member" in error_text(again)
+    assert invoke(client, tenant, admin, "Remove-RoleGroupMember", Identity="Recipient Management",
+                  Member="user").status_code == 200
+    assert invoke(client, tenant, headers, "Get-Mailbox").status_code == 403
+    ops = [(r.operation, r.succeeded, r.changed) for r in tenant.audit.records if "RoleGroupMember" in r.operation]
+    assert ops == [("Add-RoleGroupMember", True, True), ("Add-RoleGroupMember", False, False),
+                   ("Remove-RoleGroupMember", True, True)]

@@ -329,3 +329,24 @@ def test_coverage_doc_lists_every_rbac_cmdlet_and_parameter():
         for param in params:
             if param.name != "Confirm":
                 assert param.name in emulated, f"{name} -{param.name} missing from docs/coverage.md"
+
+
+def test_explicit_role_group_members(tenant):
+    rbac = tenant.rbac
+    caller = user_caller(tenant, "user")
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(caller, "Set-Mailbox", ["Identity", "CustomAttribute1"])
+    rbac.add_group_member("Recipient Management", "user")
+    rbac.authorize(caller, "Set-Mailbox", ["Identity", "CustomAttribute1"])
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(caller, "Set-OrganizationConfig", [])
+    with pytest.raises(InvalidArgument, match="already a member"):
+        rbac.add_group_member("Recipient Management", f"user@{tenant.domain}")
+    assert rbac.to_dict()["groupMembers"] == {"recipient management": [caller.object_id]}
+    rbac.remove_group_member("Recipient Management", "user")
+    with pytest.raises(InvalidArgument, match="isn't a member"):
+        rbac.remove_group_member("Recipient Management", "user")
+    with pytest.raises(NotFound):
+        rbac.add_group_member("No Such Group", "user")
+    with pytest.raises(CmdletNotRecognized):
+        rbac.authorize(caller, "Set-Mailbox", ["Identity", "CustomAttribute1"])
