@@ -140,14 +140,17 @@ def sync(tenant_key: str):
     with t.lock:
         header = models.tenant_header(t)
         history = [r for r in models.sync_history(t)
-                   if (not status or str(r.get("status", "")).lower() == status)
+                   if not (status or policy) or isinstance(r, dict)
+                   and (not status or str(r.get("status", "")).lower() == status)
                    and (not policy or str(r.get("policyType", "")).lower() == policy)]
         page = paginate(history, per_page=arg_int("per_page", 20, low=5, high=200))
         page.items = [models.run_view(r) for r in page.items]
         settings = models.sync_settings(t)
-        statuses = sorted({str(r.get("status", "")) for r in models.sync_history(t) if isinstance(r, dict)})
+        everything = [r for r in models.sync_history(t) if isinstance(r, dict)]
+        statuses = sorted({str(r.get("status", "")) for r in everything} - {""})
+        policies = sorted({str(r.get("policyType", "")) for r in everything} - {""})
     return render_template("dashboard/sync.html", t=header, page=page, settings=settings, statuses=statuses,
-                           status=status, policy=policy)
+                           policies=policies, status=status, policy=policy)
 
 
 @bp.route("/tenants/<tenant_key>/sync/<run_id>")
