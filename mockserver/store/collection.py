@@ -81,6 +81,10 @@ class Collection(Generic[T]):
         """Change sequence number of ``key`` (0 when unknown): higher means changed later."""
         return self._seq.get(key, 0)
 
+    def tombstone(self, key: str) -> int | None:
+        """Sequence number of the delete of ``key`` when it is deleted (not re-created), else None."""
+        return self._tomb.get(key)
+
     def current_seq(self) -> int:
         """The highest sequence number handed out so far."""
         return self._log[-1][0] if self._log else 0

@@ -165,7 +165,7 @@ class DurableStore:
                     for key in keys:
                         obj = coll.get(key)
                         if obj is None:
-                            tomb = coll._tomb.get(key)  # same package: tombstones carry the delete's sequence
+                            tomb = coll.tombstone(key)
                             if tomb is None:
                                 gone.append((tenant.id, attr, key))
                             else:
