@@ -53,3 +53,20 @@ def test_timer_reports_next_due_across_subsystems(domain_tenant):
     ad_admin.update_ad_user(t, ad.sam_account_name, {"extensionAttribute3": "soon"})
     t.sync.run_cycle("Delta")
     assert t.sync.next_due() == t.clock.now() + 300
+
+
+def test_scheduled_cycles_run_as_real_time_passes(domain_tenant):
+    from mockserver.domain.clock import TenantClock
+    t = domain_tenant
+    real = [1000.0]
+    t.clock = TenantClock(t.clock.now(), real=lambda: real[0])  # a running clock over a fake wall clock
+    start = t.clock.now()
+    ad = ad_of_type(t)
+    ad_admin.update_ad_user(t, ad.sam_account_name, {"extensionAttribute12": "live"})
+    real[0] += 29 * 60
+    t.catch_up()  # what every request does first
+    assert len(t.sync.history) == 1
+    real[0] += 60
+    t.catch_up()
+    assert t.sync.history[-1]["trigger"] == "Scheduler" and t.sync.history[-1]["startDateTime"] == iso(start + 1800)
+    assert mailbox_of(t, ad).custom_attributes[11] == "live"

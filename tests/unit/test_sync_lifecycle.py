@@ -179,3 +179,23 @@ def test_engine_snapshot_round_trip_keeps_settings_history_and_queue(domain_tena
     assert run["updates"] == 1 and user_of(t, ad).job_title == "After restore"
     run = cycle(t)
     assert run["updates"] == 0 and run["deletes"] == 0
+
+
+def test_whole_tenant_snapshot_keeps_connect_state(domain_tenant):
+    from mockserver.domain import snapshot
+    t = domain_tenant
+    t.sync.update_settings({"deletionThreshold": 9, "writeback": {"enabled": True}})
+    ad = ad_of_type(t)
+    user = user_of(t, ad)
+    ad_admin.delete_ad_user(t, ad.sam_account_name)
+    cycle(t)
+    lifecycle.restore_user(t, user.id)
+    doc = snapshot.dump_tenant(t)
+    copy_ = snapshot.restore_tenant(doc, name="contoso-copy")
+    assert copy_.sync.settings["deletionThreshold"] == 9
+    assert [r["id"] for r in copy_.sync.history] == [r["id"] for r in t.sync.history]
+    run = copy_.sync.run_cycle("Delta")
+    assert run["errors"][0]["errorType"] == "DeletingCloudOnlyObjectNotAllowed"
+    assert run["updates"] == 0 and run["adds"] == 0 and run["deletes"] == 0
+    copy_.advance(20)
+    assert copy_.sync.history[-1]["policyType"] == "Writeback"
