@@ -263,3 +263,24 @@ def test_continuation_pages_see_changes_made_between_pages(client, tenant, h):
     second = post(client, first["@odata.nextLink"], body("Get-Mailbox"), h3).get_json()
     assert {"Guid": later.guid, "CustomAttribute2": "edited"} == {
         k: v for k, v in second["value"][1].items() if "@" not in k}
+
+
+MINE = ("Get-Mailbox", "Set-Mailbox", "Get-Recipient", "Get-User", "Set-User", "Get-OrganizationConfig",
+        "Set-OrganizationConfig", "Undo-SoftDeletedMailbox")
+
+
+def test_no_parameter_value_produces_a_5xx(client, tenant, h):
+    """Every parameter of every emulated cmdlet, fed odd JSON values, answers 2xx/4xx in the real shapes."""
+    from mockserver.domain.exchange.cmdlets import get_cmdlet
+    alias = next(iter(tenant.mailboxes)).alias
+    odd = [None, "", ["a", None], {"Add": None, "Remove": {"x": 1}}, 1.5, "*"]
+    for name in MINE:
+        for param in get_cmdlet(name).param_list:
+            for value in odd:
+                params = {param.name: value}
+                if param.name != "Identity" and name.startswith("Set-M"):
+                    params["Identity"] = alias
+                resp = post(client, url(tenant), body(name, params), h)
+                assert resp.status_code < 500, (name, params, resp.get_data(as_text=True))
+                if resp.status_code >= 400 and resp.status_code not in (401, 403):
+                    assert resp.get_json()["error"]["message"] == "Error executing cmdlet"
