@@ -205,6 +205,7 @@ def _journal_entry(facts: RequestFacts, tenant: Tenant, response: Response, deci
         "api": facts.api, "method": request.method, "path": facts.path,
         "cmdlet": facts.cmdlet, "parameters": facts.parameters, "query": facts.query or None,
         "caller": {"appId": facts.app_id, "userPrincipalName": facts.user},
+        "clientRequestId": request.headers.get("client-request-id"),
         "status": response.status_code,
         "durationMs": round((time.perf_counter() - started) * 1000, 3),
     }

@@ -22,7 +22,8 @@ def _token(client, creds, scope="https://graph.microsoft.com/.default"):
 
 def test_each_api_is_journaled_with_caller_and_secrets_redacted(client, contoso):
     token = _token(client, contoso)
-    client.get("/v1.0/users?$top=2&$select=id", headers={"Authorization": f"Bearer {token}"})
+    client.get("/v1.0/users?$top=2&$select=id", headers={"Authorization": f"Bearer {token}",
+                                                         "client-request-id": "corr-1"})
     exo = _token(client, contoso, "https://outlook.office365.com/.default")
     client.post("/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", headers={"Authorization": f"Bearer {exo}"},
                 json={"CmdletInput": {"CmdletName": "New-Mailbox",
@@ -36,7 +37,7 @@ def test_each_api_is_journaled_with_caller_and_secrets_redacted(client, contoso)
     assert ident["caller"]["appId"] == contoso["apps"][0]["clientId"] and ident["status"] == 200
     assert graph["api"] == "graph" and graph["method"] == "GET" and graph["path"] == "/v1.0/users"
     assert graph["query"] == {"$top": "2", "$select": "id"}
-    assert graph["caller"]["appId"] == contoso["apps"][0]["clientId"]
+    assert graph["caller"]["appId"] == contoso["apps"][0]["clientId"] and graph["clientRequestId"] == "corr-1"
     assert exchange["api"] == "exchange" and exchange["cmdlet"] == "New-Mailbox"
     assert exchange["parameters"] == {"Name": "x", "Password": "***"}
     assert exchange["time"] == "2026-01-05T09:00:00Z" and exchange["durationMs"] >= 0
