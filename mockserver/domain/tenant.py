@@ -249,6 +249,9 @@ class TenantRegistry:
                 apply_tenant_description(tenant, tenant_description(spec.scenario))
             else:
                 seed_tenant(tenant)
+            if spec.options.get("cloudMailboxes") or spec.options.get("mailUsers"):
+                from .exchange.recipient_cmdlets import seed_cloud_recipients
+                seed_cloud_recipients(tenant, spec.options)
         return tenant
 
     def get(self, key: str) -> Tenant:

@@ -268,3 +268,20 @@ def test_get_identity_accepts_wildcards_and_set_refuses_ambiguity(tenant, synced
     with pytest.raises(InvalidArgument, match="matches multiple entries"):
         run(tenant, "Set-Mailbox", {"Identity": "*", "IsExchangeCloudManaged": True})
     assert len(run(tenant, "Get-User", {"Identity": "*admin*"}).values) == 3
+
+
+def test_tenant_option_seeds_cloud_mailboxes_and_mail_users(make_tenant):
+    tenant = make_tenant(name="mixed", seed=8, mailboxes=4, options={"cloudMailboxes": 4, "mailUsers": 2})
+    values = run(tenant, "Get-Recipient", {}).values
+    kinds = sorted((v["RecipientTypeDetails"], v["IsDirSynced"]) for v in values)
+    assert kinds.count(("MailUser", False)) == 2
+    assert kinds.count(("UserMailbox", False)) == 3 and kinds.count(("SharedMailbox", False)) == 1
+    assert len(run(tenant, "Get-Mailbox", {"Filter": "IsDirSynced -eq $false"}).values) == 4
+    with tenant.lock:
+        tenant.sync.run_cycle("Delta")
+        tenant.sync.run_cycle("Initial")
+    assert len(run(tenant, "Get-Mailbox", {"Filter": "IsDirSynced -eq $false"}).values) == 4
+    with pytest.raises(InvalidArgument, match="isn't synchronized"):
+        run(tenant, "Set-Mailbox", {"Identity": "cloud1", "IsExchangeCloudManaged": True})
+    with pytest.raises(InvalidArgument, match="options.mailUsers"):
+        make_tenant(name="badopt", seed=8, mailboxes=1, options={"mailUsers": -1})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..directory import EntraUser
 from ..mailboxes import Mailbox
+from ..errors import InvalidArgument
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import Param, register_cmdlet
@@ -114,6 +115,38 @@ def new_mail_user(tenant, alias: str, external_address: str, *, display_name: st
     mbx.email_addresses.append(f"smtp:{external_address}")
     tenant.mailboxes.touch(mbx.guid)
     return mbx
+
+
+def seed_cloud_recipients(tenant, options: dict | None) -> list[Mailbox]:
+    """Tenant creation option ``{"cloudMailboxes": N, "mailUsers": M}``: N cloud-only mailboxes (every fourth
+    one shared) and M mail users, next to the synced mailboxes Entra Connect brings in."""
+    options = options or {}
+    counts = {}
+    for key in ("cloudMailboxes", "mailUsers"):
+        value = options.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10_000:
+            raise InvalidArgument(f"options.{key} must be an integer from 0 to 10000")
+        counts[key] = value
+    taken = {m.alias.lower() for m in tenant.mailboxes}
+    created = []
+    for i in range(1, counts["cloudMailboxes"] + 1):
+        alias = _free_alias(f"cloud{i}", taken)
+        kind = "SharedMailbox" if i % 4 == 0 else "UserMailbox"
+        created.append(new_cloud_mailbox(tenant, alias, display_name=f"Cloud {'Shared' if i % 4 == 0 else 'User'} {i}",
+                                         recipient_type_details=kind))
+    for i in range(1, counts["mailUsers"] + 1):
+        alias = _free_alias(f"mailuser{i}", taken)
+        created.append(new_mail_user(tenant, alias, f"{alias}@partner.example", display_name=f"Mail User {i}"))
+    return created
+
+
+def _free_alias(base: str, taken: set[str]) -> str:
+    alias, n = base, 1
+    while alias.lower() in taken:
+        n += 1
+        alias = f"{base}-{n}"
+    taken.add(alias.lower())
+    return alias
 
 
 register_cmdlet("Get-Recipient", get_recipient,
