@@ -28,7 +28,7 @@ from .lifecycle import PurgeScheduler, soft_delete_user
 from .sync_index import SyncIndex
 from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exchange_values,
                          entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
-                         mailbox_identity_values, mailbox_type, parse_version, smtp_addresses)
+                         mailbox_identity_values, mailbox_type, parse_version, primary_smtp, smtp_addresses)
 from .writeback import WritebackJob
 
 POLICY_TYPES = ("Delta", "Initial")
@@ -292,6 +292,10 @@ class SyncEngine:
         index = self.index
         now = run.now
         honour = run.honour
+        soft_matched = False
+        if user is None:
+            user = self._soft_match(ad)
+            soft_matched = user is not None
         user_id = user.id if user is not None else None
         mbx = index.mailbox_for(user_id) if user_id else None
         cloud_kept = honour and mbx is not None and mbx.when_soft_deleted is None and mbx.is_exchange_cloud_managed
@@ -346,6 +350,8 @@ class SyncEngine:
             self.retry_keys.discard(key)
 
         mailbox_changed = self._mailbox(run, ad, anchor, user, mbx, dropped, restored)
+        if soft_matched:
+            run.soft_matched += 1
         if added or restored:
             run.adds += 1
         elif changed or mailbox_changed:
@@ -378,6 +384,26 @@ class SyncEngine:
             return True
         return False
 
+    def _soft_match(self, ad):
+        """Soft match: a new AD object joins an existing cloud-only user with the same UPN or primary SMTP
+        address, unless the tenant blocks it or that user holds a directory role (admins never soft-match)."""
+        features = self.settings.get("features") or {}
+        if features.get("blockSoftMatchEnabled"):
+            return None
+        index = self.index
+        upn = (ad.attrs.get("userPrincipalName") or "").lower()
+        candidates = [index.user_by_upn.get(upn)] if upn else []
+        primary = primary_smtp(ad.attrs)
+        if primary:
+            candidates += sorted(index.users_by_addr.get(primary.lower(), ()))
+        for uid in candidates:
+            user = self.tenant.users.get(uid) if uid else None
+            if (user is not None and user.deleted_date_time is None and not user.on_premises_immutable_id
+                    and user.on_premises_sync_enabled is None and not user.is_cloud_managed
+                    and not self.tenant.active_role_ids(user.id)):
+                return user
+        return None
+
     def _quarantine_upn(self, upn: str) -> str:
         prefix = (upn or "user").split("@", 1)[0]
         while True:
@@ -402,6 +428,7 @@ class SyncEngine:
             "deletes": 0 if stopped is not None else run.deletes,
             "unchanged": 0 if stopped is not None else run.unchanged,
             "skippedCloudManaged": run.skipped_cloud_managed,
+            "softMatched": 0 if stopped is not None else run.soft_matched,
             "exchangeAttributesKeptCloudManaged": 0 if stopped is not None else run.cloud_managed_kept,
             "pendingDeletes": stopped or 0,
             "deletionThreshold": self.settings.get("deletionThreshold"),
@@ -486,7 +513,7 @@ class _Run:
     def __init__(self, engine, now: float, honour: bool):
         self.engine, self.now, self.honour = engine, now, honour
         self.adds = self.updates = self.deletes = self.unchanged = 0
-        self.skipped_cloud_managed = self.cloud_managed_kept = 0
+        self.skipped_cloud_managed = self.cloud_managed_kept = self.soft_matched = 0
         self.error_count = 0
         self.errors: list[dict] = []
         self.errored_anchors: set[str] = set()

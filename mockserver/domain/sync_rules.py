@@ -100,7 +100,8 @@ def mailbox_identity_values(ad: ADUser) -> dict:
     """Identity attributes Exchange shows on the mailbox (read-only there while synced)."""
     a = ad.attrs
     return {"display_name": a.get("displayName") or ad.sam_account_name,
-            "user_principal_name": a.get("userPrincipalName")}
+            "user_principal_name": a.get("userPrincipalName"), "is_dir_synced": True,
+            "immutable_id": ad.consistency_guid}
 
 
 def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:

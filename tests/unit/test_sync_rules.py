@@ -304,3 +304,42 @@ def test_cloud_deleted_soa_transferred_user_is_not_resurrected(domain_tenant):
     ad_admin.update_ad_user(t, ad.sam_account_name, {"title": "Still on prem"})
     run = cycle(t, "Initial")
     assert user.deleted_date_time is not None and run["adds"] == 0 and run["skippedCloudManaged"] == 1
+
+
+def _cloud_user(t, name, with_mailbox=False):
+    from mockserver.domain.directory import EntraUser
+    from mockserver.domain.mailboxes import Mailbox
+    upn = f"{name}@{t.domain}"
+    user = EntraUser(id=t.ids.guid(), user_principal_name=upn, display_name=name, mail=upn,
+                     proxy_addresses=[f"SMTP:{upn}"])
+    t.users.put(user.id, user)
+    if with_mailbox:
+        mbx = Mailbox(guid=t.ids.guid(), exchange_guid=t.ids.guid(), external_directory_object_id=user.id,
+                      name=name, alias=name, display_name=name, user_principal_name=upn, primary_smtp_address=upn,
+                      email_addresses=[f"SMTP:{upn}"])
+        t.mailboxes.put(mbx.guid, mbx)
+    return user
+
+
+def test_soft_match_joins_cloud_only_user_with_same_upn(domain_tenant):
+    t = domain_tenant
+    cloud = _cloud_user(t, "cloudy", with_mailbox=True)
+    ad = ad_admin.create_ad_user(t, {"sAMAccountName": "cloudy", "displayName": "Cloudy On Prem"})
+    run = cycle(t)
+    assert run["softMatched"] == 1 and run["adds"] == 0 and run["errorCount"] == 0
+    assert user_of(t, ad) is cloud and cloud.on_premises_sync_enabled is True
+    assert cloud.on_premises_immutable_id == ad.consistency_guid and cloud.display_name == "Cloudy On Prem"
+    mbx = mailbox_of(t, ad)
+    assert mbx.is_dir_synced and mbx.immutable_id == ad.consistency_guid and mbx.display_name == "Cloudy On Prem"
+    assert len([m for m in t.mailboxes if m.external_directory_object_id == cloud.id]) == 1
+
+
+def test_soft_match_blocked_by_tenant_feature_gives_conflict(domain_tenant):
+    t = domain_tenant
+    t.sync.settings["features"] = {"blockSoftMatchEnabled": True}
+    cloud = _cloud_user(t, "blocked")
+    ad = ad_admin.create_ad_user(t, {"sAMAccountName": "blocked", "displayName": "Blocked"})
+    run = cycle(t)
+    assert run["softMatched"] == 0 and run["adds"] == 1
+    assert {e["propertyCausingError"] for e in run["errors"]} == {"UserPrincipalName", "ProxyAddress"}
+    assert user_of(t, ad) is not cloud and cloud.on_premises_immutable_id is None
