@@ -126,3 +126,44 @@ def test_two_concurrent_toggles_of_one_mailbox_end_consistent_and_both_audited(a
         assert len(records) == before + 2, f"round {round_no}"
         assert {_flag(r) for r in records[-2:]} == {True, False}
         assert tenant.mailboxes.get(mbx.guid).is_exchange_cloud_managed == _flag(records[-1])
+
+
+def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header):
+    """With the durable store attached, what many threads changed is exactly what a reopened store holds."""
+    from mockserver.app import create_app
+    from mockserver.domain import snapshot
+    from mockserver.domain.tenant import TenantRegistry
+    from mockserver.store import open_store
+
+    registry = TenantRegistry(seed=5)
+    store = open_store(registry, str(tmp_path))
+    tenant = registry.create("durable", seed=9, frozen_clock=True, mailboxes=10)
+    app = create_app(registry)
+    exo = auth_header(tenant, "exchange")
+    with tenant.lock:
+        upns = [m.user_principal_name for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"]
+
+    def worker(n):
+        rng = random.Random(n)
+        client = app.test_client()
+        for _ in range(12):
+            rv = _set_mailbox(client, tenant.id, exo, rng.choice(upns), rng.random() < 0.5)
+            assert rv.status_code == 200
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.db.close()
+    reopened = TenantRegistry(seed=5)
+    again = open_store(reopened, str(tmp_path))
+    try:
+        with tenant.lock:
+            expected = snapshot.dump_tenant(tenant)
+        actual = snapshot.dump_tenant(reopened.get("durable"))
+        assert actual["collections"] == expected["collections"]
+        assert actual["audit"] == expected["audit"]
+        assert len([r for r in actual["audit"] if r["operation"] == "Set-Mailbox"]) == 48
+    finally:
+        again.db.close()
