@@ -284,3 +284,9 @@ def test_no_parameter_value_produces_a_5xx(client, tenant, h):
                 assert resp.status_code < 500, (name, params, resp.get_data(as_text=True))
                 if resp.status_code >= 400 and resp.status_code not in (401, 403):
                     assert resp.get_json()["error"]["message"] == "Error executing cmdlet"
+
+
+def test_v1_gateway_answers_405_and_lowercase_path_works(client, tenant, h):
+    assert client.post(f"/adminapi/v1.0/{tenant.id}/InvokeCommand", json=body("Get-Mailbox"), headers=h).status_code == 405
+    resp = client.post(f"/adminapi/beta/{tenant.id}/invokecommand", json=body("Get-OrganizationConfig"), headers=h)
+    assert resp.status_code == 200

@@ -184,6 +184,7 @@ def _respond(tenant, caller, status: int, body, headers: dict) -> Response:
 
 @bp.route("/adminapi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
 @bp.route("/AdminApi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
+@bp.route("/adminapi/beta/<tenant_key>/invokecommand", methods=["POST"])
 def invoke_command(tenant_key: str):
     """InvokeCommand: run one cmdlet (reads included; continuation pages are re-POSTs of the nextLink)."""
     try:
@@ -251,3 +252,13 @@ def _batch_requests(payload) -> list[dict]:
         raise InvalidArgument("Each batch request must be a JSON object.", exception_type=_ODATA_EXCEPTION_TYPE,
                               err_id="", category="Client")
     return items
+
+
+@bp.route("/adminapi/v1.0/<tenant_key>/InvokeCommand", methods=["GET", "POST"])
+@bp.route("/AdminApi/v1.0/<tenant_key>/InvokeCommand", methods=["GET", "POST"])
+def invoke_command_v1(tenant_key: str):
+    """Only the beta gateway answers InvokeCommand; v1.0 was measured to answer 405 (wire-formats §1.1)."""
+    response = Response("", status=405)
+    response.headers.pop("Content-Type", None)
+    response.headers["Allow"] = ""
+    return response
