@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ...domain.tenant import PROFILES
 from . import bp
-from .common import ControlError, load_body, tenant_or_404
+from .common import ControlError, tenant_or_404
 
 
 class SettingsPatchSchema(Schema):
@@ -68,9 +68,7 @@ def patch_settings(tenant_key: str):
             if current is not None and not _same_kind(current, value):
                 raise ControlError(400, "ValidationError", "The request body is invalid.",
                                    {key: [f"Must be of type {type(current).__name__}."]})
-        known = {k: v for k, v in raw.items() if k not in extra}
-        request_body = known
-        data = _load(request_body)
+        data = _load({k: v for k, v in raw.items() if k not in extra})
         data.update(extra)
         changes = {k: {"old": tenant.settings.get(k), "new": v} for k, v in data.items()
                    if tenant.settings.get(k) != v}

@@ -3,10 +3,7 @@
 ``x-ms-diagnostics`` header, 429 with ``Retry-After``."""
 from __future__ import annotations
 
-import json
 import re
-
-from flask import Response
 
 from ...domain.errors import (CmdletNotRecognized, Conflict, DomainError, Forbidden, NotFound, NotImplementedInMock,
                               SyncedObjectReadOnly, Throttled, Unauthenticated, UnknownParameter, WriteScopeViolation)
@@ -49,7 +46,8 @@ def envelope(status: int, message: str, exception_type: str, err_id: str = "", c
 
 
 def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
-    """(status, body or None, headers) for a domain error, as the real service shapes it."""
+    """(status, body or None, headers) for a domain error, as the real service shapes it: the one mapping the
+    InvokeCommand and $batch routes use."""
     details = exc.details or {}
     if isinstance(exc, (CmdletNotRecognized, NotImplementedInMock)):
         cmdlet = details.get("cmdlet") or getattr(exc, "cmdlet", "")
@@ -86,15 +84,3 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
             exc_type = exo_errors.TASK_ARGUMENT_TYPE
     status = exc.status if 400 <= exc.status < 500 else 400
     return status, envelope(status, exc.message, exc_type, err_id or "", category or "Client"), {}
-
-
-def render_error(exc: DomainError, request_headers: dict | None = None) -> Response:
-    """A Flask response for a domain error (the InvokeCommand and $batch routes call only this)."""
-    status, body, headers = error_parts(exc)
-    response = Response("" if body is None else json.dumps(body), status=status,
-                        content_type=JSON_TYPE if body is not None else None)
-    if body is None:
-        response.headers.pop("Content-Type", None)
-    for key, value in {**(request_headers or {}), **headers}.items():
-        response.headers[key] = value
-    return response

@@ -16,11 +16,10 @@ from flask import Response, request
 from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.exchange import access, cmdlets
-from ...domain.exchange import errors as exo_errors
 from ...domain.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
 from . import bp
-from .errors import JSON_TYPE, render_error, error_parts
+from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
 
 MAX_PAGE_SIZE = 1000
