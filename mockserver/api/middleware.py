@@ -185,11 +185,23 @@ def _after(response: Response) -> Response:
     if store is not None:
         if tenant is not None:
             with tenant.lock:
-                store.flush(tenant)
+                store.flush(tenant, thorough=not _is_read(facts, decision))
         else:
             # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             store.flush_all()
     return response
+
+
+def _is_read(facts: RequestFacts | None, decision) -> bool:
+    # Reads change no state blob (settings, RBAC, PIM, faults...): the store may skip comparing them unless
+    # objects, audit, RNG or clock moved. A fault/throttle decision updates counters, so it is not a read.
+    if facts is None or decision is not None:
+        return False
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    if facts.api == "exchange" and facts.cmdlet:
+        return facts.cmdlet.split("-", 1)[0].lower() in ("get", "test")
+    return False
 
 
 def _teardown(_exc=None) -> None:

@@ -44,6 +44,7 @@ class DurableStore:
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
         self._clock_marks: dict[str, tuple] = {}
+        self._rng_marks: dict[str, tuple] = {}
         self.commits = 0
 
     # ------------------------------------------------------------------------------------------ recovery
@@ -128,6 +129,7 @@ class DurableStore:
                 self._rollback()
                 raise
             self._clock_marks[tenant.id] = snapshot.clock_fingerprint(tenant.clock)
+            self._rng_marks[tenant.id] = tenant.ids.getstate()
 
     def tenant_deleted(self, tenant) -> None:
         """Registry hook: drop the tenant's rows (unless a reset already put a new tenant under the same id)."""
@@ -143,19 +145,27 @@ class DurableStore:
                 raise
             self._written.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
+            self._rng_marks.pop(tenant.id, None)
 
     # ---------------------------------------------------------------------------------------------- flush
-    def flush(self, tenant) -> bool:
+    def flush(self, tenant, *, thorough: bool = True) -> bool:
         """Persist what changed in ``tenant`` since the last flush, in one transaction (call under its lock).
-        Returns True when something was written."""
+        ``thorough=False`` (a read request) compares the state blobs only when a cheap sign says something
+        moved: dirty objects, new audit records, a consumed RNG or a moved clock. Returns True when written."""
         with self.lock:
             if self.registry.tenants.get(tenant.id) is not tenant:
                 return False  # deleted or replaced (reset/restore): the registry hooks wrote the truth
             colls = snapshot.collections_of(tenant)
             taken = {attr: c.take_dirty() for attr, c in colls.items()}
             audit, tenant.audit.dirty = tenant.audit.dirty, []
+            rng = tenant.ids.getstate()
+            moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
+                     or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
+            if not (thorough or moved):
+                return False
             blobs = self._changed_blobs(tenant)
             if not blobs and not audit and not any(taken.values()):
+                self._rng_marks[tenant.id] = rng
                 return False
             try:
                 self._begin()
@@ -202,6 +212,7 @@ class DurableStore:
                 self._written.pop(tenant.id, None)
                 raise
             self._written.setdefault(tenant.id, {}).update(blobs)
+            self._rng_marks[tenant.id] = rng
             return True
 
     def flush_all(self) -> int:
@@ -259,8 +270,8 @@ class DurableStore:
         for coll in snapshot.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
-        self._written[tenant.id] = {}
         self._written[tenant.id] = self._changed_blobs(tenant)
+        self._rng_marks[tenant.id] = tenant.ids.getstate()
 
     def _delete_rows(self, tenant_id: str) -> None:
         for table, column in (("tenants", "id"), ("blobs", "tenant_id"), ("objects", "tenant_id"),

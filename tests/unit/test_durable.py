@@ -132,3 +132,18 @@ def test_running_clock_resumes_in_real_time(tmp_path):
     assert registry2.get("live").clock.now() >= before
     assert registry2.get("live").clock.frozen is False
     store2.db.close()
+
+
+def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
+    data_dir, registry, store, tenant = stored
+    with tenant.lock:
+        assert store.flush(tenant, thorough=False) is False
+        tenant.settings["profile"] = "strict"          # a write request: compared thoroughly
+        assert store.flush(tenant) is True
+        tenant.advance(31)                              # timers during a read: RNG and clock moved
+        assert store.flush(tenant, thorough=False) is True
+    registry2, store2 = _reopen(data_dir)
+    again = registry2.get("contoso")
+    assert again.settings["profile"] == "strict"
+    assert again.sync.history == tenant.sync.history
+    store2.db.close()
