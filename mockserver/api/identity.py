@@ -142,6 +142,19 @@ def devicecode(tenant_key: str):
     return response
 
 
+@bp.route("/<tenant_key>/oauth2/v2.0/authorize", methods=["GET", "POST"])
+@bp.route("/<tenant_key>/oauth2/v2.0/logout", methods=["GET", "POST"])
+def interactive_not_emulated(tenant_key: str):
+    """Interactive sign-in (authorization code flow, logout) is not emulated: a well-formed 501."""
+    body = {"error": "not_implemented",
+            "error_description": "The hybridsoa mock does not emulate interactive sign-in (authorization code "
+                                 "flow). Use client credentials, username/password or the device code flow.",
+            "error_codes": [], "error_uri": "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow"}
+    response = jsonify(body)
+    response.status_code = 501
+    return response
+
+
 @bp.get("/common/userrealm/<path:username>")
 def user_realm(username: str):
     """Home realm discovery MSAL calls before the password grant: every mock domain is Managed."""

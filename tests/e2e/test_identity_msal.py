@@ -120,6 +120,7 @@ def test_certificate_of_another_app_is_refused(tenant, mock_session):
     assert result["error"] == "invalid_client" and result["error_codes"] == [700027]
 
 
+@pytest.mark.filterwarnings("ignore:This API has been deprecated:DeprecationWarning")
 def test_public_client_username_password_then_silent_for_exchange(tenant, ca_bundle_env):
     app, user = _app(tenant), _user(tenant, "exchangeadmin")
     client = msal.PublicClientApplication(app["clientId"], authority=_authority(tenant), instance_discovery=False,
@@ -135,6 +136,7 @@ def test_public_client_username_password_then_silent_for_exchange(tenant, ca_bun
     assert _claims(silent["access_token"])["aud"] == "https://outlook.office365.com"
 
 
+@pytest.mark.filterwarnings("ignore:This API has been deprecated:DeprecationWarning")
 def test_public_client_wrong_password_is_invalid_grant(tenant, mock_session):
     app, user = _app(tenant), _user(tenant)
     client = msal.PublicClientApplication(app["clientId"], authority=_authority(tenant), instance_discovery=False,
