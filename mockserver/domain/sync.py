@@ -441,10 +441,26 @@ class SyncEngine:
                                  f"{self.settings.get('deletionThreshold')} objects. Deletions will be suppressed "
                                  f"and the export to Microsoft Entra ID is stopped.")
             record["eventId"] = 116
+        first = not self.history
         if self.next_cycle_at is None:
             self.next_cycle_at = run.now + self.settings["intervalMinutes"] * 60
         self.add_history(record)
+        if not first:  # a tenant's first Initial is part of its creation, not an audited change
+            self.audit(record, {k: record[k] for k in ("adds", "updates", "deletes", "softMatched")})
         return record
+
+    def audit(self, record: dict, counts: dict) -> None:
+        """One audit record per run that changed something, failed per object, or was stopped."""
+        changed = any(counts.values())
+        if not changed and not record.get("errorCount") and record["status"] == "success":
+            return
+        operation = "Writeback run" if record["policyType"] == "Writeback" else f"{record['policyType']} sync cycle"
+        self.tenant.record("sync", operation, {"kind": "entraConnect", "connectVersion": record.get("connectVersion")},
+                           target=self.tenant.id, parameters={"runId": record["id"], "trigger": record["trigger"]},
+                           succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
+                           changes={k: {"old": None, "new": v} for k, v in counts.items() if v},
+                           error=record.get("message") or (f"{record['errorCount']} per-object errors"
+                                                           if record.get("errorCount") else None))
 
     def add_history(self, record: dict) -> None:
         """Append a run record (Connect cycle or write-back run), keeping the newest :data:`MAX_HISTORY`."""

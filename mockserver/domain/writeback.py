@@ -135,6 +135,7 @@ class WritebackJob:
             "notInScopeCount": not_in_scope_count, "notInScope": not_in_scope, "errors": errors,
         }
         engine.add_history(record)
+        engine.audit(record, {"objectsExported": exported, "attributesWritten": written})
         return record
 
     # ------------------------------------------------------------ snapshot

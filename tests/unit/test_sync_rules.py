@@ -343,3 +343,16 @@ def test_soft_match_blocked_by_tenant_feature_gives_conflict(domain_tenant):
     assert run["softMatched"] == 0 and run["adds"] == 1
     assert {e["propertyCausingError"] for e in run["errors"]} == {"UserPrincipalName", "ProxyAddress"}
     assert user_of(t, ad) is not cloud and cloud.on_premises_immutable_id is None
+
+
+def test_cycles_that_change_something_are_audited(domain_tenant):
+    t = domain_tenant
+    assert not t.audit.query(api="sync")  # the creation Initial is not an audited change
+    cycle(t)
+    assert not t.audit.query(api="sync")  # nothing changed
+    ad = ad_of_type(t)
+    ad_admin.update_ad_user(t, ad.sam_account_name, {"title": "Audited"})
+    run = cycle(t)
+    [record] = t.audit.query(api="sync")
+    assert record.operation == "Delta sync cycle" and record.parameters["runId"] == run["id"]
+    assert record.changes == {"updates": {"old": None, "new": 1}} and record.succeeded
