@@ -127,12 +127,18 @@ class FaultState:
             latency = [latency[0], latency[-1]]
             if latency[0] > latency[1]:
                 raise InvalidArgument("latencyMs must be [min, max] with min <= max.")
+        probability = spec.get("probability", 1.0)
+        if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
+            raise InvalidArgument("probability must be a number from 0 to 1.")
+        count = spec.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise InvalidArgument("count must be a positive integer.")
         api = (spec.get("api") or "*").lower()
         if api not in APIS + ("*",):
             raise InvalidArgument(f"api must be one of {', '.join(APIS)} or *.")
         rule = FaultRule(id=f"fault-{self._next_id}", api=api, cmdlet=spec.get("cmdlet"), path=spec.get("path"),
                          method=(spec.get("method") or None) and spec["method"].upper(), app=spec.get("app"),
-                         user=spec.get("user"), status=status, probability=float(spec.get("probability", 1.0)),
+                         user=spec.get("user"), status=status, probability=float(probability),
                          latency_ms=latency, count=spec.get("count"), retry_after=spec.get("retryAfter"),
                          message=spec.get("message"))
         self._next_id += 1

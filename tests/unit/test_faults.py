@@ -97,7 +97,8 @@ def test_throttled_request_spends_no_fault_count(domain_tenant):
 
 
 @pytest.mark.parametrize("spec", [{}, {"status": 404}, {"latencyMs": [5, 1]}, {"api": "smtp", "status": 500},
-                                  {"latencyMs": "x"}])
+                                  {"latencyMs": "x"}, {"status": 500, "probability": 1.5},
+                                  {"status": 500, "count": 0}])
 def test_bad_rules_are_refused(domain_tenant, spec):
     with pytest.raises(InvalidArgument):
         domain_tenant.faults.add_rule(spec)
