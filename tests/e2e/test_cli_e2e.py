@@ -99,6 +99,7 @@ def test_resume_after_sigkill_is_exactly_once(tenant, tmp_path, mock_session):
     assert status.returncode == 0 and json.loads(status.stdout)["counts"] == {"changed": len(ids), "pending": 0}
 
 
+@pytest.mark.slow
 def test_verify_drift_and_revert_commands(tenant, tmp_path, mock_session):
     env = _env(tenant)
     base = f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}"
