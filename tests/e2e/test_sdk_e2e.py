@@ -164,3 +164,27 @@ def test_graph_client_users_sync_behavior_roles_batch_and_deleted_items(conn, mo
     assert mock_session.delete(f"{base}/onprem/users/{sam}").status_code in (200, 204)
     mock_session.post(f"{base}/sync/cycles", json={"policyType": "Delta"})
     assert users[1]["id"] in {d["id"] for d in conn.graph.iter_deleted_users()}
+
+
+def test_adaptive_rate_against_the_mock_token_bucket(conn, mock_session, tenant):
+    """The mock's per-app token bucket (tenant clock) throttles; the SDK waits out Retry-After on virtual time
+    (its sleep advances the tenant clock), slows down, and still changes every mailbox exactly once."""
+    base = f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}"
+    ids = [r.Identity for r in inventory(conn.exchange)][:12]
+    waited: list = []
+
+    def virtual_sleep(seconds: float) -> None:
+        waited.append(seconds)
+        r = mock_session.post(f"{base}/clock/advance", json={"minutes": seconds / 60})
+        assert r.status_code == 200, r.text
+
+    r = mock_session.post(f"{base}/faults", json={"throttle": {"api": "exchange", "rate": 1, "burst": 4}})
+    assert r.status_code in (200, 201), r.text
+    conn.transport.sleep = virtual_sleep
+    from sdk.soa import AdaptiveRate
+    rate = AdaptiveRate(initial=50, sleep=virtual_sleep)
+    res = enable(conn.exchange, ids, concurrency=2, rate=rate, sleep=virtual_sleep)
+    assert res.counts == {"changed": 12}
+    assert rate.events["throttled"] >= 1 and rate.rate < 50
+    assert conn.transport.stats["throttled"] >= 1 and any(w >= 1 for w in waited)
+    assert len(_audit_sets(mock_session, tenant)) == 12
