@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import logging
 from contextlib import contextmanager
 
 from .clock import iso
@@ -30,6 +31,8 @@ from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exc
                          entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
                          mailbox_identity_values, mailbox_type, parse_version, primary_smtp, smtp_addresses)
 from .writeback import WritebackJob
+
+log = logging.getLogger(__name__)
 
 POLICY_TYPES = ("Delta", "Initial")
 #: Run records kept per tenant (oldest dropped first).
@@ -165,11 +168,12 @@ class SyncEngine:
 
     def _run_scheduled(self, now: float) -> None:
         due_at = self.next_cycle_at
-        self.run_cycle(self.next_policy, scheduled=True)
-        # The scheduler keeps its own cadence from the due time, not from when a late catch-up ran it.
+        # The scheduler keeps its own cadence from the due time, not from when a late catch-up ran it; planned
+        # before running so that a failing cycle cannot be retried in a tight loop.
         interval = self.settings["intervalMinutes"] * 60
         nxt = (due_at or now) + interval
         self.next_cycle_at = nxt if nxt > now else now + interval
+        guarded(self, self.next_policy, lambda: self.run_cycle(self.next_policy, scheduled=True))
 
     # --------------------------------------------------------------- cycle
     def run_cycle(self, policy: str = "Delta", *, scheduled: bool = False) -> dict:
@@ -507,6 +511,19 @@ class SyncEngine:
         self.purger.reset()
         self._reset_marks()
         self.full_scan_pending = True
+
+
+def guarded(engine, policy: str, work) -> None:
+    """Run scheduled work; a bug in it becomes a ``failed`` run record instead of breaking every later request
+    of the tenant (timers run inside request handling)."""
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001 -- see docstring
+        log.exception("scheduled %s run failed", policy)
+        now = engine.tenant.clock.now()
+        engine.add_history({"id": engine.tenant.ids.guid(), "policyType": policy, "trigger": "Scheduler",
+                            "startDateTime": iso(now), "endDateTime": iso(now), "status": "failed",
+                            "message": f"{type(exc).__name__}: {exc}", "errorCount": 0, "errors": []})
 
 
 @contextmanager

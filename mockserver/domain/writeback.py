@@ -73,8 +73,9 @@ class WritebackJob:
 
     def run_due(self, now: float) -> None:
         """Scheduled run."""
-        self.run(trigger="Scheduler")
+        from .sync import guarded
         self.next_at = now + self.config["intervalMinutes"] * 60
+        guarded(self.engine, "Writeback", lambda: self.run(trigger="Scheduler"))
 
     # ----------------------------------------------------------------- run
     def run(self, *, trigger: str = "Manual") -> dict:

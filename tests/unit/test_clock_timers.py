@@ -70,3 +70,15 @@ def test_scheduled_cycles_run_as_real_time_passes(domain_tenant):
     t.catch_up()
     assert t.sync.history[-1]["trigger"] == "Scheduler" and t.sync.history[-1]["startDateTime"] == iso(start + 1800)
     assert mailbox_of(t, ad).custom_attributes[11] == "live"
+
+
+def test_a_failing_scheduled_cycle_is_recorded_and_does_not_block_the_clock(domain_tenant, monkeypatch):
+    t = domain_tenant
+
+    def broken(*_a, **_k):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(t.sync, "run_cycle", broken)
+    t.advance(61)
+    failed = [r for r in t.sync.history if r["status"] == "failed"]
+    assert len(failed) == 2 and failed[0]["message"] == "RuntimeError: boom"
+    assert t.sync.next_cycle_at == t.clock.now() + 29 * 60
