@@ -255,3 +255,17 @@ def test_resume_after_fixing_roles_retries_silent_items_once(tmp_path):
     guid = {m["Alias"]: g for g, m in svc.mailboxes.items()}
     assert sorted(_sets(svc)) == sorted(guid[i] for i in ids[:2] * 2 + ids[2:])  # silent ones re-sent once
     assert Checkpoint.load(cp_path).counts() == {"changed": 5, "pending": 0}
+
+
+def test_verify_against_a_captured_baseline_accepts_later_cloud_edits():
+    from sdk.soa import capture_baseline
+    svc, exo = _setup(2)
+    ids = [m["Alias"] for m in svc.mailboxes.values()]
+    run = enable(exo, ids)
+    for m in svc.mailboxes.values():
+        m["CustomAttribute1"] = "edited-after-the-run"
+    base = capture_baseline(exo, ids)
+    assert verify(None, exo, baseline=base).counts == {"ok": 2}
+    assert verify(run, exo).counts == {"overwritten": 2}
+    next(iter(svc.mailboxes.values()))["IsExchangeCloudManaged"] = False
+    assert verify(None, exo, baseline=base).counts == {"flag_lost": 1, "ok": 1}
