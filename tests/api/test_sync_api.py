@@ -158,3 +158,35 @@ def test_writeback_through_control_plane(client, tenant, sam, h):
     assert {e["attribute"] for e in run["notInScope"]} >= {"msExchHideFromAddressLists"}
     manual = cycle(client, tenant, "Writeback")
     assert manual["policyType"] == "Writeback" and manual["trigger"] == "Manual"
+
+
+def test_forward_sync_delay_over_the_wire(client, tenant, sam, h, auth_header):
+    base = f"/_mock/tenants/{tenant.id}"
+    assert client.patch(f"{base}/settings", json={"forwardSyncDelayMinutes": 60}).status_code == 200
+    patch_ad(client, tenant, sam, {"extensionAttribute13": "LATE"})
+    cycle(client, tenant)
+    assert client.get(f"{base}/sync").get_json()["forwardSyncPending"] == 1
+    client.post(f"{base}/clock/advance", json={"minutes": 59})
+    assert get_mailbox(client, tenant, h, sam)["CustomAttribute13"] in ("", None)
+    client.post(f"{base}/clock/advance", json={"minutes": 1})
+    assert get_mailbox(client, tenant, auth_header(tenant, "exchange"), sam)["CustomAttribute13"] == "LATE"
+
+
+def test_proxy_conflict_visible_in_graph(client, tenant, auth_header):
+    base = f"/_mock/tenants/{tenant.id}"
+    taken = next(iter(tenant.ad_users)).attrs["proxyAddresses"][1]
+    resp = client.post(f"{base}/onprem/users", json={"sAMAccountName": "clash", "displayName": "Clash",
+                                                     "proxyAddresses": [f"SMTP:clash@{tenant.domain}",
+                                                                        taken.lower()]})
+    assert resp.status_code == 201
+    run = cycle(client, tenant)
+    [err] = run["errors"]
+    assert err["errorType"] == "PropertyConflict"
+    g = auth_header(tenant, "graph")
+    resp = client.get(f"/v1.0/users/{err['userId']}?$select=id,onPremisesProvisioningErrors,proxyAddresses",
+                      headers=g)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    [perr] = body["onPremisesProvisioningErrors"]
+    assert perr["category"] == "PropertyConflict" and perr["propertyCausingError"] == "ProxyAddress"
+    assert taken.lower() not in [p.lower() for p in body["proxyAddresses"]]
