@@ -285,3 +285,19 @@ def test_tenant_option_seeds_cloud_mailboxes_and_mail_users(make_tenant):
         run(tenant, "Set-Mailbox", {"Identity": "cloud1", "IsExchangeCloudManaged": True})
     with pytest.raises(InvalidArgument, match="options.mailUsers"):
         make_tenant(name="badopt", seed=8, mailboxes=1, options={"mailUsers": -1})
+
+
+def test_alias_lookups_follow_renames_and_deletes(tenant):
+    with tenant.lock:
+        cloud = new_cloud_mailbox(tenant, "before")
+    assert resolve_mailbox(tenant, "before") is cloud
+    run(tenant, "Set-Mailbox", {"Identity": "before", "Alias": "after"})
+    assert resolve_mailbox(tenant, "AFTER") is cloud
+    assert resolve_mailbox(tenant, "before") is cloud          # still its Name
+    run(tenant, "Set-Mailbox", {"Identity": "after", "Name": "renamed"})
+    with pytest.raises(NotFound):
+        resolve_mailbox(tenant, "before")
+    with tenant.lock:
+        tenant.mailboxes.delete(cloud.guid)
+    with pytest.raises(NotFound):
+        resolve_mailbox(tenant, "after")

@@ -72,8 +72,46 @@ def _indexed(tenant, key: str, as_guid: bool, types) -> list:
     elif "@" in key and index is not None and hasattr(index, "mailboxes_by_addr"):
         index.refresh()
         candidates = [tenant.mailboxes.get(k) for k in sorted(index.mailboxes_by_addr.get(key, ()))]
+    elif "*" not in key:
+        candidates = [tenant.mailboxes.get(k) for k in sorted(_name_index(tenant).get(key, ()))]
     return [m for m in candidates if m is not None and not m.is_soft_deleted
             and (types is None or m.recipient_type_details in types) and mailbox_matches(m, key, as_guid)]
+
+
+class _NameIndex:
+    """Lowercase alias and name -> mailbox keys, kept current through the collection's change log."""
+
+    def __init__(self, mailboxes):
+        #: The collection indexed: a snapshot restore that swaps in a new one gets a fresh index.
+        self.mailboxes = mailboxes
+        self.seq = 0
+        self.by_name: dict[str, set[str]] = {}
+        self.names_of: dict[str, tuple[str, ...]] = {}
+
+    def refresh(self, mailboxes) -> dict[str, set[str]]:
+        """Fold in the mailboxes changed since the last call; return the index."""
+        for key in mailboxes.changed_since(self.seq):
+            for name in self.names_of.pop(key, ()):
+                keys = self.by_name.get(name)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self.by_name[name]
+            mbx = mailboxes.get(key)
+            if mbx is not None:
+                names = tuple({(mbx.alias or "").lower(), (mbx.name or "").lower()} - {""})
+                for name in names:
+                    self.by_name.setdefault(name, set()).add(key)
+                self.names_of[key] = names
+        self.seq = mailboxes.current_seq()
+        return self.by_name
+
+
+def _name_index(tenant) -> dict[str, set[str]]:
+    index = getattr(tenant, "_exo_name_index", None)
+    if index is None or index.mailboxes is not tenant.mailboxes:
+        index = tenant._exo_name_index = _NameIndex(tenant.mailboxes)
+    return index.refresh(tenant.mailboxes)
 
 
 def resolve_mailbox(tenant, identity: str, *, soft_deleted: bool = False, types: tuple[str, ...] | None = None):
