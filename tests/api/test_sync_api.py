@@ -190,3 +190,36 @@ def test_proxy_conflict_visible_in_graph(client, tenant, auth_header):
     [perr] = body["onPremisesProvisioningErrors"]
     assert perr["category"] == "PropertyConflict" and perr["propertyCausingError"] == "ProxyAddress"
     assert taken.lower() not in [p.lower() for p in body["proxyAddresses"]]
+
+
+def _user_id_for(tenant, sam):
+    ad = tenant.ad_users.get(sam.lower())
+    tenant.sync.index.refresh()
+    return tenant.sync.index.user_for_anchor(ad.consistency_guid).id
+
+
+def test_graph_restore_while_ad_object_gone_then_cycle_reports_it(client, tenant, sam, auth_header):
+    uid = _user_id_for(tenant, sam)
+    client.delete(f"/_mock/tenants/{tenant.id}/onprem/users/{sam}")
+    cycle(client, tenant)
+    g = auth_header(tenant, "graph")
+    resp = client.post(f"/v1.0/directory/deletedItems/{uid}/restore", headers=g)
+    assert resp.status_code == 200, resp.get_json()
+    run = cycle(client, tenant)
+    assert [e["errorType"] for e in run["errors"]] == ["DeletingCloudOnlyObjectNotAllowed"]
+
+
+def test_graph_object_soa_skip_then_rollback_takeover(client, tenant, sam, auth_header):
+    uid = _user_id_for(tenant, sam)
+    g = auth_header(tenant, "graph")
+    url = f"/v1.0/users/{uid}/onPremisesSyncBehavior"
+    assert client.patch(url, json={"isCloudManaged": True}, headers=g).status_code == 204
+    patch_ad(client, tenant, sam, {"department": "Moved On"})
+    run = cycle(client, tenant)
+    assert run["skippedCloudManaged"] == 1
+    user = client.get(f"/v1.0/users/{uid}?$select=department,onPremisesSyncEnabled", headers=g).get_json()
+    assert user["department"] != "Moved On" and user["onPremisesSyncEnabled"] is None
+    assert client.patch(url, json={"isCloudManaged": False}, headers=g).status_code == 204
+    cycle(client, tenant)
+    user = client.get(f"/v1.0/users/{uid}?$select=department,onPremisesSyncEnabled", headers=g).get_json()
+    assert user["department"] == "Moved On" and user["onPremisesSyncEnabled"] is True
