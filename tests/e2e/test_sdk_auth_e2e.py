@@ -67,3 +67,14 @@ def test_password_grant_token_cache_and_bad_secret(tenant, tmp_path):
     with pytest.raises(AuthError) as info:
         bad.exchange.get_organization_config()
     assert info.value.error == "invalid_client" and 7000215 in info.value.error_codes
+
+
+def test_ca_env_variables_cannot_override_the_pinned_ca(tenant, monkeypatch, tmp_path):
+    bogus = tmp_path / "empty-bundle.pem"
+    bogus.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bogus))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(bogus))
+    conn = connect_mock(tenant["url"], tenant["ca"], tenant)
+    assert conn.tokens.claims("exchange")["tid"] == tenant["tenantId"]      # MSAL's discovery + token calls
+    assert conn.exchange.get_organization_config()["Identity"]
+    assert conn.graph.get_organization()["id"] == tenant["tenantId"]
