@@ -6,7 +6,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from mockserver.app import create_app
 from mockserver.domain.graph.users import DEFAULT_PROPERTIES, SYNCED_MESSAGE
+from mockserver.domain.tenant import TenantRegistry
+from mockserver.domain.tokens import issue_access_token
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 
@@ -19,6 +22,15 @@ def t(make_tenant):
 @pytest.fixture
 def gh(t, auth_header):
     return auth_header(t, "graph")
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """One tenant for the read-only tests of this module (tenant creation dominates their cost)."""
+    registry = TenantRegistry(seed=1234)
+    tenant = registry.create(name="contoso", seed=42, frozen_clock=True, mailboxes=25)
+    token, _ = issue_access_token(tenant, "graph", app=tenant.app_by_name("automation"))
+    return tenant, create_app(registry).test_client(), {"Authorization": f"Bearer {token}"}
 
 
 def synced_user(t):
@@ -34,7 +46,8 @@ def follow(client, url, headers):
     return client.get(f"{parts.path}?{parts.query}", headers=headers)
 
 
-def test_list_returns_default_property_set_and_context(client, t, gh):
+def test_list_returns_default_property_set_and_context(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/users", headers=gh)
     assert r.status_code == 200
     body = r.get_json()
@@ -44,18 +57,21 @@ def test_list_returns_default_property_set_and_context(client, t, gh):
     assert r.headers["request-id"] and r.headers["client-request-id"]
 
 
-def test_beta_serves_the_same_handlers(client, gh):
+def test_beta_serves_the_same_handlers(shared):
+    t, client, gh = shared
     r = client.get("/beta/users?$top=1", headers=gh)
     assert r.status_code == 200
     assert "/beta/$metadata#users" in r.get_json()["@odata.context"]
 
 
-def test_client_request_id_is_echoed(client, gh):
+def test_client_request_id_is_echoed(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/users?$top=1", headers={**gh, "client-request-id": "abc-123"})
     assert r.headers["client-request-id"] == "abc-123"
 
 
-def test_select_returns_hybrid_properties_only_when_asked(client, t, gh):
+def test_select_returns_hybrid_properties_only_when_asked(shared):
+    t, client, gh = shared
     u = synced_user(t)
     r = client.get(f"/v1.0/users/{u.id}?$select=id,onPremisesSyncEnabled,onPremisesImmutableId,"
                    "onPremisesSamAccountName,onPremisesDistinguishedName,onPremisesExtensionAttributes,proxyAddresses",
@@ -76,7 +92,8 @@ def test_select_returns_hybrid_properties_only_when_asked(client, t, gh):
     assert "onPremisesSyncEnabled" not in default
 
 
-def test_get_by_upn_and_unknown_user(client, t, gh):
+def test_get_by_upn_and_unknown_user(shared):
+    t, client, gh = shared
     r = client.get(f"/v1.0/users/globaladmin@{t.domain}", headers=gh)
     assert r.status_code == 200 and r.get_json()["userPrincipalName"] == f"globaladmin@{t.domain}"
     r = client.get("/v1.0/users/00000000-0000-0000-0000-000000000000", headers=gh)
@@ -97,7 +114,8 @@ def test_get_by_upn_and_unknown_user(client, t, gh):
      lambda u: u.on_premises_sync_enabled and u.display_name.startswith("Shared")),
     ("proxyAddresses/any(p:startswith(p,'smtp:'))", lambda u: bool(u.proxy_addresses)),
 ])
-def test_default_filters(client, t, gh, flt, expect):
+def test_default_filters(shared, flt, expect):
+    t, client, gh = shared
     r = client.get(f"/v1.0/users?$filter={flt}&$select=id", headers=gh)
     assert r.status_code == 200, r.get_json()
     got = {v["id"] for v in r.get_json()["value"]}
@@ -114,19 +132,22 @@ def test_default_filters(client, t, gh, flt, expect):
     "$orderby=displayName&$filter=accountEnabled eq true&$count=true",
     '$search="displayName:Shared"',
 ])
-def test_advanced_queries_need_consistency_level(client, gh, query):
+def test_advanced_queries_need_consistency_level(shared, query):
+    t, client, gh = shared
     r = client.get(f"/v1.0/users?{query}", headers=gh)
     assert r.status_code == 400
     assert r.get_json()["error"]["code"] == "Request_UnsupportedQuery"
     assert client.get(f"/v1.0/users?{query}", headers={**gh, **EVENTUAL}).status_code == 200
 
 
-def test_advanced_filter_needs_count_too(client, gh):
+def test_advanced_filter_needs_count_too(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/users?$filter=accountEnabled ne false", headers={**gh, **EVENTUAL})
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "Request_UnsupportedQuery"
 
 
-def test_advanced_results_and_count(client, t, gh):
+def test_advanced_results_and_count(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/users?$filter=onPremisesSyncEnabled ne true&$count=true&$select=id",
                    headers={**gh, **EVENTUAL})
     body = r.get_json()
@@ -134,7 +155,8 @@ def test_advanced_results_and_count(client, t, gh):
     assert body["@odata.count"] == len(cloud) == len(body["value"])
 
 
-def test_orderby_and_search(client, gh):
+def test_orderby_and_search(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/users?$orderby=displayName desc&$select=displayName", headers=gh)
     names = [v["displayName"] for v in r.get_json()["value"]]
     assert names == sorted(names, key=str.casefold, reverse=True)
@@ -143,7 +165,8 @@ def test_orderby_and_search(client, gh):
     assert r.get_json()["value"] and all("shared" in v["displayName"].lower() for v in r.get_json()["value"])
 
 
-def test_paging_by_absolute_next_link(client, t, gh):
+def test_paging_by_absolute_next_link(shared):
+    t, client, gh = shared
     seen, url, pages = [], "/v1.0/users?$top=7&$select=id,displayName", 0
     r = client.get(url, headers=gh)
     while True:
@@ -160,7 +183,8 @@ def test_paging_by_absolute_next_link(client, t, gh):
     assert seen == live and pages == -(-len(live) // 7)
 
 
-def test_advanced_paging_keeps_working_without_header_on_next_pages(client, gh):
+def test_advanced_paging_keeps_working_without_header_on_next_pages(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/users?$filter=accountEnabled ne false&$count=true&$top=5", headers={**gh, **EVENTUAL})
     link = r.get_json()["@odata.nextLink"]
     assert follow(client, link, gh).status_code == 200
@@ -183,13 +207,15 @@ def test_advanced_paging_keeps_working_without_header_on_next_pages(client, gh):
     ("$orderby=displayName sideways", "BadRequest"),
     ("$bogus=1", "BadRequest"),
 ])
-def test_bad_queries_get_graph_errors(client, gh, query, code):
+def test_bad_queries_get_graph_errors(shared, query, code):
+    t, client, gh = shared
     r = client.get(f"/v1.0/users?{query}", headers=gh)
     assert r.status_code == 400, r.get_data(as_text=True)
     assert r.get_json()["error"]["code"] == code
 
 
-def test_count_endpoint(client, t, gh):
+def test_count_endpoint(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/users/$count", headers=gh)
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "Request_UnsupportedQuery"
     r = client.get("/v1.0/users/$count?$filter=onPremisesSyncEnabled eq true", headers={**gh, **EVENTUAL})
@@ -315,7 +341,8 @@ def test_sync_behavior_on_beta_and_errors(client, t, gh):
     assert not u.is_cloud_managed
 
 
-def test_unknown_segments_and_not_emulated_resources(client, t, gh):
+def test_unknown_segments_and_not_emulated_resources(shared):
+    t, client, gh = shared
     r = client.get("/v1.0/usersx", headers=gh)
     assert r.status_code == 400 and r.get_json()["error"]["message"] == "Resource not found for the segment 'usersx'."
     u = cloud_user(t)
@@ -338,7 +365,8 @@ def test_unknown_segments_and_not_emulated_resources(client, t, gh):
     ("/v1.0/users/{uid}/microsoft.graph.revokeSignInSessions", 501, None),
     ("/beta/servicePrincipals", 501, None),
 ])
-def test_schema_aware_fallback(client, t, gh, path, status, segment):
+def test_schema_aware_fallback(shared, path, status, segment):
+    t, client, gh = shared
     r = client.get(path.replace("{uid}", cloud_user(t).id), headers=gh)
     assert r.status_code == status
     if segment:
