@@ -333,6 +333,28 @@ class PimState:
             view["assignmentType"] = a.assignment_type
         return view
 
+    def instance_view(self, a) -> dict:
+        """A role assignment in effect now as ``unifiedRoleAssignmentScheduleInstance`` /
+        ``unifiedRoleEligibilityScheduleInstance`` (one instance per non-recurring schedule)."""
+        view = {"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_definition_id,
+                "directoryScopeId": a.directory_scope_id, "appScopeId": None,
+                "startDateTime": iso(a.start_date_time or a.created_date_time), "endDateTime": iso(a.end_date_time),
+                "memberType": a.member_type}
+        if a.kind == "active":
+            view.update({"assignmentType": a.assignment_type, "roleAssignmentScheduleId": a.id,
+                         "roleAssignmentOriginId": a.id})
+        else:
+            view["roleEligibilityScheduleId"] = a.id
+        return view
+
+    def instances(self, kind: str, principal_id: str | None = None) -> list:
+        """Eligibilities (kind "eligible") or assignments ("active") whose schedule covers the current time."""
+        now = self.tenant.clock.now()
+        return [a for a in self.tenant.role_assignments if a.kind == kind
+                and (principal_id is None or a.principal_id == principal_id)
+                and (a.start_date_time is None or a.start_date_time <= now)
+                and (a.end_date_time is None or now < a.end_date_time)]
+
     def to_dict(self) -> dict:
         """Serializable state."""
         return copy.deepcopy({"requests": self.requests, "scheduleMeta": self.schedule_meta})

@@ -262,7 +262,9 @@ def test_role_management(schema, world, auth_header):
     for segment, type_name in (("roleEligibilityScheduleRequests", "unifiedRoleEligibilityScheduleRequest"),
                                ("roleAssignmentScheduleRequests", "unifiedRoleAssignmentScheduleRequest"),
                                ("roleEligibilitySchedules", "unifiedRoleEligibilitySchedule"),
-                               ("roleAssignmentSchedules", "unifiedRoleAssignmentSchedule")):
+                               ("roleAssignmentSchedules", "unifiedRoleAssignmentSchedule"),
+                               ("roleEligibilityScheduleInstances", "unifiedRoleEligibilityScheduleInstance"),
+                               ("roleAssignmentScheduleInstances", "unifiedRoleAssignmentScheduleInstance")):
         body = ok(client.get(f"{base}/{segment}", headers=gh))
         assert check_context(schema, body) == [] and body["value"]
         for item in body["value"]:

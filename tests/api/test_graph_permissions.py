@@ -44,6 +44,8 @@ ENDPOINTS = [
                                                       "justification": "x"}),
     ("GET", f"{RD}/roleEligibilitySchedules", None),
     ("GET", f"{RD}/roleAssignmentSchedules", None),
+    ("GET", f"{RD}/roleEligibilityScheduleInstances", None),
+    ("GET", f"{RD}/roleAssignmentScheduleInstances", None),
 ]
 WRITES = [e for e in ENDPOINTS if e[0] != "GET"]
 

@@ -150,3 +150,23 @@ def test_request_lists(client, t, gh):
     assert client.get(f"{BASE}/roleAssignmentScheduleRequests", headers=gh).get_json()["value"] == []
     r = client.get(f"{BASE}/roleEligibilitySchedules", headers=gh)
     assert r.get_json()["value"][0]["memberType"] == "Direct"
+
+
+def test_schedule_instances_show_what_is_in_effect_now(client, t, gh, auth_header):
+    eligibility(client, t, gh)
+    user_graph = auth_header(t, "graph", user="user")
+    base = f"{BASE}/roleAssignmentScheduleInstances"
+    mine = f"{base}/filterByCurrentUser(on='principal')"
+    assert client.get(mine, headers=user_graph).get_json()["value"] == []
+    activation(client, t, user_graph, duration="PT2H")
+    inst = client.get(mine, headers=user_graph).get_json()["value"]
+    assert len(inst) == 1 and inst[0]["assignmentType"] == "Activated"
+    assert inst[0]["endDateTime"] == "2026-01-05T11:00:00Z"
+    assert client.get(f"{base}/{inst[0]['id']}", headers=gh).status_code == 200
+    elig = client.get(f"{BASE}/roleEligibilityScheduleInstances?$filter=principalId eq '{uid(t, 'user')}'",
+                      headers=gh).get_json()["value"]
+    assert [e["roleDefinitionId"] for e in elig] == [EXO] and elig[0]["endDateTime"] is None
+    t.advance(121)
+    fresh = auth_header(t, "graph", user="user")
+    assert client.get(mine, headers=fresh).get_json()["value"] == []
+    assert client.get(f"{base}/{inst[0]['id']}", headers=fresh).status_code == 404

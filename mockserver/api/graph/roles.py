@@ -33,6 +33,17 @@ ASSIGNMENT_SCHEDULES = query.Collection(type_name="unifiedRoleAssignmentSchedule
 _REQUEST_PROPS = ("id", "status", "action", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId",
                   "isValidationOnly", "targetScheduleId", "justification", "scheduleInfo", "ticketInfo",
                   "createdDateTime", "completedDateTime", "approvalId", "customData", "createdBy")
+_INSTANCE_PROPS = ("id", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId", "startDateTime",
+                   "endDateTime", "memberType")
+ELIGIBILITY_INSTANCES = query.Collection(type_name="unifiedRoleEligibilityScheduleInstance",
+                                         resource="unifiedRoleEligibilityScheduleInstance",
+                                         properties=_INSTANCE_PROPS + ("roleEligibilityScheduleId",),
+                                         supports_advanced=False)
+ASSIGNMENT_INSTANCES = query.Collection(type_name="unifiedRoleAssignmentScheduleInstance",
+                                        resource="unifiedRoleAssignmentScheduleInstance",
+                                        properties=_INSTANCE_PROPS + ("assignmentType", "roleAssignmentScheduleId",
+                                                                      "roleAssignmentOriginId"),
+                                        supports_advanced=False)
 ELIGIBILITY_REQUESTS = query.Collection(type_name="unifiedRoleEligibilityScheduleRequest",
                                         resource="unifiedRoleEligibilityScheduleRequest", properties=_REQUEST_PROPS,
                                         supports_advanced=False)
@@ -215,8 +226,43 @@ def _register_schedules(segment: str):
     endpoint(f"{BASE}/{segment}/<item>", perm=read)(get_schedule)
 
 
+_INSTANCES = {"roleEligibilityScheduleInstances": ("eligible", ELIGIBILITY_INSTANCES),
+              "roleAssignmentScheduleInstances": ("active", ASSIGNMENT_INSTANCES)}
+
+
+def _instance_list(tenant, segment, principal_id=None):
+    kind, coll = _INSTANCES[segment]
+    rows = tenant.pim.instances(kind, principal_id)
+    return _list(f"roleManagement/directory/{segment}", coll, [tenant.pim.instance_view(a) for a in rows])
+
+
+def _register_instances(segment: str):
+    kind, _ = _INSTANCES[segment]
+    read = _read_perm(segment)
+
+    def list_instances(tenant, caller):
+        return _instance_list(tenant, segment)
+    list_instances.__name__ = f"list_{segment}"
+    list_instances.__doc__ = f"``GET /roleManagement/directory/{segment}`` (schedules in effect now)."
+    endpoint(f"{BASE}/{segment}", perm=read)(list_instances)
+
+    def get_instance(tenant, caller, item):
+        if item.startswith("filterByCurrentUser"):
+            _current_user_only(caller, item)
+            return _instance_list(tenant, segment, caller.object_id)
+        a = next((x for x in tenant.pim.instances(kind) if x.id == item), None)
+        if a is None:
+            raise NotFound(_NOT_FOUND.format(item))
+        return entity(f"roleManagement/directory/{segment}/$entity", tenant.pim.instance_view(a))
+    get_instance.__name__ = f"get_{segment}"
+    get_instance.__doc__ = f"``GET /roleManagement/directory/{segment}/{{id}}`` and ``filterByCurrentUser``."
+    endpoint(f"{BASE}/{segment}/<item>", perm=read)(get_instance)
+
+
 for _segment in _KINDS:
     _register_pim(_segment)
+for _segment in _INSTANCES:
+    _register_instances(_segment)
 for _segment in _SCHEDULES:
     _register_schedules(_segment)
 
