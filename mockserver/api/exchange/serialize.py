@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
+@lru_cache(maxsize=8192)
 def format_datetime(value: datetime, utc_suffix: bool) -> str:
     """.NET round-trip form: ``2024-04-10T08:56:22.0000000+00:00`` (or ``...Z`` for the *UTC properties)."""
     value = value.astimezone(timezone.utc)
@@ -22,6 +24,9 @@ def parse_select(text: str | None) -> list[str] | None:
     return names or None
 
 
+_PLAIN = (str, bool, float, type(None))
+
+
 def annotate(obj: dict, select: list[str] | None = None) -> dict:
     """One output object with type annotations, limited to the ``$select``-ed properties (case-insensitive)."""
     wanted = set(select) if select else None
@@ -29,21 +34,24 @@ def annotate(obj: dict, select: list[str] | None = None) -> dict:
     for key, value in obj.items():
         if wanted is not None and key.lower() not in wanted:
             continue
-        if isinstance(value, uuid.UUID):
+        kind = type(value)
+        if kind in _PLAIN:  # most members: no annotation
+            out[key] = value
+        elif kind is list or kind is tuple:
+            out[f"{key}@odata.type"] = "#Collection(String)"
+            out[key] = value if all(type(v) is str for v in value) else [_scalar(v) for v in value]
+        elif kind is uuid.UUID:
             out[f"{key}@data.type"] = "System.Guid"
             out[f"{key}@odata.type"] = "#Guid"
             out[key] = str(value)
         elif isinstance(value, datetime):
             out[f"{key}@data.type"] = "System.DateTime"
             out[key] = format_datetime(value, key.endswith("UTC"))
-        elif isinstance(value, (list, tuple)):
-            out[f"{key}@odata.type"] = "#Collection(String)"
-            out[key] = [_scalar(v) for v in value]
-        elif isinstance(value, int) and not isinstance(value, bool):
+        elif kind is int:
             out[f"{key}@data.type"] = "System.Int32"
             out[key] = value
         else:
-            out[key] = _scalar(value) if not isinstance(value, (str, bool, float, type(None))) else value
+            out[key] = _scalar(value)
     return out
 
 

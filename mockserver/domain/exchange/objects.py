@@ -37,10 +37,28 @@ def tenant_partition(tenant) -> str:
     return f"{tenant.name.replace('-', '').upper()[:8] or 'MOCK'}01A001.PROD.OUTLOOK.COM"
 
 
+_CONSTANTS: dict[str, dict] = {}
+
+
+def _constants(tenant) -> dict:
+    """Per-tenant strings every output object repeats (computed once per tenant)."""
+    found = _CONSTANTS.get(tenant.id)
+    if found is None or found["domain"] != tenant.domain:
+        partition = tenant_partition(tenant)
+        found = _CONSTANTS[tenant.id] = {
+            "domain": tenant.domain,
+            "dn_suffix": f",OU={tenant.domain},OU=Microsoft Exchange Hosted Organizations,"
+                         + ",".join(f"DC={p}" for p in partition.split(".")),
+            "ou": f"{partition.lower()}/Microsoft Exchange Hosted Organizations/{tenant.domain}",
+            "database": f"{partition[:8]}DG001-db001",
+            "server": f"MK0PR01A001DC{tenant.id[:3].upper()}.{partition}",
+        }
+    return found
+
+
 def distinguished_name(tenant, name: str) -> str:
     """Exchange Online DN of a recipient."""
-    dc = ",".join(f"DC={p}" for p in tenant_partition(tenant).split("."))
-    return f"CN={name},OU={tenant.domain},OU=Microsoft Exchange Hosted Organizations,{dc}"
+    return f"CN={name}{_constants(tenant)['dn_suffix']}"
 
 
 def _attr(value):
@@ -52,8 +70,9 @@ def mailbox_object(tenant, mbx) -> dict:
     owner = owner_of(tenant, mbx)
     rtd = mbx.recipient_type_details
     synced = is_dir_synced(tenant, mbx)
+    consts = _constants(tenant)
     obj = {
-        "Database": f"{tenant_partition(tenant)[:8]}DG001-db001",
+        "Database": consts["database"],
         "ExchangeGuid": guid(mbx.exchange_guid),
         "ArchiveGuid": ZERO_GUID,
         "ArchiveStatus": "None",
@@ -83,8 +102,7 @@ def mailbox_object(tenant, mbx) -> dict:
         "IsDirSynced": synced,
         "IsExchangeCloudManaged": bool(mbx.is_exchange_cloud_managed),
         "Alias": mbx.alias,
-        "OrganizationalUnit": f"{tenant_partition(tenant).lower()}/Microsoft Exchange Hosted Organizations/"
-                              f"{tenant.domain}",
+        "OrganizationalUnit": consts["ou"],
     }
     for i in range(1, 16):
         obj[f"CustomAttribute{i}"] = _attr(mbx.custom_attributes[i - 1])
@@ -183,20 +201,22 @@ def org_config_object(tenant) -> dict:
 
 
 def _base(tenant, name: str, object_guid: str, created: float, changed: float) -> dict:
+    consts = _constants(tenant)
+    changed_at, created_at, object_id = when(changed), when(created), guid(object_guid)
     return {
         "Identity": name,
         "Id": name,
         "IsValid": True,
         "ExchangeVersion": EXCHANGE_VERSION,
         "Name": name,
-        "DistinguishedName": distinguished_name(tenant, name),
+        "DistinguishedName": f"CN={name}{consts['dn_suffix']}",
         "ObjectClass": ["top", "person", "organizationalPerson", "user"],
-        "WhenChanged": when(changed),
-        "WhenCreated": when(created),
-        "WhenChangedUTC": when(changed),
-        "WhenCreatedUTC": when(created),
-        "ExchangeObjectId": guid(object_guid),
-        "OrganizationalUnitRoot": tenant.domain,
-        "Guid": guid(object_guid),
-        "OriginatingServer": f"MK0PR01A001DC{tenant.id[:3].upper()}.{tenant_partition(tenant)}",
+        "WhenChanged": changed_at,
+        "WhenCreated": created_at,
+        "WhenChangedUTC": changed_at,
+        "WhenCreatedUTC": created_at,
+        "ExchangeObjectId": object_id,
+        "OrganizationalUnitRoot": consts["domain"],
+        "Guid": object_id,
+        "OriginatingServer": consts["server"],
     }
