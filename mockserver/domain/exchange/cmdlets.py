@@ -22,6 +22,8 @@ Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/rb
   renders them in the real envelope in one place. Return dicts whose values are JSON-native, ``uuid.UUID``
   (rendered with ``@data.type System.Guid``) or ``datetime`` (``System.DateTime``); lists become
   ``#Collection(String)``.
+* ``cacheable=True`` (reads only) lets InvokeCommand continuation pages reuse the first page's result while
+  ``tenant.mailboxes`` and ``tenant.users`` are unchanged; leave it False when output depends on anything else.
 * Write cmdlets (``writes=True``) are audited by the dispatcher: set ``ctx.target`` and ``ctx.changes``
   (``{property: {"old", "new"}}``) in the handler; failures are audited with their error text.
 * Authorization hook: before the handler runs, :func:`invoke` calls
