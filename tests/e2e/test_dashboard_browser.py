@@ -1,7 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's ``chromium`` driven by Playwright) against the in-process
 HTTPS mock server: filter to cloud-managed mailboxes, toggle one through the Exchange admin API, reload and see
 it and save a screenshot of the tenant page as a test artifact; advance the tenant clock and see the scheduled
-sync cycle appear."""
+sync cycle appear; sign in with the control token through the form."""
 from __future__ import annotations
 
 import os
@@ -132,3 +132,32 @@ def test_scheduled_cycle_appears_after_clock_advance(page, mock_session, tenant)
 
     page.goto(base)
     assert page.locator("#sync tr.run").count() == before + 1
+
+
+def test_sign_in_with_the_control_token(browser, tmp_path):
+    from mockserver.domain.tenant import TenantRegistry
+    from mockserver.server import InProcessServer
+    registry = TenantRegistry(seed=3)
+    registry.create("guarded", seed=3, mailboxes=4, frozen_clock=True)
+    with InProcessServer(registry, data_dir=tmp_path, tls=False, control_token="ctl-browser-token") as server:
+        context = browser.new_context()
+        try:
+            pg = context.new_page()
+            pg.set_default_timeout(15_000)
+            pg.goto(f"{server.url}/tenants/guarded")
+            assert "/signin" in pg.url
+            pg.fill('input[name="token"]', "wrong")
+            pg.click('button[type="submit"]')
+            assert "not the control token" in pg.locator("[role=alert]").inner_text()
+            pg.fill('input[name="token"]', "ctl-browser-token")
+            pg.click('button[type="submit"]')
+            pg.wait_for_url("**/tenants/guarded")
+            assert len(mailbox_rows(pg)) == 4
+            cookies = context.cookies()
+            assert cookies and all("ctl-browser-token" not in c["value"] for c in cookies)
+            assert all(c["httpOnly"] for c in cookies)
+            pg.click("header .signout button")
+            pg.goto(f"{server.url}/tenants/guarded")
+            assert "/signin" in pg.url
+        finally:
+            context.close()
