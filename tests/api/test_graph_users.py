@@ -360,7 +360,7 @@ def test_unknown_segments_and_not_emulated_resources(shared):
     ("/v1.0/directory/administrativeUnits", 501, None),
     ("/v1.0/roleManagement/nope", 400, "nope"),
     ("/v1.0/roleManagement/directory/nope", 400, "nope"),
-    ("/v1.0/roleManagement/directory/roleAssignmentScheduleInstances", 501, None),
+    ("/v1.0/roleManagement/directory/resourceNamespaces", 501, None),
     ("/v1.0/users/{uid}/onPremisesSyncBehavior/extra", 400, "extra"),
     ("/v1.0/users/{uid}/microsoft.graph.revokeSignInSessions", 501, None),
     ("/beta/servicePrincipals", 501, None),

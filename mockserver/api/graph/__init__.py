@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, current_app, g, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RoutingNotFound
+from flask import Blueprint, current_app
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ...domain.errors import DomainError
 from .auth import authenticate, require

@@ -2,8 +2,6 @@
 and schedules (eligible roles grant nothing until ``selfActivate``; activations expire on the tenant clock)."""
 from __future__ import annotations
 
-from flask import request
-
 from ...domain import roles as R
 from ...domain.errors import NotFound
 from . import auth, endpoint, query
@@ -266,4 +264,3 @@ for _segment in _INSTANCES:
 for _segment in _SCHEDULES:
     _register_schedules(_segment)
 
-__all__ = ["request"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, g, request
+from flask import Response, request
 
 from ...domain import roles as R
 from ...domain.clock import iso, parse_iso
@@ -181,8 +181,3 @@ def on_premises_synchronization(tenant) -> dict:
             "userWritebackEnabled": bool((settings.get("writeback") or {}).get("enabled", False)),
         },
     }
-
-
-def caller_request_meta() -> dict:
-    """Request facts for audit parameters."""
-    return {"requestId": g.get("graph_request_id")}

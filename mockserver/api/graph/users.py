@@ -7,7 +7,7 @@ from flask import Response, request
 from ...domain.graph import users as U
 from . import auth, endpoint, query
 from .errors import GraphError
-from .serialize import collection, context, entity, no_content
+from .serialize import collection, entity, no_content
 
 USER_COLLECTION = query.Collection(
     type_name="user", resource="User", properties=U.ALL_PROPERTIES,
@@ -161,5 +161,3 @@ def update_sync_behavior(tenant, caller, user_key):
     U.set_sync_behavior(tenant, user, body["isCloudManaged"], caller)
     return no_content()
 
-
-__all__ = ["USER_COLLECTION", "json_body", "context"]

@@ -7,7 +7,7 @@ import re
 
 from ..clock import iso, parse_iso
 from ..directory import EntraUser
-from ..errors import Conflict, InvalidArgument, NotFound, SyncedObjectReadOnly
+from ..errors import InvalidArgument, NotFound, SyncedObjectReadOnly
 
 #: Every property of ``microsoft.graph.user`` in the v1.0 CSDL, with its type (namespace prefixes dropped).
 USER_PROPERTIES: dict[str, str] = {
