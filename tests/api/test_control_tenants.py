@@ -196,3 +196,8 @@ def test_scenario_must_be_a_name_or_an_object(client, registry):
     response = _create(client, name="badscenario", scenario=[1])
     assert response.status_code == 400 and "scenario" in response.get_json()["error"]["details"]
     assert registry.list() == []
+
+
+def test_openapi_document_is_valid_openapi(client):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(client.get("/_mock/openapi.json").get_json())
