@@ -49,6 +49,16 @@ class TenantClock:
         self._anchor_real = self._real()
         self._anchor_tenant = when
 
+    def configure(self, *, speed: float | None = None, frozen: bool | None = None) -> None:
+        """Change speed and/or freeze the clock from its current reading (``PATCH /_mock/tenants/{t}/clock``)."""
+        current = self.now()
+        self._anchor_real = self._real()
+        self._anchor_tenant = current
+        if speed is not None:
+            self.speed = float(speed)
+        if frozen is not None:
+            self.frozen = bool(frozen)
+
     def to_dict(self) -> dict:
         """Serializable state (for snapshots)."""
         return {"now": self.now(), "frozen": self.frozen, "speed": self.speed}

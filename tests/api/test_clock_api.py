@@ -32,3 +32,22 @@ def test_bad_advance_is_refused(client, base, body):
 def test_unknown_tenant(client):
     assert client.get("/_mock/tenants/ghost/clock").status_code == 404
     assert client.post("/_mock/tenants/ghost/clock/advance", json={"minutes": 1}).status_code == 404
+
+
+def test_patch_speed_and_freeze(client, base, registry):
+    resp = client.patch(f"{base}/clock", json={"frozen": False, "speed": 60})
+    assert resp.status_code == 200 and resp.get_json()["speed"] == 60 and resp.get_json()["frozen"] is False
+    tenant = registry.get("clockapi")
+    clock = tenant.clock
+    real = [clock._real()]
+    clock._real = lambda: real[0]
+    clock.configure()  # re-anchor on the fake wall clock
+    real[0] += 30  # 30 real seconds at 60x = 30 tenant minutes: the scheduled cycle comes due
+    history = client.get(f"{base}/sync/cycles").get_json()["value"]
+    assert history[-1]["trigger"] == "Scheduler"
+    resp = client.patch(f"{base}/clock", json={"frozen": True})
+    now = resp.get_json()["now"]
+    real[0] += 600
+    assert client.get(f"{base}/clock").get_json()["now"] == now
+    for bad in ({"speed": 0}, {"speed": "fast"}, {"frozen": "no"}, {"frozen": 1}):
+        assert client.patch(f"{base}/clock", json=bad).status_code == 400

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from ...domain.clock import iso
 from . import bp
 from .common import load_body, tenant_or_404
+from .sync import StrictBoolean
 
 #: One advance may move a tenant at most a year (keeps a single request bounded).
 MAX_ADVANCE_MINUTES = 366 * 24 * 60
@@ -19,6 +20,14 @@ class ClockAdvanceSchema(Schema):
 
     minutes = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, MAX_ADVANCE_MINUTES),
                            metadata={"description": "Tenant minutes to move forward (due work runs on the way)."})
+
+
+class ClockPatchSchema(Schema):
+    """Body of ``PATCH /_mock/tenants/{t}/clock`` (both optional)."""
+
+    speed = fields.Float(allow_nan=False, validate=validate.Range(0.01, 10_000),
+                         metadata={"description": "Tenant seconds per real second while running (1 = real time)."})
+    frozen = StrictBoolean(metadata={"description": "Stop the clock (only clock/advance moves it) or let it run."})
 
 
 def _clock_view(tenant) -> dict:
@@ -42,6 +51,32 @@ def get_clock(tenant_key: str):
     """
     tenant = tenant_or_404(tenant_key)
     with tenant.lock:
+        return jsonify(_clock_view(tenant))
+
+
+@bp.route("/tenants/<tenant_key>/clock", methods=["PATCH"])
+def patch_clock(tenant_key: str):
+    """Speed the tenant clock up (or down), freeze it or let it run again, from its current reading.
+    ---
+    patch:
+      requestBody:
+        content:
+          application/json:
+            schema: ClockPatchSchema
+      responses:
+        200:
+          description: The clock after the change.
+        400:
+          description: Invalid speed or frozen value (nothing changes).
+    """
+    tenant = tenant_or_404(tenant_key)
+    body = load_body(ClockPatchSchema())
+    with tenant.lock:
+        before = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
+        tenant.clock.configure(speed=body.get("speed"), frozen=body.get("frozen"))
+        after = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
+        tenant.record("control", "SetClock", None, target=tenant.id, parameters=body,
+                      changes={k: {"old": before[k], "new": after[k]} for k in before if before[k] != after[k]})
         return jsonify(_clock_view(tenant))
 
 
