@@ -8,6 +8,9 @@ A step is one of (plus ``name``, ``as``, ``save``, ``expect``):
   advance: 30                                           clock/advance {minutes}
   sync: Delta                                           sync/cycles {policyType}
   onprem: {op: patch|create|delete|move, sam:, attrs:, ou:}
+  workflow: enable|disable|inventory|preflight|drift|revert   identities: [...], reconcile:, filter:
+                                                        an SDK workflow (``sdk.soa``) over real HTTPS; the
+                                                        step's JSON is the workflow's report plus ``exitCode``
 ``as`` names a seeded app (automation, graph-reader, ...) or user (globaladmin, exchangeadmin, ...).
 ``save: {var: path}`` stores values from the JSON response (``value[0].Alias``); ``${var}`` substitutes later.
 ``expect``: ``status``, ``json: {path: value}``, ``len: {path: n}``, ``contains: text``, ``absent: [path]``.
@@ -211,7 +214,49 @@ def execute_step(run: Run, step: dict) -> Response:
         if op == "move":
             return run.driver.request("POST", f"{base}/onprem/users/{sam}/move", json_body={"ou": spec["ou"]})
         raise ValueError(f"unknown onprem op '{op}'")
-    raise ValueError(f"step has no action (cmdlet, graph, control, advance, sync, onprem): {sorted(step)}")
+    if "workflow" in step:
+        return run_workflow(run, step)
+    raise ValueError(f"step has no action (cmdlet, graph, control, advance, sync, onprem, workflow): {sorted(step)}")
+
+
+WORKFLOWS = ("enable", "disable", "inventory", "preflight", "drift", "revert")
+
+
+def run_workflow(run: Run, step: dict) -> Response:
+    """Run an SDK workflow (the code the ``hybridsoa`` CLI runs) against the tenant under test."""
+    driver = run.driver
+    if not isinstance(driver, HttpDriver):
+        raise ValueError("workflow steps need a real server (the runner's default in-process HTTPS server or --url)")
+    name = step["workflow"]
+    if name not in WORKFLOWS:
+        raise ValueError(f"unknown workflow '{name}' (one of {', '.join(WORKFLOWS)})")
+    from sdk import connect_mock, soa
+    who = step.get("as") or "automation"
+    apps = {a["name"] for a in run.creds["apps"]}
+    ca = driver.verify if isinstance(driver.verify, str) else None
+    conn = connect_mock(driver.base_url, ca, run.creds, app=who if who in apps else "automation",
+                        user=None if who in apps else who, control_token=driver.control_token)
+    try:
+        exchange = conn.exchange
+        identities = step.get("identities") or []
+        if name in ("enable", "disable"):
+            result = getattr(soa, name)(exchange, identities)
+            body = {**result.to_dict(), "exitCode": result.exit_code}
+        elif name == "inventory":
+            rows = soa.inventory(exchange, filter=step.get("filter"))
+            body = {"summary": soa.summarize(rows), "rows": [r.__dict__ for r in rows], "exitCode": 0}
+        elif name == "preflight":
+            report = soa.preflight(exchange, graph=conn.graph, tokens=conn.tokens, onprem=conn.onprem)
+            body = {**report.to_dict(), "exitCode": 0}
+        elif name == "drift":
+            report = soa.drift(exchange, conn.onprem, identities or None)
+            body = {**report.to_dict(), "exitCode": 0}
+        else:
+            result = soa.revert(exchange, conn.onprem, identities, reconcile=bool(step.get("reconcile", True)))
+            body = {**result.to_dict(), "exitCode": result.exit_code}
+    finally:
+        conn.close()
+    return Response(200, {}, json.dumps(body, default=str))
 
 
 def describe(step: dict) -> str:
@@ -245,7 +290,7 @@ def run_scenario(scenario: dict, driver, *, keep_tenant: bool = False) -> tuple[
                         failures.append(f"save {var}: {path} not in response")
                     else:
                         run.variables[var] = value
-            except (ValueError, KeyError) as exc:
+            except Exception as exc:  # a step that blows up is a failed step, reported in the table
                 failures = [f"{type(exc).__name__}: {exc}"]
             results.append(StepResult(index, label, not failures, "; ".join(failures)))
     finally:
@@ -292,11 +337,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     if args.url:
-        driver = HttpDriver(args.url, args.ca, args.control_token)
+        results, _ = run_scenario(scenario, HttpDriver(args.url, args.ca, args.control_token),
+                                  keep_tenant=args.keep_tenant)
     else:
-        from .app import create_app
-        driver = FlaskDriver(create_app())
-    results, _ = run_scenario(scenario, driver, keep_tenant=args.keep_tenant)
+        import tempfile
+        from .server import InProcessServer
+        with tempfile.TemporaryDirectory(prefix="hybridsoa-scenario-") as tmp, \
+                InProcessServer(data_dir=tmp) as server:
+            results, _ = run_scenario(scenario, HttpDriver(server.url, server.ca_path))
+    
     print_results(scenario["name"], results)
     return 0 if all(r.passed for r in results) else 1
 
