@@ -29,6 +29,18 @@ def cmdlet_catalog() -> dict[str, list[str]]:
     return _CATALOG_CACHE[1]
 
 
+def _lowered(role: ManagementRole, entry: tuple[str, list[str]]) -> frozenset[str]:
+    """Lower-case parameter names of a role entry; memoized for built-in roles, whose entries never change
+    (they are rebuilt, as new objects, when the cmdlet catalog changes)."""
+    if not role.builtin:
+        return frozenset(p.lower() for p in entry[1])
+    memo = role.__dict__.setdefault("_lowered", {})
+    found = memo.get(entry[0])
+    if found is None:
+        found = memo[entry[0]] = frozenset(p.lower() for p in entry[1])
+    return found
+
+
 @dataclass
 class Grant:
     """The outcome of :meth:`ExchangeRbac.authorize`: the assignments that let the caller run this call."""
@@ -82,6 +94,9 @@ class ExchangeRbac(RbacAdministration):
         self._builtin_roles: dict[str, ManagementRole] = {}
         self._groups = rbac_builtin.build_groups(tenant.id)
         self._group_assignments = rbac_builtin.build_group_assignments(tenant.id, self._groups, self.created)
+        # The built-in assignments are fixed (only ``enabled`` could change): their assignee keys, lowered once.
+        self._builtin_index = [(a, a.assignee_id.lower()) for a in self._group_assignments.values()]
+        self._group_index = [(key, g, frozenset(role for _, role in g.linked)) for key, g in self._groups.items()]
 
     # ------------------------------------------------------------ catalog
     def catalog(self) -> dict[str, list[str]]:
@@ -170,9 +185,10 @@ class ExchangeRbac(RbacAdministration):
     def groups_of(self, principal_id: str) -> list:
         """Role groups a principal belongs to: through its directory roles in effect now (PIM-aware) or as an
         explicit member (Add-RoleGroupMember)."""
-        active = set(self.tenant.active_role_ids(principal_id))
-        return [g for key, g in self._groups.items() if any(role in active for _, role in g.linked)
-                or principal_id in self.group_members.get(key, ())]
+        active = self.tenant.active_role_ids(principal_id)
+        members = self.group_members
+        return [g for key, g, linked_roles in self._group_index
+                if not linked_roles.isdisjoint(active) or principal_id in members.get(key, ())]
 
     def security_groups_of(self, principal_id: str) -> set[str]:
         """Ids of directory groups the principal is a member of (when the directory models groups)."""
@@ -203,8 +219,8 @@ class ExchangeRbac(RbacAdministration):
             sp_ids = {sp.object_id.lower() for sp in self.service_principals.values()
                       if sp.object_id.lower() == principal.lower()
                       or (app_id and sp.app_id.lower() == app_id.lower())}
-        out = []
-        for a in self.assignments():
+        out = [a for a, group in self._builtin_index if a.enabled and group in group_names]
+        for a in self.custom_assignments.values():
             if not a.enabled:
                 continue
             if ((a.assignee_type == "RoleGroup" and a.assignee_id.lower() in group_names)
@@ -237,12 +253,15 @@ class ExchangeRbac(RbacAdministration):
         params = [p for p in (param_names or [])]
         holders = []
         real_name = cmdlet_name
+        builtins = self._builtins()  # once per call: the catalog check is not free on the hot path
+        custom = self.custom_roles
         for a in self.caller_assignments(caller):
-            role = self._role_or_none(a.role)
+            key = a.role.lower()
+            role = builtins.get(key) or custom.get(key)
             entry = role.entry(cmdlet_name) if role is not None else None
             if entry is not None:
                 real_name = entry[0]
-                holders.append((a, {p.lower() for p in entry[1]}))
+                holders.append((a, _lowered(role, entry)))
         if not holders:
             raise exo_errors.cmdlet_not_recognized(cmdlet_name, emulated=True)
         allowed = set().union(*(ps for _, ps in holders))

@@ -58,7 +58,16 @@ class ManagementRole(Record):
 
     def entry(self, cmdlet: str) -> tuple[str, list[str]] | None:
         """(real cmdlet name, parameters) of the entry for ``cmdlet`` (case-insensitive), or None."""
+        params = self.entries.get(cmdlet)
+        if params is not None:  # exact spelling (what the dispatcher passes): O(1); names never differ by case only
+            return cmdlet, params
         key = cmdlet.lower()
+        if self.builtin:  # built-in entries never change in place: index them by lower-case name once
+            index = self.__dict__.get("_entry_index")
+            if index is None:
+                index = self.__dict__["_entry_index"] = {n.lower(): n for n in self.entries}
+            name = index.get(key)
+            return (name, self.entries[name]) if name is not None else None
         for name, params in self.entries.items():
             if name.lower() == key:
                 return name, params
