@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify
+from flask.sessions import SecureCookieSessionInterface
 
 from .domain.tenant import TenantRegistry
+
+
+class _LazyCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions (the dashboard sign-in), without building the signer for the API requests
+    that carry no session cookie: same outcome, one fewer per-request cost on the hot path."""
+
+    def open_session(self, app, request):
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def create_app(registry: TenantRegistry | None = None, *, control_token: str | None = None,
@@ -18,6 +29,7 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
     )
     app.json.sort_keys = False
     app.config.update(config or {})
+    app.session_interface = _LazyCookieSessions()
     app.extensions["hybridsoa"] = registry if registry is not None else TenantRegistry()
 
     from .api import middleware
