@@ -130,9 +130,16 @@ def _read_cmdlet(facts: RequestFacts) -> None:
         params = cmd.get("Parameters")
         facts.parameters = redact(params) if isinstance(params, dict) else {}
     elif isinstance(body.get("requests"), list):
-        names = [((r.get("body") or {}).get("CmdletInput") or {}).get("CmdletName")
-                 for r in body["requests"] if isinstance(r, dict) and isinstance(r.get("body"), dict)]
-        facts.parameters = {"batch": names}
+        names = [_batch_cmdlet_name(r) for r in body["requests"]]
+        facts.parameters = {"batch": [n for n in names if n is not None]}
+
+
+def _batch_cmdlet_name(item) -> str | None:
+    # Any part of a $batch item may be junk; the journal only wants the name when it is well-formed.
+    body = item.get("body") if isinstance(item, dict) else None
+    cmd = body.get("CmdletInput") if isinstance(body, dict) else None
+    name = cmd.get("CmdletName") if isinstance(cmd, dict) else None
+    return name if isinstance(name, str) else None
 
 
 # ------------------------------------------------------------------------------------------------ hooks
