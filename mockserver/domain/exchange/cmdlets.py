@@ -142,6 +142,8 @@ class CmdletContext:
     #: Audit: the object acted on and what really changed ({property: {"old", "new"}}).
     target: str | None = None
     changes: dict = field(default_factory=dict)
+    #: The RBAC grant computed for this call before the handler ran (reused for the write-scope check).
+    grant: object = None
 
     def warn(self, text: str) -> None:
         """Add a warning (``@adminapi.warnings`` and the ``X-Warnings`` header)."""
@@ -149,6 +151,9 @@ class CmdletContext:
 
     def authorize_target(self, target) -> None:
         """RBAC write-scope hook for the resolved target object (no-op until Exchange RBAC defines it)."""
+        if self.grant is not None and hasattr(self.grant, "check_target"):
+            self.grant.check_target(target)  # same caller, cmdlet and parameters: no second RBAC walk
+            return
         rbac = getattr(self.tenant, "rbac", None)
         if rbac is not None and hasattr(rbac, "authorize_target"):
             rbac.authorize_target(self.caller, self.cmdlet, list(self.param_names), target)
@@ -349,7 +354,7 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
     try:
         rbac = getattr(tenant, "rbac", None)
         if rbac is not None and hasattr(rbac, "authorize"):
-            rbac.authorize(caller, spec.name, names, target_mailbox=None)
+            ctx.grant = rbac.authorize(caller, spec.name, names, target_mailbox=None)
         else:
             access.baseline_authorize(tenant, caller, spec, names)
         params = bind(spec, raw_params)
