@@ -46,8 +46,18 @@ class _Request:
         return next((v for k, v in self.headers.items() if k.lower() == lower), None)
 
 
+_BASE_URLS: dict[tuple[str, str], str] = {}
+
+
 def _base_url() -> str:
-    return request.host_url.rstrip("/")
+    # host_url re-runs IRI decoding on every call; the answer only depends on scheme and Host.
+    key = (request.scheme, request.host)
+    found = _BASE_URLS.get(key)
+    if found is None:
+        if len(_BASE_URLS) > 256:  # bounded: Host is client-controlled
+            _BASE_URLS.clear()
+        found = _BASE_URLS[key] = request.host_url.rstrip("/")
+    return found
 
 
 def _page_size(req: _Request) -> int:
