@@ -15,6 +15,7 @@ class ADUserCreateSchema(Schema):
     AD attribute (``displayName``, ``proxyAddresses``, ``extensionAttribute1``...) under its LDAP name."""
 
     class Meta:
+        """marshmallow options: keep unknown keys, because any modelled LDAP attribute may be sent."""
         unknown = INCLUDE
 
     sAMAccountName = fields.String(required=True, metadata={"description": "Logon name (1-20 characters)."})
@@ -28,6 +29,7 @@ class ADUserPatchSchema(Schema):
     """Body of ``PATCH /_mock/tenants/{t}/onprem/users/{sam}``: LDAP-named attributes; ``null`` clears one."""
 
     class Meta:
+        """marshmallow options: keep unknown keys, because any modelled LDAP attribute may be sent."""
         unknown = INCLUDE
 
 
