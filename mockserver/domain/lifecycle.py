@@ -132,6 +132,15 @@ def set_object_soa(tenant, user, cloud_managed: bool) -> None:
     tenant.sync.index.index_user(user.id, user)
 
 
+def _changed(collection, seq: int):
+    """(key, object or None) for what changed after ``seq``. From 0 that is every live object: walk the
+    collection itself rather than deduplicating its whole change log (the first request after seeding a big
+    tenant paid ~1 s for that at 100,000 mailboxes)."""
+    if seq == 0:
+        return zip(collection.keys(), collection.values())
+    return ((key, collection.get(key)) for key in collection.changed_since(seq))
+
+
 class PurgeScheduler:
     """Timer that purges deleted users and soft-deleted mailboxes when their retention ends. It discovers
     deletions from the collections' change logs, so objects deleted by any layer are covered."""
@@ -150,15 +159,13 @@ class PurgeScheduler:
     def _refresh(self) -> None:
         t = self.tenant
         if t.users.current_seq() != self.users_seq:
-            for key in t.users.changed_since(self.users_seq):
-                u = t.users.get(key)
+            for key, u in _changed(t.users, self.users_seq):
                 if u is not None and u.deleted_date_time is not None:
                     heapq.heappush(self.heap, (u.deleted_date_time + RETENTION_SECONDS, "user", key,
                                                u.deleted_date_time))
             self.users_seq = t.users.current_seq()
         if t.mailboxes.current_seq() != self.mailboxes_seq:
-            for key in t.mailboxes.changed_since(self.mailboxes_seq):
-                m = t.mailboxes.get(key)
+            for key, m in _changed(t.mailboxes, self.mailboxes_seq):
                 if m is not None and m.when_soft_deleted is not None:
                     heapq.heappush(self.heap, (m.when_soft_deleted + RETENTION_SECONDS, "mailbox", key,
                                                m.when_soft_deleted))
