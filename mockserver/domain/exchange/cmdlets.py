@@ -370,6 +370,15 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
     return InvokeResult(cmdlet=spec.name, values=list(values), warnings=list(ctx.warnings))
 
 
+class _ReadCache:
+    """The last cacheable read of a tenant (not plain data, so snapshots and the durable store skip it)."""
+
+    __slots__ = ("key", "version", "values", "warnings")
+
+    def __init__(self, key, version, values, warnings):
+        self.key, self.version, self.values, self.warnings = key, version, values, warnings
+
+
 def _run_handler(spec: CmdletSpec, ctx: CmdletContext, params: dict, raw_params) -> list:
     if not spec.cacheable:
         return spec.handler(ctx, params) or []
@@ -377,12 +386,12 @@ def _run_handler(spec: CmdletSpec, ctx: CmdletContext, params: dict, raw_params)
     key = (spec.name, repr(sorted((raw_params or {}).items(), key=lambda kv: str(kv[0]))))
     version = (tenant.mailboxes.current_seq(), tenant.users.current_seq(), len(tenant.mailboxes), len(tenant.users))
     cached = getattr(tenant, "_exo_read_cache", None)
-    if cached is not None and cached[0] == key and cached[1] == version:
-        ctx.warnings.extend(cached[3])
-        return cached[2]
+    if isinstance(cached, _ReadCache) and cached.key == key and cached.version == version:
+        ctx.warnings.extend(cached.warnings)
+        return cached.values
     values = spec.handler(ctx, params) or []
     # One entry per tenant: enough for a client walking nextLinks, bounded in memory.
-    tenant._exo_read_cache = (key, version, values, list(ctx.warnings))
+    tenant._exo_read_cache = _ReadCache(key, version, values, list(ctx.warnings))
     return values
 
 
