@@ -86,3 +86,13 @@ def test_on_premises_synchronization_reflects_threshold(client, t, gh):
     t.sync.settings["deletionThreshold"] = 25
     one = client.get(f"/v1.0/directory/onPremisesSynchronization/{t.id}", headers=gh).get_json()
     assert one["configuration"]["accidentalDeletionPrevention"]["alertThreshold"] == 25
+
+
+def test_organization_select(client, t, gh):
+    r = client.get("/v1.0/organization?$select=id,onPremisesSyncEnabled,onPremisesLastSyncDateTime", headers=gh)
+    body = r.get_json()
+    assert body["@odata.context"].endswith("#organization(id,onPremisesSyncEnabled,onPremisesLastSyncDateTime)")
+    assert set(body["value"][0]) == {"id", "onPremisesSyncEnabled", "onPremisesLastSyncDateTime"}
+    assert client.get("/v1.0/organization?$select=nope", headers=gh).status_code == 400
+    r = client.get("/v1.0/directory/onPremisesSynchronization?$select=configuration", headers=gh)
+    assert set(r.get_json()["value"][0]) == {"configuration"}
