@@ -1,0 +1,377 @@
+"""No input produces a 5xx: hypothesis drives the control plane (from its own OpenAPI document), the Exchange
+InvokeCommand envelope and ``$batch``, Graph paths, query options and bodies, and the login endpoints. Every answer
+is below 500 (Graph's 501 ``notImplemented`` only from the not-emulated fallback that docs/coverage.md lists), uses
+that API's error shape, and a refused write leaves the tenant as it was."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from mockserver.domain.exchange import cmdlets
+from mockserver.domain.snapshot import collections_of, dump_collection, dump_state
+
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                       HealthCheck.data_too_large])
+
+# ------------------------------------------------------------------------------------------------ helpers
+JUNK_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["", " ", "'", "\"", "*", "%", "%00", "\x00", "../..", "null", "true", "-1", "1e309", "NaN",
+                     "$true", "{}", "[]", "a" * 5000, "\u202e\u0301", "🙂", "x" * 200, "-eq", "(", ")"]),
+)
+JUNK_NUMBERS = st.sampled_from([0, -1, 1, 2 ** 31, -2 ** 63, 2 ** 64, 10 ** 30, 0.5, -0.0, 1e308, 1e-308])
+SCALARS = st.one_of(st.none(), st.booleans(), JUNK_NUMBERS, st.integers(-5, 5), JUNK_TEXT,
+                    st.floats(allow_nan=False, allow_infinity=False))
+JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(JUNK_TEXT, inner, max_size=4), max_leaves=10)
+HASHTABLES = st.fixed_dictionaries(
+    {"@odata.type": st.sampled_from(["#Exchange.GenericHashTable", "#Junk", ""])},
+    optional={"Add": JSON_VALUES, "Remove": JSON_VALUES, "add": JSON_VALUES, "Junk": JSON_VALUES})
+RAW_BODIES = st.one_of(st.binary(max_size=40), st.sampled_from([b"", b"{", b"null", b"[]", b"\xff\xfe", b"1",
+                                                                b'{"a":', b"\"str\"", b"{}" * 50]))
+
+
+def fingerprint(tenant) -> str:
+    """A cheap digest of everything a write can change (collections and plain settings; not audit/journal)."""
+    with tenant.lock:
+        parts = {name: dump_collection(coll) for name, coll in sorted(collections_of(tenant).items())}
+        parts["_state"] = dump_state(tenant)
+        for name in ("rbac", "pim"):
+            sub = getattr(tenant, name, None)
+            if sub is not None and callable(getattr(sub, "to_dict", None)):
+                parts[name] = sub.to_dict()
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def body_of(resp):
+    """The JSON body of a response, or None."""
+    return resp.get_json(silent=True)
+
+
+def assert_control_shape(resp):
+    body = body_of(resp)
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), resp.get_data(as_text=True)[:300]
+    assert isinstance(body["error"].get("code"), str) and body["error"]["code"], body
+
+
+def assert_graph_shape(resp):
+    body = body_of(resp)
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), resp.get_data(as_text=True)[:300]
+    assert {"code", "message", "innerError"} <= set(body["error"]), body
+
+
+def assert_exchange_shape(resp):
+    if resp.status_code in (401, 403) and not resp.get_data():
+        # Unknown cmdlet / authorization failures: empty body, reason in x-ms-diagnostics (as EXO does).
+        assert resp.headers.get("x-ms-diagnostics"), dict(resp.headers)
+        return
+    body = body_of(resp)
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), resp.get_data(as_text=True)[:300]
+    assert body["error"].get("code") and "message" in body["error"], body
+
+
+def assert_entra_shape(resp):
+    body = body_of(resp)
+    assert isinstance(body, dict), resp.get_data(as_text=True)[:300]
+    assert isinstance(body.get("error"), str) and isinstance(body.get("error_codes"), list), body
+
+
+@pytest.fixture
+def world(make_tenant, client, auth_header):
+    tenant = make_tenant(name="fuzzco", seed=7, mailboxes=4)
+    return tenant, client, auth_header
+
+
+# ------------------------------------------------------------------------------------ (a) control plane
+def _openapi_operations(client) -> list[tuple[str, str, dict, dict]]:
+    doc = client.get("/_mock/openapi.json").get_json()
+    ops = []
+    for path, item in sorted(doc["paths"].items()):
+        for method, op in sorted(item.items()):
+            if method == "parameters":
+                continue
+            params = list(item.get("parameters", [])) + list(op.get("parameters", []))
+            schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+            ops.append((method.upper(), path, {p["name"]: p for p in params}, schema or {}))
+    return ops, doc["components"]["schemas"]
+
+
+def _from_schema(schema: dict, components: dict, depth: int = 0):
+    """A strategy for values that satisfy ``schema`` (numbers kept near their minimum so a valid body stays cheap:
+    a year of clock advance or a 200 000-mailbox tenant is legal but not what this test is about)."""
+    if "$ref" in schema:
+        return _from_schema(components[schema["$ref"].rsplit("/", 1)[-1]], components, depth)
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    kind = schema.get("type")
+    base = None
+    if kind == "integer":
+        lo = int(schema.get("minimum", 0))
+        base = st.integers(lo, min(int(schema.get("maximum", lo + 5)), lo + 5))
+    elif kind == "number":
+        lo = float(schema.get("minimum", 0))
+        base = st.floats(lo, min(float(schema.get("maximum", lo + 60)), lo + 60), allow_nan=False)
+    elif kind == "boolean":
+        base = st.booleans()
+    elif kind == "string":
+        base = st.text(min_size=int(schema.get("minLength", 0)), max_size=min(int(schema.get("maxLength", 20)), 20))
+    elif kind == "array":
+        base = st.lists(_from_schema(schema.get("items", {}), components, depth + 1), max_size=3)
+    elif kind == "object" and depth < 3:
+        props = schema.get("properties", {})
+        required = [k for k in schema.get("required", []) if k in props]
+        base = st.fixed_dictionaries({k: _from_schema(props[k], components, depth + 1) for k in required},
+                                     optional={k: _from_schema(v, components, depth + 1)
+                                               for k, v in props.items() if k not in required})
+    else:
+        base = JSON_VALUES
+    return base | st.none() if schema.get("nullable") else base
+
+
+def _mutated(valid):
+    """Valid bodies, valid bodies with one property replaced by junk or an unknown one added, or any JSON."""
+    def mutate(args):
+        body, key, junk = args
+        if isinstance(body, dict):
+            body = dict(body)
+            victim = sorted(body)[key % len(body)] if body else "unknown"
+            body[victim if key % 3 else f"x{key}"] = junk
+        return body
+    return st.one_of(valid, st.tuples(valid, st.integers(0, 20), JSON_VALUES).map(mutate), JSON_VALUES)
+
+
+#: Operations that would remove or rebuild the fuzzed tenant itself get only other tenants' names.
+_DESTRUCTIVE = {("DELETE", "/_mock/tenants/{t}"), ("POST", "/_mock/tenants/{t}/reset")}
+
+
+@FUZZ
+@given(data=st.data())
+def test_control_plane_never_5xx(world, data):
+    tenant, client, _ = world
+    ops, components = _openapi_operations(client)
+    method, path, params, schema = data.draw(st.sampled_from(ops), label="operation")
+    url = path
+    for name, spec in params.items():
+        if spec.get("in") != "path":
+            continue
+        if name in ("t", "tenant_key") and (method, path) not in _DESTRUCTIVE:
+            value = data.draw(st.sampled_from([tenant.id, tenant.name, tenant.domain]) | JUNK_TEXT, label=name)
+        elif name == "sam":
+            value = data.draw(st.sampled_from([u.sam_account_name for u in tenant.ad_users][:3] + ["nobody"]) | JUNK_TEXT, label=name)
+        else:
+            value = data.draw(JUNK_TEXT, label=name)
+        url = url.replace("{%s}" % name, value.replace("/", "%2F").replace("?", "%3F").replace("#", "%23") or "_")
+    query = {}
+    for name, spec in params.items():
+        if spec.get("in") == "query" and data.draw(st.booleans(), label=f"has {name}"):
+            query[name] = data.draw(JUNK_TEXT | st.integers(-3, 3).map(str), label=name)
+    kwargs = {"query_string": query}
+    if method in ("POST", "PUT", "PATCH"):
+        if data.draw(st.integers(0, 9), label="raw?") == 0:
+            kwargs.update(data=data.draw(RAW_BODIES, label="raw body"), content_type="application/json")
+        else:
+            body = data.draw(_mutated(_from_schema(schema, components)) if schema else JSON_VALUES, label="body")
+            if path == "/_mock/tenants" and isinstance(body, dict):
+                body["mailboxes"] = 0  # a successful create must stay cheap; the other fields are fuzzed
+            kwargs["json"] = body
+    before = fingerprint(tenant)
+    resp = client.open(url, method=method, **kwargs)
+    assert resp.status_code < 500, (method, url, kwargs, resp.get_data(as_text=True)[:500])
+    if resp.status_code >= 400:
+        assert_control_shape(resp)
+        assert fingerprint(tenant) == before, (method, url, kwargs)
+    with tenant.lock:  # an accepted fault rule must not leak 5xx into later examples
+        tenant.faults.clear()
+
+
+# --------------------------------------------------------------------------------------- (b) Exchange
+def _exchange_parameters(name: str):
+    spec = cmdlets.get_cmdlet(name)
+    known = [p.name for p in spec.params.values()] if spec else []
+    keys = st.sampled_from(known) | JUNK_TEXT if known else JUNK_TEXT
+    values = st.one_of(JSON_VALUES, HASHTABLES, st.sampled_from(["globaladmin", "*", "Unlimited", "user1", "$null",
+                                                                  "Organization Management", "x" * 100_000]))
+    return st.dictionaries(keys, values, max_size=5)
+
+
+_CMDLET_NAMES = sorted(s.name for s in cmdlets.all_cmdlets())
+CMDLET_NAMES = st.sampled_from(_CMDLET_NAMES) | st.sampled_from(
+    ["get-MAILBOX", " Get-Mailbox ", "Invoke-Expression", "Get-Mailbox; Remove-Mailbox", ""]) | JUNK_TEXT
+
+
+@st.composite
+def exchange_envelopes(draw):
+    name = draw(CMDLET_NAMES, label="cmdlet")
+    shape = draw(st.integers(0, 9), label="shape")
+    if shape == 0:
+        return draw(JSON_VALUES)
+    if shape == 1:
+        return {"CmdletInput": draw(JSON_VALUES)}
+    if shape == 2:
+        return {"CmdletInput": {"CmdletName": draw(JSON_VALUES), "Parameters": draw(JSON_VALUES)}}
+    return {"CmdletInput": {"CmdletName": name, "Parameters": draw(_exchange_parameters(name))}}
+
+
+EXCHANGE_QUERIES = st.fixed_dictionaries({}, optional={
+    "$select": JUNK_TEXT | st.sampled_from(["Identity,Alias", ",,,", "*", "Identity," * 200]),
+    "$skiptoken": JUNK_TEXT | st.sampled_from(["1", "-1", "eyJ9", "0:deadbeef", "99999999:x"]),
+    "$top": JUNK_TEXT, "$filter": JUNK_TEXT})
+
+
+@FUZZ
+@given(envelope=exchange_envelopes(), query=EXCHANGE_QUERIES,
+       prefer=st.none() | st.sampled_from(["odata.maxpagesize=0", "odata.maxpagesize=-1", "odata.maxpagesize=x",
+                                           "odata.maxpagesize=1", "odata.maxpagesize=100000000000"]),
+       raw=st.none() | RAW_BODIES, segment=st.sampled_from(["id", "domain", "junk"]))
+def test_exchange_invoke_never_5xx(world, envelope, query, prefer, raw, segment):
+    tenant, client, auth_header = world
+    key = {"id": tenant.id, "domain": tenant.domain, "junk": "nosuch.onmicrosoft.com"}[segment]
+    headers = dict(auth_header(tenant, "exchange"))
+    if prefer:
+        headers["Prefer"] = prefer
+    kwargs = {"data": raw, "content_type": "application/json"} if raw is not None else {"json": envelope}
+    before = fingerprint(tenant)
+    resp = client.post(f"/adminapi/beta/{key}/InvokeCommand", query_string=query, headers=headers, **kwargs)
+    assert resp.status_code < 500, (envelope, query, resp.get_data(as_text=True)[:500])
+    if resp.status_code >= 400:
+        assert_exchange_shape(resp)
+        assert fingerprint(tenant) == before, envelope
+
+
+@FUZZ
+@given(payload=st.one_of(
+    JSON_VALUES,
+    st.fixed_dictionaries({"requests": st.lists(st.fixed_dictionaries({}, optional={
+        "id": JSON_VALUES, "method": st.sampled_from(["POST", "GET", "PATCH", ""]) | JUNK_TEXT,
+        "url": st.sampled_from(["InvokeCommand", "/InvokeCommand", "/adminapi/beta/x/InvokeCommand", "$batch"])
+        | JUNK_TEXT, "headers": JSON_VALUES, "body": exchange_envelopes()}), max_size=12)})))
+def test_exchange_batch_never_5xx(world, payload):
+    tenant, client, auth_header = world
+    before = fingerprint(tenant)
+    resp = client.post(f"/adminapi/beta/{tenant.id}/$batch", json=payload, headers=auth_header(tenant, "exchange"))
+    assert resp.status_code < 500, (payload, resp.get_data(as_text=True)[:500])
+    if resp.status_code >= 400:
+        assert_exchange_shape(resp)
+        assert fingerprint(tenant) == before, payload
+    else:
+        for sub in resp.get_json()["responses"]:
+            assert sub["status"] < 500, sub
+
+
+# ------------------------------------------------------------------------------------------ (c) Graph
+GRAPH_SEGMENTS = ["users", "me", "$count", "onPremisesSyncBehavior", "directory", "deletedItems",
+                  "microsoft.graph.user", "graph.user", "restore", "organization", "onPremisesSynchronization",
+                  "roleManagement", "directory", "roleDefinitions", "roleAssignments", "roleEligibilityScheduleRequests",
+                  "roleAssignmentScheduleRequests", "roleAssignmentSchedules", "roleEligibilityScheduleInstances",
+                  "filterByCurrentUser(on='principal')", "groups", "manager", "memberOf", "$batch", "$metadata",
+                  "users('x')", "00000000-0000-0000-0000-000000000000"]
+
+
+@FUZZ
+@given(data=st.data())
+def test_graph_never_5xx(world, data, app):
+    tenant, client, auth_header = world
+    ids = [u.id for u in list(tenant.users)[:3]]
+    segment = st.sampled_from(GRAPH_SEGMENTS + ids) | JUNK_TEXT.map(lambda s: s.replace("/", "%2F") or "x")
+    segments = data.draw(st.lists(segment, min_size=0, max_size=5), label="segments")
+    version = data.draw(st.sampled_from(["v1.0", "beta"]), label="version")
+    method = data.draw(st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"]), label="method")
+    query = data.draw(st.fixed_dictionaries({}, optional={
+        "$filter": JUNK_TEXT | st.sampled_from(["displayName eq 'x'", "startswith(", "a eq", "id in ()"]),
+        "$select": JUNK_TEXT | st.sampled_from(["id,,", "*", "manager", "id," * 300]),
+        "$top": JUNK_TEXT | st.sampled_from(["0", "-1", "1000", "1e3", "99999999999999999999"]),
+        "$skiptoken": JUNK_TEXT, "$count": JUNK_TEXT, "$orderby": JUNK_TEXT, "$search": JUNK_TEXT,
+        "$expand": JUNK_TEXT}), label="query")
+    headers = dict(auth_header(tenant, "graph", **data.draw(st.sampled_from([{}, {"user": "globaladmin"},
+                                                                            {"user": "user"}]), label="caller")))
+    if data.draw(st.booleans(), label="eventual"):
+        headers["ConsistencyLevel"] = "eventual"
+    kwargs = {}
+    if method in ("POST", "PATCH", "PUT"):
+        if data.draw(st.integers(0, 5), label="raw?") == 0:
+            kwargs.update(data=data.draw(RAW_BODIES, label="raw"), content_type="application/json")
+        else:
+            kwargs["json"] = data.draw(JSON_VALUES | st.dictionaries(st.sampled_from(
+                ["displayName", "accountEnabled", "isCloudManaged", "userPrincipalName", "mailNickname",
+                 "passwordProfile", "action", "principalId", "roleDefinitionId", "directoryScopeId",
+                 "scheduleInfo", "requests", "onPremisesExtensionAttributes"]), JSON_VALUES, max_size=5),
+                label="body")
+    url = "/" + "/".join([version] + segments)
+    before = fingerprint(tenant)
+    resp = client.open(url, method=method, query_string=query, headers=headers, **kwargs)
+    if resp.status_code == 501:
+        endpoint = app.url_map.bind("localhost").match(url, method=method)[0]
+        assert endpoint.startswith("graph.not_found"), (url, endpoint)  # the documented not-emulated fallback
+        assert body_of(resp)["error"]["code"] == "notImplemented"
+    else:
+        assert resp.status_code < 500, (method, url, query, kwargs, resp.get_data(as_text=True)[:500])
+    if resp.status_code >= 400:
+        assert_graph_shape(resp)
+        assert fingerprint(tenant) == before, (method, url, kwargs)
+
+
+@FUZZ
+@given(payload=st.one_of(JSON_VALUES, st.fixed_dictionaries({"requests": st.lists(st.fixed_dictionaries({}, optional={
+    "id": JSON_VALUES, "method": st.sampled_from(["GET", "PATCH", "POST", "DELETE"]) | JUNK_TEXT,
+    "url": st.sampled_from(["/users", "users?$top=1", "/me", "/$batch", "https://graph.microsoft.com/v1.0/users",
+                            "/users/$count", "/groups"]) | JUNK_TEXT,
+    "dependsOn": JSON_VALUES, "headers": JSON_VALUES, "body": JSON_VALUES}), max_size=22)})))
+def test_graph_batch_never_5xx(world, payload):
+    tenant, client, auth_header = world
+    before = fingerprint(tenant)
+    resp = client.post("/v1.0/$batch", json=payload, headers=auth_header(tenant, "graph"))
+    assert resp.status_code < 500, (payload, resp.get_data(as_text=True)[:500])
+    if resp.status_code >= 400:
+        assert_graph_shape(resp)
+        assert fingerprint(tenant) == before, payload
+    else:
+        for sub in resp.get_json()["responses"]:
+            assert sub["status"] < 500 or sub["status"] == 501, sub
+
+
+# --------------------------------------------------------------------------------------- (d) identity
+GRANTS = st.sampled_from(["client_credentials", "password", "refresh_token", "device_code", "authorization_code",
+                          "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                          "", "CLIENT_CREDENTIALS"]) | JUNK_TEXT
+ASSERTIONS = st.sampled_from(["eyJhbGciOiJub25lIn0.e30.", "a.b.c", "...", "eyJ0eXAiOiJKV1QifQ.eyJ9.x",
+                              "eyJhbGciOiJSUzI1NiIsIng1dCI6IngifQ.e30.AAAA"]) | JUNK_TEXT
+
+
+@FUZZ
+@given(data=st.data())
+def test_identity_endpoints_never_5xx(world, data):
+    tenant, client, _ = world
+    app_ = tenant.app_by_name("automation")
+    fields = {
+        "grant_type": GRANTS, "client_id": st.sampled_from([app_.app_id, "x"]) | JUNK_TEXT,
+        "client_secret": st.sampled_from([app_.client_secret, "wrong"]) | JUNK_TEXT,
+        "scope": st.sampled_from(["https://graph.microsoft.com/.default", "https://outlook.office365.com/.default",
+                                  "openid offline_access", ".default", ""]) | JUNK_TEXT,
+        "client_assertion": ASSERTIONS, "client_assertion_type": st.sampled_from(
+            ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]) | JUNK_TEXT,
+        "username": st.sampled_from([f"globaladmin@{tenant.domain}", "nobody@x"]) | JUNK_TEXT,
+        "password": JUNK_TEXT, "device_code": JUNK_TEXT, "refresh_token": ASSERTIONS, "code": JUNK_TEXT,
+        "assertion": ASSERTIONS, "requested_token_use": JUNK_TEXT,
+    }
+    form = data.draw(st.fixed_dictionaries({}, optional=fields), label="form")
+    key = data.draw(st.sampled_from([tenant.id, tenant.domain, "common", "organizations", "nosuch"]) | JUNK_TEXT.map(
+        lambda s: s.replace("/", "_").replace("?", "_").replace("#", "_") or "x"), label="tenant")
+    endpoint = data.draw(st.sampled_from(["oauth2/v2.0/token", "oauth2/v2.0/devicecode"]), label="endpoint")
+    before = fingerprint(tenant)
+    if data.draw(st.integers(0, 7), label="raw?") == 0:
+        resp = client.post(f"/{key}/{endpoint}", data=data.draw(RAW_BODIES, label="raw"),
+                           content_type=data.draw(st.sampled_from(["application/x-www-form-urlencoded",
+                                                                   "application/json", "text/plain"])))
+    else:
+        resp = client.post(f"/{key}/{endpoint}", data=form)
+    assert resp.status_code < 500, (key, endpoint, form, resp.get_data(as_text=True)[:500])
+    if resp.status_code >= 400:
+        assert_entra_shape(resp)
+        assert fingerprint(tenant) == before, form
+    realm = client.get(f"/common/userrealm/{data.draw(JUNK_TEXT, label='upn').replace('?', '_') or 'x'}",
+                       query_string={"api-version": data.draw(JUNK_TEXT, label="api-version")})
+    assert realm.status_code < 500, realm.get_data(as_text=True)[:300]
