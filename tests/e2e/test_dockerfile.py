@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_banner(proc: subprocess.Popen, deadline: float) -> None:
+    """Block on the server's own output until ``serve`` prints its banner (the app is built), without sleeping."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    seen = b""
+    try:
+        while b"control plane" not in seen:
+            if not sel.select(timeout=deadline):
+                pytest.fail(f"server did not start: {seen[-2000:].decode(errors='replace')}")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                pytest.fail(f"server exited ({proc.wait()}): {seen[-2000:].decode(errors='replace')}")
+            seen += chunk
+    finally:
+        sel.close()
+
+
 def test_dockerfile_serves_https_on_all_interfaces_with_a_data_volume(tmp_path):
     spec = parse_dockerfile((ROOT / "Dockerfile").read_text())
     assert spec["cmd"][:2] == ["hybridsoa-mock", "serve"]
@@ -79,16 +96,15 @@ def test_dockerfile_serves_https_on_all_interfaces_with_a_data_volume(tmp_path):
     proc = subprocess.Popen(argv, cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
+        wait_for_banner(proc, deadline=90)
         answer = None
-        while time.monotonic() < deadline and answer is None:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+        for _ in range(200):  # the worker may still be binding its threads: retry the connection, not a timer
             try:
                 answer = requests.get(f"https://127.0.0.1:{port}/_mock/health", verify=str(data / "ca.pem"),
-                                      timeout=2)
+                                      timeout=5)
+                break
             except (requests.ConnectionError, OSError):
-                time.sleep(0.25)
+                continue
         assert answer is not None, "server did not answer"
         assert answer.status_code == 200
         assert (data / "ca.pem").exists() and (data / "server.pem").exists()
