@@ -139,8 +139,9 @@ def execute(tenant, caller, req: _Request) -> tuple[int, dict | None, dict]:
     try:
         name, params = _parse_envelope(req.body)
         select = parse_select(req.query.get("$select"))
-        qhash = _query_hash(str(name), params, select)
-        skip = _read_skip_token(req.query["$skiptoken"], qhash) if req.query.get("$skiptoken") else 0
+        # The query hash only matters for continuation pages: most calls (single-item writes) never need it.
+        qhash = _query_hash(str(name), params, select) if req.query.get("$skiptoken") else None
+        skip = _read_skip_token(req.query["$skiptoken"], qhash) if qhash is not None else 0
         page_size = _page_size(req)
         with tenant.lock:
             result = cmdlets.invoke(tenant, caller, name, params)
@@ -157,7 +158,7 @@ def execute(tenant, caller, req: _Request) -> tuple[int, dict | None, dict]:
     }
     if skip + page_size < len(result.values):
         query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
-        query["$skiptoken"] = _skip_token(skip + page_size, qhash)
+        query["$skiptoken"] = _skip_token(skip + page_size, qhash or _query_hash(str(name), params, select))
         body["@odata.nextLink"] = (f"{base}/adminapi/beta/{req.tenant_segment}/InvokeCommand?"
                                    f"{urlencode(query, safe='$,')}")
     headers = {"Preference-Applied": 'odata.include-annotations="*"'}
