@@ -258,6 +258,8 @@ def test_patch_cloud_user(client, t, gh):
     ({"accountEnabled": "yes"}, "Invalid value"),
     ({"businessPhones": ["1", "2"]}, "Invalid value"),
     ({"userPrincipalName": "x@not-verified.example"}, "domain portion"),
+    ({"userPrincipalName": "a?b@contoso.onmicrosoft.com"}, "userPrincipalName is invalid"),
+    ({"userPrincipalName": ".ab@contoso.onmicrosoft.com"}, "userPrincipalName is invalid"),
     ({"userPrincipalName": "globaladmin@contoso.onmicrosoft.com"}, "already exists"),
 ])
 def test_patch_validation(client, t, gh, body, fragment):

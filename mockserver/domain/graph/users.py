@@ -80,6 +80,8 @@ SYNCED_MESSAGE = ("Unable to update the specified properties for on-premises mas
                   "objects currently undergoing migration.")
 RETENTION_DAYS = 30
 _EXT_KEYS = tuple(f"extensionAttribute{i}" for i in range(1, 16))
+#: Characters Entra allows in the part of a UPN before the @ (letters, digits and ' . - _ ! # ^ ~).
+_UPN_LOCAL_RE = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}$")
 _NICK_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
 
 
@@ -205,6 +207,8 @@ def validate_changes(body: dict, *, creating: bool = False) -> dict:
 
 def _check_upn(tenant, upn: str, *, exclude: str | None = None) -> None:
     local, _, domain = upn.partition("@")
+    if not _UPN_LOCAL_RE.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        raise InvalidArgument("Property userPrincipalName is invalid.")
     if not local or domain.lower() not in verified_domains(tenant):
         raise InvalidArgument("The domain portion of the userPrincipalName property is invalid. You must use one of "
                               "the verified domain names in your organization.")
