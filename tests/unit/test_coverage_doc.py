@@ -1,6 +1,6 @@
-"""docs/coverage.md stays honest: every cmdlet in the Exchange registry has a row in a cmdlet table, and every route
-registered on the Graph blueprint is documented (its method and last path segment on one row of the Graph table,
-with a ``{...}`` key when the route addresses one item)."""
+"""docs/coverage.md stays honest: every cmdlet in the Exchange registry has a row in a cmdlet table naming each of its
+parameters, and every route registered on the Graph blueprint is documented (its method and last path segment on
+one row of the Graph table, with a ``{...}`` key when the route addresses one item)."""
 from __future__ import annotations
 
 import re
@@ -31,6 +31,29 @@ def _first_cells(text: str) -> list[str]:
 def documented_cmdlets(text: str) -> set[str]:
     """Cmdlet names that head a row of any table in the doc (case-insensitive)."""
     return {cell.lower() for cell in _first_cells(text) if re.fullmatch(r"[A-Za-z]+-[A-Za-z]+", cell)}
+
+
+def cmdlet_rows(text: str) -> dict[str, str]:
+    """The first table row of each cmdlet, by lowercase name."""
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        cells = re.split(r"(?<!\\)\|", line)
+        if line.startswith("|") and len(cells) > 3:
+            rows.setdefault(cells[1].strip().lower(), line)
+    return rows
+
+
+def parameter_documented(name: str, row: str, section: str) -> bool:
+    """A parameter is documented when its row names it, when it falls in a written range (``CustomAttribute1..15``),
+    or, for ``Confirm``, when its section says Confirm is accepted everywhere."""
+    if re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", row):
+        return True
+    numbered = re.fullmatch(r"([A-Za-z]+?)(\d+)", name)
+    if numbered:
+        for lo, hi in re.findall(rf"(?<![\w]){numbered.group(1)}(\d+)\.\.(\d+)", row):
+            if int(lo) <= int(numbered.group(2)) <= int(hi):
+                return True
+    return name == "Confirm" and "`Confirm` is accepted everywhere" in section
 
 
 def graph_routes(app) -> list[tuple[str, str]]:
@@ -79,6 +102,18 @@ def test_every_registered_cmdlet_has_a_row(doc_text):
     assert not missing, f"cmdlets emulated but missing from docs/coverage.md: {missing}"
 
 
+def test_every_emulated_parameter_is_on_its_cmdlet_row(doc_text):
+    rows = cmdlet_rows(doc_text)
+    sections = re.split(r"^## ", doc_text, flags=re.M)
+    missing = []
+    for spec in cmdlets.all_cmdlets():
+        row = rows.get(spec.name.lower(), "")
+        section = next((sec for sec in sections if row and row in sec), "")
+        missing += [f"{spec.name} -{p.name}" for p in spec.params.values()
+                    if not parameter_documented(p.name, row, section)]
+    assert not missing, f"parameters emulated but missing from their docs/coverage.md row: {missing}"
+
+
 def test_every_graph_route_is_documented(doc_text):
     routes = graph_routes(create_app(TenantRegistry(seed=0)))
     assert ("GET", "/users") in routes and len(routes) > 20
@@ -90,6 +125,11 @@ def test_the_checks_detect_omissions():
     doc = ("## Microsoft Graph\n| Endpoint | x |\n|---|---|\n| `GET /users` | y |\n| Get-Mailbox | z |\n"
            "| `GET\\|PATCH /directory/onPremisesSyncBehavior` | w |\n## Next\n| `POST /users` | v |\n")
     assert documented_cmdlets(doc) == {"get-mailbox"}
+    row = "| Set-Mailbox | Identity, CustomAttribute1..15 | |"
+    assert parameter_documented("CustomAttribute15", row, "") and parameter_documented("Identity", row, "")
+    assert not parameter_documented("CustomAttribute16", row, "") and not parameter_documented("Ident", row, "")
+    assert not parameter_documented("Confirm", row, "") and parameter_documented(
+        "Confirm", row, "`Confirm` is accepted everywhere (the REST endpoint never prompts)")
     section = _section(doc, "Microsoft Graph")
     assert undocumented_routes([("GET", "/users"), ("PATCH", "/directory/onPremisesSyncBehavior")], section) == []
     assert undocumented_routes([("GET", "/users/{user_key}"), ("POST", "/users"), ("GET", "/me")], section) == [
