@@ -180,15 +180,21 @@ def _authenticate(tenant_key: str):
 
 
 def _respond(tenant, caller, status: int, body, headers: dict) -> Response:
-    response = Response("" if body is None else json.dumps(body), status=status)
-    if body is None:
-        response.headers.pop("Content-Type", None)
-    else:
-        response.headers["Content-Type"] = JSON_TYPE
+    # Headers merged case-insensitively (later wins, first position kept) and handed to the Response in one go:
+    # Headers.set per header scans the list each time, which showed on the toggle hot path.
+    merged: dict[str, tuple[str, str]] = {}
+    if body is not None:
+        merged["content-type"] = ("Content-Type", JSON_TYPE)
     if tenant is not None:
         with tenant.lock:
-            response.headers.update(_common_headers(tenant, caller))
-    response.headers.update(headers)
+            common = _common_headers(tenant, caller)
+        for key, value in common.items():
+            merged[key.lower()] = (key, value)
+    for key, value in headers.items():
+        merged[key.lower()] = (key, value)
+    response = Response("" if body is None else json.dumps(body), status=status, headers=list(merged.values()))
+    if "content-type" not in merged:
+        response.headers.pop("Content-Type", None)
     return response
 
 
