@@ -35,6 +35,12 @@ HASHTABLES = st.fixed_dictionaries(
     optional={"Add": JSON_VALUES, "Remove": JSON_VALUES, "add": JSON_VALUES, "Junk": JSON_VALUES})
 
 
+def path_segment(text: str) -> str:
+    """Junk that stays one path segment (WSGI decodes ``%2F`` and clients collapse ``.``/``..``)."""
+    text = text.replace("/", "_").replace("\\", "_")
+    return "x" if text.strip(".") == "" else quote(text, safe="")
+
+
 def mostly(valid, junk, one_in: int = 5):
     """``valid`` most of the time, ``junk`` one time in ``one_in``: deep handlers are only reached by inputs
     that pass the outer checks, so pure noise would only exercise the first validation layer."""
@@ -185,7 +191,7 @@ def test_control_plane_never_5xx(world, keys, data):
             value = data.draw(mostly(st.sampled_from(keys["sam"]), JUNK_TEXT), label=name)
         else:
             value = data.draw(JUNK_TEXT, label=name)
-        url = url.replace("{%s}" % name, value.replace("/", "%2F").replace("?", "%3F").replace("#", "%23") or "_")
+        url = url.replace("{%s}" % name, path_segment(value))
     query = {}
     for name, spec in params.items():
         if spec.get("in") == "query" and data.draw(st.booleans(), label=f"has {name}"):
@@ -231,7 +237,7 @@ def _param_values(param) -> st.SearchStrategy:
         valid = st.lists(JUNK_TEXT | IDENTITIES, max_size=3) | HASHTABLES
     else:
         valid = st.sampled_from(["Alias -eq 'user1'", "x", "", "*", "smtp:a@b.c"]) | JUNK_TEXT
-    return mostly(valid, st.one_of(JSON_VALUES, HASHTABLES, st.just("x" * 100_000)), one_in=4)
+    return mostly(valid, st.one_of(JSON_VALUES, HASHTABLES, st.just("x" * 100_000)), one_in=6)
 
 
 def _exchange_parameters(name: str):
@@ -241,7 +247,7 @@ def _exchange_parameters(name: str):
     known = st.sampled_from(list(spec.params.values())).flatmap(
         lambda p: st.tuples(st.sampled_from([p.name, p.name.lower(), p.name.upper()]), _param_values(p)))
     unknown = st.tuples(JUNK_TEXT, JSON_VALUES)
-    return st.lists(mostly(known, unknown, one_in=8), max_size=4).map(dict)
+    return st.lists(mostly(known, unknown, one_in=10), max_size=3).map(dict)
 
 
 _CMDLET_NAMES = sorted(s.name for s in cmdlets.all_cmdlets())
@@ -319,17 +325,27 @@ GRAPH_SEGMENTS = ["users", "me", "$count", "onPremisesSyncBehavior", "directory"
                   "roleManagement", "roleDefinitions", "roleAssignments", "roleEligibilityScheduleRequests",
                   "filterByCurrentUser(on='principal')", "groups", "manager", "memberOf", "$batch", "$metadata",
                   "users('x')", "00000000-0000-0000-0000-000000000000"]
-GRAPH_KEYS = {"user_key", "item_id"}
+GRAPH_OPTIONS = {
+    "$filter": JUNK_TEXT | st.sampled_from(["displayName eq 'x'", "startswith(", "a eq", "id in ()",
+                                             "principalId eq 'x'", "roleDefinitionId eq null"]),
+    "$select": JUNK_TEXT | st.sampled_from(["id,,", "*", "manager", "id," * 300, "id,displayName"]),
+    "$top": JUNK_TEXT | st.sampled_from(["0", "-1", "1000", "1e3", "99999999999999999999", "1"]),
+    "$skiptoken": JUNK_TEXT | st.sampled_from(["RFNwdAAAA", "RFNwd" + "A" * 40]), "$count": JUNK_TEXT | st.just("true"),
+    "$orderby": JUNK_TEXT | st.just("displayName desc"), "$search": JUNK_TEXT | st.just('"displayName:a"'),
+    "$expand": JUNK_TEXT, "$skip": JUNK_TEXT, "$format": JUNK_TEXT}
 GRAPH_BODY_KEYS = ["displayName", "accountEnabled", "isCloudManaged", "userPrincipalName", "mailNickname",
                    "passwordProfile", "action", "principalId", "roleDefinitionId", "directoryScopeId", "scheduleInfo",
                    "justification", "onPremisesExtensionAttributes", "givenName", "usageLocation", "@odata.type"]
 
 
-def _graph_templates(app) -> list[str]:
-    """Every real Graph route under /v1.0, as a template (``/users/<user_key>``)."""
-    return sorted({r.rule[len("/v1.0"):] for r in app.url_map.iter_rules()
-                   if r.endpoint.startswith("graph.") and not r.endpoint.startswith("graph.not_found")
-                   and r.rule.startswith("/v1.0/")})
+def _graph_templates(app) -> list[tuple[str, list[str]]]:
+    """Every real Graph route under /v1.0, as a template (``/users/<user_key>``) with the methods it serves."""
+    routes: dict[str, set] = {}
+    for r in app.url_map.iter_rules():
+        if r.endpoint.startswith("graph.") and not r.endpoint.startswith("graph.not_found") \
+                and r.rule.startswith("/v1.0/"):
+            routes.setdefault(r.rule[len("/v1.0"):], set()).update(r.methods - {"HEAD", "OPTIONS"})
+    return [(rule, sorted(methods)) for rule, methods in sorted(routes.items())]
 
 
 @FUZZ
@@ -337,24 +353,20 @@ def _graph_templates(app) -> list[str]:
 def test_graph_never_5xx(world, keys, data, app):
     tenant, client, auth_header = world
     keys = keys["graph"]
-    junk_segment = JUNK_TEXT.map(lambda s: s.replace("/", "%2F").replace("?", "%3F").replace("#", "%23") or "x")
+    junk_segment = JUNK_TEXT.map(path_segment)
     if data.draw(st.integers(0, 3), label="templated?"):
-        template = data.draw(st.sampled_from(_graph_templates(app)), label="route")
+        template, methods = data.draw(st.sampled_from(_graph_templates(app)), label="route")
         path = re.sub(r"<(?:\w+:)?\w+>", lambda m: data.draw(mostly(st.sampled_from(keys), junk_segment),
                                                                 label="key"), template)
     else:
         segments = data.draw(st.lists(st.sampled_from(GRAPH_SEGMENTS + keys) | junk_segment, max_size=5),
                              label="segments")
-        path = "/" + "/".join(segments)
+        path, methods = "/" + "/".join(segments), None
     version = data.draw(st.sampled_from(["v1.0", "beta"]), label="version")
-    method = data.draw(st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"]), label="method")
-    query = data.draw(st.fixed_dictionaries({}, optional={
-        "$filter": JUNK_TEXT | st.sampled_from(["displayName eq 'x'", "startswith(", "a eq", "id in ()",
-                                                 "principalId eq 'x'", "roleDefinitionId eq null"]),
-        "$select": JUNK_TEXT | st.sampled_from(["id,,", "*", "manager", "id," * 300, "id,displayName"]),
-        "$top": JUNK_TEXT | st.sampled_from(["0", "-1", "1000", "1e3", "99999999999999999999", "1"]),
-        "$skiptoken": JUNK_TEXT, "$count": JUNK_TEXT | st.just("true"), "$orderby": JUNK_TEXT,
-        "$search": JUNK_TEXT | st.just('"displayName:a"'), "$expand": JUNK_TEXT}), label="query")
+    any_method = st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"])
+    method = data.draw(mostly(st.sampled_from(methods), any_method) if methods else any_method, label="method")
+    options = data.draw(st.lists(st.sampled_from(sorted(GRAPH_OPTIONS)), max_size=2, unique=True), label="options")
+    query = {name: data.draw(GRAPH_OPTIONS[name], label=name) for name in options}
     headers = dict(auth_header(tenant, "graph", **data.draw(st.sampled_from([{}, {"user": "globaladmin"},
                                                                             {"user": "user"}]), label="caller")))
     if data.draw(st.booleans(), label="eventual"):
@@ -381,19 +393,31 @@ def test_graph_never_5xx(world, keys, data, app):
 
 
 GRAPH_BATCH_ITEMS = st.fixed_dictionaries({
-    "id": mostly(st.integers(1, 25).map(str), JSON_VALUES),
-    "method": mostly(st.sampled_from(["GET", "PATCH", "POST", "DELETE"]), JUNK_TEXT),
+    "method": mostly(st.sampled_from(["GET", "GET", "PATCH", "POST", "DELETE"]), JUNK_TEXT),
     "url": mostly(st.sampled_from(["/users", "users?$top=1", "/me", "/organization", "/users/$count",
-                                   "/roleManagement/directory/roleDefinitions", "/groups"]),
+                                   "/roleManagement/directory/roleDefinitions", "/groups", "/users/nobody"]),
                   st.sampled_from(["/$batch", "https://graph.microsoft.com/v1.0/users", ""]) | JUNK_TEXT),
-}, optional={"dependsOn": mostly(st.lists(st.integers(1, 25).map(str), max_size=2), JSON_VALUES),
-             "headers": mostly(st.just({"Content-Type": "application/json"}), JSON_VALUES),
-             "body": JSON_VALUES})
+}, optional={"headers": mostly(st.just({"Content-Type": "application/json"}), JSON_VALUES),
+             "body": mostly(st.dictionaries(st.sampled_from(GRAPH_BODY_KEYS), JSON_VALUES, max_size=3), JSON_VALUES)})
+
+
+@st.composite
+def graph_batches(draw):
+    """Mostly well-formed ``$batch`` bodies (unique ids, ``dependsOn`` on earlier ids), sometimes broken in one
+    place (a junk item, a duplicate or odd id, a dangling dependency, too many requests)."""
+    items = draw(st.lists(GRAPH_BATCH_ITEMS, max_size=draw(mostly(st.just(5), st.just(22), one_in=8))))
+    for i, item in enumerate(items):
+        item["id"] = draw(mostly(st.just(str(i + 1)), JSON_VALUES | st.just("1"), one_in=12))
+        if i and draw(st.integers(0, 3)) == 0:
+            item["dependsOn"] = draw(mostly(st.lists(st.integers(1, i).map(str), max_size=2, unique=True),
+                                            JSON_VALUES | st.just([str(i + 5)]), one_in=6))
+    if items and draw(st.integers(0, 9)) == 0:
+        items[draw(st.integers(0, len(items) - 1))] = draw(JSON_VALUES)
+    return {"requests": items}
 
 
 @FUZZ
-@given(payload=mostly(st.fixed_dictionaries({"requests": st.lists(mostly(GRAPH_BATCH_ITEMS, JSON_VALUES, 10),
-                                                                  max_size=22)}), JSON_VALUES))
+@given(payload=mostly(graph_batches(), JSON_VALUES, one_in=10))
 def test_graph_batch_never_5xx(world, payload):
     tenant, client, auth_header = world
     before = fingerprint(tenant)
@@ -433,8 +457,8 @@ def test_identity_endpoints_never_5xx(world, data):
         "assertion": ASSERTIONS, "requested_token_use": JUNK_TEXT,
     }
     form = data.draw(st.fixed_dictionaries({}, optional=fields), label="form")
-    key = data.draw(mostly(st.sampled_from([tenant.id, tenant.domain]), st.sampled_from(["common", "nosuch"]) | JUNK_TEXT.map(
-        lambda s: quote(s, safe="") or "x")), label="tenant")
+    key = data.draw(mostly(st.sampled_from([tenant.id, tenant.domain]),
+                           st.sampled_from(["common", "nosuch"]) | JUNK_TEXT.map(path_segment)), label="tenant")
     endpoint = data.draw(st.sampled_from(["oauth2/v2.0/token", "oauth2/v2.0/devicecode"]), label="endpoint")
     before = fingerprint(tenant)
     if data.draw(st.integers(0, 7), label="raw?") == 0:
