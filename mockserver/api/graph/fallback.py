@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from . import bp
 from .errors import GraphError
@@ -110,8 +111,17 @@ def not_found(rest: str = "", **_):
     raise _resolve(rest)
 
 
+class AnyPathConverter(PathConverter):
+    """``path`` that also matches control characters: werkzeug's ``.`` skips a percent-encoded newline, which would
+    drop ``/v1.0/a%0A`` out of the Graph blueprint into a non-Graph 404."""
+
+    regex = r"[^/](?s:.)*?"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("graphpath", AnyPathConverter))
+
 for _v in ("v1.0", "beta"):
-    bp.add_url_rule(f"/{_v}/<path:rest>", endpoint=f"not_found_{_v.replace('.', '_')}", view_func=not_found,
+    bp.add_url_rule(f"/{_v}/<graphpath:rest>", endpoint=f"not_found_{_v.replace('.', '_')}", view_func=not_found,
                     methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
     bp.add_url_rule(f"/{_v}", endpoint=f"not_found_root_{_v.replace('.', '_')}", view_func=not_found,
                     methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
