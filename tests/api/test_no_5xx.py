@@ -1,7 +1,7 @@
 """No input produces a 5xx: hypothesis drives the control plane (from its own OpenAPI document), the Exchange
 InvokeCommand envelope and ``$batch``, Graph paths, query options and bodies, and the login endpoints. Every answer
-is below 500 (Graph's 501 ``notImplemented`` only from the not-emulated fallback that docs/coverage.md lists), uses
-that API's error shape, and a refused write leaves the tenant as it was."""
+is below 500 (Graph's 501 ``notImplemented`` only where docs/coverage.md says not emulated: the fallback's resources
+and ``$expand``), uses that API's error shape, and a refused write leaves the tenant as it was."""
 from __future__ import annotations
 
 import hashlib
@@ -111,6 +111,17 @@ def keys(world):
         return {"sam": [u.sam_account_name for u in tenant.ad_users][:3] + ["nobody"],
                 "graph": [u.id for u in users[:3]] + [u.user_principal_name for u in users[:2]]
                 + [r.id for r in list(tenant.role_assignments)[:2]] + ["62e90394-69f5-4237-9190-012177145e10"]}
+
+
+def test_the_fingerprint_sees_writes(world):
+    tenant, client, auth_header = world
+    before = fingerprint(tenant)
+    assert fingerprint(tenant) == before
+    resp = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", headers=auth_header(tenant, "exchange"),
+                       json={"CmdletInput": {"CmdletName": "Set-User", "Parameters": {
+                           "Identity": f"globaladmin@{tenant.domain}", "Title": "Fingerprinted"}}})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert fingerprint(tenant) != before
 
 
 # ------------------------------------------------------------------------------------ (a) control plane
