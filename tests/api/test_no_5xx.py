@@ -290,11 +290,12 @@ EXCHANGE_QUERIES = st.fixed_dictionaries({}, optional={
        prefer=st.none() | st.sampled_from(["odata.maxpagesize=0", "odata.maxpagesize=-1", "odata.maxpagesize=x",
                                            "odata.maxpagesize=1", "odata.maxpagesize=100000000000"]),
        raw=mostly(st.none(), RAW_BODIES, one_in=10),
-       segment=mostly(st.sampled_from(["id", "domain"]), st.just("junk"), one_in=10))
-def test_exchange_invoke_never_5xx(world, envelope, query, prefer, raw, segment):
+       segment=mostly(st.sampled_from(["id", "domain"]), st.just("junk"), one_in=10),
+       caller=st.sampled_from([{}, {}, {"user": "exchangeadmin"}, {"user": "helpdesk"}, {"user": "user"}]))
+def test_exchange_invoke_never_5xx(world, envelope, query, prefer, raw, segment, caller):
     tenant, client, auth_header = world
     key = {"id": tenant.id, "domain": tenant.domain, "junk": "nosuch.onmicrosoft.com"}[segment]
-    headers = dict(auth_header(tenant, "exchange"))
+    headers = dict(auth_header(tenant, "exchange", **caller))
     if prefer:
         headers["Prefer"] = prefer
     kwargs = {"data": raw, "content_type": "application/json"} if raw is not None else {"json": envelope}
