@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import math
 import re
 import time
 
@@ -156,6 +157,16 @@ def validate(doc) -> None:
     for key, kind in (("tenant", dict), ("spec", dict), ("clock", dict), ("collections", dict)):
         if not isinstance(doc.get(key), kind):
             raise InvalidArgument(f"Snapshot is missing '{key}'.")
+    for key in ("id", "name"):
+        if not isinstance(doc["tenant"].get(key), str) or not doc["tenant"][key]:
+            raise InvalidArgument(f"Snapshot tenant.{key} must be a non-empty string.")
+    now, speed = doc["clock"].get("now"), doc["clock"].get("speed", 1.0)
+    if not _is_number(now) or not _is_number(speed) or speed <= 0:
+        raise InvalidArgument("Snapshot clock.now and clock.speed must be numbers (speed above 0).")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def rebrand(doc: dict, *, old_id: str, new_id: str, old_name: str, new_name: str) -> dict:
@@ -198,6 +209,9 @@ def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None 
             if signing and signing.get("privateKeyPem"):
                 _adopt_signing_key(tenant, signing["privateKeyPem"])
             _load_into(tenant, doc, resume_clock)
+            # Every timer must answer a numeric due time, or the tenant's first request would fail.
+            if not all(due is None or _is_number(due) for due in (t.next_due() for t in tenant.timers)):
+                raise TypeError("a scheduled due time is not a number")
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise InvalidArgument(f"The snapshot is damaged ({type(exc).__name__}: {exc}).") from None
     return tenant
