@@ -14,9 +14,44 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict):
-        """Rebuild from :meth:`to_dict` output, ignoring unknown keys (forward compatible snapshots)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """Rebuild from :meth:`to_dict` output, ignoring unknown keys (forward compatible snapshots). A value of the
+        wrong JSON kind for its field raises TypeError: snapshots are user input, and a damaged one must be refused
+        at restore rather than fail every later request."""
+        hints = _field_kinds(cls)
+        kept = {}
+        for key, value in data.items():
+            if key in hints:
+                kinds = hints[key]
+                if kinds is not None and not isinstance(value, kinds) or (
+                        isinstance(value, bool) and bool not in (kinds or (bool,))):
+                    raise TypeError(f"{cls.__name__}.{key} cannot be a {type(value).__name__}")
+                kept[key] = value
+        return cls(**kept)
+
+
+_KINDS = {"str": (str,), "int": (int, float), "float": (int, float), "bool": (bool,), "dict": (dict,),
+          "list": (list,), "None": (type(None),)}
+_kinds_cache: dict[type, dict] = {}
+
+
+def _field_kinds(cls) -> dict:
+    """Per field, the JSON kinds its annotation allows (``str | None`` -> str or None), or None when the annotation
+    is not a plain one the check understands."""
+    cached = _kinds_cache.get(cls)
+    if cached is None:
+        cached = {}
+        for f in fields(cls):
+            annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            kinds: tuple = ()
+            for part in annotation.split("|"):
+                base = part.strip().split("[", 1)[0]
+                if base not in _KINDS:
+                    kinds = None
+                    break
+                kinds += _KINDS[base]
+            cached[f.name] = kinds
+        _kinds_cache[cls] = cached
+    return cached
 
 
 @dataclass

@@ -165,6 +165,27 @@ def validate(doc) -> None:
         raise InvalidArgument("Snapshot clock.now and clock.speed must be numbers (speed above 0).")
 
 
+def _same_kind(default, value) -> bool:
+    return (_is_number(default) and _is_number(value)) or type(default) is type(value)
+
+
+def _checked_state(attr: str, default, value):
+    """A plain state attribute (settings, org_config...) checked against the fresh tenant's default: same kind of
+    value, and for a dict the same kind per known key (keys the snapshot lacks keep their defaults)."""
+    if default is None:
+        return value
+    if not _same_kind(default, value):
+        raise TypeError(f"state '{attr}' is a {type(value).__name__}, expected {type(default).__name__}")
+    if not isinstance(default, dict):
+        return value
+    merged = dict(default)
+    for key, item in value.items():
+        if key in default and default[key] is not None and not _same_kind(default[key], item):
+            raise TypeError(f"state '{attr}.{key}' is a {type(item).__name__}")
+        merged[key] = item
+    return merged
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -200,10 +221,10 @@ def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None 
         doc = copy.deepcopy(doc)
     signing = doc.get("signing") if tenant_id == old_id else None
     spec_fields = set(TenantSpec.__dataclass_fields__)
-    spec = TenantSpec(**{k: v for k, v in doc["spec"].items() if k in spec_fields})
-    spec.name = new_name
-    spec.tenant_id = None if tenant_id == tenant_id_for(new_name, spec.seed) else tenant_id
     try:
+        spec = TenantSpec(**{k: v for k, v in doc["spec"].items() if k in spec_fields})
+        spec.name = new_name
+        spec.tenant_id = None if tenant_id == tenant_id_for(new_name, spec.seed) else tenant_id
         tenant = Tenant(spec)
         with tenant.lock:
             if signing and signing.get("privateKeyPem"):
@@ -238,7 +259,7 @@ def _load_into(tenant, doc: dict, resume_clock: bool) -> None:
         tenant.ids.setstate((version, tuple(internal), gauss))
     for attr, value in (doc.get("state") or {}).items():
         if attr not in _SKIP:
-            setattr(tenant, attr, value)
+            setattr(tenant, attr, _checked_state(attr, getattr(tenant, attr, None), value))
     for attr, data in doc["collections"].items():
         coll = getattr(tenant, attr, None)
         if not isinstance(coll, Collection):
