@@ -165,6 +165,21 @@ def validate(doc) -> None:
         raise InvalidArgument("Snapshot clock.now and clock.speed must be numbers (speed above 0).")
 
 
+def _check_ad_attributes(tenant) -> None:
+    """Modelled AD attributes must hold their syntax's JSON kind (a string, a list of strings, a boolean or an
+    integer, or null): Entra Connect reads them on every cycle."""
+    from .ad_admin import ATTRIBUTE_TYPES
+    kinds = {"string": lambda v: isinstance(v, str),
+             "strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+             "bool": lambda v: isinstance(v, bool),
+             "int": lambda v: isinstance(v, int) and not isinstance(v, bool)}
+    for ad in tenant.ad_users:
+        for name, value in ad.attrs.items():
+            kind = ATTRIBUTE_TYPES.get(name)
+            if value is not None and kind in kinds and not kinds[kind](value):
+                raise TypeError(f"AD attribute '{name}' of '{ad.sam_account_name}' is not a {kind}")
+
+
 def _same_kind(default, value) -> bool:
     return (_is_number(default) and _is_number(value)) or type(default) is type(value)
 
@@ -230,6 +245,7 @@ def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None 
             if signing and signing.get("privateKeyPem"):
                 _adopt_signing_key(tenant, signing["privateKeyPem"])
             _load_into(tenant, doc, resume_clock)
+            _check_ad_attributes(tenant)
             # Every timer must answer a numeric due time, or the tenant's first request would fail.
             if not all(due is None or _is_number(due) for due in (t.next_due() for t in tenant.timers)):
                 raise TypeError("a scheduled due time is not a number")
