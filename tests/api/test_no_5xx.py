@@ -227,6 +227,56 @@ def test_control_plane_never_5xx(world, keys, data):
         tenant.clock.configure(frozen=True)
 
 
+def _leaf_paths(doc, prefix=()):
+    """Every path to a value inside a JSON document (objects and lists alike)."""
+    yield prefix
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        yield from _leaf_paths(value, prefix + (key,))
+
+
+@pytest.fixture
+def pristine(world):
+    """The fuzzed tenant's snapshot, taken once (examples restore it after an accepted in-place restore)."""
+    tenant, client, _ = world
+    doc = client.get(f"/_mock/tenants/{tenant.id}/snapshot").get_json()
+    return json.dumps(doc), [p for p in _leaf_paths(doc) if p and p[:2] != ("ids", "state")]
+
+
+@FUZZ
+@given(data=st.data())
+def test_snapshot_restore_of_a_damaged_snapshot_never_5xx(world, pristine, data):
+    tenant, client, _ = world
+    doc, paths = json.loads(pristine[0]), pristine[1]
+    for _ in range(data.draw(st.integers(1, 3), label="damages")):
+        path = data.draw(st.sampled_from(paths), label="path")
+        target = doc
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = data.draw(JSON_VALUES, label="junk")
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier damage replaced a parent
+    in_place = data.draw(st.booleans(), label="in place")
+    before = fingerprint(tenant)
+    target_key = tenant.id if in_place else "restored"
+    resp = client.put(f"/_mock/tenants/{target_key}/snapshot", json=doc)
+    assert resp.status_code < 500, resp.get_data(as_text=True)[:500]
+    if resp.status_code >= 400:
+        assert_control_shape(resp)
+        assert fingerprint(tenant) == before
+    else:  # an accepted snapshot must give a usable tenant
+        for path in ("", "/snapshot", "/sync", "/onprem/users", "/clock"):
+            check = client.get(f"/_mock/tenants/{target_key}{path}")
+            assert check.status_code < 500, (path, check.get_data(as_text=True)[:300])
+        assert client.post(f"/_mock/tenants/{target_key}/clock/advance", json={"minutes": 31}).status_code < 500
+        if not in_place:
+            assert client.delete("/_mock/tenants/restored").status_code < 400
+        else:
+            assert client.put(f"/_mock/tenants/{tenant.id}/snapshot", data=pristine[0],
+                              content_type="application/json").status_code == 200
+
+
 # --------------------------------------------------------------------------------------- (b) Exchange
 IDENTITIES = st.sampled_from(["user1", "globaladmin", "exchangeadmin@fuzzco.onmicrosoft.com", "*", "Mail Recipients",
                               "Organization Management", "Mail Recipients\\Set-Mailbox", "automation",
