@@ -7,6 +7,8 @@ import uuid
 #: Namespace for tenant ids derived from a name and a seed (uuid5), so a tenant recreated with the
 #: same name and seed gets the same id.
 TENANT_NAMESPACE = uuid.UUID("6f1c7c1e-4d1a-4e0a-9a7e-2c3b5b8f0a11")
+_CLEAR_VERSION_VARIANT = ~((0xc000 << 48) | (0xf000 << 64))
+_SET_VERSION_VARIANT = (0x8000 << 48) | (4 << 76)
 
 
 class SeededIds:
@@ -18,7 +20,11 @@ class SeededIds:
 
     def guid(self) -> str:
         """Return a new version-4-shaped GUID string from the seeded stream."""
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        # Same bits and text as str(uuid.UUID(int=..., version=4)) (variant 10xx, version 4), without building a
+        # UUID object: seeding draws ~4 GUIDs per mailbox, and this was ~10% of a 100k seed.
+        n = (self.rng.getrandbits(128) & _CLEAR_VERSION_VARIANT) | _SET_VERSION_VARIANT
+        h = "%032x" % n
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def hex(self, nbytes: int = 16) -> str:
         """Return ``nbytes`` random bytes as lowercase hex."""
