@@ -25,30 +25,45 @@ def parse_select(text: str | None) -> list[str] | None:
 
 
 _PLAIN = (str, bool, float, type(None))
+#: Annotation member names per property name (``X@data.type``, ``X@odata.type``), built once: formatting them
+#: for every member of every object was a third of the time of a 1000-object Get-Mailbox page.
+_ANNOTATION_NAMES: dict[str, tuple[str, str]] = {}
+_ANNOTATION_NAMES_MAX = 8192
+
+
+def _names(key: str) -> tuple[str, str]:
+    names = _ANNOTATION_NAMES.get(key)
+    if names is None:
+        names = (f"{key}@data.type", f"{key}@odata.type")
+        if len(_ANNOTATION_NAMES) < _ANNOTATION_NAMES_MAX:
+            _ANNOTATION_NAMES[key] = names
+    return names
 
 
 def annotate(obj: dict, select: list[str] | None = None) -> dict:
     """One output object with type annotations, limited to the ``$select``-ed properties (case-insensitive)."""
     wanted = set(select) if select else None
     out: dict = {}
+    plain = _PLAIN
     for key, value in obj.items():
         if wanted is not None and key.lower() not in wanted:
             continue
         kind = type(value)
-        if kind in _PLAIN:  # most members: no annotation
+        if kind in plain:  # most members: no annotation
             out[key] = value
         elif kind is list or kind is tuple:
-            out[f"{key}@odata.type"] = "#Collection(String)"
+            out[_names(key)[1]] = "#Collection(String)"
             out[key] = value if all(type(v) is str for v in value) else [_scalar(v) for v in value]
         elif kind is uuid.UUID:
-            out[f"{key}@data.type"] = "System.Guid"
-            out[f"{key}@odata.type"] = "#Guid"
+            data, odata = _names(key)
+            out[data] = "System.Guid"
+            out[odata] = "#Guid"
             out[key] = str(value)
         elif isinstance(value, datetime):
-            out[f"{key}@data.type"] = "System.DateTime"
+            out[_names(key)[0]] = "System.DateTime"
             out[key] = format_datetime(value, key.endswith("UTC"))
         elif kind is int:
-            out[f"{key}@data.type"] = "System.Int32"
+            out[_names(key)[0]] = "System.Int32"
             out[key] = value
         else:
             out[key] = _scalar(value)
