@@ -2,6 +2,7 @@
 RBAC, faults, audit), and the registry of live tenants that the server and its control plane share."""
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from dataclasses import dataclass, field
@@ -189,6 +190,10 @@ def _public_pem(private_pem: str) -> str:
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 
 
+#: Tenants with at least this many mailboxes + AD users are frozen out of the cyclic GC after creation.
+FREEZE_THRESHOLD = 4000
+
+
 class TenantRegistry:
     """All live tenants of one server, addressable by tenant id, domain or name."""
 
@@ -199,8 +204,9 @@ class TenantRegistry:
         self.tenants: dict[str, Tenant] = {}
         self._counter = 0
         #: Called with each tenant after it is created, reset or restored (the durable store hooks in here).
-        self.on_tenant_created: list = []
-        self.on_tenant_deleted: list = []
+        self.on_tenant_created: list = [self._freeze_large]
+        self.on_tenant_deleted: list = [self._thaw_large]
+        self._frozen: set[str] = set()
 
     def create(self, name: str | None = None, *, profile: str = "ga", seed: int | None = None, mailboxes: int = 25,
                tenant_id: str | None = None, frozen_clock: bool = False, clock_start: float | None = None,
@@ -253,6 +259,34 @@ class TenantRegistry:
                 from .exchange.recipient_cmdlets import seed_cloud_recipients
                 seed_cloud_recipients(tenant, spec.options)
         return tenant
+
+    def _freeze_large(self, tenant: Tenant) -> None:
+        """Move a big tenant's objects out of the cyclic collector's reach (``gc.freeze``): they live until the
+        tenant is deleted, and otherwise every later full collection walks them all (a 100k tenant made rare
+        ~230 ms pauses in the p99 under load). Small tenants are left alone: the collect costs more than it saves."""
+        if len(tenant.mailboxes) + len(tenant.ad_users) < FREEZE_THRESHOLD:
+            return
+        with self.lock:
+            # Unfreeze first: an in-place restore or reset replaced an earlier frozen incarnation, which must be
+            # freed; and garbage left by seeding must not be frozen with the tenant.
+            self._regc(refreeze=False)
+            self._frozen.add(tenant.id)
+            gc.freeze()
+
+    def _thaw_large(self, tenant: Tenant) -> None:
+        """Give a deleted (or reset) big tenant's objects back to the collector and free them; the other big
+        tenants stay frozen."""
+        with self.lock:
+            if tenant.id in self._frozen and self.tenants.get(tenant.id) is not tenant:
+                self._regc(refreeze=True)
+
+    def _regc(self, refreeze: bool) -> None:
+        self._frozen.intersection_update(self.tenants)
+        if gc.get_freeze_count():
+            gc.unfreeze()
+        gc.collect()
+        if refreeze and self._frozen:
+            gc.freeze()
 
     def get(self, key: str) -> Tenant:
         """Tenant by id, domain (``x.onmicrosoft.com``) or name; :class:`NotFound` otherwise."""
