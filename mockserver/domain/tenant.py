@@ -267,9 +267,11 @@ class TenantRegistry:
         if len(tenant.mailboxes) + len(tenant.ad_users) < FREEZE_THRESHOLD:
             return
         with self.lock:
-            # Unfreeze first: an in-place restore or reset replaced an earlier frozen incarnation, which must be
-            # freed; and garbage left by seeding must not be frozen with the tenant.
-            self._regc(refreeze=False)
+            # With other big tenants frozen, unfreeze and collect first: an in-place restore or a reset replaced
+            # an earlier frozen incarnation, which must be freed. The first one skips the collect (~0.5 s at
+            # 100k); cyclic garbage frozen with it is freed when it is deleted.
+            if self._frozen:
+                self._regc(refreeze=False)
             self._frozen.add(tenant.id)
             gc.freeze()
 
