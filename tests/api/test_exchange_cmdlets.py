@@ -22,20 +22,6 @@ def error_type(resp) -> str:
 
 
 
-@pytest.fixture(scope="module")
-def _module_app():
-    """One Flask app per module: building the URL map costs ~0.7 s, so tests swap in their own registry."""
-    from mockserver.app import create_app
-    from mockserver.domain.tenant import TenantRegistry
-    return create_app(TenantRegistry(seed=1234))
-
-
-@pytest.fixture
-def app(_module_app, registry):
-    """The module's app serving this test's registry (overrides the per-test app of tests/conftest.py)."""
-    _module_app.extensions["hybridsoa"] = registry
-    return _module_app
-
 @pytest.fixture
 def world(make_tenant, auth_header):
     """A small tenant with one mailbox of each kind the cmdlets care about."""

@@ -21,20 +21,6 @@ def post(client, path, payload, headers):
 
 
 
-@pytest.fixture(scope="module")
-def _module_app():
-    """One Flask app per module: building the URL map costs ~0.7 s, so tests swap in their own registry."""
-    from mockserver.app import create_app
-    from mockserver.domain.tenant import TenantRegistry
-    return create_app(TenantRegistry(seed=1234))
-
-
-@pytest.fixture
-def app(_module_app, registry):
-    """The module's app serving this test's registry (overrides the per-test app of tests/conftest.py)."""
-    _module_app.extensions["hybridsoa"] = registry
-    return _module_app
-
 @pytest.fixture
 def tenant(make_tenant):
     return make_tenant(name="wire", seed=11, mailboxes=12)
