@@ -58,7 +58,7 @@ def restore_user(tenant, user_id: str):
     engine = tenant.sync
     engine.index.refresh()
     if engine.index.upn_taken(user.user_principal_name, user.id):
-        raise Conflict(f"Another object with the same value for property userPrincipalName already exists.",
+        raise Conflict("Another object with the same value for property userPrincipalName already exists.",
                        property="userPrincipalName", value=user.user_principal_name)
     user.deleted_date_time = None
     anchor = user.on_premises_immutable_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from marshmallow import Schema, ValidationError
 
-from ...domain.errors import DomainError, NotFound
+from ...domain.errors import DomainError
 from ..common import find_tenant
 
 
