@@ -11,7 +11,7 @@ from markupsafe import escape
 
 from ..domain import identity
 from ..domain.errors import DomainError
-from ..domain.identity import EntraError
+from ..domain.entra_errors import EntraError, tenant_not_found
 from .common import find_tenant, registry
 
 bp = Blueprint("identity", __name__)
@@ -75,7 +75,7 @@ def openid_configuration(tenant_key: str):
     """OpenID Connect discovery for a tenant addressed by id or ``*.onmicrosoft.com`` domain."""
     tenant = find_tenant(tenant_key)
     if tenant is None:
-        return _entra_error(identity.tenant_not_found(tenant_key, error="invalid_tenant"))
+        return _entra_error(tenant_not_found(tenant_key, error="invalid_tenant"))
     with tenant.lock:
         body = identity.openid_configuration(tenant, _base())
     response = jsonify(body)
@@ -90,7 +90,7 @@ def signing_keys(tenant_key: str):
     """JWKS: the public key the tenant signs access and id tokens with."""
     tenant = find_tenant(tenant_key)
     if tenant is None:
-        return _entra_error(identity.tenant_not_found(tenant_key))
+        return _entra_error(tenant_not_found(tenant_key))
     with tenant.lock:
         body = identity.jwks(tenant)
     response = jsonify(body)
@@ -106,7 +106,7 @@ def token(tenant_key: str):
         return _post_only(f"/{tenant_key}/oauth2/v2.0/token")
     tenant = find_tenant(tenant_key)
     if tenant is None:
-        return _entra_error(identity.tenant_not_found(tenant_key))
+        return _entra_error(tenant_not_found(tenant_key))
     form = _form()
     try:
         with tenant.lock:
@@ -129,7 +129,7 @@ def devicecode(tenant_key: str):
         return _post_only(f"/{tenant_key}/oauth2/v2.0/devicecode")
     tenant = find_tenant(tenant_key)
     if tenant is None:
-        return _entra_error(identity.tenant_not_found(tenant_key))
+        return _entra_error(tenant_not_found(tenant_key))
     try:
         with tenant.lock:
             body = identity.start_device_flow(tenant, _form(), verification_uri=f"{_base()}/devicelogin")
