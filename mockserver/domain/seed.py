@@ -56,7 +56,7 @@ def default_ous(tenant) -> dict[str, str]:
 
 def seed_tenant(tenant) -> None:
     """Seed identities, then on-prem AD with ``spec.mailboxes`` mail-enabled users, then run an Initial cycle."""
-    from .sync import bulk_allocation
+    from .memory import bulk_allocation
     seed_identities(tenant)
     with bulk_allocation(tenant.spec.mailboxes):
         seed_onprem(tenant, tenant.spec.mailboxes)

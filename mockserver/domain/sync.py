@@ -17,19 +17,19 @@ forward-sync queue and the retention purger onto one ``next_due``/``run_due`` pa
 from __future__ import annotations
 
 import copy
-import gc
 import logging
-from contextlib import contextmanager
 
 from .clock import iso
 from .directory import EntraUser
 from .errors import InvalidArgument
 from .forward_sync import ForwardSync
 from .lifecycle import PurgeScheduler, soft_delete_user
+from .memory import bulk_allocation
 from .sync_index import SyncIndex
 from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exchange_values,
                          entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
-                         mailbox_identity_values, mailbox_type, parse_version, primary_smtp, smtp_addresses)
+                         mailbox_identity_values, mailbox_type, primary_smtp, smtp_addresses)
+from .sync_settings import validated_settings
 from .writeback import WritebackJob
 
 log = logging.getLogger(__name__)
@@ -86,34 +86,7 @@ class SyncEngine:
 
     def update_settings(self, patch: dict) -> dict:
         """``PATCH /_mock/tenants/{t}/sync``: validate everything first, then apply (all or nothing)."""
-        new = copy.deepcopy(self.settings)
-        for key, value in patch.items():
-            if key == "intervalMinutes":
-                new[key] = _int_in(key, value, 1, 10080)
-            elif key == "enabled":
-                new[key] = _bool(key, value)
-            elif key == "connectVersion":
-                if parse_version(value) is None:
-                    raise InvalidArgument("connectVersion must be a dotted version such as 2.5.190.0.")
-                new[key] = value.strip()
-            elif key == "ouScope":
-                if not isinstance(value, list) or not all(isinstance(v, str) and _looks_like_dn(v) for v in value):
-                    raise InvalidArgument("ouScope must be a list of distinguished names (OU=...,DC=...).")
-                new[key] = [v.strip() for v in value]
-            elif key == "deletionThreshold":
-                new[key] = None if value is None else _int_in(key, value, 0, 10_000_000)
-            elif key == "writeback":
-                if not isinstance(value, dict):
-                    raise InvalidArgument("writeback must be an object {enabled, intervalMinutes}.")
-                for wk, wv in value.items():
-                    if wk == "enabled":
-                        new["writeback"]["enabled"] = _bool("writeback.enabled", wv)
-                    elif wk == "intervalMinutes":
-                        new["writeback"]["intervalMinutes"] = _int_in("writeback.intervalMinutes", wv, 1, 1440)
-                    else:
-                        raise InvalidArgument(f"Unknown writeback setting '{wk}'.")
-            else:
-                raise InvalidArgument(f"Unknown sync setting '{key}'.")
+        new = validated_settings(self.settings, patch)
         now = self.tenant.clock.now()
         old, self.settings = self.settings, new
         if [s.lower() for s in old.get("ouScope") or []] != [s.lower() for s in new["ouScope"]]:
@@ -526,20 +499,6 @@ def guarded(engine, policy: str, work) -> None:
                             "message": f"{type(exc).__name__}: {exc}", "errorCount": 0, "errors": []})
 
 
-@contextmanager
-def bulk_allocation(count: int):
-    """Pause the cyclic garbage collector while a big batch of objects is created (seeding, Initial cycles):
-    the objects are long-lived, so collections in the middle only cost time (about 40% of a 100k Initial)."""
-    if count < 2000 or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 class _Run:
     """Counters and per-object errors of one cycle."""
 
@@ -577,21 +536,3 @@ class _Run:
 def _conflict(prop: str, value: str, now: float) -> dict:
     return {"category": "PropertyConflict", "occurredDateTime": iso(now), "propertyCausingError": prop,
             "value": value}
-
-
-def _int_in(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise InvalidArgument(f"{name} must be an integer from {lo} to {hi}.")
-    return value
-
-
-def _bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidArgument(f"{name} must be true or false.")
-    return value
-
-
-def _looks_like_dn(text: str) -> bool:
-    parts = [p.strip() for p in text.split(",")]
-    return bool(parts) and all("=" in p and p.split("=", 1)[0].strip() and p.split("=", 1)[1].strip()
-                               for p in parts)

@@ -96,7 +96,7 @@ class _NameIndex:
         else:
             # The first call on a big tenant builds ~100,000 small sets: without pausing the cyclic collector,
             # its collections over the seeded heap took ~6 s of the first Set-Mailbox at 100,000 mailboxes.
-            from ..sync import bulk_allocation
+            from ..memory import bulk_allocation
             with bulk_allocation(len(changed)):
                 self._fold(mailboxes, changed)
         self.seq = mailboxes.current_seq()
