@@ -198,17 +198,24 @@ def _respond(tenant, caller, status: int, body, headers: dict) -> Response:
     return response
 
 
+def _authenticate_or_refuse(tenant_key: str):
+    """``(tenant, caller, None)``, or ``(None, None, response)`` in the real 401/403 shape."""
+    try:
+        tenant, caller = _authenticate(tenant_key)
+    except DomainError as exc:
+        status, body, headers = error_parts(exc)
+        return None, None, _respond(find_tenant(tenant_key), None, status, body, headers)
+    return tenant, caller, None
+
+
 @bp.route("/adminapi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
 @bp.route("/AdminApi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
 @bp.route("/adminapi/beta/<tenant_key>/invokecommand", methods=["POST"])
 def invoke_command(tenant_key: str):
     """InvokeCommand: run one cmdlet (reads included; continuation pages are re-POSTs of the nextLink)."""
-    try:
-        tenant, caller = _authenticate(tenant_key)
-    except DomainError as exc:
-        tenant = find_tenant(tenant_key)
-        status, body, headers = error_parts(exc)
-        return _respond(tenant, None, status, body, headers)
+    tenant, caller, refused = _authenticate_or_refuse(tenant_key)
+    if refused is not None:
+        return refused
     body = request.get_json(silent=True, force=True)
     req = _Request(body, dict(request.headers), request.args.to_dict(), tenant_key)
     status, out, headers = execute(tenant, caller, req)
@@ -219,12 +226,9 @@ def invoke_command(tenant_key: str):
 @bp.route("/AdminApi/beta/<tenant_key>/$batch", methods=["POST"])
 def batch(tenant_key: str):
     """Exchange ``$batch``: up to 10 InvokeCommand requests, each answered in ``responses[]`` by id."""
-    try:
-        tenant, caller = _authenticate(tenant_key)
-    except DomainError as exc:
-        tenant = find_tenant(tenant_key)
-        status, body, headers = error_parts(exc)
-        return _respond(tenant, None, status, body, headers)
+    tenant, caller, refused = _authenticate_or_refuse(tenant_key)
+    if refused is not None:
+        return refused
     payload = request.get_json(silent=True, force=True)
     try:
         requests_ = _batch_requests(payload)
