@@ -229,14 +229,18 @@ class PimState:
             return None, "Granted"
         return self._create("eligible", principal_id, role_id, scope, schedule).id, "Provisioned"
 
-    def _eligibility_adminUpdate(self, principal_id, role_id, scope, schedule, justification, validate, now):
-        found = self._find("eligible", principal_id, role_id, scope)
+    def _reschedule(self, found, schedule, validate):
+        """adminUpdate of an eligibility or an assignment: move the existing one to the new schedule."""
         if not found:
             raise PimError("RoleAssignmentDoesNotExist", "The Role assignment does not exist.")
         if not validate:
             found[0].start_date_time, found[0].end_date_time = schedule["start"], schedule["end"]
             self.tenant.role_assignments.touch(found[0].id)
         return found[0].id, "Provisioned" if not validate else "Granted"
+
+    def _eligibility_adminUpdate(self, principal_id, role_id, scope, schedule, justification, validate, now):
+        found = self._find("eligible", principal_id, role_id, scope)
+        return self._reschedule(found, schedule, validate)
 
     def _eligibility_adminRemove(self, principal_id, role_id, scope, schedule, justification, validate, now):
         found = self._find("eligible", principal_id, role_id, scope)
@@ -262,12 +266,7 @@ class PimState:
 
     def _assignment_adminUpdate(self, principal_id, role_id, scope, schedule, justification, validate, now):
         found = self._find("active", principal_id, role_id, scope, assignment_type="Assigned")
-        if not found:
-            raise PimError("RoleAssignmentDoesNotExist", "The Role assignment does not exist.")
-        if not validate:
-            found[0].start_date_time, found[0].end_date_time = schedule["start"], schedule["end"]
-            self.tenant.role_assignments.touch(found[0].id)
-        return found[0].id, "Provisioned" if not validate else "Granted"
+        return self._reschedule(found, schedule, validate)
 
     def _assignment_adminRemove(self, principal_id, role_id, scope, schedule, justification, validate, now):
         found = self._find("active", principal_id, role_id, scope)
