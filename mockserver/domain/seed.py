@@ -54,11 +54,12 @@ def default_ous(tenant) -> dict[str, str]:
             "Resources": f"OU=Resources,OU=Corp,{base}", "Disabled": f"OU=Disabled,{base}"}
 
 
-def seed_tenant(tenant) -> None:
-    """Seed identities, then on-prem AD with ``spec.mailboxes`` mail-enabled users, then run an Initial cycle."""
+def seed_tenant(tenant, *, freeze: bool = False) -> None:
+    """Seed identities, then on-prem AD with ``spec.mailboxes`` mail-enabled users, then run an Initial cycle.
+    ``freeze``: the registry will freeze this tenant out of the cyclic GC (see ``memory.bulk_allocation``)."""
     from .memory import bulk_allocation
     seed_identities(tenant)
-    with bulk_allocation(tenant.spec.mailboxes):
+    with bulk_allocation(tenant.spec.mailboxes, freeze=freeze):
         seed_onprem(tenant, tenant.spec.mailboxes)
         tenant.sync.run_cycle("Initial", scheduled=False)
 

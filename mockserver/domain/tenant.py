@@ -254,7 +254,8 @@ class TenantRegistry:
                 seed_identities(tenant)
                 apply_tenant_description(tenant, tenant_description(spec.scenario))
             else:
-                seed_tenant(tenant)
+                # Seeded mailboxes come with as many AD users: the tenant will be frozen by _freeze_large.
+                seed_tenant(tenant, freeze=2 * spec.mailboxes >= FREEZE_THRESHOLD)
             if spec.options.get("cloudMailboxes") or spec.options.get("mailUsers"):
                 from .exchange.recipient_cmdlets import seed_cloud_recipients
                 seed_cloud_recipients(tenant, spec.options)
