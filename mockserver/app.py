@@ -12,7 +12,9 @@ class _LazyCookieSessions(SecureCookieSessionInterface):
     that carry no session cookie: same outcome, one fewer per-request cost on the hot path."""
 
     def open_session(self, app, request):
-        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+        # No Cookie header at all (every API client): skip parsing cookies and building the signer.
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ
+                               or self.get_cookie_name(app) not in request.cookies):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -22,7 +22,7 @@ def find_tenant(key: str) -> Tenant | None:
 
 def bearer_token() -> str | None:
     """The token of an ``Authorization: Bearer ...`` header, or None."""
-    header = request.headers.get("Authorization", "")
+    header = request.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None

@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 
 from ..domain.clock import iso
 from ..domain.journal import redact
@@ -64,33 +64,32 @@ def install(app: Flask) -> None:
 
 
 # --------------------------------------------------------------------------------------------- classify
-def classify() -> RequestFacts | None:
+def classify(req=None) -> RequestFacts | None:
     """Which emulated API and tenant a request is for (None for the dashboard, health and other paths)."""
-    path = request.path
-    m = _CONTROL.match(path)
-    if m:
-        return RequestFacts(api="control", tenant_key=m.group(1), path=path, sub_path=m.group(2) or "")
+    req = req if req is not None else request._get_current_object()
+    path = req.path
     if path.startswith("/_mock"):
-        return None
+        m = _CONTROL.match(path)
+        return RequestFacts(api="control", tenant_key=m.group(1), path=path, sub_path=m.group(2) or "") if m else None
     m = _EXCHANGE.match(path)
     if m:
         facts = RequestFacts(api="exchange", tenant_key=m.group(1), path=path, sub_path=m.group(2) or "")
-        _read_bearer(facts)
-        _read_cmdlet(facts)
+        _read_bearer(facts, req.environ)
+        _read_cmdlet(facts, req)
         return facts
     m = _GRAPH.match(path)
     if m:
         facts = RequestFacts(api="graph", tenant_key=None, path=path, sub_path=m.group(2) or "/")
-        claims = _read_bearer(facts)
+        claims = _read_bearer(facts, req.environ)
         facts.tenant_key = _text(claims.get("tid")) if claims else None
-        facts.query = redact({k: v for k, v in request.args.items()})
+        facts.query = redact({k: v for k, v in req.args.items()})
         return facts
     m = _IDENTITY.match(path)
     if m and m.group(1).lower() not in ("common", "organizations", "consumers", "adminapi"):
         facts = RequestFacts(api="identity", tenant_key=m.group(1), path=path,
                              sub_path="/" + m.group(2) + (m.group(3) or ""))
-        if request.method == "POST":
-            form = request.form
+        if req.method == "POST":
+            form = req.form
             facts.app_id = form.get("client_id") or None
             facts.user = form.get("username") or None
             facts.grant_type = form.get("grant_type") or None
@@ -99,9 +98,9 @@ def classify() -> RequestFacts | None:
     return None
 
 
-def _read_bearer(facts: RequestFacts) -> dict | None:
+def _read_bearer(facts: RequestFacts, environ: dict) -> dict | None:
     # Decoded without verification only to key buckets and label the journal; the wire layer verifies.
-    header = request.headers.get("Authorization", "")
+    header = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -118,9 +117,9 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _read_cmdlet(facts: RequestFacts) -> None:
+def _read_cmdlet(facts: RequestFacts, req) -> None:
     # force: PowerShell clients do not always send a JSON content type; cached for the Exchange handler.
-    body = request.get_json(silent=True, force=True, cache=True)
+    body = req.get_json(silent=True, force=True, cache=True)
     if not isinstance(body, dict):
         return
     cmd = body.get("CmdletInput")
@@ -143,28 +142,38 @@ def _batch_cmdlet_name(item) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ hooks
-def _registry():
-    return current_app.extensions["hybridsoa"]
+class RequestState:
+    """What the hooks carry from before-request to after-request and teardown (kept in the WSGI environ:
+    one lookup instead of a context-local proxy access per field on every request)."""
+
+    __slots__ = ("started", "facts", "tenant", "time", "decision", "locked")
+
+    def __init__(self, started: float, facts: RequestFacts | None):
+        self.started, self.facts = started, facts
+        self.tenant = self.time = self.decision = self.locked = None
+
+
+_STATE = "hybridsoa.request"
 
 
 def _before():
-    g.hs_started = time.perf_counter()
-    facts = classify()
-    g.hs_facts = facts
+    req = request._get_current_object()
+    facts = classify(req)
+    state = req.environ[_STATE] = RequestState(time.perf_counter(), facts)
     if facts is None or not facts.tenant_key:
         return None
-    tenant = _registry().find(facts.tenant_key)
+    tenant = current_app.extensions["hybridsoa"].find(facts.tenant_key)
     if tenant is None:
         return None
-    g.hs_tenant = tenant
-    g.hs_time = tenant.clock.now()
+    state.tenant = tenant
+    state.time = tenant.clock.now()
     decision = None
     # Identity faults and buckets apply to the token/device-code POSTs, not to discovery documents.
-    if facts.api in ("exchange", "graph") or (facts.api == "identity" and request.method == "POST"):
+    if facts.api in ("exchange", "graph") or (facts.api == "identity" and req.method == "POST"):
         with tenant.lock:
-            decision = tenant.faults.check(facts.api, method=request.method, path=facts.sub_path,
+            decision = tenant.faults.check(facts.api, method=req.method, path=facts.sub_path,
                                            cmdlet=facts.cmdlet, app_id=facts.app_id, user=facts.user)
-    g.hs_decision = decision
+    state.decision = decision
     if decision is not None and decision.latency_ms:
         # Real wall-clock delay, outside the tenant lock so other requests to the tenant keep flowing.
         time.sleep(decision.latency_ms / 1000.0)
@@ -172,36 +181,38 @@ def _before():
         return render_rejection(facts, tenant, decision)
     # Held until teardown: the whole request (catch-up timers, the handler, the durable flush) is one unit.
     tenant.lock.acquire()
-    g.hs_locked = tenant
+    state.locked = tenant
     return None
 
 
 def _after(response: Response) -> Response:
-    facts: RequestFacts | None = g.get("hs_facts")
-    tenant: Tenant | None = g.get("hs_tenant")
-    decision = g.get("hs_decision")
+    req = request._get_current_object()
+    state: RequestState | None = req.environ.get(_STATE)
+    if state is None:
+        return response
+    facts, tenant, decision = state.facts, state.tenant, state.decision
     if decision is not None and decision.rate_headers and facts is not None and facts.api == "exchange":
         response.headers.update(decision.rate_headers)
     if tenant is not None and facts is not None and facts.api != "control":
         with tenant.lock:
-            tenant.journal.add(_journal_entry(facts, tenant, response, decision))
-    store = getattr(_registry(), "store", None)
+            tenant.journal.add(_journal_entry(facts, tenant, response, decision, req, state))
+    store = getattr(current_app.extensions["hybridsoa"], "store", None)
     if store is not None:
         if tenant is not None:
             with tenant.lock:
-                store.flush(tenant, thorough=not _is_read(facts, decision))
+                store.flush(tenant, thorough=not _is_read(facts, decision, req.method))
         else:
             # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             store.flush_all()
     return response
 
 
-def _is_read(facts: RequestFacts | None, decision) -> bool:
+def _is_read(facts: RequestFacts | None, decision, method: str) -> bool:
     # Reads change no state blob (settings, RBAC, PIM, faults...): the store may skip comparing them unless
     # objects, audit, RNG or clock moved. A fault/throttle decision updates counters, so it is not a read.
     if facts is None or decision is not None:
         return False
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if method in ("GET", "HEAD", "OPTIONS"):
         return True
     if facts.api == "exchange" and facts.cmdlet:
         return facts.cmdlet.split("-", 1)[0].lower() in ("get", "test")
@@ -209,21 +220,22 @@ def _is_read(facts: RequestFacts | None, decision) -> bool:
 
 
 def _teardown(_exc=None) -> None:
-    tenant = g.pop("hs_locked", None)
+    state: RequestState | None = request.environ.get(_STATE)
+    tenant = state.locked if state is not None else None
     if tenant is not None:
+        state.locked = None
         tenant.lock.release()
 
 
-def _journal_entry(facts: RequestFacts, tenant: Tenant, response: Response, decision) -> dict:
-    started = g.get("hs_started", time.perf_counter())
+def _journal_entry(facts: RequestFacts, tenant: Tenant, response: Response, decision, req, state) -> dict:
     entry = {
-        "time": g.get("hs_time", tenant.clock.now()),
-        "api": facts.api, "method": request.method, "path": facts.path,
+        "time": state.time if state.time is not None else tenant.clock.now(),
+        "api": facts.api, "method": req.method, "path": facts.path,
         "cmdlet": facts.cmdlet, "parameters": facts.parameters, "query": facts.query or None,
         "caller": {"appId": facts.app_id, "userPrincipalName": facts.user},
-        "clientRequestId": request.headers.get("client-request-id"),
+        "clientRequestId": req.environ.get("HTTP_CLIENT_REQUEST_ID"),
         "status": response.status_code,
-        "durationMs": round((time.perf_counter() - started) * 1000, 3),
+        "durationMs": round((time.perf_counter() - state.started) * 1000, 3),
     }
     if facts.grant_type:
         entry["grantType"] = facts.grant_type

@@ -97,6 +97,9 @@ class ExchangeRbac(RbacAdministration):
         # The built-in assignments are fixed (only ``enabled`` could change): their assignee keys, lowered once.
         self._builtin_index = [(a, a.assignee_id.lower()) for a in self._group_assignments.values()]
         self._group_index = [(key, g, frozenset(role for _, role in g.linked)) for key, g in self._groups.items()]
+        self._decision_cache: dict = {}
+        self._decision_stamp = None
+        self._decision_until = float("-inf")
 
     # ------------------------------------------------------------ catalog
     def catalog(self) -> dict[str, list[str]]:
@@ -206,8 +209,36 @@ class ExchangeRbac(RbacAdministration):
         """Enabled assignments that reach the caller: via role groups (directory roles), directly, via a
         security group, or (app-only) via the Exchange service principal of the calling app."""
         is_app = bool(getattr(caller, "is_app", False))
-        return self.principal_assignments(caller.object_id, is_app=is_app,
-                                          app_id=getattr(caller, "app_id", None) if is_app else None)
+        app_id = getattr(caller, "app_id", None) if is_app else None
+        key = ("assignments", caller.object_id, is_app, app_id)
+        cache = self._decisions()
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            found = self.principal_assignments(caller.object_id, is_app=is_app, app_id=app_id)
+            if cache is not None:
+                cache[key] = found
+        return found
+
+    # ----------------------------------------------------- decision cache
+    def _decisions(self) -> dict | None:
+        """Authorization decisions valid for the RBAC state and role assignments as they are now (None: do not
+        cache). Every InvokeCommand asks the same questions for the same caller; the answers only change when
+        RBAC is administered (``generation``), a directory role assignment changes (its change sequence), the
+        cmdlet catalog changes, or the clock crosses an assignment's start or end."""
+        tenant = self.tenant
+        if getattr(tenant, "groups", None) is not None:
+            return None  # security-group membership is not tracked by any change counter
+        assignments = tenant.role_assignments
+        stamp = (self.generation, assignments.current_seq(), len(assignments), id(self.catalog()))
+        now = tenant.clock.now()
+        if stamp != self._decision_stamp or now >= self._decision_until:
+            self._decision_cache = {}
+            self._decision_stamp = stamp
+            self._decision_until = min((edge for a in assignments for edge in (a.start_date_time, a.end_date_time)
+                                        if edge is not None and edge > now), default=float("inf"))
+        elif len(self._decision_cache) > 4096:  # bounded: callers and parameter sets are client-chosen
+            self._decision_cache.clear()
+        return self._decision_cache
 
     def principal_assignments(self, principal: str, *, is_app: bool = False,
                               app_id: str | None = None) -> list[RoleAssignment]:
@@ -250,6 +281,20 @@ class ExchangeRbac(RbacAdministration):
         """Exchange RBAC at invocation: the cmdlet must be in the caller's role entries (else 'not recognized'),
         every parameter in the entries that hold it (else 'A parameter cannot be found ...'), and a write's
         target inside a granting assignment's write scope (else the write-scope error)."""
+        is_app = bool(getattr(caller, "is_app", False))
+        key = ("grant", caller.object_id, is_app, getattr(caller, "app_id", None) if is_app else None, cmdlet_name,
+               tuple(param_names or ()))
+        cache = self._decisions()
+        grant = cache.get(key) if cache is not None else None
+        if grant is None:
+            grant = self._authorize(caller, cmdlet_name, param_names)
+            if cache is not None:
+                cache[key] = grant
+        if target_mailbox is not None:
+            grant.check_target(target_mailbox)
+        return grant
+
+    def _authorize(self, caller, cmdlet_name: str, param_names) -> Grant:
         params = [p for p in (param_names or [])]
         holders = []
         real_name = cmdlet_name
@@ -270,10 +315,7 @@ class ExchangeRbac(RbacAdministration):
                 raise exo_errors.parameter_not_found(p)
         wanted = {p.lower() for p in params} - COMMON_PARAMETERS
         covering = [a for a, ps in holders if wanted <= ps] or [a for a, _ in holders]
-        grant = Grant(self, real_name, [p for p in params if p.lower() not in COMMON_PARAMETERS], covering)
-        if target_mailbox is not None:
-            grant.check_target(target_mailbox)
-        return grant
+        return Grant(self, real_name, [p for p in params if p.lower() not in COMMON_PARAMETERS], covering)
 
     def authorize_target(self, caller, cmdlet_name: str, param_names, target) -> None:
         """Write-scope check once a handler has resolved its target (CmdletContext.authorize_target)."""
@@ -343,6 +385,7 @@ class ExchangeRbac(RbacAdministration):
             raise InvalidArgument("The snapshot's Exchange RBAC section (subsystems.rbac) is malformed.") from None
         self.custom_roles, self.scopes, self.custom_assignments, self.service_principals = \
             roles, scopes, assignments, sps
+        self.changed()
         self.group_members = members
 
 

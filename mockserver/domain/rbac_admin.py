@@ -3,6 +3,7 @@ New-/Remove-ManagementScope, New-/Remove-ServicePrincipal and New-/Remove-Manage
 :class:`~.rbac.ExchangeRbac` (which supplies the lookups: ``role``, ``scope``, ``assignment``, ...)."""
 from __future__ import annotations
 
+import functools
 import re
 
 from . import rbac_builtin
@@ -17,8 +18,26 @@ def is_guid(value: str) -> bool:
     return bool(_GUID_RE.match(value or ""))
 
 
+def mutates(method):
+    """Mark an RBAC administration method as a change: cached authorization decisions are dropped after it."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.changed()
+    return wrapper
+
+
 class RbacAdministration:
     """Changes to custom roles, role entries, scopes, service principals and assignments (built-ins are fixed)."""
+
+    generation = 0
+
+    def changed(self) -> None:
+        """Record that Exchange RBAC state changed (cached authorization decisions are stale)."""
+        self.generation += 1
+
     def _check_name(self, name, parameter: str = "Name") -> str:
         if not isinstance(name, str) or not name.strip():
             raise InvalidArgument(f"Cannot validate argument on parameter '{parameter}'. The argument is null or "
@@ -33,6 +52,7 @@ class RbacAdministration:
             raise InvalidArgument(f"The name '{name}' contains an invalid character '\\'.", parameter=parameter)
         return name
 
+    @mutates
     def new_role(self, name: str, parent: str, *, description: str | None = None,
                  enabled_cmdlets: list[str] | None = None) -> ManagementRole:
         """New-ManagementRole -Name -Parent [-EnabledCmdlets]: a child role with (a subset of) the parent's entries."""
@@ -57,6 +77,7 @@ class RbacAdministration:
         self.custom_roles[name.lower()] = role
         return role
 
+    @mutates
     def remove_role(self, identity: str, *, recursive: bool = False) -> list[ManagementRole]:
         """Remove-ManagementRole [-Recursive]: custom roles only, not while assigned or while it has children."""
         role = self.role(identity)
@@ -99,6 +120,7 @@ class RbacAdministration:
         parent = self._role_or_none(role.parent or "")
         return parent.entry(cmdlet) if parent is not None else None
 
+    @mutates
     def add_role_entry(self, identity: str, parameters: list[str] | None = None) -> tuple[ManagementRole, str]:
         """Add-ManagementRoleEntry ``Role\\Cmdlet`` [-Parameters]: only entries (and parameters) of the parent."""
         role, cmdlet = self.split_entry_identity(identity)
@@ -126,6 +148,7 @@ class RbacAdministration:
                 out.append(by_lower[p.lower()])
         return out
 
+    @mutates
     def remove_role_entry(self, identity: str) -> tuple[ManagementRole, str]:
         """Remove-ManagementRoleEntry ``Role\\Cmdlet``: custom roles only; children must lose it first."""
         role, cmdlet = self.split_entry_identity(identity)
@@ -141,6 +164,7 @@ class RbacAdministration:
         role.when_changed = self.tenant.clock.now()
         return role, entry[0]
 
+    @mutates
     def set_role_entry(self, identity: str, parameters: list[str], *, mode: str = "replace") -> tuple[ManagementRole, str]:
         """Set-ManagementRoleEntry ``Role\\Cmdlet`` -Parameters [-AddParameter | -RemoveParameter]: replace, add
         or remove parameters; only parameters the parent's entry has; never on built-in roles."""
@@ -172,6 +196,7 @@ class RbacAdministration:
         role.when_changed = self.tenant.clock.now()
         return role, real
 
+    @mutates
     def new_scope(self, name: str, recipient_filter: str, *, recipient_root: str | None = None,
                   exclusive: bool = False) -> ManagementScope:
         """New-ManagementScope -Name -RecipientRestrictionFilter (the filter must parse as OPATH)."""
@@ -190,6 +215,7 @@ class RbacAdministration:
         self.scopes[name.lower()] = scope
         return scope
 
+    @mutates
     def remove_scope(self, identity: str) -> ManagementScope:
         """Remove-ManagementScope: not while an assignment uses it."""
         scope = self.scope(identity)
@@ -200,6 +226,7 @@ class RbacAdministration:
                                   f"assignments: {', '.join(used)}.")
         return self.scopes.pop(scope.name.lower())
 
+    @mutates
     def new_service_principal(self, app_id: str, object_id: str, display_name: str | None = None) -> ExoServicePrincipal:
         """New-ServicePrincipal -AppId -ObjectId [-DisplayName]: register an Entra service principal in Exchange."""
         for value, param in ((app_id, "AppId"), (object_id, "ObjectId")):
@@ -219,6 +246,7 @@ class RbacAdministration:
         self.service_principals[sp.object_id] = sp
         return sp
 
+    @mutates
     def remove_service_principal(self, identity: str) -> ExoServicePrincipal:
         """Remove-ServicePrincipal: its role assignments go with it."""
         sp = self.service_principal(identity)
@@ -246,6 +274,7 @@ class RbacAdministration:
                 return g
         raise self.not_found(identity)
 
+    @mutates
     def new_assignment(self, role: str, *, user: str | None = None, security_group: str | None = None,
                        app: str | None = None, name: str | None = None,
                        custom_recipient_write_scope: str | None = None) -> RoleAssignment:
@@ -294,6 +323,7 @@ class RbacAdministration:
                 return candidate
             n += 1
 
+    @mutates
     def remove_assignment(self, identity: str) -> RoleAssignment:
         """Remove-ManagementRoleAssignment (the built-in role groups' assignments are fixed in the mock)."""
         assignment = self.assignment(identity)
@@ -302,6 +332,7 @@ class RbacAdministration:
                                   f"\"{assignment.assignee_name}\" and can't be removed in this emulator.")
         return self.custom_assignments.pop(assignment.guid)
 
+    @mutates
     def add_group_member(self, group: str, member: str):
         """Add-RoleGroupMember -Identity -Member: a user joins a role group (linked groups stay directory-managed)."""
         target = self.group(group)
@@ -314,6 +345,7 @@ class RbacAdministration:
         members.append(user.id)
         return target, user
 
+    @mutates
     def remove_group_member(self, group: str, member: str):
         """Remove-RoleGroupMember -Identity -Member."""
         target = self.group(group)

@@ -38,12 +38,12 @@ class _Request:
     """One InvokeCommand request as the pipeline sees it (top-level or inside $batch)."""
 
     def __init__(self, body, headers: dict, query: dict, tenant_segment: str):
-        self.body, self.headers, self.query, self.tenant_segment = body, headers, query, tenant_segment
+        self.body, self.query, self.tenant_segment = body, query, tenant_segment
+        self.headers = {k.lower(): v for k, v in headers.items() if isinstance(k, str)}
 
     def header(self, name: str) -> str | None:
         """A request header, case-insensitively."""
-        lower = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == lower), None)
+        return self.headers.get(name.lower())
 
 
 _BASE_URLS: dict[tuple[str, str], str] = {}
@@ -61,8 +61,9 @@ def _base_url() -> str:
 
 
 def _page_size(req: _Request) -> int:
-    for name in ("Prefer", "X-Prefer"):
-        m = _PAGE_SIZE_RE.search(req.header(name) or "")
+    for name in ("prefer", "x-prefer"):
+        value = req.headers.get(name)
+        m = _PAGE_SIZE_RE.search(value) if isinstance(value, str) else None
         if m:
             return max(1, min(MAX_PAGE_SIZE, int(m.group(1))))
     return MAX_PAGE_SIZE
@@ -106,23 +107,39 @@ def _parse_envelope(body) -> tuple[str, dict]:
     return cmd.get("CmdletName"), params
 
 
+def _rate_state_of(tenant) -> list:
+    # [window start (tenant time), calls in window, request counter, Rate-Limit-Reset text of the window]
+    state = _rate_state.get(tenant.id)
+    if state is None:
+        state = _rate_state[tenant.id] = [tenant.clock.now(), 0, 0, None]
+    return state
+
+
 def _rate_headers(tenant) -> dict:
     now = tenant.clock.now()
-    state = _rate_state.setdefault(tenant.id, [now, 0, 0])
+    state = _rate_state_of(tenant)
     if now >= state[0] + RATE_WINDOW_SECONDS:
-        state[0], state[1] = now, 0
+        state[0], state[1], state[3] = now, 0, None
     state[1] += 1
-    reset = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
+    if state[3] is None:  # formatted once per window, not per request
+        state[3] = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
     return {"Rate-Limit-Limit": str(RATE_LIMIT), "Rate-Limit-Remaining": str(max(0, RATE_LIMIT - state[1])),
-            "Rate-Limit-Reset": reset}
+            "Rate-Limit-Reset": state[3]}
 
 
 def _request_id(tenant) -> str:
     # Deterministic per tenant and request number, without drawing from the tenant's seeded RNG.
-    state = _rate_state.setdefault(tenant.id, [tenant.clock.now(), 0, 0])
+    state = _rate_state_of(tenant)
     state[2] += 1
     digest = hashlib.sha256(f"{tenant.id}:exo:{state[2]}".encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+    return guid_text(digest)
+
+
+def guid_text(digest: bytes) -> str:
+    """The version-4 GUID text of the first 16 bytes of a digest (``str(uuid.UUID(bytes=..., version=4))``)."""
+    n = (int.from_bytes(digest[:16], "big") & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
+    h = "%032x" % n
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _common_headers(tenant, caller=None) -> dict:
@@ -167,14 +184,14 @@ def execute(tenant, caller, req: _Request) -> tuple[int, dict | None, dict]:
     return 200, body, headers
 
 
-def _authenticate(tenant_key: str):
+def _authenticate(tenant_key: str, token: str | None):
     """(tenant, caller) for the request's bearer token, or a DomainError for the real 401/403/404 answers."""
     tenant = find_tenant(tenant_key)
     if tenant is None:
         raise NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
                        category="Client")
     with tenant.lock:
-        caller = verify_access_token(tenant, bearer_token(), "exchange")
+        caller = verify_access_token(tenant, token, "exchange")
         access.connection_check(tenant, caller)
     return tenant, caller
 
@@ -201,7 +218,7 @@ def _respond(tenant, caller, status: int, body, headers: dict) -> Response:
 def _authenticate_or_refuse(tenant_key: str):
     """``(tenant, caller, None)``, or ``(None, None, response)`` in the real 401/403 shape."""
     try:
-        tenant, caller = _authenticate(tenant_key)
+        tenant, caller = _authenticate(tenant_key, bearer_token())
     except DomainError as exc:
         status, body, headers = error_parts(exc)
         return None, None, _respond(find_tenant(tenant_key), None, status, body, headers)
@@ -216,8 +233,12 @@ def invoke_command(tenant_key: str):
     tenant, caller, refused = _authenticate_or_refuse(tenant_key)
     if refused is not None:
         return refused
-    body = request.get_json(silent=True, force=True)
-    req = _Request(body, dict(request.headers), request.args.to_dict(), tenant_key)
+    http = request._get_current_object()
+    env = http.environ
+    # Only the paging preferences are read from the headers: looked up in the environ, not copied whole.
+    prefs = {name: env[key] for name, key in (("prefer", "HTTP_PREFER"), ("x-prefer", "HTTP_X_PREFER")) if key in env}
+    query = http.args.to_dict() if env.get("QUERY_STRING") else {}
+    req = _Request(http.get_json(silent=True, force=True), prefs, query, tenant_key)
     status, out, headers = execute(tenant, caller, req)
     return _respond(tenant, caller, status, out, headers)
 

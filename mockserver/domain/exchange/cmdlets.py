@@ -93,6 +93,9 @@ class CmdletSpec:
     #: Read cmdlets whose output depends only on recipients and users: InvokeCommand continuation pages reuse
     #: the first page's result while neither collection changed (paging a large tenant stays O(page)).
     cacheable: bool = False
+    #: Writes that cannot change Exchange RBAC (recipient edits): they keep cached authorization decisions.
+    #: Every other write drops them, so a cmdlet added later is safe by default.
+    rbac_neutral: bool = False
 
     def param(self, name: str) -> Param | None:
         """The parameter named ``name`` (case-insensitive), or None."""
@@ -174,13 +177,14 @@ _loaded = False
 
 
 def register_cmdlet(name: str, handler: Callable, params: list[Param], *, writes: bool | None = None,
-                    noun: str = "", description: str = "", cacheable: bool = False) -> CmdletSpec:
+                    noun: str = "", description: str = "", cacheable: bool = False,
+                    rbac_neutral: bool = False) -> CmdletSpec:
     """Add (or replace) a cmdlet in the registry. ``writes`` defaults from the verb (Get-/Test- read)."""
     if writes is None:
         writes = name.split("-", 1)[0].lower() not in ("get", "test", "search")
     spec = CmdletSpec(name=name, handler=handler, params={p.name.lower(): p for p in params}, writes=writes,
                       noun=noun or name.split("-", 1)[-1], description=description,
-                      cacheable=cacheable and not writes)
+                      cacheable=cacheable and not writes, rbac_neutral=rbac_neutral)
     _REGISTRY[name.lower()] = spec
     return spec
 
@@ -364,6 +368,9 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
             tenant.record("exchange", spec.name, caller, target=ctx.target,
                           parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
         raise
+    finally:
+        if spec.writes and not spec.rbac_neutral and rbac is not None and hasattr(rbac, "changed"):
+            rbac.changed()
     if spec.writes:
         tenant.record("exchange", spec.name, caller, target=ctx.target, parameters=_audit_parameters(raw_params),
                       succeeded=True, changes=ctx.changes)

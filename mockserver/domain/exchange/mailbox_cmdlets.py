@@ -348,7 +348,7 @@ SET_MAILBOX_PARAMS = (
 register_cmdlet("Get-Mailbox", get_mailbox,
                 LIST_PARAMS + [Param("SoftDeletedMailbox", "Switch")], writes=False, noun="Mailbox",
                 cacheable=True, description="Mailboxes (user, shared, room, equipment) of the tenant.")
-register_cmdlet("Set-Mailbox", set_mailbox, SET_MAILBOX_PARAMS, writes=True, noun="Mailbox",
+register_cmdlet("Set-Mailbox", set_mailbox, SET_MAILBOX_PARAMS, writes=True, noun="Mailbox", rbac_neutral=True,
                 description="Edits a mailbox under the hybrid write rules.")
 register_cmdlet("Undo-SoftDeletedMailbox", undo_soft_deleted_mailbox,
                 [Param("SoftDeletedObject", "Identity", required=True, position=0,

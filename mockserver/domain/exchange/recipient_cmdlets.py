@@ -168,4 +168,4 @@ register_cmdlet("Set-User", set_user,
                        type_name="Microsoft.Exchange.Configuration.Tasks.UserIdParameter")]
                 + [Param(name, "String") for name in USER_FIELDS]
                 + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)],
-                writes=True, noun="User", description="Edits identity attributes of a user.")
+                writes=True, noun="User", rbac_neutral=True, description="Edits identity attributes of a user.")
