@@ -59,7 +59,9 @@ def seed_tenant(tenant, *, freeze: bool = False) -> None:
     ``freeze``: the registry will freeze this tenant out of the cyclic GC (see ``memory.bulk_allocation``)."""
     from .memory import bulk_allocation
     seed_identities(tenant)
-    with bulk_allocation(tenant.spec.mailboxes, freeze=freeze):
+    # Not yet published: the registry's hooks persist a new tenant whole, so no per-key dirty marks are kept.
+    with bulk_allocation(tenant.spec.mailboxes, freeze=freeze), tenant.ad_users.untracked(), \
+            tenant.users.untracked(), tenant.mailboxes.untracked():
         seed_onprem(tenant, tenant.spec.mailboxes)
         tenant.sync.run_cycle("Initial", scheduled=False)
 
