@@ -156,15 +156,17 @@ class RequestState:
 _STATE = "hybridsoa.request"
 
 
-def _before():
-    req = request._get_current_object()
+def begin(req, registry) -> tuple[RequestState, tuple | None]:
+    """Before dispatch: classify the request, decide throttling and faults, and take the tenant lock (held
+    until :func:`release`). Returns the state and, for a refused request, its ``(status, body, headers)``.
+    ``req`` is a werkzeug request (Flask's, or the Exchange WSGI endpoints' own)."""
     facts = classify(req)
     state = req.environ[_STATE] = RequestState(time.perf_counter(), facts)
     if facts is None or not facts.tenant_key:
-        return None
-    tenant = current_app.extensions["hybridsoa"].find(facts.tenant_key)
+        return state, None
+    tenant = registry.find(facts.tenant_key)
     if tenant is None:
-        return None
+        return state, None
     state.tenant = tenant
     state.time = tenant.clock.now()
     decision = None
@@ -178,25 +180,26 @@ def _before():
         # Real wall-clock delay, outside the tenant lock so other requests to the tenant keep flowing.
         time.sleep(decision.latency_ms / 1000.0)
     if decision is not None and decision.rejects:
-        return render_rejection(facts, tenant, decision)
-    # Held until teardown: the whole request (catch-up timers, the handler, the durable flush) is one unit.
+        return state, rejection_parts(facts, tenant, decision, req.environ)
+    # Held until release: the whole request (catch-up timers, the handler, the durable flush) is one unit.
     tenant.lock.acquire()
     state.locked = tenant
-    return None
+    return state, None
 
 
-def _after(response: Response) -> Response:
-    req = request._get_current_object()
-    state: RequestState | None = req.environ.get(_STATE)
+def finish(state: RequestState | None, req, status: int, registry) -> dict:
+    """After the handler: journal the request and flush the durable store before the answer leaves. Returns
+    headers to add (the throttling bucket's rate headers on Exchange answers)."""
+    extra: dict = {}
     if state is None:
-        return response
+        return extra
     facts, tenant, decision = state.facts, state.tenant, state.decision
     if decision is not None and decision.rate_headers and facts is not None and facts.api == "exchange":
-        response.headers.update(decision.rate_headers)
+        extra.update(decision.rate_headers)
     if tenant is not None and facts is not None and facts.api != "control":
         with tenant.lock:
-            tenant.journal.add(_journal_entry(facts, tenant, response, decision, req, state))
-    store = getattr(current_app.extensions["hybridsoa"], "store", None)
+            tenant.journal.add(_journal_entry(facts, tenant, status, decision, req, state))
+    store = getattr(registry, "store", None)
     if store is not None:
         if tenant is not None:
             with tenant.lock:
@@ -204,6 +207,34 @@ def _after(response: Response) -> Response:
         else:
             # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             store.flush_all()
+    return extra
+
+
+def release(state: RequestState | None) -> None:
+    """Teardown: let go of the tenant lock taken by :func:`begin` (runs even when the handler failed)."""
+    tenant = state.locked if state is not None else None
+    if tenant is not None:
+        state.locked = None
+        tenant.lock.release()
+
+
+def _before():
+    req = request._get_current_object()
+    state, refused = begin(req, current_app.extensions["hybridsoa"])
+    if refused is None:
+        return None
+    status, body, headers = refused
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def _after(response: Response) -> Response:
+    req = request._get_current_object()
+    extra = finish(req.environ.get(_STATE), req, response.status_code, current_app.extensions["hybridsoa"])
+    if extra:
+        response.headers.update(extra)
     return response
 
 
@@ -220,21 +251,17 @@ def _is_read(facts: RequestFacts | None, decision, method: str) -> bool:
 
 
 def _teardown(_exc=None) -> None:
-    state: RequestState | None = request.environ.get(_STATE)
-    tenant = state.locked if state is not None else None
-    if tenant is not None:
-        state.locked = None
-        tenant.lock.release()
+    release(request.environ.get(_STATE))
 
 
-def _journal_entry(facts: RequestFacts, tenant: Tenant, response: Response, decision, req, state) -> dict:
+def _journal_entry(facts: RequestFacts, tenant: Tenant, status: int, decision, req, state) -> dict:
     entry = {
         "time": state.time if state.time is not None else tenant.clock.now(),
         "api": facts.api, "method": req.method, "path": facts.path,
         "cmdlet": facts.cmdlet, "parameters": facts.parameters, "query": facts.query or None,
         "caller": {"appId": facts.app_id, "userPrincipalName": facts.user},
         "clientRequestId": req.environ.get("HTTP_CLIENT_REQUEST_ID"),
-        "status": response.status_code,
+        "status": status,
         "durationMs": round((time.perf_counter() - state.started) * 1000, 3),
     }
     if facts.grant_type:
@@ -258,31 +285,32 @@ def _request_id(tenant: Tenant) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
-def render_rejection(facts: RequestFacts, tenant: Tenant, decision) -> Response:
-    """The refused request in the API's own error shape (429 throttling or an injected 5xx)."""
+def rejection_parts(facts: RequestFacts, tenant: Tenant, decision, environ: dict) -> tuple[int, dict, dict]:
+    """The refused request in the API's own error shape (429 throttling or an injected 5xx):
+    ``(status, body, headers)``."""
     status = decision.status
     if facts.api == "identity" and status == 429 and facts.grant_type not in (None, "client_credentials"):
         # Entra answers throttled user flows with invalid_grant AADSTS50196 (MSAL surfaces it as a UI-required error).
         status = 400
     request_id = _request_id(tenant)
+    client_request_id = environ.get("HTTP_CLIENT_REQUEST_ID")
     if facts.api == "exchange":
         body = exchange_error(status, decision.message)
     elif facts.api == "graph":
         code, text = _GRAPH_FAULT.get(status, _GRAPH_FAULT[500])
         body = {"error": {"code": code, "message": decision.message or text,
                           "innerError": {"date": iso(tenant.clock.now()), "request-id": request_id,
-                                         "client-request-id": request.headers.get("client-request-id",
-                                                                                  request_id)}}}
+                                         "client-request-id": request_id if client_request_id is None
+                                                              else client_request_id}}}
     else:
-        body = identity_error(tenant, status, facts, request_id, decision.message)
-    response = jsonify(body)
-    response.status_code = status
+        body = identity_error(tenant, status, facts, request_id, decision.message, client_request_id)
+    headers = {}
     if decision.retry_after is not None:
-        response.headers["Retry-After"] = str(decision.retry_after)
-    response.headers["request-id"] = request_id
+        headers["Retry-After"] = str(decision.retry_after)
+    headers["request-id"] = request_id
     if facts.api == "exchange" and decision.rate_headers:
-        response.headers.update(decision.rate_headers)
-    return response
+        headers.update(decision.rate_headers)
+    return status, body, headers
 
 
 def exchange_error(status: int, message: str | None = None) -> dict:
@@ -296,7 +324,7 @@ def exchange_error(status: int, message: str | None = None) -> dict:
 
 
 def identity_error(tenant: Tenant, status: int, facts: RequestFacts, trace_id: str,
-                   message: str | None = None) -> dict:
+                   message: str | None = None, client_request_id: str | None = None) -> dict:
     """Entra token-endpoint error: AADSTS50196 for throttled user flows, 429 ``temporarily_unavailable`` for
     throttled client credentials, AADSTS90033 (transient error) for injected 5xx."""
     stamp = iso(tenant.clock.now()).replace("T", " ").rstrip("Z")
@@ -313,9 +341,9 @@ def identity_error(tenant: Tenant, status: int, facts: RequestFacts, trace_id: s
     if message:
         text = f"{text} {message}"
     return {"error": error, "error_description": f"{text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: "
-                                                 f"{request.headers.get('client-request-id', trace_id)}\r\n"
+                                                 f"{trace_id if client_request_id is None else client_request_id}\r\n"
                                                  f"Timestamp: {stamp}Z",
             "error_codes": [code], "timestamp": f"{stamp}Z", "trace_id": trace_id,
-            "correlation_id": request.headers.get("client-request-id", trace_id),
+            "correlation_id": trace_id if client_request_id is None else client_request_id,
             "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
 

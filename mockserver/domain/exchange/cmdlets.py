@@ -172,6 +172,8 @@ class InvokeResult:
 
 
 _REGISTRY: dict[str, CmdletSpec] = {}
+#: Bumped by every registration: with the registry's size, what catalog caches key on.
+REGISTRY_VERSION = 0
 _BUILTIN_MODULES = ("mailbox_cmdlets", "recipient_cmdlets", "org_cmdlets")
 _loaded = False
 
@@ -186,6 +188,8 @@ def register_cmdlet(name: str, handler: Callable, params: list[Param], *, writes
                       noun=noun or name.split("-", 1)[-1], description=description,
                       cacheable=cacheable and not writes, rbac_neutral=rbac_neutral)
     _REGISTRY[name.lower()] = spec
+    global REGISTRY_VERSION
+    REGISTRY_VERSION += 1
     return spec
 
 

@@ -10,6 +10,8 @@ from . import errors as exo_errors
 
 
 def _is_guid(text: str) -> bool:
+    if len(text) < 32:  # no GUID form is shorter: most identities (aliases, names) stop here, without a raise
+        return False
     try:
         uuid.UUID(text)
         return True
