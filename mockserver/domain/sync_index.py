@@ -72,8 +72,11 @@ class SyncIndex:
             return
         anchor = user.on_premises_immutable_id
         live = user.deleted_date_time is None
-        upn = user.user_principal_name.lower() if live and user.user_principal_name else None
+        upn = _lower(user.user_principal_name) if live and user.user_principal_name else None
         addrs = tuple(smtp_addresses(user.proxy_addresses)) if live else ()
+        if upn in addrs:
+            # The primary address is usually the UPN: one string for both.
+            addrs = tuple(upn if a == upn else a for a in addrs)
         if anchor:
             # A live object wins the anchor over a soft-deleted one that carries the same anchor.
             current = self.user_by_anchor.get(anchor)
@@ -81,8 +84,9 @@ class SyncIndex:
                 self.user_by_anchor[anchor] = key
         if upn:
             self.user_by_upn[upn] = key
+        alone = (key,)
         for addr in addrs:
-            _add_owner(self.users_by_addr, addr, key)
+            _add_owner(self.users_by_addr, addr, key, alone)
         self._user_keys[key] = (anchor, upn, addrs)
 
     def _is_deleted(self, user_id: str) -> bool:
@@ -109,8 +113,13 @@ class SyncIndex:
             current = self.mailbox_by_owner.get(owner)
             if current is None or live:
                 self.mailbox_by_owner[owner] = key
+            # A synced mailbox almost always has its owner's addresses: share those strings (and the tuple).
+            owned = self._user_keys.get(owner)
+            if owned is not None and owned[2] == addrs:
+                addrs = owned[2]
+        alone = (key,)
         for addr in addrs:
-            _add_owner(self.mailboxes_by_addr, addr, key)
+            _add_owner(self.mailboxes_by_addr, addr, key, alone)
         if live and mbx.is_exchange_cloud_managed and mbx.is_dir_synced:
             self.cloud_managed_mailboxes.add(key)
         self._mailbox_keys[key] = (owner, addrs)
@@ -156,10 +165,18 @@ class SyncIndex:
         return holder is not None and holder != user_id
 
 
-def _add_owner(index: dict, addr: str, key: str) -> None:
+def _lower(text: str) -> str:
+    # str.lower() always builds a new string; keep the original when it is already lower case (UPNs usually are).
+    low = text.lower()
+    return text if low == text else low
+
+
+def _add_owner(index: dict, addr: str, key: str, alone: tuple) -> None:
+    """Add ``key`` to the owners of ``addr``; ``alone`` is ``(key,)``, shared by all of one object's addresses
+    (one owner per address is the rule, and a tuple per address was ~70 bytes)."""
     owners = index.get(addr)
     if owners is None:
-        index[addr] = (key,)
+        index[addr] = alone
     elif key not in owners:
         index[addr] = owners + (key,)
 
