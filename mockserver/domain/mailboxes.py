@@ -12,7 +12,7 @@ MAILBOX_TYPES = ELIGIBLE_TYPES
 RECIPIENT_TYPES = ELIGIBLE_TYPES + ("MailUser",)
 
 
-@dataclass
+@dataclass(slots=True)
 class Mailbox(Record):
     """An Exchange Online recipient (Get-Mailbox / Get-Recipient object); MailUser for mail users."""
 

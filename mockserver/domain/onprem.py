@@ -49,7 +49,7 @@ def consistency_guid_for(object_guid: str) -> str:
     return base64.b64encode(uuid.UUID(object_guid).bytes_le).decode()
 
 
-@dataclass
+@dataclass(slots=True)
 class ADUser(Record):
     """An on-premises AD user. ``attrs`` holds LDAP-named attributes (``displayName``, ``proxyAddresses``...)."""
 
