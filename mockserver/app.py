@@ -47,6 +47,8 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
     app.register_blueprint(control_bp)
     app.register_blueprint(dashboard_bp)
     middleware.install(app)
+    from .api.exchange import endpoints as exchange_endpoints
+    exchange_endpoints.install(app)
 
     @app.errorhandler(404)
     def _not_found(_exc):

@@ -11,9 +11,9 @@ def registry() -> TenantRegistry:
     return current_app.extensions["hybridsoa"]
 
 
-def find_tenant(key: str) -> Tenant | None:
+def find_tenant(key: str, registry_: TenantRegistry | None = None) -> Tenant | None:
     """Tenant by id, domain or name, with its clock caught up (due sync cycles run first); None if unknown."""
-    tenant = registry().find(key)
+    tenant = (registry_ if registry_ is not None else registry()).find(key)
     if tenant is not None:
         with tenant.lock:
             tenant.catch_up()

@@ -11,13 +11,15 @@ import re
 import uuid
 from urllib.parse import urlencode, urlsplit, parse_qs
 
-from flask import Response, request
+from flask import Response, current_app, request
+from werkzeug.sansio.utils import get_current_url
+from werkzeug.wsgi import get_host
 
 from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.exchange import access, cmdlets
 from ...domain.tokens import verify_access_token
-from ..common import bearer_token, find_tenant
+from ..common import find_tenant
 from . import bp
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
@@ -46,17 +48,18 @@ class _Request:
         return self.headers.get(name.lower())
 
 
-_BASE_URLS: dict[tuple[str, str], str] = {}
+_BASE_URLS: dict[tuple, str] = {}
 
 
-def _base_url() -> str:
-    # host_url re-runs IRI decoding on every call; the answer only depends on scheme and Host.
-    key = (request.scheme, request.host)
+def _base_url(environ: dict) -> str:
+    # What Flask's request.host_url gives, computed once per scheme and Host (IRI decoding is not free).
+    key = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
+           environ.get("SERVER_PORT"))
     found = _BASE_URLS.get(key)
     if found is None:
         if len(_BASE_URLS) > 256:  # bounded: Host is client-controlled
             _BASE_URLS.clear()
-        found = _BASE_URLS[key] = request.host_url.rstrip("/")
+        found = _BASE_URLS[key] = get_current_url(environ["wsgi.url_scheme"], get_host(environ)).rstrip("/")
     return found
 
 
@@ -151,7 +154,7 @@ def _common_headers(tenant, caller=None) -> dict:
     return headers
 
 
-def execute(tenant, caller, req: _Request) -> tuple[int, dict | None, dict]:
+def execute(tenant, caller, req: _Request, base_url: str = "") -> tuple[int, dict | None, dict]:
     """Run one InvokeCommand request against an authenticated caller: (status, body, headers)."""
     try:
         name, params = _parse_envelope(req.body)
@@ -166,7 +169,7 @@ def execute(tenant, caller, req: _Request) -> tuple[int, dict | None, dict]:
         status, body, headers = error_parts(exc)
         return status, body, headers
     page = result.values[skip: skip + page_size]
-    base = _base_url()
+    base = base_url
     body = {
         "@odata.context": f"{base}/adminapi/beta/{req.tenant_segment}/$metadata#Collection(Exchange.GenericHashTable)",
         "adminapi.warnings@odata.type": "#Collection(String)",
@@ -184,9 +187,9 @@ def execute(tenant, caller, req: _Request) -> tuple[int, dict | None, dict]:
     return 200, body, headers
 
 
-def _authenticate(tenant_key: str, token: str | None):
+def _authenticate(registry, tenant_key: str, token: str | None):
     """(tenant, caller) for the request's bearer token, or a DomainError for the real 401/403/404 answers."""
-    tenant = find_tenant(tenant_key)
+    tenant = find_tenant(tenant_key, registry)
     if tenant is None:
         raise NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
                        category="Client")
@@ -196,9 +199,12 @@ def _authenticate(tenant_key: str, token: str | None):
     return tenant, caller
 
 
-def _respond(tenant, caller, status: int, body, headers: dict) -> Response:
-    # Headers merged case-insensitively (later wins, first position kept) and handed to the Response in one go:
-    # Headers.set per header scans the list each time, which showed on the toggle hot path.
+Answer = tuple  # (status, body bytes, [(header, value), ...]): what the WSGI layer sends
+
+
+def render(tenant, caller, status: int, body, headers: dict) -> Answer:
+    """The answer on the wire: JSON body, then the service's common headers and the call's own headers
+    (merged case-insensitively, later wins, first position kept)."""
     merged: dict[str, tuple[str, str]] = {}
     if body is not None:
         merged["content-type"] = ("Content-Type", JSON_TYPE)
@@ -209,53 +215,52 @@ def _respond(tenant, caller, status: int, body, headers: dict) -> Response:
             merged[key.lower()] = (key, value)
     for key, value in headers.items():
         merged[key.lower()] = (key, value)
-    response = Response("" if body is None else json.dumps(body), status=status, headers=list(merged.values()))
-    if "content-type" not in merged:
-        response.headers.pop("Content-Type", None)
-    return response
+    data = b"" if body is None else json.dumps(body).encode()
+    out = list(merged.values())
+    out.append(("Content-Length", str(len(data))))
+    return status, data, out
 
 
-def _authenticate_or_refuse(tenant_key: str):
-    """``(tenant, caller, None)``, or ``(None, None, response)`` in the real 401/403 shape."""
+def _bearer(environ: dict) -> str | None:
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _authenticate_or_refuse(registry, environ: dict, tenant_key: str):
+    """``(tenant, caller, None)``, or ``(None, None, answer)`` in the real 401/403 shape."""
     try:
-        tenant, caller = _authenticate(tenant_key, bearer_token())
+        tenant, caller = _authenticate(registry, tenant_key, _bearer(environ))
     except DomainError as exc:
         status, body, headers = error_parts(exc)
-        return None, None, _respond(find_tenant(tenant_key), None, status, body, headers)
+        return None, None, render(registry.find(tenant_key), None, status, body, headers)
     return tenant, caller, None
 
 
-@bp.route("/adminapi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
-@bp.route("/AdminApi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
-@bp.route("/adminapi/beta/<tenant_key>/invokecommand", methods=["POST"])
-def invoke_command(tenant_key: str):
+def answer_invoke(registry, environ: dict, tenant_key: str, body, query: dict) -> Answer:
     """InvokeCommand: run one cmdlet (reads included; continuation pages are re-POSTs of the nextLink)."""
-    tenant, caller, refused = _authenticate_or_refuse(tenant_key)
+    tenant, caller, refused = _authenticate_or_refuse(registry, environ, tenant_key)
     if refused is not None:
         return refused
-    http = request._get_current_object()
-    env = http.environ
     # Only the paging preferences are read from the headers: looked up in the environ, not copied whole.
-    prefs = {name: env[key] for name, key in (("prefer", "HTTP_PREFER"), ("x-prefer", "HTTP_X_PREFER")) if key in env}
-    query = http.args.to_dict() if env.get("QUERY_STRING") else {}
-    req = _Request(http.get_json(silent=True, force=True), prefs, query, tenant_key)
-    status, out, headers = execute(tenant, caller, req)
-    return _respond(tenant, caller, status, out, headers)
+    prefs = {name: environ[key] for name, key in (("prefer", "HTTP_PREFER"), ("x-prefer", "HTTP_X_PREFER"))
+             if key in environ}
+    status, out, headers = execute(tenant, caller, _Request(body, prefs, query, tenant_key), _base_url(environ))
+    return render(tenant, caller, status, out, headers)
 
 
-@bp.route("/adminapi/beta/<tenant_key>/$batch", methods=["POST"])
-@bp.route("/AdminApi/beta/<tenant_key>/$batch", methods=["POST"])
-def batch(tenant_key: str):
+def answer_batch(registry, environ: dict, tenant_key: str, payload) -> Answer:
     """Exchange ``$batch``: up to 10 InvokeCommand requests, each answered in ``responses[]`` by id."""
-    tenant, caller, refused = _authenticate_or_refuse(tenant_key)
+    tenant, caller, refused = _authenticate_or_refuse(registry, environ, tenant_key)
     if refused is not None:
         return refused
-    payload = request.get_json(silent=True, force=True)
     try:
         requests_ = _batch_requests(payload)
     except DomainError as exc:
         status, body, headers = error_parts(exc)
-        return _respond(tenant, caller, status, body, headers)
+        return render(tenant, caller, status, body, headers)
+    base = _base_url(environ)
     responses = []
     for item in requests_:
         sub_id = str(item.get("id", len(responses) + 1))
@@ -270,12 +275,42 @@ def batch(tenant_key: str):
             status, body, sub_headers = error_parts(exc)
         else:
             status, body, sub_headers = execute(tenant, caller, _Request(item.get("body"), headers, query,
-                                                                         tenant_key))
+                                                                         tenant_key), base)
         sub_headers = dict(sub_headers)
         if body is not None:
             sub_headers.setdefault("Content-Type", JSON_TYPE)
         responses.append({"id": sub_id, "status": status, "headers": sub_headers, "body": body})
-    return _respond(tenant, caller, 200, {"responses": responses}, {})
+    return render(tenant, caller, 200, {"responses": responses}, {})
+
+
+def _flask_response(answer: Answer) -> Response:
+    status, data, headers = answer
+    response = Response(data, status=status, headers=headers)
+    if not any(k == "Content-Type" for k, _ in headers):
+        response.headers.pop("Content-Type", None)
+    return response
+
+
+# The Exchange WSGI endpoints (endpoints.py) answer these POSTs before Flask routes them; the routes stay for
+# anything that dispatches through Flask itself, and answer identically.
+@bp.route("/adminapi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
+@bp.route("/AdminApi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
+@bp.route("/adminapi/beta/<tenant_key>/invokecommand", methods=["POST"])
+def invoke_command(tenant_key: str):
+    """InvokeCommand through Flask routing (same answer as the WSGI endpoint)."""
+    http = request._get_current_object()
+    query = http.args.to_dict() if http.environ.get("QUERY_STRING") else {}
+    return _flask_response(answer_invoke(current_app.extensions["hybridsoa"], http.environ, tenant_key,
+                                         http.get_json(silent=True, force=True), query))
+
+
+@bp.route("/adminapi/beta/<tenant_key>/$batch", methods=["POST"])
+@bp.route("/AdminApi/beta/<tenant_key>/$batch", methods=["POST"])
+def batch(tenant_key: str):
+    """Exchange ``$batch`` through Flask routing (same answer as the WSGI endpoint)."""
+    http = request._get_current_object()
+    return _flask_response(answer_batch(current_app.extensions["hybridsoa"], http.environ, tenant_key,
+                                        http.get_json(silent=True, force=True)))
 
 
 def _batch_requests(payload) -> list[dict]:

@@ -1,0 +1,105 @@
+"""The Exchange admin API's POST endpoints (``/adminapi/beta/{tenant}/InvokeCommand`` and ``$batch``) served as a
+WSGI layer in front of Flask.
+
+Why: a bulk ``Set-Mailbox -IsExchangeCloudManaged`` run is thousands of these calls, and Flask's per-request
+machinery (request and app contexts, URL matching, hook dispatch, response object) cost more than the cmdlet
+itself. This layer runs the same pieces the Flask app would (``middleware.begin/finish/release`` for throttling,
+faults, the tenant lock, the journal and the durable flush; ``invoke.answer_invoke/answer_batch`` for the
+answer), so both paths answer byte for byte alike; anything else (other methods, other paths) goes to Flask.
+"""
+from __future__ import annotations
+
+import re
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wrappers import Request as WerkzeugRequest
+
+from .. import middleware
+from . import invoke
+
+#: The Flask routes of invoke.py, as one pattern over the raw PATH_INFO (case variants as registered there).
+_ROUTE = re.compile(r"^/(?:(?:adminapi|AdminApi)/beta/([^/]+)/(InvokeCommand|\$batch)"
+                    r"|adminapi/beta/([^/]+)/(invokecommand))$")
+
+
+class _Request(WerkzeugRequest):
+    """The werkzeug request the hooks read (path, args, JSON body), with the app's body size limit."""
+
+    max_content_length: int | None = None
+
+
+class ExchangeEndpoints:
+    """WSGI middleware answering InvokeCommand and ``$batch`` POSTs without entering Flask."""
+
+    def __init__(self, app):
+        self.app = app
+        self.flask_wsgi = app.wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST":
+            m = _ROUTE.match(environ.get("PATH_INFO", ""))
+            if m is not None:
+                return self._serve(environ, start_response, m)
+        return self.flask_wsgi(environ, start_response)
+
+    def _serve(self, environ, start_response, m):
+        # PATH_INFO carries the raw bytes as latin-1; werkzeug (and so Flask) decode the path as UTF-8.
+        tenant_key = (m.group(1) or m.group(3)).encode("latin-1").decode("utf-8", "replace")
+        is_batch = m.group(2) == "$batch"
+        req = _Request(environ)
+        req.max_content_length = self.app.config.get("MAX_CONTENT_LENGTH")
+        registry = self.app.extensions["hybridsoa"]  # read per request: tests swap the registry of one app
+        state = None
+        try:
+            try:
+                state, refused = middleware.begin(req, registry)
+                if refused is not None:
+                    status, body, headers = refused
+                    return self._send(start_response, self._json(status, body, headers), state, req, registry)
+                body = req.get_json(silent=True, force=True)
+                if is_batch:
+                    answer = invoke.answer_batch(registry, environ, tenant_key, body)
+                else:
+                    query = req.args.to_dict() if environ.get("QUERY_STRING") else {}
+                    answer = invoke.answer_invoke(registry, environ, tenant_key, body, query)
+            except HTTPException as exc:  # e.g. a body over MAX_CONTENT_LENGTH: the app's own error shape
+                answer = self._json(exc.code, {"error": {"code": exc.name.replace(" ", ""),
+                                                         "message": exc.description}}, {})
+            except Exception as exc:  # noqa: BLE001 - no traceback on the wire, as the app's own handler
+                self.app.logger.exception("unhandled error")
+                answer = self._json(500, {"error": {"code": "InternalServerError", "message": f"The mock hit an "
+                                                    f"internal error ({type(exc).__name__})."}}, {})
+            return self._send(start_response, answer, state, req, registry)
+        finally:
+            middleware.release(state)
+
+    def _send(self, start_response, answer, state, req, registry):
+        status, data, headers = answer
+        extra = middleware.finish(state, req, status, registry)
+        if extra:
+            lowered = {k.lower() for k in extra}
+            headers = [h for h in headers if h[0].lower() not in lowered] + list(extra.items())
+        start_response(_status_line(status), headers)
+        return [data]
+
+    def _json(self, status: int, body, headers: dict):
+        # The rare answers (refusals, errors): exactly what Flask's jsonify would send.
+        response = self.app.json.response(body)
+        response.headers.update(headers)
+        return status, response.get_data(), list(response.headers.items())
+
+
+_STATUS_LINES: dict[int, str] = {}
+
+
+def _status_line(status: int) -> str:
+    line = _STATUS_LINES.get(status)
+    if line is None:  # werkzeug's form, so both paths send the same status line
+        line = _STATUS_LINES[status] = f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
+    return line
+
+
+def install(app) -> None:
+    """Put the Exchange endpoints in front of the Flask app's WSGI callable."""
+    app.wsgi_app = ExchangeEndpoints(app)
