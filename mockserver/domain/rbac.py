@@ -14,6 +14,16 @@ from .rbac_model import COMMON_PARAMETERS, ExoServicePrincipal, ManagementRole, 
 
 
 _CATALOG_CACHE: list = [None, {}]
+_REGISTRY_MODULE: list = []
+
+
+def _registry_module():
+    # The Exchange cmdlet registry imports this module when it loads: resolved on first use, then kept.
+    if not _REGISTRY_MODULE:
+        from .exchange import cmdlets as registry
+        registry.ensure_builtins()
+        _REGISTRY_MODULE.append(registry)
+    return _REGISTRY_MODULE[0]
 
 
 def cmdlet_catalog() -> dict[str, list[str]]:
@@ -230,7 +240,9 @@ class ExchangeRbac(RbacAdministration):
         if getattr(tenant, "groups", None) is not None:
             return None  # security-group membership is not tracked by any change counter
         assignments = tenant.role_assignments
-        stamp = (self.generation, assignments.current_seq(), len(assignments), id(self.catalog()))
+        registry = _registry_module()
+        stamp = (self.generation, assignments.current_seq(), len(assignments), registry.REGISTRY_VERSION,
+                 len(registry._REGISTRY), id(self.catalog_override))
         now = tenant.clock.now()
         if stamp != self._decision_stamp or now >= self._decision_until:
             self._decision_cache = {}

@@ -9,9 +9,10 @@ answer), so both paths answer byte for byte alike; anything else (other methods,
 """
 from __future__ import annotations
 
+import json
 import re
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request as WerkzeugRequest
 
@@ -24,9 +25,32 @@ _ROUTE = re.compile(r"^/(?:(?:adminapi|AdminApi)/beta/([^/]+)/(InvokeCommand|\$b
 
 
 class _Request(WerkzeugRequest):
-    """The werkzeug request the hooks read (path, args, JSON body), with the app's body size limit."""
+    """The werkzeug request the hooks read (path, args), with the JSON body this layer parsed once."""
 
     max_content_length: int | None = None
+    body_json = None
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        """The body parsed as JSON, or None (what ``get_json(force=True, silent=True)`` answers)."""
+        return self.body_json
+
+
+def _read_json(environ: dict, req: _Request):
+    # One exact read of a Content-Length body (werkzeug's stream wrapper reads twice to find the end); chunked
+    # or length-less bodies go through werkzeug, which knows those cases. Over the size limit: werkzeug's 413.
+    length = environ.get("CONTENT_LENGTH")
+    limit = req.max_content_length
+    if length and length.isdigit():
+        n = int(length)
+        if limit is not None and n > limit:
+            raise RequestEntityTooLarge()
+        data = environ["wsgi.input"].read(n) if n else b""
+    else:
+        data = req.get_data()
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # malformed, or nested past the parser's depth: not JSON
+        return None
 
 
 class ExchangeEndpoints:
@@ -53,11 +77,12 @@ class ExchangeEndpoints:
         state = None
         try:
             try:
+                req.body_json = _read_json(environ, req)
                 state, refused = middleware.begin(req, registry)
                 if refused is not None:
                     status, body, headers = refused
                     return self._send(start_response, self._json(status, body, headers), state, req, registry)
-                body = req.get_json(silent=True, force=True)
+                body = req.body_json
                 if is_batch:
                     answer = invoke.answer_batch(registry, environ, tenant_key, body)
                 else:

@@ -356,8 +356,12 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
     if spec is None:
         raise exo_errors.cmdlet_not_recognized(cmdlet_name.strip())
     # Authorization sees the parameter names as sent, so a role-hidden parameter fails like an unknown one.
-    names = [spec.param(k).name if spec.param(k) else k for k in (raw_params or {})
-             if isinstance(raw_params, dict) and isinstance(k, str) and not k.startswith("@") and "@" not in k]
+    names = []
+    if isinstance(raw_params, dict):
+        for k in raw_params:
+            if isinstance(k, str) and "@" not in k:
+                param = spec.params.get(k.lower())
+                names.append(param.name if param is not None else k)
     ctx = CmdletContext(tenant=tenant, caller=caller, cmdlet=spec.name, param_names=names)
     try:
         rbac = getattr(tenant, "rbac", None)

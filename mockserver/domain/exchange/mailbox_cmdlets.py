@@ -114,7 +114,11 @@ def set_mailbox(ctx, params):
     new = _planned_values(tenant, mbx, params)
     if flag is not None and toggle == rules.ALLOW:
         new["IsExchangeCloudManaged"] = flag
-    changes = {k: {"old": _current(mbx, k), "new": v} for k, v in new.items() if _current(mbx, k) != v}
+    changes = {}
+    for k, v in new.items():
+        old = _current(mbx, k)
+        if old != v:
+            changes[k] = {"old": old, "new": v}
     for prop, change in changes.items():
         _assign(tenant, mbx, prop, change["new"])
     if changes:
@@ -127,6 +131,8 @@ def set_mailbox(ctx, params):
 
 
 def _current(mbx, prop: str):
+    if prop == "IsExchangeCloudManaged":  # the bulk toggle: first, and without building the table below
+        return bool(mbx.is_exchange_cloud_managed)
     if prop.startswith("CustomAttribute"):
         return mbx.custom_attributes[int(prop[15:]) - 1] or None
     if prop.startswith("ExtensionCustomAttribute"):
