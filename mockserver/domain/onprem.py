@@ -46,6 +46,15 @@ MULTI_VALUED = frozenset(("proxyAddresses", "publicDelegates")
 
 def consistency_guid_for(object_guid: str) -> str:
     """ms-DS-ConsistencyGuid as Entra Connect exports it (base64 of the objectGUID bytes) = onPremisesImmutableId."""
+    # The canonical 8-4-4-4-12 form (every GUID the mock makes) without a UUID object (~2.5x faster; seeding
+    # computes one per AD user); anything else goes through uuid.UUID and its parsing rules and errors.
+    if len(object_guid) == 36 and object_guid[8] == object_guid[13] == object_guid[18] == object_guid[23] == "-":
+        try:
+            b = bytes.fromhex(object_guid.replace("-", ""))
+        except ValueError:
+            b = b""
+        if len(b) == 16:
+            return base64.b64encode(b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]).decode()
     return base64.b64encode(uuid.UUID(object_guid).bytes_le).decode()
 
 

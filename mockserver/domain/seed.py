@@ -38,7 +38,6 @@ DISPLAY_TYPE = {REMOTE_USER_MAILBOX: -2147483642, REMOTE_SHARED_MAILBOX: -214748
 REMOTE_RECIPIENT_TYPE = {REMOTE_USER_MAILBOX: 4, REMOTE_ROOM_MAILBOX: 36, REMOTE_EQUIPMENT_MAILBOX: 68,
                          REMOTE_SHARED_MAILBOX: 100}
 _EMPTY_EXTENSIONS = {f"extensionAttribute{i}": None for i in range(1, 16)}
-_EXT_CUSTOM_NAMES = tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6))
 DEPARTMENTS = ("Finance", "Sales", "Engineering", "Marketing", "Legal", "Operations", "HR", "Support")
 
 
@@ -144,7 +143,9 @@ def seed_onprem(tenant, count: int) -> list[ADUser]:
             given, sn = None, None
             display = f"{label} {word}"
             base = f"{label[:2]}-{word}".lower()
-        base = "".join(ch for ch in base if ch.isalnum() or ch == "-")[:16] or "user"
+        if not base.replace("-", "").isalnum():  # faker names are nearly always clean already
+            base = "".join(ch for ch in base if ch.isalnum() or ch == "-")
+        base = base[:16] or "user"
         sam, n = base, suffix.get(base, 1)
         while sam in taken:
             n += 1
@@ -176,10 +177,11 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
         "msExchMailboxGuid": tenant.ids.guid(),
         "targetAddress": f"SMTP:{sam}@{tenant.name}.mail.onmicrosoft.com",
         "publicDelegates": [],
+        **_EMPTY_EXTENSIONS,
+        "msExchExtensionCustomAttribute1": [], "msExchExtensionCustomAttribute2": [],
+        "msExchExtensionCustomAttribute3": [], "msExchExtensionCustomAttribute4": [],
+        "msExchExtensionCustomAttribute5": [],
     }
-    attrs.update(_EMPTY_EXTENSIONS)
-    for name in _EXT_CUSTOM_NAMES:
-        attrs[name] = []
     if department:
         attrs["extensionAttribute1"] = department.upper()[:3] + "-" + str(tenant.ids.rng.randrange(100, 999))
     attrs.update(extra or {})

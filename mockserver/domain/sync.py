@@ -28,7 +28,7 @@ from .memory import bulk_allocation
 from .sync_index import SyncIndex
 from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exchange_values,
                          entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
-                         mailbox_identity_values, mailbox_type, primary_smtp, smtp_addresses)
+                         mailbox_identity_values, mailbox_type, primary_smtp, scope_filter, smtp_addresses)
 from .sync_settings import validated_settings
 from .writeback import WritebackJob
 
@@ -173,9 +173,10 @@ class SyncEngine:
         upserts, deletes = [], []
         ad_users = t.ad_users
         index = self.index
+        scoped = scope_filter(scopes)
         for key in keys:
             ad = ad_users.get(key)
-            if ad is not None and in_scope(ad.ou, scopes):
+            if ad is not None and scoped(ad.ou):
                 anchor = ad.consistency_guid
                 user = index.user_for_anchor(anchor)
                 if user is not None and user.is_cloud_managed:
@@ -187,7 +188,7 @@ class SyncEngine:
                 anchor = ad.consistency_guid if ad is not None else index.anchor_by_ad_key.get(key)
                 self._plan_delete(run, key, anchor, deletes)
         if full:
-            present = {ad.consistency_guid for ad in ad_users if in_scope(ad.ou, scopes)}
+            present = {ad.consistency_guid for ad in ad_users if scoped(ad.ou)}
             handled = {a for _, _, a, _ in upserts} | {a for _, a, _ in deletes}
             for anchor in list(index.user_by_anchor):
                 if anchor not in present and anchor not in handled:
@@ -276,7 +277,7 @@ class SyncEngine:
         user_id = user.id if user is not None else None
         mbx = index.mailbox_for(user_id) if user_id else None
         cloud_kept = honour and mbx is not None and mbx.when_soft_deleted is None and mbx.is_exchange_cloud_managed
-        ident = entra_identity_values(ad, t.name + ".local")
+        ident = entra_identity_values(ad, run.domain_name)
         errors: list[dict] = []
         dropped: frozenset = frozenset()
         if not cloud_kept:
@@ -504,6 +505,8 @@ class _Run:
 
     def __init__(self, engine, now: float, honour: bool):
         self.engine, self.now, self.honour = engine, now, honour
+        #: onPremisesDomainName of every synced user (one string for the cycle, not one per user).
+        self.domain_name = engine.tenant.name + ".local"
         self.adds = self.updates = self.deletes = self.unchanged = 0
         self.skipped_cloud_managed = self.cloud_managed_kept = self.soft_matched = 0
         self.error_count = 0

@@ -37,23 +37,26 @@ def honours_exchange_cloud_managed(version: str) -> bool:
 def in_scope(ou: str, scopes) -> bool:
     """OU-based filtering: the object's OU is one of the selected containers or below one of them.
     An empty selection means the whole domain is in scope (Connect's default without OU filtering)."""
+    return scope_filter(scopes)(ou)
+
+
+def scope_filter(scopes):
+    """:func:`in_scope` for one OU selection, as a predicate on an OU (a cycle tests every AD user against
+    the same selection, so it lower-cases the selection once)."""
     if not scopes:
-        return True
-    ou_l = ou.lower()
-    for scope in scopes:
-        s = scope.lower()
-        if ou_l == s or ou_l.endswith("," + s):
-            return True
-    return False
+        return lambda ou: True
+    wanted = [s.lower() for s in scopes]
+    below = tuple("," + s for s in wanted)
+
+    def test(ou: str) -> bool:
+        ou_l = ou.lower()
+        return ou_l in wanted or ou_l.endswith(below)
+    return test
 
 
 def smtp_addresses(proxies) -> list[str]:
     """Lower-cased SMTP addresses of a proxyAddresses / EmailAddresses list (other prefixes ignored)."""
-    out = []
-    for p in proxies or ():
-        if isinstance(p, str) and p[:5].lower() == "smtp:":
-            out.append(p[5:].lower())
-    return out
+    return [p[5:].lower() for p in proxies or () if isinstance(p, str) and p[:5].lower() == "smtp:"]
 
 
 def primary_smtp(attrs: dict) -> str | None:
@@ -84,7 +87,7 @@ def entra_identity_values(ad: ADUser, domain_name: str) -> dict:
         "on_premises_distinguished_name": ad.distinguished_name,
         "on_premises_user_principal_name": a.get("userPrincipalName"),
         "on_premises_domain_name": domain_name,
-        "on_premises_extension_attributes": [a.get(n) for n in _EXT],
+        "on_premises_extension_attributes": list(map(a.get, _EXT)),
     }
 
 
@@ -110,8 +113,8 @@ def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dic
     values = {
         "alias": a.get("mailNickname") or ad.sam_account_name,
         "email_addresses": [p for p in (a.get("proxyAddresses") or ()) if not _is_dropped(p, dropped)],
-        "custom_attributes": [a.get(n) for n in _EXT],
-        "extension_custom_attributes": [list(a.get(n) or ()) for n in _EXT_CUSTOM],
+        "custom_attributes": list(map(a.get, _EXT)),
+        "extension_custom_attributes": [list(v) if v else [] for v in map(a.get, _EXT_CUSTOM)],
         "hidden_from_address_lists_enabled": bool(a.get("msExchHideFromAddressLists")),
     }
     primary = primary_smtp(a)

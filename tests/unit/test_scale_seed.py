@@ -1,0 +1,73 @@
+"""The shortcuts that make big tenants cheap to seed keep the results of the general paths they bypass."""
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+
+from mockserver.domain.ids import SeededIds
+from mockserver.domain.onprem import consistency_guid_for
+from mockserver.domain.sync_rules import in_scope, scope_filter
+from mockserver.store.collection import Collection
+
+
+def _via_uuid(text: str) -> str:
+    return base64.b64encode(uuid.UUID(text).bytes_le).decode()
+
+
+def test_consistency_guid_matches_uuid_bytes_le_in_every_form():
+    ids = SeededIds(5)
+    for _ in range(200):
+        guid = ids.guid()
+        assert consistency_guid_for(guid) == _via_uuid(guid)
+    guid = ids.guid()
+    for form in (guid.upper(), "{" + guid + "}", guid.replace("-", ""), "urn:uuid:" + guid):
+        assert consistency_guid_for(form) == _via_uuid(guid)
+
+
+@pytest.mark.parametrize("bad", ["", "not-a-guid", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz",
+                                 "0123456 -0123-0123-0123-0123456789ab"])
+def test_consistency_guid_of_a_malformed_object_guid_raises_as_uuid_does(bad):
+    with pytest.raises(ValueError):
+        consistency_guid_for(bad)
+
+
+def test_scope_filter_agrees_with_in_scope():
+    ous = ["OU=Corp,DC=x,DC=local", "ou=users,OU=Corp,DC=X,DC=local", "OU=NotCorp,DC=x,DC=local", "OU=Corp",
+           "OU=Disabled,DC=x,DC=local"]
+    for scopes in ([], ["OU=Corp,DC=x,DC=local"], ["OU=corp,dc=x,dc=local", "OU=Disabled,DC=x,DC=local"]):
+        test = scope_filter(scopes)
+        for ou in ous:
+            expected = not scopes or any(ou.lower() == s.lower() or ou.lower().endswith("," + s.lower())
+                                         for s in scopes)
+            assert test(ou) is expected and in_scope(ou, scopes) is expected
+
+
+def test_change_log_survives_compaction_and_restore():
+    coll = Collection("things")
+    for i in range(3000):
+        coll.put(f"k{i % 50}", i)
+    coll.delete("k7")
+    mark = coll.current_seq()
+    coll.touch("k3")
+    assert coll.changed_since(mark) == ["k3"]
+    assert set(coll.changed_since(0)) == {f"k{i}" for i in range(50)}
+    copy = Collection("things")
+    items, tombs = coll.export_state()
+    copy.restore_state(items, tombs)
+    assert copy.changed_since(mark) == ["k3"] and copy.tombstone("k7") == coll.tombstone("k7")
+    with pytest.raises(ValueError):
+        copy.restore_state([("a", 2 ** 70, 1)], {})
+    assert copy.changed_since(mark) == ["k3"]  # a refused restore changes nothing
+
+
+def test_untracked_building_keeps_the_change_log_but_no_dirty_marks(make_tenant):
+    coll = Collection("things")
+    with coll.untracked():
+        coll.put("a", 1)
+    coll.put("b", 2)
+    assert coll.dirty == {"b"} and coll.changed_since(0) == ["a", "b"]
+    tenant = make_tenant(mailboxes=6)
+    assert not tenant.mailboxes.dirty and not tenant.ad_users.dirty
+    assert len(tenant.mailboxes.changed_since(0)) == len(tenant.mailboxes) == 6
