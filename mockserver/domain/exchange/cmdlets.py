@@ -106,6 +106,14 @@ class CmdletSpec:
         """Parameters in declaration order."""
         return list(self.params.values())
 
+    @property
+    def required_names(self) -> list[str]:
+        """Names of the mandatory parameters, in declaration order (computed once per parameter table)."""
+        cached = self.__dict__.get("_required")
+        if cached is None or cached[0] is not self.params:
+            cached = self.__dict__["_required"] = (self.params, [p.name for p in self.params.values() if p.required])
+        return cached[1]
+
 
 @dataclass
 class MultiValuedEdit:
@@ -225,17 +233,20 @@ def bind(spec: CmdletSpec, raw: dict) -> dict:
     if not isinstance(raw, dict):
         raise exo_errors.task_invalid("The CmdletInput Parameters value must be a JSON object.", "Ex1D8E02")
     bound: dict = {}
+    groups = set()
+    params = spec.params
     for key, value in raw.items():
         if not isinstance(key, str) or key.startswith("@") or "@odata" in key or "@data" in key:
             continue  # annotations such as "Identity@odata.type" travel next to values
-        param = spec.param(key)
+        param = params.get(key.lower())
         if param is None:
             raise exo_errors.parameter_not_found(key)
         bound[param.name] = convert(param, value)
-    groups = {spec.params[n.lower()].group for n in bound if spec.params[n.lower()].group}
+        if param.group:
+            groups.add(param.group)
     if len(groups) > 1:
         raise exo_errors.ambiguous_parameter_set()
-    missing = [p.name for p in spec.param_list if p.required and p.name not in bound]
+    missing = [name for name in spec.required_names if name not in bound]
     if missing:
         raise exo_errors.missing_mandatory(missing)
     return bound

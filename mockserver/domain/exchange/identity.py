@@ -106,15 +106,17 @@ class _NameIndex:
 
     def _fold(self, mailboxes, changed) -> None:
         for key in changed:
+            mbx = mailboxes.get(key)
+            names = tuple({(mbx.alias or "").lower(), (mbx.name or "").lower()} - {""}) if mbx is not None else None
+            if names is not None and self.names_of.get(key) == names:
+                continue  # most changes (a toggle, an attribute) leave alias and name alone
             for name in self.names_of.pop(key, ()):
                 keys = self.by_name.get(name)
                 if keys is not None:
                     keys.discard(key)
                     if not keys:
                         del self.by_name[name]
-            mbx = mailboxes.get(key)
-            if mbx is not None:
-                names = tuple({(mbx.alias or "").lower(), (mbx.name or "").lower()} - {""})
+            if names is not None:
                 for name in names:
                     self.by_name.setdefault(name, set()).add(key)
                 self.names_of[key] = names
