@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .memory import EMPTY_LIST
+
 
 class Record:
     """Mixin: plain-dict round trip for snapshots and the durable store."""
@@ -90,7 +92,7 @@ class EntraUser(Record):
     #: extensionAttribute1..15 (index 0 = extensionAttribute1).
     on_premises_extension_attributes: list[str | None] = field(default_factory=lambda: [None] * 15)
     #: Graph onPremisesProvisioningError dicts: category, occurredDateTime, propertyCausingError, value.
-    on_premises_provisioning_errors: list[dict] = field(default_factory=list)
+    on_premises_provisioning_errors: list[dict] = field(default_factory=lambda: EMPTY_LIST)
     #: Object-level SOA (Graph onPremisesSyncBehavior.isCloudManaged).
     is_cloud_managed: bool = False
     #: Soft-deleted at (tenant epoch seconds) or None when live.

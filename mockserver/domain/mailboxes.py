@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .directory import Record
+from .memory import EMPTY_LIST
 
 #: RecipientTypeDetails whose mailboxes can have their Exchange attributes' SOA moved to the cloud.
 ELIGIBLE_TYPES = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")
@@ -33,9 +34,9 @@ class Mailbox(Record):
     #: CustomAttribute1..15 (index 0 = CustomAttribute1); "" / None mean empty.
     custom_attributes: list[str | None] = field(default_factory=lambda: [None] * 15)
     #: ExtensionCustomAttribute1..5, multi-valued.
-    extension_custom_attributes: list[list[str]] = field(default_factory=lambda: [[] for _ in range(5)])
+    extension_custom_attributes: list[list[str]] = field(default_factory=lambda: [EMPTY_LIST] * 5)
     hidden_from_address_lists_enabled: bool = False
-    grant_send_on_behalf_to: list[str] = field(default_factory=list)
+    grant_send_on_behalf_to: list[str] = field(default_factory=lambda: EMPTY_LIST)
     immutable_id: str | None = None
     when_created: float = 0.0
     when_changed: float = 0.0

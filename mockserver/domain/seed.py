@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import keys, roles
 from .directory import Application, EntraUser
+from .memory import EMPTY_LIST
 from .onprem import (REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARED_MAILBOX, REMOTE_USER_MAILBOX,
                      ADUser, consistency_guid_for)
 
@@ -176,11 +177,11 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
         "msExchRemoteRecipientType": REMOTE_RECIPIENT_TYPE.get(kind, 4),
         "msExchMailboxGuid": tenant.ids.guid(),
         "targetAddress": f"SMTP:{sam}@{tenant.name}.mail.onmicrosoft.com",
-        "publicDelegates": [],
+        "publicDelegates": EMPTY_LIST,
         **_EMPTY_EXTENSIONS,
-        "msExchExtensionCustomAttribute1": [], "msExchExtensionCustomAttribute2": [],
-        "msExchExtensionCustomAttribute3": [], "msExchExtensionCustomAttribute4": [],
-        "msExchExtensionCustomAttribute5": [],
+        "msExchExtensionCustomAttribute1": EMPTY_LIST, "msExchExtensionCustomAttribute2": EMPTY_LIST,
+        "msExchExtensionCustomAttribute3": EMPTY_LIST, "msExchExtensionCustomAttribute4": EMPTY_LIST,
+        "msExchExtensionCustomAttribute5": EMPTY_LIST,
     }
     if department:
         attrs["extensionAttribute1"] = department.upper()[:3] + "-" + str(tenant.ids.rng.randrange(100, 999))

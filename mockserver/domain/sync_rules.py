@@ -6,6 +6,7 @@ Everything here is a pure function of its arguments so the cycle engine (``sync.
 write-back share one definition of the mapping."""
 from __future__ import annotations
 
+from .memory import EMPTY_LIST
 from .onprem import REMOTE_TYPE_TO_EXO, ADUser
 
 #: Oldest Connect Sync build that honours IsExchangeCloudManaged (the preview docs' minimum; see fidelity.md).
@@ -114,7 +115,7 @@ def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dic
         "alias": a.get("mailNickname") or ad.sam_account_name,
         "email_addresses": [p for p in (a.get("proxyAddresses") or ()) if not _is_dropped(p, dropped)],
         "custom_attributes": list(map(a.get, _EXT)),
-        "extension_custom_attributes": [list(v) if v else [] for v in map(a.get, _EXT_CUSTOM)],
+        "extension_custom_attributes": [list(v) if v else EMPTY_LIST for v in map(a.get, _EXT_CUSTOM)],
         "hidden_from_address_lists_enabled": bool(a.get("msExchHideFromAddressLists")),
     }
     primary = primary_smtp(a)

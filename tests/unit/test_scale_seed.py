@@ -71,3 +71,24 @@ def test_untracked_building_keeps_the_change_log_but_no_dirty_marks(make_tenant)
     tenant = make_tenant(mailboxes=6)
     assert not tenant.mailboxes.dirty and not tenant.ad_users.dirty
     assert len(tenant.mailboxes.changed_since(0)) == len(tenant.mailboxes) == 6
+
+
+def test_shared_empty_list_refuses_in_place_changes_and_copies_as_a_plain_list(make_tenant):
+    import copy
+    import json
+
+    from mockserver.domain.memory import EMPTY_LIST
+    tenant = make_tenant(mailboxes=4)
+    ad = tenant.ad_users.values()[0]
+    mbx = tenant.mailboxes.values()[-1]
+    assert ad.attrs["publicDelegates"] is EMPTY_LIST and mbx.extension_custom_attributes[0] is EMPTY_LIST
+    for change in (lambda v: v.append("x"), lambda v: v.extend(["x"]), lambda v: v.__iadd__(["x"]),
+                   lambda v: v.__setitem__(slice(0, 0), ["x"]), lambda v: v.insert(0, "x")):
+        with pytest.raises(TypeError):
+            change(EMPTY_LIST)
+    assert EMPTY_LIST == [] and json.dumps(EMPTY_LIST) == "[]"
+    for copied in (copy.copy(EMPTY_LIST), copy.deepcopy(EMPTY_LIST), ad.to_dict()["attrs"]["publicDelegates"],
+                   mbx.to_dict()["extension_custom_attributes"][0]):
+        assert type(copied) is list and copied == []
+        copied.append("fine")
+    assert EMPTY_LIST == []
