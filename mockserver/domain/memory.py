@@ -28,12 +28,13 @@ def bulk_allocation(count: int, *, freeze: bool = False):
         gc.enable()
 
 
-class EmptyList(list):
-    """The empty multi-valued attribute every fresh record shares (AD ``publicDelegates`` and
-    ``msExchExtensionCustomAttributeN``, a mailbox's ``ExtensionCustomAttributeN`` and ``GrantSendOnBehalfTo``,
-    a user's provisioning errors): an empty list per object was ~56 bytes, 13 per seeded mailbox. Writers always
-    assign a new list; one that changed the shared value in place would change every object at once, so each
-    in-place change raises TypeError instead. It compares, copies and serializes as ``[]``."""
+class SharedList(list):
+    """A list value shared by many records: the empty multi-valued attribute every fresh record holds (AD
+    ``publicDelegates`` and ``msExchExtensionCustomAttributeN``, a mailbox's ``ExtensionCustomAttributeN`` and
+    ``GrantSendOnBehalfTo``, a user's provisioning errors) and a synced user's 15 extension attributes, which few
+    distinct values repeat (:func:`shared_list`). A list per object was 56-176 bytes, ~13 per seeded mailbox.
+    Writers always assign a new list; one that changed a shared value in place would change every holder at
+    once, so each in-place change raises TypeError instead. It compares, copies and serializes as a list."""
 
     __slots__ = ()
 
@@ -41,16 +42,42 @@ class EmptyList(list):
         # Rebuilt from contents (``dataclasses.asdict`` calls ``type(value)(items)``): a plain, changeable list.
         return list(*args) if args else super().__new__(cls)
 
+    @classmethod
+    def of(cls, values) -> "SharedList":
+        """A shared list holding ``values``."""
+        shared = list.__new__(cls)
+        list.extend(shared, values)
+        return shared
+
     def _refuse(self, *args, **kwargs):
-        raise TypeError("a shared empty attribute value cannot be changed in place; assign a new list")
+        raise TypeError("a shared attribute value cannot be changed in place; assign a new list")
 
     append = extend = insert = remove = pop = clear = sort = reverse = _refuse
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
     def __reduce__(self):
         # copy/deepcopy/pickle give a plain list, which the holder may then change freely.
-        return list, (), None, iter(())
+        return list, (list(self),)
 
 
-#: The one shared empty value (see :class:`EmptyList`).
-EMPTY_LIST = EmptyList()
+#: The one shared empty value (see :class:`SharedList`).
+EMPTY_LIST = SharedList()
+#: Distinct values one :func:`shared_list` pool keeps at most (beyond it, values are not shared).
+SHARED_POOL_MAX = 50_000
+
+
+def shared_list(values: list, pool: dict) -> list:
+    """``values`` as the :class:`SharedList` of ``pool`` with the same contents (added when new), or ``values``
+    itself when they are not pooled (items other than strings and nulls, full pool)."""
+    key = tuple(values)
+    try:
+        shared = pool.get(key)
+    except TypeError:  # unhashable items
+        return values
+    if shared is None:
+        # Only text and nulls enter the pool, so equal-but-different values (1, 1.0, True) never stand in for
+        # each other.
+        if len(pool) >= SHARED_POOL_MAX or not all(v is None or type(v) is str for v in key):
+            return values
+        shared = pool[key] = SharedList.of(values)
+    return shared

@@ -24,7 +24,7 @@ from .directory import EntraUser
 from .errors import InvalidArgument
 from .forward_sync import ForwardSync
 from .lifecycle import PurgeScheduler, soft_delete_user
-from .memory import bulk_allocation
+from .memory import bulk_allocation, shared_list
 from .sync_index import SyncIndex
 from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exchange_values,
                          entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
@@ -71,6 +71,8 @@ class SyncEngine:
         self.restored_orphans: set[str] = set()
         #: AD keys with per-object errors: re-evaluated every cycle until they clear.
         self.retry_keys: set[str] = set()
+        #: Extension-attribute lists shared by the users that have the same 15 values (memory.shared_list).
+        self.shared_values: dict[tuple, list] = {}
 
     def _reset_marks(self) -> None:
         self.ad_seq = 0
@@ -278,6 +280,8 @@ class SyncEngine:
         mbx = index.mailbox_for(user_id) if user_id else None
         cloud_kept = honour and mbx is not None and mbx.when_soft_deleted is None and mbx.is_exchange_cloud_managed
         ident = entra_identity_values(ad, run.domain_name)
+        ident["on_premises_extension_attributes"] = shared_list(ident["on_premises_extension_attributes"],
+                                                                self.shared_values)
         errors: list[dict] = []
         dropped: frozenset = frozenset()
         if not cloud_kept:

@@ -73,7 +73,7 @@ def test_untracked_building_keeps_the_change_log_but_no_dirty_marks(make_tenant)
     assert len(tenant.mailboxes.changed_since(0)) == len(tenant.mailboxes) == 6
 
 
-def test_shared_empty_list_refuses_in_place_changes_and_copies_as_a_plain_list(make_tenant):
+def test_shared_lists_refuse_in_place_changes_and_copy_as_plain_lists(make_tenant):
     import copy
     import json
 
@@ -92,3 +92,21 @@ def test_shared_empty_list_refuses_in_place_changes_and_copies_as_a_plain_list(m
         assert type(copied) is list and copied == []
         copied.append("fine")
     assert EMPTY_LIST == []
+
+
+def test_shared_list_pools_text_values_only():
+    from mockserver.domain.memory import SharedList, shared_list
+    pool: dict = {}
+    first = shared_list(["a", None], pool)
+    assert isinstance(first, SharedList) and shared_list(["a", None], pool) is first and first == ["a", None]
+    mixed = [1, None]
+    assert shared_list(mixed, pool) is mixed and shared_list([True, None], pool) == [True, None]
+    assert type(shared_list([["x"]], pool)) is list
+
+
+def test_synced_users_share_equal_extension_attribute_lists(make_tenant):
+    tenant = make_tenant(mailboxes=40)
+    synced = [u for u in tenant.users if u.on_premises_sync_enabled]
+    blank = [u for u in synced if not any(u.on_premises_extension_attributes)]
+    assert len(blank) >= 2 and all(u.on_premises_extension_attributes is blank[0].on_premises_extension_attributes
+                                   for u in blank)
