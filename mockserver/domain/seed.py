@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import keys, roles
 from .directory import Application, EntraUser
-from .memory import EMPTY_LIST
+from .memory import EMPTY_LIST, SharedList
 from .onprem import (REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARED_MAILBOX, REMOTE_USER_MAILBOX,
                      ADUser, consistency_guid_for)
 
@@ -170,7 +170,7 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
         "cn": display, "sAMAccountName": sam, "userPrincipalName": upn, "displayName": display,
         "givenName": given, "sn": sn, "department": department, "title": title,
         "mail": upn, "mailNickname": sam,
-        "proxyAddresses": [f"SMTP:{upn}", f"smtp:{sam}@{tenant.name}.mail.onmicrosoft.com"],
+        "proxyAddresses": SharedList.of((f"SMTP:{upn}", f"smtp:{sam}@{tenant.name}.mail.onmicrosoft.com")),
         "msExchHideFromAddressLists": False,
         "msExchRecipientTypeDetails": kind,
         "msExchRecipientDisplayType": DISPLAY_TYPE.get(kind, -2147483642),

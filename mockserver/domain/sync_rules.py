@@ -6,7 +6,7 @@ Everything here is a pure function of its arguments so the cycle engine (``sync.
 write-back share one definition of the mapping."""
 from __future__ import annotations
 
-from .memory import EMPTY_LIST
+from .memory import EMPTY_LIST, SharedList
 from .onprem import REMOTE_TYPE_TO_EXO, ADUser
 
 #: Oldest Connect Sync build that honours IsExchangeCloudManaged (the preview docs' minimum; see fidelity.md).
@@ -96,8 +96,7 @@ def entra_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
     """Exchange-owned attributes mirrored on the Entra user (mail, mailNickname, proxyAddresses); ``dropped``
     are lower-cased addresses quarantined by duplicate-attribute resiliency."""
     a = ad.attrs
-    proxies = [p for p in (a.get("proxyAddresses") or ()) if not _is_dropped(p, dropped)]
-    return {"mail": a.get("mail"), "mail_nickname": a.get("mailNickname"), "proxy_addresses": proxies}
+    return {"mail": a.get("mail"), "mail_nickname": a.get("mailNickname"), "proxy_addresses": _kept(a, dropped)}
 
 
 def mailbox_identity_values(ad: ADUser) -> dict:
@@ -113,7 +112,7 @@ def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dic
     a = ad.attrs
     values = {
         "alias": a.get("mailNickname") or ad.sam_account_name,
-        "email_addresses": [p for p in (a.get("proxyAddresses") or ()) if not _is_dropped(p, dropped)],
+        "email_addresses": _kept(a, dropped),
         "custom_attributes": list(map(a.get, _EXT)),
         "extension_custom_attributes": [list(v) if v else EMPTY_LIST for v in map(a.get, _EXT_CUSTOM)],
         "hidden_from_address_lists_enabled": bool(a.get("msExchHideFromAddressLists")),
@@ -145,6 +144,15 @@ def apply_values(obj, values: dict) -> list[str]:
 def differs(obj, values: dict) -> bool:
     """Whether applying ``values`` would change ``obj``."""
     return any(getattr(obj, name) != value for name, value in values.items())
+
+
+def _kept(attrs: dict, dropped) -> list:
+    """proxyAddresses minus the quarantined addresses. A seeded AD value is a change-refusing SharedList, so with
+    nothing dropped the Entra user and the mailbox hold that very list (two fewer lists per synced mailbox)."""
+    proxies = attrs.get("proxyAddresses") or ()
+    if not dropped and type(proxies) is SharedList:
+        return proxies
+    return [p for p in proxies if not _is_dropped(p, dropped)]
 
 
 def _is_dropped(proxy, dropped) -> bool:

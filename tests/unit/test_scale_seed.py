@@ -110,3 +110,22 @@ def test_synced_users_share_equal_extension_attribute_lists(make_tenant):
     blank = [u for u in synced if not any(u.on_premises_extension_attributes)]
     assert len(blank) >= 2 and all(u.on_premises_extension_attributes is blank[0].on_premises_extension_attributes
                                    for u in blank)
+
+
+def test_seeded_proxies_are_shared_by_user_and_mailbox_and_quarantine_still_applies(make_tenant):
+    from mockserver.domain.memory import SharedList
+    tenant = make_tenant(mailboxes=6)
+    ad = tenant.ad_users.values()[0]
+    tenant.sync.index.refresh()
+    user = tenant.sync.index.user_for_anchor(ad.consistency_guid)
+    mbx = tenant.sync.index.mailbox_for(user.id)
+    assert type(ad.attrs["proxyAddresses"]) is SharedList
+    assert user.proxy_addresses is ad.attrs["proxyAddresses"] is mbx.email_addresses
+    other = tenant.ad_users.values()[1]
+    other.attrs["proxyAddresses"] = list(other.attrs["proxyAddresses"]) + [ad.attrs["proxyAddresses"][1]]
+    tenant.ad_users.touch(other.sam_account_name.lower())
+    tenant.sync.run_cycle("Delta")
+    tenant.sync.index.refresh()
+    quarantined = tenant.sync.index.user_for_anchor(other.consistency_guid)
+    assert ad.attrs["proxyAddresses"][1] not in quarantined.proxy_addresses
+    assert quarantined.on_premises_provisioning_errors and ad.attrs["proxyAddresses"][1] in user.proxy_addresses
