@@ -78,19 +78,39 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run_locust(user_class: str, host: str, env: dict, users: int, seconds: int, out: Path) -> dict:
-    """Run Locust headless on the load core; return throughput, percentiles and failures of the run."""
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by every live process of a process group (a server and its
+    workers), read from /proc; 0.0 where /proc is not available."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else []:
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: the process group
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def run_locust(user_class: str, host: str, env: dict, users: int, seconds: int, out: Path,
+               server: subprocess.Popen | None = None) -> dict:
+    """Run Locust headless on the load core; return throughput, percentiles and failures of the run, and the
+    server's CPU milliseconds per request (robust to other load on the machine, unlike req/s)."""
     prefix = out / user_class
+    cpu_before = group_cpu_seconds(server.pid) if server is not None else 0.0
     argv = pinned(LOAD_CORE, [str(BIN / "locust"), "-f", str(ROOT / "loadtests" / "bench_targets.py"), "--headless",
                               "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host, "--csv",
                               str(prefix), "--only-summary", "--loglevel", "WARNING", user_class])
     subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    timeout=seconds + 120)
+    cpu = group_cpu_seconds(server.pid) - cpu_before if server is not None else 0.0
     with open(f"{prefix}_stats.csv") as fh:
         row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
-    return {"rps": float(row["Requests/s"]), "requests": int(row["Request Count"]),
+    requests_ = int(row["Request Count"])
+    return {"rps": float(row["Requests/s"]), "requests": requests_,
             "failures": int(row["Failure Count"]), "p50": float(row["50%"]), "p95": float(row["95%"]),
-            "p99": float(row["99%"])}
+            "p99": float(row["99%"]), "cpuMsPerRequest": cpu * 1000 / requests_ if requests_ and cpu else None}
 
 
 def mock_sign_in(host: str, ca: str, tenant: dict) -> str:
@@ -135,10 +155,10 @@ def load_benchmarks(args, work: Path) -> dict:
         response_bytes = len(probe.content)
         env = {"BENCH_CA": ca, "BENCH_TENANT": tenant["tenantId"], "BENCH_TOKEN": token,
                "BENCH_IDENTITIES": str(ids_file)}
-        results["mock"] = run_locust("MockToggle", host, env, args.users, args.seconds, work)
+        results["mock"] = run_locust("MockToggle", host, env, args.users, args.seconds, work, mock)
         half = results["mock"]["rps"] / 2 / args.users
         results["mock_half"] = run_locust("MockToggle", host, {**env, "BENCH_RPS_PER_USER": f"{half:.3f}"},
-                                          args.users, args.seconds, work)
+                                          args.users, args.seconds, work, mock)
         state = requests.post(f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand?$select=IsExchangeCloudManaged",
                               headers=headers, verify=ca, json={"CmdletInput": {"CmdletName": "Get-Mailbox",
                                                                               "Parameters": {"Identity": identities[0]}}})
@@ -150,7 +170,7 @@ def load_benchmarks(args, work: Path) -> dict:
     try:
         wait_for(f"https://127.0.0.1:{port}/", ca)
         results["baseline"] = run_locust("BaselineToggle", f"https://127.0.0.1:{port}", env, args.users,
-                                         args.seconds, work)
+                                         args.seconds, work, baseline)
     finally:
         stop(baseline)
     port = free_port()
@@ -167,7 +187,7 @@ def load_benchmarks(args, work: Path) -> dict:
         moto_ids = work / "moto_users.txt"
         moto_ids.write_text("\n".join(users))
         results["moto"] = run_locust("MotoTagUser", f"http://127.0.0.1:{port}", {"BENCH_IDENTITIES": str(moto_ids)},
-                                     args.users, args.seconds, work)
+                                     args.users, args.seconds, work, moto)
     finally:
         stop(moto)
     results["responseBytes"] = response_bytes
@@ -240,14 +260,21 @@ def render(load: dict, scale: list[dict], args) -> str:
              f"{LOAD_CORE}.", ""]
     if load:
         m, b, mo, h = load["mock"], load["baseline"], load["moto"], load["mock_half"]
-        lines += ["| target | req/s | p50 ms | p95 ms | p99 ms | failures |", "|---|---|---|---|---|---|"]
+        lines += ["| target | req/s | p50 ms | p95 ms | p99 ms | failures | server CPU ms/request |",
+                  "|---|---|---|---|---|---|---|"]
         for label, r in (("mock Set-Mailbox -IsExchangeCloudManaged", m), ("bare Flask baseline (same stack, TLS, "
                          f"{load['responseBytes']}-byte body)", b), ("moto server IAM TagUser", mo),
                          ("mock at half its saturating rate", h)):
+            cpu = f"{r['cpuMsPerRequest']:.2f}" if r.get("cpuMsPerRequest") else "-"
             lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | "
-                         f"{r['failures']} |")
-        lines += ["", f"- mock / baseline throughput: **{m['rps'] / b['rps']:.2f}** (target >= 0.85)",
-                  f"- mock / moto throughput: **{m['rps'] / mo['rps']:.2f}x** (target >= 3x)",
+                         f"{r['failures']} | {cpu} |")
+        cpu_ratio = (f"; by server CPU per request (baseline ÷ mock, robust to other load on the machine): "
+                     f"**{b['cpuMsPerRequest'] / m['cpuMsPerRequest']:.2f}**"
+                     if b.get("cpuMsPerRequest") and m.get("cpuMsPerRequest") else "")
+        moto_cpu = (f"; by server CPU per request: **{mo['cpuMsPerRequest'] / m['cpuMsPerRequest']:.2f}x**"
+                    if mo.get("cpuMsPerRequest") and m.get("cpuMsPerRequest") else "")
+        lines += ["", f"- mock / baseline throughput: **{m['rps'] / b['rps']:.2f}** (target >= 0.85){cpu_ratio}",
+                  f"- mock / moto throughput: **{m['rps'] / mo['rps']:.2f}x** (target >= 3x){moto_cpu}",
                   f"- p99 at half load: **{h['p99']:.0f} ms** (target < 50 ms); failed requests under load: "
                   f"{m['failures'] + h['failures']}", ""]
     if scale:

@@ -127,14 +127,41 @@ def _verified(public_pem: str, token: str, api: str) -> dict:
                       options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
 
 
+#: Verified callers by (tenant, api, token, signing key): the signature, audience and tenant checks are pure functions of
+#: those, and a client reuses one token for an hour. The time, app and user checks still run on every call.
+_CALLERS: dict[tuple[str, str, str, str], Caller] = {}
+
+
 def verify_access_token(tenant, token: str | None, api: str) -> Caller:
     """Verify signature, tenant, audience and lifetime (on the tenant clock); return the :class:`Caller`.
     Raises :class:`Unauthenticated` with a reason the wire layer can show."""
     if not token:
         raise Unauthenticated("Authentication failed: no access token was provided.", reason="missing_token")
+    key = (tenant.id, api, token, tenant.signing_public_pem)  # a new signing key invalidates the entry
+    caller = _CALLERS.get(key)
+    if caller is None:
+        caller = _verify_static(tenant, token, api)
+        if len(_CALLERS) > 8192:  # bounded: tokens are client-supplied
+            _CALLERS.clear()
+        _CALLERS[key] = caller
+    claims = caller.claims
+    now = tenant.clock.now()
+    if now >= claims.get("exp", 0):
+        raise Unauthenticated("Lifetime validation failed, the token is expired.", reason="expired")
+    if now + 300 < claims.get("nbf", 0):
+        raise Unauthenticated("The token is not yet valid.", reason="not_yet_valid")
+    if tenant.app_by_client_id(caller.app_id) is None:
+        raise Unauthenticated("The application of this token no longer exists.", reason="unknown_app")
+    if caller.kind == "user":
+        user = tenant.users.get(caller.object_id)
+        if user is None or user.deleted_date_time is not None or not user.account_enabled:
+            raise Unauthenticated("The user of this token no longer exists or is disabled.", reason="unknown_user")
+    return caller
+
+
+def _verify_static(tenant, token: str, api: str) -> Caller:
     try:
-        # Signature and audience checks are pure functions of (key, token, api): cached. Lifetime, tenant, app
-        # and user checks below run on every call, against the tenant clock and the current directory.
+        # Signature and audience checks are pure functions of (key, token, api): cached.
         claims = dict(_verified(tenant.signing_public_pem, token, api))
     except jwt.InvalidAudienceError:
         raise Unauthenticated("Invalid audience: the token was not issued for this resource.",
@@ -145,20 +172,8 @@ def verify_access_token(tenant, token: str | None, api: str) -> Caller:
         raise Unauthenticated(f"The access token is malformed: {exc}.", reason="invalid_token") from None
     if claims.get("tid") != tenant.id:
         raise Unauthenticated("The token was issued for a different tenant.", reason="invalid_tenant")
-    now = tenant.clock.now()
-    if now >= claims.get("exp", 0):
-        raise Unauthenticated("Lifetime validation failed, the token is expired.", reason="expired")
-    if now + 300 < claims.get("nbf", 0):
-        raise Unauthenticated("The token is not yet valid.", reason="not_yet_valid")
-    app = tenant.app_by_client_id(claims.get("appid", ""))
-    if app is None:
-        raise Unauthenticated("The application of this token no longer exists.", reason="unknown_app")
     kind = "user" if claims.get("idtyp") == "user" or "scp" in claims else "app"
-    if kind == "user":
-        user = tenant.users.get(claims.get("oid", ""))
-        if user is None or user.deleted_date_time is not None or not user.account_enabled:
-            raise Unauthenticated("The user of this token no longer exists or is disabled.", reason="unknown_user")
-    return Caller(tenant_id=tenant.id, app_id=claims["appid"], kind=kind, object_id=claims.get("oid", ""),
+    return Caller(tenant_id=tenant.id, app_id=claims.get("appid", ""), kind=kind, object_id=claims.get("oid", ""),
                   user_principal_name=claims.get("upn"), roles=list(claims.get("roles", [])),
                   scopes=(claims.get("scp") or "").split(), wids=list(claims.get("wids", [])), claims=claims)
 

@@ -24,11 +24,37 @@ _ROUTE = re.compile(r"^/(?:(?:adminapi|AdminApi)/beta/([^/]+)/(InvokeCommand|\$b
                     r"|adminapi/beta/([^/]+)/(invokecommand))$")
 
 
-class _Request(WerkzeugRequest):
-    """The werkzeug request the hooks read (path, args), with the JSON body this layer parsed once."""
+class _Request:
+    """What the hooks read of an Exchange POST (method, path, environ, the JSON body parsed once): a werkzeug
+    request is built only for the rare cases that need one (query strings, bodies without a length)."""
 
-    max_content_length: int | None = None
-    body_json = None
+    __slots__ = ("environ", "method", "path", "body_json", "max_content_length", "_full")
+
+    def __init__(self, environ: dict, path: str, max_content_length: int | None):
+        self.environ, self.path, self.max_content_length = environ, path, max_content_length
+        self.method = "POST"
+        self.body_json = None
+        self._full = None
+
+    def _werkzeug(self) -> WerkzeugRequest:
+        if self._full is None:
+            self._full = WerkzeugRequest(self.environ)
+            self._full.max_content_length = self.max_content_length
+        return self._full
+
+    @property
+    def args(self):
+        """The query string (werkzeug's MultiDict)."""
+        return self._werkzeug().args
+
+    @property
+    def form(self):
+        """Form fields (never read for Exchange calls; here for the hooks' interface)."""
+        return self._werkzeug().form
+
+    def get_data(self) -> bytes:
+        """The raw body, through werkzeug (chunked or length-less bodies)."""
+        return self._werkzeug().get_data()
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
         """The body parsed as JSON, or None (what ``get_json(force=True, silent=True)`` answers)."""
@@ -71,8 +97,8 @@ class ExchangeEndpoints:
         # PATH_INFO carries the raw bytes as latin-1; werkzeug (and so Flask) decode the path as UTF-8.
         tenant_key = (m.group(1) or m.group(3)).encode("latin-1").decode("utf-8", "replace")
         is_batch = m.group(2) == "$batch"
-        req = _Request(environ)
-        req.max_content_length = self.app.config.get("MAX_CONTENT_LENGTH")
+        path = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")
+        req = _Request(environ, path, self.app.config.get("MAX_CONTENT_LENGTH"))
         registry = self.app.extensions["hybridsoa"]  # read per request: tests swap the registry of one app
         state = None
         try:
