@@ -103,8 +103,17 @@ class PimState:
     # ------------------------------------------------------------ timer
     def next_due(self) -> float | None:
         """Earliest end of a time-bound eligibility or assignment still on the books."""
-        ends = [a.end_date_time for a in self.tenant.role_assignments if a.end_date_time is not None]
-        return min(ends) if ends else None
+        assignments = self.tenant.role_assignments
+        # Asked before every request: remembered until the collection changes (its sequence moves on put,
+        # touch and delete, which is how schedules are created, rescheduled and removed).
+        stamp = (id(assignments), assignments.current_seq(), len(assignments))
+        cached = self.__dict__.get("_due")
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        ends = [a.end_date_time for a in assignments if a.end_date_time is not None]
+        due = min(ends) if ends else None
+        self.__dict__["_due"] = (stamp, due)
+        return due
 
     def run_due(self, now: float) -> None:
         """Remove eligibilities and assignments whose schedule has ended (an expired activation grants nothing)."""
