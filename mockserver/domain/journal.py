@@ -3,6 +3,7 @@ queried with filters and counts (WireMock's ``/__admin/requests``, per tenant)."
 from __future__ import annotations
 
 import collections
+import functools
 import re
 from typing import Iterable
 
@@ -13,12 +14,17 @@ REDACTED = "***"
 MAX_VALUE_CHARS = 2048
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
 def redact(value, _depth: int = 0):
     """A copy of ``value`` (JSON-like) with secret-named keys replaced by ``***`` and long strings cut."""
     if _depth > 8:
         return REDACTED
     if isinstance(value, dict):
-        return {k: (REDACTED if isinstance(k, str) and SECRET_NAME.search(k) else redact(v, _depth + 1))
+        return {k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else redact(v, _depth + 1))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, _depth + 1) for v in value[:200]]

@@ -118,24 +118,10 @@ def _rate_state_of(tenant) -> list:
     return state
 
 
-def _rate_headers(tenant) -> dict:
-    now = tenant.clock.now()
-    state = _rate_state_of(tenant)
-    if now >= state[0] + RATE_WINDOW_SECONDS:
-        state[0], state[1], state[3] = now, 0, None
-    state[1] += 1
-    if state[3] is None:  # formatted once per window, not per request
-        state[3] = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
-    return {"Rate-Limit-Limit": str(RATE_LIMIT), "Rate-Limit-Remaining": str(max(0, RATE_LIMIT - state[1])),
-            "Rate-Limit-Reset": state[3]}
-
-
-def _request_id(tenant) -> str:
+def _request_id(state: list, tenant_id: str) -> str:
     # Deterministic per tenant and request number, without drawing from the tenant's seeded RNG.
-    state = _rate_state_of(tenant)
     state[2] += 1
-    digest = hashlib.sha256(f"{tenant.id}:exo:{state[2]}".encode()).digest()
-    return guid_text(digest)
+    return guid_text(hashlib.sha256(f"{tenant_id}:exo:{state[2]}".encode()).digest())
 
 
 def guid_text(digest: bytes) -> str:
@@ -145,12 +131,27 @@ def guid_text(digest: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _common_headers(tenant, caller=None) -> dict:
-    headers = {"request-id": _request_id(tenant), "OData-Version": "4.0", "Cache-Control": "no-cache",
-               "X-ExchangeVersion": EXCHANGE_VERSION_HEADER}
-    headers.update(_rate_headers(tenant))
+#: Lower-cased names of the headers every answer carries (a call's own headers may replace them).
+_COMMON_NAMES = frozenset({"content-type", "request-id", "odata-version", "cache-control", "x-exchangeversion",
+                           "rate-limit-limit", "rate-limit-remaining", "rate-limit-reset", "x-ms-appid"})
+_RATE_LIMIT_TEXT = str(RATE_LIMIT)
+
+
+def _common_headers(tenant, caller=None) -> list[tuple[str, str]]:
+    """request-id, OData-Version, Cache-Control, X-ExchangeVersion, the Rate-Limit-* triple and X-Ms-Appid."""
+    now = tenant.clock.now()
+    state = _rate_state_of(tenant)
+    if now >= state[0] + RATE_WINDOW_SECONDS:
+        state[0], state[1], state[3] = now, 0, None
+    state[1] += 1
+    if state[3] is None:  # formatted once per window, not per request
+        state[3] = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
+    headers = [("request-id", _request_id(state, tenant.id)), ("OData-Version", "4.0"),
+               ("Cache-Control", "no-cache"), ("X-ExchangeVersion", EXCHANGE_VERSION_HEADER),
+               ("Rate-Limit-Limit", _RATE_LIMIT_TEXT), ("Rate-Limit-Remaining", str(max(0, RATE_LIMIT - state[1]))),
+               ("Rate-Limit-Reset", state[3])]
     if caller is not None:
-        headers["X-Ms-Appid"] = caller.app_id
+        headers.append(("X-Ms-Appid", caller.app_id))
     return headers
 
 
@@ -203,20 +204,18 @@ Answer = tuple  # (status, body bytes, [(header, value), ...]): what the WSGI la
 
 
 def render(tenant, caller, status: int, body, headers: dict) -> Answer:
-    """The answer on the wire: JSON body, then the service's common headers and the call's own headers
-    (merged case-insensitively, later wins, first position kept)."""
-    merged: dict[str, tuple[str, str]] = {}
-    if body is not None:
-        merged["content-type"] = ("Content-Type", JSON_TYPE)
+    """The answer on the wire: JSON body, then the service's common headers and the call's own headers (a call's
+    header replaces a common one of the same name)."""
+    out = [("Content-Type", JSON_TYPE)] if body is not None else []
     if tenant is not None:
         with tenant.lock:
-            common = _common_headers(tenant, caller)
-        for key, value in common.items():
-            merged[key.lower()] = (key, value)
-    for key, value in headers.items():
-        merged[key.lower()] = (key, value)
+            out += _common_headers(tenant, caller)
+    if headers:
+        replaced = {k.lower() for k in headers} & _COMMON_NAMES
+        if replaced:
+            out = [h for h in out if h[0].lower() not in replaced]
+        out += headers.items()
     data = b"" if body is None else json.dumps(body).encode()
-    out = list(merged.values())
     out.append(("Content-Length", str(len(data))))
     return status, data, out
 
