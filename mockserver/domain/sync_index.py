@@ -5,7 +5,7 @@ They follow the tenant's collections through each collection's change log (``cha
 by anyone (Graph, Exchange, the control plane, snapshot restore) are picked up without the engine being told."""
 from __future__ import annotations
 
-from .sync_rules import smtp_addresses
+from .sync_rules import smtp_address_tuple
 
 
 class SyncIndex:
@@ -73,7 +73,7 @@ class SyncIndex:
         anchor = user.on_premises_immutable_id
         live = user.deleted_date_time is None
         upn = _lower(user.user_principal_name) if live and user.user_principal_name else None
-        addrs = tuple(smtp_addresses(user.proxy_addresses)) if live else ()
+        addrs = smtp_address_tuple(user.proxy_addresses) if live else ()
         if upn in addrs:
             # The primary address is usually the UPN: one string for both.
             addrs = tuple(upn if a == upn else a for a in addrs)
@@ -108,7 +108,7 @@ class SyncIndex:
             return
         owner = mbx.external_directory_object_id
         live = mbx.when_soft_deleted is None
-        addrs = tuple(smtp_addresses(mbx.email_addresses)) if live else ()
+        addrs = smtp_address_tuple(mbx.email_addresses) if live else ()
         if owner:
             current = self.mailbox_by_owner.get(owner)
             if current is None or live:

@@ -60,6 +60,22 @@ def smtp_addresses(proxies) -> list[str]:
     return [p[5:].lower() for p in proxies or () if isinstance(p, str) and p[:5].lower() == "smtp:"]
 
 
+def smtp_address_tuple(proxies) -> tuple[str, ...]:
+    """:func:`smtp_addresses` as a tuple, remembered for the last SharedList asked about: a cycle asks for the
+    same seeded list three times in a row (conflict check, user index, mailbox index)."""
+    global _last_smtp
+    last = _last_smtp
+    if last[0] is proxies:
+        return last[1]
+    addrs = tuple(smtp_addresses(proxies))
+    if type(proxies) is SharedList:  # unchangeable, and held here so its id cannot be reused
+        _last_smtp = (proxies, addrs)
+    return addrs
+
+
+_last_smtp: tuple = (None, ())
+
+
 def primary_smtp(attrs: dict) -> str | None:
     """The primary SMTP address: ``mail`` when set, else the ``SMTP:`` (upper-case prefix) proxy."""
     mail = attrs.get("mail")

@@ -64,15 +64,17 @@ class Collection(Generic[T]):
         """Record that the object under ``key`` was mutated in place."""
         seq = next(self._counter)
         self._seq[key] = seq
-        self._tomb.pop(key, None)
+        if self._tomb:
+            self._tomb.pop(key, None)
         self._log_seqs.append(seq)
         self._log_keys.append(key)
         if len(self._log_keys) > 4 * len(self._seq) + 1024:
             self._compact()
         if self._track_dirty:
             self.dirty.add(key)
-        for listener in self.listeners:
-            listener(self.name, key, self._items.get(key))
+        if self.listeners:
+            for listener in self.listeners:
+                listener(self.name, key, self._items.get(key))
 
     def delete(self, key: str) -> T | None:
         """Remove ``key`` (hard delete) and mark it changed; returns the removed object."""
