@@ -192,5 +192,6 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
     attrs.setdefault("mS-DS-ConsistencyGuid", consistency_guid_for(object_guid))
     user = ADUser(sam_account_name=sam, object_guid=object_guid, ou=ou, attrs=attrs,
                   when_created=now, when_changed=now)
-    tenant.ad_users.put(sam.lower(), user)
+    key = sam.lower()
+    tenant.ad_users.put(sam if key == sam else key, user)  # seeded names are lower case: one string, not two
     return user

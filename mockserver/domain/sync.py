@@ -182,10 +182,13 @@ class SyncEngine:
         ad_users = t.ad_users
         index = self.index
         scoped = scope_filter(scopes)
+        # A full run's work list is every AD object, so the plan loop sees every in-scope anchor.
+        present: set[str] = set()
         for key in keys:
             ad = ad_users.get(key)
             if ad is not None and scoped(ad.ou):
                 anchor = ad.consistency_guid
+                present.add(anchor)
                 user = index.user_for_anchor(anchor)
                 if user is not None and user.is_cloud_managed:
                     # SOA in the cloud (blockOnPremisesSync), deleted there or not: Connect leaves it alone.
@@ -196,11 +199,12 @@ class SyncEngine:
                 anchor = ad.consistency_guid if ad is not None else index.anchor_by_ad_key.get(key)
                 self._plan_delete(run, key, anchor, deletes)
         if full:
-            present = {ad.consistency_guid for ad in ad_users if scoped(ad.ou)}
-            handled = {a for _, _, a, _ in upserts} | {a for _, a, _ in deletes}
-            for anchor in list(index.user_by_anchor):
-                if anchor not in present and anchor not in handled:
-                    self._plan_delete(run, index.ad_key_by_anchor.get(anchor), anchor, deletes)
+            missing = [anchor for anchor in index.user_by_anchor if anchor not in present]
+            if missing:
+                handled = {a for _, _, a, _ in upserts} | {a for _, a, _ in deletes}
+                for anchor in missing:
+                    if anchor not in handled:
+                        self._plan_delete(run, index.ad_key_by_anchor.get(anchor), anchor, deletes)
         for anchor in list(self.restored_orphans):
             user = index.user_for_anchor(anchor)
             if user is None or user.deleted_date_time is not None or user.on_premises_sync_enabled:
