@@ -180,19 +180,21 @@ def _assign(tenant, mbx, prop: str, value) -> None:
         mbx.recipient_type_details = value
 
 
+_CUSTOM_ATTRIBUTES = tuple(f"CustomAttribute{i}" for i in range(1, 16))
+_EXTENSION_ATTRIBUTES = tuple(f"ExtensionCustomAttribute{i}" for i in range(1, 6))
+
+
 def _planned_values(tenant, mbx, params) -> dict:
     """Validate every requested value and compute the new property values without touching the mailbox."""
     new: dict = {}
-    for i in range(1, 16):
-        name = f"CustomAttribute{i}"
+    for name in _CUSTOM_ATTRIBUTES:
         if name in params:
             value = params[name]
             if value is not None and len(value) > 1024:
                 raise exo_errors.data_validation(f"The length of the property is too long. The maximum length is "
                                                  f"1024 and the length of the value provided is {len(value)}.")
             new[name] = value or None
-    for i in range(1, 6):
-        name = f"ExtensionCustomAttribute{i}"
+    for i, name in enumerate(_EXTENSION_ATTRIBUTES, start=1):
         if name in params:
             values = params[name].apply(mbx.extension_custom_attributes[i - 1])
             if len(values) > 1300:
