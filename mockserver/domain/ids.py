@@ -22,9 +22,8 @@ class SeededIds:
         """Return a new version-4-shaped GUID string from the seeded stream."""
         # Same bits and text as str(uuid.UUID(int=..., version=4)) (variant 10xx, version 4), without building a
         # UUID object: seeding draws ~4 GUIDs per mailbox, and this was ~10% of a 100k seed.
-        n = (self.rng.getrandbits(128) & _CLEAR_VERSION_VARIANT) | _SET_VERSION_VARIANT
-        h = "%032x" % n
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        h = "%032x" % ((self.rng.getrandbits(128) & _CLEAR_VERSION_VARIANT) | _SET_VERSION_VARIANT)
+        return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 
     def hex(self, nbytes: int = 16) -> str:
         """Return ``nbytes`` random bytes as lowercase hex."""
