@@ -38,12 +38,19 @@ def honours_exchange_cloud_managed(version: str) -> bool:
 def in_scope(ou: str, scopes) -> bool:
     """OU-based filtering: the object's OU is one of the selected containers or below one of them.
     An empty selection means the whole domain is in scope (Connect's default without OU filtering)."""
-    return scope_filter(scopes)(ou)
+    if not scopes:
+        return True
+    ou_l = ou.lower()
+    for scope in scopes:
+        s = scope.lower()
+        if ou_l == s or ou_l.endswith("," + s):
+            return True
+    return False
 
 
 def scope_filter(scopes):
     """:func:`in_scope` for one OU selection, as a predicate on an OU (a cycle tests every AD user against
-    the same selection, so it lower-cases the selection once)."""
+    the same selection, so it lower-cases the selection once; tests check both agree)."""
     if not scopes:
         return lambda ou: True
     wanted = [s.lower() for s in scopes]
