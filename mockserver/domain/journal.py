@@ -39,10 +39,10 @@ def _status_matches(pattern: str, status: int) -> bool:
         part = part.strip().lower()
         if not part:
             continue
-        if part.endswith("xx") and part[:-2].isdigit():
+        if part.endswith("xx") and part[:-2].isdecimal():
             if status // 100 == int(part[:-2]):
                 return True
-        elif part.isdigit() and int(part) == status:
+        elif part.isdecimal() and int(part) == status:
             return True
     return False
 

@@ -24,7 +24,7 @@ def parse_version(text) -> tuple[int, ...] | None:
     if not isinstance(text, str):
         return None
     parts = text.strip().split(".")
-    if not 2 <= len(parts) <= 4 or not all(p.isdigit() and len(p) <= 9 for p in parts):
+    if not 2 <= len(parts) <= 4 or not all(p.isdecimal() and len(p) <= 9 for p in parts):
         return None
     return tuple(int(p) for p in parts) + (0,) * (4 - len(parts))
 

@@ -52,7 +52,7 @@ def get_audit(tenant_key: str):
             flags[name] = _BOOL[args[name].lower()]
     limit = None
     if args.get("limit"):
-        if not args["limit"].isdigit() or int(args["limit"]) < 1:
+        if not args["limit"].isdecimal() or int(args["limit"]) < 1:
             raise ControlError(400, "ValidationError", "limit must be a positive integer.")
         limit = int(args["limit"])
     caller = (args.get("caller") or "").lower() or None

@@ -33,7 +33,7 @@ def _since(value: str | None) -> float | None:
 def _limit(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdecimal() or int(value) < 1:
         raise ControlError(400, "ValidationError", "limit must be a positive integer.")
     return int(value)
 
@@ -48,7 +48,7 @@ def list_requests(t):
     if api is not None and api not in ("exchange", "graph", "identity"):
         raise ControlError(400, "ValidationError", "api must be exchange, graph or identity.")
     status = args.get("status") or None
-    if status is not None and not all(p.strip().lower().rstrip("x").isdigit() for p in status.split(",") if p.strip()):
+    if status is not None and not all(p.strip().lower().rstrip("x").isdecimal() for p in status.split(",") if p.strip()):
         raise ControlError(400, "ValidationError", "status must look like 429, 5xx or 200,201.")
     with tenant.lock:
         matched = tenant.journal.query(api=api, cmdlet=args.get("cmdlet") or None, status=status,

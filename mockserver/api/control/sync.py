@@ -139,7 +139,7 @@ def list_sync_cycles(tenant_key: str):
         raise ControlError(400, "InvalidQuery", "policyType must be Delta, Initial or Writeback.")
     top = request.args.get("top")
     if top is not None:
-        if not top.isdigit() or not 1 <= int(top) <= 2000:
+        if not top.isdecimal() or not 1 <= int(top) <= 2000:
             raise ControlError(400, "InvalidQuery", "top must be an integer from 1 to 2000.")
         top = int(top)
     with tenant.lock:

@@ -25,7 +25,7 @@ _WRITE_VERBS = ("set-", "enable-", "disable-", "new-", "remove-", "add-", "updat
 def status_class(status) -> str:
     """CSS class for an outcome word or HTTP status: ok, warn or bad."""
     text = str(status or "").lower()
-    if isinstance(status, int) or text.isdigit():
+    if isinstance(status, int) or text.isdecimal():
         code = int(text or 0)
         return "ok" if code < 400 else ("warn" if code in (401, 403, 404, 429) else "bad")
     if text in ("success", "succeeded", "ok", "completed"):

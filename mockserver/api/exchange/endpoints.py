@@ -66,7 +66,7 @@ def _read_json(environ: dict, req: _Request):
     # or length-less bodies go through werkzeug, which knows those cases. Over the size limit: werkzeug's 413.
     length = environ.get("CONTENT_LENGTH")
     limit = req.max_content_length
-    if length and length.isdigit():
+    if length and length.isascii() and length.isdecimal():
         n = int(length)
         if limit is not None and n > limit:
             raise RequestEntityTooLarge()

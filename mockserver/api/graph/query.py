@@ -104,7 +104,7 @@ def parse(coll: Collection, args=None) -> Query:
                 q.select.append(name)
     if "$top" in args:
         raw = args["$top"]
-        if not raw.isdigit() or not 1 <= int(raw) <= coll.max_top:
+        if not raw.isdecimal() or not 1 <= int(raw) <= coll.max_top:
             raise _bad(f"Invalid page size specified: '{raw}'. Must be between 1 and {coll.max_top} inclusive.",
                        UNSUPPORTED)
         q.top = int(raw)
