@@ -3,6 +3,7 @@ lock held across the whole request, throttling and fault rules decided before di
 changes nothing), the request journal, and the durable flush that runs before the response leaves."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -104,13 +105,22 @@ def _read_bearer(facts: RequestFacts, environ: dict) -> dict | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    claims = peek_claims(token.strip())
+    labels = _bearer_labels(token.strip())
+    if labels is None:
+        return None
+    facts.app_id, facts.user, tid = labels
+    return {"tid": tid}
+
+
+@functools.lru_cache(maxsize=4096)
+def _bearer_labels(token: str) -> tuple[str | None, str | None, str | None] | None:
+    # (app id, user, tenant id) of a token, decoded once per token (clients reuse one for an hour). Any claim may
+    # be junk in a forged token: strings only, so bad input cannot break the hooks.
+    claims = peek_claims(token)
     if claims is None:
         return None
-    # Any claim may be junk in a forged token: keep strings only, so bad input cannot break the hooks.
-    facts.app_id = _text(claims.get("appid")) or _text(claims.get("azp"))
-    facts.user = _text(claims.get("upn")) or _text(claims.get("unique_name"))
-    return claims
+    return (_text(claims.get("appid")) or _text(claims.get("azp")),
+            _text(claims.get("upn")) or _text(claims.get("unique_name")), _text(claims.get("tid")))
 
 
 def _text(value) -> str | None:
