@@ -38,7 +38,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import errors as exo_errors
+from . import access, errors as exo_errors
 from ..errors import DomainError
 
 TYPE_NAMES = {
@@ -360,7 +360,6 @@ def _multi_valued(param: Param, value) -> MultiValuedEdit:
 def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
     """Run one cmdlet as InvokeCommand does: resolve it, bind parameters, authorize, run, audit writes.
     Call with ``tenant.lock`` held."""
-    from . import access
     if not isinstance(cmdlet_name, str) or not cmdlet_name.strip():
         raise exo_errors.task_invalid("The CmdletInput CmdletName value is missing or empty.", "Ex1D8E01")
     spec = get_cmdlet(cmdlet_name)
