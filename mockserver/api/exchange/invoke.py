@@ -132,13 +132,14 @@ def guid_text(digest: bytes) -> str:
 
 
 #: Lower-cased names of the headers every answer carries (a call's own headers may replace them).
-_COMMON_NAMES = frozenset({"content-type", "request-id", "odata-version", "cache-control", "x-exchangeversion",
+_COMMON_NAMES = frozenset({"content-type", "request-id", "odata-version", "x-exchangeversion",
                            "rate-limit-limit", "rate-limit-remaining", "rate-limit-reset", "x-ms-appid"})
 _RATE_LIMIT_TEXT = str(RATE_LIMIT)
 
 
 def _common_headers(tenant, caller=None) -> list[tuple[str, str]]:
-    """request-id, OData-Version, Cache-Control, X-ExchangeVersion, the Rate-Limit-* triple and X-Ms-Appid."""
+    """request-id, OData-Version, X-ExchangeVersion, the Rate-Limit-* triple and X-Ms-Appid (the headers seen in
+    captures of the real service, wire-formats §1.3)."""
     now = tenant.clock.now()
     state = _rate_state_of(tenant)
     if now >= state[0] + RATE_WINDOW_SECONDS:
@@ -147,7 +148,7 @@ def _common_headers(tenant, caller=None) -> list[tuple[str, str]]:
     if state[3] is None:  # formatted once per window, not per request
         state[3] = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
     headers = [("request-id", _request_id(state, tenant.id)), ("OData-Version", "4.0"),
-               ("Cache-Control", "no-cache"), ("X-ExchangeVersion", EXCHANGE_VERSION_HEADER),
+               ("X-ExchangeVersion", EXCHANGE_VERSION_HEADER),
                ("Rate-Limit-Limit", _RATE_LIMIT_TEXT), ("Rate-Limit-Remaining", str(max(0, RATE_LIMIT - state[1]))),
                ("Rate-Limit-Reset", state[3])]
     if caller is not None:
