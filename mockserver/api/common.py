@@ -20,9 +20,9 @@ def find_tenant(key: str, registry_: TenantRegistry | None = None) -> Tenant | N
     return tenant
 
 
-def bearer_token() -> str | None:
-    """The token of an ``Authorization: Bearer ...`` header, or None."""
-    header = request.environ.get("HTTP_AUTHORIZATION", "")
+def bearer_token(environ: dict | None = None) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header (of ``environ``, else the current request), or None."""
+    header = (environ if environ is not None else request.environ).get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None

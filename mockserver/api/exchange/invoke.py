@@ -19,7 +19,7 @@ from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.exchange import access, cmdlets
 from ...domain.tokens import verify_access_token
-from ..common import find_tenant
+from ..common import bearer_token, find_tenant
 from . import bp
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
@@ -221,17 +221,10 @@ def render(tenant, caller, status: int, body, headers: dict) -> Answer:
     return status, data, out
 
 
-def _bearer(environ: dict) -> str | None:
-    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
 def _authenticate_or_refuse(registry, environ: dict, tenant_key: str):
     """``(tenant, caller, None)``, or ``(None, None, answer)`` in the real 401/403 shape."""
     try:
-        tenant, caller = _authenticate(registry, tenant_key, _bearer(environ))
+        tenant, caller = _authenticate(registry, tenant_key, bearer_token(environ))
     except DomainError as exc:
         status, body, headers = error_parts(exc)
         return None, None, render(registry.find(tenant_key), None, status, body, headers)
