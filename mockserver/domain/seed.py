@@ -38,7 +38,16 @@ DISPLAY_TYPE = {REMOTE_USER_MAILBOX: -2147483642, REMOTE_SHARED_MAILBOX: -214748
 #: msExchRemoteRecipientType of migrated remote mailboxes: Migrated (4), plus Room (32), Equipment (64), Shared (96).
 REMOTE_RECIPIENT_TYPE = {REMOTE_USER_MAILBOX: 4, REMOTE_ROOM_MAILBOX: 36, REMOTE_EQUIPMENT_MAILBOX: 68,
                          REMOTE_SHARED_MAILBOX: 100}
-_EMPTY_EXTENSIONS = {f"extensionAttribute{i}": None for i in range(1, 16)}
+#: Every new AD user's attributes in their order, with the values that do not vary per user (new_ad_user).
+_AD_ATTRIBUTES = {
+    "cn": None, "sAMAccountName": None, "userPrincipalName": None, "displayName": None, "givenName": None,
+    "sn": None, "department": None, "title": None, "mail": None, "mailNickname": None, "proxyAddresses": None,
+    "msExchHideFromAddressLists": False, "msExchRecipientTypeDetails": None, "msExchRecipientDisplayType": None,
+    "msExchRemoteRecipientType": None, "msExchMailboxGuid": None, "targetAddress": None,
+    "publicDelegates": EMPTY_LIST,
+    **{f"extensionAttribute{i}": None for i in range(1, 16)},
+    **{f"msExchExtensionCustomAttribute{i}": EMPTY_LIST for i in range(1, 6)},
+}
 DEPARTMENTS = ("Finance", "Sales", "Engineering", "Marketing", "Legal", "Operations", "HR", "Support")
 
 
@@ -166,26 +175,27 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
     now = tenant.clock.now() if now is None else now
     ou = ou or default_ous(tenant)["Users"]
     upn = f"{sam}@{tenant.domain}"
-    attrs = {
-        "cn": display, "sAMAccountName": sam, "userPrincipalName": upn, "displayName": display,
-        "givenName": given, "sn": sn, "department": department, "title": title,
-        "mail": upn, "mailNickname": sam,
-        "proxyAddresses": SharedList.of((f"SMTP:{upn}", f"smtp:{sam}@{tenant.name}.mail.onmicrosoft.com")),
-        "msExchHideFromAddressLists": False,
-        "msExchRecipientTypeDetails": kind,
-        "msExchRecipientDisplayType": DISPLAY_TYPE.get(kind, -2147483642),
-        "msExchRemoteRecipientType": REMOTE_RECIPIENT_TYPE.get(kind, 4),
-        "msExchMailboxGuid": tenant.ids.guid(),
-        "targetAddress": f"SMTP:{sam}@{tenant.name}.mail.onmicrosoft.com",
-        "publicDelegates": EMPTY_LIST,
-        **_EMPTY_EXTENSIONS,
-        "msExchExtensionCustomAttribute1": EMPTY_LIST, "msExchExtensionCustomAttribute2": EMPTY_LIST,
-        "msExchExtensionCustomAttribute3": EMPTY_LIST, "msExchExtensionCustomAttribute4": EMPTY_LIST,
-        "msExchExtensionCustomAttribute5": EMPTY_LIST,
-    }
+    routing = f"{sam}@{tenant.name}.mail.onmicrosoft.com"
+    # A copy of the template with the per-user values stored into it: same keys in the same order as a dict
+    # literal, at about half the cost of building 38 keys one by one (one AD user per seeded mailbox).
+    attrs = _AD_ATTRIBUTES.copy()
+    attrs["cn"] = attrs["displayName"] = display
+    attrs["sAMAccountName"] = attrs["mailNickname"] = sam
+    attrs["userPrincipalName"] = attrs["mail"] = upn
+    attrs["givenName"] = given
+    attrs["sn"] = sn
+    attrs["department"] = department
+    attrs["title"] = title
+    attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}", "smtp:" + routing))
+    attrs["msExchRecipientTypeDetails"] = kind
+    attrs["msExchRecipientDisplayType"] = DISPLAY_TYPE.get(kind, -2147483642)
+    attrs["msExchRemoteRecipientType"] = REMOTE_RECIPIENT_TYPE.get(kind, 4)
+    attrs["msExchMailboxGuid"] = tenant.ids.guid()
+    attrs["targetAddress"] = "SMTP:" + routing
     if department:
         attrs["extensionAttribute1"] = department.upper()[:3] + "-" + str(tenant.ids.rng.randrange(100, 999))
-    attrs.update(extra or {})
+    if extra:
+        attrs.update(extra)
     object_guid = tenant.ids.guid()
     # Modern Connect installs stamp mS-DS-ConsistencyGuid from objectGUID on first export; stamping it at
     # creation gives the same value and keeps the source anchor a plain attribute read.

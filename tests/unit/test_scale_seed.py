@@ -129,3 +129,31 @@ def test_seeded_proxies_are_shared_by_user_and_mailbox_and_quarantine_still_appl
     quarantined = tenant.sync.index.user_for_anchor(other.consistency_guid)
     assert ad.attrs["proxyAddresses"][1] not in quarantined.proxy_addresses
     assert quarantined.on_premises_provisioning_errors and ad.attrs["proxyAddresses"][1] in user.proxy_addresses
+
+
+def test_seeded_guids_are_the_uuid4_text_of_the_same_draws():
+    import random
+    ids, rng = SeededIds(11), random.Random(11)
+    for _ in range(2000):
+        assert ids.guid() == str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def test_new_ad_user_attribute_order_and_extra_values(make_tenant):
+    from mockserver.domain.seed import new_ad_user
+    tenant = make_tenant(mailboxes=1)
+    plain = new_ad_user(tenant, "plain", display="Plain User", given="Plain", sn="User", department="Sales")
+    names = list(plain.attrs)
+    assert names[:4] == ["cn", "sAMAccountName", "userPrincipalName", "displayName"]
+    assert names[-1] == "mS-DS-ConsistencyGuid" and len(names) == 39
+    assert plain.attrs["extensionAttribute1"].startswith("SAL-") and plain.attrs["mail"] == f"plain@{tenant.domain}"
+    assert plain.attrs["proxyAddresses"] == [f"SMTP:plain@{tenant.domain}",
+                                             f"smtp:plain@{tenant.name}.mail.onmicrosoft.com"]
+    extra = new_ad_user(tenant, "extra", display="Extra", extra={"title": "Boss", "company": "Contoso",
+                                                                 "mS-DS-ConsistencyGuid": "AAAA"})
+    names = list(extra.attrs)
+    assert names.index("title") == 7 and names[-2:] == ["company", "mS-DS-ConsistencyGuid"]
+    assert extra.attrs["title"] == "Boss"
+    assert extra.attrs["mS-DS-ConsistencyGuid"] == "AAAA" and extra.consistency_guid == "AAAA"
+    # Each user has its own attribute dict (the template is copied, never shared).
+    plain.attrs["title"] = "Changed"
+    assert extra.attrs["title"] == "Boss" and new_ad_user(tenant, "third", display="T").attrs["title"] is None
