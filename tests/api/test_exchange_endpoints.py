@@ -140,3 +140,19 @@ def test_an_internal_failure_answers_500_json_releases_the_lock_and_is_journaled
     # The tenant lock was released: another thread can take it at once.
     assert tenant.lock.acquire(blocking=False)
     tenant.lock.release()
+
+
+def test_a_failure_after_the_handler_answers_500_json_and_releases_the_lock(client, tenant, h, monkeypatch):
+    from mockserver.api import middleware
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(middleware, "finish", broken)
+    rv = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", headers=h,
+                     json={"CmdletInput": {"CmdletName": "Get-Mailbox"}})
+    assert rv.status_code == 500
+    assert rv.get_json()["error"] == {"code": "InternalServerError",
+                                      "message": "The mock hit an internal error (OSError)."}
+    assert tenant.lock.acquire(blocking=False)
+    tenant.lock.release()

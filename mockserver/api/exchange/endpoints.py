@@ -127,7 +127,13 @@ class ExchangeEndpoints:
 
     def _send(self, start_response, answer, state, req, registry):
         status, data, headers = answer
-        extra = middleware.finish(state, req, status, registry)
+        try:
+            extra = middleware.finish(state, req, status, registry)
+        except Exception as exc:  # noqa: BLE001 - e.g. the durable store failing to write: say so, no traceback
+            self.app.logger.exception("unhandled error after the handler")
+            (status, data, headers), extra = self._json(500, {"error": {
+                "code": "InternalServerError",
+                "message": f"The mock hit an internal error ({type(exc).__name__})."}}, {}), {}
         if extra:
             lowered = {k.lower() for k in extra}
             headers = [h for h in headers if h[0].lower() not in lowered] + list(extra.items())
