@@ -79,21 +79,9 @@ class ForwardSync:
         mbx = index.mailbox_for(p["userId"])
         create = p.get("create")
         if mbx is None:
-            if not create:
-                return
-            ident = p["identity"]
-            fields = {"name": create["name"], "alias": create["name"],
-                      "display_name": ident.get("display_name") or create["name"],
-                      "user_principal_name": ident.get("user_principal_name") or "",
-                      "primary_smtp_address": ident.get("user_principal_name") or ""}
-            fields.update(p.get("exchange") or {})
-            mbx = Mailbox(guid=t.ids.guid(), exchange_guid=create["exchangeGuid"],
-                          external_directory_object_id=p["userId"], is_dir_synced=True,
-                          immutable_id=create.get("immutableId"),
-                          is_exchange_cloud_managed=bool(create.get("cloudManaged")), when_created=now,
-                          when_changed=now, **fields)
-            t.mailboxes.put(mbx.guid, mbx)
-            index.index_mailbox(mbx.guid, mbx)
+            if create:
+                self._create(p["userId"], p["identity"], p.get("exchange"), create["exchangeGuid"],
+                             create["name"], create.get("immutableId"), create.get("cloudManaged"))
             return
         elif mbx.when_soft_deleted is not None:
             if not p.get("restore"):
@@ -108,6 +96,27 @@ class ForwardSync:
             mbx.when_changed = now
         t.mailboxes.put(mbx.guid, mbx)
         index.index_mailbox(mbx.guid, mbx)
+
+    def deliver_new_mailbox(self, user_id: str, identity: dict, exchange: dict | None, exchange_guid: str,
+                            name: str, immutable_id: str | None, cloud_managed) -> None:
+        """Apply at once the ``upsert`` delivery that creates a user's first mailbox, without the payload round trip:
+        for the sync engine when the delay is zero and the user has no mailbox (an Initial cycle's every user)."""
+        self._create(user_id, identity, exchange, exchange_guid, name, immutable_id, cloud_managed)
+        self.delivered += 1
+
+    def _create(self, user_id, identity, exchange, exchange_guid, name, immutable_id, cloud_managed) -> None:
+        t = self.tenant
+        now = t.clock.now()
+        upn = identity.get("user_principal_name") or ""
+        fields = {"name": name, "alias": name, "display_name": identity.get("display_name") or name,
+                  "user_principal_name": upn, "primary_smtp_address": upn}
+        if exchange:
+            fields.update(exchange)
+        mbx = Mailbox(guid=t.ids.guid(), exchange_guid=exchange_guid, external_directory_object_id=user_id,
+                      is_dir_synced=True, immutable_id=immutable_id, is_exchange_cloud_managed=bool(cloud_managed),
+                      when_created=now, when_changed=now, **fields)
+        t.mailboxes.put(mbx.guid, mbx)
+        self.engine.index.index_mailbox(mbx.guid, mbx)
 
     def _soft_delete(self, p: dict) -> None:
         mbx = self.engine.index.mailbox_for(p["userId"])

@@ -22,7 +22,7 @@ import logging
 from .clock import iso
 from .directory import EntraUser
 from .errors import InvalidArgument
-from .forward_sync import ForwardSync
+from .forward_sync import ForwardSync, delay_seconds
 from .lifecycle import PurgeScheduler, soft_delete_user
 from .memory import bulk_allocation, shared_list
 from .sync_index import SyncIndex
@@ -323,11 +323,13 @@ class SyncEngine:
         if not user.on_premises_sync_enabled:
             user.on_premises_sync_enabled = True  # takeover (new object, SOA rollback, or cloud restore re-matched)
             changed.append("on_premises_sync_enabled")
-        self.connector_deletes.pop(anchor, None)
-        self.restored_orphans.discard(anchor)
-        old_errors = [{k: v for k, v in e.items() if k != "occurredDateTime"}
-                      for e in user.on_premises_provisioning_errors]
-        if old_errors != [{k: v for k, v in e.items() if k != "occurredDateTime"} for e in errors]:
+        if self.connector_deletes:
+            self.connector_deletes.pop(anchor, None)
+        if self.restored_orphans:
+            self.restored_orphans.discard(anchor)
+        old_errors = user.on_premises_provisioning_errors
+        if (old_errors or errors) and ([{k: v for k, v in e.items() if k != "occurredDateTime"} for e in old_errors]
+                                       != [{k: v for k, v in e.items() if k != "occurredDateTime"} for e in errors]):
             user.on_premises_provisioning_errors = errors
             changed.append("on_premises_provisioning_errors")
         if changed or added or restored:
@@ -357,6 +359,13 @@ class SyncEngine:
             return False
         identity = mailbox_identity_values(ad)
         exchange = mailbox_exchange_values(ad, dropped)
+        if mbx is None and run.deliver_now:
+            # What submitting the payload below would do at once (zero delay, no mailbox to find or restore),
+            # without building and reading it back: one per synced user in an Initial cycle.
+            self.forward.deliver_new_mailbox(user.id, identity, exchange, ad.attrs.get("msExchMailboxGuid")
+                                             or self.tenant.ids.guid(), ad.sam_account_name, anchor,
+                                             run.cloud_managed_default())
+            return True
         payload = {"kind": "upsert", "userId": user.id, "identity": identity, "exchange": exchange,
                    "honour": run.honour}
         if mbx is None or mbx.when_soft_deleted is not None:
@@ -384,10 +393,13 @@ class SyncEngine:
             return None
         index = self.index
         upn = (ad.attrs.get("userPrincipalName") or "").lower()
-        candidates = [index.user_by_upn.get(upn)] if upn else []
+        by_upn = index.user_by_upn.get(upn) if upn else None
         primary = primary_smtp(ad.attrs)
-        if primary:
-            candidates += sorted(index.users_by_addr.get(primary.lower(), ()))
+        by_addr = index.users_by_addr.get(primary.lower(), ()) if primary else ()
+        if by_upn is None and not by_addr:
+            return None  # nobody to join (every object of a new tenant's Initial cycle)
+        candidates = [by_upn] if upn else []
+        candidates += sorted(by_addr)
         for uid in candidates:
             user = self.tenant.users.get(uid) if uid else None
             if (user is not None and user.deleted_date_time is None and not user.on_premises_immutable_id
@@ -521,11 +533,21 @@ class _Run:
         self.engine, self.now, self.honour = engine, now, honour
         #: onPremisesDomainName of every synced user (one string for the cycle, not one per user).
         self.domain_name = engine.tenant.name + ".local"
+        #: Forward-sync deliveries apply at once (zero delay); settings do not change during a cycle.
+        self.deliver_now = delay_seconds(engine.tenant) <= 0
+        self._cloud_managed_default = None
         self.adds = self.updates = self.deletes = self.unchanged = 0
         self.skipped_cloud_managed = self.cloud_managed_kept = self.soft_matched = 0
         self.error_count = 0
         self.errors: list[dict] = []
         self.errored_anchors: set[str] = set()
+
+    def cloud_managed_default(self) -> bool:
+        """The tenant's ExchangeAttributesCloudManagedByDefault for mailboxes this cycle creates."""
+        if self._cloud_managed_default is None:
+            self._cloud_managed_default = bool(self.engine.tenant.org_config.get(
+                "ExchangeAttributesCloudManagedByDefault"))
+        return self._cloud_managed_default
 
     def error(self, user, sam, anchor, err: dict) -> None:
         """Record a per-object PropertyConflict."""

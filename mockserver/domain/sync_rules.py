@@ -6,6 +6,8 @@ Everything here is a pure function of its arguments so the cycle engine (``sync.
 write-back share one definition of the mapping."""
 from __future__ import annotations
 
+from operator import itemgetter
+
 from .memory import EMPTY_LIST, SharedList
 from .onprem import REMOTE_TYPE_TO_EXO, ADUser
 
@@ -17,6 +19,17 @@ UAC_ACCOUNTDISABLE = 0x2
 
 _EXT = tuple(f"extensionAttribute{i}" for i in range(1, 16))
 _EXT_CUSTOM = tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6))
+# One C-level call for all of them: half the cost of fifteen dict.get calls, twice per synced user.
+_EXT_VALUES = itemgetter(*_EXT)
+_EXT_CUSTOM_VALUES = itemgetter(*_EXT_CUSTOM)
+
+
+def _values(attrs: dict, getter, names: tuple) -> tuple:
+    """``attrs.get(name)`` for each of ``names`` (``getter`` is their itemgetter), None when absent."""
+    try:
+        return getter(attrs)
+    except KeyError:  # AD objects made by hand or restored from older snapshots may lack some
+        return tuple(map(attrs.get, names))
 
 
 def parse_version(text) -> tuple[int, ...] | None:
@@ -111,7 +124,7 @@ def entra_identity_values(ad: ADUser, domain_name: str) -> dict:
         "on_premises_distinguished_name": ad.distinguished_name,
         "on_premises_user_principal_name": a.get("userPrincipalName"),
         "on_premises_domain_name": domain_name,
-        "on_premises_extension_attributes": list(map(a.get, _EXT)),
+        "on_premises_extension_attributes": list(_values(a, _EXT_VALUES, _EXT)),
     }
 
 
@@ -133,11 +146,14 @@ def mailbox_identity_values(ad: ADUser) -> dict:
 def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
     """Exchange attributes as Mailbox fields: the set whose SOA moves with IsExchangeCloudManaged."""
     a = ad.attrs
+    custom = _values(a, _EXT_CUSTOM_VALUES, _EXT_CUSTOM)
     values = {
         "alias": a.get("mailNickname") or ad.sam_account_name,
         "email_addresses": _kept(a, dropped),
-        "custom_attributes": list(map(a.get, _EXT)),
-        "extension_custom_attributes": [list(v) if v else EMPTY_LIST for v in map(a.get, _EXT_CUSTOM)],
+        "custom_attributes": list(_values(a, _EXT_VALUES, _EXT)),
+        # Usually all five are empty: the shared empty list five times, as the general expression gives.
+        "extension_custom_attributes": ([list(v) if v else EMPTY_LIST for v in custom] if any(custom)
+                                        else [EMPTY_LIST] * len(custom)),
         "hidden_from_address_lists_enabled": bool(a.get("msExchHideFromAddressLists")),
     }
     primary = primary_smtp(a)

@@ -157,3 +157,47 @@ def test_new_ad_user_attribute_order_and_extra_values(make_tenant):
     # Each user has its own attribute dict (the template is copied, never shared).
     plain.attrs["title"] = "Changed"
     assert extra.attrs["title"] == "Boss" and new_ad_user(tenant, "third", display="T").attrs["title"] is None
+
+
+def _mailbox_view(mbx) -> dict:
+    data = mbx.to_dict()
+    for name in ("guid", "when_created", "when_changed"):
+        data.pop(name)
+    return data
+
+
+def test_a_new_users_mailbox_is_the_same_delivered_at_once_or_through_the_queue():
+    from mockserver.domain.seed import new_ad_user
+    from mockserver.domain.tenant import TenantRegistry
+    views = []
+    for delay in (0, 5):
+        tenant = TenantRegistry(seed=1).create("fwd", mailboxes=4, seed=21, frozen_clock=True)
+        tenant.settings["forwardSyncDelayMinutes"] = delay
+        tenant.org_config["ExchangeAttributesCloudManagedByDefault"] = True
+        new_ad_user(tenant, "fresh", display="Fresh User", given="Fresh", sn="User", department="Legal",
+                    extra={"extensionAttribute7": "seven", "msExchExtensionCustomAttribute2": ["a", "b"]})
+        before = tenant.sync.forward.delivered
+        run = tenant.sync.run_cycle("Delta")
+        assert run["adds"] == 1
+        if delay:
+            assert tenant.sync.forward.pending() and not [m for m in tenant.mailboxes if m.alias == "fresh"]
+            tenant.advance(delay)
+        assert tenant.sync.forward.delivered == before + 1
+        mbx = next(m for m in tenant.mailboxes if m.alias == "fresh")
+        assert mbx.is_exchange_cloud_managed and mbx.custom_attributes[6] == "seven"
+        assert mbx.extension_custom_attributes[1] == ["a", "b"] and type(mbx.extension_custom_attributes[1]) is list
+        views.append(_mailbox_view(mbx))
+    assert views[0] == views[1]
+
+
+def test_flow_rules_read_attributes_missing_from_a_hand_made_ad_object():
+    from mockserver.domain.onprem import ADUser
+    from mockserver.domain.sync_rules import entra_identity_values, mailbox_exchange_values
+    ad = ADUser(sam_account_name="bare", object_guid=SeededIds(3).guid(), ou="OU=Corp,DC=x,DC=local",
+                attrs={"userPrincipalName": "bare@x", "extensionAttribute15": "last",
+                       "msExchExtensionCustomAttribute5": ["v"]})
+    ident = entra_identity_values(ad, "x.local")
+    assert ident["on_premises_extension_attributes"] == [None] * 14 + ["last"]
+    values = mailbox_exchange_values(ad)
+    assert values["custom_attributes"] == [None] * 14 + ["last"]
+    assert values["extension_custom_attributes"] == [[], [], [], [], ["v"]]
