@@ -76,7 +76,7 @@ class SyncIndex:
         addrs = smtp_address_tuple(user.proxy_addresses) if live else ()
         if upn in addrs:
             # The primary address is usually the UPN: one string for both.
-            addrs = tuple(upn if a == upn else a for a in addrs)
+            addrs = tuple([upn if a == upn else a for a in addrs])
         if anchor:
             # A live object wins the anchor over a soft-deleted one that carries the same anchor.
             current = self.user_by_anchor.get(anchor)
@@ -84,9 +84,7 @@ class SyncIndex:
                 self.user_by_anchor[anchor] = key
         if upn:
             self.user_by_upn[upn] = key
-        alone = (key,)
-        for addr in addrs:
-            _add_owner(self.users_by_addr, addr, key, alone)
+        _add_owners(self.users_by_addr, addrs, key)
         self._user_keys[key] = (anchor, upn, addrs)
 
     def _is_deleted(self, user_id: str) -> bool:
@@ -117,9 +115,7 @@ class SyncIndex:
             owned = self._user_keys.get(owner)
             if owned is not None and owned[2] == addrs:
                 addrs = owned[2]
-        alone = (key,)
-        for addr in addrs:
-            _add_owner(self.mailboxes_by_addr, addr, key, alone)
+        _add_owners(self.mailboxes_by_addr, addrs, key)
         if live and mbx.is_exchange_cloud_managed and mbx.is_dir_synced:
             self.cloud_managed_mailboxes.add(key)
         self._mailbox_keys[key] = (owner, addrs)
@@ -171,14 +167,16 @@ def _lower(text: str) -> str:
     return text if low == text else low
 
 
-def _add_owner(index: dict, addr: str, key: str, alone: tuple) -> None:
-    """Add ``key`` to the owners of ``addr``; ``alone`` is ``(key,)``, shared by all of one object's addresses
-    (one owner per address is the rule, and a tuple per address was ~70 bytes)."""
-    owners = index.get(addr)
-    if owners is None:
-        index[addr] = alone
-    elif key not in owners:
-        index[addr] = owners + (key,)
+def _add_owners(index: dict, addrs, key: str) -> None:
+    """Add ``key`` to the owners of each of ``addrs``. A new entry holds ``(key,)``, one tuple shared by all of the
+    object's addresses (one owner per address is the rule, and a tuple per address was ~70 bytes)."""
+    alone = (key,)
+    for addr in addrs:
+        owners = index.get(addr)
+        if owners is None:
+            index[addr] = alone
+        elif key not in owners:
+            index[addr] = owners + (key,)
 
 
 def _remove_owner(index: dict, addr: str, key: str) -> None:
