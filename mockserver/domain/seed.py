@@ -2,6 +2,8 @@
 (remote user, shared, room and equipment mailboxes) brought to the cloud by an initial Entra Connect cycle."""
 from __future__ import annotations
 
+import sys
+
 from . import keys, roles
 from .directory import Application, EntraUser
 from .memory import EMPTY_LIST, SharedList
@@ -45,8 +47,9 @@ _AD_ATTRIBUTES = {
     "msExchHideFromAddressLists": False, "msExchRecipientTypeDetails": None, "msExchRecipientDisplayType": None,
     "msExchRemoteRecipientType": None, "msExchMailboxGuid": None, "targetAddress": None,
     "publicDelegates": EMPTY_LIST,
-    **{f"extensionAttribute{i}": None for i in range(1, 16)},
-    **{f"msExchExtensionCustomAttribute{i}": EMPTY_LIST for i in range(1, 6)},
+    # Interned names (as sync_rules looks them up): dict lookups match them by identity.
+    **{sys.intern(f"extensionAttribute{i}"): None for i in range(1, 16)},
+    **{sys.intern(f"msExchExtensionCustomAttribute{i}"): EMPTY_LIST for i in range(1, 6)},
 }
 DEPARTMENTS = ("Finance", "Sales", "Engineering", "Marketing", "Legal", "Operations", "HR", "Support")
 

@@ -42,6 +42,7 @@ def test_scope_filter_agrees_with_in_scope():
             expected = not scopes or any(ou.lower() == s.lower() or ou.lower().endswith("," + s.lower())
                                          for s in scopes)
             assert test(ou) is expected and in_scope(ou, scopes) is expected
+            assert test(ou) is expected  # answered again from the filter's memory
 
 
 def test_change_log_survives_compaction_and_restore():
