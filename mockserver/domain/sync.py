@@ -17,12 +17,11 @@ forward-sync queue and the retention purger onto one ``next_due``/``run_due`` pa
 from __future__ import annotations
 
 import copy
-import logging
 
 from .clock import iso
 from .directory import EntraUser
 from .errors import InvalidArgument
-from .forward_sync import ForwardSync, delay_seconds
+from .forward_sync import ForwardSync
 from .lifecycle import PurgeScheduler, soft_delete_user
 from .memory import bulk_allocation, shared_list
 from .sync_index import SyncIndex
@@ -30,16 +29,13 @@ from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exc
                          entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
                          mailbox_identity_values, mailbox_type, primary_smtp, scope_filter,
                          smtp_address_tuple)
+from .sync_run import Run, conflict, guarded
 from .sync_settings import validated_settings
 from .writeback import WritebackJob
-
-log = logging.getLogger(__name__)
 
 POLICY_TYPES = ("Delta", "Initial")
 #: Run records kept per tenant (oldest dropped first).
 MAX_HISTORY = 2000
-#: Per-object errors listed in one run record (the count is always complete).
-MAX_ERRORS_LISTED = 500
 
 DEFAULT_SETTINGS = {
     "intervalMinutes": 30,
@@ -168,7 +164,7 @@ class SyncEngine:
         scopes = self.settings.get("ouScope") or []
         self.index.refresh()
         full = policy == "Initial" or self.full_scan_pending
-        run = _Run(self, now, honour)
+        run = Run(self, now, honour)
 
         keys = self._work_list(full)
         with bulk_allocation(len(keys)):
@@ -277,7 +273,7 @@ class SyncEngine:
             return
         deletes.append((key, anchor, user))
 
-    def _upsert(self, run: "_Run", key: str, ad, anchor: str, user) -> None:
+    def _upsert(self, run: "Run", key: str, ad, anchor: str, user) -> None:
         t = self.tenant
         index = self.index
         now = run.now
@@ -298,9 +294,9 @@ class SyncEngine:
             conflicts = index.address_conflicts(smtp_address_tuple(ad.attrs.get("proxyAddresses")), user_id)
             if conflicts:
                 dropped = frozenset(conflicts)
-                errors += [_conflict("ProxyAddress", addr, now) for addr in conflicts]
+                errors += [conflict("ProxyAddress", addr, now) for addr in conflicts]
         if index.upn_taken(ident["user_principal_name"], user_id):
-            errors.append(_conflict("UserPrincipalName", ident["user_principal_name"], now))
+            errors.append(conflict("UserPrincipalName", ident["user_principal_name"], now))
             if user is not None and not index.upn_taken(user.user_principal_name, user_id):
                 ident["user_principal_name"] = user.user_principal_name
             else:
@@ -353,7 +349,7 @@ class SyncEngine:
         else:
             run.unchanged += 1
 
-    def _mailbox(self, run: "_Run", ad, anchor: str, user, mbx, dropped, restored: bool) -> bool:
+    def _mailbox(self, run: "Run", ad, anchor: str, user, mbx, dropped, restored: bool) -> bool:
         rtd = mailbox_type(ad)
         if rtd is None:
             return False
@@ -415,7 +411,7 @@ class SyncEngine:
             if not self.index.upn_taken(candidate, None):
                 return candidate
 
-    def _finish(self, run: "_Run", policy: str, scheduled: bool, stopped: int | None = None) -> dict:
+    def _finish(self, run: "Run", policy: str, scheduled: bool, stopped: int | None = None) -> dict:
         t = self.tenant
         if stopped is not None:
             status = "stopped-deletion-threshold-exceeded"
@@ -511,67 +507,3 @@ class SyncEngine:
         self.purger.reset()
         self._reset_marks()
         self.full_scan_pending = True
-
-
-def guarded(engine, policy: str, work) -> None:
-    """Run scheduled work; a bug in it becomes a ``failed`` run record instead of breaking every later request
-    of the tenant (timers run inside request handling)."""
-    try:
-        work()
-    except Exception as exc:  # noqa: BLE001 -- see docstring
-        log.exception("scheduled %s run failed", policy)
-        now = engine.tenant.clock.now()
-        engine.add_history({"id": engine.tenant.ids.guid(), "policyType": policy, "trigger": "Scheduler",
-                            "startDateTime": iso(now), "endDateTime": iso(now), "status": "failed",
-                            "message": f"{type(exc).__name__}: {exc}", "errorCount": 0, "errors": []})
-
-
-class _Run:
-    """Counters and per-object errors of one cycle."""
-
-    def __init__(self, engine, now: float, honour: bool):
-        self.engine, self.now, self.honour = engine, now, honour
-        #: onPremisesDomainName of every synced user (one string for the cycle, not one per user).
-        self.domain_name = engine.tenant.name + ".local"
-        #: Forward-sync deliveries apply at once (zero delay); settings do not change during a cycle.
-        self.deliver_now = delay_seconds(engine.tenant) <= 0
-        self._cloud_managed_default = None
-        self.adds = self.updates = self.deletes = self.unchanged = 0
-        self.skipped_cloud_managed = self.cloud_managed_kept = self.soft_matched = 0
-        self.error_count = 0
-        self.errors: list[dict] = []
-        self.errored_anchors: set[str] = set()
-
-    def cloud_managed_default(self) -> bool:
-        """The tenant's ExchangeAttributesCloudManagedByDefault for mailboxes this cycle creates."""
-        if self._cloud_managed_default is None:
-            self._cloud_managed_default = bool(self.engine.tenant.org_config.get(
-                "ExchangeAttributesCloudManagedByDefault"))
-        return self._cloud_managed_default
-
-    def error(self, user, sam, anchor, err: dict) -> None:
-        """Record a per-object PropertyConflict."""
-        self._add({"errorType": err["category"], "userId": user.id, "sAMAccountName": sam, "sourceAnchor": anchor,
-                   "propertyCausingError": err["propertyCausingError"], "value": err["value"],
-                   "message": f"Unable to update this object because the following attributes associated with "
-                              f"this object have values that may already be associated with another object in "
-                              f"your local directory services: [{err['propertyCausingError']} {err['value']}]."})
-
-    def error_cloud_only(self, user, anchor) -> None:
-        """Record DeletingCloudOnlyObjectNotAllowed for a cloud-restored user whose AD object is gone."""
-        self.errored_anchors.add(anchor)
-        self._add({"errorType": "DeletingCloudOnlyObjectNotAllowed", "userId": user.id,
-                   "sAMAccountName": user.on_premises_sam_account_name, "sourceAnchor": anchor,
-                   "propertyCausingError": None, "value": None,
-                   "message": "The object being deleted is a cloud-only object. Deleting cloud-only objects "
-                              "through directory synchronization is not allowed."})
-
-    def _add(self, entry: dict) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS_LISTED:
-            self.errors.append(entry)
-
-
-def _conflict(prop: str, value: str, now: float) -> dict:
-    return {"category": "PropertyConflict", "occurredDateTime": iso(now), "propertyCausingError": prop,
-            "value": value}

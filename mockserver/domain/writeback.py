@@ -73,7 +73,7 @@ class WritebackJob:
 
     def run_due(self, now: float) -> None:
         """Scheduled run."""
-        from .sync import guarded
+        from .sync_run import guarded
         self.next_at = now + self.config["intervalMinutes"] * 60
         guarded(self.engine, "Writeback", lambda: self.run(trigger="Scheduler"))
 
