@@ -26,16 +26,18 @@ def _registry_module():
     return _REGISTRY_MODULE[0]
 
 
+def _registry_key() -> tuple[int, int]:
+    # Registration bumps the version; the size catches a test removing an entry directly.
+    registry = _registry_module()
+    return registry.REGISTRY_VERSION, len(registry._REGISTRY)
+
+
 def cmdlet_catalog() -> dict[str, list[str]]:
     """Every emulated cmdlet with its parameter names, from the Exchange cmdlet registry (RBAC cmdlets included).
     Cached until the registry's contents change (it is consulted on every InvokeCommand)."""
-    from .exchange import cmdlets as registry
-    registry.ensure_builtins()
-    table = getattr(registry, "_REGISTRY", None)
-    # Registration bumps the version; the size catches a test removing an entry directly.
-    key = (registry.REGISTRY_VERSION, len(table)) if table is not None else None
-    if key is None or key != _CATALOG_CACHE[0]:
-        catalog = {spec.name: [p.name for p in spec.param_list] for spec in registry.all_cmdlets()}
+    key = _registry_key()
+    if key != _CATALOG_CACHE[0]:
+        catalog = {spec.name: [p.name for p in spec.param_list] for spec in _registry_module().all_cmdlets()}
         _CATALOG_CACHE[:] = [key, catalog]
     return _CATALOG_CACHE[1]
 
@@ -221,14 +223,8 @@ class ExchangeRbac(RbacAdministration):
         security group, or (app-only) via the Exchange service principal of the calling app."""
         is_app = bool(getattr(caller, "is_app", False))
         app_id = getattr(caller, "app_id", None) if is_app else None
-        key = ("assignments", caller.object_id, is_app, app_id)
-        cache = self._decisions()
-        found = cache.get(key) if cache is not None else None
-        if found is None:
-            found = self.principal_assignments(caller.object_id, is_app=is_app, app_id=app_id)
-            if cache is not None:
-                cache[key] = found
-        return found
+        return self._decided(("assignments", caller.object_id, is_app, app_id),
+                             lambda: self.principal_assignments(caller.object_id, is_app=is_app, app_id=app_id))
 
     # ----------------------------------------------------- decision cache
     def _decisions(self) -> dict | None:
@@ -240,9 +236,8 @@ class ExchangeRbac(RbacAdministration):
         if getattr(tenant, "groups", None) is not None:
             return None  # security-group membership is not tracked by any change counter
         assignments = tenant.role_assignments
-        registry = _registry_module()
-        stamp = (self.generation, assignments.current_seq(), len(assignments), registry.REGISTRY_VERSION,
-                 len(registry._REGISTRY), id(self.catalog_override))
+        stamp = (self.generation, assignments.current_seq(), len(assignments), _registry_key(),
+                 id(self.catalog_override))
         now = tenant.clock.now()
         if stamp != self._decision_stamp or now >= self._decision_until:
             self._decision_cache = {}
@@ -252,6 +247,17 @@ class ExchangeRbac(RbacAdministration):
         elif len(self._decision_cache) > 4096:  # bounded: callers and parameter sets are client-chosen
             self._decision_cache.clear()
         return self._decision_cache
+
+    def _decided(self, key: tuple, decide):
+        """The cached answer to ``key``, or ``decide()`` remembered while the decisions stay valid (errors are
+        not remembered: they are raised again by a fresh evaluation)."""
+        cache = self._decisions()
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            found = decide()
+            if cache is not None:
+                cache[key] = found
+        return found
 
     def principal_assignments(self, principal: str, *, is_app: bool = False,
                               app_id: str | None = None) -> list[RoleAssignment]:
@@ -297,12 +303,7 @@ class ExchangeRbac(RbacAdministration):
         is_app = bool(getattr(caller, "is_app", False))
         key = ("grant", caller.object_id, is_app, getattr(caller, "app_id", None) if is_app else None, cmdlet_name,
                tuple(param_names or ()))
-        cache = self._decisions()
-        grant = cache.get(key) if cache is not None else None
-        if grant is None:
-            grant = self._authorize(caller, cmdlet_name, param_names)
-            if cache is not None:
-                cache[key] = grant
+        grant = self._decided(key, lambda: self._authorize(caller, cmdlet_name, param_names))
         if target_mailbox is not None:
             grant.check_target(target_mailbox)
         return grant
