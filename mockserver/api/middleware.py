@@ -65,9 +65,8 @@ def install(app: Flask) -> None:
 
 
 # --------------------------------------------------------------------------------------------- classify
-def classify(req=None) -> RequestFacts | None:
-    """Which emulated API and tenant a request is for (None for the dashboard, health and other paths)."""
-    req = req if req is not None else request._get_current_object()
+def classify(req) -> RequestFacts | None:
+    """Which emulated API and tenant a werkzeug request is for (None for the dashboard, health and other paths)."""
     path = req.path
     if path.startswith("/_mock"):
         m = _CONTROL.match(path)
@@ -81,8 +80,7 @@ def classify(req=None) -> RequestFacts | None:
     m = _GRAPH.match(path)
     if m:
         facts = RequestFacts(api="graph", tenant_key=None, path=path, sub_path=m.group(2) or "/")
-        claims = _read_bearer(facts, req.environ)
-        facts.tenant_key = _text(claims.get("tid")) if claims else None
+        facts.tenant_key = _read_bearer(facts, req.environ)
         facts.query = redact({k: v for k, v in req.args.items()})
         return facts
     m = _IDENTITY.match(path)
@@ -99,8 +97,9 @@ def classify(req=None) -> RequestFacts | None:
     return None
 
 
-def _read_bearer(facts: RequestFacts, environ: dict) -> dict | None:
-    # Decoded without verification only to key buckets and label the journal; the wire layer verifies.
+def _read_bearer(facts: RequestFacts, environ: dict) -> str | None:
+    # Decoded without verification only to key buckets and label the journal (the wire layer verifies); the
+    # answer is the token's tenant id, which Graph paths carry in no URL.
     header = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -109,7 +108,7 @@ def _read_bearer(facts: RequestFacts, environ: dict) -> dict | None:
     if labels is None:
         return None
     facts.app_id, facts.user, tid = labels
-    return {"tid": tid}
+    return tid
 
 
 @functools.lru_cache(maxsize=4096)

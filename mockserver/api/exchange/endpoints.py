@@ -47,11 +47,6 @@ class _Request:
         """The query string (werkzeug's MultiDict)."""
         return self._werkzeug().args
 
-    @property
-    def form(self):
-        """Form fields (never read for Exchange calls; here for the hooks' interface)."""
-        return self._werkzeug().form
-
     def get_data(self) -> bytes:
         """The raw body, through werkzeug (chunked or length-less bodies)."""
         return self._werkzeug().get_data()
@@ -94,10 +89,11 @@ class ExchangeEndpoints:
         return self.flask_wsgi(environ, start_response)
 
     def _serve(self, environ, start_response, m):
-        # PATH_INFO carries the raw bytes as latin-1; werkzeug (and so Flask) decode the path as UTF-8.
-        tenant_key = (m.group(1) or m.group(3)).encode("latin-1").decode("utf-8", "replace")
-        is_batch = m.group(2) == "$batch"
+        # PATH_INFO carries the raw bytes as latin-1; werkzeug (and so Flask) decode the path as UTF-8. The route
+        # matched /<api>/beta/<tenant>/<endpoint>, so the tenant is the third segment of the decoded path.
         path = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")
+        tenant_key = path.split("/")[3]
+        is_batch = m.group(2) == "$batch"
         req = _Request(environ, path, self.app.config.get("MAX_CONTENT_LENGTH"))
         registry = self.app.extensions["hybridsoa"]  # read per request: tests swap the registry of one app
         state = None

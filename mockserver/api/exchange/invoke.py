@@ -8,7 +8,6 @@ import base64
 import hashlib
 import json
 import re
-import uuid
 from urllib.parse import urlencode, urlsplit, parse_qs
 
 from flask import Response, current_app, request
