@@ -26,19 +26,26 @@ class AuditRecord(Record):
 
 
 class AuditLog:
-    """Append-only audit records of one tenant (bounded; oldest dropped past ``limit``)."""
+    """Append-only audit records of one tenant (bounded: past ``limit`` the oldest are dropped, in chunks of
+    ``limit // 64``)."""
 
     def __init__(self, limit: int = 200_000):
         self.limit = limit
         self.records: list[AuditRecord] = []
+        #: Records the durable store has not written yet (it drains this after each request).
         self.dirty: list[AuditRecord] = []
 
     def append(self, record: AuditRecord) -> AuditRecord:
         """Add a record."""
         self.records.append(record)
         self.dirty.append(record)
-        if len(self.records) > self.limit:
+        # Trimmed in chunks: dropping one record from the front of a full log moved the whole list on every
+        # write. ``dirty`` is bounded too: without a durable store nothing drains it.
+        slack = max(1, self.limit // 64)
+        if len(self.records) > self.limit + slack:
             del self.records[: len(self.records) - self.limit]
+        if len(self.dirty) > self.limit + slack:
+            del self.dirty[: len(self.dirty) - self.limit]
         return record
 
     def query(self, *, api: str | None = None, operation: str | None = None, target: str | None = None,

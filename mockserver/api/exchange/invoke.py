@@ -16,6 +16,7 @@ from werkzeug.wsgi import get_host
 
 from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
+from ...domain.ids import SeededIds
 from ...domain.exchange import access, cmdlets
 from ...domain.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
@@ -31,7 +32,7 @@ EXCHANGE_VERSION_HEADER = "Version 15.20 (Build 8632.20)"
 _PAGE_SIZE_RE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
 _ODATA_EXCEPTION_TYPE = "Microsoft.OData.ODataException"
 
-#: tenant id -> [window start (tenant time), calls in window, request counter]
+#: tenant id -> [window start (tenant time), calls in window, request-id source, Rate-Limit-Reset text]
 _rate_state: dict[str, list] = {}
 
 
@@ -110,24 +111,14 @@ def _parse_envelope(body) -> tuple[str, dict]:
 
 
 def _rate_state_of(tenant) -> list:
-    # [window start (tenant time), calls in window, request counter, Rate-Limit-Reset text of the window]
+    # [window start (tenant time), calls in window, request-id source, Rate-Limit-Reset text of the window]
     state = _rate_state.get(tenant.id)
     if state is None:
-        state = _rate_state[tenant.id] = [tenant.clock.now(), 0, 0, None]
+        # request-ids come from their own stream seeded by the tenant id: deterministic per tenant and request
+        # number, without drawing from the tenant's seeded RNG (which would shift every GUID the tenant makes).
+        source = SeededIds(int(hashlib.sha256(f"{tenant.id}:exo".encode()).hexdigest()[:16], 16))
+        state = _rate_state[tenant.id] = [tenant.clock.now(), 0, source, None]
     return state
-
-
-def _request_id(state: list, tenant_id: str) -> str:
-    # Deterministic per tenant and request number, without drawing from the tenant's seeded RNG.
-    state[2] += 1
-    return guid_text(hashlib.sha256(f"{tenant_id}:exo:{state[2]}".encode()).digest())
-
-
-def guid_text(digest: bytes) -> str:
-    """The version-4 GUID text of the first 16 bytes of a digest (``str(uuid.UUID(bytes=..., version=4))``)."""
-    n = (int.from_bytes(digest[:16], "big") & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
-    h = "%032x" % n
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 #: Lower-cased names of the headers every answer carries (a call's own headers may replace them).
@@ -146,7 +137,7 @@ def _common_headers(tenant, caller=None) -> list[tuple[str, str]]:
     state[1] += 1
     if state[3] is None:  # formatted once per window, not per request
         state[3] = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
-    headers = [("request-id", _request_id(state, tenant.id)), ("OData-Version", "4.0"),
+    headers = [("request-id", state[2].guid()), ("OData-Version", "4.0"),
                ("X-ExchangeVersion", EXCHANGE_VERSION_HEADER),
                ("Rate-Limit-Limit", _RATE_LIMIT_TEXT), ("Rate-Limit-Remaining", str(max(0, RATE_LIMIT - state[1]))),
                ("Rate-Limit-Reset", state[3])]
