@@ -155,9 +155,12 @@ class PurgeScheduler:
         self.users_seq = 0
         self.mailboxes_seq = 0
         self.purged = 0
+        #: Tenant time of the last look at the change logs (None: never looked).
+        self.refreshed_at: float | None = None
 
     def _refresh(self) -> None:
         t = self.tenant
+        self.refreshed_at = t.clock.now()
         if t.users.current_seq() != self.users_seq:
             for key, u in _changed(t.users, self.users_seq):
                 if u is not None and u.deleted_date_time is not None:
@@ -185,6 +188,16 @@ class PurgeScheduler:
         while self.heap and not self._valid(self.heap[0]):
             heapq.heappop(self.heap)
         return self.heap[0][0] if self.heap else None
+
+    def due_by(self, now: float) -> bool:
+        """Whether a purge is due at ``now``: the per-request question, answered without reading the change logs
+        while that cannot change the answer. A deletion not yet seen happened after the last look, at a tenant
+        time no earlier than it (the clock never goes back), so it cannot come due within a retention period of
+        that look."""
+        if self.refreshed_at is None or now >= self.refreshed_at + RETENTION_SECONDS:
+            due = self.next_due()
+            return due is not None and due <= now
+        return bool(self.heap) and self.heap[0][0] <= now
 
     def run_due(self, now: float) -> None:
         """Purge everything whose retention has ended."""

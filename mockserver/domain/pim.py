@@ -115,6 +115,11 @@ class PimState:
         self.__dict__["_due"] = (stamp, due)
         return due
 
+    def due_by(self, now: float) -> bool:
+        """Whether a schedule has ended at ``now`` (asked before every request)."""
+        due = self.next_due()
+        return due is not None and due <= now
+
     def run_due(self, now: float) -> None:
         """Remove eligibilities and assignments whose schedule has ended (an expired activation grants nothing)."""
         for a in list(self.tenant.role_assignments):

@@ -136,6 +136,14 @@ class SyncEngine:
                 best = due
         return best
 
+    def due_by(self, now: float) -> bool:
+        """Whether any scheduled work is due at ``now`` (asked before every request)."""
+        for due in (self.forward.next_due(), self.next_cycle_at if self.settings.get("enabled", True) else None,
+                    self.writeback.next_due()):
+            if due is not None and due <= now:
+                return True
+        return self.purger.due_by(now)
+
     def run_due(self, now: float) -> None:
         """Run the earliest piece of due work (the clock loop calls again for the rest)."""
         due = [(d, order, fn) for d, order, fn in self._subtimers() if d is not None and d <= now]

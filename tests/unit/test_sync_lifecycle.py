@@ -199,3 +199,25 @@ def test_whole_tenant_snapshot_keeps_connect_state(domain_tenant):
     assert run["updates"] == 0 and run["adds"] == 0 and run["deletes"] == 0
     copy_.advance(20)
     assert copy_.sync.history[-1]["policyType"] == "Writeback"
+
+
+def test_per_request_catch_up_purges_deletions_made_between_looks(domain_tenant):
+    # A running clock, as a served tenant has: the timers run from the per-request catch-up, which does not read
+    # the change logs on every call. A deletion made between two looks must still be purged when its retention ends.
+    from mockserver.domain.clock import TenantClock
+    t = domain_tenant
+    t.sync.settings["enabled"] = False  # nothing else scheduled
+    real = [0.0]
+    t.clock = TenantClock(t.clock.now(), real=lambda: real[0])
+    day = 24 * 3600
+    t.catch_up()
+    real[0] += 10 * day
+    t.catch_up()
+    mbx = next(m for m in t.mailboxes if not m.is_soft_deleted)
+    lifecycle.soft_delete_mailbox_now(t, mbx)          # deleted on day 10
+    real[0] += 25 * day
+    t.catch_up()
+    assert mbx.guid in t.mailboxes                     # day 35: retention not over
+    real[0] += 6 * day
+    t.catch_up()
+    assert mbx.guid not in t.mailboxes                 # day 41: purged

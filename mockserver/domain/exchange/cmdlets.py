@@ -141,7 +141,7 @@ class MultiValuedEdit:
         return {"Add": list(self.add), "Remove": list(self.remove)}
 
 
-@dataclass
+@dataclass(slots=True)
 class CmdletContext:
     """What a handler sees: the tenant, the caller, the canonical cmdlet name, warnings and audit fields."""
 
@@ -170,7 +170,7 @@ class CmdletContext:
             rbac.authorize_target(self.caller, self.cmdlet, list(self.param_names), target)
 
 
-@dataclass
+@dataclass(slots=True)
 class InvokeResult:
     """The output of one cmdlet invocation."""
 
