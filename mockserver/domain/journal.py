@@ -19,12 +19,18 @@ def _is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
+_PLAIN = (bool, int, float)
+
+
 def redact(value, _depth: int = 0):
     """A copy of ``value`` (JSON-like) with secret-named keys replaced by ``***`` and long strings cut."""
     if _depth > 8:
         return REDACTED
     if isinstance(value, dict):
-        return {k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else redact(v, _depth + 1))
+        # Scalars (most parameter values) are taken as they are, without a call per value.
+        return {k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else
+                    v if v is None or v.__class__ in _PLAIN or (v.__class__ is str and len(v) <= MAX_VALUE_CHARS)
+                    else redact(v, _depth + 1))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, _depth + 1) for v in value[:200]]

@@ -236,8 +236,9 @@ class ExchangeRbac(RbacAdministration):
         if getattr(tenant, "groups", None) is not None:
             return None  # security-group membership is not tracked by any change counter
         assignments = tenant.role_assignments
-        stamp = (self.generation, assignments.current_seq(), len(assignments), _registry_key(),
-                 id(self.catalog_override))
+        registry = _REGISTRY_MODULE[0] if _REGISTRY_MODULE else _registry_module()  # asked twice per request
+        stamp = (self.generation, assignments.current_seq(), len(assignments), registry.REGISTRY_VERSION,
+                 len(registry._REGISTRY), id(self.catalog_override))
         now = tenant.clock.now()
         if stamp != self._decision_stamp or now >= self._decision_until:
             self._decision_cache = {}

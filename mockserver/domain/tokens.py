@@ -49,9 +49,14 @@ class Caller:
         return self.user_principal_name or f"app:{self.app_id}"
 
     def describe(self) -> dict:
-        """Caller facts for audit records (no secrets)."""
-        return {"kind": self.kind, "appId": self.app_id, "objectId": self.object_id,
+        """Caller facts for audit records (no secrets). One dict per caller, shared by its records: treat it as
+        read-only."""
+        described = self.__dict__.get("_described")
+        if described is None:
+            described = self.__dict__["_described"] = {
+                "kind": self.kind, "appId": self.app_id, "objectId": self.object_id,
                 "userPrincipalName": self.user_principal_name}
+        return described
 
 
 def api_for_scope(scope: str) -> str | None:

@@ -75,7 +75,15 @@ def _indexed(tenant, key: str, as_guid: bool, types) -> list:
         index.refresh()
         candidates = [tenant.mailboxes.get(k) for k in sorted(index.mailboxes_by_addr.get(key, ()))]
     elif "*" not in key:
-        candidates = [tenant.mailboxes.get(k) for k in sorted(_name_index(tenant).get(key, ()))]
+        # The index was brought up to date just now and holds exactly the lowercase aliases and names: its hits
+        # need no second match (a key without "@" cannot equal a UPN or SMTP address).
+        keys = _name_index(tenant).get(key)
+        if not keys:
+            return []
+        mailboxes = tenant.mailboxes
+        found = [mailboxes.get(k) for k in (keys if len(keys) == 1 else sorted(keys))]
+        return [m for m in found if m is not None and not m.is_soft_deleted
+                and (types is None or m.recipient_type_details in types)]
     return [m for m in candidates if m is not None and not m.is_soft_deleted
             and (types is None or m.recipient_type_details in types) and mailbox_matches(m, key, as_guid)]
 

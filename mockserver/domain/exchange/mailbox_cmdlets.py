@@ -187,6 +187,8 @@ _EXTENSION_ATTRIBUTES = tuple(f"ExtensionCustomAttribute{i}" for i in range(1, 6
 def _planned_values(tenant, mbx, params) -> dict:
     """Validate every requested value and compute the new property values without touching the mailbox."""
     new: dict = {}
+    if params.keys().isdisjoint(_PLANNED_PARAMS):  # e.g. the bulk toggle: only the addresses left to look at
+        return _with_addresses(new, tenant, mbx, params)
     for name in _CUSTOM_ATTRIBUTES:
         if name in params:
             value = params[name]
@@ -226,11 +228,20 @@ def _planned_values(tenant, mbx, params) -> dict:
             add=[resolve_mailbox(tenant, v).name for v in edit.add],
             remove=[resolve_mailbox(tenant, v).name for v in edit.remove])
         new["GrantSendOnBehalfTo"] = resolved.apply(mbx.grant_send_on_behalf_to)
+    return _with_addresses(new, tenant, mbx, params)
+
+
+def _with_addresses(new: dict, tenant, mbx, params) -> dict:
     addresses, primary = _planned_addresses(tenant, mbx, params)
     if addresses is not None:
         new["EmailAddresses"] = addresses
         new["PrimarySmtpAddress"] = primary
     return new
+
+
+#: The parameters _planned_values reads before the address ones.
+_PLANNED_PARAMS = frozenset(_CUSTOM_ATTRIBUTES + _EXTENSION_ATTRIBUTES + (
+    "HiddenFromAddressListsEnabled", "Alias", "DisplayName", "Name", "Type", "GrantSendOnBehalfTo"))
 
 
 def _normalize_proxy(text: str) -> str:

@@ -96,14 +96,19 @@ def toggle_denied():
 
 def blocked_params(tenant, mbx, param_names, *, cloud_managed: bool | None = None) -> list[str]:
     """Parameters of a Set-Mailbox call that the hybrid rules refuse, in the order given."""
-    exchange_blocked = exchange_mastered_on_prem(tenant, mbx, cloud_managed=cloud_managed)
-    identity_blocked = identity_mastered_on_prem(tenant, mbx)
+    exchange_blocked = identity_blocked = None  # each worked out once, and only when a parameter needs it
     out = []
     for name in param_names:
-        if name in EXCHANGE_MAILBOX_PARAMS and exchange_blocked:
-            out.append(name)
-        elif name in IDENTITY_MAILBOX_PARAMS and identity_blocked:
-            out.append(name)
+        if name in EXCHANGE_MAILBOX_PARAMS:
+            if exchange_blocked is None:
+                exchange_blocked = exchange_mastered_on_prem(tenant, mbx, cloud_managed=cloud_managed)
+            if exchange_blocked:
+                out.append(name)
+        elif name in IDENTITY_MAILBOX_PARAMS:
+            if identity_blocked is None:
+                identity_blocked = identity_mastered_on_prem(tenant, mbx)
+            if identity_blocked:
+                out.append(name)
     return out
 
 
