@@ -41,7 +41,7 @@ _GRAPH_FAULT = {429: ("TooManyRequests", "Too many requests. Retry after the tim
                 504: ("gatewayTimeout", "The backend service did not respond in time.")}
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestFacts:
     """What the hooks learned about a request before dispatch (api, tenant, caller, cmdlet...)."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from .directory import Record
 
 
-@dataclass
+@dataclass(slots=True)
 class AuditRecord(Record):
     """One audited operation: caller, cmdlet/operation, parameters, outcome and the real changes."""
 

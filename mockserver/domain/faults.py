@@ -181,6 +181,8 @@ class FaultState:
               app_id: str | None = None, user: str | None = None) -> FaultDecision | None:
         """Decide what happens to one request (call under the tenant lock, before dispatch). Throttling is
         evaluated first: a throttled request spends no fault-rule count. None means: let it through untouched."""
+        if not self.throttling and not self.rules:  # the usual case: nothing configured
+            return None
         now = self.tenant.clock.now()
         throttle = self._take_token(api, app_id, now)
         if throttle is not None and throttle.rejects:
