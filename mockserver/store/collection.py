@@ -104,8 +104,15 @@ class Collection(Generic[T]):
 
     def changed_since(self, seq: int) -> list[str]:
         """Keys touched or deleted after sequence ``seq``, in O(changes) via the append-only change log."""
-        # Sequence numbers in the log are unique and increasing.
-        start = bisect.bisect_right(self._log_seqs, seq)
+        # Sequence numbers in the log are unique and increasing. Readers asking on every request are a change or
+        # two behind: look at the tail first (a binary search probes a dozen scattered places in a big log).
+        seqs = self._log_seqs
+        n = len(seqs)
+        if not n or seqs[-1] <= seq:
+            return []
+        if n > 1 and seqs[-2] <= seq:
+            return [self._log_keys[-1]]
+        start = bisect.bisect_right(seqs, seq)
         return list(dict.fromkeys(self._log_keys[start:]))
 
     def _compact(self) -> None:

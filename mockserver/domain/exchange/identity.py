@@ -96,10 +96,14 @@ class _NameIndex:
         self.mailboxes = mailboxes
         self.seq = 0
         self.by_name: dict[str, set[str]] = {}
-        self.names_of: dict[str, tuple[str, ...]] = {}
+        #: The (alias, name) each key is indexed under, as stored on the mailbox (shared strings, and an unchanged
+        #: pair is found without lowercasing anything).
+        self.raw_of: dict[str, tuple] = {}
 
     def refresh(self, mailboxes) -> dict[str, set[str]]:
         """Fold in the mailboxes changed since the last call; return the index."""
+        if mailboxes.current_seq() == self.seq:
+            return self.by_name
         changed = mailboxes.changed_since(self.seq)
         if len(changed) < 2000:
             self._fold(mailboxes, changed)
@@ -113,21 +117,30 @@ class _NameIndex:
         return self.by_name
 
     def _fold(self, mailboxes, changed) -> None:
+        raw_of, by_name = self.raw_of, self.by_name
         for key in changed:
             mbx = mailboxes.get(key)
-            names = tuple({(mbx.alias or "").lower(), (mbx.name or "").lower()} - {""}) if mbx is not None else None
-            if names is not None and self.names_of.get(key) == names:
+            raw = (mbx.alias, mbx.name) if mbx is not None else None
+            old = raw_of.get(key)
+            if raw == old:
                 continue  # most changes (a toggle, an attribute) leave alias and name alone
-            for name in self.names_of.pop(key, ()):
-                keys = self.by_name.get(name)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del self.by_name[name]
-            if names is not None:
-                for name in names:
-                    self.by_name.setdefault(name, set()).add(key)
-                self.names_of[key] = names
+            if old is not None:
+                del raw_of[key]
+                for name in _lowered_names(old):
+                    keys = by_name.get(name)
+                    if keys is not None:
+                        keys.discard(key)
+                        if not keys:
+                            del by_name[name]
+            if raw is not None:
+                raw_of[key] = raw
+                for name in _lowered_names(raw):
+                    by_name.setdefault(name, set()).add(key)
+
+
+def _lowered_names(raw: tuple) -> set[str]:
+    # The index keys of an (alias, name) pair.
+    return {(raw[0] or "").lower(), (raw[1] or "").lower()} - {""}
 
 
 def _name_index(tenant) -> dict[str, set[str]]:
