@@ -41,7 +41,7 @@ class _Request:
 
     def __init__(self, body, headers: dict, query: dict, tenant_segment: str):
         self.body, self.query, self.tenant_segment = body, query, tenant_segment
-        self.headers = {k.lower(): v for k, v in headers.items() if isinstance(k, str)}
+        self.headers = {k.lower(): v for k, v in headers.items() if isinstance(k, str)} if headers else {}
 
     def header(self, name: str) -> str | None:
         """A request header, case-insensitively."""
@@ -166,7 +166,7 @@ def execute(tenant, caller, req: _Request, base_url: str = "") -> tuple[int, dic
         "@odata.context": f"{base}/adminapi/beta/{req.tenant_segment}/$metadata#Collection(Exchange.GenericHashTable)",
         "adminapi.warnings@odata.type": "#Collection(String)",
         "@adminapi.warnings": list(result.warnings),
-        "value": [annotate(obj, select) for obj in page],
+        "value": [annotate(obj, select) for obj in page] if page else [],
     }
     if skip + page_size < len(result.values):
         query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
@@ -202,8 +202,8 @@ def render(tenant, caller, status: int, body, headers: dict) -> Answer:
         with tenant.lock:
             out += _common_headers(tenant, caller)
     if headers:
-        replaced = {k.lower() for k in headers} & _COMMON_NAMES
-        if replaced:
+        if not _COMMON_NAMES.isdisjoint(map(str.lower, headers)):
+            replaced = {k.lower() for k in headers} & _COMMON_NAMES
             out = [h for h in out if h[0].lower() not in replaced]
         out += headers.items()
     data = b"" if body is None else json.dumps(body).encode()
@@ -227,8 +227,11 @@ def answer_invoke(registry, environ: dict, tenant_key: str, body, query: dict) -
     if refused is not None:
         return refused
     # Only the paging preferences are read from the headers: looked up in the environ, not copied whole.
-    prefs = {name: environ[key] for name, key in (("prefer", "HTTP_PREFER"), ("x-prefer", "HTTP_X_PREFER"))
-             if key in environ}
+    prefs = {}
+    if "HTTP_PREFER" in environ:
+        prefs["prefer"] = environ["HTTP_PREFER"]
+    if "HTTP_X_PREFER" in environ:
+        prefs["x-prefer"] = environ["HTTP_X_PREFER"]
     status, out, headers = execute(tenant, caller, _Request(body, prefs, query, tenant_key), _base_url(environ))
     return render(tenant, caller, status, out, headers)
 

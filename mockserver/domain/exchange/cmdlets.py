@@ -214,7 +214,8 @@ def ensure_builtins() -> None:
 
 def get_cmdlet(name: str) -> CmdletSpec | None:
     """The registered cmdlet called ``name`` (case-insensitive), or None."""
-    ensure_builtins()
+    if not _loaded:
+        ensure_builtins()
     return _REGISTRY.get((name or "").strip().lower())
 
 
@@ -246,9 +247,9 @@ def bind(spec: CmdletSpec, raw: dict) -> dict:
             groups.add(param.group)
     if len(groups) > 1:
         raise exo_errors.ambiguous_parameter_set()
-    missing = [name for name in spec.required_names if name not in bound]
-    if missing:
-        raise exo_errors.missing_mandatory(missing)
+    for name in spec.required_names:
+        if name not in bound:
+            raise exo_errors.missing_mandatory([n for n in spec.required_names if n not in bound])
     return bound
 
 

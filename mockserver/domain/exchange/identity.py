@@ -81,9 +81,12 @@ def _indexed(tenant, key: str, as_guid: bool, types) -> list:
         if not keys:
             return []
         mailboxes = tenant.mailboxes
-        found = [mailboxes.get(k) for k in (keys if len(keys) == 1 else sorted(keys))]
-        return [m for m in found if m is not None and not m.is_soft_deleted
-                and (types is None or m.recipient_type_details in types)]
+        out = []
+        for k in (keys if len(keys) == 1 else sorted(keys)):
+            m = mailboxes.get(k)
+            if m is not None and not m.is_soft_deleted and (types is None or m.recipient_type_details in types):
+                out.append(m)
+        return out
     return [m for m in candidates if m is not None and not m.is_soft_deleted
             and (types is None or m.recipient_type_details in types) and mailbox_matches(m, key, as_guid)]
 
