@@ -155,27 +155,41 @@ def _current_user_only(caller, fn: str) -> None:
         raise GraphError(400, "BadRequest", "filterByCurrentUser is only valid with delegated authentication flow.")
 
 
-def _request_list(tenant, segment, principal_id=None):
-    kind, coll = _KINDS[segment]
-    views = [pim_request(r) for r in tenant.pim.list_requests(kind, principal_id)]
-    return _list(f"roleManagement/directory/{segment}", coll, views)
-
-
-def _schedule_list(tenant, segment, principal_id=None):
-    kind, coll = _SCHEDULES[segment]
-    rows = tenant.pim.eligibilities(principal_id) if kind == "eligible" else tenant.pim.assignments(principal_id)
-    return _list(f"roleManagement/directory/{segment}", coll, [tenant.pim.schedule_view(a) for a in rows])
-
-
-def _register_pim(segment: str):
-    kind, _ = _KINDS[segment]
+def _register_reads(segment: str, coll: query.Collection, rows, find, view, list_note: str = "") -> None:
+    """Register ``GET /{segment}`` and ``GET /{segment}/{id}`` (with ``filterByCurrentUser(on='principal')``) for
+    one PIM resource: ``rows(tenant, principal_id)`` lists, ``find(tenant, id)`` is one row or None (404), and
+    ``view(tenant, row)`` renders a row."""
     read = _read_perm(segment)
+    fragment = f"roleManagement/directory/{segment}"
 
-    def list_requests(tenant, caller):
-        return _request_list(tenant, segment)
-    list_requests.__name__ = f"list_{segment}"
-    list_requests.__doc__ = f"``GET /roleManagement/directory/{segment}``."
-    endpoint(f"{BASE}/{segment}", perm=read)(list_requests)
+    def listing(tenant, principal_id=None):
+        return _list(fragment, coll, [view(tenant, r) for r in rows(tenant, principal_id)])
+
+    def list_items(tenant, caller):
+        return listing(tenant)
+    list_items.__name__ = f"list_{segment}"
+    list_items.__doc__ = f"``GET /roleManagement/directory/{segment}``{list_note}."
+    endpoint(f"{BASE}/{segment}", perm=read)(list_items)
+
+    def get_item(tenant, caller, item):
+        if item.startswith("filterByCurrentUser"):
+            _current_user_only(caller, item)
+            return listing(tenant, caller.object_id)
+        row = find(tenant, item)
+        if row is None:
+            raise NotFound(_NOT_FOUND.format(item))
+        return entity(f"{fragment}/$entity", view(tenant, row))
+    get_item.__name__ = f"get_{segment}"
+    get_item.__doc__ = f"``GET /roleManagement/directory/{segment}/{{id}}`` and ``filterByCurrentUser``."
+    endpoint(f"{BASE}/{segment}/<item>", perm=read)(get_item)
+
+
+def _register_requests(segment: str):
+    """``roleEligibilityScheduleRequests`` / ``roleAssignmentScheduleRequests``: the reads plus ``POST``."""
+    kind, coll = _KINDS[segment]
+    _register_reads(segment, coll, rows=lambda tenant, principal_id: tenant.pim.list_requests(kind, principal_id),
+                    find=lambda tenant, item: tenant.pim.get_request(kind, item),  # raises NotFound itself
+                    view=lambda tenant, req: pim_request(req))
 
     def post_request(tenant, caller):
         body = json_body()
@@ -191,74 +205,34 @@ def _register_pim(segment: str):
     post_request.__doc__ = f"``POST /roleManagement/directory/{segment}``: 201 with the request."
     endpoint(f"{BASE}/{segment}", methods=("POST",))(post_request)
 
-    def get_request(tenant, caller, item):
-        if item.startswith("filterByCurrentUser"):
-            _current_user_only(caller, item)
-            return _request_list(tenant, segment, caller.object_id)
-        return entity(f"roleManagement/directory/{segment}/$entity", pim_request(tenant.pim.get_request(kind, item)))
-    get_request.__name__ = f"get_{segment}"
-    get_request.__doc__ = f"``GET /roleManagement/directory/{segment}/{{id}}`` and ``filterByCurrentUser``."
-    endpoint(f"{BASE}/{segment}/<item>", perm=read)(get_request)
-
 
 def _register_schedules(segment: str):
-    kind, _ = _SCHEDULES[segment]
-    read = _read_perm(segment)
+    """``roleEligibilitySchedules`` / ``roleAssignmentSchedules``: one row per eligible or active assignment."""
+    kind, coll = _SCHEDULES[segment]
 
-    def list_schedules(tenant, caller):
-        return _schedule_list(tenant, segment)
-    list_schedules.__name__ = f"list_{segment}"
-    list_schedules.__doc__ = f"``GET /roleManagement/directory/{segment}``."
-    endpoint(f"{BASE}/{segment}", perm=read)(list_schedules)
+    def rows(tenant, principal_id):
+        return tenant.pim.eligibilities(principal_id) if kind == "eligible" else tenant.pim.assignments(principal_id)
 
-    def get_schedule(tenant, caller, item):
-        if item.startswith("filterByCurrentUser"):
-            _current_user_only(caller, item)
-            return _schedule_list(tenant, segment, caller.object_id)
+    def find(tenant, item):
         a = tenant.role_assignments.get(item)
-        if a is None or a.kind != kind:
-            raise NotFound(_NOT_FOUND.format(item))
-        return entity(f"roleManagement/directory/{segment}/$entity", tenant.pim.schedule_view(a))
-    get_schedule.__name__ = f"get_{segment}"
-    get_schedule.__doc__ = f"``GET /roleManagement/directory/{segment}/{{id}}`` and ``filterByCurrentUser``."
-    endpoint(f"{BASE}/{segment}/<item>", perm=read)(get_schedule)
+        return a if a is not None and a.kind == kind else None
+    _register_reads(segment, coll, rows, find, view=lambda tenant, a: tenant.pim.schedule_view(a))
 
 
 _INSTANCES = {"roleEligibilityScheduleInstances": ("eligible", ELIGIBILITY_INSTANCES),
               "roleAssignmentScheduleInstances": ("active", ASSIGNMENT_INSTANCES)}
 
 
-def _instance_list(tenant, segment, principal_id=None):
-    kind, coll = _INSTANCES[segment]
-    rows = tenant.pim.instances(kind, principal_id)
-    return _list(f"roleManagement/directory/{segment}", coll, [tenant.pim.instance_view(a) for a in rows])
-
-
 def _register_instances(segment: str):
-    kind, _ = _INSTANCES[segment]
-    read = _read_perm(segment)
-
-    def list_instances(tenant, caller):
-        return _instance_list(tenant, segment)
-    list_instances.__name__ = f"list_{segment}"
-    list_instances.__doc__ = f"``GET /roleManagement/directory/{segment}`` (schedules in effect now)."
-    endpoint(f"{BASE}/{segment}", perm=read)(list_instances)
-
-    def get_instance(tenant, caller, item):
-        if item.startswith("filterByCurrentUser"):
-            _current_user_only(caller, item)
-            return _instance_list(tenant, segment, caller.object_id)
-        a = next((x for x in tenant.pim.instances(kind) if x.id == item), None)
-        if a is None:
-            raise NotFound(_NOT_FOUND.format(item))
-        return entity(f"roleManagement/directory/{segment}/$entity", tenant.pim.instance_view(a))
-    get_instance.__name__ = f"get_{segment}"
-    get_instance.__doc__ = f"``GET /roleManagement/directory/{segment}/{{id}}`` and ``filterByCurrentUser``."
-    endpoint(f"{BASE}/{segment}/<item>", perm=read)(get_instance)
+    """``roleEligibilityScheduleInstances`` / ``roleAssignmentScheduleInstances``: the schedules in effect now."""
+    kind, coll = _INSTANCES[segment]
+    _register_reads(segment, coll, rows=lambda tenant, principal_id: tenant.pim.instances(kind, principal_id),
+                    find=lambda tenant, item: next((x for x in tenant.pim.instances(kind) if x.id == item), None),
+                    view=lambda tenant, a: tenant.pim.instance_view(a), list_note=" (schedules in effect now)")
 
 
 for _segment in _KINDS:
-    _register_pim(_segment)
+    _register_requests(_segment)
 for _segment in _INSTANCES:
     _register_instances(_segment)
 for _segment in _SCHEDULES:
