@@ -25,33 +25,41 @@ def _selected(coll: query.Collection, view: dict) -> tuple[dict, list[str] | Non
     return query.project(view, q.select, coll.properties), q.select
 
 
+def _as_collection(tenant, fragment: str, coll: query.Collection, render):
+    """A per-tenant singleton as Graph lists it: a one-item collection, ``$select`` applied."""
+    view, select = _selected(coll, render(tenant))
+    return collection(fragment, [view], select=select)
+
+
+def _as_entity(tenant, key: str, fragment: str, coll: query.Collection, render):
+    """The singleton addressed by its id, which is the tenant id (anything else is 404), ``$select`` applied."""
+    if key != tenant.id:
+        raise NotFound(_NOT_FOUND.format(key))
+    view, select = _selected(coll, render(tenant))
+    return entity(f"{fragment}/$entity", view, select=select)
+
+
 @endpoint("/organization", perm=auth.ORG_READ)
 def list_organization(tenant, caller):
     """``GET /organization``: a one-item collection."""
-    view, select = _selected(ORGANIZATION, organization(tenant))
-    return collection("organization", [view], select=select)
+    return _as_collection(tenant, "organization", ORGANIZATION, organization)
 
 
 @endpoint("/organization/<org_id>", perm=auth.ORG_READ)
 def get_organization(tenant, caller, org_id):
     """``GET /organization/{tenantId}``."""
-    if org_id != tenant.id:
-        raise NotFound(_NOT_FOUND.format(org_id))
-    view, select = _selected(ORGANIZATION, organization(tenant))
-    return entity("organization/$entity", view, select=select)
+    return _as_entity(tenant, org_id, "organization", ORGANIZATION, organization)
 
 
 @endpoint("/directory/onPremisesSynchronization", perm=auth.SYNC_READ)
 def list_on_premises_synchronization(tenant, caller):
     """``GET /directory/onPremisesSynchronization``."""
-    view, select = _selected(SYNCHRONIZATION, on_premises_synchronization(tenant))
-    return collection("directory/onPremisesSynchronization", [view], select=select)
+    return _as_collection(tenant, "directory/onPremisesSynchronization", SYNCHRONIZATION,
+                          on_premises_synchronization)
 
 
 @endpoint("/directory/onPremisesSynchronization/<sync_id>", perm=auth.SYNC_READ)
 def get_on_premises_synchronization(tenant, caller, sync_id):
     """``GET /directory/onPremisesSynchronization/{id}`` (the id is the tenant id)."""
-    if sync_id != tenant.id:
-        raise NotFound(_NOT_FOUND.format(sync_id))
-    view, select = _selected(SYNCHRONIZATION, on_premises_synchronization(tenant))
-    return entity("directory/onPremisesSynchronization/$entity", view, select=select)
+    return _as_entity(tenant, sync_id, "directory/onPremisesSynchronization", SYNCHRONIZATION,
+                      on_premises_synchronization)
