@@ -70,76 +70,72 @@ def _post_only(name: str):
                                                               f"{request.method} request to {name}."))
 
 
-@bp.get("/<tenant_key>/v2.0/.well-known/openid-configuration")
-def openid_configuration(tenant_key: str):
-    """OpenID Connect discovery for a tenant addressed by id or ``*.onmicrosoft.com`` domain."""
+def _discovery_document(tenant_key: str, build, **not_found):
+    """A tenant's ``build(tenant)`` document as Entra serves discovery: cacheable for a day, readable cross-origin;
+    an unknown tenant is AADSTS90002."""
     tenant = find_tenant(tenant_key)
     if tenant is None:
-        return _entra_error(tenant_not_found(tenant_key, error="invalid_tenant"))
+        return _entra_error(tenant_not_found(tenant_key, **not_found))
     with tenant.lock:
-        body = identity.openid_configuration(tenant, _base())
+        body = build(tenant)
     response = jsonify(body)
     response.headers["Cache-Control"] = "max-age=86400, private"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@bp.get("/<tenant_key>/v2.0/.well-known/openid-configuration")
+def openid_configuration(tenant_key: str):
+    """OpenID Connect discovery for a tenant addressed by id or ``*.onmicrosoft.com`` domain."""
+    return _discovery_document(tenant_key, lambda tenant: identity.openid_configuration(tenant, _base()),
+                               error="invalid_tenant")
 
 
 @bp.get("/<tenant_key>/discovery/v2.0/keys")
 @bp.get("/<tenant_key>/discovery/keys")
 def signing_keys(tenant_key: str):
     """JWKS: the public key the tenant signs access and id tokens with."""
-    tenant = find_tenant(tenant_key)
-    if tenant is None:
-        return _entra_error(tenant_not_found(tenant_key))
-    with tenant.lock:
-        body = identity.jwks(tenant)
-    response = jsonify(body)
-    response.headers["Cache-Control"] = "max-age=86400, private"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return _discovery_document(tenant_key, identity.jwks)
 
 
-@bp.route("/<tenant_key>/oauth2/v2.0/token", methods=["GET", "POST"])
-def token(tenant_key: str):
-    """The v2.0 token endpoint: client_credentials, password, device_code and refresh_token grants."""
+def _oauth_post(tenant_key: str, name: str, work):
+    """The frame of the POST-only ``/oauth2/v2.0/{name}`` endpoints: other methods get AADSTS900561, an unknown
+    tenant AADSTS90002; ``work(tenant, form) -> (body, headers)`` runs under the tenant lock, and a domain error it
+    raises is answered as an Entra error; answers are never cached."""
     if request.method != "POST":
-        return _post_only(f"/{tenant_key}/oauth2/v2.0/token")
+        return _post_only(f"/{tenant_key}/oauth2/v2.0/{name}")
     tenant = find_tenant(tenant_key)
     if tenant is None:
         return _entra_error(tenant_not_found(tenant_key))
     form = _form()
     try:
         with tenant.lock:
-            body = identity.grant_token(tenant, form, base=_base())
-            trace_id = tenant.ids.guid()
+            body, headers = work(tenant, form)
     except EntraError as err:
         return _entra_error(err, tenant)
     except DomainError as err:
         return _entra_error(EntraError(90014, "invalid_request", err.message), tenant)
     response = jsonify(body)
     response.headers.update(_NO_STORE)
-    response.headers["x-ms-request-id"] = trace_id
+    response.headers.update(headers)
     return response
+
+
+@bp.route("/<tenant_key>/oauth2/v2.0/token", methods=["GET", "POST"])
+def token(tenant_key: str):
+    """The v2.0 token endpoint: client_credentials, password, device_code and refresh_token grants."""
+    def grant(tenant, form):
+        body = identity.grant_token(tenant, form, base=_base())
+        return body, {"x-ms-request-id": tenant.ids.guid()}
+    return _oauth_post(tenant_key, "token", grant)
 
 
 @bp.route("/<tenant_key>/oauth2/v2.0/devicecode", methods=["GET", "POST"])
 def devicecode(tenant_key: str):
     """The device authorization endpoint (RFC 8628 §3.1)."""
-    if request.method != "POST":
-        return _post_only(f"/{tenant_key}/oauth2/v2.0/devicecode")
-    tenant = find_tenant(tenant_key)
-    if tenant is None:
-        return _entra_error(tenant_not_found(tenant_key))
-    try:
-        with tenant.lock:
-            body = identity.start_device_flow(tenant, _form(), verification_uri=f"{_base()}/devicelogin")
-    except EntraError as err:
-        return _entra_error(err, tenant)
-    except DomainError as err:
-        return _entra_error(EntraError(90014, "invalid_request", err.message), tenant)
-    response = jsonify(body)
-    response.headers.update(_NO_STORE)
-    return response
+    def start(tenant, form):
+        return identity.start_device_flow(tenant, form, verification_uri=f"{_base()}/devicelogin"), {}
+    return _oauth_post(tenant_key, "devicecode", start)
 
 
 @bp.route("/<tenant_key>/oauth2/v2.0/authorize", methods=["GET", "POST"])
