@@ -268,7 +268,7 @@ def _journal_entry(facts: RequestFacts, tenant: Tenant, status: int, decision, r
         "time": state.time if state.time is not None else tenant.clock.now(),
         "api": facts.api, "method": req.method, "path": facts.path,
         "cmdlet": facts.cmdlet, "parameters": facts.parameters, "query": facts.query or None,
-        "caller": {"appId": facts.app_id, "userPrincipalName": facts.user},
+        "caller": _journal_caller(facts.app_id, facts.user),
         "clientRequestId": req.environ.get("HTTP_CLIENT_REQUEST_ID"),
         "status": status,
         "durationMs": round((time.perf_counter() - state.started) * 1000, 3),
@@ -278,6 +278,12 @@ def _journal_entry(facts: RequestFacts, tenant: Tenant, status: int, decision, r
     if decision is not None and decision.kind != "ok":
         entry["fault"] = {"kind": decision.kind, "ruleId": decision.rule_id, "latencyMs": decision.latency_ms}
     return entry
+
+
+@functools.lru_cache(maxsize=1024)
+def _journal_caller(app_id: str | None, user: str | None) -> dict:
+    # One dict per caller, shared read-only by its entries (a request journal holds thousands of them).
+    return {"appId": app_id, "userPrincipalName": user}
 
 
 def journal_view(entry: dict) -> dict:

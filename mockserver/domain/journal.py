@@ -22,11 +22,24 @@ def _is_secret_name(name: str) -> bool:
 _PLAIN = (bool, int, float)
 
 
+def _is_clean(value: dict) -> bool:
+    # Nothing to redact: string keys without a secret name, values that are None, numbers or short strings.
+    for k, v in value.items():
+        if k.__class__ is not str or _is_secret_name(k):
+            return False
+        if not (v is None or v.__class__ in _PLAIN or (v.__class__ is str and len(v) <= MAX_VALUE_CHARS)):
+            return False
+    return True
+
+
 def redact(value, _depth: int = 0):
-    """A copy of ``value`` (JSON-like) with secret-named keys replaced by ``***`` and long strings cut."""
+    """``value`` (JSON-like) with secret-named keys replaced by ``***`` and long strings cut: a copy, or for a flat
+    dict that needs neither (most cmdlet parameters) the dict itself, which the journal then shares read-only."""
     if _depth > 8:
         return REDACTED
     if isinstance(value, dict):
+        if _depth == 0 and _is_clean(value):
+            return value
         # Scalars (most parameter values) are taken as they are, without a call per value.
         return {k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else
                     v if v is None or v.__class__ in _PLAIN or (v.__class__ is str and len(v) <= MAX_VALUE_CHARS)

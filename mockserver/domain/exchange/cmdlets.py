@@ -425,6 +425,10 @@ _SECRET_PARAMS = {"password"}
 
 
 def _audit_parameters(raw) -> dict:
+    # The request's own dict when nothing is masked (records share it read-only: nothing writes to parameters).
     if not isinstance(raw, dict):
         return {}
-    return {k: ("***" if k.lower() in _SECRET_PARAMS else v) for k, v in raw.items() if isinstance(k, str)}
+    for k in raw:
+        if not isinstance(k, str) or k.lower() in _SECRET_PARAMS:
+            return {k: ("***" if k.lower() in _SECRET_PARAMS else v) for k, v in raw.items() if isinstance(k, str)}
+    return raw
