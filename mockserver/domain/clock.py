@@ -19,6 +19,10 @@ class Timer(Protocol):
     def run_due(self, now: float) -> None:
         """Run the work that is due at ``now`` (the clock already reads ``now``)."""
 
+    def due_by(self, now: float) -> bool:
+        """Whether anything is due at ``now``: the question asked before every request, which may be answered
+        more cheaply than :meth:`next_due` as long as the answer is the same."""
+
 
 class TenantClock:
     """A tenant's clock: ``now()`` is real time scaled by ``speed`` plus an offset, or frozen."""
