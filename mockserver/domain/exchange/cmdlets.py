@@ -393,6 +393,10 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
     if spec.writes:
         tenant.record("exchange", spec.name, caller, target=ctx.target, parameters=_audit_parameters(raw_params),
                       succeeded=True, changes=ctx.changes)
+        if ctx.changes and getattr(tenant, "_exo_read_cache", None) is not None:
+            # A write outdates the last read: let its objects go now rather than at the next read (after paging
+            # a big tenant that is one dict per mailbox, which every full garbage collection would walk).
+            tenant._exo_read_cache = None
     return InvokeResult(cmdlet=spec.name, values=list(values), warnings=list(ctx.warnings))
 
 
