@@ -51,7 +51,7 @@ class RequestFacts:
     sub_path: str = ""
     cmdlet: str | None = None
     parameters: dict | None = None
-    query: dict = field(default_factory=dict)
+    query: dict | None = None
     app_id: str | None = None
     user: str | None = None
     grant_type: str | None = None

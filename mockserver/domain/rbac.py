@@ -223,8 +223,8 @@ class ExchangeRbac(RbacAdministration):
         security group, or (app-only) via the Exchange service principal of the calling app."""
         is_app = bool(getattr(caller, "is_app", False))
         app_id = getattr(caller, "app_id", None) if is_app else None
-        return self._decided(("assignments", caller.object_id, is_app, app_id),
-                             lambda: self.principal_assignments(caller.object_id, is_app=is_app, app_id=app_id))
+        return self._decided(("assignments", caller.object_id, is_app, app_id), self._principal_assignments,
+                             caller.object_id, is_app, app_id)
 
     # ----------------------------------------------------- decision cache
     def _decisions(self) -> dict | None:
@@ -249,16 +249,19 @@ class ExchangeRbac(RbacAdministration):
             self._decision_cache.clear()
         return self._decision_cache
 
-    def _decided(self, key: tuple, decide):
-        """The cached answer to ``key``, or ``decide()`` remembered while the decisions stay valid (errors are
-        not remembered: they are raised again by a fresh evaluation)."""
+    def _decided(self, key: tuple, decide, *args):
+        """The cached answer to ``key``, or ``decide(*args)`` remembered while the decisions stay valid (errors
+        are not remembered: they are raised again by a fresh evaluation)."""
         cache = self._decisions()
         found = cache.get(key) if cache is not None else None
         if found is None:
-            found = decide()
+            found = decide(*args)
             if cache is not None:
                 cache[key] = found
         return found
+
+    def _principal_assignments(self, principal: str, is_app: bool, app_id: str | None) -> list[RoleAssignment]:
+        return self.principal_assignments(principal, is_app=is_app, app_id=app_id)
 
     def principal_assignments(self, principal: str, *, is_app: bool = False,
                               app_id: str | None = None) -> list[RoleAssignment]:
@@ -304,7 +307,7 @@ class ExchangeRbac(RbacAdministration):
         is_app = bool(getattr(caller, "is_app", False))
         key = ("grant", caller.object_id, is_app, getattr(caller, "app_id", None) if is_app else None, cmdlet_name,
                tuple(param_names or ()))
-        grant = self._decided(key, lambda: self._authorize(caller, cmdlet_name, param_names))
+        grant = self._decided(key, self._authorize, caller, cmdlet_name, param_names)
         if target_mailbox is not None:
             grant.check_target(target_mailbox)
         return grant

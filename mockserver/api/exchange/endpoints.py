@@ -69,6 +69,9 @@ def _read_json(environ: dict, req: _Request):
     else:
         data = req.get_data()
     try:
+        if data[:1] == b"{" and data[1:2] != b"\x00":
+            # What json.loads would detect for this start (UTF-8: no BOM, no UTF-16 NUL), without detecting it.
+            return json.loads(data.decode("utf-8", "surrogatepass"))
         return json.loads(data)
     except (ValueError, RecursionError):  # malformed, or nested past the parser's depth: not JSON
         return None
