@@ -223,7 +223,7 @@ class ExchangeRbac(RbacAdministration):
         security group, or (app-only) via the Exchange service principal of the calling app."""
         is_app = bool(getattr(caller, "is_app", False))
         app_id = getattr(caller, "app_id", None) if is_app else None
-        return self._decided(("assignments", caller.object_id, is_app, app_id), self._principal_assignments,
+        return self._decided(("assignments", caller.object_id, is_app, app_id), self.principal_assignments,
                              caller.object_id, is_app, app_id)
 
     # ----------------------------------------------------- decision cache
@@ -260,10 +260,7 @@ class ExchangeRbac(RbacAdministration):
                 cache[key] = found
         return found
 
-    def _principal_assignments(self, principal: str, is_app: bool, app_id: str | None) -> list[RoleAssignment]:
-        return self.principal_assignments(principal, is_app=is_app, app_id=app_id)
-
-    def principal_assignments(self, principal: str, *, is_app: bool = False,
+    def principal_assignments(self, principal: str, is_app: bool = False,
                               app_id: str | None = None) -> list[RoleAssignment]:
         """Enabled assignments reaching a user (object id) or a service principal (object id / app id)."""
         group_names = {g.name.lower() for g in self.groups_of(principal)}
