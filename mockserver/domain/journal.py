@@ -40,10 +40,7 @@ def redact(value, _depth: int = 0):
     if isinstance(value, dict):
         if _depth == 0 and _is_clean(value):
             return value
-        # Scalars (most parameter values) are taken as they are, without a call per value.
-        return {k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else
-                    v if v is None or v.__class__ in _PLAIN or (v.__class__ is str and len(v) <= MAX_VALUE_CHARS)
-                    else redact(v, _depth + 1))
+        return {k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else redact(v, _depth + 1))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, _depth + 1) for v in value[:200]]
