@@ -119,27 +119,30 @@ class SyncEngine:
         return self._last_start
 
     # --------------------------------------------------------------- timer
+    def _queue_dues(self) -> tuple:
+        # Forward-sync deliveries, the scheduled cycle and write-back: the due times read without a change log.
+        return (self.forward.next_due(), self.next_cycle_at if self.settings.get("enabled", True) else None,
+                self.writeback.next_due())
+
     def _subtimers(self):
-        cycle_due = self.next_cycle_at if self.settings.get("enabled", True) else None
-        return ((self.forward.next_due(), 0, self.forward.run_due),
+        forward_due, cycle_due, writeback_due = self._queue_dues()
+        return ((forward_due, 0, self.forward.run_due),
                 (self.purger.next_due(), 1, self.purger.run_due),
                 (cycle_due, 2, self._run_scheduled),
-                (self.writeback.next_due(), 3, self.writeback.run_due))
+                (writeback_due, 3, self.writeback.run_due))
 
     def next_due(self) -> float | None:
         """Earliest due time of the scheduled cycle, write-back, forward-sync deliveries and purges."""
-        # Asked before every request: the same answer as min() over _subtimers, without building them.
-        best = self.forward.next_due()
-        cycle_due = self.next_cycle_at if self.settings.get("enabled", True) else None
-        for due in (self.purger.next_due(), cycle_due, self.writeback.next_due()):
+        # The same answer as min() over _subtimers, without building them.
+        best = self.purger.next_due()
+        for due in self._queue_dues():
             if due is not None and (best is None or due < best):
                 best = due
         return best
 
     def due_by(self, now: float) -> bool:
         """Whether any scheduled work is due at ``now`` (asked before every request)."""
-        for due in (self.forward.next_due(), self.next_cycle_at if self.settings.get("enabled", True) else None,
-                    self.writeback.next_due()):
+        for due in self._queue_dues():
             if due is not None and due <= now:
                 return True
         return self.purger.due_by(now)
