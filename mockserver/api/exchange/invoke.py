@@ -202,8 +202,8 @@ def render(tenant, caller, status: int, body, headers: dict) -> Answer:
         with tenant.lock:
             out += _common_headers(tenant, caller)
     if headers:
-        if not _COMMON_NAMES.isdisjoint(map(str.lower, headers)):
-            replaced = {k.lower() for k in headers} & _COMMON_NAMES
+        replaced = _COMMON_NAMES.intersection(map(str.lower, headers))
+        if replaced:
             out = [h for h in out if h[0].lower() not in replaced]
         out += headers.items()
     data = b"" if body is None else json.dumps(body).encode()
