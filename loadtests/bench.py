@@ -8,7 +8,7 @@ measured in the same run.
 What it measures:
 1. Toggle throughput and p50/p95/p99 of ``Set-Mailbox -IsExchangeCloudManaged`` on the mock served by its
    production server (gunicorn, 1 worker x 8 threads, TLS), with Locust on the other core; the same load against
-   a bare Flask endpoint on the same stack and TLS returning a body of the same size (baseline); moto's server
+   a bare Flask endpoint on the same stack and TLS returning a response of the same size and headers (baseline); moto's server
    mode doing IAM TagUser (a peer's stateful single-item update). Then the mock again at half its saturating rate
    for the p99 target. Mock and baseline run in interleaved rounds (``--rounds``) and the ratios are medians over
    the pairs, with the server's CPU per request beside req/s: on a shared machine req/s drift by tens of percent
@@ -155,26 +155,41 @@ def load_benchmarks(args, work: Path) -> dict:
                               json={"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
                                   "Identity": identities[0], "IsExchangeCloudManaged": True}}})
         response_bytes = len(probe.content)
+        # The baseline sends the same response: this body size and the real answer's own headers (gunicorn adds
+        # Server, Date and Connection to both; requests' header dict keeps the mock's order).
+        response_headers = [[k, v] for k, v in probe.headers.items()
+                            if k.lower() not in ("server", "date", "connection", "content-length")]
         env = {"BENCH_CA": ca, "BENCH_TENANT": tenant["tenantId"], "BENCH_TOKEN": token,
                "BENCH_IDENTITIES": str(ids_file)}
-        base_port = free_port()
-        baseline = start_gunicorn("loadtests.baseline_app:app", base_port, tls,
-                                  env={"BASELINE_BYTES": str(response_bytes)})
+        # Two baselines: the same response as the mock's (body size and headers, what the target compares
+        # against), and the same body with only Content-Type (the baseline of sessions 1-3), shown beside it.
+        baselines = []
+        for headers_ in (response_headers, []):
+            base_port = free_port()
+            baselines.append((start_gunicorn("loadtests.baseline_app:app", base_port, tls, env={
+                "BASELINE_BYTES": str(response_bytes), "BASELINE_HEADERS": json.dumps(headers_)}),
+                f"https://127.0.0.1:{base_port}"))
         try:
-            wait_for(f"https://127.0.0.1:{base_port}/", ca)
+            for _proc, base_host in baselines:
+                wait_for(f"{base_host}/", ca)
             # Interleaved rounds: whatever else the machine does drifts over minutes, so each mock round is paired
-            # with a baseline round right after it, and the ratios are medians over the pairs.
-            rounds = []
-            for _ in range(args.rounds):
+            # with baseline rounds right after it, and the ratios are medians over the pairs.
+            rounds, body_only = [], []
+            for i in range(args.rounds):
                 m = run_locust("MockToggle", host, env, args.users, args.seconds, work, mock)
-                b = run_locust("BaselineToggle", f"https://127.0.0.1:{base_port}", env, args.users, args.seconds,
-                               work, baseline)
-                rounds.append((m, b))
+                order = baselines if i % 2 == 0 else baselines[::-1]  # neither baseline always runs last
+                runs = {base_host: run_locust("BaselineToggle", base_host, env, args.users, args.seconds, work, proc)
+                        for proc, base_host in order}
+                rounds.append((m, runs[baselines[0][1]]))
+                body_only.append((m, runs[baselines[1][1]]))
         finally:
-            stop(baseline)
+            for proc, _base_host in baselines:
+                stop(proc)
         results["rounds"] = rounds
         results["mock"] = _median_run([m for m, _ in rounds])
         results["baseline"] = _median_run([b for _, b in rounds])
+        results["body_only_rounds"] = body_only
+        results["baseline_body_only"] = _median_run([b for _, b in body_only])
         half = results["mock"]["rps"] / 2 / args.users
         results["mock_half"] = run_locust("MockToggle", host, {**env, "BENCH_RPS_PER_USER": f"{half:.3f}"},
                                           args.users, args.seconds, work, mock)
@@ -202,6 +217,7 @@ def load_benchmarks(args, work: Path) -> dict:
     finally:
         stop(moto)
     results["responseBytes"] = response_bytes
+    results["responseHeaders"] = len(response_headers) + 1  # and Content-Length
     return results
 
 
@@ -293,9 +309,14 @@ def render(load: dict, scale: list[dict], args) -> str:
         m, b, mo, h = load["mock"], load["baseline"], load["moto"], load["mock_half"]
         lines += ["| target | req/s | p50 ms | p95 ms | p99 ms | failures | server CPU ms/request |",
                   "|---|---|---|---|---|---|---|"]
-        for label, r in (("mock Set-Mailbox -IsExchangeCloudManaged", m), ("bare Flask baseline (same stack, TLS, "
-                         f"{load['responseBytes']}-byte body)", b), ("moto server IAM TagUser", mo),
-                         ("mock at half its saturating rate", h)):
+        rows = [("mock Set-Mailbox -IsExchangeCloudManaged", m),
+                (f"bare Flask baseline (same stack, TLS, same response: {load['responseBytes']}-byte body, "
+                 f"{load['responseHeaders']} headers)", b)]
+        if load.get("baseline_body_only"):
+            rows.append(("bare Flask, same body with Content-Type only (the sessions 1-3 baseline)",
+                         load["baseline_body_only"]))
+        rows += [("moto server IAM TagUser", mo), ("mock at half its saturating rate", h)]
+        for label, r in rows:
             cpu = f"{r['cpuMsPerRequest']:.2f}" if r.get("cpuMsPerRequest") else "-"
             lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | "
                          f"{r['failures']} | {cpu} |")
@@ -307,18 +328,32 @@ def render(load: dict, scale: list[dict], args) -> str:
         import statistics
         rps_ratios, cpu_ratios = pair_ratios(load.get("rounds", []))
         if rps_ratios:
-            lines += ["", f"Interleaved rounds (mock, then baseline, {len(rps_ratios)} times; rows above are medians):",
-                      "", "| round | mock req/s | baseline req/s | throughput ratio | CPU ratio |", "|---|---|---|---|---|"]
-            for i, (mr, br) in enumerate(load["rounds"], start=1):
-                cpu_r = (f"{br['cpuMsPerRequest'] / mr['cpuMsPerRequest']:.2f}"
-                         if mr.get("cpuMsPerRequest") and br.get("cpuMsPerRequest") else "-")
-                lines.append(f"| {i} | {mr['rps']:.0f} | {br['rps']:.0f} | {mr['rps'] / br['rps']:.2f} | {cpu_r} |")
+            body_only = load.get("body_only_rounds") or [(None, None)] * len(load["rounds"])
+            lines += ["", f"Interleaved rounds (mock, then the baselines, {len(rps_ratios)} times; rows above are "
+                          "medians; the last three columns compare with the body-only baseline):", "",
+                      "| round | mock req/s | baseline req/s | throughput ratio | CPU ratio | body-only req/s | "
+                      "throughput ratio | CPU ratio |", "|---|---|---|---|---|---|---|---|"]
+            for i, ((mr, br), (_, bo)) in enumerate(zip(load["rounds"], body_only), start=1):
+                cells = []
+                for other in (br, bo):
+                    if other is None:
+                        cells += ["-", "-", "-"]
+                        continue
+                    cpu_r = (f"{other['cpuMsPerRequest'] / mr['cpuMsPerRequest']:.2f}"
+                             if mr.get("cpuMsPerRequest") and other.get("cpuMsPerRequest") else "-")
+                    cells += [f"{other['rps']:.0f}", f"{mr['rps'] / other['rps']:.2f}", cpu_r]
+                lines.append(f"| {i} | {mr['rps']:.0f} | " + " | ".join(cells) + " |")
             cpu_ratio = (f"; by server CPU per request (baseline ÷ mock, robust to other load on the machine): "
                          f"**{statistics.median(cpu_ratios):.2f}**" if cpu_ratios else "")
         ratio = statistics.median(rps_ratios) if rps_ratios else m["rps"] / b["rps"]
         lines += ["", f"- mock / baseline throughput: **{ratio:.2f}** (median of the rounds; target >= 0.85)"
-                      f"{cpu_ratio}",
-                  f"- mock / moto throughput: **{m['rps'] / mo['rps']:.2f}x** (target >= 3x){moto_cpu}",
+                      f"{cpu_ratio}"]
+        bo_rps, bo_cpu = pair_ratios(load.get("body_only_rounds", []))
+        if bo_rps:
+            lines.append(f"- mock / body-only baseline (for comparison with earlier runs): throughput "
+                         f"**{statistics.median(bo_rps):.2f}**"
+                         + (f", server CPU per request **{statistics.median(bo_cpu):.2f}**" if bo_cpu else ""))
+        lines += [f"- mock / moto throughput: **{m['rps'] / mo['rps']:.2f}x** (target >= 3x){moto_cpu}",
                   f"- p99 at half load: **{h['p99']:.0f} ms** (target < 50 ms); failed requests under load: "
                   f"{m['failures'] + h['failures']}", ""]
     if scale:
