@@ -1,0 +1,73 @@
+"""The Locust load test (``loadtests/locustfile.py``) runs headless against a real HTTPS server, as its docstring
+says to run it: MSAL sign-in, toggles through the InvokeCommand envelope with read-back, paged reads. Only
+behaviour is asserted here (requests made, nothing failed, the state changed); speed lives in ``bench.py``."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def run_locust(server, tmp_path: Path, tags: str, seconds: int, tenant: dict | None = None,
+               mailboxes: int = 20) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+    """Run the locustfile headless; return the process and its stats rows by request name."""
+    env = {**os.environ, "HYBRIDSOA_CA": server.ca_path, "HYBRIDSOA_MAILBOXES": str(mailboxes)}
+    if tenant is not None:
+        creds = tmp_path / "tenant.json"
+        creds.write_text(json.dumps(tenant))
+        env["HYBRIDSOA_TENANT"] = str(creds)
+    prefix = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"),
+                           "--headless", "-u", "4", "-r", "4", "-t", f"{seconds}s", "--stop-timeout", "5",
+                           "--host", server.url, "--tags", tags, "--csv", str(prefix), "--only-summary",
+                           "--loglevel", "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=seconds + 120)
+    with open(f"{prefix}_stats.csv") as fh:
+        rows = {row["Name"]: row for row in csv.DictReader(fh)}
+    return proc, rows
+
+
+def mailbox_states(session, tenant: dict) -> dict[str, bool]:
+    """Alias -> IsExchangeCloudManaged for every mailbox of the tenant, read through the real API."""
+    app = next(a for a in tenant["apps"] if a["name"] == "automation")
+    token = session.post(f"{tenant['url']}/{tenant['tenantId']}/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": app["clientId"], "client_secret": app["clientSecret"],
+        "scope": "https://outlook.office365.com/.default"}).json()["access_token"]
+    answer = session.post(f"{tenant['url']}/adminapi/beta/{tenant['tenantId']}/InvokeCommand"
+                          "?$select=Alias,IsExchangeCloudManaged",
+                          json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited"}}},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    return {m["Alias"]: m["IsExchangeCloudManaged"] for m in answer.json()["value"]}
+
+
+@pytest.mark.mock_tenant(mailboxes=12)
+def test_toggle_tag_turns_every_mailbox_cloud_managed_with_read_back(mock_server, mock_session, tenant, tmp_path):
+    before = mailbox_states(mock_session, tenant)
+    assert before and not all(before.values())
+    proc, rows = run_locust(mock_server, tmp_path, "toggle", seconds=5, tenant=tenant)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    toggles, reads = rows["Set-Mailbox"], rows["Get-Mailbox (read-back)"]
+    # Each mailbox is taken from the queue once: one toggle and one read-back per mailbox, none failed.
+    assert int(toggles["Request Count"]) == int(reads["Request Count"]) == len(before)
+    assert int(rows["Aggregated"]["Failure Count"]) == 0
+    assert set(mailbox_states(mock_session, tenant).values()) == {True}
+
+
+def test_read_tag_pages_a_tenant_it_seeds_and_drops_it_afterwards(mock_server, mock_session, tmp_path):
+    tenants_before = {t["tenantId"] for t in mock_session.get(f"{mock_server.url}/_mock/tenants").json()["value"]}
+    proc, rows = run_locust(mock_server, tmp_path, "read", seconds=3, mailboxes=15)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(rows["Get-Mailbox (page)"]["Request Count"]) > 0
+    assert int(rows["Aggregated"]["Failure Count"]) == 0
+    assert "Set-Mailbox" not in rows
+    tenants_after = {t["tenantId"] for t in mock_session.get(f"{mock_server.url}/_mock/tenants").json()["value"]}
+    assert tenants_after == tenants_before
