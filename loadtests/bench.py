@@ -1,7 +1,7 @@
 """The benchmark driver (issue 9): one command, one machine, one run, every figure a ratio against a baseline
 measured in the same run.
 
-    .venv/bin/python loadtests/bench.py            # full run (~6 minutes on 2 cores)
+    .venv/bin/python loadtests/bench.py            # full run (~9 minutes on 2 cores; progress on stderr)
     .venv/bin/python loadtests/bench.py --quick    # smaller tenants and shorter loads, for a smoke check
     .venv/bin/python loadtests/bench.py --write    # also replace the generated section of docs/benchmarks.md
 
@@ -36,6 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVER_CORE, LOAD_CORE = "0", "1"
 GUNICORN = ["--workers", "1", "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"]
+
+
+def progress(message: str) -> None:
+    """One line of progress on stderr (stdout carries only the report): a full run takes about nine minutes."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
@@ -96,7 +101,7 @@ def group_cpu_seconds(pgid: int) -> float:
 
 
 def run_locust(user_class: str, host: str, env: dict, users: int, seconds: int, out: Path,
-               server: subprocess.Popen | None = None) -> dict:
+               server: subprocess.Popen | None = None, label: str | None = None) -> dict:
     """Run Locust headless on the load core; return throughput, percentiles and failures of the run, and the
     server's CPU milliseconds per request (robust to other load on the machine, unlike req/s)."""
     prefix = out / user_class
@@ -104,12 +109,21 @@ def run_locust(user_class: str, host: str, env: dict, users: int, seconds: int, 
     argv = pinned(LOAD_CORE, [str(BIN / "locust"), "-f", str(ROOT / "loadtests" / "bench_targets.py"), "--headless",
                               "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host, "--csv",
                               str(prefix), "--only-summary", "--loglevel", "WARNING", user_class])
-    subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=seconds + 120)
+    stats = Path(f"{prefix}_stats.csv")
+    stats.unlink(missing_ok=True)  # every round writes the same file: never read an earlier round's figures
+    proc = subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=seconds + 120)
     cpu = group_cpu_seconds(server.pid) - cpu_before if server is not None else 0.0
-    with open(f"{prefix}_stats.csv") as fh:
-        row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+    row = None
+    if stats.exists():
+        with open(stats) as fh:
+            row = next((r for r in csv.DictReader(fh) if r["Name"] == "Aggregated"), None)
+    if row is None:  # Locust exits 1 when requests failed, which the report shows; no figures at all is an error
+        raise RuntimeError(f"Locust ({user_class} on {host}) wrote no statistics (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[-1500:]}")
     requests_ = int(row["Request Count"])
+    progress(f"{label or user_class}: {float(row['Requests/s']):.0f} req/s, {row['Failure Count']} failed"
+             + (f", {cpu * 1000 / requests_:.2f} ms server CPU per request" if requests_ and cpu else ""))
     return {"rps": float(row["Requests/s"]), "requests": requests_,
             "failures": int(row["Failure Count"]), "p50": float(row["50%"]), "p95": float(row["95%"]),
             "p99": float(row["99%"]), "cpuMsPerRequest": cpu * 1000 / requests_ if requests_ and cpu else None}
@@ -134,6 +148,7 @@ def load_benchmarks(args, work: Path) -> dict:
     ca = str(tls.ca)
     results = {}
     port = free_port()
+    progress(f"serving the mock with gunicorn and seeding {args.mailboxes:,} mailboxes")
     mock = start_gunicorn("mockserver.app:create_app()", port, tls)
     host = f"https://127.0.0.1:{port}"
     try:
@@ -164,26 +179,28 @@ def load_benchmarks(args, work: Path) -> dict:
         # Two baselines: the same response as the mock's (body size and headers, what the target compares
         # against), and the same body with only Content-Type (the baseline of sessions 1-3), shown beside it.
         baselines = []
-        for headers_ in (response_headers, []):
+        for headers_, label in ((response_headers, "baseline, same response"), ([], "baseline, body only")):
             base_port = free_port()
             baselines.append((start_gunicorn("loadtests.baseline_app:app", base_port, tls, env={
                 "BASELINE_BYTES": str(response_bytes), "BASELINE_HEADERS": json.dumps(headers_)}),
-                f"https://127.0.0.1:{base_port}"))
+                f"https://127.0.0.1:{base_port}", label))
         try:
-            for _proc, base_host in baselines:
+            for _proc, base_host, _label in baselines:
                 wait_for(f"{base_host}/", ca)
             # Interleaved rounds: whatever else the machine does drifts over minutes, so each mock round is paired
             # with baseline rounds right after it, and the ratios are medians over the pairs.
             rounds, body_only = [], []
             for i in range(args.rounds):
-                m = run_locust("MockToggle", host, env, args.users, args.seconds, work, mock)
+                progress(f"round {i + 1} of {args.rounds}: the mock, then both baselines, {args.seconds} s each")
+                m = run_locust("MockToggle", host, env, args.users, args.seconds, work, mock, label="mock")
                 order = baselines if i % 2 == 0 else baselines[::-1]  # neither baseline always runs last
-                runs = {base_host: run_locust("BaselineToggle", base_host, env, args.users, args.seconds, work, proc)
-                        for proc, base_host in order}
+                runs = {base_host: run_locust("BaselineToggle", base_host, env, args.users, args.seconds, work, proc,
+                                              label=label)
+                        for proc, base_host, label in order}
                 rounds.append((m, runs[baselines[0][1]]))
                 body_only.append((m, runs[baselines[1][1]]))
         finally:
-            for proc, _base_host in baselines:
+            for proc, _base_host, _label in baselines:
                 stop(proc)
         results["rounds"] = rounds
         results["mock"] = _median_run([m for m, _ in rounds])
@@ -191,14 +208,16 @@ def load_benchmarks(args, work: Path) -> dict:
         results["body_only_rounds"] = body_only
         results["baseline_body_only"] = _median_run([b for _, b in body_only])
         half = results["mock"]["rps"] / 2 / args.users
+        progress(f"the mock at half its saturating rate ({results['mock']['rps'] / 2:.0f} req/s)")
         results["mock_half"] = run_locust("MockToggle", host, {**env, "BENCH_RPS_PER_USER": f"{half:.3f}"},
-                                          args.users, args.seconds, work, mock)
+                                          args.users, args.seconds, work, mock, label="mock at half load")
         state = requests.post(f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand?$select=IsExchangeCloudManaged",
                               headers=headers, verify=ca, json={"CmdletInput": {"CmdletName": "Get-Mailbox",
                                                                               "Parameters": {"Identity": identities[0]}}})
         results["mock"]["readBackOk"] = state.status_code == 200
     finally:
         stop(mock)
+    progress("moto's server mode, IAM TagUser")
     port = free_port()
     moto = subprocess.Popen(pinned(SERVER_CORE, [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]),
                             cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -213,7 +232,7 @@ def load_benchmarks(args, work: Path) -> dict:
         moto_ids = work / "moto_users.txt"
         moto_ids.write_text("\n".join(users))
         results["moto"] = run_locust("MotoTagUser", f"http://127.0.0.1:{port}", {"BENCH_IDENTITIES": str(moto_ids)},
-                                     args.users, args.seconds, work, moto)
+                                     args.users, args.seconds, work, moto, label="moto")
     finally:
         stop(moto)
     results["responseBytes"] = response_bytes
@@ -279,6 +298,8 @@ def scale_benchmarks(sizes: list[int]) -> list[dict]:
     """Part 2: seed time, peak RSS, Delta(10) and paging, each size in a fresh process."""
     rows = []
     for n in sizes:
+        progress(f"seeding {n:,} mailboxes in a fresh process" + (" (then Delta and paging)" if n == max(sizes)
+                                                                   else " (then Delta)"))
         proc = subprocess.run([sys.executable, "-c", PROBE, str(n), "1" if n == max(sizes) else "0"], cwd=ROOT,
                               capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
