@@ -1,6 +1,8 @@
 """Locust load test of the bulk-toggle path: simulated admin clients sign in once with MSAL, then toggle
-distinct mailboxes with ``Set-Mailbox -IsExchangeCloudManaged`` through the real InvokeCommand envelope and
-read each change back.
+mailboxes with ``Set-Mailbox -IsExchangeCloudManaged`` through the real InvokeCommand envelope and read each
+change back. A client holds one mailbox at a time, so no two clients toggle the same mailbox at once: it sets
+the flag (``$true`` on a mailbox's first pass, ``$false`` on the next, and so on), reads it back, and hands the
+mailbox on. The load lasts for the whole run, whatever the tenant's size.
 
 Tags: ``toggle`` (toggle + read-back), ``read`` (paged ``Get-Mailbox``), and both for a mixed load.
 
@@ -17,6 +19,7 @@ import json
 import os
 import queue
 import threading
+import time
 
 import msal
 import requests
@@ -27,7 +30,8 @@ MAILBOXES = int(os.environ.get("HYBRIDSOA_MAILBOXES", "2000"))
 EXCHANGE_SCOPE = ["https://outlook.office365.com/.default"]
 
 _state: dict = {}
-_identities: "queue.Queue[str]" = queue.Queue()
+#: (mailbox alias, the value its next toggle sets): taken by one client at a time, put back when done.
+_identities: "queue.Queue[tuple[str, bool]]" = queue.Queue()
 _lock = threading.Lock()
 
 
@@ -41,7 +45,7 @@ class VerifyingSession(requests.Session):
 
 @events.test_start.add_listener
 def seed_tenant(environment, **_kwargs):
-    """Create (or load) the tenant for the run and queue every mailbox identity once."""
+    """Create (or load) the tenant for the run and queue every mailbox, to be set cloud-managed first."""
     host = environment.host.rstrip("/")
     session = VerifyingSession()
     if os.environ.get("HYBRIDSOA_TENANT"):
@@ -60,7 +64,7 @@ def seed_tenant(environment, **_kwargs):
     while url:
         page = session.post(url, json=body, headers=headers, timeout=120).json()
         for item in page.get("value", []):
-            _identities.put(item["Alias"])
+            _identities.put((item["Alias"], True))
         url = page.get("@odata.nextLink")
 
 
@@ -102,18 +106,27 @@ class ExchangeAdmin(HttpUser):
     @tag("toggle")
     @task(3)
     def toggle_with_read_back(self):
-        """Set-Mailbox -IsExchangeCloudManaged $true on the next untouched mailbox, then Get-Mailbox it."""
+        """Set-Mailbox -IsExchangeCloudManaged on the next free mailbox, Get-Mailbox it, and hand it on."""
         try:
-            identity = _identities.get_nowait()
+            identity, value = _identities.get_nowait()
         except queue.Empty:
+            time.sleep(0.01)  # more clients than mailboxes: wait for one to be handed back (gevent-aware)
             return
-        self._invoke("Set-Mailbox", {"Identity": identity, "IsExchangeCloudManaged": True}, "Set-Mailbox")
-        with self.client.post(self.invoke_url + "?$select=IsExchangeCloudManaged", name="Get-Mailbox (read-back)",
-                              json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": identity}}},
-                              headers=self.headers, verify=CA, catch_response=True) as resp:
-            value = (resp.json() or {}).get("value") or [{}]
-            if resp.status_code == 200 and value[0].get("IsExchangeCloudManaged") is not True:
-                resp.failure("toggle did not stick")
+        try:
+            self._invoke("Set-Mailbox", {"Identity": identity, "IsExchangeCloudManaged": value}, "Set-Mailbox")
+            with self.client.post(self.invoke_url + "?$select=IsExchangeCloudManaged",
+                                  name="Get-Mailbox (read-back)", headers=self.headers, verify=CA,
+                                  json={"CmdletInput": {"CmdletName": "Get-Mailbox",
+                                                        "Parameters": {"Identity": identity}}},
+                                  catch_response=True) as resp:
+                try:
+                    read = (resp.json() or {}).get("value") or [{}]
+                except ValueError:  # not JSON: Locust already counts a non-2xx answer as failed
+                    read = [{}]
+                if resp.status_code == 200 and read[0].get("IsExchangeCloudManaged") is not value:
+                    resp.failure("toggle did not stick")
+        finally:
+            _identities.put((identity, not value))
 
     @tag("read")
     @task(1)
