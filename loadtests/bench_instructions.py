@@ -130,7 +130,7 @@ assert statuses[-1].startswith("200"), statuses[-1]
 """
 
 #: What cachegrind's summary says, per counter (``--caches``).
-_CACHE_COUNTERS = {"I refs": "instructions", "I1  misses": "L1 instruction misses", "D1  misses": "L1 data misses",
+_CACHE_COUNTERS = {"I   refs": "instructions", "I1  misses": "L1 instruction misses", "D1  misses": "L1 data misses",
                    "LLi misses": "last-level instruction misses", "LLd misses": "last-level data misses",
                    "Mispredicts": "branch mispredictions"}
 
@@ -155,7 +155,7 @@ def counters(tree: Path, which: str, n: int, work: Path, args) -> dict[str, int]
     else:
         m = re.search(r"Collected : (\d+)", proc.stderr)
         if m:
-            found["I refs"] = int(m.group(1))
+            found["I   refs"] = int(m.group(1))
     if proc.returncode != 0 or not found:
         raise RuntimeError(f"valgrind run failed: {proc.stderr[-2000:]}")
     return found
@@ -203,8 +203,9 @@ def main(argv=None) -> int:
     print("| app | " + " | ".join(_CACHE_COUNTERS[name] for name in names) + " |")
     print("|---|" + "---|" * len(names))
     for label, values in rows:
-        cells = [f"{values[name]:,.0f} ({values[name] / base[name]:.2f})" if base[name] else f"{values[name]:,.0f}"
-                 for name in names]
+        # A ratio only where the baseline's count is large enough to mean one (last-level misses are near 0).
+        cells = [f"{values[name]:,.0f} ({values[name] / base[name]:.2f})" if base[name] >= 100
+                 else f"{values[name]:,.0f}" for name in names]
         print(f"| {label} | " + " | ".join(cells) + " |")
     return 0
 
