@@ -55,8 +55,8 @@ def pinned(core: str, argv: list[str]) -> list[str]:
     return (["taskset", "-c", core] + argv) if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else argv
 
 
-def wait_for(url: str, verify, timeout: float = 60) -> None:
-    """Poll until the server answers (any HTTP status)."""
+def wait_for(url: str, verify, timeout: float = 60, server: subprocess.Popen | None = None) -> None:
+    """Poll until the server answers (any HTTP status); on timeout, say so with the end of the server's log."""
     import requests
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,24 +65,32 @@ def wait_for(url: str, verify, timeout: float = 60) -> None:
             return
         except requests.RequestException:
             time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not come up")
+    log = getattr(server, "log_path", None)
+    tail = Path(log).read_text(errors="replace")[-1500:] if log and Path(log).exists() else ""
+    raise RuntimeError(f"server at {url} did not come up" + (f"; its log ends:\n{tail}" if tail else ""))
 
 
 def start_gunicorn(app_spec: str, port: int, tls, env=None) -> subprocess.Popen:
-    """Start ``app_spec`` under gunicorn with the production settings and TLS, pinned to the server core."""
+    """Start ``app_spec`` under gunicorn with the production settings and TLS, pinned to the server core. Its
+    log goes to a file (``proc.log_path``, removed by :func:`stop`): a pipe nobody reads could fill and stall it."""
     argv = pinned(SERVER_CORE, [str(BIN / "gunicorn"), *GUNICORN, "--certfile", str(tls.cert), "--keyfile",
                                 str(tls.key), "--bind", f"127.0.0.1:{port}", app_spec])
-    return subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    with tempfile.NamedTemporaryFile(prefix="hybridsoa-gunicorn-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                                stderr=log, start_new_session=True)
+    proc.log_path = log.name
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """Stop a server process group."""
+    """Stop a server process group (and drop its log file)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(proc.pid, signal.SIGKILL)
+    if getattr(proc, "log_path", None):
+        Path(proc.log_path).unlink(missing_ok=True)
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -152,7 +160,7 @@ def load_benchmarks(args, work: Path) -> dict:
     mock = start_gunicorn("mockserver.app:create_app()", port, tls)
     host = f"https://127.0.0.1:{port}"
     try:
-        wait_for(f"{host}/_mock/health", ca)
+        wait_for(f"{host}/_mock/health", ca, server=mock)
         tenant = requests.post(f"{host}/_mock/tenants", json={"mailboxes": args.mailboxes, "name": "bench"},
                                verify=ca, timeout=600).json()
         token = mock_sign_in(host, ca, tenant)
@@ -185,8 +193,8 @@ def load_benchmarks(args, work: Path) -> dict:
                 "BASELINE_BYTES": str(response_bytes), "BASELINE_HEADERS": json.dumps(headers_)}),
                 f"https://127.0.0.1:{base_port}", label))
         try:
-            for _proc, base_host, _label in baselines:
-                wait_for(f"{base_host}/", ca)
+            for proc, base_host, _label in baselines:
+                wait_for(f"{base_host}/", ca, server=proc)
             # Interleaved rounds: whatever else the machine does drifts over minutes, so each mock round is paired
             # with baseline rounds right after it, and the ratios are medians over the pairs.
             rounds, body_only = [], []

@@ -17,9 +17,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,51 +25,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))  # run as a script: the loadtests package sits beside mockserver and sdk
+from loadtests.bench import free_port, start_gunicorn, stop, wait_for  # noqa: E402
+
 MARK_START, MARK_END = "<!-- bench_enable.py:start -->", "<!-- bench_enable.py:end -->"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pin(argv: list[str], core: str) -> list[str]:
-    multi = shutil.which("taskset") and (os.cpu_count() or 1) > 1
-    return ["taskset", "-c", core, *argv] if multi else argv
 
 
 def _start_mock(work: Path):
     from mockserver.tls import ensure_tls
     tls = ensure_tls(work / "tls")
-    port = _free_port()
-    argv = _pin([str(BIN / "gunicorn"), "--workers", "1", "--worker-class", "gthread", "--threads", "8",
-                 "--log-level", "warning", "--certfile", str(tls.cert), "--keyfile", str(tls.key),
-                 "--bind", f"127.0.0.1:{port}", "mockserver.app:create_app()"], "0")
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    return proc, f"https://127.0.0.1:{port}", str(tls.ca)
-
-
-def _wait(url: str, ca: str, timeout: float = 60.0) -> None:
-    import requests
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, verify=ca, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError(f"mock at {url} did not come up")
-
-
-def _stop(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    port = free_port()
+    return start_gunicorn("mockserver.app:create_app()", port, tls), f"https://127.0.0.1:{port}", str(tls.ca)
 
 
 def raw_set_mailbox(url: str, ca: str, tenant_id: str, token: str, ids: list[str], concurrency: int) -> float:
@@ -109,7 +72,7 @@ def run(mailboxes: int, raw: int, concurrency: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-enable-"))
     proc, url, ca = _start_mock(work)
     try:
-        _wait(f"{url}/_mock/health", ca)
+        wait_for(f"{url}/_mock/health", ca, server=proc)
         t0 = time.perf_counter()
         creds = requests.post(f"{url}/_mock/tenants", json={"mailboxes": mailboxes + raw, "name": "bench-sdk"},
                               verify=ca, timeout=1800).json()
@@ -141,7 +104,7 @@ def run(mailboxes: int, raw: int, concurrency: int) -> dict:
                 "raw_rate": raw_rate, "raw_before": raw_before, "raw_after": raw_after, "sdk_rate": sdk_rate, "ratio": sdk_rate / raw_rate,
                 "requests_per_item": requests_made / mailboxes, "sdk_s": sdk_s, "counts": result.counts}
     finally:
-        _stop(proc)
+        stop(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 
