@@ -4,13 +4,15 @@ change back. A client holds one mailbox at a time, so no two clients toggle the 
 the flag (``$true`` on a mailbox's first pass, ``$false`` on the next, and so on), reads it back, and hands the
 mailbox on. The load lasts for the whole run, whatever the tenant's size.
 
-Tags: ``toggle`` (toggle + read-back), ``read`` (paged ``Get-Mailbox``), and both for a mixed load.
+Tags: ``toggle`` (toggle + read-back), ``read`` (paged ``Get-Mailbox``, each client walking the pages), and
+both for a mixed load.
 
     locust -f loadtests/locustfile.py --headless -u 16 -r 16 -t 30s --host https://127.0.0.1:8443 \
         --tags toggle
 
 Environment: ``HYBRIDSOA_CA`` (the mock's CA, default ``.hybridsoa/ca.pem``), ``HYBRIDSOA_MAILBOXES`` (size of
-the tenant seeded for the run, default 2000), ``HYBRIDSOA_TENANT`` (reuse an existing tenant's credentials JSON
+the tenant seeded for the run, default 2000), ``HYBRIDSOA_PAGE_SIZE`` (mailboxes per page on the read path,
+default 1000, the service's maximum), ``HYBRIDSOA_TENANT`` (reuse an existing tenant's credentials JSON
 file instead of seeding one).
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from locust import HttpUser, between, constant, events, tag, task
 
 CA = os.environ.get("HYBRIDSOA_CA", ".hybridsoa/ca.pem")
 MAILBOXES = int(os.environ.get("HYBRIDSOA_MAILBOXES", "2000"))
+PAGE_SIZE = int(os.environ.get("HYBRIDSOA_PAGE_SIZE", "1000"))
 EXCHANGE_SCOPE = ["https://outlook.office365.com/.default"]
 
 _state: dict = {}
@@ -131,8 +134,17 @@ class ExchangeAdmin(HttpUser):
     @tag("read")
     @task(1)
     def page_mailboxes(self):
-        """Read one page of 1000 mailboxes (the inventory path)."""
-        self.client.post(self.invoke_url + "?$select=Alias,IsDirSynced,IsExchangeCloudManaged",
-                         json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
-                         headers={**self.headers, "Prefer": "odata.maxpagesize=1000"}, name="Get-Mailbox (page)",
-                         verify=CA)
+        """Read the next page of mailboxes (the inventory path): the first page, then each ``@odata.nextLink``
+        re-POSTed with the same body, starting over after the last page."""
+        url = getattr(self, "next_page", None)
+        name = "Get-Mailbox (next page)" if url else "Get-Mailbox (first page)"
+        url = url or self.invoke_url + "?$select=Alias,IsDirSynced,IsExchangeCloudManaged"
+        with self.client.post(url, json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+                              headers={**self.headers, "Prefer": f"odata.maxpagesize={PAGE_SIZE}"}, name=name,
+                              verify=CA, catch_response=True) as resp:
+            try:
+                page = resp.json() if resp.status_code == 200 else {}
+            except ValueError:
+                resp.failure("the page is not JSON")
+                page = {}
+            self.next_page = page.get("@odata.nextLink")

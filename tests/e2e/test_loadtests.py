@@ -17,9 +17,10 @@ pytestmark = pytest.mark.e2e
 
 
 def run_locust(server, tmp_path: Path, tags: str, seconds: int, tenant: dict | None = None,
-               mailboxes: int = 20) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+               mailboxes: int = 20, page_size: int = 1000) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
     """Run the locustfile headless; return the process and its stats rows by request name."""
-    env = {**os.environ, "HYBRIDSOA_CA": server.ca_path, "HYBRIDSOA_MAILBOXES": str(mailboxes)}
+    env = {**os.environ, "HYBRIDSOA_CA": server.ca_path, "HYBRIDSOA_MAILBOXES": str(mailboxes),
+           "HYBRIDSOA_PAGE_SIZE": str(page_size)}
     if tenant is not None:
         creds = tmp_path / "tenant.json"
         creds.write_text(json.dumps(tenant))
@@ -77,11 +78,14 @@ def test_toggle_tag_keeps_toggling_every_mailbox_with_read_back(mock_server, moc
     assert mailbox_states(mock_session, tenant) == {alias: values[-1] for alias, values in sequences.items()}
 
 
-def test_read_tag_pages_a_tenant_it_seeds_and_drops_it_afterwards(mock_server, mock_session, tmp_path):
+def test_read_tag_walks_the_pages_of_a_tenant_it_seeds_and_drops_it_afterwards(mock_server, mock_session,
+                                                                                tmp_path):
     tenants_before = {t["tenantId"] for t in mock_session.get(f"{mock_server.url}/_mock/tenants").json()["value"]}
-    proc, rows = run_locust(mock_server, tmp_path, "read", seconds=3, mailboxes=15)
+    proc, rows = run_locust(mock_server, tmp_path, "read", seconds=3, mailboxes=15, page_size=5)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert int(rows["Get-Mailbox (page)"]["Request Count"]) > 0
+    first, following = (int(rows[f"Get-Mailbox ({which} page)"]["Request Count"]) for which in ("first", "next"))
+    # 15 mailboxes, 5 a page: each walk is a first page and two continuations (4 clients may stop mid-walk).
+    assert first > 0 and 2 * first - 2 * 4 <= following <= 2 * first
     assert int(rows["Aggregated"]["Failure Count"]) == 0
     assert "Set-Mailbox" not in rows
     tenants_after = {t["tenantId"] for t in mock_session.get(f"{mock_server.url}/_mock/tenants").json()["value"]}
