@@ -8,9 +8,10 @@ measured in the same run.
 What it measures:
 1. Toggle throughput and p50/p95/p99 of ``Set-Mailbox -IsExchangeCloudManaged`` on the mock served by its
    production server (gunicorn, 1 worker x 8 threads, TLS), with Locust on the other core; the same load against
-   a bare Flask endpoint on the same stack and TLS returning a response of the same size and headers (baseline); moto's server
-   mode doing IAM TagUser (a peer's stateful single-item update). Then the mock again at half its saturating rate
-   for the p99 target. Mock and baseline run in interleaved rounds (``--rounds``) and the ratios are medians over
+   a bare Flask endpoint on the same stack and TLS sending the mock's whole response, the same body size and
+   headers (the baseline), and against the same endpoint sending the body with Content-Type only (reported
+   beside it); moto's server mode doing IAM TagUser (a peer's stateful single-item update). Then the mock again
+   at half its saturating rate for the p99 target. Mock and baseline run in interleaved rounds (``--rounds``) and the ratios are medians over
    the pairs, with the server's CPU per request beside req/s: on a shared machine req/s drift by tens of percent
    from one minute to the next.
 2. In fresh processes: seed time and peak RSS of 10,000- and 100,000-mailbox tenants, a Delta cycle with 10

@@ -44,7 +44,8 @@ def mailbox_states(session, tenant: dict) -> dict[str, bool]:
         "scope": "https://outlook.office365.com/.default"}).json()["access_token"]
     answer = session.post(f"{tenant['url']}/adminapi/beta/{tenant['tenantId']}/InvokeCommand"
                           "?$select=Alias,IsExchangeCloudManaged",
-                          json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited"}}},
+                          json={"CmdletInput": {"CmdletName": "Get-Mailbox",
+                                                "Parameters": {"ResultSize": "Unlimited"}}},
                           headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.text
     return {m["Alias"]: m["IsExchangeCloudManaged"] for m in answer.json()["value"]}
