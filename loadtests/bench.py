@@ -11,9 +11,9 @@ What it measures:
    a bare Flask endpoint on the same stack and TLS sending the mock's whole response, the same body size and
    headers (the baseline), and against the same endpoint sending the body with Content-Type only (reported
    beside it); moto's server mode doing IAM TagUser (a peer's stateful single-item update). Then the mock again
-   at half its saturating rate for the p99 target. Mock and baseline run in interleaved rounds (``--rounds``) and the ratios are medians over
-   the pairs, with the server's CPU per request beside req/s: on a shared machine req/s drift by tens of percent
-   from one minute to the next.
+   at half its saturating rate for the p99 target. Mock and baselines run in interleaved rounds (``--rounds``)
+   and the ratios are medians over the rounds, with the server's CPU per request beside req/s: on a shared
+   machine req/s drift by tens of percent from one minute to the next.
 2. In fresh processes: seed time and peak RSS of 10,000- and 100,000-mailbox tenants, a Delta cycle with 10
    changes in the 100,000 tenant, and paging all 100,000 mailboxes through InvokeCommand (1000 per page).
 """
