@@ -66,9 +66,11 @@ def start_response(status, headers, exc=None):
     ("%s\r\n" % "".join(block)).encode("latin-1")
     statuses.append(status)
     sent.append(headers)
-def call(i):
-    body = json.dumps({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
+def toggle_body(i):
+    return json.dumps({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
         "Identity": aliases[i % len(aliases)], "IsExchangeCloudManaged": (i // len(aliases)) % 2 == 0}}}).encode()
+def call(i):
+    body = toggle_body(i)
     env = dict(environ, CONTENT_LENGTH=str(len(body)))
     env["wsgi.input"] = io.BytesIO(body)
     out = app(env, start_response)
@@ -101,8 +103,7 @@ if os.environ.get("BENCH_SERVED") == "1":
     server, cfg = wrapped["s"], Config()
     requests = RequestParser(cfg, server, ("127.0.0.1", 5555))
     def call(i):
-        body = json.dumps({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
-            "Identity": aliases[i % len(aliases)], "IsExchangeCloudManaged": (i // len(aliases)) % 2 == 0}}}).encode()
+        body = toggle_body(i)
         client.sendall((f"POST {environ['PATH_INFO']} HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"
                         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
                         f"Content-Length: {len(body)}\r\n\r\n").encode() + body)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import threading
 import time
 
 import msal
@@ -35,7 +34,6 @@ EXCHANGE_SCOPE = ["https://outlook.office365.com/.default"]
 _state: dict = {}
 #: (mailbox alias, the value its next toggle sets): taken by one client at a time, put back when done.
 _identities: "queue.Queue[tuple[str, bool]]" = queue.Queue()
-_lock = threading.Lock()
 
 
 class VerifyingSession(requests.Session):
