@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from .wire import exchange_token, invoke
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
@@ -38,17 +40,8 @@ def run_locust(server, tmp_path: Path, tags: str, seconds: int, tenant: dict | N
 
 def mailbox_states(session, tenant: dict) -> dict[str, bool]:
     """Alias -> IsExchangeCloudManaged for every mailbox of the tenant, read through the real API."""
-    app = next(a for a in tenant["apps"] if a["name"] == "automation")
-    token = session.post(f"{tenant['url']}/{tenant['tenantId']}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": app["clientId"], "client_secret": app["clientSecret"],
-        "scope": "https://outlook.office365.com/.default"}).json()["access_token"]
-    answer = session.post(f"{tenant['url']}/adminapi/beta/{tenant['tenantId']}/InvokeCommand"
-                          "?$select=Alias,IsExchangeCloudManaged",
-                          json={"CmdletInput": {"CmdletName": "Get-Mailbox",
-                                                "Parameters": {"ResultSize": "Unlimited"}}},
-                          headers={"Authorization": f"Bearer {token}"})
-    assert answer.status_code == 200, answer.text
-    return {m["Alias"]: m["IsExchangeCloudManaged"] for m in answer.json()["value"]}
+    mailboxes = invoke(session, tenant, exchange_token(session, tenant), "Get-Mailbox", ResultSize="Unlimited")
+    return {m["Alias"]: m["IsExchangeCloudManaged"] for m in mailboxes["value"]}
 
 
 @pytest.mark.mock_tenant(mailboxes=12)
