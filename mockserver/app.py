@@ -1,8 +1,11 @@
 """The Flask application: one origin serving every emulated host, routed by path (DESIGN.md URL map)."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
+
+from .domain import bounds
 
 from .domain.tenant import TenantRegistry
 
@@ -19,10 +22,34 @@ class _LazyCookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class _BoundedJSON(DefaultJSONProvider):
+    """Flask's JSON, except that request bodies nested deeper than ``bounds.MAX_JSON_DEPTH`` (or holding NaN or
+    Infinity) fail to parse like any malformed body: each API then answers its own 400, never a RecursionError."""
+
+    def loads(self, s, **kwargs):
+        """Parse a request body within the mock's bounds."""
+        if kwargs:
+            return super().loads(s, **kwargs)
+        return bounds.loads(s)
+
+
+class _Response(Response):
+    """Flask's response, except that a text body holding a lone surrogate (a client can send ``"\\ud800"`` in any
+    JSON string, and pages show what clients sent) is written as its escape instead of failing to encode."""
+
+    def set_data(self, value) -> None:
+        """Store the body; text is UTF-8 with unencodable code points as backslash escapes."""
+        if isinstance(value, str):
+            value = value.encode("utf-8", "backslashreplace")
+        super().set_data(value)
+
+
 def create_app(registry: TenantRegistry | None = None, *, control_token: str | None = None,
                config: dict | None = None) -> Flask:
     """Build the mock server app around a tenant registry (a new empty one by default)."""
     app = Flask(__name__)
+    app.json = _BoundedJSON(app)
+    app.response_class = _Response
     app.config.update(
         JSON_SORT_KEYS=False,
         HYBRIDSOA_CONTROL_TOKEN=control_token,
@@ -55,8 +82,12 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
         return jsonify(error={"code": "NotFound", "message": "No emulated endpoint at this path."}), 404
 
     @app.errorhandler(405)
-    def _method_not_allowed(_exc):
-        return jsonify(error={"code": "MethodNotAllowed", "message": "This endpoint does not accept that method."}), 405
+    def _method_not_allowed(exc):
+        # RFC 9110 15.5.6: a 405 names the methods the resource does allow.
+        response = jsonify(error={"code": "MethodNotAllowed", "message": "This endpoint does not accept that method."})
+        response.status_code = 405
+        response.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or [])
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, current_app, jsonify, request
 
 from ..domain.clock import iso
-from ..domain.journal import redact
+from ..domain.bounds import clip
+from ..domain.journal import MAX_VALUE_CHARS, redact
 from ..domain.tokens import peek_claims
 from ..domain.tenant import Tenant
 
@@ -134,7 +135,8 @@ def _read_cmdlet(facts: RequestFacts, req) -> None:
     cmd = body.get("CmdletInput")
     if isinstance(cmd, dict):
         name = cmd.get("CmdletName")
-        facts.cmdlet = name if isinstance(name, str) else None
+        # Bounded like every journalled value: a 70,000-character name is kept as its first 2,048 characters.
+        facts.cmdlet = clip(name, MAX_VALUE_CHARS) if isinstance(name, str) else None
         params = cmd.get("Parameters")
         facts.parameters = redact(params) if isinstance(params, dict) else {}
     elif isinstance(body.get("requests"), list):
@@ -147,7 +149,7 @@ def _batch_cmdlet_name(item) -> str | None:
     body = item.get("body") if isinstance(item, dict) else None
     cmd = body.get("CmdletInput") if isinstance(body, dict) else None
     name = cmd.get("CmdletName") if isinstance(cmd, dict) else None
-    return name if isinstance(name, str) else None
+    return clip(name, MAX_VALUE_CHARS) if isinstance(name, str) else None
 
 
 # ------------------------------------------------------------------------------------------------ hooks

@@ -3,7 +3,6 @@ management scopes, role assignments (role groups, users, security groups, servic
 authorization check the Exchange dispatcher runs before every cmdlet."""
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 
 from . import rbac_builtin, roles as dirroles
@@ -11,6 +10,7 @@ from .errors import InvalidArgument, NotFound, WriteScopeViolation
 from .exchange import errors as exo_errors
 from .rbac_admin import RbacAdministration
 from .rbac_model import COMMON_PARAMETERS, ExoServicePrincipal, ManagementRole, ManagementScope, RoleAssignment
+from .wildcard import compile_wildcard
 
 
 _CATALOG_CACHE: list = [None, {}]
@@ -147,7 +147,7 @@ class ExchangeRbac(RbacAdministration):
             return self.roles()
         if not any(ch in pattern for ch in "*?"):
             return [self.role(pattern)]
-        return [r for r in self.roles() if fnmatch.fnmatchcase(r.name.lower(), pattern.lower())]
+        return [r for r in self.roles() if compile_wildcard(pattern.lower()).match(r.name.lower())]
 
     def children(self, role: ManagementRole) -> list[ManagementRole]:
         """Custom roles whose parent is ``role``."""

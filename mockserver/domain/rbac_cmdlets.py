@@ -3,13 +3,13 @@ Set-ManagementRoleEntry, New-ManagementScope, New-ManagementRoleAssignment, New-
 registered into the Exchange cmdlet registry; output objects carry the real property names."""
 from __future__ import annotations
 
-import fnmatch
 import uuid
 from datetime import datetime, timezone
 
 from .exchange import errors as exo_errors
 from .exchange.cmdlets import Param, register_cmdlet
 from .rbac_model import SCOPE_CUSTOM, SCOPE_NONE, SCOPE_ORGANIZATION
+from .wildcard import compile_wildcard
 
 SNAPIN = "Microsoft.Exchange.Management.PowerShell.E2010"
 _CONFIRM = Param("Confirm", "Switch", no_op=True, description="Accepted; the REST endpoint never prompts.")
@@ -35,7 +35,7 @@ def _names(value) -> list[str]:
 
 
 def _match(pattern: str, value: str) -> bool:
-    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+    return compile_wildcard(pattern.lower()).match(value.lower())
 
 
 # ----------------------------------------------------------------------------------------- renderings

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import jsonify, request
 from marshmallow import Schema, ValidationError
 
+from ...domain import bounds
+from ...domain.bounds import MAX_ECHO, clip
 from ...domain.errors import DomainError
 from ..common import find_tenant
 
@@ -18,7 +20,7 @@ class ControlError(Exception):
 
 def error_response(status: int, code: str, message: str, details=None):
     """The one control-plane error shape."""
-    body = {"error": {"code": code, "message": message}}
+    body = {"error": {"code": code, "message": clip(message, 8 * MAX_ECHO)}}
     if details:
         body["error"]["details"] = details
     return jsonify(body), status
@@ -38,12 +40,23 @@ def tenant_or_404(key: str):
     return tenant
 
 
+def _json_problem(raw: bytes) -> str:
+    # Why a body did not parse: nested too deep says so (bounds.MAX_JSON_DEPTH), anything else is "not valid".
+    try:
+        bounds.loads(raw)
+    except bounds.TooDeep as exc:
+        return f"The request body is not valid JSON: {exc}"
+    except ValueError:
+        pass
+    return "The request body is not valid JSON."
+
+
 def load_body(schema: Schema, *, partial: bool = False) -> dict:
     """Parse and validate the JSON body with a marshmallow schema; 400 ControlError on any problem."""
     data = request.get_json(silent=True)
     if data is None:
         if request.data.strip():
-            raise ControlError(400, "InvalidJson", "The request body is not valid JSON.")
+            raise ControlError(400, "InvalidJson", _json_problem(request.data))
         data = {}
     if not isinstance(data, dict):
         raise ControlError(400, "InvalidBody", "The request body must be a JSON object.")

@@ -9,13 +9,13 @@ answer), so both paths answer byte for byte alike; anything else (other methods,
 """
 from __future__ import annotations
 
-import json
 import re
 
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request as WerkzeugRequest
 
+from ...domain import bounds
 from .. import middleware
 from . import invoke
 
@@ -71,9 +71,9 @@ def _read_json(environ: dict, req: _Request):
     try:
         if data[:1] == b"{" and data[1:2] != b"\x00":
             # What json.loads would detect for this start (UTF-8: no BOM, no UTF-16 NUL), without detecting it.
-            return json.loads(data.decode("utf-8", "surrogatepass"))
-        return json.loads(data)
-    except (ValueError, RecursionError):  # malformed, or nested past the parser's depth: not JSON
+            return bounds.loads(data.decode("utf-8", "surrogatepass"))
+        return bounds.loads(data)
+    except ValueError:  # malformed, or nested past bounds.MAX_JSON_DEPTH: not JSON
         return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ...domain.bounds import MAX_ECHO, clip
 from ...domain.errors import (CmdletNotRecognized, Conflict, DomainError, Forbidden, NotFound, NotImplementedInMock,
                               SyncedObjectReadOnly, Throttled, Unauthenticated, UnknownParameter, WriteScopeViolation)
 from ...domain.exchange import errors as exo_errors
@@ -25,13 +26,15 @@ _HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
 
 def diagnostics_header(code: str, reason: str, category: str) -> str:
     """A well-formed ``x-ms-diagnostics`` value: ``<code>;reason="<text>";error_category="<category>"``."""
-    clean = _HEADER_UNSAFE.sub(" ", reason).replace('"', "'").replace("\\", "/")
+    # Bounded: a header over the client's line limit (64 KB in http.client) would make the answer unreadable.
+    clean = _HEADER_UNSAFE.sub(" ", clip(reason, 2 * MAX_ECHO)).replace('"', "'").replace("\\", "/")
     return f'{code};reason="{clean}";error_category="{category}"'
 
 
 def envelope(status: int, message: str, exception_type: str, err_id: str = "", category: str = "Client",
              warnings: list[str] | None = None) -> dict:
     """The Exchange admin API error body (OData v4 error + Exchange details and warnings)."""
+    message = clip(message, 8 * MAX_ECHO)
     return {
         "error": {
             "code": _CODES.get(status, "BadRequest" if status < 500 else "InternalServerError"),
@@ -50,7 +53,7 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
     InvokeCommand and $batch routes use."""
     details = exc.details or {}
     if isinstance(exc, (CmdletNotRecognized, NotImplementedInMock)):
-        cmdlet = details.get("cmdlet") or getattr(exc, "cmdlet", "")
+        cmdlet = clip(details.get("cmdlet") or getattr(exc, "cmdlet", "") or "")
         reason = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
         text = f"The term '{cmdlet}' is not recognized as a name of a cmdlet: {reason}." if cmdlet else exc.message
         return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet")}

@@ -14,6 +14,7 @@ from flask import Response, current_app, request
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_host
 
+from ...domain.bounds import clip, loads as bounds_loads, parse_int
 from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.ids import SeededIds
@@ -68,7 +69,9 @@ def _page_size(req: _Request) -> int:
         value = req.headers.get(name)
         m = _PAGE_SIZE_RE.search(value) if isinstance(value, str) else None
         if m:
-            return max(1, min(MAX_PAGE_SIZE, int(m.group(1))))
+            # Thousands of digits are simply "more than the maximum" (int() refuses > 4,300 digits).
+            size = parse_int(m.group(1))
+            return MAX_PAGE_SIZE if size is None else max(1, min(MAX_PAGE_SIZE, size))
     return MAX_PAGE_SIZE
 
 
@@ -84,12 +87,13 @@ def _skip_token(skip: int, qhash: str) -> str:
 
 def _read_skip_token(token: str, qhash: str) -> int:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        skip = int(data["s"])
-        if data["q"] != qhash or skip < 0:
+        data = bounds_loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        skip = data["s"]
+        # Only the integers this module wrote: no Infinity, no float, no 5,000-digit number.
+        if type(skip) is not int or data["q"] != qhash or not 0 <= skip < 2 ** 31:
             raise ValueError
         return skip
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise InvalidArgument("The $skiptoken is invalid or belongs to a different query. Re-POST the "
                               "@odata.nextLink with the same body.", exception_type=_ODATA_EXCEPTION_TYPE,
                               err_id="", category="Client") from None
@@ -249,12 +253,13 @@ def answer_batch(registry, environ: dict, tenant_key: str, payload) -> Answer:
     base = _base_url(environ)
     responses = []
     for item in requests_:
-        sub_id = str(item.get("id", len(responses) + 1))
+        sub_id = clip(item.get("id", len(responses) + 1))
         url = item.get("url") if isinstance(item.get("url"), str) else ""
         parts = urlsplit(url)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
-        if (item.get("method") or "POST").upper() != "POST" or not parts.path.rstrip("/").lower().endswith(
+        method = item.get("method") or "POST"
+        if not isinstance(method, str) or method.upper() != "POST" or not parts.path.rstrip("/").lower().endswith(
                 "invokecommand"):
             exc = InvalidArgument("Each batch request must be a POST to InvokeCommand.",
                                   exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")

@@ -63,7 +63,8 @@ def _domain_error(exc: DomainError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     if isinstance(exc, MethodNotAllowed):
-        return error_response(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+        return error_response(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.",
+                              {"Allow": ", ".join(exc.valid_methods or [])})
     if exc.code == 413:
         return error_response(413, "Request_EntityTooLarge", "The request payload is too large.")
     return error_response(exc.code or 400, "BadRequest", exc.description or "Bad request.")

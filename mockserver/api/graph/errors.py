@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from flask import g, jsonify, request
 
+from ...domain.bounds import MAX_ECHO, clip
 from ...domain.clock import iso
 from ...domain.errors import DomainError
 
@@ -54,7 +55,7 @@ def request_id() -> str:
 
 def client_request_id() -> str:
     """The caller's ``client-request-id`` if it sent one, else the request id (as Graph does)."""
-    return request.headers.get("client-request-id") or request_id()
+    return clip(request.headers.get("client-request-id") or request_id())
 
 
 def _now_iso() -> str:
@@ -66,7 +67,7 @@ def _now_iso() -> str:
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     """Render the Graph error envelope."""
-    body = {"error": {"code": code, "message": message,
+    body = {"error": {"code": code, "message": clip(message, 8 * MAX_ECHO),
                       "innerError": {"date": _now_iso(), "request-id": request_id(),
                                      "client-request-id": client_request_id()}}}
     resp = jsonify(body)

@@ -58,8 +58,10 @@ RBAC_SEGMENTS = frozenset({
 })
 
 
-def _other_method_matches(path: str) -> bool:
+def _other_methods(path: str) -> list[str]:
+    """The methods a real (non-fallback) route serves at ``path`` (empty when none does)."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
+    found = []
     for method in ("GET", "POST", "PATCH", "DELETE", "PUT"):
         if method == request.method:
             continue
@@ -68,8 +70,8 @@ def _other_method_matches(path: str) -> bool:
         except HTTPException:
             continue
         if not endpoint.startswith("graph.not_found"):
-            return True
-    return False
+            found.append(method)
+    return found
 
 
 def _unknown(segment: str) -> GraphError:
@@ -106,8 +108,10 @@ def _resolve(rest: str) -> GraphError:
 
 def not_found(rest: str = "", **_):
     """Catch-all under ``/v1.0`` and ``/beta``."""
-    if _other_method_matches(request.path):
-        raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+    allowed = _other_methods(request.path)
+    if allowed:
+        raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.",
+                         {"Allow": ", ".join(allowed)})
     raise _resolve(rest)
 
 

@@ -10,10 +10,13 @@ from urllib.parse import urlencode
 
 from flask import request
 
+from ...domain.bounds import loads as bounds_loads, parse_int
 from ...domain.graph.odata import FilterSyntaxError, evaluate, parse_filter
 from .errors import GraphError
 
 UNSUPPORTED = "Request_UnsupportedQuery"
+#: OR'ed clauses (or `in` values) a directory `$filter` may hold without advanced query parameters.
+MAX_OR_CLAUSES = 15
 _KNOWN_OPTIONS = {"$filter", "$select", "$top", "$count", "$orderby", "$search", "$skiptoken", "$expand", "$skip",
                   "$format"}
 
@@ -61,11 +64,11 @@ def consistency_eventual() -> bool:
 def _decode_skiptoken(token: str) -> dict:
     try:
         pad = "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(token + pad).decode())
-        if not isinstance(data, dict) or not isinstance(data.get("o"), int) or data["o"] < 0:
+        data = bounds_loads(base64.urlsafe_b64decode(token + pad).decode())
+        if not isinstance(data, dict) or type(data.get("o")) is not int or not 0 <= data["o"] < 2 ** 31:
             raise ValueError
         return data
-    except (ValueError, UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, UnicodeDecodeError):
         raise _bad("The specified page token value has expired and can no longer be included in your request.",
                    "Directory_ExpiredPageToken") from None
 
@@ -104,7 +107,7 @@ def parse(coll: Collection, args=None) -> Query:
                 q.select.append(name)
     if "$top" in args:
         raw = args["$top"]
-        if not raw.isdecimal() or not 1 <= int(raw) <= coll.max_top:
+        if parse_int(raw) is None or not 1 <= int(raw) <= coll.max_top:  # bounded: no int() of 5,000 digits
             raise _bad(f"Invalid page size specified: '{raw}'. Must be between 1 and {coll.max_top} inclusive.",
                        UNSUPPORTED)
         q.top = int(raw)
@@ -122,6 +125,10 @@ def parse(coll: Collection, args=None) -> Query:
             q.ast, info = parse_filter(args["$filter"])
         except FilterSyntaxError as exc:
             raise _bad(exc.message) from None
+        if info.max_or_clauses > MAX_OR_CLAUSES and not (consistency_eventual() and q.count):
+            # Directory queries allow 15 OR'ed clauses (an `in` list counts each value) unless they are advanced.
+            raise _bad(f"Too many child clauses specified in search filter expression containing 'OR' operators: "
+                       f"{info.max_or_clauses}. Max allowed: {MAX_OR_CLAUSES}.", UNSUPPORTED)
         for path in sorted(info.properties):
             root = path.split("/")[0]
             q.needed.add(root)

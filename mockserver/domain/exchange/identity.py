@@ -3,9 +3,9 @@ address, UPN, GUID (object, Exchange or ExternalDirectoryObjectId); none -> Mana
 several -> ManagementObjectAmbiguousException."""
 from __future__ import annotations
 
-import re
 import uuid
 
+from ..wildcard import compile_wildcard
 from . import errors as exo_errors
 
 
@@ -27,7 +27,7 @@ def mailbox_matches(mbx, key: str, as_guid: bool) -> bool:
     """Whether mailbox ``mbx`` answers to the lowercase identity ``key`` (``*`` wildcards match name, alias,
     UPN and SMTP addresses, as the Get- cmdlets allow)."""
     if "*" in key:
-        pattern = re.compile("^" + ".*".join(re.escape(part) for part in key.split("*")) + "$")
+        pattern = compile_wildcard(key, question_mark=False)  # linear: no regex backtracking on many stars
         values = [(mbx.name or "").lower(), (mbx.alias or "").lower(), (mbx.user_principal_name or "").lower()]
         values += [a[5:].lower() for a in mbx.email_addresses if a.lower().startswith("smtp:")]
         return any(pattern.match(v) for v in values)
@@ -182,7 +182,7 @@ def find_users(tenant, identity: str) -> list:
     text = _strip_prefix((identity or "").strip())
     key = text.lower()
     as_guid = _is_guid(text)
-    wildcard = re.compile("^" + ".*".join(re.escape(p) for p in key.split("*")) + "$") if "*" in key else None
+    wildcard = compile_wildcard(key, question_mark=False) if "*" in key else None
     owners = {m.external_directory_object_id: m for m in tenant.mailboxes if not m.is_soft_deleted}
     found = []
     for user in tenant.users:

@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime
 from typing import Callable
 
+from .. import bounds
+from ..wildcard import compile_wildcard
 from . import errors as exo_errors
 
 _TOKEN = re.compile(r"""
@@ -31,8 +33,9 @@ class _Syntax(Exception):
 
 
 def _filter_error(text: str, detail: str, position: int):
+    # The filter is echoed as Exchange does, but bounded: a megabyte of filter is not repeated back whole.
     return exo_errors.InvalidArgument(
-        f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{detail}\n\"{text}\" at "
+        f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{detail}\n\"{bounds.clip(text)}\" at "
         f"position {position}.\"", exception_type=exo_errors.BINDING_TYPE, err_id="ParameterBindingFailed",
         category="Client")
 
@@ -88,6 +91,7 @@ class _UnknownProperty(Exception):
 class _Parser:
     def __init__(self, tokens, known):
         self.tokens, self.known, self.i = tokens, known, 0
+        self.depth = 0
 
     def peek(self):
         """The next token, or None at the end."""
@@ -102,30 +106,43 @@ class _Parser:
         self.i += 1
         return tok
 
+    def enter(self, tok):
+        """One level deeper (a parenthesis or ``-not``); past :data:`bounds.MAX_FILTER_DEPTH` a syntax error."""
+        self.depth += 1
+        if self.depth > bounds.MAX_FILTER_DEPTH:
+            raise _Syntax(tok[2])
+
     def parse_or(self):
-        """``a -or b``: the loosest binding."""
-        left = self.parse_and()
+        """``a -or b -or ...``: the loosest binding; a chain is one node, so its length costs no recursion."""
+        terms = [self.parse_and()]
         while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-or":
             self.i += 1
-            right = self.parse_and()
-            left = (lambda a, b: lambda o: a(o) or b(o))(left, right)
-        return left
+            terms.append(self.parse_and())
+        if len(terms) == 1:
+            return terms[0]
+        terms = _merge_equalities(terms)
+        if len(terms) == 1:
+            return terms[0]
+        return lambda o: any(t(o) for t in terms)
 
     def parse_and(self):
-        """``a -and b``: binds tighter than -or."""
-        left = self.parse_not()
+        """``a -and b -and ...``: binds tighter than -or."""
+        terms = [self.parse_not()]
         while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-and":
             self.i += 1
-            right = self.parse_not()
-            left = (lambda a, b: lambda o: a(o) and b(o))(left, right)
-        return left
+            terms.append(self.parse_not())
+        if len(terms) == 1:
+            return terms[0]
+        return lambda o: all(t(o) for t in terms)
 
     def parse_not(self):
         """``-not a``."""
         tok = self.peek()
         if tok and tok[0] == "op" and tok[1] == "-not":
             self.i += 1
+            self.enter(tok)
             inner = self.parse_not()
+            self.depth -= 1
             return lambda o: not inner(o)
         return self.parse_primary()
 
@@ -133,10 +150,12 @@ class _Parser:
         """A parenthesised expression or ``Property -op value``."""
         tok = self.take()
         if tok[0] == "lparen":
+            self.enter(tok)
             inner = self.parse_or()
             close = self.take()
             if close[0] != "rparen":
                 raise _Syntax(close[2])
+            self.depth -= 1
             return inner
         if tok[0] != "word":
             raise _Syntax(tok[2])
@@ -196,32 +215,84 @@ def _equals(actual, expected) -> bool:
     return a == e or (":" not in e and _strip_smtp(a) == e)
 
 
-def _wildcard(pattern: str) -> re.Pattern:
-    return re.compile("^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
-                                    for c in pattern.lower()) + "$", re.DOTALL)
+def _like_matcher(pattern):
+    """A ``-like`` test against one pattern, compiled once per filter (linear: see wildcard.py)."""
+    if pattern is _NULL:
+        return lambda actual: _equals(actual, _NULL)
+    wildcard = compile_wildcard(_as_text(pattern))
+
+    def test(actual) -> bool:
+        if isinstance(actual, list):
+            return any(test(a) for a in actual)
+        if actual is None:
+            return False
+        return wildcard.match(_as_text(actual))
+    return test
 
 
 def _like(actual, pattern) -> bool:
-    if pattern is _NULL:
-        return _equals(actual, _NULL)
-    if isinstance(actual, list):
-        return any(_like(a, pattern) for a in actual)
-    if actual is None:
-        return False
-    return bool(_wildcard(_as_text(pattern)).match(_as_text(actual)))
+    """Whether ``actual`` matches the ``-like`` pattern (one-off; filters compile theirs once)."""
+    return _like_matcher(pattern)(actual)
 
 
-def _comparison(prop: str, op: str, value):
+def _getter(prop: str):
     def get(obj):
         """The property's value (case-insensitive name)."""
         if prop in obj:
             return obj[prop]
         lower = prop.lower()
         return next((v for k, v in obj.items() if k.lower() == lower), None)
+    return get
+
+
+def _comparison(prop: str, op: str, value):
+    get = _getter(prop)
     if op == "-eq":
-        return lambda o: _equals(get(o), value)
+        test = lambda o: _equals(get(o), value)  # noqa: E731
+        # Remembered so an -or chain of equalities on one property becomes one set lookup (_merge_equalities).
+        test.equality = (prop, value) if value is not _NULL else None
+        return test
     if op == "-ne":
         return lambda o: not _equals(get(o), value)
+    like = _like_matcher(value)
     if op == "-like":
-        return lambda o: _like(get(o), value)
-    return lambda o: not _like(get(o), value)
+        return lambda o: like(get(o))
+    return lambda o: not like(get(o))
+
+
+def _merge_equalities(terms: list) -> list:
+    """``P -eq 'a' -or P -eq 'b' -or ...`` as one set lookup per property (same answers as the terms one by one),
+    so a filter listing thousands of values costs one hash lookup per object instead of one comparison per value."""
+    groups: dict[str, list] = {}
+    for term in terms:
+        key = getattr(term, "equality", None)
+        if key is not None:
+            groups.setdefault(key[0], []).append(key[1])
+    merged = {prop: values for prop, values in groups.items() if len(values) > 1}
+    if not merged:
+        return terms
+    out, done = [], set()
+    for term in terms:
+        key = getattr(term, "equality", None)
+        if key is None or key[0] not in merged:
+            out.append(term)
+        elif key[0] not in done:
+            done.add(key[0])
+            out.append(_equality_set(key[0], merged[key[0]]))
+    return out
+
+
+def _equality_set(prop: str, values: list):
+    texts = {_as_text(v) for v in values}
+    plain = {t for t in texts if ":" not in t}
+    get = _getter(prop)
+
+    def hit(actual) -> bool:
+        # _equals for every value at once: list members each, None never, SMTP prefixes stripped.
+        if isinstance(actual, list):
+            return any(hit(a) for a in actual)
+        if actual is None:
+            return False
+        text = _as_text(actual)
+        return text in texts or _strip_smtp(text) in plain
+    return lambda o: hit(get(o))

@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .. import bounds
 from ..errors import InvalidArgument
 
 
 class FilterSyntaxError(InvalidArgument):
     """``Invalid filter clause``: the expression does not parse (Graph answers 400 BadRequest)."""
+
+
+def _syntax_error(pos: int, text: str) -> FilterSyntaxError:
+    # Graph repeats the filter in the message; the echo is bounded (bounds.clip).
+    return FilterSyntaxError(f"Invalid filter clause: Syntax error at position {pos} in '{bounds.clip(text)}'.")
 
 
 _TOKEN_RE = re.compile(r"""
@@ -43,6 +49,8 @@ class FilterInfo:
     operators: set[str] = field(default_factory=set)
     functions: set[str] = field(default_factory=set)
     null_comparisons: set[str] = field(default_factory=set)
+    #: Most child clauses of one OR (an ``or`` chain, or the values of an ``in`` list).
+    max_or_clauses: int = 0
 
 
 def tokenize(text: str) -> list[Token]:
@@ -51,7 +59,7 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
         if not m:
-            raise FilterSyntaxError(f"Invalid filter clause: Syntax error at position {pos} in '{text}'.")
+            raise _syntax_error(pos, text)
         kind = m.lastgroup
         raw = m.group(kind)
         if kind == "string":
@@ -81,11 +89,19 @@ class _Parser:
         self.i = 0
         self.info = FilterInfo()
         self.lambda_vars: set[str] = set()
+        self.depth = 0
+
+    def enter(self, tok: Token):
+        """One level deeper (a parenthesis, ``not`` or a lambda); past :data:`bounds.MAX_FILTER_DEPTH` the filter
+        is refused, so nesting never reaches Python's recursion limit."""
+        self.depth += 1
+        if self.depth > bounds.MAX_FILTER_DEPTH:
+            raise self.error(tok)
 
     def error(self, tok: Token | None = None):
         """A syntax error at ``tok`` (or at the end of the text)."""
         pos = tok.pos if tok else len(self.text)
-        return FilterSyntaxError(f"Invalid filter clause: Syntax error at position {pos} in '{self.text}'.")
+        return _syntax_error(pos, self.text)
 
     def peek(self, offset: int = 0) -> Token | None:
         """The token ``offset`` ahead, or None at the end."""
@@ -115,27 +131,33 @@ class _Parser:
         return node
 
     def or_expr(self):
-        """``and_expr (or and_expr)*``."""
-        node = self.and_expr()
+        """``and_expr (or and_expr)*``: a chain is one n-ary node (no recursion per term)."""
+        terms = [self.and_expr()]
         while self.is_word("or"):
             self.i += 1
-            node = ("or", node, self.and_expr())
-        return node
+            terms.append(self.and_expr())
+        if len(terms) == 1:
+            return terms[0]
+        self.info.max_or_clauses = max(self.info.max_or_clauses, len(terms))
+        return ("or", _merge_equalities(terms))
 
     def and_expr(self):
         """``not_expr (and not_expr)*``."""
-        node = self.not_expr()
+        terms = [self.not_expr()]
         while self.is_word("and"):
             self.i += 1
-            node = ("and", node, self.not_expr())
-        return node
+            terms.append(self.not_expr())
+        return terms[0] if len(terms) == 1 else ("and", terms)
 
     def not_expr(self):
         """``not not_expr | comparison``."""
         if self.is_word("not"):
+            self.enter(self.peek())
             self.i += 1
             self.info.operators.add("not")
-            return ("not", self.not_expr())
+            node = ("not", self.not_expr())
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self):
@@ -160,7 +182,9 @@ class _Parser:
                 values.append(self.literal())
             self.take(")")
             self.info.operators.add("in")
-            return ("in", left, values)
+            self.info.max_or_clauses = max(self.info.max_or_clauses, len(values))
+            return ("in", left, frozenset(_norm(v) for v in values if _hashable(v)),
+                    [v for v in values if not _hashable(v)])
         if left[0] in ("func", "any", "group"):
             return left[1] if left[0] == "group" else left
         raise self.error(tok)
@@ -179,9 +203,11 @@ class _Parser:
             self.i += 1
             return ("lit", tok.value)
         if tok.kind == "(":
+            self.enter(tok)
             self.i += 1
             node = self.or_expr()
             self.take(")")
+            self.depth -= 1
             return ("group", node)
         if tok.kind == "name":
             name = str(tok.value)
@@ -215,11 +241,12 @@ class _Parser:
 
     def lambda_(self, parts: list[str], kind: str):
         """``path/any(v: expr)`` or ``path/all(v: expr)`` (``any()`` tests for a non-empty collection)."""
-        self.take("(")
+        self.enter(self.take("("))
         self.info.properties.add("/".join(parts))
         self.info.functions.add(kind)
         if self.peek() is not None and self.peek().kind == ")":
             self.i += 1
+            self.depth -= 1
             return ("any", parts, None, None, kind)
         var = str(self.take("name").value)
         self.take(":")
@@ -227,6 +254,7 @@ class _Parser:
         body = self.or_expr()
         self.lambda_vars.discard(var)
         self.take(")")
+        self.depth -= 1
         return ("any", parts, var, body, kind)
 
 
@@ -239,6 +267,33 @@ def parse_filter(text: str):
 
 def _norm(value):
     return value.casefold() if isinstance(value, str) else value
+
+
+def _hashable(value) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+def _merge_equalities(terms: list) -> list:
+    """``p eq 'a' or p eq 'b' or ...`` as one ``in`` node per property path (same answers, one set lookup per
+    object instead of one comparison per value)."""
+    groups: dict[tuple, list] = {}
+    for term in terms:
+        if (term[0] == "cmp" and term[1] == "eq" and term[2][0] == "prop" and term[3][0] == "lit"
+                and _hashable(term[3][1])):
+            groups.setdefault(tuple(term[2][1]), []).append(term[3][1])
+    merged = {path for path, values in groups.items() if len(values) > 1}
+    if not merged:
+        return terms
+    out, done = [], set()
+    for term in terms:
+        path = tuple(term[2][1]) if term[0] == "cmp" and term[2][0] == "prop" else None
+        if path in merged and term[1] == "eq" and term[3][0] == "lit" and _hashable(term[3][1]):
+            if path not in done:
+                done.add(path)
+                out.append(("in", ("prop", list(path)), frozenset(_norm(v) for v in groups[path]), []))
+        else:
+            out.append(term)
+    return out
 
 
 def _resolve(obj: dict, parts: list[str]):
@@ -284,9 +339,9 @@ def _value(node, obj, env):
 def _eval(node, obj, env):
     kind = node[0]
     if kind == "or":
-        return _eval(node[1], obj, env) or _eval(node[2], obj, env)
+        return any(_eval(term, obj, env) for term in node[1])
     if kind == "and":
-        return _eval(node[1], obj, env) and _eval(node[2], obj, env)
+        return all(_eval(term, obj, env) for term in node[1])
     if kind == "not":
         return not _eval(node[1], obj, env)
     if kind == "group":
@@ -295,7 +350,9 @@ def _eval(node, obj, env):
         return _compare(node[1], _value(node[2], obj, env), _value(node[3], obj, env))
     if kind == "in":
         value = _norm(_value(node[1], obj, env))
-        return value in [_norm(v) for v in node[2]]
+        if _hashable(value) and value in node[2]:
+            return True
+        return any(value == _norm(v) for v in node[3])
     if kind == "func":
         args = [_value(a, obj, env) for a in node[2]]
         if len(args) != 2 or not all(isinstance(a, str) for a in args):
