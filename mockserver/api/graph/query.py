@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from flask import request
 
-from ...domain.bounds import loads as bounds_loads, parse_int
+from ...domain.bounds import clip, loads as bounds_loads, parse_int
 from ...domain.graph.odata import FilterSyntaxError, evaluate, parse_filter
 from .errors import GraphError
 
@@ -108,7 +108,7 @@ def parse(coll: Collection, args=None) -> Query:
     if "$top" in args:
         raw = args["$top"]
         if parse_int(raw) is None or not 1 <= int(raw) <= coll.max_top:  # bounded: no int() of 5,000 digits
-            raise _bad(f"Invalid page size specified: '{raw}'. Must be between 1 and {coll.max_top} inclusive.",
+            raise _bad(f"Invalid page size specified: '{clip(raw)}'. Must be between 1 and {coll.max_top} inclusive.",
                        UNSUPPORTED)
         q.top = int(raw)
     if "$count" in args:
