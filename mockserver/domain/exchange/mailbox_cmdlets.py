@@ -10,7 +10,7 @@ from . import errors as exo_errors
 from . import rules
 from .cmdlets import MultiValuedEdit, Param, register_cmdlet
 from .identity import find_mailboxes, owner_of, resolve_mailbox
-from .objects import mailbox_object
+from .objects import mailbox_filter_view, mailbox_object
 from .opath import compile_filter
 
 RTD_TYPE = "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails"
@@ -62,6 +62,14 @@ def get_mailbox(ctx, params):
             raise exo_errors.object_not_found(tenant, params["Identity"])
     else:
         boxes = [m for m in tenant.mailboxes if m.is_soft_deleted == soft and m.recipient_type_details in MAILBOX_TYPES]
+    if params.get("Filter") not in (None, "") and len(boxes) > 1:
+        # A filter reading only plain mailbox fields is decided before the output objects are built: on a large
+        # tenant building every object costs far more than the filter (same answer, issue 21).
+        predicate = compile_filter(params["Filter"], set(mailbox_object_keys(tenant)))
+        view = mailbox_filter_view(predicate.properties)
+        if view is not None:
+            boxes = [m for m in boxes if predicate(view(m))]
+            params = {k: v for k, v in params.items() if k != "Filter"}
     objects = [mailbox_object(tenant, m) for m in boxes]
     filterable = set(objects[0]) if objects else set(mailbox_object_keys(tenant))
     return apply_list_params(objects, params, ctx, filterable=filterable)

@@ -128,6 +128,32 @@ def mailbox_object(tenant, mbx) -> dict:
     return obj
 
 
+#: Get-Mailbox properties a filter may read without building the whole object: each is the same expression
+#: mailbox_object uses (tests/unit/test_linear_evaluators.py checks both agree on every seeded mailbox).
+_CHEAP_MAILBOX_PROPERTIES = {
+    "Name": lambda m: m.name, "Identity": lambda m: m.name, "Id": lambda m: m.name,
+    "Alias": lambda m: m.alias, "DisplayName": lambda m: m.display_name,
+    "PrimarySmtpAddress": lambda m: m.primary_smtp_address, "WindowsEmailAddress": lambda m: m.primary_smtp_address,
+    "UserPrincipalName": lambda m: m.user_principal_name, "WindowsLiveID": lambda m: m.user_principal_name,
+    "MicrosoftOnlineServicesID": lambda m: m.user_principal_name,
+    "RecipientTypeDetails": lambda m: m.recipient_type_details,
+    "EmailAddresses": lambda m: list(m.email_addresses),
+    "ExternalDirectoryObjectId": lambda m: m.external_directory_object_id or "",
+    "IsExchangeCloudManaged": lambda m: bool(m.is_exchange_cloud_managed),
+    "ImmutableId": lambda m: m.immutable_id or "",
+    **{f"CustomAttribute{i}": (lambda i: lambda m: _attr(m.custom_attributes[i - 1]))(i) for i in range(1, 16)},
+}
+
+
+def mailbox_filter_view(names) -> object | None:
+    """A function giving just the ``names`` properties of a mailbox's Get-Mailbox output (for evaluating a
+    ``-Filter`` before building whole objects), or None when one of them needs the whole object."""
+    getters = [(name, _CHEAP_MAILBOX_PROPERTIES.get(name)) for name in names]
+    if any(get is None for _, get in getters):
+        return None
+    return lambda mbx: {name: get(mbx) for name, get in getters}
+
+
 def recipient_object(tenant, mbx) -> dict:
     """Get-Recipient output for one recipient (a lighter projection of the mailbox)."""
     full = mailbox_object(tenant, mbx)
