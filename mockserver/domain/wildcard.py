@@ -39,8 +39,6 @@ class Wildcard:
             return False
         pos, end = len(first), len(text) - len(last)
         for seg in segs[1:-1]:
-            if not seg:
-                continue
             found = _find(seg, text, pos, end)
             _count(counter, (found if found >= 0 else end) - pos + len(seg))
             if found < 0:
@@ -93,6 +91,8 @@ def compile_wildcard(pattern: str, question_mark: bool = True) -> Wildcard:
         # Keep '?' literal by matching it through a character no text holds: split, then rejoin segment-wise.
         return _LiteralQuestion(pattern)
     parts = pattern.split("*")
+    if len(parts) > 2:  # runs of stars are one star: empty middle segments would only cost loop turns
+        parts = [parts[0], *(p for p in parts[1:-1] if p), parts[-1]]
     return Wildcard(pattern, tuple(parts), len(parts) > 1)
 
 

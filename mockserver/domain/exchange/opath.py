@@ -72,7 +72,7 @@ def compile_filter(text: str, known: set[str] | None = None) -> Callable[[dict],
             raise _Syntax(1)
         parser = _Parser(tokens, known_map if known is not None else None)
         tree = parser.parse_or()
-        if parser.i != len(tokens):
+        if parser.i != parser.count:
             raise _Syntax(tokens[parser.i][2])
     except _Syntax as exc:
         raise _filter_error(raw, "Invalid filter syntax. For a description of the filter parameter syntax see the "
@@ -104,20 +104,23 @@ class _UnknownProperty(Exception):
 
 class _Parser:
     def __init__(self, tokens, known):
-        self.tokens, self.known, self.i = tokens, known, 0
+        last = tokens[-1]
+        # An end marker after the last token: lookahead needs no bounds check (long filters are many lookaheads).
+        self.tokens, self.known, self.i = tokens + [("end", "", last[2] + len(last[1]))], known, 0
+        self.count = len(tokens)
         self.depth = 0
         self.properties: set[str] = set()
 
     def peek(self):
         """The next token, or None at the end."""
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
+        tok = self.tokens[self.i]
+        return None if tok[0] == "end" else tok
 
     def take(self):
         """Consume the next token (a syntax error at the end of the text)."""
-        tok = self.peek()
-        if tok is None:
-            last = self.tokens[-1]
-            raise _Syntax(last[2] + len(last[1]))
+        tok = self.tokens[self.i]
+        if tok[0] == "end":
+            raise _Syntax(tok[2])
         self.i += 1
         return tok
 
@@ -130,7 +133,8 @@ class _Parser:
     def parse_or(self):
         """``a -or b -or ...``: the loosest binding; a chain is one node, so its length costs no recursion."""
         terms = [self.parse_and()]
-        while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-or":
+        tokens = self.tokens
+        while tokens[self.i][1] == "-or":  # only an operator token has this value (a word cannot, see _TOKEN)
             self.i += 1
             terms.append(self.parse_and())
         if len(terms) == 1:
@@ -143,7 +147,8 @@ class _Parser:
     def parse_and(self):
         """``a -and b -and ...``: binds tighter than -or."""
         terms = [self.parse_not()]
-        while (tok := self.peek()) and tok[0] == "op" and tok[1] == "-and":
+        tokens = self.tokens
+        while tokens[self.i][1] == "-and":
             self.i += 1
             terms.append(self.parse_not())
         if len(terms) == 1:
@@ -152,8 +157,8 @@ class _Parser:
 
     def parse_not(self):
         """``-not a``."""
-        tok = self.peek()
-        if tok and tok[0] == "op" and tok[1] == "-not":
+        tok = self.tokens[self.i]
+        if tok[1] == "-not":
             self.i += 1
             self.enter(tok)
             inner = self.parse_not()
