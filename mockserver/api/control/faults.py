@@ -97,7 +97,15 @@ def delete_fault(t, rule_id):
 
 @bp.delete("/tenants/<t>/faults/throttling/<api>")
 def delete_throttle(t, api):
-    """Turn throttling off for one api."""
+    """Turn throttling off for one api.
+    ---
+    delete:
+      parameters:
+      - {name: api, in: path, required: true, schema: {type: string, enum: [exchange, graph, identity]}}
+      responses:
+        204:
+          description: Throttling is off for that api.
+    """
     tenant = tenant_or_404(t)
     if api not in APIS:
         from .common import ControlError

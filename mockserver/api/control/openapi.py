@@ -94,9 +94,58 @@ def _operations(view, methods: list[str], endpoint: str) -> dict:
         for status, response in list(responses.items()):
             if isinstance(response, dict):
                 response.setdefault("description", "")
-        op["responses"] = responses or {"200": {"description": "OK"}}
+        if not any(str(s).startswith("2") for s in responses):
+            ok = "204" if method == "delete" and _answers_no_content(view) else "200"
+            responses[ok] = {"description": "No content." if ok == "204" else "OK"}
+        if endpoint not in _NEVER_REFUSED:
+            # Every other operation may refuse input (400) or name a tenant/object that does not exist (404), in the
+            # one control-plane error shape.
+            for status, text in (("400", "Invalid input (nothing changes)."), ("404", "No such tenant or object.")):
+                existing = responses.get(status) if isinstance(responses.get(status), dict) else None
+                if existing is None:
+                    responses[status] = {"description": text, "content": _ERROR_CONTENT}
+                else:
+                    existing.setdefault("content", _ERROR_CONTENT)
+        op["responses"] = responses
         operations[method] = op
     return operations
+
+
+#: Operations that answer for any input (no body, no parameter, no tenant).
+_NEVER_REFUSED = {"control.health", "control.openapi_document", "control.list_tenants"}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
+
+
+def _answers_no_content(view) -> bool:
+    # A DELETE view that ends in ``return "", 204`` (the control plane's convention for "done, nothing to show").
+    try:
+        return ', 204' in inspect.getsource(view)
+    except (OSError, TypeError):
+        return False
+
+
+def _tighten(document: dict) -> None:
+    """Make the generated document say what the views enforce: a request body whose schema has required
+    properties is itself required, and an optional nested object is that object or null (apispec renders it as
+    'any object', which would make every junk object look valid)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for item in document.get("paths", {}).values():
+        for op in item.values():
+            body = op.get("requestBody") if isinstance(op, dict) else None
+            ref = ((body or {}).get("content", {}).get("application/json", {}).get("schema") or {}).get("$ref", "")
+            target = schemas.get(ref.rsplit("/", 1)[-1]) if ref else None
+            if target is not None and target.get("required") and "required" not in body:
+                body["required"] = True
+    for schema in schemas.values():
+        for prop in (schema.get("properties") or {}).values():
+            alternatives = prop.get("anyOf") if isinstance(prop, dict) else None
+            if (isinstance(alternatives, list) and len(alternatives) == 2 and "$ref" in alternatives[0]
+                    and alternatives[1] == {"type": "object", "nullable": True}):
+                prop["anyOf"] = [alternatives[0]]
+                prop["nullable"] = True
 
 
 def build_spec(app) -> dict:
@@ -107,6 +156,7 @@ def build_spec(app) -> dict:
                                         "journal, audit, snapshots. Needs a bearer token only when the server "
                                         "runs with --control-token."})
     spec.components.security_scheme("controlToken", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", _ERROR_SCHEMA)
     _register_schemas(spec)
     rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("control.")),
                    key=lambda r: (r.rule, r.endpoint))
@@ -127,6 +177,7 @@ def build_spec(app) -> dict:
                          "responses": {"200": {"description": "OK"}}} for m in methods}
             spec.path(path=path, operations=plain, parameters=_path_parameters(rule.rule))
     document = spec.to_dict()
+    _tighten(document)
     document["security"] = [{}, {"controlToken": []}]
     return document
 

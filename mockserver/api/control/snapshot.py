@@ -29,7 +29,20 @@ def get_snapshot(t):
 @bp.put("/tenants/<t>/snapshot")
 def put_snapshot(t):
     """Restore a snapshot into tenant ``t`` (replacing it) or, when ``t`` does not exist, create it from the
-    snapshot (``t`` is its new name, or its new id when it is a GUID; ``?name=`` names a GUID-addressed one)."""
+    snapshot (``t`` is its new name, or its new id when it is a GUID; ``?name=`` names a GUID-addressed one).
+    ---
+    put:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: object, description: "A document from GET /_mock/tenants/{t}/snapshot."}
+      responses:
+        200:
+          description: The restored tenant.
+        400:
+          description: Not a snapshot document, or one this version cannot restore (nothing changes).
+    """
     doc = request.get_json(silent=True)
     if doc is None:
         raise ControlError(400, "InvalidJson", "The request body must be a snapshot JSON document.")

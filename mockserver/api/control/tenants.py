@@ -33,10 +33,12 @@ class TenantCreateSchema(Schema):
                                  metadata={"description": "Freeze the tenant clock (tests move it explicitly)."})
     clockStart = fields.String(load_default=None, allow_none=True,
                                metadata={"description": "ISO-8601 start of the tenant clock."})
-    tenantId = fields.String(load_default=None, allow_none=True, metadata={"description": "Fixed tenant id (GUID)."})
+    tenantId = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Fixed tenant id (GUID).", "pattern": _GUID_RE.pattern})
     scenario = fields.Raw(load_default=None, allow_none=True,
                           metadata={"description": "A scenario name (scenarios/<name>.yaml) or an inline tenant "
-                                                   "description object, applied after seeding."})
+                                                   "description object, applied after seeding.",
+                                    "oneOf": [{"type": "string"}, {"type": "object"}]})
     options = fields.Dict(load_default=dict, metadata={"description": "Free-form creation options."})
 
     @validates("tenantId")
