@@ -104,7 +104,7 @@ def iso(ts: float | None) -> str | None:
 def parse_iso(text: str) -> float:
     """Parse an ISO-8601 timestamp (``Z`` or offset) into epoch seconds."""
     text = text.strip()
-    if text.endswith("Z"):
+    if text.endswith(("Z", "z")):  # RFC 3339 allows either case
         text = text[:-1] + "+00:00"
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:

@@ -18,6 +18,16 @@ from .common import load_body, tenant_or_404
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+class _StrictBoolean(fields.Boolean):
+    """A JSON ``true``/``false`` only (marshmallow's Boolean also takes 0, 1 and "yes", which the OpenAPI document's
+    ``type: boolean`` does not allow)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class TenantCreateSchema(Schema):
     """Body of ``POST /_mock/tenants``."""
 
@@ -29,10 +39,10 @@ class TenantCreateSchema(Schema):
                           metadata={"description": "Seed for every id, secret and generated user of the tenant."})
     mailboxes = fields.Integer(load_default=25, strict=True, validate=validate.Range(0, 200_000),
                                metadata={"description": "How many mail-enabled on-prem users to seed and sync."})
-    frozenClock = fields.Boolean(load_default=False,
+    frozenClock = _StrictBoolean(load_default=False,
                                  metadata={"description": "Freeze the tenant clock (tests move it explicitly)."})
     clockStart = fields.String(load_default=None, allow_none=True,
-                               metadata={"description": "ISO-8601 start of the tenant clock."})
+                               metadata={"description": "ISO-8601 start of the tenant clock.", "format": "date-time"})
     tenantId = fields.String(load_default=None, allow_none=True, metadata={
         "description": "Fixed tenant id (GUID).", "pattern": _GUID_RE.pattern})
     scenario = fields.Raw(load_default=None, allow_none=True,
@@ -56,7 +66,7 @@ class TenantCreateSchema(Schema):
         if value is not None:
             try:
                 parse_iso(value)
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ValidationError("clockStart must be an ISO-8601 date and time.") from None
 
 
