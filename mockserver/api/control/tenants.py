@@ -32,7 +32,8 @@ class TenantCreateSchema(Schema):
     """Body of ``POST /_mock/tenants``."""
 
     name = fields.String(load_default=None, allow_none=True, metadata={"description": "Lowercase tenant name; the "
-                         "domain becomes <name>.onmicrosoft.com. Generated when absent."})
+                         "domain becomes <name>.onmicrosoft.com. Generated when absent.",
+                         "pattern": "^[a-z0-9][a-z0-9-]{0,47}$"})
     profile = fields.String(load_default="ga", validate=validate.OneOf(PROFILES),
                             metadata={"description": "How Set-Mailbox -IsExchangeCloudManaged is authorized."})
     seed = fields.Integer(load_default=None, allow_none=True, strict=True,
