@@ -98,7 +98,7 @@ CASES = [
     ("get-mailbox-filter-bad-syntax", "Get-Mailbox", lambda w: {"Filter": "Alias -eq"},
      _error(400, "Invalid filter syntax")),
     ("get-mailbox-filter-unknown-property", "Get-Mailbox", lambda w: {"Filter": "Shoe -eq 'x'"},
-     _error(400, "'Shoe' is not a recognized filterable property")),
+     _error(400, '"Shoe" is not a recognized filterable property')),
     ("get-mailbox-identity-and-filter", "Get-Mailbox", lambda w: {"Identity": "x", "Filter": "Alias -eq 'x'"},
      _error(400, "Parameter set cannot be resolved")),
     ("get-mailbox-rtd", "Get-Mailbox", lambda w: {"RecipientTypeDetails": "SharedMailbox"},

@@ -123,7 +123,7 @@ def test_opath_syntax_errors_name_a_position(text, position):
 
 
 def test_opath_unknown_property():
-    with pytest.raises(InvalidArgument, match="'Shoe' is not a recognized filterable property"):
+    with pytest.raises(InvalidArgument, match='"Shoe" is not a recognized filterable property'):
         opath.compile_filter("Shoe -eq 1", set(OBJ))
 
 

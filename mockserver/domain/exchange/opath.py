@@ -78,8 +78,8 @@ def compile_filter(text: str, known: set[str] | None = None) -> Callable[[dict],
         raise _filter_error(raw, "Invalid filter syntax. For a description of the filter parameter syntax see the "
                                  "command help.", exc.position) from None
     except _UnknownProperty as exc:
-        raise _filter_error(raw, f"'{exc.name}' is not a recognized filterable property. For a list of filterable "
-                                 f"properties see the command help.", exc.position) from None
+        raise _filter_error(raw, f"\"{bounds.clip(exc.name)}\" is not a recognized filterable property. For a complete "
+                                 f"list of filterable properties see the command help.", exc.position) from None
     return _Predicate(tree, frozenset(parser.properties))
 
 
