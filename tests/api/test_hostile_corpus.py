@@ -295,3 +295,12 @@ def test_generated_odata_filters_never_5xx(world, tokens, eventual):
     assert resp.status_code in (200, 400), resp.get_data(as_text=True)[:300]
     if resp.status_code == 400:
         assert resp.get_json()["error"]["code"] in ("BadRequest", "Request_UnsupportedQuery", "Request_BadRequest")
+
+
+@pytest.mark.parametrize("start", ["0082-03-21T08:51:19-05:01", "1949-12-31T00:00:00Z", "9999-12-31T23:59:59z"])
+def test_a_clock_start_no_certificate_can_carry_is_refused(client, quiet_log, start):
+    resp = client.post("/_mock/tenants", json={"clockStart": start, "mailboxes": 0})
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    assert "clockStart" in resp.get_json()["error"]["details"]
+    assert client.post("/_mock/tenants", json={"clockStart": "2001-02-03t04:05:06z",
+                                               "mailboxes": 0}).status_code == 201

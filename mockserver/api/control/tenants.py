@@ -18,6 +18,9 @@ from .common import load_body, tenant_or_404
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+_EARLIEST_START, _LATEST_START = 0.0, 221845392000.0  # 1970-01-01 and 9000-01-01 in epoch seconds
+
+
 class _StrictBoolean(fields.Boolean):
     """A JSON ``true``/``false`` only (marshmallow's Boolean also takes 0, 1 and "yes", which the OpenAPI document's
     ``type: boolean`` does not allow)."""
@@ -33,7 +36,7 @@ class TenantCreateSchema(Schema):
 
     name = fields.String(load_default=None, allow_none=True, metadata={"description": "Lowercase tenant name; the "
                          "domain becomes <name>.onmicrosoft.com. Generated when absent.",
-                         "pattern": "^[a-z0-9][a-z0-9-]{0,47}$"})
+                         "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,47}$"})
     profile = fields.String(load_default="ga", validate=validate.OneOf(PROFILES),
                             metadata={"description": "How Set-Mailbox -IsExchangeCloudManaged is authorized."})
     seed = fields.Integer(load_default=None, allow_none=True, strict=True,
@@ -43,7 +46,8 @@ class TenantCreateSchema(Schema):
     frozenClock = _StrictBoolean(load_default=False,
                                  metadata={"description": "Freeze the tenant clock (tests move it explicitly)."})
     clockStart = fields.String(load_default=None, allow_none=True,
-                               metadata={"description": "ISO-8601 start of the tenant clock.", "format": "date-time"})
+                               metadata={"description": "ISO-8601 start of the tenant clock (1970-01-01 to 9000-01-01).",
+                                         "format": "date-time"})
     tenantId = fields.String(load_default=None, allow_none=True, metadata={
         "description": "Fixed tenant id (GUID).", "pattern": _GUID_RE.pattern})
     scenario = fields.Raw(load_default=None, allow_none=True,
@@ -66,9 +70,13 @@ class TenantCreateSchema(Schema):
     def _clock_start_is_iso(self, value, **_kw):
         if value is not None:
             try:
-                parse_iso(value)
+                start = parse_iso(value)
             except (ValueError, OverflowError):
                 raise ValidationError("clockStart must be an ISO-8601 date and time.") from None
+            # The tenant's certificates and tokens are dated from its clock: X.509 needs 1950-9999, and timestamps
+            # before 1970 are not epoch seconds every client handles.
+            if not _EARLIEST_START <= start < _LATEST_START:
+                raise ValidationError("clockStart must be between 1970-01-01 and 9000-01-01.")
 
 
 class AppCredentialsSchema(Schema):
