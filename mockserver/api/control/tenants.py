@@ -46,8 +46,8 @@ class TenantCreateSchema(Schema):
     frozenClock = _StrictBoolean(load_default=False,
                                  metadata={"description": "Freeze the tenant clock (tests move it explicitly)."})
     clockStart = fields.String(load_default=None, allow_none=True,
-                               metadata={"description": "ISO-8601 start of the tenant clock (1970-01-01 to 9000-01-01).",
-                                         "format": "date-time"})
+                               metadata={"format": "date-time", "description": "ISO-8601 start of the tenant "
+                                                                               "clock (1970-01-01 to 9000-01-01)."})
     tenantId = fields.String(load_default=None, allow_none=True, metadata={
         "description": "Fixed tenant id (GUID).", "pattern": _GUID_RE.pattern})
     scenario = fields.Raw(load_default=None, allow_none=True,

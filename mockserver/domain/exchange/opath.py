@@ -36,9 +36,9 @@ class _Syntax(Exception):
 def _filter_error(text: str, detail: str, position: int):
     # The filter is echoed as Exchange does, but bounded: a megabyte of filter is not repeated back whole.
     return exo_errors.InvalidArgument(
-        f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{detail}\n\"{bounds.clip(text)}\" at "
-        f"position {position}.\"", exception_type=exo_errors.BINDING_TYPE, err_id="ParameterBindingFailed",
-        category="Client")
+        f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{detail}\n"
+        f"\"{bounds.clip(text)}\" at position {position}.\"", exception_type=exo_errors.BINDING_TYPE,
+        err_id="ParameterBindingFailed", category="Client")
 
 
 def tokenize(text: str) -> list[tuple[str, str, int]]:
