@@ -55,10 +55,11 @@ def _status_matches(pattern: str, status: int) -> bool:
         part = part.strip().lower()
         if not part:
             continue
+        # Compared as text: a status is at most three digits, and int() of thousands of digits raises.
         if part.endswith("xx") and part[:-2].isdecimal():
-            if status // 100 == int(part[:-2]):
+            if str(status // 100) == part[:-2].lstrip("0"):
                 return True
-        elif part.isdecimal() and int(part) == status:
+        elif part.isdecimal() and part.lstrip("0") == str(status):
             return True
     return False
 

@@ -306,3 +306,14 @@ def test_a_clock_start_no_certificate_can_carry_is_refused(client, quiet_log, st
     assert "clockStart" in resp.get_json()["error"]["details"]
     assert client.post("/_mock/tenants", json={"clockStart": "2001-02-03t04:05:06z",
                                                "mailboxes": 0}).status_code == 201
+
+
+@pytest.mark.parametrize("query", ["/requests?limit={n}", "/requests?status={n}", "/requests?status={n}xx",
+                                   "/audit?limit={n}", "/sync/cycles?top={n}", "/onprem/users?top={n}"])
+def test_control_plane_numbers_with_thousands_of_digits(world, quiet_log, query):
+    tenant, client, _ = world
+    resp = client.get(f"/_mock/tenants/{tenant.id}" + query.format(n="9" * 5000))
+    assert resp.status_code in (200, 400), resp.get_data(as_text=True)[:300]
+    if resp.status_code == 400:
+        assert len(resp.get_json()["error"]["message"]) < 4 * bounds.MAX_ECHO
+    assert client.get(f"/tenants/{tenant.id}/requests?status={'9' * 5000}&page={'9' * 5000}").status_code == 200

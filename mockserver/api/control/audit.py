@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from ...domain.bounds import parse_int
 from ...domain.clock import iso, parse_iso
 from . import bp
 from .common import ControlError, tenant_or_404
@@ -31,7 +32,7 @@ def get_audit(tenant_key: str):
         - {name: succeeded, in: query, schema: {type: boolean}}
         - {name: changed, in: query, schema: {type: boolean}}
         - {name: since, in: query, schema: {type: string, format: date-time}}
-        - {name: limit, in: query, schema: {type: integer}, description: "Keep only the newest N."}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1}, description: "Keep only the newest N."}
       responses:
         200:
           description: "{value: [records]}"
@@ -52,9 +53,9 @@ def get_audit(tenant_key: str):
             flags[name] = _BOOL[args[name].lower()]
     limit = None
     if args.get("limit"):
-        if not args["limit"].isdecimal() or int(args["limit"]) < 1:
+        limit = parse_int(args["limit"])
+        if limit is None or limit < 1:
             raise ControlError(400, "ValidationError", "limit must be a positive integer.")
-        limit = int(args["limit"])
     caller = (args.get("caller") or "").lower() or None
     with tenant.lock:
         records = tenant.audit.query(api=args.get("api") or None, operation=args.get("operation") or None,

@@ -15,7 +15,7 @@ class ThrottleSchema(Schema):
 
     api = fields.String(required=True, validate=validate.OneOf(APIS))
     rate = fields.Float(required=True, validate=validate.Range(min=0.001, max=1_000_000))
-    burst = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    burst = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=1_000_000))
 
 
 class FaultRuleSchema(Schema):
@@ -27,12 +27,12 @@ class FaultRuleSchema(Schema):
     method = fields.String(load_default=None, validate=validate.OneOf(("GET", "POST", "PATCH", "PUT", "DELETE")))
     app = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
     user = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
-    status = fields.Integer(load_default=None, validate=validate.OneOf(FAULT_STATUSES))
+    status = fields.Integer(strict=True, load_default=None, validate=validate.OneOf(FAULT_STATUSES))
     probability = fields.Float(load_default=1.0, validate=validate.Range(min=0.0, max=1.0))
-    latencyMs = fields.List(fields.Integer(validate=validate.Range(min=0, max=120_000)),
+    latencyMs = fields.List(fields.Integer(strict=True, validate=validate.Range(min=0, max=120_000)),
                             load_default=None, validate=validate.Length(min=1, max=2))
-    count = fields.Integer(load_default=None, validate=validate.Range(min=1, max=10_000_000))
-    retryAfter = fields.Integer(load_default=None, validate=validate.Range(min=0, max=3600))
+    count = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=10_000_000))
+    retryAfter = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0, max=3600))
     message = fields.String(load_default=None, validate=validate.Length(max=1000))
     throttle = fields.Nested(ThrottleSchema, load_default=None)
 

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from . import bp
 from .common import ControlError, load_body, tenant_or_404
 from ..middleware import journal_view
+from ...domain.bounds import parse_int
 from ...domain.clock import parse_iso
 
 
@@ -33,9 +34,10 @@ def _since(value: str | None) -> float | None:
 def _limit(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdecimal() or int(value) < 1:
+    number = parse_int(value)
+    if number is None or number < 1:
         raise ControlError(400, "ValidationError", "limit must be a positive integer.")
-    return int(value)
+    return number
 
 
 @bp.get("/tenants/<t>/requests")

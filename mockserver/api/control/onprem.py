@@ -10,6 +10,12 @@ from . import bp
 from .common import ControlError, load_body, tenant_or_404
 
 
+#: What ad_admin.create_ad_user accepts, for the OpenAPI document: 1-20 characters, none of the forbidden ones, no
+#: surrounding whitespace, not ending in a period.
+_SAM_PATTERN = (r'^[^"/\\\[\]:;|=,+*?<>@\s\x1c-\x1f]'
+                r'([^"/\\\[\]:;|=,+*?<>@]{0,18}[^"/\\\[\]:;|=,+*?<>@.\s\x1c-\x1f])?$')
+
+
 class ADUserCreateSchema(Schema):
     """Body of ``POST /_mock/tenants/{t}/onprem/users``: ``sAMAccountName``, optional ``ou``, and any modelled
     AD attribute (``displayName``, ``proxyAddresses``, ``extensionAttribute1``...) under its LDAP name."""
@@ -18,7 +24,8 @@ class ADUserCreateSchema(Schema):
         """marshmallow options: keep unknown keys, because any modelled LDAP attribute may be sent."""
         unknown = INCLUDE
 
-    sAMAccountName = fields.String(required=True, metadata={"description": "Logon name (1-20 characters)."})
+    sAMAccountName = fields.String(required=True, metadata={"description": "Logon name (1-20 characters).",
+                                                            "pattern": _SAM_PATTERN})
     ou = fields.String(metadata={"description": "Container DN; default OU=Users,OU=Corp,<forest>."})
     msExchRecipientTypeDetails = fields.Integer(
         strict=True, metadata={"description": "Remote mailbox type: 2147483648 user, 34359738368 shared, "

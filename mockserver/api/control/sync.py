@@ -7,6 +7,7 @@ from flask import jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
 from . import bp
+from ...domain.bounds import parse_int
 from .common import ControlError, load_body, tenant_or_404
 
 
@@ -34,7 +35,8 @@ class SyncPatchSchema(Schema):
                                      metadata={"description": "Scheduler interval (default 30)."})
     enabled = StrictBoolean(metadata={"description": "SyncCycleEnabled."})
     connectVersion = fields.String(metadata={"description": "Connect Sync build; below 2.5.76.0 "
-                                                            "IsExchangeCloudManaged is not honoured."})
+                                                            "IsExchangeCloudManaged is not honoured.",
+                                             "pattern": r"^[0-9]{1,9}(\.[0-9]{1,9}){1,3}$"})
     ouScope = fields.List(fields.String(), metadata={"description": "Selected OUs (DNs); [] = whole domain. "
                                                                     "A change makes the next cycle Initial."})
     deletionThreshold = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 10_000_000),
@@ -139,9 +141,9 @@ def list_sync_cycles(tenant_key: str):
         raise ControlError(400, "InvalidQuery", "policyType must be Delta, Initial or Writeback.")
     top = request.args.get("top")
     if top is not None:
-        if not top.isdecimal() or not 1 <= int(top) <= 2000:
+        top = parse_int(top)
+        if top is None or not 1 <= top <= 2000:
             raise ControlError(400, "InvalidQuery", "top must be an integer from 1 to 2000.")
-        top = int(top)
     with tenant.lock:
         runs = [r for r in tenant.sync.history if policy is None or r.get("policyType") == policy]
         if top is not None:

@@ -14,21 +14,12 @@ from ...domain.tenant import PROFILES
 from ..common import registry
 from . import bp, security  # noqa: F401  (security registers the control-token check)
 from .common import load_body, tenant_or_404
+from .sync import StrictBoolean
 
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 _EARLIEST_START, _LATEST_START = 0.0, 221845392000.0  # 1970-01-01 and 9000-01-01 in epoch seconds
-
-
-class _StrictBoolean(fields.Boolean):
-    """A JSON ``true``/``false`` only (marshmallow's Boolean also takes 0, 1 and "yes", which the OpenAPI document's
-    ``type: boolean`` does not allow)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class TenantCreateSchema(Schema):
@@ -43,7 +34,7 @@ class TenantCreateSchema(Schema):
                           metadata={"description": "Seed for every id, secret and generated user of the tenant."})
     mailboxes = fields.Integer(load_default=25, strict=True, validate=validate.Range(0, 200_000),
                                metadata={"description": "How many mail-enabled on-prem users to seed and sync."})
-    frozenClock = _StrictBoolean(load_default=False,
+    frozenClock = StrictBoolean(load_default=False,
                                  metadata={"description": "Freeze the tenant clock (tests move it explicitly)."})
     clockStart = fields.String(load_default=None, allow_none=True,
                                metadata={"format": "date-time", "description": "ISO-8601 start of the tenant "
