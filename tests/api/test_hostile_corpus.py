@@ -127,12 +127,17 @@ def test_deeply_nested_json_bodies_are_malformed_bodies(world, quiet_log, doc):
         assert isinstance(resp.get_json()["error"], dict), path
 
 
-def test_json_at_the_depth_limit_still_parses():
+def test_the_bounds_helpers():
     assert bounds.json_depth(bounds.loads("[" * 64 + "]" * 64)) == 64
     with pytest.raises(bounds.TooDeep):
         bounds.loads("[" * 65 + "]" * 65)
+    with pytest.raises(bounds.TooDeep):
+        bounds.loads(DEEP_JSON)
     with pytest.raises(ValueError):
         bounds.loads('{"s": Infinity}')
+    assert bounds.clip("x" * 5) == "x" * 5 and bounds.clip("x" * 2000) == "x" * bounds.MAX_ECHO + "..."
+    assert bounds.parse_int(" 42 ") == 42 and bounds.parse_int("9" * 19) is None
+    assert bounds.parse_int("-1") is None and bounds.parse_int("²") is None and bounds.parse_int("") is None
 
 
 @pytest.mark.parametrize("method", [7, ["POST"], {"m": "POST"}, True, None, ""])
