@@ -68,6 +68,8 @@ class SyncEngine:
         self.restored_orphans: set[str] = set()
         #: AD keys with per-object errors: re-evaluated every cycle until they clear.
         self.retry_keys: set[str] = set()
+        #: AD keys whose ``manager`` names an object that is not synced yet (resolved again every cycle).
+        self.pending_references: set[str] = set()
         #: Extension-attribute lists shared by the users that have the same 15 values (memory.shared_list).
         self.shared_values: dict[tuple, list] = {}
 
@@ -231,6 +233,7 @@ class SyncEngine:
             run.deletes += 1
         for key, ad, anchor, user in upserts:
             self._upsert(run, key, ad, anchor, user)
+        self._resolve_managers([key for key, *_ in upserts])
 
         # Every write above indexed itself as it happened (and forward deliveries index theirs).
         self.index.mark_seen()
@@ -392,6 +395,43 @@ class SyncEngine:
             return True
         return False
 
+    def _resolve_managers(self, keys: list[str]) -> None:
+        """Export AD's ``manager`` reference (a DN) as the Entra user's manager: the metaverse joins it to the
+        referenced object by anchor, so a reference to an object not (yet) synced stays pending and is retried
+        every cycle until that object arrives."""
+        t = self.tenant
+        pending = [k for k in self.pending_references if k not in keys] + keys
+        if not pending:
+            return
+        by_dn: dict[str, str] | None = None
+        self.pending_references = set()
+        for key in pending:
+            ad = t.ad_users.get(key)
+            if ad is None or not in_scope(ad.ou, self.settings.get("ouScope")):
+                continue
+            user = self.index.user_for_anchor(ad.consistency_guid)
+            if user is None or user.deleted_date_time is not None or user.is_cloud_managed:
+                continue
+            dn = ad.attrs.get("manager")
+            manager_id = None
+            if dn:
+                if by_dn is None:
+                    # One pass over AD per cycle that has a reference to resolve (DNs are not indexed).
+                    by_dn = {}
+                    for k in t.ad_users.keys():
+                        by_dn[t.ad_users.get(k).distinguished_name.lower()] = k
+                mkey = by_dn.get(dn.strip().lower())
+                mad = t.ad_users.get(mkey) if mkey else None
+                manager = self.index.user_for_anchor(mad.consistency_guid) if mad is not None else None
+                if (manager is None or manager.deleted_date_time is not None
+                        or not in_scope(mad.ou, self.settings.get("ouScope"))):
+                    self.pending_references.add(key)
+                else:
+                    manager_id = manager.id
+            if user.manager_id != manager_id:
+                user.manager_id = manager_id
+                t.users.touch(user.id)
+
     def _soft_match(self, ad):
         """Soft match: a new AD object joins an existing cloud-only user with the same UPN or primary SMTP
         address, unless the tenant blocks it or that user holds a directory role (admins never soft-match)."""
@@ -497,6 +537,7 @@ class SyncEngine:
                 "lastStart": self._last_cycle_start(),
                 "connectorDeletes": dict(self.connector_deletes),
                 "restoredOrphans": sorted(self.restored_orphans), "retryKeys": sorted(self.retry_keys),
+                "pendingReferences": sorted(self.pending_references),
                 "forward": self.forward.to_dict(), "writeback": self.writeback.to_dict()}
 
     def load(self, data: dict) -> None:
@@ -512,6 +553,7 @@ class SyncEngine:
         self.connector_deletes = dict(data.get("connectorDeletes") or {})
         self.restored_orphans = set(data.get("restoredOrphans") or [])
         self.retry_keys = set(data.get("retryKeys") or [])
+        self.pending_references = set(data.get("pendingReferences") or [])
         self.forward.load(data.get("forward") or {})
         self.writeback.load(data.get("writeback") or {})
         self.index.reset()
