@@ -30,7 +30,7 @@ from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exc
                          mailbox_identity_values, mailbox_type, primary_smtp, scope_filter,
                          smtp_address_tuple)
 from .sync_run import Run, conflict, guarded
-from .sync_settings import validated_settings
+from .sync_settings import ALLOWED_SYNC_CYCLE_MINUTES, deletion_threshold_reached, effective_interval_minutes, validated_settings
 from .writeback import WritebackJob
 
 POLICY_TYPES = ("Delta", "Initial")
@@ -43,6 +43,9 @@ DEFAULT_SETTINGS = {
     "connectVersion": "2.5.190.0",
     "ouScope": [],
     "deletionThreshold": 500,
+    "deletionPreventionType": "enabledForCount",
+    #: Mock-only: a scheduler cadence below Entra Connect's 30-minute minimum (null = the real rule applies).
+    "mockCycleIntervalMinutes": None,
     "writeback": {"enabled": False, "intervalMinutes": 20},
 }
 
@@ -93,10 +96,11 @@ class SyncEngine:
         if [s.lower() for s in old.get("ouScope") or []] != [s.lower() for s in new["ouScope"]]:
             # Filtering changes need a full import: the scheduler's next cycle becomes Initial.
             self.next_policy = "Initial"
-        if new["intervalMinutes"] != old["intervalMinutes"] or (new["enabled"] and not old["enabled"]):
+        if (effective_interval_minutes(new) != effective_interval_minutes(old)
+                or (new["enabled"] and not old["enabled"])):
             last = self._last_cycle_start()
             base = last if last is not None else now
-            self.next_cycle_at = max(now, base + new["intervalMinutes"] * 60)
+            self.next_cycle_at = max(now, base + effective_interval_minutes(new) * 60)
         if new["writeback"] != old["writeback"]:
             self.writeback.configure(old["writeback"]["enabled"])
         return self.describe()
@@ -106,6 +110,8 @@ class SyncEngine:
         out = copy.deepcopy(self.settings)
         last = next((r for r in reversed(self.history) if r["policyType"] in POLICY_TYPES), None)
         out.update({
+            "allowedSyncCycleIntervalMinutes": ALLOWED_SYNC_CYCLE_MINUTES,
+            "currentlyEffectiveSyncCycleIntervalMinutes": effective_interval_minutes(self.settings),
             "nextSyncCycleStartTime": iso(self.next_cycle_at) if self.settings["enabled"] else None,
             "nextSyncCyclePolicyType": self.next_policy,
             "minimumVersionHonouringExchangeCloudManaged": ".".join(map(str, MIN_HONOURING_VERSION)),
@@ -160,7 +166,7 @@ class SyncEngine:
         due_at = self.next_cycle_at
         # The scheduler keeps its own cadence from the due time, not from when a late catch-up ran it; planned
         # before running so that a failing cycle cannot be retried in a tight loop.
-        interval = self.settings["intervalMinutes"] * 60
+        interval = effective_interval_minutes(self.settings) * 60
         nxt = (due_at or now) + interval
         self.next_cycle_at = nxt if nxt > now else now + interval
         guarded(self, self.next_policy, lambda: self.run_cycle(self.next_policy, scheduled=True))
@@ -221,8 +227,7 @@ class SyncEngine:
             elif not self.ad_in_scope(anchor) and anchor not in run.errored_anchors:
                 run.error_cloud_only(user, anchor)
 
-        threshold = self.settings.get("deletionThreshold")
-        if threshold is not None and len(deletes) > threshold:
+        if deletes and deletion_threshold_reached(self.settings, len(deletes), self._synced_count()):
             return self._finish(run, policy, scheduled, stopped=len(deletes))
 
         for key, anchor, user in deletes:
@@ -244,6 +249,10 @@ class SyncEngine:
         if policy == "Initial":
             self.next_policy = "Delta"
         return self._finish(run, policy, scheduled)
+
+    def _synced_count(self) -> int:
+        """Objects Connect currently exports (the base of a percentage deletion threshold)."""
+        return sum(1 for u in self.tenant.users if u.on_premises_sync_enabled and u.deleted_date_time is None)
 
     def _work_list(self, full: bool) -> list[str]:
         t = self.tenant
@@ -494,7 +503,7 @@ class SyncEngine:
             record["eventId"] = 116
         first = not self.history
         if self.next_cycle_at is None:
-            self.next_cycle_at = run.now + self.settings["intervalMinutes"] * 60
+            self.next_cycle_at = run.now + effective_interval_minutes(self.settings) * 60
         self.add_history(record)
         if not first:  # a tenant's first Initial is part of its creation, not an audited change
             self.audit(record, {k: record[k] for k in ("adds", "updates", "deletes", "softMatched")})
