@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.app import create_app
+from mockserver.domain.graph.users import graph_property
 from mockserver.domain.tenant import TenantRegistry
 from mockserver.domain.tokens import issue_access_token
 
@@ -54,8 +55,8 @@ def _atoms(tenant):
         st.sampled_from(["eq", "ne"]).flatmap(lambda op: st.sampled_from([0, 1]).map(
             lambda n, op=op: (f"proxyAddresses/$count {op} {n}",
                               lambda u, n=n, op=op: (len(u.proxy_addresses) == n) == (op == "eq")))),
-        st.just(("assignedLicenses/$count eq 0", lambda u: not u.extra.get("assignedLicenses"))),
-        st.just(("assignedLicenses/$count ne 0", lambda u: bool(u.extra.get("assignedLicenses")))),
+        st.just(("assignedLicenses/$count eq 0", lambda u: not graph_property(u, "assignedLicenses"))),
+        st.just(("assignedLicenses/$count ne 0", lambda u: bool(graph_property(u, "assignedLicenses")))),
         st.just(("proxyAddresses/any(p:startswith(p,'smtp:'))",
                  lambda u: any(a.casefold().startswith("smtp:") for a in u.proxy_addresses))),
         st.just(("onPremisesSyncEnabled eq true", lambda u: u.on_premises_sync_enabled is True)),

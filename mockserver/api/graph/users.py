@@ -180,19 +180,19 @@ def get_manager(tenant, caller, user_key):
     if manager is None:
         raise GraphError(404, "Request_ResourceNotFound", "Resource 'manager' does not exist or one of its queried "
                                                           "reference-property objects are not present.")
-    q = query.parse(USER_COLLECTION, {k: v for k, v in request.args.items() if k == "$select"})
-    return entity("directoryObjects/$entity", _directory_object(manager, q.select))
+    select = select_only()
+    return entity("directoryObjects/$entity", _directory_object(manager, select))
 
 
 @endpoint("/users/<user_key>/directReports", perm=auth.USERS_READ)
 def list_direct_reports(tenant, caller, user_key):
     """``GET /users/{id}/directReports``: the users whose manager this user is."""
-    q = query.parse(USER_COLLECTION, {k: v for k, v in request.args.items() if k in ("$select", "$top",
-                                                                                     "$skiptoken")})
+    q = query.parse(DELETED_USER_COLLECTION)
     user = U.find_user(tenant, user_key)
-    reports = relations.direct_reports(tenant, user)
-    chunk, next_link = query.page(q, reports, USER_COLLECTION)
-    return collection("directoryObjects", [_directory_object(r, q.select) for r in chunk], next_link=next_link)
+    matched = query.run(q, relations.direct_reports(tenant, user), U.graph_view)
+    chunk, next_link = query.page(q, matched, USER_COLLECTION)
+    return collection("directoryObjects", [_directory_object(r, q.select) for r in chunk],
+                      count=len(matched) if q.count else None, next_link=next_link)
 
 
 @endpoint("/users/<user_key>", methods=("PATCH",), perm=auth.USERS_WRITE)
