@@ -92,6 +92,11 @@ def test_manager_chain_needs_a_single_user_and_the_advanced_parameters(client, t
     body = client.get(url, headers={**gh, **EVENTUAL}).get_json()
     assert body["manager"]["id"] == org["bob"].id and body["manager"]["manager"]["id"] == org["boss"].id
     assert "manager" not in body["manager"]["manager"]
+    r = client.get(f"/v1.0/users/{org['carol'].id}?$expand=manager($levels=2)", headers=gh)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "Request_UnsupportedQuery"
+    one = client.get(f"/v1.0/users/{org['carol'].id}?$expand=manager($levels=1)&$count=true",
+                     headers={**gh, **EVENTUAL}).get_json()
+    assert one["manager"]["id"] == org["bob"].id and "manager" not in one["manager"]
     r = client.get("/v1.0/users?$expand=manager($levels=max)&$count=true", headers={**gh, **EVENTUAL})
     assert r.status_code == 400 and r.get_json()["error"]["message"].startswith(
         "Transitive manager's list is only supported on a single user")

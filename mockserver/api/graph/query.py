@@ -200,6 +200,9 @@ def parse(coll: Collection, args=None) -> Query:
             raise _bad(f"Unsupported or invalid query filter clause specified for property '{first}' of resource "
                        f"'{coll.resource}'.", UNSUPPORTED)
     q.advanced = bool(reasons) or carried
+    if any(e.levels is not None for e in q.expand) and not (eventual and q.count):
+        # manager($levels=...) needs $count=true and ConsistencyLevel: eventual (List manager, example 2).
+        raise _bad("Unsupported Query.", UNSUPPORTED)
     if q.expand and q.advanced and not all(e.levels is not None for e in q.expand):
         # "$expand is not currently supported with advanced queries" (advanced-queries page, Note).
         raise _bad("Unsupported Query.", UNSUPPORTED)
