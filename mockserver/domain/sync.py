@@ -409,7 +409,8 @@ class SyncEngine:
         referenced object by anchor, so a reference to an object not (yet) synced stays pending and is retried
         every cycle until that object arrives."""
         t = self.tenant
-        pending = [k for k in self.pending_references if k not in keys] + keys
+        fresh = set(keys)
+        pending = [k for k in self.pending_references if k not in fresh] + keys
         if not pending:
             return
         by_dn: dict[str, str] | None = None

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from flask import g, jsonify, request
 
 from ...domain.errors import DomainError
+from ...domain.tokens import peek_claims
+from ..common import bearer_token, registry
 
 #: domain error kind -> (HTTP status, Graph error code)
 _CODES = {
@@ -62,8 +64,6 @@ def _request_tenant():
     tenant = g.get("graph_tenant")
     if tenant is not None:
         return tenant
-    from ...domain.tokens import peek_claims
-    from ..common import bearer_token, registry
     token = bearer_token()
     claims = peek_claims(token) if token else None
     tid = claims.get("tid") if isinstance(claims, dict) else None
