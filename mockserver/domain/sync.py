@@ -199,6 +199,8 @@ class SyncEngine:
         scoped = scope_filter(scopes)
         # A full run's work list is every AD object, so the plan loop sees every in-scope anchor.
         present: set[str] = set()
+        block_hard_match = bool((self.settings.get("features") or {}).get(
+            "blockCloudObjectTakeoverThroughHardMatchEnabled"))
         for key in keys:
             ad = ad_users.get(key)
             if ad is not None and scoped(ad.ou):
@@ -208,6 +210,12 @@ class SyncEngine:
                 if user is not None and user.is_cloud_managed:
                     # SOA in the cloud (blockOnPremisesSync), deleted there or not: Connect leaves it alone.
                     run.skipped_cloud_managed += 1
+                    continue
+                if (user is not None and not user.on_premises_sync_enabled
+                        and user.on_premises_last_sync_date_time is None and block_hard_match):
+                    # A cloud-created object holding this anchor: the tenant blocks the takeover.
+                    run.error_invalid_hard_match(user, ad.sam_account_name, anchor)
+                    self.retry_keys.add(key)
                     continue
                 upserts.append((key, ad, anchor, user))
             else:

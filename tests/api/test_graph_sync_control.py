@@ -139,3 +139,32 @@ def test_scheduler_keeps_the_30_minute_minimum_and_names_the_mock_only_override(
     start = len(t.sync.history)
     client.post(f"{base}/clock/advance", json={"minutes": 16})
     assert len(t.sync.history) - start >= 3
+
+
+def test_block_hard_match_takeover_gives_invalid_hard_match_until_turned_off(client, t, gh):
+    # Set-EntraDirSyncFeature reference: InvalidHardMatch "Another cloud created object with the same source
+    # anchor already exists in Microsoft Entra ID" instead of the takeover.
+    ad = ad_admin.create_ad_user(t, {"sAMAccountName": "anchored", "displayName": "Anchored On Prem",
+                                     "userPrincipalName": f"anchored@{t.domain}"})
+    r = client.post("/v1.0/users", headers=gh, json={
+        "accountEnabled": True, "displayName": "Anchored Cloud", "mailNickname": "anchoredcloud",
+        "userPrincipalName": f"anchoredcloud@{t.domain}", "onPremisesImmutableId": ad.consistency_guid,
+        "passwordProfile": {"password": "Pa55word!x"}})
+    assert r.status_code == 201
+    cloud_id = r.get_json()["id"]
+    assert client.patch(_sync_path(t), json={"features": {"blockCloudObjectTakeoverThroughHardMatchEnabled": True}},
+                        headers=gh).status_code == 204
+    run = _cycle(client, t)
+    assert run["status"] == "completed-export-errors" and run["adds"] == 0
+    assert [e["errorType"] for e in run["errors"]] == ["InvalidHardMatch"]
+    assert run["errors"][0]["message"] == ("Another cloud created object with the same source anchor already "
+                                           "exists in Microsoft Entra ID")
+    assert client.get(f"/v1.0/users/{cloud_id}?$select=onPremisesSyncEnabled", headers=gh).get_json()[
+        "onPremisesSyncEnabled"] is None
+    assert _cycle(client, t)["errors"][0]["errorType"] == "InvalidHardMatch"  # retried every cycle
+    client.patch(_sync_path(t), json={"features": {"blockCloudObjectTakeoverThroughHardMatchEnabled": False}},
+                 headers=gh)
+    run = _cycle(client, t)
+    assert run["errorCount"] == 0
+    body = client.get(f"/v1.0/users/{cloud_id}?$select=onPremisesSyncEnabled,displayName", headers=gh).get_json()
+    assert body == {**body, "onPremisesSyncEnabled": True, "displayName": "Anchored On Prem"}
