@@ -76,6 +76,9 @@ def test_manager_without_one_is_left_out_and_its_endpoint_is_404(client, t, gh, 
                    headers={**gh, **EVENTUAL})
     assert r.get_json()["@odata.count"] == 1 and r.get_json()["value"][0]["id"] == org["bob"].id
     assert client.get(f"/v1.0/users/{org['bob'].id}/directReports?$expand=manager", headers=gh).status_code == 501
+    raw = client.get(f"/v1.0/users/{org['boss'].id}/directReports/$count", headers={**gh, **EVENTUAL})
+    assert raw.status_code == 200 and raw.get_data(as_text=True) == "2"
+    assert client.get(f"/v1.0/users/{org['boss'].id}/directReports/$count", headers=gh).status_code == 400
 
 
 def test_expand_on_the_list_matches_each_users_manager(client, t, gh, org):

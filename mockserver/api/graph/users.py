@@ -130,17 +130,36 @@ def list_users(tenant, caller):
     return collection("users", items, select=q.select, count=len(matched) if q.count else None, next_link=next_link)
 
 
-@endpoint("/users/$count", perm=auth.USERS_READ)
-def count_users(tenant, caller):
-    """``GET /users/$count`` (text/plain; an advanced query, so ``ConsistencyLevel: eventual`` is required)."""
+def _require_eventual_for_raw_count() -> None:
     if not query.consistency_eventual():
         raise GraphError(400, query.UNSUPPORTED, "Raw count (/$count) is not supported because the "
                                                  "'ConsistencyLevel:eventual' header is missing. Refer to "
                                                  "https://aka.ms/graph-docs/advanced-queries for more information")
+
+
+def _count_query(coll: query.Collection) -> query.Query:
+    """The options a raw ``/$count`` honours (``$filter``, ``$search``), parsed as an advanced query."""
     args = {k: v for k, v in request.args.items() if k in ("$filter", "$search")}
     args["$count"] = "true"
-    q = query.parse(USER_COLLECTION, args)
+    return query.parse(coll, args)
+
+
+@endpoint("/users/$count", perm=auth.USERS_READ)
+def count_users(tenant, caller):
+    """``GET /users/$count`` (text/plain; an advanced query, so ``ConsistencyLevel: eventual`` is required)."""
+    _require_eventual_for_raw_count()
+    q = _count_query(USER_COLLECTION)
     total = len(query.run(q, live_users(tenant), U.graph_view))
+    return Response(str(total), status=200, content_type="text/plain;charset=utf-8")
+
+
+@endpoint("/users/<user_key>/directReports/$count", perm=auth.USERS_READ)
+def count_direct_reports(tenant, caller, user_key):
+    """``GET /users/{id}/directReports/$count`` (text/plain; ``ConsistencyLevel: eventual`` required)."""
+    _require_eventual_for_raw_count()
+    q = _count_query(DELETED_USER_COLLECTION)
+    user = U.find_user(tenant, user_key)
+    total = len(query.run(q, relations.direct_reports(tenant, user), U.graph_view))
     return Response(str(total), status=200, content_type="text/plain;charset=utf-8")
 
 
