@@ -316,7 +316,7 @@ def rejection_parts(facts: RequestFacts, tenant: Tenant, decision, environ: dict
     elif facts.api == "graph":
         code, text = _GRAPH_FAULT.get(status, _GRAPH_FAULT[500])
         body = {"error": {"code": code, "message": decision.message or text,
-                          "innerError": {"date": iso(tenant.clock.now()), "request-id": request_id,
+                          "innerError": {"date": iso(tenant.clock.now()).rstrip("Z"), "request-id": request_id,
                                          "client-request-id": request_id if client_request_id is None
                                                               else client_request_id}}}
     else:

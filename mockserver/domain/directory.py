@@ -100,6 +100,9 @@ class EntraUser(Record):
     #: Other Graph user properties, by their Graph names (mobilePhone, officeLocation, businessPhones, ...),
     #: stored as set through PATCH/POST /users without a dedicated field.
     extra: dict = field(default_factory=dict)
+    #: Object id of the user's manager (Graph ``manager`` navigation property): Entra Connect exports AD's
+    #: ``manager`` reference once the referenced object is synced too.
+    manager_id: str | None = None
 
     @property
     def is_synced(self) -> bool:

@@ -13,7 +13,8 @@ from .onprem import (REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARE
 #: name -> (app roles, directory roles)
 SEED_APPS = {
     "automation": (["Exchange.ManageAsApp", "User.ReadWrite.All", "Directory.Read.All",
-                    "User-OnPremisesSyncBehavior.ReadWrite.All", "RoleManagement.ReadWrite.Directory"],
+                    "User-OnPremisesSyncBehavior.ReadWrite.All", "RoleManagement.ReadWrite.Directory",
+                    "OnPremDirectorySynchronization.ReadWrite.All"],
                    [roles.EXCHANGE_ADMINISTRATOR]),
     "graph-reader": (["User.Read.All"], []),
     "exchange-approle-only": (["Exchange.ManageAsApp"], []),

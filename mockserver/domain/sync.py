@@ -30,7 +30,7 @@ from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exc
                          mailbox_identity_values, mailbox_type, primary_smtp, scope_filter,
                          smtp_address_tuple)
 from .sync_run import Run, conflict, guarded
-from .sync_settings import validated_settings
+from .sync_settings import ALLOWED_SYNC_CYCLE_MINUTES, deletion_threshold_reached, effective_interval_minutes, validated_settings
 from .writeback import WritebackJob
 
 POLICY_TYPES = ("Delta", "Initial")
@@ -43,6 +43,9 @@ DEFAULT_SETTINGS = {
     "connectVersion": "2.5.190.0",
     "ouScope": [],
     "deletionThreshold": 500,
+    "deletionPreventionType": "enabledForCount",
+    #: Mock-only: a scheduler cadence below Entra Connect's 30-minute minimum (null = the real rule applies).
+    "mockCycleIntervalMinutes": None,
     "writeback": {"enabled": False, "intervalMinutes": 20},
 }
 
@@ -68,6 +71,8 @@ class SyncEngine:
         self.restored_orphans: set[str] = set()
         #: AD keys with per-object errors: re-evaluated every cycle until they clear.
         self.retry_keys: set[str] = set()
+        #: AD keys whose ``manager`` names an object that is not synced yet (resolved again every cycle).
+        self.pending_references: set[str] = set()
         #: Extension-attribute lists shared by the users that have the same 15 values (memory.shared_list).
         self.shared_values: dict[tuple, list] = {}
 
@@ -91,10 +96,11 @@ class SyncEngine:
         if [s.lower() for s in old.get("ouScope") or []] != [s.lower() for s in new["ouScope"]]:
             # Filtering changes need a full import: the scheduler's next cycle becomes Initial.
             self.next_policy = "Initial"
-        if new["intervalMinutes"] != old["intervalMinutes"] or (new["enabled"] and not old["enabled"]):
+        if (effective_interval_minutes(new) != effective_interval_minutes(old)
+                or (new["enabled"] and not old["enabled"])):
             last = self._last_cycle_start()
             base = last if last is not None else now
-            self.next_cycle_at = max(now, base + new["intervalMinutes"] * 60)
+            self.next_cycle_at = max(now, base + effective_interval_minutes(new) * 60)
         if new["writeback"] != old["writeback"]:
             self.writeback.configure(old["writeback"]["enabled"])
         return self.describe()
@@ -104,6 +110,8 @@ class SyncEngine:
         out = copy.deepcopy(self.settings)
         last = next((r for r in reversed(self.history) if r["policyType"] in POLICY_TYPES), None)
         out.update({
+            "allowedSyncCycleIntervalMinutes": ALLOWED_SYNC_CYCLE_MINUTES,
+            "currentlyEffectiveSyncCycleIntervalMinutes": effective_interval_minutes(self.settings),
             "nextSyncCycleStartTime": iso(self.next_cycle_at) if self.settings["enabled"] else None,
             "nextSyncCyclePolicyType": self.next_policy,
             "minimumVersionHonouringExchangeCloudManaged": ".".join(map(str, MIN_HONOURING_VERSION)),
@@ -158,7 +166,7 @@ class SyncEngine:
         due_at = self.next_cycle_at
         # The scheduler keeps its own cadence from the due time, not from when a late catch-up ran it; planned
         # before running so that a failing cycle cannot be retried in a tight loop.
-        interval = self.settings["intervalMinutes"] * 60
+        interval = effective_interval_minutes(self.settings) * 60
         nxt = (due_at or now) + interval
         self.next_cycle_at = nxt if nxt > now else now + interval
         guarded(self, self.next_policy, lambda: self.run_cycle(self.next_policy, scheduled=True))
@@ -191,6 +199,8 @@ class SyncEngine:
         scoped = scope_filter(scopes)
         # A full run's work list is every AD object, so the plan loop sees every in-scope anchor.
         present: set[str] = set()
+        block_hard_match = bool((self.settings.get("features") or {}).get(
+            "blockCloudObjectTakeoverThroughHardMatchEnabled"))
         for key in keys:
             ad = ad_users.get(key)
             if ad is not None and scoped(ad.ou):
@@ -200,6 +210,12 @@ class SyncEngine:
                 if user is not None and user.is_cloud_managed:
                     # SOA in the cloud (blockOnPremisesSync), deleted there or not: Connect leaves it alone.
                     run.skipped_cloud_managed += 1
+                    continue
+                if (user is not None and not user.on_premises_sync_enabled
+                        and user.on_premises_last_sync_date_time is None and block_hard_match):
+                    # A cloud-created object holding this anchor: the tenant blocks the takeover.
+                    run.error_invalid_hard_match(user, ad.sam_account_name, anchor)
+                    self.retry_keys.add(key)
                     continue
                 upserts.append((key, ad, anchor, user))
             else:
@@ -219,8 +235,7 @@ class SyncEngine:
             elif not self.ad_in_scope(anchor) and anchor not in run.errored_anchors:
                 run.error_cloud_only(user, anchor)
 
-        threshold = self.settings.get("deletionThreshold")
-        if threshold is not None and len(deletes) > threshold:
+        if deletes and deletion_threshold_reached(self.settings, len(deletes), self._synced_count()):
             return self._finish(run, policy, scheduled, stopped=len(deletes))
 
         for key, anchor, user in deletes:
@@ -231,6 +246,7 @@ class SyncEngine:
             run.deletes += 1
         for key, ad, anchor, user in upserts:
             self._upsert(run, key, ad, anchor, user)
+        self._resolve_managers([key for key, *_ in upserts])
 
         # Every write above indexed itself as it happened (and forward deliveries index theirs).
         self.index.mark_seen()
@@ -241,6 +257,10 @@ class SyncEngine:
         if policy == "Initial":
             self.next_policy = "Delta"
         return self._finish(run, policy, scheduled)
+
+    def _synced_count(self) -> int:
+        """Objects Connect currently exports (the base of a percentage deletion threshold)."""
+        return sum(1 for u in self.tenant.users if u.on_premises_sync_enabled and u.deleted_date_time is None)
 
     def _work_list(self, full: bool) -> list[str]:
         t = self.tenant
@@ -392,6 +412,44 @@ class SyncEngine:
             return True
         return False
 
+    def _resolve_managers(self, keys: list[str]) -> None:
+        """Export AD's ``manager`` reference (a DN) as the Entra user's manager: the metaverse joins it to the
+        referenced object by anchor, so a reference to an object not (yet) synced stays pending and is retried
+        every cycle until that object arrives."""
+        t = self.tenant
+        fresh = set(keys)
+        pending = [k for k in self.pending_references if k not in fresh] + keys
+        if not pending:
+            return
+        by_dn: dict[str, str] | None = None
+        self.pending_references = set()
+        for key in pending:
+            ad = t.ad_users.get(key)
+            if ad is None or not in_scope(ad.ou, self.settings.get("ouScope")):
+                continue
+            user = self.index.user_for_anchor(ad.consistency_guid)
+            if user is None or user.deleted_date_time is not None or user.is_cloud_managed:
+                continue
+            dn = ad.attrs.get("manager")
+            manager_id = None
+            if dn:
+                if by_dn is None:
+                    # One pass over AD per cycle that has a reference to resolve (DNs are not indexed).
+                    by_dn = {}
+                    for k in t.ad_users.keys():
+                        by_dn[t.ad_users.get(k).distinguished_name.lower()] = k
+                mkey = by_dn.get(dn.strip().lower())
+                mad = t.ad_users.get(mkey) if mkey else None
+                manager = self.index.user_for_anchor(mad.consistency_guid) if mad is not None else None
+                if (manager is None or manager.deleted_date_time is not None
+                        or not in_scope(mad.ou, self.settings.get("ouScope"))):
+                    self.pending_references.add(key)
+                else:
+                    manager_id = manager.id
+            if user.manager_id != manager_id:
+                user.manager_id = manager_id
+                t.users.touch(user.id)
+
     def _soft_match(self, ad):
         """Soft match: a new AD object joins an existing cloud-only user with the same UPN or primary SMTP
         address, unless the tenant blocks it or that user holds a directory role (admins never soft-match)."""
@@ -454,7 +512,7 @@ class SyncEngine:
             record["eventId"] = 116
         first = not self.history
         if self.next_cycle_at is None:
-            self.next_cycle_at = run.now + self.settings["intervalMinutes"] * 60
+            self.next_cycle_at = run.now + effective_interval_minutes(self.settings) * 60
         self.add_history(record)
         if not first:  # a tenant's first Initial is part of its creation, not an audited change
             self.audit(record, {k: record[k] for k in ("adds", "updates", "deletes", "softMatched")})
@@ -497,6 +555,7 @@ class SyncEngine:
                 "lastStart": self._last_cycle_start(),
                 "connectorDeletes": dict(self.connector_deletes),
                 "restoredOrphans": sorted(self.restored_orphans), "retryKeys": sorted(self.retry_keys),
+                "pendingReferences": sorted(self.pending_references),
                 "forward": self.forward.to_dict(), "writeback": self.writeback.to_dict()}
 
     def load(self, data: dict) -> None:
@@ -512,6 +571,7 @@ class SyncEngine:
         self.connector_deletes = dict(data.get("connectorDeletes") or {})
         self.restored_orphans = set(data.get("restoredOrphans") or [])
         self.retry_keys = set(data.get("retryKeys") or [])
+        self.pending_references = set(data.get("pendingReferences") or [])
         self.forward.load(data.get("forward") or {})
         self.writeback.load(data.get("writeback") or {})
         self.index.reset()

@@ -67,6 +67,15 @@ class Run:
                    "message": "The object being deleted is a cloud-only object. Deleting cloud-only objects "
                               "through directory synchronization is not allowed."})
 
+    def error_invalid_hard_match(self, user, sam, anchor) -> None:
+        """Record InvalidHardMatch: blockCloudObjectTakeoverThroughHardMatchEnabled refused to join a cloud-created
+        object by source anchor (the text of the Set-EntraDirSyncFeature / Set-MsolDirSyncFeature reference)."""
+        self.errored_anchors.add(anchor)
+        self._add({"errorType": "InvalidHardMatch", "userId": user.id, "sAMAccountName": sam,
+                   "sourceAnchor": anchor, "propertyCausingError": None, "value": None,
+                   "message": "Another cloud created object with the same source anchor already exists in "
+                              "Microsoft Entra ID"})
+
     def _add(self, entry: dict) -> None:
         self.error_count += 1
         if len(self.errors) < MAX_ERRORS_LISTED:

@@ -128,7 +128,7 @@ def test_default_filters(shared, flt, expect):
     "$filter=not(startswith(displayName,'a'))&$count=true",
     "$filter=endswith(userPrincipalName,'.com')&$count=true",
     "$filter=onPremisesExtensionAttributes/extensionAttribute1 eq 'x'&$count=true",
-    "$count=true",
+    "$filter=proxyAddresses/$count eq 0&$count=true",
     "$orderby=displayName&$filter=accountEnabled eq true&$count=true",
     '$search="displayName:Shared"',
 ])
@@ -138,6 +138,22 @@ def test_advanced_queries_need_consistency_level(shared, query):
     assert r.status_code == 400
     assert r.get_json()["error"]["code"] == "Request_UnsupportedQuery"
     assert client.get(f"/v1.0/users?{query}", headers={**gh, **EVENTUAL}).status_code == 200
+
+
+def test_count_true_without_consistency_level_is_ignored(shared):
+    # Advanced-queries page: without the header "?$count=true" is silently ignored (no @odata.count), never wrong.
+    t, client, gh = shared
+    r = client.get("/v1.0/users?$count=true&$top=2", headers=gh)
+    assert r.status_code == 200 and "@odata.count" not in r.get_json()
+    r = client.get("/v1.0/users?$count=true&$top=2", headers={**gh, **EVENTUAL})
+    assert r.get_json()["@odata.count"] == len([u for u in t.users if u.deleted_date_time is None])
+
+
+def test_search_without_consistency_level_has_the_documented_text(shared):
+    t, client, gh = shared
+    r = client.get('/v1.0/users?$search="displayName:Shared"', headers=gh)
+    assert r.get_json()["error"]["message"] == ("Request with $search query parameter only works through MSGraph "
+                                                "with a special request header: 'ConsistencyLevel: eventual'")
 
 
 def test_advanced_filter_needs_count_too(shared):
@@ -349,12 +365,12 @@ def test_unknown_segments_and_not_emulated_resources(shared):
     assert r.status_code == 400 and r.get_json()["error"]["message"] == "Resource not found for the segment 'usersx'."
     u = cloud_user(t)
     assert client.get(f"/v1.0/users/{u.id}/bogus", headers=gh).status_code == 400
-    r = client.get(f"/v1.0/users/{u.id}/manager", headers=gh)
+    r = client.get(f"/v1.0/users/{u.id}/memberOf", headers=gh)
     assert r.status_code == 501 and r.get_json()["error"]["code"] == "notImplemented"
     assert client.get("/v1.0/groups", headers=gh).status_code == 501
     r = client.put("/v1.0/users", headers=gh)
     assert r.status_code == 405 and r.get_json()["error"]["code"] == "Request_BadRequest"
-    assert client.get("/v1.0/users?$expand=manager", headers=gh).status_code == 501
+    assert client.get("/v1.0/users?$expand=memberOf", headers=gh).status_code == 501
 
 
 @pytest.mark.parametrize("path,status,segment", [

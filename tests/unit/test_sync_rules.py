@@ -268,10 +268,23 @@ def test_disabled_scheduler_runs_nothing_and_interval_is_configurable(domain_ten
     t.sync.update_settings({"enabled": False})
     t.advance(120)
     assert len(t.sync.history) == 1
-    t.sync.update_settings({"enabled": True, "intervalMinutes": 10})
+    t.sync.update_settings({"enabled": True, "intervalMinutes": 10, "mockCycleIntervalMinutes": 10})
     t.advance(30)
-    assert len(t.sync.history) == 5  # the overdue cycle at once, then one every 10 minutes
+    assert len(t.sync.history) == 5  # the overdue cycle at once, then one every 10 minutes (mock-only cadence)
     assert all(r["trigger"] == "Scheduler" for r in t.sync.history[1:])
+
+
+def test_interval_below_the_allowed_minimum_runs_every_30_minutes(domain_tenant):
+    # how-to-connect-sync-feature-scheduler: a CustomizedSyncCycleInterval below AllowedSyncCycleInterval is kept,
+    # but the latter is used.
+    t = domain_tenant
+    state = t.sync.update_settings({"intervalMinutes": 10})
+    assert (state["intervalMinutes"], state["allowedSyncCycleIntervalMinutes"],
+            state["currentlyEffectiveSyncCycleIntervalMinutes"]) == (10, 30, 30)
+    before = len(t.sync.history)
+    t.advance(59)
+    assert len(t.sync.history) - before == 1
+    assert t.sync.update_settings({"intervalMinutes": 45})["currentlyEffectiveSyncCycleIntervalMinutes"] == 45
 
 
 def test_ou_scope_change_makes_next_scheduled_cycle_initial(domain_tenant):

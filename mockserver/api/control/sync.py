@@ -32,7 +32,12 @@ class SyncPatchSchema(Schema):
     """Body of ``PATCH /_mock/tenants/{t}/sync`` (every field optional)."""
 
     intervalMinutes = fields.Integer(strict=True, validate=validate.Range(1, 10080),
-                                     metadata={"description": "Scheduler interval (default 30)."})
+                                     metadata={"description": "CustomizedSyncCycleInterval (default 30). Below "
+                                                              "Entra Connect's AllowedSyncCycleInterval (30) it is "
+                                                              "kept but the scheduler still runs every 30 minutes."})
+    mockCycleIntervalMinutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 10080),
+                                              metadata={"description": "MOCK-ONLY: scheduler cadence that overrides "
+                                                                       "the real 30-minute minimum (null = off)."})
     enabled = StrictBoolean(metadata={"description": "SyncCycleEnabled."})
     connectVersion = fields.String(metadata={"description": "Connect Sync build; below 2.5.76.0 "
                                                             "IsExchangeCloudManaged is not honoured.",
@@ -90,7 +95,14 @@ def patch_sync(tenant_key: str):
         after = tenant.sync.update_settings(body)
         changes = {k: {"old": before.get(k), "new": after.get(k)} for k in body if before.get(k) != after.get(k)}
         tenant.record("control", "Set-ADSyncScheduler", None, target=tenant.id, parameters=body, changes=changes)
-        return jsonify(after)
+        resp = jsonify(after)
+        if after["intervalMinutes"] < after["allowedSyncCycleIntervalMinutes"] and not after.get(
+                "mockCycleIntervalMinutes"):
+            resp.headers["x-hybridsoa-note"] = (
+                "intervalMinutes is below Entra Connect's AllowedSyncCycleInterval (30 minutes): like "
+                "Set-ADSyncScheduler it is kept as CustomizedSyncCycleInterval and the scheduler runs every 30 "
+                "minutes. Set the mock-only mockCycleIntervalMinutes for a faster cadence.")
+        return resp
 
 
 @bp.route("/tenants/<tenant_key>/sync/cycles", methods=["POST"])

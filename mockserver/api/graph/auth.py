@@ -62,6 +62,10 @@ ORG_READ = _p(("Organization.Read.All", "Organization.ReadWrite.All") + _READ_DI
               ("User.Read", "Organization.Read.All", "Organization.ReadWrite.All") + _READ_DIR)
 SYNC_READ = _p(("OnPremDirectorySynchronization.Read.All", "OnPremDirectorySynchronization.ReadWrite.All")
                + _READ_DIR, roles=SYNC_READERS)
+#: PATCH onPremisesSynchronization: the ReadWrite permission; delegated callers need Hybrid Identity Administrator
+#: or Global Administrator.
+SYNC_WRITE = _p(("OnPremDirectorySynchronization.ReadWrite.All",),
+                roles=(R.GLOBAL_ADMINISTRATOR, R.HYBRID_IDENTITY_ADMINISTRATOR))
 ME_READ = _p((), ("User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All")
              + _READ_DIR)
 

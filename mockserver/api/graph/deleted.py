@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...domain.graph import users as U
 from . import auth, endpoint, query
 from .serialize import collection, entity, no_content
-from .users import USER_COLLECTION, select_only
+from .users import DELETED_USER_COLLECTION as USER_COLLECTION, select_only
 
 #: Deleted users are listed with their deletion time next to Graph's default user properties.
 DELETED_DEFAULT = U.DEFAULT_PROPERTIES + ("deletedDateTime",)

@@ -10,6 +10,8 @@ from flask import g, jsonify, request
 from ...domain.bounds import MAX_ECHO, clip
 from ...domain.clock import iso
 from ...domain.errors import DomainError
+from ...domain.tokens import peek_claims
+from ..common import bearer_token, registry
 
 #: domain error kind -> (HTTP status, Graph error code)
 _CODES = {
@@ -58,11 +60,30 @@ def client_request_id() -> str:
     return clip(request.headers.get("client-request-id") or request_id())
 
 
-def _now_iso() -> str:
+def _request_tenant():
+    """The tenant of this request: the authenticated one, else the one the bearer token names (routing errors
+    such as 405 and the 501 catch-all answer before authentication, and must still use the tenant clock)."""
     tenant = g.get("graph_tenant")
     if tenant is not None:
-        return iso(tenant.clock.now())
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+        return tenant
+    token = bearer_token()
+    claims = peek_claims(token) if token else None
+    tid = claims.get("tid") if isinstance(claims, dict) else None
+    if isinstance(tid, str):
+        try:
+            return registry().find(tid)
+        except (KeyError, RuntimeError):
+            return None
+    return None
+
+
+def _now_iso() -> str:
+    # Graph writes innerError.date without a zone designator ("2021-11-29T20:44:59"), in UTC.
+    tenant = _request_tenant()
+    if tenant is not None:
+        return datetime.fromtimestamp(tenant.clock.now(), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    # No token naming a known tenant: no tenant clock exists for this request.
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ...domain.errors import NotFound
+from ...domain.sync_settings import graph_patch
 from . import auth, endpoint, query
-from .serialize import collection, entity, on_premises_synchronization, organization
+from .serialize import collection, entity, no_content, on_premises_synchronization, organization
+from .users import json_body
 
 ORGANIZATION = query.Collection(
     type_name="organization", resource="Organization", supports_advanced=False,
@@ -63,3 +65,20 @@ def get_on_premises_synchronization(tenant, caller, sync_id):
     """``GET /directory/onPremisesSynchronization/{id}`` (the id is the tenant id)."""
     return _as_entity(tenant, sync_id, "directory/onPremisesSynchronization", SYNCHRONIZATION,
                       on_premises_synchronization)
+
+
+@endpoint("/directory/onPremisesSynchronization/<sync_id>", methods=("PATCH",), perm=auth.SYNC_WRITE)
+def update_on_premises_synchronization(tenant, caller, sync_id):
+    """``PATCH /directory/onPremisesSynchronization/{id}``: accidental-deletion prevention (type, threshold) and
+    feature flags; 204, and Entra Connect's next cycle runs with them."""
+    if sync_id != tenant.id:
+        raise NotFound(_NOT_FOUND.format(sync_id))
+    body = json_body()
+    patch = graph_patch(body)
+    before = on_premises_synchronization(tenant)
+    tenant.sync.update_settings(patch)
+    after = on_premises_synchronization(tenant)
+    changes = {k: {"old": before[k], "new": after[k]} for k in ("configuration", "features") if before[k] != after[k]}
+    tenant.record("graph", "Update on-premises directory synchronization", caller, target=tenant.id,
+                  parameters=body, changes=changes)
+    return no_content()

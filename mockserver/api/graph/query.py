@@ -1,6 +1,8 @@
-"""OData system query options as Graph applies them to directory collections: ``$filter``, ``$select``,
-``$top`` (max 999), ``$count``, ``$orderby``, ``$search``, ``$skiptoken`` paging by GET, and the advanced-query
-rule (``ConsistencyLevel: eventual`` plus ``$count=true``) enforced with 400 ``Request_UnsupportedQuery``."""
+"""OData system query options as Graph applies them to directory collections: ``$filter`` (with ``/$count`` over
+collections), ``$select``, ``$expand`` (the navigation properties a collection models), ``$top`` (max 999),
+``$count``, ``$orderby``, ``$search``, ``$skiptoken`` paging by GET, and the advanced-query rule
+(``ConsistencyLevel: eventual`` plus ``$count=true``) enforced with 400 ``Request_UnsupportedQuery``; ``?$count=true``
+without the header is ignored, as the advanced-queries documentation says."""
 from __future__ import annotations
 
 import base64
@@ -34,6 +36,21 @@ class Collection:
     default_top: int = 100
     max_top: int = 999
     supports_advanced: bool = True
+    #: Navigation properties ``$expand`` serves (None: the mock models none and refuses ``$expand`` with 501).
+    navigation: frozenset[str] | None = None
+    #: Navigation properties of the type (CSDL) that the mock does not model: ``$expand`` of one is a 501.
+    unmodelled_navigation: frozenset[str] = frozenset()
+    #: Collection-valued properties ``$filter`` may count with ``/$count``.
+    countable: frozenset[str] = frozenset()
+
+
+@dataclass
+class Expand:
+    """One ``$expand`` item: ``name``, its nested ``$select`` and ``$levels`` (None = 1, -1 = max)."""
+
+    name: str
+    select: list[str] | None = None
+    levels: int | None = None
 
 
 @dataclass
@@ -48,6 +65,8 @@ class Query:
     search: list[tuple[str, str]] = field(default_factory=list)
     offset: int = 0
     advanced: bool = False
+    #: ``$expand`` items (navigation properties to inline).
+    expand: list[Expand] = field(default_factory=list)
     #: Properties (path roots) the filter, search and ordering read.
     needed: set[str] = field(default_factory=set)
 
@@ -86,7 +105,7 @@ def parse(coll: Collection, args=None) -> Query:
         if key.startswith("$") and key.lower() not in _KNOWN_OPTIONS:
             raise _bad(f"Query option '{key}' is not allowed. Make sure that this option is supported.")
     if "$expand" in args:
-        raise GraphError(501, "notImplemented", "$expand is not emulated by the mock for this resource.")
+        q.expand = parse_expand(args["$expand"], coll)
     if "$skip" in args:
         raise _bad("'$skip' is not supported by the service.", "Request_BadRequest")
     token = args.get("$skiptoken")
@@ -129,6 +148,16 @@ def parse(coll: Collection, args=None) -> Query:
             # Directory queries allow 15 OR'ed clauses (an `in` list counts each value) unless they are advanced.
             raise _bad(f"Too many child clauses specified in search filter expression containing 'OR' operators: "
                        f"{info.max_or_clauses}. Max allowed: {MAX_OR_CLAUSES}.", UNSUPPORTED)
+        for path, op, value in info.count_comparisons:
+            # Documented forms only: /$count eq|ne 0 (empty or not) and eq|ne 1 (advanced-queries page).
+            if op not in ("eq", "ne") or isinstance(value, bool) or value not in (0, 1):
+                raise _bad(f"Unsupported or invalid query filter clause specified for property '{path}' of "
+                           f"resource '{coll.resource}'.", UNSUPPORTED)
+        for path in sorted(info.counted):
+            if path not in coll.countable:
+                raise _bad(f"Unsupported or invalid query filter clause specified for property '{path}' of "
+                           f"resource '{coll.resource}'.", UNSUPPORTED)
+            reasons.append(path)
         for path in sorted(info.properties):
             root = path.split("/")[0]
             q.needed.add(root)
@@ -158,20 +187,109 @@ def parse(coll: Collection, args=None) -> Query:
         q.search = _parse_search(args["$search"], coll)
         q.needed.update(prop for prop, _ in q.search)
         reasons.append("$search")
+    eventual = consistency_eventual()
+    if q.count and not eventual and reasons == ["$count"]:
+        # "silently ignores the $count query parameter (?$count=true)" without the header (advanced queries page).
+        q.count = False
+        reasons = []
     if reasons and not carried:
         if not coll.supports_advanced:
             raise _bad("Unsupported Query.", UNSUPPORTED)
         needs_count = any(r not in ("$search", "$count") for r in reasons)
-        if not consistency_eventual() or (needs_count and not q.count):
+        if "$search" in reasons and not eventual:
+            raise _bad("Request with $search query parameter only works through MSGraph with a special request "
+                       "header: 'ConsistencyLevel: eventual'", UNSUPPORTED)
+        if not eventual or (needs_count and not q.count):
             first = next((r for r in reasons if not r.startswith("$")), None)
             if first is None:
-                first_opt = reasons[0]
-                raise _bad(f"The query option '{first_opt}' is only supported with the 'ConsistencyLevel: eventual'"
-                           f" header (advanced query).", UNSUPPORTED)
+                # $orderby on a property that is not sortable by default, or together with $filter.
+                raise _bad("Sorting not supported for current query.", UNSUPPORTED)
             raise _bad(f"Unsupported or invalid query filter clause specified for property '{first}' of resource "
                        f"'{coll.resource}'.", UNSUPPORTED)
     q.advanced = bool(reasons) or carried
+    if any(e.levels is not None for e in q.expand) and not (eventual and q.count):
+        # manager($levels=...) needs $count=true and ConsistencyLevel: eventual (List manager, example 2).
+        raise _bad("Unsupported Query.", UNSUPPORTED)
+    if q.expand and q.advanced and not all(e.levels is not None for e in q.expand):
+        # "$expand is not currently supported with advanced queries" (advanced-queries page, Note).
+        raise _bad("Unsupported Query.", UNSUPPORTED)
     return q
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses (one linear pass)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise _bad(f"Parsing OData Select and Expand failed: Term '{text}' is not valid in a $select or "
+                           "$expand expression.")
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise _bad(f"Parsing OData Select and Expand failed: Term '{text}' is not valid in a $select or $expand "
+                   "expression.")
+    parts.append(text[start:])
+    return parts
+
+
+def parse_expand(raw: str, coll: Collection) -> list[Expand]:
+    """``$expand=manager($select=id,displayName;$levels=max),directReports``: validated against the type's
+    navigation properties (unknown names and structural properties are refused as Graph's OData parser does)."""
+    if coll.navigation is None:
+        raise GraphError(501, "notImplemented", "$expand is not emulated by the mock for this resource.",
+                         {"x-hybridsoa-note": f"hybridsoa models no navigation property of "
+                                              f"microsoft.graph.{coll.type_name}."})
+    items: list[Expand] = []
+    for part in _split_top(raw, ","):
+        part = part.strip()
+        name, paren, rest = part.partition("(")
+        name = name.strip()
+        if not name:
+            raise _bad(f"Parsing OData Select and Expand failed: Term '{raw}' is not valid in a $select or $expand "
+                       "expression.")
+        if name not in coll.navigation:
+            if name in coll.properties:
+                raise _bad(f"Parsing OData Select and Expand failed: Property '{name}' on type "
+                           f"'microsoft.graph.{coll.type_name}' is not a navigation property or complex property. "
+                           "Only navigation properties can be expanded.")
+            if name in coll.unmodelled_navigation:
+                raise GraphError(501, "notImplemented", f"The mock does not emulate '$expand={name}'.",
+                                 {"x-hybridsoa-note": f"hybridsoa does not model the '{name}' relationship; only "
+                                                      f"{', '.join(sorted(coll.navigation))} can be expanded."})
+            raise _bad(f"Parsing OData Select and Expand failed: Could not find a property named '{name}' on type "
+                       f"'microsoft.graph.{coll.type_name}'.")
+        item = Expand(name)
+        if paren:
+            if not rest.endswith(")"):
+                raise _bad(f"Parsing OData Select and Expand failed: Term '{part}' is not valid in a $select or "
+                           "$expand expression.")
+            for option in _split_top(rest[:-1], ";"):
+                key, eq, value = option.strip().partition("=")
+                key = key.strip().lower()
+                if key == "$select" and eq:
+                    item.select = [p.strip() for p in value.split(",") if p.strip()]
+                    for sel in item.select:
+                        if sel not in coll.properties:
+                            raise _bad(f"Parsing OData Select and Expand failed: Could not find a property named "
+                                       f"'{sel}' on type 'microsoft.graph.{coll.type_name}'.")
+                elif key == "$levels" and eq and name == "manager":
+                    value = value.strip().lower()
+                    if value == "max":
+                        item.levels = -1
+                    elif value.isdecimal() and int(value) >= 1:
+                        item.levels = int(value)
+                    else:
+                        raise _bad("Unsupported Query.", UNSUPPORTED)
+                else:
+                    raise _bad("Unsupported Query.", UNSUPPORTED)
+        if not any(e.name == name for e in items):  # the same navigation property twice expands it once
+            items.append(item)
+    return items
 
 
 def _parse_search(raw: str, coll: Collection) -> list[tuple[str, str]]:

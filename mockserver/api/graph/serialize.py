@@ -148,36 +148,21 @@ def _run_end(run: dict) -> float | None:
 
 
 def on_premises_synchronization(tenant) -> dict:
-    """``onPremisesDirectorySynchronization``: Entra Connect features and accidental-deletion prevention."""
+    """``onPremisesDirectorySynchronization``: Entra Connect features and accidental-deletion prevention, from the
+    settings the sync engine runs with (so a Graph PATCH and the engine agree)."""
+    from ...domain.sync_settings import FEATURES
     settings = tenant.sync.settings
     threshold = settings.get("deletionThreshold")
-    features = settings.get("features") or {}
-    enabled = threshold not in (None, 0, False)
+    kind = settings.get("deletionPreventionType", "enabledForCount")
+    enabled = threshold not in (None, 0, False) and kind != "disabled"
+    stored = settings.get("features") or {}
+    features = {**FEATURES, **stored}
+    if "userWritebackEnabled" not in stored:
+        features["userWritebackEnabled"] = bool((settings.get("writeback") or {}).get("enabled", False))
     return {
         "id": tenant.id,
         "configuration": {"accidentalDeletionPrevention": {
-            "synchronizationPreventionType": "enabledForCount" if enabled else "disabled",
+            "synchronizationPreventionType": kind if enabled else "disabled",
             "alertThreshold": int(threshold) if enabled else None}},
-        "features": {
-            "blockCloudObjectTakeoverThroughHardMatchEnabled": bool(features.get(
-                "blockCloudObjectTakeoverThroughHardMatchEnabled", False)),
-            "blockSoftMatchEnabled": bool(features.get("blockSoftMatchEnabled", False)),
-            "bypassDirSyncOverridesEnabled": False,
-            "cloudPasswordPolicyForPasswordSyncedUsersEnabled": False,
-            "concurrentCredentialUpdateEnabled": False,
-            "concurrentOrgIdProvisioningEnabled": True,
-            "deviceWritebackEnabled": False,
-            "directoryExtensionsEnabled": False,
-            "fopeConflictResolutionEnabled": False,
-            "groupWriteBackEnabled": False,
-            "passwordSyncEnabled": True,
-            "passwordWritebackEnabled": False,
-            "quarantineUponProxyAddressesConflictEnabled": True,
-            "quarantineUponUpnConflictEnabled": True,
-            "softMatchOnUpnEnabled": True,
-            "synchronizeUpnForManagedUsersEnabled": True,
-            "unifiedGroupWritebackEnabled": False,
-            "userForcePasswordChangeOnLogonEnabled": False,
-            "userWritebackEnabled": bool((settings.get("writeback") or {}).get("enabled", False)),
-        },
+        "features": features,
     }

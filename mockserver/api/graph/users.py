@@ -2,8 +2,11 @@
 ``/me``, and the object-level SOA switch ``/users/{id}/onPremisesSyncBehavior``."""
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Response, request
 
+from ...domain.graph import relations
 from ...domain.graph import users as U
 from . import auth, endpoint, query
 from .errors import GraphError
@@ -27,7 +30,26 @@ USER_COLLECTION = query.Collection(
         "isResourceAccount", "signInSessionsValidFromDateTime", "securityIdentifier", "passwordPolicies",
     }),
     default_orderable=frozenset({"displayName", "userPrincipalName"}),
+    navigation=frozenset({"manager", "directReports"}),
+    # Every other navigation property of microsoft.graph.user in the v1.0 CSDL.
+    unmodelled_navigation=frozenset({
+        "activities", "adhocCalls", "agreementAcceptances", "appRoleAssignments", "authentication", "calendar",
+        "calendarGroups", "calendarView", "calendars", "chats", "cloudClipboard", "cloudPCs", "contactFolders",
+        "contacts", "createdObjects", "dataSecurityAndGovernance", "deviceManagementTroubleshootingEvents", "drive",
+        "drives", "employeeExperience", "events", "extensions", "followedSites", "inferenceClassification",
+        "insights", "joinedTeams", "licenseDetails", "mailFolders", "managedAppRegistrations", "managedDevices",
+        "memberOf", "messages", "oauth2PermissionGrants", "onPremisesSyncBehavior", "onenote", "onlineMeetings",
+        "outlook", "ownedDevices", "ownedObjects", "people", "permissionGrants", "photo", "photos", "planner",
+        "presence", "registeredDevices", "scopedRoleMemberOf", "settings", "solutions", "sponsorOf", "sponsors",
+        "teamwork", "todo", "transitiveMemberOf"}),
+    # Collection-valued filterable properties: ``$filter=proxyAddresses/$count eq 0`` (advanced queries).
+    countable=frozenset({"assignedLicenses", "proxyAddresses", "otherMails", "businessPhones", "imAddresses",
+                         "identities"}),
 )
+#: Deleted users: the same vocabulary, no navigation the mock serves (their links are not kept).
+DELETED_USER_COLLECTION = dataclasses.replace(USER_COLLECTION, navigation=None)
+TRANSITIVE_ON_LIST = ("Transitive manager's list is only supported on a single user, send the $expand request on "
+                      "/users/{id} endpoint")
 SYNC_BEHAVIOR_PROPERTIES = ("id", "isCloudManaged")
 
 
@@ -50,34 +72,94 @@ def live_users(tenant) -> list:
     return [u for u in tenant.users if u.deleted_date_time is None]
 
 
-def select_only(default: tuple[str, ...] = U.DEFAULT_PROPERTIES) -> list[str] | None:
-    """``$select`` of a single-entity request (validated), or None."""
-    if "$select" not in request.args:
-        return None
-    q = query.parse(USER_COLLECTION, {"$select": request.args["$select"]})
-    return q.select
+def select_only(coll: query.Collection = DELETED_USER_COLLECTION) -> list[str] | None:
+    """``$select`` of a single-entity request without navigation (validated, ``$expand`` refused), or None."""
+    args = {k: v for k, v in request.args.items() if k in ("$select", "$expand")}
+    return query.parse(coll, args).select if args else None
+
+
+def single_query() -> query.Query:
+    """``$select``, ``$expand`` and ``$count`` of a single-entity request (validated)."""
+    return query.parse(USER_COLLECTION, {k: v for k, v in request.args.items()
+                                         if k in ("$select", "$expand", "$count")})
+
+
+def _directory_object(user, select) -> dict:
+    # An expanded navigation target is a directoryObject: Graph names its concrete type.
+    return {"@odata.type": "#microsoft.graph.user",
+            **{name: U.graph_property(user, name) for name in (select or U.DEFAULT_PROPERTIES)}}
+
+
+def _nest(chain: list, select) -> dict | None:
+    """The manager chain as Graph nests it: each manager carries its own ``manager``."""
+    out = None
+    for manager in reversed(chain):
+        item = _directory_object(manager, select)
+        if out is not None:
+            item["manager"] = out
+        out = item
+    return out
+
+
+def render(tenant, user, q: query.Query, reports=None) -> dict:
+    """The user's projection plus its ``$expand``ed navigation properties (a manager that is not set is left out,
+    as Graph leaves it out)."""
+    view = U.graph_view(user, q.select or U.DEFAULT_PROPERTIES)
+    for item in q.expand:
+        if item.name == "manager":
+            chain = relations.manager_chain(tenant, user, item.levels if item.levels is not None else 1)
+            nested = _nest(chain, item.select)
+            if nested is not None:
+                view["manager"] = nested
+        elif item.name == "directReports":
+            view["directReports"] = [_directory_object(r, item.select)
+                                     for r in relations.direct_reports(tenant, user, reports)]
+    return view
 
 
 @endpoint("/users", perm=auth.USERS_READ)
 def list_users(tenant, caller):
     """``GET /users``."""
     q = query.parse(USER_COLLECTION)
+    if any(item.levels is not None for item in q.expand):
+        raise GraphError(400, query.UNSUPPORTED, TRANSITIVE_ON_LIST)
     matched = query.run(q, live_users(tenant), U.graph_view)
     chunk, next_link = query.page(q, matched, USER_COLLECTION)
-    items = [U.graph_view(u, q.select or U.DEFAULT_PROPERTIES) for u in chunk]
+    reports = relations.reports_index(tenant) if any(i.name == "directReports" for i in q.expand) else None
+    items = [render(tenant, u, q, reports) for u in chunk]
     return collection("users", items, select=q.select, count=len(matched) if q.count else None, next_link=next_link)
+
+
+def _require_eventual_for_raw_count() -> None:
+    if not query.consistency_eventual():
+        raise GraphError(400, query.UNSUPPORTED, "Raw count (/$count) is not supported because the "
+                                                 "'ConsistencyLevel:eventual' header is missing. Refer to "
+                                                 "https://aka.ms/graph-docs/advanced-queries for more information")
+
+
+def _count_query(coll: query.Collection) -> query.Query:
+    """The options a raw ``/$count`` honours (``$filter``, ``$search``), parsed as an advanced query."""
+    args = {k: v for k, v in request.args.items() if k in ("$filter", "$search")}
+    args["$count"] = "true"
+    return query.parse(coll, args)
 
 
 @endpoint("/users/$count", perm=auth.USERS_READ)
 def count_users(tenant, caller):
     """``GET /users/$count`` (text/plain; an advanced query, so ``ConsistencyLevel: eventual`` is required)."""
-    if not query.consistency_eventual():
-        raise GraphError(400, query.UNSUPPORTED, "Count is not supported without the 'ConsistencyLevel: eventual' "
-                                                 "header (advanced query).")
-    args = {k: v for k, v in request.args.items() if k in ("$filter", "$search")}
-    args["$count"] = "true"
-    q = query.parse(USER_COLLECTION, args)
+    _require_eventual_for_raw_count()
+    q = _count_query(USER_COLLECTION)
     total = len(query.run(q, live_users(tenant), U.graph_view))
+    return Response(str(total), status=200, content_type="text/plain;charset=utf-8")
+
+
+@endpoint("/users/<user_key>/directReports/$count", perm=auth.USERS_READ)
+def count_direct_reports(tenant, caller, user_key):
+    """``GET /users/{id}/directReports/$count`` (text/plain; ``ConsistencyLevel: eventual`` required)."""
+    _require_eventual_for_raw_count()
+    q = _count_query(DELETED_USER_COLLECTION)
+    user = U.find_user(tenant, user_key)
+    total = len(query.run(q, relations.direct_reports(tenant, user), U.graph_view))
     return Response(str(total), status=200, content_type="text/plain;charset=utf-8")
 
 
@@ -93,9 +175,9 @@ def create_user(tenant, caller):
 @endpoint("/users/<user_key>", perm=auth.USERS_READ)
 def get_user(tenant, caller, user_key):
     """``GET /users/{id | userPrincipalName}``."""
-    select = select_only()
+    q = single_query()
     user = U.find_user(tenant, user_key)
-    return entity("users/$entity", query.project(U.graph_view(user), select, U.DEFAULT_PROPERTIES), select=select)
+    return entity("users/$entity", render(tenant, user, q), select=q.select)
 
 
 @endpoint("/me")
@@ -104,9 +186,32 @@ def get_me(tenant, caller):
     if caller.is_app:
         raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
     auth.require(tenant, caller, auth.ME_READ)
-    select = select_only()
+    q = single_query()
     user = U.find_user(tenant, caller.object_id)
-    return entity("users/$entity", query.project(U.graph_view(user), select, U.DEFAULT_PROPERTIES), select=select)
+    return entity("users/$entity", render(tenant, user, q), select=q.select)
+
+
+@endpoint("/users/<user_key>/manager", perm=auth.USERS_READ)
+def get_manager(tenant, caller, user_key):
+    """``GET /users/{id}/manager``: the manager as a directoryObject, 404 when none is set."""
+    user = U.find_user(tenant, user_key)
+    manager = relations.manager_of(tenant, user)
+    if manager is None:
+        raise GraphError(404, "Request_ResourceNotFound", "Resource 'manager' does not exist or one of its queried "
+                                                          "reference-property objects are not present.")
+    select = select_only()
+    return entity("directoryObjects/$entity", _directory_object(manager, select))
+
+
+@endpoint("/users/<user_key>/directReports", perm=auth.USERS_READ)
+def list_direct_reports(tenant, caller, user_key):
+    """``GET /users/{id}/directReports``: the users whose manager this user is."""
+    q = query.parse(DELETED_USER_COLLECTION)
+    user = U.find_user(tenant, user_key)
+    matched = query.run(q, relations.direct_reports(tenant, user), U.graph_view)
+    chunk, next_link = query.page(q, matched, USER_COLLECTION)
+    return collection("directoryObjects", [_directory_object(r, q.select) for r in chunk],
+                      count=len(matched) if q.count else None, next_link=next_link)
 
 
 @endpoint("/users/<user_key>", methods=("PATCH",), perm=auth.USERS_WRITE)

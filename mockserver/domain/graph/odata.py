@@ -51,6 +51,10 @@ class FilterInfo:
     null_comparisons: set[str] = field(default_factory=set)
     #: Most child clauses of one OR (an ``or`` chain, or the values of an ``in`` list).
     max_or_clauses: int = 0
+    #: Collection paths counted with ``/$count`` (``assignedLicenses/$count eq 0``): an advanced query.
+    counted: set[str] = field(default_factory=set)
+    #: ``(path, operator, literal)`` of every ``/$count`` comparison, for the wire layer's support check.
+    count_comparisons: list = field(default_factory=list)
 
 
 def tokenize(text: str) -> list[Token]:
@@ -172,6 +176,9 @@ class _Parser:
             for side, other in ((left, right), (right, left)):
                 if side[0] == "prop" and other == ("lit", None):
                     self.info.null_comparisons.add("/".join(side[1]))
+                if side[0] == "count":
+                    self.info.count_comparisons.append(("/".join(side[1]), op,
+                                                        other[1] if other[0] == "lit" else other))
             return ("cmp", op, left, right)
         if tok is not None and tok.kind == "name" and str(tok.value).lower() == "in":
             self.i += 1
@@ -233,6 +240,16 @@ class _Parser:
             word = self.take("name")
             if str(word.value).lower() in ("any", "all") and self.peek() is not None and self.peek().kind == "(":
                 return self.lambda_(parts, str(word.value).lower())
+            if str(word.value).lower() == "$count":
+                # ``collection/$count``: the number of items (OData 4.01 URL conventions 5.1.1.10); must end the path.
+                nxt = self.peek()
+                if nxt is not None and nxt.kind == "/":
+                    raise self.error(nxt)
+                if parts[0] in self.lambda_vars:
+                    raise self.error(word)
+                self.info.properties.add("/".join(parts))
+                self.info.counted.add("/".join(parts))
+                return ("count", parts)
             parts.append(str(word.value))
         if parts[0] in self.lambda_vars:
             return ("var", parts[0], parts[1:])
@@ -333,6 +350,10 @@ def _value(node, obj, env):
     if kind == "var":
         base = env.get(node[1])
         return _resolve(base, node[2]) if node[2] else base
+    if kind == "count":
+        items = _resolve(obj, node[1])
+        # A null collection is empty: Graph renders unset collections as [].
+        return len(items) if isinstance(items, list) else 0
     return _eval(node, obj, env)
 
 
@@ -369,6 +390,6 @@ def _eval(node, obj, env):
             return bool(items)
         test = (lambda it: _eval(body, obj, {**env, var: it}))
         return any(test(it) for it in items) if quant == "any" else all(test(it) for it in items)
-    if kind in ("lit", "prop", "var"):
+    if kind in ("lit", "prop", "var", "count"):
         return _value(node, obj, env)
     raise FilterSyntaxError("Invalid filter clause.")

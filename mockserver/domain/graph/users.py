@@ -234,6 +234,10 @@ def _apply(tenant, user: EntraUser, changes: dict) -> dict:
         if name in FIELD_MAP:
             old = getattr(user, FIELD_MAP[name])
             setattr(user, FIELD_MAP[name], value)
+        elif name == "onPremisesImmutableId":
+            # Settable on create only (validate_changes): the source anchor a later hard match joins on.
+            old = user.on_premises_immutable_id
+            user.on_premises_immutable_id = value
         elif name == "onPremisesExtensionAttributes":
             old = list(user.on_premises_extension_attributes)
             attrs = list(old) + [None] * (15 - len(old))
