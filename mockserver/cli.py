@@ -6,8 +6,12 @@ import importlib
 import os
 import sys
 
-from . import server
-from .tls import ca_path, ensure_tls
+try:
+    from . import server
+    from .tls import ca_path, ensure_tls
+except ModuleNotFoundError as _exc:  # the SDK alone was installed: the server's stack is the `mock` extra
+    server = None
+    _MISSING = _exc.name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +84,10 @@ def _scenario(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hybridsoa-mock`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if server is None:
+        print(f"hybridsoa-mock: the mock server is not installed ({_MISSING} is missing): "
+              "pip install 'hybridsoa[mock]'", file=sys.stderr)
+        return 2
     if argv[:1] == ["scenario"]:
         # Everything after "scenario" belongs to the scenario runner, options included.
         return _scenario(argparse.Namespace(args=argv[1:]))

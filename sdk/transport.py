@@ -8,7 +8,9 @@ Retry policy (Graph throttling guidance; Exchange clients of the admin API):
   a ``Set-``/``New-``/``Remove-`` cmdlet is never replayed after an error that may have executed it."""
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import threading
 import time
 import uuid
@@ -90,21 +92,25 @@ class Transport:
              request_id: str | None = None) -> requests.Response:
         """Send one logical request with retries; return the successful response or raise a typed error.
 
-        ``auth(force_refresh)`` returns a bearer token; a 401 triggers one forced refresh (the token may have
-        expired on the service's clock). ``error_parser(response)`` turns a final failure into an exception."""
+        ``auth(force_refresh[, claims])`` returns a bearer token; a 401 triggers one forced re-acquisition and one
+        retry (the token may have expired on the service's clock or been revoked); a continuous-access-evaluation
+        challenge (``error="insufficient_claims", claims="<base64>"``) passes its decoded claims to ``auth``.
+        ``error_parser(response)`` turns a final failure into an exception."""
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
         request_id = request_id or str(uuid.uuid4())
         attempt = 0
         refreshed = force_refresh = False
+        claims = None
         while True:
             attempt += 1
             hdrs = dict(headers or {})
             hdrs["client-request-id"] = request_id
             hdrs.setdefault("return-client-request-id", "true")
             if auth is not None:
-                hdrs["Authorization"] = f"Bearer {auth(force_refresh)}"
-                force_refresh = False
+                token = auth(force_refresh, claims) if claims else auth(force_refresh)
+                hdrs["Authorization"] = f"Bearer {token}"
+                force_refresh, claims = False, None
             self._count("requests")
             try:
                 resp = self.session.request(method, url, headers=hdrs, json=json, data=data, params=params,
@@ -120,9 +126,13 @@ class Transport:
             for obs in list(self.observers):
                 obs.observe(resp)
             status = resp.status_code
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s %s -> %s client-request-id=%s %.0f ms", method, urlsplit(url).path, status, request_id,
+                         resp.elapsed.total_seconds() * 1000)
             if status == 401 and auth is not None and not refreshed:
                 refreshed = force_refresh = True
-                attempt -= 1  # the refresh itself is not a retry of the operation
+                claims = claims_challenge(resp.headers.get("WWW-Authenticate"))
+                attempt -= 1  # the re-acquisition is not a retry of the operation
                 continue
             if status < 400:
                 return resp
@@ -148,6 +158,25 @@ class Transport:
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
+
+
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*"([^"]*)"')
+
+
+def claims_challenge(www_authenticate: str | None) -> str | None:
+    """The decoded ``claims`` JSON of a continuous-access-evaluation challenge (``WWW-Authenticate: Bearer ...
+    error="insufficient_claims", claims="<base64>"``), or None for any other 401."""
+    if not www_authenticate or "insufficient_claims" not in www_authenticate:
+        return None
+    params = {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(www_authenticate)}
+    if params.get("error") != "insufficient_claims" or not params.get("claims"):
+        return None
+    raw = params["claims"]
+    try:
+        return base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_" if "-" in raw or "_" in raw else None
+                                ).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _never_reached(exc: Exception) -> bool:
