@@ -42,6 +42,10 @@ class ScopeRequest:
             granted = list(self.permissions)
         else:
             granted = [f"{self.resource}/{p}" for p in self.permissions]
+        if self.is_default:
+            # A /.default request is echoed next to the granted scopes (as the v2.0 endpoint does): MSAL caches
+            # the access token under the response's scopes, so without it every silent call would refresh.
+            granted.append(f"{self.resource}/.default")
         return " ".join(granted + [s for s in self.oidc if s != "offline_access"])
 
 

@@ -63,20 +63,24 @@ def test_revoked_session_mid_run_answers_the_claims_challenge(tenant, mock_sessi
     challenged: list[str] = []
 
     def revoke():
+        old = conn.tokens.token("exchange")                         # the token the run is using
         mock_session.post(f"{_base(tenant)}/clock/advance", json={"minutes": 1}).raise_for_status()
         r = admin.transport.send("POST", f"{admin.cloud.graph_url}/v1.0/users/{upn}/revokeSignInSessions",
                                  auth=admin.tokens.auth_for("graph"))
         assert r.json()["value"] is True
         # The old token now fails with the CAE challenge (seen directly, without the SDK's retry).
-        old = conn.tokens.token("exchange")
         raw = admin.transport.session.post(conn.exchange.url, headers={"Authorization": f"Bearer {old}"},
                                            json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
                                            verify=tenant["ca"])
         assert raw.status_code == 401
         challenged.append(raw.headers["WWW-Authenticate"])
 
+    mock_session.delete(f"{_base(tenant)}/requests")
     _run_meeting(conn, mock_session, tenant, revoke)
     assert 'error="insufficient_claims"' in challenged[0]
+    # The SDK answered the challenge: its next token request carried the challenge's claims (MSAL claims_challenge).
+    grants = mock_session.get(f"{_base(tenant)}/requests", params={"api": "identity", "method": "POST"}).json()["value"]
+    assert any('"nbf"' in ((g.get("parameters") or {}).get("claims") or "") for g in grants), [(g.get("parameters") or {}).get("claims") for g in grants]
     claims = challenged[0].split('claims="')[1].split('"')[0]
     assert "nbf" in json.loads(base64.b64decode(claims))["access_token"]
 
