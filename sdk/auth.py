@@ -135,8 +135,29 @@ class TokenProvider:
         if credentials.token_cache_path and os.path.exists(credentials.token_cache_path):
             with open(credentials.token_cache_path, encoding="utf-8") as fh:
                 self._cache.deserialize(fh.read())
-        self._app = self._build_app()
+        try:
+            self._app = self._build_app()
+        except ValueError as exc:
+            # MSAL validates the authority (OIDC discovery) when the app is built: an unknown tenant lands here.
+            raise self._authority_error(exc) from None
         self._last_claims: dict[str, dict] = {}
+
+    def _authority_error(self, exc: Exception) -> AuthError:
+        """The Entra error behind a failed authority discovery (``tenant 'x' not found (AADSTS90002)``)."""
+        authority = self.cloud.authority(self.credentials.tenant).rstrip("/")
+        try:
+            resp = self.transport.session.get(f"{authority}/v2.0/.well-known/openid-configuration",
+                                              verify=self.transport.verify, timeout=self.transport.timeout)
+            body = resp.json() if resp.content else {}
+        except Exception:  # noqa: BLE001 - only used to name the cause; MSAL's own message is the fallback
+            body = {}
+        codes = body.get("error_codes") or [] if isinstance(body, dict) else []
+        if 90002 in codes:
+            return AuthError(f"tenant '{self.credentials.tenant}' not found (AADSTS90002)",
+                             error=body.get("error"), error_codes=codes)
+        desc = (body.get("error_description") or "").splitlines()[0] if isinstance(body, dict) else ""
+        return AuthError(desc or f"sign-in authority {authority} refused: {str(exc).splitlines()[0]}",
+                         error=(body or {}).get("error") if isinstance(body, dict) else None, error_codes=codes)
 
     def _build_app(self):
         c, cloud = self.credentials, self.cloud
@@ -183,9 +204,15 @@ class TokenProvider:
             result = self._acquire([scope], force_refresh or bool(claims_challenge), claims_challenge)
             if not result or "access_token" not in result:
                 err = (result or {}).get("error") or "no_token"
-                desc = (result or {}).get("error_description") or "MSAL returned no token"
-                raise AuthError(f"sign-in failed ({err}): {desc.splitlines()[0]}", error=err,
-                                error_codes=(result or {}).get("error_codes"))
+                desc = ((result or {}).get("error_description") or "MSAL returned no token").splitlines()[0]
+                codes = (result or {}).get("error_codes") or []
+                if 90002 in codes:
+                    raise AuthError(f"tenant '{self.credentials.tenant}' not found (AADSTS90002)", error=err,
+                                    error_codes=codes)
+                # Entra's description starts "AADSTSnnnn: text"; show it as "text (AADSTSnnnn, error)".
+                code, _, text = desc.partition(": ")
+                line = f"{text} ({code}, {err})" if code.startswith("AADSTS") and text else f"{desc} ({err})"
+                raise AuthError(f"sign-in failed: {line}", error=err, error_codes=codes)
             self._persist()
             token = result["access_token"]
             self._last_claims[api] = decode_claims(token)

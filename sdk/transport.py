@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from .errors import Throttled, Transient, retry_after_seconds
+from .errors import Throttled, Transient, Unreachable, describe_connection_error, retry_after_seconds
 
 log = logging.getLogger("sdk.transport")
 
@@ -116,13 +116,19 @@ class Transport:
                 resp = self.session.request(method, url, headers=hdrs, json=json, data=data, params=params,
                                             timeout=self.timeout, verify=self.verify)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if isinstance(exc, requests.exceptions.SSLError):
+                    # An untrusted certificate does not heal by retrying.
+                    raise Unreachable(describe_connection_error(exc, url, self.verify)) from None
                 # A connect failure never reached the service; anything later may have executed the request.
-                if (idempotent or _never_reached(exc)) and attempt < self.retry.max_attempts:
+                never = _never_reached(exc)
+                if (idempotent or never) and attempt < self.retry.max_attempts:
                     self._count("retries")
                     self.sleep(self.retry.backoff(attempt))
                     continue
-                raise Transient(f"{method} {url}: {type(exc).__name__}: {exc}", api="transport",
-                                client_request_id=request_id) from None
+                if never:
+                    raise Unreachable(describe_connection_error(exc, url, self.verify)) from None
+                raise Transient(f"{method} {urlsplit(url).path}: {describe_connection_error(exc, url)}",
+                                api="transport", client_request_id=request_id) from None
             for obs in list(self.observers):
                 obs.observe(resp)
             status = resp.status_code
@@ -214,13 +220,24 @@ class VerifyingHttpClient:
         kwargs.setdefault("timeout", self.transport.timeout)
         return kwargs
 
+    def _send(self, method: str, url: str, **kwargs):
+        url = self._url(url)
+        try:
+            resp = self.transport.session.request(method, url, **self._kw(kwargs))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Unreachable(describe_connection_error(exc, url, self.transport.verify)) from None
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s -> %s %.0f ms", method, urlsplit(url).path, resp.status_code,
+                     resp.elapsed.total_seconds() * 1000)
+        return resp
+
     def get(self, url, params=None, headers=None, **kwargs):
         """MSAL's GET (OIDC discovery, JWKS)."""
-        return self.transport.session.get(self._url(url), params=params, headers=headers, **self._kw(kwargs))
+        return self._send("GET", url, params=params, headers=headers, **kwargs)
 
     def post(self, url, params=None, data=None, headers=None, **kwargs):
         """MSAL's POST (token and device-code endpoints)."""
-        return self.transport.session.post(self._url(url), params=params, data=data, headers=headers, **self._kw(kwargs))
+        return self._send("POST", url, params=params, data=data, headers=headers, **kwargs)
 
     def close(self):
         """Nothing to close: the transport owns the Session."""

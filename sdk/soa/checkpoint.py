@@ -105,6 +105,22 @@ class Checkpoint:
                 self.halts.append(rec)
         self._writer = JsonlWriter(path, fsync=fsync) if path else None
         self._lock = threading.Lock()
+        #: True when this run continues an existing checkpoint file.
+        self.resumed = bool(records)
+
+    def plan(self):
+        """The recorded plan: the run's identities split into its recorded waves (None without a plan)."""
+        from .plan import Plan
+        items, sizes = self.items, [int(n) for n in self.header.get("waves") or [] if int(n) > 0]
+        if not items:
+            return None
+        if sum(sizes) != len(items):
+            sizes = [len(items)]
+        waves, pos = [], 0
+        for n in sizes:
+            waves.append(items[pos:pos + n])
+            pos += n
+        return Plan(waves=waves)
 
     @classmethod
     def open(cls, path: str | None, header: dict, *, fsync: bool = True) -> "Checkpoint":
@@ -121,6 +137,13 @@ class Checkpoint:
                     raise ConfigError(f"{path} belongs to a {existing.get('operation')} run "
                                       f"(target {existing.get('target')}); refusing to resume it as "
                                       f"{header.get('operation')} (target {header.get('target')})")
+            mine, theirs = str(header.get("tenant") or ""), str(existing.get("tenant") or "")
+            if mine and theirs and mine.lower() != theirs.lower():
+                raise ConfigError(f"{path} belongs to tenant {theirs}, not {mine}: refusing to resume it")
+            if (header.get("items") and existing.get("items")
+                    and header.get("plan") != existing.get("plan")):
+                raise ConfigError(f"{path} records another list of mailboxes: resume with --checkpoint alone "
+                                  "(its plan is used), or start a new checkpoint file")
             return cls(path, existing, records, fsync=fsync)
         cp = cls(path, header, fsync=fsync)
         cp._write({"type": "run", **header})

@@ -93,6 +93,8 @@ class RunResult:
     checkpoint: str | None = None
     elapsed: float = 0.0
     pending: list[str] = field(default_factory=list)
+    #: Wave sizes of the plan that ran (the checkpoint's on resume).
+    waves: list[int] = field(default_factory=list)
 
     @property
     def counts(self) -> dict:
@@ -116,19 +118,27 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """CLI exit code: 3 silent failures seen, 1 some items failed or were not reached, 0 all done."""
-        if self.silent_failures:
-            return 3
-        if self.failures or self.pending:
+        """CLI exit code: 1 when some items failed, were silently ignored or were not reached; 0 all done."""
+        if self.silent_failures or self.failures or self.pending:
             return 1
         return 0
+
+    def identities(self) -> dict[str, list[str]]:
+        """The identities per outcome (plan order), ``pending`` included: what an admin acts on."""
+        out: dict[str, list[str]] = {}
+        for rec in self.records:
+            out.setdefault(rec["status"], []).append(rec["identity"])
+        if self.pending:
+            out["pending"] = list(self.pending)
+        return out
 
     def to_dict(self) -> dict:
         """JSON form (records without the bulky attribute snapshots)."""
         slim = [{k: v for k, v in r.items() if k not in ("after", "before", "type")} for r in self.records]
         return {"operation": self.operation, "target": self.target, "dryRun": self.dry_run, "counts": self.counts,
-                "halted": self.halted, "checkpoint": self.checkpoint, "elapsedSeconds": round(self.elapsed, 3),
-                "pending": self.pending, "items": slim}
+                "identities": self.identities(), "halted": self.halted, "checkpoint": self.checkpoint,
+                "waves": self.waves, "elapsedSeconds": round(self.elapsed, 3), "pending": self.pending,
+                "items": slim}
 
 
 def snapshot(mailbox: dict) -> dict:
@@ -166,22 +176,31 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     Resuming a checkpoint retries its ``failed`` and ``silently_ignored`` items (``retry_failed``): each is re-read
     first, so a write that did execute is recorded as ``changed`` without being sent again."""
     operation = operation or ("enable" if target else "disable")
-    the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids, [10 ** 9])
+    the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids or [], [10 ** 9])
     sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
     header = {"operation": operation, "target": bool(target), "items": the_plan.identities,
-              "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint()}
+              "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint(),
+              "haltOnSilent": bool(halt_on_silent), "maxFailureRatio": float(max_failure_ratio)}
+    tenant = getattr(exchange, "tenant", None)
+    if isinstance(tenant, str):
+        header["tenant"] = tenant
     if dry_run:
         cp = Checkpoint(None, header)
     elif isinstance(checkpoint, Checkpoint):
         cp = checkpoint
     else:
         cp = Checkpoint.open(checkpoint, header, fsync=fsync)
+    if cp.resumed:
+        # Resume is the same run: the recorded plan (its waves) and halt rules, not whatever this call was given.
+        the_plan = cp.plan() or the_plan
+        halt_on_silent = bool(cp.header.get("haltOnSilent", halt_on_silent))
+        max_failure_ratio = float(cp.header.get("maxFailureRatio", max_failure_ratio))
     bk = backup if isinstance(backup, Backup) else Backup(None if dry_run else backup, fsync=fsync)
     rate = rate or AdaptiveRate(sleep=sleep)
     exchange.transport.add_observer(rate)
     started_at = time.monotonic()
     result = RunResult(operation=operation, target=bool(target), dry_run=dry_run,
-                       checkpoint=None if dry_run else cp.path)
+                       checkpoint=None if dry_run else cp.path, waves=[len(w) for w in the_plan.waves])
 
     cache: dict[str, dict] = {}
     if prefetch is None:

@@ -60,7 +60,7 @@ def test_preview_profile_silent_failure_is_detected(tenant, mock_session):
     ids = [r.Identity for r in inventory(admin.exchange)][:5]
     res = enable(admin.exchange, plan(ids, [2, 3]))
     assert res.counts == {"pending": 3, "silently_ignored": 2}      # pilot wave caught it; later waves not started
-    assert res.exit_code == 3 and res.halted
+    assert res.exit_code == 1 and res.halted
     # The service really did nothing (its audit says so), although Set-Mailbox answered 200.
     writes = _audit_sets(mock_session, tenant)
     assert len(writes) == 2 and all(w["succeeded"] and not w["changed"] for w in writes)

@@ -64,7 +64,7 @@ def test_silent_failure_is_never_success_and_halts_later_waves():
     ids = [m["Alias"] for m in svc.mailboxes.values()]
     res = enable(exo, plan(ids, [2, 4]))
     assert res.counts == {"pending": 4, "silently_ignored": 2}
-    assert res.exit_code == 3
+    assert res.exit_code == 1
     assert "silently ignored" in res.halted
     assert all("still False" in r["reason"] for r in res.silent_failures)
 
@@ -248,7 +248,7 @@ def test_resume_after_fixing_roles_retries_silent_items_once(tmp_path):
     ids = [m["Alias"] for m in svc.mailboxes.values()]
     cp_path = str(tmp_path / "cp.jsonl")
     first = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
-    assert first.counts == {"pending": 3, "silently_ignored": 2} and first.exit_code == 3
+    assert first.counts == {"pending": 3, "silently_ignored": 2} and first.exit_code == 1
     svc.silent = False                                          # the admin got Hybrid Identity Administrator
     second = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
     assert second.counts == {"changed": 5} and second.exit_code == 0
