@@ -259,6 +259,7 @@ def cmd_preflight(args) -> int:
     """``hybridsoa preflight``: pass/warn/fail checks before a bulk change."""
     from .soa.preflight import preflight
     conn = _connect(args)
+    conn.tokens.token("exchange")  # no sign-in, no checks: that is one line and exit 3, not a table
     report = preflight(conn.exchange, graph=conn.graph, tokens=conn.tokens, onprem=conn.onprem)
     doc = report.to_dict()
     _write_output(args.output, doc["checks"], doc)
