@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..errors import ApiError, NotFound
-from ..exchange import EXCHANGE_ATTRIBUTES
+from ..exchange import EXCHANGE_ATTRIBUTES, MAILBOX_SELECT, MAX_BATCH, BatchItem
 from ..transport import ResponseObserver
 from .checkpoint import (ALREADY, Backup, CHANGED, Checkpoint, FAILED, FAILURE_STATUSES, INELIGIBLE, NOT_FOUND,
                          SILENT, WOULD_CHANGE)
@@ -162,7 +162,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                on_item: Callable[[dict], None] | None = None, halt_on_silent: bool = True,
                max_failure_ratio: float = 0.5, check_eligibility: bool = True,
                pre_change: Callable[[dict], dict | None] | None = None, fsync: bool = True,
-               prefetch: bool | None = None, retry_failed: bool = True) -> RunResult:
+               prefetch: bool | None = None, retry_failed: bool = True, batch_size: int | None = None) -> RunResult:
     """Set IsExchangeCloudManaged to ``target`` for every planned mailbox (see the module docstring).
 
     ``pre_change(mailbox)`` runs after the backup and before the write (revert uses it to reconcile on-prem
@@ -174,7 +174,13 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     always a fresh per-item read, and items an earlier process started are always re-read.
 
     Resuming a checkpoint retries its ``failed`` and ``silently_ignored`` items (``retry_failed``): each is re-read
-    first, so a write that did execute is recorded as ``changed`` without being sent again."""
+    first, so a write that did execute is recorded as ``changed`` without being sent again.
+
+    ``batch_size`` (default: 10 when the client speaks the admin API's ``$batch``, else 1) groups the reads, the
+    ``Set-Mailbox`` writes and their read-backs of that many items into one ``$batch`` request each; the adaptive
+    rate then paces requests rather than items. Items throttled inside a batch are re-sent after their
+    ``Retry-After``; a write whose outcome is unknown (the batch failed, or its item answered an error) is never
+    replayed: it is recorded ``failed`` and re-read first on resume."""
     operation = operation or ("enable" if target else "disable")
     the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids or [], [10 ** 9])
     sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
@@ -270,20 +276,143 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                              f"{not target}: the change was silently ignored (check the caller's roles)")
         return cp.finish(rec)
 
+    if batch_size is None:
+        batch_size = MAX_BATCH if getattr(exchange, "supports_batch", False) else 1
+    batch_size = max(1, min(int(batch_size), MAX_BATCH))
+
+    def decide(identity: str, mbx: dict) -> tuple[dict | None, dict | None]:
+        """Outcome without a write (ineligible, already, dry-run, pre-change failure), or the write to make."""
+        base = {"identity": identity, "operation": operation, "guid": mbx.get("Guid"),
+                "displayName": mbx.get("DisplayName"), "recipientTypeDetails": mbx.get("RecipientTypeDetails")}
+        if target and check_eligibility:
+            ok, reason = eligibility(mbx)
+            if not ok:
+                return cp.finish({**base, "status": INELIGIBLE, "reason": reason}), None
+        if _true(mbx.get("IsExchangeCloudManaged")) == bool(target):
+            status = CHANGED if cp.was_started(identity) else ALREADY
+            return cp.finish({**base, "status": status, "after": snapshot(mbx),
+                              **({"resumed": True} if status == CHANGED else {})}), None
+        if dry_run:
+            return cp.finish({**base, "status": WOULD_CHANGE, "before": snapshot(mbx)}), None
+        bk.save(mbx, operation=operation)
+        extra = {}
+        if pre_change is not None:
+            try:
+                extra = pre_change(mbx) or {}
+            except Exception as exc:  # noqa: BLE001 - any reconcile failure must stop this item's flip
+                return cp.finish({**base, "status": FAILED, "error": _error(exc), "stage": "pre_change"}), None
+        return None, {"identity": identity, "base": base, "extra": extra, "mbx": mbx,
+                      "key": mbx.get("Guid") or identity}
+
+    def run_batch(items: list[BatchItem]) -> ApiError | None:
+        try:
+            exchange.batch(items, sleep=sleep)
+        except ApiError as exc:
+            return exc
+        return None
+
+    def process_chunk(identities: list[str]) -> list[dict]:
+        out = [{**cp.done[i], "resumed": True} for i in identities if cp.is_done(i, retry=retry_failed)]
+        todo = [i for i in identities if not cp.is_done(i, retry=retry_failed)]
+        if not todo:
+            return out
+        rate.acquire()
+        mailboxes: dict[str, dict] = {}
+        for ident in todo:
+            m = None if cp.was_started(ident) else cache.get(ident.lower())
+            if m is not None:
+                mailboxes[ident] = m
+        need = [i for i in todo if i not in mailboxes]
+        if need:
+            reads = [BatchItem("Get-Mailbox", {"Identity": i}, MAILBOX_SELECT) for i in need]
+            failure = run_batch(reads)
+            for ident, item in zip(need, reads):
+                base = {"identity": ident, "operation": operation}
+                err = failure or item.error
+                if isinstance(err, NotFound) or (err is None and not item.objects):
+                    err = err or NotFound(f"Get-Mailbox: object '{ident}' couldn't be found", status=404,
+                                          api="exchange")
+                    out.append(cp.finish({**base, "status": NOT_FOUND, "error": _error(err)}))
+                elif err is not None:
+                    out.append(cp.finish({**base, "status": FAILED, "error": _error(err)}))
+                else:
+                    mailboxes[ident] = item.objects[0]
+        writes = []
+        for ident in todo:
+            if ident in mailboxes:
+                rec, write = decide(ident, mailboxes[ident])
+                if rec is not None:
+                    out.append(rec)
+                else:
+                    writes.append(write)
+        if not writes:
+            return out
+        for w in writes:
+            cp.start(w["identity"])
+        sets = [BatchItem("Set-Mailbox", {"Identity": w["key"], "IsExchangeCloudManaged": bool(target)})
+                for w in writes]
+        failure = run_batch(sets)
+        written = []
+        for w, item in zip(writes, sets):
+            err = failure or item.error
+            if err is not None:
+                out.append(cp.finish({**w["base"], **w["extra"], "status": FAILED, "error": _error(err),
+                                      "before": snapshot(w["mbx"])}))
+            else:
+                w["warnings"] = item.warnings
+                written.append(w)
+        remaining = written
+        for attempt in range(max(1, readback_attempts)):
+            reads = [BatchItem("Get-Mailbox", {"Identity": w["key"]}, MAILBOX_SELECT) for w in remaining]
+            failure = run_batch(reads)
+            still = []
+            for w, item in zip(remaining, reads):
+                err = failure or item.error or (None if item.objects else NotFound(
+                    f"Get-Mailbox: object '{w['key']}' couldn't be found", status=404, api="exchange"))
+                if err is not None:
+                    out.append(cp.finish({**w["base"], **w["extra"], "status": FAILED, "stage": "readback",
+                                          "error": _error(err)}))
+                    continue
+                w["after"] = item.objects[0]
+                if _true(w["after"].get("IsExchangeCloudManaged")) == bool(target) or \
+                        attempt + 1 >= max(1, readback_attempts):
+                    stuck = _true(w["after"].get("IsExchangeCloudManaged")) == bool(target)
+                    rec = {**w["base"], **w["extra"], "status": CHANGED if stuck else SILENT,
+                           "before": snapshot(w["mbx"]), "after": snapshot(w["after"]),
+                           "warnings": list(w["warnings"] or [])}
+                    if not stuck:
+                        rec["reason"] = ("Set-Mailbox returned success but IsExchangeCloudManaged is still "
+                                         f"{not target}: the change was silently ignored (check the caller's roles)")
+                    out.append(cp.finish(rec))
+                else:
+                    still.append(w)
+            if not still:
+                break
+            sleep(readback_delay)
+            remaining = still
+        return out
+
     by_identity: dict[str, dict] = {}
     try:
         for n, wave in enumerate(the_plan.waves):
             wave_records = []
             with ThreadPoolExecutor(max_workers=max(1, int(concurrency)),
                                     thread_name_prefix=f"soa-{operation}") as pool:
-                futures = {pool.submit(process, ident): ident for ident in wave}
+                if batch_size > 1 and len(wave) > 1:
+                    # Spread a small wave over the workers rather than one full batch on one of them.
+                    size = max(1, min(batch_size, -(-len(wave) // max(1, int(concurrency)))))
+                    futures = {pool.submit(process_chunk, wave[i:i + size]): None
+                               for i in range(0, len(wave), size)}
+                else:
+                    futures = {pool.submit(process, ident): ident for ident in wave}
                 try:
                     for fut in as_completed(futures):
-                        rec = fut.result()
-                        by_identity[futures[fut]] = rec
-                        wave_records.append(rec)
-                        if on_item is not None:
-                            on_item(rec)
+                        got = fut.result()
+                        for rec in (got if isinstance(got, list) else [got]):
+                            by_identity[rec["identity"]] = rec
+                            wave_records.append(rec)
+                            if on_item is not None:
+                                on_item(rec)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
