@@ -25,6 +25,12 @@ def _ids(conn) -> list[str]:
             if m.get("IsDirSynced")][:50]
 
 
+def _flag_writes(mock_session, base: str) -> list[str]:
+    """The mailboxes whose IsExchangeCloudManaged the service changed, one entry per change (its audit log)."""
+    recs = mock_session.get(f"{base}/audit", params={"operation": "Set-Mailbox", "changed": "true"}).json()["value"]
+    return [r["target"] for r in recs if "IsExchangeCloudManaged" in (r.get("parameters") or {})]
+
+
 def _run_meeting(conn, mock_session, tenant, event) -> None:
     """Enable 50 mailboxes; ``event()`` fires once, after the 25th item; then check exactly-once outcomes."""
     ids = _ids(conn)
@@ -37,13 +43,15 @@ def _run_meeting(conn, mock_session, tenant, event) -> None:
         if len(done) == 25:
             event()
 
-    res = enable(conn.exchange, plan(ids, [10, 40]), concurrency=4, on_item=on_item)
+    # Batches of 10, two workers: the batches after the 25th item meet the event.
+    res = enable(conn.exchange, plan(ids, [10, 40]), concurrency=2, on_item=on_item)
     assert res.counts == {"changed": 50}, res.counts
     assert res.exit_code == 0
     assert sorted(done) == sorted(ids)                               # each item reported once
-    sets = mock_session.get(f"{_base(tenant)}/requests",
-                            params={"cmdlet": "Set-Mailbox", "status": "2xx", "limit": 1000}).json()["value"]
-    assert len(sets) == 50                                           # and written once
+    sets = _flag_writes(mock_session, _base(tenant))
+    assert len(sets) == len(set(sets)) == 50                         # and written once
+    refused = mock_session.get(f"{_base(tenant)}/requests", params={"api": "exchange", "status": "4xx"}).json()
+    assert [e["status"] for e in refused["value"]] and {e["status"] for e in refused["value"]} == {401}
 
 
 @pytest.mark.mock_tenant(mailboxes=50)
