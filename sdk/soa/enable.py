@@ -281,30 +281,24 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     batch_size = max(1, min(int(batch_size), MAX_BATCH))
 
     def decide(identity: str, mbx: dict) -> tuple[dict | None, dict | None]:
-        """Outcome without a write (ineligible, already, dry-run, pre-change failure), or the write to make."""
+        """The outcome without a write (ineligible, already, dry-run), or the write to make (not yet recorded)."""
         base = {"identity": identity, "operation": operation, "guid": mbx.get("Guid"),
                 "displayName": mbx.get("DisplayName"), "recipientTypeDetails": mbx.get("RecipientTypeDetails")}
         if target and check_eligibility:
             ok, reason = eligibility(mbx)
             if not ok:
-                return cp.finish({**base, "status": INELIGIBLE, "reason": reason}), None
+                return {**base, "status": INELIGIBLE, "reason": reason}, None
         if _true(mbx.get("IsExchangeCloudManaged")) == bool(target):
             status = CHANGED if cp.was_started(identity) else ALREADY
-            return cp.finish({**base, "status": status, "after": snapshot(mbx),
-                              **({"resumed": True} if status == CHANGED else {})}), None
+            return {**base, "status": status, "after": snapshot(mbx),
+                    **({"resumed": True} if status == CHANGED else {})}, None
         if dry_run:
-            return cp.finish({**base, "status": WOULD_CHANGE, "before": snapshot(mbx)}), None
-        bk.save(mbx, operation=operation)
-        extra = {}
-        if pre_change is not None:
-            try:
-                extra = pre_change(mbx) or {}
-            except Exception as exc:  # noqa: BLE001 - any reconcile failure must stop this item's flip
-                return cp.finish({**base, "status": FAILED, "error": _error(exc), "stage": "pre_change"}), None
-        return None, {"identity": identity, "base": base, "extra": extra, "mbx": mbx,
+            return {**base, "status": WOULD_CHANGE, "before": snapshot(mbx)}, None
+        return None, {"identity": identity, "base": base, "extra": {}, "mbx": mbx,
                       "key": mbx.get("Guid") or identity}
 
     def run_batch(items: list[BatchItem]) -> ApiError | None:
+        rate.acquire()  # the adaptive rate paces requests: one per $batch
         try:
             exchange.batch(items, sleep=sleep)
         except ApiError as exc:
@@ -312,11 +306,13 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
         return None
 
     def process_chunk(identities: list[str]) -> list[dict]:
-        out = [{**cp.done[i], "resumed": True} for i in identities if cp.is_done(i, retry=retry_failed)]
+        """One worker's share of a wave: a $batch of reads (unless prefetched), one of writes, one of read-backs;
+        outcomes recorded together (one durable checkpoint write per stage)."""
+        resumed = [{**cp.done[i], "resumed": True} for i in identities if cp.is_done(i, retry=retry_failed)]
         todo = [i for i in identities if not cp.is_done(i, retry=retry_failed)]
+        outcomes: list[dict] = []
         if not todo:
-            return out
-        rate.acquire()
+            return resumed
         mailboxes: dict[str, dict] = {}
         for ident in todo:
             m = None if cp.was_started(ident) else cache.get(ident.lower())
@@ -332,9 +328,9 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 if isinstance(err, NotFound) or (err is None and not item.objects):
                     err = err or NotFound(f"Get-Mailbox: object '{ident}' couldn't be found", status=404,
                                           api="exchange")
-                    out.append(cp.finish({**base, "status": NOT_FOUND, "error": _error(err)}))
+                    outcomes.append({**base, "status": NOT_FOUND, "error": _error(err)})
                 elif err is not None:
-                    out.append(cp.finish({**base, "status": FAILED, "error": _error(err)}))
+                    outcomes.append({**base, "status": FAILED, "error": _error(err)})
                 else:
                     mailboxes[ident] = item.objects[0]
         writes = []
@@ -342,13 +338,23 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
             if ident in mailboxes:
                 rec, write = decide(ident, mailboxes[ident])
                 if rec is not None:
-                    out.append(rec)
+                    outcomes.append(rec)
                 else:
                     writes.append(write)
+        if writes:
+            bk.save_many([w["mbx"] for w in writes], operation=operation)
+            if pre_change is not None:
+                kept = []
+                for w in writes:
+                    try:
+                        w["extra"] = pre_change(w["mbx"]) or {}
+                        kept.append(w)
+                    except Exception as exc:  # noqa: BLE001 - any reconcile failure must stop this item's flip
+                        outcomes.append({**w["base"], "status": FAILED, "error": _error(exc), "stage": "pre_change"})
+                writes = kept
         if not writes:
-            return out
-        for w in writes:
-            cp.start(w["identity"])
+            return resumed + cp.finish_many(outcomes)
+        cp.start_many([w["identity"] for w in writes])
         sets = [BatchItem("Set-Mailbox", {"Identity": w["key"], "IsExchangeCloudManaged": bool(target)})
                 for w in writes]
         failure = run_batch(sets)
@@ -356,13 +362,16 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
         for w, item in zip(writes, sets):
             err = failure or item.error
             if err is not None:
-                out.append(cp.finish({**w["base"], **w["extra"], "status": FAILED, "error": _error(err),
-                                      "before": snapshot(w["mbx"])}))
+                outcomes.append({**w["base"], **w["extra"], "status": FAILED, "error": _error(err),
+                                 "before": snapshot(w["mbx"])})
             else:
                 w["warnings"] = item.warnings
                 written.append(w)
         remaining = written
-        for attempt in range(max(1, readback_attempts)):
+        attempts = max(1, readback_attempts)
+        for attempt in range(attempts):
+            if not remaining:
+                break
             reads = [BatchItem("Get-Mailbox", {"Identity": w["key"]}, MAILBOX_SELECT) for w in remaining]
             failure = run_batch(reads)
             still = []
@@ -370,27 +379,24 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 err = failure or item.error or (None if item.objects else NotFound(
                     f"Get-Mailbox: object '{w['key']}' couldn't be found", status=404, api="exchange"))
                 if err is not None:
-                    out.append(cp.finish({**w["base"], **w["extra"], "status": FAILED, "stage": "readback",
-                                          "error": _error(err)}))
+                    outcomes.append({**w["base"], **w["extra"], "status": FAILED, "stage": "readback",
+                                     "error": _error(err)})
                     continue
-                w["after"] = item.objects[0]
-                if _true(w["after"].get("IsExchangeCloudManaged")) == bool(target) or \
-                        attempt + 1 >= max(1, readback_attempts):
-                    stuck = _true(w["after"].get("IsExchangeCloudManaged")) == bool(target)
-                    rec = {**w["base"], **w["extra"], "status": CHANGED if stuck else SILENT,
-                           "before": snapshot(w["mbx"]), "after": snapshot(w["after"]),
-                           "warnings": list(w["warnings"] or [])}
-                    if not stuck:
-                        rec["reason"] = ("Set-Mailbox returned success but IsExchangeCloudManaged is still "
-                                         f"{not target}: the change was silently ignored (check the caller's roles)")
-                    out.append(cp.finish(rec))
-                else:
+                after = item.objects[0]
+                stuck = _true(after.get("IsExchangeCloudManaged")) == bool(target)
+                if not stuck and attempt + 1 < attempts:
                     still.append(w)
-            if not still:
-                break
-            sleep(readback_delay)
+                    continue
+                rec = {**w["base"], **w["extra"], "status": CHANGED if stuck else SILENT,
+                       "before": snapshot(w["mbx"]), "after": snapshot(after), "warnings": list(w["warnings"] or [])}
+                if not stuck:
+                    rec["reason"] = ("Set-Mailbox returned success but IsExchangeCloudManaged is still "
+                                     f"{not target}: the change was silently ignored (check the caller's roles)")
+                outcomes.append(rec)
+            if still:
+                sleep(readback_delay)
             remaining = still
-        return out
+        return resumed + cp.finish_many(outcomes)
 
     by_identity: dict[str, dict] = {}
     try:

@@ -32,7 +32,8 @@ def _flag_writes(mock_session, base: str) -> list[str]:
 
 
 def _run_meeting(conn, mock_session, tenant, event) -> None:
-    """Enable 50 mailboxes; ``event()`` fires once, after the 25th item; then check exactly-once outcomes."""
+    """Enable 50 mailboxes; ``event()`` fires once, after the 25th item (mid-run, between the two waves); then
+    check exactly-once outcomes and that the second half met a 401."""
     ids = _ids(conn)
     assert len(ids) == 50
     mock_session.delete(f"{_base(tenant)}/requests")
@@ -43,8 +44,8 @@ def _run_meeting(conn, mock_session, tenant, event) -> None:
         if len(done) == 25:
             event()
 
-    # Batches of 10, two workers: the batches after the 25th item meet the event.
-    res = enable(conn.exchange, plan(ids, [10, 40]), concurrency=2, on_item=on_item)
+    # Two waves of 25: the event fires with the first wave's last outcome, before the second wave starts.
+    res = enable(conn.exchange, plan(ids, [25, 25]), concurrency=4, on_item=on_item)
     assert res.counts == {"changed": 50}, res.counts
     assert res.exit_code == 0
     assert sorted(done) == sorted(ids)                               # each item reported once
