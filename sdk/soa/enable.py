@@ -37,6 +37,7 @@ class AdaptiveRate(ResponseObserver):
         self.clock, self.sleep = clock, sleep
         self.slow_start = True
         self._next = 0.0
+        self._cut_until = 0.0
         self._lock = threading.Lock()
         self.events = {"throttled": 0, "low_budget": 0}
 
@@ -57,12 +58,17 @@ class AdaptiveRate(ResponseObserver):
             if status == 429 or (status == 503 and headers.get("Retry-After")):
                 self.events["throttled"] += 1
                 self.slow_start = False
-                self.rate = max(self.minimum, self.rate / 2)
                 try:
                     pause = float(headers.get("Retry-After") or 0)
                 except ValueError:
                     pause = 1.0
-                self._next = max(self._next, self.clock() + pause)
+                now = self.clock()
+                if now >= self._cut_until:
+                    # One cut per overshoot: the requests already in flight when the budget ran out come back
+                    # 429 together, and halving once for each would drive the rate to the floor.
+                    self.rate = max(self.minimum, self.rate / 2)
+                    self._cut_until = now + max(pause, 1.0)
+                self._next = max(self._next, now + pause)
                 return
             if status >= 400:
                 return
@@ -72,9 +78,10 @@ class AdaptiveRate(ResponseObserver):
             except ValueError:
                 low = False
             if low:
+                # Near the service's budget: stop growing (a 429 is what makes it shrink). Shrinking here too
+                # would starve a client that runs at the budget's refill rate, where the remainder is always low.
                 self.events["low_budget"] += 1
                 self.slow_start = False
-                self.rate = max(self.minimum, self.rate * 0.8)
             elif self.slow_start:
                 self.rate = min(self.maximum, self.rate * 1.1)
             else:
