@@ -139,8 +139,13 @@ def test_adaptive_rate_backs_off_on_429_and_low_budget():
     assert after_429 < 10
     rate.acquire()
     assert waits == [5.0]                                      # paused until Retry-After
+    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))   # in flight with the first: no second cut
+    assert rate.rate == after_429
     rate.observe(make_response(req, 200, {}, {"Rate-Limit-Limit": "30000", "Rate-Limit-Remaining": "100"}))
-    assert rate.rate < after_429 and rate.events == {"throttled": 1, "low_budget": 1}
+    assert rate.rate == after_429 and rate.events == {"throttled": 2, "low_budget": 1}   # low budget: no growth
+    clock[0] = 6.0
+    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))   # a new overshoot: cut again
+    assert rate.rate == after_429 / 2
 
 
 def test_enable_under_throttling_honours_retry_after_and_completes():
