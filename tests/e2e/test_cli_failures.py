@@ -162,3 +162,16 @@ def test_resume_keeps_the_pilot_wave_halt_rule(tenant, mock_session, tmp_path):
     assert r.returncode == 1 and again["halted"], r.stderr             # pilot fails again: later waves wait
     assert again["waves"] == first["waves"] and again["waves"][0] == 5
     assert again["counts"]["pending"] == len(Checkpoint.load(str(cp)).items) - 5
+
+
+def test_mock_scenario_run_finds_the_data_dir_ca_or_says_why_not(tenant, tmp_path):
+    mock = str(Path(sys.executable).with_name("hybridsoa-mock"))
+    data_dir = str(Path(tenant["ca"]).parent)            # the plugin server's CA is <dir>/ca.pem
+    r = subprocess.run([mock, "scenario", "run", "old-connect-version", "--url", tenant["url"],
+                        "--data-dir", data_dir], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    r = subprocess.run([mock, "scenario", "run", "old-connect-version", "--url", tenant["url"],
+                        "--data-dir", str(tmp_path / "nothing-here")], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 3 and len(lines) == 1 and "TLS:" in lines[0], r.stderr
