@@ -195,7 +195,7 @@ def _list_identities(by_status: dict[str, list[str]], records: list[dict] | None
     reasons = {}
     for rec in records or []:
         err = rec.get("error") or {}
-        reason = rec.get("reason") or err.get("message")
+        reason = rec.get("reason") or (err.get("message") if isinstance(err, dict) else str(err))
         if reason:
             reasons[rec["identity"]] = str(reason).splitlines()[0]
     labels = {"already": "unchanged (already in the target state)", "silently_ignored": "silently ignored",
@@ -375,6 +375,10 @@ def cmd_verify(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     _table("verify", report.counts)
+    by_status: dict[str, list[str]] = {}
+    for item in report.items:
+        by_status.setdefault(item["status"], []).append(item["identity"])
+    _list_identities(by_status, report.items)
     return report.exit_code
 
 
@@ -420,6 +424,11 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     _table(f"{doc['operation']} checkpoint: {doc['items']} items", counts)
+    by_status: dict[str, list[str]] = {}
+    for ident in cp.items:
+        rec = cp.done.get(ident)
+        by_status.setdefault(rec.get("status") if rec else "pending", []).append(ident)
+    _list_identities(by_status, list(cp.done.values()))
     if any(r.get("status") == SILENT for r in cp.done.values()):
         return EXIT_FAILED
     if counts.get("pending") or any(r.get("status") in FAILURE_STATUSES for r in cp.done.values()):
