@@ -174,6 +174,8 @@ class ExchangeClient:
         gets the transport's retries (a batch of writes is not replayed after a 5xx)."""
         if len(items) > MAX_BATCH:
             raise ValueError(f"an Exchange $batch takes at most {MAX_BATCH} requests")
+        if not self.supports_batch:
+            return self._one_by_one(items)
         sleep = sleep or getattr(self.transport, "sleep", None) or (lambda s: None)
         batch_url = self.url.rsplit("/", 1)[0] + "/$batch"
         auth = self.tokens.auth_for("exchange") if hasattr(self.tokens, "auth_for") else self.tokens
@@ -191,9 +193,17 @@ class ExchangeClient:
                                                            "Parameters": encode_parameters(item.params)}}})
             headers = self._headers("$batch", self.page_size)
             headers.pop("X-CmdletName", None)
-            resp = self.transport.send("POST", batch_url, headers=headers, json={"requests": requests_},
-                                       idempotent=all(is_idempotent(i.cmdlet) for i in pending), auth=auth,
-                                       error_parser=lambda r: parse_exchange_error(r, cmdlet="$batch"))
+            try:
+                resp = self.transport.send("POST", batch_url, headers=headers, json={"requests": requests_},
+                                           idempotent=all(is_idempotent(i.cmdlet) for i in pending), auth=auth,
+                                           error_parser=lambda r: parse_exchange_error(r, cmdlet="$batch"))
+            except ApiError as exc:
+                if exc.status not in (400, 404, 405, 501) or _round:
+                    raise
+                # The endpoint does not take $batch (it refused the request as a whole, so nothing in it ran):
+                # send the cmdlets one by one, now and for the rest of this client's life.
+                self.supports_batch = False
+                return self._one_by_one(items)
             try:
                 answers = {str(r.get("id")): r for r in (resp.json() or {}).get("responses") or []}
             except (ValueError, AttributeError):
@@ -219,6 +229,17 @@ class ExchangeClient:
             pending = retry
             if pending:
                 sleep(wait)
+        return items
+
+    def _one_by_one(self, items: list[BatchItem]) -> list[BatchItem]:
+        """:meth:`batch`'s outcomes through single InvokeCommand calls (targets without ``$batch``)."""
+        for item in items:
+            try:
+                result = self.invoke(item.cmdlet, select=item.select, **item.params)
+            except ApiError as exc:
+                item.status, item.error = exc.status, exc
+                continue
+            item.status, item.objects, item.warnings = 200, [clean(o) for o in result], list(result.warnings)
         return items
 
     # -- typed helpers --------------------------------------------------------------------------------------

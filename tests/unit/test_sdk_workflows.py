@@ -274,3 +274,23 @@ def test_verify_against_a_captured_baseline_accepts_later_cloud_edits():
     assert verify(run, exo).counts == {"overwritten": 2}
     next(iter(svc.mailboxes.values()))["IsExchangeCloudManaged"] = False
     assert verify(None, exo, baseline=base).counts == {"flag_lost": 1, "ok": 1}
+
+
+def test_a_target_without_batch_gets_single_calls_and_every_item_done_once():
+    """An endpoint that refuses $batch (404) gets the same run through single InvokeCommand calls."""
+    svc = FakeExchange(fake_mailboxes(12))
+    batch_posts = []
+
+    def handler(request):
+        if request.url.split("?")[0].endswith("/$batch"):
+            batch_posts.append(request.url)
+            return make_response(request, 404, b"")
+        return svc(request)
+
+    exo, *_ = fake_clients(handler)
+    exo.supports_batch = True                                   # the client believes the target takes $batch
+    ids = [m["Alias"] for m in svc.mailboxes.values()]
+    res = enable(exo, plan(ids, [4, 8]), concurrency=2, batch_size=10)
+    assert res.counts == {"changed": 12} and res.exit_code == 0
+    assert 1 <= len(batch_posts) <= 2 and exo.supports_batch is False   # tried by the first chunks only
+    assert sorted(_sets(svc)) == sorted(m["Guid"] for m in svc.mailboxes.values())   # one write each
