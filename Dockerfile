@@ -6,7 +6,7 @@ COPY pyproject.toml README.md ./
 COPY mockserver ./mockserver
 COPY sdk ./sdk
 COPY scenarios ./scenarios
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir -e '.[mock]'
 VOLUME /data
 EXPOSE 8443
 CMD ["hybridsoa-mock", "serve", "--host", "0.0.0.0", "--port", "8443", "--data-dir", "/data"]

@@ -38,12 +38,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(SERVE_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[mock]'
 	rm -f $(VENV)/.installed-serve-*
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test,load]'
+	$(PY) -m pip install -q -e '.[mock,test,load]'
 	rm -f $(VENV)/.installed-*
 	touch $@ $(SERVE_STAMP)
 

@@ -6,8 +6,12 @@ import importlib
 import os
 import sys
 
-from . import server
-from .tls import ca_path, ensure_tls
+try:
+    from . import server
+    from .tls import ca_path, ensure_tls
+except ModuleNotFoundError as _exc:  # the SDK alone was installed: the server's stack is the `mock` extra
+    server = None
+    _MISSING = _exc.name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,12 +84,35 @@ def _scenario(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hybridsoa-mock`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if server is None:
+        print(f"hybridsoa-mock: the mock server is not installed ({_MISSING} is missing): "
+              "pip install 'hybridsoa[mock]'", file=sys.stderr)
+        return 2
     if argv[:1] == ["scenario"]:
         # Everything after "scenario" belongs to the scenario runner, options included.
-        return _scenario(argparse.Namespace(args=argv[1:]))
+        try:
+            return _scenario(argparse.Namespace(args=argv[1:]))
+        except KeyboardInterrupt:
+            print("hybridsoa-mock scenario: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the failure
+            print(f"hybridsoa-mock scenario: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 1
     args = _parser().parse_args(argv)
     handlers = {"serve": _serve, "ca": _ca, "scenario": _scenario}
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print(f"hybridsoa-mock {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. the port is taken, the data dir is not writable
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
+        print(f"hybridsoa-mock {args.command}:{where} {exc.strerror or exc}", file=sys.stderr)
+        return 3
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the failure
+        print(f"hybridsoa-mock {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

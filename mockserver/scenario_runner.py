@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
+
+import requests
 
 from .domain.errors import DomainError
 from .domain.scenario_tenant import load_scenario
@@ -321,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("file", help="scenario file or name in scenarios/")
     run_p.add_argument("--url", help="base URL of a running mock (default: an in-process one)")
     run_p.add_argument("--ca", help="CA bundle of the running mock (default: <data-dir>/ca.pem if found)")
+    run_p.add_argument("--data-dir", default=".hybridsoa", help="the running mock's data dir, where its ca.pem "
+                                                                "is looked for (default .hybridsoa)")
     run_p.add_argument("--control-token", help="control-plane token of the running mock")
     run_p.add_argument("--keep-tenant", action="store_true", help="do not delete the tenant afterwards")
     sub.add_parser("list", help="list shipped scenarios")
@@ -337,8 +342,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     if args.url:
-        results, _ = run_scenario(scenario, HttpDriver(args.url, args.ca, args.control_token),
-                                  keep_tenant=args.keep_tenant)
+        ca = args.ca
+        if ca is None and args.url.lower().startswith("https://"):
+            # As the help promises: the data dir's CA when none is given (the mock's certificate is self-issued).
+            candidate = os.path.join(args.data_dir, "ca.pem")
+            ca = candidate if os.path.isfile(candidate) else None
+        if ca is not None and not os.path.isfile(ca):
+            print(f"hybridsoa-mock scenario: CA file not found: {ca}", file=sys.stderr)
+            return 2
+        try:
+            results, _ = run_scenario(scenario, HttpDriver(args.url, ca, args.control_token),
+                                      keep_tenant=args.keep_tenant)
+        except requests.exceptions.SSLError:
+            print(f"hybridsoa-mock scenario: TLS: the certificate of {args.url} is not signed by "
+                  f"{ca or 'a CA this machine trusts'} (give --ca or --data-dir)", file=sys.stderr)
+            return 3
+        except requests.RequestException as exc:
+            print(f"hybridsoa-mock scenario: cannot reach {args.url} ({type(exc).__name__})", file=sys.stderr)
+            return 3
     else:
         import tempfile
         from .server import InProcessServer

@@ -135,8 +135,29 @@ class TokenProvider:
         if credentials.token_cache_path and os.path.exists(credentials.token_cache_path):
             with open(credentials.token_cache_path, encoding="utf-8") as fh:
                 self._cache.deserialize(fh.read())
-        self._app = self._build_app()
+        try:
+            self._app = self._build_app()
+        except ValueError as exc:
+            # MSAL validates the authority (OIDC discovery) when the app is built: an unknown tenant lands here.
+            raise self._authority_error(exc) from None
         self._last_claims: dict[str, dict] = {}
+
+    def _authority_error(self, exc: Exception) -> AuthError:
+        """The Entra error behind a failed authority discovery (``tenant 'x' not found (AADSTS90002)``)."""
+        authority = self.cloud.authority(self.credentials.tenant).rstrip("/")
+        try:
+            resp = self.transport.session.get(f"{authority}/v2.0/.well-known/openid-configuration",
+                                              verify=self.transport.verify, timeout=self.transport.timeout)
+            body = resp.json() if resp.content else {}
+        except Exception:  # noqa: BLE001 - only used to name the cause; MSAL's own message is the fallback
+            body = {}
+        codes = body.get("error_codes") or [] if isinstance(body, dict) else []
+        if 90002 in codes:
+            return AuthError(f"tenant '{self.credentials.tenant}' not found (AADSTS90002)",
+                             error=body.get("error"), error_codes=codes)
+        desc = (body.get("error_description") or "").splitlines()[0] if isinstance(body, dict) else ""
+        return AuthError(desc or f"sign-in authority {authority} refused: {str(exc).splitlines()[0]}",
+                         error=(body or {}).get("error") if isinstance(body, dict) else None, error_codes=codes)
 
     def _build_app(self):
         c, cloud = self.credentials, self.cloud
@@ -147,6 +168,9 @@ class TokenProvider:
         if cloud.is_local:
             # Only the local mock needs this: instance discovery would ask login.microsoftonline.com about it.
             kwargs["instance_discovery"] = False
+        # CP1: this client answers continuous-access-evaluation claims challenges, so a revoked session fails fast
+        # with a challenge (handled by the transport) instead of living on until the token expires.
+        kwargs["client_capabilities"] = ["CP1"]
         if method == "certificate":
             cred = load_certificate(c.certificate_path, password=c.certificate_password,
                                     cert_pem=c.certificate_pem, key_pem=c.private_key_pem)
@@ -171,37 +195,48 @@ class TokenProvider:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(self._cache.serialize())
 
-    def token(self, api: str, force_refresh: bool = False) -> str:
-        """A bearer token for ``api`` (``exchange``/``graph``); ``force_refresh`` skips cached access tokens."""
+    def token(self, api: str, force_refresh: bool = False, claims_challenge: str | None = None) -> str:
+        """A bearer token for ``api`` (``exchange``/``graph``); ``force_refresh`` skips cached access tokens;
+        ``claims_challenge`` (the decoded ``claims`` of a CAE ``insufficient_claims`` challenge) is passed to MSAL
+        so the new token satisfies it."""
         scope = self.cloud.scope_for(api)
         with self._lock:
-            result = self._acquire([scope], force_refresh)
+            result = self._acquire([scope], force_refresh or bool(claims_challenge), claims_challenge)
             if not result or "access_token" not in result:
                 err = (result or {}).get("error") or "no_token"
-                desc = (result or {}).get("error_description") or "MSAL returned no token"
-                raise AuthError(f"sign-in failed ({err}): {desc.splitlines()[0]}", error=err,
-                                error_codes=(result or {}).get("error_codes"))
+                desc = ((result or {}).get("error_description") or "MSAL returned no token").splitlines()[0]
+                codes = (result or {}).get("error_codes") or []
+                if 90002 in codes:
+                    raise AuthError(f"tenant '{self.credentials.tenant}' not found (AADSTS90002)", error=err,
+                                    error_codes=codes)
+                # Entra's description starts "AADSTSnnnn: text"; show it as "text (AADSTSnnnn, error)".
+                code, _, text = desc.partition(": ")
+                line = f"{text} ({code}, {err})" if code.startswith("AADSTS") and text else f"{desc} ({err})"
+                raise AuthError(f"sign-in failed: {line}", error=err, error_codes=codes)
             self._persist()
             token = result["access_token"]
             self._last_claims[api] = decode_claims(token)
             return token
 
-    def _acquire(self, scopes: list[str], force_refresh: bool) -> dict | None:
+    def _acquire(self, scopes: list[str], force_refresh: bool, claims: str | None = None) -> dict | None:
         c, app = self.credentials, self._app
         method = c.method
         if method in ("certificate", "secret"):
             if force_refresh:
-                for at in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=scopes):
+                # A list first: removing entries while iterating the cache's own search changes the dict under it.
+                for at in list(self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=scopes)):
                     self._cache.remove_at(at)
-            return app.acquire_token_for_client(scopes=scopes)
+            return app.acquire_token_for_client(scopes=scopes, claims_challenge=claims)
         accounts = app.get_accounts(username=c.username) if c.username else app.get_accounts()
         if accounts:
-            result = app.acquire_token_silent_with_error(scopes, account=accounts[0], force_refresh=force_refresh)
+            result = app.acquire_token_silent_with_error(scopes, account=accounts[0], force_refresh=force_refresh,
+                                                         claims_challenge=claims)
             if result and "access_token" in result:
                 return result
         if method == "password":
-            return app.acquire_token_by_username_password(c.username, c.password, scopes=scopes)
-        flow = app.initiate_device_flow(scopes=scopes)
+            return app.acquire_token_by_username_password(c.username, c.password, scopes=scopes,
+                                                          claims_challenge=claims)
+        flow = app.initiate_device_flow(scopes=scopes, claims_challenge=claims)
         if "user_code" not in flow:
             return flow
         prompt = c.device_code_prompt or (lambda text: print(text, file=sys.stderr, flush=True))
@@ -214,6 +249,6 @@ class TokenProvider:
             self.token(api)
         return self._last_claims[api]
 
-    def auth_for(self, api: str) -> Callable[[bool], str]:
-        """A ``force_refresh -> token`` callable for the transport."""
-        return lambda force=False: self.token(api, force_refresh=force)
+    def auth_for(self, api: str) -> Callable[..., str]:
+        """A ``(force_refresh, claims_challenge=None) -> token`` callable for the transport."""
+        return lambda force=False, claims=None: self.token(api, force_refresh=force, claims_challenge=claims)

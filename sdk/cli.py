@@ -1,8 +1,8 @@
-"""``hybridsoa``: the admin CLI over the SDK's SOA workflows (inventory, preflight, enable, disable, verify, drift,
-revert, status). Works the same against real tenants and the mock; only ``--cloud`` (and the mock URL/CA) change.
+"""hybridsoa: the admin CLI over the SDK's SOA workflows (inventory, preflight, enable, disable, verify, drift,
+revert, status). Works the same against real tenants and the mock; only --cloud (and the mock URL/CA) change.
 
-Exit codes: 0 all done; 1 some items failed (or checks failed, drift found); 2 usage or configuration error;
-3 silent failures seen (a change reported success but did not stick)."""
+Exit codes: 0 all done; 1 some items failed, were silently ignored or not reached (or checks failed, drift
+found); 2 usage or configuration error; 3 could not reach or authenticate to the service; 130 interrupted."""
 from __future__ import annotations
 
 import argparse
@@ -12,9 +12,13 @@ import logging
 import os
 import sys
 
-from .errors import AuthError, ConfigError, HybridSoaError
+from .errors import ApiError, AuthError, AuthenticationFailed, ConfigError, HybridSoaError, Unreachable
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SILENT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EPILOG = ("Exit codes: 0 all done, 1 some items failed, 2 usage or configuration error, "
+          "3 could not reach or authenticate, 130 interrupted.")
+#: Identities shown per outcome on screen (the rest are counted; --json and -o list them all).
+SHOW_IDENTITIES = 10
 
 
 class UsageError(Exception):
@@ -64,10 +68,10 @@ def _wave_sizes(values: list[str] | None) -> list[int] | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands share the connection options)."""
-    parser = argparse.ArgumentParser(prog="hybridsoa", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="Exit codes: 0 all done, 1 some failed, 2 usage, 3 silent failures seen.")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser = argparse.ArgumentParser(prog="hybridsoa", description=__doc__.split("\n\n")[0], epilog=EPILOG)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: the SDK's request log (method, path, status, client-request-id, elapsed); "
+                             "-vv: library debug output too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -97,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--wave-size", action="append", help="wave sizes, e.g. --wave-size 10,100,1000")
         p.add_argument("--concurrency", type=int, default=4)
         p.add_argument("--rate", type=float, default=20.0, help="initial items/s (adapts to throttling)")
-        p.add_argument("--checkpoint", help="JSONL checkpoint: resume a killed run with the same file")
+        p.add_argument("--checkpoint", help="JSONL checkpoint; --checkpoint alone resumes that run (its plan, "
+                                            "waves, halt rules and tenant)")
         p.add_argument("--backup", help="JSONL backup of each mailbox's Exchange attributes before change")
         p.add_argument("--dry-run", action="store_true")
         p.add_argument("--readback-retries", type=int, default=1, help="read-back attempts per change")
@@ -137,12 +142,15 @@ def _connect(args):
 
 
 def _identities(args, conn=None) -> list[str]:
-    from .soa.plan import read_identities_csv
+    from .soa.plan import IdentityCsvError, read_identities_csv
     ids = list(getattr(args, "identity", None) or [])
     if getattr(args, "input", None):
         if not os.path.exists(args.input):
             raise UsageError(f"input file not found: {args.input}")
-        ids += read_identities_csv(args.input)
+        try:
+            ids += read_identities_csv(args.input)
+        except IdentityCsvError as exc:
+            raise UsageError(str(exc)) from None
     if getattr(args, "all_eligible", False):
         from .soa.inventory import inventory
         ids += [r.Identity for r in inventory(conn.exchange) if r.Eligible and not r.IsExchangeCloudManaged]
@@ -169,16 +177,37 @@ def _write_output(path: str | None, rows: list[dict], doc: dict | list) -> None:
 
 
 def _cell(value):
-    if isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, default=str)
+    # Structures go into a cell as JSON (never Python repr), so a spreadsheet or script can read them back.
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str, ensure_ascii=False)
     return value
 
 
 def _console():
     from rich.console import Console
-    return Console(stderr=True)
+    probe = Console(stderr=True)
+    return Console(stderr=True, width=min(80, probe.width), highlight=False)
+
+
+def _list_identities(by_status: dict[str, list[str]], records: list[dict] | None = None) -> None:
+    """Per outcome, the first identities and a count of the rest (failures with their one-line reason)."""
+    console = _console()
+    reasons = {}
+    for rec in records or []:
+        err = rec.get("error") or {}
+        reason = rec.get("reason") or (err.get("message") if isinstance(err, dict) else str(err))
+        if reason:
+            reasons[rec["identity"]] = str(reason).splitlines()[0]
+    labels = {"already": "unchanged (already in the target state)", "silently_ignored": "silently ignored",
+              "not_found": "not found", "ineligible": "refused (not eligible)", "would_change": "would change"}
+    for status, ids in by_status.items():
+        console.print(f"{labels.get(status, status)} ({len(ids)}):", markup=False)
+        for ident in ids[:SHOW_IDENTITIES]:
+            why = reasons.get(ident) if status not in ("changed", "already", "would_change") else None
+            console.print(f"  {ident}" + (f" - {why}" if why else ""), markup=False, overflow="fold")
+        if len(ids) > SHOW_IDENTITIES:
+            console.print(f"  ... and {len(ids) - SHOW_IDENTITIES} more (all of them in --json or -o)",
+                          markup=False)
 
 
 def _table(title: str, counts: dict) -> None:
@@ -230,6 +259,7 @@ def cmd_preflight(args) -> int:
     """``hybridsoa preflight``: pass/warn/fail checks before a bulk change."""
     from .soa.preflight import preflight
     conn = _connect(args)
+    conn.tokens.token("exchange")  # no sign-in, no checks: that is one line and exit 3, not a table
     report = preflight(conn.exchange, graph=conn.graph, tokens=conn.tokens, onprem=conn.onprem)
     doc = report.to_dict()
     _write_output(args.output, doc["checks"], doc)
@@ -254,14 +284,25 @@ def cmd_toggle(args) -> int:
     from .soa.revert import revert
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    resuming = bool(args.checkpoint and os.path.exists(args.checkpoint) and os.path.getsize(args.checkpoint))
+    recorded = None
+    if resuming:
+        recorded = Checkpoint.load(args.checkpoint)
+        if recorded.header.get("operation") != args.command:
+            raise UsageError(f"{args.checkpoint} belongs to a {recorded.header.get('operation')} run, "
+                             f"not {args.command}")
     conn = _connect(args)
-    ids = _identities(args, conn)
-    if not ids and args.checkpoint and os.path.exists(args.checkpoint):
-        ids = Checkpoint.load(args.checkpoint).items  # resume with the plan recorded in the checkpoint
-    if not ids:
-        raise UsageError("no identities: give --input, --identity"
-                         + (", --all-eligible" if args.command == "enable" else "") + " or an existing --checkpoint")
-    the_plan = plan(ids, _wave_sizes(args.wave_size) or [len(ids)])
+    if resuming and not (args.input or args.identity):
+        the_plan = recorded.plan()          # the same run: its plan, waves, halt rules and tenant
+        if the_plan is None:
+            raise UsageError(f"{args.checkpoint} records no mailboxes to resume")
+    else:
+        ids = _identities(args, conn)
+        if not ids:
+            raise UsageError("no identities: give --input, --identity"
+                             + (", --all-eligible" if args.command == "enable" else "")
+                             + " or an existing --checkpoint")
+        the_plan = plan(ids, _wave_sizes(args.wave_size) or [len(ids)])
     progress, label, total = _progress(len(the_plan), args.command, args.no_progress)
     task = None
 
@@ -275,13 +316,26 @@ def cmd_toggle(args) -> int:
     common = dict(concurrency=args.concurrency, dry_run=args.dry_run, checkpoint=args.checkpoint,
                   backup=args.backup, on_item=on_item, readback_attempts=max(1, args.readback_retries),
                   halt_on_silent=not args.no_halt_on_silent, rate=AdaptiveRate(initial=max(0.1, args.rate)))
-    with progress:
-        task = progress.add_task(label, total=total)
-        if args.command == "revert":
-            result = revert(conn.exchange, conn.onprem, the_plan, reconcile=not args.no_reconcile, **common)
+    try:
+        with progress:
+            task = progress.add_task(label, total=total)
+            if args.command == "revert":
+                result = revert(conn.exchange, conn.onprem, the_plan, reconcile=not args.no_reconcile, **common)
+            else:
+                result = run_toggle(conn.exchange, the_plan, target=args.command == "enable",
+                                    operation=args.command, **common)
+    except KeyboardInterrupt:
+        # The items in flight were finished and recorded before the interrupt reached here.
+        if args.checkpoint and not args.dry_run:
+            cp = Checkpoint.load(args.checkpoint)
+            done = sum(1 for i in cp.items if i in cp.done)
+            print(f"hybridsoa {args.command}: interrupted; {done} of {len(cp.items)} items recorded in "
+                  f"{args.checkpoint}; resume with: hybridsoa {args.command} --checkpoint {args.checkpoint}",
+                  file=sys.stderr)
         else:
-            result = run_toggle(conn.exchange, the_plan, target=args.command == "enable", operation=args.command,
-                                **common)
+            print(f"hybridsoa {args.command}: interrupted (no --checkpoint: run the same command again; "
+                  "mailboxes already changed are skipped)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     doc = result.to_dict()
     _write_output(args.output, doc["items"], doc)
     if args.json:
@@ -289,14 +343,13 @@ def cmd_toggle(args) -> int:
     _table(f"{args.command}{' (dry run)' if args.dry_run else ''}: {len(the_plan)} items in "
            f"{len(the_plan.waves)} wave(s), {len(the_plan) / result.elapsed if result.elapsed else 0:,.1f} items/s",
            result.counts)
+    _list_identities(result.identities(), result.records)
     console = _console()
     if result.halted:
-        console.print(f"[red]halted:[/] {result.halted}")
-    for rec in result.silent_failures[:10]:
-        console.print(f"[red]silently ignored:[/] {rec['identity']} — {rec.get('reason')}")
+        console.print(f"halted: {result.halted}", markup=False)
     for rec in result.records:
         for warning in rec.get("overwriteWarnings") or []:
-            console.print(f"[yellow]warning:[/] {rec['identity']}: {warning}")
+            console.print(f"warning: {rec['identity']}: {warning}", markup=False)
     return result.exit_code
 
 
@@ -322,6 +375,10 @@ def cmd_verify(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     _table("verify", report.counts)
+    by_status: dict[str, list[str]] = {}
+    for item in report.items:
+        by_status.setdefault(item["status"], []).append(item["identity"])
+    _list_identities(by_status, report.items)
     return report.exit_code
 
 
@@ -339,6 +396,16 @@ def cmd_drift(args) -> int:
         print(json.dumps(doc, indent=2, default=str))
     _table("drift", {"checked": report.checked, "drifted": report.drifted,
                      "no on-prem object": sum(1 for i in report.items if i["status"] == "no_onprem_object")})
+    console = _console()
+    for item in report.items[:SHOW_IDENTITIES]:
+        console.print(f"{item['identity']} ({item['status']}):", markup=False)
+        for d in item.get("differences") or []:
+            console.print(f"  {d['attribute']}: cloud {json.dumps(d['cloud'], default=str)} / "
+                          f"on-prem {d['adAttribute']} {json.dumps(d['onprem'], default=str)}",
+                          markup=False, overflow="fold")
+    if len(report.items) > SHOW_IDENTITIES:
+        console.print(f"... and {len(report.items) - SHOW_IDENTITIES} more mailboxes (all in --json or -o)",
+                      markup=False)
     return report.exit_code
 
 
@@ -357,8 +424,13 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     _table(f"{doc['operation']} checkpoint: {doc['items']} items", counts)
+    by_status: dict[str, list[str]] = {}
+    for ident in cp.items:
+        rec = cp.done.get(ident)
+        by_status.setdefault(rec.get("status") if rec else "pending", []).append(ident)
+    _list_identities(by_status, list(cp.done.values()))
     if any(r.get("status") == SILENT for r in cp.done.values()):
-        return EXIT_SILENT
+        return EXIT_FAILED
     if counts.get("pending") or any(r.get("status") in FAILURE_STATUSES for r in cp.done.values()):
         return EXIT_FAILED
     return EXIT_OK
@@ -368,28 +440,59 @@ COMMANDS = {"inventory": cmd_inventory, "preflight": cmd_preflight, "enable": cm
             "revert": cmd_toggle, "verify": cmd_verify, "drift": cmd_drift, "status": cmd_status}
 
 
+def _logging(level: int) -> None:
+    """-v: the SDK's own request log on stderr; -vv: every library's debug output too."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if level >= 2 else logging.WARNING)
+    logging.getLogger("sdk").setLevel(logging.DEBUG if level >= 2 else logging.INFO if level == 1 else logging.WARNING)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``hybridsoa`` console script; returns the exit code."""
+    """Entry point of the ``hybridsoa`` console script; returns the exit code. Every failure is one line on
+    stderr naming the cause (with the service's code where there is one) and a documented exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help exits 0, usage errors exit 2
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    _logging(args.verbose)
+    name = f"hybridsoa {args.command}"
     try:
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError) as exc:
-        print(f"hybridsoa {args.command}: {exc}", file=sys.stderr)
+        print(f"{name}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except AuthError as exc:
-        print(f"hybridsoa {args.command}: sign-in failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except HybridSoaError as exc:
-        print(f"hybridsoa {args.command}: {exc}", file=sys.stderr)
+        print(f"{name}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except Unreachable as exc:
+        print(f"{name}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except AuthenticationFailed as exc:
+        print(f"{name}: the service refused the token: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (ApiError, HybridSoaError) as exc:
+        print(f"{name}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"hybridsoa {args.command}: interrupted (resume with the same --checkpoint)", file=sys.stderr)
-        return 130
+        print(f"{name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # a file we were asked to read or write
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"{name}:{where} {exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - never a traceback: name the failure in one line
+        print(f"{name}: internal error: {type(exc).__name__}: {_one_line(exc)} (run with -vv and report it)",
+              file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _entry() -> None:  # pragma: no cover

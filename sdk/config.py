@@ -51,6 +51,8 @@ class Settings:
 
     def resolve_cloud(self) -> Cloud:
         """The :class:`Cloud` these settings point at (``local`` needs ``mock_url``)."""
+        if self.ca_bundle:
+            check_ca_file(self.ca_bundle)
         if (self.cloud or "").lower() == "local" or (self.mock_url and not self.cloud):
             if not self.mock_url:
                 raise ConfigError("cloud 'local' needs --mock-url (or HYBRIDSOA_MOCK_URL)")
@@ -69,6 +71,17 @@ class Settings:
                            certificate_path=self.certificate, certificate_password=self.certificate_password,
                            username=self.username, password=self.password, device_code=self.device_code,
                            token_cache_path=self.token_cache)
+
+
+def check_ca_file(path: str) -> None:
+    """Refuse a CA bundle that is missing or holds no PEM certificate, before any connection uses it."""
+    import ssl
+    if not os.path.isfile(path):
+        raise ConfigError(f"CA file not found: {path}")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError, OSError, UnicodeDecodeError):
+        raise ConfigError(f"CA file {path} holds no PEM certificate") from None
 
 
 def _coerce(name: str, value):

@@ -17,12 +17,41 @@ class ConfigError(HybridSoaError):
 
 
 class AuthError(HybridSoaError):
-    """MSAL could not get a token (bad secret, unknown app, user cancelled device code...)."""
+    """MSAL could not get a token (bad secret, unknown app, unknown tenant, user cancelled device code...)."""
 
     def __init__(self, message: str, *, error: str | None = None, error_codes: list | None = None):
         super().__init__(message)
         self.error = error
         self.error_codes = error_codes or []
+
+
+class Unreachable(HybridSoaError):
+    """The service could not be reached: name not resolved, nothing listening, TLS not trusted, timeout."""
+
+
+def describe_connection_error(exc: Exception, url: str, verify=None) -> str:
+    """One line naming why ``url`` could not be reached (for :class:`Unreachable` and the CLI)."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    text = repr(exc) + " " + str(exc)
+    low = text.lower()
+    if "certificate_verify_failed" in low or "certificate verify failed" in low:
+        ca = f"the CA in {verify}" if isinstance(verify, str) else "the system's CAs"
+        return f"TLS: the certificate of {where} is not signed by {ca} (CERTIFICATE_VERIFY_FAILED)"
+    if "ssl" in type(exc).__name__.lower() or "sslerror" in low:
+        return f"TLS handshake with {where} failed ({type(exc).__name__})"
+    if any(m in low for m in ("name or service not known", "nodename nor servname", "getaddrinfo failed",
+                               "name resolution", "no address associated", "temporary failure in name")):
+        return f"cannot resolve host name '{host}'"
+    if "connection refused" in low or "errno 111" in low or "actively refused" in low:
+        return f"nothing is listening at {where} (connection refused)"
+    if "connecttimeout" in low or "connect timeout" in low:
+        return f"connecting to {where} timed out"
+    if "readtimeout" in low or "read timed out" in low:
+        return f"{where} did not answer in time (read timeout)"
+    return f"cannot reach {where} ({type(exc).__name__})"
 
 
 class ApiError(HybridSoaError):

@@ -3,16 +3,21 @@ envelope the ExchangeOnlineManagement v3 module sends, ``X-AnchorMailbox`` routi
 ``@odata.nextLink`` paging by POST (same body), ``$select``, and typed errors (see :mod:`sdk.errors`)."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
 from urllib.parse import urljoin
 
-from .errors import NotFound, parse_exchange_error
+from requests.structures import CaseInsensitiveDict
+
+from .errors import ApiError, NotFound, parse_exchange_error, retry_after_seconds
 
 #: The system mailbox the module anchors app-only sessions on.
 APP_ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 #: Read-only verbs: safe to replay after any transient failure (every cmdlet is a POST).
 IDEMPOTENT_VERBS = ("Get", "Test", "Search", "Export")
 MAX_PAGE_SIZE = 1000
+#: Requests the admin API's ``$batch`` takes at once.
+MAX_BATCH = 10
 
 #: The Exchange attributes whose source of authority IsExchangeCloudManaged moves (backed up before changes).
 EXCHANGE_ATTRIBUTES = (("Alias", "PrimarySmtpAddress", "WindowsEmailAddress", "EmailAddresses",
@@ -49,6 +54,41 @@ def encode_parameters(params: dict) -> dict:
     return out
 
 
+@dataclass
+class BatchItem:
+    """One cmdlet run inside an Exchange ``$batch``: its objects and warnings, or its typed error."""
+
+    cmdlet: str
+    params: dict
+    select: Iterable[str] | None = None
+    status: int = 0
+    objects: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    error: ApiError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the cmdlet ran without error."""
+        return self.error is None and 200 <= self.status < 400
+
+
+class _SubResponse:
+    """A ``$batch`` response item seen through the attributes :func:`parse_exchange_error` reads."""
+
+    def __init__(self, item: dict):
+        self.status_code = int(item.get("status") or 0)
+        self.headers = CaseInsensitiveDict(item.get("headers") or {})
+        self._body = item.get("body")
+        self.content = b"" if self._body is None else b"{}"
+        self.reason = ""
+        self.request = None
+
+    def json(self):
+        if self._body is None:
+            raise ValueError("no body")
+        return self._body
+
+
 class InvokeResult(list):
     """The objects a cmdlet returned (all pages), with the service's warnings."""
 
@@ -59,6 +99,9 @@ class InvokeResult(list):
 
 class ExchangeClient:
     """Runs Exchange Online cmdlets over the admin API's InvokeCommand endpoint."""
+
+    #: Whether bulk workflows may group cmdlets into ``$batch`` requests (the test fake turns it off).
+    supports_batch = True
 
     def __init__(self, cloud, tenant: str, tokens, transport, *, anchor_mailbox: str | None = None,
                  page_size: int = MAX_PAGE_SIZE):
@@ -122,6 +165,82 @@ class ExchangeClient:
         warnings: list[str] = []
         items = list(self.iter_invoke(cmdlet, select=select, page_size=page_size, warnings=warnings, **params))
         return InvokeResult(items, warnings)
+
+    def batch(self, items: list[BatchItem], *, max_rounds: int = 6,
+              sleep: Callable[[float], None] | None = None) -> list[BatchItem]:
+        """Run up to :data:`MAX_BATCH` cmdlets in one ``POST /adminapi/beta/{tenant}/$batch`` and fill in each
+        item's outcome. Items answered 429 (not executed) are sent again after their ``Retry-After``; any other
+        item error is final, so a ``Set-`` whose outcome is unknown is never replayed. The HTTP request itself
+        gets the transport's retries (a batch of writes is not replayed after a 5xx)."""
+        if len(items) > MAX_BATCH:
+            raise ValueError(f"an Exchange $batch takes at most {MAX_BATCH} requests")
+        if not self.supports_batch:
+            return self._one_by_one(items)
+        sleep = sleep or getattr(self.transport, "sleep", None) or (lambda s: None)
+        batch_url = self.url.rsplit("/", 1)[0] + "/$batch"
+        auth = self.tokens.auth_for("exchange") if hasattr(self.tokens, "auth_for") else self.tokens
+        pending = list(items)
+        for _round in range(max_rounds):
+            if not pending:
+                break
+            requests_ = []
+            for n, item in enumerate(pending):
+                url = self.url + (f"?$select={','.join(item.select)}" if item.select else "")
+                headers = {"X-CmdletName": item.cmdlet, "Prefer": f"odata.maxpagesize={self.page_size}",
+                           "X-AnchorMailbox": self.anchor_mailbox}
+                requests_.append({"id": str(n + 1), "method": "POST", "url": url, "headers": headers,
+                                  "body": {"CmdletInput": {"CmdletName": item.cmdlet,
+                                                           "Parameters": encode_parameters(item.params)}}})
+            headers = self._headers("$batch", self.page_size)
+            headers.pop("X-CmdletName", None)
+            try:
+                resp = self.transport.send("POST", batch_url, headers=headers, json={"requests": requests_},
+                                           idempotent=all(is_idempotent(i.cmdlet) for i in pending), auth=auth,
+                                           error_parser=lambda r: parse_exchange_error(r, cmdlet="$batch"))
+            except ApiError as exc:
+                if exc.status not in (400, 404, 405, 501) or _round:
+                    raise
+                # The endpoint does not take $batch (it refused the request as a whole, so nothing in it ran):
+                # send the cmdlets one by one, now and for the rest of this client's life.
+                self.supports_batch = False
+                return self._one_by_one(items)
+            try:
+                answers = {str(r.get("id")): r for r in (resp.json() or {}).get("responses") or []}
+            except (ValueError, AttributeError):
+                answers = {}
+            retry, wait = [], 0.0
+            for n, item in enumerate(pending):
+                answer = answers.get(str(n + 1))
+                if answer is None:
+                    item.status, item.error = 0, ApiError(f"{item.cmdlet}: no answer in the $batch response",
+                                                          api="exchange")
+                    continue
+                item.status = int(answer.get("status") or 0)
+                body = answer.get("body") if isinstance(answer.get("body"), dict) else {}
+                if item.status == 429 and _round + 1 < max_rounds:
+                    retry.append(item)
+                    wait = max(wait, retry_after_seconds(CaseInsensitiveDict(answer.get("headers") or {})) or 1.0)
+                    continue
+                if item.status >= 400:
+                    item.error = parse_exchange_error(_SubResponse(answer), cmdlet=item.cmdlet)
+                    continue
+                item.objects = [clean(o) for o in body.get("value") or []]
+                item.warnings = list(body.get("@adminapi.warnings") or [])
+            pending = retry
+            if pending:
+                sleep(wait)
+        return items
+
+    def _one_by_one(self, items: list[BatchItem]) -> list[BatchItem]:
+        """:meth:`batch`'s outcomes through single InvokeCommand calls (targets without ``$batch``)."""
+        for item in items:
+            try:
+                result = self.invoke(item.cmdlet, select=item.select, **item.params)
+            except ApiError as exc:
+                item.status, item.error = exc.status, exc
+                continue
+            item.status, item.objects, item.warnings = 200, [clean(o) for o in result], list(result.warnings)
+        return items
 
     # -- typed helpers --------------------------------------------------------------------------------------
     def get_mailbox(self, identity: str, *, select: Iterable[str] | None = MAILBOX_SELECT) -> dict:

@@ -196,5 +196,7 @@ def fake_clients(handler: Callable, *, sleeps: list | None = None, retry: RetryP
     transport = Transport(session=session, sleep=sleeps.append, retry=retry, verify="/fake/ca.pem")
     cloud = Cloud.local("https://fake.test", "/fake/ca.pem")
     tokens = StaticTokens()
-    return (ExchangeClient(cloud, "contoso.onmicrosoft.com", tokens, transport),
+    exchange = ExchangeClient(cloud, "contoso.onmicrosoft.com", tokens, transport)
+    exchange.supports_batch = False  # the fake answers InvokeCommand only
+    return (exchange,
             GraphClient(cloud, tokens, transport), transport, adapter)

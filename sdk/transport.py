@@ -8,7 +8,9 @@ Retry policy (Graph throttling guidance; Exchange clients of the admin API):
   a ``Set-``/``New-``/``Remove-`` cmdlet is never replayed after an error that may have executed it."""
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import threading
 import time
 import uuid
@@ -20,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from .errors import Throttled, Transient, retry_after_seconds
+from .errors import Throttled, Transient, Unreachable, describe_connection_error, retry_after_seconds
 
 log = logging.getLogger("sdk.transport")
 
@@ -90,39 +92,53 @@ class Transport:
              request_id: str | None = None) -> requests.Response:
         """Send one logical request with retries; return the successful response or raise a typed error.
 
-        ``auth(force_refresh)`` returns a bearer token; a 401 triggers one forced refresh (the token may have
-        expired on the service's clock). ``error_parser(response)`` turns a final failure into an exception."""
+        ``auth(force_refresh[, claims])`` returns a bearer token; a 401 triggers one forced re-acquisition and one
+        retry (the token may have expired on the service's clock or been revoked); a continuous-access-evaluation
+        challenge (``error="insufficient_claims", claims="<base64>"``) passes its decoded claims to ``auth``.
+        ``error_parser(response)`` turns a final failure into an exception."""
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
         request_id = request_id or str(uuid.uuid4())
         attempt = 0
         refreshed = force_refresh = False
+        claims = None
         while True:
             attempt += 1
             hdrs = dict(headers or {})
             hdrs["client-request-id"] = request_id
             hdrs.setdefault("return-client-request-id", "true")
             if auth is not None:
-                hdrs["Authorization"] = f"Bearer {auth(force_refresh)}"
-                force_refresh = False
+                token = auth(force_refresh, claims) if claims else auth(force_refresh)
+                hdrs["Authorization"] = f"Bearer {token}"
+                force_refresh, claims = False, None
             self._count("requests")
             try:
                 resp = self.session.request(method, url, headers=hdrs, json=json, data=data, params=params,
                                             timeout=self.timeout, verify=self.verify)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if isinstance(exc, requests.exceptions.SSLError):
+                    # An untrusted certificate does not heal by retrying.
+                    raise Unreachable(describe_connection_error(exc, url, self.verify)) from None
                 # A connect failure never reached the service; anything later may have executed the request.
-                if (idempotent or _never_reached(exc)) and attempt < self.retry.max_attempts:
+                never = _never_reached(exc)
+                if (idempotent or never) and attempt < self.retry.max_attempts:
                     self._count("retries")
                     self.sleep(self.retry.backoff(attempt))
                     continue
-                raise Transient(f"{method} {url}: {type(exc).__name__}: {exc}", api="transport",
-                                client_request_id=request_id) from None
+                if never:
+                    raise Unreachable(describe_connection_error(exc, url, self.verify)) from None
+                raise Transient(f"{method} {urlsplit(url).path}: {describe_connection_error(exc, url)}",
+                                api="transport", client_request_id=request_id) from None
             for obs in list(self.observers):
                 obs.observe(resp)
             status = resp.status_code
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s %s -> %s client-request-id=%s %.0f ms", method, urlsplit(url).path, status, request_id,
+                         resp.elapsed.total_seconds() * 1000)
             if status == 401 and auth is not None and not refreshed:
                 refreshed = force_refresh = True
-                attempt -= 1  # the refresh itself is not a retry of the operation
+                claims = claims_challenge(resp.headers.get("WWW-Authenticate"))
+                attempt -= 1  # the re-acquisition is not a retry of the operation
                 continue
             if status < 400:
                 return resp
@@ -148,6 +164,25 @@ class Transport:
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
+
+
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*"([^"]*)"')
+
+
+def claims_challenge(www_authenticate: str | None) -> str | None:
+    """The decoded ``claims`` JSON of a continuous-access-evaluation challenge (``WWW-Authenticate: Bearer ...
+    error="insufficient_claims", claims="<base64>"``), or None for any other 401."""
+    if not www_authenticate or "insufficient_claims" not in www_authenticate:
+        return None
+    params = {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(www_authenticate)}
+    if params.get("error") != "insufficient_claims" or not params.get("claims"):
+        return None
+    raw = params["claims"]
+    try:
+        return base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_" if "-" in raw or "_" in raw else None
+                                ).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _never_reached(exc: Exception) -> bool:
@@ -185,13 +220,24 @@ class VerifyingHttpClient:
         kwargs.setdefault("timeout", self.transport.timeout)
         return kwargs
 
+    def _send(self, method: str, url: str, **kwargs):
+        url = self._url(url)
+        try:
+            resp = self.transport.session.request(method, url, **self._kw(kwargs))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Unreachable(describe_connection_error(exc, url, self.transport.verify)) from None
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s -> %s %.0f ms", method, urlsplit(url).path, resp.status_code,
+                     resp.elapsed.total_seconds() * 1000)
+        return resp
+
     def get(self, url, params=None, headers=None, **kwargs):
         """MSAL's GET (OIDC discovery, JWKS)."""
-        return self.transport.session.get(self._url(url), params=params, headers=headers, **self._kw(kwargs))
+        return self._send("GET", url, params=params, headers=headers, **kwargs)
 
     def post(self, url, params=None, data=None, headers=None, **kwargs):
         """MSAL's POST (token and device-code endpoints)."""
-        return self.transport.session.post(self._url(url), params=params, data=data, headers=headers, **self._kw(kwargs))
+        return self._send("POST", url, params=params, data=data, headers=headers, **kwargs)
 
     def close(self):
         """Nothing to close: the transport owns the Session."""

@@ -235,7 +235,7 @@ def _before():
     if refused is None:
         return None
     status, body, headers = refused
-    response = jsonify(body)
+    response = jsonify(body) if body is not None else Response(b"")
     response.status_code = status
     response.headers.update(headers)
     return response
@@ -311,6 +311,8 @@ def rejection_parts(facts: RequestFacts, tenant: Tenant, decision, environ: dict
         status = 400
     request_id = _request_id(tenant)
     client_request_id = environ.get("HTTP_CLIENT_REQUEST_ID")
+    if status == 401:
+        return _unauthenticated_parts(facts, tenant, decision, request_id, client_request_id)
     if facts.api == "exchange":
         body = exchange_error(status, decision.message)
     elif facts.api == "graph":
@@ -328,6 +330,32 @@ def rejection_parts(facts: RequestFacts, tenant: Tenant, decision, environ: dict
     if facts.api == "exchange" and decision.rate_headers:
         headers.update(decision.rate_headers)
     return status, body, headers
+
+
+def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, request_id: str,
+                           client_request_id: str | None) -> tuple[int, dict | None, dict]:
+    """An injected 401 exactly as the API renders a refused token: Exchange with an empty body and its
+    ``WWW-Authenticate``/``x-ms-diagnostics``; Graph with InvalidAuthenticationToken. A rule with
+    ``claimsChallenge`` sends the continuous-access-evaluation challenge (new token issued from now on)."""
+    from ..domain.errors import Unauthenticated
+    from ..domain.tokens import CAE_REVOKED_MESSAGE, claims_challenge
+    if decision.claims_challenge:
+        exc = Unauthenticated(decision.message or CAE_REVOKED_MESSAGE, reason="revoked",
+                              claims=claims_challenge(int(tenant.clock.now())))
+    else:
+        exc = Unauthenticated(decision.message or "Lifetime validation failed, the token is expired.",
+                              reason="expired")
+    if facts.api == "exchange":
+        from .exchange.errors import error_parts
+        status, body, headers = error_parts(exc)
+    else:
+        from .graph.errors import www_authenticate
+        status, headers = 401, www_authenticate(exc.details.get("claims"))
+        body = {"error": {"code": "InvalidAuthenticationToken", "message": exc.message,
+                          "innerError": {"date": iso(tenant.clock.now()), "request-id": request_id,
+                                         "client-request-id": request_id if client_request_id is None
+                                                              else client_request_id}}}
+    return status, body, {**headers, "request-id": request_id}
 
 
 def exchange_error(status: int, message: str | None = None) -> dict:

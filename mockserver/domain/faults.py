@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .errors import InvalidArgument, NotFound
 
 APIS = ("exchange", "graph", "identity")
-FAULT_STATUSES = (429, 500, 502, 503, 504)
+FAULT_STATUSES = (401, 429, 500, 502, 503, 504)
 #: Retry-After we send with a fault rule's 429/503 when the rule names none (Dev Proxy's default is 5 s).
 DEFAULT_RETRY_AFTER = 5
 
@@ -40,6 +40,9 @@ class FaultRule:
     count: int | None = None
     retry_after: int | None = None
     message: str | None = None
+    #: With status 401: answer with a continuous-access-evaluation claims challenge (``error="insufficient_claims"``)
+    #: instead of a plain ``invalid_token`` challenge.
+    claims_challenge: bool = False
     #: Requests this rule matched (and drew a number for), and how many it actually faulted.
     evaluated: int = 0
     hits: int = 0
@@ -49,7 +52,8 @@ class FaultRule:
         return {"id": self.id, "api": self.api, "cmdlet": self.cmdlet, "path": self.path, "method": self.method,
                 "app": self.app, "user": self.user, "status": self.status, "probability": self.probability,
                 "latencyMs": self.latency_ms, "count": self.count, "retryAfter": self.retry_after,
-                "message": self.message, "evaluated": self.evaluated, "hits": self.hits}
+                "message": self.message, "claimsChallenge": self.claims_challenge, "evaluated": self.evaluated,
+                "hits": self.hits}
 
     @classmethod
     def from_dict(cls, data: dict) -> "FaultRule":
@@ -58,7 +62,8 @@ class FaultRule:
                    method=data.get("method"), app=data.get("app"), user=data.get("user"),
                    status=data.get("status"), probability=data.get("probability", 1.0),
                    latency_ms=data.get("latencyMs"), count=data.get("count"), retry_after=data.get("retryAfter"),
-                   message=data.get("message"), evaluated=data.get("evaluated", 0), hits=data.get("hits", 0))
+                   message=data.get("message"), claims_challenge=bool(data.get("claimsChallenge")),
+                   evaluated=data.get("evaluated", 0), hits=data.get("hits", 0))
 
 
 @dataclass
@@ -93,6 +98,8 @@ class FaultDecision:
     latency_ms: int = 0
     rule_id: str | None = None
     message: str | None = None
+    #: A 401 that carries a claims challenge (see :attr:`FaultRule.claims_challenge`).
+    claims_challenge: bool = False
     #: Exchange-style budget headers (Rate-Limit-Limit / -Remaining / -Reset), set whenever throttling is on.
     rate_headers: dict = field(default_factory=dict)
 
@@ -130,17 +137,23 @@ class FaultState:
         probability = spec.get("probability", 1.0)
         if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
             raise InvalidArgument("probability must be a number from 0 to 1.")
+        challenge = spec.get("claimsChallenge", False)
+        if not isinstance(challenge, bool) or (challenge and status != 401):
+            raise InvalidArgument("claimsChallenge must be a boolean, and true only with status 401.")
         count = spec.get("count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise InvalidArgument("count must be a positive integer.")
         api = (spec.get("api") or "*").lower()
         if api not in APIS + ("*",):
             raise InvalidArgument(f"api must be one of {', '.join(APIS)} or *.")
+        if status == 401 and api not in ("exchange", "graph"):
+            # A resource refuses a token with 401; the token endpoint's own refusals are Entra errors, not faults.
+            raise InvalidArgument("status 401 needs api exchange or graph.")
         rule = FaultRule(id=f"fault-{self._next_id}", api=api, cmdlet=spec.get("cmdlet"), path=spec.get("path"),
                          method=(spec.get("method") or None) and spec["method"].upper(), app=spec.get("app"),
                          user=spec.get("user"), status=status, probability=float(probability),
                          latency_ms=latency, count=spec.get("count"), retry_after=spec.get("retryAfter"),
-                         message=spec.get("message"))
+                         message=spec.get("message"), claims_challenge=challenge)
         self._next_id += 1
         self.rules.append(rule)
         return rule
@@ -247,7 +260,7 @@ class FaultState:
         if retry is None and chosen.status in (429, 503):
             retry = DEFAULT_RETRY_AFTER
         return FaultDecision(kind="fault", status=chosen.status, retry_after=retry, latency_ms=latency,
-                             rule_id=chosen.id, message=chosen.message)
+                             rule_id=chosen.id, message=chosen.message, claims_challenge=chosen.claims_challenge)
 
     def _matches(self, rule: FaultRule, api, method, path, cmdlet, app_id, user) -> bool:
         if rule.api not in ("*", api):

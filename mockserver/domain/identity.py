@@ -16,7 +16,7 @@ from .clock import iso
 from .device_codes import device_code_response, device_flows
 from .entra_errors import (EntraError, app_not_found, bad_assertion, bad_secret, invalid_grant, missing_parameter,
                            no_client_credential)
-from .tokens import api_for_scope, issue_access_token
+from .tokens import api_for_scope, client_capabilities, issue_access_token, sessions_valid_from
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -42,6 +42,10 @@ class ScopeRequest:
             granted = list(self.permissions)
         else:
             granted = [f"{self.resource}/{p}" for p in self.permissions]
+        if self.is_default:
+            # A /.default request is echoed next to the granted scopes (as the v2.0 endpoint does): MSAL caches
+            # the access token under the response's scopes, so without it every silent call would refresh.
+            granted.append(f"{self.resource}/.default")
         return " ".join(granted + [s for s in self.oidc if s != "offline_access"])
 
 
@@ -233,17 +237,19 @@ def _lifetime(tenant) -> int:
     return int(value) if isinstance(value, (int, float)) and value > 0 else 3599
 
 
-def app_token_response(tenant, app, scopes: ScopeRequest) -> dict:
+def app_token_response(tenant, app, scopes: ScopeRequest, capabilities: list[str] | None = None) -> dict:
     """Client-credentials answer: an app-only access token (``roles``), no refresh or id token."""
-    token, lifetime = issue_access_token(tenant, scopes.api, app=app, lifetime=_lifetime(tenant))
+    token, lifetime = issue_access_token(tenant, scopes.api, app=app, lifetime=_lifetime(tenant),
+                                         capabilities=capabilities)
     return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
 
 
-def user_token_response(tenant, app, user, scopes: ScopeRequest, *, base: str, client_info: bool) -> dict:
+def user_token_response(tenant, app, user, scopes: ScopeRequest, *, base: str, client_info: bool,
+                        capabilities: list[str] | None = None) -> dict:
     """Delegated answer (password, device code, refresh token): access token with ``scp``, plus refresh token,
     id token and ``client_info`` as MSAL expects them to build its account cache."""
     token, lifetime = issue_access_token(tenant, scopes.api, app=app, user=user, scopes=scopes.permissions,
-                                         lifetime=_lifetime(tenant))
+                                         lifetime=_lifetime(tenant), capabilities=capabilities)
     now = int(tenant.clock.now())
     body = {"token_type": "Bearer", "scope": scopes.scope_string(), "expires_in": lifetime,
             "ext_expires_in": lifetime, "access_token": token}
@@ -282,6 +288,11 @@ def redeem_refresh_token(tenant, app, refresh_token: str | None):
                                    f"{tenant.domain} directory.")
     if not user.account_enabled:
         raise invalid_grant(50057, "The user account is disabled.")
+    revoked_at = sessions_valid_from(user)
+    if revoked_at is not None and claims.get("iat", 0) < int(revoked_at):
+        # revokeSignInSessions invalidates refresh tokens issued before it (AADSTS50173).
+        raise invalid_grant(50173, "The provided grant has expired due to it being revoked, a fresh auth token "
+                                   "is needed. The user might have changed or reset their password.")
     return user
 
 
@@ -291,24 +302,28 @@ def grant_token(tenant, form: dict, *, base: str):
     if not grant:
         raise missing_parameter("grant_type")
     want_client_info = str(form.get("client_info", "")) == "1"
+    caps = client_capabilities(form.get("claims"))
     if grant == "client_credentials":
         app = authenticate_confidential(tenant, form, required=True)
-        return app_token_response(tenant, app, parse_scopes(form.get("scope"), app_only=True, tenant=tenant))
+        return app_token_response(tenant, app, parse_scopes(form.get("scope"), app_only=True, tenant=tenant), caps)
     if grant == "password":
         app = authenticate_confidential(tenant, form, required=False)
         scopes = parse_scopes(form.get("scope"), app_only=False, tenant=tenant)
         user = check_password(tenant, form.get("username"), form.get("password"))
-        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info)
+        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
+                                   capabilities=caps)
     if grant in (DEVICE_CODE_GRANT, "device_code"):
         app = authenticate_confidential(tenant, form, required=False)
         user, flow = device_flows(tenant).redeem(form.get("device_code") or form.get("code"), app.app_id)
         scopes = parse_scopes(form.get("scope") or flow.scope, app_only=False, tenant=tenant)
-        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info)
+        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
+                                   capabilities=caps)
     if grant == "refresh_token":
         app = authenticate_confidential(tenant, form, required=False)
         user = redeem_refresh_token(tenant, app, form.get("refresh_token"))
         scopes = parse_scopes(form.get("scope") or "openid profile offline_access", app_only=False, tenant=tenant)
-        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info)
+        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
+                                   capabilities=caps)
     raise EntraError(70003, "unsupported_grant_type", f"The app requested an unsupported grant type '{grant}'.")
 
 

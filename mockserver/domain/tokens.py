@@ -2,7 +2,9 @@
 RS256, signed by the tenant's key) and their verification on the tenant clock."""
 from __future__ import annotations
 
+import base64
 import functools
+import json
 from dataclasses import dataclass, field
 
 import jwt
@@ -11,6 +13,13 @@ from . import keys, roles
 from .errors import Forbidden, Unauthenticated
 
 TOKEN_LIFETIME = 3599
+#: Graph's error message when continuous access evaluation refuses a token issued before the user's sessions were
+#: revoked (learn.microsoft.com/entra/identity/conditional-access/concept-continuous-access-evaluation; the same
+#: text is quoted in azure-sdk and msgraph-sdk issues about CAE challenges).
+CAE_REVOKED_MESSAGE = ("Continuous access evaluation resulted in challenge with result: InteractionRequired and "
+                       "code: TokenIssuedBeforeRevocationTimestamp")
+#: Client capability a client declares (MSAL ``client_capabilities=["CP1"]``) to receive CAE challenges.
+CAE_CAPABILITY = "cp1"
 
 #: api name -> the audience value put in tokens for it.
 AUDIENCE = {"exchange": "https://outlook.office365.com", "graph": "https://graph.microsoft.com"}
@@ -73,10 +82,38 @@ def api_for_scope(scope: str) -> str | None:
     return roles.RESOURCES.get(resource.rstrip("/")) or roles.RESOURCES.get(resource)
 
 
+def claims_challenge(not_before: int) -> str:
+    """The base64 ``claims`` value of a CAE challenge: a new token must be issued at or after ``not_before``
+    (the shape Entra sends: ``{"access_token":{"nbf":{"essential":true,"value":"<epoch>"}}}``)."""
+    doc = {"access_token": {"nbf": {"essential": True, "value": str(int(not_before))}}}
+    return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def client_capabilities(claims_param: str | None) -> list[str]:
+    """The ``xms_cc`` values a token request declares in its ``claims`` parameter (MSAL's client capabilities)."""
+    try:
+        doc = json.loads(claims_param) if claims_param else None
+        values = doc["access_token"]["xms_cc"]["values"]
+    except (ValueError, TypeError, KeyError):
+        return []
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def sessions_valid_from(user) -> float | None:
+    """When the user's sign-in sessions were last revoked (Graph ``signInSessionsValidFromDateTime``), or None."""
+    from .clock import parse_iso
+    stamp = user.extra.get("signInSessionsValidFromDateTime")
+    try:
+        return parse_iso(stamp) if stamp else None
+    except ValueError:
+        return None
+
+
 def issue_access_token(tenant, api: str, *, app, user=None, scopes: list[str] | None = None,
-                       lifetime: int = TOKEN_LIFETIME) -> tuple[str, int]:
+                       lifetime: int = TOKEN_LIFETIME, capabilities: list[str] | None = None) -> tuple[str, int]:
     """Mint an access token for ``api`` ("exchange"|"graph"): app-only when ``user`` is None (``roles`` claim),
-    delegated otherwise (``scp`` claim). ``wids`` carries the principal's directory roles in effect now."""
+    delegated otherwise (``scp`` claim). ``wids`` carries the principal's directory roles in effect now;
+    ``xms_cc`` the client capabilities the request declared (CP1: the client handles CAE claims challenges)."""
     now = int(tenant.clock.now())
     principal = user.id if user is not None else app.service_principal_id
     claims = {
@@ -94,6 +131,8 @@ def issue_access_token(tenant, api: str, *, app, user=None, scopes: list[str] | 
         "rh": "0.mock.",
         "wids": tenant.active_role_ids(principal),
     }
+    if capabilities:
+        claims["xms_cc"] = list(capabilities)
     if user is None:
         claims["idtyp"] = "app"
         claims["roles"] = sorted(app.app_roles)
@@ -161,6 +200,12 @@ def verify_access_token(tenant, token: str | None, api: str) -> Caller:
         user = tenant.users.get(caller.object_id)
         if user is None or user.deleted_date_time is not None or not user.account_enabled:
             raise Unauthenticated("The user of this token no longer exists or is disabled.", reason="unknown_user")
+        revoked_at = sessions_valid_from(user)
+        if (revoked_at is not None and claims.get("iat", 0) < int(revoked_at)
+                and CAE_CAPABILITY in (str(c).lower() for c in claims.get("xms_cc") or ())):
+            # Continuous access evaluation: a CAE-capable client's token dies with the revocation and the client
+            # is challenged for a new one; tokens of other clients live until they expire, as in Entra.
+            raise Unauthenticated(CAE_REVOKED_MESSAGE, reason="revoked", claims=claims_challenge(int(revoked_at)))
     return caller
 
 

@@ -54,9 +54,15 @@ class JsonlWriter:
 
     def write(self, record: dict) -> None:
         """Append one record durably."""
-        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        self.write_many([record])
+
+    def write_many(self, records: list[dict]) -> None:
+        """Append records durably with one flush (and fsync): a ``$batch`` of items is recorded at once."""
+        if not records:
+            return
+        text = "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records)
         with self._lock:
-            self._fh.write(line)
+            self._fh.write(text)
             self._flush()
 
     def close(self) -> None:
@@ -105,6 +111,22 @@ class Checkpoint:
                 self.halts.append(rec)
         self._writer = JsonlWriter(path, fsync=fsync) if path else None
         self._lock = threading.Lock()
+        #: True when this run continues an existing checkpoint file.
+        self.resumed = bool(records)
+
+    def plan(self):
+        """The recorded plan: the run's identities split into its recorded waves (None without a plan)."""
+        from .plan import Plan
+        items, sizes = self.items, [int(n) for n in self.header.get("waves") or [] if int(n) > 0]
+        if not items:
+            return None
+        if sum(sizes) != len(items):
+            sizes = [len(items)]
+        waves, pos = [], 0
+        for n in sizes:
+            waves.append(items[pos:pos + n])
+            pos += n
+        return Plan(waves=waves)
 
     @classmethod
     def open(cls, path: str | None, header: dict, *, fsync: bool = True) -> "Checkpoint":
@@ -121,6 +143,13 @@ class Checkpoint:
                     raise ConfigError(f"{path} belongs to a {existing.get('operation')} run "
                                       f"(target {existing.get('target')}); refusing to resume it as "
                                       f"{header.get('operation')} (target {header.get('target')})")
+            mine, theirs = str(header.get("tenant") or ""), str(existing.get("tenant") or "")
+            if mine and theirs and mine.lower() != theirs.lower():
+                raise ConfigError(f"{path} belongs to tenant {theirs}, not {mine}: refusing to resume it")
+            if (header.get("items") and existing.get("items")
+                    and header.get("plan") != existing.get("plan")):
+                raise ConfigError(f"{path} records another list of mailboxes: resume with --checkpoint alone "
+                                  "(its plan is used), or start a new checkpoint file")
             return cls(path, existing, records, fsync=fsync)
         cp = cls(path, header, fsync=fsync)
         cp._write({"type": "run", **header})
@@ -158,20 +187,37 @@ class Checkpoint:
 
     def start(self, identity: str) -> None:
         """Record that the item is about to be changed (before the write is sent)."""
+        self.start_many([identity])
+
+    def start_many(self, identities: list[str]) -> None:
+        """Record that these items are about to be changed (one durable write before their ``$batch``)."""
+        stamp = now_iso()
         with self._lock:
-            self.started.add(identity)
-        self._write({"type": "start", "identity": identity, "at": now_iso()})
+            self.started.update(identities)
+        if self._writer is not None:
+            self._writer.write_many([{"type": "start", "identity": i, "at": stamp} for i in identities])
 
     def finish(self, record: dict) -> dict:
         """Record the item's outcome exactly once; returns the stored record."""
-        rec = {"type": "done", **record, "at": now_iso()}
+        return self.finish_many([record])[0]
+
+    def finish_many(self, records: list[dict]) -> list[dict]:
+        """Record several items' outcomes (exactly once each) with one durable write; returns the stored ones."""
+        stamp = now_iso()
+        out, fresh = [], []
         with self._lock:
-            prior = self.done.get(rec["identity"])
-            if prior is not None and prior.get("status") not in RETRYABLE:
-                return prior
-            self.done[rec["identity"]] = rec
-            self._write(rec)
-        return rec
+            for record in records:
+                rec = {"type": "done", **record, "at": stamp}
+                prior = self.done.get(rec["identity"])
+                if prior is not None and prior.get("status") not in RETRYABLE:
+                    out.append(prior)
+                    continue
+                self.done[rec["identity"]] = rec
+                fresh.append(rec)
+                out.append(rec)
+            if self._writer is not None:
+                self._writer.write_many(fresh)
+        return out
 
     def halt(self, reason: str) -> None:
         """Record that the run stopped before finishing its plan (e.g. a failing pilot wave)."""
@@ -207,13 +253,18 @@ class Backup:
 
     def save(self, mailbox: dict, *, operation: str) -> dict:
         """Record the mailbox as it is now, before ``operation`` changes it."""
-        rec = {"identity": mailbox.get("Guid") or mailbox.get("Identity"), "operation": operation,
-               "capturedAt": now_iso(), "mailbox": mailbox}
+        return self.save_many([mailbox], operation=operation)[0]
+
+    def save_many(self, mailboxes: list[dict], *, operation: str) -> list[dict]:
+        """Record several mailboxes before their change, with one durable write."""
+        stamp = now_iso()
+        recs = [{"identity": m.get("Guid") or m.get("Identity"), "operation": operation, "capturedAt": stamp,
+                 "mailbox": m} for m in mailboxes]
         with self._lock:
-            self.records.append(rec)
+            self.records.extend(recs)
         if self._writer is not None:
-            self._writer.write(rec)
-        return rec
+            self._writer.write_many(recs)
+        return recs
 
     def close(self) -> None:
         """Close the file."""

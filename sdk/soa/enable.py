@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..errors import ApiError, NotFound
-from ..exchange import EXCHANGE_ATTRIBUTES
+from ..exchange import EXCHANGE_ATTRIBUTES, MAILBOX_SELECT, MAX_BATCH, BatchItem
 from ..transport import ResponseObserver
 from .checkpoint import (ALREADY, Backup, CHANGED, Checkpoint, FAILED, FAILURE_STATUSES, INELIGIBLE, NOT_FOUND,
                          SILENT, WOULD_CHANGE)
@@ -37,6 +37,7 @@ class AdaptiveRate(ResponseObserver):
         self.clock, self.sleep = clock, sleep
         self.slow_start = True
         self._next = 0.0
+        self._cut_until = 0.0
         self._lock = threading.Lock()
         self.events = {"throttled": 0, "low_budget": 0}
 
@@ -57,12 +58,17 @@ class AdaptiveRate(ResponseObserver):
             if status == 429 or (status == 503 and headers.get("Retry-After")):
                 self.events["throttled"] += 1
                 self.slow_start = False
-                self.rate = max(self.minimum, self.rate / 2)
                 try:
                     pause = float(headers.get("Retry-After") or 0)
                 except ValueError:
                     pause = 1.0
-                self._next = max(self._next, self.clock() + pause)
+                now = self.clock()
+                if now >= self._cut_until:
+                    # One cut per overshoot: the requests already in flight when the budget ran out come back
+                    # 429 together, and halving once for each would drive the rate to the floor.
+                    self.rate = max(self.minimum, self.rate / 2)
+                    self._cut_until = now + max(pause, 1.0)
+                self._next = max(self._next, now + pause)
                 return
             if status >= 400:
                 return
@@ -72,9 +78,10 @@ class AdaptiveRate(ResponseObserver):
             except ValueError:
                 low = False
             if low:
+                # Near the service's budget: stop growing (a 429 is what makes it shrink). Shrinking here too
+                # would starve a client that runs at the budget's refill rate, where the remainder is always low.
                 self.events["low_budget"] += 1
                 self.slow_start = False
-                self.rate = max(self.minimum, self.rate * 0.8)
             elif self.slow_start:
                 self.rate = min(self.maximum, self.rate * 1.1)
             else:
@@ -93,6 +100,8 @@ class RunResult:
     checkpoint: str | None = None
     elapsed: float = 0.0
     pending: list[str] = field(default_factory=list)
+    #: Wave sizes of the plan that ran (the checkpoint's on resume).
+    waves: list[int] = field(default_factory=list)
 
     @property
     def counts(self) -> dict:
@@ -116,19 +125,27 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """CLI exit code: 3 silent failures seen, 1 some items failed or were not reached, 0 all done."""
-        if self.silent_failures:
-            return 3
-        if self.failures or self.pending:
+        """CLI exit code: 1 when some items failed, were silently ignored or were not reached; 0 all done."""
+        if self.silent_failures or self.failures or self.pending:
             return 1
         return 0
+
+    def identities(self) -> dict[str, list[str]]:
+        """The identities per outcome (plan order), ``pending`` included: what an admin acts on."""
+        out: dict[str, list[str]] = {}
+        for rec in self.records:
+            out.setdefault(rec["status"], []).append(rec["identity"])
+        if self.pending:
+            out["pending"] = list(self.pending)
+        return out
 
     def to_dict(self) -> dict:
         """JSON form (records without the bulky attribute snapshots)."""
         slim = [{k: v for k, v in r.items() if k not in ("after", "before", "type")} for r in self.records]
         return {"operation": self.operation, "target": self.target, "dryRun": self.dry_run, "counts": self.counts,
-                "halted": self.halted, "checkpoint": self.checkpoint, "elapsedSeconds": round(self.elapsed, 3),
-                "pending": self.pending, "items": slim}
+                "identities": self.identities(), "halted": self.halted, "checkpoint": self.checkpoint,
+                "waves": self.waves, "elapsedSeconds": round(self.elapsed, 3), "pending": self.pending,
+                "items": slim}
 
 
 def snapshot(mailbox: dict) -> dict:
@@ -152,7 +169,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                on_item: Callable[[dict], None] | None = None, halt_on_silent: bool = True,
                max_failure_ratio: float = 0.5, check_eligibility: bool = True,
                pre_change: Callable[[dict], dict | None] | None = None, fsync: bool = True,
-               prefetch: bool | None = None, retry_failed: bool = True) -> RunResult:
+               prefetch: bool | None = None, retry_failed: bool = True, batch_size: int | None = None) -> RunResult:
     """Set IsExchangeCloudManaged to ``target`` for every planned mailbox (see the module docstring).
 
     ``pre_change(mailbox)`` runs after the backup and before the write (revert uses it to reconcile on-prem
@@ -164,24 +181,39 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     always a fresh per-item read, and items an earlier process started are always re-read.
 
     Resuming a checkpoint retries its ``failed`` and ``silently_ignored`` items (``retry_failed``): each is re-read
-    first, so a write that did execute is recorded as ``changed`` without being sent again."""
+    first, so a write that did execute is recorded as ``changed`` without being sent again.
+
+    ``batch_size`` (default: 10 when the client speaks the admin API's ``$batch``, else 1) groups the reads, the
+    ``Set-Mailbox`` writes and their read-backs of that many items into one ``$batch`` request each; the adaptive
+    rate then paces requests rather than items. Items throttled inside a batch are re-sent after their
+    ``Retry-After``; a write whose outcome is unknown (the batch failed, or its item answered an error) is never
+    replayed: it is recorded ``failed`` and re-read first on resume."""
     operation = operation or ("enable" if target else "disable")
-    the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids, [10 ** 9])
+    the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids or [], [10 ** 9])
     sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
     header = {"operation": operation, "target": bool(target), "items": the_plan.identities,
-              "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint()}
+              "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint(),
+              "haltOnSilent": bool(halt_on_silent), "maxFailureRatio": float(max_failure_ratio)}
+    tenant = getattr(exchange, "tenant", None)
+    if isinstance(tenant, str):
+        header["tenant"] = tenant
     if dry_run:
         cp = Checkpoint(None, header)
     elif isinstance(checkpoint, Checkpoint):
         cp = checkpoint
     else:
         cp = Checkpoint.open(checkpoint, header, fsync=fsync)
+    if cp.resumed:
+        # Resume is the same run: the recorded plan (its waves) and halt rules, not whatever this call was given.
+        the_plan = cp.plan() or the_plan
+        halt_on_silent = bool(cp.header.get("haltOnSilent", halt_on_silent))
+        max_failure_ratio = float(cp.header.get("maxFailureRatio", max_failure_ratio))
     bk = backup if isinstance(backup, Backup) else Backup(None if dry_run else backup, fsync=fsync)
     rate = rate or AdaptiveRate(sleep=sleep)
     exchange.transport.add_observer(rate)
     started_at = time.monotonic()
     result = RunResult(operation=operation, target=bool(target), dry_run=dry_run,
-                       checkpoint=None if dry_run else cp.path)
+                       checkpoint=None if dry_run else cp.path, waves=[len(w) for w in the_plan.waves])
 
     cache: dict[str, dict] = {}
     if prefetch is None:
@@ -251,20 +283,149 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                              f"{not target}: the change was silently ignored (check the caller's roles)")
         return cp.finish(rec)
 
+    if batch_size is None:
+        batch_size = MAX_BATCH if getattr(exchange, "supports_batch", False) else 1
+    batch_size = max(1, min(int(batch_size), MAX_BATCH))
+
+    def decide(identity: str, mbx: dict) -> tuple[dict | None, dict | None]:
+        """The outcome without a write (ineligible, already, dry-run), or the write to make (not yet recorded)."""
+        base = {"identity": identity, "operation": operation, "guid": mbx.get("Guid"),
+                "displayName": mbx.get("DisplayName"), "recipientTypeDetails": mbx.get("RecipientTypeDetails")}
+        if target and check_eligibility:
+            ok, reason = eligibility(mbx)
+            if not ok:
+                return {**base, "status": INELIGIBLE, "reason": reason}, None
+        if _true(mbx.get("IsExchangeCloudManaged")) == bool(target):
+            status = CHANGED if cp.was_started(identity) else ALREADY
+            return {**base, "status": status, "after": snapshot(mbx),
+                    **({"resumed": True} if status == CHANGED else {})}, None
+        if dry_run:
+            return {**base, "status": WOULD_CHANGE, "before": snapshot(mbx)}, None
+        return None, {"identity": identity, "base": base, "extra": {}, "mbx": mbx,
+                      "key": mbx.get("Guid") or identity}
+
+    def run_batch(items: list[BatchItem]) -> ApiError | None:
+        rate.acquire()  # the adaptive rate paces requests: one per $batch
+        try:
+            exchange.batch(items, sleep=sleep)
+        except ApiError as exc:
+            return exc
+        return None
+
+    def process_chunk(identities: list[str]) -> list[dict]:
+        """One worker's share of a wave: a $batch of reads (unless prefetched), one of writes, one of read-backs;
+        outcomes recorded together (one durable checkpoint write per stage)."""
+        resumed = [{**cp.done[i], "resumed": True} for i in identities if cp.is_done(i, retry=retry_failed)]
+        todo = [i for i in identities if not cp.is_done(i, retry=retry_failed)]
+        outcomes: list[dict] = []
+        if not todo:
+            return resumed
+        mailboxes: dict[str, dict] = {}
+        for ident in todo:
+            m = None if cp.was_started(ident) else cache.get(ident.lower())
+            if m is not None:
+                mailboxes[ident] = m
+        need = [i for i in todo if i not in mailboxes]
+        if need:
+            reads = [BatchItem("Get-Mailbox", {"Identity": i}, MAILBOX_SELECT) for i in need]
+            failure = run_batch(reads)
+            for ident, item in zip(need, reads):
+                base = {"identity": ident, "operation": operation}
+                err = failure or item.error
+                if isinstance(err, NotFound) or (err is None and not item.objects):
+                    err = err or NotFound(f"Get-Mailbox: object '{ident}' couldn't be found", status=404,
+                                          api="exchange")
+                    outcomes.append({**base, "status": NOT_FOUND, "error": _error(err)})
+                elif err is not None:
+                    outcomes.append({**base, "status": FAILED, "error": _error(err)})
+                else:
+                    mailboxes[ident] = item.objects[0]
+        writes = []
+        for ident in todo:
+            if ident in mailboxes:
+                rec, write = decide(ident, mailboxes[ident])
+                if rec is not None:
+                    outcomes.append(rec)
+                else:
+                    writes.append(write)
+        if writes:
+            bk.save_many([w["mbx"] for w in writes], operation=operation)
+            if pre_change is not None:
+                kept = []
+                for w in writes:
+                    try:
+                        w["extra"] = pre_change(w["mbx"]) or {}
+                        kept.append(w)
+                    except Exception as exc:  # noqa: BLE001 - any reconcile failure must stop this item's flip
+                        outcomes.append({**w["base"], "status": FAILED, "error": _error(exc), "stage": "pre_change"})
+                writes = kept
+        if not writes:
+            return resumed + cp.finish_many(outcomes)
+        cp.start_many([w["identity"] for w in writes])
+        sets = [BatchItem("Set-Mailbox", {"Identity": w["key"], "IsExchangeCloudManaged": bool(target)})
+                for w in writes]
+        failure = run_batch(sets)
+        written = []
+        for w, item in zip(writes, sets):
+            err = failure or item.error
+            if err is not None:
+                outcomes.append({**w["base"], **w["extra"], "status": FAILED, "error": _error(err),
+                                 "before": snapshot(w["mbx"])})
+            else:
+                w["warnings"] = item.warnings
+                written.append(w)
+        remaining = written
+        attempts = max(1, readback_attempts)
+        for attempt in range(attempts):
+            if not remaining:
+                break
+            reads = [BatchItem("Get-Mailbox", {"Identity": w["key"]}, MAILBOX_SELECT) for w in remaining]
+            failure = run_batch(reads)
+            still = []
+            for w, item in zip(remaining, reads):
+                err = failure or item.error or (None if item.objects else NotFound(
+                    f"Get-Mailbox: object '{w['key']}' couldn't be found", status=404, api="exchange"))
+                if err is not None:
+                    outcomes.append({**w["base"], **w["extra"], "status": FAILED, "stage": "readback",
+                                     "error": _error(err)})
+                    continue
+                after = item.objects[0]
+                stuck = _true(after.get("IsExchangeCloudManaged")) == bool(target)
+                if not stuck and attempt + 1 < attempts:
+                    still.append(w)
+                    continue
+                rec = {**w["base"], **w["extra"], "status": CHANGED if stuck else SILENT,
+                       "before": snapshot(w["mbx"]), "after": snapshot(after), "warnings": list(w["warnings"] or [])}
+                if not stuck:
+                    rec["reason"] = ("Set-Mailbox returned success but IsExchangeCloudManaged is still "
+                                     f"{not target}: the change was silently ignored (check the caller's roles)")
+                outcomes.append(rec)
+            if still:
+                sleep(readback_delay)
+            remaining = still
+        return resumed + cp.finish_many(outcomes)
+
     by_identity: dict[str, dict] = {}
     try:
         for n, wave in enumerate(the_plan.waves):
             wave_records = []
             with ThreadPoolExecutor(max_workers=max(1, int(concurrency)),
                                     thread_name_prefix=f"soa-{operation}") as pool:
-                futures = {pool.submit(process, ident): ident for ident in wave}
+                if batch_size > 1 and len(wave) > 1:
+                    # Spread a small wave over the workers rather than one full batch on one of them.
+                    size = max(1, min(batch_size, -(-len(wave) // max(1, int(concurrency)))))
+                    futures = {pool.submit(process_chunk, wave[i:i + size]): None
+                               for i in range(0, len(wave), size)}
+                else:
+                    futures = {pool.submit(process, ident): ident for ident in wave}
                 try:
                     for fut in as_completed(futures):
-                        rec = fut.result()
-                        by_identity[futures[fut]] = rec
-                        wave_records.append(rec)
-                        if on_item is not None:
-                            on_item(rec)
+                        got = fut.result()
+                        for rec in (got if isinstance(got, list) else [got]):
+                            by_identity[rec["identity"]] = rec
+                            wave_records.append(rec)
+                            if on_item is not None:
+                                on_item(rec)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise

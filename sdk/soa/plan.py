@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -59,26 +60,40 @@ def plan(identities: Iterable[str], wave_sizes: Iterable[int] | None = None) -> 
     return Plan(waves=waves)
 
 
-IDENTITY_COLUMNS = ("Identity", "identity", "PrimarySmtpAddress", "UserPrincipalName", "Guid", "Alias", "Mail")
+IDENTITY_COLUMNS = ("Identity", "PrimarySmtpAddress", "UserPrincipalName", "Guid", "ExternalDirectoryObjectId",
+                    "Alias", "Mail", "WindowsEmailAddress")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class IdentityCsvError(ValueError):
+    """A CSV the identities cannot be read from (malformed, or no identity column)."""
 
 
 def read_identities_csv(path_or_file) -> list[str]:
-    """Identities from a CSV: the first of Identity/PrimarySmtpAddress/UserPrincipalName/Guid/Alias columns, else
-    the first column (a header-less single-column file works too)."""
-    fh = open(path_or_file, newline="", encoding="utf-8-sig") if isinstance(path_or_file, str) else path_or_file
+    """Identities from a CSV: the first of the Identity/PrimarySmtpAddress/UserPrincipalName/Guid/... columns
+    (names matched case-insensitively), or a header-less single column of addresses or GUIDs. A file with neither
+    is refused with :class:`IdentityCsvError` rather than read as identities."""
+    name = path_or_file if isinstance(path_or_file, str) else getattr(path_or_file, "name", "CSV")
     try:
-        rows = list(csv.reader(fh))
-    finally:
-        if isinstance(path_or_file, str):
-            fh.close()
+        fh = open(path_or_file, newline="", encoding="utf-8-sig") if isinstance(path_or_file, str) else path_or_file
+        try:
+            rows = list(csv.reader(fh))
+        finally:
+            if isinstance(path_or_file, str):
+                fh.close()
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise IdentityCsvError(f"{name}: not a readable UTF-8 CSV ({str(exc).splitlines()[0]})") from None
     rows = [r for r in rows if r and any(c.strip() for c in r)]
     if not rows:
         return []
     header = [c.strip() for c in rows[0]]
+    lowered = [c.lower() for c in header]
     for col in IDENTITY_COLUMNS:
-        if col in header:
-            idx = header.index(col)
+        if col.lower() in lowered:
+            idx = lowered.index(col.lower())
             return [r[idx].strip() for r in rows[1:] if len(r) > idx and r[idx].strip()]
-    looks_like_header = not any(ch in header[0] for ch in "@-") and header[0].isalpha()
-    data = rows[1:] if looks_like_header else rows
-    return [r[0].strip() for r in data if r[0].strip()]
+    first = header[0]
+    if len(header) == 1 and ("@" in first or _GUID.match(first)):
+        return [r[0].strip() for r in rows if r[0].strip()]
+    raise IdentityCsvError(f"{name}: no identity column (the header {', '.join(header[:6])!s} names none of "
+                           f"{', '.join(IDENTITY_COLUMNS)}; a header-less file must hold addresses or GUIDs)")

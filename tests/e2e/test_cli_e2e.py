@@ -55,11 +55,11 @@ def test_inventory_csv_and_enable_json(tenant, tmp_path):
         assert secret not in out
 
 
-def test_preview_silent_failure_exit_code_3(tenant, mock_session):
+def test_preview_silent_failure_exit_code_1(tenant, mock_session):
     mock_session.patch(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/settings", json={"profile": "preview"})
     env = _env(tenant, user="exchangeadmin")
     r = _run(["enable", "--all-eligible", "--wave-size", "1,100", "--json"], env)
-    assert r.returncode == 3, r.stderr
+    assert r.returncode == 1, r.stderr
     doc = json.loads(r.stdout)
     assert doc["counts"]["silently_ignored"] == 1 and doc["halted"]
     assert "silently ignored" in r.stderr

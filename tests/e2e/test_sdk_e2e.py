@@ -60,7 +60,7 @@ def test_preview_profile_silent_failure_is_detected(tenant, mock_session):
     ids = [r.Identity for r in inventory(admin.exchange)][:5]
     res = enable(admin.exchange, plan(ids, [2, 3]))
     assert res.counts == {"pending": 3, "silently_ignored": 2}      # pilot wave caught it; later waves not started
-    assert res.exit_code == 3 and res.halted
+    assert res.exit_code == 1 and res.halted
     # The service really did nothing (its audit says so), although Set-Mailbox answered 200.
     writes = _audit_sets(mock_session, tenant)
     assert len(writes) == 2 and all(w["succeeded"] and not w["changed"] for w in writes)
@@ -69,15 +69,17 @@ def test_preview_profile_silent_failure_is_detected(tenant, mock_session):
     assert enable(ga.exchange, ids).counts == {"changed": 5}
 
 
-def test_throttling_fault_is_honoured(conn, mock_session, tenant):
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_throttling_fault_is_honoured(conn, mock_session, tenant, batch_size):
     base = f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/faults"
-    r = mock_session.post(base, json={"api": "exchange", "cmdlet": "Set-Mailbox", "status": 429, "retryAfter": 2,
-                                      "count": 2})
+    ids = [r.Identity for r in inventory(conn.exchange)][:3]
+    # A cmdlet rule matches single InvokeCommand calls; a $batch is one request to the fault engine.
+    rule = {"cmdlet": "Set-Mailbox"} if batch_size == 1 else {"method": "POST"}
+    r = mock_session.post(base, json={"api": "exchange", **rule, "status": 429, "retryAfter": 2, "count": 2})
     assert r.status_code in (200, 201), r.text
     sleeps: list = []
     conn.transport.sleep = sleeps.append
-    ids = [r.Identity for r in inventory(conn.exchange)][:3]
-    res = enable(conn.exchange, ids, concurrency=1, sleep=sleeps.append)
+    res = enable(conn.exchange, ids, concurrency=1, sleep=sleeps.append, batch_size=batch_size)
     assert res.counts == {"changed": 3}
     assert sleeps.count(2.0) >= 2
 

@@ -197,7 +197,7 @@ def test_password_grant_without_offline_access_has_no_refresh_token(tenant):
     body = _grant(tenant, grant_type="password", client_id=_app(tenant).app_id, username=user.user_principal_name,
                   password=user.password, scope="https://outlook.office365.com/.default")
     assert "refresh_token" not in body and "id_token" not in body
-    assert body["scope"] == "https://outlook.office365.com/Exchange.Manage"
+    assert body["scope"] == "https://outlook.office365.com/Exchange.Manage https://outlook.office365.com/.default"
 
 
 @pytest.mark.parametrize("username,password,code", [

@@ -212,3 +212,44 @@ def test_connection_errors_replay_only_what_never_reached_the_service():
         exo.set_cloud_managed("user0000", False)
     plan.append(requests.exceptions.ReadTimeout("read timed out"))
     assert exo.get_mailbox("user0000")["Alias"] == "user0000"   # a Get- is
+
+
+def test_401_claims_challenge_reaches_auth_decoded_and_is_retried_once():
+    """A CAE challenge (401 insufficient_claims) re-acquires with its claims, then retries once."""
+    import base64 as _b64
+
+    import requests
+    import requests.adapters
+
+    from sdk.transport import Transport, claims_challenge
+    claims = '{"access_token":{"nbf":{"essential":true,"value":"1767603660"}}}'
+    header = ('Bearer realm="", error="insufficient_claims", claims="'
+              + _b64.b64encode(claims.encode()).decode().rstrip("=") + '"')
+    assert claims_challenge(header) == claims
+    assert claims_challenge('Bearer error="invalid_token"') is None
+    seen = []
+
+    class _Adapter(requests.adapters.BaseAdapter):
+        def send(self, request, **kw):
+            seen.append(request.headers["Authorization"])
+            resp = requests.Response()
+            resp.status_code = 401 if len(seen) == 1 else 200
+            if len(seen) == 1:
+                resp.headers["WWW-Authenticate"] = header
+            resp._content, resp.request, resp.url = b"{}", request, request.url
+            return resp
+
+        def close(self):
+            pass
+
+    session = requests.Session()
+    session.mount("https://", _Adapter())
+    calls = []
+
+    def auth(force=False, claims_json=None):
+        calls.append((force, claims_json))
+        return f"t{len(calls)}"
+
+    resp = Transport(session=session, sleep=lambda s: None).send("POST", "https://x/y", auth=auth)
+    assert resp.status_code == 200
+    assert calls == [(False, None), (True, claims)] and seen == ["Bearer t1", "Bearer t2"]

@@ -64,7 +64,7 @@ def test_silent_failure_is_never_success_and_halts_later_waves():
     ids = [m["Alias"] for m in svc.mailboxes.values()]
     res = enable(exo, plan(ids, [2, 4]))
     assert res.counts == {"pending": 4, "silently_ignored": 2}
-    assert res.exit_code == 3
+    assert res.exit_code == 1
     assert "silently ignored" in res.halted
     assert all("still False" in r["reason"] for r in res.silent_failures)
 
@@ -139,8 +139,13 @@ def test_adaptive_rate_backs_off_on_429_and_low_budget():
     assert after_429 < 10
     rate.acquire()
     assert waits == [5.0]                                      # paused until Retry-After
+    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))   # in flight with the first: no second cut
+    assert rate.rate == after_429
     rate.observe(make_response(req, 200, {}, {"Rate-Limit-Limit": "30000", "Rate-Limit-Remaining": "100"}))
-    assert rate.rate < after_429 and rate.events == {"throttled": 1, "low_budget": 1}
+    assert rate.rate == after_429 and rate.events == {"throttled": 2, "low_budget": 1}   # low budget: no growth
+    clock[0] = 6.0
+    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))   # a new overshoot: cut again
+    assert rate.rate == after_429 / 2
 
 
 def test_enable_under_throttling_honours_retry_after_and_completes():
@@ -248,7 +253,7 @@ def test_resume_after_fixing_roles_retries_silent_items_once(tmp_path):
     ids = [m["Alias"] for m in svc.mailboxes.values()]
     cp_path = str(tmp_path / "cp.jsonl")
     first = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
-    assert first.counts == {"pending": 3, "silently_ignored": 2} and first.exit_code == 3
+    assert first.counts == {"pending": 3, "silently_ignored": 2} and first.exit_code == 1
     svc.silent = False                                          # the admin got Hybrid Identity Administrator
     second = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
     assert second.counts == {"changed": 5} and second.exit_code == 0
@@ -269,3 +274,23 @@ def test_verify_against_a_captured_baseline_accepts_later_cloud_edits():
     assert verify(run, exo).counts == {"overwritten": 2}
     next(iter(svc.mailboxes.values()))["IsExchangeCloudManaged"] = False
     assert verify(None, exo, baseline=base).counts == {"flag_lost": 1, "ok": 1}
+
+
+def test_a_target_without_batch_gets_single_calls_and_every_item_done_once():
+    """An endpoint that refuses $batch (404) gets the same run through single InvokeCommand calls."""
+    svc = FakeExchange(fake_mailboxes(12))
+    batch_posts = []
+
+    def handler(request):
+        if request.url.split("?")[0].endswith("/$batch"):
+            batch_posts.append(request.url)
+            return make_response(request, 404, b"")
+        return svc(request)
+
+    exo, *_ = fake_clients(handler)
+    exo.supports_batch = True                                   # the client believes the target takes $batch
+    ids = [m["Alias"] for m in svc.mailboxes.values()]
+    res = enable(exo, plan(ids, [4, 8]), concurrency=2, batch_size=10)
+    assert res.counts == {"changed": 12} and res.exit_code == 0
+    assert 1 <= len(batch_posts) <= 2 and exo.supports_batch is False   # tried by the first chunks only
+    assert sorted(_sets(svc)) == sorted(m["Guid"] for m in svc.mailboxes.values())   # one write each

@@ -34,6 +34,8 @@ class FaultRuleSchema(Schema):
     count = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=10_000_000))
     retryAfter = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0, max=3600))
     message = fields.String(load_default=None, validate=validate.Length(max=1000))
+    #: With status 401: a continuous-access-evaluation claims challenge instead of a plain invalid_token.
+    claimsChallenge = fields.Boolean(load_default=False)
     throttle = fields.Nested(ThrottleSchema, load_default=None)
 
     @validates_schema

@@ -141,7 +141,9 @@ class ExchangeEndpoints:
 
     def _json(self, status: int, body, headers: dict):
         # The rare answers (refusals, errors): exactly what Flask's jsonify would send.
-        response = self.app.json.response(body)
+        response = self.app.json.response(body) if body is not None else self.app.response_class(b"")
+        if body is None:
+            response.headers.pop("Content-Type", None)
         response.headers.update(headers)
         return status, response.get_data(), list(response.headers.items())
 

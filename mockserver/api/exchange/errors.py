@@ -64,7 +64,8 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
                                  'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
                                  'token_types="app_asserted_user_v1 service_asserted_app_v1", '
                                  'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-                                 f'error="invalid_token"'),
+                                 + (f'error="insufficient_claims", claims="{details["claims"]}"'
+                                    if details.get("claims") else 'error="invalid_token"')),
             "x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000003"), exc.message,
                                                    details.get("diagnostics_category", reason)),
         }

@@ -56,6 +56,10 @@ ASSIGNMENT_SCHEDULE_WRITE = _p(("RoleAssignmentSchedule.ReadWrite.Directory", "R
                                roles=ROLE_WRITERS)
 #: Self activation/deactivation: the scope, no admin role (the eligibility is the permission).
 ASSIGNMENT_SCHEDULE_SELF = _p(("RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"))
+#: ``POST /users/{id}/revokeSignInSessions`` (Graph permissions reference: User.RevokeSessions.All; the user
+#: administration roles, Helpdesk Administrator included, may revoke in delegated calls).
+USERS_REVOKE = _p(("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+                  roles=USER_WRITERS + (R.HELPDESK_ADMINISTRATOR,))
 DELETED_READ = USERS_READ
 DELETED_WRITE = USERS_WRITE
 ORG_READ = _p(("Organization.Read.All", "Organization.ReadWrite.All") + _READ_DIR,

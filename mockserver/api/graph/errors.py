@@ -98,11 +98,15 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     return resp
 
 
-def www_authenticate() -> dict:
-    """The ``WWW-Authenticate`` challenge Graph sends with a 401."""
+def www_authenticate(claims: str | None = None) -> dict:
+    """The ``WWW-Authenticate`` challenge Graph sends with a 401; with ``claims``, the continuous access evaluation
+    form (``error="insufficient_claims", claims="<base64>"``) clients answer with MSAL's ``claims_challenge``."""
     root = request.url_root.rstrip("/")
-    return {"WWW-Authenticate": f'Bearer realm="", authorization_uri="{root}/common/oauth2/authorize", '
-                                f'client_id="00000003-0000-0000-c000-000000000000"'}
+    value = (f'Bearer realm="", authorization_uri="{root}/common/oauth2/authorize", '
+             f'client_id="00000003-0000-0000-c000-000000000000"')
+    if claims:
+        value += f', error="insufficient_claims", claims="{claims}"'
+    return {"WWW-Authenticate": value}
 
 
 def render_domain_error(exc: DomainError):
@@ -113,7 +117,7 @@ def render_domain_error(exc: DomainError):
     headers = {}
     if exc.kind == "Unauthenticated":
         message = _TOKEN_MESSAGES.get(exc.details.get("reason"), exc.message)
-        headers.update(www_authenticate())
+        headers.update(www_authenticate(exc.details.get("claims")))
     if exc.kind == "Throttled":
         headers["Retry-After"] = str(getattr(exc, "retry_after", 1))
         message = exc.message or "Too many requests"

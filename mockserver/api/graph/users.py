@@ -10,7 +10,7 @@ from ...domain.graph import relations
 from ...domain.graph import users as U
 from . import auth, endpoint, query
 from .errors import GraphError
-from .serialize import collection, entity, no_content
+from .serialize import collection, entity, json_response, no_content
 
 USER_COLLECTION = query.Collection(
     type_name="user", resource="User", properties=U.ALL_PROPERTIES,
@@ -229,6 +229,16 @@ def delete_user(tenant, caller, user_key):
     user = U.find_user(tenant, user_key)
     U.delete_user(tenant, user, caller)
     return no_content()
+
+
+@endpoint("/users/<user_key>/revokeSignInSessions", methods=("POST",), perm=auth.USERS_REVOKE)
+def revoke_sign_in_sessions(tenant, caller, user_key):
+    """``POST /users/{id}/revokeSignInSessions``: refresh tokens and CAE-capable access tokens issued before now
+    stop working (``signInSessionsValidFromDateTime`` = now); answers ``{"value": true}``."""
+    user = U.find_user(tenant, user_key)
+    U.revoke_sign_in_sessions(tenant, user, caller)
+    return json_response({"@odata.context": f"{request.url_root.rstrip('/')}/v1.0/$metadata#Edm.Boolean",
+                          "value": True})
 
 
 def _sync_behavior_view(user) -> dict:

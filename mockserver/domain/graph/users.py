@@ -346,6 +346,13 @@ def _interim_soft_delete(tenant, user: EntraUser) -> None:
             tenant.mailboxes.touch(mbx.guid)
 
 
+def revoke_sign_in_sessions(tenant, user: EntraUser, caller=None) -> None:
+    """Graph ``revokeSignInSessions``: sessions issued before now are invalid (``signInSessionsValidFromDateTime``);
+    the token service and resource checks compare against it."""
+    user.extra["signInSessionsValidFromDateTime"] = iso(tenant.clock.now())
+    tenant.record("graph", "Revoke user sign-in sessions", caller, target=user.id)
+
+
 def deleted_users(tenant) -> list[EntraUser]:
     """Users in the deleted-items container, oldest deletion first (expired ones purged first)."""
     purge_expired(tenant)
