@@ -1,4 +1,4 @@
-"""``hybridsoa-mock``: ``serve`` the mock (HTTPS through gunicorn), print the ``ca`` path, run a ``scenario``."""
+"""``hybridsoa-mock``: ``serve`` the mock (HTTPS through granian), print the ``ca`` path, run a ``scenario``."""
 from __future__ import annotations
 
 import argparse
@@ -52,7 +52,7 @@ def _serve(args) -> int:
     options = server.ServeOptions(host=args.host, port=args.port, data_dir=args.data_dir, seed=args.seed,
                                   control_token=args.control_token or None, tls=not args.no_tls,
                                   demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san)
-    server.run_gunicorn(options)
+    server.run_granian(options)
     return 0
 
 
