@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--insecure-bind", action="store_true",
                        help="allow plain HTTP on a non-loopback address")
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo tenant")
-    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--threads", type=int, default=server.DEFAULT_THREADS,
+                       help="most Python threads running requests (default %(default)s; the pool grows on demand, "
+                            "and a client that stalls mid-body holds one until it disconnects)")
     serve.add_argument("--san", action="append", default=[], metavar="NAME",
                        help="extra DNS name or IP for the server certificate (repeatable)")
 

@@ -22,6 +22,10 @@ DEMO_TENANT_ID = "c0ffee00-5eed-4d3a-9b1e-000000008443"
 DEMO_TENANT_NAME = "contoso"
 DEMO_SEED = 8443
 DEFAULT_DATA_DIR = ".hybridsoa"
+#: The Python thread pool's ceiling. Threads start on demand and idle ones go after 30 s, so the ceiling costs
+#: nothing at rest; it is high because the engine has no body-read timeout: a client that sends headers and
+#: withholds its body holds a thread (blocked in Rust, off the GIL) until it disconnects.
+DEFAULT_THREADS = 128
 LOOPBACK_NAMES = ("localhost",)
 
 
@@ -36,7 +40,7 @@ class ServeOptions:
     control_token: str | None = None
     tls: bool = True
     demo: bool = True
-    threads: int = 8
+    threads: int = DEFAULT_THREADS
     extra_names: list[str] = field(default_factory=list)
 
     @property
@@ -229,8 +233,8 @@ def run_granian(options: ServeOptions) -> None:
     engine = Server(
         "mockserver.server:granian_app", address=options.host, port=options.port, interface=Interfaces.WSGI,
         factory=True, workers=1, blocking_threads=max(1, options.threads), runtime_threads=1,
-        # At most this many requests wait for a Python thread; the rest queue in the Rust runtime.
-        backpressure=max(1, options.threads) * 8,
+        # Requests admitted to Python at once; the rest wait in the Rust runtime.
+        backpressure=max(1, options.threads) * 2,
         # A client that opens a connection and never finishes its headers is dropped after 10 s (Rust side).
         http1_settings=HTTP1Settings(header_read_timeout=10_000), log_level=LogLevels.warning,
         **kwargs)
