@@ -7,6 +7,7 @@ never reaches disk. Tenants are rows decomposed from the snapshot document; reco
 document and rebuilds each tenant with the snapshot loader (see docs/benchmarks.md for WAL vs append-log)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -27,6 +28,28 @@ CREATE TABLE IF NOT EXISTS audit (pos INTEGER PRIMARY KEY AUTOINCREMENT, tenant_
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant_id, pos);
 """
 DB_NAME = "hybridsoa.sqlite3"
+#: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
+JOURNAL_ROWS = 10_000
+
+_FIELDS: dict[type, tuple | None] = {}
+
+
+def _object_text(obj) -> str:
+    """``json.dumps(snapshot.dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
+    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
+    cls = type(obj)
+    names = _FIELDS.get(cls, False)
+    if names is False:
+        from ..domain.directory import Record
+        names = (tuple(f.name for f in dataclasses.fields(cls))
+                 if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict else None)
+        _FIELDS[cls] = names
+    if names is not None:
+        try:
+            return json.dumps({name: getattr(obj, name) for name in names})
+        except (TypeError, ValueError):
+            pass  # a nested dataclass or another non-JSON value: the general path knows it
+    return json.dumps(snapshot.dump_object(obj))
 
 
 class DurableStore:
@@ -46,6 +69,14 @@ class DurableStore:
         self._clock_marks: dict[str, tuple] = {}
         self._rng_marks: dict[str, tuple] = {}
         self.commits = 0
+        # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
+        self._cond = threading.Condition()
+        self._pending: dict[str, tuple] = {}
+        self._requested = self._durable = 0
+        self._failed: list[tuple] = []
+        self._closing = False
+        self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
+        self._committer.start()
 
     # ------------------------------------------------------------------------------------------ recovery
     def load_all(self) -> int:
@@ -153,67 +184,155 @@ class DurableStore:
         ``thorough=False`` (a read request) compares the state blobs only when a cheap sign says something
         moved: dirty objects, new audit records, a consumed RNG or a moved clock. Returns True when written."""
         with self.lock:
-            if self.registry.tenants.get(tenant.id) is not tenant:
-                return False  # deleted or replaced (reset/restore): the registry hooks wrote the truth
-            colls = snapshot.collections_of(tenant)
-            taken = {attr: c.take_dirty() for attr, c in colls.items()}
-            audit, tenant.audit.dirty = tenant.audit.dirty, []
-            rng = tenant.ids.getstate()
-            moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
-                     or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
-            if not (thorough or moved):
-                return False
-            blobs = self._changed_blobs(tenant)
-            if not blobs and not audit and not any(taken.values()):
-                self._rng_marks[tenant.id] = rng
+            plan = self._collect(tenant, thorough)
+            if plan is None:
                 return False
             try:
                 self._begin()
-                rows, gone = [], []
-                for attr, keys in taken.items():
-                    coll = colls[attr]
-                    for key in keys:
-                        obj = coll.get(key)
-                        if obj is None:
-                            tomb = coll.tombstone(key)
-                            if tomb is None:
-                                gone.append((tenant.id, attr, key))
-                            else:
-                                rows.append((tenant.id, attr, key, tomb, None, None))
-                        else:
-                            rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj),
-                                         json.dumps(snapshot.dump_object(obj))))
-                tombs = [r for r in rows if r[5] is None]
-                if tombs:
-                    # A deleted key that comes back is appended at the end, as a dict does.
-                    self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?",
-                                        [r[:3] for r in tombs])
-                if rows:
-                    # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
-                    self.db.executemany(
-                        "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
-                        "data=excluded.data", rows)
-                if gone:
-                    self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", gone)
-                if audit:
-                    self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)",
-                                        [(tenant.id, json.dumps(r.to_dict())) for r in audit])
-                for name, text in blobs.items():
-                    self.db.execute("INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
-                                    (tenant.id, name, text))
+                self._apply(plan)
                 self._commit()
             except BaseException:
                 self._rollback()
-                # Not durable, so not forgotten: the next flush retries these changes.
-                for attr, keys in taken.items():
-                    colls[attr].dirty |= keys
-                tenant.audit.dirty = audit + tenant.audit.dirty
-                self._written.pop(tenant.id, None)
+                self._undo(plan)
                 raise
-            self._written.setdefault(tenant.id, {}).update(blobs)
-            self._rng_marks[tenant.id] = rng
+            self._done(plan)
             return True
+
+    def _collect(self, tenant, thorough: bool):
+        """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""
+        if self.registry.tenants.get(tenant.id) is not tenant:
+            return None  # deleted or replaced (reset/restore): the registry hooks wrote the truth
+        colls = snapshot.collections_of(tenant)
+        taken = {attr: c.take_dirty() for attr, c in colls.items()}
+        audit, tenant.audit.dirty = tenant.audit.dirty, []
+        rng = tenant.ids.getstate()
+        moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
+                 or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
+        if not (thorough or moved):
+            return None
+        blobs = self._changed_blobs(tenant)
+        if not blobs and not audit and not any(taken.values()):
+            self._rng_marks[tenant.id] = rng
+            return None
+        rows, gone = [], []
+        for attr, keys in taken.items():
+            coll = colls[attr]
+            for key in keys:
+                obj = coll.get(key)
+                if obj is None:
+                    tomb = coll.tombstone(key)
+                    if tomb is None:
+                        gone.append((tenant.id, attr, key))
+                    else:
+                        rows.append((tenant.id, attr, key, tomb, None, None))
+                else:
+                    rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj), _object_text(obj)))
+        audit_rows = [(tenant.id, json.dumps(r.to_dict())) for r in audit]
+        return {"tenant": tenant, "taken": taken, "audit": audit, "rng": rng, "blobs": blobs, "rows": rows,
+                "gone": gone, "audit_rows": audit_rows}
+
+    def _apply(self, plan) -> None:
+        tenant_id = plan["tenant"].id
+        rows = plan["rows"]
+        tombs = [r for r in rows if r[5] is None]
+        if tombs:
+            # A deleted key that comes back is appended at the end, as a dict does.
+            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?",
+                                [r[:3] for r in tombs])
+        if rows:
+            # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
+            self.db.executemany(
+                "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
+                "data=excluded.data", rows)
+        if plan["gone"]:
+            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", plan["gone"])
+        if plan["audit_rows"]:
+            self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", plan["audit_rows"])
+        for name, text in plan["blobs"].items():
+            self.db.execute("INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
+                            (tenant_id, name, text))
+
+    def _undo(self, plan) -> None:
+        # Not durable, so not forgotten: the next flush retries these changes.
+        tenant = plan["tenant"]
+        colls = snapshot.collections_of(tenant)
+        for attr, keys in plan["taken"].items():
+            colls[attr].dirty |= keys
+        tenant.audit.dirty = plan["audit"] + tenant.audit.dirty
+        self._written.pop(tenant.id, None)
+
+    def _done(self, plan) -> None:
+        tenant = plan["tenant"]
+        self._written.setdefault(tenant.id, {}).update(plan["blobs"])
+        self._rng_marks[tenant.id] = plan["rng"]
+
+    # -------------------------------------------------------------------------------------- group commit
+    def request_done(self, tenant, *, thorough: bool = True) -> int:
+        """Call at the end of a request, under ``tenant``'s lock (``tenant`` None: the request named none, any
+        tenant may have changed). Returns a ticket for :meth:`wait_durable`: the commit thread writes this
+        request's changes together with those of every request that ended meanwhile, in one transaction."""
+        with self._cond:
+            if tenant is None:
+                for t in self.registry.list():
+                    if any(c.dirty for c in snapshot.collections_of(t).values()) or t.audit.dirty:
+                        self._pending[t.id] = (t, True)
+            else:
+                prev = self._pending.get(tenant.id)
+                self._pending[tenant.id] = (tenant, thorough or (prev is not None and prev[1]))
+            self._requested += 1
+            self._cond.notify_all()
+            return self._requested
+
+    def wait_durable(self, ticket: int) -> None:
+        """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
+        lock: the commit thread takes it to read the changes); raise if that commit failed."""
+        with self._cond:
+            while self._durable < ticket:
+                self._cond.wait()
+            for lo, hi, exc in self._failed:
+                if lo < ticket <= hi:
+                    raise exc
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and self._durable == self._requested and not self._closing:
+                    self._cond.wait()
+                if self._closing and not self._pending and self._durable == self._requested:
+                    return
+                upto, batch, self._pending = self._requested, self._pending, {}
+                low = self._durable
+            plans, error = [], None
+            try:
+                for tenant, thorough in batch.values():
+                    # The tenant lock: requests hold it from start to end, so this reads a request boundary.
+                    with tenant.lock, self.lock:
+                        plan = self._collect(tenant, thorough)
+                    if plan is not None:
+                        plans.append(plan)
+                if plans:
+                    with self.lock:
+                        try:
+                            self._begin()
+                            for plan in plans:
+                                self._apply(plan)
+                            self._commit()
+                        except BaseException:
+                            self._rollback()
+                            raise
+                        for plan in plans:
+                            self._done(plan)
+            except Exception as exc:  # noqa: BLE001 - reported to every waiting request as a 500
+                error = exc
+                for plan in plans:
+                    with plan["tenant"].lock, self.lock:
+                        self._undo(plan)
+            with self._cond:
+                if error is not None:
+                    self._failed = [f for f in self._failed if f[1] > upto - 10_000] + [(low, upto, error)]
+                self._durable = upto
+                self._cond.notify_all()
 
     def flush_all(self) -> int:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
@@ -290,7 +409,11 @@ class DurableStore:
             self.db.execute("ROLLBACK")
 
     def close(self) -> None:
-        """Checkpoint and close the database."""
+        """Write what is pending, checkpoint and close the database."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._committer.join(timeout=30)
         with self.lock:
             try:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
