@@ -75,6 +75,8 @@ class DurableStore:
         self._requested = self._durable = 0
         self._failed: list[tuple] = []
         self._closing = False
+        self._next_event = threading.Event()
+        self._inflight = (0, threading.Event())
         self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
 
@@ -227,7 +229,7 @@ class DurableStore:
                         rows.append((tenant.id, attr, key, tomb, None, None))
                 else:
                     rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj), _object_text(obj)))
-        audit_rows = [(tenant.id, json.dumps(r.to_dict())) for r in audit]
+        audit_rows = [(tenant.id, _object_text(r)) for r in audit]
         return {"tenant": tenant, "taken": taken, "audit": audit, "rng": rng, "blobs": blobs, "rows": rows,
                 "gone": gone, "audit_rows": audit_rows}
 
@@ -287,9 +289,15 @@ class DurableStore:
     def wait_durable(self, ticket: int) -> None:
         """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
         lock: the commit thread takes it to read the changes); raise if that commit failed."""
+        while True:
+            with self._cond:
+                if self._durable >= ticket:
+                    break
+                # Wait on the batch that will hold this ticket only: waking every waiter at every commit
+                # costs a context switch per waiting request per batch.
+                event = self._inflight[1] if ticket <= self._inflight[0] else self._next_event
+            event.wait()
         with self._cond:
-            while self._durable < ticket:
-                self._cond.wait()
             for lo, hi, exc in self._failed:
                 if lo < ticket <= hi:
                     raise exc
@@ -303,6 +311,8 @@ class DurableStore:
                     return
                 upto, batch, self._pending = self._requested, self._pending, {}
                 low = self._durable
+                done_event, self._next_event = self._next_event, threading.Event()
+                self._inflight = (upto, done_event)
             plans, error = [], None
             try:
                 for tenant, thorough in batch.values():
@@ -332,7 +342,7 @@ class DurableStore:
                 if error is not None:
                     self._failed = [f for f in self._failed if f[1] > upto - 10_000] + [(low, upto, error)]
                 self._durable = upto
-                self._cond.notify_all()
+            done_event.set()
 
     def flush_all(self) -> int:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
