@@ -52,6 +52,20 @@ def _object_text(obj) -> str:
     return json.dumps(snapshot.dump_object(obj))
 
 
+def secure_data_dir(data_dir: str) -> None:
+    """The data dir holds client secrets, private keys and passwords: make it 0700 and its files 0600 (also
+    those an older version left 0644; the CA and server certificates are public and stay readable), and
+    create the database 0600 from the start (SQLite gives its -wal and -shm files the database's mode)."""
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    for name in os.listdir(data_dir):
+        path = os.path.join(data_dir, name)
+        public = name.endswith(".pem") and "key" not in name
+        if os.path.isfile(path) and not os.path.islink(path) and not public:
+            os.chmod(path, 0o600)
+    os.close(os.open(os.path.join(data_dir, DB_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 class DurableStore:
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
@@ -435,7 +449,7 @@ def open_store(registry, data_dir: str) -> DurableStore:
     """Open (or create) the durable store under ``data_dir``, load every stored tenant into ``registry`` and
     hook the registry so creates, resets, restores and deletes are persisted; the request middleware finds
     the store as ``registry.store`` and flushes each request's changes before its response is sent."""
-    os.makedirs(data_dir, exist_ok=True)
+    secure_data_dir(data_dir)
     store = DurableStore(registry, os.path.join(data_dir, DB_NAME))
     store.load_all()
     registry.on_tenant_created.append(store.tenant_created)

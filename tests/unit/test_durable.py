@@ -147,3 +147,18 @@ def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
     assert again.settings["profile"] == "strict"
     assert again.sync.history == tenant.sync.history
     store2.db.close()
+
+
+def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
+    import stat
+    from mockserver.domain.tenant import TenantRegistry
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    (data_dir / "hybridsoa.sqlite3").touch(mode=0o644)
+    registry = TenantRegistry(seed=1)
+    store = open_store(registry, str(data_dir))
+    registry.create("perm", mailboxes=2, seed=1)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for name in ("hybridsoa.sqlite3", "hybridsoa.sqlite3-wal", "hybridsoa.sqlite3-shm"):
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
+    store.close()
