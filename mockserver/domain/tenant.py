@@ -212,6 +212,8 @@ class TenantRegistry:
         self.on_tenant_created: list = [self._freeze_large]
         self.on_tenant_deleted: list = [self._thaw_large]
         self._frozen: set[str] = set()
+        #: Tenant id -> name of tenants being seeded (reserved so a second create of the same name conflicts).
+        self._building: dict[str, str] = {}
 
     def create(self, name: str | None = None, *, profile: str = "ga", seed: int | None = None, mailboxes: int = 25,
                tenant_id: str | None = None, frozen_clock: bool = False, clock_start: float | None = None,
@@ -242,10 +244,18 @@ class TenantRegistry:
                               frozen_clock=frozen_clock, clock_start=clock_start, scenario=scenario,
                               options=dict(options or {}))
             probe_id = tenant_id or tenant_id_for(name, seed)
-            if probe_id in self.tenants or any(t.name == name for t in self.tenants.values()):
+            if (probe_id in self.tenants or probe_id in self._building or name in self._building.values()
+                    or any(t.name == name for t in self.tenants.values())):
                 raise Conflict(f"A tenant named '{name}' already exists.")
+            # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
+            self._building[probe_id] = name
+        try:
             tenant = self._build(spec)
-            self.tenants[tenant.id] = tenant
+            with self.lock:
+                self.tenants[tenant.id] = tenant
+        finally:
+            with self.lock:
+                self._building.pop(probe_id, None)
         for hook in self.on_tenant_created:
             hook(tenant)
         return tenant

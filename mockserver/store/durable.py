@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS audit (pos INTEGER PRIMARY KEY AUTOINCREMENT, tenant_
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant_id, pos);
 """
 DB_NAME = "hybridsoa.sqlite3"
+#: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
+CHUNK_ROWS = 5000
 #: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
 JOURNAL_ROWS = 10_000
 
@@ -89,6 +91,7 @@ class DurableStore:
         self._requested = self._durable = 0
         self._failed: list[tuple] = []
         self._closing = False
+        self._creating: set[str] = set()
         self._next_event = threading.Event()
         self._inflight = (0, threading.Event())
         self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
@@ -98,6 +101,9 @@ class DurableStore:
     def load_all(self) -> int:
         """Rebuild every stored tenant into the registry (clocks resume in real time); returns the count."""
         with self.lock:
+            # Rows of a tenant whose whole write a crash interrupted (no tenants row yet): never acknowledged.
+            for table in ("blobs", "objects", "audit"):
+                self.db.execute(f"DELETE FROM {table} WHERE tenant_id NOT IN (SELECT id FROM tenants)")
             rows = self.db.execute("SELECT id, header FROM tenants ORDER BY position").fetchall()
             loaded = 0
             for tenant_id, header in rows:
@@ -143,58 +149,99 @@ class DurableStore:
 
     # ------------------------------------------------------------------------------------ registry hooks
     def tenant_created(self, tenant) -> None:
-        """Registry hook (create, reset, restore): write the whole tenant in one transaction."""
-        with tenant.lock, self.lock:
+        """Registry hook (create, reset, restore): write the whole tenant, in chunks of :data:`CHUNK_ROWS` rows
+        each in its own short transaction so the commit thread (every other tenant's writes) runs in between;
+        the ``tenants`` row goes last, so a crash mid-way leaves orphan rows that recovery drops, never half a
+        tenant."""
+        with self._cond:
+            self._creating.add(tenant.id)  # the commit thread leaves this tenant's later changes until we are done
+        try:
+            self._write_whole(tenant)
+        finally:
+            with self._cond:
+                self._creating.discard(tenant.id)
+                self._cond.notify_all()
+
+    def _write_whole(self, tenant) -> None:
+        with tenant.lock:
             doc = snapshot.dump_tenant(tenant)
             for coll in snapshot.collections_of(tenant).values():
                 coll.take_dirty()
             tenant.audit.dirty = []
+            clock_mark, rng_mark = snapshot.clock_fingerprint(tenant.clock), tenant.ids.getstate()
+        self._delete_rows_chunked(tenant.id)
+        rows = []
+        for attr, data in doc["collections"].items():
+            for item in data["items"]:
+                cls = item[3] if len(item) > 3 else data["class"]
+                rows.append((tenant.id, attr, item[0], item[1], cls, json.dumps(item[2])))
+            for key, seq in data["tombstones"].items():
+                rows.append((tenant.id, attr, key, seq, None, None))
+        audit = [(tenant.id, json.dumps(r)) for r in doc["audit"]]
+        for i in range(0, max(len(rows), len(audit)), CHUNK_ROWS):
+            with self.lock:
+                self._begin()
+                try:
+                    self.db.executemany("INSERT INTO objects (tenant_id, collection, key, seq, cls, data) "
+                                        "VALUES (?, ?, ?, ?, ?, ?)", rows[i:i + CHUNK_ROWS])
+                    self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", audit[i:i + CHUNK_ROWS])
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+        with self.lock:
             position = self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
             self._begin()
             try:
-                self._delete_rows(tenant.id)
                 header = {k: doc[k] for k in ("format", "version", "tenant", "spec")}
-                self.db.execute("INSERT INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
+                self.db.execute("INSERT OR REPLACE INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
                                 (tenant.id, tenant.name, position, json.dumps(header)))
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
                     self._put_blob(tenant.id, name, value, force=True)
-                rows = []
-                for attr, data in doc["collections"].items():
-                    for item in data["items"]:
-                        cls = item[3] if len(item) > 3 else data["class"]
-                        rows.append((tenant.id, attr, item[0], item[1], cls, json.dumps(item[2])))
-                    for key, seq in data["tombstones"].items():
-                        rows.append((tenant.id, attr, key, seq, None, None))
-                self.db.executemany("INSERT INTO objects (tenant_id, collection, key, seq, cls, data) "
-                                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)",
-                                    [(tenant.id, json.dumps(r)) for r in doc["audit"]])
                 self._put_registry_meta()
                 self._commit()
             except BaseException:
                 self._rollback()
                 raise
-            self._clock_marks[tenant.id] = snapshot.clock_fingerprint(tenant.clock)
-            self._rng_marks[tenant.id] = tenant.ids.getstate()
+            self._clock_marks[tenant.id] = clock_mark
+            self._rng_marks[tenant.id] = rng_mark
 
     def tenant_deleted(self, tenant) -> None:
         """Registry hook: drop the tenant's rows (unless a reset already put a new tenant under the same id)."""
+        if self.registry.tenants.get(tenant.id) is not None:
+            return
+        self._delete_rows_chunked(tenant.id)
         with self.lock:
-            if self.registry.tenants.get(tenant.id) is not None:
-                return
-            self._begin()
-            try:
-                self._delete_rows(tenant.id)
-                self._commit()
-            except BaseException:
-                self._rollback()
-                raise
             self._written.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
 
-    # ---------------------------------------------------------------------------------------------- flush
+    def _delete_rows_chunked(self, tenant_id: str) -> None:
+        # The tenants row first (the tenant is gone for recovery at once), then its rows a chunk at a time.
+        with self.lock:
+            self._begin()
+            try:
+                self.db.execute("DELETE FROM tenants WHERE id=?", (tenant_id,))
+                self.db.execute("DELETE FROM blobs WHERE tenant_id=?", (tenant_id,))
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+        for table in ("objects", "audit"):
+            while True:
+                with self.lock:
+                    self._begin()
+                    try:
+                        gone = self.db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+                                               "WHERE tenant_id=? LIMIT ?)", (tenant_id, CHUNK_ROWS)).rowcount
+                        self._commit()
+                    except BaseException:
+                        self._rollback()
+                        raise
+                if gone < CHUNK_ROWS:
+                    break
+
     def flush(self, tenant, *, thorough: bool = True) -> bool:
         """Persist what changed in ``tenant`` since the last flush, in one transaction (call under its lock).
         ``thorough=False`` (a read request) compares the state blobs only when a cheap sign says something
@@ -289,16 +336,34 @@ class DurableStore:
         tenant may have changed). Returns a ticket for :meth:`wait_durable`: the commit thread writes this
         request's changes together with those of every request that ended meanwhile, in one transaction."""
         with self._cond:
+            ticket = self._requested + 1
             if tenant is None:
-                for t in self.registry.list():
-                    if any(c.dirty for c in snapshot.collections_of(t).values()) or t.audit.dirty:
-                        self._pending[t.id] = (t, True)
+                touched = [t for t in self.registry.list()
+                           if any(c.dirty for c in snapshot.collections_of(t).values()) or t.audit.dirty]
+                if not touched:
+                    return 0  # nothing changed: nothing to wait for
+                for t in touched:
+                    self._queue(t, True, ticket)
             else:
-                prev = self._pending.get(tenant.id)
-                self._pending[tenant.id] = (tenant, thorough or (prev is not None and prev[1]))
-            self._requested += 1
+                if not thorough and not self._moved(tenant):
+                    return 0  # a read that changed nothing answers at once
+                self._queue(tenant, thorough, ticket)
+            self._requested = ticket
             self._cond.notify_all()
             return self._requested
+
+    def _queue(self, tenant, thorough: bool, ticket: int) -> None:
+        prev = self._pending.get(tenant.id)
+        if prev is None:
+            self._pending[tenant.id] = (tenant, thorough, ticket)
+        else:
+            self._pending[tenant.id] = (tenant, thorough or prev[1], prev[2])
+
+    def _moved(self, tenant) -> bool:
+        # The cheap sign that a read request changed something after all (see flush's thorough=False).
+        return (any(c.dirty for c in snapshot.collections_of(tenant).values()) or bool(tenant.audit.dirty)
+                or self._rng_marks.get(tenant.id) != tenant.ids.getstate()
+                or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
 
     def wait_durable(self, ticket: int) -> None:
         """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
@@ -316,20 +381,32 @@ class DurableStore:
                 if lo < ticket <= hi:
                     raise exc
 
+    def _only_deferred(self) -> bool:
+        # Under _cond: everything pending belongs to tenants being written whole, and nothing else is owed.
+        if not self._pending or any(tid not in self._creating for tid in self._pending):
+            return False
+        return self._durable >= min(first for _t, _th, first in self._pending.values()) - 1
+
     def _commit_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and self._durable == self._requested and not self._closing:
+                while not self._closing and (self._durable == self._requested or self._only_deferred()):
                     self._cond.wait()
                 if self._closing and not self._pending and self._durable == self._requested:
                     return
                 upto, batch, self._pending = self._requested, self._pending, {}
+                # A tenant being written whole (create, reset, restore) waits; so does every ticket from its first.
+                for tid in [tid for tid in batch if tid in self._creating]:
+                    tenant, thorough, first = batch.pop(tid)
+                    self._pending[tid] = (tenant, thorough, first)
+                    upto = min(upto, first - 1)
+                upto = max(upto, self._durable)
                 low = self._durable
                 done_event, self._next_event = self._next_event, threading.Event()
                 self._inflight = (upto, done_event)
             plans, error = [], None
             try:
-                for tenant, thorough in batch.values():
+                for tenant, thorough, _first in batch.values():
                     # The tenant lock: requests hold it from start to end, so this reads a request boundary.
                     with tenant.lock, self.lock:
                         plan = self._collect(tenant, thorough)
