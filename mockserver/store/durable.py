@@ -338,8 +338,10 @@ class DurableStore:
         with self._cond:
             ticket = self._requested + 1
             if tenant is None:
+                # Tenants not yet written whole (being created) are the create hook's to write, not ours.
                 touched = [t for t in self.registry.list()
-                           if any(c.dirty for c in snapshot.collections_of(t).values()) or t.audit.dirty]
+                           if t.id in self._written and t.id not in self._creating
+                           and (any(c.dirty for c in snapshot.collections_of(t).values()) or t.audit.dirty)]
                 if not touched:
                     return 0  # nothing changed: nothing to wait for
                 for t in touched:
