@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS objects (tenant_id TEXT NOT NULL, collection TEXT NOT
                                     PRIMARY KEY (tenant_id, collection, key));
 CREATE TABLE IF NOT EXISTS audit (pos INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant_id, pos);
+CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL,
+                                    PRIMARY KEY (tenant_id, seq));
 """
 DB_NAME = "hybridsoa.sqlite3"
 #: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
@@ -102,7 +104,7 @@ class DurableStore:
         """Rebuild every stored tenant into the registry (clocks resume in real time); returns the count."""
         with self.lock:
             # Rows of a tenant whose whole write a crash interrupted (no tenants row yet): never acknowledged.
-            for table in ("blobs", "objects", "audit"):
+            for table in ("blobs", "objects", "audit", "journal"):
                 self.db.execute(f"DELETE FROM {table} WHERE tenant_id NOT IN (SELECT id FROM tenants)")
             rows = self.db.execute("SELECT id, header FROM tenants ORDER BY position").fetchall()
             loaded = 0
@@ -169,6 +171,9 @@ class DurableStore:
                 coll.take_dirty()
             tenant.audit.dirty = []
             clock_mark, rng_mark = snapshot.clock_fingerprint(tenant.clock), tenant.ids.getstate()
+            tenant.journal.track = True
+            tenant.journal.take_unsaved()
+            journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
         self._delete_rows_chunked(tenant.id)
         rows = []
         for attr, data in doc["collections"].items():
@@ -199,6 +204,8 @@ class DurableStore:
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
                     self._put_blob(tenant.id, name, value, force=True)
+                self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)",
+                                    journal)
                 self._put_registry_meta()
                 self._commit()
             except BaseException:
@@ -228,7 +235,7 @@ class DurableStore:
             except BaseException:
                 self._rollback()
                 raise
-        for table in ("objects", "audit"):
+        for table in ("objects", "audit", "journal"):
             while True:
                 with self.lock:
                     self._begin()
@@ -268,15 +275,15 @@ class DurableStore:
         colls = snapshot.collections_of(tenant)
         taken = {attr: c.take_dirty() for attr, c in colls.items()}
         audit, tenant.audit.dirty = tenant.audit.dirty, []
+        journal = self._journal_rows(tenant)
         rng = tenant.ids.getstate()
         moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
                  or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
-        if not (thorough or moved):
-            return None
-        blobs = self._changed_blobs(tenant)
+        blobs = self._changed_blobs(tenant) if thorough or moved else {}
         if not blobs and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
-            return None
+            if journal is None:
+                return None
         rows, gone = [], []
         for attr, keys in taken.items():
             coll = colls[attr]
@@ -292,7 +299,16 @@ class DurableStore:
                     rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj), _object_text(obj)))
         audit_rows = [(tenant.id, _object_text(r)) for r in audit]
         return {"tenant": tenant, "taken": taken, "audit": audit, "rng": rng, "blobs": blobs, "rows": rows,
-                "gone": gone, "audit_rows": audit_rows}
+                "gone": gone, "audit_rows": audit_rows, "journal": journal}
+
+    def _journal_rows(self, tenant):
+        # (cleared, rows, lowest seq to keep) for the journal table, or None when nothing happened to it.
+        cleared, entries = tenant.journal.take_unsaved()
+        if not cleared and not entries:
+            return None
+        rows = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in entries]
+        keep_from = (entries[-1]["seq"] - min(tenant.journal.limit, JOURNAL_ROWS) + 1) if entries else None
+        return cleared, rows, keep_from
 
     def _apply(self, plan) -> None:
         tenant_id = plan["tenant"].id
@@ -312,6 +328,14 @@ class DurableStore:
             self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", plan["gone"])
         if plan["audit_rows"]:
             self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", plan["audit_rows"])
+        if plan["journal"] is not None:
+            cleared, journal_rows, keep_from = plan["journal"]
+            if cleared:
+                self.db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
+            self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)",
+                                journal_rows)
+            if keep_from is not None:  # bounded: the newest entries only, as the in-memory ring
+                self.db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))
         for name, text in plan["blobs"].items():
             self.db.execute("INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
                             (tenant_id, name, text))
@@ -323,6 +347,9 @@ class DurableStore:
         for attr, keys in plan["taken"].items():
             colls[attr].dirty |= keys
         tenant.audit.dirty = plan["audit"] + tenant.audit.dirty
+        if plan["journal"] is not None:
+            cleared, _rows, _keep = plan["journal"]
+            tenant.journal.cleared = tenant.journal.cleared or cleared
         self._written.pop(tenant.id, None)
 
     def _done(self, plan) -> None:
@@ -348,18 +375,22 @@ class DurableStore:
                     self._queue(t, True, ticket)
             else:
                 if not thorough and not self._moved(tenant):
-                    return 0  # a read that changed nothing answers at once
+                    # A read that changed nothing answers at once; its journal entry goes with the next commit.
+                    if tenant.journal.unsaved or tenant.journal.cleared:
+                        self._queue(tenant, False, None)
+                        self._cond.notify_all()
+                    return 0
                 self._queue(tenant, thorough, ticket)
             self._requested = ticket
             self._cond.notify_all()
             return self._requested
 
-    def _queue(self, tenant, thorough: bool, ticket: int) -> None:
+    def _queue(self, tenant, thorough: bool, ticket: int | None) -> None:
         prev = self._pending.get(tenant.id)
         if prev is None:
             self._pending[tenant.id] = (tenant, thorough, ticket)
         else:
-            self._pending[tenant.id] = (tenant, thorough or prev[1], prev[2])
+            self._pending[tenant.id] = (tenant, thorough or prev[1], prev[2] if prev[2] is not None else ticket)
 
     def _moved(self, tenant) -> bool:
         # The cheap sign that a read request changed something after all (see flush's thorough=False).
@@ -383,16 +414,10 @@ class DurableStore:
                 if lo < ticket <= hi:
                     raise exc
 
-    def _only_deferred(self) -> bool:
-        # Under _cond: everything pending belongs to tenants being written whole, and nothing else is owed.
-        if not self._pending or any(tid not in self._creating for tid in self._pending):
-            return False
-        return self._durable >= min(first for _t, _th, first in self._pending.values()) - 1
-
     def _commit_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._closing and (self._durable == self._requested or self._only_deferred()):
+                while not self._closing and not any(tid not in self._creating for tid in self._pending):
                     self._cond.wait()
                 if self._closing and not self._pending and self._durable == self._requested:
                     return
@@ -401,7 +426,8 @@ class DurableStore:
                 for tid in [tid for tid in batch if tid in self._creating]:
                     tenant, thorough, first = batch.pop(tid)
                     self._pending[tid] = (tenant, thorough, first)
-                    upto = min(upto, first - 1)
+                    if first is not None:
+                        upto = min(upto, first - 1)
                 upto = max(upto, self._durable)
                 low = self._durable
                 done_event, self._next_event = self._next_event, threading.Event()
@@ -492,12 +518,16 @@ class DurableStore:
         for coll in snapshot.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
+        rows = self.db.execute("SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?",
+                               (tenant.id, tenant.journal.limit)).fetchall()
+        tenant.journal.load([json.loads(d) for (d,) in reversed(rows)])
+        tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = tenant.ids.getstate()
 
     def _delete_rows(self, tenant_id: str) -> None:
         for table, column in (("tenants", "id"), ("blobs", "tenant_id"), ("objects", "tenant_id"),
-                              ("audit", "tenant_id")):
+                              ("audit", "tenant_id"), ("journal", "tenant_id")):
             self.db.execute(f"DELETE FROM {table} WHERE {column}=?", (tenant_id,))
 
     def _begin(self) -> None:
