@@ -476,8 +476,10 @@ class DurableStore:
         written = self._written.setdefault(tenant.id, {})
         out = {}
         mark = snapshot.clock_fingerprint(tenant.clock)
-        candidates = {"ids": snapshot.dump_ids(tenant), "state": snapshot.dump_state(tenant),
-                      "collections": self._collection_meta(tenant)}
+        candidates = {"state": snapshot.dump_state(tenant), "collections": self._collection_meta(tenant)}
+        # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
+        if "ids" not in written or self._rng_marks.get(tenant.id) != tenant.ids.getstate():
+            candidates["ids"] = snapshot.dump_ids(tenant)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
             candidates["clock"] = snapshot.dump_clock(tenant.clock)
             self._clock_marks[tenant.id] = mark
