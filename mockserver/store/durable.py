@@ -56,6 +56,19 @@ def _object_text(obj) -> str:
     return json.dumps(snapshot.dump_object(obj))
 
 
+def _give_back_memory() -> None:
+    """Return the heap that recovery's intermediate documents used to the OS (glibc keeps freed arenas
+    otherwise, and RSS after a restart would stay far above the live state)."""
+    import ctypes
+    import ctypes.util
+    import gc
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
+
+
 def secure_data_dir(data_dir: str) -> None:
     """The data dir holds client secrets, private keys and passwords: make it 0700 and its files 0600 (also
     those an older version left 0644; the CA and server certificates are public and stay readable), and
@@ -114,7 +127,11 @@ class DurableStore:
                 with self.registry.lock:
                     self.registry.tenants[tenant.id] = tenant
                 self._remember(tenant)
+                del doc
+                # Big tenants leave the cyclic GC's reach as after a create; the document's garbage goes now.
+                self.registry._freeze_large(tenant)
                 loaded += 1
+            _give_back_memory()
             meta = self.db.execute("SELECT data FROM meta WHERE name='registry'").fetchone()
             if meta:
                 state = json.loads(meta[0])
