@@ -238,6 +238,9 @@ def run_granian(options: ServeOptions) -> None:
         # A client that opens a connection and never finishes its headers is dropped after 10 s (Rust side).
         http1_settings=HTTP1Settings(header_read_timeout=10_000), log_level=LogLevels.warning,
         **kwargs)
+    # The thread ceiling is deliberate (see DEFAULT_THREADS): drop granian's start-up advice against it.
+    logging.getLogger("_granian").addFilter(
+        lambda record: "Python threads, which seems quite high" not in record.getMessage())
     engine.serve()
 
 
