@@ -209,9 +209,27 @@ def granian_app():
 
     # multiprocessing's exit path (not atexit) is what a worker process runs when its target returns.
     multiprocessing.util.Finalize(app, _shutdown, exitpriority=10)
-    sys.stdout.write(banner(options, demo, os.environ.get(CA_ENV) or None))
-    sys.stdout.flush()
+    text = banner(options, demo, os.environ.get(CA_ENV) or None)
+    # The engine starts listening once this factory returns: print the banner when a connection succeeds, so
+    # whoever waits for it (a user, a test, a script) can connect right away.
+    threading.Thread(target=_banner_when_listening, args=(options, text), name="hybridsoa-banner",
+                     daemon=True).start()
     return app
+
+
+def _banner_when_listening(options: ServeOptions, text: str, timeout: float = 60.0) -> None:
+    import socket
+    import time
+    host = options.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, options.port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.02)
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def run_granian(options: ServeOptions) -> None:
