@@ -142,3 +142,39 @@ def test_64_half_open_requests_do_not_stop_health(served):
             _reset(sock)
     assert session.get(f"{url}/_mock/health", timeout=1).status_code == 200
     assert len(_children(proc.pid)) == 1
+
+
+def _raw_exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` over TLS and read the answer until the server closes or 64 KB arrived."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                         server_hostname="localhost") as sock:
+        sock.sendall(data)
+        out = b""
+        try:
+            while b"\r\n\r\n" not in out or len(out) < 64:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except (TimeoutError, ssl.SSLError, OSError):
+            pass
+        return out
+
+
+def test_long_request_lines_get_json_or_an_empty_engine_answer_never_html(served):
+    _proc, _url, port, _session, _data = served
+    # What reaches the app answers in its JSON error shape; what the engine refuses itself (414 for a long URI,
+    # 431 past its buffer, 400 for an unparsable request) is a bare status line: never HTML, never a traceback.
+    requests_ = [b"GET /" + b"a" * n + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                 for n in (2000, 20000, 500000)] + [b"GARBAGE\r\n\r\n"]
+    statuses = []
+    for request in requests_:
+        answer = _raw_exchange(port, request)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status = head.split(b" ")[1]
+        statuses.append(status)
+        assert status.startswith(b"4"), answer[:200]
+        assert body == b"" or body.startswith(b'{"error"'), answer[:200]
+    assert statuses[0] == b"404" and statuses[-1] == b"400"
