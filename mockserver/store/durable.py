@@ -123,7 +123,7 @@ class DurableStore:
             loaded = 0
             for tenant_id, header in rows:
                 doc = self._assemble(tenant_id, json.loads(header))
-                tenant = snapshot.restore_tenant(doc, resume_clock=True)
+                tenant = snapshot.restore_tenant(doc, resume_clock=True, owned=True)
                 with self.registry.lock:
                     self.registry.tenants[tenant.id] = tenant
                 self._remember(tenant)
