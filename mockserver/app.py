@@ -76,6 +76,8 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
     middleware.install(app)
     from .api.exchange import endpoints as exchange_endpoints
     exchange_endpoints.install(app)
+    # Outermost: with a durable store, an answer waits for its request's group commit.
+    app.wsgi_app = middleware.DurableAck(app.wsgi_app)
 
     @app.errorhandler(404)
     def _not_found(_exc):

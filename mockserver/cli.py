@@ -1,4 +1,4 @@
-"""``hybridsoa-mock``: ``serve`` the mock (HTTPS through gunicorn), print the ``ca`` path, run a ``scenario``."""
+"""``hybridsoa-mock``: ``serve`` the mock (HTTPS through granian), print the ``ca`` path, run a ``scenario``."""
 from __future__ import annotations
 
 import argparse
@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--insecure-bind", action="store_true",
                        help="allow plain HTTP on a non-loopback address")
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo tenant")
-    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--threads", type=int, default=server.DEFAULT_THREADS,
+                       help="most Python threads running requests (default %(default)s; the pool grows on demand, "
+                            "and a client that stalls mid-body holds one until it disconnects)")
     serve.add_argument("--san", action="append", default=[], metavar="NAME",
                        help="extra DNS name or IP for the server certificate (repeatable)")
 
@@ -56,7 +58,7 @@ def _serve(args) -> int:
     options = server.ServeOptions(host=args.host, port=args.port, data_dir=args.data_dir, seed=args.seed,
                                   control_token=args.control_token or None, tls=not args.no_tls,
                                   demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san)
-    server.run_gunicorn(options)
+    server.run_granian(options)
     return 0
 
 

@@ -1,9 +1,11 @@
-"""Serving the mock: gunicorn embedded as a production WSGI server (one worker process with threads, because
-tenant state lives in that process), an in-process threaded HTTPS server for tests, and the demo tenant
+"""Serving the mock: granian's WSGI interface as the production server (one worker process with threads, because
+tenant state lives in that process; side listeners start in that process too), an in-process threaded HTTPS server for tests, and the demo tenant
 with the start-up banner that ``make serve`` prints."""
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 import logging
 import os
 import sys
@@ -20,6 +22,10 @@ DEMO_TENANT_ID = "c0ffee00-5eed-4d3a-9b1e-000000008443"
 DEMO_TENANT_NAME = "contoso"
 DEMO_SEED = 8443
 DEFAULT_DATA_DIR = ".hybridsoa"
+#: The Python thread pool's ceiling. Threads start on demand and idle ones go after 30 s, so the ceiling costs
+#: nothing at rest; it is high because the engine has no body-read timeout: a client that sends headers and
+#: withholds its body holds a thread (blocked in Rust, off the GIL) until it disconnects.
+DEFAULT_THREADS = 128
 LOOPBACK_NAMES = ("localhost",)
 
 
@@ -34,7 +40,7 @@ class ServeOptions:
     control_token: str | None = None
     tls: bool = True
     demo: bool = True
-    threads: int = 8
+    threads: int = DEFAULT_THREADS
     extra_names: list[str] = field(default_factory=list)
 
     @property
@@ -147,44 +153,113 @@ def banner(options: ServeOptions, tenant: Tenant | None, ca: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _gunicorn_bind(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+#: Environment variable carrying the serve options from ``hybridsoa-mock serve`` to the engine's worker process.
+OPTIONS_ENV = "HYBRIDSOA_SERVE_OPTIONS"
+CA_ENV = "HYBRIDSOA_SERVE_CA"
+
+#: Side listeners (LDAP, HTTPS proxy...) started next to the HTTP engine, in the process that holds the tenants:
+#: each entry is ``factory(options, registry, app) -> service or None`` (None when its option is off); a service
+#: has ``start()`` and ``stop()``. They are started after the registry is built and before the engine accepts
+#: its first request, and stopped after the engine has stopped, in reverse order. Other listeners append here.
+SIDE_SERVICES: list = []
 
 
-def run_gunicorn(options: ServeOptions) -> None:
-    """Serve with gunicorn: one worker process (state lives there), ``gthread`` worker with threads, TLS from
-    the data dir. The app and its registry are built inside the worker after the fork."""
-    from gunicorn.app.base import BaseApplication
+def start_side_services(options: ServeOptions, registry: TenantRegistry, app) -> list:
+    """Start every configured side listener (see :data:`SIDE_SERVICES`); returns the started ones."""
+    started = []
+    for factory in SIDE_SERVICES:
+        service = factory(options, registry, app)
+        if service is not None:
+            service.start()
+            started.append(service)
+    return started
+
+
+def stop_side_services(services: list) -> None:
+    """Stop side listeners in reverse start order; one failing to stop does not keep the others running."""
+    for service in reversed(services):
+        try:
+            service.stop()
+        except Exception:  # noqa: BLE001 (shutting down: report and go on)
+            logging.getLogger("hybridsoa").exception("stopping %r failed", service)
+
+
+def _options_to_env(options: ServeOptions) -> str:
+    return json.dumps(dataclasses.asdict(options))
+
+
+def _options_from_env() -> ServeOptions:
+    return ServeOptions(**json.loads(os.environ[OPTIONS_ENV]))
+
+
+def granian_app():
+    """The engine's app factory (``granian --factory``), run inside the worker process that will hold every
+    tenant: builds the registry (recovering the data dir), starts the side listeners, prints the banner and
+    returns the WSGI app. Everything is stopped and the store checkpointed when the worker exits."""
+    import multiprocessing.util
+    options = _options_from_env()
+    app, registry, demo = build(options)
+    services = start_side_services(options, registry, app)
+    store = app.extensions.get("hybridsoa_store")
+
+    def _shutdown():
+        stop_side_services(services)
+        if store is not None and hasattr(store, "close"):
+            store.close()
+
+    # multiprocessing's exit path (not atexit) is what a worker process runs when its target returns.
+    multiprocessing.util.Finalize(app, _shutdown, exitpriority=10)
+    text = banner(options, demo, os.environ.get(CA_ENV) or None)
+    # The engine starts listening once this factory returns: print the banner when a connection succeeds, so
+    # whoever waits for it (a user, a test, a script) can connect right away.
+    threading.Thread(target=_banner_when_listening, args=(options, text), name="hybridsoa-banner",
+                     daemon=True).start()
+    return app
+
+
+def _banner_when_listening(options: ServeOptions, text: str, timeout: float = 60.0) -> None:
+    import socket
+    import time
+    host = options.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, options.port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.02)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def run_granian(options: ServeOptions) -> None:
+    """Serve with granian's WSGI interface (Rust HTTP/1.1 and TLS; see docs/benchmarks.md for why): one worker
+    process, because tenant state lives in it, running the app on ``options.threads`` Python threads. Resets,
+    half-open and slow connections stay in the Rust runtime and never occupy a Python thread."""
+    from granian.constants import Interfaces, SSLProtocols
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+    from granian.server import Server
 
     tls: TlsFiles | None = ensure_tls(options.tls_dir, [options.host, *options.extra_names]) if options.tls else None
-
-    class _MockApplication(BaseApplication):
-        def load_config(self):
-            settings = {
-                "bind": [_gunicorn_bind(options.host, options.port)],
-                "workers": 1,
-                "worker_class": "gthread",
-                "threads": options.threads,
-                "preload_app": False,
-                "timeout": 300,
-                "graceful_timeout": 10,
-                "keepalive": 5,
-                "errorlog": "-",
-                "loglevel": "warning",
-                "proc_name": "hybridsoa-mock",
-            }
-            if tls is not None:
-                settings.update(certfile=str(tls.cert), keyfile=str(tls.key))
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            app, _registry, demo = build(options)
-            sys.stdout.write(banner(options, demo, str(tls.ca) if tls else None))
-            sys.stdout.flush()
-            return app
-
-    _MockApplication().run()
+    os.environ[OPTIONS_ENV] = _options_to_env(options)
+    os.environ[CA_ENV] = str(tls.ca) if tls is not None else ""
+    kwargs = {}
+    if tls is not None:
+        # TLS 1.2 as the floor: what Microsoft 365 endpoints accept, so older clients that work there work here.
+        kwargs.update(ssl_cert=Path(tls.cert), ssl_key=Path(tls.key), ssl_protocol_min=SSLProtocols.tls12)
+    engine = Server(
+        "mockserver.server:granian_app", address=options.host, port=options.port, interface=Interfaces.WSGI,
+        factory=True, workers=1, blocking_threads=max(1, options.threads), runtime_threads=1,
+        # Requests admitted to Python at once; the rest wait in the Rust runtime.
+        backpressure=max(1, options.threads) * 2,
+        # A client that opens a connection and never finishes its headers is dropped after 10 s (Rust side).
+        http1_settings=HTTP1Settings(header_read_timeout=10_000), log_level=LogLevels.warning,
+        **kwargs)
+    # The thread ceiling is deliberate (see DEFAULT_THREADS): drop granian's start-up advice against it.
+    logging.getLogger("_granian").addFilter(
+        lambda record: "Python threads, which seems quite high" not in record.getMessage())
+    engine.serve()
 
 
 class InProcessServer:

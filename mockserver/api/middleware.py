@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import logging
 import re
 import time
 import uuid
@@ -211,7 +213,15 @@ def finish(state: RequestState | None, req, status: int, registry) -> dict:
         with tenant.lock:
             tenant.journal.add(_journal_entry(facts, tenant, status, decision, req, state))
     store = getattr(registry, "store", None)
-    if store is not None:
+    if store is not None and hasattr(store, "request_done"):
+        # Group commit: the ticket is waited for by DurableAck once the tenant lock is released.
+        if tenant is not None:
+            with tenant.lock:
+                ticket = store.request_done(tenant, thorough=not _is_read(facts, decision, req.method))
+        else:
+            ticket = store.request_done(None)
+        req.environ[DURABLE_TICKET] = (store, ticket)
+    elif store is not None:
         if tenant is not None:
             with tenant.lock:
                 store.flush(tenant, thorough=not _is_read(facts, decision, req.method))
@@ -219,6 +229,45 @@ def finish(state: RequestState | None, req, status: int, registry) -> dict:
             # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             store.flush_all()
     return extra
+
+
+DURABLE_TICKET = "hybridsoa.durable_ticket"
+
+
+class DurableAck:
+    """Outermost WSGI layer: an answer leaves only once the durable store has committed its request's changes
+    (after the tenant lock is released, so requests ending together share one commit and one fsync)."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        held = {}
+
+        def hold(status, headers, exc_info=None):
+            held["start"] = (status, headers, exc_info)
+            return lambda data: None  # the app returns its body; nothing here writes through this callable
+
+        body = self.wsgi_app(environ, hold)
+        ticket = environ.get(DURABLE_TICKET)
+        if "start" not in held:
+            return body
+        status, headers, exc_info = held["start"]
+        if ticket is not None:
+            store, number = ticket
+            try:
+                store.wait_durable(number)
+            except Exception as exc:  # noqa: BLE001 - the commit failed: the change is not acknowledged
+                logging.getLogger("hybridsoa").error("durable commit failed: %s", exc)
+                if hasattr(body, "close"):
+                    body.close()
+                data = json.dumps({"error": {"code": "InternalServerError", "message": "The mock could not "
+                                             f"store the change durably ({type(exc).__name__})."}}).encode()
+                start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json"),
+                                                             ("Content-Length", str(len(data)))])
+                return [data]
+        start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+        return body
 
 
 def release(state: RequestState | None) -> None:

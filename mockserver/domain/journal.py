@@ -72,6 +72,10 @@ class RequestJournal:
         self.entries: collections.deque[dict] = collections.deque(maxlen=limit)
         self._seq = 0
         self.dropped = 0
+        #: With a durable store (``track``): entries not yet written, and whether a clear is pending.
+        self.track = False
+        self.unsaved: list[dict] = []
+        self.cleared = False
 
     def add(self, entry: dict) -> dict:
         """Record one request; ``entry`` gets a sequence number ``seq``."""
@@ -80,7 +84,23 @@ class RequestJournal:
         if len(self.entries) == self.entries.maxlen:
             self.dropped += 1
         self.entries.append(entry)
+        if self.track:
+            self.unsaved.append(entry)
+            if len(self.unsaved) > self.limit:
+                del self.unsaved[: len(self.unsaved) - self.limit]
         return entry
+
+    def take_unsaved(self) -> tuple[bool, list[dict]]:
+        """For the durable store: (a clear happened, entries added) since the last call."""
+        cleared, unsaved = self.cleared, self.unsaved
+        self.cleared, self.unsaved = False, []
+        return cleared, unsaved
+
+    def load(self, entries: list[dict]) -> None:
+        """Put back entries the durable store kept (oldest first), numbering on from the last one."""
+        self.entries.extend(entries[-self.limit:])
+        if entries:
+            self._seq = max(self._seq, max(int(e.get("seq", 0)) for e in entries))
 
     def resize(self, limit: int) -> None:
         """Change the ring size, keeping the newest entries."""
@@ -92,6 +112,8 @@ class RequestJournal:
         n = len(self.entries)
         self.entries.clear()
         self.dropped = 0
+        self.unsaved = []
+        self.cleared = self.track
         return n
 
     def query(self, *, api: str | None = None, cmdlet: str | None = None, status: str | None = None,

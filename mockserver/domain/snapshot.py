@@ -219,10 +219,12 @@ def rebrand(doc: dict, *, old_id: str, new_id: str, old_name: str, new_name: str
 
 
 def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None = None,
-                   resume_clock: bool = False):
+                   resume_clock: bool = False, owned: bool = False):
     """Build a tenant from a snapshot. Without ``tenant_id``/``name`` it is the same tenant (same id, same
     signing key, so its tokens stay valid); with them the state moves to that id/name. ``resume_clock`` lets a
-    running clock continue in real time (durable restart) instead of restarting at the captured reading."""
+    running clock continue in real time (durable restart) instead of restarting at the captured reading.
+    ``owned``: the caller hands over a document nobody else holds (the durable store's freshly parsed rows),
+    so it is used as it is instead of deep-copied (three quarters of a restart's time at 10,000 mailboxes)."""
     from .tenant import Tenant, TenantSpec
 
     validate(doc)
@@ -232,7 +234,7 @@ def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None 
         tenant_id = old_id if new_name == old_name else tenant_id_for(new_name, doc["tenant"]["seed"])
     if tenant_id != old_id or new_name != old_name:
         doc = rebrand(doc, old_id=old_id, new_id=tenant_id, old_name=old_name, new_name=new_name)
-    else:
+    elif not owned:
         doc = copy.deepcopy(doc)
     signing = doc.get("signing") if tenant_id == old_id else None
     spec_fields = set(TenantSpec.__dataclass_fields__)

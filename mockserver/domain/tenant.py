@@ -212,6 +212,9 @@ class TenantRegistry:
         self.on_tenant_created: list = [self._freeze_large]
         self.on_tenant_deleted: list = [self._thaw_large]
         self._frozen: set[str] = set()
+        #: Tenant id -> name of tenants being seeded (reserved so a second create of the same name conflicts).
+        self._building: dict[str, str] = {}
+        self._big_seeds = 0
 
     def create(self, name: str | None = None, *, profile: str = "ga", seed: int | None = None, mailboxes: int = 25,
                tenant_id: str | None = None, frozen_clock: bool = False, clock_start: float | None = None,
@@ -242,13 +245,39 @@ class TenantRegistry:
                               frozen_clock=frozen_clock, clock_start=clock_start, scenario=scenario,
                               options=dict(options or {}))
             probe_id = tenant_id or tenant_id_for(name, seed)
-            if probe_id in self.tenants or any(t.name == name for t in self.tenants.values()):
+            if (probe_id in self.tenants or probe_id in self._building or name in self._building.values()
+                    or any(t.name == name for t in self.tenants.values())):
                 raise Conflict(f"A tenant named '{name}' already exists.")
+            # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
+            self._building[probe_id] = name
+        big = 2 * spec.mailboxes >= FREEZE_THRESHOLD
+        # A big seed allocates hundreds of thousands of objects: automatic full collections would walk the whole
+        # growing heap again and again, each a pause for every other request. They wait until it is frozen.
+        if big:
+            with self.lock:
+                self._big_seeds += 1
+                gc.disable()
+        try:
             tenant = self._build(spec)
-            self.tenants[tenant.id] = tenant
-        for hook in self.on_tenant_created:
-            hook(tenant)
+            with self.lock:
+                self.tenants[tenant.id] = tenant
+        except BaseException:
+            self._seeded(probe_id, big)
+            raise
+        try:
+            for hook in self.on_tenant_created:
+                hook(tenant)  # the freeze and the durable store's whole-tenant write, still without full GCs
+        finally:
+            self._seeded(probe_id, big)
         return tenant
+
+    def _seeded(self, probe_id: str, big: bool) -> None:
+        with self.lock:
+            self._building.pop(probe_id, None)
+            if big:
+                self._big_seeds -= 1
+                if not self._big_seeds:
+                    gc.enable()
 
     def _build(self, spec: TenantSpec) -> Tenant:
         from .seed import seed_identities, seed_tenant

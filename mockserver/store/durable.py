@@ -7,6 +7,7 @@ never reaches disk. Tenants are rows decomposed from the snapshot document; reco
 document and rebuilds each tenant with the snapshot loader (see docs/benchmarks.md for WAL vs append-log)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -25,8 +26,61 @@ CREATE TABLE IF NOT EXISTS objects (tenant_id TEXT NOT NULL, collection TEXT NOT
                                     PRIMARY KEY (tenant_id, collection, key));
 CREATE TABLE IF NOT EXISTS audit (pos INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant_id, pos);
+CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL,
+                                    PRIMARY KEY (tenant_id, seq));
 """
 DB_NAME = "hybridsoa.sqlite3"
+#: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
+CHUNK_ROWS = 5000
+#: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
+JOURNAL_ROWS = 10_000
+
+_FIELDS: dict[type, tuple | None] = {}
+
+
+def _object_text(obj) -> str:
+    """``json.dumps(snapshot.dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
+    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
+    cls = type(obj)
+    names = _FIELDS.get(cls, False)
+    if names is False:
+        from ..domain.directory import Record
+        names = (tuple(f.name for f in dataclasses.fields(cls))
+                 if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict else None)
+        _FIELDS[cls] = names
+    if names is not None:
+        try:
+            return json.dumps({name: getattr(obj, name) for name in names})
+        except (TypeError, ValueError):
+            pass  # a nested dataclass or another non-JSON value: the general path knows it
+    return json.dumps(snapshot.dump_object(obj))
+
+
+def _give_back_memory() -> None:
+    """Return the heap that recovery's intermediate documents used to the OS (glibc keeps freed arenas
+    otherwise, and RSS after a restart would stay far above the live state)."""
+    import ctypes
+    import ctypes.util
+    import gc
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
+
+
+def secure_data_dir(data_dir: str) -> None:
+    """The data dir holds client secrets, private keys and passwords: make it 0700 and its files 0600 (also
+    those an older version left 0644; the CA and server certificates are public and stay readable), and
+    create the database 0600 from the start (SQLite gives its -wal and -shm files the database's mode)."""
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    for name in os.listdir(data_dir):
+        path = os.path.join(data_dir, name)
+        public = name.endswith(".pem") and "key" not in name
+        if os.path.isfile(path) and not os.path.islink(path) and not public:
+            os.chmod(path, 0o600)
+    os.close(os.open(os.path.join(data_dir, DB_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 class DurableStore:
@@ -46,20 +100,38 @@ class DurableStore:
         self._clock_marks: dict[str, tuple] = {}
         self._rng_marks: dict[str, tuple] = {}
         self.commits = 0
+        # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
+        self._cond = threading.Condition()
+        self._pending: dict[str, tuple] = {}
+        self._requested = self._durable = 0
+        self._failed: list[tuple] = []
+        self._closing = False
+        self._creating: set[str] = set()
+        self._next_event = threading.Event()
+        self._inflight = (0, threading.Event())
+        self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
+        self._committer.start()
 
     # ------------------------------------------------------------------------------------------ recovery
     def load_all(self) -> int:
         """Rebuild every stored tenant into the registry (clocks resume in real time); returns the count."""
         with self.lock:
+            # Rows of a tenant whose whole write a crash interrupted (no tenants row yet): never acknowledged.
+            for table in ("blobs", "objects", "audit", "journal"):
+                self.db.execute(f"DELETE FROM {table} WHERE tenant_id NOT IN (SELECT id FROM tenants)")
             rows = self.db.execute("SELECT id, header FROM tenants ORDER BY position").fetchall()
             loaded = 0
             for tenant_id, header in rows:
                 doc = self._assemble(tenant_id, json.loads(header))
-                tenant = snapshot.restore_tenant(doc, resume_clock=True)
+                tenant = snapshot.restore_tenant(doc, resume_clock=True, owned=True)
                 with self.registry.lock:
                     self.registry.tenants[tenant.id] = tenant
                 self._remember(tenant)
+                del doc
+                # Big tenants leave the cyclic GC's reach as after a create; the document's garbage goes now.
+                self.registry._freeze_large(tenant)
                 loaded += 1
+            _give_back_memory()
             meta = self.db.execute("SELECT data FROM meta WHERE name='registry'").fetchone()
             if meta:
                 state = json.loads(meta[0])
@@ -96,124 +168,317 @@ class DurableStore:
 
     # ------------------------------------------------------------------------------------ registry hooks
     def tenant_created(self, tenant) -> None:
-        """Registry hook (create, reset, restore): write the whole tenant in one transaction."""
-        with tenant.lock, self.lock:
+        """Registry hook (create, reset, restore): write the whole tenant, in chunks of :data:`CHUNK_ROWS` rows
+        each in its own short transaction so the commit thread (every other tenant's writes) runs in between;
+        the ``tenants`` row goes last, so a crash mid-way leaves orphan rows that recovery drops, never half a
+        tenant."""
+        with self._cond:
+            self._creating.add(tenant.id)  # the commit thread leaves this tenant's later changes until we are done
+        try:
+            self._write_whole(tenant)
+        finally:
+            with self._cond:
+                self._creating.discard(tenant.id)
+                self._cond.notify_all()
+
+    def _write_whole(self, tenant) -> None:
+        with tenant.lock:
             doc = snapshot.dump_tenant(tenant)
             for coll in snapshot.collections_of(tenant).values():
                 coll.take_dirty()
             tenant.audit.dirty = []
+            clock_mark, rng_mark = snapshot.clock_fingerprint(tenant.clock), tenant.ids.getstate()
+            tenant.journal.track = True
+            tenant.journal.take_unsaved()
+            journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
+        self._delete_rows_chunked(tenant.id)
+        rows = []
+        for attr, data in doc["collections"].items():
+            for item in data["items"]:
+                cls = item[3] if len(item) > 3 else data["class"]
+                rows.append((tenant.id, attr, item[0], item[1], cls, json.dumps(item[2])))
+            for key, seq in data["tombstones"].items():
+                rows.append((tenant.id, attr, key, seq, None, None))
+        audit = [(tenant.id, json.dumps(r)) for r in doc["audit"]]
+        for i in range(0, max(len(rows), len(audit)), CHUNK_ROWS):
+            with self.lock:
+                self._begin()
+                try:
+                    self.db.executemany("INSERT INTO objects (tenant_id, collection, key, seq, cls, data) "
+                                        "VALUES (?, ?, ?, ?, ?, ?)", rows[i:i + CHUNK_ROWS])
+                    self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", audit[i:i + CHUNK_ROWS])
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+        with self.lock:
             position = self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
             self._begin()
             try:
-                self._delete_rows(tenant.id)
                 header = {k: doc[k] for k in ("format", "version", "tenant", "spec")}
-                self.db.execute("INSERT INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
+                self.db.execute("INSERT OR REPLACE INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
                                 (tenant.id, tenant.name, position, json.dumps(header)))
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
                     self._put_blob(tenant.id, name, value, force=True)
-                rows = []
-                for attr, data in doc["collections"].items():
-                    for item in data["items"]:
-                        cls = item[3] if len(item) > 3 else data["class"]
-                        rows.append((tenant.id, attr, item[0], item[1], cls, json.dumps(item[2])))
-                    for key, seq in data["tombstones"].items():
-                        rows.append((tenant.id, attr, key, seq, None, None))
-                self.db.executemany("INSERT INTO objects (tenant_id, collection, key, seq, cls, data) "
-                                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)",
-                                    [(tenant.id, json.dumps(r)) for r in doc["audit"]])
+                self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)",
+                                    journal)
                 self._put_registry_meta()
                 self._commit()
             except BaseException:
                 self._rollback()
                 raise
-            self._clock_marks[tenant.id] = snapshot.clock_fingerprint(tenant.clock)
-            self._rng_marks[tenant.id] = tenant.ids.getstate()
+            self._clock_marks[tenant.id] = clock_mark
+            self._rng_marks[tenant.id] = rng_mark
 
     def tenant_deleted(self, tenant) -> None:
         """Registry hook: drop the tenant's rows (unless a reset already put a new tenant under the same id)."""
+        if self.registry.tenants.get(tenant.id) is not None:
+            return
+        self._delete_rows_chunked(tenant.id)
         with self.lock:
-            if self.registry.tenants.get(tenant.id) is not None:
-                return
-            self._begin()
-            try:
-                self._delete_rows(tenant.id)
-                self._commit()
-            except BaseException:
-                self._rollback()
-                raise
             self._written.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
 
-    # ---------------------------------------------------------------------------------------------- flush
+    def _delete_rows_chunked(self, tenant_id: str) -> None:
+        # The tenants row first (the tenant is gone for recovery at once), then its rows a chunk at a time.
+        with self.lock:
+            self._begin()
+            try:
+                self.db.execute("DELETE FROM tenants WHERE id=?", (tenant_id,))
+                self.db.execute("DELETE FROM blobs WHERE tenant_id=?", (tenant_id,))
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+        for table in ("objects", "audit", "journal"):
+            while True:
+                with self.lock:
+                    self._begin()
+                    try:
+                        gone = self.db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+                                               "WHERE tenant_id=? LIMIT ?)", (tenant_id, CHUNK_ROWS)).rowcount
+                        self._commit()
+                    except BaseException:
+                        self._rollback()
+                        raise
+                if gone < CHUNK_ROWS:
+                    break
+
     def flush(self, tenant, *, thorough: bool = True) -> bool:
         """Persist what changed in ``tenant`` since the last flush, in one transaction (call under its lock).
         ``thorough=False`` (a read request) compares the state blobs only when a cheap sign says something
         moved: dirty objects, new audit records, a consumed RNG or a moved clock. Returns True when written."""
         with self.lock:
-            if self.registry.tenants.get(tenant.id) is not tenant:
-                return False  # deleted or replaced (reset/restore): the registry hooks wrote the truth
-            colls = snapshot.collections_of(tenant)
-            taken = {attr: c.take_dirty() for attr, c in colls.items()}
-            audit, tenant.audit.dirty = tenant.audit.dirty, []
-            rng = tenant.ids.getstate()
-            moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
-                     or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
-            if not (thorough or moved):
-                return False
-            blobs = self._changed_blobs(tenant)
-            if not blobs and not audit and not any(taken.values()):
-                self._rng_marks[tenant.id] = rng
+            plan = self._collect(tenant, thorough)
+            if plan is None:
                 return False
             try:
                 self._begin()
-                rows, gone = [], []
-                for attr, keys in taken.items():
-                    coll = colls[attr]
-                    for key in keys:
-                        obj = coll.get(key)
-                        if obj is None:
-                            tomb = coll.tombstone(key)
-                            if tomb is None:
-                                gone.append((tenant.id, attr, key))
-                            else:
-                                rows.append((tenant.id, attr, key, tomb, None, None))
-                        else:
-                            rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj),
-                                         json.dumps(snapshot.dump_object(obj))))
-                tombs = [r for r in rows if r[5] is None]
-                if tombs:
-                    # A deleted key that comes back is appended at the end, as a dict does.
-                    self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?",
-                                        [r[:3] for r in tombs])
-                if rows:
-                    # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
-                    self.db.executemany(
-                        "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
-                        "data=excluded.data", rows)
-                if gone:
-                    self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", gone)
-                if audit:
-                    self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)",
-                                        [(tenant.id, json.dumps(r.to_dict())) for r in audit])
-                for name, text in blobs.items():
-                    self.db.execute("INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
-                                    (tenant.id, name, text))
+                self._apply(plan)
                 self._commit()
             except BaseException:
                 self._rollback()
-                # Not durable, so not forgotten: the next flush retries these changes.
-                for attr, keys in taken.items():
-                    colls[attr].dirty |= keys
-                tenant.audit.dirty = audit + tenant.audit.dirty
-                self._written.pop(tenant.id, None)
+                self._undo(plan)
                 raise
-            self._written.setdefault(tenant.id, {}).update(blobs)
-            self._rng_marks[tenant.id] = rng
+            self._done(plan)
             return True
+
+    def _collect(self, tenant, thorough: bool):
+        """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""
+        if self.registry.tenants.get(tenant.id) is not tenant:
+            return None  # deleted or replaced (reset/restore): the registry hooks wrote the truth
+        colls = snapshot.collections_of(tenant)
+        taken = {attr: c.take_dirty() for attr, c in colls.items()}
+        audit, tenant.audit.dirty = tenant.audit.dirty, []
+        journal = self._journal_rows(tenant)
+        rng = tenant.ids.getstate()
+        moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
+                 or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
+        blobs = self._changed_blobs(tenant) if thorough or moved else {}
+        if not blobs and not audit and not any(taken.values()):
+            self._rng_marks[tenant.id] = rng
+            if journal is None:
+                return None
+        rows, gone = [], []
+        for attr, keys in taken.items():
+            coll = colls[attr]
+            for key in keys:
+                obj = coll.get(key)
+                if obj is None:
+                    tomb = coll.tombstone(key)
+                    if tomb is None:
+                        gone.append((tenant.id, attr, key))
+                    else:
+                        rows.append((tenant.id, attr, key, tomb, None, None))
+                else:
+                    rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj), _object_text(obj)))
+        audit_rows = [(tenant.id, _object_text(r)) for r in audit]
+        return {"tenant": tenant, "taken": taken, "audit": audit, "rng": rng, "blobs": blobs, "rows": rows,
+                "gone": gone, "audit_rows": audit_rows, "journal": journal}
+
+    def _journal_rows(self, tenant):
+        # (cleared, rows, lowest seq to keep) for the journal table, or None when nothing happened to it.
+        cleared, entries = tenant.journal.take_unsaved()
+        if not cleared and not entries:
+            return None
+        rows = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in entries]
+        keep_from = (entries[-1]["seq"] - min(tenant.journal.limit, JOURNAL_ROWS) + 1) if entries else None
+        return cleared, rows, keep_from
+
+    def _apply(self, plan) -> None:
+        tenant_id = plan["tenant"].id
+        rows = plan["rows"]
+        tombs = [r for r in rows if r[5] is None]
+        if tombs:
+            # A deleted key that comes back is appended at the end, as a dict does.
+            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?",
+                                [r[:3] for r in tombs])
+        if rows:
+            # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
+            self.db.executemany(
+                "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
+                "data=excluded.data", rows)
+        if plan["gone"]:
+            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", plan["gone"])
+        if plan["audit_rows"]:
+            self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", plan["audit_rows"])
+        if plan["journal"] is not None:
+            cleared, journal_rows, keep_from = plan["journal"]
+            if cleared:
+                self.db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
+            self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)",
+                                journal_rows)
+            if keep_from is not None:  # bounded: the newest entries only, as the in-memory ring
+                self.db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))
+        for name, text in plan["blobs"].items():
+            self.db.execute("INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
+                            (tenant_id, name, text))
+
+    def _undo(self, plan) -> None:
+        # Not durable, so not forgotten: the next flush retries these changes.
+        tenant = plan["tenant"]
+        colls = snapshot.collections_of(tenant)
+        for attr, keys in plan["taken"].items():
+            colls[attr].dirty |= keys
+        tenant.audit.dirty = plan["audit"] + tenant.audit.dirty
+        if plan["journal"] is not None:
+            cleared, _rows, _keep = plan["journal"]
+            tenant.journal.cleared = tenant.journal.cleared or cleared
+        self._written.pop(tenant.id, None)
+
+    def _done(self, plan) -> None:
+        tenant = plan["tenant"]
+        self._written.setdefault(tenant.id, {}).update(plan["blobs"])
+        self._rng_marks[tenant.id] = plan["rng"]
+
+    # -------------------------------------------------------------------------------------- group commit
+    def request_done(self, tenant, *, thorough: bool = True) -> int:
+        """Call at the end of a request, under ``tenant``'s lock (``tenant`` None: the request named none, any
+        tenant may have changed). Returns a ticket for :meth:`wait_durable`: the commit thread writes this
+        request's changes together with those of every request that ended meanwhile, in one transaction."""
+        with self._cond:
+            ticket = self._requested + 1
+            if tenant is None:
+                # Tenants not yet written whole (being created) are the create hook's to write, not ours.
+                touched = [t for t in self.registry.list()
+                           if t.id in self._written and t.id not in self._creating
+                           and (any(c.dirty for c in snapshot.collections_of(t).values()) or t.audit.dirty)]
+                if not touched:
+                    return 0  # nothing changed: nothing to wait for
+                for t in touched:
+                    self._queue(t, True, ticket)
+            else:
+                if not thorough and not self._moved(tenant):
+                    # A read that changed nothing answers at once; its journal entry goes with the next commit.
+                    if tenant.journal.unsaved or tenant.journal.cleared:
+                        self._queue(tenant, False, None)
+                        self._cond.notify_all()
+                    return 0
+                self._queue(tenant, thorough, ticket)
+            self._requested = ticket
+            self._cond.notify_all()
+            return self._requested
+
+    def _queue(self, tenant, thorough: bool, ticket: int | None) -> None:
+        prev = self._pending.get(tenant.id)
+        if prev is None:
+            self._pending[tenant.id] = (tenant, thorough, ticket)
+        else:
+            self._pending[tenant.id] = (tenant, thorough or prev[1], prev[2] if prev[2] is not None else ticket)
+
+    def _moved(self, tenant) -> bool:
+        # The cheap sign that a read request changed something after all (see flush's thorough=False).
+        return (any(c.dirty for c in snapshot.collections_of(tenant).values()) or bool(tenant.audit.dirty)
+                or self._rng_marks.get(tenant.id) != tenant.ids.getstate()
+                or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
+
+    def wait_durable(self, ticket: int) -> None:
+        """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
+        lock: the commit thread takes it to read the changes); raise if that commit failed."""
+        while True:
+            with self._cond:
+                if self._durable >= ticket:
+                    break
+                # Wait on the batch that will hold this ticket only: waking every waiter at every commit
+                # costs a context switch per waiting request per batch.
+                event = self._inflight[1] if ticket <= self._inflight[0] else self._next_event
+            event.wait()
+        with self._cond:
+            for lo, hi, exc in self._failed:
+                if lo < ticket <= hi:
+                    raise exc
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closing and not any(tid not in self._creating for tid in self._pending):
+                    self._cond.wait()
+                if self._closing and not self._pending and self._durable == self._requested:
+                    return
+                upto, batch, self._pending = self._requested, self._pending, {}
+                # A tenant being written whole (create, reset, restore) waits; so does every ticket from its first.
+                for tid in [tid for tid in batch if tid in self._creating]:
+                    tenant, thorough, first = batch.pop(tid)
+                    self._pending[tid] = (tenant, thorough, first)
+                    if first is not None:
+                        upto = min(upto, first - 1)
+                upto = max(upto, self._durable)
+                low = self._durable
+                done_event, self._next_event = self._next_event, threading.Event()
+                self._inflight = (upto, done_event)
+            plans, error = [], None
+            try:
+                for tenant, thorough, _first in batch.values():
+                    # The tenant lock: requests hold it from start to end, so this reads a request boundary.
+                    with tenant.lock, self.lock:
+                        plan = self._collect(tenant, thorough)
+                    if plan is not None:
+                        plans.append(plan)
+                if plans:
+                    with self.lock:
+                        try:
+                            self._begin()
+                            for plan in plans:
+                                self._apply(plan)
+                            self._commit()
+                        except BaseException:
+                            self._rollback()
+                            raise
+                        for plan in plans:
+                            self._done(plan)
+            except Exception as exc:  # noqa: BLE001 - reported to every waiting request as a 500
+                error = exc
+                for plan in plans:
+                    with plan["tenant"].lock, self.lock:
+                        self._undo(plan)
+            with self._cond:
+                if error is not None:
+                    self._failed = [f for f in self._failed if f[1] > upto - 10_000] + [(low, upto, error)]
+                self._durable = upto
+            done_event.set()
 
     def flush_all(self) -> int:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
@@ -228,8 +493,10 @@ class DurableStore:
         written = self._written.setdefault(tenant.id, {})
         out = {}
         mark = snapshot.clock_fingerprint(tenant.clock)
-        candidates = {"ids": snapshot.dump_ids(tenant), "state": snapshot.dump_state(tenant),
-                      "collections": self._collection_meta(tenant)}
+        candidates = {"state": snapshot.dump_state(tenant), "collections": self._collection_meta(tenant)}
+        # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
+        if "ids" not in written or self._rng_marks.get(tenant.id) != tenant.ids.getstate():
+            candidates["ids"] = snapshot.dump_ids(tenant)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
             candidates["clock"] = snapshot.dump_clock(tenant.clock)
             self._clock_marks[tenant.id] = mark
@@ -270,12 +537,16 @@ class DurableStore:
         for coll in snapshot.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
+        rows = self.db.execute("SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?",
+                               (tenant.id, tenant.journal.limit)).fetchall()
+        tenant.journal.load([json.loads(d) for (d,) in reversed(rows)])
+        tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = tenant.ids.getstate()
 
     def _delete_rows(self, tenant_id: str) -> None:
         for table, column in (("tenants", "id"), ("blobs", "tenant_id"), ("objects", "tenant_id"),
-                              ("audit", "tenant_id")):
+                              ("audit", "tenant_id"), ("journal", "tenant_id")):
             self.db.execute(f"DELETE FROM {table} WHERE {column}=?", (tenant_id,))
 
     def _begin(self) -> None:
@@ -290,7 +561,11 @@ class DurableStore:
             self.db.execute("ROLLBACK")
 
     def close(self) -> None:
-        """Checkpoint and close the database."""
+        """Write what is pending, checkpoint and close the database."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._committer.join(timeout=30)
         with self.lock:
             try:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -302,7 +577,7 @@ def open_store(registry, data_dir: str) -> DurableStore:
     """Open (or create) the durable store under ``data_dir``, load every stored tenant into ``registry`` and
     hook the registry so creates, resets, restores and deletes are persisted; the request middleware finds
     the store as ``registry.store`` and flushes each request's changes before its response is sent."""
-    os.makedirs(data_dir, exist_ok=True)
+    secure_data_dir(data_dir)
     store = DurableStore(registry, os.path.join(data_dir, DB_NAME))
     store.load_all()
     registry.on_tenant_created.append(store.tenant_created)

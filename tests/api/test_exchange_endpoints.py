@@ -25,8 +25,10 @@ def h(tenant, auth_header):
 @pytest.fixture
 def flask_only(app):
     """A client for the Flask app's own WSGI callable (routing through the blueprint, not the endpoints)."""
-    assert isinstance(app.wsgi_app, endpoints.ExchangeEndpoints)
-    return Client(app.wsgi_app.flask_wsgi)
+    # The durable-ack layer (group commit) is outermost; the endpoints sit right under it.
+    fast = app.wsgi_app.wsgi_app
+    assert isinstance(fast, endpoints.ExchangeEndpoints)
+    return Client(fast.flask_wsgi)
 
 
 def _same(a, b):

@@ -30,25 +30,30 @@ def test_median_run_takes_medians_and_sums_failures():
 
 
 def test_report_shows_both_baselines_and_the_target_ratios():
-    rounds = [(_run(1100, 0.80), _run(1000, 0.84)), (_run(900, 0.90), _run(1000, 0.81)),
-              (_run(1000, 0.85), _run(1250, 0.85))]
-    body_only = [(m, _run(1250, 0.70)) for m, _ in rounds]
-    load = {"rounds": rounds, "body_only_rounds": body_only, "mock": bench._median_run([m for m, _ in rounds]),
-            "baseline": bench._median_run([b for _, b in rounds]),
-            "baseline_body_only": bench._median_run([b for _, b in body_only]),
+    mock = [_run(1100, 0.40), _run(900, 0.45), _run(1000, 0.50)]
+    gunicorn = [_run(500, 1.00), _run(500, 1.10), _run(400, 1.00)]
+    granian = [_run(1000, 0.40), _run(1000, 0.45), _run(1250, 0.50)]
+    durable = [_run(880, 0.50), _run(810, 0.60), _run(700, 0.55)]
+    rounds = list(zip(mock, gunicorn))
+    load = {"rounds": rounds, "granian_rounds": list(zip(mock, granian)), "durable_rounds": list(zip(durable, mock)),
+            "mock": bench._median_run(mock), "baseline": bench._median_run(gunicorn),
+            "baseline_granian": bench._median_run(granian), "durable": bench._median_run(durable),
             "moto": _run(200, 5.0), "mock_half": _run(500, 1.1, p99=12), "responseBytes": 238,
             "responseHeaders": 10}
     args = argparse.Namespace(quick=False, users=16, seconds=15, rounds=3)
     text = bench.render(load, [], args)
     assert "same response: 238-byte body, 10 headers" in text
-    assert "the sessions 1-3 baseline" in text
-    # Throughput ratios per round 1.10, 0.90, 0.80: median 0.90. CPU ratios 1.05, 0.90, 1.00: median 1.00.
-    assert "mock / baseline throughput: **0.90**" in text
-    assert "server CPU per request (baseline ÷ mock, robust to other load on the machine): **1.00**" in text
-    # Against the body-only baseline: 0.88, 0.72, 0.80 -> 0.80; CPU 0.875, 0.778, 0.824 -> 0.82.
-    assert "throughput **0.80**, server CPU per request **0.82**" in text
+    assert "gunicorn 27 gthread" in text and "bare Flask on granian" in text
+    # mock/gunicorn per round 2.20, 1.80, 2.50 -> 2.20; CPU 2.50, 2.44, 2.00 -> 2.44.
+    assert "mock / bare Flask on gunicorn 27 throughput: **2.20** (median of the rounds; target >= 1.8); " \
+           "by server CPU per request: **2.44**" in text
+    # mock/granian 1.10, 0.90, 0.80 -> 0.90; CPU 1.00, 1.00, 1.00.
+    assert "mock / bare Flask on granian throughput: **0.90** (median of the rounds; target >= 0.85); " \
+           "by server CPU per request: **1.00**" in text
+    # durable/mock 0.80, 0.90, 0.70 -> 0.80; CPU 0.80, 0.75, 0.91 -> 0.80.
+    assert "mock --data-dir / mock in memory throughput: **0.80** (median of the rounds; target >= 0.8)" in text
     assert "mock / moto throughput: **5.00x**" in text
-    assert "p99 at half load: **12 ms**" in text
+    assert "p99 at half load: **12 ms** (target < 20 ms)" in text
     assert text.startswith("<!-- bench.py:start -->") and text.rstrip().endswith("<!-- bench.py:end -->")
 
 

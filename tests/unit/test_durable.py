@@ -147,3 +147,39 @@ def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
     assert again.settings["profile"] == "strict"
     assert again.sync.history == tenant.sync.history
     store2.db.close()
+
+
+def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
+    import stat
+    from mockserver.domain.tenant import TenantRegistry
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    (data_dir / "hybridsoa.sqlite3").touch(mode=0o644)
+    registry = TenantRegistry(seed=1)
+    store = open_store(registry, str(data_dir))
+    registry.create("perm", mailboxes=2, seed=1)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for name in ("hybridsoa.sqlite3", "hybridsoa.sqlite3-wal", "hybridsoa.sqlite3-shm"):
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
+    store.close()
+
+
+def test_request_journal_survives_a_restart_bounded(tmp_path):
+    from mockserver.app import create_app
+    from mockserver.domain.tenant import TenantRegistry
+    registry = TenantRegistry(seed=1)
+    store = open_store(registry, str(tmp_path))
+    tenant = registry.create("journaled", mailboxes=2, seed=1, frozen_clock=True)
+    tenant.journal.resize(5)
+    client = create_app(registry).test_client()
+    for _ in range(8):
+        assert client.get(f"/_mock/tenants/{tenant.id}/clock").status_code == 200
+        client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json={})
+    store.close()
+    reopened = TenantRegistry(seed=1)
+    again = open_store(reopened, str(tmp_path))
+    kept = reopened.get("journaled").journal
+    assert [e["seq"] for e in kept.entries] == [e["seq"] for e in tenant.journal.entries]
+    assert len(kept.entries) == 5
+    assert kept.add({"api": "exchange"})["seq"] == tenant.journal.entries[-1]["seq"] + 1
+    again.close()

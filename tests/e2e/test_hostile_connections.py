@@ -1,0 +1,180 @@
+"""What a port scanner, a dying test or a slow client does to ``hybridsoa-mock serve`` (issue 21): connections
+reset before, during and after the TLS handshake, truncated ClientHellos and plain HTTP on the TLS port leave the
+one worker process running with every tenant intact; 64 half-open requests held open do not stop
+``/_mock/health`` from answering within a second."""
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from mockserver.tls import CaPinnedSession
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> set[int]:
+    """PIDs of the direct children of ``pid`` (the engine's worker processes)."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out.update(int(p) for p in text)
+    return out
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One ``hybridsoa-mock serve`` over TLS with a data dir, read up to its banner."""
+    data = tmp_path_factory.mktemp("hostile") / "data"
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--data-dir",
+                             str(data), "--no-demo"], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if line.strip().startswith("control plane"):
+            break
+    session = CaPinnedSession(str(data / "ca.pem"))
+    url = f"https://127.0.0.1:{port}"
+    for _ in range(100):  # the worker is listening once the banner is out; retry the connection, not a timer
+        try:
+            session.get(f"{url}/_mock/health", timeout=5)
+            break
+        except requests.ConnectionError:
+            continue
+    try:
+        yield proc, url, port, session, data
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with an RST (SO_LINGER 0), as a scanner or a killed client does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _client_hello() -> bytes:
+    """The bytes of a real TLS ClientHello, produced by Python's TLS stack over memory buffers."""
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def test_resets_partial_hellos_and_plain_http_leave_the_worker_and_tenants(served):
+    proc, url, port, session, _data = served
+    tenant = session.post(f"{url}/_mock/tenants", json={"name": "survivor", "mailboxes": 5}, timeout=60).json()
+    workers = _children(proc.pid)
+    assert len(workers) == 1
+    hello = _client_hello()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    for i in range(200):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        kind = i % 5
+        if kind == 1:  # a truncated ClientHello, then a reset
+            sock.sendall(hello[: len(hello) // 2])
+        elif kind == 2:  # a whole ClientHello, part of the server's answer read, then a reset mid-handshake
+            sock.sendall(hello)
+            sock.recv(64)
+        elif kind == 3:  # a finished handshake, then a reset
+            sock = ctx.wrap_socket(sock, server_hostname="localhost")
+        elif kind == 4:  # plain HTTP on the TLS port
+            sock.sendall(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                sock.recv(1024)
+            except OSError:
+                pass
+        _reset(sock)
+    assert _children(proc.pid) == workers  # no worker died or was respawned
+    health = session.get(f"{url}/_mock/health", timeout=10)
+    assert health.status_code == 200
+    listed = session.get(f"{url}/_mock/tenants", timeout=10).json()
+    names = [t["name"] for t in (listed["value"] if isinstance(listed, dict) else listed)]
+    assert "survivor" in names
+    mailboxes = session.get(f"{url}/_mock/tenants/{tenant['tenantId']}", timeout=10)
+    assert mailboxes.status_code == 200
+
+
+def test_64_half_open_requests_do_not_stop_health(served):
+    proc, url, port, session, _data = served
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    held = []
+    try:
+        for i in range(64):
+            sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                                   server_hostname="localhost")
+            if i % 2:  # headers never finished
+                sock.sendall(b"POST /_mock/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+            else:  # headers done, body promised and never sent
+                sock.sendall(b"POST /_mock/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100000\r\n\r\n{\"name\": ")
+            held.append(sock)
+            if i % 16 == 15:
+                assert session.get(f"{url}/_mock/health", timeout=1).status_code == 200
+        for _ in range(10):
+            assert session.get(f"{url}/_mock/health", timeout=1).status_code == 200
+    finally:
+        for sock in held:
+            _reset(sock)
+    assert session.get(f"{url}/_mock/health", timeout=1).status_code == 200
+    assert len(_children(proc.pid)) == 1
+
+
+def _raw_exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` over TLS and read the answer until the server closes or 64 KB arrived."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                         server_hostname="localhost") as sock:
+        sock.sendall(data)
+        out = b""
+        try:
+            while b"\r\n\r\n" not in out or len(out) < 64:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except (TimeoutError, ssl.SSLError, OSError):
+            pass
+        return out
+
+
+def test_long_request_lines_get_json_or_an_empty_engine_answer_never_html(served):
+    _proc, _url, port, _session, _data = served
+    # What reaches the app answers in its JSON error shape; what the engine refuses itself (414 for a long URI,
+    # 431 past its buffer, 400 for an unparsable request) is a bare status line: never HTML, never a traceback.
+    requests_ = [b"GET /" + b"a" * n + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                 for n in (2000, 20000, 500000)] + [b"GARBAGE\r\n\r\n"]
+    statuses = []
+    for request in requests_:
+        answer = _raw_exchange(port, request)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status = head.split(b" ")[1]
+        statuses.append(status)
+        assert status.startswith(b"4"), answer[:200]
+        assert body == b"" or body.startswith(b'{"error"'), answer[:200]
+    assert statuses[0] == b"404" and statuses[-1] == b"400"
