@@ -7,8 +7,9 @@ import sys
 from . import keys, roles
 from .directory import Application, EntraUser
 from .memory import EMPTY_LIST, SharedList
-from .onprem import (REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARED_MAILBOX, REMOTE_USER_MAILBOX,
-                     ADUser, consistency_guid_for)
+from .onprem import (ONPREM_EQUIPMENT_MAILBOX, ONPREM_MAIL_USER, ONPREM_ROOM_MAILBOX, ONPREM_SHARED_MAILBOX,
+                     ONPREM_USER_MAILBOX, REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARED_MAILBOX,
+                     REMOTE_USER_MAILBOX, ADUser, consistency_guid_for)
 
 #: name -> (app roles, directory roles)
 SEED_APPS = {
@@ -37,6 +38,9 @@ TYPE_OU = {REMOTE_USER_MAILBOX: "Users", REMOTE_SHARED_MAILBOX: "Shared", REMOTE
 #: msExchRecipientDisplayType of remote mailboxes by type (low confidence; see docs/fidelity.md).
 DISPLAY_TYPE = {REMOTE_USER_MAILBOX: -2147483642, REMOTE_SHARED_MAILBOX: -2147483642,
                 REMOTE_ROOM_MAILBOX: -2147481850, REMOTE_EQUIPMENT_MAILBOX: -2147481594}
+#: msExchRecipientDisplayType of on-premises mailboxes: ACL-able user mailbox, shared (MailboxUser), room, equipment.
+ONPREM_DISPLAY_TYPE = {ONPREM_USER_MAILBOX: 1073741824, ONPREM_SHARED_MAILBOX: 0, ONPREM_ROOM_MAILBOX: 7,
+                       ONPREM_EQUIPMENT_MAILBOX: 8}
 #: msExchRemoteRecipientType of migrated remote mailboxes: Migrated (4), plus Room (32), Equipment (64), Shared (96).
 REMOTE_RECIPIENT_TYPE = {REMOTE_USER_MAILBOX: 4, REMOTE_ROOM_MAILBOX: 36, REMOTE_EQUIPMENT_MAILBOX: 68,
                          REMOTE_SHARED_MAILBOX: 100}
@@ -189,12 +193,26 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
     attrs["sn"] = sn
     attrs["department"] = department
     attrs["title"] = title
-    attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}", "smtp:" + routing))
-    attrs["msExchRecipientTypeDetails"] = kind
-    attrs["msExchRecipientDisplayType"] = DISPLAY_TYPE.get(kind, -2147483642)
-    attrs["msExchRemoteRecipientType"] = REMOTE_RECIPIENT_TYPE.get(kind, 4)
-    attrs["msExchMailboxGuid"] = tenant.ids.guid()
-    attrs["targetAddress"] = "SMTP:" + routing
+    if kind in DISPLAY_TYPE:  # a remote mailbox (Enable-RemoteMailbox / a migrated mailbox)
+        attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}", "smtp:" + routing))
+        attrs["msExchRecipientTypeDetails"] = kind
+        attrs["msExchRecipientDisplayType"] = DISPLAY_TYPE[kind]
+        attrs["msExchRemoteRecipientType"] = REMOTE_RECIPIENT_TYPE[kind]
+        attrs["msExchMailboxGuid"] = tenant.ids.guid()
+        attrs["targetAddress"] = "SMTP:" + routing
+    elif kind in ONPREM_DISPLAY_TYPE:  # a mailbox on the on-premises servers (New-Mailbox)
+        attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}", "smtp:" + routing))
+        attrs["msExchRecipientTypeDetails"] = kind
+        attrs["msExchRecipientDisplayType"] = ONPREM_DISPLAY_TYPE[kind]
+        attrs["msExchMailboxGuid"] = tenant.ids.guid()
+    elif kind == ONPREM_MAIL_USER:  # a mail user (New-MailUser): mail goes to an outside address
+        attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}",))
+        attrs["msExchRecipientTypeDetails"] = kind
+        attrs["msExchRecipientDisplayType"] = 6
+        attrs["targetAddress"] = f"SMTP:{sam}@partner.example"
+    else:  # no Exchange attributes at all (a plain AD user; the cloud-first flow starts here)
+        attrs["mail"] = attrs["mailNickname"] = None
+        attrs["proxyAddresses"] = EMPTY_LIST
     if department:
         attrs["extensionAttribute1"] = department.upper()[:3] + "-" + str(tenant.ids.rng.randrange(100, 999))
     if extra:

@@ -57,6 +57,11 @@ class Tenant:
             "forwardSyncDelayMinutes": 0,
             "deviceCodeAutoApprove": False,
             "tokenLifetimeSeconds": 3599,
+            # Licensing (issue 18): the SKU group-based licensing gives new synced remote user mailboxes ("" = off),
+            # and how long Exchange Online takes to provision a licensed user's mailbox.
+            "licenseAutoAssignSku": "ENTERPRISEPACK",
+            "mailboxProvisioningDelayMinutes": 5,
+            "moveRequestMinutes": 60,
         }
         self.signing_kid = keys.b64url(self.id.encode())[:27]
         self.signing_key_pem = keys.private_key_pem(f"tenant-signing:{self.id}")

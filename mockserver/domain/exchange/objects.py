@@ -56,6 +56,17 @@ def _constants(tenant) -> dict:
     return found
 
 
+def exchange_netbios(tenant) -> str:
+    """The NetBIOS name of the Exchange Online forest partition (the ``domain`` of ``domain\\account``)."""
+    return tenant_partition(tenant).split(".", 1)[0]
+
+
+def legacy_exchange_dn(mbx) -> str:
+    """LegacyExchangeDN of a cloud recipient (``.../cn=Recipients/cn=<ExchangeGuid hex>-<alias>``)."""
+    return (f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
+            f"cn={mbx.exchange_guid.replace('-', '')}-{mbx.alias}")
+
+
 def distinguished_name(tenant, name: str) -> str:
     """Exchange Online DN of a recipient."""
     return f"CN={name}{_constants(tenant)['dn_suffix']}"
@@ -114,8 +125,7 @@ def mailbox_object(tenant, mbx) -> dict:
         "GrantSendOnBehalfTo": list(mbx.grant_send_on_behalf_to),
         "ExternalDirectoryObjectId": mbx.external_directory_object_id or "",
         "HiddenFromAddressListsEnabled": bool(mbx.hidden_from_address_lists_enabled),
-        "LegacyExchangeDN": f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
-                            f"cn={mbx.exchange_guid.replace('-', '')}-{mbx.alias}",
+        "LegacyExchangeDN": legacy_exchange_dn(mbx),
         "MaxSendSize": "35 MB (36,700,160 bytes)",
         "MaxReceiveSize": "36 MB (37,748,736 bytes)",
         "EmailAddressPolicyEnabled": False,
@@ -209,7 +219,7 @@ def _base(tenant, name: str, object_guid: str, created: float, changed: float) -
         "IsValid": True,
         "ExchangeVersion": EXCHANGE_VERSION,
         "Name": name,
-        "DistinguishedName": f"CN={name}{consts['dn_suffix']}",
+        "DistinguishedName": "CN=" + name.replace(",", "\\,") + consts["dn_suffix"],
         "ObjectClass": ["top", "person", "organizationalPerson", "user"],
         "WhenChanged": changed_at,
         "WhenCreated": created_at,
