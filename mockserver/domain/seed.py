@@ -78,8 +78,9 @@ def seed_tenant(tenant, *, freeze: bool = False) -> None:
     # Not yet published: the registry's hooks persist a new tenant whole, so no per-key dirty marks are kept.
     with bulk_allocation(tenant.spec.mailboxes, freeze=freeze), tenant.ad_users.untracked(), \
             tenant.users.untracked(), tenant.mailboxes.untracked():
-        seed_onprem(tenant, tenant.spec.mailboxes)
+        seed_onprem(tenant, tenant.spec.mailboxes, realistic=True)
         tenant.sync.run_cycle("Initial", scheduled=False)
+        finish_mix(tenant)
 
 
 def seed_identities(tenant) -> None:
@@ -112,6 +113,51 @@ def _types_for(count: int, rng) -> list[int]:
     return first + rest
 
 
+#: The realistic mix of a hybrid tenant's recipients (issue 18), by share; every kind appears once first.
+#: remoteLicensed: synced remote user mailbox with an E3 licence; remoteCloudManaged: the same, already moved to
+#: IsExchangeCloudManaged; remoteUnlicensed: remote mailbox never licensed (a MailUser in the cloud);
+#: onpremMailbox: mailbox still on the Exchange servers; mailUser: on-prem mail user; shared/room/equipment: remote
+#: resource mailboxes; noMailbox: synced user without Exchange attributes; cloudOnly: cloud-only licensed mailbox.
+REALISTIC_MIX = {"remoteLicensed": 0.50, "remoteCloudManaged": 0.08, "remoteUnlicensed": 0.05,
+                 "onpremMailbox": 0.10, "mailUser": 0.04, "shared": 0.08, "room": 0.05, "equipment": 0.03,
+                 "noMailbox": 0.03, "cloudOnly": 0.04}
+#: Mix kind -> the AD msExchRecipientTypeDetails it is created with (None: no Exchange attributes).
+MIX_AD_TYPE = {"remoteLicensed": REMOTE_USER_MAILBOX, "remoteCloudManaged": REMOTE_USER_MAILBOX,
+               "remoteUnlicensed": REMOTE_USER_MAILBOX, "onpremMailbox": ONPREM_USER_MAILBOX,
+               "mailUser": ONPREM_MAIL_USER, "shared": REMOTE_SHARED_MAILBOX, "room": REMOTE_ROOM_MAILBOX,
+               "equipment": REMOTE_EQUIPMENT_MAILBOX, "noMailbox": None}
+
+
+def mix_option(tenant) -> dict[str, float] | None:
+    """``options.mix`` of the tenant: None for ``"uniform"`` (every mailbox a synced, licensed remote mailbox of
+    the four types, the pre-issue-18 seed), else the kinds' weights (``"realistic"`` or absent: REALISTIC_MIX;
+    an object: those weights, kinds not named get 0)."""
+    from .errors import InvalidArgument
+    value = (tenant.spec.options or {}).get("mix", "realistic")
+    if value == "uniform":
+        return None
+    if value == "realistic":
+        return dict(REALISTIC_MIX)
+    if not isinstance(value, dict) or not value:
+        raise InvalidArgument('options.mix must be "realistic", "uniform" or an object of kind weights '
+                              f"({', '.join(REALISTIC_MIX)})")
+    for kind, weight in value.items():
+        if kind not in REALISTIC_MIX:
+            raise InvalidArgument(f"options.mix: unknown kind '{kind}' (known: {', '.join(REALISTIC_MIX)})")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1_000_000:
+            raise InvalidArgument(f"options.mix.{kind} must be a number from 0 to 1000000")
+    if not any(value.values()):
+        raise InvalidArgument("options.mix needs at least one kind with a positive weight")
+    return {kind: float(value.get(kind, 0)) for kind in REALISTIC_MIX}
+
+
+def _kinds_for(count: int, weights: dict[str, float], rng) -> list[str]:
+    present = [k for k, w in weights.items() if w > 0]
+    first = present[:count]
+    rest = rng.choices(present, weights=[weights[k] for k in present], k=max(0, count - len(first)))
+    return first + rest
+
+
 def _name_pools():
     """Faker's en_US first/last names (with their weights) and job titles, loaded once: drawing from them with
     the tenant's RNG is ~50x faster than Faker's per-call sampling, which matters for 100,000-user tenants."""
@@ -135,8 +181,9 @@ def _name_pools():
 _POOLS = None
 
 
-def seed_onprem(tenant, count: int) -> list[ADUser]:
-    """Create ``count`` faker-generated, mail-enabled AD users (all four remote mailbox types when count >= 4)."""
+def seed_onprem(tenant, count: int, *, realistic: bool = False) -> list[ADUser]:
+    """Create ``count`` faker-generated AD users: remote mailboxes of the four types (all four when count >= 4),
+    or, with ``realistic``, the tenant's recipient mix (``options.mix``; see REALISTIC_MIX)."""
     ous = default_ous(tenant)
     if not tenant.sync.settings.get("ouScope"):
         tenant.sync.settings["ouScope"] = [ous["Corp"]]
@@ -146,12 +193,16 @@ def seed_onprem(tenant, count: int) -> list[ADUser]:
     suffix: dict[str, int] = {}
     (first_pool, first_cum), (last_pool, last_cum), jobs = _name_pools()
     rng = tenant.ids.rng
-    kinds = _types_for(count, rng)
+    weights = mix_option(tenant) if realistic else None
+    mix = _kinds_for(count, weights, rng) if weights else None
+    kinds = [MIX_AD_TYPE.get(k, REMOTE_USER_MAILBOX) for k in mix] if mix else _types_for(count, rng)
     firsts = rng.choices(first_pool, cum_weights=first_cum, k=count)
     lasts = rng.choices(last_pool, cum_weights=last_cum, k=count)
     labels = {REMOTE_SHARED_MAILBOX: "Shared", REMOTE_ROOM_MAILBOX: "Room", REMOTE_EQUIPMENT_MAILBOX: "Equipment"}
+    cns: set[str] = set()
+    tenant.seed_mix = {}
     for i, kind in enumerate(kinds):
-        if kind == REMOTE_USER_MAILBOX:
+        if kind not in labels:
             given, sn = firsts[i], lasts[i]
             display = f"{given} {sn}"
             base = f"{given[0]}{sn}".lower()
@@ -169,10 +220,50 @@ def seed_onprem(tenant, count: int) -> list[ADUser]:
             sam = f"{base}{n}"
         suffix[base] = n
         taken.add(sam)
+        # cn is unique in the seeded forest (Exchange Online's Name comes from it): a repeated name gets the
+        # account name after it, as admins disambiguate cn in one OU.
+        cn = display if display.lower() not in cns else f"{display} ({sam})"
+        cns.add(cn.lower())
+        mix_kind = mix[i] if mix else "uniform"
+        if mix_kind == "cloudOnly":
+            tenant.seed_mix[sam] = (mix_kind, display)
+            continue  # made in the cloud after the initial cycle (seed_cloud_only)
         created.append(new_ad_user(tenant, sam, display=display, given=given, sn=sn, kind=kind,
-                                   ou=ous[TYPE_OU[kind]], department=rng.choice(DEPARTMENTS) if given else None,
-                                   title=rng.choice(jobs)[:64] if given and rng.random() < 0.5 else None, now=now))
+                                   ou=ous[TYPE_OU.get(kind, "Users")],
+                                   department=rng.choice(DEPARTMENTS) if given else None,
+                                   title=rng.choice(jobs)[:64] if given and rng.random() < 0.5 else None, now=now,
+                                   extra={"cn": cn} if cn != display else None))
+        if mix:
+            tenant.seed_mix[sam] = (mix_kind, display)
+            if mix_kind == "remoteUnlicensed":
+                tenant.sync.unlicensed_seed.add(sam)
     return created
+
+
+def finish_mix(tenant) -> None:
+    """After the seed's Initial cycle: flip the mix's already-cloud-managed mailboxes and create its cloud-only
+    ones (a licensed cloud user with a mailbox each)."""
+    from .exchange.identity import mailbox_of
+    from .exchange.recipient_cmdlets import new_cloud_mailbox
+    from .licensing import license_user
+    mix = getattr(tenant, "seed_mix", None) or {}
+    tenant.sync.unlicensed_seed.clear()
+    if not mix:
+        return
+    index = tenant.sync.index
+    index.refresh()
+    shared: dict = {}
+    for sam, (kind, display) in mix.items():
+        if kind == "remoteCloudManaged":
+            ad = tenant.ad_users.get(sam)
+            user = index.user_for_anchor(ad.consistency_guid) if ad is not None else None
+            mbx = mailbox_of(tenant, user) if user is not None else None
+            if mbx is not None and mbx.is_mailbox:
+                mbx.is_exchange_cloud_managed = True
+        elif kind == "cloudOnly":
+            mbx = new_cloud_mailbox(tenant, sam, display_name=display)
+            license_user(tenant, tenant.users.get(mbx.external_directory_object_id), shared=shared)
+    tenant.seed_mix = {}
 
 
 def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn: str | None = None,
