@@ -73,6 +73,8 @@ class Tenant:
         # Exchange Online
         self.mailboxes: Collection[Mailbox] = Collection("mailboxes")
         self.org_config: dict = {"ExchangeAttributesCloudManagedByDefault": False}
+        #: New-MoveRequest -Outbound requests by ExchangeGuid (exchange/move_requests.py).
+        self.move_requests: dict = {}
         # On-premises AD
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()

@@ -64,7 +64,7 @@ def list_users(tenant, caller):
     q = query.parse(USER_COLLECTION)
     matched = query.run(q, live_users(tenant), U.graph_view)
     chunk, next_link = query.page(q, matched, USER_COLLECTION)
-    items = [U.graph_view(u, q.select or U.DEFAULT_PROPERTIES) for u in chunk]
+    items = [U.graph_view_in(tenant, u, q.select or U.DEFAULT_PROPERTIES) for u in chunk]
     return collection("users", items, select=q.select, count=len(matched) if q.count else None, next_link=next_link)
 
 
@@ -95,7 +95,8 @@ def get_user(tenant, caller, user_key):
     """``GET /users/{id | userPrincipalName}``."""
     select = select_only()
     user = U.find_user(tenant, user_key)
-    return entity("users/$entity", query.project(U.graph_view(user), select, U.DEFAULT_PROPERTIES), select=select)
+    return entity("users/$entity", query.project(U.graph_view_in(tenant, user), select, U.DEFAULT_PROPERTIES),
+                  select=select)
 
 
 @endpoint("/me")
