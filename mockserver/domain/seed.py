@@ -222,7 +222,9 @@ def seed_onprem(tenant, count: int, *, realistic: bool = False) -> list[ADUser]:
         taken.add(sam)
         # cn is unique in the seeded forest (Exchange Online's Name comes from it): a repeated name gets the
         # account name after it, as admins disambiguate cn in one OU.
-        cn = display if display.lower() not in cns else f"{display} ({sam})"
+        # The uniform seed names every object after its account (cn = sAMAccountName, as many forests do), so
+        # its Exchange Online Names are the aliases the tests written before issue 18 use.
+        cn = sam if not mix else display if display.lower() not in cns else f"{display} ({sam})"
         cns.add(cn.lower())
         mix_kind = mix[i] if mix else "uniform"
         if mix_kind == "cloudOnly":

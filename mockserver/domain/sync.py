@@ -386,6 +386,10 @@ class SyncEngine:
             rtd = mbx.recipient_type_details  # a licensed cloud mailbox stays one whatever AD says
         if rtd == "MailUser":
             mail_user_values(ad, exchange)
+            if live and mbx.external_email_address and not ad.attrs.get("targetAddress"):
+                # An on-premises mailbox has no targetAddress to master it: the cloud value (set when the object
+                # arrived, or by the move that sent the mailbox back) stays.
+                exchange["external_email_address"] = mbx.external_email_address
         else:
             exchange["recipient_type_details"] = rtd
         cloud_managed = run.cloud_managed_default() if rtd != "MailUser" else False

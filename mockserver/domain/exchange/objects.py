@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from .identity import owner_of, user_name
 from .rules import is_dir_synced
+from ..licensing import has_exchange_plan
 
 ZERO_GUID = uuid.UUID(int=0)
 EXCHANGE_VERSION = "0.20 (15.0.0.0)"
@@ -178,7 +179,8 @@ def user_object(tenant, user, mbx=None) -> dict:
         "ImmutableId": user.on_premises_immutable_id or "",
         "RecipientType": RECIPIENT_TYPE.get(rtd, "UserMailbox"),
         "RecipientTypeDetails": rtd,
-        "SKUAssigned": mbx is not None,
+        # An Exchange Online plan is assigned (false for unlicensed shared/room mailboxes and de-licensed users).
+        "SKUAssigned": has_exchange_plan(user),
     }
     obj.update(_base(tenant, name, mbx.guid if mbx is not None else user.id, user.created_date_time,
                      max(user.created_date_time, user.on_premises_last_sync_date_time or 0,
