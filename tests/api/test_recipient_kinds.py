@@ -234,3 +234,20 @@ def test_the_default_tenant_is_a_deterministic_realistic_mix(make_tenant):
             ("UserMailbox", False, False)} <= seen
     only_rooms = make_tenant(name="rooms", seed=7, mailboxes=6, options={"mix": {"room": 1}})
     assert {m.recipient_type_details for m in only_rooms.mailboxes} == {"RoomMailbox"}
+
+
+def test_dashboard_and_sdk_inventory_show_the_kinds(client, make_tenant):
+    from sdk.soa.inventory import classify
+    t = make_tenant(name="dash-kinds", seed=3, mailboxes=20, options={"mix": "realistic"})
+    resp = client.get(f"/tenants/{t.name}")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "Recipient kinds" in page and "on-premises mailbox" in page and "remote mailbox, licensed" in page
+    assert classify({"RecipientTypeDetails": "MailUser", "IsDirSynced": True,
+                     "ExternalEmailAddress": "SMTP:a@x.mail.onmicrosoft.com"})[0] == "not-provisioned"
+    assert classify({"RecipientTypeDetails": "MailUser", "IsDirSynced": True, "ExternalEmailAddress": "SMTP:a@x.com",
+                     "ExchangeGuid": "5f401fa9-7f07-439a-9ad7-2b63b735dff0"})[0] == "on-prem-mailbox"
+    assert classify({"RecipientTypeDetails": "UserMailbox", "IsDirSynced": True,
+                     "IsExchangeCloudManaged": True})[0] == "already-cloud-managed"
+    assert classify({"RecipientTypeDetails": "UserMailbox", "IsDirSynced": False})[0] == "not-synced"
+    assert classify({"RecipientTypeDetails": "User", "IsDirSynced": True})[0] == "no-mailbox"
