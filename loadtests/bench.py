@@ -162,7 +162,7 @@ def load_benchmarks(args, work: Path) -> dict:
     host = f"https://127.0.0.1:{port}"
     try:
         wait_for(f"{host}/_mock/health", ca, server=mock)
-        tenant = requests.post(f"{host}/_mock/tenants", json={"mailboxes": args.mailboxes, "name": "bench"},
+        tenant = requests.post(f"{host}/_mock/tenants", json={"mailboxes": args.mailboxes, "name": "bench", "options": {"mix": "uniform"}},
                                verify=ca, timeout=600).json()
         token = mock_sign_in(host, ca, tenant)
         url = f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand?$select=Alias"
