@@ -433,8 +433,11 @@ class SyncEngine:
             return
         if ad.sam_account_name.lower() in self.unlicensed_seed:
             return
-        from .licensing import SKUS
-        if part in SKUS:
+        allowed = self.shared_licences.get("_skus")
+        if allowed is None:  # the tenant's own SKUs, once per cycle
+            from .licensing import tenant_sku_units
+            allowed = self.shared_licences["_skus"] = set(tenant_sku_units(self.tenant))
+        if part in allowed:
             user.usage_location = user.usage_location or "US"
             license_user(self.tenant, user, part, shared=self.shared_licences)
 

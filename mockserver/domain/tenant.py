@@ -258,8 +258,12 @@ class TenantRegistry:
         return tenant
 
     def _build(self, spec: TenantSpec) -> Tenant:
-        from .seed import seed_identities, seed_tenant
+        from .licensing import validate_sku_option
+        from .seed import mix_option, seed_identities, seed_tenant
         tenant = Tenant(spec)
+        if spec.options.get("skus") is not None:
+            validate_sku_option(spec.options["skus"])
+        mix_option(tenant)  # a bad options.mix is refused before anything is seeded
         with tenant.lock:
             if spec.scenario:
                 from .scenario_tenant import apply_tenant_description, tenant_description

@@ -251,3 +251,16 @@ def test_dashboard_and_sdk_inventory_show_the_kinds(client, make_tenant):
                      "IsExchangeCloudManaged": True})[0] == "already-cloud-managed"
     assert classify({"RecipientTypeDetails": "UserMailbox", "IsDirSynced": False})[0] == "not-synced"
     assert classify({"RecipientTypeDetails": "User", "IsDirSynced": True})[0] == "no-mailbox"
+
+
+@pytest.mark.parametrize("options", [{"mix": "bogus"}, {"mix": {"unicorns": 1}}, {"mix": {"room": 0}},
+                                     {"skus": {"NOPE": 3}}, {"skus": {"ENTERPRISEPACK": -1}}])
+def test_bad_creation_options_are_refused(client, options):
+    resp = client.post("/_mock/tenants", json={"mailboxes": 2, "options": options})
+    assert resp.status_code == 400
+
+
+def test_creation_option_skus_sets_the_subscribed_units(client, make_tenant, auth_header):
+    t = make_tenant(name="skus", seed=2, mailboxes=2, options={"skus": {"EXCHANGESTANDARD": 7}})
+    skus = client.get("/v1.0/subscribedSkus", headers=auth_header(t, "graph")).get_json()["value"]
+    assert [(s["skuPartNumber"], s["prepaidUnits"]["enabled"]) for s in skus] == [("EXCHANGESTANDARD", 7)]
