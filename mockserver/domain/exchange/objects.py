@@ -147,6 +147,8 @@ def recipient_object(tenant, mbx) -> dict:
             "ExchangeGuid", "ArchiveGuid", "OrganizationalUnit")
     obj = {k: full[k] for k in keep}
     obj["IsExchangeCloudManaged"] = full["IsExchangeCloudManaged"]
+    # Get-Recipient's ExternalEmailAddress: the routing address of a mail user, empty for mailboxes.
+    obj["ExternalEmailAddress"] = mbx.external_email_address if mbx.recipient_type_details == "MailUser" else None
     for i in range(1, 16):
         obj[f"CustomAttribute{i}"] = full[f"CustomAttribute{i}"]
     for i in range(1, 6):
