@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .clock import iso
 from .errors import InvalidArgument
+from .memory import SharedList
 
 #: Microsoft's "Product names and service plan identifiers for licensing" values the mock offers.
 _SKU_CATALOGUE = {
@@ -116,7 +117,19 @@ def enabled_plan_ids(user) -> set[str]:
 
 def has_exchange_plan(user) -> bool:
     """Whether an enabled Exchange Online plan is assigned (what makes Exchange provision a mailbox)."""
-    return bool(user is not None and user.assigned_licenses and enabled_plan_ids(user) & EXCHANGE_PLAN_IDS)
+    global _last_answer
+    licences = user.assigned_licenses if user is not None else None
+    if not licences:
+        return False
+    if _last_answer[0] is licences:  # the seed's users share one unchangeable list: answered once per cycle
+        return _last_answer[1]
+    answer = bool(enabled_plan_ids(user) & EXCHANGE_PLAN_IDS)
+    if type(licences) is SharedList:
+        _last_answer = (licences, answer)
+    return answer
+
+
+_last_answer: tuple = (None, False)
 
 
 def _plan_service(plan_id: str) -> str:
@@ -149,7 +162,6 @@ def license_user(tenant, user, part: str = DEFAULT_SKU, *, shared: dict | None =
     if shared is not None and part in shared:
         user.assigned_licenses, user.assigned_plans = shared[part]
         return
-    from .memory import SharedList
     licences = SharedList.of([{"skuId": sku.sku_id, "disabledPlans": []}])
     user.assigned_licenses = licences
     user.assigned_plans = SharedList.of(_plans_after(user, tenant.clock.now()))
