@@ -172,14 +172,21 @@ def license_user(tenant, user, part: str = DEFAULT_SKU, *, shared: dict | None =
 def _exchange_status(tenant, user) -> str:
     """provisioningStatus of the user's Exchange plan: Success once the mailbox exists, PendingActivation while it
     is being provisioned, PendingInput when Exchange cannot provision one (the mailbox is on-premises)."""
-    from .exchange.identity import mailbox_of
-    mbx = mailbox_of(tenant, user)
+    mbx = _mailbox(tenant, user)
     if mbx is not None and mbx.is_mailbox:
         return "Success"
     kind = _ad_kind(tenant, user)
     if kind in ("onprem", "mailuser"):
         return "PendingInput"
     return "PendingActivation"
+
+
+def _mailbox(tenant, user):
+    """The user's live recipient through the sync index (O(1): provisionedPlans is read for whole pages)."""
+    index = tenant.sync.index
+    index.refresh()
+    mbx = index.mailbox_for(user.id)
+    return mbx if mbx is not None and mbx.when_soft_deleted is None else None
 
 
 def _ad_kind(tenant, user) -> str | None:
@@ -319,8 +326,7 @@ def provisioning_delay(tenant) -> float:
 def schedule_provisioning(tenant, user) -> None:
     """Queue the mailbox Exchange Online provisions for a newly licensed user, on the tenant clock (or, for a
     mailbox disabled within its grace period, re-enable it at once)."""
-    from .exchange.identity import mailbox_of
-    mbx = mailbox_of(tenant, user)
+    mbx = _mailbox(tenant, user)
     if mbx is not None and mbx.is_mailbox and mbx.unlicensed_since is not None:
         mbx.unlicensed_since = None
         mbx.when_changed = tenant.clock.now()
@@ -332,8 +338,7 @@ def schedule_provisioning(tenant, user) -> None:
 
 def disable_mailbox(tenant, user) -> None:
     """The Exchange plan was removed: the mailbox is disabled now and removed after the grace period."""
-    from .exchange.identity import mailbox_of
-    mbx = mailbox_of(tenant, user)
+    mbx = _mailbox(tenant, user)
     now = tenant.clock.now()
     if mbx is None or not mbx.is_mailbox or mbx.unlicensed_since is not None:
         return
