@@ -264,3 +264,14 @@ def test_creation_option_skus_sets_the_subscribed_units(client, make_tenant, aut
     t = make_tenant(name="skus", seed=2, mailboxes=2, options={"skus": {"EXCHANGESTANDARD": 7}})
     skus = client.get("/v1.0/subscribedSkus", headers=auth_header(t, "graph")).get_json()["value"]
     assert [(s["skuPartNumber"], s["prepaidUnits"]["enabled"]) for s in skus] == [("EXCHANGESTANDARD", 7)]
+
+
+def test_a_name_with_a_comma_resolves_by_its_escaped_distinguished_name(client, tenant, exo):
+    new_ad(client, tenant, {"sAMAccountName": "abailey9", "displayName": "Amanda Bailey", "cn": "Bailey, Amanda"})
+    cycle(client, tenant)
+    mbx = values(invoke(client, tenant, exo, "Get-Mailbox", {"Identity": "Bailey, Amanda"}))[0]
+    assert mbx["DistinguishedName"].startswith("CN=Bailey\\, Amanda,OU=")
+    again = values(invoke(client, tenant, exo, "Get-Mailbox", {"Identity": mbx["DistinguishedName"]}))
+    assert [m["Alias"] for m in again] == ["abailey9"]
+    user = values(invoke(client, tenant, exo, "Get-User", {"Identity": mbx["DistinguishedName"]}))[0]
+    assert user["Name"] == "Bailey, Amanda"
