@@ -187,7 +187,7 @@ def prepare_tenant(host: str, ca: str, mailboxes: int, work: Path, tag: str) -> 
     """Create the bench tenant on a served mock, sign in, list its mailboxes; returns the Locust environment and
     one toggle's answer (``probe``)."""
     import requests
-    tenant = requests.post(f"{host}/_mock/tenants", json={"mailboxes": mailboxes, "name": "bench"},
+    tenant = requests.post(f"{host}/_mock/tenants", json={"mailboxes": mailboxes, "name": "bench", "options": {"mix": "uniform"}},
                            verify=ca, timeout=600).json()
     token = mock_sign_in(host, ca, tenant)
     url = f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand?$select=Alias"

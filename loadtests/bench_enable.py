@@ -80,7 +80,7 @@ def run(mailboxes: int, raw: int, concurrency: int, latency_mailboxes: int = 0, 
     try:
         wait_for(f"{url}/_mock/health", ca, server=proc)
         t0 = time.perf_counter()
-        creds = requests.post(f"{url}/_mock/tenants", json={"mailboxes": mailboxes + raw, "name": "bench-sdk"},
+        creds = requests.post(f"{url}/_mock/tenants", json={"mailboxes": mailboxes + raw, "name": "bench-sdk", "options": {"mix": "uniform"}},
                               verify=ca, timeout=1800).json()
         seed_s = time.perf_counter() - t0
         conn = connect_mock(url, ca, creds, pool_size=2 * concurrency)

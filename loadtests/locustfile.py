@@ -53,7 +53,7 @@ def seed_tenant(environment, **_kwargs):
         with open(os.environ["HYBRIDSOA_TENANT"]) as fh:
             creds = json.load(fh)
     else:
-        resp = session.post(f"{host}/_mock/tenants", json={"mailboxes": MAILBOXES}, timeout=600)
+        resp = session.post(f"{host}/_mock/tenants", json={"mailboxes": MAILBOXES, "options": {"mix": "uniform"}}, timeout=600)
         resp.raise_for_status()
         creds = resp.json()
     _state["creds"] = creds

@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output_args(p)
     p.add_argument("--filter", help="OPATH filter for Get-Mailbox")
     p.add_argument("--include-mail-users", action="store_true")
+    p.add_argument("--include-users", action="store_true", help="also synced users without a mailbox")
 
     p = sub.add_parser("preflight", help="roles, permissions, tenant default, sync facts, eligibility")
     _connection_args(p)
@@ -244,7 +245,8 @@ def cmd_inventory(args) -> int:
     from dataclasses import asdict
     from .soa.inventory import inventory, summarize
     conn = _connect(args)
-    rows = inventory(conn.exchange, filter=args.filter, include_mail_users=args.include_mail_users)
+    rows = inventory(conn.exchange, filter=args.filter, include_mail_users=args.include_mail_users,
+                     include_users=getattr(args, "include_users", False))
     summary = summarize(rows)
     dicts = [asdict(r) for r in rows]
     _write_output(args.output, dicts, dicts)
@@ -252,6 +254,7 @@ def cmd_inventory(args) -> int:
         print(json.dumps({"summary": summary, "mailboxes": dicts}, indent=2, default=str))
     _table("inventory", {"total": summary["total"], "eligible": summary["eligible"],
                          "cloud-managed": summary["cloudManaged"], "to enable": summary["toEnable"]})
+    _table("classes", summary["byClass"])
     return EXIT_OK
 
 

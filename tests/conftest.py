@@ -17,10 +17,13 @@ def registry():
 
 @pytest.fixture
 def make_tenant(registry):
-    """Factory: create a tenant with a frozen clock (tests move time with ``tenant.advance``)."""
+    """Factory: create a tenant with a frozen clock (tests move time with ``tenant.advance``). Its mailboxes are
+    the uniform seed (every one a synced, licensed remote mailbox) the tests written before the realistic mix
+    (issue 18) count on; pass ``options={"mix": "realistic"}`` for the default tenant a user gets."""
     def _make(**kwargs):
         kwargs.setdefault("frozen_clock", True)
         kwargs.setdefault("mailboxes", 25)
+        kwargs["options"] = {"mix": "uniform", **(kwargs.get("options") or {})}
         return registry.create(**kwargs)
     return _make
 

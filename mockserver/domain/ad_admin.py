@@ -9,7 +9,11 @@ import binascii
 
 from .clock import iso
 from .errors import Conflict, InvalidArgument, NotFound
-from .onprem import REMOTE_USER_MAILBOX, ADUser
+from .onprem import (EXO_TO_REMOTE_TYPE, ONPREM_MAIL_USER, ONPREM_MAILBOX_TYPES, REMOTE_USER_MAILBOX,
+                     ADUser)
+
+#: msExchRecipientTypeDetails values the control plane can create (remote, on-premises, mail user).
+KNOWN_KINDS = frozenset(EXO_TO_REMOTE_TYPE.values()) | frozenset(ONPREM_MAILBOX_TYPES) | {ONPREM_MAIL_USER}
 from .sync_rules import in_scope
 
 _STRING = "string"
@@ -143,9 +147,18 @@ def create_ad_user(tenant, body: dict) -> ADUser:
     anchor = attrs.get("mS-DS-ConsistencyGuid")
     if anchor and any(u.attrs.get("mS-DS-ConsistencyGuid") == anchor for u in tenant.ad_users):
         raise Conflict("Another AD object already has this mS-DS-ConsistencyGuid.", attribute="mS-DS-ConsistencyGuid")
-    kind = attrs.get("msExchRecipientTypeDetails") or REMOTE_USER_MAILBOX
+    # Without msExchRecipientTypeDetails the user is a remote mailbox (Enable-RemoteMailbox's stamp); an explicit
+    # null makes a user without Exchange attributes, and the on-prem/mail-user codes make those kinds.
+    kind = attrs.get("msExchRecipientTypeDetails", REMOTE_USER_MAILBOX)
+    if kind is not None and kind not in KNOWN_KINDS:
+        raise InvalidArgument(f"msExchRecipientTypeDetails {kind} is not a recipient type the mock models (known: "
+                              f"{', '.join(str(k) for k in sorted(KNOWN_KINDS))}).",
+                              attribute="msExchRecipientTypeDetails")
     display = attrs.get("displayName") or sam
     extra = {k: v for k, v in attrs.items() if v is not None}
+    if kind is None:
+        extra = {k: v for k, v in extra.items() if k not in ("mail", "mailNickname", "proxyAddresses")} | {
+            k: v for k, v in attrs.items() if k in ("mail", "mailNickname", "proxyAddresses") and v}
     return new_ad_user(tenant, sam, display=display, given=attrs.get("givenName"), sn=attrs.get("sn"), kind=kind,
                        ou=ou, department=attrs.get("department"), title=attrs.get("title"), extra=extra)
 

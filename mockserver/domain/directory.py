@@ -97,6 +97,9 @@ class EntraUser(Record):
     is_cloud_managed: bool = False
     #: Soft-deleted at (tenant epoch seconds) or None when live.
     deleted_date_time: float | None = None
+    #: Graph assignedLicenses ({"skuId", "disabledPlans"}) and assignedPlans (Graph-shaped dicts); see licensing.py.
+    assigned_licenses: list[dict] = field(default_factory=lambda: EMPTY_LIST)
+    assigned_plans: list[dict] = field(default_factory=lambda: EMPTY_LIST)
     #: Other Graph user properties, by their Graph names (mobilePhone, officeLocation, businessPhones, ...),
     #: stored as set through PATCH/POST /users without a dedicated field.
     extra: dict = field(default_factory=dict)

@@ -58,10 +58,19 @@ class ForwardSync:
         self._seq += 1
         heapq.heappush(self.queue, (self.tenant.clock.now() + delay, self._seq, payload))
 
+    def submit_at(self, due: float, payload: dict) -> None:
+        """Queue ``payload`` for tenant time ``due`` (licence provisioning, grace periods, move completion);
+        due now or earlier applies at once."""
+        if due <= self.tenant.clock.now():
+            self._apply(payload)
+            return
+        self._seq += 1
+        heapq.heappush(self.queue, (due, self._seq, payload))
+
     def pending(self) -> list[dict]:
         """Pending deliveries in due order (for the control plane)."""
         from .clock import iso
-        return [{"dueDateTime": iso(due), "kind": p["kind"], "userId": p["userId"]} for due, _, p in sorted(self.queue)]
+        return [{"dueDateTime": iso(due), "kind": p["kind"], "userId": p.get("userId")} for due, _, p in sorted(self.queue)]
 
     # --------------------------------------------------------------- apply
     def _apply(self, payload: dict) -> None:
@@ -70,6 +79,15 @@ class ForwardSync:
             self._upsert(payload)
         elif kind == "softDelete":
             self._soft_delete(payload)
+        elif kind == "provision":
+            from .licensing import provision_now
+            provision_now(self.tenant, payload["userId"])
+        elif kind == "delicense":
+            from .licensing import delicense_now
+            delicense_now(self.tenant, payload["userId"], payload["since"])
+        elif kind == "moveComplete":
+            from .exchange.move_requests import complete_move
+            complete_move(self.tenant, payload["requestId"])
         self.delivered += 1
 
     def _upsert(self, p: dict) -> None:

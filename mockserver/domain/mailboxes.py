@@ -42,6 +42,11 @@ class Mailbox(Record):
     when_changed: float = 0.0
     #: Soft-deleted at (tenant epoch seconds) or None when live.
     when_soft_deleted: float | None = None
+    #: MailUser's ExternalEmailAddress (``SMTP:...``): where mail for it is routed (on-premises or outside).
+    external_email_address: str | None = None
+    #: When the owner's Exchange Online plan was removed (the mailbox is disabled until re-licensed or removed
+    #: at the end of the grace period); None while licensed or for mailboxes that need no licence.
+    unlicensed_since: float | None = None
 
     @property
     def is_mailbox(self) -> bool:

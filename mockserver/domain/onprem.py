@@ -25,6 +25,32 @@ REMOTE_TYPE_TO_EXO = {
 }
 EXO_TO_REMOTE_TYPE = {v: k for k, v in REMOTE_TYPE_TO_EXO.items()}
 
+#: msExchRecipientTypeDetails of mailboxes hosted on the on-premises Exchange servers, and of mail users.
+ONPREM_USER_MAILBOX = 1
+ONPREM_SHARED_MAILBOX = 4
+ONPREM_ROOM_MAILBOX = 16
+ONPREM_EQUIPMENT_MAILBOX = 32
+ONPREM_MAIL_USER = 128
+#: On-premises mailbox types -> the RecipientTypeDetails of the same mailbox on-premises (for inventories).
+ONPREM_MAILBOX_TYPES = {ONPREM_USER_MAILBOX: "UserMailbox", ONPREM_SHARED_MAILBOX: "SharedMailbox",
+                        ONPREM_ROOM_MAILBOX: "RoomMailbox", ONPREM_EQUIPMENT_MAILBOX: "EquipmentMailbox"}
+#: The cloud mailbox type -> the on-premises mailbox type a completed outbound move stamps.
+EXO_TO_ONPREM_TYPE = {v: k for k, v in ONPREM_MAILBOX_TYPES.items()}
+
+
+def recipient_kind(attrs: dict) -> str:
+    """How Exchange Online sees an AD user, from its Exchange attributes: ``remote`` (a remote mailbox: a cloud
+    mailbox once provisioned), ``onprem`` (a mailbox on the on-premises servers: a MailUser in the cloud),
+    ``mailuser`` (a mail user: a MailUser), ``none`` (no Exchange attributes: a User only)."""
+    rtd = attrs.get("msExchRecipientTypeDetails")
+    if rtd in REMOTE_TYPE_TO_EXO:
+        return "remote"
+    if rtd in ONPREM_MAILBOX_TYPES:
+        return "onprem"
+    if rtd == ONPREM_MAIL_USER or (not rtd and attrs.get("targetAddress")):
+        return "mailuser"
+    return "none"
+
 #: Identity attributes: they always flow AD -> Entra and are never cloud-editable while synced.
 IDENTITY_ATTRIBUTES = ("userPrincipalName", "displayName", "givenName", "sn", "department", "title",
                        "company", "manager", "telephoneNumber", "physicalDeliveryOfficeName")

@@ -7,8 +7,9 @@ import sys
 from . import keys, roles
 from .directory import Application, EntraUser
 from .memory import EMPTY_LIST, SharedList
-from .onprem import (REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARED_MAILBOX, REMOTE_USER_MAILBOX,
-                     ADUser, consistency_guid_for)
+from .onprem import (ONPREM_EQUIPMENT_MAILBOX, ONPREM_MAIL_USER, ONPREM_ROOM_MAILBOX, ONPREM_SHARED_MAILBOX,
+                     ONPREM_USER_MAILBOX, REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARED_MAILBOX,
+                     REMOTE_USER_MAILBOX, ADUser, consistency_guid_for)
 
 #: name -> (app roles, directory roles)
 SEED_APPS = {
@@ -38,6 +39,9 @@ TYPE_OU = {REMOTE_USER_MAILBOX: "Users", REMOTE_SHARED_MAILBOX: "Shared", REMOTE
 #: msExchRecipientDisplayType of remote mailboxes by type (low confidence; see docs/fidelity.md).
 DISPLAY_TYPE = {REMOTE_USER_MAILBOX: -2147483642, REMOTE_SHARED_MAILBOX: -2147483642,
                 REMOTE_ROOM_MAILBOX: -2147481850, REMOTE_EQUIPMENT_MAILBOX: -2147481594}
+#: msExchRecipientDisplayType of on-premises mailboxes: ACL-able user mailbox, shared (MailboxUser), room, equipment.
+ONPREM_DISPLAY_TYPE = {ONPREM_USER_MAILBOX: 1073741824, ONPREM_SHARED_MAILBOX: 0, ONPREM_ROOM_MAILBOX: 7,
+                       ONPREM_EQUIPMENT_MAILBOX: 8}
 #: msExchRemoteRecipientType of migrated remote mailboxes: Migrated (4), plus Room (32), Equipment (64), Shared (96).
 REMOTE_RECIPIENT_TYPE = {REMOTE_USER_MAILBOX: 4, REMOTE_ROOM_MAILBOX: 36, REMOTE_EQUIPMENT_MAILBOX: 68,
                          REMOTE_SHARED_MAILBOX: 100}
@@ -75,8 +79,9 @@ def seed_tenant(tenant, *, freeze: bool = False) -> None:
     # Not yet published: the registry's hooks persist a new tenant whole, so no per-key dirty marks are kept.
     with bulk_allocation(tenant.spec.mailboxes, freeze=freeze), tenant.ad_users.untracked(), \
             tenant.users.untracked(), tenant.mailboxes.untracked():
-        seed_onprem(tenant, tenant.spec.mailboxes)
+        seed_onprem(tenant, tenant.spec.mailboxes, realistic=True)
         tenant.sync.run_cycle("Initial", scheduled=False)
+        finish_mix(tenant)
 
 
 def seed_identities(tenant) -> None:
@@ -109,6 +114,51 @@ def _types_for(count: int, rng) -> list[int]:
     return first + rest
 
 
+#: The realistic mix of a hybrid tenant's recipients (issue 18), by share; every kind appears once first.
+#: remoteLicensed: synced remote user mailbox with an E3 licence; remoteCloudManaged: the same, already moved to
+#: IsExchangeCloudManaged; remoteUnlicensed: remote mailbox never licensed (a MailUser in the cloud);
+#: onpremMailbox: mailbox still on the Exchange servers; mailUser: on-prem mail user; shared/room/equipment: remote
+#: resource mailboxes; noMailbox: synced user without Exchange attributes; cloudOnly: cloud-only licensed mailbox.
+REALISTIC_MIX = {"remoteLicensed": 0.50, "remoteCloudManaged": 0.08, "remoteUnlicensed": 0.05,
+                 "onpremMailbox": 0.10, "mailUser": 0.04, "shared": 0.08, "room": 0.05, "equipment": 0.03,
+                 "noMailbox": 0.03, "cloudOnly": 0.04}
+#: Mix kind -> the AD msExchRecipientTypeDetails it is created with (None: no Exchange attributes).
+MIX_AD_TYPE = {"remoteLicensed": REMOTE_USER_MAILBOX, "remoteCloudManaged": REMOTE_USER_MAILBOX,
+               "remoteUnlicensed": REMOTE_USER_MAILBOX, "onpremMailbox": ONPREM_USER_MAILBOX,
+               "mailUser": ONPREM_MAIL_USER, "shared": REMOTE_SHARED_MAILBOX, "room": REMOTE_ROOM_MAILBOX,
+               "equipment": REMOTE_EQUIPMENT_MAILBOX, "noMailbox": None}
+
+
+def mix_option(tenant) -> dict[str, float] | None:
+    """``options.mix`` of the tenant: None for ``"uniform"`` (every mailbox a synced, licensed remote mailbox of
+    the four types, the pre-issue-18 seed), else the kinds' weights (``"realistic"`` or absent: REALISTIC_MIX;
+    an object: those weights, kinds not named get 0)."""
+    from .errors import InvalidArgument
+    value = (tenant.spec.options or {}).get("mix", "realistic")
+    if value == "uniform":
+        return None
+    if value == "realistic":
+        return dict(REALISTIC_MIX)
+    if not isinstance(value, dict) or not value:
+        raise InvalidArgument('options.mix must be "realistic", "uniform" or an object of kind weights '
+                              f"({', '.join(REALISTIC_MIX)})")
+    for kind, weight in value.items():
+        if kind not in REALISTIC_MIX:
+            raise InvalidArgument(f"options.mix: unknown kind '{kind}' (known: {', '.join(REALISTIC_MIX)})")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1_000_000:
+            raise InvalidArgument(f"options.mix.{kind} must be a number from 0 to 1000000")
+    if not any(value.values()):
+        raise InvalidArgument("options.mix needs at least one kind with a positive weight")
+    return {kind: float(value.get(kind, 0)) for kind in REALISTIC_MIX}
+
+
+def _kinds_for(count: int, weights: dict[str, float], rng) -> list[str]:
+    present = [k for k, w in weights.items() if w > 0]
+    first = present[:count]
+    rest = rng.choices(present, weights=[weights[k] for k in present], k=max(0, count - len(first)))
+    return first + rest
+
+
 def _name_pools():
     """Faker's en_US first/last names (with their weights) and job titles, loaded once: drawing from them with
     the tenant's RNG is ~50x faster than Faker's per-call sampling, which matters for 100,000-user tenants."""
@@ -132,8 +182,9 @@ def _name_pools():
 _POOLS = None
 
 
-def seed_onprem(tenant, count: int) -> list[ADUser]:
-    """Create ``count`` faker-generated, mail-enabled AD users (all four remote mailbox types when count >= 4)."""
+def seed_onprem(tenant, count: int, *, realistic: bool = False) -> list[ADUser]:
+    """Create ``count`` faker-generated AD users: remote mailboxes of the four types (all four when count >= 4),
+    or, with ``realistic``, the tenant's recipient mix (``options.mix``; see REALISTIC_MIX)."""
     ous = default_ous(tenant)
     if not tenant.sync.settings.get("ouScope"):
         tenant.sync.settings["ouScope"] = [ous["Corp"]]
@@ -143,12 +194,16 @@ def seed_onprem(tenant, count: int) -> list[ADUser]:
     suffix: dict[str, int] = {}
     (first_pool, first_cum), (last_pool, last_cum), jobs = _name_pools()
     rng = tenant.ids.rng
-    kinds = _types_for(count, rng)
+    weights = mix_option(tenant) if realistic else None
+    mix = _kinds_for(count, weights, rng) if weights else None
+    kinds = [MIX_AD_TYPE.get(k, REMOTE_USER_MAILBOX) for k in mix] if mix else _types_for(count, rng)
     firsts = rng.choices(first_pool, cum_weights=first_cum, k=count)
     lasts = rng.choices(last_pool, cum_weights=last_cum, k=count)
     labels = {REMOTE_SHARED_MAILBOX: "Shared", REMOTE_ROOM_MAILBOX: "Room", REMOTE_EQUIPMENT_MAILBOX: "Equipment"}
+    cns: set[str] = set()
+    tenant.seed_mix = {}
     for i, kind in enumerate(kinds):
-        if kind == REMOTE_USER_MAILBOX:
+        if kind not in labels:
             given, sn = firsts[i], lasts[i]
             display = f"{given} {sn}"
             base = f"{given[0]}{sn}".lower()
@@ -166,10 +221,52 @@ def seed_onprem(tenant, count: int) -> list[ADUser]:
             sam = f"{base}{n}"
         suffix[base] = n
         taken.add(sam)
+        # cn is unique in the seeded forest (Exchange Online's Name comes from it): a repeated name gets the
+        # account name after it, as admins disambiguate cn in one OU.
+        # The uniform seed names every object after its account (cn = sAMAccountName, as many forests do), so
+        # its Exchange Online Names are the aliases the tests written before issue 18 use.
+        cn = sam if not mix else display if display.lower() not in cns else f"{display} ({sam})"
+        cns.add(cn.lower())
+        mix_kind = mix[i] if mix else "uniform"
+        if mix_kind == "cloudOnly":
+            tenant.seed_mix[sam] = (mix_kind, display)
+            continue  # made in the cloud after the initial cycle (seed_cloud_only)
         created.append(new_ad_user(tenant, sam, display=display, given=given, sn=sn, kind=kind,
-                                   ou=ous[TYPE_OU[kind]], department=rng.choice(DEPARTMENTS) if given else None,
-                                   title=rng.choice(jobs)[:64] if given and rng.random() < 0.5 else None, now=now))
+                                   ou=ous[TYPE_OU.get(kind, "Users")],
+                                   department=rng.choice(DEPARTMENTS) if given else None,
+                                   title=rng.choice(jobs)[:64] if given and rng.random() < 0.5 else None, now=now,
+                                   extra={"cn": cn} if cn != display else None))
+        if mix:
+            tenant.seed_mix[sam] = (mix_kind, display)
+            if mix_kind == "remoteUnlicensed":
+                tenant.sync.unlicensed_seed.add(sam)
     return created
+
+
+def finish_mix(tenant) -> None:
+    """After the seed's Initial cycle: flip the mix's already-cloud-managed mailboxes and create its cloud-only
+    ones (a licensed cloud user with a mailbox each)."""
+    from .exchange.identity import mailbox_of
+    from .exchange.recipient_cmdlets import new_cloud_mailbox
+    from .licensing import license_user
+    mix = getattr(tenant, "seed_mix", None) or {}
+    tenant.sync.unlicensed_seed.clear()
+    if not mix:
+        return
+    index = tenant.sync.index
+    index.refresh()
+    shared: dict = {}
+    for sam, (kind, display) in mix.items():
+        if kind == "remoteCloudManaged":
+            ad = tenant.ad_users.get(sam)
+            user = index.user_for_anchor(ad.consistency_guid) if ad is not None else None
+            mbx = mailbox_of(tenant, user) if user is not None else None
+            if mbx is not None and mbx.is_mailbox:
+                mbx.is_exchange_cloud_managed = True
+        elif kind == "cloudOnly":
+            mbx = new_cloud_mailbox(tenant, sam, display_name=display)
+            license_user(tenant, tenant.users.get(mbx.external_directory_object_id), shared=shared)
+    tenant.seed_mix = {}
 
 
 def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn: str | None = None,
@@ -190,12 +287,26 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
     attrs["sn"] = sn
     attrs["department"] = department
     attrs["title"] = title
-    attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}", "smtp:" + routing))
-    attrs["msExchRecipientTypeDetails"] = kind
-    attrs["msExchRecipientDisplayType"] = DISPLAY_TYPE.get(kind, -2147483642)
-    attrs["msExchRemoteRecipientType"] = REMOTE_RECIPIENT_TYPE.get(kind, 4)
-    attrs["msExchMailboxGuid"] = tenant.ids.guid()
-    attrs["targetAddress"] = "SMTP:" + routing
+    if kind in DISPLAY_TYPE:  # a remote mailbox (Enable-RemoteMailbox / a migrated mailbox)
+        attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}", "smtp:" + routing))
+        attrs["msExchRecipientTypeDetails"] = kind
+        attrs["msExchRecipientDisplayType"] = DISPLAY_TYPE[kind]
+        attrs["msExchRemoteRecipientType"] = REMOTE_RECIPIENT_TYPE[kind]
+        attrs["msExchMailboxGuid"] = tenant.ids.guid()
+        attrs["targetAddress"] = "SMTP:" + routing
+    elif kind in ONPREM_DISPLAY_TYPE:  # a mailbox on the on-premises servers (New-Mailbox)
+        attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}", "smtp:" + routing))
+        attrs["msExchRecipientTypeDetails"] = kind
+        attrs["msExchRecipientDisplayType"] = ONPREM_DISPLAY_TYPE[kind]
+        attrs["msExchMailboxGuid"] = tenant.ids.guid()
+    elif kind == ONPREM_MAIL_USER:  # a mail user (New-MailUser): mail goes to an outside address
+        attrs["proxyAddresses"] = SharedList.of((f"SMTP:{upn}",))
+        attrs["msExchRecipientTypeDetails"] = kind
+        attrs["msExchRecipientDisplayType"] = 6
+        attrs["targetAddress"] = f"SMTP:{sam}@partner.example"
+    else:  # no Exchange attributes at all (a plain AD user; the cloud-first flow starts here)
+        attrs["mail"] = attrs["mailNickname"] = None
+        attrs["proxyAddresses"] = EMPTY_LIST
     if department:
         attrs["extensionAttribute1"] = department.upper()[:3] + "-" + str(tenant.ids.rng.randrange(100, 999))
     if extra:

@@ -22,13 +22,15 @@ from .clock import iso
 from .directory import EntraUser
 from .errors import InvalidArgument
 from .forward_sync import ForwardSync
+from .licensing import has_exchange_plan, license_user
 from .lifecycle import PurgeScheduler, soft_delete_user
 from .memory import bulk_allocation, shared_list
+from .onprem import REMOTE_USER_MAILBOX
 from .sync_index import SyncIndex
 from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exchange_values,
                          entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
-                         mailbox_identity_values, mailbox_type, primary_smtp, scope_filter,
-                         smtp_address_tuple)
+                         mailbox_identity_values, mail_user_values, primary_smtp, recipient_name,
+                         scope_filter, smtp_address_tuple, cloud_recipient_type)
 from .sync_run import Run, conflict, guarded
 from .sync_settings import ALLOWED_SYNC_CYCLE_MINUTES, deletion_threshold_reached, effective_interval_minutes, validated_settings
 from .writeback import WritebackJob
@@ -75,6 +77,10 @@ class SyncEngine:
         self.pending_references: set[str] = set()
         #: Extension-attribute lists shared by the users that have the same 15 values (memory.shared_list).
         self.shared_values: dict[tuple, list] = {}
+        #: Licence lists shared by the users the group-based assignment licensed in one go (licensing.license_user).
+        self.shared_licences: dict = {}
+        #: AD keys the seed leaves unlicensed (read during the seed's Initial cycle only).
+        self.unlicensed_seed: set[str] = set()
 
     def _reset_marks(self) -> None:
         self.ad_seq = 0
@@ -184,6 +190,7 @@ class SyncEngine:
         self.index.refresh()
         full = policy == "Initial" or self.full_scan_pending
         run = Run(self, now, honour)
+        self.shared_licences = {}  # licences granted this cycle share one list (same assignedDateTime)
 
         keys = self._work_list(full)
         with bulk_allocation(len(keys)):
@@ -339,6 +346,7 @@ class SyncEngine:
                              **entra_exchange_values(ad, dropped))
             added = True
             changed = []
+            self._auto_license(ad, user)
         else:
             if user.deleted_date_time is not None:
                 # The AD object is back in scope: the hard match on the anchor restores the deleted user.
@@ -381,25 +389,43 @@ class SyncEngine:
             run.unchanged += 1
 
     def _mailbox(self, run: "Run", ad, anchor: str, user, mbx, dropped, restored: bool) -> bool:
-        rtd = mailbox_type(ad)
-        if rtd is None:
-            return False
+        live = mbx is not None and mbx.when_soft_deleted is None
+        licensed = has_exchange_plan(user)
+        rtd = cloud_recipient_type(ad, licensed, mbx.recipient_type_details if live else None)
         identity = mailbox_identity_values(ad)
+        if rtd is None:
+            # No Exchange attributes: a User in Exchange Online. A mailbox licensing gave it (the cloud-first
+            # flow) keeps its cloud-mastered Exchange attributes; identity changes still reach it.
+            if live and differs(mbx, identity):
+                self.forward.submit({"kind": "upsert", "userId": user.id, "identity": identity, "exchange": None,
+                                     "honour": run.honour})
+                return True
+            return False
         exchange = mailbox_exchange_values(ad, dropped)
+        if rtd == "MailUser" and live and mbx.is_mailbox and licensed:
+            rtd = mbx.recipient_type_details  # a licensed cloud mailbox stays one whatever AD says
+        if rtd == "MailUser":
+            mail_user_values(ad, exchange)
+            if live and mbx.external_email_address and not ad.attrs.get("targetAddress"):
+                # An on-premises mailbox has no targetAddress to master it: the cloud value (set when the object
+                # arrived, or by the move that sent the mailbox back) stays.
+                exchange["external_email_address"] = mbx.external_email_address
+        else:
+            exchange["recipient_type_details"] = rtd
+        cloud_managed = run.cloud_managed_default() if rtd != "MailUser" else False
         if mbx is None and run.deliver_now:
             # What submitting the payload below would do at once (zero delay, no mailbox to find or restore),
             # without building and reading it back: one per synced user in an Initial cycle.
-            self.forward.deliver_new_mailbox(user.id, identity, exchange, ad.attrs.get("msExchMailboxGuid")
-                                             or self.tenant.ids.guid(), ad.sam_account_name, anchor,
-                                             run.cloud_managed_default())
+            self.forward.deliver_new_mailbox(user.id, identity, exchange, self._exchange_guid(ad, rtd),
+                                             recipient_name(ad), anchor, cloud_managed)
             return True
         payload = {"kind": "upsert", "userId": user.id, "identity": identity, "exchange": exchange,
                    "honour": run.honour}
         if mbx is None or mbx.when_soft_deleted is not None:
-            payload["create"] = {"exchangeGuid": ad.attrs.get("msExchMailboxGuid") or self.tenant.ids.guid(),
-                                 "name": ad.sam_account_name, "immutableId": anchor,
+            payload["create"] = {"exchangeGuid": self._exchange_guid(ad, rtd),
+                                 "name": recipient_name(ad), "immutableId": anchor,
                                  "cloudManaged": bool(self.tenant.org_config.get(
-                                     "ExchangeAttributesCloudManagedByDefault"))}
+                                     "ExchangeAttributesCloudManagedByDefault")) and rtd != "MailUser"}
             payload["restore"] = True
             self.forward.submit(payload)
             return True
@@ -449,6 +475,28 @@ class SyncEngine:
             if user.manager_id != manager_id:
                 user.manager_id = manager_id
                 t.users.touch(user.id)
+    def _exchange_guid(self, ad, rtd: str) -> str:
+        """The recipient's ExchangeGuid: msExchMailboxGuid when AD has one; a mail user without it has none."""
+        value = ad.attrs.get("msExchMailboxGuid")
+        if value:
+            return value
+        return "00000000-0000-0000-0000-000000000000" if rtd == "MailUser" else self.tenant.ids.guid()
+
+    def _auto_license(self, ad, user) -> None:
+        """Group-based licensing as hybrid tenants set it up: a new synced remote user mailbox gets the SKU named
+        by the ``licenseAutoAssignSku`` setting ("" turns it off), with the tenant's default usage location."""
+        part = self.tenant.settings.get("licenseAutoAssignSku")
+        if not part or ad.attrs.get("msExchRecipientTypeDetails") != REMOTE_USER_MAILBOX:
+            return
+        if ad.sam_account_name.lower() in self.unlicensed_seed:
+            return
+        allowed = self.shared_licences.get("_skus")
+        if allowed is None:  # the tenant's own SKUs, once per cycle
+            from .licensing import tenant_sku_units
+            allowed = self.shared_licences["_skus"] = set(tenant_sku_units(self.tenant))
+        if part in allowed:
+            user.usage_location = user.usage_location or "US"
+            license_user(self.tenant, user, part, shared=self.shared_licences)
 
     def _soft_match(self, ad):
         """Soft match: a new AD object joins an existing cloud-only user with the same UPN or primary SMTP

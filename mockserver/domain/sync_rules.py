@@ -10,7 +10,7 @@ import sys
 from operator import itemgetter
 
 from .memory import EMPTY_LIST, SharedList
-from .onprem import REMOTE_TYPE_TO_EXO, ADUser
+from .onprem import REMOTE_TYPE_TO_EXO, REMOTE_USER_MAILBOX, ADUser, recipient_kind
 
 #: Oldest Connect Sync build that honours IsExchangeCloudManaged (the preview docs' minimum; see fidelity.md).
 MIN_HONOURING_VERSION = (2, 5, 76, 0)
@@ -144,10 +144,16 @@ def entra_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
     return {"mail": a.get("mail"), "mail_nickname": a.get("mailNickname"), "proxy_addresses": _kept(a, dropped)}
 
 
+def recipient_name(ad: ADUser) -> str:
+    """Exchange Online's Name of a synced recipient: the AD object's ``cn`` (its RDN)."""
+    a = ad.attrs
+    return a.get("cn") or a.get("displayName") or ad.sam_account_name
+
+
 def mailbox_identity_values(ad: ADUser) -> dict:
     """Identity attributes Exchange shows on the mailbox (read-only there while synced)."""
     a = ad.attrs
-    return {"display_name": a.get("displayName") or ad.sam_account_name,
+    return {"name": recipient_name(ad), "display_name": a.get("displayName") or ad.sam_account_name,
             "user_principal_name": a.get("userPrincipalName"), "is_dir_synced": True,
             "immutable_id": ad.consistency_guid}
 
@@ -174,9 +180,35 @@ def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dic
     return values
 
 
+def mail_user_values(ad: ADUser, values: dict) -> dict:
+    """``values`` for a MailUser: its type, and ExternalEmailAddress from ``targetAddress`` (a mail user, an
+    unprovisioned remote mailbox) or, for an on-premises mailbox, its primary address (mail routes on-premises)."""
+    values["recipient_type_details"] = "MailUser"
+    target = ad.attrs.get("targetAddress")
+    primary = values.get("primary_smtp_address")
+    values["external_email_address"] = target or (f"SMTP:{primary}" if primary else None)
+    return values
+
+
 def mailbox_type(ad: ADUser) -> str | None:
     """RecipientTypeDetails of the cloud mailbox this AD user stands for, or None (not a remote mailbox)."""
     return REMOTE_TYPE_TO_EXO.get(ad.attrs.get("msExchRecipientTypeDetails"))
+
+
+def cloud_recipient_type(ad: ADUser, licensed: bool, current: str | None) -> str | None:
+    """RecipientTypeDetails of the Exchange Online recipient an AD user stands for: a remote mailbox's cloud type
+    (a remote *user* mailbox only once an Exchange plan is licensed: until then, and until the provisioning
+    timer converts an existing MailUser, a MailUser); MailUser for on-premises mailboxes and mail users; None
+    for users without Exchange attributes. ``current`` is the existing recipient's type."""
+    rtd = ad.attrs.get("msExchRecipientTypeDetails")
+    if rtd == REMOTE_USER_MAILBOX:
+        if current == "MailUser" or (current is None and not licensed):
+            return "MailUser"
+        return "UserMailbox"
+    cloud = REMOTE_TYPE_TO_EXO.get(rtd)
+    if cloud:
+        return cloud
+    return "MailUser" if recipient_kind(ad.attrs) in ("onprem", "mailuser") else None
 
 
 def apply_values(obj, values: dict) -> list[str]:

@@ -57,6 +57,11 @@ class Tenant:
             "forwardSyncDelayMinutes": 0,
             "deviceCodeAutoApprove": False,
             "tokenLifetimeSeconds": 3599,
+            # Licensing (issue 18): the SKU group-based licensing gives new synced remote user mailboxes ("" = off),
+            # and how long Exchange Online takes to provision a licensed user's mailbox.
+            "licenseAutoAssignSku": "ENTERPRISEPACK",
+            "mailboxProvisioningDelayMinutes": 5,
+            "moveRequestMinutes": 60,
         }
         self.signing_kid = keys.b64url(self.id.encode())[:27]
         self.signing_key_pem = keys.private_key_pem(f"tenant-signing:{self.id}")
@@ -68,6 +73,8 @@ class Tenant:
         # Exchange Online
         self.mailboxes: Collection[Mailbox] = Collection("mailboxes")
         self.org_config: dict = {"ExchangeAttributesCloudManagedByDefault": False}
+        #: New-MoveRequest -Outbound requests by ExchangeGuid (exchange/move_requests.py).
+        self.move_requests: dict = {}
         # On-premises AD
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()
@@ -280,8 +287,12 @@ class TenantRegistry:
                     gc.enable()
 
     def _build(self, spec: TenantSpec) -> Tenant:
-        from .seed import seed_identities, seed_tenant
+        from .licensing import validate_sku_option
+        from .seed import mix_option, seed_identities, seed_tenant
         tenant = Tenant(spec)
+        if spec.options.get("skus") is not None:
+            validate_sku_option(spec.options["skus"])
+        mix_option(tenant)  # a bad options.mix is refused before anything is seeded
         with tenant.lock:
             if spec.scenario:
                 from .scenario_tenant import apply_tenant_description, tenant_description

@@ -161,4 +161,18 @@ def preflight(exchange, *, graph=None, tokens=None, onprem=None) -> PreflightRep
                    f"{report.summary['cloudManaged']} already cloud-managed", **{"toEnable": to_enable})
     except ApiError as exc:
         report.add("eligibility", FAIL, f"could not list mailboxes: {exc}")
+        return report
+    # Every recipient's class and reason (issue 18): what else is in the tenant and why it is not in scope.
+    try:
+        everyone = rows + [r for r in inventory(exchange, include_mail_users=True, include_users=True)
+                           if r.RecipientTypeDetails in ("MailUser", "User")]
+        classes = summarize(everyone)["byClass"]
+        report.summary["byClass"] = classes
+        reasons = {r.Class: r.Reason for r in everyone if r.Reason}
+        pending = classes.get("not-provisioned", 0) + classes.get("on-prem-mailbox", 0)
+        report.add("recipient-classes", WARN if pending else PASS,
+                   ", ".join(f"{n} {k}" for k, n in sorted(classes.items())) or "no recipients",
+                   classes=classes, reasons=reasons)
+    except ApiError as exc:
+        report.add("recipient-classes", WARN, f"could not list mail users and users: {exc}")
     return report

@@ -137,7 +137,7 @@ def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header
 
     registry = TenantRegistry(seed=5)
     store = open_store(registry, str(tmp_path))
-    tenant = registry.create("durable", seed=9, frozen_clock=True, mailboxes=10)
+    tenant = registry.create("durable", seed=9, frozen_clock=True, mailboxes=10, options={"mix": "uniform"})
     app = create_app(registry)
     exo = auth_header(tenant, "exchange")
     with tenant.lock:

@@ -324,12 +324,12 @@ def test_each_extension_custom_attribute_add_remove(client, world, index):
 
 
 def test_unknown_cmdlet_is_403_with_empty_body_and_diagnostics(client, world):
-    resp = invoke(client, world["tenant"], world["h"], "New-MoveRequest", {"Identity": "x"})
+    resp = invoke(client, world["tenant"], world["h"], "New-MigrationBatch", {"Identity": "x"})
     assert resp.status_code == 403
     assert resp.get_data() == b""
     diag = resp.headers["x-ms-diagnostics"]
     assert diag.startswith('2000001;reason="') and diag.endswith('";error_category="invalid_cmdlet"')
-    assert "New-MoveRequest" in diag and "not emulated" in diag
+    assert "New-MigrationBatch" in diag and "not emulated" in diag
     assert diag.count('"') == 4
 
 

@@ -37,7 +37,7 @@ IDENTITIES = {
 
 TOGGLE, CUSTOM_ATTR, SEND_ON_BEHALF = "Set-Mailbox -IsExchangeCloudManaged", "Set-Mailbox -CustomAttribute1", \
     "Set-Mailbox -GrantSendOnBehalfTo"
-RECIPIENT_READS = {"Get-Mailbox", "Get-Recipient", "Get-User"}
+RECIPIENT_READS = {"Get-Mailbox", "Get-Recipient", "Get-User", "Get-MailUser"}
 
 
 def expected(identity: str, probe: str, profile: str) -> str:
@@ -60,8 +60,8 @@ def expected(identity: str, probe: str, profile: str) -> str:
         if probe == TOGGLE:
             return unknown("IsExchangeCloudManaged")
         return unknown("CustomAttribute1") if probe == CUSTOM_ATTR else NOT_RECOGNIZED
-    if identity == "user hybridadmin":              # mock-only Hybrid Identity Management
-        if probe in RECIPIENT_READS or probe == TOGGLE:
+    if identity == "user hybridadmin":              # mock-only Hybrid Identity Management (no Get-MailUser)
+        if probe in RECIPIENT_READS - {"Get-MailUser"} or probe == TOGGLE:
             return OK
         if probe == CUSTOM_ATTR:
             return unknown("CustomAttribute1")
@@ -143,6 +143,12 @@ PROBES = {
     CUSTOM_ATTR: ("Set-Mailbox", lambda t, k: {"Identity": _cloud_managed(t).alias, "CustomAttribute1": k}),
     SEND_ON_BEHALF: ("Set-Mailbox", lambda t, k: {"Identity": _cloud_managed(t).alias, "GrantSendOnBehalfTo": []}),
     "Set-User": ("Set-User", lambda t, k: {"Identity": f"user@{t.domain}", "Title": k}),
+    "Get-MailUser": ("Get-MailUser", lambda t, k: {}),
+    "Set-MailUser": ("Set-MailUser", lambda t, k: {"Identity": _cloud_mail_user(t), "CustomAttribute1": k}),
+    "New-MoveRequest": ("New-MoveRequest", lambda t, k: {"Identity": _movable(t), "Outbound": True,
+                                                         "RemoteHostName": "mail.contoso.example"}),
+    "Get-MoveRequest": ("Get-MoveRequest", lambda t, k: {}),
+    "Get-MoveRequestStatistics": ("Get-MoveRequestStatistics", lambda t, k: {"Identity": _moving(t)}),
     "Set-OrganizationConfig": ("Set-OrganizationConfig", lambda t, k: {"ExchangeAttributesServerManagedByDefault": True}),
     "Undo-SoftDeletedMailbox": ("Undo-SoftDeletedMailbox", lambda t, k: {"SoftDeletedObject": _soft_deleted(t, k)}),
     "New-ManagementRole": ("New-ManagementRole", lambda t, k: {"Name": f"nr-{k}", "Parent": "Mail Recipients"}),
@@ -169,6 +175,37 @@ PROBES = {
 }
 
 _TOGGLE_ALIAS: dict[str, str] = {}
+
+
+def _cloud_mail_user(tenant) -> str:
+    """A cloud mail user (its Exchange attributes are cloud-mastered), made once per tenant."""
+    found = next((m for m in tenant.mailboxes if m.alias == "matrix-mu"), None)
+    if found is None:
+        from mockserver.domain.exchange.recipient_cmdlets import new_mail_user
+        found = new_mail_user(tenant, "matrix-mu", "matrix-mu@partner.example")
+    return found.alias
+
+
+def _movable(tenant) -> str:
+    """A synced, not cloud-managed user mailbox with no move request yet (earlier probes' requests dropped)."""
+    mbx = [m for m in tenant.mailboxes if m.is_dir_synced and m.recipient_type_details == "UserMailbox"][-1]
+    mbx.is_exchange_cloud_managed = False
+    tenant.move_requests.pop(mbx.exchange_guid, None)
+    return mbx.alias
+
+
+def _moving(tenant) -> str:
+    """A mailbox with a move request in progress."""
+    alias = _movable(tenant)
+    from mockserver.domain.exchange.move_requests import _requests
+    mbx = next(m for m in tenant.mailboxes if m.alias == alias)
+    _requests(tenant)[mbx.exchange_guid] = {
+        "id": "00000000-0000-0000-0000-0000000000aa", "mailbox": mbx.guid, "exchangeGuid": mbx.exchange_guid,
+        "queued": tenant.clock.now(), "duration": 3600.0, "remoteHostName": "mail.contoso.example",
+        "targetDeliveryDomain": "contoso.example", "remoteTargetDatabase": "", "batchName": "",
+        "suspendWhenReady": False, "completeAfter": None, "completed": None, "name": mbx.name, "alias": mbx.alias,
+        "displayName": mbx.display_name}
+    return alias
 
 
 def _toggle_target(tenant):

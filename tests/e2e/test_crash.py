@@ -126,7 +126,7 @@ def _toggle_until_killed(server: Server, seed: int) -> Run:
     toggles the server is SIGKILLed while the others are still in flight."""
     run, rng = Run(seed), random.Random(seed)
     run.creds = requests.post(f"{server.url}/_mock/tenants", timeout=60, json={
-        "name": run.name, "seed": seed, "frozenClock": True, "mailboxes": 16}).json()
+        "name": run.name, "seed": seed, "frozenClock": True, "mailboxes": 16, "options": {"mix": "uniform"}}).json()
     run.headers = _token(server.url, run.creds)
     rv = _invoke(server.url, run.creds["tenantId"], run.headers, "Get-Mailbox", RecipientTypeDetails="UserMailbox")
     run.upns = sorted(m["UserPrincipalName"].lower() for m in rv.json()["value"])

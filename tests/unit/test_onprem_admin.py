@@ -11,7 +11,8 @@ from mockserver.domain.onprem import REMOTE_ROOM_MAILBOX
 
 def test_seeded_ad_is_deterministic_and_has_all_types(make_tenant, registry):
     a = make_tenant(name="one", seed=5, mailboxes=8)
-    other = type(registry)(seed=1).create("one", seed=5, frozen_clock=True, mailboxes=8)
+    other = type(registry)(seed=1).create("one", seed=5, frozen_clock=True, mailboxes=8,
+                                          options={"mix": "uniform"})
     assert [u.attrs["displayName"] for u in a.ad_users] == [u.attrs["displayName"] for u in other.ad_users]
     assert [u.object_guid for u in a.ad_users] == [u.object_guid for u in other.ad_users]
     types = {u.attrs["msExchRecipientTypeDetails"] for u in a.ad_users}

@@ -28,8 +28,11 @@ class ADUserCreateSchema(Schema):
                                                             "pattern": _SAM_PATTERN})
     ou = fields.String(metadata={"description": "Container DN; default OU=Users,OU=Corp,<forest>."})
     msExchRecipientTypeDetails = fields.Integer(
-        strict=True, metadata={"description": "Remote mailbox type: 2147483648 user, 34359738368 shared, "
-                                              "8589934592 room, 17179869184 equipment (default user)."})
+        strict=True, allow_none=True,
+        metadata={"description": "Recipient kind. Remote mailbox: 2147483648 user (default), 34359738368 shared, "
+                                 "8589934592 room, 17179869184 equipment; on-premises mailbox: 1 user, 4 shared, "
+                                 "16 room, 32 equipment; 128 mail user (give targetAddress); null: no Exchange "
+                                 "attributes (a User in Exchange Online; the cloud-first flow)."})
 
 
 class ADUserPatchSchema(Schema):

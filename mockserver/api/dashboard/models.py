@@ -113,6 +113,52 @@ def comparison_view(c: read.Comparison) -> dict:
             "adValue": _ad_display(c.ad_name, c.ad_value), "drift": c.drift, "identity": c.identity}
 
 
+def recipient_kind(mbx, user, ad) -> str:
+    """The recipient's kind as issue 18 names them: from the AD object's Exchange attributes, the cloud type and
+    the owner's licence (remote mailbox licensed / not provisioned / unlicensed grace, on-prem mailbox, ...)."""
+    from ...domain.licensing import has_exchange_plan
+    from ...domain.onprem import recipient_kind as ad_kind
+    if ad is None:
+        return "cloud-only" if not mbx.is_dir_synced else "synced (AD object not found)"
+    kind = ad_kind(ad.attrs)
+    licensed = has_exchange_plan(user)
+    if kind == "remote":
+        if mbx.recipient_type_details == "MailUser":
+            return "remote mailbox, not provisioned" + ("" if licensed else " (no Exchange licence)")
+        if mbx.unlicensed_since is not None:
+            return "remote mailbox, licence removed (grace period)"
+        if mbx.recipient_type_details == "UserMailbox":
+            return "remote mailbox, licensed" if licensed else "remote mailbox"
+        return f"remote {mbx.recipient_type_details[:-7].lower()} mailbox"
+    if kind == "onprem":
+        return "on-premises mailbox"
+    if kind == "mailuser":
+        return "mail user"
+    return "cloud-first mailbox (no Exchange attributes in AD)" if mbx.is_mailbox else "no Exchange attributes"
+
+
+def kind_counts(tenant) -> dict[str, int]:
+    """Recipients per kind, plus the synced users that have no recipient at all (the dashboard's kinds card)."""
+    index = tenant.sync.index
+    index.refresh()
+    out: dict[str, int] = {}
+    owners = set()
+    for mbx in tenant.mailboxes:
+        if mbx.when_soft_deleted is not None:
+            continue
+        user = tenant.users.get(mbx.external_directory_object_id) if mbx.external_directory_object_id else None
+        owners.add(mbx.external_directory_object_id)
+        key = index.ad_key_by_anchor.get(user.on_premises_immutable_id) if user is not None and \
+            user.on_premises_immutable_id else None
+        label = recipient_kind(mbx, user, tenant.ad_users.get(key) if key else None)
+        out[label] = out.get(label, 0) + 1
+    bare = sum(1 for u in tenant.users if u.deleted_date_time is None and u.on_premises_sync_enabled
+               and u.id not in owners)
+    if bare:
+        out["synced user without a recipient"] = bare
+    return dict(sorted(out.items()))
+
+
 def mailbox_row(tenant, join: read.MailboxJoin, *, full: bool = False) -> dict:
     """A mailbox with its Entra and AD side, for the table (``full`` adds every attribute pair)."""
     mbx, user, ad = join.mailbox, join.user, join.ad_user
@@ -121,6 +167,7 @@ def mailbox_row(tenant, join: read.MailboxJoin, *, full: bool = False) -> dict:
     return {
         "guid": mbx.guid, "name": mbx.name, "displayName": mbx.display_name, "upn": mbx.user_principal_name,
         "primarySmtp": mbx.primary_smtp_address, "type": mbx.recipient_type_details,
+        "kind": recipient_kind(mbx, user, ad),
         "isDirSynced": bool(mbx.is_dir_synced), "isCloudManaged": bool(mbx.is_exchange_cloud_managed),
         "objectSoaCloud": bool(getattr(user, "is_cloud_managed", False)) if user is not None else None,
         "userId": mbx.external_directory_object_id, "immutableId": mbx.immutable_id or "",

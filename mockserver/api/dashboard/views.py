@@ -92,6 +92,7 @@ def tenant(tenant_key: str):
     with t.lock:
         header = models.tenant_header(t)
         counts = models.counts_view(t)
+        kinds = models.kind_counts(t)
         matches = read.filter_mailboxes(t, search=filters["q"], recipient_type=filters["type"],
                                         dir_synced=filters["dirsynced"], cloud_managed=filters["cloudmanaged"],
                                         deleted=filters["deleted"])
@@ -104,7 +105,7 @@ def tenant(tenant_key: str):
         totals = {"runs": len(history), "audit": len(t.audit.records), "requests": len(t.journal.entries)}
         faults = models.faults_view(t)
         profile = models.profile_view(t)
-    return render_template("dashboard/tenant.html", t=header, counts=counts, page=page, filters=filters,
+    return render_template("dashboard/tenant.html", t=header, counts=counts, kinds=kinds, page=page, filters=filters,
                            types=RECIPIENT_TYPES, runs=runs, audit=audit, journal=journal, totals=totals,
                            faults=faults, profile=profile)
 

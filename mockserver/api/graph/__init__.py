@@ -78,4 +78,4 @@ def _unexpected(exc: Exception):
 
 
 # Route modules register on ``bp`` when imported (catch-all last so it never shadows a real route).
-from . import users, roles, deleted, org, batch, fallback  # noqa: E402,F401
+from . import users, licenses, roles, deleted, org, batch, fallback  # noqa: E402,F401

@@ -104,7 +104,7 @@ def _nest(chain: list, select) -> dict | None:
 def render(tenant, user, q: query.Query, reports=None) -> dict:
     """The user's projection plus its ``$expand``ed navigation properties (a manager that is not set is left out,
     as Graph leaves it out)."""
-    view = U.graph_view(user, q.select or U.DEFAULT_PROPERTIES)
+    view = U.graph_view_in(tenant, user, q.select or U.DEFAULT_PROPERTIES)
     for item in q.expand:
         if item.name == "manager":
             chain = relations.manager_chain(tenant, user, item.levels if item.levels is not None else 1)
@@ -167,7 +167,7 @@ def count_direct_reports(tenant, caller, user_key):
 def create_user(tenant, caller):
     """``POST /users``: a cloud-only user (201 with the default property set)."""
     user = U.create_user(tenant, json_body(), caller)
-    view = query.project(U.graph_view(user), None, U.DEFAULT_PROPERTIES)
+    view = query.project(U.graph_view_in(tenant, user), None, U.DEFAULT_PROPERTIES)
     location = f"{request.url_root.rstrip('/')}{request.path}/{user.id}"
     return entity("users/$entity", view, status=201, headers={"Location": location})
 

@@ -39,9 +39,38 @@ def mailbox_matches(mbx, key: str, as_guid: bool) -> bool:
     return any(a.lower().startswith("smtp:") and a[5:].lower() == key for a in mbx.email_addresses)
 
 
+def normalise_identity(tenant, text: str) -> str:
+    """The other forms ``MailboxIdParameter``/``RecipientIdParameter`` accept, reduced to one the matcher knows:
+    a DistinguishedName or canonical DN -> the Name in it, a LegacyExchangeDN -> the ExchangeGuid it embeds,
+    ``domain\\account`` -> the account (SamAccountName). Anything else is returned unchanged."""
+    from .objects import exchange_netbios, _constants
+    low = text.lower()
+    if low.startswith("cn=") and "," in low:
+        suffix = _constants(tenant)["dn_suffix"].lower()
+        if low.endswith(suffix):
+            return text[3:len(text) - len(suffix)].replace("\\,", ",")
+        return text
+    if "/" in low and not low.startswith("/"):
+        prefix = _constants(tenant)["ou"].lower() + "/"
+        if low.startswith(prefix) and len(low) > len(prefix):
+            return text[len(prefix):]
+        return text
+    if low.startswith("/o="):
+        last = low.rsplit("/cn=", 1)[-1]
+        hexpart = last.split("-", 1)[0]
+        if len(hexpart) == 32 and all(c in "0123456789abcdef" for c in hexpart):
+            return str(uuid.UUID(hexpart))
+        return text
+    if "\\" in text:
+        domain, _, account = text.partition("\\")
+        if domain.lower() == exchange_netbios(tenant).lower() and account:
+            return account
+    return text
+
+
 def find_mailboxes(tenant, identity: str, *, soft_deleted: bool = False, types: tuple[str, ...] | None = None) -> list:
     """Every recipient in ``tenant.mailboxes`` answering to ``identity`` (live or soft-deleted ones)."""
-    text = _strip_prefix((identity or "").strip())
+    text = normalise_identity(tenant, _strip_prefix((identity or "").strip()))
     key = text.lower()
     as_guid = _is_guid(text)
     if not soft_deleted:
@@ -179,7 +208,7 @@ def mailbox_of(tenant, user, *, soft_deleted: bool = False):
 def find_users(tenant, identity: str) -> list:
     """Live Entra users answering to ``identity`` (Get-User/Set-User): object id, UPN, alias, name, SMTP;
     ``*`` wildcards allowed."""
-    text = _strip_prefix((identity or "").strip())
+    text = normalise_identity(tenant, _strip_prefix((identity or "").strip()))
     key = text.lower()
     as_guid = _is_guid(text)
     wildcard = compile_wildcard(key, question_mark=False) if "*" in key else None
@@ -213,7 +242,34 @@ def resolve_user(tenant, identity: str):
 
 
 def user_name(user, mbx=None) -> str:
-    """Exchange's Name of a user object: the mailbox name when there is one, else the UPN prefix."""
+    """Exchange's Name of a user object: the recipient's name when there is one; else, for a synced user, its AD
+    cn (Entra keeps it only as the start of onPremisesDistinguishedName), else the UPN prefix."""
     if mbx is not None:
         return mbx.name
+    dn = user.on_premises_distinguished_name
+    if dn and dn[:3].upper() == "CN=" and user.on_premises_sync_enabled:
+        return _rdn_value(dn)
     return user.mail_nickname or user.user_principal_name.split("@", 1)[0]
+
+
+def _rdn_value(dn: str) -> str:
+    # "CN=Bailey\, Amanda,OU=..." -> "Bailey, Amanda": the first RDN up to its first unescaped comma.
+    out, i = [], 3
+    while i < len(dn):
+        ch = dn[i]
+        if ch == "\\" and i + 1 < len(dn):
+            out.append(dn[i + 1])
+            i += 2
+            continue
+        if ch == ",":
+            break
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def check_unique(tenant, identity: str, found: list) -> list:
+    """Get- cmdlets given a non-wildcard -Identity that matches several objects fail as the Set- ones do."""
+    if len(found) > 1 and "*" not in (identity or ""):
+        raise exo_errors.object_ambiguous(identity)
+    return found

@@ -9,7 +9,7 @@ from ..mailboxes import MAILBOX_TYPES
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import MultiValuedEdit, Param, register_cmdlet
-from .identity import find_mailboxes, owner_of, resolve_mailbox
+from .identity import check_unique, find_mailboxes, owner_of, resolve_mailbox
 from .objects import mailbox_filter_view, mailbox_object
 from .opath import compile_filter
 
@@ -60,6 +60,7 @@ def get_mailbox(ctx, params):
         boxes = find_mailboxes(tenant, params["Identity"], soft_deleted=soft, types=MAILBOX_TYPES)
         if not boxes:
             raise exo_errors.object_not_found(tenant, params["Identity"])
+        check_unique(tenant, params["Identity"], boxes)
     else:
         boxes = [m for m in tenant.mailboxes if m.is_soft_deleted == soft and m.recipient_type_details in MAILBOX_TYPES]
     if params.get("Filter") not in (None, "") and len(boxes) > 1:

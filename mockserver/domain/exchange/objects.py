@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from .identity import owner_of, user_name
 from .rules import is_dir_synced
+from ..licensing import has_exchange_plan
 
 ZERO_GUID = uuid.UUID(int=0)
 EXCHANGE_VERSION = "0.20 (15.0.0.0)"
@@ -54,6 +55,17 @@ def _constants(tenant) -> dict:
             "server": f"MK0PR01A001DC{tenant.id[:3].upper()}.{partition}",
         }
     return found
+
+
+def exchange_netbios(tenant) -> str:
+    """The NetBIOS name of the Exchange Online forest partition (the ``domain`` of ``domain\\account``)."""
+    return tenant_partition(tenant).split(".", 1)[0]
+
+
+def legacy_exchange_dn(mbx) -> str:
+    """LegacyExchangeDN of a cloud recipient (``.../cn=Recipients/cn=<ExchangeGuid hex>-<alias>``)."""
+    return (f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
+            f"cn={mbx.exchange_guid.replace('-', '')}-{mbx.alias}")
 
 
 def distinguished_name(tenant, name: str) -> str:
@@ -114,8 +126,7 @@ def mailbox_object(tenant, mbx) -> dict:
         "GrantSendOnBehalfTo": list(mbx.grant_send_on_behalf_to),
         "ExternalDirectoryObjectId": mbx.external_directory_object_id or "",
         "HiddenFromAddressListsEnabled": bool(mbx.hidden_from_address_lists_enabled),
-        "LegacyExchangeDN": f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
-                            f"cn={mbx.exchange_guid.replace('-', '')}-{mbx.alias}",
+        "LegacyExchangeDN": legacy_exchange_dn(mbx),
         "MaxSendSize": "35 MB (36,700,160 bytes)",
         "MaxReceiveSize": "36 MB (37,748,736 bytes)",
         "EmailAddressPolicyEnabled": False,
@@ -162,6 +173,8 @@ def recipient_object(tenant, mbx) -> dict:
             "ExchangeGuid", "ArchiveGuid", "OrganizationalUnit")
     obj = {k: full[k] for k in keep}
     obj["IsExchangeCloudManaged"] = full["IsExchangeCloudManaged"]
+    # Get-Recipient's ExternalEmailAddress: the routing address of a mail user, empty for mailboxes.
+    obj["ExternalEmailAddress"] = mbx.external_email_address if mbx.recipient_type_details == "MailUser" else None
     for i in range(1, 16):
         obj[f"CustomAttribute{i}"] = full[f"CustomAttribute{i}"]
     for i in range(1, 6):
@@ -194,7 +207,8 @@ def user_object(tenant, user, mbx=None) -> dict:
         "ImmutableId": user.on_premises_immutable_id or "",
         "RecipientType": RECIPIENT_TYPE.get(rtd, "UserMailbox"),
         "RecipientTypeDetails": rtd,
-        "SKUAssigned": mbx is not None,
+        # An Exchange Online plan is assigned (false for unlicensed shared/room mailboxes and de-licensed users).
+        "SKUAssigned": has_exchange_plan(user),
     }
     obj.update(_base(tenant, name, mbx.guid if mbx is not None else user.id, user.created_date_time,
                      max(user.created_date_time, user.on_premises_last_sync_date_time or 0,
@@ -235,7 +249,7 @@ def _base(tenant, name: str, object_guid: str, created: float, changed: float) -
         "IsValid": True,
         "ExchangeVersion": EXCHANGE_VERSION,
         "Name": name,
-        "DistinguishedName": f"CN={name}{consts['dn_suffix']}",
+        "DistinguishedName": "CN=" + name.replace(",", "\\,") + consts["dn_suffix"],
         "ObjectClass": ["top", "person", "organizationalPerson", "user"],
         "WhenChanged": changed_at,
         "WhenCreated": created_at,

@@ -8,7 +8,7 @@ from ..errors import InvalidArgument
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import Param, register_cmdlet
-from .identity import find_mailboxes, find_users, mailbox_of, resolve_user
+from .identity import check_unique, find_mailboxes, find_users, mailbox_of, resolve_user
 from .mailbox_cmdlets import LIST_PARAMS, RECIPIENT_TYPE_DETAILS, RTD_TYPE, apply_list_params
 from .objects import recipient_object, user_object
 
@@ -21,6 +21,7 @@ def get_recipient(ctx, params):
         boxes = find_mailboxes(tenant, params["Identity"])
         if not boxes:
             raise exo_errors.object_not_found(tenant, params["Identity"])
+        check_unique(tenant, params["Identity"], boxes)
     else:
         boxes = [m for m in tenant.mailboxes if not m.is_soft_deleted]
     objects = [recipient_object(tenant, m) for m in boxes]
@@ -40,6 +41,7 @@ def get_user(ctx, params):
         users = find_users(tenant, params["Identity"])
         if not users:
             raise exo_errors.object_not_found(tenant, params["Identity"])
+        check_unique(tenant, params["Identity"], users)
     else:
         users = [u for u in tenant.users if u.deleted_date_time is None]
     objects = [user_object(tenant, u, owners.get(u.id)) for u in users]

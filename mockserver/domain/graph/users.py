@@ -105,7 +105,12 @@ _GETTERS = {
     "businessPhones": lambda u: list(u.extra.get("businessPhones") or []),
     "otherMails": lambda u: list(u.extra.get("otherMails") or []),
     "imAddresses": lambda u: list(u.extra.get("imAddresses") or []),
-    "assignedLicenses": lambda u: [], "assignedPlans": lambda u: [], "provisionedPlans": lambda u: [],
+    "assignedLicenses": lambda u: [{"disabledPlans": list(lic.get("disabledPlans") or ()), "skuId": lic["skuId"]}
+                                   for lic in u.assigned_licenses],
+    "assignedPlans": lambda u: [dict(p) for p in u.assigned_plans],
+    # The tenant-free reading (the service's status is patched in by graph_view_in where a tenant is at hand).
+    "provisionedPlans": lambda u: [{"capabilityStatus": p["capabilityStatus"], "provisioningStatus": "Success",
+                                    "service": p["service"]} for p in u.assigned_plans],
     "identities": lambda u: [{"signInType": "userPrincipalName", "issuer": u.user_principal_name.split("@")[-1],
                               "issuerAssignedId": u.user_principal_name}],
     "proxyAddresses": lambda u: list(u.proxy_addresses),
@@ -141,6 +146,16 @@ def graph_view(user: EntraUser, names=None) -> dict:
     """The user in Graph's vocabulary: every property (the full projection ``$select`` picks from), or only
     ``names`` (what a filter or a page needs, so large tenants are not rendered whole on every request)."""
     return {name: graph_property(user, name) for name in (ALL_PROPERTIES if names is None else names)}
+
+
+def graph_view_in(tenant, user: EntraUser, names=None) -> dict:
+    """:func:`graph_view` with the properties that need the tenant (provisionedPlans: each service's own
+    provisioning status, e.g. Exchange's PendingInput for an on-premises mailbox)."""
+    view = graph_view(user, names)
+    if "provisionedPlans" in view and user.assigned_plans:
+        from ..licensing import provisioned_plans
+        view["provisionedPlans"] = provisioned_plans(tenant, user)
+    return view
 
 
 def find_user(tenant, key: str, *, include_deleted: bool = False) -> EntraUser:
