@@ -46,8 +46,8 @@ def expected(identity: str, probe: str, profile: str) -> str:
     toggle_by_profile = {"ga": OK, "preview": SILENT, "strict": unknown("IsExchangeCloudManaged")}
     if identity == "app graph-reader":
         return UNAUTHENTICATED                      # no Exchange.ManageAsApp
-    if identity in ("app exchange-approle-only", "user user"):
-        return FORBIDDEN                            # no directory role, no RBAC assignment
+    if identity in ("app exchange-approle-only", "user user", "user hybridadmin"):
+        return FORBIDDEN                            # no directory role that links to a role group, no assignment
     if identity in ("app automation", "user exchangeadmin"):   # Exchange Administrator -> Organization Management
         return toggle_by_profile[profile] if probe == TOGGLE else OK
     if identity == "user globaladmin":
@@ -60,12 +60,6 @@ def expected(identity: str, probe: str, profile: str) -> str:
         if probe == TOGGLE:
             return unknown("IsExchangeCloudManaged")
         return unknown("CustomAttribute1") if probe == CUSTOM_ATTR else NOT_RECOGNIZED
-    if identity == "user hybridadmin":              # mock-only Hybrid Identity Management
-        if probe in RECIPIENT_READS or probe == TOGGLE:
-            return OK
-        if probe == CUSTOM_ATTR:
-            return unknown("CustomAttribute1")
-        return unknown("GrantSendOnBehalfTo") if probe == SEND_ON_BEHALF else NOT_RECOGNIZED
     if identity == "app soa-least-privilege":       # custom role: Set-Mailbox {Identity, IsExchangeCloudManaged}
         if probe == TOGGLE:
             return toggle_by_profile[profile]
@@ -200,7 +194,8 @@ def classify(resp) -> str:
     diag = resp.headers.get("x-ms-diagnostics", "")
     if resp.status_code == 403:
         assert resp.get_data() == b"", "403 answers carry no body"
-        if "invalid_cmdlet" in diag and "is not recognized" in diag and "management roles" in diag:
+        if "invalid_cmdlet" in diag and "is not recognized" in diag and \
+                "management role entries" in resp.headers.get("x-hybridsoa-note", ""):
             return NOT_RECOGNIZED
         if "insufficient_role" in diag:
             return FORBIDDEN

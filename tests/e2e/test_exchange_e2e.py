@@ -113,11 +113,24 @@ def test_preview_profile_silent_failure_for_delegated_exchange_admin(tenant):
     assert resp.status_code == 200 and resp.json()["value"] == [] and resp.json()["@adminapi.warnings"] == []
     assert admin.post("Get-Mailbox", {"Identity": target["Alias"]}).json()["value"][0]["IsExchangeCloudManaged"] is False
 
-    hybrid = Exo(tenant, user_token(tenant, "hybridadmin"))
-    assert hybrid.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 200
+    hybrid = Exo(tenant, user_token(tenant, "hybridadmin"))  # HIA alone: no Exchange role group, so 403
+    assert hybrid.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 403
+    # The preview rule wants Hybrid Identity Administrator *in addition to* the Exchange role: grant it through Graph.
+    graph = _session(tenant)
+    ga = msal.PublicClientApplication(_app(tenant)["clientId"], authority=f"{tenant['url']}/{tenant['tenantId']}",
+                                      instance_discovery=False, http_client=graph)
+    ga_token = ga.acquire_token_by_username_password(_user(tenant, "globaladmin")["userPrincipalName"],
+                                                     _user(tenant, "globaladmin")["password"],
+                                                     scopes=["https://graph.microsoft.com/.default"])["access_token"]
+    granted = graph.post(f"{tenant['url']}/v1.0/roleManagement/directory/roleAssignments",
+                         headers={"Authorization": f"Bearer {ga_token}"}, timeout=60,
+                         json={"principalId": _user(tenant, "exchangeadmin")["id"], "directoryScopeId": "/",
+                               "roleDefinitionId": "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"})
+    assert granted.status_code == 201, granted.text
+    assert admin.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 200
     assert admin.post("Get-Mailbox", {"Identity": target["Alias"]}).json()["value"][0]["IsExchangeCloudManaged"] is True
 
     records = admin.session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit?operation=Set-Mailbox",
                                 timeout=60).json()["value"]
     assert [(r["caller"]["userPrincipalName"].split("@")[0], r["succeeded"], r["changed"]) for r in records] == [
-        ("exchangeadmin", True, False), ("hybridadmin", True, True)]
+        ("exchangeadmin", True, False), ("exchangeadmin", True, True)]

@@ -21,6 +21,13 @@ _DEFAULT_TYPES = [
 ]
 _CODES = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 429: "TooManyRequests"}
 _HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
+#: The mock's own response header: what the mock wants to tell the caller that the real service would not say.
+NOTE_HEADER = "x-hybridsoa-note"
+
+
+def header_safe(text: str) -> str:
+    """``text`` as a printable-ASCII header value."""
+    return _HEADER_UNSAFE.sub(" ", text)
 
 
 def diagnostics_header(code: str, reason: str, category: str) -> str:
@@ -50,10 +57,14 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
     InvokeCommand and $batch routes use."""
     details = exc.details or {}
     if isinstance(exc, (CmdletNotRecognized, NotImplementedInMock)):
+        # The real field keeps PowerShell's own CommandNotFoundException text; why the mock refused (not emulated,
+        # or outside the caller's role entries) goes in the mock's own header.
         cmdlet = details.get("cmdlet") or getattr(exc, "cmdlet", "")
-        reason = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
-        text = f"The term '{cmdlet}' is not recognized as a name of a cmdlet: {reason}." if cmdlet else exc.message
-        return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet")}
+        text = exc.message if isinstance(exc, CmdletNotRecognized) or not cmdlet else \
+            CmdletNotRecognized(cmdlet).message
+        note = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
+        return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet"),
+                           NOTE_HEADER: header_safe(f"{cmdlet or 'cmdlet'}: {note}")}
     if isinstance(exc, Unauthenticated):
         reason = details.get("reason") or "invalid_token"
         headers = {

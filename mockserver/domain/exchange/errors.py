@@ -69,9 +69,10 @@ def ambiguous_parameter_set() -> InvalidArgument:
 
 
 def cmdlet_not_recognized(name: str, *, emulated: bool = False) -> CmdletNotRecognized:
-    """Unknown cmdlet, or one the caller's roles do not include: the real service answers 403 with no body;
-    the ``x-ms-diagnostics`` header says which (not emulated vs outside the caller's roles)."""
-    why = ("it is not in the caller's management roles" if emulated
+    """Unknown cmdlet, or one the caller's roles do not include: the real service answers 403 with no body and
+    PowerShell's "The term ... is not recognized" text in ``x-ms-diagnostics``; which of the two it was is the
+    mock's own note (``x-hybridsoa-note``)."""
+    why = ("the cmdlet is outside the caller's management role entries" if emulated
            else "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)")
     return CmdletNotRecognized(name, diagnostics_code="2000001", diagnostics_category="invalid_cmdlet",
                                reason=why, emulated=emulated)
