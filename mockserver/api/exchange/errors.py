@@ -94,4 +94,6 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
         else:
             exc_type = exo_errors.TASK_ARGUMENT_TYPE
     status = exc.status if 400 <= exc.status < 500 else 400
-    return status, envelope(status, exc.message, exc_type, err_id or "", category or "Client"), {}
+    note = details.get("note")
+    return status, envelope(status, exc.message, exc_type, err_id or "", category or "Client"), \
+        ({NOTE_HEADER: header_safe(note)} if note else {})

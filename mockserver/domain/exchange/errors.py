@@ -89,9 +89,11 @@ def write_scope_synced(cmdlet: str, parameters: list[str], name: str, noun: str 
         parameters=list(parameters))
 
 
-def task_invalid(message: str, err_id: str = "Ex9B0C5A") -> InvalidArgument:
-    """A cmdlet-level refusal (TaskInvalidOperationException), e.g. a non-eligible object."""
-    return InvalidArgument(message, exception_type=TASK_INVALID_TYPE, err_id=err_id, category="Context")
+def task_invalid(message: str, err_id: str = "Ex9B0C5A", *, note: str | None = None) -> InvalidArgument:
+    """A cmdlet-level refusal (TaskInvalidOperationException), e.g. a non-eligible object; ``note`` is the mock's
+    own remark (x-hybridsoa-note), e.g. that the text has no public source."""
+    extra = {"note": note} if note else {}
+    return InvalidArgument(message, exception_type=TASK_INVALID_TYPE, err_id=err_id, category="Context", **extra)
 
 
 def data_validation(message: str) -> InvalidArgument:
