@@ -42,6 +42,8 @@ class Mailbox(Record):
     when_changed: float = 0.0
     #: Soft-deleted at (tenant epoch seconds) or None when live.
     when_soft_deleted: float | None = None
+    #: Mailbox folder permissions that differ from a new mailbox's ({folder: [entry, ...]}); None: all default.
+    folder_permissions: dict | None = None
 
     @property
     def is_mailbox(self) -> bool:

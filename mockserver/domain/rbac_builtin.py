@@ -14,7 +14,8 @@ from .rbac_model import (ManagementRole, RoleAssignment, RoleGroup, builtin_guid
 #: other noun is organization configuration.
 RECIPIENT_NOUNS = frozenset(n.lower() for n in (
     "Mailbox", "Recipient", "User", "MailUser", "SoftDeletedMailbox", "MailContact", "RemoteMailbox",
-    "CASMailbox", "MailboxPermission", "RecipientPermission", "MailboxStatistics", "MailboxFolderPermission"))
+    "CASMailbox", "MailboxPermission", "RecipientPermission", "MailboxStatistics", "MailboxFolderPermission",
+    "DistributionGroupMember", "DynamicDistributionGroupMember"))
 RBAC_NOUNS = frozenset(n.lower() for n in (
     "RoleGroup", "RoleGroupMember", "ManagementRole", "ManagementRoleEntry", "ManagementRoleAssignment",
     "ManagementScope", "ServicePrincipal"))
@@ -61,7 +62,7 @@ def _only(params: list[str], allowed: tuple[str, ...]) -> list[str]:
 
 
 def _mail_recipients(verb, noun, family, cmdlet, params):
-    return params if family == "recipient" and verb in ("get", "set", "enable", "disable") else None
+    return params if family == "recipient" and verb in ("get", "set", "add", "enable", "disable") else None
 
 
 def _mail_recipient_creation(verb, noun, family, cmdlet, params):

@@ -182,7 +182,7 @@ class InvokeResult:
 _REGISTRY: dict[str, CmdletSpec] = {}
 #: Bumped by every registration: with the registry's size, what catalog caches key on.
 REGISTRY_VERSION = 0
-_BUILTIN_MODULES = ("mailbox_cmdlets", "recipient_cmdlets", "org_cmdlets")
+_BUILTIN_MODULES = ("mailbox_cmdlets", "recipient_cmdlets", "org_cmdlets", "adminapi_cmdlets")
 _loaded = False
 
 
