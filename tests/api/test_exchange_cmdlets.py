@@ -272,6 +272,9 @@ CASES = [
      _error(404, "couldn't be found")),
     ("undo-missing-param", "Undo-SoftDeletedMailbox", lambda w: {},
      _error(400, "missing mandatory parameters: SoftDeletedObject")),
+    ("get-delegate-names", "Get-Mailbox",
+     lambda w: {"Identity": w["user"].alias, "IncludeGrantSendOnBehalfToWithDisplayNames": True},
+     lambda r, w: (_ok(r, w), r.get_json()["value"][0]["GrantSendOnBehalfToWithDisplayNames"] == [])),
 ]
 
 
