@@ -15,9 +15,9 @@ JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE75
 _DEFAULT_TYPES = [
     (NotFound, exo_errors.NOT_FOUND_TYPE, "Ex6F9304", "Context"),
     (UnknownParameter, exo_errors.BINDING_TYPE, "NamedParameterNotFound", "Client"),
-    (WriteScopeViolation, exo_errors.TASK_INVALID_TYPE, "ExB4DF43", "Context"),
-    (SyncedObjectReadOnly, exo_errors.TASK_INVALID_TYPE, "ExB4DF43", "Context"),
-    (Conflict, "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException", "Ex8B5F7E", "Context"),
+    (WriteScopeViolation, exo_errors.TASK_INVALID_TYPE, "", "Context"),
+    (SyncedObjectReadOnly, exo_errors.TASK_INVALID_TYPE, "", "Context"),
+    (Conflict, "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException", "", "Context"),
 ]
 _CODES = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 429: "TooManyRequests"}
 _HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")

@@ -29,7 +29,7 @@ def object_not_found(tenant, identity: str) -> NotFound:
 def object_ambiguous(identity: str) -> InvalidArgument:
     """ManagementObjectAmbiguousException: the identity matches more than one recipient."""
     return InvalidArgument(f"The operation couldn't be performed because '{identity}' matches multiple entries.",
-                           exception_type=AMBIGUOUS_TYPE, err_id="Ex0361F6", category="Context")
+                           exception_type=AMBIGUOUS_TYPE, err_id="Ex9E65A2", category="Context")
 
 
 def parameter_not_found(name: str) -> UnknownParameter:
@@ -85,11 +85,11 @@ def write_scope_synced(cmdlet: str, parameters: list[str], name: str, noun: str 
         f"The operation on {noun} \"{name}\" failed because it's out of the current user's write scope. The action "
         f"'{cmdlet}', '{','.join(parameters)}', can't be performed on the object '{name}' because the object is being "
         f"synchronized from your on-premises organization. This action should be performed on the object in your "
-        f"on-premises organization.", exception_type=TASK_INVALID_TYPE, err_id="ExB4DF43", category="Context",
+        f"on-premises organization.", exception_type=TASK_INVALID_TYPE, err_id="", category="Context",
         parameters=list(parameters))
 
 
-def task_invalid(message: str, err_id: str = "Ex9B0C5A", *, note: str | None = None) -> InvalidArgument:
+def task_invalid(message: str, err_id: str = "", *, note: str | None = None) -> InvalidArgument:
     """A cmdlet-level refusal (TaskInvalidOperationException), e.g. a non-eligible object; ``note`` is the mock's
     own remark (x-hybridsoa-note), e.g. that the text has no public source."""
     extra = {"note": note} if note else {}
@@ -98,7 +98,7 @@ def task_invalid(message: str, err_id: str = "Ex9B0C5A", *, note: str | None = N
 
 def data_validation(message: str) -> InvalidArgument:
     """A property value that fails Exchange's data validation (proxy addresses, aliases)."""
-    return InvalidArgument(message, exception_type=PROXY_TYPE, err_id="ExA5F11C", category="Client")
+    return InvalidArgument(message, exception_type=PROXY_TYPE, err_id="", category="Client")
 
 
 def _ps_type(value) -> str:

@@ -231,7 +231,7 @@ def _planned_values(tenant, mbx, params) -> dict:
     if "Type" in params:
         if params["Type"] not in TYPE_TO_RTD:
             raise exo_errors.task_invalid(f"Converting '{mbx.name}' to {params['Type']} isn't supported for this "
-                                          f"mailbox.", "ExC20A01")
+                                          f"mailbox.")
         new["RecipientTypeDetails"] = TYPE_TO_RTD[params["Type"]]
     if "GrantSendOnBehalfTo" in params:
         edit: MultiValuedEdit = params["GrantSendOnBehalfTo"]
