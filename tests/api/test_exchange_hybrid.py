@@ -102,6 +102,10 @@ def test_object_soa_in_cloud_makes_identity_editable(client, tenant, synced, aut
     assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute2": "y"}).status_code == 200
     resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})
     assert resp.status_code == 400 and "isn't synchronized" in resp.get_json()["error"]["details"][0]["message"]
+    # No public source for this refusal: no invented ErrId in the real field, and the mock says so in its header.
+    assert resp.get_json()["error"]["details"][0]["message"].startswith(
+        "|Microsoft.Exchange.Configuration.Tasks.TaskInvalidOperationException|")
+    assert "no public source" in resp.headers["x-hybridsoa-note"]
 
 
 def test_revert_to_false_blocks_edits_again(client, tenant, synced, auth_header):
