@@ -210,3 +210,15 @@ def test_folder_permissions_survive_a_record_round_trip(tenant):
     mbx.folder_permissions = {"Calendar": [{"Key": "x", "User": "X", "AccessRights": ["Reviewer"],
                                             "SharingPermissionFlags": None}]}
     assert Mailbox.from_dict(mbx.to_dict()).folder_permissions == mbx.folder_permissions
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"CmdletInput": []}', b'{"CmdletInput": {"CmdletName": 5}}',
+                                  b'{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": "x"}}',
+                                  b'{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": []}}}',
+                                  b'{"CmdletInput": {"CmdletName": "Get-MailboxFolderPermission", '
+                                  b'"Parameters": {"Identity": ":\\\\"}}}'])
+def test_malformed_bodies_are_refused_without_a_5xx(client, tenant, app_h, body):
+    for endpoint in ("Mailbox", "MailboxFolderPermission"):
+        resp = client.post(f"/adminapi/v2.0/{tenant.id}/{endpoint}", data=body,
+                           headers={**app_h, "Content-Type": "application/json"})
+        assert 400 <= resp.status_code < 500, (endpoint, body, resp.get_data(as_text=True))
