@@ -12,7 +12,7 @@ from .onprem import (REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARE
 
 #: name -> (app roles, directory roles)
 SEED_APPS = {
-    "automation": (["Exchange.ManageAsApp", "User.ReadWrite.All", "Directory.Read.All",
+    "automation": (["Exchange.ManageAsApp", "Exchange.ManageAsAppV2", "User.ReadWrite.All", "Directory.Read.All",
                     "User-OnPremisesSyncBehavior.ReadWrite.All", "RoleManagement.ReadWrite.Directory"],
                    [roles.EXCHANGE_ADMINISTRATOR]),
     "graph-reader": (["User.Read.All"], []),

@@ -37,8 +37,8 @@ def tenant(make_tenant):
 
 @pytest.fixture
 def app_h(tenant, auth_header):
-    """The automation app (Exchange Administrator) granted Exchange.ManageAsAppV2."""
-    tenant.app_by_name("automation").app_roles.append(V2_APP_ROLE)
+    """The seeded automation app: Exchange Administrator, consented to Exchange.ManageAsAppV2."""
+    assert V2_APP_ROLE in tenant.app_by_name("automation").app_roles
     return auth_header(tenant, "exchange")
 
 
@@ -52,6 +52,7 @@ def _mailbox(tenant, n=0):
 
 # ----------------------------------------------------------------------------------------- gate
 def test_v1_app_role_is_not_enough(client, tenant, auth_header):
+    tenant.app_by_name("automation").app_roles.remove(V2_APP_ROLE)
     resp = v2(client, tenant, auth_header(tenant, "exchange"), "OrganizationConfig", "Get-OrganizationConfig")
     assert resp.status_code == 401 and resp.get_data() == b""
     assert "Exchange.ManageAsAppV2" in resp.headers["x-ms-diagnostics"]
