@@ -210,6 +210,8 @@ def test_hybrid_admin_alone_reaches_no_exchange_cmdlet(client, tenant, synced, a
                            ("Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})):
         resp = invoke(client, tenant, h, cmdlet, params)
         assert resp.status_code == 403 and not resp.get_data()
+        assert "Hybrid Identity Administrator is not one" in resp.headers["x-hybridsoa-note"]
+        assert "hybridsoa" not in resp.headers["x-ms-diagnostics"]
     assert synced.is_exchange_cloud_managed is False
 
 

@@ -76,12 +76,15 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
             "x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000003"), exc.message,
                                                    details.get("diagnostics_category", reason)),
         }
+        if details.get("note"):
+            headers[NOTE_HEADER] = header_safe(details["note"])
         return 401, None, headers
     if isinstance(exc, Forbidden):
-        return 403, None, {"x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000010"),
-                                                                 exc.message,
-                                                                 details.get("diagnostics_category",
-                                                                             "insufficient_role"))}
+        headers = {"x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000010"), exc.message,
+                                                          details.get("diagnostics_category", "insufficient_role"))}
+        if details.get("note"):
+            headers[NOTE_HEADER] = header_safe(details["note"])
+        return 403, None, headers
     if isinstance(exc, Throttled):
         body = envelope(429, exc.message, "Microsoft.Exchange.Admin.OData.Core.ThrottlingException", "", "Server")
         return 429, body, {"Retry-After": str(exc.retry_after)}

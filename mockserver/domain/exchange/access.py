@@ -25,6 +25,12 @@ EXCHANGE_ROLES = ORG_ADMIN_ROLES | RECIPIENT_ADMIN_ROLES | READ_ONLY_ROLES
 ORG_ONLY_CMDLETS = frozenset({"set-organizationconfig"})
 
 
+#: The mock's explanation of a 403 for a caller no Exchange role assignment reaches (x-hybridsoa-note).
+NO_ROLE_NOTE = ("no Exchange role assignment reaches the caller: only directory roles linked to a role group count "
+                "(Global Administrator, Exchange Administrator, Exchange Recipient Administrator, Global Reader, "
+                "Helpdesk, Security and Compliance Administrator; Hybrid Identity Administrator is not one)")
+
+
 def active_roles(tenant, caller) -> set[str]:
     """Directory role template ids in effect for the caller now (not just the token's ``wids``)."""
     return set(tenant.active_role_ids(caller.object_id))
@@ -43,7 +49,7 @@ def connection_check(tenant, caller) -> None:
     if not (active_roles(tenant, caller) & EXCHANGE_ROLES):
         who = "service principal" if caller.is_app else "user"
         raise Forbidden(f"The {who} holds no directory role that grants access to Exchange Online.",
-                        diagnostics_code="2000010", diagnostics_category="insufficient_role")
+                        diagnostics_code="2000010", diagnostics_category="insufficient_role", note=NO_ROLE_NOTE)
 
 
 def baseline_authorize(tenant, caller, spec, param_names: list[str]) -> None:

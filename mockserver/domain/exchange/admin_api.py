@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import roles as dirroles
 from ..errors import Forbidden, InvalidArgument, NotFound, Unauthenticated
-from . import errors as exo_errors
+from . import access, errors as exo_errors
 
 #: App-only and delegated permissions of the v2.0 surface (Learn: admin-api-authentication, Step 2).
 MANAGE_AS_APP_V2 = "Exchange.ManageAsAppV2"
@@ -76,4 +76,4 @@ def connection_check(tenant, caller) -> None:
     if not reached:
         who = "service principal" if caller.is_app else "user"
         raise Forbidden(f"The {who} holds no Exchange role assignment.", diagnostics_code="2000010",
-                        diagnostics_category="insufficient_role")
+                        diagnostics_category="insufficient_role", note=access.NO_ROLE_NOTE)
