@@ -85,7 +85,9 @@ def mail_user_not_eligible(mbx):
 
 
 def toggle_decision(tenant, caller) -> str:
-    """How the tenant profile treats this caller's IsExchangeCloudManaged change: allow, silent or deny."""
+    """How the tenant profile treats this caller's IsExchangeCloudManaged change: allow, silent or deny. Runs after
+    Exchange RBAC let the call through, so in preview/strict Hybrid Identity or Global Administrator counts only *in
+    addition to* the Exchange role that runs Set-Mailbox (the preview requirement, GA blog)."""
     profile = tenant.settings.get("profile", "ga")
     if profile == "ga":
         return ALLOW
