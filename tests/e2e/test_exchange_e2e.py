@@ -134,3 +134,22 @@ def test_preview_profile_silent_failure_for_delegated_exchange_admin(tenant):
                                 timeout=60).json()["value"]
     assert [(r["caller"]["userPrincipalName"].split("@")[0], r["succeeded"], r["changed"]) for r in records] == [
         ("exchangeadmin", True, False), ("exchangeadmin", True, True)]
+
+
+@pytest.mark.mock_tenant(mailboxes=5)
+def test_admin_api_v2_over_tls_with_an_msal_token(tenant):
+    """The documented v2.0 surface with an MSAL app-only token: a folder permission granted through
+    MailboxFolderPermission is what InvokeCommand then reads, and an undocumented endpoint is 404."""
+    exo = Exo(tenant, app_token(tenant))
+    base = f"{tenant['url']}/adminapi/v2.0/{tenant['tenantId']}"
+    mailboxes = exo.post("Get-Mailbox", {"RecipientTypeDetails": "UserMailbox"}).json()["value"]
+    owner, grantee = mailboxes[0], mailboxes[1]
+    folder = f"{owner['PrimarySmtpAddress']}:\\Calendar"
+    added = exo.post("Add-MailboxFolderPermission", {"Identity": folder, "User": grantee["Alias"],
+                                                     "AccessRights": ["Reviewer"]}, url=f"{base}/MailboxFolderPermission")
+    assert added.status_code == 200, added.text
+    rows = exo.post("Get-MailboxFolderPermission", {"Identity": folder}).json()["value"]
+    assert [r["AccessRights"] for r in rows if r["User"] == grantee["DisplayName"]] == [["Reviewer"]]
+    org = exo.post("Get-OrganizationConfig", url=f"{base}/OrganizationConfig")
+    assert org.status_code == 200 and org.json()["value"][0]["MailTipsLargeAudienceThreshold"] == 25
+    assert exo.post("Get-Recipient", url=f"{base}/Recipient").status_code == 404
