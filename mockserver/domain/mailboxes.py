@@ -47,6 +47,8 @@ class Mailbox(Record):
     #: When the owner's Exchange Online plan was removed (the mailbox is disabled until re-licensed or removed
     #: at the end of the grace period); None while licensed or for mailboxes that need no licence.
     unlicensed_since: float | None = None
+    #: Mailbox folder permissions that differ from a new mailbox's ({folder: [entry, ...]}); None: all default.
+    folder_permissions: dict | None = None
 
     @property
     def is_mailbox(self) -> bool:

@@ -79,13 +79,14 @@ class Grant:
             if scope is not None and self.rbac.scope_matches(scope, mailbox):
                 return
         name = display or getattr(mailbox, "name", None) or getattr(mailbox, "display_name", "") or str(mailbox)
+        # The text an admin outside a custom write scope sees (a real error report quoted in docs/fidelity.md); its
+        # ErrId and .NET type were not published, so the ErrId is empty and the type is the hybrid write-scope one.
         raise WriteScopeViolation(
-            f"The operation on mailbox \"{name}\" failed because it's out of the current user's write scope. "
-            f"The action '{self.cmdlet}', '{','.join(self.parameters)}', can't be performed on the object "
-            f"'{name}' because it isn't within the write scope of the role assignments that grant it. "
-            "Can't perform the save operation.",
-            exception_type="Microsoft.Exchange.Data.Directory.ADScopeException", err_id="Ex3D5C0F",
-            category="Context", cmdlet=self.cmdlet, target=name, reason="rbac_write_scope")
+            f"The operation on Identity \"{name}\" failed because it's out of the current user's write scope. "
+            f"'{name}' isn't within your current write scopes. Can't perform save operation.",
+            exception_type=exo_errors.TASK_INVALID_TYPE, err_id="", category="Context", cmdlet=self.cmdlet,
+            target=name, reason="rbac_write_scope",
+            note="ErrId and exception type of the custom write-scope refusal have no public source")
 
 
 class ExchangeRbac(RbacAdministration):

@@ -14,15 +14,14 @@ from .rbac_model import (ManagementRole, RoleAssignment, RoleGroup, builtin_guid
 #: other noun is organization configuration.
 RECIPIENT_NOUNS = frozenset(n.lower() for n in (
     "Mailbox", "Recipient", "User", "MailUser", "SoftDeletedMailbox", "MailContact", "RemoteMailbox",
-    "CASMailbox", "MailboxPermission", "RecipientPermission", "MailboxStatistics", "MailboxFolderPermission"))
+    "CASMailbox", "MailboxPermission", "RecipientPermission", "MailboxStatistics", "MailboxFolderPermission",
+    "DistributionGroupMember", "DynamicDistributionGroupMember"))
 RBAC_NOUNS = frozenset(n.lower() for n in (
     "RoleGroup", "RoleGroupMember", "ManagementRole", "ManagementRoleEntry", "ManagementRoleAssignment",
     "ManagementScope", "ServicePrincipal"))
 
 #: The one Set-Mailbox entry of the User Options role (help desk): a mock choice, see docs/fidelity.md.
 USER_OPTIONS_SET_MAILBOX = ("Identity", "GrantSendOnBehalfTo")
-#: The mock-only role that lets Hybrid Identity Administrators move the SOA (domain-behaviour.md §1.4).
-SOA_ROLE_SET_MAILBOX = ("Identity", "IsExchangeCloudManaged")
 
 
 def split_cmdlet(cmdlet: str) -> tuple[str, str]:
@@ -63,7 +62,7 @@ def _only(params: list[str], allowed: tuple[str, ...]) -> list[str]:
 
 
 def _mail_recipients(verb, noun, family, cmdlet, params):
-    return params if family == "recipient" and verb in ("get", "set", "enable", "disable") else None
+    return params if family == "recipient" and verb in ("get", "set", "add", "enable", "disable") else None
 
 
 def _mail_recipient_creation(verb, noun, family, cmdlet, params):
@@ -94,14 +93,6 @@ def _role_management(verb, noun, family, cmdlet, params):
     return params if family == "rbac" else None
 
 
-def _remote_mailbox_soa(verb, noun, family, cmdlet, params):
-    if verb == "get" and noun in ("mailbox", "recipient", "user"):
-        return params
-    if cmdlet.lower() == "set-mailbox":
-        return _only(params, SOA_ROLE_SET_MAILBOX)
-    return None
-
-
 _RULES = {
     "Mail Recipients": _mail_recipients,
     "Mail Recipient Creation": _mail_recipient_creation,
@@ -110,7 +101,6 @@ _RULES = {
     "Organization Configuration": _org_configuration,
     "View-Only Configuration": _view_only_configuration,
     "Role Management": _role_management,
-    "Remote Mailbox SOA": _remote_mailbox_soa,
 }
 
 ROLE_DEFS: tuple[RoleDef, ...] = (
@@ -128,21 +118,21 @@ ROLE_DEFS: tuple[RoleDef, ...] = (
             "Lets administrators view organization configuration, including RBAC configuration.", view_only=True),
     RoleDef("Role Management", "RoleManagement",
             "Lets administrators manage management roles, role entries, scopes, assignments and role groups."),
-    RoleDef("Remote Mailbox SOA", "MailRecipients",
-            "Mock-only: lets Hybrid Identity Administrators read mailboxes and set IsExchangeCloudManaged."),
 )
 ROLE_DEF_BY_NAME = {r.name.lower(): r for r in ROLE_DEFS}
 
 
 @dataclass(frozen=True)
 class RoleGroupDef:
-    """A built-in role group: its roles and the linked groups (prefix, directory role) that make members."""
+    """A built-in role group: its roles and the linked groups (prefix, directory role) that make members. The
+    directory role -> role group links follow Learn's "Microsoft Entra roles in Exchange Online" table
+    (https://learn.microsoft.com/exchange/permissions-exo/permissions-exo); a directory role absent from that table
+    (Hybrid Identity Administrator among them) links to no role group and so grants no Exchange cmdlet."""
 
     name: str
     description: str
     roles: tuple[str, ...]
     linked: tuple[tuple[str, str], ...]
-    mock_only: bool = False
 
 
 ROLE_GROUP_DEFS: tuple[RoleGroupDef, ...] = (
@@ -178,11 +168,6 @@ ROLE_GROUP_DEFS: tuple[RoleGroupDef, ...] = (
                  "purposes.",
                  ("View-Only Recipients", "View-Only Configuration"),
                  (("ComplianceAdmins", dirroles.COMPLIANCE_ADMINISTRATOR),)),
-    RoleGroupDef("Hybrid Identity Management",
-                 "Mock-only: carries the Hybrid Identity Administrator directory role's right to move the source "
-                 "of authority of Exchange attributes (Set-Mailbox -IsExchangeCloudManaged).",
-                 ("Remote Mailbox SOA",),
-                 (("HybridIdentityAdmins", dirroles.HYBRID_IDENTITY_ADMINISTRATOR),), mock_only=True),
 )
 
 
@@ -213,8 +198,7 @@ def build_groups(tenant_id: str) -> dict[str, RoleGroup]:
     for gdef in ROLE_GROUP_DEFS:
         linked = [(f"{prefix}_{linked_group_suffix(tenant_id, prefix)}", role) for prefix, role in gdef.linked]
         out[gdef.name.lower()] = RoleGroup(name=gdef.name, guid=builtin_guid(tenant_id, "group", gdef.name),
-                                           description=gdef.description, roles=list(gdef.roles), linked=linked,
-                                           mock_only=gdef.mock_only)
+                                           description=gdef.description, roles=list(gdef.roles), linked=linked)
     return out
 
 

@@ -85,8 +85,6 @@ class RoleGroup(Record):
     roles: list[str] = field(default_factory=list)
     #: [(linked group name, directory role template id)]: members of the group that EXO cannot list.
     linked: list[tuple[str, str]] = field(default_factory=list)
-    #: Mock-only groups that do not exist in Exchange Online (see docs/fidelity.md).
-    mock_only: bool = False
 
 
 @dataclass

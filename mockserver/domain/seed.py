@@ -13,7 +13,7 @@ from .onprem import (ONPREM_EQUIPMENT_MAILBOX, ONPREM_MAIL_USER, ONPREM_ROOM_MAI
 
 #: name -> (app roles, directory roles)
 SEED_APPS = {
-    "automation": (["Exchange.ManageAsApp", "User.ReadWrite.All", "Directory.Read.All",
+    "automation": (["Exchange.ManageAsApp", "Exchange.ManageAsAppV2", "User.ReadWrite.All", "Directory.Read.All",
                     "User-OnPremisesSyncBehavior.ReadWrite.All", "RoleManagement.ReadWrite.Directory",
                     "OnPremDirectorySynchronization.ReadWrite.All"],
                    [roles.EXCHANGE_ADMINISTRATOR]),

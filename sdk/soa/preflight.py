@@ -109,8 +109,13 @@ def preflight(exchange, *, graph=None, tokens=None, onprem=None) -> PreflightRep
         except ApiError:
             pass
     names = sorted(ROLE_NAMES.get(r, r) for r in role_ids if r)
-    if role_ids & {GLOBAL_ADMINISTRATOR, HYBRID_IDENTITY_ADMINISTRATOR}:
+    if GLOBAL_ADMINISTRATOR in role_ids or {EXCHANGE_ADMINISTRATOR, HYBRID_IDENTITY_ADMINISTRATOR} <= role_ids:
         report.add("directory-roles", PASS, f"caller holds {', '.join(names)} ({source})", roles=names)
+    elif HYBRID_IDENTITY_ADMINISTRATOR in role_ids:
+        # Hybrid Identity Administrator maps to no Exchange role group: alone it runs no Exchange cmdlet.
+        report.add("directory-roles", FAIL, "Hybrid Identity Administrator alone grants no Exchange cmdlet; it "
+                   "counted only in addition to an Exchange role such as Exchange Administrator "
+                   f"({source})", roles=names)
     elif EXCHANGE_ADMINISTRATOR in role_ids:
         report.add("directory-roles", WARN, "Exchange Administrator suffices since GA; during the preview the "
                    "change was silently ignored without Hybrid Identity or Global Administrator. Every change is "

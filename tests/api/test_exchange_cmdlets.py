@@ -272,6 +272,9 @@ CASES = [
      _error(404, "couldn't be found")),
     ("undo-missing-param", "Undo-SoftDeletedMailbox", lambda w: {},
      _error(400, "missing mandatory parameters: SoftDeletedObject")),
+    ("get-delegate-names", "Get-Mailbox",
+     lambda w: {"Identity": w["user"].alias, "IncludeGrantSendOnBehalfToWithDisplayNames": True},
+     lambda r, w: (_ok(r, w), r.get_json()["value"][0]["GrantSendOnBehalfToWithDisplayNames"] == [])),
 ]
 
 
@@ -329,8 +332,11 @@ def test_unknown_cmdlet_is_403_with_empty_body_and_diagnostics(client, world):
     assert resp.get_data() == b""
     diag = resp.headers["x-ms-diagnostics"]
     assert diag.startswith('2000001;reason="') and diag.endswith('";error_category="invalid_cmdlet"')
-    assert "New-MigrationBatch" in diag and "not emulated" in diag
+    # The real field carries PowerShell's own text; the mock's explanation is only in its own header.
+    assert "The term 'New-MigrationBatch' is not recognized as a name of a cmdlet" in diag
+    assert "hybridsoa" not in diag and "emulated" not in diag
     assert diag.count('"') == 4
+    assert "not emulated by hybridsoa" in resp.headers["x-hybridsoa-note"]
 
 
 def test_cmdlet_names_are_case_insensitive(client, world):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mockserver.domain import roles
+
 WRITE_SCOPE = ("failed because it's out of the current user's write scope. The action 'Set-Mailbox', "
                "'{params}', can't be performed on the object '{name}' because the object is being synchronized "
                "from your on-premises organization. This action should be performed on the object in your "
@@ -100,6 +102,10 @@ def test_object_soa_in_cloud_makes_identity_editable(client, tenant, synced, aut
     assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute2": "y"}).status_code == 200
     resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})
     assert resp.status_code == 400 and "isn't synchronized" in resp.get_json()["error"]["details"][0]["message"]
+    # No public source for this refusal: no invented ErrId in the real field, and the mock says so in its header.
+    assert resp.get_json()["error"]["details"][0]["message"].startswith(
+        "|Microsoft.Exchange.Configuration.Tasks.TaskInvalidOperationException|")
+    assert "no public source" in resp.headers["x-hybridsoa-note"]
 
 
 def test_revert_to_false_blocks_edits_again(client, tenant, synced, auth_header):
@@ -122,22 +128,39 @@ def test_same_value_gets_no_settings_modified_warning(client, tenant, synced, au
 
 # ------------------------------------------------------------------------------------------- profiles
 PROFILE_CASES = [
-    # profile, caller (user name or None for the automation app), expected outcome
-    ("ga", None, "changed"), ("ga", "exchangeadmin", "changed"), ("ga", "hybridadmin", "changed"),
-    ("ga", "globaladmin", "changed"),
-    ("preview", None, "silent"), ("preview", "exchangeadmin", "silent"), ("preview", "hybridadmin", "changed"),
-    ("preview", "globaladmin", "changed"),
-    ("strict", None, "denied"), ("strict", "exchangeadmin", "denied"), ("strict", "hybridadmin", "changed"),
-    ("strict", "globaladmin", "changed"),
+    # profile, caller (user name, "exchangeadmin+hia" for an Exchange Administrator who also holds Hybrid
+    # Identity Administrator, or None for the automation app), expected outcome
+    ("ga", None, "changed"), ("ga", "exchangeadmin", "changed"), ("ga", "exchangeadmin+hia", "changed"),
+    ("ga", "hybridadmin", "forbidden"), ("ga", "globaladmin", "changed"),
+    ("preview", None, "silent"), ("preview", "exchangeadmin", "silent"), ("preview", "exchangeadmin+hia", "changed"),
+    ("preview", "hybridadmin", "forbidden"), ("preview", "globaladmin", "changed"),
+    ("strict", None, "denied"), ("strict", "exchangeadmin", "denied"), ("strict", "exchangeadmin+hia", "changed"),
+    ("strict", "hybridadmin", "forbidden"), ("strict", "globaladmin", "changed"),
 ]
+
+
+def _caller_header(tenant, auth_header, user):
+    """The Exchange token of a profile case's caller (HIA granted on top of Exchange Administrator for ``+hia``)."""
+    if user is None:
+        return auth_header(tenant, "exchange")
+    name, _, extra = user.partition("+")
+    if extra == "hia":
+        tenant.assign_role(tenant.user_by_upn(f"{name}@{tenant.domain}").id, roles.HYBRID_IDENTITY_ADMINISTRATOR)
+    return auth_header(tenant, "exchange", user=name)
 
 
 @pytest.mark.parametrize("profile,user,outcome", PROFILE_CASES,
                          ids=[f"{p}-{u or 'app'}" for p, u, _ in PROFILE_CASES])
 def test_profile_decides_who_may_toggle(client, tenant, synced, auth_header, profile, user, outcome):
+    """The preview/strict rule asks for Hybrid Identity or Global Administrator *in addition to* the Exchange
+    RBAC that runs Set-Mailbox; Hybrid Identity Administrator alone reaches no Exchange cmdlet in any profile."""
     assert client.patch(f"/_mock/tenants/{tenant.id}/settings", json={"profile": profile}).status_code == 200
-    h = auth_header(tenant, "exchange", user=user) if user else auth_header(tenant, "exchange")
+    h = _caller_header(tenant, auth_header, user)
     resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})
+    if outcome == "forbidden":
+        assert resp.status_code == 403 and not resp.get_data()
+        assert synced.is_exchange_cloud_managed is False
+        return
     [record] = audit(client, tenant, api="exchange")
     if outcome == "denied":
         assert resp.status_code == 400
@@ -180,12 +203,29 @@ def test_preview_silent_toggle_then_edit_still_hits_write_scope(client, tenant, 
     assert resp.status_code == 400 and "'Set-Mailbox', 'CustomAttribute1'" in resp.get_data(as_text=True)
 
 
-def test_hybrid_admin_alone_can_only_toggle(client, tenant, synced, auth_header):
+def test_hybrid_admin_alone_reaches_no_exchange_cmdlet(client, tenant, synced, auth_header):
+    """Hybrid Identity Administrator maps to no Exchange role group: neither reads nor the toggle get through."""
     h = auth_header(tenant, "exchange", user="hybridadmin")
-    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True}).status_code == 200
-    resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute1": "x"})
-    assert resp.status_code == 400
-    assert "A parameter cannot be found that matches parameter name 'CustomAttribute1'." in resp.get_data(as_text=True)
+    for cmdlet, params in (("Get-Mailbox", {"Identity": synced.alias}),
+                           ("Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})):
+        resp = invoke(client, tenant, h, cmdlet, params)
+        assert resp.status_code == 403 and not resp.get_data()
+        assert "Hybrid Identity Administrator is not one" in resp.headers["x-hybridsoa-note"]
+        assert "hybridsoa" not in resp.headers["x-ms-diagnostics"]
+    assert synced.is_exchange_cloud_managed is False
+
+
+def test_hybrid_admin_with_exchange_role_can_edit_after_toggle(client, tenant, synced, auth_header):
+    """With an Exchange role group as well, the same person toggles and then edits the released attributes."""
+    client.patch(f"/_mock/tenants/{tenant.id}/settings", json={"profile": "preview"})
+    user = tenant.user_by_upn(f"hybridadmin@{tenant.domain}")
+    tenant.assign_role(user.id, roles.EXCHANGE_RECIPIENT_ADMINISTRATOR)
+    h = auth_header(tenant, "exchange", user="hybridadmin")
+    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias,
+                                                     "IsExchangeCloudManaged": True}).status_code == 200
+    assert synced.is_exchange_cloud_managed is True
+    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias,
+                                                     "CustomAttribute1": "x"}).status_code == 200
 
 
 # -------------------------------------------------------------------------------------- org default

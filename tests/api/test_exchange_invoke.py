@@ -177,7 +177,7 @@ def test_app_only_progression_401_403_200(client, tenant):
     assert call() == 200                      # app role and a directory role
 
 
-@pytest.mark.parametrize("user,status", [("globaladmin", 200), ("exchangeadmin", 200), ("hybridadmin", 200),
+@pytest.mark.parametrize("user,status", [("globaladmin", 200), ("exchangeadmin", 200), ("hybridadmin", 403),
                                          ("globalreader", 200), ("helpdesk", 200), ("user", 403)])
 def test_delegated_users_need_an_exchange_role(client, tenant, auth_header, user, status):
     resp = post(client, url(tenant), body("Get-Mailbox", {"ResultSize": 1}), auth_header(tenant, "exchange", user=user))

@@ -9,6 +9,7 @@ import pytest
 
 from mockserver.domain import lifecycle
 from mockserver.domain.directory import EntraUser
+from mockserver.domain.exchange import adminapi_cmdlets as folders
 from mockserver.domain.exchange.cmdlets import all_cmdlets
 from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
 
@@ -16,6 +17,8 @@ from .test_rbac_cmdlets import _least_privilege, add_app, invoke
 
 OK, SILENT = "ok", "silent"
 UNAUTHENTICATED, FORBIDDEN, NOT_RECOGNIZED = "401 unauthenticated", "403 no Exchange access", "403 not recognized"
+#: An authorized read of a distribution group's members: no groups are modelled, so the real not-found answer.
+GROUP_NOT_FOUND = "404 ManagementObjectNotFound"
 
 
 def unknown(param: str) -> str:
@@ -37,17 +40,24 @@ IDENTITIES = {
 
 TOGGLE, CUSTOM_ATTR, SEND_ON_BEHALF = "Set-Mailbox -IsExchangeCloudManaged", "Set-Mailbox -CustomAttribute1", \
     "Set-Mailbox -GrantSendOnBehalfTo"
-RECIPIENT_READS = {"Get-Mailbox", "Get-Recipient", "Get-User", "Get-MailUser"}
+RECIPIENT_READS = {"Get-Mailbox", "Get-Recipient", "Get-User", "Get-MailUser", "Get-MailboxFolderPermission",
+                   "Get-DistributionGroupMember", "Get-DynamicDistributionGroupMember"}
+GROUP_READS = {"Get-DistributionGroupMember", "Get-DynamicDistributionGroupMember"}
 
 
 def expected(identity: str, probe: str, profile: str) -> str:
     """The outcome the real service's rules give (DESIGN.md, domain-behaviour §1.4/§1.5/§4, docs/fidelity.md)."""
+    outcome = _expected(identity, probe, profile)
+    return GROUP_NOT_FOUND if outcome == OK and probe in GROUP_READS else outcome
+
+
+def _expected(identity: str, probe: str, profile: str) -> str:
     reads = probe.startswith("Get-")
     toggle_by_profile = {"ga": OK, "preview": SILENT, "strict": unknown("IsExchangeCloudManaged")}
     if identity == "app graph-reader":
         return UNAUTHENTICATED                      # no Exchange.ManageAsApp
-    if identity in ("app exchange-approle-only", "user user"):
-        return FORBIDDEN                            # no directory role, no RBAC assignment
+    if identity in ("app exchange-approle-only", "user user", "user hybridadmin"):
+        return FORBIDDEN                            # no directory role that links to a role group, no assignment
     if identity in ("app automation", "user exchangeadmin"):   # Exchange Administrator -> Organization Management
         return toggle_by_profile[profile] if probe == TOGGLE else OK
     if identity == "user globaladmin":
@@ -60,12 +70,6 @@ def expected(identity: str, probe: str, profile: str) -> str:
         if probe == TOGGLE:
             return unknown("IsExchangeCloudManaged")
         return unknown("CustomAttribute1") if probe == CUSTOM_ATTR else NOT_RECOGNIZED
-    if identity == "user hybridadmin":              # mock-only Hybrid Identity Management (no Get-MailUser)
-        if probe in RECIPIENT_READS - {"Get-MailUser"} or probe == TOGGLE:
-            return OK
-        if probe == CUSTOM_ATTR:
-            return unknown("CustomAttribute1")
-        return unknown("GrantSendOnBehalfTo") if probe == SEND_ON_BEHALF else NOT_RECOGNIZED
     if identity == "app soa-least-privilege":       # custom role: Set-Mailbox {Identity, IsExchangeCloudManaged}
         if probe == TOGGLE:
             return toggle_by_profile[profile]
@@ -117,6 +121,20 @@ def _member(tenant, present: bool) -> str:
     return upn
 
 
+def _folder(tenant, present: bool) -> dict:
+    """Calendar of a cloud mailbox, with (or without) an entry for the plain user, for the folder probes."""
+    mbx = _cloud_managed(tenant)
+    identity = f"{mbx.primary_smtp_address}:\\Calendar"
+    key, display = folders._principal(tenant, f"user@{tenant.domain}")
+    has = any(e["Key"] == key for e in (mbx.folder_permissions or {}).get("Calendar") or [])
+    if present and not has:
+        folders._store(tenant, mbx, "Calendar", folders._entries(mbx, "Calendar") + [
+            {"Key": key, "User": display, "AccessRights": ["Reviewer"], "SharingPermissionFlags": None}])
+    if not present and has:
+        mbx.folder_permissions = None
+    return {"Identity": identity, "User": f"user@{tenant.domain}"}
+
+
 def _assignment(tenant, key):
     _target_sp(tenant, True)
     return tenant.rbac.new_assignment("View-Only Recipients", app="matrix-target", name=f"ra-{key}").name
@@ -128,6 +146,16 @@ PROBES = {
     "Get-Recipient": ("Get-Recipient", lambda t, k: {}),
     "Get-User": ("Get-User", lambda t, k: {}),
     "Get-OrganizationConfig": ("Get-OrganizationConfig", lambda t, k: {}),
+    "Get-AcceptedDomain": ("Get-AcceptedDomain", lambda t, k: {}),
+    "Get-DistributionGroupMember": ("Get-DistributionGroupMember", lambda t, k: {"Identity": "All Staff"}),
+    "Get-DynamicDistributionGroupMember": ("Get-DynamicDistributionGroupMember", lambda t, k: {"Identity": "All"}),
+    "Get-MailboxFolderPermission": ("Get-MailboxFolderPermission",
+                                    lambda t, k: {"Identity": _folder(t, False)["Identity"]}),
+    "Add-MailboxFolderPermission": ("Add-MailboxFolderPermission",
+                                    lambda t, k: {**_folder(t, False), "AccessRights": ["Reviewer"]}),
+    "Set-MailboxFolderPermission": ("Set-MailboxFolderPermission",
+                                    lambda t, k: {**_folder(t, True), "AccessRights": ["Editor"]}),
+    "Remove-MailboxFolderPermission": ("Remove-MailboxFolderPermission", lambda t, k: _folder(t, True)),
     "Get-RoleGroup": ("Get-RoleGroup", lambda t, k: {}),
     "Get-RoleGroupMember": ("Get-RoleGroupMember", lambda t, k: {"Identity": "Organization Management"}),
     "Add-RoleGroupMember": ("Add-RoleGroupMember",
@@ -237,7 +265,8 @@ def classify(resp) -> str:
     diag = resp.headers.get("x-ms-diagnostics", "")
     if resp.status_code == 403:
         assert resp.get_data() == b"", "403 answers carry no body"
-        if "invalid_cmdlet" in diag and "is not recognized" in diag and "management roles" in diag:
+        if "invalid_cmdlet" in diag and "is not recognized" in diag and \
+                "management role entries" in resp.headers.get("x-hybridsoa-note", ""):
             return NOT_RECOGNIZED
         if "insufficient_role" in diag:
             return FORBIDDEN
@@ -245,6 +274,8 @@ def classify(resp) -> str:
     body = resp.get_json(silent=True) or {}
     message = body.get("error", {}).get("details", [{}])[0].get("message", "")
     err_id, exc_type, text = (message.split("|", 2) + ["", ""])[:3]
+    if resp.status_code == 404 and exc_type.endswith("ManagementObjectNotFoundException"):
+        return GROUP_NOT_FOUND
     m = _PARAM_RE.match(text)
     if resp.status_code == 400 and m and exc_type == "System.Management.Automation.ParameterBindingException":
         return unknown(m.group(1))

@@ -356,6 +356,7 @@ def test_sync_behavior_on_beta_and_errors(client, t, gh):
     cloud = cloud_user(t)
     r = client.patch(f"/beta/users/{cloud.id}/onPremisesSyncBehavior", json={"isCloudManaged": True}, headers=gh)
     assert r.status_code == 400 and cloud.is_cloud_managed is False
+    assert "no public source" in r.headers["x-hybridsoa-note"]  # the refusal's text is the mock's, and it says so
     assert not u.is_cloud_managed
 
 

@@ -217,7 +217,10 @@ def test_write_scope_through_invoke(client, tenant, admin, auth_header):
     assert ok.status_code == 200 and inside.custom_attributes[0] == "in scope"
     denied = invoke(client, tenant, headers, "Set-Mailbox", Identity=outside.alias, CustomAttribute1="out of scope")
     assert denied.status_code == 400
-    assert "out of the current user's write scope" in error_text(denied)
+    assert error_text(denied) == (f"The operation on Identity \"{outside.name}\" failed because it's out of the "
+                                  f"current user's write scope. '{outside.name}' isn't within your current write "
+                                  "scopes. Can't perform save operation.")
+    assert "no public source" in denied.headers["x-hybridsoa-note"]
     assert outside.custom_attributes[0] != "out of scope"
     reads = invoke(client, tenant, headers, "Get-Mailbox", Identity=outside.alias)
     assert reads.status_code == 200

@@ -113,11 +113,43 @@ def test_preview_profile_silent_failure_for_delegated_exchange_admin(tenant):
     assert resp.status_code == 200 and resp.json()["value"] == [] and resp.json()["@adminapi.warnings"] == []
     assert admin.post("Get-Mailbox", {"Identity": target["Alias"]}).json()["value"][0]["IsExchangeCloudManaged"] is False
 
-    hybrid = Exo(tenant, user_token(tenant, "hybridadmin"))
-    assert hybrid.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 200
+    hybrid = Exo(tenant, user_token(tenant, "hybridadmin"))  # HIA alone: no Exchange role group, so 403
+    assert hybrid.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 403
+    # The preview rule wants Hybrid Identity Administrator *in addition to* the Exchange role: grant it through Graph.
+    graph = _session(tenant)
+    ga = msal.PublicClientApplication(_app(tenant)["clientId"], authority=f"{tenant['url']}/{tenant['tenantId']}",
+                                      instance_discovery=False, http_client=graph)
+    ga_token = ga.acquire_token_by_username_password(_user(tenant, "globaladmin")["userPrincipalName"],
+                                                     _user(tenant, "globaladmin")["password"],
+                                                     scopes=["https://graph.microsoft.com/.default"])["access_token"]
+    granted = graph.post(f"{tenant['url']}/v1.0/roleManagement/directory/roleAssignments",
+                         headers={"Authorization": f"Bearer {ga_token}"}, timeout=60,
+                         json={"principalId": _user(tenant, "exchangeadmin")["id"], "directoryScopeId": "/",
+                               "roleDefinitionId": "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"})
+    assert granted.status_code == 201, granted.text
+    assert admin.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 200
     assert admin.post("Get-Mailbox", {"Identity": target["Alias"]}).json()["value"][0]["IsExchangeCloudManaged"] is True
 
     records = admin.session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit?operation=Set-Mailbox",
                                 timeout=60).json()["value"]
     assert [(r["caller"]["userPrincipalName"].split("@")[0], r["succeeded"], r["changed"]) for r in records] == [
-        ("exchangeadmin", True, False), ("hybridadmin", True, True)]
+        ("exchangeadmin", True, False), ("exchangeadmin", True, True)]
+
+
+@pytest.mark.mock_tenant(mailboxes=5)
+def test_admin_api_v2_over_tls_with_an_msal_token(tenant):
+    """The documented v2.0 surface with an MSAL app-only token: a folder permission granted through
+    MailboxFolderPermission is what InvokeCommand then reads, and an undocumented endpoint is 404."""
+    exo = Exo(tenant, app_token(tenant))
+    base = f"{tenant['url']}/adminapi/v2.0/{tenant['tenantId']}"
+    mailboxes = exo.post("Get-Mailbox", {"RecipientTypeDetails": "UserMailbox"}).json()["value"]
+    owner, grantee = mailboxes[0], mailboxes[1]
+    folder = f"{owner['PrimarySmtpAddress']}:\\Calendar"
+    added = exo.post("Add-MailboxFolderPermission", {"Identity": folder, "User": grantee["Alias"],
+                                                     "AccessRights": ["Reviewer"]}, url=f"{base}/MailboxFolderPermission")
+    assert added.status_code == 200, added.text
+    rows = exo.post("Get-MailboxFolderPermission", {"Identity": folder}).json()["value"]
+    assert [r["AccessRights"] for r in rows if r["User"] == grantee["DisplayName"]] == [["Reviewer"]]
+    org = exo.post("Get-OrganizationConfig", url=f"{base}/OrganizationConfig")
+    assert org.status_code == 200 and org.json()["value"][0]["MailTipsLargeAudienceThreshold"] == 25
+    assert exo.post("Get-Recipient", url=f"{base}/Recipient").status_code == 404

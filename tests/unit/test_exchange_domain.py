@@ -159,7 +159,7 @@ def test_blocked_params_follow_the_soa(tenant, synced):
 
 @pytest.mark.parametrize("profile,user,decision", [
     ("ga", "exchangeadmin", "allow"), ("preview", "exchangeadmin", "silent"), ("strict", "exchangeadmin", "deny"),
-    ("preview", "hybridadmin", "allow"), ("strict", "globaladmin", "allow")])
+    ("preview", "globaladmin", "allow"), ("strict", "globaladmin", "allow")])
 def test_toggle_decision(tenant, profile, user, decision):
     tenant.settings["profile"] = profile
     assert rules.toggle_decision(tenant, caller_for(tenant, user=user)) == decision

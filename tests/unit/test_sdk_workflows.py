@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sdk.onprem import OnPremDirectory
 from sdk.soa import (AdaptiveRate, Checkpoint, drift, enable, inventory, plan, preflight, read_identities_csv,
                      revert, summarize, verify)
@@ -235,6 +237,21 @@ def test_preflight_from_token_claims():
     assert status["tenant-default"] == "pass"
     assert status["eligibility"] == "pass" and report.summary["toEnable"] == 2
     assert report.exit_code == 0
+
+
+@pytest.mark.parametrize("wids,status", [
+    (["8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"], "fail"),            # Hybrid Identity Administrator alone
+    (["8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2", "29232cdf-9323-42fd-ade2-1d097af3e4de"], "pass"),
+    (["62e90394-69f5-4237-9190-012177145e10"], "pass")])           # Global Administrator
+def test_preflight_hybrid_identity_admin_counts_only_with_an_exchange_role(wids, status):
+    svc, exo = _setup(1)
+
+    class Claims:
+        def claims(self, api):
+            return {"idtyp": "user", "scp": "Exchange.Manage", "wids": wids, "oid": "o", "tid": "t"}
+
+    report = preflight(exo, tokens=Claims())
+    assert {c.name: c.status for c in report.checks}["directory-roles"] == status
 
 
 def test_large_plans_prefetch_with_paged_reads_but_read_back_each_change():

@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("exchange", __name__)
 
 from . import invoke  # noqa: E402,F401  (registers the InvokeCommand and $batch routes on bp)
+from . import admin_api  # noqa: E402,F401  (registers the documented Admin API v2.0 endpoints on bp)

@@ -16,12 +16,19 @@ JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE75
 _DEFAULT_TYPES = [
     (NotFound, exo_errors.NOT_FOUND_TYPE, "Ex6F9304", "Context"),
     (UnknownParameter, exo_errors.BINDING_TYPE, "NamedParameterNotFound", "Client"),
-    (WriteScopeViolation, exo_errors.TASK_INVALID_TYPE, "ExB4DF43", "Context"),
-    (SyncedObjectReadOnly, exo_errors.TASK_INVALID_TYPE, "ExB4DF43", "Context"),
-    (Conflict, "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException", "Ex8B5F7E", "Context"),
+    (WriteScopeViolation, exo_errors.TASK_INVALID_TYPE, "", "Context"),
+    (SyncedObjectReadOnly, exo_errors.TASK_INVALID_TYPE, "", "Context"),
+    (Conflict, "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException", "", "Context"),
 ]
 _CODES = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 429: "TooManyRequests"}
 _HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
+#: The mock's own response header: what the mock wants to tell the caller that the real service would not say.
+NOTE_HEADER = "x-hybridsoa-note"
+
+
+def header_safe(text: str) -> str:
+    """``text`` as a printable-ASCII header value."""
+    return _HEADER_UNSAFE.sub(" ", text)
 
 
 def diagnostics_header(code: str, reason: str, category: str) -> str:
@@ -53,10 +60,14 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
     InvokeCommand and $batch routes use."""
     details = exc.details or {}
     if isinstance(exc, (CmdletNotRecognized, NotImplementedInMock)):
+        # The real field keeps PowerShell's own CommandNotFoundException text; why the mock refused (not emulated,
+        # or outside the caller's role entries) goes in the mock's own header.
         cmdlet = clip(details.get("cmdlet") or getattr(exc, "cmdlet", "") or "")
-        reason = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
-        text = f"The term '{cmdlet}' is not recognized as a name of a cmdlet: {reason}." if cmdlet else exc.message
-        return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet")}
+        text = exc.message if isinstance(exc, CmdletNotRecognized) or not cmdlet else \
+            CmdletNotRecognized(cmdlet).message
+        note = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
+        return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet"),
+                           NOTE_HEADER: header_safe(f"{cmdlet or 'cmdlet'}: {note}")}
     if isinstance(exc, Unauthenticated):
         reason = details.get("reason") or "invalid_token"
         headers = {
@@ -69,12 +80,15 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
             "x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000003"), exc.message,
                                                    details.get("diagnostics_category", reason)),
         }
+        if details.get("note"):
+            headers[NOTE_HEADER] = header_safe(details["note"])
         return 401, None, headers
     if isinstance(exc, Forbidden):
-        return 403, None, {"x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000010"),
-                                                                 exc.message,
-                                                                 details.get("diagnostics_category",
-                                                                             "insufficient_role"))}
+        headers = {"x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000010"), exc.message,
+                                                          details.get("diagnostics_category", "insufficient_role"))}
+        if details.get("note"):
+            headers[NOTE_HEADER] = header_safe(details["note"])
+        return 403, None, headers
     if isinstance(exc, Throttled):
         body = envelope(429, exc.message, "Microsoft.Exchange.Admin.OData.Core.ThrottlingException", "", "Server")
         return 429, body, {"Retry-After": str(exc.retry_after)}
@@ -87,4 +101,6 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
         else:
             exc_type = exo_errors.TASK_ARGUMENT_TYPE
     status = exc.status if 400 <= exc.status < 500 else 400
-    return status, envelope(status, exc.message, exc_type, err_id or "", category or "Client"), {}
+    note = details.get("note")
+    return status, envelope(status, exc.message, exc_type, err_id or "", category or "Client"), \
+        ({NOTE_HEADER: header_safe(note)} if note else {})

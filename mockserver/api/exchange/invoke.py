@@ -150,10 +150,15 @@ def _common_headers(tenant, caller=None) -> list[tuple[str, str]]:
     return headers
 
 
-def execute(tenant, caller, req: _Request, base_url: str = "") -> tuple[int, dict | None, dict]:
-    """Run one InvokeCommand request against an authenticated caller: (status, body, headers)."""
+def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "beta", endpoint: str = "InvokeCommand",
+            check=None) -> tuple[int, dict | None, dict]:
+    """Run one InvokeCommand request against an authenticated caller: (status, body, headers). ``route`` and
+    ``endpoint`` place the context and nextLink URLs (``v2.0``/``Mailbox`` for the documented Admin API);
+    ``check(name, params)`` may refuse or canonicalize the cmdlet before it runs."""
     try:
         name, params = _parse_envelope(req.body)
+        if check is not None:
+            name = check(name, params)
         select = parse_select(req.query.get("$select"))
         # The query hash only matters for continuation pages: most calls (single-item writes) never need it.
         qhash = _query_hash(str(name), params, select) if req.query.get("$skiptoken") else None
@@ -167,7 +172,7 @@ def execute(tenant, caller, req: _Request, base_url: str = "") -> tuple[int, dic
     page = result.values[skip: skip + page_size]
     base = base_url
     body = {
-        "@odata.context": f"{base}/adminapi/beta/{req.tenant_segment}/$metadata#Collection(Exchange.GenericHashTable)",
+        "@odata.context": f"{base}/adminapi/{route}/{req.tenant_segment}/$metadata#Collection(Exchange.GenericHashTable)",
         "adminapi.warnings@odata.type": "#Collection(String)",
         "@adminapi.warnings": list(result.warnings),
         "value": [annotate(obj, select) for obj in page] if page else [],
@@ -175,7 +180,7 @@ def execute(tenant, caller, req: _Request, base_url: str = "") -> tuple[int, dic
     if skip + page_size < len(result.values):
         query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
         query["$skiptoken"] = _skip_token(skip + page_size, qhash or _query_hash(str(name), params, select))
-        body["@odata.nextLink"] = (f"{base}/adminapi/beta/{req.tenant_segment}/InvokeCommand?"
+        body["@odata.nextLink"] = (f"{base}/adminapi/{route}/{req.tenant_segment}/{endpoint}?"
                                    f"{urlencode(query, safe='$,')}")
     headers = {"Preference-Applied": 'odata.include-annotations="*"'}
     if result.warnings:

@@ -121,4 +121,6 @@ def render_domain_error(exc: DomainError):
     if exc.kind == "Throttled":
         headers["Retry-After"] = str(getattr(exc, "retry_after", 1))
         message = exc.message or "Too many requests"
+    if exc.details.get("note"):  # the mock's own remark (e.g. "no public source") in its own header
+        headers["x-hybridsoa-note"] = "".join(ch if " " <= ch <= "~" else " " for ch in exc.details["note"])
     return error_response(status, code, message, headers)

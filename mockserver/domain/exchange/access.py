@@ -17,14 +17,18 @@ RECIPIENT_ADMIN_ROLES = frozenset({roles.EXCHANGE_RECIPIENT_ADMINISTRATOR})
 #: View-only role groups (Global Reader -> View-Only Organization Management, Helpdesk -> Help Desk).
 READ_ONLY_ROLES = frozenset({roles.GLOBAL_READER, roles.HELPDESK_ADMINISTRATOR, roles.SECURITY_ADMINISTRATOR,
                              roles.COMPLIANCE_ADMINISTRATOR})
-#: Hybrid Identity Administrator may flip IsExchangeCloudManaged (ga profile) and read recipients.
-HYBRID_ROLES = frozenset({roles.HYBRID_IDENTITY_ADMINISTRATOR})
-EXCHANGE_ROLES = ORG_ADMIN_ROLES | RECIPIENT_ADMIN_ROLES | READ_ONLY_ROLES | HYBRID_ROLES
+#: Hybrid Identity Administrator is not among them: Learn's Entra-role -> role-group table links it to no Exchange
+#: role group, so on its own it reaches no Exchange cmdlet (domain-behaviour.md §1.4).
+EXCHANGE_ROLES = ORG_ADMIN_ROLES | RECIPIENT_ADMIN_ROLES | READ_ONLY_ROLES
 
 #: Cmdlets a recipient administrator cannot run (organization-wide configuration).
 ORG_ONLY_CMDLETS = frozenset({"set-organizationconfig"})
-#: What a Hybrid Identity Administrator alone may write: only the SOA switch on Set-Mailbox.
-HYBRID_WRITABLE = {"set-mailbox": frozenset({"identity", "isexchangecloudmanaged", "confirm", "force"})}
+
+
+#: The mock's explanation of a 403 for a caller no Exchange role assignment reaches (x-hybridsoa-note).
+NO_ROLE_NOTE = ("no Exchange role assignment reaches the caller: only directory roles linked to a role group count "
+                "(Global Administrator, Exchange Administrator, Exchange Recipient Administrator, Global Reader, "
+                "Helpdesk, Security and Compliance Administrator; Hybrid Identity Administrator is not one)")
 
 
 def active_roles(tenant, caller) -> set[str]:
@@ -45,7 +49,7 @@ def connection_check(tenant, caller) -> None:
     if not (active_roles(tenant, caller) & EXCHANGE_ROLES):
         who = "service principal" if caller.is_app else "user"
         raise Forbidden(f"The {who} holds no directory role that grants access to Exchange Online.",
-                        diagnostics_code="2000010", diagnostics_category="insufficient_role")
+                        diagnostics_code="2000010", diagnostics_category="insufficient_role", note=NO_ROLE_NOTE)
 
 
 def baseline_authorize(tenant, caller, spec, param_names: list[str]) -> None:
@@ -59,11 +63,5 @@ def baseline_authorize(tenant, caller, spec, param_names: list[str]) -> None:
             return
         raise exo_errors.cmdlet_not_recognized(spec.name, emulated=True)
     if held & RECIPIENT_ADMIN_ROLES and name not in ORG_ONLY_CMDLETS:
-        return
-    if held & HYBRID_ROLES and name in HYBRID_WRITABLE:
-        allowed = HYBRID_WRITABLE[name]
-        for param in param_names:
-            if param.lower() not in allowed:
-                raise exo_errors.parameter_not_found(param)
         return
     raise exo_errors.cmdlet_not_recognized(spec.name, emulated=True)

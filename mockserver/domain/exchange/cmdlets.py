@@ -182,7 +182,8 @@ class InvokeResult:
 _REGISTRY: dict[str, CmdletSpec] = {}
 #: Bumped by every registration: with the registry's size, what catalog caches key on.
 REGISTRY_VERSION = 0
-_BUILTIN_MODULES = ("mailbox_cmdlets", "recipient_cmdlets", "org_cmdlets", "mailuser_cmdlets", "move_requests")
+_BUILTIN_MODULES = ("mailbox_cmdlets", "recipient_cmdlets", "org_cmdlets", "mailuser_cmdlets", "move_requests",
+                    "adminapi_cmdlets")
 _loaded = False
 
 
@@ -232,7 +233,7 @@ def bind(spec: CmdletSpec, raw: dict) -> dict:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise exo_errors.task_invalid("The CmdletInput Parameters value must be a JSON object.", "Ex1D8E02")
+        raise exo_errors.task_invalid("The CmdletInput Parameters value must be a JSON object.")
     bound: dict = {}
     groups = set()
     params = spec.params
@@ -362,7 +363,7 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
     """Run one cmdlet as InvokeCommand does: resolve it, bind parameters, authorize, run, audit writes.
     Call with ``tenant.lock`` held."""
     if not isinstance(cmdlet_name, str) or not cmdlet_name.strip():
-        raise exo_errors.task_invalid("The CmdletInput CmdletName value is missing or empty.", "Ex1D8E01")
+        raise exo_errors.task_invalid("The CmdletInput CmdletName value is missing or empty.")
     spec = get_cmdlet(cmdlet_name)
     if spec is None:
         raise exo_errors.cmdlet_not_recognized(cmdlet_name.strip())

@@ -29,7 +29,7 @@ def object_not_found(tenant, identity: str) -> NotFound:
 def object_ambiguous(identity: str) -> InvalidArgument:
     """ManagementObjectAmbiguousException: the identity matches more than one recipient."""
     return InvalidArgument(f"The operation couldn't be performed because '{identity}' matches multiple entries.",
-                           exception_type=AMBIGUOUS_TYPE, err_id="Ex0361F6", category="Context")
+                           exception_type=AMBIGUOUS_TYPE, err_id="Ex9E65A2", category="Context")
 
 
 def parameter_not_found(name: str) -> UnknownParameter:
@@ -69,9 +69,10 @@ def ambiguous_parameter_set() -> InvalidArgument:
 
 
 def cmdlet_not_recognized(name: str, *, emulated: bool = False) -> CmdletNotRecognized:
-    """Unknown cmdlet, or one the caller's roles do not include: the real service answers 403 with no body;
-    the ``x-ms-diagnostics`` header says which (not emulated vs outside the caller's roles)."""
-    why = ("it is not in the caller's management roles" if emulated
+    """Unknown cmdlet, or one the caller's roles do not include: the real service answers 403 with no body and
+    PowerShell's "The term ... is not recognized" text in ``x-ms-diagnostics``; which of the two it was is the
+    mock's own note (``x-hybridsoa-note``)."""
+    why = ("the cmdlet is outside the caller's management role entries" if emulated
            else "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)")
     return CmdletNotRecognized(name, diagnostics_code="2000001", diagnostics_category="invalid_cmdlet",
                                reason=why, emulated=emulated)
@@ -84,18 +85,20 @@ def write_scope_synced(cmdlet: str, parameters: list[str], name: str, noun: str 
         f"The operation on {noun} \"{name}\" failed because it's out of the current user's write scope. The action "
         f"'{cmdlet}', '{','.join(parameters)}', can't be performed on the object '{name}' because the object is being "
         f"synchronized from your on-premises organization. This action should be performed on the object in your "
-        f"on-premises organization.", exception_type=TASK_INVALID_TYPE, err_id="ExB4DF43", category="Context",
+        f"on-premises organization.", exception_type=TASK_INVALID_TYPE, err_id="", category="Context",
         parameters=list(parameters))
 
 
-def task_invalid(message: str, err_id: str = "Ex9B0C5A") -> InvalidArgument:
-    """A cmdlet-level refusal (TaskInvalidOperationException), e.g. a non-eligible object."""
-    return InvalidArgument(message, exception_type=TASK_INVALID_TYPE, err_id=err_id, category="Context")
+def task_invalid(message: str, err_id: str = "", *, note: str | None = None) -> InvalidArgument:
+    """A cmdlet-level refusal (TaskInvalidOperationException), e.g. a non-eligible object; ``note`` is the mock's
+    own remark (x-hybridsoa-note), e.g. that the text has no public source."""
+    extra = {"note": note} if note else {}
+    return InvalidArgument(message, exception_type=TASK_INVALID_TYPE, err_id=err_id, category="Context", **extra)
 
 
 def data_validation(message: str) -> InvalidArgument:
     """A property value that fails Exchange's data validation (proxy addresses, aliases)."""
-    return InvalidArgument(message, exception_type=PROXY_TYPE, err_id="ExA5F11C", category="Client")
+    return InvalidArgument(message, exception_type=PROXY_TYPE, err_id="", category="Client")
 
 
 def _ps_type(value) -> str:

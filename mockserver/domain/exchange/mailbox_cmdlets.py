@@ -73,7 +73,19 @@ def get_mailbox(ctx, params):
             params = {k: v for k, v in params.items() if k != "Filter"}
     objects = [mailbox_object(tenant, m) for m in boxes]
     filterable = set(objects[0]) if objects else set(mailbox_object_keys(tenant))
-    return apply_list_params(objects, params, ctx, filterable=filterable)
+    objects = apply_list_params(objects, params, ctx, filterable=filterable)
+    if params.get("IncludeGrantSendOnBehalfToWithDisplayNames"):
+        objects = [_with_delegate_names(tenant, o) for o in objects]
+    return objects
+
+
+def _with_delegate_names(tenant, obj: dict) -> dict:
+    """-IncludeGrantSendOnBehalfToWithDisplayNames: the delegates' display names next to their identities."""
+    names = []
+    for delegate in obj.get("GrantSendOnBehalfTo") or []:
+        found = find_mailboxes(tenant, delegate)
+        names.append(found[0].display_name or found[0].name if len(found) == 1 else delegate)
+    return {**obj, "GrantSendOnBehalfToWithDisplayNames": names}
 
 
 _KEYS_CACHE: list[str] = []
@@ -228,7 +240,7 @@ def _planned_values(tenant, mbx, params) -> dict:
     if "Type" in params:
         if params["Type"] not in TYPE_TO_RTD:
             raise exo_errors.task_invalid(f"Converting '{mbx.name}' to {params['Type']} isn't supported for this "
-                                          f"mailbox.", "ExC20A01")
+                                          f"mailbox.")
         new["RecipientTypeDetails"] = TYPE_TO_RTD[params["Type"]]
     if "GrantSendOnBehalfTo" in params:
         edit: MultiValuedEdit = params["GrantSendOnBehalfTo"]
@@ -374,7 +386,9 @@ SET_MAILBOX_PARAMS = (
     + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)])
 
 register_cmdlet("Get-Mailbox", get_mailbox,
-                LIST_PARAMS + [Param("SoftDeletedMailbox", "Switch")], writes=False, noun="Mailbox",
+                LIST_PARAMS + [Param("SoftDeletedMailbox", "Switch"),
+                               Param("IncludeGrantSendOnBehalfToWithDisplayNames", "Switch")],
+                writes=False, noun="Mailbox",
                 cacheable=True, description="Mailboxes (user, shared, room, equipment) of the tenant.")
 register_cmdlet("Set-Mailbox", set_mailbox, SET_MAILBOX_PARAMS, writes=True, noun="Mailbox", rbac_neutral=True,
                 description="Edits a mailbox under the hybrid write rules.")

@@ -226,6 +226,10 @@ def org_config_object(tenant) -> dict:
         "IsDehydrated": False,
         "IsDirSyncRunning": bool(tenant.sync.settings.get("enabled", True)),
         "BlockExchangeProvisioningFromOnPremEnabled": cloud_default,
+        # MailTips settings with the defaults the Admin API's OrganizationConfig page documents.
+        "MailTipsAllTipsEnabled": True,
+        "MailTipsExternalRecipientsTipsEnabled": False,
+        "MailTipsLargeAudienceThreshold": 25,
         "OrganizationId": f"{tenant_partition(tenant)}/Microsoft Exchange Hosted Organizations/{tenant.domain} - "
                           f"{tenant_partition(tenant)}/ConfigurationUnits/{tenant.domain}/Configuration",
         "AdminDisplayVersion": ADMIN_DISPLAY_VERSION,

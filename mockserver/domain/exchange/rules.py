@@ -30,6 +30,11 @@ PREVIEW_TOGGLE_ROLES = frozenset({roles.HYBRID_IDENTITY_ADMINISTRATOR, roles.GLO
 
 ALLOW, SILENT, DENY = "allow", "silent", "deny"
 
+#: The eligibility refusals have no public source (docs/fidelity.md): their text is the mock's, in the real
+#: TaskInvalidOperationException shape with an empty ErrId (as some real errors carry), and the response says so.
+_UNSOURCED_ELIGIBILITY = ("no public source for this refusal: text is hybridsoa's, shaped as a "
+                          "TaskInvalidOperationException with no ErrId")
+
 
 def is_dir_synced(tenant, mbx) -> bool:
     """Get-Mailbox IsDirSynced: synced from AD, and the owning Entra object still synced (not taken over)."""
@@ -63,12 +68,12 @@ def check_toggle_eligible(tenant, mbx) -> None:
         raise exo_errors.task_invalid(
             f"IsExchangeCloudManaged can't be set on '{mbx.name}' because its RecipientTypeDetails is "
             f"{mbx.recipient_type_details}. Only user, shared, room and equipment mailboxes of directory-"
-            f"synchronized users are supported.", "ExC10D01")
+            f"synchronized users are supported.", "", note=_UNSOURCED_ELIGIBILITY)
     if not is_dir_synced(tenant, mbx):
         raise exo_errors.task_invalid(
             f"IsExchangeCloudManaged can't be set on '{mbx.name}' because the object isn't synchronized from "
             f"your on-premises organization. The Exchange attributes of cloud objects are already managed in "
-            f"Exchange Online.", "ExC10D02")
+            f"Exchange Online.", "", note=_UNSOURCED_ELIGIBILITY)
 
 
 def mail_user_not_eligible(mbx):
@@ -76,11 +81,13 @@ def mail_user_not_eligible(mbx):
     return exo_errors.task_invalid(
         f"IsExchangeCloudManaged can't be set on '{mbx.name}' because it is a {mbx.recipient_type_details}, not a "
         f"mailbox. Only user, shared, room and equipment mailboxes of directory-synchronized users are supported.",
-        "ExC10D03")
+        "", note=_UNSOURCED_ELIGIBILITY)
 
 
 def toggle_decision(tenant, caller) -> str:
-    """How the tenant profile treats this caller's IsExchangeCloudManaged change: allow, silent or deny."""
+    """How the tenant profile treats this caller's IsExchangeCloudManaged change: allow, silent or deny. Runs after
+    Exchange RBAC let the call through, so in preview/strict Hybrid Identity or Global Administrator counts only *in
+    addition to* the Exchange role that runs Set-Mailbox (the preview requirement, GA blog)."""
     profile = tenant.settings.get("profile", "ga")
     if profile == "ga":
         return ALLOW

@@ -444,8 +444,10 @@ def set_sync_behavior(tenant, user: EntraUser, is_cloud_managed, caller=None) ->
         raise InvalidArgument("Invalid value specified for property 'isCloudManaged' of resource "
                               "'OnPremisesSyncBehavior'.")
     if user.on_premises_immutable_id is None and user.on_premises_sync_enabled is None and not user.is_cloud_managed:
+        # No public source gives Graph's answer for a never-synced user (docs/fidelity.md): the text is the mock's.
         raise InvalidArgument("The Source of Authority can only be changed for objects synchronized from an "
-                              "on-premises directory.")
+                              "on-premises directory.",
+                              note="no public source for this refusal: code and text are hybridsoa's")
     old = {"isCloudManaged": user.is_cloud_managed, "onPremisesSyncEnabled": user.on_premises_sync_enabled}
     if _lifecycle is not None:
         _lifecycle.set_object_soa(tenant, user, is_cloud_managed)
