@@ -193,7 +193,7 @@ def authenticate(registry, name: str, password: str):
         except DirectoryError:
             wanted = None
     if wanted is not None:
-        for tenant in list(registry.all() if hasattr(registry, "all") else registry):
+        for tenant in registry.list():
             if wanted[0] == "upn":
                 match = wanted[1] == f"{SERVICE_ACCOUNT}@{tenant.domain}".lower()
             else:

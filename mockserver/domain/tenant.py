@@ -162,8 +162,10 @@ class Tenant:
             error=error))
 
     # ------------------------------------------------------------- describe
-    def credentials(self) -> dict:
-        """``POST /_mock/tenants`` answer: everything a test needs to sign in."""
+    def credentials(self, ldap_url: str | None = None) -> dict:
+        """``POST /_mock/tenants`` answer: everything a test needs to sign in (``onprem``: the AD's LDAP account,
+        ``ldapUrl`` null when the server has no LDAP port)."""
+        from .ldap_dit import onprem_document
         from .roles import role_name
         apps = [{
             "name": a.name, "clientId": a.app_id, "servicePrincipalId": a.service_principal_id,
@@ -176,7 +178,7 @@ class Tenant:
             "directoryRoles": [role_name(r) for r in self.active_role_ids(u.id)],
         } for u in self.users if u.password and u.deleted_date_time is None]
         return {"tenantId": self.id, "name": self.name, "domain": self.domain, "profile": self.settings["profile"],
-                "seed": self.seed, "apps": apps, "users": users}
+                "seed": self.seed, "apps": apps, "users": users, "onprem": onprem_document(self, ldap_url)}
 
     def summary(self) -> dict:
         """``GET /_mock/tenants/{t}``: identity and counts, no secrets."""
@@ -204,6 +206,8 @@ class TenantRegistry:
 
     def __init__(self, seed: int = 0):
         self.seed = seed
+        #: ``ldaps://host:port`` of the LDAP listener serving these tenants' AD (set when one starts).
+        self.ldap_url: str | None = None
         self.ids = SeededIds(seed)
         self.lock = threading.RLock()
         self.tenants: dict[str, Tenant] = {}

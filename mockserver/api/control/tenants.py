@@ -92,6 +92,8 @@ class TenantCredentialsSchema(Schema):
     seed = fields.Integer()
     apps = fields.List(fields.Nested(AppCredentialsSchema))
     users = fields.List(fields.Nested(UserCredentialsSchema))
+    onprem = fields.Dict(metadata={"description": "The emulated AD over LDAP: ldapUrl (null without --ldap-port), "
+                                                  "baseDn, bindDn, userPrincipalName, password."})
 
 
 class TenantSummarySchema(Schema):
@@ -194,7 +196,7 @@ def create_tenant():
                                frozen_clock=body["frozenClock"], clock_start=clock_start,
                                scenario=body.get("scenario"), options=body.get("options"))
     with tenant.lock:
-        answer = tenant.credentials()
+        answer = tenant.credentials(ldap_url=getattr(registry(), "ldap_url", None))
     response = jsonify(answer)
     response.status_code = 201
     response.headers["Location"] = url_for("control.get_tenant", t=tenant.id)
@@ -238,7 +240,7 @@ def get_credentials(t: str):
     """
     tenant = tenant_or_404(t)
     with tenant.lock:
-        return jsonify(tenant.credentials())
+        return jsonify(tenant.credentials(ldap_url=getattr(registry(), "ldap_url", None)))
 
 
 @bp.delete("/tenants/<t>")
@@ -277,7 +279,7 @@ def reset_tenant(t: str):
     tenant = tenant_or_404(t)
     fresh = registry().reset(tenant.id)
     with fresh.lock:
-        return jsonify(fresh.credentials())
+        return jsonify(fresh.credentials(ldap_url=getattr(registry(), "ldap_url", None)))
 
 
 @bp.get("/tenants/<t>/devicecodes")
