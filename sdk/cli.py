@@ -40,6 +40,14 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--control-token", help="local cloud: control-plane bearer token")
     g.add_argument("--anchor-mailbox", help="override X-AnchorMailbox")
     g.add_argument("--timeout", type=float)
+    g = p.add_argument_group("on-prem AD over LDAP (drift, revert, onprem-backup)")
+    g.add_argument("--ldap-url", help="ldaps://dc.corp.example:636 (or ldap://... with --ldap-start-tls)")
+    g.add_argument("--ldap-base-dn", help="search base, e.g. OU=Corp,DC=corp,DC=example")
+    g.add_argument("--ldap-bind-dn", help="bind name: DN, UPN or DOMAIN\\user (NTLM)")
+    g.add_argument("--ldap-password", help="prefer HYBRIDSOA_LDAP_PASSWORD: arguments are visible to other users")
+    g.add_argument("--ldap-auth", choices=("simple", "ntlm", "kerberos"), help="bind method (default simple)")
+    g.add_argument("--ldap-start-tls", action="store_true", default=None, help="StartTLS on an ldap:// URL")
+    g.add_argument("--ldap-ca-bundle", help="CA that signed the DC's certificate (default --ca-bundle)")
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
@@ -127,7 +135,8 @@ def _settings(args):
     from .config import load_settings
     keys = ("profile", "profile_file", "cloud", "tenant", "client_id", "client_secret", "certificate",
             "certificate_password", "username", "password", "device_code", "token_cache", "mock_url", "ca_bundle",
-            "control_token", "anchor_mailbox", "timeout")
+            "control_token", "anchor_mailbox", "timeout", "ldap_url", "ldap_base_dn", "ldap_bind_dn",
+            "ldap_password", "ldap_auth", "ldap_start_tls", "ldap_ca_bundle")
     return load_settings({k: getattr(args, k, None) for k in keys})
 
 

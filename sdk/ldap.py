@@ -133,7 +133,7 @@ class LdapDirectory(OnPremDirectory):
         s = self.settings
         server = ldap3.Server(self._host, port=self._port, use_ssl=self._ssl,
                               tls=self._tls() if (self._ssl or s.start_tls) else None,
-                              get_info=ldap3.NONE, connect_timeout=min(s.timeout, 15))
+                              get_info=ldap3.NONE, connect_timeout=max(1, int(min(s.timeout, 15))))
         kind = (s.auth or "simple").lower()
         kwargs = {"user": s.bind_dn, "password": s.password}
         if kind == "ntlm":
@@ -150,7 +150,7 @@ class LdapDirectory(OnPremDirectory):
         else:
             raise ConfigError(f"unknown LDAP authentication {s.auth!r} (simple, ntlm or kerberos)")
         conn = ldap3.Connection(server, auto_bind=ldap3.AUTO_BIND_NONE, raise_exceptions=False,
-                                receive_timeout=s.timeout, auto_referrals=False, read_only=False,
+                                receive_timeout=max(1, int(s.timeout)), auto_referrals=False, read_only=False,
                                 return_empty_attributes=False, **kwargs)
         try:
             conn.open()
