@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ldap3.protocol import rfc4511 as asn
 from ldap3.protocol.rfc2696 import RealSearchControlValue
 from pyasn1.codec.ber import decoder, encoder
+from pyasn1.type.namedtype import NamedType, NamedTypes
 
 from ...domain.ldap_dit import Filter
 
@@ -19,21 +20,51 @@ NOTICE_OF_DISCONNECTION = "1.3.6.1.4.1.1466.20036"
 MAX_FILTER_DEPTH = 32
 
 
-def _complete_recursive_filter_spec() -> None:
-    # ldap3 gives And/Or/Not their component type after Filter's class body has already instantiated them,
-    # and pyasn1 copies componentType into each instance at creation: the prototypes inside Filter keep an
-    # empty one. ldap3 only encodes with them; to decode, give those prototypes what fresh instances have.
-    for name in ("and", "or", "notFilter"):
-        if True:
-            proto = asn.Filter.componentType.getTypeByPosition(asn.Filter.componentType.getPositionByName(name))
-            wanted = type(proto).componentType
-            if proto.componentType is not wanted:
-                proto.__dict__["componentType"] = wanted
-                if "readOnly" in proto.__dict__:
-                    proto.__dict__["readOnly"] = {**proto.readOnly, "componentType": wanted}
+def _with(named_types, **replacements):
+    # The same NamedTypes with some components' prototypes replaced (keeping Optional/Defaulted kinds).
+    return NamedTypes(*[type(nt)(nt.name, replacements.get(nt.name, nt.asn1Object)) for nt in named_types.namedTypes])
 
 
-_complete_recursive_filter_spec()
+def _decoding_spec():
+    """LDAPMessage as pyasn1 needs it for *decoding*. ldap3 builds And/Or/Not after Filter's class body has
+    instantiated them, and pyasn1 copies componentType and tagSet into each instance at creation, so the
+    prototypes inside ldap3's Filter have no component type (and Not has no [2] tag). ldap3 only encodes with
+    them; here the recursive part is rebuilt from subclasses and the chain up to LDAPMessage re-pointed."""
+
+    class _And(asn.And):
+        pass
+
+    class _Or(asn.Or):
+        pass
+
+    class _Not(asn.Not):
+        pass
+
+    and_, or_, not_ = _And(), _Or(), _Not()
+
+    class _Filter(asn.Filter):
+        componentType = _with(asn.Filter.componentType, **{"and": and_, "or": or_, "notFilter": not_})
+
+    for proto, component in ((and_, _Filter()), (or_, _Filter())):
+        proto.__dict__["componentType"] = component
+        proto.__dict__["readOnly"] = {**proto.readOnly, "componentType": component}
+    inner = NamedTypes(NamedType("innerNotFilter", _Filter()))
+    not_.__dict__["componentType"] = inner
+    not_.__dict__["readOnly"] = {**not_.readOnly, "componentType": inner}
+
+    class _SearchRequest(asn.SearchRequest):
+        componentType = _with(asn.SearchRequest.componentType, filter=_Filter())
+
+    class _ProtocolOp(asn.ProtocolOp):
+        componentType = _with(asn.ProtocolOp.componentType, searchRequest=_SearchRequest())
+
+    class _LDAPMessage(asn.LDAPMessage):
+        componentType = _with(asn.LDAPMessage.componentType, protocolOp=_ProtocolOp())
+
+    return _LDAPMessage
+
+
+_LDAPMessage = _decoding_spec()
 
 
 class ProtocolError(Exception):
@@ -68,7 +99,7 @@ class Request:
 def decode(data: bytes) -> Request:
     """One LDAPMessage from exactly its bytes; ProtocolError for anything pyasn1 or the schema refuses."""
     try:
-        message, rest = decoder.decode(data, asn1Spec=asn.LDAPMessage())
+        message, rest = decoder.decode(data, asn1Spec=_LDAPMessage())
     except Exception as exc:  # pyasn1 raises several types (and RecursionError on absurd nesting)
         raise ProtocolError(f"undecodable message: {type(exc).__name__}") from None
     if rest:
