@@ -255,7 +255,7 @@ def user_entry(tenant, ad: ADUser) -> Entry:
                   "mS-DS-ConsistencyGuid": _ldap_values("mS-DS-ConsistencyGuid", ad.consistency_guid),
                   "whenCreated": [_generalized(ad.when_created)], "whenChanged": [_generalized(ad.when_changed)],
                   "uSNChanged": [str(tenant.ad_users.seq(ad.sam_account_name.lower()))]})
-    return Entry(dn=dn, attributes=attrs, user=ad, key=dn_key(dn))
+    return Entry(dn=dn, attributes=attrs, user=ad)
 
 
 def _container_entry(dn: str, base: str) -> Entry:
@@ -271,16 +271,21 @@ def _container_entry(dn: str, base: str) -> Entry:
 
 
 class Tree:
-    """A snapshot of one tenant's directory for one operation (built under the tenant lock)."""
+    """One tenant's directory for one operation (built under the tenant lock). Containers are built at once;
+    users are indexed by DN and rendered as entries only when an operation looks at them."""
 
     def __init__(self, tenant):
         from .seed import default_ous
         self.tenant = tenant
         self.base = base_dn(tenant)
         self.base_key = dn_key(self.base)
-        self.entries: dict[tuple, Entry] = {}
+        self._containers: dict[tuple, Entry] = {}
+        self._users: dict[tuple, ADUser] = {}
+        self._rendered: dict[tuple, Entry] = {}
+        ou_keys: dict[str, tuple | None] = {}
         containers = {self.base, f"CN=Users,{self.base}", *default_ous(tenant).values()}
-        for ad in tenant.ad_users:
+        users = tenant.ad_users.values()
+        for ad in users:
             containers.add(ad.ou)
         for dn in list(containers):
             # Every container between an OU and the domain root exists too.
@@ -289,43 +294,97 @@ class Tree:
                 parent = ",".join(parts[i:])
                 if len(parent) >= len(self.base):
                     containers.add(parent)
+        n = len(self.base_key)
         for dn in containers:
             try:
                 key = dn_key(dn)
             except DirectoryError:
                 continue
-            if key[-len(self.base_key):] == self.base_key:
-                self.entries.setdefault(key, _container_entry(dn, self.base))
-        for ad in tenant.ad_users:
-            entry = user_entry(tenant, ad)
-            self.entries.setdefault(entry.key, entry)
+            if key[-n:] == self.base_key:
+                self._containers.setdefault(key, _container_entry(dn, self.base))
+        for ad in users:
+            ou = ad.ou
+            if ou not in ou_keys:
+                try:
+                    ou_keys[ou] = dn_key(ou)
+                except DirectoryError:
+                    ou_keys[ou] = None
+            parent = ou_keys[ou]
+            if parent is None or parent[-n:] != self.base_key:
+                continue
+            cn = ad.attrs.get("cn") or ad.attrs.get("displayName") or ad.sam_account_name
+            self._users.setdefault((("cn", str(cn).lower()),) + parent, ad)
+
+    def lookup(self, key: tuple) -> Entry | None:
+        """The entry with this DN key, or None."""
+        entry = self._containers.get(key) or self._rendered.get(key)
+        if entry is None:
+            ad = self._users.get(key)
+            if ad is not None:
+                entry = user_entry(self.tenant, ad)
+                entry.key = key
+                self._rendered[key] = entry
+        return entry
+
+    def keys(self) -> list[tuple]:
+        """Every DN key, containers first."""
+        return [*self._containers, *self._users]
+
+    def user_keys(self, sams) -> list[tuple]:
+        """DN keys of the users with these (lower-case) sAMAccountNames (the equality fast path)."""
+        wanted = {s.lower() for s in sams}
+        return [k for k, ad in self._users.items() if ad.sam_account_name.lower() in wanted]
 
     def get(self, dn: str) -> Entry:
         """The entry at ``dn`` or NoSuchObject (with the closest existing ancestor as matchedDN)."""
         key = dn_key(dn)
-        entry = self.entries.get(key)
+        entry = self.lookup(key)
         if entry is not None:
             return entry
         matched = ""
         for i in range(1, len(key)):
-            parent = self.entries.get(key[i:])
+            parent = self.lookup(key[i:])
             if parent is not None:
                 matched = parent.dn
                 break
         raise DirectoryError(NO_SUCH_OBJECT, f"0000208D: NameErr: DSID-0310028D, problem 2001 (NO_OBJECT), data 0, "
                                              f"best match of:\n\t'{matched}'\n", matched_dn=matched)
 
-    def scope(self, base: str, scope: int) -> list[Entry]:
-        """Entries in ``scope`` (0 base, 1 one level, 2 subtree) of ``base``, base first, then in tree order."""
+    def scope(self, base: str, scope: int, flt: "Filter | None" = None) -> list[tuple]:
+        """DN keys in ``scope`` (0 base, 1 one level, 2 subtree) of ``base`` matching ``flt`` (True, not
+        Undefined), base first, then in tree order."""
         root = self.get(base)
         if scope == 0:
-            return [root]
-        n = len(root.key)
-        out = [root] if scope == 2 else []
-        for key, entry in self.entries.items():
-            if len(key) > n and key[-n:] == root.key and (scope == 2 or len(key) == n + 1):
-                out.append(entry)
-        return out
+            candidates = [root.key]
+        else:
+            n = len(root.key)
+            sams = _equality_sams(flt) if flt is not None else None
+            pool = ([*self._containers, *self.user_keys(sams)] if sams is not None else self.keys())
+            candidates = [root.key] if scope == 2 else []
+            candidates += [k for k in pool if len(k) > n and k[-n:] == root.key and (scope == 2 or len(k) == n + 1)]
+        if flt is None:
+            return candidates
+        return [k for k in candidates if matches(flt, self.lookup(k)) is True]
+
+    def has_children(self, key: tuple) -> bool:
+        """Whether any entry sits below ``key``."""
+        n = len(key)
+        return any(len(k) > n and k[-n:] == key for k in self.keys())
+
+
+def _equality_sams(flt) -> set | None:
+    """sAMAccountNames a filter can only match (an equality on sAMAccountName, possibly inside an AND), so a
+    lookup by name does not render every user; None when the filter does not pin one."""
+    if flt.kind == "eq" and flt.attribute.lower() == "samaccountname":
+        return {_text(flt.value).lower()}
+    if flt.kind == "and":
+        found = None
+        for child in flt.children:
+            sams = _equality_sams(child)
+            if sams is not None:
+                found = sams if found is None else found & sams
+        return found
+    return None
 
 
 # ----------------------------------------------------------------------------------------------- filters
@@ -601,7 +660,7 @@ def add(tenant, dn: str, attributes: list[tuple[str, list[bytes]]]) -> ADUser:
     rdn = parse_dn(dn)
     if not rdn or rdn[0][0] != "cn":
         raise DirectoryError(NAMING_VIOLATION, "00002099: NameErr: a user's RDN is CN=<name>.")
-    if dn_key(dn) in tree.entries:
+    if tree.lookup(dn_key(dn)) is not None:
         raise DirectoryError(ENTRY_ALREADY_EXISTS, "00002071: UpdErr: DSID-031B0DAE, problem 6005 "
                                                    "(ENTRY_EXISTS), data 0")
     parent_dn = dn.split(",", 1)[1] if "," in dn else ""
@@ -640,7 +699,7 @@ def delete(tenant, dn: str) -> ADUser:
     tree = Tree(tenant)
     entry = tree.get(dn)
     if entry.user is None:
-        if any(len(k) > len(entry.key) and k[-len(entry.key):] == entry.key for k in tree.entries):
+        if tree.has_children(entry.key):
             raise DirectoryError(NOT_ALLOWED_ON_NON_LEAF, "0000208C: UpdErr: DSID-030F1B8F, problem 6003 "
                                                           "(CANT_ON_NON_LEAF), data 0")
         raise DirectoryError(UNWILLING_TO_PERFORM, "00002035: the mock's containers are fixed.")
@@ -662,7 +721,7 @@ def modify_dn(tenant, dn: str, new_rdn: str, delete_old: bool, new_superior: str
             raise DirectoryError(NAMING_VIOLATION, "00002099: NameErr: a user cannot hold other objects.")
         target_parent = parent.dn
     new_dn = f"CN={_escape_rdn_value(rdn[0][1])},{target_parent}"
-    existing = tree.entries.get(dn_key(new_dn))
+    existing = tree.lookup(dn_key(new_dn))
     if existing is not None and existing.user is not ad:
         raise DirectoryError(ENTRY_ALREADY_EXISTS, "00002071: UpdErr: DSID-031B0DAE, problem 6005 "
                                                    "(ENTRY_EXISTS), data 0")

@@ -146,7 +146,7 @@ class Session:
                                              "00002024: LdapErr: the paged results cookie is not valid")]
                     keys, offset = state["keys"], state["offset"]
                 else:
-                    keys = [e.key for e in tree.scope(base, scope) if dit.matches(flt, e) is True]
+                    keys = tree.scope(base, scope, flt)
                     offset = 0
             except DomainError as exc:
                 return [codec.result(mid, "searchResDone", dit.result_code_for(exc),
@@ -162,7 +162,7 @@ class Session:
                 limit = min(cap, dit.MAX_PAGE_SIZE)
             sent = 0
             for key in keys[offset:offset + limit]:
-                entry = tree.entries.get(key)
+                entry = tree.lookup(key)
                 if entry is None:
                     continue  # deleted since the first page
                 out.append(codec.entry(mid, entry.dn, dit.select(entry, attributes), types_only))
