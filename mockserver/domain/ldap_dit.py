@@ -9,8 +9,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 
 from . import ad_admin
@@ -270,18 +272,36 @@ def _container_entry(dn: str, base: str) -> Entry:
     return Entry(dn=dn, attributes=attrs, key=dn_key(dn))
 
 
+_INDEX: "weakref.WeakKeyDictionary" = None  # set below (tenant -> (stamp, containers, users))
+_INDEX_LOCK = threading.Lock()
+
+
 class Tree:
     """One tenant's directory for one operation (built under the tenant lock). Containers are built at once;
     users are indexed by DN and rendered as entries only when an operation looks at them."""
 
     def __init__(self, tenant):
-        from .seed import default_ous
         self.tenant = tenant
         self.base = base_dn(tenant)
         self.base_key = dn_key(self.base)
-        self._containers: dict[tuple, Entry] = {}
-        self._users: dict[tuple, ADUser] = {}
         self._rendered: dict[tuple, Entry] = {}
+        users = tenant.ad_users
+        # The DN index changes only when a user is added, changed, moved or deleted, each of which moves the
+        # collection's change sequence: rebuild it then, not for every lookup of a large directory.
+        stamp = (id(users), users.current_seq(), len(users))
+        with _INDEX_LOCK:
+            cached = _INDEX.get(tenant)
+        if cached is not None and cached[0] == stamp:
+            self._containers, self._users = cached[1], cached[2]
+            return
+        self._containers, self._users = self._index(tenant)
+        with _INDEX_LOCK:
+            _INDEX[tenant] = (stamp, self._containers, self._users)
+
+    def _index(self, tenant) -> tuple[dict, dict]:
+        from .seed import default_ous
+        containers_by_key: dict[tuple, Entry] = {}
+        users_by_key: dict[tuple, ADUser] = {}
         ou_keys: dict[str, tuple | None] = {}
         containers = {self.base, f"CN=Users,{self.base}", *default_ous(tenant).values()}
         users = tenant.ad_users.values()
@@ -301,7 +321,7 @@ class Tree:
             except DirectoryError:
                 continue
             if key[-n:] == self.base_key:
-                self._containers.setdefault(key, _container_entry(dn, self.base))
+                containers_by_key.setdefault(key, _container_entry(dn, self.base))
         for ad in users:
             ou = ad.ou
             if ou not in ou_keys:
@@ -313,7 +333,8 @@ class Tree:
             if parent is None or parent[-n:] != self.base_key:
                 continue
             cn = ad.attrs.get("cn") or ad.attrs.get("displayName") or ad.sam_account_name
-            self._users.setdefault((("cn", str(cn).lower()),) + parent, ad)
+            users_by_key.setdefault((("cn", str(cn).lower()),) + parent, ad)
+        return containers_by_key, users_by_key
 
     def lookup(self, key: tuple) -> Entry | None:
         """The entry with this DN key, or None."""
@@ -370,6 +391,9 @@ class Tree:
         """Whether any entry sits below ``key``."""
         n = len(key)
         return any(len(k) > n and k[-n:] == key for k in self.keys())
+
+
+_INDEX = weakref.WeakKeyDictionary()
 
 
 def _equality_sams(flt) -> set | None:
