@@ -321,30 +321,6 @@ class LdapDirectory(OnPremDirectory):
                     raise error_from_result(conn.result or {}, f"modify {current['distinguishedName']}")
         return self.get_user(sam_account_name) or {}
 
-    def backup(self, sam_account_names=None) -> list[dict]:
-        """The SOA-table attributes of every user (or the named ones) as they are now: what an admin records
-        before enabling cloud edits, and what :meth:`restore` writes back."""
-        wanted = {s.lower() for s in sam_account_names} if sam_account_names is not None else None
-        keep = ("sAMAccountName", "distinguishedName", "objectGUID", "mS-DS-ConsistencyGuid", *ATTRIBUTE_MAP.values())
-        return [{k: u.get(k) for k in keep} for u in self.iter_users()
-                if wanted is None or u["sAMAccountName"].lower() in wanted]
-
-    def restore(self, records: list[dict]) -> list[str]:
-        """Write a :meth:`backup` back (only what differs); returns the sAMAccountNames changed."""
-        changed = []
-        for record in records:
-            sam = record.get("sAMAccountName")
-            if not sam:
-                continue
-            attrs = {k: record.get(k) for k in ATTRIBUTE_MAP.values() if k in record}
-            before = self.get_user(sam)
-            if before is None:
-                raise NotFound(f"no user with sAMAccountName {sam!r}", status=32, code="noSuchObject")
-            if self.changes_for(before, attrs):
-                self.update_user(sam, attrs)
-                changed.append(sam)
-        return changed
-
 
 def settings_from(url: str, base_dn: str, bind_dn: str | None, password: str | None, **kw) -> LdapSettings:
     """:class:`LdapSettings` from CLI/profile values (``ldaps://`` URL with an optional ``?starttls`` query)."""

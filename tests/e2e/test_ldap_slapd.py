@@ -10,6 +10,7 @@ root-owned system paths; slapd is started in a temporary directory in about a se
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import socket
@@ -252,3 +253,36 @@ def test_failures_a_real_server_gives(soa):
     with slapd.directory(base="dc=other,dc=example") as elsewhere, pytest.raises(DirectoryReferral) as info:
         list(elsewhere.iter_users())
     assert info.value.referrals and info.value.referrals[0].startswith(REFERRAL.rstrip("/"))
+
+
+def test_cli_backup_drift_and_restore_with_ldap_options(soa, tenant, tmp_path, capsys, monkeypatch):
+    from sdk.cli import main
+    conn, slapd = soa
+    automation = next(a for a in tenant["apps"] if a["name"] == "automation")
+    monkeypatch.setenv("HYBRIDSOA_LDAP_PASSWORD", WRITER_PW)
+    monkeypatch.setenv("HYBRIDSOA_CLIENT_SECRET", automation["clientSecret"])
+    common = ["--cloud", "local", "--mock-url", tenant["url"], "--ca-bundle", tenant["ca"],
+              "--tenant", tenant["tenantId"], "--client-id", automation["clientId"],
+              "--ldap-url", slapd.ldaps_url, "--ldap-base-dn", f"ou=Users,{BASE}", "--ldap-bind-dn", WRITER,
+              "--ldap-ca-bundle", slapd.ca]
+    backup = tmp_path / "onprem.json"
+    assert main(["onprem-backup", *common, "-o", str(backup), "--no-progress"]) == 0
+
+    records = json.loads(backup.read_text())
+    assert len(records) == 8 and {"proxyAddresses", "extensionAttribute1", "mail"} <= set(records[0])
+    ident = [r.Identity for r in inventory(conn.exchange) if r.RecipientTypeDetails == "UserMailbox"][0]
+    enable(conn.exchange, [ident])
+    conn.exchange.set_mailbox(ident, CustomAttribute7="cloud-7")
+    capsys.readouterr()
+    assert main(["drift", *common, "--json", "--no-progress"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["drifted"] == 1
+    assert [d["attribute"] for d in report["items"][0]["differences"]] == ["CustomAttribute7"]
+    assert main(["revert", *common, "--identity", ident, "--no-progress"]) == 0
+    sam = report["items"][0]["samAccountName"]
+    assert _raw(slapd, sam, "extensionAttribute7")["extensionAttribute7"] == [b"cloud-7"]
+    assert main(["onprem-backup", *common, "--restore", str(backup), "--json", "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["restored"] == [sam]
+    assert not _raw(slapd, sam, "extensionAttribute7").get("extensionAttribute7")
+    assert WRITER_PW not in out.out + out.err
