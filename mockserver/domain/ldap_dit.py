@@ -102,11 +102,11 @@ def parse_dn(dn: str) -> tuple[tuple[str, str], ...]:
     try:
         parts = _parse(dn, escape=False, strip=True)
     except (LDAPInvalidDnError, ValueError, IndexError, TypeError):
-        raise DirectoryError(INVALID_DN_SYNTAX, f"0000208F: NameErr: invalid DN syntax: '{dn}'") from None
+        raise DirectoryError(INVALID_DN_SYNTAX, f"invalid DN syntax: '{dn}'") from None
     out = []
     for attr, value, _sep in parts:
         if not attr or not value:
-            raise DirectoryError(INVALID_DN_SYNTAX, f"0000208F: NameErr: invalid DN syntax: '{dn}'")
+            raise DirectoryError(INVALID_DN_SYNTAX, f"invalid DN syntax: '{dn}'")
         out.append((attr.strip().lower(), _unescape(value.strip())))
     return tuple(out)
 
@@ -184,7 +184,7 @@ def authenticate(registry, name: str, password: str):
     passwords fail alike (AD's ``data 52e``), so a bind cannot probe which tenants exist."""
     if not password:
         # RFC 4513 5.1.2: an unauthenticated bind (name, no password) is refused rather than made anonymous.
-        raise DirectoryError(UNWILLING_TO_PERFORM, "00002028: LdapErr: DSID-0C090285, comment: unauthenticated "
+        raise DirectoryError(UNWILLING_TO_PERFORM, "DSID-0C090285, comment: unauthenticated "
                                                    "binds are not allowed")
     wanted = None
     if "@" in name and "=" not in name:
@@ -574,25 +574,25 @@ def _ad_value(name: str, kind: str, values: list[bytes]):
     if kind == "strings":
         return [_decode(name, v) for v in values]
     if len(values) > 1:
-        raise DirectoryError(CONSTRAINT_VIOLATION, f"00002082: AtrErr: the attribute '{name}' is single-valued.")
+        raise DirectoryError(CONSTRAINT_VIOLATION, f"the attribute '{name}' is single-valued.")
     if not values:
         return None
     raw = values[0]
     if name == "mS-DS-ConsistencyGuid":
         if len(raw) != 16:
-            raise DirectoryError(CONSTRAINT_VIOLATION, f"0000216C: AtrErr: '{name}' takes 16 bytes.")
+            raise DirectoryError(CONSTRAINT_VIOLATION, f"'{name}' takes 16 bytes.")
         return base64.b64encode(raw).decode()
     text = _decode(name, raw)
     if kind == "bool":
         if text not in ("TRUE", "FALSE"):
-            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"00000057: LdapErr: the value of '{name}' must be TRUE "
+            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' must be TRUE "
                                                            "or FALSE.")
         return text == "TRUE"
     if kind == "int":
         try:
             return int(text)
         except ValueError:
-            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"00000057: LdapErr: the value of '{name}' must be an "
+            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' must be an "
                                                            "integer.") from None
     return text
 
@@ -601,7 +601,7 @@ def _decode(name: str, raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"00000057: LdapErr: the value of '{name}' is not "
+        raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' is not "
                                                        "UTF-8.") from None
 
 
@@ -611,15 +611,15 @@ def _schema_name(name: str) -> tuple[str, str]:
         if canonical.lower() == lowered:
             return canonical, kind
     if lowered in _SYSTEM:
-        raise DirectoryError(CONSTRAINT_VIOLATION, f"0000209A: AtrErr: the attribute '{name}' is maintained by the "
+        raise DirectoryError(CONSTRAINT_VIOLATION, f"the attribute '{name}' is maintained by the "
                                                    "directory.")
-    raise DirectoryError(UNDEFINED_ATTRIBUTE_TYPE, f"00000057: LdapErr: no attribute '{name}' in the schema.")
+    raise DirectoryError(UNDEFINED_ATTRIBUTE_TYPE, f"no attribute '{name}' in the schema.")
 
 
 def _user_at(tree: Tree, dn: str) -> ADUser:
     entry = tree.get(dn)
     if entry.user is None:
-        raise DirectoryError(UNWILLING_TO_PERFORM, "00002035: the mock's containers are fixed; only user objects "
+        raise DirectoryError(UNWILLING_TO_PERFORM, "the mock's containers are fixed; only user objects "
                                                    "can be changed.")
     return entry.user
 
@@ -634,7 +634,7 @@ def modify(tenant, dn: str, changes: list[tuple[str, str, list[bytes]]]) -> tupl
     for op, attribute, values in changes:
         name, kind = _schema_name(attribute)
         if name == "cn":
-            raise DirectoryError(NOT_ALLOWED_ON_RDN, "00002016: the RDN attribute changes through Modify DN.")
+            raise DirectoryError(NOT_ALLOWED_ON_RDN, "the RDN attribute changes through Modify DN.")
         typed = _ad_value(name, kind, values) if op != "delete" or values else None
         old = patch.get(name, current.get(name))
         if op == "replace":
@@ -646,29 +646,29 @@ def modify(tenant, dn: str, changes: list[tuple[str, str, list[bytes]]]) -> tupl
                 have = list(old or [])
                 lowered = {v.lower() for v in have}
                 if any(v.lower() in lowered for v in typed):
-                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"00002083: AtrErr: a value of '{name}' is "
+                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"a value of '{name}' is "
                                                                     "already present.")
                 patch[name] = have + typed
             else:
                 if old not in (None, ""):
-                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"00002083: AtrErr: '{name}' already has a "
+                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"'{name}' already has a "
                                                                     "value.")
                 patch[name] = typed
         elif op == "delete":
             if old in (None, "", []):
-                raise DirectoryError(NO_SUCH_ATTRIBUTE, f"0000202A: AtrErr: '{name}' has no value to delete.")
+                raise DirectoryError(NO_SUCH_ATTRIBUTE, f"'{name}' has no value to delete.")
             if not values:
                 patch[name] = [] if kind == "strings" else None
             elif kind == "strings":
                 have = list(old)
                 gone = {v.lower() for v in typed}
                 if not gone <= {v.lower() for v in have}:
-                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"0000202A: AtrErr: a value to delete is not in "
+                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"a value to delete is not in "
                                                             f"'{name}'.")
                 patch[name] = [v for v in have if v.lower() not in gone]
             else:
                 if str(typed).lower() != str(old).lower():
-                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"0000202A: AtrErr: the value to delete is not in "
+                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"the value to delete is not in "
                                                             f"'{name}'.")
                 patch[name] = None
         else:
@@ -683,14 +683,14 @@ def add(tenant, dn: str, attributes: list[tuple[str, list[bytes]]]) -> ADUser:
     tree = Tree(tenant)
     rdn = parse_dn(dn)
     if not rdn or rdn[0][0] != "cn":
-        raise DirectoryError(NAMING_VIOLATION, "00002099: NameErr: a user's RDN is CN=<name>.")
+        raise DirectoryError(NAMING_VIOLATION, "a user's RDN is CN=<name>.")
     if tree.lookup(dn_key(dn)) is not None:
         raise DirectoryError(ENTRY_ALREADY_EXISTS, "00002071: UpdErr: DSID-031B0DAE, problem 6005 "
                                                    "(ENTRY_EXISTS), data 0")
     parent_dn = dn.split(",", 1)[1] if "," in dn else ""
     parent = tree.get(parent_dn)
     if parent.user is not None:
-        raise DirectoryError(NAMING_VIOLATION, "00002099: NameErr: a user cannot hold other objects.")
+        raise DirectoryError(NAMING_VIOLATION, "a user cannot hold other objects.")
     body: dict = {}
     classes: list[str] = []
     for attribute, values in attributes:
@@ -706,15 +706,15 @@ def add(tenant, dn: str, attributes: list[tuple[str, list[bytes]]]) -> ADUser:
         name, kind = _schema_name(attribute)
         body[name] = _ad_value(name, kind, values)
     if "user" not in classes:
-        raise DirectoryError(OBJECT_CLASS_VIOLATION, "00002040: SvcErr: the mock's directory holds user objects "
+        raise DirectoryError(OBJECT_CLASS_VIOLATION, "the mock's directory holds user objects "
                                                      "only (objectClass: user).")
     cn = rdn[0][1]
     if body.get("cn") not in (None, cn):
-        raise DirectoryError(NAMING_VIOLATION, "00002099: NameErr: cn differs from the RDN.")
+        raise DirectoryError(NAMING_VIOLATION, "cn differs from the RDN.")
     body["cn"] = cn
     body["ou"] = parent.dn
     if "sAMAccountName" not in body:
-        raise DirectoryError(CONSTRAINT_VIOLATION, "000021C7: SvcErr: sAMAccountName is required.")
+        raise DirectoryError(CONSTRAINT_VIOLATION, "sAMAccountName is required.")
     return ad_admin.create_ad_user(tenant, {k: v for k, v in body.items() if v is not None or k == "ou"})
 
 
@@ -726,7 +726,7 @@ def delete(tenant, dn: str) -> ADUser:
         if tree.has_children(entry.key):
             raise DirectoryError(NOT_ALLOWED_ON_NON_LEAF, "0000208C: UpdErr: DSID-030F1B8F, problem 6003 "
                                                           "(CANT_ON_NON_LEAF), data 0")
-        raise DirectoryError(UNWILLING_TO_PERFORM, "00002035: the mock's containers are fixed.")
+        raise DirectoryError(UNWILLING_TO_PERFORM, "the mock's containers are fixed.")
     return ad_admin.delete_ad_user(tenant, entry.user.sam_account_name)
 
 
@@ -737,12 +737,12 @@ def modify_dn(tenant, dn: str, new_rdn: str, delete_old: bool, new_superior: str
     old_dn = ad.distinguished_name
     rdn = parse_dn(new_rdn)
     if len(rdn) != 1 or rdn[0][0] != "cn":
-        raise DirectoryError(NAMING_VIOLATION, "00002099: NameErr: a user's RDN is CN=<name>.")
+        raise DirectoryError(NAMING_VIOLATION, "a user's RDN is CN=<name>.")
     target_parent = ad.ou
     if new_superior:
         parent = tree.get(new_superior)
         if parent.user is not None:
-            raise DirectoryError(NAMING_VIOLATION, "00002099: NameErr: a user cannot hold other objects.")
+            raise DirectoryError(NAMING_VIOLATION, "a user cannot hold other objects.")
         target_parent = parent.dn
     new_dn = f"CN={_escape_rdn_value(rdn[0][1])},{target_parent}"
     existing = tree.lookup(dn_key(new_dn))

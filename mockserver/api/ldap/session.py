@@ -42,7 +42,7 @@ class Session:
                 if done is None:
                     return []
                 return [codec.result(request.message_id, done, dit.UNAVAILABLE_CRITICAL_EXTENSION, "",
-                                     f"00000057: LdapErr: the critical control {oid} is not supported")]
+                                     f"the critical control {oid} is not supported")]
         try:
             if op == "bindRequest":
                 return [self._bind(request)]
@@ -76,7 +76,7 @@ class Session:
         kind = auth.getName()
         if kind != "simple":
             return codec.result(mid, "bindResponse", dit.AUTH_METHOD_NOT_SUPPORTED, "",
-                                "00002027: LdapErr: the mock's LDAP port supports simple binds only")
+                                "the mock's LDAP port supports simple binds only")
         name = codec.text(c["name"])
         password = auth.getComponent().asOctets().decode("utf-8", "replace")
         if not name and not password:
@@ -95,7 +95,7 @@ class Session:
         if oid == codec.START_TLS:
             if self.tls_active or not self.can_start_tls:
                 return codec.result(mid, "extendedResp", dit.OPERATIONS_ERROR, "",
-                                    "00000000: LdapErr: TLS is already active on this connection"
+                                    "TLS is already active on this connection"
                                     if self.tls_active else "no certificate for StartTLS",
                                     response_name=codec.START_TLS)
             self.start_tls_now = True
@@ -106,7 +106,7 @@ class Session:
                 who = f"u:{self.tenant.name.replace('-', '').upper()[:15]}\\{dit.SERVICE_ACCOUNT}".encode()
             return codec.result(mid, "extendedResp", dit.SUCCESS, response_value=who)
         return codec.result(mid, "extendedResp", dit.PROTOCOL_ERROR, "",
-                            f"0000203D: LdapErr: the extended operation {oid} is not supported")
+                            f"the extended operation {oid} is not supported")
 
     # ------------------------------------------------------------------------------------------ search
     def _root_dse(self, mid, attributes) -> list[bytes]:
@@ -143,7 +143,7 @@ class Session:
                     state = self._paged.pop(cookie, None)
                     if state is None or state["request"] != (base, scope, c["filter"]):
                         return [codec.result(mid, "searchResDone", dit.UNWILLING_TO_PERFORM, "",
-                                             "00002024: LdapErr: the paged results cookie is not valid")]
+                                             "the paged results cookie is not valid")]
                     keys, offset = state["keys"], state["offset"]
                 else:
                     keys = tree.scope(base, scope, flt)
@@ -173,7 +173,7 @@ class Session:
             return out
         if not paged and len(keys) > limit:
             out.append(codec.result(mid, "searchResDone", dit.SIZE_LIMIT_EXCEEDED, "",
-                                    "00000004: the search matched more than MaxPageSize (1000) entries; "
+                                    "the search matched more than MaxPageSize (1000) entries; "
                                     "use the paged results control"))
             return out
         controls = None
@@ -207,7 +207,7 @@ class Session:
             hit = dit.matches(flt, entry)
         if hit is None:
             return codec.result(mid, "compareResponse", dit.UNDEFINED_ATTRIBUTE_TYPE, "",
-                                "00000057: LdapErr: no such attribute in the schema")
+                                "no such attribute in the schema")
         return codec.result(mid, "compareResponse", 6 if hit else 5)
 
     # ------------------------------------------------------------------------------------------- writes
