@@ -252,11 +252,39 @@ def test_malformed_ber_gets_a_notice_and_the_listener_keeps_serving(tenant, payl
     assert conn.bind()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(min_size=0, max_size=200))
 def test_random_bytes_never_break_the_listener(tenant, body):
     payload = b"\x30" + bytes([min(len(body), 127)]) + body
     answer = _raw(tenant, payload)
+    assert answer == b"" or answer[:1] == b"\x30"
+    conn = _bind(tenant)
+    assert conn.bind()
+    conn.unbind()
+
+
+def _valid_search() -> bytes:
+    from ldap3.operation.search import search_operation
+    from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
+    from pyasn1.codec.ber import encoder
+    request = search_operation("DC=x,DC=local", "(&(objectClass=user)(|(cn=a*)(!(mail=*))))", ldap3.SUBTREE,
+                               ldap3.DEREF_ALWAYS, ["mail"], 0, 0, False, None, None)
+    message = LDAPMessage()
+    message["messageID"] = MessageID(7)
+    message["protocolOp"] = ProtocolOp().setComponentByName("searchRequest", request)
+    return encoder.encode(message)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(min_value=0, max_value=200), st.integers(min_value=0, max_value=255)),
+                      min_size=1, max_size=4))
+def test_mutated_requests_never_break_the_listener(tenant, flips):
+    data = bytearray(_valid_search())
+    for position, value in flips:
+        data[position % len(data)] = value
+    answer = _raw(tenant, bytes(data))
     assert answer == b"" or answer[:1] == b"\x30"
     conn = _bind(tenant)
     assert conn.bind()
