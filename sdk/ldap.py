@@ -140,7 +140,7 @@ class LdapDirectory(OnPremDirectory):
             kwargs["authentication"] = ldap3.NTLM
         elif kind == "kerberos":
             try:
-                import gssapi  # noqa: F401
+                import gssapi  # noqa: F401  (ldap3's Kerberos bind imports it itself)
             except ImportError:
                 raise ConfigError("Kerberos binds need the gssapi package (pip install 'hybridsoa[kerberos]') "
                                   "and a ticket (kinit)") from None
@@ -204,12 +204,11 @@ class LdapDirectory(OnPremDirectory):
                     raise error_from_result(result, f"search under {base or self.settings.base_dn}")
                 batch = [(e["dn"], e.get("raw_attributes") or {}) for e in conn.response or []
                          if e.get("type") == "searchResEntry"]
-                refs = [e.get("uri") for e in conn.response or [] if e.get("type") == "searchResRef"]
                 control = (result.get("controls") or {}).get("1.2.840.113556.1.4.319") or {}
                 cookie = (control.get("value") or {}).get("cookie")
+            # Continuation references (other domains' naming contexts) are not chased: this directory reads
+            # the base DN's own partition only.
             yield from batch
-            # Continuation references point to other domains; this directory only reads its own naming context.
-            del refs
             if not cookie:
                 return
 

@@ -8,6 +8,7 @@ import logging
 from collections import OrderedDict
 
 from ...domain import ldap_dit as dit
+from ...domain import ldap_write as writes
 from ...domain.errors import DomainError
 from . import codec
 
@@ -228,21 +229,21 @@ class Session:
                         operation = _OPERATIONS.get(int(change["operation"]), "?")
                         mod = change["modification"]
                         changes.append((operation, codec.text(mod["type"]), [v.asOctets() for v in mod["vals"]]))
-                    ad, changed = dit.modify(tenant, codec.text(c["object"]), changes)
+                    ad, changed = writes.modify(tenant, codec.text(c["object"]), changes)
                     tenant.record("ldap", "Modify", None, target=ad.sam_account_name,
                                   parameters={"dn": ad.distinguished_name}, changes=changed)
                 elif op == "addRequest":
                     attrs = [(codec.text(a["type"]), [v.asOctets() for v in a["vals"]]) for a in c["attributes"]]
-                    ad = dit.add(tenant, codec.text(c["entry"]), attrs)
+                    ad = writes.add(tenant, codec.text(c["entry"]), attrs)
                     tenant.record("ldap", "Add", None, target=ad.sam_account_name,
                                   changes={"created": {"old": None, "new": ad.distinguished_name}})
                 elif op == "delRequest":
-                    ad = dit.delete(tenant, codec.text(c))
+                    ad = writes.delete(tenant, codec.text(c))
                     tenant.record("ldap", "Delete", None, target=ad.sam_account_name,
                                   changes={"deleted": {"old": ad.distinguished_name, "new": None}})
                 else:
                     superior = codec.text(c["newSuperior"]) if c["newSuperior"].isValue else None
-                    ad, old = dit.modify_dn(tenant, codec.text(c["entry"]), codec.text(c["newrdn"]),
+                    ad, old = writes.modify_dn(tenant, codec.text(c["entry"]), codec.text(c["newrdn"]),
                                             bool(c["deleteoldrdn"]), superior)
                     tenant.record("ldap", "ModifyDN", None, target=ad.sam_account_name,
                                   changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
