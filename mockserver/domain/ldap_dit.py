@@ -173,6 +173,12 @@ def bind_password(tenant) -> str:
     return "Ld!" + base64.urlsafe_b64encode(digest.digest()[:18]).decode()
 
 
+def netbios_name(tenant) -> str:
+    """The domain's NetBIOS name (``DOMAIN`` in ``DOMAIN\\user``): the tenant name without dashes, upper case,
+    at most 15 characters."""
+    return tenant.name.replace("-", "").upper()[:15]
+
+
 def onprem_document(tenant, ldap_url: str | None) -> dict:
     """The ``onprem`` part of a tenant's credentials: where and as whom to reach its AD over LDAP."""
     return {"ldapUrl": ldap_url, "baseDn": base_dn(tenant), "bindDn": bind_dn(tenant),
@@ -187,7 +193,9 @@ def authenticate(registry, name: str, password: str):
         raise DirectoryError(UNWILLING_TO_PERFORM, "DSID-0C090285, comment: unauthenticated "
                                                    "binds are not allowed")
     wanted = None
-    if "@" in name and "=" not in name:
+    if "\\" in name and "=" not in name:
+        wanted = ("netbios", name.strip().lower())
+    elif "@" in name and "=" not in name:
         wanted = ("upn", name.strip().lower())
     else:
         try:
@@ -198,6 +206,8 @@ def authenticate(registry, name: str, password: str):
         for tenant in registry.list():
             if wanted[0] == "upn":
                 match = wanted[1] == f"{SERVICE_ACCOUNT}@{tenant.domain}".lower()
+            elif wanted[0] == "netbios":
+                match = wanted[1] == f"{netbios_name(tenant)}\\{SERVICE_ACCOUNT}".lower()
             else:
                 match = wanted[1] == dn_key(bind_dn(tenant))
             if match and hmac.compare_digest(password.encode(), bind_password(tenant).encode()):

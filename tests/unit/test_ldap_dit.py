@@ -58,6 +58,7 @@ def test_service_account_binds_only_with_its_password(tenant):
     registry.list = lambda: [tenant]
     assert dit.authenticate(registry, dit.bind_dn(tenant), dit.bind_password(tenant)) is tenant
     assert dit.authenticate(registry, f"hybridsoa-ldap@{tenant.domain}".upper(), dit.bind_password(tenant)) is tenant
+    assert dit.authenticate(registry, "DITUNIT\\hybridsoa-ldap", dit.bind_password(tenant)) is tenant
     for name, password in ((dit.bind_dn(tenant), "wrong"), ("CN=x,DC=y", dit.bind_password(tenant))):
         with pytest.raises(dit.DirectoryError) as info:
             dit.authenticate(registry, name, password)

@@ -104,7 +104,7 @@ class Session:
         if oid == codec.WHO_AM_I:
             who = b""
             if self.tenant is not None:
-                who = f"u:{self.tenant.name.replace('-', '').upper()[:15]}\\{dit.SERVICE_ACCOUNT}".encode()
+                who = f"u:{dit.netbios_name(self.tenant)}\\{dit.SERVICE_ACCOUNT}".encode()
             return codec.result(mid, "extendedResp", dit.SUCCESS, response_value=who)
         return codec.result(mid, "extendedResp", dit.PROTOCOL_ERROR, "",
                             f"the extended operation {oid} is not supported")
