@@ -133,7 +133,7 @@ def load_settings(args: dict | None = None, *, env: dict | None = None, profile:
 @dataclass
 class Connection:
     """A signed-in session on one tenant: the shared transport, tokens, and the Exchange/Graph clients
-    (plus the mock's on-prem directory when the cloud is local)."""
+    (plus the on-prem directory over LDAP: the ``ldap_*`` settings' domain controller, or the mock's)."""
 
     cloud: Cloud
     tenant: str
