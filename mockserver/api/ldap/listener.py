@@ -22,7 +22,7 @@ log = logging.getLogger("hybridsoa.ldap")
 #: Largest request accepted (AD's MaxReceiveBuffer is 10 MB; the attributes the mock models need far less).
 MAX_MESSAGE_BYTES = 1024 * 1024
 #: Concurrent connections; more are closed at once.
-MAX_CONNECTIONS = 64
+MAX_CONNECTIONS = 256
 #: Idle seconds before the listener drops a connection (AD's MaxConnIdleTime default is 900).
 IDLE_TIMEOUT = 900.0
 _TLS_RECORD_HANDSHAKE = 0x16
