@@ -248,6 +248,20 @@ class LdapDirectory(OnPremDirectory):
                 self._dn_by_sam[user["sAMAccountName"].lower()] = dn
                 yield user
 
+    def index(self) -> dict:
+        """As :meth:`OnPremDirectory.index`, plus objectGUID as the anchor of users without
+        mS-DS-ConsistencyGuid (Entra Connect installs that anchor on objectGUID: ImmutableId = its base64)."""
+        out: dict = {}
+        for user in self.iter_users():
+            anchor = user.get("mS-DS-ConsistencyGuid")
+            if not anchor and user.get("objectGUID"):
+                anchor = base64.b64encode(uuid.UUID(user["objectGUID"]).bytes_le).decode()
+            for key in (("anchor", anchor), ("upn", (user.get("userPrincipalName") or "").lower()),
+                        ("sam", (user.get("sAMAccountName") or "").lower())):
+                if key[1]:
+                    out.setdefault(key, user)
+        return out
+
     def get_user(self, sam_account_name: str) -> dict | None:
         """One user by sAMAccountName, or None."""
         ldap3 = _import_ldap3()

@@ -72,3 +72,12 @@ def test_configuration_is_checked_and_the_password_never_shown():
                                       "HYBRIDSOA_LDAP_START_TLS": "true"})
     assert settings.ldap_url == "ldaps://dc" and settings.ldap_start_tls is True
     assert "pw-123" not in repr(settings) and settings.redacted()["ldap_password"] == "***"
+
+
+def test_object_guid_anchors_users_without_a_consistency_guid(monkeypatch):
+    guid = uuid.UUID("6f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    ad = directory()
+    users = [LdapDirectory.decode("CN=J,DC=x", {"sAMAccountName": [b"jdoe"], "objectGUID": [guid.bytes_le]})]
+    monkeypatch.setattr(ad, "iter_users", lambda: iter(users))
+    mailbox = {"ImmutableId": base64.b64encode(guid.bytes_le).decode(), "Alias": "someone-else"}
+    assert ad.find_for_mailbox(mailbox)["sAMAccountName"] == "jdoe"
