@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lookups", type=int, default=100)
     args = parser.parse_args(argv)
     from mockserver.api.ldap import start_ldap_listener
+    from mockserver.domain.ldap_dit import onprem_document
     from mockserver.domain.tenant import TenantRegistry
     from mockserver.server import InProcessServer
     from sdk.clouds import Cloud
@@ -34,7 +35,7 @@ def main(argv=None) -> int:
     listener = start_ldap_listener(registry, "127.0.0.1", 0, server.tls.ssl_context())
     try:
         tenant = registry.create("benchldap", mailboxes=args.users, frozen_clock=True)
-        onprem = tenant.credentials(ldap_url=registry.ldap_url)["onprem"]
+        onprem = onprem_document(tenant, registry.ldap_url)
         ldap = LdapDirectory(LdapSettings(url=onprem["ldapUrl"], base_dn=onprem["baseDn"], bind_dn=onprem["bindDn"],
                                           password=onprem["password"], ca_bundle=server.ca_path))
         http = MockOnPremDirectory(Cloud.local(server.url, server.ca_path), tenant.id,

@@ -162,10 +162,8 @@ class Tenant:
             error=error))
 
     # ------------------------------------------------------------- describe
-    def credentials(self, ldap_url: str | None = None) -> dict:
-        """``POST /_mock/tenants`` answer: everything a test needs to sign in (``onprem``: the AD's LDAP account,
-        ``ldapUrl`` null when the server has no LDAP port)."""
-        from .ldap_dit import onprem_document
+    def credentials(self) -> dict:
+        """``POST /_mock/tenants`` answer: everything a test needs to sign in."""
         from .roles import role_name
         apps = [{
             "name": a.name, "clientId": a.app_id, "servicePrincipalId": a.service_principal_id,
@@ -178,7 +176,7 @@ class Tenant:
             "directoryRoles": [role_name(r) for r in self.active_role_ids(u.id)],
         } for u in self.users if u.password and u.deleted_date_time is None]
         return {"tenantId": self.id, "name": self.name, "domain": self.domain, "profile": self.settings["profile"],
-                "seed": self.seed, "apps": apps, "users": users, "onprem": onprem_document(self, ldap_url)}
+                "seed": self.seed, "apps": apps, "users": users}
 
     def summary(self) -> dict:
         """``GET /_mock/tenants/{t}``: identity and counts, no secrets."""
