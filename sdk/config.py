@@ -175,7 +175,7 @@ class Connection:
                     ca_bundle=s.ldap_ca_bundle or s.ca_bundle, auth=s.ldap_auth or "simple",
                     start_tls=True if s.ldap_start_tls else None, timeout=min(float(s.timeout), 60.0)))
             elif self.cloud.is_local:
-                from .onprem import mock_directory
+                from .ldap import mock_directory
                 self._onprem = mock_directory(self.cloud, self.tenant, self.transport,
                                               control_token=s.control_token if s else None)
         return self._onprem

@@ -23,7 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import (ApiError, AuthenticationFailed, ConfigError, Conflict, InvalidParameter, NotFound,
                      PermissionDenied, Transient)
-from .onprem import ATTRIBUTE_MAP, OnPremDirectory
+from .errors import parse_graph_error
+from .onprem import ATTRIBUTE_MAP, MockOnPremDirectory, OnPremDirectory
 
 #: The attributes read for every user: identity/anchor attributes plus every AD attribute of the SOA table.
 USER_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "displayName", "distinguishedName", "objectGUID",
@@ -333,6 +334,45 @@ class LdapDirectory(OnPremDirectory):
                 if not ok:
                     raise error_from_result(conn.result or {}, f"modify {current['distinguishedName']}")
         return self.get_user(sam_account_name) or {}
+
+
+class _MockSyncFacts:
+    """The mock-only sync engine helpers (what an admin reads or starts on the Entra Connect server)."""
+
+    def _control(self, method: str, path: str, json=None):
+        resp = self.transport.send(method, f"{self.base}/{path}", json=json, headers=self.headers,
+                                   idempotent=method != "POST", error_parser=parse_graph_error)
+        return resp.json() if resp.content else None
+
+    def sync_settings(self) -> dict:
+        """``GET /_mock/tenants/{t}/sync``: connectVersion, interval, scope..."""
+        return self._control("GET", "sync") or {}
+
+    def run_sync_cycle(self, policy_type: str = "Delta") -> dict:
+        """``POST /_mock/tenants/{t}/sync/cycles`` (Start-ADSyncSyncCycle)."""
+        return self._control("POST", "sync/cycles", json={"policyType": policy_type}) or {}
+
+
+class MockLdapDirectory(_MockSyncFacts, LdapDirectory):
+    """:class:`LdapDirectory` on the mock's LDAP port, plus the mock's sync-engine helpers."""
+
+    def __init__(self, settings: LdapSettings, base: str, transport, headers: dict):
+        LdapDirectory.__init__(self, settings)
+        self.base, self.transport, self.headers = base, transport, headers
+
+
+def mock_directory(cloud, tenant: str, transport, *, control_token: str | None = None) -> OnPremDirectory:
+    """The local cloud's on-prem directory: LDAP to the mock's LDAP port with the account the tenant's
+    credentials name (``onprem``), or the HTTP control plane when the mock serves no LDAP port."""
+    http = MockOnPremDirectory(cloud, tenant, transport, control_token=control_token)
+    creds = http._call("GET", "credentials") or {}
+    onprem = creds.get("onprem") or {}
+    if not onprem.get("ldapUrl"):
+        return http
+    settings = LdapSettings(url=onprem["ldapUrl"], base_dn=onprem["baseDn"], bind_dn=onprem["bindDn"],
+                            password=onprem["password"],
+                            ca_bundle=cloud.verify if isinstance(cloud.verify, str) else None)
+    return MockLdapDirectory(settings, http.base, transport, http.headers)
 
 
 def settings_from(url: str, base_dn: str, bind_dn: str | None, password: str | None, **kw) -> LdapSettings:

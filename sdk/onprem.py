@@ -2,7 +2,7 @@
 parameter ↔ AD attribute mapping of the Exchange attributes whose SOA ``IsExchangeCloudManaged`` moves.
 
 :class:`OnPremDirectory` is the interface; :class:`~sdk.ldap.LdapDirectory` implements it over LDAP (a domain
-controller, or the mock's LDAP port: :func:`mock_directory` returns :class:`MockLdapDirectory` for the local
+controller, or the mock's LDAP port: :func:`sdk.ldap.mock_directory` returns ``MockLdapDirectory`` for the local
 cloud, so the mock exercises the code real admins run). :class:`MockOnPremDirectory` implements it over the
 mock's HTTP control plane (``/_mock/tenants/{t}/onprem/users``) and is used only when the mock serves no LDAP
 port."""
@@ -189,47 +189,3 @@ class MockOnPremDirectory(OnPremDirectory):
         """``POST /_mock/tenants/{t}/sync/cycles`` (Start-ADSyncSyncCycle)."""
         return self._call("POST", "sync/cycles", json={"policyType": policy_type}) or {}
 
-
-class _MockSyncFacts:
-    """The mock-only sync engine helpers (what an admin reads or starts on the Entra Connect server)."""
-
-    def _control(self, method: str, path: str, json=None):
-        resp = self.transport.send(method, f"{self.base}/{path}", json=json, headers=self.headers,
-                                   idempotent=method != "POST", error_parser=parse_graph_error)
-        return resp.json() if resp.content else None
-
-    def sync_settings(self) -> dict:
-        """``GET /_mock/tenants/{t}/sync``: connectVersion, interval, scope..."""
-        return self._control("GET", "sync") or {}
-
-    def run_sync_cycle(self, policy_type: str = "Delta") -> dict:
-        """``POST /_mock/tenants/{t}/sync/cycles`` (Start-ADSyncSyncCycle)."""
-        return self._control("POST", "sync/cycles", json={"policyType": policy_type}) or {}
-
-
-def _mock_ldap_class():
-    from .ldap import LdapDirectory
-
-    class MockLdapDirectory(_MockSyncFacts, LdapDirectory):
-        """:class:`~sdk.ldap.LdapDirectory` on the mock's LDAP port, plus the mock's sync-engine helpers."""
-
-        def __init__(self, settings, base: str, transport, headers: dict):
-            LdapDirectory.__init__(self, settings)
-            self.base, self.transport, self.headers = base, transport, headers
-
-    return MockLdapDirectory
-
-
-def mock_directory(cloud, tenant: str, transport, *, control_token: str | None = None) -> OnPremDirectory:
-    """The local cloud's on-prem directory: LDAP to the mock's LDAP port with the account the tenant's
-    credentials name (``onprem``), or the HTTP control plane when the mock serves no LDAP port."""
-    from .ldap import LdapSettings
-    http = MockOnPremDirectory(cloud, tenant, transport, control_token=control_token)
-    creds = http._call("GET", "credentials") or {}
-    onprem = creds.get("onprem") or {}
-    if not onprem.get("ldapUrl"):
-        return http
-    settings = LdapSettings(url=onprem["ldapUrl"], base_dn=onprem["baseDn"], bind_dn=onprem["bindDn"],
-                            password=onprem["password"],
-                            ca_bundle=cloud.verify if isinstance(cloud.verify, str) else None)
-    return _mock_ldap_class()(settings, http.base, transport, http.headers)
