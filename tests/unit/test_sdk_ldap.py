@@ -81,3 +81,13 @@ def test_object_guid_anchors_users_without_a_consistency_guid(monkeypatch):
     monkeypatch.setattr(ad, "iter_users", lambda: iter(users))
     mailbox = {"ImmutableId": base64.b64encode(guid.bytes_le).decode(), "Alias": "someone-else"}
     assert ad.find_for_mailbox(mailbox)["sAMAccountName"] == "jdoe"
+
+
+def test_ldap_settings_come_from_a_profile_too(tmp_path):
+    profile = tmp_path / "profiles.toml"
+    profile.write_text('[profile.corp]\nldap_url = "ldaps://dc01.corp.example"\nldap_base_dn = "OU=Corp,DC=corp"\n'
+                       'ldap_bind_dn = "CORP\\\\svc-soa"\nldap_auth = "ntlm"\nldap_password = "from-profile"\n')
+    settings = load_settings({"profile": "corp", "profile_file": str(profile)}, env={})
+    assert (settings.ldap_url, settings.ldap_base_dn, settings.ldap_bind_dn, settings.ldap_auth) == (
+        "ldaps://dc01.corp.example", "OU=Corp,DC=corp", "CORP\\svc-soa", "ntlm")
+    assert "from-profile" not in repr(settings)
