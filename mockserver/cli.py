@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=server.DEFAULT_THREADS,
                        help="most Python threads running requests (default %(default)s; the pool grows on demand, "
                             "and a client that stalls mid-body holds one until it disconnects)")
+    serve.add_argument("--ldap-port", type=int, default=None, metavar="PORT",
+                       help="also serve every tenant's on-prem AD over LDAP on PORT (LDAPS with the local CA, "
+                            "and StartTLS on the same port)")
     serve.add_argument("--san", action="append", default=[], metavar="NAME",
                        help="extra DNS name or IP for the server certificate (repeatable)")
 
@@ -51,13 +54,17 @@ def _serve(args) -> int:
     if args.port < 0 or args.port > 65535:
         print(f"hybridsoa-mock: invalid port {args.port}", file=sys.stderr)
         return 2
+    if args.ldap_port is not None and not 0 <= args.ldap_port <= 65535:
+        print(f"hybridsoa-mock: invalid LDAP port {args.ldap_port}", file=sys.stderr)
+        return 2
     if args.no_tls and not server.is_loopback(args.host) and not args.insecure_bind:
         print(f"hybridsoa-mock: refusing to serve plain HTTP on non-loopback address {args.host}; use TLS "
               "(the default) or pass --insecure-bind", file=sys.stderr)
         return 2
     options = server.ServeOptions(host=args.host, port=args.port, data_dir=args.data_dir, seed=args.seed,
                                   control_token=args.control_token or None, tls=not args.no_tls,
-                                  demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san)
+                                  demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san,
+                                  ldap_port=args.ldap_port)
     server.run_granian(options)
     return 0
 

@@ -3,7 +3,8 @@ session and a fresh tenant per test, created and deleted over the control plane.
 
 Fixtures:
 - ``mock_server`` (session): ``.url``, ``.ca_path``, ``.registry``, ``.app`` of a threaded HTTPS server on a
-  free loopback port, with its CA in a temporary directory.
+  free loopback port, with its CA in a temporary directory; ``.ldap`` is its LDAP listener (``.ldap.url``,
+  LDAPS and StartTLS), also named in every tenant's ``onprem.ldapUrl``.
 - ``mock_session`` (session): a ``requests.Session`` that passes ``verify=<ca>`` on every request, so
   ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` cannot override it. Use it (or ``CaPinnedSession``) as MSAL's
   ``http_client``.
@@ -56,11 +57,15 @@ def mock_server(tmp_path_factory):
     """A hybridsoa mock server over real TLS in this process, shared by the whole session."""
     from .domain.tenant import TenantRegistry
     from .server import InProcessServer
+    from .api.ldap import start_ldap_listener
     server = InProcessServer(TenantRegistry(seed=20260105), data_dir=tmp_path_factory.mktemp("hybridsoa-tls"))
     server.start()
+    # Every tenant's AD over LDAP too (credentials' onprem.ldapUrl), in this process like the HTTP server.
+    server.ldap = start_ldap_listener(server.registry, server.host, 0, server.tls.ssl_context())
     try:
         yield server
     finally:
+        server.ldap.stop()
         server.stop()
 
 

@@ -42,6 +42,8 @@ class ServeOptions:
     demo: bool = True
     threads: int = DEFAULT_THREADS
     extra_names: list[str] = field(default_factory=list)
+    #: Serve every tenant's AD over LDAP on this port too (LDAPS and StartTLS with the local CA); None: off.
+    ldap_port: int | None = None
 
     @property
     def tls_dir(self) -> Path:
@@ -59,6 +61,14 @@ class ServeOptions:
         if ":" in host:
             host = f"[{host}]"
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ldap_url(self) -> str | None:
+        """``ldaps://host:ldap_port`` when the LDAP listener is on."""
+        if self.ldap_port is None:
+            return None
+        return self.base_url.replace("https://", "ldaps://").replace("http://", "ldap://").rsplit(":", 1)[0] + \
+            f":{self.ldap_port}"
 
 
 def is_loopback(host: str) -> bool:
@@ -104,6 +114,12 @@ def build(options: ServeOptions):
     demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
     app = create_app(registry, control_token=options.control_token)
     app.extensions["hybridsoa_store"] = store
+    if options.ldap_port is not None:
+        # The listener runs in the process that builds the app (the WSGI worker), so it sees these tenants.
+        from .api.ldap import start_ldap_listener
+        tls = ensure_tls(options.tls_dir, [options.host, *options.extra_names]) if options.tls else None
+        app.extensions["hybridsoa_ldap"] = start_ldap_listener(registry, options.host, options.ldap_port,
+                                                               tls.ssl_context() if tls else None)
     return app, registry, demo
 
 
@@ -132,6 +148,8 @@ def banner(options: ServeOptions, tenant: Tenant | None, ca: str | None) -> str:
     lines.append(f"  control plane {options.base_url}/_mock/tenants  (OpenAPI: /_mock/openapi.json)")
     if options.control_token:
         lines.append("  control token required: Authorization: Bearer <token>")
+    if options.ldap_port is not None:
+        lines.append(f"  on-prem AD    {options.ldap_url}  (LDAPS; plain LDAP + StartTLS on the same port)")
     if options.data_dir:
         lines.append(f"  data dir      {Path(options.data_dir).resolve()}")
     if tenant is not None:

@@ -8,6 +8,7 @@ from .errors import (ApiError, AuthError, AuthenticationFailed, ConfigError, Con
                      Throttled, Transient, WriteScopeError)
 from .exchange import ExchangeClient
 from .graph import GraphClient
+from .ldap import DirectoryReferral, LdapDirectory, LdapSettings
 from .onprem import MockOnPremDirectory, OnPremDirectory
 from .transport import RetryPolicy, Transport
 
@@ -16,4 +17,4 @@ __all__ = ["ApiError", "AuthError", "AuthenticationFailed", "CHINA", "CLOUDS", "
            "HybridSoaError", "InvalidParameter", "MockOnPremDirectory", "NotFound", "NotImplementedByService",
            "OnPremDirectory", "PermissionDenied", "RetryPolicy", "Settings", "SyncedObjectError", "Throttled",
            "TokenProvider", "Transient", "Transport", "WriteScopeError", "connect", "connect_mock", "get_cloud",
-           "load_settings"]
+           "load_settings", "DirectoryReferral", "LdapDirectory", "LdapSettings"]

@@ -44,6 +44,14 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--control-token", help="local cloud: control-plane bearer token")
     g.add_argument("--anchor-mailbox", help="override X-AnchorMailbox")
     g.add_argument("--timeout", type=float)
+    g = p.add_argument_group("on-prem AD over LDAP (drift, revert, onprem-backup)")
+    g.add_argument("--ldap-url", help="ldaps://dc.corp.example:636 (or ldap://... with --ldap-start-tls)")
+    g.add_argument("--ldap-base-dn", help="search base, e.g. OU=Corp,DC=corp,DC=example")
+    g.add_argument("--ldap-bind-dn", help="bind name: DN, UPN or DOMAIN\\user (NTLM)")
+    g.add_argument("--ldap-password", help="prefer HYBRIDSOA_LDAP_PASSWORD: arguments are visible to other users")
+    g.add_argument("--ldap-auth", choices=("simple", "ntlm", "kerberos"), help="bind method (default simple)")
+    g.add_argument("--ldap-start-tls", action="store_true", default=None, help="StartTLS on an ldap:// URL")
+    g.add_argument("--ldap-ca-bundle", help="CA that signed the DC's certificate (default --ca-bundle)")
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
@@ -118,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="JSON baseline written by --capture (instead of the run's read-back)")
     p.add_argument("--capture", help="write the current values as a baseline JSON file and exit")
 
+    p = sub.add_parser("onprem-backup", help="record the on-prem AD values of the SOA attributes (before any "
+                                             "cloud edit), or --restore such a record")
+    _connection_args(p)
+    _output_args(p)
+    p.add_argument("--identity", action="append", help="a sAMAccountName (repeatable; default every user)")
+    p.add_argument("--restore", help="JSON written by onprem-backup -o: write its values back (only what differs)")
+
     p = sub.add_parser("drift", help="cloud vs on-prem differences of cloud-managed mailboxes")
     _connection_args(p)
     _output_args(p)
@@ -133,7 +148,8 @@ def _settings(args):
     from .config import load_settings
     keys = ("profile", "profile_file", "cloud", "tenant", "client_id", "client_secret", "certificate",
             "certificate_password", "username", "password", "device_code", "token_cache", "mock_url", "ca_bundle",
-            "control_token", "anchor_mailbox", "timeout")
+            "control_token", "anchor_mailbox", "timeout", "ldap_url", "ldap_base_dn", "ldap_bind_dn",
+            "ldap_password", "ldap_auth", "ldap_start_tls", "ldap_ca_bundle")
     return load_settings({k: getattr(args, k, None) for k in keys})
 
 
@@ -390,7 +406,8 @@ def cmd_drift(args) -> int:
     from .soa.drift import drift
     conn = _connect(args)
     if conn.onprem is None:
-        raise UsageError("drift needs an on-prem directory: only the local (mock) cloud has one in this release")
+        raise UsageError("drift needs an on-prem directory: --ldap-url, --ldap-base-dn and a bind "
+                         "(or HYBRIDSOA_LDAP_*; the local cloud uses the mock's LDAP port)")
     ids = _identities(args) or None
     report = drift(conn.exchange, conn.onprem, ids)
     doc = report.to_dict()
@@ -439,7 +456,34 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"inventory": cmd_inventory, "preflight": cmd_preflight, "enable": cmd_toggle, "disable": cmd_toggle,
+def cmd_onprem_backup(args) -> int:
+    """``hybridsoa onprem-backup``: record the on-prem values of the SOA attributes (or ``--restore`` them)."""
+    conn = _connect(args)
+    if conn.onprem is None:
+        raise UsageError("onprem-backup needs an on-prem directory: --ldap-url, --ldap-base-dn and a bind "
+                         "(or HYBRIDSOA_LDAP_*)")
+    if args.restore:
+        if not os.path.exists(args.restore):
+            raise UsageError(f"backup file not found: {args.restore}")
+        with open(args.restore, encoding="utf-8") as fh:
+            records = json.load(fh)
+        if not isinstance(records, list):
+            raise UsageError(f"{args.restore} is not an onprem-backup JSON file (a list of users)")
+        changed = conn.onprem.restore(records)
+        if args.json:
+            print(json.dumps({"restored": changed}, indent=2))
+        _table("onprem-backup --restore", {"users": len(records), "changed": len(changed)})
+        return 0
+    ids = [i.lower() for i in _identities(args)] or None
+    records = conn.onprem.backup(ids)
+    _write_output(args.output, records, records)
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+    _table("onprem-backup", {"users": len(records)})
+    return 0
+
+
+COMMANDS = {"onprem-backup": cmd_onprem_backup, "inventory": cmd_inventory, "preflight": cmd_preflight, "enable": cmd_toggle, "disable": cmd_toggle,
             "revert": cmd_toggle, "verify": cmd_verify, "drift": cmd_drift, "status": cmd_status}
 
 

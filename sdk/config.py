@@ -15,7 +15,7 @@ from .clouds import Cloud, get_cloud
 from .errors import ConfigError
 from .transport import RetryPolicy, Transport
 
-SECRET_FIELDS = frozenset({"client_secret", "password", "certificate_password", "control_token"})
+SECRET_FIELDS = frozenset({"client_secret", "password", "certificate_password", "control_token", "ldap_password"})
 DEFAULT_PROFILE_FILE = os.path.join(os.path.expanduser("~"), ".config", "hybridsoa", "profiles.toml")
 
 
@@ -40,6 +40,16 @@ class Settings:
     #: Anchor mailbox override for X-AnchorMailbox.
     anchor_mailbox: str | None = None
     timeout: float = 120.0
+    #: On-prem AD over LDAP (drift, revert's reconcile, on-prem backup): ``ldaps://dc:636`` (or ``ldap://`` with
+    #: ``ldap_start_tls``), base DN, bind name (DN, UPN or DOMAIN\\user) and password, auth simple|ntlm|kerberos,
+    #: and the CA that signed the DC's certificate (default: ``ca_bundle``, then the system store).
+    ldap_url: str | None = None
+    ldap_base_dn: str | None = None
+    ldap_bind_dn: str | None = None
+    ldap_password: str | None = None
+    ldap_auth: str | None = None
+    ldap_start_tls: bool = False
+    ldap_ca_bundle: str | None = None
 
     def redacted(self) -> dict:
         """The settings as a dict with secrets replaced by ``***`` (safe to print)."""
@@ -136,7 +146,7 @@ def load_settings(args: dict | None = None, *, env: dict | None = None, profile:
 @dataclass
 class Connection:
     """A signed-in session on one tenant: the shared transport, tokens, and the Exchange/Graph clients
-    (plus the mock's on-prem directory when the cloud is local)."""
+    (plus the on-prem directory over LDAP: the ``ldap_*`` settings' domain controller, or the mock's)."""
 
     cloud: Cloud
     tenant: str
@@ -166,15 +176,27 @@ class Connection:
 
     @property
     def onprem(self):
-        """The on-prem directory: the mock's control plane for the local cloud; None elsewhere (LDAP comes later)."""
-        if self._onprem is None and self.cloud.is_local:
-            from .onprem import MockOnPremDirectory
-            self._onprem = MockOnPremDirectory(self.cloud, self.tenant, self.transport,
-                                               control_token=self.settings.control_token if self.settings else None)
+        """The on-prem directory over LDAP: the ``ldap_*`` settings (a domain controller); for the local cloud
+        without them, the mock's own LDAP port as the tenant's credentials name it (the HTTP control plane
+        only when the mock serves no LDAP port); None when nothing is configured."""
+        if self._onprem is None:
+            s = self.settings
+            if s is not None and s.ldap_url:
+                from .ldap import LdapDirectory, settings_from
+                self._onprem = LdapDirectory(settings_from(
+                    s.ldap_url, s.ldap_base_dn or "", s.ldap_bind_dn, s.ldap_password,
+                    ca_bundle=s.ldap_ca_bundle or s.ca_bundle, auth=s.ldap_auth or "simple",
+                    start_tls=True if s.ldap_start_tls else None, timeout=min(float(s.timeout), 60.0)))
+            elif self.cloud.is_local:
+                from .ldap import mock_directory
+                self._onprem = mock_directory(self.cloud, self.tenant, self.transport,
+                                              control_token=s.control_token if s else None)
         return self._onprem
 
     def close(self) -> None:
-        """Close the transport's pooled connections."""
+        """Close the transport's pooled connections (and the LDAP connection, if one was opened)."""
+        if self._onprem is not None and hasattr(self._onprem, "close"):
+            self._onprem.close()
         self.transport.close()
 
 

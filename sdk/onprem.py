@@ -1,8 +1,11 @@
 """The on-premises directory as the SOA workflows see it (drift and reconcile-before-revert), and the Exchange
 parameter ↔ AD attribute mapping of the Exchange attributes whose SOA ``IsExchangeCloudManaged`` moves.
 
-:class:`OnPremDirectory` is the interface; :class:`MockOnPremDirectory` implements it over the mock's control
-plane (``/_mock/tenants/{t}/onprem/users``). Reading real AD over LDAP is a later issue."""
+:class:`OnPremDirectory` is the interface; :class:`~sdk.ldap.LdapDirectory` implements it over LDAP (a domain
+controller, or the mock's LDAP port: :func:`sdk.ldap.mock_directory` returns ``MockLdapDirectory`` for the local
+cloud, so the mock exercises the code real admins run). :class:`MockOnPremDirectory` implements it over the
+mock's HTTP control plane (``/_mock/tenants/{t}/onprem/users``) and is used only when the mock serves no LDAP
+port."""
 from __future__ import annotations
 
 import abc
@@ -71,6 +74,33 @@ class OnPremDirectory(abc.ABC):
     @abc.abstractmethod
     def update_user(self, sam_account_name: str, attributes: dict) -> dict:
         """Write LDAP-named attributes on one AD user; returns the user as stored afterwards."""
+
+    def backup(self, sam_account_names=None) -> list[dict]:
+        """The SOA-table attributes of every user (or the named sAMAccountNames) as they are now: what an admin
+        records before enabling cloud edits, and what :meth:`restore` writes back."""
+        wanted = {s.lower() for s in sam_account_names} if sam_account_names is not None else None
+        keep = ("sAMAccountName", "distinguishedName", "objectGUID", "mS-DS-ConsistencyGuid", *ATTRIBUTE_MAP.values())
+        return [{k: u.get(k) for k in keep} for u in self.iter_users()
+                if wanted is None or (u.get("sAMAccountName") or "").lower() in wanted]
+
+    def restore(self, records: list[dict]) -> list[str]:
+        """Write a :meth:`backup` back, only the attributes that differ; returns the sAMAccountNames changed."""
+        changed = []
+        for record in records:
+            sam = record.get("sAMAccountName") if isinstance(record, dict) else None
+            if not sam:
+                continue
+            current = self.get_user(sam)
+            if current is None:
+                raise NotFound(f"no on-prem user with sAMAccountName {sam!r}", status=404, code="NotFound")
+            wanted = {}
+            for exo, ad in ATTRIBUTE_MAP.items():
+                if ad in record and normalize(exo, record[ad]) != normalize(exo, current.get(ad)):
+                    wanted[ad] = to_ad_value(exo, record[ad])
+            if wanted:
+                self.update_user(sam, wanted)
+                changed.append(sam)
+        return changed
 
     def find_for_mailbox(self, mailbox: dict, index: dict | None = None) -> dict | None:
         """The AD user behind a synced mailbox: by source anchor (ImmutableId = ms-DS-ConsistencyGuid), then UPN,
@@ -158,3 +188,4 @@ class MockOnPremDirectory(OnPremDirectory):
     def run_sync_cycle(self, policy_type: str = "Delta") -> dict:
         """``POST /_mock/tenants/{t}/sync/cycles`` (Start-ADSyncSyncCycle)."""
         return self._call("POST", "sync/cycles", json={"policyType": policy_type}) or {}
+

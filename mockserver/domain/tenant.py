@@ -211,6 +211,8 @@ class TenantRegistry:
 
     def __init__(self, seed: int = 0):
         self.seed = seed
+        #: ``ldaps://host:port`` of the LDAP listener serving these tenants' AD (set when one starts).
+        self.ldap_url: str | None = None
         self.ids = SeededIds(seed)
         self.lock = threading.RLock()
         self.tenants: dict[str, Tenant] = {}

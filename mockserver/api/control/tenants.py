@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ...domain import identity
 from ...domain.clock import parse_iso
+from ...domain.ldap_dit import onprem_document
 from ...domain.tenant import PROFILES
 from ..common import registry
 from . import bp, security  # noqa: F401  (security registers the control-token check)
@@ -104,6 +105,8 @@ class TenantCredentialsSchema(Schema):
     seed = fields.Integer()
     apps = fields.List(fields.Nested(AppCredentialsSchema))
     users = fields.List(fields.Nested(UserCredentialsSchema))
+    onprem = fields.Dict(metadata={"description": "The emulated AD over LDAP: ldapUrl (null without --ldap-port), "
+                                                  "baseDn, bindDn, userPrincipalName, password."})
 
 
 class TenantSummarySchema(Schema):
@@ -206,11 +209,16 @@ def create_tenant():
                                frozen_clock=body["frozenClock"], clock_start=clock_start,
                                scenario=body.get("scenario"), options=body.get("options"))
     with tenant.lock:
-        answer = tenant.credentials()
+        answer = _credentials(tenant)
     response = jsonify(answer)
     response.status_code = 201
     response.headers["Location"] = url_for("control.get_tenant", t=tenant.id)
     return response
+
+
+def _credentials(tenant) -> dict:
+    # The tenant's sign-in material plus its on-prem AD account over LDAP (ldapUrl null without --ldap-port).
+    return {**tenant.credentials(), "onprem": onprem_document(tenant, getattr(registry(), "ldap_url", None))}
 
 
 @bp.get("/tenants/<t>")
@@ -250,7 +258,7 @@ def get_credentials(t: str):
     """
     tenant = tenant_or_404(t)
     with tenant.lock:
-        return jsonify(tenant.credentials())
+        return jsonify(_credentials(tenant))
 
 
 @bp.delete("/tenants/<t>")
@@ -289,7 +297,7 @@ def reset_tenant(t: str):
     tenant = tenant_or_404(t)
     fresh = registry().reset(tenant.id)
     with fresh.lock:
-        return jsonify(fresh.credentials())
+        return jsonify(_credentials(fresh))
 
 
 @bp.get("/tenants/<t>/devicecodes")
