@@ -62,7 +62,7 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
     if isinstance(exc, (CmdletNotRecognized, NotImplementedInMock)):
         # The real field keeps PowerShell's own CommandNotFoundException text; why the mock refused (not emulated,
         # or outside the caller's role entries) goes in the mock's own header.
-        cmdlet = clip(details.get("cmdlet") or getattr(exc, "cmdlet", "") or "")
+        cmdlet = clip(details.get("cmdlet") or getattr(exc, "cmdlet", "") or "", MAX_ECHO // 2)
         text = exc.message if isinstance(exc, CmdletNotRecognized) or not cmdlet else \
             CmdletNotRecognized(cmdlet).message
         note = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
