@@ -63,8 +63,7 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
         # The real field keeps PowerShell's own CommandNotFoundException text; why the mock refused (not emulated,
         # or outside the caller's role entries) goes in the mock's own header.
         cmdlet = clip(details.get("cmdlet") or getattr(exc, "cmdlet", "") or "", MAX_ECHO // 2)
-        text = exc.message if isinstance(exc, CmdletNotRecognized) or not cmdlet else \
-            CmdletNotRecognized(cmdlet).message
+        text = CmdletNotRecognized(cmdlet).message if cmdlet else exc.message
         note = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
         return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet"),
                            NOTE_HEADER: header_safe(f"{cmdlet or 'cmdlet'}: {note}")}
