@@ -13,11 +13,12 @@ DATA_DIR ?= .hybridsoa
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test install install-test ca clean help
+.PHONY: serve test test-fast install install-test ca clean help
 
 help:
 	@echo "make serve   start the mock on https://$(HOST):$(PORT) (data and CA in $(DATA_DIR)); ARGS=... for more"
 	@echo "make test    run the whole test suite; PYTEST_ARGS=... to narrow it"
+	@echo "make test-fast  unit and api suites only, for the edit loop"
 	@echo "make ca      print the CA certificate path clients must trust"
 	@echo "make clean   remove .venv and $(DATA_DIR)"
 
@@ -26,6 +27,10 @@ serve: $(SERVE_STAMP)
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit loop: unit and api suites only (no sockets, no subprocesses), about a quarter of `make test`.
+test-fast: $(TEST_STAMP)
+	$(PY) -m pytest tests/unit tests/api -q $(PYTEST_ARGS)
 
 ca: $(SERVE_STAMP)
 	@$(VENV)/bin/hybridsoa-mock ca --data-dir $(DATA_DIR)
