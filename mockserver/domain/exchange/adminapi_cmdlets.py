@@ -141,14 +141,20 @@ def get_folder_permission(ctx, params):
     return _result_size([_folder_object(mbx, folder, e) for e in entries], params, ctx)
 
 
+def _folder_write_target(ctx, params):
+    """The mailbox, folder, principal key/display and current entries a folder-permission write addresses, with
+    the caller's write scope checked on the mailbox (Add/Set/Remove-MailboxFolderPermission share it)."""
+    mbx, folder = _split_folder_identity(ctx.tenant, params["Identity"])
+    ctx.target = mbx.name
+    ctx.authorize_target(mbx)
+    key, display = _principal(ctx.tenant, params["User"])
+    return mbx, folder, key, display, _entries(mbx, folder)
+
+
 def add_folder_permission(ctx, params):
     """Add-MailboxFolderPermission: a new entry for a user that has none on the folder."""
     tenant = ctx.tenant
-    mbx, folder = _split_folder_identity(tenant, params["Identity"])
-    ctx.target = mbx.name
-    ctx.authorize_target(mbx)
-    key, display = _principal(tenant, params["User"])
-    entries = _entries(mbx, folder)
+    mbx, folder, key, display, entries = _folder_write_target(ctx, params)
     if any(e["Key"] == key for e in entries):
         raise _existing_entry(display)
     entry = {"Key": key, "User": display, "AccessRights": list(params["AccessRights"]),
@@ -161,11 +167,7 @@ def add_folder_permission(ctx, params):
 def set_folder_permission(ctx, params):
     """Set-MailboxFolderPermission: replace the access rights of an existing entry (Default/Anonymous too)."""
     tenant = ctx.tenant
-    mbx, folder = _split_folder_identity(tenant, params["Identity"])
-    ctx.target = mbx.name
-    ctx.authorize_target(mbx)
-    key, display = _principal(tenant, params["User"])
-    entries = _entries(mbx, folder)
+    mbx, folder, key, display, entries = _folder_write_target(ctx, params)
     entry = next((e for e in entries if e["Key"] == key), None)
     if entry is None:
         raise _no_entry(display)
@@ -182,11 +184,7 @@ def set_folder_permission(ctx, params):
 def remove_folder_permission(ctx, params):
     """Remove-MailboxFolderPermission: remove every right of a user on the folder."""
     tenant = ctx.tenant
-    mbx, folder = _split_folder_identity(tenant, params["Identity"])
-    ctx.target = mbx.name
-    ctx.authorize_target(mbx)
-    key, display = _principal(tenant, params["User"])
-    entries = _entries(mbx, folder)
+    mbx, folder, key, display, entries = _folder_write_target(ctx, params)
     if key in (DEFAULT_USER.lower(), ANONYMOUS_USER.lower()):
         raise exo_errors.task_invalid(
             f"The permission entry for user '{display}' can't be removed. Use Set-MailboxFolderPermission to change "
