@@ -7,6 +7,7 @@ import uuid
 
 from ..wildcard import compile_wildcard
 from . import errors as exo_errors
+from .naming import exchange_netbios, tenant_constants
 
 
 def _is_guid(text: str) -> bool:
@@ -43,15 +44,14 @@ def normalise_identity(tenant, text: str) -> str:
     """The other forms ``MailboxIdParameter``/``RecipientIdParameter`` accept, reduced to one the matcher knows:
     a DistinguishedName or canonical DN -> the Name in it, a LegacyExchangeDN -> the ExchangeGuid it embeds,
     ``domain\\account`` -> the account (SamAccountName). Anything else is returned unchanged."""
-    from .objects import exchange_netbios, _constants
     low = text.lower()
     if low.startswith("cn=") and "," in low:
-        suffix = _constants(tenant)["dn_suffix"].lower()
+        suffix = tenant_constants(tenant)["dn_suffix"].lower()
         if low.endswith(suffix):
             return text[3:len(text) - len(suffix)].replace("\\,", ",")
         return text
     if "/" in low and not low.startswith("/"):
-        prefix = _constants(tenant)["ou"].lower() + "/"
+        prefix = tenant_constants(tenant)["ou"].lower() + "/"
         if low.startswith(prefix) and len(low) > len(prefix):
             return text[len(prefix):]
         return text

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 from .identity import owner_of, user_name
+from .naming import tenant_constants, tenant_partition
 from .rules import is_dir_synced
 from ..licensing import has_exchange_plan
 
@@ -33,35 +34,6 @@ def guid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-def tenant_partition(tenant) -> str:
-    """The forest-ish partition name Exchange shows in DNs and OUs (stable per tenant)."""
-    return f"{tenant.name.replace('-', '').upper()[:8] or 'MOCK'}01A001.PROD.OUTLOOK.COM"
-
-
-_CONSTANTS: dict[str, dict] = {}
-
-
-def _constants(tenant) -> dict:
-    """Per-tenant strings every output object repeats (computed once per tenant)."""
-    found = _CONSTANTS.get(tenant.id)
-    if found is None or found["domain"] != tenant.domain:
-        partition = tenant_partition(tenant)
-        found = _CONSTANTS[tenant.id] = {
-            "domain": tenant.domain,
-            "dn_suffix": f",OU={tenant.domain},OU=Microsoft Exchange Hosted Organizations,"
-                         + ",".join(f"DC={p}" for p in partition.split(".")),
-            "ou": f"{partition.lower()}/Microsoft Exchange Hosted Organizations/{tenant.domain}",
-            "database": f"{partition[:8]}DG001-db001",
-            "server": f"MK0PR01A001DC{tenant.id[:3].upper()}.{partition}",
-        }
-    return found
-
-
-def exchange_netbios(tenant) -> str:
-    """The NetBIOS name of the Exchange Online forest partition (the ``domain`` of ``domain\\account``)."""
-    return tenant_partition(tenant).split(".", 1)[0]
-
-
 def legacy_exchange_dn(mbx) -> str:
     """LegacyExchangeDN of a cloud recipient (``.../cn=Recipients/cn=<ExchangeGuid hex>-<alias>``)."""
     return (f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
@@ -70,7 +42,7 @@ def legacy_exchange_dn(mbx) -> str:
 
 def distinguished_name(tenant, name: str) -> str:
     """Exchange Online DN of a recipient."""
-    return f"CN={name}{_constants(tenant)['dn_suffix']}"
+    return f"CN={name}{tenant_constants(tenant)['dn_suffix']}"
 
 
 def _attr(value):
@@ -82,7 +54,7 @@ def mailbox_object(tenant, mbx) -> dict:
     owner = owner_of(tenant, mbx)
     rtd = mbx.recipient_type_details
     synced = is_dir_synced(tenant, mbx)
-    consts = _constants(tenant)
+    consts = tenant_constants(tenant)
     obj = {
         "Database": consts["database"],
         "ExchangeGuid": guid(mbx.exchange_guid),
@@ -245,7 +217,7 @@ def org_config_object(tenant) -> dict:
 
 
 def _base(tenant, name: str, object_guid: str, created: float, changed: float) -> dict:
-    consts = _constants(tenant)
+    consts = tenant_constants(tenant)
     changed_at, created_at, object_id = when(changed), when(created), guid(object_guid)
     return {
         "Identity": name,
