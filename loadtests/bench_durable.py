@@ -148,7 +148,7 @@ def run_http(durable: bool, mailboxes: int, toggles: int, workdir: str) -> float
     """Median seconds of one ``Set-Mailbox -IsExchangeCloudManaged`` through the Flask app (no sockets),
     with or without the SQLite store attached: the end-to-end price of durability."""
     from mockserver.app import create_app
-    from mockserver.domain.tokens import issue_access_token
+    from mockserver.domain.entra.tokens import issue_access_token
     from mockserver.store import open_store
 
     registry = TenantRegistry(seed=1)

@@ -116,7 +116,7 @@ def build(options: ServeOptions):
     app.extensions["hybridsoa_store"] = store
     if options.ldap_port is not None:
         # The listener runs in the process that builds the app (the WSGI worker), so it sees these tenants.
-        from .api.ldap import start_ldap_listener
+        from .api.onprem.ldap import start_ldap_listener
         tls = ensure_tls(options.tls_dir, [options.host, *options.extra_names]) if options.tls else None
         app.extensions["hybridsoa_ldap"] = start_ldap_listener(registry, options.host, options.ldap_port,
                                                                tls.ssl_context() if tls else None)

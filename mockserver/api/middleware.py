@@ -17,7 +17,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from ..domain.clock import iso
 from ..domain.bounds import clip
 from ..domain.journal import MAX_VALUE_CHARS, redact
-from ..domain.tokens import peek_claims
+from ..domain.entra.tokens import peek_claims
 from ..domain.tenant import Tenant
 
 _EXCHANGE = re.compile(r"^/adminapi/[^/]+/([^/]+)(/.*)?$", re.IGNORECASE)
@@ -387,7 +387,7 @@ def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, reques
     ``WWW-Authenticate``/``x-ms-diagnostics``; Graph with InvalidAuthenticationToken. A rule with
     ``claimsChallenge`` sends the continuous-access-evaluation challenge (new token issued from now on)."""
     from ..domain.errors import Unauthenticated
-    from ..domain.tokens import CAE_REVOKED_MESSAGE, claims_challenge
+    from ..domain.entra.tokens import CAE_REVOKED_MESSAGE, claims_challenge
     if decision.claims_challenge:
         exc = Unauthenticated(decision.message or CAE_REVOKED_MESSAGE, reason="revoked",
                               claims=claims_challenge(int(tenant.clock.now())))
@@ -398,7 +398,7 @@ def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, reques
         from .exchange.errors import error_parts
         status, body, headers = error_parts(exc)
     else:
-        from .graph.errors import www_authenticate
+        from .entra.graph.errors import www_authenticate
         status, headers = 401, www_authenticate(exc.details.get("claims"))
         body = {"error": {"code": "InvalidAuthenticationToken", "message": exc.message,
                           "innerError": {"date": iso(tenant.clock.now()), "request-id": request_id,

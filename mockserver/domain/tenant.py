@@ -7,14 +7,14 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from . import keys
+from .entra import keys
 from .audit import AuditLog, AuditRecord
 from .clock import TenantClock, run_timers_until
-from .directory import Application, EntraUser, RoleAssignment
+from .entra.directory import Application, EntraUser, RoleAssignment
 from .errors import Conflict, InvalidArgument, NotFound
 from .ids import SeededIds, tenant_id_for
-from .mailboxes import Mailbox
-from .onprem import ADUser
+from .exchange.mailboxes import Mailbox
+from .onprem.ad import ADUser
 from ..store.collection import Collection
 
 PROFILES = ("ga", "preview", "strict")
@@ -85,9 +85,9 @@ class Tenant:
         # Imported here: the subsystem modules import this one for typing.
         from .faults import FaultState
         from .journal import RequestJournal
-        from .pim import PimState
-        from .rbac import ExchangeRbac
-        from .sync import SyncEngine
+        from .entra.pim import PimState
+        from .exchange.rbac.engine import ExchangeRbac
+        from .connect.sync import SyncEngine
         self.sync = SyncEngine(self)
         self.rbac = ExchangeRbac(self)
         self.pim = PimState(self)
@@ -171,7 +171,7 @@ class Tenant:
     # ------------------------------------------------------------- describe
     def credentials(self) -> dict:
         """``POST /_mock/tenants`` answer: everything a test needs to sign in."""
-        from .roles import role_name
+        from .entra.roles import role_name
         apps = [{
             "name": a.name, "clientId": a.app_id, "servicePrincipalId": a.service_principal_id,
             "clientSecret": a.client_secret, "certificatePem": a.certificate_pem, "privateKeyPem": a.private_key_pem,
@@ -289,7 +289,7 @@ class TenantRegistry:
                     gc.enable()
 
     def _build(self, spec: TenantSpec) -> Tenant:
-        from .licensing import validate_sku_option
+        from .entra.licensing import validate_sku_option
         from .seed import mix_option, seed_identities, seed_tenant
         tenant = Tenant(spec)
         if spec.options.get("skus") is not None:

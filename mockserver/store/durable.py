@@ -44,7 +44,7 @@ def _object_text(obj) -> str:
     cls = type(obj)
     names = _FIELDS.get(cls, False)
     if names is False:
-        from ..domain.directory import Record
+        from ..domain.entra.directory import Record
         names = (tuple(f.name for f in dataclasses.fields(cls))
                  if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict else None)
         _FIELDS[cls] = names

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra.tokens import issue_access_token
 
 
 @pytest.fixture

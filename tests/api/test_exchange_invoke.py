@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mockserver.domain import roles
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra import roles
+from mockserver.domain.entra.tokens import issue_access_token
 
 JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain import roles
+from mockserver.domain.entra import roles
 from mockserver.domain.errors import CmdletNotRecognized, UnknownParameter
 from mockserver.domain.exchange import cmdlets
-from mockserver.domain.tokens import Caller
+from mockserver.domain.entra.tokens import Caller
 
 TOGGLE = ["Identity", "IsExchangeCloudManaged"]
 

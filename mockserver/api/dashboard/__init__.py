@@ -27,7 +27,7 @@ def _prime_counts_on_create(state) -> None:
 
 
 def _prime_counts(tenant) -> None:
-    from ...domain.views import mailbox_counts
+    from ...domain.read_models import mailbox_counts
     try:
         with tenant.lock:
             mailbox_counts(tenant)

@@ -8,8 +8,8 @@ import itertools
 
 from flask import render_template, session
 
-from ...domain import views as read
-from ...domain.mailboxes import RECIPIENT_TYPES
+from ...domain import read_models as read
+from ...domain.exchange.mailboxes import RECIPIENT_TYPES
 from ..common import find_tenant, registry
 from . import auth, models
 from . import bp

@@ -19,7 +19,7 @@ from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.ids import SeededIds
 from ...domain.exchange import access, cmdlets
-from ...domain.tokens import verify_access_token
+from ...domain.entra.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
 from . import bp
 from .errors import JSON_TYPE, error_parts

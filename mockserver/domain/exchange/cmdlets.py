@@ -1,7 +1,7 @@
 """The Exchange Online cmdlet registry, PowerShell-style parameter binding and the one dispatcher behind
 ``POST /adminapi/beta/{tenant}/InvokeCommand``.
 
-Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/rbac.py``)::
+Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/exchange/rbac/engine.py``)::
 
     from mockserver.domain.exchange.cmdlets import Param, register_cmdlet, get_cmdlet, all_cmdlets
 
@@ -210,7 +210,7 @@ def ensure_builtins() -> None:
     _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(f"{__package__}.{module}")
-    importlib.import_module("mockserver.domain.rbac")
+    importlib.import_module("mockserver.domain.exchange.rbac.engine")
 
 
 def get_cmdlet(name: str) -> CmdletSpec | None:
