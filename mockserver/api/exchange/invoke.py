@@ -18,7 +18,7 @@ from ...domain.bounds import clip, loads as bounds_loads, parse_int
 from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.ids import SeededIds
-from ...domain.exchange import access, cmdlets
+from ...domain.exchange import access, dispatch
 from ...domain.entra.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
 from . import bp
@@ -165,7 +165,7 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
         skip = _read_skip_token(req.query["$skiptoken"], qhash) if qhash is not None else 0
         page_size = _page_size(req)
         with tenant.lock:
-            result = cmdlets.invoke(tenant, caller, name, params)
+            result = dispatch.invoke(tenant, caller, name, params)
     except DomainError as exc:
         status, body, headers = error_parts(exc)
         return status, body, headers

@@ -8,28 +8,18 @@ from dataclasses import dataclass, field
 from . import builtin as rbac_builtin
 from ...entra import roles as dirroles
 from ...errors import InvalidArgument, NotFound, WriteScopeViolation
-from .. import errors as exo_errors
+from .. import cmdlets as registry, errors as exo_errors
+from ..dispatch import all_cmdlets
 from .admin import RbacAdministration
 from .model import COMMON_PARAMETERS, ExoServicePrincipal, ManagementRole, ManagementScope, RoleAssignment
 from ...wildcard import compile_wildcard
 
 
 _CATALOG_CACHE: list = [None, {}]
-_REGISTRY_MODULE: list = []
-
-
-def _registry_module():
-    # The Exchange cmdlet registry imports this module when it loads: resolved on first use, then kept.
-    if not _REGISTRY_MODULE:
-        from .. import cmdlets as registry
-        registry.ensure_builtins()
-        _REGISTRY_MODULE.append(registry)
-    return _REGISTRY_MODULE[0]
 
 
 def _registry_key() -> tuple[int, int]:
     # Registration bumps the version; the size catches a test removing an entry directly.
-    registry = _registry_module()
     return registry.REGISTRY_VERSION, len(registry._REGISTRY)
 
 
@@ -38,7 +28,7 @@ def cmdlet_catalog() -> dict[str, list[str]]:
     Cached until the registry's contents change (it is consulted on every InvokeCommand)."""
     key = _registry_key()
     if key != _CATALOG_CACHE[0]:
-        catalog = {spec.name: [p.name for p in spec.param_list] for spec in _registry_module().all_cmdlets()}
+        catalog = {spec.name: [p.name for p in spec.param_list] for spec in all_cmdlets()}
         _CATALOG_CACHE[:] = [key, catalog]
     return _CATALOG_CACHE[1]
 
@@ -238,7 +228,6 @@ class ExchangeRbac(RbacAdministration):
         if getattr(tenant, "groups", None) is not None:
             return None  # security-group membership is not tracked by any change counter
         assignments = tenant.role_assignments
-        registry = _REGISTRY_MODULE[0] if _REGISTRY_MODULE else _registry_module()  # asked twice per request
         stamp = (self.generation, assignments.current_seq(), len(assignments), registry.REGISTRY_VERSION,
                  len(registry._REGISTRY), id(self.catalog_override))
         now = tenant.clock.now()
@@ -404,7 +393,3 @@ class ExchangeRbac(RbacAdministration):
             roles, scopes, assignments, sps
         self.changed()
         self.group_members = members
-
-
-# Importing this module registers the RBAC cmdlets in the Exchange cmdlet registry.
-from . import role_cmdlets as rbac_cmdlets  # noqa: E402,F401
