@@ -212,22 +212,16 @@ def finish(state: RequestState | None, req, status: int, registry) -> dict:
     if tenant is not None and facts is not None and facts.api != "control":
         with tenant.lock:
             tenant.journal.add(_journal_entry(facts, tenant, status, decision, req, state))
-    store = getattr(registry, "store", None)
-    if store is not None and hasattr(store, "request_done"):
+    store = registry.store
+    if store is not None:
         # Group commit: the ticket is waited for by DurableAck once the tenant lock is released.
         if tenant is not None:
             with tenant.lock:
                 ticket = store.request_done(tenant, thorough=not _is_read(facts, decision, req.method))
         else:
+            # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             ticket = store.request_done(None)
         req.environ[DURABLE_TICKET] = (store, ticket)
-    elif store is not None:
-        if tenant is not None:
-            with tenant.lock:
-                store.flush(tenant, thorough=not _is_read(facts, decision, req.method))
-        else:
-            # Tenant-less requests (create, dashboard, health) may still have touched tenants.
-            store.flush_all()
     return extra
 
 

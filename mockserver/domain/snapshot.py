@@ -8,6 +8,7 @@ The dump is generic on purpose: every :class:`Collection` attribute of a tenant,
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import json
 import math
@@ -81,7 +82,8 @@ def subsystems_of(tenant) -> dict:
     return out
 
 
-def _class_path(obj) -> str:
+def class_path(obj) -> str:
+    """The dotted class name stored beside an object (only ``mockserver.domain`` classes load back)."""
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -105,16 +107,37 @@ def dump_object(obj) -> dict:
     return _jsonable(obj.to_dict())
 
 
+_FIELDS: dict[type, tuple | None] = {}
+
+
+def object_json(obj) -> str:
+    """``json.dumps(dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
+    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
+    cls = type(obj)
+    names = _FIELDS.get(cls, False)
+    if names is False:
+        from .entra.directory import Record
+        names = (tuple(f.name for f in dataclasses.fields(cls))
+                 if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict else None)
+        _FIELDS[cls] = names
+    if names is not None:
+        try:
+            return json.dumps({name: getattr(obj, name) for name in names})
+        except (TypeError, ValueError):
+            pass  # a nested dataclass or another non-JSON value: the general path knows it
+    return json.dumps(dump_object(obj))
+
+
 def dump_collection(coll: Collection) -> dict:
     """A collection with its items' change sequence numbers and tombstones."""
     items, tombs = coll.export_state()
-    classes = {_class_path(obj) for _, _, obj in items}
+    classes = {class_path(obj) for _, _, obj in items}
     main = min(classes) if len(classes) == 1 else None
     rows = []
     for key, seq, obj in items:
         row = [key, seq, dump_object(obj)]
         if main is None:
-            row.append(_class_path(obj))
+            row.append(class_path(obj))
         rows.append(row)
     return {"name": coll.name, "class": main, "items": rows, "tombstones": tombs}
 

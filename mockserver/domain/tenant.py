@@ -16,6 +16,7 @@ from .ids import SeededIds, tenant_id_for
 from .exchange.mailboxes import Mailbox
 from .onprem.ad import ADUser
 from ..store.collection import Collection
+from ..store.persistence import TenantStore
 
 PROFILES = ("ga", "preview", "strict")
 
@@ -220,6 +221,8 @@ class TenantRegistry:
         #: Called with each tenant after it is created, reset or restored (the durable store hooks in here).
         self.on_tenant_created: list = [self._freeze_large]
         self.on_tenant_deleted: list = [self._thaw_large]
+        #: The durable store (``serve --data-dir``) that the request pipeline flushes after each request.
+        self.store: TenantStore | None = None
         self._frozen: set[str] = set()
         #: Tenant id -> name of tenants being seeded (reserved so a second create of the same name conflicts).
         self._building: dict[str, str] = {}
