@@ -6,7 +6,7 @@ from flask import jsonify, request
 from marshmallow import INCLUDE, Schema, fields
 
 from ...domain.onprem import ad_admin
-from . import bp
+from .blueprint import bp
 from .common import ControlError, load_body, tenant_or_404
 
 

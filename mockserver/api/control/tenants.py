@@ -13,7 +13,8 @@ from ...domain.clock import parse_iso
 from ...domain.onprem.ldap_tree import onprem_document
 from ...domain.tenant import PROFILES
 from ..common import registry
-from . import bp, security  # noqa: F401  (security registers the control-token check)
+from . import security  # noqa: F401  (security registers the control-token check)
+from .blueprint import bp
 from .common import load_body, tenant_or_404
 from .sync import StrictBoolean
 

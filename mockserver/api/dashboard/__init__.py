@@ -2,9 +2,7 @@
 audit log, request journal, fault rules and profile. Server-rendered Jinja templates, autoescaped."""
 import logging
 
-from flask import Blueprint
-
-bp = Blueprint("dashboard", __name__)
+from .blueprint import bp
 
 
 @bp.record_once

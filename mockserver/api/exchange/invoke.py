@@ -21,7 +21,7 @@ from ...domain.ids import SeededIds
 from ...domain.exchange import access, dispatch
 from ...domain.entra.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
-from . import bp
+from .blueprint import bp
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.test import EnvironBuilder
 
-from . import VERSIONS, bp
+from .blueprint import VERSIONS, bp
 from .auth import authenticate
 from .errors import GraphError
 from .serialize import json_response

@@ -3,7 +3,8 @@ permanent delete."""
 from __future__ import annotations
 
 from ....domain.entra.graph import users as U
-from . import auth, endpoint, query
+from . import auth, query
+from .blueprint import endpoint
 from .serialize import collection, entity, no_content
 from .users import DELETED_USER_COLLECTION as USER_COLLECTION, select_only
 

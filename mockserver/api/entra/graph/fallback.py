@@ -7,7 +7,7 @@ from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from . import bp
+from .blueprint import bp
 from .errors import GraphError
 
 #: Entity sets and singletons of the v1.0 entity container (plus the service's own ``$batch``/``$metadata``).

@@ -6,7 +6,8 @@ from flask import request
 
 from ....domain.entra import licensing
 from ....domain.entra.graph import users as U
-from . import auth, endpoint, query
+from . import auth, query
+from .blueprint import endpoint
 from .errors import GraphError
 from .serialize import collection, entity
 from .users import json_body

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ....domain.errors import NotFound
 from ....domain.connect.sync_settings import graph_patch
-from . import auth, endpoint, query
+from . import auth, query
+from .blueprint import endpoint
 from .serialize import collection, entity, no_content, on_premises_synchronization, organization
 from .users import json_body
 

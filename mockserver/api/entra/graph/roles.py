@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ....domain.entra import roles as R
 from ....domain.errors import NotFound
-from . import auth, endpoint, query
+from . import auth, query
+from .blueprint import endpoint
 from .errors import GraphError
 from .serialize import collection, entity, no_content, pim_request, role_assignment, role_definition
 from .users import json_body

@@ -8,7 +8,8 @@ from flask import Response, request
 
 from ....domain.entra.graph import relations
 from ....domain.entra.graph import users as U
-from . import auth, endpoint, query
+from . import auth, query
+from .blueprint import endpoint
 from .errors import GraphError
 from .serialize import collection, entity, json_response, no_content
 
