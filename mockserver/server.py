@@ -44,6 +44,9 @@ class ServeOptions:
     extra_names: list[str] = field(default_factory=list)
     #: Serve every tenant's AD over LDAP on this port too (LDAPS and StartTLS with the local CA); None: off.
     ldap_port: int | None = None
+    #: With a data dir, what an acknowledged write survives: "normal" the process dying (kill -9), "full" also
+    #: power loss (an fsync per group commit).
+    synchronous: str = "normal"
 
     @property
     def tls_dir(self) -> Path:
@@ -81,14 +84,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_durable_store(registry: TenantRegistry, data_dir: str | None):
+def open_durable_store(registry: TenantRegistry, data_dir: str | None, synchronous: str = "normal"):
     """Hand the registry to the durable store (``mockserver.store.open_store``, persisting tenants in the
     snapshot format) when there is a data dir; returns the store, or None."""
     if not data_dir:
         return None
     from .domain import snapshot
     from .store import open_store
-    return open_store(registry, data_dir, snapshot)
+    return open_store(registry, data_dir, snapshot, synchronous)
 
 
 def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenant:
@@ -102,7 +105,7 @@ def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenan
 def build(options: ServeOptions):
     """Registry (recovered from the durable store when there is one), demo tenant, and the Flask app."""
     registry = TenantRegistry(seed=options.seed)
-    store = open_durable_store(registry, options.data_dir)
+    store = open_durable_store(registry, options.data_dir, options.synchronous)
     demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
     app = create_app(registry, control_token=options.control_token)
     app.extensions["hybridsoa_store"] = store

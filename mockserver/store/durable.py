@@ -1,4 +1,5 @@
-"""Durable tenant state for ``hybridsoa-mock serve --data-dir``: SQLite in WAL mode with ``synchronous=FULL``.
+"""Durable tenant state for ``hybridsoa-mock serve --data-dir``: SQLite in WAL mode, ``synchronous=NORMAL``
+(``--synchronous full`` for power-loss durability).
 
 Each request's changes (dirty collection objects, new audit records, and the small state blobs that changed:
 clock, RNG, settings, sync/RBAC/PIM/fault state) are written in ONE transaction while the tenant lock is
@@ -14,6 +15,8 @@ import sqlite3
 import threading
 
 from .persistence import TenantCodec
+
+_allocate_lock = threading.Lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -32,6 +35,9 @@ CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NUL
 DB_NAME = "hybridsoa.sqlite3"
 #: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
 CHUNK_ROWS = 5000
+#: ``--synchronous``: what an acknowledged write survives. ``normal``: the process dying (kill -9, a crash);
+#: ``full``: also the machine losing power (one fsync per group commit).
+SYNCHRONOUS = ("normal", "full")
 #: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
 JOURNAL_ROWS = 10_000
 
@@ -65,15 +71,19 @@ def secure_data_dir(data_dir: str) -> None:
 class DurableStore:
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
-    def __init__(self, registry, path: str, codec: TenantCodec):
+    def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
+        self.synchronous = synchronous
         self.codec = codec
         self.registry = registry
         self.path = path
         self.lock = threading.RLock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        # FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss, not just kill -9.
-        self.db.execute("PRAGMA synchronous=FULL")
+        # NORMAL (default): a commit is in the WAL file (the OS page cache) before the answer leaves, which
+        # survives kill -9 of the process; FULL also fsyncs the WAL at each commit, surviving power loss too.
+        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(SCHEMA)
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
@@ -87,8 +97,9 @@ class DurableStore:
         self._failed: list[tuple] = []
         self._closing = False
         self._creating: set[str] = set()
-        self._next_event = threading.Event()
-        self._inflight = (0, threading.Event())
+        #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
+        #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
+        self._waiters: list[tuple[int, object]] = []
         self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
 
@@ -276,7 +287,7 @@ class DurableStore:
         rng = tenant.ids.getstate()
         moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
                  or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
-        blobs = self._changed_blobs(tenant) if thorough or moved else {}
+        blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
         if not blobs and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
             if journal is None:
@@ -399,14 +410,15 @@ class DurableStore:
     def wait_durable(self, ticket: int) -> None:
         """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
         lock: the commit thread takes it to read the changes); raise if that commit failed."""
-        while True:
-            with self._cond:
-                if self._durable >= ticket:
-                    break
-                # Wait on the batch that will hold this ticket only: waking every waiter at every commit
-                # costs a context switch per waiting request per batch.
-                event = self._inflight[1] if ticket <= self._inflight[0] else self._next_event
-            event.wait()
+        with self._cond:
+            if self._durable < ticket:
+                gate = _allocate_lock()
+                gate.acquire()
+                self._waiters.append((ticket, gate))
+            else:
+                gate = None
+        if gate is not None:
+            gate.acquire()  # released by the commit thread once a commit covers this ticket
         with self._cond:
             for lo, hi, exc in self._failed:
                 if lo < ticket <= hi:
@@ -428,8 +440,6 @@ class DurableStore:
                         upto = min(upto, first - 1)
                 upto = max(upto, self._durable)
                 low = self._durable
-                done_event, self._next_event = self._next_event, threading.Event()
-                self._inflight = (upto, done_event)
             plans, error = [], None
             try:
                 for tenant, thorough, _first in batch.values():
@@ -459,7 +469,11 @@ class DurableStore:
                 if error is not None:
                     self._failed = [f for f in self._failed if f[1] > upto - 10_000] + [(low, upto, error)]
                 self._durable = upto
-            done_event.set()
+                ready = [gate for ticket, gate in self._waiters if ticket <= upto]
+                if ready:
+                    self._waiters = [w for w in self._waiters if w[0] > upto]
+            for gate in ready:
+                gate.release()
 
     def flush_all(self) -> int:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
@@ -470,13 +484,17 @@ class DurableStore:
                     n += self.flush(tenant)
         return n
 
-    def _changed_blobs(self, tenant) -> dict[str, str]:
+    def _changed_blobs(self, tenant, rng=None) -> dict[str, str]:
+        # ``rng``: the RNG state the caller already took (getstate copies 625 words; once per commit is enough).
         written = self._written.setdefault(tenant.id, {})
         out = {}
         mark = self.codec.clock_fingerprint(tenant.clock)
-        candidates = {"state": self.codec.dump_state(tenant), "collections": self._collection_meta(tenant)}
+        texts = {"state": self.codec.state_json(tenant)}
+        candidates = {"collections": self._collection_meta(tenant)}
         # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
-        if "ids" not in written or self._rng_marks.get(tenant.id) != tenant.ids.getstate():
+        if rng is None:
+            rng = tenant.ids.getstate()
+        if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
             candidates["ids"] = self.codec.dump_ids(tenant)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
             candidates["clock"] = self.codec.dump_clock(tenant.clock)
@@ -484,7 +502,8 @@ class DurableStore:
         for name, sub in self.codec.subsystems_of(tenant).items():
             candidates[f"subsystem:{name}"] = sub.to_dict()
         for name, value in candidates.items():
-            text = json.dumps(value)
+            texts[name] = json.dumps(value)
+        for name, text in texts.items():
             if written.get(name) != text:
                 out[name] = text
         return out
@@ -553,12 +572,12 @@ class DurableStore:
                 self.db.close()
 
 
-def open_store(registry, data_dir: str, codec: TenantCodec) -> DurableStore:
+def open_store(registry, data_dir: str, codec: TenantCodec, synchronous: str = "normal") -> DurableStore:
     """Open (or create) the durable store under ``data_dir``, load every stored tenant into ``registry`` and
     hook the registry so creates, resets, restores and deletes are persisted; the request middleware finds
     the store as ``registry.store`` and flushes each request's changes before its response is sent."""
     secure_data_dir(data_dir)
-    store = DurableStore(registry, os.path.join(data_dir, DB_NAME), codec)
+    store = DurableStore(registry, os.path.join(data_dir, DB_NAME), codec, synchronous)
     store.load_all()
     registry.on_tenant_created.append(store.tenant_created)
     registry.on_tenant_deleted.append(store.tenant_deleted)
