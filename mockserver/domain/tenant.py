@@ -160,8 +160,9 @@ class Tenant:
         return assignment
 
     # ---------------------------------------------------------------- audit
-    def record(self, api: str, operation: str, caller, *, target: str | None = None, parameters: dict | None = None,
-               succeeded: bool = True, changes: dict | None = None, error: str | None = None) -> AuditRecord:
+    def add_audit_record(self, api: str, operation: str, caller, *, target: str | None = None,
+                         parameters: dict | None = None, succeeded: bool = True, changes: dict | None = None,
+                         error: str | None = None) -> AuditRecord:
         """Append an audit record (caller may be a :class:`~.tokens.Caller`, a dict or None for the control plane)."""
         who = caller.describe() if hasattr(caller, "describe") else (caller or {"kind": "controlPlane"})
         return self.audit.append(AuditRecord(

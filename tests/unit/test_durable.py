@@ -21,8 +21,8 @@ def _toggle(tenant, index=0, value=True):
         mbx = [m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"][index]
         mbx.is_exchange_cloud_managed = value
         tenant.mailboxes.touch(mbx.guid)
-        tenant.record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                      changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
+        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
+                                changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
         return mbx.guid
 
 

@@ -10,7 +10,7 @@ from flask import Response, current_app, request
 from ...domain.errors import DomainError, NotFound
 from ...domain.exchange import admin_api
 from ...domain.entra.tokens import verify_access_token
-from ..common import bearer_token, find_tenant
+from ..common import bearer_token, find_tenant_running_due_cycles
 from .blueprint import bp
 from .errors import error_parts
 from .invoke import _Request, _base_url, _flask_response, execute, render
@@ -21,7 +21,7 @@ _ODATA_EXCEPTION_TYPE = "Microsoft.OData.ODataException"
 def answer(registry, environ: dict, tenant_key: str, endpoint: str, body, query: dict):
     """One v2.0 call: authenticate (v2.0 permission, then an Exchange role assignment), check the cmdlet and its
     parameters against the endpoint's table, then run it as InvokeCommand does."""
-    tenant = find_tenant(tenant_key, registry)
+    tenant = find_tenant_running_due_cycles(tenant_key, registry)
     if tenant is None:
         exc = NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
                        category="Client")

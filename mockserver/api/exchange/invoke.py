@@ -20,7 +20,7 @@ from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.ids import SeededIds
 from ...domain.exchange import access, dispatch
 from ...domain.entra.tokens import verify_access_token
-from ..common import bearer_token, find_tenant
+from ..common import bearer_token, find_tenant_running_due_cycles
 from .blueprint import bp
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
@@ -190,7 +190,7 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
 
 def _authenticate(registry, tenant_key: str, token: str | None):
     """(tenant, caller) for the request's bearer token, or a DomainError for the real 401/403/404 answers."""
-    tenant = find_tenant(tenant_key, registry)
+    tenant = find_tenant_running_due_cycles(tenant_key, registry)
     if tenant is None:
         raise NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
                        category="Client")

@@ -50,15 +50,15 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
         values = _run_handler(spec, ctx, params, raw_params)
     except DomainError as exc:
         if spec.writes:
-            tenant.record("exchange", spec.name, caller, target=ctx.target,
-                          parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
+            tenant.add_audit_record("exchange", spec.name, caller, target=ctx.target,
+                                    parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
         raise
     finally:
         if spec.writes and not spec.rbac_neutral and rbac is not None and hasattr(rbac, "changed"):
             rbac.changed()
     if spec.writes:
-        tenant.record("exchange", spec.name, caller, target=ctx.target, parameters=_audit_parameters(raw_params),
-                      succeeded=True, changes=ctx.changes)
+        tenant.add_audit_record("exchange", spec.name, caller, target=ctx.target,
+                                parameters=_audit_parameters(raw_params), succeeded=True, changes=ctx.changes)
         if ctx.changes and getattr(tenant, "_exo_read_cache", None) is not None:
             # A write outdates the last read: let its objects go now rather than at the next read (after paging
             # a big tenant that is one dict per mailbox, which every full garbage collection would walk).

@@ -274,8 +274,8 @@ def update_user(tenant, user: EntraUser, body: dict, caller=None) -> dict:
     changes = validate_changes(body)
     mastered = [name for name in changes if name not in CLOUD_MASTERED]
     if user.is_synced and mastered:
-        tenant.record("graph", "Update user", caller, target=user.id, parameters=body, succeeded=False,
-                      error=SYNCED_MESSAGE)
+        tenant.add_audit_record("graph", "Update user", caller, target=user.id, parameters=body, succeeded=False,
+                                error=SYNCED_MESSAGE)
         raise SyncedObjectReadOnly(SYNCED_MESSAGE)
     if "userPrincipalName" in changes:
         _check_upn(tenant, changes["userPrincipalName"], exclude=user.id)
@@ -290,7 +290,7 @@ def update_user(tenant, user: EntraUser, body: dict, caller=None) -> dict:
         if _push_user is not None and {"displayName", "userPrincipalName"} & set(applied):
             # Identity edits reach the user's Exchange mailbox through forward sync (with its delay).
             _push_user(tenant, user)
-    tenant.record("graph", "Update user", caller, target=user.id, parameters=_redact(body), changes=applied)
+    tenant.add_audit_record("graph", "Update user", caller, target=user.id, parameters=_redact(body), changes=applied)
     return applied
 
 
@@ -321,8 +321,8 @@ def create_user(tenant, body: dict, caller=None) -> EntraUser:
     index = getattr(getattr(tenant, "sync", None), "index", None)
     if index is not None and hasattr(index, "index_user"):
         index.index_user(user.id, user)
-    tenant.record("graph", "Add user", caller, target=user.id, parameters=_redact(body),
-                  changes={"userPrincipalName": {"old": None, "new": user.user_principal_name}})
+    tenant.add_audit_record("graph", "Add user", caller, target=user.id, parameters=_redact(body),
+                            changes={"userPrincipalName": {"old": None, "new": user.user_principal_name}})
     return user
 
 
@@ -342,14 +342,14 @@ except ImportError:  # pragma: no cover
 def delete_user(tenant, user: EntraUser, caller=None) -> None:
     """``DELETE /users/{id}``: soft delete into deleted items (30 days); synced users are refused."""
     if user.is_synced:
-        tenant.record("graph", "Delete user", caller, target=user.id, succeeded=False, error=SYNCED_MESSAGE)
+        tenant.add_audit_record("graph", "Delete user", caller, target=user.id, succeeded=False, error=SYNCED_MESSAGE)
         raise SyncedObjectReadOnly(SYNCED_MESSAGE)
     if _lifecycle is not None:
         _lifecycle.soft_delete_user(tenant, user)
     else:
         _interim_soft_delete(tenant, user)
-    tenant.record("graph", "Delete user", caller, target=user.id,
-                  changes={"deletedDateTime": {"old": None, "new": iso(user.deleted_date_time)}})
+    tenant.add_audit_record("graph", "Delete user", caller, target=user.id,
+                            changes={"deletedDateTime": {"old": None, "new": iso(user.deleted_date_time)}})
 
 
 def _interim_soft_delete(tenant, user: EntraUser) -> None:
@@ -365,7 +365,7 @@ def revoke_sign_in_sessions(tenant, user: EntraUser, caller=None) -> None:
     """Graph ``revokeSignInSessions``: sessions issued before now are invalid (``signInSessionsValidFromDateTime``);
     the token service and resource checks compare against it."""
     user.extra["signInSessionsValidFromDateTime"] = iso(tenant.clock.now())
-    tenant.record("graph", "Revoke user sign-in sessions", caller, target=user.id)
+    tenant.add_audit_record("graph", "Revoke user sign-in sessions", caller, target=user.id)
 
 
 def deleted_users(tenant) -> list[EntraUser]:
@@ -394,8 +394,8 @@ def restore_deleted(tenant, user: EntraUser, caller=None) -> EntraUser:
         _lifecycle.restore_user(tenant, user.id)
     else:
         _interim_restore(tenant, user)
-    tenant.record("graph", "Restore user", caller, target=user.id,
-                  changes={"deletedDateTime": {"old": "set", "new": None}})
+    tenant.add_audit_record("graph", "Restore user", caller, target=user.id,
+                            changes={"deletedDateTime": {"old": "set", "new": None}})
     return user
 
 
@@ -414,7 +414,8 @@ def purge_deleted(tenant, user: EntraUser, caller=None) -> None:
         _lifecycle.purge_user(tenant, user.id)
     else:
         _interim_purge(tenant, user)
-    tenant.record("graph", "Hard delete user", caller, target=user.id, changes={"purged": {"old": False, "new": True}})
+    tenant.add_audit_record("graph", "Hard delete user", caller, target=user.id,
+                            changes={"purged": {"old": False, "new": True}})
 
 
 def _interim_purge(tenant, user: EntraUser) -> None:
@@ -457,8 +458,8 @@ def set_sync_behavior(tenant, user: EntraUser, is_cloud_managed, caller=None) ->
     changes = {k: {"old": old[k], "new": new[k]} for k in old if old[k] != new[k]}
     operation = ("Change Source of Authority from AD to cloud" if is_cloud_managed else
                  "Undo changes to Source of Authority from AD DS to cloud")
-    tenant.record("graph", operation, caller, target=user.id, parameters={"isCloudManaged": is_cloud_managed},
-                  changes=changes)
+    tenant.add_audit_record("graph", operation, caller, target=user.id, parameters={"isCloudManaged": is_cloud_managed},
+                            changes=changes)
     return changes
 
 
