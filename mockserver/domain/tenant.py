@@ -14,6 +14,7 @@ from .entra.directory import Application, EntraUser, RoleAssignment
 from .errors import Conflict, InvalidArgument, NotFound
 from .ids import SeededIds, tenant_id_for
 from .exchange.mailboxes import Mailbox
+from .exchange.rate_window import RateWindow
 from .onprem.ad import ADUser
 from ..store.collection import Collection
 from ..store.persistence import TenantStore
@@ -76,6 +77,12 @@ class Tenant:
         self.org_config: dict = {"ExchangeAttributesCloudManagedByDefault": False}
         #: New-MoveRequest -Outbound requests by ExchangeGuid (exchange/move_requests.py).
         self.move_requests: dict = {}
+        #: The admin API's call budget and request-ids (not in snapshots: a reset or restore starts it afresh).
+        self.exchange_rate_window = RateWindow(self.id)
+        #: The last cacheable Exchange read (dispatch.py) and the alias/name index of -Identity resolution
+        #: (identity_resolution.py): runtime caches, rebuilt on demand, never in snapshots.
+        self.exo_read_cache = None
+        self.exo_name_index = None
         # On-premises AD
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()

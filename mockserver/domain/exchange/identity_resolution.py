@@ -176,9 +176,9 @@ def _lowered_names(raw: tuple) -> set[str]:
 
 
 def _name_index(tenant) -> dict[str, set[str]]:
-    index = getattr(tenant, "_exo_name_index", None)
+    index = tenant.exo_name_index
     if index is None or index.mailboxes is not tenant.mailboxes:
-        index = tenant._exo_name_index = _NameIndex(tenant.mailboxes)
+        index = tenant.exo_name_index = _NameIndex(tenant.mailboxes)
     return index.refresh(tenant.mailboxes)
 
 
