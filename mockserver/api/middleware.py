@@ -14,13 +14,13 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, jsonify, request
 
 from ..domain.clock import iso
-from ..domain.journal import redact
 from ..domain.entra.tokens import peek_claims
+from ..domain.journal import redact
 from ..domain.tenant import Tenant
 from .exchange.calls import body_of as exchange_body_of
 
@@ -141,7 +141,7 @@ class RequestState:
     """What the hooks carry from before-request to after-request and teardown (kept in the WSGI environ:
     one lookup instead of a context-local proxy access per field on every request)."""
 
-    __slots__ = ("started", "facts", "tenant", "time", "decision", "locked")
+    __slots__ = ("decision", "facts", "locked", "started", "tenant", "time")
 
     def __init__(self, started: float, facts: RequestFacts | None):
         self.started, self.facts = started, facts
@@ -371,8 +371,8 @@ def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, reques
     """An injected 401 exactly as the API renders a refused token: Exchange with an empty body and its
     ``WWW-Authenticate``/``x-ms-diagnostics``; Graph with InvalidAuthenticationToken. A rule with
     ``claimsChallenge`` sends the continuous-access-evaluation challenge (new token issued from now on)."""
-    from ..domain.errors import Unauthenticated
     from ..domain.entra.tokens import CAE_REVOKED_MESSAGE, claims_challenge
+    from ..domain.errors import Unauthenticated
     if decision.claims_challenge:
         exc = Unauthenticated(decision.message or CAE_REVOKED_MESSAGE, reason="revoked",
                               claims=claims_challenge(int(tenant.clock.now())))

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from ...domain.entra.tokens import verify_access_token
 from ...domain.errors import DomainError, NotFound
 from ...domain.exchange import admin_api
-from ...domain.entra.tokens import verify_access_token
 from ...domain.tenant import Tenant
 from .. import middleware
 from ..common import bearer_token
 from .blueprint import bp
 from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE, ExchangeBody, body_of
 from .errors import error_parts
-from .invoke import _Request, _base_url, _flask_response, execute, render
+from .invoke import _base_url, _flask_response, _Request, execute, render
 
 
 def answer(tenant: Tenant | None, environ: dict, tenant_key: str, endpoint: str, body: ExchangeBody, query: dict):

@@ -5,7 +5,8 @@ The cmdlets themselves run through the ordinary registry (same tenant state and 
 from __future__ import annotations
 
 from ..errors import Forbidden, InvalidArgument, NotFound, Unauthenticated
-from . import access, errors as exo_errors
+from . import access
+from . import errors as exo_errors
 
 #: App-only and delegated permissions of the v2.0 surface (Learn: admin-api-authentication, Step 2).
 MANAGE_AS_APP_V2 = "Exchange.ManageAsAppV2"
