@@ -214,7 +214,7 @@ def granian_app():
 
     def _shutdown():
         stop_side_services(services)
-        if store is not None and hasattr(store, "close"):
+        if store is not None:
             store.close()
 
     # multiprocessing's exit path (not atexit) is what a worker process runs when its target returns.

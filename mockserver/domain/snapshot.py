@@ -13,7 +13,6 @@ import importlib
 import json
 import math
 import re
-import time
 
 from ..store.collection import Collection
 from .clock import TenantClock
@@ -146,7 +145,7 @@ def dump_collection(coll: Collection) -> dict:
 
 def _real_now(clock: TenantClock) -> float:
     # The clock's own real-time source (injectable in TenantClock), not a second reading of the wall clock.
-    return getattr(clock, "_real", time.time)()
+    return clock._real()
 
 
 def dump_clock(clock: TenantClock) -> dict:

@@ -83,6 +83,8 @@ class Tenant:
         #: (identity_resolution.py): runtime caches, rebuilt on demand, never in snapshots.
         self.exo_read_cache = None
         self.exo_name_index = None
+        #: Seeding's plan of which AD users become which kind of recipient (seed.py), emptied once applied.
+        self.seed_mix: dict = {}
         # On-premises AD
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()
@@ -92,6 +94,7 @@ class Tenant:
     def _attach_subsystems(self) -> None:
         # Imported here: the subsystem modules import this one for typing.
         from .connect.sync import SyncEngine
+        from .entra.device_codes import DeviceFlows
         from .entra.pim import PimState
         from .exchange.rbac.engine import ExchangeRbac
         from .faults import FaultState
@@ -101,12 +104,14 @@ class Tenant:
         self.pim = PimState(self)
         self.faults = FaultState(self)
         self.journal = RequestJournal()
+        #: Device codes issued (short-lived: not part of snapshots, gone after a reset).
+        self.device_flows = DeviceFlows(self)
 
     # ----------------------------------------------------------------- time
     @property
     def timers(self) -> list:
         """Subsystems with scheduled work (Entra Connect, write-back, forward sync, purges, PIM expiry)."""
-        return [t for t in (self.sync, self.pim) if hasattr(t, "next_due")]
+        return [self.sync, self.pim]
 
     def catch_up(self) -> int:
         """Run everything due up to the clock's current reading (called before each request)."""
@@ -171,7 +176,7 @@ class Tenant:
                          parameters: dict | None = None, succeeded: bool = True, changes: dict | None = None,
                          error: str | None = None) -> AuditRecord:
         """Append an audit record (caller may be a :class:`~.tokens.Caller`, a dict or None for the control plane)."""
-        who = caller.describe() if hasattr(caller, "describe") else (caller or {"kind": "controlPlane"})
+        who = (caller or {"kind": "controlPlane"}) if caller is None or isinstance(caller, dict) else caller.describe()
         return self.audit.append(AuditRecord(
             id=self.ids.guid(), time=self.clock.now(), api=api, operation=operation, caller=who, target=target,
             parameters=parameters or {}, succeeded=succeeded, changed=bool(changes), changes=changes or {},

@@ -124,7 +124,7 @@ def mailbox(tenant_key: str, guid: str):
         row = models.mailbox_row(t, read.join_mailboxes(t, [mbx])[0], full=True)
         names = {mbx.guid, mbx.name, mbx.alias, mbx.primary_smtp_address, mbx.user_principal_name,
                  mbx.display_name, mbx.external_directory_object_id} - {None, ""}
-        mine = (r for r in reversed(t.audit.records) if getattr(r, "target", None) in names)
+        mine = (r for r in reversed(t.audit.records) if r.target in names)
         audit = [models.audit_view(t, r) for r in itertools.islice(mine, 50)]
     return render_template("dashboard/mailbox.html", t=header, m=row, audit=audit)
 
@@ -217,7 +217,7 @@ def requests_(tenant_key: str):
         page = paginate(matches)
         page.items = [models.journal_view(t, e) for e in page.items]
         apis = sorted({str(e.get("api")) for e in entries[-5000:] if isinstance(e, dict) and e.get("api")})
-        dropped = getattr(t.journal, "dropped", 0)
+        dropped = t.journal.dropped
     return render_template("dashboard/requests.html", t=header, page=page, filters=filters, apis=apis,
                            dropped=dropped)
 

@@ -183,7 +183,7 @@ def devicelogin():
         try:
             with tenant.lock:
                 identity.check_password(tenant, username, request.form.get("password"))
-                identity.device_flows(tenant).approve(code, username)
+                tenant.device_flows.approve(code, username)
         except EntraError:
             message, status = "Your account or password is incorrect.", 400
         except DomainError as err:

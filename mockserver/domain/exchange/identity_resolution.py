@@ -91,16 +91,16 @@ def find_mailboxes(tenant, identity: str, *, soft_deleted: bool = False, types: 
 def _indexed(tenant, key: str, as_guid: bool, types) -> list:
     """Fast path for GUIDs and SMTP addresses through the sync engine's indexes (large tenants); an empty
     answer falls back to the full scan, so the result never differs from it."""
-    index = getattr(getattr(tenant, "sync", None), "index", None)
+    index = tenant.sync.index
     candidates = []
     if as_guid:
         mbx = tenant.mailboxes.get(key)
-        if mbx is None and index is not None:
+        if mbx is None:
             index.refresh()
             owned = index.mailbox_by_owner.get(key)
             mbx = tenant.mailboxes.get(owned) if owned else None
         candidates = [mbx] if mbx is not None else []
-    elif "@" in key and index is not None and hasattr(index, "mailboxes_by_addr"):
+    elif "@" in key:
         index.refresh()
         candidates = [tenant.mailboxes.get(k) for k in sorted(index.mailboxes_by_addr.get(key, ()))]
     elif "*" not in key:

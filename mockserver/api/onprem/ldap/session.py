@@ -250,7 +250,7 @@ class Session:
             except DomainError as exc:
                 return codec.result(mid, response, dit.result_code_for(exc), getattr(exc, "matched_dn", ""),
                                     exc.message)
-            store = getattr(self.registry, "store", None)
+            store = self.registry.store
             if store is not None:
                 store.flush(tenant)
         return codec.result(mid, response, dit.SUCCESS)
