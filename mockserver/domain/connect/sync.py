@@ -322,7 +322,9 @@ class SyncEngine:
             soft_matched = user is not None
         user_id = user.id if user is not None else None
         mbx = index.mailbox_for(user_id) if user_id else None
-        cloud_kept = honour and mbx is not None and mbx.when_soft_deleted is None and mbx.is_exchange_cloud_managed
+        # A soft-deleted cloud-managed mailbox comes back with its cloud values (forward sync keeps them), so the
+        # Entra user keeps the ones Exchange masters too (the SOA table's FROM_EXCHANGE rows).
+        cloud_kept = honour and mbx is not None and mbx.is_exchange_cloud_managed
         ident = entra_identity_values(ad, run.domain_name)
         ident["on_premises_extension_attributes"] = shared_list(ident["on_premises_extension_attributes"],
                                                                 self.shared_values)
