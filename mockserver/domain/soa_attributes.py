@@ -41,9 +41,11 @@ class SoaAttribute:
     index: int | None
     #: The Graph v1.0 user property ("a/b" for a property of a complex property), or None when Graph has none.
     graph: str | None
-    #: The EntraUser field Graph serves it from (when Exchange masters it there), or None.
+    #: The EntraUser field Graph serves it from (a list field for the numbered attributes), or None.
     entra_field: str | None
-    #: Which side Graph mirrors: FROM_EXCHANGE or FROM_AD (None without a Graph property).
+    #: Which side Graph mirrors while the user is synced: FROM_EXCHANGE or FROM_AD (None without a Graph
+    #: property). For a user that is not (cloud-only, or its object SOA moved to the cloud) Exchange Online
+    #: masters every Exchange attribute Graph shows, FROM_AD ones included.
     graph_source: str | None
     #: The AD (LDAP) attribute, and further AD attributes derived from the same value.
     ad: str
@@ -81,7 +83,8 @@ SOA_ATTRIBUTES: tuple[SoaAttribute, ...] = (
          "publicDelegates", RECIPIENTS, synced=False),
 ) + tuple(
     _row(f"CustomAttribute{i}", (f"CustomAttribute{i}",), "custom_attributes",
-         f"onPremisesExtensionAttributes/extensionAttribute{i}", None, FROM_AD, f"extensionAttribute{i}", TEXT,
+         f"onPremisesExtensionAttributes/extensionAttribute{i}", "on_premises_extension_attributes", FROM_AD,
+         f"extensionAttribute{i}", TEXT,
          written_back=True, index=i - 1)
     for i in range(1, 16)
 ) + tuple(
@@ -111,6 +114,9 @@ WRITTEN_BACK: tuple[SoaAttribute, ...] = tuple(a for a in EXCHANGE if a.written_
 NOT_WRITTEN_BACK: tuple[SoaAttribute, ...] = tuple(a for a in SYNCED_EXCHANGE if not a.written_back)
 #: Exchange attributes Exchange Online masters on the Entra user (Graph shows the mailbox's value).
 ENTRA_MIRRORED: tuple[SoaAttribute, ...] = tuple(a for a in EXCHANGE if a.graph_source == FROM_EXCHANGE)
+#: Exchange attributes Graph shows from AD while the user is synced and from Exchange once it is not
+#: (onPremisesExtensionAttributes = CustomAttribute1-15).
+CLOUD_USER_MIRRORED: tuple[SoaAttribute, ...] = tuple(a for a in EXCHANGE if a.graph_source == FROM_AD)
 
 #: Set-Mailbox parameters of Exchange attributes and of identity attributes (the hybrid write rules).
 EXCHANGE_PARAMETERS: frozenset[str] = frozenset(p for a in EXCHANGE for p in a.parameters)
@@ -140,10 +146,15 @@ def mailbox_value(mbx, attr: SoaAttribute):
     return value
 
 
-def entra_values(mbx) -> dict:
-    """The EntraUser fields Exchange Online masters in the directory (mail, mailNickname, proxyAddresses), from a
-    mailbox whose Exchange attributes Exchange Online is the authority for."""
-    return {a.entra_field: mailbox_value(mbx, a) for a in ENTRA_MIRRORED}
+def entra_values(mbx, *, synced_owner: bool = True) -> dict:
+    """The EntraUser fields Exchange Online masters in the directory, from a mailbox whose Exchange attributes
+    Exchange Online is the authority for: mail, mailNickname and proxyAddresses; for an owner that is not synced
+    also onPremisesExtensionAttributes (CustomAttribute1-15)."""
+    values = {a.entra_field: mailbox_value(mbx, a) for a in ENTRA_MIRRORED}
+    if not synced_owner:
+        for a in CLOUD_USER_MIRRORED:
+            values.setdefault(a.entra_field, [None] * 15)[a.index] = mailbox_value(mbx, a) or None
+    return values
 
 
 def normalize(attr: SoaAttribute, value):

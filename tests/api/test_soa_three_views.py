@@ -207,3 +207,23 @@ def _run(client, tenant, auth_header, script):
                 assert_exchange_equals_ad(box, ad, soa.SYNCED_EXCHANGE)
         if kind == "writeback" and in_scope and box["IsExchangeCloudManaged"]:
             assert_exchange_equals_ad(box, ad, soa.WRITTEN_BACK)
+
+
+def test_cloud_only_mailbox_edits_reach_graph(client, make_tenant, auth_header):
+    """For a cloud-only user Exchange Online masters every Exchange attribute Graph shows: addresses, alias and
+    the Exchange custom attributes (Graph's onPremisesExtensionAttributes, which Graph itself keeps read-only
+    only for synced users)."""
+    tenant = make_tenant(name="cloudviews", seed=3, mailboxes=2, options={"cloudMailboxes": 1})
+    box = next(m for m in tenant.mailboxes if not m.is_dir_synced and m.is_mailbox)
+    v = Views.__new__(Views)
+    v.client, v.tenant, v.exo = client, tenant, auth_header(tenant, "exchange")
+    resp = v.invoke("Set-Mailbox", {"Identity": box.alias, "EmailAddresses": {"Add": [f"smtp:extra@{tenant.domain}"]},
+                                    "Alias": "renamed", "CustomAttribute4": "CLOUD-4"})
+    assert resp.status_code == 200, resp.get_json()
+    gh = auth_header(tenant, "graph")
+    user = client.get(f"/v1.0/users/{box.external_directory_object_id}?$select=mail,mailNickname,proxyAddresses,"
+                      f"onPremisesExtensionAttributes", headers=gh).get_json()
+    assert f"smtp:extra@{tenant.domain}" in user["proxyAddresses"] and user["mailNickname"] == "renamed"
+    assert user["onPremisesExtensionAttributes"]["extensionAttribute4"] == "CLOUD-4"
+    mailbox = v.invoke("Get-Mailbox", {"Identity": "renamed"}).get_json()["value"][0]
+    assert_graph_mirrors_exchange(mailbox, user)

@@ -60,8 +60,8 @@ def test_every_name_exists_in_its_service():
         assert a.ad in ATTRIBUTE_TYPES or a.ad in ("cn",), a
         assert all(n in ATTRIBUTE_TYPES for n in a.ad_also), a
         assert (a.entra_field is None) or a.entra_field in entra_fields, a
-        # Exchange masters a Graph property only where the mock stores it on the Entra user.
-        assert (a.graph_source == mock_soa.FROM_EXCHANGE) == (a.entra_field is not None and a.moves), a
+        # Every Graph property is stored on the Entra user.
+        assert (a.graph is None) == (a.entra_field is None), a
         assert (a.graph is None) == (a.graph_source is None), a
 
 

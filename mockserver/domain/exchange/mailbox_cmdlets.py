@@ -205,8 +205,8 @@ def _assign(tenant, mbx, prop: str, value) -> None:
         mbx.recipient_type_details = value
 
 
-#: Get-Mailbox properties Exchange Online writes through to the Entra user (the SOA table's FROM_EXCHANGE rows).
-_MIRRORED = frozenset(a.name for a in soa.ENTRA_MIRRORED)
+#: Get-Mailbox properties Exchange Online may write through to the Entra user (rules.mirror_to_entra decides).
+_MIRRORED = frozenset(a.name for a in soa.ENTRA_MIRRORED + soa.CLOUD_USER_MIRRORED)
 _CUSTOM_ATTRIBUTES = tuple(f"CustomAttribute{i}" for i in range(1, 16))
 _EXTENSION_ATTRIBUTES = tuple(f"ExtensionCustomAttribute{i}" for i in range(1, 6))
 

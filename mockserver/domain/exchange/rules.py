@@ -116,13 +116,14 @@ def blocked_params(tenant, mbx, param_names, *, cloud_managed: bool | None = Non
 
 def mirror_to_entra(tenant, mbx) -> bool:
     """Exchange Online writes the Exchange attributes it masters (mail, mailNickname, proxyAddresses: the SOA
-    table's FROM_EXCHANGE rows) to the owner's Entra user, which is what Graph shows. Call only when Exchange is
-    their authority (cloud-only, cloud-managed or object SOA in the cloud); returns whether the user changed."""
+    table's FROM_EXCHANGE rows; for a user that is not synced also onPremisesExtensionAttributes) to the owner's
+    Entra user, which is what Graph shows. Call only when Exchange is their authority (cloud-only, cloud-managed or
+    object SOA in the cloud); returns whether the user changed."""
     owner = owner_of(tenant, mbx)
     if owner is None:
         return False
     changed = False
-    for name, value in soa.entra_values(mbx).items():
+    for name, value in soa.entra_values(mbx, synced_owner=owner.is_synced).items():
         if getattr(owner, name) != value:
             setattr(owner, name, value)
             changed = True
