@@ -9,7 +9,7 @@ port."""
 from __future__ import annotations
 
 import abc
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from . import soa_attributes as soa

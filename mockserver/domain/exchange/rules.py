@@ -8,11 +8,11 @@ tenant behaviour profiles that decide who may flip ``IsExchangeCloudManaged`` (D
   Global Administrator the toggle is silently ignored), ``strict`` (without them the toggle is refused)."""
 from __future__ import annotations
 
-from ..entra import roles
 from .. import soa_attributes as soa
-from .mailboxes import ELIGIBLE_TYPES
+from ..entra import roles
 from . import errors as exo_errors
 from .identity_resolution import owner_of
+from .mailboxes import ELIGIBLE_TYPES
 
 #: Set-User parameters (all identity attributes).
 IDENTITY_USER_PARAMS = ("DisplayName", "FirstName", "LastName", "Initials", "Title", "Department", "Company",
