@@ -9,8 +9,8 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from .exchange.mailboxes import RECIPIENT_TYPES
 from . import soa_attributes as soa
+from .exchange.mailboxes import RECIPIENT_TYPES
 from .onprem.ad import REMOTE_TYPE_TO_EXO
 
 #: Exchange (Get-Mailbox) property ↔ AD attribute pairs whose SOA moves with IsExchangeCloudManaged and that

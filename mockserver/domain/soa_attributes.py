@@ -10,22 +10,23 @@ The SDK keeps the same table in ``sdk/soa_attributes.py`` (it cannot import the 
 ``tests/unit/test_soa_attributes.py`` checks the two agree. Sources: docs/fidelity.md, "The SOA attribute table".
 
 This module imports nothing from the domain, so every room may import it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 #: Value kinds, which decide how values compare across the three services.
-TEXT = "text"            # single string; empty string and None are the same
-SMTP = "smtp"            # an SMTP address or alias: compared case-insensitively
+TEXT = "text"  # single string; empty string and None are the same
+SMTP = "smtp"  # an SMTP address or alias: compared case-insensitively
 ADDRESSES = "addresses"  # proxy addresses: a set; the SMTP:/smtp: primary marker counts, the address does not
-FLAG = "flag"            # Boolean; AD's absent value is False
-MULTI = "multi"          # multi-valued strings: compared as a sorted list
+FLAG = "flag"  # Boolean; AD's absent value is False
+MULTI = "multi"  # multi-valued strings: compared as a sorted list
 RECIPIENTS = "recipients"  # multi-valued recipient references (names in Exchange, DNs in AD)
-TYPE = "type"            # RecipientTypeDetails <-> msExchRecipientTypeDetails (numbers in AD)
+TYPE = "type"  # RecipientTypeDetails <-> msExchRecipientTypeDetails (numbers in AD)
 
 #: Which service's value Graph shows for a row.
 FROM_EXCHANGE = "exchange"  # Exchange Online masters it in the directory: Graph shows the mailbox's value
-FROM_AD = "ad"              # Connect flows it from AD to Entra every cycle, whatever IsExchangeCloudManaged says
+FROM_AD = "ad"  # Connect flows it from AD to Entra every cycle, whatever IsExchangeCloudManaged says
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,44 +61,156 @@ class SoaAttribute:
     written_back: bool
 
 
-def _row(name, parameters, field, graph, entra_field, graph_source, ad, kind, *, moves=True, synced=True,
-         written_back=False, index=None, ad_also=()) -> SoaAttribute:
-    return SoaAttribute(name=name, parameters=tuple(parameters), field=field, index=index, graph=graph,
-                        entra_field=entra_field, graph_source=graph_source, ad=ad, ad_also=tuple(ad_also), kind=kind,
-                        moves=moves, synced=synced, written_back=written_back)
+def _row(
+    name,
+    parameters,
+    field,
+    graph,
+    entra_field,
+    graph_source,
+    ad,
+    kind,
+    *,
+    moves=True,
+    synced=True,
+    written_back=False,
+    index=None,
+    ad_also=(),
+) -> SoaAttribute:
+    return SoaAttribute(
+        name=name,
+        parameters=tuple(parameters),
+        field=field,
+        index=index,
+        graph=graph,
+        entra_field=entra_field,
+        graph_source=graph_source,
+        ad=ad,
+        ad_also=tuple(ad_also),
+        kind=kind,
+        moves=moves,
+        synced=synced,
+        written_back=written_back,
+    )
 
 
 #: The table, in the order the dashboard shows the Exchange attributes (domain-behaviour.md §1.3, §1.10).
 SOA_ATTRIBUTES: tuple[SoaAttribute, ...] = (
-    _row("Alias", ("Alias",), "alias", "mailNickname", "mail_nickname", FROM_EXCHANGE, "mailNickname", SMTP),
-    _row("PrimarySmtpAddress", ("PrimarySmtpAddress", "WindowsEmailAddress"), "primary_smtp_address", "mail", "mail",
-         FROM_EXCHANGE, "mail", SMTP, written_back=True),
-    _row("EmailAddresses", ("EmailAddresses",), "email_addresses", "proxyAddresses", "proxy_addresses",
-         FROM_EXCHANGE, "proxyAddresses", ADDRESSES, written_back=True),
-    _row("HiddenFromAddressListsEnabled", ("HiddenFromAddressListsEnabled",), "hidden_from_address_lists_enabled",
-         None, None, None, "msExchHideFromAddressLists", FLAG),
-    _row("RecipientTypeDetails", ("Type",), "recipient_type_details", None, None, None, "msExchRecipientTypeDetails",
-         TYPE, written_back=True, ad_also=("msExchRecipientDisplayType",)),
-    # Moves with the flag (Set-Mailbox refuses it on AD-mastered mailboxes) but Connect does not map publicDelegates.
-    _row("GrantSendOnBehalfTo", ("GrantSendOnBehalfTo",), "grant_send_on_behalf_to", None, None, None,
-         "publicDelegates", RECIPIENTS, synced=False),
-) + tuple(
-    _row(f"CustomAttribute{i}", (f"CustomAttribute{i}",), "custom_attributes",
-         f"onPremisesExtensionAttributes/extensionAttribute{i}", "on_premises_extension_attributes", FROM_AD,
-         f"extensionAttribute{i}", TEXT,
-         written_back=True, index=i - 1)
-    for i in range(1, 16)
-) + tuple(
-    _row(f"ExtensionCustomAttribute{i}", (f"ExtensionCustomAttribute{i}",), "extension_custom_attributes", None,
-         None, None, f"msExchExtensionCustomAttribute{i}", MULTI, written_back=True, index=i - 1)
-    for i in range(1, 6)
-) + (
-    # Identity attributes: AD-mastered while the user is synced, whatever IsExchangeCloudManaged says.
-    _row("DisplayName", ("DisplayName",), "display_name", "displayName", "display_name", FROM_AD, "displayName",
-         TEXT, moves=False),
-    _row("Name", ("Name",), "name", None, None, None, "cn", TEXT, moves=False),
-    _row("UserPrincipalName", (), "user_principal_name", "userPrincipalName", "user_principal_name", FROM_AD,
-         "userPrincipalName", SMTP, moves=False),
+    (
+        _row("Alias", ("Alias",), "alias", "mailNickname", "mail_nickname", FROM_EXCHANGE, "mailNickname", SMTP),
+        _row(
+            "PrimarySmtpAddress",
+            ("PrimarySmtpAddress", "WindowsEmailAddress"),
+            "primary_smtp_address",
+            "mail",
+            "mail",
+            FROM_EXCHANGE,
+            "mail",
+            SMTP,
+            written_back=True,
+        ),
+        _row(
+            "EmailAddresses",
+            ("EmailAddresses",),
+            "email_addresses",
+            "proxyAddresses",
+            "proxy_addresses",
+            FROM_EXCHANGE,
+            "proxyAddresses",
+            ADDRESSES,
+            written_back=True,
+        ),
+        _row(
+            "HiddenFromAddressListsEnabled",
+            ("HiddenFromAddressListsEnabled",),
+            "hidden_from_address_lists_enabled",
+            None,
+            None,
+            None,
+            "msExchHideFromAddressLists",
+            FLAG,
+        ),
+        _row(
+            "RecipientTypeDetails",
+            ("Type",),
+            "recipient_type_details",
+            None,
+            None,
+            None,
+            "msExchRecipientTypeDetails",
+            TYPE,
+            written_back=True,
+            ad_also=("msExchRecipientDisplayType",),
+        ),
+        # Moves with the flag (Set-Mailbox refuses it on AD-mastered mailboxes); Connect does not map publicDelegates.
+        _row(
+            "GrantSendOnBehalfTo",
+            ("GrantSendOnBehalfTo",),
+            "grant_send_on_behalf_to",
+            None,
+            None,
+            None,
+            "publicDelegates",
+            RECIPIENTS,
+            synced=False,
+        ),
+    )
+    + tuple(
+        _row(
+            f"CustomAttribute{i}",
+            (f"CustomAttribute{i}",),
+            "custom_attributes",
+            f"onPremisesExtensionAttributes/extensionAttribute{i}",
+            "on_premises_extension_attributes",
+            FROM_AD,
+            f"extensionAttribute{i}",
+            TEXT,
+            written_back=True,
+            index=i - 1,
+        )
+        for i in range(1, 16)
+    )
+    + tuple(
+        _row(
+            f"ExtensionCustomAttribute{i}",
+            (f"ExtensionCustomAttribute{i}",),
+            "extension_custom_attributes",
+            None,
+            None,
+            None,
+            f"msExchExtensionCustomAttribute{i}",
+            MULTI,
+            written_back=True,
+            index=i - 1,
+        )
+        for i in range(1, 6)
+    )
+    + (
+        # Identity attributes: AD-mastered while the user is synced, whatever IsExchangeCloudManaged says.
+        _row(
+            "DisplayName",
+            ("DisplayName",),
+            "display_name",
+            "displayName",
+            "display_name",
+            FROM_AD,
+            "displayName",
+            TEXT,
+            moves=False,
+        ),
+        _row("Name", ("Name",), "name", None, None, None, "cn", TEXT, moves=False),
+        _row(
+            "UserPrincipalName",
+            (),
+            "user_principal_name",
+            "userPrincipalName",
+            "user_principal_name",
+            FROM_AD,
+            "userPrincipalName",
+            SMTP,
+            moves=False,
+        ),
+    )
 )
 
 BY_NAME: dict[str, SoaAttribute] = {a.name: a for a in SOA_ATTRIBUTES}

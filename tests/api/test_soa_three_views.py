@@ -12,6 +12,7 @@ on-premises object). What must agree, and when, is the SOA attribute table's (mo
 * an Exchange edit of an AD-mastered attribute is refused and changes nothing.
 
 Deterministic (derandomized), on the tenant clock, a few seconds."""
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, example, given, settings
@@ -21,12 +22,34 @@ from mockserver.domain import soa_attributes as soa
 
 # ------------------------------------------------------------------------------------------------ the steps
 flags = st.tuples(st.just("flag"), st.booleans())
-cloud_edits = st.tuples(st.just("cloud"), st.sampled_from(
-    ["EmailAddresses", "Alias", "PrimarySmtpAddress", "CustomAttribute3", "HiddenFromAddressListsEnabled",
-     "ExtensionCustomAttribute2"]), st.integers(0, 3))
-ad_edits = st.tuples(st.just("ad"), st.sampled_from(
-    ["proxyAddresses", "mailNickname", "extensionAttribute3", "msExchHideFromAddressLists", "displayName",
-     "msExchExtensionCustomAttribute2"]), st.integers(0, 3))
+cloud_edits = st.tuples(
+    st.just("cloud"),
+    st.sampled_from(
+        [
+            "EmailAddresses",
+            "Alias",
+            "PrimarySmtpAddress",
+            "CustomAttribute3",
+            "HiddenFromAddressListsEnabled",
+            "ExtensionCustomAttribute2",
+        ]
+    ),
+    st.integers(0, 3),
+)
+ad_edits = st.tuples(
+    st.just("ad"),
+    st.sampled_from(
+        [
+            "proxyAddresses",
+            "mailNickname",
+            "extensionAttribute3",
+            "msExchHideFromAddressLists",
+            "displayName",
+            "msExchExtensionCustomAttribute2",
+        ]
+    ),
+    st.integers(0, 3),
+)
 plain = st.sampled_from([("cycle",), ("writeback",), ("delete",), ("restore",)])
 steps = st.lists(st.one_of(flags, cloud_edits, ad_edits, plain, plain), min_size=1, max_size=14)
 
@@ -43,8 +66,11 @@ class Views:
         self.anchor_upn = self.graph_user()["userPrincipalName"]
 
     def invoke(self, cmdlet, params):
-        return self.client.post(f"/adminapi/beta/{self.tenant.id}/InvokeCommand",
-                                json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}, headers=self.exo)
+        return self.client.post(
+            f"/adminapi/beta/{self.tenant.id}/InvokeCommand",
+            json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}},
+            headers=self.exo,
+        )
 
     def mailbox(self) -> dict | None:
         resp = self.invoke("Get-Mailbox", {"Identity": self.anchor_upn})
@@ -96,6 +122,7 @@ def graph_value(user: dict, attr):
 
 def exchange_type_of_ad(value):
     from mockserver.domain.onprem.ad import REMOTE_TYPE_TO_EXO
+
     return REMOTE_TYPE_TO_EXO.get(value, value)
 
 
@@ -123,15 +150,39 @@ def exchange_state(box) -> dict:
     return {a.name: soa.normalize(a, box.get(a.name)) for a in soa.EXCHANGE if a.name in box}
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(script=steps)
 # The issue's symptom: a cloud alias edit and a write-back, then Graph must show the new smtp: address.
-@example(script=[("flag", True), ("cloud", "EmailAddresses", 1), ("cloud", "Alias", 1), ("writeback",), ("cycle",),
-                 ("flag", False), ("cycle",)])
+@example(
+    script=[
+        ("flag", True),
+        ("cloud", "EmailAddresses", 1),
+        ("cloud", "Alias", 1),
+        ("writeback",),
+        ("cycle",),
+        ("flag", False),
+        ("cycle",),
+    ]
+)
 # A cloud-managed mailbox with cloud edits leaves the sync scope and comes back.
-@example(script=[("flag", True), ("cloud", "Alias", 2), ("cloud", "PrimarySmtpAddress", 2), ("delete",),
-                 ("restore",), ("ad", "mailNickname", 1), ("cycle",), ("writeback",)])
+@example(
+    script=[
+        ("flag", True),
+        ("cloud", "Alias", 2),
+        ("cloud", "PrimarySmtpAddress", 2),
+        ("delete",),
+        ("restore",),
+        ("ad", "mailNickname", 1),
+        ("cycle",),
+        ("writeback",),
+    ]
+)
 def test_exchange_graph_and_ad_agree_per_the_soa_table(client, registry, auth_header, script):
     # One name for every example: its signing keys are then made once per process (RSA generation is the slow
     # part of creating a tenant); the tenant is deleted after each example.
@@ -147,7 +198,7 @@ def _run(client, tenant, auth_header, script):
     sam = next(a.sam_account_name for a in tenant.ad_users if a.attrs.get("msExchRecipientTypeDetails") == 2147483648)
     v = Views(client, tenant, auth_header, sam)
     home_ou = v.ad()["distinguishedName"].split(",", 1)[1]
-    outside = "OU=Disabled," + home_ou[home_ou.index("DC="):]  # the seeded OU outside the sync scope
+    outside = "OU=Disabled," + home_ou[home_ou.index("DC=") :]  # the seeded OU outside the sync scope
     domain = tenant.domain
     in_scope = True
 
@@ -160,10 +211,14 @@ def _run(client, tenant, auth_header, script):
             assert resp.status_code == 200 or before.get("_softDeleted"), resp.get_json()
         elif kind == "cloud":
             name, n = step[1], step[2]
-            value = {"EmailAddresses": {"Add": [f"smtp:c{n}.{sam}@{domain}"]}, "Alias": f"cloud{n}{sam}",
-                     "PrimarySmtpAddress": f"p{n}.{sam}@{domain}", "CustomAttribute3": f"cloud-{n}",
-                     "HiddenFromAddressListsEnabled": bool(n % 2),
-                     "ExtensionCustomAttribute2": [f"x{n}", "y"]}[name]
+            value = {
+                "EmailAddresses": {"Add": [f"smtp:c{n}.{sam}@{domain}"]},
+                "Alias": f"cloud{n}{sam}",
+                "PrimarySmtpAddress": f"p{n}.{sam}@{domain}",
+                "CustomAttribute3": f"cloud-{n}",
+                "HiddenFromAddressListsEnabled": bool(n % 2),
+                "ExtensionCustomAttribute2": [f"x{n}", "y"],
+            }[name]
             resp = v.invoke("Set-Mailbox", {"Identity": v.anchor_upn, name: value})
             if before.get("_softDeleted"):
                 assert resp.status_code != 200
@@ -176,11 +231,15 @@ def _run(client, tenant, auth_header, script):
         elif kind == "ad":
             name, n = step[1], step[2]
             ad = v.ad()
-            value = {"proxyAddresses": [p for p in (ad.get("proxyAddresses") or []) if not p.startswith("smtp:a")]
-                     + [f"smtp:a{n}.{sam}@{domain}"],
-                     "mailNickname": f"onprem{n}{sam}", "extensionAttribute3": f"ad-{n}",
-                     "msExchHideFromAddressLists": bool(n % 2), "displayName": f"AD Name {n}",
-                     "msExchExtensionCustomAttribute2": [f"ad{n}"]}[name]
+            value = {
+                "proxyAddresses": [p for p in (ad.get("proxyAddresses") or []) if not p.startswith("smtp:a")]
+                + [f"smtp:a{n}.{sam}@{domain}"],
+                "mailNickname": f"onprem{n}{sam}",
+                "extensionAttribute3": f"ad-{n}",
+                "msExchHideFromAddressLists": bool(n % 2),
+                "displayName": f"AD Name {n}",
+                "msExchExtensionCustomAttribute2": [f"ad{n}"],
+            }[name]
             v.patch_ad({name: value})
         elif kind == "cycle":
             v.run("Delta")
@@ -217,12 +276,22 @@ def test_cloud_only_mailbox_edits_reach_graph(client, make_tenant, auth_header):
     box = next(m for m in tenant.mailboxes if not m.is_dir_synced and m.is_mailbox)
     v = Views.__new__(Views)
     v.client, v.tenant, v.exo = client, tenant, auth_header(tenant, "exchange")
-    resp = v.invoke("Set-Mailbox", {"Identity": box.alias, "EmailAddresses": {"Add": [f"smtp:extra@{tenant.domain}"]},
-                                    "Alias": "renamed", "CustomAttribute4": "CLOUD-4"})
+    resp = v.invoke(
+        "Set-Mailbox",
+        {
+            "Identity": box.alias,
+            "EmailAddresses": {"Add": [f"smtp:extra@{tenant.domain}"]},
+            "Alias": "renamed",
+            "CustomAttribute4": "CLOUD-4",
+        },
+    )
     assert resp.status_code == 200, resp.get_json()
     gh = auth_header(tenant, "graph")
-    user = client.get(f"/v1.0/users/{box.external_directory_object_id}?$select=mail,mailNickname,proxyAddresses,"
-                      f"onPremisesExtensionAttributes", headers=gh).get_json()
+    user = client.get(
+        f"/v1.0/users/{box.external_directory_object_id}?$select=mail,mailNickname,proxyAddresses,"
+        f"onPremisesExtensionAttributes",
+        headers=gh,
+    ).get_json()
     assert f"smtp:extra@{tenant.domain}" in user["proxyAddresses"] and user["mailNickname"] == "renamed"
     assert user["onPremisesExtensionAttributes"]["extensionAttribute4"] == "CLOUD-4"
     mailbox = v.invoke("Get-Mailbox", {"Identity": "renamed"}).get_json()["value"][0]
