@@ -326,7 +326,7 @@ PROBE = r"""
 import json, resource, sys, time
 from mockserver.app import create_app
 from mockserver.domain.tenant import TenantRegistry
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra.tokens import issue_access_token
 n = int(sys.argv[1]); page_all = sys.argv[2] == "1"
 registry = TenantRegistry(seed=1)
 t0 = time.perf_counter(); tenant = registry.create("bench", mailboxes=n, seed=7, frozen_clock=True)

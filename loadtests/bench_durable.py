@@ -27,7 +27,7 @@ class AppendLogStore(DurableStore):
 
     def __init__(self, registry, path: str):  # noqa: D107 - same interface as DurableStore, no SQLite
         import threading
-        self.registry, self.path, self.lock = registry, path, threading.RLock()
+        self.registry, self.path, self.lock, self.codec = registry, path, threading.RLock(), snapshot
         self._written, self._clock_marks, self.commits = {}, {}, 0
         self.fh = open(path, "ab", buffering=0)
 
@@ -107,9 +107,9 @@ def run(kind: str, mailboxes: int, toggles: int, workdir: str) -> dict:
     registry = TenantRegistry(seed=1)
     store = None
     if kind == "sqlite-wal-full":
-        store = DurableStore(registry, os.path.join(workdir, "bench.sqlite3"))
+        store = DurableStore(registry, os.path.join(workdir, "bench.sqlite3"), snapshot)
     elif kind == "sqlite-wal-normal":
-        store = DurableStore(registry, os.path.join(workdir, "bench-normal.sqlite3"))
+        store = DurableStore(registry, os.path.join(workdir, "bench-normal.sqlite3"), snapshot)
         store.db.execute("PRAGMA synchronous=NORMAL")
     elif kind == "append-log-fsync":
         store = AppendLogStore(registry, os.path.join(workdir, "bench.log"))
@@ -133,7 +133,7 @@ def run(kind: str, mailboxes: int, toggles: int, workdir: str) -> dict:
             restored = store.replay()[0]
         else:
             fresh = TenantRegistry(seed=1)
-            DurableStore(fresh, store.path).load_all()
+            DurableStore(fresh, store.path, snapshot).load_all()
             restored = fresh.get("bench")
         recovery = time.perf_counter() - start
         flags = {m.guid: m.is_exchange_cloud_managed for m in restored.mailboxes}
@@ -148,12 +148,12 @@ def run_http(durable: bool, mailboxes: int, toggles: int, workdir: str) -> float
     """Median seconds of one ``Set-Mailbox -IsExchangeCloudManaged`` through the Flask app (no sockets),
     with or without the SQLite store attached: the end-to-end price of durability."""
     from mockserver.app import create_app
-    from mockserver.domain.tokens import issue_access_token
+    from mockserver.domain.entra.tokens import issue_access_token
     from mockserver.store import open_store
 
     registry = TenantRegistry(seed=1)
     if durable:
-        open_store(registry, workdir)
+        open_store(registry, workdir, snapshot)
     tenant = registry.create("bench", seed=7, frozen_clock=True, mailboxes=mailboxes)
     token, _ = issue_access_token(tenant, "exchange", app=tenant.app_by_name("automation"), lifetime=86400)
     client = create_app(registry).test_client()

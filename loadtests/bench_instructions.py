@@ -43,7 +43,7 @@ fixed = open(os.environ["BENCH_KEY"], "rb").read()
 keys._cached_key = lambda material: fixed
 from mockserver.app import create_app
 from mockserver.domain.tenant import TenantRegistry
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra.tokens import issue_access_token
 from gunicorn.http.wsgi import Response as GunicornResponse
 registry = TenantRegistry(seed=1)
 tenant = registry.create("bench", mailboxes=300, seed=7)

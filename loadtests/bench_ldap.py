@@ -21,8 +21,8 @@ def main(argv=None) -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--lookups", type=int, default=100)
     args = parser.parse_args(argv)
-    from mockserver.api.ldap import start_ldap_listener
-    from mockserver.domain.ldap_dit import onprem_document
+    from mockserver.api.onprem.ldap import start_ldap_listener
+    from mockserver.domain.onprem.ldap_tree import onprem_document
     from mockserver.domain.tenant import TenantRegistry
     from mockserver.server import InProcessServer
     from sdk.clouds import Cloud

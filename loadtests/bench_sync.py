@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from mockserver.domain import ad_admin
+from mockserver.domain.onprem import ad_admin
 from mockserver.domain.tenant import TenantRegistry
 
 

@@ -65,8 +65,8 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
     from .api.control import bp as control_bp
     from .api.dashboard import bp as dashboard_bp
     from .api.exchange import bp as exchange_bp
-    from .api.graph import bp as graph_bp
-    from .api.identity import bp as identity_bp
+    from .api.entra.graph import bp as graph_bp
+    from .api.entra.login import bp as identity_bp
 
     app.register_blueprint(identity_bp)
     app.register_blueprint(exchange_bp)

@@ -23,6 +23,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
+from importlib import metadata
 
 import requests
 
@@ -223,6 +224,16 @@ def execute_step(run: Run, step: dict) -> Response:
 
 
 WORKFLOWS = ("enable", "disable", "inventory", "preflight", "drift", "revert")
+#: Entry-point group of the workflow steps' runner; the SDK provides it (``sdk.scenario_steps:run_workflow``).
+WORKFLOW_ENTRY_POINT = "hybridsoa.scenario_workflows"
+
+
+def workflow_runner():
+    """The installed workflow-step runner (the SDK's, found by entry point: the mock never imports the SDK)."""
+    found = list(metadata.entry_points(group=WORKFLOW_ENTRY_POINT))
+    if not found:
+        raise ValueError(f"workflow steps need the hybridsoa SDK installed (entry point group {WORKFLOW_ENTRY_POINT})")
+    return found[0].load()
 
 
 def run_workflow(run: Run, step: dict) -> Response:
@@ -233,32 +244,9 @@ def run_workflow(run: Run, step: dict) -> Response:
     name = step["workflow"]
     if name not in WORKFLOWS:
         raise ValueError(f"unknown workflow '{name}' (one of {', '.join(WORKFLOWS)})")
-    from sdk import connect_mock, soa
-    who = step.get("as") or "automation"
-    apps = {a["name"] for a in run.creds["apps"]}
     ca = driver.verify if isinstance(driver.verify, str) else None
-    conn = connect_mock(driver.base_url, ca, run.creds, app=who if who in apps else "automation",
-                        user=None if who in apps else who, control_token=driver.control_token)
-    try:
-        exchange = conn.exchange
-        identities = step.get("identities") or []
-        if name in ("enable", "disable"):
-            result = getattr(soa, name)(exchange, identities)
-            body = {**result.to_dict(), "exitCode": result.exit_code}
-        elif name == "inventory":
-            rows = soa.inventory(exchange, filter=step.get("filter"))
-            body = {"summary": soa.summarize(rows), "rows": [r.__dict__ for r in rows], "exitCode": 0}
-        elif name == "preflight":
-            report = soa.preflight(exchange, graph=conn.graph, tokens=conn.tokens, onprem=conn.onprem)
-            body = {**report.to_dict(), "exitCode": 0}
-        elif name == "drift":
-            report = soa.drift(exchange, conn.onprem, identities or None)
-            body = {**report.to_dict(), "exitCode": 0}
-        else:
-            result = soa.revert(exchange, conn.onprem, identities, reconcile=bool(step.get("reconcile", True)))
-            body = {**result.to_dict(), "exitCode": result.exit_code}
-    finally:
-        conn.close()
+    body = workflow_runner()(step, base_url=driver.base_url, ca=ca, credentials=run.creds,
+                             control_token=driver.control_token)
     return Response(200, {}, json.dumps(body, default=str))
 
 

@@ -91,21 +91,13 @@ def is_loopback(host: str) -> bool:
 
 
 def open_durable_store(registry: TenantRegistry, data_dir: str | None):
-    """Hand the registry to the durable store (``mockserver.store.open_store``) when there is a data dir and
-    the store module provides that hook; returns what the hook returns, or None."""
+    """Hand the registry to the durable store (``mockserver.store.open_store``, persisting tenants in the
+    snapshot format) when there is a data dir; returns the store, or None."""
     if not data_dir:
         return None
-    from . import store
-    hook = getattr(store, "open_store", None)
-    if hook is None:
-        try:
-            from .store import durable  # noqa: F401  (the module may define open_store on the package)
-        except ImportError:
-            return None
-        hook = getattr(store, "open_store", None) or getattr(durable, "open_store", None)
-    if hook is None:
-        return None
-    return hook(registry, data_dir)
+    from .domain import snapshot
+    from .store import open_store
+    return open_store(registry, data_dir, snapshot)
 
 
 def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenant:
@@ -125,7 +117,7 @@ def build(options: ServeOptions):
     app.extensions["hybridsoa_store"] = store
     if options.ldap_port is not None:
         # The listener runs in the process that builds the app (the WSGI worker), so it sees these tenants.
-        from .api.ldap import start_ldap_listener
+        from .api.onprem.ldap import start_ldap_listener
         tls = ensure_tls(options.tls_dir, [options.host, *options.extra_names]) if options.tls else None
         app.extensions["hybridsoa_ldap"] = start_ldap_listener(registry, options.host, options.ldap_port,
                                                                tls.ssl_context() if tls else None)

@@ -6,7 +6,7 @@ import pytest
 
 from mockserver.app import create_app
 from mockserver.domain.tenant import TenantRegistry
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra.tokens import issue_access_token
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from ..domain.clock import iso
 from ..domain.bounds import clip
 from ..domain.journal import MAX_VALUE_CHARS, redact
-from ..domain.tokens import peek_claims
+from ..domain.entra.tokens import peek_claims
 from ..domain.tenant import Tenant
 
 _EXCHANGE = re.compile(r"^/adminapi/[^/]+/([^/]+)(/.*)?$", re.IGNORECASE)
@@ -212,22 +212,16 @@ def finish(state: RequestState | None, req, status: int, registry) -> dict:
     if tenant is not None and facts is not None and facts.api != "control":
         with tenant.lock:
             tenant.journal.add(_journal_entry(facts, tenant, status, decision, req, state))
-    store = getattr(registry, "store", None)
-    if store is not None and hasattr(store, "request_done"):
+    store = registry.store
+    if store is not None:
         # Group commit: the ticket is waited for by DurableAck once the tenant lock is released.
         if tenant is not None:
             with tenant.lock:
                 ticket = store.request_done(tenant, thorough=not _is_read(facts, decision, req.method))
         else:
+            # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             ticket = store.request_done(None)
         req.environ[DURABLE_TICKET] = (store, ticket)
-    elif store is not None:
-        if tenant is not None:
-            with tenant.lock:
-                store.flush(tenant, thorough=not _is_read(facts, decision, req.method))
-        else:
-            # Tenant-less requests (create, dashboard, health) may still have touched tenants.
-            store.flush_all()
     return extra
 
 
@@ -387,7 +381,7 @@ def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, reques
     ``WWW-Authenticate``/``x-ms-diagnostics``; Graph with InvalidAuthenticationToken. A rule with
     ``claimsChallenge`` sends the continuous-access-evaluation challenge (new token issued from now on)."""
     from ..domain.errors import Unauthenticated
-    from ..domain.tokens import CAE_REVOKED_MESSAGE, claims_challenge
+    from ..domain.entra.tokens import CAE_REVOKED_MESSAGE, claims_challenge
     if decision.claims_challenge:
         exc = Unauthenticated(decision.message or CAE_REVOKED_MESSAGE, reason="revoked",
                               claims=claims_challenge(int(tenant.clock.now())))
@@ -398,7 +392,7 @@ def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, reques
         from .exchange.errors import error_parts
         status, body, headers = error_parts(exc)
     else:
-        from .graph.errors import www_authenticate
+        from .entra.graph.errors import www_authenticate
         status, headers = 401, www_authenticate(exc.details.get("claims"))
         body = {"error": {"code": "InvalidAuthenticationToken", "message": exc.message,
                           "innerError": {"date": iso(tenant.clock.now()), "request-id": request_id,

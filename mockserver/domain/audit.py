@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .directory import Record
+from .entra.directory import Record
 
 
 @dataclass(slots=True)

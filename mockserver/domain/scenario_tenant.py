@@ -9,7 +9,7 @@ import yaml
 from faker import Faker
 
 from .errors import InvalidArgument, NotFound
-from .onprem import EXO_TO_REMOTE_TYPE
+from .onprem.ad import EXO_TO_REMOTE_TYPE
 
 #: Where scenario files are looked up, in order (the repo's ``scenarios/`` next to the package, then the cwd's).
 SCENARIO_DIRS = [Path(__file__).resolve().parents[2] / "scenarios", Path.cwd() / "scenarios"]

@@ -8,6 +8,7 @@ The dump is generic on purpose: every :class:`Collection` attribute of a tenant,
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import json
 import math
@@ -27,6 +28,41 @@ _SKIP = frozenset({"spec", "id", "name", "domain", "seed", "lock", "ids", "clock
                    "signing_key_pem", "signing_public_pem", "audit", "journal", "_app_by_client_id"})
 #: Only classes from the mock's own domain package may be named in a snapshot (it is user input).
 _CLASS_PREFIX = "mockserver.domain."
+#: Modules that moved into per-service folders (#17): snapshots written before the move name the old ones.
+_MOVED_MODULES = {f"{_CLASS_PREFIX}{old}": f"{_CLASS_PREFIX}{new}" for old, new in (
+    ("ad_admin", "onprem.ad_admin"),
+    ("device_codes", "entra.device_codes"),
+    ("directory", "entra.directory"),
+    ("entra_errors", "entra.errors"),
+    ("exchange.identity", "exchange.identity_resolution"),
+    ("forward_sync", "connect.forward_sync"),
+    ("graph", "entra.graph"),
+    ("graph.odata", "entra.graph.odata"),
+    ("graph.relations", "entra.graph.relations"),
+    ("graph.users", "entra.graph.users"),
+    ("identity", "entra.login"),
+    ("keys", "entra.keys"),
+    ("ldap_dit", "onprem.ldap_tree"),
+    ("ldap_write", "onprem.ldap_writes"),
+    ("licensing", "entra.licensing"),
+    ("lifecycle", "connect.lifecycle"),
+    ("mailboxes", "exchange.mailboxes"),
+    ("onprem", "onprem.ad"),
+    ("pim", "entra.pim"),
+    ("rbac", "exchange.rbac.engine"),
+    ("rbac_admin", "exchange.rbac.admin"),
+    ("rbac_builtin", "exchange.rbac.builtin"),
+    ("rbac_cmdlets", "exchange.rbac.role_cmdlets"),
+    ("rbac_model", "exchange.rbac.model"),
+    ("roles", "entra.roles"),
+    ("sync", "connect.sync"),
+    ("sync_index", "connect.sync_index"),
+    ("sync_rules", "connect.sync_rules"),
+    ("sync_run", "connect.sync_run"),
+    ("sync_settings", "connect.sync_settings"),
+    ("tokens", "entra.tokens"),
+    ("views", "read_models"),
+    ("writeback", "connect.writeback"))}
 
 
 # ------------------------------------------------------------------------------------------------ parts
@@ -46,7 +82,8 @@ def subsystems_of(tenant) -> dict:
     return out
 
 
-def _class_path(obj) -> str:
+def class_path(obj) -> str:
+    """The dotted class name stored beside an object (only ``mockserver.domain`` classes load back)."""
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -55,6 +92,7 @@ def _load_class(path: str):
     if not path.startswith(_CLASS_PREFIX):
         raise InvalidArgument(f"Snapshot names an unknown object class '{path}'.")
     module, _, name = path.rpartition(".")
+    module = _MOVED_MODULES.get(module, module)
     try:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
@@ -69,16 +107,37 @@ def dump_object(obj) -> dict:
     return _jsonable(obj.to_dict())
 
 
+_FIELDS: dict[type, tuple | None] = {}
+
+
+def object_json(obj) -> str:
+    """``json.dumps(dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
+    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
+    cls = type(obj)
+    names = _FIELDS.get(cls, False)
+    if names is False:
+        from .entra.directory import Record
+        names = (tuple(f.name for f in dataclasses.fields(cls))
+                 if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict else None)
+        _FIELDS[cls] = names
+    if names is not None:
+        try:
+            return json.dumps({name: getattr(obj, name) for name in names})
+        except (TypeError, ValueError):
+            pass  # a nested dataclass or another non-JSON value: the general path knows it
+    return json.dumps(dump_object(obj))
+
+
 def dump_collection(coll: Collection) -> dict:
     """A collection with its items' change sequence numbers and tombstones."""
     items, tombs = coll.export_state()
-    classes = {_class_path(obj) for _, _, obj in items}
+    classes = {class_path(obj) for _, _, obj in items}
     main = min(classes) if len(classes) == 1 else None
     rows = []
     for key, seq, obj in items:
         row = [key, seq, dump_object(obj)]
         if main is None:
-            row.append(_class_path(obj))
+            row.append(class_path(obj))
         rows.append(row)
     return {"name": coll.name, "class": main, "items": rows, "tombstones": tombs}
 
@@ -168,7 +227,7 @@ def validate(doc) -> None:
 def _check_ad_attributes(tenant) -> None:
     """Modelled AD attributes must hold their syntax's JSON kind (a string, a list of strings, a boolean or an
     integer, or null): Entra Connect reads them on every cycle."""
-    from .ad_admin import ATTRIBUTE_TYPES
+    from .onprem.ad_admin import ATTRIBUTE_TYPES
     kinds = {"string": lambda v: isinstance(v, str),
              "strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
              "bool": lambda v: isinstance(v, bool),

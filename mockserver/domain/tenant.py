@@ -7,15 +7,16 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from . import keys
+from .entra import keys
 from .audit import AuditLog, AuditRecord
 from .clock import TenantClock, run_timers_until
-from .directory import Application, EntraUser, RoleAssignment
+from .entra.directory import Application, EntraUser, RoleAssignment
 from .errors import Conflict, InvalidArgument, NotFound
 from .ids import SeededIds, tenant_id_for
-from .mailboxes import Mailbox
-from .onprem import ADUser
+from .exchange.mailboxes import Mailbox
+from .onprem.ad import ADUser
 from ..store.collection import Collection
+from ..store.persistence import TenantStore
 
 PROFILES = ("ga", "preview", "strict")
 
@@ -85,9 +86,9 @@ class Tenant:
         # Imported here: the subsystem modules import this one for typing.
         from .faults import FaultState
         from .journal import RequestJournal
-        from .pim import PimState
-        from .rbac import ExchangeRbac
-        from .sync import SyncEngine
+        from .entra.pim import PimState
+        from .exchange.rbac.engine import ExchangeRbac
+        from .connect.sync import SyncEngine
         self.sync = SyncEngine(self)
         self.rbac = ExchangeRbac(self)
         self.pim = PimState(self)
@@ -171,7 +172,7 @@ class Tenant:
     # ------------------------------------------------------------- describe
     def credentials(self) -> dict:
         """``POST /_mock/tenants`` answer: everything a test needs to sign in."""
-        from .roles import role_name
+        from .entra.roles import role_name
         apps = [{
             "name": a.name, "clientId": a.app_id, "servicePrincipalId": a.service_principal_id,
             "clientSecret": a.client_secret, "certificatePem": a.certificate_pem, "privateKeyPem": a.private_key_pem,
@@ -220,6 +221,8 @@ class TenantRegistry:
         #: Called with each tenant after it is created, reset or restored (the durable store hooks in here).
         self.on_tenant_created: list = [self._freeze_large]
         self.on_tenant_deleted: list = [self._thaw_large]
+        #: The durable store (``serve --data-dir``) that the request pipeline flushes after each request.
+        self.store: TenantStore | None = None
         self._frozen: set[str] = set()
         #: Tenant id -> name of tenants being seeded (reserved so a second create of the same name conflicts).
         self._building: dict[str, str] = {}
@@ -289,7 +292,7 @@ class TenantRegistry:
                     gc.enable()
 
     def _build(self, spec: TenantSpec) -> Tenant:
-        from .licensing import validate_sku_option
+        from .entra.licensing import validate_sku_option
         from .seed import mix_option, seed_identities, seed_tenant
         tenant = Tenant(spec)
         if spec.options.get("skus") is not None:

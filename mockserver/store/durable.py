@@ -4,16 +4,16 @@ Each request's changes (dirty collection objects, new audit records, and the sma
 clock, RNG, settings, sync/RBAC/PIM/fault state) are written in ONE transaction while the tenant lock is
 held and before the response leaves, so an acknowledged write survives ``kill -9`` and a half-applied request
 never reaches disk. Tenants are rows decomposed from the snapshot document; recovery reassembles that
-document and rebuilds each tenant with the snapshot loader (see docs/benchmarks.md for WAL vs append-log)."""
+document and rebuilds each tenant with the snapshot loader, which the caller hands in as the store's
+:class:`~.persistence.TenantCodec` (see docs/benchmarks.md for WAL vs append-log)."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sqlite3
 import threading
 
-from ..domain import snapshot
+from .persistence import TenantCodec
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -34,27 +34,6 @@ DB_NAME = "hybridsoa.sqlite3"
 CHUNK_ROWS = 5000
 #: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
 JOURNAL_ROWS = 10_000
-
-_FIELDS: dict[type, tuple | None] = {}
-
-
-def _object_text(obj) -> str:
-    """``json.dumps(snapshot.dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
-    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
-    cls = type(obj)
-    names = _FIELDS.get(cls, False)
-    if names is False:
-        from ..domain.directory import Record
-        names = (tuple(f.name for f in dataclasses.fields(cls))
-                 if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict else None)
-        _FIELDS[cls] = names
-    if names is not None:
-        try:
-            return json.dumps({name: getattr(obj, name) for name in names})
-        except (TypeError, ValueError):
-            pass  # a nested dataclass or another non-JSON value: the general path knows it
-    return json.dumps(snapshot.dump_object(obj))
-
 
 def _give_back_memory() -> None:
     """Return the heap that recovery's intermediate documents used to the OS (glibc keeps freed arenas
@@ -86,7 +65,8 @@ def secure_data_dir(data_dir: str) -> None:
 class DurableStore:
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
-    def __init__(self, registry, path: str):
+    def __init__(self, registry, path: str, codec: TenantCodec):
+        self.codec = codec
         self.registry = registry
         self.path = path
         self.lock = threading.RLock()
@@ -123,7 +103,7 @@ class DurableStore:
             loaded = 0
             for tenant_id, header in rows:
                 doc = self._assemble(tenant_id, json.loads(header))
-                tenant = snapshot.restore_tenant(doc, resume_clock=True, owned=True)
+                tenant = self.codec.restore_tenant(doc, resume_clock=True, owned=True)
                 with self.registry.lock:
                     self.registry.tenants[tenant.id] = tenant
                 self._remember(tenant)
@@ -183,11 +163,11 @@ class DurableStore:
 
     def _write_whole(self, tenant) -> None:
         with tenant.lock:
-            doc = snapshot.dump_tenant(tenant)
-            for coll in snapshot.collections_of(tenant).values():
+            doc = self.codec.dump_tenant(tenant)
+            for coll in self.codec.collections_of(tenant).values():
                 coll.take_dirty()
             tenant.audit.dirty = []
-            clock_mark, rng_mark = snapshot.clock_fingerprint(tenant.clock), tenant.ids.getstate()
+            clock_mark, rng_mark = self.codec.clock_fingerprint(tenant.clock), tenant.ids.getstate()
             tenant.journal.track = True
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
@@ -289,13 +269,13 @@ class DurableStore:
         """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""
         if self.registry.tenants.get(tenant.id) is not tenant:
             return None  # deleted or replaced (reset/restore): the registry hooks wrote the truth
-        colls = snapshot.collections_of(tenant)
+        colls = self.codec.collections_of(tenant)
         taken = {attr: c.take_dirty() for attr, c in colls.items()}
         audit, tenant.audit.dirty = tenant.audit.dirty, []
         journal = self._journal_rows(tenant)
         rng = tenant.ids.getstate()
         moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
-                 or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
+                 or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
         blobs = self._changed_blobs(tenant) if thorough or moved else {}
         if not blobs and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
@@ -313,8 +293,9 @@ class DurableStore:
                     else:
                         rows.append((tenant.id, attr, key, tomb, None, None))
                 else:
-                    rows.append((tenant.id, attr, key, coll.seq(key), snapshot._class_path(obj), _object_text(obj)))
-        audit_rows = [(tenant.id, _object_text(r)) for r in audit]
+                    rows.append((tenant.id, attr, key, coll.seq(key), self.codec.class_path(obj),
+                                 self.codec.object_json(obj)))
+        audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
         return {"tenant": tenant, "taken": taken, "audit": audit, "rng": rng, "blobs": blobs, "rows": rows,
                 "gone": gone, "audit_rows": audit_rows, "journal": journal}
 
@@ -360,7 +341,7 @@ class DurableStore:
     def _undo(self, plan) -> None:
         # Not durable, so not forgotten: the next flush retries these changes.
         tenant = plan["tenant"]
-        colls = snapshot.collections_of(tenant)
+        colls = self.codec.collections_of(tenant)
         for attr, keys in plan["taken"].items():
             colls[attr].dirty |= keys
         tenant.audit.dirty = plan["audit"] + tenant.audit.dirty
@@ -385,7 +366,7 @@ class DurableStore:
                 # Tenants not yet written whole (being created) are the create hook's to write, not ours.
                 touched = [t for t in self.registry.list()
                            if t.id in self._written and t.id not in self._creating
-                           and (any(c.dirty for c in snapshot.collections_of(t).values()) or t.audit.dirty)]
+                           and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)]
                 if not touched:
                     return 0  # nothing changed: nothing to wait for
                 for t in touched:
@@ -411,9 +392,9 @@ class DurableStore:
 
     def _moved(self, tenant) -> bool:
         # The cheap sign that a read request changed something after all (see flush's thorough=False).
-        return (any(c.dirty for c in snapshot.collections_of(tenant).values()) or bool(tenant.audit.dirty)
+        return (any(c.dirty for c in self.codec.collections_of(tenant).values()) or bool(tenant.audit.dirty)
                 or self._rng_marks.get(tenant.id) != tenant.ids.getstate()
-                or self._clock_marks.get(tenant.id) != snapshot.clock_fingerprint(tenant.clock))
+                or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
 
     def wait_durable(self, ticket: int) -> None:
         """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
@@ -484,7 +465,7 @@ class DurableStore:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
         n = 0
         for tenant in self.registry.list():
-            if any(c.dirty for c in snapshot.collections_of(tenant).values()) or tenant.audit.dirty:
+            if any(c.dirty for c in self.codec.collections_of(tenant).values()) or tenant.audit.dirty:
                 with tenant.lock:
                     n += self.flush(tenant)
         return n
@@ -492,15 +473,15 @@ class DurableStore:
     def _changed_blobs(self, tenant) -> dict[str, str]:
         written = self._written.setdefault(tenant.id, {})
         out = {}
-        mark = snapshot.clock_fingerprint(tenant.clock)
-        candidates = {"state": snapshot.dump_state(tenant), "collections": self._collection_meta(tenant)}
+        mark = self.codec.clock_fingerprint(tenant.clock)
+        candidates = {"state": self.codec.dump_state(tenant), "collections": self._collection_meta(tenant)}
         # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
         if "ids" not in written or self._rng_marks.get(tenant.id) != tenant.ids.getstate():
-            candidates["ids"] = snapshot.dump_ids(tenant)
+            candidates["ids"] = self.codec.dump_ids(tenant)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
-            candidates["clock"] = snapshot.dump_clock(tenant.clock)
+            candidates["clock"] = self.codec.dump_clock(tenant.clock)
             self._clock_marks[tenant.id] = mark
-        for name, sub in snapshot.subsystems_of(tenant).items():
+        for name, sub in self.codec.subsystems_of(tenant).items():
             candidates[f"subsystem:{name}"] = sub.to_dict()
         for name, value in candidates.items():
             text = json.dumps(value)
@@ -508,9 +489,8 @@ class DurableStore:
                 out[name] = text
         return out
 
-    @staticmethod
-    def _collection_meta(tenant) -> dict:
-        return {attr: {"name": c.name} for attr, c in snapshot.collections_of(tenant).items()}
+    def _collection_meta(self, tenant) -> dict:
+        return {attr: {"name": c.name} for attr, c in self.codec.collections_of(tenant).items()}
 
     def _blobs(self, tenant, doc: dict) -> dict:
         blobs = {"clock": doc["clock"], "ids": doc["ids"], "state": doc["state"],
@@ -534,7 +514,7 @@ class DurableStore:
 
     def _remember(self, tenant) -> None:
         # After a load, what is on disk is exactly what is in memory.
-        for coll in snapshot.collections_of(tenant).values():
+        for coll in self.codec.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
         rows = self.db.execute("SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?",
@@ -573,12 +553,12 @@ class DurableStore:
                 self.db.close()
 
 
-def open_store(registry, data_dir: str) -> DurableStore:
+def open_store(registry, data_dir: str, codec: TenantCodec) -> DurableStore:
     """Open (or create) the durable store under ``data_dir``, load every stored tenant into ``registry`` and
     hook the registry so creates, resets, restores and deletes are persisted; the request middleware finds
     the store as ``registry.store`` and flushes each request's changes before its response is sent."""
     secure_data_dir(data_dir)
-    store = DurableStore(registry, os.path.join(data_dir, DB_NAME))
+    store = DurableStore(registry, os.path.join(data_dir, DB_NAME), codec)
     store.load_all()
     registry.on_tenant_created.append(store.tenant_created)
     registry.on_tenant_deleted.append(store.tenant_deleted)

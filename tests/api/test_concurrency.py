@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra.tokens import issue_access_token
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header
     from mockserver.store import open_store
 
     registry = TenantRegistry(seed=5)
-    store = open_store(registry, str(tmp_path))
+    store = open_store(registry, str(tmp_path), snapshot)
     tenant = registry.create("durable", seed=9, frozen_clock=True, mailboxes=10, options={"mix": "uniform"})
     app = create_app(registry)
     exo = auth_header(tenant, "exchange")
@@ -157,7 +157,7 @@ def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header
         t.join()
     store.db.close()
     reopened = TenantRegistry(seed=5)
-    again = open_store(reopened, str(tmp_path))
+    again = open_store(reopened, str(tmp_path), snapshot)
     try:
         with tenant.lock:
             expected = snapshot.dump_tenant(tenant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mockserver.app import create_app
-from mockserver.domain import roles
+from mockserver.domain.entra import roles
 
 
 def _create(client, **body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.mailboxes import Mailbox
+from mockserver.domain.exchange.mailboxes import Mailbox
 
 V2_APP_ROLE = "Exchange.ManageAsAppV2"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.exchange.cmdlets import all_cmdlets
+from mockserver.domain.exchange.dispatch import all_cmdlets
 from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox, new_mail_user
 
 

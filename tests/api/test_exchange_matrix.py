@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from mockserver.domain import lifecycle
-from mockserver.domain.directory import EntraUser
+from mockserver.domain.connect import lifecycle
+from mockserver.domain.entra.directory import EntraUser
 from mockserver.domain.exchange import adminapi_cmdlets as folders
-from mockserver.domain.exchange.cmdlets import all_cmdlets
+from mockserver.domain.exchange.dispatch import all_cmdlets
 from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
 
 from .test_rbac_cmdlets import _least_privilege, add_app, invoke

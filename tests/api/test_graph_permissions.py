@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mockserver.app import create_app
-from mockserver.domain import roles as R
+from mockserver.domain.entra import roles as R
 from mockserver.domain.tenant import TenantRegistry
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra.tokens import issue_access_token
 
 PLACEHOLDER_USER = "{user}"
 RD = "/roleManagement/directory"

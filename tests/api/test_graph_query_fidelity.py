@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mockserver.domain.graph.users import graph_property
+from mockserver.domain.entra.graph.users import graph_property
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 

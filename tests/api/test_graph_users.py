@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from mockserver.app import create_app
-from mockserver.domain.graph.users import DEFAULT_PROPERTIES, SYNCED_MESSAGE
+from mockserver.domain.entra.graph.users import DEFAULT_PROPERTIES, SYNCED_MESSAGE
 from mockserver.domain.tenant import TenantRegistry
-from mockserver.domain.tokens import issue_access_token
+from mockserver.domain.entra.tokens import issue_access_token
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 

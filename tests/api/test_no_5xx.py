@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from mockserver.domain.exchange import cmdlets
+from mockserver.domain.exchange import dispatch
 from mockserver.domain.snapshot import collections_of, dump_collection, dump_state
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
@@ -302,7 +302,7 @@ def _param_values(param) -> st.SearchStrategy:
 
 
 def _exchange_parameters(name: str):
-    spec = cmdlets.get_cmdlet(name)
+    spec = dispatch.get_cmdlet(name)
     if spec is None or not spec.params:
         return st.dictionaries(JUNK_TEXT, JSON_VALUES, max_size=3)
     known = st.sampled_from(list(spec.params.values())).flatmap(
@@ -311,7 +311,7 @@ def _exchange_parameters(name: str):
     return st.lists(mostly(known, unknown, one_in=10), max_size=3).map(dict)
 
 
-_CMDLET_NAMES = sorted(s.name for s in cmdlets.all_cmdlets())
+_CMDLET_NAMES = sorted(s.name for s in dispatch.all_cmdlets())
 CMDLET_NAMES = mostly(st.sampled_from(_CMDLET_NAMES), st.sampled_from(
     ["get-MAILBOX", " Get-Mailbox ", "Invoke-Expression", "Get-Mailbox; Remove-Mailbox", ""]) | JUNK_TEXT)
 

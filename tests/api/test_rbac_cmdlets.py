@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.directory import Application
+from mockserver.domain.entra.directory import Application
 
 
 def invoke(client, tenant, headers, cmdlet, **params):

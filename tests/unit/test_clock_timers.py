@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain import ad_admin
+from mockserver.domain.onprem import ad_admin
 from mockserver.domain.clock import iso
 from mockserver.domain.errors import InvalidArgument
 

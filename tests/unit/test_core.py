@@ -1,7 +1,7 @@
 """Core domain: tenants, clock timers, change-tracking collections, tokens."""
 from mockserver.domain.clock import TenantClock, run_timers_until
 from mockserver.domain.errors import Unauthenticated
-from mockserver.domain.tokens import issue_access_token, verify_access_token
+from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
 from mockserver.store.collection import Collection
 
 import pytest

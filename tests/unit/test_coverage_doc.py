@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.app import create_app
-from mockserver.domain.exchange import cmdlets
+from mockserver.domain.exchange import dispatch
 from mockserver.domain.tenant import TenantRegistry
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
@@ -96,7 +96,7 @@ def doc_text() -> str:
 
 
 def test_every_registered_cmdlet_has_a_row(doc_text):
-    registered = {spec.name for spec in cmdlets.all_cmdlets()}
+    registered = {spec.name for spec in dispatch.all_cmdlets()}
     assert len(registered) > 10
     missing = sorted(name for name in registered if name.lower() not in documented_cmdlets(doc_text))
     assert not missing, f"cmdlets emulated but missing from docs/coverage.md: {missing}"
@@ -106,7 +106,7 @@ def test_every_emulated_parameter_is_on_its_cmdlet_row(doc_text):
     rows = cmdlet_rows(doc_text)
     sections = re.split(r"^## ", doc_text, flags=re.M)
     missing = []
-    for spec in cmdlets.all_cmdlets():
+    for spec in dispatch.all_cmdlets():
         row = rows.get(spec.name.lower(), "")
         section = next((sec for sec in sections if row and row in sec), "")
         missing += [f"{spec.name} -{p.name}" for p in spec.params.values()

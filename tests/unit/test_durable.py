@@ -12,7 +12,7 @@ from mockserver.store import open_store
 
 def _reopen(data_dir):
     registry = TenantRegistry(seed=1234)
-    store = open_store(registry, str(data_dir))
+    store = open_store(registry, str(data_dir), snapshot)
     return registry, store
 
 
@@ -156,7 +156,7 @@ def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
     data_dir.mkdir(mode=0o755)
     (data_dir / "hybridsoa.sqlite3").touch(mode=0o644)
     registry = TenantRegistry(seed=1)
-    store = open_store(registry, str(data_dir))
+    store = open_store(registry, str(data_dir), snapshot)
     registry.create("perm", mailboxes=2, seed=1)
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for name in ("hybridsoa.sqlite3", "hybridsoa.sqlite3-wal", "hybridsoa.sqlite3-shm"):
@@ -168,7 +168,7 @@ def test_request_journal_survives_a_restart_bounded(tmp_path):
     from mockserver.app import create_app
     from mockserver.domain.tenant import TenantRegistry
     registry = TenantRegistry(seed=1)
-    store = open_store(registry, str(tmp_path))
+    store = open_store(registry, str(tmp_path), snapshot)
     tenant = registry.create("journaled", mailboxes=2, seed=1, frozen_clock=True)
     tenant.journal.resize(5)
     client = create_app(registry).test_client()
@@ -177,7 +177,7 @@ def test_request_journal_survives_a_restart_bounded(tmp_path):
         client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json={})
     store.close()
     reopened = TenantRegistry(seed=1)
-    again = open_store(reopened, str(tmp_path))
+    again = open_store(reopened, str(tmp_path), snapshot)
     kept = reopened.get("journaled").journal
     assert [e["seq"] for e in kept.entries] == [e["seq"] for e in tenant.journal.entries]
     assert len(kept.entries) == 5

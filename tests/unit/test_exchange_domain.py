@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain import roles
+from mockserver.domain.entra import roles
 from mockserver.domain.errors import (CmdletNotRecognized, DomainError, InvalidArgument, NotFound, UnknownParameter,
                                       WriteScopeViolation)
-from mockserver.domain.exchange import cmdlets, opath, rules
-from mockserver.domain.exchange.cmdlets import MultiValuedEdit, Param, bind, get_cmdlet, register_cmdlet
-from mockserver.domain.exchange.identity import find_mailboxes, resolve_mailbox, resolve_user
+from mockserver.domain.exchange import cmdlets, dispatch, opath, rules
+from mockserver.domain.exchange.cmdlets import MultiValuedEdit, Param, bind, register_cmdlet
+from mockserver.domain.exchange.dispatch import get_cmdlet
+from mockserver.domain.exchange.identity_resolution import find_mailboxes, resolve_mailbox, resolve_user
 from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
-from mockserver.domain.tokens import issue_access_token, verify_access_token
+from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
 
 
 def caller_for(tenant, app="automation", user=None):
@@ -22,7 +23,7 @@ def caller_for(tenant, app="automation", user=None):
 
 def run(tenant, cmdlet, params, **who):
     with tenant.lock:
-        return cmdlets.invoke(tenant, caller_for(tenant, **who), cmdlet, params)
+        return dispatch.invoke(tenant, caller_for(tenant, **who), cmdlet, params)
 
 
 @pytest.fixture
@@ -212,7 +213,7 @@ def test_registry_api_for_other_rooms(tenant):
 
     register_cmdlet("Test-MockRegistry", handler, [Param("Name", required=True), Param("Count", "Int32")])
     try:
-        assert "Test-MockRegistry" in [s.name for s in cmdlets.all_cmdlets()]
+        assert "Test-MockRegistry" in [s.name for s in dispatch.all_cmdlets()]
         result = run(tenant, "test-mockregistry", {"name": "a", "Count": "3"}, user="globaladmin")
         assert result.values == [{"Name": "a", "Count": 3}] and result.warnings == ["careful"]
         assert seen["ctx"].tenant is tenant and seen["ctx"].cmdlet == "Test-MockRegistry"

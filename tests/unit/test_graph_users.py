@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mockserver.domain.errors import InvalidArgument, NotFound, SyncedObjectReadOnly
-from mockserver.domain.graph import users as U
+from mockserver.domain.entra.graph import users as U
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain import ldap_dit as dit
+from mockserver.domain.onprem import ldap_tree as dit
 from mockserver.domain.tenant import TenantRegistry
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain import roles as R
+from mockserver.domain.entra import roles as R
 from mockserver.domain.errors import Forbidden, InvalidArgument, NotImplementedInMock
-from mockserver.domain.pim import PimError, parse_duration, parse_schedule
-from mockserver.domain.tokens import issue_access_token, verify_access_token
+from mockserver.domain.entra.pim import PimError, parse_duration, parse_schedule
+from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
 
 EXO = R.EXCHANGE_ADMINISTRATOR
 

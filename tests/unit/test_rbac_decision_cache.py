@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain import roles
+from mockserver.domain.entra import roles
 from mockserver.domain.errors import CmdletNotRecognized, UnknownParameter
-from mockserver.domain.exchange import cmdlets
-from mockserver.domain.tokens import Caller
+from mockserver.domain.exchange import dispatch
+from mockserver.domain.entra.tokens import Caller
 
 TOGGLE = ["Identity", "IsExchangeCloudManaged"]
 
@@ -78,12 +78,12 @@ def test_rbac_cmdlets_drop_cached_decisions_and_recipient_writes_keep_them(tenan
     with pytest.raises(CmdletNotRecognized):
         rbac.authorize(caller, "Set-Mailbox", TOGGLE)
     before = rbac.generation
-    cmdlets.invoke(tenant, admin, "Set-Mailbox", {"Identity": mailbox.alias, "IsExchangeCloudManaged": True})
+    dispatch.invoke(tenant, admin, "Set-Mailbox", {"Identity": mailbox.alias, "IsExchangeCloudManaged": True})
     assert rbac.generation == before  # recipient edits cannot change RBAC: decisions stay cached
-    cmdlets.invoke(tenant, admin, "New-ManagementRoleAssignment", {"Role": "Mail Recipients", "User": "user"})
+    dispatch.invoke(tenant, admin, "New-ManagementRoleAssignment", {"Role": "Mail Recipients", "User": "user"})
     assert rbac.generation > before
     rbac.authorize(caller, "Set-Mailbox", TOGGLE)
-    cmdlets.invoke(tenant, caller, "Set-Mailbox", {"Identity": mailbox.alias, "IsExchangeCloudManaged": False})
+    dispatch.invoke(tenant, caller, "Set-Mailbox", {"Identity": mailbox.alias, "IsExchangeCloudManaged": False})
     assert mailbox.is_exchange_cloud_managed is False
 
 

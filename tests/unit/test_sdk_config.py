@@ -50,7 +50,7 @@ def test_credentials_repr_hides_secrets():
 
 
 def test_certificate_from_pem_and_pfx(tmp_path):
-    from mockserver.domain import keys
+    from mockserver.domain.entra import keys
     key = keys.private_key_pem("sdk-test")
     cert = keys.self_signed_certificate(key, "sdk.test", 1_700_000_000)
     pem = tmp_path / "both.pem"

@@ -7,7 +7,7 @@ import pytest
 
 from mockserver.domain import snapshot
 from mockserver.domain.errors import InvalidArgument
-from mockserver.domain.tokens import issue_access_token, verify_access_token
+from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
 
 
 def _toggle_one(tenant):

@@ -2,9 +2,7 @@
 module; this package imports them all."""
 from __future__ import annotations
 
-from flask import Blueprint
-
-bp = Blueprint("control", __name__, url_prefix="/_mock")
+from .blueprint import bp
 
 # Route modules (imported for their side effect of registering routes on ``bp``).
 from . import tenants, onprem, sync, clock, settings, audit, faults, journal, snapshot, openapi  # noqa: E402,F401

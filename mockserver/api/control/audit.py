@@ -6,7 +6,7 @@ from flask import jsonify, request
 
 from ...domain.bounds import parse_int
 from ...domain.clock import iso, parse_iso
-from . import bp
+from .blueprint import bp
 from .common import ControlError, tenant_or_404
 
 _BOOL = {"true": True, "false": False}

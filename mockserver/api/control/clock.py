@@ -7,7 +7,7 @@ from flask import jsonify
 from marshmallow import Schema, fields, validate
 
 from ...domain.clock import iso
-from . import bp
+from .blueprint import bp
 from .common import load_body, tenant_or_404
 from .sync import StrictBoolean
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from . import bp
+from .blueprint import bp
 from .common import load_body, tenant_or_404
 from ...domain.faults import APIS, FAULT_STATUSES
 

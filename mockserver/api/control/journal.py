@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from marshmallow import Schema, fields, validate
 
-from . import bp
+from .blueprint import bp
 from .common import ControlError, load_body, tenant_or_404
 from ..middleware import journal_view
 from ...domain.bounds import parse_int

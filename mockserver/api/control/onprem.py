@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import jsonify, request
 from marshmallow import INCLUDE, Schema, fields
 
-from ...domain import ad_admin
-from . import bp
+from ...domain.onprem import ad_admin
+from .blueprint import bp
 from .common import ControlError, load_body, tenant_or_404
 
 

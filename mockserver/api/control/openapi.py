@@ -19,7 +19,7 @@ from apispec.yaml_utils import load_operations_from_docstring
 from flask import current_app, jsonify
 from marshmallow import Schema
 
-from . import bp
+from .blueprint import bp
 
 _METHODS = ("get", "put", "post", "patch", "delete")
 _CONVERTER_RE = re.compile(r"<(?:(?P<conv>[a-zA-Z_][a-zA-Z0-9_]*)(?:\([^)]*\))?:)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")

@@ -6,7 +6,7 @@ import hmac
 from flask import current_app, jsonify
 
 from ..common import bearer_token
-from . import bp
+from .blueprint import bp
 
 
 @bp.before_request

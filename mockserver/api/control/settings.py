@@ -6,7 +6,7 @@ from flask import jsonify, request
 from marshmallow import Schema, fields, validate
 
 from ...domain.tenant import PROFILES
-from . import bp
+from .blueprint import bp
 from .common import ControlError, tenant_or_404
 
 

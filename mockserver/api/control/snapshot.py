@@ -7,7 +7,7 @@ import re
 
 from flask import jsonify, request
 
-from . import bp
+from .blueprint import bp
 from .common import ControlError, tenant_or_404
 from ..common import registry
 from ...domain import snapshot

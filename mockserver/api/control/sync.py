@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from . import bp
+from .blueprint import bp
 from ...domain.bounds import parse_int
 from .common import ControlError, load_body, tenant_or_404
 

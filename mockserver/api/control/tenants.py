@@ -8,12 +8,13 @@ from importlib import metadata
 from flask import jsonify, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from ...domain import identity
+from ...domain.entra import login as identity
 from ...domain.clock import parse_iso
-from ...domain.ldap_dit import onprem_document
+from ...domain.onprem.ldap_tree import onprem_document
 from ...domain.tenant import PROFILES
 from ..common import registry
-from . import bp, security  # noqa: F401  (security registers the control-token check)
+from . import security  # noqa: F401  (security registers the control-token check)
+from .blueprint import bp
 from .common import load_body, tenant_or_404
 from .sync import StrictBoolean
 

@@ -2,9 +2,7 @@
 audit log, request journal, fault rules and profile. Server-rendered Jinja templates, autoescaped."""
 import logging
 
-from flask import Blueprint
-
-bp = Blueprint("dashboard", __name__)
+from .blueprint import bp
 
 
 @bp.record_once
@@ -27,7 +25,7 @@ def _prime_counts_on_create(state) -> None:
 
 
 def _prime_counts(tenant) -> None:
-    from ...domain.views import mailbox_counts
+    from ...domain.read_models import mailbox_counts
     try:
         with tenant.lock:
             mailbox_counts(tenant)

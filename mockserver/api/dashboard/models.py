@@ -5,9 +5,9 @@ read from them goes through ``.get`` with defaults and through :func:`queries.re
 shown (redacted) rather than breaking the page."""
 from __future__ import annotations
 
-from ...domain import views as read
+from ...domain import read_models as read
 from ...domain.clock import iso
-from ...domain.onprem import REMOTE_TYPE_TO_EXO
+from ...domain.onprem.ad import REMOTE_TYPE_TO_EXO
 from .queries import fmt_delta, fmt_fields, fmt_params, fmt_time, fmt_value, redact, to_json
 
 #: Sync run keys shown in their own columns (both the early and the Get-ADSyncRunProfileResult-like names).
@@ -116,8 +116,8 @@ def comparison_view(c: read.Comparison) -> dict:
 def recipient_kind(mbx, user, ad) -> str:
     """The recipient's kind as issue 18 names them: from the AD object's Exchange attributes, the cloud type and
     the owner's licence (remote mailbox licensed / not provisioned / unlicensed grace, on-prem mailbox, ...)."""
-    from ...domain.licensing import has_exchange_plan
-    from ...domain.onprem import recipient_kind as ad_kind
+    from ...domain.entra.licensing import has_exchange_plan
+    from ...domain.onprem.ad import recipient_kind as ad_kind
     if ad is None:
         return "cloud-only" if not mbx.is_dir_synced else "synced (AD object not found)"
     kind = ad_kind(ad.attrs)

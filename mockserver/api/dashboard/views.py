@@ -8,11 +8,11 @@ import itertools
 
 from flask import render_template, session
 
-from ...domain import views as read
-from ...domain.mailboxes import RECIPIENT_TYPES
+from ...domain import read_models as read
+from ...domain.exchange.mailboxes import RECIPIENT_TYPES
 from ..common import find_tenant, registry
 from . import auth, models
-from . import bp
+from .blueprint import bp
 from .queries import PER_PAGE_CHOICES, NewestFirst, arg_bool, arg_choice, arg_int, arg_text, paginate
 
 #: How many of the newest sync runs / audit records / requests the tenant page previews.

@@ -9,9 +9,9 @@ from flask import Response, current_app, request
 
 from ...domain.errors import DomainError, NotFound
 from ...domain.exchange import admin_api
-from ...domain.tokens import verify_access_token
+from ...domain.entra.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
-from . import bp
+from .blueprint import bp
 from .errors import error_parts
 from .invoke import _Request, _base_url, _flask_response, execute, render
 

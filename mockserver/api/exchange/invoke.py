@@ -18,10 +18,10 @@ from ...domain.bounds import clip, loads as bounds_loads, parse_int
 from ...domain.clock import iso
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.ids import SeededIds
-from ...domain.exchange import access, cmdlets
-from ...domain.tokens import verify_access_token
+from ...domain.exchange import access, dispatch
+from ...domain.entra.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
-from . import bp
+from .blueprint import bp
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
 
@@ -165,7 +165,7 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
         skip = _read_skip_token(req.query["$skiptoken"], qhash) if qhash is not None else 0
         page_size = _page_size(req)
         with tenant.lock:
-            result = cmdlets.invoke(tenant, caller, name, params)
+            result = dispatch.invoke(tenant, caller, name, params)
     except DomainError as exc:
         status, body, headers = error_parts(exc)
         return status, body, headers

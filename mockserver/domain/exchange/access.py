@@ -6,7 +6,7 @@ The connection rule follows the live-measured progression for app-only callers: 
 assignments so PIM activation and expiry take effect without a new token."""
 from __future__ import annotations
 
-from .. import roles
+from ..entra import roles
 from ..errors import Forbidden, Unauthenticated
 from . import errors as exo_errors
 

@@ -4,7 +4,7 @@ their parameters are "available through the REST endpoint", and the permission t
 The cmdlets themselves run through the ordinary registry (same tenant state and RBAC as InvokeCommand)."""
 from __future__ import annotations
 
-from .. import roles as dirroles
+from ..entra import roles as dirroles
 from ..errors import Forbidden, InvalidArgument, NotFound, Unauthenticated
 from . import access, errors as exo_errors
 

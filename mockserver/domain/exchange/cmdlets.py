@@ -1,9 +1,10 @@
-"""The Exchange Online cmdlet registry, PowerShell-style parameter binding and the one dispatcher behind
-``POST /adminapi/beta/{tenant}/InvokeCommand``.
+"""The Exchange Online cmdlet registry and PowerShell-style parameter binding; the dispatcher behind
+``POST /adminapi/beta/{tenant}/InvokeCommand`` that runs registered cmdlets is :mod:`.dispatch`.
 
-Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/rbac.py``)::
+Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/exchange/rbac/engine.py``)::
 
-    from mockserver.domain.exchange.cmdlets import Param, register_cmdlet, get_cmdlet, all_cmdlets
+    from mockserver.domain.exchange.cmdlets import Param, register_cmdlet
+    from mockserver.domain.exchange.dispatch import get_cmdlet, all_cmdlets
 
     def get_role_group(ctx, params):            # handler(ctx, params) -> list[dict] | None
         ...                                     # ctx: CmdletContext (tenant, caller, cmdlet, warnings, ...)
@@ -26,7 +27,7 @@ Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/rb
   ``tenant.mailboxes`` and ``tenant.users`` are unchanged; leave it False when output depends on anything else.
 * Write cmdlets (``writes=True``) are audited by the dispatcher: set ``ctx.target`` and ``ctx.changes``
   (``{property: {"old", "new"}}``) in the handler; failures are audited with their error text.
-* Authorization hook: before the handler runs, :func:`invoke` calls
+* Authorization hook: before the handler runs, :func:`.dispatch.invoke` calls
   ``tenant.rbac.authorize(caller, cmdlet_name, param_names, target_mailbox=None)`` when the RBAC object has
   ``authorize`` (it raises to deny), otherwise a built-in directory-role baseline (``access.py``). Handlers
   call ``ctx.authorize_target(mailbox)`` once the target is resolved, which calls
@@ -34,12 +35,10 @@ Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/rb
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import access, errors as exo_errors
-from ..errors import DomainError
+from . import errors as exo_errors
 
 TYPE_NAMES = {
     "String": "System.String",
@@ -182,9 +181,6 @@ class InvokeResult:
 _REGISTRY: dict[str, CmdletSpec] = {}
 #: Bumped by every registration: with the registry's size, what catalog caches key on.
 REGISTRY_VERSION = 0
-_BUILTIN_MODULES = ("mailbox_cmdlets", "recipient_cmdlets", "org_cmdlets", "mailuser_cmdlets", "move_requests",
-                    "adminapi_cmdlets")
-_loaded = False
 
 
 def register_cmdlet(name: str, handler: Callable, params: list[Param], *, writes: bool | None = None,
@@ -200,30 +196,6 @@ def register_cmdlet(name: str, handler: Callable, params: list[Param], *, writes
     global REGISTRY_VERSION
     REGISTRY_VERSION += 1
     return spec
-
-
-def ensure_builtins() -> None:
-    """Import the built-in cmdlet modules (idempotent) and the RBAC module that may register more."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(f"{__package__}.{module}")
-    importlib.import_module("mockserver.domain.rbac")
-
-
-def get_cmdlet(name: str) -> CmdletSpec | None:
-    """The registered cmdlet called ``name`` (case-insensitive), or None."""
-    if not _loaded:
-        ensure_builtins()
-    return _REGISTRY.get((name or "").strip().lower())
-
-
-def all_cmdlets() -> list[CmdletSpec]:
-    """Every emulated cmdlet, sorted by name (docs/coverage.md and RBAC role entries come from this)."""
-    ensure_builtins()
-    return sorted(_REGISTRY.values(), key=lambda s: s.name.lower())
 
 
 # ------------------------------------------------------------------------------------------------- binding
@@ -356,84 +328,3 @@ def _multi_valued(param: Param, value) -> MultiValuedEdit:
         return edit
     items = value if isinstance(value, list) else [value]
     return MultiValuedEdit(replace=[_scalar_string(param, v) for v in items if v is not None])
-
-
-# ---------------------------------------------------------------------------------------------- dispatcher
-def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
-    """Run one cmdlet as InvokeCommand does: resolve it, bind parameters, authorize, run, audit writes.
-    Call with ``tenant.lock`` held."""
-    if not isinstance(cmdlet_name, str) or not cmdlet_name.strip():
-        raise exo_errors.task_invalid("The CmdletInput CmdletName value is missing or empty.")
-    spec = get_cmdlet(cmdlet_name)
-    if spec is None:
-        raise exo_errors.cmdlet_not_recognized(cmdlet_name.strip())
-    # Authorization sees the parameter names as sent, so a role-hidden parameter fails like an unknown one.
-    names = []
-    if isinstance(raw_params, dict):
-        for k in raw_params:
-            if isinstance(k, str) and "@" not in k:
-                param = spec.params.get(k.lower())
-                names.append(param.name if param is not None else k)
-    ctx = CmdletContext(tenant=tenant, caller=caller, cmdlet=spec.name, param_names=names)
-    try:
-        rbac = getattr(tenant, "rbac", None)
-        if rbac is not None and hasattr(rbac, "authorize"):
-            ctx.grant = rbac.authorize(caller, spec.name, names, target_mailbox=None)
-        else:
-            access.baseline_authorize(tenant, caller, spec, names)
-        params = bind(spec, raw_params)
-        values = _run_handler(spec, ctx, params, raw_params)
-    except DomainError as exc:
-        if spec.writes:
-            tenant.record("exchange", spec.name, caller, target=ctx.target,
-                          parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
-        raise
-    finally:
-        if spec.writes and not spec.rbac_neutral and rbac is not None and hasattr(rbac, "changed"):
-            rbac.changed()
-    if spec.writes:
-        tenant.record("exchange", spec.name, caller, target=ctx.target, parameters=_audit_parameters(raw_params),
-                      succeeded=True, changes=ctx.changes)
-        if ctx.changes and getattr(tenant, "_exo_read_cache", None) is not None:
-            # A write outdates the last read: let its objects go now rather than at the next read (after paging
-            # a big tenant that is one dict per mailbox, which every full garbage collection would walk).
-            tenant._exo_read_cache = None
-    return InvokeResult(cmdlet=spec.name, values=list(values), warnings=list(ctx.warnings))
-
-
-class _ReadCache:
-    """The last cacheable read of a tenant (not plain data, so snapshots and the durable store skip it)."""
-
-    __slots__ = ("key", "version", "values", "warnings")
-
-    def __init__(self, key, version, values, warnings):
-        self.key, self.version, self.values, self.warnings = key, version, values, warnings
-
-
-def _run_handler(spec: CmdletSpec, ctx: CmdletContext, params: dict, raw_params) -> list:
-    if not spec.cacheable:
-        return spec.handler(ctx, params) or []
-    tenant = ctx.tenant
-    key = (spec.name, repr(sorted((raw_params or {}).items(), key=lambda kv: str(kv[0]))))
-    version = (tenant.mailboxes.current_seq(), tenant.users.current_seq(), len(tenant.mailboxes), len(tenant.users))
-    cached = getattr(tenant, "_exo_read_cache", None)
-    if isinstance(cached, _ReadCache) and cached.key == key and cached.version == version:
-        ctx.warnings.extend(cached.warnings)
-        return cached.values
-    values = spec.handler(ctx, params) or []
-    # One entry per tenant: enough for a client walking nextLinks, bounded in memory.
-    tenant._exo_read_cache = _ReadCache(key, version, values, list(ctx.warnings))
-    return values
-
-
-_SECRET_PARAMS = {"password"}
-
-
-def _audit_parameters(raw) -> dict:
-    # The request's own dict when nothing is masked (records share it read-only: nothing writes to parameters).
-    if not isinstance(raw, dict):
-        return {}
-    for k in raw:
-        if not isinstance(k, str) or k.lower() in _SECRET_PARAMS:
-            return {k: ("***" if k.lower() in _SECRET_PARAMS else v) for k, v in raw.items() if isinstance(k, str)}
-    return raw

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from .. import lifecycle
-from ..mailboxes import MAILBOX_TYPES
+from ..connect import lifecycle
+from .mailboxes import MAILBOX_TYPES
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import MultiValuedEdit, Param, register_cmdlet
-from .identity import check_unique, find_mailboxes, owner_of, resolve_mailbox
+from .identity_resolution import check_unique, find_mailboxes, owner_of, resolve_mailbox
 from .objects import mailbox_filter_view, mailbox_object
 from .opath import compile_filter
 
@@ -94,7 +94,7 @@ _KEYS_CACHE: list[str] = []
 def mailbox_object_keys(tenant) -> list[str]:
     """Property names of Get-Mailbox output (for -Filter validation on an empty tenant)."""
     if not _KEYS_CACHE:
-        from ..mailboxes import Mailbox
+        from .mailboxes import Mailbox
         probe = Mailbox(guid="00000000-0000-0000-0000-000000000001", exchange_guid="00000000-0000-0000-0000-000000000002",
                         external_directory_object_id="", name="probe", alias="probe", display_name="probe",
                         user_principal_name="probe@probe", primary_smtp_address="probe@probe")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import Param, register_cmdlet
-from .identity import check_unique, find_mailboxes, resolve_mailbox
+from .identity_resolution import check_unique, find_mailboxes, resolve_mailbox
 from .mailbox_cmdlets import LIST_PARAMS, apply_list_params
 from .objects import mailbox_object
 

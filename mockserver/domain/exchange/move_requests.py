@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..clock import iso, parse_iso
-from ..onprem import EXO_TO_ONPREM_TYPE
+from ..onprem.ad import EXO_TO_ONPREM_TYPE
 from . import errors as exo_errors
 from .cmdlets import Param, register_cmdlet
-from .identity import check_unique, find_mailboxes, owner_of, resolve_mailbox
+from .identity_resolution import check_unique, find_mailboxes, owner_of, resolve_mailbox
 from .mailbox_cmdlets import apply_list_params
 from .objects import guid, when
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from .identity import owner_of, user_name
+from .identity_resolution import owner_of, user_name
 from .naming import tenant_constants, tenant_partition
 from .rules import is_dir_synced
-from ..licensing import has_exchange_plan
+from ..entra.licensing import has_exchange_plan
 
 ZERO_GUID = uuid.UUID(int=0)
 EXCHANGE_VERSION = "0.20 (15.0.0.0)"

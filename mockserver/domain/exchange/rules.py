@@ -8,10 +8,10 @@ tenant behaviour profiles that decide who may flip ``IsExchangeCloudManaged`` (D
   Global Administrator the toggle is silently ignored), ``strict`` (without them the toggle is refused)."""
 from __future__ import annotations
 
-from .. import roles
-from ..mailboxes import ELIGIBLE_TYPES
+from ..entra import roles
+from .mailboxes import ELIGIBLE_TYPES
 from . import errors as exo_errors
-from .identity import owner_of
+from .identity_resolution import owner_of
 
 #: Set-Mailbox parameters whose attributes move to the cloud with IsExchangeCloudManaged.
 EXCHANGE_MAILBOX_PARAMS = (("EmailAddresses", "WindowsEmailAddress", "PrimarySmtpAddress", "Alias",

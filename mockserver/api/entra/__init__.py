@@ -1,0 +1,1 @@
+"""Wire layer of Microsoft Entra: the login.microsoftonline.com endpoints and Microsoft Graph."""

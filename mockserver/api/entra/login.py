@@ -1,0 +1,192 @@
+"""login.microsoftonline.com: OpenID configuration, JWKS, token and device code endpoints, user realm
+discovery and a device login page, each answering in Entra's wire shapes (errors with AADSTS codes)."""
+from __future__ import annotations
+
+import base64
+import re
+from urllib.parse import unquote
+
+from flask import Blueprint, jsonify, request
+from markupsafe import escape
+
+from ...domain.entra import login as identity
+from ...domain.errors import DomainError
+from ...domain.entra.errors import EntraError, tenant_not_found
+from ..common import find_tenant, registry
+
+bp = Blueprint("identity", __name__)
+
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_NO_STORE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+
+
+def _base() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _correlation_id(fallback: str) -> str:
+    # Entra echoes the client's client-request-id (MSAL sends one) as the correlation id.
+    supplied = request.headers.get("client-request-id", "")
+    return supplied if _GUID_RE.match(supplied) else fallback
+
+
+def _entra_error(err: EntraError, tenant=None):
+    """Render an :class:`EntraError` as Entra does: JSON body with AADSTS details, never cached."""
+    if tenant is not None:
+        with tenant.lock:
+            trace_id, fallback, now = tenant.ids.guid(), tenant.ids.guid(), tenant.clock.now()
+    else:
+        reg = registry()
+        with reg.lock:
+            trace_id, fallback = reg.ids.guid(), reg.ids.guid()
+        from ...domain.clock import TenantClock
+        now = TenantClock().now()
+    body = identity.error_payload(err, now=now, trace_id=trace_id, correlation_id=_correlation_id(fallback))
+    response = jsonify(body)
+    response.status_code = err.status
+    response.headers.update(_NO_STORE)
+    response.headers["x-ms-request-id"] = trace_id
+    if err.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="login.microsoftonline.com"'
+    return response
+
+
+def _form() -> dict:
+    """Form fields of a token request, with HTTP Basic client credentials (client_secret_basic) merged in."""
+    form = {k: v for k, v in request.form.items()}
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            user, _, secret = base64.b64decode(header[6:].strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            user, secret = "", ""
+        form.setdefault("client_id", unquote(user))
+        form.setdefault("client_secret", unquote(secret))
+    return form
+
+
+def _post_only(name: str):
+    return _entra_error(EntraError(900561, "invalid_request", f"The endpoint only accepts POST requests. Received a "
+                                                              f"{request.method} request to {name}."))
+
+
+def _discovery_document(tenant_key: str, build, **not_found):
+    """A tenant's ``build(tenant)`` document as Entra serves discovery: cacheable for a day, readable cross-origin;
+    an unknown tenant is AADSTS90002."""
+    tenant = find_tenant(tenant_key)
+    if tenant is None:
+        return _entra_error(tenant_not_found(tenant_key, **not_found))
+    with tenant.lock:
+        body = build(tenant)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "max-age=86400, private"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/<tenant_key>/v2.0/.well-known/openid-configuration")
+def openid_configuration(tenant_key: str):
+    """OpenID Connect discovery for a tenant addressed by id or ``*.onmicrosoft.com`` domain."""
+    return _discovery_document(tenant_key, lambda tenant: identity.openid_configuration(tenant, _base()),
+                               error="invalid_tenant")
+
+
+@bp.get("/<tenant_key>/discovery/v2.0/keys")
+@bp.get("/<tenant_key>/discovery/keys")
+def signing_keys(tenant_key: str):
+    """JWKS: the public key the tenant signs access and id tokens with."""
+    return _discovery_document(tenant_key, identity.jwks)
+
+
+def _oauth_post(tenant_key: str, name: str, work):
+    """The frame of the POST-only ``/oauth2/v2.0/{name}`` endpoints: other methods get AADSTS900561, an unknown
+    tenant AADSTS90002; ``work(tenant, form) -> (body, headers)`` runs under the tenant lock, and a domain error it
+    raises is answered as an Entra error; answers are never cached."""
+    if request.method != "POST":
+        return _post_only(f"/{tenant_key}/oauth2/v2.0/{name}")
+    tenant = find_tenant(tenant_key)
+    if tenant is None:
+        return _entra_error(tenant_not_found(tenant_key))
+    form = _form()
+    try:
+        with tenant.lock:
+            body, headers = work(tenant, form)
+    except EntraError as err:
+        return _entra_error(err, tenant)
+    except DomainError as err:
+        return _entra_error(EntraError(90014, "invalid_request", err.message), tenant)
+    response = jsonify(body)
+    response.headers.update(_NO_STORE)
+    response.headers.update(headers)
+    return response
+
+
+@bp.route("/<tenant_key>/oauth2/v2.0/token", methods=["GET", "POST"])
+def token(tenant_key: str):
+    """The v2.0 token endpoint: client_credentials, password, device_code and refresh_token grants."""
+    def grant(tenant, form):
+        body = identity.grant_token(tenant, form, base=_base())
+        return body, {"x-ms-request-id": tenant.ids.guid()}
+    return _oauth_post(tenant_key, "token", grant)
+
+
+@bp.route("/<tenant_key>/oauth2/v2.0/devicecode", methods=["GET", "POST"])
+def devicecode(tenant_key: str):
+    """The device authorization endpoint (RFC 8628 §3.1)."""
+    def start(tenant, form):
+        return identity.start_device_flow(tenant, form, verification_uri=f"{_base()}/devicelogin"), {}
+    return _oauth_post(tenant_key, "devicecode", start)
+
+
+@bp.route("/<tenant_key>/oauth2/v2.0/authorize", methods=["GET", "POST"])
+@bp.route("/<tenant_key>/oauth2/v2.0/logout", methods=["GET", "POST"])
+def interactive_not_emulated(tenant_key: str):
+    """Interactive sign-in (authorization code flow, logout) is not emulated: a well-formed 501."""
+    body = {"error": "not_implemented",
+            "error_description": "The hybridsoa mock does not emulate interactive sign-in (authorization code "
+                                 "flow). Use client credentials, username/password or the device code flow.",
+            "error_codes": [], "error_uri": "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow"}
+    response = jsonify(body)
+    response.status_code = 501
+    return response
+
+
+@bp.get("/common/userrealm/<path:username>")
+def user_realm(username: str):
+    """Home realm discovery MSAL calls before the password grant: every mock domain is Managed."""
+    return jsonify(identity.user_realm(registry(), username))
+
+
+_LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>hybridsoa device sign-in</title></head>
+<body style="font-family:sans-serif;max-width:32em;margin:3em auto">
+<h1>Device sign-in (hybridsoa mock)</h1><p>{message}</p>
+<form method="post"><label>Code <input name="user_code" value="{code}" autocomplete="off"></label><br><br>
+<label>User <input name="username" value="{username}" placeholder="globaladmin@contoso.onmicrosoft.com"></label><br><br>
+<label>Password <input name="password" type="password"></label><br><br>
+<button type="submit">Sign in</button></form></body></html>"""
+
+
+@bp.route("/devicelogin", methods=["GET", "POST"])
+def devicelogin():
+    """The verification page (microsoft.com/devicelogin): sign in with a seeded user to approve a code."""
+    if request.method == "GET":
+        return _LOGIN_PAGE.format(message="Enter the code shown by your application.",
+                                  code=escape(request.args.get("code", "")), username="")
+    code = (request.form.get("user_code") or "").strip().upper()
+    username = (request.form.get("username") or "").strip()
+    domain = username.rsplit("@", 1)[-1] if "@" in username else ""
+    tenant = find_tenant(domain) if domain else None
+    message, status = "Signed in. You can close this window and return to your application.", 200
+    if tenant is None:
+        message, status = "We couldn't find an account with that username.", 400
+    else:
+        try:
+            with tenant.lock:
+                identity.check_password(tenant, username, request.form.get("password"))
+                identity.device_flows(tenant).approve(code, username)
+        except EntraError:
+            message, status = "Your account or password is incorrect.", 400
+        except DomainError as err:
+            message, status = f"That code didn't work: {err.message}", 400
+    page = _LOGIN_PAGE.format(message=escape(message), code=escape(code), username=escape(username))
+    return page, status, {"Content-Type": "text/html; charset=utf-8"}

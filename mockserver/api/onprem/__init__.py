@@ -1,0 +1,1 @@
+"""Wire layer of on-premises Active Directory: the LDAP listener."""

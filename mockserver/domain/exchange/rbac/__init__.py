@@ -1,0 +1,1 @@
+"""Exchange Online RBAC: management roles, role groups, scopes, assignments and their cmdlets."""

@@ -1,0 +1,1 @@
+"""On-premises Active Directory: user objects and their administration."""
