@@ -360,10 +360,10 @@ def instance_discovery(authorization_endpoint: str | None) -> dict:
     a host that is not a Microsoft sign-in instance is AADSTS50049 ``invalid_instance``."""
     try:
         parts = urlsplit(authorization_endpoint or "")
-        host, port = (parts.hostname or "").lower(), parts.port
+        scheme, host, port = parts.scheme, (parts.hostname or "").lower(), parts.port
     except ValueError:  # an unparsable URL or port is no instance either
-        host, port = "", None
-    if parts.scheme != "https" or host not in _KNOWN_INSTANCES or port not in (None, 443):
+        parts, scheme, host, port = None, "", "", None
+    if parts is None or scheme != "https" or host not in _KNOWN_INSTANCES or port not in (None, 443):
         raise EntraError(50049, "invalid_instance", "Unknown or invalid instance.")
     segments = [s for s in parts.path.split("/") if s]
     tenant = segments[0] if segments else "common"
