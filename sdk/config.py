@@ -225,6 +225,12 @@ def connect_mock(url: str, ca_path: str | None, credentials: dict, *, app: str |
                             control_token=control_token)
     else:
         settings = Settings(cloud=cloud, tenant=credentials["tenantId"])
+        onprem = credentials.get("onprem") or {}
+        if onprem.get("ldapUrl"):
+            # The on-prem DC as configured for a real tenant: its LDAPS URL, account and the CA that signed it.
+            settings.ldap_url, settings.ldap_base_dn = onprem["ldapUrl"], onprem.get("baseDn")
+            settings.ldap_bind_dn, settings.ldap_password = onprem.get("bindDn"), onprem.get("password")
+            settings.ldap_ca_bundle = ca_path
     if user:
         upn = user if "@" in user else f"{user}@{credentials['domain']}"
         match = [u for u in credentials.get("users", []) if u["userPrincipalName"].lower() == upn.lower()]
