@@ -53,7 +53,10 @@ IDLE_TIMEOUT = 60.0
 BODY_TIMEOUT = 60.0
 WRITE_TIMEOUT = 60.0
 HANDSHAKE_TIMEOUT = 10.0
-_READ_CHUNK = 64 * 1024
+#: After refusing a request, unread input up to LINGER_BYTES is discarded for at most LINGER_TIMEOUT seconds.
+LINGER_TIMEOUT = 2.0
+LINGER_BYTES = 256 * 1024
+_READ_CHUNK = 16 * 1024
 _NOTE = "x-hybridsoa-note"
 #: Framing is the proxy's job (h11 writes Content-Length or chunked itself); these app headers are dropped.
 _HOP_BY_HOP = {"transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "proxy-connection"}
@@ -163,6 +166,8 @@ class ProxyServer:
                  max_connections: int = MAX_CONNECTIONS):
         self.app, self.host, self.port = app, host, port
         self.max_connections = max_connections
+        #: Requests answered inside tunnels so far (what a test checks to know its client went through here).
+        self.served = 0
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         # TLS 1.2 as the floor, as the direct port and Microsoft 365's endpoints; HTTP/1.1 is all the proxy speaks.
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -241,7 +246,7 @@ class ProxyServer:
                 raise _Refused(503, "hybridsoa proxy: too many open connections; retry shortly.")
             await self._serve(reader, writer)
         except _Refused as refused:
-            await self._send_refusal(writer, None, refused)
+            await self._send_refusal(writer, None, refused, reader)
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError, h11.ProtocolError):
             pass  # the client went away, stalled, or broke the protocol after we could answer: just close
         except asyncio.CancelledError:
@@ -280,12 +285,14 @@ class ProxyServer:
         if refusal is not None:
             raise _Refused(403, refusal, f"Forbidden (hybridsoa proxy does not emulate {parsed[0][:100]}:{parsed[1]})")
         host = parsed[0]
-        writer.write(conn.send(h11.Response(status_code=200, reason=b"Connection Established", headers=[])))
-        await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         if conn.trailing_data[0]:
             # A client that sends its TLS hello before our 200 would have bytes in our plaintext buffer.
             return
-        await asyncio.wait_for(writer.start_tls(self._context), HANDSHAKE_TIMEOUT)
+        writer.write(conn.send(h11.Response(status_code=200, reason=b"Connection Established", headers=[])))
+        # No await between the 200 and start_tls (asyncio.timeout, unlike wait_for, starts no task): the loop
+        # must not read the client's TLS hello as plaintext before the transport is switched to TLS.
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT):
+            await writer.start_tls(self._context)
         await self._tunnel(reader, writer, host)
 
     async def _tunnel(self, reader, writer, host: str) -> None:
@@ -300,7 +307,8 @@ class ProxyServer:
                     return
                 if conn.they_are_waiting_for_100_continue:
                     writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
-                body = await asyncio.wait_for(self._read_body(conn, reader), BODY_TIMEOUT)
+                async with asyncio.timeout(BODY_TIMEOUT):
+                    body = await self._read_body(conn, reader)
             except h11.RemoteProtocolError as exc:
                 raise _Refused(exc.error_status_hint, "hybridsoa proxy: malformed request.") from None
             except _Refused as refused:
@@ -330,7 +338,8 @@ class ProxyServer:
             if payload and event.method != b"HEAD" and code not in (204, 304):
                 writer.write(conn.send(h11.Data(data=payload)))
             writer.write(conn.send(h11.EndOfMessage()))
-            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            self.served += 1
+            await self._drain(writer)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
@@ -339,8 +348,10 @@ class ProxyServer:
         """The next request head: the first bytes may take ``first_byte_timeout``, the rest HEAD_TIMEOUT."""
         event = conn.next_event()
         if event is h11.NEED_DATA:
-            conn.receive_data(await asyncio.wait_for(reader.read(_READ_CHUNK), first_byte_timeout))
-            event = await asyncio.wait_for(self._next_event(conn, reader), HEAD_TIMEOUT)
+            async with asyncio.timeout(first_byte_timeout):
+                conn.receive_data(await reader.read(_READ_CHUNK))
+            async with asyncio.timeout(HEAD_TIMEOUT):
+                event = await self._next_event(conn, reader)
         return event
 
     @staticmethod
@@ -365,7 +376,7 @@ class ProxyServer:
             else:  # ConnectionClosed mid-body
                 raise ConnectionResetError("client closed mid-body")
 
-    async def _send_refusal(self, writer, conn: h11.Connection | None, refused: _Refused) -> None:
+    async def _send_refusal(self, writer, conn: h11.Connection | None, refused: _Refused, reader=None) -> None:
         """Answer a client mistake in plain text and close (a fresh h11 state when none is usable)."""
         if conn is None or conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             conn = h11.Connection(h11.SERVER)
@@ -382,9 +393,29 @@ class ProxyServer:
                                                 reason=reason.encode("latin-1", "replace"))))
             writer.write(conn.send(h11.Data(data=body)))
             writer.write(conn.send(h11.EndOfMessage()))
-            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            await self._drain(writer)
+            if reader is not None and writer.can_write_eof():
+                # Lingering close: closing with unread input would reset the connection and could destroy the
+                # answer before the client reads it; so half-close, then discard a bounded amount of input.
+                writer.write_eof()
+                async with asyncio.timeout(LINGER_TIMEOUT):
+                    await self._discard(reader)
         except (ConnectionError, TimeoutError, h11.LocalProtocolError, ssl.SSLError):
             pass
+
+    @staticmethod
+    async def _drain(writer) -> None:
+        async with asyncio.timeout(WRITE_TIMEOUT):
+            await writer.drain()
+
+    @staticmethod
+    async def _discard(reader) -> None:
+        left = LINGER_BYTES
+        while left > 0:
+            chunk = await reader.read(min(left, _READ_CHUNK))
+            if not chunk:
+                return
+            left -= len(chunk)
 
 
 def _request_host(request: h11.Request, tunnel_host: str) -> str:
