@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import certifi
-import h11
 import pytest
 from cryptography import x509
 
-from mockserver.proxy import EMULATED_HOSTS, build_environ, connect_refusal, parse_connect_target, proxy_hosts
+from mockserver.proxy import (EMULATED_HOSTS, Request, RequestReader, build_environ, connect_refusal,
+                              parse_connect_target, proxy_hosts, serialize_response)
 from mockserver.tls import ensure_ca_bundle, ensure_proxy_tls, ensure_tls
 from sdk.clouds import CLOUDS
 
@@ -71,16 +71,16 @@ def test_other_connect_targets_are_malformed(target):
     assert parse_connect_target(target) is None
 
 
-def _request(target=b"/v1.0/users?$top=1", headers=None):
-    headers = headers if headers is not None else [("Host", "graph.microsoft.com")]
-    return h11.Request(method="POST", target=target, headers=headers)
+def _request(target=b"/v1.0/users?$top=1", headers=None, body=b""):
+    headers = headers if headers is not None else [(b"Host", b"graph.microsoft.com")]
+    return Request(b"POST", target, headers, "1.1", body)
 
 
 def test_environ_is_https_on_443_with_the_real_host_name():
-    env = build_environ(_request(headers=[("Host", "graph.microsoft.com"), ("Content-Type", "application/json"),
-                                          ("Accept", "a"), ("accept", "b"), ("X_Spoofed", "1"),
-                                          ("Content-Length", "2")]),
-                        b"{}", "graph.microsoft.com", ("127.0.0.1", 5555))
+    env = build_environ(_request(headers=[(b"Host", b"graph.microsoft.com"), (b"Content-Type", b"application/json"),
+                                          (b"Accept", b"a"), (b"accept", b"b"), (b"X_Spoofed", b"1"),
+                                          (b"Content-Length", b"2")], body=b"{}"),
+                        "graph.microsoft.com", ("127.0.0.1", 5555))
     assert env["wsgi.url_scheme"] == "https" and env["SERVER_PORT"] == "443"
     assert env["HTTP_HOST"] == "graph.microsoft.com" and env["SERVER_NAME"] == "graph.microsoft.com"
     assert env["PATH_INFO"] == "/v1.0/users" and env["QUERY_STRING"] == "$top=1"
@@ -90,14 +90,58 @@ def test_environ_is_https_on_443_with_the_real_host_name():
 
 
 def test_environ_path_is_percent_decoded_as_wsgi_requires():
-    env = build_environ(_request(target=b"/v1.0/users/a%40b.com%2F%E2%82%AC"), b"", "graph.microsoft.com", None)
+    env = build_environ(_request(target=b"/v1.0/users/a%40b.com%2F%E2%82%AC"), "graph.microsoft.com", None)
     assert env["PATH_INFO"] == "/v1.0/users/a@b.com/\u20ac".encode("utf-8").decode("latin-1")
     assert env["RAW_URI"] == "/v1.0/users/a%40b.com%2F%E2%82%AC" and "CONTENT_LENGTH" not in env
 
 
 def test_environ_refuses_a_target_that_is_not_a_path():
     with pytest.raises(ValueError):
-        build_environ(_request(target=b"https://graph.microsoft.com/v1.0/users"), b"", "graph.microsoft.com", None)
+        build_environ(_request(target=b"https://graph.microsoft.com/v1.0/users"), "graph.microsoft.com", None)
+
+
+def test_reader_queues_pipelined_requests_with_their_bodies():
+    reader = RequestReader()
+    reader.feed(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: x\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
+    first, second = reader.done
+    assert (first.method, first.target, first.body, first.keep_alive) == (b"POST", b"/a", b"abc", True)
+    assert (second.method, second.target, second.body) == (b"GET", b"/b", b"hi")
+
+
+@pytest.mark.parametrize("data,status", [
+    (b"\x16\x03\x01\x02\x00\x01\x00", 400),
+    (b"GET / HTTP/1.1\r\nBad Header: y\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nX: " + b"a" * 70_000, 431),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n" + b"a" * 1000, None),
+])
+def test_reader_refuses_garbage_and_oversized_heads(data, status):
+    from mockserver.proxy import _Refused
+    reader = RequestReader()
+    if status is None:
+        reader.feed(data)  # a large declared body is fine until it arrives
+        assert not reader.done
+        return
+    with pytest.raises(_Refused) as refused:
+        reader.feed(data)
+    assert refused.value.status == status
+
+
+def test_reader_stops_at_a_connect_head_and_keeps_what_follows():
+    reader = RequestReader()
+    data = b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: graph.microsoft.com:443\r\n\r\n\x16\x03"
+    reader.feed(data)
+    assert reader.upgrade_at is not None and data[reader.upgrade_at:] == b"\x16\x03"
+
+
+def test_responses_frame_with_content_length_and_drop_unsafe_headers():
+    out = serialize_response(200, b"OK", [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked"),
+                                          ("X-Bad", "a\r\nInjected: 1"), ("Content-Length", "2")], b"{}",
+                             keep_alive=False)
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n") == [b"HTTP/1.1 200 OK", b"Content-Type: application/json", b"Content-Length: 2",
+                                     b"Connection: close"]
+    assert body == b"{}"
 
 
 def test_proxy_certificate_covers_every_host_and_is_reused(tmp_path):
