@@ -302,3 +302,36 @@ def test_the_proxy_speaks_tls_with_the_microsoft_names(mock_proxy):
         assert head.startswith(b"HTTP/1.1 200 ")
         with context.wrap_socket(sock, server_hostname="outlook.office365.com") as tls:
             assert tls.version() in ("TLSv1.2", "TLSv1.3") and tls.selected_alpn_protocol() in (None, "http/1.1")
+
+
+# ------------------------------------------------------------------------------------------ as users serve it
+@pytest.mark.slow  # a real `hybridsoa-mock serve` (granian worker process)
+def test_serve_with_proxy_port_shares_the_direct_ports_tenants(tmp_path, monkeypatch):
+    from tests.e2e.test_identity_serve import Served, _free_port
+    from mockserver.server import DEMO_TENANT_ID
+    port, proxy_port = _free_port(), _free_port()
+    served = Served("--port", str(port), "--proxy-port", str(proxy_port), "--data-dir", str(tmp_path))
+    try:
+        assert served.field("HTTPS proxy").startswith(f"http://127.0.0.1:{proxy_port} ")
+        bundle = served.field("CA bundle").split()[0]
+        assert bundle == str((tmp_path / "ca-bundle.pem").resolve())
+        assert f"export HTTPS_PROXY=http://127.0.0.1:{proxy_port} REQUESTS_CA_BUNDLE={bundle} " \
+               f"SSL_CERT_FILE={bundle}" in "\n".join(served.banner)
+        creds = requests.get(f"https://127.0.0.1:{port}/_mock/tenants/{DEMO_TENANT_ID}/credentials",
+                             verify=str(tmp_path / "ca.pem"), timeout=30).json()
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        for name, value in {"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}", "REQUESTS_CA_BUNDLE": bundle,
+                            "NO_PROXY": "127.0.0.1"}.items():
+            monkeypatch.setenv(name, value)
+            monkeypatch.setenv(name.lower(), value)
+        app = next(a for a in creds["apps"] if a["name"] == "automation")
+        result = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
+                                                    authority=f"{LOGIN}/{DEMO_TENANT_ID}"
+                                                    ).acquire_token_for_client(scopes=GRAPH)
+        org = requests.get("https://graph.microsoft.com/v1.0/organization", timeout=30,
+                           headers={"Authorization": f"Bearer {result['access_token']}"})
+        assert org.status_code == 200 and org.json()["value"][0]["id"] == DEMO_TENANT_ID
+        refused = _raw(type("P", (), {"port": proxy_port})(), b"CONNECT example.com:443 HTTP/1.1\r\n\r\n")
+        assert refused.startswith(b"HTTP/1.1 403 ") and b"example.com" in refused
+    finally:
+        served.stop()
