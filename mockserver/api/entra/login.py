@@ -151,6 +151,20 @@ def interactive_not_emulated(tenant_key: str):
     return response
 
 
+@bp.get("/common/discovery/instance")
+def instance_discovery():
+    """Entra's instance discovery (MSAL's authority validation): aliases per cloud and the tenant's metadata URL;
+    cacheable for a day like the other discovery documents; an unknown instance is AADSTS50049."""
+    try:
+        body = identity.instance_discovery(request.args.get("authorization_endpoint"))
+    except EntraError as err:
+        return _entra_error(err)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "max-age=86400, private"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.get("/common/userrealm/<path:username>")
 def user_realm(username: str):
     """Home realm discovery MSAL calls before the password grant: every mock domain is Managed."""
