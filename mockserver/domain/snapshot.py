@@ -182,6 +182,21 @@ def dump_state(tenant) -> dict:
     return out
 
 
+def state_json(tenant) -> str:
+    """``json.dumps(dump_state(tenant))`` with one encoding per attribute instead of three (the durable store
+    compares this text at every group commit)."""
+    parts = []
+    subsystems = subsystems_of(tenant)
+    for k, v in vars(tenant).items():
+        if k in _SKIP or isinstance(v, Collection) or k in subsystems:
+            continue
+        try:
+            parts.append(f"{json.dumps(k)}: {json.dumps(v)}")
+        except (TypeError, ValueError):
+            continue  # as dump_state: not plain data
+    return "{" + ", ".join(parts) + "}"
+
+
 def dump_header(tenant) -> dict:
     """Format, version and identity of the tenant plus its creation spec."""
     return {"format": FORMAT, "version": VERSION,
