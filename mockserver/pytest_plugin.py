@@ -55,9 +55,9 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def mock_server(tmp_path_factory):
     """A hybridsoa mock server over real TLS in this process, shared by the whole session."""
+    from .api.onprem.ldap import start_ldap_listener
     from .domain.tenant import TenantRegistry
     from .server import InProcessServer
-    from .api.onprem.ldap import start_ldap_listener
     server = InProcessServer(TenantRegistry(seed=20260105), data_dir=tmp_path_factory.mktemp("hybridsoa-tls"))
     server.start()
     # Every tenant's AD over LDAP too (credentials' onprem.ldapUrl), in this process like the HTTP server.

@@ -350,11 +350,12 @@ def main(argv: list[str] | None = None) -> int:
             return 3
     else:
         import tempfile
+
         from .server import InProcessServer
         with tempfile.TemporaryDirectory(prefix="hybridsoa-scenario-") as tmp, \
                 InProcessServer(data_dir=tmp) as server:
             results, _ = run_scenario(scenario, HttpDriver(server.url, server.ca_path))
-    
+
     print_results(scenario["name"], results)
     return 0 if all(r.passed for r in results) else 1
 

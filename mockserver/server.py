@@ -190,7 +190,7 @@ def stop_side_services(services: list) -> None:
     for service in reversed(services):
         try:
             service.stop()
-        except Exception:  # noqa: BLE001 (shutting down: report and go on)
+        except Exception:  # shutting down: report and go on
             logging.getLogger("hybridsoa").exception("stopping %r failed", service)
 
 
@@ -299,7 +299,7 @@ class InProcessServer:
         """The CA certificate clients pass as ``verify=``."""
         return str(self.tls.ca) if self.tls else None
 
-    def start(self) -> "InProcessServer":
+    def start(self) -> InProcessServer:
         """Start serving in a daemon thread."""
         self._thread.start()
         return self
@@ -310,7 +310,7 @@ class InProcessServer:
         self._server.server_close()
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> "InProcessServer":
+    def __enter__(self) -> InProcessServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -46,7 +46,7 @@ class TlsFiles:
 
 def _now() -> _dt.datetime:
     # Certificates live in real time, not on a tenant clock: clients check them against their wall clock.
-    return _dt.datetime.now(tz=_dt.timezone.utc)
+    return _dt.datetime.now(tz=_dt.UTC)
 
 
 def _write_private(path: Path, data: bytes) -> None:

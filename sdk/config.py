@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable
 
 from .auth import Credentials, TokenProvider
 from .clouds import Cloud, get_cloud

@@ -3,8 +3,8 @@ envelope the ExchangeOnlineManagement v3 module sends, ``X-AnchorMailbox`` routi
 ``@odata.nextLink`` paging by POST (same body), ``$select``, and typed errors (see :mod:`sdk.errors`)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 from urllib.parse import urljoin
 
 from requests.structures import CaseInsensitiveDict

@@ -3,7 +3,7 @@
 (at most 20 requests per batch, per the JSON batching docs)."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from .errors import graph_error_from_batch, parse_graph_error

@@ -17,13 +17,21 @@ import base64
 import ssl
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 from urllib.parse import unquote, urlsplit
 
-from .errors import (ApiError, AuthenticationFailed, ConfigError, Conflict, InvalidParameter, NotFound,
-                     PermissionDenied, Transient)
-from .errors import parse_graph_error
+from .errors import (
+    ApiError,
+    AuthenticationFailed,
+    ConfigError,
+    Conflict,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    Transient,
+    parse_graph_error,
+)
 from .onprem import ATTRIBUTE_MAP, MockOnPremDirectory, OnPremDirectory
 
 #: The attributes read for every user: identity/anchor attributes plus every AD attribute of the SOA table.
@@ -179,7 +187,7 @@ class LdapDirectory(OnPremDirectory):
             finally:
                 self._conn = None
 
-    def __enter__(self) -> "LdapDirectory":
+    def __enter__(self) -> LdapDirectory:
         return self
 
     def __exit__(self, *exc) -> None:

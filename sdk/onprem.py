@@ -9,7 +9,7 @@ port."""
 from __future__ import annotations
 
 import abc
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from .errors import ApiError, NotFound, parse_graph_error

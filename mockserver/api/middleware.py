@@ -10,14 +10,14 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, jsonify, request
 
-from ..domain.clock import iso
 from ..domain.bounds import clip
-from ..domain.journal import MAX_VALUE_CHARS, redact
+from ..domain.clock import iso
 from ..domain.entra.tokens import peek_claims
+from ..domain.journal import MAX_VALUE_CHARS, redact
 from ..domain.tenant import Tenant
 
 _EXCHANGE = re.compile(r"^/adminapi/[^/]+/([^/]+)(/.*)?$", re.IGNORECASE)
@@ -159,7 +159,7 @@ class RequestState:
     """What the hooks carry from before-request to after-request and teardown (kept in the WSGI environ:
     one lookup instead of a context-local proxy access per field on every request)."""
 
-    __slots__ = ("started", "facts", "tenant", "time", "decision", "locked")
+    __slots__ = ("decision", "facts", "locked", "started", "tenant", "time")
 
     def __init__(self, started: float, facts: RequestFacts | None):
         self.started, self.facts = started, facts
@@ -380,8 +380,8 @@ def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, reques
     """An injected 401 exactly as the API renders a refused token: Exchange with an empty body and its
     ``WWW-Authenticate``/``x-ms-diagnostics``; Graph with InvalidAuthenticationToken. A rule with
     ``claimsChallenge`` sends the continuous-access-evaluation challenge (new token issued from now on)."""
-    from ..domain.errors import Unauthenticated
     from ..domain.entra.tokens import CAE_REVOKED_MESSAGE, claims_challenge
+    from ..domain.errors import Unauthenticated
     if decision.claims_challenge:
         exc = Unauthenticated(decision.message or CAE_REVOKED_MESSAGE, reason="revoked",
                               claims=claims_challenge(int(tenant.clock.now())))

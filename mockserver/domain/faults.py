@@ -56,7 +56,7 @@ class FaultRule:
                 "hits": self.hits}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FaultRule":
+    def from_dict(cls, data: dict) -> FaultRule:
         """Rebuild from :meth:`to_dict` output."""
         return cls(id=data["id"], api=data.get("api") or "*", cmdlet=data.get("cmdlet"), path=data.get("path"),
                    method=data.get("method"), app=data.get("app"), user=data.get("user"),

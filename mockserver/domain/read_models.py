@@ -71,7 +71,7 @@ class _Counts:
         self.contrib: dict[str, tuple] = {}
         #: owner id -> mailbox guid (a set only for the rare owner with several recipients: memory at 100,000)
         self.by_owner: dict[str, object] = {}
-        self.by_type: dict[str, int] = {t: 0 for t in RECIPIENT_TYPES}
+        self.by_type: dict[str, int] = dict.fromkeys(RECIPIENT_TYPES, 0)
         self.soa = {"dirSyncedOnPremManaged": 0, "dirSyncedCloudManaged": 0, "cloudOnly": 0,
                     "cloudOnlyFlagged": 0, "objectSoaCloud": 0}
         self.live = self.deleted = 0
@@ -182,7 +182,7 @@ class _Counts:
         return {"live": self.live, "softDeleted": self.deleted, "byType": dict(self.by_type), "soa": dict(self.soa)}
 
 
-_COUNTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_COUNTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def mailbox_counts(tenant) -> dict:
@@ -210,7 +210,7 @@ class _AllMailboxes:
         return self.collection.slice(start, stop)
 
 
-_FILTER_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_FILTER_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FILTER_CACHE_SIZE = 8
 
 
@@ -256,7 +256,7 @@ def filter_mailboxes(tenant, *, search: str = "", recipient_type: str | None = N
 
 
 # ------------------------------------------------------------------------------------------------ the join
-_ANCHOR_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_ANCHOR_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _anchor_index(tenant) -> dict:

@@ -7,16 +7,16 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from .entra import keys
-from .audit import AuditLog, AuditRecord
-from .clock import TenantClock, run_timers_until
-from .entra.directory import Application, EntraUser, RoleAssignment
-from .errors import Conflict, InvalidArgument, NotFound
-from .ids import SeededIds, tenant_id_for
-from .exchange.mailboxes import Mailbox
-from .onprem.ad import ADUser
 from ..store.collection import Collection
 from ..store.persistence import TenantStore
+from .audit import AuditLog, AuditRecord
+from .clock import TenantClock, run_timers_until
+from .entra import keys
+from .entra.directory import Application, EntraUser, RoleAssignment
+from .errors import Conflict, InvalidArgument, NotFound
+from .exchange.mailboxes import Mailbox
+from .ids import SeededIds, tenant_id_for
+from .onprem.ad import ADUser
 
 PROFILES = ("ga", "preview", "strict")
 
@@ -84,11 +84,11 @@ class Tenant:
 
     def _attach_subsystems(self) -> None:
         # Imported here: the subsystem modules import this one for typing.
-        from .faults import FaultState
-        from .journal import RequestJournal
+        from .connect.sync import SyncEngine
         from .entra.pim import PimState
         from .exchange.rbac.engine import ExchangeRbac
-        from .connect.sync import SyncEngine
+        from .faults import FaultState
+        from .journal import RequestJournal
         self.sync = SyncEngine(self)
         self.rbac = ExchangeRbac(self)
         self.pim = PimState(self)

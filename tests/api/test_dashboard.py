@@ -9,7 +9,6 @@ from html import unescape
 import pytest
 
 from mockserver.app import create_app
-from mockserver.domain.audit import AuditRecord
 
 
 def rows(html: str) -> list[str]:

@@ -10,7 +10,8 @@ import re
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mockserver.domain.exchange import dispatch
 from mockserver.domain.snapshot import collections_of, dump_collection, dump_state

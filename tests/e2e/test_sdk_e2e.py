@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sdk import connect_mock
-from sdk.soa import drift, enable, disable, inventory, plan, preflight, revert, verify
+from sdk.soa import disable, drift, enable, inventory, plan, preflight, revert, verify
 
 pytestmark = pytest.mark.e2e
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 import pytest
 
 from mockserver.domain.entra import roles
-from mockserver.domain.errors import (CmdletNotRecognized, DomainError, InvalidArgument, NotFound, UnknownParameter,
-                                      WriteScopeViolation)
+from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
+from mockserver.domain.errors import (
+    CmdletNotRecognized,
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    UnknownParameter,
+    WriteScopeViolation,
+)
 from mockserver.domain.exchange import cmdlets, dispatch, opath, rules
 from mockserver.domain.exchange.cmdlets import MultiValuedEdit, Param, bind, register_cmdlet
 from mockserver.domain.exchange.dispatch import get_cmdlet
 from mockserver.domain.exchange.identity_resolution import find_mailboxes, resolve_mailbox, resolve_user
 from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
-from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
 
 
 def caller_for(tenant, app="automation", user=None):

@@ -9,10 +9,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from mockserver.domain.entra import login as identity, keys, roles
-from mockserver.domain.errors import InvalidArgument, NotFound
+from mockserver.domain.entra import keys, roles
+from mockserver.domain.entra import login as identity
 from mockserver.domain.entra.login import DEVICE_CODE_GRANT, EntraError
 from mockserver.domain.entra.tokens import verify_access_token
+from mockserver.domain.errors import InvalidArgument, NotFound
 
 BASE = "https://127.0.0.1:8443"
 

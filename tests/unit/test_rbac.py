@@ -5,11 +5,17 @@ from __future__ import annotations
 import pytest
 
 from mockserver.domain.entra import roles
-from mockserver.domain.errors import (CmdletNotRecognized, Conflict, InvalidArgument, NotFound, UnknownParameter,
-                                      WriteScopeViolation)
+from mockserver.domain.entra.tokens import Caller
+from mockserver.domain.errors import (
+    CmdletNotRecognized,
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    UnknownParameter,
+    WriteScopeViolation,
+)
 from mockserver.domain.exchange.rbac.engine import cmdlet_catalog
 from mockserver.domain.exchange.rbac.role_cmdlets import RBAC_CMDLETS
-from mockserver.domain.entra.tokens import Caller
 
 #: A pinned catalog of the Exchange cmdlets, so these tests do not depend on the Exchange room's progress.
 EXO = {

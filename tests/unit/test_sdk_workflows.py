@@ -7,8 +7,19 @@ import json
 import pytest
 
 from sdk.onprem import OnPremDirectory
-from sdk.soa import (AdaptiveRate, Checkpoint, drift, enable, inventory, plan, preflight, read_identities_csv,
-                     revert, summarize, verify)
+from sdk.soa import (
+    AdaptiveRate,
+    Checkpoint,
+    drift,
+    enable,
+    inventory,
+    plan,
+    preflight,
+    read_identities_csv,
+    revert,
+    summarize,
+    verify,
+)
 from sdk.soa.checkpoint import read_jsonl
 from sdk.testing import FakeExchange, fake_clients, fake_mailboxes, make_response
 
@@ -120,6 +131,7 @@ def test_resume_after_a_kill_between_write_and_checkpoint_is_exactly_once(tmp_pa
 
 def test_resume_refuses_a_checkpoint_of_another_operation(tmp_path):
     import pytest
+
     from sdk.errors import ConfigError
     from sdk.soa import disable
     svc, exo = _setup(1)

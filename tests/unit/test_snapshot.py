@@ -6,8 +6,8 @@ import json
 import pytest
 
 from mockserver.domain import snapshot
-from mockserver.domain.errors import InvalidArgument
 from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
+from mockserver.domain.errors import InvalidArgument
 
 
 def _toggle_one(tenant):

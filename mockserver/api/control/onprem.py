@@ -9,7 +9,6 @@ from ...domain.onprem import ad_admin
 from .blueprint import bp
 from .common import ControlError, load_body, tenant_or_404
 
-
 #: What ad_admin.create_ad_user accepts, for the OpenAPI document: 1-20 characters, none of the forbidden ones, no
 #: surrounding whitespace, not ending in a period.
 _SAM_PATTERN = (r'^[^"/\\\[\]:;|=,+*?<>@\s\x1c-\x1f]'

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .blueprint import bp
 from ...domain.bounds import parse_int
+from .blueprint import bp
 from .common import ControlError, load_body, tenant_or_404
 
 

@@ -29,7 +29,7 @@ def _prime_counts(tenant) -> None:
     try:
         with tenant.lock:
             mailbox_counts(tenant)
-    except Exception:  # noqa: BLE001 - a dashboard cache must never fail a tenant's creation
+    except Exception:  # a dashboard cache must never fail a tenant's creation
         logging.getLogger(__name__).exception("could not prime dashboard counts for %s", tenant.name)
 
 

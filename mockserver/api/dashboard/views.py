@@ -141,9 +141,9 @@ def sync(tenant_key: str):
     with t.lock:
         header = models.tenant_header(t)
         history = [r for r in models.sync_history(t)
-                   if not (status or policy) or isinstance(r, dict)
+                   if not (status or policy) or (isinstance(r, dict)
                    and (not status or str(r.get("status", "")).lower() == status)
-                   and (not policy or str(r.get("policyType", "")).lower() == policy)]
+                   and (not policy or str(r.get("policyType", "")).lower() == policy))]
         page = paginate(history, per_page=arg_int("per_page", 20, low=5, high=200))
         page.items = [models.run_view(r) for r in page.items]
         settings = models.sync_settings(t)

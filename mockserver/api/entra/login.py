@@ -10,8 +10,8 @@ from flask import Blueprint, jsonify, request
 from markupsafe import escape
 
 from ...domain.entra import login as identity
-from ...domain.errors import DomainError
 from ...domain.entra.errors import EntraError, tenant_not_found
+from ...domain.errors import DomainError
 from ..common import find_tenant, registry
 
 bp = Blueprint("identity", __name__)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
+from ...domain.entra.tokens import verify_access_token
 from ...domain.errors import DomainError, NotFound
 from ...domain.exchange import admin_api
-from ...domain.entra.tokens import verify_access_token
 from ..common import bearer_token, find_tenant
 from .blueprint import bp
 from .errors import error_parts
-from .invoke import _Request, _base_url, _flask_response, execute, render
+from .invoke import _base_url, _flask_response, _Request, execute, render
 
 _ODATA_EXCEPTION_TYPE = "Microsoft.OData.ODataException"
 

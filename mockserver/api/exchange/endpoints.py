@@ -28,7 +28,7 @@ class _Request:
     """What the hooks read of an Exchange POST (method, path, environ, the JSON body parsed once): a werkzeug
     request is built only for the rare cases that need one (query strings, bodies without a length)."""
 
-    __slots__ = ("environ", "method", "path", "body_json", "max_content_length", "_full")
+    __slots__ = ("_full", "body_json", "environ", "max_content_length", "method", "path")
 
     def __init__(self, environ: dict, path: str, max_content_length: int | None):
         self.environ, self.path, self.max_content_length = environ, path, max_content_length
@@ -116,7 +116,7 @@ class ExchangeEndpoints:
             except HTTPException as exc:  # e.g. a body over MAX_CONTENT_LENGTH: the app's own error shape
                 answer = self._json(exc.code, {"error": {"code": exc.name.replace(" ", ""),
                                                          "message": exc.description}}, {})
-            except Exception as exc:  # noqa: BLE001 - no traceback on the wire, as the app's own handler
+            except Exception as exc:  # no traceback on the wire, as the app's own handler
                 self.app.logger.exception("unhandled error")
                 answer = self._json(500, {"error": {"code": "InternalServerError", "message": f"The mock hit an "
                                                     f"internal error ({type(exc).__name__})."}}, {})
@@ -128,7 +128,7 @@ class ExchangeEndpoints:
         status, data, headers = answer
         try:
             extra = middleware.finish(state, req, status, registry)
-        except Exception as exc:  # noqa: BLE001 - e.g. the durable store failing to write: say so, no traceback
+        except Exception as exc:  # e.g. the durable store failing to write: say so, no traceback
             self.app.logger.exception("unhandled error after the handler")
             (status, data, headers), extra = self._json(500, {"error": {
                 "code": "InternalServerError",

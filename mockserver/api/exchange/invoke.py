@@ -8,18 +8,19 @@ import base64
 import hashlib
 import json
 import re
-from urllib.parse import urlencode, urlsplit, parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Response, current_app, request
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_host
 
-from ...domain.bounds import clip, loads as bounds_loads, parse_int
+from ...domain.bounds import clip, parse_int
+from ...domain.bounds import loads as bounds_loads
 from ...domain.clock import iso
-from ...domain.errors import DomainError, InvalidArgument, NotFound
-from ...domain.ids import SeededIds
-from ...domain.exchange import access, dispatch
 from ...domain.entra.tokens import verify_access_token
+from ...domain.errors import DomainError, InvalidArgument, NotFound
+from ...domain.exchange import access, dispatch
+from ...domain.ids import SeededIds
 from ..common import bearer_token, find_tenant
 from .blueprint import bp
 from .errors import JSON_TYPE, error_parts

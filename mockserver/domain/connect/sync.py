@@ -20,19 +20,37 @@ import copy
 
 from ..clock import iso
 from ..entra.directory import EntraUser
-from ..errors import InvalidArgument
-from .forward_sync import ForwardSync
 from ..entra.licensing import has_exchange_plan, license_user
-from .lifecycle import PurgeScheduler, soft_delete_user
+from ..errors import InvalidArgument
 from ..memory import bulk_allocation, shared_list
 from ..onprem.ad import REMOTE_USER_MAILBOX
+from .forward_sync import ForwardSync
+from .lifecycle import PurgeScheduler, soft_delete_user
 from .sync_index import SyncIndex
-from .sync_rules import (MIN_HONOURING_VERSION, apply_values, differs, entra_exchange_values,
-                         entra_identity_values, honours_exchange_cloud_managed, in_scope, mailbox_exchange_values,
-                         mailbox_identity_values, mail_user_values, primary_smtp, recipient_name,
-                         scope_filter, smtp_address_tuple, cloud_recipient_type)
+from .sync_rules import (
+    MIN_HONOURING_VERSION,
+    apply_values,
+    cloud_recipient_type,
+    differs,
+    entra_exchange_values,
+    entra_identity_values,
+    honours_exchange_cloud_managed,
+    in_scope,
+    mail_user_values,
+    mailbox_exchange_values,
+    mailbox_identity_values,
+    primary_smtp,
+    recipient_name,
+    scope_filter,
+    smtp_address_tuple,
+)
 from .sync_run import Run, conflict, guarded
-from .sync_settings import ALLOWED_SYNC_CYCLE_MINUTES, deletion_threshold_reached, effective_interval_minutes, validated_settings
+from .sync_settings import (
+    ALLOWED_SYNC_CYCLE_MINUTES,
+    deletion_threshold_reached,
+    effective_interval_minutes,
+    validated_settings,
+)
 from .writeback import WritebackJob
 
 POLICY_TYPES = ("Delta", "Initial")
@@ -311,7 +329,7 @@ class SyncEngine:
             return
         deletes.append((key, anchor, user))
 
-    def _upsert(self, run: "Run", key: str, ad, anchor: str, user) -> None:
+    def _upsert(self, run: Run, key: str, ad, anchor: str, user) -> None:
         t = self.tenant
         index = self.index
         now = run.now
@@ -388,7 +406,7 @@ class SyncEngine:
         else:
             run.unchanged += 1
 
-    def _mailbox(self, run: "Run", ad, anchor: str, user, mbx, dropped, restored: bool) -> bool:
+    def _mailbox(self, run: Run, ad, anchor: str, user, mbx, dropped, restored: bool) -> bool:
         live = mbx is not None and mbx.when_soft_deleted is None
         licensed = has_exchange_plan(user)
         rtd = cloud_recipient_type(ad, licensed, mbx.recipient_type_details if live else None)
@@ -528,7 +546,7 @@ class SyncEngine:
             if not self.index.upn_taken(candidate, None):
                 return candidate
 
-    def _finish(self, run: "Run", policy: str, scheduled: bool, stopped: int | None = None) -> dict:
+    def _finish(self, run: Run, policy: str, scheduled: bool, stopped: int | None = None) -> dict:
         t = self.tenant
         if stopped is not None:
             status = "stopped-deletion-threshold-exceeded"

@@ -19,7 +19,7 @@ def guarded(engine, policy: str, work) -> None:
     of the tenant (timers run inside request handling)."""
     try:
         work()
-    except Exception as exc:  # noqa: BLE001 -- see docstring
+    except Exception as exc:  # see docstring
         log.exception("scheduled %s run failed", policy)
         now = engine.tenant.clock.now()
         engine.add_history({"id": engine.tenant.ids.guid(), "policyType": policy, "trigger": "Scheduler",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..clock import iso
-from .errors import EntraError, invalid_grant, missing_parameter
 from ..errors import InvalidArgument, NotFound
+from .errors import EntraError, invalid_grant, missing_parameter
 
 DEVICE_CODE_LIFETIME = 900
 DEVICE_CODE_INTERVAL = 5

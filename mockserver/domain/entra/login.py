@@ -11,11 +11,18 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from . import keys, roles
 from ..clock import iso
+from . import keys, roles
 from .device_codes import device_code_response, device_flows
-from .errors import (EntraError, app_not_found, bad_assertion, bad_secret, invalid_grant, missing_parameter,
-                     no_client_credential)
+from .errors import (
+    EntraError,
+    app_not_found,
+    bad_assertion,
+    bad_secret,
+    invalid_grant,
+    missing_parameter,
+    no_client_credential,
+)
 from .tokens import api_for_scope, client_capabilities, issue_access_token, sessions_valid_from
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

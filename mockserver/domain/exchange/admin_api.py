@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from ..entra import roles as dirroles
 from ..errors import Forbidden, InvalidArgument, NotFound, Unauthenticated
-from . import access, errors as exo_errors
+from . import access
+from . import errors as exo_errors
 
 #: App-only and delegated permissions of the v2.0 surface (Learn: admin-api-authentication, Step 2).
 MANAGE_AS_APP_V2 = "Exchange.ManageAsAppV2"

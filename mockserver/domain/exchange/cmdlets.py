@@ -35,8 +35,8 @@ Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/ex
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import errors as exo_errors
 

@@ -6,12 +6,22 @@ The registry and parameter binding it builds on live in :mod:`.cmdlets`; the cmd
 from __future__ import annotations
 
 from ..errors import DomainError
-from . import access, errors as exo_errors
-# The built-in cmdlet modules register their cmdlets when imported (listed here, once).
-from . import (adminapi_cmdlets, mailbox_cmdlets, mailuser_cmdlets, move_requests, org_cmdlets,  # noqa: F401
-               recipient_cmdlets)
+from . import (
+    access,
+    adminapi_cmdlets,
+    mailbox_cmdlets,
+    mailuser_cmdlets,
+    move_requests,
+    org_cmdlets,
+    recipient_cmdlets,
+)
+from . import errors as exo_errors
 from .cmdlets import _REGISTRY, CmdletContext, CmdletSpec, InvokeResult, bind
-from .rbac import role_cmdlets  # noqa: F401
+from .rbac import role_cmdlets
+
+# The built-in cmdlet modules register their cmdlets when imported (listed here, once).
+BUILTIN_CMDLET_MODULES = (adminapi_cmdlets, mailbox_cmdlets, mailuser_cmdlets, move_requests, org_cmdlets,
+                          recipient_cmdlets, role_cmdlets)
 
 
 def get_cmdlet(name: str) -> CmdletSpec | None:
@@ -69,7 +79,7 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
 class _ReadCache:
     """The last cacheable read of a tenant (not plain data, so snapshots and the durable store skip it)."""
 
-    __slots__ = ("key", "version", "values", "warnings")
+    __slots__ = ("key", "values", "version", "warnings")
 
     def __init__(self, key, version, values, warnings):
         self.key, self.version, self.values, self.warnings = key, version, values, warnings

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from ..connect import lifecycle
-from .mailboxes import MAILBOX_TYPES
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import MultiValuedEdit, Param, register_cmdlet
 from .identity_resolution import check_unique, find_mailboxes, owner_of, resolve_mailbox
+from .mailboxes import MAILBOX_TYPES
 from .objects import mailbox_filter_view, mailbox_object
 from .opath import compile_filter
 

@@ -9,9 +9,9 @@ tenant behaviour profiles that decide who may flip ``IsExchangeCloudManaged`` (D
 from __future__ import annotations
 
 from ..entra import roles
-from .mailboxes import ELIGIBLE_TYPES
 from . import errors as exo_errors
 from .identity_resolution import owner_of
+from .mailboxes import ELIGIBLE_TYPES
 
 #: Set-Mailbox parameters whose attributes move to the cloud with IsExchangeCloudManaged.
 EXCHANGE_MAILBOX_PARAMS = (("EmailAddresses", "WindowsEmailAddress", "PrimarySmtpAddress", "Alias",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from flask import g
 
 from ....domain.entra import roles as R
-from ....domain.errors import Forbidden, Unauthenticated
 from ....domain.entra.tokens import peek_claims, verify_access_token
+from ....domain.errors import Forbidden, Unauthenticated
 from ...common import bearer_token, find_tenant
 
 INSUFFICIENT = "Insufficient privileges to complete the operation."

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.test import EnvironBuilder
 
-from .blueprint import VERSIONS, bp
 from .auth import authenticate
+from .blueprint import VERSIONS, bp
 from .errors import GraphError
 from .serialize import json_response
 from .users import json_body

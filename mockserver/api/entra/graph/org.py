@@ -2,8 +2,8 @@
 (features and accidental-deletion prevention from the tenant's sync settings), with ``$select``."""
 from __future__ import annotations
 
-from ....domain.errors import NotFound
 from ....domain.connect.sync_settings import graph_patch
+from ....domain.errors import NotFound
 from . import auth, query
 from .blueprint import endpoint
 from .serialize import collection, entity, no_content, on_premises_synchronization, organization

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
+from ....domain.errors import DomainError
 from ....domain.onprem import ldap_tree as dit
 from ....domain.onprem import ldap_writes as writes
-from ....domain.errors import DomainError
 from . import codec
 
 log = logging.getLogger("hybridsoa.ldap")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from ...clock import iso, parse_iso
-from ..directory import EntraUser
 from ...errors import InvalidArgument, NotFound, SyncedObjectReadOnly
+from ..directory import EntraUser
 
 #: Every property of ``microsoft.graph.user`` in the v1.0 CSDL, with its type (namespace prefixes dropped).
 USER_PROPERTIES: dict[str, str] = {

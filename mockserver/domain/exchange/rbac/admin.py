@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 import re
 
-from . import builtin as rbac_builtin
 from ...errors import Conflict, InvalidArgument, NotFound
+from . import builtin as rbac_builtin
 from .model import ROLE_NAME_MAX, ExoServicePrincipal, ManagementRole, ManagementScope, RoleAssignment
 
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

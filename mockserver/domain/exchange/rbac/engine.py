@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import builtin as rbac_builtin
 from ...entra import roles as dirroles
 from ...errors import InvalidArgument, NotFound, WriteScopeViolation
-from .. import cmdlets as registry, errors as exo_errors
+from ...wildcard import compile_wildcard
+from .. import cmdlets as registry
+from .. import errors as exo_errors
 from ..dispatch import all_cmdlets
+from . import builtin as rbac_builtin
 from .admin import RbacAdministration
 from .model import COMMON_PARAMETERS, ExoServicePrincipal, ManagementRole, ManagementScope, RoleAssignment
-from ...wildcard import compile_wildcard
-
 
 _CATALOG_CACHE: list = [None, {}]
 
@@ -49,7 +49,7 @@ def _lowered(role: ManagementRole, entry: tuple[str, list[str]]) -> frozenset[st
 class Grant:
     """The outcome of :meth:`ExchangeRbac.authorize`: the assignments that let the caller run this call."""
 
-    rbac: "ExchangeRbac"
+    rbac: ExchangeRbac
     cmdlet: str
     parameters: list[str]
     assignments: list[RoleAssignment] = field(default_factory=list)
