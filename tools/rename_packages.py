@@ -79,7 +79,9 @@ class AnchorMissing(Exception):
 
 
 def _replace_once(text: str, pattern: str, replacement: str, where: str, flags: int = re.M | re.S) -> str:
-    new, count = re.subn(pattern, lambda _m: replacement, text, count=1, flags=flags)
+    """``text`` with the one match of ``pattern`` replaced by ``replacement`` (literal text, ``{1}`` = group 1)."""
+    new, count = re.subn(pattern, lambda m: replacement.replace("{1}", m.group(1) or "") if m.groups() else replacement,
+                         text, count=1, flags=flags)
     if count != 1:
         raise AnchorMissing(f"{where}: no match for {pattern!r}")
     return new
@@ -106,8 +108,8 @@ def edit_pyproject(text: str, root: Path) -> str:
     are renamed by :func:`rewrite_text` before this runs."""
     if "[tool.setuptools.package-dir]" in text:
         # Already applied: refresh only the package list (new subpackages since the first run).
-        return _replace_once(text, r"^(\[tool\.setuptools\]\npackages = )\[.*?\n\]",
-                             rf"\g<1>{_toml_list(packages(root))}", "pyproject [tool.setuptools] packages")
+        return _replace_once(text, r"^(\[tool\.setuptools\]\n(?:#[^\n]*\n)*packages = )\[.*?\n\]",
+                             "{1}" + _toml_list(packages(root)), "pyproject [tool.setuptools] packages")
     setuptools = (
         "[tool.setuptools]\n"
         "# The folders keep their short names; installed, they are hybridsoa.mock and hybridsoa.sdk (no top-level\n"
@@ -119,7 +121,7 @@ def edit_pyproject(text: str, root: Path) -> str:
         + f'"{SCENARIOS_PACKAGE}" = "scenarios"\n\n'
         "[tool.setuptools.package-data]\n"
         f'"{RENAMES["mockserver"]}" = ["templates/*.html", "templates/**/*.html", "static/*"]\n'
-        "# The shipped scenarios (`hybridsoa-mock scenario list`), found through importlib.resources.\n"
+        "# The shipped scenarios (`hybridsoa-mock scenario list`), located with importlib's find_spec.\n"
         f'"{SCENARIOS_PACKAGE}" = ["*.yaml"]\n'
     )
     return _replace_once(

@@ -41,11 +41,10 @@ def connection_check(tenant, caller) -> None:
     rbac = getattr(tenant, "rbac", None)
     if rbac is not None and hasattr(rbac, "has_access") and rbac.has_access(caller):
         return
-    if caller.is_app:
-        if roles.EXCHANGE_MANAGE_AS_APP not in caller.roles:
-            raise Unauthenticated("The application does not hold the Exchange.ManageAsApp application permission.",
-                                  reason="missing_app_role", diagnostics_code="2000008",
-                                  diagnostics_category="insufficient_auth")
+    if caller.is_app and roles.EXCHANGE_MANAGE_AS_APP not in caller.roles:
+        raise Unauthenticated("The application does not hold the Exchange.ManageAsApp application permission.",
+                              reason="missing_app_role", diagnostics_code="2000008",
+                              diagnostics_category="insufficient_auth")
     if not (active_roles(tenant, caller) & EXCHANGE_ROLES):
         who = "service principal" if caller.is_app else "user"
         raise Forbidden(f"The {who} holds no directory role that grants access to Exchange Online.",

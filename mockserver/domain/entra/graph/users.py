@@ -471,7 +471,7 @@ def _interim_set_object_soa(tenant, user: EntraUser, cloud_managed: bool) -> Non
     user.on_premises_sync_enabled = None
     tenant.users.touch(user.id)
     if not cloud_managed:
-        for key in tenant.ad_users.keys():
+        for key in tenant.ad_users:
             ad = tenant.ad_users.get(key)
             if ad is not None and ad.consistency_guid == user.on_premises_immutable_id:
                 tenant.ad_users.touch(key)
