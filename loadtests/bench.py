@@ -175,6 +175,7 @@ def run_locust(user_class: str, host: str, env: dict, users: int, seconds: int, 
 def mock_sign_in(host: str, ca: str, tenant: dict) -> str:
     """Sign in once with MSAL (client credentials) as the seeded automation app."""
     import msal
+
     from mockserver.tls import CaPinnedSession
     app = next(a for a in tenant["apps"] if a["name"] == "automation")
     cca = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
@@ -212,6 +213,7 @@ def load_benchmarks(args, work: Path) -> dict:
     """Part 1: the mock (in memory and with --data-dir), the bare-Flask baseline on gunicorn 27 gthread (the old
     engine) and on granian (the engine), and moto, under the same Locust load."""
     import requests
+
     from mockserver.tls import ensure_tls
     tls = ensure_tls(work / "tls")
     ca = str(tls.ca)

@@ -97,9 +97,9 @@ def _toggle(tenant, mailboxes, i) -> None:
         old = mbx.is_exchange_cloud_managed
         mbx.is_exchange_cloud_managed = not old
         tenant.mailboxes.touch(mbx.guid)
-        tenant.record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                      parameters={"Identity": mbx.user_principal_name, "IsExchangeCloudManaged": not old},
-                      changes={"IsExchangeCloudManaged": {"old": old, "new": not old}})
+        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
+                                parameters={"Identity": mbx.user_principal_name, "IsExchangeCloudManaged": not old},
+                                changes={"IsExchangeCloudManaged": {"old": old, "new": not old}})
 
 
 def run(kind: str, mailboxes: int, toggles: int, workdir: str) -> dict:

@@ -71,6 +71,7 @@ def raw_set_mailbox(url: str, ca: str, tenant_id: str, token: str, ids: list[str
 def run(mailboxes: int, raw: int, concurrency: int, latency_mailboxes: int = 0, sequential: int = 0) -> dict:
     """Create the tenant, measure the raw baseline, then the SDK enable; return the figures."""
     import requests
+
     from sdk import connect_mock
     from sdk.soa import AdaptiveRate, enable, plan
     if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
@@ -169,7 +170,9 @@ def run_latency(url: str, ca: str, mailboxes: int, sequential: int, concurrency:
 def run_throttled(url: str, ca: str, mailboxes: int, concurrency: int, work: Path) -> dict:
     """Setting 3: 250 ms per call and a 5 calls/s (burst 20) throttle; SDK time vs the budget for its calls."""
     import math
+
     import requests
+
     from sdk import connect_mock
     creds = _tenant(url, ca, mailboxes, "bench-throttled")
     conn = connect_mock(url, ca, creds, pool_size=2 * concurrency)

@@ -33,7 +33,7 @@ EXCHANGE_SCOPE = ["https://outlook.office365.com/.default"]
 
 _state: dict = {}
 #: (mailbox alias, the value its next toggle sets): taken by one client at a time, put back when done.
-_identities: "queue.Queue[tuple[str, bool]]" = queue.Queue()
+_identities: queue.Queue[tuple[str, bool]] = queue.Queue()
 
 
 class VerifyingSession(requests.Session):

@@ -6,7 +6,6 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 
 from .domain import bounds
-
 from .domain.tenant import TenantRegistry
 
 
@@ -64,9 +63,9 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
     from .api import middleware
     from .api.control import bp as control_bp
     from .api.dashboard import bp as dashboard_bp
-    from .api.exchange import bp as exchange_bp
     from .api.entra.graph import bp as graph_bp
     from .api.entra.login import bp as identity_bp
+    from .api.exchange import bp as exchange_bp
 
     app.register_blueprint(identity_bp)
     app.register_blueprint(exchange_bp)

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from .errors import ApiError, AuthError, AuthenticationFailed, ConfigError, HybridSoaError, Unreachable
+from .errors import ApiError, AuthenticationFailed, AuthError, ConfigError, HybridSoaError, Unreachable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EPILOG = ("Exit codes: 0 all done, 1 some items failed, 2 usage or configuration error, "
@@ -238,8 +238,15 @@ def _table(title: str, counts: dict) -> None:
 
 
 def _progress(total: int, label: str, disabled: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
@@ -259,6 +266,7 @@ def _progress(total: int, label: str, disabled: bool):
 def cmd_inventory(args) -> int:
     """``hybridsoa inventory``: every mailbox with its SOA state and eligibility."""
     from dataclasses import asdict
+
     from .soa.inventory import inventory, summarize
     conn = _connect(args)
     rows = inventory(conn.exchange, filter=args.filter, include_mail_users=args.include_mail_users,
@@ -332,9 +340,9 @@ def cmd_toggle(args) -> int:
         if task is not None:
             progress.advance(task)
 
-    common = dict(concurrency=args.concurrency, dry_run=args.dry_run, checkpoint=args.checkpoint,
-                  backup=args.backup, on_item=on_item, readback_attempts=max(1, args.readback_retries),
-                  halt_on_silent=not args.no_halt_on_silent, rate=AdaptiveRate(initial=max(0.1, args.rate)))
+    common = {"concurrency": args.concurrency, "dry_run": args.dry_run, "checkpoint": args.checkpoint,
+              "backup": args.backup, "on_item": on_item, "readback_attempts": max(1, args.readback_retries),
+              "halt_on_silent": not args.no_halt_on_silent, "rate": AdaptiveRate(initial=max(0.1, args.rate))}
     try:
         with progress:
             task = progress.add_task(label, total=total)
@@ -390,7 +398,7 @@ def cmd_verify(args) -> int:
             baseline = json.load(fh)
     report = verify(cp, conn.exchange, baseline=baseline)
     doc = report.to_dict()
-    _write_output(args.output, [{k: v for k, v in i.items()} for i in doc["items"]], doc)
+    _write_output(args.output, [dict(i) for i in doc["items"]], doc)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     _table("verify", report.counts)
@@ -431,7 +439,7 @@ def cmd_drift(args) -> int:
 
 def cmd_status(args) -> int:
     """``hybridsoa status``: outcome counts of a checkpoint, without signing in."""
-    from .soa.checkpoint import Checkpoint, SILENT, FAILURE_STATUSES
+    from .soa.checkpoint import FAILURE_STATUSES, SILENT, Checkpoint
     if not os.path.exists(args.checkpoint):
         raise UsageError(f"checkpoint not found: {args.checkpoint}")
     cp = Checkpoint.load(args.checkpoint)

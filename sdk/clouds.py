@@ -53,7 +53,7 @@ class Cloud:
         raise ValueError(f"unknown api {api!r} (expected 'exchange' or 'graph')")
 
     @classmethod
-    def local(cls, url: str, ca_path: str | None = None) -> "Cloud":
+    def local(cls, url: str, ca_path: str | None = None) -> Cloud:
         """The hybridsoa mock at ``url`` (one origin for login, Graph, Exchange and ``/_mock``), trusting ``ca_path``.
 
         Scopes keep the public resource identifiers: the mock derives token audiences from them exactly as
@@ -63,7 +63,7 @@ class Cloud:
                    graph_resource=GLOBAL.graph_resource, exchange_resource=GLOBAL.exchange_resource,
                    verify=ca_path if ca_path else True, is_local=True, control_url=f"{root}/_mock")
 
-    def with_verify(self, verify: bool | str) -> "Cloud":
+    def with_verify(self, verify: bool | str) -> Cloud:
         """The same cloud with a different TLS verification setting (e.g. a corporate proxy CA bundle)."""
         return replace(self, verify=verify)
 

@@ -137,7 +137,7 @@ class ErrorTriple:
     text: str
 
     @classmethod
-    def parse(cls, message: str) -> "ErrorTriple":
+    def parse(cls, message: str) -> ErrorTriple:
         """Split ``<ErrId>|<ExceptionType>|<text>``; the text may itself contain ``|``."""
         parts = (message or "").split("|", 2)
         if len(parts) == 3:
@@ -172,7 +172,7 @@ def retry_after_seconds(headers) -> float | None:
         return None
     if now is None:
         import datetime as _dt
-        now = _dt.datetime.now(tz=when.tzinfo or _dt.timezone.utc)
+        now = _dt.datetime.now(tz=when.tzinfo or _dt.UTC)
     return max(0.0, (when - now).total_seconds())
 
 

@@ -3,7 +3,7 @@
 (at most 20 requests per batch, per the JSON batching docs)."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from .errors import graph_error_from_batch, parse_graph_error
@@ -35,7 +35,7 @@ class GraphClient:
         self.base = f"{cloud.graph_url.rstrip('/')}/{version}"
 
     def _url(self, path: str) -> str:
-        return path if path.startswith("https://") or path.startswith("http://") else \
+        return path if path.startswith(("https://", "http://")) else \
             f"{self.base}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, *, params: dict | None = None, json=None,

@@ -17,22 +17,31 @@ import base64
 import ssl
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 from urllib.parse import unquote, urlsplit
 
-from .errors import (ApiError, AuthenticationFailed, ConfigError, Conflict, InvalidParameter, NotFound,
-                     PermissionDenied, Transient)
-from .errors import parse_graph_error
+from . import soa_attributes as soa
+from .errors import (
+    ApiError,
+    AuthenticationFailed,
+    ConfigError,
+    Conflict,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    Transient,
+    parse_graph_error,
+)
 from .onprem import ATTRIBUTE_MAP, MockOnPremDirectory, OnPremDirectory
 
 #: The attributes read for every user: identity/anchor attributes plus every AD attribute of the SOA table.
 USER_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "displayName", "distinguishedName", "objectGUID",
                    "mS-DS-ConsistencyGuid", "msExchRecipientTypeDetails", *ATTRIBUTE_MAP.values())
 #: AD attributes that hold several values (everything else in the table is single-valued).
-MULTI_VALUED = frozenset(("proxyAddresses",) + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6)))
+MULTI_VALUED = frozenset(a.ad for a in soa.COMPARED if a.kind in (soa.ADDRESSES, soa.MULTI))
 #: AD attributes of Boolean syntax (``TRUE``/``FALSE`` on the wire).
-BOOLEAN = frozenset(("msExchHideFromAddressLists",))
+BOOLEAN = frozenset(a.ad for a in soa.COMPARED if a.kind == soa.FLAG)
 #: Octet-string GUIDs: objectGUID shown as a GUID string, the source anchor as base64 (= onPremisesImmutableId).
 GUIDS = frozenset(("objectGUID", "mS-DS-ConsistencyGuid"))
 #: Integer syntax.
@@ -179,7 +188,7 @@ class LdapDirectory(OnPremDirectory):
             finally:
                 self._conn = None
 
-    def __enter__(self) -> "LdapDirectory":
+    def __enter__(self) -> LdapDirectory:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import requests
 from requests.adapters import BaseAdapter

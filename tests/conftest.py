@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mockserver.app import create_app
-from mockserver.domain.tenant import TenantRegistry
 from mockserver.domain.entra.tokens import issue_access_token
+from mockserver.domain.tenant import TenantRegistry
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@ whatever comes due (Entra Connect cycles, write-back, forward sync, purges) in t
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Protocol
 
 #: Default start of a frozen tenant clock, so seeded tenants print the same timestamps every run.
-DEFAULT_FROZEN_START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc).timestamp()
+DEFAULT_FROZEN_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()
 
 
 class Timer(Protocol):
@@ -43,7 +44,7 @@ class TenantClock:
 
     def now_dt(self) -> datetime:
         """Current tenant time as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.now(), tz=timezone.utc)
+        return datetime.fromtimestamp(self.now(), tz=UTC)
 
     def set(self, when: float) -> None:
         """Move the clock to ``when`` (used by the timer loop; never moves backwards)."""
@@ -68,7 +69,7 @@ class TenantClock:
         return {"now": self.now(), "frozen": self.frozen, "speed": self.speed}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TenantClock":
+    def from_dict(cls, data: dict) -> TenantClock:
         """Rebuild a clock from :meth:`to_dict` output."""
         return cls(data["now"], frozen=data.get("frozen", False), speed=data.get("speed", 1.0))
 
@@ -97,7 +98,7 @@ def iso(ts: float | None) -> str | None:
     """Render epoch seconds as the ISO-8601 UTC form Graph and Exchange use (``2026-01-05T09:00:00Z``)."""
     if ts is None:
         return None
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ts, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
 
 
@@ -108,5 +109,5 @@ def parse_iso(text: str) -> float:
         text = text[:-1] + "+00:00"
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()

@@ -56,7 +56,7 @@ class FaultRule:
                 "hits": self.hits}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FaultRule":
+    def from_dict(cls, data: dict) -> FaultRule:
         """Rebuild from :meth:`to_dict` output."""
         return cls(id=data["id"], api=data.get("api") or "*", cmdlet=data.get("cmdlet"), path=data.get("path"),
                    method=data.get("method"), app=data.get("app"), user=data.get("user"),
@@ -276,9 +276,7 @@ class FaultState:
             app = self.tenant.app_by_client_id(app_id) if app_id else None
             if wanted != (app_id or "").lower() and not (app and app.name.lower() == wanted):
                 return False
-        if rule.user and (user or "").lower() != rule.user.lower():
-            return False
-        return True
+        return not (rule.user and (user or "").lower() != rule.user.lower())
 
     # ------------------------------------------------------------ snapshots
     def to_dict(self) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import functools
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 #: Parameter / form field names whose values never reach the journal (matched case-insensitively, in part).
 SECRET_NAME = re.compile(r"(password|secret|assertion|token|authorization|credential|privatekey|code_verifier|"

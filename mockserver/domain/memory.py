@@ -43,7 +43,7 @@ class SharedList(list):
         return list(*args) if args else super().__new__(cls)
 
     @classmethod
-    def of(cls, values) -> "SharedList":
+    def of(cls, values) -> SharedList:
         """A shared list holding ``values``."""
         shared = list.__new__(cls)
         list.extend(shared, values)

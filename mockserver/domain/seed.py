@@ -7,9 +7,19 @@ import sys
 from .entra import keys, roles
 from .entra.directory import Application, EntraUser
 from .memory import EMPTY_LIST, SharedList
-from .onprem.ad import (ONPREM_EQUIPMENT_MAILBOX, ONPREM_MAIL_USER, ONPREM_ROOM_MAILBOX, ONPREM_SHARED_MAILBOX,
-                        ONPREM_USER_MAILBOX, REMOTE_EQUIPMENT_MAILBOX, REMOTE_ROOM_MAILBOX, REMOTE_SHARED_MAILBOX,
-                        REMOTE_USER_MAILBOX, ADUser, consistency_guid_for)
+from .onprem.ad import (
+    ONPREM_EQUIPMENT_MAILBOX,
+    ONPREM_MAIL_USER,
+    ONPREM_ROOM_MAILBOX,
+    ONPREM_SHARED_MAILBOX,
+    ONPREM_USER_MAILBOX,
+    REMOTE_EQUIPMENT_MAILBOX,
+    REMOTE_ROOM_MAILBOX,
+    REMOTE_SHARED_MAILBOX,
+    REMOTE_USER_MAILBOX,
+    ADUser,
+    consistency_guid_for,
+)
 
 #: name -> (app roles, directory roles)
 SEED_APPS = {
@@ -246,10 +256,10 @@ def seed_onprem(tenant, count: int, *, realistic: bool = False) -> list[ADUser]:
 def finish_mix(tenant) -> None:
     """After the seed's Initial cycle: flip the mix's already-cloud-managed mailboxes and create its cloud-only
     ones (a licensed cloud user with a mailbox each)."""
+    from .entra.licensing import license_user
     from .exchange.identity_resolution import mailbox_of
     from .exchange.recipient_cmdlets import new_cloud_mailbox
-    from .entra.licensing import license_user
-    mix = getattr(tenant, "seed_mix", None) or {}
+    mix = tenant.seed_mix
     tenant.sync.unlicensed_seed.clear()
     if not mix:
         return

@@ -7,16 +7,17 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from .entra import keys
-from .audit import AuditLog, AuditRecord
-from .clock import TenantClock, run_timers_until
-from .entra.directory import Application, EntraUser, RoleAssignment
-from .errors import Conflict, InvalidArgument, NotFound
-from .ids import SeededIds, tenant_id_for
-from .exchange.mailboxes import Mailbox
-from .onprem.ad import ADUser
 from ..store.collection import Collection
 from ..store.persistence import TenantStore
+from .audit import AuditLog, AuditRecord
+from .clock import TenantClock, run_timers_until
+from .entra import keys
+from .entra.directory import Application, EntraUser, RoleAssignment
+from .errors import Conflict, InvalidArgument, NotFound
+from .exchange.mailboxes import Mailbox
+from .exchange.rate_window import RateWindow
+from .ids import SeededIds, tenant_id_for
+from .onprem.ad import ADUser
 
 PROFILES = ("ga", "preview", "strict")
 
@@ -76,6 +77,14 @@ class Tenant:
         self.org_config: dict = {"ExchangeAttributesCloudManagedByDefault": False}
         #: New-MoveRequest -Outbound requests by ExchangeGuid (exchange/move_requests.py).
         self.move_requests: dict = {}
+        #: The admin API's call budget and request-ids (not in snapshots: a reset or restore starts it afresh).
+        self.exchange_rate_window = RateWindow(self.id)
+        #: The last cacheable Exchange read (dispatch.py) and the alias/name index of -Identity resolution
+        #: (identity_resolution.py): runtime caches, rebuilt on demand, never in snapshots.
+        self.exo_read_cache = None
+        self.exo_name_index = None
+        #: Seeding's plan of which AD users become which kind of recipient (seed.py), emptied once applied.
+        self.seed_mix: dict = {}
         # On-premises AD
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()
@@ -84,22 +93,25 @@ class Tenant:
 
     def _attach_subsystems(self) -> None:
         # Imported here: the subsystem modules import this one for typing.
-        from .faults import FaultState
-        from .journal import RequestJournal
+        from .connect.sync import SyncEngine
+        from .entra.device_codes import DeviceFlows
         from .entra.pim import PimState
         from .exchange.rbac.engine import ExchangeRbac
-        from .connect.sync import SyncEngine
+        from .faults import FaultState
+        from .journal import RequestJournal
         self.sync = SyncEngine(self)
         self.rbac = ExchangeRbac(self)
         self.pim = PimState(self)
         self.faults = FaultState(self)
         self.journal = RequestJournal()
+        #: Device codes issued (short-lived: not part of snapshots, gone after a reset).
+        self.device_flows = DeviceFlows(self)
 
     # ----------------------------------------------------------------- time
     @property
     def timers(self) -> list:
         """Subsystems with scheduled work (Entra Connect, write-back, forward sync, purges, PIM expiry)."""
-        return [t for t in (self.sync, self.pim) if hasattr(t, "next_due")]
+        return [self.sync, self.pim]
 
     def catch_up(self) -> int:
         """Run everything due up to the clock's current reading (called before each request)."""
@@ -160,10 +172,11 @@ class Tenant:
         return assignment
 
     # ---------------------------------------------------------------- audit
-    def record(self, api: str, operation: str, caller, *, target: str | None = None, parameters: dict | None = None,
-               succeeded: bool = True, changes: dict | None = None, error: str | None = None) -> AuditRecord:
+    def add_audit_record(self, api: str, operation: str, caller, *, target: str | None = None,
+                         parameters: dict | None = None, succeeded: bool = True, changes: dict | None = None,
+                         error: str | None = None) -> AuditRecord:
         """Append an audit record (caller may be a :class:`~.tokens.Caller`, a dict or None for the control plane)."""
-        who = caller.describe() if hasattr(caller, "describe") else (caller or {"kind": "controlPlane"})
+        who = (caller or {"kind": "controlPlane"}) if caller is None or isinstance(caller, dict) else caller.describe()
         return self.audit.append(AuditRecord(
             id=self.ids.guid(), time=self.clock.now(), api=api, operation=operation, caller=who, target=target,
             parameters=parameters or {}, succeeded=succeeded, changed=bool(changes), changes=changes or {},

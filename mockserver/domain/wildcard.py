@@ -99,7 +99,7 @@ def compile_wildcard(pattern: str, question_mark: bool = True) -> Wildcard:
 class _LiteralQuestion:
     """A star-only pattern whose ``?`` characters are literal (a rare input, so simply matched case by case)."""
 
-    __slots__ = ("pattern", "parts")
+    __slots__ = ("parts", "pattern")
 
     def __init__(self, pattern: str):
         self.pattern, self.parts = pattern, pattern.split("*")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import bisect
 import itertools
 from array import array
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 _SEQ_LIMIT = 2 ** 62

@@ -10,7 +10,7 @@ import json
 import os
 import threading
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import ConfigError
 
@@ -24,7 +24,7 @@ RETRYABLE = frozenset({FAILED, SILENT})
 
 def now_iso() -> str:
     """UTC timestamp for records."""
-    return _dt.datetime.now(tz=_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _dt.datetime.now(tz=_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class JsonlWriter:
@@ -129,7 +129,7 @@ class Checkpoint:
         return Plan(waves=waves)
 
     @classmethod
-    def open(cls, path: str | None, header: dict, *, fsync: bool = True) -> "Checkpoint":
+    def open(cls, path: str | None, header: dict, *, fsync: bool = True) -> Checkpoint:
         """Open (resume) or create a checkpoint. Resuming requires the same operation and target."""
         if not path:
             return cls(None, header)
@@ -156,7 +156,7 @@ class Checkpoint:
         return cp
 
     @classmethod
-    def load(cls, path: str) -> "Checkpoint":
+    def load(cls, path: str) -> Checkpoint:
         """Read a checkpoint without opening it for writing (``status``, ``verify``)."""
         records = read_jsonl(path)
         header = next((r for r in records if r.get("type") == "run"), None)

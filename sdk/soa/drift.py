@@ -2,8 +2,8 @@
 source of authority) and the on-premises directory (which keeps being edited by on-prem tools and goes stale)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from ..errors import NotFound
 from ..onprem import ATTRIBUTE_MAP, OnPremDirectory, normalize
@@ -45,9 +45,9 @@ class DriftReport:
         for it in self.items:
             for d in it.get("differences") or [{"attribute": "", "adAttribute": "", "cloud": "", "onprem": ""}]:
                 out.append({"Identity": it["identity"], "DisplayName": it.get("displayName") or "",
-                            "SamAccountName": it.get("samAccountName") or "", "Status": it["status"], **{
+                            "SamAccountName": it.get("samAccountName") or "", "Status": it["status"],
                                 "Attribute": d["attribute"], "AdAttribute": d["adAttribute"],
-                                "Cloud": _text(d["cloud"]), "OnPrem": _text(d["onprem"])}})
+                                "Cloud": _text(d["cloud"]), "OnPrem": _text(d["onprem"])})
         return out
 
     def to_dict(self) -> dict:

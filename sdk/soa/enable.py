@@ -12,17 +12,28 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from ..errors import ApiError, NotFound
 from ..exchange import EXCHANGE_ATTRIBUTES, MAILBOX_SELECT, MAX_BATCH, BatchItem
 from ..transport import ResponseObserver
-from .checkpoint import (ALREADY, Backup, CHANGED, Checkpoint, FAILED, FAILURE_STATUSES, INELIGIBLE, NOT_FOUND,
-                         SILENT, WOULD_CHANGE)
+from .checkpoint import (
+    ALREADY,
+    CHANGED,
+    FAILED,
+    FAILURE_STATUSES,
+    INELIGIBLE,
+    NOT_FOUND,
+    SILENT,
+    WOULD_CHANGE,
+    Backup,
+    Checkpoint,
+)
 from .inventory import _true, eligibility
-from .plan import Plan, plan as make_plan
+from .plan import Plan
+from .plan import plan as make_plan
 
 
 class AdaptiveRate(ResponseObserver):

@@ -76,7 +76,7 @@ class InventoryRow:
     Class: str = ""
 
     @classmethod
-    def from_mailbox(cls, mbx: dict) -> "InventoryRow":
+    def from_mailbox(cls, mbx: dict) -> InventoryRow:
         """Build a row from a Get-Mailbox (or Get-MailUser / Get-User) object."""
         ok, reason = eligibility(mbx)
         klass, why = classify(mbx)

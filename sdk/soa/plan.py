@@ -4,8 +4,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 DEFAULT_WAVES = (10, 100, 1000)
 
@@ -33,7 +33,7 @@ class Plan:
         return {"waves": self.waves}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Plan":
+    def from_dict(cls, data: dict) -> Plan:
         """From :meth:`to_dict` output."""
         return cls(waves=[list(w) for w in data.get("waves") or []])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ApiError, PermissionDenied
-from ..graph import (EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, HYBRID_IDENTITY_ADMINISTRATOR, ROLE_NAMES)
+from ..graph import EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, HYBRID_IDENTITY_ADMINISTRATOR, ROLE_NAMES
 from .inventory import inventory, summarize
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -163,7 +163,7 @@ def preflight(exchange, *, graph=None, tokens=None, onprem=None) -> PreflightRep
         to_enable = report.summary["toEnable"]
         report.add("eligibility", PASS if to_enable else WARN,
                    f"{report.summary['eligible']} eligible mailboxes, {to_enable} still AD-managed, "
-                   f"{report.summary['cloudManaged']} already cloud-managed", **{"toEnable": to_enable})
+                   f"{report.summary['cloudManaged']} already cloud-managed", toEnable=to_enable)
     except ApiError as exc:
         report.add("eligibility", FAIL, f"could not list mailboxes: {exc}")
         return report

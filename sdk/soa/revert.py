@@ -6,7 +6,7 @@ with the AD values; there is no merge. With ``reconcile=True`` the cloud values 
 result lists, per mailbox, what the next cycle will overwrite."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import HybridSoaError
 from ..onprem import ATTRIBUTE_MAP, OnPremDirectory, to_ad_value
@@ -57,4 +57,4 @@ def revert(exchange, onprem: OnPremDirectory | None, identities: Plan | Iterable
     return run_toggle(exchange, identities, target=False, operation="revert", pre_change=pre_change, **kwargs)
 
 
-__all__ = ["revert", "ReconcileError", "ATTRIBUTE_MAP"]
+__all__ = ["ATTRIBUTE_MAP", "ReconcileError", "revert"]

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from mockserver.app import create_app
 from mockserver.domain.entra.graph.users import graph_property
-from mockserver.domain.tenant import TenantRegistry
 from mockserver.domain.entra.tokens import issue_access_token
+from mockserver.domain.tenant import TenantRegistry
 
 HEADERS_EVENTUAL = {"ConsistencyLevel": "eventual"}
 

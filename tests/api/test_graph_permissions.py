@@ -6,8 +6,8 @@ import pytest
 
 from mockserver.app import create_app
 from mockserver.domain.entra import roles as R
-from mockserver.domain.tenant import TenantRegistry
 from mockserver.domain.entra.tokens import issue_access_token
+from mockserver.domain.tenant import TenantRegistry
 
 PLACEHOLDER_USER = "{user}"
 RD = "/roleManagement/directory"

@@ -3,7 +3,7 @@ from AD's ``manager``, ``/$count`` inside ``$filter``, ``$count`` with and witho
 error (routing 405/501 included) dated on the tenant clock."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -211,7 +211,7 @@ def test_raw_count_without_the_header_has_graphs_text(client, t, gh):
 
 
 def _tenant_date(t) -> str:
-    return datetime.fromtimestamp(t.clock.now(), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(t.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @pytest.mark.parametrize("method,path,status", [

@@ -8,8 +8,8 @@ import pytest
 
 from mockserver.app import create_app
 from mockserver.domain.entra.graph.users import DEFAULT_PROPERTIES, SYNCED_MESSAGE
-from mockserver.domain.tenant import TenantRegistry
 from mockserver.domain.entra.tokens import issue_access_token
+from mockserver.domain.tenant import TenantRegistry
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 

@@ -9,7 +9,8 @@ import logging
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mockserver.domain import bounds
 
@@ -192,7 +193,7 @@ def test_graph_top_with_thousands_of_digits(world, quiet_log):
 
 def test_a_journalled_lone_surrogate_does_not_break_the_dashboard(world, quiet_log):
     tenant, client, auth_header = world
-    raw = ('{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "zz\\ud800zz"}}}').encode()
+    raw = (b'{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "zz\\ud800zz"}}}')
     resp = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", data=raw, content_type="application/json",
                        headers=auth_header(tenant, "exchange"))
     assert resp.status_code == 404

@@ -10,7 +10,8 @@ import re
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mockserver.domain.exchange import dispatch
 from mockserver.domain.snapshot import collections_of, dump_collection, dump_state
@@ -202,7 +203,7 @@ def test_control_plane_never_5xx(world, keys, data):
             value = data.draw(mostly(st.sampled_from(keys["sam"]), JUNK_TEXT), label=name)
         else:
             value = data.draw(JUNK_TEXT, label=name)
-        url = url.replace("{%s}" % name, path_segment(value))
+        url = url.replace(f"{{{name}}}", path_segment(value))
     query = {}
     for name, spec in params.items():
         if spec.get("in") == "query" and data.draw(st.booleans(), label=f"has {name}"):

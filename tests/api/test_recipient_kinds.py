@@ -178,9 +178,9 @@ def test_every_identity_form_resolves_and_an_ambiguous_name_is_refused(client, t
         got = values(invoke(client, tenant, exo, "Get-Mailbox", {"Identity": str(form)}))
         assert [g["Alias"] for g in got] == [mbx["Alias"]], form
     new_ad(client, tenant, {"sAMAccountName": "twin1", "displayName": "Sam Twin", "cn": "Sam Twin",
-                            "ou": f"OU=Users,OU=Corp,DC=kinds,DC=local"})
+                            "ou": "OU=Users,OU=Corp,DC=kinds,DC=local"})
     new_ad(client, tenant, {"sAMAccountName": "twin2", "displayName": "Sam Twin", "cn": "Sam Twin",
-                            "ou": f"OU=Shared,OU=Corp,DC=kinds,DC=local"})
+                            "ou": "OU=Shared,OU=Corp,DC=kinds,DC=local"})
     cycle(client, tenant)
     for cmdlet in ("Get-Mailbox", "Set-Mailbox", "Get-Recipient"):
         params = {"Identity": "Sam Twin"}

@@ -108,7 +108,7 @@ def test_threshold_stop_through_control_plane(client, tenant):
     users = client.get(f"{base}/onprem/users").get_json()["value"][:3]
     for u in users:
         resp = client.post(f"{base}/onprem/users/{u['sAMAccountName']}/move",
-                           json={"ou": f"OU=Disabled,DC=syncapi,DC=local"})
+                           json={"ou": "OU=Disabled,DC=syncapi,DC=local"})
         assert resp.status_code == 200 and resp.get_json()["inSyncScope"] is False
     run = cycle(client, tenant)
     assert run["status"] == "stopped-deletion-threshold-exceeded" and run["pendingDeletes"] == 3

@@ -137,7 +137,7 @@ def _toggle_until_killed(server: Server, seed: int) -> Run:
     def client(worker: int):
         mine = run.upns[worker::4]
         local = random.Random(seed * 100 + worker)
-        state = {u: False for u in mine}
+        state = dict.fromkeys(mine, False)
         while True:
             upn = local.choice(mine)
             value = not state[upn]

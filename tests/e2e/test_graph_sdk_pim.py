@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import certifi
 import httpx
@@ -86,7 +86,7 @@ def test_eligible_user_activates_with_the_sdk_and_exchange_follows(tenant, mock_
     user = next(u for u in tenant["users"] if u["userPrincipalName"].startswith("user@"))
     me = MsalUserCredential(tenant, user["userPrincipalName"], user["password"])
     clock = mock_session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/clock").json()
-    now = datetime.fromtimestamp(clock["epochSeconds"], tz=timezone.utc)
+    now = datetime.fromtimestamp(clock["epochSeconds"], tz=UTC)
 
     def activation(expiration):
         return UnifiedRoleAssignmentScheduleRequest(

@@ -10,7 +10,8 @@ import uuid
 
 import ldap3
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sdk import connect_mock
 

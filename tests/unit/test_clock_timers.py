@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.onprem import ad_admin
 from mockserver.domain.clock import iso
 from mockserver.domain.errors import InvalidArgument
+from mockserver.domain.onprem import ad_admin
 
 from .test_sync_rules import ad_of_type, mailbox_of
 

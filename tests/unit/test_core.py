@@ -1,10 +1,10 @@
 """Core domain: tenants, clock timers, change-tracking collections, tokens."""
-from mockserver.domain.clock import TenantClock, run_timers_until
-from mockserver.domain.errors import Unauthenticated
-from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
-from mockserver.store.collection import Collection
-
 import pytest
+
+from mockserver.domain.clock import TenantClock, run_timers_until
+from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
+from mockserver.domain.errors import Unauthenticated
+from mockserver.store.collection import Collection
 
 
 def test_tenant_is_deterministic_under_seed(registry):

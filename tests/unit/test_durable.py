@@ -21,8 +21,8 @@ def _toggle(tenant, index=0, value=True):
         mbx = [m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"][index]
         mbx.is_exchange_cloud_managed = value
         tenant.mailboxes.touch(mbx.guid)
-        tenant.record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                      changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
+        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
+                                changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
         return mbx.guid
 
 
@@ -85,9 +85,8 @@ def test_failed_flush_writes_nothing_and_retries(stored, monkeypatch):
     def boom():
         raise sqlite3.OperationalError("disk I/O error")
     monkeypatch.setattr(store, "_commit", boom)
-    with pytest.raises(sqlite3.OperationalError):
-        with tenant.lock:
-            store.flush(tenant)
+    with pytest.raises(sqlite3.OperationalError), tenant.lock:
+        store.flush(tenant)
     monkeypatch.setattr(store, "_commit", real)
     registry2, store2 = _reopen(data_dir)
     assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
@@ -151,6 +150,7 @@ def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
 
 def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
     import stat
+
     from mockserver.domain.tenant import TenantRegistry
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)

@@ -7,12 +7,13 @@ import fnmatch
 import re
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockserver.domain import bounds
+from mockserver.domain.entra.graph.odata import FilterSyntaxError, evaluate, parse_filter
 from mockserver.domain.errors import InvalidArgument
 from mockserver.domain.exchange.opath import compile_filter
-from mockserver.domain.entra.graph.odata import FilterSyntaxError, evaluate, parse_filter
 from mockserver.domain.wildcard import compile_wildcard
 
 

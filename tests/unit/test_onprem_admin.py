@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.onprem import ad_admin
 from mockserver.domain.errors import Conflict, InvalidArgument, NotFound
+from mockserver.domain.onprem import ad_admin
 from mockserver.domain.onprem.ad import REMOTE_ROOM_MAILBOX
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from mockserver.domain.entra import roles
+from mockserver.domain.entra.tokens import Caller
 from mockserver.domain.errors import CmdletNotRecognized, UnknownParameter
 from mockserver.domain.exchange import dispatch
-from mockserver.domain.entra.tokens import Caller
 
 TOGGLE = ["Identity", "IsExchangeCloudManaged"]
 

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
+from mockserver.domain.connect.sync_rules import in_scope, scope_filter
 from mockserver.domain.ids import SeededIds
 from mockserver.domain.onprem.ad import consistency_guid_for
-from mockserver.domain.connect.sync_rules import in_scope, scope_filter
 from mockserver.store.collection import Collection
 
 
@@ -192,8 +192,8 @@ def test_a_new_users_mailbox_is_the_same_delivered_at_once_or_through_the_queue(
 
 
 def test_flow_rules_read_attributes_missing_from_a_hand_made_ad_object():
-    from mockserver.domain.onprem.ad import ADUser
     from mockserver.domain.connect.sync_rules import entra_identity_values, mailbox_exchange_values
+    from mockserver.domain.onprem.ad import ADUser
     ad = ADUser(sam_account_name="bare", object_guid=SeededIds(3).guid(), ou="OU=Corp,DC=x,DC=local",
                 attrs={"userPrincipalName": "bare@x", "extensionAttribute15": "last",
                        "msExchExtensionCustomAttribute5": ["v"]})

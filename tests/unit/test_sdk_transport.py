@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from sdk.errors import (AuthenticationFailed, InvalidParameter, NotFound, PermissionDenied, SyncedObjectError,
-                        Throttled, Transient)
+from sdk.errors import (
+    AuthenticationFailed,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    SyncedObjectError,
+    Throttled,
+    Transient,
+)
 from sdk.testing import FakeExchange, exchange_error, fake_clients, fake_mailboxes, make_response
 
 SYNCED_TEXT = ("The operation on mailbox \"User 1\" failed because it's out of the current user's write scope. "

@@ -7,8 +7,19 @@ import json
 import pytest
 
 from sdk.onprem import OnPremDirectory
-from sdk.soa import (AdaptiveRate, Checkpoint, drift, enable, inventory, plan, preflight, read_identities_csv,
-                     revert, summarize, verify)
+from sdk.soa import (
+    AdaptiveRate,
+    Checkpoint,
+    drift,
+    enable,
+    inventory,
+    plan,
+    preflight,
+    read_identities_csv,
+    revert,
+    summarize,
+    verify,
+)
 from sdk.soa.checkpoint import read_jsonl
 from sdk.testing import FakeExchange, fake_clients, fake_mailboxes, make_response
 
@@ -107,7 +118,7 @@ def test_resume_after_a_kill_between_write_and_checkpoint_is_exactly_once(tmp_pa
     lines.append(json.dumps({"type": "start", "identity": ids[2]}))
     lines.append('{"type":"done","identity":"' + ids[3][:3])          # torn write
     open(cp_path, "w").write("\n".join(lines))
-    svc.mailboxes[[m for m in svc.mailboxes if svc.mailboxes[m]["Alias"] == ids[2]][0]]["IsExchangeCloudManaged"] = True
+    svc.mailboxes[next(m for m in svc.mailboxes if svc.mailboxes[m]["Alias"] == ids[2])]["IsExchangeCloudManaged"] = True
     before = len(_sets(svc))
     res = enable(exo, header_plan, checkpoint=cp_path, concurrency=2)
     assert len(_sets(svc)) - before == 2                       # only ids[3], ids[4] are written now
@@ -120,6 +131,7 @@ def test_resume_after_a_kill_between_write_and_checkpoint_is_exactly_once(tmp_pa
 
 def test_resume_refuses_a_checkpoint_of_another_operation(tmp_path):
     import pytest
+
     from sdk.errors import ConfigError
     from sdk.soa import disable
     svc, exo = _setup(1)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.onprem import ad_admin
 from mockserver.domain.connect import lifecycle
-from mockserver.domain.errors import NotFound
 from mockserver.domain.connect.sync import SyncEngine
+from mockserver.domain.errors import NotFound
+from mockserver.domain.onprem import ad_admin
 
 from .test_sync_rules import ad_of_type, cloud_manage, cycle, mailbox_of, user_of
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.onprem import ad_admin
 from mockserver.domain.connect import lifecycle
-from mockserver.domain.errors import InvalidArgument
-from mockserver.domain.onprem.ad import REMOTE_SHARED_MAILBOX
 from mockserver.domain.connect.sync_rules import honours_exchange_cloud_managed, in_scope, parse_version
+from mockserver.domain.errors import InvalidArgument
+from mockserver.domain.onprem import ad_admin
+from mockserver.domain.onprem.ad import REMOTE_SHARED_MAILBOX
 
 
 def ad_of_type(t, rtd="UserMailbox", n=0):

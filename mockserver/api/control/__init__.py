@@ -2,13 +2,12 @@
 module; this package imports them all."""
 from __future__ import annotations
 
-from .blueprint import bp
+from ...domain.errors import DomainError
 
 # Route modules (imported for their side effect of registering routes on ``bp``).
-from . import tenants, onprem, sync, clock, settings, audit, faults, journal, snapshot, openapi  # noqa: E402,F401
-
-from .common import ControlError, error_response, render_domain_error  # noqa: E402
-from ...domain.errors import DomainError  # noqa: E402
+from . import audit, clock, faults, journal, onprem, openapi, settings, snapshot, sync, tenants  # noqa: F401
+from .blueprint import bp
+from .common import ControlError, error_response, render_domain_error
 
 
 @bp.errorhandler(ControlError)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ...domain.faults import APIS, FAULT_STATUSES
 from .blueprint import bp
 from .common import load_body, tenant_or_404
-from ...domain.faults import APIS, FAULT_STATUSES
 
 
 class ThrottleSchema(Schema):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import jsonify, request
 from marshmallow import Schema, fields, validate
 
-from .blueprint import bp
-from .common import ControlError, load_body, tenant_or_404
-from ..middleware import journal_view
 from ...domain.bounds import parse_int
 from ...domain.clock import parse_iso
+from ..middleware import journal_view
+from .blueprint import bp
+from .common import ControlError, load_body, tenant_or_404
 
 
 class JournalSettingsSchema(Schema):

@@ -7,11 +7,11 @@ import re
 
 from flask import jsonify, request
 
-from .blueprint import bp
-from .common import ControlError, tenant_or_404
-from ..common import registry
 from ...domain import snapshot
 from ...domain.errors import Conflict
+from ..common import registry
+from .blueprint import bp
+from .common import ControlError, tenant_or_404
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")

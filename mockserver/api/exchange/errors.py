@@ -6,8 +6,19 @@ from __future__ import annotations
 import re
 
 from ...domain.bounds import MAX_ECHO, clip
-from ...domain.errors import (CmdletNotRecognized, Conflict, DomainError, Forbidden, NotFound, NotImplementedInMock,
-                              SyncedObjectReadOnly, Throttled, Unauthenticated, UnknownParameter, WriteScopeViolation)
+from ...domain.errors import (
+    CmdletNotRecognized,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    NotImplementedInMock,
+    SyncedObjectReadOnly,
+    Throttled,
+    Unauthenticated,
+    UnknownParameter,
+    WriteScopeViolation,
+)
 from ...domain.exchange import errors as exo_errors
 
 ODATA_EXCEPTION = "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 
 @lru_cache(maxsize=8192)
 def format_datetime(value: datetime, utc_suffix: bool) -> str:
     """.NET round-trip form: ``2024-04-10T08:56:22.0000000+00:00`` (or ``...Z`` for the *UTC properties)."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     base = value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0"
     return base + ("Z" if utc_suffix else "+00:00")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..clock import iso
-from .errors import EntraError, invalid_grant, missing_parameter
 from ..errors import InvalidArgument, NotFound
+from .errors import EntraError, invalid_grant, missing_parameter
 
 DEVICE_CODE_LIFETIME = 900
 DEVICE_CODE_INTERVAL = 5
@@ -115,15 +115,6 @@ class DeviceFlows:
     def list(self) -> list[DeviceCode]:
         """Every device code issued in this tenant, oldest first."""
         return list(self.by_device.values())
-
-
-def device_flows(tenant) -> DeviceFlows:
-    """The tenant's device-code state (short-lived: not part of snapshots, gone after a reset)."""
-    flows = getattr(tenant, "device_flows", None)
-    if flows is None:
-        flows = DeviceFlows(tenant)
-        tenant.device_flows = flows
-    return flows
 
 
 def device_code_response(flow: DeviceCode, verification_uri: str) -> dict:

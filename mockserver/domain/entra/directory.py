@@ -28,7 +28,7 @@ class Record:
         for key, value in data.items():
             if key in hints:
                 kinds = hints[key]
-                if kinds is not None and not isinstance(value, kinds) or (
+                if (kinds is not None and not isinstance(value, kinds)) or (
                         isinstance(value, bool) and bool not in (kinds or (bool,))):
                     raise TypeError(f"{cls.__name__}.{key} cannot be a {type(value).__name__}")
                 kept[key] = value
@@ -155,6 +155,4 @@ class RoleAssignment(Record):
             return False
         if self.start_date_time is not None and now < self.start_date_time:
             return False
-        if self.end_date_time is not None and now >= self.end_date_time:
-            return False
-        return True
+        return not (self.end_date_time is not None and now >= self.end_date_time)

@@ -51,7 +51,7 @@ def self_signed_certificate(private_pem: str, common_name: str, not_before: floa
     """A self-signed certificate (PEM) for an app credential, valid two years from ``not_before``."""
     key = load_private_key(private_pem)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    start = _dt.datetime.fromtimestamp(not_before, tz=_dt.timezone.utc) - _dt.timedelta(days=1)
+    start = _dt.datetime.fromtimestamp(not_before, tz=_dt.UTC) - _dt.timedelta(days=1)
     serial = int(hashlib.sha1(common_name.encode()).hexdigest()[:30], 16)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(serial).not_valid_before(start).not_valid_after(start + _dt.timedelta(days=730))

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from . import keys, roles
 from ..errors import Forbidden, Unauthenticated
+from . import keys, roles
 
 TOKEN_LIFETIME = 3599
 #: Graph's error message when continuous access evaluation refuses a token issued before the user's sessions were

@@ -8,10 +8,10 @@ a new mailbox's defaults), so snapshots and the durable store carry them. Distri
 every group identity is not found, which is what the real service answers for a tenant without groups."""
 from __future__ import annotations
 
-from .mailboxes import MAILBOX_TYPES
 from . import errors as exo_errors
 from .cmdlets import Param, register_cmdlet
 from .identity_resolution import find_mailboxes, find_users, resolve_mailbox
+from .mailboxes import MAILBOX_TYPES
 from .objects import guid
 
 STORE_TASKS = "Microsoft.Exchange.Management.StoreTasks"

@@ -7,9 +7,7 @@ hand the Exchange attributes back to on-premises before moving a mailbox back). 
 routed on-premises, the AD object an on-premises mailbox, and the next Entra Connect cycle agrees."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from ..clock import iso, parse_iso
+from ..clock import parse_iso
 from ..onprem.ad import EXO_TO_ONPREM_TYPE
 from . import errors as exo_errors
 from .cmdlets import Param, register_cmdlet
@@ -28,10 +26,7 @@ def _duration(tenant) -> float:
 
 
 def _requests(tenant) -> dict:
-    store = getattr(tenant, "move_requests", None)
-    if store is None:
-        store = tenant.move_requests = {}
-    return store
+    return tenant.move_requests
 
 
 def _request_for(tenant, mbx) -> dict | None:

@@ -4,12 +4,12 @@ Get-OrganizationConfig). Values are JSON-native, ``uuid.UUID`` or ``datetime``; 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from ..entra.licensing import has_exchange_plan
 from .identity_resolution import owner_of, user_name
 from .naming import tenant_constants, tenant_partition
 from .rules import is_dir_synced
-from ..entra.licensing import has_exchange_plan
 
 ZERO_GUID = uuid.UUID(int=0)
 EXCHANGE_VERSION = "0.20 (15.0.0.0)"
@@ -21,7 +21,7 @@ RECIPIENT_TYPE = {"UserMailbox": "UserMailbox", "SharedMailbox": "UserMailbox", 
 
 def when(ts: float | None) -> datetime | None:
     """Tenant epoch seconds as an aware UTC datetime (rendered as System.DateTime)."""
-    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
 
 
 def guid(text: str | None) -> uuid.UUID | None:
@@ -171,7 +171,7 @@ def user_object(tenant, user, mbx=None) -> dict:
         "DisplayName": user.display_name,
         "Title": user.job_title or "",
         "Department": user.department or "",
-        "Company": (getattr(user, "extra", None) or {}).get("companyName") or "",
+        "Company": user.extra.get("companyName") or "",
         "Office": "",
         "Manager": None,
         "UsageLocation": user.usage_location or "",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from .. import bounds
 from ..wildcard import compile_wildcard
@@ -87,7 +87,7 @@ class _Predicate:
     """A compiled filter: call it on an output object; ``properties`` names what it reads (so a caller may hand
     it a partial object holding just those)."""
 
-    __slots__ = ("test", "properties")
+    __slots__ = ("properties", "test")
 
     def __init__(self, test, properties: frozenset):
         self.test, self.properties = test, properties

@@ -3,13 +3,13 @@ user is synced), plus the domain helpers that create cloud-only mailboxes and ma
 from __future__ import annotations
 
 from ..entra.directory import EntraUser
-from .mailboxes import Mailbox
 from ..errors import InvalidArgument
 from . import errors as exo_errors
 from . import rules
 from .cmdlets import Param, register_cmdlet
 from .identity_resolution import check_unique, find_mailboxes, find_users, mailbox_of, resolve_user
 from .mailbox_cmdlets import LIST_PARAMS, RECIPIENT_TYPE_DETAILS, RTD_TYPE, apply_list_params
+from .mailboxes import Mailbox
 from .objects import recipient_object, user_object
 
 
@@ -116,6 +116,7 @@ def new_mail_user(tenant, alias: str, external_address: str, *, display_name: st
     mbx = new_cloud_mailbox(tenant, alias, display_name=display_name, recipient_type_details="MailUser")
     mbx.email_addresses.append(f"smtp:{external_address}")
     tenant.mailboxes.touch(mbx.guid)
+    rules.mirror_to_entra(tenant, mbx)  # the external address is one of the user's proxyAddresses in Graph too
     return mbx
 
 

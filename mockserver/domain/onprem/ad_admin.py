@@ -22,17 +22,12 @@ _INT = "int"
 
 #: The AD schema subset the mock models: LDAP display name -> syntax (single string, multi-valued strings, ...).
 ATTRIBUTE_TYPES: dict[str, str] = {
-    **{name: _STRING for name in (
-        "cn", "userPrincipalName", "displayName", "givenName", "sn", "initials", "department", "title", "company",
-        "manager", "telephoneNumber", "mobile", "physicalDeliveryOfficeName", "streetAddress", "l", "st",
-        "postalCode", "c", "co", "description", "employeeID", "employeeType", "info", "mail", "mailNickname",
-        "targetAddress", "msExchMailboxGuid", "mS-DS-ConsistencyGuid")},
+    **dict.fromkeys(("cn", "userPrincipalName", "displayName", "givenName", "sn", "initials", "department", "title", "company", "manager", "telephoneNumber", "mobile", "physicalDeliveryOfficeName", "streetAddress", "l", "st", "postalCode", "c", "co", "description", "employeeID", "employeeType", "info", "mail", "mailNickname", "targetAddress", "msExchMailboxGuid", "mS-DS-ConsistencyGuid"), _STRING),
     **{f"extensionAttribute{i}": _STRING for i in range(1, 16)},
-    **{name: _STRINGS for name in ("proxyAddresses", "publicDelegates", "otherTelephone")},
+    **dict.fromkeys(("proxyAddresses", "publicDelegates", "otherTelephone"), _STRINGS),
     **{f"msExchExtensionCustomAttribute{i}": _STRINGS for i in range(1, 6)},
     "msExchHideFromAddressLists": _BOOL,
-    **{name: _INT for name in ("msExchRecipientTypeDetails", "msExchRecipientDisplayType",
-                               "msExchRemoteRecipientType", "userAccountControl")},
+    **dict.fromkeys(("msExchRecipientTypeDetails", "msExchRecipientDisplayType", "msExchRemoteRecipientType", "userAccountControl"), _INT),
 }
 
 #: Attributes AD (or the mock) maintains itself; a PATCH naming them is refused.
@@ -166,7 +161,7 @@ def update_ad_user(tenant, sam: str, patch: dict) -> ADUser:
     """``Set-ADUser -Replace/-Clear``: validate everything, then apply; bumps whenChanged only on real change."""
     ad = get_ad_user(tenant, sam)
     values = validate_attributes(patch)
-    if "userPrincipalName" in values and values["userPrincipalName"]:
+    if values.get("userPrincipalName"):
         _check_upn_free(tenant, values["userPrincipalName"], ad)
     if "userPrincipalName" in values and not values["userPrincipalName"]:
         raise InvalidArgument("userPrincipalName cannot be cleared on a synchronized user.",

@@ -15,8 +15,8 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 
-from . import ad_admin
 from ..errors import Conflict, DomainError, InvalidArgument, NotFound
+from . import ad_admin
 from .ad import ADUser
 
 #: LDAP result codes (RFC 4511 section 4.1.9) the directory answers with.
@@ -282,7 +282,7 @@ def _container_entry(dn: str, base: str) -> Entry:
     return Entry(dn=dn, attributes=attrs, key=dn_key(dn))
 
 
-_INDEX: "weakref.WeakKeyDictionary" = None  # set below (tenant -> (stamp, containers, users))
+_INDEX: weakref.WeakKeyDictionary = None  # set below (tenant -> (stamp, containers, users))
 _INDEX_LOCK = threading.Lock()
 
 
@@ -381,7 +381,7 @@ class Tree:
         raise DirectoryError(NO_SUCH_OBJECT, f"0000208D: NameErr: DSID-0310028D, problem 2001 (NO_OBJECT), data 0, "
                                              f"best match of:\n\t'{matched}'\n", matched_dn=matched)
 
-    def scope(self, base: str, scope: int, flt: "Filter | None" = None) -> list[tuple]:
+    def scope(self, base: str, scope: int, flt: Filter | None = None) -> list[tuple]:
         """DN keys in ``scope`` (0 base, 1 one level, 2 subtree) of ``base`` matching ``flt`` (True, not
         Undefined), base first, then in tree order."""
         root = self.get(base)

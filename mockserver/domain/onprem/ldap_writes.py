@@ -6,11 +6,27 @@ from __future__ import annotations
 import base64
 
 from . import ad_admin
-from .ldap_tree import (ATTRIBUTE_OR_VALUE_EXISTS, CONSTRAINT_VIOLATION, ENTRY_ALREADY_EXISTS,
-                        INVALID_ATTRIBUTE_SYNTAX, NAMING_VIOLATION, NO_SUCH_ATTRIBUTE, NOT_ALLOWED_ON_NON_LEAF,
-                        NOT_ALLOWED_ON_RDN, OBJECT_CLASS_VIOLATION, PROTOCOL_ERROR, UNDEFINED_ATTRIBUTE_TYPE,
-                        UNWILLING_TO_PERFORM, DirectoryError, Tree, _SYSTEM, _escape_rdn_value, dn_key, parse_dn)
 from .ad import ADUser
+from .ldap_tree import (
+    _SYSTEM,
+    ATTRIBUTE_OR_VALUE_EXISTS,
+    CONSTRAINT_VIOLATION,
+    ENTRY_ALREADY_EXISTS,
+    INVALID_ATTRIBUTE_SYNTAX,
+    NAMING_VIOLATION,
+    NO_SUCH_ATTRIBUTE,
+    NOT_ALLOWED_ON_NON_LEAF,
+    NOT_ALLOWED_ON_RDN,
+    OBJECT_CLASS_VIOLATION,
+    PROTOCOL_ERROR,
+    UNDEFINED_ATTRIBUTE_TYPE,
+    UNWILLING_TO_PERFORM,
+    DirectoryError,
+    Tree,
+    _escape_rdn_value,
+    dn_key,
+    parse_dn,
+)
 
 
 def _ad_value(name: str, kind: str, values: list[bytes]):

@@ -6,7 +6,8 @@ from ....domain.entra.graph import users as U
 from . import auth, query
 from .blueprint import endpoint
 from .serialize import collection, entity, no_content
-from .users import DELETED_USER_COLLECTION as USER_COLLECTION, select_only
+from .users import DELETED_USER_COLLECTION as USER_COLLECTION
+from .users import select_only
 
 #: Deleted users are listed with their deletion time next to Graph's default user properties.
 DELETED_DEFAULT = U.DEFAULT_PROPERTIES + ("deletedDateTime",)

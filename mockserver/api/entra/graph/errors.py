@@ -3,14 +3,13 @@ client-request-id}}}``) and the one place domain errors become Graph codes and s
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import g, jsonify, request
 
 from ....domain.bounds import MAX_ECHO, clip
-from ....domain.clock import iso
-from ....domain.errors import DomainError
 from ....domain.entra.tokens import peek_claims
+from ....domain.errors import DomainError
 from ...common import bearer_token, registry
 
 #: domain error kind -> (HTTP status, Graph error code)
@@ -81,9 +80,9 @@ def _now_iso() -> str:
     # Graph writes innerError.date without a zone designator ("2021-11-29T20:44:59"), in UTC.
     tenant = _request_tenant()
     if tenant is not None:
-        return datetime.fromtimestamp(tenant.clock.now(), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        return datetime.fromtimestamp(tenant.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     # No token naming a known tenant: no tenant clock exists for this request.
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):

@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 
 from flask import request
 
-from ....domain.bounds import clip, loads as bounds_loads, parse_int
+from ....domain.bounds import clip, parse_int
+from ....domain.bounds import loads as bounds_loads
 from ....domain.entra.graph.odata import FilterSyntaxError, evaluate, parse_filter
 from .errors import GraphError
 

@@ -7,8 +7,8 @@ import json
 
 from flask import Response, request
 
-from ....domain.entra import roles as R
 from ....domain.clock import iso, parse_iso
+from ....domain.entra import roles as R
 
 JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 

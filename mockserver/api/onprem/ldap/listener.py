@@ -29,7 +29,7 @@ _TLS_RECORD_HANDSHAKE = 0x16
 
 
 class _Handler(socketserver.BaseRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def handle(self) -> None:
         sock: socket.socket = self.request
@@ -48,7 +48,7 @@ class _Handler(socketserver.BaseRequestHandler):
                 tls = True
             session = Session(server.registry, tls_active=tls, can_start_tls=server.tls_context is not None)
             self._converse(sock, session)
-        except (OSError, ssl.SSLError, socket.timeout):
+        except (TimeoutError, OSError, ssl.SSLError):
             pass  # the client went away or spoke TLS badly: nothing to answer
         except Exception:  # never let one connection take the listener down
             log.exception("LDAP connection failed")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...entra import roles as dirroles
-from .model import ManagementRole, RoleAssignment, RoleGroup, builtin_guid, linked_group_suffix, ROLE_NAME_MAX
+from .model import ROLE_NAME_MAX, ManagementRole, RoleAssignment, RoleGroup, builtin_guid, linked_group_suffix
 
 #: Nouns of recipient cmdlets (Mail Recipients family) and of RBAC cmdlets (Role Management family); every
 #: other noun is organization configuration.

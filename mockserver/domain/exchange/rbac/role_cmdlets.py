@@ -4,19 +4,19 @@ registered into the Exchange cmdlet registry; output objects carry the real prop
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from ...wildcard import compile_wildcard
 from .. import errors as exo_errors
 from ..cmdlets import Param, register_cmdlet
 from .model import SCOPE_CUSTOM, SCOPE_NONE, SCOPE_ORGANIZATION
-from ...wildcard import compile_wildcard
 
 SNAPIN = "Microsoft.Exchange.Management.PowerShell.E2010"
 _CONFIRM = Param("Confirm", "Switch", no_op=True, description="Accepted; the REST endpoint never prompts.")
 
 
 def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _guid(value: str) -> uuid.UUID:
@@ -415,7 +415,7 @@ def remove_service_principal(ctx, params):
 
 
 # ------------------------------------------------------------------------------------------ registry
-_ID0 = dict(type="Identity", position=0)
+_ID0 = {"type": "Identity", "position": 0}
 _RESULT = Param("ResultSize", "Unlimited")
 
 RBAC_CMDLETS = (
