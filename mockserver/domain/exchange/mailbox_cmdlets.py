@@ -325,20 +325,13 @@ def _check_unique(tenant, mbx, addresses: list[str]) -> None:
     added = [a for a in addresses if a.lower().startswith("smtp:") and a.lower() not in had]
     if not added:
         return
-    index = getattr(getattr(tenant, "sync", None), "index", None)
-    if index is not None and hasattr(index, "mailboxes_by_addr"):
-        index.refresh()
-        for address in added:
-            for key in sorted(index.mailboxes_by_addr.get(address[5:].lower(), ())):
-                other = tenant.mailboxes.get(key)
-                if other is not None and other.guid != mbx.guid:
-                    raise _address_taken(address, other)
-        return
-    wanted = {a.lower() for a in added}
-    for other in tenant.mailboxes:
-        if other.guid != mbx.guid and not other.is_soft_deleted:
-            if any(a.lower() in wanted for a in other.email_addresses):
-                raise _address_taken(next(a for a in added), other)
+    index = tenant.sync.index
+    index.refresh()
+    for address in added:
+        for key in sorted(index.mailboxes_by_addr.get(address[5:].lower(), ())):
+            other = tenant.mailboxes.get(key)
+            if other is not None and other.guid != mbx.guid:
+                raise _address_taken(address, other)
 
 
 def _address_taken(address: str, other):
