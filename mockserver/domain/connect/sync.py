@@ -484,8 +484,7 @@ class SyncEngine:
                 if by_dn is None:
                     # One pass over AD per cycle that has a reference to resolve (DNs are not indexed).
                     by_dn = {}
-                    ad_keys = t.ad_users.keys()  # a Collection iterates its values; the keys are wanted here
-                    for k in ad_keys:
+                    for k in t.ad_users.keys():
                         by_dn[t.ad_users.get(k).distinguished_name.lower()] = k
                 mkey = by_dn.get(dn.strip().lower())
                 mad = t.ad_users.get(mkey) if mkey else None
