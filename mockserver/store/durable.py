@@ -502,10 +502,11 @@ class DurableStore:
                 gate = None
         if gate is not None:
             gate.acquire()  # released by the commit thread once a commit covers this ticket
-        with self._cond:
-            for lo, hi, exc in self._failed:
-                if lo < ticket <= hi:
-                    raise exc
+        if self._failed:  # replaced whole under the lock, so reading it without one sees a complete list
+            with self._cond:
+                for lo, hi, exc in self._failed:
+                    if lo < ticket <= hi:
+                        raise exc
 
     def _commit_loop(self) -> None:
         while True:
