@@ -133,7 +133,9 @@ def run(kind: str, mailboxes: int, toggles: int, workdir: str) -> dict:
             restored = store.replay()[0]
         else:
             fresh = TenantRegistry(seed=1)
-            DurableStore(fresh, store.path, snapshot).load_all()
+            reopened = DurableStore(fresh, store.path, snapshot)
+            reopened.load_all()
+            reopened.load_everything()
             restored = fresh.get("bench")
         recovery = time.perf_counter() - start
         flags = {m.guid: m.is_exchange_cloud_managed for m in restored.mailboxes}

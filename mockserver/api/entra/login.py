@@ -53,7 +53,7 @@ def _entra_error(err: EntraError, tenant=None):
 
 def _form() -> dict:
     """Form fields of a token request, with HTTP Basic client credentials (client_secret_basic) merged in."""
-    form = {k: v for k, v in request.form.items()}
+    form = dict(request.form.items())
     header = request.headers.get("Authorization", "")
     if header[:6].lower() == "basic ":
         try:
@@ -148,6 +148,20 @@ def interactive_not_emulated(tenant_key: str):
             "error_codes": [], "error_uri": "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow"}
     response = jsonify(body)
     response.status_code = 501
+    return response
+
+
+@bp.get("/common/discovery/instance")
+def instance_discovery():
+    """Entra's instance discovery (MSAL's authority validation): aliases per cloud and the tenant's metadata URL;
+    cacheable for a day like the other discovery documents; an unknown instance is AADSTS50049."""
+    try:
+        body = identity.instance_discovery(request.args.get("authorization_endpoint"))
+    except EntraError as err:
+        return _entra_error(err)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "max-age=86400, private"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

@@ -341,9 +341,10 @@ class SyncEngine:
         user_id = user.id if user is not None else None
         mbx = index.mailbox_for(user_id) if user_id else None
         # The one idea sync, forward sync and the object pass share: an honoured IsExchangeCloudManaged keeps the
-        # Exchange attributes as the cloud has them.
-        exchange_kept_in_cloud = (honour and mbx is not None and mbx.when_soft_deleted is None
-                                  and mbx.is_exchange_cloud_managed)
+        # Exchange attributes as the cloud has them. A soft-deleted cloud-managed mailbox comes back with its cloud
+        # values (forward sync keeps them), so the Entra user keeps the ones Exchange masters too (the SOA table's
+        # FROM_EXCHANGE rows).
+        exchange_kept_in_cloud = honour and mbx is not None and mbx.is_exchange_cloud_managed
         ident = entra_identity_values(ad, run.domain_name)
         ident["on_premises_extension_attributes"] = shared_list(ident["on_premises_extension_attributes"],
                                                                 self.shared_values)
@@ -483,7 +484,7 @@ class SyncEngine:
                 if by_dn is None:
                     # One pass over AD per cycle that has a reference to resolve (DNs are not indexed).
                     by_dn = {}
-                    for k in t.ad_users.keys():
+                    for k in t.ad_users:
                         by_dn[t.ad_users.get(k).distinguished_name.lower()] = k
                 mkey = by_dn.get(dn.strip().lower())
                 mad = t.ad_users.get(mkey) if mkey else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .. import soa_attributes as soa
 from ..connect import lifecycle
 from . import errors as exo_errors
 from . import rules
@@ -145,6 +146,9 @@ def set_mailbox(ctx, params):
     if changes:
         mbx.when_changed = tenant.clock.now()
         tenant.mailboxes.touch(mbx.guid)
+        if not changes.keys().isdisjoint(_MIRRORED):
+            # Allowed edits of these mean Exchange Online is their authority: the directory follows at once.
+            rules.mirror_to_entra(tenant, mbx)
     ctx.changes = changes
     if not changes and toggle != rules.SILENT:
         ctx.warn(rules.no_change_warning(mbx.name))
@@ -201,6 +205,8 @@ def _assign(tenant, mbx, prop: str, value) -> None:
         mbx.recipient_type_details = value
 
 
+#: Get-Mailbox properties Exchange Online may write through to the Entra user (rules.mirror_to_entra decides).
+_MIRRORED = frozenset(a.name for a in soa.ENTRA_MIRRORED + soa.CLOUD_USER_MIRRORED)
 _CUSTOM_ATTRIBUTES = tuple(f"CustomAttribute{i}" for i in range(1, 16))
 _EXTENSION_ATTRIBUTES = tuple(f"ExtensionCustomAttribute{i}" for i in range(1, 6))
 
