@@ -118,7 +118,7 @@ class ExchangeEndpoints:
                                                     f"internal error ({type(exc).__name__})."}}, {})
             return self._send(start_response, answer, state, req, registry)
         finally:
-            middleware.release(state)
+            middleware.release(environ)
 
     def _send(self, start_response, answer, state, req, registry):
         status, data, headers = answer
