@@ -406,31 +406,29 @@ class TenantRegistry:
             tenant = self.tenants.get(tenant_id)
             if tenant is not None or tenant_id not in self.unloaded:
                 return tenant
-            big = False
             with self.lock:
-                # A big tenant's load allocates as much as its seed did: no full collections meanwhile.
+                # A big tenant's load allocates as much as its seed did: no collections meanwhile, and its objects
+                # are frozen before the collector resumes (else the first collection walks them all, a pause).
                 self._big_seeds += 1
                 gc.disable()
-                big = True
             try:
                 tenant = self.loader(tenant_id)
+                self._freeze_loaded(tenant)
+                with self.lock:
+                    self.tenants[tenant.id] = tenant
+                    position = self.unloaded.pop(tenant_id)[2]
+                    self._load_locks.pop(tenant_id, None)
+                    self._position_of[tenant.id] = position
+                    # Creation order, as list() promises: a loaded tenant goes back where it was created (tenants
+                    # created since the restart have no position and stay last, in their own order).
+                    ranked = sorted(self.tenants, key=lambda tid: self._position_of.get(tid, float("inf")))
+                    if ranked != list(self.tenants):
+                        self.tenants = {tid: self.tenants[tid] for tid in ranked}
             finally:
-                if big:
-                    with self.lock:
-                        self._big_seeds -= 1
-                        if not self._big_seeds:
-                            gc.enable()
-            with self.lock:
-                self.tenants[tenant.id] = tenant
-                position = self.unloaded.pop(tenant_id)[2]
-                self._load_locks.pop(tenant_id, None)
-                self._position_of[tenant.id] = position
-                # Creation order, as list() promises: a loaded tenant goes back where it was created (tenants
-                # created since the restart have no position and stay last, in their own order).
-                ranked = sorted(self.tenants, key=lambda tid: self._position_of.get(tid, float("inf")))
-                if ranked != list(self.tenants):
-                    self.tenants = {tid: self.tenants[tid] for tid in ranked}
-            self._freeze_loaded(tenant)
+                with self.lock:
+                    self._big_seeds -= 1
+                    if not self._big_seeds:
+                        gc.enable()
             return tenant
 
     def _freeze_loaded(self, tenant: Tenant) -> None:
