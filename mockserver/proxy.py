@@ -111,19 +111,24 @@ class RequestReader:
 
     # llhttp's callbacks
     def on_message_begin(self) -> None:
+        """llhttp: a new request starts."""
         self.in_head, self._url, self._headers, self._body, self._size = True, b"", [], [], 0
         self.continue_sent = False
 
     def on_url(self, url: bytes) -> None:
+        """llhttp: (part of) the request target."""
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """llhttp: one header field, as sent."""
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        """llhttp: the head is complete; the body (if any) follows."""
         self.in_head, self.head_bytes = False, 0
 
     def on_body(self, body: bytes) -> None:
+        """llhttp: a piece of the de-framed body (Content-Length or chunked)."""
         self._size += len(body)
         if self._size > MAX_BODY_BYTES:
             self.body_too_large = True  # raised by feed(): an exception here would be wrapped by httptools
@@ -131,6 +136,7 @@ class RequestReader:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        """llhttp: the request is complete: queue it."""
         self.done.append(Request(self.parser.get_method(), self._url, self._headers, self.parser.get_http_version(),
                                  b"".join(self._body), self.parser.should_keep_alive()))
         self.in_head, self.head_bytes = True, 0
