@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="also run an HTTPS proxy on PORT that answers for login.microsoftonline.com, "
                             "graph.microsoft.com, outlook.office365.com and the national clouds: clients need "
                             "only HTTPS_PROXY and the printed CA bundle")
+    serve.add_argument("--synchronous", choices=("normal", "full"), default="normal",
+                       help="with --data-dir: 'normal' (default) keeps every acknowledged write through kill -9 or "
+                            "a crash of the server; 'full' also through power loss (an fsync per group commit)")
     serve.add_argument("--san", action="append", default=[], metavar="NAME",
                        help="extra DNS name or IP for the server certificate (repeatable)")
 
@@ -76,7 +79,8 @@ def _serve(args) -> int:
     options = server.ServeOptions(host=args.host, port=args.port, data_dir=args.data_dir, seed=args.seed,
                                   control_token=args.control_token or None, tls=not args.no_tls,
                                   demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san,
-                                  ldap_port=args.ldap_port, proxy_port=args.proxy_port)
+                                  ldap_port=args.ldap_port, proxy_port=args.proxy_port,
+                                  synchronous=args.synchronous)
     server.run_granian(options)
     return 0
 

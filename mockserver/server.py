@@ -46,6 +46,9 @@ class ServeOptions:
     ldap_port: int | None = None
     #: Also run the HTTPS proxy (CONNECT to the real Microsoft host names, mockserver/proxy.py) here; None: off.
     proxy_port: int | None = None
+    #: With a data dir, what an acknowledged write survives: "normal" the process dying (kill -9), "full" also
+    #: power loss (an fsync per group commit).
+    synchronous: str = "normal"
 
     @property
     def tls_dir(self) -> Path:
@@ -90,14 +93,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_durable_store(registry: TenantRegistry, data_dir: str | None):
+def open_durable_store(registry: TenantRegistry, data_dir: str | None, synchronous: str = "normal"):
     """Hand the registry to the durable store (``mockserver.store.open_store``, persisting tenants in the
     snapshot format) when there is a data dir; returns the store, or None."""
     if not data_dir:
         return None
     from .domain import snapshot
     from .store import open_store
-    return open_store(registry, data_dir, snapshot)
+    return open_store(registry, data_dir, snapshot, synchronous)
 
 
 def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenant:
@@ -111,7 +114,7 @@ def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenan
 def build(options: ServeOptions):
     """Registry (recovered from the durable store when there is one), demo tenant, and the Flask app."""
     registry = TenantRegistry(seed=options.seed)
-    store = open_durable_store(registry, options.data_dir)
+    store = open_durable_store(registry, options.data_dir, options.synchronous)
     demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
     app = create_app(registry, control_token=options.control_token)
     app.extensions["hybridsoa_store"] = store
@@ -248,7 +251,7 @@ def granian_app():
 
     def _shutdown():
         stop_side_services(services)
-        if store is not None and hasattr(store, "close"):
+        if store is not None:
             store.close()
 
     # multiprocessing's exit path (not atexit) is what a worker process runs when its target returns.

@@ -13,7 +13,7 @@ import jwt
 
 from ..clock import iso
 from . import keys, roles
-from .device_codes import device_code_response, device_flows
+from .device_codes import device_code_response
 from .errors import (
     EntraError,
     app_not_found,
@@ -321,7 +321,7 @@ def grant_token(tenant, form: dict, *, base: str):
                                    capabilities=caps)
     if grant in (DEVICE_CODE_GRANT, "device_code"):
         app = authenticate_confidential(tenant, form, required=False)
-        user, flow = device_flows(tenant).redeem(form.get("device_code") or form.get("code"), app.app_id)
+        user, flow = tenant.device_flows.redeem(form.get("device_code") or form.get("code"), app.app_id)
         scopes = parse_scopes(form.get("scope") or flow.scope, app_only=False, tenant=tenant)
         return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
                                    capabilities=caps)
@@ -339,7 +339,7 @@ def start_device_flow(tenant, form: dict, *, verification_uri: str) -> dict:
     app = find_client(tenant, form.get("client_id"))
     scope = form.get("scope")
     parse_scopes(scope, app_only=False, tenant=tenant)
-    flow = device_flows(tenant).start(app, scope)
+    flow = tenant.device_flows.start(app, scope)
     return device_code_response(flow, verification_uri)
 
 
