@@ -201,8 +201,7 @@ def _proxy_service(options: ServeOptions, registry: TenantRegistry, app):
         return None
     from .proxy import ProxyServer, proxy_hosts
     from .tls import ensure_proxy_tls
-    return ProxyServer(app, ensure_proxy_tls(options.tls_dir, proxy_hosts()), options.host, options.proxy_port,
-                       threads=max(1, min(options.threads, 64)))
+    return ProxyServer(app, ensure_proxy_tls(options.tls_dir, proxy_hosts()), options.host, options.proxy_port)
 
 
 SIDE_SERVICES.append(_proxy_service)
