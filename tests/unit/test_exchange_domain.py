@@ -314,9 +314,9 @@ def test_a_write_lets_the_last_read_go_and_reads_see_the_write(tenant, synced):
     # The last Get-Mailbox result is kept for continuation pages; a write outdates it, so it is dropped at once
     # (a full read of a big tenant holds one dict per mailbox) and the next read is computed afresh.
     before = run(tenant, "Get-Mailbox", {}).values
-    assert tenant._exo_read_cache is not None
+    assert tenant.exo_read_cache is not None
     flag = not synced.is_exchange_cloud_managed
     run(tenant, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": flag})
-    assert tenant._exo_read_cache is None
+    assert tenant.exo_read_cache is None
     after = {m["Alias"]: m for m in run(tenant, "Get-Mailbox", {}).values}
     assert len(after) == len(before) and after[synced.alias]["IsExchangeCloudManaged"] is flag
