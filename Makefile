@@ -15,13 +15,14 @@ DATA_DIR ?= .hybridsoa
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast install install-test ca clean help
+.PHONY: serve test test-fast lint install install-test ca clean help
 
 help:
 	@echo "make serve   start the mock on https://$(HOST):$(PORT) (data and CA in $(DATA_DIR)); ARGS=... for more"
 	@echo "             and its HTTPS proxy on http://$(HOST):$(PROXY_PORT) for unmodified clients (PROXY_PORT= for none)"
 	@echo "make test    run the whole test suite; PYTEST_ARGS=... to narrow it"
 	@echo "make test-fast  unit and api suites only, for the edit loop"
+	@echo "make lint    ruff (lint and format check) and mypy; make test runs it first"
 	@echo "make ca      print the CA certificate path clients must trust"
 	@echo "make clean   remove .venv and $(DATA_DIR)"
 
@@ -29,8 +30,14 @@ serve: $(SERVE_STAMP)
 	$(VENV)/bin/hybridsoa-mock serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) \
 		$(if $(PROXY_PORT),--proxy-port $(PROXY_PORT)) $(ARGS)
 
-test: $(TEST_STAMP)
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Lint first: it takes seconds and fails before the suite's minutes do. Config in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The edit loop: unit and api suites only (no sockets, no subprocesses), about a quarter of `make test`.
 test-fast: $(TEST_STAMP)

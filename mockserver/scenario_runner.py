@@ -319,10 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list shipped scenarios")
     args = parser.parse_args(argv)
     if args.action == "list":
-        from .domain.scenario_tenant import SCENARIO_DIRS
-        for folder in SCENARIO_DIRS:
-            for path in sorted(folder.glob("*.yaml")):
-                print(path.stem)
+        from .domain.scenario_tenant import scenario_names
+        for name in scenario_names():
+            print(name)
         return 0
     try:
         scenario = load_scenario(args.file)

@@ -162,9 +162,9 @@ class TokenProvider:
     def _build_app(self):
         c, cloud = self.credentials, self.cloud
         method = c.method
-        kwargs = dict(authority=cloud.authority(c.tenant), token_cache=self._cache,
-                      http_client=VerifyingHttpClient(
-            self.transport, origin=cloud.login_url if cloud.is_local else None))
+        kwargs = {"authority": cloud.authority(c.tenant), "token_cache": self._cache,
+                  "http_client": VerifyingHttpClient(self.transport,
+                                                     origin=cloud.login_url if cloud.is_local else None)}
         if cloud.is_local:
             # Only the local mock needs this: instance discovery would ask login.microsoftonline.com about it.
             kwargs["instance_discovery"] = False

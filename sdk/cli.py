@@ -340,9 +340,9 @@ def cmd_toggle(args) -> int:
         if task is not None:
             progress.advance(task)
 
-    common = dict(concurrency=args.concurrency, dry_run=args.dry_run, checkpoint=args.checkpoint,
-                  backup=args.backup, on_item=on_item, readback_attempts=max(1, args.readback_retries),
-                  halt_on_silent=not args.no_halt_on_silent, rate=AdaptiveRate(initial=max(0.1, args.rate)))
+    common = {"concurrency": args.concurrency, "dry_run": args.dry_run, "checkpoint": args.checkpoint,
+              "backup": args.backup, "on_item": on_item, "readback_attempts": max(1, args.readback_retries),
+              "halt_on_silent": not args.no_halt_on_silent, "rate": AdaptiveRate(initial=max(0.1, args.rate))}
     try:
         with progress:
             task = progress.add_task(label, total=total)
@@ -398,7 +398,7 @@ def cmd_verify(args) -> int:
             baseline = json.load(fh)
     report = verify(cp, conn.exchange, baseline=baseline)
     doc = report.to_dict()
-    _write_output(args.output, [{k: v for k, v in i.items()} for i in doc["items"]], doc)
+    _write_output(args.output, [dict(i) for i in doc["items"]], doc)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     _table("verify", report.counts)

@@ -153,8 +153,7 @@ class ExchangeClient:
             page = self._post(url, cmdlet, body, size)
             if warnings is not None:
                 warnings.extend(page.get("@adminapi.warnings") or [])
-            for item in page.get("value") or []:
-                yield item
+            yield from page.get("value") or []
             next_link = page.get("@odata.nextLink")
             url = urljoin(self.url, next_link) if next_link else None
 

@@ -35,7 +35,7 @@ class GraphClient:
         self.base = f"{cloud.graph_url.rstrip('/')}/{version}"
 
     def _url(self, path: str) -> str:
-        return path if path.startswith("https://") or path.startswith("http://") else \
+        return path if path.startswith(("https://", "http://")) else \
             f"{self.base}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, *, params: dict | None = None, json=None,

@@ -276,9 +276,7 @@ class FaultState:
             app = self.tenant.app_by_client_id(app_id) if app_id else None
             if wanted != (app_id or "").lower() and not (app and app.name.lower() == wanted):
                 return False
-        if rule.user and (user or "").lower() != rule.user.lower():
-            return False
-        return True
+        return not (rule.user and (user or "").lower() != rule.user.lower())
 
     # ------------------------------------------------------------ snapshots
     def to_dict(self) -> dict:

@@ -17,6 +17,20 @@ SCENARIO_DIRS = [Path(__file__).resolve().parents[2] / "scenarios", Path.cwd() /
 TENANT_KEYS = {"name", "seed", "profile", "mailboxes", "adUsers", "sync", "settings", "org", "description"}
 
 
+def scenario_names() -> list[str]:
+    """Every scenario name :func:`find_scenario` can find, once each (the same folder or name seen twice, as when
+    the mock runs from the repository, is listed once), in lookup order then alphabetically."""
+    names: list[str] = []
+    seen_dirs: set[Path] = set()
+    for folder in SCENARIO_DIRS:
+        folder = folder.resolve()
+        if folder in seen_dirs or not folder.is_dir():
+            continue
+        seen_dirs.add(folder)
+        names += [p.stem for p in sorted(folder.glob("*.yaml")) if p.stem not in names]
+    return names
+
+
 def find_scenario(name: str) -> Path:
     """Path of scenario ``name`` (a file path, or a name looked up in :data:`SCENARIO_DIRS`)."""
     candidate = Path(name)

@@ -27,8 +27,11 @@ _SKIP = frozenset({"spec", "id", "name", "domain", "seed", "lock", "ids", "clock
                    "signing_key_pem", "signing_public_pem", "audit", "journal", "_app_by_client_id",
                    # Runtime state a restore starts afresh (the admin API's rate window, caches, device codes).
                    "exchange_rate_window", "exo_read_cache", "exo_name_index"})
-#: Only classes from the mock's own domain package may be named in a snapshot (it is user input).
-_CLASS_PREFIX = "mockserver.domain."
+#: Only classes from the mock's own domain package may be named in a snapshot (it is user input); the prefix is
+#: this package's installed name, so it follows the package wherever it is installed.
+_CLASS_PREFIX = __name__.rpartition(".")[0] + "."
+#: Snapshots written while the mock was installed as the top-level ``mockserver`` package name these classes.
+_OLD_CLASS_PREFIXES = ("mockserver.domain.",)  # rename-packages: keep
 #: Modules that moved into per-service folders (#17): snapshots written before the move name the old ones.
 _MOVED_MODULES = {f"{_CLASS_PREFIX}{old}": f"{_CLASS_PREFIX}{new}" for old, new in (
     ("ad_admin", "onprem.ad_admin"),
@@ -84,12 +87,15 @@ def subsystems_of(tenant) -> dict:
 
 
 def class_path(obj) -> str:
-    """The dotted class name stored beside an object (only ``mockserver.domain`` classes load back)."""
+    """The dotted class name stored beside an object (only classes of the mock's domain package load back)."""
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _load_class(path: str):
+    for old in _OLD_CLASS_PREFIXES:
+        if path.startswith(old):
+            path = _CLASS_PREFIX + path[len(old):]
     if not path.startswith(_CLASS_PREFIX):
         raise InvalidArgument(f"Snapshot names an unknown object class '{path}'.")
     module, _, name = path.rpartition(".")

@@ -30,10 +30,10 @@ def world(make_tenant, auth_header):
         boxes = list(tenant.mailboxes)
         user = next(m for m in boxes if m.recipient_type_details == "UserMailbox")
         shared = next(m for m in boxes if m.recipient_type_details == "SharedMailbox")
-        other = [m for m in boxes if m.recipient_type_details == "UserMailbox" and m is not user][0]
+        other = next(m for m in boxes if m.recipient_type_details == "UserMailbox" and m is not user)
         cloud = new_cloud_mailbox(tenant, "cloudonly", display_name="Cloud Only")
         mailuser = new_mail_user(tenant, "contractor", "contractor@example.net")
-        gone = [m for m in boxes if m.recipient_type_details == "UserMailbox" and m not in (user, other)][0]
+        gone = next(m for m in boxes if m.recipient_type_details == "UserMailbox" and m not in (user, other))
         # As a sync delete leaves them: the mailbox and its Entra user both soft-deleted.
         gone.when_soft_deleted = tenant.clock.now()
         tenant.mailboxes.touch(gone.guid)

@@ -203,7 +203,7 @@ def test_control_plane_never_5xx(world, keys, data):
             value = data.draw(mostly(st.sampled_from(keys["sam"]), JUNK_TEXT), label=name)
         else:
             value = data.draw(JUNK_TEXT, label=name)
-        url = url.replace("{%s}" % name, path_segment(value))
+        url = url.replace(f"{{{name}}}", path_segment(value))
     query = {}
     for name, spec in params.items():
         if spec.get("in") == "query" and data.draw(st.booleans(), label=f"has {name}"):

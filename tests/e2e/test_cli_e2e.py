@@ -106,7 +106,7 @@ def test_verify_drift_and_revert_commands(tenant, tmp_path, mock_session):
     inv, cp = tmp_path / "inv.csv", tmp_path / "run.jsonl"
     assert _run(["inventory", "-o", str(inv)], env).returncode == 0
     ids = [row["Identity"] for row in csv.DictReader(inv.open()) if row["RecipientTypeDetails"] == "UserMailbox"][:2]
-    r = _run(["enable", *sum((["--identity", i] for i in ids), []), "--checkpoint", str(cp)], env)
+    r = _run(["enable", *[arg for i in ids for arg in ("--identity", i)], "--checkpoint", str(cp)], env)
     assert r.returncode == 0, r.stderr
     assert mock_session.post(f"{base}/sync/cycles", json={"policyType": "Delta"}).status_code in (200, 201)
     r = _run(["verify", "--checkpoint", str(cp), "--json"], env)

@@ -243,7 +243,7 @@ def test_failures_a_real_server_gives(soa):
         with pytest.raises(PermissionDenied, match="insufficientAccessRights"):
             reader.update_user(sam, {"extensionAttribute2": "reader-write"})
         # revert with reconcile through a read-only account: the item fails and the mailbox is not flipped.
-        ident = [r.Identity for r in inventory(conn.exchange) if r.RecipientTypeDetails == "UserMailbox"][0]
+        ident = next(r.Identity for r in inventory(conn.exchange) if r.RecipientTypeDetails == "UserMailbox")
         enable(conn.exchange, [ident])
         conn.exchange.set_mailbox(ident, CustomAttribute4="cloud-only")
         res = revert(conn.exchange, reader, [ident], reconcile=True)
@@ -269,7 +269,7 @@ def test_cli_backup_drift_and_restore_with_ldap_options(soa, tenant, tmp_path, c
 
     records = json.loads(backup.read_text())
     assert len(records) == 8 and {"proxyAddresses", "extensionAttribute1", "mail"} <= set(records[0])
-    ident = [r.Identity for r in inventory(conn.exchange) if r.RecipientTypeDetails == "UserMailbox"][0]
+    ident = next(r.Identity for r in inventory(conn.exchange) if r.RecipientTypeDetails == "UserMailbox")
     enable(conn.exchange, [ident])
     conn.exchange.set_mailbox(ident, CustomAttribute7="cloud-7")
     capsys.readouterr()

@@ -145,9 +145,9 @@ def test_drift_and_revert_with_reconcile_loses_no_cloud_edit(conn):
 
 
 def test_graph_client_users_sync_behavior_roles_batch_and_deleted_items(conn, mock_session, tenant):
-    users = [u for u in conn.graph.iter_users(filter="onPremisesSyncEnabled eq true", select=["id", "userPrincipalName",
+    users = list(conn.graph.iter_users(filter="onPremisesSyncEnabled eq true", select=["id", "userPrincipalName",
                                                                                               "onPremisesSyncEnabled"],
-                                              advanced=True)]
+                                              advanced=True))
     assert users and all(u["onPremisesSyncEnabled"] for u in users)
     uid = users[0]["id"]
     assert conn.graph.get_sync_behavior(uid)["isCloudManaged"] is False

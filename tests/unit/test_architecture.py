@@ -5,6 +5,7 @@ counting imports inside functions and ``importlib.import_module("literal")`` cal
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,18 +13,31 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mockserver", "sdk")
 
+
+def _import_names() -> dict[str, str]:
+    """Source folder -> the name its modules are imported by: pyproject's ``[tool.setuptools] package-dir``
+    mapping where there is one (``hybridsoa.mock`` for ``mockserver/``), else the folder's own name."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"].get("setuptools", {})
+    mapped = {folder: name for name, folder in setuptools.get("package-dir", {}).items()}
+    return {folder: mapped.get(folder, folder) for folder in PACKAGES}
+
+
+IMPORT_NAMES = _import_names()
+MOCK, SDK = IMPORT_NAMES["mockserver"], IMPORT_NAMES["sdk"]
+
 #: (importer prefix, forbidden imported prefix, why) -- a prefix matches the module or anything below it.
 FORBIDDEN = (
-    ("mockserver.store", "mockserver.domain", "the store owns its persistence interface; the domain uses it"),
-    ("mockserver.store", "mockserver.api", "the store sits below the wire layer"),
-    ("mockserver.domain", "mockserver.api", "the domain never imports the wire layer"),
-    ("mockserver.domain", "flask", "the domain never imports Flask"),
-    ("mockserver.domain", "werkzeug", "the domain never imports Werkzeug"),
-    ("mockserver.domain", "mockserver.app", "the domain never imports the Flask app"),
-    ("mockserver.domain", "mockserver.server", "the domain never imports the server"),
-    ("mockserver", "sdk", "the mock never imports the SDK (it emulates the services the SDK talks to)"),
-    ("sdk", "mockserver", "the SDK never imports the mock (it must work against the real services)"),
-)
+    (f"{MOCK}.store", f"{MOCK}.domain", "the store owns its persistence interface; the domain uses it"),
+    (f"{MOCK}.store", f"{MOCK}.api", "the store sits below the wire layer"),
+    (f"{MOCK}.domain", f"{MOCK}.api", "the domain never imports the wire layer"),
+    (f"{MOCK}.domain", "flask", "the domain never imports Flask"),
+    (f"{MOCK}.domain", "werkzeug", "the domain never imports Werkzeug"),
+    (f"{MOCK}.domain", f"{MOCK}.app", "the domain never imports the Flask app"),
+    (f"{MOCK}.domain", f"{MOCK}.server", "the domain never imports the server"),
+    (MOCK, SDK, "the mock never imports the SDK (it emulates the services the SDK talks to)"),
+    (SDK, MOCK, "the SDK never imports the mock (it must work against the real services)"),
+) + tuple((importer, folder, f"{folder}/ is installed as {name}; no module named {folder} exists once installed")
+          for folder, name in IMPORT_NAMES.items() if name != folder for importer in (MOCK, SDK))
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -31,6 +45,7 @@ def module_name(path: Path, root: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
+    parts[0] = IMPORT_NAMES.get(parts[0], parts[0])
     return ".".join(parts)
 
 
@@ -124,7 +139,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_sees_the_house():
     graph = import_graph()
-    assert {"mockserver.domain.tenant", "mockserver.store.durable", "mockserver.api.middleware", "sdk"} <= set(graph)
+    assert {"mockserver.domain.tenant", "mockserver.store.durable", "mockserver.api.middleware", SDK} <= set(graph)
     assert "mockserver.domain.clock" in graph["mockserver.domain.tenant"]
 
 

@@ -118,7 +118,7 @@ def test_resume_after_a_kill_between_write_and_checkpoint_is_exactly_once(tmp_pa
     lines.append(json.dumps({"type": "start", "identity": ids[2]}))
     lines.append('{"type":"done","identity":"' + ids[3][:3])          # torn write
     open(cp_path, "w").write("\n".join(lines))
-    svc.mailboxes[[m for m in svc.mailboxes if svc.mailboxes[m]["Alias"] == ids[2]][0]]["IsExchangeCloudManaged"] = True
+    svc.mailboxes[next(m for m in svc.mailboxes if svc.mailboxes[m]["Alias"] == ids[2])]["IsExchangeCloudManaged"] = True
     before = len(_sets(svc))
     res = enable(exo, header_plan, checkpoint=cp_path, concurrency=2)
     assert len(_sets(svc)) - before == 2                       # only ids[3], ids[4] are written now

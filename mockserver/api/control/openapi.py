@@ -49,7 +49,7 @@ def _tag(view) -> str:
 
 def _control_schemas() -> list[type[Schema]]:
     found, seen = [], set()
-    for name, module in sorted(list(sys.modules.items())):
+    for name, module in sorted(sys.modules.items()):
         if module is None or not name.startswith("mockserver.api.control"):
             continue
         for _attr, obj in sorted(vars(module).items()):

@@ -198,7 +198,7 @@ def fmt_delta(seconds: float | None) -> str:
         return ""
     if seconds <= 0:
         return "due now"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

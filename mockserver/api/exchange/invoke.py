@@ -26,7 +26,8 @@ from ...domain.exchange import access, dispatch
 from ...domain.tenant import Tenant
 from ..common import bearer_token
 from .blueprint import bp
-from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE, CmdletCall, ExchangeBody
+from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE
+from .calls import CmdletCall, ExchangeBody
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
 

@@ -155,6 +155,4 @@ class RoleAssignment(Record):
             return False
         if self.start_date_time is not None and now < self.start_date_time:
             return False
-        if self.end_date_time is not None and now >= self.end_date_time:
-            return False
-        return True
+        return not (self.end_date_time is not None and now >= self.end_date_time)

@@ -37,11 +37,10 @@ def connection_check(tenant, caller) -> None:
     """Refuse callers the real service refuses before any cmdlet runs (401 / 403 progression)."""
     if tenant.rbac.has_access(caller):
         return
-    if caller.is_app:
-        if roles.EXCHANGE_MANAGE_AS_APP not in caller.roles:
-            raise Unauthenticated("The application does not hold the Exchange.ManageAsApp application permission.",
-                                  reason="missing_app_role", diagnostics_code="2000008",
-                                  diagnostics_category="insufficient_auth")
+    if caller.is_app and roles.EXCHANGE_MANAGE_AS_APP not in caller.roles:
+        raise Unauthenticated("The application does not hold the Exchange.ManageAsApp application permission.",
+                              reason="missing_app_role", diagnostics_code="2000008",
+                              diagnostics_category="insufficient_auth")
     if not (active_roles(tenant, caller) & EXCHANGE_ROLES):
         who = "service principal" if caller.is_app else "user"
         raise Forbidden(f"The {who} holds no directory role that grants access to Exchange Online.",

@@ -78,7 +78,7 @@ def _dispatch(version: str, item: dict) -> dict:
     path, _, query = (url if url.startswith("/") else "/" + url).partition("?")
     if path.rstrip("/").lower() == "/$batch":
         return _failed(item["id"], 400, "BadRequest", "Nested $batch requests are not supported.")
-    headers = {k: v for k, v in (item.get("headers") or {}).items()}
+    headers = dict(item.get("headers") or {})
     if request.headers.get("Authorization") and not any(k.lower() == "authorization" for k in headers):
         headers["Authorization"] = request.headers["Authorization"]
     body = item.get("body")

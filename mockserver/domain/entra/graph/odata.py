@@ -388,7 +388,9 @@ def _eval(node, obj, env):
             return False
         if body is None:
             return bool(items)
-        test = (lambda it: _eval(body, obj, {**env, var: it}))
+
+        def test(it):
+            return _eval(body, obj, {**env, var: it})
         return any(test(it) for it in items) if quant == "any" else all(test(it) for it in items)
     if kind in ("lit", "prop", "var", "count"):
         return _value(node, obj, env)

@@ -292,7 +292,7 @@ class ExchangeRbac(RbacAdministration):
         return grant
 
     def _authorize(self, caller, cmdlet_name: str, param_names) -> Grant:
-        params = [p for p in (param_names or [])]
+        params = list(param_names or [])
         holders = []
         real_name = cmdlet_name
         builtins = self._builtins()  # once per call: the catalog check is not free on the hot path

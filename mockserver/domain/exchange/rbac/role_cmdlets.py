@@ -415,7 +415,7 @@ def remove_service_principal(ctx, params):
 
 
 # ------------------------------------------------------------------------------------------ registry
-_ID0 = dict(type="Identity", position=0)
+_ID0 = {"type": "Identity", "position": 0}
 _RESULT = Param("ResultSize", "Unlimited")
 
 RBAC_CMDLETS = (
