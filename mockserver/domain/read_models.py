@@ -258,7 +258,7 @@ def _anchor_index(tenant) -> dict:
     if cached is not None and cached[0] == seq:
         return cached[1]
     index = {}
-    for key in tenant.ad_users:
+    for key in tenant.ad_users.keys():
         ad = tenant.ad_users.get(key)
         if ad is not None:
             index[ad.consistency_guid] = key
