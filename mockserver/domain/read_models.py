@@ -223,9 +223,9 @@ def filter_mailboxes(tenant, *, search: str = "", recipient_type: str | None = N
     PrimarySmtpAddress; ``deleted`` selects the soft-deleted container instead of live recipients. Results are
     remembered until the mailboxes change, so paging through one filter scans the tenant once."""
     needle = search.strip().lower()
-    if not (needle or recipient_type or dir_synced is not None or cloud_managed is not None or deleted):
-        if mailbox_counts(tenant)["softDeleted"] == 0:
-            return _AllMailboxes(tenant.mailboxes)
+    if (not (needle or recipient_type or dir_synced is not None or cloud_managed is not None or deleted)
+            and mailbox_counts(tenant)["softDeleted"] == 0):
+        return _AllMailboxes(tenant.mailboxes)
     version = (id(tenant.mailboxes), tenant.mailboxes.current_seq(), len(tenant.mailboxes))
     key = (needle, recipient_type, dir_synced, cloud_managed, deleted)
     cache = _FILTER_CACHE.get(tenant)
@@ -266,7 +266,7 @@ def _anchor_index(tenant) -> dict:
     if cached is not None and cached[0] == seq:
         return cached[1]
     index = {}
-    for key in tenant.ad_users:
+    for key in tenant.ad_users.keys():
         ad = tenant.ad_users.get(key)
         if ad is not None:
             index[ad.consistency_guid] = key

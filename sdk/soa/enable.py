@@ -340,7 +340,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
         if need:
             reads = [BatchItem("Get-Mailbox", {"Identity": i}, MAILBOX_SELECT) for i in need]
             failure = run_batch(reads)
-            for ident, item in zip(need, reads):
+            for ident, item in zip(need, reads, strict=True):
                 base = {"identity": ident, "operation": operation}
                 err = failure or item.error
                 if isinstance(err, NotFound) or (err is None and not item.objects):
@@ -377,7 +377,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 for w in writes]
         failure = run_batch(sets)
         written = []
-        for w, item in zip(writes, sets):
+        for w, item in zip(writes, sets, strict=True):
             err = failure or item.error
             if err is not None:
                 outcomes.append({**w["base"], **w["extra"], "status": FAILED, "error": _error(err),
@@ -393,7 +393,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
             reads = [BatchItem("Get-Mailbox", {"Identity": w["key"]}, MAILBOX_SELECT) for w in remaining]
             failure = run_batch(reads)
             still = []
-            for w, item in zip(remaining, reads):
+            for w, item in zip(remaining, reads, strict=True):
                 err = failure or item.error or (None if item.objects else NotFound(
                     f"Get-Mailbox: object '{w['key']}' couldn't be found", status=404, api="exchange"))
                 if err is not None:

@@ -78,7 +78,7 @@ def test_endpoints_answer_like_the_flask_routes(client, flask_only, tenant, h, c
     # Each path runs the whole sequence in turn (a toggle sequence ends where it started).
     ours = [client.post(path, **call, **kwargs) for call in calls]
     theirs = [flask_only.post(path, **call, **kwargs) for call in calls]
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         _same(a, b)
 
 

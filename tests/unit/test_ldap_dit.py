@@ -28,7 +28,7 @@ def test_dns_compare_case_insensitively_and_bad_dns_are_invalid_syntax():
 
 def test_filters_are_three_valued(tenant):
     tree = dit.Tree(tenant)
-    user = next(tree.lookup(k) for k in tree if tree.lookup(k).user is not None)
+    user = next(tree.lookup(k) for k in tree.keys() if tree.lookup(k).user is not None)
     sam = user.user.sam_account_name.encode()
     assert dit.matches(F("eq", "SAMACCOUNTNAME", sam.upper()), user) is True
     assert dit.matches(F("eq", "unknownAttr", b"x"), user) is None
@@ -47,7 +47,7 @@ def test_filters_are_three_valued(tenant):
 
 def test_attribute_selection(tenant):
     tree = dit.Tree(tenant)
-    user = next(tree.lookup(k) for k in tree if tree.lookup(k).user is not None)
+    user = next(tree.lookup(k) for k in tree.keys() if tree.lookup(k).user is not None)
     assert dit.select(user, ["1.1"]) == []
     assert [n for n, _ in dit.select(user, ["MAIL", "nope"])] == ["mail"]
     assert {n for n, _ in dit.select(user, [])} == {n for n, _ in dit.select(user, ["*"])}

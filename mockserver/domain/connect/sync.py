@@ -480,7 +480,7 @@ class SyncEngine:
                 if by_dn is None:
                     # One pass over AD per cycle that has a reference to resolve (DNs are not indexed).
                     by_dn = {}
-                    for k in t.ad_users:
+                    for k in t.ad_users.keys():
                         by_dn[t.ad_users.get(k).distinguished_name.lower()] = k
                 mkey = by_dn.get(dn.strip().lower())
                 mad = t.ad_users.get(mkey) if mkey else None

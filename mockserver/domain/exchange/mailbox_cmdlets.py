@@ -330,9 +330,9 @@ def _check_unique(tenant, mbx, addresses: list[str]) -> None:
         return
     wanted = {a.lower() for a in added}
     for other in tenant.mailboxes:
-        if other.guid != mbx.guid and not other.is_soft_deleted:
-            if any(a.lower() in wanted for a in other.email_addresses):
-                raise _address_taken(next(a for a in added), other)
+        if (other.guid != mbx.guid and not other.is_soft_deleted
+                and any(a.lower() in wanted for a in other.email_addresses)):
+            raise _address_taken(next(a for a in added), other)
 
 
 def _address_taken(address: str, other):

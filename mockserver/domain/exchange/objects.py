@@ -124,7 +124,7 @@ _CHEAP_MAILBOX_PROPERTIES = {
     "ExternalDirectoryObjectId": lambda m: m.external_directory_object_id or "",
     "IsExchangeCloudManaged": lambda m: bool(m.is_exchange_cloud_managed),
     "ImmutableId": lambda m: m.immutable_id or "",
-    **{f"CustomAttribute{i}": (lambda i: lambda m: _attr(m.custom_attributes[i - 1]))(i) for i in range(1, 16)},
+    **{f"CustomAttribute{i}": (lambda n: lambda m: _attr(m.custom_attributes[n - 1]))(i) for i in range(1, 16)},
 }
 
 

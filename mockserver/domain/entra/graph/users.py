@@ -195,9 +195,9 @@ def _check_value(name: str, value) -> None:
         if not isinstance(value, dict) or any(k not in _EXT_KEYS and not k.startswith("@odata") for k in value) \
                 or any(v is not None and not isinstance(v, str) for k, v in value.items() if k in _EXT_KEYS):
             raise bad
-    elif kind == "passwordProfile":
-        if not isinstance(value, dict) or not isinstance(value.get("password", ""), str):
-            raise bad
+    elif kind == "passwordProfile" and (not isinstance(value, dict)
+                                        or not isinstance(value.get("password", ""), str)):
+        raise bad
     if isinstance(value, str) and len(value) > 1024:
         raise bad
 
@@ -471,7 +471,7 @@ def _interim_set_object_soa(tenant, user: EntraUser, cloud_managed: bool) -> Non
     user.on_premises_sync_enabled = None
     tenant.users.touch(user.id)
     if not cloud_managed:
-        for key in tenant.ad_users:
+        for key in tenant.ad_users.keys():
             ad = tenant.ad_users.get(key)
             if ad is not None and ad.consistency_guid == user.on_premises_immutable_id:
                 tenant.ad_users.touch(key)
