@@ -8,5 +8,6 @@ COPY sdk ./sdk
 COPY scenarios ./scenarios
 RUN pip install --no-cache-dir -e '.[mock]'
 VOLUME /data
-EXPOSE 8443
-CMD ["hybridsoa-mock", "serve", "--host", "0.0.0.0", "--port", "8443", "--data-dir", "/data"]
+# 8443: the mock's direct HTTPS port; 8080: the HTTPS proxy that answers for the real Microsoft host names.
+EXPOSE 8443 8080
+CMD ["hybridsoa-mock", "serve", "--host", "0.0.0.0", "--port", "8443", "--data-dir", "/data", "--proxy-port", "8080"]

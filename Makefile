@@ -9,6 +9,8 @@ TEST_STAMP := $(VENV)/.installed-test-$(DEPS_KEY)
 
 HOST ?= 127.0.0.1
 PORT ?= 8443
+# The HTTPS proxy for unmodified clients (HTTPS_PROXY=http://$(HOST):$(PROXY_PORT)); PROXY_PORT= turns it off.
+PROXY_PORT ?= 8080
 DATA_DIR ?= .hybridsoa
 ARGS ?=
 PYTEST_ARGS ?=
@@ -17,6 +19,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make serve   start the mock on https://$(HOST):$(PORT) (data and CA in $(DATA_DIR)); ARGS=... for more"
+	@echo "             and its HTTPS proxy on http://$(HOST):$(PROXY_PORT) for unmodified clients (PROXY_PORT= for none)"
 	@echo "make test    run the whole test suite; PYTEST_ARGS=... to narrow it"
 	@echo "make test-fast  unit and api suites only, for the edit loop"
 	@echo "make lint    ruff (lint and format check) and mypy; make test runs it first"
@@ -24,7 +27,8 @@ help:
 	@echo "make clean   remove .venv and $(DATA_DIR)"
 
 serve: $(SERVE_STAMP)
-	$(VENV)/bin/hybridsoa-mock serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
+	$(VENV)/bin/hybridsoa-mock serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) \
+		$(if $(PROXY_PORT),--proxy-port $(PROXY_PORT)) $(ARGS)
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -37,9 +37,9 @@ def prepare(tenant, *, cloud_share: float = 0.01, drift: int = 200, activity: in
         now = tenant.clock.now()
         for i in range(activity):
             mbx = mailboxes[i % len(mailboxes)]
-            tenant.record("exchange", "Set-Mailbox", None, target=mbx.alias,
-                          parameters={"Identity": mbx.alias, "IsExchangeCloudManaged": True},
-                          changes={"IsExchangeCloudManaged": {"old": False, "new": True}})
+            tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.alias,
+                                    parameters={"Identity": mbx.alias, "IsExchangeCloudManaged": True},
+                                    changes={"IsExchangeCloudManaged": {"old": False, "new": True}})
             tenant.journal.add({"time": now + i, "api": "exchange", "method": "POST",
                                 "path": f"/adminapi/beta/{tenant.id}/InvokeCommand", "cmdlet": "Set-Mailbox",
                                 "parameters": {"Identity": mbx.alias}, "status": 200, "durationMs": 2.0,

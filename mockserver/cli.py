@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ldap-port", type=int, default=None, metavar="PORT",
                        help="also serve every tenant's on-prem AD over LDAP on PORT (LDAPS with the local CA, "
                             "and StartTLS on the same port)")
+    serve.add_argument("--proxy-port", type=int, default=None, metavar="PORT",
+                       help="also run an HTTPS proxy on PORT that answers for login.microsoftonline.com, "
+                            "graph.microsoft.com, outlook.office365.com and the national clouds: clients need "
+                            "only HTTPS_PROXY and the printed CA bundle")
+    serve.add_argument("--synchronous", choices=("normal", "full"), default="normal",
+                       help="with --data-dir: 'normal' (default) keeps every acknowledged write through kill -9 or "
+                            "a crash of the server; 'full' also through power loss (an fsync per group commit)")
     serve.add_argument("--san", action="append", default=[], metavar="NAME",
                        help="extra DNS name or IP for the server certificate (repeatable)")
 
@@ -57,6 +64,14 @@ def _serve(args) -> int:
     if args.ldap_port is not None and not 0 <= args.ldap_port <= 65535:
         print(f"hybridsoa-mock: invalid LDAP port {args.ldap_port}", file=sys.stderr)
         return 2
+    if args.proxy_port is not None:
+        if not 0 <= args.proxy_port <= 65535:
+            print(f"hybridsoa-mock: invalid proxy port {args.proxy_port}", file=sys.stderr)
+            return 2
+        if args.proxy_port:
+            # Fail here with one line rather than in the engine's worker process.
+            import socket
+            socket.create_server((args.host, args.proxy_port)).close()
     if args.no_tls and not server.is_loopback(args.host) and not args.insecure_bind:
         print(f"hybridsoa-mock: refusing to serve plain HTTP on non-loopback address {args.host}; use TLS "
               "(the default) or pass --insecure-bind", file=sys.stderr)
@@ -64,7 +79,8 @@ def _serve(args) -> int:
     options = server.ServeOptions(host=args.host, port=args.port, data_dir=args.data_dir, seed=args.seed,
                                   control_token=args.control_token or None, tls=not args.no_tls,
                                   demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san,
-                                  ldap_port=args.ldap_port)
+                                  ldap_port=args.ldap_port, proxy_port=args.proxy_port,
+                                  synchronous=args.synchronous)
     server.run_granian(options)
     return 0
 

@@ -11,12 +11,24 @@ Fixtures:
 - ``tenant`` (function): the ``POST /_mock/tenants`` answer plus ``url`` and ``ca``; frozen clock by default.
   Options with ``@pytest.mark.mock_tenant(profile="preview", mailboxes=5, ...)`` (the JSON body's keys).
 - ``tenant_factory`` (function): call it with body keys to create more tenants; all are deleted afterwards.
+- ``mock_proxy`` (session): the mock's HTTPS proxy for the real Microsoft host names (``serve --proxy-port``)
+  on a free port, same app and tenants: ``.url`` for ``HTTPS_PROXY``, ``.ca_bundle`` for
+  ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``; ``proxy_environment(proxy)`` is that environment as a dict.
+
+Option ``--hybridsoa-proxy``: the fixtures' clients go through the proxy, as unmodified code would. The session
+gets ``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE`` (and ``NO_PROXY`` for the loopback control
+plane), and every ``tenant`` answer says ``cloud: "global"`` (plus ``proxy`` and ``caBundle``), so
+``sdk.connect_mock`` connects with the real global cloud's endpoints.
 """
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from .tls import CaPinnedSession
+
+PROXY_OPTION = "--hybridsoa-proxy"
 
 
 class MockTenantFactory:
@@ -37,6 +49,9 @@ class MockTenantFactory:
         self.created.append(answer["tenantId"])
         answer["url"] = self.server.url
         answer["ca"] = self.server.ca_path
+        proxy = getattr(self.server, "proxy", None)
+        if proxy is not None and getattr(self.server, "proxy_mode", False):
+            answer.update(cloud="global", proxy=proxy.url, caBundle=proxy.ca_bundle)
         return answer
 
     def cleanup(self) -> None:
@@ -44,6 +59,23 @@ class MockTenantFactory:
         for tenant_id in self.created:
             self.session.delete(f"{self.server.url}/_mock/tenants/{tenant_id}", timeout=60)
         self.created.clear()
+
+
+def pytest_addoption(parser):
+    """``--hybridsoa-proxy``: run the fixtures' clients through the mock's HTTPS proxy."""
+    group = parser.getgroup("hybridsoa")
+    group.addoption(PROXY_OPTION, action="store_true", default=False,
+                    help="run the hybridsoa fixtures' clients through the mock's HTTPS proxy: HTTPS_PROXY and "
+                         "REQUESTS_CA_BUNDLE/SSL_CERT_FILE are set and tenants use the real global cloud's URLs")
+
+
+def proxy_environment(proxy) -> dict:
+    """The environment variables that send unmodified clients to the mock through ``proxy`` (a ``mock_proxy``):
+    the proxy for https, the CA bundle, and the loopback control plane left direct."""
+    loopback = "127.0.0.1,localhost,::1"
+    no_proxy = ",".join(v for v in (os.environ.get("NO_PROXY") or os.environ.get("no_proxy"), loopback) if v)
+    return {"HTTPS_PROXY": proxy.url, "https_proxy": proxy.url, "REQUESTS_CA_BUNDLE": proxy.ca_bundle,
+            "SSL_CERT_FILE": proxy.ca_bundle, "NO_PROXY": no_proxy, "no_proxy": no_proxy}
 
 
 def pytest_configure(config):
@@ -67,6 +99,43 @@ def mock_server(tmp_path_factory):
     finally:
         server.ldap.stop()
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def mock_proxy(mock_server):
+    """The mock's HTTPS proxy (CONNECT to the real Microsoft host names) on a free loopback port, into the same
+    app: ``.url`` (``HTTPS_PROXY``) and ``.ca_bundle`` (local CA plus public roots)."""
+    from .proxy import ProxyServer, proxy_hosts
+    from .tls import ensure_ca_bundle, ensure_proxy_tls
+    data_dir = mock_server.tls.ca.parent
+    proxy = ProxyServer(mock_server.app, ensure_proxy_tls(data_dir, proxy_hosts()), mock_server.host, 0)
+    proxy.ca_bundle = str(ensure_ca_bundle(data_dir))
+    proxy.start()
+    mock_server.proxy = proxy
+    try:
+        yield proxy
+    finally:
+        mock_server.proxy = None
+        proxy.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hybridsoa_proxy_mode(request):
+    """With ``--hybridsoa-proxy``: the proxy's environment for the whole session and tenants in cloud global."""
+    if not request.config.getoption(PROXY_OPTION, default=False):
+        yield
+        return
+    proxy = request.getfixturevalue("mock_proxy")
+    server = request.getfixturevalue("mock_server")
+    patch = pytest.MonkeyPatch()
+    for name, value in proxy_environment(proxy).items():
+        patch.setenv(name, value)
+    server.proxy_mode = True
+    try:
+        yield
+    finally:
+        server.proxy_mode = False
+        patch.undo()
 
 
 @pytest.fixture(scope="session")

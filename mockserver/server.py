@@ -44,6 +44,11 @@ class ServeOptions:
     extra_names: list[str] = field(default_factory=list)
     #: Serve every tenant's AD over LDAP on this port too (LDAPS and StartTLS with the local CA); None: off.
     ldap_port: int | None = None
+    #: Also run the HTTPS proxy (CONNECT to the real Microsoft host names, mockserver/proxy.py) here; None: off.
+    proxy_port: int | None = None
+    #: With a data dir, what an acknowledged write survives: "normal" the process dying (kill -9), "full" also
+    #: power loss (an fsync per group commit).
+    synchronous: str = "normal"
 
     @property
     def tls_dir(self) -> Path:
@@ -61,6 +66,13 @@ class ServeOptions:
         if ":" in host:
             host = f"[{host}]"
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def proxy_url(self) -> str | None:
+        """``http://host:proxy_port`` (the value of ``HTTPS_PROXY``) when the proxy is on."""
+        if self.proxy_port is None:
+            return None
+        return "http://" + self.base_url.split("://", 1)[1].rsplit(":", 1)[0] + f":{self.proxy_port}"
 
     @property
     def ldap_url(self) -> str | None:
@@ -81,14 +93,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_durable_store(registry: TenantRegistry, data_dir: str | None):
+def open_durable_store(registry: TenantRegistry, data_dir: str | None, synchronous: str = "normal"):
     """Hand the registry to the durable store (``mockserver.store.open_store``, persisting tenants in the
     snapshot format) when there is a data dir; returns the store, or None."""
     if not data_dir:
         return None
     from .domain import snapshot
     from .store import open_store
-    return open_store(registry, data_dir, snapshot)
+    return open_store(registry, data_dir, snapshot, synchronous)
 
 
 def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenant:
@@ -102,7 +114,7 @@ def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenan
 def build(options: ServeOptions):
     """Registry (recovered from the durable store when there is one), demo tenant, and the Flask app."""
     registry = TenantRegistry(seed=options.seed)
-    store = open_durable_store(registry, options.data_dir)
+    store = open_durable_store(registry, options.data_dir, options.synchronous)
     demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
     app = create_app(registry, control_token=options.control_token)
     app.extensions["hybridsoa_store"] = store
@@ -142,6 +154,15 @@ def banner(options: ServeOptions, tenant: Tenant | None, ca: str | None) -> str:
         lines.append("  control token required: Authorization: Bearer <token>")
     if options.ldap_port is not None:
         lines.append(f"  on-prem AD    {options.ldap_url}  (LDAPS; plain LDAP + StartTLS on the same port)")
+    if options.proxy_port is not None:
+        from .proxy import EMULATED_HOSTS
+        from .tls import ensure_ca_bundle
+        bundle = ensure_ca_bundle(options.tls_dir)
+        lines += [f"  HTTPS proxy   {options.proxy_url}  (CONNECT to {len(EMULATED_HOSTS)} Microsoft hosts: "
+                  "login.microsoftonline.com, graph.microsoft.com, outlook.office365.com, national clouds)",
+                  f"  CA bundle     {bundle}  (local CA + public roots)",
+                  "  zero code changes:",
+                  f"    export HTTPS_PROXY={options.proxy_url} REQUESTS_CA_BUNDLE={bundle} SSL_CERT_FILE={bundle}"]
     if options.data_dir:
         lines.append(f"  data dir      {Path(options.data_dir).resolve()}")
     if tenant is not None:
@@ -172,6 +193,19 @@ CA_ENV = "HYBRIDSOA_SERVE_CA"
 #: has ``start()`` and ``stop()``. They are started after the registry is built and before the engine accepts
 #: its first request, and stopped after the engine has stopped, in reverse order. Other listeners append here.
 SIDE_SERVICES: list = []
+
+
+def _proxy_service(options: ServeOptions, registry: TenantRegistry, app):
+    """The HTTPS proxy side listener (``--proxy-port``): same process and app as the engine."""
+    if options.proxy_port is None:
+        return None
+    from .proxy import ProxyServer, proxy_hosts
+    from .tls import ensure_proxy_tls
+    return ProxyServer(app, ensure_proxy_tls(options.tls_dir, proxy_hosts()), options.host, options.proxy_port,
+                       threads=max(1, min(options.threads, 64)))
+
+
+SIDE_SERVICES.append(_proxy_service)
 
 
 def start_side_services(options: ServeOptions, registry: TenantRegistry, app) -> list:
@@ -210,11 +244,14 @@ def granian_app():
     options = _options_from_env()
     app, registry, demo = build(options)
     services = start_side_services(options, registry, app)
+    if options.proxy_port == 0:  # a free port was asked for: the banner names the one bound
+        from .proxy import ProxyServer
+        options.proxy_port = next((s.port for s in services if isinstance(s, ProxyServer)), 0)
     store = app.extensions.get("hybridsoa_store")
 
     def _shutdown():
         stop_side_services(services)
-        if store is not None and hasattr(store, "close"):
+        if store is not None:
             store.close()
 
     # multiprocessing's exit path (not atexit) is what a worker process runs when its target returns.
@@ -252,6 +289,12 @@ def run_granian(options: ServeOptions) -> None:
     from granian.server import Server
 
     tls: TlsFiles | None = ensure_tls(options.tls_dir, [options.host, *options.extra_names]) if options.tls else None
+    if options.proxy_port is not None:
+        # Created here, once, before the worker starts: the worker then reuses the certificate and bundle.
+        from .proxy import proxy_hosts
+        from .tls import ensure_ca_bundle, ensure_proxy_tls
+        ensure_proxy_tls(options.tls_dir, proxy_hosts())
+        ensure_ca_bundle(options.tls_dir)
     os.environ[OPTIONS_ENV] = _options_to_env(options)
     os.environ[CA_ENV] = str(tls.ca) if tls is not None else ""
     kwargs = {}

@@ -20,6 +20,11 @@ CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
 SERVER_FILE = "server.pem"
 SERVER_KEY_FILE = "server-key.pem"
+#: The HTTPS proxy's certificate (every emulated Microsoft host name) and the CA bundle users point
+#: REQUESTS_CA_BUNDLE/SSL_CERT_FILE at (see mockserver/proxy.py).
+PROXY_FILE = "proxy.pem"
+PROXY_KEY_FILE = "proxy-key.pem"
+CA_BUNDLE_FILE = "ca-bundle.pem"
 
 #: Names every server certificate covers; the bind host and ``--san`` values are added to these.
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -110,7 +115,8 @@ def _cert_names(cert: x509.Certificate) -> set[str]:
     return {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(san.get_values_for_type(x509.DNSName))
 
 
-def _create_server_cert(directory: Path, names: list[str]) -> None:
+def _create_server_cert(directory: Path, names: list[str], cert_file: str = SERVER_FILE,
+                        key_file: str = SERVER_KEY_FILE) -> None:
     ca_cert = x509.load_pem_x509_certificate((directory / CA_FILE).read_bytes())
     ca_key = serialization.load_pem_private_key((directory / CA_KEY_FILE).read_bytes(), password=None)
     key = _new_key()
@@ -129,12 +135,13 @@ def _create_server_cert(directory: Path, names: list[str]) -> None:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    _write_private(directory / SERVER_KEY_FILE, _key_pem(key))
-    _write_public(directory / SERVER_FILE, cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(directory / key_file, _key_pem(key))
+    _write_public(directory / cert_file, cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _server_cert_usable(directory: Path, names: list[str]) -> bool:
-    cert_path, key_path = directory / SERVER_FILE, directory / SERVER_KEY_FILE
+def _server_cert_usable(directory: Path, names: list[str], cert_file: str = SERVER_FILE,
+                        key_file: str = SERVER_KEY_FILE) -> bool:
+    cert_path, key_path = directory / cert_file, directory / key_file
     if not (cert_path.exists() and key_path.exists()):
         return False
     try:
@@ -167,6 +174,30 @@ def ensure_tls(data_dir: str | os.PathLike, hosts: list[str] | tuple[str, ...] =
         _create_server_cert(directory, names)
     return TlsFiles(ca=(directory / CA_FILE).resolve(), cert=(directory / SERVER_FILE).resolve(),
                     key=(directory / SERVER_KEY_FILE).resolve())
+
+
+def ensure_proxy_tls(data_dir: str | os.PathLike, names: list[str] | tuple[str, ...]) -> TlsFiles:
+    """Create once, then reuse, ``<data-dir>/proxy.pem`` and ``proxy-key.pem``: one certificate for every
+    Microsoft host name the HTTPS proxy answers for, issued by the same local CA as the server certificate."""
+    files = ensure_tls(data_dir)
+    directory = Path(data_dir)
+    wanted = [n.lower() for n in names]
+    if not _server_cert_usable(directory, wanted, PROXY_FILE, PROXY_KEY_FILE):
+        _create_server_cert(directory, wanted, PROXY_FILE, PROXY_KEY_FILE)
+    return TlsFiles(ca=files.ca, cert=(directory / PROXY_FILE).resolve(), key=(directory / PROXY_KEY_FILE).resolve())
+
+
+def ensure_ca_bundle(data_dir: str | os.PathLike) -> Path:
+    """``<data-dir>/ca-bundle.pem``: the local CA followed by certifi's public roots, for
+    ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` (those variables replace the default roots, so the public ones stay
+    in the bundle for every other host the client talks to). Rewritten only when its content would change."""
+    import certifi
+    files = ensure_tls(data_dir)
+    content = files.ca.read_bytes().rstrip(b"\n") + b"\n" + Path(certifi.where()).read_bytes()
+    path = Path(data_dir) / CA_BUNDLE_FILE
+    if not path.exists() or path.read_bytes() != content:
+        _write_public(path, content)
+    return path.resolve()
 
 
 def ca_path(data_dir: str | os.PathLike) -> Path:

@@ -214,10 +214,23 @@ def connect(settings: Settings, *, sleep: Callable[[float], None] | None = None,
 def connect_mock(url: str, ca_path: str | None, credentials: dict, *, app: str | None = "automation",
                  user: str | None = None, control_token: str | None = None, **kw) -> Connection:
     """Connect to a mock tenant from its ``POST /_mock/tenants`` answer: app-only as ``app`` (default
-    ``automation``), or delegated as ``user`` (UPN or seeded name, password grant through the automation app)."""
+    ``automation``), or delegated as ``user`` (UPN or seeded name, password grant through the automation app).
+    An answer that names a ``cloud`` other than ``local`` (the pytest plugin's ``--hybridsoa-proxy``) connects
+    exactly as to a real tenant in that cloud: the mock is then reached through ``HTTPS_PROXY`` and the CA bundle
+    in ``REQUESTS_CA_BUNDLE``, and ``url``/``ca_path`` are not used."""
     apps = {a["name"]: a for a in credentials.get("apps", [])}
-    settings = Settings(cloud="local", tenant=credentials["tenantId"], mock_url=url, ca_bundle=ca_path,
-                        control_token=control_token)
+    cloud = credentials.get("cloud") or "local"
+    if cloud == "local":
+        settings = Settings(cloud="local", tenant=credentials["tenantId"], mock_url=url, ca_bundle=ca_path,
+                            control_token=control_token)
+    else:
+        settings = Settings(cloud=cloud, tenant=credentials["tenantId"])
+        onprem = credentials.get("onprem") or {}
+        if onprem.get("ldapUrl"):
+            # The on-prem DC as configured for a real tenant: its LDAPS URL, account and the CA that signed it.
+            settings.ldap_url, settings.ldap_base_dn = onprem["ldapUrl"], onprem.get("baseDn")
+            settings.ldap_bind_dn, settings.ldap_password = onprem.get("bindDn"), onprem.get("password")
+            settings.ldap_ca_bundle = ca_path
     if user:
         upn = user if "@" in user else f"{user}@{credentials['domain']}"
         match = [u for u in credentials.get("users", []) if u["userPrincipalName"].lower() == upn.lower()]

@@ -9,6 +9,7 @@ from urllib.parse import urljoin
 
 from requests.structures import CaseInsensitiveDict
 
+from . import soa_attributes as soa
 from .errors import ApiError, NotFound, parse_exchange_error, retry_after_seconds
 
 #: The system mailbox the module anchors app-only sessions on.
@@ -19,11 +20,9 @@ MAX_PAGE_SIZE = 1000
 #: Requests the admin API's ``$batch`` takes at once.
 MAX_BATCH = 10
 
-#: The Exchange attributes whose source of authority IsExchangeCloudManaged moves (backed up before changes).
-EXCHANGE_ATTRIBUTES = (("Alias", "PrimarySmtpAddress", "WindowsEmailAddress", "EmailAddresses",
-                        "HiddenFromAddressListsEnabled", "GrantSendOnBehalfTo")
-                       + tuple(f"CustomAttribute{i}" for i in range(1, 16))
-                       + tuple(f"ExtensionCustomAttribute{i}" for i in range(1, 6)))
+#: The Exchange attributes whose source of authority IsExchangeCloudManaged moves (backed up before changes):
+#: the SOA attribute table's moving rows, as Get-Mailbox properties.
+EXCHANGE_ATTRIBUTES = soa.EXCHANGE_PROPERTIES
 #: Identity and state properties the SOA workflows read with every mailbox.
 MAILBOX_STATE = ("Guid", "ExchangeGuid", "ExternalDirectoryObjectId", "Identity", "Name", "DisplayName",
                  "UserPrincipalName", "RecipientTypeDetails", "IsDirSynced", "IsExchangeCloudManaged",

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from . import soa_attributes as soa
 from .errors import (
     ApiError,
     AuthenticationFailed,
@@ -38,9 +39,9 @@ from .onprem import ATTRIBUTE_MAP, MockOnPremDirectory, OnPremDirectory
 USER_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "displayName", "distinguishedName", "objectGUID",
                    "mS-DS-ConsistencyGuid", "msExchRecipientTypeDetails", *ATTRIBUTE_MAP.values())
 #: AD attributes that hold several values (everything else in the table is single-valued).
-MULTI_VALUED = frozenset(("proxyAddresses",) + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6)))
+MULTI_VALUED = frozenset(a.ad for a in soa.COMPARED if a.kind in (soa.ADDRESSES, soa.MULTI))
 #: AD attributes of Boolean syntax (``TRUE``/``FALSE`` on the wire).
-BOOLEAN = frozenset(("msExchHideFromAddressLists",))
+BOOLEAN = frozenset(a.ad for a in soa.COMPARED if a.kind == soa.FLAG)
 #: Octet-string GUIDs: objectGUID shown as a GUID string, the source anchor as base64 (= onPremisesImmutableId).
 GUIDS = frozenset(("objectGUID", "mS-DS-ConsistencyGuid"))
 #: Integer syntax.

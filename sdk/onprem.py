@@ -12,20 +12,17 @@ import abc
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from . import soa_attributes as soa
 from .errors import ApiError, NotFound, parse_graph_error
 
-#: Exchange (Set-Mailbox) parameter -> AD attribute, for the attributes compared by drift and copied by reconcile.
-#: PrimarySmtpAddress maps to ``mail`` (WindowsEmailAddress is the same value in Exchange Online).
-ATTRIBUTE_MAP: dict[str, str] = {
-    "Alias": "mailNickname",
-    "PrimarySmtpAddress": "mail",
-    "EmailAddresses": "proxyAddresses",
-    "HiddenFromAddressListsEnabled": "msExchHideFromAddressLists",
-    **{f"CustomAttribute{i}": f"extensionAttribute{i}" for i in range(1, 16)},
-    **{f"ExtensionCustomAttribute{i}": f"msExchExtensionCustomAttribute{i}" for i in range(1, 6)},
-}
-MULTI_VALUED = frozenset({"EmailAddresses"} | {f"ExtensionCustomAttribute{i}" for i in range(1, 6)})
-BOOLEAN = frozenset({"HiddenFromAddressListsEnabled"})
+#: Exchange (Get-Mailbox) property -> AD attribute, for the attributes compared by drift and copied by reconcile
+#: (the SOA table's COMPARED rows). PrimarySmtpAddress maps to ``mail`` (WindowsEmailAddress is the same value in
+#: Exchange Online).
+ATTRIBUTE_MAP: dict[str, str] = {a.name: a.ad for a in soa.COMPARED}
+MULTI_VALUED = frozenset(a.name for a in soa.COMPARED if a.kind in (soa.ADDRESSES, soa.MULTI))
+BOOLEAN = frozenset(a.name for a in soa.COMPARED if a.kind == soa.FLAG)
+#: Compared case-insensitively (addresses and aliases).
+_CASELESS = frozenset(a.name for a in soa.COMPARED if a.kind == soa.SMTP)
 
 
 def normalize(attribute: str, value):
@@ -44,7 +41,7 @@ def normalize(attribute: str, value):
         return tuple(sorted(str(v) for v in items))
     if value in (None, "", [], ()):
         return None
-    if attribute in ("PrimarySmtpAddress", "Alias"):
+    if attribute in _CASELESS:
         return str(value).lower()
     return str(value)
 

@@ -11,7 +11,7 @@ def registry() -> TenantRegistry:
     return current_app.extensions["hybridsoa"]
 
 
-def find_tenant(key: str, registry_: TenantRegistry | None = None) -> Tenant | None:
+def find_tenant_running_due_cycles(key: str, registry_: TenantRegistry | None = None) -> Tenant | None:
     """Tenant by id, domain or name, with its clock caught up (due sync cycles run first); None if unknown."""
     tenant = (registry_ if registry_ is not None else registry()).find(key)
     if tenant is not None:

@@ -1,6 +1,10 @@
 """Cross-cutting request hooks for every emulated API (Entra login, Exchange admin API, Graph): the tenant
 lock held across the whole request, throttling and fault rules decided before dispatch (a rejected request
-changes nothing), the request journal, and the durable flush that runs before the response leaves."""
+changes nothing), the request journal, and the durable flush that runs before the response leaves.
+
+:func:`begin` is the one place a request takes its tenant's lock; everything after it (the route, the domain,
+:func:`finish`) runs under it until :func:`release`. Flask calls these hooks for every route; the Exchange
+pipeline (``exchange/endpoints.py``) calls them itself for InvokeCommand and ``$batch``, which never enter Flask."""
 from __future__ import annotations
 
 import functools
@@ -14,11 +18,11 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, jsonify, request
 
-from ..domain.bounds import clip
 from ..domain.clock import iso
 from ..domain.entra.tokens import peek_claims
-from ..domain.journal import MAX_VALUE_CHARS, redact
+from ..domain.journal import redact
 from ..domain.tenant import Tenant
+from .exchange.calls import body_of as exchange_body_of
 
 _EXCHANGE = re.compile(r"^/adminapi/[^/]+/([^/]+)(/.*)?$", re.IGNORECASE)
 _GRAPH = re.compile(r"^/(v1\.0|beta)(/.*)?$")
@@ -58,6 +62,8 @@ class RequestFacts:
     app_id: str | None = None
     user: str | None = None
     grant_type: str | None = None
+    #: Whether the request may change the tenant, from the registration of the cmdlets it names (Exchange).
+    writes: bool = False
 
 
 def install(app: Flask) -> None:
@@ -78,13 +84,14 @@ def classify(req) -> RequestFacts | None:
     if m:
         facts = RequestFacts(api="exchange", tenant_key=m.group(1), path=path, sub_path=m.group(2) or "")
         _read_bearer(facts, req.environ)
-        _read_cmdlet(facts, req)
+        body = exchange_body_of(req)  # parsed once: the handler runs this same call
+        facts.cmdlet, facts.parameters, facts.writes = body.journal_cmdlet, body.journal_parameters, body.writes
         return facts
     m = _GRAPH.match(path)
     if m:
         facts = RequestFacts(api="graph", tenant_key=None, path=path, sub_path=m.group(2) or "/")
         facts.tenant_key = _read_bearer(facts, req.environ)
-        facts.query = redact(dict(req.args.items()))
+        facts.query = redact({k: v for k, v in req.args.items()})
         return facts
     m = _IDENTITY.match(path)
     if m and m.group(1).lower() not in ("common", "organizations", "consumers", "adminapi"):
@@ -129,31 +136,6 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _read_cmdlet(facts: RequestFacts, req) -> None:
-    # force: PowerShell clients do not always send a JSON content type; cached for the Exchange handler.
-    body = req.get_json(silent=True, force=True, cache=True)
-    if not isinstance(body, dict):
-        return
-    cmd = body.get("CmdletInput")
-    if isinstance(cmd, dict):
-        name = cmd.get("CmdletName")
-        # Bounded like every journalled value: a 70,000-character name is kept as its first 2,048 characters.
-        facts.cmdlet = clip(name, MAX_VALUE_CHARS) if isinstance(name, str) else None
-        params = cmd.get("Parameters")
-        facts.parameters = redact(params) if isinstance(params, dict) else {}
-    elif isinstance(body.get("requests"), list):
-        names = [_batch_cmdlet_name(r) for r in body["requests"]]
-        facts.parameters = {"batch": [n for n in names if n is not None]}
-
-
-def _batch_cmdlet_name(item) -> str | None:
-    # Any part of a $batch item may be junk; the journal only wants the name when it is well-formed.
-    body = item.get("body") if isinstance(item, dict) else None
-    cmd = body.get("CmdletInput") if isinstance(body, dict) else None
-    name = cmd.get("CmdletName") if isinstance(cmd, dict) else None
-    return clip(name, MAX_VALUE_CHARS) if isinstance(name, str) else None
-
-
 # ------------------------------------------------------------------------------------------------ hooks
 class RequestState:
     """What the hooks carry from before-request to after-request and teardown (kept in the WSGI environ:
@@ -170,9 +152,9 @@ _STATE = "hybridsoa.request"
 
 
 def begin(req, registry) -> tuple[RequestState, tuple | None]:
-    """Before dispatch: classify the request, decide throttling and faults, and take the tenant lock (held
-    until :func:`release`). Returns the state and, for a refused request, its ``(status, body, headers)``.
-    ``req`` is a werkzeug request (Flask's, or the Exchange WSGI endpoints' own)."""
+    """Before dispatch: classify the request, take the tenant lock (held until :func:`release`) and decide
+    throttling and faults. Returns the state and, for a refused request, its ``(status, body, headers)``.
+    ``req`` is a werkzeug request (Flask's, or the Exchange pipeline's own)."""
     facts = classify(req)
     state = req.environ[_STATE] = RequestState(time.perf_counter(), facts)
     if facts is None or not facts.tenant_key:
@@ -182,27 +164,38 @@ def begin(req, registry) -> tuple[RequestState, tuple | None]:
         return state, None
     state.tenant = tenant
     state.time = tenant.clock.now()
+    # Held until release: the whole request (faults, catch-up timers, the handler, the journal, the durable
+    # flush) is one unit, and nothing below takes the lock again.
+    tenant.lock.acquire()
+    state.locked = tenant
     decision = None
     # Identity faults and buckets apply to the token/device-code POSTs, not to discovery documents.
     if facts.api in ("exchange", "graph") or (facts.api == "identity" and req.method == "POST"):
-        with tenant.lock:
-            decision = tenant.faults.check(facts.api, method=req.method, path=facts.sub_path,
-                                           cmdlet=facts.cmdlet, app_id=facts.app_id, user=facts.user)
+        decision = tenant.faults.check(facts.api, method=req.method, path=facts.sub_path,
+                                       cmdlet=facts.cmdlet, app_id=facts.app_id, user=facts.user)
     state.decision = decision
     if decision is not None and decision.latency_ms:
-        # Real wall-clock delay, outside the tenant lock so other requests to the tenant keep flowing.
-        time.sleep(decision.latency_ms / 1000.0)
+        # Real wall-clock delay without the lock, so other requests to the tenant keep flowing meanwhile.
+        tenant.lock.release()
+        try:
+            time.sleep(decision.latency_ms / 1000.0)
+        finally:
+            tenant.lock.acquire()
     if decision is not None and decision.rejects:
         return state, rejection_parts(facts, tenant, decision, req.environ)
-    # Held until release: the whole request (catch-up timers, the handler, the durable flush) is one unit.
-    tenant.lock.acquire()
-    state.locked = tenant
     return state, None
 
 
+def request_tenant(environ: dict) -> Tenant | None:
+    """The tenant :func:`begin` found for the request (by the tenant in its URL or token) and holds the lock of;
+    None when the request names no known tenant."""
+    state = environ.get(_STATE)
+    return state.tenant if state is not None else None
+
+
 def finish(state: RequestState | None, req, status: int, registry) -> dict:
-    """After the handler: journal the request and flush the durable store before the answer leaves. Returns
-    headers to add (the throttling bucket's rate headers on Exchange answers)."""
+    """After the handler, still under the tenant lock: journal the request and flush the durable store before the
+    answer leaves. Returns headers to add (the throttling bucket's rate headers on Exchange answers)."""
     extra: dict = {}
     if state is None:
         return extra
@@ -210,14 +203,12 @@ def finish(state: RequestState | None, req, status: int, registry) -> dict:
     if decision is not None and decision.rate_headers and facts is not None and facts.api == "exchange":
         extra.update(decision.rate_headers)
     if tenant is not None and facts is not None and facts.api != "control":
-        with tenant.lock:
-            tenant.journal.add(_journal_entry(facts, tenant, status, decision, req, state))
+        tenant.journal.add(_journal_entry(facts, tenant, status, decision, req, state))
     store = registry.store
     if store is not None:
         # Group commit: the ticket is waited for by DurableAck once the tenant lock is released.
         if tenant is not None:
-            with tenant.lock:
-                ticket = store.request_done(tenant, thorough=not _is_read(facts, decision, req.method))
+            ticket = store.request_done(tenant, thorough=not _is_read(facts, decision, req.method))
         else:
             # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             ticket = store.request_done(None)
@@ -299,8 +290,8 @@ def _is_read(facts: RequestFacts | None, decision, method: str) -> bool:
         return False
     if method in ("GET", "HEAD", "OPTIONS"):
         return True
-    if facts.api == "exchange" and facts.cmdlet:
-        return facts.cmdlet.split("-", 1)[0].lower() in ("get", "test")
+    if facts.api == "exchange":
+        return not facts.writes  # the cmdlets' own registration (register_cmdlet(..., writes=...))
     return False
 
 

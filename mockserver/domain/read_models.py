@@ -9,25 +9,17 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
+from . import soa_attributes as soa
 from .exchange.mailboxes import RECIPIENT_TYPES
 from .onprem.ad import REMOTE_TYPE_TO_EXO
 
-#: Exchange (Get-Mailbox) property ↔ AD attribute pairs whose SOA moves with IsExchangeCloudManaged, in the order
-#: the dashboard shows them (domain-behaviour.md §1.3).
-EXCHANGE_PAIRS: tuple[tuple[str, str], ...] = (
-    ("Alias", "mailNickname"),
-    ("PrimarySmtpAddress", "mail"),
-    ("EmailAddresses", "proxyAddresses"),
-    ("HiddenFromAddressListsEnabled", "msExchHideFromAddressLists"),
-    ("RecipientTypeDetails", "msExchRecipientTypeDetails"),
-) + tuple((f"CustomAttribute{i}", f"extensionAttribute{i}") for i in range(1, 16)) \
-  + tuple((f"ExtensionCustomAttribute{i}", f"msExchExtensionCustomAttribute{i}") for i in range(1, 6))
+#: Exchange (Get-Mailbox) property ↔ AD attribute pairs whose SOA moves with IsExchangeCloudManaged and that
+#: Connect maps, in the order the dashboard shows them (the SOA attribute table's order).
+EXCHANGE_PAIRS: tuple[tuple[str, str], ...] = tuple((a.name, a.ad) for a in soa.SYNCED_EXCHANGE)
 
-#: Identity attributes: always AD-mastered, shown for orientation (drift here means a sync is pending).
-IDENTITY_PAIRS: tuple[tuple[str, str], ...] = (
-    ("DisplayName", "displayName"),
-    ("UserPrincipalName", "userPrincipalName"),
-)
+#: Identity attributes Graph also shows: always AD-mastered, shown for orientation (drift here means a sync is
+#: pending).
+IDENTITY_PAIRS: tuple[tuple[str, str], ...] = tuple((a.name, a.ad) for a in soa.IDENTITY if a.graph)
 
 #: Pairs the mailbox table shows on every row; the others appear there only when set or drifted.
 ALWAYS_SHOWN = ("Alias", "PrimarySmtpAddress", "EmailAddresses", "HiddenFromAddressListsEnabled")
@@ -313,56 +305,13 @@ def _empty(value) -> bool:
     return value is None or value == "" or value == [] or value is False
 
 
-def _norm_addresses(values) -> set:
-    # Exchange keeps the prefix case (SMTP: primary, smtp: secondary) and compares the address case-insensitively.
-    out = set()
-    for v in values or []:
-        prefix, sep, addr = str(v).partition(":")
-        out.add(f"{prefix}:{addr.lower()}" if sep else str(v).lower())
-    return out
-
-
-def _norm_multi(values) -> list:
-    return sorted(str(v) for v in (values or []) if v not in (None, ""))
-
-
 def exchange_value(mailbox, name: str):
-    """A mailbox property by its Get-Mailbox name."""
-    if name == "Alias":
-        return mailbox.alias
-    if name == "PrimarySmtpAddress":
-        return mailbox.primary_smtp_address
-    if name == "EmailAddresses":
-        return list(mailbox.email_addresses or [])
-    if name == "HiddenFromAddressListsEnabled":
-        return bool(mailbox.hidden_from_address_lists_enabled)
-    if name == "RecipientTypeDetails":
-        return mailbox.recipient_type_details
-    if name == "DisplayName":
-        return mailbox.display_name
-    if name == "UserPrincipalName":
-        return mailbox.user_principal_name
-    if name.startswith("ExtensionCustomAttribute"):
-        index = int(name[len("ExtensionCustomAttribute"):]) - 1
-        values = mailbox.extension_custom_attributes or []
-        return list(values[index]) if index < len(values) and values[index] else []
-    if name.startswith("CustomAttribute"):
-        index = int(name[len("CustomAttribute"):]) - 1
-        values = mailbox.custom_attributes or []
-        return values[index] if index < len(values) else None
-    raise KeyError(name)
+    """A mailbox property by its Get-Mailbox name (a row of the SOA attribute table)."""
+    return soa.mailbox_value(mailbox, soa.BY_NAME[name])
 
 
 def _differs(name: str, exo, ad) -> bool:
-    if name == "EmailAddresses":
-        return _norm_addresses(exo) != _norm_addresses(ad)
-    if name.startswith("ExtensionCustomAttribute"):
-        return _norm_multi(exo) != _norm_multi(ad)
-    if name == "HiddenFromAddressListsEnabled":
-        return bool(exo) != bool(ad)
-    if name in ("PrimarySmtpAddress", "UserPrincipalName", "Alias"):
-        return (exo or "").lower() != (ad or "").lower()
-    return (exo or None) != (ad or None)
+    return soa.differs(soa.BY_NAME[name], exo, ad)
 
 
 def compare(mailbox, ad_user) -> list[Comparison]:

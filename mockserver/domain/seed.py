@@ -259,7 +259,7 @@ def finish_mix(tenant) -> None:
     from .entra.licensing import license_user
     from .exchange.identity_resolution import mailbox_of
     from .exchange.recipient_cmdlets import new_cloud_mailbox
-    mix = getattr(tenant, "seed_mix", None) or {}
+    mix = tenant.seed_mix
     tenant.sync.unlicensed_seed.clear()
     if not mix:
         return

@@ -15,6 +15,7 @@ from .entra import keys
 from .entra.directory import Application, EntraUser, RoleAssignment
 from .errors import Conflict, InvalidArgument, NotFound
 from .exchange.mailboxes import Mailbox
+from .exchange.rate_window import RateWindow
 from .ids import SeededIds, tenant_id_for
 from .onprem.ad import ADUser
 
@@ -76,6 +77,14 @@ class Tenant:
         self.org_config: dict = {"ExchangeAttributesCloudManagedByDefault": False}
         #: New-MoveRequest -Outbound requests by ExchangeGuid (exchange/move_requests.py).
         self.move_requests: dict = {}
+        #: The admin API's call budget and request-ids (not in snapshots: a reset or restore starts it afresh).
+        self.exchange_rate_window = RateWindow(self.id)
+        #: The last cacheable Exchange read (dispatch.py) and the alias/name index of -Identity resolution
+        #: (identity_resolution.py): runtime caches, rebuilt on demand, never in snapshots.
+        self.exo_read_cache = None
+        self.exo_name_index = None
+        #: Seeding's plan of which AD users become which kind of recipient (seed.py), emptied once applied.
+        self.seed_mix: dict = {}
         # On-premises AD
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()
@@ -85,6 +94,7 @@ class Tenant:
     def _attach_subsystems(self) -> None:
         # Imported here: the subsystem modules import this one for typing.
         from .connect.sync import SyncEngine
+        from .entra.device_codes import DeviceFlows
         from .entra.pim import PimState
         from .exchange.rbac.engine import ExchangeRbac
         from .faults import FaultState
@@ -94,12 +104,14 @@ class Tenant:
         self.pim = PimState(self)
         self.faults = FaultState(self)
         self.journal = RequestJournal()
+        #: Device codes issued (short-lived: not part of snapshots, gone after a reset).
+        self.device_flows = DeviceFlows(self)
 
     # ----------------------------------------------------------------- time
     @property
     def timers(self) -> list:
         """Subsystems with scheduled work (Entra Connect, write-back, forward sync, purges, PIM expiry)."""
-        return [t for t in (self.sync, self.pim) if hasattr(t, "next_due")]
+        return [self.sync, self.pim]
 
     def catch_up(self) -> int:
         """Run everything due up to the clock's current reading (called before each request)."""
@@ -160,10 +172,11 @@ class Tenant:
         return assignment
 
     # ---------------------------------------------------------------- audit
-    def record(self, api: str, operation: str, caller, *, target: str | None = None, parameters: dict | None = None,
-               succeeded: bool = True, changes: dict | None = None, error: str | None = None) -> AuditRecord:
+    def add_audit_record(self, api: str, operation: str, caller, *, target: str | None = None,
+                         parameters: dict | None = None, succeeded: bool = True, changes: dict | None = None,
+                         error: str | None = None) -> AuditRecord:
         """Append an audit record (caller may be a :class:`~.tokens.Caller`, a dict or None for the control plane)."""
-        who = caller.describe() if hasattr(caller, "describe") else (caller or {"kind": "controlPlane"})
+        who = (caller or {"kind": "controlPlane"}) if caller is None or isinstance(caller, dict) else caller.describe()
         return self.audit.append(AuditRecord(
             id=self.ids.guid(), time=self.clock.now(), api=api, operation=operation, caller=who, target=target,
             parameters=parameters or {}, succeeded=succeeded, changed=bool(changes), changes=changes or {},
@@ -227,6 +240,12 @@ class TenantRegistry:
         #: Tenant id -> name of tenants being seeded (reserved so a second create of the same name conflicts).
         self._building: dict[str, str] = {}
         self._big_seeds = 0
+        #: Recovered tenants not loaded yet (``serve --data-dir`` loads each on first use): id -> (name, domain,
+        #: position in creation order). ``loader`` builds one from the store.
+        self.unloaded: dict[str, tuple[str, str, int]] = {}
+        self.loader = None
+        self._load_locks: dict[str, threading.Lock] = {}
+        self._position_of: dict[str, int] = {}
 
     def create(self, name: str | None = None, *, profile: str = "ga", seed: int | None = None, mailboxes: int = 25,
                tenant_id: str | None = None, frozen_clock: bool = False, clock_start: float | None = None,
@@ -258,7 +277,8 @@ class TenantRegistry:
                               options=dict(options or {}))
             probe_id = tenant_id or tenant_id_for(name, seed)
             if (probe_id in self.tenants or probe_id in self._building or name in self._building.values()
-                    or any(t.name == name for t in self.tenants.values())):
+                    or any(t.name == name for t in self.tenants.values()) or self.known(probe_id)
+                    or self.known(name)):
                 raise Conflict(f"A tenant named '{name}' already exists.")
             # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
             self._building[probe_id] = name
@@ -349,7 +369,7 @@ class TenantRegistry:
         return tenant
 
     def find(self, key: str) -> Tenant | None:
-        """Tenant by id, domain or name, or None."""
+        """Tenant by id, domain or name, or None (a recovered tenant not loaded yet is loaded now)."""
         tenant = self.tenants.get(key)
         if tenant is not None:
             return tenant
@@ -357,10 +377,81 @@ class TenantRegistry:
         for t in list(self.tenants.values()):
             if t.domain == key or t.name == key or t.id == key:
                 return t
+        unloaded = self._unloaded_id(key)
+        return self._load(unloaded) if unloaded is not None else None
+
+    def known(self, key: str) -> bool:
+        """Whether a tenant with this id, domain or name exists, loaded or not (loads nothing)."""
+        if key in self.tenants or self._unloaded_id(key.lower()) is not None:
+            return True
+        key = key.lower()
+        return any(t.domain == key or t.name == key or t.id == key for t in list(self.tenants.values()))
+
+    def _unloaded_id(self, key: str) -> str | None:
+        if not self.unloaded:
+            return None
+        if key in self.unloaded:
+            return key
+        for tenant_id, (name, domain, _position) in list(self.unloaded.items()):
+            if key == name or key == domain:
+                return tenant_id
         return None
 
+    def _load(self, tenant_id: str) -> Tenant | None:
+        """Load a recovered tenant on its first use: one lock per tenant, so a request to another tenant (or
+        health) never waits for it, and two requests to this one load it once."""
+        with self.lock:
+            lock = self._load_locks.setdefault(tenant_id, threading.Lock())
+        with lock:
+            tenant = self.tenants.get(tenant_id)
+            if tenant is not None or tenant_id not in self.unloaded:
+                return tenant
+            big = False
+            with self.lock:
+                # A big tenant's load allocates as much as its seed did: no full collections meanwhile.
+                self._big_seeds += 1
+                gc.disable()
+                big = True
+            try:
+                tenant = self.loader(tenant_id)
+            finally:
+                if big:
+                    with self.lock:
+                        self._big_seeds -= 1
+                        if not self._big_seeds:
+                            gc.enable()
+            with self.lock:
+                self.tenants[tenant.id] = tenant
+                position = self.unloaded.pop(tenant_id)[2]
+                self._load_locks.pop(tenant_id, None)
+                self._position_of[tenant.id] = position
+                # Creation order, as list() promises: a loaded tenant goes back where it was created (tenants
+                # created since the restart have no position and stay last, in their own order).
+                ranked = sorted(self.tenants, key=lambda tid: self._position_of.get(tid, float("inf")))
+                if ranked != list(self.tenants):
+                    self.tenants = {tid: self.tenants[tid] for tid in ranked}
+            self._freeze_loaded(tenant)
+            return tenant
+
+    def _freeze_loaded(self, tenant: Tenant) -> None:
+        # As _freeze_large, without the full collection: the load's garbage was freed by reference counting.
+        if len(tenant.mailboxes) + len(tenant.ad_users) >= FREEZE_THRESHOLD:
+            with self.lock:
+                self._frozen.add(tenant.id)
+                gc.freeze()
+
+    def count(self) -> int:
+        """How many tenants exist, loaded or not (health asks this; it loads nothing)."""
+        return len(self.tenants) + len(self.unloaded)
+
+    def loaded(self) -> list[Tenant]:
+        """The tenants in memory (a recovered tenant nobody has used yet is not: it has nothing unsaved)."""
+        return list(self.tenants.values())
+
     def list(self) -> list[Tenant]:
-        """All tenants in creation order."""
+        """All tenants in creation order (loading every recovered tenant not loaded yet)."""
+        for tenant_id in sorted(self.unloaded, key=lambda tid: self.unloaded.get(tid, ("", "", 0))[2]):
+            self._load(tenant_id)
         return list(self.tenants.values())
 
     def delete(self, key: str) -> Tenant:

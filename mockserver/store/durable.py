@@ -1,4 +1,5 @@
-"""Durable tenant state for ``hybridsoa-mock serve --data-dir``: SQLite in WAL mode with ``synchronous=FULL``.
+"""Durable tenant state for ``hybridsoa-mock serve --data-dir``: SQLite in WAL mode, ``synchronous=NORMAL``
+(``--synchronous full`` for power-loss durability).
 
 Each request's changes (dirty collection objects, new audit records, and the small state blobs that changed:
 clock, RNG, settings, sync/RBAC/PIM/fault state) are written in ONE transaction while the tenant lock is
@@ -14,6 +15,8 @@ import sqlite3
 import threading
 
 from .persistence import TenantCodec
+
+_allocate_lock = threading.Lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -32,16 +35,20 @@ CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NUL
 DB_NAME = "hybridsoa.sqlite3"
 #: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
 CHUNK_ROWS = 5000
+#: ``--synchronous``: what an acknowledged write survives. ``normal``: the process dying (kill -9, a crash);
+#: ``full``: also the machine losing power (one fsync per group commit).
+SYNCHRONOUS = ("normal", "full")
 #: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
 JOURNAL_ROWS = 10_000
 
-def _give_back_memory() -> None:
+def _give_back_memory(collect: bool = True) -> None:
     """Return the heap that recovery's intermediate documents used to the OS (glibc keeps freed arenas
     otherwise, and RSS after a restart would stay far above the live state)."""
     import ctypes
     import ctypes.util
     import gc
-    gc.collect()
+    if collect:
+        gc.collect()
     try:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
@@ -65,15 +72,19 @@ def secure_data_dir(data_dir: str) -> None:
 class DurableStore:
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
-    def __init__(self, registry, path: str, codec: TenantCodec):
+    def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
+        self.synchronous = synchronous
         self.codec = codec
         self.registry = registry
         self.path = path
         self.lock = threading.RLock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        # FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss, not just kill -9.
-        self.db.execute("PRAGMA synchronous=FULL")
+        # NORMAL (default): a commit is in the WAL file (the OS page cache) before the answer leaves, which
+        # survives kill -9 of the process; FULL also fsyncs the WAL at each commit, surviving power loss too.
+        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(SCHEMA)
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
@@ -87,43 +98,79 @@ class DurableStore:
         self._failed: list[tuple] = []
         self._closing = False
         self._creating: set[str] = set()
-        self._next_event = threading.Event()
-        self._inflight = (0, threading.Event())
+        #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
+        #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
+        self._waiters: list[tuple[int, object]] = []
         self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
 
     # ------------------------------------------------------------------------------------------ recovery
     def load_all(self) -> int:
-        """Rebuild every stored tenant into the registry (clocks resume in real time); returns the count."""
+        """Read the index of stored tenants into the registry (each tenant's rows are loaded on its first use,
+        :meth:`load_tenant`); returns how many there are. ``lazy=False`` behaviour: :meth:`load_everything`."""
         with self.lock:
             # Rows of a tenant whose whole write a crash interrupted (no tenants row yet): never acknowledged.
-            for table in ("blobs", "objects", "audit", "journal"):
-                self.db.execute(f"DELETE FROM {table} WHERE tenant_id NOT IN (SELECT id FROM tenants)")
-            rows = self.db.execute("SELECT id, header FROM tenants ORDER BY position").fetchall()
-            loaded = 0
-            for tenant_id, header in rows:
-                doc = self._assemble(tenant_id, json.loads(header))
-                tenant = self.codec.restore_tenant(doc, resume_clock=True, owned=True)
-                with self.registry.lock:
-                    self.registry.tenants[tenant.id] = tenant
-                self._remember(tenant)
-                del doc
-                # Big tenants leave the cyclic GC's reach as after a create; the document's garbage goes now.
-                self.registry._freeze_large(tenant)
-                loaded += 1
-            _give_back_memory()
+            # A marker row names such a write while it runs, so a clean start scans nothing.
+            interrupted = [row[0][len("writing:"):] for row in self.db.execute(
+                "SELECT name FROM meta WHERE name LIKE 'writing:%'")]
+            if interrupted or self.db.execute("SELECT 1 FROM meta WHERE name='format'").fetchone() is None:
+                self._begin()
+                try:
+                    for table in ("blobs", "objects", "audit", "journal"):
+                        self.db.execute(f"DELETE FROM {table} WHERE tenant_id NOT IN (SELECT id FROM tenants)")
+                    self.db.execute("DELETE FROM meta WHERE name LIKE 'writing:%'")
+                    self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('format', '2')")
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+            rows = self.db.execute("SELECT id, name, position, header FROM tenants ORDER BY position").fetchall()
+            index = {}
+            for tenant_id, name, position, header in rows:
+                domain = json.loads(header).get("tenant", {}).get("domain") or ""
+                index[tenant_id] = (name.lower(), domain.lower(), position)
+            with self.registry.lock:
+                self.registry.unloaded.update(index)
+                self.registry.loader = self.load_tenant
             meta = self.db.execute("SELECT data FROM meta WHERE name='registry'").fetchone()
             if meta:
                 state = json.loads(meta[0])
                 self.registry._counter = state.get("counter", 0)
                 version, internal, gauss = state["rng"]
                 self.registry.ids.setstate((version, tuple(internal), gauss))
-            return loaded
+            return len(index)
 
-    def _assemble(self, tenant_id: str, header: dict) -> dict:
+    def load_everything(self) -> int:
+        """Load every stored tenant now (what a restart did before tenants loaded lazily)."""
+        return len(self.registry.list())
+
+    def load_tenant(self, tenant_id: str):
+        """The registry's loader: rebuild one stored tenant (clock resumed in real time) from a read-only
+        connection of its own, so the commit thread keeps writing other tenants' changes meanwhile."""
+        reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            reader.execute("BEGIN")  # one read snapshot for the whole tenant
+            (header,) = reader.execute("SELECT header FROM tenants WHERE id=?", (tenant_id,)).fetchone()
+            doc = self._assemble(tenant_id, json.loads(header), reader)
+            journal = reader.execute("SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?",
+                                     (tenant_id, JOURNAL_ROWS)).fetchall()
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        size = sum(len(c["items"]) for c in doc["collections"].values())
+        tenant = self.codec.restore_tenant(doc, resume_clock=True, owned=True)
+        del doc
+        with tenant.lock, self.lock:
+            self._remember(tenant, journal)
+        if size >= 4000:
+            _give_back_memory(collect=False)
+        return tenant
+
+    def _assemble(self, tenant_id: str, header: dict, db=None) -> dict:
+        db = db or self.db
         doc = dict(header)
         blobs = {name: json.loads(data) for name, data in
-                 self.db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))}
+                 db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))}
         doc["clock"] = blobs.get("clock")
         doc["ids"] = blobs.get("ids")
         doc["state"] = blobs.get("state", {})
@@ -132,7 +179,7 @@ class DurableStore:
         meta = blobs.get("collections", {})
         collections = {attr: {"name": info.get("name", attr), "class": None, "items": [], "tombstones": {}}
                        for attr, info in meta.items()}
-        for coll, key, seq, cls, data in self.db.execute(
+        for coll, key, seq, cls, data in db.execute(
                 "SELECT collection, key, seq, cls, data FROM objects WHERE tenant_id=? ORDER BY rowid",
                 (tenant_id,)):
             entry = collections.setdefault(coll, {"name": coll, "class": None, "items": [], "tombstones": {}})
@@ -142,7 +189,7 @@ class DurableStore:
                 entry["items"].append([key, seq, json.loads(data), cls])
         doc["collections"] = collections
         doc["signing"] = blobs.get("signing")
-        doc["audit"] = [json.loads(d) for (d,) in self.db.execute(
+        doc["audit"] = [json.loads(d) for (d,) in db.execute(
             "SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,))]
         return doc
 
@@ -171,7 +218,7 @@ class DurableStore:
             tenant.journal.track = True
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
-        self._delete_rows_chunked(tenant.id)
+        self._delete_rows_chunked(tenant.id, final=False)
         rows = []
         for attr, data in doc["collections"].items():
             for item in data["items"]:
@@ -204,6 +251,7 @@ class DurableStore:
                 self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)",
                                     journal)
                 self._put_registry_meta()
+                self.db.execute("DELETE FROM meta WHERE name=?", ("writing:" + tenant.id,))
                 self._commit()
             except BaseException:
                 self._rollback()
@@ -221,11 +269,14 @@ class DurableStore:
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
 
-    def _delete_rows_chunked(self, tenant_id: str) -> None:
-        # The tenants row first (the tenant is gone for recovery at once), then its rows a chunk at a time.
+    def _delete_rows_chunked(self, tenant_id: str, *, final: bool = True) -> None:
+        # The tenants row first (the tenant is gone for recovery at once), then its rows a chunk at a time. The
+        # "writing:" marker names the tenant until the last chunk (or the whole write after it) is committed,
+        # so recovery knows to sweep orphan rows; ``final=False``: the whole write that follows clears it.
         with self.lock:
             self._begin()
             try:
+                self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES (?, '')", ("writing:" + tenant_id,))
                 self.db.execute("DELETE FROM tenants WHERE id=?", (tenant_id,))
                 self.db.execute("DELETE FROM blobs WHERE tenant_id=?", (tenant_id,))
                 self._commit()
@@ -245,6 +296,9 @@ class DurableStore:
                         raise
                 if gone < CHUNK_ROWS:
                     break
+        if final:
+            with self.lock:
+                self.db.execute("DELETE FROM meta WHERE name=?", ("writing:" + tenant_id,))
 
     def flush(self, tenant, *, thorough: bool = True) -> bool:
         """Persist what changed in ``tenant`` since the last flush, in one transaction (call under its lock).
@@ -276,7 +330,7 @@ class DurableStore:
         rng = tenant.ids.getstate()
         moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
                  or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
-        blobs = self._changed_blobs(tenant) if thorough or moved else {}
+        blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
         if not blobs and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
             if journal is None:
@@ -364,7 +418,7 @@ class DurableStore:
             ticket = self._requested + 1
             if tenant is None:
                 # Tenants not yet written whole (being created) are the create hook's to write, not ours.
-                touched = [t for t in self.registry.list()
+                touched = [t for t in self.registry.loaded()
                            if t.id in self._written and t.id not in self._creating
                            and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)]
                 if not touched:
@@ -399,14 +453,15 @@ class DurableStore:
     def wait_durable(self, ticket: int) -> None:
         """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
         lock: the commit thread takes it to read the changes); raise if that commit failed."""
-        while True:
-            with self._cond:
-                if self._durable >= ticket:
-                    break
-                # Wait on the batch that will hold this ticket only: waking every waiter at every commit
-                # costs a context switch per waiting request per batch.
-                event = self._inflight[1] if ticket <= self._inflight[0] else self._next_event
-            event.wait()
+        with self._cond:
+            if self._durable < ticket:
+                gate = _allocate_lock()
+                gate.acquire()
+                self._waiters.append((ticket, gate))
+            else:
+                gate = None
+        if gate is not None:
+            gate.acquire()  # released by the commit thread once a commit covers this ticket
         with self._cond:
             for lo, hi, exc in self._failed:
                 if lo < ticket <= hi:
@@ -428,8 +483,6 @@ class DurableStore:
                         upto = min(upto, first - 1)
                 upto = max(upto, self._durable)
                 low = self._durable
-                done_event, self._next_event = self._next_event, threading.Event()
-                self._inflight = (upto, done_event)
             plans, error = [], None
             try:
                 for tenant, thorough, _first in batch.values():
@@ -459,24 +512,32 @@ class DurableStore:
                 if error is not None:
                     self._failed = [f for f in self._failed if f[1] > upto - 10_000] + [(low, upto, error)]
                 self._durable = upto
-            done_event.set()
+                ready = [gate for ticket, gate in self._waiters if ticket <= upto]
+                if ready:
+                    self._waiters = [w for w in self._waiters if w[0] > upto]
+            for gate in ready:
+                gate.release()
 
     def flush_all(self) -> int:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
         n = 0
-        for tenant in self.registry.list():
+        for tenant in self.registry.loaded():
             if any(c.dirty for c in self.codec.collections_of(tenant).values()) or tenant.audit.dirty:
                 with tenant.lock:
                     n += self.flush(tenant)
         return n
 
-    def _changed_blobs(self, tenant) -> dict[str, str]:
+    def _changed_blobs(self, tenant, rng=None) -> dict[str, str]:
+        # ``rng``: the RNG state the caller already took (getstate copies 625 words; once per commit is enough).
         written = self._written.setdefault(tenant.id, {})
         out = {}
         mark = self.codec.clock_fingerprint(tenant.clock)
-        candidates = {"state": self.codec.dump_state(tenant), "collections": self._collection_meta(tenant)}
+        texts = {"state": self.codec.state_json(tenant)}
+        candidates = {"collections": self._collection_meta(tenant)}
         # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
-        if "ids" not in written or self._rng_marks.get(tenant.id) != tenant.ids.getstate():
+        if rng is None:
+            rng = tenant.ids.getstate()
+        if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
             candidates["ids"] = self.codec.dump_ids(tenant)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
             candidates["clock"] = self.codec.dump_clock(tenant.clock)
@@ -484,7 +545,8 @@ class DurableStore:
         for name, sub in self.codec.subsystems_of(tenant).items():
             candidates[f"subsystem:{name}"] = sub.to_dict()
         for name, value in candidates.items():
-            text = json.dumps(value)
+            texts[name] = json.dumps(value)
+        for name, text in texts.items():
             if written.get(name) != text:
                 out[name] = text
         return out
@@ -512,13 +574,12 @@ class DurableStore:
         state = {"counter": self.registry._counter, "rng": [version, list(internal), gauss]}
         self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('registry', ?)", (json.dumps(state),))
 
-    def _remember(self, tenant) -> None:
+    def _remember(self, tenant, journal_rows) -> None:
         # After a load, what is on disk is exactly what is in memory.
         for coll in self.codec.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
-        rows = self.db.execute("SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?",
-                               (tenant.id, tenant.journal.limit)).fetchall()
+        rows = journal_rows[:tenant.journal.limit]
         tenant.journal.load([json.loads(d) for (d,) in reversed(rows)])
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
@@ -553,12 +614,12 @@ class DurableStore:
                 self.db.close()
 
 
-def open_store(registry, data_dir: str, codec: TenantCodec) -> DurableStore:
+def open_store(registry, data_dir: str, codec: TenantCodec, synchronous: str = "normal") -> DurableStore:
     """Open (or create) the durable store under ``data_dir``, load every stored tenant into ``registry`` and
     hook the registry so creates, resets, restores and deletes are persisted; the request middleware finds
     the store as ``registry.store`` and flushes each request's changes before its response is sent."""
     secure_data_dir(data_dir)
-    store = DurableStore(registry, os.path.join(data_dir, DB_NAME), codec)
+    store = DurableStore(registry, os.path.join(data_dir, DB_NAME), codec, synchronous)
     store.load_all()
     registry.on_tenant_created.append(store.tenant_created)
     registry.on_tenant_deleted.append(store.tenant_deleted)

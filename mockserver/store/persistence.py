@@ -44,6 +44,9 @@ class TenantCodec(Protocol):
     def dump_state(self, tenant: Any) -> dict:
         """The tenant's plain state attributes."""
 
+    def state_json(self, tenant: Any) -> str:
+        """``json.dumps(dump_state(tenant))``, cheaper."""
+
 
 class TenantStore(Protocol):
     """A store the request pipeline hands each request's changes to (``TenantRegistry.store``)."""

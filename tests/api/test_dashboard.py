@@ -168,10 +168,11 @@ def test_sync_history_shows_counts_status_and_per_object_errors(client, domain_t
 def test_audit_and_journal_newest_first_and_filterable(client, domain_tenant):
     with domain_tenant.lock:
         for i in range(3):
-            domain_tenant.record("exchange", "Set-Mailbox", None, target=f"mbx{i}",
-                                 parameters={"Identity": f"mbx{i}", "IsExchangeCloudManaged": True},
-                                 changes={"IsExchangeCloudManaged": {"old": False, "new": True}} if i != 1 else None)
-        domain_tenant.record("graph", "PATCH /users", None, target="u1", succeeded=False, error="denied")
+            domain_tenant.add_audit_record("exchange", "Set-Mailbox", None, target=f"mbx{i}",
+                                           parameters={"Identity": f"mbx{i}", "IsExchangeCloudManaged": True},
+                                           changes={"IsExchangeCloudManaged": {"old": False, "new": True}}
+                                           if i != 1 else None)
+        domain_tenant.add_audit_record("graph", "PATCH /users", None, target="u1", succeeded=False, error="denied")
         for i, status in enumerate((200, 429, 200)):
             domain_tenant.journal.add({"time": domain_tenant.clock.now() + i, "api": "exchange", "method": "POST",
                                        "path": "/adminapi/beta/x/InvokeCommand", "cmdlet": f"Get-Mailbox{i}",
@@ -208,7 +209,7 @@ def test_everything_shown_is_escaped(client, domain_tenant):
         mailbox.display_name = evil
         mailbox.custom_attributes[0] = evil
         domain_tenant.mailboxes.touch(mailbox.guid)
-        domain_tenant.record("exchange", evil, None, target=evil, parameters={evil: evil})
+        domain_tenant.add_audit_record("exchange", evil, None, target=evil, parameters={evil: evil})
         domain_tenant.journal.add({"time": 0, "api": evil, "method": "GET", "path": evil, "status": 200})
         domain_tenant.sync.history.append({"id": "x", "status": evil, "errors": [{"message": evil}]})
         domain_tenant.faults.add_rule({"api": "exchange", "cmdlet": evil, "status": 500})
@@ -226,9 +227,9 @@ def test_no_secrets_on_any_page(client, domain_tenant, auth_header):
     secrets = [a["clientSecret"] for a in creds["apps"]] + [u["password"] for u in creds["users"]]
     secrets += [a["privateKeyPem"].splitlines()[1] for a in creds["apps"]] + [token, "hunter2-plain"]
     with domain_tenant.lock:
-        domain_tenant.record("identity", "token", None, target="automation",
-                             parameters={"client_secret": creds["apps"][0]["clientSecret"],
-                                         "password": "hunter2-plain", "note": f"Bearer {token}"})
+        domain_tenant.add_audit_record("identity", "token", None, target="automation",
+                                       parameters={"client_secret": creds["apps"][0]["clientSecret"],
+                                                   "password": "hunter2-plain", "note": f"Bearer {token}"})
         domain_tenant.journal.add({"time": 0, "api": "identity", "method": "POST", "path": "/x/oauth2/v2.0/token",
                                    "status": 200, "parameters": {"client_assertion": token,
                                                                  "client_secret": creds["apps"][1]["clientSecret"]},

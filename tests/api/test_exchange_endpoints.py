@@ -1,20 +1,24 @@
-"""The Exchange WSGI endpoints (mockserver/api/exchange/endpoints.py) answer InvokeCommand and $batch before Flask
-routes them: they must answer exactly as the Flask routes do, journal and throttle the same way, and fail in the
-app's own error shapes."""
+"""The Exchange request pipeline (mockserver/api/exchange/endpoints.py) is the one path of InvokeCommand and $batch:
+Flask's router knows the resources but no view serves them. Its answers are exact and deterministic under a seed;
+it journals and throttles each request once, takes read or write from the cmdlet's registration, keeps the rate
+window in the tenant, and fails in the app's own error shapes."""
 from __future__ import annotations
 
 import pytest
-from werkzeug.test import Client
 
 from mockserver.api.exchange import endpoints, invoke
+from mockserver.app import create_app
+from mockserver.domain.exchange import cmdlets
+from mockserver.domain.exchange.cmdlets import register_cmdlet
+from mockserver.domain.tenant import TenantRegistry
 
-#: Headers that differ between any two calls (a counter-derived id, the remaining budget of the window).
-VOLATILE = {"request-id", "rate-limit-remaining"}
+#: A fixed tenant clock, so an independently built twin of the tenant answers byte for byte alike.
+CLOCK = 1_800_000_000.0
 
 
 @pytest.fixture
 def tenant(make_tenant):
-    return make_tenant(name="contoso", seed=42, mailboxes=12)
+    return make_tenant(name="contoso", seed=42, mailboxes=12, clock_start=CLOCK)
 
 
 @pytest.fixture
@@ -23,19 +27,18 @@ def h(tenant, auth_header):
 
 
 @pytest.fixture
-def flask_only(app):
-    """A client for the Flask app's own WSGI callable (routing through the blueprint, not the endpoints)."""
-    # The durable-ack layer (group commit) is outermost; the endpoints sit right under it.
-    fast = app.wsgi_app.wsgi_app
-    assert isinstance(fast, endpoints.ExchangeEndpoints)
-    return Client(fast.flask_wsgi)
+def twin():
+    """A second app over its own registry holding the same tenant (same name, seed and clock)."""
+    registry = TenantRegistry(seed=1234)
+    registry.create(name="contoso", seed=42, mailboxes=12, clock_start=CLOCK, frozen_clock=True,
+                    options={"mix": "uniform"})
+    return create_app(registry).test_client()
 
 
 def _same(a, b):
     assert a.status == b.status
     assert a.get_data() == b.get_data()
-    strip = lambda r: [(k, v) for k, v in r.headers.items() if k.lower() not in VOLATILE]  # noqa: E731
-    assert strip(a) == strip(b)
+    assert list(a.headers.items()) == list(b.headers.items())
 
 
 def _alias(tenant):
@@ -44,7 +47,7 @@ def _alias(tenant):
 
 @pytest.mark.parametrize("case", ["toggle", "read", "unknown-cmdlet", "bad-json", "no-token", "batch", "bad-batch",
                                   "unknown-tenant", "paged"])
-def test_endpoints_answer_like_the_flask_routes(client, flask_only, tenant, h, case):
+def test_the_pipeline_answers_exactly_and_deterministically(client, twin, tenant, h, case):
     alias = _alias(tenant)
     path = f"/adminapi/beta/{tenant.id}/InvokeCommand"
     kwargs = {"headers": h}
@@ -75,25 +78,39 @@ def test_endpoints_answer_like_the_flask_routes(client, flask_only, tenant, h, c
         path += "?$select=Alias"
         kwargs = {"headers": {**h, "Prefer": "odata.maxpagesize=5"}}
         calls = [{"json": {"CmdletInput": {"CmdletName": "Get-Mailbox"}}}]
-    # Each path runs the whole sequence in turn (a toggle sequence ends where it started).
+    # The tenant and its twin run the whole sequence (the same token signs in to both: same id, same key).
     ours = [client.post(path, **call, **kwargs) for call in calls]
-    theirs = [flask_only.post(path, **call, **kwargs) for call in calls]
-    for a, b in zip(ours, theirs, strict=True):
+    theirs = [twin.post(path, **call, **kwargs) for call in calls]
+    expected = {"toggle": 200, "read": 200, "unknown-cmdlet": 403, "bad-json": 400, "no-token": 401, "batch": 200,
+                "bad-batch": 400, "unknown-tenant": 404, "paged": 200}[case]
+    for a, b in zip(ours, theirs):
+        assert a.status_code == expected, a.get_data(as_text=True)
         _same(a, b)
+    if case == "paged":
+        assert len(ours[0].get_json()["value"]) == 5 and "$skiptoken=" in ours[0].get_json()["@odata.nextLink"]
 
 
-def test_both_paths_journal_the_request(client, flask_only, tenant, h):
+def test_flask_knows_the_resources_but_no_view_serves_them(app):
+    rules = {(r.rule, r.endpoint) for r in app.url_map.iter_rules() if r.endpoint in ("exchange.invoke_command",
+                                                                                       "exchange.batch")}
+    assert ("/adminapi/beta/<tenant_key>/InvokeCommand", "exchange.invoke_command") in rules
+    assert ("/adminapi/beta/<tenant_key>/$batch", "exchange.batch") in rules
+    assert "exchange.invoke_command" not in app.view_functions and "exchange.batch" not in app.view_functions
+    # The durable-ack layer (group commit) is outermost; the pipeline sits right under it.
+    assert isinstance(app.wsgi_app.wsgi_app, endpoints.ExchangeEndpoints)
+
+
+def test_the_request_is_journalled_once(client, tenant, h):
     body = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": _alias(tenant)}}}
-    for c in (client, flask_only):
-        c.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers={**h, "client-request-id": "abc"})
-    a, b = list(tenant.journal.entries)[-2:]
-    for entry in (a, b):
-        assert entry["api"] == "exchange" and entry["cmdlet"] == "Get-Mailbox" and entry["status"] == 200
-        assert entry["clientRequestId"] == "abc" and entry["caller"]["appId"]
-    assert b["seq"] == a["seq"] + 1
+    before = len(tenant.journal.entries)
+    client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers={**h, "client-request-id": "abc"})
+    assert len(tenant.journal.entries) == before + 1
+    entry = list(tenant.journal.entries)[-1]
+    assert entry["api"] == "exchange" and entry["cmdlet"] == "Get-Mailbox" and entry["status"] == 200
+    assert entry["clientRequestId"] == "abc" and entry["caller"]["appId"]
 
 
-def test_throttled_request_is_refused_alike_and_changes_nothing(client, flask_only, tenant, h):
+def test_throttled_request_is_refused_and_changes_nothing(client, tenant, h):
     alias = _alias(tenant)
     client.post("/_mock/tenants/contoso/faults", json={"throttle": {"api": "exchange", "rate": 0.001, "burst": 1}})
     body = {"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": alias,
@@ -101,7 +118,7 @@ def test_throttled_request_is_refused_alike_and_changes_nothing(client, flask_on
     first = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers=h)
     assert first.status_code == 200 and first.headers["Rate-Limit-Remaining"] == "0"
     body["CmdletInput"]["Parameters"]["IsExchangeCloudManaged"] = False
-    refused = [c.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers=h) for c in (client, flask_only)]
+    refused = [client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers=h) for _ in range(2)]
     for rv in refused:
         assert rv.status_code == 429 and rv.headers["Retry-After"]
         assert rv.get_json()["error"]["code"] == "TooManyRequests"
@@ -150,3 +167,62 @@ def test_an_internal_failure_answers_500_json_and_releases_the_lock(client, tena
     # The tenant lock was released: another thread can take it at once.
     assert tenant.lock.acquire(blocking=False)
     tenant.lock.release()
+
+
+class _Recorder:
+    """A stand-in durable store: records what the pipeline tells it at the end of each request."""
+
+    def __init__(self):
+        self.thorough: list[bool] = []
+
+    def request_done(self, tenant, *, thorough: bool = True) -> int:
+        self.thorough.append(thorough)
+        return 0
+
+    def wait_durable(self, ticket: int) -> None:
+        pass
+
+
+def test_read_or_write_comes_from_the_cmdlet_registration(client, registry, tenant, h, monkeypatch):
+    # A cmdlet whose verb reads as a read but is registered as a write: the store must compare everything.
+    register_cmdlet("Get-MockWrite", lambda ctx, params: [], [], writes=True)
+    store = _Recorder()
+    monkeypatch.setattr(registry, "store", store)
+    url = f"/adminapi/beta/{tenant.id}/InvokeCommand"
+    alias = _alias(tenant)
+    try:
+        calls = [("Get-Mailbox", {"Identity": alias}), ("Set-Mailbox", {"Identity": alias, "CustomAttribute1": "x"}),
+                 ("Get-MockWrite", {}), ("Get-Nothing", {})]
+        for name, params in calls:
+            client.post(url, json={"CmdletInput": {"CmdletName": name, "Parameters": params}}, headers=h)
+        batch = {"requests": [{"id": "1", "method": "POST", "url": "/InvokeCommand", "body": {"CmdletInput": {
+            "CmdletName": name, "Parameters": params}}} for name, params in calls[:2]]}
+        client.post(f"/adminapi/beta/{tenant.id}/$batch", json=batch, headers=h)
+        batch["requests"] = batch["requests"][:1]
+        client.post(f"/adminapi/beta/{tenant.id}/$batch", json=batch, headers=h)
+    finally:
+        cmdlets._REGISTRY.pop("get-mockwrite", None)
+    # Reads (and a name that runs nothing) skip the thorough compare; writes, by registration, do not.
+    assert store.thorough == [False, True, True, False, True, False]
+
+
+def test_the_rate_window_lives_in_the_tenant_and_reset_or_delete_drops_it(client, registry, make_tenant,
+                                                                          auth_header):
+    tenant = make_tenant(name="fabrikam", seed=7, mailboxes=3, clock_start=CLOCK)
+    body = {"CmdletInput": {"CmdletName": "Get-OrganizationConfig"}}
+
+    def call(t):
+        rv = client.post(f"/adminapi/beta/{t.id}/InvokeCommand", json=body, headers=auth_header(t, "exchange"))
+        assert rv.status_code == 200
+        return rv.headers["request-id"], rv.headers["Rate-Limit-Remaining"]
+
+    first = [call(tenant), call(tenant)]
+    assert [r for _, r in first] == ["29999", "29998"]
+    assert client.post(f"/_mock/tenants/{tenant.id}/reset").status_code == 200
+    fresh = registry.get(tenant.id)
+    assert fresh is not tenant and fresh.exchange_rate_window is not tenant.exchange_rate_window
+    assert call(fresh) == first[0]  # a new window and request-id stream, as on a new tenant
+    assert client.delete(f"/_mock/tenants/{tenant.id}").status_code in (200, 204)
+    again = make_tenant(name="fabrikam", seed=7, mailboxes=3, clock_start=CLOCK)
+    assert again.id == tenant.id
+    assert call(again) == first[0]

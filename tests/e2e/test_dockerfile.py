@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def parse_dockerfile(text: str) -> dict:
     """COPY sources, RUN commands, EXPOSE port, VOLUME and CMD of a simple single-stage Dockerfile."""
-    out = {"copy": [], "run": [], "cmd": None, "expose": None, "volume": None, "workdir": None}
+    out = {"copy": [], "run": [], "cmd": None, "expose": None, "expose_all": [], "volume": None, "workdir": None}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -38,7 +38,9 @@ def parse_dockerfile(text: str) -> dict:
         elif word == "CMD":
             out["cmd"] = json.loads(rest)
         elif word == "EXPOSE":
-            out["expose"] = int(rest.split("/")[0])
+            # EXPOSE may list several ports (8443 the mock, 8080 its HTTPS proxy): "expose" is the first.
+            out["expose_all"] = [int(p.split("/")[0]) for p in rest.split()]
+            out["expose"] = out["expose_all"][0]
         elif word == "VOLUME":
             out["volume"] = rest.strip()
         elif word == "WORKDIR":
@@ -88,10 +90,10 @@ def test_dockerfile_serves_https_on_all_interfaces_with_a_data_volume(tmp_path):
         subprocess.run(command, shell=True, cwd=app_dir, env=env, check=True, timeout=900,
                        stdout=subprocess.DEVNULL)
 
-    port = free_port()
+    ports = {str(exposed): str(free_port()) for exposed in spec["expose_all"]}
+    port = ports[str(spec["expose"])]
     data = tmp_path / "data"
-    argv = [str(port) if part == str(spec["expose"]) else (str(data) if part == spec["volume"] else part)
-            for part in spec["cmd"]]
+    argv = [ports.get(part, str(data) if part == spec["volume"] else part) for part in spec["cmd"]]
     argv[0] = str(venv / "bin" / argv[0])
     proc = subprocess.Popen(argv, cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -123,4 +125,5 @@ def test_parse_dockerfile_reads_the_commands():
                             'CMD ["hybridsoa-mock", "serve", "--data-dir", "/data"]\n')
     assert spec["copy"] == ["a", "b"] and spec["run"] == ["pip install -e ."]
     assert spec["expose"] == 8443 and spec["volume"] == "/data" and spec["cmd"][-1] == "/data"
+    assert parse_dockerfile("EXPOSE 8443 8080/tcp\n")["expose_all"] == [8443, 8080]
     assert re.match(r"^hybridsoa", spec["cmd"][0])

@@ -21,8 +21,8 @@ def _toggle(tenant, index=0, value=True):
         mbx = [m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"][index]
         mbx.is_exchange_cloud_managed = value
         tenant.mailboxes.touch(mbx.guid)
-        tenant.record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                      changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
+        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
+                                changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
         return mbx.guid
 
 
@@ -182,4 +182,67 @@ def test_request_journal_survives_a_restart_bounded(tmp_path):
     assert [e["seq"] for e in kept.entries] == [e["seq"] for e in tenant.journal.entries]
     assert len(kept.entries) == 5
     assert kept.add({"api": "exchange"})["seq"] == tenant.journal.entries[-1]["seq"] + 1
+    again.close()
+
+
+def test_a_restart_reads_only_the_index_and_loads_each_tenant_on_first_use(tmp_path):
+    from mockserver.app import create_app
+    from mockserver.domain.errors import Conflict
+    registry, store = _reopen(tmp_path)
+    first = registry.create("first", seed=1, frozen_clock=True, mailboxes=3)
+    second = registry.create("second", seed=2, frozen_clock=True, mailboxes=3)
+    third = registry.create("third", seed=3, frozen_clock=True, mailboxes=3)
+    guid = _toggle(second)
+    with second.lock:
+        store.flush(second)
+    store.close()
+    reopened, again = _reopen(tmp_path)
+    assert reopened.tenants == {} and reopened.count() == 3
+    assert create_app(reopened).test_client().get("/_mock/health").get_json()["tenants"] == 3
+    assert reopened.tenants == {}  # health loads nothing
+    with pytest.raises(Conflict):
+        reopened.create("third", seed=9)  # a name taken by a tenant not loaded yet
+    loaded = reopened.get(second.domain)
+    assert list(reopened.tenants) == [second.id]
+    assert loaded.mailboxes.get(guid).is_exchange_cloud_managed is True
+    assert snapshot.dump_tenant(loaded) == snapshot.dump_tenant(second)
+    assert reopened.get(second.id) is loaded  # loaded once
+    newcomer = reopened.create("fourth", seed=4, frozen_clock=True, mailboxes=1)
+    # Listing loads the rest; creation order is kept, with tenants created since the restart last.
+    assert [t.name for t in reopened.list()] == ["first", "second", "third", "fourth"]
+    assert reopened.count() == 4 and not reopened.unloaded
+    assert snapshot.dump_tenant(reopened.get("first")) == snapshot.dump_tenant(first)
+    assert snapshot.dump_tenant(reopened.get("third")) == snapshot.dump_tenant(third)
+    assert newcomer.id in reopened.tenants
+    again.close()
+
+
+def test_deleting_a_tenant_never_loaded_removes_it_from_disk(tmp_path):
+    registry, store = _reopen(tmp_path)
+    registry.create("gone", seed=1, frozen_clock=True, mailboxes=2)
+    store.close()
+    reopened, again = _reopen(tmp_path)
+    reopened.delete("gone")
+    assert reopened.count() == 0
+    again.close()
+    last, store3 = _reopen(tmp_path)
+    assert last.count() == 0 and last.find("gone") is None
+    assert store3.db.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 0
+    store3.close()
+
+
+def test_rows_of_a_whole_tenant_write_cut_short_are_swept_on_restart(tmp_path):
+    registry, store = _reopen(tmp_path)
+    kept = registry.create("kept", seed=1, frozen_clock=True, mailboxes=2)
+    store.close()
+    # What a kill -9 in the middle of writing a new tenant leaves: its marker and some rows, no tenants row.
+    db = sqlite3.connect(str(tmp_path / "hybridsoa.sqlite3"), isolation_level=None)
+    db.execute("INSERT INTO meta (name, data) VALUES ('writing:half', '')")
+    db.execute("INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES ('half', 'x', 'k', 1, "
+               "NULL, '{}')")
+    db.close()
+    reopened, again = _reopen(tmp_path)
+    assert again.db.execute("SELECT COUNT(*) FROM objects WHERE tenant_id='half'").fetchone()[0] == 0
+    assert again.db.execute("SELECT COUNT(*) FROM meta WHERE name LIKE 'writing:%'").fetchone()[0] == 0
+    assert [t.id for t in reopened.list()] == [kept.id]
     again.close()

@@ -286,7 +286,7 @@ def test_device_code_is_pending_until_approved_then_redeemed_once(tenant):
     form = {"grant_type": DEVICE_CODE_GRANT, "client_id": app.app_id, "device_code": started["device_code"]}
     err = _error(tenant, **form)
     assert (err.error, err.aadsts, err.status) == ("authorization_pending", 70016, 400)
-    identity.device_flows(tenant).approve(started["user_code"], "hybridadmin")
+    tenant.device_flows.approve(started["user_code"], "hybridadmin")
     body = _grant(tenant, **form)
     caller = verify_access_token(tenant, body["access_token"], "graph")
     assert caller.user_principal_name == f"hybridadmin@{tenant.domain}"
@@ -301,13 +301,13 @@ def test_device_code_expires_on_the_tenant_clock(tenant):
     err = _error(tenant, grant_type=DEVICE_CODE_GRANT, client_id=app.app_id, device_code=started["device_code"])
     assert (err.error, err.aadsts) == ("expired_token", 70020)
     with pytest.raises(InvalidArgument):
-        identity.device_flows(tenant).approve(started["user_code"])
+        tenant.device_flows.approve(started["user_code"])
 
 
 def test_declined_device_code(tenant):
     app = _app(tenant)
     started = _start_device(tenant, app)
-    identity.device_flows(tenant).decline(started["user_code"])
+    tenant.device_flows.decline(started["user_code"])
     err = _error(tenant, grant_type=DEVICE_CODE_GRANT, client_id=app.app_id, device_code=started["device_code"])
     assert err.error == "authorization_declined"
 
@@ -329,10 +329,10 @@ def test_device_code_auto_approve_setting(tenant):
 
 def test_approving_unknown_code_or_user_is_not_found(tenant):
     with pytest.raises(NotFound):
-        identity.device_flows(tenant).approve("NOPE")
+        tenant.device_flows.approve("NOPE")
     started = _start_device(tenant)
     with pytest.raises(NotFound):
-        identity.device_flows(tenant).approve(started["user_code"], "ghost")
+        tenant.device_flows.approve(started["user_code"], "ghost")
 
 
 def test_device_codes_are_deterministic_under_the_seed(make_tenant):

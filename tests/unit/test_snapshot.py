@@ -15,8 +15,8 @@ def _toggle_one(tenant):
         mbx = next(m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox")
         mbx.is_exchange_cloud_managed = True
         tenant.mailboxes.touch(mbx.guid)
-        tenant.record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                      changes={"IsExchangeCloudManaged": {"old": False, "new": True}})
+        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
+                                changes={"IsExchangeCloudManaged": {"old": False, "new": True}})
         return mbx.guid
 
 

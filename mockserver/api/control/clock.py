@@ -75,8 +75,9 @@ def patch_clock(tenant_key: str):
         before = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
         tenant.clock.configure(speed=body.get("speed"), frozen=body.get("frozen"))
         after = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
-        tenant.record("control", "SetClock", None, target=tenant.id, parameters=body,
-                      changes={k: {"old": before[k], "new": after[k]} for k in before if before[k] != after[k]})
+        tenant.add_audit_record("control", "SetClock", None, target=tenant.id, parameters=body,
+                                changes={k: {"old": before[k], "new": after[k]}
+                                         for k in before if before[k] != after[k]})
         return jsonify(_clock_view(tenant))
 
 
@@ -100,8 +101,9 @@ def advance_clock(tenant_key: str):
     with tenant.lock:
         before = tenant.clock.now()
         ran = tenant.advance(body["minutes"])
-        tenant.record("control", "AdvanceClock", None, target=tenant.id, parameters={"minutes": body["minutes"]},
-                      changes={"now": {"old": iso(before), "new": iso(tenant.clock.now())}})
+        tenant.add_audit_record("control", "AdvanceClock", None, target=tenant.id,
+                                parameters={"minutes": body["minutes"]},
+                                changes={"now": {"old": iso(before), "new": iso(tenant.clock.now())}})
         out = _clock_view(tenant)
         out.update({"previous": iso(before), "ran": ran})
         return jsonify(out)

@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError
 from ...domain import bounds
 from ...domain.bounds import MAX_ECHO, clip
 from ...domain.errors import DomainError
-from ..common import find_tenant
+from ..common import find_tenant_running_due_cycles
 
 
 class ControlError(Exception):
@@ -34,7 +34,7 @@ def render_domain_error(exc: DomainError):
 
 def tenant_or_404(key: str):
     """The tenant named in the URL (caught up on its clock) or a 404 ControlError."""
-    tenant = find_tenant(key)
+    tenant = find_tenant_running_due_cycles(key)
     if tenant is None:
         raise ControlError(404, "TenantNotFound", f"Tenant '{key}' not found.")
     return tenant

@@ -92,8 +92,8 @@ def create_onprem_user(tenant_key: str):
     body = load_body(ADUserCreateSchema())
     with tenant.lock:
         ad = ad_admin.create_ad_user(tenant, body)
-        tenant.record("control", "New-ADUser", None, target=ad.sam_account_name, parameters=body,
-                      changes={"created": {"old": None, "new": ad.distinguished_name}})
+        tenant.add_audit_record("control", "New-ADUser", None, target=ad.sam_account_name, parameters=body,
+                                changes={"created": {"old": None, "new": ad.distinguished_name}})
         return jsonify(ad_admin.render_ad_user(tenant, ad)), 201
 
 
@@ -136,7 +136,8 @@ def patch_onprem_user(tenant_key: str, sam: str):
         before = dict(ad_admin.get_ad_user(tenant, sam).attrs)
         ad = ad_admin.update_ad_user(tenant, sam, body)
         changes = {k: {"old": before.get(k), "new": ad.attrs.get(k)} for k in body if before.get(k) != ad.attrs.get(k)}
-        tenant.record("control", "Set-ADUser", None, target=ad.sam_account_name, parameters=body, changes=changes)
+        tenant.add_audit_record("control", "Set-ADUser", None, target=ad.sam_account_name, parameters=body,
+                                changes=changes)
         return jsonify(ad_admin.render_ad_user(tenant, ad))
 
 
@@ -154,8 +155,8 @@ def delete_onprem_user(tenant_key: str, sam: str):
     tenant = tenant_or_404(tenant_key)
     with tenant.lock:
         ad = ad_admin.delete_ad_user(tenant, sam)
-        tenant.record("control", "Remove-ADUser", None, target=ad.sam_account_name,
-                      changes={"deleted": {"old": ad.distinguished_name, "new": None}})
+        tenant.add_audit_record("control", "Remove-ADUser", None, target=ad.sam_account_name,
+                                changes={"deleted": {"old": ad.distinguished_name, "new": None}})
         return "", 204
 
 
@@ -181,8 +182,8 @@ def move_onprem_user(tenant_key: str, sam: str):
     with tenant.lock:
         old = ad_admin.get_ad_user(tenant, sam).distinguished_name
         ad = ad_admin.move_ad_user(tenant, sam, body["ou"])
-        tenant.record("control", "Move-ADObject", None, target=ad.sam_account_name, parameters=body,
-                      changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
+        tenant.add_audit_record("control", "Move-ADObject", None, target=ad.sam_account_name, parameters=body,
+                                changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
         return jsonify(ad_admin.render_ad_user(tenant, ad))
 
 

@@ -73,7 +73,7 @@ def patch_settings(tenant_key: str):
         changes = {k: {"old": tenant.settings.get(k), "new": v} for k, v in data.items()
                    if tenant.settings.get(k) != v}
         tenant.settings.update(data)
-        tenant.record("control", "PatchSettings", None, target=tenant.id, parameters=raw, changes=changes)
+        tenant.add_audit_record("control", "PatchSettings", None, target=tenant.id, parameters=raw, changes=changes)
         return jsonify(dict(tenant.settings))
 
 

@@ -94,7 +94,8 @@ def patch_sync(tenant_key: str):
         before = tenant.sync.describe()
         after = tenant.sync.update_settings(body)
         changes = {k: {"old": before.get(k), "new": after.get(k)} for k in body if before.get(k) != after.get(k)}
-        tenant.record("control", "Set-ADSyncScheduler", None, target=tenant.id, parameters=body, changes=changes)
+        tenant.add_audit_record("control", "Set-ADSyncScheduler", None, target=tenant.id, parameters=body,
+                                changes=changes)
         resp = jsonify(after)
         if after["intervalMinutes"] < after["allowedSyncCycleIntervalMinutes"] and not after.get(
                 "mockCycleIntervalMinutes"):
@@ -129,9 +130,9 @@ def start_sync_cycle(tenant_key: str):
             record = tenant.sync.writeback.run(trigger="Manual")
         else:
             record = tenant.sync.run_cycle(body["policyType"], scheduled=False)
-        tenant.record("control", "Start-ADSyncSyncCycle", None, target=tenant.id, parameters=body,
-                      succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
-                      changes={"run": {"old": None, "new": record["id"]}})
+        tenant.add_audit_record("control", "Start-ADSyncSyncCycle", None, target=tenant.id, parameters=body,
+                                succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
+                                changes={"run": {"old": None, "new": record["id"]}})
         return jsonify(record)
 
 

@@ -159,7 +159,7 @@ def health():
         200:
           description: The server is up.
     """
-    return jsonify(status="ok", version=_version(), tenants=len(registry().list()))
+    return jsonify(status="ok", version=_version(), tenants=registry().count())
 
 
 @bp.get("/tenants")
@@ -219,7 +219,7 @@ def create_tenant():
 
 def _credentials(tenant) -> dict:
     # The tenant's sign-in material plus its on-prem AD account over LDAP (ldapUrl null without --ldap-port).
-    return {**tenant.credentials(), "onprem": onprem_document(tenant, getattr(registry(), "ldap_url", None))}
+    return {**tenant.credentials(), "onprem": onprem_document(tenant, registry().ldap_url)}
 
 
 @bp.get("/tenants/<t>")
@@ -314,7 +314,7 @@ def list_device_codes(t: str):
     """
     tenant = tenant_or_404(t)
     with tenant.lock:
-        return jsonify(value=[flow.describe() for flow in identity.device_flows(tenant).list()])
+        return jsonify(value=[flow.describe() for flow in tenant.device_flows.list()])
 
 
 @bp.post("/tenants/<t>/devicecodes/<user_code>/approve")
@@ -342,7 +342,7 @@ def approve_device_code(t: str, user_code: str):
     tenant = tenant_or_404(t)
     body = load_body(DeviceCodeApprovalSchema())
     with tenant.lock:
-        flow = identity.device_flows(tenant).approve(user_code, body.get("userPrincipalName"))
+        flow = tenant.device_flows.approve(user_code, body.get("userPrincipalName"))
         return jsonify(flow.describe())
 
 
@@ -363,4 +363,4 @@ def decline_device_code(t: str, user_code: str):
     """
     tenant = tenant_or_404(t)
     with tenant.lock:
-        return jsonify(identity.device_flows(tenant).decline(user_code).describe())
+        return jsonify(tenant.device_flows.decline(user_code).describe())

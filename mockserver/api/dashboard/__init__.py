@@ -20,7 +20,7 @@ def _prime_counts_on_create(state) -> None:
     # A new tenant's mailbox counts are built once here, beside its (much longer) seeding, so the first dashboard
     # view of a 100,000-mailbox tenant does not pay for them; later views fold in only what changed.
     registry = state.app.extensions.get("hybridsoa")
-    if registry is not None and hasattr(registry, "on_tenant_created"):
+    if registry is not None:
         registry.on_tenant_created.append(_prime_counts)
 
 

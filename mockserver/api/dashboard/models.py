@@ -40,11 +40,10 @@ def next_cycle(tenant) -> tuple[str, str]:
     """Next scheduled Entra Connect cycle: ISO time and a relative phrase ("" when sync is off)."""
     sync = tenant.sync
     try:
-        settings = getattr(sync, "settings", {}) or {}
-        if not settings.get("enabled", True):
+        if not sync.settings.get("enabled", True):
             return "", "scheduler disabled"
-        # The engine's own cycle time when it keeps one; next_due() may be earlier work (write-back, purges).
-        due = sync.next_cycle_at if hasattr(sync, "next_cycle_at") else sync.next_due()
+        # The engine's own cycle time; next_due() may be earlier work (write-back, purges).
+        due = sync.next_cycle_at
     except Exception:  # noqa: BLE001 - the sync engine is another room's; show "unknown" rather than fail
         return "", "unknown"
     if due is None:
@@ -53,14 +52,11 @@ def next_cycle(tenant) -> tuple[str, str]:
 
 
 def _scheduled_work(tenant) -> list[tuple[str, object]]:
-    # Sub-timers the sync engine may keep (write-back, forward sync, purges), then the tenant's other timers.
+    # The sync engine's sub-timers (write-back, forward sync, purges), then the tenant's other timers.
     sync = tenant.sync
-    out = []
-    for attr, label in (("writeback", "Write-back"), ("forward", "Forward sync"), ("purger", "Soft-delete purge")):
-        sub = getattr(sync, attr, None)
-        if sub is not None and hasattr(sub, "next_due"):
-            out.append((label, sub))
-    for timer in getattr(tenant, "timers", []):
+    out: list[tuple[str, object]] = [("Write-back", sync.writeback), ("Forward sync", sync.forward),
+                                     ("Soft-delete purge", sync.purger)]
+    for timer in tenant.timers:
         if timer is not sync:
             out.append((TIMER_LABELS.get(type(timer).__name__, type(timer).__name__), timer))
     return out
@@ -68,7 +64,7 @@ def _scheduled_work(tenant) -> list[tuple[str, object]]:
 
 def last_run(tenant) -> dict | None:
     """The newest sync run record, summarized."""
-    history = list(getattr(tenant.sync, "history", None) or [])
+    history = tenant.sync.history
     return run_view(history[-1], brief=True) if history else None
 
 
@@ -95,7 +91,7 @@ def tenant_header(tenant) -> dict:
                        "in": fmt_delta(due - clock.now()) if due is not None else "idle"})
     return {"name": tenant.name, "id": tenant.id, "domain": tenant.domain,
             "profile": tenant.settings.get("profile", ""), "now": iso(clock.now()),
-            "frozen": bool(getattr(clock, "frozen", False)), "speed": getattr(clock, "speed", 1.0),
+            "frozen": bool(clock.frozen), "speed": clock.speed,
             "nextCycle": due_iso, "nextCycleIn": due_rel, "timers": timers}
 
 
@@ -169,7 +165,7 @@ def mailbox_row(tenant, join: read.MailboxJoin, *, full: bool = False) -> dict:
         "primarySmtp": mbx.primary_smtp_address, "type": mbx.recipient_type_details,
         "kind": recipient_kind(mbx, user, ad),
         "isDirSynced": bool(mbx.is_dir_synced), "isCloudManaged": bool(mbx.is_exchange_cloud_managed),
-        "objectSoaCloud": bool(getattr(user, "is_cloud_managed", False)) if user is not None else None,
+        "objectSoaCloud": bool(user.is_cloud_managed) if user is not None else None,
         "userId": mbx.external_directory_object_id, "immutableId": mbx.immutable_id or "",
         "softDeleted": fmt_time(mbx.when_soft_deleted), "whenChanged": fmt_time(mbx.when_changed),
         "whenCreated": fmt_time(mbx.when_created),
@@ -177,8 +173,8 @@ def mailbox_row(tenant, join: read.MailboxJoin, *, full: bool = False) -> dict:
         "adOu": ad.ou if ad is not None else "",
         "adOuShort": (ad.ou.split(",")[0].partition("=")[2] or ad.ou) if ad is not None and ad.ou else "", "adChanged": fmt_time(ad.when_changed) if ad is not None else "",
         "hasAd": ad is not None, "hasUser": user is not None,
-        "userSyncEnabled": getattr(user, "on_premises_sync_enabled", None) if user is not None else None,
-        "provisioningErrors": [redact(e) for e in (getattr(user, "on_premises_provisioning_errors", None) or [])]
+        "userSyncEnabled": user.on_premises_sync_enabled if user is not None else None,
+        "provisioningErrors": [redact(e) for e in (user.on_premises_provisioning_errors or [])]
         if user is not None else [],
         "driftCount": sum(1 for c in comparisons if c.drift and not c.identity),
         "identityDrift": sum(1 for c in comparisons if c.drift and c.identity),
@@ -236,12 +232,12 @@ def run_view(run, *, brief: bool = False, max_errors: int = 50) -> dict:
 
 def sync_history(tenant) -> list:
     """Run records newest first (a copy, taken under the lock)."""
-    return list(reversed(list(getattr(tenant.sync, "history", None) or [])))
+    return list(reversed(tenant.sync.history))
 
 
 def sync_settings(tenant) -> str:
     """Entra Connect settings as redacted JSON."""
-    return to_json(getattr(tenant.sync, "settings", {}) or {})
+    return to_json(tenant.sync.settings)
 
 
 # ------------------------------------------------------------------------------------------------- audit
@@ -377,9 +373,9 @@ def faults_view(tenant) -> dict:
 
 def profile_view(tenant) -> dict:
     """The behaviour profile and the other tenant settings a vendor tunes (redacted)."""
-    spec = getattr(tenant, "spec", None)
+    spec = tenant.spec
     return {"profile": tenant.settings.get("profile", ""),
             "settings": [(k, fmt_value(v)) for k, v in redact(dict(tenant.settings)).items()],
             "orgConfig": [(k, fmt_value(v)) for k, v in redact(dict(tenant.org_config)).items()],
-            "seed": tenant.seed, "scenario": getattr(spec, "scenario", None) or "",
+            "seed": tenant.seed, "scenario": spec.scenario or "",
             "syncSettings": sync_settings(tenant)}

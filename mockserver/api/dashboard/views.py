@@ -10,7 +10,7 @@ from flask import render_template, session
 
 from ...domain import read_models as read
 from ...domain.exchange.mailboxes import RECIPIENT_TYPES
-from ..common import find_tenant, registry
+from ..common import find_tenant_running_due_cycles, registry
 from . import auth, models
 from .blueprint import bp
 from .queries import PER_PAGE_CHOICES, NewestFirst, arg_bool, arg_choice, arg_int, arg_text, paginate
@@ -28,7 +28,7 @@ def _tenant_or_none(key: str):
     # Long or odd keys cannot name a tenant; answer 404 without touching the registry's lookup.
     if len(key) > 200:
         return None
-    return find_tenant(key)
+    return find_tenant_running_due_cycles(key)
 
 
 # ---------------------------------------------------------------------------------------------- sign-in
@@ -124,7 +124,7 @@ def mailbox(tenant_key: str, guid: str):
         row = models.mailbox_row(t, read.join_mailboxes(t, [mbx])[0], full=True)
         names = {mbx.guid, mbx.name, mbx.alias, mbx.primary_smtp_address, mbx.user_principal_name,
                  mbx.display_name, mbx.external_directory_object_id} - {None, ""}
-        mine = (r for r in reversed(t.audit.records) if getattr(r, "target", None) in names)
+        mine = (r for r in reversed(t.audit.records) if r.target in names)
         audit = [models.audit_view(t, r) for r in itertools.islice(mine, 50)]
     return render_template("dashboard/mailbox.html", t=header, m=row, audit=audit)
 
@@ -217,7 +217,7 @@ def requests_(tenant_key: str):
         page = paginate(matches)
         page.items = [models.journal_view(t, e) for e in page.items]
         apis = sorted({str(e.get("api")) for e in entries[-5000:] if isinstance(e, dict) and e.get("api")})
-        dropped = getattr(t.journal, "dropped", 0)
+        dropped = t.journal.dropped
     return render_template("dashboard/requests.html", t=header, page=page, filters=filters, apis=apis,
                            dropped=dropped)
 

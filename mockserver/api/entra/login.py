@@ -12,7 +12,7 @@ from markupsafe import escape
 from ...domain.entra import login as identity
 from ...domain.entra.errors import EntraError, tenant_not_found
 from ...domain.errors import DomainError
-from ..common import find_tenant, registry
+from ..common import find_tenant_running_due_cycles, registry
 
 bp = Blueprint("identity", __name__)
 
@@ -53,7 +53,7 @@ def _entra_error(err: EntraError, tenant=None):
 
 def _form() -> dict:
     """Form fields of a token request, with HTTP Basic client credentials (client_secret_basic) merged in."""
-    form = dict(request.form.items())
+    form = {k: v for k, v in request.form.items()}
     header = request.headers.get("Authorization", "")
     if header[:6].lower() == "basic ":
         try:
@@ -73,7 +73,7 @@ def _post_only(name: str):
 def _discovery_document(tenant_key: str, build, **not_found):
     """A tenant's ``build(tenant)`` document as Entra serves discovery: cacheable for a day, readable cross-origin;
     an unknown tenant is AADSTS90002."""
-    tenant = find_tenant(tenant_key)
+    tenant = find_tenant_running_due_cycles(tenant_key)
     if tenant is None:
         return _entra_error(tenant_not_found(tenant_key, **not_found))
     with tenant.lock:
@@ -104,7 +104,7 @@ def _oauth_post(tenant_key: str, name: str, work):
     raises is answered as an Entra error; answers are never cached."""
     if request.method != "POST":
         return _post_only(f"/{tenant_key}/oauth2/v2.0/{name}")
-    tenant = find_tenant(tenant_key)
+    tenant = find_tenant_running_due_cycles(tenant_key)
     if tenant is None:
         return _entra_error(tenant_not_found(tenant_key))
     form = _form()
@@ -151,6 +151,20 @@ def interactive_not_emulated(tenant_key: str):
     return response
 
 
+@bp.get("/common/discovery/instance")
+def instance_discovery():
+    """Entra's instance discovery (MSAL's authority validation): aliases per cloud and the tenant's metadata URL;
+    cacheable for a day like the other discovery documents; an unknown instance is AADSTS50049."""
+    try:
+        body = identity.instance_discovery(request.args.get("authorization_endpoint"))
+    except EntraError as err:
+        return _entra_error(err)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "max-age=86400, private"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @bp.get("/common/userrealm/<path:username>")
 def user_realm(username: str):
     """Home realm discovery MSAL calls before the password grant: every mock domain is Managed."""
@@ -175,7 +189,7 @@ def devicelogin():
     code = (request.form.get("user_code") or "").strip().upper()
     username = (request.form.get("username") or "").strip()
     domain = username.rsplit("@", 1)[-1] if "@" in username else ""
-    tenant = find_tenant(domain) if domain else None
+    tenant = find_tenant_running_due_cycles(domain) if domain else None
     message, status = "Signed in. You can close this window and return to your application.", 200
     if tenant is None:
         message, status = "We couldn't find an account with that username.", 400
@@ -183,7 +197,7 @@ def devicelogin():
         try:
             with tenant.lock:
                 identity.check_password(tenant, username, request.form.get("password"))
-                identity.device_flows(tenant).approve(code, username)
+                tenant.device_flows.approve(code, username)
         except EntraError:
             message, status = "Your account or password is incorrect.", 400
         except DomainError as err:

@@ -1,11 +1,12 @@
-"""The Exchange admin API's POST endpoints (``/adminapi/beta/{tenant}/InvokeCommand`` and ``$batch``) served as a
-WSGI layer in front of Flask.
+"""The Exchange request pipeline: the one path of ``POST /adminapi/beta/{tenant}/InvokeCommand`` and ``$batch``,
+a WSGI layer in front of Flask.
 
-Why: a bulk ``Set-Mailbox -IsExchangeCloudManaged`` run is thousands of these calls, and Flask's per-request
-machinery (request and app contexts, URL matching, hook dispatch, response object) cost more than the cmdlet
-itself. This layer runs the same pieces the Flask app would (``middleware.begin/finish/release`` for throttling,
-faults, the tenant lock, the journal and the durable flush; ``invoke.answer_invoke/answer_batch`` for the
-answer), so both paths answer byte for byte alike; anything else (other methods, other paths) goes to Flask.
+Why a path of its own: a bulk ``Set-Mailbox -IsExchangeCloudManaged`` run is thousands of these calls, and
+Flask's per-request machinery (request and app contexts, URL matching, hook dispatch, response object) cost more
+than the cmdlet itself. Flask never serves these POSTs (its router only knows the resources, for other methods'
+405 and OPTIONS). Per request, once each: the body is read and its cmdlet call parsed (``calls.py``);
+``middleware.begin`` journals-to-be, throttles, injects faults and takes the tenant lock; ``invoke`` answers;
+``middleware.finish`` journals and flushes the durable store; ``middleware.release`` lets the lock go.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 from ...domain import bounds
 from .. import middleware
 from . import invoke
+from .calls import ENVIRON_KEY, ExchangeBody
 
 #: The Flask routes of invoke.py, as one pattern over the raw PATH_INFO (case variants as registered there).
 _ROUTE = re.compile(r"^/(?:(?:adminapi|AdminApi)/beta/([^/]+)/(InvokeCommand|\$batch)"
@@ -25,15 +27,14 @@ _ROUTE = re.compile(r"^/(?:(?:adminapi|AdminApi)/beta/([^/]+)/(InvokeCommand|\$b
 
 
 class _Request:
-    """What the hooks read of an Exchange POST (method, path, environ, the JSON body parsed once): a werkzeug
-    request is built only for the rare cases that need one (query strings, bodies without a length)."""
+    """What the hooks read of an Exchange POST (method, path, environ; the parsed body is in the environ): a
+    werkzeug request is built only for the rare cases that need one (query strings, bodies without a length)."""
 
-    __slots__ = ("_full", "body_json", "environ", "max_content_length", "method", "path")
+    __slots__ = ("_full", "environ", "max_content_length", "method", "path")
 
     def __init__(self, environ: dict, path: str, max_content_length: int | None):
         self.environ, self.path, self.max_content_length = environ, path, max_content_length
         self.method = "POST"
-        self.body_json = None
         self._full = None
 
     def _werkzeug(self) -> WerkzeugRequest:
@@ -50,10 +51,6 @@ class _Request:
     def get_data(self) -> bytes:
         """The raw body, through werkzeug (chunked or length-less bodies)."""
         return self._werkzeug().get_data()
-
-    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
-        """The body parsed as JSON, or None (what ``get_json(force=True, silent=True)`` answers)."""
-        return self.body_json
 
 
 def _read_json(environ: dict, req: _Request):
@@ -78,7 +75,7 @@ def _read_json(environ: dict, req: _Request):
 
 
 class ExchangeEndpoints:
-    """WSGI middleware answering InvokeCommand and ``$batch`` POSTs without entering Flask."""
+    """WSGI middleware answering InvokeCommand and ``$batch`` POSTs without entering Flask (their only path)."""
 
     def __init__(self, app):
         self.app = app
@@ -102,17 +99,16 @@ class ExchangeEndpoints:
         state = None
         try:
             try:
-                req.body_json = _read_json(environ, req)
+                body = environ[ENVIRON_KEY] = ExchangeBody(_read_json(environ, req))
                 state, refused = middleware.begin(req, registry)
                 if refused is not None:
-                    status, body, headers = refused
-                    return self._send(start_response, self._json(status, body, headers), state, req, registry)
-                body = req.body_json
+                    status, out, headers = refused
+                    return self._send(start_response, self._json(status, out, headers), state, req, registry)
                 if is_batch:
-                    answer = invoke.answer_batch(registry, environ, tenant_key, body)
+                    answer = invoke.answer_batch(state.tenant, environ, tenant_key, body)
                 else:
                     query = req.args.to_dict() if environ.get("QUERY_STRING") else {}
-                    answer = invoke.answer_invoke(registry, environ, tenant_key, body, query)
+                    answer = invoke.answer_invoke(state.tenant, environ, tenant_key, body, query)
             except HTTPException as exc:  # e.g. a body over MAX_CONTENT_LENGTH: the app's own error shape
                 answer = self._json(exc.code, {"error": {"code": exc.name.replace(" ", ""),
                                                          "message": exc.description}}, {})
@@ -153,11 +149,11 @@ _STATUS_LINES: dict[int, str] = {}
 
 def _status_line(status: int) -> str:
     line = _STATUS_LINES.get(status)
-    if line is None:  # werkzeug's form, so both paths send the same status line
+    if line is None:  # werkzeug's form: the status line of every other answer of the app
         line = _STATUS_LINES[status] = f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
     return line
 
 
 def install(app) -> None:
-    """Put the Exchange endpoints in front of the Flask app's WSGI callable."""
+    """Put the Exchange pipeline in front of the Flask app's WSGI callable."""
     app.wsgi_app = ExchangeEndpoints(app)

@@ -1,7 +1,11 @@
 """``POST /adminapi/beta/{tenant}/InvokeCommand`` and ``POST /adminapi/beta/{tenant}/$batch``: the transport
 the ExchangeOnlineManagement v3 module uses (wire-formats §1): the CmdletInput envelope, token checks,
 ``Prefer``/``X-Prefer: odata.maxpagesize``, ``$select``, continuation by re-POSTing ``@odata.nextLink``, and
-the real response body and headers."""
+the real response body and headers.
+
+The Exchange request pipeline (``endpoints.py``) is the only caller of :func:`answer_invoke` and
+:func:`answer_batch`: it parsed the body once (``calls.py``) and holds the tenant's lock for the whole request, so
+nothing here parses the envelope again or takes the lock."""
 from __future__ import annotations
 
 import base64
@@ -10,39 +14,33 @@ import json
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Response, current_app, request
+from flask import Response
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_host
 
 from ...domain.bounds import clip, parse_int
 from ...domain.bounds import loads as bounds_loads
-from ...domain.clock import iso
 from ...domain.entra.tokens import verify_access_token
 from ...domain.errors import DomainError, InvalidArgument, NotFound
 from ...domain.exchange import access, dispatch
-from ...domain.ids import SeededIds
-from ..common import bearer_token, find_tenant
+from ...domain.tenant import Tenant
+from ..common import bearer_token
 from .blueprint import bp
+from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE, CmdletCall, ExchangeBody
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
 
 MAX_PAGE_SIZE = 1000
 MAX_BATCH = 10
-RATE_LIMIT = 30000
-RATE_WINDOW_SECONDS = 300
 EXCHANGE_VERSION_HEADER = "Version 15.20 (Build 8632.20)"
 _PAGE_SIZE_RE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
-_ODATA_EXCEPTION_TYPE = "Microsoft.OData.ODataException"
-
-#: tenant id -> [window start (tenant time), calls in window, request-id source, Rate-Limit-Reset text]
-_rate_state: dict[str, list] = {}
 
 
 class _Request:
-    """One InvokeCommand request as the pipeline sees it (top-level or inside $batch)."""
+    """One InvokeCommand request as the pipeline sees it (top-level or inside $batch): its call, parsed once."""
 
-    def __init__(self, body, headers: dict, query: dict, tenant_segment: str):
-        self.body, self.query, self.tenant_segment = body, query, tenant_segment
+    def __init__(self, call: CmdletCall, headers: dict, query: dict, tenant_segment: str):
+        self.call, self.query, self.tenant_segment = call, query, tenant_segment
         self.headers = {k.lower(): v for k, v in headers.items() if isinstance(k, str)} if headers else {}
 
     def header(self, name: str) -> str | None:
@@ -100,52 +98,20 @@ def _read_skip_token(token: str, qhash: str) -> int:
                               err_id="", category="Client") from None
 
 
-def _parse_envelope(body) -> tuple[str, dict]:
-    if not isinstance(body, dict) or not isinstance(body.get("CmdletInput"), dict):
-        raise InvalidArgument("The request body must be a JSON object with a CmdletInput object holding "
-                              "CmdletName and Parameters.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
-                              category="Client")
-    cmd = body["CmdletInput"]
-    params = cmd.get("Parameters")
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise InvalidArgument("CmdletInput.Parameters must be a JSON object.", exception_type=_ODATA_EXCEPTION_TYPE,
-                              err_id="", category="Client")
-    return cmd.get("CmdletName"), params
-
-
-def _rate_state_of(tenant) -> list:
-    # [window start (tenant time), calls in window, request-id source, Rate-Limit-Reset text of the window]
-    state = _rate_state.get(tenant.id)
-    if state is None:
-        # request-ids come from their own stream seeded by the tenant id: deterministic per tenant and request
-        # number, without drawing from the tenant's seeded RNG (which would shift every GUID the tenant makes).
-        source = SeededIds(int(hashlib.sha256(f"{tenant.id}:exo".encode()).hexdigest()[:16], 16))
-        state = _rate_state[tenant.id] = [tenant.clock.now(), 0, source, None]
-    return state
-
-
 #: Lower-cased names of the headers every answer carries (a call's own headers may replace them).
 _COMMON_NAMES = frozenset({"content-type", "request-id", "odata-version", "x-exchangeversion",
                            "rate-limit-limit", "rate-limit-remaining", "rate-limit-reset", "x-ms-appid"})
-_RATE_LIMIT_TEXT = str(RATE_LIMIT)
 
 
-def _common_headers(tenant, caller=None) -> list[tuple[str, str]]:
+def _common_headers(tenant: Tenant, caller=None) -> list[tuple[str, str]]:
     """request-id, OData-Version, X-ExchangeVersion, the Rate-Limit-* triple and X-Ms-Appid (the headers seen in
     captures of the real service, wire-formats §1.3)."""
-    now = tenant.clock.now()
-    state = _rate_state_of(tenant)
-    if now >= state[0] + RATE_WINDOW_SECONDS:
-        state[0], state[1], state[3] = now, 0, None
-    state[1] += 1
-    if state[3] is None:  # formatted once per window, not per request
-        state[3] = iso(state[0] + RATE_WINDOW_SECONDS).rstrip("Z") + ".000Z"
-    headers = [("request-id", state[2].guid()), ("OData-Version", "4.0"),
+    window = tenant.exchange_rate_window
+    request_id, remaining, reset = window.count_call(tenant.clock.now())
+    headers = [("request-id", request_id), ("OData-Version", "4.0"),
                ("X-ExchangeVersion", EXCHANGE_VERSION_HEADER),
-               ("Rate-Limit-Limit", _RATE_LIMIT_TEXT), ("Rate-Limit-Remaining", str(max(0, RATE_LIMIT - state[1]))),
-               ("Rate-Limit-Reset", state[3])]
+               ("Rate-Limit-Limit", window.limit_text), ("Rate-Limit-Remaining", remaining),
+               ("Rate-Limit-Reset", reset)]
     if caller is not None:
         headers.append(("X-Ms-Appid", caller.app_id))
     return headers
@@ -155,9 +121,11 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
             check=None) -> tuple[int, dict | None, dict]:
     """Run one InvokeCommand request against an authenticated caller: (status, body, headers). ``route`` and
     ``endpoint`` place the context and nextLink URLs (``v2.0``/``Mailbox`` for the documented Admin API);
-    ``check(name, params)`` may refuse or canonicalize the cmdlet before it runs."""
+    ``check(name, params)`` may refuse or canonicalize the cmdlet before it runs. Call with ``tenant.lock`` held."""
     try:
-        name, params = _parse_envelope(req.body)
+        call = req.call
+        call.check()
+        name, params = call.name, call.params
         if check is not None:
             name = check(name, params)
         select = parse_select(req.query.get("$select"))
@@ -165,8 +133,7 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
         qhash = _query_hash(str(name), params, select) if req.query.get("$skiptoken") else None
         skip = _read_skip_token(req.query["$skiptoken"], qhash) if qhash is not None else 0
         page_size = _page_size(req)
-        with tenant.lock:
-            result = dispatch.invoke(tenant, caller, name, params)
+        result = dispatch.invoke(tenant, caller, name, params, spec=call.spec)
     except DomainError as exc:
         status, body, headers = error_parts(exc)
         return status, body, headers
@@ -189,16 +156,16 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
     return 200, body, headers
 
 
-def _authenticate(registry, tenant_key: str, token: str | None):
-    """(tenant, caller) for the request's bearer token, or a DomainError for the real 401/403/404 answers."""
-    tenant = find_tenant(tenant_key, registry)
+def _authenticate(tenant: Tenant | None, tenant_key: str, token: str | None):
+    """The caller of the request's bearer token (the tenant's due sync cycles run first), or a DomainError for the
+    real 401/403/404 answers."""
     if tenant is None:
         raise NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
                        category="Client")
-    with tenant.lock:
-        caller = verify_access_token(tenant, token, "exchange")
-        access.connection_check(tenant, caller)
-    return tenant, caller
+    tenant.catch_up()
+    caller = verify_access_token(tenant, token, "exchange")
+    access.connection_check(tenant, caller)
+    return caller
 
 
 Answer = tuple  # (status, body bytes, [(header, value), ...]): what the WSGI layer sends
@@ -209,8 +176,7 @@ def render(tenant, caller, status: int, body, headers: dict) -> Answer:
     header replaces a common one of the same name)."""
     out = [("Content-Type", JSON_TYPE)] if body is not None else []
     if tenant is not None:
-        with tenant.lock:
-            out += _common_headers(tenant, caller)
+        out += _common_headers(tenant, caller)
     if headers:
         replaced = _COMMON_NAMES.intersection(map(str.lower, headers))
         if replaced:
@@ -221,19 +187,20 @@ def render(tenant, caller, status: int, body, headers: dict) -> Answer:
     return status, data, out
 
 
-def _authenticate_or_refuse(registry, environ: dict, tenant_key: str):
-    """``(tenant, caller, None)``, or ``(None, None, answer)`` in the real 401/403 shape."""
+def _authenticate_or_refuse(tenant: Tenant | None, environ: dict, tenant_key: str):
+    """``(caller, None)``, or ``(None, answer)`` in the real 401/403/404 shape."""
     try:
-        tenant, caller = _authenticate(registry, tenant_key, bearer_token(environ))
+        caller = _authenticate(tenant, tenant_key, bearer_token(environ))
     except DomainError as exc:
         status, body, headers = error_parts(exc)
-        return None, None, render(registry.find(tenant_key), None, status, body, headers)
-    return tenant, caller, None
+        return None, render(tenant, None, status, body, headers)
+    return caller, None
 
 
-def answer_invoke(registry, environ: dict, tenant_key: str, body, query: dict) -> Answer:
-    """InvokeCommand: run one cmdlet (reads included; continuation pages are re-POSTs of the nextLink)."""
-    tenant, caller, refused = _authenticate_or_refuse(registry, environ, tenant_key)
+def answer_invoke(tenant: Tenant | None, environ: dict, tenant_key: str, body: ExchangeBody, query: dict) -> Answer:
+    """InvokeCommand: run one cmdlet (reads included; continuation pages are re-POSTs of the nextLink). ``tenant``
+    is the one the pipeline found for ``tenant_key`` and holds the lock of (None: no such tenant)."""
+    caller, refused = _authenticate_or_refuse(tenant, environ, tenant_key)
     if refused is not None:
         return refused
     # Only the paging preferences are read from the headers: looked up in the environ, not copied whole.
@@ -242,23 +209,23 @@ def answer_invoke(registry, environ: dict, tenant_key: str, body, query: dict) -
         prefs["prefer"] = environ["HTTP_PREFER"]
     if "HTTP_X_PREFER" in environ:
         prefs["x-prefer"] = environ["HTTP_X_PREFER"]
-    status, out, headers = execute(tenant, caller, _Request(body, prefs, query, tenant_key), _base_url(environ))
+    status, out, headers = execute(tenant, caller, _Request(body.call, prefs, query, tenant_key), _base_url(environ))
     return render(tenant, caller, status, out, headers)
 
 
-def answer_batch(registry, environ: dict, tenant_key: str, payload) -> Answer:
+def answer_batch(tenant: Tenant | None, environ: dict, tenant_key: str, body: ExchangeBody) -> Answer:
     """Exchange ``$batch``: up to 10 InvokeCommand requests, each answered in ``responses[]`` by id."""
-    tenant, caller, refused = _authenticate_or_refuse(registry, environ, tenant_key)
+    caller, refused = _authenticate_or_refuse(tenant, environ, tenant_key)
     if refused is not None:
         return refused
     try:
-        requests_ = _batch_requests(payload)
+        requests_ = _batch_requests(body.json)
     except DomainError as exc:
-        status, body, headers = error_parts(exc)
-        return render(tenant, caller, status, body, headers)
+        status, out, headers = error_parts(exc)
+        return render(tenant, caller, status, out, headers)
     base = _base_url(environ)
     responses = []
-    for item in requests_:
+    for item, call in zip(requests_, body.batch):
         sub_id = clip(item.get("id", len(responses) + 1))
         url = item.get("url") if isinstance(item.get("url"), str) else ""
         parts = urlsplit(url)
@@ -269,14 +236,13 @@ def answer_batch(registry, environ: dict, tenant_key: str, payload) -> Answer:
                 "invokecommand"):
             exc = InvalidArgument("Each batch request must be a POST to InvokeCommand.",
                                   exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")
-            status, body, sub_headers = error_parts(exc)
+            status, sub_body, sub_headers = error_parts(exc)
         else:
-            status, body, sub_headers = execute(tenant, caller, _Request(item.get("body"), headers, query,
-                                                                         tenant_key), base)
+            status, sub_body, sub_headers = execute(tenant, caller, _Request(call, headers, query, tenant_key), base)
         sub_headers = dict(sub_headers)
-        if body is not None:
+        if sub_body is not None:
             sub_headers.setdefault("Content-Type", JSON_TYPE)
-        responses.append({"id": sub_id, "status": status, "headers": sub_headers, "body": body})
+        responses.append({"id": sub_id, "status": status, "headers": sub_headers, "body": sub_body})
     return render(tenant, caller, 200, {"responses": responses}, {})
 
 
@@ -288,26 +254,13 @@ def _flask_response(answer: Answer) -> Response:
     return response
 
 
-# The Exchange WSGI endpoints (endpoints.py) answer these POSTs before Flask routes them; the routes stay for
-# anything that dispatches through Flask itself, and answer identically.
-@bp.route("/adminapi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
-@bp.route("/AdminApi/beta/<tenant_key>/InvokeCommand", methods=["POST"])
-@bp.route("/adminapi/beta/<tenant_key>/invokecommand", methods=["POST"])
-def invoke_command(tenant_key: str):
-    """InvokeCommand through Flask routing (same answer as the WSGI endpoint)."""
-    http = request._get_current_object()
-    query = http.args.to_dict() if http.environ.get("QUERY_STRING") else {}
-    return _flask_response(answer_invoke(current_app.extensions["hybridsoa"], http.environ, tenant_key,
-                                         http.get_json(silent=True, force=True), query))
-
-
-@bp.route("/adminapi/beta/<tenant_key>/$batch", methods=["POST"])
-@bp.route("/AdminApi/beta/<tenant_key>/$batch", methods=["POST"])
-def batch(tenant_key: str):
-    """Exchange ``$batch`` through Flask routing (same answer as the WSGI endpoint)."""
-    http = request._get_current_object()
-    return _flask_response(answer_batch(current_app.extensions["hybridsoa"], http.environ, tenant_key,
-                                        http.get_json(silent=True, force=True)))
+# The resources exist for Flask's router (other methods get its 405, OPTIONS its Allow header, and the route list
+# shows them), but no view serves them: the Exchange pipeline (endpoints.py) answers every POST before Flask.
+for _rule in ("/adminapi/beta/<tenant_key>/InvokeCommand", "/AdminApi/beta/<tenant_key>/InvokeCommand",
+              "/adminapi/beta/<tenant_key>/invokecommand"):
+    bp.add_url_rule(_rule, endpoint="invoke_command", methods=["POST"])
+for _rule in ("/adminapi/beta/<tenant_key>/$batch", "/AdminApi/beta/<tenant_key>/$batch"):
+    bp.add_url_rule(_rule, endpoint="batch", methods=["POST"])
 
 
 def _batch_requests(payload) -> list[dict]:

@@ -107,8 +107,8 @@ class ForwardSync:
             mbx.when_soft_deleted = None
         changed = apply_values(mbx, p["identity"])
         exchange = p.get("exchange")
-        blocked = p.get("honour", True) and mbx.is_exchange_cloud_managed
-        if exchange and not blocked:
+        exchange_kept_in_cloud = p.get("honour", True) and mbx.is_exchange_cloud_managed
+        if exchange and not exchange_kept_in_cloud:
             changed += apply_values(mbx, exchange)
         if changed or mbx.guid not in t.mailboxes:
             mbx.when_changed = now

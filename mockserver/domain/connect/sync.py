@@ -340,13 +340,17 @@ class SyncEngine:
             soft_matched = user is not None
         user_id = user.id if user is not None else None
         mbx = index.mailbox_for(user_id) if user_id else None
-        cloud_kept = honour and mbx is not None and mbx.when_soft_deleted is None and mbx.is_exchange_cloud_managed
+        # The one idea sync, forward sync and the object pass share: an honoured IsExchangeCloudManaged keeps the
+        # Exchange attributes as the cloud has them. A soft-deleted cloud-managed mailbox comes back with its cloud
+        # values (forward sync keeps them), so the Entra user keeps the ones Exchange masters too (the SOA table's
+        # FROM_EXCHANGE rows).
+        exchange_kept_in_cloud = honour and mbx is not None and mbx.is_exchange_cloud_managed
         ident = entra_identity_values(ad, run.domain_name)
         ident["on_premises_extension_attributes"] = shared_list(ident["on_premises_extension_attributes"],
                                                                 self.shared_values)
         errors: list[dict] = []
         dropped: frozenset = frozenset()
-        if not cloud_kept:
+        if not exchange_kept_in_cloud:
             conflicts = index.address_conflicts(smtp_address_tuple(ad.attrs.get("proxyAddresses")), user_id)
             if conflicts:
                 dropped = frozenset(conflicts)
@@ -371,7 +375,7 @@ class SyncEngine:
                 user.deleted_date_time = None
                 restored = True
             changed = apply_values(user, ident)
-            if not cloud_kept:
+            if not exchange_kept_in_cloud:
                 changed += apply_values(user, entra_exchange_values(ad, dropped))
         if not user.on_premises_sync_enabled:
             user.on_premises_sync_enabled = True  # takeover (new object, SOA rollback, or cloud restore re-matched)
@@ -447,11 +451,11 @@ class SyncEngine:
             payload["restore"] = True
             self.forward.submit(payload)
             return True
-        kept = run.honour and mbx.is_exchange_cloud_managed
+        exchange_kept_in_cloud = run.honour and mbx.is_exchange_cloud_managed
         exchange_differs = differs(mbx, exchange)
-        if kept and exchange_differs:
-            run.cloud_managed_kept += 1
-        if differs(mbx, identity) or (exchange_differs and not kept):
+        if exchange_kept_in_cloud and exchange_differs:
+            run.exchange_kept_in_cloud_count += 1
+        if differs(mbx, identity) or (exchange_differs and not exchange_kept_in_cloud):
             self.forward.submit(payload)
             return True
         return False
@@ -564,7 +568,7 @@ class SyncEngine:
             "unchanged": 0 if stopped is not None else run.unchanged,
             "skippedCloudManaged": run.skipped_cloud_managed,
             "softMatched": 0 if stopped is not None else run.soft_matched,
-            "exchangeAttributesKeptCloudManaged": 0 if stopped is not None else run.cloud_managed_kept,
+            "exchangeAttributesKeptCloudManaged": 0 if stopped is not None else run.exchange_kept_in_cloud_count,
             "pendingDeletes": stopped or 0,
             "deletionThreshold": self.settings.get("deletionThreshold"),
             "errorCount": run.error_count,
@@ -590,12 +594,14 @@ class SyncEngine:
         if not changed and not record.get("errorCount") and record["status"] == "success":
             return
         operation = "Writeback run" if record["policyType"] == "Writeback" else f"{record['policyType']} sync cycle"
-        self.tenant.record("sync", operation, {"kind": "entraConnect", "connectVersion": record.get("connectVersion")},
-                           target=self.tenant.id, parameters={"runId": record["id"], "trigger": record["trigger"]},
-                           succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
-                           changes={k: {"old": None, "new": v} for k, v in counts.items() if v},
-                           error=record.get("message") or (f"{record['errorCount']} per-object errors"
-                                                           if record.get("errorCount") else None))
+        self.tenant.add_audit_record("sync", operation,
+                                     {"kind": "entraConnect", "connectVersion": record.get("connectVersion")},
+                                     target=self.tenant.id,
+                                     parameters={"runId": record["id"], "trigger": record["trigger"]},
+                                     succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
+                                     changes={k: {"old": None, "new": v} for k, v in counts.items() if v},
+                                     error=record.get("message") or (f"{record['errorCount']} per-object errors"
+                                                                     if record.get("errorCount") else None))
 
     def add_history(self, record: dict) -> None:
         """Append a run record (Connect cycle or write-back run), keeping the newest :data:`MAX_HISTORY`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from operator import itemgetter
 
+from .. import soa_attributes as soa
 from ..memory import EMPTY_LIST, SharedList
 from ..onprem.ad import REMOTE_TYPE_TO_EXO, REMOTE_USER_MAILBOX, ADUser, recipient_kind
 
@@ -18,9 +19,13 @@ MIN_HONOURING_VERSION = (2, 5, 76, 0)
 #: userAccountControl bit ACCOUNTDISABLE.
 UAC_ACCOUNTDISABLE = 0x2
 
+# The SOA table's rows as this module reads them (names resolved once, not per synced user).
+_ALIAS, _PRIMARY, _ADDRESSES, _HIDDEN, _TYPE = (soa.BY_NAME[n] for n in (
+    "Alias", "PrimarySmtpAddress", "EmailAddresses", "HiddenFromAddressListsEnabled", "RecipientTypeDetails"))
+_CUSTOM_FIELD, _EXT_CUSTOM_FIELD = "custom_attributes", "extension_custom_attributes"
 # Interned, as seeded AD attribute names are: a lookup then matches the key by identity, not by comparing text.
-_EXT = tuple(sys.intern(f"extensionAttribute{i}") for i in range(1, 16))
-_EXT_CUSTOM = tuple(sys.intern(f"msExchExtensionCustomAttribute{i}") for i in range(1, 6))
+_EXT = tuple(sys.intern(a.ad) for a in soa.rows(_CUSTOM_FIELD))
+_EXT_CUSTOM = tuple(sys.intern(a.ad) for a in soa.rows(_EXT_CUSTOM_FIELD))
 # One C-level call for all of them: half the cost of fifteen dict.get calls, twice per synced user.
 _EXT_VALUES = itemgetter(*_EXT)
 _EXT_CUSTOM_VALUES = itemgetter(*_EXT_CUSTOM)
@@ -107,10 +112,10 @@ _last_smtp: tuple = (None, ())
 
 def primary_smtp(attrs: dict) -> str | None:
     """The primary SMTP address: ``mail`` when set, else the ``SMTP:`` (upper-case prefix) proxy."""
-    mail = attrs.get("mail")
+    mail = attrs.get(_PRIMARY.ad)
     if mail:
         return mail
-    for p in attrs.get("proxyAddresses") or ():
+    for p in attrs.get(_ADDRESSES.ad) or ():
         if isinstance(p, str) and p.startswith("SMTP:"):
             return p[5:]
     return None
@@ -138,10 +143,11 @@ def entra_identity_values(ad: ADUser, domain_name: str) -> dict:
 
 
 def entra_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
-    """Exchange-owned attributes mirrored on the Entra user (mail, mailNickname, proxyAddresses); ``dropped``
+    """Exchange attributes Exchange Online masters on the Entra user (the SOA table's FROM_EXCHANGE rows: mail,
+    mailNickname, proxyAddresses) as AD has them, for Connect to export while AD is their authority; ``dropped``
     are lower-cased addresses quarantined by duplicate-attribute resiliency."""
     a = ad.attrs
-    return {"mail": a.get("mail"), "mail_nickname": a.get("mailNickname"), "proxy_addresses": _kept(a, dropped)}
+    return {field: (_kept(a, dropped) if addresses else a.get(name)) for field, name, addresses in _ENTRA_EXCHANGE}
 
 
 def recipient_name(ad: ADUser) -> str:
@@ -159,24 +165,26 @@ def mailbox_identity_values(ad: ADUser) -> dict:
 
 
 def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
-    """Exchange attributes as Mailbox fields: the set whose SOA moves with IsExchangeCloudManaged."""
+    """The SOA table's synced Exchange attributes (those whose SOA moves with IsExchangeCloudManaged and that
+    Connect maps from AD) as Mailbox fields. PrimarySmtpAddress and RecipientTypeDetails appear only when AD has
+    a value for them (and the primary address is not quarantined)."""
     a = ad.attrs
     custom = _values(a, _EXT_CUSTOM_VALUES, _EXT_CUSTOM)
     values = {
-        "alias": a.get("mailNickname") or ad.sam_account_name,
-        "email_addresses": _kept(a, dropped),
-        "custom_attributes": list(_values(a, _EXT_VALUES, _EXT)),
+        _ALIAS.field: a.get(_ALIAS.ad) or ad.sam_account_name,
+        _ADDRESSES.field: _kept(a, dropped),
+        _CUSTOM_FIELD: list(_values(a, _EXT_VALUES, _EXT)),
         # Usually all five are empty: the shared empty list five times, as the general expression gives.
-        "extension_custom_attributes": ([list(v) if v else EMPTY_LIST for v in custom] if any(custom)
-                                        else [EMPTY_LIST] * len(custom)),
-        "hidden_from_address_lists_enabled": bool(a.get("msExchHideFromAddressLists")),
+        _EXT_CUSTOM_FIELD: ([list(v) if v else EMPTY_LIST for v in custom] if any(custom)
+                            else [EMPTY_LIST] * len(custom)),
+        _HIDDEN.field: bool(a.get(_HIDDEN.ad)),
     }
     primary = primary_smtp(a)
     if primary and primary.lower() not in dropped:
-        values["primary_smtp_address"] = primary
-    rtd = REMOTE_TYPE_TO_EXO.get(a.get("msExchRecipientTypeDetails"))
+        values[_PRIMARY.field] = primary
+    rtd = REMOTE_TYPE_TO_EXO.get(a.get(_TYPE.ad))
     if rtd:
-        values["recipient_type_details"] = rtd
+        values[_TYPE.field] = rtd
     return values
 
 
@@ -226,10 +234,14 @@ def differs(obj, values: dict) -> bool:
     return any(getattr(obj, name) != value for name, value in values.items())
 
 
+#: (EntraUser field, AD attribute, is the proxy address list) of the rows Exchange masters on the Entra user.
+_ENTRA_EXCHANGE = tuple((a.entra_field, a.ad, a.kind == soa.ADDRESSES) for a in soa.ENTRA_MIRRORED)
+
+
 def _kept(attrs: dict, dropped) -> list:
     """proxyAddresses minus the quarantined addresses. A seeded AD value is a change-refusing SharedList, so with
     nothing dropped the Entra user and the mailbox hold that very list (two fewer lists per synced mailbox)."""
-    proxies = attrs.get("proxyAddresses") or ()
+    proxies = attrs.get(_ADDRESSES.ad) or ()
     if not dropped and type(proxies) is SharedList:
         return proxies
     return [p for p in proxies if not _is_dropped(p, dropped)]

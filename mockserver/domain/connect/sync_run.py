@@ -38,7 +38,7 @@ class Run:
         self.deliver_now = delay_seconds(engine.tenant) <= 0
         self._cloud_managed_default = None
         self.adds = self.updates = self.deletes = self.unchanged = 0
-        self.skipped_cloud_managed = self.cloud_managed_kept = self.soft_matched = 0
+        self.skipped_cloud_managed = self.exchange_kept_in_cloud_count = self.soft_matched = 0
         self.error_count = 0
         self.errors: list[dict] = []
         self.errored_anchors: set[str] = set()

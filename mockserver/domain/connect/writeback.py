@@ -6,28 +6,30 @@ Write-back writes the cloud's own values, so the next Connect cycle imports an A
 attributes already equal the mailbox's: nothing flows back against the cloud."""
 from __future__ import annotations
 
+from .. import soa_attributes as soa
 from ..clock import iso
 from ..onprem.ad import EXO_TO_REMOTE_TYPE
 from ..seed import DISPLAY_TYPE
-
-#: Attributes Exchange manages in the cloud that write-back does not carry (reported as NotInScope).
-NOT_WRITTEN_BACK = (("mailNickname", "alias"), ("msExchHideFromAddressLists", "hidden_from_address_lists_enabled"))
 
 #: At most this many NotInScope / error entries are listed per run (counts are always complete).
 MAX_LISTED = 200
 
 
 def writeback_values(mbx) -> dict:
-    """The 24 write-back attributes of a cloud mailbox, under their AD names."""
-    values = {"mail": mbx.primary_smtp_address or None, "proxyAddresses": list(mbx.email_addresses)}
-    for i, value in enumerate(mbx.custom_attributes[:15], start=1):
-        values[f"extensionAttribute{i}"] = value or None
-    for i, value in enumerate(mbx.extension_custom_attributes[:5], start=1):
-        values[f"msExchExtensionCustomAttribute{i}"] = list(value or [])
-    remote = EXO_TO_REMOTE_TYPE.get(mbx.recipient_type_details)
-    if remote is not None:
-        values["msExchRecipientTypeDetails"] = remote
-        values["msExchRecipientDisplayType"] = DISPLAY_TYPE.get(remote)
+    """The 24 write-back attributes of a cloud mailbox (the SOA table's ``written_back`` rows), under their AD
+    names: empty single values as None, multi-valued ones as lists, the type as AD's numbers."""
+    values: dict = {}
+    for attr in soa.WRITTEN_BACK:
+        value = soa.mailbox_value(mbx, attr)
+        if attr.kind == soa.TYPE:
+            remote = EXO_TO_REMOTE_TYPE.get(value)
+            if remote is not None:
+                values[attr.ad] = remote
+                values[attr.ad_also[0]] = DISPLAY_TYPE.get(remote)
+        elif isinstance(value, list):
+            values[attr.ad] = value
+        else:
+            values[attr.ad] = value or None
     return values
 
 
@@ -113,9 +115,10 @@ class WritebackJob:
                                    "message": "No on-premises AD object is linked to this mailbox."})
                 continue
             changed = {name: value for name, value in writeback_values(mbx).items() if ad.attrs.get(name) != value}
-            for ad_name, field in NOT_WRITTEN_BACK:
+            for attr in soa.NOT_WRITTEN_BACK:
+                ad_name = attr.ad
                 ad_value = ad.attrs.get(ad_name)
-                cloud_value = getattr(mbx, field)
+                cloud_value = getattr(mbx, attr.field)
                 if (bool(ad_value) if isinstance(cloud_value, bool) else ad_value) != cloud_value:
                     not_in_scope_count += 1
                     if len(not_in_scope) < MAX_LISTED:

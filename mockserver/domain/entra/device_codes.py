@@ -117,15 +117,6 @@ class DeviceFlows:
         return list(self.by_device.values())
 
 
-def device_flows(tenant) -> DeviceFlows:
-    """The tenant's device-code state (short-lived: not part of snapshots, gone after a reset)."""
-    flows = getattr(tenant, "device_flows", None)
-    if flows is None:
-        flows = DeviceFlows(tenant)
-        tenant.device_flows = flows
-    return flows
-
-
 def device_code_response(flow: DeviceCode, verification_uri: str) -> dict:
     """The ``/devicecode`` answer as Entra words it."""
     return {"user_code": flow.user_code, "device_code": flow.device_code, "verification_uri": verification_uri,

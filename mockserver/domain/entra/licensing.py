@@ -310,9 +310,10 @@ def assign_license(tenant, user, body, caller=None) -> None:
         schedule_provisioning(tenant, user)
     elif had_exchange and not now_exchange:
         disable_mailbox(tenant, user)
-    tenant.record("graph", "Change user license", caller, target=user.user_principal_name,
-                  parameters={"addLicenses": adds, "removeLicenses": removes},
-                  changes={"assignedLicenses": {"old": old, "new": [dict(x) for x in user.assigned_licenses]}})
+    tenant.add_audit_record("graph", "Change user license", caller, target=user.user_principal_name,
+                            parameters={"addLicenses": adds, "removeLicenses": removes},
+                            changes={"assignedLicenses": {"old": old,
+                                                          "new": [dict(x) for x in user.assigned_licenses]}})
 
 
 def provisioning_delay(tenant) -> float:

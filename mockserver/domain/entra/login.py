@@ -13,7 +13,7 @@ import jwt
 
 from ..clock import iso
 from . import keys, roles
-from .device_codes import device_code_response, device_flows
+from .device_codes import device_code_response
 from .errors import (
     EntraError,
     app_not_found,
@@ -63,12 +63,13 @@ def parse_scopes(raw: str | None, *, app_only: bool, tenant) -> ScopeRequest:
     items = raw.split()
     oidc = [s for s in items if s in OIDC_SCOPES]
     resource_scopes = [s for s in items if s not in OIDC_SCOPES]
-    if app_only and (len(resource_scopes) != 1 or not resource_scopes[0].endswith("/.default")):
-        offending = " ".join(resource_scopes) or raw
-        raise EntraError(1002012, "invalid_scope",
-                         f"The provided value for scope {offending} is not valid. Client credential flows must "
-                         "have a scope value with /.default suffixed to the resource identifier (application ID "
-                         "URI).")
+    if app_only:
+        if len(resource_scopes) != 1 or not resource_scopes[0].endswith("/.default"):
+            offending = " ".join(resource_scopes) or raw
+            raise EntraError(1002012, "invalid_scope",
+                             f"The provided value for scope {offending} is not valid. Client credential flows must "
+                             "have a scope value with /.default suffixed to the resource identifier (application ID "
+                             "URI).")
     if not resource_scopes:
         return ScopeRequest("graph", "https://graph.microsoft.com", ["User.Read"], oidc)
     apis, permissions, is_default = set(), [], False
@@ -101,7 +102,7 @@ def parse_scopes(raw: str | None, *, app_only: bool, tenant) -> ScopeRequest:
                                                  f"{' '.join(resource_scopes)} is not valid.")
     api = apis.pop()
     if is_default:
-        permissions = list(roles.DEFAULT_DELEGATED_SCOPES.get(api, [])) + list(permissions)
+        permissions = list(roles.DEFAULT_DELEGATED_SCOPES.get(api, [])) + [p for p in permissions]
     if resource_uri and resource_uri.count("/") < 2:
         resource_uri = {"exchange": "https://outlook.office365.com", "graph": "https://graph.microsoft.com"}[api]
     return ScopeRequest(api, resource_uri.rstrip("/"), list(dict.fromkeys(permissions)), oidc, is_default)
@@ -320,7 +321,7 @@ def grant_token(tenant, form: dict, *, base: str):
                                    capabilities=caps)
     if grant in (DEVICE_CODE_GRANT, "device_code"):
         app = authenticate_confidential(tenant, form, required=False)
-        user, flow = device_flows(tenant).redeem(form.get("device_code") or form.get("code"), app.app_id)
+        user, flow = tenant.device_flows.redeem(form.get("device_code") or form.get("code"), app.app_id)
         scopes = parse_scopes(form.get("scope") or flow.scope, app_only=False, tenant=tenant)
         return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
                                    capabilities=caps)
@@ -338,11 +339,48 @@ def start_device_flow(tenant, form: dict, *, verification_uri: str) -> dict:
     app = find_client(tenant, form.get("client_id"))
     scope = form.get("scope")
     parse_scopes(scope, app_only=False, tenant=tenant)
-    flow = device_flows(tenant).start(app, scope)
+    flow = tenant.device_flows.start(app, scope)
     return device_code_response(flow, verification_uri)
 
 
 # ----------------------------------------------------------------------------------------- discovery
+#: Entra's instance discovery metadata (``/common/discovery/instance``, api-version 1.1) as captured from
+#: login.microsoftonline.com: one entry per cloud, the host to call, the host tokens are cached under and aliases.
+INSTANCE_METADATA = (
+    {"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net",
+     "aliases": ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"]},
+    {"preferred_network": "login.partner.microsoftonline.cn", "preferred_cache": "login.partner.microsoftonline.cn",
+     "aliases": ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"]},
+    {"preferred_network": "login.microsoftonline.de", "preferred_cache": "login.microsoftonline.de",
+     "aliases": ["login.microsoftonline.de"]},
+    {"preferred_network": "login.microsoftonline.us", "preferred_cache": "login.microsoftonline.us",
+     "aliases": ["login.microsoftonline.us", "login.usgovcloudapi.net"]},
+    {"preferred_network": "login-us.microsoftonline.com", "preferred_cache": "login-us.microsoftonline.com",
+     "aliases": ["login-us.microsoftonline.com"]},
+)
+_KNOWN_INSTANCES = frozenset(alias for entry in INSTANCE_METADATA for alias in entry["aliases"])
+
+
+def instance_discovery(authorization_endpoint: str | None) -> dict:
+    """``GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...`` (what MSAL calls before
+    trusting an authority): the tenant's OpenID metadata URL on the endpoint's host and every cloud's aliases;
+    a host that is not a Microsoft sign-in instance is AADSTS50049 ``invalid_instance``."""
+    try:
+        parts = urlsplit(authorization_endpoint or "")
+        scheme, host, port = parts.scheme, (parts.hostname or "").lower(), parts.port
+    except ValueError:  # an unparsable URL or port is no instance either
+        parts, scheme, host, port = None, "", "", None
+    if parts is None or scheme != "https" or host not in _KNOWN_INSTANCES or port not in (None, 443):
+        raise EntraError(50049, "invalid_instance", "Unknown or invalid instance.")
+    segments = [s for s in parts.path.split("/") if s]
+    tenant = segments[0] if segments else "common"
+    # A v2.0 authorize endpoint gets the v2.0 metadata document, the v1 one the v1 document.
+    version = "/v2.0" if "v2.0" in segments[1:] else ""
+    return {"tenant_discovery_endpoint": f"https://{host}/{tenant}{version}/.well-known/openid-configuration",
+            "api-version": "1.1", "metadata": [dict(entry, aliases=list(entry["aliases"]))
+                                               for entry in INSTANCE_METADATA]}
+
+
 def openid_configuration(tenant, base: str) -> dict:
     """``/{tenant}/v2.0/.well-known/openid-configuration`` with every endpoint on the mock's own origin."""
     base = base.rstrip("/")

@@ -126,10 +126,10 @@ class PimState:
             if a.end_date_time is not None and a.end_date_time <= now:
                 self.tenant.role_assignments.delete(a.id)
                 self.schedule_meta.pop(a.id, None)
-                self.tenant.record("graph", "Role assignment expired" if a.kind == "active" else
-                                   "Role eligibility expired", None, target=a.principal_id,
-                                   parameters={"roleDefinitionId": a.role_definition_id, "scheduleId": a.id},
-                                   changes={a.kind: {"old": a.role_definition_id, "new": None}})
+                self.tenant.add_audit_record("graph", "Role assignment expired" if a.kind == "active" else
+                                             "Role eligibility expired", None, target=a.principal_id,
+                                             parameters={"roleDefinitionId": a.role_definition_id, "scheduleId": a.id},
+                                             changes={a.kind: {"old": a.role_definition_id, "new": None}})
 
     # ------------------------------------------------------------ queries
     def eligibilities(self, principal_id: str | None = None) -> list:
@@ -216,10 +216,12 @@ class PimState:
             self.requests[request_id] = req
             if target and target in t.role_assignments:
                 self.schedule_meta[target] = {"createdUsing": request_id, "modifiedDateTime": now}
-            t.record("graph", f"{'Eligibility' if kind == 'eligibility' else 'Assignment'} schedule request "
-                     f"({action})", caller, target=principal_id,
-                     parameters={"roleDefinitionId": role_id, "action": action, "justification": justification},
-                     changes={"status": {"old": None, "new": status}, "scheduleId": {"old": None, "new": target}})
+            t.add_audit_record("graph", f"{'Eligibility' if kind == 'eligibility' else 'Assignment'} schedule request "
+                               f"({action})", caller, target=principal_id,
+                               parameters={"roleDefinitionId": role_id, "action": action,
+                                           "justification": justification},
+                               changes={"status": {"old": None, "new": status},
+                                        "scheduleId": {"old": None, "new": target}})
         return req
 
     def _find(self, kind: str, principal_id: str, role_id: str, scope: str, *, assignment_type: str | None = None):

@@ -1,5 +1,6 @@
-"""Who may reach Exchange Online and, absent custom Exchange RBAC, which directory roles may run which
-cmdlets (the Entra role -> Exchange role group mapping, simplified).
+"""Who may reach Exchange Online at all: an Exchange role assignment, or a directory role linked to an Exchange
+role group (the Entra role -> Exchange role group mapping, simplified); which cmdlets a caller may run is
+Exchange RBAC's (``rbac/engine.py``).
 
 The connection rule follows the live-measured progression for app-only callers: no Exchange.ManageAsApp
 -> 401; the app role without a directory role -> 403; both -> 200. Roles are read from the tenant's *current*
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from ..entra import roles
 from ..errors import Forbidden, Unauthenticated
-from . import errors as exo_errors
 
 #: Directory roles that surface in Exchange as Organization Management (full Exchange admin).
 ORG_ADMIN_ROLES = frozenset({roles.GLOBAL_ADMINISTRATOR, roles.EXCHANGE_ADMINISTRATOR})
@@ -20,9 +20,6 @@ READ_ONLY_ROLES = frozenset({roles.GLOBAL_READER, roles.HELPDESK_ADMINISTRATOR, 
 #: Hybrid Identity Administrator is not among them: Learn's Entra-role -> role-group table links it to no Exchange
 #: role group, so on its own it reaches no Exchange cmdlet (domain-behaviour.md §1.4).
 EXCHANGE_ROLES = ORG_ADMIN_ROLES | RECIPIENT_ADMIN_ROLES | READ_ONLY_ROLES
-
-#: Cmdlets a recipient administrator cannot run (organization-wide configuration).
-ORG_ONLY_CMDLETS = frozenset({"set-organizationconfig"})
 
 
 #: The mock's explanation of a 403 for a caller no Exchange role assignment reaches (x-hybridsoa-note).
@@ -38,8 +35,7 @@ def active_roles(tenant, caller) -> set[str]:
 
 def connection_check(tenant, caller) -> None:
     """Refuse callers the real service refuses before any cmdlet runs (401 / 403 progression)."""
-    rbac = getattr(tenant, "rbac", None)
-    if rbac is not None and hasattr(rbac, "has_access") and rbac.has_access(caller):
+    if tenant.rbac.has_access(caller):
         return
     if caller.is_app and roles.EXCHANGE_MANAGE_AS_APP not in caller.roles:
         raise Unauthenticated("The application does not hold the Exchange.ManageAsApp application permission.",
@@ -49,18 +45,3 @@ def connection_check(tenant, caller) -> None:
         who = "service principal" if caller.is_app else "user"
         raise Forbidden(f"The {who} holds no directory role that grants access to Exchange Online.",
                         diagnostics_code="2000010", diagnostics_category="insufficient_role", note=NO_ROLE_NOTE)
-
-
-def baseline_authorize(tenant, caller, spec, param_names: list[str]) -> None:
-    """Directory-role baseline used until Exchange RBAC (``tenant.rbac.authorize``) takes over."""
-    held = active_roles(tenant, caller)
-    if held & ORG_ADMIN_ROLES:
-        return
-    name = spec.name.lower()
-    if not spec.writes:
-        if held & EXCHANGE_ROLES:
-            return
-        raise exo_errors.cmdlet_not_recognized(spec.name, emulated=True)
-    if held & RECIPIENT_ADMIN_ROLES and name not in ORG_ONLY_CMDLETS:
-        return
-    raise exo_errors.cmdlet_not_recognized(spec.name, emulated=True)

@@ -4,7 +4,6 @@ their parameters are "available through the REST endpoint", and the permission t
 The cmdlets themselves run through the ordinary registry (same tenant state and RBAC as InvokeCommand)."""
 from __future__ import annotations
 
-from ..entra import roles as dirroles
 from ..errors import Forbidden, InvalidArgument, NotFound, Unauthenticated
 from . import access
 from . import errors as exo_errors
@@ -71,10 +70,7 @@ def connection_check(tenant, caller) -> None:
         raise Unauthenticated(f"The token does not hold the {MANAGE_V2} delegated permission.",
                               reason="missing_scope", diagnostics_code="2000008",
                               diagnostics_category="insufficient_auth")
-    rbac = getattr(tenant, "rbac", None)
-    reached = bool(rbac.caller_assignments(caller)) if rbac is not None else bool(
-        set(tenant.active_role_ids(caller.object_id)) & {dirroles.GLOBAL_ADMINISTRATOR, dirroles.EXCHANGE_ADMINISTRATOR})
-    if not reached:
+    if not tenant.rbac.caller_assignments(caller):
         who = "service principal" if caller.is_app else "user"
         raise Forbidden(f"The {who} holds no Exchange role assignment.", diagnostics_code="2000010",
                         diagnostics_category="insufficient_role", note=access.NO_ROLE_NOTE)

@@ -160,13 +160,11 @@ class CmdletContext:
         self.warnings.append(text)
 
     def authorize_target(self, target) -> None:
-        """RBAC write-scope hook for the resolved target object (no-op until Exchange RBAC defines it)."""
-        if self.grant is not None and hasattr(self.grant, "check_target"):
+        """Exchange RBAC's write-scope check of the resolved target object."""
+        if self.grant is not None:
             self.grant.check_target(target)  # same caller, cmdlet and parameters: no second RBAC walk
             return
-        rbac = getattr(self.tenant, "rbac", None)
-        if rbac is not None and hasattr(rbac, "authorize_target"):
-            rbac.authorize_target(self.caller, self.cmdlet, list(self.param_names), target)
+        self.tenant.rbac.authorize_target(self.caller, self.cmdlet, list(self.param_names), target)
 
 
 @dataclass(slots=True)

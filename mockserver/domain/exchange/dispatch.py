@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from ..errors import DomainError
 from . import (
-    access,
     adminapi_cmdlets,
     mailbox_cmdlets,
     mailuser_cmdlets,
@@ -34,14 +33,16 @@ def all_cmdlets() -> list[CmdletSpec]:
     return sorted(_REGISTRY.values(), key=lambda s: s.name.lower())
 
 
-def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
+def invoke(tenant, caller, cmdlet_name, raw_params, *, spec: CmdletSpec | None = None) -> InvokeResult:
     """Run one cmdlet as InvokeCommand does: resolve it, bind parameters, authorize, run, audit writes.
-    Call with ``tenant.lock`` held."""
-    if not isinstance(cmdlet_name, str) or not cmdlet_name.strip():
-        raise exo_errors.task_invalid("The CmdletInput CmdletName value is missing or empty.")
-    spec = get_cmdlet(cmdlet_name)
+    ``spec``: the cmdlet the wire layer already looked ``cmdlet_name`` up as (None: look it up here, refusing a
+    missing or unknown name). Call with ``tenant.lock`` held."""
     if spec is None:
-        raise exo_errors.cmdlet_not_recognized(cmdlet_name.strip())
+        if not isinstance(cmdlet_name, str) or not cmdlet_name.strip():
+            raise exo_errors.task_invalid("The CmdletInput CmdletName value is missing or empty.")
+        spec = get_cmdlet(cmdlet_name)
+        if spec is None:
+            raise exo_errors.cmdlet_not_recognized(cmdlet_name.strip())
     # Authorization sees the parameter names as sent, so a role-hidden parameter fails like an unknown one.
     names = []
     if isinstance(raw_params, dict):
@@ -50,29 +51,26 @@ def invoke(tenant, caller, cmdlet_name, raw_params) -> InvokeResult:
                 param = spec.params.get(k.lower())
                 names.append(param.name if param is not None else k)
     ctx = CmdletContext(tenant=tenant, caller=caller, cmdlet=spec.name, param_names=names)
+    rbac = tenant.rbac
     try:
-        rbac = getattr(tenant, "rbac", None)
-        if rbac is not None and hasattr(rbac, "authorize"):
-            ctx.grant = rbac.authorize(caller, spec.name, names, target_mailbox=None)
-        else:
-            access.baseline_authorize(tenant, caller, spec, names)
+        ctx.grant = rbac.authorize(caller, spec.name, names, target_mailbox=None)
         params = bind(spec, raw_params)
         values = _run_handler(spec, ctx, params, raw_params)
     except DomainError as exc:
         if spec.writes:
-            tenant.record("exchange", spec.name, caller, target=ctx.target,
-                          parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
+            tenant.add_audit_record("exchange", spec.name, caller, target=ctx.target,
+                                    parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
         raise
     finally:
-        if spec.writes and not spec.rbac_neutral and rbac is not None and hasattr(rbac, "changed"):
+        if spec.writes and not spec.rbac_neutral:
             rbac.changed()
     if spec.writes:
-        tenant.record("exchange", spec.name, caller, target=ctx.target, parameters=_audit_parameters(raw_params),
-                      succeeded=True, changes=ctx.changes)
-        if ctx.changes and getattr(tenant, "_exo_read_cache", None) is not None:
+        tenant.add_audit_record("exchange", spec.name, caller, target=ctx.target,
+                                parameters=_audit_parameters(raw_params), succeeded=True, changes=ctx.changes)
+        if ctx.changes and tenant.exo_read_cache is not None:
             # A write outdates the last read: let its objects go now rather than at the next read (after paging
             # a big tenant that is one dict per mailbox, which every full garbage collection would walk).
-            tenant._exo_read_cache = None
+            tenant.exo_read_cache = None
     return InvokeResult(cmdlet=spec.name, values=list(values), warnings=list(ctx.warnings))
 
 
@@ -91,13 +89,13 @@ def _run_handler(spec: CmdletSpec, ctx: CmdletContext, params: dict, raw_params)
     tenant = ctx.tenant
     key = (spec.name, repr(sorted((raw_params or {}).items(), key=lambda kv: str(kv[0]))))
     version = (tenant.mailboxes.current_seq(), tenant.users.current_seq(), len(tenant.mailboxes), len(tenant.users))
-    cached = getattr(tenant, "_exo_read_cache", None)
-    if isinstance(cached, _ReadCache) and cached.key == key and cached.version == version:
+    cached = tenant.exo_read_cache
+    if cached is not None and cached.key == key and cached.version == version:
         ctx.warnings.extend(cached.warnings)
         return cached.values
     values = spec.handler(ctx, params) or []
     # One entry per tenant: enough for a client walking nextLinks, bounded in memory.
-    tenant._exo_read_cache = _ReadCache(key, version, values, list(ctx.warnings))
+    tenant.exo_read_cache = _ReadCache(key, version, values, list(ctx.warnings))
     return values
 
 

@@ -91,16 +91,16 @@ def find_mailboxes(tenant, identity: str, *, soft_deleted: bool = False, types: 
 def _indexed(tenant, key: str, as_guid: bool, types) -> list:
     """Fast path for GUIDs and SMTP addresses through the sync engine's indexes (large tenants); an empty
     answer falls back to the full scan, so the result never differs from it."""
-    index = getattr(getattr(tenant, "sync", None), "index", None)
+    index = tenant.sync.index
     candidates = []
     if as_guid:
         mbx = tenant.mailboxes.get(key)
-        if mbx is None and index is not None:
+        if mbx is None:
             index.refresh()
             owned = index.mailbox_by_owner.get(key)
             mbx = tenant.mailboxes.get(owned) if owned else None
         candidates = [mbx] if mbx is not None else []
-    elif "@" in key and index is not None and hasattr(index, "mailboxes_by_addr"):
+    elif "@" in key:
         index.refresh()
         candidates = [tenant.mailboxes.get(k) for k in sorted(index.mailboxes_by_addr.get(key, ()))]
     elif "*" not in key:
@@ -176,9 +176,9 @@ def _lowered_names(raw: tuple) -> set[str]:
 
 
 def _name_index(tenant) -> dict[str, set[str]]:
-    index = getattr(tenant, "_exo_name_index", None)
+    index = tenant.exo_name_index
     if index is None or index.mailboxes is not tenant.mailboxes:
-        index = tenant._exo_name_index = _NameIndex(tenant.mailboxes)
+        index = tenant.exo_name_index = _NameIndex(tenant.mailboxes)
     return index.refresh(tenant.mailboxes)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .. import soa_attributes as soa
 from ..connect import lifecycle
 from . import errors as exo_errors
 from . import rules
@@ -145,6 +146,9 @@ def set_mailbox(ctx, params):
     if changes:
         mbx.when_changed = tenant.clock.now()
         tenant.mailboxes.touch(mbx.guid)
+        if not changes.keys().isdisjoint(_MIRRORED):
+            # Allowed edits of these mean Exchange Online is their authority: the directory follows at once.
+            rules.mirror_to_entra(tenant, mbx)
     ctx.changes = changes
     if not changes and toggle != rules.SILENT:
         ctx.warn(rules.no_change_warning(mbx.name))
@@ -201,6 +205,8 @@ def _assign(tenant, mbx, prop: str, value) -> None:
         mbx.recipient_type_details = value
 
 
+#: Get-Mailbox properties Exchange Online may write through to the Entra user (rules.mirror_to_entra decides).
+_MIRRORED = frozenset(a.name for a in soa.ENTRA_MIRRORED + soa.CLOUD_USER_MIRRORED)
 _CUSTOM_ATTRIBUTES = tuple(f"CustomAttribute{i}" for i in range(1, 16))
 _EXTENSION_ATTRIBUTES = tuple(f"ExtensionCustomAttribute{i}" for i in range(1, 6))
 
@@ -319,20 +325,13 @@ def _check_unique(tenant, mbx, addresses: list[str]) -> None:
     added = [a for a in addresses if a.lower().startswith("smtp:") and a.lower() not in had]
     if not added:
         return
-    index = getattr(getattr(tenant, "sync", None), "index", None)
-    if index is not None and hasattr(index, "mailboxes_by_addr"):
-        index.refresh()
-        for address in added:
-            for key in sorted(index.mailboxes_by_addr.get(address[5:].lower(), ())):
-                other = tenant.mailboxes.get(key)
-                if other is not None and other.guid != mbx.guid:
-                    raise _address_taken(address, other)
-        return
-    wanted = {a.lower() for a in added}
-    for other in tenant.mailboxes:
-        if (other.guid != mbx.guid and not other.is_soft_deleted
-                and any(a.lower() in wanted for a in other.email_addresses)):
-            raise _address_taken(next(a for a in added), other)
+    index = tenant.sync.index
+    index.refresh()
+    for address in added:
+        for key in sorted(index.mailboxes_by_addr.get(address[5:].lower(), ())):
+            other = tenant.mailboxes.get(key)
+            if other is not None and other.guid != mbx.guid:
+                raise _address_taken(address, other)
 
 
 def _address_taken(address: str, other):

@@ -26,10 +26,7 @@ def _duration(tenant) -> float:
 
 
 def _requests(tenant) -> dict:
-    store = getattr(tenant, "move_requests", None)
-    if store is None:
-        store = tenant.move_requests = {}
-    return store
+    return tenant.move_requests
 
 
 def _request_for(tenant, mbx) -> dict | None:

@@ -171,7 +171,7 @@ def user_object(tenant, user, mbx=None) -> dict:
         "DisplayName": user.display_name,
         "Title": user.job_title or "",
         "Department": user.department or "",
-        "Company": (getattr(user, "extra", None) or {}).get("companyName") or "",
+        "Company": user.extra.get("companyName") or "",
         "Office": "",
         "Manager": None,
         "UsageLocation": user.usage_location or "",

@@ -116,6 +116,7 @@ def new_mail_user(tenant, alias: str, external_address: str, *, display_name: st
     mbx = new_cloud_mailbox(tenant, alias, display_name=display_name, recipient_type_details="MailUser")
     mbx.email_addresses.append(f"smtp:{external_address}")
     tenant.mailboxes.touch(mbx.guid)
+    rules.mirror_to_entra(tenant, mbx)  # the external address is one of the user's proxyAddresses in Graph too
     return mbx
 
 

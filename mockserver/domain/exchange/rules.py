@@ -8,18 +8,12 @@ tenant behaviour profiles that decide who may flip ``IsExchangeCloudManaged`` (D
   Global Administrator the toggle is silently ignored), ``strict`` (without them the toggle is refused)."""
 from __future__ import annotations
 
+from .. import soa_attributes as soa
 from ..entra import roles
 from . import errors as exo_errors
 from .identity_resolution import owner_of
 from .mailboxes import ELIGIBLE_TYPES
 
-#: Set-Mailbox parameters whose attributes move to the cloud with IsExchangeCloudManaged.
-EXCHANGE_MAILBOX_PARAMS = (("EmailAddresses", "WindowsEmailAddress", "PrimarySmtpAddress", "Alias",
-                            "HiddenFromAddressListsEnabled", "GrantSendOnBehalfTo", "Type")
-                           + tuple(f"CustomAttribute{i}" for i in range(1, 16))
-                           + tuple(f"ExtensionCustomAttribute{i}" for i in range(1, 6)))
-#: Set-Mailbox parameters that write identity attributes (always AD-mastered while the user is synced).
-IDENTITY_MAILBOX_PARAMS = ("DisplayName", "Name")
 #: Set-User parameters (all identity attributes).
 IDENTITY_USER_PARAMS = ("DisplayName", "FirstName", "LastName", "Initials", "Title", "Department", "Company",
                         "Office", "Phone", "MobilePhone", "City", "StateOrProvince", "PostalCode",
@@ -102,21 +96,40 @@ def toggle_denied():
 
 
 def blocked_params(tenant, mbx, param_names, *, cloud_managed: bool | None = None) -> list[str]:
-    """Parameters of a Set-Mailbox call that the hybrid rules refuse, in the order given."""
+    """Parameters of a Set-Mailbox call that the hybrid rules refuse, in the order given: Exchange attributes of an
+    AD-mastered mailbox and identity attributes of a synced user (the SOA attribute table says which is which)."""
     exchange_blocked = identity_blocked = None  # each worked out once, and only when a parameter needs it
     out = []
     for name in param_names:
-        if name in EXCHANGE_MAILBOX_PARAMS:
+        if name in soa.EXCHANGE_PARAMETERS:
             if exchange_blocked is None:
                 exchange_blocked = exchange_mastered_on_prem(tenant, mbx, cloud_managed=cloud_managed)
             if exchange_blocked:
                 out.append(name)
-        elif name in IDENTITY_MAILBOX_PARAMS:
+        elif name in soa.IDENTITY_PARAMETERS:
             if identity_blocked is None:
                 identity_blocked = identity_mastered_on_prem(tenant, mbx)
             if identity_blocked:
                 out.append(name)
     return out
+
+
+def mirror_to_entra(tenant, mbx) -> bool:
+    """Exchange Online writes the Exchange attributes it masters (mail, mailNickname, proxyAddresses: the SOA
+    table's FROM_EXCHANGE rows; for a user that is not synced also onPremisesExtensionAttributes) to the owner's
+    Entra user, which is what Graph shows. Call only when Exchange is their authority (cloud-only, cloud-managed or
+    object SOA in the cloud); returns whether the user changed."""
+    owner = owner_of(tenant, mbx)
+    if owner is None:
+        return False
+    changed = False
+    for name, value in soa.entra_values(mbx, synced_owner=owner.is_synced).items():
+        if getattr(owner, name) != value:
+            setattr(owner, name, value)
+            changed = True
+    if changed:
+        tenant.users.touch(owner.id)
+    return changed
 
 
 def no_change_warning(identity: str) -> str:

@@ -8,6 +8,7 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 
+from .. import soa_attributes as soa
 from ..entra.directory import Record
 
 #: msExchRecipientTypeDetails values of remote (cloud) mailboxes as stored in on-prem AD.
@@ -55,21 +56,11 @@ def recipient_kind(attrs: dict) -> str:
 IDENTITY_ATTRIBUTES = ("userPrincipalName", "displayName", "givenName", "sn", "department", "title",
                        "company", "manager", "telephoneNumber", "physicalDeliveryOfficeName")
 
-#: Exchange attributes: their SOA moves to the cloud with IsExchangeCloudManaged.
-EXCHANGE_ATTRIBUTES = (("mail", "mailNickname", "proxyAddresses", "msExchHideFromAddressLists",
-                        "msExchRecipientTypeDetails", "msExchRecipientDisplayType", "publicDelegates")
-                       + tuple(f"extensionAttribute{i}" for i in range(1, 16))
-                       + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6)))
-
-#: The 24 attributes Cloud Sync writes back for cloud-managed mailboxes.
-WRITEBACK_ATTRIBUTES = (("mail", "proxyAddresses")
-                        + tuple(f"extensionAttribute{i}" for i in range(1, 16))
-                        + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6))
-                        + ("msExchRecipientDisplayType", "msExchRecipientTypeDetails"))
-
-#: Multi-valued AD attributes (lists); everything else is single-valued.
-MULTI_VALUED = frozenset(("proxyAddresses", "publicDelegates")
-                         + tuple(f"msExchExtensionCustomAttribute{i}" for i in range(1, 6)))
+#: Exchange attributes (their SOA moves to the cloud with IsExchangeCloudManaged), the 24 attributes Cloud Sync
+#: writes back for cloud-managed mailboxes, and the multi-valued ones: all from the SOA attribute table.
+EXCHANGE_ATTRIBUTES = soa.AD_EXCHANGE_ATTRIBUTES
+WRITEBACK_ATTRIBUTES = soa.AD_WRITEBACK_ATTRIBUTES
+MULTI_VALUED = soa.AD_MULTI_VALUED
 
 
 _GUID_FIELDS_BE = struct.Struct(">IHH8s")

@@ -10,7 +10,7 @@ from flask import g
 from ....domain.entra import roles as R
 from ....domain.entra.tokens import peek_claims, verify_access_token
 from ....domain.errors import Forbidden, Unauthenticated
-from ...common import bearer_token, find_tenant
+from ...common import bearer_token, find_tenant_running_due_cycles
 
 INSUFFICIENT = "Insufficient privileges to complete the operation."
 
@@ -91,7 +91,7 @@ def authenticate():
     tid = _unverified_tid(token)
     if tid is None:
         raise Unauthenticated("The access token is malformed.", reason="invalid_token")
-    tenant = find_tenant(tid)
+    tenant = find_tenant_running_due_cycles(tid)
     if tenant is None:
         raise Unauthenticated("The token was issued for a different tenant.", reason="invalid_tenant")
     g.graph_tenant = tenant

@@ -80,6 +80,6 @@ def update_on_premises_synchronization(tenant, caller, sync_id):
     tenant.sync.update_settings(patch)
     after = on_premises_synchronization(tenant)
     changes = {k: {"old": before[k], "new": after[k]} for k in ("configuration", "features") if before[k] != after[k]}
-    tenant.record("graph", "Update on-premises directory synchronization", caller, target=tenant.id,
-                  parameters=body, changes=changes)
+    tenant.add_audit_record("graph", "Update on-premises directory synchronization", caller, target=tenant.id,
+                            parameters=body, changes=changes)
     return no_content()

@@ -119,8 +119,8 @@ def create_role_assignment(tenant, caller):
         raise GraphError(409, "Request_BadRequest", "A conflicting object with one or more of the specified property "
                                                     "values is present in the directory.")
     a = tenant.assign_role(principal_id, role_id)
-    tenant.record("graph", "Add member to role", caller, target=principal_id,
-                  parameters={"roleDefinitionId": role_id}, changes={"role": {"old": None, "new": role_id}})
+    tenant.add_audit_record("graph", "Add member to role", caller, target=principal_id,
+                            parameters={"roleDefinitionId": role_id}, changes={"role": {"old": None, "new": role_id}})
     return entity("roleManagement/directory/roleAssignments/$entity", role_assignment(tenant, a), status=201)
 
 
@@ -132,9 +132,9 @@ def delete_role_assignment(tenant, caller, assignment_id):
         raise NotFound(_NOT_FOUND.format(assignment_id))
     tenant.role_assignments.delete(a.id)
     tenant.pim.schedule_meta.pop(a.id, None)
-    tenant.record("graph", "Remove member from role", caller, target=a.principal_id,
-                  parameters={"roleDefinitionId": a.role_definition_id},
-                  changes={"role": {"old": a.role_definition_id, "new": None}})
+    tenant.add_audit_record("graph", "Remove member from role", caller, target=a.principal_id,
+                            parameters={"roleDefinitionId": a.role_definition_id},
+                            changes={"role": {"old": a.role_definition_id, "new": None}})
     return no_content()
 
 

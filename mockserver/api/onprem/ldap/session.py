@@ -230,27 +230,27 @@ class Session:
                         mod = change["modification"]
                         changes.append((operation, codec.text(mod["type"]), [v.asOctets() for v in mod["vals"]]))
                     ad, changed = writes.modify(tenant, codec.text(c["object"]), changes)
-                    tenant.record("ldap", "Modify", None, target=ad.sam_account_name,
-                                  parameters={"dn": ad.distinguished_name}, changes=changed)
+                    tenant.add_audit_record("ldap", "Modify", None, target=ad.sam_account_name,
+                                            parameters={"dn": ad.distinguished_name}, changes=changed)
                 elif op == "addRequest":
                     attrs = [(codec.text(a["type"]), [v.asOctets() for v in a["vals"]]) for a in c["attributes"]]
                     ad = writes.add(tenant, codec.text(c["entry"]), attrs)
-                    tenant.record("ldap", "Add", None, target=ad.sam_account_name,
-                                  changes={"created": {"old": None, "new": ad.distinguished_name}})
+                    tenant.add_audit_record("ldap", "Add", None, target=ad.sam_account_name,
+                                            changes={"created": {"old": None, "new": ad.distinguished_name}})
                 elif op == "delRequest":
                     ad = writes.delete(tenant, codec.text(c))
-                    tenant.record("ldap", "Delete", None, target=ad.sam_account_name,
-                                  changes={"deleted": {"old": ad.distinguished_name, "new": None}})
+                    tenant.add_audit_record("ldap", "Delete", None, target=ad.sam_account_name,
+                                            changes={"deleted": {"old": ad.distinguished_name, "new": None}})
                 else:
                     superior = codec.text(c["newSuperior"]) if c["newSuperior"].isValue else None
                     ad, old = writes.modify_dn(tenant, codec.text(c["entry"]), codec.text(c["newrdn"]),
                                             bool(c["deleteoldrdn"]), superior)
-                    tenant.record("ldap", "ModifyDN", None, target=ad.sam_account_name,
-                                  changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
+                    tenant.add_audit_record("ldap", "ModifyDN", None, target=ad.sam_account_name,
+                                            changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
             except DomainError as exc:
                 return codec.result(mid, response, dit.result_code_for(exc), getattr(exc, "matched_dn", ""),
                                     exc.message)
-            store = getattr(self.registry, "store", None)
+            store = self.registry.store
             if store is not None:
                 store.flush(tenant)
         return codec.result(mid, response, dit.SUCCESS)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 from ...clock import iso, parse_iso
+from ...connect import lifecycle
+from ...connect.forward_sync import push_user
 from ...errors import InvalidArgument, NotFound, SyncedObjectReadOnly
 from ..directory import EntraUser
 
@@ -195,9 +197,9 @@ def _check_value(name: str, value) -> None:
         if not isinstance(value, dict) or any(k not in _EXT_KEYS and not k.startswith("@odata") for k in value) \
                 or any(v is not None and not isinstance(v, str) for k, v in value.items() if k in _EXT_KEYS):
             raise bad
-    elif kind == "passwordProfile" and (not isinstance(value, dict)
-                                        or not isinstance(value.get("password", ""), str)):
-        raise bad
+    elif kind == "passwordProfile":
+        if not isinstance(value, dict) or not isinstance(value.get("password", ""), str):
+            raise bad
     if isinstance(value, str) and len(value) > 1024:
         raise bad
 
@@ -274,8 +276,8 @@ def update_user(tenant, user: EntraUser, body: dict, caller=None) -> dict:
     changes = validate_changes(body)
     mastered = [name for name in changes if name not in CLOUD_MASTERED]
     if user.is_synced and mastered:
-        tenant.record("graph", "Update user", caller, target=user.id, parameters=body, succeeded=False,
-                      error=SYNCED_MESSAGE)
+        tenant.add_audit_record("graph", "Update user", caller, target=user.id, parameters=body, succeeded=False,
+                                error=SYNCED_MESSAGE)
         raise SyncedObjectReadOnly(SYNCED_MESSAGE)
     if "userPrincipalName" in changes:
         _check_upn(tenant, changes["userPrincipalName"], exclude=user.id)
@@ -284,13 +286,11 @@ def update_user(tenant, user: EntraUser, body: dict, caller=None) -> dict:
     applied = _apply(tenant, user, changes)
     if applied:
         tenant.users.touch(user.id)
-        index = getattr(getattr(tenant, "sync", None), "index", None)
-        if index is not None and hasattr(index, "index_user"):
-            index.index_user(user.id, user)
-        if _push_user is not None and {"displayName", "userPrincipalName"} & set(applied):
+        tenant.sync.index.index_user(user.id, user)
+        if {"displayName", "userPrincipalName"} & set(applied):
             # Identity edits reach the user's Exchange mailbox through forward sync (with its delay).
-            _push_user(tenant, user)
-    tenant.record("graph", "Update user", caller, target=user.id, parameters=_redact(body), changes=applied)
+            push_user(tenant, user)
+    tenant.add_audit_record("graph", "Update user", caller, target=user.id, parameters=_redact(body), changes=applied)
     return applied
 
 
@@ -318,54 +318,31 @@ def create_user(tenant, body: dict, caller=None) -> EntraUser:
                      display_name=changes["displayName"], created_date_time=tenant.clock.now())
     _apply(tenant, user, changes)
     tenant.users.put(user.id, user)
-    index = getattr(getattr(tenant, "sync", None), "index", None)
-    if index is not None and hasattr(index, "index_user"):
-        index.index_user(user.id, user)
-    tenant.record("graph", "Add user", caller, target=user.id, parameters=_redact(body),
-                  changes={"userPrincipalName": {"old": None, "new": user.user_principal_name}})
+    tenant.sync.index.index_user(user.id, user)
+    tenant.add_audit_record("graph", "Add user", caller, target=user.id, parameters=_redact(body),
+                            changes={"userPrincipalName": {"old": None, "new": user.user_principal_name}})
     return user
 
 
 # ------------------------------------------------------------------ lifecycle (shared with Entra Connect)
-# The lifecycle module (sync room) owns mailbox side effects, DeletingCloudOnlyObjectNotAllowed and purges.
-# Until it is present these wrappers make the minimal directory change themselves (the _interim_* functions).
-try:
-    from ...connect import lifecycle as _lifecycle
-except ImportError:  # pragma: no cover - only while the sync room's module is not in the tree
-    _lifecycle = None
-try:
-    from ...connect.forward_sync import push_user as _push_user
-except ImportError:  # pragma: no cover
-    _push_user = None
+# Entra Connect's lifecycle module owns mailbox side effects, DeletingCloudOnlyObjectNotAllowed and purges.
 
 
 def delete_user(tenant, user: EntraUser, caller=None) -> None:
     """``DELETE /users/{id}``: soft delete into deleted items (30 days); synced users are refused."""
     if user.is_synced:
-        tenant.record("graph", "Delete user", caller, target=user.id, succeeded=False, error=SYNCED_MESSAGE)
+        tenant.add_audit_record("graph", "Delete user", caller, target=user.id, succeeded=False, error=SYNCED_MESSAGE)
         raise SyncedObjectReadOnly(SYNCED_MESSAGE)
-    if _lifecycle is not None:
-        _lifecycle.soft_delete_user(tenant, user)
-    else:
-        _interim_soft_delete(tenant, user)
-    tenant.record("graph", "Delete user", caller, target=user.id,
-                  changes={"deletedDateTime": {"old": None, "new": iso(user.deleted_date_time)}})
-
-
-def _interim_soft_delete(tenant, user: EntraUser) -> None:
-    user.deleted_date_time = tenant.clock.now()
-    tenant.users.touch(user.id)
-    for mbx in tenant.mailboxes:
-        if mbx.external_directory_object_id == user.id and mbx.when_soft_deleted is None:
-            mbx.when_soft_deleted = user.deleted_date_time
-            tenant.mailboxes.touch(mbx.guid)
+    lifecycle.soft_delete_user(tenant, user)
+    tenant.add_audit_record("graph", "Delete user", caller, target=user.id,
+                            changes={"deletedDateTime": {"old": None, "new": iso(user.deleted_date_time)}})
 
 
 def revoke_sign_in_sessions(tenant, user: EntraUser, caller=None) -> None:
     """Graph ``revokeSignInSessions``: sessions issued before now are invalid (``signInSessionsValidFromDateTime``);
     the token service and resource checks compare against it."""
     user.extra["signInSessionsValidFromDateTime"] = iso(tenant.clock.now())
-    tenant.record("graph", "Revoke user sign-in sessions", caller, target=user.id)
+    tenant.add_audit_record("graph", "Revoke user sign-in sessions", caller, target=user.id)
 
 
 def deleted_users(tenant) -> list[EntraUser]:
@@ -390,38 +367,17 @@ def restore_deleted(tenant, user: EntraUser, caller=None) -> EntraUser:
     if other is not None:
         raise InvalidArgument("Another object with the same value for property userPrincipalName already exists.",
                               conflict=True)
-    if _lifecycle is not None:
-        _lifecycle.restore_user(tenant, user.id)
-    else:
-        _interim_restore(tenant, user)
-    tenant.record("graph", "Restore user", caller, target=user.id,
-                  changes={"deletedDateTime": {"old": "set", "new": None}})
+    lifecycle.restore_user(tenant, user.id)
+    tenant.add_audit_record("graph", "Restore user", caller, target=user.id,
+                            changes={"deletedDateTime": {"old": "set", "new": None}})
     return user
-
-
-def _interim_restore(tenant, user: EntraUser) -> None:
-    user.deleted_date_time = None
-    tenant.users.touch(user.id)
-    for mbx in tenant.mailboxes:
-        if mbx.external_directory_object_id == user.id and mbx.when_soft_deleted is not None:
-            mbx.when_soft_deleted = None
-            tenant.mailboxes.touch(mbx.guid)
 
 
 def purge_deleted(tenant, user: EntraUser, caller=None) -> None:
     """``DELETE /directory/deletedItems/{id}``: permanent deletion."""
-    if _lifecycle is not None:
-        _lifecycle.purge_user(tenant, user.id)
-    else:
-        _interim_purge(tenant, user)
-    tenant.record("graph", "Hard delete user", caller, target=user.id, changes={"purged": {"old": False, "new": True}})
-
-
-def _interim_purge(tenant, user: EntraUser) -> None:
-    tenant.users.delete(user.id)
-    for assignment in list(tenant.role_assignments):
-        if assignment.principal_id == user.id:
-            tenant.role_assignments.delete(assignment.id)
+    lifecycle.purge_user(tenant, user.id)
+    tenant.add_audit_record("graph", "Hard delete user", caller, target=user.id,
+                            changes={"purged": {"old": False, "new": True}})
 
 
 def purge_expired(tenant) -> int:
@@ -429,10 +385,7 @@ def purge_expired(tenant) -> int:
     cutoff = tenant.clock.now() - RETENTION_DAYS * 86400
     expired = [u for u in tenant.users if u.deleted_date_time is not None and u.deleted_date_time <= cutoff]
     for user in expired:
-        if _lifecycle is not None:
-            _lifecycle.purge_user(tenant, user.id)
-        else:
-            _interim_purge(tenant, user)
+        lifecycle.purge_user(tenant, user.id)
     return len(expired)
 
 
@@ -449,29 +402,11 @@ def set_sync_behavior(tenant, user: EntraUser, is_cloud_managed, caller=None) ->
                               "on-premises directory.",
                               note="no public source for this refusal: code and text are hybridsoa's")
     old = {"isCloudManaged": user.is_cloud_managed, "onPremisesSyncEnabled": user.on_premises_sync_enabled}
-    if _lifecycle is not None:
-        _lifecycle.set_object_soa(tenant, user, is_cloud_managed)
-    else:
-        _interim_set_object_soa(tenant, user, is_cloud_managed)
+    lifecycle.set_object_soa(tenant, user, is_cloud_managed)
     new = {"isCloudManaged": user.is_cloud_managed, "onPremisesSyncEnabled": user.on_premises_sync_enabled}
     changes = {k: {"old": old[k], "new": new[k]} for k in old if old[k] != new[k]}
     operation = ("Change Source of Authority from AD to cloud" if is_cloud_managed else
                  "Undo changes to Source of Authority from AD DS to cloud")
-    tenant.record("graph", operation, caller, target=user.id, parameters={"isCloudManaged": is_cloud_managed},
-                  changes=changes)
+    tenant.add_audit_record("graph", operation, caller, target=user.id, parameters={"isCloudManaged": is_cloud_managed},
+                            changes=changes)
     return changes
-
-
-def _interim_set_object_soa(tenant, user: EntraUser, cloud_managed: bool) -> None:
-    # State table (domain-behaviour.md §2): transfer -> (true, null); rollback -> (false, null) until the
-    # next cycle takes the object over, which needs the AD object to be looked at again on a Delta run.
-    if user.is_cloud_managed == cloud_managed:
-        return
-    user.is_cloud_managed = cloud_managed
-    user.on_premises_sync_enabled = None
-    tenant.users.touch(user.id)
-    if not cloud_managed:
-        for key in tenant.ad_users.keys():
-            ad = tenant.ad_users.get(key)
-            if ad is not None and ad.consistency_guid == user.on_premises_immutable_id:
-                tenant.ad_users.touch(key)

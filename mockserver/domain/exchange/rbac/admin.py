@@ -267,11 +267,8 @@ class RbacAdministration:
         raise self.not_found(identity)
 
     def resolve_security_group(self, identity: str):
-        """A directory group by id or display name (-SecurityGroup)."""
-        key = (identity or "").strip().lower()
-        for g in getattr(self.tenant, "groups", None) or []:
-            if key in (str(getattr(g, "id", "")).lower(), str(getattr(g, "display_name", "")).lower()):
-                return g
+        """A directory group by id or display name (-SecurityGroup): the mock's Entra directory models no groups,
+        so every name is not found."""
         raise self.not_found(identity)
 
     @mutates
@@ -290,7 +287,7 @@ class RbacAdministration:
             kind, assignee_id, assignee_name = "User", u.id, u.mail_nickname or u.user_principal_name
         elif security_group:
             g = self.resolve_security_group(security_group)
-            kind, assignee_id, assignee_name = "SecurityGroup", g.id, getattr(g, "display_name", g.id)
+            kind, assignee_id, assignee_name = "SecurityGroup", g.id, g.display_name
         else:
             sp = self.service_principal(app)
             kind, assignee_id, assignee_name = "ServicePrincipal", sp.object_id, sp.display_name

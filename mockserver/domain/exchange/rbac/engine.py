@@ -199,22 +199,15 @@ class ExchangeRbac(RbacAdministration):
                 if not linked_roles.isdisjoint(active) or principal_id in members.get(key, ())]
 
     def security_groups_of(self, principal_id: str) -> set[str]:
-        """Ids of directory groups the principal is a member of (when the directory models groups)."""
-        groups = getattr(self.tenant, "groups", None)
-        if groups is None:
-            return set()
-        out = set()
-        for g in groups:
-            members = getattr(g, "members", None) or getattr(g, "member_ids", None) or []
-            if principal_id in members:
-                out.add(getattr(g, "id", ""))
-        return out
+        """Ids of directory security groups the principal is a member of: none, as the mock's Entra directory
+        models no groups (so no assignment reaches anyone through one)."""
+        return set()
 
     def caller_assignments(self, caller) -> list[RoleAssignment]:
         """Enabled assignments that reach the caller: via role groups (directory roles), directly, via a
         security group, or (app-only) via the Exchange service principal of the calling app."""
-        is_app = bool(getattr(caller, "is_app", False))
-        app_id = getattr(caller, "app_id", None) if is_app else None
+        is_app = caller.is_app
+        app_id = caller.app_id if is_app else None
         return self._decided(("assignments", caller.object_id, is_app, app_id), self.principal_assignments,
                              caller.object_id, is_app, app_id)
 
@@ -225,8 +218,6 @@ class ExchangeRbac(RbacAdministration):
         RBAC is administered (``generation``), a directory role assignment changes (its change sequence), the
         cmdlet catalog changes, or the clock crosses an assignment's start or end."""
         tenant = self.tenant
-        if getattr(tenant, "groups", None) is not None:
-            return None  # security-group membership is not tracked by any change counter
         assignments = tenant.role_assignments
         stamp = (self.generation, assignments.current_seq(), len(assignments), registry.REGISTRY_VERSION,
                  len(registry._REGISTRY), id(self.catalog_override))
@@ -292,8 +283,8 @@ class ExchangeRbac(RbacAdministration):
         """Exchange RBAC at invocation: the cmdlet must be in the caller's role entries (else 'not recognized'),
         every parameter in the entries that hold it (else 'A parameter cannot be found ...'), and a write's
         target inside a granting assignment's write scope (else the write-scope error)."""
-        is_app = bool(getattr(caller, "is_app", False))
-        key = ("grant", caller.object_id, is_app, getattr(caller, "app_id", None) if is_app else None, cmdlet_name,
+        is_app = caller.is_app
+        key = ("grant", caller.object_id, is_app, caller.app_id if is_app else None, cmdlet_name,
                tuple(param_names or ()))
         grant = self._decided(key, self._authorize, caller, cmdlet_name, param_names)
         if target_mailbox is not None:
