@@ -91,7 +91,7 @@ def classify(req) -> RequestFacts | None:
     if m:
         facts = RequestFacts(api="graph", tenant_key=None, path=path, sub_path=m.group(2) or "/")
         facts.tenant_key = _read_bearer(facts, req.environ)
-        facts.query = redact({k: v for k, v in req.args.items()})
+        facts.query = redact(dict(req.args.items()))
         return facts
     m = _IDENTITY.match(path)
     if m and m.group(1).lower() not in ("common", "organizations", "consumers", "adminapi"):

@@ -393,7 +393,7 @@ class TenantRegistry:
         if key in self.unloaded:
             return key
         for tenant_id, (name, domain, _position) in list(self.unloaded.items()):
-            if key == name or key == domain:
+            if key in (name, domain):
                 return tenant_id
         return None
 

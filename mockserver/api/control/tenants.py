@@ -9,7 +9,6 @@ from flask import jsonify, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ...domain.clock import parse_iso
-from ...domain.entra import login as identity
 from ...domain.onprem.ldap_tree import onprem_document
 from ...domain.tenant import PROFILES
 from ..common import registry

@@ -53,7 +53,7 @@ def _entra_error(err: EntraError, tenant=None):
 
 def _form() -> dict:
     """Form fields of a token request, with HTTP Basic client credentials (client_secret_basic) merged in."""
-    form = {k: v for k, v in request.form.items()}
+    form = dict(request.form.items())
     header = request.headers.get("Authorization", "")
     if header[:6].lower() == "basic ":
         try:

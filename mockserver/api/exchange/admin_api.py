@@ -14,7 +14,8 @@ from ...domain.tenant import Tenant
 from .. import middleware
 from ..common import bearer_token
 from .blueprint import bp
-from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE, ExchangeBody, body_of
+from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE
+from .calls import ExchangeBody, body_of
 from .errors import error_parts
 from .invoke import _base_url, _flask_response, _Request, execute, render
 

@@ -18,7 +18,7 @@ class CmdletCall:
     """One cmdlet call as sent: its name and parameters, the registered cmdlet the name names (None: missing or
     unknown, which the dispatcher refuses in the real shape) and, for a malformed envelope, the refusal."""
 
-    __slots__ = ("name", "params", "spec", "refusal")
+    __slots__ = ("name", "params", "refusal", "spec")
 
     def __init__(self, body):
         self.name = self.spec = self.refusal = None
@@ -57,7 +57,7 @@ class ExchangeBody:
     """An Exchange POST body parsed once: the JSON, the cmdlet call it holds, the ``$batch`` items' calls, and
     what the request journal shows of it."""
 
-    __slots__ = ("json", "call", "batch", "journal_cmdlet", "journal_parameters")
+    __slots__ = ("batch", "call", "journal_cmdlet", "journal_parameters", "json")
 
     def __init__(self, body):
         self.json = body

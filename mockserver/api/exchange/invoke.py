@@ -26,7 +26,8 @@ from ...domain.exchange import access, dispatch
 from ...domain.tenant import Tenant
 from ..common import bearer_token
 from .blueprint import bp
-from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE, CmdletCall, ExchangeBody
+from .calls import ODATA_EXCEPTION_TYPE as _ODATA_EXCEPTION_TYPE
+from .calls import CmdletCall, ExchangeBody
 from .errors import JSON_TYPE, error_parts
 from .serialize import annotate, parse_select
 
@@ -225,7 +226,7 @@ def answer_batch(tenant: Tenant | None, environ: dict, tenant_key: str, body: Ex
         return render(tenant, caller, status, out, headers)
     base = _base_url(environ)
     responses = []
-    for item, call in zip(requests_, body.batch):
+    for item, call in zip(requests_, body.batch, strict=True):  # both are body["requests"], item by item
         sub_id = clip(item.get("id", len(responses) + 1))
         url = item.get("url") if isinstance(item.get("url"), str) else ""
         parts = urlsplit(url)

@@ -63,13 +63,12 @@ def parse_scopes(raw: str | None, *, app_only: bool, tenant) -> ScopeRequest:
     items = raw.split()
     oidc = [s for s in items if s in OIDC_SCOPES]
     resource_scopes = [s for s in items if s not in OIDC_SCOPES]
-    if app_only:
-        if len(resource_scopes) != 1 or not resource_scopes[0].endswith("/.default"):
-            offending = " ".join(resource_scopes) or raw
-            raise EntraError(1002012, "invalid_scope",
-                             f"The provided value for scope {offending} is not valid. Client credential flows must "
-                             "have a scope value with /.default suffixed to the resource identifier (application ID "
-                             "URI).")
+    if app_only and (len(resource_scopes) != 1 or not resource_scopes[0].endswith("/.default")):
+        offending = " ".join(resource_scopes) or raw
+        raise EntraError(1002012, "invalid_scope",
+                         f"The provided value for scope {offending} is not valid. Client credential flows must "
+                         "have a scope value with /.default suffixed to the resource identifier (application ID "
+                         "URI).")
     if not resource_scopes:
         return ScopeRequest("graph", "https://graph.microsoft.com", ["User.Read"], oidc)
     apis, permissions, is_default = set(), [], False
@@ -102,7 +101,7 @@ def parse_scopes(raw: str | None, *, app_only: bool, tenant) -> ScopeRequest:
                                                  f"{' '.join(resource_scopes)} is not valid.")
     api = apis.pop()
     if is_default:
-        permissions = list(roles.DEFAULT_DELEGATED_SCOPES.get(api, [])) + [p for p in permissions]
+        permissions = list(roles.DEFAULT_DELEGATED_SCOPES.get(api, [])) + list(permissions)
     if resource_uri and resource_uri.count("/") < 2:
         resource_uri = {"exchange": "https://outlook.office365.com", "graph": "https://graph.microsoft.com"}[api]
     return ScopeRequest(api, resource_uri.rstrip("/"), list(dict.fromkeys(permissions)), oidc, is_default)
