@@ -18,8 +18,9 @@ What it does, mechanically:
   ``python -m sdk``, ``importlib.import_module("mockserver.x")``, ``logging.getLogger("sdk")``). Paths such as
   ``mockserver/domain/x.py`` are left alone (the folders do not move); so is any line carrying the marker
   ``rename-packages: keep`` (old names that must stay, e.g. the snapshot loader's old class prefix).
-* ``mockserver/domain/scenario_tenant.py``: shipped scenarios are found as package data, not through
-  ``parents[2]``.
+* ``mockserver/domain/scenario_tenant.py``: shipped scenarios are found as package data
+  (``importlib.resources``), not through ``parents[2]``; ``scenarios/__init__.py`` is created, because an
+  editable install maps a folder onto a package only when it has one.
 * ``tests/e2e/test_wheel.py``: drops its "not applied yet" guard, so the wheel test always runs from then on.
 
 It is idempotent: a second run changes nothing. Nothing is written unless every anchored edit finds its anchor.
@@ -36,6 +37,10 @@ from pathlib import Path
 RENAMES = {"mockserver": "hybridsoa.mock", "sdk": "hybridsoa.sdk"}
 #: Shipped scenarios: an extra package of data only, mapped onto the top-level ``scenarios/`` folder.
 SCENARIOS_PACKAGE = "hybridsoa.mock.scenarios"
+#: Makes ``scenarios/`` a regular package: setuptools' editable installs only map folders that have one.
+SCENARIOS_INIT = Path("scenarios/__init__.py")
+SCENARIOS_INIT_TEXT = ('"""The scenarios shipped with the mock (``*.yaml``, package data of\n'
+                       '``hybridsoa.mock.scenarios``); ``hybridsoa-mock scenario list`` lists them."""\n')
 KEEP_MARKER = "rename-packages: keep"
 SELF = Path("tools/rename_packages.py")
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".cfg", ".ini", ".yaml", ".yml", ".txt", ".sh", ".json"}
@@ -121,7 +126,7 @@ def edit_pyproject(text: str, root: Path) -> str:
         + f'"{SCENARIOS_PACKAGE}" = "scenarios"\n\n'
         "[tool.setuptools.package-data]\n"
         f'"{RENAMES["mockserver"]}" = ["templates/*.html", "templates/**/*.html", "static/*"]\n'
-        "# The shipped scenarios (`hybridsoa-mock scenario list`), located with importlib's find_spec.\n"
+        "# The shipped scenarios (`hybridsoa-mock scenario list`), found through importlib.resources.\n"
         f'"{SCENARIOS_PACKAGE}" = ["*.yaml"]\n'
     )
     return _replace_once(
@@ -132,24 +137,17 @@ def edit_pyproject(text: str, root: Path) -> str:
 
 def edit_scenario_tenant(text: str) -> str:
     """The shipped scenarios are package data (``hybridsoa.mock.scenarios``), not a folder two levels up."""
-    if "SCENARIO_DIRS = [_shipped_scenarios()" in text:
+    if f'files("{SCENARIOS_PACKAGE}")' in text:
         return text
     text = _replace_once(text, r"^from pathlib import Path\n",
-                         "from importlib.util import find_spec\nfrom pathlib import Path\n",
+                         "from importlib.resources import files\nfrom pathlib import Path\n",
                          "scenario_tenant.py: imports")
     return _replace_once(
         text,
         r"^#: Where scenario files are looked up[^\n]*\nSCENARIO_DIRS = \[[^\n]*parents\[2\][^\n]*\]\n",
-        "\n\ndef _shipped_scenarios() -> Path:\n"
-        '    """The folder of the scenarios shipped as package data (``hybridsoa.mock.scenarios``; in an editable\n'
-        '    install, the repository\'s ``scenarios/``)."""\n'
-        f'    spec = find_spec("{SCENARIOS_PACKAGE}")\n'
-        "    if spec is None or not spec.submodule_search_locations:\n"
-        "        raise RuntimeError(\n"
-        f'            "the shipped scenarios ({SCENARIOS_PACKAGE}) are missing from the installation")\n'
-        "    return Path(next(iter(spec.submodule_search_locations)))\n\n\n"
-        "#: Where scenario files are looked up, in order (the ones shipped with the package, then the cwd's).\n"
-        'SCENARIO_DIRS = [_shipped_scenarios(), Path.cwd() / "scenarios"]\n',
+        "#: Where scenario files are looked up, in order: the ones shipped with the package (package data of\n"
+        f"#: ``{SCENARIOS_PACKAGE}``, the repository's ``scenarios/`` in an editable install), then the cwd's.\n"
+        f'SCENARIO_DIRS = [Path(str(files("{SCENARIOS_PACKAGE}"))), Path.cwd() / "scenarios"]\n',
         "scenario_tenant.py: SCENARIO_DIRS")
 
 
@@ -197,6 +195,9 @@ def plan(root: Path) -> dict[Path, str]:
             new = edit_wheel_test(new)
         if new != old:
             changes[path] = new
+    marker = root / SCENARIOS_INIT
+    if not marker.is_file():
+        changes[SCENARIOS_INIT] = SCENARIOS_INIT_TEXT
     missing = [str(p) for p in ANCHORED if not (root / p).is_file()]
     if missing:
         raise AnchorMissing(f"missing files: {', '.join(missing)}")
