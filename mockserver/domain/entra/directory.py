@@ -16,7 +16,7 @@ class Record:
 
     def to_dict(self) -> dict:
         """All fields as JSON-native values."""
-        return asdict(self)
+        return asdict(self)  # type: ignore[call-overload]  # Record is only mixed into dataclasses
 
     @classmethod
     def from_dict(cls, data: dict):
@@ -48,7 +48,7 @@ def _field_kinds(cls) -> dict:
         cached = {}
         for f in fields(cls):
             annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-            kinds: tuple = ()
+            kinds: tuple | None = ()
             for part in annotation.split("|"):
                 base = part.strip().split("[", 1)[0]
                 if base not in _KINDS:

@@ -4,7 +4,9 @@ Get-OrganizationConfig). Values are JSON-native, ``uuid.UUID`` or ``datetime``; 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from ..entra.licensing import has_exchange_plan
 from .identity_resolution import owner_of, user_name
@@ -128,7 +130,7 @@ _CHEAP_MAILBOX_PROPERTIES = {
 }
 
 
-def mailbox_filter_view(names) -> object | None:
+def mailbox_filter_view(names) -> Callable[[Any], dict] | None:
     """A function giving just the ``names`` properties of a mailbox's Get-Mailbox output (for evaluating a
     ``-Filter`` before building whole objects), or None when one of them needs the whole object."""
     getters = [(name, _CHEAP_MAILBOX_PROPERTIES.get(name)) for name in names]

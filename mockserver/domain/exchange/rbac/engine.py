@@ -301,7 +301,7 @@ class ExchangeRbac(RbacAdministration):
             key = a.role.lower()
             role = builtins.get(key) or custom.get(key)
             entry = role.entry(cmdlet_name) if role is not None else None
-            if entry is not None:
+            if role is not None and entry is not None:
                 real_name = entry[0]
                 holders.append((a, _lowered(role, entry)))
         if not holders:

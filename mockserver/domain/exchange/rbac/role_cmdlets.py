@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from ...errors import NotFound
 from ...wildcard import compile_wildcard
@@ -29,7 +30,7 @@ def _names(value) -> list[str]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
-    out = []
+    out: list[str] = []
     for item in items:
         out.extend(part.strip() for part in str(item).split(",") if part.strip())
     return out
@@ -416,7 +417,7 @@ def remove_service_principal(ctx, params):
 
 
 # ------------------------------------------------------------------------------------------ registry
-_ID0 = {"type": "Identity", "position": 0}
+_ID0: dict[str, Any] = {"type": "Identity", "position": 0}
 _RESULT = Param("ResultSize", "Unlimited")
 
 RBAC_CMDLETS = (
