@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..errors import ApiError, NotFound
 from ..exchange import EXCHANGE_ATTRIBUTES, MAILBOX_SELECT, MAX_BATCH, BatchItem
@@ -201,7 +202,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     replayed: it is recorded ``failed`` and re-read first on resume."""
     operation = operation or ("enable" if target else "disable")
     the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids or [], [10 ** 9])
-    sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
+    sleep = sleep or cast(Callable[[float], None], getattr(exchange.transport, "sleep", time.sleep))
     header = {"operation": operation, "target": bool(target), "items": the_plan.identities,
               "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint(),
               "haltOnSilent": bool(halt_on_silent), "maxFailureRatio": float(max_failure_ratio)}

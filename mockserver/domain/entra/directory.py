@@ -48,14 +48,15 @@ def _field_kinds(cls) -> dict:
         cached = {}
         for f in fields(cls):
             annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-            kinds: tuple | None = ()
+            kinds: tuple = ()
             for part in annotation.split("|"):
                 base = part.strip().split("[", 1)[0]
                 if base not in _KINDS:
-                    kinds = None
+                    cached[f.name] = None  # a kind the check does not understand: not checked
                     break
                 kinds += _KINDS[base]
-            cached[f.name] = kinds
+            else:
+                cached[f.name] = kinds
         _kinds_cache[cls] = cached
     return cached
 
