@@ -59,7 +59,8 @@ class GraphClient:
 
     def iter_pages(self, path: str, *, params: dict | None = None, headers: dict | None = None) -> Iterator[dict]:
         """Yield every item of a collection, following ``@odata.nextLink`` with GET."""
-        url, query = path, params
+        url: str | None = path
+        query = params
         while url:
             page = self.request("GET", url, params=query, headers=headers) or {}
             yield from page.get("value") or []

@@ -79,6 +79,17 @@ def rewrite_text(text: str) -> str:
     return "".join(rewrite_line(line) for line in text.splitlines(keepends=True))
 
 
+def rewrite_pyproject(text: str) -> str:
+    """pyproject.toml through :func:`rewrite_line`, except the ``[tool.mypy]`` sections: mypy names the modules it
+    checks after their folders (``mockserver.domain.x``), whatever name they are installed under."""
+    out, in_mypy = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            in_mypy = line.startswith(("[tool.mypy", "[[tool.mypy"))
+        out.append(line if in_mypy else rewrite_line(line))
+    return "".join(out)
+
+
 class AnchorMissing(Exception):
     """An anchored edit did not find the text it replaces (the tree changed since the script was written)."""
 
@@ -185,8 +196,8 @@ def plan(root: Path) -> dict[Path, str]:
             old = (root / path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        new = rewrite_text(old)
         kind = ANCHORED.get(path)
+        new = rewrite_pyproject(old) if kind == "pyproject" else rewrite_text(old)
         if kind == "pyproject":
             new = edit_pyproject(new, root)
         elif kind == "scenario_tenant":

@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from ..errors import ApiError, NotFound
 from ..exchange import EXCHANGE_ATTRIBUTES, MAILBOX_SELECT, MAX_BATCH, BatchItem
@@ -240,7 +240,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     def process(identity: str) -> dict:
         if cp.is_done(identity, retry=retry_failed):
             return {**cp.done[identity], "resumed": True}
-        base = {"identity": identity, "operation": operation}
+        base: dict[str, Any] = {"identity": identity, "operation": operation}
         rate.acquire()
         try:
             mbx = None if cp.was_started(identity) else cache.get(identity.lower())
@@ -352,13 +352,13 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                     outcomes.append({**base, "status": FAILED, "error": _error(err)})
                 else:
                     mailboxes[ident] = item.objects[0]
-        writes = []
+        writes: list[dict] = []
         for ident in todo:
             if ident in mailboxes:
                 rec, write = decide(ident, mailboxes[ident])
                 if rec is not None:
                     outcomes.append(rec)
-                else:
+                elif write is not None:
                     writes.append(write)
         if writes:
             bk.save_many([w["mbx"] for w in writes], operation=operation)
@@ -426,7 +426,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 if batch_size > 1 and len(wave) > 1:
                     # Spread a small wave over the workers rather than one full batch on one of them.
                     size = max(1, min(batch_size, -(-len(wave) // max(1, int(concurrency)))))
-                    futures = {pool.submit(process_chunk, wave[i:i + size]): None
+                    futures: dict[Future, str | None] = {pool.submit(process_chunk, wave[i:i + size]): None
                                for i in range(0, len(wave), size)}
                 else:
                     futures = {pool.submit(process, ident): ident for ident in wave}
