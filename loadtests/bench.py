@@ -381,7 +381,8 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {platform.python_version()}, {platform.system()}"
+    return (f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {platform.python_version()}, "
+            f"{platform.system()}")
 
 
 def render(load: dict, scale: list[dict], args) -> str:

@@ -73,7 +73,8 @@ class GraphClient:
 
     def iter_users(self, *, filter: str | None = None, select: Iterable[str] | None = USER_SELECT,
                    top: int = 999, advanced: bool = False) -> Iterator[dict]:
-        """``GET /users`` with ``$filter``/``$select``; ``advanced`` adds ``ConsistencyLevel: eventual`` + ``$count``."""
+        """``GET /users`` with ``$filter``/``$select``; ``advanced`` adds ``ConsistencyLevel: eventual`` and
+        ``$count``."""
         params = _query({"filter": filter, "select": select, "top": top})
         headers = None
         if advanced:

@@ -141,7 +141,8 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
     page = result.values[skip: skip + page_size]
     base = base_url
     body = {
-        "@odata.context": f"{base}/adminapi/{route}/{req.tenant_segment}/$metadata#Collection(Exchange.GenericHashTable)",
+        "@odata.context": f"{base}/adminapi/{route}/{req.tenant_segment}/$metadata"
+                          "#Collection(Exchange.GenericHashTable)",
         "adminapi.warnings@odata.type": "#Collection(String)",
         "@adminapi.warnings": list(result.warnings),
         "value": [annotate(obj, select) for obj in page] if page else [],

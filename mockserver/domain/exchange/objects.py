@@ -191,7 +191,8 @@ def user_object(tenant, user, mbx=None) -> dict:
 
 
 def org_config_object(tenant) -> dict:
-    """Get-OrganizationConfig output; the tenant-level default reads back as BlockExchangeProvisioningFromOnPremEnabled."""
+    """Get-OrganizationConfig output; the tenant-level default reads back as
+    BlockExchangeProvisioningFromOnPremEnabled."""
     cfg = tenant.org_config
     cloud_default = bool(cfg.get("ExchangeAttributesCloudManagedByDefault"))
     obj = {
