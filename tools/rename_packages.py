@@ -165,6 +165,22 @@ def edit_scenario_tenant(text: str) -> str:
         "scenario_tenant.py: SCENARIO_DIRS")
 
 
+def edit_architecture_doc(text: str) -> str:
+    """docs/architecture.md: one sentence under the house saying what the folders are called once installed
+    (optional: if the house's last line moved, the sentence is left out and a warning printed)."""
+    sentence = ("Installed, the two folders are the packages `hybridsoa.mock` and `hybridsoa.sdk` (setuptools'\n"
+                "`package-dir` in `pyproject.toml`); the shipped scenarios are the package data of\n"
+                "`hybridsoa.mock.scenarios`. No module named `mockserver` or `sdk` is installed.\n")
+    if sentence in text:
+        return text
+    try:
+        return _replace_once(text, r"^(sdk/ +the SDK and CLI[^\n]*\n```\n)", "{1}\n" + sentence,
+                             "docs/architecture.md")
+    except AnchorMissing as exc:
+        print(f"rename_packages: warning: {exc}; add the installed names to the page by hand", file=sys.stderr)
+        return text
+
+
 def edit_wheel_test(text: str) -> str:
     """The wheel test's guard (skip while the packages are not renamed yet) goes: from now on it always runs."""
     return re.sub(r"^# rename-packages: guard-start\n.*?^# rename-packages: guard-end\n", "", text,
@@ -175,6 +191,7 @@ ANCHORED = {
     Path("pyproject.toml"): "pyproject",
     Path("mockserver/domain/scenario_tenant.py"): "scenario_tenant",
     Path("tests/e2e/test_wheel.py"): "wheel_test",
+    Path("docs/architecture.md"): "architecture_doc",
 }
 
 
@@ -209,6 +226,8 @@ def plan(root: Path) -> dict[Path, str]:
             new = edit_scenario_tenant(new)
         elif kind == "wheel_test":
             new = edit_wheel_test(new)
+        elif kind == "architecture_doc":
+            new = edit_architecture_doc(new)
         if new != old:
             changes[path] = new
     marker = root / SCENARIOS_INIT
