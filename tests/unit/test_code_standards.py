@@ -30,7 +30,7 @@ def _public_definitions(tree: ast.Module):
             yield node.name, node
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             for item in node.body:
-                if isinstance(item, defs) and not item.name.startswith("_"):
+                if isinstance(item, defs) and not item.name.startswith("_") and not _is_overload(item):
                     yield f"{node.name}.{item.name}", item
 
 
