@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..store.collection import Collection
@@ -243,7 +244,7 @@ class TenantRegistry:
         #: Recovered tenants not loaded yet (``serve --data-dir`` loads each on first use): id -> (name, domain,
         #: position in creation order). ``loader`` builds one from the store.
         self.unloaded: dict[str, tuple[str, str, int]] = {}
-        self.loader = None
+        self.loader: Callable[[str], Tenant] | None = None
         self._load_locks: dict[str, threading.Lock] = {}
         self._position_of: dict[str, int] = {}
 
@@ -393,7 +394,7 @@ class TenantRegistry:
         if key in self.unloaded:
             return key
         for tenant_id, (name, domain, _position) in list(self.unloaded.items()):
-            if key == name or key == domain:
+            if key in (name, domain):
                 return tenant_id
         return None
 
@@ -404,7 +405,7 @@ class TenantRegistry:
             lock = self._load_locks.setdefault(tenant_id, threading.Lock())
         with lock:
             tenant = self.tenants.get(tenant_id)
-            if tenant is not None or tenant_id not in self.unloaded:
+            if tenant is not None or tenant_id not in self.unloaded or self.loader is None:
                 return tenant
             with self.lock:
                 # A big tenant's load allocates as much as its seed did: no collections meanwhile, and its objects

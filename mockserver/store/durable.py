@@ -133,7 +133,7 @@ class DurableStore:
         self._creating: set[str] = set()
         #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
         #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
-        self._waiters: list[tuple[int, object]] = []
+        self._waiters: list[tuple[int, threading.Lock]] = []
         self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
 
@@ -255,7 +255,7 @@ class DurableStore:
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
         self._delete_rows_chunked(tenant.id, final=False)
-        rows = []
+        rows: list[tuple] = []
         for attr, data in doc["collections"].items():
             for item in data["items"]:
                 cls = item[3] if len(item) > 3 else data["class"]
@@ -375,7 +375,8 @@ class DurableStore:
             self._rng_marks[tenant.id] = rng
             if journal is None:
                 return None
-        rows, gone = [], []
+        rows: list[tuple] = []
+        gone: list[tuple] = []
         for attr, keys in taken.items():
             coll = colls[attr]
             for key in keys:
