@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .entra import keys, roles
 from .entra.directory import Application, EntraUser
@@ -56,7 +57,7 @@ ONPREM_DISPLAY_TYPE = {ONPREM_USER_MAILBOX: 1073741824, ONPREM_SHARED_MAILBOX: 0
 REMOTE_RECIPIENT_TYPE = {REMOTE_USER_MAILBOX: 4, REMOTE_ROOM_MAILBOX: 36, REMOTE_EQUIPMENT_MAILBOX: 68,
                          REMOTE_SHARED_MAILBOX: 100}
 #: Every new AD user's attributes in their order, with the values that do not vary per user (new_ad_user).
-_AD_ATTRIBUTES = {
+_AD_ATTRIBUTES: dict[str, Any] = {
     "cn": None, "sAMAccountName": None, "userPrincipalName": None, "displayName": None, "givenName": None,
     "sn": None, "department": None, "title": None, "mail": None, "mailNickname": None, "proxyAddresses": None,
     "msExchHideFromAddressLists": False, "msExchRecipientTypeDetails": None, "msExchRecipientDisplayType": None,

@@ -136,7 +136,7 @@ def _changed(collection, seq: int):
     """(key, object or None) for what changed after ``seq``. From 0 that is every live object: walk the
     collection itself rather than deduplicate its whole change log (a cost the first request after a big seed pays)."""
     if seq == 0:
-        return zip(collection.keys(), collection.values())
+        return zip(collection.keys(), collection.values(), strict=True)
     return ((key, collection.get(key)) for key in collection.changed_since(seq))
 
 
