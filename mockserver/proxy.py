@@ -7,8 +7,7 @@ nothing but ``HTTPS_PROXY`` and a CA bundle, the way Dev Proxy or mitmproxy inte
 terminates TLS with one certificate for all of them issued by the local CA, and hands each decrypted request to
 the same WSGI application the direct port serves, in the same process: tenants, tokens, faults and the journal
 are shared. Requests are parsed by llhttp (Node.js's HTTP/1.1 parser, through httptools); sockets, threads
-and TLS are the standard library's. Both choices were measured (docs/benchmarks.md): h11 cost ~25x more per
-request head than llhttp, and asyncio's TLS streams twice the CPU of a thread per connection.
+and TLS are the standard library's: both choices were measured against h11 and asyncio (docs/benchmarks.md).
 """
 from __future__ import annotations
 
