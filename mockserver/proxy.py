@@ -20,11 +20,10 @@ import ssl
 import sys
 import threading
 import time
-from http import HTTPStatus
-from urllib.parse import unquote_to_bytes
-
 from collections import deque
 from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
 
 import httptools
 
@@ -282,7 +281,7 @@ class ProxyServer:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("::1" if self.host == "::" else self.host)
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
-    def start(self) -> "ProxyServer":
+    def start(self) -> ProxyServer:
         """Bind and start serving; raises OSError when the port cannot be bound."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._listener = socket.create_server((self.host, self.port), family=family, backlog=512)
@@ -309,7 +308,7 @@ class ProxyServer:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "ProxyServer":
+    def __enter__(self) -> ProxyServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

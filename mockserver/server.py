@@ -1,6 +1,6 @@
 """Serving the mock: granian's WSGI interface as the production server (one worker process with threads, because
-tenant state lives in that process; side listeners start in that process too), an in-process threaded HTTPS server for tests, and the demo tenant
-with the start-up banner that ``make serve`` prints."""
+tenant state lives in that process; side listeners start in that process too), an in-process threaded HTTPS server
+for tests, and the demo tenant with the start-up banner that ``make serve`` prints."""
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import current_app, request
 
 from ..domain.tenant import Tenant, TenantRegistry
+from . import tenant_hold
 
 
 def registry() -> TenantRegistry:
@@ -11,12 +12,13 @@ def registry() -> TenantRegistry:
     return current_app.extensions["hybridsoa"]
 
 
-def find_tenant_running_due_cycles(key: str, registry_: TenantRegistry | None = None) -> Tenant | None:
-    """Tenant by id, domain or name, with its clock caught up (due sync cycles run first); None if unknown."""
-    tenant = (registry_ if registry_ is not None else registry()).find(key)
+def find_tenant_running_due_cycles(key: str) -> Tenant | None:
+    """Tenant by id, domain or name, with its clock caught up (due sync cycles run first); None if unknown. Its
+    lock is held for the rest of the request (``middleware.begin`` took it when the request names the tenant)."""
+    tenant = registry().find(key)
     if tenant is not None:
-        with tenant.lock:
-            tenant.catch_up()
+        tenant_hold.hold(request.environ, tenant)
+        tenant.catch_up()
     return tenant
 
 

@@ -2,8 +2,8 @@
 lock held across the whole request, throttling and fault rules decided before dispatch (a rejected request
 changes nothing), the request journal, and the durable flush that runs before the response leaves.
 
-:func:`begin` is the one place a request takes its tenant's lock; everything after it (the route, the domain,
-:func:`finish`) runs under it until :func:`release`. Flask calls these hooks for every route; the Exchange
+:func:`begin` takes the lock of the tenant a request names (``tenant_hold.py``); everything after it (the route,
+the domain, :func:`finish`) runs under it until :func:`release`. Flask calls these hooks for every route; the Exchange
 pipeline (``exchange/endpoints.py``) calls them itself for InvokeCommand and ``$batch``, which never enter Flask."""
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..domain.clock import iso
 from ..domain.entra.tokens import peek_claims
 from ..domain.journal import redact
 from ..domain.tenant import Tenant
+from . import tenant_hold
 from .exchange.calls import body_of as exchange_body_of
 
 _EXCHANGE = re.compile(r"^/adminapi/[^/]+/([^/]+)(/.*)?$", re.IGNORECASE)
@@ -141,11 +142,11 @@ class RequestState:
     """What the hooks carry from before-request to after-request and teardown (kept in the WSGI environ:
     one lookup instead of a context-local proxy access per field on every request)."""
 
-    __slots__ = ("decision", "facts", "locked", "started", "tenant", "time")
+    __slots__ = ("decision", "facts", "started", "tenant", "time")
 
     def __init__(self, started: float, facts: RequestFacts | None):
         self.started, self.facts = started, facts
-        self.tenant = self.time = self.decision = self.locked = None
+        self.tenant = self.time = self.decision = None
 
 
 _STATE = "hybridsoa.request"
@@ -166,8 +167,7 @@ def begin(req, registry) -> tuple[RequestState, tuple | None]:
     state.time = tenant.clock.now()
     # Held until release: the whole request (faults, catch-up timers, the handler, the journal, the durable
     # flush) is one unit, and nothing below takes the lock again.
-    tenant.lock.acquire()
-    state.locked = tenant
+    tenant_hold.hold(req.environ, tenant)
     decision = None
     # Identity faults and buckets apply to the token/device-code POSTs, not to discovery documents.
     if facts.api in ("exchange", "graph") or (facts.api == "identity" and req.method == "POST"):
@@ -255,12 +255,9 @@ class DurableAck:
         return body
 
 
-def release(state: RequestState | None) -> None:
-    """Teardown: let go of the tenant lock taken by :func:`begin` (runs even when the handler failed)."""
-    tenant = state.locked if state is not None else None
-    if tenant is not None:
-        state.locked = None
-        tenant.lock.release()
+def release(environ: dict) -> None:
+    """Teardown: let go of the tenant locks the request holds (runs even when the handler failed)."""
+    tenant_hold.release_all(environ)
 
 
 def _before():
@@ -296,7 +293,7 @@ def _is_read(facts: RequestFacts | None, decision, method: str) -> bool:
 
 
 def _teardown(_exc=None) -> None:
-    release(request.environ.get(_STATE))
+    release(request.environ)
 
 
 def _journal_entry(facts: RequestFacts, tenant: Tenant, status: int, decision, req, state) -> dict:

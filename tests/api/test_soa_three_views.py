@@ -1,5 +1,6 @@
 """One truth, three views (issue 19 deliverable 5): random sequences of cloud edits, Connect cycles, write-back
-runs, reverts (IsExchangeCloudManaged $false), AD edits, deletes and restores (out of the sync scope and back),
+runs, reverts (IsExchangeCloudManaged $false), AD edits, deletes and restores (out of the sync scope and back,
+or Undo-SoftDeletedMailbox while the AD object is out of scope),
 checked after every step through the public surfaces only: Exchange (``Get-Mailbox``), Graph (the user's
 mail, mailNickname, proxyAddresses, onPremisesExtensionAttributes, displayName) and AD (the control plane's
 on-premises object). What must agree, and when, is the SOA attribute table's (mockserver/domain/soa_attributes):
@@ -50,7 +51,7 @@ ad_edits = st.tuples(
     ),
     st.integers(0, 3),
 )
-plain = st.sampled_from([("cycle",), ("writeback",), ("delete",), ("restore",)])
+plain = st.sampled_from([("cycle",), ("writeback",), ("delete",), ("restore",), ("undo",)])
 steps = st.lists(st.one_of(flags, cloud_edits, ad_edits, plain, plain), min_size=1, max_size=14)
 
 
@@ -170,6 +171,21 @@ def exchange_state(box) -> dict:
         ("cycle",),
     ]
 )
+# Restored in the cloud while out of scope, edited there, then taken over again by the hard match.
+@example(
+    script=[
+        ("flag", True),
+        ("cloud", "Alias", 1),
+        ("delete",),
+        ("undo",),
+        ("cloud", "EmailAddresses", 2),
+        ("cycle",),
+        ("restore",),
+        ("writeback",),
+        ("flag", False),
+        ("cycle",),
+    ]
+)
 # A cloud-managed mailbox with cloud edits leaves the sync scope and comes back.
 @example(
     script=[
@@ -200,7 +216,7 @@ def _run(client, tenant, auth_header, script):
     home_ou = v.ad()["distinguishedName"].split(",", 1)[1]
     outside = "OU=Disabled," + home_ou[home_ou.index("DC=") :]  # the seeded OU outside the sync scope
     domain = tenant.domain
-    in_scope = True
+    in_scope, deleted = True, False
 
     for step in script:
         before = v.mailbox()
@@ -208,7 +224,8 @@ def _run(client, tenant, auth_header, script):
         cycled = kind == "cycle"
         if kind == "flag":
             resp = v.invoke("Set-Mailbox", {"Identity": v.anchor_upn, "IsExchangeCloudManaged": step[1]})
-            assert resp.status_code == 200 or before.get("_softDeleted"), resp.get_json()
+            # Only a synced live mailbox takes the flag (a cloud-restored one is cloud-only now).
+            assert (resp.status_code == 200) == (not before.get("_softDeleted") and before["IsDirSynced"]), step
         elif kind == "cloud":
             name, n = step[1], step[2]
             value = {
@@ -222,7 +239,7 @@ def _run(client, tenant, auth_header, script):
             resp = v.invoke("Set-Mailbox", {"Identity": v.anchor_upn, name: value})
             if before.get("_softDeleted"):
                 assert resp.status_code != 200
-            elif before["IsExchangeCloudManaged"]:
+            elif before["IsExchangeCloudManaged"] or not before["IsDirSynced"]:
                 assert resp.status_code == 200, resp.get_json()
             else:
                 # AD is the authority: the write rules refuse it and nothing changes.
@@ -248,16 +265,24 @@ def _run(client, tenant, auth_header, script):
         elif kind == "delete" and in_scope:
             v.move(outside)
             v.run("Delta")
-            in_scope, cycled = False, True
+            in_scope, deleted, cycled = False, True, True
         elif kind == "restore" and not in_scope:
+            # Back in scope: the hard match restores the deleted objects or takes over the cloud-restored ones.
             v.move(home_ou)
             v.run("Delta")
-            in_scope = cycled = True
+            in_scope, deleted, cycled = True, False, True
+        elif kind == "undo" and deleted:
+            # Restored in the cloud while the AD object is out of scope: mailbox and user come back, cloud-only.
+            resp = v.invoke("Undo-SoftDeletedMailbox", {"SoftDeletedObject": v.anchor_upn})
+            assert resp.status_code == 200, resp.get_json()
+            deleted = False
 
         box, user, ad = v.mailbox(), v.graph_user(), v.ad()
         # Deletes and restores reach both cloud services together.
-        assert bool(box.get("_softDeleted")) == bool(user.get("_deleted")) == (not in_scope), (step, box, user)
+        assert bool(box.get("_softDeleted")) == bool(user.get("_deleted")) == deleted, (step, box, user)
         assert_graph_mirrors_exchange(box, user)
+        if kind == "restore" and cycled:
+            assert box["IsDirSynced"] is True, box  # hard match: synced again, whichever way it was restored
         if cycled and in_scope:
             assert_graph_follows_ad(user, ad)
             if box["IsExchangeCloudManaged"]:

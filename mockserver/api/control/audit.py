@@ -26,7 +26,8 @@ def get_audit(tenant_key: str):
     get:
       parameters:
         - {name: api, in: query, schema: {type: string}, description: "exchange, graph, control, ..."}
-        - {name: operation, in: query, schema: {type: string}, description: "Cmdlet or operation name (case-insensitive)."}
+        - {name: operation, in: query, schema: {type: string},
+           description: "Cmdlet or operation name (case-insensitive)."}
         - {name: target, in: query, schema: {type: string}}
         - {name: caller, in: query, schema: {type: string}, description: "UPN, app id or object id of the caller."}
         - {name: succeeded, in: query, schema: {type: boolean}}
@@ -57,12 +58,11 @@ def get_audit(tenant_key: str):
         if limit is None or limit < 1:
             raise ControlError(400, "ValidationError", "limit must be a positive integer.")
     caller = (args.get("caller") or "").lower() or None
-    with tenant.lock:
-        records = tenant.audit.query(api=args.get("api") or None, operation=args.get("operation") or None,
-                                     target=args.get("target") or None, since=since)
-        out = [r for r in records
-               if all(getattr(r, k) == v for k, v in flags.items())
-               and (caller is None or caller in {str(x).lower() for x in (r.caller or {}).values() if x})]
-        if limit:
-            out = out[-limit:]
-        return jsonify({"value": [audit_view(r) for r in out]})
+    records = tenant.audit.query(api=args.get("api") or None, operation=args.get("operation") or None,
+                                 target=args.get("target") or None, since=since)
+    out = [r for r in records
+           if all(getattr(r, k) == v for k, v in flags.items())
+           and (caller is None or caller in {str(x).lower() for x in (r.caller or {}).values() if x})]
+    if limit:
+        out = out[-limit:]
+    return jsonify({"value": [audit_view(r) for r in out]})

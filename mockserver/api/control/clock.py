@@ -50,8 +50,7 @@ def get_clock(tenant_key: str):
           description: Unknown tenant.
     """
     tenant = tenant_or_404(tenant_key)
-    with tenant.lock:
-        return jsonify(_clock_view(tenant))
+    return jsonify(_clock_view(tenant))
 
 
 @bp.route("/tenants/<tenant_key>/clock", methods=["PATCH"])
@@ -71,14 +70,13 @@ def patch_clock(tenant_key: str):
     """
     tenant = tenant_or_404(tenant_key)
     body = load_body(ClockPatchSchema())
-    with tenant.lock:
-        before = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
-        tenant.clock.configure(speed=body.get("speed"), frozen=body.get("frozen"))
-        after = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
-        tenant.add_audit_record("control", "SetClock", None, target=tenant.id, parameters=body,
-                                changes={k: {"old": before[k], "new": after[k]}
-                                         for k in before if before[k] != after[k]})
-        return jsonify(_clock_view(tenant))
+    before = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
+    tenant.clock.configure(speed=body.get("speed"), frozen=body.get("frozen"))
+    after = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
+    tenant.add_audit_record("control", "SetClock", None, target=tenant.id, parameters=body,
+                            changes={k: {"old": before[k], "new": after[k]}
+                                     for k in before if before[k] != after[k]})
+    return jsonify(_clock_view(tenant))
 
 
 @bp.route("/tenants/<tenant_key>/clock/advance", methods=["POST"])
@@ -98,12 +96,11 @@ def advance_clock(tenant_key: str):
     """
     tenant = tenant_or_404(tenant_key)
     body = load_body(ClockAdvanceSchema())
-    with tenant.lock:
-        before = tenant.clock.now()
-        ran = tenant.advance(body["minutes"])
-        tenant.add_audit_record("control", "AdvanceClock", None, target=tenant.id,
-                                parameters={"minutes": body["minutes"]},
-                                changes={"now": {"old": iso(before), "new": iso(tenant.clock.now())}})
-        out = _clock_view(tenant)
-        out.update({"previous": iso(before), "ran": ran})
-        return jsonify(out)
+    before = tenant.clock.now()
+    ran = tenant.advance(body["minutes"])
+    tenant.add_audit_record("control", "AdvanceClock", None, target=tenant.id,
+                            parameters={"minutes": body["minutes"]},
+                            changes={"now": {"old": iso(before), "new": iso(tenant.clock.now())}})
+    out = _clock_view(tenant)
+    out.update({"previous": iso(before), "ran": ran})
+    return jsonify(out)

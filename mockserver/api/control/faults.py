@@ -48,8 +48,7 @@ class FaultRuleSchema(Schema):
 def get_faults(t):
     """Fault rules (with hit counters) and the throttling policy of each api (null when off)."""
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        return jsonify(tenant.faults.describe())
+    return jsonify(tenant.faults.describe())
 
 
 @bp.post("/tenants/<t>/faults")
@@ -69,22 +68,20 @@ def add_fault(t):
     """
     tenant = tenant_or_404(t)
     body = load_body(FaultRuleSchema())
-    with tenant.lock:
-        if body.get("throttle") is not None:
-            th = body["throttle"]
-            policy = tenant.faults.set_throttle(th["api"], th["rate"], th["burst"])
-            return jsonify(throttling=policy.to_dict()), 201
-        spec = {k: v for k, v in body.items() if k != "throttle"}
-        rule = tenant.faults.add_rule(spec)
-        return jsonify(rule.to_dict()), 201
+    if body.get("throttle") is not None:
+        th = body["throttle"]
+        policy = tenant.faults.set_throttle(th["api"], th["rate"], th["burst"])
+        return jsonify(throttling=policy.to_dict()), 201
+    spec = {k: v for k, v in body.items() if k != "throttle"}
+    rule = tenant.faults.add_rule(spec)
+    return jsonify(rule.to_dict()), 201
 
 
 @bp.delete("/tenants/<t>/faults")
 def clear_faults(t):
     """Remove every fault rule and turn throttling off."""
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        tenant.faults.clear()
+    tenant.faults.clear()
     return "", 204
 
 
@@ -92,8 +89,7 @@ def clear_faults(t):
 def delete_fault(t, rule_id):
     """Remove one fault rule by id."""
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        tenant.faults.remove_rule(rule_id)
+    tenant.faults.remove_rule(rule_id)
     return "", 204
 
 
@@ -112,6 +108,5 @@ def delete_throttle(t, api):
     if api not in APIS:
         from .common import ControlError
         raise ControlError(400, "ValidationError", f"api must be one of {', '.join(APIS)}.")
-    with tenant.lock:
-        tenant.faults.clear_throttle(api)
+    tenant.faults.clear_throttle(api)
     return "", 204

@@ -52,24 +52,22 @@ def list_requests(t):
     status = args.get("status") or None
     if status is not None and not all(p.strip().lower().rstrip("x").isdecimal() for p in status.split(",") if p.strip()):
         raise ControlError(400, "ValidationError", "status must look like 429, 5xx or 200,201.")
-    with tenant.lock:
-        matched = tenant.journal.query(api=api, cmdlet=args.get("cmdlet") or None, status=status,
-                                       since=_since(args.get("since")), method=args.get("method") or None,
-                                       path=args.get("path") or None)
-        counts = tenant.journal.counts(matched)
-        limit = _limit(args.get("limit"))
-        shown = matched[-limit:] if limit else matched
-        return jsonify(value=[journal_view(e) for e in shown], count=len(matched), counts=counts,
-                       total=len(tenant.journal.entries), limit=tenant.journal.limit,
-                       dropped=tenant.journal.dropped)
+    matched = tenant.journal.query(api=api, cmdlet=args.get("cmdlet") or None, status=status,
+                                   since=_since(args.get("since")), method=args.get("method") or None,
+                                   path=args.get("path") or None)
+    counts = tenant.journal.counts(matched)
+    limit = _limit(args.get("limit"))
+    shown = matched[-limit:] if limit else matched
+    return jsonify(value=[journal_view(e) for e in shown], count=len(matched), counts=counts,
+                   total=len(tenant.journal.entries), limit=tenant.journal.limit,
+                   dropped=tenant.journal.dropped)
 
 
 @bp.delete("/tenants/<t>/requests")
 def clear_requests(t):
     """Forget every journal entry of the tenant."""
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        tenant.journal.clear()
+    tenant.journal.clear()
     return "", 204
 
 
@@ -88,6 +86,5 @@ def configure_requests(t):
     """
     tenant = tenant_or_404(t)
     body = load_body(JournalSettingsSchema())
-    with tenant.lock:
-        tenant.journal.resize(body["limit"])
-        return jsonify(limit=tenant.journal.limit, total=len(tenant.journal.entries))
+    tenant.journal.resize(body["limit"])
+    return jsonify(limit=tenant.journal.limit, total=len(tenant.journal.entries))

@@ -65,10 +65,9 @@ def list_onprem_users(tenant_key: str):
     top = _int_arg("top", 1000, 1, 10000)
     skip = _int_arg("skip", 0, 0, 10**9)
     ou = request.args.get("ou") or None
-    with tenant.lock:
-        page, total = ad_admin.list_ad_users(tenant, ou=ou, top=top, skip=skip)
-        return jsonify({"value": [ad_admin.render_ad_user(tenant, u) for u in page], "count": total,
-                        "nextSkip": skip + top if skip + top < total else None})
+    page, total = ad_admin.list_ad_users(tenant, ou=ou, top=top, skip=skip)
+    return jsonify({"value": [ad_admin.render_ad_user(tenant, u) for u in page], "count": total,
+                    "nextSkip": skip + top if skip + top < total else None})
 
 
 @bp.route("/tenants/<tenant_key>/onprem/users", methods=["POST"])
@@ -90,11 +89,10 @@ def create_onprem_user(tenant_key: str):
     """
     tenant = tenant_or_404(tenant_key)
     body = load_body(ADUserCreateSchema())
-    with tenant.lock:
-        ad = ad_admin.create_ad_user(tenant, body)
-        tenant.add_audit_record("control", "New-ADUser", None, target=ad.sam_account_name, parameters=body,
-                                changes={"created": {"old": None, "new": ad.distinguished_name}})
-        return jsonify(ad_admin.render_ad_user(tenant, ad)), 201
+    ad = ad_admin.create_ad_user(tenant, body)
+    tenant.add_audit_record("control", "New-ADUser", None, target=ad.sam_account_name, parameters=body,
+                            changes={"created": {"old": None, "new": ad.distinguished_name}})
+    return jsonify(ad_admin.render_ad_user(tenant, ad)), 201
 
 
 @bp.route("/tenants/<tenant_key>/onprem/users/<sam>", methods=["GET"])
@@ -109,8 +107,7 @@ def get_onprem_user(tenant_key: str, sam: str):
           description: No such user.
     """
     tenant = tenant_or_404(tenant_key)
-    with tenant.lock:
-        return jsonify(ad_admin.render_ad_user(tenant, ad_admin.get_ad_user(tenant, sam)))
+    return jsonify(ad_admin.render_ad_user(tenant, ad_admin.get_ad_user(tenant, sam)))
 
 
 @bp.route("/tenants/<tenant_key>/onprem/users/<sam>", methods=["PATCH"])
@@ -132,13 +129,12 @@ def patch_onprem_user(tenant_key: str, sam: str):
     """
     tenant = tenant_or_404(tenant_key)
     body = load_body(ADUserPatchSchema())
-    with tenant.lock:
-        before = dict(ad_admin.get_ad_user(tenant, sam).attrs)
-        ad = ad_admin.update_ad_user(tenant, sam, body)
-        changes = {k: {"old": before.get(k), "new": ad.attrs.get(k)} for k in body if before.get(k) != ad.attrs.get(k)}
-        tenant.add_audit_record("control", "Set-ADUser", None, target=ad.sam_account_name, parameters=body,
-                                changes=changes)
-        return jsonify(ad_admin.render_ad_user(tenant, ad))
+    before = dict(ad_admin.get_ad_user(tenant, sam).attrs)
+    ad = ad_admin.update_ad_user(tenant, sam, body)
+    changes = {k: {"old": before.get(k), "new": ad.attrs.get(k)} for k in body if before.get(k) != ad.attrs.get(k)}
+    tenant.add_audit_record("control", "Set-ADUser", None, target=ad.sam_account_name, parameters=body,
+                            changes=changes)
+    return jsonify(ad_admin.render_ad_user(tenant, ad))
 
 
 @bp.route("/tenants/<tenant_key>/onprem/users/<sam>", methods=["DELETE"])
@@ -153,11 +149,10 @@ def delete_onprem_user(tenant_key: str, sam: str):
           description: No such user.
     """
     tenant = tenant_or_404(tenant_key)
-    with tenant.lock:
-        ad = ad_admin.delete_ad_user(tenant, sam)
-        tenant.add_audit_record("control", "Remove-ADUser", None, target=ad.sam_account_name,
-                                changes={"deleted": {"old": ad.distinguished_name, "new": None}})
-        return "", 204
+    ad = ad_admin.delete_ad_user(tenant, sam)
+    tenant.add_audit_record("control", "Remove-ADUser", None, target=ad.sam_account_name,
+                            changes={"deleted": {"old": ad.distinguished_name, "new": None}})
+    return "", 204
 
 
 @bp.route("/tenants/<tenant_key>/onprem/users/<sam>/move", methods=["POST"])
@@ -179,12 +174,11 @@ def move_onprem_user(tenant_key: str, sam: str):
     """
     tenant = tenant_or_404(tenant_key)
     body = load_body(ADMoveSchema())
-    with tenant.lock:
-        old = ad_admin.get_ad_user(tenant, sam).distinguished_name
-        ad = ad_admin.move_ad_user(tenant, sam, body["ou"])
-        tenant.add_audit_record("control", "Move-ADObject", None, target=ad.sam_account_name, parameters=body,
-                                changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
-        return jsonify(ad_admin.render_ad_user(tenant, ad))
+    old = ad_admin.get_ad_user(tenant, sam).distinguished_name
+    ad = ad_admin.move_ad_user(tenant, sam, body["ou"])
+    tenant.add_audit_record("control", "Move-ADObject", None, target=ad.sam_account_name, parameters=body,
+                            changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
+    return jsonify(ad_admin.render_ad_user(tenant, ad))
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:

@@ -37,8 +37,7 @@ def get_settings(tenant_key: str):
           description: The settings object (profile, forwardSyncDelayMinutes, deviceCodeAutoApprove, ...).
     """
     tenant = tenant_or_404(tenant_key)
-    with tenant.lock:
-        return jsonify(dict(tenant.settings))
+    return jsonify(dict(tenant.settings))
 
 
 @bp.route("/tenants/<tenant_key>/settings", methods=["PATCH"])
@@ -60,21 +59,20 @@ def patch_settings(tenant_key: str):
     raw = request.get_json(silent=True)
     if not isinstance(raw, dict):
         raise ControlError(400, "InvalidBody", "The request body must be a JSON object.")
-    with tenant.lock:
-        # Settings other rooms add to tenant.settings are patchable too, with the type of their current value.
-        extra = {k: v for k, v in raw.items() if k not in _KNOWN and k in tenant.settings}
-        for key, value in extra.items():
-            current = tenant.settings[key]
-            if current is not None and not _same_kind(current, value):
-                raise ControlError(400, "ValidationError", "The request body is invalid.",
-                                   {key: [f"Must be of type {type(current).__name__}."]})
-        data = _load({k: v for k, v in raw.items() if k not in extra})
-        data.update(extra)
-        changes = {k: {"old": tenant.settings.get(k), "new": v} for k, v in data.items()
-                   if tenant.settings.get(k) != v}
-        tenant.settings.update(data)
-        tenant.add_audit_record("control", "PatchSettings", None, target=tenant.id, parameters=raw, changes=changes)
-        return jsonify(dict(tenant.settings))
+    # Settings other rooms add to tenant.settings are patchable too, with the type of their current value.
+    extra = {k: v for k, v in raw.items() if k not in _KNOWN and k in tenant.settings}
+    for key, value in extra.items():
+        current = tenant.settings[key]
+        if current is not None and not _same_kind(current, value):
+            raise ControlError(400, "ValidationError", "The request body is invalid.",
+                               {key: [f"Must be of type {type(current).__name__}."]})
+    data = _load({k: v for k, v in raw.items() if k not in extra})
+    data.update(extra)
+    changes = {k: {"old": tenant.settings.get(k), "new": v} for k, v in data.items()
+               if tenant.settings.get(k) != v}
+    tenant.settings.update(data)
+    tenant.add_audit_record("control", "PatchSettings", None, target=tenant.id, parameters=raw, changes=changes)
+    return jsonify(dict(tenant.settings))
 
 
 def _load(body: dict) -> dict:

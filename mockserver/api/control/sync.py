@@ -69,8 +69,7 @@ def get_sync(tenant_key: str):
             intervalMinutes, nextRunTime}, nextSyncCycleStartTime, nextSyncCyclePolicyType, lastCycle, ..."
     """
     tenant = tenant_or_404(tenant_key)
-    with tenant.lock:
-        return jsonify(tenant.sync.describe())
+    return jsonify(tenant.sync.describe())
 
 
 @bp.route("/tenants/<tenant_key>/sync", methods=["PATCH"])
@@ -90,20 +89,19 @@ def patch_sync(tenant_key: str):
     """
     tenant = tenant_or_404(tenant_key)
     body = load_body(SyncPatchSchema())
-    with tenant.lock:
-        before = tenant.sync.describe()
-        after = tenant.sync.update_settings(body)
-        changes = {k: {"old": before.get(k), "new": after.get(k)} for k in body if before.get(k) != after.get(k)}
-        tenant.add_audit_record("control", "Set-ADSyncScheduler", None, target=tenant.id, parameters=body,
-                                changes=changes)
-        resp = jsonify(after)
-        if after["intervalMinutes"] < after["allowedSyncCycleIntervalMinutes"] and not after.get(
-                "mockCycleIntervalMinutes"):
-            resp.headers["x-hybridsoa-note"] = (
-                "intervalMinutes is below Entra Connect's AllowedSyncCycleInterval (30 minutes): like "
-                "Set-ADSyncScheduler it is kept as CustomizedSyncCycleInterval and the scheduler runs every 30 "
-                "minutes. Set the mock-only mockCycleIntervalMinutes for a faster cadence.")
-        return resp
+    before = tenant.sync.describe()
+    after = tenant.sync.update_settings(body)
+    changes = {k: {"old": before.get(k), "new": after.get(k)} for k in body if before.get(k) != after.get(k)}
+    tenant.add_audit_record("control", "Set-ADSyncScheduler", None, target=tenant.id, parameters=body,
+                            changes=changes)
+    resp = jsonify(after)
+    if after["intervalMinutes"] < after["allowedSyncCycleIntervalMinutes"] and not after.get(
+            "mockCycleIntervalMinutes"):
+        resp.headers["x-hybridsoa-note"] = (
+            "intervalMinutes is below Entra Connect's AllowedSyncCycleInterval (30 minutes): like "
+            "Set-ADSyncScheduler it is kept as CustomizedSyncCycleInterval and the scheduler runs every 30 "
+            "minutes. Set the mock-only mockCycleIntervalMinutes for a faster cadence.")
+    return resp
 
 
 @bp.route("/tenants/<tenant_key>/sync/cycles", methods=["POST"])
@@ -125,15 +123,14 @@ def start_sync_cycle(tenant_key: str):
     """
     tenant = tenant_or_404(tenant_key)
     body = load_body(SyncCycleSchema())
-    with tenant.lock:
-        if body["policyType"] == "Writeback":
-            record = tenant.sync.writeback.run(trigger="Manual")
-        else:
-            record = tenant.sync.run_cycle(body["policyType"], scheduled=False)
-        tenant.add_audit_record("control", "Start-ADSyncSyncCycle", None, target=tenant.id, parameters=body,
-                                succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
-                                changes={"run": {"old": None, "new": record["id"]}})
-        return jsonify(record)
+    if body["policyType"] == "Writeback":
+        record = tenant.sync.writeback.run(trigger="Manual")
+    else:
+        record = tenant.sync.run_cycle(body["policyType"], scheduled=False)
+    tenant.add_audit_record("control", "Start-ADSyncSyncCycle", None, target=tenant.id, parameters=body,
+                            succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
+                            changes={"run": {"old": None, "new": record["id"]}})
+    return jsonify(record)
 
 
 @bp.route("/tenants/<tenant_key>/sync/cycles", methods=["GET"])
@@ -157,11 +154,10 @@ def list_sync_cycles(tenant_key: str):
         top = parse_int(top)
         if top is None or not 1 <= top <= 2000:
             raise ControlError(400, "InvalidQuery", "top must be an integer from 1 to 2000.")
-    with tenant.lock:
-        runs = [r for r in tenant.sync.history if policy is None or r.get("policyType") == policy]
-        if top is not None:
-            runs = runs[-top:]
-        return jsonify({"value": runs, "count": len(runs)})
+    runs = [r for r in tenant.sync.history if policy is None or r.get("policyType") == policy]
+    if top is not None:
+        runs = runs[-top:]
+    return jsonify({"value": runs, "count": len(runs)})
 
 
 @bp.route("/tenants/<tenant_key>/sync/cycles/<run_id>", methods=["GET"])
@@ -176,8 +172,7 @@ def get_sync_cycle(tenant_key: str, run_id: str):
           description: No run with this id (or it aged out of the history).
     """
     tenant = tenant_or_404(tenant_key)
-    with tenant.lock:
-        for run in tenant.sync.history:
-            if run.get("id") == run_id:
-                return jsonify(run)
+    for run in tenant.sync.history:
+        if run.get("id") == run_id:
+            return jsonify(run)
     raise ControlError(404, "RunNotFound", f"No sync run '{run_id}'.")

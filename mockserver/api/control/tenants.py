@@ -9,7 +9,6 @@ from flask import jsonify, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ...domain.clock import parse_iso
-from ...domain.entra import login as identity
 from ...domain.onprem.ldap_tree import onprem_document
 from ...domain.tenant import PROFILES
 from ..common import registry
@@ -238,8 +237,7 @@ def get_tenant(t: str):
           description: No such tenant.
     """
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        return jsonify(tenant.summary())
+    return jsonify(tenant.summary())
 
 
 @bp.get("/tenants/<t>/credentials")
@@ -258,8 +256,7 @@ def get_credentials(t: str):
           description: No such tenant.
     """
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        return jsonify(_credentials(tenant))
+    return jsonify(_credentials(tenant))
 
 
 @bp.delete("/tenants/<t>")
@@ -313,8 +310,7 @@ def list_device_codes(t: str):
           description: "{value: [DeviceCode]}"
     """
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        return jsonify(value=[flow.describe() for flow in tenant.device_flows.list()])
+    return jsonify(value=[flow.describe() for flow in tenant.device_flows.list()])
 
 
 @bp.post("/tenants/<t>/devicecodes/<user_code>/approve")
@@ -341,9 +337,8 @@ def approve_device_code(t: str, user_code: str):
     """
     tenant = tenant_or_404(t)
     body = load_body(DeviceCodeApprovalSchema())
-    with tenant.lock:
-        flow = tenant.device_flows.approve(user_code, body.get("userPrincipalName"))
-        return jsonify(flow.describe())
+    flow = tenant.device_flows.approve(user_code, body.get("userPrincipalName"))
+    return jsonify(flow.describe())
 
 
 @bp.post("/tenants/<t>/devicecodes/<user_code>/decline")
@@ -362,5 +357,4 @@ def decline_device_code(t: str, user_code: str):
           description: No such tenant or code.
     """
     tenant = tenant_or_404(t)
-    with tenant.lock:
-        return jsonify(tenant.device_flows.decline(user_code).describe())
+    return jsonify(tenant.device_flows.decline(user_code).describe())

@@ -10,7 +10,7 @@ from flask import render_template, session
 
 from ...domain import read_models as read
 from ...domain.exchange.mailboxes import RECIPIENT_TYPES
-from ..common import find_tenant_running_due_cycles, registry
+from ..common import registry
 from . import auth, models
 from .blueprint import bp
 from .queries import PER_PAGE_CHOICES, NewestFirst, arg_bool, arg_choice, arg_int, arg_text, paginate
@@ -28,7 +28,13 @@ def _tenant_or_none(key: str):
     # Long or odd keys cannot name a tenant; answer 404 without touching the registry's lookup.
     if len(key) > 200:
         return None
-    return find_tenant_running_due_cycles(key)
+    # The dashboard is no emulated API: the request pipeline does not hold its tenant, and the page holds the
+    # lock only while it copies (below), so it catches the clock up under a short hold of its own.
+    tenant = registry().find(key)
+    if tenant is not None:
+        with tenant.lock:
+            tenant.catch_up()
+    return tenant
 
 
 # ---------------------------------------------------------------------------------------------- sign-in

@@ -32,9 +32,8 @@ def _correlation_id(fallback: str) -> str:
 
 def _entra_error(err: EntraError, tenant=None):
     """Render an :class:`EntraError` as Entra does: JSON body with AADSTS details, never cached."""
-    if tenant is not None:
-        with tenant.lock:
-            trace_id, fallback, now = tenant.ids.guid(), tenant.ids.guid(), tenant.clock.now()
+    if tenant is not None:  # held by the request (find_tenant_running_due_cycles)
+        trace_id, fallback, now = tenant.ids.guid(), tenant.ids.guid(), tenant.clock.now()
     else:
         reg = registry()
         with reg.lock:
@@ -76,8 +75,7 @@ def _discovery_document(tenant_key: str, build, **not_found):
     tenant = find_tenant_running_due_cycles(tenant_key)
     if tenant is None:
         return _entra_error(tenant_not_found(tenant_key, **not_found))
-    with tenant.lock:
-        body = build(tenant)
+    body = build(tenant)
     response = jsonify(body)
     response.headers["Cache-Control"] = "max-age=86400, private"
     response.headers["Access-Control-Allow-Origin"] = "*"
@@ -109,8 +107,7 @@ def _oauth_post(tenant_key: str, name: str, work):
         return _entra_error(tenant_not_found(tenant_key))
     form = _form()
     try:
-        with tenant.lock:
-            body, headers = work(tenant, form)
+        body, headers = work(tenant, form)
     except EntraError as err:
         return _entra_error(err, tenant)
     except DomainError as err:
@@ -195,9 +192,8 @@ def devicelogin():
         message, status = "We couldn't find an account with that username.", 400
     else:
         try:
-            with tenant.lock:
-                identity.check_password(tenant, username, request.form.get("password"))
-                tenant.device_flows.approve(code, username)
+            identity.check_password(tenant, username, request.form.get("password"))
+            tenant.device_flows.approve(code, username)
         except EntraError:
             message, status = "Your account or password is incorrect.", 400
         except DomainError as err:

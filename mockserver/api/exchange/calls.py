@@ -18,7 +18,7 @@ class CmdletCall:
     """One cmdlet call as sent: its name and parameters, the registered cmdlet the name names (None: missing or
     unknown, which the dispatcher refuses in the real shape) and, for a malformed envelope, the refusal."""
 
-    __slots__ = ("name", "params", "spec", "refusal")
+    __slots__ = ("name", "params", "refusal", "spec")
 
     def __init__(self, body):
         self.name = self.spec = self.refusal = None
@@ -57,7 +57,7 @@ class ExchangeBody:
     """An Exchange POST body parsed once: the JSON, the cmdlet call it holds, the ``$batch`` items' calls, and
     what the request journal shows of it."""
 
-    __slots__ = ("json", "call", "batch", "journal_cmdlet", "journal_parameters")
+    __slots__ = ("batch", "call", "journal_cmdlet", "journal_parameters", "json")
 
     def __init__(self, body):
         self.json = body
@@ -67,6 +67,10 @@ class ExchangeBody:
         self.journal_parameters: dict | None = None
         if not isinstance(body, dict):
             return
+        if isinstance(body.get("requests"), list):
+            # Any part of a $batch item may be junk: its call is None unless the item is an object.
+            self.batch = [CmdletCall(item.get("body")) if isinstance(item, dict) else None
+                          for item in body["requests"]]
         cmd = body.get("CmdletInput")
         if isinstance(cmd, dict):
             name = cmd.get("CmdletName")
@@ -74,19 +78,15 @@ class ExchangeBody:
             self.journal_cmdlet = clip(name, MAX_VALUE_CHARS) if isinstance(name, str) else None
             params = cmd.get("Parameters")
             self.journal_parameters = redact(params) if isinstance(params, dict) else {}
-        elif isinstance(body.get("requests"), list):
-            # Any part of a $batch item may be junk: its call is None unless the item is an object.
-            self.batch = [CmdletCall(item.get("body")) if isinstance(item, dict) else None
-                          for item in body["requests"]]
+        elif self.batch is not None:
             self.journal_parameters = {"batch": [clip(c.name, MAX_VALUE_CHARS) for c in self.batch
                                                  if c is not None and isinstance(c.name, str)]}
 
     @property
     def writes(self) -> bool:
-        """Whether the request may change the tenant: any call it holds names a cmdlet registered as a write."""
-        if self.batch is not None:
-            return any(c is not None and c.writes for c in self.batch)
-        return self.call.writes
+        """Whether the request may change the tenant: a call it holds (the envelope's, or a ``$batch`` item's)
+        names a cmdlet registered as a write."""
+        return self.call.writes or (self.batch is not None and any(c is not None and c.writes for c in self.batch))
 
 
 def body_of(req) -> ExchangeBody:

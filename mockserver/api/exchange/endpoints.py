@@ -5,7 +5,7 @@ Why a path of its own: a bulk ``Set-Mailbox -IsExchangeCloudManaged`` run is tho
 Flask's per-request machinery (request and app contexts, URL matching, hook dispatch, response object) cost more
 than the cmdlet itself. Flask never serves these POSTs (its router only knows the resources, for other methods'
 405 and OPTIONS). Per request, once each: the body is read and its cmdlet call parsed (``calls.py``);
-``middleware.begin`` journals-to-be, throttles, injects faults and takes the tenant lock; ``invoke`` answers;
+``middleware.begin`` takes the tenant lock, throttles and injects faults; ``invoke`` answers;
 ``middleware.finish`` journals and flushes the durable store; ``middleware.release`` lets the lock go.
 """
 from __future__ import annotations
@@ -118,7 +118,7 @@ class ExchangeEndpoints:
                                                     f"internal error ({type(exc).__name__})."}}, {})
             return self._send(start_response, answer, state, req, registry)
         finally:
-            middleware.release(state)
+            middleware.release(environ)
 
     def _send(self, start_response, answer, state, req, registry):
         status, data, headers = answer

@@ -73,7 +73,8 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
     if isinstance(exc, (CmdletNotRecognized, NotImplementedInMock)):
         # The real field keeps PowerShell's own CommandNotFoundException text; why the mock refused (not emulated,
         # or outside the caller's role entries) goes in the mock's own header.
-        cmdlet = clip(details.get("cmdlet") or getattr(exc, "cmdlet", "") or "", MAX_ECHO // 2)
+        own = exc.cmdlet if isinstance(exc, CmdletNotRecognized) else ""
+        cmdlet = clip(details.get("cmdlet") or own or "", MAX_ECHO // 2)
         text = CmdletNotRecognized(cmdlet).message if cmdlet else exc.message
         note = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
         return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet"),

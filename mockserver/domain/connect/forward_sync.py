@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 
+from .. import soa_attributes as soa
 from ..exchange.mailboxes import Mailbox
 from .sync_rules import apply_values
 
@@ -157,6 +158,10 @@ class ForwardSync:
 def push_user(tenant, user) -> None:
     """Queue an Entra user's identity attributes (display name, UPN) towards its Exchange mailbox, after the
     forward-sync delay. For Graph edits of users whose object SOA is in the cloud."""
+    identity = {a.field: getattr(user, a.entra_field) for a in _IDENTITY_FROM_ENTRA}
     tenant.sync.forward.submit({"kind": "upsert", "userId": user.id, "exchange": None, "honour": True,
-                                "identity": {"display_name": user.display_name,
-                                             "user_principal_name": user.user_principal_name}})
+                                "identity": identity})
+
+
+#: Identity attributes the Entra user and the mailbox share (the SOA table's identity rows Graph shows).
+_IDENTITY_FROM_ENTRA = tuple(a for a in soa.IDENTITY if a.entra_field)

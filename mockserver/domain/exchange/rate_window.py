@@ -17,7 +17,7 @@ class RateWindow:
     request-id source (seeded by the tenant id: deterministic per tenant and call number, without drawing from
     the tenant's RNG, which would shift every GUID the tenant makes)."""
 
-    __slots__ = ("tenant_id", "start", "calls", "reset_text", "_ids")
+    __slots__ = ("_ids", "calls", "reset_text", "start", "tenant_id")
 
     limit_text = str(RATE_LIMIT)
 

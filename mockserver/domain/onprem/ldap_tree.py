@@ -76,6 +76,11 @@ class DirectoryError(DomainError):
         self.matched_dn = matched_dn
 
 
+def matched_dn_for(exc: DomainError) -> str:
+    """The matchedDN of an LDAP result for a domain error (only the directory's own errors name one)."""
+    return exc.matched_dn if isinstance(exc, DirectoryError) else ""
+
+
 def result_code_for(exc: DomainError) -> int:
     """The LDAP result code of a domain error raised by the AD rules the control plane shares."""
     if isinstance(exc, DirectoryError):

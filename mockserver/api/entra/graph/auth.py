@@ -84,7 +84,7 @@ def _unverified_tid(token: str) -> str | None:
 
 def authenticate():
     """Resolve the tenant and the verified caller of this request (401 on any token problem).
-    Returns ``(tenant, caller)``; the caller's tenant lock is not held."""
+    Returns ``(tenant, caller)``; the request holds the tenant's lock (``middleware.begin``)."""
     token = bearer_token()
     if not token:
         raise Unauthenticated("Access token is empty.", reason="missing_token")
@@ -95,8 +95,7 @@ def authenticate():
     if tenant is None:
         raise Unauthenticated("The token was issued for a different tenant.", reason="invalid_tenant")
     g.graph_tenant = tenant
-    with tenant.lock:
-        caller = verify_access_token(tenant, token, "graph")
+    caller = verify_access_token(tenant, token, "graph")
     g.graph_caller = caller
     return tenant, caller
 

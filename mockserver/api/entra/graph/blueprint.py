@@ -16,23 +16,17 @@ bp = Blueprint("graph", __name__)
 VERSIONS = ("v1.0", "beta")
 
 
-def endpoint(rule: str, methods=("GET",), perm=None, *, locked: bool = True):
-    """Register ``fn(tenant, caller, **kwargs)`` under ``/v1.0`` and ``/beta``, authenticated, checked against
-    ``perm`` and run under the tenant lock."""
+def endpoint(rule: str, methods=("GET",), perm=None):
+    """Register ``fn(tenant, caller, **kwargs)`` under ``/v1.0`` and ``/beta``, authenticated and checked against
+    ``perm`` (the request holds the tenant's lock throughout: ``middleware.begin``)."""
     def deco(fn):
         @functools.wraps(fn)
         def view(**kwargs):
             kwargs.pop("graph_version", None)
             tenant, caller = authenticate()
-            if not locked:
-                if perm is not None:
-                    with tenant.lock:
-                        require(tenant, caller, perm)
-                return fn(tenant, caller, **kwargs)
-            with tenant.lock:
-                if perm is not None:
-                    require(tenant, caller, perm)
-                return fn(tenant, caller, **kwargs)
+            if perm is not None:
+                require(tenant, caller, perm)
+            return fn(tenant, caller, **kwargs)
         for v in VERSIONS:
             bp.add_url_rule(f"/{v}{rule}", endpoint=f"{fn.__name__}_{v.replace('.', '_')}", view_func=view,
                             methods=list(methods))
@@ -72,5 +66,5 @@ def _http_error(exc: HTTPException):
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
     # A bug must still answer in Graph's shape (generalException), never as an HTML traceback.
-    current_app.logger.exception("graph handler failed")
+    current_app.logger.exception("graph handler failed")  # noqa: LOG004  (Flask runs handlers inside its except)
     return error_response(500, "generalException", f"The mock hit an internal error ({type(exc).__name__}).")

@@ -9,7 +9,7 @@ from flask import g, jsonify, request
 
 from ....domain.bounds import MAX_ECHO, clip
 from ....domain.entra.tokens import peek_claims
-from ....domain.errors import DomainError
+from ....domain.errors import DomainError, Throttled
 from ...common import bearer_token, registry
 
 #: domain error kind -> (HTTP status, Graph error code)
@@ -118,7 +118,7 @@ def render_domain_error(exc: DomainError):
         message = _TOKEN_MESSAGES.get(exc.details.get("reason"), exc.message)
         headers.update(www_authenticate(exc.details.get("claims")))
     if exc.kind == "Throttled":
-        headers["Retry-After"] = str(getattr(exc, "retry_after", 1))
+        headers["Retry-After"] = str(exc.retry_after if isinstance(exc, Throttled) else 1)
         message = exc.message or "Too many requests"
     if exc.details.get("note"):  # the mock's own remark (e.g. "no public source") in its own header
         headers["x-hybridsoa-note"] = "".join(ch if " " <= ch <= "~" else " " for ch in exc.details["note"])

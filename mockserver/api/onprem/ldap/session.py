@@ -151,7 +151,7 @@ class Session:
                     offset = 0
             except DomainError as exc:
                 return [codec.result(mid, "searchResDone", dit.result_code_for(exc),
-                                     getattr(exc, "matched_dn", ""), exc.message)]
+                                     dit.matched_dn_for(exc), exc.message)]
             if paged and page_size == 0:
                 # RFC 2696: a zero page size abandons the paged search.
                 return [codec.result(mid, "searchResDone", dit.SUCCESS, controls=[codec.paged_control(b"")])]
@@ -204,7 +204,7 @@ class Session:
                 entry = dit.Tree(self.tenant).get(codec.text(c["entry"]))
             except DomainError as exc:
                 return codec.result(mid, "compareResponse", dit.result_code_for(exc),
-                                    getattr(exc, "matched_dn", ""), exc.message)
+                                    dit.matched_dn_for(exc), exc.message)
             hit = dit.matches(flt, entry)
         if hit is None:
             return codec.result(mid, "compareResponse", dit.UNDEFINED_ATTRIBUTE_TYPE, "",
@@ -248,7 +248,7 @@ class Session:
                     tenant.add_audit_record("ldap", "ModifyDN", None, target=ad.sam_account_name,
                                             changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
             except DomainError as exc:
-                return codec.result(mid, response, dit.result_code_for(exc), getattr(exc, "matched_dn", ""),
+                return codec.result(mid, response, dit.result_code_for(exc), dit.matched_dn_for(exc),
                                     exc.message)
             store = self.registry.store
             if store is not None:
