@@ -330,10 +330,15 @@ class ProxyServer:
                 if not crowded:
                     self._open.add(sock)
             if crowded:
-                # Answered here, briefly, so a flood of connections cannot make a thread each.
-                sock.settimeout(1.0)
+                # Answered here, briefly, so a flood of connections cannot make a thread each; what the client
+                # already sent is read without waiting, so closing does not reset the connection over it.
                 self._refuse(sock, _Refused(503, "hybridsoa proxy: too many open connections; retry shortly."),
                              linger=False)
+                try:
+                    sock.setblocking(False)
+                    sock.recv(MAX_HEAD_BYTES)
+                except OSError:
+                    pass
                 sock.close()
                 continue
             threading.Thread(target=self._connection, args=(sock, peer), name="hybridsoa-proxy-conn",
