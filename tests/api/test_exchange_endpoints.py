@@ -83,7 +83,7 @@ def test_the_pipeline_answers_exactly_and_deterministically(client, twin, tenant
     theirs = [twin.post(path, **call, **kwargs) for call in calls]
     expected = {"toggle": 200, "read": 200, "unknown-cmdlet": 403, "bad-json": 400, "no-token": 401, "batch": 200,
                 "bad-batch": 400, "unknown-tenant": 404, "paged": 200}[case]
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         assert a.status_code == expected, a.get_data(as_text=True)
         _same(a, b)
     if case == "paged":
