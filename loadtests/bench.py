@@ -377,10 +377,12 @@ def machine() -> str:
     """One line describing the machine."""
     cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {platform.python_version()}, {platform.system()}"
+    return (f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {platform.python_version()}, "
+            f"{platform.system()}")
 
 
 def render(load: dict, scale: list[dict], args) -> str:
@@ -413,7 +415,7 @@ def render(load: dict, scale: list[dict], args) -> str:
                   "", "| round | mock req/s | durable req/s | gunicorn baseline req/s | granian baseline req/s | "
                       "mock/gunicorn | mock/granian | durable/mock |", "|---|---|---|---|---|---|---|---|"]
         for i, ((mr, br), (_, gr), (dr, _)) in enumerate(zip(load["rounds"], load["granian_rounds"],
-                                                               load["durable_rounds"]), start=1):
+                                                               load["durable_rounds"], strict=True), start=1):
             lines.append(f"| {i} | {mr['rps']:.0f} | {dr['rps']:.0f} | {br['rps']:.0f} | {gr['rps']:.0f} | "
                          f"{mr['rps'] / br['rps']:.2f} | {mr['rps'] / gr['rps']:.2f} | {dr['rps'] / mr['rps']:.2f} |")
         lines.append("")

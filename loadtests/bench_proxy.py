@@ -27,8 +27,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from loadtests.bench import BIN, SERVER_CORE, free_port, group_cpu_seconds, mock_sign_in, pinned, stop  # noqa: E402
-from loadtests.bench import _popen_logged, wait_for  # noqa: E402
+from loadtests.bench import (
+    BIN,
+    SERVER_CORE,
+    _popen_logged,
+    free_port,
+    group_cpu_seconds,
+    mock_sign_in,
+    pinned,
+    stop,
+    wait_for,
+)
 
 LOAD_CORE = 1
 
@@ -84,6 +93,7 @@ def parser_costs(repeat: int = 3000) -> dict:
     answer: llhttp (httptools, what the proxy uses) against h11 (the pure-Python parser first tried)."""
     import h11
     import httptools
+
     from mockserver.proxy import RequestReader, serialize_response
     request = (b"POST /adminapi/beta/c0ffee00-5eed-4d3a-9b1e-000000008443/InvokeCommand HTTP/1.1\r\n"
                b"Host: outlook.office365.com\r\nUser-Agent: python-requests/2.32\r\nAccept: */*\r\n"
@@ -157,7 +167,7 @@ def main(argv=None) -> int:
         modes = {"direct": (f"{direct}{path}", bundle, None),
                  "proxy": (f"https://outlook.office365.com{path}", bundle,
                            {"https": f"http://127.0.0.1:{proxy_port}"})}
-        for name, (url, verify, proxies) in modes.items():  # warm-up: connections, code paths, caches
+        for url, verify, proxies in modes.values():  # warm-up: connections, code paths, caches
             toggles(url, verify, proxies, headers, identities, args.threads, 1.0)
         rounds = []
         for n in range(args.rounds):

@@ -85,5 +85,5 @@ class MotoTagUser(FastHttpUser):
                 "Tags.member.1.Key": "IsExchangeCloudManaged", "Tags.member.1.Value": str(value).lower()}
         self.client.post("/", data=urlencode(form), name="TagUser", headers={
             "Content-Type": "application/x-www-form-urlencoded",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/iam/aws4_request, "
-                             "SignedHeaders=host, Signature=0"})
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/"
+                             "us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"})

@@ -12,6 +12,7 @@ request head than llhttp, and asyncio's TLS streams twice the CPU of a thread pe
 """
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import socket
@@ -19,11 +20,10 @@ import ssl
 import sys
 import threading
 import time
-from http import HTTPStatus
-from urllib.parse import unquote_to_bytes
-
 from collections import deque
 from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
 
 import httptools
 
@@ -111,19 +111,24 @@ class RequestReader:
 
     # llhttp's callbacks
     def on_message_begin(self) -> None:
+        """llhttp: a new request starts."""
         self.in_head, self._url, self._headers, self._body, self._size = True, b"", [], [], 0
         self.continue_sent = False
 
     def on_url(self, url: bytes) -> None:
+        """llhttp: (part of) the request target."""
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """llhttp: one header field, as sent."""
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        """llhttp: the head is complete; the body (if any) follows."""
         self.in_head, self.head_bytes = False, 0
 
     def on_body(self, body: bytes) -> None:
+        """llhttp: a piece of the de-framed body (Content-Length or chunked)."""
         self._size += len(body)
         if self._size > MAX_BODY_BYTES:
             self.body_too_large = True  # raised by feed(): an exception here would be wrapped by httptools
@@ -131,6 +136,7 @@ class RequestReader:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        """llhttp: the request is complete: queue it."""
         self.done.append(Request(self.parser.get_method(), self._url, self._headers, self.parser.get_http_version(),
                                  b"".join(self._body), self.parser.should_keep_alive()))
         self.in_head, self.head_bytes = True, 0
@@ -252,9 +258,8 @@ class ProxyServer:
     terminates TLS and runs the app for each request of the tunnel. ``.url`` is what ``HTTPS_PROXY`` takes;
     :meth:`start` and :meth:`stop` (a side service of ``serve``)."""
 
-    def __init__(self, app, tls: TlsFiles, host: str = "127.0.0.1", port: int = 0, *, threads: int | None = None,
+    def __init__(self, app, tls: TlsFiles, host: str = "127.0.0.1", port: int = 0, *,
                  max_connections: int = MAX_CONNECTIONS):
-        # ``threads`` is accepted for symmetry with the engine's option; a connection's thread runs its requests.
         self.app, self.host, self.port = app, host, port
         self.max_connections = max_connections
         #: Requests answered inside tunnels so far (what a test checks to know its client went through here).
@@ -276,7 +281,7 @@ class ProxyServer:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("::1" if self.host == "::" else self.host)
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
-    def start(self) -> "ProxyServer":
+    def start(self) -> ProxyServer:
         """Bind and start serving; raises OSError when the port cannot be bound."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._listener = socket.create_server((self.host, self.port), family=family, backlog=512)
@@ -303,7 +308,7 @@ class ProxyServer:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "ProxyServer":
+    def __enter__(self) -> ProxyServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -314,10 +319,12 @@ class ProxyServer:
         while not self._stopping:
             try:
                 sock, peer = self._listener.accept()
-            except OSError:
+            except OSError as exc:
                 if self._stopping:
                     return
-                continue  # e.g. the client reset before accept, or out of descriptors for a moment
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    time.sleep(0.1)  # out of descriptors or memory for a moment: do not spin
+                continue  # e.g. the client reset before accept
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 crowded = len(self._open) >= self.max_connections
@@ -334,11 +341,11 @@ class ProxyServer:
                              daemon=True).start()
 
     def _connection(self, sock: socket.socket, peer) -> None:
-        channel = sock
+        channel = [sock]  # the socket in use: the TLS one once the tunnel is open (it takes over the descriptor)
         try:
-            channel = self._serve(sock, peer)
+            self._serve(channel, peer)
         except _Refused as refused:
-            self._refuse(channel, refused)
+            self._refuse(channel[0], refused)
         except (OSError, _Closed):
             pass  # the client went away, stalled, or broke the protocol after we could answer: just close
         except Exception as exc:  # noqa: BLE001 (never a traceback to a client; one line in the log)
@@ -346,21 +353,22 @@ class ProxyServer:
         finally:
             with self._lock:
                 self._open.discard(sock)
-            try:
-                channel.close()
-            except OSError:
-                pass
-            if channel is not sock:
-                sock.close()
+                self._open.discard(channel[0])
+            for each in {id(s): s for s in (channel[0], sock)}.values():
+                try:
+                    each.close()
+                except OSError:
+                    pass
 
     # ------------------------------------------------------------------------------------------ protocol
-    def _serve(self, sock: socket.socket, peer):
+    def _serve(self, channel: list, peer) -> None:
         """The proxy request: a CONNECT to an emulated host opens a TLS tunnel; everything else is refused.
-        Returns the socket last used (the TLS one once the tunnel is open)."""
+        ``channel[0]`` is the connection's socket, replaced by the TLS socket once the tunnel is open."""
+        sock = channel[0]
         reader = RequestReader()
         request = _next_request(reader, sock, HEAD_TIMEOUT, connect=True)
         if request is None:
-            return sock
+            return
         if request.method != b"CONNECT":
             target = request.target.lower()
             if target.startswith((b"http://", b"https://", b"ftp://")):
@@ -377,14 +385,17 @@ class ProxyServer:
             raise _Refused(403, refusal, f"Forbidden (hybridsoa proxy does not emulate {parsed[0][:100]}:{parsed[1]})")
         if reader.leftover:
             # A client that sends its TLS hello before our 200 would have bytes in our plaintext buffer.
-            return sock
+            return
         sock.settimeout(WRITE_TIMEOUT)
         sock.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         tls = self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        channel[0] = tls
+        with self._lock:
+            self._open.discard(sock)
+            self._open.add(tls)  # what stop() shuts down from now on
         tls.settimeout(HANDSHAKE_TIMEOUT)
         tls.do_handshake()
         self._tunnel(tls, parsed[0], peer)
-        return tls
 
     def _tunnel(self, tls: ssl.SSLSocket, host: str, peer) -> None:
         """HTTP/1.1 requests inside the TLS tunnel to ``host``, each answered by the app, kept alive."""

@@ -1,6 +1,6 @@
 """Serving the mock: granian's WSGI interface as the production server (one worker process with threads, because
-tenant state lives in that process; side listeners start in that process too), an in-process threaded HTTPS server for tests, and the demo tenant
-with the start-up banner that ``make serve`` prints."""
+tenant state lives in that process; side listeners start in that process too), an in-process threaded HTTPS server
+for tests, and the demo tenant with the start-up banner that ``make serve`` prints."""
 from __future__ import annotations
 
 import dataclasses
@@ -201,8 +201,7 @@ def _proxy_service(options: ServeOptions, registry: TenantRegistry, app):
         return None
     from .proxy import ProxyServer, proxy_hosts
     from .tls import ensure_proxy_tls
-    return ProxyServer(app, ensure_proxy_tls(options.tls_dir, proxy_hosts()), options.host, options.proxy_port,
-                       threads=max(1, min(options.threads, 64)))
+    return ProxyServer(app, ensure_proxy_tls(options.tls_dir, proxy_hosts()), options.host, options.proxy_port)
 
 
 SIDE_SERVICES.append(_proxy_service)

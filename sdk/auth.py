@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msal
 
@@ -86,7 +87,7 @@ def load_certificate(path: str | None = None, *, password: str | None = None, ce
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
     if path:
-        raw = open(path, "rb").read()
+        raw = Path(path).read_bytes()
         if path.lower().endswith((".pfx", ".p12")) or not raw.lstrip().startswith(b"-----"):
             key, cert, _extra = pkcs12.load_key_and_certificates(raw, password.encode() if password else None)
             if key is None or cert is None:

@@ -9,6 +9,7 @@ import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from .auth import Credentials, TokenProvider
 from .clouds import Cloud, get_cloud
@@ -204,7 +205,7 @@ def connect(settings: Settings, *, sleep: Callable[[float], None] | None = None,
             retry: RetryPolicy | None = None, pool_size: int = 64) -> Connection:
     """Build a :class:`Connection` from settings (no network call until the first request)."""
     cloud = settings.resolve_cloud()
-    kwargs = {"sleep": sleep} if sleep else {}
+    kwargs: dict[str, Any] = {"sleep": sleep} if sleep else {}
     transport = Transport(verify=cloud.verify, timeout=(10.0, float(settings.timeout)), retry=retry,
                           pool_size=pool_size, **kwargs)
     tokens = TokenProvider(cloud, settings.credentials(), transport)

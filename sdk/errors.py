@@ -250,8 +250,10 @@ def parse_graph_error(resp) -> ApiError:
 
 def graph_error_from_batch(item: dict) -> ApiError:
     """Typed error for one failed ``$batch`` response item (``{id,status,headers,body}``)."""
-    body = item.get("body") if isinstance(item.get("body"), dict) else {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    raw_body = item.get("body")
+    body: dict = raw_body if isinstance(raw_body, dict) else {}
+    raw_err = body.get("error")
+    err: dict = raw_err if isinstance(raw_err, dict) else {}
     status = int(item.get("status") or 0)
     headers = item.get("headers") or {}
     text = err.get("message") or f"HTTP {status}"

@@ -146,7 +146,7 @@ class ExchangeClient:
         """Run a cmdlet and yield its output objects lazily, POSTing to ``@odata.nextLink`` for each next page."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_parameters(params)}}
         size = self.page_size if page_size is None else max(1, min(int(page_size), MAX_PAGE_SIZE))
-        url = self.url
+        url: str | None = self.url
         if select:
             url = f"{url}?$select={','.join(select)}"
         while url:

@@ -59,7 +59,8 @@ class GraphClient:
 
     def iter_pages(self, path: str, *, params: dict | None = None, headers: dict | None = None) -> Iterator[dict]:
         """Yield every item of a collection, following ``@odata.nextLink`` with GET."""
-        url, query = path, params
+        url: str | None = path
+        query = params
         while url:
             page = self.request("GET", url, params=query, headers=headers) or {}
             yield from page.get("value") or []
@@ -72,7 +73,8 @@ class GraphClient:
 
     def iter_users(self, *, filter: str | None = None, select: Iterable[str] | None = USER_SELECT,
                    top: int = 999, advanced: bool = False) -> Iterator[dict]:
-        """``GET /users`` with ``$filter``/``$select``; ``advanced`` adds ``ConsistencyLevel: eventual`` + ``$count``."""
+        """``GET /users`` with ``$filter``/``$select``; ``advanced`` adds ``ConsistencyLevel: eventual`` and
+        ``$count``."""
         params = _query({"filter": filter, "select": select, "top": top})
         headers = None
         if advanced:

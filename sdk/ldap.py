@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from . import soa_attributes as soa
@@ -347,6 +348,11 @@ class LdapDirectory(OnPremDirectory):
 
 class _MockSyncFacts:
     """The mock-only sync engine helpers (what an admin reads or starts on the Entra Connect server)."""
+
+    # Supplied by the class this is mixed into: the HTTP transport, the tenant's control-plane URL, its headers.
+    transport: Any
+    base: str
+    headers: dict
 
     def _control(self, method: str, path: str, json=None):
         resp = self.transport.send(method, f"{self.base}/{path}", json=json, headers=self.headers,

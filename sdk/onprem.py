@@ -2,8 +2,8 @@
 parameter ↔ AD attribute mapping of the Exchange attributes whose SOA ``IsExchangeCloudManaged`` moves.
 
 :class:`OnPremDirectory` is the interface; :class:`~sdk.ldap.LdapDirectory` implements it over LDAP (a domain
-controller, or the mock's LDAP port: :func:`sdk.ldap.mock_directory` returns ``MockLdapDirectory`` for the local
-cloud, so the mock exercises the code real admins run). :class:`MockOnPremDirectory` implements it over the
+controller, or the mock's LDAP port: :func:`sdk.ldap.mock_directory` returns ``MockLdapDirectory`` for the
+local cloud, so the mock exercises the code real admins run). :class:`MockOnPremDirectory` implements it over the
 mock's HTTP control plane (``/_mock/tenants/{t}/onprem/users``) and is used only when the mock serves no LDAP
 port."""
 from __future__ import annotations

@@ -34,8 +34,8 @@ def run_workflow(step: dict, *, base_url: str, ca: str | None, credentials: dict
             report = soa.preflight(exchange, graph=conn.graph, tokens=conn.tokens, onprem=conn.onprem)
             return {**report.to_dict(), "exitCode": 0}
         if name == "drift":
-            report = soa.drift(exchange, conn.onprem, identities or None)
-            return {**report.to_dict(), "exitCode": 0}
+            drift = soa.drift(exchange, conn.onprem, identities or None)
+            return {**drift.to_dict(), "exitCode": 0}
         result = soa.revert(exchange, conn.onprem, identities, reconcile=bool(step.get("reconcile", True)))
         return {**result.to_dict(), "exitCode": result.exit_code}
     finally:

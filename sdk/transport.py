@@ -88,7 +88,7 @@ class Transport:
 
     def send(self, method: str, url: str, *, headers: dict | None = None, json=None, data=None,
              params: dict | None = None, idempotent: bool | None = None,
-             auth: Callable[[bool], str] | None = None, error_parser=None,
+             auth: Callable[..., str] | None = None, error_parser=None,
              request_id: str | None = None) -> requests.Response:
         """Send one logical request with retries; return the successful response or raise a typed error.
 

@@ -18,8 +18,9 @@ What it does, mechanically:
   ``python -m sdk``, ``importlib.import_module("mockserver.x")``, ``logging.getLogger("sdk")``). Paths such as
   ``mockserver/domain/x.py`` are left alone (the folders do not move); so is any line carrying the marker
   ``rename-packages: keep`` (old names that must stay, e.g. the snapshot loader's old class prefix).
-* ``mockserver/domain/scenario_tenant.py``: shipped scenarios are found as package data, not through
-  ``parents[2]``.
+* ``mockserver/domain/scenario_tenant.py``: shipped scenarios are found as package data
+  (``importlib.resources``), not through ``parents[2]``; ``scenarios/__init__.py`` is created, because an
+  editable install maps a folder onto a package only when it has one.
 * ``tests/e2e/test_wheel.py``: drops its "not applied yet" guard, so the wheel test always runs from then on.
 
 It is idempotent: a second run changes nothing. Nothing is written unless every anchored edit finds its anchor.
@@ -36,7 +37,13 @@ from pathlib import Path
 RENAMES = {"mockserver": "hybridsoa.mock", "sdk": "hybridsoa.sdk"}
 #: Shipped scenarios: an extra package of data only, mapped onto the top-level ``scenarios/`` folder.
 SCENARIOS_PACKAGE = "hybridsoa.mock.scenarios"
+#: Makes ``scenarios/`` a regular package: setuptools' editable installs only map folders that have one.
+SCENARIOS_INIT = Path("scenarios/__init__.py")
+SCENARIOS_INIT_TEXT = ('"""The scenarios shipped with the mock (``*.yaml``, package data of\n'
+                       '``hybridsoa.mock.scenarios``); ``hybridsoa-mock scenario list`` lists them."""\n')
 KEEP_MARKER = "rename-packages: keep"
+#: In a file's first lines: leave the whole file alone (the script's own test cases name the old packages).
+KEEP_FILE_MARKER = "rename-packages: keep-file"
 SELF = Path("tools/rename_packages.py")
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".cfg", ".ini", ".yaml", ".yml", ".txt", ".sh", ".json"}
 TEXT_NAMES = {"Makefile", "Dockerfile", "run"}
@@ -44,7 +51,8 @@ TEXT_NAMES = {"Makefile", "Dockerfile", "run"}
 _OLD = "|".join(RENAMES)
 #: A dotted name starting with an old package name (not a path, not an attribute, not ``msgraph-sdk``, not a file
 #: name such as ``sdk.md``).
-_DOTTED = re.compile(rf"(?<![\w.\-/])\b({_OLD})\.(?=[A-Za-z_])(?!(?:md|py|txt|toml|ya?ml|json|html|css|js|pem)\b)")
+_FILE_SUFFIX = r"(?:md|py|txt|toml|ya?ml|json|html|css|js|pem)\b"
+_DOTTED = re.compile(rf"(?<![\w.\-/])\b({_OLD})\.(?=[A-Za-z_\"'`])(?!{_FILE_SUFFIX})")
 _FROM_IMPORT = re.compile(rf"\bfrom ({_OLD}) import\b")
 #: ``import sdk`` as a statement: at the start of a line, or after ``;`` or a quote (code inside a string).
 _IMPORT = re.compile(rf"((?:^|[;\"'`])\s*)import ({_OLD})\b(?![.\w])")
@@ -72,6 +80,17 @@ def rewrite_line(line: str) -> str:
 def rewrite_text(text: str) -> str:
     """A whole file's text through :func:`rewrite_line`."""
     return "".join(rewrite_line(line) for line in text.splitlines(keepends=True))
+
+
+def rewrite_pyproject(text: str) -> str:
+    """pyproject.toml through :func:`rewrite_line`, except the ``[tool.mypy]`` sections: mypy names the modules it
+    checks after their folders (``mockserver.domain.x``), whatever name they are installed under."""
+    out, in_mypy = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            in_mypy = line.startswith(("[tool.mypy", "[[tool.mypy"))
+        out.append(line if in_mypy else rewrite_line(line))
+    return "".join(out)
 
 
 class AnchorMissing(Exception):
@@ -121,7 +140,7 @@ def edit_pyproject(text: str, root: Path) -> str:
         + f'"{SCENARIOS_PACKAGE}" = "scenarios"\n\n'
         "[tool.setuptools.package-data]\n"
         f'"{RENAMES["mockserver"]}" = ["templates/*.html", "templates/**/*.html", "static/*"]\n'
-        "# The shipped scenarios (`hybridsoa-mock scenario list`), located with importlib's find_spec.\n"
+        "# The shipped scenarios (`hybridsoa-mock scenario list`), found through importlib.resources.\n"
         f'"{SCENARIOS_PACKAGE}" = ["*.yaml"]\n'
     )
     return _replace_once(
@@ -132,25 +151,34 @@ def edit_pyproject(text: str, root: Path) -> str:
 
 def edit_scenario_tenant(text: str) -> str:
     """The shipped scenarios are package data (``hybridsoa.mock.scenarios``), not a folder two levels up."""
-    if "SCENARIO_DIRS = [_shipped_scenarios()" in text:
+    if f'files("{SCENARIOS_PACKAGE}")' in text:
         return text
     text = _replace_once(text, r"^from pathlib import Path\n",
-                         "from importlib.util import find_spec\nfrom pathlib import Path\n",
+                         "from importlib.resources import files\nfrom pathlib import Path\n",
                          "scenario_tenant.py: imports")
     return _replace_once(
         text,
         r"^#: Where scenario files are looked up[^\n]*\nSCENARIO_DIRS = \[[^\n]*parents\[2\][^\n]*\]\n",
-        "\n\ndef _shipped_scenarios() -> Path:\n"
-        '    """The folder of the scenarios shipped as package data (``hybridsoa.mock.scenarios``; in an editable\n'
-        '    install, the repository\'s ``scenarios/``)."""\n'
-        f'    spec = find_spec("{SCENARIOS_PACKAGE}")\n'
-        "    if spec is None or not spec.submodule_search_locations:\n"
-        "        raise RuntimeError(\n"
-        f'            "the shipped scenarios ({SCENARIOS_PACKAGE}) are missing from the installation")\n'
-        "    return Path(next(iter(spec.submodule_search_locations)))\n\n\n"
-        "#: Where scenario files are looked up, in order (the ones shipped with the package, then the cwd's).\n"
-        'SCENARIO_DIRS = [_shipped_scenarios(), Path.cwd() / "scenarios"]\n',
+        "#: Where scenario files are looked up, in order: the ones shipped with the package (package data of\n"
+        f"#: ``{SCENARIOS_PACKAGE}``, the repository's ``scenarios/`` in an editable install), then the cwd's.\n"
+        f'SCENARIO_DIRS = [Path(str(files("{SCENARIOS_PACKAGE}"))), Path.cwd() / "scenarios"]\n',
         "scenario_tenant.py: SCENARIO_DIRS")
+
+
+def edit_architecture_doc(text: str) -> str:
+    """docs/architecture.md: one sentence under the house saying what the folders are called once installed
+    (optional: if the house's last line moved, the sentence is left out and a warning printed)."""
+    sentence = ("Installed, the two folders are the packages `hybridsoa.mock` and `hybridsoa.sdk` (setuptools'\n"
+                "`package-dir` in `pyproject.toml`); the shipped scenarios are the package data of\n"
+                "`hybridsoa.mock.scenarios`. No module named `mockserver` or `sdk` is installed.\n")
+    if sentence in text:
+        return text
+    try:
+        return _replace_once(text, r"^(sdk/ +the SDK and CLI[^\n]*\n```\n)", "{1}\n" + sentence,
+                             "docs/architecture.md")
+    except AnchorMissing as exc:
+        print(f"rename_packages: warning: {exc}; add the installed names to the page by hand", file=sys.stderr)
+        return text
 
 
 def edit_wheel_test(text: str) -> str:
@@ -163,6 +191,7 @@ ANCHORED = {
     Path("pyproject.toml"): "pyproject",
     Path("mockserver/domain/scenario_tenant.py"): "scenario_tenant",
     Path("tests/e2e/test_wheel.py"): "wheel_test",
+    Path("docs/architecture.md"): "architecture_doc",
 }
 
 
@@ -187,16 +216,23 @@ def plan(root: Path) -> dict[Path, str]:
             old = (root / path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        new = rewrite_text(old)
+        if KEEP_FILE_MARKER in "".join(old.splitlines(keepends=True)[:5]):
+            continue
         kind = ANCHORED.get(path)
+        new = rewrite_pyproject(old) if kind == "pyproject" else rewrite_text(old)
         if kind == "pyproject":
             new = edit_pyproject(new, root)
         elif kind == "scenario_tenant":
             new = edit_scenario_tenant(new)
         elif kind == "wheel_test":
             new = edit_wheel_test(new)
+        elif kind == "architecture_doc":
+            new = edit_architecture_doc(new)
         if new != old:
             changes[path] = new
+    marker = root / SCENARIOS_INIT
+    if not marker.is_file():
+        changes[SCENARIOS_INIT] = SCENARIOS_INIT_TEXT
     missing = [str(p) for p in ANCHORED if not (root / p).is_file()]
     if missing:
         raise AnchorMissing(f"missing files: {', '.join(missing)}")

@@ -5,6 +5,8 @@ header too long for the client to read."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 #: Deepest JSON nesting a request body may have. Entra/Graph and Exchange are .NET services whose JSON readers stop
 #: at a fixed depth (System.Text.Json and Json.NET default to 64); the mock uses the same number.
@@ -35,6 +37,7 @@ def json_depth(value, limit: int = MAX_JSON_DEPTH) -> int:
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, overload
 
 #: Default start of a frozen tenant clock, so seeded tenants print the same timestamps every run.
 DEFAULT_FROZEN_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()
@@ -85,7 +85,7 @@ def run_timers_until(clock: TenantClock, timers: Iterable[Timer], target: float,
             due = timer.next_due()
             if due is not None and due <= target and (best_due is None or due < best_due):
                 best, best_due = timer, due
-        if best is None:
+        if best is None or best_due is None:
             break
         clock.set(best_due)
         best.run_due(max(best_due, clock.now()))
@@ -94,6 +94,10 @@ def run_timers_until(clock: TenantClock, timers: Iterable[Timer], target: float,
     return steps
 
 
+@overload
+def iso(ts: float) -> str: ...
+@overload
+def iso(ts: None) -> None: ...
 def iso(ts: float | None) -> str | None:
     """Render epoch seconds as the ISO-8601 UTC form Graph and Exchange use (``2026-01-05T09:00:00Z``)."""
     if ts is None:

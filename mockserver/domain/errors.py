@@ -17,7 +17,8 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """An object addressed by identity does not exist (Exchange ManagementObjectNotFoundException, Graph Request_ResourceNotFound)."""
+    """An object addressed by identity does not exist (Exchange ManagementObjectNotFoundException, Graph
+    Request_ResourceNotFound)."""
 
     status = 404
     kind = "NotFound"

@@ -20,10 +20,7 @@ class SeededIds:
 
     def guid(self) -> str:
         """Return a new version-4-shaped GUID string from the seeded stream."""
-        # Same bits and text as str(uuid.UUID(int=..., version=4)) (variant 10xx, version 4), without building a
-        # UUID object: seeding draws ~4 GUIDs per mailbox, and this was ~10% of a 100k seed. bytes.hex is ~2x
-        # cheaper than "%032x" on a 128-bit int, and the three middle groups are one hex call with a separator
-        # (slicing was most of the cost).
+        # The text of str(uuid.UUID(int=..., version=4)) without a UUID object: seeding draws four per mailbox.
         b = ((self.rng.getrandbits(128) & _CLEAR_VERSION_VARIANT) | _SET_VERSION_VARIANT).to_bytes(16, "big")
         return f"{b[:4].hex()}-{b[4:10].hex('-', 2)}-{b[10:].hex()}"
 

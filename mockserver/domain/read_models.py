@@ -215,9 +215,9 @@ def filter_mailboxes(tenant, *, search: str = "", recipient_type: str | None = N
     PrimarySmtpAddress; ``deleted`` selects the soft-deleted container instead of live recipients. Results are
     remembered until the mailboxes change, so paging through one filter scans the tenant once."""
     needle = search.strip().lower()
-    if not (needle or recipient_type or dir_synced is not None or cloud_managed is not None or deleted):
-        if mailbox_counts(tenant)["softDeleted"] == 0:
-            return _AllMailboxes(tenant.mailboxes)
+    if (not (needle or recipient_type or dir_synced is not None or cloud_managed is not None or deleted)
+            and mailbox_counts(tenant)["softDeleted"] == 0):
+        return _AllMailboxes(tenant.mailboxes)
     version = (id(tenant.mailboxes), tenant.mailboxes.current_seq(), len(tenant.mailboxes))
     key = (needle, recipient_type, dir_synced, cloud_managed, deleted)
     cache = _FILTER_CACHE.get(tenant)

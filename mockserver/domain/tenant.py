@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..store.collection import Collection
@@ -243,7 +244,7 @@ class TenantRegistry:
         #: Recovered tenants not loaded yet (``serve --data-dir`` loads each on first use): id -> (name, domain,
         #: position in creation order). ``loader`` builds one from the store.
         self.unloaded: dict[str, tuple[str, str, int]] = {}
-        self.loader = None
+        self.loader: Callable[[str], Tenant] | None = None
         self._load_locks: dict[str, threading.Lock] = {}
         self._position_of: dict[str, int] = {}
 
@@ -393,7 +394,7 @@ class TenantRegistry:
         if key in self.unloaded:
             return key
         for tenant_id, (name, domain, _position) in list(self.unloaded.items()):
-            if key == name or key == domain:
+            if key in (name, domain):
                 return tenant_id
         return None
 
@@ -404,33 +405,31 @@ class TenantRegistry:
             lock = self._load_locks.setdefault(tenant_id, threading.Lock())
         with lock:
             tenant = self.tenants.get(tenant_id)
-            if tenant is not None or tenant_id not in self.unloaded:
+            if tenant is not None or tenant_id not in self.unloaded or self.loader is None:
                 return tenant
-            big = False
             with self.lock:
-                # A big tenant's load allocates as much as its seed did: no full collections meanwhile.
+                # A big tenant's load allocates as much as its seed did: no collections meanwhile, and its objects
+                # are frozen before the collector resumes (else the first collection walks them all, a pause).
                 self._big_seeds += 1
                 gc.disable()
-                big = True
             try:
                 tenant = self.loader(tenant_id)
+                self._freeze_loaded(tenant)
+                with self.lock:
+                    self.tenants[tenant.id] = tenant
+                    position = self.unloaded.pop(tenant_id)[2]
+                    self._load_locks.pop(tenant_id, None)
+                    self._position_of[tenant.id] = position
+                    # Creation order, as list() promises: a loaded tenant goes back where it was created (tenants
+                    # created since the restart have no position and stay last, in their own order).
+                    ranked = sorted(self.tenants, key=lambda tid: self._position_of.get(tid, float("inf")))
+                    if ranked != list(self.tenants):
+                        self.tenants = {tid: self.tenants[tid] for tid in ranked}
             finally:
-                if big:
-                    with self.lock:
-                        self._big_seeds -= 1
-                        if not self._big_seeds:
-                            gc.enable()
-            with self.lock:
-                self.tenants[tenant.id] = tenant
-                position = self.unloaded.pop(tenant_id)[2]
-                self._load_locks.pop(tenant_id, None)
-                self._position_of[tenant.id] = position
-                # Creation order, as list() promises: a loaded tenant goes back where it was created (tenants
-                # created since the restart have no position and stay last, in their own order).
-                ranked = sorted(self.tenants, key=lambda tid: self._position_of.get(tid, float("inf")))
-                if ranked != list(self.tenants):
-                    self.tenants = {tid: self.tenants[tid] for tid in ranked}
-            self._freeze_loaded(tenant)
+                with self.lock:
+                    self._big_seeds -= 1
+                    if not self._big_seeds:
+                        gc.enable()
             return tenant
 
     def _freeze_loaded(self, tenant: Tenant) -> None:

@@ -84,7 +84,7 @@ def _segment_regex(seg: str) -> re.Pattern:
 
 
 @functools.lru_cache(maxsize=256)
-def compile_wildcard(pattern: str, question_mark: bool = True) -> Wildcard:
+def compile_wildcard(pattern: str, question_mark: bool = True) -> Wildcard | _LiteralQuestion:
     """Compile ``pattern``; with ``question_mark=False`` a ``?`` is an ordinary character (Exchange identities
     only know ``*``)."""
     if not question_mark and "?" in pattern:

@@ -9,10 +9,12 @@ document and rebuilds each tenant with the snapshot loader, which the caller han
 :class:`~.persistence.TenantCodec` (see docs/benchmarks.md for WAL vs append-log)."""
 from __future__ import annotations
 
+import array
 import json
 import os
 import sqlite3
 import threading
+import time
 
 from .persistence import TenantCodec
 
@@ -53,6 +55,37 @@ def _give_back_memory(collect: bool = True) -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to trim
+
+
+def _same_rng(a, b) -> bool:
+    """Two RNG states (``random.getstate()``) are equal; the position word (last) moves with every draw, so a
+    moved RNG is told apart without comparing 625 words."""
+    return a is not None and b is not None and a[1][-1] == b[1][-1] and a == b
+
+
+def _ids_blob(seed, state) -> dict:
+    """The tenant RNG as stored: its 625 state words as one hex string (encoding 625 numbers as JSON at every
+    commit that drew a GUID cost more than the rest of the commit)."""
+    version, internal, gauss = state
+    return {"seed": seed, "version": version, "words": array.array("I", internal).tobytes().hex(), "gauss": gauss}
+
+
+def _ids_doc(blob):
+    """The snapshot document's ``ids`` part from a stored blob (hex words, or the list form older stores wrote)."""
+    if not blob or "words" not in blob:
+        return blob
+    words = array.array("I")
+    words.frombytes(bytes.fromhex(blob["words"]))
+    return {"seed": blob["seed"], "state": [blob["version"], words.tolist(), blob["gauss"]]}
+
+
+def drop_gradually(items: list, chunk: int = 2000) -> None:
+    """Empty a big list a slice at a time, letting other threads run in between: dropping a whole-tenant
+    document at once is one deallocation cascade that keeps the GIL (~0.8 s for 20,000 mailboxes), a pause for
+    every other request."""
+    while items:
+        del items[-chunk:]
+        time.sleep(0)  # releases the GIL
 
 
 def secure_data_dir(data_dir: str) -> None:
@@ -100,7 +133,7 @@ class DurableStore:
         self._creating: set[str] = set()
         #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
         #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
-        self._waiters: list[tuple[int, object]] = []
+        self._waiters: list[tuple[int, threading.Lock]] = []
         self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
 
@@ -159,6 +192,9 @@ class DurableStore:
             reader.close()
         size = sum(len(c["items"]) for c in doc["collections"].values())
         tenant = self.codec.restore_tenant(doc, resume_clock=True, owned=True)
+        for coll in doc["collections"].values():
+            drop_gradually(coll["items"])
+        drop_gradually(doc["audit"])
         del doc
         with tenant.lock, self.lock:
             self._remember(tenant, journal)
@@ -172,7 +208,7 @@ class DurableStore:
         blobs = {name: json.loads(data) for name, data in
                  db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))}
         doc["clock"] = blobs.get("clock")
-        doc["ids"] = blobs.get("ids")
+        doc["ids"] = _ids_doc(blobs.get("ids"))
         doc["state"] = blobs.get("state", {})
         doc["subsystems"] = {name[len("subsystem:"):]: data for name, data in blobs.items()
                              if name.startswith("subsystem:")}
@@ -219,14 +255,16 @@ class DurableStore:
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
         self._delete_rows_chunked(tenant.id, final=False)
-        rows = []
+        rows: list[tuple] = []
         for attr, data in doc["collections"].items():
             for item in data["items"]:
                 cls = item[3] if len(item) > 3 else data["class"]
                 rows.append((tenant.id, attr, item[0], item[1], cls, json.dumps(item[2])))
             for key, seq in data["tombstones"].items():
                 rows.append((tenant.id, attr, key, seq, None, None))
+            drop_gradually(data["items"])
         audit = [(tenant.id, json.dumps(r)) for r in doc["audit"]]
+        drop_gradually(doc["audit"])
         for i in range(0, max(len(rows), len(audit)), CHUNK_ROWS):
             with self.lock:
                 self._begin()
@@ -258,6 +296,8 @@ class DurableStore:
                 raise
             self._clock_marks[tenant.id] = clock_mark
             self._rng_marks[tenant.id] = rng_mark
+        drop_gradually(rows)
+        drop_gradually(audit)
 
     def tenant_deleted(self, tenant) -> None:
         """Registry hook: drop the tenant's rows (unless a reset already put a new tenant under the same id)."""
@@ -328,14 +368,15 @@ class DurableStore:
         audit, tenant.audit.dirty = tenant.audit.dirty, []
         journal = self._journal_rows(tenant)
         rng = tenant.ids.getstate()
-        moved = (any(taken.values()) or bool(audit) or self._rng_marks.get(tenant.id) != rng
+        moved = (any(taken.values()) or bool(audit) or not _same_rng(self._rng_marks.get(tenant.id), rng)
                  or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
         blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
         if not blobs and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
             if journal is None:
                 return None
-        rows, gone = [], []
+        rows: list[tuple] = []
+        gone: list[tuple] = []
         for attr, keys in taken.items():
             coll = colls[attr]
             for key in keys:
@@ -447,7 +488,7 @@ class DurableStore:
     def _moved(self, tenant) -> bool:
         # The cheap sign that a read request changed something after all (see flush's thorough=False).
         return (any(c.dirty for c in self.codec.collections_of(tenant).values()) or bool(tenant.audit.dirty)
-                or self._rng_marks.get(tenant.id) != tenant.ids.getstate()
+                or not _same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
                 or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
 
     def wait_durable(self, ticket: int) -> None:
@@ -462,10 +503,11 @@ class DurableStore:
                 gate = None
         if gate is not None:
             gate.acquire()  # released by the commit thread once a commit covers this ticket
-        with self._cond:
-            for lo, hi, exc in self._failed:
-                if lo < ticket <= hi:
-                    raise exc
+        if self._failed:  # replaced whole under the lock, so reading it without one sees a complete list
+            with self._cond:
+                for lo, hi, exc in self._failed:
+                    if lo < ticket <= hi:
+                        raise exc
 
     def _commit_loop(self) -> None:
         while True:
@@ -537,8 +579,8 @@ class DurableStore:
         # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
         if rng is None:
             rng = tenant.ids.getstate()
-        if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
-            candidates["ids"] = self.codec.dump_ids(tenant)
+        if "ids" not in written or not _same_rng(self._rng_marks.get(tenant.id), rng):
+            texts["ids"] = json.dumps(_ids_blob(tenant.ids.seed, rng))
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
             candidates["clock"] = self.codec.dump_clock(tenant.clock)
             self._clock_marks[tenant.id] = mark
@@ -555,7 +597,9 @@ class DurableStore:
         return {attr: {"name": c.name} for attr, c in self.codec.collections_of(tenant).items()}
 
     def _blobs(self, tenant, doc: dict) -> dict:
-        blobs = {"clock": doc["clock"], "ids": doc["ids"], "state": doc["state"],
+        version, internal, gauss = doc["ids"]["state"]
+        ids = _ids_blob(doc["ids"]["seed"], (version, internal, gauss))
+        blobs = {"clock": doc["clock"], "ids": ids, "state": doc["state"],
                  "collections": self._collection_meta(tenant), "signing": doc["signing"]}
         for name, data in doc["subsystems"].items():
             blobs[f"subsystem:{name}"] = data

@@ -41,7 +41,7 @@ class JsonlWriter:
             with open(path, "rb") as fh:
                 fh.seek(-1, os.SEEK_END)
                 needs_newline = fh.read(1) != b"\n"
-        self._fh = open(path, "a", encoding="utf-8")
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115  (appended to for the run; closed by close())
         if needs_newline:
             # The previous process died mid-line: start clean on a new line (the torn line is skipped on read).
             self._fh.write("\n")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ..errors import ApiError, NotFound
 from ..exchange import EXCHANGE_ATTRIBUTES, MAILBOX_SELECT, MAX_BATCH, BatchItem
@@ -201,7 +202,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     replayed: it is recorded ``failed`` and re-read first on resume."""
     operation = operation or ("enable" if target else "disable")
     the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids or [], [10 ** 9])
-    sleep = sleep or getattr(exchange.transport, "sleep", time.sleep)
+    sleep = sleep or cast(Callable[[float], None], getattr(exchange.transport, "sleep", time.sleep))
     header = {"operation": operation, "target": bool(target), "items": the_plan.identities,
               "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint(),
               "haltOnSilent": bool(halt_on_silent), "maxFailureRatio": float(max_failure_ratio)}
@@ -239,7 +240,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     def process(identity: str) -> dict:
         if cp.is_done(identity, retry=retry_failed):
             return {**cp.done[identity], "resumed": True}
-        base = {"identity": identity, "operation": operation}
+        base: dict[str, Any] = {"identity": identity, "operation": operation}
         rate.acquire()
         try:
             mbx = None if cp.was_started(identity) else cache.get(identity.lower())
@@ -340,7 +341,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
         if need:
             reads = [BatchItem("Get-Mailbox", {"Identity": i}, MAILBOX_SELECT) for i in need]
             failure = run_batch(reads)
-            for ident, item in zip(need, reads):
+            for ident, item in zip(need, reads, strict=True):
                 base = {"identity": ident, "operation": operation}
                 err = failure or item.error
                 if isinstance(err, NotFound) or (err is None and not item.objects):
@@ -351,13 +352,13 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                     outcomes.append({**base, "status": FAILED, "error": _error(err)})
                 else:
                     mailboxes[ident] = item.objects[0]
-        writes = []
+        writes: list[dict] = []
         for ident in todo:
             if ident in mailboxes:
                 rec, write = decide(ident, mailboxes[ident])
                 if rec is not None:
                     outcomes.append(rec)
-                else:
+                elif write is not None:
                     writes.append(write)
         if writes:
             bk.save_many([w["mbx"] for w in writes], operation=operation)
@@ -377,7 +378,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 for w in writes]
         failure = run_batch(sets)
         written = []
-        for w, item in zip(writes, sets):
+        for w, item in zip(writes, sets, strict=True):
             err = failure or item.error
             if err is not None:
                 outcomes.append({**w["base"], **w["extra"], "status": FAILED, "error": _error(err),
@@ -393,7 +394,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
             reads = [BatchItem("Get-Mailbox", {"Identity": w["key"]}, MAILBOX_SELECT) for w in remaining]
             failure = run_batch(reads)
             still = []
-            for w, item in zip(remaining, reads):
+            for w, item in zip(remaining, reads, strict=True):
                 err = failure or item.error or (None if item.objects else NotFound(
                     f"Get-Mailbox: object '{w['key']}' couldn't be found", status=404, api="exchange"))
                 if err is not None:
@@ -425,7 +426,7 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 if batch_size > 1 and len(wave) > 1:
                     # Spread a small wave over the workers rather than one full batch on one of them.
                     size = max(1, min(batch_size, -(-len(wave) // max(1, int(concurrency)))))
-                    futures = {pool.submit(process_chunk, wave[i:i + size]): None
+                    futures: dict[Future, str | None] = {pool.submit(process_chunk, wave[i:i + size]): None
                                for i in range(0, len(wave), size)}
                 else:
                     futures = {pool.submit(process, ident): ident for ident in wave}

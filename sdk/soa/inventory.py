@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 #: RecipientTypeDetails that can become cloud-managed (user, shared, room and equipment mailboxes).
 ELIGIBLE_TYPES = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")
@@ -117,7 +118,7 @@ def inventory(exchange, *, filter: str | None = None, include_mail_users: bool =
 
 def summarize(rows: list[InventoryRow]) -> dict:
     """Counts: total, eligible, already cloud-managed, eligible and still AD-managed, by type, ineligible reasons."""
-    out = {"total": len(rows), "eligible": 0, "cloudManaged": 0, "toEnable": 0, "byType": {}, "ineligible": {},
+    out: dict[str, Any] = {"total": len(rows), "eligible": 0, "cloudManaged": 0, "toEnable": 0, "byType": {}, "ineligible": {},
            "byClass": {}}
     for r in rows:
         out["byClass"][r.Class] = out["byClass"].get(r.Class, 0) + 1

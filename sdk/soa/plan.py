@@ -75,7 +75,10 @@ def read_identities_csv(path_or_file) -> list[str]:
     is refused with :class:`IdentityCsvError` rather than read as identities."""
     name = path_or_file if isinstance(path_or_file, str) else getattr(path_or_file, "name", "CSV")
     try:
-        fh = open(path_or_file, newline="", encoding="utf-8-sig") if isinstance(path_or_file, str) else path_or_file
+        if isinstance(path_or_file, str):
+            fh = open(path_or_file, newline="", encoding="utf-8-sig")  # noqa: SIM115  (closed in the finally below)
+        else:
+            fh = path_or_file
         try:
             rows = list(csv.reader(fh))
         finally:

@@ -64,7 +64,12 @@ def capture_baseline(exchange, identities) -> dict[str, dict]:
 def verify(run: RunResult | Checkpoint | str | None, exchange, *, baseline: dict[str, dict] | None = None
            ) -> VerifyReport:
     """Compare each mailbox's current flag and Exchange attributes with the expected state."""
-    expected = baseline if baseline is not None else baseline_from(run)
+    if baseline is not None:
+        expected = baseline
+    elif run is not None:
+        expected = baseline_from(run)
+    else:
+        raise ValueError("verify needs a run result, a checkpoint (or its path) or a baseline")
     report = VerifyReport()
     for ident, want in expected.items():
         try:

@@ -110,7 +110,7 @@ def test_two_concurrent_toggles_of_one_mailbox_end_consistent_and_both_audited(a
         start = threading.Barrier(2)
         statuses = []
 
-        def toggle(value):
+        def toggle(value, start=start, statuses=statuses):
             client = app.test_client()
             start.wait()
             statuses.append(_set_mailbox(client, tenant.id, exo, mbx.user_principal_name, value).status_code)

@@ -42,7 +42,7 @@ class Server:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(data_dir.parent / f"serve-{self.port}.log", "wb")
+        self.log = open(data_dir.parent / f"serve-{self.port}.log", "wb")  # noqa: SIM115  (the server's log, closed at stop)
         self.proc = subprocess.Popen(
             SERVE + ["--data-dir", str(data_dir), "--port", str(self.port), "--no-tls", "--no-demo",
                      "--threads", "8", *extra],

@@ -36,7 +36,8 @@ def _blocked(code: str, *argv: str) -> subprocess.CompletedProcess:
 def test_sdk_and_cli_run_without_the_server_stack():
     r = _blocked("import sys; from sdk.cli import main; sys.exit(main(['--help']))")
     assert r.returncode == 0 and "usage: hybridsoa" in r.stdout, r.stderr
-    r = _blocked("import sdk, sdk.soa, sdk.graph, sdk.exchange; from sdk import connect, Settings;"
+    r = _blocked("import sdk, sdk.soa, sdk.graph, sdk.exchange;"
+                 "from sdk import connect, Settings;"
                  "assert 'flask' not in sys.modules; print('ok')")
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     r = _blocked("import sys; from mockserver.cli import main; sys.exit(main(['serve']))")

@@ -307,8 +307,8 @@ def test_the_proxy_speaks_tls_with_the_microsoft_names(mock_proxy):
 # ------------------------------------------------------------------------------------------ as users serve it
 @pytest.mark.slow  # a real `hybridsoa-mock serve` (granian worker process)
 def test_serve_with_proxy_port_shares_the_direct_ports_tenants(tmp_path, monkeypatch):
-    from tests.e2e.test_identity_serve import Served, _free_port
     from mockserver.server import DEMO_TENANT_ID
+    from tests.e2e.test_identity_serve import Served, _free_port
     port, proxy_port = _free_port(), _free_port()
     served = Served("--port", str(port), "--proxy-port", str(proxy_port), "--data-dir", str(tmp_path))
     try:
@@ -335,3 +335,41 @@ def test_serve_with_proxy_port_shares_the_direct_ports_tenants(tmp_path, monkeyp
         assert refused.startswith(b"HTTP/1.1 403 ") and b"example.com" in refused
     finally:
         served.stop()
+
+
+# --------------------------------------------------------------------------------------- hostile connections
+def _tunnel_open(proxy) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=30)
+    sock.sendall(b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: graph.microsoft.com:443\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    return sock
+
+
+def test_stalled_and_reset_handshakes_do_not_stop_the_proxy(proxied):
+    stalled = _tunnel_open(proxied)                      # never starts TLS
+    reset = _tunnel_open(proxied)
+    reset.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # half a ClientHello, then a reset
+    reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    reset.close()
+    try:
+        assert requests.get(f"{LOGIN}/common/discovery/instance", timeout=30).status_code == 400
+    finally:
+        stalled.close()
+
+
+def test_connections_beyond_the_bound_get_503(mock_server):
+    from mockserver.proxy import ProxyServer, proxy_hosts
+    from mockserver.tls import ensure_proxy_tls
+    proxy = ProxyServer(mock_server.app, ensure_proxy_tls(mock_server.tls.ca.parent, proxy_hosts()),
+                        max_connections=2).start()
+    held = [socket.create_connection(("127.0.0.1", proxy.port), timeout=30) for _ in range(2)]
+    try:
+        answer = _raw(proxy, b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 1" in answer
+    finally:
+        for sock in held:
+            sock.close()
+        proxy.stop()

@@ -34,8 +34,9 @@ def test_report_shows_both_baselines_and_the_target_ratios():
     gunicorn = [_run(500, 1.00), _run(500, 1.10), _run(400, 1.00)]
     granian = [_run(1000, 0.40), _run(1000, 0.45), _run(1250, 0.50)]
     durable = [_run(880, 0.50), _run(810, 0.60), _run(700, 0.55)]
-    rounds = list(zip(mock, gunicorn))
-    load = {"rounds": rounds, "granian_rounds": list(zip(mock, granian)), "durable_rounds": list(zip(durable, mock)),
+    rounds = list(zip(mock, gunicorn, strict=True))
+    load = {"rounds": rounds, "granian_rounds": list(zip(mock, granian, strict=True)),
+            "durable_rounds": list(zip(durable, mock, strict=True)),
             "mock": bench._median_run(mock), "baseline": bench._median_run(gunicorn),
             "baseline_granian": bench._median_run(granian), "durable": bench._median_run(durable),
             "moto": _run(200, 5.0), "mock_half": _run(500, 1.1, p99=12), "responseBytes": 238,

@@ -22,15 +22,21 @@ def _tree(path: Path) -> ast.Module:
 
 def _public_definitions(tree: ast.Module):
     """Module-level functions and classes and the methods of module-level classes (nested functions are
-    implementation detail) whose name does not start with an underscore."""
+    implementation detail) whose name does not start with an underscore. ``@overload`` signatures are typing
+    only: the implementation after them carries the docstring."""
     defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     for node in tree.body:
-        if isinstance(node, defs) and not node.name.startswith("_"):
+        if isinstance(node, defs) and not node.name.startswith("_") and not _is_overload(node):
             yield node.name, node
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             for item in node.body:
-                if isinstance(item, defs) and not item.name.startswith("_"):
+                if isinstance(item, defs) and not item.name.startswith("_") and not _is_overload(item):
                     yield f"{node.name}.{item.name}", item
+
+
+def _is_overload(node: ast.AST) -> bool:
+    decorators = getattr(node, "decorator_list", [])
+    return any(ast.unparse(d) in ("overload", "typing.overload") for d in decorators)
 
 
 def _rel(path: Path) -> str:

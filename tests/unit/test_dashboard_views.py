@@ -1,5 +1,5 @@
-"""The dashboard's read models (``mockserver.domain.read_models``): incremental counts agree with a recount, filters,
-the mailbox → Entra user → AD join on the source anchor, and Exchange ↔ AD drift."""
+"""The dashboard's read models (``mockserver.domain.read_models``): incremental counts agree with a recount,
+filters, the mailbox → Entra user → AD join on the source anchor, and Exchange ↔ AD drift."""
 from __future__ import annotations
 
 from collections import Counter

@@ -1,6 +1,7 @@
 """The user docs hold together: every relative link in README.md and docs/*.md reaches a file of the repository
 (and, with ``#anchor``, a heading in it), no doc points outside the repository, and docs/control-plane.md's route
 table names every route the control plane registers."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,11 @@ _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _LINK = re.compile(r"(?<!\!)\[(?:[^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.M)
 #: Things that live only outside this repository (the project's steering notes, the machine it was built on).
-_OUTSIDE = re.compile(r"shared/DESIGN|shared/reference|DESIGN\.md|steering repo|/work/|wire-formats|"
-                      r"domain-behaviour|graph-v1\.0\.csdl|peers\.md", re.I)
+_OUTSIDE = re.compile(
+    r"shared/DESIGN|shared/reference|DESIGN\.md|steering repo|/work/|wire-formats|"
+    r"domain-behaviour|graph-v1\.0\.csdl|peers\.md",
+    re.I,
+)
 
 
 def _prose(text: str) -> str:
@@ -118,9 +122,12 @@ def _documented_control_routes(text: str) -> set[tuple[str, str]]:
 
 def test_control_plane_doc_names_every_route():
     app = create_app(TenantRegistry(seed=0))
-    registered = {(method, re.sub(r"<[^>]*>", "{}", rule.rule))
-                  for rule in app.url_map.iter_rules() if rule.rule.startswith("/_mock")
-                  for method in rule.methods - {"HEAD", "OPTIONS"}}
+    registered = {
+        (method, re.sub(r"<[^>]*>", "{}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/_mock")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert ("POST", "/_mock/tenants") in registered and len(registered) > 30
     documented = _documented_control_routes((ROOT / "docs" / "control-plane.md").read_text(encoding="utf-8"))
     missing = sorted(registered - documented)
@@ -131,14 +138,25 @@ def test_the_checks_detect_what_they_should(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "b.md").write_text("# B\n\n## The `x` part: one, two\n\n```sh\n# not a heading\n```\n")
     doc = tmp_path / "docs" / "a.md"
-    doc.write_text("[ok](b.md) [ok](b.md#the-x-part-one-two) [ok](#a) [web](https://learn.microsoft.com/x)\n"
-                   "# A\n[gone](c.md) [anchor](b.md#not-a-heading) [up](../../elsewhere.md) [abs](/etc/x.md)\n"
-                   "`[in code](nowhere.md)`\n")
-    assert broken_links(doc, tmp_path) == ["c.md (no such file)", "b.md#not-a-heading (no heading "
-                                           "#not-a-heading in b.md)", "../../elsewhere.md (outside the repository)",
-                                           "/etc/x.md (absolute path)"]
+    doc.write_text(
+        "[ok](b.md) [ok](b.md#the-x-part-one-two) [ok](#a) [web](https://learn.microsoft.com/x)\n"
+        "# A\n[gone](c.md) [anchor](b.md#not-a-heading) [up](../../elsewhere.md) [abs](/etc/x.md)\n"
+        "`[in code](nowhere.md)`\n"
+    )
+    assert broken_links(doc, tmp_path) == [
+        "c.md (no such file)",
+        "b.md#not-a-heading (no heading #not-a-heading in b.md)",
+        "../../elsewhere.md (outside the repository)",
+        "/etc/x.md (absolute path)",
+    ]
     assert outside_references("see shared/DESIGN.md and reference/wire-formats.md §1.5; shared mailboxes") == [
-        "shared/DESIGN", "wire-formats"]
+        "shared/DESIGN",
+        "wire-formats",
+    ]
     table = "| `GET\\|PATCH /_mock/tenants/{t}/sync` | x |\n| `POST /_mock/tenants`, `DELETE /_mock/x/{id}` | y |\n"
-    assert _documented_control_routes(table) == {("GET", "/_mock/tenants/{}/sync"), ("PATCH", "/_mock/tenants/{}/sync"),
-                                                 ("POST", "/_mock/tenants"), ("DELETE", "/_mock/x/{}")}
+    assert _documented_control_routes(table) == {
+        ("GET", "/_mock/tenants/{}/sync"),
+        ("PATCH", "/_mock/tenants/{}/sync"),
+        ("POST", "/_mock/tenants"),
+        ("DELETE", "/_mock/x/{}"),
+    }

@@ -246,3 +246,24 @@ def test_rows_of_a_whole_tenant_write_cut_short_are_swept_on_restart(tmp_path):
     assert again.db.execute("SELECT COUNT(*) FROM meta WHERE name LIKE 'writing:%'").fetchone()[0] == 0
     assert [t.id for t in reopened.list()] == [kept.id]
     again.close()
+
+
+def test_synchronous_normal_by_default_and_full_on_request(tmp_path):
+    registry = TenantRegistry(seed=1)
+    store = open_store(registry, str(tmp_path / "a"), snapshot)
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: survives kill -9 (WAL in the OS cache)
+    store.close()
+    store = open_store(TenantRegistry(seed=1), str(tmp_path / "b"), snapshot, "full")
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: an fsync per group commit
+    store.close()
+    with pytest.raises(ValueError):
+        open_store(TenantRegistry(seed=1), str(tmp_path / "c"), snapshot, "off")
+
+
+def test_serve_takes_the_synchronous_option():
+    from mockserver import cli
+    args = cli._parser().parse_args(["serve", "--synchronous", "full"])
+    assert args.synchronous == "full"
+    assert cli._parser().parse_args(["serve"]).synchronous == "normal"
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["serve", "--synchronous", "off"])

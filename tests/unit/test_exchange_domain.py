@@ -290,7 +290,7 @@ def test_tenant_option_seeds_cloud_mailboxes_and_mail_users(make_tenant):
     assert len(run(tenant, "Get-Mailbox", {"Filter": "IsDirSynced -eq $false"}).values) == 4
     with pytest.raises(InvalidArgument, match="isn't synchronized"):
         run(tenant, "Set-Mailbox", {"Identity": "cloud1", "IsExchangeCloudManaged": True})
-    with pytest.raises(InvalidArgument, match="options.mailUsers"):
+    with pytest.raises(InvalidArgument, match=r"options\.mailUsers"):
         make_tenant(name="badopt", seed=8, mailboxes=1, options={"mailUsers": -1})
 
 

@@ -10,8 +10,16 @@ import certifi
 import pytest
 from cryptography import x509
 
-from mockserver.proxy import (EMULATED_HOSTS, Request, RequestReader, build_environ, connect_refusal,
-                              parse_connect_target, proxy_hosts, serialize_response)
+from mockserver.proxy import (
+    EMULATED_HOSTS,
+    Request,
+    RequestReader,
+    build_environ,
+    connect_refusal,
+    parse_connect_target,
+    proxy_hosts,
+    serialize_response,
+)
 from mockserver.tls import ensure_ca_bundle, ensure_proxy_tls, ensure_tls
 from sdk.clouds import CLOUDS
 

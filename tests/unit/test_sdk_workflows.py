@@ -3,6 +3,7 @@ with exactly-once outcomes, dry-run, waves and halting, adaptive rate, verify, d
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -111,13 +112,13 @@ def test_resume_after_a_kill_between_write_and_checkpoint_is_exactly_once(tmp_pa
     # Simulate the process dying right after sending the third item's Set-Mailbox: a start record, the change
     # applied on the service, no done record, and a torn last line.
     header_plan = plan(ids, [10])
-    lines = open(cp_path).read().splitlines()
+    lines = Path(cp_path).read_text().splitlines()
     hdr = json.loads(lines[0])
     hdr["items"], hdr["plan"] = header_plan.identities, header_plan.fingerprint()
     lines[0] = json.dumps(hdr)
     lines.append(json.dumps({"type": "start", "identity": ids[2]}))
     lines.append('{"type":"done","identity":"' + ids[3][:3])          # torn write
-    open(cp_path, "w").write("\n".join(lines))
+    Path(cp_path).write_text("\n".join(lines))
     svc.mailboxes[next(m for m in svc.mailboxes if svc.mailboxes[m]["Alias"] == ids[2])]["IsExchangeCloudManaged"] = True
     before = len(_sets(svc))
     res = enable(exo, header_plan, checkpoint=cp_path, concurrency=2)

@@ -26,7 +26,8 @@ def get_audit(tenant_key: str):
     get:
       parameters:
         - {name: api, in: query, schema: {type: string}, description: "exchange, graph, control, ..."}
-        - {name: operation, in: query, schema: {type: string}, description: "Cmdlet or operation name (case-insensitive)."}
+        - {name: operation, in: query, schema: {type: string},
+           description: "Cmdlet or operation name (case-insensitive)."}
         - {name: target, in: query, schema: {type: string}}
         - {name: caller, in: query, schema: {type: string}, description: "UPN, app id or object id of the caller."}
         - {name: succeeded, in: query, schema: {type: boolean}}

@@ -91,7 +91,7 @@ def _operations(view, methods: list[str], endpoint: str) -> dict:
         op.setdefault("tags", [_tag(view)])
         op.setdefault("operationId", f"{endpoint.split('.', 1)[-1]}_{method}")
         responses = op.get("responses") if isinstance(op.get("responses"), dict) else {}
-        for status, response in list(responses.items()):
+        for response in list(responses.values()):
             if isinstance(response, dict):
                 response.setdefault("description", "")
         if not any(str(s).startswith("2") for s in responses):

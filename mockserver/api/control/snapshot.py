@@ -60,10 +60,11 @@ def put_snapshot(t):
         if not _NAME.match(new_name):
             raise ControlError(400, "ValidationError", "name must be 1-48 lowercase letters, digits or hyphens.")
         with reg.lock:
-            if reg.find(new_name) is not None or (new_id and reg.find(new_id) is not None):
+            # known(): a tenant a restart has not loaded yet counts too, without loading it under the registry lock.
+            if reg.known(new_name) or (new_id and reg.known(new_id)):
                 raise Conflict(f"A tenant named '{new_name}' already exists.")
             tenant = snapshot.restore_tenant(doc, tenant_id=new_id, name=new_name)
-            if reg.find(tenant.id) is not None:
+            if reg.known(tenant.id):
                 raise Conflict(f"A tenant with id '{tenant.id}' already exists.")
             reg.tenants[tenant.id] = tenant
         for hook in reg.on_tenant_created:

@@ -355,7 +355,7 @@ def faults_view(tenant) -> dict:
     rules = [r if isinstance(r, dict) else {"rule": r} for r in rules]
     columns: list[str] = []
     for rule in rules:
-        for key, value in rule.items():
+        for key in rule:
             if key not in columns and any(r.get(key) not in (None, "", [], {}) for r in rules):
                 columns.append(key)
     rows = [[fmt_value(r.get(c)) for c in columns] for r in rules]

@@ -3,4 +3,4 @@ from . import (
     admin_api,  # noqa: F401  (registers the documented Admin API v2.0 endpoints on bp)
     invoke,  # noqa: F401  (registers the InvokeCommand and $batch routes on bp)
 )
-from .blueprint import bp
+from .blueprint import bp  # noqa: F401  (the app registers it)

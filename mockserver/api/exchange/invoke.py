@@ -141,7 +141,8 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
     page = result.values[skip: skip + page_size]
     base = base_url
     body = {
-        "@odata.context": f"{base}/adminapi/{route}/{req.tenant_segment}/$metadata#Collection(Exchange.GenericHashTable)",
+        "@odata.context": f"{base}/adminapi/{route}/{req.tenant_segment}/$metadata"
+                          "#Collection(Exchange.GenericHashTable)",
         "adminapi.warnings@odata.type": "#Collection(String)",
         "@adminapi.warnings": list(result.warnings),
         "value": [annotate(obj, select) for obj in page] if page else [],
@@ -226,7 +227,7 @@ def answer_batch(tenant: Tenant | None, environ: dict, tenant_key: str, body: Ex
         return render(tenant, caller, status, out, headers)
     base = _base_url(environ)
     responses = []
-    for item, call in zip(requests_, body.batch, strict=True):
+    for item, call in zip(requests_, body.batch, strict=True):  # both are body["requests"], item by item
         sub_id = clip(item.get("id", len(responses) + 1))
         url = item.get("url") if isinstance(item.get("url"), str) else ""
         parts = urlsplit(url)

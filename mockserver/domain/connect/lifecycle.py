@@ -137,7 +137,7 @@ def _changed(collection, seq: int):
     collection itself rather than deduplicating its whole change log (the first request after seeding a big
     tenant paid ~1 s for that at 100,000 mailboxes)."""
     if seq == 0:
-        return zip(collection.keys(), collection.values())
+        return zip(collection.keys(), collection.values(), strict=True)
     return ((key, collection.get(key)) for key in collection.changed_since(seq))
 
 

@@ -36,7 +36,7 @@ class Run:
         self.domain_name = engine.tenant.name + ".local"
         #: Forward-sync deliveries apply at once (zero delay); settings do not change during a cycle.
         self.deliver_now = delay_seconds(engine.tenant) <= 0
-        self._cloud_managed_default = None
+        self._cloud_managed_default: bool | None = None
         self.adds = self.updates = self.deletes = self.unchanged = 0
         self.skipped_cloud_managed = self.exchange_kept_in_cloud_count = self.soft_matched = 0
         self.error_count = 0

@@ -1,1 +1,2 @@
-"""Microsoft Entra ID: the token service (login.microsoftonline.com), directory objects, roles, PIM and the Graph rules."""
+"""Microsoft Entra ID: the token service (login.microsoftonline.com), directory objects, roles, PIM and the Graph
+rules."""

@@ -16,7 +16,7 @@ class Record:
 
     def to_dict(self) -> dict:
         """All fields as JSON-native values."""
-        return asdict(self)
+        return asdict(self)  # type: ignore[call-overload]  # Record is only mixed into dataclasses
 
     @classmethod
     def from_dict(cls, data: dict):
@@ -52,10 +52,11 @@ def _field_kinds(cls) -> dict:
             for part in annotation.split("|"):
                 base = part.strip().split("[", 1)[0]
                 if base not in _KINDS:
-                    kinds = None
+                    cached[f.name] = None  # a kind the check does not understand: not checked
                     break
                 kinds += _KINDS[base]
-            cached[f.name] = kinds
+            else:
+                cached[f.name] = kinds
         _kinds_cache[cls] = cached
     return cached
 

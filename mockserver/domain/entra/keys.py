@@ -7,6 +7,7 @@ import datetime as _dt
 import functools
 import hashlib
 import threading
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -76,7 +77,7 @@ def jwk_for(private_pem: str, kid: str, cert_pem: str | None = None) -> dict:
     pub = load_private_key(private_pem).public_key().public_numbers()
     n = pub.n.to_bytes((pub.n.bit_length() + 7) // 8, "big")
     e = pub.e.to_bytes((pub.e.bit_length() + 7) // 8, "big")
-    jwk = {"kty": "RSA", "use": "sig", "kid": kid, "n": b64url(n), "e": b64url(e)}
+    jwk: dict[str, Any] = {"kty": "RSA", "use": "sig", "kid": kid, "n": b64url(n), "e": b64url(e)}
     if cert_pem:
         der = x509.load_pem_x509_certificate(cert_pem.encode()).public_bytes(serialization.Encoding.DER)
         jwk["x5t"] = b64url(hashlib.sha1(der).digest())

@@ -106,7 +106,7 @@ def subscribed_skus(tenant) -> list[dict]:
 # ------------------------------------------------------------------------------------------- user state
 def enabled_plan_ids(user) -> set[str]:
     """Service plans in effect for a user: every plan of each assigned SKU minus its disabledPlans."""
-    out = set()
+    out: set[str] = set()
     for lic in user.assigned_licenses:
         sku = SKUS_BY_ID.get(lic["skuId"])
         if sku is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 from ..clock import iso, parse_iso
 from ..errors import DomainError, Forbidden, InvalidArgument, NotFound, NotImplementedInMock
@@ -65,13 +66,15 @@ def parse_schedule(info, now: float) -> dict:
         raise InvalidArgument("Invalid value specified for property 'expiration'.")
     kind = expiration.get("type") or ("afterDuration" if expiration.get("duration") else
                                       "afterDateTime" if expiration.get("endDateTime") else "noExpiration")
-    end, duration = None, None
+    end: float | None = None
+    duration: Any = None
     if kind == "afterDuration":
         duration = expiration.get("duration")
         end = start + parse_duration(duration)
     elif kind == "afterDateTime":
         try:
-            end = parse_iso(expiration.get("endDateTime"))
+            # A missing or non-string value raises here and is refused below.
+            end = parse_iso(expiration.get("endDateTime"))  # type: ignore[arg-type]
         except (TypeError, ValueError, AttributeError):
             raise InvalidArgument("Invalid value specified for property 'endDateTime'.") from None
     elif kind not in ("noExpiration", "notSpecified"):
@@ -194,7 +197,7 @@ class PimState:
         handler = getattr(self, f"_{kind}_{action}")
         target, status = handler(principal_id, role_id, scope, schedule, justification, validation_only, now)
         request_id = t.ids.guid()
-        created_by = {"application": None, "device": None, "user": None}
+        created_by: dict[str, Any] = {"application": None, "device": None, "user": None}
         if caller is not None and not caller.is_app:
             created_by["user"] = {"id": caller.object_id, "displayName": None}
         elif caller is not None:

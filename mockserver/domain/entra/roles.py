@@ -18,7 +18,9 @@ BUILTIN_ROLES: dict[str, tuple[str, str]] = {
                            "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities."),
     EXCHANGE_ADMINISTRATOR: ("Exchange Administrator", "Can manage all aspects of the Exchange product."),
     HYBRID_IDENTITY_ADMINISTRATOR: ("Hybrid Identity Administrator",
-                                    "Can manage Active Directory to Microsoft Entra cloud provisioning, Microsoft Entra Connect, pass-through authentication (PTA), password hash synchronization (PHS), seamless single sign-on (seamless SSO), and federation settings."),
+                                    "Can manage Active Directory to Microsoft Entra cloud provisioning, Microsoft Entra Connect, "
+                                    "pass-through authentication (PTA), password hash synchronization (PHS), seamless "
+                                    "single sign-on (seamless SSO), and federation settings."),
     HELPDESK_ADMINISTRATOR: ("Helpdesk Administrator",
                              "Can reset passwords for non-administrators and Helpdesk Administrators."),
     GLOBAL_READER: ("Global Reader", "Can read everything that a Global Administrator can, but not update anything."),

@@ -171,8 +171,8 @@ def _verified(public_pem: str, token: str, api: str) -> dict:
                       options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
 
 
-#: Verified callers by (tenant, api, token, signing key): the signature, audience and tenant checks are pure functions of
-#: those, and a client reuses one token for an hour. The time, app and user checks still run on every call.
+#: Verified callers by (tenant, api, token, signing key): the signature, audience and tenant checks are pure
+#: functions of those, and a client reuses one token for an hour. The time, app and user checks still run on every call.
 _CALLERS: dict[tuple[str, str, str, str], Caller] = {}
 
 

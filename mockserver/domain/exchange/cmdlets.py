@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import errors as exo_errors
 
@@ -144,7 +145,7 @@ class MultiValuedEdit:
 class CmdletContext:
     """What a handler sees: the tenant, the caller, the canonical cmdlet name, warnings and audit fields."""
 
-    tenant: object
+    tenant: Any
     caller: object
     cmdlet: str
     param_names: list[str] = field(default_factory=list)

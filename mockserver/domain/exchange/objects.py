@@ -4,7 +4,9 @@ Get-OrganizationConfig). Values are JSON-native, ``uuid.UUID`` or ``datetime``; 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from ..entra.licensing import has_exchange_plan
 from .identity_resolution import owner_of, user_name
@@ -124,11 +126,11 @@ _CHEAP_MAILBOX_PROPERTIES = {
     "ExternalDirectoryObjectId": lambda m: m.external_directory_object_id or "",
     "IsExchangeCloudManaged": lambda m: bool(m.is_exchange_cloud_managed),
     "ImmutableId": lambda m: m.immutable_id or "",
-    **{f"CustomAttribute{i}": (lambda i: lambda m: _attr(m.custom_attributes[i - 1]))(i) for i in range(1, 16)},
+    **{f"CustomAttribute{i}": (lambda n: lambda m: _attr(m.custom_attributes[n - 1]))(i) for i in range(1, 16)},
 }
 
 
-def mailbox_filter_view(names) -> object | None:
+def mailbox_filter_view(names) -> Callable[[Any], dict] | None:
     """A function giving just the ``names`` properties of a mailbox's Get-Mailbox output (for evaluating a
     ``-Filter`` before building whole objects), or None when one of them needs the whole object."""
     getters = [(name, _CHEAP_MAILBOX_PROPERTIES.get(name)) for name in names]
@@ -189,7 +191,8 @@ def user_object(tenant, user, mbx=None) -> dict:
 
 
 def org_config_object(tenant) -> dict:
-    """Get-OrganizationConfig output; the tenant-level default reads back as BlockExchangeProvisioningFromOnPremEnabled."""
+    """Get-OrganizationConfig output; the tenant-level default reads back as
+    BlockExchangeProvisioningFromOnPremEnabled."""
     cfg = tenant.org_config
     cloud_default = bool(cfg.get("ExchangeAttributesCloudManagedByDefault"))
     obj = {

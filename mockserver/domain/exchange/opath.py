@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, cast
 
 from .. import bounds
 from ..wildcard import compile_wildcard
@@ -43,13 +44,14 @@ def _filter_error(text: str, detail: str, position: int):
 
 def tokenize(text: str) -> list[tuple[str, str, int]]:
     """(kind, value, 1-based position) tokens; raises on characters no token matches."""
-    out, pos, end = [], 0, len(text.rstrip())
+    out: list[tuple[str, str, int]] = []
+    pos, end = 0, len(text.rstrip())
     match, append = _TOKEN.match, out.append
     while pos < end:
         m = match(text, pos)
         if m is None:
             raise _Syntax(len(text) - len(text[pos:].lstrip()) + 1)
-        kind = m.lastgroup
+        kind = cast(str, m.lastgroup)  # every alternative of the token pattern is a named group
         value = m.group(kind)
         if kind == "op":
             value = value.lower()
@@ -269,7 +271,7 @@ def _getter(prop: str):
 def _comparison(prop: str, op: str, value):
     get = _getter(prop)
     if op == "-eq":
-        test = lambda o: _equals(get(o), value)  # noqa: E731
+        test: Any = lambda o: _equals(get(o), value)  # noqa: E731
         # Remembered so an -or chain of equalities on one property becomes one set lookup (_merge_equalities).
         test.equality = (prop, value) if value is not _NULL else None
         return test

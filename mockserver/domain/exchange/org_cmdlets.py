@@ -1,7 +1,7 @@
 """Organization cmdlets: Get-OrganizationConfig and Set-OrganizationConfig with the tenant-level default for
 new synced mailboxes (-ExchangeAttributesCloudManagedByDefault / -ExchangeAttributesServerManagedByDefault,
-read back as BlockExchangeProvisioningFromOnPremEnabled). ``tenant.org_config["ExchangeAttributesCloudManagedByDefault"]``
-is the source of truth the sync engine reads."""
+read back as BlockExchangeProvisioningFromOnPremEnabled).
+``tenant.org_config["ExchangeAttributesCloudManagedByDefault"]`` is the source of truth the sync engine reads."""
 from __future__ import annotations
 
 from . import rules

@@ -69,8 +69,8 @@ _GUID_FIELDS_LE = struct.Struct("<IHH8s")
 
 def consistency_guid_for(object_guid: str) -> str:
     """ms-DS-ConsistencyGuid as Entra Connect exports it (base64 of the objectGUID bytes) = onPremisesImmutableId."""
-    # The canonical 8-4-4-4-12 form (every GUID the mock makes) without a UUID object (~2.5x faster; seeding
-    # computes one per AD user); anything else goes through uuid.UUID and its parsing rules and errors.
+    # The canonical form (every GUID the mock makes) skips uuid.UUID, which seeding would call once per AD user;
+    # any other form goes through uuid.UUID and its parsing rules and errors.
     if len(object_guid) == 36 and object_guid[8] == object_guid[13] == object_guid[18] == object_guid[23] == "-":
         try:
             b = bytes.fromhex(object_guid.replace("-", ""))

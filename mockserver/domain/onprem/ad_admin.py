@@ -8,12 +8,12 @@ import base64
 import binascii
 
 from ..clock import iso
+from ..connect.sync_rules import in_scope
 from ..errors import Conflict, InvalidArgument, NotFound
 from .ad import EXO_TO_REMOTE_TYPE, ONPREM_MAIL_USER, ONPREM_MAILBOX_TYPES, REMOTE_USER_MAILBOX, ADUser
 
 #: msExchRecipientTypeDetails values the control plane can create (remote, on-premises, mail user).
 KNOWN_KINDS = frozenset(EXO_TO_REMOTE_TYPE.values()) | frozenset(ONPREM_MAILBOX_TYPES) | {ONPREM_MAIL_USER}
-from ..connect.sync_rules import in_scope
 
 _STRING = "string"
 _STRINGS = "strings"

@@ -66,5 +66,5 @@ def _http_error(exc: HTTPException):
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
     # A bug must still answer in Graph's shape (generalException), never as an HTML traceback.
-    current_app.logger.exception("graph handler failed")
+    current_app.logger.exception("graph handler failed")  # noqa: LOG004  (Flask runs handlers inside its except)
     return error_response(500, "generalException", f"The mock hit an internal error ({type(exc).__name__}).")

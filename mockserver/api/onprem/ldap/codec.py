@@ -101,7 +101,7 @@ def decode(data: bytes) -> Request:
     """One LDAPMessage from exactly its bytes; ProtocolError for anything pyasn1 or the schema refuses."""
     try:
         message, rest = decoder.decode(data, asn1Spec=_LDAPMessage())
-    except Exception as exc:  # pyasn1 raises several types (and RecursionError on absurd nesting)
+    except Exception as exc:  # noqa: BLE001  (pyasn1 raises several types, and RecursionError on absurd nesting)
         raise ProtocolError(f"undecodable message: {type(exc).__name__}") from None
     if rest:
         raise ProtocolError("trailing bytes after the message")
@@ -117,7 +117,7 @@ def decode(data: bytes) -> Request:
                     bool(control["criticality"]) if control["criticality"].isValue else False,
                     value.asOctets() if value.isValue else None)
         return Request(int(message["messageID"]), name, component, controls)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (any pyasn1 access error means the message is malformed)
         raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
 
 
@@ -254,7 +254,7 @@ def paged_request(value: bytes | None) -> tuple[int, bytes]:
     try:
         decoded, rest = decoder.decode(value, asn1Spec=RealSearchControlValue())
         size, cookie = int(decoded["size"]), decoded["cookie"].asOctets()
-    except Exception:
+    except Exception:  # noqa: BLE001  (pyasn1 raises several types for a damaged value)
         raise ProtocolError("the paged results control value is not a realSearchControlValue") from None
     if rest or size < 0:
         raise ProtocolError("the paged results control value is not a realSearchControlValue")

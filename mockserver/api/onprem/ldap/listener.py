@@ -74,11 +74,10 @@ class _Handler(socketserver.BaseRequestHandler):
                 if not chunk:
                     return
                 buffer += chunk
-                if size == -1 and len(buffer) > 16:
-                    # Sixteen bytes always hold a definite length; still -1 means it is not BER.
-                    if codec.message_size(buffer) == -1:
-                        sock.sendall(codec.notice_of_disconnection("not an LDAP message"))
-                        return
+                # Sixteen bytes always hold a definite length; still -1 means it is not BER.
+                if size == -1 and len(buffer) > 16 and codec.message_size(buffer) == -1:
+                    sock.sendall(codec.notice_of_disconnection("not an LDAP message"))
+                    return
                 continue
             data, buffer = buffer[:size], buffer[size:]
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ... import bounds
 from ...errors import InvalidArgument
@@ -64,7 +65,7 @@ def tokenize(text: str) -> list[Token]:
         m = _TOKEN_RE.match(text, pos)
         if not m:
             raise _syntax_error(pos, text)
-        kind = m.lastgroup
+        kind = m.lastgroup or ""  # every alternative of the token pattern is a named group
         raw = m.group(kind)
         if kind == "string":
             out.append(Token("lit", raw[1:-1].replace("''", "'"), pos))
@@ -261,7 +262,8 @@ class _Parser:
         self.enter(self.take("("))
         self.info.properties.add("/".join(parts))
         self.info.functions.add(kind)
-        if self.peek() is not None and self.peek().kind == ")":
+        nxt = self.peek()
+        if nxt is not None and nxt.kind == ")":
             self.i += 1
             self.depth -= 1
             return ("any", parts, None, None, kind)
@@ -301,7 +303,8 @@ def _merge_equalities(terms: list) -> list:
     merged = {path for path, values in groups.items() if len(values) > 1}
     if not merged:
         return terms
-    out, done = [], set()
+    out: list = []
+    done: set = set()
     for term in terms:
         path = tuple(term[2][1]) if term[0] == "cmp" and term[2][0] == "prop" else None
         if path in merged and term[1] == "eq" and term[3][0] == "lit" and _hashable(term[3][1]):
@@ -314,7 +317,7 @@ def _merge_equalities(terms: list) -> list:
 
 
 def _resolve(obj: dict, parts: list[str]):
-    value = obj
+    value: Any = obj
     for part in parts:
         if not isinstance(value, dict):
             return None

@@ -34,7 +34,8 @@ def direct_reports(tenant, user: EntraUser, index: dict | None = None) -> list[E
 def manager_chain(tenant, user: EntraUser, levels: int) -> list[EntraUser]:
     """Managers above ``user``, nearest first, at most ``levels`` of them (-1 = up to the root); a reference
     cycle stops the walk at the first repeated user."""
-    chain, seen = [], {user.id}
+    chain: list = []
+    seen = {user.id}
     current = user
     while levels < 0 or len(chain) < levels:
         nxt = manager_of(tenant, current)

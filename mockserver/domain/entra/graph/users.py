@@ -197,9 +197,9 @@ def _check_value(name: str, value) -> None:
         if not isinstance(value, dict) or any(k not in _EXT_KEYS and not k.startswith("@odata") for k in value) \
                 or any(v is not None and not isinstance(v, str) for k, v in value.items() if k in _EXT_KEYS):
             raise bad
-    elif kind == "passwordProfile":
-        if not isinstance(value, dict) or not isinstance(value.get("password", ""), str):
-            raise bad
+    elif kind == "passwordProfile" and (not isinstance(value, dict)
+                                        or not isinstance(value.get("password", ""), str)):
+        raise bad
     if isinstance(value, str) and len(value) > 1024:
         raise bad
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import Conflict, InvalidArgument, NotFound
 from . import builtin as rbac_builtin
@@ -33,6 +35,27 @@ class RbacAdministration:
     """Changes to custom roles, role entries, scopes, service principals and assignments (built-ins are fixed)."""
 
     generation = 0
+
+    if TYPE_CHECKING:
+        # What the host class (ExchangeRbac in engine.py) supplies; declared so the type checker sees the mixin's
+        # contract rather than an attribute it cannot find.
+        tenant: Any
+        custom_roles: dict[str, ManagementRole]
+        scopes: dict[str, ManagementScope]
+        custom_assignments: dict[str, RoleAssignment]
+        service_principals: dict[str, ExoServicePrincipal]
+        group_members: dict[str, list[str]]
+
+        def role(self, identity: str) -> ManagementRole: ...
+        def _role_or_none(self, name: str) -> ManagementRole | None: ...
+        def children(self, role: ManagementRole) -> list[ManagementRole]: ...
+        def group(self, identity: str) -> Any: ...
+        def assignments(self) -> list[RoleAssignment]: ...
+        def assignment(self, identity: str) -> RoleAssignment: ...
+        def scope(self, identity: str) -> ManagementScope: ...
+        def service_principal(self, identity: str) -> ExoServicePrincipal: ...
+        def not_found(self, identity: Any) -> NotFound: ...
+        def compile_filter(self, text: str) -> Callable[[Any], bool]: ...
 
     def changed(self) -> None:
         """Record that Exchange RBAC state changed (cached authorization decisions are stale)."""
@@ -289,6 +312,7 @@ class RbacAdministration:
             g = self.resolve_security_group(security_group)
             kind, assignee_id, assignee_name = "SecurityGroup", g.id, g.display_name
         else:
+            assert app is not None  # exactly one of the three was given (checked above)
             sp = self.service_principal(app)
             kind, assignee_id, assignee_name = "ServicePrincipal", sp.object_id, sp.display_name
         scope_name = None

@@ -301,7 +301,7 @@ class ExchangeRbac(RbacAdministration):
             key = a.role.lower()
             role = builtins.get(key) or custom.get(key)
             entry = role.entry(cmdlet_name) if role is not None else None
-            if entry is not None:
+            if role is not None and entry is not None:
                 real_name = entry[0]
                 holders.append((a, _lowered(role, entry)))
         if not holders:
@@ -343,7 +343,7 @@ class ExchangeRbac(RbacAdministration):
         """Whether ``mailbox`` is inside a management scope's recipient filter."""
         try:
             predicate = self.compile_filter(scope.recipient_restriction_filter)
-        except Exception:  # a scope whose filter no longer parses covers nothing (fails closed)
+        except Exception:  # noqa: BLE001  (a scope whose filter no longer parses covers nothing: fails closed)
             return False
         return bool(predicate(mailbox))
 

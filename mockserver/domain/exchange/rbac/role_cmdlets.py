@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
+from ...errors import NotFound
 from ...wildcard import compile_wildcard
 from .. import errors as exo_errors
 from ..cmdlets import Param, register_cmdlet
@@ -28,7 +30,7 @@ def _names(value) -> list[str]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
-    out = []
+    out: list[str] = []
     for item in items:
         out.extend(part.strip() for part in str(item).split(",") if part.strip())
     return out
@@ -150,7 +152,7 @@ def get_role_group_member(ctx, params):
     rbac = ctx.tenant.rbac
     group = rbac.group(params["Identity"])
     out = []
-    for name, role_id in group.linked:
+    for name, _role_id in group.linked:
         guid = _guid(rbac_guid(ctx.tenant, name))
         out.append({"Name": name, "Identity": name, "Id": name, "DisplayName": name, "Alias": name,
                     "RecipientType": "Group", "RecipientTypeDetails": "RoleGroup", "Guid": guid,
@@ -245,7 +247,7 @@ def _assignee_assignments(rbac, identity: str) -> list:
         return [a for a in rbac.assignments() if a.assignee_type == "RoleGroup" and a.assignee_id == group.name]
     try:
         sp = rbac.service_principal(identity)
-    except Exception:  # not a service principal: try users next
+    except NotFound:  # not a service principal: try users next
         sp = None
     if sp is not None:
         return rbac.principal_assignments(sp.object_id, is_app=True, app_id=sp.app_id)
@@ -415,7 +417,7 @@ def remove_service_principal(ctx, params):
 
 
 # ------------------------------------------------------------------------------------------ registry
-_ID0 = {"type": "Identity", "position": 0}
+_ID0: dict[str, Any] = {"type": "Identity", "position": 0}
 _RESULT = Param("ResultSize", "Unlimited")
 
 RBAC_CMDLETS = (
