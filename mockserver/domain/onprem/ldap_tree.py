@@ -208,14 +208,7 @@ def authenticate(registry, name: str, password: str):
         except DirectoryError:
             wanted = None
     if wanted is not None:
-        if wanted[0] == "upn":
-            # The UPN names the tenant's domain: look that one tenant up instead of listing them all (after a
-            # restart, listing would load every tenant from disk).
-            found = registry.find(wanted[1].rpartition("@")[2])
-            tenants = [found] if found is not None else []
-        else:
-            tenants = registry.list()
-        for tenant in tenants:
+        for tenant in registry.list():
             if wanted[0] == "upn":
                 match = wanted[1] == f"{SERVICE_ACCOUNT}@{tenant.domain}".lower()
             elif wanted[0] == "netbios":
