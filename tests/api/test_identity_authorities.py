@@ -42,8 +42,9 @@ def test_openid_configuration_has_the_tenantid_placeholder(client, tenants, auth
     assert config["device_authorization_endpoint"] == f"{BASE}/{authority}/oauth2/v2.0/devicecode"
     assert config["jwks_uri"] == f"{BASE}/{authority}/discovery/v2.0/keys"
     assert config["tenant_region_scope"] is None
-    kids = {k["kid"] for k in client.get(f"/{authority}/discovery/v2.0/keys").get_json()["keys"]}
-    assert kids == {t.signing_kid for t in tenants}
+    keys = client.get(f"/{authority}/discovery/v2.0/keys").get_json()["keys"]
+    assert {k["kid"] for k in keys} == {t.signing_kid for t in tenants}
+    assert {k["issuer"] for k in keys} == {f"{BASE}/{{tenantid}}/v2.0"}
 
 
 def test_consumers_metadata_names_the_microsoft_account_tenant(client):

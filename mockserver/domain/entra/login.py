@@ -481,7 +481,8 @@ def audience_jwks(tenants) -> dict:
     found: dict[str, dict] = {}
     for tenant in tenants:
         for jwk in jwks(tenant)["keys"]:
-            found.setdefault(jwk["kid"], jwk)
+            # Entra's /common and /organizations key sets name the placeholder issuer, as their metadata does.
+            found.setdefault(jwk["kid"], dict(jwk, issuer="https://login.microsoftonline.com/{tenantid}/v2.0"))
     return {"keys": list(found.values())}
 
 
