@@ -156,3 +156,16 @@ def test_device_code_errors_on_organizations(client, tenants):
     _error(client.post("/organizations/oauth2/v2.0/token", data={"grant_type": DEVICE_CODE_GRANT,
                                                                  "device_code": "nope"}),
            400, "invalid_grant", 70000)
+
+
+@pytest.mark.parametrize("form", [
+    {"grant_type": "password", "username": "@@@", "password": "x"},
+    {"grant_type": "password", "username": "a@" + "b" * 5000, "password": "x"},
+    {"grant_type": "refresh_token", "refresh_token": "e30.e30."},        # a JWT with no tid
+    {"grant_type": "refresh_token", "refresh_token": "\u00e9" * 300},
+    {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": "D" * 10000},
+    {"grant_type": "client_credentials"},
+])
+def test_hostile_forms_on_organizations_are_4xx(client, tenants, form):
+    response = client.post("/organizations/oauth2/v2.0/token", data=form)
+    assert 400 <= response.status_code < 500 and response.get_json()["error_codes"]
