@@ -461,7 +461,6 @@ class SyncEngine:
             return True
         return False
 
-
     def _exchange_guid(self, ad, rtd: str) -> str:
         """The recipient's ExchangeGuid: msExchMailboxGuid when AD has one; a mail user without it has none."""
         value = ad.attrs.get("msExchMailboxGuid")
