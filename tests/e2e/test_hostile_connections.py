@@ -11,7 +11,6 @@ import ssl
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -153,10 +152,7 @@ def _raw_exchange(port: int, data: bytes, whole: bool = False) -> bytes:
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
                          server_hostname="localhost") as sock:
-        # Send from another thread: the engine may answer and close before it has read a long head, and the
-        # answer is what the test reads (a failed send is expected then).
-        sender = threading.Thread(target=_send_quietly, args=(sock, data))
-        sender.start()
+        _send_until_answered(sock, data)
         out = b""
         try:
             while whole or b"\r\n\r\n" not in out or len(out) < 64:
@@ -166,11 +162,13 @@ def _raw_exchange(port: int, data: bytes, whole: bool = False) -> bytes:
                 out += chunk
         except (TimeoutError, ssl.SSLError, OSError):
             pass
-        sender.join()
         return out
 
 
-def _send_quietly(sock, data: bytes) -> None:
+def _send_until_answered(sock, data: bytes) -> None:
+    """Send ``data``; the engine may refuse a long head before reading all of it and close, and its answer is
+    what the test reads, so a failed send is expected then (one thread: an SSL socket must not be read and
+    written from two threads at once, and a TLS 1.3 session ticket makes it readable before any answer)."""
     try:
         sock.sendall(data)
     except (ssl.SSLError, OSError):
