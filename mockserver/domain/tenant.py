@@ -14,6 +14,7 @@ from .audit import AuditLog, AuditRecord
 from .clock import TenantClock, run_timers_until
 from .entra import keys
 from .entra.directory import Application, EntraUser, RoleAssignment
+from .entra.first_party import first_party_app
 from .errors import Conflict, InvalidArgument, NotFound
 from .exchange.mailboxes import Mailbox
 from .exchange.rate_window import RateWindow
@@ -140,8 +141,9 @@ class Tenant:
         return app
 
     def app_by_client_id(self, client_id: str) -> Application | None:
-        """The app with this client id (appId), or None."""
-        return self.apps.get(client_id)
+        """The app with this client id (appId), else Microsoft's first-party public client with it (Entra knows
+        those in every tenant; they are not registrations, so Graph's /applications does not list them), or None."""
+        return self.apps.get(client_id) or first_party_app(client_id)
 
     def app_by_name(self, name: str) -> Application | None:
         """The app with this display name, or None."""

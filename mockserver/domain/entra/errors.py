@@ -59,3 +59,9 @@ def bad_assertion(detail: str, *, code: int = 700027) -> EntraError:
 def invalid_grant(code: int, message: str) -> EntraError:
     """``invalid_grant`` (HTTP 400): wrong password, unknown user, bad or used codes and refresh tokens."""
     return EntraError(code, "invalid_grant", message)
+
+
+def public_client_with_credential() -> EntraError:
+    """AADSTS700025: a public client (one of Microsoft's first-party ones) presented a secret or an assertion."""
+    return EntraError(700025, "invalid_client", "Client is public so neither 'client_assertion' nor 'client_secret' "
+                                                "should be presented.", 401)

@@ -22,7 +22,9 @@ from .errors import (
     invalid_grant,
     missing_parameter,
     no_client_credential,
+    public_client_with_credential,
 )
+from .first_party import is_first_party
 from .tokens import api_for_scope, client_capabilities, issue_access_token, sessions_valid_from
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -112,7 +114,8 @@ def find_client(tenant, client_id: str | None):
     """The app registration a request names by ``client_id`` (AADSTS900144 / AADSTS700016 otherwise).
 
     Any seeded app may act as a public client for the password and device-code grants: the mock does not model
-    the "Allow public client flows" switch (docs/fidelity.md)."""
+    the "Allow public client flows" switch (docs/fidelity.md). Microsoft's first-party public clients (Azure CLI,
+    Graph Command Line Tools, Exchange Online PowerShell) are known in every tenant (``first_party``)."""
     if not client_id:
         raise missing_parameter("client_id")
     app = tenant.app_by_client_id(client_id.strip().lower()) or tenant.app_by_client_id(client_id.strip())
@@ -193,6 +196,8 @@ def authenticate_confidential(tenant, form: dict, *, required: bool):
     app = find_client(tenant, form.get("client_id"))
     secret = form.get("client_secret")
     assertion = form.get("client_assertion")
+    if is_first_party(app) and ((secret is not None and secret != "") or assertion):
+        raise public_client_with_credential()
     if secret is not None and secret != "":
         if secret != app.client_secret:
             raise bad_secret(app)
