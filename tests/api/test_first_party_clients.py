@@ -1,7 +1,7 @@
 """Microsoft's first-party public clients (Azure CLI, Microsoft Graph Command Line Tools, Exchange Online
 PowerShell) sign in to every tenant without a registration, through the Flask test client: device code and
 password grants on a tenant and on /organizations, refresh tokens, delegated scopes as for any public client;
-secrets and client credentials are refused as for a public client; Graph's /applications does not list them."""
+secrets and client credentials are refused as for a public client; the tenant's app list does not hold them."""
 from __future__ import annotations
 
 import jwt
@@ -107,16 +107,15 @@ def test_a_first_party_client_is_public(client, tenants, client_id):
              "password": user.password, "scope": GRAPH}, **extra)), 401, 700025)
 
 
-def test_graph_applications_do_not_list_first_party_clients(client, tenants):
+def test_the_tenants_apps_do_not_list_first_party_clients(client, tenants):
+    """They are a lookup fallback, not registrations: the control plane's list of apps stays the seeded one."""
     tenant = tenants[0]
-    app = tenant.app_by_name("automation")
-    token = client.post(f"/{tenant.id}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": app.app_id, "client_secret": app.client_secret,
-        "scope": GRAPH}).get_json()["access_token"]
-    listed = client.get("/v1.0/applications", headers={"Authorization": f"Bearer {token}"})
-    assert listed.status_code == 200, listed.get_json()
-    app_ids = {a["appId"] for a in listed.get_json()["value"]}
-    assert app.app_id in app_ids and not app_ids & set(CLIENT_IDS)
+    described = client.get(f"/_mock/tenants/{tenant.id}/credentials")
+    assert described.status_code == 200, described.get_json()
+    app_ids = {a["clientId"] for a in described.get_json()["apps"]}
+    assert client.get(f"/_mock/tenants/{tenant.id}").get_json()["counts"]["apps"] == len(app_ids)
+    assert tenant.app_by_name("automation").app_id in app_ids and not app_ids & set(CLIENT_IDS)
+    assert not {a.app_id for a in tenant.apps} & set(CLIENT_IDS)
 
 
 def test_an_unknown_client_id_is_still_700016(client, tenants):
