@@ -162,6 +162,24 @@ def test_azure_identity_device_code_defaults_to_organizations(tenant, proxied, s
     assert ("login.microsoftonline.com", "/organizations/oauth2/v2.0/devicecode") in seen
 
 
+def test_azure_identity_device_code_with_its_default_client_id(tenant, proxied, seen, mock_session):
+    """``DeviceCodeCredential`` with no client id or tenant (only the prompt callback that stands in for the user):
+    /organizations and the Azure CLI's first-party client id, which Entra knows in every tenant."""
+    from azure.identity import DeviceCodeCredential
+    user = _user(tenant, "exchangeadmin")
+
+    def approve(verification_uri, user_code, _expires_on):
+        answer = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{user_code}/"
+                                   "approve", json={"userPrincipalName": user["userPrincipalName"]})
+        assert answer.status_code == 200, answer.text
+
+    credential = DeviceCodeCredential(prompt_callback=approve)
+    claims = _claims(credential.get_token(EXCHANGE[0]).token)
+    assert (claims["tid"], claims["upn"]) == (tenant["tenantId"], user["userPrincipalName"])
+    assert claims["appid"] == "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+    assert ("login.microsoftonline.com", "/organizations/oauth2/v2.0/devicecode") in seen
+
+
 @pytest.mark.filterwarnings("ignore:Using /common or /organizations authority:DeprecationWarning")
 def test_msal_client_credentials_on_organizations_is_refused_as_entra_does(tenant, proxied):
     app = _app(tenant)
