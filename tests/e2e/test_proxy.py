@@ -248,6 +248,20 @@ def test_sdk_with_cloud_global(tenant, proxied):
         conn.close()
 
 
+def test_sdk_username_password_with_no_client_id_uses_the_exchange_module_client(tenant, proxied):
+    """The SDK's delegated default is the Exchange Online PowerShell module's first-party public client."""
+    from sdk.config import Settings, connect
+    user = _user(tenant, "exchangeadmin")
+    conn = connect(Settings(cloud="global", tenant=tenant["tenantId"], username=user["userPrincipalName"],
+                            password=user["password"]))
+    try:
+        assert conn.exchange.get_organization_config()["Identity"]
+        claims = conn.tokens.claims("exchange")
+        assert (claims["appid"], claims["upn"]) == ("fb78d390-0c51-40cd-8e17-fdbfab77341b", user["userPrincipalName"])
+    finally:
+        conn.close()
+
+
 def test_cli_with_cloud_global(tenant, proxied):
     app = _app(tenant)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRIDSOA_")}
