@@ -7,8 +7,7 @@ nothing but ``HTTPS_PROXY`` and a CA bundle, the way Dev Proxy or mitmproxy inte
 terminates TLS with one certificate for all of them issued by the local CA, and hands each decrypted request to
 the same WSGI application the direct port serves, in the same process: tenants, tokens, faults and the journal
 are shared. Requests are parsed by llhttp (Node.js's HTTP/1.1 parser, through httptools); sockets, threads
-and TLS are the standard library's. Both choices were measured (docs/benchmarks.md): h11 cost ~25x more per
-request head than llhttp, and asyncio's TLS streams twice the CPU of a thread per connection.
+and TLS are the standard library's: both choices were measured against h11 and asyncio (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -331,10 +330,15 @@ class ProxyServer:
                 if not crowded:
                     self._open.add(sock)
             if crowded:
-                # Answered here, briefly, so a flood of connections cannot make a thread each.
-                sock.settimeout(1.0)
+                # Answered here, briefly, so a flood of connections cannot make a thread each; what the client
+                # already sent is read without waiting, so closing does not reset the connection over it.
                 self._refuse(sock, _Refused(503, "hybridsoa proxy: too many open connections; retry shortly."),
                              linger=False)
+                try:
+                    sock.setblocking(False)
+                    sock.recv(MAX_HEAD_BYTES)
+                except OSError:
+                    pass
                 sock.close()
                 continue
             threading.Thread(target=self._connection, args=(sock, peer), name="hybridsoa-proxy-conn",

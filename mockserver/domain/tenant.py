@@ -334,14 +334,13 @@ class TenantRegistry:
 
     def _freeze_large(self, tenant: Tenant) -> None:
         """Move a big tenant's objects out of the cyclic collector's reach (``gc.freeze``): they live until the
-        tenant is deleted, and otherwise every later full collection walks them all (a 100k tenant made rare
-        ~230 ms pauses in the p99 under load). Small tenants are left alone: the collect costs more than it saves."""
+        tenant is deleted, and otherwise every later full collection walks them all, a pause for every request.
+        Small tenants are left alone: the collect costs more than it saves."""
         if len(tenant.mailboxes) + len(tenant.ad_users) < FREEZE_THRESHOLD:
             return
         with self.lock:
-            # With other big tenants frozen, unfreeze and collect first: an in-place restore or a reset replaced
-            # an earlier frozen incarnation, which must be freed. The first one skips the collect (~0.5 s at
-            # 100k); cyclic garbage frozen with it is freed when it is deleted.
+            # Collect first when big tenants are already frozen, to free the incarnation a restore or reset replaced
+            # (the first big tenant has none; its own frozen garbage is freed when it is deleted).
             if self._frozen:
                 self._regc(refreeze=False)
             self._frozen.add(tenant.id)

@@ -1,11 +1,11 @@
 """Wildcard matching without backtracking, for every place the emulated services accept ``*`` (any run of
 characters) and ``?`` (one character): OPATH ``-like``, Exchange ``-Identity`` patterns, RBAC role names.
 
-Why not a regex: ``re`` turns ``a*a*a*...b`` into nested ``.*`` that backtrack exponentially (issue 21 measured
-25 stars at 21 s). Here a pattern is split at its stars into fixed-length segments; the first is anchored at the
-start, the last at the end, and each middle one is matched at its leftmost place after the previous one. Taking
-the leftmost place is always safe (a later place only leaves less text for the rest), so nothing is retried: the
-cursor only moves forward, and the work is at most ``len(text) * longest segment + len(pattern)`` comparisons.
+Why not a regex: ``re`` turns ``a*a*a*...b`` into nested ``.*`` that backtrack exponentially. Here a pattern is
+split at its stars into fixed-length segments; the first is anchored at the start, the last at the end, and each
+middle one is matched at its leftmost place after the previous one. Taking the leftmost place is always safe (a
+later place only leaves less text for the rest), so nothing is retried: the cursor only moves forward, and the work
+is at most ``len(text) * longest segment + len(pattern)`` comparisons.
 """
 from __future__ import annotations
 

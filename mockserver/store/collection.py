@@ -21,8 +21,8 @@ class Collection(Generic[T]):
         self._items: dict[str, T] = {}
         self._seq: dict[str, int] = {}
         self._counter = itertools.count(1)
-        # The change log as two parallel columns (sequence numbers, keys) rather than one (seq, key) tuple per
-        # change: ~56 bytes less per entry, three entries per seeded mailbox.
+        # The change log as two parallel columns (sequence numbers, keys), not a tuple per change: seeding writes
+        # three entries per mailbox.
         self._log_seqs = array("q")
         self._log_keys: list[str] = []
         self._tomb: dict[str, int] = {}

@@ -81,8 +81,7 @@ def _ids_doc(blob):
 
 def drop_gradually(items: list, chunk: int = 2000) -> None:
     """Empty a big list a slice at a time, letting other threads run in between: dropping a whole-tenant
-    document at once is one deallocation cascade that keeps the GIL (~0.8 s for 20,000 mailboxes), a pause for
-    every other request."""
+    document at once is one deallocation cascade that keeps the GIL, a pause for every other request."""
     while items:
         del items[-chunk:]
         time.sleep(0)  # releases the GIL

@@ -134,8 +134,7 @@ def set_object_soa(tenant, user, cloud_managed: bool) -> None:
 
 def _changed(collection, seq: int):
     """(key, object or None) for what changed after ``seq``. From 0 that is every live object: walk the
-    collection itself rather than deduplicating its whole change log (the first request after seeding a big
-    tenant paid ~1 s for that at 100,000 mailboxes)."""
+    collection itself rather than deduplicate its whole change log (a cost the first request after a big seed pays)."""
     if seq == 0:
         return zip(collection.keys(), collection.values(), strict=True)
     return ((key, collection.get(key)) for key in collection.changed_since(seq))

@@ -22,8 +22,8 @@ class SyncIndex:
         self.ad_seq = 0
         self.user_by_anchor: dict[str, str] = {}
         self.user_by_upn: dict[str, str] = {}
-        # Address -> owner keys as a tuple (almost always one owner): a set per address was ~170 bytes more per
-        # address, four addresses per synced user+mailbox (~65 MB in a 100k tenant).
+        # Address -> owner keys as a tuple, not a set: an address almost always has one owner, and there are four
+        # addresses per synced user and mailbox.
         self.users_by_addr: dict[str, tuple[str, ...]] = {}
         self._user_keys: dict[str, tuple] = {}
         self.mailbox_by_owner: dict[str, str] = {}
@@ -169,7 +169,7 @@ def _lower(text: str) -> str:
 
 def _add_owners(index: dict, addrs, key: str) -> None:
     """Add ``key`` to the owners of each of ``addrs``. A new entry holds ``(key,)``, one tuple shared by all of the
-    object's addresses (one owner per address is the rule, and a tuple per address was ~70 bytes)."""
+    object's addresses, because one owner per address is the rule."""
     alone = (key,)
     for addr in addrs:
         owners = index.get(addr)

@@ -10,8 +10,8 @@ from ..memory import EMPTY_LIST
 class Record:
     """Mixin: plain-dict round trip for snapshots and the durable store."""
 
-    # Empty, so that records declared with ``@dataclass(slots=True)`` (one per user, mailbox and AD object:
-    # ~50-60 bytes less each than an instance dict) really have no ``__dict__``.
+    # Empty, so that records declared with ``@dataclass(slots=True)`` (one per user, mailbox and AD object) really
+    # have no ``__dict__``.
     __slots__ = ()
 
     def to_dict(self) -> dict:

@@ -24,7 +24,7 @@ def _cached_key(material: str) -> bytes:
                              serialization.NoEncryption())
 
 
-#: Distinct keys per process. RSA generation costs ~100 ms, so tenants draw from a pool; tokens still
+#: Distinct keys per process. RSA generation is slow, so tenants draw from a pool; tokens still
 #: cannot cross tenants because verification checks the ``tid`` claim and the app's own certificate.
 KEY_POOL_SIZE = 64
 

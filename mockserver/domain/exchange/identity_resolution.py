@@ -140,8 +140,7 @@ class _NameIndex:
         if len(changed) < 2000:
             self._fold(mailboxes, changed)
         else:
-            # The first call on a big tenant builds ~100,000 small sets: without pausing the cyclic collector,
-            # its collections over the seeded heap took ~6 s of the first Set-Mailbox at 100,000 mailboxes.
+            # The first call on a big tenant builds a small set per mailbox: collections over the seeded heap wait.
             from ..memory import bulk_allocation
             with bulk_allocation(len(changed)):
                 self._fold(mailboxes, changed)
