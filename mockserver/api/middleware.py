@@ -175,12 +175,7 @@ def begin(req, registry) -> tuple[RequestState, tuple | None]:
                                        cmdlet=facts.cmdlet, app_id=facts.app_id, user=facts.user)
     state.decision = decision
     if decision is not None and decision.latency_ms:
-        # Real wall-clock delay without the lock, so other requests to the tenant keep flowing meanwhile.
-        tenant.lock.release()
-        try:
-            time.sleep(decision.latency_ms / 1000.0)
-        finally:
-            tenant.lock.acquire()
+        tenant_hold.sleep_unlocked(tenant, decision.latency_ms / 1000.0)
     if decision is not None and decision.rejects:
         return state, rejection_parts(facts, tenant, decision, req.environ)
     return state, None

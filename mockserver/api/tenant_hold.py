@@ -3,6 +3,8 @@ tenant a request names) and let go in one place (:func:`release_all`, at the end
 between (the route, the domain, the journal, the durable flush) runs under them and takes no lock itself."""
 from __future__ import annotations
 
+import time
+
 from ..domain.tenant import Tenant
 
 #: Where the held tenants are kept in the WSGI environ (one list per request).
@@ -17,6 +19,16 @@ def hold(environ: dict, tenant: Tenant) -> None:
     if tenant not in held:
         tenant.lock.acquire()
         held.append(tenant)
+
+
+def sleep_unlocked(tenant: Tenant, seconds: float) -> None:
+    """A real wall-clock delay (an injected latency) with ``tenant``'s lock let go meanwhile, so other requests to
+    the tenant keep flowing; the request holds the lock again afterwards."""
+    tenant.lock.release()
+    try:
+        time.sleep(seconds)
+    finally:
+        tenant.lock.acquire()
 
 
 def release_all(environ: dict) -> None:

@@ -26,7 +26,7 @@ VERSION = 1
 _SKIP = frozenset({"spec", "id", "name", "domain", "seed", "lock", "ids", "clock", "signing_kid",
                    "signing_key_pem", "signing_public_pem", "audit", "journal", "_app_by_client_id",
                    # Runtime state a restore starts afresh (the admin API's rate window, caches, device codes).
-                   "exchange_rate_window", "exo_read_cache", "exo_name_index"})
+                   "exchange_rate_window", "exo_read_cache", "exo_name_index", "exchange_names"})
 #: Only classes from the mock's own domain package may be named in a snapshot (it is user input); the prefix is
 #: this package's installed name, so it follows the package wherever it is installed.
 _CLASS_PREFIX = __name__.rpartition(".")[0] + "."

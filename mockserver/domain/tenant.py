@@ -84,6 +84,8 @@ class Tenant:
         #: (identity_resolution.py): runtime caches, rebuilt on demand, never in snapshots.
         self.exo_read_cache = None
         self.exo_name_index = None
+        #: The Exchange names every output object repeats (exchange/naming.py), derived from id and domain.
+        self.exchange_names: dict | None = None
         #: Seeding's plan of which AD users become which kind of recipient (seed.py), emptied once applied.
         self.seed_mix: dict = {}
         # On-premises AD

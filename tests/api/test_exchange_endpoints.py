@@ -222,6 +222,11 @@ def test_the_rate_window_lives_in_the_tenant_and_reset_or_delete_drops_it(client
     fresh = registry.get(tenant.id)
     assert fresh is not tenant and fresh.exchange_rate_window is not tenant.exchange_rate_window
     assert call(fresh) == first[0]  # a new window and request-id stream, as on a new tenant
+    # The Exchange names output objects repeat are the tenant's too (no module-level cache outlives it).
+    listed = client.post(f"/adminapi/beta/{fresh.id}/InvokeCommand", headers=auth_header(fresh, "exchange"),
+                         json={"CmdletInput": {"CmdletName": "Get-Mailbox"}})
+    assert listed.status_code == 200 and fresh.exchange_names is not None
+    assert listed.get_json()["value"][0]["DistinguishedName"].endswith(fresh.exchange_names["dn_suffix"])
     assert client.delete(f"/_mock/tenants/{tenant.id}").status_code in (200, 204)
     again = make_tenant(name="fabrikam", seed=7, mailboxes=3, clock_start=CLOCK)
     assert again.id == tenant.id

@@ -8,15 +8,12 @@ def tenant_partition(tenant) -> str:
     return f"{tenant.name.replace('-', '').upper()[:8] or 'MOCK'}01A001.PROD.OUTLOOK.COM"
 
 
-_CONSTANTS: dict[str, dict] = {}
-
-
 def tenant_constants(tenant) -> dict:
-    """Per-tenant strings every output object repeats (computed once per tenant)."""
-    found = _CONSTANTS.get(tenant.id)
+    """Per-tenant strings every output object repeats (computed once per tenant, kept in the tenant)."""
+    found = tenant.exchange_names
     if found is None or found["domain"] != tenant.domain:
         partition = tenant_partition(tenant)
-        found = _CONSTANTS[tenant.id] = {
+        found = tenant.exchange_names = {
             "domain": tenant.domain,
             "dn_suffix": f",OU={tenant.domain},OU=Microsoft Exchange Hosted Organizations,"
                          + ",".join(f"DC={p}" for p in partition.split(".")),
