@@ -319,7 +319,7 @@ def cmd_toggle(args) -> int:
             raise UsageError(f"{args.checkpoint} belongs to a {recorded.header.get('operation')} run, "
                              f"not {args.command}")
     conn = _connect(args)
-    if resuming and not (args.input or args.identity):
+    if recorded is not None and not (args.input or args.identity):
         the_plan = recorded.plan()          # the same run: its plan, waves, halt rules and tenant
         if the_plan is None:
             raise UsageError(f"{args.checkpoint} records no mailboxes to resume")

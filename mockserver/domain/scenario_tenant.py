@@ -129,11 +129,11 @@ def apply_tenant_description(tenant, desc: dict) -> None:
         exo_type = spec.pop("type", "UserMailbox")
         if exo_type not in EXO_TO_REMOTE_TYPE:
             raise InvalidArgument(f"adUsers[{sam}]: unknown type '{exo_type}'.")
-        ou = spec.pop("ou", None)
-        ou = ous.get(ou, ou) if ou else None
+        ou_name = spec.pop("ou", None)
+        ad_ou = ous.get(ou_name, ou_name) if ou_name else None
         display = spec.pop("displayName", sam)
         new_ad_user(tenant, sam, display=display, given=spec.pop("givenName", None), sn=spec.pop("sn", None),
-                    kind=EXO_TO_REMOTE_TYPE[exo_type], ou=ou, department=spec.pop("department", None),
+                    kind=EXO_TO_REMOTE_TYPE[exo_type], ou=ad_ou, department=spec.pop("department", None),
                     title=spec.pop("title", None), extra=spec)
     sync = dict(desc.get("sync") or {})
     writeback = sync.pop("writeback", None)

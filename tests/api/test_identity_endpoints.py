@@ -170,8 +170,3 @@ def test_device_login_page_approves_with_a_password(client, tenant):
 def test_interactive_sign_in_is_a_well_formed_501(client, tenant):
     response = client.get(f"/{tenant.id}/oauth2/v2.0/authorize?client_id=x&response_type=code")
     assert response.status_code == 501 and response.get_json()["error"] == "not_implemented"
-
-
-def test_multi_tenant_authorities_are_not_tenants(client):
-    response = client.get("/organizations/v2.0/.well-known/openid-configuration")
-    _assert_entra_error(response, 400, "invalid_tenant", 90002)

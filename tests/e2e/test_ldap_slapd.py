@@ -118,6 +118,8 @@ access to * by dn.exact="{WRITER}" write by users read by * none
             raise RuntimeError("slapd exited: " + "".join(seen)[-2000:])
         # Keep draining its stderr so a chatty slapd never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True).start()
+        for port in (self.port, self.tls_port):
+            self._wait_listening(port)
         admin = self.admin()
         for dn, attrs in ((BASE, {"objectClass": ["dcObject", "organization"], "o": "corp", "dc": "corp"}),
                           (f"ou=Service,{BASE}", {"objectClass": "organizationalUnit", "ou": "Service"}),
@@ -126,6 +128,19 @@ access to * by dn.exact="{WRITER}" write by users read by * none
                           (READER, {"objectClass": ["inetOrgPerson"], "sn": "reader", "userPassword": READER_PW})):
             assert admin.add(dn, attributes=attrs), admin.result
         admin.unbind()
+
+    def _wait_listening(self, port: int, attempts: int = 200) -> None:
+        # slapd logs "slapd starting" before its daemon thread calls listen(), so a connect can still be refused
+        # for a moment after it (on a loaded machine, long enough to fail the suite): poll the port, bounded.
+        for _ in range(attempts):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"slapd exited with {self.process.returncode} before listening on {port}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                threading.Event().wait(0.05)
+        raise RuntimeError(f"slapd is not listening on {port}")
 
     def admin(self):
         """An ldap3 connection bound as the rootdn (test setup and read-back)."""

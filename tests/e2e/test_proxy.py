@@ -122,6 +122,55 @@ def test_msal_device_code(tenant, proxied, mock_session):
     assert _claims(result["access_token"])["upn"] == user["userPrincipalName"]
 
 
+@pytest.mark.filterwarnings("ignore:This API has been deprecated:DeprecationWarning")
+@pytest.mark.parametrize("authority", ["organizations", "common"])
+def test_msal_username_password_on_a_multi_tenant_authority(tenant, proxied, seen, authority):
+    app, user = _app(tenant), _user(tenant, "exchangeadmin")
+    client = msal.PublicClientApplication(app["clientId"], authority=f"{LOGIN}/{authority}")
+    result = client.acquire_token_by_username_password(user["userPrincipalName"], user["password"], scopes=GRAPH)
+    assert "access_token" in result, result
+    claims = _claims(result["access_token"])
+    assert (claims["tid"], claims["upn"]) == (tenant["tenantId"], user["userPrincipalName"])
+    assert result["id_token_claims"]["iss"] == f"{LOGIN}/{tenant['tenantId']}/v2.0"
+    assert ("login.microsoftonline.com", f"/{authority}/oauth2/v2.0/token") in seen
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_azure_identity_username_password_defaults_to_organizations(tenant, proxied, seen):
+    from azure.identity import UsernamePasswordCredential
+    app, user = _app(tenant), _user(tenant, "exchangeadmin")
+    credential = UsernamePasswordCredential(app["clientId"], user["userPrincipalName"], user["password"])
+    claims = _claims(credential.get_token(GRAPH[0]).token)
+    assert (claims["tid"], claims["upn"]) == (tenant["tenantId"], user["userPrincipalName"])
+    assert ("login.microsoftonline.com", "/organizations/oauth2/v2.0/token") in seen
+
+
+def test_azure_identity_device_code_defaults_to_organizations(tenant, proxied, seen, mock_session):
+    from azure.identity import DeviceCodeCredential
+    app, user = _app(tenant), _user(tenant, "hybridadmin")
+
+    def approve(verification_uri, user_code, _expires_on):
+        # The user signs in at the verification page; the control plane stands in for them.
+        assert verification_uri == f"{LOGIN}/devicelogin"
+        answer = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{user_code}/"
+                                   "approve", json={"userPrincipalName": user["userPrincipalName"]})
+        assert answer.status_code == 200, answer.text
+
+    credential = DeviceCodeCredential(client_id=app["clientId"], prompt_callback=approve)
+    claims = _claims(credential.get_token(GRAPH[0]).token)
+    assert (claims["tid"], claims["upn"]) == (tenant["tenantId"], user["userPrincipalName"])
+    assert ("login.microsoftonline.com", "/organizations/oauth2/v2.0/devicecode") in seen
+
+
+@pytest.mark.filterwarnings("ignore:Using /common or /organizations authority:DeprecationWarning")
+def test_msal_client_credentials_on_organizations_is_refused_as_entra_does(tenant, proxied):
+    app = _app(tenant)
+    client = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
+                                                authority=f"{LOGIN}/organizations")
+    result = client.acquire_token_for_client(scopes=GRAPH)
+    assert result.get("error_codes") == [50059], result
+
+
 def test_instance_discovery_answers_as_entra_does(proxied, tenant):
     ask = f"{LOGIN}/common/discovery/instance?api-version=1.1&authorization_endpoint="
     known = requests.get(ask + f"{LOGIN}/{tenant['tenantId']}/oauth2/v2.0/authorize", timeout=30)

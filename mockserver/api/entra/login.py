@@ -6,6 +6,7 @@ import base64
 import re
 from urllib.parse import unquote
 
+import jwt
 from flask import Blueprint, jsonify, request
 from markupsafe import escape
 
@@ -82,9 +83,27 @@ def _discovery_document(tenant_key: str, build, **not_found):
     return response
 
 
+def _cacheable(body):
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "max-age=86400, private"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _loaded_tenants(hint: str | None = None) -> list:
+    """Every tenant in memory (after loading the one ``hint`` names, if a recovered tenant is not loaded yet)."""
+    reg = registry()
+    if hint:
+        reg.find(hint)
+    return list(reg.tenants.values())
+
+
 @bp.get("/<tenant_key>/v2.0/.well-known/openid-configuration")
 def openid_configuration(tenant_key: str):
-    """OpenID Connect discovery for a tenant addressed by id or ``*.onmicrosoft.com`` domain."""
+    """OpenID Connect discovery for a tenant addressed by id or ``*.onmicrosoft.com`` domain, or for the
+    ``common``/``organizations``/``consumers`` authorities."""
+    if identity.is_audience_authority(tenant_key):
+        return _cacheable(identity.audience_openid_configuration(tenant_key, _base()))
     return _discovery_document(tenant_key, lambda tenant: identity.openid_configuration(tenant, _base()),
                                error="invalid_tenant")
 
@@ -92,7 +111,9 @@ def openid_configuration(tenant_key: str):
 @bp.get("/<tenant_key>/discovery/v2.0/keys")
 @bp.get("/<tenant_key>/discovery/keys")
 def signing_keys(tenant_key: str):
-    """JWKS: the public key the tenant signs access and id tokens with."""
+    """JWKS: the public key the tenant signs access and id tokens with (every tenant's on ``common``)."""
+    if identity.is_audience_authority(tenant_key) and tenant_key.lower() != identity.CONSUMERS:
+        return _cacheable(identity.audience_jwks(_loaded_tenants()))
     return _discovery_document(tenant_key, identity.jwks)
 
 
@@ -102,10 +123,15 @@ def _oauth_post(tenant_key: str, name: str, work):
     raises is answered as an Entra error; answers are never cached."""
     if request.method != "POST":
         return _post_only(f"/{tenant_key}/oauth2/v2.0/{name}")
+    form = _form()
+    if identity.is_audience_authority(tenant_key):
+        try:
+            tenant_key = _resolve_audience(tenant_key, name, form)
+        except EntraError as err:
+            return _entra_error(err)
     tenant = find_tenant_running_due_cycles(tenant_key)
     if tenant is None:
         return _entra_error(tenant_not_found(tenant_key))
-    form = _form()
     try:
         body, headers = work(tenant, form)
     except EntraError as err:
@@ -116,6 +142,22 @@ def _oauth_post(tenant_key: str, name: str, work):
     response.headers.update(_NO_STORE)
     response.headers.update(headers)
     return response
+
+
+def _resolve_audience(authority: str, name: str, form: dict) -> str:
+    """The id of the tenant a ``common``/``organizations`` token request resolves to (from its user)."""
+    username, refresh = form.get("username") or "", form.get("refresh_token") or ""
+    hint = username.rsplit("@", 1)[-1] if "@" in username else None
+    if hint is None and refresh and form.get("grant_type") == "refresh_token":
+        try:
+            hint = jwt.decode(refresh, options={"verify_signature": False}).get("tid")
+        except jwt.PyJWTError:
+            hint = None
+        hint = hint if isinstance(hint, str) else None
+    tenants = _loaded_tenants(hint)
+    if name == "devicecode":
+        return identity.tenants_for_audience_device_flow(tenants, authority, form)[0].id
+    return identity.tenant_for_audience_token(tenants, authority, form).id
 
 
 @bp.route("/<tenant_key>/oauth2/v2.0/token", methods=["GET", "POST"])
@@ -130,7 +172,13 @@ def token(tenant_key: str):
 @bp.route("/<tenant_key>/oauth2/v2.0/devicecode", methods=["GET", "POST"])
 def devicecode(tenant_key: str):
     """The device authorization endpoint (RFC 8628 §3.1)."""
+    audience = identity.is_audience_authority(tenant_key)
+
     def start(tenant, form):
+        if audience:  # the code is offered in every tenant holding the app; the user's sign-in picks one
+            holders = identity.tenants_for_audience_device_flow(_loaded_tenants(), tenant_key, form)
+            return identity.start_audience_device_flow(holders, form,
+                                                       verification_uri=f"{_base()}/devicelogin"), {}
         return identity.start_device_flow(tenant, form, verification_uri=f"{_base()}/devicelogin"), {}
     return _oauth_post(tenant_key, "devicecode", start)
 

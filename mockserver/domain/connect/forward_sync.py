@@ -158,7 +158,7 @@ class ForwardSync:
 def push_user(tenant, user) -> None:
     """Queue an Entra user's identity attributes (display name, UPN) towards its Exchange mailbox, after the
     forward-sync delay. For Graph edits of users whose object SOA is in the cloud."""
-    identity = {a.field: getattr(user, a.entra_field) for a in _IDENTITY_FROM_ENTRA}
+    identity = {a.field: getattr(user, a.entra_field) for a in _IDENTITY_FROM_ENTRA if a.entra_field}
     tenant.sync.forward.submit({"kind": "upsert", "userId": user.id, "exchange": None, "honour": True,
                                 "identity": identity})
 

@@ -25,6 +25,7 @@ from ..errors import InvalidArgument
 from ..memory import bulk_allocation, shared_list
 from ..onprem.ad import REMOTE_USER_MAILBOX
 from .forward_sync import ForwardSync
+from .joins import quarantine_upn, resolve_managers, soft_match
 from .lifecycle import PurgeScheduler, soft_delete_user
 from .sync_index import SyncIndex
 from .sync_rules import (
@@ -39,7 +40,6 @@ from .sync_rules import (
     mail_user_values,
     mailbox_exchange_values,
     mailbox_identity_values,
-    primary_smtp,
     recipient_name,
     scope_filter,
     smtp_address_tuple,
@@ -271,7 +271,8 @@ class SyncEngine:
             run.deletes += 1
         for key, ad, anchor, user in upserts:
             self._upsert(run, key, ad, anchor, user)
-        self._resolve_managers([key for key, *_ in upserts])
+        self.pending_references = resolve_managers(self.tenant, self.index, self.settings.get("ouScope"),
+                                                   self.pending_references, [key for key, *_ in upserts])
 
         # Every write above indexed itself as it happened (and forward deliveries index theirs).
         self.index.mark_seen()
@@ -336,7 +337,7 @@ class SyncEngine:
         honour = run.honour
         soft_matched = False
         if user is None:
-            user = self._soft_match(ad)
+            user = soft_match(self.tenant, self.index, self.settings, ad)
             soft_matched = user is not None
         user_id = user.id if user is not None else None
         mbx = index.mailbox_for(user_id) if user_id else None
@@ -360,7 +361,7 @@ class SyncEngine:
             if user is not None and not index.upn_taken(user.user_principal_name, user_id):
                 ident["user_principal_name"] = user.user_principal_name
             else:
-                ident["user_principal_name"] = self._quarantine_upn(ident["user_principal_name"])
+                ident["user_principal_name"] = quarantine_upn(t, index, ident["user_principal_name"])
 
         added = restored = False
         if user is None:
@@ -460,43 +461,6 @@ class SyncEngine:
             return True
         return False
 
-    def _resolve_managers(self, keys: list[str]) -> None:
-        """Export AD's ``manager`` reference (a DN) as the Entra user's manager: the metaverse joins it to the
-        referenced object by anchor, so a reference to an object not (yet) synced stays pending and is retried
-        every cycle until that object arrives."""
-        t = self.tenant
-        fresh = set(keys)
-        pending = [k for k in self.pending_references if k not in fresh] + keys
-        if not pending:
-            return
-        by_dn: dict[str, str] | None = None
-        self.pending_references = set()
-        for key in pending:
-            ad = t.ad_users.get(key)
-            if ad is None or not in_scope(ad.ou, self.settings.get("ouScope")):
-                continue
-            user = self.index.user_for_anchor(ad.consistency_guid)
-            if user is None or user.deleted_date_time is not None or user.is_cloud_managed:
-                continue
-            dn = ad.attrs.get("manager")
-            manager_id = None
-            if dn:
-                if by_dn is None:
-                    # One pass over AD per cycle that has a reference to resolve (DNs are not indexed).
-                    by_dn = {}
-                    for k in t.ad_users.keys():
-                        by_dn[t.ad_users.get(k).distinguished_name.lower()] = k
-                mkey = by_dn.get(dn.strip().lower())
-                mad = t.ad_users.get(mkey) if mkey else None
-                manager = self.index.user_for_anchor(mad.consistency_guid) if mad is not None else None
-                if (manager is None or manager.deleted_date_time is not None
-                        or not in_scope(mad.ou, self.settings.get("ouScope"))):
-                    self.pending_references.add(key)
-                else:
-                    manager_id = manager.id
-            if user.manager_id != manager_id:
-                user.manager_id = manager_id
-                t.users.touch(user.id)
     def _exchange_guid(self, ad, rtd: str) -> str:
         """The recipient's ExchangeGuid: msExchMailboxGuid when AD has one; a mail user without it has none."""
         value = ad.attrs.get("msExchMailboxGuid")
@@ -519,36 +483,6 @@ class SyncEngine:
         if part in allowed:
             user.usage_location = user.usage_location or "US"
             license_user(self.tenant, user, part, shared=self.shared_licences)
-
-    def _soft_match(self, ad):
-        """Soft match: a new AD object joins an existing cloud-only user with the same UPN or primary SMTP
-        address, unless the tenant blocks it or that user holds a directory role (admins never soft-match)."""
-        features = self.settings.get("features") or {}
-        if features.get("blockSoftMatchEnabled"):
-            return None
-        index = self.index
-        upn = (ad.attrs.get("userPrincipalName") or "").lower()
-        by_upn = index.user_by_upn.get(upn) if upn else None
-        primary = primary_smtp(ad.attrs)
-        by_addr = index.users_by_addr.get(primary.lower(), ()) if primary else ()
-        if by_upn is None and not by_addr:
-            return None  # nobody to join (every object of a new tenant's Initial cycle)
-        candidates = [by_upn] if upn else []
-        candidates += sorted(by_addr)
-        for uid in candidates:
-            user = self.tenant.users.get(uid) if uid else None
-            if (user is not None and user.deleted_date_time is None and not user.on_premises_immutable_id
-                    and user.on_premises_sync_enabled is None and not user.is_cloud_managed
-                    and not self.tenant.active_role_ids(user.id)):
-                return user
-        return None
-
-    def _quarantine_upn(self, upn: str) -> str:
-        prefix = (upn or "user").split("@", 1)[0]
-        while True:
-            candidate = f"{prefix}{self.tenant.ids.rng.randrange(1000, 10000)}@{self.tenant.domain}"
-            if not self.index.upn_taken(candidate, None):
-                return candidate
 
     def _finish(self, run: Run, policy: str, scheduled: bool, stopped: int | None = None) -> dict:
         t = self.tenant

@@ -27,6 +27,8 @@ class DeviceCode:
     #: "pending" | "approved" | "declined" | "redeemed"
     status: str = "pending"
     user_id: str | None = None
+    #: The tenant the user signed in to (a code issued on /organizations is offered in several tenants).
+    tenant_id: str | None = None
 
     def describe(self) -> dict:
         """Control-plane view (no device code secret)."""
@@ -80,7 +82,7 @@ class DeviceFlows:
         user = self.tenant.user_by_upn(upn)
         if user is None or not user.account_enabled:
             raise NotFound(f"No enabled user '{upn}' in this tenant.")
-        flow.status, flow.user_id = "approved", user.id
+        flow.status, flow.user_id, flow.tenant_id = "approved", user.id, self.tenant.id
         return flow
 
     def decline(self, user_code: str) -> DeviceCode:

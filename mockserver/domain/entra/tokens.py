@@ -6,6 +6,7 @@ import base64
 import functools
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 
@@ -92,7 +93,7 @@ def claims_challenge(not_before: int) -> str:
 def client_capabilities(claims_param: str | None) -> list[str]:
     """The ``xms_cc`` values a token request declares in its ``claims`` parameter (MSAL's client capabilities)."""
     try:
-        doc = json.loads(claims_param) if claims_param else None
+        doc: Any = json.loads(claims_param) if claims_param else None
         values = doc["access_token"]["xms_cc"]["values"]
     except (ValueError, TypeError, KeyError):
         return []

@@ -154,7 +154,7 @@ class CmdletContext:
     target: str | None = None
     changes: dict = field(default_factory=dict)
     #: The RBAC grant computed for this call before the handler ran (reused for the write-scope check).
-    grant: object = None
+    grant: Any = None
 
     def warn(self, text: str) -> None:
         """Add a warning (``@adminapi.warnings`` and the ``X-Warnings`` header)."""

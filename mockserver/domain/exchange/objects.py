@@ -133,9 +133,12 @@ _CHEAP_MAILBOX_PROPERTIES = {
 def mailbox_filter_view(names) -> Callable[[Any], dict] | None:
     """A function giving just the ``names`` properties of a mailbox's Get-Mailbox output (for evaluating a
     ``-Filter`` before building whole objects), or None when one of them needs the whole object."""
-    getters = [(name, _CHEAP_MAILBOX_PROPERTIES.get(name)) for name in names]
-    if any(get is None for _, get in getters):
-        return None
+    getters = []
+    for name in names:
+        get = _CHEAP_MAILBOX_PROPERTIES.get(name)
+        if get is None:
+            return None
+        getters.append((name, get))
     return lambda mbx: {name: get(mbx) for name, get in getters}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from ..clock import iso
 from ..connect.sync_rules import in_scope
@@ -200,7 +201,7 @@ def list_ad_users(tenant, *, ou: str | None = None, top: int = 1000, skip: int =
 
 def render_ad_user(tenant, ad: ADUser) -> dict:
     """An AD user as JSON with LDAP attribute names (plus the object's own bookkeeping attributes)."""
-    out = {"sAMAccountName": ad.sam_account_name, "distinguishedName": ad.distinguished_name,
+    out: dict[str, Any] = {"sAMAccountName": ad.sam_account_name, "distinguishedName": ad.distinguished_name,
            "objectGUID": ad.object_guid, "mS-DS-ConsistencyGuid": ad.consistency_guid}
     for name, value in ad.attrs.items():
         if name not in out:
