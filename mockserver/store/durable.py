@@ -9,13 +9,13 @@ document and rebuilds each tenant with the snapshot loader, which the caller han
 :class:`~.persistence.TenantCodec` (see docs/benchmarks.md for WAL vs append-log)."""
 from __future__ import annotations
 
-import array
 import json
 import os
 import sqlite3
 import threading
-import time
 
+from .files import DB_NAME, ids_blob, ids_doc, same_rng, secure_data_dir
+from .memory import drop_gradually, give_back_memory
 from .persistence import TenantCodec
 
 _allocate_lock = threading.Lock
@@ -34,7 +34,6 @@ CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant_id, pos);
 CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL,
                                     PRIMARY KEY (tenant_id, seq));
 """
-DB_NAME = "hybridsoa.sqlite3"
 #: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
 CHUNK_ROWS = 5000
 #: ``--synchronous``: what an acknowledged write survives. ``normal``: the process dying (kill -9, a crash);
@@ -42,63 +41,6 @@ CHUNK_ROWS = 5000
 SYNCHRONOUS = ("normal", "full")
 #: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
 JOURNAL_ROWS = 10_000
-
-def _give_back_memory(collect: bool = True) -> None:
-    """Return the heap that recovery's intermediate documents used to the OS (glibc keeps freed arenas
-    otherwise, and RSS after a restart would stay far above the live state)."""
-    import ctypes
-    import ctypes.util
-    import gc
-    if collect:
-        gc.collect()
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to trim
-
-
-def _same_rng(a, b) -> bool:
-    """Two RNG states (``random.getstate()``) are equal; the position word (last) moves with every draw, so a
-    moved RNG is told apart without comparing 625 words."""
-    return a is not None and b is not None and a[1][-1] == b[1][-1] and a == b
-
-
-def _ids_blob(seed, state) -> dict:
-    """The tenant RNG as stored: its 625 state words as one hex string (encoding 625 numbers as JSON at every
-    commit that drew a GUID cost more than the rest of the commit)."""
-    version, internal, gauss = state
-    return {"seed": seed, "version": version, "words": array.array("I", internal).tobytes().hex(), "gauss": gauss}
-
-
-def _ids_doc(blob):
-    """The snapshot document's ``ids`` part from a stored blob (hex words, or the list form older stores wrote)."""
-    if not blob or "words" not in blob:
-        return blob
-    words = array.array("I")
-    words.frombytes(bytes.fromhex(blob["words"]))
-    return {"seed": blob["seed"], "state": [blob["version"], words.tolist(), blob["gauss"]]}
-
-
-def drop_gradually(items: list, chunk: int = 2000) -> None:
-    """Empty a big list a slice at a time, letting other threads run in between: dropping a whole-tenant
-    document at once is one deallocation cascade that keeps the GIL, a pause for every other request."""
-    while items:
-        del items[-chunk:]
-        time.sleep(0)  # releases the GIL
-
-
-def secure_data_dir(data_dir: str) -> None:
-    """The data dir holds client secrets, private keys and passwords: make it 0700 and its files 0600 (also
-    those an older version left 0644; the CA and server certificates are public and stay readable), and
-    create the database 0600 from the start (SQLite gives its -wal and -shm files the database's mode)."""
-    os.makedirs(data_dir, mode=0o700, exist_ok=True)
-    os.chmod(data_dir, 0o700)
-    for name in os.listdir(data_dir):
-        path = os.path.join(data_dir, name)
-        public = name.endswith(".pem") and "key" not in name
-        if os.path.isfile(path) and not os.path.islink(path) and not public:
-            os.chmod(path, 0o600)
-    os.close(os.open(os.path.join(data_dir, DB_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 class DurableStore:
@@ -198,7 +140,7 @@ class DurableStore:
         with tenant.lock, self.lock:
             self._remember(tenant, journal)
         if size >= 4000:
-            _give_back_memory(collect=False)
+            give_back_memory(collect=False)
         return tenant
 
     def _assemble(self, tenant_id: str, header: dict, db=None) -> dict:
@@ -207,7 +149,7 @@ class DurableStore:
         blobs = {name: json.loads(data) for name, data in
                  db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))}
         doc["clock"] = blobs.get("clock")
-        doc["ids"] = _ids_doc(blobs.get("ids"))
+        doc["ids"] = ids_doc(blobs.get("ids"))
         doc["state"] = blobs.get("state", {})
         doc["subsystems"] = {name[len("subsystem:"):]: data for name, data in blobs.items()
                              if name.startswith("subsystem:")}
@@ -367,7 +309,7 @@ class DurableStore:
         audit, tenant.audit.dirty = tenant.audit.dirty, []
         journal = self._journal_rows(tenant)
         rng = tenant.ids.getstate()
-        moved = (any(taken.values()) or bool(audit) or not _same_rng(self._rng_marks.get(tenant.id), rng)
+        moved = (any(taken.values()) or bool(audit) or not same_rng(self._rng_marks.get(tenant.id), rng)
                  or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
         blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
         if not blobs and not audit and not any(taken.values()):
@@ -487,7 +429,7 @@ class DurableStore:
     def _moved(self, tenant) -> bool:
         # The cheap sign that a read request changed something after all (see flush's thorough=False).
         return (any(c.dirty for c in self.codec.collections_of(tenant).values()) or bool(tenant.audit.dirty)
-                or not _same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
+                or not same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
                 or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
 
     def wait_durable(self, ticket: int) -> None:
@@ -578,8 +520,8 @@ class DurableStore:
         # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
         if rng is None:
             rng = tenant.ids.getstate()
-        if "ids" not in written or not _same_rng(self._rng_marks.get(tenant.id), rng):
-            texts["ids"] = json.dumps(_ids_blob(tenant.ids.seed, rng))
+        if "ids" not in written or not same_rng(self._rng_marks.get(tenant.id), rng):
+            texts["ids"] = json.dumps(ids_blob(tenant.ids.seed, rng))
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
             candidates["clock"] = self.codec.dump_clock(tenant.clock)
             self._clock_marks[tenant.id] = mark
@@ -597,7 +539,7 @@ class DurableStore:
 
     def _blobs(self, tenant, doc: dict) -> dict:
         version, internal, gauss = doc["ids"]["state"]
-        ids = _ids_blob(doc["ids"]["seed"], (version, internal, gauss))
+        ids = ids_blob(doc["ids"]["seed"], (version, internal, gauss))
         blobs = {"clock": doc["clock"], "ids": ids, "state": doc["state"],
                  "collections": self._collection_meta(tenant), "signing": doc["signing"]}
         for name, data in doc["subsystems"].items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import socket
 import ssl
 import struct
@@ -49,6 +50,8 @@ def served(tmp_path_factory):
     for line in proc.stdout:
         if line.strip().startswith("control plane"):
             break
+    # Keep draining its output: a full pipe would block the server's writes and stall every request after it.
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
     session = CaPinnedSession(str(data / "ca.pem"))
     url = f"https://127.0.0.1:{port}"
     for _ in range(100):  # the worker is listening once the banner is out; retry the connection, not a timer
@@ -153,28 +156,36 @@ def _raw_exchange(port: int, data: bytes, whole: bool = False) -> bytes:
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
                          server_hostname="localhost") as sock:
-        # Send from another thread: the engine may answer and close before it has read a long head, and the
-        # answer is what the test reads (a failed send is expected then).
-        sender = threading.Thread(target=_send_quietly, args=(sock, data))
-        sender.start()
-        out = b""
-        try:
+        # One thread sends and reads, interleaved (an SSL socket is not safe to use from two threads at once):
+        # the engine may answer and close before it has read a long head, and the answer is what the test reads.
+        sock.setblocking(False)
+        out, sent = b"", 0
+        view = memoryview(data)
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
             while whole or b"\r\n\r\n" not in out or len(out) < 64:
-                chunk = sock.recv(65536)
-                if not chunk:
+                selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if sent < len(data) else 0))
+                if not selector.select(timeout=10):
                     break
-                out += chunk
-        except (TimeoutError, ssl.SSLError, OSError):
-            pass
-        sender.join()
+                try:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+                    while sock.pending():
+                        out += sock.recv(65536)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+                except (ssl.SSLError, OSError):
+                    break
+                if sent < len(data):
+                    try:
+                        sent += sock.send(view[sent:sent + 16384])
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        pass
+                    except (ssl.SSLError, OSError):
+                        sent = len(data)  # the server already answered and closed
         return out
-
-
-def _send_quietly(sock, data: bytes) -> None:
-    try:
-        sock.sendall(data)
-    except (ssl.SSLError, OSError):
-        pass  # the server already answered and closed
 
 
 def test_long_request_lines_get_json_or_an_empty_engine_answer_never_html(served):

@@ -10,6 +10,7 @@ import jwt
 from flask import Blueprint, jsonify, request
 from markupsafe import escape
 
+from ...domain.entra import authorities
 from ...domain.entra import login as identity
 from ...domain.entra.errors import EntraError, tenant_not_found
 from ...domain.errors import DomainError
@@ -102,8 +103,8 @@ def _loaded_tenants(hint: str | None = None) -> list:
 def openid_configuration(tenant_key: str):
     """OpenID Connect discovery for a tenant addressed by id or ``*.onmicrosoft.com`` domain, or for the
     ``common``/``organizations``/``consumers`` authorities."""
-    if identity.is_audience_authority(tenant_key):
-        return _cacheable(identity.audience_openid_configuration(tenant_key, _base()))
+    if authorities.is_audience_authority(tenant_key):
+        return _cacheable(authorities.audience_openid_configuration(tenant_key, _base()))
     return _discovery_document(tenant_key, lambda tenant: identity.openid_configuration(tenant, _base()),
                                error="invalid_tenant")
 
@@ -112,8 +113,8 @@ def openid_configuration(tenant_key: str):
 @bp.get("/<tenant_key>/discovery/keys")
 def signing_keys(tenant_key: str):
     """JWKS: the public key the tenant signs access and id tokens with (every tenant's on ``common``)."""
-    if identity.is_audience_authority(tenant_key) and tenant_key.lower() != identity.CONSUMERS:
-        return _cacheable(identity.audience_jwks(_loaded_tenants()))
+    if authorities.is_audience_authority(tenant_key) and tenant_key.lower() != authorities.CONSUMERS:
+        return _cacheable(authorities.audience_jwks(_loaded_tenants()))
     return _discovery_document(tenant_key, identity.jwks)
 
 
@@ -124,7 +125,7 @@ def _oauth_post(tenant_key: str, name: str, work):
     if request.method != "POST":
         return _post_only(f"/{tenant_key}/oauth2/v2.0/{name}")
     form = _form()
-    if identity.is_audience_authority(tenant_key):
+    if authorities.is_audience_authority(tenant_key):
         try:
             tenant_key = _resolve_audience(tenant_key, name, form)
         except EntraError as err:
@@ -156,8 +157,8 @@ def _resolve_audience(authority: str, name: str, form: dict) -> str:
         hint = hint if isinstance(hint, str) else None
     tenants = _loaded_tenants(hint)
     if name == "devicecode":
-        return identity.tenants_for_audience_device_flow(tenants, authority, form)[0].id
-    return identity.tenant_for_audience_token(tenants, authority, form).id
+        return authorities.tenants_for_audience_device_flow(tenants, authority, form)[0].id
+    return authorities.tenant_for_audience_token(tenants, authority, form).id
 
 
 @bp.route("/<tenant_key>/oauth2/v2.0/token", methods=["GET", "POST"])
@@ -172,12 +173,12 @@ def token(tenant_key: str):
 @bp.route("/<tenant_key>/oauth2/v2.0/devicecode", methods=["GET", "POST"])
 def devicecode(tenant_key: str):
     """The device authorization endpoint (RFC 8628 §3.1)."""
-    audience = identity.is_audience_authority(tenant_key)
+    audience = authorities.is_audience_authority(tenant_key)
 
     def start(tenant, form):
         if audience:  # the code is offered in every tenant holding the app; the user's sign-in picks one
-            holders = identity.tenants_for_audience_device_flow(_loaded_tenants(), tenant_key, form)
-            return identity.start_audience_device_flow(holders, form,
+            holders = authorities.tenants_for_audience_device_flow(_loaded_tenants(), tenant_key, form)
+            return authorities.start_audience_device_flow(holders, form,
                                                        verification_uri=f"{_base()}/devicelogin"), {}
         return identity.start_device_flow(tenant, form, verification_uri=f"{_base()}/devicelogin"), {}
     return _oauth_post(tenant_key, "devicecode", start)

@@ -1,0 +1,43 @@
+"""What the durable store keeps on disk: the data dir and its permissions, and the compact form of the tenant RNG."""
+from __future__ import annotations
+
+import array
+import os
+
+DB_NAME = "hybridsoa.sqlite3"
+
+
+def same_rng(a, b) -> bool:
+    """Two RNG states (``random.getstate()``) are equal; the position word (last) moves with every draw, so a
+    moved RNG is told apart without comparing 625 words."""
+    return a is not None and b is not None and a[1][-1] == b[1][-1] and a == b
+
+
+def ids_blob(seed, state) -> dict:
+    """The tenant RNG as stored: its 625 state words as one hex string (encoding 625 numbers as JSON at every
+    commit that drew a GUID cost more than the rest of the commit)."""
+    version, internal, gauss = state
+    return {"seed": seed, "version": version, "words": array.array("I", internal).tobytes().hex(), "gauss": gauss}
+
+
+def ids_doc(blob):
+    """The snapshot document's ``ids`` part from a stored blob (hex words, or the list form older stores wrote)."""
+    if not blob or "words" not in blob:
+        return blob
+    words = array.array("I")
+    words.frombytes(bytes.fromhex(blob["words"]))
+    return {"seed": blob["seed"], "state": [blob["version"], words.tolist(), blob["gauss"]]}
+
+
+def secure_data_dir(data_dir: str) -> None:
+    """The data dir holds client secrets, private keys and passwords: make it 0700 and its files 0600 (also
+    those an older version left 0644; the CA and server certificates are public and stay readable), and
+    create the database 0600 from the start (SQLite gives its -wal and -shm files the database's mode)."""
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    for name in os.listdir(data_dir):
+        path = os.path.join(data_dir, name)
+        public = name.endswith(".pem") and "key" not in name
+        if os.path.isfile(path) and not os.path.islink(path) and not public:
+            os.chmod(path, 0o600)
+    os.close(os.open(os.path.join(data_dir, DB_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
