@@ -86,7 +86,7 @@ def start_gunicorn(app_spec: str, port: int, tls, env=None) -> subprocess.Popen:
 def start_granian(app_spec: str, port: int, tls, env=None) -> subprocess.Popen:
     """Start ``app_spec`` (a WSGI app) under granian with the settings ``hybridsoa-mock serve`` uses (one worker,
     the same thread ceiling and backpressure, TLS 1.2+), pinned to the server core: the baseline on the engine."""
-    from mockserver.server import DEFAULT_THREADS
+    from hybridsoa.mock.server import DEFAULT_THREADS
     argv = pinned(SERVER_CORE, [str(BIN / "granian"), "--interface", "wsgi", "--workers", "1", "--runtime-threads",
                                 "1", "--blocking-threads", str(DEFAULT_THREADS), "--backpressure",
                                 str(DEFAULT_THREADS * 2), "--log-level", "warning", "--ssl-certificate",
@@ -176,7 +176,7 @@ def mock_sign_in(host: str, ca: str, tenant: dict) -> str:
     """Sign in once with MSAL (client credentials) as the seeded automation app."""
     import msal
 
-    from mockserver.tls import CaPinnedSession
+    from hybridsoa.mock.tls import CaPinnedSession
     app = next(a for a in tenant["apps"] if a["name"] == "automation")
     cca = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
                                              authority=f"{host}/{tenant['tenantId']}", instance_discovery=False,
@@ -214,7 +214,7 @@ def load_benchmarks(args, work: Path) -> dict:
     engine) and on granian (the engine), and moto, under the same Locust load."""
     import requests
 
-    from mockserver.tls import ensure_tls
+    from hybridsoa.mock.tls import ensure_tls
     tls = ensure_tls(work / "tls")
     ca = str(tls.ca)
     results = {}
@@ -326,9 +326,9 @@ def pair_ratios(rounds: list[tuple[dict, dict]]) -> tuple[list[float], list[floa
 
 PROBE = r"""
 import json, resource, sys, time
-from mockserver.app import create_app
-from mockserver.domain.tenant import TenantRegistry
-from mockserver.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.tenant import TenantRegistry
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
 n = int(sys.argv[1]); page_all = sys.argv[2] == "1"
 registry = TenantRegistry(seed=1)
 t0 = time.perf_counter(); tenant = registry.create("bench", mailboxes=n, seed=7, frozen_clock=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mockserver.app import create_app
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 
 def prepare(tenant, *, cloud_share: float = 0.01, drift: int = 200, activity: int = 2000) -> None:

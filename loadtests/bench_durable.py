@@ -16,9 +16,9 @@ import statistics
 import tempfile
 import time
 
-from mockserver.domain import snapshot
-from mockserver.domain.tenant import TenantRegistry
-from mockserver.store.durable import DurableStore
+from hybridsoa.mock.domain import snapshot
+from hybridsoa.mock.domain.tenant import TenantRegistry
+from hybridsoa.mock.store.durable import DurableStore
 
 
 class AppendLogStore(DurableStore):
@@ -149,9 +149,9 @@ def run(kind: str, mailboxes: int, toggles: int, workdir: str) -> dict:
 def run_http(durable: bool, mailboxes: int, toggles: int, workdir: str) -> float:
     """Median seconds of one ``Set-Mailbox -IsExchangeCloudManaged`` through the Flask app (no sockets),
     with or without the SQLite store attached: the end-to-end price of durability."""
-    from mockserver.app import create_app
-    from mockserver.domain.entra.tokens import issue_access_token
-    from mockserver.store import open_store
+    from hybridsoa.mock.app import create_app
+    from hybridsoa.mock.domain.entra.tokens import issue_access_token
+    from hybridsoa.mock.store import open_store
 
     registry = TenantRegistry(seed=1)
     if durable:

@@ -38,10 +38,10 @@ MARK_START, MARK_END = "<!-- bench_enable.py:start -->", "<!-- bench_enable.py:e
 
 
 def _start_mock(work: Path):
-    from mockserver.tls import ensure_tls
+    from hybridsoa.mock.tls import ensure_tls
     tls = ensure_tls(work / "tls")
     port = free_port()
-    return start_gunicorn("mockserver.app:create_app()", port, tls), f"https://127.0.0.1:{port}", str(tls.ca)
+    return start_gunicorn("hybridsoa.mock.app:create_app()", port, tls), f"https://127.0.0.1:{port}", str(tls.ca)
 
 
 def raw_set_mailbox(url: str, ca: str, tenant_id: str, token: str, ids: list[str], concurrency: int) -> float:
@@ -72,8 +72,8 @@ def run(mailboxes: int, raw: int, concurrency: int, latency_mailboxes: int = 0, 
     """Create the tenant, measure the raw baseline, then the SDK enable; return the figures."""
     import requests
 
-    from sdk import connect_mock
-    from sdk.soa import AdaptiveRate, enable, plan
+    from hybridsoa.sdk import connect_mock
+    from hybridsoa.sdk.soa import AdaptiveRate, enable, plan
     if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {1})
     work = Path(tempfile.mkdtemp(prefix="bench-enable-"))
@@ -139,7 +139,7 @@ def _control(url: str, ca: str, tenant_id: str, path: str, body: dict) -> None:
 
 
 def _sdk_enable(conn, ids: list[str], concurrency: int, work: Path, label: str) -> tuple[float, object, int]:
-    from sdk.soa import AdaptiveRate, enable, plan
+    from hybridsoa.sdk.soa import AdaptiveRate, enable, plan
     before = conn.transport.stats["requests"]
     t0 = time.perf_counter()
     result = enable(conn.exchange, plan(ids, [100, 1000]), concurrency=concurrency,
@@ -153,7 +153,7 @@ def _sdk_enable(conn, ids: list[str], concurrency: int, work: Path, label: str) 
 
 def run_latency(url: str, ca: str, mailboxes: int, sequential: int, concurrency: int, work: Path) -> dict:
     """Setting 2: 250 ms per Exchange call, no throttle; SDK vs a sequential one-call-per-mailbox loop."""
-    from sdk import connect_mock
+    from hybridsoa.sdk import connect_mock
     creds = _tenant(url, ca, mailboxes + sequential, "bench-latency")
     conn = connect_mock(url, ca, creds, pool_size=2 * concurrency)
     ids = [m["Guid"] for m in conn.exchange.iter_mailboxes(select=["Guid"])]
@@ -173,7 +173,7 @@ def run_throttled(url: str, ca: str, mailboxes: int, concurrency: int, work: Pat
 
     import requests
 
-    from sdk import connect_mock
+    from hybridsoa.sdk import connect_mock
     creds = _tenant(url, ca, mailboxes, "bench-throttled")
     conn = connect_mock(url, ca, creds, pool_size=2 * concurrency)
     ids = [m["Guid"] for m in conn.exchange.iter_mailboxes(select=["Guid"])][:mailboxes]
@@ -200,7 +200,7 @@ def render(r: dict, command: str) -> str:
         f"Command: `{command}` — {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}; mock under "
         "gunicorn (1 worker x 8 threads, TLS) on one core, client on the other.", "",
         "| measure | value |", "|---|---|",
-        f"| mailboxes enabled by `sdk.soa.enable` | {r['mailboxes']:,} (all `changed`, each read back) |",
+        f"| mailboxes enabled by `hybridsoa.sdk.soa.enable` | {r['mailboxes']:,} (all `changed`, each read back) |",
         f"| SDK throughput | {r['sdk_rate']:,.0f} items/s ({r['sdk_s']:.1f} s) |",
         f"| raw `Set-Mailbox` baseline (same run, {r['raw']:,} mailboxes, {r['concurrency']} threads) | "
         f"{r['raw_rate']:,.0f} calls/s (mean of {r['raw_before']:,.0f} before and {r['raw_after']:,.0f} after) |",

@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def _run(durable: bool, requests: int, threads: int, synchronous: str) -> dict:
     from werkzeug.test import EnvironBuilder
 
-    from mockserver.app import create_app
-    from mockserver.domain import snapshot
-    from mockserver.domain.entra.tokens import issue_access_token
-    from mockserver.domain.tenant import TenantRegistry
-    from mockserver.store import durable as durable_module
+    from hybridsoa.mock.app import create_app
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.domain.entra.tokens import issue_access_token
+    from hybridsoa.mock.domain.tenant import TenantRegistry
+    from hybridsoa.mock.store import durable as durable_module
     registry = TenantRegistry(seed=1)
     commit_cpu = {}
     if durable:

@@ -38,12 +38,12 @@ import io, json, os, sys
 sys.path.insert(0, os.environ["BENCH_ROOT"])
 os.environ["BASELINE_BYTES"] = "238"
 which, n = sys.argv[1], int(sys.argv[2])
-from mockserver.domain import keys
+from hybridsoa.mock.domain import keys
 fixed = open(os.environ["BENCH_KEY"], "rb").read()
 keys._cached_key = lambda material: fixed
-from mockserver.app import create_app
-from mockserver.domain.tenant import TenantRegistry
-from mockserver.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.tenant import TenantRegistry
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
 from gunicorn.http.wsgi import Response as GunicornResponse
 registry = TenantRegistry(seed=1)
 tenant = registry.create("bench", mailboxes=300, seed=7)
@@ -88,7 +88,7 @@ if os.environ.get("BENCH_SERVED") == "1":
     from gunicorn.config import Config
     from gunicorn.http import wsgi as gunicorn_wsgi
     from gunicorn.http.parser import RequestParser
-    from mockserver.tls import ensure_tls
+    from hybridsoa.mock.tls import ensure_tls
     tls = ensure_tls(Path(os.environ["BENCH_TLS"]))
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(str(tls.cert), str(tls.key))
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     sys.path.insert(0, str(ROOT))
-    from mockserver.tls import ensure_tls
+    from hybridsoa.mock.tls import ensure_tls
     with tempfile.TemporaryDirectory(prefix="hybridsoa-instr-") as tmp:
         work = Path(tmp)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

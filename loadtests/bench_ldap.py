@@ -21,14 +21,14 @@ def main(argv=None) -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--lookups", type=int, default=100)
     args = parser.parse_args(argv)
-    from mockserver.api.onprem.ldap import start_ldap_listener
-    from mockserver.domain.onprem.ldap_tree import onprem_document
-    from mockserver.domain.tenant import TenantRegistry
-    from mockserver.server import InProcessServer
-    from sdk.clouds import Cloud
-    from sdk.ldap import LdapDirectory, LdapSettings
-    from sdk.onprem import MockOnPremDirectory
-    from sdk.transport import Transport
+    from hybridsoa.mock.api.onprem.ldap import start_ldap_listener
+    from hybridsoa.mock.domain.onprem.ldap_tree import onprem_document
+    from hybridsoa.mock.domain.tenant import TenantRegistry
+    from hybridsoa.mock.server import InProcessServer
+    from hybridsoa.sdk.clouds import Cloud
+    from hybridsoa.sdk.ldap import LdapDirectory, LdapSettings
+    from hybridsoa.sdk.onprem import MockOnPremDirectory
+    from hybridsoa.sdk.transport import Transport
 
     registry = TenantRegistry(seed=22)
     server = InProcessServer(registry, data_dir=tempfile.mkdtemp(prefix="bench-ldap-")).start()

@@ -94,7 +94,7 @@ def parser_costs(repeat: int = 3000) -> dict:
     import h11
     import httptools
 
-    from mockserver.proxy import RequestReader, serialize_response
+    from hybridsoa.mock.proxy import RequestReader, serialize_response
     request = (b"POST /adminapi/beta/c0ffee00-5eed-4d3a-9b1e-000000008443/InvokeCommand HTTP/1.1\r\n"
                b"Host: outlook.office365.com\r\nUser-Agent: python-requests/2.32\r\nAccept: */*\r\n"
                b"Authorization: Bearer " + b"x" * 1400 + b"\r\nContent-Type: application/json\r\n"

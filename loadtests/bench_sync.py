@@ -13,8 +13,8 @@ import argparse
 import statistics
 import time
 
-from mockserver.domain.onprem import ad_admin
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.domain.onprem import ad_admin
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 
 def _timed(fn):

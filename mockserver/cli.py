@@ -95,11 +95,11 @@ def _ca(args) -> int:
 
 def _scenario(args) -> int:
     try:
-        runner = importlib.import_module("mockserver.scenario_runner")
+        runner = importlib.import_module("hybridsoa.mock.scenario_runner")
     except ModuleNotFoundError as exc:
-        if exc.name != "mockserver.scenario_runner":
+        if exc.name != "hybridsoa.mock.scenario_runner":
             raise
-        print("hybridsoa-mock: scenarios are not available in this build (mockserver.scenario_runner is missing)",
+        print("hybridsoa-mock: scenarios are not available in this build (hybridsoa.mock.scenario_runner is missing)",
               file=sys.stderr)
         return 2
     result = runner.main(list(args.args))

@@ -18,7 +18,7 @@ Fixtures:
 Option ``--hybridsoa-proxy``: the fixtures' clients go through the proxy, as unmodified code would. The session
 gets ``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE`` (and ``NO_PROXY`` for the loopback control
 plane), and every ``tenant`` answer says ``cloud: "global"`` (plus ``proxy`` and ``caBundle``), so
-``sdk.connect_mock`` connects with the real global cloud's endpoints.
+``hybridsoa.sdk.connect_mock`` connects with the real global cloud's endpoints.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ A step is one of (plus ``name``, ``as``, ``save``, ``expect``):
   sync: Delta                                           sync/cycles {policyType}
   onprem: {op: patch|create|delete|move, sam:, attrs:, ou:}
   workflow: enable|disable|inventory|preflight|drift|revert   identities: [...], reconcile:, filter:
-                                                        an SDK workflow (``sdk.soa``) over real HTTPS; the
+                                                        an SDK workflow (``hybridsoa.sdk.soa``) over real HTTPS; the
                                                         step's JSON is the workflow's report plus ``exitCode``
 ``as`` names a seeded app (automation, graph-reader, ...) or user (globaladmin, exchangeadmin, ...).
 ``save: {var: path}`` stores values from the JSON response (``value[0].Alias``); ``${var}`` substitutes later.
@@ -224,7 +224,7 @@ def execute_step(run: Run, step: dict) -> Response:
 
 
 WORKFLOWS = ("enable", "disable", "inventory", "preflight", "drift", "revert")
-#: Entry-point group of the workflow steps' runner; the SDK provides it (``sdk.scenario_steps:run_workflow``).
+#: Entry-point group of the workflow steps' runner; the SDK provides it (``hybridsoa.sdk.scenario_steps:run_workflow``).
 WORKFLOW_ENTRY_POINT = "hybridsoa.scenario_workflows"
 
 

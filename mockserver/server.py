@@ -94,7 +94,7 @@ def is_loopback(host: str) -> bool:
 
 
 def open_durable_store(registry: TenantRegistry, data_dir: str | None, synchronous: str = "normal"):
-    """Hand the registry to the durable store (``mockserver.store.open_store``, persisting tenants in the
+    """Hand the registry to the durable store (``hybridsoa.mock.store.open_store``, persisting tenants in the
     snapshot format) when there is a data dir; returns the store, or None."""
     if not data_dir:
         return None
@@ -301,7 +301,7 @@ def run_granian(options: ServeOptions) -> None:
         # TLS 1.2 as the floor: what Microsoft 365 endpoints accept, so older clients that work there work here.
         kwargs.update(ssl_cert=Path(tls.cert), ssl_key=Path(tls.key), ssl_protocol_min=SSLProtocols.tls12)
     engine = Server(
-        "mockserver.server:granian_app", address=options.host, port=options.port, interface=Interfaces.WSGI,
+        "hybridsoa.mock.server:granian_app", address=options.host, port=options.port, interface=Interfaces.WSGI,
         factory=True, workers=1, blocking_threads=max(1, options.threads), runtime_threads=1,
         # Requests admitted to Python at once; the rest wait in the Rust runtime.
         backpressure=max(1, options.threads) * 2,

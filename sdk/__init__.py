@@ -1,5 +1,5 @@
 """hybridsoa SDK: one client code path for real Microsoft 365 tenants and the hybridsoa mock (only the
-:class:`Cloud` changes), plus the ``sdk.soa`` workflows behind the ``hybridsoa`` CLI."""
+:class:`Cloud` changes), plus the ``hybridsoa.sdk.soa`` workflows behind the ``hybridsoa`` CLI."""
 from .auth import Credentials, TokenProvider
 from .clouds import CHINA, CLOUDS, DOD, GCC, GCC_HIGH, GLOBAL, Cloud, get_cloud
 from .config import Connection, Settings, connect, connect_mock, load_settings

@@ -1,4 +1,4 @@
-"""``python -m sdk`` runs the ``hybridsoa`` CLI."""
+"""``python -m hybridsoa.sdk`` runs the ``hybridsoa`` CLI."""
 import sys
 
 from .cli import main

@@ -20,7 +20,7 @@ from .clouds import Cloud
 from .errors import AuthError, ConfigError
 from .transport import Transport, VerifyingHttpClient
 
-log = logging.getLogger("sdk.auth")
+log = logging.getLogger("hybridsoa.sdk.auth")
 
 #: Public client id of the Exchange Online PowerShell module, used for delegated sign-in when none is given.
 EXO_MODULE_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"

@@ -502,7 +502,7 @@ def _logging(level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if level >= 2 else logging.WARNING)
-    logging.getLogger("sdk").setLevel(logging.DEBUG if level >= 2 else logging.INFO if level == 1 else logging.WARNING)
+    logging.getLogger("hybridsoa.sdk").setLevel(logging.DEBUG if level >= 2 else logging.INFO if level == 1 else logging.WARNING)
 
 
 def _one_line(exc: BaseException) -> str:

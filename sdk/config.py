@@ -160,7 +160,7 @@ class Connection:
 
     @property
     def exchange(self):
-        """The :class:`~sdk.exchange.ExchangeClient` of this connection."""
+        """The :class:`~hybridsoa.sdk.exchange.ExchangeClient` of this connection."""
         if self._exchange is None:
             from .exchange import ExchangeClient
             self._exchange = ExchangeClient(self.cloud, self.tenant, self.tokens, self.transport,
@@ -169,7 +169,7 @@ class Connection:
 
     @property
     def graph(self):
-        """The :class:`~sdk.graph.GraphClient` of this connection."""
+        """The :class:`~hybridsoa.sdk.graph.GraphClient` of this connection."""
         if self._graph is None:
             from .graph import GraphClient
             self._graph = GraphClient(self.cloud, self.tokens, self.transport)

@@ -1,6 +1,6 @@
 """Exchange Online admin API client: ``POST {host}/adminapi/beta/{tenant}/InvokeCommand`` with the ``CmdletInput``
 envelope the ExchangeOnlineManagement v3 module sends, ``X-AnchorMailbox`` routing, page-size preference,
-``@odata.nextLink`` paging by POST (same body), ``$select``, and typed errors (see :mod:`sdk.errors`)."""
+``@odata.nextLink`` paging by POST (same body), ``$select``, and typed errors (see :mod:`hybridsoa.sdk.errors`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator

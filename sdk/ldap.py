@@ -6,7 +6,7 @@ binds, AD's everyday case) and Kerberos via the optional ``gssapi`` package, and
 control AD needs above its 1000-entry MaxPageSize. python-ldap would add a C build dependency for no feature
 the SOA workflows use.
 
-:class:`LdapDirectory` implements :class:`~sdk.onprem.OnPremDirectory`: users are read with a paged subtree
+:class:`LdapDirectory` implements :class:`~hybridsoa.sdk.onprem.OnPremDirectory`: users are read with a paged subtree
 search under the base DN, attributes of the SOA attribute table are decoded from AD's syntaxes (Boolean
 ``TRUE``/``FALSE``, multi-valued ``proxyAddresses`` and ``msExchExtensionCustomAttribute*``, octet-string
 ``objectGUID``/``mS-DS-ConsistencyGuid`` shown as the GUID string / base64 ImmutableId), and writes are one

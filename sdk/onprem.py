@@ -1,8 +1,8 @@
 """The on-premises directory as the SOA workflows see it (drift and reconcile-before-revert), and the Exchange
 parameter ↔ AD attribute mapping of the Exchange attributes whose SOA ``IsExchangeCloudManaged`` moves.
 
-:class:`OnPremDirectory` is the interface; :class:`~sdk.ldap.LdapDirectory` implements it over LDAP (a domain
-controller, or the mock's LDAP port: :func:`sdk.ldap.mock_directory` returns ``MockLdapDirectory`` for the
+:class:`OnPremDirectory` is the interface; :class:`~hybridsoa.sdk.ldap.LdapDirectory` implements it over LDAP (a domain
+controller, or the mock's LDAP port: :func:`hybridsoa.sdk.ldap.mock_directory` returns ``MockLdapDirectory`` for the
 local cloud, so the mock exercises the code real admins run). :class:`MockOnPremDirectory` implements it over the
 mock's HTTP control plane (``/_mock/tenants/{t}/onprem/users``) and is used only when the mock serves no LDAP
 port."""

@@ -1,6 +1,6 @@
 """Requests-level fakes for unit-testing code built on the SDK without a server: a ``requests`` adapter that
 answers like the real services (Exchange InvokeCommand envelopes, error triples, 429 with ``Retry-After``), and
-helpers to build a :class:`~sdk.config.Connection`-like client set over it. No sockets, no sleeping."""
+helpers to build a :class:`~hybridsoa.sdk.config.Connection`-like client set over it. No sockets, no sleeping."""
 from __future__ import annotations
 
 import copy

@@ -24,7 +24,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from .errors import Throttled, Transient, Unreachable, describe_connection_error, retry_after_seconds
 
-log = logging.getLogger("sdk.transport")
+log = logging.getLogger("hybridsoa.sdk.transport")
 
 USER_AGENT = "hybridsoa-sdk/0.1"
 

@@ -1,12 +1,12 @@
 """Shared fixtures. The HTTPS server and the per-test ``tenant`` come from our own pytest plugin
-(``mockserver.pytest_plugin``); the fixtures here are for domain and Flask-test-client tests."""
+(``hybridsoa.mock.pytest_plugin``); the fixtures here are for domain and Flask-test-client tests."""
 from __future__ import annotations
 
 import pytest
 
-from mockserver.app import create_app
-from mockserver.domain.entra.tokens import issue_access_token
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 
 @pytest.fixture

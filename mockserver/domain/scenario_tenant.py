@@ -3,6 +3,7 @@ mailboxes by type, explicit AD users, OUs, sync and org settings. Used by ``POST
 and by the scenario runner."""
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
@@ -11,8 +12,9 @@ from faker import Faker
 from .errors import InvalidArgument, NotFound
 from .onprem.ad import EXO_TO_REMOTE_TYPE
 
-#: Where scenario files are looked up, in order (the repo's ``scenarios/`` next to the package, then the cwd's).
-SCENARIO_DIRS = [Path(__file__).resolve().parents[2] / "scenarios", Path.cwd() / "scenarios"]
+#: Where scenario files are looked up, in order: the ones shipped with the package (package data of
+#: ``hybridsoa.mock.scenarios``, the repository's ``scenarios/`` in an editable install), then the cwd's.
+SCENARIO_DIRS = [Path(str(files("hybridsoa.mock.scenarios"))), Path.cwd() / "scenarios"]
 
 TENANT_KEYS = {"name", "seed", "profile", "mailboxes", "adUsers", "sync", "settings", "org", "description"}
 

@@ -473,5 +473,5 @@ def enable(exchange, plan: Plan | Iterable[str], **kwargs) -> RunResult:
 
 def disable(exchange, plan: Plan | Iterable[str], **kwargs) -> RunResult:
     """Hand the planned mailboxes' Exchange attributes back to on-prem (``$false``) with read-back.
-    The next sync cycle overwrites cloud values with AD values: use :func:`sdk.soa.revert` to keep them."""
+    The next sync cycle overwrites cloud values with AD values: use :func:`hybridsoa.sdk.soa.revert` to keep them."""
     return run_toggle(exchange, plan, target=False, operation="disable", **kwargs)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mockserver.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
 
 
 @pytest.fixture
@@ -130,10 +130,10 @@ def test_two_concurrent_toggles_of_one_mailbox_end_consistent_and_both_audited(a
 
 def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header):
     """With the durable store attached, what many threads changed is exactly what a reopened store holds."""
-    from mockserver.app import create_app
-    from mockserver.domain import snapshot
-    from mockserver.domain.tenant import TenantRegistry
-    from mockserver.store import open_store
+    from hybridsoa.mock.app import create_app
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.domain.tenant import TenantRegistry
+    from hybridsoa.mock.store import open_store
 
     registry = TenantRegistry(seed=5)
     store = open_store(registry, str(tmp_path), snapshot)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import openapi_spec_validator
 import pytest
 
-from mockserver.app import create_app
-from mockserver.domain.entra import roles
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.entra import roles
 
 
 def _create(client, **body):

@@ -8,7 +8,7 @@ from html import unescape
 
 import pytest
 
-from mockserver.app import create_app
+from hybridsoa.mock.app import create_app
 
 
 def rows(html: str) -> list[str]:
@@ -68,7 +68,7 @@ def test_tenant_page_shows_clock_next_cycle_and_profile(client, make_tenant):
     html = client.get("/tenants/clocky").get_data(as_text=True)
     with tenant.lock:
         now, due = tenant.clock.now(), tenant.sync.next_due()
-    from mockserver.domain.clock import iso
+    from hybridsoa.mock.domain.clock import iso
     assert iso(now) in html and iso(due) in html
     assert "profile: preview" in html
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.exchange.mailboxes import Mailbox
+from hybridsoa.mock.domain.exchange.mailboxes import Mailbox
 
 V2_APP_ROLE = "Exchange.ManageAsAppV2"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.exchange.dispatch import all_cmdlets
-from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox, new_mail_user
+from hybridsoa.mock.domain.exchange.dispatch import all_cmdlets
+from hybridsoa.mock.domain.exchange.recipient_cmdlets import new_cloud_mailbox, new_mail_user
 
 
 def invoke(client, tenant, headers, cmdlet, params=None, query=""):

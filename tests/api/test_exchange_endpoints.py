@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.api.exchange import endpoints, invoke
-from mockserver.app import create_app
-from mockserver.domain.exchange import cmdlets
-from mockserver.domain.exchange.cmdlets import register_cmdlet
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.api.exchange import endpoints, invoke
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.exchange import cmdlets
+from hybridsoa.mock.domain.exchange.cmdlets import register_cmdlet
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 #: A fixed tenant clock, so an independently built twin of the tenant answers byte for byte alike.
 CLOCK = 1_800_000_000.0
@@ -147,7 +147,7 @@ def test_body_over_the_size_limit_is_413_in_the_app_shape(app, client, tenant, h
 
 @pytest.mark.parametrize("where, error", [("handler", RuntimeError), ("after", OSError)])
 def test_an_internal_failure_answers_500_json_and_releases_the_lock(client, tenant, h, monkeypatch, where, error):
-    from mockserver.api import middleware
+    from hybridsoa.mock.api import middleware
 
     def broken(*_args, **_kwargs):
         raise error("boom")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra import roles
+from hybridsoa.mock.domain.entra import roles
 
 WRITE_SCOPE = ("failed because it's out of the current user's write scope. The action 'Set-Mailbox', "
                "'{params}', can't be performed on the object '{name}' because the object is being synchronized "

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mockserver.domain.entra import roles
-from mockserver.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.domain.entra import roles
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
 
 JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
@@ -257,7 +257,7 @@ MINE = ("Get-Mailbox", "Set-Mailbox", "Get-Recipient", "Get-User", "Set-User", "
 
 def test_no_parameter_value_produces_a_5xx(client, tenant, h):
     """Every parameter of every emulated cmdlet, fed odd JSON values, answers 2xx/4xx in the real shapes."""
-    from mockserver.domain.exchange.dispatch import get_cmdlet
+    from hybridsoa.mock.domain.exchange.dispatch import get_cmdlet
     alias = next(iter(tenant.mailboxes)).alias
     odd = [None, "", ["a", None], {"Add": None, "Remove": {"x": 1}}, 1.5, "*"]
     for name in MINE:

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from mockserver.domain.connect import lifecycle
-from mockserver.domain.entra.directory import EntraUser
-from mockserver.domain.exchange import adminapi_cmdlets as folders
-from mockserver.domain.exchange.dispatch import all_cmdlets
-from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
+from hybridsoa.mock.domain.connect import lifecycle
+from hybridsoa.mock.domain.entra.directory import EntraUser
+from hybridsoa.mock.domain.exchange import adminapi_cmdlets as folders
+from hybridsoa.mock.domain.exchange.dispatch import all_cmdlets
+from hybridsoa.mock.domain.exchange.recipient_cmdlets import new_cloud_mailbox
 
 from .test_rbac_cmdlets import _least_privilege, add_app, invoke
 
@@ -209,7 +209,7 @@ def _cloud_mail_user(tenant) -> str:
     """A cloud mail user (its Exchange attributes are cloud-mastered), made once per tenant."""
     found = next((m for m in tenant.mailboxes if m.alias == "matrix-mu"), None)
     if found is None:
-        from mockserver.domain.exchange.recipient_cmdlets import new_mail_user
+        from hybridsoa.mock.domain.exchange.recipient_cmdlets import new_mail_user
         found = new_mail_user(tenant, "matrix-mu", "matrix-mu@partner.example")
     return found.alias
 
@@ -225,7 +225,7 @@ def _movable(tenant) -> str:
 def _moving(tenant) -> str:
     """A mailbox with a move request in progress."""
     alias = _movable(tenant)
-    from mockserver.domain.exchange.move_requests import _requests
+    from hybridsoa.mock.domain.exchange.move_requests import _requests
     mbx = next(m for m in tenant.mailboxes if m.alias == alias)
     _requests(tenant)[mbx.exchange_guid] = {
         "id": "00000000-0000-0000-0000-0000000000aa", "mailbox": mbx.guid, "exchangeGuid": mbx.exchange_guid,

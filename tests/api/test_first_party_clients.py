@@ -7,9 +7,9 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from mockserver.domain.entra.first_party import FIRST_PARTY_PUBLIC_CLIENTS
-from mockserver.domain.entra.login import DEVICE_CODE_GRANT
-from mockserver.domain.entra.tokens import verify_access_token
+from hybridsoa.mock.domain.entra.first_party import FIRST_PARTY_PUBLIC_CLIENTS
+from hybridsoa.mock.domain.entra.login import DEVICE_CODE_GRANT
+from hybridsoa.mock.domain.entra.tokens import verify_access_token
 
 GRAPH = "https://graph.microsoft.com/.default"
 EXCHANGE = "https://outlook.office365.com/.default"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.domain.entra import roles as R
-from mockserver.domain.entra.graph.users import USER_PROPERTIES
+from hybridsoa.mock.domain.entra import roles as R
+from hybridsoa.mock.domain.entra.graph.users import USER_PROPERTIES
 
 CSDL = Path(__file__).resolve().parents[1] / "data" / "graph-v1.0.csdl"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"

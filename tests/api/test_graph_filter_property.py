@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import create_app
-from mockserver.domain.entra.graph.users import graph_property
-from mockserver.domain.entra.tokens import issue_access_token
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.entra.graph.users import graph_property
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 HEADERS_EVENTUAL = {"ConsistencyLevel": "eventual"}
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import create_app
-from mockserver.domain.entra.graph.odata import FilterSyntaxError, parse_filter
-from mockserver.domain.entra.tokens import issue_access_token
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.entra.graph.odata import FilterSyntaxError, parse_filter
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 FILTER_ATOMS = st.sampled_from(["displayName", "accountEnabled", "eq", "ne", "and", "or", "not", "(", ")", "'x'",
                                 "true", "null", "in", ",", "startswith", "proxyAddresses/any(p:p eq 'a')", "1",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.app import create_app
-from mockserver.domain.entra import roles as R
-from mockserver.domain.entra.tokens import issue_access_token
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.entra import roles as R
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 PLACEHOLDER_USER = "{user}"
 RD = "/roleManagement/directory"

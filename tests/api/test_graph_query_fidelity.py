@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mockserver.domain.entra.graph.users import graph_property
+from hybridsoa.mock.domain.entra.graph.users import graph_property
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 

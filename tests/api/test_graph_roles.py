@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra import roles as R
+from hybridsoa.mock.domain.entra import roles as R
 
 BASE = "/v1.0/roleManagement/directory"
 EXO = R.EXCHANGE_ADMINISTRATOR

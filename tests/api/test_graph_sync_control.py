@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.onprem import ad_admin
+from hybridsoa.mock.domain.onprem import ad_admin
 
 
 @pytest.fixture

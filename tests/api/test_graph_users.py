@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mockserver.app import create_app
-from mockserver.domain.entra.graph.users import DEFAULT_PROPERTIES, SYNCED_MESSAGE
-from mockserver.domain.entra.tokens import issue_access_token
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.entra.graph.users import DEFAULT_PROPERTIES, SYNCED_MESSAGE
+from hybridsoa.mock.domain.entra.tokens import issue_access_token
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from mockserver.domain.entra.login import DEVICE_CODE_GRANT
-from mockserver.domain.entra.tokens import verify_access_token
+from hybridsoa.mock.domain.entra.login import DEVICE_CODE_GRANT
+from hybridsoa.mock.domain.entra.tokens import verify_access_token
 
 GRAPH = "https://graph.microsoft.com/.default"
 BASE = "https://login.microsoftonline.com"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra.login import DEVICE_CODE_GRANT
-from mockserver.domain.entra.tokens import verify_access_token
+from hybridsoa.mock.domain.entra.login import DEVICE_CODE_GRANT
+from hybridsoa.mock.domain.entra.tokens import verify_access_token
 
 ERROR_KEYS = {"error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id", "error_uri"}
 GRAPH = "https://graph.microsoft.com/.default"

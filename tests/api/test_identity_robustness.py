@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import create_app
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 FIELDS = ["grant_type", "client_id", "client_secret", "scope", "username", "password", "device_code",
           "refresh_token", "client_assertion", "client_assertion_type", "client_info", "code"]

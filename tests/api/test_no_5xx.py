@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.domain.exchange import dispatch
-from mockserver.domain.snapshot import collections_of, dump_collection, dump_state
+from hybridsoa.mock.domain.exchange import dispatch
+from hybridsoa.mock.domain.snapshot import collections_of, dump_collection, dump_state
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,

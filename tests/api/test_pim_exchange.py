@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra import roles
+from hybridsoa.mock.domain.entra import roles
 
 from .test_rbac_cmdlets import invoke, synced_mailbox
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra.directory import Application
+from hybridsoa.mock.domain.entra.directory import Application
 
 
 def invoke(client, tenant, headers, cmdlet, **params):

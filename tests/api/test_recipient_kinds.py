@@ -237,7 +237,7 @@ def test_the_default_tenant_is_a_deterministic_realistic_mix(make_tenant):
 
 
 def test_dashboard_and_sdk_inventory_show_the_kinds(client, make_tenant):
-    from sdk.soa.inventory import classify
+    from hybridsoa.sdk.soa.inventory import classify
     t = make_tenant(name="dash-kinds", seed=3, mailboxes=20, options={"mix": "realistic"})
     resp = client.get(f"/tenants/{t.name}")
     assert resp.status_code == 200

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mockserver.api import tenant_hold
+from hybridsoa.mock.api import tenant_hold
 
 GRAPH = "https://graph.microsoft.com/.default"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mockserver.domain import soa_attributes as soa
+from hybridsoa.mock.domain import soa_attributes as soa
 
 # ------------------------------------------------------------------------------------------------ the steps
 flags = st.tuples(st.just("flag"), st.booleans())
@@ -122,7 +122,7 @@ def graph_value(user: dict, attr):
 
 
 def exchange_type_of_ad(value):
-    from mockserver.domain.onprem.ad import REMOTE_TYPE_TO_EXO
+    from hybridsoa.mock.domain.onprem.ad import REMOTE_TYPE_TO_EXO
 
     return REMOTE_TYPE_TO_EXO.get(value, value)
 

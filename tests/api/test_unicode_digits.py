@@ -30,7 +30,7 @@ def test_exchange_content_length_that_is_not_a_number_reads_as_no_length():
     # WSGI carries headers as latin-1 text, so a Content-Length of '²' reaches the Exchange endpoints as is.
     import io
 
-    from mockserver.api.exchange.endpoints import _read_json, _Request
+    from hybridsoa.mock.api.exchange.endpoints import _read_json, _Request
     environ = {"CONTENT_LENGTH": "\xb2", "wsgi.input": io.BytesIO(b'{"a": 1}'), "REQUEST_METHOD": "POST",
                "PATH_INFO": "/adminapi/beta/t/InvokeCommand", "SERVER_NAME": "x", "SERVER_PORT": "443",
                "wsgi.url_scheme": "https"}

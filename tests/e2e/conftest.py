@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.pytest_plugin import MockTenantFactory
+from hybridsoa.mock.pytest_plugin import MockTenantFactory
 
 
 class UniformTenantFactory(MockTenantFactory):

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from sdk.soa.checkpoint import read_jsonl
+from hybridsoa.sdk.soa.checkpoint import read_jsonl
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def _env(tenant, *, user: str | None = None) -> dict:
 
 
 def _run(args, env, **kw):
-    return subprocess.run([sys.executable, "-m", "sdk", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hybridsoa.sdk", *args], env=env, capture_output=True, text=True,
                           timeout=300, **kw)
 
 
@@ -72,7 +72,7 @@ def test_resume_after_sigkill_is_exactly_once(tenant, tmp_path, mock_session):
     inv, cp = tmp_path / "inv.csv", tmp_path / "run.jsonl"
     assert _run(["inventory", "-o", str(inv)], env).returncode == 0
     ids = [row["Identity"] for row in csv.DictReader(inv.open())]
-    args = [sys.executable, "-m", "sdk", "enable", "-i", str(inv), "--checkpoint", str(cp), "--events",
+    args = [sys.executable, "-m", "hybridsoa.sdk", "enable", "-i", str(inv), "--checkpoint", str(cp), "--events",
             "--concurrency", "3", "--rate", "500", "--no-progress", "--backup", str(tmp_path / "bk.jsonl")]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     seen = 0
@@ -114,7 +114,7 @@ def test_verify_drift_and_revert_commands(tenant, tmp_path, mock_session):
     r = _run(["drift", "--json"], env)
     assert r.returncode == 0 and json.loads(r.stdout)["drifted"] == 0
     # A cloud edit is drift until reverted with reconcile, which carries it into AD.
-    from sdk import connect_mock
+    from hybridsoa.sdk import connect_mock
     conn = connect_mock(tenant["url"], tenant["ca"], tenant)
     conn.exchange.set_mailbox(ids[0], CustomAttribute7="edited-in-cloud")
     r = _run(["drift", "-o", str(tmp_path / "drift.csv")], env)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sdk.soa.checkpoint import Checkpoint
+from hybridsoa.sdk.soa.checkpoint import Checkpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +105,7 @@ def test_verbose_shows_the_sdk_request_log_without_secrets_or_library_debug(tena
     env = _env(tenant)
     r = subprocess.run([CLI, "-v", "inventory", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    log = [ln for ln in r.stderr.splitlines() if ln.startswith("INFO sdk.")]
+    log = [ln for ln in r.stderr.splitlines() if ln.startswith("INFO hybridsoa.sdk.")]
     assert any("InvokeCommand -> 200 client-request-id=" in ln for ln in log)
     assert "DEBUG" not in r.stderr and "urllib3" not in r.stderr and "msal" not in r.stderr.lower()
     assert env["HYBRIDSOA_CLIENT_SECRET"] not in r.stderr and "Bearer" not in r.stderr

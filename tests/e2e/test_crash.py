@@ -23,7 +23,7 @@ def _serve_command() -> list[str]:
     script = Path(sys.executable).with_name("hybridsoa-mock")
     if script.exists():
         return [str(script), "serve"]
-    return [sys.executable, "-c", "import sys; from mockserver.cli import main; sys.exit(main())", "serve"]
+    return [sys.executable, "-c", "import sys; from hybridsoa.mock.cli import main; sys.exit(main())", "serve"]
 
 
 SERVE = _serve_command()

@@ -118,8 +118,8 @@ def test_scheduled_cycle_appears_after_clock_advance(page, mock_session, tenant)
 
 
 def test_sign_in_with_the_control_token(browser, tmp_path):
-    from mockserver.domain.tenant import TenantRegistry
-    from mockserver.server import InProcessServer
+    from hybridsoa.mock.domain.tenant import TenantRegistry
+    from hybridsoa.mock.server import InProcessServer
     registry = TenantRegistry(seed=3)
     registry.create("guarded", seed=3, mailboxes=4, frozen_clock=True)
     with InProcessServer(registry, data_dir=tmp_path, tls=False, control_token="ctl-browser-token") as server:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msal
 import pytest
 
-from mockserver.tls import CaPinnedSession
+from hybridsoa.mock.tls import CaPinnedSession
 
 pytestmark = pytest.mark.e2e
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msal
 import pytest
 
-from mockserver.tls import CaPinnedSession
-from sdk import Throttled, connect_mock
+from hybridsoa.mock.tls import CaPinnedSession
+from hybridsoa.sdk import Throttled, connect_mock
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ from msgraph.generated.models.unified_role_eligibility_schedule_request import U
 from msgraph.generated.models.unified_role_schedule_request_actions import UnifiedRoleScheduleRequestActions
 from msgraph_core import AzureIdentityAuthenticationProvider, GraphClientFactory
 
-from mockserver.tls import CaPinnedSession
+from hybridsoa.mock.tls import CaPinnedSession
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockserver.tls import CaPinnedSession
+from hybridsoa.mock.tls import CaPinnedSession
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def served(tmp_path_factory):
     """One ``hybridsoa-mock serve`` over TLS with a data dir, read up to its banner."""
     data = tmp_path_factory.mktemp("hostile") / "data"
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--data-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "hybridsoa.mock.cli", "serve", "--port", str(port), "--data-dir",
                              str(data), "--no-demo"], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in proc.stdout:

@@ -13,8 +13,8 @@ import msal
 import pytest
 import requests
 
-from mockserver.server import msal_snippet
-from mockserver.tls import CaPinnedSession
+from hybridsoa.mock.server import msal_snippet
+from hybridsoa.mock.tls import CaPinnedSession
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ import certifi
 import pytest
 import requests
 
-from mockserver import cli
-from mockserver.server import DEMO_TENANT_ID
-from mockserver.tls import CaPinnedSession
+from hybridsoa.mock import cli
+from hybridsoa.mock.server import DEMO_TENANT_ID
+from hybridsoa.mock.tls import CaPinnedSession
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ class Served:
 
     def __init__(self, *args: str):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "mockserver.cli", "serve", *args], cwd=REPO, env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "hybridsoa.mock.cli", "serve", *args], cwd=REPO, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.banner: list[str] = []
         for line in self.proc.stdout:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdk import connect_mock
+from hybridsoa.sdk import connect_mock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mock_tenant(mailboxes=5)]
 USERS = "(&(objectCategory=person)(objectClass=user))"

@@ -21,11 +21,11 @@ import threading
 import ldap3
 import pytest
 
-from mockserver.tls import ensure_tls
-from sdk import connect_mock
-from sdk.errors import AuthenticationFailed, ConfigError, InvalidParameter, PermissionDenied
-from sdk.ldap import DirectoryReferral, LdapDirectory, LdapSettings
-from sdk.soa import drift, enable, inventory, revert
+from hybridsoa.mock.tls import ensure_tls
+from hybridsoa.sdk import connect_mock
+from hybridsoa.sdk.errors import AuthenticationFailed, ConfigError, InvalidParameter, PermissionDenied
+from hybridsoa.sdk.ldap import DirectoryReferral, LdapDirectory, LdapSettings
+from hybridsoa.sdk.soa import drift, enable, inventory, revert
 
 SLAPD = shutil.which("slapd") or ("/usr/sbin/slapd" if os.path.exists("/usr/sbin/slapd") else None)
 SCHEMA_DIR = "/etc/ldap/schema"
@@ -270,7 +270,7 @@ def test_failures_a_real_server_gives(soa):
 
 
 def test_cli_backup_drift_and_restore_with_ldap_options(soa, tenant, tmp_path, capsys, monkeypatch):
-    from sdk.cli import main
+    from hybridsoa.sdk.cli import main
     conn, slapd = soa
     automation = next(a for a in tenant["apps"] if a["name"] == "automation")
     monkeypatch.setenv("HYBRIDSOA_LDAP_PASSWORD", WRITER_PW)

@@ -34,13 +34,13 @@ def _blocked(code: str, *argv: str) -> subprocess.CompletedProcess:
 
 
 def test_sdk_and_cli_run_without_the_server_stack():
-    r = _blocked("import sys; from sdk.cli import main; sys.exit(main(['--help']))")
+    r = _blocked("import sys; from hybridsoa.sdk.cli import main; sys.exit(main(['--help']))")
     assert r.returncode == 0 and "usage: hybridsoa" in r.stdout, r.stderr
-    r = _blocked("import sdk, sdk.soa, sdk.graph, sdk.exchange;"
-                 "from sdk import connect, Settings;"
+    r = _blocked("import hybridsoa.sdk, hybridsoa.sdk.soa, hybridsoa.sdk.graph, hybridsoa.sdk.exchange;"
+                 "from hybridsoa.sdk import connect, Settings;"
                  "assert 'flask' not in sys.modules; print('ok')")
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
-    r = _blocked("import sys; from mockserver.cli import main; sys.exit(main(['serve']))")
+    r = _blocked("import sys; from hybridsoa.mock.cli import main; sys.exit(main(['serve']))")
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 2 and len(lines) == 1 and "pip install 'hybridsoa[mock]'" in lines[0], r.stderr
 
@@ -66,7 +66,7 @@ def test_wheel_installs_alone_in_a_fresh_venv(tmp_path):
                    timeout=900, capture_output=True)
     r = subprocess.run([str(venv / "bin" / "hybridsoa"), "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "usage: hybridsoa" in r.stdout, r.stderr
-    r = subprocess.run([str(py), "-c", "import sdk, sdk.soa; from sdk import connect\n"
+    r = subprocess.run([str(py), "-c", "import hybridsoa.sdk, hybridsoa.sdk.soa; from hybridsoa.sdk import connect\n"
                         "import importlib.util as u\n"
                         "print([m for m in ('flask', 'gunicorn', 'granian', 'faker', 'marshmallow', 'apispec')"
                         " if u.find_spec(m)])"], capture_output=True, text=True, timeout=120, cwd=tmp_path)

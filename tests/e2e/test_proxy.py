@@ -22,7 +22,7 @@ import msal
 import pytest
 import requests
 
-from mockserver.pytest_plugin import MockTenantFactory, proxy_environment
+from hybridsoa.mock.pytest_plugin import MockTenantFactory, proxy_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -237,7 +237,7 @@ def test_raw_requests_to_the_exchange_admin_api(tenant, proxied):
 
 # ------------------------------------------------------------------------------------------ SDK and CLI
 def test_sdk_with_cloud_global(tenant, proxied):
-    from sdk.config import Settings, connect
+    from hybridsoa.sdk.config import Settings, connect
     app = _app(tenant)
     conn = connect(Settings(cloud="global", tenant=tenant["tenantId"], client_id=app["clientId"],
                             client_secret=app["clientSecret"]))
@@ -250,7 +250,7 @@ def test_sdk_with_cloud_global(tenant, proxied):
 
 def test_sdk_username_password_with_no_client_id_uses_the_exchange_module_client(tenant, proxied):
     """The SDK's delegated default is the Exchange Online PowerShell module's first-party public client."""
-    from sdk.config import Settings, connect
+    from hybridsoa.sdk.config import Settings, connect
     user = _user(tenant, "exchangeadmin")
     conn = connect(Settings(cloud="global", tenant=tenant["tenantId"], username=user["userPrincipalName"],
                             password=user["password"]))
@@ -267,7 +267,7 @@ def test_cli_with_cloud_global(tenant, proxied):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRIDSOA_")}
     env.update(HYBRIDSOA_CLOUD="global", HYBRIDSOA_TENANT=tenant["tenantId"], HYBRIDSOA_CLIENT_ID=app["clientId"],
                HYBRIDSOA_CLIENT_SECRET=app["clientSecret"])
-    run = subprocess.run([sys.executable, "-m", "sdk", "preflight", "--json"], env=env, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "hybridsoa.sdk", "preflight", "--json"], env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["ok"] is True
@@ -277,7 +277,7 @@ def test_cli_with_cloud_global(tenant, proxied):
 def test_the_plugin_option_runs_the_fixtures_clients_through_the_proxy(tmp_path):
     (tmp_path / "test_inner.py").write_text(textwrap.dedent("""
         import os
-        from sdk import connect_mock
+        from hybridsoa.sdk import connect_mock
 
         def test_inner(tenant, mock_proxy):
             assert tenant["cloud"] == "global" and os.environ["HTTPS_PROXY"] == mock_proxy.url
@@ -388,7 +388,7 @@ def test_the_proxy_speaks_tls_with_the_microsoft_names(mock_proxy):
 # ------------------------------------------------------------------------------------------ as users serve it
 @pytest.mark.slow  # a real `hybridsoa-mock serve` (granian worker process)
 def test_serve_with_proxy_port_shares_the_direct_ports_tenants(tmp_path, monkeypatch):
-    from mockserver.server import DEMO_TENANT_ID
+    from hybridsoa.mock.server import DEMO_TENANT_ID
     from tests.e2e.test_identity_serve import Served, _free_port
     port, proxy_port = _free_port(), _free_port()
     served = Served("--port", str(port), "--proxy-port", str(proxy_port), "--data-dir", str(tmp_path))
@@ -442,8 +442,8 @@ def test_stalled_and_reset_handshakes_do_not_stop_the_proxy(proxied):
 
 
 def test_connections_beyond_the_bound_get_503(mock_server):
-    from mockserver.proxy import ProxyServer, proxy_hosts
-    from mockserver.tls import ensure_proxy_tls
+    from hybridsoa.mock.proxy import ProxyServer, proxy_hosts
+    from hybridsoa.mock.tls import ensure_proxy_tls
     proxy = ProxyServer(mock_server.app, ensure_proxy_tls(mock_server.tls.ca.parent, proxy_hosts()),
                         max_connections=2).start()
     held = [socket.create_connection(("127.0.0.1", proxy.port), timeout=30) for _ in range(2)]

@@ -4,10 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.app import create_app
-from mockserver.domain.scenario_tenant import load_scenario
-from mockserver.domain.tenant import TenantRegistry
-from mockserver.scenario_runner import FlaskDriver, HttpDriver, Response, check, lookup, main, run_scenario, substitute
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.scenario_tenant import load_scenario
+from hybridsoa.mock.domain.tenant import TenantRegistry
+from hybridsoa.mock.scenario_runner import (
+    FlaskDriver,
+    HttpDriver,
+    Response,
+    check,
+    lookup,
+    main,
+    run_scenario,
+    substitute,
+)
 
 SCENARIOS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 

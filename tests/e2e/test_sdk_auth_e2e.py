@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from sdk import AuthError, Settings, connect, connect_mock
+from hybridsoa.sdk import AuthError, Settings, connect, connect_mock
 
 pytestmark = pytest.mark.e2e
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sdk import connect_mock
-from sdk.soa import disable, drift, enable, inventory, plan, preflight, revert, verify
+from hybridsoa.sdk import connect_mock
+from hybridsoa.sdk.soa import disable, drift, enable, inventory, plan, preflight, revert, verify
 
 pytestmark = pytest.mark.e2e
 
@@ -183,7 +183,7 @@ def test_adaptive_rate_against_the_mock_token_bucket(conn, mock_session, tenant)
     r = mock_session.post(f"{base}/faults", json={"throttle": {"api": "exchange", "rate": 1, "burst": 4}})
     assert r.status_code in (200, 201), r.text
     conn.transport.sleep = virtual_sleep
-    from sdk.soa import AdaptiveRate
+    from hybridsoa.sdk.soa import AdaptiveRate
     rate = AdaptiveRate(initial=50, sleep=virtual_sleep)
     res = enable(conn.exchange, ids, concurrency=2, rate=rate, sleep=virtual_sleep)
     assert res.counts == {"changed": 12}

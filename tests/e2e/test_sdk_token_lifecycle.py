@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from sdk import Settings, connect, connect_mock
-from sdk.soa import enable, plan
+from hybridsoa.sdk import Settings, connect, connect_mock
+from hybridsoa.sdk.soa import enable, plan
 
 pytestmark = pytest.mark.e2e
 

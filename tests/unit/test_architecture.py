@@ -1,4 +1,4 @@
-"""The house's arrows, checked on the source tree (docs/architecture.md): the wire layer (``mockserver.api``) may
+"""The house's arrows, checked on the source tree (docs/architecture.md): the wire layer (``hybridsoa.mock.api``) may
 import the domain, the domain may import the store, never the other way; the domain imports no Flask, Werkzeug
 or wire-layer module; the mock never imports the SDK and the SDK never the mock; and no module cycle exists,
 counting imports inside functions and ``importlib.import_module("literal")`` calls."""
@@ -139,8 +139,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_sees_the_house():
     graph = import_graph()
-    assert {"mockserver.domain.tenant", "mockserver.store.durable", "mockserver.api.middleware", SDK} <= set(graph)
-    assert "mockserver.domain.clock" in graph["mockserver.domain.tenant"]
+    assert {"hybridsoa.mock.domain.tenant", "hybridsoa.mock.store.durable", "hybridsoa.mock.api.middleware", SDK} <= set(graph)
+    assert "hybridsoa.mock.domain.clock" in graph["hybridsoa.mock.domain.tenant"]
 
 
 def test_arrows_run_one_way():
@@ -166,20 +166,20 @@ def test_a_cycle_through_a_deferred_import_and_importlib_is_found(tmp_path):
         "mockserver/domain/a.py": "from . import b\n",
         "mockserver/domain/b.py": "def f():\n    from .sub import c\n",
         "mockserver/domain/sub/__init__.py": "",
-        "mockserver/domain/sub/c.py": "import importlib\nimportlib.import_module('mockserver.domain.a')\n",
+        "mockserver/domain/sub/c.py": "import importlib\nimportlib.import_module('hybridsoa.mock.domain.a')\n",
         "mockserver/domain/d.py": "from .a import thing\n",
         "sdk/__init__.py": "",
     })
-    assert cycles(import_graph(tmp_path)) == [["mockserver.domain.a", "mockserver.domain.b",
-                                               "mockserver.domain.sub.c"]]
+    assert cycles(import_graph(tmp_path)) == [["hybridsoa.mock.domain.a", "hybridsoa.mock.domain.b",
+                                               "hybridsoa.mock.domain.sub.c"]]
 
 
 @pytest.mark.parametrize("module, source, broken", [
-    ("mockserver/store/durable.py", "from ..domain import snapshot\n", "mockserver.domain.snapshot"),
+    ("mockserver/store/durable.py", "from ..domain import snapshot\n", "hybridsoa.mock.domain.snapshot"),
     ("mockserver/domain/x.py", "from flask import request\n", "flask"),
-    ("mockserver/domain/x.py", "def f():\n    from ..api import common\n", "mockserver.api.common"),
-    ("mockserver/runner.py", "from sdk import soa\n", "sdk.soa"),
-    ("sdk/cli.py", "import mockserver.domain.tenant\n", "mockserver.domain.tenant"),
+    ("mockserver/domain/x.py", "def f():\n    from ..api import common\n", "hybridsoa.mock.api.common"),
+    ("mockserver/runner.py", "from hybridsoa.sdk import soa\n", "hybridsoa.sdk.soa"),
+    ("sdk/cli.py", "import hybridsoa.mock.domain.tenant\n", "hybridsoa.mock.domain.tenant"),
 ])
 def test_a_wrong_way_arrow_is_reported(tmp_path, module, source, broken):
     _write(tmp_path, {"mockserver/__init__.py": "", "mockserver/store/__init__.py": "",

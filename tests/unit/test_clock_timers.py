@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.clock import iso
-from mockserver.domain.errors import InvalidArgument
-from mockserver.domain.onprem import ad_admin
+from hybridsoa.mock.domain.clock import iso
+from hybridsoa.mock.domain.errors import InvalidArgument
+from hybridsoa.mock.domain.onprem import ad_admin
 
 from .test_sync_rules import ad_of_type, mailbox_of
 
@@ -56,7 +56,7 @@ def test_timer_reports_next_due_across_subsystems(domain_tenant):
 
 
 def test_scheduled_cycles_run_as_real_time_passes(domain_tenant):
-    from mockserver.domain.clock import TenantClock
+    from hybridsoa.mock.domain.clock import TenantClock
     t = domain_tenant
     real = [1000.0]
     t.clock = TenantClock(t.clock.now(), real=lambda: real[0])  # a running clock over a fake wall clock

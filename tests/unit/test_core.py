@@ -1,10 +1,10 @@
 """Core domain: tenants, clock timers, change-tracking collections, tokens."""
 import pytest
 
-from mockserver.domain.clock import TenantClock, run_timers_until
-from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
-from mockserver.domain.errors import Unauthenticated
-from mockserver.store.collection import Collection
+from hybridsoa.mock.domain.clock import TenantClock, run_timers_until
+from hybridsoa.mock.domain.entra.tokens import issue_access_token, verify_access_token
+from hybridsoa.mock.domain.errors import Unauthenticated
+from hybridsoa.mock.store.collection import Collection
 
 
 def test_tenant_is_deterministic_under_seed(registry):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.app import create_app
-from mockserver.domain.exchange import dispatch
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.exchange import dispatch
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
 

@@ -1,10 +1,10 @@
-"""The dashboard's read models (``mockserver.domain.read_models``): incremental counts agree with a recount,
+"""The dashboard's read models (``hybridsoa.mock.domain.read_models``): incremental counts agree with a recount,
 filters, the mailbox → Entra user → AD join on the source anchor, and Exchange ↔ AD drift."""
 from __future__ import annotations
 
 from collections import Counter
 
-from mockserver.domain import read_models as views
+from hybridsoa.mock.domain import read_models as views
 
 
 def recount(tenant) -> dict:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.app import create_app
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.app import create_app
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
-from mockserver.domain import snapshot
-from mockserver.domain.tenant import TenantRegistry
-from mockserver.store import open_store
+from hybridsoa.mock.domain import snapshot
+from hybridsoa.mock.domain.tenant import TenantRegistry
+from hybridsoa.mock.store import open_store
 
 
 def _reopen(data_dir):
@@ -151,7 +151,7 @@ def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
 def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
     import stat
 
-    from mockserver.domain.tenant import TenantRegistry
+    from hybridsoa.mock.domain.tenant import TenantRegistry
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)
     (data_dir / "hybridsoa.sqlite3").touch(mode=0o644)
@@ -165,8 +165,8 @@ def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
 
 
 def test_request_journal_survives_a_restart_bounded(tmp_path):
-    from mockserver.app import create_app
-    from mockserver.domain.tenant import TenantRegistry
+    from hybridsoa.mock.app import create_app
+    from hybridsoa.mock.domain.tenant import TenantRegistry
     registry = TenantRegistry(seed=1)
     store = open_store(registry, str(tmp_path), snapshot)
     tenant = registry.create("journaled", mailboxes=2, seed=1, frozen_clock=True)
@@ -186,8 +186,8 @@ def test_request_journal_survives_a_restart_bounded(tmp_path):
 
 
 def test_a_restart_reads_only_the_index_and_loads_each_tenant_on_first_use(tmp_path):
-    from mockserver.app import create_app
-    from mockserver.domain.errors import Conflict
+    from hybridsoa.mock.app import create_app
+    from hybridsoa.mock.domain.errors import Conflict
     registry, store = _reopen(tmp_path)
     first = registry.create("first", seed=1, frozen_clock=True, mailboxes=3)
     second = registry.create("second", seed=2, frozen_clock=True, mailboxes=3)
@@ -261,7 +261,7 @@ def test_synchronous_normal_by_default_and_full_on_request(tmp_path):
 
 
 def test_serve_takes_the_synchronous_option():
-    from mockserver import cli
+    from hybridsoa.mock import cli
     args = cli._parser().parse_args(["serve", "--synchronous", "full"])
     assert args.synchronous == "full"
     assert cli._parser().parse_args(["serve"]).synchronous == "normal"

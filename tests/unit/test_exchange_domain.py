@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra import roles
-from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
-from mockserver.domain.errors import (
+from hybridsoa.mock.domain.entra import roles
+from hybridsoa.mock.domain.entra.tokens import issue_access_token, verify_access_token
+from hybridsoa.mock.domain.errors import (
     CmdletNotRecognized,
     DomainError,
     InvalidArgument,
@@ -14,11 +14,11 @@ from mockserver.domain.errors import (
     UnknownParameter,
     WriteScopeViolation,
 )
-from mockserver.domain.exchange import cmdlets, dispatch, opath, rules
-from mockserver.domain.exchange.cmdlets import MultiValuedEdit, Param, bind, register_cmdlet
-from mockserver.domain.exchange.dispatch import get_cmdlet
-from mockserver.domain.exchange.identity_resolution import find_mailboxes, resolve_mailbox, resolve_user
-from mockserver.domain.exchange.recipient_cmdlets import new_cloud_mailbox
+from hybridsoa.mock.domain.exchange import cmdlets, dispatch, opath, rules
+from hybridsoa.mock.domain.exchange.cmdlets import MultiValuedEdit, Param, bind, register_cmdlet
+from hybridsoa.mock.domain.exchange.dispatch import get_cmdlet
+from hybridsoa.mock.domain.exchange.identity_resolution import find_mailboxes, resolve_mailbox, resolve_user
+from hybridsoa.mock.domain.exchange.recipient_cmdlets import new_cloud_mailbox
 
 
 def caller_for(tenant, app="automation", user=None):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.errors import InvalidArgument, NotFound
+from hybridsoa.mock.domain.errors import InvalidArgument, NotFound
 
 
 def _outcomes(tenant, n, **kw):

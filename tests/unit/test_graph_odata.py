@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra.graph.odata import FilterSyntaxError, evaluate, parse_filter
+from hybridsoa.mock.domain.entra.graph.odata import FilterSyntaxError, evaluate, parse_filter
 
 USER = {"displayName": "Adele Vance", "userPrincipalName": "AdeleV@contoso.com", "accountEnabled": True,
         "onPremisesSyncEnabled": None, "jobTitle": None, "proxyAddresses": ["SMTP:adele@contoso.com", "smtp:a@x.com"],

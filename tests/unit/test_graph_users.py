@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra.graph import users as U
-from mockserver.domain.errors import InvalidArgument, NotFound, SyncedObjectReadOnly
+from hybridsoa.mock.domain.entra.graph import users as U
+from hybridsoa.mock.domain.errors import InvalidArgument, NotFound, SyncedObjectReadOnly
 
 
 @pytest.fixture

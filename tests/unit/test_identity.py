@@ -1,4 +1,4 @@
-"""Domain tests of the Entra token service (mockserver.domain.entra.login): grants, client authentication,
+"""Domain tests of the Entra token service (hybridsoa.mock.domain.entra.login): grants, client authentication,
 scopes, device codes on the tenant clock, refresh tokens and the AADSTS error shape. No HTTP."""
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from mockserver.domain.entra import keys, roles
-from mockserver.domain.entra import login as identity
-from mockserver.domain.entra.login import DEVICE_CODE_GRANT, EntraError
-from mockserver.domain.entra.tokens import verify_access_token
-from mockserver.domain.errors import InvalidArgument, NotFound
+from hybridsoa.mock.domain.entra import keys, roles
+from hybridsoa.mock.domain.entra import login as identity
+from hybridsoa.mock.domain.entra.login import DEVICE_CODE_GRANT, EntraError
+from hybridsoa.mock.domain.entra.tokens import verify_access_token
+from hybridsoa.mock.domain.errors import InvalidArgument, NotFound
 
 BASE = "https://127.0.0.1:8443"
 

@@ -1,7 +1,7 @@
 """The request journal ring buffer: redaction, filters, counts, bounds."""
 from __future__ import annotations
 
-from mockserver.domain.journal import REDACTED, RequestJournal, redact
+from hybridsoa.mock.domain.journal import REDACTED, RequestJournal, redact
 
 
 def _entry(i, api="exchange", status=200, cmdlet="Get-Mailbox"):

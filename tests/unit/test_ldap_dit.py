@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.onprem import ldap_tree as dit
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.domain.onprem import ldap_tree as dit
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_service_account_binds_only_with_its_password(tenant):
 
 
 def test_serve_with_ldap_port_starts_the_listener_in_the_app_process(tmp_path):
-    from mockserver import cli, server
+    from hybridsoa.mock import cli, server
     parsed = cli._parser().parse_args(["serve", "--ldap-port", "0", "--data-dir", str(tmp_path), "--no-demo"])
     assert parsed.ldap_port == 0
     options = server.ServeOptions(data_dir=str(tmp_path), demo=False, ldap_port=0)

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.domain import bounds
-from mockserver.domain.entra.graph.odata import FilterSyntaxError, evaluate, parse_filter
-from mockserver.domain.errors import InvalidArgument
-from mockserver.domain.exchange.opath import compile_filter
-from mockserver.domain.wildcard import compile_wildcard
+from hybridsoa.mock.domain import bounds
+from hybridsoa.mock.domain.entra.graph.odata import FilterSyntaxError, evaluate, parse_filter
+from hybridsoa.mock.domain.errors import InvalidArgument
+from hybridsoa.mock.domain.exchange.opath import compile_filter
+from hybridsoa.mock.domain.wildcard import compile_wildcard
 
 
 def work(pattern: str, text: str) -> tuple[bool, int]:
@@ -130,7 +130,7 @@ def test_odata_merged_equalities_answer_like_single_terms():
 
 
 def test_the_cheap_mailbox_view_agrees_with_the_whole_object(domain_tenant):
-    from mockserver.domain.exchange.objects import _CHEAP_MAILBOX_PROPERTIES, mailbox_filter_view, mailbox_object
+    from hybridsoa.mock.domain.exchange.objects import _CHEAP_MAILBOX_PROPERTIES, mailbox_filter_view, mailbox_object
     view = mailbox_filter_view(sorted(_CHEAP_MAILBOX_PROPERTIES))
     assert mailbox_filter_view(["Name", "Database"]) is None
     mailboxes = list(domain_tenant.mailboxes)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.errors import Conflict, InvalidArgument, NotFound
-from mockserver.domain.onprem import ad_admin
-from mockserver.domain.onprem.ad import REMOTE_ROOM_MAILBOX
+from hybridsoa.mock.domain.errors import Conflict, InvalidArgument, NotFound
+from hybridsoa.mock.domain.onprem import ad_admin
+from hybridsoa.mock.domain.onprem.ad import REMOTE_ROOM_MAILBOX
 
 
 def test_seeded_ad_is_deterministic_and_has_all_types(make_tenant, registry):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra import roles as R
-from mockserver.domain.entra.pim import PimError, parse_duration, parse_schedule
-from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
-from mockserver.domain.errors import Forbidden, InvalidArgument, NotImplementedInMock
+from hybridsoa.mock.domain.entra import roles as R
+from hybridsoa.mock.domain.entra.pim import PimError, parse_duration, parse_schedule
+from hybridsoa.mock.domain.entra.tokens import issue_access_token, verify_access_token
+from hybridsoa.mock.domain.errors import Forbidden, InvalidArgument, NotImplementedInMock
 
 EXO = R.EXCHANGE_ADMINISTRATOR
 

@@ -10,7 +10,7 @@ import certifi
 import pytest
 from cryptography import x509
 
-from mockserver.proxy import (
+from hybridsoa.mock.proxy import (
     EMULATED_HOSTS,
     Request,
     RequestReader,
@@ -20,8 +20,8 @@ from mockserver.proxy import (
     proxy_hosts,
     serialize_response,
 )
-from mockserver.tls import ensure_ca_bundle, ensure_proxy_tls, ensure_tls
-from sdk.clouds import CLOUDS
+from hybridsoa.mock.tls import ensure_ca_bundle, ensure_proxy_tls, ensure_tls
+from hybridsoa.sdk.clouds import CLOUDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ def test_reader_queues_pipelined_requests_with_their_bodies():
     (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n" + b"a" * 1000, None),
 ])
 def test_reader_refuses_garbage_and_oversized_heads(data, status):
-    from mockserver.proxy import _Refused
+    from hybridsoa.mock.proxy import _Refused
     reader = RequestReader()
     if status is None:
         reader.feed(data)  # a large declared body is fine until it arrives

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra import roles
-from mockserver.domain.entra.tokens import Caller
-from mockserver.domain.errors import (
+from hybridsoa.mock.domain.entra import roles
+from hybridsoa.mock.domain.entra.tokens import Caller
+from hybridsoa.mock.domain.errors import (
     CmdletNotRecognized,
     Conflict,
     InvalidArgument,
@@ -14,8 +14,8 @@ from mockserver.domain.errors import (
     UnknownParameter,
     WriteScopeViolation,
 )
-from mockserver.domain.exchange.rbac.engine import cmdlet_catalog
-from mockserver.domain.exchange.rbac.role_cmdlets import RBAC_CMDLETS
+from hybridsoa.mock.domain.exchange.rbac.engine import cmdlet_catalog
+from hybridsoa.mock.domain.exchange.rbac.role_cmdlets import RBAC_CMDLETS
 
 #: A pinned catalog of the Exchange cmdlets, so these tests do not depend on the Exchange room's progress.
 EXO = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.entra import roles
-from mockserver.domain.entra.tokens import Caller
-from mockserver.domain.errors import CmdletNotRecognized, UnknownParameter
-from mockserver.domain.exchange import dispatch
+from hybridsoa.mock.domain.entra import roles
+from hybridsoa.mock.domain.entra.tokens import Caller
+from hybridsoa.mock.domain.errors import CmdletNotRecognized, UnknownParameter
+from hybridsoa.mock.domain.exchange import dispatch
 
 TOGGLE = ["Identity", "IsExchangeCloudManaged"]
 

@@ -1,8 +1,8 @@
 """Big tenants are frozen out of the cyclic GC while they live, and given back to it when deleted or reset."""
 import gc
 
-from mockserver.domain import tenant as tenant_mod
-from mockserver.domain.tenant import TenantRegistry
+from hybridsoa.mock.domain import tenant as tenant_mod
+from hybridsoa.mock.domain.tenant import TenantRegistry
 
 
 def test_big_tenant_frozen_until_deleted(monkeypatch):

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from mockserver.domain.connect.sync_rules import in_scope, scope_filter
-from mockserver.domain.ids import SeededIds
-from mockserver.domain.onprem.ad import consistency_guid_for
-from mockserver.store.collection import Collection
+from hybridsoa.mock.domain.connect.sync_rules import in_scope, scope_filter
+from hybridsoa.mock.domain.ids import SeededIds
+from hybridsoa.mock.domain.onprem.ad import consistency_guid_for
+from hybridsoa.mock.store.collection import Collection
 
 
 def _via_uuid(text: str) -> str:
@@ -78,7 +78,7 @@ def test_shared_lists_refuse_in_place_changes_and_copy_as_plain_lists(make_tenan
     import copy
     import json
 
-    from mockserver.domain.memory import EMPTY_LIST
+    from hybridsoa.mock.domain.memory import EMPTY_LIST
     tenant = make_tenant(mailboxes=4)
     ad = tenant.ad_users.values()[0]
     mbx = tenant.mailboxes.values()[-1]
@@ -96,7 +96,7 @@ def test_shared_lists_refuse_in_place_changes_and_copy_as_plain_lists(make_tenan
 
 
 def test_shared_list_pools_text_values_only():
-    from mockserver.domain.memory import SharedList, shared_list
+    from hybridsoa.mock.domain.memory import SharedList, shared_list
     pool: dict = {}
     first = shared_list(["a", None], pool)
     assert isinstance(first, SharedList) and shared_list(["a", None], pool) is first and first == ["a", None]
@@ -114,7 +114,7 @@ def test_synced_users_share_equal_extension_attribute_lists(make_tenant):
 
 
 def test_seeded_proxies_are_shared_by_user_and_mailbox_and_quarantine_still_applies(make_tenant):
-    from mockserver.domain.memory import SharedList
+    from hybridsoa.mock.domain.memory import SharedList
     tenant = make_tenant(mailboxes=6)
     ad = tenant.ad_users.values()[0]
     tenant.sync.index.refresh()
@@ -140,7 +140,7 @@ def test_seeded_guids_are_the_uuid4_text_of_the_same_draws():
 
 
 def test_new_ad_user_attribute_order_and_extra_values(make_tenant):
-    from mockserver.domain.seed import new_ad_user
+    from hybridsoa.mock.domain.seed import new_ad_user
     tenant = make_tenant(mailboxes=1)
     plain = new_ad_user(tenant, "plain", display="Plain User", given="Plain", sn="User", department="Sales")
     names = list(plain.attrs)
@@ -168,8 +168,8 @@ def _mailbox_view(mbx) -> dict:
 
 
 def test_a_new_users_mailbox_is_the_same_delivered_at_once_or_through_the_queue():
-    from mockserver.domain.seed import new_ad_user
-    from mockserver.domain.tenant import TenantRegistry
+    from hybridsoa.mock.domain.seed import new_ad_user
+    from hybridsoa.mock.domain.tenant import TenantRegistry
     views = []
     for delay in (0, 5):
         tenant = TenantRegistry(seed=1).create("fwd", mailboxes=4, seed=21, frozen_clock=True)
@@ -192,8 +192,8 @@ def test_a_new_users_mailbox_is_the_same_delivered_at_once_or_through_the_queue(
 
 
 def test_flow_rules_read_attributes_missing_from_a_hand_made_ad_object():
-    from mockserver.domain.connect.sync_rules import entra_identity_values, mailbox_exchange_values
-    from mockserver.domain.onprem.ad import ADUser
+    from hybridsoa.mock.domain.connect.sync_rules import entra_identity_values, mailbox_exchange_values
+    from hybridsoa.mock.domain.onprem.ad import ADUser
     ad = ADUser(sam_account_name="bare", object_guid=SeededIds(3).guid(), ou="OU=Corp,DC=x,DC=local",
                 attrs={"userPrincipalName": "bare@x", "extensionAttribute15": "last",
                        "msExchExtensionCustomAttribute5": ["v"]})

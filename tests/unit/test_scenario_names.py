@@ -2,7 +2,7 @@
 directory's ``scenarios/`` are the same folder (running from the repository) or both hold a name."""
 from __future__ import annotations
 
-from mockserver.domain import scenario_tenant
+from hybridsoa.mock.domain import scenario_tenant
 
 
 def test_each_scenario_is_listed_once(tmp_path, monkeypatch):

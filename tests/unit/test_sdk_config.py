@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from sdk import Cloud, get_cloud
-from sdk.auth import Credentials, decode_claims, load_certificate
-from sdk.cli import main
-from sdk.config import load_settings
-from sdk.errors import ConfigError
+from hybridsoa.sdk import Cloud, get_cloud
+from hybridsoa.sdk.auth import Credentials, decode_claims, load_certificate
+from hybridsoa.sdk.cli import main
+from hybridsoa.sdk.config import load_settings
+from hybridsoa.sdk.errors import ConfigError
 
 
 def test_cloud_endpoints():
@@ -50,9 +50,9 @@ def test_credentials_repr_hides_secrets():
 
 
 def test_certificate_from_pem_and_pfx(tmp_path):
-    from mockserver.domain.entra import keys
+    from hybridsoa.mock.domain.entra import keys
     key = keys.private_key_pem("sdk-test")
-    cert = keys.self_signed_certificate(key, "sdk.test", 1_700_000_000)
+    cert = keys.self_signed_certificate(key, "hybridsoa.sdk.test", 1_700_000_000)
     pem = tmp_path / "both.pem"
     pem.write_text(key + cert)
     cred = load_certificate(str(pem))
@@ -85,7 +85,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys, monkeypatch):
 
 
 def test_cli_status_exit_codes(tmp_path, capsys):
-    from sdk.soa.checkpoint import Checkpoint
+    from hybridsoa.sdk.soa.checkpoint import Checkpoint
     path = str(tmp_path / "cp.jsonl")
     cp = Checkpoint.open(path, {"operation": "enable", "target": True, "items": ["a", "b", "c"]})
     cp.finish({"identity": "a", "status": "changed"})

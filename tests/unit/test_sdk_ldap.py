@@ -8,9 +8,16 @@ import uuid
 import ldap3
 import pytest
 
-from sdk.config import load_settings
-from sdk.errors import AuthenticationFailed, ConfigError, Conflict, InvalidParameter, NotFound, PermissionDenied
-from sdk.ldap import DirectoryReferral, LdapDirectory, LdapSettings, error_from_result, settings_from
+from hybridsoa.sdk.config import load_settings
+from hybridsoa.sdk.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    Conflict,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+)
+from hybridsoa.sdk.ldap import DirectoryReferral, LdapDirectory, LdapSettings, error_from_result, settings_from
 
 
 def directory(**kw) -> LdapDirectory:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sdk.errors import (
+from hybridsoa.sdk.errors import (
     AuthenticationFailed,
     InvalidParameter,
     NotFound,
@@ -15,7 +15,7 @@ from sdk.errors import (
     Throttled,
     Transient,
 )
-from sdk.testing import FakeExchange, exchange_error, fake_clients, fake_mailboxes, make_response
+from hybridsoa.sdk.testing import FakeExchange, exchange_error, fake_clients, fake_mailboxes, make_response
 
 SYNCED_TEXT = ("The operation on mailbox \"User 1\" failed because it's out of the current user's write scope. "
                "The action 'Set-Mailbox', 'EmailAddresses', can't be performed on the object 'User 1' because the "
@@ -113,7 +113,7 @@ def test_429_waits_exactly_retry_after_then_succeeds():
 
 
 def test_throttling_past_the_budget_raises_throttled_with_retry_after():
-    from sdk.transport import RetryPolicy
+    from hybridsoa.sdk.transport import RetryPolicy
     svc = FakeExchange(fake_mailboxes(1))
     svc.fail_next("Get-Mailbox", 429, {"error": {"code": "TooManyRequests", "message": "slow down"}},
                   {"Retry-After": "3"}, times=5)
@@ -228,7 +228,7 @@ def test_401_claims_challenge_reaches_auth_decoded_and_is_retried_once():
     import requests
     import requests.adapters
 
-    from sdk.transport import Transport, claims_challenge
+    from hybridsoa.sdk.transport import Transport, claims_challenge
     claims = '{"access_token":{"nbf":{"essential":true,"value":"1767603660"}}}'
     header = ('Bearer realm="", error="insufficient_claims", claims="'
               + _b64.b64encode(claims.encode()).decode().rstrip("=") + '"')

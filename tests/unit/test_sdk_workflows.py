@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk.onprem import OnPremDirectory
-from sdk.soa import (
+from hybridsoa.sdk.onprem import OnPremDirectory
+from hybridsoa.sdk.soa import (
     AdaptiveRate,
     Checkpoint,
     drift,
@@ -21,8 +21,8 @@ from sdk.soa import (
     summarize,
     verify,
 )
-from sdk.soa.checkpoint import read_jsonl
-from sdk.testing import FakeExchange, fake_clients, fake_mailboxes, make_response
+from hybridsoa.sdk.soa.checkpoint import read_jsonl
+from hybridsoa.sdk.testing import FakeExchange, fake_clients, fake_mailboxes, make_response
 
 
 def _setup(n=6, **kw):
@@ -133,8 +133,8 @@ def test_resume_after_a_kill_between_write_and_checkpoint_is_exactly_once(tmp_pa
 def test_resume_refuses_a_checkpoint_of_another_operation(tmp_path):
     import pytest
 
-    from sdk.errors import ConfigError
-    from sdk.soa import disable
+    from hybridsoa.sdk.errors import ConfigError
+    from hybridsoa.sdk.soa import disable
     svc, exo = _setup(1)
     enable(exo, ["user0000"], checkpoint=str(tmp_path / "cp.jsonl"))
     with pytest.raises(ConfigError):
@@ -293,7 +293,7 @@ def test_resume_after_fixing_roles_retries_silent_items_once(tmp_path):
 
 
 def test_verify_against_a_captured_baseline_accepts_later_cloud_edits():
-    from sdk.soa import capture_baseline
+    from hybridsoa.sdk.soa import capture_baseline
     svc, exo = _setup(2)
     ids = [m["Alias"] for m in svc.mailboxes.values()]
     run = enable(exo, ids)

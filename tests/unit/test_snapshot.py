@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from mockserver.domain import snapshot
-from mockserver.domain.entra.tokens import issue_access_token, verify_access_token
-from mockserver.domain.errors import InvalidArgument
+from hybridsoa.mock.domain import snapshot
+from hybridsoa.mock.domain.entra.tokens import issue_access_token, verify_access_token
+from hybridsoa.mock.domain.errors import InvalidArgument
 
 
 def _toggle_one(tenant):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain import snapshot
-from mockserver.domain.entra.directory import EntraUser
-from mockserver.domain.errors import InvalidArgument
-from mockserver.domain.faults import FaultRule
+from hybridsoa.mock.domain import snapshot
+from hybridsoa.mock.domain.entra.directory import EntraUser
+from hybridsoa.mock.domain.errors import InvalidArgument
+from hybridsoa.mock.domain.faults import FaultRule
 
 
 def test_a_class_path_names_the_installed_package_and_loads_back():

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.domain import read_models
-from mockserver.domain import soa_attributes as mock_soa
-from mockserver.domain.connect import writeback
-from mockserver.domain.connect.sync_rules import entra_exchange_values, mailbox_exchange_values
-from mockserver.domain.entra.directory import EntraUser
-from mockserver.domain.exchange.mailbox_cmdlets import SET_MAILBOX_PARAMS
-from mockserver.domain.exchange.mailboxes import Mailbox
-from mockserver.domain.onprem import ad as onprem_ad
-from mockserver.domain.onprem.ad import ADUser
-from mockserver.domain.onprem.ad_admin import ATTRIBUTE_TYPES
-from sdk import exchange as sdk_exchange
-from sdk import ldap as sdk_ldap
-from sdk import onprem as sdk_onprem
-from sdk import soa_attributes as sdk_soa
+from hybridsoa.mock.domain import read_models
+from hybridsoa.mock.domain import soa_attributes as mock_soa
+from hybridsoa.mock.domain.connect import writeback
+from hybridsoa.mock.domain.connect.sync_rules import entra_exchange_values, mailbox_exchange_values
+from hybridsoa.mock.domain.entra.directory import EntraUser
+from hybridsoa.mock.domain.exchange.mailbox_cmdlets import SET_MAILBOX_PARAMS
+from hybridsoa.mock.domain.exchange.mailboxes import Mailbox
+from hybridsoa.mock.domain.onprem import ad as onprem_ad
+from hybridsoa.mock.domain.onprem.ad import ADUser
+from hybridsoa.mock.domain.onprem.ad_admin import ATTRIBUTE_TYPES
+from hybridsoa.sdk import exchange as sdk_exchange
+from hybridsoa.sdk import ldap as sdk_ldap
+from hybridsoa.sdk import onprem as sdk_onprem
+from hybridsoa.sdk import soa_attributes as sdk_soa
 
 SHARED_COLUMNS = (
     "name",

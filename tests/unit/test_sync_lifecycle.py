@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.connect import lifecycle
-from mockserver.domain.connect.sync import SyncEngine
-from mockserver.domain.errors import NotFound
-from mockserver.domain.onprem import ad_admin
+from hybridsoa.mock.domain.connect import lifecycle
+from hybridsoa.mock.domain.connect.sync import SyncEngine
+from hybridsoa.mock.domain.errors import NotFound
+from hybridsoa.mock.domain.onprem import ad_admin
 
 from .test_sync_rules import ad_of_type, cloud_manage, cycle, mailbox_of, user_of
 
@@ -183,7 +183,7 @@ def test_engine_snapshot_round_trip_keeps_settings_history_and_queue(domain_tena
 
 
 def test_whole_tenant_snapshot_keeps_connect_state(domain_tenant):
-    from mockserver.domain import snapshot
+    from hybridsoa.mock.domain import snapshot
     t = domain_tenant
     t.sync.update_settings({"deletionThreshold": 9, "writeback": {"enabled": True}})
     ad = ad_of_type(t)
@@ -205,7 +205,7 @@ def test_whole_tenant_snapshot_keeps_connect_state(domain_tenant):
 def test_per_request_catch_up_purges_deletions_made_between_looks(domain_tenant):
     # A running clock, as a served tenant has: the timers run from the per-request catch-up, which does not read
     # the change logs on every call. A deletion made between two looks must still be purged when its retention ends.
-    from mockserver.domain.clock import TenantClock
+    from hybridsoa.mock.domain.clock import TenantClock
     t = domain_tenant
     t.sync.settings["enabled"] = False  # nothing else scheduled
     real = [0.0]

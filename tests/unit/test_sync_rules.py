@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.connect import lifecycle
-from mockserver.domain.connect.sync_rules import honours_exchange_cloud_managed, in_scope, parse_version
-from mockserver.domain.errors import InvalidArgument
-from mockserver.domain.onprem import ad_admin
-from mockserver.domain.onprem.ad import REMOTE_SHARED_MAILBOX
+from hybridsoa.mock.domain.connect import lifecycle
+from hybridsoa.mock.domain.connect.sync_rules import honours_exchange_cloud_managed, in_scope, parse_version
+from hybridsoa.mock.domain.errors import InvalidArgument
+from hybridsoa.mock.domain.onprem import ad_admin
+from hybridsoa.mock.domain.onprem.ad import REMOTE_SHARED_MAILBOX
 
 
 def ad_of_type(t, rtd="UserMailbox", n=0):
@@ -321,8 +321,8 @@ def test_cloud_deleted_soa_transferred_user_is_not_resurrected(domain_tenant):
 
 
 def _cloud_user(t, name, with_mailbox=False):
-    from mockserver.domain.entra.directory import EntraUser
-    from mockserver.domain.exchange.mailboxes import Mailbox
+    from hybridsoa.mock.domain.entra.directory import EntraUser
+    from hybridsoa.mock.domain.exchange.mailboxes import Mailbox
     upn = f"{name}@{t.domain}"
     user = EntraUser(id=t.ids.guid(), user_principal_name=upn, display_name=name, mail=upn,
                      proxy_addresses=[f"SMTP:{upn}"])

@@ -2,7 +2,7 @@
 NotInScope for the rest, and no tug-of-war with the next Connect cycle."""
 from __future__ import annotations
 
-from mockserver.domain.onprem.ad import REMOTE_SHARED_MAILBOX, WRITEBACK_ATTRIBUTES
+from hybridsoa.mock.domain.onprem.ad import REMOTE_SHARED_MAILBOX, WRITEBACK_ATTRIBUTES
 
 from .test_sync_rules import ad_of_type, cloud_manage, cycle, mailbox_of, user_of
 

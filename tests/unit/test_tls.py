@@ -1,4 +1,4 @@
-"""The local CA and server certificate (mockserver.tls), and the CA-pinned requests session."""
+"""The local CA and server certificate (hybridsoa.mock.tls), and the CA-pinned requests session."""
 from __future__ import annotations
 
 import ipaddress
@@ -6,7 +6,7 @@ import ipaddress
 import requests
 from cryptography import x509
 
-from mockserver import tls
+from hybridsoa.mock import tls
 
 
 def _names(path) -> set[str]:

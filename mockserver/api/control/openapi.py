@@ -4,7 +4,7 @@ on the control blueprint.
 Conventions for route authors (picked up without registering anything here):
 - a view's docstring may end in YAML after a ``---`` line, keyed by HTTP method (apispec's Flask style);
   ``schema: SomeSchema`` names any marshmallow schema class by its class name;
-- every marshmallow ``Schema`` defined in a ``mockserver.api.control.*`` module becomes a component;
+- every marshmallow ``Schema`` defined in a ``hybridsoa.mock.api.control.*`` module becomes a component;
 - a route without YAML still appears, with its docstring's first line as summary and its path parameters.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _tag(view) -> str:
 def _control_schemas() -> list[type[Schema]]:
     found, seen = [], set()
     for name, module in sorted(sys.modules.items()):
-        if module is None or not name.startswith("mockserver.api.control"):
+        if module is None or not name.startswith("hybridsoa.mock.api.control"):
             continue
         for _attr, obj in sorted(vars(module).items()):
             if (inspect.isclass(obj) and issubclass(obj, Schema) and obj is not Schema

@@ -8,7 +8,7 @@ import logging
 from ..clock import iso
 from .forward_sync import delay_seconds
 
-log = logging.getLogger("mockserver.domain.connect.sync")
+log = logging.getLogger("hybridsoa.mock.domain.connect.sync")
 
 #: Per-object errors listed in one run record (the count is always complete).
 MAX_ERRORS_LISTED = 500

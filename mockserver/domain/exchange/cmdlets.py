@@ -3,8 +3,8 @@
 
 Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/exchange/rbac/engine.py``)::
 
-    from mockserver.domain.exchange.cmdlets import Param, register_cmdlet
-    from mockserver.domain.exchange.dispatch import get_cmdlet, all_cmdlets
+    from hybridsoa.mock.domain.exchange.cmdlets import Param, register_cmdlet
+    from hybridsoa.mock.domain.exchange.dispatch import get_cmdlet, all_cmdlets
 
     def get_role_group(ctx, params):            # handler(ctx, params) -> list[dict] | None
         ...                                     # ctx: CmdletContext (tenant, caller, cmdlet, warnings, ...)
@@ -19,7 +19,7 @@ Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/ex
   ``Unlimited`` (int or None for "Unlimited"), ``Enum`` (``enum=(...)``, canonical spelling),
   ``Identity`` (str), ``SecureString`` (str), ``MultiValued`` (:class:`MultiValuedEdit`: a replacement
   list or the ``@{Add=...; Remove=...}`` hashtable form), ``Strings`` (list[str]).
-* Handlers raise ``mockserver.domain.errors`` types (helpers in ``domain/exchange/errors.py``); the wire layer
+* Handlers raise ``hybridsoa.mock.domain.errors`` types (helpers in ``domain/exchange/errors.py``); the wire layer
   renders them in the real envelope in one place. Return dicts whose values are JSON-native, ``uuid.UUID``
   (rendered with ``@data.type System.Guid``) or ``datetime`` (``System.DateTime``); lists become
   ``#Collection(String)``.

@@ -2,7 +2,7 @@
 LDAP for one domain): the tenant's AD users under their OUs, the containers above them, the service account
 the LDAP port authenticates, and the bind/search/modify/add/delete/modify-DN rules applied to the same
 :class:`~.onprem.ADUser` objects the control plane and Entra Connect use. No wire format here: the listener in
-``mockserver.api.onprem.ldap`` decodes requests into these calls and encodes what they return."""
+``hybridsoa.mock.api.onprem.ldap`` decodes requests into these calls and encodes what they return."""
 from __future__ import annotations
 
 import base64

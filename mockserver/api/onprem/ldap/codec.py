@@ -130,7 +130,7 @@ def text(value) -> str:
 
 
 def to_filter(node, depth: int = 0) -> Filter:
-    """A decoded Filter CHOICE as :class:`~mockserver.domain.onprem.ldap_tree.Filter`."""
+    """A decoded Filter CHOICE as :class:`~hybridsoa.mock.domain.onprem.ldap_tree.Filter`."""
     if depth > MAX_FILTER_DEPTH:
         raise ProtocolError("filter nested too deeply")
     name = node.getName()

@@ -1,5 +1,5 @@
 """One LDAP connection's conversation: bind state, paged-search cookies and the answer to each request. The
-directory rules live in :mod:`mockserver.domain.onprem.ldap_tree`; this module maps requests onto them under the
+directory rules live in :mod:`hybridsoa.mock.domain.onprem.ldap_tree`; this module maps requests onto them under the
 tenant's lock (the same lock the HTTP API takes), records them in the tenant's audit log and flushes the
 durable store, exactly as the control plane's AD endpoints do."""
 from __future__ import annotations
