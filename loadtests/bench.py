@@ -17,6 +17,7 @@ What it measures:
 2. In fresh processes: seed time and peak RSS of 10,000- and 100,000-mailbox tenants, a Delta cycle with 10
    changes in the 100,000 tenant, and paging all 100,000 mailboxes through InvokeCommand (1000 per page).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,15 @@ def free_port() -> int:
 
 def pinned(core: str, argv: list[str]) -> list[str]:
     """Prefix a command with taskset when available, so server and load generator get one core each."""
-    return (["taskset", "-c", core] + argv) if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else argv
+    return (
+        (["taskset", "-c", core] + argv) if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else argv
+    )
 
 
 def wait_for(url: str, verify, timeout: float = 60, server: subprocess.Popen | None = None) -> None:
     """Poll until the server answers (any HTTP status); on timeout, say so with the end of the server's log."""
     import requests
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -74,11 +78,29 @@ def wait_for(url: str, verify, timeout: float = 60, server: subprocess.Popen | N
 def start_gunicorn(app_spec: str, port: int, tls, env=None) -> subprocess.Popen:
     """Start ``app_spec`` under gunicorn with the production settings and TLS, pinned to the server core. Its
     log goes to a file (``proc.log_path``, removed by :func:`stop`): a pipe nobody reads could fill and stall it."""
-    argv = pinned(SERVER_CORE, [str(BIN / "gunicorn"), *GUNICORN, "--certfile", str(tls.cert), "--keyfile",
-                                str(tls.key), "--bind", f"127.0.0.1:{port}", app_spec])
+    argv = pinned(
+        SERVER_CORE,
+        [
+            str(BIN / "gunicorn"),
+            *GUNICORN,
+            "--certfile",
+            str(tls.cert),
+            "--keyfile",
+            str(tls.key),
+            "--bind",
+            f"127.0.0.1:{port}",
+            app_spec,
+        ],
+    )
     with tempfile.NamedTemporaryFile(prefix="hybridsoa-gunicorn-", suffix=".log", delete=False) as log:
-        proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                                stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     proc.log_path = log.name
     return proc
 
@@ -87,11 +109,36 @@ def start_granian(app_spec: str, port: int, tls, env=None) -> subprocess.Popen:
     """Start ``app_spec`` (a WSGI app) under granian with the settings ``hybridsoa-mock serve`` uses (one worker,
     the same thread ceiling and backpressure, TLS 1.2+), pinned to the server core: the baseline on the engine."""
     from hybridsoa.mock.server import DEFAULT_THREADS
-    argv = pinned(SERVER_CORE, [str(BIN / "granian"), "--interface", "wsgi", "--workers", "1", "--runtime-threads",
-                                "1", "--blocking-threads", str(DEFAULT_THREADS), "--backpressure",
-                                str(DEFAULT_THREADS * 2), "--log-level", "warning", "--ssl-certificate",
-                                str(tls.cert), "--ssl-keyfile", str(tls.key), "--ssl-protocol-min", "tls1.2",
-                                "--host", "127.0.0.1", "--port", str(port), app_spec])
+
+    argv = pinned(
+        SERVER_CORE,
+        [
+            str(BIN / "granian"),
+            "--interface",
+            "wsgi",
+            "--workers",
+            "1",
+            "--runtime-threads",
+            "1",
+            "--blocking-threads",
+            str(DEFAULT_THREADS),
+            "--backpressure",
+            str(DEFAULT_THREADS * 2),
+            "--log-level",
+            "warning",
+            "--ssl-certificate",
+            str(tls.cert),
+            "--ssl-keyfile",
+            str(tls.key),
+            "--ssl-protocol-min",
+            "tls1.2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            app_spec,
+        ],
+    )
     return _popen_logged(argv, "granian", env)
 
 
@@ -111,8 +158,14 @@ def start_mock(port: int, tls, workdir: Path, durable: bool) -> subprocess.Popen
 
 def _popen_logged(argv, name, env, cwd=ROOT) -> subprocess.Popen:
     with tempfile.NamedTemporaryFile(prefix=f"hybridsoa-{name}-", suffix=".log", delete=False) as log:
-        proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                                stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     proc.log_path = log.name
     return proc
 
@@ -143,33 +196,78 @@ def group_cpu_seconds(pgid: int) -> float:
     return total
 
 
-def run_locust(user_class: str, host: str, env: dict, users: int, seconds: int, out: Path,
-               server: subprocess.Popen | None = None, label: str | None = None) -> dict:
+def run_locust(
+    user_class: str,
+    host: str,
+    env: dict,
+    users: int,
+    seconds: int,
+    out: Path,
+    server: subprocess.Popen | None = None,
+    label: str | None = None,
+) -> dict:
     """Run Locust headless on the load core; return throughput, percentiles and failures of the run, and the
     server's CPU milliseconds per request (robust to other load on the machine, unlike req/s)."""
     prefix = out / user_class
     cpu_before = group_cpu_seconds(server.pid) if server is not None else 0.0
-    argv = pinned(LOAD_CORE, [str(BIN / "locust"), "-f", str(ROOT / "loadtests" / "bench_targets.py"), "--headless",
-                              "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host, "--csv",
-                              str(prefix), "--only-summary", "--loglevel", "WARNING", user_class])
+    argv = pinned(
+        LOAD_CORE,
+        [
+            str(BIN / "locust"),
+            "-f",
+            str(ROOT / "loadtests" / "bench_targets.py"),
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds}s",
+            "--host",
+            host,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            user_class,
+        ],
+    )
     stats = Path(f"{prefix}_stats.csv")
     stats.unlink(missing_ok=True)  # every round writes the same file: never read an earlier round's figures
-    proc = subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, timeout=seconds + 120)
+    proc = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=seconds + 120,
+    )
     cpu = group_cpu_seconds(server.pid) - cpu_before if server is not None else 0.0
     row = None
     if stats.exists():
         with open(stats) as fh:
             row = next((r for r in csv.DictReader(fh) if r["Name"] == "Aggregated"), None)
     if row is None:  # Locust exits 1 when requests failed, which the report shows; no figures at all is an error
-        raise RuntimeError(f"Locust ({user_class} on {host}) wrote no statistics (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[-1500:]}")
+        raise RuntimeError(
+            f"Locust ({user_class} on {host}) wrote no statistics (exit {proc.returncode}): "
+            f"{proc.stderr.strip()[-1500:]}"
+        )
     requests_ = int(row["Request Count"])
-    progress(f"{label or user_class}: {float(row['Requests/s']):.0f} req/s, {row['Failure Count']} failed"
-             + (f", {cpu * 1000 / requests_:.2f} ms server CPU per request" if requests_ and cpu else ""))
-    return {"rps": float(row["Requests/s"]), "requests": requests_,
-            "failures": int(row["Failure Count"]), "p50": float(row["50%"]), "p95": float(row["95%"]),
-            "p99": float(row["99%"]), "cpuMsPerRequest": cpu * 1000 / requests_ if requests_ and cpu else None}
+    progress(
+        f"{label or user_class}: {float(row['Requests/s']):.0f} req/s, {row['Failure Count']} failed"
+        + (f", {cpu * 1000 / requests_:.2f} ms server CPU per request" if requests_ and cpu else "")
+    )
+    return {
+        "rps": float(row["Requests/s"]),
+        "requests": requests_,
+        "failures": int(row["Failure Count"]),
+        "p50": float(row["50%"]),
+        "p95": float(row["95%"]),
+        "p99": float(row["99%"]),
+        "cpuMsPerRequest": cpu * 1000 / requests_ if requests_ and cpu else None,
+    }
 
 
 def mock_sign_in(host: str, ca: str, tenant: dict) -> str:
@@ -177,10 +275,15 @@ def mock_sign_in(host: str, ca: str, tenant: dict) -> str:
     import msal
 
     from hybridsoa.mock.tls import CaPinnedSession
+
     app = next(a for a in tenant["apps"] if a["name"] == "automation")
-    cca = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                             authority=f"{host}/{tenant['tenantId']}", instance_discovery=False,
-                                             http_client=CaPinnedSession(ca))
+    cca = msal.ConfidentialClientApplication(
+        app["clientId"],
+        client_credential=app["clientSecret"],
+        authority=f"{host}/{tenant['tenantId']}",
+        instance_discovery=False,
+        http_client=CaPinnedSession(ca),
+    )
     return cca.acquire_token_for_client(scopes=["https://outlook.office365.com/.default"])["access_token"]
 
 
@@ -188,8 +291,13 @@ def prepare_tenant(host: str, ca: str, mailboxes: int, work: Path, tag: str) -> 
     """Create the bench tenant on a served mock, sign in, list its mailboxes; returns the Locust environment and
     one toggle's answer (``probe``)."""
     import requests
-    tenant = requests.post(f"{host}/_mock/tenants", json={"mailboxes": mailboxes, "name": "bench", "options": {"mix": "uniform"}},
-                           verify=ca, timeout=600).json()
+
+    tenant = requests.post(
+        f"{host}/_mock/tenants",
+        json={"mailboxes": mailboxes, "name": "bench", "options": {"mix": "uniform"}},
+        verify=ca,
+        timeout=600,
+    ).json()
     token = mock_sign_in(host, ca, tenant)
     url = f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand?$select=Alias"
     headers = {"Authorization": f"Bearer {token}", "Prefer": "odata.maxpagesize=1000"}
@@ -201,12 +309,29 @@ def prepare_tenant(host: str, ca: str, mailboxes: int, work: Path, tag: str) -> 
         url = page.get("@odata.nextLink")
     ids_file = work / f"identities-{tag}.txt"
     ids_file.write_text("\n".join(identities))
-    probe = requests.post(f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand", headers=headers, verify=ca,
-                          json={"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
-                              "Identity": identities[0], "IsExchangeCloudManaged": True}}})
-    return {"env": {"BENCH_CA": ca, "BENCH_TENANT": tenant["tenantId"], "BENCH_TOKEN": token,
-                    "BENCH_IDENTITIES": str(ids_file)},
-            "probe": probe, "tenant": tenant["tenantId"], "headers": headers, "identity": identities[0]}
+    probe = requests.post(
+        f"{host}/adminapi/beta/{tenant['tenantId']}/InvokeCommand",
+        headers=headers,
+        verify=ca,
+        json={
+            "CmdletInput": {
+                "CmdletName": "Set-Mailbox",
+                "Parameters": {"Identity": identities[0], "IsExchangeCloudManaged": True},
+            }
+        },
+    )
+    return {
+        "env": {
+            "BENCH_CA": ca,
+            "BENCH_TENANT": tenant["tenantId"],
+            "BENCH_TOKEN": token,
+            "BENCH_IDENTITIES": str(ids_file),
+        },
+        "probe": probe,
+        "tenant": tenant["tenantId"],
+        "headers": headers,
+        "identity": identities[0],
+    }
 
 
 def load_benchmarks(args, work: Path) -> dict:
@@ -215,6 +340,7 @@ def load_benchmarks(args, work: Path) -> dict:
     import requests
 
     from hybridsoa.mock.tls import ensure_tls
+
     tls = ensure_tls(work / "tls")
     ca = str(tls.ca)
     results = {}
@@ -232,15 +358,25 @@ def load_benchmarks(args, work: Path) -> dict:
         response_bytes = len(probe.content)
         # The baselines send the same response: this body size and the real answer's own headers (the server adds
         # Server, Date and Connection to both; requests' header dict keeps the mock's order).
-        response_headers = [[k, v] for k, v in probe.headers.items()
-                            if k.lower() not in ("server", "date", "connection", "content-length")]
+        response_headers = [
+            [k, v]
+            for k, v in probe.headers.items()
+            if k.lower() not in ("server", "date", "connection", "content-length")
+        ]
         base_env = {"BASELINE_BYTES": str(response_bytes), "BASELINE_HEADERS": json.dumps(response_headers)}
         baselines = []
-        for starter, label in ((start_gunicorn, "bare Flask on gunicorn 27 gthread"),
-                               (start_granian, "bare Flask on granian")):
+        for starter, label in (
+            (start_gunicorn, "bare Flask on gunicorn 27 gthread"),
+            (start_granian, "bare Flask on granian"),
+        ):
             base_port = free_port()
-            baselines.append((starter("loadtests.baseline_app:app", base_port, tls, env=base_env),
-                              f"https://127.0.0.1:{base_port}", label))
+            baselines.append(
+                (
+                    starter("loadtests.baseline_app:app", base_port, tls, env=base_env),
+                    f"https://127.0.0.1:{base_port}",
+                    label,
+                )
+            )
         try:
             for proc, base_host, _label in baselines:
                 wait_for(f"{base_host}/", ca, server=proc)
@@ -248,15 +384,27 @@ def load_benchmarks(args, work: Path) -> dict:
             # with the other targets right after it, and the ratios are medians over the rounds.
             rounds, granian_rounds, durable_rounds = [], [], []
             for i in range(args.rounds):
-                progress(f"round {i + 1} of {args.rounds}: the mock, the durable mock, both baselines, "
-                         f"{args.seconds} s each")
+                progress(
+                    f"round {i + 1} of {args.rounds}: the mock, the durable mock, both baselines, {args.seconds} s each"
+                )
                 m = run_locust("MockToggle", host, mem_t["env"], args.users, args.seconds, work, mock, label="mock")
-                d = run_locust("MockToggle", durable_host, dur_t["env"], args.users, args.seconds, work, durable,
-                               label="mock --data-dir")
+                d = run_locust(
+                    "MockToggle",
+                    durable_host,
+                    dur_t["env"],
+                    args.users,
+                    args.seconds,
+                    work,
+                    durable,
+                    label="mock --data-dir",
+                )
                 order = baselines if i % 2 == 0 else baselines[::-1]  # neither baseline always runs last
-                runs = {base_host: run_locust("BaselineToggle", base_host, mem_t["env"], args.users, args.seconds,
-                                              work, proc, label=label)
-                        for proc, base_host, label in order}
+                runs = {
+                    base_host: run_locust(
+                        "BaselineToggle", base_host, mem_t["env"], args.users, args.seconds, work, proc, label=label
+                    )
+                    for proc, base_host, label in order
+                }
                 rounds.append((m, runs[baselines[0][1]]))
                 granian_rounds.append((m, runs[baselines[1][1]]))
                 durable_rounds.append((d, m))
@@ -272,31 +420,60 @@ def load_benchmarks(args, work: Path) -> dict:
         results["durable"] = _median_run([d for d, _ in durable_rounds])
         half = results["mock"]["rps"] / 2 / args.users
         progress(f"the mock at half its saturating rate ({results['mock']['rps'] / 2:.0f} req/s)")
-        results["mock_half"] = run_locust("MockToggle", host, {**mem_t["env"], "BENCH_RPS_PER_USER": f"{half:.3f}"},
-                                          args.users, args.seconds, work, mock, label="mock at half load")
-        state = requests.post(f"{host}/adminapi/beta/{mem_t['tenant']}/InvokeCommand?$select=IsExchangeCloudManaged",
-                              headers=mem_t["headers"], verify=ca, json={"CmdletInput": {
-                                  "CmdletName": "Get-Mailbox", "Parameters": {"Identity": mem_t["identity"]}}})
+        results["mock_half"] = run_locust(
+            "MockToggle",
+            host,
+            {**mem_t["env"], "BENCH_RPS_PER_USER": f"{half:.3f}"},
+            args.users,
+            args.seconds,
+            work,
+            mock,
+            label="mock at half load",
+        )
+        state = requests.post(
+            f"{host}/adminapi/beta/{mem_t['tenant']}/InvokeCommand?$select=IsExchangeCloudManaged",
+            headers=mem_t["headers"],
+            verify=ca,
+            json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": mem_t["identity"]}}},
+        )
         results["mock"]["readBackOk"] = state.status_code == 200
     finally:
         stop(mock)
         stop(durable)
     progress("moto's server mode, IAM TagUser")
     port = free_port()
-    moto = subprocess.Popen(pinned(SERVER_CORE, [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]),
-                            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    moto = subprocess.Popen(
+        pinned(SERVER_CORE, [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]),
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/moto-api/", False)
         users = [f"bench{i}" for i in range(200)]
-        auth = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/iam/"
-                                 "aws4_request, SignedHeaders=host, Signature=0"}
+        auth = {
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/iam/"
+            "aws4_request, SignedHeaders=host, Signature=0"
+        }
         for name in users:
-            requests.post(f"http://127.0.0.1:{port}/", headers=auth,
-                          data={"Action": "CreateUser", "Version": "2010-05-08", "UserName": name})
+            requests.post(
+                f"http://127.0.0.1:{port}/",
+                headers=auth,
+                data={"Action": "CreateUser", "Version": "2010-05-08", "UserName": name},
+            )
         moto_ids = work / "moto_users.txt"
         moto_ids.write_text("\n".join(users))
-        results["moto"] = run_locust("MotoTagUser", f"http://127.0.0.1:{port}", {"BENCH_IDENTITIES": str(moto_ids)},
-                                     args.users, args.seconds, work, moto, label="moto")
+        results["moto"] = run_locust(
+            "MotoTagUser",
+            f"http://127.0.0.1:{port}",
+            {"BENCH_IDENTITIES": str(moto_ids)},
+            args.users,
+            args.seconds,
+            work,
+            moto,
+            label="moto",
+        )
     finally:
         stop(moto)
     results["responseBytes"] = response_bytes
@@ -307,6 +484,7 @@ def load_benchmarks(args, work: Path) -> dict:
 def _median_run(runs: list[dict]) -> dict:
     """One row for several runs of a target: the median of each figure, failures summed."""
     import statistics
+
     out = {}
     for key in ("rps", "p50", "p95", "p99", "cpuMsPerRequest"):
         values = [r[key] for r in runs if r.get(key) is not None]
@@ -319,8 +497,11 @@ def _median_run(runs: list[dict]) -> dict:
 def pair_ratios(rounds: list[tuple[dict, dict]]) -> tuple[list[float], list[float]]:
     """Per round: mock/baseline throughput, and baseline/mock server CPU per request."""
     rps = [m["rps"] / b["rps"] for m, b in rounds if b["rps"]]
-    cpu = [b["cpuMsPerRequest"] / m["cpuMsPerRequest"] for m, b in rounds
-           if m.get("cpuMsPerRequest") and b.get("cpuMsPerRequest")]
+    cpu = [
+        b["cpuMsPerRequest"] / m["cpuMsPerRequest"]
+        for m, b in rounds
+        if m.get("cpuMsPerRequest") and b.get("cpuMsPerRequest")
+    ]
     return rps, cpu
 
 
@@ -362,10 +543,17 @@ def scale_benchmarks(sizes: list[int]) -> list[dict]:
     """Part 2: seed time, peak RSS, Delta(10) and paging, each size in a fresh process."""
     rows = []
     for n in sizes:
-        progress(f"seeding {n:,} mailboxes in a fresh process" + (" (then Delta and paging)" if n == max(sizes)
-                                                                   else " (then Delta)"))
-        proc = subprocess.run([sys.executable, "-c", PROBE, str(n), "1" if n == max(sizes) else "0"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=1800)
+        progress(
+            f"seeding {n:,} mailboxes in a fresh process"
+            + (" (then Delta and paging)" if n == max(sizes) else " (then Delta)")
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE, str(n), "1" if n == max(sizes) else "0"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if proc.returncode != 0:
             rows.append({"mailboxes": n, "error": proc.stderr.strip().splitlines()[-1:]})
         else:
@@ -381,55 +569,86 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {platform.python_version()}, "
-            f"{platform.system()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {platform.python_version()}, "
+        f"{platform.system()}"
+    )
 
 
 def render(load: dict, scale: list[dict], args) -> str:
     """The markdown section for docs/benchmarks.md."""
-    lines = ["<!-- bench.py:start -->", "## Bulk toggle and scale (loadtests/bench.py)", "",
-             f"Command: `.venv/bin/python loadtests/bench.py{' --quick' if args.quick else ''} --write`  ",
-             f"Machine: {machine()}  ", f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Locust "
-             f"{args.users} users, {args.seconds}s per run, {args.rounds} interleaved mock/baseline rounds, server "
-             f"pinned to core {SERVER_CORE}, Locust to core {LOAD_CORE}.", ""]
+    lines = [
+        "<!-- bench.py:start -->",
+        "## Bulk toggle and scale (loadtests/bench.py)",
+        "",
+        f"Command: `.venv/bin/python loadtests/bench.py{' --quick' if args.quick else ''} --write`  ",
+        f"Machine: {machine()}  ",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Locust "
+        f"{args.users} users, {args.seconds}s per run, {args.rounds} interleaved mock/baseline rounds, server "
+        f"pinned to core {SERVER_CORE}, Locust to core {LOAD_CORE}.",
+        "",
+    ]
     if load:
         import statistics
+
         m, b, g, d = load["mock"], load["baseline"], load["baseline_granian"], load["durable"]
         mo, h = load["moto"], load["mock_half"]
-        lines += ["| target | req/s | p50 ms | p95 ms | p99 ms | failures | server CPU ms/request |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| target | req/s | p50 ms | p95 ms | p99 ms | failures | server CPU ms/request |",
+            "|---|---|---|---|---|---|---|",
+        ]
         same = f"TLS, same response: {load['responseBytes']}-byte body, {load['responseHeaders']} headers"
-        rows = [("mock Set-Mailbox -IsExchangeCloudManaged (`hybridsoa-mock serve`, granian)", m),
-                ("the same with `--data-dir` (durable store)", d),
-                (f"bare Flask on gunicorn 27 gthread, 1 worker x 8 threads ({same}): the old engine's ceiling", b),
-                (f"bare Flask on granian, serve's settings ({same})", g),
-                ("moto server IAM TagUser", mo), ("mock at half its saturating rate", h)]
+        rows = [
+            ("mock Set-Mailbox -IsExchangeCloudManaged (`hybridsoa-mock serve`, granian)", m),
+            ("the same with `--data-dir` (durable store)", d),
+            (f"bare Flask on gunicorn 27 gthread, 1 worker x 8 threads ({same}): the old engine's ceiling", b),
+            (f"bare Flask on granian, serve's settings ({same})", g),
+            ("moto server IAM TagUser", mo),
+            ("mock at half its saturating rate", h),
+        ]
         for label, r in rows:
             cpu = f"{r['cpuMsPerRequest']:.2f}" if r.get("cpuMsPerRequest") else "-"
-            lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | "
-                         f"{r['failures']} | {cpu} |")
-        pairs = [("mock / bare Flask on gunicorn 27", load["rounds"], 1.8),
-                 ("mock / bare Flask on granian", load["granian_rounds"], 0.85),
-                 ("mock --data-dir / mock in memory", load["durable_rounds"], 0.8)]
-        lines += ["", "Interleaved rounds (the mock, the durable mock, then both baselines; rows above are medians):",
-                  "", "| round | mock req/s | durable req/s | gunicorn baseline req/s | granian baseline req/s | "
-                      "mock/gunicorn | mock/granian | durable/mock |", "|---|---|---|---|---|---|---|---|"]
-        for i, ((mr, br), (_, gr), (dr, _)) in enumerate(zip(load["rounds"], load["granian_rounds"],
-                                                               load["durable_rounds"], strict=True), start=1):
-            lines.append(f"| {i} | {mr['rps']:.0f} | {dr['rps']:.0f} | {br['rps']:.0f} | {gr['rps']:.0f} | "
-                         f"{mr['rps'] / br['rps']:.2f} | {mr['rps'] / gr['rps']:.2f} | {dr['rps'] / mr['rps']:.2f} |")
+            lines.append(
+                f"| {label} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | "
+                f"{r['failures']} | {cpu} |"
+            )
+        pairs = [
+            ("mock / bare Flask on gunicorn 27", load["rounds"], 1.8),
+            ("mock / bare Flask on granian", load["granian_rounds"], 0.85),
+            ("mock --data-dir / mock in memory", load["durable_rounds"], 0.8),
+        ]
+        lines += [
+            "",
+            "Interleaved rounds (the mock, the durable mock, then both baselines; rows above are medians):",
+            "",
+            "| round | mock req/s | durable req/s | gunicorn baseline req/s | granian baseline req/s | "
+            "mock/gunicorn | mock/granian | durable/mock |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for i, ((mr, br), (_, gr), (dr, _)) in enumerate(
+            zip(load["rounds"], load["granian_rounds"], load["durable_rounds"], strict=True), start=1
+        ):
+            lines.append(
+                f"| {i} | {mr['rps']:.0f} | {dr['rps']:.0f} | {br['rps']:.0f} | {gr['rps']:.0f} | "
+                f"{mr['rps'] / br['rps']:.2f} | {mr['rps'] / gr['rps']:.2f} | {dr['rps'] / mr['rps']:.2f} |"
+            )
         lines.append("")
         for label, rounds, target in pairs:
             rps, cpu = pair_ratios(rounds)
             ratio = statistics.median(rps)
             cpu_text = f"; by server CPU per request: **{statistics.median(cpu):.2f}**" if cpu else ""
-            lines.append(f"- {label} throughput: **{ratio:.2f}** (median of the rounds; target >= {target})"
-                         f"{cpu_text}")
-        moto_cpu = (f"; by server CPU per request: **{mo['cpuMsPerRequest'] / m['cpuMsPerRequest']:.2f}x**"
-                    if mo.get("cpuMsPerRequest") and m.get("cpuMsPerRequest") else "")
-        lines += [f"- mock / moto throughput: **{m['rps'] / mo['rps']:.2f}x** (target >= 3x){moto_cpu}",
-                  f"- p99 at half load: **{h['p99']:.0f} ms** (target < 20 ms); failed requests under load: "
-                  f"{m['failures'] + h['failures'] + d['failures']}", ""]
+            lines.append(f"- {label} throughput: **{ratio:.2f}** (median of the rounds; target >= {target}){cpu_text}")
+        moto_cpu = (
+            f"; by server CPU per request: **{mo['cpuMsPerRequest'] / m['cpuMsPerRequest']:.2f}x**"
+            if mo.get("cpuMsPerRequest") and m.get("cpuMsPerRequest")
+            else ""
+        )
+        lines += [
+            f"- mock / moto throughput: **{m['rps'] / mo['rps']:.2f}x** (target >= 3x){moto_cpu}",
+            f"- p99 at half load: **{h['p99']:.0f} ms** (target < 20 ms); failed requests under load: "
+            f"{m['failures'] + h['failures'] + d['failures']}",
+            "",
+        ]
     if scale:
         lines += ["| mailboxes | seed s | peak RSS MB | Delta(10) ms | page all s (pages) |", "|---|---|---|---|---|"]
         for r in scale:
@@ -437,13 +656,18 @@ def render(load: dict, scale: list[dict], args) -> str:
                 lines.append(f"| {r['mailboxes']} | error: {r['error']} | | | |")
                 continue
             paging = f"{r['pageAllSeconds']:.1f} ({r['pages']})" if "pageAllSeconds" in r else "-"
-            lines.append(f"| {r['mailboxes']:,} | {r['seedSeconds']:.1f} | {r['peakRssMB']:.0f} | "
-                         f"{r['delta10Ms']:.1f} | {paging} |")
+            lines.append(
+                f"| {r['mailboxes']:,} | {r['seedSeconds']:.1f} | {r['peakRssMB']:.0f} | "
+                f"{r['delta10Ms']:.1f} | {paging} |"
+            )
         big = scale[-1]
         if "delta10Ms" in big and "seedSeconds" in big:
-            lines += ["", f"- Delta(10) / seed+Initial at {big['mailboxes']:,}: "
-                          f"**{big['delta10Ms'] / 1000 / big['seedSeconds']:.5f}** (the cycle costs what changed, "
-                          "not the tenant size)"]
+            lines += [
+                "",
+                f"- Delta(10) / seed+Initial at {big['mailboxes']:,}: "
+                f"**{big['delta10Ms'] / 1000 / big['seedSeconds']:.5f}** (the cycle costs what changed, "
+                "not the tenant size)",
+            ]
     lines.append("<!-- bench.py:end -->")
     return "\n".join(lines) + "\n"
 
@@ -454,7 +678,7 @@ def write_section(text: str) -> None:
     current = path.read_text() if path.exists() else "# Benchmarks\n\n"
     start, end = current.find("<!-- bench.py:start -->"), current.find("<!-- bench.py:end -->")
     if start != -1 and end != -1:
-        current = current[:start] + text + current[end + len("<!-- bench.py:end -->\n"):]
+        current = current[:start] + text + current[end + len("<!-- bench.py:end -->\n") :]
     else:
         current = current.rstrip("\n") + "\n\n" + text
     path.write_text(current)
@@ -467,8 +691,9 @@ def main(argv=None) -> int:
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--skip-load", action="store_true", help="only the scale measurements")
     parser.add_argument("--skip-scale", action="store_true", help="only the load measurements")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved mock/baseline rounds (default 5; 2 "
-                                                                  "with --quick)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved mock/baseline rounds (default 5; 2 with --quick)"
+    )
     args = parser.parse_args(argv)
     args.users, args.seconds = (8, 8) if args.quick else (16, 15)
     args.rounds = args.rounds or (2 if args.quick else 5)

@@ -4,6 +4,7 @@ data dir, timing the way back to healthy and comparing the worker's RSS before a
 
     .venv/bin/python loadtests/bench_big_tenant.py --mailboxes 100000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def _rss_mb(pid: int) -> int:
 
 
 def _start(port: int, data: str) -> subprocess.Popen:
-    return subprocess.Popen(SERVE + ["--port", str(port), "--data-dir", data], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        SERVE + ["--port", str(port), "--data-dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _wait_healthy(url: str) -> None:
@@ -67,9 +69,11 @@ def _poll_while(url: str, work) -> list[float]:
 def _describe(latencies: list[float]) -> str:
     if not latencies:
         return "no health/other-tenant requests meanwhile"
-    return (f"{len(latencies)} health/other-tenant requests meanwhile: median "
-            f"{latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms, "
-            f"over 100 ms: {sum(1 for x in latencies if x > 0.1)}")
+    return (
+        f"{len(latencies)} health/other-tenant requests meanwhile: median "
+        f"{latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms, "
+        f"over 100 ms: {sum(1 for x in latencies if x > 0.1)}"
+    )
 
 
 def main(argv=None) -> int:
@@ -111,14 +115,22 @@ def main(argv=None) -> int:
 
         during_load = _poll_while(url, first_use)
         rss_loaded = _rss_mb(proc.pid)
-        print(f"create {args.mailboxes:,} mailboxes: {created.get('status')} in {created.get('seconds', 0):.1f} s; "
-              f"{_describe(latencies)}")
-        print(f"restart to healthy: {healthy:.1f} s ({healthy / args.mailboxes * 100_000:.1f} s per 100,000 "
-              f"mailboxes); the small tenant's first request then took {other_first * 1000:.0f} ms")
-        print(f"the big tenant's first use (loads it): {loaded.get('seconds', 0):.1f} s, "
-              f"{loaded.get('mailboxes', 0):,} mailboxes; {_describe(during_load)}")
-        print(f"worker RSS: {rss_before} MB before the restart, {rss_after} MB once healthy, {rss_loaded} MB with "
-              "every tenant loaded again")
+        print(
+            f"create {args.mailboxes:,} mailboxes: {created.get('status')} in {created.get('seconds', 0):.1f} s; "
+            f"{_describe(latencies)}"
+        )
+        print(
+            f"restart to healthy: {healthy:.1f} s ({healthy / args.mailboxes * 100_000:.1f} s per 100,000 "
+            f"mailboxes); the small tenant's first request then took {other_first * 1000:.0f} ms"
+        )
+        print(
+            f"the big tenant's first use (loads it): {loaded.get('seconds', 0):.1f} s, "
+            f"{loaded.get('mailboxes', 0):,} mailboxes; {_describe(during_load)}"
+        )
+        print(
+            f"worker RSS: {rss_before} MB before the restart, {rss_after} MB once healthy, {rss_loaded} MB with "
+            "every tenant loaded again"
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=120)

@@ -9,6 +9,7 @@ Before measuring, 1% of the big tenant's mailboxes are made cloud-managed, 200 A
 has not synced yet (drift), and 2,000 audit records and 2,000 journal entries are added, so filters and the
 activity previews have something to show. Prints a table: median and worst render per page, both tenants, ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,27 @@ def prepare(tenant, *, cloud_share: float = 0.01, drift: int = 200, activity: in
         now = tenant.clock.now()
         for i in range(activity):
             mbx = mailboxes[i % len(mailboxes)]
-            tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.alias,
-                                    parameters={"Identity": mbx.alias, "IsExchangeCloudManaged": True},
-                                    changes={"IsExchangeCloudManaged": {"old": False, "new": True}})
-            tenant.journal.add({"time": now + i, "api": "exchange", "method": "POST",
-                                "path": f"/adminapi/beta/{tenant.id}/InvokeCommand", "cmdlet": "Set-Mailbox",
-                                "parameters": {"Identity": mbx.alias}, "status": 200, "durationMs": 2.0,
-                                "caller": {"appId": None, "userPrincipalName": None}})
+            tenant.add_audit_record(
+                "exchange",
+                "Set-Mailbox",
+                None,
+                target=mbx.alias,
+                parameters={"Identity": mbx.alias, "IsExchangeCloudManaged": True},
+                changes={"IsExchangeCloudManaged": {"old": False, "new": True}},
+            )
+            tenant.journal.add(
+                {
+                    "time": now + i,
+                    "api": "exchange",
+                    "method": "POST",
+                    "path": f"/adminapi/beta/{tenant.id}/InvokeCommand",
+                    "cmdlet": "Set-Mailbox",
+                    "parameters": {"Identity": mbx.alias},
+                    "status": 200,
+                    "durationMs": 2.0,
+                    "caller": {"appId": None, "userPrincipalName": None},
+                }
+            )
 
 
 def pages(tenant) -> dict[str, str]:
@@ -97,8 +112,10 @@ def main(argv=None) -> int:
     small = registry.create("small", seed=7, mailboxes=1000, frozen_clock=True)
     prepare(big)
     prepare(small, cloud_share=0.1)
-    print(f"seeded {args.mailboxes:,}-mailbox tenant in {seeded:.1f} s; {args.repeat} renders per page after a "
-          f"first (cold) one; server-side time through the Flask test client")
+    print(
+        f"seeded {args.mailboxes:,}-mailbox tenant in {seeded:.1f} s; {args.repeat} renders per page after a "
+        f"first (cold) one; server-side time through the Flask test client"
+    )
     print(f"{'page':34} {'first ms':>9} {'median ms':>10} {'worst ms':>9} {'1k-mbx median':>14} {'ratio':>7}")
     worst_median = 0.0
     small_pages = pages(small)
@@ -107,8 +124,7 @@ def main(argv=None) -> int:
         _, base_median, _ = measure(client, small_pages[label], args.repeat)
         first, median, worst = measure(client, url, args.repeat)
         worst_median = max(worst_median, median)
-        print(f"{label:34} {first:9.1f} {median:10.1f} {worst:9.1f} {base_median:14.1f} "
-              f"{median / base_median:6.1f}x")
+        print(f"{label:34} {first:9.1f} {median:10.1f} {worst:9.1f} {base_median:14.1f} {median / base_median:6.1f}x")
     print(f"slowest page median: {worst_median:.1f} ms ({'under' if worst_median < 1000 else 'OVER'} one second)")
     return 0
 

@@ -7,6 +7,7 @@ recovery takes for each after the same history.
 Each "request" is what the middleware flushes for a ``Set-Mailbox -IsExchangeCloudManaged`` toggle: one mailbox
 object, one audit record, and whatever small state blobs changed. Results are printed as ratios to the
 in-memory baseline measured in the same run (docs/benchmarks.md records them)."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ class AppendLogStore(DurableStore):
 
     def __init__(self, registry, path: str):  # noqa: D107 - same interface as DurableStore, no SQLite
         import threading
+
         self.registry, self.path, self.lock, self.codec = registry, path, threading.RLock(), snapshot
         self._written, self._clock_marks, self.commits = {}, {}, 0
         self.fh = open(path, "ab", buffering=0)  # noqa: SIM115  (the journal stays open for the run)
@@ -55,8 +57,14 @@ class AppendLogStore(DurableStore):
             blobs = self._changed_blobs(tenant)
             if not objects and not audit and not blobs:
                 return False
-            self._append({"tenant": tenant.id, "objects": objects, "audit": [r.to_dict() for r in audit],
-                          "blobs": {k: json.loads(v) for k, v in blobs.items()}})
+            self._append(
+                {
+                    "tenant": tenant.id,
+                    "objects": objects,
+                    "audit": [r.to_dict() for r in audit],
+                    "blobs": {k: json.loads(v) for k, v in blobs.items()},
+                }
+            )
             self._written.setdefault(tenant.id, {}).update(blobs)
             return True
 
@@ -85,7 +93,7 @@ class AppendLogStore(DurableStore):
                 doc["audit"].extend(rec["audit"])
                 for name, value in rec["blobs"].items():
                     if name.startswith("subsystem:"):
-                        doc["subsystems"][name[len("subsystem:"):]] = value
+                        doc["subsystems"][name[len("subsystem:") :]] = value
                     elif name in ("clock", "ids", "state"):
                         doc[name] = value
         return [snapshot.restore_tenant(d, resume_clock=True) for d in docs.values()]
@@ -97,9 +105,14 @@ def _toggle(tenant, mailboxes, i) -> None:
         old = mbx.is_exchange_cloud_managed
         mbx.is_exchange_cloud_managed = not old
         tenant.mailboxes.touch(mbx.guid)
-        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                                parameters={"Identity": mbx.user_principal_name, "IsExchangeCloudManaged": not old},
-                                changes={"IsExchangeCloudManaged": {"old": old, "new": not old}})
+        tenant.add_audit_record(
+            "exchange",
+            "Set-Mailbox",
+            None,
+            target=mbx.guid,
+            parameters={"Identity": mbx.user_principal_name, "IsExchangeCloudManaged": not old},
+            changes={"IsExchangeCloudManaged": {"old": old, "new": not old}},
+        )
 
 
 def run(kind: str, mailboxes: int, toggles: int, workdir: str) -> dict:
@@ -141,9 +154,14 @@ def run(kind: str, mailboxes: int, toggles: int, workdir: str) -> dict:
         flags = {m.guid: m.is_exchange_cloud_managed for m in restored.mailboxes}
         assert flags == {m.guid: m.is_exchange_cloud_managed for m in tenant.mailboxes}, kind
     size = sum(os.path.getsize(os.path.join(workdir, f)) for f in os.listdir(workdir))
-    return {"kind": kind, "median": statistics.median(samples), "mean": statistics.fmean(samples),
-            "p95": sorted(samples)[int(len(samples) * 0.95)],
-            "recovery": recovery, "bytes": size}
+    return {
+        "kind": kind,
+        "median": statistics.median(samples),
+        "mean": statistics.fmean(samples),
+        "p95": sorted(samples)[int(len(samples) * 0.95)],
+        "recovery": recovery,
+        "bytes": size,
+    }
 
 
 def run_http(durable: bool, mailboxes: int, toggles: int, workdir: str) -> float:
@@ -162,11 +180,16 @@ def run_http(durable: bool, mailboxes: int, toggles: int, workdir: str) -> float
     upns = [m.user_principal_name for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"]
     samples = []
     for i in range(toggles):
-        body = {"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
-            "Identity": upns[i % len(upns)], "IsExchangeCloudManaged": (i // len(upns)) % 2 == 0}}}
+        body = {
+            "CmdletInput": {
+                "CmdletName": "Set-Mailbox",
+                "Parameters": {"Identity": upns[i % len(upns)], "IsExchangeCloudManaged": (i // len(upns)) % 2 == 0},
+            }
+        }
         start = time.perf_counter()
-        reply = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body,
-                            headers={"Authorization": f"Bearer {token}"})
+        reply = client.post(
+            f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
         samples.append(time.perf_counter() - start)
         assert reply.status_code == 200, reply.get_data(as_text=True)
     return statistics.median(samples)
@@ -184,21 +207,27 @@ def main(argv=None) -> int:
             results.append(run(kind, args.mailboxes, args.toggles, workdir))
     base = results[0]["median"]
     wal = next(r for r in results if r["kind"] == "sqlite-wal-full")
-    print(f"{args.toggles} toggles on a {args.mailboxes}-mailbox tenant; ratios to the in-memory toggle "
-          f"(median) and, for recovery, to SQLite WAL FULL; vs log = this store's median / the append log's")
+    print(
+        f"{args.toggles} toggles on a {args.mailboxes}-mailbox tenant; ratios to the in-memory toggle "
+        f"(median) and, for recovery, to SQLite WAL FULL; vs log = this store's median / the append log's"
+    )
     log = next(r for r in results if r["kind"] == "append-log-fsync")
     print(f"{'store':<20}{'median x':>10}{'p95 x':>10}{'vs log':>10}{'recovery x':>12}{'disk MB':>10}")
     for r in results:
         rec = "-" if r["recovery"] is None else f"{r['recovery'] / wal['recovery']:.2f}"
-        print(f"{r['kind']:<20}{r['median'] / base:>10.1f}{r['p95'] / base:>10.1f}"
-              f"{r['median'] / log['median']:>10.2f}{rec:>12}"
-              f"{r['bytes'] / 1e6:>10.2f}")
+        print(
+            f"{r['kind']:<20}{r['median'] / base:>10.1f}{r['p95'] / base:>10.1f}"
+            f"{r['median'] / log['median']:>10.2f}{rec:>12}"
+            f"{r['bytes'] / 1e6:>10.2f}"
+        )
     with tempfile.TemporaryDirectory() as workdir:
         plain = run_http(False, args.mailboxes, min(args.toggles, 300), workdir)
     with tempfile.TemporaryDirectory() as workdir:
         durable = run_http(True, args.mailboxes, min(args.toggles, 300), workdir)
-    print(f"Set-Mailbox through the app: with SQLite WAL FULL {durable / plain:.1f}x the in-memory request "
-          f"(median of {min(args.toggles, 300)})")
+    print(
+        f"Set-Mailbox through the app: with SQLite WAL FULL {durable / plain:.1f}x the in-memory request "
+        f"(median of {min(args.toggles, 300)})"
+    )
     return 0
 
 

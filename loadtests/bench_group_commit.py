@@ -7,6 +7,7 @@ Prints, per round, CPU milliseconds per request of the whole process (user + sys
 alone, requests/s, requests per group commit, and the durable/in-memory ratios. No TLS or HTTP engine: this
 isolates what the store adds per request (docs/benchmarks.md has the served figures from bench.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,7 @@ def _run(durable: bool, requests: int, threads: int, synchronous: str) -> dict:
     from hybridsoa.mock.domain.entra.tokens import issue_access_token
     from hybridsoa.mock.domain.tenant import TenantRegistry
     from hybridsoa.mock.store import durable as durable_module
+
     registry = TenantRegistry(seed=1)
     commit_cpu = {}
     if durable:
@@ -41,6 +43,7 @@ def _run(durable: bool, requests: int, threads: int, synchronous: str) -> dict:
                 loop(self)
             finally:
                 commit_cpu["s"] = time.thread_time() - start
+
         durable_module.DurableStore._commit_loop = timed_loop
         try:
             extra = (synchronous,) if "synchronous" in inspect.signature(durable_module.open_store).parameters else ()
@@ -54,11 +57,17 @@ def _run(durable: bool, requests: int, threads: int, synchronous: str) -> dict:
     wsgi = app.wsgi_app
 
     def toggle(i: int) -> None:
-        environ = EnvironBuilder(path=f"/adminapi/beta/{tenant.id}/InvokeCommand", method="POST",
-                                 headers={"Authorization": "Bearer " + token},
-                                 json={"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
-                                     "Identity": aliases[i % len(aliases)],
-                                     "IsExchangeCloudManaged": bool(i % 2)}}}).get_environ()
+        environ = EnvironBuilder(
+            path=f"/adminapi/beta/{tenant.id}/InvokeCommand",
+            method="POST",
+            headers={"Authorization": "Bearer " + token},
+            json={
+                "CmdletInput": {
+                    "CmdletName": "Set-Mailbox",
+                    "Parameters": {"Identity": aliases[i % len(aliases)], "IsExchangeCloudManaged": bool(i % 2)},
+                }
+            },
+        ).get_environ()
         status = []
         b"".join(wsgi(environ, lambda s, h, e=None: status.append(s)))
         if not status[0].startswith("200"):
@@ -84,8 +93,12 @@ def _run(durable: bool, requests: int, threads: int, synchronous: str) -> dict:
     if registry.store:
         registry.store.close()
     cpu = (after.user - before.user) + (after.system - before.system)
-    return {"cpuMs": cpu * 1000 / n, "rps": n / wall, "perCommit": n / commits if commits else None,
-            "commitThreadMs": commit_cpu["s"] * 1000 / n if "s" in commit_cpu else None}
+    return {
+        "cpuMs": cpu * 1000 / n,
+        "rps": n / wall,
+        "perCommit": n / commits if commits else None,
+        "commitThreadMs": commit_cpu["s"] * 1000 / n if "s" in commit_cpu else None,
+    }
 
 
 def main(argv=None) -> int:
@@ -102,11 +115,16 @@ def main(argv=None) -> int:
         dur = _run(True, args.requests, args.threads, args.synchronous)
         by_rps.append(dur["rps"] / mem["rps"])
         by_cpu.append(mem["cpuMs"] / dur["cpuMs"])
-        print(f"round {i + 1}: memory {mem['rps']:.0f} req/s {mem['cpuMs']:.3f} ms CPU/req; durable "
-              f"({args.synchronous}) {dur['rps']:.0f} req/s {dur['cpuMs']:.3f} ms CPU/req, commit thread "
-              f"{dur['commitThreadMs']:.3f} ms/req, {dur['perCommit']:.1f} requests per commit", flush=True)
-    print(f"durable / memory: {statistics.median(by_rps):.2f} by throughput, {statistics.median(by_cpu):.2f} by CPU "
-          f"per request (medians of {args.rounds} rounds)")
+        print(
+            f"round {i + 1}: memory {mem['rps']:.0f} req/s {mem['cpuMs']:.3f} ms CPU/req; durable "
+            f"({args.synchronous}) {dur['rps']:.0f} req/s {dur['cpuMs']:.3f} ms CPU/req, commit thread "
+            f"{dur['commitThreadMs']:.3f} ms/req, {dur['perCommit']:.1f} requests per commit",
+            flush=True,
+        )
+    print(
+        f"durable / memory: {statistics.median(by_rps):.2f} by throughput, {statistics.median(by_cpu):.2f} by CPU "
+        f"per request (medians of {args.rounds} rounds)"
+    )
     return 0
 
 

@@ -20,6 +20,7 @@ runs cachegrind's cache and branch simulation instead and prints misses per requ
 Two baselines, as in ``bench.py``: the bare-Flask endpoint sending the mock's whole response (its body size and
 its headers, copied from a real answer), and the same body with Content-Type only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -131,22 +132,37 @@ assert statuses[-1].startswith("200"), statuses[-1]
 """
 
 #: What cachegrind's summary says, per counter (``--caches``).
-_CACHE_COUNTERS = {"I   refs": "instructions", "I1  misses": "L1 instruction misses", "D1  misses": "L1 data misses",
-                   "LLi misses": "last-level instruction misses", "LLd misses": "last-level data misses",
-                   "Mispredicts": "branch mispredictions"}
+_CACHE_COUNTERS = {
+    "I   refs": "instructions",
+    "I1  misses": "L1 instruction misses",
+    "D1  misses": "L1 data misses",
+    "LLi misses": "last-level instruction misses",
+    "LLd misses": "last-level data misses",
+    "Mispredicts": "branch mispredictions",
+}
 
 
 def counters(tree: Path, which: str, n: int, work: Path, args) -> dict[str, int]:
     """What valgrind counted for one run of the workload: instructions (callgrind), or with ``--caches`` the
     cache and branch simulation's counters (cachegrind)."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_ROOT": str(tree), "BENCH_KEY": str(work / "key.pem"),
-           "BENCH_TLS": str(work / "tls"), "BENCH_SERVED": "1" if args.served else "0"}
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "BENCH_ROOT": str(tree),
+        "BENCH_KEY": str(work / "key.pem"),
+        "BENCH_TLS": str(work / "tls"),
+        "BENCH_SERVED": "1" if args.served else "0",
+    }
     if args.caches:
         tool = ["--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", "--cachegrind-out-file=/dev/null"]
     else:
         tool = ["--tool=callgrind", f"--callgrind-out-file={work / f'callgrind.{which}.{n}'}"]
-    proc = subprocess.run(["valgrind", *tool, sys.executable, str(work / "workload.py"), which, str(n)], env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["valgrind", *tool, sys.executable, str(work / "workload.py"), which, str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     found = {}
     if args.caches:
         for name in _CACHE_COUNTERS:
@@ -173,28 +189,41 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--tree", type=Path, help="also measure this tree (an older commit's export)")
-    parser.add_argument("--served", action="store_true",
-                        help="route each request through gunicorn's request path over real TLS (one thread)")
-    parser.add_argument("--caches", action="store_true",
-                        help="cachegrind's cache and branch simulation instead of callgrind's instruction count")
+    parser.add_argument(
+        "--served",
+        action="store_true",
+        help="route each request through gunicorn's request path over real TLS (one thread)",
+    )
+    parser.add_argument(
+        "--caches",
+        action="store_true",
+        help="cachegrind's cache and branch simulation instead of callgrind's instruction count",
+    )
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed; this benchmark needs it", file=sys.stderr)
         return 2
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     sys.path.insert(0, str(ROOT))
     from hybridsoa.mock.tls import ensure_tls
+
     with tempfile.TemporaryDirectory(prefix="hybridsoa-instr-") as tmp:
         work = Path(tmp)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        (work / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+        (work / "key.pem").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         (work / "workload.py").write_text(WORKLOAD)
         ensure_tls(work / "tls")  # made once, so no run pays for key generation
-        runs = [("bare-Flask baseline, same response", ROOT, "baseline"),
-                ("bare-Flask baseline, same body, Content-Type only", ROOT, "baseline-body"),
-                ("mock, this tree", ROOT, "mock")]
+        runs = [
+            ("bare-Flask baseline, same response", ROOT, "baseline"),
+            ("bare-Flask baseline, same body, Content-Type only", ROOT, "baseline-body"),
+            ("mock, this tree", ROOT, "mock"),
+        ]
         if args.tree:
             runs.append((f"mock, {args.tree}", args.tree, "mock"))
         rows = [(label, per_request(tree, which, args.requests, work, args)) for label, tree, which in runs]
@@ -205,8 +234,10 @@ def main(argv=None) -> int:
     print("|---|" + "---|" * len(names))
     for label, values in rows:
         # A ratio only where the baseline's count is large enough to mean one (last-level misses are near 0).
-        cells = [f"{values[name]:,.0f} ({values[name] / base[name]:.2f})" if base[name] >= 100
-                 else f"{values[name]:,.0f}" for name in names]
+        cells = [
+            f"{values[name]:,.0f} ({values[name] / base[name]:.2f})" if base[name] >= 100 else f"{values[name]:,.0f}"
+            for name in names
+        ]
         print(f"| {label} | " + " | ".join(cells) + " |")
     return 0
 

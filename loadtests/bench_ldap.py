@@ -7,6 +7,7 @@ the same run on the same server process.
 Prints one JSON document: seconds for a full read of every AD user and for ``--lookups`` reads by
 sAMAccountName through each transport, and the LDAP/HTTP ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,16 +37,22 @@ def main(argv=None) -> int:
     try:
         tenant = registry.create("benchldap", mailboxes=args.users, frozen_clock=True)
         onprem = onprem_document(tenant, registry.ldap_url)
-        ldap = LdapDirectory(LdapSettings(url=onprem["ldapUrl"], base_dn=onprem["baseDn"], bind_dn=onprem["bindDn"],
-                                          password=onprem["password"], ca_bundle=server.ca_path))
-        http = MockOnPremDirectory(Cloud.local(server.url, server.ca_path), tenant.id,
-                                   Transport(verify=server.ca_path))
+        ldap = LdapDirectory(
+            LdapSettings(
+                url=onprem["ldapUrl"],
+                base_dn=onprem["baseDn"],
+                bind_dn=onprem["bindDn"],
+                password=onprem["password"],
+                ca_bundle=server.ca_path,
+            )
+        )
+        http = MockOnPremDirectory(Cloud.local(server.url, server.ca_path), tenant.id, Transport(verify=server.ca_path))
         out: dict = {"users": len(tenant.ad_users), "lookups": args.lookups}
         for name, directory in (("http", http), ("ldap", ldap)):
             start = time.perf_counter()
             users = list(directory.iter_users())
             out[f"{name}_read_all_s"] = round(time.perf_counter() - start, 3)
-            sams = [u["sAMAccountName"] for u in users[:args.lookups]]
+            sams = [u["sAMAccountName"] for u in users[: args.lookups]]
             start = time.perf_counter()
             for sam in sams:
                 directory.get_user(sam)

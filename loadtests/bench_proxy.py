@@ -13,6 +13,7 @@ this client to core 1 when the machine has two. The client is ``http.client`` wi
 thread in both modes (through the proxy: one CONNECT and one TLS handshake per connection, then only requests)
 and the same CA bundle, so only the route differs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,14 +43,16 @@ from loadtests.bench import (
 LOAD_CORE = 1
 
 
-def toggles(url: str, verify: str, proxies: dict | None, headers: dict, identities: list[str], threads: int,
-            seconds: float) -> int:
+def toggles(
+    url: str, verify: str, proxies: dict | None, headers: dict, identities: list[str], threads: int, seconds: float
+) -> int:
     """Run ``threads`` clients sending toggles for ``seconds``; returns how many were answered 200. The client
     is the standard library's ``http.client`` in both modes (a tunnel is its ``set_tunnel``), so the client's
     own cost per request is the same and the difference is the server side."""
     import http.client
     import ssl
     from urllib.parse import urlsplit
+
     target = urlsplit(url)
     proxy = urlsplit(proxies["https"]) if proxies else None
     context = ssl.create_default_context(cafile=verify)
@@ -65,8 +68,14 @@ def toggles(url: str, verify: str, proxies: dict | None, headers: dict, identiti
             conn = http.client.HTTPSConnection(target.hostname, target.port, context=context, timeout=60)
         i, value = n, True
         while time.monotonic() < stop_at:
-            body = json.dumps({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
-                "Identity": identities[i % len(identities)], "IsExchangeCloudManaged": value}}})
+            body = json.dumps(
+                {
+                    "CmdletInput": {
+                        "CmdletName": "Set-Mailbox",
+                        "Parameters": {"Identity": identities[i % len(identities)], "IsExchangeCloudManaged": value},
+                    }
+                }
+            )
             conn.request("POST", target.path, body=body, headers={**headers, "Content-Type": "application/json"})
             answer = conn.getresponse()
             text = answer.read()
@@ -95,12 +104,16 @@ def parser_costs(repeat: int = 3000) -> dict:
     import httptools
 
     from hybridsoa.mock.proxy import RequestReader, serialize_response
-    request = (b"POST /adminapi/beta/c0ffee00-5eed-4d3a-9b1e-000000008443/InvokeCommand HTTP/1.1\r\n"
-               b"Host: outlook.office365.com\r\nUser-Agent: python-requests/2.32\r\nAccept: */*\r\n"
-               b"Authorization: Bearer " + b"x" * 1400 + b"\r\nContent-Type: application/json\r\n"
-               b"Content-Length: 120\r\n\r\n" + b"a" * 120)
-    headers = [("Content-Type", "application/json;odata.metadata=minimal;charset=utf-8")] + \
-        [(f"x-ms-{i}", f"value-{i}") for i in range(9)]
+
+    request = (
+        b"POST /adminapi/beta/c0ffee00-5eed-4d3a-9b1e-000000008443/InvokeCommand HTTP/1.1\r\n"
+        b"Host: outlook.office365.com\r\nUser-Agent: python-requests/2.32\r\nAccept: */*\r\n"
+        b"Authorization: Bearer " + b"x" * 1400 + b"\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 120\r\n\r\n" + b"a" * 120
+    )
+    headers = [("Content-Type", "application/json;odata.metadata=minimal;charset=utf-8")] + [
+        (f"x-ms-{i}", f"value-{i}") for i in range(9)
+    ]
     body = b"x" * 900
     out = {"httptoolsVersion": httptools.__version__, "h11Version": h11.__version__}
     reader = RequestReader()
@@ -142,9 +155,25 @@ def main(argv=None) -> int:
         os.sched_setaffinity(0, {LOAD_CORE})
     work = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
     port, proxy_port = free_port(), free_port()
-    server = _popen_logged(pinned(SERVER_CORE, [str(BIN / "hybridsoa-mock"), "serve", "--no-demo", "--host",
-                                                "127.0.0.1", "--port", str(port), "--proxy-port",
-                                                str(proxy_port)]), "mock-proxy", None, cwd=work)
+    server = _popen_logged(
+        pinned(
+            SERVER_CORE,
+            [
+                str(BIN / "hybridsoa-mock"),
+                "serve",
+                "--no-demo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--proxy-port",
+                str(proxy_port),
+            ],
+        ),
+        "mock-proxy",
+        None,
+        cwd=work,
+    )
     try:
         ca, bundle = str(work / ".hybridsoa" / "ca.pem"), str(work / ".hybridsoa" / "ca-bundle.pem")
         direct = f"https://127.0.0.1:{port}"
@@ -153,20 +182,28 @@ def main(argv=None) -> int:
                 break
             time.sleep(0.1)
         wait_for(f"{direct}/_mock/health", ca, server=server)
-        tenant = requests.post(f"{direct}/_mock/tenants", json={"mailboxes": args.mailboxes, "name": "benchproxy",
-                                                               "options": {"mix": "uniform"}},
-                               verify=ca, timeout=600).json()
+        tenant = requests.post(
+            f"{direct}/_mock/tenants",
+            json={"mailboxes": args.mailboxes, "name": "benchproxy", "options": {"mix": "uniform"}},
+            verify=ca,
+            timeout=600,
+        ).json()
         token = mock_sign_in(direct, ca, tenant)
         headers = {"Authorization": f"Bearer {token}"}
         path = f"/adminapi/beta/{tenant['tenantId']}/InvokeCommand"
-        listing = requests.post(f"{direct}{path}?$select=Alias", headers={**headers, "Prefer": "odata.maxpagesize=1000"},
-                                json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
-                                verify=ca, timeout=120).json()
+        listing = requests.post(
+            f"{direct}{path}?$select=Alias",
+            headers={**headers, "Prefer": "odata.maxpagesize=1000"},
+            json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+            verify=ca,
+            timeout=120,
+        ).json()
         identities = [m["Alias"] for m in listing["value"]]
         # Both modes verify against the same bundle (what REQUESTS_CA_BUNDLE holds): only the route differs.
-        modes = {"direct": (f"{direct}{path}", bundle, None),
-                 "proxy": (f"https://outlook.office365.com{path}", bundle,
-                           {"https": f"http://127.0.0.1:{proxy_port}"})}
+        modes = {
+            "direct": (f"{direct}{path}", bundle, None),
+            "proxy": (f"https://outlook.office365.com{path}", bundle, {"https": f"http://127.0.0.1:{proxy_port}"}),
+        }
         for url, verify, proxies in modes.values():  # warm-up: connections, code paths, caches
             toggles(url, verify, proxies, headers, identities, args.threads, 1.0)
         rounds = []
@@ -178,20 +215,30 @@ def main(argv=None) -> int:
                 count = toggles(url, verify, proxies, headers, identities, args.threads, args.seconds)
                 elapsed = time.monotonic() - start
                 cpu, client_cpu = group_cpu_seconds(server.pid) - cpu, time.process_time() - client_cpu
-                row[name] = {"toggles": count, "perSecond": round(count / elapsed, 1),
-                             "serverCpuMsPerToggle": round(cpu * 1000 / count, 3) if count and cpu else None,
-                             "clientCpuMsPerToggle": round(client_cpu * 1000 / count, 3) if count else None}
+                row[name] = {
+                    "toggles": count,
+                    "perSecond": round(count / elapsed, 1),
+                    "serverCpuMsPerToggle": round(cpu * 1000 / count, 3) if count and cpu else None,
+                    "clientCpuMsPerToggle": round(client_cpu * 1000 / count, 3) if count else None,
+                }
                 print(f"[bench_proxy] round {n + 1} {name}: {row[name]}", file=sys.stderr, flush=True)
             rounds.append(row)
         by_rate = [r["proxy"]["perSecond"] / r["direct"]["perSecond"] for r in rounds]
-        by_cpu = [r["direct"]["serverCpuMsPerToggle"] / r["proxy"]["serverCpuMsPerToggle"] for r in rounds
-                  if r["direct"]["serverCpuMsPerToggle"] and r["proxy"]["serverCpuMsPerToggle"]]
-        report = {"command": "loadtests/bench_proxy.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  "mailboxes": len(identities), "threads": args.threads, "seconds": args.seconds,
-                  "rounds": rounds,
-                  "ratioProxyOverDirectByThroughput": round(statistics.median(by_rate), 2),
-                  "ratioProxyOverDirectByServerCpu": round(statistics.median(by_cpu), 2) if by_cpu else None,
-                  "target": 0.7}
+        by_cpu = [
+            r["direct"]["serverCpuMsPerToggle"] / r["proxy"]["serverCpuMsPerToggle"]
+            for r in rounds
+            if r["direct"]["serverCpuMsPerToggle"] and r["proxy"]["serverCpuMsPerToggle"]
+        ]
+        report = {
+            "command": "loadtests/bench_proxy.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "mailboxes": len(identities),
+            "threads": args.threads,
+            "seconds": args.seconds,
+            "rounds": rounds,
+            "ratioProxyOverDirectByThroughput": round(statistics.median(by_rate), 2),
+            "ratioProxyOverDirectByServerCpu": round(statistics.median(by_cpu), 2) if by_cpu else None,
+            "target": 0.7,
+        }
         print(json.dumps(report, indent=2))
     finally:
         stop(server)

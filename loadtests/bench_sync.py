@@ -7,6 +7,7 @@ Prints wall and CPU seconds for each phase and the ratios that matter, on CPU ti
 distorts far less than wall time): Delta(changes) against Initial in the same tenant, Delta in the big tenant
 against the same Delta in a small one (size independence), and the cost of seeding plus Initial against a
 pure-Python baseline measured in the same run (building one 40-key dict per object)."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,8 @@ def run(users: int, changes: int, repeats: int, small: int) -> dict:
     """Measure everything once; returns the figures."""
     registry = TenantRegistry(seed=1)
     tenant, create_wall, create_cpu = _timed(
-        lambda: registry.create("bench", seed=11, mailboxes=users, frozen_clock=True))
+        lambda: registry.create("bench", seed=11, mailboxes=users, frozen_clock=True)
+    )
     seed_only = tenant.sync.history[-1]
     _, initial_wall, initial_cpu = _timed(lambda: tenant.sync.run_cycle("Initial"))
     deltas = [_delta(tenant, changes, r) for r in range(repeats)]
@@ -54,12 +56,20 @@ def run(users: int, changes: int, repeats: int, small: int) -> dict:
     delta_cpu = statistics.median(d[0] for d in deltas)
     small_cpu = statistics.median(d[0] for d in small_deltas)
     return {
-        "users": users, "changes": changes, "repeats": repeats,
-        "create_wall": create_wall, "create_cpu": create_cpu, "seed_initial_adds": seed_only["adds"],
-        "initial_unchanged_wall": initial_wall, "initial_unchanged_cpu": initial_cpu,
-        "delta_cpu": delta_cpu, "delta_wall": statistics.median(d[1] for d in deltas),
+        "users": users,
+        "changes": changes,
+        "repeats": repeats,
+        "create_wall": create_wall,
+        "create_cpu": create_cpu,
+        "seed_initial_adds": seed_only["adds"],
+        "initial_unchanged_wall": initial_wall,
+        "initial_unchanged_cpu": initial_cpu,
+        "delta_cpu": delta_cpu,
+        "delta_wall": statistics.median(d[1] for d in deltas),
         "delta_updates": deltas[-1][2]["updates"],
-        "delta_empty_cpu": statistics.median(empty), "small_users": small, "small_delta_cpu": small_cpu,
+        "delta_empty_cpu": statistics.median(empty),
+        "small_users": small,
+        "small_delta_cpu": small_cpu,
         "baseline_cpu": baseline,
         "ratio_delta_vs_initial": delta_cpu / initial_cpu,
         "ratio_delta_big_vs_small": delta_cpu / small_cpu,
@@ -77,18 +87,26 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     r = run(args.users, args.changes, args.repeats, args.small)
     print(f"tenant of {r['users']} AD users, Delta with {r['changes']} changes (median of {r['repeats']})")
-    print(f"  create (seed AD + Initial, {r['seed_initial_adds']} adds): {r['create_wall']:.2f} s wall, "
-          f"{r['create_cpu']:.2f} s CPU")
-    print(f"  Initial again (nothing changed):     {r['initial_unchanged_wall']:.2f} s wall, "
-          f"{r['initial_unchanged_cpu']:.2f} s CPU")
-    print(f"  Delta({r['changes']}):                         {r['delta_cpu'] * 1000:.2f} ms CPU "
-          f"({r['delta_wall'] * 1000:.2f} ms wall, {r['delta_updates']} updates)")
+    print(
+        f"  create (seed AD + Initial, {r['seed_initial_adds']} adds): {r['create_wall']:.2f} s wall, "
+        f"{r['create_cpu']:.2f} s CPU"
+    )
+    print(
+        f"  Initial again (nothing changed):     {r['initial_unchanged_wall']:.2f} s wall, "
+        f"{r['initial_unchanged_cpu']:.2f} s CPU"
+    )
+    print(
+        f"  Delta({r['changes']}):                         {r['delta_cpu'] * 1000:.2f} ms CPU "
+        f"({r['delta_wall'] * 1000:.2f} ms wall, {r['delta_updates']} updates)"
+    )
     print(f"  Delta(0):                          {r['delta_empty_cpu'] * 1000:.3f} ms CPU")
     print(f"  Delta({r['changes']}) in a {r['small_users']}-user tenant:    {r['small_delta_cpu'] * 1000:.2f} ms CPU")
     print(f"  baseline (one 40-key dict per user): {r['baseline_cpu']:.2f} s CPU")
-    print(f"ratios: Delta/Initial = {r['ratio_delta_vs_initial']:.5f}; "
-          f"Delta big/small tenant = {r['ratio_delta_big_vs_small']:.2f}; "
-          f"create/baseline = {r['ratio_create_vs_baseline']:.1f}")
+    print(
+        f"ratios: Delta/Initial = {r['ratio_delta_vs_initial']:.5f}; "
+        f"Delta big/small tenant = {r['ratio_delta_big_vs_small']:.2f}; "
+        f"create/baseline = {r['ratio_create_vs_baseline']:.1f}"
+    )
 
 
 if __name__ == "__main__":

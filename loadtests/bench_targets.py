@@ -8,6 +8,7 @@
 Configuration comes from the environment the driver sets: ``BENCH_CA``, ``BENCH_TENANT``, ``BENCH_TOKEN``,
 ``BENCH_IDENTITIES`` (file, one per line), ``BENCH_RPS_PER_USER`` (0 = closed loop, as fast as possible).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -38,6 +39,7 @@ def _next(pool):
 def _pinned_tls():
     """TLS context trusting only the mock's CA (the bench serves both mock and baseline with it)."""
     import gevent.ssl
+
     return gevent.ssl.create_default_context(cafile=CA)
 
 
@@ -63,8 +65,12 @@ class MockToggle(FastHttpUser):
     def toggle(self):
         """One Set-Mailbox -IsExchangeCloudManaged."""
         identity, value = _next(_IDENTITIES)
-        body = {"CmdletInput": {"CmdletName": "Set-Mailbox",
-                                "Parameters": {"Identity": identity, "IsExchangeCloudManaged": value}}}
+        body = {
+            "CmdletInput": {
+                "CmdletName": "Set-Mailbox",
+                "Parameters": {"Identity": identity, "IsExchangeCloudManaged": value},
+            }
+        }
         self.client.post(self.url, json=body, headers=self.headers, name="Set-Mailbox")
 
 
@@ -81,9 +87,20 @@ class MotoTagUser(FastHttpUser):
     def tag_user(self):
         """One TagUser (query protocol, form POST)."""
         user, value = _next(_IDENTITIES)
-        form = {"Action": "TagUser", "Version": "2010-05-08", "UserName": user,
-                "Tags.member.1.Key": "IsExchangeCloudManaged", "Tags.member.1.Value": str(value).lower()}
-        self.client.post("/", data=urlencode(form), name="TagUser", headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/"
-                             "us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"})
+        form = {
+            "Action": "TagUser",
+            "Version": "2010-05-08",
+            "UserName": user,
+            "Tags.member.1.Key": "IsExchangeCloudManaged",
+            "Tags.member.1.Value": str(value).lower(),
+        }
+        self.client.post(
+            "/",
+            data=urlencode(form),
+            name="TagUser",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/"
+                "us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            },
+        )

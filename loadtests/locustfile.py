@@ -15,6 +15,7 @@ the tenant seeded for the run, default 2000), ``HYBRIDSOA_PAGE_SIZE`` (mailboxes
 default 1000, the service's maximum), ``HYBRIDSOA_TENANT`` (reuse an existing tenant's credentials JSON
 file instead of seeding one).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,9 @@ def seed_tenant(environment, **_kwargs):
         with open(os.environ["HYBRIDSOA_TENANT"]) as fh:
             creds = json.load(fh)
     else:
-        resp = session.post(f"{host}/_mock/tenants", json={"mailboxes": MAILBOXES, "options": {"mix": "uniform"}}, timeout=600)
+        resp = session.post(
+            f"{host}/_mock/tenants", json={"mailboxes": MAILBOXES, "options": {"mix": "uniform"}}, timeout=600
+        )
         resp.raise_for_status()
         creds = resp.json()
     _state["creds"] = creds
@@ -78,8 +81,12 @@ def drop_tenant(environment, **_kwargs):
 
 def _sign_in(host: str, tenant_id: str, app: dict) -> str:
     cca = msal.ConfidentialClientApplication(
-        app["clientId"], client_credential=app["clientSecret"], authority=f"{host}/{tenant_id}",
-        instance_discovery=False, http_client=VerifyingSession())
+        app["clientId"],
+        client_credential=app["clientSecret"],
+        authority=f"{host}/{tenant_id}",
+        instance_discovery=False,
+        http_client=VerifyingSession(),
+    )
     result = cca.acquire_token_for_client(scopes=EXCHANGE_SCOPE)
     if "access_token" not in result:
         raise RuntimeError(f"sign-in failed: {result.get('error_description')}")
@@ -97,8 +104,10 @@ class ExchangeAdmin(HttpUser):
         app = next(a for a in creds["apps"] if a["name"] == "automation")
         self.token = _sign_in(self.host.rstrip("/"), creds["tenantId"], app)
         self.invoke_url = f"/adminapi/beta/{creds['tenantId']}/InvokeCommand"
-        self.headers = {"Authorization": f"Bearer {self.token}", "X-AnchorMailbox":
-                        f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{creds['tenantId']}"}
+        self.headers = {
+            "Authorization": f"Bearer {self.token}",
+            "X-AnchorMailbox": f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{creds['tenantId']}",
+        }
 
     def _invoke(self, cmdlet: str, params: dict, name: str, query: str = ""):
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}
@@ -115,11 +124,14 @@ class ExchangeAdmin(HttpUser):
             return
         try:
             self._invoke("Set-Mailbox", {"Identity": identity, "IsExchangeCloudManaged": value}, "Set-Mailbox")
-            with self.client.post(self.invoke_url + "?$select=IsExchangeCloudManaged",
-                                  name="Get-Mailbox (read-back)", headers=self.headers, verify=CA,
-                                  json={"CmdletInput": {"CmdletName": "Get-Mailbox",
-                                                        "Parameters": {"Identity": identity}}},
-                                  catch_response=True) as resp:
+            with self.client.post(
+                self.invoke_url + "?$select=IsExchangeCloudManaged",
+                name="Get-Mailbox (read-back)",
+                headers=self.headers,
+                verify=CA,
+                json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": identity}}},
+                catch_response=True,
+            ) as resp:
                 try:
                     read = (resp.json() or {}).get("value") or [{}]
                 except ValueError:  # not JSON: Locust already counts a non-2xx answer as failed
@@ -137,9 +149,14 @@ class ExchangeAdmin(HttpUser):
         url = getattr(self, "next_page", None)
         name = "Get-Mailbox (next page)" if url else "Get-Mailbox (first page)"
         url = url or self.invoke_url + "?$select=Alias,IsDirSynced,IsExchangeCloudManaged"
-        with self.client.post(url, json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
-                              headers={**self.headers, "Prefer": f"odata.maxpagesize={PAGE_SIZE}"}, name=name,
-                              verify=CA, catch_response=True) as resp:
+        with self.client.post(
+            url,
+            json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+            headers={**self.headers, "Prefer": f"odata.maxpagesize={PAGE_SIZE}"},
+            name=name,
+            verify=CA,
+            catch_response=True,
+        ) as resp:
             try:
                 page = resp.json() if resp.status_code == 200 else {}
             except ValueError:

@@ -1,4 +1,5 @@
 """The Flask application: one origin serving every emulated host, routed by path (DESIGN.md URL map)."""
+
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify
@@ -15,8 +16,9 @@ class _LazyCookieSessions(SecureCookieSessionInterface):
 
     def open_session(self, app, request):
         # No Cookie header at all (every API client): skip parsing cookies and building the signer.
-        if app.secret_key and ("HTTP_COOKIE" not in request.environ
-                               or self.get_cookie_name(app) not in request.cookies):
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies
+        ):
             return self.session_class()
         return super().open_session(app, request)
 
@@ -43,8 +45,9 @@ class _Response(Response):
         super().set_data(value)
 
 
-def create_app(registry: TenantRegistry | None = None, *, control_token: str | None = None,
-               config: dict | None = None) -> Flask:
+def create_app(
+    registry: TenantRegistry | None = None, *, control_token: str | None = None, config: dict | None = None
+) -> Flask:
     """Build the mock server app around a tenant registry (a new empty one by default)."""
     app = Flask(__name__)
     app.json = _BoundedJSON(app)
@@ -74,6 +77,7 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
     app.register_blueprint(dashboard_bp)
     middleware.install(app)
     from .api.exchange import endpoints as exchange_endpoints
+
     exchange_endpoints.install(app)
     # Outermost: with a durable store, an answer waits for its request's group commit.
     app.wsgi_app = middleware.DurableAck(app.wsgi_app)
@@ -94,10 +98,12 @@ def create_app(registry: TenantRegistry | None = None, *, control_token: str | N
     def _unexpected(exc):
         # The mock promises no 5xx for any input: a bug still answers in a readable shape, never a traceback.
         from werkzeug.exceptions import HTTPException
+
         if isinstance(exc, HTTPException):
             return jsonify(error={"code": exc.name.replace(" ", ""), "message": exc.description}), exc.code
         app.logger.exception("unhandled error")  # noqa: LOG004  (Flask runs handlers inside its except)
-        return jsonify(error={"code": "InternalServerError",
-                              "message": f"The mock hit an internal error ({type(exc).__name__})."}), 500
+        return jsonify(
+            error={"code": "InternalServerError", "message": f"The mock hit an internal error ({type(exc).__name__})."}
+        ), 500
 
     return app

@@ -1,4 +1,5 @@
 """``hybridsoa-mock``: ``serve`` the mock (HTTPS through granian), print the ``ca`` path, run a ``scenario``."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,39 +16,68 @@ except ModuleNotFoundError as _exc:  # the SDK alone was installed: the server's
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hybridsoa-mock",
-                                     description="Local test double of Exchange Online, Entra ID and on-prem AD "
-                                                 "with Entra Connect.")
+    parser = argparse.ArgumentParser(
+        prog="hybridsoa-mock",
+        description="Local test double of Exchange Online, Entra ID and on-prem AD with Entra Connect.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the mock (HTTPS by default)")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8443, help="port (default 8443)")
-    serve.add_argument("--data-dir", default=None,
-                       help="keep tenants durably here, and the CA and server certificate "
-                            f"(without it: in memory, certificates under {server.DEFAULT_DATA_DIR})")
+    serve.add_argument(
+        "--data-dir",
+        default=None,
+        help="keep tenants durably here, and the CA and server certificate "
+        f"(without it: in memory, certificates under {server.DEFAULT_DATA_DIR})",
+    )
     serve.add_argument("--seed", type=int, default=server.DEMO_SEED, help="seed of the demo tenant and registry")
-    serve.add_argument("--control-token", default=os.environ.get("HYBRIDSOA_CONTROL_TOKEN"),
-                       help="require 'Authorization: Bearer <token>' on /_mock (env HYBRIDSOA_CONTROL_TOKEN)")
+    serve.add_argument(
+        "--control-token",
+        default=os.environ.get("HYBRIDSOA_CONTROL_TOKEN"),
+        help="require 'Authorization: Bearer <token>' on /_mock (env HYBRIDSOA_CONTROL_TOKEN)",
+    )
     serve.add_argument("--no-tls", action="store_true", help="plain HTTP (loopback only unless --insecure-bind)")
-    serve.add_argument("--insecure-bind", action="store_true",
-                       help="allow plain HTTP on a non-loopback address")
+    serve.add_argument("--insecure-bind", action="store_true", help="allow plain HTTP on a non-loopback address")
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo tenant")
-    serve.add_argument("--threads", type=int, default=server.DEFAULT_THREADS,
-                       help="most Python threads running requests (default %(default)s; the pool grows on demand, "
-                            "and a client that stalls mid-body holds one until it disconnects)")
-    serve.add_argument("--ldap-port", type=int, default=None, metavar="PORT",
-                       help="also serve every tenant's on-prem AD over LDAP on PORT (LDAPS with the local CA, "
-                            "and StartTLS on the same port)")
-    serve.add_argument("--proxy-port", type=int, default=None, metavar="PORT",
-                       help="also run an HTTPS proxy on PORT that answers for login.microsoftonline.com, "
-                            "graph.microsoft.com, outlook.office365.com and the national clouds: clients need "
-                            "only HTTPS_PROXY and the printed CA bundle")
-    serve.add_argument("--synchronous", choices=("normal", "full"), default="normal",
-                       help="with --data-dir: 'normal' (default) keeps every acknowledged write through kill -9 or "
-                            "a crash of the server; 'full' also through power loss (an fsync per group commit)")
-    serve.add_argument("--san", action="append", default=[], metavar="NAME",
-                       help="extra DNS name or IP for the server certificate (repeatable)")
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=server.DEFAULT_THREADS,
+        help="most Python threads running requests (default %(default)s; the pool grows on demand, "
+        "and a client that stalls mid-body holds one until it disconnects)",
+    )
+    serve.add_argument(
+        "--ldap-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also serve every tenant's on-prem AD over LDAP on PORT (LDAPS with the local CA, "
+        "and StartTLS on the same port)",
+    )
+    serve.add_argument(
+        "--proxy-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also run an HTTPS proxy on PORT that answers for login.microsoftonline.com, "
+        "graph.microsoft.com, outlook.office365.com and the national clouds: clients need "
+        "only HTTPS_PROXY and the printed CA bundle",
+    )
+    serve.add_argument(
+        "--synchronous",
+        choices=("normal", "full"),
+        default="normal",
+        help="with --data-dir: 'normal' (default) keeps every acknowledged write through kill -9 or "
+        "a crash of the server; 'full' also through power loss (an fsync per group commit)",
+    )
+    serve.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="extra DNS name or IP for the server certificate (repeatable)",
+    )
 
     ca = sub.add_parser("ca", help="print the path of the CA certificate clients must trust")
     ca.add_argument("--data-dir", default=server.DEFAULT_DATA_DIR)
@@ -71,16 +101,29 @@ def _serve(args) -> int:
         if args.proxy_port:
             # Fail here with one line rather than in the engine's worker process.
             import socket
+
             socket.create_server((args.host, args.proxy_port)).close()
     if args.no_tls and not server.is_loopback(args.host) and not args.insecure_bind:
-        print(f"hybridsoa-mock: refusing to serve plain HTTP on non-loopback address {args.host}; use TLS "
-              "(the default) or pass --insecure-bind", file=sys.stderr)
+        print(
+            f"hybridsoa-mock: refusing to serve plain HTTP on non-loopback address {args.host}; use TLS "
+            "(the default) or pass --insecure-bind",
+            file=sys.stderr,
+        )
         return 2
-    options = server.ServeOptions(host=args.host, port=args.port, data_dir=args.data_dir, seed=args.seed,
-                                  control_token=args.control_token or None, tls=not args.no_tls,
-                                  demo=not args.no_demo, threads=max(1, args.threads), extra_names=args.san,
-                                  ldap_port=args.ldap_port, proxy_port=args.proxy_port,
-                                  synchronous=args.synchronous)
+    options = server.ServeOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        control_token=args.control_token or None,
+        tls=not args.no_tls,
+        demo=not args.no_demo,
+        threads=max(1, args.threads),
+        extra_names=args.san,
+        ldap_port=args.ldap_port,
+        proxy_port=args.proxy_port,
+        synchronous=args.synchronous,
+    )
     server.run_granian(options)
     return 0
 
@@ -99,8 +142,10 @@ def _scenario(args) -> int:
     except ModuleNotFoundError as exc:
         if exc.name != "hybridsoa.mock.scenario_runner":
             raise
-        print("hybridsoa-mock: scenarios are not available in this build (hybridsoa.mock.scenario_runner is missing)",
-              file=sys.stderr)
+        print(
+            "hybridsoa-mock: scenarios are not available in this build (hybridsoa.mock.scenario_runner is missing)",
+            file=sys.stderr,
+        )
         return 2
     result = runner.main(list(args.args))
     return int(result or 0)
@@ -110,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hybridsoa-mock`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if server is None:
-        print(f"hybridsoa-mock: the mock server is not installed ({_MISSING} is missing): "
-              "pip install 'hybridsoa[mock]'", file=sys.stderr)
+        print(
+            f"hybridsoa-mock: the mock server is not installed ({_MISSING} is missing): pip install 'hybridsoa[mock]'",
+            file=sys.stderr,
+        )
         return 2
     if argv[:1] == ["scenario"]:
         # Everything after "scenario" belongs to the scenario runner, options included.
@@ -135,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hybridsoa-mock {args.command}:{where} {exc.strerror or exc}", file=sys.stderr)
         return 3
     except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the failure
-        print(f"hybridsoa-mock {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())}",
-              file=sys.stderr)
+        print(f"hybridsoa-mock {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
 
 

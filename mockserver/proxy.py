@@ -9,6 +9,7 @@ the same WSGI application the direct port serves, in the same process: tenants, 
 are shared. Requests are parsed by llhttp (Node.js's HTTP/1.1 parser, through httptools); sockets, threads
 and TLS are the standard library's: both choices were measured against h11 and asyncio (docs/benchmarks.md).
 """
+
 from __future__ import annotations
 
 import errno
@@ -136,8 +137,16 @@ class RequestReader:
 
     def on_message_complete(self) -> None:
         """llhttp: the request is complete: queue it."""
-        self.done.append(Request(self.parser.get_method(), self._url, self._headers, self.parser.get_http_version(),
-                                 b"".join(self._body), self.parser.should_keep_alive()))
+        self.done.append(
+            Request(
+                self.parser.get_method(),
+                self._url,
+                self._headers,
+                self.parser.get_http_version(),
+                b"".join(self._body),
+                self.parser.should_keep_alive(),
+            )
+        )
         self.in_head, self.head_bytes = True, 0
 
 
@@ -176,9 +185,11 @@ def connect_refusal(host: str, port: int) -> str | None:
     """Why the proxy refuses ``CONNECT host:port`` (a sentence naming the host), or None when it answers for it."""
     shown = host if len(host) <= 255 else host[:255] + "..."
     if host not in EMULATED_HOSTS:
-        return (f"hybridsoa proxy: CONNECT to {shown}:{port} refused: {shown} is not a host the mock emulates "
-                "(the login, Graph and Exchange hosts of the global and national clouds). Nothing is forwarded "
-                "to the internet.")
+        return (
+            f"hybridsoa proxy: CONNECT to {shown}:{port} refused: {shown} is not a host the mock emulates "
+            "(the login, Graph and Exchange hosts of the global and national clouds). Nothing is forwarded "
+            "to the internet."
+        )
     if port != HTTPS_PORT:
         return f"hybridsoa proxy: CONNECT to {shown}:{port} refused: the mock answers for {shown} on port 443 only."
     return None
@@ -193,13 +204,24 @@ def build_environ(request: Request, host: str, peer) -> dict:
     if not path.startswith("/"):
         raise ValueError("request target is not origin-form")
     environ = {
-        "REQUEST_METHOD": request.method.decode("latin-1"), "SCRIPT_NAME": "",
-        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"), "QUERY_STRING": query,
-        "RAW_URI": target, "REQUEST_URI": target, "SERVER_NAME": host, "SERVER_PORT": str(HTTPS_PORT),
+        "REQUEST_METHOD": request.method.decode("latin-1"),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+        "QUERY_STRING": query,
+        "RAW_URI": target,
+        "REQUEST_URI": target,
+        "SERVER_NAME": host,
+        "SERVER_PORT": str(HTTPS_PORT),
         "SERVER_PROTOCOL": "HTTP/" + request.version,
-        "REMOTE_ADDR": str(peer[0]) if peer else "127.0.0.1", "REMOTE_PORT": str(peer[1]) if peer else "0",
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "https", "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "REMOTE_ADDR": str(peer[0]) if peer else "127.0.0.1",
+        "REMOTE_PORT": str(peer[1]) if peer else "0",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "https",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
     }
     for raw_name, raw_value in request.headers:
         name = raw_name.decode("latin-1").lower()
@@ -257,8 +279,9 @@ class ProxyServer:
     terminates TLS and runs the app for each request of the tunnel. ``.url`` is what ``HTTPS_PROXY`` takes;
     :meth:`start` and :meth:`stop` (a side service of ``serve``)."""
 
-    def __init__(self, app, tls: TlsFiles, host: str = "127.0.0.1", port: int = 0, *,
-                 max_connections: int = MAX_CONNECTIONS):
+    def __init__(
+        self, app, tls: TlsFiles, host: str = "127.0.0.1", port: int = 0, *, max_connections: int = MAX_CONNECTIONS
+    ):
         self.app, self.host, self.port = app, host, port
         self.max_connections = max_connections
         #: Requests answered inside tunnels so far (what a test checks to know its client went through here).
@@ -332,8 +355,9 @@ class ProxyServer:
             if crowded:
                 # Answered here, briefly, so a flood of connections cannot make a thread each; what the client
                 # already sent is read without waiting, so closing does not reset the connection over it.
-                self._refuse(sock, _Refused(503, "hybridsoa proxy: too many open connections; retry shortly."),
-                             linger=False)
+                self._refuse(
+                    sock, _Refused(503, "hybridsoa proxy: too many open connections; retry shortly."), linger=False
+                )
                 try:
                     sock.setblocking(False)
                     sock.recv(MAX_HEAD_BYTES)
@@ -341,8 +365,9 @@ class ProxyServer:
                     pass
                 sock.close()
                 continue
-            threading.Thread(target=self._connection, args=(sock, peer), name="hybridsoa-proxy-conn",
-                             daemon=True).start()
+            threading.Thread(
+                target=self._connection, args=(sock, peer), name="hybridsoa-proxy-conn", daemon=True
+            ).start()
 
     def _connection(self, sock: socket.socket, peer) -> None:
         channel = [sock]  # the socket in use: the TLS one once the tunnel is open (it takes over the descriptor)
@@ -376,11 +401,17 @@ class ProxyServer:
         if request.method != b"CONNECT":
             target = request.target.lower()
             if target.startswith((b"http://", b"https://", b"ftp://")):
-                raise _Refused(403, "hybridsoa proxy: plain-HTTP proxy requests are refused; the proxy answers "
-                                    "https only, through CONNECT to an emulated Microsoft host. Nothing is "
-                                    "forwarded to the internet.")
-            raise _Refused(400, "hybridsoa proxy: this port is an HTTPS proxy (set HTTPS_PROXY to it); the mock's "
-                                "API is on its direct port.")
+                raise _Refused(
+                    403,
+                    "hybridsoa proxy: plain-HTTP proxy requests are refused; the proxy answers "
+                    "https only, through CONNECT to an emulated Microsoft host. Nothing is "
+                    "forwarded to the internet.",
+                )
+            raise _Refused(
+                400,
+                "hybridsoa proxy: this port is an HTTPS proxy (set HTTPS_PROXY to it); the mock's "
+                "API is on its direct port.",
+            )
         parsed = parse_connect_target(request.target.decode("latin-1"))
         if parsed is None:
             raise _Refused(400, "hybridsoa proxy: a CONNECT target must be host:port.")
@@ -414,8 +445,7 @@ class ProxyServer:
                 self._refuse(tls, refused)
                 return
             except ValueError:
-                self._refuse(tls, _Refused(400, "hybridsoa proxy: the request target must be a path "
-                                                "(origin-form)."))
+                self._refuse(tls, _Refused(400, "hybridsoa proxy: the request target must be a path (origin-form)."))
                 return
             try:
                 code, reason, headers, payload = call_wsgi(self.app, environ)
@@ -441,8 +471,11 @@ class ProxyServer:
     def _refuse(self, sock, refused: _Refused, linger: bool = True) -> None:
         """Answer a client mistake in plain text and close."""
         body = (refused.message + "\n").encode("utf-8", "backslashreplace")
-        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
-                   (_NOTE, "answered by the hybridsoa proxy, not by an emulated service")]
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            (_NOTE, "answered by the hybridsoa proxy, not by an emulated service"),
+        ]
         if refused.status == 503:
             headers.append(("Retry-After", "1"))
         reason = (refused.reason or _phrase(refused.status)).encode("latin-1", "replace")
@@ -493,12 +526,16 @@ def _next_request(reader: RequestReader, sock, first_byte_timeout: float, connec
         if not started:
             started, deadline = True, time.monotonic() + HEAD_TIMEOUT + BODY_TIMEOUT
         reader.feed(data)
-        if not reader.in_head and not reader.done and not reader.continue_sent and any(
-                n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in reader._headers):
+        if (
+            not reader.in_head
+            and not reader.done
+            and not reader.continue_sent
+            and any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in reader._headers)
+        ):
             sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")  # RFC 9110 10.1.1: the client waits for it
             reader.continue_sent = True
         if reader.upgrade_at is not None:
-            reader.leftover = data[reader.upgrade_at:]
+            reader.leftover = data[reader.upgrade_at :]
             if connect:
                 return Request(reader.parser.get_method(), reader._url, reader._headers)
             raise _Refused(400, "hybridsoa proxy: CONNECT and upgrades are not accepted inside a tunnel.")

@@ -20,6 +20,7 @@ gets ``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE`` (and ``NO_PROXY`
 plane), and every ``tenant`` answer says ``cloud: "global"`` (plus ``proxy`` and ``caBundle``), so
 ``hybridsoa.sdk.connect_mock`` connects with the real global cloud's endpoints.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,9 +65,13 @@ class MockTenantFactory:
 def pytest_addoption(parser):
     """``--hybridsoa-proxy``: run the fixtures' clients through the mock's HTTPS proxy."""
     group = parser.getgroup("hybridsoa")
-    group.addoption(PROXY_OPTION, action="store_true", default=False,
-                    help="run the hybridsoa fixtures' clients through the mock's HTTPS proxy: HTTPS_PROXY and "
-                         "REQUESTS_CA_BUNDLE/SSL_CERT_FILE are set and tenants use the real global cloud's URLs")
+    group.addoption(
+        PROXY_OPTION,
+        action="store_true",
+        default=False,
+        help="run the hybridsoa fixtures' clients through the mock's HTTPS proxy: HTTPS_PROXY and "
+        "REQUESTS_CA_BUNDLE/SSL_CERT_FILE are set and tenants use the real global cloud's URLs",
+    )
 
 
 def proxy_environment(proxy) -> dict:
@@ -74,14 +79,23 @@ def proxy_environment(proxy) -> dict:
     the proxy for https, the CA bundle, and the loopback control plane left direct."""
     loopback = "127.0.0.1,localhost,::1"
     no_proxy = ",".join(v for v in (os.environ.get("NO_PROXY") or os.environ.get("no_proxy"), loopback) if v)
-    return {"HTTPS_PROXY": proxy.url, "https_proxy": proxy.url, "REQUESTS_CA_BUNDLE": proxy.ca_bundle,
-            "SSL_CERT_FILE": proxy.ca_bundle, "NO_PROXY": no_proxy, "no_proxy": no_proxy}
+    return {
+        "HTTPS_PROXY": proxy.url,
+        "https_proxy": proxy.url,
+        "REQUESTS_CA_BUNDLE": proxy.ca_bundle,
+        "SSL_CERT_FILE": proxy.ca_bundle,
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+    }
 
 
 def pytest_configure(config):
     """Register the plugin's marker."""
-    config.addinivalue_line("markers", "mock_tenant(**body): options for the hybridsoa `tenant` fixture "
-                                       "(POST /_mock/tenants body keys, e.g. profile='preview', mailboxes=5)")
+    config.addinivalue_line(
+        "markers",
+        "mock_tenant(**body): options for the hybridsoa `tenant` fixture "
+        "(POST /_mock/tenants body keys, e.g. profile='preview', mailboxes=5)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +104,7 @@ def mock_server(tmp_path_factory):
     from .api.onprem.ldap import start_ldap_listener
     from .domain.tenant import TenantRegistry
     from .server import InProcessServer
+
     server = InProcessServer(TenantRegistry(seed=20260105), data_dir=tmp_path_factory.mktemp("hybridsoa-tls"))
     server.start()
     # Every tenant's AD over LDAP too (credentials' onprem.ldapUrl), in this process like the HTTP server.
@@ -107,6 +122,7 @@ def mock_proxy(mock_server):
     app: ``.url`` (``HTTPS_PROXY``) and ``.ca_bundle`` (local CA plus public roots)."""
     from .proxy import ProxyServer, proxy_hosts
     from .tls import ensure_ca_bundle, ensure_proxy_tls
+
     data_dir = mock_server.tls.ca.parent
     proxy = ProxyServer(mock_server.app, ensure_proxy_tls(data_dir, proxy_hosts()), mock_server.host, 0)
     proxy.ca_bundle = str(ensure_ca_bundle(data_dir))

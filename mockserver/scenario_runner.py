@@ -15,6 +15,7 @@ A step is one of (plus ``name``, ``as``, ``save``, ``expect``):
 ``save: {var: path}`` stores values from the JSON response (``value[0].Alias``); ``${var}`` substitutes later.
 ``expect``: ``status``, ``json: {path: value}``, ``len: {path: n}``, ``contains: text``, ``absent: [path]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,6 +54,7 @@ class HttpDriver:
 
     def __init__(self, base_url: str, ca: str | bool | None = None, control_token: str | None = None):
         import requests
+
         self.base_url = base_url.rstrip("/")
         self.verify = ca if ca is not None else True
         self.session = requests.Session()
@@ -64,8 +66,9 @@ class HttpDriver:
         if path.startswith("/_mock") and self.control_token:
             headers.setdefault("Authorization", f"Bearer {self.control_token}")
         url = path if path.startswith("http") else self.base_url + path
-        resp = self.session.request(method, url, json=json_body, data=form, headers=headers, verify=self.verify,
-                                    timeout=120)
+        resp = self.session.request(
+            method, url, json=json_body, data=form, headers=headers, verify=self.verify, timeout=120
+        )
         return Response(resp.status_code, dict(resp.headers), resp.text)
 
 
@@ -80,8 +83,9 @@ class FlaskDriver:
         """Send one request to the in-process app."""
         if path.startswith("http"):
             path = "/" + path.split("/", 3)[3]
-        resp = self.client.open(path, method=method, json=json_body, data=form, headers=headers or {},
-                                base_url=self.base_url)
+        resp = self.client.open(
+            path, method=method, json=json_body, data=form, headers=headers or {}, base_url=self.base_url
+        )
         return Response(resp.status_code, dict(resp.headers), resp.get_data(as_text=True))
 
 
@@ -117,12 +121,20 @@ class Run:
         apps = {a["name"]: a for a in self.creds["apps"]}
         users = {u["userPrincipalName"].split("@")[0]: u for u in self.creds["users"]}
         if who in apps:
-            form = {"grant_type": "client_credentials", "client_id": apps[who]["clientId"],
-                    "client_secret": apps[who]["clientSecret"], "scope": scope}
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": apps[who]["clientId"],
+                "client_secret": apps[who]["clientSecret"],
+                "scope": scope,
+            }
         elif who in users:
-            form = {"grant_type": "password", "client_id": apps["automation"]["clientId"],
-                    "username": users[who]["userPrincipalName"], "password": users[who]["password"],
-                    "scope": scope}
+            form = {
+                "grant_type": "password",
+                "client_id": apps["automation"]["clientId"],
+                "username": users[who]["userPrincipalName"],
+                "password": users[who]["password"],
+                "scope": scope,
+            }
         else:
             raise ValueError(f"'as: {who}' is neither a seeded app nor a seeded user")
         resp = self.driver.request("POST", f"/{self.tenant_id}/oauth2/v2.0/token", form=form)
@@ -171,7 +183,9 @@ def check(expect: dict, resp: Response) -> list[str]:
     for path, want in (expect.get("json") or {}).items():
         got = lookup(resp.json, path)
         if got is _MISSING or got != want:
-            failures.append(f"{path} = {'<missing>' if got is _MISSING else json.dumps(got)}, expected {json.dumps(want)}")
+            failures.append(
+                f"{path} = {'<missing>' if got is _MISSING else json.dumps(got)}, expected {json.dumps(want)}"
+            )
     for path, want in (expect.get("len") or {}).items():
         got = lookup(resp.json, path)
         if got is _MISSING or not hasattr(got, "__len__") or len(got) != want:
@@ -192,8 +206,12 @@ def execute_step(run: Run, step: dict) -> Response:
     if "cmdlet" in step:
         token = run.token(who or "automation", EXCHANGE_SCOPE)
         body = {"CmdletInput": {"CmdletName": step["cmdlet"], "Parameters": step.get("params") or {}}}
-        return run.driver.request("POST", f"/adminapi/beta/{run.tenant_id}/InvokeCommand", json_body=body,
-                                  headers={"Authorization": f"Bearer {token}"})
+        return run.driver.request(
+            "POST",
+            f"/adminapi/beta/{run.tenant_id}/InvokeCommand",
+            json_body=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
     if "graph" in step:
         method, _, path = step["graph"].partition(" ")
         token = run.token(who or "automation", GRAPH_SCOPE)
@@ -245,8 +263,9 @@ def run_workflow(run: Run, step: dict) -> Response:
     if name not in WORKFLOWS:
         raise ValueError(f"unknown workflow '{name}' (one of {', '.join(WORKFLOWS)})")
     ca = driver.verify if isinstance(driver.verify, str) else None
-    body = workflow_runner()(step, base_url=driver.base_url, ca=ca, credentials=run.creds,
-                             control_token=driver.control_token)
+    body = workflow_runner()(
+        step, base_url=driver.base_url, ca=ca, credentials=run.creds, control_token=driver.control_token
+    )
     return Response(200, {}, json.dumps(body, default=str))
 
 
@@ -294,6 +313,7 @@ def print_results(name: str, results: list[StepResult]) -> None:
     """Print a rich table of step outcomes."""
     from rich.console import Console
     from rich.table import Table
+
     table = Table(title=f"scenario: {name}")
     table.add_column("#", justify="right")
     table.add_column("step")
@@ -312,14 +332,18 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("file", help="scenario file or name in scenarios/")
     run_p.add_argument("--url", help="base URL of a running mock (default: an in-process one)")
     run_p.add_argument("--ca", help="CA bundle of the running mock (default: <data-dir>/ca.pem if found)")
-    run_p.add_argument("--data-dir", default=".hybridsoa", help="the running mock's data dir, where its ca.pem "
-                                                                "is looked for (default .hybridsoa)")
+    run_p.add_argument(
+        "--data-dir",
+        default=".hybridsoa",
+        help="the running mock's data dir, where its ca.pem is looked for (default .hybridsoa)",
+    )
     run_p.add_argument("--control-token", help="control-plane token of the running mock")
     run_p.add_argument("--keep-tenant", action="store_true", help="do not delete the tenant afterwards")
     sub.add_parser("list", help="list shipped scenarios")
     args = parser.parse_args(argv)
     if args.action == "list":
         from .domain.scenario_tenant import scenario_names
+
         for name in scenario_names():
             print(name)
         return 0
@@ -338,11 +362,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hybridsoa-mock scenario: CA file not found: {ca}", file=sys.stderr)
             return 2
         try:
-            results, _ = run_scenario(scenario, HttpDriver(args.url, ca, args.control_token),
-                                      keep_tenant=args.keep_tenant)
+            results, _ = run_scenario(
+                scenario, HttpDriver(args.url, ca, args.control_token), keep_tenant=args.keep_tenant
+            )
         except requests.exceptions.SSLError:
-            print(f"hybridsoa-mock scenario: TLS: the certificate of {args.url} is not signed by "
-                  f"{ca or 'a CA this machine trusts'} (give --ca or --data-dir)", file=sys.stderr)
+            print(
+                f"hybridsoa-mock scenario: TLS: the certificate of {args.url} is not signed by "
+                f"{ca or 'a CA this machine trusts'} (give --ca or --data-dir)",
+                file=sys.stderr,
+            )
             return 3
         except requests.RequestException as exc:
             print(f"hybridsoa-mock scenario: cannot reach {args.url} ({type(exc).__name__})", file=sys.stderr)
@@ -351,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         from .server import InProcessServer
-        with tempfile.TemporaryDirectory(prefix="hybridsoa-scenario-") as tmp, \
-                InProcessServer(data_dir=tmp) as server:
+
+        with tempfile.TemporaryDirectory(prefix="hybridsoa-scenario-") as tmp, InProcessServer(data_dir=tmp) as server:
             results, _ = run_scenario(scenario, HttpDriver(server.url, server.ca_path))
 
     print_results(scenario["name"], results)

@@ -1,6 +1,7 @@
 """Serving the mock: granian's WSGI interface as the production server (one worker process with threads, because
 tenant state lives in that process; side listeners start in that process too), an in-process threaded HTTPS server
 for tests, and the demo tenant with the start-up banner that ``make serve`` prints."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,8 +80,10 @@ class ServeOptions:
         """``ldaps://host:ldap_port`` when the LDAP listener is on."""
         if self.ldap_port is None:
             return None
-        return self.base_url.replace("https://", "ldaps://").replace("http://", "ldap://").rsplit(":", 1)[0] + \
-            f":{self.ldap_port}"
+        return (
+            self.base_url.replace("https://", "ldaps://").replace("http://", "ldap://").rsplit(":", 1)[0]
+            + f":{self.ldap_port}"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -100,6 +103,7 @@ def open_durable_store(registry: TenantRegistry, data_dir: str | None, synchrono
         return None
     from .domain import snapshot
     from .store import open_store
+
     return open_store(registry, data_dir, snapshot, synchronous)
 
 
@@ -121,9 +125,11 @@ def build(options: ServeOptions):
     if options.ldap_port is not None:
         # The listener runs in the process that builds the app (the WSGI worker), so it sees these tenants.
         from .api.onprem.ldap import start_ldap_listener
+
         tls = ensure_tls(options.tls_dir, [options.host, *options.extra_names]) if options.tls else None
-        app.extensions["hybridsoa_ldap"] = start_ldap_listener(registry, options.host, options.ldap_port,
-                                                               tls.ssl_context() if tls else None)
+        app.extensions["hybridsoa_ldap"] = start_ldap_listener(
+            registry, options.host, options.ldap_port, tls.ssl_context() if tls else None
+        )
     return app, registry, demo
 
 
@@ -157,19 +163,25 @@ def banner(options: ServeOptions, tenant: Tenant | None, ca: str | None) -> str:
     if options.proxy_port is not None:
         from .proxy import EMULATED_HOSTS
         from .tls import ensure_ca_bundle
+
         bundle = ensure_ca_bundle(options.tls_dir)
-        lines += [f"  HTTPS proxy   {options.proxy_url}  (CONNECT to {len(EMULATED_HOSTS)} Microsoft hosts: "
-                  "login.microsoftonline.com, graph.microsoft.com, outlook.office365.com, national clouds)",
-                  f"  CA bundle     {bundle}  (local CA + public roots)",
-                  "  zero code changes:",
-                  f"    export HTTPS_PROXY={options.proxy_url} REQUESTS_CA_BUNDLE={bundle} SSL_CERT_FILE={bundle}"]
+        lines += [
+            f"  HTTPS proxy   {options.proxy_url}  (CONNECT to {len(EMULATED_HOSTS)} Microsoft hosts: "
+            "login.microsoftonline.com, graph.microsoft.com, outlook.office365.com, national clouds)",
+            f"  CA bundle     {bundle}  (local CA + public roots)",
+            "  zero code changes:",
+            f"    export HTTPS_PROXY={options.proxy_url} REQUESTS_CA_BUNDLE={bundle} SSL_CERT_FILE={bundle}",
+        ]
     if options.data_dir:
         lines.append(f"  data dir      {Path(options.data_dir).resolve()}")
     if tenant is not None:
         with tenant.lock:
             creds = tenant.credentials()
-        lines += ["", f"demo tenant {creds['domain']}  tenant id {creds['tenantId']}  profile {creds['profile']}",
-                  "  apps (client id / secret):"]
+        lines += [
+            "",
+            f"demo tenant {creds['domain']}  tenant id {creds['tenantId']}  profile {creds['profile']}",
+            "  apps (client id / secret):",
+        ]
         for app in creds["apps"]:
             lines.append(f"    {app['name']:<22} {app['clientId']}  {app['clientSecret']}")
         lines.append("  users (UPN / password):")
@@ -178,9 +190,12 @@ def banner(options: ServeOptions, tenant: Tenant | None, ca: str | None) -> str:
             lines.append(f"    {user['userPrincipalName']:<40} {user['password']}  ({roles})")
         lines.append(f"  certificates and keys: GET {options.base_url}/_mock/tenants/{creds['tenantId']}/credentials")
         automation = next(a for a in creds["apps"] if a["name"] == "automation")
-        lines += ["", "MSAL (paste into python):", "",
-                  msal_snippet(options.base_url, ca, creds["tenantId"], automation["clientId"],
-                               automation["clientSecret"])]
+        lines += [
+            "",
+            "MSAL (paste into python):",
+            "",
+            msal_snippet(options.base_url, ca, creds["tenantId"], automation["clientId"], automation["clientSecret"]),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -201,6 +216,7 @@ def _proxy_service(options: ServeOptions, registry: TenantRegistry, app):
         return None
     from .proxy import ProxyServer, proxy_hosts
     from .tls import ensure_proxy_tls
+
     return ProxyServer(app, ensure_proxy_tls(options.tls_dir, proxy_hosts()), options.host, options.proxy_port)
 
 
@@ -240,11 +256,13 @@ def granian_app():
     tenant: builds the registry (recovering the data dir), starts the side listeners, prints the banner and
     returns the WSGI app. Everything is stopped and the store checkpointed when the worker exits."""
     import multiprocessing.util
+
     options = _options_from_env()
     app, registry, demo = build(options)
     services = start_side_services(options, registry, app)
     if options.proxy_port == 0:  # a free port was asked for: the banner names the one bound
         from .proxy import ProxyServer
+
         options.proxy_port = next((s.port for s in services if isinstance(s, ProxyServer)), 0)
     store = app.extensions.get("hybridsoa_store")
 
@@ -258,14 +276,14 @@ def granian_app():
     text = banner(options, demo, os.environ.get(CA_ENV) or None)
     # The engine starts listening once this factory returns: print the banner when a connection succeeds, so
     # whoever waits for it (a user, a test, a script) can connect right away.
-    threading.Thread(target=_banner_when_listening, args=(options, text), name="hybridsoa-banner",
-                     daemon=True).start()
+    threading.Thread(target=_banner_when_listening, args=(options, text), name="hybridsoa-banner", daemon=True).start()
     return app
 
 
 def _banner_when_listening(options: ServeOptions, text: str, timeout: float = 60.0) -> None:
     import socket
     import time
+
     host = options.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -292,6 +310,7 @@ def run_granian(options: ServeOptions) -> None:
         # Created here, once, before the worker starts: the worker then reuses the certificate and bundle.
         from .proxy import proxy_hosts
         from .tls import ensure_ca_bundle, ensure_proxy_tls
+
         ensure_proxy_tls(options.tls_dir, proxy_hosts())
         ensure_ca_bundle(options.tls_dir)
     os.environ[OPTIONS_ENV] = _options_to_env(options)
@@ -301,16 +320,25 @@ def run_granian(options: ServeOptions) -> None:
         # TLS 1.2 as the floor: what Microsoft 365 endpoints accept, so older clients that work there work here.
         kwargs.update(ssl_cert=Path(tls.cert), ssl_key=Path(tls.key), ssl_protocol_min=SSLProtocols.tls12)
     engine = Server(
-        "hybridsoa.mock.server:granian_app", address=options.host, port=options.port, interface=Interfaces.WSGI,
-        factory=True, workers=1, blocking_threads=max(1, options.threads), runtime_threads=1,
+        "hybridsoa.mock.server:granian_app",
+        address=options.host,
+        port=options.port,
+        interface=Interfaces.WSGI,
+        factory=True,
+        workers=1,
+        blocking_threads=max(1, options.threads),
+        runtime_threads=1,
         # Requests admitted to Python at once; the rest wait in the Rust runtime.
         backpressure=max(1, options.threads) * 2,
         # A client that opens a connection and never finishes its headers is dropped after 10 s (Rust side).
-        http1_settings=HTTP1Settings(header_read_timeout=10_000), log_level=LogLevels.warning,
-        **kwargs)
+        http1_settings=HTTP1Settings(header_read_timeout=10_000),
+        log_level=LogLevels.warning,
+        **kwargs,
+    )
     # The thread ceiling is deliberate (see DEFAULT_THREADS): drop granian's start-up advice against it.
     logging.getLogger("_granian").addFilter(
-        lambda record: "Python threads, which seems quite high" not in record.getMessage())
+        lambda record: "Python threads, which seems quite high" not in record.getMessage()
+    )
     engine.serve()
 
 
@@ -318,15 +346,25 @@ class InProcessServer:
     """A threaded HTTPS server in this process on a free port (the pytest plugin's ``mock_server``):
     ``.url``, ``.ca_path``, ``.registry``, ``.app``; stop with :meth:`stop`."""
 
-    def __init__(self, registry: TenantRegistry | None = None, *, data_dir: str | os.PathLike,
-                 host: str = "127.0.0.1", port: int = 0, tls: bool = True, control_token: str | None = None):
+    def __init__(
+        self,
+        registry: TenantRegistry | None = None,
+        *,
+        data_dir: str | os.PathLike,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = True,
+        control_token: str | None = None,
+    ):
         from werkzeug.serving import make_server
+
         self.registry = registry if registry is not None else TenantRegistry(seed=0)
         self.app = create_app(self.registry, control_token=control_token)
         self.tls = ensure_tls(data_dir, [host]) if tls else None
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = make_server(host, port, self.app, threaded=True,
-                                   ssl_context=self.tls.ssl_context() if self.tls else None)
+        self._server = make_server(
+            host, port, self.app, threaded=True, ssl_context=self.tls.ssl_context() if self.tls else None
+        )
         self.host, self.port = host, self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="hybridsoa-mock", daemon=True)
 

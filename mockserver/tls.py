@@ -1,5 +1,6 @@
 """HTTPS for the mock: a local certificate authority and a server certificate under the data directory, and
 a ``requests`` session that pins that CA on every request (MSAL refuses non-https authorities)."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -74,25 +75,47 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
 
 
 def _key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _create_ca(directory: Path) -> None:
     key = _new_key()
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hybridsoa"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, "hybridsoa local CA")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hybridsoa"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "hybridsoa local CA"),
+        ]
+    )
     start = _now() - _dt.timedelta(days=1)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + _dt.timedelta(days=CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(ski, critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + _dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
     _write_private(directory / CA_KEY_FILE, _key_pem(key))
     _write_public(directory / CA_FILE, cert.public_bytes(serialization.Encoding.PEM))
 
@@ -115,32 +138,52 @@ def _cert_names(cert: x509.Certificate) -> set[str]:
     return {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(san.get_values_for_type(x509.DNSName))
 
 
-def _create_server_cert(directory: Path, names: list[str], cert_file: str = SERVER_FILE,
-                        key_file: str = SERVER_KEY_FILE) -> None:
+def _create_server_cert(
+    directory: Path, names: list[str], cert_file: str = SERVER_FILE, key_file: str = SERVER_KEY_FILE
+) -> None:
     ca_cert = x509.load_pem_x509_certificate((directory / CA_FILE).read_bytes())
     ca_key = serialization.load_pem_private_key((directory / CA_KEY_FILE).read_bytes(), password=None)
     key = _new_key()
     start = _now() - _dt.timedelta(days=1)
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hybridsoa"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + _dt.timedelta(days=SERVER_DAYS))
-            .add_extension(x509.SubjectAlternativeName(_san_entries(names)), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hybridsoa"), x509.NameAttribute(NameOID.COMMON_NAME, names[0])]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + _dt.timedelta(days=SERVER_DAYS))
+        .add_extension(x509.SubjectAlternativeName(_san_entries(names)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     _write_private(directory / key_file, _key_pem(key))
     _write_public(directory / cert_file, cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _server_cert_usable(directory: Path, names: list[str], cert_file: str = SERVER_FILE,
-                        key_file: str = SERVER_KEY_FILE) -> bool:
+def _server_cert_usable(
+    directory: Path, names: list[str], cert_file: str = SERVER_FILE, key_file: str = SERVER_KEY_FILE
+) -> bool:
     cert_path, key_path = directory / cert_file, directory / key_file
     if not (cert_path.exists() and key_path.exists()):
         return False
@@ -172,8 +215,11 @@ def ensure_tls(data_dir: str | os.PathLike, hosts: list[str] | tuple[str, ...] =
         _create_server_cert(directory, names)
     elif not _server_cert_usable(directory, names):
         _create_server_cert(directory, names)
-    return TlsFiles(ca=(directory / CA_FILE).resolve(), cert=(directory / SERVER_FILE).resolve(),
-                    key=(directory / SERVER_KEY_FILE).resolve())
+    return TlsFiles(
+        ca=(directory / CA_FILE).resolve(),
+        cert=(directory / SERVER_FILE).resolve(),
+        key=(directory / SERVER_KEY_FILE).resolve(),
+    )
 
 
 def ensure_proxy_tls(data_dir: str | os.PathLike, names: list[str] | tuple[str, ...]) -> TlsFiles:
@@ -192,6 +238,7 @@ def ensure_ca_bundle(data_dir: str | os.PathLike) -> Path:
     ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE`` (those variables replace the default roots, so the public ones stay
     in the bundle for every other host the client talks to). Rewritten only when its content would change."""
     import certifi
+
     files = ensure_tls(data_dir)
     content = files.ca.read_bytes().rstrip(b"\n") + b"\n" + Path(certifi.where()).read_bytes()
     path = Path(data_dir) / CA_BUNDLE_FILE
@@ -228,8 +275,13 @@ class CaPinnedSession(requests.Session):
         if self.origin is None or not isinstance(url, str):
             return url
         parts = urlsplit(url)
-        if (parts.scheme == self.origin.scheme and parts.port is None and parts.hostname
-                and parts.hostname == self.origin.hostname and self.origin.port is not None):
+        if (
+            parts.scheme == self.origin.scheme
+            and parts.port is None
+            and parts.hostname
+            and parts.hostname == self.origin.hostname
+            and self.origin.port is not None
+        ):
             return urlunsplit(parts._replace(netloc=self.origin.netloc))
         return url
 

@@ -1,4 +1,5 @@
 """``python -m hybridsoa.sdk`` runs the ``hybridsoa`` CLI."""
+
 import sys
 
 from .cli import main

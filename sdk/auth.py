@@ -1,6 +1,7 @@
 """Sign-in through MSAL only: client secret, certificate (PEM or PFX), device code and username/password, with a
 token cache. The same code signs in to real Entra tenants and to the mock; only the :class:`Cloud` differs
 (``instance_discovery=False`` for the local cloud alone, as MSAL needs for a non-Microsoft authority)."""
+
 from __future__ import annotations
 
 import base64
@@ -57,8 +58,9 @@ class Credentials:
             return "secret"
         if self.device_code:
             return "device_code"
-        raise ConfigError("no credential configured: give a client secret, a certificate, username/password "
-                          "or --device-code")
+        raise ConfigError(
+            "no credential configured: give a client secret, a certificate, username/password or --device-code"
+        )
 
     @property
     def is_app_only(self) -> bool:
@@ -66,34 +68,45 @@ class Credentials:
         return self.method in ("certificate", "secret") and not self.username
 
     def __repr__(self) -> str:
-        shown = {"tenant": self.tenant, "client_id": self.client_id, "username": self.username,
-                 "certificate_path": self.certificate_path}
-        secrets = {k: "***" for k in ("client_secret", "password", "certificate_password", "private_key_pem")
-                   if getattr(self, k)}
+        shown = {
+            "tenant": self.tenant,
+            "client_id": self.client_id,
+            "username": self.username,
+            "certificate_path": self.certificate_path,
+        }
+        secrets = {
+            k: "***"
+            for k in ("client_secret", "password", "certificate_password", "private_key_pem")
+            if getattr(self, k)
+        }
         return f"Credentials({', '.join(f'{k}={v!r}' for k, v in {**shown, **secrets}.items() if v)})"
 
 
 def _thumbprint_sha1(cert_pem: str) -> str:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+
     cert = x509.load_pem_x509_certificate(cert_pem.encode())
     return hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()  # noqa: S324 - x5t
 
 
-def load_certificate(path: str | None = None, *, password: str | None = None, cert_pem: str | None = None,
-                     key_pem: str | None = None) -> dict:
+def load_certificate(
+    path: str | None = None, *, password: str | None = None, cert_pem: str | None = None, key_pem: str | None = None
+) -> dict:
     """MSAL ``client_credential`` for a certificate: a PEM file holding key and certificate, a PFX/PKCS#12 file,
     or the two PEM strings. The assertion is signed RS256 with the SHA-1 ``x5t`` that Entra accepts."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
+
     if path:
         raw = Path(path).read_bytes()
         if path.lower().endswith((".pfx", ".p12")) or not raw.lstrip().startswith(b"-----"):
             key, cert, _extra = pkcs12.load_key_and_certificates(raw, password.encode() if password else None)
             if key is None or cert is None:
                 raise ConfigError(f"{path}: the PFX holds no private key and certificate")
-            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
+            key_pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode()
             cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         else:
             text = raw.decode()
@@ -101,8 +114,9 @@ def load_certificate(path: str | None = None, *, password: str | None = None, ce
             cert_pem = cert_pem or _pem_block(text, "CERTIFICATE")
             if key_pem and password and "ENCRYPTED" in key_pem:
                 key = serialization.load_pem_private_key(key_pem.encode(), password.encode())
-                key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()).decode()
+                key_pem = key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ).decode()
     if not key_pem or not cert_pem:
         raise ConfigError("a certificate credential needs both the private key and the certificate")
     return {"private_key": key_pem, "thumbprint": _thumbprint_sha1(cert_pem), "public_certificate": cert_pem}
@@ -110,6 +124,7 @@ def load_certificate(path: str | None = None, *, password: str | None = None, ce
 
 def _pem_block(text: str, label: str) -> str | None:
     import re
+
     m = re.search(rf"-----BEGIN ([A-Z ]*{label})-----.*?-----END \1-----", text, re.S)
     return m.group(0) + "\n" if m else None
 
@@ -147,25 +162,36 @@ class TokenProvider:
         """The Entra error behind a failed authority discovery (``tenant 'x' not found (AADSTS90002)``)."""
         authority = self.cloud.authority(self.credentials.tenant).rstrip("/")
         try:
-            resp = self.transport.session.get(f"{authority}/v2.0/.well-known/openid-configuration",
-                                              verify=self.transport.verify, timeout=self.transport.timeout)
+            resp = self.transport.session.get(
+                f"{authority}/v2.0/.well-known/openid-configuration",
+                verify=self.transport.verify,
+                timeout=self.transport.timeout,
+            )
             body = resp.json() if resp.content else {}
         except Exception:  # noqa: BLE001 - only used to name the cause; MSAL's own message is the fallback
             body = {}
         codes = body.get("error_codes") or [] if isinstance(body, dict) else []
         if 90002 in codes:
-            return AuthError(f"tenant '{self.credentials.tenant}' not found (AADSTS90002)",
-                             error=body.get("error"), error_codes=codes)
+            return AuthError(
+                f"tenant '{self.credentials.tenant}' not found (AADSTS90002)",
+                error=body.get("error"),
+                error_codes=codes,
+            )
         desc = (body.get("error_description") or "").splitlines()[0] if isinstance(body, dict) else ""
-        return AuthError(desc or f"sign-in authority {authority} refused: {str(exc).splitlines()[0]}",
-                         error=(body or {}).get("error") if isinstance(body, dict) else None, error_codes=codes)
+        return AuthError(
+            desc or f"sign-in authority {authority} refused: {str(exc).splitlines()[0]}",
+            error=(body or {}).get("error") if isinstance(body, dict) else None,
+            error_codes=codes,
+        )
 
     def _build_app(self):
         c, cloud = self.credentials, self.cloud
         method = c.method
-        kwargs = {"authority": cloud.authority(c.tenant), "token_cache": self._cache,
-                  "http_client": VerifyingHttpClient(self.transport,
-                                                     origin=cloud.login_url if cloud.is_local else None)}
+        kwargs = {
+            "authority": cloud.authority(c.tenant),
+            "token_cache": self._cache,
+            "http_client": VerifyingHttpClient(self.transport, origin=cloud.login_url if cloud.is_local else None),
+        }
         if cloud.is_local:
             # Only the local mock needs this: instance discovery would ask login.microsoftonline.com about it.
             kwargs["instance_discovery"] = False
@@ -173,12 +199,15 @@ class TokenProvider:
         # with a challenge (handled by the transport) instead of living on until the token expires.
         kwargs["client_capabilities"] = ["CP1"]
         if method == "certificate":
-            cred = load_certificate(c.certificate_path, password=c.certificate_password,
-                                    cert_pem=c.certificate_pem, key_pem=c.private_key_pem)
+            cred = load_certificate(
+                c.certificate_path,
+                password=c.certificate_password,
+                cert_pem=c.certificate_pem,
+                key_pem=c.private_key_pem,
+            )
             return msal.ConfidentialClientApplication(self._client_id(), client_credential=cred, **kwargs)
         if method == "secret":
-            return msal.ConfidentialClientApplication(self._client_id(), client_credential=c.client_secret,
-                                                      **kwargs)
+            return msal.ConfidentialClientApplication(self._client_id(), client_credential=c.client_secret, **kwargs)
         if method == "password" and c.client_secret and c.client_id:
             # Resource-owner password through a confidential client (the app's secret authenticates the app).
             return msal.ConfidentialClientApplication(c.client_id, client_credential=c.client_secret, **kwargs)
@@ -208,8 +237,9 @@ class TokenProvider:
                 desc = ((result or {}).get("error_description") or "MSAL returned no token").splitlines()[0]
                 codes = (result or {}).get("error_codes") or []
                 if 90002 in codes:
-                    raise AuthError(f"tenant '{self.credentials.tenant}' not found (AADSTS90002)", error=err,
-                                    error_codes=codes)
+                    raise AuthError(
+                        f"tenant '{self.credentials.tenant}' not found (AADSTS90002)", error=err, error_codes=codes
+                    )
                 # Entra's description starts "AADSTSnnnn: text"; show it as "text (AADSTSnnnn, error)".
                 code, _, text = desc.partition(": ")
                 line = f"{text} ({code}, {err})" if code.startswith("AADSTS") and text else f"{desc} ({err})"
@@ -230,13 +260,15 @@ class TokenProvider:
             return app.acquire_token_for_client(scopes=scopes, claims_challenge=claims)
         accounts = app.get_accounts(username=c.username) if c.username else app.get_accounts()
         if accounts:
-            result = app.acquire_token_silent_with_error(scopes, account=accounts[0], force_refresh=force_refresh,
-                                                         claims_challenge=claims)
+            result = app.acquire_token_silent_with_error(
+                scopes, account=accounts[0], force_refresh=force_refresh, claims_challenge=claims
+            )
             if result and "access_token" in result:
                 return result
         if method == "password":
-            return app.acquire_token_by_username_password(c.username, c.password, scopes=scopes,
-                                                          claims_challenge=claims)
+            return app.acquire_token_by_username_password(
+                c.username, c.password, scopes=scopes, claims_challenge=claims
+            )
         flow = app.initiate_device_flow(scopes=scopes, claims_challenge=claims)
         if "user_code" not in flow:
             return flow

@@ -3,6 +3,7 @@ revert, status). Works the same against real tenants and the mock; only --cloud 
 
 Exit codes: 0 all done; 1 some items failed, were silently ignored or not reached (or checks failed, drift
 found); 2 usage or configuration error; 3 could not reach or authenticate to the service; 130 interrupted."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,10 @@ import sys
 from .errors import ApiError, AuthenticationFailed, AuthError, ConfigError, HybridSoaError, Unreachable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EPILOG = ("Exit codes: 0 all done, 1 some items failed, 2 usage or configuration error, "
-          "3 could not reach or authenticate, 130 interrupted.")
+EPILOG = (
+    "Exit codes: 0 all done, 1 some items failed, 2 usage or configuration error, "
+    "3 could not reach or authenticate, 130 interrupted."
+)
 #: Identities shown per outcome on screen (the rest are counted; --json and -o list them all).
 SHOW_IDENTITIES = 10
 
@@ -77,9 +80,14 @@ def _wave_sizes(values: list[str] | None) -> list[int] | None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands share the connection options)."""
     parser = argparse.ArgumentParser(prog="hybridsoa", description=__doc__.split("\n\n")[0], epilog=EPILOG)
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="-v: the SDK's request log (method, path, status, client-request-id, elapsed); "
-                             "-vv: library debug output too")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: the SDK's request log (method, path, status, client-request-id, elapsed); "
+        "-vv: library debug output too",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -94,9 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_args(p)
     _output_args(p)
 
-    for name, text in (("enable", "make mailboxes cloud-managed in waves, with read-back"),
-                       ("disable", "hand mailboxes back to on-prem authority (cloud edits are overwritten!)"),
-                       ("revert", "reconcile cloud values into AD, then hand back to on-prem")):
+    for name, text in (
+        ("enable", "make mailboxes cloud-managed in waves, with read-back"),
+        ("disable", "hand mailboxes back to on-prem authority (cloud edits are overwritten!)"),
+        ("revert", "reconcile cloud values into AD, then hand back to on-prem"),
+    ):
         p = sub.add_parser(name, help=text)
         _connection_args(p)
         _output_args(p)
@@ -105,18 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "enable":
             p.add_argument("--all-eligible", action="store_true", help="every eligible, still AD-managed mailbox")
         if name == "revert":
-            p.add_argument("--no-reconcile", action="store_true",
-                           help="flip without copying cloud values to AD (lists what the next cycle overwrites)")
+            p.add_argument(
+                "--no-reconcile",
+                action="store_true",
+                help="flip without copying cloud values to AD (lists what the next cycle overwrites)",
+            )
         p.add_argument("--wave-size", action="append", help="wave sizes, e.g. --wave-size 10,100,1000")
         p.add_argument("--concurrency", type=int, default=4)
         p.add_argument("--rate", type=float, default=20.0, help="initial items/s (adapts to throttling)")
-        p.add_argument("--checkpoint", help="JSONL checkpoint; --checkpoint alone resumes that run (its plan, "
-                                            "waves, halt rules and tenant)")
+        p.add_argument(
+            "--checkpoint",
+            help="JSONL checkpoint; --checkpoint alone resumes that run (its plan, waves, halt rules and tenant)",
+        )
         p.add_argument("--backup", help="JSONL backup of each mailbox's Exchange attributes before change")
         p.add_argument("--dry-run", action="store_true")
         p.add_argument("--readback-retries", type=int, default=1, help="read-back attempts per change")
-        p.add_argument("--no-halt-on-silent", action="store_true",
-                       help="keep starting waves after silent failures")
+        p.add_argument("--no-halt-on-silent", action="store_true", help="keep starting waves after silent failures")
         p.add_argument("--events", action="store_true", help="print one JSON line per completed item on stdout")
 
     p = sub.add_parser("verify", help="after a sync cycle: enabled mailboxes still hold their cloud values")
@@ -126,8 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="JSON baseline written by --capture (instead of the run's read-back)")
     p.add_argument("--capture", help="write the current values as a baseline JSON file and exit")
 
-    p = sub.add_parser("onprem-backup", help="record the on-prem AD values of the SOA attributes (before any "
-                                             "cloud edit), or --restore such a record")
+    p = sub.add_parser(
+        "onprem-backup",
+        help="record the on-prem AD values of the SOA attributes (before any cloud edit), or --restore such a record",
+    )
     _connection_args(p)
     _output_args(p)
     p.add_argument("--identity", action="append", help="a sAMAccountName (repeatable; default every user)")
@@ -146,20 +162,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args):
     from .config import load_settings
-    keys = ("profile", "profile_file", "cloud", "tenant", "client_id", "client_secret", "certificate",
-            "certificate_password", "username", "password", "device_code", "token_cache", "mock_url", "ca_bundle",
-            "control_token", "anchor_mailbox", "timeout", "ldap_url", "ldap_base_dn", "ldap_bind_dn",
-            "ldap_password", "ldap_auth", "ldap_start_tls", "ldap_ca_bundle")
+
+    keys = (
+        "profile",
+        "profile_file",
+        "cloud",
+        "tenant",
+        "client_id",
+        "client_secret",
+        "certificate",
+        "certificate_password",
+        "username",
+        "password",
+        "device_code",
+        "token_cache",
+        "mock_url",
+        "ca_bundle",
+        "control_token",
+        "anchor_mailbox",
+        "timeout",
+        "ldap_url",
+        "ldap_base_dn",
+        "ldap_bind_dn",
+        "ldap_password",
+        "ldap_auth",
+        "ldap_start_tls",
+        "ldap_ca_bundle",
+    )
     return load_settings({k: getattr(args, k, None) for k in keys})
 
 
 def _connect(args):
     from .config import connect
+
     return connect(_settings(args), pool_size=max(16, 2 * int(getattr(args, "concurrency", 4) or 4)))
 
 
 def _identities(args, conn=None) -> list[str]:
     from .soa.plan import IdentityCsvError, read_identities_csv
+
     ids = list(getattr(args, "identity", None) or [])
     if getattr(args, "input", None):
         if not os.path.exists(args.input):
@@ -170,6 +211,7 @@ def _identities(args, conn=None) -> list[str]:
             raise UsageError(str(exc)) from None
     if getattr(args, "all_eligible", False):
         from .soa.inventory import inventory
+
         ids += [r.Identity for r in inventory(conn.exchange) if r.Eligible and not r.IsExchangeCloudManaged]
     return ids
 
@@ -202,6 +244,7 @@ def _cell(value):
 
 def _console():
     from rich.console import Console
+
     probe = Console(stderr=True)
     return Console(stderr=True, width=min(80, probe.width), highlight=False)
 
@@ -215,20 +258,25 @@ def _list_identities(by_status: dict[str, list[str]], records: list[dict] | None
         reason = rec.get("reason") or (err.get("message") if isinstance(err, dict) else str(err))
         if reason:
             reasons[rec["identity"]] = str(reason).splitlines()[0]
-    labels = {"already": "unchanged (already in the target state)", "silently_ignored": "silently ignored",
-              "not_found": "not found", "ineligible": "refused (not eligible)", "would_change": "would change"}
+    labels = {
+        "already": "unchanged (already in the target state)",
+        "silently_ignored": "silently ignored",
+        "not_found": "not found",
+        "ineligible": "refused (not eligible)",
+        "would_change": "would change",
+    }
     for status, ids in by_status.items():
         console.print(f"{labels.get(status, status)} ({len(ids)}):", markup=False)
         for ident in ids[:SHOW_IDENTITIES]:
             why = reasons.get(ident) if status not in ("changed", "already", "would_change") else None
             console.print(f"  {ident}" + (f" - {why}" if why else ""), markup=False, overflow="fold")
         if len(ids) > SHOW_IDENTITIES:
-            console.print(f"  ... and {len(ids) - SHOW_IDENTITIES} more (all of them in --json or -o)",
-                          markup=False)
+            console.print(f"  ... and {len(ids) - SHOW_IDENTITIES} more (all of them in --json or -o)", markup=False)
 
 
 def _table(title: str, counts: dict) -> None:
     from rich.table import Table
+
     table = Table(title=title)
     table.add_column("outcome")
     table.add_column("count", justify="right")
@@ -257,9 +305,22 @@ def _progress(total: int, label: str, disabled: bool):
             return Text(f"{speed:,.1f} items/s" if speed else "– items/s")
 
     console = _console()
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                    disable=disabled or not console.is_terminal, transient=False), label, total
+    return (
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=disabled or not console.is_terminal,
+            transient=False,
+        ),
+        label,
+        total,
+    )
 
 
 # -- commands ---------------------------------------------------------------------------------------------------
@@ -268,16 +329,28 @@ def cmd_inventory(args) -> int:
     from dataclasses import asdict
 
     from .soa.inventory import inventory, summarize
+
     conn = _connect(args)
-    rows = inventory(conn.exchange, filter=args.filter, include_mail_users=args.include_mail_users,
-                     include_users=getattr(args, "include_users", False))
+    rows = inventory(
+        conn.exchange,
+        filter=args.filter,
+        include_mail_users=args.include_mail_users,
+        include_users=getattr(args, "include_users", False),
+    )
     summary = summarize(rows)
     dicts = [asdict(r) for r in rows]
     _write_output(args.output, dicts, dicts)
     if args.json:
         print(json.dumps({"summary": summary, "mailboxes": dicts}, indent=2, default=str))
-    _table("inventory", {"total": summary["total"], "eligible": summary["eligible"],
-                         "cloud-managed": summary["cloudManaged"], "to enable": summary["toEnable"]})
+    _table(
+        "inventory",
+        {
+            "total": summary["total"],
+            "eligible": summary["eligible"],
+            "cloud-managed": summary["cloudManaged"],
+            "to enable": summary["toEnable"],
+        },
+    )
     _table("classes", summary["byClass"])
     return EXIT_OK
 
@@ -285,6 +358,7 @@ def cmd_inventory(args) -> int:
 def cmd_preflight(args) -> int:
     """``hybridsoa preflight``: pass/warn/fail checks before a bulk change."""
     from .soa.preflight import preflight
+
     conn = _connect(args)
     conn.tokens.token("exchange")  # no sign-in, no checks: that is one line and exit 3, not a table
     report = preflight(conn.exchange, graph=conn.graph, tokens=conn.tokens, onprem=conn.onprem)
@@ -293,6 +367,7 @@ def cmd_preflight(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     from rich.table import Table
+
     table = Table(title="preflight")
     for col in ("check", "status", "reason"):
         table.add_column(col)
@@ -309,6 +384,7 @@ def cmd_toggle(args) -> int:
     from .soa.enable import AdaptiveRate, run_toggle
     from .soa.plan import plan
     from .soa.revert import revert
+
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     resuming = bool(args.checkpoint and os.path.exists(args.checkpoint) and os.path.getsize(args.checkpoint))
@@ -316,19 +392,22 @@ def cmd_toggle(args) -> int:
     if resuming:
         recorded = Checkpoint.load(args.checkpoint)
         if recorded.header.get("operation") != args.command:
-            raise UsageError(f"{args.checkpoint} belongs to a {recorded.header.get('operation')} run, "
-                             f"not {args.command}")
+            raise UsageError(
+                f"{args.checkpoint} belongs to a {recorded.header.get('operation')} run, not {args.command}"
+            )
     conn = _connect(args)
     if recorded is not None and not (args.input or args.identity):
-        the_plan = recorded.plan()          # the same run: its plan, waves, halt rules and tenant
+        the_plan = recorded.plan()  # the same run: its plan, waves, halt rules and tenant
         if the_plan is None:
             raise UsageError(f"{args.checkpoint} records no mailboxes to resume")
     else:
         ids = _identities(args, conn)
         if not ids:
-            raise UsageError("no identities: give --input, --identity"
-                             + (", --all-eligible" if args.command == "enable" else "")
-                             + " or an existing --checkpoint")
+            raise UsageError(
+                "no identities: give --input, --identity"
+                + (", --all-eligible" if args.command == "enable" else "")
+                + " or an existing --checkpoint"
+            )
         the_plan = plan(ids, _wave_sizes(args.wave_size) or [len(ids)])
     progress, label, total = _progress(len(the_plan), args.command, args.no_progress)
     task = None
@@ -340,36 +419,51 @@ def cmd_toggle(args) -> int:
         if task is not None:
             progress.advance(task)
 
-    common = {"concurrency": args.concurrency, "dry_run": args.dry_run, "checkpoint": args.checkpoint,
-              "backup": args.backup, "on_item": on_item, "readback_attempts": max(1, args.readback_retries),
-              "halt_on_silent": not args.no_halt_on_silent, "rate": AdaptiveRate(initial=max(0.1, args.rate))}
+    common = {
+        "concurrency": args.concurrency,
+        "dry_run": args.dry_run,
+        "checkpoint": args.checkpoint,
+        "backup": args.backup,
+        "on_item": on_item,
+        "readback_attempts": max(1, args.readback_retries),
+        "halt_on_silent": not args.no_halt_on_silent,
+        "rate": AdaptiveRate(initial=max(0.1, args.rate)),
+    }
     try:
         with progress:
             task = progress.add_task(label, total=total)
             if args.command == "revert":
                 result = revert(conn.exchange, conn.onprem, the_plan, reconcile=not args.no_reconcile, **common)
             else:
-                result = run_toggle(conn.exchange, the_plan, target=args.command == "enable",
-                                    operation=args.command, **common)
+                result = run_toggle(
+                    conn.exchange, the_plan, target=args.command == "enable", operation=args.command, **common
+                )
     except KeyboardInterrupt:
         # The items in flight were finished and recorded before the interrupt reached here.
         if args.checkpoint and not args.dry_run:
             cp = Checkpoint.load(args.checkpoint)
             done = sum(1 for i in cp.items if i in cp.done)
-            print(f"hybridsoa {args.command}: interrupted; {done} of {len(cp.items)} items recorded in "
-                  f"{args.checkpoint}; resume with: hybridsoa {args.command} --checkpoint {args.checkpoint}",
-                  file=sys.stderr)
+            print(
+                f"hybridsoa {args.command}: interrupted; {done} of {len(cp.items)} items recorded in "
+                f"{args.checkpoint}; resume with: hybridsoa {args.command} --checkpoint {args.checkpoint}",
+                file=sys.stderr,
+            )
         else:
-            print(f"hybridsoa {args.command}: interrupted (no --checkpoint: run the same command again; "
-                  "mailboxes already changed are skipped)", file=sys.stderr)
+            print(
+                f"hybridsoa {args.command}: interrupted (no --checkpoint: run the same command again; "
+                "mailboxes already changed are skipped)",
+                file=sys.stderr,
+            )
         return EXIT_INTERRUPTED
     doc = result.to_dict()
     _write_output(args.output, doc["items"], doc)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
-    _table(f"{args.command}{' (dry run)' if args.dry_run else ''}: {len(the_plan)} items in "
-           f"{len(the_plan.waves)} wave(s), {len(the_plan) / result.elapsed if result.elapsed else 0:,.1f} items/s",
-           result.counts)
+    _table(
+        f"{args.command}{' (dry run)' if args.dry_run else ''}: {len(the_plan)} items in "
+        f"{len(the_plan.waves)} wave(s), {len(the_plan) / result.elapsed if result.elapsed else 0:,.1f} items/s",
+        result.counts,
+    )
     _list_identities(result.identities(), result.records)
     console = _console()
     if result.halted:
@@ -384,6 +478,7 @@ def cmd_verify(args) -> int:
     """``hybridsoa verify``: enabled mailboxes still hold their cloud values after a sync cycle."""
     from .soa.checkpoint import Checkpoint
     from .soa.verify import baseline_from, capture_baseline, verify
+
     cp = Checkpoint.load(args.checkpoint)
     conn = _connect(args)
     if args.capture:
@@ -412,43 +507,65 @@ def cmd_verify(args) -> int:
 def cmd_drift(args) -> int:
     """``hybridsoa drift``: cloud vs on-prem differences of cloud-managed mailboxes."""
     from .soa.drift import drift
+
     conn = _connect(args)
     if conn.onprem is None:
-        raise UsageError("drift needs an on-prem directory: --ldap-url, --ldap-base-dn and a bind "
-                         "(or HYBRIDSOA_LDAP_*; the local cloud uses the mock's LDAP port)")
+        raise UsageError(
+            "drift needs an on-prem directory: --ldap-url, --ldap-base-dn and a bind "
+            "(or HYBRIDSOA_LDAP_*; the local cloud uses the mock's LDAP port)"
+        )
     ids = _identities(args) or None
     report = drift(conn.exchange, conn.onprem, ids)
     doc = report.to_dict()
     _write_output(args.output, report.rows(), doc)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
-    _table("drift", {"checked": report.checked, "drifted": report.drifted,
-                     "no on-prem object": sum(1 for i in report.items if i["status"] == "no_onprem_object")})
+    _table(
+        "drift",
+        {
+            "checked": report.checked,
+            "drifted": report.drifted,
+            "no on-prem object": sum(1 for i in report.items if i["status"] == "no_onprem_object"),
+        },
+    )
     console = _console()
     for item in report.items[:SHOW_IDENTITIES]:
         console.print(f"{item['identity']} ({item['status']}):", markup=False)
         for d in item.get("differences") or []:
-            console.print(f"  {d['attribute']}: cloud {json.dumps(d['cloud'], default=str)} / "
-                          f"on-prem {d['adAttribute']} {json.dumps(d['onprem'], default=str)}",
-                          markup=False, overflow="fold")
+            console.print(
+                f"  {d['attribute']}: cloud {json.dumps(d['cloud'], default=str)} / "
+                f"on-prem {d['adAttribute']} {json.dumps(d['onprem'], default=str)}",
+                markup=False,
+                overflow="fold",
+            )
     if len(report.items) > SHOW_IDENTITIES:
-        console.print(f"... and {len(report.items) - SHOW_IDENTITIES} more mailboxes (all in --json or -o)",
-                      markup=False)
+        console.print(
+            f"... and {len(report.items) - SHOW_IDENTITIES} more mailboxes (all in --json or -o)", markup=False
+        )
     return report.exit_code
 
 
 def cmd_status(args) -> int:
     """``hybridsoa status``: outcome counts of a checkpoint, without signing in."""
     from .soa.checkpoint import FAILURE_STATUSES, SILENT, Checkpoint
+
     if not os.path.exists(args.checkpoint):
         raise UsageError(f"checkpoint not found: {args.checkpoint}")
     cp = Checkpoint.load(args.checkpoint)
     counts = cp.counts()
-    doc = {"operation": cp.header.get("operation"), "target": cp.header.get("target"),
-           "items": len(cp.items), "counts": counts, "halts": cp.halts,
-           "inFlight": sorted(i for i in cp.started if i not in cp.done)}
-    _write_output(args.output, [{"identity": k, **{kk: vv for kk, vv in v.items() if kk in ("status", "at")}}
-                                for k, v in cp.done.items()], doc)
+    doc = {
+        "operation": cp.header.get("operation"),
+        "target": cp.header.get("target"),
+        "items": len(cp.items),
+        "counts": counts,
+        "halts": cp.halts,
+        "inFlight": sorted(i for i in cp.started if i not in cp.done),
+    }
+    _write_output(
+        args.output,
+        [{"identity": k, **{kk: vv for kk, vv in v.items() if kk in ("status", "at")}} for k, v in cp.done.items()],
+        doc,
+    )
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     _table(f"{doc['operation']} checkpoint: {doc['items']} items", counts)
@@ -468,8 +585,9 @@ def cmd_onprem_backup(args) -> int:
     """``hybridsoa onprem-backup``: record the on-prem values of the SOA attributes (or ``--restore`` them)."""
     conn = _connect(args)
     if conn.onprem is None:
-        raise UsageError("onprem-backup needs an on-prem directory: --ldap-url, --ldap-base-dn and a bind "
-                         "(or HYBRIDSOA_LDAP_*)")
+        raise UsageError(
+            "onprem-backup needs an on-prem directory: --ldap-url, --ldap-base-dn and a bind (or HYBRIDSOA_LDAP_*)"
+        )
     if args.restore:
         if not os.path.exists(args.restore):
             raise UsageError(f"backup file not found: {args.restore}")
@@ -491,8 +609,17 @@ def cmd_onprem_backup(args) -> int:
     return 0
 
 
-COMMANDS = {"onprem-backup": cmd_onprem_backup, "inventory": cmd_inventory, "preflight": cmd_preflight, "enable": cmd_toggle, "disable": cmd_toggle,
-            "revert": cmd_toggle, "verify": cmd_verify, "drift": cmd_drift, "status": cmd_status}
+COMMANDS = {
+    "onprem-backup": cmd_onprem_backup,
+    "inventory": cmd_inventory,
+    "preflight": cmd_preflight,
+    "enable": cmd_toggle,
+    "disable": cmd_toggle,
+    "revert": cmd_toggle,
+    "verify": cmd_verify,
+    "drift": cmd_drift,
+    "status": cmd_status,
+}
 
 
 def _logging(level: int) -> None:
@@ -502,7 +629,9 @@ def _logging(level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if level >= 2 else logging.WARNING)
-    logging.getLogger("hybridsoa.sdk").setLevel(logging.DEBUG if level >= 2 else logging.INFO if level == 1 else logging.WARNING)
+    logging.getLogger("hybridsoa.sdk").setLevel(
+        logging.DEBUG if level >= 2 else logging.INFO if level == 1 else logging.WARNING
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -545,8 +674,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}:{where} {exc.strerror or _one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - never a traceback: name the failure in one line
-        print(f"{name}: internal error: {type(exc).__name__}: {_one_line(exc)} (run with -vv and report it)",
-              file=sys.stderr)
+        print(
+            f"{name}: internal error: {type(exc).__name__}: {_one_line(exc)} (run with -vv and report it)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 

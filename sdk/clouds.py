@@ -2,6 +2,7 @@
 
 Only the endpoint set changes between a real tenant and the mock; every client goes through the same code.
 Hosts and their sources are listed in docs/clouds.md."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -59,35 +60,72 @@ class Cloud:
         Scopes keep the public resource identifiers: the mock derives token audiences from them exactly as
         Entra does, so tokens look like real ones."""
         root = url.rstrip("/")
-        return cls(name="local", login_url=root, graph_url=root, exchange_url=root,
-                   graph_resource=GLOBAL.graph_resource, exchange_resource=GLOBAL.exchange_resource,
-                   verify=ca_path if ca_path else True, is_local=True, control_url=f"{root}/_mock")
+        return cls(
+            name="local",
+            login_url=root,
+            graph_url=root,
+            exchange_url=root,
+            graph_resource=GLOBAL.graph_resource,
+            exchange_resource=GLOBAL.exchange_resource,
+            verify=ca_path if ca_path else True,
+            is_local=True,
+            control_url=f"{root}/_mock",
+        )
 
     def with_verify(self, verify: bool | str) -> Cloud:
         """The same cloud with a different TLS verification setting (e.g. a corporate proxy CA bundle)."""
         return replace(self, verify=verify)
 
 
-GLOBAL = Cloud(name="global", login_url="https://login.microsoftonline.com", graph_url="https://graph.microsoft.com",
-               exchange_url="https://outlook.office365.com", graph_resource="https://graph.microsoft.com",
-               exchange_resource="https://outlook.office365.com")
+GLOBAL = Cloud(
+    name="global",
+    login_url="https://login.microsoftonline.com",
+    graph_url="https://graph.microsoft.com",
+    exchange_url="https://outlook.office365.com",
+    graph_resource="https://graph.microsoft.com",
+    exchange_resource="https://outlook.office365.com",
+)
 #: GCC (moderate) uses the commercial endpoints for sign-in, Graph and Exchange.
 GCC = replace(GLOBAL, name="gcc")
-GCC_HIGH = Cloud(name="gcchigh", login_url="https://login.microsoftonline.us", graph_url="https://graph.microsoft.us",
-                 exchange_url="https://outlook.office365.us", graph_resource="https://graph.microsoft.us",
-                 exchange_resource="https://outlook.office365.us")
-DOD = Cloud(name="dod", login_url="https://login.microsoftonline.us", graph_url="https://dod-graph.microsoft.us",
-            exchange_url="https://outlook-dod.office365.us", graph_resource="https://dod-graph.microsoft.us",
-            exchange_resource="https://outlook-dod.office365.us")
-CHINA = Cloud(name="china", login_url="https://login.chinacloudapi.cn",
-              graph_url="https://microsoftgraph.chinacloudapi.cn", exchange_url="https://outlook.office365.cn",
-              graph_resource="https://microsoftgraph.chinacloudapi.cn",
-              exchange_resource="https://outlook.office365.cn")
+GCC_HIGH = Cloud(
+    name="gcchigh",
+    login_url="https://login.microsoftonline.us",
+    graph_url="https://graph.microsoft.us",
+    exchange_url="https://outlook.office365.us",
+    graph_resource="https://graph.microsoft.us",
+    exchange_resource="https://outlook.office365.us",
+)
+DOD = Cloud(
+    name="dod",
+    login_url="https://login.microsoftonline.us",
+    graph_url="https://dod-graph.microsoft.us",
+    exchange_url="https://outlook-dod.office365.us",
+    graph_resource="https://dod-graph.microsoft.us",
+    exchange_resource="https://outlook-dod.office365.us",
+)
+CHINA = Cloud(
+    name="china",
+    login_url="https://login.chinacloudapi.cn",
+    graph_url="https://microsoftgraph.chinacloudapi.cn",
+    exchange_url="https://outlook.office365.cn",
+    graph_resource="https://microsoftgraph.chinacloudapi.cn",
+    exchange_resource="https://outlook.office365.cn",
+)
 
 CLOUDS: dict[str, Cloud] = {c.name: c for c in (GLOBAL, GCC, GCC_HIGH, DOD, CHINA)}
-_ALIASES = {"commercial": "global", "worldwide": "global", "azurecloud": "global", "gcc-high": "gcchigh",
-            "gcc_high": "gcchigh", "usgov": "gcchigh", "usgovhigh": "gcchigh", "usgovdod": "dod", "21vianet": "china",
-            "azurechinacloud": "china", "mooncake": "china"}
+_ALIASES = {
+    "commercial": "global",
+    "worldwide": "global",
+    "azurecloud": "global",
+    "gcc-high": "gcchigh",
+    "gcc_high": "gcchigh",
+    "usgov": "gcchigh",
+    "usgovhigh": "gcchigh",
+    "usgovdod": "dod",
+    "21vianet": "china",
+    "azurechinacloud": "china",
+    "mooncake": "china",
+}
 
 
 def get_cloud(name: str) -> Cloud:

@@ -3,6 +3,7 @@ precedence), and the :class:`Connection` that wires cloud, transport, MSAL and t
 
 Secrets (client secret, password, certificate password, control token) are never printed or logged: ``repr`` and
 :meth:`Settings.redacted` mask them."""
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,10 @@ class Settings:
 
     def redacted(self) -> dict:
         """The settings as a dict with secrets replaced by ``***`` (safe to print)."""
-        return {f.name: ("***" if f.name in SECRET_FIELDS and getattr(self, f.name) else getattr(self, f.name))
-                for f in fields(self)}
+        return {
+            f.name: ("***" if f.name in SECRET_FIELDS and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
 
     def __repr__(self) -> str:
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.redacted().items() if v not in (None, False))})"
@@ -78,15 +81,23 @@ class Settings:
         """The MSAL credentials described by these settings."""
         if not self.tenant:
             raise ConfigError("a tenant is required (--tenant or HYBRIDSOA_TENANT): its id or *.onmicrosoft.com")
-        return Credentials(tenant=self.tenant, client_id=self.client_id, client_secret=self.client_secret,
-                           certificate_path=self.certificate, certificate_password=self.certificate_password,
-                           username=self.username, password=self.password, device_code=self.device_code,
-                           token_cache_path=self.token_cache)
+        return Credentials(
+            tenant=self.tenant,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            certificate_path=self.certificate,
+            certificate_password=self.certificate_password,
+            username=self.username,
+            password=self.password,
+            device_code=self.device_code,
+            token_cache_path=self.token_cache,
+        )
 
 
 def check_ca_file(path: str) -> None:
     """Refuse a CA bundle that is missing or holds no PEM certificate, before any connection uses it."""
     import ssl
+
     if not os.path.isfile(path):
         raise ConfigError(f"CA file not found: {path}")
     try:
@@ -109,8 +120,9 @@ def _coerce(name: str, value):
     return value
 
 
-def load_settings(args: dict | None = None, *, env: dict | None = None, profile: str | None = None,
-                  profile_file: str | None = None) -> Settings:
+def load_settings(
+    args: dict | None = None, *, env: dict | None = None, profile: str | None = None, profile_file: str | None = None
+) -> Settings:
     """Merge profile file < environment (``HYBRIDSOA_<FIELD>``) < explicit arguments into :class:`Settings`."""
     env = os.environ if env is None else env
     args = {k: v for k, v in (args or {}).items() if v is not None}
@@ -163,8 +175,14 @@ class Connection:
         """The :class:`~hybridsoa.sdk.exchange.ExchangeClient` of this connection."""
         if self._exchange is None:
             from .exchange import ExchangeClient
-            self._exchange = ExchangeClient(self.cloud, self.tenant, self.tokens, self.transport,
-                                            anchor_mailbox=self.settings.anchor_mailbox if self.settings else None)
+
+            self._exchange = ExchangeClient(
+                self.cloud,
+                self.tenant,
+                self.tokens,
+                self.transport,
+                anchor_mailbox=self.settings.anchor_mailbox if self.settings else None,
+            )
         return self._exchange
 
     @property
@@ -172,6 +190,7 @@ class Connection:
         """The :class:`~hybridsoa.sdk.graph.GraphClient` of this connection."""
         if self._graph is None:
             from .graph import GraphClient
+
             self._graph = GraphClient(self.cloud, self.tokens, self.transport)
         return self._graph
 
@@ -184,14 +203,25 @@ class Connection:
             s = self.settings
             if s is not None and s.ldap_url:
                 from .ldap import LdapDirectory, settings_from
-                self._onprem = LdapDirectory(settings_from(
-                    s.ldap_url, s.ldap_base_dn or "", s.ldap_bind_dn, s.ldap_password,
-                    ca_bundle=s.ldap_ca_bundle or s.ca_bundle, auth=s.ldap_auth or "simple",
-                    start_tls=True if s.ldap_start_tls else None, timeout=min(float(s.timeout), 60.0)))
+
+                self._onprem = LdapDirectory(
+                    settings_from(
+                        s.ldap_url,
+                        s.ldap_base_dn or "",
+                        s.ldap_bind_dn,
+                        s.ldap_password,
+                        ca_bundle=s.ldap_ca_bundle or s.ca_bundle,
+                        auth=s.ldap_auth or "simple",
+                        start_tls=True if s.ldap_start_tls else None,
+                        timeout=min(float(s.timeout), 60.0),
+                    )
+                )
             elif self.cloud.is_local:
                 from .ldap import mock_directory
-                self._onprem = mock_directory(self.cloud, self.tenant, self.transport,
-                                              control_token=s.control_token if s else None)
+
+                self._onprem = mock_directory(
+                    self.cloud, self.tenant, self.transport, control_token=s.control_token if s else None
+                )
         return self._onprem
 
     def close(self) -> None:
@@ -201,19 +231,33 @@ class Connection:
         self.transport.close()
 
 
-def connect(settings: Settings, *, sleep: Callable[[float], None] | None = None,
-            retry: RetryPolicy | None = None, pool_size: int = 64) -> Connection:
+def connect(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    retry: RetryPolicy | None = None,
+    pool_size: int = 64,
+) -> Connection:
     """Build a :class:`Connection` from settings (no network call until the first request)."""
     cloud = settings.resolve_cloud()
     kwargs: dict[str, Any] = {"sleep": sleep} if sleep else {}
-    transport = Transport(verify=cloud.verify, timeout=(10.0, float(settings.timeout)), retry=retry,
-                          pool_size=pool_size, **kwargs)
+    transport = Transport(
+        verify=cloud.verify, timeout=(10.0, float(settings.timeout)), retry=retry, pool_size=pool_size, **kwargs
+    )
     tokens = TokenProvider(cloud, settings.credentials(), transport)
     return Connection(cloud=cloud, tenant=settings.tenant, transport=transport, tokens=tokens, settings=settings)
 
 
-def connect_mock(url: str, ca_path: str | None, credentials: dict, *, app: str | None = "automation",
-                 user: str | None = None, control_token: str | None = None, **kw) -> Connection:
+def connect_mock(
+    url: str,
+    ca_path: str | None,
+    credentials: dict,
+    *,
+    app: str | None = "automation",
+    user: str | None = None,
+    control_token: str | None = None,
+    **kw,
+) -> Connection:
     """Connect to a mock tenant from its ``POST /_mock/tenants`` answer: app-only as ``app`` (default
     ``automation``), or delegated as ``user`` (UPN or seeded name, password grant through the automation app).
     An answer that names a ``cloud`` other than ``local`` (the pytest plugin's ``--hybridsoa-proxy``) connects
@@ -222,8 +266,9 @@ def connect_mock(url: str, ca_path: str | None, credentials: dict, *, app: str |
     apps = {a["name"]: a for a in credentials.get("apps", [])}
     cloud = credentials.get("cloud") or "local"
     if cloud == "local":
-        settings = Settings(cloud="local", tenant=credentials["tenantId"], mock_url=url, ca_bundle=ca_path,
-                            control_token=control_token)
+        settings = Settings(
+            cloud="local", tenant=credentials["tenantId"], mock_url=url, ca_bundle=ca_path, control_token=control_token
+        )
     else:
         settings = Settings(cloud=cloud, tenant=credentials["tenantId"])
         onprem = credentials.get("onprem") or {}

@@ -2,6 +2,7 @@
 
 Exchange errors carry the "error triple" in ``error.details[*].message`` (``<ErrId>|<ExceptionType>|<text>``);
 Graph errors carry ``error.code``/``error.message``/``error.innerError``."""
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ class Unreachable(HybridSoaError):
 def describe_connection_error(exc: Exception, url: str, verify=None) -> str:
     """One line naming why ``url`` could not be reached (for :class:`Unreachable` and the CLI)."""
     from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     host = parts.hostname or url
     where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
@@ -42,8 +44,17 @@ def describe_connection_error(exc: Exception, url: str, verify=None) -> str:
         return f"TLS: the certificate of {where} is not signed by {ca} (CERTIFICATE_VERIFY_FAILED)"
     if "ssl" in type(exc).__name__.lower() or "sslerror" in low:
         return f"TLS handshake with {where} failed ({type(exc).__name__})"
-    if any(m in low for m in ("name or service not known", "nodename nor servname", "getaddrinfo failed",
-                               "name resolution", "no address associated", "temporary failure in name")):
+    if any(
+        m in low
+        for m in (
+            "name or service not known",
+            "nodename nor servname",
+            "getaddrinfo failed",
+            "name resolution",
+            "no address associated",
+            "temporary failure in name",
+        )
+    ):
         return f"cannot resolve host name '{host}'"
     if "connection refused" in low or "errno 111" in low or "actively refused" in low:
         return f"nothing is listening at {where} (connection refused)"
@@ -57,9 +68,20 @@ def describe_connection_error(exc: Exception, url: str, verify=None) -> str:
 class ApiError(HybridSoaError):
     """An error answer from Exchange Online or Microsoft Graph, with its parsed parts."""
 
-    def __init__(self, message: str, *, status: int = 0, code: str | None = None, error_id: str | None = None,
-                 exception_type: str | None = None, api: str = "", request_id: str | None = None,
-                 client_request_id: str | None = None, body: object = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        error_id: str | None = None,
+        exception_type: str | None = None,
+        api: str = "",
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+        body: object = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -121,11 +143,18 @@ class NotImplementedByService(ApiError):
 
 
 #: Phrases of the hybrid write-scope family (Exchange EAC/PowerShell text; Graph/DualWrite text).
-_SYNCED_PHRASES = ("being synchronized from your on-premises organization",
-                   "on-premises mastered directory sync objects")
+_SYNCED_PHRASES = (
+    "being synchronized from your on-premises organization",
+    "on-premises mastered directory sync objects",
+)
 _WRITE_SCOPE_PHRASES = ("out of the current user's write scope",)
-_PARAM_PHRASES = ("a parameter cannot be found that matches parameter name", "cannot bind parameter",
-                  "ambiguousparameterset", "cannot process argument transformation", "cannot convert value")
+_PARAM_PHRASES = (
+    "a parameter cannot be found that matches parameter name",
+    "cannot bind parameter",
+    "ambiguousparameterset",
+    "cannot process argument transformation",
+    "cannot convert value",
+)
 
 
 @dataclass
@@ -163,6 +192,7 @@ def retry_after_seconds(headers) -> float | None:
     except ValueError:
         pass
     from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(value)
         now = parsedate_to_datetime(headers.get("Date")) if headers.get("Date") else None
@@ -172,6 +202,7 @@ def retry_after_seconds(headers) -> float | None:
         return None
     if now is None:
         import datetime as _dt
+
         now = _dt.datetime.now(tz=when.tzinfo or _dt.UTC)
     return max(0.0, (when - now).total_seconds())
 
@@ -224,10 +255,18 @@ def parse_exchange_error(resp, *, cmdlet: str | None = None) -> ApiError:
         text = resp.headers.get("x-ms-diagnostics") or (resp.reason or "") or f"HTTP {resp.status_code}"
     cls = _classify(resp.status_code, code, exc_type or "", text)
     prefix = f"{cmdlet}: " if cmdlet else ""
-    return cls(prefix + text, status=resp.status_code, code=code, error_id=error_id, exception_type=exc_type,
-               api="exchange", request_id=resp.headers.get("request-id"),
-               client_request_id=resp.headers.get("client-request-id") or _sent_request_id(resp), body=body,
-               retry_after=retry_after_seconds(resp.headers))
+    return cls(
+        prefix + text,
+        status=resp.status_code,
+        code=code,
+        error_id=error_id,
+        exception_type=exc_type,
+        api="exchange",
+        request_id=resp.headers.get("request-id"),
+        client_request_id=resp.headers.get("client-request-id") or _sent_request_id(resp),
+        body=body,
+        retry_after=retry_after_seconds(resp.headers),
+    )
 
 
 def parse_graph_error(resp) -> ApiError:
@@ -243,9 +282,16 @@ def parse_graph_error(resp) -> ApiError:
             inner_code = inner.get("code")
     text = message or resp.headers.get("x-ms-diagnostics") or f"HTTP {resp.status_code}"
     cls = _classify(resp.status_code, code, inner_code or "", text)
-    return cls(text, status=resp.status_code, code=code, api="graph", request_id=resp.headers.get("request-id"),
-               client_request_id=resp.headers.get("client-request-id") or _sent_request_id(resp), body=body,
-               retry_after=retry_after_seconds(resp.headers))
+    return cls(
+        text,
+        status=resp.status_code,
+        code=code,
+        api="graph",
+        request_id=resp.headers.get("request-id"),
+        client_request_id=resp.headers.get("client-request-id") or _sent_request_id(resp),
+        body=body,
+        retry_after=retry_after_seconds(resp.headers),
+    )
 
 
 def graph_error_from_batch(item: dict) -> ApiError:
@@ -259,8 +305,14 @@ def graph_error_from_batch(item: dict) -> ApiError:
     text = err.get("message") or f"HTTP {status}"
     cls = _classify(status, err.get("code"), "", text)
     ra = headers.get("Retry-After") or headers.get("retry-after")
-    return cls(text, status=status, code=err.get("code"), api="graph", body=body,
-               retry_after=float(ra) if ra not in (None, "") and str(ra).replace(".", "", 1).isdigit() else None)
+    return cls(
+        text,
+        status=status,
+        code=err.get("code"),
+        api="graph",
+        body=body,
+        retry_after=float(ra) if ra not in (None, "") and str(ra).replace(".", "", 1).isdigit() else None,
+    )
 
 
 def _sent_request_id(resp) -> str | None:

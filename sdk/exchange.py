@@ -1,6 +1,7 @@
 """Exchange Online admin API client: ``POST {host}/adminapi/beta/{tenant}/InvokeCommand`` with the ``CmdletInput``
 envelope the ExchangeOnlineManagement v3 module sends, ``X-AnchorMailbox`` routing, page-size preference,
 ``@odata.nextLink`` paging by POST (same body), ``$select``, and typed errors (see :mod:`hybridsoa.sdk.errors`)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
@@ -24,9 +25,19 @@ MAX_BATCH = 10
 #: the SOA attribute table's moving rows, as Get-Mailbox properties.
 EXCHANGE_ATTRIBUTES = soa.EXCHANGE_PROPERTIES
 #: Identity and state properties the SOA workflows read with every mailbox.
-MAILBOX_STATE = ("Guid", "ExchangeGuid", "ExternalDirectoryObjectId", "Identity", "Name", "DisplayName",
-                 "UserPrincipalName", "RecipientTypeDetails", "IsDirSynced", "IsExchangeCloudManaged",
-                 "ImmutableId")
+MAILBOX_STATE = (
+    "Guid",
+    "ExchangeGuid",
+    "ExternalDirectoryObjectId",
+    "Identity",
+    "Name",
+    "DisplayName",
+    "UserPrincipalName",
+    "RecipientTypeDetails",
+    "IsDirSynced",
+    "IsExchangeCloudManaged",
+    "ImmutableId",
+)
 MAILBOX_SELECT = MAILBOX_STATE + EXCHANGE_ATTRIBUTES
 
 
@@ -102,8 +113,16 @@ class ExchangeClient:
     #: Whether bulk workflows may group cmdlets into ``$batch`` requests (the test fake turns it off).
     supports_batch = True
 
-    def __init__(self, cloud, tenant: str, tokens, transport, *, anchor_mailbox: str | None = None,
-                 page_size: int = MAX_PAGE_SIZE):
+    def __init__(
+        self,
+        cloud,
+        tenant: str,
+        tokens,
+        transport,
+        *,
+        anchor_mailbox: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ):
         self.cloud = cloud
         self.tenant = tenant
         self.tokens = tokens
@@ -124,15 +143,27 @@ class ExchangeClient:
         return f"APP:{APP_ANCHOR_MAILBOX}@{self.tenant}"
 
     def _headers(self, cmdlet: str, page_size: int) -> dict:
-        return {"Content-Type": "application/json", "Accept": "application/json",
-                "X-AnchorMailbox": self.anchor_mailbox, "Prefer": f"odata.maxpagesize={page_size}",
-                "X-ResponseFormat": "json", "X-CmdletName": cmdlet, "X-ClientApplication": "hybridsoa-sdk"}
+        return {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-AnchorMailbox": self.anchor_mailbox,
+            "Prefer": f"odata.maxpagesize={page_size}",
+            "X-ResponseFormat": "json",
+            "X-CmdletName": cmdlet,
+            "X-ClientApplication": "hybridsoa-sdk",
+        }
 
     def _post(self, url: str, cmdlet: str, body: dict, page_size: int) -> dict:
         auth = self.tokens.auth_for("exchange") if hasattr(self.tokens, "auth_for") else self.tokens
-        resp = self.transport.send("POST", url, headers=self._headers(cmdlet, page_size), json=body,
-                                   idempotent=is_idempotent(cmdlet), auth=auth,
-                                   error_parser=lambda r: parse_exchange_error(r, cmdlet=cmdlet))
+        resp = self.transport.send(
+            "POST",
+            url,
+            headers=self._headers(cmdlet, page_size),
+            json=body,
+            idempotent=is_idempotent(cmdlet),
+            auth=auth,
+            error_parser=lambda r: parse_exchange_error(r, cmdlet=cmdlet),
+        )
         if not resp.content or not resp.content.strip(b"\x00 \r\n"):
             return {"value": []}
         try:
@@ -141,8 +172,15 @@ class ExchangeClient:
             return {"value": []}
         return data if isinstance(data, dict) else {"value": data}
 
-    def iter_invoke(self, cmdlet: str, *, select: Iterable[str] | None = None, page_size: int | None = None,
-                    warnings: list | None = None, **params) -> Iterator[dict]:
+    def iter_invoke(
+        self,
+        cmdlet: str,
+        *,
+        select: Iterable[str] | None = None,
+        page_size: int | None = None,
+        warnings: list | None = None,
+        **params,
+    ) -> Iterator[dict]:
         """Run a cmdlet and yield its output objects lazily, POSTing to ``@odata.nextLink`` for each next page."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_parameters(params)}}
         size = self.page_size if page_size is None else max(1, min(int(page_size), MAX_PAGE_SIZE))
@@ -157,15 +195,17 @@ class ExchangeClient:
             next_link = page.get("@odata.nextLink")
             url = urljoin(self.url, next_link) if next_link else None
 
-    def invoke(self, cmdlet: str, *, select: Iterable[str] | None = None, page_size: int | None = None,
-               **params) -> InvokeResult:
+    def invoke(
+        self, cmdlet: str, *, select: Iterable[str] | None = None, page_size: int | None = None, **params
+    ) -> InvokeResult:
         """Run a cmdlet and return every output object (all pages) with the service's warnings."""
         warnings: list[str] = []
         items = list(self.iter_invoke(cmdlet, select=select, page_size=page_size, warnings=warnings, **params))
         return InvokeResult(items, warnings)
 
-    def batch(self, items: list[BatchItem], *, max_rounds: int = 6,
-              sleep: Callable[[float], None] | None = None) -> list[BatchItem]:
+    def batch(
+        self, items: list[BatchItem], *, max_rounds: int = 6, sleep: Callable[[float], None] | None = None
+    ) -> list[BatchItem]:
         """Run up to :data:`MAX_BATCH` cmdlets in one ``POST /adminapi/beta/{tenant}/$batch`` and fill in each
         item's outcome. Items answered 429 (not executed) are sent again after their ``Retry-After``; any other
         item error is final, so a ``Set-`` whose outcome is unknown is never replayed. The HTTP request itself
@@ -184,17 +224,34 @@ class ExchangeClient:
             requests_ = []
             for n, item in enumerate(pending):
                 url = self.url + (f"?$select={','.join(item.select)}" if item.select else "")
-                headers = {"X-CmdletName": item.cmdlet, "Prefer": f"odata.maxpagesize={self.page_size}",
-                           "X-AnchorMailbox": self.anchor_mailbox}
-                requests_.append({"id": str(n + 1), "method": "POST", "url": url, "headers": headers,
-                                  "body": {"CmdletInput": {"CmdletName": item.cmdlet,
-                                                           "Parameters": encode_parameters(item.params)}}})
+                headers = {
+                    "X-CmdletName": item.cmdlet,
+                    "Prefer": f"odata.maxpagesize={self.page_size}",
+                    "X-AnchorMailbox": self.anchor_mailbox,
+                }
+                requests_.append(
+                    {
+                        "id": str(n + 1),
+                        "method": "POST",
+                        "url": url,
+                        "headers": headers,
+                        "body": {
+                            "CmdletInput": {"CmdletName": item.cmdlet, "Parameters": encode_parameters(item.params)}
+                        },
+                    }
+                )
             headers = self._headers("$batch", self.page_size)
             headers.pop("X-CmdletName", None)
             try:
-                resp = self.transport.send("POST", batch_url, headers=headers, json={"requests": requests_},
-                                           idempotent=all(is_idempotent(i.cmdlet) for i in pending), auth=auth,
-                                           error_parser=lambda r: parse_exchange_error(r, cmdlet="$batch"))
+                resp = self.transport.send(
+                    "POST",
+                    batch_url,
+                    headers=headers,
+                    json={"requests": requests_},
+                    idempotent=all(is_idempotent(i.cmdlet) for i in pending),
+                    auth=auth,
+                    error_parser=lambda r: parse_exchange_error(r, cmdlet="$batch"),
+                )
             except ApiError as exc:
                 if exc.status not in (400, 404, 405, 501) or _round:
                     raise
@@ -210,8 +267,10 @@ class ExchangeClient:
             for n, item in enumerate(pending):
                 answer = answers.get(str(n + 1))
                 if answer is None:
-                    item.status, item.error = 0, ApiError(f"{item.cmdlet}: no answer in the $batch response",
-                                                          api="exchange")
+                    item.status, item.error = (
+                        0,
+                        ApiError(f"{item.cmdlet}: no answer in the $batch response", api="exchange"),
+                    )
                     continue
                 item.status = int(answer.get("status") or 0)
                 body = answer.get("body") if isinstance(answer.get("body"), dict) else {}
@@ -255,9 +314,14 @@ class ExchangeClient:
         except NotFound:
             return None
 
-    def iter_mailboxes(self, *, filter: str | None = None, select: Iterable[str] | None = MAILBOX_SELECT,
-                       recipient_type_details: Iterable[str] | None = None, page_size: int | None = None
-                       ) -> Iterator[dict]:
+    def iter_mailboxes(
+        self,
+        *,
+        filter: str | None = None,
+        select: Iterable[str] | None = MAILBOX_SELECT,
+        recipient_type_details: Iterable[str] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict]:
         """``Get-Mailbox -ResultSize Unlimited [-Filter] [-RecipientTypeDetails]``, lazily, page by page."""
         params: dict = {"ResultSize": "Unlimited"}
         if filter:

@@ -1,6 +1,7 @@
 """Microsoft Graph v1.0 client for what the SOA workflows need: users (with ``onPremises*`` properties),
 ``onPremisesSyncBehavior`` (object-level SOA), directory role assignments, deleted items and ``$batch``
 (at most 20 requests per batch, per the JSON batching docs)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -16,13 +17,28 @@ EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 HYBRID_IDENTITY_ADMINISTRATOR = "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"
 GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 HELPDESK_ADMINISTRATOR = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
-ROLE_NAMES = {GLOBAL_ADMINISTRATOR: "Global Administrator", EXCHANGE_ADMINISTRATOR: "Exchange Administrator",
-              HYBRID_IDENTITY_ADMINISTRATOR: "Hybrid Identity Administrator", GLOBAL_READER: "Global Reader",
-              HELPDESK_ADMINISTRATOR: "Helpdesk Administrator"}
+ROLE_NAMES = {
+    GLOBAL_ADMINISTRATOR: "Global Administrator",
+    EXCHANGE_ADMINISTRATOR: "Exchange Administrator",
+    HYBRID_IDENTITY_ADMINISTRATOR: "Hybrid Identity Administrator",
+    GLOBAL_READER: "Global Reader",
+    HELPDESK_ADMINISTRATOR: "Helpdesk Administrator",
+}
 
-USER_SELECT = ("id", "userPrincipalName", "displayName", "mail", "proxyAddresses", "onPremisesSyncEnabled",
-               "onPremisesImmutableId", "onPremisesSamAccountName", "onPremisesDistinguishedName",
-               "onPremisesLastSyncDateTime", "onPremisesExtensionAttributes", "onPremisesProvisioningErrors")
+USER_SELECT = (
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "mail",
+    "proxyAddresses",
+    "onPremisesSyncEnabled",
+    "onPremisesImmutableId",
+    "onPremisesSamAccountName",
+    "onPremisesDistinguishedName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesExtensionAttributes",
+    "onPremisesProvisioningErrors",
+)
 
 
 class GraphClient:
@@ -35,19 +51,18 @@ class GraphClient:
         self.base = f"{cloud.graph_url.rstrip('/')}/{version}"
 
     def _url(self, path: str) -> str:
-        return path if path.startswith(("https://", "http://")) else \
-            f"{self.base}/{path.lstrip('/')}"
+        return path if path.startswith(("https://", "http://")) else f"{self.base}/{path.lstrip('/')}"
 
-    def request(self, method: str, path: str, *, params: dict | None = None, json=None,
-                headers: dict | None = None):
+    def request(self, method: str, path: str, *, params: dict | None = None, json=None, headers: dict | None = None):
         """One Graph call; returns the parsed JSON body (None for 204) or raises a typed error."""
         hdrs = {"Accept": "application/json"}
         if json is not None:
             hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
         auth = self.tokens.auth_for("graph") if hasattr(self.tokens, "auth_for") else self.tokens
-        resp = self.transport.send(method, self._url(path), params=params, json=json, headers=hdrs, auth=auth,
-                                   error_parser=parse_graph_error)
+        resp = self.transport.send(
+            method, self._url(path), params=params, json=json, headers=hdrs, auth=auth, error_parser=parse_graph_error
+        )
         if resp.status_code == 204 or not resp.content:
             return None
         ctype = resp.headers.get("Content-Type", "")
@@ -71,8 +86,14 @@ class GraphClient:
         """``GET /users/{id | userPrincipalName}``."""
         return self.get(f"users/{quote(user_id)}", select=select)
 
-    def iter_users(self, *, filter: str | None = None, select: Iterable[str] | None = USER_SELECT,
-                   top: int = 999, advanced: bool = False) -> Iterator[dict]:
+    def iter_users(
+        self,
+        *,
+        filter: str | None = None,
+        select: Iterable[str] | None = USER_SELECT,
+        top: int = 999,
+        advanced: bool = False,
+    ) -> Iterator[dict]:
         """``GET /users`` with ``$filter``/``$select``; ``advanced`` adds ``ConsistencyLevel: eventual`` and
         ``$count``."""
         params = _query({"filter": filter, "select": select, "top": top})
@@ -92,8 +113,9 @@ class GraphClient:
 
     def set_sync_behavior(self, user_id: str, is_cloud_managed: bool) -> dict | None:
         """``PATCH /users/{id}/onPremisesSyncBehavior {"isCloudManaged": ...}`` (object-level SOA switch)."""
-        return self.request("PATCH", f"users/{quote(user_id)}/onPremisesSyncBehavior",
-                            json={"isCloudManaged": bool(is_cloud_managed)})
+        return self.request(
+            "PATCH", f"users/{quote(user_id)}/onPremisesSyncBehavior", json={"isCloudManaged": bool(is_cloud_managed)}
+        )
 
     # -- roles ----------------------------------------------------------------------------------------------
     def iter_role_assignments(self, principal_id: str | None = None) -> Iterator[dict]:
@@ -103,9 +125,11 @@ class GraphClient:
 
     def assign_role(self, principal_id: str, role_definition_id: str, scope: str = "/") -> dict:
         """``POST /roleManagement/directory/roleAssignments``."""
-        return self.request("POST", "roleManagement/directory/roleAssignments",
-                            json={"principalId": principal_id, "roleDefinitionId": role_definition_id,
-                                  "directoryScopeId": scope})
+        return self.request(
+            "POST",
+            "roleManagement/directory/roleAssignments",
+            json={"principalId": principal_id, "roleDefinitionId": role_definition_id, "directoryScopeId": scope},
+        )
 
     def get_organization(self) -> dict:
         """``GET /organization`` (first item): ``onPremisesSyncEnabled``, ``onPremisesLastSyncDateTime``..."""
@@ -151,7 +175,7 @@ class GraphClient:
             retry: list[dict] = []
             wait = 0.0
             for start in range(0, len(pending), BATCH_LIMIT):
-                chunk = pending[start:start + BATCH_LIMIT]
+                chunk = pending[start : start + BATCH_LIMIT]
                 answer = self.request("POST", "$batch", json={"requests": chunk}) or {}
                 by_id = {str(r.get("id")): r for r in answer.get("responses") or []}
                 for item in chunk:

@@ -11,6 +11,7 @@ search under the base DN, attributes of the SOA attribute table are decoded from
 ``TRUE``/``FALSE``, multi-valued ``proxyAddresses`` and ``msExchExtensionCustomAttribute*``, octet-string
 ``objectGUID``/``mS-DS-ConsistencyGuid`` shown as the GUID string / base64 ImmutableId), and writes are one
 Modify with ``replace``/``delete`` changes for the attributes that really differ."""
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,16 @@ from .errors import (
 from .onprem import ATTRIBUTE_MAP, MockOnPremDirectory, OnPremDirectory
 
 #: The attributes read for every user: identity/anchor attributes plus every AD attribute of the SOA table.
-USER_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "displayName", "distinguishedName", "objectGUID",
-                   "mS-DS-ConsistencyGuid", "msExchRecipientTypeDetails", *ATTRIBUTE_MAP.values())
+USER_ATTRIBUTES = (
+    "sAMAccountName",
+    "userPrincipalName",
+    "displayName",
+    "distinguishedName",
+    "objectGUID",
+    "mS-DS-ConsistencyGuid",
+    "msExchRecipientTypeDetails",
+    *ATTRIBUTE_MAP.values(),
+)
 #: AD attributes that hold several values (everything else in the table is single-valued).
 MULTI_VALUED = frozenset(a.ad for a in soa.COMPARED if a.kind in (soa.ADDRESSES, soa.MULTI))
 #: AD attributes of Boolean syntax (``TRUE``/``FALSE`` on the wire).
@@ -63,11 +72,27 @@ class DirectoryReferral(ApiError):
 
 #: LDAP result code (RFC 4511) -> SDK error class. Anything else is an ApiError with the code.
 _ERRORS = {
-    32: NotFound, 49: AuthenticationFailed, 48: AuthenticationFailed, 8: AuthenticationFailed,
-    7: AuthenticationFailed, 50: PermissionDenied, 16: InvalidParameter, 17: InvalidParameter,
-    19: InvalidParameter, 21: InvalidParameter, 34: InvalidParameter, 64: InvalidParameter,
-    65: InvalidParameter, 67: InvalidParameter, 20: Conflict, 68: Conflict, 53: PermissionDenied,
-    51: Transient, 52: Transient, 80: Transient, 1: PermissionDenied,
+    32: NotFound,
+    49: AuthenticationFailed,
+    48: AuthenticationFailed,
+    8: AuthenticationFailed,
+    7: AuthenticationFailed,
+    50: PermissionDenied,
+    16: InvalidParameter,
+    17: InvalidParameter,
+    19: InvalidParameter,
+    21: InvalidParameter,
+    34: InvalidParameter,
+    64: InvalidParameter,
+    65: InvalidParameter,
+    67: InvalidParameter,
+    20: Conflict,
+    68: Conflict,
+    53: PermissionDenied,
+    51: Transient,
+    52: Transient,
+    80: Transient,
+    1: PermissionDenied,
 }
 
 
@@ -98,8 +123,10 @@ class LdapSettings:
     page_size: int = PAGE_SIZE
 
     def __repr__(self) -> str:
-        return (f"LdapSettings(url={self.url!r}, base_dn={self.base_dn!r}, bind_dn={self.bind_dn!r}, "
-                f"password={'***' if self.password else None}, auth={self.auth!r})")
+        return (
+            f"LdapSettings(url={self.url!r}, base_dn={self.base_dn!r}, bind_dn={self.bind_dn!r}, "
+            f"password={'***' if self.password else None}, auth={self.auth!r})"
+        )
 
 
 def _import_ldap3():
@@ -122,8 +149,9 @@ class LdapDirectory(OnPremDirectory):
         if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
             raise ConfigError(f"the LDAP URL must be ldap://host[:port] or ldaps://host[:port], not {settings.url!r}")
         if parts.scheme == "ldap" and not settings.start_tls and settings.auth == "simple" and settings.password:
-            raise ConfigError("refusing a simple bind with a password over plain ldap://; use ldaps:// or "
-                              "--ldap-start-tls")
+            raise ConfigError(
+                "refusing a simple bind with a password over plain ldap://; use ldaps:// or --ldap-start-tls"
+            )
         if not settings.base_dn:
             raise ConfigError("an LDAP base DN is required (--ldap-base-dn or HYBRIDSOA_LDAP_BASE_DN)")
         self._host, self._port = parts.hostname, parts.port or (636 if parts.scheme == "ldaps" else 389)
@@ -133,8 +161,12 @@ class LdapDirectory(OnPremDirectory):
     def _tls(self):
         ldap3 = _import_ldap3()
         # CERT_REQUIRED with the pinned CA (or the system store): a DC's certificate is always checked.
-        return ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.settings.ca_bundle,
-                         version=ssl.PROTOCOL_TLS_CLIENT, valid_names=[self._host])
+        return ldap3.Tls(
+            validate=ssl.CERT_REQUIRED,
+            ca_certs_file=self.settings.ca_bundle,
+            version=ssl.PROTOCOL_TLS_CLIENT,
+            valid_names=[self._host],
+        )
 
     def connection(self):
         """The bound ldap3 connection (opened, StartTLS'd and bound on first use)."""
@@ -142,9 +174,14 @@ class LdapDirectory(OnPremDirectory):
             return self._conn
         ldap3 = _import_ldap3()
         s = self.settings
-        server = ldap3.Server(self._host, port=self._port, use_ssl=self._ssl,
-                              tls=self._tls() if (self._ssl or s.start_tls) else None,
-                              get_info=ldap3.NONE, connect_timeout=max(1, int(min(s.timeout, 15))))
+        server = ldap3.Server(
+            self._host,
+            port=self._port,
+            use_ssl=self._ssl,
+            tls=self._tls() if (self._ssl or s.start_tls) else None,
+            get_info=ldap3.NONE,
+            connect_timeout=max(1, int(min(s.timeout, 15))),
+        )
         kind = (s.auth or "simple").lower()
         kwargs = {"user": s.bind_dn, "password": s.password}
         if kind == "ntlm":
@@ -153,16 +190,24 @@ class LdapDirectory(OnPremDirectory):
             try:
                 import gssapi  # noqa: F401  (ldap3's Kerberos bind imports it itself)
             except ImportError:
-                raise ConfigError("Kerberos binds need the gssapi package (pip install 'hybridsoa[kerberos]') "
-                                  "and a ticket (kinit)") from None
+                raise ConfigError(
+                    "Kerberos binds need the gssapi package (pip install 'hybridsoa[kerberos]') and a ticket (kinit)"
+                ) from None
             kwargs = {"authentication": ldap3.SASL, "sasl_mechanism": ldap3.KERBEROS}
         elif kind == "simple":
             kwargs["authentication"] = ldap3.SIMPLE if s.bind_dn else ldap3.ANONYMOUS
         else:
             raise ConfigError(f"unknown LDAP authentication {s.auth!r} (simple, ntlm or kerberos)")
-        conn = ldap3.Connection(server, auto_bind=ldap3.AUTO_BIND_NONE, raise_exceptions=False,
-                                receive_timeout=max(1, int(s.timeout)), auto_referrals=False, read_only=False,
-                                return_empty_attributes=False, **kwargs)
+        conn = ldap3.Connection(
+            server,
+            auto_bind=ldap3.AUTO_BIND_NONE,
+            raise_exceptions=False,
+            receive_timeout=max(1, int(s.timeout)),
+            auto_referrals=False,
+            read_only=False,
+            return_empty_attributes=False,
+            **kwargs,
+        )
         try:
             conn.open()
             if s.start_tls and not self._ssl and not conn.start_tls():
@@ -196,25 +241,35 @@ class LdapDirectory(OnPremDirectory):
         self.close()
 
     # ----------------------------------------------------------------------------------------- reads
-    def _search(self, search_filter: str, *, base: str | None = None, attributes=USER_ATTRIBUTES,
-                size_limit: int = 0) -> Iterator[tuple[str, dict]]:
+    def _search(
+        self, search_filter: str, *, base: str | None = None, attributes=USER_ATTRIBUTES, size_limit: int = 0
+    ) -> Iterator[tuple[str, dict]]:
         ldap3 = _import_ldap3()
         cookie = None
         while True:
             with self._lock:
                 conn = self.connection()
                 try:
-                    ok = conn.search(base or self.settings.base_dn, search_filter, search_scope=ldap3.SUBTREE,
-                                     attributes=list(attributes), paged_size=self.settings.page_size,
-                                     paged_cookie=cookie, size_limit=size_limit)
+                    ok = conn.search(
+                        base or self.settings.base_dn,
+                        search_filter,
+                        search_scope=ldap3.SUBTREE,
+                        attributes=list(attributes),
+                        paged_size=self.settings.page_size,
+                        paged_cookie=cookie,
+                        size_limit=size_limit,
+                    )
                 except ldap3.core.exceptions.LDAPException as exc:
                     self._conn = None
                     raise Transient(f"LDAP search failed: {exc}") from None
                 result = conn.result or {}
                 if not ok and result.get("result") not in (0, 4):
                     raise error_from_result(result, f"search under {base or self.settings.base_dn}")
-                batch = [(e["dn"], e.get("raw_attributes") or {}) for e in conn.response or []
-                         if e.get("type") == "searchResEntry"]
+                batch = [
+                    (e["dn"], e.get("raw_attributes") or {})
+                    for e in conn.response or []
+                    if e.get("type") == "searchResEntry"
+                ]
                 control = (result.get("controls") or {}).get("1.2.840.113556.1.4.319") or {}
                 cookie = (control.get("value") or {}).get("cookie")
             # Continuation references (other domains' naming contexts) are not chased: this directory reads
@@ -232,8 +287,7 @@ class LdapDirectory(OnPremDirectory):
             canonical = lowered.get(name.lower(), name)
             values = list(values or [])
             if canonical == "objectGUID":
-                out[canonical] = str(uuid.UUID(bytes_le=bytes(values[0]))) if values and len(values[0]) == 16 \
-                    else None
+                out[canonical] = str(uuid.UUID(bytes_le=bytes(values[0]))) if values and len(values[0]) == 16 else None
             elif canonical == "mS-DS-ConsistencyGuid":
                 out[canonical] = base64.b64encode(bytes(values[0])).decode() if values else None
             elif canonical in MULTI_VALUED:
@@ -267,8 +321,11 @@ class LdapDirectory(OnPremDirectory):
             anchor = user.get("mS-DS-ConsistencyGuid")
             if not anchor and user.get("objectGUID"):
                 anchor = base64.b64encode(uuid.UUID(user["objectGUID"]).bytes_le).decode()
-            for key in (("anchor", anchor), ("upn", (user.get("userPrincipalName") or "").lower()),
-                        ("sam", (user.get("sAMAccountName") or "").lower())):
+            for key in (
+                ("anchor", anchor),
+                ("upn", (user.get("userPrincipalName") or "").lower()),
+                ("sam", (user.get("sAMAccountName") or "").lower()),
+            ):
                 if key[1]:
                     out.setdefault(key, user)
         return out
@@ -302,8 +359,11 @@ class LdapDirectory(OnPremDirectory):
     def _same(name: str, old, new) -> bool:
         if name in MULTI_VALUED:
             # AD's proxyAddresses matching is case-insensitive, but the SMTP:/smtp: marker is meaningful.
-            key = (lambda v: (v.partition(":")[0], v.partition(":")[2].lower())) if name == "proxyAddresses" \
+            key = (
+                (lambda v: (v.partition(":")[0], v.partition(":")[2].lower()))
+                if name == "proxyAddresses"
                 else (lambda v: v)
+            )
             return sorted(map(key, old or [])) == sorted(map(key, new or []))
         if name in BOOLEAN:
             return bool(old) == bool(new)
@@ -329,8 +389,11 @@ class LdapDirectory(OnPremDirectory):
         """One LDAP Modify on the user with only the differing attributes; returns the user as stored after."""
         current = self.get_user(sam_account_name)
         if current is None:
-            raise NotFound(f"no user with sAMAccountName {sam_account_name!r} under {self.settings.base_dn}",
-                           status=32, code="noSuchObject")
+            raise NotFound(
+                f"no user with sAMAccountName {sam_account_name!r} under {self.settings.base_dn}",
+                status=32,
+                code="noSuchObject",
+            )
         changes = self.changes_for(current, attributes)
         if changes:
             ldap3 = _import_ldap3()
@@ -355,8 +418,14 @@ class _MockSyncFacts:
     headers: dict
 
     def _control(self, method: str, path: str, json=None):
-        resp = self.transport.send(method, f"{self.base}/{path}", json=json, headers=self.headers,
-                                   idempotent=method != "POST", error_parser=parse_graph_error)
+        resp = self.transport.send(
+            method,
+            f"{self.base}/{path}",
+            json=json,
+            headers=self.headers,
+            idempotent=method != "POST",
+            error_parser=parse_graph_error,
+        )
         return resp.json() if resp.content else None
 
     def sync_settings(self) -> dict:
@@ -384,9 +453,13 @@ def mock_directory(cloud, tenant: str, transport, *, control_token: str | None =
     onprem = creds.get("onprem") or {}
     if not onprem.get("ldapUrl"):
         return http
-    settings = LdapSettings(url=onprem["ldapUrl"], base_dn=onprem["baseDn"], bind_dn=onprem["bindDn"],
-                            password=onprem["password"],
-                            ca_bundle=cloud.verify if isinstance(cloud.verify, str) else None)
+    settings = LdapSettings(
+        url=onprem["ldapUrl"],
+        base_dn=onprem["baseDn"],
+        bind_dn=onprem["bindDn"],
+        password=onprem["password"],
+        ca_bundle=cloud.verify if isinstance(cloud.verify, str) else None,
+    )
     return MockLdapDirectory(settings, http.base, transport, http.headers)
 
 
@@ -397,5 +470,6 @@ def settings_from(url: str, base_dn: str, bind_dn: str | None, password: str | N
         start_tls = "starttls" in (urlsplit(url).query or "").lower()
     parts = urlsplit(url)
     clean = f"{parts.scheme}://{parts.netloc}"
-    return LdapSettings(url=clean, base_dn=unquote(base_dn), bind_dn=bind_dn, password=password,
-                        start_tls=bool(start_tls), **kw)
+    return LdapSettings(
+        url=clean, base_dn=unquote(base_dn), bind_dn=bind_dn, password=password, start_tls=bool(start_tls), **kw
+    )

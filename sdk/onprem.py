@@ -6,6 +6,7 @@ controller, or the mock's LDAP port: :func:`hybridsoa.sdk.ldap.mock_directory` r
 local cloud, so the mock exercises the code real admins run). :class:`MockOnPremDirectory` implements it over the
 mock's HTTP control plane (``/_mock/tenants/{t}/onprem/users``) and is used only when the mock serves no LDAP
 port."""
+
 from __future__ import annotations
 
 import abc
@@ -77,8 +78,11 @@ class OnPremDirectory(abc.ABC):
         records before enabling cloud edits, and what :meth:`restore` writes back."""
         wanted = {s.lower() for s in sam_account_names} if sam_account_names is not None else None
         keep = ("sAMAccountName", "distinguishedName", "objectGUID", "mS-DS-ConsistencyGuid", *ATTRIBUTE_MAP.values())
-        return [{k: u.get(k) for k in keep} for u in self.iter_users()
-                if wanted is None or (u.get("sAMAccountName") or "").lower() in wanted]
+        return [
+            {k: u.get(k) for k in keep}
+            for u in self.iter_users()
+            if wanted is None or (u.get("sAMAccountName") or "").lower() in wanted
+        ]
 
     def restore(self, records: list[dict]) -> list[str]:
         """Write a :meth:`backup` back, only the attributes that differ; returns the sAMAccountNames changed."""
@@ -103,8 +107,11 @@ class OnPremDirectory(abc.ABC):
         """The AD user behind a synced mailbox: by source anchor (ImmutableId = ms-DS-ConsistencyGuid), then UPN,
         then alias = sAMAccountName."""
         index = index if index is not None else self.index()
-        for key in (("anchor", mailbox.get("ImmutableId")), ("upn", (mailbox.get("UserPrincipalName") or "").lower()),
-                    ("sam", (mailbox.get("Alias") or mailbox.get("Name") or "").lower())):
+        for key in (
+            ("anchor", mailbox.get("ImmutableId")),
+            ("upn", (mailbox.get("UserPrincipalName") or "").lower()),
+            ("sam", (mailbox.get("Alias") or mailbox.get("Name") or "").lower()),
+        ):
             if key[1] and key in index:
                 return index[key]
         return None
@@ -114,8 +121,11 @@ class OnPremDirectory(abc.ABC):
         out: dict = {}
         for user in self.iter_users():
             sam = user.get("sAMAccountName") or ""
-            for key in (("anchor", user.get("mS-DS-ConsistencyGuid")), ("upn", (user.get("userPrincipalName") or "").lower()),
-                        ("sam", sam.lower())):
+            for key in (
+                ("anchor", user.get("mS-DS-ConsistencyGuid")),
+                ("upn", (user.get("userPrincipalName") or "").lower()),
+                ("sam", sam.lower()),
+            ):
                 if key[1]:
                     out.setdefault(key, user)
         return out
@@ -134,8 +144,15 @@ class MockOnPremDirectory(OnPremDirectory):
             self.headers["Authorization"] = f"Bearer {control_token}"
 
     def _call(self, method: str, path: str, json=None, params: dict | None = None):
-        resp = self.transport.send(method, f"{self.base}/{path}", json=json, params=params, headers=self.headers,
-                                   idempotent=method != "POST", error_parser=parse_graph_error)
+        resp = self.transport.send(
+            method,
+            f"{self.base}/{path}",
+            json=json,
+            params=params,
+            headers=self.headers,
+            idempotent=method != "POST",
+            error_parser=parse_graph_error,
+        )
         return resp.json() if resp.content else None
 
     @staticmethod
@@ -185,4 +202,3 @@ class MockOnPremDirectory(OnPremDirectory):
     def run_sync_cycle(self, policy_type: str = "Delta") -> dict:
         """``POST /_mock/tenants/{t}/sync/cycles`` (Start-ADSyncSyncCycle)."""
         return self._call("POST", "sync/cycles", json={"policyType": policy_type}) or {}
-

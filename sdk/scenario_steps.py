@@ -2,6 +2,7 @@
 the mock's scenario runner finds :func:`run_workflow` through the ``hybridsoa.scenario_workflows`` entry point,
 so the mock never imports the SDK. It takes only what a client has: the server's URL, its CA and the tenant's
 credentials as ``POST /_mock/tenants`` returned them."""
+
 from __future__ import annotations
 
 from . import soa
@@ -10,8 +11,9 @@ from .config import connect_mock
 WORKFLOWS = ("enable", "disable", "inventory", "preflight", "drift", "revert")
 
 
-def run_workflow(step: dict, *, base_url: str, ca: str | None, credentials: dict,
-                 control_token: str | None = None) -> dict:
+def run_workflow(
+    step: dict, *, base_url: str, ca: str | None, credentials: dict, control_token: str | None = None
+) -> dict:
     """Run one SDK workflow (the code the ``hybridsoa`` CLI runs) against a mock tenant; the workflow's report
     plus ``exitCode``. ``step["as"]`` names a seeded app or user (default: the ``automation`` app)."""
     name = step["workflow"]
@@ -19,8 +21,14 @@ def run_workflow(step: dict, *, base_url: str, ca: str | None, credentials: dict
         raise ValueError(f"unknown workflow '{name}' (one of {', '.join(WORKFLOWS)})")
     who = step.get("as") or "automation"
     apps = {a["name"] for a in credentials["apps"]}
-    conn = connect_mock(base_url, ca, credentials, app=who if who in apps else "automation",
-                        user=None if who in apps else who, control_token=control_token)
+    conn = connect_mock(
+        base_url,
+        ca,
+        credentials,
+        app=who if who in apps else "automation",
+        user=None if who in apps else who,
+        control_token=control_token,
+    )
     try:
         exchange = conn.exchange
         identities = step.get("identities") or []

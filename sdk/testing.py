@@ -1,6 +1,7 @@
 """Requests-level fakes for unit-testing code built on the SDK without a server: a ``requests`` adapter that
 answers like the real services (Exchange InvokeCommand envelopes, error triples, 429 with ``Retry-After``), and
 helpers to build a :class:`~hybridsoa.sdk.config.Connection`-like client set over it. No sockets, no sleeping."""
+
 from __future__ import annotations
 
 import copy
@@ -23,9 +24,17 @@ def make_response(request, status: int = 200, body=None, headers: dict | None = 
     resp.status_code = status
     resp.request = request
     resp.url = getattr(request, "url", "")
-    resp.reason = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-                   404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
-                   503: "Service Unavailable"}.get(status, "")
+    resp.reason = {
+        200: "OK",
+        204: "No Content",
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }.get(status, "")
     hdrs = CaseInsensitiveDict(headers or {})
     if isinstance(body, (bytes, bytearray)):
         resp._content = bytes(body)
@@ -59,13 +68,20 @@ class FakeAdapter(BaseAdapter):
         """Nothing to release."""
 
 
-def exchange_error(status: int, text: str, *, exception_type: str, code: str = "InternalServerError",
-                   error_id: str = "") -> dict:
+def exchange_error(
+    status: int, text: str, *, exception_type: str, code: str = "InternalServerError", error_id: str = ""
+) -> dict:
     """An Exchange admin API error body with the error triple in ``details``."""
-    return {"error": {"code": code, "message": "Error executing cmdlet",
-                      "details": [{"code": "Context", "target": "", "message": f"{error_id}|{exception_type}|{text}"}],
-                      "innererror": {"message": text, "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"}},
-            "adminapi.warnings@odata.type": "#Collection(String)", "@adminapi.warnings": []}
+    return {
+        "error": {
+            "code": code,
+            "message": "Error executing cmdlet",
+            "details": [{"code": "Context", "target": "", "message": f"{error_id}|{exception_type}|{text}"}],
+            "innererror": {"message": text, "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"},
+        },
+        "adminapi.warnings@odata.type": "#Collection(String)",
+        "@adminapi.warnings": [],
+    }
 
 
 class FakeExchange:
@@ -90,8 +106,12 @@ class FakeExchange:
     def _find(self, identity: str) -> dict | None:
         key = str(identity).lower()
         for m in self.mailboxes.values():
-            if key in (m["Guid"].lower(), str(m.get("PrimarySmtpAddress", "")).lower(),
-                       str(m.get("UserPrincipalName", "")).lower(), str(m.get("Alias", "")).lower()):
+            if key in (
+                m["Guid"].lower(),
+                str(m.get("PrimarySmtpAddress", "")).lower(),
+                str(m.get("UserPrincipalName", "")).lower(),
+                str(m.get("Alias", "")).lower(),
+            ):
                 return m
         return None
 
@@ -109,26 +129,38 @@ class FakeExchange:
             if "Identity" in params:
                 m = self._find(params["Identity"])
                 if m is None:
-                    return make_response(request, 404, exchange_error(
-                        404, f"The operation couldn't be performed because object '{params['Identity']}' couldn't "
-                        "be found on 'DM3PR01A001DC01.prod.outlook.com'.",
-                        exception_type="Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
-                        code="NotFound", error_id="Ex6F9304"))
+                    return make_response(
+                        request,
+                        404,
+                        exchange_error(
+                            404,
+                            f"The operation couldn't be performed because object '{params['Identity']}' couldn't "
+                            "be found on 'DM3PR01A001DC01.prod.outlook.com'.",
+                            exception_type="Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                            code="NotFound",
+                            error_id="Ex6F9304",
+                        ),
+                    )
                 return make_response(request, 200, {"value": [self._annotate(m)]})
             items = sorted(self.mailboxes.values(), key=lambda m: m["Guid"])
             size = self._page_size(request)
             start = 0
             if "skiptoken=" in request.url:
                 start = int(request.url.split("skiptoken=")[1].split("&")[0])
-            page = {"value": [self._annotate(m) for m in items[start:start + size]]}
+            page = {"value": [self._annotate(m) for m in items[start : start + size]]}
             if start + size < len(items):
                 page["@odata.nextLink"] = f"{request.url.split('?')[0]}?$skiptoken={start + size}"
             return make_response(request, 200, page)
         if cmd == "Set-Mailbox":
             m = self._find(params.get("Identity", ""))
             if m is None:
-                return make_response(request, 404, exchange_error(404, "couldn't be found",
-                                     exception_type="ManagementObjectNotFoundException", code="NotFound"))
+                return make_response(
+                    request,
+                    404,
+                    exchange_error(
+                        404, "couldn't be found", exception_type="ManagementObjectNotFoundException", code="NotFound"
+                    ),
+                )
             for k, v in params.items():
                 if k == "Identity":
                     continue
@@ -159,12 +191,23 @@ def fake_mailboxes(n: int, *, synced: bool = True, rtd: str = "UserMailbox") -> 
     out = []
     for i in range(n):
         alias = f"user{i:04d}"
-        out.append({"Guid": f"00000000-0000-4000-8000-{i:012d}", "Identity": alias, "Name": alias, "Alias": alias,
-                    "DisplayName": f"User {i}", "UserPrincipalName": f"{alias}@contoso.com",
-                    "PrimarySmtpAddress": f"{alias}@contoso.com",
-                    "EmailAddresses": [f"SMTP:{alias}@contoso.com", f"smtp:{alias}@contoso.mail.onmicrosoft.com"],
-                    "RecipientTypeDetails": rtd, "IsDirSynced": synced, "IsExchangeCloudManaged": False,
-                    "CustomAttribute1": f"dept-{i % 3}", "ExternalDirectoryObjectId": f"10000000-0000-4000-8000-{i:012d}"})
+        out.append(
+            {
+                "Guid": f"00000000-0000-4000-8000-{i:012d}",
+                "Identity": alias,
+                "Name": alias,
+                "Alias": alias,
+                "DisplayName": f"User {i}",
+                "UserPrincipalName": f"{alias}@contoso.com",
+                "PrimarySmtpAddress": f"{alias}@contoso.com",
+                "EmailAddresses": [f"SMTP:{alias}@contoso.com", f"smtp:{alias}@contoso.mail.onmicrosoft.com"],
+                "RecipientTypeDetails": rtd,
+                "IsDirSynced": synced,
+                "IsExchangeCloudManaged": False,
+                "CustomAttribute1": f"dept-{i % 3}",
+                "ExternalDirectoryObjectId": f"10000000-0000-4000-8000-{i:012d}",
+            }
+        )
     return out
 
 
@@ -179,10 +222,12 @@ class StaticTokens:
 
     def auth_for(self, api: str):
         """``force_refresh -> token``."""
+
         def _auth(force: bool = False) -> str:
             if force:
                 self.refreshes += 1
             return self.token_value
+
         return _auth
 
 
@@ -198,5 +243,4 @@ def fake_clients(handler: Callable, *, sleeps: list | None = None, retry: RetryP
     tokens = StaticTokens()
     exchange = ExchangeClient(cloud, "contoso.onmicrosoft.com", tokens, transport)
     exchange.supports_batch = False  # the fake answers InvokeCommand only
-    return (exchange,
-            GraphClient(cloud, tokens, transport), transport, adapter)
+    return (exchange, GraphClient(cloud, tokens, transport), transport, adapter)

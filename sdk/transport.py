@@ -6,6 +6,7 @@ Retry policy (Graph throttling guidance; Exchange clients of the admin API):
   waiting exactly ``Retry-After`` (exponential back-off when absent);
 - other 5xx and connection errors are retried only for idempotent requests: Exchange cmdlets are all POSTs, so
   a ``Set-``/``New-``/``Remove-`` cmdlet is never replayed after an error that may have executed it."""
+
 from __future__ import annotations
 
 import base64
@@ -54,9 +55,17 @@ class ResponseObserver:
 class Transport:
     """Shared HTTP transport (one Session, pooled connections) used by the Exchange, Graph and control clients."""
 
-    def __init__(self, *, verify: bool | str = True, timeout: tuple[float, float] = (10.0, 120.0),
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 session: requests.Session | None = None, pool_size: int = 64, user_agent: str = USER_AGENT):
+    def __init__(
+        self,
+        *,
+        verify: bool | str = True,
+        timeout: tuple[float, float] = (10.0, 120.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+        pool_size: int = 64,
+        user_agent: str = USER_AGENT,
+    ):
         self.verify = verify
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -86,10 +95,20 @@ class Transport:
         with self._lock:
             self.stats[key] += 1
 
-    def send(self, method: str, url: str, *, headers: dict | None = None, json=None, data=None,
-             params: dict | None = None, idempotent: bool | None = None,
-             auth: Callable[..., str] | None = None, error_parser=None,
-             request_id: str | None = None) -> requests.Response:
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict | None = None,
+        json=None,
+        data=None,
+        params: dict | None = None,
+        idempotent: bool | None = None,
+        auth: Callable[..., str] | None = None,
+        error_parser=None,
+        request_id: str | None = None,
+    ) -> requests.Response:
         """Send one logical request with retries; return the successful response or raise a typed error.
 
         ``auth(force_refresh[, claims])`` returns a bearer token; a 401 triggers one forced re-acquisition and one
@@ -113,8 +132,16 @@ class Transport:
                 force_refresh, claims = False, None
             self._count("requests")
             try:
-                resp = self.session.request(method, url, headers=hdrs, json=json, data=data, params=params,
-                                            timeout=self.timeout, verify=self.verify)
+                resp = self.session.request(
+                    method,
+                    url,
+                    headers=hdrs,
+                    json=json,
+                    data=data,
+                    params=params,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if isinstance(exc, requests.exceptions.SSLError):
                     # An untrusted certificate does not heal by retrying.
@@ -127,14 +154,23 @@ class Transport:
                     continue
                 if never:
                     raise Unreachable(describe_connection_error(exc, url, self.verify)) from None
-                raise Transient(f"{method} {urlsplit(url).path}: {describe_connection_error(exc, url)}",
-                                api="transport", client_request_id=request_id) from None
+                raise Transient(
+                    f"{method} {urlsplit(url).path}: {describe_connection_error(exc, url)}",
+                    api="transport",
+                    client_request_id=request_id,
+                ) from None
             for obs in list(self.observers):
                 obs.observe(resp)
             status = resp.status_code
             if log.isEnabledFor(logging.INFO):
-                log.info("%s %s -> %s client-request-id=%s %.0f ms", method, urlsplit(url).path, status, request_id,
-                         resp.elapsed.total_seconds() * 1000)
+                log.info(
+                    "%s %s -> %s client-request-id=%s %.0f ms",
+                    method,
+                    urlsplit(url).path,
+                    status,
+                    request_id,
+                    resp.elapsed.total_seconds() * 1000,
+                )
             if status == 401 and auth is not None and not refreshed:
                 refreshed = force_refresh = True
                 claims = claims_challenge(resp.headers.get("WWW-Authenticate"))
@@ -157,8 +193,12 @@ class Transport:
             if error_parser is not None:
                 raise error_parser(resp)
             if throttled:
-                raise Throttled(f"{method} {url}: HTTP {status}", status=status, retry_after=retry_after,
-                                client_request_id=request_id)
+                raise Throttled(
+                    f"{method} {url}: HTTP {status}",
+                    status=status,
+                    retry_after=retry_after,
+                    client_request_id=request_id,
+                )
             raise Transient(f"{method} {url}: HTTP {status}", status=status, client_request_id=request_id)
 
     def close(self) -> None:
@@ -179,8 +219,9 @@ def claims_challenge(www_authenticate: str | None) -> str | None:
         return None
     raw = params["claims"]
     try:
-        return base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_" if "-" in raw or "_" in raw else None
-                                ).decode("utf-8")
+        return base64.b64decode(
+            raw + "=" * (-len(raw) % 4), altchars=b"-_" if "-" in raw or "_" in raw else None
+        ).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -227,8 +268,9 @@ class VerifyingHttpClient:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Unreachable(describe_connection_error(exc, url, self.transport.verify)) from None
         if log.isEnabledFor(logging.INFO):
-            log.info("%s %s -> %s %.0f ms", method, urlsplit(url).path, resp.status_code,
-                     resp.elapsed.total_seconds() * 1000)
+            log.info(
+                "%s %s -> %s %.0f ms", method, urlsplit(url).path, resp.status_code, resp.elapsed.total_seconds() * 1000
+            )
         return resp
 
     def get(self, url, params=None, headers=None, **kwargs):

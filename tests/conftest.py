@@ -1,5 +1,6 @@
 """Shared fixtures. The HTTPS server and the per-test ``tenant`` come from our own pytest plugin
 (``hybridsoa.mock.pytest_plugin``); the fixtures here are for domain and Flask-test-client tests."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,11 +21,13 @@ def make_tenant(registry):
     """Factory: create a tenant with a frozen clock (tests move time with ``tenant.advance``). Its mailboxes are
     the uniform seed (every one a synced, licensed remote mailbox) the tests written before the realistic mix
     (issue 18) count on; pass ``options={"mix": "realistic"}`` for the default tenant a user gets."""
+
     def _make(**kwargs):
         kwargs.setdefault("frozen_clock", True)
         kwargs.setdefault("mailboxes", 25)
         kwargs["options"] = {"mix": "uniform", **(kwargs.get("options") or {})}
         return registry.create(**kwargs)
+
     return _make
 
 
@@ -60,10 +63,15 @@ def auth_header():
     ``auth_header(tenant, "exchange", app="automation")`` for app-only,
     ``auth_header(tenant, "graph", user="globaladmin")`` for delegated (the seeded public-client app is used).
     """
+
     def _make(tenant, api: str, *, app: str = "automation", user: str | None = None, scopes=None):
         application = tenant.app_by_name(app)
-        principal = tenant.user_by_upn(f"{user}@{tenant.domain}") if user and "@" not in user else (
-            tenant.user_by_upn(user) if user else None)
+        principal = (
+            tenant.user_by_upn(f"{user}@{tenant.domain}")
+            if user and "@" not in user
+            else (tenant.user_by_upn(user) if user else None)
+        )
         token, _ = issue_access_token(tenant, api, app=application, user=principal, scopes=scopes)
         return {"Authorization": f"Bearer {token}"}
+
     return _make

@@ -25,6 +25,7 @@ What it does, mechanically:
 
 It is idempotent: a second run changes nothing. Nothing is written unless every anchored edit finds its anchor.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ RENAMES = {"mockserver": "hybridsoa.mock", "sdk": "hybridsoa.sdk"}
 SCENARIOS_PACKAGE = "hybridsoa.mock.scenarios"
 #: Makes ``scenarios/`` a regular package: setuptools' editable installs only map folders that have one.
 SCENARIOS_INIT = Path("scenarios/__init__.py")
-SCENARIOS_INIT_TEXT = ('"""The scenarios shipped with the mock (``*.yaml``, package data of\n'
-                       '``hybridsoa.mock.scenarios``); ``hybridsoa-mock scenario list`` lists them."""\n')
+SCENARIOS_INIT_TEXT = (
+    '"""The scenarios shipped with the mock (``*.yaml``, package data of\n'
+    '``hybridsoa.mock.scenarios``); ``hybridsoa-mock scenario list`` lists them."""\n'
+)
 KEEP_MARKER = "rename-packages: keep"
 #: In a file's first lines: leave the whole file alone (the script's own test cases name the old packages).
 KEEP_FILE_MARKER = "rename-packages: keep-file"
@@ -72,8 +75,9 @@ def rewrite_line(line: str) -> str:
     line = _IMPORT.sub(lambda m: f"{m.group(1)}import {RENAMES[m.group(2)]}", line)
     line = _IMPORT_LIST.sub(lambda m: f"{m.group(1)}{RENAMES[m.group(2)]}", line)
     line = _DASH_M.sub(lambda m: f"{m.group(1)}{RENAMES[m.group(2)]}", line)
-    line = _DASH_M_ARGV.sub(lambda m: f"{m.group(1)}-m{m.group(1)}{m.group(2)}{m.group(3)}{RENAMES[m.group(4)]}"
-                                      f"{m.group(3)}", line)
+    line = _DASH_M_ARGV.sub(
+        lambda m: f"{m.group(1)}-m{m.group(1)}{m.group(2)}{m.group(3)}{RENAMES[m.group(4)]}{m.group(3)}", line
+    )
     return _CALL_ARG.sub(lambda m: f"{m.group(1)}({m.group(2)}{RENAMES[m.group(3)]}{m.group(2)}", line)
 
 
@@ -99,8 +103,13 @@ class AnchorMissing(Exception):
 
 def _replace_once(text: str, pattern: str, replacement: str, where: str, flags: int = re.M | re.S) -> str:
     """``text`` with the one match of ``pattern`` replaced by ``replacement`` (literal text, ``{1}`` = group 1)."""
-    new, count = re.subn(pattern, lambda m: replacement.replace("{1}", m.group(1) or "") if m.groups() else replacement,
-                         text, count=1, flags=flags)
+    new, count = re.subn(
+        pattern,
+        lambda m: replacement.replace("{1}", m.group(1) or "") if m.groups() else replacement,
+        text,
+        count=1,
+        flags=flags,
+    )
     if count != 1:
         raise AnchorMissing(f"{where}: no match for {pattern!r}")
     return new
@@ -127,8 +136,12 @@ def edit_pyproject(text: str, root: Path) -> str:
     are renamed by :func:`rewrite_text` before this runs."""
     if "[tool.setuptools.package-dir]" in text:
         # Already applied: refresh only the package list (new subpackages since the first run).
-        return _replace_once(text, r"^(\[tool\.setuptools\]\n(?:#[^\n]*\n)*packages = )\[.*?\n\]",
-                             "{1}" + _toml_list(packages(root)), "pyproject [tool.setuptools] packages")
+        return _replace_once(
+            text,
+            r"^(\[tool\.setuptools\]\n(?:#[^\n]*\n)*packages = )\[.*?\n\]",
+            "{1}" + _toml_list(packages(root)),
+            "pyproject [tool.setuptools] packages",
+        )
     setuptools = (
         "[tool.setuptools]\n"
         "# The folders keep their short names; installed, they are hybridsoa.mock and hybridsoa.sdk (no top-level\n"
@@ -146,36 +159,43 @@ def edit_pyproject(text: str, root: Path) -> str:
     return _replace_once(
         text,
         r"^\[tool\.setuptools\.packages\.find\]\n.*?\n\[tool\.setuptools\.package-data\]\n[^\n]*\n",
-        setuptools, "pyproject [tool.setuptools.packages.find] + [tool.setuptools.package-data]")
+        setuptools,
+        "pyproject [tool.setuptools.packages.find] + [tool.setuptools.package-data]",
+    )
 
 
 def edit_scenario_tenant(text: str) -> str:
     """The shipped scenarios are package data (``hybridsoa.mock.scenarios``), not a folder two levels up."""
     if f'files("{SCENARIOS_PACKAGE}")' in text:
         return text
-    text = _replace_once(text, r"^from pathlib import Path\n",
-                         "from importlib.resources import files\nfrom pathlib import Path\n",
-                         "scenario_tenant.py: imports")
+    text = _replace_once(
+        text,
+        r"^from pathlib import Path\n",
+        "from importlib.resources import files\nfrom pathlib import Path\n",
+        "scenario_tenant.py: imports",
+    )
     return _replace_once(
         text,
         r"^#: Where scenario files are looked up[^\n]*\nSCENARIO_DIRS = \[[^\n]*parents\[2\][^\n]*\]\n",
         "#: Where scenario files are looked up, in order: the ones shipped with the package (package data of\n"
         f"#: ``{SCENARIOS_PACKAGE}``, the repository's ``scenarios/`` in an editable install), then the cwd's.\n"
         f'SCENARIO_DIRS = [Path(str(files("{SCENARIOS_PACKAGE}"))), Path.cwd() / "scenarios"]\n',
-        "scenario_tenant.py: SCENARIO_DIRS")
+        "scenario_tenant.py: SCENARIO_DIRS",
+    )
 
 
 def edit_architecture_doc(text: str) -> str:
     """docs/architecture.md: one sentence under the house saying what the folders are called once installed
     (optional: if the house's last line moved, the sentence is left out and a warning printed)."""
-    sentence = ("Installed, the two folders are the packages `hybridsoa.mock` and `hybridsoa.sdk` (setuptools'\n"
-                "`package-dir` in `pyproject.toml`); the shipped scenarios are the package data of\n"
-                "`hybridsoa.mock.scenarios`. No module named `mockserver` or `sdk` is installed.\n")
+    sentence = (
+        "Installed, the two folders are the packages `hybridsoa.mock` and `hybridsoa.sdk` (setuptools'\n"
+        "`package-dir` in `pyproject.toml`); the shipped scenarios are the package data of\n"
+        "`hybridsoa.mock.scenarios`. No module named `mockserver` or `sdk` is installed.\n"
+    )
     if sentence in text:
         return text
     try:
-        return _replace_once(text, r"^(sdk/ +the SDK and CLI[^\n]*\n```\n)", "{1}\n" + sentence,
-                             "docs/architecture.md")
+        return _replace_once(text, r"^(sdk/ +the SDK and CLI[^\n]*\n```\n)", "{1}\n" + sentence, "docs/architecture.md")
     except AnchorMissing as exc:
         print(f"rename_packages: warning: {exc}; add the installed names to the page by hand", file=sys.stderr)
         return text
@@ -183,8 +203,7 @@ def edit_architecture_doc(text: str) -> str:
 
 def edit_wheel_test(text: str) -> str:
     """The wheel test's guard (skip while the packages are not renamed yet) goes: from now on it always runs."""
-    return re.sub(r"^# rename-packages: guard-start\n.*?^# rename-packages: guard-end\n", "", text,
-                  flags=re.M | re.S)
+    return re.sub(r"^# rename-packages: guard-start\n.*?^# rename-packages: guard-end\n", "", text, flags=re.M | re.S)
 
 
 ANCHORED = {
@@ -256,8 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: rewrite the tree (or, with ``--check``, list what would change)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when files would change")
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1],
-                        help="repository root (default: this script's repository)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="repository root (default: this script's repository)",
+    )
     args = parser.parse_args(argv)
     try:
         changes = plan(args.root)

@@ -1,4 +1,5 @@
 """Helpers every blueprint shares: the registry, tenant lookup from the URL, bearer-token extraction."""
+
 from __future__ import annotations
 
 from flask import current_app, request

@@ -5,6 +5,7 @@ changes nothing), the request journal, and the durable flush that runs before th
 :func:`begin` takes the lock of the tenant a request names (``tenant_hold.py``); everything after it (the route,
 the domain, :func:`finish`) runs under it until :func:`release`. Flask calls these hooks for every route; the Exchange
 pipeline (``exchange/endpoints.py``) calls them itself for InvokeCommand and ``$batch``, which never enter Flask."""
+
 from __future__ import annotations
 
 import functools
@@ -31,22 +32,37 @@ _IDENTITY = re.compile(r"^/([^/_][^/]*)/(oauth2|v2\.0|discovery|\.well-known)(/.
 _CONTROL = re.compile(r"^/_mock/tenants/([^/]+)(/.*)?$")
 
 #: Exchange error codes per status, for injected faults (the OData error envelope of wire-formats 1.5).
-_EXO_FAULT = {429: ("TooManyRequests", "Microsoft.Exchange.Admin.OData.Core.ThrottlingException",
-                    "The request was throttled. Retry after the time in the Retry-After header."),
-              500: ("InternalServerError", "Microsoft.Exchange.Data.Storage.TransientException",
-                    "An internal server error occurred. The operation failed; try again later."),
-              502: ("BadGateway", "Microsoft.Exchange.Admin.OData.Core.ProxyException",
-                    "The backend server returned an invalid response."),
-              503: ("ServiceUnavailable", "Microsoft.Exchange.Data.Storage.ServerUnavailableException",
-                    "The service is temporarily unavailable. Try again later."),
-              504: ("GatewayTimeout", "System.TimeoutException",
-                    "The operation has timed out.")}
+_EXO_FAULT = {
+    429: (
+        "TooManyRequests",
+        "Microsoft.Exchange.Admin.OData.Core.ThrottlingException",
+        "The request was throttled. Retry after the time in the Retry-After header.",
+    ),
+    500: (
+        "InternalServerError",
+        "Microsoft.Exchange.Data.Storage.TransientException",
+        "An internal server error occurred. The operation failed; try again later.",
+    ),
+    502: (
+        "BadGateway",
+        "Microsoft.Exchange.Admin.OData.Core.ProxyException",
+        "The backend server returned an invalid response.",
+    ),
+    503: (
+        "ServiceUnavailable",
+        "Microsoft.Exchange.Data.Storage.ServerUnavailableException",
+        "The service is temporarily unavailable. Try again later.",
+    ),
+    504: ("GatewayTimeout", "System.TimeoutException", "The operation has timed out."),
+}
 #: Graph error codes per status (learn.microsoft.com/graph/errors; 502/504 codes are low confidence).
-_GRAPH_FAULT = {429: ("TooManyRequests", "Too many requests. Retry after the time in the Retry-After header."),
-                500: ("generalException", "An unspecified error has occurred."),
-                502: ("badGateway", "The gateway received an invalid response from the backend service."),
-                503: ("serviceNotAvailable", "The service is temporarily unavailable. Try again later."),
-                504: ("gatewayTimeout", "The backend service did not respond in time.")}
+_GRAPH_FAULT = {
+    429: ("TooManyRequests", "Too many requests. Retry after the time in the Retry-After header."),
+    500: ("generalException", "An unspecified error has occurred."),
+    502: ("badGateway", "The gateway received an invalid response from the backend service."),
+    503: ("serviceNotAvailable", "The service is temporarily unavailable. Try again later."),
+    504: ("gatewayTimeout", "The backend service did not respond in time."),
+}
 
 
 @dataclass(slots=True)
@@ -96,8 +112,9 @@ def classify(req) -> RequestFacts | None:
         return facts
     m = _IDENTITY.match(path)
     if m and m.group(1).lower() not in ("common", "organizations", "consumers", "adminapi"):
-        facts = RequestFacts(api="identity", tenant_key=m.group(1), path=path,
-                             sub_path="/" + m.group(2) + (m.group(3) or ""))
+        facts = RequestFacts(
+            api="identity", tenant_key=m.group(1), path=path, sub_path="/" + m.group(2) + (m.group(3) or "")
+        )
         if req.method == "POST":
             form = req.form
             facts.app_id = form.get("client_id") or None
@@ -129,8 +146,11 @@ def _bearer_labels(token: str) -> tuple[str | None, str | None, str | None] | No
     claims = peek_claims(token)
     if claims is None:
         return None
-    return (_text(claims.get("appid")) or _text(claims.get("azp")),
-            _text(claims.get("upn")) or _text(claims.get("unique_name")), _text(claims.get("tid")))
+    return (
+        _text(claims.get("appid")) or _text(claims.get("azp")),
+        _text(claims.get("upn")) or _text(claims.get("unique_name")),
+        _text(claims.get("tid")),
+    )
 
 
 def _text(value) -> str | None:
@@ -171,8 +191,9 @@ def begin(req, registry) -> tuple[RequestState, tuple | None]:
     decision = None
     # Identity faults and buckets apply to the token/device-code POSTs, not to discovery documents.
     if facts.api in ("exchange", "graph") or (facts.api == "identity" and req.method == "POST"):
-        decision = tenant.faults.check(facts.api, method=req.method, path=facts.sub_path,
-                                       cmdlet=facts.cmdlet, app_id=facts.app_id, user=facts.user)
+        decision = tenant.faults.check(
+            facts.api, method=req.method, path=facts.sub_path, cmdlet=facts.cmdlet, app_id=facts.app_id, user=facts.user
+        )
     state.decision = decision
     if decision is not None and decision.latency_ms:
         tenant_hold.sleep_unlocked(tenant, decision.latency_ms / 1000.0)
@@ -241,10 +262,18 @@ class DurableAck:
                 logging.getLogger("hybridsoa").error("durable commit failed: %s", exc)
                 if hasattr(body, "close"):
                     body.close()
-                data = json.dumps({"error": {"code": "InternalServerError", "message": "The mock could not "
-                                             f"store the change durably ({type(exc).__name__})."}}).encode()
-                start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json"),
-                                                             ("Content-Length", str(len(data)))])
+                data = json.dumps(
+                    {
+                        "error": {
+                            "code": "InternalServerError",
+                            "message": f"The mock could not store the change durably ({type(exc).__name__}).",
+                        }
+                    }
+                ).encode()
+                start_response(
+                    "500 INTERNAL SERVER ERROR",
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+                )
                 return [data]
         start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
         return body
@@ -294,8 +323,12 @@ def _teardown(_exc=None) -> None:
 def _journal_entry(facts: RequestFacts, tenant: Tenant, status: int, decision, req, state) -> dict:
     entry = {
         "time": state.time if state.time is not None else tenant.clock.now(),
-        "api": facts.api, "method": req.method, "path": facts.path,
-        "cmdlet": facts.cmdlet, "parameters": facts.parameters, "query": facts.query or None,
+        "api": facts.api,
+        "method": req.method,
+        "path": facts.path,
+        "cmdlet": facts.cmdlet,
+        "parameters": facts.parameters,
+        "query": facts.query or None,
         "caller": _journal_caller(facts.app_id, facts.user),
         "clientRequestId": req.environ.get("HTTP_CLIENT_REQUEST_ID"),
         "status": status,
@@ -343,10 +376,17 @@ def rejection_parts(facts: RequestFacts, tenant: Tenant, decision, environ: dict
         body = exchange_error(status, decision.message)
     elif facts.api == "graph":
         code, text = _GRAPH_FAULT.get(status, _GRAPH_FAULT[500])
-        body = {"error": {"code": code, "message": decision.message or text,
-                          "innerError": {"date": iso(tenant.clock.now()).rstrip("Z"), "request-id": request_id,
-                                         "client-request-id": request_id if client_request_id is None
-                                                              else client_request_id}}}
+        body = {
+            "error": {
+                "code": code,
+                "message": decision.message or text,
+                "innerError": {
+                    "date": iso(tenant.clock.now()).rstrip("Z"),
+                    "request-id": request_id,
+                    "client-request-id": request_id if client_request_id is None else client_request_id,
+                },
+            }
+        }
     else:
         body = identity_error(tenant, status, facts, request_id, decision.message, client_request_id)
     headers = {}
@@ -358,29 +398,40 @@ def rejection_parts(facts: RequestFacts, tenant: Tenant, decision, environ: dict
     return status, body, headers
 
 
-def _unauthenticated_parts(facts: RequestFacts, tenant: Tenant, decision, request_id: str,
-                           client_request_id: str | None) -> tuple[int, dict | None, dict]:
+def _unauthenticated_parts(
+    facts: RequestFacts, tenant: Tenant, decision, request_id: str, client_request_id: str | None
+) -> tuple[int, dict | None, dict]:
     """An injected 401 exactly as the API renders a refused token: Exchange with an empty body and its
     ``WWW-Authenticate``/``x-ms-diagnostics``; Graph with InvalidAuthenticationToken. A rule with
     ``claimsChallenge`` sends the continuous-access-evaluation challenge (new token issued from now on)."""
     from ..domain.entra.tokens import CAE_REVOKED_MESSAGE, claims_challenge
     from ..domain.errors import Unauthenticated
+
     if decision.claims_challenge:
-        exc = Unauthenticated(decision.message or CAE_REVOKED_MESSAGE, reason="revoked",
-                              claims=claims_challenge(int(tenant.clock.now())))
+        exc = Unauthenticated(
+            decision.message or CAE_REVOKED_MESSAGE, reason="revoked", claims=claims_challenge(int(tenant.clock.now()))
+        )
     else:
-        exc = Unauthenticated(decision.message or "Lifetime validation failed, the token is expired.",
-                              reason="expired")
+        exc = Unauthenticated(decision.message or "Lifetime validation failed, the token is expired.", reason="expired")
     if facts.api == "exchange":
         from .exchange.errors import error_parts
+
         status, body, headers = error_parts(exc)
     else:
         from .entra.graph.errors import www_authenticate
+
         status, headers = 401, www_authenticate(exc.details.get("claims"))
-        body = {"error": {"code": "InvalidAuthenticationToken", "message": exc.message,
-                          "innerError": {"date": iso(tenant.clock.now()), "request-id": request_id,
-                                         "client-request-id": request_id if client_request_id is None
-                                                              else client_request_id}}}
+        body = {
+            "error": {
+                "code": "InvalidAuthenticationToken",
+                "message": exc.message,
+                "innerError": {
+                    "date": iso(tenant.clock.now()),
+                    "request-id": request_id,
+                    "client-request-id": request_id if client_request_id is None else client_request_id,
+                },
+            }
+        }
     return status, body, {**headers, "request-id": request_id}
 
 
@@ -388,33 +439,53 @@ def exchange_error(status: int, message: str | None = None) -> dict:
     """Exchange admin API error envelope (error.details carries the ``id|type|text`` triple clients split)."""
     code, exc_type, text = _EXO_FAULT.get(status, _EXO_FAULT[500])
     text = message or text
-    return {"error": {"code": code, "message": "Error executing cmdlet",
-                      "details": [{"code": "Server", "target": "", "message": f"|{exc_type}|{text}"}],
-                      "innererror": {"message": text, "type": exc_type, "stacktrace": ""}},
-            "adminapi.warnings@odata.type": "#Collection(String)", "@adminapi.warnings": []}
+    return {
+        "error": {
+            "code": code,
+            "message": "Error executing cmdlet",
+            "details": [{"code": "Server", "target": "", "message": f"|{exc_type}|{text}"}],
+            "innererror": {"message": text, "type": exc_type, "stacktrace": ""},
+        },
+        "adminapi.warnings@odata.type": "#Collection(String)",
+        "@adminapi.warnings": [],
+    }
 
 
-def identity_error(tenant: Tenant, status: int, facts: RequestFacts, trace_id: str,
-                   message: str | None = None, client_request_id: str | None = None) -> dict:
+def identity_error(
+    tenant: Tenant,
+    status: int,
+    facts: RequestFacts,
+    trace_id: str,
+    message: str | None = None,
+    client_request_id: str | None = None,
+) -> dict:
     """Entra token-endpoint error: AADSTS50196 for throttled user flows, 429 ``temporarily_unavailable`` for
     throttled client credentials, AADSTS90033 (transient error) for injected 5xx."""
     stamp = iso(tenant.clock.now()).replace("T", " ").rstrip("Z")
     if status == 400:
         error, code = "invalid_grant", 50196
-        text = "AADSTS50196: The server terminated an operation because it encountered a loop while processing a request."
+        text = (
+            "AADSTS50196: The server terminated an operation because it encountered a loop while processing a request."
+        )
     elif status == 429:
         error, code = "temporarily_unavailable", 50196
-        text = ("AADSTS50196: The server terminated an operation because it encountered a loop while processing a "
-                "request. The client is sending too many requests; retry after the Retry-After interval.")
+        text = (
+            "AADSTS50196: The server terminated an operation because it encountered a loop while processing a "
+            "request. The client is sending too many requests; retry after the Retry-After interval."
+        )
     else:
         error, code = ("temporarily_unavailable" if status == 503 else "server_error"), 90033
         text = "AADSTS90033: A transient error has occurred. Please try again."
     if message:
         text = f"{text} {message}"
-    return {"error": error, "error_description": f"{text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: "
-                                                 f"{trace_id if client_request_id is None else client_request_id}\r\n"
-                                                 f"Timestamp: {stamp}Z",
-            "error_codes": [code], "timestamp": f"{stamp}Z", "trace_id": trace_id,
-            "correlation_id": trace_id if client_request_id is None else client_request_id,
-            "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
-
+    return {
+        "error": error,
+        "error_description": f"{text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: "
+        f"{trace_id if client_request_id is None else client_request_id}\r\n"
+        f"Timestamp: {stamp}Z",
+        "error_codes": [code],
+        "timestamp": f"{stamp}Z",
+        "trace_id": trace_id,
+        "correlation_id": trace_id if client_request_id is None else client_request_id,
+        "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+    }

@@ -1,6 +1,7 @@
 """The tenant locks a request holds: taken in one place (:func:`hold`, which ``middleware.begin`` calls for the
 tenant a request names) and let go in one place (:func:`release_all`, at the end of the request). Everything in
 between (the route, the domain, the journal, the durable flush) runs under them and takes no lock itself."""
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """The tenant audit log: one record per state-changing (or attempted) operation, with what really changed.
 It is what lets a test tell the preview-era silent failure (succeeded, changed nothing) from a success."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,14 +49,24 @@ class AuditLog:
             del self.dirty[: len(self.dirty) - self.limit]
         return record
 
-    def query(self, *, api: str | None = None, operation: str | None = None, target: str | None = None,
-              since: float | None = None, limit: int | None = None) -> list[AuditRecord]:
+    def query(
+        self,
+        *,
+        api: str | None = None,
+        operation: str | None = None,
+        target: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
         """Records matching every given filter, oldest first (``limit`` keeps the newest N)."""
-        out = [r for r in self.records
-               if (api is None or r.api == api)
-               and (operation is None or r.operation.lower() == operation.lower())
-               and (target is None or r.target == target)
-               and (since is None or r.time >= since)]
+        out = [
+            r
+            for r in self.records
+            if (api is None or r.api == api)
+            and (operation is None or r.operation.lower() == operation.lower())
+            and (target is None or r.target == target)
+            and (since is None or r.time >= since)
+        ]
         return out[-limit:] if limit else out
 
     def to_list(self) -> list[dict]:

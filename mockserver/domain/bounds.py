@@ -2,6 +2,7 @@
 much of a client's value is echoed back. Each wire layer refuses what is over a limit in its own service's
 400 shape (docs/fidelity.md, "Hostile input"), so no input reaches a recursion limit, an unbounded regex or a
 header too long for the client to read."""
+
 from __future__ import annotations
 
 import json

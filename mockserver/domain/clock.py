@@ -1,5 +1,6 @@
 """Per-tenant clock: real time plus an offset (optionally frozen or sped up), and the timer loop that runs
 whatever comes due (Entra Connect cycles, write-back, forward sync, purges) in time order."""
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,14 @@ class Timer(Protocol):
 class TenantClock:
     """A tenant's clock: ``now()`` is real time scaled by ``speed`` plus an offset, or frozen."""
 
-    def __init__(self, start: float | None = None, *, frozen: bool = False, speed: float = 1.0,
-                 real: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        start: float | None = None,
+        *,
+        frozen: bool = False,
+        speed: float = 1.0,
+        real: Callable[[], float] = time.time,
+    ):
         self._real = real
         self.frozen = frozen
         self.speed = speed

@@ -1,4 +1,5 @@
 """The domain's one typed error hierarchy; each wire layer renders it into its real shape in one place."""
+
 from __future__ import annotations
 
 
@@ -53,10 +54,16 @@ class CmdletNotRecognized(DomainError):
     kind = "CmdletNotRecognized"
 
     def __init__(self, cmdlet: str, message: str | None = None, **details):
-        super().__init__(message or (
-            f"The term '{cmdlet}' is not recognized as a name of a cmdlet, function, script file, or executable "
-            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
-            "and try again."), cmdlet=cmdlet, **details)
+        super().__init__(
+            message
+            or (
+                f"The term '{cmdlet}' is not recognized as a name of a cmdlet, function, script file, or executable "
+                "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+                "and try again."
+            ),
+            cmdlet=cmdlet,
+            **details,
+        )
         self.cmdlet = cmdlet
 
 

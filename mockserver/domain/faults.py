@@ -3,6 +3,7 @@ plugins: token buckets per (api, calling app) and fault rules (fixed status, pro
 
 Pure domain code: it decides, the wire layer renders. Time is the tenant clock (a frozen clock never refills a
 bucket until a test advances it), and every random draw is derived from the tenant seed and the rule id."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -49,21 +50,46 @@ class FaultRule:
 
     def to_dict(self) -> dict:
         """Control-plane / snapshot form (camelCase, like the rest of /_mock)."""
-        return {"id": self.id, "api": self.api, "cmdlet": self.cmdlet, "path": self.path, "method": self.method,
-                "app": self.app, "user": self.user, "status": self.status, "probability": self.probability,
-                "latencyMs": self.latency_ms, "count": self.count, "retryAfter": self.retry_after,
-                "message": self.message, "claimsChallenge": self.claims_challenge, "evaluated": self.evaluated,
-                "hits": self.hits}
+        return {
+            "id": self.id,
+            "api": self.api,
+            "cmdlet": self.cmdlet,
+            "path": self.path,
+            "method": self.method,
+            "app": self.app,
+            "user": self.user,
+            "status": self.status,
+            "probability": self.probability,
+            "latencyMs": self.latency_ms,
+            "count": self.count,
+            "retryAfter": self.retry_after,
+            "message": self.message,
+            "claimsChallenge": self.claims_challenge,
+            "evaluated": self.evaluated,
+            "hits": self.hits,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> FaultRule:
         """Rebuild from :meth:`to_dict` output."""
-        return cls(id=data["id"], api=data.get("api") or "*", cmdlet=data.get("cmdlet"), path=data.get("path"),
-                   method=data.get("method"), app=data.get("app"), user=data.get("user"),
-                   status=data.get("status"), probability=data.get("probability", 1.0),
-                   latency_ms=data.get("latencyMs"), count=data.get("count"), retry_after=data.get("retryAfter"),
-                   message=data.get("message"), claims_challenge=bool(data.get("claimsChallenge")),
-                   evaluated=data.get("evaluated", 0), hits=data.get("hits", 0))
+        return cls(
+            id=data["id"],
+            api=data.get("api") or "*",
+            cmdlet=data.get("cmdlet"),
+            path=data.get("path"),
+            method=data.get("method"),
+            app=data.get("app"),
+            user=data.get("user"),
+            status=data.get("status"),
+            probability=data.get("probability", 1.0),
+            latency_ms=data.get("latencyMs"),
+            count=data.get("count"),
+            retry_after=data.get("retryAfter"),
+            message=data.get("message"),
+            claims_challenge=bool(data.get("claimsChallenge")),
+            evaluated=data.get("evaluated", 0),
+            hits=data.get("hits", 0),
+        )
 
 
 @dataclass
@@ -128,8 +154,11 @@ class FaultState:
         if status is not None and status not in FAULT_STATUSES:
             raise InvalidArgument(f"status must be one of {', '.join(map(str, FAULT_STATUSES))}.")
         if latency is not None:
-            if (not isinstance(latency, list) or len(latency) not in (1, 2)
-                    or not all(isinstance(x, int) and 0 <= x <= 120_000 for x in latency)):
+            if (
+                not isinstance(latency, list)
+                or len(latency) not in (1, 2)
+                or not all(isinstance(x, int) and 0 <= x <= 120_000 for x in latency)
+            ):
                 raise InvalidArgument("latencyMs must be [min, max] in milliseconds (0 to 120000).")
             latency = [latency[0], latency[-1]]
             if latency[0] > latency[1]:
@@ -149,11 +178,22 @@ class FaultState:
         if status == 401 and api not in ("exchange", "graph"):
             # A resource refuses a token with 401; the token endpoint's own refusals are Entra errors, not faults.
             raise InvalidArgument("status 401 needs api exchange or graph.")
-        rule = FaultRule(id=f"fault-{self._next_id}", api=api, cmdlet=spec.get("cmdlet"), path=spec.get("path"),
-                         method=(spec.get("method") or None) and spec["method"].upper(), app=spec.get("app"),
-                         user=spec.get("user"), status=status, probability=float(probability),
-                         latency_ms=latency, count=spec.get("count"), retry_after=spec.get("retryAfter"),
-                         message=spec.get("message"), claims_challenge=challenge)
+        rule = FaultRule(
+            id=f"fault-{self._next_id}",
+            api=api,
+            cmdlet=spec.get("cmdlet"),
+            path=spec.get("path"),
+            method=(spec.get("method") or None) and spec["method"].upper(),
+            app=spec.get("app"),
+            user=spec.get("user"),
+            status=status,
+            probability=float(probability),
+            latency_ms=latency,
+            count=spec.get("count"),
+            retry_after=spec.get("retryAfter"),
+            message=spec.get("message"),
+            claims_challenge=challenge,
+        )
         self._next_id += 1
         self.rules.append(rule)
         return rule
@@ -179,7 +219,7 @@ class FaultState:
 
     def clear_throttle(self, api: str | None = None) -> None:
         """Turn throttling off for one api (or all)."""
-        for name in ([api.lower()] if api else list(self.throttling)):
+        for name in [api.lower()] if api else list(self.throttling):
             self.throttling.pop(name, None)
             self.buckets = {k: b for k, b in self.buckets.items() if not k.startswith(name + "|")}
 
@@ -190,8 +230,16 @@ class FaultState:
         self.buckets.clear()
 
     # -------------------------------------------------------------- decision
-    def check(self, api: str, *, method: str = "POST", path: str = "", cmdlet: str | None = None,
-              app_id: str | None = None, user: str | None = None) -> FaultDecision | None:
+    def check(
+        self,
+        api: str,
+        *,
+        method: str = "POST",
+        path: str = "",
+        cmdlet: str | None = None,
+        app_id: str | None = None,
+        user: str | None = None,
+    ) -> FaultDecision | None:
         """Decide what happens to one request (call under the tenant lock, before dispatch). Throttling is
         evaluated first: a throttled request spends no fault-rule count. None means: let it through untouched."""
         if not self.throttling and not self.rules:  # the usual case: nothing configured
@@ -222,15 +270,20 @@ class FaultState:
             bucket.tokens -= 1.0
             return FaultDecision(kind="ok", rate_headers=self._rate_headers(policy, bucket, now))
         wait = math.ceil((1.0 - bucket.tokens) / policy.rate)
-        return FaultDecision(kind="throttle", status=429, retry_after=max(1, wait),
-                             rate_headers=self._rate_headers(policy, bucket, now))
+        return FaultDecision(
+            kind="throttle", status=429, retry_after=max(1, wait), rate_headers=self._rate_headers(policy, bucket, now)
+        )
 
     @staticmethod
     def _rate_headers(policy: ThrottlePolicy, bucket: Bucket, now: float) -> dict:
         from .clock import iso
+
         full_in = (policy.burst - bucket.tokens) / policy.rate
-        return {"Rate-Limit-Limit": str(policy.burst), "Rate-Limit-Remaining": str(int(bucket.tokens)),
-                "Rate-Limit-Reset": iso(now + math.ceil(full_in)).rstrip("Z") + ".000Z"}
+        return {
+            "Rate-Limit-Limit": str(policy.burst),
+            "Rate-Limit-Remaining": str(int(bucket.tokens)),
+            "Rate-Limit-Reset": iso(now + math.ceil(full_in)).rstrip("Z") + ".000Z",
+        }
 
     def _apply_rules(self, api, *, method, path, cmdlet, app_id, user) -> FaultDecision | None:
         latency = 0
@@ -259,8 +312,15 @@ class FaultState:
         retry = chosen.retry_after
         if retry is None and chosen.status in (429, 503):
             retry = DEFAULT_RETRY_AFTER
-        return FaultDecision(kind="fault", status=chosen.status, retry_after=retry, latency_ms=latency,
-                             rule_id=chosen.id, message=chosen.message, claims_challenge=chosen.claims_challenge)
+        return FaultDecision(
+            kind="fault",
+            status=chosen.status,
+            retry_after=retry,
+            latency_ms=latency,
+            rule_id=chosen.id,
+            message=chosen.message,
+            claims_challenge=chosen.claims_challenge,
+        )
 
     def _matches(self, rule: FaultRule, api, method, path, cmdlet, app_id, user) -> bool:
         if rule.api not in ("*", api):
@@ -281,21 +341,26 @@ class FaultState:
     # ------------------------------------------------------------ snapshots
     def to_dict(self) -> dict:
         """Serializable state (rules with their counters, throttle policies, bucket levels)."""
-        return {"rules": [r.to_dict() for r in self.rules],
-                "throttling": {k: p.to_dict() for k, p in self.throttling.items()},
-                "buckets": {k: [b.tokens, b.stamp] for k, b in self.buckets.items()},
-                "nextId": self._next_id}
+        return {
+            "rules": [r.to_dict() for r in self.rules],
+            "throttling": {k: p.to_dict() for k, p in self.throttling.items()},
+            "buckets": {k: [b.tokens, b.stamp] for k, b in self.buckets.items()},
+            "nextId": self._next_id,
+        }
 
     def load(self, data: dict) -> None:
         """Restore from :meth:`to_dict` output."""
         self.rules = [FaultRule.from_dict(r) for r in data.get("rules", [])]
-        self.throttling = {k: ThrottlePolicy(api=p["api"], rate=p["rate"], burst=p["burst"])
-                           for k, p in data.get("throttling", {}).items()}
+        self.throttling = {
+            k: ThrottlePolicy(api=p["api"], rate=p["rate"], burst=p["burst"])
+            for k, p in data.get("throttling", {}).items()
+        }
         self.buckets = {k: Bucket(tokens=v[0], stamp=v[1]) for k, v in data.get("buckets", {}).items()}
         self._next_id = data.get("nextId", len(self.rules) + 1)
 
     def describe(self) -> dict:
         """``GET /_mock/tenants/{t}/faults``."""
-        return {"rules": [r.to_dict() for r in self.rules],
-                "throttling": {api: (self.throttling[api].to_dict() if api in self.throttling else None)
-                               for api in APIS}}
+        return {
+            "rules": [r.to_dict() for r in self.rules],
+            "throttling": {api: (self.throttling[api].to_dict() if api in self.throttling else None) for api in APIS},
+        }

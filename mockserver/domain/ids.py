@@ -1,4 +1,5 @@
 """Deterministic identifiers: every GUID and random choice a tenant makes comes from its seeded RNG."""
+
 from __future__ import annotations
 
 import random
@@ -7,7 +8,7 @@ import uuid
 #: Namespace for tenant ids derived from a name and a seed (uuid5), so a tenant recreated with the
 #: same name and seed gets the same id.
 TENANT_NAMESPACE = uuid.UUID("6f1c7c1e-4d1a-4e0a-9a7e-2c3b5b8f0a11")
-_CLEAR_VERSION_VARIANT = ~((0xc000 << 48) | (0xf000 << 64))
+_CLEAR_VERSION_VARIANT = ~((0xC000 << 48) | (0xF000 << 64))
 _SET_VERSION_VARIANT = (0x8000 << 48) | (4 << 76)
 
 

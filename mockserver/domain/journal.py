@@ -1,5 +1,6 @@
 """The request journal: every request to a tenant with secrets redacted, kept in a bounded ring buffer and
 queried with filters and counts (WireMock's ``/__admin/requests``, per tenant)."""
+
 from __future__ import annotations
 
 import collections
@@ -8,8 +9,11 @@ import re
 from collections.abc import Iterable
 
 #: Parameter / form field names whose values never reach the journal (matched case-insensitively, in part).
-SECRET_NAME = re.compile(r"(password|secret|assertion|token|authorization|credential|privatekey|code_verifier|"
-                         r"^code$|device_code)", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"(password|secret|assertion|token|authorization|credential|privatekey|code_verifier|"
+    r"^code$|device_code)",
+    re.IGNORECASE,
+)
 REDACTED = "***"
 MAX_VALUE_CHARS = 2048
 
@@ -40,8 +44,10 @@ def redact(value, _depth: int = 0):
     if isinstance(value, dict):
         if _depth == 0 and _is_clean(value):
             return value
-        return {k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else redact(v, _depth + 1))
-                for k, v in value.items()}
+        return {
+            k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else redact(v, _depth + 1))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v, _depth + 1) for v in value[:200]]
     if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
@@ -98,7 +104,7 @@ class RequestJournal:
 
     def load(self, entries: list[dict]) -> None:
         """Put back entries the durable store kept (oldest first), numbering on from the last one."""
-        self.entries.extend(entries[-self.limit:])
+        self.entries.extend(entries[-self.limit :])
         if entries:
             self._seq = max(self._seq, max(int(e.get("seq", 0)) for e in entries))
 
@@ -116,17 +122,28 @@ class RequestJournal:
         self.cleared = self.track
         return n
 
-    def query(self, *, api: str | None = None, cmdlet: str | None = None, status: str | None = None,
-              since: float | None = None, method: str | None = None, path: str | None = None,
-              limit: int | None = None) -> list[dict]:
+    def query(
+        self,
+        *,
+        api: str | None = None,
+        cmdlet: str | None = None,
+        status: str | None = None,
+        since: float | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
         """Entries matching every given filter, oldest first (``limit`` keeps the newest N)."""
-        out = [e for e in self.entries
-               if (api is None or e.get("api") == api)
-               and (cmdlet is None or (e.get("cmdlet") or "").lower() == cmdlet.lower())
-               and (status is None or _status_matches(status, e.get("status", 0)))
-               and (since is None or e.get("time", 0) >= since)
-               and (method is None or e.get("method", "").upper() == method.upper())
-               and (path is None or path.lower() in e.get("path", "").lower())]
+        out = [
+            e
+            for e in self.entries
+            if (api is None or e.get("api") == api)
+            and (cmdlet is None or (e.get("cmdlet") or "").lower() == cmdlet.lower())
+            and (status is None or _status_matches(status, e.get("status", 0)))
+            and (since is None or e.get("time", 0) >= since)
+            and (method is None or e.get("method", "").upper() == method.upper())
+            and (path is None or path.lower() in e.get("path", "").lower())
+        ]
         return out[-limit:] if limit else out
 
     @staticmethod

@@ -1,5 +1,6 @@
 """Memory handling for big tenants: the cyclic garbage collector is paused while hundreds of thousands of
 long-lived objects are built (seeding, Initial cycles, index builds), where its passes only cost time."""
+
 from __future__ import annotations
 
 import gc

@@ -4,6 +4,7 @@ per-attribute comparison of a mailbox's Exchange values with its on-premises AD 
 Pure Python over a tenant's collections; callers hold ``tenant.lock``. Nothing here scans all AD users per row:
 the join goes mailbox → Entra user (by id) → AD user (by sAMAccountName, confirmed by the source anchor), and an
 anchor index is only built, once per AD change, when that direct lookup misses."""
+
 from __future__ import annotations
 
 import weakref
@@ -64,14 +65,23 @@ class _Counts:
         #: owner id -> mailbox guid (a set only for the rare owner with several recipients: memory at 100,000)
         self.by_owner: dict[str, object] = {}
         self.by_type: dict[str, int] = dict.fromkeys(RECIPIENT_TYPES, 0)
-        self.soa = {"dirSyncedOnPremManaged": 0, "dirSyncedCloudManaged": 0, "cloudOnly": 0,
-                    "cloudOnlyFlagged": 0, "objectSoaCloud": 0}
+        self.soa = {
+            "dirSyncedOnPremManaged": 0,
+            "dirSyncedCloudManaged": 0,
+            "cloudOnly": 0,
+            "cloudOnlyFlagged": 0,
+            "objectSoaCloud": 0,
+        }
         self.live = self.deleted = 0
 
     def stale(self, tenant) -> bool:
         """Whether the tenant's collections were replaced or rewound (snapshot restore) since this was built."""
-        return (self.mailboxes is not tenant.mailboxes or self.users is not tenant.users
-                or tenant.mailboxes.current_seq() < self.mailbox_seq or tenant.users.current_seq() < self.user_seq)
+        return (
+            self.mailboxes is not tenant.mailboxes
+            or self.users is not tenant.users
+            or tenant.mailboxes.current_seq() < self.mailbox_seq
+            or tenant.users.current_seq() < self.user_seq
+        )
 
     def _apply(self, item: tuple, sign: int) -> None:
         deleted, rtd, bucket, object_cloud, _owner = item
@@ -98,8 +108,13 @@ class _Counts:
             bucket = "cloudOnlyFlagged" if mbx.is_exchange_cloud_managed else "cloudOnly"
         owner = mbx.external_directory_object_id or ""
         user = self.users.get(owner) if owner else None
-        item = (mbx.when_soft_deleted is not None, mbx.recipient_type_details, bucket,
-                bool(getattr(user, "is_cloud_managed", False)), owner)
+        item = (
+            mbx.when_soft_deleted is not None,
+            mbx.recipient_type_details,
+            bucket,
+            bool(getattr(user, "is_cloud_managed", False)),
+            owner,
+        )
         self.contrib[guid] = item
         self._link(owner, guid)
         self._apply(item, +1)
@@ -206,17 +221,25 @@ _FILTER_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FILTER_CACHE_SIZE = 8
 
 
-def filter_mailboxes(tenant, *, search: str = "", recipient_type: str | None = None,
-                     dir_synced: bool | None = None, cloud_managed: bool | None = None,
-                     deleted: bool = False) -> list:
+def filter_mailboxes(
+    tenant,
+    *,
+    search: str = "",
+    recipient_type: str | None = None,
+    dir_synced: bool | None = None,
+    cloud_managed: bool | None = None,
+    deleted: bool = False,
+) -> list:
     """Mailboxes matching the Get-Mailbox-like filters, in the collection's (creation) order.
 
     ``search`` is a case-insensitive substring of Name, Alias, DisplayName, UserPrincipalName or
     PrimarySmtpAddress; ``deleted`` selects the soft-deleted container instead of live recipients. Results are
     remembered until the mailboxes change, so paging through one filter scans the tenant once."""
     needle = search.strip().lower()
-    if (not (needle or recipient_type or dir_synced is not None or cloud_managed is not None or deleted)
-            and mailbox_counts(tenant)["softDeleted"] == 0):
+    if (
+        not (needle or recipient_type or dir_synced is not None or cloud_managed is not None or deleted)
+        and mailbox_counts(tenant)["softDeleted"] == 0
+    ):
         return _AllMailboxes(tenant.mailboxes)
     version = (id(tenant.mailboxes), tenant.mailboxes.current_seq(), len(tenant.mailboxes))
     key = (needle, recipient_type, dir_synced, cloud_managed, deleted)
@@ -237,8 +260,10 @@ def filter_mailboxes(tenant, *, search: str = "", recipient_type: str | None = N
             continue
         if cloud_managed is not None and bool(mbx.is_exchange_cloud_managed) != cloud_managed:
             continue
-        if needle and not any(needle in (v or "").lower() for v in (
-                mbx.name, mbx.alias, mbx.display_name, mbx.user_principal_name, mbx.primary_smtp_address)):
+        if needle and not any(
+            needle in (v or "").lower()
+            for v in (mbx.name, mbx.alias, mbx.display_name, mbx.user_principal_name, mbx.primary_smtp_address)
+        ):
             continue
         append(mbx)
     if len(cache[1]) >= _FILTER_CACHE_SIZE:
@@ -336,9 +361,12 @@ def compare(mailbox, ad_user) -> list[Comparison]:
 
 def row_comparisons(comparisons: list[Comparison]) -> list[Comparison]:
     """The subset the mailbox table shows: the main addressing properties plus anything set or drifted."""
-    return [c for c in comparisons
-            if not c.identity and (c.exchange_name in ALWAYS_SHOWN or c.drift
-                                   or (c.is_set and c.exchange_name != "RecipientTypeDetails"))]
+    return [
+        c
+        for c in comparisons
+        if not c.identity
+        and (c.exchange_name in ALWAYS_SHOWN or c.drift or (c.is_set and c.exchange_name != "RecipientTypeDetails"))
+    ]
 
 
 def drift_meaning(mailbox) -> str:

@@ -1,6 +1,7 @@
 """Tenant descriptions from scenario files (``scenarios/*.yaml``, the ``tenant:`` section): seed, profile,
 mailboxes by type, explicit AD users, OUs, sync and org settings. Used by ``POST /_mock/tenants {"scenario"}``
 and by the scenario runner."""
+
 from __future__ import annotations
 
 from importlib.resources import files
@@ -97,6 +98,7 @@ def mailbox_total(desc: dict) -> int:
 def apply_tenant_description(tenant, desc: dict) -> None:
     """Seed a freshly built tenant (identities already present) from a description, then run an Initial cycle."""
     from .seed import default_ous, new_ad_user, seed_onprem
+
     ous = default_ous(tenant)
     tenant.sync.settings.setdefault("ouScope", [ous["Corp"]])
     if "profile" in desc:
@@ -120,9 +122,20 @@ def apply_tenant_description(tenant, desc: dict) -> None:
                     sam = f"{base}{n}"
                 taken.add(sam)
                 display = f"{given} {sn}" if exo_type == "UserMailbox" else f"{exo_type[:-7]} {sn}"
-                ou = ous["Users"] if exo_type == "UserMailbox" else ous["Shared" if exo_type == "SharedMailbox" else "Resources"]
-                new_ad_user(tenant, sam, display=display, given=given if exo_type == "UserMailbox" else None,
-                            sn=sn if exo_type == "UserMailbox" else None, kind=kind, ou=ou)
+                ou = (
+                    ous["Users"]
+                    if exo_type == "UserMailbox"
+                    else ous["Shared" if exo_type == "SharedMailbox" else "Resources"]
+                )
+                new_ad_user(
+                    tenant,
+                    sam,
+                    display=display,
+                    given=given if exo_type == "UserMailbox" else None,
+                    sn=sn if exo_type == "UserMailbox" else None,
+                    kind=kind,
+                    ou=ou,
+                )
     elif boxes:
         seed_onprem(tenant, int(boxes))
     for spec in desc.get("adUsers") or []:
@@ -134,9 +147,18 @@ def apply_tenant_description(tenant, desc: dict) -> None:
         ou_name = spec.pop("ou", None)
         ad_ou = ous.get(ou_name, ou_name) if ou_name else None
         display = spec.pop("displayName", sam)
-        new_ad_user(tenant, sam, display=display, given=spec.pop("givenName", None), sn=spec.pop("sn", None),
-                    kind=EXO_TO_REMOTE_TYPE[exo_type], ou=ad_ou, department=spec.pop("department", None),
-                    title=spec.pop("title", None), extra=spec)
+        new_ad_user(
+            tenant,
+            sam,
+            display=display,
+            given=spec.pop("givenName", None),
+            sn=spec.pop("sn", None),
+            kind=EXO_TO_REMOTE_TYPE[exo_type],
+            ou=ad_ou,
+            department=spec.pop("department", None),
+            title=spec.pop("title", None),
+            extra=spec,
+        )
     sync = dict(desc.get("sync") or {})
     writeback = sync.pop("writeback", None)
     tenant.sync.settings.update(sync)

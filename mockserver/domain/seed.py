@@ -1,5 +1,6 @@
 """Seeding a new tenant: the admin identities every test signs in with, and a faker-generated on-prem AD
 (remote user, shared, room and equipment mailboxes) brought to the cloud by an initial Entra Connect cycle."""
+
 from __future__ import annotations
 
 import sys
@@ -24,10 +25,18 @@ from .onprem.ad import (
 
 #: name -> (app roles, directory roles)
 SEED_APPS = {
-    "automation": (["Exchange.ManageAsApp", "Exchange.ManageAsAppV2", "User.ReadWrite.All", "Directory.Read.All",
-                    "User-OnPremisesSyncBehavior.ReadWrite.All", "RoleManagement.ReadWrite.Directory",
-                    "OnPremDirectorySynchronization.ReadWrite.All"],
-                   [roles.EXCHANGE_ADMINISTRATOR]),
+    "automation": (
+        [
+            "Exchange.ManageAsApp",
+            "Exchange.ManageAsAppV2",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "User-OnPremisesSyncBehavior.ReadWrite.All",
+            "RoleManagement.ReadWrite.Directory",
+            "OnPremDirectorySynchronization.ReadWrite.All",
+        ],
+        [roles.EXCHANGE_ADMINISTRATOR],
+    ),
     "graph-reader": (["User.Read.All"], []),
     "exchange-approle-only": (["Exchange.ManageAsApp"], []),
 }
@@ -43,25 +52,58 @@ SEED_USERS = {
 }
 
 #: AD type code, share of a tenant's mailboxes (every type appears once first, then these ratios).
-TYPE_MIX = ((REMOTE_USER_MAILBOX, 0.80), (REMOTE_SHARED_MAILBOX, 0.10), (REMOTE_ROOM_MAILBOX, 0.06),
-            (REMOTE_EQUIPMENT_MAILBOX, 0.04))
-TYPE_OU = {REMOTE_USER_MAILBOX: "Users", REMOTE_SHARED_MAILBOX: "Shared", REMOTE_ROOM_MAILBOX: "Resources",
-           REMOTE_EQUIPMENT_MAILBOX: "Resources"}
+TYPE_MIX = (
+    (REMOTE_USER_MAILBOX, 0.80),
+    (REMOTE_SHARED_MAILBOX, 0.10),
+    (REMOTE_ROOM_MAILBOX, 0.06),
+    (REMOTE_EQUIPMENT_MAILBOX, 0.04),
+)
+TYPE_OU = {
+    REMOTE_USER_MAILBOX: "Users",
+    REMOTE_SHARED_MAILBOX: "Shared",
+    REMOTE_ROOM_MAILBOX: "Resources",
+    REMOTE_EQUIPMENT_MAILBOX: "Resources",
+}
 #: msExchRecipientDisplayType of remote mailboxes by type (low confidence; see docs/fidelity.md).
-DISPLAY_TYPE = {REMOTE_USER_MAILBOX: -2147483642, REMOTE_SHARED_MAILBOX: -2147483642,
-                REMOTE_ROOM_MAILBOX: -2147481850, REMOTE_EQUIPMENT_MAILBOX: -2147481594}
+DISPLAY_TYPE = {
+    REMOTE_USER_MAILBOX: -2147483642,
+    REMOTE_SHARED_MAILBOX: -2147483642,
+    REMOTE_ROOM_MAILBOX: -2147481850,
+    REMOTE_EQUIPMENT_MAILBOX: -2147481594,
+}
 #: msExchRecipientDisplayType of on-premises mailboxes: ACL-able user mailbox, shared (MailboxUser), room, equipment.
-ONPREM_DISPLAY_TYPE = {ONPREM_USER_MAILBOX: 1073741824, ONPREM_SHARED_MAILBOX: 0, ONPREM_ROOM_MAILBOX: 7,
-                       ONPREM_EQUIPMENT_MAILBOX: 8}
+ONPREM_DISPLAY_TYPE = {
+    ONPREM_USER_MAILBOX: 1073741824,
+    ONPREM_SHARED_MAILBOX: 0,
+    ONPREM_ROOM_MAILBOX: 7,
+    ONPREM_EQUIPMENT_MAILBOX: 8,
+}
 #: msExchRemoteRecipientType of migrated remote mailboxes: Migrated (4), plus Room (32), Equipment (64), Shared (96).
-REMOTE_RECIPIENT_TYPE = {REMOTE_USER_MAILBOX: 4, REMOTE_ROOM_MAILBOX: 36, REMOTE_EQUIPMENT_MAILBOX: 68,
-                         REMOTE_SHARED_MAILBOX: 100}
+REMOTE_RECIPIENT_TYPE = {
+    REMOTE_USER_MAILBOX: 4,
+    REMOTE_ROOM_MAILBOX: 36,
+    REMOTE_EQUIPMENT_MAILBOX: 68,
+    REMOTE_SHARED_MAILBOX: 100,
+}
 #: Every new AD user's attributes in their order, with the values that do not vary per user (new_ad_user).
 _AD_ATTRIBUTES: dict[str, Any] = {
-    "cn": None, "sAMAccountName": None, "userPrincipalName": None, "displayName": None, "givenName": None,
-    "sn": None, "department": None, "title": None, "mail": None, "mailNickname": None, "proxyAddresses": None,
-    "msExchHideFromAddressLists": False, "msExchRecipientTypeDetails": None, "msExchRecipientDisplayType": None,
-    "msExchRemoteRecipientType": None, "msExchMailboxGuid": None, "targetAddress": None,
+    "cn": None,
+    "sAMAccountName": None,
+    "userPrincipalName": None,
+    "displayName": None,
+    "givenName": None,
+    "sn": None,
+    "department": None,
+    "title": None,
+    "mail": None,
+    "mailNickname": None,
+    "proxyAddresses": None,
+    "msExchHideFromAddressLists": False,
+    "msExchRecipientTypeDetails": None,
+    "msExchRecipientDisplayType": None,
+    "msExchRemoteRecipientType": None,
+    "msExchMailboxGuid": None,
+    "targetAddress": None,
     "publicDelegates": EMPTY_LIST,
     # Interned names (as sync_rules looks them up): dict lookups match them by identity.
     **{sys.intern(f"extensionAttribute{i}"): None for i in range(1, 16)},
@@ -78,18 +120,28 @@ def ad_base_dn(tenant) -> str:
 def default_ous(tenant) -> dict[str, str]:
     """The seeded OUs: Users, Shared, Resources inside the sync scope (``OU=Corp``), Disabled outside it."""
     base = ad_base_dn(tenant)
-    return {"Corp": f"OU=Corp,{base}", "Users": f"OU=Users,OU=Corp,{base}", "Shared": f"OU=Shared,OU=Corp,{base}",
-            "Resources": f"OU=Resources,OU=Corp,{base}", "Disabled": f"OU=Disabled,{base}"}
+    return {
+        "Corp": f"OU=Corp,{base}",
+        "Users": f"OU=Users,OU=Corp,{base}",
+        "Shared": f"OU=Shared,OU=Corp,{base}",
+        "Resources": f"OU=Resources,OU=Corp,{base}",
+        "Disabled": f"OU=Disabled,{base}",
+    }
 
 
 def seed_tenant(tenant, *, freeze: bool = False) -> None:
     """Seed identities, then on-prem AD with ``spec.mailboxes`` mail-enabled users, then run an Initial cycle.
     ``freeze``: the registry will freeze this tenant out of the cyclic GC (see ``memory.bulk_allocation``)."""
     from .memory import bulk_allocation
+
     seed_identities(tenant)
     # Not yet published: the registry's hooks persist a new tenant whole, so no per-key dirty marks are kept.
-    with bulk_allocation(tenant.spec.mailboxes, freeze=freeze), tenant.ad_users.untracked(), \
-            tenant.users.untracked(), tenant.mailboxes.untracked():
+    with (
+        bulk_allocation(tenant.spec.mailboxes, freeze=freeze),
+        tenant.ad_users.untracked(),
+        tenant.users.untracked(),
+        tenant.mailboxes.untracked(),
+    ):
         seed_onprem(tenant, tenant.spec.mailboxes, realistic=True)
         tenant.sync.run_cycle("Initial", scheduled=False)
         finish_mix(tenant)
@@ -102,25 +154,40 @@ def seed_identities(tenant) -> None:
         private_pem = keys.private_key_pem(f"app:{tenant.id}:{name}")
         cert = keys.self_signed_certificate(private_pem, f"{name}.{tenant.domain}", now)
         sha1, sha256 = keys.thumbprints(cert)
-        app = tenant.add_app(Application(
-            name=name, app_id=tenant.ids.guid(), object_id=tenant.ids.guid(),
-            service_principal_id=tenant.ids.guid(), client_secret=tenant.ids.secret(40),
-            certificate_pem=cert, private_key_pem=private_pem, thumbprint=sha1, thumbprint_sha256=sha256,
-            app_roles=list(app_roles), created_date_time=now))
+        app = tenant.add_app(
+            Application(
+                name=name,
+                app_id=tenant.ids.guid(),
+                object_id=tenant.ids.guid(),
+                service_principal_id=tenant.ids.guid(),
+                client_secret=tenant.ids.secret(40),
+                certificate_pem=cert,
+                private_key_pem=private_pem,
+                thumbprint=sha1,
+                thumbprint_sha256=sha256,
+                app_roles=list(app_roles),
+                created_date_time=now,
+            )
+        )
         for role in dir_roles:
             tenant.assign_role(app.service_principal_id, role)
     for name, dir_roles in SEED_USERS.items():
-        user = EntraUser(id=tenant.ids.guid(), user_principal_name=f"{name}@{tenant.domain}",
-                         display_name=name.capitalize() if name == "user" else f"{name} (seeded)",
-                         mail_nickname=name, password=f"Pw-{tenant.ids.secret(14)}1!", usage_location="US",
-                         created_date_time=now)
+        user = EntraUser(
+            id=tenant.ids.guid(),
+            user_principal_name=f"{name}@{tenant.domain}",
+            display_name=name.capitalize() if name == "user" else f"{name} (seeded)",
+            mail_nickname=name,
+            password=f"Pw-{tenant.ids.secret(14)}1!",
+            usage_location="US",
+            created_date_time=now,
+        )
         tenant.users.put(user.id, user)
         for role in dir_roles:
             tenant.assign_role(user.id, role)
 
 
 def _types_for(count: int, rng) -> list[int]:
-    first = [code for code, _ in TYPE_MIX][: count]
+    first = [code for code, _ in TYPE_MIX][:count]
     rest = rng.choices([c for c, _ in TYPE_MIX], weights=[w for _, w in TYPE_MIX], k=max(0, count - len(first)))
     return first + rest
 
@@ -130,14 +197,30 @@ def _types_for(count: int, rng) -> list[int]:
 #: IsExchangeCloudManaged; remoteUnlicensed: remote mailbox never licensed (a MailUser in the cloud);
 #: onpremMailbox: mailbox still on the Exchange servers; mailUser: on-prem mail user; shared/room/equipment: remote
 #: resource mailboxes; noMailbox: synced user without Exchange attributes; cloudOnly: cloud-only licensed mailbox.
-REALISTIC_MIX = {"remoteLicensed": 0.50, "remoteCloudManaged": 0.08, "remoteUnlicensed": 0.05,
-                 "onpremMailbox": 0.10, "mailUser": 0.04, "shared": 0.08, "room": 0.05, "equipment": 0.03,
-                 "noMailbox": 0.03, "cloudOnly": 0.04}
+REALISTIC_MIX = {
+    "remoteLicensed": 0.50,
+    "remoteCloudManaged": 0.08,
+    "remoteUnlicensed": 0.05,
+    "onpremMailbox": 0.10,
+    "mailUser": 0.04,
+    "shared": 0.08,
+    "room": 0.05,
+    "equipment": 0.03,
+    "noMailbox": 0.03,
+    "cloudOnly": 0.04,
+}
 #: Mix kind -> the AD msExchRecipientTypeDetails it is created with (None: no Exchange attributes).
-MIX_AD_TYPE = {"remoteLicensed": REMOTE_USER_MAILBOX, "remoteCloudManaged": REMOTE_USER_MAILBOX,
-               "remoteUnlicensed": REMOTE_USER_MAILBOX, "onpremMailbox": ONPREM_USER_MAILBOX,
-               "mailUser": ONPREM_MAIL_USER, "shared": REMOTE_SHARED_MAILBOX, "room": REMOTE_ROOM_MAILBOX,
-               "equipment": REMOTE_EQUIPMENT_MAILBOX, "noMailbox": None}
+MIX_AD_TYPE = {
+    "remoteLicensed": REMOTE_USER_MAILBOX,
+    "remoteCloudManaged": REMOTE_USER_MAILBOX,
+    "remoteUnlicensed": REMOTE_USER_MAILBOX,
+    "onpremMailbox": ONPREM_USER_MAILBOX,
+    "mailUser": ONPREM_MAIL_USER,
+    "shared": REMOTE_SHARED_MAILBOX,
+    "room": REMOTE_ROOM_MAILBOX,
+    "equipment": REMOTE_EQUIPMENT_MAILBOX,
+    "noMailbox": None,
+}
 
 
 def mix_option(tenant) -> dict[str, float] | None:
@@ -145,14 +228,16 @@ def mix_option(tenant) -> dict[str, float] | None:
     the four types, the pre-issue-18 seed), else the kinds' weights (``"realistic"`` or absent: REALISTIC_MIX;
     an object: those weights, kinds not named get 0)."""
     from .errors import InvalidArgument
+
     value = (tenant.spec.options or {}).get("mix", "realistic")
     if value == "uniform":
         return None
     if value == "realistic":
         return dict(REALISTIC_MIX)
     if not isinstance(value, dict) or not value:
-        raise InvalidArgument('options.mix must be "realistic", "uniform" or an object of kind weights '
-                              f"({', '.join(REALISTIC_MIX)})")
+        raise InvalidArgument(
+            f'options.mix must be "realistic", "uniform" or an object of kind weights ({", ".join(REALISTIC_MIX)})'
+        )
     for kind, weight in value.items():
         if kind not in REALISTIC_MIX:
             raise InvalidArgument(f"options.mix: unknown kind '{kind}' (known: {', '.join(REALISTIC_MIX)})")
@@ -185,6 +270,7 @@ def _name_pools():
                 names.append(name)
                 cum.append(total)
             return names, cum
+
         firsts = {**PersonProvider.first_names_female, **PersonProvider.first_names_male}
         _POOLS = (weighted(firsts), weighted(PersonProvider.last_names), list(JobProvider.jobs))
     return _POOLS
@@ -242,11 +328,21 @@ def seed_onprem(tenant, count: int, *, realistic: bool = False) -> list[ADUser]:
         if mix_kind == "cloudOnly":
             tenant.seed_mix[sam] = (mix_kind, display)
             continue  # made in the cloud after the initial cycle (seed_cloud_only)
-        created.append(new_ad_user(tenant, sam, display=display, given=given, sn=sn, kind=kind,
-                                   ou=ous[TYPE_OU.get(kind, "Users")],
-                                   department=rng.choice(DEPARTMENTS) if given else None,
-                                   title=rng.choice(jobs)[:64] if given and rng.random() < 0.5 else None, now=now,
-                                   extra={"cn": cn} if cn != display else None))
+        created.append(
+            new_ad_user(
+                tenant,
+                sam,
+                display=display,
+                given=given,
+                sn=sn,
+                kind=kind,
+                ou=ous[TYPE_OU.get(kind, "Users")],
+                department=rng.choice(DEPARTMENTS) if given else None,
+                title=rng.choice(jobs)[:64] if given and rng.random() < 0.5 else None,
+                now=now,
+                extra={"cn": cn} if cn != display else None,
+            )
+        )
         if mix:
             tenant.seed_mix[sam] = (mix_kind, display)
             if mix_kind == "remoteUnlicensed":
@@ -260,6 +356,7 @@ def finish_mix(tenant) -> None:
     from .entra.licensing import license_user
     from .exchange.identity_resolution import mailbox_of
     from .exchange.recipient_cmdlets import new_cloud_mailbox
+
     mix = tenant.seed_mix
     tenant.sync.unlicensed_seed.clear()
     if not mix:
@@ -280,9 +377,20 @@ def finish_mix(tenant) -> None:
     tenant.seed_mix = {}
 
 
-def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn: str | None = None,
-                kind: int = REMOTE_USER_MAILBOX, ou: str | None = None, department: str | None = None,
-                title: str | None = None, now: float | None = None, extra: dict | None = None) -> ADUser:
+def new_ad_user(
+    tenant,
+    sam: str,
+    *,
+    display: str,
+    given: str | None = None,
+    sn: str | None = None,
+    kind: int = REMOTE_USER_MAILBOX,
+    ou: str | None = None,
+    department: str | None = None,
+    title: str | None = None,
+    now: float | None = None,
+    extra: dict | None = None,
+) -> ADUser:
     """Create one mail-enabled AD user (a remote mailbox) with the attributes Exchange hybrid stamps."""
     now = tenant.clock.now() if now is None else now
     ou = ou or default_ous(tenant)["Users"]
@@ -325,8 +433,7 @@ def new_ad_user(tenant, sam: str, *, display: str, given: str | None = None, sn:
     # Modern Connect installs stamp mS-DS-ConsistencyGuid from objectGUID on first export; stamping it at
     # creation gives the same value and keeps the source anchor a plain attribute read.
     attrs.setdefault("mS-DS-ConsistencyGuid", consistency_guid_for(object_guid))
-    user = ADUser(sam_account_name=sam, object_guid=object_guid, ou=ou, attrs=attrs,
-                  when_created=now, when_changed=now)
+    user = ADUser(sam_account_name=sam, object_guid=object_guid, ou=ou, attrs=attrs, when_created=now, when_changed=now)
     key = sam.lower()
     tenant.ad_users.put(sam if key == sam else key, user)  # seeded names are lower case: one string, not two
     return user

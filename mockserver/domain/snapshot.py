@@ -5,6 +5,7 @@ name. The durable store persists the same parts row by row and rebuilds tenants 
 
 The dump is generic on purpose: every :class:`Collection` attribute of a tenant, every subsystem with
 ``to_dict()``/``load()`` and every JSON-plain attribute is captured, so state other rooms add is not lost."""
+
 from __future__ import annotations
 
 import copy
@@ -23,50 +24,73 @@ FORMAT = "hybridsoa.tenant-snapshot"
 VERSION = 1
 
 #: Tenant attributes that are identity, derived or handled explicitly (never dumped as plain state).
-_SKIP = frozenset({"spec", "id", "name", "domain", "seed", "lock", "ids", "clock", "signing_kid",
-                   "signing_key_pem", "signing_public_pem", "audit", "journal", "_app_by_client_id",
-                   # Runtime state a restore starts afresh (the admin API's rate window, caches, device codes).
-                   "exchange_rate_window", "exo_read_cache", "exo_name_index", "exchange_names"})
+_SKIP = frozenset(
+    {
+        "spec",
+        "id",
+        "name",
+        "domain",
+        "seed",
+        "lock",
+        "ids",
+        "clock",
+        "signing_kid",
+        "signing_key_pem",
+        "signing_public_pem",
+        "audit",
+        "journal",
+        "_app_by_client_id",
+        # Runtime state a restore starts afresh (the admin API's rate window, caches, device codes).
+        "exchange_rate_window",
+        "exo_read_cache",
+        "exo_name_index",
+        "exchange_names",
+    }
+)
 #: Only classes from the mock's own domain package may be named in a snapshot (it is user input); the prefix is
 #: this package's installed name, so it follows the package wherever it is installed.
 _CLASS_PREFIX = __name__.rpartition(".")[0] + "."
 #: Snapshots written while the mock was installed as the top-level ``mockserver`` package name these classes.
 _OLD_CLASS_PREFIXES = ("mockserver.domain.",)  # rename-packages: keep
 #: Modules that moved into per-service folders (#17): snapshots written before the move name the old ones.
-_MOVED_MODULES = {f"{_CLASS_PREFIX}{old}": f"{_CLASS_PREFIX}{new}" for old, new in (
-    ("ad_admin", "onprem.ad_admin"),
-    ("device_codes", "entra.device_codes"),
-    ("directory", "entra.directory"),
-    ("entra_errors", "entra.errors"),
-    ("exchange.identity", "exchange.identity_resolution"),
-    ("forward_sync", "connect.forward_sync"),
-    ("graph", "entra.graph"),
-    ("graph.odata", "entra.graph.odata"),
-    ("graph.relations", "entra.graph.relations"),
-    ("graph.users", "entra.graph.users"),
-    ("identity", "entra.login"),
-    ("keys", "entra.keys"),
-    ("ldap_dit", "onprem.ldap_tree"),
-    ("ldap_write", "onprem.ldap_writes"),
-    ("licensing", "entra.licensing"),
-    ("lifecycle", "connect.lifecycle"),
-    ("mailboxes", "exchange.mailboxes"),
-    ("onprem", "onprem.ad"),
-    ("pim", "entra.pim"),
-    ("rbac", "exchange.rbac.engine"),
-    ("rbac_admin", "exchange.rbac.admin"),
-    ("rbac_builtin", "exchange.rbac.builtin"),
-    ("rbac_cmdlets", "exchange.rbac.role_cmdlets"),
-    ("rbac_model", "exchange.rbac.model"),
-    ("roles", "entra.roles"),
-    ("sync", "connect.sync"),
-    ("sync_index", "connect.sync_index"),
-    ("sync_rules", "connect.sync_rules"),
-    ("sync_run", "connect.sync_run"),
-    ("sync_settings", "connect.sync_settings"),
-    ("tokens", "entra.tokens"),
-    ("views", "read_models"),
-    ("writeback", "connect.writeback"))}
+_MOVED_MODULES = {
+    f"{_CLASS_PREFIX}{old}": f"{_CLASS_PREFIX}{new}"
+    for old, new in (
+        ("ad_admin", "onprem.ad_admin"),
+        ("device_codes", "entra.device_codes"),
+        ("directory", "entra.directory"),
+        ("entra_errors", "entra.errors"),
+        ("exchange.identity", "exchange.identity_resolution"),
+        ("forward_sync", "connect.forward_sync"),
+        ("graph", "entra.graph"),
+        ("graph.odata", "entra.graph.odata"),
+        ("graph.relations", "entra.graph.relations"),
+        ("graph.users", "entra.graph.users"),
+        ("identity", "entra.login"),
+        ("keys", "entra.keys"),
+        ("ldap_dit", "onprem.ldap_tree"),
+        ("ldap_write", "onprem.ldap_writes"),
+        ("licensing", "entra.licensing"),
+        ("lifecycle", "connect.lifecycle"),
+        ("mailboxes", "exchange.mailboxes"),
+        ("onprem", "onprem.ad"),
+        ("pim", "entra.pim"),
+        ("rbac", "exchange.rbac.engine"),
+        ("rbac_admin", "exchange.rbac.admin"),
+        ("rbac_builtin", "exchange.rbac.builtin"),
+        ("rbac_cmdlets", "exchange.rbac.role_cmdlets"),
+        ("rbac_model", "exchange.rbac.model"),
+        ("roles", "entra.roles"),
+        ("sync", "connect.sync"),
+        ("sync_index", "connect.sync_index"),
+        ("sync_rules", "connect.sync_rules"),
+        ("sync_run", "connect.sync_run"),
+        ("sync_settings", "connect.sync_settings"),
+        ("tokens", "entra.tokens"),
+        ("views", "read_models"),
+        ("writeback", "connect.writeback"),
+    )
+}
 
 
 # ------------------------------------------------------------------------------------------------ parts
@@ -95,7 +119,7 @@ def class_path(obj) -> str:
 def _load_class(path: str):
     for old in _OLD_CLASS_PREFIXES:
         if path.startswith(old):
-            path = _CLASS_PREFIX + path[len(old):]
+            path = _CLASS_PREFIX + path[len(old) :]
     if not path.startswith(_CLASS_PREFIX):
         raise InvalidArgument(f"Snapshot names an unknown object class '{path}'.")
     module, _, name = path.rpartition(".")
@@ -124,8 +148,12 @@ def object_json(obj) -> str:
     names = _FIELDS.get(cls, False)
     if names is False:
         from .entra.directory import Record
-        names = (tuple(f.name for f in dataclasses.fields(cls))
-                 if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict else None)
+
+        names = (
+            tuple(f.name for f in dataclasses.fields(cls))
+            if dataclasses.is_dataclass(cls) and getattr(cls, "to_dict", None) is Record.to_dict
+            else None
+        )
         _FIELDS[cls] = names
     if names is not None:
         try:
@@ -157,8 +185,12 @@ def _real_now(clock: TenantClock) -> float:
 def dump_clock(clock: TenantClock) -> dict:
     """Clock reading plus ``base`` (tenant time minus scaled real time) so a running clock can resume."""
     now = clock.now()
-    return {"now": now, "frozen": clock.frozen, "speed": clock.speed,
-            "base": None if clock.frozen else round(now - _real_now(clock) * clock.speed, 3)}
+    return {
+        "now": now,
+        "frozen": clock.frozen,
+        "speed": clock.speed,
+        "base": None if clock.frozen else round(now - _real_now(clock) * clock.speed, 3),
+    }
 
 
 def clock_fingerprint(clock: TenantClock) -> tuple:
@@ -205,9 +237,12 @@ def state_json(tenant) -> str:
 
 def dump_header(tenant) -> dict:
     """Format, version and identity of the tenant plus its creation spec."""
-    return {"format": FORMAT, "version": VERSION,
-            "tenant": {"id": tenant.id, "name": tenant.name, "domain": tenant.domain, "seed": tenant.seed},
-            "spec": _jsonable(tenant.spec.to_dict())}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "tenant": {"id": tenant.id, "name": tenant.name, "domain": tenant.domain, "seed": tenant.seed},
+        "spec": _jsonable(tenant.spec.to_dict()),
+    }
 
 
 def dump_tenant(tenant) -> dict:
@@ -250,10 +285,13 @@ def _check_ad_attributes(tenant) -> None:
     """Modelled AD attributes must hold their syntax's JSON kind (a string, a list of strings, a boolean or an
     integer, or null): Entra Connect reads them on every cycle."""
     from .onprem.ad_admin import ATTRIBUTE_TYPES
-    kinds = {"string": lambda v: isinstance(v, str),
-             "strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-             "bool": lambda v: isinstance(v, bool),
-             "int": lambda v: isinstance(v, int) and not isinstance(v, bool)}
+
+    kinds = {
+        "string": lambda v: isinstance(v, str),
+        "strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "bool": lambda v: isinstance(v, bool),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    }
     for ad in tenant.ad_users:
         for name, value in ad.attrs.items():
             kind = ATTRIBUTE_TYPES.get(name)
@@ -292,15 +330,24 @@ def rebrand(doc: dict, *, old_id: str, new_id: str, old_name: str, new_name: str
     if old_id != new_id:
         text = text.replace(old_id, new_id)
     if old_name != new_name:
-        text = re.sub(rf"(?<![A-Za-z0-9-]){re.escape(old_name)}(?=\.(?:mail\.)?onmicrosoft\.com|\.local\b)",
-                      new_name, text, flags=re.IGNORECASE)
-        text = re.sub(rf"DC={re.escape(old_name.replace('-', ''))},DC=local", f"DC={new_name.replace('-', '')},DC=local",
-                      text, flags=re.IGNORECASE)
+        text = re.sub(
+            rf"(?<![A-Za-z0-9-]){re.escape(old_name)}(?=\.(?:mail\.)?onmicrosoft\.com|\.local\b)",
+            new_name,
+            text,
+            flags=re.IGNORECASE,
+        )
+        text = re.sub(
+            rf"DC={re.escape(old_name.replace('-', ''))},DC=local",
+            f"DC={new_name.replace('-', '')},DC=local",
+            text,
+            flags=re.IGNORECASE,
+        )
     return json.loads(text)
 
 
-def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None = None,
-                   resume_clock: bool = False, owned: bool = False):
+def restore_tenant(
+    doc: dict, *, tenant_id: str | None = None, name: str | None = None, resume_clock: bool = False, owned: bool = False
+):
     """Build a tenant from a snapshot. Without ``tenant_id``/``name`` it is the same tenant (same id, same
     signing key, so its tokens stay valid); with them the state moves to that id/name. ``resume_clock`` lets a
     running clock continue in real time (durable restart) instead of restarting at the captured reading.
@@ -339,6 +386,7 @@ def restore_tenant(doc: dict, *, tenant_id: str | None = None, name: str | None 
 
 def _adopt_signing_key(tenant, pem: str) -> None:
     from .tenant import _public_pem
+
     try:
         public = _public_pem(pem)
     except (ValueError, TypeError):

@@ -1,5 +1,6 @@
 """A tenant: one isolated world (Entra directory, Exchange Online recipients, on-prem AD, Entra Connect, clock,
 RBAC, faults, audit), and the registry of live tenants that the server and its control plane share."""
+
 from __future__ import annotations
 
 import gc
@@ -103,6 +104,7 @@ class Tenant:
         from .exchange.rbac.engine import ExchangeRbac
         from .faults import FaultState
         from .journal import RequestJournal
+
         self.sync = SyncEngine(self)
         self.rbac = ExchangeRbac(self)
         self.pim = PimState(self)
@@ -156,66 +158,139 @@ class Tenant:
     def user_by_upn(self, upn: str) -> EntraUser | None:
         """The live Entra user with this UPN (case-insensitive), or None."""
         upn = upn.lower()
-        return next((u for u in self.users if u.user_principal_name.lower() == upn and u.deleted_date_time is None),
-                    None)
+        return next(
+            (u for u in self.users if u.user_principal_name.lower() == upn and u.deleted_date_time is None), None
+        )
 
     def active_role_ids(self, principal_id: str) -> list[str]:
         """Directory role template ids in effect for a principal now (active, within its schedule)."""
         now = self.clock.now()
-        return sorted({a.role_definition_id for a in self.role_assignments
-                       if a.principal_id == principal_id and a.in_effect(now)})
+        return sorted(
+            {a.role_definition_id for a in self.role_assignments if a.principal_id == principal_id and a.in_effect(now)}
+        )
 
-    def assign_role(self, principal_id: str, role_template_id: str, *, kind: str = "active",
-                    start: float | None = None, end: float | None = None,
-                    member_type: str = "Direct") -> RoleAssignment:
+    def assign_role(
+        self,
+        principal_id: str,
+        role_template_id: str,
+        *,
+        kind: str = "active",
+        start: float | None = None,
+        end: float | None = None,
+        member_type: str = "Direct",
+    ) -> RoleAssignment:
         """Create a directory role assignment (active or eligible)."""
-        assignment = RoleAssignment(id=self.ids.guid(), principal_id=principal_id,
-                                    role_definition_id=role_template_id, kind=kind,
-                                    start_date_time=start, end_date_time=end, member_type=member_type,
-                                    created_date_time=self.clock.now())
+        assignment = RoleAssignment(
+            id=self.ids.guid(),
+            principal_id=principal_id,
+            role_definition_id=role_template_id,
+            kind=kind,
+            start_date_time=start,
+            end_date_time=end,
+            member_type=member_type,
+            created_date_time=self.clock.now(),
+        )
         self.role_assignments.put(assignment.id, assignment)
         return assignment
 
     # ---------------------------------------------------------------- audit
-    def add_audit_record(self, api: str, operation: str, caller, *, target: str | None = None,
-                         parameters: dict | None = None, succeeded: bool = True, changes: dict | None = None,
-                         error: str | None = None) -> AuditRecord:
+    def add_audit_record(
+        self,
+        api: str,
+        operation: str,
+        caller,
+        *,
+        target: str | None = None,
+        parameters: dict | None = None,
+        succeeded: bool = True,
+        changes: dict | None = None,
+        error: str | None = None,
+    ) -> AuditRecord:
         """Append an audit record (caller may be a :class:`~.tokens.Caller`, a dict or None for the control plane)."""
         who = (caller or {"kind": "controlPlane"}) if caller is None or isinstance(caller, dict) else caller.describe()
-        return self.audit.append(AuditRecord(
-            id=self.ids.guid(), time=self.clock.now(), api=api, operation=operation, caller=who, target=target,
-            parameters=parameters or {}, succeeded=succeeded, changed=bool(changes), changes=changes or {},
-            error=error))
+        return self.audit.append(
+            AuditRecord(
+                id=self.ids.guid(),
+                time=self.clock.now(),
+                api=api,
+                operation=operation,
+                caller=who,
+                target=target,
+                parameters=parameters or {},
+                succeeded=succeeded,
+                changed=bool(changes),
+                changes=changes or {},
+                error=error,
+            )
+        )
 
     # ------------------------------------------------------------- describe
     def credentials(self) -> dict:
         """``POST /_mock/tenants`` answer: everything a test needs to sign in."""
         from .entra.roles import role_name
-        apps = [{
-            "name": a.name, "clientId": a.app_id, "servicePrincipalId": a.service_principal_id,
-            "clientSecret": a.client_secret, "certificatePem": a.certificate_pem, "privateKeyPem": a.private_key_pem,
-            "thumbprint": a.thumbprint, "thumbprintSha256": a.thumbprint_sha256, "appRoles": list(a.app_roles),
-            "directoryRoles": [role_name(r) for r in self.active_role_ids(a.service_principal_id)],
-        } for a in self.apps]
-        users = [{
-            "userPrincipalName": u.user_principal_name, "password": u.password, "id": u.id,
-            "directoryRoles": [role_name(r) for r in self.active_role_ids(u.id)],
-        } for u in self.users if u.password and u.deleted_date_time is None]
-        return {"tenantId": self.id, "name": self.name, "domain": self.domain, "profile": self.settings["profile"],
-                "seed": self.seed, "apps": apps, "users": users}
+
+        apps = [
+            {
+                "name": a.name,
+                "clientId": a.app_id,
+                "servicePrincipalId": a.service_principal_id,
+                "clientSecret": a.client_secret,
+                "certificatePem": a.certificate_pem,
+                "privateKeyPem": a.private_key_pem,
+                "thumbprint": a.thumbprint,
+                "thumbprintSha256": a.thumbprint_sha256,
+                "appRoles": list(a.app_roles),
+                "directoryRoles": [role_name(r) for r in self.active_role_ids(a.service_principal_id)],
+            }
+            for a in self.apps
+        ]
+        users = [
+            {
+                "userPrincipalName": u.user_principal_name,
+                "password": u.password,
+                "id": u.id,
+                "directoryRoles": [role_name(r) for r in self.active_role_ids(u.id)],
+            }
+            for u in self.users
+            if u.password and u.deleted_date_time is None
+        ]
+        return {
+            "tenantId": self.id,
+            "name": self.name,
+            "domain": self.domain,
+            "profile": self.settings["profile"],
+            "seed": self.seed,
+            "apps": apps,
+            "users": users,
+        }
 
     def summary(self) -> dict:
         """``GET /_mock/tenants/{t}``: identity and counts, no secrets."""
-        return {"tenantId": self.id, "name": self.name, "domain": self.domain, "profile": self.settings["profile"],
-                "seed": self.seed, "clock": self.clock.to_dict(),
-                "counts": {"users": len(self.users), "mailboxes": len(self.mailboxes), "adUsers": len(self.ad_users),
-                           "apps": len(self.apps)}}
+        return {
+            "tenantId": self.id,
+            "name": self.name,
+            "domain": self.domain,
+            "profile": self.settings["profile"],
+            "seed": self.seed,
+            "clock": self.clock.to_dict(),
+            "counts": {
+                "users": len(self.users),
+                "mailboxes": len(self.mailboxes),
+                "adUsers": len(self.ad_users),
+                "apps": len(self.apps),
+            },
+        }
 
 
 def _public_pem(private_pem: str) -> str:
     from cryptography.hazmat.primitives import serialization
-    return keys.load_private_key(private_pem).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    return (
+        keys.load_private_key(private_pem)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
@@ -252,9 +327,19 @@ class TenantRegistry:
         self._load_locks: dict[str, threading.Lock] = {}
         self._position_of: dict[str, int] = {}
 
-    def create(self, name: str | None = None, *, profile: str = "ga", seed: int | None = None, mailboxes: int = 25,
-               tenant_id: str | None = None, frozen_clock: bool = False, clock_start: float | None = None,
-               scenario: str | dict | None = None, options: dict | None = None) -> Tenant:
+    def create(
+        self,
+        name: str | None = None,
+        *,
+        profile: str = "ga",
+        seed: int | None = None,
+        mailboxes: int = 25,
+        tenant_id: str | None = None,
+        frozen_clock: bool = False,
+        clock_start: float | None = None,
+        scenario: str | dict | None = None,
+        options: dict | None = None,
+    ) -> Tenant:
         """``POST /_mock/tenants``: create and seed a tenant (identities, on-prem AD, initial sync)."""
         if profile not in PROFILES:
             raise InvalidArgument(f"profile must be one of {', '.join(PROFILES)}")
@@ -269,6 +354,7 @@ class TenantRegistry:
                 raise InvalidArgument("name must be 1-48 lowercase letters, digits or hyphens")
             if scenario:
                 from .scenario_tenant import mailbox_total, tenant_description
+
                 desc = tenant_description(scenario)
                 seed = desc.get("seed", seed) if seed is None else seed
                 profile = desc.get("profile", profile)
@@ -277,13 +363,26 @@ class TenantRegistry:
                     raise InvalidArgument(f"profile must be one of {', '.join(PROFILES)}")
             if seed is None:
                 seed = self.ids.rng.randrange(1, 2**31)
-            spec = TenantSpec(name=name, seed=seed, profile=profile, mailboxes=mailboxes, tenant_id=tenant_id,
-                              frozen_clock=frozen_clock, clock_start=clock_start, scenario=scenario,
-                              options=dict(options or {}))
+            spec = TenantSpec(
+                name=name,
+                seed=seed,
+                profile=profile,
+                mailboxes=mailboxes,
+                tenant_id=tenant_id,
+                frozen_clock=frozen_clock,
+                clock_start=clock_start,
+                scenario=scenario,
+                options=dict(options or {}),
+            )
             probe_id = tenant_id or tenant_id_for(name, seed)
-            if (probe_id in self.tenants or probe_id in self._building or name in self._building.values()
-                    or any(t.name == name for t in self.tenants.values()) or self.known(probe_id)
-                    or self.known(name)):
+            if (
+                probe_id in self.tenants
+                or probe_id in self._building
+                or name in self._building.values()
+                or any(t.name == name for t in self.tenants.values())
+                or self.known(probe_id)
+                or self.known(name)
+            ):
                 raise Conflict(f"A tenant named '{name}' already exists.")
             # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
             self._building[probe_id] = name
@@ -319,6 +418,7 @@ class TenantRegistry:
     def _build(self, spec: TenantSpec) -> Tenant:
         from .entra.licensing import validate_sku_option
         from .seed import mix_option, seed_identities, seed_tenant
+
         tenant = Tenant(spec)
         if spec.options.get("skus") is not None:
             validate_sku_option(spec.options["skus"])
@@ -326,6 +426,7 @@ class TenantRegistry:
         with tenant.lock:
             if spec.scenario:
                 from .scenario_tenant import apply_tenant_description, tenant_description
+
                 seed_identities(tenant)
                 apply_tenant_description(tenant, tenant_description(spec.scenario))
             else:
@@ -333,6 +434,7 @@ class TenantRegistry:
                 seed_tenant(tenant, freeze=2 * spec.mailboxes >= FREEZE_THRESHOLD)
             if spec.options.get("cloudMailboxes") or spec.options.get("mailUsers"):
                 from .exchange.recipient_cmdlets import seed_cloud_recipients
+
                 seed_cloud_recipients(tenant, spec.options)
         return tenant
 

@@ -7,6 +7,7 @@ middle one is matched at its leftmost place after the previous one. Taking the l
 later place only leaves less text for the rest), so nothing is retried: the cursor only moves forward, and the work
 is at most ``len(text) * longest segment + len(pattern)`` comparisons.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """Persistence: in-memory collections with change tracking, and the durable store built on them."""
+
 from __future__ import annotations
 
 
@@ -8,4 +9,5 @@ def open_store(registry, data_dir: str, codec, synchronous: str = "normal"):
     (:class:`.persistence.TenantCodec`, implemented by ``hybridsoa.mock.domain.snapshot``).
     See :func:`hybridsoa.mock.store.durable.open_store`."""
     from .durable import open_store as _open
+
     return _open(registry, data_dir, codec, synchronous)

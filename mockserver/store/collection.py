@@ -1,5 +1,6 @@
 """A keyed collection of domain objects that remembers which keys changed, so a durable store can persist
 exactly what a request touched and a sync engine can find what changed since its last cycle."""
+
 from __future__ import annotations
 
 import bisect
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-_SEQ_LIMIT = 2 ** 62
+_SEQ_LIMIT = 2**62
 
 
 class Collection(Generic[T]):

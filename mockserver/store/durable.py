@@ -7,6 +7,7 @@ held and before the response leaves, so an acknowledged write survives ``kill -9
 never reaches disk. Tenants are rows decomposed from the snapshot document; recovery reassembles that
 document and rebuilds each tenant with the snapshot loader, which the caller hands in as the store's
 :class:`~.persistence.TenantCodec` (see docs/benchmarks.md for WAL vs append-log)."""
+
 from __future__ import annotations
 
 import json
@@ -85,8 +86,10 @@ class DurableStore:
         with self.lock:
             # Rows of a tenant whose whole write a crash interrupted (no tenants row yet): never acknowledged.
             # A marker row names such a write while it runs, so a clean start scans nothing.
-            interrupted = [row[0][len("writing:"):] for row in self.db.execute(
-                "SELECT name FROM meta WHERE name LIKE 'writing:%'")]
+            interrupted = [
+                row[0][len("writing:") :]
+                for row in self.db.execute("SELECT name FROM meta WHERE name LIKE 'writing:%'")
+            ]
             if interrupted or self.db.execute("SELECT 1 FROM meta WHERE name='format'").fetchone() is None:
                 self._begin()
                 try:
@@ -126,8 +129,9 @@ class DurableStore:
             reader.execute("BEGIN")  # one read snapshot for the whole tenant
             (header,) = reader.execute("SELECT header FROM tenants WHERE id=?", (tenant_id,)).fetchone()
             doc = self._assemble(tenant_id, json.loads(header), reader)
-            journal = reader.execute("SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?",
-                                     (tenant_id, JOURNAL_ROWS)).fetchall()
+            journal = reader.execute(
+                "SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?", (tenant_id, JOURNAL_ROWS)
+            ).fetchall()
             reader.execute("COMMIT")
         finally:
             reader.close()
@@ -146,19 +150,24 @@ class DurableStore:
     def _assemble(self, tenant_id: str, header: dict, db=None) -> dict:
         db = db or self.db
         doc = dict(header)
-        blobs = {name: json.loads(data) for name, data in
-                 db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))}
+        blobs = {
+            name: json.loads(data)
+            for name, data in db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))
+        }
         doc["clock"] = blobs.get("clock")
         doc["ids"] = ids_doc(blobs.get("ids"))
         doc["state"] = blobs.get("state", {})
-        doc["subsystems"] = {name[len("subsystem:"):]: data for name, data in blobs.items()
-                             if name.startswith("subsystem:")}
+        doc["subsystems"] = {
+            name[len("subsystem:") :]: data for name, data in blobs.items() if name.startswith("subsystem:")
+        }
         meta = blobs.get("collections", {})
-        collections = {attr: {"name": info.get("name", attr), "class": None, "items": [], "tombstones": {}}
-                       for attr, info in meta.items()}
+        collections = {
+            attr: {"name": info.get("name", attr), "class": None, "items": [], "tombstones": {}}
+            for attr, info in meta.items()
+        }
         for coll, key, seq, cls, data in db.execute(
-                "SELECT collection, key, seq, cls, data FROM objects WHERE tenant_id=? ORDER BY rowid",
-                (tenant_id,)):
+            "SELECT collection, key, seq, cls, data FROM objects WHERE tenant_id=? ORDER BY rowid", (tenant_id,)
+        ):
             entry = collections.setdefault(coll, {"name": coll, "class": None, "items": [], "tombstones": {}})
             if data is None:
                 entry["tombstones"][key] = seq
@@ -166,8 +175,9 @@ class DurableStore:
                 entry["items"].append([key, seq, json.loads(data), cls])
         doc["collections"] = collections
         doc["signing"] = blobs.get("signing")
-        doc["audit"] = [json.loads(d) for (d,) in db.execute(
-            "SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,))]
+        doc["audit"] = [
+            json.loads(d) for (d,) in db.execute("SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,))
+        ]
         return doc
 
     # ------------------------------------------------------------------------------------ registry hooks
@@ -210,9 +220,11 @@ class DurableStore:
             with self.lock:
                 self._begin()
                 try:
-                    self.db.executemany("INSERT INTO objects (tenant_id, collection, key, seq, cls, data) "
-                                        "VALUES (?, ?, ?, ?, ?, ?)", rows[i:i + CHUNK_ROWS])
-                    self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", audit[i:i + CHUNK_ROWS])
+                    self.db.executemany(
+                        "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?)",
+                        rows[i : i + CHUNK_ROWS],
+                    )
+                    self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", audit[i : i + CHUNK_ROWS])
                     self._commit()
                 except BaseException:
                     self._rollback()
@@ -222,13 +234,14 @@ class DurableStore:
             self._begin()
             try:
                 header = {k: doc[k] for k in ("format", "version", "tenant", "spec")}
-                self.db.execute("INSERT OR REPLACE INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
-                                (tenant.id, tenant.name, position, json.dumps(header)))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
+                    (tenant.id, tenant.name, position, json.dumps(header)),
+                )
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
                     self._put_blob(tenant.id, name, value, force=True)
-                self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)",
-                                    journal)
+                self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)", journal)
                 self._put_registry_meta()
                 self.db.execute("DELETE FROM meta WHERE name=?", ("writing:" + tenant.id,))
                 self._commit()
@@ -269,8 +282,10 @@ class DurableStore:
                 with self.lock:
                     self._begin()
                     try:
-                        gone = self.db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
-                                               "WHERE tenant_id=? LIMIT ?)", (tenant_id, CHUNK_ROWS)).rowcount
+                        gone = self.db.execute(
+                            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE tenant_id=? LIMIT ?)",
+                            (tenant_id, CHUNK_ROWS),
+                        ).rowcount
                         self._commit()
                     except BaseException:
                         self._rollback()
@@ -309,8 +324,12 @@ class DurableStore:
         audit, tenant.audit.dirty = tenant.audit.dirty, []
         journal = self._journal_rows(tenant)
         rng = tenant.ids.getstate()
-        moved = (any(taken.values()) or bool(audit) or not same_rng(self._rng_marks.get(tenant.id), rng)
-                 or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
+        moved = (
+            any(taken.values())
+            or bool(audit)
+            or not same_rng(self._rng_marks.get(tenant.id), rng)
+            or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
+        )
         blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
         if not blobs and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
@@ -329,11 +348,21 @@ class DurableStore:
                     else:
                         rows.append((tenant.id, attr, key, tomb, None, None))
                 else:
-                    rows.append((tenant.id, attr, key, coll.seq(key), self.codec.class_path(obj),
-                                 self.codec.object_json(obj)))
+                    rows.append(
+                        (tenant.id, attr, key, coll.seq(key), self.codec.class_path(obj), self.codec.object_json(obj))
+                    )
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
-        return {"tenant": tenant, "taken": taken, "audit": audit, "rng": rng, "blobs": blobs, "rows": rows,
-                "gone": gone, "audit_rows": audit_rows, "journal": journal}
+        return {
+            "tenant": tenant,
+            "taken": taken,
+            "audit": audit,
+            "rng": rng,
+            "blobs": blobs,
+            "rows": rows,
+            "gone": gone,
+            "audit_rows": audit_rows,
+            "journal": journal,
+        }
 
     def _journal_rows(self, tenant):
         # (cleared, rows, lowest seq to keep) for the journal table, or None when nothing happened to it.
@@ -350,14 +379,17 @@ class DurableStore:
         tombs = [r for r in rows if r[5] is None]
         if tombs:
             # A deleted key that comes back is appended at the end, as a dict does.
-            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?",
-                                [r[:3] for r in tombs])
+            self.db.executemany(
+                "DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", [r[:3] for r in tombs]
+            )
         if rows:
             # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
             self.db.executemany(
                 "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
-                "data=excluded.data", rows)
+                "data=excluded.data",
+                rows,
+            )
         if plan["gone"]:
             self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", plan["gone"])
         if plan["audit_rows"]:
@@ -366,13 +398,13 @@ class DurableStore:
             cleared, journal_rows, keep_from = plan["journal"]
             if cleared:
                 self.db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
-            self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)",
-                                journal_rows)
+            self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)", journal_rows)
             if keep_from is not None:  # bounded: the newest entries only, as the in-memory ring
                 self.db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))
         for name, text in plan["blobs"].items():
-            self.db.execute("INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
-                            (tenant_id, name, text))
+            self.db.execute(
+                "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)", (tenant_id, name, text)
+            )
 
     def _undo(self, plan) -> None:
         # Not durable, so not forgotten: the next flush retries these changes.
@@ -400,9 +432,13 @@ class DurableStore:
             ticket = self._requested + 1
             if tenant is None:
                 # Tenants not yet written whole (being created) are the create hook's to write, not ours.
-                touched = [t for t in self.registry.loaded()
-                           if t.id in self._written and t.id not in self._creating
-                           and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)]
+                touched = [
+                    t
+                    for t in self.registry.loaded()
+                    if t.id in self._written
+                    and t.id not in self._creating
+                    and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)
+                ]
                 if not touched:
                     return 0  # nothing changed: nothing to wait for
                 for t in touched:
@@ -428,9 +464,12 @@ class DurableStore:
 
     def _moved(self, tenant) -> bool:
         # The cheap sign that a read request changed something after all (see flush's thorough=False).
-        return (any(c.dirty for c in self.codec.collections_of(tenant).values()) or bool(tenant.audit.dirty)
-                or not same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
-                or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock))
+        return (
+            any(c.dirty for c in self.codec.collections_of(tenant).values())
+            or bool(tenant.audit.dirty)
+            or not same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
+            or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
+        )
 
     def wait_durable(self, ticket: int) -> None:
         """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
@@ -540,8 +579,13 @@ class DurableStore:
     def _blobs(self, tenant, doc: dict) -> dict:
         version, internal, gauss = doc["ids"]["state"]
         ids = ids_blob(doc["ids"]["seed"], (version, internal, gauss))
-        blobs = {"clock": doc["clock"], "ids": ids, "state": doc["state"],
-                 "collections": self._collection_meta(tenant), "signing": doc["signing"]}
+        blobs = {
+            "clock": doc["clock"],
+            "ids": ids,
+            "state": doc["state"],
+            "collections": self._collection_meta(tenant),
+            "signing": doc["signing"],
+        }
         for name, data in doc["subsystems"].items():
             blobs[f"subsystem:{name}"] = data
         return blobs
@@ -550,8 +594,9 @@ class DurableStore:
         text = json.dumps(value)
         written = self._written.setdefault(tenant_id, {})
         if force or written.get(name) != text:
-            self.db.execute("INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
-                            (tenant_id, name, text))
+            self.db.execute(
+                "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)", (tenant_id, name, text)
+            )
             written[name] = text
 
     def _put_registry_meta(self) -> None:
@@ -564,15 +609,20 @@ class DurableStore:
         for coll in self.codec.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
-        rows = journal_rows[:tenant.journal.limit]
+        rows = journal_rows[: tenant.journal.limit]
         tenant.journal.load([json.loads(d) for (d,) in reversed(rows)])
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = tenant.ids.getstate()
 
     def _delete_rows(self, tenant_id: str) -> None:
-        for table, column in (("tenants", "id"), ("blobs", "tenant_id"), ("objects", "tenant_id"),
-                              ("audit", "tenant_id"), ("journal", "tenant_id")):
+        for table, column in (
+            ("tenants", "id"),
+            ("blobs", "tenant_id"),
+            ("objects", "tenant_id"),
+            ("audit", "tenant_id"),
+            ("journal", "tenant_id"),
+        ):
             self.db.execute(f"DELETE FROM {table} WHERE {column}=?", (tenant_id,))
 
     def _begin(self) -> None:

@@ -1,4 +1,5 @@
 """What the durable store keeps on disk: the data dir and its permissions, and the compact form of the tenant RNG."""
+
 from __future__ import annotations
 
 import array

@@ -1,4 +1,5 @@
 """Memory the durable store hands back while it loads and writes big tenants, without pausing other requests."""
+
 from __future__ import annotations
 
 import time
@@ -10,6 +11,7 @@ def give_back_memory(collect: bool = True) -> None:
     import ctypes
     import ctypes.util
     import gc
+
     if collect:
         gc.collect()
     try:

@@ -1,5 +1,6 @@
 """What the durable store needs from the objects it persists: the interface the store owns and the domain's
 snapshot module (``hybridsoa.mock.domain.snapshot``) implements, so the store never imports the domain."""
+
 from __future__ import annotations
 
 from typing import Any, Protocol

@@ -3,6 +3,7 @@ and one ``done`` record per item, flushed and fsynced as each item completes) an
 mailbox's Exchange attributes, written before the mailbox is changed.
 
 A killed run leaves at worst a torn last line; it is ignored on reopen and the file continues on a new line."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -16,7 +17,14 @@ from ..errors import ConfigError
 
 #: Item outcomes. ``changed`` is only written after a read-back confirmed the new value.
 CHANGED, ALREADY, SILENT, FAILED, INELIGIBLE, NOT_FOUND, WOULD_CHANGE = (
-    "changed", "already", "silently_ignored", "failed", "ineligible", "not_found", "would_change")
+    "changed",
+    "already",
+    "silently_ignored",
+    "failed",
+    "ineligible",
+    "not_found",
+    "would_change",
+)
 FAILURE_STATUSES = frozenset({FAILED, NOT_FOUND, INELIGIBLE})
 #: Outcomes a resumed run tries again (the write either did not happen or did not stick).
 RETRYABLE = frozenset({FAILED, SILENT})
@@ -117,6 +125,7 @@ class Checkpoint:
     def plan(self):
         """The recorded plan: the run's identities split into its recorded waves (None without a plan)."""
         from .plan import Plan
+
         items, sizes = self.items, [int(n) for n in self.header.get("waves") or [] if int(n) > 0]
         if not items:
             return None
@@ -124,7 +133,7 @@ class Checkpoint:
             sizes = [len(items)]
         waves, pos = [], 0
         for n in sizes:
-            waves.append(items[pos:pos + n])
+            waves.append(items[pos : pos + n])
             pos += n
         return Plan(waves=waves)
 
@@ -140,16 +149,19 @@ class Checkpoint:
                 raise ConfigError(f"{path} is not a hybridsoa checkpoint (no run header)")
             for key in ("operation", "target"):
                 if key in header and existing.get(key) != header.get(key):
-                    raise ConfigError(f"{path} belongs to a {existing.get('operation')} run "
-                                      f"(target {existing.get('target')}); refusing to resume it as "
-                                      f"{header.get('operation')} (target {header.get('target')})")
+                    raise ConfigError(
+                        f"{path} belongs to a {existing.get('operation')} run "
+                        f"(target {existing.get('target')}); refusing to resume it as "
+                        f"{header.get('operation')} (target {header.get('target')})"
+                    )
             mine, theirs = str(header.get("tenant") or ""), str(existing.get("tenant") or "")
             if mine and theirs and mine.lower() != theirs.lower():
                 raise ConfigError(f"{path} belongs to tenant {theirs}, not {mine}: refusing to resume it")
-            if (header.get("items") and existing.get("items")
-                    and header.get("plan") != existing.get("plan")):
-                raise ConfigError(f"{path} records another list of mailboxes: resume with --checkpoint alone "
-                                  "(its plan is used), or start a new checkpoint file")
+            if header.get("items") and existing.get("items") and header.get("plan") != existing.get("plan"):
+                raise ConfigError(
+                    f"{path} records another list of mailboxes: resume with --checkpoint alone "
+                    "(its plan is used), or start a new checkpoint file"
+                )
             return cls(path, existing, records, fsync=fsync)
         cp = cls(path, header, fsync=fsync)
         cp._write({"type": "run", **header})
@@ -258,8 +270,10 @@ class Backup:
     def save_many(self, mailboxes: list[dict], *, operation: str) -> list[dict]:
         """Record several mailboxes before their change, with one durable write."""
         stamp = now_iso()
-        recs = [{"identity": m.get("Guid") or m.get("Identity"), "operation": operation, "capturedAt": stamp,
-                 "mailbox": m} for m in mailboxes]
+        recs = [
+            {"identity": m.get("Guid") or m.get("Identity"), "operation": operation, "capturedAt": stamp, "mailbox": m}
+            for m in mailboxes
+        ]
         with self._lock:
             self.records.extend(recs)
         if self._writer is not None:

@@ -1,5 +1,6 @@
 """Drift report: for cloud-managed mailboxes, attribute-by-attribute differences between Exchange Online (now the
 source of authority) and the on-premises directory (which keeps being edited by on-prem tools and goes stale)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -44,10 +45,18 @@ class DriftReport:
         out = []
         for it in self.items:
             for d in it.get("differences") or [{"attribute": "", "adAttribute": "", "cloud": "", "onprem": ""}]:
-                out.append({"Identity": it["identity"], "DisplayName": it.get("displayName") or "",
-                            "SamAccountName": it.get("samAccountName") or "", "Status": it["status"],
-                                "Attribute": d["attribute"], "AdAttribute": d["adAttribute"],
-                                "Cloud": _text(d["cloud"]), "OnPrem": _text(d["onprem"])})
+                out.append(
+                    {
+                        "Identity": it["identity"],
+                        "DisplayName": it.get("displayName") or "",
+                        "SamAccountName": it.get("samAccountName") or "",
+                        "Status": it["status"],
+                        "Attribute": d["attribute"],
+                        "AdAttribute": d["adAttribute"],
+                        "Cloud": _text(d["cloud"]),
+                        "OnPrem": _text(d["onprem"]),
+                    }
+                )
         return out
 
     def to_dict(self) -> dict:
@@ -78,12 +87,19 @@ def drift(exchange, onprem: OnPremDirectory, identities: Iterable[str] | None = 
         ident = mbx.get("Guid") or mbx.get("Identity")
         ad = onprem.find_for_mailbox(mbx, index)
         if ad is None:
-            report.items.append({"identity": ident, "displayName": mbx.get("DisplayName"),
-                                 "status": "no_onprem_object"})
+            report.items.append(
+                {"identity": ident, "displayName": mbx.get("DisplayName"), "status": "no_onprem_object"}
+            )
             continue
         diffs = diff_mailbox(mbx, ad)
         if diffs:
-            report.items.append({"identity": ident, "displayName": mbx.get("DisplayName"),
-                                 "samAccountName": ad.get("sAMAccountName"), "status": "drift",
-                                 "differences": diffs})
+            report.items.append(
+                {
+                    "identity": ident,
+                    "displayName": mbx.get("DisplayName"),
+                    "samAccountName": ad.get("sAMAccountName"),
+                    "status": "drift",
+                    "differences": diffs,
+                }
+            )
     return report

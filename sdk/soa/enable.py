@@ -8,6 +8,7 @@
 - a JSONL checkpoint records each item as it completes, so a killed run resumes with no item done twice and
   none skipped (an item whose write was sent before the kill is recognised by its ``start`` record and read back);
 - dry-run reports what would change and writes nothing."""
+
 from __future__ import annotations
 
 import threading
@@ -41,9 +42,16 @@ class AdaptiveRate(ResponseObserver):
     """Pace for starting items: slow start (×1.1 per success) until the first sign of pressure, then additive
     increase; halves on 429 (and waits out ``Retry-After``); eases off when ``Rate-Limit-Remaining`` runs low."""
 
-    def __init__(self, initial: float = 20.0, *, minimum: float = 0.2, maximum: float = 2000.0,
-                 low_water: float = 0.1, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        initial: float = 20.0,
+        *,
+        minimum: float = 0.2,
+        maximum: float = 2000.0,
+        low_water: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.rate = float(initial)
         self.minimum, self.maximum, self.low_water = minimum, maximum, low_water
         self.clock, self.sleep = clock, sleep
@@ -154,10 +162,19 @@ class RunResult:
     def to_dict(self) -> dict:
         """JSON form (records without the bulky attribute snapshots)."""
         slim = [{k: v for k, v in r.items() if k not in ("after", "before", "type")} for r in self.records]
-        return {"operation": self.operation, "target": self.target, "dryRun": self.dry_run, "counts": self.counts,
-                "identities": self.identities(), "halted": self.halted, "checkpoint": self.checkpoint,
-                "waves": self.waves, "elapsedSeconds": round(self.elapsed, 3), "pending": self.pending,
-                "items": slim}
+        return {
+            "operation": self.operation,
+            "target": self.target,
+            "dryRun": self.dry_run,
+            "counts": self.counts,
+            "identities": self.identities(),
+            "halted": self.halted,
+            "checkpoint": self.checkpoint,
+            "waves": self.waves,
+            "elapsedSeconds": round(self.elapsed, 3),
+            "pending": self.pending,
+            "items": slim,
+        }
 
 
 def snapshot(mailbox: dict) -> dict:
@@ -170,18 +187,38 @@ def snapshot(mailbox: dict) -> dict:
 
 
 def _error(exc: Exception) -> dict:
-    return {"type": type(exc).__name__, "message": str(getattr(exc, "message", None) or exc),
-            "status": getattr(exc, "status", None), "code": getattr(exc, "code", None)}
+    return {
+        "type": type(exc).__name__,
+        "message": str(getattr(exc, "message", None) or exc),
+        "status": getattr(exc, "status", None),
+        "code": getattr(exc, "code", None),
+    }
 
 
-def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, operation: str | None = None,
-               checkpoint: str | Checkpoint | None = None, backup: str | Backup | None = None,
-               concurrency: int = 4, dry_run: bool = False, rate: AdaptiveRate | None = None,
-               readback_attempts: int = 1, readback_delay: float = 2.0, sleep: Callable[[float], None] | None = None,
-               on_item: Callable[[dict], None] | None = None, halt_on_silent: bool = True,
-               max_failure_ratio: float = 0.5, check_eligibility: bool = True,
-               pre_change: Callable[[dict], dict | None] | None = None, fsync: bool = True,
-               prefetch: bool | None = None, retry_failed: bool = True, batch_size: int | None = None) -> RunResult:
+def run_toggle(
+    exchange,
+    plan_or_ids: Plan | Iterable[str],
+    *,
+    target: bool,
+    operation: str | None = None,
+    checkpoint: str | Checkpoint | None = None,
+    backup: str | Backup | None = None,
+    concurrency: int = 4,
+    dry_run: bool = False,
+    rate: AdaptiveRate | None = None,
+    readback_attempts: int = 1,
+    readback_delay: float = 2.0,
+    sleep: Callable[[float], None] | None = None,
+    on_item: Callable[[dict], None] | None = None,
+    halt_on_silent: bool = True,
+    max_failure_ratio: float = 0.5,
+    check_eligibility: bool = True,
+    pre_change: Callable[[dict], dict | None] | None = None,
+    fsync: bool = True,
+    prefetch: bool | None = None,
+    retry_failed: bool = True,
+    batch_size: int | None = None,
+) -> RunResult:
     """Set IsExchangeCloudManaged to ``target`` for every planned mailbox (see the module docstring).
 
     ``pre_change(mailbox)`` runs after the backup and before the write (revert uses it to reconcile on-prem
@@ -201,11 +238,17 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     ``Retry-After``; a write whose outcome is unknown (the batch failed, or its item answered an error) is never
     replayed: it is recorded ``failed`` and re-read first on resume."""
     operation = operation or ("enable" if target else "disable")
-    the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids or [], [10 ** 9])
+    the_plan = plan_or_ids if isinstance(plan_or_ids, Plan) else make_plan(plan_or_ids or [], [10**9])
     sleep = sleep or cast(Callable[[float], None], getattr(exchange.transport, "sleep", time.sleep))
-    header = {"operation": operation, "target": bool(target), "items": the_plan.identities,
-              "waves": [len(w) for w in the_plan.waves], "plan": the_plan.fingerprint(),
-              "haltOnSilent": bool(halt_on_silent), "maxFailureRatio": float(max_failure_ratio)}
+    header = {
+        "operation": operation,
+        "target": bool(target),
+        "items": the_plan.identities,
+        "waves": [len(w) for w in the_plan.waves],
+        "plan": the_plan.fingerprint(),
+        "haltOnSilent": bool(halt_on_silent),
+        "maxFailureRatio": float(max_failure_ratio),
+    }
     tenant = getattr(exchange, "tenant", None)
     if isinstance(tenant, str):
         header["tenant"] = tenant
@@ -224,16 +267,28 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     rate = rate or AdaptiveRate(sleep=sleep)
     exchange.transport.add_observer(rate)
     started_at = time.monotonic()
-    result = RunResult(operation=operation, target=bool(target), dry_run=dry_run,
-                       checkpoint=None if dry_run else cp.path, waves=[len(w) for w in the_plan.waves])
+    result = RunResult(
+        operation=operation,
+        target=bool(target),
+        dry_run=dry_run,
+        checkpoint=None if dry_run else cp.path,
+        waves=[len(w) for w in the_plan.waves],
+    )
 
     cache: dict[str, dict] = {}
     if prefetch is None:
         prefetch = sum(not cp.is_done(i, retry=retry_failed) for i in the_plan.identities) >= 100
     if prefetch:
         for m in exchange.iter_mailboxes():
-            for key in ("Guid", "ExternalDirectoryObjectId", "UserPrincipalName", "PrimarySmtpAddress", "Alias",
-                        "Name", "Identity"):
+            for key in (
+                "Guid",
+                "ExternalDirectoryObjectId",
+                "UserPrincipalName",
+                "PrimarySmtpAddress",
+                "Alias",
+                "Name",
+                "Identity",
+            ):
                 if m.get(key):
                     cache.setdefault(str(m[key]).lower(), m)
 
@@ -250,8 +305,11 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
             return cp.finish({**base, "status": NOT_FOUND, "error": _error(exc)})
         except ApiError as exc:
             return cp.finish({**base, "status": FAILED, "error": _error(exc)})
-        base.update(guid=mbx.get("Guid"), displayName=mbx.get("DisplayName"),
-                    recipientTypeDetails=mbx.get("RecipientTypeDetails"))
+        base.update(
+            guid=mbx.get("Guid"),
+            displayName=mbx.get("DisplayName"),
+            recipientTypeDetails=mbx.get("RecipientTypeDetails"),
+        )
         if target and check_eligibility:
             ok, reason = eligibility(mbx)
             if not ok:
@@ -260,8 +318,9 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
             # A start record without completion means the previous process sent this very write before dying:
             # the read-back confirms it, so the item counts as changed (once), not as skipped.
             status = CHANGED if cp.was_started(identity) else ALREADY
-            return cp.finish({**base, "status": status, "after": snapshot(mbx),
-                              **({"resumed": True} if status == CHANGED else {})})
+            return cp.finish(
+                {**base, "status": status, "after": snapshot(mbx), **({"resumed": True} if status == CHANGED else {})}
+            )
         if dry_run:
             return cp.finish({**base, "status": WOULD_CHANGE, "before": snapshot(mbx)})
         bk.save(mbx, operation=operation)
@@ -288,11 +347,19 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
             if attempt + 1 < readback_attempts:
                 sleep(readback_delay)
         stuck = _true(after.get("IsExchangeCloudManaged")) == bool(target)
-        rec = {**base, **extra, "status": CHANGED if stuck else SILENT, "before": snapshot(mbx),
-               "after": snapshot(after), "warnings": list(warnings or [])}
+        rec = {
+            **base,
+            **extra,
+            "status": CHANGED if stuck else SILENT,
+            "before": snapshot(mbx),
+            "after": snapshot(after),
+            "warnings": list(warnings or []),
+        }
         if not stuck:
-            rec["reason"] = ("Set-Mailbox returned success but IsExchangeCloudManaged is still "
-                             f"{not target}: the change was silently ignored (check the caller's roles)")
+            rec["reason"] = (
+                "Set-Mailbox returned success but IsExchangeCloudManaged is still "
+                f"{not target}: the change was silently ignored (check the caller's roles)"
+            )
         return cp.finish(rec)
 
     if batch_size is None:
@@ -301,20 +368,28 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
 
     def decide(identity: str, mbx: dict) -> tuple[dict | None, dict | None]:
         """The outcome without a write (ineligible, already, dry-run), or the write to make (not yet recorded)."""
-        base = {"identity": identity, "operation": operation, "guid": mbx.get("Guid"),
-                "displayName": mbx.get("DisplayName"), "recipientTypeDetails": mbx.get("RecipientTypeDetails")}
+        base = {
+            "identity": identity,
+            "operation": operation,
+            "guid": mbx.get("Guid"),
+            "displayName": mbx.get("DisplayName"),
+            "recipientTypeDetails": mbx.get("RecipientTypeDetails"),
+        }
         if target and check_eligibility:
             ok, reason = eligibility(mbx)
             if not ok:
                 return {**base, "status": INELIGIBLE, "reason": reason}, None
         if _true(mbx.get("IsExchangeCloudManaged")) == bool(target):
             status = CHANGED if cp.was_started(identity) else ALREADY
-            return {**base, "status": status, "after": snapshot(mbx),
-                    **({"resumed": True} if status == CHANGED else {})}, None
+            return {
+                **base,
+                "status": status,
+                "after": snapshot(mbx),
+                **({"resumed": True} if status == CHANGED else {}),
+            }, None
         if dry_run:
             return {**base, "status": WOULD_CHANGE, "before": snapshot(mbx)}, None
-        return None, {"identity": identity, "base": base, "extra": {}, "mbx": mbx,
-                      "key": mbx.get("Guid") or identity}
+        return None, {"identity": identity, "base": base, "extra": {}, "mbx": mbx, "key": mbx.get("Guid") or identity}
 
     def run_batch(items: list[BatchItem]) -> ApiError | None:
         rate.acquire()  # the adaptive rate paces requests: one per $batch
@@ -345,8 +420,9 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 base = {"identity": ident, "operation": operation}
                 err = failure or item.error
                 if isinstance(err, NotFound) or (err is None and not item.objects):
-                    err = err or NotFound(f"Get-Mailbox: object '{ident}' couldn't be found", status=404,
-                                          api="exchange")
+                    err = err or NotFound(
+                        f"Get-Mailbox: object '{ident}' couldn't be found", status=404, api="exchange"
+                    )
                     outcomes.append({**base, "status": NOT_FOUND, "error": _error(err)})
                 elif err is not None:
                     outcomes.append({**base, "status": FAILED, "error": _error(err)})
@@ -374,15 +450,17 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
         if not writes:
             return resumed + cp.finish_many(outcomes)
         cp.start_many([w["identity"] for w in writes])
-        sets = [BatchItem("Set-Mailbox", {"Identity": w["key"], "IsExchangeCloudManaged": bool(target)})
-                for w in writes]
+        sets = [
+            BatchItem("Set-Mailbox", {"Identity": w["key"], "IsExchangeCloudManaged": bool(target)}) for w in writes
+        ]
         failure = run_batch(sets)
         written = []
         for w, item in zip(writes, sets, strict=True):
             err = failure or item.error
             if err is not None:
-                outcomes.append({**w["base"], **w["extra"], "status": FAILED, "error": _error(err),
-                                 "before": snapshot(w["mbx"])})
+                outcomes.append(
+                    {**w["base"], **w["extra"], "status": FAILED, "error": _error(err), "before": snapshot(w["mbx"])}
+                )
             else:
                 w["warnings"] = item.warnings
                 written.append(w)
@@ -395,22 +473,38 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
             failure = run_batch(reads)
             still = []
             for w, item in zip(remaining, reads, strict=True):
-                err = failure or item.error or (None if item.objects else NotFound(
-                    f"Get-Mailbox: object '{w['key']}' couldn't be found", status=404, api="exchange"))
+                err = (
+                    failure
+                    or item.error
+                    or (
+                        None
+                        if item.objects
+                        else NotFound(f"Get-Mailbox: object '{w['key']}' couldn't be found", status=404, api="exchange")
+                    )
+                )
                 if err is not None:
-                    outcomes.append({**w["base"], **w["extra"], "status": FAILED, "stage": "readback",
-                                     "error": _error(err)})
+                    outcomes.append(
+                        {**w["base"], **w["extra"], "status": FAILED, "stage": "readback", "error": _error(err)}
+                    )
                     continue
                 after = item.objects[0]
                 stuck = _true(after.get("IsExchangeCloudManaged")) == bool(target)
                 if not stuck and attempt + 1 < attempts:
                     still.append(w)
                     continue
-                rec = {**w["base"], **w["extra"], "status": CHANGED if stuck else SILENT,
-                       "before": snapshot(w["mbx"]), "after": snapshot(after), "warnings": list(w["warnings"] or [])}
+                rec = {
+                    **w["base"],
+                    **w["extra"],
+                    "status": CHANGED if stuck else SILENT,
+                    "before": snapshot(w["mbx"]),
+                    "after": snapshot(after),
+                    "warnings": list(w["warnings"] or []),
+                }
                 if not stuck:
-                    rec["reason"] = ("Set-Mailbox returned success but IsExchangeCloudManaged is still "
-                                     f"{not target}: the change was silently ignored (check the caller's roles)")
+                    rec["reason"] = (
+                        "Set-Mailbox returned success but IsExchangeCloudManaged is still "
+                        f"{not target}: the change was silently ignored (check the caller's roles)"
+                    )
                 outcomes.append(rec)
             if still:
                 sleep(readback_delay)
@@ -421,19 +515,21 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
     try:
         for n, wave in enumerate(the_plan.waves):
             wave_records = []
-            with ThreadPoolExecutor(max_workers=max(1, int(concurrency)),
-                                    thread_name_prefix=f"soa-{operation}") as pool:
+            with ThreadPoolExecutor(
+                max_workers=max(1, int(concurrency)), thread_name_prefix=f"soa-{operation}"
+            ) as pool:
                 if batch_size > 1 and len(wave) > 1:
                     # Spread a small wave over the workers rather than one full batch on one of them.
                     size = max(1, min(batch_size, -(-len(wave) // max(1, int(concurrency)))))
-                    futures: dict[Future, str | None] = {pool.submit(process_chunk, wave[i:i + size]): None
-                               for i in range(0, len(wave), size)}
+                    futures: dict[Future, str | None] = {
+                        pool.submit(process_chunk, wave[i : i + size]): None for i in range(0, len(wave), size)
+                    }
                 else:
                     futures = {pool.submit(process, ident): ident for ident in wave}
                 try:
                     for fut in as_completed(futures):
                         got = fut.result()
-                        for rec in (got if isinstance(got, list) else [got]):
+                        for rec in got if isinstance(got, list) else [got]:
                             by_identity[rec["identity"]] = rec
                             wave_records.append(rec)
                             if on_item is not None:
@@ -447,8 +543,10 @@ def run_toggle(exchange, plan_or_ids: Plan | Iterable[str], *, target: bool, ope
                 bad = sum(r["status"] in (FAILED, SILENT) for r in fresh)
                 reason = None
                 if halt_on_silent and silent:
-                    reason = (f"wave {n + 1}: {silent} change(s) silently ignored; later waves not started "
-                              "(fix the caller's roles, then resume with the same checkpoint)")
+                    reason = (
+                        f"wave {n + 1}: {silent} change(s) silently ignored; later waves not started "
+                        "(fix the caller's roles, then resume with the same checkpoint)"
+                    )
                 elif fresh and bad / len(fresh) > max_failure_ratio:
                     reason = f"wave {n + 1}: {bad} of {len(fresh)} items failed; later waves not started"
                 if reason:

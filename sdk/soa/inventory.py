@@ -1,6 +1,7 @@
 """Inventory of mailboxes for the Exchange-attribute SOA switch: the report every admin script starts with
 (``Get-Mailbox -ResultSize Unlimited | ? IsDirSynced | Select ...,IsExchangeCloudManaged``), plus eligibility
 and the reason when a mailbox is not eligible; CSV/JSON export."""
+
 from __future__ import annotations
 
 import csv
@@ -45,10 +46,14 @@ def classify(recipient: dict) -> tuple[str, str]:
     if rtd == "MailUser":
         target = str(recipient.get("ExternalEmailAddress") or "").lower()
         if ".mail.onmicrosoft.com" in target:
-            return NOT_PROVISIONED, ("a remote mailbox without its Exchange Online mailbox: assign an Exchange "
-                                     "Online licence first")
+            return NOT_PROVISIONED, (
+                "a remote mailbox without its Exchange Online mailbox: assign an Exchange Online licence first"
+            )
         if synced and str(recipient.get("ExchangeGuid") or _ZERO_GUID) != _ZERO_GUID:
-            return ONPREM_MAILBOX, "the mailbox is on the on-premises Exchange servers (move it to Exchange Online first)"
+            return (
+                ONPREM_MAILBOX,
+                "the mailbox is on the on-premises Exchange servers (move it to Exchange Online first)",
+            )
         return MAIL_USER, "a mail user has no Exchange Online mailbox"
     if rtd == "User":
         return NO_MAILBOX, "a user without Exchange attributes or mailbox (cloud-first: licence it to get one)"
@@ -82,23 +87,31 @@ class InventoryRow:
         ok, reason = eligibility(mbx)
         klass, why = classify(mbx)
         reason = reason or (why if klass != ELIGIBLE and klass != CLOUD_MANAGED else reason)
-        return cls(Identity=str(mbx.get("Guid") or mbx.get("Identity") or ""),
-                   DisplayName=mbx.get("DisplayName") or "", PrimarySmtpAddress=mbx.get("PrimarySmtpAddress") or "",
-                   UserPrincipalName=mbx.get("UserPrincipalName") or "",
-                   RecipientTypeDetails=mbx.get("RecipientTypeDetails") or "",
-                   IsDirSynced=_true(mbx.get("IsDirSynced")),
-                   IsExchangeCloudManaged=_true(mbx.get("IsExchangeCloudManaged")), Eligible=ok, Reason=reason,
-                   ExternalDirectoryObjectId=mbx.get("ExternalDirectoryObjectId"), Class=klass)
+        return cls(
+            Identity=str(mbx.get("Guid") or mbx.get("Identity") or ""),
+            DisplayName=mbx.get("DisplayName") or "",
+            PrimarySmtpAddress=mbx.get("PrimarySmtpAddress") or "",
+            UserPrincipalName=mbx.get("UserPrincipalName") or "",
+            RecipientTypeDetails=mbx.get("RecipientTypeDetails") or "",
+            IsDirSynced=_true(mbx.get("IsDirSynced")),
+            IsExchangeCloudManaged=_true(mbx.get("IsExchangeCloudManaged")),
+            Eligible=ok,
+            Reason=reason,
+            ExternalDirectoryObjectId=mbx.get("ExternalDirectoryObjectId"),
+            Class=klass,
+        )
 
 
-def inventory(exchange, *, filter: str | None = None, include_mail_users: bool = False,
-              include_users: bool = False) -> list[InventoryRow]:
+def inventory(
+    exchange, *, filter: str | None = None, include_mail_users: bool = False, include_users: bool = False
+) -> list[InventoryRow]:
     """Every mailbox (optionally narrowed by an OPATH ``filter``) with type, IsDirSynced, IsExchangeCloudManaged,
     eligibility and class. ``include_mail_users`` also lists mail users (on-premises mailboxes, unprovisioned
     remote mailboxes, mail users: never eligible); ``include_users`` the synced users with no recipient."""
     rows = [InventoryRow.from_mailbox(m) for m in exchange.iter_mailboxes(filter=filter)]
     if include_mail_users:
         from ..errors import ApiError
+
         try:
             for mu in exchange.get_mail_users():
                 mu.setdefault("RecipientTypeDetails", "MailUser")
@@ -107,6 +120,7 @@ def inventory(exchange, *, filter: str | None = None, include_mail_users: bool =
             pass  # Get-MailUser not available to this caller: the mailbox inventory still stands.
     if include_users:
         from ..errors import ApiError
+
         try:
             for user in exchange.iter_invoke("Get-User", ResultSize="Unlimited", RecipientTypeDetails=["User"]):
                 if _true(user.get("IsDirSynced")):
@@ -118,8 +132,15 @@ def inventory(exchange, *, filter: str | None = None, include_mail_users: bool =
 
 def summarize(rows: list[InventoryRow]) -> dict:
     """Counts: total, eligible, already cloud-managed, eligible and still AD-managed, by type, ineligible reasons."""
-    out: dict[str, Any] = {"total": len(rows), "eligible": 0, "cloudManaged": 0, "toEnable": 0, "byType": {}, "ineligible": {},
-           "byClass": {}}
+    out: dict[str, Any] = {
+        "total": len(rows),
+        "eligible": 0,
+        "cloudManaged": 0,
+        "toEnable": 0,
+        "byType": {},
+        "ineligible": {},
+        "byClass": {},
+    }
     for r in rows:
         out["byClass"][r.Class] = out["byClass"].get(r.Class, 0) + 1
         out["byType"][r.RecipientTypeDetails] = out["byType"].get(r.RecipientTypeDetails, 0) + 1

@@ -1,4 +1,5 @@
 """Waves: a pilot first, then growing batches, as the rollout guidance recommends for bulk SOA changes."""
+
 from __future__ import annotations
 
 import csv
@@ -54,14 +55,22 @@ def plan(identities: Iterable[str], wave_sizes: Iterable[int] | None = None) -> 
     waves, pos, n = [], 0, 0
     while pos < len(ordered):
         size = sizes[min(n, len(sizes) - 1)]
-        waves.append(ordered[pos:pos + size])
+        waves.append(ordered[pos : pos + size])
         pos += size
         n += 1
     return Plan(waves=waves)
 
 
-IDENTITY_COLUMNS = ("Identity", "PrimarySmtpAddress", "UserPrincipalName", "Guid", "ExternalDirectoryObjectId",
-                    "Alias", "Mail", "WindowsEmailAddress")
+IDENTITY_COLUMNS = (
+    "Identity",
+    "PrimarySmtpAddress",
+    "UserPrincipalName",
+    "Guid",
+    "ExternalDirectoryObjectId",
+    "Alias",
+    "Mail",
+    "WindowsEmailAddress",
+)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -98,5 +107,7 @@ def read_identities_csv(path_or_file) -> list[str]:
     first = header[0]
     if len(header) == 1 and ("@" in first or _GUID.match(first)):
         return [r[0].strip() for r in rows if r[0].strip()]
-    raise IdentityCsvError(f"{name}: no identity column (the header {', '.join(header[:6])!s} names none of "
-                           f"{', '.join(IDENTITY_COLUMNS)}; a header-less file must hold addresses or GUIDs)")
+    raise IdentityCsvError(
+        f"{name}: no identity column (the header {', '.join(header[:6])!s} names none of "
+        f"{', '.join(IDENTITY_COLUMNS)}; a header-less file must hold addresses or GUIDs)"
+    )

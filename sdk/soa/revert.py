@@ -4,6 +4,7 @@ After the flag goes back to ``$false`` the next Entra Connect cycle overwrites t
 with the AD values; there is no merge. With ``reconcile=True`` the cloud values are first copied to the AD user
 (and read back) so that cycle changes nothing; an item whose reconcile fails is not flipped. Without reconcile the
 result lists, per mailbox, what the next cycle will overwrite."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,8 +20,9 @@ class ReconcileError(HybridSoaError):
     """The cloud values could not be copied to (or confirmed in) the on-prem directory."""
 
 
-def revert(exchange, onprem: OnPremDirectory | None, identities: Plan | Iterable[str], *, reconcile: bool = True,
-           **kwargs) -> RunResult:
+def revert(
+    exchange, onprem: OnPremDirectory | None, identities: Plan | Iterable[str], *, reconcile: bool = True, **kwargs
+) -> RunResult:
     """Flip the mailboxes back to on-prem authority, reconciling AD first (see the module docstring).
 
     Each record carries ``differences`` (cloud vs AD before the flip) and either ``reconciled`` (AD attributes
@@ -34,13 +36,22 @@ def revert(exchange, onprem: OnPremDirectory | None, identities: Plan | Iterable
         if ad is None:
             if reconcile:
                 raise ReconcileError("no on-prem AD user found for this mailbox; nothing to reconcile into")
-            return {"overwriteWarnings": ["on-prem object unknown: the next sync cycle will overwrite every "
-                                          "Exchange attribute with whatever AD holds"]}
+            return {
+                "overwriteWarnings": [
+                    "on-prem object unknown: the next sync cycle will overwrite every "
+                    "Exchange attribute with whatever AD holds"
+                ]
+            }
         diffs = diff_mailbox(mailbox, ad)
         if not reconcile:
-            return {"differences": diffs, "overwriteWarnings": [
-                f"{d['attribute']}: cloud value {d['cloud']!r} will be replaced by on-prem {d['adAttribute']} "
-                f"{d['onprem']!r} at the next sync cycle" for d in diffs]}
+            return {
+                "differences": diffs,
+                "overwriteWarnings": [
+                    f"{d['attribute']}: cloud value {d['cloud']!r} will be replaced by on-prem {d['adAttribute']} "
+                    f"{d['onprem']!r} at the next sync cycle"
+                    for d in diffs
+                ],
+            }
         if not diffs:
             return {"differences": [], "reconciled": []}
         sam = ad.get("sAMAccountName")
@@ -49,8 +60,7 @@ def revert(exchange, onprem: OnPremDirectory | None, identities: Plan | Iterable
         fresh = onprem.get_user(sam) or {}
         left = diff_mailbox(mailbox, fresh)
         if left:
-            raise ReconcileError("on-prem directory did not take " + ", ".join(
-                f"{d['adAttribute']}" for d in left))
+            raise ReconcileError("on-prem directory did not take " + ", ".join(f"{d['adAttribute']}" for d in left))
         return {"differences": diffs, "reconciled": sorted(changes), "samAccountName": sam}
 
     kwargs.setdefault("check_eligibility", False)

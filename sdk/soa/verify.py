@@ -1,5 +1,6 @@
 """Post-sync verification: every mailbox a run made cloud-managed still holds its cloud values after the next
 Entra Connect cycle (no overwrite from AD) and is still cloud-managed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,8 +62,9 @@ def capture_baseline(exchange, identities) -> dict[str, dict]:
     return out
 
 
-def verify(run: RunResult | Checkpoint | str | None, exchange, *, baseline: dict[str, dict] | None = None
-           ) -> VerifyReport:
+def verify(
+    run: RunResult | Checkpoint | str | None, exchange, *, baseline: dict[str, dict] | None = None
+) -> VerifyReport:
     """Compare each mailbox's current flag and Exchange attributes with the expected state."""
     if baseline is not None:
         expected = baseline
@@ -81,8 +83,11 @@ def verify(run: RunResult | Checkpoint | str | None, exchange, *, baseline: dict
             report.items.append({"identity": ident, "status": ERROR, "error": str(exc)})
             continue
         now = snapshot(mbx)
-        diffs = [{"attribute": k, "expected": v, "actual": now.get(k)} for k, v in want.items()
-                 if k != "IsExchangeCloudManaged" and k in now and normalize(k, v) != normalize(k, now.get(k))]
+        diffs = [
+            {"attribute": k, "expected": v, "actual": now.get(k)}
+            for k, v in want.items()
+            if k != "IsExchangeCloudManaged" and k in now and normalize(k, v) != normalize(k, now.get(k))
+        ]
         if not now["IsExchangeCloudManaged"]:
             status = FLAG_LOST
         elif diffs:

@@ -1,4 +1,5 @@
 """Tenant clock over the control plane: read, advance (due work runs), bad input changes nothing."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Per-tenant serialization: concurrent Exchange toggles, Graph edits and running sync cycles never interleave
 half-applied changes; the audit log and the final state agree."""
+
 from __future__ import annotations
 
 import random
@@ -16,17 +17,34 @@ def tenant(make_tenant):
 
 
 def _set_mailbox(client, tenant_id, headers, identity, value):
-    return client.post(f"/adminapi/beta/{tenant_id}/InvokeCommand", headers=headers, json={
-        "CmdletInput": {"CmdletName": "Set-Mailbox",
-                        "Parameters": {"Identity": identity, "IsExchangeCloudManaged": value}}})
+    return client.post(
+        f"/adminapi/beta/{tenant_id}/InvokeCommand",
+        headers=headers,
+        json={
+            "CmdletInput": {
+                "CmdletName": "Set-Mailbox",
+                "Parameters": {"Identity": identity, "IsExchangeCloudManaged": value},
+            }
+        },
+    )
 
 
 def _toggles(tenant, guid):
     """Succeeded Set-Mailbox records for one mailbox, in the order they were applied."""
     with tenant.lock:
-        return [r for r in tenant.audit.records if r.operation == "Set-Mailbox" and r.succeeded
-                and r.target in (guid, tenant.mailboxes.get(guid).external_directory_object_id,
-                                 tenant.mailboxes.get(guid).user_principal_name, tenant.mailboxes.get(guid).alias)]
+        return [
+            r
+            for r in tenant.audit.records
+            if r.operation == "Set-Mailbox"
+            and r.succeeded
+            and r.target
+            in (
+                guid,
+                tenant.mailboxes.get(guid).external_directory_object_id,
+                tenant.mailboxes.get(guid).user_principal_name,
+                tenant.mailboxes.get(guid).alias,
+            )
+        ]
 
 
 def _flag(record):
@@ -82,9 +100,11 @@ def test_many_threads_toggling_and_editing_while_cycles_run(app, tenant):
                 tenant.ad_users.touch(ad.sam_account_name.lower())
                 tenant.advance(31)
 
-    threads = ([threading.Thread(target=toggler, args=(n,)) for n in range(4)]
-               + [threading.Thread(target=editor, args=(n,)) for n in range(2)]
-               + [threading.Thread(target=cycles)])
+    threads = (
+        [threading.Thread(target=toggler, args=(n,)) for n in range(4)]
+        + [threading.Thread(target=editor, args=(n,)) for n in range(2)]
+        + [threading.Thread(target=cycles)]
+    )
     for t in threads:
         t.start()
     for t in threads:

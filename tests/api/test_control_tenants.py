@@ -1,5 +1,6 @@
 """Control plane: health, tenants CRUD and reset, device codes, the control token and the OpenAPI document
 (Flask test client)."""
+
 from __future__ import annotations
 
 import openapi_spec_validator
@@ -29,8 +30,17 @@ def test_create_answers_with_everything_needed_to_sign_in(client):
     apps = {a["name"]: a for a in body["apps"]}
     assert set(apps) >= {"automation", "graph-reader", "exchange-approle-only"}
     for app in apps.values():
-        assert {"name", "clientId", "servicePrincipalId", "clientSecret", "certificatePem", "privateKeyPem",
-                "thumbprint", "appRoles", "directoryRoles"} <= set(app)
+        assert {
+            "name",
+            "clientId",
+            "servicePrincipalId",
+            "clientSecret",
+            "certificatePem",
+            "privateKeyPem",
+            "thumbprint",
+            "appRoles",
+            "directoryRoles",
+        } <= set(app)
     assert apps["automation"]["directoryRoles"] == ["Exchange Administrator"]
     assert apps["exchange-approle-only"]["appRoles"] == ["Exchange.ManageAsApp"]
     assert apps["exchange-approle-only"]["directoryRoles"] == []
@@ -67,15 +77,18 @@ def test_fixed_tenant_id(client, registry):
     assert body["tenantId"] == tid and registry.get(tid).name == "fixedid"
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"profile": "nope"}, "profile"),
-    ({"mailboxes": -1}, "mailboxes"),
-    ({"mailboxes": "5"}, "mailboxes"),
-    ({"seed": 1.5}, "seed"),
-    ({"tenantId": "not-a-guid"}, "tenantId"),
-    ({"clockStart": "yesterday"}, "clockStart"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"profile": "nope"}, "profile"),
+        ({"mailboxes": -1}, "mailboxes"),
+        ({"mailboxes": "5"}, "mailboxes"),
+        ({"seed": 1.5}, "seed"),
+        ({"tenantId": "not-a-guid"}, "tenantId"),
+        ({"clockStart": "yesterday"}, "clockStart"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_invalid_create_bodies_are_400_and_create_nothing(client, registry, body, field):
     response = client.post("/_mock/tenants", json=body)
     assert response.status_code == 400
@@ -112,9 +125,13 @@ def test_list_get_credentials_delete(client):
 
 
 def test_unknown_tenant_is_404_everywhere(client):
-    for method, path in (("get", "/_mock/tenants/ghost"), ("post", "/_mock/tenants/ghost/reset"),
-                         ("get", "/_mock/tenants/ghost/credentials"), ("get", "/_mock/tenants/ghost/devicecodes"),
-                         ("post", "/_mock/tenants/ghost/devicecodes/ABC/approve")):
+    for method, path in (
+        ("get", "/_mock/tenants/ghost"),
+        ("post", "/_mock/tenants/ghost/reset"),
+        ("get", "/_mock/tenants/ghost/credentials"),
+        ("get", "/_mock/tenants/ghost/devicecodes"),
+        ("post", "/_mock/tenants/ghost/devicecodes/ABC/approve"),
+    ):
         response = getattr(client, method)(path)
         assert response.status_code == 404 and response.get_json()["error"]["code"] == "TenantNotFound"
 
@@ -137,13 +154,16 @@ def test_device_code_control_routes(client, registry):
     body = _create(client, name="devices").get_json()
     tenant = registry.get(body["tenantId"])
     app = next(a for a in body["apps"] if a["name"] == "automation")
-    started = client.post(f"/{tenant.id}/oauth2/v2.0/devicecode",
-                          data={"client_id": app["clientId"], "scope": "https://graph.microsoft.com/.default"}).get_json()
+    started = client.post(
+        f"/{tenant.id}/oauth2/v2.0/devicecode",
+        data={"client_id": app["clientId"], "scope": "https://graph.microsoft.com/.default"},
+    ).get_json()
     listed = client.get(f"/_mock/tenants/{tenant.id}/devicecodes").get_json()["value"]
     assert [d["userCode"] for d in listed] == [started["user_code"]] and listed[0]["status"] == "pending"
     assert "deviceCode" not in listed[0]
-    missing_user = client.post(f"/_mock/tenants/{tenant.id}/devicecodes/{started['user_code']}/approve",
-                               json={"userPrincipalName": "ghost"})
+    missing_user = client.post(
+        f"/_mock/tenants/{tenant.id}/devicecodes/{started['user_code']}/approve", json={"userPrincipalName": "ghost"}
+    )
     assert missing_user.status_code == 404
     declined = client.post(f"/_mock/tenants/{tenant.id}/devicecodes/{started['user_code']}/decline")
     assert declined.get_json()["status"] == "declined"

@@ -1,6 +1,7 @@
 """The read-only dashboard through the Flask test client: pages render what the tenant holds, filters and
 server-side paging work, drift is highlighted, everything is escaped, no secret is ever shown, and the control
 token guards it when one is set."""
+
 from __future__ import annotations
 
 import re
@@ -69,6 +70,7 @@ def test_tenant_page_shows_clock_next_cycle_and_profile(client, make_tenant):
     with tenant.lock:
         now, due = tenant.clock.now(), tenant.sync.next_due()
     from hybridsoa.mock.domain.clock import iso
+
     assert iso(now) in html and iso(due) in html
     assert "profile: preview" in html
 
@@ -147,12 +149,28 @@ def test_cloud_managed_drift_stays_and_says_exchange_is_authoritative(client, do
 def test_sync_history_shows_counts_status_and_per_object_errors(client, domain_tenant):
     with domain_tenant.lock:
         domain_tenant.advance(30)
-        domain_tenant.sync.history.append({
-            "id": "run-with-errors", "policyType": "Delta", "scheduled": False,
-            "startDateTime": domain_tenant.clock.now(), "endDateTime": domain_tenant.clock.now(),
-            "status": "completed-export-errors", "adds": 0, "updates": 2, "deletes": 0, "errorCount": 1,
-            "errors": [{"errorType": "PropertyConflict", "sAMAccountName": "jdoe",
-                        "propertyCausingError": "ProxyAddresses", "value": "smtp:dup@contoso.com"}]})
+        domain_tenant.sync.history.append(
+            {
+                "id": "run-with-errors",
+                "policyType": "Delta",
+                "scheduled": False,
+                "startDateTime": domain_tenant.clock.now(),
+                "endDateTime": domain_tenant.clock.now(),
+                "status": "completed-export-errors",
+                "adds": 0,
+                "updates": 2,
+                "deletes": 0,
+                "errorCount": 1,
+                "errors": [
+                    {
+                        "errorType": "PropertyConflict",
+                        "sAMAccountName": "jdoe",
+                        "propertyCausingError": "ProxyAddresses",
+                        "value": "smtp:dup@contoso.com",
+                    }
+                ],
+            }
+        )
     html = client.get("/tenants/contoso/sync").get_data(as_text=True)
     # The seeded Initial cycle, the scheduled Delta the 30-minute advance ran, and the injected one.
     assert html.count('<tr class="run"') == len(domain_tenant.sync.history) == 3
@@ -168,15 +186,28 @@ def test_sync_history_shows_counts_status_and_per_object_errors(client, domain_t
 def test_audit_and_journal_newest_first_and_filterable(client, domain_tenant):
     with domain_tenant.lock:
         for i in range(3):
-            domain_tenant.add_audit_record("exchange", "Set-Mailbox", None, target=f"mbx{i}",
-                                           parameters={"Identity": f"mbx{i}", "IsExchangeCloudManaged": True},
-                                           changes={"IsExchangeCloudManaged": {"old": False, "new": True}}
-                                           if i != 1 else None)
+            domain_tenant.add_audit_record(
+                "exchange",
+                "Set-Mailbox",
+                None,
+                target=f"mbx{i}",
+                parameters={"Identity": f"mbx{i}", "IsExchangeCloudManaged": True},
+                changes={"IsExchangeCloudManaged": {"old": False, "new": True}} if i != 1 else None,
+            )
         domain_tenant.add_audit_record("graph", "PATCH /users", None, target="u1", succeeded=False, error="denied")
         for i, status in enumerate((200, 429, 200)):
-            domain_tenant.journal.add({"time": domain_tenant.clock.now() + i, "api": "exchange", "method": "POST",
-                                       "path": "/adminapi/beta/x/InvokeCommand", "cmdlet": f"Get-Mailbox{i}",
-                                       "status": status, "durationMs": 1.5, "caller": {"appId": None}})
+            domain_tenant.journal.add(
+                {
+                    "time": domain_tenant.clock.now() + i,
+                    "api": "exchange",
+                    "method": "POST",
+                    "path": "/adminapi/beta/x/InvokeCommand",
+                    "cmdlet": f"Get-Mailbox{i}",
+                    "status": status,
+                    "durationMs": 1.5,
+                    "caller": {"appId": None},
+                }
+            )
     audit = client.get("/tenants/contoso/audit").get_data(as_text=True)
     assert audit.index("PATCH /users") < audit.index(">mbx2<") < audit.index(">mbx0<")
     unchanged = client.get("/tenants/contoso/audit?outcome=unchanged&api=exchange").get_data(as_text=True)
@@ -196,7 +227,7 @@ def test_fault_rules_and_throttling_are_shown(client, domain_tenant):
         domain_tenant.faults.add_rule({"api": "exchange", "cmdlet": "Set-Mailbox", "status": 503, "count": 2})
         domain_tenant.faults.set_throttle("graph", 2, 5)
     html = client.get("/tenants/contoso").get_data(as_text=True)
-    section = html[html.index('id="faults"'):html.index('id="profile"')]
+    section = html[html.index('id="faults"') : html.index('id="profile"')]
     assert '<tr class="fault-rule">' in section and "Set-Mailbox" in section and "503" in section
     assert "<b>graph</b> throttled" in section
 
@@ -213,9 +244,15 @@ def test_everything_shown_is_escaped(client, domain_tenant):
         domain_tenant.journal.add({"time": 0, "api": evil, "method": "GET", "path": evil, "status": 200})
         domain_tenant.sync.history.append({"id": "x", "status": evil, "errors": [{"message": evil}]})
         domain_tenant.faults.add_rule({"api": "exchange", "cmdlet": evil, "status": 500})
-    for url in ("/tenants/contoso", f"/tenants/contoso/mailboxes/{mailbox.guid}", "/tenants/contoso/audit",
-                "/tenants/contoso/requests", "/tenants/contoso/sync", f"/tenants/contoso?q={evil}",
-                f"/tenants/contoso/audit?q={evil}"):
+    for url in (
+        "/tenants/contoso",
+        f"/tenants/contoso/mailboxes/{mailbox.guid}",
+        "/tenants/contoso/audit",
+        "/tenants/contoso/requests",
+        "/tenants/contoso/sync",
+        f"/tenants/contoso?q={evil}",
+        f"/tenants/contoso/audit?q={evil}",
+    ):
         html = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html, url
     assert "&lt;script&gt;alert(" in client.get("/tenants/contoso").get_data(as_text=True)
@@ -227,19 +264,47 @@ def test_no_secrets_on_any_page(client, domain_tenant, auth_header):
     secrets = [a["clientSecret"] for a in creds["apps"]] + [u["password"] for u in creds["users"]]
     secrets += [a["privateKeyPem"].splitlines()[1] for a in creds["apps"]] + [token, "hunter2-plain"]
     with domain_tenant.lock:
-        domain_tenant.add_audit_record("identity", "token", None, target="automation",
-                                       parameters={"client_secret": creds["apps"][0]["clientSecret"],
-                                                   "password": "hunter2-plain", "note": f"Bearer {token}"})
-        domain_tenant.journal.add({"time": 0, "api": "identity", "method": "POST", "path": "/x/oauth2/v2.0/token",
-                                   "status": 200, "parameters": {"client_assertion": token,
-                                                                 "client_secret": creds["apps"][1]["clientSecret"]},
-                                   "headers": {"Authorization": f"Bearer {token}"}, "echo": token})
+        domain_tenant.add_audit_record(
+            "identity",
+            "token",
+            None,
+            target="automation",
+            parameters={
+                "client_secret": creds["apps"][0]["clientSecret"],
+                "password": "hunter2-plain",
+                "note": f"Bearer {token}",
+            },
+        )
+        domain_tenant.journal.add(
+            {
+                "time": 0,
+                "api": "identity",
+                "method": "POST",
+                "path": "/x/oauth2/v2.0/token",
+                "status": 200,
+                "parameters": {"client_assertion": token, "client_secret": creds["apps"][1]["clientSecret"]},
+                "headers": {"Authorization": f"Bearer {token}"},
+                "echo": token,
+            }
+        )
         domain_tenant.settings["webhookSecret"] = "hunter2-plain"
-        domain_tenant.sync.history.append({"id": "leaky", "status": "success", "errors": [{"token": token}],
-                                           "privateKeyPem": creds["apps"][0]["privateKeyPem"]})
-    pages = ["/", "/tenants/contoso", "/tenants/contoso/audit", "/tenants/contoso/requests",
-             "/tenants/contoso/sync", "/tenants/contoso/sync/leaky",
-             f"/tenants/contoso/mailboxes/{domain_tenant.mailboxes.keys()[0]}"]
+        domain_tenant.sync.history.append(
+            {
+                "id": "leaky",
+                "status": "success",
+                "errors": [{"token": token}],
+                "privateKeyPem": creds["apps"][0]["privateKeyPem"],
+            }
+        )
+    pages = [
+        "/",
+        "/tenants/contoso",
+        "/tenants/contoso/audit",
+        "/tenants/contoso/requests",
+        "/tenants/contoso/sync",
+        "/tenants/contoso/sync/leaky",
+        f"/tenants/contoso/mailboxes/{domain_tenant.mailboxes.keys()[0]}",
+    ]
     for url in pages:
         html = unescape(client.get(url).get_data(as_text=True))
         for secret in secrets:
@@ -249,22 +314,48 @@ def test_no_secrets_on_any_page(client, domain_tenant, auth_header):
 
 # -------------------------------------------------------------------------------------- bad input, misc
 def test_unknown_tenant_and_mailbox_are_html_404s(client, domain_tenant):
-    for url in ("/tenants/nope", "/tenants/contoso/mailboxes/nope", "/tenants/" + "x" * 5000,
-                "/tenants/nope/audit", "/tenants/nope/requests", "/tenants/nope/sync"):
+    for url in (
+        "/tenants/nope",
+        "/tenants/contoso/mailboxes/nope",
+        "/tenants/" + "x" * 5000,
+        "/tenants/nope/audit",
+        "/tenants/nope/requests",
+        "/tenants/nope/sync",
+    ):
         response = client.get(url)
         assert response.status_code == 404 and response.mimetype == "text/html", url
 
 
-JUNK_QUERIES = ["page=-1", "page=1e9", "per_page=0", "per_page=abc", "type=Bogus", "cloudmanaged=maybe",
-                "q=%00%ff", "q=" + "a" * 5000, "deleted=%5B%5D", "page=99999999999999999999999", "status=4x",
-                "outcome=%3Cb%3E", "api=&api=graph", "policy=%F0%9F%92%A5", "tenant_key=x&page=2",
-                "_external=1&_scheme=javascript", "_anchor=x&endpoint=y&page_param=z&per_page=5"]
+JUNK_QUERIES = [
+    "page=-1",
+    "page=1e9",
+    "per_page=0",
+    "per_page=abc",
+    "type=Bogus",
+    "cloudmanaged=maybe",
+    "q=%00%ff",
+    "q=" + "a" * 5000,
+    "deleted=%5B%5D",
+    "page=99999999999999999999999",
+    "status=4x",
+    "outcome=%3Cb%3E",
+    "api=&api=graph",
+    "policy=%F0%9F%92%A5",
+    "tenant_key=x&page=2",
+    "_external=1&_scheme=javascript",
+    "_anchor=x&endpoint=y&page_param=z&per_page=5",
+]
 
 
 def test_junk_query_strings_never_fail(client, domain_tenant):
     for query in JUNK_QUERIES:
-        for path in ("/", "/tenants/contoso", "/tenants/contoso/audit", "/tenants/contoso/requests",
-                     "/tenants/contoso/sync"):
+        for path in (
+            "/",
+            "/tenants/contoso",
+            "/tenants/contoso/audit",
+            "/tenants/contoso/requests",
+            "/tenants/contoso/sync",
+        ):
             assert client.get(f"{path}?{query}").status_code == 200, (path, query)
 
 
@@ -305,10 +396,14 @@ def test_control_token_sign_in_flow(guarded, make_tenant):
 def test_control_token_as_bearer_and_no_open_redirect(guarded, make_tenant):
     make_tenant(name="contoso", seed=1)
     assert guarded.get("/", headers={"Authorization": "Bearer ctl-s3cret-value"}).status_code == 200
-    assert guarded.get("/", headers={"Authorization": "Bearer wrong", "Accept": "application/json"}).status_code \
-        == 401
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/\r\nSet-Cookie: a=b",
-                   "/" + "a" * 5000):
+    assert guarded.get("/", headers={"Authorization": "Bearer wrong", "Accept": "application/json"}).status_code == 401
+    for target in (
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\r\nSet-Cookie: a=b",
+        "/" + "a" * 5000,
+    ):
         response = guarded.post("/signin", data={"token": "ctl-s3cret-value", "next": target})
         assert response.headers["Location"] in ("/", "http://localhost/"), target
 

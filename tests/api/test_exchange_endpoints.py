@@ -2,6 +2,7 @@
 Flask's router knows the resources but no view serves them. Its answers are exact and deterministic under a seed;
 it journals and throttles each request once, takes read or write from the cmdlet's registration, keeps the rate
 window in the tenant, and fails in the app's own error shapes."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,8 +31,9 @@ def h(tenant, auth_header):
 def twin():
     """A second app over its own registry holding the same tenant (same name, seed and clock)."""
     registry = TenantRegistry(seed=1234)
-    registry.create(name="contoso", seed=42, mailboxes=12, clock_start=CLOCK, frozen_clock=True,
-                    options={"mix": "uniform"})
+    registry.create(
+        name="contoso", seed=42, mailboxes=12, clock_start=CLOCK, frozen_clock=True, options={"mix": "uniform"}
+    )
     return create_app(registry).test_client()
 
 
@@ -45,16 +47,27 @@ def _alias(tenant):
     return next(m.alias for m in tenant.mailboxes if m.is_dir_synced and m.recipient_type_details == "UserMailbox")
 
 
-@pytest.mark.parametrize("case", ["toggle", "read", "unknown-cmdlet", "bad-json", "no-token", "batch", "bad-batch",
-                                  "unknown-tenant", "paged"])
+@pytest.mark.parametrize(
+    "case",
+    ["toggle", "read", "unknown-cmdlet", "bad-json", "no-token", "batch", "bad-batch", "unknown-tenant", "paged"],
+)
 def test_the_pipeline_answers_exactly_and_deterministically(client, twin, tenant, h, case):
     alias = _alias(tenant)
     path = f"/adminapi/beta/{tenant.id}/InvokeCommand"
     kwargs = {"headers": h}
     if case == "toggle":
         # Set then unset, on each path: both start from and end in the same state.
-        calls = [{"json": {"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
-            "Identity": alias, "IsExchangeCloudManaged": value}}}} for value in (True, False)]
+        calls = [
+            {
+                "json": {
+                    "CmdletInput": {
+                        "CmdletName": "Set-Mailbox",
+                        "Parameters": {"Identity": alias, "IsExchangeCloudManaged": value},
+                    }
+                }
+            }
+            for value in (True, False)
+        ]
     elif case == "read":
         calls = [{"json": {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": alias}}}}]
     elif case == "unknown-cmdlet":
@@ -66,8 +79,20 @@ def test_the_pipeline_answers_exactly_and_deterministically(client, twin, tenant
         calls = [{"json": {"CmdletInput": {"CmdletName": "Get-Mailbox"}}}]
     elif case == "batch":
         path = f"/adminapi/beta/{tenant.id}/$batch"
-        calls = [{"json": {"requests": [{"id": "1", "method": "POST", "url": "/InvokeCommand", "body": {
-            "CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": alias}}}}]}}]
+        calls = [
+            {
+                "json": {
+                    "requests": [
+                        {
+                            "id": "1",
+                            "method": "POST",
+                            "url": "/InvokeCommand",
+                            "body": {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": alias}}},
+                        }
+                    ]
+                }
+            }
+        ]
     elif case == "bad-batch":
         path = f"/AdminApi/beta/{tenant.id}/$batch"
         calls = [{"json": {"requests": "nope"}}]
@@ -81,8 +106,17 @@ def test_the_pipeline_answers_exactly_and_deterministically(client, twin, tenant
     # The tenant and its twin run the whole sequence (the same token signs in to both: same id, same key).
     ours = [client.post(path, **call, **kwargs) for call in calls]
     theirs = [twin.post(path, **call, **kwargs) for call in calls]
-    expected = {"toggle": 200, "read": 200, "unknown-cmdlet": 403, "bad-json": 400, "no-token": 401, "batch": 200,
-                "bad-batch": 400, "unknown-tenant": 404, "paged": 200}[case]
+    expected = {
+        "toggle": 200,
+        "read": 200,
+        "unknown-cmdlet": 403,
+        "bad-json": 400,
+        "no-token": 401,
+        "batch": 200,
+        "bad-batch": 400,
+        "unknown-tenant": 404,
+        "paged": 200,
+    }[case]
     for a, b in zip(ours, theirs, strict=True):
         assert a.status_code == expected, a.get_data(as_text=True)
         _same(a, b)
@@ -91,8 +125,11 @@ def test_the_pipeline_answers_exactly_and_deterministically(client, twin, tenant
 
 
 def test_flask_knows_the_resources_but_no_view_serves_them(app):
-    rules = {(r.rule, r.endpoint) for r in app.url_map.iter_rules() if r.endpoint in ("exchange.invoke_command",
-                                                                                       "exchange.batch")}
+    rules = {
+        (r.rule, r.endpoint)
+        for r in app.url_map.iter_rules()
+        if r.endpoint in ("exchange.invoke_command", "exchange.batch")
+    }
     assert ("/adminapi/beta/<tenant_key>/InvokeCommand", "exchange.invoke_command") in rules
     assert ("/adminapi/beta/<tenant_key>/$batch", "exchange.batch") in rules
     assert "exchange.invoke_command" not in app.view_functions and "exchange.batch" not in app.view_functions
@@ -113,8 +150,9 @@ def test_the_request_is_journalled_once(client, tenant, h):
 def test_throttled_request_is_refused_and_changes_nothing(client, tenant, h):
     alias = _alias(tenant)
     client.post("/_mock/tenants/contoso/faults", json={"throttle": {"api": "exchange", "rate": 0.001, "burst": 1}})
-    body = {"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": alias,
-                                                                         "IsExchangeCloudManaged": True}}}
+    body = {
+        "CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": alias, "IsExchangeCloudManaged": True}}
+    }
     first = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers=h)
     assert first.status_code == 200 and first.headers["Rate-Limit-Remaining"] == "0"
     body["CmdletInput"]["Parameters"]["IsExchangeCloudManaged"] = False
@@ -137,8 +175,11 @@ def test_body_over_the_size_limit_is_413_in_the_app_shape(app, client, tenant, h
     limit = app.config["MAX_CONTENT_LENGTH"]
     app.config["MAX_CONTENT_LENGTH"] = 64
     try:
-        rv = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", headers=h,
-                         json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Filter": "x" * 200}}})
+        rv = client.post(
+            f"/adminapi/beta/{tenant.id}/InvokeCommand",
+            headers=h,
+            json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Filter": "x" * 200}}},
+        )
     finally:
         app.config["MAX_CONTENT_LENGTH"] = limit
     assert rv.status_code == 413
@@ -157,11 +198,13 @@ def test_an_internal_failure_answers_500_json_and_releases_the_lock(client, tena
         monkeypatch.setattr(invoke, "answer_invoke", broken)
     else:
         monkeypatch.setattr(middleware, "finish", broken)
-    rv = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", headers=h,
-                     json={"CmdletInput": {"CmdletName": "Get-Mailbox"}})
+    rv = client.post(
+        f"/adminapi/beta/{tenant.id}/InvokeCommand", headers=h, json={"CmdletInput": {"CmdletName": "Get-Mailbox"}}
+    )
     assert rv.status_code == 500
-    assert rv.get_json() == {"error": {"code": "InternalServerError",
-                                       "message": f"The mock hit an internal error ({error.__name__})."}}
+    assert rv.get_json() == {
+        "error": {"code": "InternalServerError", "message": f"The mock hit an internal error ({error.__name__})."}
+    }
     if where == "handler":
         assert list(tenant.journal.entries)[-1]["status"] == 500
     # The tenant lock was released: another thread can take it at once.
@@ -191,12 +234,25 @@ def test_read_or_write_comes_from_the_cmdlet_registration(client, registry, tena
     url = f"/adminapi/beta/{tenant.id}/InvokeCommand"
     alias = _alias(tenant)
     try:
-        calls = [("Get-Mailbox", {"Identity": alias}), ("Set-Mailbox", {"Identity": alias, "CustomAttribute1": "x"}),
-                 ("Get-MockWrite", {}), ("Get-Nothing", {})]
+        calls = [
+            ("Get-Mailbox", {"Identity": alias}),
+            ("Set-Mailbox", {"Identity": alias, "CustomAttribute1": "x"}),
+            ("Get-MockWrite", {}),
+            ("Get-Nothing", {}),
+        ]
         for name, params in calls:
             client.post(url, json={"CmdletInput": {"CmdletName": name, "Parameters": params}}, headers=h)
-        batch = {"requests": [{"id": "1", "method": "POST", "url": "/InvokeCommand", "body": {"CmdletInput": {
-            "CmdletName": name, "Parameters": params}}} for name, params in calls[:2]]}
+        batch = {
+            "requests": [
+                {
+                    "id": "1",
+                    "method": "POST",
+                    "url": "/InvokeCommand",
+                    "body": {"CmdletInput": {"CmdletName": name, "Parameters": params}},
+                }
+                for name, params in calls[:2]
+            ]
+        }
         client.post(f"/adminapi/beta/{tenant.id}/$batch", json=batch, headers=h)
         batch["requests"] = batch["requests"][:1]
         client.post(f"/adminapi/beta/{tenant.id}/$batch", json=batch, headers=h)
@@ -206,8 +262,7 @@ def test_read_or_write_comes_from_the_cmdlet_registration(client, registry, tena
     assert store.thorough == [False, True, True, False, True, False]
 
 
-def test_the_rate_window_lives_in_the_tenant_and_reset_or_delete_drops_it(client, registry, make_tenant,
-                                                                          auth_header):
+def test_the_rate_window_lives_in_the_tenant_and_reset_or_delete_drops_it(client, registry, make_tenant, auth_header):
     tenant = make_tenant(name="fabrikam", seed=7, mailboxes=3, clock_start=CLOCK)
     body = {"CmdletInput": {"CmdletName": "Get-OrganizationConfig"}}
 
@@ -223,8 +278,11 @@ def test_the_rate_window_lives_in_the_tenant_and_reset_or_delete_drops_it(client
     assert fresh is not tenant and fresh.exchange_rate_window is not tenant.exchange_rate_window
     assert call(fresh) == first[0]  # a new window and request-id stream, as on a new tenant
     # The Exchange names output objects repeat are the tenant's too (no module-level cache outlives it).
-    listed = client.post(f"/adminapi/beta/{fresh.id}/InvokeCommand", headers=auth_header(fresh, "exchange"),
-                         json={"CmdletInput": {"CmdletName": "Get-Mailbox"}})
+    listed = client.post(
+        f"/adminapi/beta/{fresh.id}/InvokeCommand",
+        headers=auth_header(fresh, "exchange"),
+        json={"CmdletInput": {"CmdletName": "Get-Mailbox"}},
+    )
     assert listed.status_code == 200 and fresh.exchange_names is not None
     assert listed.get_json()["value"][0]["DistinguishedName"].endswith(fresh.exchange_names["dn_suffix"])
     assert client.delete(f"/_mock/tenants/{tenant.id}").status_code in (200, 204)

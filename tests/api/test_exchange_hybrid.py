@@ -1,20 +1,26 @@
 """The hybrid rules over the wire: the write-scope error, the IsExchangeCloudManaged toggle, edits after it,
 identity attributes still blocked, each tenant profile's outcome, and the audit record of each."""
+
 from __future__ import annotations
 
 import pytest
 
 from hybridsoa.mock.domain.entra import roles
 
-WRITE_SCOPE = ("failed because it's out of the current user's write scope. The action 'Set-Mailbox', "
-               "'{params}', can't be performed on the object '{name}' because the object is being synchronized "
-               "from your on-premises organization. This action should be performed on the object in your "
-               "on-premises organization.")
+WRITE_SCOPE = (
+    "failed because it's out of the current user's write scope. The action 'Set-Mailbox', "
+    "'{params}', can't be performed on the object '{name}' because the object is being synchronized "
+    "from your on-premises organization. This action should be performed on the object in your "
+    "on-premises organization."
+)
 
 
 def invoke(client, tenant, headers, cmdlet, params):
-    return client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand",
-                       json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}, headers=headers)
+    return client.post(
+        f"/adminapi/beta/{tenant.id}/InvokeCommand",
+        json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}},
+        headers=headers,
+    )
 
 
 def audit(client, tenant, **filters):
@@ -30,7 +36,6 @@ def mailbox_view(client, tenant, headers, identity):
     return resp.get_json()["value"][0]
 
 
-
 @pytest.fixture
 def tenant(make_tenant):
     return make_tenant(name="hybrid", seed=21, mailboxes=10)
@@ -44,13 +49,23 @@ def synced(tenant):
 def test_write_scope_error_names_cmdlet_and_parameters_and_changes_nothing(client, tenant, synced, auth_header):
     h = auth_header(tenant, "exchange")
     before = mailbox_view(client, tenant, h, synced.alias)
-    resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute7": "x",
-                                                     "EmailAddresses": {"@odata.type": "#Exchange.GenericHashTable",
-                                                                        "Add": ["smtp:new@hybrid.onmicrosoft.com"]}})
+    resp = invoke(
+        client,
+        tenant,
+        h,
+        "Set-Mailbox",
+        {
+            "Identity": synced.alias,
+            "CustomAttribute7": "x",
+            "EmailAddresses": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["smtp:new@hybrid.onmicrosoft.com"]},
+        },
+    )
     assert resp.status_code == 400
     text = resp.get_json()["error"]["details"][0]["message"].split("|", 2)[2]
-    assert text == (f'The operation on mailbox "{synced.name}" '
-                    + WRITE_SCOPE.format(params="CustomAttribute7,EmailAddresses", name=synced.name))
+    assert text == (
+        f'The operation on mailbox "{synced.name}" '
+        + WRITE_SCOPE.format(params="CustomAttribute7,EmailAddresses", name=synced.name)
+    )
     assert mailbox_view(client, tenant, h, synced.alias) == before
     [record] = audit(client, tenant, api="exchange", operation="Set-Mailbox")
     assert record["succeeded"] is False and record["changed"] is False and record["target"] == synced.name
@@ -65,17 +80,32 @@ def test_toggle_then_exchange_edits_succeed_and_identity_stays_blocked(client, t
     view = mailbox_view(client, tenant, h, synced.alias)
     assert view["IsExchangeCloudManaged"] is True and view["IsDirSynced"] is True
 
-    resp = invoke(client, tenant, h, "Set-Mailbox", {
-        "Identity": synced.alias, "CustomAttribute1": "cloud", "HiddenFromAddressListsEnabled": True,
-        "ExtensionCustomAttribute1": ["a"], "Alias": synced.alias + "x",
-        "EmailAddresses": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["smtp:extra@hybrid.onmicrosoft.com"]}})
+    resp = invoke(
+        client,
+        tenant,
+        h,
+        "Set-Mailbox",
+        {
+            "Identity": synced.alias,
+            "CustomAttribute1": "cloud",
+            "HiddenFromAddressListsEnabled": True,
+            "ExtensionCustomAttribute1": ["a"],
+            "Alias": synced.alias + "x",
+            "EmailAddresses": {
+                "@odata.type": "#Exchange.GenericHashTable",
+                "Add": ["smtp:extra@hybrid.onmicrosoft.com"],
+            },
+        },
+    )
     assert resp.status_code == 200, resp.get_json()
     view = mailbox_view(client, tenant, h, synced.guid)
     assert view["CustomAttribute1"] == "cloud" and view["HiddenFromAddressListsEnabled"] is True
     assert "smtp:extra@hybrid.onmicrosoft.com" in view["EmailAddresses"]
 
-    for cmdlet, params, blocked in (("Set-Mailbox", {"DisplayName": "New Name"}, "'Set-Mailbox', 'DisplayName'"),
-                                    ("Set-User", {"Title": "Chief", "Department": "X"}, "'Set-User', 'Title,Department'")):
+    for cmdlet, params, blocked in (
+        ("Set-Mailbox", {"DisplayName": "New Name"}, "'Set-Mailbox', 'DisplayName'"),
+        ("Set-User", {"Title": "Chief", "Department": "X"}, "'Set-User', 'Title,Department'"),
+    ):
         resp = invoke(client, tenant, h, cmdlet, {"Identity": synced.guid, **params})
         assert resp.status_code == 400
         assert blocked in resp.get_json()["error"]["details"][0]["message"]
@@ -84,11 +114,19 @@ def test_toggle_then_exchange_edits_succeed_and_identity_stays_blocked(client, t
 
     records = audit(client, tenant, api="exchange")
     assert [(r["operation"], r["succeeded"], r["changed"]) for r in records] == [
-        ("Set-Mailbox", True, True), ("Set-Mailbox", True, True), ("Set-Mailbox", False, False),
-        ("Set-User", False, False)]
+        ("Set-Mailbox", True, True),
+        ("Set-Mailbox", True, True),
+        ("Set-Mailbox", False, False),
+        ("Set-User", False, False),
+    ]
     assert records[0]["changes"] == {"IsExchangeCloudManaged": {"old": False, "new": True}}
-    assert set(records[1]["changes"]) >= {"CustomAttribute1", "HiddenFromAddressListsEnabled", "EmailAddresses",
-                                          "Alias", "ExtensionCustomAttribute1"}
+    assert set(records[1]["changes"]) >= {
+        "CustomAttribute1",
+        "HiddenFromAddressListsEnabled",
+        "EmailAddresses",
+        "Alias",
+        "ExtensionCustomAttribute1",
+    }
 
 
 def test_object_soa_in_cloud_makes_identity_editable(client, tenant, synced, auth_header):
@@ -99,19 +137,30 @@ def test_object_soa_in_cloud_makes_identity_editable(client, tenant, synced, aut
     resp = invoke(client, tenant, h, "Set-User", {"Identity": synced.alias, "Title": "Chief"})
     assert resp.status_code == 200 and user.job_title == "Chief"
     assert mailbox_view(client, tenant, h, synced.alias)["IsDirSynced"] is False
-    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute2": "y"}).status_code == 200
+    assert (
+        invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute2": "y"}).status_code == 200
+    )
     resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})
     assert resp.status_code == 400 and "isn't synchronized" in resp.get_json()["error"]["details"][0]["message"]
     # No public source for this refusal: no invented ErrId in the real field, and the mock says so in its header.
     assert resp.get_json()["error"]["details"][0]["message"].startswith(
-        "|Microsoft.Exchange.Configuration.Tasks.TaskInvalidOperationException|")
+        "|Microsoft.Exchange.Configuration.Tasks.TaskInvalidOperationException|"
+    )
     assert "no public source" in resp.headers["x-hybridsoa-note"]
 
 
 def test_revert_to_false_blocks_edits_again(client, tenant, synced, auth_header):
     h = auth_header(tenant, "exchange")
-    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True}).status_code == 200
-    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": False}).status_code == 200
+    assert (
+        invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True}).status_code
+        == 200
+    )
+    assert (
+        invoke(
+            client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": False}
+        ).status_code
+        == 200
+    )
     resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute3": "z"})
     assert resp.status_code == 400
 
@@ -120,7 +169,7 @@ def test_same_value_gets_no_settings_modified_warning(client, tenant, synced, au
     h = auth_header(tenant, "exchange")
     resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": False})
     assert resp.status_code == 200
-    warning = (f"The command completed successfully but no settings of '{synced.name}' have been modified.")
+    warning = f"The command completed successfully but no settings of '{synced.name}' have been modified."
     assert resp.get_json()["@adminapi.warnings"] == [warning]
     [record] = audit(client, tenant, operation="set-mailbox")
     assert record["succeeded"] is True and record["changed"] is False
@@ -130,12 +179,21 @@ def test_same_value_gets_no_settings_modified_warning(client, tenant, synced, au
 PROFILE_CASES = [
     # profile, caller (user name, "exchangeadmin+hia" for an Exchange Administrator who also holds Hybrid
     # Identity Administrator, or None for the automation app), expected outcome
-    ("ga", None, "changed"), ("ga", "exchangeadmin", "changed"), ("ga", "exchangeadmin+hia", "changed"),
-    ("ga", "hybridadmin", "forbidden"), ("ga", "globaladmin", "changed"),
-    ("preview", None, "silent"), ("preview", "exchangeadmin", "silent"), ("preview", "exchangeadmin+hia", "changed"),
-    ("preview", "hybridadmin", "forbidden"), ("preview", "globaladmin", "changed"),
-    ("strict", None, "denied"), ("strict", "exchangeadmin", "denied"), ("strict", "exchangeadmin+hia", "changed"),
-    ("strict", "hybridadmin", "forbidden"), ("strict", "globaladmin", "changed"),
+    ("ga", None, "changed"),
+    ("ga", "exchangeadmin", "changed"),
+    ("ga", "exchangeadmin+hia", "changed"),
+    ("ga", "hybridadmin", "forbidden"),
+    ("ga", "globaladmin", "changed"),
+    ("preview", None, "silent"),
+    ("preview", "exchangeadmin", "silent"),
+    ("preview", "exchangeadmin+hia", "changed"),
+    ("preview", "hybridadmin", "forbidden"),
+    ("preview", "globaladmin", "changed"),
+    ("strict", None, "denied"),
+    ("strict", "exchangeadmin", "denied"),
+    ("strict", "exchangeadmin+hia", "changed"),
+    ("strict", "hybridadmin", "forbidden"),
+    ("strict", "globaladmin", "changed"),
 ]
 
 
@@ -149,8 +207,7 @@ def _caller_header(tenant, auth_header, user):
     return auth_header(tenant, "exchange", user=name)
 
 
-@pytest.mark.parametrize("profile,user,outcome", PROFILE_CASES,
-                         ids=[f"{p}-{u or 'app'}" for p, u, _ in PROFILE_CASES])
+@pytest.mark.parametrize("profile,user,outcome", PROFILE_CASES, ids=[f"{p}-{u or 'app'}" for p, u, _ in PROFILE_CASES])
 def test_profile_decides_who_may_toggle(client, tenant, synced, auth_header, profile, user, outcome):
     """The preview/strict rule asks for Hybrid Identity or Global Administrator *in addition to* the Exchange
     RBAC that runs Set-Mailbox; Hybrid Identity Administrator alone reaches no Exchange cmdlet in any profile."""
@@ -164,8 +221,10 @@ def test_profile_decides_who_may_toggle(client, tenant, synced, auth_header, pro
     [record] = audit(client, tenant, api="exchange")
     if outcome == "denied":
         assert resp.status_code == 400
-        assert "A parameter cannot be found that matches parameter name 'IsExchangeCloudManaged'." in \
-            resp.get_json()["error"]["details"][0]["message"]
+        assert (
+            "A parameter cannot be found that matches parameter name 'IsExchangeCloudManaged'."
+            in resp.get_json()["error"]["details"][0]["message"]
+        )
         assert synced.is_exchange_cloud_managed is False
         assert record["succeeded"] is False and record["changed"] is False
         return
@@ -186,8 +245,13 @@ def test_preview_silent_failure_looks_exactly_like_success(client, make_tenant, 
     for profile in ("ga", "preview"):
         tenant = make_tenant(name=f"look-{profile}", seed=99, mailboxes=6, profile=profile)
         mbx = next(m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox")
-        resp = invoke(client, tenant, auth_header(tenant, "exchange", user="exchangeadmin"), "Set-Mailbox",
-                      {"Identity": mbx.alias, "IsExchangeCloudManaged": True})
+        resp = invoke(
+            client,
+            tenant,
+            auth_header(tenant, "exchange", user="exchangeadmin"),
+            "Set-Mailbox",
+            {"Identity": mbx.alias, "IsExchangeCloudManaged": True},
+        )
         payload = resp.get_json()
         payload["@odata.context"] = payload["@odata.context"].replace(tenant.id, "T")
         bodies.append((resp.status_code, payload, resp.headers.get("X-Warnings")))
@@ -198,16 +262,23 @@ def test_preview_silent_failure_looks_exactly_like_success(client, make_tenant, 
 def test_preview_silent_toggle_then_edit_still_hits_write_scope(client, tenant, synced, auth_header):
     client.patch(f"/_mock/tenants/{tenant.id}/settings", json={"profile": "preview"})
     h = auth_header(tenant, "exchange", user="exchangeadmin")
-    resp = invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True,
-                                                     "CustomAttribute1": "x"})
+    resp = invoke(
+        client,
+        tenant,
+        h,
+        "Set-Mailbox",
+        {"Identity": synced.alias, "IsExchangeCloudManaged": True, "CustomAttribute1": "x"},
+    )
     assert resp.status_code == 400 and "'Set-Mailbox', 'CustomAttribute1'" in resp.get_data(as_text=True)
 
 
 def test_hybrid_admin_alone_reaches_no_exchange_cmdlet(client, tenant, synced, auth_header):
     """Hybrid Identity Administrator maps to no Exchange role group: neither reads nor the toggle get through."""
     h = auth_header(tenant, "exchange", user="hybridadmin")
-    for cmdlet, params in (("Get-Mailbox", {"Identity": synced.alias}),
-                           ("Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})):
+    for cmdlet, params in (
+        ("Get-Mailbox", {"Identity": synced.alias}),
+        ("Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True}),
+    ):
         resp = invoke(client, tenant, h, cmdlet, params)
         assert resp.status_code == 403 and not resp.get_data()
         assert "Hybrid Identity Administrator is not one" in resp.headers["x-hybridsoa-note"]
@@ -221,11 +292,14 @@ def test_hybrid_admin_with_exchange_role_can_edit_after_toggle(client, tenant, s
     user = tenant.user_by_upn(f"hybridadmin@{tenant.domain}")
     tenant.assign_role(user.id, roles.EXCHANGE_RECIPIENT_ADMINISTRATOR)
     h = auth_header(tenant, "exchange", user="hybridadmin")
-    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias,
-                                                     "IsExchangeCloudManaged": True}).status_code == 200
+    assert (
+        invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True}).status_code
+        == 200
+    )
     assert synced.is_exchange_cloud_managed is True
-    assert invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias,
-                                                     "CustomAttribute1": "x"}).status_code == 200
+    assert (
+        invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute1": "x"}).status_code == 200
+    )
 
 
 # -------------------------------------------------------------------------------------- org default
@@ -247,7 +321,7 @@ def test_audit_filters(client, tenant, synced, auth_header):
     invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute1": "x"})
     invoke(client, tenant, h, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})
     invoke(client, tenant, h, "Get-Mailbox", {})
-    assert len(audit(client, tenant, api="exchange")) == 2          # reads are not audited
+    assert len(audit(client, tenant, api="exchange")) == 2  # reads are not audited
     assert len(audit(client, tenant, succeeded="false")) == 1
     assert len(audit(client, tenant, changed="true")) == 1
     assert len(audit(client, tenant, target=synced.name)) == 2
@@ -262,12 +336,19 @@ def test_audit_filters(client, tenant, synced, auth_header):
 
 def test_settings_get_and_patch(client, tenant):
     assert client.get(f"/_mock/tenants/{tenant.id}/settings").get_json()["profile"] == "ga"
-    resp = client.patch(f"/_mock/tenants/{tenant.id}/settings",
-                        json={"profile": "strict", "forwardSyncDelayMinutes": 15, "deviceCodeAutoApprove": True})
+    resp = client.patch(
+        f"/_mock/tenants/{tenant.id}/settings",
+        json={"profile": "strict", "forwardSyncDelayMinutes": 15, "deviceCodeAutoApprove": True},
+    )
     assert resp.status_code == 200
     assert tenant.settings["profile"] == "strict" and tenant.settings["forwardSyncDelayMinutes"] == 15
-    for bad in ({"profile": "lenient"}, {"forwardSyncDelayMinutes": -1}, {"unknownKey": 1},
-                {"deviceCodeAutoApprove": "yes"}, [1]):
+    for bad in (
+        {"profile": "lenient"},
+        {"forwardSyncDelayMinutes": -1},
+        {"unknownKey": 1},
+        {"deviceCodeAutoApprove": "yes"},
+        [1],
+    ):
         assert client.patch(f"/_mock/tenants/{tenant.id}/settings", json=bad).status_code == 400
     assert tenant.settings["profile"] == "strict"
     [record] = audit(client, tenant, api="control", operation="PatchSettings")

@@ -1,5 +1,6 @@
 """The InvokeCommand transport: envelope, headers, paging by nextLink, $select, annotations, $batch, the
 401/403/200 token progression and the error envelope."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,6 @@ def body(cmdlet, params=None):
 
 def post(client, path, payload, headers):
     return client.post(path, json=payload, headers=headers)
-
 
 
 @pytest.fixture
@@ -45,8 +45,9 @@ def test_success_body_and_headers(client, tenant, h):
     assert resp.headers["Rate-Limit-Reset"].endswith("Z")
     assert len(resp.headers["request-id"]) == 36
     data = resp.get_json()
-    assert data["@odata.context"].endswith(f"/adminapi/beta/{tenant.domain}/$metadata"
-                                          "#Collection(Exchange.GenericHashTable)")
+    assert data["@odata.context"].endswith(
+        f"/adminapi/beta/{tenant.domain}/$metadata#Collection(Exchange.GenericHashTable)"
+    )
     assert data["adminapi.warnings@odata.type"] == "#Collection(String)"
     assert json.loads(resp.headers["X-Warnings"]) == data["@adminapi.warnings"] != []
     mbx = data["value"][0]
@@ -56,10 +57,24 @@ def test_success_body_and_headers(client, tenant, h):
     assert mbx["WhenCreated"] == "2026-01-05T09:00:00.0000000+00:00"
     assert mbx["WhenCreatedUTC"] == "2026-01-05T09:00:00.0000000Z"
     assert mbx["EmailAddresses@odata.type"] == "#Collection(String)"
-    for name in ("Identity", "Name", "Alias", "DisplayName", "UserPrincipalName", "PrimarySmtpAddress",
-                 "WindowsEmailAddress", "RecipientTypeDetails", "ExternalDirectoryObjectId", "IsDirSynced",
-                 "IsExchangeCloudManaged", "CustomAttribute1", "CustomAttribute15", "ExtensionCustomAttribute5",
-                 "HiddenFromAddressListsEnabled", "WhenChanged"):
+    for name in (
+        "Identity",
+        "Name",
+        "Alias",
+        "DisplayName",
+        "UserPrincipalName",
+        "PrimarySmtpAddress",
+        "WindowsEmailAddress",
+        "RecipientTypeDetails",
+        "ExternalDirectoryObjectId",
+        "IsDirSynced",
+        "IsExchangeCloudManaged",
+        "CustomAttribute1",
+        "CustomAttribute15",
+        "ExtensionCustomAttribute5",
+        "HiddenFromAddressListsEnabled",
+        "WhenChanged",
+    ):
         assert name in mbx
     assert mbx["IsDirSynced"] is True and mbx["IsExchangeCloudManaged"] is False
 
@@ -79,8 +94,14 @@ def test_unknown_tenant_is_404(client, tenant, h):
 def test_select_projects_properties_and_keeps_annotations(client, tenant, h):
     resp = post(client, url(tenant, query="?$select=Identity,guid,emailaddresses"), body("Get-Mailbox"), h)
     first = resp.get_json()["value"][0]
-    assert set(first) == {"Identity", "Guid@data.type", "Guid@odata.type", "Guid", "EmailAddresses@odata.type",
-                          "EmailAddresses"}
+    assert set(first) == {
+        "Identity",
+        "Guid@data.type",
+        "Guid@odata.type",
+        "Guid",
+        "EmailAddresses@odata.type",
+        "EmailAddresses",
+    }
 
 
 @pytest.mark.parametrize("header", ["Prefer", "X-Prefer"])
@@ -126,12 +147,24 @@ def test_next_link_refused_for_a_different_query(client, tenant, h):
     assert garbage.status_code == 400
 
 
-@pytest.mark.parametrize("payload", [None, "text", [], {"CmdletInput": "x"}, {"CmdletInput": {"CmdletName": ""}},
-                                     {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": [1]}},
-                                     {"CmdletInput": {"CmdletName": 5}}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "text",
+        [],
+        {"CmdletInput": "x"},
+        {"CmdletInput": {"CmdletName": ""}},
+        {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": [1]}},
+        {"CmdletInput": {"CmdletName": 5}},
+    ],
+)
 def test_malformed_bodies_get_the_error_envelope(client, tenant, h, payload):
-    resp = client.post(url(tenant), data=json.dumps(payload) if payload is not None else "{", headers={
-        **h, "Content-Type": "application/json"})
+    resp = client.post(
+        url(tenant),
+        data=json.dumps(payload) if payload is not None else "{",
+        headers={**h, "Content-Type": "application/json"},
+    )
     assert resp.status_code in (400, 403)
     if resp.status_code == 400:
         assert resp.get_json()["error"]["message"] == "Error executing cmdlet"
@@ -170,15 +203,24 @@ def test_app_only_progression_401_403_200(client, tenant):
         token, _ = issue_access_token(tenant, "exchange", app=app)
         return post(client, url(tenant), body("Get-Mailbox"), {"Authorization": f"Bearer {token}"}).status_code
 
-    assert call() == 401                      # no Exchange.ManageAsApp
+    assert call() == 401  # no Exchange.ManageAsApp
     app.app_roles.append(roles.EXCHANGE_MANAGE_AS_APP)
-    assert call() == 403                      # app role only
+    assert call() == 403  # app role only
     tenant.assign_role(app.service_principal_id, roles.EXCHANGE_ADMINISTRATOR)
-    assert call() == 200                      # app role and a directory role
+    assert call() == 200  # app role and a directory role
 
 
-@pytest.mark.parametrize("user,status", [("globaladmin", 200), ("exchangeadmin", 200), ("hybridadmin", 403),
-                                         ("globalreader", 200), ("helpdesk", 200), ("user", 403)])
+@pytest.mark.parametrize(
+    "user,status",
+    [
+        ("globaladmin", 200),
+        ("exchangeadmin", 200),
+        ("hybridadmin", 403),
+        ("globalreader", 200),
+        ("helpdesk", 200),
+        ("user", 403),
+    ],
+)
 def test_delegated_users_need_an_exchange_role(client, tenant, auth_header, user, status):
     resp = post(client, url(tenant), body("Get-Mailbox", {"ResultSize": 1}), auth_header(tenant, "exchange", user=user))
     assert resp.status_code == status
@@ -197,8 +239,12 @@ def test_role_removed_after_token_issued_takes_effect(client, tenant, auth_heade
 
 def test_read_only_role_cannot_write(client, tenant, auth_header):
     mbx = next(iter(tenant.mailboxes))
-    resp = post(client, url(tenant), body("Set-Mailbox", {"Identity": mbx.alias, "IsExchangeCloudManaged": True}),
-                auth_header(tenant, "exchange", user="globalreader"))
+    resp = post(
+        client,
+        url(tenant),
+        body("Set-Mailbox", {"Identity": mbx.alias, "IsExchangeCloudManaged": True}),
+        auth_header(tenant, "exchange", user="globalreader"),
+    )
     assert resp.status_code == 403 and resp.get_data() == b""
     assert mbx.is_exchange_cloud_managed is False
 
@@ -206,14 +252,24 @@ def test_read_only_role_cannot_write(client, tenant, auth_header):
 # ---------------------------------------------------------------------------------------------- $batch
 def test_batch_runs_each_request(client, tenant, h):
     mbx = next(iter(tenant.mailboxes))
-    payload = {"requests": [
-        {"id": "1", "method": "POST", "url": f"https://outlook.office365.com/adminapi/beta/{tenant.id}/InvokeCommand"
-                                              "?$select=Identity", "body": body("Get-Mailbox", {"Identity": mbx.alias})},
-        {"id": "2", "method": "POST", "url": "InvokeCommand", "body": body("Set-Mailbox", {
-            "Identity": mbx.alias, "IsExchangeCloudManaged": True})},
-        {"id": "3", "method": "POST", "url": "InvokeCommand", "body": body("Get-Nothing")},
-        {"id": "4", "method": "GET", "url": "InvokeCommand", "body": body("Get-Mailbox")},
-    ]}
+    payload = {
+        "requests": [
+            {
+                "id": "1",
+                "method": "POST",
+                "url": f"https://outlook.office365.com/adminapi/beta/{tenant.id}/InvokeCommand?$select=Identity",
+                "body": body("Get-Mailbox", {"Identity": mbx.alias}),
+            },
+            {
+                "id": "2",
+                "method": "POST",
+                "url": "InvokeCommand",
+                "body": body("Set-Mailbox", {"Identity": mbx.alias, "IsExchangeCloudManaged": True}),
+            },
+            {"id": "3", "method": "POST", "url": "InvokeCommand", "body": body("Get-Nothing")},
+            {"id": "4", "method": "GET", "url": "InvokeCommand", "body": body("Get-Mailbox")},
+        ]
+    }
     resp = client.post(f"/adminapi/beta/{tenant.id}/$batch", json=payload, headers=h)
     assert resp.status_code == 200
     out = {r["id"]: r for r in resp.get_json()["responses"]}
@@ -224,9 +280,20 @@ def test_batch_runs_each_request(client, tenant, h):
     assert out["4"]["status"] == 400
 
 
-@pytest.mark.parametrize("payload", [{}, {"requests": []}, {"requests": [1]},
-                                     {"requests": [{"id": str(i), "method": "POST", "url": "InvokeCommand",
-                                                    "body": body("Get-OrganizationConfig")} for i in range(11)]}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"requests": []},
+        {"requests": [1]},
+        {
+            "requests": [
+                {"id": str(i), "method": "POST", "url": "InvokeCommand", "body": body("Get-OrganizationConfig")}
+                for i in range(11)
+            ]
+        },
+    ],
+)
 def test_batch_rejects_malformed_or_oversized(client, tenant, h, payload):
     resp = client.post(f"/adminapi/beta/{tenant.id}/$batch", json=payload, headers=h)
     assert resp.status_code == 400
@@ -248,16 +315,26 @@ def test_continuation_pages_see_changes_made_between_pages(client, tenant, h):
         tenant.mailboxes.touch(later.guid)
     second = post(client, first["@odata.nextLink"], body("Get-Mailbox"), h3).get_json()
     assert {"Guid": later.guid, "CustomAttribute2": "edited"} == {
-        k: v for k, v in second["value"][1].items() if "@" not in k}
+        k: v for k, v in second["value"][1].items() if "@" not in k
+    }
 
 
-MINE = ("Get-Mailbox", "Set-Mailbox", "Get-Recipient", "Get-User", "Set-User", "Get-OrganizationConfig",
-        "Set-OrganizationConfig", "Undo-SoftDeletedMailbox")
+MINE = (
+    "Get-Mailbox",
+    "Set-Mailbox",
+    "Get-Recipient",
+    "Get-User",
+    "Set-User",
+    "Get-OrganizationConfig",
+    "Set-OrganizationConfig",
+    "Undo-SoftDeletedMailbox",
+)
 
 
 def test_no_parameter_value_produces_a_5xx(client, tenant, h):
     """Every parameter of every emulated cmdlet, fed odd JSON values, answers 2xx/4xx in the real shapes."""
     from hybridsoa.mock.domain.exchange.dispatch import get_cmdlet
+
     alias = next(iter(tenant.mailboxes)).alias
     odd = [None, "", ["a", None], {"Add": None, "Remove": {"x": 1}}, 1.5, "*"]
     for name in MINE:
@@ -273,6 +350,8 @@ def test_no_parameter_value_produces_a_5xx(client, tenant, h):
 
 
 def test_v1_gateway_answers_405_and_lowercase_path_works(client, tenant, h):
-    assert client.post(f"/adminapi/v1.0/{tenant.id}/InvokeCommand", json=body("Get-Mailbox"), headers=h).status_code == 405
+    assert (
+        client.post(f"/adminapi/v1.0/{tenant.id}/InvokeCommand", json=body("Get-Mailbox"), headers=h).status_code == 405
+    )
     resp = client.post(f"/adminapi/beta/{tenant.id}/invokecommand", json=body("Get-OrganizationConfig"), headers=h)
     assert resp.status_code == 200

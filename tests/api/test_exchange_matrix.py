@@ -1,6 +1,7 @@
 """The authorization matrix: every seeded identity of a new tenant (plus an app whose only Exchange access is a
 custom role) x every emulated Exchange cmdlet x every behaviour profile -> the exact outcome, through the real
 InvokeCommand envelope over the Flask test client."""
+
 from __future__ import annotations
 
 import re
@@ -38,10 +39,20 @@ IDENTITIES = {
     "user user": {"user": "user"},
 }
 
-TOGGLE, CUSTOM_ATTR, SEND_ON_BEHALF = "Set-Mailbox -IsExchangeCloudManaged", "Set-Mailbox -CustomAttribute1", \
-    "Set-Mailbox -GrantSendOnBehalfTo"
-RECIPIENT_READS = {"Get-Mailbox", "Get-Recipient", "Get-User", "Get-MailUser", "Get-MailboxFolderPermission",
-                   "Get-DistributionGroupMember", "Get-DynamicDistributionGroupMember"}
+TOGGLE, CUSTOM_ATTR, SEND_ON_BEHALF = (
+    "Set-Mailbox -IsExchangeCloudManaged",
+    "Set-Mailbox -CustomAttribute1",
+    "Set-Mailbox -GrantSendOnBehalfTo",
+)
+RECIPIENT_READS = {
+    "Get-Mailbox",
+    "Get-Recipient",
+    "Get-User",
+    "Get-MailUser",
+    "Get-MailboxFolderPermission",
+    "Get-DistributionGroupMember",
+    "Get-DynamicDistributionGroupMember",
+}
 GROUP_READS = {"Get-DistributionGroupMember", "Get-DynamicDistributionGroupMember"}
 
 
@@ -55,22 +66,22 @@ def _expected(identity: str, probe: str, profile: str) -> str:
     reads = probe.startswith("Get-")
     toggle_by_profile = {"ga": OK, "preview": SILENT, "strict": unknown("IsExchangeCloudManaged")}
     if identity == "app graph-reader":
-        return UNAUTHENTICATED                      # no Exchange.ManageAsApp
+        return UNAUTHENTICATED  # no Exchange.ManageAsApp
     if identity in ("app exchange-approle-only", "user user", "user hybridadmin"):
-        return FORBIDDEN                            # no directory role that links to a role group, no assignment
-    if identity in ("app automation", "user exchangeadmin"):   # Exchange Administrator -> Organization Management
+        return FORBIDDEN  # no directory role that links to a role group, no assignment
+    if identity in ("app automation", "user exchangeadmin"):  # Exchange Administrator -> Organization Management
         return toggle_by_profile[profile] if probe == TOGGLE else OK
     if identity == "user globaladmin":
         return OK
-    if identity == "user globalreader":             # View-Only Organization Management
+    if identity == "user globalreader":  # View-Only Organization Management
         return OK if reads else NOT_RECOGNIZED
-    if identity == "user helpdesk":                 # Help Desk: User Options + View-Only Recipients
+    if identity == "user helpdesk":  # Help Desk: User Options + View-Only Recipients
         if probe in RECIPIENT_READS or probe == SEND_ON_BEHALF:
             return OK
         if probe == TOGGLE:
             return unknown("IsExchangeCloudManaged")
         return unknown("CustomAttribute1") if probe == CUSTOM_ATTR else NOT_RECOGNIZED
-    if identity == "app soa-least-privilege":       # custom role: Set-Mailbox {Identity, IsExchangeCloudManaged}
+    if identity == "app soa-least-privilege":  # custom role: Set-Mailbox {Identity, IsExchangeCloudManaged}
         if probe == TOGGLE:
             return toggle_by_profile[profile]
         if probe == CUSTOM_ATTR:
@@ -110,8 +121,15 @@ def _member(tenant, present: bool) -> str:
     """The non-identity user the role-group membership probes add and remove."""
     upn = f"matrix-member@{tenant.domain}"
     if tenant.user_by_upn(upn) is None:
-        tenant.users.put("matrix-member", EntraUser(id=tenant.ids.guid(), user_principal_name=upn,
-                                                    display_name="Matrix member", mail_nickname="matrix-member"))
+        tenant.users.put(
+            "matrix-member",
+            EntraUser(
+                id=tenant.ids.guid(),
+                user_principal_name=upn,
+                display_name="Matrix member",
+                mail_nickname="matrix-member",
+            ),
+        )
     user = tenant.user_by_upn(upn)
     members = tenant.rbac.group_members.setdefault("help desk", [])
     if present and user.id not in members:
@@ -128,8 +146,13 @@ def _folder(tenant, present: bool) -> dict:
     key, display = folders._principal(tenant, f"user@{tenant.domain}")
     has = any(e["Key"] == key for e in (mbx.folder_permissions or {}).get("Calendar") or [])
     if present and not has:
-        folders._store(tenant, mbx, "Calendar", folders._entries(mbx, "Calendar") + [
-            {"Key": key, "User": display, "AccessRights": ["Reviewer"], "SharingPermissionFlags": None}])
+        folders._store(
+            tenant,
+            mbx,
+            "Calendar",
+            folders._entries(mbx, "Calendar")
+            + [{"Key": key, "User": display, "AccessRights": ["Reviewer"], "SharingPermissionFlags": None}],
+        )
     if not present and has:
         mbx.folder_permissions = None
     return {"Identity": identity, "User": f"user@{tenant.domain}"}
@@ -149,19 +172,26 @@ PROBES = {
     "Get-AcceptedDomain": ("Get-AcceptedDomain", lambda t, k: {}),
     "Get-DistributionGroupMember": ("Get-DistributionGroupMember", lambda t, k: {"Identity": "All Staff"}),
     "Get-DynamicDistributionGroupMember": ("Get-DynamicDistributionGroupMember", lambda t, k: {"Identity": "All"}),
-    "Get-MailboxFolderPermission": ("Get-MailboxFolderPermission",
-                                    lambda t, k: {"Identity": _folder(t, False)["Identity"]}),
-    "Add-MailboxFolderPermission": ("Add-MailboxFolderPermission",
-                                    lambda t, k: {**_folder(t, False), "AccessRights": ["Reviewer"]}),
-    "Set-MailboxFolderPermission": ("Set-MailboxFolderPermission",
-                                    lambda t, k: {**_folder(t, True), "AccessRights": ["Editor"]}),
+    "Get-MailboxFolderPermission": (
+        "Get-MailboxFolderPermission",
+        lambda t, k: {"Identity": _folder(t, False)["Identity"]},
+    ),
+    "Add-MailboxFolderPermission": (
+        "Add-MailboxFolderPermission",
+        lambda t, k: {**_folder(t, False), "AccessRights": ["Reviewer"]},
+    ),
+    "Set-MailboxFolderPermission": (
+        "Set-MailboxFolderPermission",
+        lambda t, k: {**_folder(t, True), "AccessRights": ["Editor"]},
+    ),
     "Remove-MailboxFolderPermission": ("Remove-MailboxFolderPermission", lambda t, k: _folder(t, True)),
     "Get-RoleGroup": ("Get-RoleGroup", lambda t, k: {}),
     "Get-RoleGroupMember": ("Get-RoleGroupMember", lambda t, k: {"Identity": "Organization Management"}),
-    "Add-RoleGroupMember": ("Add-RoleGroupMember",
-                            lambda t, k: {"Identity": "Help Desk", "Member": _member(t, False)}),
-    "Remove-RoleGroupMember": ("Remove-RoleGroupMember",
-                               lambda t, k: {"Identity": "Help Desk", "Member": _member(t, True)}),
+    "Add-RoleGroupMember": ("Add-RoleGroupMember", lambda t, k: {"Identity": "Help Desk", "Member": _member(t, False)}),
+    "Remove-RoleGroupMember": (
+        "Remove-RoleGroupMember",
+        lambda t, k: {"Identity": "Help Desk", "Member": _member(t, True)},
+    ),
     "Get-ManagementRole": ("Get-ManagementRole", lambda t, k: {}),
     "Get-ManagementRoleEntry": ("Get-ManagementRoleEntry", lambda t, k: {"Identity": "Mail Recipients\\*"}),
     "Get-ManagementRoleAssignment": ("Get-ManagementRoleAssignment", lambda t, k: {}),
@@ -173,33 +203,65 @@ PROBES = {
     "Set-User": ("Set-User", lambda t, k: {"Identity": f"user@{t.domain}", "Title": k}),
     "Get-MailUser": ("Get-MailUser", lambda t, k: {}),
     "Set-MailUser": ("Set-MailUser", lambda t, k: {"Identity": _cloud_mail_user(t), "CustomAttribute1": k}),
-    "New-MoveRequest": ("New-MoveRequest", lambda t, k: {"Identity": _movable(t), "Outbound": True,
-                                                         "RemoteHostName": "mail.contoso.example"}),
+    "New-MoveRequest": (
+        "New-MoveRequest",
+        lambda t, k: {"Identity": _movable(t), "Outbound": True, "RemoteHostName": "mail.contoso.example"},
+    ),
     "Get-MoveRequest": ("Get-MoveRequest", lambda t, k: {}),
     "Get-MoveRequestStatistics": ("Get-MoveRequestStatistics", lambda t, k: {"Identity": _moving(t)}),
-    "Set-OrganizationConfig": ("Set-OrganizationConfig", lambda t, k: {"ExchangeAttributesServerManagedByDefault": True}),
+    "Set-OrganizationConfig": (
+        "Set-OrganizationConfig",
+        lambda t, k: {"ExchangeAttributesServerManagedByDefault": True},
+    ),
     "Undo-SoftDeletedMailbox": ("Undo-SoftDeletedMailbox", lambda t, k: {"SoftDeletedObject": _soft_deleted(t, k)}),
     "New-ManagementRole": ("New-ManagementRole", lambda t, k: {"Name": f"nr-{k}", "Parent": "Mail Recipients"}),
     "Remove-ManagementRole": ("Remove-ManagementRole", lambda t, k: {"Identity": _custom_role(t, f"rr-{k}")}),
-    "Add-ManagementRoleEntry": ("Add-ManagementRoleEntry",
-                                lambda t, k: {"Identity": _custom_role(t, f"ae-{k}", drop="Get-User") + "\\Get-User"}),
-    "Remove-ManagementRoleEntry": ("Remove-ManagementRoleEntry",
-                                   lambda t, k: {"Identity": _custom_role(t, f"re-{k}") + "\\Get-User"}),
-    "Set-ManagementRoleEntry": ("Set-ManagementRoleEntry",
-                                lambda t, k: {"Identity": _custom_role(t, f"se-{k}") + "\\Set-Mailbox",
-                                              "Parameters": ["Identity", "IsExchangeCloudManaged"]}),
-    "New-ManagementScope": ("New-ManagementScope",
-                            lambda t, k: {"Name": f"ns-{k}", "RecipientRestrictionFilter": "Alias -like 'a*'"}),
-    "Remove-ManagementScope": ("Remove-ManagementScope",
-                               lambda t, k: {"Identity": t.rbac.new_scope(f"rs-{k}", "Alias -like 'b*'").name}),
-    "New-ManagementRoleAssignment": ("New-ManagementRoleAssignment", lambda t, k: {
-        "Role": "View-Only Recipients", "App": _target_sp(t, True).service_principal_id, "Name": f"na-{k}"}),
-    "Remove-ManagementRoleAssignment": ("Remove-ManagementRoleAssignment",
-                                        lambda t, k: {"Identity": _assignment(t, k)}),
-    "New-ServicePrincipal": ("New-ServicePrincipal", lambda t, k: {
-        "AppId": _target_sp(t, False).app_id, "ObjectId": t.app_by_name("matrix-target").service_principal_id}),
-    "Remove-ServicePrincipal": ("Remove-ServicePrincipal",
-                                lambda t, k: {"Identity": _target_sp(t, True).service_principal_id}),
+    "Add-ManagementRoleEntry": (
+        "Add-ManagementRoleEntry",
+        lambda t, k: {"Identity": _custom_role(t, f"ae-{k}", drop="Get-User") + "\\Get-User"},
+    ),
+    "Remove-ManagementRoleEntry": (
+        "Remove-ManagementRoleEntry",
+        lambda t, k: {"Identity": _custom_role(t, f"re-{k}") + "\\Get-User"},
+    ),
+    "Set-ManagementRoleEntry": (
+        "Set-ManagementRoleEntry",
+        lambda t, k: {
+            "Identity": _custom_role(t, f"se-{k}") + "\\Set-Mailbox",
+            "Parameters": ["Identity", "IsExchangeCloudManaged"],
+        },
+    ),
+    "New-ManagementScope": (
+        "New-ManagementScope",
+        lambda t, k: {"Name": f"ns-{k}", "RecipientRestrictionFilter": "Alias -like 'a*'"},
+    ),
+    "Remove-ManagementScope": (
+        "Remove-ManagementScope",
+        lambda t, k: {"Identity": t.rbac.new_scope(f"rs-{k}", "Alias -like 'b*'").name},
+    ),
+    "New-ManagementRoleAssignment": (
+        "New-ManagementRoleAssignment",
+        lambda t, k: {
+            "Role": "View-Only Recipients",
+            "App": _target_sp(t, True).service_principal_id,
+            "Name": f"na-{k}",
+        },
+    ),
+    "Remove-ManagementRoleAssignment": (
+        "Remove-ManagementRoleAssignment",
+        lambda t, k: {"Identity": _assignment(t, k)},
+    ),
+    "New-ServicePrincipal": (
+        "New-ServicePrincipal",
+        lambda t, k: {
+            "AppId": _target_sp(t, False).app_id,
+            "ObjectId": t.app_by_name("matrix-target").service_principal_id,
+        },
+    ),
+    "Remove-ServicePrincipal": (
+        "Remove-ServicePrincipal",
+        lambda t, k: {"Identity": _target_sp(t, True).service_principal_id},
+    ),
 }
 
 _TOGGLE_ALIAS: dict[str, str] = {}
@@ -210,6 +272,7 @@ def _cloud_mail_user(tenant) -> str:
     found = next((m for m in tenant.mailboxes if m.alias == "matrix-mu"), None)
     if found is None:
         from hybridsoa.mock.domain.exchange.recipient_cmdlets import new_mail_user
+
         found = new_mail_user(tenant, "matrix-mu", "matrix-mu@partner.example")
     return found.alias
 
@@ -226,13 +289,25 @@ def _moving(tenant) -> str:
     """A mailbox with a move request in progress."""
     alias = _movable(tenant)
     from hybridsoa.mock.domain.exchange.move_requests import _requests
+
     mbx = next(m for m in tenant.mailboxes if m.alias == alias)
     _requests(tenant)[mbx.exchange_guid] = {
-        "id": "00000000-0000-0000-0000-0000000000aa", "mailbox": mbx.guid, "exchangeGuid": mbx.exchange_guid,
-        "queued": tenant.clock.now(), "duration": 3600.0, "remoteHostName": "mail.contoso.example",
-        "targetDeliveryDomain": "contoso.example", "remoteTargetDatabase": "", "batchName": "",
-        "suspendWhenReady": False, "completeAfter": None, "completed": None, "name": mbx.name, "alias": mbx.alias,
-        "displayName": mbx.display_name}
+        "id": "00000000-0000-0000-0000-0000000000aa",
+        "mailbox": mbx.guid,
+        "exchangeGuid": mbx.exchange_guid,
+        "queued": tenant.clock.now(),
+        "duration": 3600.0,
+        "remoteHostName": "mail.contoso.example",
+        "targetDeliveryDomain": "contoso.example",
+        "remoteTargetDatabase": "",
+        "batchName": "",
+        "suspendWhenReady": False,
+        "completeAfter": None,
+        "completed": None,
+        "name": mbx.name,
+        "alias": mbx.alias,
+        "displayName": mbx.display_name,
+    }
     return alias
 
 
@@ -265,8 +340,11 @@ def classify(resp) -> str:
     diag = resp.headers.get("x-ms-diagnostics", "")
     if resp.status_code == 403:
         assert resp.get_data() == b"", "403 answers carry no body"
-        if "invalid_cmdlet" in diag and "is not recognized" in diag and \
-                "management role entries" in resp.headers.get("x-hybridsoa-note", ""):
+        if (
+            "invalid_cmdlet" in diag
+            and "is not recognized" in diag
+            and "management role entries" in resp.headers.get("x-hybridsoa-note", "")
+        ):
             return NOT_RECOGNIZED
         if "insufficient_role" in diag:
             return FORBIDDEN
@@ -298,12 +376,15 @@ def test_identity_cmdlet_profile_matrix(profile, make_tenant, client, auth_heade
     tenant = make_tenant(name=f"matrix-{profile}", seed=21, mailboxes=6, profile=profile)
     add_app(tenant, "soa-least-privilege")
     add_app(tenant, "matrix-target", app_roles=())
-    _least_privilege(client, tenant, auth_header(tenant, "exchange", user="globaladmin"),
-                     tenant.app_by_name("soa-least-privilege"))
-    _TOGGLE_ALIAS[tenant.id] = next(m.alias for m in tenant.mailboxes
-                                    if m.is_dir_synced and m.recipient_type_details == "UserMailbox")
+    _least_privilege(
+        client, tenant, auth_header(tenant, "exchange", user="globaladmin"), tenant.app_by_name("soa-least-privilege")
+    )
+    _TOGGLE_ALIAS[tenant.id] = next(
+        m.alias for m in tenant.mailboxes if m.is_dir_synced and m.recipient_type_details == "UserMailbox"
+    )
     seeded = {f"app {a.name}" for a in tenant.apps if a.name != "matrix-target"} | {
-        f"user {u['userPrincipalName'].split('@')[0]}" for u in tenant.credentials()["users"]}
+        f"user {u['userPrincipalName'].split('@')[0]}" for u in tenant.credentials()["users"]
+    }
     assert seeded == set(IDENTITIES), "every seeded identity (and the custom-role app) is in the matrix"
     headers = {name: auth_header(tenant, "exchange", **who) for name, who in IDENTITIES.items()}
     mismatches, cells = [], 0

@@ -2,6 +2,7 @@
 schema (tests/data/graph-v1.0.csdl): property names exist on the type or its base types, values have the
 declared EDM types (complex types and enums recursively), non-nullable properties are never null and, for
 complete projections, present. The ``@odata.context`` entity set must exist in the entity container."""
+
 from __future__ import annotations
 
 import re
@@ -106,7 +107,7 @@ def check_value(schema, item, type_ref: str, nullable: bool, *, where: str) -> l
     if type_ref.startswith("Collection("):
         if not isinstance(item, list):
             return [f"{where} expected a collection"]
-        inner = type_ref[len("Collection("):-1]
+        inner = type_ref[len("Collection(") : -1]
         out = []
         for i, element in enumerate(item):
             out += check_value(schema, element, inner, False, where=f"{where}[{i}]")
@@ -116,7 +117,7 @@ def check_value(schema, item, type_ref: str, nullable: bool, *, where: str) -> l
         ok = {
             "String": lambda v: isinstance(v, str),
             "Boolean": lambda v: isinstance(v, bool),
-            "Int32": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31,
+            "Int32": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31,
             "Int64": lambda v: isinstance(v, int) and not isinstance(v, bool),
             "Double": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             "DateTimeOffset": lambda v: isinstance(v, str) and bool(ISO_DT.match(v)),
@@ -156,14 +157,25 @@ def test_checker_catches_bad_documents(schema):
     assert check(schema, {"id": "x", "isCloudManaged": True}, "graph.onPremisesSyncBehavior", complete=True) == []
     assert check(schema, {"id": "x"}, "graph.onPremisesSyncBehavior", complete=True)
     assert check(schema, {"id": "x", "@odata.type": "#microsoft.graph.group"}, "graph.user", complete=False)
-    assert check(schema, {"id": "x", "features": {}, "configuration": {"accidentalDeletionPrevention": {
-        "synchronizationPreventionType": "sometimes"}}}, "graph.onPremisesDirectorySynchronization", complete=True)
+    assert check(
+        schema,
+        {
+            "id": "x",
+            "features": {},
+            "configuration": {"accidentalDeletionPrevention": {"synchronizationPreventionType": "sometimes"}},
+        },
+        "graph.onPremisesDirectorySynchronization",
+        complete=True,
+    )
 
 
 def test_user_vocabulary_matches_the_csdl(schema):
     members = schema.members("graph.user")
-    declared = {name: el.get("Type").replace("Edm.", "").replace("graph.", "") for name, el in members.items()
-                if el.tag == f"{EDM}Property"}
+    declared = {
+        name: el.get("Type").replace("Edm.", "").replace("graph.", "")
+        for name, el in members.items()
+        if el.tag == f"{EDM}Property"
+    }
     assert {k: v for k, v in declared.items() if k not in ("id", "deletedDateTime")} == USER_PROPERTIES
 
 
@@ -195,17 +207,41 @@ def test_users(schema, world):
     full = ok(client.get(f"/v1.0/users?$select={every}", headers=gh))
     for item in full["value"]:
         assert check(schema, item, "graph.user", complete=True) == []
-    assert_conforms(schema, ok(client.get(f"/v1.0/users/{synced.id}?$select={every}", headers=gh)), "graph.user",
-                    complete=True)
+    assert_conforms(
+        schema, ok(client.get(f"/v1.0/users/{synced.id}?$select={every}", headers=gh)), "graph.user", complete=True
+    )
     ok(client.patch(f"/v1.0/users/{synced.id}/onPremisesSyncBehavior", json={"isCloudManaged": True}, headers=gh), 204)
-    ok(client.patch(f"/v1.0/users/{synced.id}", headers=gh, json={
-        "businessPhones": ["+1 555"], "otherMails": ["o@x.com"], "onPremisesExtensionAttributes": {
-            "extensionAttribute2": "v"}, "employeeHireDate": "2024-01-01T00:00:00Z", "showInAddressList": True}), 204)
-    assert_conforms(schema, ok(client.get(f"/v1.0/users/{synced.id}?$select={every}", headers=gh)), "graph.user",
-                    complete=True)
-    created = ok(client.post("/v1.0/users", headers=gh, json={
-        "accountEnabled": True, "displayName": "C", "mailNickname": "c", "userPrincipalName": f"c@{t.domain}",
-        "passwordProfile": {"password": "Pw-12345678!"}}), 201)
+    ok(
+        client.patch(
+            f"/v1.0/users/{synced.id}",
+            headers=gh,
+            json={
+                "businessPhones": ["+1 555"],
+                "otherMails": ["o@x.com"],
+                "onPremisesExtensionAttributes": {"extensionAttribute2": "v"},
+                "employeeHireDate": "2024-01-01T00:00:00Z",
+                "showInAddressList": True,
+            },
+        ),
+        204,
+    )
+    assert_conforms(
+        schema, ok(client.get(f"/v1.0/users/{synced.id}?$select={every}", headers=gh)), "graph.user", complete=True
+    )
+    created = ok(
+        client.post(
+            "/v1.0/users",
+            headers=gh,
+            json={
+                "accountEnabled": True,
+                "displayName": "C",
+                "mailNickname": "c",
+                "userPrincipalName": f"c@{t.domain}",
+                "passwordProfile": {"password": "Pw-12345678!"},
+            },
+        ),
+        201,
+    )
     assert_conforms(schema, created, "graph.user", complete=False)
 
 
@@ -220,9 +256,20 @@ def test_sync_behavior(schema, world):
 def test_deleted_items(schema, world):
     t, client, gh = world
     every = ",".join(["id", "deletedDateTime"] + list(USER_PROPERTIES))
-    uid = ok(client.post("/v1.0/users", headers=gh, json={
-        "accountEnabled": True, "displayName": "D", "mailNickname": "d", "userPrincipalName": f"d@{t.domain}",
-        "passwordProfile": {"password": "Pw-12345678!"}}), 201)["id"]
+    uid = ok(
+        client.post(
+            "/v1.0/users",
+            headers=gh,
+            json={
+                "accountEnabled": True,
+                "displayName": "D",
+                "mailNickname": "d",
+                "userPrincipalName": f"d@{t.domain}",
+                "passwordProfile": {"password": "Pw-12345678!"},
+            },
+        ),
+        201,
+    )["id"]
     ok(client.delete(f"/v1.0/users/{uid}", headers=gh), 204)
     listing = ok(client.get("/v1.0/directory/deletedItems/microsoft.graph.user", headers=gh))
     assert check_context(schema, listing) == []
@@ -230,10 +277,18 @@ def test_deleted_items(schema, world):
         assert check(schema, item, "graph.user", complete=False) == []
     full = ok(client.get(f"/v1.0/directory/deletedItems/microsoft.graph.user?$select={every}", headers=gh))
     assert all(check(schema, item, "graph.user", complete=True) == [] for item in full["value"])
-    assert_conforms(schema, ok(client.get(f"/v1.0/directory/deletedItems/{uid}", headers=gh)),
-                    "graph.directoryObject", complete=False)
-    assert_conforms(schema, ok(client.post(f"/v1.0/directory/deletedItems/{uid}/restore", headers=gh)),
-                    "graph.directoryObject", complete=False)
+    assert_conforms(
+        schema,
+        ok(client.get(f"/v1.0/directory/deletedItems/{uid}", headers=gh)),
+        "graph.directoryObject",
+        complete=False,
+    )
+    assert_conforms(
+        schema,
+        ok(client.post(f"/v1.0/directory/deletedItems/{uid}/restore", headers=gh)),
+        "graph.directoryObject",
+        complete=False,
+    )
 
 
 def test_role_management(schema, world, auth_header):
@@ -243,28 +298,58 @@ def test_role_management(schema, world, auth_header):
     defs = ok(client.get(f"{base}/roleDefinitions", headers=gh))
     assert check_context(schema, defs) == []
     assert all(check(schema, d, "graph.unifiedRoleDefinition", complete=True) == [] for d in defs["value"])
-    assignment = ok(client.post(f"{base}/roleAssignments", headers=gh, json={
-        "principalId": user.id, "roleDefinitionId": R.GLOBAL_READER, "directoryScopeId": "/"}), 201)
+    assignment = ok(
+        client.post(
+            f"{base}/roleAssignments",
+            headers=gh,
+            json={"principalId": user.id, "roleDefinitionId": R.GLOBAL_READER, "directoryScopeId": "/"},
+        ),
+        201,
+    )
     assert_conforms(schema, assignment, "graph.unifiedRoleAssignment", complete=True)
     listing = ok(client.get(f"{base}/roleAssignments", headers=gh))
     assert all(check(schema, a, "graph.unifiedRoleAssignment", complete=True) == [] for a in listing["value"])
-    elig = ok(client.post(f"{base}/roleEligibilityScheduleRequests", headers=gh, json={
-        "action": "adminAssign", "principalId": user.id, "roleDefinitionId": R.EXCHANGE_ADMINISTRATOR,
-        "directoryScopeId": "/", "justification": "x", "ticketInfo": {"ticketNumber": "1", "ticketSystem": "T"},
-        "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "P30D"}}}), 201)
+    elig = ok(
+        client.post(
+            f"{base}/roleEligibilityScheduleRequests",
+            headers=gh,
+            json={
+                "action": "adminAssign",
+                "principalId": user.id,
+                "roleDefinitionId": R.EXCHANGE_ADMINISTRATOR,
+                "directoryScopeId": "/",
+                "justification": "x",
+                "ticketInfo": {"ticketNumber": "1", "ticketSystem": "T"},
+                "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "P30D"}},
+            },
+        ),
+        201,
+    )
     assert_conforms(schema, elig, "graph.unifiedRoleEligibilityScheduleRequest", complete=True)
-    act = ok(client.post(f"{base}/roleAssignmentScheduleRequests", headers=auth_header(t, "graph", user="user"),
-                         json={"action": "selfActivate", "principalId": user.id,
-                               "roleDefinitionId": R.EXCHANGE_ADMINISTRATOR, "directoryScopeId": "/",
-                               "justification": "x",
-                               "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "PT2H"}}}), 201)
+    act = ok(
+        client.post(
+            f"{base}/roleAssignmentScheduleRequests",
+            headers=auth_header(t, "graph", user="user"),
+            json={
+                "action": "selfActivate",
+                "principalId": user.id,
+                "roleDefinitionId": R.EXCHANGE_ADMINISTRATOR,
+                "directoryScopeId": "/",
+                "justification": "x",
+                "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "PT2H"}},
+            },
+        ),
+        201,
+    )
     assert_conforms(schema, act, "graph.unifiedRoleAssignmentScheduleRequest", complete=True)
-    for segment, type_name in (("roleEligibilityScheduleRequests", "unifiedRoleEligibilityScheduleRequest"),
-                               ("roleAssignmentScheduleRequests", "unifiedRoleAssignmentScheduleRequest"),
-                               ("roleEligibilitySchedules", "unifiedRoleEligibilitySchedule"),
-                               ("roleAssignmentSchedules", "unifiedRoleAssignmentSchedule"),
-                               ("roleEligibilityScheduleInstances", "unifiedRoleEligibilityScheduleInstance"),
-                               ("roleAssignmentScheduleInstances", "unifiedRoleAssignmentScheduleInstance")):
+    for segment, type_name in (
+        ("roleEligibilityScheduleRequests", "unifiedRoleEligibilityScheduleRequest"),
+        ("roleAssignmentScheduleRequests", "unifiedRoleAssignmentScheduleRequest"),
+        ("roleEligibilitySchedules", "unifiedRoleEligibilitySchedule"),
+        ("roleAssignmentSchedules", "unifiedRoleAssignmentSchedule"),
+        ("roleEligibilityScheduleInstances", "unifiedRoleEligibilityScheduleInstance"),
+        ("roleAssignmentScheduleInstances", "unifiedRoleAssignmentScheduleInstance"),
+    ):
         body = ok(client.get(f"{base}/{segment}", headers=gh))
         assert check_context(schema, body) == [] and body["value"]
         for item in body["value"]:

@@ -1,4 +1,5 @@
 """Graph deleted items (30-day retention), organization and onPremisesSynchronization over HTTP."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,17 @@ def gh(t, auth_header):
 
 
 def create(client, t, gh, nick="temp"):
-    r = client.post("/v1.0/users", headers=gh, json={
-        "accountEnabled": True, "displayName": nick, "mailNickname": nick, "userPrincipalName": f"{nick}@{t.domain}",
-        "passwordProfile": {"password": "Pw-12345678!"}})
+    r = client.post(
+        "/v1.0/users",
+        headers=gh,
+        json={
+            "accountEnabled": True,
+            "displayName": nick,
+            "mailNickname": nick,
+            "userPrincipalName": f"{nick}@{t.domain}",
+            "passwordProfile": {"password": "Pw-12345678!"},
+        },
+    )
     assert r.status_code == 201
     return r.get_json()["id"]
 

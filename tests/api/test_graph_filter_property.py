@@ -1,6 +1,7 @@
 """Property test (issue 19): random ``$filter`` expressions, including ``/$count`` over collections, answered by
 ``GET /users`` (rows and ``@odata.count``) and ``GET /users/$count`` agree with a brute-force evaluation of the same
 expression over the tenant's users, written here independently of the mock's OData evaluator."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,20 +46,34 @@ def _atoms(tenant):
     names = sorted({u.display_name for u in tenant.users})
     return st.one_of(
         st.sampled_from(names + ["Nobody Here"]).map(
-            lambda n: (f"displayName eq '{n.replace(chr(39), chr(39) * 2)}'",
-                       lambda u, n=n: u.display_name.casefold() == n.casefold())),
+            lambda n: (
+                f"displayName eq '{n.replace(chr(39), chr(39) * 2)}'",
+                lambda u, n=n: u.display_name.casefold() == n.casefold(),
+            )
+        ),
         st.sampled_from(_prefixes(tenant)).map(
-            lambda p: (f"startswith(displayName,'{p}')",
-                       lambda u, p=p: u.display_name.casefold().startswith(p.casefold()))),
-        st.booleans().map(lambda b: (f"accountEnabled eq {str(b).lower()}",
-                                     lambda u, b=b: u.account_enabled is b)),
-        st.sampled_from(["eq", "ne"]).flatmap(lambda op: st.sampled_from([0, 1]).map(
-            lambda n, op=op: (f"proxyAddresses/$count {op} {n}",
-                              lambda u, n=n, op=op: (len(u.proxy_addresses) == n) == (op == "eq")))),
+            lambda p: (
+                f"startswith(displayName,'{p}')",
+                lambda u, p=p: u.display_name.casefold().startswith(p.casefold()),
+            )
+        ),
+        st.booleans().map(lambda b: (f"accountEnabled eq {str(b).lower()}", lambda u, b=b: u.account_enabled is b)),
+        st.sampled_from(["eq", "ne"]).flatmap(
+            lambda op: st.sampled_from([0, 1]).map(
+                lambda n, op=op: (
+                    f"proxyAddresses/$count {op} {n}",
+                    lambda u, n=n, op=op: (len(u.proxy_addresses) == n) == (op == "eq"),
+                )
+            )
+        ),
         st.just(("assignedLicenses/$count eq 0", lambda u: not graph_property(u, "assignedLicenses"))),
         st.just(("assignedLicenses/$count ne 0", lambda u: bool(graph_property(u, "assignedLicenses")))),
-        st.just(("proxyAddresses/any(p:startswith(p,'smtp:'))",
-                 lambda u: any(a.casefold().startswith("smtp:") for a in u.proxy_addresses))),
+        st.just(
+            (
+                "proxyAddresses/any(p:startswith(p,'smtp:'))",
+                lambda u: any(a.casefold().startswith("smtp:") for a in u.proxy_addresses),
+            )
+        ),
         st.just(("onPremisesSyncEnabled eq true", lambda u: u.on_premises_sync_enabled is True)),
         st.just(("jobTitle eq 'Engineer'", lambda u: (u.job_title or "").casefold() == "engineer")),
     )
@@ -68,11 +83,14 @@ def _expressions(tenant):
     def extend(children):
         return st.one_of(
             st.tuples(children, children).map(
-                lambda ab: (f"({ab[0][0]}) and ({ab[1][0]})", lambda u, a=ab[0][1], b=ab[1][1]: a(u) and b(u))),
+                lambda ab: (f"({ab[0][0]}) and ({ab[1][0]})", lambda u, a=ab[0][1], b=ab[1][1]: a(u) and b(u))
+            ),
             st.tuples(children, children).map(
-                lambda ab: (f"({ab[0][0]}) or ({ab[1][0]})", lambda u, a=ab[0][1], b=ab[1][1]: a(u) or b(u))),
+                lambda ab: (f"({ab[0][0]}) or ({ab[1][0]})", lambda u, a=ab[0][1], b=ab[1][1]: a(u) or b(u))
+            ),
             children.map(lambda a: (f"not ({a[0]})", lambda u, f=a[1]: not f(u))),
         )
+
     return st.recursive(_atoms(tenant), extend, max_leaves=4)
 
 
@@ -84,14 +102,21 @@ def expressions(world):
 def test_filter_and_count_agree_with_brute_force(world, expressions):
     tenant, client, headers = world
 
-    @settings(max_examples=60, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(expressions)
     def check(expr):
         text, predicate = expr
         expected = {u.id for u in tenant.users if u.deleted_date_time is None and predicate(u)}
-        r = client.get("/v1.0/users", query_string={"$filter": text, "$count": "true", "$top": "999",
-                                                    "$select": "id"}, headers=headers)
+        r = client.get(
+            "/v1.0/users",
+            query_string={"$filter": text, "$count": "true", "$top": "999", "$select": "id"},
+            headers=headers,
+        )
         assert r.status_code == 200, (text, r.get_json())
         body = r.get_json()
         assert {v["id"] for v in body["value"]} == expected, text

@@ -1,5 +1,6 @@
 """No input produces a 5xx: arbitrary query options, bodies and paths against the Graph blueprint answer
 200/204 or a Graph-shaped 4xx, and refused requests change nothing."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,40 @@ from hybridsoa.mock.domain.entra.graph.odata import FilterSyntaxError, parse_fil
 from hybridsoa.mock.domain.entra.tokens import issue_access_token
 from hybridsoa.mock.domain.tenant import TenantRegistry
 
-FILTER_ATOMS = st.sampled_from(["displayName", "accountEnabled", "eq", "ne", "and", "or", "not", "(", ")", "'x'",
-                                "true", "null", "in", ",", "startswith", "proxyAddresses/any(p:p eq 'a')", "1",
-                                "2026-01-01T00:00:00Z", "onPremisesExtensionAttributes/extensionAttribute1", "'",
-                                "/", ":", "endswith", "gt"])
+FILTER_ATOMS = st.sampled_from(
+    [
+        "displayName",
+        "accountEnabled",
+        "eq",
+        "ne",
+        "and",
+        "or",
+        "not",
+        "(",
+        ")",
+        "'x'",
+        "true",
+        "null",
+        "in",
+        ",",
+        "startswith",
+        "proxyAddresses/any(p:p eq 'a')",
+        "1",
+        "2026-01-01T00:00:00Z",
+        "onPremisesExtensionAttributes/extensionAttribute1",
+        "'",
+        "/",
+        ":",
+        "endswith",
+        "gt",
+    ]
+)
 FILTERS = st.one_of(st.text(max_size=40), st.lists(FILTER_ATOMS, max_size=8).map(" ".join))
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                        max_size=3), max_leaves=8)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +55,11 @@ def world():
     registry = TenantRegistry(seed=5)
     tenant = registry.create("fuzz", seed=5, frozen_clock=True, mailboxes=4)
     token, _ = issue_access_token(tenant, "graph", app=tenant.app_by_name("automation"))
-    return tenant, create_app(registry).test_client(), {"Authorization": f"Bearer {token}",
-                                                        "ConsistencyLevel": "eventual"}
+    return (
+        tenant,
+        create_app(registry).test_client(),
+        {"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"},
+    )
 
 
 def graph_error(r) -> bool:
@@ -61,23 +91,56 @@ def test_user_queries_never_5xx(world, flt, top, select):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.dictionaries(st.sampled_from(["displayName", "jobTitle", "accountEnabled", "businessPhones",
-                                             "onPremisesExtensionAttributes", "userPrincipalName", "mailNickname",
-                                             "passwordProfile", "birthday", "bogus", "@odata.type"]),
-                            JSON_VALUES, max_size=4))
+@given(
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "displayName",
+                "jobTitle",
+                "accountEnabled",
+                "businessPhones",
+                "onPremisesExtensionAttributes",
+                "userPrincipalName",
+                "mailNickname",
+                "passwordProfile",
+                "birthday",
+                "bogus",
+                "@odata.type",
+            ]
+        ),
+        JSON_VALUES,
+        max_size=4,
+    )
+)
 def test_patch_bodies_never_5xx(world, body):
     tenant, client, headers = world
     user = tenant.user_by_upn(f"helpdesk@{tenant.domain}")
-    r = client.patch(f"/v1.0/users/{user.id}", data=json.dumps(body), headers={**headers,
-                                                                               "Content-Type": "application/json"})
+    r = client.patch(
+        f"/v1.0/users/{user.id}", data=json.dumps(body), headers={**headers, "Content-Type": "application/json"}
+    )
     assert r.status_code in (204, 400), r.get_data(as_text=True)
     assert r.status_code == 204 or graph_error(r)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.dictionaries(st.sampled_from(["action", "principalId", "roleDefinitionId", "directoryScopeId",
-                                             "justification", "scheduleInfo", "isValidationOnly", "ticketInfo"]),
-                            JSON_VALUES, max_size=6))
+@given(
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "action",
+                "principalId",
+                "roleDefinitionId",
+                "directoryScopeId",
+                "justification",
+                "scheduleInfo",
+                "isValidationOnly",
+                "ticketInfo",
+            ]
+        ),
+        JSON_VALUES,
+        max_size=6,
+    )
+)
 def test_pim_bodies_never_5xx(world, body):
     tenant, client, headers = world
     before = len(tenant.role_assignments)
@@ -87,8 +150,10 @@ def test_pim_bodies_never_5xx(world, body):
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="?#%"),
-                    max_size=30), method=st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"]))
+@given(
+    path=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="?#%"), max_size=30),
+    method=st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"]),
+)
 def test_arbitrary_paths_never_5xx(world, path, method):
     tenant, client, headers = world
     if method in ("POST", "PATCH", "DELETE", "PUT"):

@@ -1,5 +1,6 @@
 """The Graph permission matrix: every emulated endpoint answers 401 without a (valid) token and 403
 Authorization_RequestDenied with a token lacking its permission; delegated privileged calls also need a role."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,17 @@ RD = "/roleManagement/directory"
 ENDPOINTS = [
     ("GET", "/users", None),
     ("GET", "/users/$count", None),
-    ("POST", "/users", {"accountEnabled": True, "displayName": "x", "mailNickname": "x",
-                        "userPrincipalName": "x@{domain}", "passwordProfile": {"password": "Pw-12345678!"}}),
+    (
+        "POST",
+        "/users",
+        {
+            "accountEnabled": True,
+            "displayName": "x",
+            "mailNickname": "x",
+            "userPrincipalName": "x@{domain}",
+            "passwordProfile": {"password": "Pw-12345678!"},
+        },
+    ),
     ("GET", "/users/{user}", None),
     ("PATCH", "/users/{user}", {"jobTitle": "x"}),
     ("DELETE", "/users/{user}", None),
@@ -31,17 +41,36 @@ ENDPOINTS = [
     ("GET", "/directory/onPremisesSynchronization", None),
     ("GET", f"{RD}/roleDefinitions", None),
     ("GET", f"{RD}/roleAssignments", None),
-    ("POST", f"{RD}/roleAssignments", {"principalId": "{user}", "roleDefinitionId": R.GLOBAL_READER,
-                                       "directoryScopeId": "/"}),
+    (
+        "POST",
+        f"{RD}/roleAssignments",
+        {"principalId": "{user}", "roleDefinitionId": R.GLOBAL_READER, "directoryScopeId": "/"},
+    ),
     ("DELETE", f"{RD}/roleAssignments/{{assignment}}", None),
     ("GET", f"{RD}/roleEligibilityScheduleRequests", None),
-    ("POST", f"{RD}/roleEligibilityScheduleRequests", {"action": "adminAssign", "principalId": "{user}",
-                                                       "roleDefinitionId": R.GLOBAL_READER, "directoryScopeId": "/",
-                                                       "justification": "x"}),
+    (
+        "POST",
+        f"{RD}/roleEligibilityScheduleRequests",
+        {
+            "action": "adminAssign",
+            "principalId": "{user}",
+            "roleDefinitionId": R.GLOBAL_READER,
+            "directoryScopeId": "/",
+            "justification": "x",
+        },
+    ),
     ("GET", f"{RD}/roleAssignmentScheduleRequests", None),
-    ("POST", f"{RD}/roleAssignmentScheduleRequests", {"action": "adminAssign", "principalId": "{user}",
-                                                      "roleDefinitionId": R.GLOBAL_READER, "directoryScopeId": "/",
-                                                      "justification": "x"}),
+    (
+        "POST",
+        f"{RD}/roleAssignmentScheduleRequests",
+        {
+            "action": "adminAssign",
+            "principalId": "{user}",
+            "roleDefinitionId": R.GLOBAL_READER,
+            "directoryScopeId": "/",
+            "justification": "x",
+        },
+    ),
     ("GET", f"{RD}/roleEligibilitySchedules", None),
     ("GET", f"{RD}/roleAssignmentSchedules", None),
     ("GET", f"{RD}/roleEligibilityScheduleInstances", None),
@@ -89,8 +118,11 @@ def token(tenant, api="graph", app="automation", user=None):
 
 
 def snapshot(tenant):
-    return (sorted((u.id, u.display_name, u.job_title, u.deleted_date_time, u.is_cloud_managed) for u in tenant.users),
-            sorted(a.id for a in tenant.role_assignments), len(tenant.pim.requests))
+    return (
+        sorted((u.id, u.display_name, u.job_title, u.deleted_date_time, u.is_cloud_managed) for u in tenant.users),
+        sorted(a.id for a in tenant.role_assignments),
+        len(tenant.pim.requests),
+    )
 
 
 @pytest.mark.parametrize("method,path,body", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
@@ -106,8 +138,11 @@ def test_no_token_is_401(world, method, path, body, version):
 @pytest.mark.parametrize("method,path,body", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
 def test_bad_tokens_are_401(world, method, path, body):
     tenant, client, values = world
-    for headers in (token(tenant, api="exchange"), {"Authorization": "Bearer not.a.jwt"},
-                    {"Authorization": "Basic dXNlcjpwYXNz"}):
+    for headers in (
+        token(tenant, api="exchange"),
+        {"Authorization": "Bearer not.a.jwt"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ):
         r = call(client, method, path, body, values, headers)
         assert r.status_code == 401, (headers, r.get_json())
 

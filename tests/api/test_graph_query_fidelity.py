@@ -1,6 +1,7 @@
 """Graph query options honoured or refused as Graph does (issue 19): ``$expand`` of manager/directReports synced
 from AD's ``manager``, ``/$count`` inside ``$filter``, ``$count`` with and without ``ConsistencyLevel``, and every
 error (routing 405/501 included) dated on the tenant clock."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -55,8 +56,7 @@ def test_manager_is_exported_from_ad_and_expanded_on_a_single_user(client, t, gh
     manager = r.get_json()["manager"]
     assert manager["id"] == org["boss"].id and manager["@odata.type"] == "#microsoft.graph.user"
     assert manager["displayName"] == org["boss"].display_name
-    r = client.get(f"/v1.0/users/{org['boss'].id}?$select=id&$expand=directReports($select=id,displayName)",
-                   headers=gh)
+    r = client.get(f"/v1.0/users/{org['boss'].id}?$select=id&$expand=directReports($select=id,displayName)", headers=gh)
     body = r.get_json()
     assert set(body) == {"@odata.context", "id", "directReports"}
     assert {d["id"] for d in body["directReports"]} == {org["alice"].id, org["bob"].id}
@@ -72,8 +72,10 @@ def test_manager_without_one_is_left_out_and_its_endpoint_is_404(client, t, gh, 
     assert r.get_json()["id"] == org["bob"].id
     r = client.get(f"/v1.0/users/{org['bob'].id}/directReports", headers=gh)
     assert [d["id"] for d in r.get_json()["value"]] == [org["carol"].id]
-    r = client.get(f"/v1.0/users/{org['boss'].id}/directReports?$count=true&$filter=id eq '{org['bob'].id}'",
-                   headers={**gh, **EVENTUAL})
+    r = client.get(
+        f"/v1.0/users/{org['boss'].id}/directReports?$count=true&$filter=id eq '{org['bob'].id}'",
+        headers={**gh, **EVENTUAL},
+    )
     assert r.get_json()["@odata.count"] == 1 and r.get_json()["value"][0]["id"] == org["bob"].id
     assert client.get(f"/v1.0/users/{org['bob'].id}/directReports?$expand=manager", headers=gh).status_code == 501
     raw = client.get(f"/v1.0/users/{org['boss'].id}/directReports/$count", headers={**gh, **EVENTUAL})
@@ -85,8 +87,11 @@ def test_expand_on_the_list_matches_each_users_manager(client, t, gh, org):
     r = client.get("/v1.0/users?$select=id&$expand=manager($select=id)&$top=999", headers=gh)
     assert r.status_code == 200
     got = {v["id"]: v.get("manager", {}).get("id") for v in r.get_json()["value"]}
-    expected = {u.id: (u.manager_id if u.manager_id and t.users.get(u.manager_id).deleted_date_time is None
-                       else None) for u in t.users if u.deleted_date_time is None}
+    expected = {
+        u.id: (u.manager_id if u.manager_id and t.users.get(u.manager_id).deleted_date_time is None else None)
+        for u in t.users
+        if u.deleted_date_time is None
+    }
     assert got == expected and got[org["carol"].id] == org["bob"].id
 
 
@@ -97,12 +102,14 @@ def test_manager_chain_needs_a_single_user_and_the_advanced_parameters(client, t
     assert "manager" not in body["manager"]["manager"]
     r = client.get(f"/v1.0/users/{org['carol'].id}?$expand=manager($levels=2)", headers=gh)
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "Request_UnsupportedQuery"
-    one = client.get(f"/v1.0/users/{org['carol'].id}?$expand=manager($levels=1)&$count=true",
-                     headers={**gh, **EVENTUAL}).get_json()
+    one = client.get(
+        f"/v1.0/users/{org['carol'].id}?$expand=manager($levels=1)&$count=true", headers={**gh, **EVENTUAL}
+    ).get_json()
     assert one["manager"]["id"] == org["bob"].id and "manager" not in one["manager"]
     r = client.get("/v1.0/users?$expand=manager($levels=max)&$count=true", headers={**gh, **EVENTUAL})
     assert r.status_code == 400 and r.get_json()["error"]["message"].startswith(
-        "Transitive manager's list is only supported on a single user")
+        "Transitive manager's list is only supported on a single user"
+    )
 
 
 def test_clearing_and_moving_the_ad_reference_follows_at_the_next_cycle(client, t, gh, org):
@@ -118,8 +125,10 @@ def test_clearing_and_moving_the_ad_reference_follows_at_the_next_cycle(client, 
 def test_a_reference_to_an_object_out_of_sync_scope_stays_pending(client, t, gh):
     (ms, mad, manager), (rs, _, report) = _synced(t)[:2]
     base = f"/_mock/tenants/{t.id}"
-    assert client.post(f"{base}/onprem/users/{ms}/move", json={"ou": "OU=Parked,DC=contoso,DC=local"}).status_code \
-        in (200, 204)
+    assert client.post(f"{base}/onprem/users/{ms}/move", json={"ou": "OU=Parked,DC=contoso,DC=local"}).status_code in (
+        200,
+        204,
+    )
     client.patch(f"{base}/sync", json={"ouScope": [t.ad_users.get(rs).ou], "deletionThreshold": None})
     parked_dn = t.ad_users.get(ms).distinguished_name
     _set_manager(client, t, rs, parked_dn)
@@ -132,13 +141,16 @@ def test_a_reference_to_an_object_out_of_sync_scope_stays_pending(client, t, gh)
     assert client.get(f"/v1.0/users/{report.id}/manager?$select=id", headers=gh).get_json()["id"] == manager.id
 
 
-@pytest.mark.parametrize("expand,status,code", [
-    ("bogus", 400, "BadRequest"),
-    ("displayName", 400, "BadRequest"),
-    ("memberOf", 501, "notImplemented"),
-    ("manager($filter=id eq 'x')", 400, "Request_UnsupportedQuery"),
-    ("manager(", 400, "BadRequest"),
-])
+@pytest.mark.parametrize(
+    "expand,status,code",
+    [
+        ("bogus", 400, "BadRequest"),
+        ("displayName", 400, "BadRequest"),
+        ("memberOf", 501, "notImplemented"),
+        ("manager($filter=id eq 'x')", 400, "Request_UnsupportedQuery"),
+        ("manager(", 400, "BadRequest"),
+    ],
+)
 def test_expand_refusals(client, t, gh, expand, status, code):
     r = client.get(f"/v1.0/users?$expand={expand}", headers=gh)
     assert r.status_code == status and r.get_json()["error"]["code"] == code
@@ -148,15 +160,18 @@ def test_expand_refusals(client, t, gh, expand, status, code):
 
 def test_expand_messages_are_odata_parser_texts(client, t, gh):
     r = client.get("/v1.0/users?$expand=bogus", headers=gh)
-    assert r.get_json()["error"]["message"] == ("Parsing OData Select and Expand failed: Could not find a property "
-                                                "named 'bogus' on type 'microsoft.graph.user'.")
+    assert r.get_json()["error"]["message"] == (
+        "Parsing OData Select and Expand failed: Could not find a property "
+        "named 'bogus' on type 'microsoft.graph.user'."
+    )
     r = client.get("/v1.0/users?$expand=displayName", headers=gh)
     assert "is not a navigation property" in r.get_json()["error"]["message"]
 
 
 def test_expand_with_an_advanced_query_is_refused(client, t, gh):
-    r = client.get("/v1.0/users?$expand=manager&$filter=accountEnabled ne false&$count=true",
-                   headers={**gh, **EVENTUAL})
+    r = client.get(
+        "/v1.0/users?$expand=manager&$filter=accountEnabled ne false&$count=true", headers={**gh, **EVENTUAL}
+    )
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "Request_UnsupportedQuery"
 
 
@@ -166,29 +181,40 @@ def _live(t):
 
 def test_collection_count_in_filter_is_the_real_number(client, t, gh):
     # Issue 19: these answered 0 users with a 200 although every user is unlicensed / six have no addresses.
-    r = client.get("/v1.0/users?$filter=assignedLicenses/$count eq 0&$count=true&$top=999&$select=id",
-                   headers={**gh, **EVENTUAL})
+    r = client.get(
+        "/v1.0/users?$filter=assignedLicenses/$count eq 0&$count=true&$top=999&$select=id", headers={**gh, **EVENTUAL}
+    )
     body = r.get_json()
     unlicensed = {u.id for u in _live(t) if not graph_property(u, "assignedLicenses")}
     assert body["@odata.count"] == len(unlicensed) and {v["id"] for v in body["value"]} == unlicensed
-    for op, test in (("eq 0", lambda n: n == 0), ("ne 0", lambda n: n != 0), ("eq 1", lambda n: n == 1),
-                     ("ne 1", lambda n: n != 1)):
-        r = client.get(f"/v1.0/users?$filter=proxyAddresses/$count {op}&$count=true&$top=999&$select=id",
-                       headers={**gh, **EVENTUAL})
+    for op, test in (
+        ("eq 0", lambda n: n == 0),
+        ("ne 0", lambda n: n != 0),
+        ("eq 1", lambda n: n == 1),
+        ("ne 1", lambda n: n != 1),
+    ):
+        r = client.get(
+            f"/v1.0/users?$filter=proxyAddresses/$count {op}&$count=true&$top=999&$select=id",
+            headers={**gh, **EVENTUAL},
+        )
         expected = {u.id for u in _live(t) if test(len(u.proxy_addresses))}
         assert {v["id"] for v in r.get_json()["value"]} == expected, op
         assert r.get_json()["@odata.count"] == len(expected)
     raw = client.get("/v1.0/users/$count?$filter=proxyAddresses/$count eq 0", headers={**gh, **EVENTUAL})
     assert raw.status_code == 200 and int(raw.get_data(as_text=True)) == len(
-        [u for u in _live(t) if not u.proxy_addresses])
+        [u for u in _live(t) if not u.proxy_addresses]
+    )
 
 
-@pytest.mark.parametrize("flt", [
-    "proxyAddresses/$count gt 0",          # only eq/ne 0 and 1 are documented
-    "proxyAddresses/$count eq 2",
-    "displayName/$count eq 0",             # not a collection
-    "proxyAddresses/$count/x eq 0",
-])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        "proxyAddresses/$count gt 0",  # only eq/ne 0 and 1 are documented
+        "proxyAddresses/$count eq 2",
+        "displayName/$count eq 0",  # not a collection
+        "proxyAddresses/$count/x eq 0",
+    ],
+)
 def test_unsupported_count_filters_are_refused(client, t, gh, flt):
     r = client.get(f"/v1.0/users?$filter={flt}&$count=true", headers={**gh, **EVENTUAL})
     assert r.status_code == 400, flt
@@ -206,21 +232,25 @@ def test_raw_count_without_the_header_has_graphs_text(client, t, gh):
     r = client.get("/v1.0/users/$count", headers=gh)
     assert r.status_code == 400
     assert r.get_json()["error"] == {**r.get_json()["error"], "code": "Request_UnsupportedQuery"}
-    assert r.get_json()["error"]["message"].startswith("Raw count (/$count) is not supported because the "
-                                                       "'ConsistencyLevel:eventual' header is missing.")
+    assert r.get_json()["error"]["message"].startswith(
+        "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing."
+    )
 
 
 def _tenant_date(t) -> str:
     return datetime.fromtimestamp(t.clock.now(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-@pytest.mark.parametrize("method,path,status", [
-    ("put", "/v1.0/users", 405),
-    ("get", "/v1.0/groups", 501),
-    ("get", "/v1.0/usersx", 400),
-    ("get", "/v1.0/users/nobody@nowhere", 404),
-    ("get", "/v1.0/users?$top=0", 400),
-])
+@pytest.mark.parametrize(
+    "method,path,status",
+    [
+        ("put", "/v1.0/users", 405),
+        ("get", "/v1.0/groups", 501),
+        ("get", "/v1.0/usersx", 400),
+        ("get", "/v1.0/users/nobody@nowhere", 404),
+        ("get", "/v1.0/users?$top=0", 400),
+    ],
+)
 def test_every_error_is_dated_on_the_tenant_clock(client, t, gh, method, path, status):
     client.post(f"/_mock/tenants/{t.id}/clock/advance", json={"minutes": 50})
     r = getattr(client, method)(path, headers=gh)

@@ -1,5 +1,6 @@
 """Graph role management over HTTP: role definitions, role assignments, PIM schedule requests and schedules,
 and the effect of activation on tokens (wids) and on Exchange RBAC at once."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,16 +26,33 @@ def uid(t, name):
 
 
 def eligibility(client, t, headers, user="user", role=EXO):
-    return client.post(f"{BASE}/roleEligibilityScheduleRequests", headers=headers, json={
-        "action": "adminAssign", "principalId": uid(t, user), "roleDefinitionId": role, "directoryScopeId": "/",
-        "justification": "rota", "scheduleInfo": {"startDateTime": "2026-01-05T09:00:00Z",
-                                                  "expiration": {"type": "noExpiration"}}})
+    return client.post(
+        f"{BASE}/roleEligibilityScheduleRequests",
+        headers=headers,
+        json={
+            "action": "adminAssign",
+            "principalId": uid(t, user),
+            "roleDefinitionId": role,
+            "directoryScopeId": "/",
+            "justification": "rota",
+            "scheduleInfo": {"startDateTime": "2026-01-05T09:00:00Z", "expiration": {"type": "noExpiration"}},
+        },
+    )
 
 
 def activation(client, t, headers, user="user", duration="PT1H", action="selfActivate"):
-    return client.post(f"{BASE}/roleAssignmentScheduleRequests", headers=headers, json={
-        "action": action, "principalId": uid(t, user), "roleDefinitionId": EXO, "directoryScopeId": "/",
-        "justification": "INC-1", "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": duration}}})
+    return client.post(
+        f"{BASE}/roleAssignmentScheduleRequests",
+        headers=headers,
+        json={
+            "action": action,
+            "principalId": uid(t, user),
+            "roleDefinitionId": EXO,
+            "directoryScopeId": "/",
+            "justification": "INC-1",
+            "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": duration}},
+        },
+    )
 
 
 def test_role_definitions_use_real_template_ids(client, gh):
@@ -67,12 +85,18 @@ def test_role_assignments_create_list_delete(client, t, gh):
     assert client.delete(f"{BASE}/roleAssignments/{created['id']}", headers=gh).status_code == 404
 
 
-@pytest.mark.parametrize("body,status", [
-    ({"principalId": "x"}, 400),
-    ({"principalId": "00000000-0000-0000-0000-000000000000", "roleDefinitionId": EXO, "directoryScopeId": "/"}, 404),
-    ({"roleDefinitionId": "nope", "principalId": "x", "directoryScopeId": "/"}, 404),
-    ({"roleDefinitionId": EXO, "principalId": "x"}, 400),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"principalId": "x"}, 400),
+        (
+            {"principalId": "00000000-0000-0000-0000-000000000000", "roleDefinitionId": EXO, "directoryScopeId": "/"},
+            404,
+        ),
+        ({"roleDefinitionId": "nope", "principalId": "x", "directoryScopeId": "/"}, 404),
+        ({"roleDefinitionId": EXO, "principalId": "x"}, 400),
+    ],
+)
 def test_role_assignment_bad_bodies(client, gh, body, status):
     r = client.post(f"{BASE}/roleAssignments", json=body, headers=gh)
     assert r.status_code == status and "error" in r.get_json()
@@ -97,6 +121,7 @@ def test_pim_flow_over_http_reaches_tokens_and_exchange(client, t, gh, auth_head
     assert client.post(exo_url, json=invoke, headers=user_exo).status_code == 200
     # ...and a new Graph token carries the role in wids.
     import jwt
+
     token = auth_header(t, "graph", user="user")["Authorization"].split()[1]
     assert EXO in jwt.decode(token, options={"verify_signature": False})["wids"]
 
@@ -108,8 +133,9 @@ def test_pim_flow_over_http_reaches_tokens_and_exchange(client, t, gh, auth_head
     t.advance(61)
     fresh_exo = auth_header(t, "exchange", user="user")
     assert client.post(exo_url, json=invoke, headers=fresh_exo).status_code == 403
-    r = client.get(f"{BASE}/roleAssignmentSchedules?$filter=principalId eq '{uid(t, 'user')}'",
-                   headers=auth_header(t, "graph"))
+    r = client.get(
+        f"{BASE}/roleAssignmentSchedules?$filter=principalId eq '{uid(t, 'user')}'", headers=auth_header(t, "graph")
+    )
     assert r.get_json()["value"] == []
 
 
@@ -163,8 +189,9 @@ def test_schedule_instances_show_what_is_in_effect_now(client, t, gh, auth_heade
     assert len(inst) == 1 and inst[0]["assignmentType"] == "Activated"
     assert inst[0]["endDateTime"] == "2026-01-05T11:00:00Z"
     assert client.get(f"{base}/{inst[0]['id']}", headers=gh).status_code == 200
-    elig = client.get(f"{BASE}/roleEligibilityScheduleInstances?$filter=principalId eq '{uid(t, 'user')}'",
-                      headers=gh).get_json()["value"]
+    elig = client.get(
+        f"{BASE}/roleEligibilityScheduleInstances?$filter=principalId eq '{uid(t, 'user')}'", headers=gh
+    ).get_json()["value"]
     assert [e["roleDefinitionId"] for e in elig] == [EXO] and elig[0]["endDateTime"] is None
     t.advance(121)
     fresh = auth_header(t, "graph", user="user")

@@ -1,6 +1,7 @@
 """Entra Connect controlled through the real API (issue 19): ``PATCH /directory/onPremisesSynchronization/{id}``
 answers 204 and the next cycle obeys the accidental-deletion settings and feature flags; the threshold stops an
 export whose deletes meet or exceed it; the scheduler keeps Entra Connect's 30-minute minimum."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,11 @@ def _sync_path(t) -> str:
 
 
 def _prevention(client, t, gh, kind: str, threshold) -> None:
-    body = {"configuration": {"accidentalDeletionPrevention": {"synchronizationPreventionType": kind,
-                                                               "alertThreshold": threshold}}}
+    body = {
+        "configuration": {
+            "accidentalDeletionPrevention": {"synchronizationPreventionType": kind, "alertThreshold": threshold}
+        }
+    }
     r = client.patch(_sync_path(t), json=body, headers=gh)
     assert r.status_code == 204 and r.get_data() == b""
 
@@ -40,12 +44,15 @@ def _cycle(client, t) -> dict:
 
 def test_patch_answers_204_and_get_reflects_it(client, t, gh):
     _prevention(client, t, gh, "enabledForCount", 42)
-    r = client.patch(_sync_path(t), json={"features": {"blockSoftMatchEnabled": True, "groupWriteBackEnabled": True}},
-                     headers=gh)
+    r = client.patch(
+        _sync_path(t), json={"features": {"blockSoftMatchEnabled": True, "groupWriteBackEnabled": True}}, headers=gh
+    )
     assert r.status_code == 204
     body = client.get(_sync_path(t), headers=gh).get_json()
     assert body["configuration"]["accidentalDeletionPrevention"] == {
-        "synchronizationPreventionType": "enabledForCount", "alertThreshold": 42}
+        "synchronizationPreventionType": "enabledForCount",
+        "alertThreshold": 42,
+    }
     assert body["features"]["blockSoftMatchEnabled"] is True and body["features"]["groupWriteBackEnabled"] is True
     assert body["features"]["passwordSyncEnabled"] is True  # untouched flags keep their values
     assert "allowOnPremUpdateOfOnPremisesObjectIdentifierEnabled" in body["features"]
@@ -85,27 +92,42 @@ def test_percentage_threshold_is_taken_of_the_synced_objects(client, t, gh):
 
 def test_block_soft_match_set_through_graph_is_obeyed(client, t, gh):
     upn = f"cloudy@{t.domain}"
-    r = client.post("/v1.0/users", headers=gh, json={
-        "accountEnabled": True, "displayName": "Cloudy", "mailNickname": "cloudy", "userPrincipalName": upn,
-        "passwordProfile": {"password": "Pa55word!x"}})
+    r = client.post(
+        "/v1.0/users",
+        headers=gh,
+        json={
+            "accountEnabled": True,
+            "displayName": "Cloudy",
+            "mailNickname": "cloudy",
+            "userPrincipalName": upn,
+            "passwordProfile": {"password": "Pa55word!x"},
+        },
+    )
     assert r.status_code == 201
-    assert client.patch(_sync_path(t), json={"features": {"blockSoftMatchEnabled": True}},
-                        headers=gh).status_code == 204
-    ad_admin.create_ad_user(t, {"sAMAccountName": "cloudy", "displayName": "Cloudy On Prem",
-                                "userPrincipalName": upn})
+    assert (
+        client.patch(_sync_path(t), json={"features": {"blockSoftMatchEnabled": True}}, headers=gh).status_code == 204
+    )
+    ad_admin.create_ad_user(t, {"sAMAccountName": "cloudy", "displayName": "Cloudy On Prem", "userPrincipalName": upn})
     run = _cycle(client, t)
     assert run["softMatched"] == 0 and run["adds"] == 1
 
 
-@pytest.mark.parametrize("body,message", [
-    ({"features": {"noSuchFlag": True}}, "Property 'noSuchFlag' does not exist on type "
-                                         "'microsoft.graph.onPremisesDirectorySynchronizationFeature'."),
-    ({"features": {"blockSoftMatchEnabled": "yes"}}, "Cannot convert the literal 'yes' to the expected type "
-                                                     "'Edm.Boolean'."),
-    ({"configuration": {"accidentalDeletionPrevention": {"alertThreshold": -1}}}, None),
-    ({"configuration": {"accidentalDeletionPrevention": {"synchronizationPreventionType": "sometimes"}}}, None),
-    ({"bogus": 1}, None),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (
+            {"features": {"noSuchFlag": True}},
+            "Property 'noSuchFlag' does not exist on type 'microsoft.graph.onPremisesDirectorySynchronizationFeature'.",
+        ),
+        (
+            {"features": {"blockSoftMatchEnabled": "yes"}},
+            "Cannot convert the literal 'yes' to the expected type 'Edm.Boolean'.",
+        ),
+        ({"configuration": {"accidentalDeletionPrevention": {"alertThreshold": -1}}}, None),
+        ({"configuration": {"accidentalDeletionPrevention": {"synchronizationPreventionType": "sometimes"}}}, None),
+        ({"bogus": 1}, None),
+    ],
+)
 def test_bad_bodies_are_refused_and_change_nothing(client, t, gh, body, message):
     before = client.get(_sync_path(t), headers=gh).get_json()
     r = client.patch(_sync_path(t), json=body, headers=gh)
@@ -120,10 +142,13 @@ def test_patch_needs_the_readwrite_permission_and_role(client, t, auth_header):
     r = client.patch(_sync_path(t), json={"features": {"blockSoftMatchEnabled": True}}, headers=reader)
     assert r.status_code == 403
     admin = auth_header(t, "graph", user="globaladmin", scopes=["OnPremDirectorySynchronization.ReadWrite.All"])
-    assert client.patch(_sync_path(t), json={"features": {"blockSoftMatchEnabled": True}},
-                        headers=admin).status_code == 204
-    r = client.patch("/v1.0/directory/onPremisesSynchronization/00000000-0000-0000-0000-000000000000",
-                     json={}, headers=admin)
+    assert (
+        client.patch(_sync_path(t), json={"features": {"blockSoftMatchEnabled": True}}, headers=admin).status_code
+        == 204
+    )
+    r = client.patch(
+        "/v1.0/directory/onPremisesSynchronization/00000000-0000-0000-0000-000000000000", json={}, headers=admin
+    )
     assert r.status_code == 404
 
 
@@ -144,26 +169,46 @@ def test_scheduler_keeps_the_30_minute_minimum_and_names_the_mock_only_override(
 def test_block_hard_match_takeover_gives_invalid_hard_match_until_turned_off(client, t, gh):
     # Set-EntraDirSyncFeature reference: InvalidHardMatch "Another cloud created object with the same source
     # anchor already exists in Microsoft Entra ID" instead of the takeover.
-    ad = ad_admin.create_ad_user(t, {"sAMAccountName": "anchored", "displayName": "Anchored On Prem",
-                                     "userPrincipalName": f"anchored@{t.domain}"})
-    r = client.post("/v1.0/users", headers=gh, json={
-        "accountEnabled": True, "displayName": "Anchored Cloud", "mailNickname": "anchoredcloud",
-        "userPrincipalName": f"anchoredcloud@{t.domain}", "onPremisesImmutableId": ad.consistency_guid,
-        "passwordProfile": {"password": "Pa55word!x"}})
+    ad = ad_admin.create_ad_user(
+        t,
+        {"sAMAccountName": "anchored", "displayName": "Anchored On Prem", "userPrincipalName": f"anchored@{t.domain}"},
+    )
+    r = client.post(
+        "/v1.0/users",
+        headers=gh,
+        json={
+            "accountEnabled": True,
+            "displayName": "Anchored Cloud",
+            "mailNickname": "anchoredcloud",
+            "userPrincipalName": f"anchoredcloud@{t.domain}",
+            "onPremisesImmutableId": ad.consistency_guid,
+            "passwordProfile": {"password": "Pa55word!x"},
+        },
+    )
     assert r.status_code == 201
     cloud_id = r.get_json()["id"]
-    assert client.patch(_sync_path(t), json={"features": {"blockCloudObjectTakeoverThroughHardMatchEnabled": True}},
-                        headers=gh).status_code == 204
+    assert (
+        client.patch(
+            _sync_path(t), json={"features": {"blockCloudObjectTakeoverThroughHardMatchEnabled": True}}, headers=gh
+        ).status_code
+        == 204
+    )
     run = _cycle(client, t)
     assert run["status"] == "completed-export-errors" and run["adds"] == 0
     assert [e["errorType"] for e in run["errors"]] == ["InvalidHardMatch"]
-    assert run["errors"][0]["message"] == ("Another cloud created object with the same source anchor already "
-                                           "exists in Microsoft Entra ID")
-    assert client.get(f"/v1.0/users/{cloud_id}?$select=onPremisesSyncEnabled", headers=gh).get_json()[
-        "onPremisesSyncEnabled"] is None
+    assert run["errors"][0]["message"] == (
+        "Another cloud created object with the same source anchor already exists in Microsoft Entra ID"
+    )
+    assert (
+        client.get(f"/v1.0/users/{cloud_id}?$select=onPremisesSyncEnabled", headers=gh).get_json()[
+            "onPremisesSyncEnabled"
+        ]
+        is None
+    )
     assert _cycle(client, t)["errors"][0]["errorType"] == "InvalidHardMatch"  # retried every cycle
-    client.patch(_sync_path(t), json={"features": {"blockCloudObjectTakeoverThroughHardMatchEnabled": False}},
-                 headers=gh)
+    client.patch(
+        _sync_path(t), json={"features": {"blockCloudObjectTakeoverThroughHardMatchEnabled": False}}, headers=gh
+    )
     run = _cycle(client, t)
     assert run["errorCount"] == 0
     body = client.get(f"/v1.0/users/{cloud_id}?$select=onPremisesSyncEnabled,displayName", headers=gh).get_json()

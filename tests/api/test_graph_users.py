@@ -1,5 +1,6 @@
 """Graph /users over the Flask test client: queries, paging, $count, errors, create/update/delete and the
 object-level SOA switch (onPremisesSyncBehavior)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -73,9 +74,11 @@ def test_client_request_id_is_echoed(shared):
 def test_select_returns_hybrid_properties_only_when_asked(shared):
     t, client, gh = shared
     u = synced_user(t)
-    r = client.get(f"/v1.0/users/{u.id}?$select=id,onPremisesSyncEnabled,onPremisesImmutableId,"
-                   "onPremisesSamAccountName,onPremisesDistinguishedName,onPremisesExtensionAttributes,proxyAddresses",
-                   headers=gh)
+    r = client.get(
+        f"/v1.0/users/{u.id}?$select=id,onPremisesSyncEnabled,onPremisesImmutableId,"
+        "onPremisesSamAccountName,onPremisesDistinguishedName,onPremisesExtensionAttributes,proxyAddresses",
+        headers=gh,
+    )
     body = r.get_json()
     assert r.status_code == 200
     assert body["onPremisesSyncEnabled"] is True
@@ -85,9 +88,11 @@ def test_select_returns_hybrid_properties_only_when_asked(shared):
     assert body["onPremisesExtensionAttributes"]["extensionAttribute1"] == u.on_premises_extension_attributes[0]
     assert any(p.startswith("SMTP:") for p in body["proxyAddresses"])
     assert "displayName" not in body
-    assert body["@odata.context"].endswith("#users(id,onPremisesSyncEnabled,onPremisesImmutableId,"
-                                           "onPremisesSamAccountName,onPremisesDistinguishedName,"
-                                           "onPremisesExtensionAttributes,proxyAddresses)/$entity")
+    assert body["@odata.context"].endswith(
+        "#users(id,onPremisesSyncEnabled,onPremisesImmutableId,"
+        "onPremisesSamAccountName,onPremisesDistinguishedName,"
+        "onPremisesExtensionAttributes,proxyAddresses)/$entity"
+    )
     default = client.get(f"/v1.0/users/{u.id}", headers=gh).get_json()
     assert "onPremisesSyncEnabled" not in default
 
@@ -103,17 +108,26 @@ def test_get_by_upn_and_unknown_user(shared):
     assert set(err["innerError"]) == {"date", "request-id", "client-request-id"}
 
 
-@pytest.mark.parametrize("flt,expect", [
-    ("onPremisesSyncEnabled eq true", lambda u: u.on_premises_sync_enabled is True),
-    ("startswith(userPrincipalName,'global')", lambda u: u.user_principal_name.startswith("global")),
-    ("userPrincipalName in ('USER@contoso.onmicrosoft.com','helpdesk@contoso.onmicrosoft.com')",
-     lambda u: u.user_principal_name.split("@")[0] in ("user", "helpdesk")),
-    ("startswith(displayName,'Shared') or startswith(displayName,'Room')",
-     lambda u: u.display_name.startswith(("Shared", "Room"))),
-    ("onPremisesSyncEnabled eq true and startswith(displayName,'Shared')",
-     lambda u: u.on_premises_sync_enabled and u.display_name.startswith("Shared")),
-    ("proxyAddresses/any(p:startswith(p,'smtp:'))", lambda u: bool(u.proxy_addresses)),
-])
+@pytest.mark.parametrize(
+    "flt,expect",
+    [
+        ("onPremisesSyncEnabled eq true", lambda u: u.on_premises_sync_enabled is True),
+        ("startswith(userPrincipalName,'global')", lambda u: u.user_principal_name.startswith("global")),
+        (
+            "userPrincipalName in ('USER@contoso.onmicrosoft.com','helpdesk@contoso.onmicrosoft.com')",
+            lambda u: u.user_principal_name.split("@")[0] in ("user", "helpdesk"),
+        ),
+        (
+            "startswith(displayName,'Shared') or startswith(displayName,'Room')",
+            lambda u: u.display_name.startswith(("Shared", "Room")),
+        ),
+        (
+            "onPremisesSyncEnabled eq true and startswith(displayName,'Shared')",
+            lambda u: u.on_premises_sync_enabled and u.display_name.startswith("Shared"),
+        ),
+        ("proxyAddresses/any(p:startswith(p,'smtp:'))", lambda u: bool(u.proxy_addresses)),
+    ],
+)
 def test_default_filters(shared, flt, expect):
     t, client, gh = shared
     r = client.get(f"/v1.0/users?$filter={flt}&$select=id", headers=gh)
@@ -123,15 +137,18 @@ def test_default_filters(shared, flt, expect):
     assert got == want and want
 
 
-@pytest.mark.parametrize("query", [
-    "$filter=accountEnabled ne false&$count=true",
-    "$filter=not(startswith(displayName,'a'))&$count=true",
-    "$filter=endswith(userPrincipalName,'.com')&$count=true",
-    "$filter=onPremisesExtensionAttributes/extensionAttribute1 eq 'x'&$count=true",
-    "$filter=proxyAddresses/$count eq 0&$count=true",
-    "$orderby=displayName&$filter=accountEnabled eq true&$count=true",
-    '$search="displayName:Shared"',
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "$filter=accountEnabled ne false&$count=true",
+        "$filter=not(startswith(displayName,'a'))&$count=true",
+        "$filter=endswith(userPrincipalName,'.com')&$count=true",
+        "$filter=onPremisesExtensionAttributes/extensionAttribute1 eq 'x'&$count=true",
+        "$filter=proxyAddresses/$count eq 0&$count=true",
+        "$orderby=displayName&$filter=accountEnabled eq true&$count=true",
+        '$search="displayName:Shared"',
+    ],
+)
 def test_advanced_queries_need_consistency_level(shared, query):
     t, client, gh = shared
     r = client.get(f"/v1.0/users?{query}", headers=gh)
@@ -152,8 +169,10 @@ def test_count_true_without_consistency_level_is_ignored(shared):
 def test_search_without_consistency_level_has_the_documented_text(shared):
     t, client, gh = shared
     r = client.get('/v1.0/users?$search="displayName:Shared"', headers=gh)
-    assert r.get_json()["error"]["message"] == ("Request with $search query parameter only works through MSGraph "
-                                                "with a special request header: 'ConsistencyLevel: eventual'")
+    assert r.get_json()["error"]["message"] == (
+        "Request with $search query parameter only works through MSGraph "
+        "with a special request header: 'ConsistencyLevel: eventual'"
+    )
 
 
 def test_advanced_filter_needs_count_too(shared):
@@ -164,8 +183,9 @@ def test_advanced_filter_needs_count_too(shared):
 
 def test_advanced_results_and_count(shared):
     t, client, gh = shared
-    r = client.get("/v1.0/users?$filter=onPremisesSyncEnabled ne true&$count=true&$select=id",
-                   headers={**gh, **EVENTUAL})
+    r = client.get(
+        "/v1.0/users?$filter=onPremisesSyncEnabled ne true&$count=true&$select=id", headers={**gh, **EVENTUAL}
+    )
     body = r.get_json()
     cloud = [u for u in t.users if u.deleted_date_time is None and u.on_premises_sync_enabled is not True]
     assert body["@odata.count"] == len(cloud) == len(body["value"])
@@ -206,23 +226,26 @@ def test_advanced_paging_keeps_working_without_header_on_next_pages(shared):
     assert follow(client, link, gh).status_code == 200
 
 
-@pytest.mark.parametrize("query,code", [
-    ("$top=1000", "Request_UnsupportedQuery"),
-    ("$top=0", "Request_UnsupportedQuery"),
-    ("$top=abc", "Request_UnsupportedQuery"),
-    ("$select=nope", "BadRequest"),
-    ("$filter=nope eq 1", "BadRequest"),
-    ("$filter=displayName eq", "BadRequest"),
-    ("$filter=displayName eq 'x' and (", "BadRequest"),
-    ("$filter=startswith(displayName", "BadRequest"),
-    ("$filter=@@@", "BadRequest"),
-    ("$filter=mailboxSettings eq null", "Request_UnsupportedQuery"),
-    ("$count=maybe", "BadRequest"),
-    ("$skip=5", "Request_BadRequest"),
-    ("$skiptoken=garbage!!", "Directory_ExpiredPageToken"),
-    ("$orderby=displayName sideways", "BadRequest"),
-    ("$bogus=1", "BadRequest"),
-])
+@pytest.mark.parametrize(
+    "query,code",
+    [
+        ("$top=1000", "Request_UnsupportedQuery"),
+        ("$top=0", "Request_UnsupportedQuery"),
+        ("$top=abc", "Request_UnsupportedQuery"),
+        ("$select=nope", "BadRequest"),
+        ("$filter=nope eq 1", "BadRequest"),
+        ("$filter=displayName eq", "BadRequest"),
+        ("$filter=displayName eq 'x' and (", "BadRequest"),
+        ("$filter=startswith(displayName", "BadRequest"),
+        ("$filter=@@@", "BadRequest"),
+        ("$filter=mailboxSettings eq null", "Request_UnsupportedQuery"),
+        ("$count=maybe", "BadRequest"),
+        ("$skip=5", "Request_BadRequest"),
+        ("$skiptoken=garbage!!", "Directory_ExpiredPageToken"),
+        ("$orderby=displayName sideways", "BadRequest"),
+        ("$bogus=1", "BadRequest"),
+    ],
+)
 def test_bad_queries_get_graph_errors(shared, query, code):
     t, client, gh = shared
     r = client.get(f"/v1.0/users?{query}", headers=gh)
@@ -256,28 +279,38 @@ def test_patch_synced_user_cloud_mastered_property_is_allowed(client, t, gh):
 
 def test_patch_cloud_user(client, t, gh):
     u = cloud_user(t)
-    r = client.patch(f"/v1.0/users/{u.id}", json={"jobTitle": "Boss", "mobilePhone": "+1 555",
-                                                   "onPremisesExtensionAttributes": {"extensionAttribute3": "E3"}},
-                     headers=gh)
+    r = client.patch(
+        f"/v1.0/users/{u.id}",
+        json={
+            "jobTitle": "Boss",
+            "mobilePhone": "+1 555",
+            "onPremisesExtensionAttributes": {"extensionAttribute3": "E3"},
+        },
+        headers=gh,
+    )
     assert r.status_code == 204 and not r.get_data()
-    body = client.get(f"/v1.0/users/{u.id}?$select=jobTitle,mobilePhone,onPremisesExtensionAttributes",
-                      headers=gh).get_json()
+    body = client.get(
+        f"/v1.0/users/{u.id}?$select=jobTitle,mobilePhone,onPremisesExtensionAttributes", headers=gh
+    ).get_json()
     assert body["jobTitle"] == "Boss" and body["mobilePhone"] == "+1 555"
     assert body["onPremisesExtensionAttributes"]["extensionAttribute3"] == "E3"
     rec = t.audit.query(api="graph", operation="Update user")[-1]
     assert rec.target == u.id and rec.changes["jobTitle"]["new"] == "Boss"
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({"nope": 1}, "does not exist"),
-    ({"proxyAddresses": ["SMTP:x@y"]}, "read-only"),
-    ({"accountEnabled": "yes"}, "Invalid value"),
-    ({"businessPhones": ["1", "2"]}, "Invalid value"),
-    ({"userPrincipalName": "x@not-verified.example"}, "domain portion"),
-    ({"userPrincipalName": "a?b@contoso.onmicrosoft.com"}, "userPrincipalName is invalid"),
-    ({"userPrincipalName": ".ab@contoso.onmicrosoft.com"}, "userPrincipalName is invalid"),
-    ({"userPrincipalName": "globaladmin@contoso.onmicrosoft.com"}, "already exists"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({"nope": 1}, "does not exist"),
+        ({"proxyAddresses": ["SMTP:x@y"]}, "read-only"),
+        ({"accountEnabled": "yes"}, "Invalid value"),
+        ({"businessPhones": ["1", "2"]}, "Invalid value"),
+        ({"userPrincipalName": "x@not-verified.example"}, "domain portion"),
+        ({"userPrincipalName": "a?b@contoso.onmicrosoft.com"}, "userPrincipalName is invalid"),
+        ({"userPrincipalName": ".ab@contoso.onmicrosoft.com"}, "userPrincipalName is invalid"),
+        ({"userPrincipalName": "globaladmin@contoso.onmicrosoft.com"}, "already exists"),
+    ],
+)
 def test_patch_validation(client, t, gh, body, fragment):
     u = cloud_user(t)
     r = client.patch(f"/v1.0/users/{u.id}", json=body, headers=gh)
@@ -293,8 +326,13 @@ def test_patch_needs_json(client, t, gh):
 
 
 def test_create_and_delete_cloud_user(client, t, gh):
-    body = {"accountEnabled": True, "displayName": "Ada", "mailNickname": "ada",
-            "userPrincipalName": f"ada@{t.domain}", "passwordProfile": {"password": "Str0ng-Pass!"}}
+    body = {
+        "accountEnabled": True,
+        "displayName": "Ada",
+        "mailNickname": "ada",
+        "userPrincipalName": f"ada@{t.domain}",
+        "passwordProfile": {"password": "Str0ng-Pass!"},
+    }
     r = client.post("/v1.0/users", json=body, headers=gh)
     assert r.status_code == 201
     created = r.get_json()
@@ -374,16 +412,19 @@ def test_unknown_segments_and_not_emulated_resources(shared):
     assert client.get("/v1.0/users?$expand=memberOf", headers=gh).status_code == 501
 
 
-@pytest.mark.parametrize("path,status,segment", [
-    ("/v1.0/directory/nope", 400, "nope"),
-    ("/v1.0/directory/administrativeUnits", 501, None),
-    ("/v1.0/roleManagement/nope", 400, "nope"),
-    ("/v1.0/roleManagement/directory/nope", 400, "nope"),
-    ("/v1.0/roleManagement/directory/resourceNamespaces", 501, None),
-    ("/v1.0/users/{uid}/onPremisesSyncBehavior/extra", 400, "extra"),
-    ("/v1.0/users/{uid}/microsoft.graph.revokeSignInSessions", 501, None),
-    ("/beta/servicePrincipals", 501, None),
-])
+@pytest.mark.parametrize(
+    "path,status,segment",
+    [
+        ("/v1.0/directory/nope", 400, "nope"),
+        ("/v1.0/directory/administrativeUnits", 501, None),
+        ("/v1.0/roleManagement/nope", 400, "nope"),
+        ("/v1.0/roleManagement/directory/nope", 400, "nope"),
+        ("/v1.0/roleManagement/directory/resourceNamespaces", 501, None),
+        ("/v1.0/users/{uid}/onPremisesSyncBehavior/extra", 400, "extra"),
+        ("/v1.0/users/{uid}/microsoft.graph.revokeSignInSessions", 501, None),
+        ("/beta/servicePrincipals", 501, None),
+    ],
+)
 def test_schema_aware_fallback(shared, path, status, segment):
     t, client, gh = shared
     r = client.get(path.replace("{uid}", cloud_user(t).id), headers=gh)

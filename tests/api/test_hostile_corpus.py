@@ -1,6 +1,7 @@
 """Issue 21: a fixed garbage corpus (every case of the issue's list 4, each emulated route with hostile bodies and
 path values) and hypothesis-generated filters. Every answer is below 500 in its API's error shape, and no request
 leaves a traceback (or any ERROR record) in the log: a client's mistake is not the server's error."""
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,13 @@ from hypothesis import strategies as st
 
 from hybridsoa.mock.domain import bounds
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 DEEP_JSON = "[" * 10_000 + "]" * 10_000
 DEEP_OBJECT = '{"a":' * 10_000 + "1" + "}" * 10_000
@@ -40,9 +46,12 @@ def quiet_log(caplog):
 
 def invoke(client, tenant, auth_header, cmdlet, params=None, **kwargs):
     """POST one cmdlet to InvokeCommand."""
-    return client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", headers={**auth_header(tenant, "exchange"),
-                                                                            **kwargs.pop("headers", {})},
-                       json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params or {}}}, **kwargs)
+    return client.post(
+        f"/adminapi/beta/{tenant.id}/InvokeCommand",
+        headers={**auth_header(tenant, "exchange"), **kwargs.pop("headers", {})},
+        json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params or {}}},
+        **kwargs,
+    )
 
 
 def exchange_message(resp) -> str:
@@ -69,17 +78,20 @@ def test_deep_or_long_exchange_filters_answer_the_filter_binding_400(world, quie
 
 def test_deep_recipient_restriction_filter_answers_the_validation_400(world, quiet_log):
     tenant, client, auth_header = world
-    resp = invoke(client, tenant, auth_header, "New-ManagementScope",
-                  {"Name": "deep", "RecipientRestrictionFilter": PARENS_300})
+    resp = invoke(
+        client, tenant, auth_header, "New-ManagementScope", {"Name": "deep", "RecipientRestrictionFilter": PARENS_300}
+    )
     assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
     assert "Invalid filter syntax." in exchange_message(resp)
-    chain = invoke(client, tenant, auth_header, "New-ManagementScope",
-                   {"Name": "long", "RecipientRestrictionFilter": CHAIN_1000})
+    chain = invoke(
+        client, tenant, auth_header, "New-ManagementScope", {"Name": "long", "RecipientRestrictionFilter": CHAIN_1000}
+    )
     assert chain.status_code == 200, chain.get_data(as_text=True)[:300]
 
 
-@pytest.mark.parametrize("expr", ["(" * 300 + "displayName eq 'x'" + ")" * 300,
-                                  "not " * 500 + "accountEnabled eq true"])
+@pytest.mark.parametrize(
+    "expr", ["(" * 300 + "displayName eq 'x'" + ")" * 300, "not " * 500 + "accountEnabled eq true"]
+)
 def test_deep_graph_filter_is_an_invalid_filter_clause(world, quiet_log, expr):
     tenant, client, auth_header = world
     resp = client.get("/v1.0/users", query_string={"$filter": expr}, headers=auth_header(tenant, "graph"))
@@ -96,13 +108,19 @@ def test_graph_or_chain_over_15_clauses_is_refused_unless_advanced(world, quiet_
     headers = auth_header(tenant, "graph")
     resp = client.get("/v1.0/users", query_string={"$filter": chain}, headers=headers)
     assert resp.status_code == 400
-    assert resp.get_json()["error"] == {**resp.get_json()["error"], "code": "Request_UnsupportedQuery",
-                                        "message": "Too many child clauses specified in search filter expression "
-                                                   "containing 'OR' operators: 1000. Max allowed: 15."}
+    assert resp.get_json()["error"] == {
+        **resp.get_json()["error"],
+        "code": "Request_UnsupportedQuery",
+        "message": "Too many child clauses specified in search filter expression "
+        "containing 'OR' operators: 1000. Max allowed: 15.",
+    }
     listed = "userPrincipalName in (" + ",".join(f"'u{i}@x.com'" for i in range(16)) + ")"
     assert client.get("/v1.0/users", query_string={"$filter": listed}, headers=headers).status_code == 400
-    ok = client.get("/v1.0/users", query_string={"$filter": chain, "$count": "true"},
-                    headers={**headers, "ConsistencyLevel": "eventual"})
+    ok = client.get(
+        "/v1.0/users",
+        query_string={"$filter": chain, "$count": "true"},
+        headers={**headers, "ConsistencyLevel": "eventual"},
+    )
     assert ok.status_code == 200, ok.get_data(as_text=True)[:300]
     assert sorted(u["userPrincipalName"] for u in ok.get_json()["value"]) == sorted(upns)
     fifteen = " or ".join(f"userPrincipalName eq '{u}'" for u in upns + [f"n{i}@x.com" for i in range(12)])
@@ -111,11 +129,15 @@ def test_graph_or_chain_over_15_clauses_is_refused_unless_advanced(world, quiet_
 
 def _deep_body_routes(tenant):
     user = next(iter(tenant.users)).id
-    return [("PATCH", f"/v1.0/users/{user}", "graph"), ("POST", "/v1.0/$batch", "graph"),
-            ("POST", f"/adminapi/beta/{tenant.id}/$batch", "exchange"),
-            ("POST", f"/adminapi/beta/{tenant.id}/InvokeCommand", "exchange"), ("POST", "/_mock/tenants", None),
-            ("PATCH", f"/_mock/tenants/{tenant.id}/settings", None),
-            ("PUT", f"/_mock/tenants/{tenant.id}/snapshot", None)]
+    return [
+        ("PATCH", f"/v1.0/users/{user}", "graph"),
+        ("POST", "/v1.0/$batch", "graph"),
+        ("POST", f"/adminapi/beta/{tenant.id}/$batch", "exchange"),
+        ("POST", f"/adminapi/beta/{tenant.id}/InvokeCommand", "exchange"),
+        ("POST", "/_mock/tenants", None),
+        ("PATCH", f"/_mock/tenants/{tenant.id}/settings", None),
+        ("PUT", f"/_mock/tenants/{tenant.id}/snapshot", None),
+    ]
 
 
 @pytest.mark.parametrize("doc", [DEEP_JSON, DEEP_OBJECT, '{"a": ' + "[" * 65 + "]" * 65 + "}"])
@@ -144,22 +166,40 @@ def test_the_bounds_helpers():
 @pytest.mark.parametrize("method", [7, ["POST"], {"m": "POST"}, True, None, ""])
 def test_exchange_batch_item_with_a_non_string_method(world, quiet_log, method):
     tenant, client, auth_header = world
-    item = {"id": "1", "method": method, "url": "InvokeCommand",
-            "body": {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}}}
-    resp = client.post(f"/adminapi/beta/{tenant.id}/$batch", json={"requests": [item]},
-                       headers=auth_header(tenant, "exchange"))
+    item = {
+        "id": "1",
+        "method": method,
+        "url": "InvokeCommand",
+        "body": {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+    }
+    resp = client.post(
+        f"/adminapi/beta/{tenant.id}/$batch", json={"requests": [item]}, headers=auth_header(tenant, "exchange")
+    )
     assert resp.status_code == 200
     sub = resp.get_json()["responses"][0]
     # No method (None, "") means POST, as a batch item may omit it; anything else that is not "POST" is refused.
     assert sub["status"] == (200 if method in (None, "") else 400), sub
 
 
-@pytest.mark.parametrize("payload", [{"s": float("inf"), "q": "x"}, {"s": 10 ** 5000, "q": "x"}, {"s": 1.5, "q": "x"},
-                                     {"s": -1, "q": "x"}, {"s": "7", "q": "x"}, [1], "x"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"s": float("inf"), "q": "x"},
+        {"s": 10**5000, "q": "x"},
+        {"s": 1.5, "q": "x"},
+        {"s": -1, "q": "x"},
+        {"s": "7", "q": "x"},
+        [1],
+        "x",
+    ],
+)
 def test_exchange_skiptoken_with_junk_numbers(world, quiet_log, payload):
     tenant, client, auth_header = world
-    text = json.dumps(payload) if not (isinstance(payload, dict) and isinstance(payload["s"], int)
-                                       and payload["s"] > 10 ** 100) else '{"s": ' + "9" * 5000 + ', "q": "x"}'
+    text = (
+        json.dumps(payload)
+        if not (isinstance(payload, dict) and isinstance(payload["s"], int) and payload["s"] > 10**100)
+        else '{"s": ' + "9" * 5000 + ', "q": "x"}'
+    )
     token = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
     resp = invoke(client, tenant, auth_header, "Get-Mailbox", query_string={"$skiptoken": token})
     assert resp.status_code == 400
@@ -193,9 +233,13 @@ def test_graph_top_with_thousands_of_digits(world, quiet_log):
 
 def test_a_journalled_lone_surrogate_does_not_break_the_dashboard(world, quiet_log):
     tenant, client, auth_header = world
-    raw = (b'{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "zz\\ud800zz"}}}')
-    resp = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", data=raw, content_type="application/json",
-                       headers=auth_header(tenant, "exchange"))
+    raw = b'{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "zz\\ud800zz"}}}'
+    resp = client.post(
+        f"/adminapi/beta/{tenant.id}/InvokeCommand",
+        data=raw,
+        content_type="application/json",
+        headers=auth_header(tenant, "exchange"),
+    )
     assert resp.status_code == 404
     page = client.get(f"/tenants/{tenant.id}/requests")
     assert page.status_code == 200
@@ -231,8 +275,16 @@ def _routes(app):
 
 
 HOSTILE_SEGMENTS = ["%00", "x" * 5000, "%ud800", "..%2F..", "*" * 200, "'", "%E2%80%AE", "null"]
-HOSTILE_BODIES = [DEEP_JSON, DEEP_OBJECT, '{"a": NaN}', "\"" + "\\ud800" * 10 + "\"", "{" * 5, "[]",
-                  json.dumps({"x" * 70_000: 1}), json.dumps([{"Filter": PARENS_300}] * 3)]
+HOSTILE_BODIES = [
+    DEEP_JSON,
+    DEEP_OBJECT,
+    '{"a": NaN}',
+    '"' + "\\ud800" * 10 + '"',
+    "{" * 5,
+    "[]",
+    json.dumps({"x" * 70_000: 1}),
+    json.dumps([{"Filter": PARENS_300}] * 3),
+]
 
 
 def test_every_route_survives_the_hostile_corpus(world, quiet_log, app):
@@ -240,13 +292,18 @@ def test_every_route_survives_the_hostile_corpus(world, quiet_log, app):
     headers = {"exchange": auth_header(tenant, "exchange"), "graph": auth_header(tenant, "graph")}
     checked = 0
     for rule, method in _routes(app):
-        api = "graph" if rule.rule.startswith(("/v1.0", "/beta")) else (
-            "exchange" if rule.rule.lower().startswith("/adminapi") else None)
+        api = (
+            "graph"
+            if rule.rule.startswith(("/v1.0", "/beta"))
+            else ("exchange" if rule.rule.lower().startswith("/adminapi") else None)
+        )
         for i, segment in enumerate(HOSTILE_SEGMENTS[:3]):
             tenant_key = tenant.id if i == 0 else segment
-            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>",
-                          lambda m: tenant_key if m.group(1) in ("t", "tenant_key") else segment,  # noqa: B023
-                          rule.rule)  # (re.sub calls the lambda right here, in this iteration)
+            path = re.sub(
+                r"<(?:[^:>]+:)?([^>]+)>",
+                lambda m: tenant_key if m.group(1) in ("t", "tenant_key") else segment,  # noqa: B023
+                rule.rule,
+            )  # (re.sub calls the lambda right here, in this iteration)
             body = HOSTILE_BODIES[(checked + i) % len(HOSTILE_BODIES)]
             kwargs = {"data": body, "content_type": "application/json"} if method in ("POST", "PUT", "PATCH") else {}
             resp = client.open(path, method=method, headers=headers.get(api, {}), **kwargs)
@@ -263,8 +320,12 @@ def test_every_route_survives_the_hostile_corpus(world, quiet_log, app):
 
 
 def test_every_405_names_the_allowed_methods(client):
-    for method, path in (("DELETE", "/_mock/health"), ("PUT", "/_mock/tenants"), ("GET", "/v1.0/$batch"),
-                         ("PUT", "/adminapi/v1.0/x/InvokeCommand")):
+    for method, path in (
+        ("DELETE", "/_mock/health"),
+        ("PUT", "/_mock/tenants"),
+        ("GET", "/v1.0/$batch"),
+        ("PUT", "/adminapi/v1.0/x/InvokeCommand"),
+    ):
         resp = client.open(path, method=method)
         if resp.status_code == 405:
             assert "Allow" in resp.headers, (method, path)
@@ -273,16 +334,64 @@ def test_every_405_names_the_allowed_methods(client):
 
 
 # ------------------------------------------------------------------------------------- generated filters
-OPATH_TOKENS = st.sampled_from(["(", ")", "-and", "-or", "-not", "-eq", "-ne", "-like", "-notlike", "Name", "Alias",
-                                "'a*'", "'*'", "\"x\"", "$true", "$null", "Shoe", "'", "{", "}", "*" * 50, "-", "''"])
-ODATA_TOKENS = st.sampled_from(["(", ")", "and", "or", "not", "eq", "ne", "in", "displayName", "accountEnabled",
-                                "'a'", "true", "null", "startswith(", ",", "any(", "a:", "a/b", "'", "1", "-1",
-                                "assignedLicenses/any(x:x/skuId eq 1)", "2020-01-01T00:00:00Z"])
+OPATH_TOKENS = st.sampled_from(
+    [
+        "(",
+        ")",
+        "-and",
+        "-or",
+        "-not",
+        "-eq",
+        "-ne",
+        "-like",
+        "-notlike",
+        "Name",
+        "Alias",
+        "'a*'",
+        "'*'",
+        '"x"',
+        "$true",
+        "$null",
+        "Shoe",
+        "'",
+        "{",
+        "}",
+        "*" * 50,
+        "-",
+        "''",
+    ]
+)
+ODATA_TOKENS = st.sampled_from(
+    [
+        "(",
+        ")",
+        "and",
+        "or",
+        "not",
+        "eq",
+        "ne",
+        "in",
+        "displayName",
+        "accountEnabled",
+        "'a'",
+        "true",
+        "null",
+        "startswith(",
+        ",",
+        "any(",
+        "a:",
+        "a/b",
+        "'",
+        "1",
+        "-1",
+        "assignedLicenses/any(x:x/skuId eq 1)",
+        "2020-01-01T00:00:00Z",
+    ]
+)
 
 
 @FUZZ
-@given(tokens=st.lists(OPATH_TOKENS, max_size=25), cmdlet=st.sampled_from(["Get-Mailbox", "Get-Recipient",
-                                                                          "Get-User"]))
+@given(tokens=st.lists(OPATH_TOKENS, max_size=25), cmdlet=st.sampled_from(["Get-Mailbox", "Get-Recipient", "Get-User"]))
 def test_generated_opath_filters_never_5xx(world, tokens, cmdlet):
     tenant, client, auth_header = world
     resp = invoke(client, tenant, auth_header, cmdlet, {"Filter": " ".join(tokens)})
@@ -311,12 +420,20 @@ def test_a_clock_start_no_certificate_can_carry_is_refused(client, quiet_log, st
     resp = client.post("/_mock/tenants", json={"clockStart": start, "mailboxes": 0})
     assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
     assert "clockStart" in resp.get_json()["error"]["details"]
-    assert client.post("/_mock/tenants", json={"clockStart": "2001-02-03t04:05:06z",
-                                               "mailboxes": 0}).status_code == 201
+    assert client.post("/_mock/tenants", json={"clockStart": "2001-02-03t04:05:06z", "mailboxes": 0}).status_code == 201
 
 
-@pytest.mark.parametrize("query", ["/requests?limit={n}", "/requests?status={n}", "/requests?status={n}xx",
-                                   "/audit?limit={n}", "/sync/cycles?top={n}", "/onprem/users?top={n}"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/requests?limit={n}",
+        "/requests?status={n}",
+        "/requests?status={n}xx",
+        "/audit?limit={n}",
+        "/sync/cycles?top={n}",
+        "/onprem/users?top={n}",
+    ],
+)
 def test_control_plane_numbers_with_thousands_of_digits(world, quiet_log, query):
     tenant, client, _ = world
     resp = client.get(f"/_mock/tenants/{tenant.id}" + query.format(n="9" * 5000))

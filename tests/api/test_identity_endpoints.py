@@ -1,5 +1,6 @@
 """login.microsoftonline.com endpoints through the Flask test client: discovery, JWKS, token errors in
 Entra's shape, device code, user realm and the device login page."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,8 +33,9 @@ def _assert_entra_error(response, status, error, code):
 
 @pytest.mark.parametrize("key", ["id", "domain"])
 def test_openid_configuration_by_tenant_id_or_domain(client, tenant, key):
-    response = client.get(f"/{getattr(tenant, key)}/v2.0/.well-known/openid-configuration",
-                          base_url="https://127.0.0.1:8443")
+    response = client.get(
+        f"/{getattr(tenant, key)}/v2.0/.well-known/openid-configuration", base_url="https://127.0.0.1:8443"
+    )
     assert response.status_code == 200
     config = response.get_json()
     assert config["token_endpoint"] == f"https://127.0.0.1:8443/{tenant.id}/oauth2/v2.0/token"
@@ -60,8 +62,14 @@ def test_jwks_serves_the_signing_key(client, tenant):
 
 def test_client_credentials_over_http(client, tenant):
     app = tenant.app_by_name("automation")
-    response = _token(client, tenant, grant_type="client_credentials", client_id=app.app_id,
-                      client_secret=app.client_secret, scope=GRAPH)
+    response = _token(
+        client,
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_secret=app.client_secret,
+        scope=GRAPH,
+    )
     body = response.get_json()
     assert response.status_code == 200 and response.headers["Cache-Control"].startswith("no-store")
     assert verify_access_token(tenant, body["access_token"], "graph").app_id == app.app_id
@@ -69,40 +77,58 @@ def test_client_credentials_over_http(client, tenant):
 
 def test_client_secret_basic_is_accepted(client, tenant):
     app = tenant.app_by_name("graph-reader")
-    response = client.post(f"/{tenant.domain}/oauth2/v2.0/token", data={"grant_type": "client_credentials",
-                                                                        "scope": GRAPH},
-                           auth=(app.app_id, app.client_secret))
+    response = client.post(
+        f"/{tenant.domain}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "scope": GRAPH},
+        auth=(app.app_id, app.client_secret),
+    )
     assert response.status_code == 200
 
 
 def test_bad_secret_401_with_correlation_id_echoed(client, tenant):
     app = tenant.app_by_name("automation")
     correlation = "0b5c4a0e-2b7f-4c3e-9d1a-7e6f5a4b3c2d"
-    response = client.post(f"/{tenant.id}/oauth2/v2.0/token",
-                           data={"grant_type": "client_credentials", "client_id": app.app_id, "client_secret": "x",
-                                 "scope": GRAPH}, headers={"client-request-id": correlation})
+    response = client.post(
+        f"/{tenant.id}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "client_id": app.app_id, "client_secret": "x", "scope": GRAPH},
+        headers={"client-request-id": correlation},
+    )
     body = _assert_entra_error(response, 401, "invalid_client", 7000215)
     assert body["correlation_id"] == correlation and f"Correlation ID: {correlation}" in body["error_description"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_unknown_app_400(client, tenant):
-    response = _token(client, tenant, grant_type="client_credentials",
-                      client_id="11111111-1111-4111-8111-111111111111", client_secret="x", scope=GRAPH)
+    response = _token(
+        client,
+        tenant,
+        grant_type="client_credentials",
+        client_id="11111111-1111-4111-8111-111111111111",
+        client_secret="x",
+        scope=GRAPH,
+    )
     _assert_entra_error(response, 400, "unauthorized_client", 700016)
 
 
 def test_missing_scope_400(client, tenant):
     app = tenant.app_by_name("automation")
-    response = _token(client, tenant, grant_type="client_credentials", client_id=app.app_id,
-                      client_secret=app.client_secret)
+    response = _token(
+        client, tenant, grant_type="client_credentials", client_id=app.app_id, client_secret=app.client_secret
+    )
     _assert_entra_error(response, 400, "invalid_request", 900144)
 
 
 def test_wrong_password_400(client, tenant):
     app = tenant.app_by_name("automation")
-    response = _token(client, tenant, grant_type="password", client_id=app.app_id,
-                      username=f"globaladmin@{tenant.domain}", password="wrong", scope=GRAPH)
+    response = _token(
+        client,
+        tenant,
+        grant_type="password",
+        client_id=app.app_id,
+        username=f"globaladmin@{tenant.domain}",
+        password="wrong",
+        scope=GRAPH,
+    )
     _assert_entra_error(response, 400, "invalid_grant", 50126)
 
 
@@ -124,25 +150,35 @@ def test_errors_leave_the_tenant_unchanged(client, tenant):
 
 def test_device_code_endpoint_and_polling(client, tenant):
     app = tenant.app_by_name("automation")
-    started = client.post(f"/{tenant.id}/oauth2/v2.0/devicecode",
-                          data={"client_id": app.app_id, "scope": f"{GRAPH} offline_access"},
-                          base_url="https://localhost:9443").get_json()
+    started = client.post(
+        f"/{tenant.id}/oauth2/v2.0/devicecode",
+        data={"client_id": app.app_id, "scope": f"{GRAPH} offline_access"},
+        base_url="https://localhost:9443",
+    ).get_json()
     assert started["verification_uri"] == "https://localhost:9443/devicelogin"
     poll = {"grant_type": DEVICE_CODE_GRANT, "client_id": app.app_id, "device_code": started["device_code"]}
     _assert_entra_error(_token(client, tenant, **poll), 400, "authorization_pending", 70016)
-    approved = client.post(f"/_mock/tenants/{tenant.id}/devicecodes/{started['user_code']}/approve",
-                           json={"userPrincipalName": f"exchangeadmin@{tenant.domain}"})
+    approved = client.post(
+        f"/_mock/tenants/{tenant.id}/devicecodes/{started['user_code']}/approve",
+        json={"userPrincipalName": f"exchangeadmin@{tenant.domain}"},
+    )
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
     response = _token(client, tenant, **poll)
     assert response.status_code == 200 and "refresh_token" in response.get_json()
 
 
 def test_device_code_endpoint_errors(client, tenant):
-    _assert_entra_error(client.post(f"/{tenant.id}/oauth2/v2.0/devicecode", data={"scope": GRAPH}),
-                        400, "invalid_request", 900144)
-    _assert_entra_error(client.post(f"/{tenant.id}/oauth2/v2.0/devicecode",
-                                    data={"client_id": tenant.app_by_name("automation").app_id}),
-                        400, "invalid_request", 900144)
+    _assert_entra_error(
+        client.post(f"/{tenant.id}/oauth2/v2.0/devicecode", data={"scope": GRAPH}), 400, "invalid_request", 900144
+    )
+    _assert_entra_error(
+        client.post(
+            f"/{tenant.id}/oauth2/v2.0/devicecode", data={"client_id": tenant.app_by_name("automation").app_id}
+        ),
+        400,
+        "invalid_request",
+        900144,
+    )
 
 
 def test_user_realm(client, tenant):
@@ -152,18 +188,28 @@ def test_user_realm(client, tenant):
 
 def test_device_login_page_approves_with_a_password(client, tenant):
     app = tenant.app_by_name("automation")
-    started = client.post(f"/{tenant.id}/oauth2/v2.0/devicecode",
-                          data={"client_id": app.app_id, "scope": GRAPH}).get_json()
+    started = client.post(
+        f"/{tenant.id}/oauth2/v2.0/devicecode", data={"client_id": app.app_id, "scope": GRAPH}
+    ).get_json()
     assert client.get("/devicelogin").status_code == 200
     user = tenant.user_by_upn(f"helpdesk@{tenant.domain}")
-    wrong = client.post("/devicelogin", data={"user_code": started["user_code"],
-                                              "username": user.user_principal_name, "password": "nope"})
+    wrong = client.post(
+        "/devicelogin",
+        data={"user_code": started["user_code"], "username": user.user_principal_name, "password": "nope"},
+    )
     assert wrong.status_code == 400
-    right = client.post("/devicelogin", data={"user_code": started["user_code"].lower(),
-                                              "username": user.user_principal_name, "password": user.password})
+    right = client.post(
+        "/devicelogin",
+        data={
+            "user_code": started["user_code"].lower(),
+            "username": user.user_principal_name,
+            "password": user.password,
+        },
+    )
     assert right.status_code == 200 and b"Signed in" in right.data
-    token = _token(client, tenant, grant_type=DEVICE_CODE_GRANT, client_id=app.app_id,
-                   device_code=started["device_code"]).get_json()
+    token = _token(
+        client, tenant, grant_type=DEVICE_CODE_GRANT, client_id=app.app_id, device_code=started["device_code"]
+    ).get_json()
     assert verify_access_token(tenant, token["access_token"], "graph").object_id == user.id
 
 

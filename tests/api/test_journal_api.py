@@ -1,4 +1,5 @@
 """The request journal over HTTP: every emulated-API request recorded, secrets redacted, filters and counts."""
+
 from __future__ import annotations
 
 import json
@@ -14,20 +15,29 @@ def contoso(client):
 
 def _token(client, creds, scope="https://graph.microsoft.com/.default"):
     a = creds["apps"][0]
-    rv = client.post("/contoso/oauth2/v2.0/token", data={
-        "client_id": a["clientId"], "client_secret": a["clientSecret"], "grant_type": "client_credentials",
-        "scope": scope})
+    rv = client.post(
+        "/contoso/oauth2/v2.0/token",
+        data={
+            "client_id": a["clientId"],
+            "client_secret": a["clientSecret"],
+            "grant_type": "client_credentials",
+            "scope": scope,
+        },
+    )
     return rv.get_json()["access_token"]
 
 
 def test_each_api_is_journaled_with_caller_and_secrets_redacted(client, contoso):
     token = _token(client, contoso)
-    client.get("/v1.0/users?$top=2&$select=id", headers={"Authorization": f"Bearer {token}",
-                                                         "client-request-id": "corr-1"})
+    client.get(
+        "/v1.0/users?$top=2&$select=id", headers={"Authorization": f"Bearer {token}", "client-request-id": "corr-1"}
+    )
     exo = _token(client, contoso, "https://outlook.office365.com/.default")
-    client.post("/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", headers={"Authorization": f"Bearer {exo}"},
-                json={"CmdletInput": {"CmdletName": "New-Mailbox",
-                                      "Parameters": {"Name": "x", "Password": "Secret-1!"}}})
+    client.post(
+        "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
+        headers={"Authorization": f"Bearer {exo}"},
+        json={"CmdletInput": {"CmdletName": "New-Mailbox", "Parameters": {"Name": "x", "Password": "Secret-1!"}}},
+    )
     body = client.get("/_mock/tenants/contoso/requests").get_json()
     text = json.dumps(body)
     assert contoso["apps"][0]["clientSecret"] not in text
@@ -75,8 +85,11 @@ def test_filters(client, contoso, registry):
 def test_cmdlet_filter(client, contoso, auth_header, registry):
     headers = auth_header(registry.get("contoso"), "exchange")
     for name in ("Get-Mailbox", "Set-Mailbox", "Get-Mailbox"):
-        client.post("/adminapi/beta/contoso/InvokeCommand", headers=headers,
-                    json={"CmdletInput": {"CmdletName": name, "Parameters": {}}})
+        client.post(
+            "/adminapi/beta/contoso/InvokeCommand",
+            headers=headers,
+            json={"CmdletInput": {"CmdletName": name, "Parameters": {}}},
+        )
     body = client.get("/_mock/tenants/contoso/requests?cmdlet=get-mailbox").get_json()
     assert body["count"] == 2 and body["counts"]["byCmdlet"] == {"Get-Mailbox": 2}
 
@@ -104,6 +117,7 @@ def test_clear_and_resize(client, contoso):
 @pytest.mark.parametrize("claims", [{"tid": ["x"], "appid": 5}, {"tid": 7, "upn": {"a": 1}}, {"appid": None}])
 def test_forged_tokens_with_junk_claims_are_answered_not_crashed(client, contoso, claims):
     import jwt
+
     forged = jwt.encode(claims, "not-the-tenant-key-but-long-enough-for-hs256", algorithm="HS256")
     headers = {"Authorization": f"Bearer {forged}"}
     assert client.get("/v1.0/users", headers=headers).status_code == 401

@@ -2,6 +2,7 @@
 InvokeCommand envelope and ``$batch``, Graph paths, query options and bodies, and the login endpoints. Every answer
 is below 500 (Graph's 501 ``notImplemented`` only where docs/coverage.md says not emulated: the fallback's resources
 and ``$expand``), uses that API's error shape, and a refused write leaves the tenant as it was."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,24 +17,62 @@ from hypothesis import strategies as st
 from hybridsoa.mock.domain.exchange import dispatch
 from hybridsoa.mock.domain.snapshot import collections_of, dump_collection, dump_state
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # ------------------------------------------------------------------------------------------------ helpers
 JUNK_TEXT = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["", " ", "'", "\"", "*", "%", "%00", "\x00", "../..", "null", "true", "-1", "1e309", "NaN",
-                     "$true", "{}", "[]", "a" * 5000, "\u202e\u0301", "🙂", "x" * 200, "-eq", "(", ")"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "'",
+            '"',
+            "*",
+            "%",
+            "%00",
+            "\x00",
+            "../..",
+            "null",
+            "true",
+            "-1",
+            "1e309",
+            "NaN",
+            "$true",
+            "{}",
+            "[]",
+            "a" * 5000,
+            "\u202e\u0301",
+            "🙂",
+            "x" * 200,
+            "-eq",
+            "(",
+            ")",
+        ]
+    ),
 )
-JUNK_NUMBERS = st.sampled_from([0, -1, 1, 2 ** 31, -2 ** 63, 2 ** 64, 10 ** 30, 0.5, -0.0, 1e308, 1e-308])
-SCALARS = st.one_of(st.none(), st.booleans(), JUNK_NUMBERS, st.integers(-5, 5), JUNK_TEXT,
-                    st.floats(allow_nan=False, allow_infinity=False))
-JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(JUNK_TEXT, inner, max_size=4), max_leaves=10)
+JUNK_NUMBERS = st.sampled_from([0, -1, 1, 2**31, -(2**63), 2**64, 10**30, 0.5, -0.0, 1e308, 1e-308])
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    JUNK_NUMBERS,
+    st.integers(-5, 5),
+    JUNK_TEXT,
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+JSON_VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JUNK_TEXT, inner, max_size=4), max_leaves=10
+)
 HASHTABLES = st.fixed_dictionaries(
     {"@odata.type": st.sampled_from(["#Exchange.GenericHashTable", "#Junk", ""])},
-    optional={"Add": JSON_VALUES, "Remove": JSON_VALUES, "add": JSON_VALUES, "Junk": JSON_VALUES})
+    optional={"Add": JSON_VALUES, "Remove": JSON_VALUES, "add": JSON_VALUES, "Junk": JSON_VALUES},
+)
 
 
 def path_segment(text: str) -> str:
@@ -48,8 +87,10 @@ def mostly(valid, junk, one_in: int = 5):
     return st.integers(0, one_in - 1).flatmap(lambda i: junk if i == 0 else valid)
 
 
-RAW_BODIES = st.one_of(st.binary(max_size=40), st.sampled_from([b"", b"{", b"null", b"[]", b"\xff\xfe", b"1",
-                                                                b'{"a":', b"\"str\"", b"{}" * 50]))
+RAW_BODIES = st.one_of(
+    st.binary(max_size=40),
+    st.sampled_from([b"", b"{", b"null", b"[]", b"\xff\xfe", b"1", b'{"a":', b'"str"', b"{}" * 50]),
+)
 
 
 def fingerprint(tenant) -> str:
@@ -109,18 +150,29 @@ def keys(world):
     tenant = world[0]
     with tenant.lock:
         users = list(tenant.users)
-        return {"sam": [u.sam_account_name for u in tenant.ad_users][:3] + ["nobody"],
-                "graph": [u.id for u in users[:3]] + [u.user_principal_name for u in users[:2]]
-                + [r.id for r in list(tenant.role_assignments)[:2]] + ["62e90394-69f5-4237-9190-012177145e10"]}
+        return {
+            "sam": [u.sam_account_name for u in tenant.ad_users][:3] + ["nobody"],
+            "graph": [u.id for u in users[:3]]
+            + [u.user_principal_name for u in users[:2]]
+            + [r.id for r in list(tenant.role_assignments)[:2]]
+            + ["62e90394-69f5-4237-9190-012177145e10"],
+        }
 
 
 def test_the_fingerprint_sees_writes(world):
     tenant, client, auth_header = world
     before = fingerprint(tenant)
     assert fingerprint(tenant) == before
-    resp = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand", headers=auth_header(tenant, "exchange"),
-                       json={"CmdletInput": {"CmdletName": "Set-User", "Parameters": {
-                           "Identity": f"globaladmin@{tenant.domain}", "Title": "Fingerprinted"}}})
+    resp = client.post(
+        f"/adminapi/beta/{tenant.id}/InvokeCommand",
+        headers=auth_header(tenant, "exchange"),
+        json={
+            "CmdletInput": {
+                "CmdletName": "Set-User",
+                "Parameters": {"Identity": f"globaladmin@{tenant.domain}", "Title": "Fingerprinted"},
+            }
+        },
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert fingerprint(tenant) != before
 
@@ -163,9 +215,10 @@ def _from_schema(schema: dict, components: dict, depth: int = 0):
     elif kind == "object" and depth < 3:
         props = schema.get("properties", {})
         required = [k for k in schema.get("required", []) if k in props]
-        base = st.fixed_dictionaries({k: _from_schema(props[k], components, depth + 1) for k in required},
-                                     optional={k: _from_schema(v, components, depth + 1)
-                                               for k, v in props.items() if k not in required})
+        base = st.fixed_dictionaries(
+            {k: _from_schema(props[k], components, depth + 1) for k in required},
+            optional={k: _from_schema(v, components, depth + 1) for k, v in props.items() if k not in required},
+        )
     else:
         base = JSON_VALUES
     return base | st.none() if schema.get("nullable") else base
@@ -173,6 +226,7 @@ def _from_schema(schema: dict, components: dict, depth: int = 0):
 
 def _mutated(valid):
     """Valid bodies, valid bodies with one property replaced by junk or an unknown one added, or any JSON."""
+
     def mutate(args):
         body, key, junk = args
         if isinstance(body, dict):
@@ -180,6 +234,7 @@ def _mutated(valid):
             victim = sorted(body)[key % len(body)] if body else "unknown"
             body[victim if key % 3 else f"x{key}"] = junk
         return body
+
     return st.one_of(valid, st.tuples(valid, st.integers(0, 20), JSON_VALUES).map(mutate), JSON_VALUES)
 
 
@@ -274,14 +329,30 @@ def test_snapshot_restore_of_a_damaged_snapshot_never_5xx(world, pristine, data)
         if not in_place:
             assert client.delete("/_mock/tenants/restored").status_code < 400
         else:
-            assert client.put(f"/_mock/tenants/{tenant.id}/snapshot", data=pristine[0],
-                              content_type="application/json").status_code == 200
+            assert (
+                client.put(
+                    f"/_mock/tenants/{tenant.id}/snapshot", data=pristine[0], content_type="application/json"
+                ).status_code
+                == 200
+            )
 
 
 # --------------------------------------------------------------------------------------- (b) Exchange
-IDENTITIES = st.sampled_from(["user1", "globaladmin", "exchangeadmin@fuzzco.onmicrosoft.com", "*", "Mail Recipients",
-                              "Organization Management", "Mail Recipients\\Set-Mailbox", "automation",
-                              "00000000-0000-0000-0000-000000000000", "cloud1", "room1"])
+IDENTITIES = st.sampled_from(
+    [
+        "user1",
+        "globaladmin",
+        "exchangeadmin@fuzzco.onmicrosoft.com",
+        "*",
+        "Mail Recipients",
+        "Organization Management",
+        "Mail Recipients\\Set-Mailbox",
+        "automation",
+        "00000000-0000-0000-0000-000000000000",
+        "cloud1",
+        "room1",
+    ]
+)
 
 
 def _param_values(param) -> st.SearchStrategy:
@@ -294,7 +365,7 @@ def _param_values(param) -> st.SearchStrategy:
     elif kind == "Identity":
         valid = IDENTITIES
     elif kind == "Unlimited":
-        valid = st.sampled_from(["Unlimited", 1, 0, -1, "5", 10 ** 12])
+        valid = st.sampled_from(["Unlimited", 1, 0, -1, "5", 10**12])
     elif kind in ("MultiValued", "Strings"):
         valid = st.lists(JUNK_TEXT | IDENTITIES, max_size=3) | HASHTABLES
     else:
@@ -307,14 +378,18 @@ def _exchange_parameters(name: str):
     if spec is None or not spec.params:
         return st.dictionaries(JUNK_TEXT, JSON_VALUES, max_size=3)
     known = st.sampled_from(list(spec.params.values())).flatmap(
-        lambda p: st.tuples(st.sampled_from([p.name, p.name.lower(), p.name.upper()]), _param_values(p)))
+        lambda p: st.tuples(st.sampled_from([p.name, p.name.lower(), p.name.upper()]), _param_values(p))
+    )
     unknown = st.tuples(JUNK_TEXT, JSON_VALUES)
     return st.lists(mostly(known, unknown, one_in=10), max_size=3).map(dict)
 
 
 _CMDLET_NAMES = sorted(s.name for s in dispatch.all_cmdlets())
-CMDLET_NAMES = mostly(st.sampled_from(_CMDLET_NAMES), st.sampled_from(
-    ["get-MAILBOX", " Get-Mailbox ", "Invoke-Expression", "Get-Mailbox; Remove-Mailbox", ""]) | JUNK_TEXT)
+CMDLET_NAMES = mostly(
+    st.sampled_from(_CMDLET_NAMES),
+    st.sampled_from(["get-MAILBOX", " Get-Mailbox ", "Invoke-Expression", "Get-Mailbox; Remove-Mailbox", ""])
+    | JUNK_TEXT,
+)
 
 
 @st.composite
@@ -330,19 +405,35 @@ def exchange_envelopes(draw):
     return {"CmdletInput": {"CmdletName": name, "Parameters": draw(_exchange_parameters(name))}}
 
 
-EXCHANGE_QUERIES = st.fixed_dictionaries({}, optional={
-    "$select": JUNK_TEXT | st.sampled_from(["Identity,Alias", ",,,", "*", "Identity," * 200]),
-    "$skiptoken": JUNK_TEXT | st.sampled_from(["1", "-1", "eyJ9", "0:deadbeef", "99999999:x"]),
-    "$top": JUNK_TEXT, "$filter": JUNK_TEXT})
+EXCHANGE_QUERIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "$select": JUNK_TEXT | st.sampled_from(["Identity,Alias", ",,,", "*", "Identity," * 200]),
+        "$skiptoken": JUNK_TEXT | st.sampled_from(["1", "-1", "eyJ9", "0:deadbeef", "99999999:x"]),
+        "$top": JUNK_TEXT,
+        "$filter": JUNK_TEXT,
+    },
+)
 
 
 @FUZZ
-@given(envelope=exchange_envelopes(), query=EXCHANGE_QUERIES,
-       prefer=st.none() | st.sampled_from(["odata.maxpagesize=0", "odata.maxpagesize=-1", "odata.maxpagesize=x",
-                                           "odata.maxpagesize=1", "odata.maxpagesize=100000000000"]),
-       raw=mostly(st.none(), RAW_BODIES, one_in=10),
-       segment=mostly(st.sampled_from(["id", "domain"]), st.just("junk"), one_in=10),
-       caller=st.sampled_from([{}, {}, {"user": "exchangeadmin"}, {"user": "helpdesk"}, {"user": "user"}]))
+@given(
+    envelope=exchange_envelopes(),
+    query=EXCHANGE_QUERIES,
+    prefer=st.none()
+    | st.sampled_from(
+        [
+            "odata.maxpagesize=0",
+            "odata.maxpagesize=-1",
+            "odata.maxpagesize=x",
+            "odata.maxpagesize=1",
+            "odata.maxpagesize=100000000000",
+        ]
+    ),
+    raw=mostly(st.none(), RAW_BODIES, one_in=10),
+    segment=mostly(st.sampled_from(["id", "domain"]), st.just("junk"), one_in=10),
+    caller=st.sampled_from([{}, {}, {"user": "exchangeadmin"}, {"user": "helpdesk"}, {"user": "user"}]),
+)
 def test_exchange_invoke_never_5xx(world, envelope, query, prefer, raw, segment, caller):
     tenant, client, auth_header = world
     key = {"id": tenant.id, "domain": tenant.domain, "junk": "nosuch.onmicrosoft.com"}[segment]
@@ -358,17 +449,27 @@ def test_exchange_invoke_never_5xx(world, envelope, query, prefer, raw, segment,
         assert fingerprint(tenant) == before, envelope
 
 
-EXCHANGE_BATCH_ITEMS = st.fixed_dictionaries({
-    "id": mostly(st.integers(1, 12).map(str), JSON_VALUES),
-    "method": mostly(st.just("POST"), JUNK_TEXT),
-    "url": mostly(st.sampled_from(["InvokeCommand", "/InvokeCommand"]),
-                  st.sampled_from(["/adminapi/beta/x/InvokeCommand", "$batch"]) | JUNK_TEXT),
-    "body": exchange_envelopes()}, optional={"headers": JSON_VALUES})
+EXCHANGE_BATCH_ITEMS = st.fixed_dictionaries(
+    {
+        "id": mostly(st.integers(1, 12).map(str), JSON_VALUES),
+        "method": mostly(st.just("POST"), JUNK_TEXT),
+        "url": mostly(
+            st.sampled_from(["InvokeCommand", "/InvokeCommand"]),
+            st.sampled_from(["/adminapi/beta/x/InvokeCommand", "$batch"]) | JUNK_TEXT,
+        ),
+        "body": exchange_envelopes(),
+    },
+    optional={"headers": JSON_VALUES},
+)
 
 
 @FUZZ
-@given(payload=mostly(st.fixed_dictionaries({"requests": st.lists(mostly(EXCHANGE_BATCH_ITEMS, JSON_VALUES, 10),
-                                                                  max_size=12)}), JSON_VALUES))
+@given(
+    payload=mostly(
+        st.fixed_dictionaries({"requests": st.lists(mostly(EXCHANGE_BATCH_ITEMS, JSON_VALUES, 10), max_size=12)}),
+        JSON_VALUES,
+    )
+)
 def test_exchange_batch_never_5xx(world, payload):
     tenant, client, auth_header = world
     before = fingerprint(tenant)
@@ -383,31 +484,76 @@ def test_exchange_batch_never_5xx(world, payload):
 
 
 # ------------------------------------------------------------------------------------------ (c) Graph
-GRAPH_SEGMENTS = ["users", "me", "$count", "onPremisesSyncBehavior", "directory", "deletedItems",
-                  "microsoft.graph.user", "graph.user", "restore", "organization", "onPremisesSynchronization",
-                  "roleManagement", "roleDefinitions", "roleAssignments", "roleEligibilityScheduleRequests",
-                  "filterByCurrentUser(on='principal')", "groups", "manager", "memberOf", "$batch", "$metadata",
-                  "users('x')", "00000000-0000-0000-0000-000000000000"]
+GRAPH_SEGMENTS = [
+    "users",
+    "me",
+    "$count",
+    "onPremisesSyncBehavior",
+    "directory",
+    "deletedItems",
+    "microsoft.graph.user",
+    "graph.user",
+    "restore",
+    "organization",
+    "onPremisesSynchronization",
+    "roleManagement",
+    "roleDefinitions",
+    "roleAssignments",
+    "roleEligibilityScheduleRequests",
+    "filterByCurrentUser(on='principal')",
+    "groups",
+    "manager",
+    "memberOf",
+    "$batch",
+    "$metadata",
+    "users('x')",
+    "00000000-0000-0000-0000-000000000000",
+]
 GRAPH_OPTIONS = {
-    "$filter": JUNK_TEXT | st.sampled_from(["displayName eq 'x'", "startswith(", "a eq", "id in ()",
-                                             "principalId eq 'x'", "roleDefinitionId eq null"]),
+    "$filter": JUNK_TEXT
+    | st.sampled_from(
+        ["displayName eq 'x'", "startswith(", "a eq", "id in ()", "principalId eq 'x'", "roleDefinitionId eq null"]
+    ),
     "$select": JUNK_TEXT | st.sampled_from(["id,,", "*", "manager", "id," * 300, "id,displayName"]),
     "$top": JUNK_TEXT | st.sampled_from(["0", "-1", "1000", "1e3", "99999999999999999999", "1"]),
-    "$skiptoken": JUNK_TEXT | st.sampled_from(["RFNwdAAAA", "RFNwd" + "A" * 40]), "$count": JUNK_TEXT | st.just("true"),
-    "$orderby": JUNK_TEXT | st.just("displayName desc"), "$search": JUNK_TEXT | st.just('"displayName:a"'),
-    "$expand": JUNK_TEXT, "$skip": JUNK_TEXT, "$format": JUNK_TEXT}
-GRAPH_BODY_KEYS = ["displayName", "accountEnabled", "isCloudManaged", "userPrincipalName", "mailNickname",
-                   "passwordProfile", "action", "principalId", "roleDefinitionId", "directoryScopeId", "scheduleInfo",
-                   "justification", "onPremisesExtensionAttributes", "givenName", "usageLocation", "@odata.type"]
+    "$skiptoken": JUNK_TEXT | st.sampled_from(["RFNwdAAAA", "RFNwd" + "A" * 40]),
+    "$count": JUNK_TEXT | st.just("true"),
+    "$orderby": JUNK_TEXT | st.just("displayName desc"),
+    "$search": JUNK_TEXT | st.just('"displayName:a"'),
+    "$expand": JUNK_TEXT,
+    "$skip": JUNK_TEXT,
+    "$format": JUNK_TEXT,
+}
+GRAPH_BODY_KEYS = [
+    "displayName",
+    "accountEnabled",
+    "isCloudManaged",
+    "userPrincipalName",
+    "mailNickname",
+    "passwordProfile",
+    "action",
+    "principalId",
+    "roleDefinitionId",
+    "directoryScopeId",
+    "scheduleInfo",
+    "justification",
+    "onPremisesExtensionAttributes",
+    "givenName",
+    "usageLocation",
+    "@odata.type",
+]
 
 
 def _graph_templates(app) -> list[tuple[str, list[str]]]:
     """Every real Graph route under /v1.0, as a template (``/users/<user_key>``) with the methods it serves."""
     routes: dict[str, set] = {}
     for r in app.url_map.iter_rules():
-        if r.endpoint.startswith("graph.") and not r.endpoint.startswith("graph.not_found") \
-                and r.rule.startswith("/v1.0/"):
-            routes.setdefault(r.rule[len("/v1.0"):], set()).update(r.methods - {"HEAD", "OPTIONS"})
+        if (
+            r.endpoint.startswith("graph.")
+            and not r.endpoint.startswith("graph.not_found")
+            and r.rule.startswith("/v1.0/")
+        ):
+            routes.setdefault(r.rule[len("/v1.0") :], set()).update(r.methods - {"HEAD", "OPTIONS"})
     return [(rule, sorted(methods)) for rule, methods in sorted(routes.items())]
 
 
@@ -419,19 +565,26 @@ def test_graph_never_5xx(world, keys, data, app):
     junk_segment = JUNK_TEXT.map(path_segment)
     if data.draw(st.integers(0, 3), label="templated?"):
         template, methods = data.draw(st.sampled_from(_graph_templates(app)), label="route")
-        path = re.sub(r"<(?:\w+:)?\w+>", lambda m: data.draw(mostly(st.sampled_from(keys), junk_segment),
-                                                                label="key"), template)
+        path = re.sub(
+            r"<(?:\w+:)?\w+>", lambda m: data.draw(mostly(st.sampled_from(keys), junk_segment), label="key"), template
+        )
     else:
-        segments = data.draw(st.lists(st.sampled_from(GRAPH_SEGMENTS + keys) | junk_segment, max_size=5),
-                             label="segments")
+        segments = data.draw(
+            st.lists(st.sampled_from(GRAPH_SEGMENTS + keys) | junk_segment, max_size=5), label="segments"
+        )
         path, methods = "/" + "/".join(segments), None
     version = data.draw(st.sampled_from(["v1.0", "beta"]), label="version")
     any_method = st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"])
     method = data.draw(mostly(st.sampled_from(methods), any_method) if methods else any_method, label="method")
     options = data.draw(st.lists(st.sampled_from(sorted(GRAPH_OPTIONS)), max_size=2, unique=True), label="options")
     query = {name: data.draw(GRAPH_OPTIONS[name], label=name) for name in options}
-    headers = dict(auth_header(tenant, "graph", **data.draw(st.sampled_from([{}, {"user": "globaladmin"},
-                                                                            {"user": "user"}]), label="caller")))
+    headers = dict(
+        auth_header(
+            tenant,
+            "graph",
+            **data.draw(st.sampled_from([{}, {"user": "globaladmin"}, {"user": "user"}]), label="caller"),
+        )
+    )
     if data.draw(st.booleans(), label="eventual"):
         headers["ConsistencyLevel"] = "eventual"
     kwargs = {}
@@ -439,8 +592,10 @@ def test_graph_never_5xx(world, keys, data, app):
         if data.draw(st.integers(0, 9), label="raw?") == 0:
             kwargs.update(data=data.draw(RAW_BODIES, label="raw"), content_type="application/json")
         else:
-            kwargs["json"] = data.draw(mostly(st.dictionaries(st.sampled_from(GRAPH_BODY_KEYS), JSON_VALUES,
-                                                              max_size=5), JSON_VALUES), label="body")
+            kwargs["json"] = data.draw(
+                mostly(st.dictionaries(st.sampled_from(GRAPH_BODY_KEYS), JSON_VALUES, max_size=5), JSON_VALUES),
+                label="body",
+            )
     url = f"/{version}{path}"
     before = fingerprint(tenant)
     resp = client.open(url, method=method, query_string=query, headers=headers, **kwargs)
@@ -455,13 +610,30 @@ def test_graph_never_5xx(world, keys, data, app):
         assert fingerprint(tenant) == before, (method, url, kwargs)
 
 
-GRAPH_BATCH_ITEMS = st.fixed_dictionaries({
-    "method": mostly(st.sampled_from(["GET", "GET", "PATCH", "POST", "DELETE"]), JUNK_TEXT),
-    "url": mostly(st.sampled_from(["/users", "users?$top=1", "/me", "/organization", "/users/$count",
-                                   "/roleManagement/directory/roleDefinitions", "/groups", "/users/nobody"]),
-                  st.sampled_from(["/$batch", "https://graph.microsoft.com/v1.0/users", ""]) | JUNK_TEXT),
-}, optional={"headers": mostly(st.just({"Content-Type": "application/json"}), JSON_VALUES),
-             "body": mostly(st.dictionaries(st.sampled_from(GRAPH_BODY_KEYS), JSON_VALUES, max_size=3), JSON_VALUES)})
+GRAPH_BATCH_ITEMS = st.fixed_dictionaries(
+    {
+        "method": mostly(st.sampled_from(["GET", "GET", "PATCH", "POST", "DELETE"]), JUNK_TEXT),
+        "url": mostly(
+            st.sampled_from(
+                [
+                    "/users",
+                    "users?$top=1",
+                    "/me",
+                    "/organization",
+                    "/users/$count",
+                    "/roleManagement/directory/roleDefinitions",
+                    "/groups",
+                    "/users/nobody",
+                ]
+            ),
+            st.sampled_from(["/$batch", "https://graph.microsoft.com/v1.0/users", ""]) | JUNK_TEXT,
+        ),
+    },
+    optional={
+        "headers": mostly(st.just({"Content-Type": "application/json"}), JSON_VALUES),
+        "body": mostly(st.dictionaries(st.sampled_from(GRAPH_BODY_KEYS), JSON_VALUES, max_size=3), JSON_VALUES),
+    },
+)
 
 
 @st.composite
@@ -472,8 +644,13 @@ def graph_batches(draw):
     for i, item in enumerate(items):
         item["id"] = draw(mostly(st.just(str(i + 1)), JSON_VALUES | st.just("1"), one_in=12))
         if i and draw(st.integers(0, 3)) == 0:
-            item["dependsOn"] = draw(mostly(st.lists(st.integers(1, i).map(str), max_size=2, unique=True),
-                                            JSON_VALUES | st.just([str(i + 5)]), one_in=6))
+            item["dependsOn"] = draw(
+                mostly(
+                    st.lists(st.integers(1, i).map(str), max_size=2, unique=True),
+                    JSON_VALUES | st.just([str(i + 5)]),
+                    one_in=6,
+                )
+            )
     if items and draw(st.integers(0, 9)) == 0:
         items[draw(st.integers(0, len(items) - 1))] = draw(JSON_VALUES)
     return {"requests": items}
@@ -495,11 +672,31 @@ def test_graph_batch_never_5xx(world, payload):
 
 
 # --------------------------------------------------------------------------------------- (d) identity
-GRANTS = st.sampled_from(["client_credentials", "password", "refresh_token", "device_code", "authorization_code",
-                          "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                          "", "CLIENT_CREDENTIALS"])
-ASSERTIONS = st.sampled_from(["eyJhbGciOiJub25lIn0.e30.", "a.b.c", "...", "eyJ0eXAiOiJKV1QifQ.eyJ9.x",
-                              "eyJhbGciOiJSUzI1NiIsIng1dCI6IngifQ.e30.AAAA"]) | JUNK_TEXT
+GRANTS = st.sampled_from(
+    [
+        "client_credentials",
+        "password",
+        "refresh_token",
+        "device_code",
+        "authorization_code",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "",
+        "CLIENT_CREDENTIALS",
+    ]
+)
+ASSERTIONS = (
+    st.sampled_from(
+        [
+            "eyJhbGciOiJub25lIn0.e30.",
+            "a.b.c",
+            "...",
+            "eyJ0eXAiOiJKV1QifQ.eyJ9.x",
+            "eyJhbGciOiJSUzI1NiIsIng1dCI6IngifQ.e30.AAAA",
+        ]
+    )
+    | JUNK_TEXT
+)
 
 
 @FUZZ
@@ -509,31 +706,56 @@ def test_identity_endpoints_never_5xx(world, data):
     app_ = tenant.app_by_name("automation")
     passwords = [u["password"] for u in tenant.credentials()["users"]][:2]
     fields = {
-        "grant_type": mostly(GRANTS, JUNK_TEXT), "client_id": mostly(st.just(app_.app_id), JUNK_TEXT),
+        "grant_type": mostly(GRANTS, JUNK_TEXT),
+        "client_id": mostly(st.just(app_.app_id), JUNK_TEXT),
         "client_secret": mostly(st.just(app_.client_secret), JUNK_TEXT),
-        "scope": st.sampled_from(["https://graph.microsoft.com/.default", "https://outlook.office365.com/.default",
-                                  "openid offline_access", ".default", ""]) | JUNK_TEXT,
-        "client_assertion": ASSERTIONS, "client_assertion_type": st.sampled_from(
-            ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]) | JUNK_TEXT,
+        "scope": st.sampled_from(
+            [
+                "https://graph.microsoft.com/.default",
+                "https://outlook.office365.com/.default",
+                "openid offline_access",
+                ".default",
+                "",
+            ]
+        )
+        | JUNK_TEXT,
+        "client_assertion": ASSERTIONS,
+        "client_assertion_type": st.sampled_from(["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"])
+        | JUNK_TEXT,
         "username": mostly(st.sampled_from([f"globaladmin@{tenant.domain}", f"user@{tenant.domain}"]), JUNK_TEXT),
-        "password": mostly(st.sampled_from(passwords), JUNK_TEXT, one_in=3), "device_code": JUNK_TEXT, "refresh_token": ASSERTIONS, "code": JUNK_TEXT,
-        "assertion": ASSERTIONS, "requested_token_use": JUNK_TEXT,
+        "password": mostly(st.sampled_from(passwords), JUNK_TEXT, one_in=3),
+        "device_code": JUNK_TEXT,
+        "refresh_token": ASSERTIONS,
+        "code": JUNK_TEXT,
+        "assertion": ASSERTIONS,
+        "requested_token_use": JUNK_TEXT,
     }
     form = data.draw(st.fixed_dictionaries({}, optional=fields), label="form")
-    key = data.draw(mostly(st.sampled_from([tenant.id, tenant.domain]),
-                           st.sampled_from(["common", "nosuch"]) | JUNK_TEXT.map(path_segment)), label="tenant")
+    key = data.draw(
+        mostly(
+            st.sampled_from([tenant.id, tenant.domain]),
+            st.sampled_from(["common", "nosuch"]) | JUNK_TEXT.map(path_segment),
+        ),
+        label="tenant",
+    )
     endpoint = data.draw(st.sampled_from(["oauth2/v2.0/token", "oauth2/v2.0/devicecode"]), label="endpoint")
     before = fingerprint(tenant)
     if data.draw(st.integers(0, 7), label="raw?") == 0:
-        resp = client.post(f"/{key}/{endpoint}", data=data.draw(RAW_BODIES, label="raw"),
-                           content_type=data.draw(st.sampled_from(["application/x-www-form-urlencoded",
-                                                                   "application/json", "text/plain"])))
+        resp = client.post(
+            f"/{key}/{endpoint}",
+            data=data.draw(RAW_BODIES, label="raw"),
+            content_type=data.draw(
+                st.sampled_from(["application/x-www-form-urlencoded", "application/json", "text/plain"])
+            ),
+        )
     else:
         resp = client.post(f"/{key}/{endpoint}", data=form)
     assert resp.status_code < 500, (key, endpoint, form, resp.get_data(as_text=True)[:500])
     if resp.status_code >= 400:
         assert_entra_shape(resp)
         assert fingerprint(tenant) == before, form
-    realm = client.get(f"/common/userrealm/{quote(data.draw(JUNK_TEXT, label='upn'), safe='@') or 'x'}",
-                       query_string={"api-version": data.draw(JUNK_TEXT, label="api-version")})
+    realm = client.get(
+        f"/common/userrealm/{quote(data.draw(JUNK_TEXT, label='upn'), safe='@') or 'x'}",
+        query_string={"api-version": data.draw(JUNK_TEXT, label="api-version")},
+    )
     assert realm.status_code < 500, realm.get_data(as_text=True)[:300]

@@ -1,4 +1,5 @@
 """On-prem AD control plane: LDAP-named JSON, validation with the control-plane error shape, change index."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,18 +31,24 @@ def test_patch_changes_attributes_and_bumps_change_index(client, base):
     sam = first_sam(client, base)
     before = client.get(f"{base}/onprem/users/{sam}").get_json()
     client.post(f"{base.replace('/tenants/', '/tenants/')}/clock/advance", json={"minutes": 5})
-    resp = client.patch(f"{base}/onprem/users/{sam}", json={"extensionAttribute2": "v2",
-                                                            "msExchExtensionCustomAttribute1": ["a", "b"]})
+    resp = client.patch(
+        f"{base}/onprem/users/{sam}", json={"extensionAttribute2": "v2", "msExchExtensionCustomAttribute1": ["a", "b"]}
+    )
     after = resp.get_json()
     assert resp.status_code == 200 and after["extensionAttribute2"] == "v2"
     assert after["msExchExtensionCustomAttribute1"] == ["a", "b"]
     assert after["uSNChanged"] > before["uSNChanged"] and after["whenChanged"] > before["whenChanged"]
 
 
-@pytest.mark.parametrize("body,code", [
-    ({"nope": 1}, "InvalidArgument"), ({"objectGUID": "x"}, "InvalidArgument"),
-    ({"msExchHideFromAddressLists": "yes"}, "InvalidArgument"), ([1, 2], "InvalidBody"),
-])
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({"nope": 1}, "InvalidArgument"),
+        ({"objectGUID": "x"}, "InvalidArgument"),
+        ({"msExchHideFromAddressLists": "yes"}, "InvalidArgument"),
+        ([1, 2], "InvalidBody"),
+    ],
+)
 def test_bad_patch_gets_error_shape_and_changes_nothing(client, base, body, code):
     sam = first_sam(client, base)
     before = client.get(f"{base}/onprem/users/{sam}").get_json()
@@ -62,8 +69,9 @@ def test_invalid_json_and_unknown_user(client, base):
 
 
 def test_create_conflict_and_validation(client, base):
-    resp = client.post(f"{base}/onprem/users", json={"sAMAccountName": "jdoe", "displayName": "J Doe",
-                                                     "department": "Legal"})
+    resp = client.post(
+        f"{base}/onprem/users", json={"sAMAccountName": "jdoe", "displayName": "J Doe", "department": "Legal"}
+    )
     assert resp.status_code == 201 and resp.get_json()["inSyncScope"] is True
     assert client.post(f"{base}/onprem/users", json={"sAMAccountName": "jdoe"}).status_code == 409
     resp = client.post(f"{base}/onprem/users", json={"displayName": "no sam"})

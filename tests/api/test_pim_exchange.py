@@ -1,6 +1,7 @@
 """PIM and Exchange RBAC together: an eligible Exchange Administrator cannot toggle IsExchangeCloudManaged;
 after selfActivate (Graph roleAssignmentScheduleRequests) it can, even with the Exchange token it already had;
 after the activation expires on the tenant clock it cannot. All through the Flask test client."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,20 +14,34 @@ GRAPH = "/v1.0/roleManagement/directory"
 
 
 def _eligible(client, tenant, auth_header, user, role_id):
-    resp = client.post(f"{GRAPH}/roleEligibilityScheduleRequests",
-                       headers=auth_header(tenant, "graph", user="globaladmin"),
-                       json={"action": "adminAssign", "principalId": user.id, "roleDefinitionId": role_id,
-                             "directoryScopeId": "/", "justification": "on-call rota",
-                             "scheduleInfo": {"expiration": {"type": "noExpiration"}}})
+    resp = client.post(
+        f"{GRAPH}/roleEligibilityScheduleRequests",
+        headers=auth_header(tenant, "graph", user="globaladmin"),
+        json={
+            "action": "adminAssign",
+            "principalId": user.id,
+            "roleDefinitionId": role_id,
+            "directoryScopeId": "/",
+            "justification": "on-call rota",
+            "scheduleInfo": {"expiration": {"type": "noExpiration"}},
+        },
+    )
     assert resp.status_code == 201, resp.get_data(as_text=True)
 
 
 def _self_activate(client, tenant, auth_header, user, role_id, duration="PT1H"):
-    return client.post(f"{GRAPH}/roleAssignmentScheduleRequests",
-                       headers=auth_header(tenant, "graph", user="user"),
-                       json={"action": "selfActivate", "principalId": user.id, "roleDefinitionId": role_id,
-                             "directoryScopeId": "/", "justification": "SOA wave 3",
-                             "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": duration}}})
+    return client.post(
+        f"{GRAPH}/roleAssignmentScheduleRequests",
+        headers=auth_header(tenant, "graph", user="user"),
+        json={
+            "action": "selfActivate",
+            "principalId": user.id,
+            "roleDefinitionId": role_id,
+            "directoryScopeId": "/",
+            "justification": "SOA wave 3",
+            "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": duration}},
+        },
+    )
 
 
 @pytest.fixture
@@ -80,8 +95,10 @@ def test_activated_exchange_admin_in_preview_gets_the_silent_failure(client, mak
     # Activating Hybrid Identity Administrator as well makes the same call stick.
     assert _self_activate(client, tenant, auth_header, user, roles.HYBRID_IDENTITY_ADMINISTRATOR).status_code == 201
     done = invoke(client, tenant, exo, "Set-Mailbox", Identity=mbx.alias, IsExchangeCloudManaged=True)
-    assert done.status_code == 200 and done.get_json() == {**silent.get_json(), "@odata.context":
-                                                          done.get_json()["@odata.context"]}
+    assert done.status_code == 200 and done.get_json() == {
+        **silent.get_json(),
+        "@odata.context": done.get_json()["@odata.context"],
+    }
     assert mbx.is_exchange_cloud_managed is True
     last = [r for r in tenant.audit.records if r.operation == "Set-Mailbox"][-1]
     assert (last.succeeded, last.changed) == (True, True)

@@ -1,5 +1,6 @@
 """Behaviour profiles switched at PATCH /_mock/tenants/{t}/settings compose with custom Exchange RBAC: the
 least-privilege app toggles in ga, gets the silent failure in preview and the RBAC error in strict."""
+
 from __future__ import annotations
 
 from .test_rbac_cmdlets import _least_privilege, add_app, error_text, invoke, synced_mailbox

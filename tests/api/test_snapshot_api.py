@@ -1,4 +1,5 @@
 """Snapshots over HTTP: GET the whole tenant, PUT it back in place (tokens stay valid) or into a new tenant."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,9 +13,15 @@ def contoso(client):
 
 def _graph(client, creds):
     a = creds["apps"][0]
-    rv = client.post(f"/{creds['tenantId']}/oauth2/v2.0/token", data={
-        "client_id": a["clientId"], "client_secret": a["clientSecret"], "grant_type": "client_credentials",
-        "scope": "https://graph.microsoft.com/.default"})
+    rv = client.post(
+        f"/{creds['tenantId']}/oauth2/v2.0/token",
+        data={
+            "client_id": a["clientId"],
+            "client_secret": a["clientSecret"],
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
     return {"Authorization": f"Bearer {rv.get_json()['access_token']}"}
 
 

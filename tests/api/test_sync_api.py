@@ -1,14 +1,18 @@
 """Entra Connect through the control plane and the Exchange endpoint (issue 4 "Must show"): edit AD -> cycle ->
 visible in Exchange; a toggled mailbox keeps its cloud value across cycles; revert -> overwritten; delete ->
 soft-deleted -> restore; threshold stop; scheduled cycle after clock/advance."""
+
 from __future__ import annotations
 
 import pytest
 
 
 def invoke(client, tenant, headers, cmdlet, params):
-    resp = client.post(f"/adminapi/beta/{tenant.id}/InvokeCommand",
-                       json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}, headers=headers)
+    resp = client.post(
+        f"/adminapi/beta/{tenant.id}/InvokeCommand",
+        json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}},
+        headers=headers,
+    )
     return resp
 
 
@@ -107,8 +111,9 @@ def test_threshold_stop_through_control_plane(client, tenant):
     assert client.patch(f"{base}/sync", json={"deletionThreshold": 2}).status_code == 200
     users = client.get(f"{base}/onprem/users").get_json()["value"][:3]
     for u in users:
-        resp = client.post(f"{base}/onprem/users/{u['sAMAccountName']}/move",
-                           json={"ou": "OU=Disabled,DC=syncapi,DC=local"})
+        resp = client.post(
+            f"{base}/onprem/users/{u['sAMAccountName']}/move", json={"ou": "OU=Disabled,DC=syncapi,DC=local"}
+        )
         assert resp.status_code == 200 and resp.get_json()["inSyncScope"] is False
     run = cycle(client, tenant)
     assert run["status"] == "stopped-deletion-threshold-exceeded" and run["pendingDeletes"] == 3
@@ -135,9 +140,15 @@ def test_scheduled_cycle_after_clock_advance(client, tenant, sam, h):
 
 def test_new_ad_user_appears_in_exchange_after_cycle(client, tenant, h):
     base = f"/_mock/tenants/{tenant.id}"
-    resp = client.post(f"{base}/onprem/users", json={"sAMAccountName": "eqp1", "displayName": "Projector",
-                                                     "msExchRecipientTypeDetails": 17179869184,
-                                                     "ou": "OU=Resources,OU=Corp,DC=syncapi,DC=local"})
+    resp = client.post(
+        f"{base}/onprem/users",
+        json={
+            "sAMAccountName": "eqp1",
+            "displayName": "Projector",
+            "msExchRecipientTypeDetails": 17179869184,
+            "ou": "OU=Resources,OU=Corp,DC=syncapi,DC=local",
+        },
+    )
     assert resp.status_code == 201
     assert cycle(client, tenant)["adds"] == 1
     box = get_mailbox(client, tenant, h, "eqp1")
@@ -149,8 +160,13 @@ def test_writeback_through_control_plane(client, tenant, sam, h):
     resp = client.patch(f"{base}/sync", json={"writeback": {"enabled": True}})
     assert resp.status_code == 200 and resp.get_json()["writeback"]["nextRunTime"]
     invoke(client, tenant, h, "Set-Mailbox", {"Identity": sam, "IsExchangeCloudManaged": True})
-    invoke(client, tenant, h, "Set-Mailbox", {"Identity": sam, "CustomAttribute5": "LOB-42",
-                                               "HiddenFromAddressListsEnabled": True})
+    invoke(
+        client,
+        tenant,
+        h,
+        "Set-Mailbox",
+        {"Identity": sam, "CustomAttribute5": "LOB-42", "HiddenFromAddressListsEnabled": True},
+    )
     client.post(f"{base}/clock/advance", json={"minutes": 20})
     ad = client.get(f"{base}/onprem/users/{sam}").get_json()
     assert ad["extensionAttribute5"] == "LOB-42" and ad["msExchHideFromAddressLists"] is False
@@ -175,16 +191,20 @@ def test_forward_sync_delay_over_the_wire(client, tenant, sam, h, auth_header):
 def test_proxy_conflict_visible_in_graph(client, tenant, auth_header):
     base = f"/_mock/tenants/{tenant.id}"
     taken = next(iter(tenant.ad_users)).attrs["proxyAddresses"][1]
-    resp = client.post(f"{base}/onprem/users", json={"sAMAccountName": "clash", "displayName": "Clash",
-                                                     "proxyAddresses": [f"SMTP:clash@{tenant.domain}",
-                                                                        taken.lower()]})
+    resp = client.post(
+        f"{base}/onprem/users",
+        json={
+            "sAMAccountName": "clash",
+            "displayName": "Clash",
+            "proxyAddresses": [f"SMTP:clash@{tenant.domain}", taken.lower()],
+        },
+    )
     assert resp.status_code == 201
     run = cycle(client, tenant)
     [err] = run["errors"]
     assert err["errorType"] == "PropertyConflict"
     g = auth_header(tenant, "graph")
-    resp = client.get(f"/v1.0/users/{err['userId']}?$select=id,onPremisesProvisioningErrors,proxyAddresses",
-                      headers=g)
+    resp = client.get(f"/v1.0/users/{err['userId']}?$select=id,onPremisesProvisioningErrors,proxyAddresses", headers=g)
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
     [perr] = body["onPremisesProvisioningErrors"]

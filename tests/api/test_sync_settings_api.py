@@ -1,4 +1,5 @@
 """Entra Connect settings and cycle requests over the control plane: validation, all-or-nothing patches."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,19 +16,30 @@ def test_get_and_patch_settings(client, base):
     assert (sync["intervalMinutes"], sync["enabled"], sync["deletionThreshold"]) == (30, True, 500)
     assert sync["writeback"] == {"enabled": False, "intervalMinutes": 20, "nextRunTime": None}
     assert sync["ouScope"] == ["OU=Corp,DC=syncset,DC=local"]
-    resp = client.patch(f"{base}/sync", json={"intervalMinutes": 40, "writeback": {"enabled": True,
-                                                                                   "intervalMinutes": 10}})
+    resp = client.patch(
+        f"{base}/sync", json={"intervalMinutes": 40, "writeback": {"enabled": True, "intervalMinutes": 10}}
+    )
     body = resp.get_json()
     assert resp.status_code == 200 and body["intervalMinutes"] == 40
     assert body["nextSyncCycleStartTime"] == "2026-01-05T09:40:00Z"
     assert body["writeback"]["nextRunTime"] == "2026-01-05T09:10:00Z"
 
 
-@pytest.mark.parametrize("body", [
-    {"intervalMinutes": "30"}, {"intervalMinutes": 0}, {"enabled": "true"}, {"deletionThreshold": -3},
-    {"connectVersion": "new"}, {"ouScope": "OU=Corp"}, {"ouScope": ["nonsense"]}, {"writeback": {"enabled": 1}},
-    {"unknown": True}, {"intervalMinutes": 45, "connectVersion": "bad"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"intervalMinutes": "30"},
+        {"intervalMinutes": 0},
+        {"enabled": "true"},
+        {"deletionThreshold": -3},
+        {"connectVersion": "new"},
+        {"ouScope": "OU=Corp"},
+        {"ouScope": ["nonsense"]},
+        {"writeback": {"enabled": 1}},
+        {"unknown": True},
+        {"intervalMinutes": 45, "connectVersion": "bad"},
+    ],
+)
 def test_bad_patch_changes_nothing(client, base, body):
     before = client.get(f"{base}/sync").get_json()
     resp = client.patch(f"{base}/sync", json=body)
@@ -48,6 +60,10 @@ def test_cycle_request_validation(client, base):
 
 def test_openapi_documents_sync_routes(client):
     doc = client.get("/_mock/openapi.json").get_json()
-    for path in ("/_mock/tenants/{tenant_key}/sync", "/_mock/tenants/{tenant_key}/sync/cycles",
-                 "/_mock/tenants/{tenant_key}/clock/advance", "/_mock/tenants/{tenant_key}/onprem/users/{sam}/move"):
+    for path in (
+        "/_mock/tenants/{tenant_key}/sync",
+        "/_mock/tenants/{tenant_key}/sync/cycles",
+        "/_mock/tenants/{tenant_key}/clock/advance",
+        "/_mock/tenants/{tenant_key}/onprem/users/{sam}/move",
+    ):
         assert any(p.endswith(path.split("/_mock", 1)[1]) for p in doc["paths"]), path

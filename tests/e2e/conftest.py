@@ -2,6 +2,7 @@
 their ``tenant``/``tenant_factory`` ask for it explicitly (``options.mix = "uniform"``) unless a test's
 ``mock_tenant`` marker names its own ``options``; the realistic default mix is covered by
 tests/api/test_recipient_kinds.py."""
+
 from __future__ import annotations
 
 import pytest

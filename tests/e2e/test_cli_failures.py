@@ -3,6 +3,7 @@ service's code where there is one) and a documented exit code, never a traceback
 unknown client id, CA file missing / not a certificate / not the issuer, nothing listening, a host name that does
 not resolve, malformed and identity-less CSVs, checkpoints of another tenant or operation, and Ctrl-C during a
 wave (checkpoint kept, resume command printed, the resumed run finishing every item exactly once)."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,14 @@ CLI = str(Path(sys.executable).with_name("hybridsoa"))
 def _env(t, **over) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRIDSOA_")}
     app = next(a for a in t["apps"] if a["name"] == "automation")
-    env.update(HYBRIDSOA_CLOUD="local", HYBRIDSOA_MOCK_URL=t["url"], HYBRIDSOA_CA_BUNDLE=t["ca"],
-               HYBRIDSOA_TENANT=t["tenantId"], HYBRIDSOA_CLIENT_ID=app["clientId"],
-               HYBRIDSOA_CLIENT_SECRET=app["clientSecret"])
+    env.update(
+        HYBRIDSOA_CLOUD="local",
+        HYBRIDSOA_MOCK_URL=t["url"],
+        HYBRIDSOA_CA_BUNDLE=t["ca"],
+        HYBRIDSOA_TENANT=t["tenantId"],
+        HYBRIDSOA_CLIENT_ID=app["clientId"],
+        HYBRIDSOA_CLIENT_SECRET=app["clientSecret"],
+    )
     env.update({f"HYBRIDSOA_{k.upper()}": v for k, v in over.items()})
     return env
 
@@ -56,8 +62,12 @@ def _free_port() -> int:
 
 
 def test_sign_in_failures_name_the_entra_code(tenant):
-    _fails(["inventory"], _env(tenant, tenant="nosuchtenant.onmicrosoft.com"), 3,
-           "tenant 'nosuchtenant.onmicrosoft.com' not found (AADSTS90002)")
+    _fails(
+        ["inventory"],
+        _env(tenant, tenant="nosuchtenant.onmicrosoft.com"),
+        3,
+        "tenant 'nosuchtenant.onmicrosoft.com' not found (AADSTS90002)",
+    )
     _fails(["inventory"], _env(tenant, client_secret="wrong"), 3, "AADSTS7000215", "invalid_client")
     _fails(["preflight"], _env(tenant, client_id="00000000-0000-0000-0000-00000000abcd"), 3, "AADSTS700016")
 
@@ -68,12 +78,21 @@ def test_tls_and_network_failures(tenant, tmp_path):
     junk.write_text("not a certificate\n")
     _fails(["inventory"], _env(tenant, ca_bundle=str(junk)), 2, "holds no PEM certificate")
     import certifi
+
     _fails(["inventory"], _env(tenant, ca_bundle=certifi.where()), 3, "CERTIFICATE_VERIFY_FAILED")
     port = _free_port()
-    _fails(["inventory"], _env(tenant, mock_url=f"https://127.0.0.1:{port}"), 3,
-           f"nothing is listening at 127.0.0.1:{port}")
-    _fails(["inventory"], _env(tenant, mock_url="https://no-such-host.invalid:8443"), 3,
-           "cannot resolve host name 'no-such-host.invalid'")
+    _fails(
+        ["inventory"],
+        _env(tenant, mock_url=f"https://127.0.0.1:{port}"),
+        3,
+        f"nothing is listening at 127.0.0.1:{port}",
+    )
+    _fails(
+        ["inventory"],
+        _env(tenant, mock_url="https://no-such-host.invalid:8443"),
+        3,
+        "cannot resolve host name 'no-such-host.invalid'",
+    )
 
 
 def test_csv_and_checkpoint_refusals(tenant, tmp_path):
@@ -88,8 +107,16 @@ def test_csv_and_checkpoint_refusals(tenant, tmp_path):
     Checkpoint.open(str(cp), {"operation": "disable", "target": False, "items": ["a@x"], "waves": [1]}).close()
     _fails(["enable", "--checkpoint", str(cp)], env, 2, "belongs to a disable run")
     other = tmp_path / "other.jsonl"
-    Checkpoint.open(str(other), {"operation": "enable", "target": True, "items": ["a@x"], "waves": [1],
-                                 "tenant": "someone-else.onmicrosoft.com"}).close()
+    Checkpoint.open(
+        str(other),
+        {
+            "operation": "enable",
+            "target": True,
+            "items": ["a@x"],
+            "waves": [1],
+            "tenant": "someone-else.onmicrosoft.com",
+        },
+    ).close()
     _fails(["enable", "--checkpoint", str(other)], env, 2, "belongs to tenant someone-else.onmicrosoft.com")
 
 
@@ -119,10 +146,25 @@ def test_ctrl_c_during_a_wave_keeps_the_checkpoint_and_the_resume_finishes_it(te
     r = mock_session.post(f"{base}/faults", json={"api": "exchange", "method": "POST", "latencyMs": [400]})
     assert r.status_code in (200, 201), r.text
     cp = tmp_path / "run.jsonl"
-    proc = subprocess.Popen([CLI, "enable", "--all-eligible", "--wave-size", "2,100", "--concurrency", "2",
-                             "--checkpoint", str(cp), "--events"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    first = proc.stdout.readline()                       # blocks until the first item is done
+    proc = subprocess.Popen(
+        [
+            CLI,
+            "enable",
+            "--all-eligible",
+            "--wave-size",
+            "2,100",
+            "--concurrency",
+            "2",
+            "--checkpoint",
+            str(cp),
+            "--events",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = proc.stdout.readline()  # blocks until the first item is done
     assert json.loads(first)["status"] == "changed"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
@@ -133,14 +175,15 @@ def test_ctrl_c_during_a_wave_keeps_the_checkpoint_and_the_resume_finishes_it(te
     recorded = Checkpoint.load(str(cp))
     assert 1 <= len(recorded.done) < len(recorded.items)
     mock_session.delete(f"{base}/faults")
-    r = subprocess.run([CLI, "enable", "--checkpoint", str(cp), "--json"], env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [CLI, "enable", "--checkpoint", str(cp), "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["waves"] == [2, len(recorded.items) - 2]               # the same run: its waves
+    assert doc["waves"] == [2, len(recorded.items) - 2]  # the same run: its waves
     assert set(doc["counts"]) == {"changed"} and doc["counts"]["changed"] == len(recorded.items)
     sets = _flag_writes(mock_session, base)
-    assert len(sets) == len(set(sets)) == len(recorded.items)         # each mailbox written once
+    assert len(sets) == len(set(sets)) == len(recorded.items)  # each mailbox written once
 
 
 def test_resume_keeps_the_pilot_wave_halt_rule(tenant, mock_session, tmp_path):
@@ -149,29 +192,53 @@ def test_resume_keeps_the_pilot_wave_halt_rule(tenant, mock_session, tmp_path):
     u = next(x for x in tenant["users"] if x["userPrincipalName"].startswith("exchangeadmin@"))
     env = _env(tenant, username=u["userPrincipalName"], password=u["password"])
     cp = tmp_path / "run.jsonl"
-    r = subprocess.run([CLI, "enable", "--all-eligible", "--wave-size", "5,100", "--checkpoint", str(cp),
-                        "--json"], env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [CLI, "enable", "--all-eligible", "--wave-size", "5,100", "--checkpoint", str(cp), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 1, r.stderr
     first = json.loads(r.stdout)
     assert first["counts"]["silently_ignored"] == 5 and first["halted"]
-    assert "silently ignored (5):" in r.stderr                          # the mailboxes are named on screen
+    assert "silently ignored (5):" in r.stderr  # the mailboxes are named on screen
     assert first["identities"]["silently_ignored"][0] in r.stderr
-    r = subprocess.run([CLI, "enable", "--checkpoint", str(cp), "--json"], env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [CLI, "enable", "--checkpoint", str(cp), "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
     again = json.loads(r.stdout)
-    assert r.returncode == 1 and again["halted"], r.stderr             # pilot fails again: later waves wait
+    assert r.returncode == 1 and again["halted"], r.stderr  # pilot fails again: later waves wait
     assert again["waves"] == first["waves"] and again["waves"][0] == 5
     assert again["counts"]["pending"] == len(Checkpoint.load(str(cp)).items) - 5
 
 
 def test_mock_scenario_run_finds_the_data_dir_ca_or_says_why_not(tenant, tmp_path):
     mock = str(Path(sys.executable).with_name("hybridsoa-mock"))
-    data_dir = str(Path(tenant["ca"]).parent)            # the plugin server's CA is <dir>/ca.pem
-    r = subprocess.run([mock, "scenario", "run", "old-connect-version", "--url", tenant["url"],
-                        "--data-dir", data_dir], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    data_dir = str(Path(tenant["ca"]).parent)  # the plugin server's CA is <dir>/ca.pem
+    r = subprocess.run(
+        [mock, "scenario", "run", "old-connect-version", "--url", tenant["url"], "--data-dir", data_dir],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
-    r = subprocess.run([mock, "scenario", "run", "old-connect-version", "--url", tenant["url"],
-                        "--data-dir", str(tmp_path / "nothing-here")], capture_output=True, text=True,
-                       timeout=300, cwd=tmp_path)
+    r = subprocess.run(
+        [
+            mock,
+            "scenario",
+            "run",
+            "old-connect-version",
+            "--url",
+            tenant["url"],
+            "--data-dir",
+            str(tmp_path / "nothing-here"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 3 and len(lines) == 1 and "TLS:" in lines[0], r.stderr

@@ -1,6 +1,7 @@
 """Crash safety of ``hybridsoa-mock serve --data-dir``: a client toggles mailboxes through the Exchange admin
 API, the server is killed with SIGKILL at a random point, restarted on the same data dir, and every toggle the
 client saw acknowledged is there (nothing half-applied: in-flight toggles are either fully in or fully out)."""
+
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ import pytest
 import requests
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
 
 def _serve_command() -> list[str]:
     """The installed console script next to this interpreter, else the same entry point through ``-c``."""
@@ -44,9 +46,22 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(data_dir.parent / f"serve-{self.port}.log", "wb")  # noqa: SIM115  (the server's log, closed at stop)
         self.proc = subprocess.Popen(
-            SERVE + ["--data-dir", str(data_dir), "--port", str(self.port), "--no-tls", "--no-demo",
-                     "--threads", "8", *extra],
-            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
+            SERVE
+            + [
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(self.port),
+                "--no-tls",
+                "--no-demo",
+                "--threads",
+                "8",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            start_new_session=True,
+        )
         self._wait_for_banner()
 
     def _wait_for_banner(self, deadline: float = 60.0) -> None:
@@ -90,22 +105,35 @@ class Server:
 
 def _token(url, creds) -> dict:
     app = next(a for a in creds["apps"] if a["name"] == "automation")
-    rv = requests.post(f"{url}/{creds['tenantId']}/oauth2/v2.0/token", timeout=30, data={
-        "client_id": app["clientId"], "client_secret": app["clientSecret"], "grant_type": "client_credentials",
-        "scope": "https://outlook.office365.com/.default"})
+    rv = requests.post(
+        f"{url}/{creds['tenantId']}/oauth2/v2.0/token",
+        timeout=30,
+        data={
+            "client_id": app["clientId"],
+            "client_secret": app["clientSecret"],
+            "grant_type": "client_credentials",
+            "scope": "https://outlook.office365.com/.default",
+        },
+    )
     rv.raise_for_status()
     return {"Authorization": f"Bearer {rv.json()['access_token']}"}
 
 
 def _invoke(url, tenant_id, headers, cmdlet, timeout=30, **params):
-    return requests.post(f"{url}/adminapi/beta/{tenant_id}/InvokeCommand", headers=headers, timeout=timeout,
-                         json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}})
+    return requests.post(
+        f"{url}/adminapi/beta/{tenant_id}/InvokeCommand",
+        headers=headers,
+        timeout=timeout,
+        json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}},
+    )
 
 
 def _cloud_managed(url, name) -> dict[str, bool]:
     doc = requests.get(f"{url}/_mock/tenants/{name}/snapshot", timeout=60).json()
-    return {row[2]["user_principal_name"].lower(): row[2]["is_exchange_cloud_managed"]
-            for row in doc["collections"]["mailboxes"]["items"]}, doc
+    return {
+        row[2]["user_principal_name"].lower(): row[2]["is_exchange_cloud_managed"]
+        for row in doc["collections"]["mailboxes"]["items"]
+    }, doc
 
 
 class Run:
@@ -125,8 +153,11 @@ def _toggle_until_killed(server: Server, seed: int) -> Run:
     """Four client threads toggle IsExchangeCloudManaged; after a seeded random number of acknowledged
     toggles the server is SIGKILLed while the others are still in flight."""
     run, rng = Run(seed), random.Random(seed)
-    run.creds = requests.post(f"{server.url}/_mock/tenants", timeout=60, json={
-        "name": run.name, "seed": seed, "frozenClock": True, "mailboxes": 16, "options": {"mix": "uniform"}}).json()
+    run.creds = requests.post(
+        f"{server.url}/_mock/tenants",
+        timeout=60,
+        json={"name": run.name, "seed": seed, "frozenClock": True, "mailboxes": 16, "options": {"mix": "uniform"}},
+    ).json()
     run.headers = _token(server.url, run.creds)
     rv = _invoke(server.url, run.creds["tenantId"], run.headers, "Get-Mailbox", RecipientTypeDetails="UserMailbox")
     run.upns = sorted(m["UserPrincipalName"].lower() for m in rv.json()["value"])
@@ -144,8 +175,15 @@ def _toggle_until_killed(server: Server, seed: int) -> Run:
             with lock:
                 run.in_flight[upn] = value
             try:
-                reply = _invoke(server.url, run.creds["tenantId"], run.headers, "Set-Mailbox", timeout=10,
-                                Identity=upn, IsExchangeCloudManaged=value)
+                reply = _invoke(
+                    server.url,
+                    run.creds["tenantId"],
+                    run.headers,
+                    "Set-Mailbox",
+                    timeout=10,
+                    Identity=upn,
+                    IsExchangeCloudManaged=value,
+                )
             except requests.RequestException:
                 return  # the server died with this toggle in flight
             assert reply.status_code == 200, reply.text
@@ -193,8 +231,14 @@ def test_acknowledged_toggles_survive_kill_9(tmp_path):
         run = runs[0]
         upn = run.upns[0]
         before = _cloud_managed(server.url, run.name)[0][upn]
-        reply = _invoke(server.url, run.creds["tenantId"], run.headers, "Set-Mailbox", Identity=upn,
-                        IsExchangeCloudManaged=not before)
+        reply = _invoke(
+            server.url,
+            run.creds["tenantId"],
+            run.headers,
+            "Set-Mailbox",
+            Identity=upn,
+            IsExchangeCloudManaged=not before,
+        )
         assert reply.status_code == 200
         assert _cloud_managed(server.url, run.name)[0][upn] is (not before)
     finally:
@@ -207,11 +251,18 @@ def test_control_token_and_loopback_refusal(tmp_path):
     server = Server(data_dir, "--control-token", "s3cret", token="s3cret")
     try:
         assert requests.get(f"{server.url}/_mock/tenants", timeout=10).status_code == 401
-        rv = requests.post(f"{server.url}/_mock/tenants", timeout=60, json={"name": "guarded", "mailboxes": 2},
-                           headers={"Authorization": "Bearer s3cret"})
+        rv = requests.post(
+            f"{server.url}/_mock/tenants",
+            timeout=60,
+            json={"name": "guarded", "mailboxes": 2},
+            headers={"Authorization": "Bearer s3cret"},
+        )
         assert rv.status_code == 201
     finally:
         server.stop()
-    refused = subprocess.run(SERVE + ["--no-tls", "--host", "0.0.0.0", "--port", str(_free_port()),
-                                      "--data-dir", str(data_dir)], capture_output=True, timeout=60)
+    refused = subprocess.run(
+        SERVE + ["--no-tls", "--host", "0.0.0.0", "--port", str(_free_port()), "--data-dir", str(data_dir)],
+        capture_output=True,
+        timeout=60,
+    )
     assert refused.returncode != 0 and b"--insecure-bind" in refused.stderr

@@ -2,6 +2,7 @@
 HTTPS mock server: filter to cloud-managed mailboxes, toggle one through the Exchange admin API, reload and see
 it and save a screenshot of the tenant page as a test artifact; advance the tenant clock and see the scheduled
 sync cycle appear; sign in with the control token through the form."""
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,12 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [
-    pytest.mark.browser, pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"),
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
 ]
 
 
@@ -26,10 +30,20 @@ def browser():
     """One headless Chromium for the module (the mock's CA is not in its trust store, hence the TLS flag)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--ignore-certificate-errors"])
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--ignore-certificate-errors",
+            ],
+        )
         try:
             yield chromium
         finally:
@@ -103,8 +117,9 @@ def test_scheduled_cycle_appears_after_clock_advance(page, mock_session, tenant)
     assert before >= 1
     clock_before = page.locator("#tenant-clock").inner_text()
 
-    response = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/clock/advance",
-                                 json={"minutes": 30}, timeout=60)
+    response = mock_session.post(
+        f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/clock/advance", json={"minutes": 30}, timeout=60
+    )
     assert response.status_code == 200, response.text
 
     page.reload()
@@ -120,6 +135,7 @@ def test_scheduled_cycle_appears_after_clock_advance(page, mock_session, tenant)
 def test_sign_in_with_the_control_token(browser, tmp_path):
     from hybridsoa.mock.domain.tenant import TenantRegistry
     from hybridsoa.mock.server import InProcessServer
+
     registry = TenantRegistry(seed=3)
     registry.create("guarded", seed=3, mailboxes=4, frozen_clock=True)
     with InProcessServer(registry, data_dir=tmp_path, tls=False, control_token="ctl-browser-token") as server:

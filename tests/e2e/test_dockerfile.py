@@ -1,5 +1,6 @@
 """The Dockerfile's own install and start commands, run in a fresh virtual environment (no Docker engine runs
 on our machines): the image would install and serve HTTPS on 0.0.0.0 with its data dir in a volume."""
+
 from __future__ import annotations
 
 import json
@@ -84,26 +85,29 @@ def test_dockerfile_serves_https_on_all_interfaces_with_a_data_volume(tmp_path):
         (shutil.copytree if src.is_dir() else shutil.copy)(src, app_dir / source)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
-           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(venv),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
     for command in spec["run"]:
-        subprocess.run(command, shell=True, cwd=app_dir, env=env, check=True, timeout=900,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(command, shell=True, cwd=app_dir, env=env, check=True, timeout=900, stdout=subprocess.DEVNULL)
 
     ports = {str(exposed): str(free_port()) for exposed in spec["expose_all"]}
     port = ports[str(spec["expose"])]
     data = tmp_path / "data"
     argv = [ports.get(part, str(data) if part == spec["volume"] else part) for part in spec["cmd"]]
     argv[0] = str(venv / "bin" / argv[0])
-    proc = subprocess.Popen(argv, cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait_for_banner(proc, deadline=90)
         answer = None
         for _ in range(200):  # the worker may still be binding its threads: retry the connection, not a timer
             try:
-                answer = requests.get(f"https://127.0.0.1:{port}/_mock/health", verify=str(data / "ca.pem"),
-                                      timeout=5)
+                answer = requests.get(f"https://127.0.0.1:{port}/_mock/health", verify=str(data / "ca.pem"), timeout=5)
                 break
             except (requests.ConnectionError, OSError):
                 continue
@@ -121,8 +125,10 @@ def test_dockerfile_serves_https_on_all_interfaces_with_a_data_volume(tmp_path):
 
 
 def test_parse_dockerfile_reads_the_commands():
-    spec = parse_dockerfile('FROM x\nCOPY a b ./\nRUN pip install -e .\nVOLUME /data\nEXPOSE 8443\n'
-                            'CMD ["hybridsoa-mock", "serve", "--data-dir", "/data"]\n')
+    spec = parse_dockerfile(
+        "FROM x\nCOPY a b ./\nRUN pip install -e .\nVOLUME /data\nEXPOSE 8443\n"
+        'CMD ["hybridsoa-mock", "serve", "--data-dir", "/data"]\n'
+    )
     assert spec["copy"] == ["a", "b"] and spec["run"] == ["pip install -e ."]
     assert spec["expose"] == 8443 and spec["volume"] == "/data" and spec["cmd"][-1] == "/data"
     assert parse_dockerfile("EXPOSE 8443 8080/tcp\n")["expose_all"] == [8443, 8080]

@@ -1,5 +1,6 @@
 """The Exchange admin API over real TLS sockets with MSAL-issued tokens: app-only and delegated sign-in, paging
 by re-POSTing nextLink, the hybrid rules, the preview profile's silent failure, and the audit log."""
+
 from __future__ import annotations
 
 import msal
@@ -26,9 +27,13 @@ def _session(tenant):
 
 def app_token(tenant, name="automation"):
     app = _app(tenant, name)
-    client = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                                authority=f"{tenant['url']}/{tenant['tenantId']}",
-                                                instance_discovery=False, http_client=_session(tenant))
+    client = msal.ConfidentialClientApplication(
+        app["clientId"],
+        client_credential=app["clientSecret"],
+        authority=f"{tenant['url']}/{tenant['tenantId']}",
+        instance_discovery=False,
+        http_client=_session(tenant),
+    )
     result = client.acquire_token_for_client(scopes=EXCHANGE)
     assert "access_token" in result, result
     return result["access_token"]
@@ -36,8 +41,12 @@ def app_token(tenant, name="automation"):
 
 def user_token(tenant, name):
     user = _user(tenant, name)
-    client = msal.PublicClientApplication(_app(tenant)["clientId"], authority=f"{tenant['url']}/{tenant['tenantId']}",
-                                          instance_discovery=False, http_client=_session(tenant))
+    client = msal.PublicClientApplication(
+        _app(tenant)["clientId"],
+        authority=f"{tenant['url']}/{tenant['tenantId']}",
+        instance_discovery=False,
+        http_client=_session(tenant),
+    )
     result = client.acquire_token_by_username_password(user["userPrincipalName"], user["password"], scopes=EXCHANGE)
     assert "access_token" in result, result
     return result["access_token"]
@@ -48,17 +57,23 @@ class Exo:
 
     def __init__(self, tenant, token):
         self.tenant, self.session = tenant, _session(tenant)
-        self.headers = {"Authorization": f"Bearer {token}", "X-Prefer": "odata.maxpagesize=1000",
-                        "X-AnchorMailbox": f"UPN:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@"
-                                           f"{tenant['domain']}", "X-ResponseFormat": "json"}
+        self.headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Prefer": "odata.maxpagesize=1000",
+            "X-AnchorMailbox": f"UPN:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant['domain']}",
+            "X-ResponseFormat": "json",
+        }
 
     def post(self, cmdlet, params=None, *, url=None, page_size=None):
         headers = dict(self.headers)
         if page_size:
             headers["X-Prefer"] = f"odata.maxpagesize={page_size}"
-        return self.session.post(url or f"{self.tenant['url']}/adminapi/beta/{self.tenant['domain']}/InvokeCommand",
-                                 json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params or {}}},
-                                 headers=headers, timeout=60)
+        return self.session.post(
+            url or f"{self.tenant['url']}/adminapi/beta/{self.tenant['domain']}/InvokeCommand",
+            json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params or {}}},
+            headers=headers,
+            timeout=60,
+        )
 
     def all_pages(self, cmdlet, params=None, page_size=None):
         url, values, pages = None, [], 0
@@ -82,8 +97,13 @@ def test_app_only_inventory_paging_toggle_and_audit(tenant):
 
     refused = exo.post("Set-Mailbox", {"Identity": target["PrimarySmtpAddress"], "CustomAttribute1": "x"})
     assert refused.status_code == 400
-    assert refused.json()["error"]["details"][0]["message"].split("|")[-1].startswith(
-        f'The operation on mailbox "{target["Name"]}" failed because it\'s out of the current user\'s write scope.')
+    assert (
+        refused.json()["error"]["details"][0]["message"]
+        .split("|")[-1]
+        .startswith(
+            f"The operation on mailbox \"{target['Name']}\" failed because it's out of the current user's write scope."
+        )
+    )
 
     assert exo.post("Set-Mailbox", {"Identity": target["Guid"], "IsExchangeCloudManaged": True}).status_code == 200
     assert exo.post("Set-Mailbox", {"Identity": target["Alias"], "CustomAttribute1": "x"}).status_code == 200
@@ -94,10 +114,14 @@ def test_app_only_inventory_paging_toggle_and_audit(tenant):
     assert unknown.status_code == 403 and unknown.content == b""
     assert "Get-MailboxStatistics" in unknown.headers["x-ms-diagnostics"]
 
-    audit = exo.session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit?api=exchange",
-                            timeout=60).json()["value"]
+    audit = exo.session.get(
+        f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit?api=exchange", timeout=60
+    ).json()["value"]
     assert [(r["operation"], r["succeeded"], r["changed"]) for r in audit] == [
-        ("Set-Mailbox", False, False), ("Set-Mailbox", True, True), ("Set-Mailbox", True, True)]
+        ("Set-Mailbox", False, False),
+        ("Set-Mailbox", True, True),
+        ("Set-Mailbox", True, True),
+    ]
 
 
 def test_app_without_directory_role_gets_403_and_without_app_role_401(tenant):
@@ -111,29 +135,46 @@ def test_preview_profile_silent_failure_for_delegated_exchange_admin(tenant):
     target = admin.post("Get-Mailbox", {"RecipientTypeDetails": "UserMailbox", "ResultSize": 1}).json()["value"][0]
     resp = admin.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True})
     assert resp.status_code == 200 and resp.json()["value"] == [] and resp.json()["@adminapi.warnings"] == []
-    assert admin.post("Get-Mailbox", {"Identity": target["Alias"]}).json()["value"][0]["IsExchangeCloudManaged"] is False
+    assert (
+        admin.post("Get-Mailbox", {"Identity": target["Alias"]}).json()["value"][0]["IsExchangeCloudManaged"] is False
+    )
 
     hybrid = Exo(tenant, user_token(tenant, "hybridadmin"))  # HIA alone: no Exchange role group, so 403
     assert hybrid.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 403
     # The preview rule wants Hybrid Identity Administrator *in addition to* the Exchange role: grant it through Graph.
     graph = _session(tenant)
-    ga = msal.PublicClientApplication(_app(tenant)["clientId"], authority=f"{tenant['url']}/{tenant['tenantId']}",
-                                      instance_discovery=False, http_client=graph)
-    ga_token = ga.acquire_token_by_username_password(_user(tenant, "globaladmin")["userPrincipalName"],
-                                                     _user(tenant, "globaladmin")["password"],
-                                                     scopes=["https://graph.microsoft.com/.default"])["access_token"]
-    granted = graph.post(f"{tenant['url']}/v1.0/roleManagement/directory/roleAssignments",
-                         headers={"Authorization": f"Bearer {ga_token}"}, timeout=60,
-                         json={"principalId": _user(tenant, "exchangeadmin")["id"], "directoryScopeId": "/",
-                               "roleDefinitionId": "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"})
+    ga = msal.PublicClientApplication(
+        _app(tenant)["clientId"],
+        authority=f"{tenant['url']}/{tenant['tenantId']}",
+        instance_discovery=False,
+        http_client=graph,
+    )
+    ga_token = ga.acquire_token_by_username_password(
+        _user(tenant, "globaladmin")["userPrincipalName"],
+        _user(tenant, "globaladmin")["password"],
+        scopes=["https://graph.microsoft.com/.default"],
+    )["access_token"]
+    granted = graph.post(
+        f"{tenant['url']}/v1.0/roleManagement/directory/roleAssignments",
+        headers={"Authorization": f"Bearer {ga_token}"},
+        timeout=60,
+        json={
+            "principalId": _user(tenant, "exchangeadmin")["id"],
+            "directoryScopeId": "/",
+            "roleDefinitionId": "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2",
+        },
+    )
     assert granted.status_code == 201, granted.text
     assert admin.post("Set-Mailbox", {"Identity": target["Alias"], "IsExchangeCloudManaged": True}).status_code == 200
     assert admin.post("Get-Mailbox", {"Identity": target["Alias"]}).json()["value"][0]["IsExchangeCloudManaged"] is True
 
-    records = admin.session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit?operation=Set-Mailbox",
-                                timeout=60).json()["value"]
+    records = admin.session.get(
+        f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit?operation=Set-Mailbox", timeout=60
+    ).json()["value"]
     assert [(r["caller"]["userPrincipalName"].split("@")[0], r["succeeded"], r["changed"]) for r in records] == [
-        ("exchangeadmin", True, False), ("exchangeadmin", True, True)]
+        ("exchangeadmin", True, False),
+        ("exchangeadmin", True, True),
+    ]
 
 
 @pytest.mark.mock_tenant(mailboxes=5)
@@ -145,8 +186,11 @@ def test_admin_api_v2_over_tls_with_an_msal_token(tenant):
     mailboxes = exo.post("Get-Mailbox", {"RecipientTypeDetails": "UserMailbox"}).json()["value"]
     owner, grantee = mailboxes[0], mailboxes[1]
     folder = f"{owner['PrimarySmtpAddress']}:\\Calendar"
-    added = exo.post("Add-MailboxFolderPermission", {"Identity": folder, "User": grantee["Alias"],
-                                                     "AccessRights": ["Reviewer"]}, url=f"{base}/MailboxFolderPermission")
+    added = exo.post(
+        "Add-MailboxFolderPermission",
+        {"Identity": folder, "User": grantee["Alias"], "AccessRights": ["Reviewer"]},
+        url=f"{base}/MailboxFolderPermission",
+    )
     assert added.status_code == 200, added.text
     rows = exo.post("Get-MailboxFolderPermission", {"Identity": folder}).json()["value"]
     assert [r["AccessRights"] for r in rows if r["User"] == grantee["DisplayName"]] == [["Reviewer"]]

@@ -1,5 +1,6 @@
 """Each fault kind as a real client sees it over TLS: MSAL at the token endpoint, the hybridsoa SDK for the
 Exchange admin API and Graph (its retry honours Retry-After; its sleeps advance the tenant clock here)."""
+
 from __future__ import annotations
 
 import msal
@@ -20,8 +21,12 @@ def _app(tenant, name="automation"):
 def _msal(tenant, name="automation"):
     a = _app(tenant, name)
     return msal.ConfidentialClientApplication(
-        a["clientId"], client_credential=a["clientSecret"], authority=f"{tenant['url']}/{tenant['tenantId']}",
-        instance_discovery=False, http_client=CaPinnedSession(tenant["ca"], origin=tenant["url"]))
+        a["clientId"],
+        client_credential=a["clientSecret"],
+        authority=f"{tenant['url']}/{tenant['tenantId']}",
+        instance_discovery=False,
+        http_client=CaPinnedSession(tenant["ca"], origin=tenant["url"]),
+    )
 
 
 def _faults(mock_session, tenant, body):
@@ -42,6 +47,7 @@ def _connect(tenant, mock_server, waits):
         waits.append(seconds)
         with domain.lock:
             domain.advance(seconds / 60)
+
     return connect_mock(tenant["url"], tenant["ca"], tenant, sleep=sleep)
 
 
@@ -67,7 +73,9 @@ def test_msal_sees_an_injected_5xx(tenant, mock_session):
 def test_sdk_exchange_honours_throttling(tenant, mock_server, mock_session):
     waits: list[float] = []
     conn = _connect(tenant, mock_server, waits)
-    upn = next(m["UserPrincipalName"] for m in conn.exchange.iter_mailboxes() if m.get("RecipientTypeDetails") == "UserMailbox")
+    upn = next(
+        m["UserPrincipalName"] for m in conn.exchange.iter_mailboxes() if m.get("RecipientTypeDetails") == "UserMailbox"
+    )
     _faults(mock_session, tenant, {"throttle": {"api": "exchange", "rate": 0.25, "burst": 1}})
     conn.exchange.set_cloud_managed(upn, True)
     conn.exchange.set_cloud_managed(upn, False)  # 429 Retry-After: 4, then (four tenant seconds later) 200
@@ -91,8 +99,11 @@ def test_sdk_graph_retries_server_errors(tenant, mock_server, mock_session, stat
     waits: list[float] = []
     conn = _connect(tenant, mock_server, waits)
     user = f"helpdesk@{tenant['domain']}"
-    _faults(mock_session, tenant, {"api": "graph", "path": "/users/*", "method": "GET", "status": status,
-                                   "count": 2, "retryAfter": 2})
+    _faults(
+        mock_session,
+        tenant,
+        {"api": "graph", "path": "/users/*", "method": "GET", "status": status, "count": 2, "retryAfter": 2},
+    )
     assert conn.graph.get_user(user)["userPrincipalName"] == user
     assert waits == [2, 2]
     statuses = [e["status"] for e in _journal(mock_session, tenant, "api=graph")["value"]][-3:]
@@ -102,7 +113,9 @@ def test_sdk_graph_retries_server_errors(tenant, mock_server, mock_session, stat
 def test_sdk_exchange_fault_on_a_write_is_reported_not_replayed(tenant, mock_server, mock_session):
     waits: list[float] = []
     conn = _connect(tenant, mock_server, waits)
-    upn = next(m["UserPrincipalName"] for m in conn.exchange.iter_mailboxes() if m.get("RecipientTypeDetails") == "UserMailbox")
+    upn = next(
+        m["UserPrincipalName"] for m in conn.exchange.iter_mailboxes() if m.get("RecipientTypeDetails") == "UserMailbox"
+    )
     _faults(mock_session, tenant, {"api": "exchange", "cmdlet": "Set-Mailbox", "status": 500})
     with pytest.raises(Exception) as info:
         conn.exchange.set_cloud_managed(upn, True)

@@ -1,6 +1,7 @@
 """The official Microsoft Graph SDK for Python (msgraph-sdk, kiota) and azure-identity, unmodified, against the
 mock over real TLS: list users with a filter and paging, get one, patch a cloud-only user, read and switch
 onPremisesSyncBehavior, delete and restore a user, and read Graph errors as the SDK's ODataError."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,13 +37,19 @@ def graph_client(tenant, app_name: str = "automation", version: str = "v1.0"):
     """What a user of the SDK writes to point it at the mock: a credential with the mock as authority, an auth
     provider that allows the mock's host, and an httpx client that trusts the mock's CA."""
     app = next(a for a in tenant["apps"] if a["name"] == app_name)
-    credential = ClientSecretCredential(tenant["tenantId"], app["clientId"], app["clientSecret"],
-                                        authority=tenant["url"], disable_instance_discovery=True,
-                                        connection_verify=tenant["ca"])
+    credential = ClientSecretCredential(
+        tenant["tenantId"],
+        app["clientId"],
+        app["clientSecret"],
+        authority=tenant["url"],
+        disable_instance_discovery=True,
+        connection_verify=tenant["ca"],
+    )
     host = httpx.URL(tenant["url"]).host
     auth = AzureIdentityAuthenticationProvider(credential, scopes=SCOPES, allowed_hosts=[host])
     http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=tenant["ca"])))
+        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=tenant["ca"]))
+    )
     adapter = GraphRequestAdapter(auth, client=http)
     adapter.base_url = f"{tenant['url']}/{version}"
     return GraphServiceClient(request_adapter=adapter)
@@ -59,8 +66,11 @@ def user_query(**params):
 def test_list_users_with_filter_and_paging(tenant, ca_bundle_env):
     async def scenario():
         client = graph_client(tenant)
-        page = await client.users.get(user_query(filter="onPremisesSyncEnabled eq true",
-                                                 select=["id", "displayName", "onPremisesSyncEnabled"], top=4))
+        page = await client.users.get(
+            user_query(
+                filter="onPremisesSyncEnabled eq true", select=["id", "displayName", "onPremisesSyncEnabled"], top=4
+            )
+        )
         ids, pages = [], 0
         while page is not None:
             pages += 1
@@ -72,6 +82,7 @@ def test_list_users_with_filter_and_paging(tenant, ca_bundle_env):
             assert page.odata_next_link.startswith(tenant["url"] + "/v1.0/users?")
             page = await client.users.with_url(page.odata_next_link).get()
         return ids, pages
+
     ids, pages = run(scenario())
     assert len(ids) == len(set(ids)) == 25 and pages == 7
 
@@ -85,8 +96,10 @@ def test_sdk_page_iterator_walks_every_page(tenant, ca_bundle_env):
         def collect(user):
             seen.append(user.user_principal_name)
             return True
+
         await PageIterator(first, client.request_adapter).iterate(collect)
         return seen
+
     seen = run(scenario())
     assert len(seen) == len(set(seen)) == 25 + len(tenant["users"])
 
@@ -100,6 +113,7 @@ def test_advanced_query_with_consistency_level_and_count(tenant, ca_bundle_env):
         with pytest.raises(ODataError) as exc:
             await client.users.get(user_query(filter="onPremisesSyncEnabled ne true", count=True))
         return page, exc.value
+
     page, error = run(scenario())
     assert page.odata_count == len(page.value) == 6
     assert error.response_status_code == 400 and error.error.code == "Request_UnsupportedQuery"
@@ -112,9 +126,13 @@ def test_get_one_and_patch_a_cloud_only_user(tenant, ca_bundle_env):
         client = graph_client(tenant)
         user = await client.users.by_user_id(upn).get()
         await client.users.by_user_id(user.id).patch(User(job_title="Pilot lead", office_location="B2"))
-        config = RequestConfiguration(query_parameters=UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-            select=["jobTitle", "officeLocation", "onPremisesSyncEnabled"]))
+        config = RequestConfiguration(
+            query_parameters=UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                select=["jobTitle", "officeLocation", "onPremisesSyncEnabled"]
+            )
+        )
         return user, await client.users.by_user_id(user.id).get(config)
+
     before, after = run(scenario())
     assert before.user_principal_name == upn and before.id
     assert after.job_title == "Pilot lead" and after.office_location == "B2" and after.on_premises_sync_enabled is None
@@ -128,12 +146,18 @@ def test_synced_user_refuses_patch_until_soa_moves_to_the_cloud(tenant, ca_bundl
         with pytest.raises(ODataError) as exc:
             await client.users.by_user_id(uid).patch(User(display_name="Cloud edit"))
         behavior = await client.users.by_user_id(uid).on_premises_sync_behavior.get()
-        await client.users.by_user_id(uid).on_premises_sync_behavior.patch(OnPremisesSyncBehavior(is_cloud_managed=True))
+        await client.users.by_user_id(uid).on_premises_sync_behavior.patch(
+            OnPremisesSyncBehavior(is_cloud_managed=True)
+        )
         after = await client.users.by_user_id(uid).on_premises_sync_behavior.get()
         await client.users.by_user_id(uid).patch(User(display_name="Cloud edit"))
-        config = RequestConfiguration(query_parameters=UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-            select=["displayName", "onPremisesSyncEnabled"]))
+        config = RequestConfiguration(
+            query_parameters=UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                select=["displayName", "onPremisesSyncEnabled"]
+            )
+        )
         return exc.value, behavior, after, await client.users.by_user_id(uid).get(config)
+
     error, before, after, user = run(scenario())
     assert error.response_status_code == 400 and error.error.code == "Request_BadRequest"
     assert error.error.message.startswith("Unable to update the specified properties for on-premises mastered")
@@ -145,10 +169,15 @@ def test_synced_user_refuses_patch_until_soa_moves_to_the_cloud(tenant, ca_bundl
 def test_delete_and_restore_a_user_on_beta(tenant, ca_bundle_env):
     async def scenario():
         client = graph_client(tenant, version="beta")
-        created = await client.users.post(User(
-            account_enabled=True, display_name="Temp Worker", mail_nickname="tempworker",
-            user_principal_name=f"tempworker@{tenant['domain']}",
-            password_profile=PasswordProfile(password="Sdk-Passw0rd!", force_change_password_next_sign_in=False)))
+        created = await client.users.post(
+            User(
+                account_enabled=True,
+                display_name="Temp Worker",
+                mail_nickname="tempworker",
+                user_principal_name=f"tempworker@{tenant['domain']}",
+                password_profile=PasswordProfile(password="Sdk-Passw0rd!", force_change_password_next_sign_in=False),
+            )
+        )
         await client.users.by_user_id(created.id).delete()
         with pytest.raises(ODataError) as gone:
             await client.users.by_user_id(created.id).get()
@@ -156,6 +185,7 @@ def test_delete_and_restore_a_user_on_beta(tenant, ca_bundle_env):
         restored = await client.directory.deleted_items.by_directory_object_id(created.id).restore.post()
         back = await client.users.by_user_id(created.id).get()
         return created, gone.value, deleted, restored, back
+
     created, gone, deleted, restored, back = run(scenario())
     assert gone.response_status_code == 404 and gone.error.code == "Request_ResourceNotFound"
     assert [u.id for u in deleted.value] == [created.id] and deleted.value[0].deleted_date_time is not None
@@ -170,5 +200,6 @@ def test_app_without_permission_gets_odata_403(tenant, ca_bundle_env):
         with pytest.raises(ODataError) as exc:
             await client.users.by_user_id(users.value[0].id).patch(User(job_title="x"))
         return exc.value
+
     error = run(scenario())
     assert error.response_status_code == 403 and error.error.code == "Authorization_RequestDenied"

@@ -2,6 +2,7 @@
 from MSAL's password grant) activates with the SDK's models, the activation opens Exchange at once and closes when
 it expires on the tenant clock. Also shows a real SDK gotcha the mock reproduces: kiota serializes a ``timedelta``
 as ``1:00:00``, which Graph refuses (Edm.Duration must be ISO 8601)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,9 +44,12 @@ class MsalUserCredential:
 
     def __init__(self, tenant, upn: str, password: str):
         app = next(a for a in tenant["apps"] if a["name"] == "automation")
-        self.msal = msal.PublicClientApplication(app["clientId"], authority=f"{tenant['url']}/{tenant['tenantId']}",
-                                                 instance_discovery=False,
-                                                 http_client=CaPinnedSession(tenant["ca"], origin=tenant["url"]))
+        self.msal = msal.PublicClientApplication(
+            app["clientId"],
+            authority=f"{tenant['url']}/{tenant['tenantId']}",
+            instance_discovery=False,
+            http_client=CaPinnedSession(tenant["ca"], origin=tenant["url"]),
+        )
         self.upn, self.password = upn, password
 
     def get_token(self, *scopes, **_kwargs) -> AccessToken:
@@ -59,10 +63,10 @@ class MsalUserCredential:
 
 
 def sdk(tenant, credential):
-    auth = AzureIdentityAuthenticationProvider(credential, scopes=GRAPH,
-                                               allowed_hosts=[httpx.URL(tenant["url"]).host])
+    auth = AzureIdentityAuthenticationProvider(credential, scopes=GRAPH, allowed_hosts=[httpx.URL(tenant["url"]).host])
     http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=tenant["ca"])))
+        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=tenant["ca"]))
+    )
     adapter = GraphRequestAdapter(auth, client=http)
     adapter.base_url = f"{tenant['url']}/v1.0"
     return GraphServiceClient(request_adapter=adapter)
@@ -70,15 +74,24 @@ def sdk(tenant, credential):
 
 def app_credential(tenant):
     from azure.identity import ClientSecretCredential
+
     app = next(a for a in tenant["apps"] if a["name"] == "automation")
-    return ClientSecretCredential(tenant["tenantId"], app["clientId"], app["clientSecret"], authority=tenant["url"],
-                                  disable_instance_discovery=True, connection_verify=tenant["ca"])
+    return ClientSecretCredential(
+        tenant["tenantId"],
+        app["clientId"],
+        app["clientSecret"],
+        authority=tenant["url"],
+        disable_instance_discovery=True,
+        connection_verify=tenant["ca"],
+    )
 
 
 def get_mailbox_status(tenant, session, token: str) -> int:
-    r = session.post(f"{tenant['url']}/adminapi/beta/{tenant['tenantId']}/InvokeCommand",
-                     json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": 1}}},
-                     headers={"Authorization": f"Bearer {token}"})
+    r = session.post(
+        f"{tenant['url']}/adminapi/beta/{tenant['tenantId']}/InvokeCommand",
+        json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": 1}}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     return r.status_code
 
 
@@ -90,27 +103,41 @@ def test_eligible_user_activates_with_the_sdk_and_exchange_follows(tenant, mock_
 
     def activation(expiration):
         return UnifiedRoleAssignmentScheduleRequest(
-            action=UnifiedRoleScheduleRequestActions.SelfActivate, principal_id=user["id"],
-            role_definition_id=EXCHANGE_ADMIN, directory_scope_id="/", justification="INC-42 mailbox cleanup",
-            schedule_info=RequestSchedule(start_date_time=now, expiration=expiration))
+            action=UnifiedRoleScheduleRequestActions.SelfActivate,
+            principal_id=user["id"],
+            role_definition_id=EXCHANGE_ADMIN,
+            directory_scope_id="/",
+            justification="INC-42 mailbox cleanup",
+            schedule_info=RequestSchedule(start_date_time=now, expiration=expiration),
+        )
 
     async def scenario():
         admin = sdk(tenant, app_credential(tenant))
         eligible = await admin.role_management.directory.role_eligibility_schedule_requests.post(
             UnifiedRoleEligibilityScheduleRequest(
-                action=UnifiedRoleScheduleRequestActions.AdminAssign, principal_id=user["id"],
-                role_definition_id=EXCHANGE_ADMIN, directory_scope_id="/", justification="on-call rota",
-                schedule_info=RequestSchedule(expiration=ExpirationPattern(type=ExpirationPatternType.NoExpiration))))
+                action=UnifiedRoleScheduleRequestActions.AdminAssign,
+                principal_id=user["id"],
+                role_definition_id=EXCHANGE_ADMIN,
+                directory_scope_id="/",
+                justification="on-call rota",
+                schedule_info=RequestSchedule(expiration=ExpirationPattern(type=ExpirationPatternType.NoExpiration)),
+            )
+        )
         client = sdk(tenant, me)
         with pytest.raises(ODataError) as timedelta_error:
-            await client.role_management.directory.role_assignment_schedule_requests.post(activation(
-                ExpirationPattern(type=ExpirationPatternType.AfterDuration, duration=timedelta(hours=1))))
+            await client.role_management.directory.role_assignment_schedule_requests.post(
+                activation(ExpirationPattern(type=ExpirationPatternType.AfterDuration, duration=timedelta(hours=1)))
+            )
         before = get_mailbox_status(tenant, mock_session, me.get_token(*EXCHANGE).token)
-        activated = await client.role_management.directory.role_assignment_schedule_requests.post(activation(
-            ExpirationPattern(type=ExpirationPatternType.AfterDateTime, end_date_time=now + timedelta(hours=1))))
+        activated = await client.role_management.directory.role_assignment_schedule_requests.post(
+            activation(
+                ExpirationPattern(type=ExpirationPatternType.AfterDateTime, end_date_time=now + timedelta(hours=1))
+            )
+        )
         during = get_mailbox_status(tenant, mock_session, me.get_token(*EXCHANGE).token)
         mine = await client.role_management.directory.role_assignment_schedules.filter_by_current_user_with_on(
-            "principal").get()
+            "principal"
+        ).get()
         return eligible, timedelta_error.value, before, activated, during, mine
 
     eligible, timedelta_error, before, activated, during, mine = asyncio.run(scenario())

@@ -2,6 +2,7 @@
 reset before, during and after the TLS handshake, truncated ClientHellos and plain HTTP on the TLS port leave the
 one worker process running with every tenant intact; 64 half-open requests held open do not stop
 ``/_mock/health`` from answering within a second."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,24 @@ def served(tmp_path_factory):
     """One ``hybridsoa-mock serve`` over TLS with a data dir, read up to its banner."""
     data = tmp_path_factory.mktemp("hostile") / "data"
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hybridsoa.mock.cli", "serve", "--port", str(port), "--data-dir",
-                             str(data), "--no-demo"], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hybridsoa.mock.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            "--no-demo",
+        ],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     for line in proc.stdout:
         if line.strip().startswith("control plane"):
             break
@@ -130,13 +146,16 @@ def test_64_half_open_requests_do_not_stop_health(served):
     held = []
     try:
         for i in range(64):
-            sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
-                                   server_hostname="localhost")
+            sock = ctx.wrap_socket(
+                socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost"
+            )
             if i % 2:  # headers never finished
                 sock.sendall(b"POST /_mock/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
             else:  # headers done, body promised and never sent
-                sock.sendall(b"POST /_mock/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: 100000\r\n\r\n{\"name\": ")
+                sock.sendall(
+                    b"POST /_mock/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 100000\r\n\r\n{"name": '
+                )
             held.append(sock)
             if i % 16 == 15:
                 assert session.get(f"{url}/_mock/health", timeout=1).status_code == 200
@@ -154,8 +173,9 @@ def _raw_exchange(port: int, data: bytes, whole: bool = False) -> bytes:
     closes, the whole answer)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
-                         server_hostname="localhost") as sock:
+    with ctx.wrap_socket(
+        socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost"
+    ) as sock:
         # One thread sends and reads, interleaved (an SSL socket is not safe to use from two threads at once):
         # the engine may answer and close before it has read a long head, and the answer is what the test reads.
         sock.setblocking(False)
@@ -180,7 +200,7 @@ def _raw_exchange(port: int, data: bytes, whole: bool = False) -> bytes:
                     break
                 if sent < len(data):
                     try:
-                        sent += sock.send(view[sent:sent + 16384])
+                        sent += sock.send(view[sent : sent + 16384])
                     except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                         pass
                     except (ssl.SSLError, OSError):
@@ -192,8 +212,9 @@ def test_long_request_lines_get_json_or_an_empty_engine_answer_never_html(served
     _proc, _url, port, _session, _data = served
     # What reaches the app answers in its JSON error shape; what the engine refuses itself (414 for a long URI,
     # 431 past its buffer, 400 for an unparsable request) is a bare status line: never HTML, never a traceback.
-    requests_ = [b"GET /" + b"a" * n + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                 for n in (2000, 20000, 500000)] + [b"GARBAGE\r\n\r\n"]
+    requests_ = [
+        b"GET /" + b"a" * n + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" for n in (2000, 20000, 500000)
+    ] + [b"GARBAGE\r\n\r\n"]
     statuses = []
     for request in requests_:
         answer = _raw_exchange(port, request)
@@ -205,12 +226,21 @@ def test_long_request_lines_get_json_or_an_empty_engine_answer_never_html(served
     assert statuses[0] == b"404" and statuses[-1] == b"400"
 
 
-def _head_answer(port: int, target: bytes, host: bytes, extra: bytes = b"", method: bytes = b"GET",
-                 whole: bool = True):
+def _head_answer(port: int, target: bytes, host: bytes, extra: bytes = b"", method: bytes = b"GET", whole: bool = True):
     """One request with ``target`` and ``extra`` header lines: (status, headers text, body); ``whole=False`` for
     a refusal sent before the head was read (the connection may be reset once the status line is in)."""
-    answer = _raw_exchange(port, method + b" " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n" + extra
-                           + b"Content-Length: 0\r\nConnection: close\r\n\r\n", whole=whole)
+    answer = _raw_exchange(
+        port,
+        method
+        + b" "
+        + target
+        + b" HTTP/1.1\r\nHost: "
+        + host
+        + b"\r\n"
+        + extra
+        + b"Content-Length: 0\r\nConnection: close\r\n\r\n",
+        whole=whole,
+    )
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), head.decode("latin-1").lower(), body
 
@@ -228,14 +258,20 @@ def test_long_heads_that_reach_the_app_answer_in_the_shape_of_their_service(serv
     assert status == 401 and error["code"] == "InvalidAuthenticationToken" and "request-id" in error["innerError"]
     assert "request-id:" in head
     # Exchange: its OData error with the cmdlet-error details (here: an unknown tenant).
-    status, head, body = _head_answer(port, b"/adminapi/beta/" + long[:40] + b"/InvokeCommand?x=" + long,
-                                      b"outlook.office365.com", extra, method=b"POST")
+    status, head, body = _head_answer(
+        port,
+        b"/adminapi/beta/" + long[:40] + b"/InvokeCommand?x=" + long,
+        b"outlook.office365.com",
+        extra,
+        method=b"POST",
+    )
     error = json.loads(body)["error"]
     assert status == 404 and error["message"] == "Error executing cmdlet"
     assert error["details"][0]["message"].startswith("|Microsoft.OData.ODataException|")
     # Entra sign-in: an unknown tenant is the token service's AADSTS error.
-    status, head, body = _head_answer(port, b"/" + long + b"/v2.0/.well-known/openid-configuration",
-                                      b"login.microsoftonline.com", extra)
+    status, head, body = _head_answer(
+        port, b"/" + long + b"/v2.0/.well-known/openid-configuration", b"login.microsoftonline.com", extra
+    )
     assert status == 400 and json.loads(body)["error"] == "invalid_tenant"
     # The control plane: its {"error": {code, message}} shape.
     status, head, body = _head_answer(port, b"/_mock/tenants/" + long, b"127.0.0.1", extra)
@@ -246,10 +282,14 @@ def test_what_the_engine_refuses_itself_is_a_bare_status_line(served):
     _proc, _url, port, _session, _data = served
     # granian's HTTP/1 parser answers these before the app sees them (docs/fidelity.md, "The engine's own
     # answers"): no body in any shape, never HTML.
-    too_long_target = _head_answer(port, b"/v1.0/users?$filter=" + b"q" * 70_000, b"graph.microsoft.com",
-                                   whole=False)
-    too_many_fields = _head_answer(port, b"/v1.0/users", b"graph.microsoft.com",
-                                   b"".join(b"X-Field-%d: v\r\n" % i for i in range(120)), whole=False)
+    too_long_target = _head_answer(port, b"/v1.0/users?$filter=" + b"q" * 70_000, b"graph.microsoft.com", whole=False)
+    too_many_fields = _head_answer(
+        port,
+        b"/v1.0/users",
+        b"graph.microsoft.com",
+        b"".join(b"X-Field-%d: v\r\n" % i for i in range(120)),
+        whole=False,
+    )
     unparsable = _head_answer(port, b"/v1.0/users", b"graph.microsoft.com", b"Bad Header: y\r\n", whole=False)
     # (A head past the engine's buffer is usually a bare 431 too, but hyper checks that limit only between
     # reads, hyperium/hyper#4081, so whether one reaches the app depends on how TLS records fall: not asserted.)

@@ -3,6 +3,7 @@ answer within a second, and ``/_mock/health`` keeps answering while they run. Th
 2-core machine each takes about a third of it; before, 30 stars took over a minute) and each filter is timed as the
 best of three runs, so a neighbour's burst of CPU on a shared machine is not mistaken for the mock's cost. The
 linearity itself is shown by work counts in tests/unit/test_linear_evaluators.py."""
+
 from __future__ import annotations
 
 import threading
@@ -34,9 +35,17 @@ def test_pathological_filters_on_a_big_tenant_answer_within_a_second(tenant, moc
         best = None
         for _ in range(3):
             started = time.perf_counter()
-            response = mock_session.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=60, json={
-                "CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Filter": text,
-                                                                           "ResultSize": "Unlimited"}}})
+            response = mock_session.post(
+                url,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+                json={
+                    "CmdletInput": {
+                        "CmdletName": "Get-Mailbox",
+                        "Parameters": {"Filter": text, "ResultSize": "Unlimited"},
+                    }
+                },
+            )
             took = time.perf_counter() - started
             best = took if best is None else min(best, took)
         return response, best

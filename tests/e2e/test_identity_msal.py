@@ -1,5 +1,6 @@
 """Real clients against the mock over real TLS sockets: MSAL (confidential with secret and certificate,
 public by username/password and device code), azure-identity, Entra's errors, and the REQUESTS_CA_BUNDLE trap."""
+
 from __future__ import annotations
 
 import contextlib
@@ -68,16 +69,24 @@ class RecordingSession(CaPinnedSession):
 def test_the_trap_verify_alone_is_overridden_by_requests_ca_bundle(tenant, ca_bundle_env):
     app = _app(tenant)
     with pytest.raises(requests.exceptions.SSLError):
-        msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                           authority=_authority(tenant), instance_discovery=False,
-                                           verify=tenant["ca"])
+        msal.ConfidentialClientApplication(
+            app["clientId"],
+            client_credential=app["clientSecret"],
+            authority=_authority(tenant),
+            instance_discovery=False,
+            verify=tenant["ca"],
+        )
 
 
 def test_confidential_client_with_secret_and_verify(tenant, no_ca_bundle_env):
     app = _app(tenant)
-    client = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                                authority=_authority(tenant), instance_discovery=False,
-                                                verify=tenant["ca"])
+    client = msal.ConfidentialClientApplication(
+        app["clientId"],
+        client_credential=app["clientSecret"],
+        authority=_authority(tenant),
+        instance_discovery=False,
+        verify=tenant["ca"],
+    )
     result = client.acquire_token_for_client(scopes=EXCHANGE)
     assert "access_token" in result, result
     claims = _claims(result["access_token"])
@@ -87,23 +96,34 @@ def test_confidential_client_with_secret_and_verify(tenant, no_ca_bundle_env):
 
 def test_confidential_client_with_secret_and_pinned_http_client(tenant, mock_session, ca_bundle_env):
     app = _app(tenant, "graph-reader")
-    client = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                                authority=_authority(tenant), instance_discovery=False,
-                                                http_client=mock_session)
+    client = msal.ConfidentialClientApplication(
+        app["clientId"],
+        client_credential=app["clientSecret"],
+        authority=_authority(tenant),
+        instance_discovery=False,
+        http_client=mock_session,
+    )
     result = client.acquire_token_for_client(scopes=GRAPH)
     assert _claims(result["access_token"])["roles"] == ["User.Read.All"]
 
 
-@pytest.mark.parametrize("credential,alg,header", [
-    (lambda a: {"private_key": a["privateKeyPem"], "thumbprint": a["thumbprint"]}, "RS256", "x5t"),
-    (lambda a: {"private_key": a["privateKeyPem"], "public_certificate": a["certificatePem"]}, "PS256", "x5t#S256"),
-])
+@pytest.mark.parametrize(
+    "credential,alg,header",
+    [
+        (lambda a: {"private_key": a["privateKeyPem"], "thumbprint": a["thumbprint"]}, "RS256", "x5t"),
+        (lambda a: {"private_key": a["privateKeyPem"], "public_certificate": a["certificatePem"]}, "PS256", "x5t#S256"),
+    ],
+)
 def test_confidential_client_with_certificate(tenant, ca_bundle_env, credential, alg, header):
     app = _app(tenant)
     session = RecordingSession(tenant["ca"], tenant["url"])
-    client = msal.ConfidentialClientApplication(app["clientId"], client_credential=credential(app),
-                                                authority=_authority(tenant), instance_discovery=False,
-                                                http_client=session)
+    client = msal.ConfidentialClientApplication(
+        app["clientId"],
+        client_credential=credential(app),
+        authority=_authority(tenant),
+        instance_discovery=False,
+        http_client=session,
+    )
     result = client.acquire_token_for_client(scopes=GRAPH)
     assert "access_token" in result, result
     assertion = next(p["client_assertion"] for p in session.posted if "client_assertion" in p)
@@ -114,8 +134,12 @@ def test_confidential_client_with_certificate(tenant, ca_bundle_env, credential,
 def test_certificate_of_another_app_is_refused(tenant, mock_session):
     app, other = _app(tenant), _app(tenant, "graph-reader")
     client = msal.ConfidentialClientApplication(
-        app["clientId"], client_credential={"private_key": other["privateKeyPem"], "thumbprint": other["thumbprint"]},
-        authority=_authority(tenant), instance_discovery=False, http_client=mock_session)
+        app["clientId"],
+        client_credential={"private_key": other["privateKeyPem"], "thumbprint": other["thumbprint"]},
+        authority=_authority(tenant),
+        instance_discovery=False,
+        http_client=mock_session,
+    )
     result = client.acquire_token_for_client(scopes=GRAPH)
     assert result["error"] == "invalid_client" and result["error_codes"] == [700027]
 
@@ -123,8 +147,12 @@ def test_certificate_of_another_app_is_refused(tenant, mock_session):
 @pytest.mark.filterwarnings("ignore:This API has been deprecated:DeprecationWarning")
 def test_public_client_username_password_then_silent_for_exchange(tenant, ca_bundle_env):
     app, user = _app(tenant), _user(tenant, "exchangeadmin")
-    client = msal.PublicClientApplication(app["clientId"], authority=_authority(tenant), instance_discovery=False,
-                                          http_client=CaPinnedSession(tenant["ca"], origin=tenant["url"]))
+    client = msal.PublicClientApplication(
+        app["clientId"],
+        authority=_authority(tenant),
+        instance_discovery=False,
+        http_client=CaPinnedSession(tenant["ca"], origin=tenant["url"]),
+    )
     result = client.acquire_token_by_username_password(user["userPrincipalName"], user["password"], scopes=GRAPH)
     assert "access_token" in result, result
     claims = _claims(result["access_token"])
@@ -139,25 +167,28 @@ def test_public_client_username_password_then_silent_for_exchange(tenant, ca_bun
 @pytest.mark.filterwarnings("ignore:This API has been deprecated:DeprecationWarning")
 def test_public_client_wrong_password_is_invalid_grant(tenant, mock_session):
     app, user = _app(tenant), _user(tenant)
-    client = msal.PublicClientApplication(app["clientId"], authority=_authority(tenant), instance_discovery=False,
-                                          http_client=mock_session)
+    client = msal.PublicClientApplication(
+        app["clientId"], authority=_authority(tenant), instance_discovery=False, http_client=mock_session
+    )
     result = client.acquire_token_by_username_password(user["userPrincipalName"], "not-it", scopes=GRAPH)
     assert result["error"] == "invalid_grant" and result["error_codes"] == [50126]
 
 
 def test_public_client_device_code(tenant, mock_session, ca_bundle_env):
     app, user = _app(tenant), _user(tenant, "hybridadmin")
-    client = msal.PublicClientApplication(app["clientId"], authority=_authority(tenant), instance_discovery=False,
-                                          http_client=mock_session)
+    client = msal.PublicClientApplication(
+        app["clientId"], authority=_authority(tenant), instance_discovery=False, http_client=mock_session
+    )
     flow = client.initiate_device_flow(scopes=GRAPH)
     assert flow["user_code"] in flow["message"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MSAL warns that we poll sooner than `interval`; the clock is ours
         pending = client.acquire_token_by_device_flow(flow, exit_condition=lambda _flow: True)
         assert pending["error"] == "authorization_pending" and pending["error_codes"] == [70016]
-        approved = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/"
-                                     f"{flow['user_code']}/approve",
-                                     json={"userPrincipalName": user["userPrincipalName"]})
+        approved = mock_session.post(
+            f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{flow['user_code']}/approve",
+            json={"userPrincipalName": user["userPrincipalName"]},
+        )
         assert approved.status_code == 200
         result = client.acquire_token_by_device_flow(flow, exit_condition=lambda _flow: True)
     assert "access_token" in result, result
@@ -167,10 +198,16 @@ def test_public_client_device_code(tenant, mock_session, ca_bundle_env):
 
 def test_azure_identity_client_secret_credential(tenant, ca_bundle_env):
     from azure.identity import ClientSecretCredential
+
     app = _app(tenant)
-    credential = ClientSecretCredential(tenant["tenantId"], app["clientId"], app["clientSecret"],
-                                        authority=tenant["url"], disable_instance_discovery=True,
-                                        connection_verify=tenant["ca"])
+    credential = ClientSecretCredential(
+        tenant["tenantId"],
+        app["clientId"],
+        app["clientSecret"],
+        authority=tenant["url"],
+        disable_instance_discovery=True,
+        connection_verify=tenant["ca"],
+    )
     token = credential.get_token("https://graph.microsoft.com/.default")
     claims = _claims(token.token)
     assert claims["aud"] == "https://graph.microsoft.com" and claims["appid"] == app["clientId"]
@@ -179,11 +216,17 @@ def test_azure_identity_client_secret_credential(tenant, ca_bundle_env):
 
 def test_azure_identity_certificate_credential(tenant, ca_bundle_env):
     from azure.identity import CertificateCredential
+
     app = _app(tenant)
     pem = (app["privateKeyPem"] + app["certificatePem"]).encode()
-    credential = CertificateCredential(tenant["tenantId"], app["clientId"], certificate_data=pem,
-                                       authority=tenant["url"], disable_instance_discovery=True,
-                                       connection_verify=tenant["ca"])
+    credential = CertificateCredential(
+        tenant["tenantId"],
+        app["clientId"],
+        certificate_data=pem,
+        authority=tenant["url"],
+        disable_instance_discovery=True,
+        connection_verify=tenant["ca"],
+    )
     assert _claims(credential.get_token("https://outlook.office365.com/.default").token)["tid"] == tenant["tenantId"]
 
 
@@ -191,32 +234,62 @@ def test_tokens_verify_against_the_published_jwks(tenant, mock_session):
     app = _app(tenant)
     config = mock_session.get(f"{_authority(tenant)}/v2.0/.well-known/openid-configuration").json()
     keys = mock_session.get(config["jwks_uri"]).json()["keys"]
-    token = mock_session.post(config["token_endpoint"], data={
-        "grant_type": "client_credentials", "client_id": app["clientId"], "client_secret": app["clientSecret"],
-        "scope": GRAPH[0]}).json()["access_token"]
+    token = mock_session.post(
+        config["token_endpoint"],
+        data={
+            "grant_type": "client_credentials",
+            "client_id": app["clientId"],
+            "client_secret": app["clientSecret"],
+            "scope": GRAPH[0],
+        },
+    ).json()["access_token"]
     key = jwt.PyJWK(next(k for k in keys if k["kid"] == jwt.get_unverified_header(token)["kid"])).key
-    claims = jwt.decode(token, key, algorithms=["RS256"], audience="https://graph.microsoft.com",
-                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=["RS256"],
+        audience="https://graph.microsoft.com",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
     assert claims["tid"] == tenant["tenantId"]
 
 
-@pytest.mark.parametrize("case,status,error,code", [
-    ("bad_secret", 401, "invalid_client", 7000215),
-    ("unknown_app", 400, "unauthorized_client", 700016),
-    ("missing_scope", 400, "invalid_request", 900144),
-    ("wrong_password", 400, "invalid_grant", 50126),
-])
+@pytest.mark.parametrize(
+    "case,status,error,code",
+    [
+        ("bad_secret", 401, "invalid_client", 7000215),
+        ("unknown_app", 400, "unauthorized_client", 700016),
+        ("missing_scope", 400, "invalid_request", 900144),
+        ("wrong_password", 400, "invalid_grant", 50126),
+    ],
+)
 def test_entra_errors_over_tls(tenant, mock_session, case, status, error, code):
     app, user = _app(tenant), _user(tenant)
     forms = {
-        "bad_secret": {"grant_type": "client_credentials", "client_id": app["clientId"], "client_secret": "wrong",
-                       "scope": GRAPH[0]},
-        "unknown_app": {"grant_type": "client_credentials", "client_id": "9f9f9f9f-0000-4000-8000-000000000000",
-                        "client_secret": "x", "scope": GRAPH[0]},
-        "missing_scope": {"grant_type": "client_credentials", "client_id": app["clientId"],
-                          "client_secret": app["clientSecret"]},
-        "wrong_password": {"grant_type": "password", "client_id": app["clientId"],
-                           "username": user["userPrincipalName"], "password": "wrong", "scope": GRAPH[0]},
+        "bad_secret": {
+            "grant_type": "client_credentials",
+            "client_id": app["clientId"],
+            "client_secret": "wrong",
+            "scope": GRAPH[0],
+        },
+        "unknown_app": {
+            "grant_type": "client_credentials",
+            "client_id": "9f9f9f9f-0000-4000-8000-000000000000",
+            "client_secret": "x",
+            "scope": GRAPH[0],
+        },
+        "missing_scope": {
+            "grant_type": "client_credentials",
+            "client_id": app["clientId"],
+            "client_secret": app["clientSecret"],
+        },
+        "wrong_password": {
+            "grant_type": "password",
+            "client_id": app["clientId"],
+            "username": user["userPrincipalName"],
+            "password": "wrong",
+            "scope": GRAPH[0],
+        },
     }
     response = mock_session.post(f"{_authority(tenant)}/oauth2/v2.0/token", data=forms[case])
     body = response.json()
@@ -227,9 +300,13 @@ def test_entra_errors_over_tls(tenant, mock_session, case, status, error, code):
 
 def test_msal_reports_entra_errors_unchanged(tenant, mock_session):
     app = _app(tenant)
-    client = msal.ConfidentialClientApplication(app["clientId"], client_credential="wrong-secret",
-                                                authority=_authority(tenant), instance_discovery=False,
-                                                http_client=mock_session)
+    client = msal.ConfidentialClientApplication(
+        app["clientId"],
+        client_credential="wrong-secret",
+        authority=_authority(tenant),
+        instance_discovery=False,
+        http_client=mock_session,
+    )
     result = client.acquire_token_for_client(scopes=GRAPH)
     assert result["error"] == "invalid_client" and result["error_codes"] == [7000215]
 

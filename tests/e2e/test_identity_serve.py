@@ -1,6 +1,7 @@
 """``hybridsoa-mock`` as a user runs it: gunicorn over HTTPS with the demo tenant and its banner, the control
 token, certificate reuse across restarts, ``ca``, refusals, ``scenario`` delegation; and the repository's
 two commands and CI entry point as the README documents them."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,14 @@ class Served:
 
     def __init__(self, *args: str):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "hybridsoa.mock.cli", "serve", *args], cwd=REPO, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hybridsoa.mock.cli", "serve", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.banner: list[str] = []
         for line in self.proc.stdout:
             self.banner.append(line.rstrip("\n"))
@@ -46,7 +53,7 @@ class Served:
             raise AssertionError("server exited before its banner:\n" + self.proc.stderr.read())
 
     def field(self, label: str) -> str:
-        return next(line.strip()[len(label):].strip() for line in self.banner if line.strip().startswith(label + " "))
+        return next(line.strip()[len(label) :].strip() for line in self.banner if line.strip().startswith(label + " "))
 
     def snippet(self) -> str:
         start = self.banner.index("MSAL (paste into python):") + 1

@@ -1,6 +1,7 @@
 """The mock's AD over LDAP (the pytest plugin's listener, real sockets and TLS, ldap3 as the client): bind and
 isolation, StartTLS, filters/scopes/attribute lists, paging and size limits, writes that the control plane
 and Entra Connect see, AD's errors, and a listener that survives malformed BER."""
+
 from __future__ import annotations
 
 import base64
@@ -28,8 +29,13 @@ def _server(tenant, *, use_ssl=True):
 
 def _bind(tenant, password=None, **kw):
     onprem = tenant["onprem"]
-    conn = ldap3.Connection(_server(tenant, **kw), onprem["bindDn"], password or onprem["password"],
-                            raise_exceptions=False, receive_timeout=30)
+    conn = ldap3.Connection(
+        _server(tenant, **kw),
+        onprem["bindDn"],
+        password or onprem["password"],
+        raise_exceptions=False,
+        receive_timeout=30,
+    )
     conn.open()
     return conn
 
@@ -91,8 +97,18 @@ def test_another_tenants_directory_is_invisible(tenant, tenant_factory, ad):
 
 def test_filters_scopes_and_attribute_lists(tenant, ad, mock_session):
     base = tenant["onprem"]["baseDn"]
-    ok, users = _users(ad, base, attrs=["sAMAccountName", "mail", "objectGUID", "mS-DS-ConsistencyGuid",
-                                        "msExchHideFromAddressLists", "proxyAddresses"])
+    ok, users = _users(
+        ad,
+        base,
+        attrs=[
+            "sAMAccountName",
+            "mail",
+            "objectGUID",
+            "mS-DS-ConsistencyGuid",
+            "msExchHideFromAddressLists",
+            "proxyAddresses",
+        ],
+    )
     assert ok and len(users) == 5
     first = users[0]["raw_attributes"]
     sam = first["sAMAccountName"][0].decode()
@@ -153,16 +169,22 @@ def test_ldap_writes_reach_the_control_plane_and_the_cloud_on_the_next_cycle(ten
     entry = _users(ad, base, attrs=["sAMAccountName", "proxyAddresses", "userPrincipalName"])[1][0]
     dn, sam = entry["dn"], entry["raw_attributes"]["sAMAccountName"][0].decode()
     extra = f"smtp:alias-{sam}@{tenant['domain']}"
-    assert ad.modify(dn, {"extensionAttribute3": [(ldap3.MODIFY_REPLACE, ["from-ldap"])],
-                          "proxyAddresses": [(ldap3.MODIFY_ADD, [extra])],
-                          "msExchHideFromAddressLists": [(ldap3.MODIFY_REPLACE, ["TRUE"])]}), ad.result
+    assert ad.modify(
+        dn,
+        {
+            "extensionAttribute3": [(ldap3.MODIFY_REPLACE, ["from-ldap"])],
+            "proxyAddresses": [(ldap3.MODIFY_ADD, [extra])],
+            "msExchHideFromAddressLists": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
+        },
+    ), ad.result
     _, http = _http_user(mock_session, tenant, sam)
     assert http["extensionAttribute3"] == "from-ldap" and extra in http["proxyAddresses"]
     assert http["msExchHideFromAddressLists"] is True
     audit = mock_session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit").json()["value"]
     assert any(r["api"] == "ldap" and r["operation"] == "Modify" for r in audit)
-    r = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/sync/cycles",
-                          json={"policyType": "Delta"})
+    r = mock_session.post(
+        f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/sync/cycles", json={"policyType": "Delta"}
+    )
     assert r.status_code in (200, 201, 202)
     conn = connect_mock(tenant["url"], tenant["ca"], tenant)
     try:
@@ -173,8 +195,9 @@ def test_ldap_writes_reach_the_control_plane_and_the_cloud_on_the_next_cycle(ten
     finally:
         conn.close()
     # Delete one value, then clear the attribute.
-    assert ad.modify(dn, {"proxyAddresses": [(ldap3.MODIFY_DELETE, [extra])],
-                          "extensionAttribute3": [(ldap3.MODIFY_DELETE, [])]}), ad.result
+    assert ad.modify(
+        dn, {"proxyAddresses": [(ldap3.MODIFY_DELETE, [extra])], "extensionAttribute3": [(ldap3.MODIFY_DELETE, [])]}
+    ), ad.result
     _, http = _http_user(mock_session, tenant, sam)
     assert extra not in http["proxyAddresses"] and http.get("extensionAttribute3") is None
 
@@ -182,9 +205,15 @@ def test_ldap_writes_reach_the_control_plane_and_the_cloud_on_the_next_cycle(ten
 def test_add_rename_move_and_delete(tenant, ad, mock_session):
     base = tenant["onprem"]["baseDn"]
     dn = f"CN=Ldap Added,OU=Users,OU=Corp,{base}"
-    assert ad.add(dn, ["top", "person", "organizationalPerson", "user"],
-                  {"sAMAccountName": "ldapadded", "displayName": "Ldap Added",
-                   "userPrincipalName": f"ldapadded@{tenant['domain']}"}), ad.result
+    assert ad.add(
+        dn,
+        ["top", "person", "organizationalPerson", "user"],
+        {
+            "sAMAccountName": "ldapadded",
+            "displayName": "Ldap Added",
+            "userPrincipalName": f"ldapadded@{tenant['domain']}",
+        },
+    ), ad.result
     status, http = _http_user(mock_session, tenant, "ldapadded")
     assert status == 200 and http["distinguishedName"] == dn
     assert not ad.add(dn, ["user"], {"sAMAccountName": "ldapadded2"}) and ad.result["result"] == 68
@@ -200,14 +229,17 @@ def test_add_rename_move_and_delete(tenant, ad, mock_session):
     assert not ad.delete(f"CN=Ldap Renamed,OU=Disabled,{base}") and ad.result["result"] == 32
 
 
-@pytest.mark.parametrize("changes,code", [
-    ({"noSuchAttribute": [(ldap3.MODIFY_REPLACE, ["x"])]}, 17),
-    ({"extensionAttribute1": [(ldap3.MODIFY_REPLACE, ["a", "b"])]}, 19),
-    ({"msExchHideFromAddressLists": [(ldap3.MODIFY_REPLACE, ["yes"])]}, 21),
-    ({"objectGUID": [(ldap3.MODIFY_REPLACE, [b"x" * 16])]}, 19),
-    ({"extensionAttribute14": [(ldap3.MODIFY_DELETE, [])]}, 16),
-    ({"displayName": [(ldap3.MODIFY_REPLACE, ["x" * 300])]}, 19),
-])
+@pytest.mark.parametrize(
+    "changes,code",
+    [
+        ({"noSuchAttribute": [(ldap3.MODIFY_REPLACE, ["x"])]}, 17),
+        ({"extensionAttribute1": [(ldap3.MODIFY_REPLACE, ["a", "b"])]}, 19),
+        ({"msExchHideFromAddressLists": [(ldap3.MODIFY_REPLACE, ["yes"])]}, 21),
+        ({"objectGUID": [(ldap3.MODIFY_REPLACE, [b"x" * 16])]}, 19),
+        ({"extensionAttribute14": [(ldap3.MODIFY_DELETE, [])]}, 16),
+        ({"displayName": [(ldap3.MODIFY_REPLACE, ["x" * 300])]}, 19),
+    ],
+)
 def test_refused_modifications_change_nothing(tenant, ad, mock_session, changes, code):
     entry = _users(ad, tenant["onprem"]["baseDn"])[1][0]
     sam = entry["raw_attributes"]["sAMAccountName"][0].decode()
@@ -215,8 +247,10 @@ def test_refused_modifications_change_nothing(tenant, ad, mock_session, changes,
     assert not ad.modify(entry["dn"], changes)
     assert ad.result["result"] == code, ad.result
     assert _http_user(mock_session, tenant, sam)[1] == before
-    assert not ad.modify(f"CN=Nobody,OU=Users,OU=Corp,{tenant['onprem']['baseDn']}",
-                         {"extensionAttribute1": [(ldap3.MODIFY_REPLACE, ["x"])]})
+    assert not ad.modify(
+        f"CN=Nobody,OU=Users,OU=Corp,{tenant['onprem']['baseDn']}",
+        {"extensionAttribute1": [(ldap3.MODIFY_REPLACE, ["x"])]},
+    )
     assert ad.result["result"] == 32
 
 
@@ -237,15 +271,18 @@ def _raw(tenant, payload: bytes) -> bytes:
 NOTICE_OID = b"1.3.6.1.4.1.1466.20036"
 
 
-@pytest.mark.parametrize("payload", [
-    b"\x30\x03\x02\x01",                        # truncated, then the client closes
-    b"\x30\x80\x02\x01\x01\x00\x00",            # indefinite length (not allowed in LDAP)
-    b"\x30\x84\x7f\xff\xff\xff" + b"\x00" * 8,  # announces a 2 GiB message
-    b"\x30\x05\x02\x01\x01\x04\x00",            # a sequence that is no LDAPMessage
-    b"\x30\x06\x02\x01\x01\x64\x01\x00",        # searchResEntry sent as a request
-    b"\x31\x00",                                # not a SEQUENCE
-    b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\xff",  # lengths that overrun
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x30\x03\x02\x01",  # truncated, then the client closes
+        b"\x30\x80\x02\x01\x01\x00\x00",  # indefinite length (not allowed in LDAP)
+        b"\x30\x84\x7f\xff\xff\xff" + b"\x00" * 8,  # announces a 2 GiB message
+        b"\x30\x05\x02\x01\x01\x04\x00",  # a sequence that is no LDAPMessage
+        b"\x30\x06\x02\x01\x01\x64\x01\x00",  # searchResEntry sent as a request
+        b"\x31\x00",  # not a SEQUENCE
+        b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\xff",  # lengths that overrun
+    ],
+)
 def test_malformed_ber_gets_a_notice_and_the_listener_keeps_serving(tenant, payload):
     answer = _raw(tenant, payload)
     assert answer == b"" or NOTICE_OID in answer
@@ -253,8 +290,13 @@ def test_malformed_ber_gets_a_notice_and_the_listener_keeps_serving(tenant, payl
     assert conn.bind()
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(body=st.binary(min_size=0, max_size=200))
 def test_random_bytes_never_break_the_listener(tenant, body):
     payload = b"\x30" + bytes([min(len(body), 127)]) + body
@@ -269,18 +311,39 @@ def _valid_search() -> bytes:
     from ldap3.operation.search import search_operation
     from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
     from pyasn1.codec.ber import encoder
-    request = search_operation("DC=x,DC=local", "(&(objectClass=user)(|(cn=a*)(!(mail=*))))", ldap3.SUBTREE,
-                               ldap3.DEREF_ALWAYS, ["mail"], 0, 0, False, None, None)
+
+    request = search_operation(
+        "DC=x,DC=local",
+        "(&(objectClass=user)(|(cn=a*)(!(mail=*))))",
+        ldap3.SUBTREE,
+        ldap3.DEREF_ALWAYS,
+        ["mail"],
+        0,
+        0,
+        False,
+        None,
+        None,
+    )
     message = LDAPMessage()
     message["messageID"] = MessageID(7)
     message["protocolOp"] = ProtocolOp().setComponentByName("searchRequest", request)
     return encoder.encode(message)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(flips=st.lists(st.tuples(st.integers(min_value=0, max_value=200), st.integers(min_value=0, max_value=255)),
-                      min_size=1, max_size=4))
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=200), st.integers(min_value=0, max_value=255)),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_mutated_requests_never_break_the_listener(tenant, flips):
     data = bytearray(_valid_search())
     for position, value in flips:

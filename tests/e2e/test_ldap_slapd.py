@@ -7,6 +7,7 @@ server gives (bad credentials, insufficient rights, a constraint violation, a re
 
 Samba's AD DC is not used: ``samba-tool domain provision`` takes longer than this suite's budget and needs
 root-owned system paths; slapd is started in a temporary directory in about a second."""
+
 from __future__ import annotations
 
 import base64
@@ -32,11 +33,15 @@ SCHEMA_DIR = "/etc/ldap/schema"
 MODULES = "/usr/lib/ldap"
 
 pytestmark = [
-    pytest.mark.e2e, pytest.mark.slapd, pytest.mark.mock_tenant(mailboxes=8),
-    pytest.mark.skipif(SLAPD is None or not os.path.exists(f"{SCHEMA_DIR}/inetorgperson.schema")
-                       or not os.path.exists(f"{MODULES}/back_mdb.la"),
-                       reason="OpenLDAP's slapd is not installed (Debian: apt-get install slapd ldap-utils; "
-                              ".ci/run installs it)"),
+    pytest.mark.e2e,
+    pytest.mark.slapd,
+    pytest.mark.mock_tenant(mailboxes=8),
+    pytest.mark.skipif(
+        SLAPD is None
+        or not os.path.exists(f"{SCHEMA_DIR}/inetorgperson.schema")
+        or not os.path.exists(f"{MODULES}/back_mdb.la"),
+        reason="OpenLDAP's slapd is not installed (Debian: apt-get install slapd ldap-utils; .ci/run installs it)",
+    ),
 ]
 
 BASE = "dc=corp,dc=example"
@@ -51,18 +56,26 @@ _STR = "EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1
 
 
 def _schema() -> str:
-    attrs = [("sAMAccountName", _STR, True), ("userPrincipalName", _STR, True), ("mailNickname", _STR, True),
-             ("proxyAddresses", _STR, False), ("objectCategory", _STR, True),
-             ("msExchHideFromAddressLists", "EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7", True),
-             ("msExchRecipientTypeDetails", "EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27", True),
-             ("objectGUID", "EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40", True),
-             ("mS-DS-ConsistencyGuid", "EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40", True)]
+    attrs = [
+        ("sAMAccountName", _STR, True),
+        ("userPrincipalName", _STR, True),
+        ("mailNickname", _STR, True),
+        ("proxyAddresses", _STR, False),
+        ("objectCategory", _STR, True),
+        ("msExchHideFromAddressLists", "EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7", True),
+        ("msExchRecipientTypeDetails", "EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27", True),
+        ("objectGUID", "EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40", True),
+        ("mS-DS-ConsistencyGuid", "EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40", True),
+    ]
     attrs += [(f"extensionAttribute{i}", _STR, True) for i in range(1, 16)]
     attrs += [(f"msExchExtensionCustomAttribute{i}", _STR, False) for i in range(1, 6)]
-    lines = [f"attributetype ( {_ARC}.1.{n} NAME '{name}' {syntax}{' SINGLE-VALUE' if single else ''} )"
-             for n, (name, syntax, single) in enumerate(attrs, start=1)]
-    lines.append(f"objectclass ( {_ARC}.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL "
-                 f"MAY ( {' $ '.join(a[0] for a in attrs)} ) )")
+    lines = [
+        f"attributetype ( {_ARC}.1.{n} NAME '{name}' {syntax}{' SINGLE-VALUE' if single else ''} )"
+        for n, (name, syntax, single) in enumerate(attrs, start=1)
+    ]
+    lines.append(
+        f"objectclass ( {_ARC}.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL MAY ( {' $ '.join(a[0] for a in attrs)} ) )"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -108,7 +121,9 @@ access to * by dn.exact="{WRITER}" write by users read by * none
         # -d 32768 prints only slapd's "any level" lines: its banner and "slapd starting" once it listens.
         self.process = subprocess.Popen(
             [SLAPD, "-d", "32768", "-f", str(root / "slapd.conf"), "-h", f"{self.ldap_url}/ {self.ldaps_url}/"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         seen = []
         for line in self.process.stderr:
             seen.append(line.decode(errors="replace"))
@@ -121,11 +136,13 @@ access to * by dn.exact="{WRITER}" write by users read by * none
         for port in (self.port, self.tls_port):
             self._wait_listening(port)
         admin = self.admin()
-        for dn, attrs in ((BASE, {"objectClass": ["dcObject", "organization"], "o": "corp", "dc": "corp"}),
-                          (f"ou=Service,{BASE}", {"objectClass": "organizationalUnit", "ou": "Service"}),
-                          (f"ou=Users,{BASE}", {"objectClass": "organizationalUnit", "ou": "Users"}),
-                          (WRITER, {"objectClass": ["inetOrgPerson"], "sn": "writer", "userPassword": WRITER_PW}),
-                          (READER, {"objectClass": ["inetOrgPerson"], "sn": "reader", "userPassword": READER_PW})):
+        for dn, attrs in (
+            (BASE, {"objectClass": ["dcObject", "organization"], "o": "corp", "dc": "corp"}),
+            (f"ou=Service,{BASE}", {"objectClass": "organizationalUnit", "ou": "Service"}),
+            (f"ou=Users,{BASE}", {"objectClass": "organizationalUnit", "ou": "Users"}),
+            (WRITER, {"objectClass": ["inetOrgPerson"], "sn": "writer", "userPassword": WRITER_PW}),
+            (READER, {"objectClass": ["inetOrgPerson"], "sn": "reader", "userPassword": READER_PW}),
+        ):
             assert admin.add(dn, attributes=attrs), admin.result
         admin.unbind()
 
@@ -145,15 +162,22 @@ access to * by dn.exact="{WRITER}" write by users read by * none
     def admin(self):
         """An ldap3 connection bound as the rootdn (test setup and read-back)."""
         tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.ca)
-        conn = ldap3.Connection(ldap3.Server("127.0.0.1", port=self.tls_port, use_ssl=True, tls=tls),
-                                ADMIN, ADMIN_PW, raise_exceptions=False)
+        conn = ldap3.Connection(
+            ldap3.Server("127.0.0.1", port=self.tls_port, use_ssl=True, tls=tls),
+            ADMIN,
+            ADMIN_PW,
+            raise_exceptions=False,
+        )
         assert conn.bind(), conn.result
         return conn
 
     def directory(self, bind=WRITER, password=WRITER_PW, *, base=BASE, url=None, **kw) -> LdapDirectory:
         """The SDK's directory on this slapd."""
-        return LdapDirectory(LdapSettings(url=url or self.ldaps_url, base_dn=base, bind_dn=bind, password=password,
-                                          ca_bundle=self.ca, **kw))
+        return LdapDirectory(
+            LdapSettings(
+                url=url or self.ldaps_url, base_dn=base, bind_dn=bind, password=password, ca_bundle=self.ca, **kw
+            )
+        )
 
     def stop(self):
         self.process.terminate()
@@ -180,14 +204,26 @@ def soa(slapd, tenant, mock_session):
             admin.delete(entry["dn"])
     users = mock_session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/onprem/users").json()["value"]
     for u in users:
-        attrs = {"objectClass": ["user"], "sn": u.get("sn") or u["sAMAccountName"], "objectCategory": "person",
-                 "sAMAccountName": u["sAMAccountName"], "userPrincipalName": u["userPrincipalName"],
-                 "mail": u["mail"], "mailNickname": u["mailNickname"], "proxyAddresses": u["proxyAddresses"],
-                 "msExchHideFromAddressLists": "TRUE" if u.get("msExchHideFromAddressLists") else "FALSE",
-                 "msExchRecipientTypeDetails": str(u["msExchRecipientTypeDetails"]),
-                 "mS-DS-ConsistencyGuid": base64.b64decode(u["mS-DS-ConsistencyGuid"])}
-        attrs.update({f"extensionAttribute{i}": u[f"extensionAttribute{i}"] for i in range(1, 16)
-                      if u.get(f"extensionAttribute{i}")})
+        attrs = {
+            "objectClass": ["user"],
+            "sn": u.get("sn") or u["sAMAccountName"],
+            "objectCategory": "person",
+            "sAMAccountName": u["sAMAccountName"],
+            "userPrincipalName": u["userPrincipalName"],
+            "mail": u["mail"],
+            "mailNickname": u["mailNickname"],
+            "proxyAddresses": u["proxyAddresses"],
+            "msExchHideFromAddressLists": "TRUE" if u.get("msExchHideFromAddressLists") else "FALSE",
+            "msExchRecipientTypeDetails": str(u["msExchRecipientTypeDetails"]),
+            "mS-DS-ConsistencyGuid": base64.b64decode(u["mS-DS-ConsistencyGuid"]),
+        }
+        attrs.update(
+            {
+                f"extensionAttribute{i}": u[f"extensionAttribute{i}"]
+                for i in range(1, 16)
+                if u.get(f"extensionAttribute{i}")
+            }
+        )
         assert admin.add(f"cn={u['sAMAccountName']},ou=Users,{BASE}", attributes=attrs), admin.result
     admin.unbind()
     conn = connect_mock(tenant["url"], tenant["ca"], tenant)
@@ -214,17 +250,27 @@ def test_backup_drift_and_revert_with_reconcile_against_slapd(soa):
         for ident in ids:
             mbx = conn.exchange.get_mailbox(ident)
             domain = mbx["PrimarySmtpAddress"].split("@")[1]
-            conn.exchange.set_mailbox(ident, CustomAttribute3="cloud-edit", HiddenFromAddressListsEnabled=True,
-                                      EmailAddresses=list(mbx["EmailAddresses"]) + [f"smtp:extra-{mbx['Alias']}@{domain}"])
+            conn.exchange.set_mailbox(
+                ident,
+                CustomAttribute3="cloud-edit",
+                HiddenFromAddressListsEnabled=True,
+                EmailAddresses=list(mbx["EmailAddresses"]) + [f"smtp:extra-{mbx['Alias']}@{domain}"],
+            )
         report = drift(conn.exchange, ad, ids)
         assert report.drifted == 2
         assert {d["attribute"] for d in report.items[0]["differences"]} == {
-            "CustomAttribute3", "EmailAddresses", "HiddenFromAddressListsEnabled"}
+            "CustomAttribute3",
+            "EmailAddresses",
+            "HiddenFromAddressListsEnabled",
+        }
         kept = ids[0]
         res = revert(conn.exchange, ad, [kept], reconcile=True)
         assert res.records[0]["status"] == "changed", res.records[0]
-        assert set(res.records[0]["reconciled"]) == {"extensionAttribute3", "proxyAddresses",
-                                                     "msExchHideFromAddressLists"}
+        assert set(res.records[0]["reconciled"]) == {
+            "extensionAttribute3",
+            "proxyAddresses",
+            "msExchHideFromAddressLists",
+        }
         sam = res.records[0]["samAccountName"]
         raw = _raw(slapd, sam, "extensionAttribute3", "proxyAddresses", "msExchHideFromAddressLists")
         assert raw["extensionAttribute3"] == [b"cloud-edit"] and raw["msExchHideFromAddressLists"] == [b"TRUE"]
@@ -271,14 +317,31 @@ def test_failures_a_real_server_gives(soa):
 
 def test_cli_backup_drift_and_restore_with_ldap_options(soa, tenant, tmp_path, capsys, monkeypatch):
     from hybridsoa.sdk.cli import main
+
     conn, slapd = soa
     automation = next(a for a in tenant["apps"] if a["name"] == "automation")
     monkeypatch.setenv("HYBRIDSOA_LDAP_PASSWORD", WRITER_PW)
     monkeypatch.setenv("HYBRIDSOA_CLIENT_SECRET", automation["clientSecret"])
-    common = ["--cloud", "local", "--mock-url", tenant["url"], "--ca-bundle", tenant["ca"],
-              "--tenant", tenant["tenantId"], "--client-id", automation["clientId"],
-              "--ldap-url", slapd.ldaps_url, "--ldap-base-dn", f"ou=Users,{BASE}", "--ldap-bind-dn", WRITER,
-              "--ldap-ca-bundle", slapd.ca]
+    common = [
+        "--cloud",
+        "local",
+        "--mock-url",
+        tenant["url"],
+        "--ca-bundle",
+        tenant["ca"],
+        "--tenant",
+        tenant["tenantId"],
+        "--client-id",
+        automation["clientId"],
+        "--ldap-url",
+        slapd.ldaps_url,
+        "--ldap-base-dn",
+        f"ou=Users,{BASE}",
+        "--ldap-bind-dn",
+        WRITER,
+        "--ldap-ca-bundle",
+        slapd.ca,
+    ]
     backup = tmp_path / "onprem.json"
     assert main(["onprem-backup", *common, "-o", str(backup), "--no-progress"]) == 0
 

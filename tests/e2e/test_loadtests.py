@@ -1,6 +1,7 @@
 """The Locust load test (``loadtests/locustfile.py``) runs headless against a real HTTPS server, as its docstring
 says to run it: MSAL sign-in, toggles through the InvokeCommand envelope with read-back, paged reads. Only
 behaviour is asserted here (requests made, nothing failed, the state changed); speed lives in ``bench.py``."""
+
 from __future__ import annotations
 
 import csv
@@ -18,21 +19,59 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def run_locust(server, tmp_path: Path, tags: str, seconds: int, tenant: dict | None = None,
-               mailboxes: int = 20, page_size: int = 1000) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+def run_locust(
+    server,
+    tmp_path: Path,
+    tags: str,
+    seconds: int,
+    tenant: dict | None = None,
+    mailboxes: int = 20,
+    page_size: int = 1000,
+) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
     """Run the locustfile headless; return the process and its stats rows by request name."""
-    env = {**os.environ, "HYBRIDSOA_CA": server.ca_path, "HYBRIDSOA_MAILBOXES": str(mailboxes),
-           "HYBRIDSOA_PAGE_SIZE": str(page_size)}
+    env = {
+        **os.environ,
+        "HYBRIDSOA_CA": server.ca_path,
+        "HYBRIDSOA_MAILBOXES": str(mailboxes),
+        "HYBRIDSOA_PAGE_SIZE": str(page_size),
+    }
     if tenant is not None:
         creds = tmp_path / "tenant.json"
         creds.write_text(json.dumps(tenant))
         env["HYBRIDSOA_TENANT"] = str(creds)
     prefix = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"),
-                           "--headless", "-u", "4", "-r", "4", "-t", f"{seconds}s", "--stop-timeout", "5",
-                           "--host", server.url, "--tags", tags, "--csv", str(prefix), "--only-summary",
-                           "--loglevel", "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=seconds + 120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "loadtests" / "locustfile.py"),
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            f"{seconds}s",
+            "--stop-timeout",
+            "5",
+            "--host",
+            server.url,
+            "--tags",
+            tags,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     with open(f"{prefix}_stats.csv") as fh:
         rows = {row["Name"]: row for row in csv.DictReader(fh)}
     return proc, rows
@@ -53,10 +92,14 @@ def test_toggle_tag_keeps_toggling_every_mailbox_with_read_back(mock_server, moc
     assert int(rows["Set-Mailbox"]["Request Count"]) > 0 and int(rows["Get-Mailbox (read-back)"]["Request Count"]) > 0
     assert int(rows["Aggregated"]["Failure Count"]) == 0  # a read-back that disagrees is a failure
     # The server's journal is the exact record (Locust's summary can miss calls in flight when the run ends).
-    journal = mock_session.get(f"{mock_server.url}/_mock/tenants/{tenant['tenantId']}/requests",
-                               params={"cmdlet": "Set-Mailbox", "status": "200"}).json()
-    reads = mock_session.get(f"{mock_server.url}/_mock/tenants/{tenant['tenantId']}/requests",
-                             params={"cmdlet": "Get-Mailbox", "status": "200"}).json()
+    journal = mock_session.get(
+        f"{mock_server.url}/_mock/tenants/{tenant['tenantId']}/requests",
+        params={"cmdlet": "Set-Mailbox", "status": "200"},
+    ).json()
+    reads = mock_session.get(
+        f"{mock_server.url}/_mock/tenants/{tenant['tenantId']}/requests",
+        params={"cmdlet": "Get-Mailbox", "status": "200"},
+    ).json()
     assert journal["dropped"] == 0
     # The load went on after each mailbox had been toggled once, and each toggle was read back by its identity
     # (bar those of the 4 clients stopped between the two calls; the other Get-Mailbox calls list the mailboxes).
@@ -72,8 +115,7 @@ def test_toggle_tag_keeps_toggling_every_mailbox_with_read_back(mock_server, moc
     assert mailbox_states(mock_session, tenant) == {alias: values[-1] for alias, values in sequences.items()}
 
 
-def test_read_tag_walks_the_pages_of_a_tenant_it_seeds_and_drops_it_afterwards(mock_server, mock_session,
-                                                                                tmp_path):
+def test_read_tag_walks_the_pages_of_a_tenant_it_seeds_and_drops_it_afterwards(mock_server, mock_session, tmp_path):
     tenants_before = {t["tenantId"] for t in mock_session.get(f"{mock_server.url}/_mock/tenants").json()["value"]}
     proc, rows = run_locust(mock_server, tmp_path, "read", seconds=3, mailboxes=15, page_size=5)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -4,6 +4,7 @@ REQUESTS_CA_BUNDLE/SSL_CERT_FILE: MSAL (secret, certificate, username/password w
 code), azure-identity, msgraph-sdk, raw requests to the Exchange admin API, the SDK and CLI with cloud "global",
 and the pytest plugin's --hybridsoa-proxy. Tenants, faults and the journal are the direct port's. Other hosts,
 plain HTTP and garbage are refused by the proxy, never forwarded and never a 5xx."""
+
 from __future__ import annotations
 
 import asyncio
@@ -71,6 +72,7 @@ def seen(monkeypatch, mock_server):
     def spy(environ, start_response):
         calls.append((environ.get("HTTP_HOST", ""), environ["PATH_INFO"]))
         return inner(environ, start_response)
+
     monkeypatch.setattr(mock_server.app, "wsgi_app", spy)
     return calls
 
@@ -78,8 +80,9 @@ def seen(monkeypatch, mock_server):
 # ------------------------------------------------------------------------------------------------ MSAL
 def test_msal_client_secret_with_the_default_authority(tenant, proxied, seen):
     app = _app(tenant)
-    client = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                                authority=f"{LOGIN}/{tenant['tenantId']}")
+    client = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=app["clientSecret"], authority=f"{LOGIN}/{tenant['tenantId']}"
+    )
     result = client.acquire_token_for_client(scopes=GRAPH)
     assert "access_token" in result, result
     assert _claims(result["access_token"])["tid"] == tenant["tenantId"]
@@ -90,8 +93,10 @@ def test_msal_client_secret_with_the_default_authority(tenant, proxied, seen):
 def test_msal_certificate_with_the_default_authority(tenant, proxied):
     app = _app(tenant)
     client = msal.ConfidentialClientApplication(
-        app["clientId"], client_credential={"private_key": app["privateKeyPem"], "thumbprint": app["thumbprint"]},
-        authority=f"{LOGIN}/{tenant['tenantId']}")
+        app["clientId"],
+        client_credential={"private_key": app["privateKeyPem"], "thumbprint": app["thumbprint"]},
+        authority=f"{LOGIN}/{tenant['tenantId']}",
+    )
     result = client.acquire_token_for_client(scopes=EXCHANGE)
     assert "access_token" in result, result
     assert _claims(result["access_token"])["aud"] == "https://outlook.office365.com"
@@ -113,8 +118,10 @@ def test_msal_device_code(tenant, proxied, mock_session):
     client = msal.PublicClientApplication(app["clientId"], authority=f"{LOGIN}/{tenant['tenantId']}")
     flow = client.initiate_device_flow(scopes=GRAPH)
     assert flow["user_code"] in flow["message"]
-    approved = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/"
-                                 f"{flow['user_code']}/approve", json={"userPrincipalName": user["userPrincipalName"]})
+    approved = mock_session.post(
+        f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{flow['user_code']}/approve",
+        json={"userPrincipalName": user["userPrincipalName"]},
+    )
     assert approved.status_code == 200
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MSAL warns that we poll sooner than `interval`; the code is approved
@@ -138,6 +145,7 @@ def test_msal_username_password_on_a_multi_tenant_authority(tenant, proxied, see
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_azure_identity_username_password_defaults_to_organizations(tenant, proxied, seen):
     from azure.identity import UsernamePasswordCredential
+
     app, user = _app(tenant), _user(tenant, "exchangeadmin")
     credential = UsernamePasswordCredential(app["clientId"], user["userPrincipalName"], user["password"])
     claims = _claims(credential.get_token(GRAPH[0]).token)
@@ -147,13 +155,16 @@ def test_azure_identity_username_password_defaults_to_organizations(tenant, prox
 
 def test_azure_identity_device_code_defaults_to_organizations(tenant, proxied, seen, mock_session):
     from azure.identity import DeviceCodeCredential
+
     app, user = _app(tenant), _user(tenant, "hybridadmin")
 
     def approve(verification_uri, user_code, _expires_on):
         # The user signs in at the verification page; the control plane stands in for them.
         assert verification_uri == f"{LOGIN}/devicelogin"
-        answer = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{user_code}/"
-                                   "approve", json={"userPrincipalName": user["userPrincipalName"]})
+        answer = mock_session.post(
+            f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{user_code}/approve",
+            json={"userPrincipalName": user["userPrincipalName"]},
+        )
         assert answer.status_code == 200, answer.text
 
     credential = DeviceCodeCredential(client_id=app["clientId"], prompt_callback=approve)
@@ -166,11 +177,14 @@ def test_azure_identity_device_code_with_its_default_client_id(tenant, proxied, 
     """``DeviceCodeCredential`` with no client id or tenant (only the prompt callback that stands in for the user):
     /organizations and the Azure CLI's first-party client id, which Entra knows in every tenant."""
     from azure.identity import DeviceCodeCredential
+
     user = _user(tenant, "exchangeadmin")
 
     def approve(verification_uri, user_code, _expires_on):
-        answer = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{user_code}/"
-                                   "approve", json={"userPrincipalName": user["userPrincipalName"]})
+        answer = mock_session.post(
+            f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{user_code}/approve",
+            json={"userPrincipalName": user["userPrincipalName"]},
+        )
         assert answer.status_code == 200, answer.text
 
     credential = DeviceCodeCredential(prompt_callback=approve)
@@ -183,8 +197,9 @@ def test_azure_identity_device_code_with_its_default_client_id(tenant, proxied, 
 @pytest.mark.filterwarnings("ignore:Using /common or /organizations authority:DeprecationWarning")
 def test_msal_client_credentials_on_organizations_is_refused_as_entra_does(tenant, proxied):
     app = _app(tenant)
-    client = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                                authority=f"{LOGIN}/organizations")
+    client = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=app["clientSecret"], authority=f"{LOGIN}/organizations"
+    )
     result = client.acquire_token_for_client(scopes=GRAPH)
     assert result.get("error_codes") == [50059], result
 
@@ -194,8 +209,7 @@ def test_instance_discovery_answers_as_entra_does(proxied, tenant):
     known = requests.get(ask + f"{LOGIN}/{tenant['tenantId']}/oauth2/v2.0/authorize", timeout=30)
     assert known.status_code == 200
     body = known.json()
-    assert body["tenant_discovery_endpoint"] == \
-        f"{LOGIN}/{tenant['tenantId']}/v2.0/.well-known/openid-configuration"
+    assert body["tenant_discovery_endpoint"] == f"{LOGIN}/{tenant['tenantId']}/v2.0/.well-known/openid-configuration"
     assert "login.windows.net" in body["metadata"][0]["aliases"]
     unknown = requests.get(ask + "https://login.example.com/common/oauth2/v2.0/authorize", timeout=30)
     assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_instance"
@@ -205,17 +219,20 @@ def test_instance_discovery_answers_as_entra_does(proxied, tenant):
 # ------------------------------------------------------------------------------------ azure-identity, Graph
 def test_azure_identity_credentials_with_their_defaults(tenant, proxied):
     from azure.identity import CertificateCredential, ClientSecretCredential
+
     app = _app(tenant)
     secret = ClientSecretCredential(tenant["tenantId"], app["clientId"], app["clientSecret"])
     assert _claims(secret.get_token(GRAPH[0]).token)["aud"] == "https://graph.microsoft.com"
-    cert = CertificateCredential(tenant["tenantId"], app["clientId"],
-                                 certificate_data=(app["privateKeyPem"] + app["certificatePem"]).encode())
+    cert = CertificateCredential(
+        tenant["tenantId"], app["clientId"], certificate_data=(app["privateKeyPem"] + app["certificatePem"]).encode()
+    )
     assert _claims(cert.get_token(EXCHANGE[0]).token)["tid"] == tenant["tenantId"]
 
 
 def test_msgraph_sdk_with_its_default_base_url(tenant, proxied):
     from azure.identity import ClientSecretCredential
     from msgraph import GraphServiceClient
+
     app = _app(tenant)
     client = GraphServiceClient(ClientSecretCredential(tenant["tenantId"], app["clientId"], app["clientSecret"]))
 
@@ -225,12 +242,15 @@ def test_msgraph_sdk_with_its_default_base_url(tenant, proxied):
 
 def test_raw_requests_to_the_exchange_admin_api(tenant, proxied):
     app = _app(tenant)
-    token = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                               authority=f"{LOGIN}/{tenant['tenantId']}"
-                                               ).acquire_token_for_client(scopes=EXCHANGE)["access_token"]
-    answer = requests.post(f"https://outlook.office365.com/adminapi/beta/{tenant['tenantId']}/InvokeCommand",
-                           headers={"Authorization": f"Bearer {token}"}, timeout=60,
-                           json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": 3}}})
+    token = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=app["clientSecret"], authority=f"{LOGIN}/{tenant['tenantId']}"
+    ).acquire_token_for_client(scopes=EXCHANGE)["access_token"]
+    answer = requests.post(
+        f"https://outlook.office365.com/adminapi/beta/{tenant['tenantId']}/InvokeCommand",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+        json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": 3}}},
+    )
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["value"]) == 3
 
@@ -238,9 +258,13 @@ def test_raw_requests_to_the_exchange_admin_api(tenant, proxied):
 # ------------------------------------------------------------------------------------------ SDK and CLI
 def test_sdk_with_cloud_global(tenant, proxied):
     from hybridsoa.sdk.config import Settings, connect
+
     app = _app(tenant)
-    conn = connect(Settings(cloud="global", tenant=tenant["tenantId"], client_id=app["clientId"],
-                            client_secret=app["clientSecret"]))
+    conn = connect(
+        Settings(
+            cloud="global", tenant=tenant["tenantId"], client_id=app["clientId"], client_secret=app["clientSecret"]
+        )
+    )
     try:
         assert conn.exchange.get_organization_config()["Identity"]
         assert conn.graph.get_organization()["id"] == tenant["tenantId"]
@@ -251,9 +275,13 @@ def test_sdk_with_cloud_global(tenant, proxied):
 def test_sdk_username_password_with_no_client_id_uses_the_exchange_module_client(tenant, proxied):
     """The SDK's delegated default is the Exchange Online PowerShell module's first-party public client."""
     from hybridsoa.sdk.config import Settings, connect
+
     user = _user(tenant, "exchangeadmin")
-    conn = connect(Settings(cloud="global", tenant=tenant["tenantId"], username=user["userPrincipalName"],
-                            password=user["password"]))
+    conn = connect(
+        Settings(
+            cloud="global", tenant=tenant["tenantId"], username=user["userPrincipalName"], password=user["password"]
+        )
+    )
     try:
         assert conn.exchange.get_organization_config()["Identity"]
         claims = conn.tokens.claims("exchange")
@@ -265,17 +293,27 @@ def test_sdk_username_password_with_no_client_id_uses_the_exchange_module_client
 def test_cli_with_cloud_global(tenant, proxied):
     app = _app(tenant)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRIDSOA_")}
-    env.update(HYBRIDSOA_CLOUD="global", HYBRIDSOA_TENANT=tenant["tenantId"], HYBRIDSOA_CLIENT_ID=app["clientId"],
-               HYBRIDSOA_CLIENT_SECRET=app["clientSecret"])
-    run = subprocess.run([sys.executable, "-m", "hybridsoa.sdk", "preflight", "--json"], env=env, capture_output=True,
-                         text=True, timeout=300)
+    env.update(
+        HYBRIDSOA_CLOUD="global",
+        HYBRIDSOA_TENANT=tenant["tenantId"],
+        HYBRIDSOA_CLIENT_ID=app["clientId"],
+        HYBRIDSOA_CLIENT_SECRET=app["clientSecret"],
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "hybridsoa.sdk", "preflight", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["ok"] is True
 
 
 @pytest.mark.slow  # a second pytest process: interpreter, plugins, its own mock server
 def test_the_plugin_option_runs_the_fixtures_clients_through_the_proxy(tmp_path):
-    (tmp_path / "test_inner.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_inner.py").write_text(
+        textwrap.dedent("""
         import os
         from hybridsoa.sdk import connect_mock
 
@@ -287,10 +325,24 @@ def test_the_plugin_option_runs_the_fixtures_clients_through_the_proxy(tmp_path)
             seen = mock_proxy.served
             assert conn.exchange.get_organization_config()["Identity"]
             assert mock_proxy.served > seen
-    """))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hybridsoa-proxy",
-                          str(tmp_path / "test_inner.py")], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
+    """)
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--hybridsoa-proxy",
+            str(tmp_path / "test_inner.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "1 passed" in run.stdout
 
@@ -302,9 +354,9 @@ def test_journal_and_faults_are_the_direct_ports(tenant_factory, proxied, mock_s
     rule = mock_session.post(f"{base}/faults", json={"api": "graph", "status": 503, "count": 1, "retryAfter": 0})
     assert rule.status_code in (200, 201), rule.text
     app = _app(tenant)
-    token = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                               authority=f"{LOGIN}/{tenant['tenantId']}"
-                                               ).acquire_token_for_client(scopes=GRAPH)["access_token"]
+    token = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential=app["clientSecret"], authority=f"{LOGIN}/{tenant['tenantId']}"
+    ).acquire_token_for_client(scopes=GRAPH)["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     first = requests.get("https://graph.microsoft.com/v1.0/organization", headers=headers, timeout=30)
     second = requests.get("https://graph.microsoft.com/v1.0/organization", headers=headers, timeout=30)
@@ -349,21 +401,23 @@ def test_plain_http_proxy_requests_are_refused(mock_proxy):
     assert origin.startswith(b"HTTP/1.1 400 ")
 
 
-@pytest.mark.parametrize("data,status", [
-    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, b"400"),   # TLS sent to the proxy port
-    (b"GARBAGE\r\n\r\n", b"400"),
-    (b"CONNECT graph.microsoft.com HTTP/1.1\r\nHost: x\r\n\r\n", b"400"),
-    (b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 200_000 + b"\r\n\r\n", b"431"),
-    (b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", b"400"),
-])
+@pytest.mark.parametrize(
+    "data,status",
+    [
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, b"400"),  # TLS sent to the proxy port
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"CONNECT graph.microsoft.com HTTP/1.1\r\nHost: x\r\n\r\n", b"400"),
+        (b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 200_000 + b"\r\n\r\n", b"431"),
+        (b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", b"400"),
+    ],
+)
 def test_garbage_is_a_4xx_never_a_5xx(mock_proxy, data, status):
     answer = _raw(mock_proxy, data)
     assert answer.split(b" ", 2)[1] == status, answer[:200]
 
 
 def test_a_request_for_another_host_inside_a_tunnel_is_421(proxied):
-    answer = requests.get("https://graph.microsoft.com/v1.0/organization", headers={"Host": "example.com"},
-                          timeout=30)
+    answer = requests.get("https://graph.microsoft.com/v1.0/organization", headers={"Host": "example.com"}, timeout=30)
     assert answer.status_code == 421 and "example.com" in answer.text
 
 
@@ -390,27 +444,39 @@ def test_the_proxy_speaks_tls_with_the_microsoft_names(mock_proxy):
 def test_serve_with_proxy_port_shares_the_direct_ports_tenants(tmp_path, monkeypatch):
     from hybridsoa.mock.server import DEMO_TENANT_ID
     from tests.e2e.test_identity_serve import Served, _free_port
+
     port, proxy_port = _free_port(), _free_port()
     served = Served("--port", str(port), "--proxy-port", str(proxy_port), "--data-dir", str(tmp_path))
     try:
         assert served.field("HTTPS proxy").startswith(f"http://127.0.0.1:{proxy_port} ")
         bundle = served.field("CA bundle").split()[0]
         assert bundle == str((tmp_path / "ca-bundle.pem").resolve())
-        assert f"export HTTPS_PROXY=http://127.0.0.1:{proxy_port} REQUESTS_CA_BUNDLE={bundle} " \
-               f"SSL_CERT_FILE={bundle}" in "\n".join(served.banner)
-        creds = requests.get(f"https://127.0.0.1:{port}/_mock/tenants/{DEMO_TENANT_ID}/credentials",
-                             verify=str(tmp_path / "ca.pem"), timeout=30).json()
+        assert (
+            f"export HTTPS_PROXY=http://127.0.0.1:{proxy_port} REQUESTS_CA_BUNDLE={bundle} "
+            f"SSL_CERT_FILE={bundle}" in "\n".join(served.banner)
+        )
+        creds = requests.get(
+            f"https://127.0.0.1:{port}/_mock/tenants/{DEMO_TENANT_ID}/credentials",
+            verify=str(tmp_path / "ca.pem"),
+            timeout=30,
+        ).json()
         monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-        for name, value in {"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}", "REQUESTS_CA_BUNDLE": bundle,
-                            "NO_PROXY": "127.0.0.1"}.items():
+        for name, value in {
+            "HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}",
+            "REQUESTS_CA_BUNDLE": bundle,
+            "NO_PROXY": "127.0.0.1",
+        }.items():
             monkeypatch.setenv(name, value)
             monkeypatch.setenv(name.lower(), value)
         app = next(a for a in creds["apps"] if a["name"] == "automation")
-        result = msal.ConfidentialClientApplication(app["clientId"], client_credential=app["clientSecret"],
-                                                    authority=f"{LOGIN}/{DEMO_TENANT_ID}"
-                                                    ).acquire_token_for_client(scopes=GRAPH)
-        org = requests.get("https://graph.microsoft.com/v1.0/organization", timeout=30,
-                           headers={"Authorization": f"Bearer {result['access_token']}"})
+        result = msal.ConfidentialClientApplication(
+            app["clientId"], client_credential=app["clientSecret"], authority=f"{LOGIN}/{DEMO_TENANT_ID}"
+        ).acquire_token_for_client(scopes=GRAPH)
+        org = requests.get(
+            "https://graph.microsoft.com/v1.0/organization",
+            timeout=30,
+            headers={"Authorization": f"Bearer {result['access_token']}"},
+        )
         assert org.status_code == 200 and org.json()["value"][0]["id"] == DEMO_TENANT_ID
         refused = _raw(type("P", (), {"port": proxy_port})(), b"CONNECT example.com:443 HTTP/1.1\r\n\r\n")
         assert refused.startswith(b"HTTP/1.1 403 ") and b"example.com" in refused
@@ -430,7 +496,7 @@ def _tunnel_open(proxy) -> socket.socket:
 
 
 def test_stalled_and_reset_handshakes_do_not_stop_the_proxy(proxied):
-    stalled = _tunnel_open(proxied)                      # never starts TLS
+    stalled = _tunnel_open(proxied)  # never starts TLS
     reset = _tunnel_open(proxied)
     reset.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # half a ClientHello, then a reset
     reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -444,8 +510,10 @@ def test_stalled_and_reset_handshakes_do_not_stop_the_proxy(proxied):
 def test_connections_beyond_the_bound_get_503(mock_server):
     from hybridsoa.mock.proxy import ProxyServer, proxy_hosts
     from hybridsoa.mock.tls import ensure_proxy_tls
-    proxy = ProxyServer(mock_server.app, ensure_proxy_tls(mock_server.tls.ca.parent, proxy_hosts()),
-                        max_connections=2).start()
+
+    proxy = ProxyServer(
+        mock_server.app, ensure_proxy_tls(mock_server.tls.ca.parent, proxy_hosts()), max_connections=2
+    ).start()
     held = [socket.create_connection(("127.0.0.1", proxy.port), timeout=30) for _ in range(2)]
     try:
         # The refusal comes at accept, before any byte is read: this client reads it without sending (bytes

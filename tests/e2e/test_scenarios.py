@@ -1,5 +1,6 @@
 """Every shipped scenario runs green over real HTTPS against the plugin's server (real token endpoint, wire
 envelopes and SDK workflows), and the runner reports failures honestly."""
+
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,17 @@ SCENARIOS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "scena
 
 
 def test_there_are_scenarios_for_every_documented_story():
-    assert {"pilot-to-production", "tenant-default", "preview-silent-failure", "deletion-threshold",
-            "writeback-legacy-app", "revert-loses-edits", "old-connect-version", "restore-cloud-first",
-            "sdk-bulk-waves"} <= set(SCENARIOS)
+    assert {
+        "pilot-to-production",
+        "tenant-default",
+        "preview-silent-failure",
+        "deletion-threshold",
+        "writeback-legacy-app",
+        "revert-loses-edits",
+        "old-connect-version",
+        "restore-cloud-first",
+        "sdk-bulk-waves",
+    } <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -43,8 +52,10 @@ def test_in_process_flask_driver_runs_a_scenario_without_sockets():
 
 def test_cli_exit_codes(tmp_path, mock_server, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("tenant: {mailboxes: {UserMailbox: 1}}\nsteps:\n"
-                   "  - {cmdlet: Get-Mailbox, params: {Identity: nobody-here}, expect: {status: 200}}\n")
+    bad.write_text(
+        "tenant: {mailboxes: {UserMailbox: 1}}\nsteps:\n"
+        "  - {cmdlet: Get-Mailbox, params: {Identity: nobody-here}, expect: {status: 200}}\n"
+    )
     assert main(["run", str(bad), "--url", mock_server.url, "--ca", mock_server.ca_path]) == 1
     assert "FAIL" in capsys.readouterr().out
     assert main(["run", str(tmp_path / "missing.yaml")]) == 2

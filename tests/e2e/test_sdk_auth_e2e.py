@@ -1,5 +1,6 @@
 """SDK sign-in through MSAL against the mock over HTTPS: certificate (PEM file and PFX), device code approved
 through the control plane, password grant, bad secret, and the token cache file."""
+
 from __future__ import annotations
 
 import os
@@ -28,12 +29,18 @@ def test_certificate_pem_and_pfx(tenant, tmp_path):
     assert conn.tokens.claims("exchange")["appid"] == app["clientId"]
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, load_pem_private_key, pkcs12
+
     pfx = pkcs12.serialize_key_and_certificates(
-        b"app", load_pem_private_key(app["privateKeyPem"].encode(), None),
-        x509.load_pem_x509_certificate(app["certificatePem"].encode()), None, BestAvailableEncryption(b"pw"))
+        b"app",
+        load_pem_private_key(app["privateKeyPem"].encode(), None),
+        x509.load_pem_x509_certificate(app["certificatePem"].encode()),
+        None,
+        BestAvailableEncryption(b"pw"),
+    )
     (tmp_path / "app.pfx").write_bytes(pfx)
-    conn = connect(_settings(tenant, client_id=app["clientId"], certificate=str(tmp_path / "app.pfx"),
-                             certificate_password="pw"))
+    conn = connect(
+        _settings(tenant, client_id=app["clientId"], certificate=str(tmp_path / "app.pfx"), certificate_password="pw")
+    )
     assert conn.graph.get_organization().get("id") == tenant["tenantId"]
 
 
@@ -43,8 +50,10 @@ def test_device_code_approved_through_the_control_plane(tenant, mock_session):
     def approve(text: str) -> None:
         prompts.append(text)
         code = text.split("enter the code ")[1].split()[0] if "enter the code " in text else text.split()[-1]
-        r = mock_session.post(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{code}/approve",
-                              json={"userPrincipalName": f"hybridadmin@{tenant['domain']}"})
+        r = mock_session.post(
+            f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/devicecodes/{code}/approve",
+            json={"userPrincipalName": f"hybridadmin@{tenant['domain']}"},
+        )
         assert r.status_code == 200, r.text
 
     conn = connect(_settings(tenant, client_id=_app(tenant)["clientId"], device_code=True))
@@ -75,6 +84,6 @@ def test_ca_env_variables_cannot_override_the_pinned_ca(tenant, monkeypatch, tmp
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bogus))
     monkeypatch.setenv("CURL_CA_BUNDLE", str(bogus))
     conn = connect_mock(tenant["url"], tenant["ca"], tenant)
-    assert conn.tokens.claims("exchange")["tid"] == tenant["tenantId"]      # MSAL's discovery + token calls
+    assert conn.tokens.claims("exchange")["tid"] == tenant["tenantId"]  # MSAL's discovery + token calls
     assert conn.exchange.get_organization_config()["Identity"]
     assert conn.graph.get_organization()["id"] == tenant["tenantId"]

@@ -1,6 +1,7 @@
 """The SDK and its SOA workflows end to end against the mock over real HTTPS and MSAL (pytest plugin fixtures):
 inventory, preflight, enable/disable with read-back, the preview-profile silent failure, throttling faults,
 no-overwrite verification after a sync cycle, drift, and revert with reconcile."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,9 @@ def conn(tenant):
 
 
 def _audit_sets(mock_session, tenant) -> list[dict]:
-    r = mock_session.get(f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit",
-                         params={"operation": "Set-Mailbox"})
+    r = mock_session.get(
+        f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}/audit", params={"operation": "Set-Mailbox"}
+    )
     assert r.status_code == 200
     return [rec for rec in r.json()["value"] if "IsExchangeCloudManaged" in (rec.get("parameters") or {})]
 
@@ -59,7 +61,7 @@ def test_preview_profile_silent_failure_is_detected(tenant, mock_session):
     admin = connect_mock(tenant["url"], tenant["ca"], tenant, user="exchangeadmin")
     ids = [r.Identity for r in inventory(admin.exchange)][:5]
     res = enable(admin.exchange, plan(ids, [2, 3]))
-    assert res.counts == {"pending": 3, "silently_ignored": 2}      # pilot wave caught it; later waves not started
+    assert res.counts == {"pending": 3, "silently_ignored": 2}  # pilot wave caught it; later waves not started
     assert res.exit_code == 1 and res.halted
     # The service really did nothing (its audit says so), although Set-Mailbox answered 200.
     writes = _audit_sets(mock_session, tenant)
@@ -88,14 +90,16 @@ def test_set_mailbox_is_not_replayed_after_a_500(conn, mock_session, tenant):
     base = f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}"
     ident = inventory(conn.exchange)[0].Identity
     mock_session.delete(f"{base}/requests")
-    r = mock_session.post(f"{base}/faults", json={"api": "exchange", "cmdlet": "Set-Mailbox", "status": 500, "count": 1})
+    r = mock_session.post(
+        f"{base}/faults", json={"api": "exchange", "cmdlet": "Set-Mailbox", "status": 500, "count": 1}
+    )
     assert r.status_code in (200, 201), r.text
     sleeps: list = []
     conn.transport.sleep = sleeps.append
     res = enable(conn.exchange, [ident], sleep=sleeps.append)
     assert res.counts == {"failed": 1} and res.records[0]["error"]["type"] == "Transient"
     sets = mock_session.get(f"{base}/requests", params={"cmdlet": "Set-Mailbox"}).json()
-    assert len(sets["value"]) == 1                                   # sent once, never replayed
+    assert len(sets["value"]) == 1  # sent once, never replayed
     assert conn.exchange.get_mailbox(ident)["IsExchangeCloudManaged"] is False
     assert sleeps == []
 
@@ -125,9 +129,12 @@ def test_drift_and_revert_with_reconcile_loses_no_cloud_edit(conn):
     assert enable(conn.exchange, ids).counts == {"changed": 2}
     for ident in ids:
         mbx = conn.exchange.get_mailbox(ident)
-        conn.exchange.set_mailbox(ident, CustomAttribute3="cloud-edit",
-                                  EmailAddresses=list(mbx["EmailAddresses"]) + [f"smtp:extra-{mbx['Alias']}@"
-                                                                                  f"{mbx['PrimarySmtpAddress'].split('@')[1]}"])
+        conn.exchange.set_mailbox(
+            ident,
+            CustomAttribute3="cloud-edit",
+            EmailAddresses=list(mbx["EmailAddresses"])
+            + [f"smtp:extra-{mbx['Alias']}@{mbx['PrimarySmtpAddress'].split('@')[1]}"],
+        )
     report = drift(conn.exchange, conn.onprem, ids)
     assert report.drifted == 2
     assert {d["attribute"] for d in report.items[0]["differences"]} == {"CustomAttribute3", "EmailAddresses"}
@@ -141,13 +148,17 @@ def test_drift_and_revert_with_reconcile_loses_no_cloud_edit(conn):
     k, lo = conn.exchange.get_mailbox(kept), conn.exchange.get_mailbox(lost)
     assert k["IsExchangeCloudManaged"] is False and k["CustomAttribute3"] == "cloud-edit"
     assert any(a.startswith("smtp:extra-") for a in k["EmailAddresses"])
-    assert lo["CustomAttribute3"] != "cloud-edit"                   # the warned-about overwrite happened
+    assert lo["CustomAttribute3"] != "cloud-edit"  # the warned-about overwrite happened
 
 
 def test_graph_client_users_sync_behavior_roles_batch_and_deleted_items(conn, mock_session, tenant):
-    users = list(conn.graph.iter_users(filter="onPremisesSyncEnabled eq true", select=["id", "userPrincipalName",
-                                                                                              "onPremisesSyncEnabled"],
-                                              advanced=True))
+    users = list(
+        conn.graph.iter_users(
+            filter="onPremisesSyncEnabled eq true",
+            select=["id", "userPrincipalName", "onPremisesSyncEnabled"],
+            advanced=True,
+        )
+    )
     assert users and all(u["onPremisesSyncEnabled"] for u in users)
     uid = users[0]["id"]
     assert conn.graph.get_sync_behavior(uid)["isCloudManaged"] is False
@@ -184,6 +195,7 @@ def test_adaptive_rate_against_the_mock_token_bucket(conn, mock_session, tenant)
     assert r.status_code in (200, 201), r.text
     conn.transport.sleep = virtual_sleep
     from hybridsoa.sdk.soa import AdaptiveRate
+
     rate = AdaptiveRate(initial=50, sleep=virtual_sleep)
     res = enable(conn.exchange, ids, concurrency=2, rate=rate, sleep=virtual_sleep)
     assert res.counts == {"changed": 12}

@@ -3,6 +3,7 @@ token (tenant clock advanced 180 minutes), a revoked session (Graph ``revokeSign
 continuous-access-evaluation claims challenge) or an injected 401 (with and without a challenge) finishes with
 every item changed exactly once; every credential type re-acquires after expiry. No sleeping: the tenant clock
 moves through the control plane."""
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,9 @@ def _base(tenant) -> str:
 
 
 def _ids(conn) -> list[str]:
-    return [m["Guid"] for m in conn.exchange.iter_mailboxes(select=["Guid", "IsDirSynced"])
-            if m.get("IsDirSynced")][:50]
+    return [m["Guid"] for m in conn.exchange.iter_mailboxes(select=["Guid", "IsDirSynced"]) if m.get("IsDirSynced")][
+        :50
+    ]
 
 
 def _flag_writes(mock_session, base: str) -> list[str]:
@@ -48,9 +50,9 @@ def _run_meeting(conn, mock_session, tenant, event) -> None:
     res = enable(conn.exchange, plan(ids, [25, 25]), concurrency=4, on_item=on_item)
     assert res.counts == {"changed": 50}, res.counts
     assert res.exit_code == 0
-    assert sorted(done) == sorted(ids)                               # each item reported once
+    assert sorted(done) == sorted(ids)  # each item reported once
     sets = _flag_writes(mock_session, _base(tenant))
-    assert len(sets) == len(set(sets)) == 50                         # and written once
+    assert len(sets) == len(set(sets)) == 50  # and written once
     refused = mock_session.get(f"{_base(tenant)}/requests", params={"api": "exchange", "status": "4xx"}).json()
     assert [e["status"] for e in refused["value"]] and {e["status"] for e in refused["value"]} == {401}
 
@@ -59,9 +61,13 @@ def _run_meeting(conn, mock_session, tenant, event) -> None:
 def test_token_expiry_mid_run(tenant, mock_session):
     conn = connect_mock(tenant["url"], tenant["ca"], tenant)
     before = conn.tokens.token("exchange")
-    _run_meeting(conn, mock_session, tenant,
-                 lambda: mock_session.post(f"{_base(tenant)}/clock/advance", json={"minutes": 180}).raise_for_status())
-    assert conn.tokens.token("exchange") != before                  # a new token was acquired on the 401
+    _run_meeting(
+        conn,
+        mock_session,
+        tenant,
+        lambda: mock_session.post(f"{_base(tenant)}/clock/advance", json={"minutes": 180}).raise_for_status(),
+    )
+    assert conn.tokens.token("exchange") != before  # a new token was acquired on the 401
 
 
 @pytest.mark.mock_tenant(mailboxes=50)
@@ -72,15 +78,21 @@ def test_revoked_session_mid_run_answers_the_claims_challenge(tenant, mock_sessi
     challenged: list[str] = []
 
     def revoke():
-        old = conn.tokens.token("exchange")                         # the token the run is using
+        old = conn.tokens.token("exchange")  # the token the run is using
         mock_session.post(f"{_base(tenant)}/clock/advance", json={"minutes": 1}).raise_for_status()
-        r = admin.transport.send("POST", f"{admin.cloud.graph_url}/v1.0/users/{upn}/revokeSignInSessions",
-                                 auth=admin.tokens.auth_for("graph"))
+        r = admin.transport.send(
+            "POST",
+            f"{admin.cloud.graph_url}/v1.0/users/{upn}/revokeSignInSessions",
+            auth=admin.tokens.auth_for("graph"),
+        )
         assert r.json()["value"] is True
         # The old token now fails with the CAE challenge (seen directly, without the SDK's retry).
-        raw = admin.transport.session.post(conn.exchange.url, headers={"Authorization": f"Bearer {old}"},
-                                           json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
-                                           verify=tenant["ca"])
+        raw = admin.transport.session.post(
+            conn.exchange.url,
+            headers={"Authorization": f"Bearer {old}"},
+            json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+            verify=tenant["ca"],
+        )
         assert raw.status_code == 401
         challenged.append(raw.headers["WWW-Authenticate"])
 
@@ -89,7 +101,9 @@ def test_revoked_session_mid_run_answers_the_claims_challenge(tenant, mock_sessi
     assert 'error="insufficient_claims"' in challenged[0]
     # The SDK answered the challenge: its next token request carried the challenge's claims (MSAL claims_challenge).
     grants = mock_session.get(f"{_base(tenant)}/requests", params={"api": "identity", "method": "POST"}).json()["value"]
-    assert any('"nbf"' in ((g.get("parameters") or {}).get("claims") or "") for g in grants), [(g.get("parameters") or {}).get("claims") for g in grants]
+    assert any('"nbf"' in ((g.get("parameters") or {}).get("claims") or "") for g in grants), [
+        (g.get("parameters") or {}).get("claims") for g in grants
+    ]
     claims = challenged[0].split('claims="')[1].split('"')[0]
     assert "nbf" in json.loads(base64.b64decode(claims))["access_token"]
 
@@ -114,8 +128,9 @@ def test_revoke_sign_in_sessions_needs_a_permission_and_kills_refresh_tokens(ten
     user = connect_mock(tenant["url"], tenant["ca"], tenant, user="exchangeadmin")
     upn = user.tokens.credentials.username
     url = f"{reader.cloud.graph_url}/v1.0/users/{upn}/revokeSignInSessions"
-    r = reader.transport.session.post(url, headers={"Authorization": f"Bearer {reader.tokens.token('graph')}"},
-                                      verify=tenant["ca"])
+    r = reader.transport.session.post(
+        url, headers={"Authorization": f"Bearer {reader.tokens.token('graph')}"}, verify=tenant["ca"]
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
     admin = connect_mock(tenant["url"], tenant["ca"], tenant)
     user.tokens.token("exchange")
@@ -129,8 +144,13 @@ def test_revoke_sign_in_sessions_needs_a_permission_and_kills_refresh_tokens(ten
 
 def _settings_for(tenant, kind: str, tmp_path) -> Settings:
     app = next(a for a in tenant["apps"] if a["name"] == "automation")
-    s = Settings(cloud="local", tenant=tenant["tenantId"], mock_url=tenant["url"], ca_bundle=tenant["ca"],
-                 client_id=app["clientId"])
+    s = Settings(
+        cloud="local",
+        tenant=tenant["tenantId"],
+        mock_url=tenant["url"],
+        ca_bundle=tenant["ca"],
+        client_id=app["clientId"],
+    )
     if kind == "secret":
         s.client_secret = app["clientSecret"]
     elif kind == "certificate":
@@ -156,5 +176,5 @@ def test_every_credential_type_reacquires_after_expiry(tenant, mock_session, tmp
     first = conn.tokens.token("exchange")
     assert conn.exchange.get_mailbox(ident)["Guid"] == ident
     mock_session.post(f"{_base(tenant)}/clock/advance", json={"minutes": 180}).raise_for_status()
-    assert conn.exchange.get_mailbox(ident)["Guid"] == ident       # 401, one re-acquisition, one retry
+    assert conn.exchange.get_mailbox(ident)["Guid"] == ident  # 401, one re-acquisition, one retry
     assert conn.tokens.token("exchange") != first

@@ -2,6 +2,7 @@
 with the scenarios as package data and no top-level ``mockserver`` or ``sdk`` module left behind. Installed with
 the ``mock`` extra in a fresh virtual environment, outside the repository, ``hybridsoa-mock scenario list`` lists
 the shipped scenarios and a scenario whose workflow steps run through the SDK's entry point passes."""
+
 from __future__ import annotations
 
 import subprocess
@@ -18,13 +19,15 @@ PACKAGE_DIR = SETUPTOOLS.get("package-dir", {})
 SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
 
 
-
 def test_every_package_folder_is_listed_for_the_wheel():
     """pyproject lists packages explicitly (package-dir cannot be combined with find): a new folder must be added."""
     folders = {name: ROOT / folder for name, folder in PACKAGE_DIR.items()}
-    expected = {".".join((name, *init.parent.relative_to(folders[name]).parts))
-                for name in ("hybridsoa.mock", "hybridsoa.sdk")
-                for init in folders[name].rglob("__init__.py") if "__pycache__" not in init.parts}
+    expected = {
+        ".".join((name, *init.parent.relative_to(folders[name]).parts))
+        for name in ("hybridsoa.mock", "hybridsoa.sdk")
+        for init in folders[name].rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
     assert expected | {"hybridsoa.mock.scenarios"} == set(SETUPTOOLS["packages"])
 
 
@@ -35,8 +38,7 @@ def _run(*argv: str | Path, cwd: Path, timeout: int = 300) -> subprocess.Complet
 @pytest.mark.slow
 def test_the_wheel_installs_hybridsoa_mock_and_sdk_with_scenarios_and_no_alias(tmp_path):
     wheels = tmp_path / "wheels"
-    built = _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, ROOT, cwd=tmp_path,
-                 timeout=600)
+    built = _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, ROOT, cwd=tmp_path, timeout=600)
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("hybridsoa-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
@@ -49,13 +51,19 @@ def test_the_wheel_installs_hybridsoa_mock_and_sdk_with_scenarios_and_no_alias(t
     venv = tmp_path / "venv"
     assert _run(sys.executable, "-m", "venv", venv, cwd=tmp_path).returncode == 0
     py, bin_dir = venv / "bin" / "python", venv / "bin"
-    installed = _run(py, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[mock]",
-                     cwd=tmp_path, timeout=900)
+    installed = _run(
+        py, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[mock]", cwd=tmp_path, timeout=900
+    )
     assert installed.returncode == 0, installed.stderr
 
     # Outside the repository (cwd has no scenarios/ and no source folders): only the installed names exist.
-    probe = _run(py, "-c", "import importlib.util as u, hybridsoa.mock, hybridsoa.sdk\n"
-                 "print([m for m in ('mockserver', 'sdk') if u.find_spec(m)])", cwd=tmp_path)
+    probe = _run(
+        py,
+        "-c",
+        "import importlib.util as u, hybridsoa.mock, hybridsoa.sdk\n"
+        "print([m for m in ('mockserver', 'sdk') if u.find_spec(m)])",
+        cwd=tmp_path,
+    )
     assert probe.returncode == 0 and probe.stdout.strip() == "[]", probe.stderr + probe.stdout
     for old in ("mockserver", "sdk"):
         gone = _run(py, "-c", f"import {old}", cwd=tmp_path)

@@ -2,6 +2,7 @@
 import the domain, the domain may import the store, never the other way; the domain imports no Flask, Werkzeug
 or wire-layer module; the mock never imports the SDK and the SDK never the mock; and no module cycle exists,
 counting imports inside functions and ``importlib.import_module("literal")`` calls."""
+
 from __future__ import annotations
 
 import ast
@@ -36,8 +37,12 @@ FORBIDDEN = (
     (f"{MOCK}.domain", f"{MOCK}.server", "the domain never imports the server"),
     (MOCK, SDK, "the mock never imports the SDK (it emulates the services the SDK talks to)"),
     (SDK, MOCK, "the SDK never imports the mock (it must work against the real services)"),
-) + tuple((importer, folder, f"{folder}/ is installed as {name}; no module named {folder} exists once installed")
-          for folder, name in IMPORT_NAMES.items() if name != folder for importer in (MOCK, SDK))
+) + tuple(
+    (importer, folder, f"{folder}/ is installed as {name}; no module named {folder} exists once installed")
+    for folder, name in IMPORT_NAMES.items()
+    if name != folder
+    for importer in (MOCK, SDK)
+)
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -60,15 +65,20 @@ def imports_of(source: str, module: str, is_package: bool, known: set[str]) -> s
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 found.add(sub if sub in known else base)
-        elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)) \
-                and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module" \
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, (ast.Attribute, ast.Name))
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             found.add(node.args[0].value)
     found.discard(module)
     return found
@@ -76,11 +86,11 @@ def imports_of(source: str, module: str, is_package: bool, known: set[str]) -> s
 
 def import_graph(root: Path = ROOT, packages=PACKAGES) -> dict[str, set[str]]:
     """Module -> the modules it imports (any module, the project's own or third-party)."""
-    files = {module_name(p, root): p for pkg in packages for p in (root / pkg).rglob("*.py")
-             if "__pycache__" not in p.parts}
+    files = {
+        module_name(p, root): p for pkg in packages for p in (root / pkg).rglob("*.py") if "__pycache__" not in p.parts
+    }
     known = set(files)
-    return {m: imports_of(p.read_text(encoding="utf-8"), m, p.name == "__init__.py", known)
-            for m, p in files.items()}
+    return {m: imports_of(p.read_text(encoding="utf-8"), m, p.name == "__init__.py", known) for m, p in files.items()}
 
 
 def _under(name: str, prefix: str) -> bool:
@@ -89,8 +99,13 @@ def _under(name: str, prefix: str) -> bool:
 
 def violations(graph: dict[str, set[str]]) -> list[str]:
     """Every import that breaks one of the :data:`FORBIDDEN` arrows."""
-    return sorted(f"{m} imports {t}: {why}" for m, targets in graph.items() for t in targets
-                  for importer, forbidden, why in FORBIDDEN if _under(m, importer) and _under(t, forbidden))
+    return sorted(
+        f"{m} imports {t}: {why}"
+        for m, targets in graph.items()
+        for t in targets
+        for importer, forbidden, why in FORBIDDEN
+        if _under(m, importer) and _under(t, forbidden)
+    )
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -139,7 +154,12 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_sees_the_house():
     graph = import_graph()
-    assert {"hybridsoa.mock.domain.tenant", "hybridsoa.mock.store.durable", "hybridsoa.mock.api.middleware", SDK} <= set(graph)
+    assert {
+        "hybridsoa.mock.domain.tenant",
+        "hybridsoa.mock.store.durable",
+        "hybridsoa.mock.api.middleware",
+        SDK,
+    } <= set(graph)
     assert "hybridsoa.mock.domain.clock" in graph["hybridsoa.mock.domain.tenant"]
 
 
@@ -160,41 +180,66 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def test_a_cycle_through_a_deferred_import_and_importlib_is_found(tmp_path):
-    _write(tmp_path, {
-        "mockserver/__init__.py": "",
-        "mockserver/domain/__init__.py": "",
-        "mockserver/domain/a.py": "from . import b\n",
-        "mockserver/domain/b.py": "def f():\n    from .sub import c\n",
-        "mockserver/domain/sub/__init__.py": "",
-        "mockserver/domain/sub/c.py": "import importlib\nimportlib.import_module('hybridsoa.mock.domain.a')\n",
-        "mockserver/domain/d.py": "from .a import thing\n",
-        "sdk/__init__.py": "",
-    })
-    assert cycles(import_graph(tmp_path)) == [["hybridsoa.mock.domain.a", "hybridsoa.mock.domain.b",
-                                               "hybridsoa.mock.domain.sub.c"]]
+    _write(
+        tmp_path,
+        {
+            "mockserver/__init__.py": "",
+            "mockserver/domain/__init__.py": "",
+            "mockserver/domain/a.py": "from . import b\n",
+            "mockserver/domain/b.py": "def f():\n    from .sub import c\n",
+            "mockserver/domain/sub/__init__.py": "",
+            "mockserver/domain/sub/c.py": "import importlib\nimportlib.import_module('hybridsoa.mock.domain.a')\n",
+            "mockserver/domain/d.py": "from .a import thing\n",
+            "sdk/__init__.py": "",
+        },
+    )
+    assert cycles(import_graph(tmp_path)) == [
+        ["hybridsoa.mock.domain.a", "hybridsoa.mock.domain.b", "hybridsoa.mock.domain.sub.c"]
+    ]
 
 
-@pytest.mark.parametrize("module, source, broken", [
-    ("mockserver/store/durable.py", "from ..domain import snapshot\n", "hybridsoa.mock.domain.snapshot"),
-    ("mockserver/domain/x.py", "from flask import request\n", "flask"),
-    ("mockserver/domain/x.py", "def f():\n    from ..api import common\n", "hybridsoa.mock.api.common"),
-    ("mockserver/runner.py", "from hybridsoa.sdk import soa\n", "hybridsoa.sdk.soa"),
-    ("sdk/cli.py", "import hybridsoa.mock.domain.tenant\n", "hybridsoa.mock.domain.tenant"),
-])
+@pytest.mark.parametrize(
+    "module, source, broken",
+    [
+        ("mockserver/store/durable.py", "from ..domain import snapshot\n", "hybridsoa.mock.domain.snapshot"),
+        ("mockserver/domain/x.py", "from flask import request\n", "flask"),
+        ("mockserver/domain/x.py", "def f():\n    from ..api import common\n", "hybridsoa.mock.api.common"),
+        ("mockserver/runner.py", "from hybridsoa.sdk import soa\n", "hybridsoa.sdk.soa"),
+        ("sdk/cli.py", "import hybridsoa.mock.domain.tenant\n", "hybridsoa.mock.domain.tenant"),
+    ],
+)
 def test_a_wrong_way_arrow_is_reported(tmp_path, module, source, broken):
-    _write(tmp_path, {"mockserver/__init__.py": "", "mockserver/store/__init__.py": "",
-                      "mockserver/domain/__init__.py": "", "mockserver/domain/snapshot.py": "",
-                      "mockserver/api/__init__.py": "", "mockserver/api/common.py": "", "sdk/__init__.py": "",
-                      "sdk/soa.py": "", module: source})
+    _write(
+        tmp_path,
+        {
+            "mockserver/__init__.py": "",
+            "mockserver/store/__init__.py": "",
+            "mockserver/domain/__init__.py": "",
+            "mockserver/domain/snapshot.py": "",
+            "mockserver/api/__init__.py": "",
+            "mockserver/api/common.py": "",
+            "sdk/__init__.py": "",
+            "sdk/soa.py": "",
+            module: source,
+        },
+    )
     found = violations(import_graph(tmp_path))
     assert len(found) == 1 and f" imports {broken}:" in found[0]
 
 
 def test_allowed_arrows_are_not_reported(tmp_path):
-    _write(tmp_path, {"mockserver/__init__.py": "", "mockserver/store/__init__.py": "",
-                      "mockserver/store/collection.py": "", "mockserver/domain/__init__.py": "",
-                      "mockserver/domain/tenant.py": "from ..store.collection import Collection\n",
-                      "mockserver/api/__init__.py": "", "mockserver/api/x.py": "from ..domain import tenant\n",
-                      "sdk/__init__.py": "import requests\n"})
+    _write(
+        tmp_path,
+        {
+            "mockserver/__init__.py": "",
+            "mockserver/store/__init__.py": "",
+            "mockserver/store/collection.py": "",
+            "mockserver/domain/__init__.py": "",
+            "mockserver/domain/tenant.py": "from ..store.collection import Collection\n",
+            "mockserver/api/__init__.py": "",
+            "mockserver/api/x.py": "from ..domain import tenant\n",
+            "sdk/__init__.py": "import requests\n",
+        },
+    )
     graph = import_graph(tmp_path)
     assert violations(graph) == [] and cycles(graph) == []

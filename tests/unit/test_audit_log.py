@@ -1,5 +1,6 @@
 """The audit log's bound: the newest ``limit`` records stay, and neither the log nor the not-yet-written list
 grows without end when no durable store drains it."""
+
 from hybridsoa.mock.domain.audit import AuditLog, AuditRecord
 
 

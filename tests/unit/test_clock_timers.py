@@ -1,5 +1,6 @@
 """The tenant clock drives every subsystem in time order: Connect cycles, write-back runs, forward-sync
 deliveries and purges interleave exactly as their due times say."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,13 @@ def test_cycles_and_writeback_interleave_in_time_order(domain_tenant):
     t.advance(60)
     runs = [(r["policyType"], r["startDateTime"]) for r in t.sync.history[1:]]
     minutes = lambda m: iso(start + m * 60)  # noqa: E731
-    assert runs == [("Writeback", minutes(20)), ("Delta", minutes(30)), ("Writeback", minutes(40)),
-                    ("Delta", minutes(60)), ("Writeback", minutes(60))]
+    assert runs == [
+        ("Writeback", minutes(20)),
+        ("Delta", minutes(30)),
+        ("Writeback", minutes(40)),
+        ("Delta", minutes(60)),
+        ("Writeback", minutes(60)),
+    ]
 
 
 def test_forward_delivery_lands_between_cycles(domain_tenant):
@@ -57,6 +63,7 @@ def test_timer_reports_next_due_across_subsystems(domain_tenant):
 
 def test_scheduled_cycles_run_as_real_time_passes(domain_tenant):
     from hybridsoa.mock.domain.clock import TenantClock
+
     t = domain_tenant
     real = [1000.0]
     t.clock = TenantClock(t.clock.now(), real=lambda: real[0])  # a running clock over a fake wall clock
@@ -77,6 +84,7 @@ def test_a_failing_scheduled_cycle_is_recorded_and_does_not_block_the_clock(doma
 
     def broken(*_a, **_k):
         raise RuntimeError("boom")
+
     monkeypatch.setattr(t.sync, "run_cycle", broken)
     t.advance(61)
     failed = [r for r in t.sync.history if r["status"] == "failed"]

@@ -1,5 +1,6 @@
 """The charter's code standards, checked on the source: docstrings on every module and public function, method and
 class; no module over 700 lines; the domain package never imports Flask or Werkzeug; no ``time.sleep`` in tests."""
+
 from __future__ import annotations
 
 import ast
@@ -62,8 +63,9 @@ def test_every_public_function_method_and_class_has_a_docstring():
 
 
 def test_no_module_exceeds_the_line_budget():
-    long = {_rel(p): n for p in _modules(*PACKAGES)
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        _rel(p): n for p in _modules(*PACKAGES) if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"modules over {MAX_LINES} lines: {long}"
 
 
@@ -78,16 +80,23 @@ def _imported_roots(tree: ast.Module) -> set[str]:
 
 
 def test_the_domain_never_imports_flask_or_werkzeug():
-    offenders = {_rel(p): sorted(_imported_roots(_tree(p)) & {"flask", "werkzeug"})
-                 for p in (ROOT / "mockserver" / "domain").rglob("*.py")}
+    offenders = {
+        _rel(p): sorted(_imported_roots(_tree(p)) & {"flask", "werkzeug"})
+        for p in (ROOT / "mockserver" / "domain").rglob("*.py")
+    }
     assert not {k: v for k, v in offenders.items() if v}
 
 
 def _sleep_calls(tree: ast.Module) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sleep" \
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "time":
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sleep"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "time"
+        ):
             lines.append(node.lineno)
         if isinstance(node, ast.ImportFrom) and node.module == "time" and any(a.name == "sleep" for a in node.names):
             lines.append(node.lineno)
@@ -99,18 +108,26 @@ def test_no_time_sleep_in_tests():
     assert not found, f"time.sleep in tests (advance the tenant clock instead): {found}"
 
 
-@pytest.mark.parametrize("source, expected", [
-    # Spelled in two pieces so a plain grep for the call (the before-stop hook's) does not flag this file.
-    ("import time\ntime." + "sleep(1)\n", [2]),
-    ("from time import sleep\n", [1]),
-    ("import asyncio\nasyncio.sleep(1)\n", []),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        # Spelled in two pieces so a plain grep for the call (the before-stop hook's) does not flag this file.
+        ("import time\ntime." + "sleep(1)\n", [2]),
+        ("from time import sleep\n", [1]),
+        ("import asyncio\nasyncio.sleep(1)\n", []),
+    ],
+)
 def test_the_sleep_detector_detects(source, expected):
     assert _sleep_calls(ast.parse(source)) == expected
 
 
 def test_the_docstring_walk_detects():
-    tree = ast.parse("def f():\n    def inner():\n        pass\n\nclass C:\n    def m(self):\n        '''doc'''\n"
-                     "    def _p(self):\n        pass\n")
-    assert [(n, ast.get_docstring(d)) for n, d in _public_definitions(tree)] == [("f", None), ("C", None),
-                                                                                 ("C.m", "doc")]
+    tree = ast.parse(
+        "def f():\n    def inner():\n        pass\n\nclass C:\n    def m(self):\n        '''doc'''\n"
+        "    def _p(self):\n        pass\n"
+    )
+    assert [(n, ast.get_docstring(d)) for n, d in _public_definitions(tree)] == [
+        ("f", None),
+        ("C", None),
+        ("C.m", "doc"),
+    ]

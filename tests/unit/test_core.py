@@ -1,4 +1,5 @@
 """Core domain: tenants, clock timers, change-tracking collections, tokens."""
+
 import pytest
 
 from hybridsoa.mock.domain.clock import TenantClock, run_timers_until

@@ -1,6 +1,7 @@
 """docs/coverage.md stays honest: every cmdlet in the Exchange registry has a row in a cmdlet table naming each of its
 parameters, and every route registered on the Graph blueprint is documented (its method and last path segment on
 one row of the Graph table, with a ``{...}`` key when the route addresses one item)."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,11 @@ def _section(text: str, heading_prefix: str) -> str:
 
 def _first_cells(text: str) -> list[str]:
     # Cells split on unescaped pipes only: `GET\|PATCH /x` is one cell.
-    return [re.split(r"(?<!\\)\|", line)[1].strip() for line in text.splitlines()
-            if line.startswith("|") and line.count("|") >= 3 and not set(line) <= set("|- ")]
+    return [
+        re.split(r"(?<!\\)\|", line)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("|") and line.count("|") >= 3 and not set(line) <= set("|- ")
+    ]
 
 
 def documented_cmdlets(text: str) -> set[str]:
@@ -66,7 +70,7 @@ def graph_routes(app) -> list[tuple[str, str]]:
         if not rule.rule.startswith("/v1.0/"):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            out.append((method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/v1.0"):])))
+            out.append((method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/v1.0") :])))
     return sorted(set(out))
 
 
@@ -83,8 +87,10 @@ def undocumented_routes(routes, graph_section: str) -> list[str]:
         # An item route needs its key written after that segment: `seg/{id}`, `seg[/{id}]`, `seg` (+ `/{id}`) or a
         # `.../{id}` continuation on the same row.
         keyed = re.compile(rf"(?<![\w.]){re.escape(last)}(\[?/\{{|` \(\+ `/\{{)|\.\.\./\{{")
-        ok = any(word.search(row) and re.search(rf"\b{method}\b", row) and (not item_route or keyed.search(row))
-                 for row in rows)
+        ok = any(
+            word.search(row) and re.search(rf"\b{method}\b", row) and (not item_route or keyed.search(row))
+            for row in rows
+        )
         if not ok:
             missing.append(f"{method} {path}")
     return missing
@@ -109,8 +115,9 @@ def test_every_emulated_parameter_is_on_its_cmdlet_row(doc_text):
     for spec in dispatch.all_cmdlets():
         row = rows.get(spec.name.lower(), "")
         section = next((sec for sec in sections if row and row in sec), "")
-        missing += [f"{spec.name} -{p.name}" for p in spec.params.values()
-                    if not parameter_documented(p.name, row, section)]
+        missing += [
+            f"{spec.name} -{p.name}" for p in spec.params.values() if not parameter_documented(p.name, row, section)
+        ]
     assert not missing, f"parameters emulated but missing from their docs/coverage.md row: {missing}"
 
 
@@ -122,15 +129,21 @@ def test_every_graph_route_is_documented(doc_text):
 
 
 def test_the_checks_detect_omissions():
-    doc = ("## Microsoft Graph\n| Endpoint | x |\n|---|---|\n| `GET /users` | y |\n| Get-Mailbox | z |\n"
-           "| `GET\\|PATCH /directory/onPremisesSyncBehavior` | w |\n## Next\n| `POST /users` | v |\n")
+    doc = (
+        "## Microsoft Graph\n| Endpoint | x |\n|---|---|\n| `GET /users` | y |\n| Get-Mailbox | z |\n"
+        "| `GET\\|PATCH /directory/onPremisesSyncBehavior` | w |\n## Next\n| `POST /users` | v |\n"
+    )
     assert documented_cmdlets(doc) == {"get-mailbox"}
     row = "| Set-Mailbox | Identity, CustomAttribute1..15 | |"
     assert parameter_documented("CustomAttribute15", row, "") and parameter_documented("Identity", row, "")
     assert not parameter_documented("CustomAttribute16", row, "") and not parameter_documented("Ident", row, "")
     assert not parameter_documented("Confirm", row, "") and parameter_documented(
-        "Confirm", row, "`Confirm` is accepted everywhere (the REST endpoint never prompts)")
+        "Confirm", row, "`Confirm` is accepted everywhere (the REST endpoint never prompts)"
+    )
     section = _section(doc, "Microsoft Graph")
     assert undocumented_routes([("GET", "/users"), ("PATCH", "/directory/onPremisesSyncBehavior")], section) == []
     assert undocumented_routes([("GET", "/users/{user_key}"), ("POST", "/users"), ("GET", "/me")], section) == [
-        "GET /users/{user_key}", "POST /users", "GET /me"]
+        "GET /users/{user_key}",
+        "POST /users",
+        "GET /me",
+    ]

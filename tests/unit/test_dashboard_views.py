@@ -1,5 +1,6 @@
 """The dashboard's read models (``hybridsoa.mock.domain.read_models``): incremental counts agree with a recount,
 filters, the mailbox → Entra user → AD join on the source anchor, and Exchange ↔ AD drift."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,15 +19,23 @@ def recount(tenant) -> dict:
             soa["cloudOnlyFlagged" if m.is_exchange_cloud_managed else "cloudOnly"] += 1
         user = tenant.users.get(m.external_directory_object_id)
         soa["objectSoaCloud"] += bool(user is not None and user.is_cloud_managed)
-    return {"live": len(live), "softDeleted": len(tenant.mailboxes) - len(live),
-            "byType": dict(Counter(m.recipient_type_details for m in live)), "soa": dict(soa)}
+    return {
+        "live": len(live),
+        "softDeleted": len(tenant.mailboxes) - len(live),
+        "byType": dict(Counter(m.recipient_type_details for m in live)),
+        "soa": dict(soa),
+    }
 
 
 def same(counts: dict, expected: dict) -> bool:
     """Equal, ignoring zero entries."""
     strip = lambda d: {k: v for k, v in d.items() if v}  # noqa: E731
     return (counts["live"], counts["softDeleted"], strip(counts["byType"]), strip(counts["soa"])) == (
-        expected["live"], expected["softDeleted"], strip(expected["byType"]), strip(expected["soa"]))
+        expected["live"],
+        expected["softDeleted"],
+        strip(expected["byType"]),
+        strip(expected["soa"]),
+    )
 
 
 def test_counts_follow_changes_incrementally(make_tenant):

@@ -1,4 +1,5 @@
 """The SQLite durable store: what a flush writes comes back identical after reopening, in one transaction."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -21,8 +22,13 @@ def _toggle(tenant, index=0, value=True):
         mbx = [m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"][index]
         mbx.is_exchange_cloud_managed = value
         tenant.mailboxes.touch(mbx.guid)
-        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                                changes={"IsExchangeCloudManaged": {"old": not value, "new": value}})
+        tenant.add_audit_record(
+            "exchange",
+            "Set-Mailbox",
+            None,
+            target=mbx.guid,
+            changes={"IsExchangeCloudManaged": {"old": not value, "new": value}},
+        )
         return mbx.guid
 
 
@@ -84,6 +90,7 @@ def test_failed_flush_writes_nothing_and_retries(stored, monkeypatch):
 
     def boom():
         raise sqlite3.OperationalError("disk I/O error")
+
     monkeypatch.setattr(store, "_commit", boom)
     with pytest.raises(sqlite3.OperationalError), tenant.lock:
         store.flush(tenant)
@@ -137,9 +144,9 @@ def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
     data_dir, registry, store, tenant = stored
     with tenant.lock:
         assert store.flush(tenant, thorough=False) is False
-        tenant.settings["profile"] = "strict"          # a write request: compared thoroughly
+        tenant.settings["profile"] = "strict"  # a write request: compared thoroughly
         assert store.flush(tenant) is True
-        tenant.advance(31)                              # timers during a read: RNG and clock moved
+        tenant.advance(31)  # timers during a read: RNG and clock moved
         assert store.flush(tenant, thorough=False) is True
     registry2, store2 = _reopen(data_dir)
     again = registry2.get("contoso")
@@ -152,6 +159,7 @@ def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
     import stat
 
     from hybridsoa.mock.domain.tenant import TenantRegistry
+
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)
     (data_dir / "hybridsoa.sqlite3").touch(mode=0o644)
@@ -167,6 +175,7 @@ def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
 def test_request_journal_survives_a_restart_bounded(tmp_path):
     from hybridsoa.mock.app import create_app
     from hybridsoa.mock.domain.tenant import TenantRegistry
+
     registry = TenantRegistry(seed=1)
     store = open_store(registry, str(tmp_path), snapshot)
     tenant = registry.create("journaled", mailboxes=2, seed=1, frozen_clock=True)
@@ -188,6 +197,7 @@ def test_request_journal_survives_a_restart_bounded(tmp_path):
 def test_a_restart_reads_only_the_index_and_loads_each_tenant_on_first_use(tmp_path):
     from hybridsoa.mock.app import create_app
     from hybridsoa.mock.domain.errors import Conflict
+
     registry, store = _reopen(tmp_path)
     first = registry.create("first", seed=1, frozen_clock=True, mailboxes=3)
     second = registry.create("second", seed=2, frozen_clock=True, mailboxes=3)
@@ -238,8 +248,9 @@ def test_rows_of_a_whole_tenant_write_cut_short_are_swept_on_restart(tmp_path):
     # What a kill -9 in the middle of writing a new tenant leaves: its marker and some rows, no tenants row.
     db = sqlite3.connect(str(tmp_path / "hybridsoa.sqlite3"), isolation_level=None)
     db.execute("INSERT INTO meta (name, data) VALUES ('writing:half', '')")
-    db.execute("INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES ('half', 'x', 'k', 1, "
-               "NULL, '{}')")
+    db.execute(
+        "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES ('half', 'x', 'k', 1, NULL, '{}')"
+    )
     db.close()
     reopened, again = _reopen(tmp_path)
     assert again.db.execute("SELECT COUNT(*) FROM objects WHERE tenant_id='half'").fetchone()[0] == 0
@@ -262,6 +273,7 @@ def test_synchronous_normal_by_default_and_full_on_request(tmp_path):
 
 def test_serve_takes_the_synchronous_option():
     from hybridsoa.mock import cli
+
     args = cli._parser().parse_args(["serve", "--synchronous", "full"])
     assert args.synchronous == "full"
     assert cli._parser().parse_args(["serve"]).synchronous == "normal"

@@ -1,5 +1,6 @@
 """Exchange domain without HTTP: parameter binding, OPATH, identity resolution, hybrid rules and profiles,
 the dispatcher's audit records and the registry API other rooms build on."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,11 +50,14 @@ def test_bind_is_case_insensitive_and_canonicalizes_names_and_enums():
     assert bound == {"Identity": "x", "RecipientTypeDetails": ["SharedMailbox"]}
 
 
-@pytest.mark.parametrize("value,expected", [(True, True), (False, False), (1, True), (0, False),
-                                            ("$true", True), ("$False", False)])
+@pytest.mark.parametrize(
+    "value,expected", [(True, True), (False, False), (1, True), (0, False), ("$true", True), ("$False", False)]
+)
 def test_boolean_conversion(value, expected):
-    assert bind(get_cmdlet("Set-Mailbox"), {"Identity": "x", "IsExchangeCloudManaged": value})[
-        "IsExchangeCloudManaged"] is expected
+    assert (
+        bind(get_cmdlet("Set-Mailbox"), {"Identity": "x", "IsExchangeCloudManaged": value})["IsExchangeCloudManaged"]
+        is expected
+    )
 
 
 @pytest.mark.parametrize("value", ["true", "yes", [True], {"a": 1}, None])
@@ -69,9 +73,19 @@ def test_switch_accepts_null_as_present():
 def test_multivalued_forms():
     spec = get_cmdlet("Set-Mailbox")
     assert bind(spec, {"Identity": "x", "EmailAddresses": "smtp:a@b.cd"})["EmailAddresses"] == MultiValuedEdit(
-        replace=["smtp:a@b.cd"])
-    edit = bind(spec, {"Identity": "x", "EmailAddresses": {"@odata.type": "#Exchange.GenericHashTable",
-                                                           "add": "smtp:a@b.cd", "Remove": ["smtp:c@d.ef"]}})
+        replace=["smtp:a@b.cd"]
+    )
+    edit = bind(
+        spec,
+        {
+            "Identity": "x",
+            "EmailAddresses": {
+                "@odata.type": "#Exchange.GenericHashTable",
+                "add": "smtp:a@b.cd",
+                "Remove": ["smtp:c@d.ef"],
+            },
+        },
+    )
     assert edit["EmailAddresses"] == MultiValuedEdit(add=["smtp:a@b.cd"], remove=["smtp:c@d.ef"])
     assert edit["EmailAddresses"].apply(["SMTP:p@b.cd", "smtp:C@D.EF"]) == ["SMTP:p@b.cd", "smtp:a@b.cd"]
     assert bind(spec, {"Identity": "x", "ExtensionCustomAttribute1": None})["ExtensionCustomAttribute1"].replace == []
@@ -94,38 +108,56 @@ def test_binding_errors():
 
 
 # --------------------------------------------------------------------------------------------------- OPATH
-OBJ = {"Alias": "jdoe", "IsDirSynced": True, "CustomAttribute1": "", "RecipientTypeDetails": "UserMailbox",
-       "EmailAddresses": ["SMTP:j.doe@contoso.com", "smtp:jd@contoso.com"], "DisplayName": "O'Brien"}
+OBJ = {
+    "Alias": "jdoe",
+    "IsDirSynced": True,
+    "CustomAttribute1": "",
+    "RecipientTypeDetails": "UserMailbox",
+    "EmailAddresses": ["SMTP:j.doe@contoso.com", "smtp:jd@contoso.com"],
+    "DisplayName": "O'Brien",
+}
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Alias -eq 'JDOE'", True),
-    ("Alias -ne 'jdoe'", False),
-    ("Alias -like 'j*'", True),
-    ("Alias -like '?doe'", True),
-    ("Alias -notlike '*x*'", True),
-    ("IsDirSynced -eq $true", True),
-    ("IsDirSynced -eq $false", False),
-    ("CustomAttribute1 -eq $null", True),
-    ("CustomAttribute1 -ne $null", False),
-    ("EmailAddresses -eq 'smtp:jd@contoso.com'", True),
-    ("EmailAddresses -eq 'jd@contoso.com'", True),
-    ("EmailAddresses -like '*@contoso.com'", True),
-    ("DisplayName -eq 'O''Brien'", True),
-    ('DisplayName -eq "O\'Brien"', True),
-    ("Alias -eq 'x' -or Alias -eq 'jdoe' -and IsDirSynced -eq $false", False),
-    ("(Alias -eq 'x' -or Alias -eq 'jdoe') -and -not (IsDirSynced -eq $false)", True),
-    ("{RecipientTypeDetails -eq UserMailbox}", True),
-    ("-not Alias -eq 'jdoe'", False),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Alias -eq 'JDOE'", True),
+        ("Alias -ne 'jdoe'", False),
+        ("Alias -like 'j*'", True),
+        ("Alias -like '?doe'", True),
+        ("Alias -notlike '*x*'", True),
+        ("IsDirSynced -eq $true", True),
+        ("IsDirSynced -eq $false", False),
+        ("CustomAttribute1 -eq $null", True),
+        ("CustomAttribute1 -ne $null", False),
+        ("EmailAddresses -eq 'smtp:jd@contoso.com'", True),
+        ("EmailAddresses -eq 'jd@contoso.com'", True),
+        ("EmailAddresses -like '*@contoso.com'", True),
+        ("DisplayName -eq 'O''Brien'", True),
+        ('DisplayName -eq "O\'Brien"', True),
+        ("Alias -eq 'x' -or Alias -eq 'jdoe' -and IsDirSynced -eq $false", False),
+        ("(Alias -eq 'x' -or Alias -eq 'jdoe') -and -not (IsDirSynced -eq $false)", True),
+        ("{RecipientTypeDetails -eq UserMailbox}", True),
+        ("-not Alias -eq 'jdoe'", False),
+    ],
+)
 def test_opath_evaluation(text, expected):
     assert opath.compile_filter(text, set(OBJ))(OBJ) is expected
 
 
-@pytest.mark.parametrize("text,position", [("Alias -eq", 10), ("Alias 'x'", 7), ("(Alias -eq 'x'", 15),
-                                           ("Alias -eq 'x' Alias", 15), ("", 1), ("Alias -gt 'x'", 7)])
+@pytest.mark.parametrize(
+    "text,position",
+    [
+        ("Alias -eq", 10),
+        ("Alias 'x'", 7),
+        ("(Alias -eq 'x'", 15),
+        ("Alias -eq 'x' Alias", 15),
+        ("", 1),
+        ("Alias -gt 'x'", 7),
+    ],
+)
 def test_opath_syntax_errors_name_a_position(text, position):
-    with pytest.raises(InvalidArgument, match=f"(?s)Invalid filter syntax.*at position {position}\\.\""):
+    with pytest.raises(InvalidArgument, match=f'(?s)Invalid filter syntax.*at position {position}\\."'):
         opath.compile_filter(text, set(OBJ))
 
 
@@ -136,8 +168,16 @@ def test_opath_unknown_property():
 
 # ------------------------------------------------------------------------------------------------ identity
 def test_identity_resolves_by_every_key(tenant, synced):
-    keys = [synced.alias, synced.name, synced.user_principal_name.upper(), synced.primary_smtp_address,
-            synced.email_addresses[1], synced.guid, synced.exchange_guid, synced.external_directory_object_id]
+    keys = [
+        synced.alias,
+        synced.name,
+        synced.user_principal_name.upper(),
+        synced.primary_smtp_address,
+        synced.email_addresses[1],
+        synced.guid,
+        synced.exchange_guid,
+        synced.external_directory_object_id,
+    ]
     for key in keys:
         assert resolve_mailbox(tenant, key) is synced, key
     assert resolve_user(tenant, synced.alias).id == synced.external_directory_object_id
@@ -164,9 +204,16 @@ def test_blocked_params_follow_the_soa(tenant, synced):
     assert rules.blocked_params(tenant, synced, given) == []
 
 
-@pytest.mark.parametrize("profile,user,decision", [
-    ("ga", "exchangeadmin", "allow"), ("preview", "exchangeadmin", "silent"), ("strict", "exchangeadmin", "deny"),
-    ("preview", "globaladmin", "allow"), ("strict", "globaladmin", "allow")])
+@pytest.mark.parametrize(
+    "profile,user,decision",
+    [
+        ("ga", "exchangeadmin", "allow"),
+        ("preview", "exchangeadmin", "silent"),
+        ("strict", "exchangeadmin", "deny"),
+        ("preview", "globaladmin", "allow"),
+        ("strict", "globaladmin", "allow"),
+    ],
+)
 def test_toggle_decision(tenant, profile, user, decision):
     tenant.settings["profile"] = profile
     assert rules.toggle_decision(tenant, caller_for(tenant, user=user)) == decision
@@ -198,8 +245,10 @@ def test_dispatcher_audits_writes_not_reads(tenant, synced):
         run(tenant, "Set-Mailbox", {"Identity": synced.alias, "CustomAttribute9": "x"})
     run(tenant, "Set-Mailbox", {"Identity": synced.alias, "IsExchangeCloudManaged": True})
     records = tenant.audit.query(api="exchange")
-    assert [(r.operation, r.succeeded, r.changed) for r in records] == [("Set-Mailbox", False, False),
-                                                                        ("Set-Mailbox", True, True)]
+    assert [(r.operation, r.succeeded, r.changed) for r in records] == [
+        ("Set-Mailbox", False, False),
+        ("Set-Mailbox", True, True),
+    ]
     assert records[0].caller["appId"] == tenant.app_by_name("automation").app_id
     assert records[1].changes == {"IsExchangeCloudManaged": {"old": False, "new": True}}
 
@@ -244,9 +293,15 @@ def test_toggled_values_survive_a_sync_cycle_and_others_are_overwritten(tenant, 
 
 def test_domain_errors_never_escape_as_other_exceptions(tenant, synced):
     """Odd inputs raise domain errors (rendered by the wire layer), never TypeError/KeyError."""
-    odd = [{"Identity": None}, {"Identity": ["a"]}, {"Identity": {"x": 1}}, {"Identity": 5},
-           {"Identity": synced.alias, "GrantSendOnBehalfTo": {"Add": [None]}},
-           {"Identity": synced.alias, "EmailAddresses": [":"]}, {"Identity": synced.alias, "Alias": ""}]
+    odd = [
+        {"Identity": None},
+        {"Identity": ["a"]},
+        {"Identity": {"x": 1}},
+        {"Identity": 5},
+        {"Identity": synced.alias, "GrantSendOnBehalfTo": {"Add": [None]}},
+        {"Identity": synced.alias, "EmailAddresses": [":"]},
+        {"Identity": synced.alias, "Alias": ""},
+    ]
     for params in odd:
         for cmdlet in ("Set-Mailbox", "Get-Mailbox", "Set-User", "Get-User", "Undo-SoftDeletedMailbox"):
             try:
@@ -257,10 +312,19 @@ def test_domain_errors_never_escape_as_other_exceptions(tenant, synced):
 
 def test_coverage_doc_lists_every_emulated_exchange_cmdlet_and_parameter():
     from pathlib import Path
+
     text = (Path(__file__).resolve().parents[2] / "docs" / "coverage.md").read_text()
     section = text.split("## Exchange Online admin API\n", 1)[1].split("\n## ", 1)[0]
-    mine = ("Get-Mailbox", "Set-Mailbox", "Get-Recipient", "Get-User", "Set-User", "Get-OrganizationConfig",
-            "Set-OrganizationConfig", "Undo-SoftDeletedMailbox")
+    mine = (
+        "Get-Mailbox",
+        "Set-Mailbox",
+        "Get-Recipient",
+        "Get-User",
+        "Set-User",
+        "Get-OrganizationConfig",
+        "Set-OrganizationConfig",
+        "Undo-SoftDeletedMailbox",
+    )
     for name in mine:
         row = next(line for line in section.splitlines() if line.startswith(f"| {name} |"))
         for param in get_cmdlet(name).param_list:
@@ -300,7 +364,7 @@ def test_alias_lookups_follow_renames_and_deletes(tenant):
     assert resolve_mailbox(tenant, "before") is cloud
     run(tenant, "Set-Mailbox", {"Identity": "before", "Alias": "after"})
     assert resolve_mailbox(tenant, "AFTER") is cloud
-    assert resolve_mailbox(tenant, "before") is cloud          # still its Name
+    assert resolve_mailbox(tenant, "before") is cloud  # still its Name
     run(tenant, "Set-Mailbox", {"Identity": "after", "Name": "renamed"})
     with pytest.raises(NotFound):
         resolve_mailbox(tenant, "before")

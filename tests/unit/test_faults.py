@@ -1,4 +1,5 @@
 """Fault rules and token buckets (domain only): matching, probability under the seed, expiry, tenant-clock refill."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,12 +51,20 @@ def test_rule_matches_cmdlet_glob_method_app_and_user(domain_tenant):
     assert t.faults.check("exchange", cmdlet="Set-Mailbox", app_id="someone-else") is None
     hit = t.faults.check("exchange", cmdlet="Set-Mailbox", app_id=automation.app_id)
     assert (hit.kind, hit.status, hit.rule_id, hit.retry_after) == ("fault", 503, rule.id, 5)
-    t.faults.add_rule({"api": "graph", "path": "/users/*", "method": "PATCH", "status": 500,
-                       "user": "helpdesk@contoso.onmicrosoft.com"})
+    t.faults.add_rule(
+        {
+            "api": "graph",
+            "path": "/users/*",
+            "method": "PATCH",
+            "status": 500,
+            "user": "helpdesk@contoso.onmicrosoft.com",
+        }
+    )
     assert t.faults.check("graph", method="GET", path="/users/1", user="helpdesk@contoso.onmicrosoft.com") is None
     assert t.faults.check("graph", method="PATCH", path="/users/1", user="other@x") is None
-    assert t.faults.check("graph", method="PATCH", path="/users/1",
-                          user="HELPDESK@contoso.onmicrosoft.com").status == 500
+    assert (
+        t.faults.check("graph", method="PATCH", path="/users/1", user="HELPDESK@contoso.onmicrosoft.com").status == 500
+    )
 
 
 def test_count_expires_the_rule(domain_tenant):
@@ -73,6 +82,7 @@ def test_probability_is_deterministic_under_the_seed(make_tenant):
         t = make_tenant(name=f"p{len(made)}", seed=seed, mailboxes=0)
         t.faults.add_rule({"api": "exchange", "status": 500, "probability": 0.3})
         return _outcomes(t, 200, api="exchange")
+
     a, b, c = draws(7), draws(7), draws(8)
     assert a == b
     assert a != c
@@ -96,9 +106,18 @@ def test_throttled_request_spends_no_fault_count(domain_tenant):
     assert t.faults.check("exchange", app_id="a") is None
 
 
-@pytest.mark.parametrize("spec", [{}, {"status": 404}, {"latencyMs": [5, 1]}, {"api": "smtp", "status": 500},
-                                  {"latencyMs": "x"}, {"status": 500, "probability": 1.5},
-                                  {"status": 500, "count": 0}])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {},
+        {"status": 404},
+        {"latencyMs": [5, 1]},
+        {"api": "smtp", "status": 500},
+        {"latencyMs": "x"},
+        {"status": 500, "probability": 1.5},
+        {"status": 500, "count": 0},
+    ],
+)
 def test_bad_rules_are_refused(domain_tenant, spec):
     with pytest.raises(InvalidArgument):
         domain_tenant.faults.add_rule(spec)

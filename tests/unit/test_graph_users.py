@@ -1,5 +1,6 @@
 """Graph user rules in the domain (no HTTP): synced users are read-only, object-level SOA, cloud-only lifecycle
 and the deleted-items retention."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,16 @@ def synced(t):
 
 
 def new_user(t, nick="cloudy"):
-    return U.create_user(t, {"accountEnabled": True, "displayName": nick.title(), "mailNickname": nick,
-                             "userPrincipalName": f"{nick}@{t.domain}", "passwordProfile": {"password": "Pw!12345x"}})
+    return U.create_user(
+        t,
+        {
+            "accountEnabled": True,
+            "displayName": nick.title(),
+            "mailNickname": nick,
+            "userPrincipalName": f"{nick}@{t.domain}",
+            "passwordProfile": {"password": "Pw!12345x"},
+        },
+    )
 
 
 def test_graph_view_covers_every_csdl_property(t):
@@ -93,15 +102,33 @@ def test_synced_user_cannot_be_deleted_in_the_cloud(t):
     assert u.deleted_date_time is None
 
 
-@pytest.mark.parametrize("body", [
-    {"displayName": "x"},
-    {"accountEnabled": True, "displayName": "x", "mailNickname": "bad nick", "userPrincipalName": "a@graphdom.onmicrosoft.com",
-     "passwordProfile": {"password": "Pw!12345x"}},
-    {"accountEnabled": True, "displayName": "x", "mailNickname": "a", "userPrincipalName": "a@graphdom.onmicrosoft.com",
-     "passwordProfile": {}},
-    {"accountEnabled": True, "displayName": "x", "mailNickname": "a", "userPrincipalName": "a@elsewhere.com",
-     "passwordProfile": {"password": "Pw!12345x"}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"displayName": "x"},
+        {
+            "accountEnabled": True,
+            "displayName": "x",
+            "mailNickname": "bad nick",
+            "userPrincipalName": "a@graphdom.onmicrosoft.com",
+            "passwordProfile": {"password": "Pw!12345x"},
+        },
+        {
+            "accountEnabled": True,
+            "displayName": "x",
+            "mailNickname": "a",
+            "userPrincipalName": "a@graphdom.onmicrosoft.com",
+            "passwordProfile": {},
+        },
+        {
+            "accountEnabled": True,
+            "displayName": "x",
+            "mailNickname": "a",
+            "userPrincipalName": "a@elsewhere.com",
+            "passwordProfile": {"password": "Pw!12345x"},
+        },
+    ],
+)
 def test_create_validation(t, body):
     before = len(t.users)
     with pytest.raises(InvalidArgument):

@@ -1,5 +1,6 @@
 """Domain tests of the Entra token service (hybridsoa.mock.domain.entra.login): grants, client authentication,
 scopes, device codes on the tenant clock, refresh tokens and the AADSTS error shape. No HTTP."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,19 +44,36 @@ def _error(tenant, **form) -> EntraError:
 
 def _assertion(app, tenant, *, alg="RS256", aud=None, iss=None, key_pem=None, header=None):
     der = x509.load_pem_x509_certificate(app.certificate_pem.encode()).public_bytes(serialization.Encoding.DER)
-    headers = dict(header) if header is not None else (
-        {"x5t": keys.b64url(hashlib.sha1(der).digest())} if alg == "RS256"
-        else {"x5t#S256": keys.b64url(hashlib.sha256(der).digest())})
-    claims = {"aud": aud or f"{BASE}/{tenant.id}/oauth2/v2.0/token", "iss": iss or app.app_id,
-              "sub": iss or app.app_id, "exp": 2_000_000_000, "iat": 1_700_000_000, "jti": "abc"}
+    headers = (
+        dict(header)
+        if header is not None
+        else (
+            {"x5t": keys.b64url(hashlib.sha1(der).digest())}
+            if alg == "RS256"
+            else {"x5t#S256": keys.b64url(hashlib.sha256(der).digest())}
+        )
+    )
+    claims = {
+        "aud": aud or f"{BASE}/{tenant.id}/oauth2/v2.0/token",
+        "iss": iss or app.app_id,
+        "sub": iss or app.app_id,
+        "exp": 2_000_000_000,
+        "iat": 1_700_000_000,
+        "jti": "abc",
+    }
     return jwt.encode(claims, keys.load_private_key(key_pem or app.private_key_pem), algorithm=alg, headers=headers)
 
 
 # ------------------------------------------------------------------------------ client credentials
 def test_client_secret_issues_app_token_for_the_requested_resource(tenant):
     app = _app(tenant)
-    body = _grant(tenant, grant_type="client_credentials", client_id=app.app_id, client_secret=app.client_secret,
-                  scope="https://outlook.office365.com/.default")
+    body = _grant(
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_secret=app.client_secret,
+        scope="https://outlook.office365.com/.default",
+    )
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3599 and "refresh_token" not in body
     caller = verify_access_token(tenant, body["access_token"], "exchange")
     assert caller.is_app and caller.object_id == app.service_principal_id
@@ -66,23 +84,38 @@ def test_client_secret_issues_app_token_for_the_requested_resource(tenant):
 def test_token_lifetime_follows_tenant_setting(tenant):
     tenant.settings["tokenLifetimeSeconds"] = 600
     app = _app(tenant)
-    body = _grant(tenant, grant_type="client_credentials", client_id=app.app_id, client_secret=app.client_secret,
-                  scope="https://graph.microsoft.com/.default")
+    body = _grant(
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_secret=app.client_secret,
+        scope="https://graph.microsoft.com/.default",
+    )
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert body["expires_in"] == 600 and claims["exp"] - claims["iat"] == 600
 
 
 def test_wrong_secret_is_aadsts7000215_401(tenant):
     app = _app(tenant)
-    err = _error(tenant, grant_type="client_credentials", client_id=app.app_id, client_secret="nope",
-                 scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_secret="nope",
+        scope="https://graph.microsoft.com/.default",
+    )
     assert (err.status, err.error, err.aadsts) == (401, "invalid_client", 7000215)
     assert app.app_id in err.message
 
 
 def test_unknown_client_is_aadsts700016_400(tenant):
-    err = _error(tenant, grant_type="client_credentials", client_id="00000000-0000-4000-8000-000000000001",
-                 client_secret="x", scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="client_credentials",
+        client_id="00000000-0000-4000-8000-000000000001",
+        client_secret="x",
+        scope="https://graph.microsoft.com/.default",
+    )
     assert (err.status, err.error, err.aadsts) == (400, "unauthorized_client", 700016)
     assert "was not found in the directory 'fabrikam'" in err.message
 
@@ -97,30 +130,48 @@ def test_missing_scope_is_aadsts900144(tenant):
 @pytest.mark.parametrize("missing", ["grant_type", "client_id"])
 def test_other_missing_parameters_are_aadsts900144(tenant, missing):
     app = _app(tenant)
-    form = {"grant_type": "client_credentials", "client_id": app.app_id, "client_secret": app.client_secret,
-            "scope": "https://graph.microsoft.com/.default"}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": app.app_id,
+        "client_secret": app.client_secret,
+        "scope": "https://graph.microsoft.com/.default",
+    }
     del form[missing]
     err = _error(tenant, **form)
     assert err.aadsts == 900144 and f"'{missing}'" in err.message
 
 
 def test_no_secret_and_no_assertion_is_aadsts7000218(tenant):
-    err = _error(tenant, grant_type="client_credentials", client_id=_app(tenant).app_id,
-                 scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="client_credentials",
+        client_id=_app(tenant).app_id,
+        scope="https://graph.microsoft.com/.default",
+    )
     assert (err.status, err.aadsts) == (401, 7000218)
 
 
 def test_client_credentials_need_a_default_scope(tenant):
     app = _app(tenant)
-    err = _error(tenant, grant_type="client_credentials", client_id=app.app_id, client_secret=app.client_secret,
-                 scope="https://graph.microsoft.com/User.Read.All")
+    err = _error(
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_secret=app.client_secret,
+        scope="https://graph.microsoft.com/User.Read.All",
+    )
     assert (err.error, err.aadsts) == ("invalid_scope", 1002012)
 
 
 def test_unknown_resource_is_aadsts500011(tenant):
     app = _app(tenant)
-    err = _error(tenant, grant_type="client_credentials", client_id=app.app_id, client_secret=app.client_secret,
-                 scope="https://vault.azure.net/.default")
+    err = _error(
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_secret=app.client_secret,
+        scope="https://vault.azure.net/.default",
+    )
     assert (err.error, err.aadsts) == ("invalid_resource", 500011)
 
 
@@ -133,9 +184,14 @@ def test_unsupported_grant_type(tenant):
 @pytest.mark.parametrize("alg", ["RS256", "PS256"])
 def test_certificate_assertion_is_accepted(tenant, alg):
     app = _app(tenant)
-    body = _grant(tenant, grant_type="client_credentials", client_id=app.app_id,
-                  client_assertion_type=identity.CLIENT_ASSERTION_TYPE, client_assertion=_assertion(app, tenant, alg=alg),
-                  scope="https://graph.microsoft.com/.default")
+    body = _grant(
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_assertion_type=identity.CLIENT_ASSERTION_TYPE,
+        client_assertion=_assertion(app, tenant, alg=alg),
+        scope="https://graph.microsoft.com/.default",
+    )
     assert verify_access_token(tenant, body["access_token"], "graph").app_id == app.app_id
 
 
@@ -180,9 +236,15 @@ def test_malformed_assertion_is_refused(tenant):
 # ------------------------------------------------------------------------------ password grant
 def test_password_grant_issues_delegated_token_with_refresh_and_id_token(tenant):
     app, user = _app(tenant), _user(tenant)
-    body = _grant(tenant, grant_type="password", client_id=app.app_id, username=user.user_principal_name,
-                  password=user.password, scope="https://graph.microsoft.com/.default openid profile offline_access",
-                  client_info="1")
+    body = _grant(
+        tenant,
+        grant_type="password",
+        client_id=app.app_id,
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://graph.microsoft.com/.default openid profile offline_access",
+        client_info="1",
+    )
     caller = verify_access_token(tenant, body["access_token"], "graph")
     assert caller.kind == "user" and caller.object_id == user.id
     assert roles.GLOBAL_ADMINISTRATOR in caller.wids
@@ -195,87 +257,168 @@ def test_password_grant_issues_delegated_token_with_refresh_and_id_token(tenant)
 
 def test_password_grant_without_offline_access_has_no_refresh_token(tenant):
     user = _user(tenant)
-    body = _grant(tenant, grant_type="password", client_id=_app(tenant).app_id, username=user.user_principal_name,
-                  password=user.password, scope="https://outlook.office365.com/.default")
+    body = _grant(
+        tenant,
+        grant_type="password",
+        client_id=_app(tenant).app_id,
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://outlook.office365.com/.default",
+    )
     assert "refresh_token" not in body and "id_token" not in body
     assert body["scope"] == "https://outlook.office365.com/Exchange.Manage https://outlook.office365.com/.default"
 
 
-@pytest.mark.parametrize("username,password,code", [
-    ("globaladmin", "wrong", 50126),
-    ("nobody", "whatever", 50034),
-])
+@pytest.mark.parametrize(
+    "username,password,code",
+    [
+        ("globaladmin", "wrong", 50126),
+        ("nobody", "whatever", 50034),
+    ],
+)
 def test_password_grant_failures_are_invalid_grant(tenant, username, password, code):
-    err = _error(tenant, grant_type="password", client_id=_app(tenant).app_id,
-                 username=f"{username}@{tenant.domain}", password=password, scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="password",
+        client_id=_app(tenant).app_id,
+        username=f"{username}@{tenant.domain}",
+        password=password,
+        scope="https://graph.microsoft.com/.default",
+    )
     assert (err.status, err.error, err.aadsts) == (400, "invalid_grant", code)
 
 
 def test_disabled_user_cannot_sign_in(tenant):
     user = _user(tenant, "helpdesk")
     user.account_enabled = False
-    err = _error(tenant, grant_type="password", client_id=_app(tenant).app_id, username=user.user_principal_name,
-                 password=user.password, scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="password",
+        client_id=_app(tenant).app_id,
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://graph.microsoft.com/.default",
+    )
     assert err.aadsts == 50057
 
 
 def test_password_grant_checks_a_secret_when_one_is_sent(tenant):
     user = _user(tenant)
-    err = _error(tenant, grant_type="password", client_id=_app(tenant).app_id, client_secret="bad",
-                 username=user.user_principal_name, password=user.password, scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="password",
+        client_id=_app(tenant).app_id,
+        client_secret="bad",
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://graph.microsoft.com/.default",
+    )
     assert err.aadsts == 7000215
 
 
 def test_scopes_of_two_resources_are_refused(tenant):
     user = _user(tenant)
-    err = _error(tenant, grant_type="password", client_id=_app(tenant).app_id, username=user.user_principal_name,
-                 password=user.password,
-                 scope="https://graph.microsoft.com/User.Read https://outlook.office365.com/Exchange.Manage")
+    err = _error(
+        tenant,
+        grant_type="password",
+        client_id=_app(tenant).app_id,
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://graph.microsoft.com/User.Read https://outlook.office365.com/Exchange.Manage",
+    )
     assert (err.error, err.aadsts) == ("invalid_scope", 28000)
 
 
 # ------------------------------------------------------------------------------ refresh tokens
 def test_refresh_token_redeems_for_another_resource(tenant):
     app, user = _app(tenant), _user(tenant, "exchangeadmin")
-    first = _grant(tenant, grant_type="password", client_id=app.app_id, username=user.user_principal_name,
-                   password=user.password, scope="https://graph.microsoft.com/.default offline_access")
-    second = _grant(tenant, grant_type="refresh_token", client_id=app.app_id, refresh_token=first["refresh_token"],
-                    scope="https://outlook.office365.com/.default offline_access")
+    first = _grant(
+        tenant,
+        grant_type="password",
+        client_id=app.app_id,
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://graph.microsoft.com/.default offline_access",
+    )
+    second = _grant(
+        tenant,
+        grant_type="refresh_token",
+        client_id=app.app_id,
+        refresh_token=first["refresh_token"],
+        scope="https://outlook.office365.com/.default offline_access",
+    )
     caller = verify_access_token(tenant, second["access_token"], "exchange")
     assert caller.object_id == user.id and caller.scopes == ["Exchange.Manage"]
 
 
 def test_refresh_token_is_bound_to_client_and_user_state(tenant):
     app, user = _app(tenant), _user(tenant)
-    first = _grant(tenant, grant_type="password", client_id=app.app_id, username=user.user_principal_name,
-                   password=user.password, scope="https://graph.microsoft.com/.default offline_access")
-    err = _error(tenant, grant_type="refresh_token", client_id=_app(tenant, "graph-reader").app_id,
-                 refresh_token=first["refresh_token"], scope="https://graph.microsoft.com/.default")
+    first = _grant(
+        tenant,
+        grant_type="password",
+        client_id=app.app_id,
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://graph.microsoft.com/.default offline_access",
+    )
+    err = _error(
+        tenant,
+        grant_type="refresh_token",
+        client_id=_app(tenant, "graph-reader").app_id,
+        refresh_token=first["refresh_token"],
+        scope="https://graph.microsoft.com/.default",
+    )
     assert err.error == "invalid_grant"
     user.account_enabled = False
-    err = _error(tenant, grant_type="refresh_token", client_id=app.app_id, refresh_token=first["refresh_token"],
-                 scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="refresh_token",
+        client_id=app.app_id,
+        refresh_token=first["refresh_token"],
+        scope="https://graph.microsoft.com/.default",
+    )
     assert err.aadsts == 50057
-    err = _error(tenant, grant_type="refresh_token", client_id=app.app_id, refresh_token="garbage",
-                 scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="refresh_token",
+        client_id=app.app_id,
+        refresh_token="garbage",
+        scope="https://graph.microsoft.com/.default",
+    )
     assert err.error == "invalid_grant"
 
 
 def test_refresh_token_expires_on_the_tenant_clock(tenant):
     app, user = _app(tenant), _user(tenant)
-    first = _grant(tenant, grant_type="password", client_id=app.app_id, username=user.user_principal_name,
-                   password=user.password, scope="https://graph.microsoft.com/.default offline_access")
+    first = _grant(
+        tenant,
+        grant_type="password",
+        client_id=app.app_id,
+        username=user.user_principal_name,
+        password=user.password,
+        scope="https://graph.microsoft.com/.default offline_access",
+    )
     tenant.advance(91 * 24 * 60)
-    err = _error(tenant, grant_type="refresh_token", client_id=app.app_id, refresh_token=first["refresh_token"],
-                 scope="https://graph.microsoft.com/.default")
+    err = _error(
+        tenant,
+        grant_type="refresh_token",
+        client_id=app.app_id,
+        refresh_token=first["refresh_token"],
+        scope="https://graph.microsoft.com/.default",
+    )
     assert err.aadsts == 700082
 
 
 # ------------------------------------------------------------------------------ device codes
 def _start_device(tenant, app=None):
-    return identity.start_device_flow(tenant, {"client_id": (app or _app(tenant)).app_id,
-                                               "scope": "https://graph.microsoft.com/.default offline_access openid"},
-                                      verification_uri=f"{BASE}/devicelogin")
+    return identity.start_device_flow(
+        tenant,
+        {
+            "client_id": (app or _app(tenant)).app_id,
+            "scope": "https://graph.microsoft.com/.default offline_access openid",
+        },
+        verification_uri=f"{BASE}/devicelogin",
+    )
 
 
 def test_device_code_is_pending_until_approved_then_redeemed_once(tenant):
@@ -314,8 +457,12 @@ def test_declined_device_code(tenant):
 
 def test_device_code_belongs_to_its_client(tenant):
     started = _start_device(tenant)
-    err = _error(tenant, grant_type=DEVICE_CODE_GRANT, client_id=_app(tenant, "graph-reader").app_id,
-                 device_code=started["device_code"])
+    err = _error(
+        tenant,
+        grant_type=DEVICE_CODE_GRANT,
+        client_id=_app(tenant, "graph-reader").app_id,
+        device_code=started["device_code"],
+    )
     assert err.error == "invalid_grant"
 
 
@@ -352,13 +499,23 @@ def test_openid_configuration_points_every_endpoint_at_the_mock(tenant):
 
 def test_jwks_verifies_issued_tokens(tenant):
     app = _app(tenant)
-    body = _grant(tenant, grant_type="client_credentials", client_id=app.app_id, client_secret=app.client_secret,
-                  scope="https://graph.microsoft.com/.default")
+    body = _grant(
+        tenant,
+        grant_type="client_credentials",
+        client_id=app.app_id,
+        client_secret=app.client_secret,
+        scope="https://graph.microsoft.com/.default",
+    )
     jwk = identity.jwks(tenant)["keys"][0]
     assert jwk["kid"] == jwt.get_unverified_header(body["access_token"])["kid"]
     public = jwt.PyJWK(jwk).key
-    claims = jwt.decode(body["access_token"], public, algorithms=["RS256"], audience="https://graph.microsoft.com",
-                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    claims = jwt.decode(
+        body["access_token"],
+        public,
+        algorithms=["RS256"],
+        audience="https://graph.microsoft.com",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
     assert claims["tid"] == tenant.id
 
 

@@ -1,4 +1,5 @@
 """The request journal ring buffer: redaction, filters, counts, bounds."""
+
 from __future__ import annotations
 
 from hybridsoa.mock.domain.journal import REDACTED, RequestJournal, redact
@@ -9,8 +10,14 @@ def _entry(i, api="exchange", status=200, cmdlet="Get-Mailbox"):
 
 
 def test_redaction_hides_secrets_at_any_depth():
-    data = {"client_secret": "s", "Password": "p", "client_assertion": "a", "refresh_token": "r",
-            "Identity": "bob", "nested": {"NewPassword": "x", "list": [{"access_token": "t", "keep": 1}]}}
+    data = {
+        "client_secret": "s",
+        "Password": "p",
+        "client_assertion": "a",
+        "refresh_token": "r",
+        "Identity": "bob",
+        "nested": {"NewPassword": "x", "list": [{"access_token": "t", "keep": 1}]},
+    }
     out = redact(data)
     assert out["client_secret"] == out["Password"] == out["client_assertion"] == out["refresh_token"] == REDACTED
     assert out["nested"]["NewPassword"] == REDACTED
@@ -43,6 +50,9 @@ def test_filters_and_counts():
     assert [e["seq"] for e in j.query(since=1002.0)] == [3, 4]
     assert [e["seq"] for e in j.query(limit=2)] == [3, 4]
     counts = j.counts(j.query())
-    assert counts == {"total": 4, "byApi": {"exchange": 3, "graph": 1},
-                      "byStatus": {"200": 2, "429": 1, "503": 1},
-                      "byCmdlet": {"Get-Mailbox": 2, "Set-Mailbox": 1}}
+    assert counts == {
+        "total": 4,
+        "byApi": {"exchange": 3, "graph": 1},
+        "byStatus": {"200": 2, "429": 1, "503": 1},
+        "byCmdlet": {"Get-Mailbox": 2, "Set-Mailbox": 1},
+    }

@@ -1,5 +1,6 @@
 """The mock AD's LDAP rules without a socket: DNs, filter evaluation (three-valued), attribute selection, the
 service account, and `serve --ldap-port` starting the listener in the process that builds the app."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,10 +34,12 @@ def test_filters_are_three_valued(tenant):
     assert dit.matches(F("eq", "SAMACCOUNTNAME", sam.upper()), user) is True
     assert dit.matches(F("eq", "unknownAttr", b"x"), user) is None
     assert dit.matches(dit.Filter(kind="not", children=[F("eq", "unknownAttr", b"x")]), user) is None
-    assert dit.matches(dit.Filter(kind="or", children=[F("eq", "unknownAttr", b"x"), F("present", "mail")]),
-                       user) is True
-    assert dit.matches(dit.Filter(kind="and", children=[F("eq", "unknownAttr", b"x"), F("present", "mail")]),
-                       user) is None
+    assert (
+        dit.matches(dit.Filter(kind="or", children=[F("eq", "unknownAttr", b"x"), F("present", "mail")]), user) is True
+    )
+    assert (
+        dit.matches(dit.Filter(kind="and", children=[F("eq", "unknownAttr", b"x"), F("present", "mail")]), user) is None
+    )
     assert dit.matches(F("sub", "mail", initial=sam[:2], final=b".onmicrosoft.com"), user) is True
     assert dit.matches(F("ge", "msExchRecipientTypeDetails", b"2147483648"), user) is True
     assert dit.matches(F("le", "msExchRecipientTypeDetails", b"1"), user) is False
@@ -70,6 +73,7 @@ def test_service_account_binds_only_with_its_password(tenant):
 
 def test_serve_with_ldap_port_starts_the_listener_in_the_app_process(tmp_path):
     from hybridsoa.mock import cli, server
+
     parsed = cli._parser().parse_args(["serve", "--ldap-port", "0", "--data-dir", str(tmp_path), "--no-demo"])
     assert parsed.ldap_port == 0
     options = server.ServeOptions(data_dir=str(tmp_path), demo=False, ldap_port=0)

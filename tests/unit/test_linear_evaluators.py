@@ -1,6 +1,7 @@
 """Issue 21: the evaluators are linear, shown by work counts (not times): the wildcard matcher examines at most a
 fixed multiple of the text and pattern it is given, and doubling either doubles the work at most; filter chains
 and nesting cost no recursion per term. The matcher agrees with a reference (``fnmatch``) on generated input."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -23,12 +24,15 @@ def work(pattern: str, text: str) -> tuple[bool, int]:
     return compile_wildcard(pattern).match(text, counter), counter[0]
 
 
-@pytest.mark.parametrize("make_pattern, make_text", [
-    (lambda n: "*" * n + "#", lambda n: "a" * n),                 # the issue's pattern: stars then a missing char
-    (lambda n: "a*" * n + "#", lambda n: "a" * (2 * n)),          # many segments that each match at once
-    (lambda n: "*" + "?" * 3 + "*b", lambda n: "a" * n),          # '?' holes scanned along the whole text
-    (lambda n: "*ab*ab*ab*c", lambda n: "ab" * n),                # the classic backtracking trap
-])
+@pytest.mark.parametrize(
+    "make_pattern, make_text",
+    [
+        (lambda n: "*" * n + "#", lambda n: "a" * n),  # the issue's pattern: stars then a missing char
+        (lambda n: "a*" * n + "#", lambda n: "a" * (2 * n)),  # many segments that each match at once
+        (lambda n: "*" + "?" * 3 + "*b", lambda n: "a" * n),  # '?' holes scanned along the whole text
+        (lambda n: "*ab*ab*ab*c", lambda n: "ab" * n),  # the classic backtracking trap
+    ],
+)
 def test_wildcard_work_grows_linearly(make_pattern, make_text):
     for n in (1000, 4000):
         _, small = work(make_pattern(n), make_text(n))
@@ -73,6 +77,7 @@ def test_opath_chain_of_ten_thousand_terms_is_flat_and_its_equalities_one_lookup
         def __contains__(self, key):
             reads.append(key)
             return super().__contains__(key)
+
     predicate(Counting({"Alias": "zz"}))
     assert len(reads) == 1
     mixed = " -and ".join(f"Alias -like '*{i}*'" for i in range(10_000))
@@ -82,21 +87,32 @@ def test_opath_chain_of_ten_thousand_terms_is_flat_and_its_equalities_one_lookup
 def test_opath_nesting_is_bounded():
     ok = "(" * bounds.MAX_FILTER_DEPTH + "Alias -eq 'a'" + ")" * bounds.MAX_FILTER_DEPTH
     assert compile_filter(ok, {"Alias"})({"Alias": "a"})
-    for deep in ("(" * (bounds.MAX_FILTER_DEPTH + 1) + "Alias -eq 'a'" + ")" * (bounds.MAX_FILTER_DEPTH + 1),
-                 "-not " * 10_000 + "Alias -eq 'a'", "(" * 100_000):
+    for deep in (
+        "(" * (bounds.MAX_FILTER_DEPTH + 1) + "Alias -eq 'a'" + ")" * (bounds.MAX_FILTER_DEPTH + 1),
+        "-not " * 10_000 + "Alias -eq 'a'",
+        "(" * 100_000,
+    ):
         with pytest.raises(InvalidArgument, match="Invalid filter syntax"):
             compile_filter(deep, {"Alias"})
 
 
 def test_opath_merged_equalities_answer_like_single_terms():
-    objects = [{"Alias": "a1"}, {"Alias": ["x", "A2"]}, {"Alias": None}, {"Alias": "smtp:a3"}, {"Alias": True},
-               {"Alias": "b"}]
+    objects = [
+        {"Alias": "a1"},
+        {"Alias": ["x", "A2"]},
+        {"Alias": None},
+        {"Alias": "smtp:a3"},
+        {"Alias": True},
+        {"Alias": "b"},
+    ]
     values = ["a1", "a2", "a3", "$true", "smtp:b"]
     for obj in objects:
-        one_by_one = any(compile_filter(f"Alias -eq {v if v.startswith('$') else repr(v)}", {"Alias"})(obj)
-                         for v in values)
-        chained = compile_filter(" -or ".join(f"Alias -eq {v if v.startswith('$') else repr(v)}" for v in values),
-                                 {"Alias"})(obj)
+        one_by_one = any(
+            compile_filter(f"Alias -eq {v if v.startswith('$') else repr(v)}", {"Alias"})(obj) for v in values
+        )
+        chained = compile_filter(
+            " -or ".join(f"Alias -eq {v if v.startswith('$') else repr(v)}" for v in values), {"Alias"}
+        )(obj)
         assert chained == one_by_one, obj
 
 
@@ -112,16 +128,25 @@ def test_odata_chain_of_ten_thousand_terms_is_flat():
 def test_odata_nesting_is_bounded():
     ok = "(" * bounds.MAX_FILTER_DEPTH + "displayName eq 'a'" + ")" * bounds.MAX_FILTER_DEPTH
     assert evaluate(parse_filter(ok)[0], {"displayName": "a"})
-    for deep in ("(" * (bounds.MAX_FILTER_DEPTH + 1) + "displayName eq 'a'" + ")" * (bounds.MAX_FILTER_DEPTH + 1),
-                 "not " * 10_000 + "accountEnabled eq true", "(" * 100_000,
-                 "a/any(x:" * 200 + "x eq 1" + ")" * 200):
+    for deep in (
+        "(" * (bounds.MAX_FILTER_DEPTH + 1) + "displayName eq 'a'" + ")" * (bounds.MAX_FILTER_DEPTH + 1),
+        "not " * 10_000 + "accountEnabled eq true",
+        "(" * 100_000,
+        "a/any(x:" * 200 + "x eq 1" + ")" * 200,
+    ):
         with pytest.raises(FilterSyntaxError, match="Invalid filter clause: Syntax error at position"):
             parse_filter(deep)
 
 
 def test_odata_merged_equalities_answer_like_single_terms():
-    objects = [{"displayName": "A"}, {"displayName": 1}, {"displayName": True}, {"displayName": None}, {},
-               {"displayName": ["a"]}]
+    objects = [
+        {"displayName": "A"},
+        {"displayName": 1},
+        {"displayName": True},
+        {"displayName": None},
+        {},
+        {"displayName": ["a"]},
+    ]
     literals = ["'a'", "1", "true", "null", "'b'"]
     for obj in objects:
         one_by_one = any(evaluate(parse_filter(f"displayName eq {lit}")[0], obj) for lit in literals)
@@ -131,6 +156,7 @@ def test_odata_merged_equalities_answer_like_single_terms():
 
 def test_the_cheap_mailbox_view_agrees_with_the_whole_object(domain_tenant):
     from hybridsoa.mock.domain.exchange.objects import _CHEAP_MAILBOX_PROPERTIES, mailbox_filter_view, mailbox_object
+
     view = mailbox_filter_view(sorted(_CHEAP_MAILBOX_PROPERTIES))
     assert mailbox_filter_view(["Name", "Database"]) is None
     mailboxes = list(domain_tenant.mailboxes)

@@ -1,5 +1,6 @@
 """On-prem AD administration in the domain: schema-checked attribute writes, whenChanged/uSNChanged bumps,
 creation defaults, moves and deletes, deterministic seeding."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,7 @@ from hybridsoa.mock.domain.onprem.ad import REMOTE_ROOM_MAILBOX
 
 def test_seeded_ad_is_deterministic_and_has_all_types(make_tenant, registry):
     a = make_tenant(name="one", seed=5, mailboxes=8)
-    other = type(registry)(seed=1).create("one", seed=5, frozen_clock=True, mailboxes=8,
-                                          options={"mix": "uniform"})
+    other = type(registry)(seed=1).create("one", seed=5, frozen_clock=True, mailboxes=8, options={"mix": "uniform"})
     assert [u.attrs["displayName"] for u in a.ad_users] == [u.attrs["displayName"] for u in other.ad_users]
     assert [u.object_guid for u in a.ad_users] == [u.object_guid for u in other.ad_users]
     types = {u.attrs["msExchRecipientTypeDetails"] for u in a.ad_users}
@@ -34,13 +34,25 @@ def test_update_bumps_when_changed_and_change_index(domain_tenant):
     assert rendered["whenChanged"] == "2026-01-05T09:07:00Z" and rendered["inSyncScope"] is True
 
 
-@pytest.mark.parametrize("patch", [
-    {"notAnAttribute": "x"}, {"objectGUID": "x"}, {"whenChanged": "x"}, {"sAMAccountName": "x"},
-    {"displayName": 5}, {"proxyAddresses": "smtp:a@b.c"}, {"proxyAddresses": ["no-prefix"]},
-    {"proxyAddresses": ["SMTP:a@b.c", "SMTP:d@b.c"]}, {"msExchHideFromAddressLists": "true"},
-    {"msExchRecipientTypeDetails": "2147483648"}, {"userAccountControl": True}, {"userPrincipalName": "noat"},
-    {"extensionAttribute1": "x" * 1025}, {"msExchExtensionCustomAttribute1": ["a", "A"]},
-])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"notAnAttribute": "x"},
+        {"objectGUID": "x"},
+        {"whenChanged": "x"},
+        {"sAMAccountName": "x"},
+        {"displayName": 5},
+        {"proxyAddresses": "smtp:a@b.c"},
+        {"proxyAddresses": ["no-prefix"]},
+        {"proxyAddresses": ["SMTP:a@b.c", "SMTP:d@b.c"]},
+        {"msExchHideFromAddressLists": "true"},
+        {"msExchRecipientTypeDetails": "2147483648"},
+        {"userAccountControl": True},
+        {"userPrincipalName": "noat"},
+        {"extensionAttribute1": "x" * 1025},
+        {"msExchExtensionCustomAttribute1": ["a", "A"]},
+    ],
+)
 def test_bad_patches_are_refused_and_change_nothing(domain_tenant, patch):
     t = domain_tenant
     ad = next(iter(t.ad_users))
@@ -52,9 +64,15 @@ def test_bad_patches_are_refused_and_change_nothing(domain_tenant, patch):
 
 def test_create_with_defaults_and_conflicts(domain_tenant):
     t = domain_tenant
-    ad = ad_admin.create_ad_user(t, {"sAMAccountName": "room42", "displayName": "Room 42",
-                                     "msExchRecipientTypeDetails": REMOTE_ROOM_MAILBOX,
-                                     "ou": "OU=Resources,OU=Corp,DC=contoso,DC=local"})
+    ad = ad_admin.create_ad_user(
+        t,
+        {
+            "sAMAccountName": "room42",
+            "displayName": "Room 42",
+            "msExchRecipientTypeDetails": REMOTE_ROOM_MAILBOX,
+            "ou": "OU=Resources,OU=Corp,DC=contoso,DC=local",
+        },
+    )
     assert ad.attrs["userPrincipalName"] == f"room42@{t.domain}" and ad.attrs["mailNickname"] == "room42"
     assert ad.attrs["msExchRemoteRecipientType"] == 36 and ad.ou.startswith("OU=Resources")
     assert ad.distinguished_name == "CN=Room 42,OU=Resources,OU=Corp,DC=contoso,DC=local"

@@ -1,5 +1,6 @@
 """PIM domain rules: eligibility grants nothing, self activation with policy checks, expiry on the tenant clock,
 deactivation, admin assignment and removal, durations."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,20 +30,33 @@ def app_caller(t):
 
 
 def make_eligible(t, user, role=EXO, expiration=None):
-    body = {"action": "adminAssign", "principalId": user.id, "roleDefinitionId": role, "directoryScopeId": "/",
-            "justification": "on call", "scheduleInfo": {"expiration": expiration or {"type": "noExpiration"}}}
+    body = {
+        "action": "adminAssign",
+        "principalId": user.id,
+        "roleDefinitionId": role,
+        "directoryScopeId": "/",
+        "justification": "on call",
+        "scheduleInfo": {"expiration": expiration or {"type": "noExpiration"}},
+    }
     return t.pim.submit("eligibility", body, app_caller(t))
 
 
 def activate(t, caller, user, duration="PT1H", justification="ticket 42", role=EXO):
-    body = {"action": "selfActivate", "principalId": user.id, "roleDefinitionId": role, "directoryScopeId": "/",
-            "justification": justification,
-            "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": duration}}}
+    body = {
+        "action": "selfActivate",
+        "principalId": user.id,
+        "roleDefinitionId": role,
+        "directoryScopeId": "/",
+        "justification": justification,
+        "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": duration}},
+    }
     return t.pim.submit("assignment", body, caller)
 
 
-@pytest.mark.parametrize("text,seconds", [("PT1H", 3600), ("PT30M", 1800), ("P1D", 86400), ("PT1H30M", 5400),
-                                          ("PT45S", 45), ("P1DT2H", 93600)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("PT1H", 3600), ("PT30M", 1800), ("P1D", 86400), ("PT1H30M", 5400), ("PT45S", 45), ("P1DT2H", 93600)],
+)
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -56,8 +70,13 @@ def test_parse_duration_rejects(text):
 def test_schedule_forms(t):
     now = t.clock.now()
     assert parse_schedule(None, now)["end"] is None
-    s = parse_schedule({"startDateTime": "2026-01-05T10:00:00Z",
-                        "expiration": {"type": "afterDateTime", "endDateTime": "2026-01-05T12:00:00Z"}}, now)
+    s = parse_schedule(
+        {
+            "startDateTime": "2026-01-05T10:00:00Z",
+            "expiration": {"type": "afterDateTime", "endDateTime": "2026-01-05T12:00:00Z"},
+        },
+        now,
+    )
     assert s["end"] - s["start"] == 7200
     with pytest.raises(PimError):
         parse_schedule({"expiration": {"type": "afterDateTime", "endDateTime": "2020-01-01T00:00:00Z"}}, now)
@@ -88,11 +107,14 @@ def test_eligible_grants_nothing_until_activated_then_expires(t):
     assert t.audit.query(operation="Role assignment expired")
 
 
-@pytest.mark.parametrize("duration,justification,rules", [
-    ("PT9H", "ok", ["ExpirationRule"]),
-    ("PT1H", "", ["JustificationRule"]),
-    ("PT10H", None, ["ExpirationRule", "JustificationRule"]),
-])
+@pytest.mark.parametrize(
+    "duration,justification,rules",
+    [
+        ("PT9H", "ok", ["ExpirationRule"]),
+        ("PT1H", "", ["JustificationRule"]),
+        ("PT10H", None, ["ExpirationRule", "JustificationRule"]),
+    ],
+)
 def test_activation_policy_rules(t, duration, justification, rules):
     user, caller = user_caller(t)
     make_eligible(t, user)
@@ -161,9 +183,15 @@ def test_duplicates_and_admin_remove(t):
 
 def test_admin_assign_active_with_end_and_validation_only(t):
     user, _ = user_caller(t)
-    body = {"action": "adminAssign", "principalId": user.id, "roleDefinitionId": R.GLOBAL_READER,
-            "directoryScopeId": "/", "justification": "audit", "isValidationOnly": True,
-            "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "P1D"}}}
+    body = {
+        "action": "adminAssign",
+        "principalId": user.id,
+        "roleDefinitionId": R.GLOBAL_READER,
+        "directoryScopeId": "/",
+        "justification": "audit",
+        "isValidationOnly": True,
+        "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "P1D"}},
+    }
     req = t.pim.submit("assignment", body, app_caller(t))
     assert req["status"] == "Granted" and t.active_role_ids(user.id) == [] and not t.pim.list_requests("assignment")
     body["isValidationOnly"] = False
@@ -173,19 +201,28 @@ def test_admin_assign_active_with_end_and_validation_only(t):
     assert t.active_role_ids(user.id) == []
 
 
-@pytest.mark.parametrize("patch,error", [
-    ({"action": "bogus"}, InvalidArgument),
-    ({"action": "selfExtend"}, NotImplementedInMock),
-    ({"roleDefinitionId": "00000000-0000-0000-0000-000000000000"}, PimError),
-    ({"principalId": "00000000-0000-0000-0000-000000000000"}, PimError),
-    ({"principalId": None}, InvalidArgument),
-    ({"directoryScopeId": "/administrativeUnits/x"}, NotImplementedInMock),
-    ({"scheduleInfo": "tomorrow"}, InvalidArgument),
-])
+@pytest.mark.parametrize(
+    "patch,error",
+    [
+        ({"action": "bogus"}, InvalidArgument),
+        ({"action": "selfExtend"}, NotImplementedInMock),
+        ({"roleDefinitionId": "00000000-0000-0000-0000-000000000000"}, PimError),
+        ({"principalId": "00000000-0000-0000-0000-000000000000"}, PimError),
+        ({"principalId": None}, InvalidArgument),
+        ({"directoryScopeId": "/administrativeUnits/x"}, NotImplementedInMock),
+        ({"scheduleInfo": "tomorrow"}, InvalidArgument),
+    ],
+)
 def test_bad_requests_change_nothing(t, patch, error):
     user, _ = user_caller(t)
-    body = {"action": "adminAssign", "principalId": user.id, "roleDefinitionId": EXO, "directoryScopeId": "/",
-            "justification": "x", **patch}
+    body = {
+        "action": "adminAssign",
+        "principalId": user.id,
+        "roleDefinitionId": EXO,
+        "directoryScopeId": "/",
+        "justification": "x",
+        **patch,
+    }
     before = len(t.role_assignments)
     with pytest.raises(error):
         t.pim.submit("eligibility", body, app_caller(t))

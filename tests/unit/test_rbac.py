@@ -1,5 +1,6 @@
 """Exchange RBAC domain model: built-in role groups and roles, custom roles, scopes, assignments, service
 principals, authorization (PIM-aware) and snapshots — no HTTP."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,14 @@ from hybridsoa.mock.domain.exchange.rbac.role_cmdlets import RBAC_CMDLETS
 #: A pinned catalog of the Exchange cmdlets, so these tests do not depend on the Exchange room's progress.
 EXO = {
     "Get-Mailbox": ["Identity", "Filter", "ResultSize", "RecipientTypeDetails"],
-    "Set-Mailbox": ["Identity", "IsExchangeCloudManaged", "CustomAttribute1", "GrantSendOnBehalfTo", "Alias",
-                    "Confirm"],
+    "Set-Mailbox": [
+        "Identity",
+        "IsExchangeCloudManaged",
+        "CustomAttribute1",
+        "GrantSendOnBehalfTo",
+        "Alias",
+        "Confirm",
+    ],
     "Get-Recipient": ["Identity", "Filter"],
     "Get-User": ["Identity"],
     "Set-User": ["Identity", "Title"],
@@ -41,14 +48,20 @@ def tenant(make_tenant):
 
 def user_caller(tenant, name):
     user = tenant.user_by_upn(f"{name}@{tenant.domain}")
-    return Caller(tenant_id=tenant.id, app_id="public", kind="user", object_id=user.id,
-                  user_principal_name=user.user_principal_name)
+    return Caller(
+        tenant_id=tenant.id,
+        app_id="public",
+        kind="user",
+        object_id=user.id,
+        user_principal_name=user.user_principal_name,
+    )
 
 
 def app_caller(tenant, name, roles_=("Exchange.ManageAsApp",)):
     app = tenant.app_by_name(name)
-    return Caller(tenant_id=tenant.id, app_id=app.app_id, kind="app", object_id=app.service_principal_id,
-                  roles=list(roles_))
+    return Caller(
+        tenant_id=tenant.id, app_id=app.app_id, kind="app", object_id=app.service_principal_id, roles=list(roles_)
+    )
 
 
 def test_builtin_roles_cover_every_cmdlet_and_org_management_holds_all(tenant):
@@ -121,7 +134,7 @@ def test_new_management_role_copies_parent_and_validates(tenant):
         rbac.new_role("soa toggle", "Mail Recipients")
     with pytest.raises(NotFound):
         rbac.new_role("Other", "No Such Role")
-    with pytest.raises(InvalidArgument, match="less than or equal to \"64\""):
+    with pytest.raises(InvalidArgument, match='less than or equal to "64"'):
         rbac.new_role("x" * 65, "Mail Recipients")
     rbac.new_role("y" * 64, "Mail Recipients")
     only = rbac.new_role("Only Set", "Mail Recipients", enabled_cmdlets=["Set-Mailbox"])
@@ -264,8 +277,9 @@ def test_pim_eligible_role_grants_nothing_until_active_and_expires(tenant):
     with pytest.raises(CmdletNotRecognized):
         rbac.authorize(caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
     now = tenant.clock.now()
-    tenant.assign_role(user.id, roles.EXCHANGE_ADMINISTRATOR, kind="active", start=now, end=now + 3600,
-                       member_type="selfActivate")
+    tenant.assign_role(
+        user.id, roles.EXCHANGE_ADMINISTRATOR, kind="active", start=now, end=now + 3600, member_type="selfActivate"
+    )
     rbac.authorize(caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
     tenant.advance(61)
     with pytest.raises(CmdletNotRecognized):
@@ -306,8 +320,13 @@ def test_snapshot_round_trip(tenant, make_tenant):
     twin.rbac.load(data)
     assert twin.rbac.to_dict() == data
     app = tenant.app_by_name("graph-reader")
-    twin_caller = Caller(tenant_id=twin.id, app_id=app.app_id, kind="app", object_id=app.service_principal_id,
-                         roles=["Exchange.ManageAsApp"])
+    twin_caller = Caller(
+        tenant_id=twin.id,
+        app_id=app.app_id,
+        kind="app",
+        object_id=app.service_principal_id,
+        roles=["Exchange.ManageAsApp"],
+    )
     twin.rbac.authorize(twin_caller, "Set-Mailbox", ["Identity", "IsExchangeCloudManaged"])
     assert caller.object_id == twin_caller.object_id
 
@@ -317,8 +336,13 @@ def test_malformed_snapshot_section_is_refused_and_changes_nothing(tenant):
     rbac.new_role("Keep", "Mail Recipients")
     before = rbac.to_dict()
     role = dict(before["roles"][0], entries=["Get-Mailbox"])
-    for bad in ({"roles": [{"nope": 1}]}, {"scopes": "x"}, {"assignments": [1]}, {"servicePrincipals": [{}]},
-                {"roles": [role]}):
+    for bad in (
+        {"roles": [{"nope": 1}]},
+        {"scopes": "x"},
+        {"assignments": [1]},
+        {"servicePrincipals": [{}]},
+        {"roles": [role]},
+    ):
         with pytest.raises(InvalidArgument):
             rbac.load(bad)
     assert rbac.to_dict() == before
@@ -326,6 +350,7 @@ def test_malformed_snapshot_section_is_refused_and_changes_nothing(tenant):
 
 def test_coverage_doc_lists_every_rbac_cmdlet_and_parameter():
     from pathlib import Path
+
     text = (Path(__file__).resolve().parents[2] / "docs" / "coverage.md").read_text()
     section = text.split("## Exchange Online RBAC cmdlets\n", 1)[1].split("\n## ", 1)[0]
     assert "`Confirm` is accepted everywhere" in section

@@ -1,6 +1,7 @@
 """Exchange RBAC decisions are remembered between calls (the bulk toggle asks the same question thousands of
 times): every change that could alter an answer must show on the very next call — RBAC administration, directory
 role assignments, schedules starting or ending on the tenant clock, RBAC cmdlets, snapshot restores."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,13 @@ def tenant(make_tenant):
 
 def user_caller(tenant, name="user"):
     user = tenant.user_by_upn(f"{name}@{tenant.domain}")
-    return Caller(tenant_id=tenant.id, app_id="public", kind="user", object_id=user.id,
-                  user_principal_name=user.user_principal_name)
+    return Caller(
+        tenant_id=tenant.id,
+        app_id="public",
+        kind="user",
+        object_id=user.id,
+        user_principal_name=user.user_principal_name,
+    )
 
 
 def admin_caller(tenant):

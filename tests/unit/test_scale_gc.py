@@ -1,4 +1,5 @@
 """Big tenants are frozen out of the cyclic GC while they live, and given back to it when deleted or reset."""
+
 import gc
 
 from hybridsoa.mock.domain import tenant as tenant_mod

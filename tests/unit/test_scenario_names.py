@@ -1,5 +1,6 @@
 """``hybridsoa-mock scenario list`` lists every scenario once, even when the shipped folder and the working
 directory's ``scenarios/`` are the same folder (running from the repository) or both hold a name."""
+
 from __future__ import annotations
 
 from hybridsoa.mock.domain import scenario_tenant
@@ -11,8 +12,9 @@ def test_each_scenario_is_listed_once(tmp_path, monkeypatch):
         folder.mkdir()
         for name in names:
             (folder / f"{name}.yaml").write_text("name: x\n")
-    monkeypatch.setattr(scenario_tenant, "SCENARIO_DIRS", [shipped, tmp_path / "local" / ".." / "shipped", local,
-                                                           tmp_path / "missing"])
+    monkeypatch.setattr(
+        scenario_tenant, "SCENARIO_DIRS", [shipped, tmp_path / "local" / ".." / "shipped", local, tmp_path / "missing"]
+    )
     assert scenario_tenant.scenario_names() == ["a", "b", "c"]
 
 

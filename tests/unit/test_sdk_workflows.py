@@ -1,5 +1,6 @@
 """SOA workflows over the requests-level fake Exchange: read-back, silent failure, skip, backup, checkpoint resume
 with exactly-once outcomes, dry-run, waves and halting, adaptive rate, verify, drift and revert/reconcile."""
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,7 @@ def test_enable_reads_back_skips_already_and_backs_up(tmp_path):
     res = enable(exo, plan(ids, [10]), checkpoint=str(tmp_path / "cp.jsonl"), backup=str(tmp_path / "bk.jsonl"))
     assert res.counts == {"already": 1, "changed": 3}
     assert res.exit_code == 0
-    assert len(_sets(svc)) == 3                               # the already-enabled one was not written
+    assert len(_sets(svc)) == 3  # the already-enabled one was not written
     backups = read_jsonl(str(tmp_path / "bk.jsonl"))
     assert sorted(b["mailbox"]["Alias"] for b in backups) == sorted(ids[1:])
     assert all(b["mailbox"]["IsExchangeCloudManaged"] is False for b in backups)
@@ -96,8 +97,13 @@ def test_ineligible_and_not_found_are_reported(tmp_path):
 
 def test_dry_run_changes_nothing_and_writes_no_files(tmp_path):
     svc, exo = _setup(3)
-    res = enable(exo, [m["Alias"] for m in svc.mailboxes.values()], dry_run=True,
-                 checkpoint=str(tmp_path / "cp.jsonl"), backup=str(tmp_path / "bk.jsonl"))
+    res = enable(
+        exo,
+        [m["Alias"] for m in svc.mailboxes.values()],
+        dry_run=True,
+        checkpoint=str(tmp_path / "cp.jsonl"),
+        backup=str(tmp_path / "bk.jsonl"),
+    )
     assert res.counts == {"would_change": 3}
     assert _sets(svc) == []
     assert not (tmp_path / "cp.jsonl").exists() and not (tmp_path / "bk.jsonl").exists()
@@ -117,12 +123,14 @@ def test_resume_after_a_kill_between_write_and_checkpoint_is_exactly_once(tmp_pa
     hdr["items"], hdr["plan"] = header_plan.identities, header_plan.fingerprint()
     lines[0] = json.dumps(hdr)
     lines.append(json.dumps({"type": "start", "identity": ids[2]}))
-    lines.append('{"type":"done","identity":"' + ids[3][:3])          # torn write
+    lines.append('{"type":"done","identity":"' + ids[3][:3])  # torn write
     Path(cp_path).write_text("\n".join(lines))
-    svc.mailboxes[next(m for m in svc.mailboxes if svc.mailboxes[m]["Alias"] == ids[2])]["IsExchangeCloudManaged"] = True
+    svc.mailboxes[next(m for m in svc.mailboxes if svc.mailboxes[m]["Alias"] == ids[2])]["IsExchangeCloudManaged"] = (
+        True
+    )
     before = len(_sets(svc))
     res = enable(exo, header_plan, checkpoint=cp_path, concurrency=2)
-    assert len(_sets(svc)) - before == 2                       # only ids[3], ids[4] are written now
+    assert len(_sets(svc)) - before == 2  # only ids[3], ids[4] are written now
     assert [r["status"] for r in res.records] == ["changed"] * 5
     cp = Checkpoint.load(cp_path)
     done = [r for r in read_jsonl(cp_path) if r.get("type") == "done"]
@@ -135,6 +143,7 @@ def test_resume_refuses_a_checkpoint_of_another_operation(tmp_path):
 
     from hybridsoa.sdk.errors import ConfigError
     from hybridsoa.sdk.soa import disable
+
     svc, exo = _setup(1)
     enable(exo, ["user0000"], checkpoint=str(tmp_path / "cp.jsonl"))
     with pytest.raises(ConfigError):
@@ -153,13 +162,13 @@ def test_adaptive_rate_backs_off_on_429_and_low_budget():
     after_429 = rate.rate
     assert after_429 < 10
     rate.acquire()
-    assert waits == [5.0]                                      # paused until Retry-After
-    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))   # in flight with the first: no second cut
+    assert waits == [5.0]  # paused until Retry-After
+    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))  # in flight with the first: no second cut
     assert rate.rate == after_429
     rate.observe(make_response(req, 200, {}, {"Rate-Limit-Limit": "30000", "Rate-Limit-Remaining": "100"}))
-    assert rate.rate == after_429 and rate.events == {"throttled": 2, "low_budget": 1}   # low budget: no growth
+    assert rate.rate == after_429 and rate.events == {"throttled": 2, "low_budget": 1}  # low budget: no growth
     clock[0] = 6.0
-    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))   # a new overshoot: cut again
+    rate.observe(make_response(req, 429, {}, {"Retry-After": "5"}))  # a new overshoot: cut again
     assert rate.rate == after_429 / 2
 
 
@@ -170,8 +179,8 @@ def test_enable_under_throttling_honours_retry_after_and_completes():
     svc.fail_next("Set-Mailbox", 429, {"error": {"code": "TooManyRequests", "message": "x"}}, {"Retry-After": "9"})
     res = enable(exo, [m["Alias"] for m in svc.mailboxes.values()], concurrency=1)
     assert res.counts == {"changed": 3}
-    assert 9.0 in sleeps                                         # the transport waited out Retry-After
-    assert len(_sets(svc)) == 4                                  # the throttled write was replayed once
+    assert 9.0 in sleeps  # the transport waited out Retry-After
+    assert len(_sets(svc)) == 4  # the throttled write was replayed once
 
 
 class MemoryOnPrem(OnPremDirectory):
@@ -181,9 +190,13 @@ class MemoryOnPrem(OnPremDirectory):
         self.users = {}
         for m in mailboxes:
             self.users[m["Alias"]] = {
-                "sAMAccountName": m["Alias"], "userPrincipalName": m["UserPrincipalName"], "mailNickname": m["Alias"],
-                "mail": m["PrimarySmtpAddress"], "proxyAddresses": list(m["EmailAddresses"]),
-                "extensionAttribute1": m.get("CustomAttribute1")}
+                "sAMAccountName": m["Alias"],
+                "userPrincipalName": m["UserPrincipalName"],
+                "mailNickname": m["Alias"],
+                "mail": m["PrimarySmtpAddress"],
+                "proxyAddresses": list(m["EmailAddresses"]),
+                "extensionAttribute1": m.get("CustomAttribute1"),
+            }
 
     def iter_users(self):
         return iter([dict(u) for u in self.users.values()])
@@ -226,7 +239,7 @@ def test_reconcile_failure_leaves_the_flag_alone():
 
     class Broken(MemoryOnPrem):
         def update_user(self, sam, attributes):
-            return dict(self.users[sam])                         # accepts but never stores
+            return dict(self.users[sam])  # accepts but never stores
 
     onprem = Broken(svc.mailboxes.values())
     next(iter(svc.mailboxes.values()))["CustomAttribute1"] = "cloud-only"
@@ -240,22 +253,32 @@ def test_preflight_from_token_claims():
 
     class Claims:
         def claims(self, api):
-            return {"idtyp": "app", "roles": ["Exchange.ManageAsApp"], "wids": ["29232cdf-9323-42fd-ade2-1d097af3e4de"],
-                    "appid": "a", "oid": "o", "tid": "t"}
+            return {
+                "idtyp": "app",
+                "roles": ["Exchange.ManageAsApp"],
+                "wids": ["29232cdf-9323-42fd-ade2-1d097af3e4de"],
+                "appid": "a",
+                "oid": "o",
+                "tid": "t",
+            }
 
     report = preflight(exo, tokens=Claims())
     status = {c.name: c.status for c in report.checks}
     assert status["exchange-app-permission"] == "pass"
-    assert status["directory-roles"] == "warn"                   # Exchange Administrator only
+    assert status["directory-roles"] == "warn"  # Exchange Administrator only
     assert status["tenant-default"] == "pass"
     assert status["eligibility"] == "pass" and report.summary["toEnable"] == 2
     assert report.exit_code == 0
 
 
-@pytest.mark.parametrize("wids,status", [
-    (["8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"], "fail"),            # Hybrid Identity Administrator alone
-    (["8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2", "29232cdf-9323-42fd-ade2-1d097af3e4de"], "pass"),
-    (["62e90394-69f5-4237-9190-012177145e10"], "pass")])           # Global Administrator
+@pytest.mark.parametrize(
+    "wids,status",
+    [
+        (["8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"], "fail"),  # Hybrid Identity Administrator alone
+        (["8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2", "29232cdf-9323-42fd-ade2-1d097af3e4de"], "pass"),
+        (["62e90394-69f5-4237-9190-012177145e10"], "pass"),
+    ],
+)  # Global Administrator
 def test_preflight_hybrid_identity_admin_counts_only_with_an_exchange_role(wids, status):
     svc, exo = _setup(1)
 
@@ -273,8 +296,8 @@ def test_large_plans_prefetch_with_paged_reads_but_read_back_each_change():
     res = enable(exo, [m["PrimarySmtpAddress"] for m in svc.mailboxes.values()], concurrency=4)
     assert res.counts == {"changed": 150}
     gets = [p for c, p in svc.calls if c == "Get-Mailbox"]
-    assert len([g for g in gets if "Identity" not in g]) == 2          # two pages instead of 150 reads
-    assert len([g for g in gets if "Identity" in g]) == 150            # one read-back per change
+    assert len([g for g in gets if "Identity" not in g]) == 2  # two pages instead of 150 reads
+    assert len([g for g in gets if "Identity" in g]) == 150  # one read-back per change
     assert len(_sets(svc)) == 150
 
 
@@ -284,7 +307,7 @@ def test_resume_after_fixing_roles_retries_silent_items_once(tmp_path):
     cp_path = str(tmp_path / "cp.jsonl")
     first = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
     assert first.counts == {"pending": 3, "silently_ignored": 2} and first.exit_code == 1
-    svc.silent = False                                          # the admin got Hybrid Identity Administrator
+    svc.silent = False  # the admin got Hybrid Identity Administrator
     second = enable(exo, plan(ids, [2, 3]), checkpoint=cp_path)
     assert second.counts == {"changed": 5} and second.exit_code == 0
     guid = {m["Alias"]: g for g, m in svc.mailboxes.items()}
@@ -294,6 +317,7 @@ def test_resume_after_fixing_roles_retries_silent_items_once(tmp_path):
 
 def test_verify_against_a_captured_baseline_accepts_later_cloud_edits():
     from hybridsoa.sdk.soa import capture_baseline
+
     svc, exo = _setup(2)
     ids = [m["Alias"] for m in svc.mailboxes.values()]
     run = enable(exo, ids)
@@ -318,9 +342,9 @@ def test_a_target_without_batch_gets_single_calls_and_every_item_done_once():
         return svc(request)
 
     exo, *_ = fake_clients(handler)
-    exo.supports_batch = True                                   # the client believes the target takes $batch
+    exo.supports_batch = True  # the client believes the target takes $batch
     ids = [m["Alias"] for m in svc.mailboxes.values()]
     res = enable(exo, plan(ids, [4, 8]), concurrency=2, batch_size=10)
     assert res.counts == {"changed": 12} and res.exit_code == 0
-    assert 1 <= len(batch_posts) <= 2 and exo.supports_batch is False   # tried by the first chunks only
-    assert sorted(_sets(svc)) == sorted(m["Guid"] for m in svc.mailboxes.values())   # one write each
+    assert 1 <= len(batch_posts) <= 2 and exo.supports_batch is False  # tried by the first chunks only
+    assert sorted(_sets(svc)) == sorted(m["Guid"] for m in svc.mailboxes.values())  # one write each

@@ -1,4 +1,5 @@
 """Whole-tenant snapshots: dump -> restore gives an identical tenant that behaves identically afterwards."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,13 @@ def _toggle_one(tenant):
         mbx = next(m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox")
         mbx.is_exchange_cloud_managed = True
         tenant.mailboxes.touch(mbx.guid)
-        tenant.add_audit_record("exchange", "Set-Mailbox", None, target=mbx.guid,
-                                changes={"IsExchangeCloudManaged": {"old": False, "new": True}})
+        tenant.add_audit_record(
+            "exchange",
+            "Set-Mailbox",
+            None,
+            target=mbx.guid,
+            changes={"IsExchangeCloudManaged": {"old": False, "new": True}},
+        )
         return mbx.guid
 
 
@@ -44,10 +50,12 @@ def test_restored_tenant_behaves_identically(domain_tenant):
             ad.attrs["department"] = "Audit"
             t.ad_users.touch(ad.sam_account_name.lower())
             t.advance(31)
+
     # The sync engine rebuilds its change marks after a load and compares every object once, so only its
     # "unchanged" counter may differ; what the cycle did (adds, updates, deletes, errors) is the same.
     def run(t):
         return {k: v for k, v in t.sync.history[-1].items() if k != "unchanged"}
+
     assert run(copy) == run(original)
     assert copy.ids.guid() == original.ids.guid()
     a, b = snapshot.dump_tenant(copy), snapshot.dump_tenant(original)
@@ -91,13 +99,16 @@ def test_change_cursors_survive(domain_tenant):
     assert copy.ad_users.current_seq() == t.ad_users.current_seq()
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda d: d.update(format="something-else"),
-    lambda d: d.update(version=99),
-    lambda d: d.pop("collections"),
-    lambda d: d["collections"]["users"].update({"class": "os.system"}),
-    lambda d: d["collections"]["users"]["items"][0].__setitem__(2, {"nonsense": 1}),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(format="something-else"),
+        lambda d: d.update(version=99),
+        lambda d: d.pop("collections"),
+        lambda d: d["collections"]["users"].update({"class": "os.system"}),
+        lambda d: d["collections"]["users"]["items"][0].__setitem__(2, {"nonsense": 1}),
+    ],
+)
 def test_damaged_snapshots_are_refused(domain_tenant, mutate):
     doc = snapshot.dump_tenant(domain_tenant)
     mutate(doc)

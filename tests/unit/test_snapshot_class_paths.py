@@ -2,6 +2,7 @@
 classes load back, under the name the package is installed as now and under the old top-level ``mockserver``
 name (snapshots written before the packages were installed as ``hybridsoa.mock``), including modules that moved
 into per-service folders."""
+
 from __future__ import annotations
 
 import pytest

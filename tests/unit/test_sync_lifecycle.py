@@ -1,6 +1,7 @@
 """Deletes, restores and purges across AD, Entra and Exchange on the tenant clock: soft delete whatever the
 mailbox flag, 30-day retention, DeletingCloudOnlyObjectNotAllowed, the accidental-delete threshold, forward
 sync delay, snapshot round trip of the engine."""
+
 from __future__ import annotations
 
 import pytest
@@ -69,8 +70,9 @@ def test_cloud_restore_while_ad_object_gone_gives_deleting_cloud_only_error(doma
         [err] = run["errors"]
         assert err["errorType"] == "DeletingCloudOnlyObjectNotAllowed" and err["userId"] == user.id
     # The fix: bring the AD object back with the same anchor so it hard-matches.
-    ad_admin.create_ad_user(t, {"sAMAccountName": ad.sam_account_name, "displayName": "Back Again",
-                                "mS-DS-ConsistencyGuid": anchor})
+    ad_admin.create_ad_user(
+        t, {"sAMAccountName": ad.sam_account_name, "displayName": "Back Again", "mS-DS-ConsistencyGuid": anchor}
+    )
     run = cycle(t)
     assert run["errorCount"] == 0 and user.on_premises_sync_enabled is True and user.display_name == "Back Again"
     assert cycle(t)["status"] == "success"
@@ -167,6 +169,7 @@ def test_engine_snapshot_round_trip_keeps_settings_history_and_queue(domain_tena
     cycle(t)
     state = t.sync.to_dict()
     import json
+
     state = json.loads(json.dumps(state))  # snapshots are JSON
     fresh = SyncEngine(t)
     fresh.load(state)
@@ -184,6 +187,7 @@ def test_engine_snapshot_round_trip_keeps_settings_history_and_queue(domain_tena
 
 def test_whole_tenant_snapshot_keeps_connect_state(domain_tenant):
     from hybridsoa.mock.domain import snapshot
+
     t = domain_tenant
     t.sync.update_settings({"deletionThreshold": 9, "writeback": {"enabled": True}})
     ad = ad_of_type(t)
@@ -206,6 +210,7 @@ def test_per_request_catch_up_purges_deletions_made_between_looks(domain_tenant)
     # A running clock, as a served tenant has: the timers run from the per-request catch-up, which does not read
     # the change logs on every call. A deletion made between two looks must still be purged when its retention ends.
     from hybridsoa.mock.domain.clock import TenantClock
+
     t = domain_tenant
     t.sync.settings["enabled"] = False  # nothing else scheduled
     real = [0.0]
@@ -215,10 +220,10 @@ def test_per_request_catch_up_purges_deletions_made_between_looks(domain_tenant)
     real[0] += 10 * day
     t.catch_up()
     mbx = next(m for m in t.mailboxes if not m.is_soft_deleted)
-    lifecycle.soft_delete_mailbox_now(t, mbx)          # deleted on day 10
+    lifecycle.soft_delete_mailbox_now(t, mbx)  # deleted on day 10
     real[0] += 25 * day
     t.catch_up()
-    assert mbx.guid in t.mailboxes                     # day 35: retention not over
+    assert mbx.guid in t.mailboxes  # day 35: retention not over
     real[0] += 6 * day
     t.catch_up()
-    assert mbx.guid not in t.mailboxes                 # day 41: purged
+    assert mbx.guid not in t.mailboxes  # day 41: purged

@@ -1,6 +1,7 @@
 """Entra Connect cycle rules over the domain, each a scenario on the tenant clock: Delta vs Initial, identity
 vs Exchange attributes, IsExchangeCloudManaged (kept, reverted, old Connect builds), object-level SOA,
 duplicate attributes, the tenant-wide cloud-managed default, scheduling."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,15 @@ from hybridsoa.mock.domain.onprem.ad import REMOTE_SHARED_MAILBOX
 
 
 def ad_of_type(t, rtd="UserMailbox", n=0):
-    found = [a for a in t.ad_users if (a.attrs.get("msExchRecipientTypeDetails") and
-                                       mailbox_of(t, a) is not None and mailbox_of(t, a).recipient_type_details == rtd)]
+    found = [
+        a
+        for a in t.ad_users
+        if (
+            a.attrs.get("msExchRecipientTypeDetails")
+            and mailbox_of(t, a) is not None
+            and mailbox_of(t, a).recipient_type_details == rtd
+        )
+    ]
     return found[n]
 
 
@@ -63,8 +71,12 @@ def test_seeded_tenant_has_initial_cycle_and_all_four_types(domain_tenant):
     t = domain_tenant
     [run] = t.sync.history
     assert run["policyType"] == "Initial" and run["adds"] == 25 and run["status"] == "success"
-    assert {m.recipient_type_details for m in t.mailboxes} == {"UserMailbox", "SharedMailbox", "RoomMailbox",
-                                                               "EquipmentMailbox"}
+    assert {m.recipient_type_details for m in t.mailboxes} == {
+        "UserMailbox",
+        "SharedMailbox",
+        "RoomMailbox",
+        "EquipmentMailbox",
+    }
     assert all(m.is_dir_synced and not m.is_exchange_cloud_managed for m in t.mailboxes)
     synced = [u for u in t.users if u.on_premises_immutable_id]
     assert len(synced) == 25 and all(u.on_premises_sync_enabled is True for u in synced)
@@ -105,8 +117,10 @@ def test_noop_ad_write_does_not_bump_change_index(domain_tenant):
 
 def test_new_ad_user_is_created_in_entra_and_exchange(domain_tenant):
     t = domain_tenant
-    ad = ad_admin.create_ad_user(t, {"sAMAccountName": "shared1", "displayName": "Shared One",
-                                     "msExchRecipientTypeDetails": REMOTE_SHARED_MAILBOX})
+    ad = ad_admin.create_ad_user(
+        t,
+        {"sAMAccountName": "shared1", "displayName": "Shared One", "msExchRecipientTypeDetails": REMOTE_SHARED_MAILBOX},
+    )
     run = cycle(t)
     assert run["adds"] == 1
     user, mbx = user_of(t, ad), mailbox_of(t, ad)
@@ -122,8 +136,11 @@ def test_identity_flows_but_exchange_attributes_keep_cloud_values_when_cloud_man
     mbx = mailbox_of(t, ad)
     cloud_manage(t, mbx, custom_attributes=["cloud"] + [None] * 14, alias="cloudalias")
     cycle(t)
-    ad_admin.update_ad_user(t, ad.sam_account_name, {"displayName": "Renamed On Prem", "extensionAttribute1": "AD",
-                                                     "mailNickname": "adalias"})
+    ad_admin.update_ad_user(
+        t,
+        ad.sam_account_name,
+        {"displayName": "Renamed On Prem", "extensionAttribute1": "AD", "mailNickname": "adalias"},
+    )
     for policy in ("Delta", "Initial", "Delta"):
         run = cycle(t, policy)
         assert mbx.display_name == "Renamed On Prem" and user_of(t, ad).display_name == "Renamed On Prem"
@@ -206,13 +223,22 @@ def test_duplicate_proxy_address_is_quarantined_with_property_conflict(domain_te
     t = domain_tenant
     victim = ad_of_type(t, n=0)
     taken = victim.attrs["proxyAddresses"][0].split(":", 1)[1]
-    dup = ad_admin.create_ad_user(t, {"sAMAccountName": "dupe", "displayName": "Dupe",
-                                      "proxyAddresses": ["SMTP:dupe@contoso.onmicrosoft.com", f"smtp:{taken}"]})
+    dup = ad_admin.create_ad_user(
+        t,
+        {
+            "sAMAccountName": "dupe",
+            "displayName": "Dupe",
+            "proxyAddresses": ["SMTP:dupe@contoso.onmicrosoft.com", f"smtp:{taken}"],
+        },
+    )
     run = cycle(t)
     assert run["status"] == "completed-export-errors" and run["adds"] == 1
     [err] = run["errors"]
-    assert (err["errorType"], err["propertyCausingError"], err["value"]) == ("PropertyConflict", "ProxyAddress",
-                                                                             taken.lower())
+    assert (err["errorType"], err["propertyCausingError"], err["value"]) == (
+        "PropertyConflict",
+        "ProxyAddress",
+        taken.lower(),
+    )
     user = user_of(t, dup)
     [perr] = user.on_premises_provisioning_errors
     assert perr["category"] == "PropertyConflict" and perr["value"] == taken.lower() and perr["occurredDateTime"]
@@ -228,8 +254,14 @@ def test_conflict_clears_when_other_object_releases_address(domain_tenant):
     t = domain_tenant
     victim = ad_of_type(t, n=0)
     taken = victim.attrs["proxyAddresses"][1].split(":", 1)[1]
-    dup = ad_admin.create_ad_user(t, {"sAMAccountName": "dupe2", "displayName": "Dupe 2",
-                                      "proxyAddresses": ["SMTP:dupe2@contoso.onmicrosoft.com", f"smtp:{taken}"]})
+    dup = ad_admin.create_ad_user(
+        t,
+        {
+            "sAMAccountName": "dupe2",
+            "displayName": "Dupe 2",
+            "proxyAddresses": ["SMTP:dupe2@contoso.onmicrosoft.com", f"smtp:{taken}"],
+        },
+    )
     cycle(t)
     assert user_of(t, dup).on_premises_provisioning_errors
     ad_admin.update_ad_user(t, victim.sam_account_name, {"proxyAddresses": [victim.attrs["proxyAddresses"][0]]})
@@ -241,8 +273,9 @@ def test_conflict_clears_when_other_object_releases_address(domain_tenant):
 
 def test_duplicate_upn_gets_quarantined_upn(domain_tenant):
     t = domain_tenant
-    ad = ad_admin.create_ad_user(t, {"sAMAccountName": "ga2", "displayName": "Clash",
-                                     "userPrincipalName": f"globaladmin@{t.domain}"})
+    ad = ad_admin.create_ad_user(
+        t, {"sAMAccountName": "ga2", "displayName": "Clash", "userPrincipalName": f"globaladmin@{t.domain}"}
+    )
     run = cycle(t)
     assert run["errors"][0]["propertyCausingError"] == "UserPrincipalName"
     user = user_of(t, ad)
@@ -280,8 +313,11 @@ def test_interval_below_the_allowed_minimum_runs_every_30_minutes(domain_tenant)
     # but the latter is used.
     t = domain_tenant
     state = t.sync.update_settings({"intervalMinutes": 10})
-    assert (state["intervalMinutes"], state["allowedSyncCycleIntervalMinutes"],
-            state["currentlyEffectiveSyncCycleIntervalMinutes"]) == (10, 30, 30)
+    assert (
+        state["intervalMinutes"],
+        state["allowedSyncCycleIntervalMinutes"],
+        state["currentlyEffectiveSyncCycleIntervalMinutes"],
+    ) == (10, 30, 30)
     before = len(t.sync.history)
     t.advance(59)
     assert len(t.sync.history) - before == 1
@@ -291,17 +327,28 @@ def test_interval_below_the_allowed_minimum_runs_every_30_minutes(domain_tenant)
 def test_ou_scope_change_makes_next_scheduled_cycle_initial(domain_tenant):
     t = domain_tenant
     base = "DC=contoso,DC=local"
-    t.sync.update_settings({"ouScope": [f"OU=Users,OU=Corp,{base}", f"OU=Shared,OU=Corp,{base}",
-                                        f"OU=Resources,OU=Corp,{base}"]})
+    t.sync.update_settings(
+        {"ouScope": [f"OU=Users,OU=Corp,{base}", f"OU=Shared,OU=Corp,{base}", f"OU=Resources,OU=Corp,{base}"]}
+    )
     assert t.sync.describe()["nextSyncCyclePolicyType"] == "Initial"
     t.advance(30)
     assert t.sync.history[-1]["policyType"] == "Initial" and t.sync.history[-1]["deletes"] == 0
     assert t.sync.describe()["nextSyncCyclePolicyType"] == "Delta"
 
 
-@pytest.mark.parametrize("patch", [{"intervalMinutes": 0}, {"enabled": "yes"}, {"connectVersion": "latest"},
-                                   {"ouScope": ["not a dn"]}, {"deletionThreshold": -1}, {"bogus": 1},
-                                   {"writeback": {"enabled": 1}}, {"writeback": {"intervalMinutes": 0}}])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"intervalMinutes": 0},
+        {"enabled": "yes"},
+        {"connectVersion": "latest"},
+        {"ouScope": ["not a dn"]},
+        {"deletionThreshold": -1},
+        {"bogus": 1},
+        {"writeback": {"enabled": 1}},
+        {"writeback": {"intervalMinutes": 0}},
+    ],
+)
 def test_invalid_settings_change_nothing(domain_tenant, patch):
     before = dict(domain_tenant.sync.settings)
     with pytest.raises(InvalidArgument):
@@ -323,14 +370,24 @@ def test_cloud_deleted_soa_transferred_user_is_not_resurrected(domain_tenant):
 def _cloud_user(t, name, with_mailbox=False):
     from hybridsoa.mock.domain.entra.directory import EntraUser
     from hybridsoa.mock.domain.exchange.mailboxes import Mailbox
+
     upn = f"{name}@{t.domain}"
-    user = EntraUser(id=t.ids.guid(), user_principal_name=upn, display_name=name, mail=upn,
-                     proxy_addresses=[f"SMTP:{upn}"])
+    user = EntraUser(
+        id=t.ids.guid(), user_principal_name=upn, display_name=name, mail=upn, proxy_addresses=[f"SMTP:{upn}"]
+    )
     t.users.put(user.id, user)
     if with_mailbox:
-        mbx = Mailbox(guid=t.ids.guid(), exchange_guid=t.ids.guid(), external_directory_object_id=user.id,
-                      name=name, alias=name, display_name=name, user_principal_name=upn, primary_smtp_address=upn,
-                      email_addresses=[f"SMTP:{upn}"])
+        mbx = Mailbox(
+            guid=t.ids.guid(),
+            exchange_guid=t.ids.guid(),
+            external_directory_object_id=user.id,
+            name=name,
+            alias=name,
+            display_name=name,
+            user_principal_name=upn,
+            primary_smtp_address=upn,
+            email_addresses=[f"SMTP:{upn}"],
+        )
         t.mailboxes.put(mbx.guid, mbx)
     return user
 

@@ -1,5 +1,6 @@
 """Cloud Sync write-back of cloud-managed mailboxes: opt-in, own 20-minute cycle, the 24 attributes only,
 NotInScope for the rest, and no tug-of-war with the next Connect cycle."""
+
 from __future__ import annotations
 
 from hybridsoa.mock.domain.onprem.ad import REMOTE_SHARED_MAILBOX, WRITEBACK_ATTRIBUTES
@@ -8,9 +9,14 @@ from .test_sync_rules import ad_of_type, cloud_manage, cycle, mailbox_of, user_o
 
 
 def _cloud_edit(t, mbx):
-    cloud_manage(t, mbx, custom_attributes=[None] * 4 + ["LOB-42"] + [None] * 10,
-                 hidden_from_address_lists_enabled=True, alias="cloudonly",
-                 extension_custom_attributes=[["a", "b"], [], [], [], []])
+    cloud_manage(
+        t,
+        mbx,
+        custom_attributes=[None] * 4 + ["LOB-42"] + [None] * 10,
+        hidden_from_address_lists_enabled=True,
+        alias="cloudonly",
+        extension_custom_attributes=[["a", "b"], [], [], [], []],
+    )
 
 
 def test_writeback_is_off_by_default(domain_tenant):
@@ -54,7 +60,8 @@ def test_writeback_skips_mailboxes_that_are_not_cloud_managed(domain_tenant):
     run = t.sync.writeback.run()
     assert ad.attrs["extensionAttribute1"] != "sneaky"
     assert run["objectsExported"] == 0 and run["notInScope"] == [
-        {"mailbox": mbx.primary_smtp_address, "attribute": None, "skipReason": "NotInScope"}]
+        {"mailbox": mbx.primary_smtp_address, "attribute": None, "skipReason": "NotInScope"}
+    ]
 
 
 def test_written_back_values_do_not_fight_the_next_connect_cycle(domain_tenant):

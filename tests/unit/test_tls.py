@@ -1,4 +1,5 @@
 """The local CA and server certificate (hybridsoa.mock.tls), and the CA-pinned requests session."""
+
 from __future__ import annotations
 
 import ipaddress

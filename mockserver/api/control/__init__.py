@@ -1,5 +1,6 @@
 """The mock's control plane under /_mock (JSON). Each concern registers its routes on ``bp`` from its own
 module; this package imports them all."""
+
 from __future__ import annotations
 
 from ...domain.errors import DomainError

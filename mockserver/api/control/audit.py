@@ -1,5 +1,6 @@
 """Control plane: the tenant audit log (``GET /_mock/tenants/{t}/audit``): one record per state-changing or
 attempted operation, with caller, parameters, outcome and what really changed."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -58,11 +59,18 @@ def get_audit(tenant_key: str):
         if limit is None or limit < 1:
             raise ControlError(400, "ValidationError", "limit must be a positive integer.")
     caller = (args.get("caller") or "").lower() or None
-    records = tenant.audit.query(api=args.get("api") or None, operation=args.get("operation") or None,
-                                 target=args.get("target") or None, since=since)
-    out = [r for r in records
-           if all(getattr(r, k) == v for k, v in flags.items())
-           and (caller is None or caller in {str(x).lower() for x in (r.caller or {}).values() if x})]
+    records = tenant.audit.query(
+        api=args.get("api") or None,
+        operation=args.get("operation") or None,
+        target=args.get("target") or None,
+        since=since,
+    )
+    out = [
+        r
+        for r in records
+        if all(getattr(r, k) == v for k, v in flags.items())
+        and (caller is None or caller in {str(x).lower() for x in (r.caller or {}).values() if x})
+    ]
     if limit:
         out = out[-limit:]
     return jsonify({"value": [audit_view(r) for r in out]})

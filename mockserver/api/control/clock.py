@@ -1,6 +1,7 @@
 """Control plane: the tenant clock (``GET /_mock/tenants/{t}/clock``, ``POST .../clock/advance {minutes}``).
 Advancing runs everything that comes due, in time order: scheduled Connect cycles, write-back runs,
 forward-sync deliveries, purges of soft-deleted objects, PIM expiries."""
+
 from __future__ import annotations
 
 from flask import jsonify
@@ -18,15 +19,22 @@ MAX_ADVANCE_MINUTES = 366 * 24 * 60
 class ClockAdvanceSchema(Schema):
     """Body of ``POST /_mock/tenants/{t}/clock/advance``."""
 
-    minutes = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, MAX_ADVANCE_MINUTES),
-                           metadata={"description": "Tenant minutes to move forward (due work runs on the way)."})
+    minutes = fields.Float(
+        required=True,
+        allow_nan=False,
+        validate=validate.Range(0, MAX_ADVANCE_MINUTES),
+        metadata={"description": "Tenant minutes to move forward (due work runs on the way)."},
+    )
 
 
 class ClockPatchSchema(Schema):
     """Body of ``PATCH /_mock/tenants/{t}/clock`` (both optional)."""
 
-    speed = fields.Float(allow_nan=False, validate=validate.Range(0.01, 10_000),
-                         metadata={"description": "Tenant seconds per real second while running (1 = real time)."})
+    speed = fields.Float(
+        allow_nan=False,
+        validate=validate.Range(0.01, 10_000),
+        metadata={"description": "Tenant seconds per real second while running (1 = real time)."},
+    )
     frozen = StrictBoolean(metadata={"description": "Stop the clock (only clock/advance moves it) or let it run."})
 
 
@@ -34,8 +42,13 @@ def _clock_view(tenant) -> dict:
     clock = tenant.clock
     dues = [t.next_due() for t in tenant.timers]
     dues = [d for d in dues if d is not None]
-    return {"now": iso(clock.now()), "epochSeconds": clock.now(), "frozen": clock.frozen, "speed": clock.speed,
-            "nextDueDateTime": iso(min(dues)) if dues else None}
+    return {
+        "now": iso(clock.now()),
+        "epochSeconds": clock.now(),
+        "frozen": clock.frozen,
+        "speed": clock.speed,
+        "nextDueDateTime": iso(min(dues)) if dues else None,
+    }
 
 
 @bp.route("/tenants/<tenant_key>/clock", methods=["GET"])
@@ -73,9 +86,14 @@ def patch_clock(tenant_key: str):
     before = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
     tenant.clock.configure(speed=body.get("speed"), frozen=body.get("frozen"))
     after = {"speed": tenant.clock.speed, "frozen": tenant.clock.frozen}
-    tenant.add_audit_record("control", "SetClock", None, target=tenant.id, parameters=body,
-                            changes={k: {"old": before[k], "new": after[k]}
-                                     for k in before if before[k] != after[k]})
+    tenant.add_audit_record(
+        "control",
+        "SetClock",
+        None,
+        target=tenant.id,
+        parameters=body,
+        changes={k: {"old": before[k], "new": after[k]} for k in before if before[k] != after[k]},
+    )
     return jsonify(_clock_view(tenant))
 
 
@@ -98,9 +116,14 @@ def advance_clock(tenant_key: str):
     body = load_body(ClockAdvanceSchema())
     before = tenant.clock.now()
     ran = tenant.advance(body["minutes"])
-    tenant.add_audit_record("control", "AdvanceClock", None, target=tenant.id,
-                            parameters={"minutes": body["minutes"]},
-                            changes={"now": {"old": iso(before), "new": iso(tenant.clock.now())}})
+    tenant.add_audit_record(
+        "control",
+        "AdvanceClock",
+        None,
+        target=tenant.id,
+        parameters={"minutes": body["minutes"]},
+        changes={"now": {"old": iso(before), "new": iso(tenant.clock.now())}},
+    )
     out = _clock_view(tenant)
     out.update({"previous": iso(before), "ran": ran})
     return jsonify(out)

@@ -1,4 +1,5 @@
 """Control-plane helpers: JSON errors in one shape, tenant lookup, body parsing with marshmallow."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -28,8 +29,9 @@ def error_response(status: int, code: str, message: str, details=None):
 
 def render_domain_error(exc: DomainError):
     """Map a domain error to the control-plane error shape."""
-    return error_response(exc.status if exc.status < 500 or exc.status == 501 else 400, exc.kind, exc.message,
-                          exc.details or None)
+    return error_response(
+        exc.status if exc.status < 500 or exc.status == 501 else 400, exc.kind, exc.message, exc.details or None
+    )
 
 
 def tenant_or_404(key: str):

@@ -1,5 +1,6 @@
 """Control plane: fault injection and throttling (``GET|POST|DELETE /_mock/tenants/{t}/faults``), the
 Dev Proxy-style knobs vendors use to see how their automation copes with 429s, 5xx and slow answers."""
+
 from __future__ import annotations
 
 from flask import jsonify
@@ -29,8 +30,11 @@ class FaultRuleSchema(Schema):
     user = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
     status = fields.Integer(strict=True, load_default=None, validate=validate.OneOf(FAULT_STATUSES))
     probability = fields.Float(load_default=1.0, validate=validate.Range(min=0.0, max=1.0))
-    latencyMs = fields.List(fields.Integer(strict=True, validate=validate.Range(min=0, max=120_000)),
-                            load_default=None, validate=validate.Length(min=1, max=2))
+    latencyMs = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=0, max=120_000)),
+        load_default=None,
+        validate=validate.Length(min=1, max=2),
+    )
     count = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=10_000_000))
     retryAfter = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0, max=3600))
     message = fields.String(load_default=None, validate=validate.Length(max=1000))
@@ -107,6 +111,7 @@ def delete_throttle(t, api):
     tenant = tenant_or_404(t)
     if api not in APIS:
         from .common import ControlError
+
         raise ControlError(400, "ValidationError", f"api must be one of {', '.join(APIS)}.")
     tenant.faults.clear_throttle(api)
     return "", 204

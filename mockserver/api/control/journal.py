@@ -1,5 +1,6 @@
 """Control plane: the request journal (``GET|DELETE|PATCH /_mock/tenants/{t}/requests``), WireMock's
 ``/__admin/requests`` per tenant: what the system under test really sent, secrets redacted."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -50,17 +51,29 @@ def list_requests(t):
     if api is not None and api not in ("exchange", "graph", "identity"):
         raise ControlError(400, "ValidationError", "api must be exchange, graph or identity.")
     status = args.get("status") or None
-    if status is not None and not all(p.strip().lower().rstrip("x").isdecimal() for p in status.split(",") if p.strip()):
+    if status is not None and not all(
+        p.strip().lower().rstrip("x").isdecimal() for p in status.split(",") if p.strip()
+    ):
         raise ControlError(400, "ValidationError", "status must look like 429, 5xx or 200,201.")
-    matched = tenant.journal.query(api=api, cmdlet=args.get("cmdlet") or None, status=status,
-                                   since=_since(args.get("since")), method=args.get("method") or None,
-                                   path=args.get("path") or None)
+    matched = tenant.journal.query(
+        api=api,
+        cmdlet=args.get("cmdlet") or None,
+        status=status,
+        since=_since(args.get("since")),
+        method=args.get("method") or None,
+        path=args.get("path") or None,
+    )
     counts = tenant.journal.counts(matched)
     limit = _limit(args.get("limit"))
     shown = matched[-limit:] if limit else matched
-    return jsonify(value=[journal_view(e) for e in shown], count=len(matched), counts=counts,
-                   total=len(tenant.journal.entries), limit=tenant.journal.limit,
-                   dropped=tenant.journal.dropped)
+    return jsonify(
+        value=[journal_view(e) for e in shown],
+        count=len(matched),
+        counts=counts,
+        total=len(tenant.journal.entries),
+        limit=tenant.journal.limit,
+        dropped=tenant.journal.dropped,
+    )
 
 
 @bp.delete("/tenants/<t>/requests")

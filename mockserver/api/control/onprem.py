@@ -1,5 +1,6 @@
 """Control plane: on-premises AD users with LDAP attribute names (``/_mock/tenants/{t}/onprem/users``).
 Changes land in AD only; Entra Connect carries them to the cloud at its next cycle."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -11,8 +12,10 @@ from .common import ControlError, load_body, tenant_or_404
 
 #: What ad_admin.create_ad_user accepts, for the OpenAPI document: 1-20 characters, none of the forbidden ones, no
 #: surrounding whitespace, not ending in a period.
-_SAM_PATTERN = (r'^[^"/\\\[\]:;|=,+*?<>@\s\x1c-\x1f]'
-                r'([^"/\\\[\]:;|=,+*?<>@]{0,18}[^"/\\\[\]:;|=,+*?<>@.\s\x1c-\x1f])?$')
+_SAM_PATTERN = (
+    r'^[^"/\\\[\]:;|=,+*?<>@\s\x1c-\x1f]'
+    r'([^"/\\\[\]:;|=,+*?<>@]{0,18}[^"/\\\[\]:;|=,+*?<>@.\s\x1c-\x1f])?$'
+)
 
 
 class ADUserCreateSchema(Schema):
@@ -21,17 +24,23 @@ class ADUserCreateSchema(Schema):
 
     class Meta:
         """marshmallow options: keep unknown keys, because any modelled LDAP attribute may be sent."""
+
         unknown = INCLUDE
 
-    sAMAccountName = fields.String(required=True, metadata={"description": "Logon name (1-20 characters).",
-                                                            "pattern": _SAM_PATTERN})
+    sAMAccountName = fields.String(
+        required=True, metadata={"description": "Logon name (1-20 characters).", "pattern": _SAM_PATTERN}
+    )
     ou = fields.String(metadata={"description": "Container DN; default OU=Users,OU=Corp,<forest>."})
     msExchRecipientTypeDetails = fields.Integer(
-        strict=True, allow_none=True,
-        metadata={"description": "Recipient kind. Remote mailbox: 2147483648 user (default), 34359738368 shared, "
-                                 "8589934592 room, 17179869184 equipment; on-premises mailbox: 1 user, 4 shared, "
-                                 "16 room, 32 equipment; 128 mail user (give targetAddress); null: no Exchange "
-                                 "attributes (a User in Exchange Online; the cloud-first flow)."})
+        strict=True,
+        allow_none=True,
+        metadata={
+            "description": "Recipient kind. Remote mailbox: 2147483648 user (default), 34359738368 shared, "
+            "8589934592 room, 17179869184 equipment; on-premises mailbox: 1 user, 4 shared, "
+            "16 room, 32 equipment; 128 mail user (give targetAddress); null: no Exchange "
+            "attributes (a User in Exchange Online; the cloud-first flow)."
+        },
+    )
 
 
 class ADUserPatchSchema(Schema):
@@ -39,6 +48,7 @@ class ADUserPatchSchema(Schema):
 
     class Meta:
         """marshmallow options: keep unknown keys, because any modelled LDAP attribute may be sent."""
+
         unknown = INCLUDE
 
 
@@ -66,8 +76,13 @@ def list_onprem_users(tenant_key: str):
     skip = _int_arg("skip", 0, 0, 10**9)
     ou = request.args.get("ou") or None
     page, total = ad_admin.list_ad_users(tenant, ou=ou, top=top, skip=skip)
-    return jsonify({"value": [ad_admin.render_ad_user(tenant, u) for u in page], "count": total,
-                    "nextSkip": skip + top if skip + top < total else None})
+    return jsonify(
+        {
+            "value": [ad_admin.render_ad_user(tenant, u) for u in page],
+            "count": total,
+            "nextSkip": skip + top if skip + top < total else None,
+        }
+    )
 
 
 @bp.route("/tenants/<tenant_key>/onprem/users", methods=["POST"])
@@ -90,8 +105,14 @@ def create_onprem_user(tenant_key: str):
     tenant = tenant_or_404(tenant_key)
     body = load_body(ADUserCreateSchema())
     ad = ad_admin.create_ad_user(tenant, body)
-    tenant.add_audit_record("control", "New-ADUser", None, target=ad.sam_account_name, parameters=body,
-                            changes={"created": {"old": None, "new": ad.distinguished_name}})
+    tenant.add_audit_record(
+        "control",
+        "New-ADUser",
+        None,
+        target=ad.sam_account_name,
+        parameters=body,
+        changes={"created": {"old": None, "new": ad.distinguished_name}},
+    )
     return jsonify(ad_admin.render_ad_user(tenant, ad)), 201
 
 
@@ -132,8 +153,7 @@ def patch_onprem_user(tenant_key: str, sam: str):
     before = dict(ad_admin.get_ad_user(tenant, sam).attrs)
     ad = ad_admin.update_ad_user(tenant, sam, body)
     changes = {k: {"old": before.get(k), "new": ad.attrs.get(k)} for k in body if before.get(k) != ad.attrs.get(k)}
-    tenant.add_audit_record("control", "Set-ADUser", None, target=ad.sam_account_name, parameters=body,
-                            changes=changes)
+    tenant.add_audit_record("control", "Set-ADUser", None, target=ad.sam_account_name, parameters=body, changes=changes)
     return jsonify(ad_admin.render_ad_user(tenant, ad))
 
 
@@ -150,8 +170,13 @@ def delete_onprem_user(tenant_key: str, sam: str):
     """
     tenant = tenant_or_404(tenant_key)
     ad = ad_admin.delete_ad_user(tenant, sam)
-    tenant.add_audit_record("control", "Remove-ADUser", None, target=ad.sam_account_name,
-                            changes={"deleted": {"old": ad.distinguished_name, "new": None}})
+    tenant.add_audit_record(
+        "control",
+        "Remove-ADUser",
+        None,
+        target=ad.sam_account_name,
+        changes={"deleted": {"old": ad.distinguished_name, "new": None}},
+    )
     return "", 204
 
 
@@ -176,8 +201,14 @@ def move_onprem_user(tenant_key: str, sam: str):
     body = load_body(ADMoveSchema())
     old = ad_admin.get_ad_user(tenant, sam).distinguished_name
     ad = ad_admin.move_ad_user(tenant, sam, body["ou"])
-    tenant.add_audit_record("control", "Move-ADObject", None, target=ad.sam_account_name, parameters=body,
-                            changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
+    tenant.add_audit_record(
+        "control",
+        "Move-ADObject",
+        None,
+        target=ad.sam_account_name,
+        parameters=body,
+        changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}},
+    )
     return jsonify(ad_admin.render_ad_user(tenant, ad))
 
 

@@ -7,6 +7,7 @@ Conventions for route authors (picked up without registering anything here):
 - every marshmallow ``Schema`` defined in a ``hybridsoa.mock.api.control.*`` module becomes a component;
 - a route without YAML still appears, with its docstring's first line as summary and its path parameters.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -53,8 +54,13 @@ def _control_schemas() -> list[type[Schema]]:
         if module is None or not name.startswith("hybridsoa.mock.api.control"):
             continue
         for _attr, obj in sorted(vars(module).items()):
-            if (inspect.isclass(obj) and issubclass(obj, Schema) and obj is not Schema
-                    and obj.__module__ == name and obj not in seen):
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, Schema)
+                and obj is not Schema
+                and obj.__module__ == name
+                and obj not in seen
+            ):
                 seen.add(obj)
                 found.append(obj)
     return found
@@ -63,8 +69,9 @@ def _control_schemas() -> list[type[Schema]]:
 def _register_schemas(spec: APISpec) -> None:
     names: set[str] = set()
     for schema in _control_schemas():
-        name = schema.__name__[:-6] if schema.__name__.endswith("Schema") and len(schema.__name__) > 6 \
-            else schema.__name__
+        name = (
+            schema.__name__[:-6] if schema.__name__.endswith("Schema") and len(schema.__name__) > 6 else schema.__name__
+        )
         if name in spec.components.schemas:
             # Already there: registered as a nested field of an earlier schema, or a same-named class.
             if name in names:
@@ -114,15 +121,23 @@ def _operations(view, methods: list[str], endpoint: str) -> dict:
 #: Operations that answer for any input (no body, no parameter, no tenant).
 _NEVER_REFUSED = {"control.health", "control.openapi_document", "control.list_tenants"}
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-_ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
-    "type": "object", "required": ["code", "message"],
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+        }
+    },
+}
 
 
 def _answers_no_content(view) -> bool:
     # A DELETE view that ends in ``return "", 204`` (the control plane's convention for "done, nothing to show").
     try:
-        return ', 204' in inspect.getsource(view)
+        return ", 204" in inspect.getsource(view)
     except (OSError, TypeError):
         return False
 
@@ -142,24 +157,35 @@ def _tighten(document: dict) -> None:
     for schema in schemas.values():
         for prop in (schema.get("properties") or {}).values():
             alternatives = prop.get("anyOf") if isinstance(prop, dict) else None
-            if (isinstance(alternatives, list) and len(alternatives) == 2 and "$ref" in alternatives[0]
-                    and alternatives[1] == {"type": "object", "nullable": True}):
+            if (
+                isinstance(alternatives, list)
+                and len(alternatives) == 2
+                and "$ref" in alternatives[0]
+                and alternatives[1] == {"type": "object", "nullable": True}
+            ):
                 prop["anyOf"] = [alternatives[0]]
                 prop["nullable"] = True
 
 
 def build_spec(app) -> dict:
     """Generate the OpenAPI 3 document of every route whose endpoint is on the control blueprint."""
-    spec = APISpec(title="hybridsoa control plane", version="1", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
-                   info={"description": "Mock-only endpoints under /_mock: tenants, clock, on-prem AD, sync, faults, "
-                                        "journal, audit, snapshots. Needs a bearer token only when the server "
-                                        "runs with --control-token."})
+    spec = APISpec(
+        title="hybridsoa control plane",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Mock-only endpoints under /_mock: tenants, clock, on-prem AD, sync, faults, "
+            "journal, audit, snapshots. Needs a bearer token only when the server "
+            "runs with --control-token."
+        },
+    )
     spec.components.security_scheme("controlToken", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", _ERROR_SCHEMA)
     _register_schemas(spec)
-    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("control.")),
-                   key=lambda r: (r.rule, r.endpoint))
+    rules = sorted(
+        (r for r in app.url_map.iter_rules() if r.endpoint.startswith("control.")), key=lambda r: (r.rule, r.endpoint)
+    )
     for rule in rules:
         view = app.view_functions.get(rule.endpoint)
         if view is None:
@@ -172,9 +198,15 @@ def build_spec(app) -> dict:
         try:
             spec.path(path=path, operations=operations, parameters=_path_parameters(rule.rule))
         except Exception:  # noqa: BLE001 -- e.g. an unresolvable schema name: document the route plainly
-            plain = {m: {"summary": _summary(view), "tags": [_tag(view)],
-                         "operationId": f"{rule.endpoint.split('.', 1)[-1]}_{m}",
-                         "responses": {"200": {"description": "OK"}}} for m in methods}
+            plain = {
+                m: {
+                    "summary": _summary(view),
+                    "tags": [_tag(view)],
+                    "operationId": f"{rule.endpoint.split('.', 1)[-1]}_{m}",
+                    "responses": {"200": {"description": "OK"}},
+                }
+                for m in methods
+            }
             spec.path(path=path, operations=plain, parameters=_path_parameters(rule.rule))
     document = spec.to_dict()
     _tighten(document)

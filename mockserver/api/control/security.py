@@ -1,4 +1,5 @@
 """Control-plane access: with ``--control-token`` every ``/_mock`` route requires ``Authorization: Bearer <token>``."""
+
 from __future__ import annotations
 
 import hmac
@@ -19,8 +20,13 @@ def require_control_token():
     if supplied is not None and hmac.compare_digest(supplied.encode(), str(expected).encode()):
         return None
     code = "MissingControlToken" if supplied is None else "InvalidControlToken"
-    response = jsonify(error={"code": code, "message": "The control plane requires 'Authorization: Bearer <token>' "
-                                                       "with the token the server was started with."})
+    response = jsonify(
+        error={
+            "code": code,
+            "message": "The control plane requires 'Authorization: Bearer <token>' "
+            "with the token the server was started with.",
+        }
+    )
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="hybridsoa-control"'
     return response

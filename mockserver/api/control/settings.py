@@ -1,5 +1,6 @@
 """Control plane: tenant behaviour settings (``GET|PATCH /_mock/tenants/{t}/settings``): the profile that
 decides who may flip IsExchangeCloudManaged, forward-sync delay, device-code auto-approval, token lifetime."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -13,15 +14,23 @@ from .common import ControlError, tenant_or_404
 class SettingsPatchSchema(Schema):
     """Body of ``PATCH /_mock/tenants/{t}/settings`` (every field optional)."""
 
-    profile = fields.String(validate=validate.OneOf(PROFILES),
-                            metadata={"description": "ga (Exchange Admin may toggle), preview (without Hybrid Identity "
-                                                     "Admin or Global Admin the toggle silently does nothing), strict "
-                                                     "(without them the toggle fails with an RBAC error)."})
-    forwardSyncDelayMinutes = fields.Float(validate=validate.Range(0, 24 * 60),
-                                           metadata={"description": "Entra -> Exchange Online propagation delay."})
-    deviceCodeAutoApprove = fields.Boolean(truthy={True}, falsy={False}, metadata={"description": "Approve device-code sign-ins automatically."})
-    tokenLifetimeSeconds = fields.Integer(strict=True, validate=validate.Range(60, 86400),
-                                          metadata={"description": "Lifetime of issued access tokens."})
+    profile = fields.String(
+        validate=validate.OneOf(PROFILES),
+        metadata={
+            "description": "ga (Exchange Admin may toggle), preview (without Hybrid Identity "
+            "Admin or Global Admin the toggle silently does nothing), strict "
+            "(without them the toggle fails with an RBAC error)."
+        },
+    )
+    forwardSyncDelayMinutes = fields.Float(
+        validate=validate.Range(0, 24 * 60), metadata={"description": "Entra -> Exchange Online propagation delay."}
+    )
+    deviceCodeAutoApprove = fields.Boolean(
+        truthy={True}, falsy={False}, metadata={"description": "Approve device-code sign-ins automatically."}
+    )
+    tokenLifetimeSeconds = fields.Integer(
+        strict=True, validate=validate.Range(60, 86400), metadata={"description": "Lifetime of issued access tokens."}
+    )
 
 
 _KNOWN = set(SettingsPatchSchema().fields)
@@ -64,12 +73,15 @@ def patch_settings(tenant_key: str):
     for key, value in extra.items():
         current = tenant.settings[key]
         if current is not None and not _same_kind(current, value):
-            raise ControlError(400, "ValidationError", "The request body is invalid.",
-                               {key: [f"Must be of type {type(current).__name__}."]})
+            raise ControlError(
+                400,
+                "ValidationError",
+                "The request body is invalid.",
+                {key: [f"Must be of type {type(current).__name__}."]},
+            )
     data = _load({k: v for k, v in raw.items() if k not in extra})
     data.update(extra)
-    changes = {k: {"old": tenant.settings.get(k), "new": v} for k, v in data.items()
-               if tenant.settings.get(k) != v}
+    changes = {k: {"old": tenant.settings.get(k), "new": v} for k, v in data.items() if tenant.settings.get(k) != v}
     tenant.settings.update(data)
     tenant.add_audit_record("control", "PatchSettings", None, target=tenant.id, parameters=raw, changes=changes)
     return jsonify(dict(tenant.settings))
@@ -77,6 +89,7 @@ def patch_settings(tenant_key: str):
 
 def _load(body: dict) -> dict:
     from marshmallow import ValidationError
+
     try:
         return SettingsPatchSchema().load(body)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
 """Control plane: whole-tenant snapshots (``GET|PUT /_mock/tenants/{t}/snapshot``): save a tenant as one
 versioned JSON document and restore it in place (same id, same signing key: issued tokens stay valid) or as
 a new tenant (PUT to a name or id that does not exist yet)."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """Control plane: Entra Connect (``GET|PATCH /_mock/tenants/{t}/sync``, ``POST|GET .../sync/cycles``), the
 mock's stand-in for Get-/Set-ADSyncScheduler, Start-ADSyncSyncCycle and the run history of Synchronization
 Service Manager. ``policyType: Writeback`` runs the Cloud Sync write-back job on demand (provision on demand)."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -24,38 +25,62 @@ class WritebackSettingsSchema(Schema):
     """The ``writeback`` block: Cloud Sync "EXO to AD attribute sync"."""
 
     enabled = StrictBoolean(metadata={"description": "Run the write-back job."})
-    intervalMinutes = fields.Integer(strict=True, validate=validate.Range(1, 1440),
-                                     metadata={"description": "Write-back cycle (default 20)."})
+    intervalMinutes = fields.Integer(
+        strict=True, validate=validate.Range(1, 1440), metadata={"description": "Write-back cycle (default 20)."}
+    )
 
 
 class SyncPatchSchema(Schema):
     """Body of ``PATCH /_mock/tenants/{t}/sync`` (every field optional)."""
 
-    intervalMinutes = fields.Integer(strict=True, validate=validate.Range(1, 10080),
-                                     metadata={"description": "CustomizedSyncCycleInterval (default 30). Below "
-                                                              "Entra Connect's AllowedSyncCycleInterval (30) it is "
-                                                              "kept but the scheduler still runs every 30 minutes."})
-    mockCycleIntervalMinutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 10080),
-                                              metadata={"description": "MOCK-ONLY: scheduler cadence that overrides "
-                                                                       "the real 30-minute minimum (null = off)."})
+    intervalMinutes = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, 10080),
+        metadata={
+            "description": "CustomizedSyncCycleInterval (default 30). Below "
+            "Entra Connect's AllowedSyncCycleInterval (30) it is "
+            "kept but the scheduler still runs every 30 minutes."
+        },
+    )
+    mockCycleIntervalMinutes = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(1, 10080),
+        metadata={
+            "description": "MOCK-ONLY: scheduler cadence that overrides the real 30-minute minimum (null = off)."
+        },
+    )
     enabled = StrictBoolean(metadata={"description": "SyncCycleEnabled."})
-    connectVersion = fields.String(metadata={"description": "Connect Sync build; below 2.5.76.0 "
-                                                            "IsExchangeCloudManaged is not honoured.",
-                                             "pattern": r"^[0-9]{1,9}(\.[0-9]{1,9}){1,3}$"})
-    ouScope = fields.List(fields.String(), metadata={"description": "Selected OUs (DNs); [] = whole domain. "
-                                                                    "A change makes the next cycle Initial."})
-    deletionThreshold = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 10_000_000),
-                                       metadata={"description": "Accidental-delete threshold (default 500); "
-                                                                "null disables the check."})
+    connectVersion = fields.String(
+        metadata={
+            "description": "Connect Sync build; below 2.5.76.0 IsExchangeCloudManaged is not honoured.",
+            "pattern": r"^[0-9]{1,9}(\.[0-9]{1,9}){1,3}$",
+        }
+    )
+    ouScope = fields.List(
+        fields.String(),
+        metadata={"description": "Selected OUs (DNs); [] = whole domain. A change makes the next cycle Initial."},
+    )
+    deletionThreshold = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(0, 10_000_000),
+        metadata={"description": "Accidental-delete threshold (default 500); null disables the check."},
+    )
     writeback = fields.Nested(WritebackSettingsSchema)
 
 
 class SyncCycleSchema(Schema):
     """Body of ``POST /_mock/tenants/{t}/sync/cycles``."""
 
-    policyType = fields.String(load_default="Delta", validate=validate.OneOf(("Delta", "Initial", "Writeback")),
-                               metadata={"description": "Delta (changes since the last cycle), Initial (everything) "
-                                                        "or Writeback (run the write-back job now)."})
+    policyType = fields.String(
+        load_default="Delta",
+        validate=validate.OneOf(("Delta", "Initial", "Writeback")),
+        metadata={
+            "description": "Delta (changes since the last cycle), Initial (everything) "
+            "or Writeback (run the write-back job now)."
+        },
+    )
 
 
 @bp.route("/tenants/<tenant_key>/sync", methods=["GET"])
@@ -92,15 +117,16 @@ def patch_sync(tenant_key: str):
     before = tenant.sync.describe()
     after = tenant.sync.update_settings(body)
     changes = {k: {"old": before.get(k), "new": after.get(k)} for k in body if before.get(k) != after.get(k)}
-    tenant.add_audit_record("control", "Set-ADSyncScheduler", None, target=tenant.id, parameters=body,
-                            changes=changes)
+    tenant.add_audit_record("control", "Set-ADSyncScheduler", None, target=tenant.id, parameters=body, changes=changes)
     resp = jsonify(after)
     if after["intervalMinutes"] < after["allowedSyncCycleIntervalMinutes"] and not after.get(
-            "mockCycleIntervalMinutes"):
+        "mockCycleIntervalMinutes"
+    ):
         resp.headers["x-hybridsoa-note"] = (
             "intervalMinutes is below Entra Connect's AllowedSyncCycleInterval (30 minutes): like "
             "Set-ADSyncScheduler it is kept as CustomizedSyncCycleInterval and the scheduler runs every 30 "
-            "minutes. Set the mock-only mockCycleIntervalMinutes for a faster cadence.")
+            "minutes. Set the mock-only mockCycleIntervalMinutes for a faster cadence."
+        )
     return resp
 
 
@@ -127,9 +153,15 @@ def start_sync_cycle(tenant_key: str):
         record = tenant.sync.writeback.run(trigger="Manual")
     else:
         record = tenant.sync.run_cycle(body["policyType"], scheduled=False)
-    tenant.add_audit_record("control", "Start-ADSyncSyncCycle", None, target=tenant.id, parameters=body,
-                            succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
-                            changes={"run": {"old": None, "new": record["id"]}})
+    tenant.add_audit_record(
+        "control",
+        "Start-ADSyncSyncCycle",
+        None,
+        target=tenant.id,
+        parameters=body,
+        succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
+        changes={"run": {"old": None, "new": record["id"]}},
+    )
     return jsonify(record)
 
 

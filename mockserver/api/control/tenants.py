@@ -1,5 +1,6 @@
 """Control plane: health, tenants (create, list, read, delete, reset, credentials) and device-code approval,
 registered on the shared /_mock blueprint."""
+
 from __future__ import annotations
 
 import re
@@ -26,26 +27,56 @@ _EARLIEST_START, _LATEST_START = 0.0, 221845392000.0  # 1970-01-01 and 9000-01-0
 class TenantCreateSchema(Schema):
     """Body of ``POST /_mock/tenants``."""
 
-    name = fields.String(load_default=None, allow_none=True, metadata={"description": "Lowercase tenant name; the "
-                         "domain becomes <name>.onmicrosoft.com. Generated when absent.",
-                         "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,47}$"})
-    profile = fields.String(load_default="ga", validate=validate.OneOf(PROFILES),
-                            metadata={"description": "How Set-Mailbox -IsExchangeCloudManaged is authorized."})
-    seed = fields.Integer(load_default=None, allow_none=True, strict=True,
-                          metadata={"description": "Seed for every id, secret and generated user of the tenant."})
-    mailboxes = fields.Integer(load_default=25, strict=True, validate=validate.Range(0, 200_000),
-                               metadata={"description": "How many mail-enabled on-prem users to seed and sync."})
-    frozenClock = StrictBoolean(load_default=False,
-                                 metadata={"description": "Freeze the tenant clock (tests move it explicitly)."})
-    clockStart = fields.String(load_default=None, allow_none=True,
-                               metadata={"format": "date-time", "description": "ISO-8601 start of the tenant "
-                                                                               "clock (1970-01-01 to 9000-01-01)."})
-    tenantId = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "Fixed tenant id (GUID).", "pattern": _GUID_RE.pattern})
-    scenario = fields.Raw(load_default=None, allow_none=True,
-                          metadata={"description": "A scenario name (scenarios/<name>.yaml) or an inline tenant "
-                                                   "description object, applied after seeding.",
-                                    "oneOf": [{"type": "string"}, {"type": "object"}]})
+    name = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Lowercase tenant name; the domain becomes <name>.onmicrosoft.com. Generated when absent.",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,47}$",
+        },
+    )
+    profile = fields.String(
+        load_default="ga",
+        validate=validate.OneOf(PROFILES),
+        metadata={"description": "How Set-Mailbox -IsExchangeCloudManaged is authorized."},
+    )
+    seed = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        metadata={"description": "Seed for every id, secret and generated user of the tenant."},
+    )
+    mailboxes = fields.Integer(
+        load_default=25,
+        strict=True,
+        validate=validate.Range(0, 200_000),
+        metadata={"description": "How many mail-enabled on-prem users to seed and sync."},
+    )
+    frozenClock = StrictBoolean(
+        load_default=False, metadata={"description": "Freeze the tenant clock (tests move it explicitly)."}
+    )
+    clockStart = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "ISO-8601 start of the tenant clock (1970-01-01 to 9000-01-01).",
+        },
+    )
+    tenantId = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Fixed tenant id (GUID).", "pattern": _GUID_RE.pattern},
+    )
+    scenario = fields.Raw(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "A scenario name (scenarios/<name>.yaml) or an inline tenant "
+            "description object, applied after seeding.",
+            "oneOf": [{"type": "string"}, {"type": "object"}],
+        },
+    )
     options = fields.Dict(load_default=dict, metadata={"description": "Free-form creation options."})
 
     @validates("tenantId")
@@ -105,8 +136,12 @@ class TenantCredentialsSchema(Schema):
     seed = fields.Integer()
     apps = fields.List(fields.Nested(AppCredentialsSchema))
     users = fields.List(fields.Nested(UserCredentialsSchema))
-    onprem = fields.Dict(metadata={"description": "The emulated AD over LDAP: ldapUrl (null without --ldap-port), "
-                                                  "baseDn, bindDn, userPrincipalName, password."})
+    onprem = fields.Dict(
+        metadata={
+            "description": "The emulated AD over LDAP: ldapUrl (null without --ldap-port), "
+            "baseDn, bindDn, userPrincipalName, password."
+        }
+    )
 
 
 class TenantSummarySchema(Schema):
@@ -124,8 +159,9 @@ class TenantSummarySchema(Schema):
 class DeviceCodeApprovalSchema(Schema):
     """Body of ``POST /_mock/tenants/{t}/devicecodes/{user_code}/approve``."""
 
-    userPrincipalName = fields.String(load_default=None, allow_none=True,
-                                      metadata={"description": "Who signs in (default: globaladmin)."})
+    userPrincipalName = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "Who signs in (default: globaladmin)."}
+    )
 
 
 class DeviceCodeSchema(Schema):
@@ -204,10 +240,17 @@ def create_tenant():
     """
     body = load_body(TenantCreateSchema())
     clock_start = parse_iso(body["clockStart"]) if body.get("clockStart") else None
-    tenant = registry().create(body.get("name"), profile=body["profile"], seed=body.get("seed"),
-                               mailboxes=body["mailboxes"], tenant_id=body.get("tenantId"),
-                               frozen_clock=body["frozenClock"], clock_start=clock_start,
-                               scenario=body.get("scenario"), options=body.get("options"))
+    tenant = registry().create(
+        body.get("name"),
+        profile=body["profile"],
+        seed=body.get("seed"),
+        mailboxes=body["mailboxes"],
+        tenant_id=body.get("tenantId"),
+        frozen_clock=body["frozenClock"],
+        clock_start=clock_start,
+        scenario=body.get("scenario"),
+        options=body.get("options"),
+    )
     with tenant.lock:
         answer = _credentials(tenant)
     response = jsonify(answer)

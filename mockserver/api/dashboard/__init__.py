@@ -1,5 +1,6 @@
 """Read-only web dashboard at / (dashboard issue): tenants, their mailboxes beside on-prem AD, sync cycles,
 audit log, request journal, fault rules and profile. Server-rendered Jinja templates, autoescaped."""
+
 import logging
 
 from .blueprint import bp
@@ -26,6 +27,7 @@ def _prime_counts_on_create(state) -> None:
 
 def _prime_counts(tenant) -> None:
     from ...domain.read_models import mailbox_counts
+
     try:
         with tenant.lock:
             mailbox_counts(tenant)

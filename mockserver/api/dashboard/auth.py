@@ -1,6 +1,7 @@
 """Dashboard sign-in with the server's control token (``--control-token``): the same secret that guards
 ``/_mock`` guards the dashboard. A sign-in form puts proof of the token in the Flask session cookie; scripts may
 send ``Authorization: Bearer <token>`` instead. Without a control token the dashboard is open, like /_mock."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,7 @@ def control_token() -> str | None:
 def _proof(token: str) -> str:
     # The cookie carries a digest, not the token: Flask session cookies are signed, not encrypted, so the raw
     # token would be readable by anything that sees the cookie, and the dashboard must never show secrets.
-    return hmac.new(b"hybridsoa-dashboard-session", token.encode("utf-8", "surrogatepass"),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(b"hybridsoa-dashboard-session", token.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def token_matches(candidate: str | None) -> bool:
@@ -48,8 +48,14 @@ def signed_in() -> bool:
 
 def safe_next(target: str | None) -> str:
     """A post-sign-in redirect target limited to this site's own paths (no open redirect)."""
-    if (not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//") or "\\" in target
-            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
+    if (
+        not target
+        or len(target) > 2000
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)
+    ):
         return url_for("dashboard.tenants")
     return target
 

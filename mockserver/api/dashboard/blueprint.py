@@ -1,4 +1,5 @@
 """The dashboard's blueprint (``/``), which the route module registers on."""
+
 from __future__ import annotations
 
 from flask import Blueprint

@@ -3,6 +3,7 @@
 The sync engine, request journal and fault rules are other subsystems whose record shapes may grow; everything
 read from them goes through ``.get`` with defaults and through :func:`queries.redact`, so an unexpected field is
 shown (redacted) rather than breaking the page."""
+
 from __future__ import annotations
 
 from ...domain import read_models as read
@@ -11,13 +12,30 @@ from ...domain.onprem.ad import REMOTE_TYPE_TO_EXO
 from .queries import fmt_delta, fmt_fields, fmt_params, fmt_time, fmt_value, redact, to_json
 
 #: Sync run keys shown in their own columns (both the early and the Get-ADSyncRunProfileResult-like names).
-RUN_KNOWN = ("id", "policyType", "scheduled", "trigger", "startedAt", "endedAt", "startDateTime", "endDateTime",
-             "status", "errors", "errorCount", "message")
+RUN_KNOWN = (
+    "id",
+    "policyType",
+    "scheduled",
+    "trigger",
+    "startedAt",
+    "endedAt",
+    "startDateTime",
+    "endDateTime",
+    "status",
+    "errors",
+    "errorCount",
+    "message",
+)
 #: Numeric run fields that are settings or totals rather than per-cycle object counts.
 RUN_NOT_COUNTS = ("deletionThreshold", "eventId", "seq")
 #: Friendlier names for the tenant's timer subsystems (others show their class name).
-TIMER_LABELS = {"SyncEngine": "Entra Connect", "PimState": "PIM expiry", "WritebackEngine": "Write-back",
-                "ForwardSync": "Forward sync", "Purger": "Soft-delete purge"}
+TIMER_LABELS = {
+    "SyncEngine": "Entra Connect",
+    "PimState": "PIM expiry",
+    "WritebackEngine": "Write-back",
+    "ForwardSync": "Forward sync",
+    "Purger": "Soft-delete purge",
+}
 #: Operations whose "succeeded but changed nothing" outcome is the preview-era silent failure worth flagging.
 _WRITE_VERBS = ("set-", "enable-", "disable-", "new-", "remove-", "add-", "update-", "patch", "post", "put", "delete")
 
@@ -54,8 +72,11 @@ def next_cycle(tenant) -> tuple[str, str]:
 def _scheduled_work(tenant) -> list[tuple[str, object]]:
     # The sync engine's sub-timers (write-back, forward sync, purges), then the tenant's other timers.
     sync = tenant.sync
-    out: list[tuple[str, object]] = [("Write-back", sync.writeback), ("Forward sync", sync.forward),
-                                     ("Soft-delete purge", sync.purger)]
+    out: list[tuple[str, object]] = [
+        ("Write-back", sync.writeback),
+        ("Forward sync", sync.forward),
+        ("Soft-delete purge", sync.purger),
+    ]
     for timer in tenant.timers:
         if timer is not sync:
             out.append((TIMER_LABELS.get(type(timer).__name__, type(timer).__name__), timer))
@@ -71,10 +92,19 @@ def last_run(tenant) -> dict | None:
 def tenant_row(tenant) -> dict:
     """One line of the tenants list."""
     due_iso, due_rel = next_cycle(tenant)
-    return {"name": tenant.name, "id": tenant.id, "domain": tenant.domain,
-            "profile": tenant.settings.get("profile", ""), "mailboxes": len(tenant.mailboxes),
-            "adUsers": len(tenant.ad_users), "users": len(tenant.users), "now": iso(tenant.clock.now()),
-            "nextCycle": due_iso, "nextCycleIn": due_rel, "lastRun": last_run(tenant)}
+    return {
+        "name": tenant.name,
+        "id": tenant.id,
+        "domain": tenant.domain,
+        "profile": tenant.settings.get("profile", ""),
+        "mailboxes": len(tenant.mailboxes),
+        "adUsers": len(tenant.ad_users),
+        "users": len(tenant.users),
+        "now": iso(tenant.clock.now()),
+        "nextCycle": due_iso,
+        "nextCycleIn": due_rel,
+        "lastRun": last_run(tenant),
+    }
 
 
 def tenant_header(tenant) -> dict:
@@ -87,12 +117,25 @@ def tenant_header(tenant) -> dict:
             due = timer.next_due()
         except Exception:  # noqa: BLE001 - one broken timer must not hide the others
             due = None
-        timers.append({"name": label, "due": iso(due) if due is not None else "",
-                       "in": fmt_delta(due - clock.now()) if due is not None else "idle"})
-    return {"name": tenant.name, "id": tenant.id, "domain": tenant.domain,
-            "profile": tenant.settings.get("profile", ""), "now": iso(clock.now()),
-            "frozen": bool(clock.frozen), "speed": clock.speed,
-            "nextCycle": due_iso, "nextCycleIn": due_rel, "timers": timers}
+        timers.append(
+            {
+                "name": label,
+                "due": iso(due) if due is not None else "",
+                "in": fmt_delta(due - clock.now()) if due is not None else "idle",
+            }
+        )
+    return {
+        "name": tenant.name,
+        "id": tenant.id,
+        "domain": tenant.domain,
+        "profile": tenant.settings.get("profile", ""),
+        "now": iso(clock.now()),
+        "frozen": bool(clock.frozen),
+        "speed": clock.speed,
+        "nextCycle": due_iso,
+        "nextCycleIn": due_rel,
+        "timers": timers,
+    }
 
 
 # --------------------------------------------------------------------------------------------- mailboxes
@@ -105,8 +148,14 @@ def _ad_display(name: str, value) -> str:
 
 def comparison_view(c: read.Comparison) -> dict:
     """One Exchange ↔ AD attribute pair as strings."""
-    return {"exchange": c.exchange_name, "ad": c.ad_name, "exchangeValue": fmt_value(c.exchange_value),
-            "adValue": _ad_display(c.ad_name, c.ad_value), "drift": c.drift, "identity": c.identity}
+    return {
+        "exchange": c.exchange_name,
+        "ad": c.ad_name,
+        "exchangeValue": fmt_value(c.exchange_value),
+        "adValue": _ad_display(c.ad_name, c.ad_value),
+        "drift": c.drift,
+        "identity": c.identity,
+    }
 
 
 def recipient_kind(mbx, user, ad) -> str:
@@ -114,6 +163,7 @@ def recipient_kind(mbx, user, ad) -> str:
     the owner's licence (remote mailbox licensed / not provisioned / unlicensed grace, on-prem mailbox, ...)."""
     from ...domain.entra.licensing import has_exchange_plan
     from ...domain.onprem.ad import recipient_kind as ad_kind
+
     if ad is None:
         return "cloud-only" if not mbx.is_dir_synced else "synced (AD object not found)"
     kind = ad_kind(ad.attrs)
@@ -144,12 +194,16 @@ def kind_counts(tenant) -> dict[str, int]:
             continue
         user = tenant.users.get(mbx.external_directory_object_id) if mbx.external_directory_object_id else None
         owners.add(mbx.external_directory_object_id)
-        key = index.ad_key_by_anchor.get(user.on_premises_immutable_id) if user is not None and \
-            user.on_premises_immutable_id else None
+        key = (
+            index.ad_key_by_anchor.get(user.on_premises_immutable_id)
+            if user is not None and user.on_premises_immutable_id
+            else None
+        )
         label = recipient_kind(mbx, user, tenant.ad_users.get(key) if key else None)
         out[label] = out.get(label, 0) + 1
-    bare = sum(1 for u in tenant.users if u.deleted_date_time is None and u.on_premises_sync_enabled
-               and u.id not in owners)
+    bare = sum(
+        1 for u in tenant.users if u.deleted_date_time is None and u.on_premises_sync_enabled and u.id not in owners
+    )
     if bare:
         out["synced user without a recipient"] = bare
     return dict(sorted(out.items()))
@@ -161,21 +215,32 @@ def mailbox_row(tenant, join: read.MailboxJoin, *, full: bool = False) -> dict:
     comparisons = read.compare(mbx, ad)
     shown = comparisons if full else read.row_comparisons(comparisons)
     return {
-        "guid": mbx.guid, "name": mbx.name, "displayName": mbx.display_name, "upn": mbx.user_principal_name,
-        "primarySmtp": mbx.primary_smtp_address, "type": mbx.recipient_type_details,
+        "guid": mbx.guid,
+        "name": mbx.name,
+        "displayName": mbx.display_name,
+        "upn": mbx.user_principal_name,
+        "primarySmtp": mbx.primary_smtp_address,
+        "type": mbx.recipient_type_details,
         "kind": recipient_kind(mbx, user, ad),
-        "isDirSynced": bool(mbx.is_dir_synced), "isCloudManaged": bool(mbx.is_exchange_cloud_managed),
+        "isDirSynced": bool(mbx.is_dir_synced),
+        "isCloudManaged": bool(mbx.is_exchange_cloud_managed),
         "objectSoaCloud": bool(user.is_cloud_managed) if user is not None else None,
-        "userId": mbx.external_directory_object_id, "immutableId": mbx.immutable_id or "",
-        "softDeleted": fmt_time(mbx.when_soft_deleted), "whenChanged": fmt_time(mbx.when_changed),
+        "userId": mbx.external_directory_object_id,
+        "immutableId": mbx.immutable_id or "",
+        "softDeleted": fmt_time(mbx.when_soft_deleted),
+        "whenChanged": fmt_time(mbx.when_changed),
         "whenCreated": fmt_time(mbx.when_created),
-        "sam": ad.sam_account_name if ad is not None else "", "adDn": ad.distinguished_name if ad is not None else "",
+        "sam": ad.sam_account_name if ad is not None else "",
+        "adDn": ad.distinguished_name if ad is not None else "",
         "adOu": ad.ou if ad is not None else "",
-        "adOuShort": (ad.ou.split(",")[0].partition("=")[2] or ad.ou) if ad is not None and ad.ou else "", "adChanged": fmt_time(ad.when_changed) if ad is not None else "",
-        "hasAd": ad is not None, "hasUser": user is not None,
+        "adOuShort": (ad.ou.split(",")[0].partition("=")[2] or ad.ou) if ad is not None and ad.ou else "",
+        "adChanged": fmt_time(ad.when_changed) if ad is not None else "",
+        "hasAd": ad is not None,
+        "hasUser": user is not None,
         "userSyncEnabled": user.on_premises_sync_enabled if user is not None else None,
         "provisioningErrors": [redact(e) for e in (user.on_premises_provisioning_errors or [])]
-        if user is not None else [],
+        if user is not None
+        else [],
         "driftCount": sum(1 for c in comparisons if c.drift and not c.identity),
         "identityDrift": sum(1 for c in comparisons if c.drift and c.identity),
         "driftMeaning": read.drift_meaning(mbx),
@@ -192,9 +257,27 @@ def counts_view(tenant) -> dict:
 def _error_view(err) -> dict:
     if isinstance(err, dict):
         clean = redact(err)
-        title = next((str(clean[k]) for k in ("errorType", "category", "code", "errorCode", "type", "kind") if clean.get(k)), "")
-        obj = next((str(clean[k]) for k in ("object", "sAMAccountName", "sam", "samAccountName", "objectId",
-                                             "userPrincipalName", "upn", "target", "id") if clean.get(k)), "")
+        title = next(
+            (str(clean[k]) for k in ("errorType", "category", "code", "errorCode", "type", "kind") if clean.get(k)), ""
+        )
+        obj = next(
+            (
+                str(clean[k])
+                for k in (
+                    "object",
+                    "sAMAccountName",
+                    "sam",
+                    "samAccountName",
+                    "objectId",
+                    "userPrincipalName",
+                    "upn",
+                    "target",
+                    "id",
+                )
+                if clean.get(k)
+            ),
+            "",
+        )
         message = next((str(clean[k]) for k in ("message", "detail", "description", "error") if clean.get(k)), "")
         rest = {k: v for k, v in clean.items() if str(v) not in (title, obj, message)}
         return {"title": title, "object": obj, "message": message, "details": fmt_fields(rest) if rest else ""}
@@ -213,21 +296,33 @@ def run_view(run, *, brief: bool = False, max_errors: int = 50) -> dict:
     if not isinstance(errors, list):
         errors = [errors]
     error_count = run.get("errorCount") if _is_number(run.get("errorCount")) else len(errors)
-    counts = [(k, v) for k, v in run.items() if k not in RUN_KNOWN and k not in RUN_NOT_COUNTS and _is_number(v)
-              and (v or k in ("adds", "updates", "deletes"))]
-    extra = {k: v for k, v in run.items()
-             if k not in RUN_KNOWN and not (_is_number(v) and k not in RUN_NOT_COUNTS)}
+    counts = [
+        (k, v)
+        for k, v in run.items()
+        if k not in RUN_KNOWN
+        and k not in RUN_NOT_COUNTS
+        and _is_number(v)
+        and (v or k in ("adds", "updates", "deletes"))
+    ]
+    extra = {k: v for k, v in run.items() if k not in RUN_KNOWN and not (_is_number(v) and k not in RUN_NOT_COUNTS)}
     trigger = run.get("trigger")
     scheduled = bool(run.get("scheduled")) or str(trigger or "").lower() == "scheduler"
-    return {"id": str(run.get("id") or ""), "policy": str(run.get("policyType") or ""),
-            "scheduled": scheduled, "trigger": str(trigger or ("Scheduler" if scheduled else "")),
-            "started": fmt_time(run.get("startDateTime", run.get("startedAt"))),
-            "ended": fmt_time(run.get("endDateTime", run.get("endedAt"))), "status": str(run.get("status") or ""),
-            "statusClass": status_class(run.get("status")), "counts": counts, "errorCount": error_count,
-            "message": fmt_value(redact(run.get("message"))),
-            "errors": [] if brief else [_error_view(e) for e in errors[:max_errors]],
-            "moreErrors": 0 if brief else max(0, error_count - min(len(errors), max_errors)),
-            "extra": "" if brief or not extra else fmt_fields(extra)}
+    return {
+        "id": str(run.get("id") or ""),
+        "policy": str(run.get("policyType") or ""),
+        "scheduled": scheduled,
+        "trigger": str(trigger or ("Scheduler" if scheduled else "")),
+        "started": fmt_time(run.get("startDateTime", run.get("startedAt"))),
+        "ended": fmt_time(run.get("endDateTime", run.get("endedAt"))),
+        "status": str(run.get("status") or ""),
+        "statusClass": status_class(run.get("status")),
+        "counts": counts,
+        "errorCount": error_count,
+        "message": fmt_value(redact(run.get("message"))),
+        "errors": [] if brief else [_error_view(e) for e in errors[:max_errors]],
+        "moreErrors": 0 if brief else max(0, error_count - min(len(errors), max_errors)),
+        "extra": "" if brief or not extra else fmt_fields(extra),
+    }
 
 
 def sync_history(tenant) -> list:
@@ -266,15 +361,24 @@ def audit_view(tenant, record) -> dict:
     if isinstance(changes, dict):
         for prop, diff in list(redact(changes).items())[:100]:
             if isinstance(diff, dict) and ("old" in diff or "new" in diff):
-                change_rows.append({"property": prop, "old": fmt_value(diff.get("old")),
-                                    "new": fmt_value(diff.get("new"))})
+                change_rows.append(
+                    {"property": prop, "old": fmt_value(diff.get("old")), "new": fmt_value(diff.get("new"))}
+                )
             else:
                 change_rows.append({"property": prop, "old": "", "new": fmt_value(diff)})
-    return {"id": str(get("id", "") or ""), "time": fmt_time(get("time")), "api": str(get("api", "") or ""),
-            "operation": operation, "caller": caller_text(tenant, get("caller")),
-            "target": fmt_value(get("target")), "parameters": fmt_params(get("parameters", {}) or {}),
-            "outcome": outcome, "outcomeClass": {"failed": "bad", "no change": "warn"}.get(outcome, "ok"),
-            "error": fmt_value(redact(get("error"))), "changes": change_rows}
+    return {
+        "id": str(get("id", "") or ""),
+        "time": fmt_time(get("time")),
+        "api": str(get("api", "") or ""),
+        "operation": operation,
+        "caller": caller_text(tenant, get("caller")),
+        "target": fmt_value(get("target")),
+        "parameters": fmt_params(get("parameters", {}) or {}),
+        "outcome": outcome,
+        "outcomeClass": {"failed": "bad", "no change": "warn"}.get(outcome, "ok"),
+        "error": fmt_value(redact(get("error"))),
+        "changes": change_rows,
+    }
 
 
 def audit_matches(record, *, api, operation, outcome, text) -> bool:
@@ -304,18 +408,41 @@ def journal_view(tenant, entry) -> dict:
     e = redact(entry)
     status = e.get("status")
     duration = e.get("durationMs", e.get("duration_ms", e.get("duration")))
-    known = {"seq", "time", "api", "method", "path", "cmdlet", "status", "durationMs", "duration_ms", "duration",
-             "caller", "parameters", "query", "fault"}
+    known = {
+        "seq",
+        "time",
+        "api",
+        "method",
+        "path",
+        "cmdlet",
+        "status",
+        "durationMs",
+        "duration_ms",
+        "duration",
+        "caller",
+        "parameters",
+        "query",
+        "fault",
+    }
     details = {k: v for k, v in e.items() if k not in known and v not in (None, "", [], {})}
     caller = caller_text(tenant, e.get("caller"))
-    return {"seq": fmt_value(e.get("seq")), "time": fmt_time(e.get("time")), "api": fmt_value(e.get("api")),
-            "method": fmt_value(e.get("method")), "path": fmt_value(e.get("path")),
-            "cmdlet": fmt_value(e.get("cmdlet")), "status": fmt_value(status), "statusClass": status_class(status),
-            "duration": f"{duration:.1f} ms" if isinstance(duration, (int, float)) and not isinstance(duration, bool)
-            else fmt_value(duration),
-            "caller": caller, "parameters": fmt_params(e.get("parameters") or e.get("query") or {}),
-            "fault": fmt_fields(e.get("fault")) if e.get("fault") else "",
-            "details": fmt_fields(details) if details else ""}
+    return {
+        "seq": fmt_value(e.get("seq")),
+        "time": fmt_time(e.get("time")),
+        "api": fmt_value(e.get("api")),
+        "method": fmt_value(e.get("method")),
+        "path": fmt_value(e.get("path")),
+        "cmdlet": fmt_value(e.get("cmdlet")),
+        "status": fmt_value(status),
+        "statusClass": status_class(status),
+        "duration": f"{duration:.1f} ms"
+        if isinstance(duration, (int, float)) and not isinstance(duration, bool)
+        else fmt_value(duration),
+        "caller": caller,
+        "parameters": fmt_params(e.get("parameters") or e.get("query") or {}),
+        "fault": fmt_fields(e.get("fault")) if e.get("fault") else "",
+        "details": fmt_fields(details) if details else "",
+    }
 
 
 def journal_matches(entry, *, api, method, status, cmdlet, text) -> bool:
@@ -364,18 +491,32 @@ def faults_view(tenant) -> dict:
     if isinstance(raw_throttle, dict):
         for api, policy in raw_throttle.items():
             if policy:
-                throttling.append({"api": api, "policy": fmt_fields(
-                    {k: v for k, v in policy.items() if k != "api"} if isinstance(policy, dict) else policy)})
+                throttling.append(
+                    {
+                        "api": api,
+                        "policy": fmt_fields(
+                            {k: v for k, v in policy.items() if k != "api"} if isinstance(policy, dict) else policy
+                        ),
+                    }
+                )
     rest = {k: v for k, v in data.items() if k not in ("rules", "throttling", "buckets", "nextId")}
-    return {"rules": rows, "columns": columns, "throttling": throttling,
-            "raw": to_json(rest) if rest else "", "error": None}
+    return {
+        "rules": rows,
+        "columns": columns,
+        "throttling": throttling,
+        "raw": to_json(rest) if rest else "",
+        "error": None,
+    }
 
 
 def profile_view(tenant) -> dict:
     """The behaviour profile and the other tenant settings a vendor tunes (redacted)."""
     spec = tenant.spec
-    return {"profile": tenant.settings.get("profile", ""),
-            "settings": [(k, fmt_value(v)) for k, v in redact(dict(tenant.settings)).items()],
-            "orgConfig": [(k, fmt_value(v)) for k, v in redact(dict(tenant.org_config)).items()],
-            "seed": tenant.seed, "scenario": spec.scenario or "",
-            "syncSettings": sync_settings(tenant)}
+    return {
+        "profile": tenant.settings.get("profile", ""),
+        "settings": [(k, fmt_value(v)) for k, v in redact(dict(tenant.settings)).items()],
+        "orgConfig": [(k, fmt_value(v)) for k, v in redact(dict(tenant.org_config)).items()],
+        "seed": tenant.seed,
+        "scenario": spec.scenario or "",
+        "syncSettings": sync_settings(tenant),
+    }

@@ -1,6 +1,7 @@
 """Dashboard helpers that are about the web page rather than the domain: query-string parsing (lenient: a bad
 value falls back to its default, a read-only page never errors on a filter), server-side paging, value
 formatting, and secret redaction of anything shown that another subsystem recorded."""
+
 from __future__ import annotations
 
 import json
@@ -17,16 +18,34 @@ PER_PAGE_CHOICES = (10, 25, 50, 100, 200)
 MAX_SEARCH_CHARS = 200
 REDACTED = "••• redacted"
 #: Query arguments the dashboard's pages understand (kept in paging links).
-LINK_ARGS = frozenset(("q", "type", "dirsynced", "cloudmanaged", "deleted", "per_page", "status", "policy", "api",
-                       "operation", "outcome", "method", "cmdlet"))
+LINK_ARGS = frozenset(
+    (
+        "q",
+        "type",
+        "dirsynced",
+        "cloudmanaged",
+        "deleted",
+        "per_page",
+        "status",
+        "policy",
+        "api",
+        "operation",
+        "outcome",
+        "method",
+        "cmdlet",
+    )
+)
 
 #: Field names whose values are secrets (client secrets, passwords, private keys, tokens, assertions, cookies).
-_SECRET_KEY = re.compile(r"(secret|password|passwd|pwd$|private|token|assertion|authorization|credential|cookie|"
-                         r"code_verifier|^code$|device_?code|user_?code|signing|pem$|^key$|apikey|api_key)",
-                         re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|pwd$|private|token|assertion|authorization|credential|cookie|"
+    r"code_verifier|^code$|device_?code|user_?code|signing|pem$|^key$|apikey|api_key)",
+    re.IGNORECASE,
+)
 #: Values that are secrets whatever their field is called: JWTs, PEM blocks, bearer headers.
-_SECRET_VALUE = re.compile(r"(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.|-----BEGIN [A-Z ]*-----|^\s*bearer\s+\S)",
-                           re.IGNORECASE)
+_SECRET_VALUE = re.compile(
+    r"(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.|-----BEGIN [A-Z ]*-----|^\s*bearer\s+\S)", re.IGNORECASE
+)
 _MAX_DEPTH = 8
 _MAX_ITEMS = 200
 _MAX_CHARS = 2000
@@ -39,8 +58,14 @@ def redact(value, _depth: int = 0):
     if isinstance(value, dict):
         # Numbers and flags under a secret-sounding name (tokenLifetimeSeconds, deviceCodeAutoApprove) are
         # settings, not secrets.
-        return {str(k): (REDACTED if _SECRET_KEY.search(str(k)) and isinstance(v, (str, bytes, list, dict)) and v
-                         else redact(v, _depth + 1)) for k, v in list(value.items())[:_MAX_ITEMS]}
+        return {
+            str(k): (
+                REDACTED
+                if _SECRET_KEY.search(str(k)) and isinstance(v, (str, bytes, list, dict)) and v
+                else redact(v, _depth + 1)
+            )
+            for k, v in list(value.items())[:_MAX_ITEMS]
+        }
     if isinstance(value, (list, tuple, set, frozenset)):
         return [redact(v, _depth + 1) for v in list(value)[:_MAX_ITEMS]]
     if isinstance(value, str):
@@ -157,11 +182,17 @@ class NewestFirst:
     def __getitem__(self, index: slice) -> list:
         start, stop, _ = index.indices(len(self._items))
         n = len(self._items)
-        return self._items[n - stop:n - start][::-1] if stop > start else []
+        return self._items[n - stop : n - start][::-1] if stop > start else []
 
 
-def paginate(sequence, *, param: str = "page", per_page: int | None = None, anchor: str | None = None,
-             per_page_param: str = "per_page") -> Page:
+def paginate(
+    sequence,
+    *,
+    param: str = "page",
+    per_page: int | None = None,
+    anchor: str | None = None,
+    per_page_param: str = "per_page",
+) -> Page:
     """Slice ``sequence`` (any sized, sliceable sequence) to the page named by the query string."""
     if per_page is None:
         per_page = arg_int(per_page_param, DEFAULT_PER_PAGE, low=5, high=max(PER_PAGE_CHOICES))
@@ -169,12 +200,21 @@ def paginate(sequence, *, param: str = "page", per_page: int | None = None, anch
     pages = max(1, math.ceil(total / per_page))
     page = min(arg_int(param, 1), pages)
     start = (page - 1) * per_page
-    items = list(sequence[start:start + per_page])
+    items = list(sequence[start : start + per_page])
     # Only the dashboard's own filter names are carried into links: anything else could collide with url_for's
     # keywords (_external, _scheme, the view's own arguments) and must not turn a junk query into an error.
     args = {k: v for k, v in request.args.items() if k in LINK_ARGS and k != param and v != ""}
-    return Page(items=items, page=page, per_page=per_page, total=total, param=param, anchor=anchor,
-                _endpoint=request.endpoint, _view_args=dict(request.view_args or {}), _args=args)
+    return Page(
+        items=items,
+        page=page,
+        per_page=per_page,
+        total=total,
+        param=param,
+        anchor=anchor,
+        _endpoint=request.endpoint,
+        _view_args=dict(request.view_args or {}),
+        _args=args,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- formatting

@@ -2,6 +2,7 @@
 profile), mailbox detail, and the full sync / audit / request-journal pages. Read-only: every route is GET except
 sign-in and sign-out. Each route copies what it shows into view models under ``tenant.lock`` and renders after
 releasing it, so a slow browser never holds up the tenant."""
+
 from __future__ import annotations
 
 import itertools
@@ -20,8 +21,7 @@ PREVIEW = 8
 
 
 def _not_found(what: str, key: str):
-    return render_template("dashboard/error.html", title="Not found",
-                           message=f"{what} '{key}' was not found."), 404
+    return render_template("dashboard/error.html", title="Not found", message=f"{what} '{key}' was not found."), 404
 
 
 def _tenant_or_none(key: str):
@@ -59,16 +59,20 @@ def _headers(response):
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
-                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
     return response
 
 
 @bp.context_processor
 def _common():
-    return {"show_signout": auth.control_token() is not None and auth.SESSION_KEY in session,
-            "per_page_choices": PER_PAGE_CHOICES}
+    return {
+        "show_signout": auth.control_token() is not None and auth.SESSION_KEY in session,
+        "per_page_choices": PER_PAGE_CHOICES,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- tenants
@@ -92,16 +96,25 @@ def tenant(tenant_key: str):
     t = _tenant_or_none(tenant_key)
     if t is None:
         return _not_found("Tenant", tenant_key)
-    filters = {"q": arg_text("q"), "type": arg_choice("type", RECIPIENT_TYPES),
-               "dirsynced": arg_bool("dirsynced"), "cloudmanaged": arg_bool("cloudmanaged"),
-               "deleted": bool(arg_bool("deleted"))}
+    filters = {
+        "q": arg_text("q"),
+        "type": arg_choice("type", RECIPIENT_TYPES),
+        "dirsynced": arg_bool("dirsynced"),
+        "cloudmanaged": arg_bool("cloudmanaged"),
+        "deleted": bool(arg_bool("deleted")),
+    }
     with t.lock:
         header = models.tenant_header(t)
         counts = models.counts_view(t)
         kinds = models.kind_counts(t)
-        matches = read.filter_mailboxes(t, search=filters["q"], recipient_type=filters["type"],
-                                        dir_synced=filters["dirsynced"], cloud_managed=filters["cloudmanaged"],
-                                        deleted=filters["deleted"])
+        matches = read.filter_mailboxes(
+            t,
+            search=filters["q"],
+            recipient_type=filters["type"],
+            dir_synced=filters["dirsynced"],
+            cloud_managed=filters["cloudmanaged"],
+            deleted=filters["deleted"],
+        )
         page = paginate(matches, anchor="mailboxes")
         page.items = [models.mailbox_row(t, j) for j in read.join_mailboxes(t, page.items)]
         history = models.sync_history(t)
@@ -111,9 +124,21 @@ def tenant(tenant_key: str):
         totals = {"runs": len(history), "audit": len(t.audit.records), "requests": len(t.journal.entries)}
         faults = models.faults_view(t)
         profile = models.profile_view(t)
-    return render_template("dashboard/tenant.html", t=header, counts=counts, kinds=kinds, page=page, filters=filters,
-                           types=RECIPIENT_TYPES, runs=runs, audit=audit, journal=journal, totals=totals,
-                           faults=faults, profile=profile)
+    return render_template(
+        "dashboard/tenant.html",
+        t=header,
+        counts=counts,
+        kinds=kinds,
+        page=page,
+        filters=filters,
+        types=RECIPIENT_TYPES,
+        runs=runs,
+        audit=audit,
+        journal=journal,
+        totals=totals,
+        faults=faults,
+        profile=profile,
+    )
 
 
 @bp.route("/tenants/<tenant_key>/mailboxes/<guid>")
@@ -128,8 +153,15 @@ def mailbox(tenant_key: str, guid: str):
             return _not_found("Mailbox", guid)
         header = models.tenant_header(t)
         row = models.mailbox_row(t, read.join_mailboxes(t, [mbx])[0], full=True)
-        names = {mbx.guid, mbx.name, mbx.alias, mbx.primary_smtp_address, mbx.user_principal_name,
-                 mbx.display_name, mbx.external_directory_object_id} - {None, ""}
+        names = {
+            mbx.guid,
+            mbx.name,
+            mbx.alias,
+            mbx.primary_smtp_address,
+            mbx.user_principal_name,
+            mbx.display_name,
+            mbx.external_directory_object_id,
+        } - {None, ""}
         mine = (r for r in reversed(t.audit.records) if r.target in names)
         audit = [models.audit_view(t, r) for r in itertools.islice(mine, 50)]
     return render_template("dashboard/mailbox.html", t=header, m=row, audit=audit)
@@ -146,18 +178,32 @@ def sync(tenant_key: str):
     policy = arg_text("policy").lower()
     with t.lock:
         header = models.tenant_header(t)
-        history = [r for r in models.sync_history(t)
-                   if not (status or policy) or (isinstance(r, dict)
-                   and (not status or str(r.get("status", "")).lower() == status)
-                   and (not policy or str(r.get("policyType", "")).lower() == policy))]
+        history = [
+            r
+            for r in models.sync_history(t)
+            if not (status or policy)
+            or (
+                isinstance(r, dict)
+                and (not status or str(r.get("status", "")).lower() == status)
+                and (not policy or str(r.get("policyType", "")).lower() == policy)
+            )
+        ]
         page = paginate(history, per_page=arg_int("per_page", 20, low=5, high=200))
         page.items = [models.run_view(r) for r in page.items]
         settings = models.sync_settings(t)
         everything = [r for r in models.sync_history(t) if isinstance(r, dict)]
         statuses = sorted({str(r.get("status", "")) for r in everything} - {""})
         policies = sorted({str(r.get("policyType", "")) for r in everything} - {""})
-    return render_template("dashboard/sync.html", t=header, page=page, settings=settings, statuses=statuses,
-                           policies=policies, status=status, policy=policy)
+    return render_template(
+        "dashboard/sync.html",
+        t=header,
+        page=page,
+        settings=settings,
+        statuses=statuses,
+        policies=policies,
+        status=status,
+        policy=policy,
+    )
 
 
 @bp.route("/tenants/<tenant_key>/sync/<run_id>")
@@ -185,14 +231,22 @@ def audit(tenant_key: str):
     t = _tenant_or_none(tenant_key)
     if t is None:
         return _not_found("Tenant", tenant_key)
-    filters = {"api": arg_text("api"), "operation": arg_text("operation"),
-               "outcome": arg_choice("outcome", ("changed", "unchanged", "failed")), "q": arg_text("q")}
+    filters = {
+        "api": arg_text("api"),
+        "operation": arg_text("operation"),
+        "outcome": arg_choice("outcome", ("changed", "unchanged", "failed")),
+        "q": arg_text("q"),
+    }
     with t.lock:
         header = models.tenant_header(t)
         if any(filters.values()):
-            records = [r for r in reversed(t.audit.records)
-                       if models.audit_matches(r, api=filters["api"], operation=filters["operation"],
-                                               outcome=filters["outcome"], text=filters["q"])]
+            records = [
+                r
+                for r in reversed(t.audit.records)
+                if models.audit_matches(
+                    r, api=filters["api"], operation=filters["operation"], outcome=filters["outcome"], text=filters["q"]
+                )
+            ]
         else:
             records = NewestFirst(t.audit.records)
         page = paginate(records)
@@ -208,28 +262,39 @@ def requests_(tenant_key: str):
     t = _tenant_or_none(tenant_key)
     if t is None:
         return _not_found("Tenant", tenant_key)
-    filters = {"api": arg_text("api"), "method": arg_text("method"), "status": arg_text("status"),
-               "cmdlet": arg_text("cmdlet"), "q": arg_text("q")}
+    filters = {
+        "api": arg_text("api"),
+        "method": arg_text("method"),
+        "status": arg_text("status"),
+        "cmdlet": arg_text("cmdlet"),
+        "q": arg_text("q"),
+    }
     with t.lock:
         header = models.tenant_header(t)
         entries = list(t.journal.entries)
         if any(filters.values()):
-            matches = [e for e in reversed(entries)
-                       if models.journal_matches(e, api=filters["api"], method=filters["method"],
-                                                 status=filters["status"], cmdlet=filters["cmdlet"],
-                                                 text=filters["q"])]
+            matches = [
+                e
+                for e in reversed(entries)
+                if models.journal_matches(
+                    e,
+                    api=filters["api"],
+                    method=filters["method"],
+                    status=filters["status"],
+                    cmdlet=filters["cmdlet"],
+                    text=filters["q"],
+                )
+            ]
         else:
             matches = NewestFirst(entries)
         page = paginate(matches)
         page.items = [models.journal_view(t, e) for e in page.items]
         apis = sorted({str(e.get("api")) for e in entries[-5000:] if isinstance(e, dict) and e.get("api")})
         dropped = t.journal.dropped
-    return render_template("dashboard/requests.html", t=header, page=page, filters=filters, apis=apis,
-                           dropped=dropped)
+    return render_template("dashboard/requests.html", t=header, page=page, filters=filters, apis=apis, dropped=dropped)
 
 
 @bp.app_template_filter("dash_yesno")
 def _yesno(value) -> str:
     """True/False/— for tri-state flags."""
     return "—" if value is None else ("True" if value else "False")
-

@@ -1,5 +1,6 @@
 """login.microsoftonline.com: OpenID configuration, JWKS, token and device code endpoints, user realm
 discovery and a device login page, each answering in Entra's wire shapes (errors with AADSTS codes)."""
+
 from __future__ import annotations
 
 import base64
@@ -41,6 +42,7 @@ def _entra_error(err: EntraError, tenant=None):
         with reg.lock:
             trace_id, fallback = reg.ids.guid(), reg.ids.guid()
         from ...domain.clock import TenantClock
+
         now = TenantClock().now()
     body = identity.error_payload(err, now=now, trace_id=trace_id, correlation_id=_correlation_id(fallback))
     response = jsonify(body)
@@ -67,8 +69,13 @@ def _form() -> dict:
 
 
 def _post_only(name: str):
-    return _entra_error(EntraError(900561, "invalid_request", f"The endpoint only accepts POST requests. Received a "
-                                                              f"{request.method} request to {name}."))
+    return _entra_error(
+        EntraError(
+            900561,
+            "invalid_request",
+            f"The endpoint only accepts POST requests. Received a {request.method} request to {name}.",
+        )
+    )
 
 
 def _discovery_document(tenant_key: str, build, **not_found):
@@ -105,8 +112,9 @@ def openid_configuration(tenant_key: str):
     ``common``/``organizations``/``consumers`` authorities."""
     if authorities.is_audience_authority(tenant_key):
         return _cacheable(authorities.audience_openid_configuration(tenant_key, _base()))
-    return _discovery_document(tenant_key, lambda tenant: identity.openid_configuration(tenant, _base()),
-                               error="invalid_tenant")
+    return _discovery_document(
+        tenant_key, lambda tenant: identity.openid_configuration(tenant, _base()), error="invalid_tenant"
+    )
 
 
 @bp.get("/<tenant_key>/discovery/v2.0/keys")
@@ -164,9 +172,11 @@ def _resolve_audience(authority: str, name: str, form: dict) -> str:
 @bp.route("/<tenant_key>/oauth2/v2.0/token", methods=["GET", "POST"])
 def token(tenant_key: str):
     """The v2.0 token endpoint: client_credentials, password, device_code and refresh_token grants."""
+
     def grant(tenant, form):
         body = identity.grant_token(tenant, form, base=_base())
         return body, {"x-ms-request-id": tenant.ids.guid()}
+
     return _oauth_post(tenant_key, "token", grant)
 
 
@@ -178,9 +188,9 @@ def devicecode(tenant_key: str):
     def start(tenant, form):
         if audience:  # the code is offered in every tenant holding the app; the user's sign-in picks one
             holders = authorities.tenants_for_audience_device_flow(_loaded_tenants(), tenant_key, form)
-            return authorities.start_audience_device_flow(holders, form,
-                                                       verification_uri=f"{_base()}/devicelogin"), {}
+            return authorities.start_audience_device_flow(holders, form, verification_uri=f"{_base()}/devicelogin"), {}
         return identity.start_device_flow(tenant, form, verification_uri=f"{_base()}/devicelogin"), {}
+
     return _oauth_post(tenant_key, "devicecode", start)
 
 
@@ -188,10 +198,13 @@ def devicecode(tenant_key: str):
 @bp.route("/<tenant_key>/oauth2/v2.0/logout", methods=["GET", "POST"])
 def interactive_not_emulated(tenant_key: str):
     """Interactive sign-in (authorization code flow, logout) is not emulated: a well-formed 501."""
-    body = {"error": "not_implemented",
-            "error_description": "The hybridsoa mock does not emulate interactive sign-in (authorization code "
-                                 "flow). Use client credentials, username/password or the device code flow.",
-            "error_codes": [], "error_uri": "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow"}
+    body = {
+        "error": "not_implemented",
+        "error_description": "The hybridsoa mock does not emulate interactive sign-in (authorization code "
+        "flow). Use client credentials, username/password or the device code flow.",
+        "error_codes": [],
+        "error_uri": "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow",
+    }
     response = jsonify(body)
     response.status_code = 501
     return response
@@ -230,8 +243,9 @@ _LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>hybrids
 def devicelogin():
     """The verification page (microsoft.com/devicelogin): sign in with a seeded user to approve a code."""
     if request.method == "GET":
-        return _LOGIN_PAGE.format(message="Enter the code shown by your application.",
-                                  code=escape(request.args.get("code", "")), username="")
+        return _LOGIN_PAGE.format(
+            message="Enter the code shown by your application.", code=escape(request.args.get("code", "")), username=""
+        )
     code = (request.form.get("user_code") or "").strip().upper()
     username = (request.form.get("username") or "").strip()
     domain = username.rsplit("@", 1)[-1] if "@" in username else ""

@@ -3,6 +3,7 @@ DistributionGroupMember, DynamicDistributionGroupMember, Mailbox, MailboxFolderP
 (Learn: exchange/reference/admin-api-get-started and admin-api-endpoints-*). Same CmdletInput envelope, ``$select``,
 1,000-result pages continued by re-POSTing ``@odata.nextLink``, and error shapes as InvokeCommand; the endpoint
 table, the permissions and the RBAC gate come from ``domain/exchange/admin_api.py``."""
+
 from __future__ import annotations
 
 from flask import Response, request
@@ -25,8 +26,12 @@ def answer(tenant: Tenant | None, environ: dict, tenant_key: str, endpoint: str,
     parameters against the endpoint's table, then run it as InvokeCommand does. ``tenant``: the one the request
     pipeline found for ``tenant_key`` and holds the lock of (None: no such tenant)."""
     if tenant is None:
-        exc = NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
-                       category="Client")
+        exc = NotFound(
+            f"The tenant '{tenant_key}' was not found.",
+            exception_type=_ODATA_EXCEPTION_TYPE,
+            err_id="",
+            category="Client",
+        )
         status, out, headers = error_parts(exc)
         return render(None, None, status, out, headers)
     tenant.catch_up()  # due sync cycles run first
@@ -39,9 +44,14 @@ def answer(tenant: Tenant | None, environ: dict, tenant_key: str, endpoint: str,
         return render(tenant, None, status, out, headers)
     prefs = {k: environ[e] for k, e in (("prefer", "HTTP_PREFER"), ("x-prefer", "HTTP_X_PREFER")) if e in environ}
     status, out, headers = execute(
-        tenant, caller, _Request(body.call, prefs, query, tenant_key), _base_url(environ), route="v2.0",
+        tenant,
+        caller,
+        _Request(body.call, prefs, query, tenant_key),
+        _base_url(environ),
+        route="v2.0",
         endpoint=endpoint,
-        check=lambda name, params: admin_api.check_call(endpoint, name, params))
+        check=lambda name, params: admin_api.check_call(endpoint, name, params),
+    )
     return render(tenant, caller, status, out, headers)
 
 
@@ -51,8 +61,9 @@ def admin_api_v2(tenant_key: str, endpoint: str):
     """``POST /adminapi/v2.0/{tenant}/{Endpoint}`` with a CmdletInput body."""
     http = request._get_current_object()
     query = http.args.to_dict() if http.environ.get("QUERY_STRING") else {}
-    return _flask_response(answer(middleware.request_tenant(http.environ), http.environ, tenant_key, endpoint,
-                                  body_of(http), query))
+    return _flask_response(
+        answer(middleware.request_tenant(http.environ), http.environ, tenant_key, endpoint, body_of(http), query)
+    )
 
 
 @bp.route("/adminapi/v2.0/<tenant_key>/<endpoint>", methods=["GET", "PUT", "PATCH", "DELETE"])

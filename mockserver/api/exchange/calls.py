@@ -2,6 +2,7 @@
 the Admin API v2.0 (wire-formats §1.2), or the items of ``$batch``. The request pipeline journals what this reads,
 decides read or write from the registration of the cmdlet it names, and the handler runs that same call: nothing
 below parses the body or looks the cmdlet up again."""
+
 from __future__ import annotations
 
 from ...domain.bounds import clip
@@ -24,9 +25,12 @@ class CmdletCall:
         self.name = self.spec = self.refusal = None
         self.params: dict = {}
         if not isinstance(body, dict) or not isinstance(body.get("CmdletInput"), dict):
-            self.refusal = InvalidArgument("The request body must be a JSON object with a CmdletInput object "
-                                           "holding CmdletName and Parameters.", exception_type=ODATA_EXCEPTION_TYPE,
-                                           err_id="", category="Client")
+            self.refusal = InvalidArgument(
+                "The request body must be a JSON object with a CmdletInput object holding CmdletName and Parameters.",
+                exception_type=ODATA_EXCEPTION_TYPE,
+                err_id="",
+                category="Client",
+            )
             return
         cmd = body["CmdletInput"]
         self.name = cmd.get("CmdletName")
@@ -36,8 +40,12 @@ class CmdletCall:
         if params is None:
             params = {}
         if not isinstance(params, dict):
-            self.refusal = InvalidArgument("CmdletInput.Parameters must be a JSON object.",
-                                           exception_type=ODATA_EXCEPTION_TYPE, err_id="", category="Client")
+            self.refusal = InvalidArgument(
+                "CmdletInput.Parameters must be a JSON object.",
+                exception_type=ODATA_EXCEPTION_TYPE,
+                err_id="",
+                category="Client",
+            )
             return
         self.params = params
 
@@ -69,8 +77,7 @@ class ExchangeBody:
             return
         if isinstance(body.get("requests"), list):
             # Any part of a $batch item may be junk: its call is None unless the item is an object.
-            self.batch = [CmdletCall(item.get("body")) if isinstance(item, dict) else None
-                          for item in body["requests"]]
+            self.batch = [CmdletCall(item.get("body")) if isinstance(item, dict) else None for item in body["requests"]]
         cmd = body.get("CmdletInput")
         if isinstance(cmd, dict):
             name = cmd.get("CmdletName")
@@ -79,8 +86,11 @@ class ExchangeBody:
             params = cmd.get("Parameters")
             self.journal_parameters = redact(params) if isinstance(params, dict) else {}
         elif self.batch is not None:
-            self.journal_parameters = {"batch": [clip(c.name, MAX_VALUE_CHARS) for c in self.batch
-                                                 if c is not None and isinstance(c.name, str)]}
+            self.journal_parameters = {
+                "batch": [
+                    clip(c.name, MAX_VALUE_CHARS) for c in self.batch if c is not None and isinstance(c.name, str)
+                ]
+            }
 
     @property
     def writes(self) -> bool:

@@ -8,6 +8,7 @@ than the cmdlet itself. Flask never serves these POSTs (its router only knows th
 ``middleware.begin`` takes the tenant lock, throttles and injects faults; ``invoke`` answers;
 ``middleware.finish`` journals and flushes the durable store; ``middleware.release`` lets the lock go.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,10 @@ from . import invoke
 from .calls import ENVIRON_KEY, ExchangeBody
 
 #: The Flask routes of invoke.py, as one pattern over the raw PATH_INFO (case variants as registered there).
-_ROUTE = re.compile(r"^/(?:(?:adminapi|AdminApi)/beta/([^/]+)/(InvokeCommand|\$batch)"
-                    r"|adminapi/beta/([^/]+)/(invokecommand))$")
+_ROUTE = re.compile(
+    r"^/(?:(?:adminapi|AdminApi)/beta/([^/]+)/(InvokeCommand|\$batch)"
+    r"|adminapi/beta/([^/]+)/(invokecommand))$"
+)
 
 
 class _Request:
@@ -110,12 +113,21 @@ class ExchangeEndpoints:
                     query = req.args.to_dict() if environ.get("QUERY_STRING") else {}
                     answer = invoke.answer_invoke(state.tenant, environ, tenant_key, body, query)
             except HTTPException as exc:  # e.g. a body over MAX_CONTENT_LENGTH: the app's own error shape
-                answer = self._json(exc.code, {"error": {"code": exc.name.replace(" ", ""),
-                                                         "message": exc.description}}, {})
+                answer = self._json(
+                    exc.code, {"error": {"code": exc.name.replace(" ", ""), "message": exc.description}}, {}
+                )
             except Exception as exc:  # no traceback on the wire, as the app's own handler
                 self.app.logger.exception("unhandled error")
-                answer = self._json(500, {"error": {"code": "InternalServerError", "message": f"The mock hit an "
-                                                    f"internal error ({type(exc).__name__})."}}, {})
+                answer = self._json(
+                    500,
+                    {
+                        "error": {
+                            "code": "InternalServerError",
+                            "message": f"The mock hit an internal error ({type(exc).__name__}).",
+                        }
+                    },
+                    {},
+                )
             return self._send(start_response, answer, state, req, registry)
         finally:
             middleware.release(environ)
@@ -126,9 +138,19 @@ class ExchangeEndpoints:
             extra = middleware.finish(state, req, status, registry)
         except Exception as exc:  # e.g. the durable store failing to write: say so, no traceback
             self.app.logger.exception("unhandled error after the handler")
-            (status, data, headers), extra = self._json(500, {"error": {
-                "code": "InternalServerError",
-                "message": f"The mock hit an internal error ({type(exc).__name__})."}}, {}), {}
+            (status, data, headers), extra = (
+                self._json(
+                    500,
+                    {
+                        "error": {
+                            "code": "InternalServerError",
+                            "message": f"The mock hit an internal error ({type(exc).__name__}).",
+                        }
+                    },
+                    {},
+                ),
+                {},
+            )
         if extra:
             lowered = {k.lower() for k in extra}
             headers = [h for h in headers if h[0].lower() not in lowered] + list(extra.items())

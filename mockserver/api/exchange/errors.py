@@ -1,6 +1,7 @@
 """The one place Exchange admin API errors are rendered: the OData error envelope with the
 ``ErrId|ExceptionType|text`` triple (wire-formats §1.5), 401/403 with an empty body and an
 ``x-ms-diagnostics`` header, 429 with ``Retry-After``."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,14 @@ def diagnostics_header(code: str, reason: str, category: str) -> str:
     return f'{code};reason="{clean}";error_category="{category}"'
 
 
-def envelope(status: int, message: str, exception_type: str, err_id: str = "", category: str = "Client",
-             warnings: list[str] | None = None) -> dict:
+def envelope(
+    status: int,
+    message: str,
+    exception_type: str,
+    err_id: str = "",
+    category: str = "Client",
+    warnings: list[str] | None = None,
+) -> dict:
     """The Exchange admin API error body (OData v4 error + Exchange details and warnings)."""
     message = clip(message, 8 * MAX_ECHO)
     return {
@@ -58,8 +65,12 @@ def envelope(status: int, message: str, exception_type: str, err_id: str = "", c
             "code": _CODES.get(status, "BadRequest" if status < 500 else "InternalServerError"),
             "message": "Error executing cmdlet",
             "details": [{"code": category, "target": "", "message": f"{err_id}|{exception_type}|{message}"}],
-            "innererror": {"message": message, "type": ODATA_EXCEPTION, "stacktrace": "",
-                           "internalexception": {"message": message, "type": exception_type, "stacktrace": ""}},
+            "innererror": {
+                "message": message,
+                "type": ODATA_EXCEPTION,
+                "stacktrace": "",
+                "internalexception": {"message": message, "type": exception_type, "stacktrace": ""},
+            },
         },
         "adminapi.warnings@odata.type": "#Collection(String)",
         "@adminapi.warnings": list(warnings or []),
@@ -77,26 +88,43 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
         cmdlet = clip(details.get("cmdlet") or own or "", MAX_ECHO // 2)
         text = CmdletNotRecognized(cmdlet).message if cmdlet else exc.message
         note = details.get("reason") or "the cmdlet is not emulated by hybridsoa (see docs/coverage.md)"
-        return 403, None, {"x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet"),
-                           NOTE_HEADER: header_safe(f"{cmdlet or 'cmdlet'}: {note}")}
+        return (
+            403,
+            None,
+            {
+                "x-ms-diagnostics": diagnostics_header("2000001", text, "invalid_cmdlet"),
+                NOTE_HEADER: header_safe(f"{cmdlet or 'cmdlet'}: {note}"),
+            },
+        )
     if isinstance(exc, Unauthenticated):
         reason = details.get("reason") or "invalid_token"
         headers = {
-            "WWW-Authenticate": ('Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
-                                 'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
-                                 'token_types="app_asserted_user_v1 service_asserted_app_v1", '
-                                 'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-                                 + (f'error="insufficient_claims", claims="{details["claims"]}"'
-                                    if details.get("claims") else 'error="invalid_token"')),
-            "x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000003"), exc.message,
-                                                   details.get("diagnostics_category", reason)),
+            "WWW-Authenticate": (
+                'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+                'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+                'token_types="app_asserted_user_v1 service_asserted_app_v1", '
+                'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+                + (
+                    f'error="insufficient_claims", claims="{details["claims"]}"'
+                    if details.get("claims")
+                    else 'error="invalid_token"'
+                )
+            ),
+            "x-ms-diagnostics": diagnostics_header(
+                details.get("diagnostics_code", "2000003"), exc.message, details.get("diagnostics_category", reason)
+            ),
         }
         if details.get("note"):
             headers[NOTE_HEADER] = header_safe(details["note"])
         return 401, None, headers
     if isinstance(exc, Forbidden):
-        headers = {"x-ms-diagnostics": diagnostics_header(details.get("diagnostics_code", "2000010"), exc.message,
-                                                          details.get("diagnostics_category", "insufficient_role"))}
+        headers = {
+            "x-ms-diagnostics": diagnostics_header(
+                details.get("diagnostics_code", "2000010"),
+                exc.message,
+                details.get("diagnostics_category", "insufficient_role"),
+            )
+        }
         if details.get("note"):
             headers[NOTE_HEADER] = header_safe(details["note"])
         return 403, None, headers
@@ -113,5 +141,8 @@ def error_parts(exc: DomainError) -> tuple[int, dict | None, dict]:
             exc_type = exo_errors.TASK_ARGUMENT_TYPE
     status = exc.status if 400 <= exc.status < 500 else 400
     note = details.get("note")
-    return status, envelope(status, exc.message, exc_type, err_id or "", category or "Client"), \
-        ({NOTE_HEADER: header_safe(note)} if note else {})
+    return (
+        status,
+        envelope(status, exc.message, exc_type, err_id or "", category or "Client"),
+        ({NOTE_HEADER: header_safe(note)} if note else {}),
+    )

@@ -6,6 +6,7 @@ the real response body and headers.
 The Exchange request pipeline (``endpoints.py``) is the only caller of :func:`answer_invoke` and
 :func:`answer_batch`: it parsed the body once (``calls.py``) and holds the tenant's lock for the whole request, so
 nothing here parses the envelope again or takes the lock."""
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,12 @@ _BASE_URLS: dict[tuple, str] = {}
 
 def _base_url(environ: dict) -> str:
     # What Flask's request.host_url gives, computed once per scheme and Host (IRI decoding is not free).
-    key = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
-           environ.get("SERVER_PORT"))
+    key = (
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME"),
+        environ.get("SERVER_PORT"),
+    )
     found = _BASE_URLS.get(key)
     if found is None:
         if len(_BASE_URLS) > 256:  # bounded: Host is client-controlled
@@ -90,18 +95,32 @@ def _read_skip_token(token: str, qhash: str) -> int:
         data = bounds_loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         skip = data["s"]
         # Only the integers this module wrote: no Infinity, no float, no 5,000-digit number.
-        if type(skip) is not int or data["q"] != qhash or not 0 <= skip < 2 ** 31:
+        if type(skip) is not int or data["q"] != qhash or not 0 <= skip < 2**31:
             raise ValueError
         return skip
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidArgument("The $skiptoken is invalid or belongs to a different query. Re-POST the "
-                              "@odata.nextLink with the same body.", exception_type=_ODATA_EXCEPTION_TYPE,
-                              err_id="", category="Client") from None
+        raise InvalidArgument(
+            "The $skiptoken is invalid or belongs to a different query. Re-POST the "
+            "@odata.nextLink with the same body.",
+            exception_type=_ODATA_EXCEPTION_TYPE,
+            err_id="",
+            category="Client",
+        ) from None
 
 
 #: Lower-cased names of the headers every answer carries (a call's own headers may replace them).
-_COMMON_NAMES = frozenset({"content-type", "request-id", "odata-version", "x-exchangeversion",
-                           "rate-limit-limit", "rate-limit-remaining", "rate-limit-reset", "x-ms-appid"})
+_COMMON_NAMES = frozenset(
+    {
+        "content-type",
+        "request-id",
+        "odata-version",
+        "x-exchangeversion",
+        "rate-limit-limit",
+        "rate-limit-remaining",
+        "rate-limit-reset",
+        "x-ms-appid",
+    }
+)
 
 
 def _common_headers(tenant: Tenant, caller=None) -> list[tuple[str, str]]:
@@ -109,17 +128,29 @@ def _common_headers(tenant: Tenant, caller=None) -> list[tuple[str, str]]:
     captures of the real service, wire-formats §1.3)."""
     window = tenant.exchange_rate_window
     request_id, remaining, reset = window.count_call(tenant.clock.now())
-    headers = [("request-id", request_id), ("OData-Version", "4.0"),
-               ("X-ExchangeVersion", EXCHANGE_VERSION_HEADER),
-               ("Rate-Limit-Limit", window.limit_text), ("Rate-Limit-Remaining", remaining),
-               ("Rate-Limit-Reset", reset)]
+    headers = [
+        ("request-id", request_id),
+        ("OData-Version", "4.0"),
+        ("X-ExchangeVersion", EXCHANGE_VERSION_HEADER),
+        ("Rate-Limit-Limit", window.limit_text),
+        ("Rate-Limit-Remaining", remaining),
+        ("Rate-Limit-Reset", reset),
+    ]
     if caller is not None:
         headers.append(("X-Ms-Appid", caller.app_id))
     return headers
 
 
-def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "beta", endpoint: str = "InvokeCommand",
-            check=None) -> tuple[int, dict | None, dict]:
+def execute(
+    tenant,
+    caller,
+    req: _Request,
+    base_url: str = "",
+    *,
+    route: str = "beta",
+    endpoint: str = "InvokeCommand",
+    check=None,
+) -> tuple[int, dict | None, dict]:
     """Run one InvokeCommand request against an authenticated caller: (status, body, headers). ``route`` and
     ``endpoint`` place the context and nextLink URLs (``v2.0``/``Mailbox`` for the documented Admin API);
     ``check(name, params)`` may refuse or canonicalize the cmdlet before it runs. Call with ``tenant.lock`` held."""
@@ -138,11 +169,11 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
     except DomainError as exc:
         status, body, headers = error_parts(exc)
         return status, body, headers
-    page = result.values[skip: skip + page_size]
+    page = result.values[skip : skip + page_size]
     base = base_url
     body = {
         "@odata.context": f"{base}/adminapi/{route}/{req.tenant_segment}/$metadata"
-                          "#Collection(Exchange.GenericHashTable)",
+        "#Collection(Exchange.GenericHashTable)",
         "adminapi.warnings@odata.type": "#Collection(String)",
         "@adminapi.warnings": list(result.warnings),
         "value": [annotate(obj, select) for obj in page] if page else [],
@@ -150,8 +181,9 @@ def execute(tenant, caller, req: _Request, base_url: str = "", *, route: str = "
     if skip + page_size < len(result.values):
         query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
         query["$skiptoken"] = _skip_token(skip + page_size, qhash or _query_hash(str(name), params, select))
-        body["@odata.nextLink"] = (f"{base}/adminapi/{route}/{req.tenant_segment}/{endpoint}?"
-                                   f"{urlencode(query, safe='$,')}")
+        body["@odata.nextLink"] = (
+            f"{base}/adminapi/{route}/{req.tenant_segment}/{endpoint}?{urlencode(query, safe='$,')}"
+        )
     headers = {"Preference-Applied": 'odata.include-annotations="*"'}
     if result.warnings:
         headers["X-Warnings"] = json.dumps(result.warnings, ensure_ascii=True)
@@ -162,8 +194,12 @@ def _authenticate(tenant: Tenant | None, tenant_key: str, token: str | None):
     """The caller of the request's bearer token (the tenant's due sync cycles run first), or a DomainError for the
     real 401/403/404 answers."""
     if tenant is None:
-        raise NotFound(f"The tenant '{tenant_key}' was not found.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="",
-                       category="Client")
+        raise NotFound(
+            f"The tenant '{tenant_key}' was not found.",
+            exception_type=_ODATA_EXCEPTION_TYPE,
+            err_id="",
+            category="Client",
+        )
     tenant.catch_up()
     caller = verify_access_token(tenant, token, "exchange")
     access.connection_check(tenant, caller)
@@ -234,10 +270,17 @@ def answer_batch(tenant: Tenant | None, environ: dict, tenant_key: str, body: Ex
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
         method = item.get("method") or "POST"
-        if not isinstance(method, str) or method.upper() != "POST" or not parts.path.rstrip("/").lower().endswith(
-                "invokecommand"):
-            exc = InvalidArgument("Each batch request must be a POST to InvokeCommand.",
-                                  exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")
+        if (
+            not isinstance(method, str)
+            or method.upper() != "POST"
+            or not parts.path.rstrip("/").lower().endswith("invokecommand")
+        ):
+            exc = InvalidArgument(
+                "Each batch request must be a POST to InvokeCommand.",
+                exception_type=_ODATA_EXCEPTION_TYPE,
+                err_id="",
+                category="Client",
+            )
             status, sub_body, sub_headers = error_parts(exc)
         else:
             status, sub_body, sub_headers = execute(tenant, caller, _Request(call, headers, query, tenant_key), base)
@@ -258,8 +301,11 @@ def _flask_response(answer: Answer) -> Response:
 
 # The resources exist for Flask's router (other methods get its 405, OPTIONS its Allow header, and the route list
 # shows them), but no view serves them: the Exchange pipeline (endpoints.py) answers every POST before Flask.
-for _rule in ("/adminapi/beta/<tenant_key>/InvokeCommand", "/AdminApi/beta/<tenant_key>/InvokeCommand",
-              "/adminapi/beta/<tenant_key>/invokecommand"):
+for _rule in (
+    "/adminapi/beta/<tenant_key>/InvokeCommand",
+    "/AdminApi/beta/<tenant_key>/InvokeCommand",
+    "/adminapi/beta/<tenant_key>/invokecommand",
+):
     bp.add_url_rule(_rule, endpoint="invoke_command", methods=["POST"])
 for _rule in ("/adminapi/beta/<tenant_key>/$batch", "/AdminApi/beta/<tenant_key>/$batch"):
     bp.add_url_rule(_rule, endpoint="batch", methods=["POST"])
@@ -267,18 +313,31 @@ for _rule in ("/adminapi/beta/<tenant_key>/$batch", "/AdminApi/beta/<tenant_key>
 
 def _batch_requests(payload) -> list[dict]:
     if not isinstance(payload, dict) or not isinstance(payload.get("requests"), list):
-        raise InvalidArgument("The batch body must be a JSON object with a 'requests' array.",
-                              exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")
+        raise InvalidArgument(
+            "The batch body must be a JSON object with a 'requests' array.",
+            exception_type=_ODATA_EXCEPTION_TYPE,
+            err_id="",
+            category="Client",
+        )
     items = payload["requests"]
     if not items:
-        raise InvalidArgument("The batch request holds no requests.", exception_type=_ODATA_EXCEPTION_TYPE,
-                              err_id="", category="Client")
+        raise InvalidArgument(
+            "The batch request holds no requests.", exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client"
+        )
     if len(items) > MAX_BATCH:
-        raise InvalidArgument(f"The batch request holds {len(items)} requests; at most {MAX_BATCH} are allowed.",
-                              exception_type=_ODATA_EXCEPTION_TYPE, err_id="", category="Client")
+        raise InvalidArgument(
+            f"The batch request holds {len(items)} requests; at most {MAX_BATCH} are allowed.",
+            exception_type=_ODATA_EXCEPTION_TYPE,
+            err_id="",
+            category="Client",
+        )
     if not all(isinstance(i, dict) for i in items):
-        raise InvalidArgument("Each batch request must be a JSON object.", exception_type=_ODATA_EXCEPTION_TYPE,
-                              err_id="", category="Client")
+        raise InvalidArgument(
+            "Each batch request must be a JSON object.",
+            exception_type=_ODATA_EXCEPTION_TYPE,
+            err_id="",
+            category="Client",
+        )
     return items
 
 

@@ -1,6 +1,7 @@
 """Cmdlet output on the wire: the type annotations the real service puts next to typed members
 (``X@data.type: System.Guid`` + ``X@odata.type: #Guid``, ``System.DateTime``, ``#Collection(String)``,
 ``System.Int32``) and the ``$select`` projection."""
+
 from __future__ import annotations
 
 import uuid

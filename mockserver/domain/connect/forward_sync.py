@@ -6,6 +6,7 @@ produced them, so a manual cycle's effect is visible to the very next Exchange r
 
 For other helpers: :func:`push_user` queues an Entra user's identity change (e.g. a Graph PATCH of a
 cloud-managed user) towards its mailbox."""
+
 from __future__ import annotations
 
 import heapq
@@ -71,7 +72,10 @@ class ForwardSync:
     def pending(self) -> list[dict]:
         """Pending deliveries in due order (for the control plane)."""
         from ..clock import iso
-        return [{"dueDateTime": iso(due), "kind": p["kind"], "userId": p.get("userId")} for due, _, p in sorted(self.queue)]
+
+        return [
+            {"dueDateTime": iso(due), "kind": p["kind"], "userId": p.get("userId")} for due, _, p in sorted(self.queue)
+        ]
 
     # --------------------------------------------------------------- apply
     def _apply(self, payload: dict) -> None:
@@ -82,12 +86,15 @@ class ForwardSync:
             self._soft_delete(payload)
         elif kind == "provision":
             from ..entra.licensing import provision_now
+
             provision_now(self.tenant, payload["userId"])
         elif kind == "delicense":
             from ..entra.licensing import delicense_now
+
             delicense_now(self.tenant, payload["userId"], payload["since"])
         elif kind == "moveComplete":
             from ..exchange.move_requests import complete_move
+
             complete_move(self.tenant, payload["requestId"])
         self.delivered += 1
 
@@ -99,8 +106,15 @@ class ForwardSync:
         create = p.get("create")
         if mbx is None:
             if create:
-                self._create(p["userId"], p["identity"], p.get("exchange"), create["exchangeGuid"],
-                             create["name"], create.get("immutableId"), create.get("cloudManaged"))
+                self._create(
+                    p["userId"],
+                    p["identity"],
+                    p.get("exchange"),
+                    create["exchangeGuid"],
+                    create["name"],
+                    create.get("immutableId"),
+                    create.get("cloudManaged"),
+                )
             return
         elif mbx.when_soft_deleted is not None:
             if not p.get("restore"):
@@ -116,8 +130,16 @@ class ForwardSync:
         t.mailboxes.put(mbx.guid, mbx)
         index.index_mailbox(mbx.guid, mbx)
 
-    def deliver_new_mailbox(self, user_id: str, identity: dict, exchange: dict | None, exchange_guid: str,
-                            name: str, immutable_id: str | None, cloud_managed) -> None:
+    def deliver_new_mailbox(
+        self,
+        user_id: str,
+        identity: dict,
+        exchange: dict | None,
+        exchange_guid: str,
+        name: str,
+        immutable_id: str | None,
+        cloud_managed,
+    ) -> None:
         """Apply at once the ``upsert`` delivery that creates a user's first mailbox, without the payload round trip:
         for the sync engine when the delay is zero and the user has no mailbox (an Initial cycle's every user)."""
         self._create(user_id, identity, exchange, exchange_guid, name, immutable_id, cloud_managed)
@@ -127,13 +149,26 @@ class ForwardSync:
         t = self.tenant
         now = t.clock.now()
         upn = identity.get("user_principal_name") or ""
-        fields = {"name": name, "alias": name, "display_name": identity.get("display_name") or name,
-                  "user_principal_name": upn, "primary_smtp_address": upn}
+        fields = {
+            "name": name,
+            "alias": name,
+            "display_name": identity.get("display_name") or name,
+            "user_principal_name": upn,
+            "primary_smtp_address": upn,
+        }
         if exchange:
             fields.update(exchange)
-        mbx = Mailbox(guid=t.ids.guid(), exchange_guid=exchange_guid, external_directory_object_id=user_id,
-                      is_dir_synced=True, immutable_id=immutable_id, is_exchange_cloud_managed=bool(cloud_managed),
-                      when_created=now, when_changed=now, **fields)
+        mbx = Mailbox(
+            guid=t.ids.guid(),
+            exchange_guid=exchange_guid,
+            external_directory_object_id=user_id,
+            is_dir_synced=True,
+            immutable_id=immutable_id,
+            is_exchange_cloud_managed=bool(cloud_managed),
+            when_created=now,
+            when_changed=now,
+            **fields,
+        )
         t.mailboxes.put(mbx.guid, mbx)
         self.engine.index.index_mailbox(mbx.guid, mbx)
 
@@ -141,6 +176,7 @@ class ForwardSync:
         mbx = self.engine.index.mailbox_for(p["userId"])
         if mbx is not None and mbx.when_soft_deleted is None:
             from .lifecycle import soft_delete_mailbox_now
+
             soft_delete_mailbox_now(self.tenant, mbx)
 
     # ------------------------------------------------------------ snapshot
@@ -159,8 +195,9 @@ def push_user(tenant, user) -> None:
     """Queue an Entra user's identity attributes (display name, UPN) towards its Exchange mailbox, after the
     forward-sync delay. For Graph edits of users whose object SOA is in the cloud."""
     identity = {a.field: getattr(user, a.entra_field) for a in _IDENTITY_FROM_ENTRA if a.entra_field}
-    tenant.sync.forward.submit({"kind": "upsert", "userId": user.id, "exchange": None, "honour": True,
-                                "identity": identity})
+    tenant.sync.forward.submit(
+        {"kind": "upsert", "userId": user.id, "exchange": None, "honour": True, "identity": identity}
+    )
 
 
 #: Identity attributes the Entra user and the mailbox share (the SOA table's identity rows Graph shows).

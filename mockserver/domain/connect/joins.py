@@ -1,6 +1,7 @@
 """How Entra Connect joins an AD object to objects in the cloud: soft match of a new AD object to a cloud-only
 user, a quarantined UPN when the synced one is taken, and AD ``manager`` references exported as the Entra
 user's manager once the referenced object is synced."""
+
 from __future__ import annotations
 
 from .sync_index import SyncIndex
@@ -23,9 +24,14 @@ def soft_match(tenant, index: SyncIndex, settings: dict, ad):
     candidates += sorted(by_addr)
     for uid in candidates:
         user = tenant.users.get(uid) if uid else None
-        if (user is not None and user.deleted_date_time is None and not user.on_premises_immutable_id
-                and user.on_premises_sync_enabled is None and not user.is_cloud_managed
-                and not tenant.active_role_ids(user.id)):
+        if (
+            user is not None
+            and user.deleted_date_time is None
+            and not user.on_premises_immutable_id
+            and user.on_premises_sync_enabled is None
+            and not user.is_cloud_managed
+            and not tenant.active_role_ids(user.id)
+        ):
             return user
     return None
 
@@ -68,7 +74,12 @@ def resolve_managers(tenant, index: SyncIndex, ou_scope, pending_before: set[str
             mkey = by_dn.get(dn.strip().lower())
             mad = tenant.ad_users.get(mkey) if mkey else None
             manager = index.user_for_anchor(mad.consistency_guid) if mad is not None else None
-            if manager is None or manager.deleted_date_time is not None or not in_scope(mad.ou, ou_scope):
+            if (
+                mad is None
+                or manager is None
+                or manager.deleted_date_time is not None
+                or not in_scope(mad.ou, ou_scope)
+            ):
                 still_pending.add(key)
             else:
                 manager_id = manager.id

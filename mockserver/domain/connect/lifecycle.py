@@ -16,6 +16,7 @@ Functions for the other wire layers (all take the tenant; call them under ``tena
   sets ``is_cloud_managed`` and ``on_premises_sync_enabled`` per the state table (domain-behaviour.md section 2).
   After a rollback the next Connect cycle takes the object over again.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -53,13 +54,17 @@ def restore_user(tenant, user_id: str):
     """Restore a user from deleted items (and its mailbox). Raises NotFound when it is not in deleted items."""
     user = tenant.users.get(user_id)
     if user is None or user.deleted_date_time is None:
-        raise NotFound(f"Resource '{user_id}' does not exist or one of its queried reference-property objects "
-                       f"are not present.")
+        raise NotFound(
+            f"Resource '{user_id}' does not exist or one of its queried reference-property objects are not present."
+        )
     engine = tenant.sync
     engine.index.refresh()
     if engine.index.upn_taken(user.user_principal_name, user.id):
-        raise Conflict("Another object with the same value for property userPrincipalName already exists.",
-                       property="userPrincipalName", value=user.user_principal_name)
+        raise Conflict(
+            "Another object with the same value for property userPrincipalName already exists.",
+            property="userPrincipalName",
+            value=user.user_principal_name,
+        )
     user.deleted_date_time = None
     anchor = user.on_premises_immutable_id
     if anchor and user.on_premises_sync_enabled and not user.is_cloud_managed and not engine.ad_in_scope(anchor):
@@ -97,8 +102,9 @@ def purge_user(tenant, user_id: str) -> None:
     """Permanently delete a user from deleted items, with its soft-deleted mailbox."""
     user = tenant.users.get(user_id)
     if user is None or user.deleted_date_time is None:
-        raise NotFound(f"Resource '{user_id}' does not exist or one of its queried reference-property objects "
-                       f"are not present.")
+        raise NotFound(
+            f"Resource '{user_id}' does not exist or one of its queried reference-property objects are not present."
+        )
     engine = tenant.sync
     mbx = engine.index.mailbox_for(user_id)
     if mbx is not None and mbx.when_soft_deleted is not None:
@@ -163,14 +169,16 @@ class PurgeScheduler:
         if t.users.current_seq() != self.users_seq:
             for key, u in _changed(t.users, self.users_seq):
                 if u is not None and u.deleted_date_time is not None:
-                    heapq.heappush(self.heap, (u.deleted_date_time + RETENTION_SECONDS, "user", key,
-                                               u.deleted_date_time))
+                    heapq.heappush(
+                        self.heap, (u.deleted_date_time + RETENTION_SECONDS, "user", key, u.deleted_date_time)
+                    )
             self.users_seq = t.users.current_seq()
         if t.mailboxes.current_seq() != self.mailboxes_seq:
             for key, m in _changed(t.mailboxes, self.mailboxes_seq):
                 if m is not None and m.when_soft_deleted is not None:
-                    heapq.heappush(self.heap, (m.when_soft_deleted + RETENTION_SECONDS, "mailbox", key,
-                                               m.when_soft_deleted))
+                    heapq.heappush(
+                        self.heap, (m.when_soft_deleted + RETENTION_SECONDS, "mailbox", key, m.when_soft_deleted)
+                    )
             self.mailboxes_seq = t.mailboxes.current_seq()
 
     def _valid(self, entry) -> bool:

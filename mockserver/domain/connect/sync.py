@@ -14,6 +14,7 @@ mailboxes touched in the cloud, e.g. a flag revert or an SOA rollback) and looku
 
 The engine is the tenant's sync timer: it multiplexes the scheduled Connect cycle, the write-back job, the
 forward-sync queue and the retention purger onto one ``next_due``/``run_due`` pair."""
+
 from __future__ import annotations
 
 import copy
@@ -120,8 +121,9 @@ class SyncEngine:
         if [s.lower() for s in old.get("ouScope") or []] != [s.lower() for s in new["ouScope"]]:
             # Filtering changes need a full import: the scheduler's next cycle becomes Initial.
             self.next_policy = "Initial"
-        if (effective_interval_minutes(new) != effective_interval_minutes(old)
-                or (new["enabled"] and not old["enabled"])):
+        if effective_interval_minutes(new) != effective_interval_minutes(old) or (
+            new["enabled"] and not old["enabled"]
+        ):
             last = self._last_cycle_start()
             base = last if last is not None else now
             self.next_cycle_at = max(now, base + effective_interval_minutes(new) * 60)
@@ -133,17 +135,20 @@ class SyncEngine:
         """``GET /_mock/tenants/{t}/sync``: settings plus scheduler state (Get-ADSyncScheduler's view)."""
         out = copy.deepcopy(self.settings)
         last = next((r for r in reversed(self.history) if r["policyType"] in POLICY_TYPES), None)
-        out.update({
-            "allowedSyncCycleIntervalMinutes": ALLOWED_SYNC_CYCLE_MINUTES,
-            "currentlyEffectiveSyncCycleIntervalMinutes": effective_interval_minutes(self.settings),
-            "nextSyncCycleStartTime": iso(self.next_cycle_at) if self.settings["enabled"] else None,
-            "nextSyncCyclePolicyType": self.next_policy,
-            "minimumVersionHonouringExchangeCloudManaged": ".".join(map(str, MIN_HONOURING_VERSION)),
-            "honoursExchangeCloudManaged": self.honours_flag,
-            "lastCycle": None if last is None else {k: last[k] for k in ("id", "policyType", "startDateTime",
-                                                                         "status")},
-            "forwardSyncPending": len(self.forward.queue),
-        })
+        out.update(
+            {
+                "allowedSyncCycleIntervalMinutes": ALLOWED_SYNC_CYCLE_MINUTES,
+                "currentlyEffectiveSyncCycleIntervalMinutes": effective_interval_minutes(self.settings),
+                "nextSyncCycleStartTime": iso(self.next_cycle_at) if self.settings["enabled"] else None,
+                "nextSyncCyclePolicyType": self.next_policy,
+                "minimumVersionHonouringExchangeCloudManaged": ".".join(map(str, MIN_HONOURING_VERSION)),
+                "honoursExchangeCloudManaged": self.honours_flag,
+                "lastCycle": None
+                if last is None
+                else {k: last[k] for k in ("id", "policyType", "startDateTime", "status")},
+                "forwardSyncPending": len(self.forward.queue),
+            }
+        )
         out["writeback"]["nextRunTime"] = iso(self.writeback.next_due())
         return out
 
@@ -153,15 +158,20 @@ class SyncEngine:
     # --------------------------------------------------------------- timer
     def _queue_dues(self) -> tuple:
         # Forward-sync deliveries, the scheduled cycle and write-back: the due times read without a change log.
-        return (self.forward.next_due(), self.next_cycle_at if self.settings.get("enabled", True) else None,
-                self.writeback.next_due())
+        return (
+            self.forward.next_due(),
+            self.next_cycle_at if self.settings.get("enabled", True) else None,
+            self.writeback.next_due(),
+        )
 
     def _subtimers(self):
         forward_due, cycle_due, writeback_due = self._queue_dues()
-        return ((forward_due, 0, self.forward.run_due),
-                (self.purger.next_due(), 1, self.purger.run_due),
-                (cycle_due, 2, self._run_scheduled),
-                (writeback_due, 3, self.writeback.run_due))
+        return (
+            (forward_due, 0, self.forward.run_due),
+            (self.purger.next_due(), 1, self.purger.run_due),
+            (cycle_due, 2, self._run_scheduled),
+            (writeback_due, 3, self.writeback.run_due),
+        )
 
     def next_due(self) -> float | None:
         """Earliest due time of the scheduled cycle, write-back, forward-sync deliveries and purges."""
@@ -224,8 +234,9 @@ class SyncEngine:
         scoped = scope_filter(scopes)
         # A full run's work list is every AD object, so the plan loop sees every in-scope anchor.
         present: set[str] = set()
-        block_hard_match = bool((self.settings.get("features") or {}).get(
-            "blockCloudObjectTakeoverThroughHardMatchEnabled"))
+        block_hard_match = bool(
+            (self.settings.get("features") or {}).get("blockCloudObjectTakeoverThroughHardMatchEnabled")
+        )
         for key in keys:
             ad = ad_users.get(key)
             if ad is not None and scoped(ad.ou):
@@ -236,8 +247,12 @@ class SyncEngine:
                     # SOA in the cloud (blockOnPremisesSync), deleted there or not: Connect leaves it alone.
                     run.skipped_cloud_managed += 1
                     continue
-                if (user is not None and not user.on_premises_sync_enabled
-                        and user.on_premises_last_sync_date_time is None and block_hard_match):
+                if (
+                    user is not None
+                    and not user.on_premises_sync_enabled
+                    and user.on_premises_last_sync_date_time is None
+                    and block_hard_match
+                ):
                     # A cloud-created object holding this anchor: the tenant blocks the takeover.
                     run.error_invalid_hard_match(user, ad.sam_account_name, anchor)
                     self.retry_keys.add(key)
@@ -265,14 +280,18 @@ class SyncEngine:
 
         for key, anchor, user in deletes:
             soft_delete_user(t, user)
-            self.connector_deletes[anchor] = {"userId": user.id, "sAMAccountName": user.on_premises_sam_account_name,
-                                              "deletedDateTime": iso(now)}
+            self.connector_deletes[anchor] = {
+                "userId": user.id,
+                "sAMAccountName": user.on_premises_sam_account_name,
+                "deletedDateTime": iso(now),
+            }
             self.retry_keys.discard(key)
             run.deletes += 1
         for key, ad, anchor, user in upserts:
             self._upsert(run, key, ad, anchor, user)
-        self.pending_references = resolve_managers(self.tenant, self.index, self.settings.get("ouScope"),
-                                                   self.pending_references, [key for key, *_ in upserts])
+        self.pending_references = resolve_managers(
+            self.tenant, self.index, self.settings.get("ouScope"), self.pending_references, [key for key, *_ in upserts]
+        )
 
         # Every write above indexed itself as it happened (and forward deliveries index theirs).
         self.index.mark_seen()
@@ -347,8 +366,9 @@ class SyncEngine:
         # FROM_EXCHANGE rows).
         exchange_kept_in_cloud = honour and mbx is not None and mbx.is_exchange_cloud_managed
         ident = entra_identity_values(ad, run.domain_name)
-        ident["on_premises_extension_attributes"] = shared_list(ident["on_premises_extension_attributes"],
-                                                                self.shared_values)
+        ident["on_premises_extension_attributes"] = shared_list(
+            ident["on_premises_extension_attributes"], self.shared_values
+        )
         errors: list[dict] = []
         dropped: frozenset = frozenset()
         if not exchange_kept_in_cloud:
@@ -365,8 +385,7 @@ class SyncEngine:
 
         added = restored = False
         if user is None:
-            user = EntraUser(id=t.ids.guid(), created_date_time=now, **ident,
-                             **entra_exchange_values(ad, dropped))
+            user = EntraUser(id=t.ids.guid(), created_date_time=now, **ident, **entra_exchange_values(ad, dropped))
             added = True
             changed = []
             self._auto_license(ad, user)
@@ -386,8 +405,10 @@ class SyncEngine:
         if self.restored_orphans:
             self.restored_orphans.discard(anchor)
         old_errors = user.on_premises_provisioning_errors
-        if (old_errors or errors) and ([{k: v for k, v in e.items() if k != "occurredDateTime"} for e in old_errors]
-                                       != [{k: v for k, v in e.items() if k != "occurredDateTime"} for e in errors]):
+        if (old_errors or errors) and (
+            [{k: v for k, v in e.items() if k != "occurredDateTime"} for e in old_errors]
+            != [{k: v for k, v in e.items() if k != "occurredDateTime"} for e in errors]
+        ):
             user.on_premises_provisioning_errors = errors
             changed.append("on_premises_provisioning_errors")
         if changed or added or restored:
@@ -420,8 +441,9 @@ class SyncEngine:
             # No Exchange attributes: a User in Exchange Online. A mailbox licensing gave it (the cloud-first
             # flow) keeps its cloud-mastered Exchange attributes; identity changes still reach it.
             if live and differs(mbx, identity):
-                self.forward.submit({"kind": "upsert", "userId": user.id, "identity": identity, "exchange": None,
-                                     "honour": run.honour})
+                self.forward.submit(
+                    {"kind": "upsert", "userId": user.id, "identity": identity, "exchange": None, "honour": run.honour}
+                )
                 return True
             return False
         exchange = mailbox_exchange_values(ad, dropped)
@@ -439,16 +461,25 @@ class SyncEngine:
         if mbx is None and run.deliver_now:
             # What submitting the payload below would do at once (zero delay, no mailbox to find or restore),
             # without building and reading it back: one per synced user in an Initial cycle.
-            self.forward.deliver_new_mailbox(user.id, identity, exchange, self._exchange_guid(ad, rtd),
-                                             recipient_name(ad), anchor, cloud_managed)
+            self.forward.deliver_new_mailbox(
+                user.id, identity, exchange, self._exchange_guid(ad, rtd), recipient_name(ad), anchor, cloud_managed
+            )
             return True
-        payload = {"kind": "upsert", "userId": user.id, "identity": identity, "exchange": exchange,
-                   "honour": run.honour}
+        payload = {
+            "kind": "upsert",
+            "userId": user.id,
+            "identity": identity,
+            "exchange": exchange,
+            "honour": run.honour,
+        }
         if mbx is None or mbx.when_soft_deleted is not None:
-            payload["create"] = {"exchangeGuid": self._exchange_guid(ad, rtd),
-                                 "name": recipient_name(ad), "immutableId": anchor,
-                                 "cloudManaged": bool(self.tenant.org_config.get(
-                                     "ExchangeAttributesCloudManagedByDefault")) and rtd != "MailUser"}
+            payload["create"] = {
+                "exchangeGuid": self._exchange_guid(ad, rtd),
+                "name": recipient_name(ad),
+                "immutableId": anchor,
+                "cloudManaged": bool(self.tenant.org_config.get("ExchangeAttributesCloudManagedByDefault"))
+                and rtd != "MailUser",
+            }
             payload["restore"] = True
             self.forward.submit(payload)
             return True
@@ -479,6 +510,7 @@ class SyncEngine:
         allowed = self.shared_licences.get("_skus")
         if allowed is None:  # the tenant's own SKUs, once per cycle
             from ..entra.licensing import tenant_sku_units
+
             allowed = self.shared_licences["_skus"] = set(tenant_sku_units(self.tenant))
         if part in allowed:
             user.usage_location = user.usage_location or "US"
@@ -493,9 +525,14 @@ class SyncEngine:
         else:
             status = "success"
         record = {
-            "id": t.ids.guid(), "policyType": policy, "trigger": "Scheduler" if scheduled else "Manual",
-            "startDateTime": iso(run.now), "endDateTime": iso(t.clock.now()), "status": status,
-            "connectVersion": self.settings["connectVersion"], "honoursExchangeCloudManaged": run.honour,
+            "id": t.ids.guid(),
+            "policyType": policy,
+            "trigger": "Scheduler" if scheduled else "Manual",
+            "startDateTime": iso(run.now),
+            "endDateTime": iso(t.clock.now()),
+            "status": status,
+            "connectVersion": self.settings["connectVersion"],
+            "honoursExchangeCloudManaged": run.honour,
             "adds": 0 if stopped is not None else run.adds,
             "updates": 0 if stopped is not None else run.updates,
             "deletes": 0 if stopped is not None else run.deletes,
@@ -509,10 +546,12 @@ class SyncEngine:
             "errors": run.errors,
         }
         if stopped is not None:
-            record["message"] = (f"Prevent Accidental Deletes: The number of deletions for this sync cycle "
-                                 f"({stopped} pending deletes) has exceeded the current threshold of "
-                                 f"{self.settings.get('deletionThreshold')} objects. Deletions will be suppressed "
-                                 f"and the export to Microsoft Entra ID is stopped.")
+            record["message"] = (
+                f"Prevent Accidental Deletes: The number of deletions for this sync cycle "
+                f"({stopped} pending deletes) has exceeded the current threshold of "
+                f"{self.settings.get('deletionThreshold')} objects. Deletions will be suppressed "
+                f"and the export to Microsoft Entra ID is stopped."
+            )
             record["eventId"] = 116
         first = not self.history
         if self.next_cycle_at is None:
@@ -528,14 +567,17 @@ class SyncEngine:
         if not changed and not record.get("errorCount") and record["status"] == "success":
             return
         operation = "Writeback run" if record["policyType"] == "Writeback" else f"{record['policyType']} sync cycle"
-        self.tenant.add_audit_record("sync", operation,
-                                     {"kind": "entraConnect", "connectVersion": record.get("connectVersion")},
-                                     target=self.tenant.id,
-                                     parameters={"runId": record["id"], "trigger": record["trigger"]},
-                                     succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
-                                     changes={k: {"old": None, "new": v} for k, v in counts.items() if v},
-                                     error=record.get("message") or (f"{record['errorCount']} per-object errors"
-                                                                     if record.get("errorCount") else None))
+        self.tenant.add_audit_record(
+            "sync",
+            operation,
+            {"kind": "entraConnect", "connectVersion": record.get("connectVersion")},
+            target=self.tenant.id,
+            parameters={"runId": record["id"], "trigger": record["trigger"]},
+            succeeded=record["status"] != "stopped-deletion-threshold-exceeded",
+            changes={k: {"old": None, "new": v} for k, v in counts.items() if v},
+            error=record.get("message")
+            or (f"{record['errorCount']} per-object errors" if record.get("errorCount") else None),
+        )
 
     def add_history(self, record: dict) -> None:
         """Append a run record (Connect cycle or write-back run), keeping the newest :data:`MAX_HISTORY`."""
@@ -556,13 +598,19 @@ class SyncEngine:
         """Serializable state. Change marks and indexes are not stored: they are rebuilt, and the first cycle
         after a restore compares every object (counts stay exact because updates are diff-based)."""
         # Run records are never mutated once appended, so a shallow copy of the history is enough.
-        return {"settings": copy.deepcopy(self.settings), "history": list(self.history),
-                "nextCycleAt": self.next_cycle_at, "nextPolicy": self.next_policy,
-                "lastStart": self._last_cycle_start(),
-                "connectorDeletes": dict(self.connector_deletes),
-                "restoredOrphans": sorted(self.restored_orphans), "retryKeys": sorted(self.retry_keys),
-                "pendingReferences": sorted(self.pending_references),
-                "forward": self.forward.to_dict(), "writeback": self.writeback.to_dict()}
+        return {
+            "settings": copy.deepcopy(self.settings),
+            "history": list(self.history),
+            "nextCycleAt": self.next_cycle_at,
+            "nextPolicy": self.next_policy,
+            "lastStart": self._last_cycle_start(),
+            "connectorDeletes": dict(self.connector_deletes),
+            "restoredOrphans": sorted(self.restored_orphans),
+            "retryKeys": sorted(self.retry_keys),
+            "pendingReferences": sorted(self.pending_references),
+            "forward": self.forward.to_dict(),
+            "writeback": self.writeback.to_dict(),
+        }
 
     def load(self, data: dict) -> None:
         """Restore from :meth:`to_dict` output (the tenant's collections may be loaded before or after)."""

@@ -3,6 +3,7 @@ Entra user, owner -> mailbox, UPN and SMTP address -> owners, anchor <-> AD key.
 
 They follow the tenant's collections through each collection's change log (``changed_since``), so edits made
 by anyone (Graph, Exchange, the control plane, snapshot restore) are picked up without the engine being told."""
+
 from __future__ import annotations
 
 from .sync_rules import smtp_address_tuple

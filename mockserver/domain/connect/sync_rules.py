@@ -4,6 +4,7 @@ which on the Exchange Online mailbox (Exchange attributes, only while the mailbo
 
 Everything here is a pure function of its arguments so the cycle engine (``sync.py``), forward sync and
 write-back share one definition of the mapping."""
+
 from __future__ import annotations
 
 import sys
@@ -20,8 +21,10 @@ MIN_HONOURING_VERSION = (2, 5, 76, 0)
 UAC_ACCOUNTDISABLE = 0x2
 
 # The SOA table's rows as this module reads them (names resolved once, not per synced user).
-_ALIAS, _PRIMARY, _ADDRESSES, _HIDDEN, _TYPE = (soa.BY_NAME[n] for n in (
-    "Alias", "PrimarySmtpAddress", "EmailAddresses", "HiddenFromAddressListsEnabled", "RecipientTypeDetails"))
+_ALIAS, _PRIMARY, _ADDRESSES, _HIDDEN, _TYPE = (
+    soa.BY_NAME[n]
+    for n in ("Alias", "PrimarySmtpAddress", "EmailAddresses", "HiddenFromAddressListsEnabled", "RecipientTypeDetails")
+)
 _CUSTOM_FIELD, _EXT_CUSTOM_FIELD = "custom_attributes", "extension_custom_attributes"
 # Interned, as seeded AD attribute names are: a lookup then matches the key by identity, not by comparing text.
 _EXT = tuple(sys.intern(a.ad) for a in soa.rows(_CUSTOM_FIELD))
@@ -86,6 +89,7 @@ def scope_filter(scopes):
             if len(seen) < 4096:
                 seen[ou] = hit
         return hit
+
     return test
 
 
@@ -159,9 +163,13 @@ def recipient_name(ad: ADUser) -> str:
 def mailbox_identity_values(ad: ADUser) -> dict:
     """Identity attributes Exchange shows on the mailbox (read-only there while synced)."""
     a = ad.attrs
-    return {"name": recipient_name(ad), "display_name": a.get("displayName") or ad.sam_account_name,
-            "user_principal_name": a.get("userPrincipalName"), "is_dir_synced": True,
-            "immutable_id": ad.consistency_guid}
+    return {
+        "name": recipient_name(ad),
+        "display_name": a.get("displayName") or ad.sam_account_name,
+        "user_principal_name": a.get("userPrincipalName"),
+        "is_dir_synced": True,
+        "immutable_id": ad.consistency_guid,
+    }
 
 
 def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dict:
@@ -175,8 +183,9 @@ def mailbox_exchange_values(ad: ADUser, dropped: frozenset = frozenset()) -> dic
         _ADDRESSES.field: _kept(a, dropped),
         _CUSTOM_FIELD: list(_values(a, _EXT_VALUES, _EXT)),
         # Usually all five are empty: the shared empty list five times, as the general expression gives.
-        _EXT_CUSTOM_FIELD: ([list(v) if v else EMPTY_LIST for v in custom] if any(custom)
-                            else [EMPTY_LIST] * len(custom)),
+        _EXT_CUSTOM_FIELD: (
+            [list(v) if v else EMPTY_LIST for v in custom] if any(custom) else [EMPTY_LIST] * len(custom)
+        ),
         _HIDDEN.field: bool(a.get(_HIDDEN.ad)),
     }
     primary = primary_smtp(a)

@@ -1,6 +1,7 @@
 """One Entra Connect cycle's run record: its counters and per-object errors (``PropertyConflict``,
 ``DeletingCloudOnlyObjectNotAllowed``), and the guard that turns a failing scheduled run into a ``failed`` record
 (what ``Get-ADSyncRunProfileResult``-style history shows)."""
+
 from __future__ import annotations
 
 import logging
@@ -22,9 +23,19 @@ def guarded(engine, policy: str, work) -> None:
     except Exception as exc:  # see docstring
         log.exception("scheduled %s run failed", policy)
         now = engine.tenant.clock.now()
-        engine.add_history({"id": engine.tenant.ids.guid(), "policyType": policy, "trigger": "Scheduler",
-                            "startDateTime": iso(now), "endDateTime": iso(now), "status": "failed",
-                            "message": f"{type(exc).__name__}: {exc}", "errorCount": 0, "errors": []})
+        engine.add_history(
+            {
+                "id": engine.tenant.ids.guid(),
+                "policyType": policy,
+                "trigger": "Scheduler",
+                "startDateTime": iso(now),
+                "endDateTime": iso(now),
+                "status": "failed",
+                "message": f"{type(exc).__name__}: {exc}",
+                "errorCount": 0,
+                "errors": [],
+            }
+        )
 
 
 class Run:
@@ -46,35 +57,59 @@ class Run:
     def cloud_managed_default(self) -> bool:
         """The tenant's ExchangeAttributesCloudManagedByDefault for mailboxes this cycle creates."""
         if self._cloud_managed_default is None:
-            self._cloud_managed_default = bool(self.engine.tenant.org_config.get(
-                "ExchangeAttributesCloudManagedByDefault"))
+            self._cloud_managed_default = bool(
+                self.engine.tenant.org_config.get("ExchangeAttributesCloudManagedByDefault")
+            )
         return self._cloud_managed_default
 
     def error(self, user, sam, anchor, err: dict) -> None:
         """Record a per-object PropertyConflict."""
-        self._add({"errorType": err["category"], "userId": user.id, "sAMAccountName": sam, "sourceAnchor": anchor,
-                   "propertyCausingError": err["propertyCausingError"], "value": err["value"],
-                   "message": f"Unable to update this object because the following attributes associated with "
-                              f"this object have values that may already be associated with another object in "
-                              f"your local directory services: [{err['propertyCausingError']} {err['value']}]."})
+        self._add(
+            {
+                "errorType": err["category"],
+                "userId": user.id,
+                "sAMAccountName": sam,
+                "sourceAnchor": anchor,
+                "propertyCausingError": err["propertyCausingError"],
+                "value": err["value"],
+                "message": f"Unable to update this object because the following attributes associated with "
+                f"this object have values that may already be associated with another object in "
+                f"your local directory services: [{err['propertyCausingError']} {err['value']}].",
+            }
+        )
 
     def error_cloud_only(self, user, anchor) -> None:
         """Record DeletingCloudOnlyObjectNotAllowed for a cloud-restored user whose AD object is gone."""
         self.errored_anchors.add(anchor)
-        self._add({"errorType": "DeletingCloudOnlyObjectNotAllowed", "userId": user.id,
-                   "sAMAccountName": user.on_premises_sam_account_name, "sourceAnchor": anchor,
-                   "propertyCausingError": None, "value": None,
-                   "message": "The object being deleted is a cloud-only object. Deleting cloud-only objects "
-                              "through directory synchronization is not allowed."})
+        self._add(
+            {
+                "errorType": "DeletingCloudOnlyObjectNotAllowed",
+                "userId": user.id,
+                "sAMAccountName": user.on_premises_sam_account_name,
+                "sourceAnchor": anchor,
+                "propertyCausingError": None,
+                "value": None,
+                "message": "The object being deleted is a cloud-only object. Deleting cloud-only objects "
+                "through directory synchronization is not allowed.",
+            }
+        )
 
     def error_invalid_hard_match(self, user, sam, anchor) -> None:
         """Record InvalidHardMatch: blockCloudObjectTakeoverThroughHardMatchEnabled refused to join a cloud-created
         object by source anchor (the text of the Set-EntraDirSyncFeature / Set-MsolDirSyncFeature reference)."""
         self.errored_anchors.add(anchor)
-        self._add({"errorType": "InvalidHardMatch", "userId": user.id, "sAMAccountName": sam,
-                   "sourceAnchor": anchor, "propertyCausingError": None, "value": None,
-                   "message": "Another cloud created object with the same source anchor already exists in "
-                              "Microsoft Entra ID"})
+        self._add(
+            {
+                "errorType": "InvalidHardMatch",
+                "userId": user.id,
+                "sAMAccountName": sam,
+                "sourceAnchor": anchor,
+                "propertyCausingError": None,
+                "value": None,
+                "message": "Another cloud created object with the same source anchor already exists in "
+                "Microsoft Entra ID",
+            }
+        )
 
     def _add(self, entry: dict) -> None:
         self.error_count += 1
@@ -84,5 +119,4 @@ class Run:
 
 def conflict(prop: str, value: str, now: float) -> dict:
     """A ``PropertyConflict`` provisioning error for ``prop`` = ``value`` at tenant time ``now``."""
-    return {"category": "PropertyConflict", "occurredDateTime": iso(now), "propertyCausingError": prop,
-            "value": value}
+    return {"category": "PropertyConflict", "occurredDateTime": iso(now), "propertyCausingError": prop, "value": value}

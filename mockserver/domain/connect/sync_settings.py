@@ -2,6 +2,7 @@
 (``Set-ADSyncScheduler``, ``Enable-ADSyncExportDeletionThreshold``, OU filtering, Cloud Sync write-back) and as
 Graph's ``PATCH /directory/onPremisesSynchronization/{id}`` changes them (accidental-deletion prevention and the
 ``onPremisesDirectorySynchronizationFeature`` flags): validated as a whole before any of them applies."""
+
 from __future__ import annotations
 
 import copy
@@ -35,8 +36,9 @@ def validated_settings(current: dict, patch: dict) -> dict:
                 raise InvalidArgument(f"deletionPreventionType must be one of {', '.join(PREVENTION_TYPES)}.")
             new[key] = value
         elif key == "features":
-            if not isinstance(value, dict) or any(k not in FEATURES or not isinstance(v, bool)
-                                                  for k, v in value.items()):
+            if not isinstance(value, dict) or any(
+                k not in FEATURES or not isinstance(v, bool) for k, v in value.items()
+            ):
                 raise InvalidArgument("features must map onPremisesDirectorySynchronizationFeature flags to booleans.")
             new[key] = {**(new.get("features") or {}), **value}
         elif key == "writeback":
@@ -63,14 +65,24 @@ PREVENTION_TYPES = ("disabled", "enabledForCount", "enabledForPercentage")
 #: onPremisesDirectorySynchronizationFeature (v1.0 CSDL) with the values a new Entra Connect tenant shows.
 FEATURES: dict[str, bool] = {
     "allowOnPremUpdateOfOnPremisesObjectIdentifierEnabled": False,
-    "blockCloudObjectTakeoverThroughHardMatchEnabled": False, "blockSoftMatchEnabled": False,
-    "bypassDirSyncOverridesEnabled": False, "cloudPasswordPolicyForPasswordSyncedUsersEnabled": False,
-    "concurrentCredentialUpdateEnabled": False, "concurrentOrgIdProvisioningEnabled": True,
-    "deviceWritebackEnabled": False, "directoryExtensionsEnabled": False, "fopeConflictResolutionEnabled": False,
-    "groupWriteBackEnabled": False, "passwordSyncEnabled": True, "passwordWritebackEnabled": False,
-    "quarantineUponProxyAddressesConflictEnabled": True, "quarantineUponUpnConflictEnabled": True,
-    "softMatchOnUpnEnabled": True, "synchronizeUpnForManagedUsersEnabled": True,
-    "unifiedGroupWritebackEnabled": False, "userForcePasswordChangeOnLogonEnabled": False,
+    "blockCloudObjectTakeoverThroughHardMatchEnabled": False,
+    "blockSoftMatchEnabled": False,
+    "bypassDirSyncOverridesEnabled": False,
+    "cloudPasswordPolicyForPasswordSyncedUsersEnabled": False,
+    "concurrentCredentialUpdateEnabled": False,
+    "concurrentOrgIdProvisioningEnabled": True,
+    "deviceWritebackEnabled": False,
+    "directoryExtensionsEnabled": False,
+    "fopeConflictResolutionEnabled": False,
+    "groupWriteBackEnabled": False,
+    "passwordSyncEnabled": True,
+    "passwordWritebackEnabled": False,
+    "quarantineUponProxyAddressesConflictEnabled": True,
+    "quarantineUponUpnConflictEnabled": True,
+    "softMatchOnUpnEnabled": True,
+    "synchronizeUpnForManagedUsersEnabled": True,
+    "unifiedGroupWritebackEnabled": False,
+    "userForcePasswordChangeOnLogonEnabled": False,
     "userWritebackEnabled": False,
 }
 _TYPE = "microsoft.graph.onPremisesDirectorySynchronization"
@@ -99,13 +111,15 @@ def deletion_threshold_reached(settings: dict, deletes: int, synced: int) -> boo
 
 
 def _bad_value(value, type_name: str) -> InvalidArgument:
-    return InvalidArgument(f"Cannot convert the literal '{value}' to the expected type '{type_name}'.",
-                           code="BadRequest")
+    return InvalidArgument(
+        f"Cannot convert the literal '{value}' to the expected type '{type_name}'.", code="BadRequest"
+    )
 
 
 def _unknown(name: str, type_name: str) -> InvalidArgument:
-    return InvalidArgument(f"Property '{name}' does not exist on type 'microsoft.graph.{type_name}'.",
-                           code="BadRequest")
+    return InvalidArgument(
+        f"Property '{name}' does not exist on type 'microsoft.graph.{type_name}'.", code="BadRequest"
+    )
 
 
 def graph_patch(body: dict) -> dict:
@@ -134,12 +148,14 @@ def graph_patch(body: dict) -> dict:
                         continue
                     if pkey == "synchronizationPreventionType":
                         if pvalue not in PREVENTION_TYPES:
-                            raise _bad_value(pvalue, "microsoft.graph."
-                                                     "onPremisesDirectorySynchronizationDeletionPreventionType")
+                            raise _bad_value(
+                                pvalue, "microsoft.graph.onPremisesDirectorySynchronizationDeletionPreventionType"
+                            )
                         patch["deletionPreventionType"] = pvalue
                     elif pkey == "alertThreshold":
-                        if pvalue is not None and (isinstance(pvalue, bool) or not isinstance(pvalue, int)
-                                                   or not 0 <= pvalue <= INT32_MAX):
+                        if pvalue is not None and (
+                            isinstance(pvalue, bool) or not isinstance(pvalue, int) or not 0 <= pvalue <= INT32_MAX
+                        ):
                             raise _bad_value(pvalue, "Edm.Int32")
                         patch["deletionThreshold"] = pvalue
                     else:
@@ -176,5 +192,4 @@ def _bool(name: str, value) -> bool:
 
 def _looks_like_dn(text: str) -> bool:
     parts = [p.strip() for p in text.split(",")]
-    return bool(parts) and all("=" in p and p.split("=", 1)[0].strip() and p.split("=", 1)[1].strip()
-                               for p in parts)
+    return bool(parts) and all("=" in p and p.split("=", 1)[0].strip() and p.split("=", 1)[1].strip() for p in parts)

@@ -4,6 +4,7 @@ that are not cloud-managed, are skipped with ``NotInScope``.
 
 Write-back writes the cloud's own values, so the next Connect cycle imports an AD object whose Exchange
 attributes already equal the mailbox's: nothing flows back against the cloud."""
+
 from __future__ import annotations
 
 from .. import soa_attributes as soa
@@ -76,6 +77,7 @@ class WritebackJob:
     def run_due(self, now: float) -> None:
         """Scheduled run."""
         from .sync_run import guarded
+
         self.next_at = now + self.config["intervalMinutes"] * 60
         guarded(self.engine, "Writeback", lambda: self.run(trigger="Scheduler"))
 
@@ -102,17 +104,26 @@ class WritebackJob:
             if not mbx.is_exchange_cloud_managed:
                 not_in_scope_count += 1
                 if len(not_in_scope) < MAX_LISTED:
-                    not_in_scope.append({"mailbox": mbx.primary_smtp_address, "attribute": None,
-                                         "skipReason": "NotInScope"})
+                    not_in_scope.append(
+                        {"mailbox": mbx.primary_smtp_address, "attribute": None, "skipReason": "NotInScope"}
+                    )
                 continue
             owner = t.users.get(mbx.external_directory_object_id)
-            ad_key = index.ad_key_by_anchor.get(owner.on_premises_immutable_id) if owner is not None and \
-                owner.on_premises_immutable_id else None
+            ad_key = (
+                index.ad_key_by_anchor.get(owner.on_premises_immutable_id)
+                if owner is not None and owner.on_premises_immutable_id
+                else None
+            )
             ad = t.ad_users.get(ad_key) if ad_key else None
             if ad is None:
                 if len(errors) < MAX_LISTED:
-                    errors.append({"mailbox": mbx.primary_smtp_address, "errorType": "ObjectNotFoundOnPremises",
-                                   "message": "No on-premises AD object is linked to this mailbox."})
+                    errors.append(
+                        {
+                            "mailbox": mbx.primary_smtp_address,
+                            "errorType": "ObjectNotFoundOnPremises",
+                            "message": "No on-premises AD object is linked to this mailbox.",
+                        }
+                    )
                 continue
             changed = {name: value for name, value in writeback_values(mbx).items() if ad.attrs.get(name) != value}
             for attr in soa.NOT_WRITTEN_BACK:
@@ -122,8 +133,9 @@ class WritebackJob:
                 if (bool(ad_value) if isinstance(cloud_value, bool) else ad_value) != cloud_value:
                     not_in_scope_count += 1
                     if len(not_in_scope) < MAX_LISTED:
-                        not_in_scope.append({"mailbox": mbx.primary_smtp_address, "attribute": ad_name,
-                                             "skipReason": "NotInScope"})
+                        not_in_scope.append(
+                            {"mailbox": mbx.primary_smtp_address, "attribute": ad_name, "skipReason": "NotInScope"}
+                        )
             if changed:
                 ad.attrs.update(changed)
                 ad.when_changed = now
@@ -133,10 +145,18 @@ class WritebackJob:
         self.mailboxes_seq = t.mailboxes.current_seq()
         self.full_pending = False
         record = {
-            "id": t.ids.guid(), "policyType": "Writeback", "trigger": trigger, "startDateTime": iso(now),
-            "endDateTime": iso(t.clock.now()), "status": "completed-export-errors" if errors else "success",
-            "fullSync": full, "objectsExported": exported, "attributesWritten": written,
-            "notInScopeCount": not_in_scope_count, "notInScope": not_in_scope, "errors": errors,
+            "id": t.ids.guid(),
+            "policyType": "Writeback",
+            "trigger": trigger,
+            "startDateTime": iso(now),
+            "endDateTime": iso(t.clock.now()),
+            "status": "completed-export-errors" if errors else "success",
+            "fullSync": full,
+            "objectsExported": exported,
+            "attributesWritten": written,
+            "notInScopeCount": not_in_scope_count,
+            "notInScope": not_in_scope,
+            "errors": errors,
         }
         engine.add_history(record)
         engine.audit(record, {"objectsExported": exported, "attributesWritten": written})

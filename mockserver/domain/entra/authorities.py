@@ -1,6 +1,7 @@
 """The multi-tenant authorities of the Microsoft identity platform (``login.microsoftonline.com/common``,
 ``/organizations`` and ``/consumers``): Entra resolves the tenant from the signing-in user (the UPN's domain, the
 device code's approver, the refresh token's tenant), and refuses what needs a tenant-specific endpoint."""
+
 from __future__ import annotations
 
 import jwt
@@ -53,15 +54,22 @@ def _consumers_refusal(tenants, client_id: str | None) -> EntraError:
     AADSTS700016 in the Microsoft-account directory."""
     holders = _tenants_with_client(tenants, client_id)
     if not holders:
-        return EntraError(700016, "unauthorized_client",
-                          f"Application with identifier '{client_id}' was not found in the directory "
-                          f"'{CONSUMERS_TENANT_ID}'. This can happen if the application has not been installed by "
-                          "the administrator of the tenant or consented to by any user in the tenant. You may have "
-                          "sent your authentication request to the wrong tenant.")
-    app = holders[0].app_by_client_id(client_id.strip().lower()) or holders[0].app_by_client_id(client_id.strip())
-    return EntraError(90130, "invalid_request",
-                      f"Application '{app.app_id}' ({app.name}) is not supported over the /common or /consumers "
-                      "endpoints. Please use the /organizations or tenant-specific endpoint.")
+        return EntraError(
+            700016,
+            "unauthorized_client",
+            f"Application with identifier '{client_id}' was not found in the directory "
+            f"'{CONSUMERS_TENANT_ID}'. This can happen if the application has not been installed by "
+            "the administrator of the tenant or consented to by any user in the tenant. You may have "
+            "sent your authentication request to the wrong tenant.",
+        )
+    wanted = (client_id or "").strip()
+    app = holders[0].app_by_client_id(wanted.lower()) or holders[0].app_by_client_id(wanted)
+    return EntraError(
+        90130,
+        "invalid_request",
+        f"Application '{app.app_id}' ({app.name}) is not supported over the /common or /consumers "
+        "endpoints. Please use the /organizations or tenant-specific endpoint.",
+    )
 
 
 def tenant_of_username(tenants, username: str | None):
@@ -72,9 +80,12 @@ def tenant_of_username(tenants, username: str | None):
     domain = username.strip().rsplit("@", 1)[-1].lower() if "@" in username else ""
     tenant = next((t for t in tenants if domain and t.domain.lower() == domain), None)
     if tenant is None:
-        raise invalid_grant(50034, "The user account {EUII Hidden} does not exist in the "
-                                   f"{domain or username.strip()} directory. To sign into this application, the "
-                                   "account must be added to the directory.")
+        raise invalid_grant(
+            50034,
+            "The user account {EUII Hidden} does not exist in the "
+            f"{domain or username.strip()} directory. To sign into this application, the "
+            "account must be added to the directory.",
+        )
     return tenant
 
 
@@ -115,8 +126,11 @@ def tenant_for_audience_token(tenants, authority: str, form: dict):
     if not grant:
         raise missing_parameter("grant_type")
     if grant == "client_credentials":
-        raise EntraError(50059, "invalid_request", "No tenant-identifying information found in either the request "
-                                                   "or implied by any provided credentials.")
+        raise EntraError(
+            50059,
+            "invalid_request",
+            "No tenant-identifying information found in either the request or implied by any provided credentials.",
+        )
     if grant == "password":
         return tenant_of_username(tenants, form.get("username"))
     if grant in (DEVICE_CODE_GRANT, "device_code"):
@@ -134,11 +148,14 @@ def tenants_for_audience_device_flow(tenants, authority: str, form: dict) -> lis
         raise _consumers_refusal(tenants, form.get("client_id"))
     holders = _tenants_with_client(tenants, form.get("client_id"))
     if not holders:
-        raise EntraError(700016, "unauthorized_client",
-                         f"Application with identifier '{form.get('client_id')}' was not found in the directory "
-                         f"'{authority.lower()}'. This can happen if the application has not been installed by the "
-                         "administrator of the tenant or consented to by any user in the tenant. You may have sent "
-                         "your authentication request to the wrong tenant.")
+        raise EntraError(
+            700016,
+            "unauthorized_client",
+            f"Application with identifier '{form.get('client_id')}' was not found in the directory "
+            f"'{authority.lower()}'. This can happen if the application has not been installed by the "
+            "administrator of the tenant or consented to by any user in the tenant. You may have sent "
+            "your authentication request to the wrong tenant.",
+        )
     return holders
 
 

@@ -1,5 +1,6 @@
 """The device authorization grant (RFC 8628) as Entra runs it: device and user codes, approval at the
 verification page (or through the control plane), polling with the RFC's errors."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,9 +33,15 @@ class DeviceCode:
 
     def describe(self) -> dict:
         """Control-plane view (no device code secret)."""
-        return {"userCode": self.user_code, "clientId": self.client_id, "scope": self.scope, "status": self.status,
-                "issuedDateTime": iso(self.issued_at), "expiresDateTime": iso(self.expires_at),
-                "userId": self.user_id}
+        return {
+            "userCode": self.user_code,
+            "clientId": self.client_id,
+            "scope": self.scope,
+            "status": self.status,
+            "issuedDateTime": iso(self.issued_at),
+            "expiresDateTime": iso(self.expires_at),
+            "userId": self.user_id,
+        }
 
 
 class DeviceFlows:
@@ -53,8 +60,14 @@ class DeviceFlows:
         while user_code in self.by_user:
             user_code = "".join(rng.choice(alphabet) for _ in range(9))
         device_code = "DAQABIQEAAA" + self.tenant.ids.secret(120).replace("~", "_").replace(".", "-")
-        flow = DeviceCode(device_code=device_code, user_code=user_code, client_id=app.app_id, scope=scope,
-                          issued_at=now, expires_at=now + DEVICE_CODE_LIFETIME)
+        flow = DeviceCode(
+            device_code=device_code,
+            user_code=user_code,
+            client_id=app.app_id,
+            scope=scope,
+            issued_at=now,
+            expires_at=now + DEVICE_CODE_LIFETIME,
+        )
         self.by_device[device_code] = flow
         self.by_user[user_code] = flow
         auto = self.tenant.settings.get("deviceCodeAutoApprove")
@@ -101,16 +114,23 @@ class DeviceFlows:
         if flow is None or flow.client_id != client_id:
             raise invalid_grant(70000, "The provided value for the 'device_code' parameter is not valid.")
         if flow.status == "redeemed":
-            raise invalid_grant(70000, "The provided value for the 'device_code' parameter is not valid. It was "
-                                       "already redeemed.")
+            raise invalid_grant(
+                70000, "The provided value for the 'device_code' parameter is not valid. It was already redeemed."
+            )
         if self.tenant.clock.now() >= flow.expires_at:
-            raise EntraError(70020, "expired_token", "The provided value for the input parameter 'device_code' is "
-                                                     "not valid. This device code has expired.")
+            raise EntraError(
+                70020,
+                "expired_token",
+                "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+            )
         if flow.status == "declined":
             raise EntraError(70000, "authorization_declined", "The user declined the authorization request.")
         if flow.status == "pending":
-            raise EntraError(70016, "authorization_pending", "OAuth 2.0 device flow error. Authorization is "
-                                                             "pending. Continue polling.")
+            raise EntraError(
+                70016,
+                "authorization_pending",
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            )
         flow.status = "redeemed"
         return self.tenant.users.get(flow.user_id), flow
 
@@ -121,7 +141,12 @@ class DeviceFlows:
 
 def device_code_response(flow: DeviceCode, verification_uri: str) -> dict:
     """The ``/devicecode`` answer as Entra words it."""
-    return {"user_code": flow.user_code, "device_code": flow.device_code, "verification_uri": verification_uri,
-            "expires_in": int(flow.expires_at - flow.issued_at), "interval": DEVICE_CODE_INTERVAL,
-            "message": f"To sign in, use a web browser to open the page {verification_uri} and enter the code "
-                       f"{flow.user_code} to authenticate."}
+    return {
+        "user_code": flow.user_code,
+        "device_code": flow.device_code,
+        "verification_uri": verification_uri,
+        "expires_in": int(flow.expires_at - flow.issued_at),
+        "interval": DEVICE_CODE_INTERVAL,
+        "message": f"To sign in, use a web browser to open the page {verification_uri} and enter the code "
+        f"{flow.user_code} to authenticate.",
+    }

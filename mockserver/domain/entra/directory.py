@@ -1,5 +1,6 @@
 """Microsoft Entra ID objects: users, app registrations with their service principals, and directory role
 assignments (active and PIM-eligible)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -29,14 +30,22 @@ class Record:
             if key in hints:
                 kinds = hints[key]
                 if (kinds is not None and not isinstance(value, kinds)) or (
-                        isinstance(value, bool) and bool not in (kinds or (bool,))):
+                    isinstance(value, bool) and bool not in (kinds or (bool,))
+                ):
                     raise TypeError(f"{cls.__name__}.{key} cannot be a {type(value).__name__}")
                 kept[key] = value
         return cls(**kept)
 
 
-_KINDS = {"str": (str,), "int": (int, float), "float": (int, float), "bool": (bool,), "dict": (dict,),
-          "list": (list,), "None": (type(None),)}
+_KINDS = {
+    "str": (str,),
+    "int": (int, float),
+    "float": (int, float),
+    "bool": (bool,),
+    "dict": (dict,),
+    "list": (list,),
+    "None": (type(None),),
+}
 _kinds_cache: dict[type, dict] = {}
 
 

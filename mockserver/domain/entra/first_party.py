@@ -1,6 +1,7 @@
 """Microsoft's first-party public clients that exist in every Entra tenant (Azure CLI, Microsoft Graph Command
 Line Tools, Exchange Online PowerShell): their default client ids sign in to any tenant without an app
 registration, as public clients (no secret), so unmodified tools and azure-identity's defaults work."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,9 +19,18 @@ _NAMESPACE = uuid.UUID("6f1c2b1e-4a1d-4c59-9c57-2a64f5f0d3a1")
 
 
 def _build(client_id: str, name: str) -> Application:
-    return Application(name=name, app_id=client_id, object_id=str(uuid.uuid5(_NAMESPACE, f"app:{client_id}")),
-                       service_principal_id=str(uuid.uuid5(_NAMESPACE, f"sp:{client_id}")), client_secret="",
-                       certificate_pem="", private_key_pem="", thumbprint="", thumbprint_sha256="", app_roles=[])
+    return Application(
+        name=name,
+        app_id=client_id,
+        object_id=str(uuid.uuid5(_NAMESPACE, f"app:{client_id}")),
+        service_principal_id=str(uuid.uuid5(_NAMESPACE, f"sp:{client_id}")),
+        client_secret="",
+        certificate_pem="",
+        private_key_pem="",
+        thumbprint="",
+        thumbprint_sha256="",
+        app_roles=[],
+    )
 
 
 _APPS = {client_id: _build(client_id, name) for client_id, name in FIRST_PARTY_PUBLIC_CLIENTS.items()}
@@ -36,4 +46,4 @@ def first_party_app(client_id: str | None) -> Application | None:
 
 def is_first_party(app) -> bool:
     """Whether ``app`` is one of the first-party public clients (which hold no secret or certificate)."""
-    return app is not None and _APPS.get(getattr(app, "app_id", None)) is app
+    return app is not None and _APPS.get(getattr(app, "app_id", None) or "") is app

@@ -1,5 +1,6 @@
 """RSA keys and X.509 certificates for tenants (token signing) and apps (certificate credentials).
 Key generation is the slow part of creating a tenant, so keys are cached per process by seed material."""
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,9 @@ _lock = threading.Lock()
 @functools.lru_cache(maxsize=4096)
 def _cached_key(material: str) -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 #: Distinct keys per process. RSA generation is slow, so tenants draw from a pool; tokens still
@@ -54,9 +56,16 @@ def self_signed_certificate(private_pem: str, common_name: str, not_before: floa
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     start = _dt.datetime.fromtimestamp(not_before, tz=_dt.UTC) - _dt.timedelta(days=1)
     serial = int(hashlib.sha1(common_name.encode()).hexdigest()[:30], 16)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(serial).not_valid_before(start).not_valid_after(start + _dt.timedelta(days=730))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(start)
+        .not_valid_after(start + _dt.timedelta(days=730))
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 

@@ -5,6 +5,7 @@ the 30-day grace period, removes it (see docs/fidelity.md, "Licences").
 
 The tenant's SKUs come from its creation options (``options.skus``: ``{skuPartNumber: prepaid units}``); the
 catalogue below holds real SKU and service plan identifiers from Microsoft's licensing reference."""
+
 from __future__ import annotations
 
 import base64
@@ -17,18 +18,23 @@ from ..memory import SharedList
 
 #: Microsoft's "Product names and service plan identifiers for licensing" values the mock offers.
 _SKU_CATALOGUE = {
-    "ENTERPRISEPACK": ("6fd2c87f-b296-42f0-b197-1e91e994b900", (
-        ("efb87545-963c-4e0d-99df-69c6916d9eb0", "EXCHANGE_S_ENTERPRISE", "exchange"),
-        ("5dbe027f-2339-4123-9542-606e4d348a72", "SHAREPOINTENTERPRISE", "SharePoint"),
-        ("0feaeb32-d00e-4d66-bd5a-43b5b83db82c", "MCOSTANDARD", "MicrosoftCommunicationsOnline"),
-        ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1", "TeamspaceAPI"),
-    )),
-    "EXCHANGESTANDARD": ("4b9405b0-7788-4568-add1-99614e613b69", (
-        ("9aaf7827-d63c-4b61-89c3-182f06f82e5c", "EXCHANGE_S_STANDARD", "exchange"),
-    )),
-    "AAD_PREMIUM": ("078d2b04-f1bd-4111-bbd4-b4b1b354cef4", (
-        ("41781fb2-bc02-4b7c-bd55-b576c07bb09d", "AAD_PREMIUM", "AADPremiumService"),
-    )),
+    "ENTERPRISEPACK": (
+        "6fd2c87f-b296-42f0-b197-1e91e994b900",
+        (
+            ("efb87545-963c-4e0d-99df-69c6916d9eb0", "EXCHANGE_S_ENTERPRISE", "exchange"),
+            ("5dbe027f-2339-4123-9542-606e4d348a72", "SHAREPOINTENTERPRISE", "SharePoint"),
+            ("0feaeb32-d00e-4d66-bd5a-43b5b83db82c", "MCOSTANDARD", "MicrosoftCommunicationsOnline"),
+            ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1", "TeamspaceAPI"),
+        ),
+    ),
+    "EXCHANGESTANDARD": (
+        "4b9405b0-7788-4568-add1-99614e613b69",
+        (("9aaf7827-d63c-4b61-89c3-182f06f82e5c", "EXCHANGE_S_STANDARD", "exchange"),),
+    ),
+    "AAD_PREMIUM": (
+        "078d2b04-f1bd-4111-bbd4-b4b1b354cef4",
+        (("41781fb2-bc02-4b7c-bd55-b576c07bb09d", "AAD_PREMIUM", "AADPremiumService"),),
+    ),
 }
 #: Service plans that give a user an Exchange Online mailbox.
 EXCHANGE_PLAN_IDS = frozenset({"efb87545-963c-4e0d-99df-69c6916d9eb0", "9aaf7827-d63c-4b61-89c3-182f06f82e5c"})
@@ -91,15 +97,29 @@ def subscribed_skus(tenant) -> list[dict]:
     out = []
     for part, units in tenant_sku_units(tenant).items():
         sku = SKUS[part]
-        out.append({
-            "id": f"{tenant.id}_{sku.sku_id}", "accountId": tenant.id, "accountName": tenant.name,
-            "appliesTo": "User", "capabilityStatus": "Enabled", "consumedUnits": consumed.get(sku.sku_id, 0),
-            "prepaidUnits": {"enabled": units, "lockedOut": 0, "suspended": 0, "warning": 0},
-            "servicePlans": [{"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": "Success",
-                              "appliesTo": "User"} for pid, name, _ in sku.plans],
-            "skuId": sku.sku_id, "skuPartNumber": part,
-            "subscriptionIds": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant.id}/{part}"))],
-        })
+        out.append(
+            {
+                "id": f"{tenant.id}_{sku.sku_id}",
+                "accountId": tenant.id,
+                "accountName": tenant.name,
+                "appliesTo": "User",
+                "capabilityStatus": "Enabled",
+                "consumedUnits": consumed.get(sku.sku_id, 0),
+                "prepaidUnits": {"enabled": units, "lockedOut": 0, "suspended": 0, "warning": 0},
+                "servicePlans": [
+                    {
+                        "servicePlanId": pid,
+                        "servicePlanName": name,
+                        "provisioningStatus": "Success",
+                        "appliesTo": "User",
+                    }
+                    for pid, name, _ in sku.plans
+                ],
+                "skuId": sku.sku_id,
+                "skuPartNumber": part,
+                "subscriptionIds": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant.id}/{part}"))],
+            }
+        )
     return out
 
 
@@ -146,8 +166,12 @@ def _plans_after(user, now: float) -> list[dict]:
     plans = {p["servicePlanId"]: dict(p) for p in user.assigned_plans}
     for pid in enabled:
         if pid not in plans or plans[pid]["capabilityStatus"] != "Enabled":
-            plans[pid] = {"assignedDateTime": iso(now), "capabilityStatus": "Enabled", "service": _plan_service(pid),
-                          "servicePlanId": pid}
+            plans[pid] = {
+                "assignedDateTime": iso(now),
+                "capabilityStatus": "Enabled",
+                "service": _plan_service(pid),
+                "servicePlanId": pid,
+            }
     for pid, plan in plans.items():
         if pid not in enabled and plan["capabilityStatus"] == "Enabled":
             plan["capabilityStatus"] = "Deleted"
@@ -194,6 +218,7 @@ def _ad_kind(tenant, user) -> str | None:
     if not user.on_premises_immutable_id:
         return None
     from ..onprem.ad import recipient_kind
+
     index = tenant.sync.index
     index.refresh()
     key = index.ad_key_by_anchor.get(user.on_premises_immutable_id)
@@ -208,8 +233,9 @@ def provisioned_plans(tenant, user) -> list[dict]:
         status = "Success"
         if plan["servicePlanId"] in EXCHANGE_PLAN_IDS and plan["capabilityStatus"] == "Enabled":
             status = _exchange_status(tenant, user)
-        out.append({"capabilityStatus": plan["capabilityStatus"], "provisioningStatus": status,
-                    "service": plan["service"]})
+        out.append(
+            {"capabilityStatus": plan["capabilityStatus"], "provisioningStatus": status, "service": plan["service"]}
+        )
     return out
 
 
@@ -229,19 +255,29 @@ def license_details(tenant, user) -> list[dict]:
                 status = _exchange_status(tenant, user)
             else:
                 status = "Success"
-            plans.append({"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": status,
-                          "appliesTo": "User"})
+            plans.append(
+                {"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": status, "appliesTo": "User"}
+            )
         raw = uuid.UUID(user.id).bytes + uuid.UUID(sku.sku_id).bytes
-        out.append({"id": base64.urlsafe_b64encode(raw).decode().rstrip("="), "servicePlans": plans,
-                    "skuId": sku.sku_id, "skuPartNumber": sku.part_number})
+        out.append(
+            {
+                "id": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+                "servicePlans": plans,
+                "skuId": sku.sku_id,
+                "skuPartNumber": sku.part_number,
+            }
+        )
     return out
 
 
 # ---------------------------------------------------------------------------------------------- assignLicense
 def _guid(value, *, what: str) -> str:
     if value is None:
-        raise _bad("A null value was found with the expected type 'Edm.Guid[Nullable=False]'. The expected type "
-                   "'Edm.Guid[Nullable=False]' does not allow null values.", "BadRequest")
+        raise _bad(
+            "A null value was found with the expected type 'Edm.Guid[Nullable=False]'. The expected type "
+            "'Edm.Guid[Nullable=False]' does not allow null values.",
+            "BadRequest",
+        )
     try:
         return str(uuid.UUID(str(value)))
     except (ValueError, AttributeError, TypeError):
@@ -254,22 +290,35 @@ def parse_assign_body(body) -> tuple[list[dict], list[str]]:
         raise _bad("Empty Payload. JSON content expected.", "BadRequest")
     for name in body:
         if name not in ("addLicenses", "removeLicenses") and not name.startswith("@odata"):
-            raise _bad(f"The parameter '{name}' in the request payload is not a valid parameter for the operation "
-                       "'assignLicense'.", "BadRequest")
+            raise _bad(
+                f"The parameter '{name}' in the request payload is not a valid parameter for the operation "
+                "'assignLicense'.",
+                "BadRequest",
+            )
     for name in ("addLicenses", "removeLicenses"):
         if not isinstance(body.get(name), list):
-            raise _bad(f"The parameter '{name}' in the request payload is required and must be a collection.",
-                       "BadRequest")
+            raise _bad(
+                f"The parameter '{name}' in the request payload is required and must be a collection.", "BadRequest"
+            )
     adds = []
     for item in body["addLicenses"]:
         if not isinstance(item, dict):
-            raise _bad("Invalid value for parameter 'addLicenses': an assignedLicense object is expected.", "BadRequest")
+            raise _bad(
+                "Invalid value for parameter 'addLicenses': an assignedLicense object is expected.", "BadRequest"
+            )
         disabled = item.get("disabledPlans", [])
         if not isinstance(disabled, list):
-            raise _bad("A null value was found with the expected type 'Collection(Edm.Guid)[Nullable=False]'. The "
-                       "expected type does not allow null values.", "BadRequest")
-        adds.append({"skuId": _guid(item.get("skuId"), what="skuId"),
-                     "disabledPlans": [_guid(p, what="disabledPlans") for p in disabled]})
+            raise _bad(
+                "A null value was found with the expected type 'Collection(Edm.Guid)[Nullable=False]'. The "
+                "expected type does not allow null values.",
+                "BadRequest",
+            )
+        adds.append(
+            {
+                "skuId": _guid(item.get("skuId"), what="skuId"),
+                "disabledPlans": [_guid(p, what="disabledPlans") for p in disabled],
+            }
+        )
     removes = [_guid(v, what="removeLicenses") for v in body["removeLicenses"]]
     return adds, removes
 
@@ -310,10 +359,14 @@ def assign_license(tenant, user, body, caller=None) -> None:
         schedule_provisioning(tenant, user)
     elif had_exchange and not now_exchange:
         disable_mailbox(tenant, user)
-    tenant.add_audit_record("graph", "Change user license", caller, target=user.user_principal_name,
-                            parameters={"addLicenses": adds, "removeLicenses": removes},
-                            changes={"assignedLicenses": {"old": old,
-                                                          "new": [dict(x) for x in user.assigned_licenses]}})
+    tenant.add_audit_record(
+        "graph",
+        "Change user license",
+        caller,
+        target=user.user_principal_name,
+        parameters={"addLicenses": adds, "removeLicenses": removes},
+        changes={"assignedLicenses": {"old": old, "new": [dict(x) for x in user.assigned_licenses]}},
+    )
 
 
 def provisioning_delay(tenant) -> float:
@@ -333,8 +386,9 @@ def schedule_provisioning(tenant, user) -> None:
         mbx.when_changed = tenant.clock.now()
         tenant.mailboxes.touch(mbx.guid)
         return
-    tenant.sync.forward.submit_at(tenant.clock.now() + provisioning_delay(tenant),
-                                  {"kind": "provision", "userId": user.id})
+    tenant.sync.forward.submit_at(
+        tenant.clock.now() + provisioning_delay(tenant), {"kind": "provision", "userId": user.id}
+    )
 
 
 def disable_mailbox(tenant, user) -> None:
@@ -356,6 +410,7 @@ def provision_now(tenant, user_id: str) -> None:
     A remote-mailbox user's MailUser becomes its UserMailbox; a user without Exchange attributes (cloud-first)
     or a cloud user gets a new mailbox whose IsExchangeCloudManaged is the tenant-wide default."""
     from ..exchange.identity_resolution import mailbox_of
+
     user = tenant.users.get(user_id)
     if user is None or user.deleted_date_time is not None or not has_exchange_plan(user):
         return
@@ -377,18 +432,30 @@ def provision_now(tenant, user_id: str) -> None:
             tenant.sync.index.index_mailbox(mbx.guid, mbx)
         return
     from ..exchange.mailboxes import Mailbox
+
     alias = user.mail_nickname or user.user_principal_name.split("@", 1)[0]
     primary = user.mail or user.user_principal_name
     cloud_default = bool(tenant.org_config.get("ExchangeAttributesCloudManagedByDefault"))
     synced = bool(user.on_premises_sync_enabled)
     addresses = list(user.proxy_addresses) or [f"SMTP:{primary}"]
     name = user.display_name if synced else alias
-    mbx = Mailbox(guid=tenant.ids.guid(), exchange_guid=tenant.ids.guid(), external_directory_object_id=user.id,
-                  name=_free_name(tenant, name), alias=alias, display_name=user.display_name,
-                  user_principal_name=user.user_principal_name, primary_smtp_address=primary,
-                  email_addresses=addresses, recipient_type_details="UserMailbox", is_dir_synced=synced,
-                  is_exchange_cloud_managed=synced and cloud_default, immutable_id=user.on_premises_immutable_id,
-                  when_created=now, when_changed=now)
+    mbx = Mailbox(
+        guid=tenant.ids.guid(),
+        exchange_guid=tenant.ids.guid(),
+        external_directory_object_id=user.id,
+        name=_free_name(tenant, name),
+        alias=alias,
+        display_name=user.display_name,
+        user_principal_name=user.user_principal_name,
+        primary_smtp_address=primary,
+        email_addresses=addresses,
+        recipient_type_details="UserMailbox",
+        is_dir_synced=synced,
+        is_exchange_cloud_managed=synced and cloud_default,
+        immutable_id=user.on_premises_immutable_id,
+        when_created=now,
+        when_changed=now,
+    )
     tenant.mailboxes.put(mbx.guid, mbx)
     tenant.sync.index.index_mailbox(mbx.guid, mbx)
 
@@ -408,6 +475,7 @@ def delicense_now(tenant, user_id: str, since: float) -> None:
     mailbox. A synced remote-mailbox user is left a MailUser (its AD object still says remote mailbox); any other
     user is left without a recipient."""
     from ..exchange.identity_resolution import mailbox_of
+
     user = tenant.users.get(user_id)
     if user is None:
         return
@@ -431,4 +499,3 @@ def _routing_address(mbx) -> str | None:
         if addr.lower().startswith("smtp:") and ".mail.onmicrosoft.com" in addr.lower():
             return "SMTP:" + addr[5:]
     return "SMTP:" + mbx.primary_smtp_address if mbx.primary_smtp_address else None
-

@@ -2,6 +2,7 @@
 authentication by secret or certificate assertion, the resource-owner password grant, the device
 authorization grant (codes in ``device_codes``), refresh tokens and OpenID discovery documents; the AADSTS
 errors are in ``entra_errors``."""
+
 from __future__ import annotations
 
 import functools
@@ -67,10 +68,13 @@ def parse_scopes(raw: str | None, *, app_only: bool, tenant) -> ScopeRequest:
     resource_scopes = [s for s in items if s not in OIDC_SCOPES]
     if app_only and (len(resource_scopes) != 1 or not resource_scopes[0].endswith("/.default")):
         offending = " ".join(resource_scopes) or raw
-        raise EntraError(1002012, "invalid_scope",
-                         f"The provided value for scope {offending} is not valid. Client credential flows must "
-                         "have a scope value with /.default suffixed to the resource identifier (application ID "
-                         "URI).")
+        raise EntraError(
+            1002012,
+            "invalid_scope",
+            f"The provided value for scope {offending} is not valid. Client credential flows must "
+            "have a scope value with /.default suffixed to the resource identifier (application ID "
+            "URI).",
+        )
     if not resource_scopes:
         return ScopeRequest("graph", "https://graph.microsoft.com", ["User.Read"], oidc)
     apis, permissions, is_default = set(), [], False
@@ -85,11 +89,14 @@ def parse_scopes(raw: str | None, *, app_only: bool, tenant) -> ScopeRequest:
         api = api_for_scope(scope)
         if api is None:
             resource = scope.rsplit("/", 1)[0] if scope.count("/") >= 3 else scope
-            raise EntraError(500011, "invalid_resource",
-                             f"The resource principal named {resource} was not found in the tenant named "
-                             f"{tenant.name}. This can happen if the application has not been installed by the "
-                             "administrator of the tenant or consented to by any user in the tenant. You might have "
-                             "sent your authentication request to the wrong tenant.")
+            raise EntraError(
+                500011,
+                "invalid_resource",
+                f"The resource principal named {resource} was not found in the tenant named "
+                f"{tenant.name}. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You might have "
+                "sent your authentication request to the wrong tenant.",
+            )
         apis.add(api)
         resource_uri = resource_uri or scope.rsplit("/", 1)[0]
         permission = scope.rsplit("/", 1)[1]
@@ -98,9 +105,13 @@ def parse_scopes(raw: str | None, *, app_only: bool, tenant) -> ScopeRequest:
         elif permission:
             permissions.append(permission)
     if len(apis) > 1:
-        raise EntraError(28000, "invalid_scope", "Provided value for the input parameter scope is not valid because "
-                                                 "it contains more than one resource. Scope "
-                                                 f"{' '.join(resource_scopes)} is not valid.")
+        raise EntraError(
+            28000,
+            "invalid_scope",
+            "Provided value for the input parameter scope is not valid because "
+            "it contains more than one resource. Scope "
+            f"{' '.join(resource_scopes)} is not valid.",
+        )
     api = apis.pop()
     if is_default:
         permissions = list(roles.DEFAULT_DELEGATED_SCOPES.get(api, [])) + list(permissions)
@@ -136,8 +147,11 @@ def _assertion_audience_ok(tenant, aud) -> bool:
         if not isinstance(value, str):
             continue
         parts = [p for p in urlsplit(value).path.lower().split("/") if p]
-        if len(parts) >= 2 and parts[0] in keys_ and parts[1:] in (["oauth2", "v2.0", "token"], ["oauth2", "token"],
-                                                                   ["v2.0"]):
+        if (
+            len(parts) >= 2
+            and parts[0] in keys_
+            and parts[1:] in (["oauth2", "v2.0", "token"], ["oauth2", "token"], ["v2.0"])
+        ):
             return True
     return False
 
@@ -157,27 +171,37 @@ def verify_client_assertion(tenant, app, assertion: str) -> None:
     # Clients differ in base64 flavour (MSAL pads, others do not); the thumbprint bytes are what count.
     normalized = presented.replace("+", "-").replace("/", "_").rstrip("=") if isinstance(presented, str) else None
     if not normalized or normalized not in expected:
-        raise bad_assertion("Client assertion contains an invalid signature. [Reason - The key was not found., "
-                            f"Thumbprint of key used by client: '{presented or ''}', Please visit the Azure Portal, "
-                            "Graph Explorer or directly use MS Graph to see configured keys for app Id "
-                            f"'{app.app_id}'.]")
+        raise bad_assertion(
+            "Client assertion contains an invalid signature. [Reason - The key was not found., "
+            f"Thumbprint of key used by client: '{presented or ''}', Please visit the Azure Portal, "
+            "Graph Explorer or directly use MS Graph to see configured keys for app Id "
+            f"'{app.app_id}'.]"
+        )
     public_key = keys.load_public_key(_public_pem_of_cert(app.certificate_pem))
     try:
-        claims = jwt.decode(assertion, public_key, algorithms=[alg],
-                            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
-                                     "verify_iat": False})
+        claims = jwt.decode(
+            assertion,
+            public_key,
+            algorithms=[alg],
+            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        )
     except jwt.InvalidSignatureError:
         raise bad_assertion("Client assertion failed signature validation.") from None
     except jwt.PyJWTError:
         raise bad_assertion("JWT token is invalid or malformed.", code=50027) from None
     if claims.get("iss") != app.app_id or claims.get("sub") != app.app_id:
-        raise bad_assertion("Client assertion application identifier doesn't match 'client_id' parameter. Review "
-                            "the documentation at https://learn.microsoft.com/entra/identity-platform/"
-                            "certificate-credentials .", code=700021)
+        raise bad_assertion(
+            "Client assertion application identifier doesn't match 'client_id' parameter. Review "
+            "the documentation at https://learn.microsoft.com/entra/identity-platform/"
+            "certificate-credentials .",
+            code=700021,
+        )
     if not _assertion_audience_ok(tenant, claims.get("aud")):
-        raise bad_assertion("Client assertion audience claim does not match Realm issuer. Review the documentation "
-                            "at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
-                            code=700023)
+        raise bad_assertion(
+            "Client assertion audience claim does not match Realm issuer. Review the documentation "
+            "at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+            code=700023,
+        )
     if not isinstance(claims.get("exp"), (int, float)):
         raise bad_assertion("Client assertion is missing the 'exp' claim.", code=700024)
 
@@ -185,9 +209,13 @@ def verify_client_assertion(tenant, app, assertion: str) -> None:
 def _public_pem_of_cert(cert_pem: str) -> str:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+
     cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    return cert.public_key().public_bytes(serialization.Encoding.PEM,
-                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        cert.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def authenticate_confidential(tenant, form: dict, *, required: bool):
@@ -204,9 +232,13 @@ def authenticate_confidential(tenant, form: dict, *, required: bool):
     elif assertion:
         assertion_type = form.get("client_assertion_type")
         if assertion_type != CLIENT_ASSERTION_TYPE:
-            raise EntraError(50027 if assertion_type else 900144, "invalid_request",
-                             "The request body must contain the following parameter: 'client_assertion_type'."
-                             if not assertion_type else f"Invalid client_assertion_type '{assertion_type}'.")
+            raise EntraError(
+                50027 if assertion_type else 900144,
+                "invalid_request",
+                "The request body must contain the following parameter: 'client_assertion_type'."
+                if not assertion_type
+                else f"Invalid client_assertion_type '{assertion_type}'.",
+            )
         verify_client_assertion(tenant, app, assertion)
     elif required:
         raise no_client_credential()
@@ -222,9 +254,12 @@ def check_password(tenant, username: str | None, password: str | None):
         raise missing_parameter("password")
     user = tenant.user_by_upn(username.strip())
     if user is None:
-        raise invalid_grant(50034, f"The user account {{EUII Hidden}} does not exist in the {tenant.domain} "
-                                   "directory. To sign into this application, the account must be added to the "
-                                   "directory.")
+        raise invalid_grant(
+            50034,
+            f"The user account {{EUII Hidden}} does not exist in the {tenant.domain} "
+            "directory. To sign into this application, the account must be added to the "
+            "directory.",
+        )
     if not user.account_enabled:
         raise invalid_grant(50057, "The user account is disabled.")
     if user.password is None or password != user.password:
@@ -250,33 +285,71 @@ def _lifetime(tenant) -> int:
 
 def app_token_response(tenant, app, scopes: ScopeRequest, capabilities: list[str] | None = None) -> dict:
     """Client-credentials answer: an app-only access token (``roles``), no refresh or id token."""
-    token, lifetime = issue_access_token(tenant, scopes.api, app=app, lifetime=_lifetime(tenant),
-                                         capabilities=capabilities)
+    token, lifetime = issue_access_token(
+        tenant, scopes.api, app=app, lifetime=_lifetime(tenant), capabilities=capabilities
+    )
     return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
 
 
-def user_token_response(tenant, app, user, scopes: ScopeRequest, *, base: str, client_info: bool,
-                        capabilities: list[str] | None = None) -> dict:
+def user_token_response(
+    tenant, app, user, scopes: ScopeRequest, *, base: str, client_info: bool, capabilities: list[str] | None = None
+) -> dict:
     """Delegated answer (password, device code, refresh token): access token with ``scp``, plus refresh token,
     id token and ``client_info`` as MSAL expects them to build its account cache."""
-    token, lifetime = issue_access_token(tenant, scopes.api, app=app, user=user, scopes=scopes.permissions,
-                                         lifetime=_lifetime(tenant), capabilities=capabilities)
+    token, lifetime = issue_access_token(
+        tenant,
+        scopes.api,
+        app=app,
+        user=user,
+        scopes=scopes.permissions,
+        lifetime=_lifetime(tenant),
+        capabilities=capabilities,
+    )
     now = int(tenant.clock.now())
-    body = {"token_type": "Bearer", "scope": scopes.scope_string(), "expires_in": lifetime,
-            "ext_expires_in": lifetime, "access_token": token}
+    body = {
+        "token_type": "Bearer",
+        "scope": scopes.scope_string(),
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
+        "access_token": token,
+    }
     if "offline_access" in scopes.oidc:
-        body["refresh_token"] = _sign(tenant, {
-            "aud": REFRESH_AUDIENCE, "iss": issuer(tenant, base), "tid": tenant.id, "oid": user.id,
-            "appid": app.app_id, "iat": now, "exp": now + REFRESH_TOKEN_LIFETIME, "uti": tenant.ids.hex(12)})
+        body["refresh_token"] = _sign(
+            tenant,
+            {
+                "aud": REFRESH_AUDIENCE,
+                "iss": issuer(tenant, base),
+                "tid": tenant.id,
+                "oid": user.id,
+                "appid": app.app_id,
+                "iat": now,
+                "exp": now + REFRESH_TOKEN_LIFETIME,
+                "uti": tenant.ids.hex(12),
+            },
+        )
     if "openid" in scopes.oidc:
-        body["id_token"] = _sign(tenant, {
-            "aud": app.app_id, "iss": issuer(tenant, base), "iat": now, "nbf": now, "exp": now + lifetime,
-            "name": user.display_name, "oid": user.id, "preferred_username": user.user_principal_name,
-            "sub": keys.b64url(f"{user.id}:{app.app_id}".encode())[:43], "tid": tenant.id, "ver": "2.0",
-            "uti": tenant.ids.hex(12), "rh": "0.mock."})
+        body["id_token"] = _sign(
+            tenant,
+            {
+                "aud": app.app_id,
+                "iss": issuer(tenant, base),
+                "iat": now,
+                "nbf": now,
+                "exp": now + lifetime,
+                "name": user.display_name,
+                "oid": user.id,
+                "preferred_username": user.user_principal_name,
+                "sub": keys.b64url(f"{user.id}:{app.app_id}".encode())[:43],
+                "tid": tenant.id,
+                "ver": "2.0",
+                "uti": tenant.ids.hex(12),
+                "rh": "0.mock.",
+            },
+        )
     if client_info:
-        body["client_info"] = keys.b64url(json.dumps({"uid": user.id, "utid": tenant.id},
-                                                     separators=(",", ":")).encode())
+        body["client_info"] = keys.b64url(
+            json.dumps({"uid": user.id, "utid": tenant.id}, separators=(",", ":")).encode()
+        )
     return body
 
 
@@ -285,8 +358,13 @@ def redeem_refresh_token(tenant, app, refresh_token: str | None):
     if not refresh_token:
         raise missing_parameter("refresh_token")
     try:
-        claims = jwt.decode(refresh_token, keys.load_public_key(tenant.signing_public_pem), algorithms=["RS256"],
-                            audience=REFRESH_AUDIENCE, options={"verify_exp": False, "verify_iat": False})
+        claims = jwt.decode(
+            refresh_token,
+            keys.load_public_key(tenant.signing_public_pem),
+            algorithms=["RS256"],
+            audience=REFRESH_AUDIENCE,
+            options={"verify_exp": False, "verify_iat": False},
+        )
     except jwt.PyJWTError:
         raise invalid_grant(9002313, "Invalid request. Request is malformed or invalid.") from None
     if claims.get("tid") != tenant.id or claims.get("appid") != app.app_id:
@@ -295,15 +373,17 @@ def redeem_refresh_token(tenant, app, refresh_token: str | None):
         raise invalid_grant(700082, "The refresh token has expired due to inactivity.")
     user = tenant.users.get(claims.get("oid", ""))
     if user is None or user.deleted_date_time is not None:
-        raise invalid_grant(50034, "The user account {EUII Hidden} does not exist in the "
-                                   f"{tenant.domain} directory.")
+        raise invalid_grant(50034, f"The user account {{EUII Hidden}} does not exist in the {tenant.domain} directory.")
     if not user.account_enabled:
         raise invalid_grant(50057, "The user account is disabled.")
     revoked_at = sessions_valid_from(user)
     if revoked_at is not None and claims.get("iat", 0) < int(revoked_at):
         # revokeSignInSessions invalidates refresh tokens issued before it (AADSTS50173).
-        raise invalid_grant(50173, "The provided grant has expired due to it being revoked, a fresh auth token "
-                                   "is needed. The user might have changed or reset their password.")
+        raise invalid_grant(
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token "
+            "is needed. The user might have changed or reset their password.",
+        )
     return user
 
 
@@ -321,20 +401,23 @@ def grant_token(tenant, form: dict, *, base: str):
         app = authenticate_confidential(tenant, form, required=False)
         scopes = parse_scopes(form.get("scope"), app_only=False, tenant=tenant)
         user = check_password(tenant, form.get("username"), form.get("password"))
-        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
-                                   capabilities=caps)
+        return user_token_response(
+            tenant, app, user, scopes, base=base, client_info=want_client_info, capabilities=caps
+        )
     if grant in (DEVICE_CODE_GRANT, "device_code"):
         app = authenticate_confidential(tenant, form, required=False)
         user, flow = tenant.device_flows.redeem(form.get("device_code") or form.get("code"), app.app_id)
         scopes = parse_scopes(form.get("scope") or flow.scope, app_only=False, tenant=tenant)
-        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
-                                   capabilities=caps)
+        return user_token_response(
+            tenant, app, user, scopes, base=base, client_info=want_client_info, capabilities=caps
+        )
     if grant == "refresh_token":
         app = authenticate_confidential(tenant, form, required=False)
         user = redeem_refresh_token(tenant, app, form.get("refresh_token"))
         scopes = parse_scopes(form.get("scope") or "openid profile offline_access", app_only=False, tenant=tenant)
-        return user_token_response(tenant, app, user, scopes, base=base, client_info=want_client_info,
-                                   capabilities=caps)
+        return user_token_response(
+            tenant, app, user, scopes, base=base, client_info=want_client_info, capabilities=caps
+        )
     raise EntraError(70003, "unsupported_grant_type", f"The app requested an unsupported grant type '{grant}'.")
 
 
@@ -351,16 +434,31 @@ def start_device_flow(tenant, form: dict, *, verification_uri: str) -> dict:
 #: Entra's instance discovery metadata (``/common/discovery/instance``, api-version 1.1) as captured from
 #: login.microsoftonline.com: one entry per cloud, the host to call, the host tokens are cached under and aliases.
 INSTANCE_METADATA = (
-    {"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net",
-     "aliases": ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"]},
-    {"preferred_network": "login.partner.microsoftonline.cn", "preferred_cache": "login.partner.microsoftonline.cn",
-     "aliases": ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"]},
-    {"preferred_network": "login.microsoftonline.de", "preferred_cache": "login.microsoftonline.de",
-     "aliases": ["login.microsoftonline.de"]},
-    {"preferred_network": "login.microsoftonline.us", "preferred_cache": "login.microsoftonline.us",
-     "aliases": ["login.microsoftonline.us", "login.usgovcloudapi.net"]},
-    {"preferred_network": "login-us.microsoftonline.com", "preferred_cache": "login-us.microsoftonline.com",
-     "aliases": ["login-us.microsoftonline.com"]},
+    {
+        "preferred_network": "login.microsoftonline.com",
+        "preferred_cache": "login.windows.net",
+        "aliases": ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"],
+    },
+    {
+        "preferred_network": "login.partner.microsoftonline.cn",
+        "preferred_cache": "login.partner.microsoftonline.cn",
+        "aliases": ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
+    },
+    {
+        "preferred_network": "login.microsoftonline.de",
+        "preferred_cache": "login.microsoftonline.de",
+        "aliases": ["login.microsoftonline.de"],
+    },
+    {
+        "preferred_network": "login.microsoftonline.us",
+        "preferred_cache": "login.microsoftonline.us",
+        "aliases": ["login.microsoftonline.us", "login.usgovcloudapi.net"],
+    },
+    {
+        "preferred_network": "login-us.microsoftonline.com",
+        "preferred_cache": "login-us.microsoftonline.com",
+        "aliases": ["login-us.microsoftonline.com"],
+    },
 )
 _KNOWN_INSTANCES = frozenset(alias for entry in INSTANCE_METADATA for alias in entry["aliases"])
 
@@ -380,9 +478,11 @@ def instance_discovery(authorization_endpoint: str | None) -> dict:
     tenant = segments[0] if segments else "common"
     # A v2.0 authorize endpoint gets the v2.0 metadata document, the v1 one the v1 document.
     version = "/v2.0" if "v2.0" in segments[1:] else ""
-    return {"tenant_discovery_endpoint": f"https://{host}/{tenant}{version}/.well-known/openid-configuration",
-            "api-version": "1.1", "metadata": [dict(entry, aliases=list(entry["aliases"]))
-                                               for entry in INSTANCE_METADATA]}
+    return {
+        "tenant_discovery_endpoint": f"https://{host}/{tenant}{version}/.well-known/openid-configuration",
+        "api-version": "1.1",
+        "metadata": [dict(entry, aliases=list(entry["aliases"])) for entry in INSTANCE_METADATA],
+    }
 
 
 def openid_configuration(tenant, base: str) -> dict:
@@ -410,9 +510,27 @@ def openid_document(base: str, tid: str, issuer_: str, region: str | None) -> di
         "http_logout_supported": True,
         "frontchannel_logout_supported": True,
         "end_session_endpoint": f"{base}/{tid}/oauth2/v2.0/logout",
-        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-                             "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
-                             "name", "tid", "ver", "at_hash", "c_hash", "email"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "cloud_instance_name",
+            "cloud_instance_host_name",
+            "cloud_graph_host_name",
+            "msgraph_host",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "acr",
+            "nonce",
+            "preferred_username",
+            "name",
+            "tid",
+            "ver",
+            "at_hash",
+            "c_hash",
+            "email",
+        ],
         "kerberos_endpoint": f"{base}/{tid}/kerberos",
         "tenant_region_scope": region,
         "cloud_instance_name": "microsoftonline.com",
@@ -442,8 +560,13 @@ def user_realm(registry, username: str) -> dict:
     tenant = registry.find(domain) if domain else None
     if tenant is None:
         return {"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": "microsoftonline.com"}
-    return {"ver": "1.0", "account_type": "Managed", "domain_name": tenant.domain,
-            "cloud_instance_name": "microsoftonline.com", "cloud_audience_urn": "urn:federation:MicrosoftOnline"}
+    return {
+        "ver": "1.0",
+        "account_type": "Managed",
+        "domain_name": tenant.domain,
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+    }
 
 
 def error_payload(err: EntraError, *, now: float, trace_id: str, correlation_id: str) -> dict:
@@ -451,6 +574,12 @@ def error_payload(err: EntraError, *, now: float, trace_id: str, correlation_id:
     ``error_codes``, ``timestamp``, ``trace_id``, ``correlation_id``, ``error_uri``."""
     stamp = (iso(now) or "").replace("T", " ")
     description = f"{err.message}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {stamp}"
-    return {"error": err.error, "error_description": description, "error_codes": [err.aadsts], "timestamp": stamp,
-            "trace_id": trace_id, "correlation_id": correlation_id,
-            "error_uri": f"https://login.microsoftonline.com/error?code={err.aadsts}"}
+    return {
+        "error": err.error,
+        "error_description": description,
+        "error_codes": [err.aadsts],
+        "timestamp": stamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": f"https://login.microsoftonline.com/error?code={err.aadsts}",
+    }

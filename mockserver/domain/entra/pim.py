@@ -3,6 +3,7 @@ schedule requests (Graph ``unifiedRoleEligibilityScheduleRequest`` / ``unifiedRo
 and the schedules they produce. Eligibilities and assignments live in ``tenant.role_assignments`` (kind
 "eligible"/"active"); an eligibility grants nothing until ``selfActivate`` creates a time-bound active assignment,
 which this module removes when it expires on the tenant clock."""
+
 from __future__ import annotations
 
 import copy
@@ -13,8 +14,17 @@ from ..clock import iso, parse_iso
 from ..errors import DomainError, Forbidden, InvalidArgument, NotFound, NotImplementedInMock
 from .roles import BUILTIN_ROLES
 
-ACTIONS = ("adminAssign", "adminUpdate", "adminRemove", "selfActivate", "selfDeactivate", "adminExtend",
-           "adminRenew", "selfExtend", "selfRenew")
+ACTIONS = (
+    "adminAssign",
+    "adminUpdate",
+    "adminRemove",
+    "selfActivate",
+    "selfDeactivate",
+    "adminExtend",
+    "adminRenew",
+    "selfExtend",
+    "selfRenew",
+)
 EMULATED_ACTIONS = ("adminAssign", "adminUpdate", "adminRemove", "selfActivate", "selfDeactivate")
 #: Default Entra role setting: activations last at most 8 hours and need a justification.
 MAX_ACTIVATION_SECONDS = 8 * 3600
@@ -64,8 +74,13 @@ def parse_schedule(info, now: float) -> dict:
     expiration = info.get("expiration") or {}
     if not isinstance(expiration, dict):
         raise InvalidArgument("Invalid value specified for property 'expiration'.")
-    kind = expiration.get("type") or ("afterDuration" if expiration.get("duration") else
-                                      "afterDateTime" if expiration.get("endDateTime") else "noExpiration")
+    kind = expiration.get("type") or (
+        "afterDuration"
+        if expiration.get("duration")
+        else "afterDateTime"
+        if expiration.get("endDateTime")
+        else "noExpiration"
+    )
     end: float | None = None
     duration: Any = None
     if kind == "afterDuration":
@@ -81,16 +96,22 @@ def parse_schedule(info, now: float) -> dict:
         raise InvalidArgument(f"Invalid value '{kind}' for property 'expiration.type'.")
     if end is not None and end <= start:
         raise policy_failed("ExpirationRule")
-    return {"start": start, "end": end, "type": "noExpiration" if kind == "notSpecified" else kind,
-            "duration": duration}
+    return {
+        "start": start,
+        "end": end,
+        "type": "noExpiration" if kind == "notSpecified" else kind,
+        "duration": duration,
+    }
 
 
-def schedule_info(start: float | None, end: float | None, kind: str | None = None,
-                  duration: str | None = None) -> dict:
+def schedule_info(start: float | None, end: float | None, kind: str | None = None, duration: str | None = None) -> dict:
     """The Graph ``requestSchedule`` for a start/end pair."""
     kind = kind or ("noExpiration" if end is None else "afterDateTime")
-    return {"startDateTime": iso(start), "recurrence": None,
-            "expiration": {"type": kind, "endDateTime": iso(end), "duration": duration}}
+    return {
+        "startDateTime": iso(start),
+        "recurrence": None,
+        "expiration": {"type": kind, "endDateTime": iso(end), "duration": duration},
+    }
 
 
 class PimState:
@@ -129,33 +150,48 @@ class PimState:
             if a.end_date_time is not None and a.end_date_time <= now:
                 self.tenant.role_assignments.delete(a.id)
                 self.schedule_meta.pop(a.id, None)
-                self.tenant.add_audit_record("graph", "Role assignment expired" if a.kind == "active" else
-                                             "Role eligibility expired", None, target=a.principal_id,
-                                             parameters={"roleDefinitionId": a.role_definition_id, "scheduleId": a.id},
-                                             changes={a.kind: {"old": a.role_definition_id, "new": None}})
+                self.tenant.add_audit_record(
+                    "graph",
+                    "Role assignment expired" if a.kind == "active" else "Role eligibility expired",
+                    None,
+                    target=a.principal_id,
+                    parameters={"roleDefinitionId": a.role_definition_id, "scheduleId": a.id},
+                    changes={a.kind: {"old": a.role_definition_id, "new": None}},
+                )
 
     # ------------------------------------------------------------ queries
     def eligibilities(self, principal_id: str | None = None) -> list:
         """Eligible assignments (``unifiedRoleEligibilitySchedule`` rows)."""
-        return [a for a in self.tenant.role_assignments if a.kind == "eligible"
-                and (principal_id is None or a.principal_id == principal_id)]
+        return [
+            a
+            for a in self.tenant.role_assignments
+            if a.kind == "eligible" and (principal_id is None or a.principal_id == principal_id)
+        ]
 
     def assignments(self, principal_id: str | None = None) -> list:
         """Active assignments, permanent and time-bound (``unifiedRoleAssignmentSchedule`` rows)."""
-        return [a for a in self.tenant.role_assignments if a.kind == "active"
-                and (principal_id is None or a.principal_id == principal_id)]
+        return [
+            a
+            for a in self.tenant.role_assignments
+            if a.kind == "active" and (principal_id is None or a.principal_id == principal_id)
+        ]
 
     def list_requests(self, kind: str, principal_id: str | None = None) -> list[dict]:
         """Schedule requests of one kind, oldest first."""
-        return [r for r in self.requests.values() if r["kind"] == kind
-                and (principal_id is None or r["principalId"] == principal_id)]
+        return [
+            r
+            for r in self.requests.values()
+            if r["kind"] == kind and (principal_id is None or r["principalId"] == principal_id)
+        ]
 
     def get_request(self, kind: str, request_id: str) -> dict:
         """One schedule request or :class:`NotFound`."""
         req = self.requests.get(request_id)
         if req is None or req["kind"] != kind:
-            raise NotFound(f"Resource '{request_id}' does not exist or one of its queried reference-property "
-                           "objects are not present.")
+            raise NotFound(
+                f"Resource '{request_id}' does not exist or one of its queried reference-property "
+                "objects are not present."
+            )
         return req
 
     # ------------------------------------------------------------ requests
@@ -203,39 +239,61 @@ class PimState:
         elif caller is not None:
             created_by["application"] = {"id": caller.app_id, "displayName": None}
         req = {
-            "kind": kind, "id": request_id, "status": status, "action": action, "principalId": principal_id,
-            "roleDefinitionId": role_id, "directoryScopeId": scope, "appScopeId": None,
-            "isValidationOnly": validation_only, "targetScheduleId": target, "justification": justification,
-            "scheduleInfo": schedule_info(schedule["start"], schedule["end"], schedule["type"],
-                                          schedule["duration"]),
-            "ticketInfo": {"ticketNumber": (body.get("ticketInfo") or {}).get("ticketNumber")
-                           if isinstance(body.get("ticketInfo"), dict) else None,
-                           "ticketSystem": (body.get("ticketInfo") or {}).get("ticketSystem")
-                           if isinstance(body.get("ticketInfo"), dict) else None},
-            "createdDateTime": iso(now), "completedDateTime": iso(now), "approvalId": None, "customData": None,
+            "kind": kind,
+            "id": request_id,
+            "status": status,
+            "action": action,
+            "principalId": principal_id,
+            "roleDefinitionId": role_id,
+            "directoryScopeId": scope,
+            "appScopeId": None,
+            "isValidationOnly": validation_only,
+            "targetScheduleId": target,
+            "justification": justification,
+            "scheduleInfo": schedule_info(schedule["start"], schedule["end"], schedule["type"], schedule["duration"]),
+            "ticketInfo": {
+                "ticketNumber": (body.get("ticketInfo") or {}).get("ticketNumber")
+                if isinstance(body.get("ticketInfo"), dict)
+                else None,
+                "ticketSystem": (body.get("ticketInfo") or {}).get("ticketSystem")
+                if isinstance(body.get("ticketInfo"), dict)
+                else None,
+            },
+            "createdDateTime": iso(now),
+            "completedDateTime": iso(now),
+            "approvalId": None,
+            "customData": None,
             "createdBy": created_by,
         }
         if not validation_only:
             self.requests[request_id] = req
             if target and target in t.role_assignments:
                 self.schedule_meta[target] = {"createdUsing": request_id, "modifiedDateTime": now}
-            t.add_audit_record("graph", f"{'Eligibility' if kind == 'eligibility' else 'Assignment'} schedule request "
-                               f"({action})", caller, target=principal_id,
-                               parameters={"roleDefinitionId": role_id, "action": action,
-                                           "justification": justification},
-                               changes={"status": {"old": None, "new": status},
-                                        "scheduleId": {"old": None, "new": target}})
+            t.add_audit_record(
+                "graph",
+                f"{'Eligibility' if kind == 'eligibility' else 'Assignment'} schedule request ({action})",
+                caller,
+                target=principal_id,
+                parameters={"roleDefinitionId": role_id, "action": action, "justification": justification},
+                changes={"status": {"old": None, "new": status}, "scheduleId": {"old": None, "new": target}},
+            )
         return req
 
     def _find(self, kind: str, principal_id: str, role_id: str, scope: str, *, assignment_type: str | None = None):
-        return [a for a in self.tenant.role_assignments
-                if a.kind == kind and a.principal_id == principal_id and a.role_definition_id == role_id
-                and a.directory_scope_id == scope
-                and (assignment_type is None or a.assignment_type == assignment_type)]
+        return [
+            a
+            for a in self.tenant.role_assignments
+            if a.kind == kind
+            and a.principal_id == principal_id
+            and a.role_definition_id == role_id
+            and a.directory_scope_id == scope
+            and (assignment_type is None or a.assignment_type == assignment_type)
+        ]
 
     def _create(self, kind, principal_id, role_id, scope, schedule, member_type="Direct", assignment_type="Assigned"):
-        a = self.tenant.assign_role(principal_id, role_id, kind=kind, start=schedule["start"], end=schedule["end"],
-                                    member_type=member_type)
+        a = self.tenant.assign_role(
+            principal_id, role_id, kind=kind, start=schedule["start"], end=schedule["end"], member_type=member_type
+        )
         a.directory_scope_id = scope
         a.assignment_type = assignment_type
         self.tenant.role_assignments.touch(a.id)
@@ -298,9 +356,12 @@ class PimState:
         return found[0].id, "Revoked" if not validate else "Granted"
 
     def _assignment_selfActivate(self, principal_id, role_id, scope, schedule, justification, validate, now):
-        eligible = [a for a in self._find("eligible", principal_id, role_id, scope)
-                    if (a.start_date_time is None or a.start_date_time <= schedule["start"])
-                    and (a.end_date_time is None or a.end_date_time > schedule["start"])]
+        eligible = [
+            a
+            for a in self._find("eligible", principal_id, role_id, scope)
+            if (a.start_date_time is None or a.start_date_time <= schedule["start"])
+            and (a.end_date_time is None or a.end_date_time > schedule["start"])
+        ]
         failed = []
         if not eligible:
             failed.append("EligibilityRule")
@@ -317,8 +378,7 @@ class PimState:
         end = schedule["end"]
         if eligible[0].end_date_time is not None:
             end = min(end, eligible[0].end_date_time)
-        a = self._create("active", principal_id, role_id, scope, {**schedule, "end": end},
-                         assignment_type="Activated")
+        a = self._create("active", principal_id, role_id, scope, {**schedule, "end": end}, assignment_type="Activated")
         self.schedule_meta[a.id] = {"activatedUsing": eligible[0].id}
         return a.id, "Provisioned"
 
@@ -327,8 +387,10 @@ class PimState:
         if not found:
             raise PimError("RoleAssignmentDoesNotExist", "The Role assignment does not exist.")
         if now - (found[0].start_date_time or found[0].created_date_time) < MIN_ACTIVE_SECONDS:
-            raise PimError("ActiveDurationTooShort",
-                           "The role assignment cannot be deactivated within five minutes of its activation.")
+            raise PimError(
+                "ActiveDurationTooShort",
+                "The role assignment cannot be deactivated within five minutes of its activation.",
+            )
         if not validate:
             for a in found:
                 self.tenant.role_assignments.delete(a.id)
@@ -340,10 +402,15 @@ class PimState:
         """A role assignment as ``unifiedRoleEligibilitySchedule`` / ``unifiedRoleAssignmentSchedule``."""
         meta = self.schedule_meta.get(a.id, {})
         view = {
-            "id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_definition_id,
-            "directoryScopeId": a.directory_scope_id, "appScopeId": None,
-            "createdUsing": meta.get("createdUsing"), "createdDateTime": iso(a.created_date_time),
-            "modifiedDateTime": iso(meta.get("modifiedDateTime")), "status": "Provisioned",
+            "id": a.id,
+            "principalId": a.principal_id,
+            "roleDefinitionId": a.role_definition_id,
+            "directoryScopeId": a.directory_scope_id,
+            "appScopeId": None,
+            "createdUsing": meta.get("createdUsing"),
+            "createdDateTime": iso(a.created_date_time),
+            "modifiedDateTime": iso(meta.get("modifiedDateTime")),
+            "status": "Provisioned",
             "memberType": a.member_type,
             "scheduleInfo": schedule_info(a.start_date_time or a.created_date_time, a.end_date_time),
         }
@@ -354,13 +421,20 @@ class PimState:
     def instance_view(self, a) -> dict:
         """A role assignment in effect now as ``unifiedRoleAssignmentScheduleInstance`` /
         ``unifiedRoleEligibilityScheduleInstance`` (one instance per non-recurring schedule)."""
-        view = {"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_definition_id,
-                "directoryScopeId": a.directory_scope_id, "appScopeId": None,
-                "startDateTime": iso(a.start_date_time or a.created_date_time), "endDateTime": iso(a.end_date_time),
-                "memberType": a.member_type}
+        view = {
+            "id": a.id,
+            "principalId": a.principal_id,
+            "roleDefinitionId": a.role_definition_id,
+            "directoryScopeId": a.directory_scope_id,
+            "appScopeId": None,
+            "startDateTime": iso(a.start_date_time or a.created_date_time),
+            "endDateTime": iso(a.end_date_time),
+            "memberType": a.member_type,
+        }
         if a.kind == "active":
-            view.update({"assignmentType": a.assignment_type, "roleAssignmentScheduleId": a.id,
-                         "roleAssignmentOriginId": a.id})
+            view.update(
+                {"assignmentType": a.assignment_type, "roleAssignmentScheduleId": a.id, "roleAssignmentOriginId": a.id}
+            )
         else:
             view["roleEligibilityScheduleId"] = a.id
         return view
@@ -368,10 +442,14 @@ class PimState:
     def instances(self, kind: str, principal_id: str | None = None) -> list:
         """Eligibilities (kind "eligible") or assignments ("active") whose schedule covers the current time."""
         now = self.tenant.clock.now()
-        return [a for a in self.tenant.role_assignments if a.kind == kind
-                and (principal_id is None or a.principal_id == principal_id)
-                and (a.start_date_time is None or a.start_date_time <= now)
-                and (a.end_date_time is None or now < a.end_date_time)]
+        return [
+            a
+            for a in self.tenant.role_assignments
+            if a.kind == kind
+            and (principal_id is None or a.principal_id == principal_id)
+            and (a.start_date_time is None or a.start_date_time <= now)
+            and (a.end_date_time is None or now < a.end_date_time)
+        ]
 
     def to_dict(self) -> dict:
         """Serializable state."""

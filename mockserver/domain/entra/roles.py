@@ -1,4 +1,5 @@
 """Built-in Microsoft Entra directory roles (real template ids) and the permission names the mock knows."""
+
 from __future__ import annotations
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
@@ -14,26 +15,42 @@ COMPLIANCE_ADMINISTRATOR = "17315797-102d-40b4-93e0-432062caca18"
 
 #: template id -> (displayName, description)
 BUILTIN_ROLES: dict[str, tuple[str, str]] = {
-    GLOBAL_ADMINISTRATOR: ("Global Administrator",
-                           "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities."),
+    GLOBAL_ADMINISTRATOR: (
+        "Global Administrator",
+        "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.",
+    ),
     EXCHANGE_ADMINISTRATOR: ("Exchange Administrator", "Can manage all aspects of the Exchange product."),
-    HYBRID_IDENTITY_ADMINISTRATOR: ("Hybrid Identity Administrator",
-                                    "Can manage Active Directory to Microsoft Entra cloud provisioning, Microsoft Entra Connect, "
-                                    "pass-through authentication (PTA), password hash synchronization (PHS), seamless "
-                                    "single sign-on (seamless SSO), and federation settings."),
-    HELPDESK_ADMINISTRATOR: ("Helpdesk Administrator",
-                             "Can reset passwords for non-administrators and Helpdesk Administrators."),
+    HYBRID_IDENTITY_ADMINISTRATOR: (
+        "Hybrid Identity Administrator",
+        "Can manage Active Directory to Microsoft Entra cloud provisioning, Microsoft Entra Connect, "
+        "pass-through authentication (PTA), password hash synchronization (PHS), seamless "
+        "single sign-on (seamless SSO), and federation settings.",
+    ),
+    HELPDESK_ADMINISTRATOR: (
+        "Helpdesk Administrator",
+        "Can reset passwords for non-administrators and Helpdesk Administrators.",
+    ),
     GLOBAL_READER: ("Global Reader", "Can read everything that a Global Administrator can, but not update anything."),
-    USER_ADMINISTRATOR: ("User Administrator",
-                         "Can manage all aspects of users and groups, including resetting passwords for limited admins."),
-    PRIVILEGED_ROLE_ADMINISTRATOR: ("Privileged Role Administrator",
-                                    "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management."),
-    EXCHANGE_RECIPIENT_ADMINISTRATOR: ("Exchange Recipient Administrator",
-                                       "Can create or update Exchange Online recipients within the Exchange Online organization."),
-    SECURITY_ADMINISTRATOR: ("Security Administrator",
-                             "Can read security information and reports, and manage configuration in Microsoft Entra ID and Office 365."),
-    COMPLIANCE_ADMINISTRATOR: ("Compliance Administrator",
-                               "Can read and manage compliance configuration and reports in Microsoft Entra ID and Microsoft 365."),
+    USER_ADMINISTRATOR: (
+        "User Administrator",
+        "Can manage all aspects of users and groups, including resetting passwords for limited admins.",
+    ),
+    PRIVILEGED_ROLE_ADMINISTRATOR: (
+        "Privileged Role Administrator",
+        "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management.",
+    ),
+    EXCHANGE_RECIPIENT_ADMINISTRATOR: (
+        "Exchange Recipient Administrator",
+        "Can create or update Exchange Online recipients within the Exchange Online organization.",
+    ),
+    SECURITY_ADMINISTRATOR: (
+        "Security Administrator",
+        "Can read security information and reports, and manage configuration in Microsoft Entra ID and Office 365.",
+    ),
+    COMPLIANCE_ADMINISTRATOR: (
+        "Compliance Administrator",
+        "Can read and manage compliance configuration and reports in Microsoft Entra ID and Microsoft 365.",
+    ),
 }
 
 ROLE_BY_NAME = {name: tid for tid, (name, _) in BUILTIN_ROLES.items()}
@@ -56,10 +73,16 @@ RESOURCES = {
 #: Delegated scopes a public client gets for each api when it asks for ``<resource>/.default``.
 DEFAULT_DELEGATED_SCOPES = {
     "exchange": ["Exchange.Manage"],
-    "graph": ["User.ReadWrite.All", "Directory.Read.All", "User-OnPremisesSyncBehavior.ReadWrite.All",
-              "RoleManagement.ReadWrite.Directory", "RoleEligibilitySchedule.ReadWrite.Directory",
-              "RoleAssignmentSchedule.ReadWrite.Directory", "Organization.Read.All",
-              "OnPremDirectorySynchronization.Read.All"],
+    "graph": [
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "User-OnPremisesSyncBehavior.ReadWrite.All",
+        "RoleManagement.ReadWrite.Directory",
+        "RoleEligibilitySchedule.ReadWrite.Directory",
+        "RoleAssignmentSchedule.ReadWrite.Directory",
+        "Organization.Read.All",
+        "OnPremDirectorySynchronization.Read.All",
+    ],
 }
 
 

@@ -1,5 +1,6 @@
 """Access tokens as Microsoft Entra issues them for Exchange Online and Microsoft Graph (v1.0 access tokens,
 RS256, signed by the tenant's key) and their verification on the tenant clock."""
+
 from __future__ import annotations
 
 import base64
@@ -17,8 +18,10 @@ TOKEN_LIFETIME = 3599
 #: Graph's error message when continuous access evaluation refuses a token issued before the user's sessions were
 #: revoked (learn.microsoft.com/entra/identity/conditional-access/concept-continuous-access-evaluation; the same
 #: text is quoted in azure-sdk and msgraph-sdk issues about CAE challenges).
-CAE_REVOKED_MESSAGE = ("Continuous access evaluation resulted in challenge with result: InteractionRequired and "
-                       "code: TokenIssuedBeforeRevocationTimestamp")
+CAE_REVOKED_MESSAGE = (
+    "Continuous access evaluation resulted in challenge with result: InteractionRequired and "
+    "code: TokenIssuedBeforeRevocationTimestamp"
+)
 #: Client capability a client declares (MSAL ``client_capabilities=["CP1"]``) to receive CAE challenges.
 CAE_CAPABILITY = "cp1"
 
@@ -26,8 +29,12 @@ CAE_CAPABILITY = "cp1"
 AUDIENCE = {"exchange": "https://outlook.office365.com", "graph": "https://graph.microsoft.com"}
 #: api name -> every audience accepted when verifying (resource URI forms and the resource app id).
 ACCEPTED_AUDIENCES = {
-    "exchange": ["https://outlook.office365.com", "https://outlook.office365.com/", "https://outlook.office.com",
-                 roles.EXCHANGE_RESOURCE_APP_ID],
+    "exchange": [
+        "https://outlook.office365.com",
+        "https://outlook.office365.com/",
+        "https://outlook.office.com",
+        roles.EXCHANGE_RESOURCE_APP_ID,
+    ],
     "graph": ["https://graph.microsoft.com", "https://graph.microsoft.com/", roles.GRAPH_RESOURCE_APP_ID],
 }
 
@@ -64,8 +71,11 @@ class Caller:
         described = self.__dict__.get("_described")
         if described is None:
             described = self.__dict__["_described"] = {
-                "kind": self.kind, "appId": self.app_id, "objectId": self.object_id,
-                "userPrincipalName": self.user_principal_name}
+                "kind": self.kind,
+                "appId": self.app_id,
+                "objectId": self.object_id,
+                "userPrincipalName": self.user_principal_name,
+            }
         return described
 
 
@@ -103,6 +113,7 @@ def client_capabilities(claims_param: str | None) -> list[str]:
 def sessions_valid_from(user) -> float | None:
     """When the user's sign-in sessions were last revoked (Graph ``signInSessionsValidFromDateTime``), or None."""
     from ..clock import parse_iso
+
     stamp = user.extra.get("signInSessionsValidFromDateTime")
     try:
         return parse_iso(stamp) if stamp else None
@@ -110,8 +121,16 @@ def sessions_valid_from(user) -> float | None:
         return None
 
 
-def issue_access_token(tenant, api: str, *, app, user=None, scopes: list[str] | None = None,
-                       lifetime: int = TOKEN_LIFETIME, capabilities: list[str] | None = None) -> tuple[str, int]:
+def issue_access_token(
+    tenant,
+    api: str,
+    *,
+    app,
+    user=None,
+    scopes: list[str] | None = None,
+    lifetime: int = TOKEN_LIFETIME,
+    capabilities: list[str] | None = None,
+) -> tuple[str, int]:
     """Mint an access token for ``api`` ("exchange"|"graph"): app-only when ``user`` is None (``roles`` claim),
     delegated otherwise (``scp`` claim). ``wids`` carries the principal's directory roles in effect now;
     ``xms_cc`` the client capabilities the request declared (CP1: the client handles CAE claims challenges)."""
@@ -120,7 +139,9 @@ def issue_access_token(tenant, api: str, *, app, user=None, scopes: list[str] | 
     claims = {
         "aud": AUDIENCE[api],
         "iss": f"https://sts.windows.net/{tenant.id}/",
-        "iat": now, "nbf": now, "exp": now + lifetime,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
         "tid": tenant.id,
         "oid": principal,
         "sub": principal,
@@ -168,8 +189,13 @@ def peek_claims(token: str | None) -> dict | None:
 
 @functools.lru_cache(maxsize=8192)
 def _verified(public_pem: str, token: str, api: str) -> dict:
-    return jwt.decode(token, keys.load_public_key(public_pem), algorithms=["RS256"], audience=ACCEPTED_AUDIENCES[api],
-                      options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
+    return jwt.decode(
+        token,
+        keys.load_public_key(public_pem),
+        algorithms=["RS256"],
+        audience=ACCEPTED_AUDIENCES[api],
+        options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+    )
 
 
 #: Verified callers by (tenant, api, token, signing key): the signature, audience and tenant checks are pure
@@ -202,8 +228,11 @@ def verify_access_token(tenant, token: str | None, api: str) -> Caller:
         if user is None or user.deleted_date_time is not None or not user.account_enabled:
             raise Unauthenticated("The user of this token no longer exists or is disabled.", reason="unknown_user")
         revoked_at = sessions_valid_from(user)
-        if (revoked_at is not None and claims.get("iat", 0) < int(revoked_at)
-                and CAE_CAPABILITY in (str(c).lower() for c in claims.get("xms_cc") or ())):
+        if (
+            revoked_at is not None
+            and claims.get("iat", 0) < int(revoked_at)
+            and CAE_CAPABILITY in (str(c).lower() for c in claims.get("xms_cc") or ())
+        ):
             # Continuous access evaluation: a CAE-capable client's token dies with the revocation and the client
             # is challenged for a new one; tokens of other clients live until they expire, as in Entra.
             raise Unauthenticated(CAE_REVOKED_MESSAGE, reason="revoked", claims=claims_challenge(int(revoked_at)))
@@ -215,8 +244,9 @@ def _verify_static(tenant, token: str, api: str) -> Caller:
         # Signature and audience checks are pure functions of (key, token, api): cached.
         claims = dict(_verified(tenant.signing_public_pem, token, api))
     except jwt.InvalidAudienceError:
-        raise Unauthenticated("Invalid audience: the token was not issued for this resource.",
-                              reason="invalid_audience") from None
+        raise Unauthenticated(
+            "Invalid audience: the token was not issued for this resource.", reason="invalid_audience"
+        ) from None
     except jwt.InvalidSignatureError:
         raise Unauthenticated("Invalid token signature.", reason="invalid_signature") from None
     except jwt.PyJWTError as exc:
@@ -224,9 +254,17 @@ def _verify_static(tenant, token: str, api: str) -> Caller:
     if claims.get("tid") != tenant.id:
         raise Unauthenticated("The token was issued for a different tenant.", reason="invalid_tenant")
     kind = "user" if claims.get("idtyp") == "user" or "scp" in claims else "app"
-    return Caller(tenant_id=tenant.id, app_id=claims.get("appid", ""), kind=kind, object_id=claims.get("oid", ""),
-                  user_principal_name=claims.get("upn"), roles=list(claims.get("roles", [])),
-                  scopes=(claims.get("scp") or "").split(), wids=list(claims.get("wids", [])), claims=claims)
+    return Caller(
+        tenant_id=tenant.id,
+        app_id=claims.get("appid", ""),
+        kind=kind,
+        object_id=claims.get("oid", ""),
+        user_principal_name=claims.get("upn"),
+        roles=list(claims.get("roles", [])),
+        scopes=(claims.get("scp") or "").split(),
+        wids=list(claims.get("wids", [])),
+        claims=claims,
+    )
 
 
 def require_permission(caller: Caller, *permissions: str) -> None:

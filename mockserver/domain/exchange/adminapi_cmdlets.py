@@ -6,6 +6,7 @@ They are ordinary registry cmdlets, so InvokeCommand, $batch and Exchange RBAC s
 Folder permissions live on the mailbox record (``Mailbox.folder_permissions``: only the entries that differ from
 a new mailbox's defaults), so snapshots and the durable store carry them. Distribution groups are not modelled:
 every group identity is not found, which is what the real service answers for a tenant without groups."""
+
 from __future__ import annotations
 
 from . import errors as exo_errors
@@ -16,14 +17,45 @@ from .objects import guid
 
 STORE_TASKS = "Microsoft.Exchange.Management.StoreTasks"
 #: MailboxFolderAccessRight members (Add-MailboxFolderPermission reference): roles, then individual rights.
-ACCESS_RIGHTS = ("None", "Owner", "PublishingEditor", "Editor", "PublishingAuthor", "Author", "NonEditingAuthor",
-                 "Reviewer", "Contributor", "AvailabilityOnly", "LimitedDetails", "ReadItems", "CreateItems",
-                 "EditOwnedItems", "DeleteOwnedItems", "EditAllItems", "DeleteAllItems", "CreateSubfolders",
-                 "FolderOwner", "FolderContact", "FolderVisible")
+ACCESS_RIGHTS = (
+    "None",
+    "Owner",
+    "PublishingEditor",
+    "Editor",
+    "PublishingAuthor",
+    "Author",
+    "NonEditingAuthor",
+    "Reviewer",
+    "Contributor",
+    "AvailabilityOnly",
+    "LimitedDetails",
+    "ReadItems",
+    "CreateItems",
+    "EditOwnedItems",
+    "DeleteOwnedItems",
+    "EditAllItems",
+    "DeleteAllItems",
+    "CreateSubfolders",
+    "FolderOwner",
+    "FolderContact",
+    "FolderVisible",
+)
 SHARING_FLAGS = ("None", "Delegate", "CanViewPrivateItems")
 #: Well-known folders addressable as ``<mailbox>:\<folder>`` (the mailbox root is ``<mailbox>`` alone).
-WELL_KNOWN_FOLDERS = ("Calendar", "Contacts", "Inbox", "Sent Items", "Deleted Items", "Drafts", "Outbox", "Tasks",
-                      "Notes", "Journal", "Junk Email", "Archive")
+WELL_KNOWN_FOLDERS = (
+    "Calendar",
+    "Contacts",
+    "Inbox",
+    "Sent Items",
+    "Deleted Items",
+    "Drafts",
+    "Outbox",
+    "Tasks",
+    "Notes",
+    "Journal",
+    "Junk Email",
+    "Archive",
+)
 ROOT_FOLDER = "Top of Information Store"
 DEFAULT_USER, ANONYMOUS_USER = "Default", "Anonymous"
 
@@ -31,9 +63,19 @@ DEFAULT_USER, ANONYMOUS_USER = "Default", "Anonymous"
 # ----------------------------------------------------------------------------------------- accepted domains
 def accepted_domain_object(tenant) -> dict:
     """Get-AcceptedDomain output for the tenant's initial (and only modelled) domain."""
-    return {"Name": tenant.domain, "DomainName": tenant.domain, "DomainType": "Authoritative", "Default": True,
-            "InitialDomain": True, "MatchSubDomains": False, "AddressBookEnabled": True, "Identity": tenant.domain,
-            "Id": tenant.domain, "IsValid": True, "Guid": guid(tenant.id)}
+    return {
+        "Name": tenant.domain,
+        "DomainName": tenant.domain,
+        "DomainType": "Authoritative",
+        "Default": True,
+        "InitialDomain": True,
+        "MatchSubDomains": False,
+        "AddressBookEnabled": True,
+        "Identity": tenant.domain,
+        "Id": tenant.domain,
+        "IsValid": True,
+        "Guid": guid(tenant.id),
+    }
 
 
 def get_accepted_domain(ctx, params):
@@ -69,16 +111,26 @@ def _split_folder_identity(tenant, identity: str):
         if name.lower() == wanted:
             return mbx, name
     # The folder-identity form of ManagementObjectNotFound (no server name: folders are not AD objects).
-    raise exo_errors.NotFound(f"The operation couldn't be performed because '{text}' couldn't be found.",
-                              exception_type=exo_errors.NOT_FOUND_TYPE, err_id="", category="Context",
-                              note="folder not-found text: closest real shape, no public source for the exact text")
+    raise exo_errors.NotFound(
+        f"The operation couldn't be performed because '{text}' couldn't be found.",
+        exception_type=exo_errors.NOT_FOUND_TYPE,
+        err_id="",
+        category="Context",
+        note="folder not-found text: closest real shape, no public source for the exact text",
+    )
 
 
 def _defaults(folder: str) -> list[dict]:
     first = ["AvailabilityOnly"] if folder == "Calendar" else ["None"]
-    return [{"Key": DEFAULT_USER.lower(), "User": DEFAULT_USER, "AccessRights": first, "SharingPermissionFlags": None},
-            {"Key": ANONYMOUS_USER.lower(), "User": ANONYMOUS_USER, "AccessRights": ["None"],
-             "SharingPermissionFlags": None}]
+    return [
+        {"Key": DEFAULT_USER.lower(), "User": DEFAULT_USER, "AccessRights": first, "SharingPermissionFlags": None},
+        {
+            "Key": ANONYMOUS_USER.lower(),
+            "User": ANONYMOUS_USER,
+            "AccessRights": ["None"],
+            "SharingPermissionFlags": None,
+        },
+    ]
 
 
 def _entries(mbx, folder: str) -> list[dict]:
@@ -112,21 +164,33 @@ def _principal(tenant, user: str) -> tuple[str, str]:
 
 def _folder_object(mbx, folder: str, entry: dict) -> dict:
     identity = mbx.primary_smtp_address if folder == ROOT_FOLDER else f"{mbx.primary_smtp_address}:\\{folder}"
-    return {"FolderName": folder, "User": entry["User"], "AccessRights": list(entry["AccessRights"]),
-            "SharingPermissionFlags": entry.get("SharingPermissionFlags"), "Identity": identity,
-            "IsValid": True, "ObjectState": "Unchanged"}
+    return {
+        "FolderName": folder,
+        "User": entry["User"],
+        "AccessRights": list(entry["AccessRights"]),
+        "SharingPermissionFlags": entry.get("SharingPermissionFlags"),
+        "Identity": identity,
+        "IsValid": True,
+        "ObjectState": "Unchanged",
+    }
 
 
 def _existing_entry(text: str) -> exo_errors.InvalidArgument:
-    return exo_errors.InvalidArgument(f"An existing permission entry was found for user: {text}.",
-                                      exception_type=f"{STORE_TASKS}.UserAlreadyExistsInPermissionEntryException",
-                                      err_id="", category="Context")
+    return exo_errors.InvalidArgument(
+        f"An existing permission entry was found for user: {text}.",
+        exception_type=f"{STORE_TASKS}.UserAlreadyExistsInPermissionEntryException",
+        err_id="",
+        category="Context",
+    )
 
 
 def _no_entry(text: str) -> exo_errors.InvalidArgument:
-    return exo_errors.InvalidArgument(f"There is no existing permission entry found for user: {text}.",
-                                      exception_type=f"{STORE_TASKS}.UserNotFoundInPermissionEntryException",
-                                      err_id="", category="Context")
+    return exo_errors.InvalidArgument(
+        f"There is no existing permission entry found for user: {text}.",
+        exception_type=f"{STORE_TASKS}.UserNotFoundInPermissionEntryException",
+        err_id="",
+        category="Context",
+    )
 
 
 def get_folder_permission(ctx, params):
@@ -157,8 +221,12 @@ def add_folder_permission(ctx, params):
     mbx, folder, key, display, entries = _folder_write_target(ctx, params)
     if any(e["Key"] == key for e in entries):
         raise _existing_entry(display)
-    entry = {"Key": key, "User": display, "AccessRights": list(params["AccessRights"]),
-             "SharingPermissionFlags": params.get("SharingPermissionFlags")}
+    entry = {
+        "Key": key,
+        "User": display,
+        "AccessRights": list(params["AccessRights"]),
+        "SharingPermissionFlags": params.get("SharingPermissionFlags"),
+    }
     _store(tenant, mbx, folder, entries + [entry])
     ctx.changes = {f"{folder}:{display}": {"old": None, "new": entry["AccessRights"]}}
     return [_folder_object(mbx, folder, entry)]
@@ -188,7 +256,10 @@ def remove_folder_permission(ctx, params):
     if key in (DEFAULT_USER.lower(), ANONYMOUS_USER.lower()):
         raise exo_errors.task_invalid(
             f"The permission entry for user '{display}' can't be removed. Use Set-MailboxFolderPermission to change "
-            f"its access rights.", "", note="no public source for this refusal: text is hybridsoa's")
+            f"its access rights.",
+            "",
+            note="no public source for this refusal: text is hybridsoa's",
+        )
     kept = [e for e in entries if e["Key"] != key]
     if len(kept) == len(entries):
         raise _no_entry(display)
@@ -201,8 +272,10 @@ def remove_folder_permission(ctx, params):
 def _result_size(objects: list[dict], params, ctx) -> list[dict]:
     size = params.get("ResultSize", "default")
     if isinstance(size, int) and len(objects) > size:
-        ctx.warn("There are more results available than are currently displayed. To view them, increase the value "
-                 "for the ResultSize parameter.")
+        ctx.warn(
+            "There are more results available than are currently displayed. To view them, increase the value "
+            "for the ResultSize parameter."
+        )
         return objects[:size]
     return objects
 
@@ -214,37 +287,93 @@ _FLAGS = f"{STORE_TASKS}.MailboxFolderPermissionFlags"
 
 
 def _folder_params(*, rights: bool) -> list[Param]:
-    out = [Param("Identity", "Identity", required=True, position=0, type_name=_FOLDER_ID),
-           Param("User", "String", required=True, type_name=_FOLDER_USER)]
+    out = [
+        Param("Identity", "Identity", required=True, position=0, type_name=_FOLDER_ID),
+        Param("User", "String", required=True, type_name=_FOLDER_USER),
+    ]
     if rights:
-        out += [Param("AccessRights", "Enum", enum=ACCESS_RIGHTS, multi=True, required=True, type_name=_RIGHTS),
-                Param("SharingPermissionFlags", "Enum", enum=SHARING_FLAGS, type_name=_FLAGS),
-                Param("SendNotificationToUser", "Boolean", no_op=True)]
+        out += [
+            Param("AccessRights", "Enum", enum=ACCESS_RIGHTS, multi=True, required=True, type_name=_RIGHTS),
+            Param("SharingPermissionFlags", "Enum", enum=SHARING_FLAGS, type_name=_FLAGS),
+            Param("SendNotificationToUser", "Boolean", no_op=True),
+        ]
     else:
         out += [Param("SendNotificationToUser", "Boolean", no_op=True)]
     return out + [Param("Confirm", "Switch", no_op=True)]
 
 
-register_cmdlet("Get-AcceptedDomain", get_accepted_domain,
-                [Param("Identity", "Identity", position=0,
-                       type_name="Microsoft.Exchange.Configuration.Tasks.AcceptedDomainIdParameter"),
-                 Param("ResultSize", "Unlimited")],
-                writes=False, noun="AcceptedDomain", description="The tenant's accepted domains.")
-for _name, _id_type in (("Get-DistributionGroupMember", "DistributionGroupMemberIdParameter"),
-                        ("Get-DynamicDistributionGroupMember", "DynamicGroupIdParameter")):
-    register_cmdlet(_name, get_group_member,
-                    [Param("Identity", "Identity", required=True, position=0,
-                           type_name=f"Microsoft.Exchange.Configuration.Tasks.{_id_type}"),
-                     Param("ResultSize", "Unlimited")],
-                    writes=False, description="Members of a (dynamic) distribution group: none are modelled.")
-register_cmdlet("Get-MailboxFolderPermission", get_folder_permission,
-                [Param("Identity", "Identity", required=True, position=0, type_name=_FOLDER_ID),
-                 Param("User", "String", type_name=_FOLDER_USER), Param("ResultSize", "Unlimited")],
-                writes=False, noun="MailboxFolderPermission", description="Permission entries of a mailbox folder.")
-register_cmdlet("Add-MailboxFolderPermission", add_folder_permission, _folder_params(rights=True), writes=True,
-                noun="MailboxFolderPermission", rbac_neutral=True, description="Grants a user rights on a folder.")
-register_cmdlet("Set-MailboxFolderPermission", set_folder_permission, _folder_params(rights=True), writes=True,
-                noun="MailboxFolderPermission", rbac_neutral=True, description="Changes a user's folder rights.")
-register_cmdlet("Remove-MailboxFolderPermission", remove_folder_permission, _folder_params(rights=False),
-                writes=True, noun="MailboxFolderPermission", rbac_neutral=True,
-                description="Removes a user's rights on a folder.")
+register_cmdlet(
+    "Get-AcceptedDomain",
+    get_accepted_domain,
+    [
+        Param(
+            "Identity",
+            "Identity",
+            position=0,
+            type_name="Microsoft.Exchange.Configuration.Tasks.AcceptedDomainIdParameter",
+        ),
+        Param("ResultSize", "Unlimited"),
+    ],
+    writes=False,
+    noun="AcceptedDomain",
+    description="The tenant's accepted domains.",
+)
+for _name, _id_type in (
+    ("Get-DistributionGroupMember", "DistributionGroupMemberIdParameter"),
+    ("Get-DynamicDistributionGroupMember", "DynamicGroupIdParameter"),
+):
+    register_cmdlet(
+        _name,
+        get_group_member,
+        [
+            Param(
+                "Identity",
+                "Identity",
+                required=True,
+                position=0,
+                type_name=f"Microsoft.Exchange.Configuration.Tasks.{_id_type}",
+            ),
+            Param("ResultSize", "Unlimited"),
+        ],
+        writes=False,
+        description="Members of a (dynamic) distribution group: none are modelled.",
+    )
+register_cmdlet(
+    "Get-MailboxFolderPermission",
+    get_folder_permission,
+    [
+        Param("Identity", "Identity", required=True, position=0, type_name=_FOLDER_ID),
+        Param("User", "String", type_name=_FOLDER_USER),
+        Param("ResultSize", "Unlimited"),
+    ],
+    writes=False,
+    noun="MailboxFolderPermission",
+    description="Permission entries of a mailbox folder.",
+)
+register_cmdlet(
+    "Add-MailboxFolderPermission",
+    add_folder_permission,
+    _folder_params(rights=True),
+    writes=True,
+    noun="MailboxFolderPermission",
+    rbac_neutral=True,
+    description="Grants a user rights on a folder.",
+)
+register_cmdlet(
+    "Set-MailboxFolderPermission",
+    set_folder_permission,
+    _folder_params(rights=True),
+    writes=True,
+    noun="MailboxFolderPermission",
+    rbac_neutral=True,
+    description="Changes a user's folder rights.",
+)
+register_cmdlet(
+    "Remove-MailboxFolderPermission",
+    remove_folder_permission,
+    _folder_params(rights=False),
+    writes=True,
+    noun="MailboxFolderPermission",
+    rbac_neutral=True,
+    description="Removes a user's rights on a folder.",
+)

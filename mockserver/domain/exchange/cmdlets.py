@@ -33,6 +33,7 @@ Registry API (stable; other rooms build on it, e.g. Exchange RBAC in ``domain/ex
   call ``ctx.authorize_target(mailbox)`` once the target is resolved, which calls
   ``tenant.rbac.authorize_target(caller, cmdlet_name, param_names, mailbox)`` when defined (write scopes).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -182,15 +183,30 @@ _REGISTRY: dict[str, CmdletSpec] = {}
 REGISTRY_VERSION = 0
 
 
-def register_cmdlet(name: str, handler: Callable, params: list[Param], *, writes: bool | None = None,
-                    noun: str = "", description: str = "", cacheable: bool = False,
-                    rbac_neutral: bool = False) -> CmdletSpec:
+def register_cmdlet(
+    name: str,
+    handler: Callable,
+    params: list[Param],
+    *,
+    writes: bool | None = None,
+    noun: str = "",
+    description: str = "",
+    cacheable: bool = False,
+    rbac_neutral: bool = False,
+) -> CmdletSpec:
     """Add (or replace) a cmdlet in the registry. ``writes`` defaults from the verb (Get-/Test- read)."""
     if writes is None:
         writes = name.split("-", 1)[0].lower() not in ("get", "test", "search")
-    spec = CmdletSpec(name=name, handler=handler, params={p.name.lower(): p for p in params}, writes=writes,
-                      noun=noun or name.split("-", 1)[-1], description=description,
-                      cacheable=cacheable and not writes, rbac_neutral=rbac_neutral)
+    spec = CmdletSpec(
+        name=name,
+        handler=handler,
+        params={p.name.lower(): p for p in params},
+        writes=writes,
+        noun=noun or name.split("-", 1)[-1],
+        description=description,
+        cacheable=cacheable and not writes,
+        rbac_neutral=rbac_neutral,
+    )
     _REGISTRY[name.lower()] = spec
     global REGISTRY_VERSION
     REGISTRY_VERSION += 1
@@ -245,8 +261,9 @@ def convert(param: Param, value):
             return None
         number = _to_int(param, value)
         if number < 1:
-            raise exo_errors.cannot_convert(param.name, value, param.net_type,
-                                            "The value must be greater than or equal to 1.")
+            raise exo_errors.cannot_convert(
+                param.name, value, param.net_type, "The value must be greater than or equal to 1."
+            )
         return number
     if kind == "Enum":
         values = value if isinstance(value, list) and param.multi else [value]
@@ -262,8 +279,7 @@ def convert(param: Param, value):
     # String, Identity, SecureString
     if value is None:
         if param.type == "Identity" or param.required:
-            raise exo_errors.cannot_convert(param.name, "", param.net_type,
-                                            "The argument is null or empty.")
+            raise exo_errors.cannot_convert(param.name, "", param.net_type, "The argument is null or empty.")
         return None
     return _scalar_string(param, value)
 
@@ -291,9 +307,12 @@ def _enum_member(param: Param, value) -> str:
                 return member
     shown = value if isinstance(value, str) else exo_errors._ps_repr(value)
     raise exo_errors.cannot_convert(
-        param.name, value, param.net_type,
+        param.name,
+        value,
+        param.net_type,
         f"Unable to match the identifier name {shown} to a valid enumerator name. Specify one of the following "
-        f"enumerator names and try again:\n{', '.join(members)}")
+        f"enumerator names and try again:\n{', '.join(members)}",
+    )
 
 
 def _scalar_string(param: Param, value) -> str:
@@ -303,9 +322,13 @@ def _scalar_string(param: Param, value) -> str:
         return str(value)
     if isinstance(value, str):
         return value
-    raise exo_errors.cannot_convert(param.name, exo_errors._ps_type(value), param.net_type,
-                                    f"Cannot convert the \"{exo_errors._ps_type(value)}\" value of type "
-                                    f"\"{exo_errors._ps_type(value)}\" to type \"{param.net_type}\".")
+    raise exo_errors.cannot_convert(
+        param.name,
+        exo_errors._ps_type(value),
+        param.net_type,
+        f'Cannot convert the "{exo_errors._ps_type(value)}" value of type '
+        f'"{exo_errors._ps_type(value)}" to type "{param.net_type}".',
+    )
 
 
 def _multi_valued(param: Param, value) -> MultiValuedEdit:
@@ -316,8 +339,11 @@ def _multi_valued(param: Param, value) -> MultiValuedEdit:
         unknown = [k for k in keys if k not in ("add", "remove")]
         if unknown:
             raise exo_errors.cannot_convert(
-                param.name, "System.Collections.Hashtable", param.net_type,
-                f"The hashtable key '{keys[unknown[0]]}' isn't valid. Use Add or Remove.")
+                param.name,
+                "System.Collections.Hashtable",
+                param.net_type,
+                f"The hashtable key '{keys[unknown[0]]}' isn't valid. Use Add or Remove.",
+            )
         edit = MultiValuedEdit()
         for lower, target in (("add", edit.add), ("remove", edit.remove)):
             if lower in keys:

@@ -3,6 +3,7 @@
 
 The registry and parameter binding it builds on live in :mod:`.cmdlets`; the cmdlets themselves in the
 ``*_cmdlets.py`` modules of each noun and in ``rbac/role_cmdlets.py``."""
+
 from __future__ import annotations
 
 from ..errors import DomainError
@@ -19,8 +20,15 @@ from .cmdlets import _REGISTRY, CmdletContext, CmdletSpec, InvokeResult, bind
 from .rbac import role_cmdlets
 
 # The built-in cmdlet modules register their cmdlets when imported (listed here, once).
-BUILTIN_CMDLET_MODULES = (adminapi_cmdlets, mailbox_cmdlets, mailuser_cmdlets, move_requests, org_cmdlets,
-                          recipient_cmdlets, role_cmdlets)
+BUILTIN_CMDLET_MODULES = (
+    adminapi_cmdlets,
+    mailbox_cmdlets,
+    mailuser_cmdlets,
+    move_requests,
+    org_cmdlets,
+    recipient_cmdlets,
+    role_cmdlets,
+)
 
 
 def get_cmdlet(name: str) -> CmdletSpec | None:
@@ -58,15 +66,29 @@ def invoke(tenant, caller, cmdlet_name, raw_params, *, spec: CmdletSpec | None =
         values = _run_handler(spec, ctx, params, raw_params)
     except DomainError as exc:
         if spec.writes:
-            tenant.add_audit_record("exchange", spec.name, caller, target=ctx.target,
-                                    parameters=_audit_parameters(raw_params), succeeded=False, error=exc.message)
+            tenant.add_audit_record(
+                "exchange",
+                spec.name,
+                caller,
+                target=ctx.target,
+                parameters=_audit_parameters(raw_params),
+                succeeded=False,
+                error=exc.message,
+            )
         raise
     finally:
         if spec.writes and not spec.rbac_neutral:
             rbac.changed()
     if spec.writes:
-        tenant.add_audit_record("exchange", spec.name, caller, target=ctx.target,
-                                parameters=_audit_parameters(raw_params), succeeded=True, changes=ctx.changes)
+        tenant.add_audit_record(
+            "exchange",
+            spec.name,
+            caller,
+            target=ctx.target,
+            parameters=_audit_parameters(raw_params),
+            succeeded=True,
+            changes=ctx.changes,
+        )
         if ctx.changes and tenant.exo_read_cache is not None:
             # A write outdates the last read: let its objects go now rather than at the next read (after paging
             # a big tenant that is one dict per mailbox, which every full garbage collection would walk).

@@ -1,6 +1,7 @@
 """``-Identity`` resolution as Exchange Online does it: a recipient is found by alias, name, any SMTP proxy
 address, UPN, GUID (object, Exchange or ExternalDirectoryObjectId); none -> ManagementObjectNotFoundException,
 several -> ManagementObjectAmbiguousException."""
+
 from __future__ import annotations
 
 import uuid
@@ -34,8 +35,12 @@ def mailbox_matches(mbx, key: str, as_guid: bool) -> bool:
         return any(pattern.match(v) for v in values)
     if as_guid:
         return key in (mbx.guid.lower(), mbx.exchange_guid.lower(), (mbx.external_directory_object_id or "").lower())
-    if key in ((mbx.name or "").lower(), (mbx.alias or "").lower(), (mbx.user_principal_name or "").lower(),
-               (mbx.primary_smtp_address or "").lower()):
+    if key in (
+        (mbx.name or "").lower(),
+        (mbx.alias or "").lower(),
+        (mbx.user_principal_name or "").lower(),
+        (mbx.primary_smtp_address or "").lower(),
+    ):
         return True
     return any(a.lower().startswith("smtp:") and a[5:].lower() == key for a in mbx.email_addresses)
 
@@ -48,12 +53,12 @@ def normalise_identity(tenant, text: str) -> str:
     if low.startswith("cn=") and "," in low:
         suffix = tenant_constants(tenant)["dn_suffix"].lower()
         if low.endswith(suffix):
-            return text[3:len(text) - len(suffix)].replace("\\,", ",")
+            return text[3 : len(text) - len(suffix)].replace("\\,", ",")
         return text
     if "/" in low and not low.startswith("/"):
         prefix = tenant_constants(tenant)["ou"].lower() + "/"
         if low.startswith(prefix) and len(low) > len(prefix):
-            return text[len(prefix):]
+            return text[len(prefix) :]
         return text
     if low.startswith("/o="):
         last = low.rsplit("/cn=", 1)[-1]
@@ -111,13 +116,19 @@ def _indexed(tenant, key: str, as_guid: bool, types) -> list:
             return []
         mailboxes = tenant.mailboxes
         out = []
-        for k in (keys if len(keys) == 1 else sorted(keys)):
+        for k in keys if len(keys) == 1 else sorted(keys):
             m = mailboxes.get(k)
             if m is not None and not m.is_soft_deleted and (types is None or m.recipient_type_details in types):
                 out.append(m)
         return out
-    return [m for m in candidates if m is not None and not m.is_soft_deleted
-            and (types is None or m.recipient_type_details in types) and mailbox_matches(m, key, as_guid)]
+    return [
+        m
+        for m in candidates
+        if m is not None
+        and not m.is_soft_deleted
+        and (types is None or m.recipient_type_details in types)
+        and mailbox_matches(m, key, as_guid)
+    ]
 
 
 class _NameIndex:
@@ -142,6 +153,7 @@ class _NameIndex:
         else:
             # The first call on a big tenant builds a small set per mailbox: collections over the seeded heap wait.
             from ..memory import bulk_allocation
+
             with bulk_allocation(len(changed)):
                 self._fold(mailboxes, changed)
         self.seq = mailboxes.current_seq()
@@ -217,8 +229,12 @@ def find_users(tenant, identity: str) -> list:
         if user.deleted_date_time is not None:
             continue
         mbx = owners.get(user.id)
-        names = (user.user_principal_name.lower(), (user.mail_nickname or "").lower(), (user.mail or "").lower(),
-                 user_name(user, mbx).lower())
+        names = (
+            user.user_principal_name.lower(),
+            (user.mail_nickname or "").lower(),
+            (user.mail or "").lower(),
+            user_name(user, mbx).lower(),
+        )
         if wildcard is not None:
             hit = any(wildcard.match(n) for n in names) or (mbx is not None and mailbox_matches(mbx, key, False))
         elif as_guid:

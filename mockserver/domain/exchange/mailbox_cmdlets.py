@@ -1,5 +1,6 @@
 """Mailbox cmdlets: Get-Mailbox, Set-Mailbox (with the hybrid SOA rules and IsExchangeCloudManaged) and
 Undo-SoftDeletedMailbox."""
+
 from __future__ import annotations
 
 import re
@@ -16,20 +17,43 @@ from .opath import compile_filter
 
 RTD_TYPE = "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails"
 #: Every RecipientTypeDetails member the mock knows (the real enum is much longer; these are what it holds).
-RECIPIENT_TYPE_DETAILS = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "MailUser",
-                          "User", "LinkedMailbox", "SchedulingMailbox", "TeamMailbox", "GroupMailbox",
-                          "DiscoveryMailbox", "MailContact", "MailUniversalDistributionGroup",
-                          "MailUniversalSecurityGroup", "DynamicDistributionGroup", "GuestMailUser")
+RECIPIENT_TYPE_DETAILS = (
+    "UserMailbox",
+    "SharedMailbox",
+    "RoomMailbox",
+    "EquipmentMailbox",
+    "MailUser",
+    "User",
+    "LinkedMailbox",
+    "SchedulingMailbox",
+    "TeamMailbox",
+    "GroupMailbox",
+    "DiscoveryMailbox",
+    "MailContact",
+    "MailUniversalDistributionGroup",
+    "MailUniversalSecurityGroup",
+    "DynamicDistributionGroup",
+    "GuestMailUser",
+)
 #: Set-Mailbox -Type (ConvertibleMailboxSubType) -> RecipientTypeDetails.
-TYPE_TO_RTD = {"Regular": "UserMailbox", "Shared": "SharedMailbox", "Room": "RoomMailbox",
-               "Equipment": "EquipmentMailbox"}
+TYPE_TO_RTD = {
+    "Regular": "UserMailbox",
+    "Shared": "SharedMailbox",
+    "Room": "RoomMailbox",
+    "Equipment": "EquipmentMailbox",
+}
 TYPE_MEMBERS = ("Regular", "Room", "Equipment", "Shared", "Workspace")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}$")
 _SMTP_RE = re.compile(r"^[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 LIST_PARAMS = [
-    Param("Identity", "Identity", position=0, group="Identity",
-          type_name="Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"),
+    Param(
+        "Identity",
+        "Identity",
+        position=0,
+        group="Identity",
+        type_name="Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter",
+    ),
     Param("Filter", "String", group="AnrSet"),
     Param("RecipientTypeDetails", "Enum", enum=RECIPIENT_TYPE_DETAILS, multi=True, type_name=RTD_TYPE),
     Param("ResultSize", "Unlimited"),
@@ -47,8 +71,10 @@ def apply_list_params(objects: list[dict], params: dict, ctx, *, filterable: set
     size = params.get("ResultSize", "default")
     if isinstance(size, int) and len(objects) > size:
         objects = objects[:size]
-        ctx.warn("There are more results available than are currently displayed. To view them, increase the value "
-                 "for the ResultSize parameter.")
+        ctx.warn(
+            "There are more results available than are currently displayed. To view them, increase the value "
+            "for the ResultSize parameter."
+        )
     return objects
 
 
@@ -96,9 +122,17 @@ def mailbox_object_keys(tenant) -> list[str]:
     """Property names of Get-Mailbox output (for -Filter validation on an empty tenant)."""
     if not _KEYS_CACHE:
         from .mailboxes import Mailbox
-        probe = Mailbox(guid="00000000-0000-0000-0000-000000000001", exchange_guid="00000000-0000-0000-0000-000000000002",
-                        external_directory_object_id="", name="probe", alias="probe", display_name="probe",
-                        user_principal_name="probe@probe", primary_smtp_address="probe@probe")
+
+        probe = Mailbox(
+            guid="00000000-0000-0000-0000-000000000001",
+            exchange_guid="00000000-0000-0000-0000-000000000002",
+            external_directory_object_id="",
+            name="probe",
+            alias="probe",
+            display_name="probe",
+            user_principal_name="probe@probe",
+            primary_smtp_address="probe@probe",
+        )
         _KEYS_CACHE.extend(mailbox_object(tenant, probe))
     return list(_KEYS_CACHE)
 
@@ -220,8 +254,10 @@ def _planned_values(tenant, mbx, params) -> dict:
         if name in params:
             value = params[name]
             if value is not None and len(value) > 1024:
-                raise exo_errors.data_validation(f"The length of the property is too long. The maximum length is "
-                                                 f"1024 and the length of the value provided is {len(value)}.")
+                raise exo_errors.data_validation(
+                    f"The length of the property is too long. The maximum length is "
+                    f"1024 and the length of the value provided is {len(value)}."
+                )
             new[name] = value or None
     for i, name in enumerate(_EXTENSION_ATTRIBUTES, start=1):
         if name in params:
@@ -234,8 +270,9 @@ def _planned_values(tenant, mbx, params) -> dict:
     if "Alias" in params:
         alias = params["Alias"] or ""
         if not _ALIAS_RE.match(alias) or alias.startswith(".") or alias.endswith(".") or ".." in alias:
-            raise exo_errors.data_validation(f"Alias \"{alias}\" contains characters that aren't allowed or isn't "
-                                             f"a valid SMTP local part.")
+            raise exo_errors.data_validation(
+                f"Alias \"{alias}\" contains characters that aren't allowed or isn't a valid SMTP local part."
+            )
         new["Alias"] = alias
     for name in ("DisplayName", "Name"):
         if name in params:
@@ -245,15 +282,17 @@ def _planned_values(tenant, mbx, params) -> dict:
             new[name] = value
     if "Type" in params:
         if params["Type"] not in TYPE_TO_RTD:
-            raise exo_errors.task_invalid(f"Converting '{mbx.name}' to {params['Type']} isn't supported for this "
-                                          f"mailbox.")
+            raise exo_errors.task_invalid(
+                f"Converting '{mbx.name}' to {params['Type']} isn't supported for this mailbox."
+            )
         new["RecipientTypeDetails"] = TYPE_TO_RTD[params["Type"]]
     if "GrantSendOnBehalfTo" in params:
         edit: MultiValuedEdit = params["GrantSendOnBehalfTo"]
         resolved = MultiValuedEdit(
             replace=None if edit.replace is None else [resolve_mailbox(tenant, v).name for v in edit.replace],
             add=[resolve_mailbox(tenant, v).name for v in edit.add],
-            remove=[resolve_mailbox(tenant, v).name for v in edit.remove])
+            remove=[resolve_mailbox(tenant, v).name for v in edit.remove],
+        )
         new["GrantSendOnBehalfTo"] = resolved.apply(mbx.grant_send_on_behalf_to)
     return _with_addresses(new, tenant, mbx, params)
 
@@ -267,8 +306,11 @@ def _with_addresses(new: dict, tenant, mbx, params) -> dict:
 
 
 #: The parameters _planned_values reads before the address ones.
-_PLANNED_PARAMS = frozenset(_CUSTOM_ATTRIBUTES + _EXTENSION_ATTRIBUTES + (
-    "HiddenFromAddressListsEnabled", "Alias", "DisplayName", "Name", "Type", "GrantSendOnBehalfTo"))
+_PLANNED_PARAMS = frozenset(
+    _CUSTOM_ATTRIBUTES
+    + _EXTENSION_ATTRIBUTES
+    + ("HiddenFromAddressListsEnabled", "Alias", "DisplayName", "Name", "Type", "GrantSendOnBehalfTo")
+)
 
 
 def _normalize_proxy(text: str) -> str:
@@ -278,11 +320,12 @@ def _normalize_proxy(text: str) -> str:
         prefix, rest = "smtp", text
     if prefix.lower() == "smtp":
         if not _SMTP_RE.match(rest):
-            raise exo_errors.data_validation(f"The proxy address \"{text}\" is invalid: \"{rest}\" isn't a valid "
-                                             f"SMTP address.")
+            raise exo_errors.data_validation(
+                f'The proxy address "{text}" is invalid: "{rest}" isn\'t a valid SMTP address.'
+            )
         return ("SMTP:" if prefix == "SMTP" else "smtp:") + rest
     if not prefix or not rest:
-        raise exo_errors.data_validation(f"The proxy address \"{text}\" is invalid.")
+        raise exo_errors.data_validation(f'The proxy address "{text}" is invalid.')
     return f"{prefix}:{rest}"
 
 
@@ -296,15 +339,18 @@ def _planned_addresses(tenant, mbx, params):
         edit: MultiValuedEdit = params["EmailAddresses"]
         normalized = MultiValuedEdit(
             replace=None if edit.replace is None else [_normalize_proxy(v) for v in edit.replace],
-            add=[_normalize_proxy(v) for v in edit.add], remove=[_normalize_proxy(v) for v in edit.remove])
+            add=[_normalize_proxy(v) for v in edit.add],
+            remove=[_normalize_proxy(v) for v in edit.remove],
+        )
         new_primaries = [a for a in (normalized.replace or normalized.add) if a.startswith("SMTP:")]
         if normalized.replace is None and new_primaries:
             current = ["smtp:" + a[5:] if a.startswith("SMTP:") else a for a in current]
         current = normalized.apply(current)
     if wanted_primary:
         address = _normalize_proxy(wanted_primary)[5:]
-        current = ["smtp:" + a[5:] if a.startswith("SMTP:") else a for a in current
-                   if a.lower() != "smtp:" + address.lower()]
+        current = [
+            "smtp:" + a[5:] if a.startswith("SMTP:") else a for a in current if a.lower() != "smtp:" + address.lower()
+        ]
         current.insert(0, "SMTP:" + address)
     primaries = [a for a in current if a.startswith("SMTP:")]
     if len(primaries) > 1:
@@ -336,8 +382,9 @@ def _check_unique(tenant, mbx, addresses: list[str]) -> None:
 
 def _address_taken(address: str, other):
     return exo_errors.data_validation(
-        f"The proxy address \"{address}\" is already being used by the proxy addresses or LegacyExchangeDN of "
-        f"\"{other.name}\". Please choose another proxy address.")
+        f'The proxy address "{address}" is already being used by the proxy addresses or LegacyExchangeDN of '
+        f'"{other.name}". Please choose another proxy address.'
+    )
 
 
 # -------------------------------------------------------------------------------------- Undo-SoftDeletedMailbox
@@ -363,38 +410,80 @@ def undo_soft_deleted_mailbox(ctx, params):
 
 
 SET_MAILBOX_PARAMS = (
-    [Param("Identity", "Identity", required=True, position=0,
-           type_name="Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"),
-     Param("IsExchangeCloudManaged", "Boolean",
-           description="Moves the SOA of the mailbox's Exchange attributes to Exchange Online (or back)."),
-     Param("EmailAddresses", "MultiValued", type_name="Microsoft.Exchange.Data.ProxyAddressCollection"),
-     Param("PrimarySmtpAddress", "String", type_name="Microsoft.Exchange.Data.SmtpAddress"),
-     Param("WindowsEmailAddress", "String", type_name="Microsoft.Exchange.Data.SmtpAddress"),
-     Param("HiddenFromAddressListsEnabled", "Boolean"),
-     Param("Alias", "String"),
-     Param("DisplayName", "String"),
-     Param("Name", "String"),
-     Param("GrantSendOnBehalfTo", "MultiValued",
-           type_name="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Configuration.Tasks."
-                     "ModernGroupOrRecipientWithAdUserIdParameter`1[Microsoft.Exchange.Configuration.Tasks."
-                     "RecipientIdParameter]]"),
-     Param("Type", "Enum", enum=TYPE_MEMBERS,
-           type_name="Microsoft.Exchange.Management.RecipientTasks.ConvertibleMailboxSubType")]
+    [
+        Param(
+            "Identity",
+            "Identity",
+            required=True,
+            position=0,
+            type_name="Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter",
+        ),
+        Param(
+            "IsExchangeCloudManaged",
+            "Boolean",
+            description="Moves the SOA of the mailbox's Exchange attributes to Exchange Online (or back).",
+        ),
+        Param("EmailAddresses", "MultiValued", type_name="Microsoft.Exchange.Data.ProxyAddressCollection"),
+        Param("PrimarySmtpAddress", "String", type_name="Microsoft.Exchange.Data.SmtpAddress"),
+        Param("WindowsEmailAddress", "String", type_name="Microsoft.Exchange.Data.SmtpAddress"),
+        Param("HiddenFromAddressListsEnabled", "Boolean"),
+        Param("Alias", "String"),
+        Param("DisplayName", "String"),
+        Param("Name", "String"),
+        Param(
+            "GrantSendOnBehalfTo",
+            "MultiValued",
+            type_name="Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Configuration.Tasks."
+            "ModernGroupOrRecipientWithAdUserIdParameter`1[Microsoft.Exchange.Configuration.Tasks."
+            "RecipientIdParameter]]",
+        ),
+        Param(
+            "Type",
+            "Enum",
+            enum=TYPE_MEMBERS,
+            type_name="Microsoft.Exchange.Management.RecipientTasks.ConvertibleMailboxSubType",
+        ),
+    ]
     + [Param(f"CustomAttribute{i}", "String") for i in range(1, 16)]
     + [Param(f"ExtensionCustomAttribute{i}", "MultiValued") for i in range(1, 6)]
-    + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)])
+    + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)]
+)
 
-register_cmdlet("Get-Mailbox", get_mailbox,
-                LIST_PARAMS + [Param("SoftDeletedMailbox", "Switch"),
-                               Param("IncludeGrantSendOnBehalfToWithDisplayNames", "Switch")],
-                writes=False, noun="Mailbox",
-                cacheable=True, description="Mailboxes (user, shared, room, equipment) of the tenant.")
-register_cmdlet("Set-Mailbox", set_mailbox, SET_MAILBOX_PARAMS, writes=True, noun="Mailbox", rbac_neutral=True,
-                description="Edits a mailbox under the hybrid write rules.")
-register_cmdlet("Undo-SoftDeletedMailbox", undo_soft_deleted_mailbox,
-                [Param("SoftDeletedObject", "Identity", required=True, position=0,
-                       type_name="Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"),
-                 Param("WindowsLiveID", "String", type_name="Microsoft.Exchange.Data.WindowsLiveId"),
-                 Param("Password", "SecureString", no_op=True),
-                 Param("Confirm", "Switch", no_op=True)],
-                writes=True, noun="Mailbox", description="Restores a soft-deleted mailbox.")
+register_cmdlet(
+    "Get-Mailbox",
+    get_mailbox,
+    LIST_PARAMS
+    + [Param("SoftDeletedMailbox", "Switch"), Param("IncludeGrantSendOnBehalfToWithDisplayNames", "Switch")],
+    writes=False,
+    noun="Mailbox",
+    cacheable=True,
+    description="Mailboxes (user, shared, room, equipment) of the tenant.",
+)
+register_cmdlet(
+    "Set-Mailbox",
+    set_mailbox,
+    SET_MAILBOX_PARAMS,
+    writes=True,
+    noun="Mailbox",
+    rbac_neutral=True,
+    description="Edits a mailbox under the hybrid write rules.",
+)
+register_cmdlet(
+    "Undo-SoftDeletedMailbox",
+    undo_soft_deleted_mailbox,
+    [
+        Param(
+            "SoftDeletedObject",
+            "Identity",
+            required=True,
+            position=0,
+            type_name="Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter",
+        ),
+        Param("WindowsLiveID", "String", type_name="Microsoft.Exchange.Data.WindowsLiveId"),
+        Param("Password", "SecureString", no_op=True),
+        Param("Confirm", "Switch", no_op=True),
+    ],
+    writes=True,
+    noun="Mailbox",
+    description="Restores a soft-deleted mailbox.",
+)

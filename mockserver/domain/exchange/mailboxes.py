@@ -1,5 +1,6 @@
 """Exchange Online recipients: mailboxes of synced users (remote mailboxes seen from the cloud),
 cloud-only mailboxes and mail users, with Exchange's own property vocabulary."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -2,6 +2,7 @@
 cloud mail users, with ExternalEmailAddress) and Set-MailUser with the parameters that matter for the Exchange
 attributes' SOA: a synced mail user's Exchange attributes are mastered on-premises (IsExchangeCloudManaged covers
 mailboxes only), so they are refused with the write-scope error; a cloud mail user takes them."""
+
 from __future__ import annotations
 
 from . import errors as exo_errors
@@ -13,9 +14,22 @@ from .objects import mailbox_object
 
 MAIL_USER_TYPES = ("MailUser",)
 #: Get-MailUser properties on top of the recipient properties (ExternalEmailAddress is the mail user's own).
-_DROP = ("Database", "ArchiveStatus", "RetentionPolicy", "ForwardingAddress", "ForwardingSmtpAddress",
-         "DeliverToMailboxAndForward", "ProhibitSendQuota", "ProhibitSendReceiveQuota", "IssueWarningQuota",
-         "IsResource", "IsShared", "ResourceType", "IsMailboxEnabled", "LitigationHoldEnabled")
+_DROP = (
+    "Database",
+    "ArchiveStatus",
+    "RetentionPolicy",
+    "ForwardingAddress",
+    "ForwardingSmtpAddress",
+    "DeliverToMailboxAndForward",
+    "ProhibitSendQuota",
+    "ProhibitSendReceiveQuota",
+    "IssueWarningQuota",
+    "IsResource",
+    "IsShared",
+    "ResourceType",
+    "IsMailboxEnabled",
+    "LitigationHoldEnabled",
+)
 
 
 def mail_user_object(tenant, mbx) -> dict:
@@ -43,8 +57,10 @@ def get_mail_user(ctx, params):
 
 
 #: Set-MailUser parameter -> Mailbox field (the Exchange attributes whose SOA the hybrid rules decide).
-_FIELDS = {"ExternalEmailAddress": "external_email_address",
-           "HiddenFromAddressListsEnabled": "hidden_from_address_lists_enabled"}
+_FIELDS = {
+    "ExternalEmailAddress": "external_email_address",
+    "HiddenFromAddressListsEnabled": "hidden_from_address_lists_enabled",
+}
 
 
 def set_mail_user(ctx, params):
@@ -61,7 +77,7 @@ def set_mail_user(ctx, params):
     for name in given:
         value = params[name]
         if name.startswith("CustomAttribute"):
-            index = int(name[len("CustomAttribute"):]) - 1
+            index = int(name[len("CustomAttribute") :]) - 1
             old = mbx.custom_attributes[index]
             if old != (value or None):
                 attrs = list(mbx.custom_attributes)
@@ -73,8 +89,9 @@ def set_mail_user(ctx, params):
         if name == "ExternalEmailAddress":
             text = str(value or "")
             if "@" not in text:
-                raise exo_errors.data_validation(f"The value \"{text}\" of property \"ExternalEmailAddress\" isn't a "
-                                                 "valid proxy address.")
+                raise exo_errors.data_validation(
+                    f'The value "{text}" of property "ExternalEmailAddress" isn\'t a valid proxy address.'
+                )
             value = text if ":" in text else f"SMTP:{text}"
         old = getattr(mbx, field)
         if old != value:
@@ -89,12 +106,33 @@ def set_mail_user(ctx, params):
     return []
 
 
-register_cmdlet("Get-MailUser", get_mail_user, list(LIST_PARAMS[:2]) + [LIST_PARAMS[3]],
-                writes=False, noun="MailUser", cacheable=True, description="Mail users (no Exchange Online mailbox).")
-register_cmdlet("Set-MailUser", set_mail_user,
-                [Param("Identity", "Identity", required=True, position=0,
-                       type_name="Microsoft.Exchange.Configuration.Tasks.MailUserIdParameter"),
-                 Param("ExternalEmailAddress", "String"), Param("HiddenFromAddressListsEnabled", "Boolean")]
-                + [Param(f"CustomAttribute{i}", "String") for i in range(1, 16)]
-                + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)],
-                writes=True, noun="MailUser", rbac_neutral=True, description="Edits a mail user.")
+register_cmdlet(
+    "Get-MailUser",
+    get_mail_user,
+    list(LIST_PARAMS[:2]) + [LIST_PARAMS[3]],
+    writes=False,
+    noun="MailUser",
+    cacheable=True,
+    description="Mail users (no Exchange Online mailbox).",
+)
+register_cmdlet(
+    "Set-MailUser",
+    set_mail_user,
+    [
+        Param(
+            "Identity",
+            "Identity",
+            required=True,
+            position=0,
+            type_name="Microsoft.Exchange.Configuration.Tasks.MailUserIdParameter",
+        ),
+        Param("ExternalEmailAddress", "String"),
+        Param("HiddenFromAddressListsEnabled", "Boolean"),
+    ]
+    + [Param(f"CustomAttribute{i}", "String") for i in range(1, 16)]
+    + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)],
+    writes=True,
+    noun="MailUser",
+    rbac_neutral=True,
+    description="Edits a mail user.",
+)

@@ -1,5 +1,6 @@
 """Per-tenant Exchange Online names (forest partition, NetBIOS domain, DN and OU suffixes) shared by the cmdlet
 output objects and -Identity resolution."""
+
 from __future__ import annotations
 
 
@@ -16,7 +17,7 @@ def tenant_constants(tenant) -> dict:
         found = tenant.exchange_names = {
             "domain": tenant.domain,
             "dn_suffix": f",OU={tenant.domain},OU=Microsoft Exchange Hosted Organizations,"
-                         + ",".join(f"DC={p}" for p in partition.split(".")),
+            + ",".join(f"DC={p}" for p in partition.split(".")),
             "ou": f"{partition.lower()}/Microsoft Exchange Hosted Organizations/{tenant.domain}",
             "database": f"{partition[:8]}DG001-db001",
             "server": f"MK0PR01A001DC{tenant.id[:3].upper()}.{partition}",

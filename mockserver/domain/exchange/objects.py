@@ -1,6 +1,7 @@
 """Cmdlet output objects with the real property names (Get-Mailbox, Get-Recipient, Get-User,
 Get-OrganizationConfig). Values are JSON-native, ``uuid.UUID`` or ``datetime``; the wire layer adds the
 ``@odata.type``/``@data.type`` annotations."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,14 @@ ZERO_GUID = uuid.UUID(int=0)
 EXCHANGE_VERSION = "0.20 (15.0.0.0)"
 ADMIN_DISPLAY_VERSION = "Version 15.20 (Build 8632.20)"
 #: RecipientTypeDetails -> RecipientType.
-RECIPIENT_TYPE = {"UserMailbox": "UserMailbox", "SharedMailbox": "UserMailbox", "RoomMailbox": "UserMailbox",
-                  "EquipmentMailbox": "UserMailbox", "MailUser": "MailUser", "User": "User"}
+RECIPIENT_TYPE = {
+    "UserMailbox": "UserMailbox",
+    "SharedMailbox": "UserMailbox",
+    "RoomMailbox": "UserMailbox",
+    "EquipmentMailbox": "UserMailbox",
+    "MailUser": "MailUser",
+    "User": "User",
+}
 
 
 def when(ts: float | None) -> datetime | None:
@@ -38,8 +45,10 @@ def guid(text: str | None) -> uuid.UUID | None:
 
 def legacy_exchange_dn(mbx) -> str:
     """LegacyExchangeDN of a cloud recipient (``.../cn=Recipients/cn=<ExchangeGuid hex>-<alias>``)."""
-    return (f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
-            f"cn={mbx.exchange_guid.replace('-', '')}-{mbx.alias}")
+    return (
+        f"/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
+        f"cn={mbx.exchange_guid.replace('-', '')}-{mbx.alias}"
+    )
 
 
 def distinguished_name(tenant, name: str) -> str:
@@ -94,21 +103,23 @@ def mailbox_object(tenant, mbx) -> dict:
         obj[f"CustomAttribute{i}"] = _attr(mbx.custom_attributes[i - 1])
     for i in range(1, 6):
         obj[f"ExtensionCustomAttribute{i}"] = list(mbx.extension_custom_attributes[i - 1])
-    obj.update({
-        "DisplayName": mbx.display_name,
-        "EmailAddresses": list(mbx.email_addresses),
-        "GrantSendOnBehalfTo": list(mbx.grant_send_on_behalf_to),
-        "ExternalDirectoryObjectId": mbx.external_directory_object_id or "",
-        "HiddenFromAddressListsEnabled": bool(mbx.hidden_from_address_lists_enabled),
-        "LegacyExchangeDN": legacy_exchange_dn(mbx),
-        "MaxSendSize": "35 MB (36,700,160 bytes)",
-        "MaxReceiveSize": "36 MB (37,748,736 bytes)",
-        "EmailAddressPolicyEnabled": False,
-        "PrimarySmtpAddress": mbx.primary_smtp_address,
-        "RecipientType": RECIPIENT_TYPE.get(rtd, "UserMailbox"),
-        "RecipientTypeDetails": rtd,
-        "WindowsEmailAddress": mbx.primary_smtp_address,
-    })
+    obj.update(
+        {
+            "DisplayName": mbx.display_name,
+            "EmailAddresses": list(mbx.email_addresses),
+            "GrantSendOnBehalfTo": list(mbx.grant_send_on_behalf_to),
+            "ExternalDirectoryObjectId": mbx.external_directory_object_id or "",
+            "HiddenFromAddressListsEnabled": bool(mbx.hidden_from_address_lists_enabled),
+            "LegacyExchangeDN": legacy_exchange_dn(mbx),
+            "MaxSendSize": "35 MB (36,700,160 bytes)",
+            "MaxReceiveSize": "36 MB (37,748,736 bytes)",
+            "EmailAddressPolicyEnabled": False,
+            "PrimarySmtpAddress": mbx.primary_smtp_address,
+            "RecipientType": RECIPIENT_TYPE.get(rtd, "UserMailbox"),
+            "RecipientTypeDetails": rtd,
+            "WindowsEmailAddress": mbx.primary_smtp_address,
+        }
+    )
     obj.update(_base(tenant, mbx.name, mbx.guid, mbx.when_created, mbx.when_changed))
     return obj
 
@@ -116,10 +127,15 @@ def mailbox_object(tenant, mbx) -> dict:
 #: Get-Mailbox properties a filter may read without building the whole object: each is the same expression
 #: mailbox_object uses (tests/unit/test_linear_evaluators.py checks both agree on every seeded mailbox).
 _CHEAP_MAILBOX_PROPERTIES = {
-    "Name": lambda m: m.name, "Identity": lambda m: m.name, "Id": lambda m: m.name,
-    "Alias": lambda m: m.alias, "DisplayName": lambda m: m.display_name,
-    "PrimarySmtpAddress": lambda m: m.primary_smtp_address, "WindowsEmailAddress": lambda m: m.primary_smtp_address,
-    "UserPrincipalName": lambda m: m.user_principal_name, "WindowsLiveID": lambda m: m.user_principal_name,
+    "Name": lambda m: m.name,
+    "Identity": lambda m: m.name,
+    "Id": lambda m: m.name,
+    "Alias": lambda m: m.alias,
+    "DisplayName": lambda m: m.display_name,
+    "PrimarySmtpAddress": lambda m: m.primary_smtp_address,
+    "WindowsEmailAddress": lambda m: m.primary_smtp_address,
+    "UserPrincipalName": lambda m: m.user_principal_name,
+    "WindowsLiveID": lambda m: m.user_principal_name,
     "MicrosoftOnlineServicesID": lambda m: m.user_principal_name,
     "RecipientTypeDetails": lambda m: m.recipient_type_details,
     "EmailAddresses": lambda m: list(m.email_addresses),
@@ -145,9 +161,21 @@ def mailbox_filter_view(names) -> Callable[[Any], dict] | None:
 def recipient_object(tenant, mbx) -> dict:
     """Get-Recipient output for one recipient (a lighter projection of the mailbox)."""
     full = mailbox_object(tenant, mbx)
-    keep = ("Alias", "DisplayName", "EmailAddresses", "ExternalDirectoryObjectId", "HiddenFromAddressListsEnabled",
-            "IsDirSynced", "PrimarySmtpAddress", "RecipientType", "RecipientTypeDetails", "WindowsLiveID",
-            "ExchangeGuid", "ArchiveGuid", "OrganizationalUnit")
+    keep = (
+        "Alias",
+        "DisplayName",
+        "EmailAddresses",
+        "ExternalDirectoryObjectId",
+        "HiddenFromAddressListsEnabled",
+        "IsDirSynced",
+        "PrimarySmtpAddress",
+        "RecipientType",
+        "RecipientTypeDetails",
+        "WindowsLiveID",
+        "ExchangeGuid",
+        "ArchiveGuid",
+        "OrganizationalUnit",
+    )
     obj = {k: full[k] for k in keep}
     obj["IsExchangeCloudManaged"] = full["IsExchangeCloudManaged"]
     # Get-Recipient's ExternalEmailAddress: the routing address of a mail user, empty for mailboxes.
@@ -187,9 +215,19 @@ def user_object(tenant, user, mbx=None) -> dict:
         # An Exchange Online plan is assigned (false for unlicensed shared/room mailboxes and de-licensed users).
         "SKUAssigned": has_exchange_plan(user),
     }
-    obj.update(_base(tenant, name, mbx.guid if mbx is not None else user.id, user.created_date_time,
-                     max(user.created_date_time, user.on_premises_last_sync_date_time or 0,
-                         mbx.when_changed if mbx is not None else 0)))
+    obj.update(
+        _base(
+            tenant,
+            name,
+            mbx.guid if mbx is not None else user.id,
+            user.created_date_time,
+            max(
+                user.created_date_time,
+                user.on_premises_last_sync_date_time or 0,
+                mbx.when_changed if mbx is not None else 0,
+            ),
+        )
+    )
     return obj
 
 
@@ -209,7 +247,7 @@ def org_config_object(tenant) -> dict:
         "MailTipsExternalRecipientsTipsEnabled": False,
         "MailTipsLargeAudienceThreshold": 25,
         "OrganizationId": f"{tenant_partition(tenant)}/Microsoft Exchange Hosted Organizations/{tenant.domain} - "
-                          f"{tenant_partition(tenant)}/ConfigurationUnits/{tenant.domain}/Configuration",
+        f"{tenant_partition(tenant)}/ConfigurationUnits/{tenant.domain}/Configuration",
         "AdminDisplayVersion": ADMIN_DISPLAY_VERSION,
         "ExternalDirectoryOrganizationId": guid(tenant.id),
         "Identity": tenant.domain,

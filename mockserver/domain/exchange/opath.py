@@ -1,6 +1,7 @@
 """The OPATH subset Exchange Online's ``-Filter`` parameter accepts: ``Property -eq|-ne|-like|-notlike value``
 combined with ``-and``, ``-or``, ``-not`` and parentheses; values are quoted strings, barewords, ``$true``,
 ``$false`` and ``$null``. Comparisons are case-insensitive, as in Exchange."""
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,8 @@ from . import errors as exo_errors
 
 # Leading whitespace is part of each token's match (possessive: never re-scanned), so a long filter is half as
 # many regex calls; every alternative is anchored at its first character, so no input backtracks.
-_TOKEN = re.compile(r"""\s*+(?:
+_TOKEN = re.compile(
+    r"""\s*+(?:
     (?P<lparen>\()
   | (?P<rparen>\))
   | (?P<op>-(?:eq|ne|like|notlike|and|or|not)\b)
@@ -23,7 +25,9 @@ _TOKEN = re.compile(r"""\s*+(?:
   | (?P<dquote>"(?:[^"]|"")*")
   | (?P<var>\$(?:true|false|null)\b)
   | (?P<word>[^\s()'"]+)
-)""", re.VERBOSE | re.IGNORECASE)
+)""",
+    re.VERBOSE | re.IGNORECASE,
+)
 
 COMPARISONS = ("-eq", "-ne", "-like", "-notlike")
 
@@ -37,9 +41,12 @@ class _Syntax(Exception):
 def _filter_error(text: str, detail: str, position: int):
     # The filter is echoed as Exchange does, but bounded: a megabyte of filter is not repeated back whole.
     return exo_errors.InvalidArgument(
-        f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{detail}\n"
-        f"\"{bounds.clip(text)}\" at position {position}.\"", exception_type=exo_errors.BINDING_TYPE,
-        err_id="ParameterBindingFailed", category="Client")
+        f'Cannot bind parameter \'Filter\' to the target. Exception setting "Filter": "{detail}\n'
+        f'"{bounds.clip(text)}" at position {position}."',
+        exception_type=exo_errors.BINDING_TYPE,
+        err_id="ParameterBindingFailed",
+        category="Client",
+    )
 
 
 def tokenize(text: str) -> list[tuple[str, str, int]]:
@@ -77,11 +84,18 @@ def compile_filter(text: str, known: set[str] | None = None) -> Callable[[dict],
         if parser.i != parser.count:
             raise _Syntax(tokens[parser.i][2])
     except _Syntax as exc:
-        raise _filter_error(raw, "Invalid filter syntax. For a description of the filter parameter syntax see the "
-                                 "command help.", exc.position) from None
+        raise _filter_error(
+            raw,
+            "Invalid filter syntax. For a description of the filter parameter syntax see the command help.",
+            exc.position,
+        ) from None
     except _UnknownProperty as exc:
-        raise _filter_error(raw, f"\"{bounds.clip(exc.name)}\" is not a recognized filterable property. For a complete "
-                                 f"list of filterable properties see the command help.", exc.position) from None
+        raise _filter_error(
+            raw,
+            f'"{bounds.clip(exc.name)}" is not a recognized filterable property. For a complete '
+            f"list of filterable properties see the command help.",
+            exc.position,
+        ) from None
     return _Predicate(tree, frozenset(parser.properties))
 
 
@@ -250,6 +264,7 @@ def _like_matcher(pattern):
         if actual is None:
             return False
         return wildcard.match(_as_text(actual))
+
     return test
 
 
@@ -265,6 +280,7 @@ def _getter(prop: str):
             return obj[prop]
         lower = prop.lower()
         return next((v for k, v in obj.items() if k.lower() == lower), None)
+
     return get
 
 
@@ -318,4 +334,5 @@ def _equality_set(prop: str, values: list):
             return False
         text = _as_text(actual)
         return text in texts or _strip_smtp(text) in plain
+
     return lambda o: hit(get(o))

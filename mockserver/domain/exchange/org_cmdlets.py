@@ -2,6 +2,7 @@
 new synced mailboxes (-ExchangeAttributesCloudManagedByDefault / -ExchangeAttributesServerManagedByDefault,
 read back as BlockExchangeProvisioningFromOnPremEnabled).
 ``tenant.org_config["ExchangeAttributesCloudManagedByDefault"]`` is the source of truth the sync engine reads."""
+
 from __future__ import annotations
 
 from . import rules
@@ -36,11 +37,24 @@ def set_organization_config(ctx, params):
     return []
 
 
-register_cmdlet("Get-OrganizationConfig", get_organization_config, [], writes=False, noun="OrganizationConfig",
-                description="The organization configuration.")
-register_cmdlet("Set-OrganizationConfig", set_organization_config,
-                [Param("ExchangeAttributesCloudManagedByDefault", "Switch", group="CloudManaged"),
-                 Param("ExchangeAttributesServerManagedByDefault", "Switch", group="ServerManaged"),
-                 Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)],
-                writes=True, noun="OrganizationConfig",
-                description="Tenant-level default for the Exchange attributes' SOA of new synced mailboxes.")
+register_cmdlet(
+    "Get-OrganizationConfig",
+    get_organization_config,
+    [],
+    writes=False,
+    noun="OrganizationConfig",
+    description="The organization configuration.",
+)
+register_cmdlet(
+    "Set-OrganizationConfig",
+    set_organization_config,
+    [
+        Param("ExchangeAttributesCloudManagedByDefault", "Switch", group="CloudManaged"),
+        Param("ExchangeAttributesServerManagedByDefault", "Switch", group="ServerManaged"),
+        Param("Confirm", "Switch", no_op=True),
+        Param("Force", "Switch", no_op=True),
+    ],
+    writes=True,
+    noun="OrganizationConfig",
+    description="Tenant-level default for the Exchange attributes' SOA of new synced mailboxes.",
+)

@@ -1,6 +1,7 @@
 """Exchange Online's per-tenant call budget as its admin API reports it: the ``Rate-Limit-Limit``,
 ``Rate-Limit-Remaining`` and ``Rate-Limit-Reset`` headers of every answer (wire-formats §1.3), and the
 ``request-id`` each answer carries. It lives in the tenant, so a reset or delete starts it afresh."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """Recipient and user cmdlets: Get-Recipient, Get-User, Set-User (identity attributes, AD-mastered while the
 user is synced), plus the domain helpers that create cloud-only mailboxes and mail users."""
+
 from __future__ import annotations
 
 from ..entra.directory import EntraUser
@@ -51,8 +52,13 @@ def get_user(ctx, params):
 
 # ------------------------------------------------------------------------------------------------ Set-User
 #: Set-User parameter -> EntraUser field it writes.
-USER_FIELDS = {"DisplayName": "display_name", "FirstName": "given_name", "LastName": "surname",
-               "Title": "job_title", "Department": "department"}
+USER_FIELDS = {
+    "DisplayName": "display_name",
+    "FirstName": "given_name",
+    "LastName": "surname",
+    "Title": "job_title",
+    "Department": "department",
+}
 
 
 def set_user(ctx, params):
@@ -90,23 +96,46 @@ def set_user(ctx, params):
 
 
 # ---------------------------------------------------------------------------------- cloud recipients (seeding)
-def new_cloud_mailbox(tenant, alias: str, *, display_name: str | None = None,
-                      recipient_type_details: str = "UserMailbox", user: EntraUser | None = None) -> Mailbox:
+def new_cloud_mailbox(
+    tenant,
+    alias: str,
+    *,
+    display_name: str | None = None,
+    recipient_type_details: str = "UserMailbox",
+    user: EntraUser | None = None,
+) -> Mailbox:
     """Create a cloud-only recipient (mailbox or, with ``recipient_type_details="MailUser"``, a mail user)
     with its Entra user, as New-Mailbox / licensing a cloud user would. Call with the tenant lock held."""
     now = tenant.clock.now()
     upn = f"{alias}@{tenant.domain}"
     display_name = display_name or alias
     if user is None:
-        user = EntraUser(id=tenant.ids.guid(), user_principal_name=upn, display_name=display_name, mail=upn,
-                         mail_nickname=alias, proxy_addresses=[f"SMTP:{upn}"], usage_location="US",
-                         created_date_time=now)
+        user = EntraUser(
+            id=tenant.ids.guid(),
+            user_principal_name=upn,
+            display_name=display_name,
+            mail=upn,
+            mail_nickname=alias,
+            proxy_addresses=[f"SMTP:{upn}"],
+            usage_location="US",
+            created_date_time=now,
+        )
         tenant.users.put(user.id, user)
-    mbx = Mailbox(guid=tenant.ids.guid(), exchange_guid=tenant.ids.guid(), external_directory_object_id=user.id,
-                  name=alias, alias=alias, display_name=display_name, user_principal_name=user.user_principal_name,
-                  primary_smtp_address=upn, email_addresses=[f"SMTP:{upn}"],
-                  recipient_type_details=recipient_type_details, is_dir_synced=False, when_created=now,
-                  when_changed=now)
+    mbx = Mailbox(
+        guid=tenant.ids.guid(),
+        exchange_guid=tenant.ids.guid(),
+        external_directory_object_id=user.id,
+        name=alias,
+        alias=alias,
+        display_name=display_name,
+        user_principal_name=user.user_principal_name,
+        primary_smtp_address=upn,
+        email_addresses=[f"SMTP:{upn}"],
+        recipient_type_details=recipient_type_details,
+        is_dir_synced=False,
+        when_created=now,
+        when_changed=now,
+    )
     tenant.mailboxes.put(mbx.guid, mbx)
     return mbx
 
@@ -135,8 +164,14 @@ def seed_cloud_recipients(tenant, options: dict | None) -> list[Mailbox]:
     for i in range(1, counts["cloudMailboxes"] + 1):
         alias = _free_alias(f"cloud{i}", taken)
         kind = "SharedMailbox" if i % 4 == 0 else "UserMailbox"
-        created.append(new_cloud_mailbox(tenant, alias, display_name=f"Cloud {'Shared' if i % 4 == 0 else 'User'} {i}",
-                                         recipient_type_details=kind))
+        created.append(
+            new_cloud_mailbox(
+                tenant,
+                alias,
+                display_name=f"Cloud {'Shared' if i % 4 == 0 else 'User'} {i}",
+                recipient_type_details=kind,
+            )
+        )
     for i in range(1, counts["mailUsers"] + 1):
         alias = _free_alias(f"mailuser{i}", taken)
         created.append(new_mail_user(tenant, alias, f"{alias}@partner.example", display_name=f"Mail User {i}"))
@@ -152,23 +187,68 @@ def _free_alias(base: str, taken: set[str]) -> str:
     return alias
 
 
-register_cmdlet("Get-Recipient", get_recipient,
-                LIST_PARAMS + [Param("RecipientType", "Enum", multi=True,
-                                     enum=("UserMailbox", "MailUser", "User", "MailContact",
-                                           "MailUniversalDistributionGroup", "MailUniversalSecurityGroup",
-                                           "DynamicDistributionGroup"),
-                                     type_name="Microsoft.Exchange.Data.Directory.Recipient.RecipientType")],
-                writes=False, noun="Recipient", cacheable=True, description="Mail-enabled recipients.")
-register_cmdlet("Get-User", get_user,
-                [Param("Identity", "Identity", position=0, group="Identity",
-                       type_name="Microsoft.Exchange.Configuration.Tasks.UserIdParameter"),
-                 Param("Filter", "String", group="AnrSet"),
-                 Param("RecipientTypeDetails", "Enum", enum=RECIPIENT_TYPE_DETAILS, multi=True, type_name=RTD_TYPE),
-                 Param("ResultSize", "Unlimited")],
-                writes=False, noun="User", cacheable=True, description="Users with their identity attributes.")
-register_cmdlet("Set-User", set_user,
-                [Param("Identity", "Identity", required=True, position=0,
-                       type_name="Microsoft.Exchange.Configuration.Tasks.UserIdParameter")]
-                + [Param(name, "String") for name in USER_FIELDS]
-                + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)],
-                writes=True, noun="User", rbac_neutral=True, description="Edits identity attributes of a user.")
+register_cmdlet(
+    "Get-Recipient",
+    get_recipient,
+    LIST_PARAMS
+    + [
+        Param(
+            "RecipientType",
+            "Enum",
+            multi=True,
+            enum=(
+                "UserMailbox",
+                "MailUser",
+                "User",
+                "MailContact",
+                "MailUniversalDistributionGroup",
+                "MailUniversalSecurityGroup",
+                "DynamicDistributionGroup",
+            ),
+            type_name="Microsoft.Exchange.Data.Directory.Recipient.RecipientType",
+        )
+    ],
+    writes=False,
+    noun="Recipient",
+    cacheable=True,
+    description="Mail-enabled recipients.",
+)
+register_cmdlet(
+    "Get-User",
+    get_user,
+    [
+        Param(
+            "Identity",
+            "Identity",
+            position=0,
+            group="Identity",
+            type_name="Microsoft.Exchange.Configuration.Tasks.UserIdParameter",
+        ),
+        Param("Filter", "String", group="AnrSet"),
+        Param("RecipientTypeDetails", "Enum", enum=RECIPIENT_TYPE_DETAILS, multi=True, type_name=RTD_TYPE),
+        Param("ResultSize", "Unlimited"),
+    ],
+    writes=False,
+    noun="User",
+    cacheable=True,
+    description="Users with their identity attributes.",
+)
+register_cmdlet(
+    "Set-User",
+    set_user,
+    [
+        Param(
+            "Identity",
+            "Identity",
+            required=True,
+            position=0,
+            type_name="Microsoft.Exchange.Configuration.Tasks.UserIdParameter",
+        )
+    ]
+    + [Param(name, "String") for name in USER_FIELDS]
+    + [Param("Confirm", "Switch", no_op=True), Param("Force", "Switch", no_op=True)],
+    writes=True,
+    noun="User",
+    rbac_neutral=True,
+    description="Edits identity attributes of a user.",
+)

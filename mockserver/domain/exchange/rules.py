@@ -6,6 +6,7 @@ tenant behaviour profiles that decide who may flip ``IsExchangeCloudManaged`` (D
   unless the Entra object's own SOA moved to the cloud (``onPremisesSyncBehavior.isCloudManaged``).
 * Profiles: ``ga`` (Exchange Administrator suffices), ``preview`` (without Hybrid Identity Administrator or
   Global Administrator the toggle is silently ignored), ``strict`` (without them the toggle is refused)."""
+
 from __future__ import annotations
 
 from .. import soa_attributes as soa
@@ -15,9 +16,24 @@ from .identity_resolution import owner_of
 from .mailboxes import ELIGIBLE_TYPES
 
 #: Set-User parameters (all identity attributes).
-IDENTITY_USER_PARAMS = ("DisplayName", "FirstName", "LastName", "Initials", "Title", "Department", "Company",
-                        "Office", "Phone", "MobilePhone", "City", "StateOrProvince", "PostalCode",
-                        "CountryOrRegion", "StreetAddress", "Manager")
+IDENTITY_USER_PARAMS = (
+    "DisplayName",
+    "FirstName",
+    "LastName",
+    "Initials",
+    "Title",
+    "Department",
+    "Company",
+    "Office",
+    "Phone",
+    "MobilePhone",
+    "City",
+    "StateOrProvince",
+    "PostalCode",
+    "CountryOrRegion",
+    "StreetAddress",
+    "Manager",
+)
 
 #: Roles that could flip the switch during the public preview.
 PREVIEW_TOGGLE_ROLES = frozenset({roles.HYBRID_IDENTITY_ADMINISTRATOR, roles.GLOBAL_ADMINISTRATOR})
@@ -26,8 +42,9 @@ ALLOW, SILENT, DENY = "allow", "silent", "deny"
 
 #: The eligibility refusals have no public source (docs/fidelity.md): their text is the mock's, in the real
 #: TaskInvalidOperationException shape with an empty ErrId (as some real errors carry), and the response says so.
-_UNSOURCED_ELIGIBILITY = ("no public source for this refusal: text is hybridsoa's, shaped as a "
-                          "TaskInvalidOperationException with no ErrId")
+_UNSOURCED_ELIGIBILITY = (
+    "no public source for this refusal: text is hybridsoa's, shaped as a TaskInvalidOperationException with no ErrId"
+)
 
 
 def is_dir_synced(tenant, mbx) -> bool:
@@ -62,12 +79,18 @@ def check_toggle_eligible(tenant, mbx) -> None:
         raise exo_errors.task_invalid(
             f"IsExchangeCloudManaged can't be set on '{mbx.name}' because its RecipientTypeDetails is "
             f"{mbx.recipient_type_details}. Only user, shared, room and equipment mailboxes of directory-"
-            f"synchronized users are supported.", "", note=_UNSOURCED_ELIGIBILITY)
+            f"synchronized users are supported.",
+            "",
+            note=_UNSOURCED_ELIGIBILITY,
+        )
     if not is_dir_synced(tenant, mbx):
         raise exo_errors.task_invalid(
             f"IsExchangeCloudManaged can't be set on '{mbx.name}' because the object isn't synchronized from "
             f"your on-premises organization. The Exchange attributes of cloud objects are already managed in "
-            f"Exchange Online.", "", note=_UNSOURCED_ELIGIBILITY)
+            f"Exchange Online.",
+            "",
+            note=_UNSOURCED_ELIGIBILITY,
+        )
 
 
 def mail_user_not_eligible(mbx):
@@ -75,7 +98,9 @@ def mail_user_not_eligible(mbx):
     return exo_errors.task_invalid(
         f"IsExchangeCloudManaged can't be set on '{mbx.name}' because it is a {mbx.recipient_type_details}, not a "
         f"mailbox. Only user, shared, room and equipment mailboxes of directory-synchronized users are supported.",
-        "", note=_UNSOURCED_ELIGIBILITY)
+        "",
+        note=_UNSOURCED_ELIGIBILITY,
+    )
 
 
 def toggle_decision(tenant, caller) -> str:

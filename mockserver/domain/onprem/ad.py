@@ -1,5 +1,6 @@
 """On-premises Active Directory: user objects keyed by sAMAccountName, with attributes stored under their
 LDAP names so control-plane edits, Entra Connect and write-back all speak AD's own vocabulary."""
+
 from __future__ import annotations
 
 import base64
@@ -33,8 +34,12 @@ ONPREM_ROOM_MAILBOX = 16
 ONPREM_EQUIPMENT_MAILBOX = 32
 ONPREM_MAIL_USER = 128
 #: On-premises mailbox types -> the RecipientTypeDetails of the same mailbox on-premises (for inventories).
-ONPREM_MAILBOX_TYPES = {ONPREM_USER_MAILBOX: "UserMailbox", ONPREM_SHARED_MAILBOX: "SharedMailbox",
-                        ONPREM_ROOM_MAILBOX: "RoomMailbox", ONPREM_EQUIPMENT_MAILBOX: "EquipmentMailbox"}
+ONPREM_MAILBOX_TYPES = {
+    ONPREM_USER_MAILBOX: "UserMailbox",
+    ONPREM_SHARED_MAILBOX: "SharedMailbox",
+    ONPREM_ROOM_MAILBOX: "RoomMailbox",
+    ONPREM_EQUIPMENT_MAILBOX: "EquipmentMailbox",
+}
 #: The cloud mailbox type -> the on-premises mailbox type a completed outbound move stamps.
 EXO_TO_ONPREM_TYPE = {v: k for k, v in ONPREM_MAILBOX_TYPES.items()}
 
@@ -52,9 +57,20 @@ def recipient_kind(attrs: dict) -> str:
         return "mailuser"
     return "none"
 
+
 #: Identity attributes: they always flow AD -> Entra and are never cloud-editable while synced.
-IDENTITY_ATTRIBUTES = ("userPrincipalName", "displayName", "givenName", "sn", "department", "title",
-                       "company", "manager", "telephoneNumber", "physicalDeliveryOfficeName")
+IDENTITY_ATTRIBUTES = (
+    "userPrincipalName",
+    "displayName",
+    "givenName",
+    "sn",
+    "department",
+    "title",
+    "company",
+    "manager",
+    "telephoneNumber",
+    "physicalDeliveryOfficeName",
+)
 
 #: Exchange attributes (their SOA moves to the cloud with IsExchangeCloudManaged), the 24 attributes Cloud Sync
 #: writes back for cloud-managed mailboxes, and the multi-valued ones: all from the SOA attribute table.

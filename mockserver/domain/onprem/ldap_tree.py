@@ -3,6 +3,7 @@ LDAP for one domain): the tenant's AD users under their OUs, the containers abov
 the LDAP port authenticates, and the bind/search/modify/add/delete/modify-DN rules applied to the same
 :class:`~.onprem.ADUser` objects the control plane and Entra Connect use. No wire format here: the listener in
 ``hybridsoa.mock.api.onprem.ldap`` decodes requests into these calls and encodes what they return."""
+
 from __future__ import annotations
 
 import base64
@@ -51,17 +52,32 @@ MAX_PAGED_SEARCHES = 10
 SERVICE_ACCOUNT = "hybridsoa-ldap"
 
 #: AD's well-known diagnostic texts (see docs/fidelity.md, "On-prem AD over LDAP").
-BIND_REQUIRED_TEXT = ("000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful "
-                      "bind must be completed on the connection., data 0, v4563")
-BAD_CREDENTIALS_TEXT = ("80090308: LdapErr: DSID-0C090439, comment: AcceptSecurityContext error, data 52e, v4563")
+BIND_REQUIRED_TEXT = (
+    "000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful "
+    "bind must be completed on the connection., data 0, v4563"
+)
+BAD_CREDENTIALS_TEXT = "80090308: LdapErr: DSID-0C090439, comment: AcceptSecurityContext error, data 52e, v4563"
 
 _USER_CLASSES = ("top", "person", "organizationalPerson", "user")
 _OU_CLASSES = ("top", "organizationalUnit")
 _CONTAINER_CLASSES = ("top", "container")
 _DOMAIN_CLASSES = ("top", "domain", "domainDNS")
 #: Attributes AD keeps itself (or the mock derives) and that LDAP writes cannot set.
-_SYSTEM = frozenset(a.lower() for a in ("objectClass", "objectCategory", "objectGUID", "distinguishedName", "name",
-                                       "whenCreated", "whenChanged", "uSNChanged", "uSNCreated", "sAMAccountName"))
+_SYSTEM = frozenset(
+    a.lower()
+    for a in (
+        "objectClass",
+        "objectCategory",
+        "objectGUID",
+        "distinguishedName",
+        "name",
+        "whenCreated",
+        "whenChanged",
+        "uSNChanged",
+        "uSNCreated",
+        "sAMAccountName",
+    )
+)
 _BINARY = frozenset(("objectguid", "ms-ds-consistencyguid"))
 _INTEGER_ATTRIBUTES = frozenset(n.lower() for n, k in ad_admin.ATTRIBUTE_TYPES.items() if k == "int") | {"usnchanged"}
 _BIT_AND, _BIT_OR = "1.2.840.113556.1.4.803", "1.2.840.113556.1.4.804"
@@ -100,6 +116,7 @@ def parse_dn(dn: str) -> tuple[tuple[str, str], ...]:
     it is not a DN."""
     from ldap3.core.exceptions import LDAPInvalidDnError
     from ldap3.utils.dn import parse_dn as _parse
+
     if not dn:
         return ()
     if len(dn) > 4096:
@@ -124,7 +141,7 @@ def _unescape(value: str) -> str:
     while i < len(value):
         ch = value[i]
         if ch == "\\" and i + 1 < len(value):
-            pair = value[i + 1:i + 3]
+            pair = value[i + 1 : i + 3]
             if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
                 raw.append(int(pair, 16))
                 i += 3
@@ -163,6 +180,7 @@ def _escape_rdn_value(value: str) -> str:
 def base_dn(tenant) -> str:
     """The domain's naming context (``DC=<name>,DC=local``)."""
     from ..seed import ad_base_dn
+
     return ad_base_dn(tenant)
 
 
@@ -186,8 +204,13 @@ def netbios_name(tenant) -> str:
 
 def onprem_document(tenant, ldap_url: str | None) -> dict:
     """The ``onprem`` part of a tenant's credentials: where and as whom to reach its AD over LDAP."""
-    return {"ldapUrl": ldap_url, "baseDn": base_dn(tenant), "bindDn": bind_dn(tenant),
-            "userPrincipalName": f"{SERVICE_ACCOUNT}@{tenant.domain}", "password": bind_password(tenant)}
+    return {
+        "ldapUrl": ldap_url,
+        "baseDn": base_dn(tenant),
+        "bindDn": bind_dn(tenant),
+        "userPrincipalName": f"{SERVICE_ACCOUNT}@{tenant.domain}",
+        "password": bind_password(tenant),
+    }
 
 
 def authenticate(registry, name: str, password: str):
@@ -195,8 +218,7 @@ def authenticate(registry, name: str, password: str):
     passwords fail alike (AD's ``data 52e``), so a bind cannot probe which tenants exist."""
     if not password:
         # RFC 4513 5.1.2: an unauthenticated bind (name, no password) is refused rather than made anonymous.
-        raise DirectoryError(UNWILLING_TO_PERFORM, "DSID-0C090285, comment: unauthenticated "
-                                                   "binds are not allowed")
+        raise DirectoryError(UNWILLING_TO_PERFORM, "DSID-0C090285, comment: unauthenticated binds are not allowed")
     wanted = None
     if "\\" in name and "=" not in name:
         wanted = ("netbios", name.strip().lower())
@@ -260,18 +282,28 @@ def _ldap_values(name: str, value) -> list:
 def user_entry(tenant, ad: ADUser) -> Entry:
     """An AD user as LDAP returns it (AD's syntaxes: Boolean TRUE/FALSE, octet-string GUIDs, GeneralizedTime)."""
     dn = ad.distinguished_name
-    attrs: dict = {"objectClass": list(_USER_CLASSES),
-                   "objectCategory": [f"CN=Person,CN=Schema,CN=Configuration,{base_dn(tenant)}"]}
+    attrs: dict = {
+        "objectClass": list(_USER_CLASSES),
+        "objectCategory": [f"CN=Person,CN=Schema,CN=Configuration,{base_dn(tenant)}"],
+    }
     for name, value in ad.attrs.items():
         values = _ldap_values(name, value)
         if values:
             attrs[name] = values
     cn = ad.attrs.get("cn") or ad.attrs.get("displayName") or ad.sam_account_name
-    attrs.update({"cn": [cn], "name": [cn], "distinguishedName": [dn], "sAMAccountName": [ad.sam_account_name],
-                  "objectGUID": [_guid_bytes(ad.object_guid)],
-                  "mS-DS-ConsistencyGuid": _ldap_values("mS-DS-ConsistencyGuid", ad.consistency_guid),
-                  "whenCreated": [_generalized(ad.when_created)], "whenChanged": [_generalized(ad.when_changed)],
-                  "uSNChanged": [str(tenant.ad_users.seq(ad.sam_account_name.lower()))]})
+    attrs.update(
+        {
+            "cn": [cn],
+            "name": [cn],
+            "distinguishedName": [dn],
+            "sAMAccountName": [ad.sam_account_name],
+            "objectGUID": [_guid_bytes(ad.object_guid)],
+            "mS-DS-ConsistencyGuid": _ldap_values("mS-DS-ConsistencyGuid", ad.consistency_guid),
+            "whenCreated": [_generalized(ad.when_created)],
+            "whenChanged": [_generalized(ad.when_changed)],
+            "uSNChanged": [str(tenant.ad_users.seq(ad.sam_account_name.lower()))],
+        }
+    )
     return Entry(dn=dn, attributes=attrs, user=ad)
 
 
@@ -315,6 +347,7 @@ class Tree:
 
     def _index(self, tenant) -> tuple[dict, dict]:
         from ..seed import default_ous
+
         containers_by_key: dict[tuple, Entry] = {}
         users_by_key: dict[tuple, ADUser] = {}
         ou_keys: dict[str, tuple | None] = {}
@@ -383,8 +416,11 @@ class Tree:
             if parent is not None:
                 matched = parent.dn
                 break
-        raise DirectoryError(NO_SUCH_OBJECT, f"0000208D: NameErr: DSID-0310028D, problem 2001 (NO_OBJECT), data 0, "
-                                             f"best match of:\n\t'{matched}'\n", matched_dn=matched)
+        raise DirectoryError(
+            NO_SUCH_OBJECT,
+            f"0000208D: NameErr: DSID-0310028D, problem 2001 (NO_OBJECT), data 0, best match of:\n\t'{matched}'\n",
+            matched_dn=matched,
+        )
 
     def scope(self, base: str, scope: int, flt: Filter | None = None) -> list[tuple]:
         """DN keys in ``scope`` (0 base, 1 one level, 2 subtree) of ``base`` matching ``flt`` (True, not
@@ -395,7 +431,7 @@ class Tree:
         else:
             n = len(root.key)
             sams = _equality_sams(flt) if flt is not None else None
-            pool = ([*self._containers, *self.user_keys(sams)] if sams is not None else self.keys())
+            pool = [*self._containers, *self.user_keys(sams)] if sams is not None else self.keys()
             candidates = [root.key] if scope == 2 else []
             candidates += [k for k in pool if len(k) > n and k[-n:] == root.key and (scope == 2 or len(k) == n + 1)]
         if flt is None:
@@ -446,9 +482,24 @@ def _known_attribute(name: str) -> bool:
     return lowered in _KNOWN or lowered.startswith(("extensionattribute", "msexchextensioncustomattribute"))
 
 
-_KNOWN = frozenset({n.lower() for n in ad_admin.ATTRIBUTE_TYPES} | {
-    "objectclass", "objectcategory", "distinguishedname", "name", "samaccountname", "objectguid",
-    "ms-ds-consistencyguid", "whencreated", "whenchanged", "usnchanged", "dc", "ou", "cn"})
+_KNOWN = frozenset(
+    {n.lower() for n in ad_admin.ATTRIBUTE_TYPES}
+    | {
+        "objectclass",
+        "objectcategory",
+        "distinguishedname",
+        "name",
+        "samaccountname",
+        "objectguid",
+        "ms-ds-consistencyguid",
+        "whencreated",
+        "whenchanged",
+        "usnchanged",
+        "dc",
+        "ou",
+        "cn",
+    }
+)
 
 
 def _values(entry: Entry, name: str) -> list | None:
@@ -579,5 +630,6 @@ def select(entry: Entry, requested: list[str]) -> list[tuple[str, list]]:
         return []
     everything = not names or "*" in names
     wanted = {n.lower() for n in names}
-    return [(name, values) for name, values in entry.attributes.items()
-            if values and (everything or name.lower() in wanted)]
+    return [
+        (name, values) for name, values in entry.attributes.items() if values and (everything or name.lower() in wanted)
+    ]

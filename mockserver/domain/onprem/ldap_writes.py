@@ -1,6 +1,7 @@
 """LDAP writes on the emulated AD (RFC 4511 Modify, Add, Delete, Modify DN) applied to the same
 :class:`~.onprem.ADUser` objects through :mod:`.ad_admin`, so they carry the control plane's schema checks and
 change index and reach the cloud at Entra Connect's next cycle."""
+
 from __future__ import annotations
 
 import base64
@@ -45,15 +46,13 @@ def _ad_value(name: str, kind: str, values: list[bytes]):
     text = _decode(name, raw)
     if kind == "bool":
         if text not in ("TRUE", "FALSE"):
-            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' must be TRUE "
-                                                           "or FALSE.")
+            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' must be TRUE or FALSE.")
         return text == "TRUE"
     if kind == "int":
         try:
             return int(text)
         except ValueError:
-            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' must be an "
-                                                           "integer.") from None
+            raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' must be an integer.") from None
     return text
 
 
@@ -61,8 +60,7 @@ def _decode(name: str, raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' is not "
-                                                       "UTF-8.") from None
+        raise DirectoryError(INVALID_ATTRIBUTE_SYNTAX, f"the value of '{name}' is not UTF-8.") from None
 
 
 def _schema_name(name: str) -> tuple[str, str]:
@@ -71,16 +69,14 @@ def _schema_name(name: str) -> tuple[str, str]:
         if canonical.lower() == lowered:
             return canonical, kind
     if lowered in _SYSTEM:
-        raise DirectoryError(CONSTRAINT_VIOLATION, f"the attribute '{name}' is maintained by the "
-                                                   "directory.")
+        raise DirectoryError(CONSTRAINT_VIOLATION, f"the attribute '{name}' is maintained by the directory.")
     raise DirectoryError(UNDEFINED_ATTRIBUTE_TYPE, f"no attribute '{name}' in the schema.")
 
 
 def _user_at(tree: Tree, dn: str) -> ADUser:
     entry = tree.get(dn)
     if entry.user is None:
-        raise DirectoryError(UNWILLING_TO_PERFORM, "the mock's containers are fixed; only user objects "
-                                                   "can be changed.")
+        raise DirectoryError(UNWILLING_TO_PERFORM, "the mock's containers are fixed; only user objects can be changed.")
     return entry.user
 
 
@@ -106,13 +102,11 @@ def modify(tenant, dn: str, changes: list[tuple[str, str, list[bytes]]]) -> tupl
                 have = list(old or [])
                 lowered = {v.lower() for v in have}
                 if any(v.lower() in lowered for v in typed):
-                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"a value of '{name}' is "
-                                                                    "already present.")
+                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"a value of '{name}' is already present.")
                 patch[name] = have + typed
             else:
                 if old not in (None, ""):
-                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"'{name}' already has a "
-                                                                    "value.")
+                    raise DirectoryError(ATTRIBUTE_OR_VALUE_EXISTS, f"'{name}' already has a value.")
                 patch[name] = typed
         elif op == "delete":
             if old in (None, "", []):
@@ -123,13 +117,11 @@ def modify(tenant, dn: str, changes: list[tuple[str, str, list[bytes]]]) -> tupl
                 have = list(old)
                 gone = {v.lower() for v in typed}
                 if not gone <= {v.lower() for v in have}:
-                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"a value to delete is not in "
-                                                            f"'{name}'.")
+                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"a value to delete is not in '{name}'.")
                 patch[name] = [v for v in have if v.lower() not in gone]
             else:
                 if str(typed).lower() != str(old).lower():
-                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"the value to delete is not in "
-                                                            f"'{name}'.")
+                    raise DirectoryError(NO_SUCH_ATTRIBUTE, f"the value to delete is not in '{name}'.")
                 patch[name] = None
         else:
             raise DirectoryError(UNWILLING_TO_PERFORM, f"the modification '{op}' is not supported on '{name}'.")
@@ -145,8 +137,9 @@ def add(tenant, dn: str, attributes: list[tuple[str, list[bytes]]]) -> ADUser:
     if not rdn or rdn[0][0] != "cn":
         raise DirectoryError(NAMING_VIOLATION, "a user's RDN is CN=<name>.")
     if tree.lookup(dn_key(dn)) is not None:
-        raise DirectoryError(ENTRY_ALREADY_EXISTS, "00002071: UpdErr: DSID-031B0DAE, problem 6005 "
-                                                   "(ENTRY_EXISTS), data 0")
+        raise DirectoryError(
+            ENTRY_ALREADY_EXISTS, "00002071: UpdErr: DSID-031B0DAE, problem 6005 (ENTRY_EXISTS), data 0"
+        )
     parent_dn = dn.split(",", 1)[1] if "," in dn else ""
     parent = tree.get(parent_dn)
     if parent.user is not None:
@@ -166,8 +159,9 @@ def add(tenant, dn: str, attributes: list[tuple[str, list[bytes]]]) -> ADUser:
         name, kind = _schema_name(attribute)
         body[name] = _ad_value(name, kind, values)
     if "user" not in classes:
-        raise DirectoryError(OBJECT_CLASS_VIOLATION, "the mock's directory holds user objects "
-                                                     "only (objectClass: user).")
+        raise DirectoryError(
+            OBJECT_CLASS_VIOLATION, "the mock's directory holds user objects only (objectClass: user)."
+        )
     cn = rdn[0][1]
     if body.get("cn") not in (None, cn):
         raise DirectoryError(NAMING_VIOLATION, "cn differs from the RDN.")
@@ -184,8 +178,9 @@ def delete(tenant, dn: str) -> ADUser:
     entry = tree.get(dn)
     if entry.user is None:
         if tree.has_children(entry.key):
-            raise DirectoryError(NOT_ALLOWED_ON_NON_LEAF, "0000208C: UpdErr: DSID-030F1B8F, problem 6003 "
-                                                          "(CANT_ON_NON_LEAF), data 0")
+            raise DirectoryError(
+                NOT_ALLOWED_ON_NON_LEAF, "0000208C: UpdErr: DSID-030F1B8F, problem 6003 (CANT_ON_NON_LEAF), data 0"
+            )
         raise DirectoryError(UNWILLING_TO_PERFORM, "the mock's containers are fixed.")
     return ad_admin.delete_ad_user(tenant, entry.user.sam_account_name)
 
@@ -207,8 +202,9 @@ def modify_dn(tenant, dn: str, new_rdn: str, delete_old: bool, new_superior: str
     new_dn = f"CN={_escape_rdn_value(rdn[0][1])},{target_parent}"
     existing = tree.lookup(dn_key(new_dn))
     if existing is not None and existing.user is not ad:
-        raise DirectoryError(ENTRY_ALREADY_EXISTS, "00002071: UpdErr: DSID-031B0DAE, problem 6005 "
-                                                   "(ENTRY_EXISTS), data 0")
+        raise DirectoryError(
+            ENTRY_ALREADY_EXISTS, "00002071: UpdErr: DSID-031B0DAE, problem 6005 (ENTRY_EXISTS), data 0"
+        )
     if rdn[0][1] != (ad.attrs.get("cn") or ""):
         ad_admin.update_ad_user(tenant, ad.sam_account_name, {"cn": rdn[0][1]})
     if dn_key(target_parent) != dn_key(ad.ou):

@@ -1,6 +1,7 @@
 """Graph's permission model: the tenant comes from the token's ``tid``; application callers need one of the
 endpoint's application permissions (``roles``), delegated callers one of its delegated permissions (``scp``)
 and, for privileged operations, a directory role they hold *now* (so PIM activation and expiry count at once)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,42 +37,67 @@ def _p(app, delegated=None, roles=()):
 
 
 _READ_DIR = ("Directory.Read.All", "Directory.ReadWrite.All")
-USERS_READ = _p(("User.Read.All", "User.ReadWrite.All") + _READ_DIR,
-                ("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All") + _READ_DIR)
+USERS_READ = _p(
+    ("User.Read.All", "User.ReadWrite.All") + _READ_DIR,
+    ("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All") + _READ_DIR,
+)
 USERS_WRITE = _p(("User.ReadWrite.All", "Directory.ReadWrite.All"), roles=USER_WRITERS)
 SOA_READ = _p(("User-OnPremisesSyncBehavior.ReadWrite.All",), roles=SOA_ROLES + (R.GLOBAL_READER,))
 SOA_WRITE = _p(("User-OnPremisesSyncBehavior.ReadWrite.All",), roles=SOA_ROLES)
-ROLES_READ = _p(("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory")
-                + _READ_DIR)
+ROLES_READ = _p(
+    ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory") + _READ_DIR
+)
 ROLES_WRITE = _p(("RoleManagement.ReadWrite.Directory",), roles=ROLE_WRITERS)
-ELIGIBILITY_READ = _p(("RoleEligibilitySchedule.Read.Directory", "RoleEligibilitySchedule.ReadWrite.Directory",
-                       "RoleManagement.Read.Directory", "RoleManagement.Read.All",
-                       "RoleManagement.ReadWrite.Directory"))
-ELIGIBILITY_WRITE = _p(("RoleEligibilitySchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"),
-                       roles=ROLE_WRITERS)
-ASSIGNMENT_SCHEDULE_READ = _p(("RoleAssignmentSchedule.Read.Directory",
-                               "RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.Read.Directory",
-                               "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory"))
-ASSIGNMENT_SCHEDULE_WRITE = _p(("RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"),
-                               roles=ROLE_WRITERS)
+ELIGIBILITY_READ = _p(
+    (
+        "RoleEligibilitySchedule.Read.Directory",
+        "RoleEligibilitySchedule.ReadWrite.Directory",
+        "RoleManagement.Read.Directory",
+        "RoleManagement.Read.All",
+        "RoleManagement.ReadWrite.Directory",
+    )
+)
+ELIGIBILITY_WRITE = _p(
+    ("RoleEligibilitySchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"), roles=ROLE_WRITERS
+)
+ASSIGNMENT_SCHEDULE_READ = _p(
+    (
+        "RoleAssignmentSchedule.Read.Directory",
+        "RoleAssignmentSchedule.ReadWrite.Directory",
+        "RoleManagement.Read.Directory",
+        "RoleManagement.Read.All",
+        "RoleManagement.ReadWrite.Directory",
+    )
+)
+ASSIGNMENT_SCHEDULE_WRITE = _p(
+    ("RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"), roles=ROLE_WRITERS
+)
 #: Self activation/deactivation: the scope, no admin role (the eligibility is the permission).
 ASSIGNMENT_SCHEDULE_SELF = _p(("RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"))
 #: ``POST /users/{id}/revokeSignInSessions`` (Graph permissions reference: User.RevokeSessions.All; the user
 #: administration roles, Helpdesk Administrator included, may revoke in delegated calls).
-USERS_REVOKE = _p(("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
-                  roles=USER_WRITERS + (R.HELPDESK_ADMINISTRATOR,))
+USERS_REVOKE = _p(
+    ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+    roles=USER_WRITERS + (R.HELPDESK_ADMINISTRATOR,),
+)
 DELETED_READ = USERS_READ
 DELETED_WRITE = USERS_WRITE
-ORG_READ = _p(("Organization.Read.All", "Organization.ReadWrite.All") + _READ_DIR,
-              ("User.Read", "Organization.Read.All", "Organization.ReadWrite.All") + _READ_DIR)
-SYNC_READ = _p(("OnPremDirectorySynchronization.Read.All", "OnPremDirectorySynchronization.ReadWrite.All")
-               + _READ_DIR, roles=SYNC_READERS)
+ORG_READ = _p(
+    ("Organization.Read.All", "Organization.ReadWrite.All") + _READ_DIR,
+    ("User.Read", "Organization.Read.All", "Organization.ReadWrite.All") + _READ_DIR,
+)
+SYNC_READ = _p(
+    ("OnPremDirectorySynchronization.Read.All", "OnPremDirectorySynchronization.ReadWrite.All") + _READ_DIR,
+    roles=SYNC_READERS,
+)
 #: PATCH onPremisesSynchronization: the ReadWrite permission; delegated callers need Hybrid Identity Administrator
 #: or Global Administrator.
-SYNC_WRITE = _p(("OnPremDirectorySynchronization.ReadWrite.All",),
-                roles=(R.GLOBAL_ADMINISTRATOR, R.HYBRID_IDENTITY_ADMINISTRATOR))
-ME_READ = _p((), ("User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All")
-             + _READ_DIR)
+SYNC_WRITE = _p(
+    ("OnPremDirectorySynchronization.ReadWrite.All",), roles=(R.GLOBAL_ADMINISTRATOR, R.HYBRID_IDENTITY_ADMINISTRATOR)
+)
+ME_READ = _p(
+    (), ("User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All") + _READ_DIR
+)
 
 
 def _unverified_tid(token: str) -> str | None:

@@ -1,6 +1,7 @@
 """JSON batching (``POST /$batch``): up to 20 sub-requests with unique ids and optional ``dependsOn``, each
 dispatched through this same Flask app so it gets exactly the handling, authorization and errors of a direct
 call. A sub-request whose dependency failed answers 424."""
+
 from __future__ import annotations
 
 import json
@@ -85,16 +86,25 @@ def _dispatch(version: str, item: dict) -> dict:
     data = None
     if body is not None:
         data = body if isinstance(body, str) else json.dumps(body)
-    builder = EnvironBuilder(path=f"/{version}{path}", query_string=query, method=item["method"].upper(),
-                             headers=headers, data=data, base_url=request.host_url,
-                             environ_overrides={"REMOTE_ADDR": request.remote_addr or "127.0.0.1"})
+    builder = EnvironBuilder(
+        path=f"/{version}{path}",
+        query_string=query,
+        method=item["method"].upper(),
+        headers=headers,
+        data=data,
+        base_url=request.host_url,
+        environ_overrides={"REMOTE_ADDR": request.remote_addr or "127.0.0.1"},
+    )
     environ = builder.get_environ()
     app = current_app._get_current_object()
     # A fresh app context gives the sub-request its own ``g`` (request id, tenant, caller).
     with app.app_context(), app.request_context(environ):
         resp = app.full_dispatch_request()
-        out = {"id": item["id"], "status": resp.status_code,
-               "headers": {k: v for k, v in resp.headers.items() if k.lower() in _PASS_HEADERS}}
+        out = {
+            "id": item["id"],
+            "status": resp.status_code,
+            "headers": {k: v for k, v in resp.headers.items() if k.lower() in _PASS_HEADERS},
+        }
         raw = resp.get_data()
         if raw:
             if resp.mimetype == "application/json":
@@ -105,8 +115,12 @@ def _dispatch(version: str, item: dict) -> dict:
 
 
 def _failed(rid: str, status: int, code: str, message: str) -> dict:
-    return {"id": rid, "status": status, "headers": {"Content-Type": "application/json"},
-            "body": {"error": {"code": code, "message": message}}}
+    return {
+        "id": rid,
+        "status": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": {"error": {"code": code, "message": message}},
+    }
 
 
 def batch():
@@ -119,8 +133,9 @@ def batch():
     for item in items:
         failed_dep = next((d for d in item.get("dependsOn") or [] if results[d]["status"] >= 400), None)
         if failed_dep is not None:
-            results[item["id"]] = _failed(item["id"], 424, "FailedDependency",
-                                          f"The request depends on request '{failed_dep}', which failed.")
+            results[item["id"]] = _failed(
+                item["id"], 424, "FailedDependency", f"The request depends on request '{failed_dep}', which failed."
+            )
             continue
         results[item["id"]] = _dispatch(version, item)
     ordered = [results[item["id"]] for item in body["requests"]]

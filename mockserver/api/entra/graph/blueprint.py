@@ -1,5 +1,6 @@
 """Microsoft Graph's blueprint: the ``endpoint`` decorator that registers a handler under ``/v1.0`` and ``/beta``
 (authenticated, permission-checked, under the tenant lock), the Graph response headers and error envelope."""
+
 from __future__ import annotations
 
 import functools
@@ -19,6 +20,7 @@ VERSIONS = ("v1.0", "beta")
 def endpoint(rule: str, methods=("GET",), perm=None):
     """Register ``fn(tenant, caller, **kwargs)`` under ``/v1.0`` and ``/beta``, authenticated and checked against
     ``perm`` (the request holds the tenant's lock throughout: ``middleware.begin``)."""
+
     def deco(fn):
         @functools.wraps(fn)
         def view(**kwargs):
@@ -27,10 +29,13 @@ def endpoint(rule: str, methods=("GET",), perm=None):
             if perm is not None:
                 require(tenant, caller, perm)
             return fn(tenant, caller, **kwargs)
+
         for v in VERSIONS:
-            bp.add_url_rule(f"/{v}{rule}", endpoint=f"{fn.__name__}_{v.replace('.', '_')}", view_func=view,
-                            methods=list(methods))
+            bp.add_url_rule(
+                f"/{v}{rule}", endpoint=f"{fn.__name__}_{v.replace('.', '_')}", view_func=view, methods=list(methods)
+            )
         return view
+
     return deco
 
 
@@ -38,8 +43,10 @@ def endpoint(rule: str, methods=("GET",), perm=None):
 def _graph_headers(resp):
     resp.headers["request-id"] = request_id()
     resp.headers["client-request-id"] = client_request_id()
-    resp.headers.setdefault("x-ms-ags-diagnostic", '{"ServerInfo":{"DataCenter":"Mock","Slice":"E",'
-                                                   '"Ring":"0","ScaleUnit":"000","RoleInstance":"hybridsoa"}}')
+    resp.headers.setdefault(
+        "x-ms-ags-diagnostic",
+        '{"ServerInfo":{"DataCenter":"Mock","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"hybridsoa"}}',
+    )
     return resp
 
 
@@ -56,8 +63,12 @@ def _domain_error(exc: DomainError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     if isinstance(exc, MethodNotAllowed):
-        return error_response(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.",
-                              {"Allow": ", ".join(exc.valid_methods or [])})
+        return error_response(
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+            {"Allow": ", ".join(exc.valid_methods or [])},
+        )
     if exc.code == 413:
         return error_response(413, "Request_EntityTooLarge", "The request payload is too large.")
     return error_response(exc.code or 400, "BadRequest", exc.description or "Bad request.")

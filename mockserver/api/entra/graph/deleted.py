@@ -1,5 +1,6 @@
 """``/directory/deletedItems``: soft-deleted users (30-day retention on the tenant clock), get, restore and
 permanent delete."""
+
 from __future__ import annotations
 
 from ....domain.entra.graph import users as U
@@ -21,8 +22,13 @@ def list_deleted_users(tenant, caller):
     matched = query.run(q, U.deleted_users(tenant), U.graph_view)
     chunk, next_link = query.page(q, matched, USER_COLLECTION)
     items = [U.graph_view(u, q.select or DELETED_DEFAULT) for u in chunk]
-    return collection("directory/deletedItems/microsoft.graph.user", items, select=q.select,
-                      count=len(matched) if q.count else None, next_link=next_link)
+    return collection(
+        "directory/deletedItems/microsoft.graph.user",
+        items,
+        select=q.select,
+        count=len(matched) if q.count else None,
+        next_link=next_link,
+    )
 
 
 @endpoint("/directory/deletedItems/graph.user", perm=auth.DELETED_READ)
@@ -36,8 +42,12 @@ def get_deleted_item(tenant, caller, item_id):
     """``GET /directory/deletedItems/{id}``."""
     select = select_only()
     user = U.find_deleted(tenant, item_id)
-    return entity("directory/deletedItems/$entity", query.project(U.graph_view(user), select, DELETED_DEFAULT),
-                  select=select, odata_type=USER_TYPE)
+    return entity(
+        "directory/deletedItems/$entity",
+        query.project(U.graph_view(user), select, DELETED_DEFAULT),
+        select=select,
+        odata_type=USER_TYPE,
+    )
 
 
 @endpoint("/directory/deletedItems/<item_id>/restore", methods=("POST",), perm=auth.DELETED_WRITE)
@@ -45,8 +55,9 @@ def restore_deleted_item(tenant, caller, item_id):
     """``POST /directory/deletedItems/{id}/restore``: 200 with the restored directoryObject."""
     user = U.find_deleted(tenant, item_id)
     U.restore_deleted(tenant, user, caller)
-    return entity("directoryObjects/$entity", query.project(U.graph_view(user), None, DELETED_DEFAULT),
-                  odata_type=USER_TYPE)
+    return entity(
+        "directoryObjects/$entity", query.project(U.graph_view(user), None, DELETED_DEFAULT), odata_type=USER_TYPE
+    )
 
 
 @endpoint("/directory/deletedItems/<item_id>/microsoft.graph.restore", methods=("POST",), perm=auth.DELETED_WRITE)

@@ -1,5 +1,6 @@
 """The Graph error envelope (``{"error": {"code", "message", "innerError": {date, request-id,
 client-request-id}}}``) and the one place domain errors become Graph codes and statuses."""
+
 from __future__ import annotations
 
 import uuid
@@ -87,9 +88,13 @@ def _now_iso() -> str:
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     """Render the Graph error envelope."""
-    body = {"error": {"code": code, "message": clip(message, 8 * MAX_ECHO),
-                      "innerError": {"date": _now_iso(), "request-id": request_id(),
-                                     "client-request-id": client_request_id()}}}
+    body = {
+        "error": {
+            "code": code,
+            "message": clip(message, 8 * MAX_ECHO),
+            "innerError": {"date": _now_iso(), "request-id": request_id(), "client-request-id": client_request_id()},
+        }
+    }
     resp = jsonify(body)
     resp.status_code = status
     for k, v in (headers or {}).items():
@@ -101,8 +106,10 @@ def www_authenticate(claims: str | None = None) -> dict:
     """The ``WWW-Authenticate`` challenge Graph sends with a 401; with ``claims``, the continuous access evaluation
     form (``error="insufficient_claims", claims="<base64>"``) clients answer with MSAL's ``claims_challenge``."""
     root = request.url_root.rstrip("/")
-    value = (f'Bearer realm="", authorization_uri="{root}/common/oauth2/authorize", '
-             f'client_id="00000003-0000-0000-c000-000000000000"')
+    value = (
+        f'Bearer realm="", authorization_uri="{root}/common/oauth2/authorize", '
+        f'client_id="00000003-0000-0000-c000-000000000000"'
+    )
     if claims:
         value += f', error="insufficient_claims", claims="{claims}"'
     return {"WWW-Authenticate": value}

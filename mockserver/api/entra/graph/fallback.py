@@ -1,6 +1,7 @@
 """What Graph says about paths the mock does not serve: 400 ``BadRequest`` "Resource not found for the segment
 '...'" for segments the v1.0 schema lacks, 501 ``notImplemented`` for real resources the mock does not emulate,
 405 for a known path with the wrong method (all in the Graph error envelope)."""
+
 from __future__ import annotations
 
 from flask import current_app, request
@@ -11,51 +12,199 @@ from .blueprint import bp
 from .errors import GraphError
 
 #: Entity sets and singletons of the v1.0 entity container (plus the service's own ``$batch``/``$metadata``).
-KNOWN_ROOTS = frozenset({
-    "admin", "agreementAcceptances", "agreements", "appCatalogs", "appRoleAssignments", "applicationTemplates",
-    "applications", "auditLogs", "authenticationMethodConfigurations", "authenticationMethodsPolicy",
-    "certificateBasedAuthConfiguration", "chats", "communications", "compliance", "connections", "contacts",
-    "contracts", "copilot", "dataPolicyOperations", "deviceAppManagement", "deviceManagement", "devices",
-    "directory", "directoryObjects", "directoryRoleTemplates", "directoryRoles", "domainDnsRecords", "domains",
-    "drive", "drives", "education", "employeeExperience", "external", "filterOperators", "functions",
-    "groupLifecyclePolicies", "groupSettingTemplates", "groupSettings", "groups", "identity", "identityGovernance",
-    "identityProtection", "identityProviders", "informationProtection", "invitations", "me", "oauth2PermissionGrants",
-    "organization", "permissionGrants", "places", "planner", "policies", "print", "privacy", "reports",
-    "roleManagement", "schemaExtensions", "scopedRoleMemberships", "search", "security", "servicePrincipals",
-    "shares", "sites", "solutions", "storage", "subscribedSkus", "subscriptions", "teams", "teamsTemplates",
-    "teamwork", "tenantRelationships", "users", "$batch", "$metadata",
-})
+KNOWN_ROOTS = frozenset(
+    {
+        "admin",
+        "agreementAcceptances",
+        "agreements",
+        "appCatalogs",
+        "appRoleAssignments",
+        "applicationTemplates",
+        "applications",
+        "auditLogs",
+        "authenticationMethodConfigurations",
+        "authenticationMethodsPolicy",
+        "certificateBasedAuthConfiguration",
+        "chats",
+        "communications",
+        "compliance",
+        "connections",
+        "contacts",
+        "contracts",
+        "copilot",
+        "dataPolicyOperations",
+        "deviceAppManagement",
+        "deviceManagement",
+        "devices",
+        "directory",
+        "directoryObjects",
+        "directoryRoleTemplates",
+        "directoryRoles",
+        "domainDnsRecords",
+        "domains",
+        "drive",
+        "drives",
+        "education",
+        "employeeExperience",
+        "external",
+        "filterOperators",
+        "functions",
+        "groupLifecyclePolicies",
+        "groupSettingTemplates",
+        "groupSettings",
+        "groups",
+        "identity",
+        "identityGovernance",
+        "identityProtection",
+        "identityProviders",
+        "informationProtection",
+        "invitations",
+        "me",
+        "oauth2PermissionGrants",
+        "organization",
+        "permissionGrants",
+        "places",
+        "planner",
+        "policies",
+        "print",
+        "privacy",
+        "reports",
+        "roleManagement",
+        "schemaExtensions",
+        "scopedRoleMemberships",
+        "search",
+        "security",
+        "servicePrincipals",
+        "shares",
+        "sites",
+        "solutions",
+        "storage",
+        "subscribedSkus",
+        "subscriptions",
+        "teams",
+        "teamsTemplates",
+        "teamwork",
+        "tenantRelationships",
+        "users",
+        "$batch",
+        "$metadata",
+    }
+)
 
 #: Navigation properties of ``user`` and operations bound to it (or to directoryObject) in v1.0.
-USER_SEGMENTS = frozenset({
-    "activities", "adhocCalls", "agreementAcceptances", "appRoleAssignments", "authentication", "calendar",
-    "calendarGroups", "calendars", "calendarView", "chats", "cloudClipboard", "cloudPCs", "contactFolders", "contacts",
-    "createdObjects", "dataSecurityAndGovernance", "deviceManagementTroubleshootingEvents", "directReports", "drive",
-    "drives", "employeeExperience", "events", "extensions", "followedSites", "inferenceClassification", "insights",
-    "joinedTeams", "licenseDetails", "mailFolders", "managedAppRegistrations", "managedDevices", "manager", "memberOf",
-    "messages", "oauth2PermissionGrants", "onenote", "onlineMeetings", "onPremisesSyncBehavior", "outlook",
-    "ownedDevices", "ownedObjects", "people", "permissionGrants", "photo", "photos", "planner", "presence",
-    "registeredDevices", "scopedRoleMemberOf", "settings", "solutions", "sponsorOf", "sponsors", "teamwork", "todo",
-    "transitiveMemberOf",
-    "assignLicense", "changePassword", "exportDeviceAndAppManagementData", "exportPersonalData", "findMeetingTimes",
-    "getMailTips", "getManagedAppDiagnosticStatuses", "getManagedAppPolicies", "getManagedDevicesWithAppFailures",
-    "reminderView", "removeAllDevicesFromManagement", "reprocessLicenseAssignment", "retryServiceProvisioning",
-    "revokeSignInSessions", "sendMail", "translateExchangeIds", "wipeManagedAppRegistrationsByDeviceTag",
-    "checkMemberGroups", "checkMemberObjects", "getMemberGroups", "getMemberObjects", "restore",
-})
+USER_SEGMENTS = frozenset(
+    {
+        "activities",
+        "adhocCalls",
+        "agreementAcceptances",
+        "appRoleAssignments",
+        "authentication",
+        "calendar",
+        "calendarGroups",
+        "calendars",
+        "calendarView",
+        "chats",
+        "cloudClipboard",
+        "cloudPCs",
+        "contactFolders",
+        "contacts",
+        "createdObjects",
+        "dataSecurityAndGovernance",
+        "deviceManagementTroubleshootingEvents",
+        "directReports",
+        "drive",
+        "drives",
+        "employeeExperience",
+        "events",
+        "extensions",
+        "followedSites",
+        "inferenceClassification",
+        "insights",
+        "joinedTeams",
+        "licenseDetails",
+        "mailFolders",
+        "managedAppRegistrations",
+        "managedDevices",
+        "manager",
+        "memberOf",
+        "messages",
+        "oauth2PermissionGrants",
+        "onenote",
+        "onlineMeetings",
+        "onPremisesSyncBehavior",
+        "outlook",
+        "ownedDevices",
+        "ownedObjects",
+        "people",
+        "permissionGrants",
+        "photo",
+        "photos",
+        "planner",
+        "presence",
+        "registeredDevices",
+        "scopedRoleMemberOf",
+        "settings",
+        "solutions",
+        "sponsorOf",
+        "sponsors",
+        "teamwork",
+        "todo",
+        "transitiveMemberOf",
+        "assignLicense",
+        "changePassword",
+        "exportDeviceAndAppManagementData",
+        "exportPersonalData",
+        "findMeetingTimes",
+        "getMailTips",
+        "getManagedAppDiagnosticStatuses",
+        "getManagedAppPolicies",
+        "getManagedDevicesWithAppFailures",
+        "reminderView",
+        "removeAllDevicesFromManagement",
+        "reprocessLicenseAssignment",
+        "retryServiceProvisioning",
+        "revokeSignInSessions",
+        "sendMail",
+        "translateExchangeIds",
+        "wipeManagedAppRegistrationsByDeviceTag",
+        "checkMemberGroups",
+        "checkMemberObjects",
+        "getMemberGroups",
+        "getMemberObjects",
+        "restore",
+    }
+)
 #: Navigation properties of the ``directory`` singleton.
-DIRECTORY_SEGMENTS = frozenset({
-    "administrativeUnits", "attributeSets", "customSecurityAttributeDefinitions", "deletedItems",
-    "deviceLocalCredentials", "federationConfigurations", "onPremisesSynchronization", "publicKeyInfrastructure",
-    "recovery", "remoteTenantGroups", "subscriptions",
-})
+DIRECTORY_SEGMENTS = frozenset(
+    {
+        "administrativeUnits",
+        "attributeSets",
+        "customSecurityAttributeDefinitions",
+        "deletedItems",
+        "deviceLocalCredentials",
+        "federationConfigurations",
+        "onPremisesSynchronization",
+        "publicKeyInfrastructure",
+        "recovery",
+        "remoteTenantGroups",
+        "subscriptions",
+    }
+)
 #: ``roleManagement`` providers, and the navigation properties of an ``rbacApplication`` (``/directory``).
 ROLE_PROVIDERS = frozenset({"directory", "entitlementManagement"})
-RBAC_SEGMENTS = frozenset({
-    "resourceNamespaces", "roleAssignments", "roleAssignmentScheduleInstances", "roleAssignmentScheduleRequests",
-    "roleAssignmentSchedules", "roleDefinitions", "roleEligibilityScheduleInstances",
-    "roleEligibilityScheduleRequests", "roleEligibilitySchedules",
-})
+RBAC_SEGMENTS = frozenset(
+    {
+        "resourceNamespaces",
+        "roleAssignments",
+        "roleAssignmentScheduleInstances",
+        "roleAssignmentScheduleRequests",
+        "roleAssignmentSchedules",
+        "roleDefinitions",
+        "roleEligibilityScheduleInstances",
+        "roleEligibilityScheduleRequests",
+        "roleEligibilitySchedules",
+    }
+)
 
 
 def _other_methods(path: str) -> list[str]:
@@ -102,16 +251,23 @@ def _resolve(rest: str) -> GraphError:
             return _unknown(segments[1])
         if segments[1] == "directory" and len(segments) >= 3 and segments[2] not in RBAC_SEGMENTS:
             return _unknown(segments[2])
-    return GraphError(501, "notImplemented", f"The mock does not emulate '/{rest}'. See docs/coverage.md for the "
-                                             "emulated Graph surface.")
+    return GraphError(
+        501,
+        "notImplemented",
+        f"The mock does not emulate '/{rest}'. See docs/coverage.md for the emulated Graph surface.",
+    )
 
 
 def not_found(rest: str = "", **_):
     """Catch-all under ``/v1.0`` and ``/beta``."""
     allowed = _other_methods(request.path)
     if allowed:
-        raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.",
-                         {"Allow": ", ".join(allowed)})
+        raise GraphError(
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+            {"Allow": ", ".join(allowed)},
+        )
     raise _resolve(rest)
 
 
@@ -125,9 +281,21 @@ class AnyPathConverter(PathConverter):
 bp.record_once(lambda state: state.app.url_map.converters.setdefault("graphpath", AnyPathConverter))
 
 for _v in ("v1.0", "beta"):
-    bp.add_url_rule(f"/{_v}/<graphpath:rest>", endpoint=f"not_found_{_v.replace('.', '_')}", view_func=not_found,
-                    methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
-    bp.add_url_rule(f"/{_v}", endpoint=f"not_found_root_{_v.replace('.', '_')}", view_func=not_found,
-                    methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
-    bp.add_url_rule(f"/{_v}/", endpoint=f"not_found_slash_{_v.replace('.', '_')}", view_func=not_found,
-                    methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
+    bp.add_url_rule(
+        f"/{_v}/<graphpath:rest>",
+        endpoint=f"not_found_{_v.replace('.', '_')}",
+        view_func=not_found,
+        methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+    )
+    bp.add_url_rule(
+        f"/{_v}",
+        endpoint=f"not_found_root_{_v.replace('.', '_')}",
+        view_func=not_found,
+        methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+    )
+    bp.add_url_rule(
+        f"/{_v}/",
+        endpoint=f"not_found_slash_{_v.replace('.', '_')}",
+        view_func=not_found,
+        methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+    )

@@ -1,5 +1,6 @@
 """``/organization`` (sync state from Entra Connect's run history) and ``/directory/onPremisesSynchronization``
 (features and accidental-deletion prevention from the tenant's sync settings), with ``$select``."""
+
 from __future__ import annotations
 
 from ....domain.connect.sync_settings import graph_patch
@@ -10,16 +11,44 @@ from .serialize import collection, entity, no_content, on_premises_synchronizati
 from .users import json_body
 
 ORGANIZATION = query.Collection(
-    type_name="organization", resource="Organization", supports_advanced=False,
-    properties=("id", "deletedDateTime", "assignedPlans", "businessPhones", "city", "country", "countryLetterCode",
-                "createdDateTime", "defaultUsageLocation", "displayName", "marketingNotificationEmails",
-                "mobileDeviceManagementAuthority", "onPremisesLastSyncDateTime", "onPremisesSyncEnabled",
-                "partnerTenantType", "postalCode", "preferredLanguage", "privacyProfile", "provisionedPlans",
-                "securityComplianceNotificationMails", "securityComplianceNotificationPhones", "state", "street",
-                "technicalNotificationMails", "tenantType", "verifiedDomains"))
-SYNCHRONIZATION = query.Collection(type_name="onPremisesDirectorySynchronization",
-                                   resource="OnPremisesDirectorySynchronization", supports_advanced=False,
-                                   properties=("id", "configuration", "features"))
+    type_name="organization",
+    resource="Organization",
+    supports_advanced=False,
+    properties=(
+        "id",
+        "deletedDateTime",
+        "assignedPlans",
+        "businessPhones",
+        "city",
+        "country",
+        "countryLetterCode",
+        "createdDateTime",
+        "defaultUsageLocation",
+        "displayName",
+        "marketingNotificationEmails",
+        "mobileDeviceManagementAuthority",
+        "onPremisesLastSyncDateTime",
+        "onPremisesSyncEnabled",
+        "partnerTenantType",
+        "postalCode",
+        "preferredLanguage",
+        "privacyProfile",
+        "provisionedPlans",
+        "securityComplianceNotificationMails",
+        "securityComplianceNotificationPhones",
+        "state",
+        "street",
+        "technicalNotificationMails",
+        "tenantType",
+        "verifiedDomains",
+    ),
+)
+SYNCHRONIZATION = query.Collection(
+    type_name="onPremisesDirectorySynchronization",
+    resource="OnPremisesDirectorySynchronization",
+    supports_advanced=False,
+    properties=("id", "configuration", "features"),
+)
 _NOT_FOUND = "Resource '{}' does not exist or one of its queried reference-property objects are not present."
 
 
@@ -57,15 +86,15 @@ def get_organization(tenant, caller, org_id):
 @endpoint("/directory/onPremisesSynchronization", perm=auth.SYNC_READ)
 def list_on_premises_synchronization(tenant, caller):
     """``GET /directory/onPremisesSynchronization``."""
-    return _as_collection(tenant, "directory/onPremisesSynchronization", SYNCHRONIZATION,
-                          on_premises_synchronization)
+    return _as_collection(tenant, "directory/onPremisesSynchronization", SYNCHRONIZATION, on_premises_synchronization)
 
 
 @endpoint("/directory/onPremisesSynchronization/<sync_id>", perm=auth.SYNC_READ)
 def get_on_premises_synchronization(tenant, caller, sync_id):
     """``GET /directory/onPremisesSynchronization/{id}`` (the id is the tenant id)."""
-    return _as_entity(tenant, sync_id, "directory/onPremisesSynchronization", SYNCHRONIZATION,
-                      on_premises_synchronization)
+    return _as_entity(
+        tenant, sync_id, "directory/onPremisesSynchronization", SYNCHRONIZATION, on_premises_synchronization
+    )
 
 
 @endpoint("/directory/onPremisesSynchronization/<sync_id>", methods=("PATCH",), perm=auth.SYNC_WRITE)
@@ -80,6 +109,12 @@ def update_on_premises_synchronization(tenant, caller, sync_id):
     tenant.sync.update_settings(patch)
     after = on_premises_synchronization(tenant)
     changes = {k: {"old": before[k], "new": after[k]} for k in ("configuration", "features") if before[k] != after[k]}
-    tenant.add_audit_record("graph", "Update on-premises directory synchronization", caller, target=tenant.id,
-                            parameters=body, changes=changes)
+    tenant.add_audit_record(
+        "graph",
+        "Update on-premises directory synchronization",
+        caller,
+        target=tenant.id,
+        parameters=body,
+        changes=changes,
+    )
     return no_content()

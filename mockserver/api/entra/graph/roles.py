@@ -1,5 +1,6 @@
 """``/roleManagement/directory``: built-in role definitions, active role assignments, and PIM schedule requests
 and schedules (eligible roles grant nothing until ``selfActivate``; activations expire on the tenant clock)."""
+
 from __future__ import annotations
 
 from ....domain.entra import roles as R
@@ -11,44 +12,117 @@ from .serialize import collection, entity, no_content, pim_request, role_assignm
 from .users import json_body
 
 BASE = "/roleManagement/directory"
-_NOT_FOUND = ("Resource '{}' does not exist or one of its queried reference-property objects are not present.")
+_NOT_FOUND = "Resource '{}' does not exist or one of its queried reference-property objects are not present."
 
 ROLE_DEFINITION_COLLECTION = query.Collection(
-    type_name="unifiedRoleDefinition", resource="unifiedRoleDefinition",
-    properties=("id", "description", "displayName", "isBuiltIn", "isEnabled", "resourceScopes", "rolePermissions",
-                "templateId", "version"), supports_advanced=False, max_top=999)
+    type_name="unifiedRoleDefinition",
+    resource="unifiedRoleDefinition",
+    properties=(
+        "id",
+        "description",
+        "displayName",
+        "isBuiltIn",
+        "isEnabled",
+        "resourceScopes",
+        "rolePermissions",
+        "templateId",
+        "version",
+    ),
+    supports_advanced=False,
+    max_top=999,
+)
 ROLE_ASSIGNMENT_COLLECTION = query.Collection(
-    type_name="unifiedRoleAssignment", resource="unifiedRoleAssignment",
-    properties=("id", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId", "condition",
-                "principalOrganizationId"), supports_advanced=False)
-_SCHEDULE_PROPS = ("id", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId", "createdUsing",
-                   "createdDateTime", "modifiedDateTime", "status", "memberType", "scheduleInfo")
-ELIGIBILITY_SCHEDULES = query.Collection(type_name="unifiedRoleEligibilitySchedule",
-                                         resource="unifiedRoleEligibilitySchedule", properties=_SCHEDULE_PROPS,
-                                         supports_advanced=False)
-ASSIGNMENT_SCHEDULES = query.Collection(type_name="unifiedRoleAssignmentSchedule",
-                                        resource="unifiedRoleAssignmentSchedule",
-                                        properties=_SCHEDULE_PROPS + ("assignmentType",), supports_advanced=False)
-_REQUEST_PROPS = ("id", "status", "action", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId",
-                  "isValidationOnly", "targetScheduleId", "justification", "scheduleInfo", "ticketInfo",
-                  "createdDateTime", "completedDateTime", "approvalId", "customData", "createdBy")
-_INSTANCE_PROPS = ("id", "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId", "startDateTime",
-                   "endDateTime", "memberType")
-ELIGIBILITY_INSTANCES = query.Collection(type_name="unifiedRoleEligibilityScheduleInstance",
-                                         resource="unifiedRoleEligibilityScheduleInstance",
-                                         properties=_INSTANCE_PROPS + ("roleEligibilityScheduleId",),
-                                         supports_advanced=False)
-ASSIGNMENT_INSTANCES = query.Collection(type_name="unifiedRoleAssignmentScheduleInstance",
-                                        resource="unifiedRoleAssignmentScheduleInstance",
-                                        properties=_INSTANCE_PROPS + ("assignmentType", "roleAssignmentScheduleId",
-                                                                      "roleAssignmentOriginId"),
-                                        supports_advanced=False)
-ELIGIBILITY_REQUESTS = query.Collection(type_name="unifiedRoleEligibilityScheduleRequest",
-                                        resource="unifiedRoleEligibilityScheduleRequest", properties=_REQUEST_PROPS,
-                                        supports_advanced=False)
-ASSIGNMENT_REQUESTS = query.Collection(type_name="unifiedRoleAssignmentScheduleRequest",
-                                       resource="unifiedRoleAssignmentScheduleRequest", properties=_REQUEST_PROPS,
-                                       supports_advanced=False)
+    type_name="unifiedRoleAssignment",
+    resource="unifiedRoleAssignment",
+    properties=(
+        "id",
+        "principalId",
+        "roleDefinitionId",
+        "directoryScopeId",
+        "appScopeId",
+        "condition",
+        "principalOrganizationId",
+    ),
+    supports_advanced=False,
+)
+_SCHEDULE_PROPS = (
+    "id",
+    "principalId",
+    "roleDefinitionId",
+    "directoryScopeId",
+    "appScopeId",
+    "createdUsing",
+    "createdDateTime",
+    "modifiedDateTime",
+    "status",
+    "memberType",
+    "scheduleInfo",
+)
+ELIGIBILITY_SCHEDULES = query.Collection(
+    type_name="unifiedRoleEligibilitySchedule",
+    resource="unifiedRoleEligibilitySchedule",
+    properties=_SCHEDULE_PROPS,
+    supports_advanced=False,
+)
+ASSIGNMENT_SCHEDULES = query.Collection(
+    type_name="unifiedRoleAssignmentSchedule",
+    resource="unifiedRoleAssignmentSchedule",
+    properties=_SCHEDULE_PROPS + ("assignmentType",),
+    supports_advanced=False,
+)
+_REQUEST_PROPS = (
+    "id",
+    "status",
+    "action",
+    "principalId",
+    "roleDefinitionId",
+    "directoryScopeId",
+    "appScopeId",
+    "isValidationOnly",
+    "targetScheduleId",
+    "justification",
+    "scheduleInfo",
+    "ticketInfo",
+    "createdDateTime",
+    "completedDateTime",
+    "approvalId",
+    "customData",
+    "createdBy",
+)
+_INSTANCE_PROPS = (
+    "id",
+    "principalId",
+    "roleDefinitionId",
+    "directoryScopeId",
+    "appScopeId",
+    "startDateTime",
+    "endDateTime",
+    "memberType",
+)
+ELIGIBILITY_INSTANCES = query.Collection(
+    type_name="unifiedRoleEligibilityScheduleInstance",
+    resource="unifiedRoleEligibilityScheduleInstance",
+    properties=_INSTANCE_PROPS + ("roleEligibilityScheduleId",),
+    supports_advanced=False,
+)
+ASSIGNMENT_INSTANCES = query.Collection(
+    type_name="unifiedRoleAssignmentScheduleInstance",
+    resource="unifiedRoleAssignmentScheduleInstance",
+    properties=_INSTANCE_PROPS + ("assignmentType", "roleAssignmentScheduleId", "roleAssignmentOriginId"),
+    supports_advanced=False,
+)
+ELIGIBILITY_REQUESTS = query.Collection(
+    type_name="unifiedRoleEligibilityScheduleRequest",
+    resource="unifiedRoleEligibilityScheduleRequest",
+    properties=_REQUEST_PROPS,
+    supports_advanced=False,
+)
+ASSIGNMENT_REQUESTS = query.Collection(
+    type_name="unifiedRoleAssignmentScheduleRequest",
+    resource="unifiedRoleAssignmentScheduleRequest",
+    properties=_REQUEST_PROPS,
+    supports_advanced=False,
+)
 
 
 def _list(fragment: str, coll: query.Collection, views: list[dict]):
@@ -63,8 +137,11 @@ def _list(fragment: str, coll: query.Collection, views: list[dict]):
 @endpoint(f"{BASE}/roleDefinitions", perm=auth.ROLES_READ)
 def list_role_definitions(tenant, caller):
     """``GET /roleManagement/directory/roleDefinitions``."""
-    return _list("roleManagement/directory/roleDefinitions", ROLE_DEFINITION_COLLECTION,
-                 [role_definition(t) for t in R.BUILTIN_ROLES])
+    return _list(
+        "roleManagement/directory/roleDefinitions",
+        ROLE_DEFINITION_COLLECTION,
+        [role_definition(t) for t in R.BUILTIN_ROLES],
+    )
 
 
 @endpoint(f"{BASE}/roleDefinitions/<role_id>", perm=auth.ROLES_READ)
@@ -84,8 +161,11 @@ def _active(tenant) -> list:
 @endpoint(f"{BASE}/roleAssignments", perm=auth.ROLES_READ)
 def list_role_assignments(tenant, caller):
     """``GET /roleManagement/directory/roleAssignments`` (active assignments in effect now)."""
-    return _list("roleManagement/directory/roleAssignments", ROLE_ASSIGNMENT_COLLECTION,
-                 [role_assignment(tenant, a) for a in _active(tenant)])
+    return _list(
+        "roleManagement/directory/roleAssignments",
+        ROLE_ASSIGNMENT_COLLECTION,
+        [role_assignment(tenant, a) for a in _active(tenant)],
+    )
 
 
 @endpoint(f"{BASE}/roleAssignments/<assignment_id>", perm=auth.ROLES_READ)
@@ -112,15 +192,25 @@ def create_role_assignment(tenant, caller):
     if role_id not in R.BUILTIN_ROLES:
         raise NotFound(_NOT_FOUND.format(role_id))
     principal = tenant.users.get(principal_id)
-    if (principal is None or principal.deleted_date_time is not None) and \
-            tenant.app_by_service_principal(principal_id) is None:
+    if (principal is None or principal.deleted_date_time is not None) and tenant.app_by_service_principal(
+        principal_id
+    ) is None:
         raise NotFound(_NOT_FOUND.format(principal_id))
     if any(a.principal_id == principal_id and a.role_definition_id == role_id for a in _active(tenant)):
-        raise GraphError(409, "Request_BadRequest", "A conflicting object with one or more of the specified property "
-                                                    "values is present in the directory.")
+        raise GraphError(
+            409,
+            "Request_BadRequest",
+            "A conflicting object with one or more of the specified property values is present in the directory.",
+        )
     a = tenant.assign_role(principal_id, role_id)
-    tenant.add_audit_record("graph", "Add member to role", caller, target=principal_id,
-                            parameters={"roleDefinitionId": role_id}, changes={"role": {"old": None, "new": role_id}})
+    tenant.add_audit_record(
+        "graph",
+        "Add member to role",
+        caller,
+        target=principal_id,
+        parameters={"roleDefinitionId": role_id},
+        changes={"role": {"old": None, "new": role_id}},
+    )
     return entity("roleManagement/directory/roleAssignments/$entity", role_assignment(tenant, a), status=201)
 
 
@@ -132,17 +222,26 @@ def delete_role_assignment(tenant, caller, assignment_id):
         raise NotFound(_NOT_FOUND.format(assignment_id))
     tenant.role_assignments.delete(a.id)
     tenant.pim.schedule_meta.pop(a.id, None)
-    tenant.add_audit_record("graph", "Remove member from role", caller, target=a.principal_id,
-                            parameters={"roleDefinitionId": a.role_definition_id},
-                            changes={"role": {"old": a.role_definition_id, "new": None}})
+    tenant.add_audit_record(
+        "graph",
+        "Remove member from role",
+        caller,
+        target=a.principal_id,
+        parameters={"roleDefinitionId": a.role_definition_id},
+        changes={"role": {"old": a.role_definition_id, "new": None}},
+    )
     return no_content()
 
 
 # ----------------------------------------------------------------- PIM schedule requests
-_KINDS = {"roleEligibilityScheduleRequests": ("eligibility", ELIGIBILITY_REQUESTS),
-          "roleAssignmentScheduleRequests": ("assignment", ASSIGNMENT_REQUESTS)}
-_SCHEDULES = {"roleEligibilitySchedules": ("eligible", ELIGIBILITY_SCHEDULES),
-              "roleAssignmentSchedules": ("active", ASSIGNMENT_SCHEDULES)}
+_KINDS = {
+    "roleEligibilityScheduleRequests": ("eligibility", ELIGIBILITY_REQUESTS),
+    "roleAssignmentScheduleRequests": ("assignment", ASSIGNMENT_REQUESTS),
+}
+_SCHEDULES = {
+    "roleEligibilitySchedules": ("eligible", ELIGIBILITY_SCHEDULES),
+    "roleAssignmentSchedules": ("active", ASSIGNMENT_SCHEDULES),
+}
 
 
 def _read_perm(segment: str):
@@ -168,6 +267,7 @@ def _register_reads(segment: str, coll: query.Collection, rows, find, view, list
 
     def list_items(tenant, caller):
         return listing(tenant)
+
     list_items.__name__ = f"list_{segment}"
     list_items.__doc__ = f"``GET /roleManagement/directory/{segment}``{list_note}."
     endpoint(f"{BASE}/{segment}", perm=read)(list_items)
@@ -180,6 +280,7 @@ def _register_reads(segment: str, coll: query.Collection, rows, find, view, list
         if row is None:
             raise NotFound(_NOT_FOUND.format(item))
         return entity(f"{fragment}/$entity", view(tenant, row))
+
     get_item.__name__ = f"get_{segment}"
     get_item.__doc__ = f"``GET /roleManagement/directory/{segment}/{{id}}`` and ``filterByCurrentUser``."
     endpoint(f"{BASE}/{segment}/<item>", perm=read)(get_item)
@@ -188,9 +289,13 @@ def _register_reads(segment: str, coll: query.Collection, rows, find, view, list
 def _register_requests(segment: str):
     """``roleEligibilityScheduleRequests`` / ``roleAssignmentScheduleRequests``: the reads plus ``POST``."""
     kind, coll = _KINDS[segment]
-    _register_reads(segment, coll, rows=lambda tenant, principal_id: tenant.pim.list_requests(kind, principal_id),
-                    find=lambda tenant, item: tenant.pim.get_request(kind, item),  # raises NotFound itself
-                    view=lambda tenant, req: pim_request(req))
+    _register_reads(
+        segment,
+        coll,
+        rows=lambda tenant, principal_id: tenant.pim.list_requests(kind, principal_id),
+        find=lambda tenant, item: tenant.pim.get_request(kind, item),  # raises NotFound itself
+        view=lambda tenant, req: pim_request(req),
+    )
 
     def post_request(tenant, caller):
         body = json_body()
@@ -198,10 +303,12 @@ def _register_requests(segment: str):
         if isinstance(action, str) and action.startswith("self"):
             auth.require(tenant, caller, auth.ASSIGNMENT_SCHEDULE_SELF)
         else:
-            auth.require(tenant, caller, auth.ELIGIBILITY_WRITE if kind == "eligibility"
-                         else auth.ASSIGNMENT_SCHEDULE_WRITE)
+            auth.require(
+                tenant, caller, auth.ELIGIBILITY_WRITE if kind == "eligibility" else auth.ASSIGNMENT_SCHEDULE_WRITE
+            )
         req = tenant.pim.submit(kind, body, caller)
         return entity(f"roleManagement/directory/{segment}/$entity", pim_request(req), status=201)
+
     post_request.__name__ = f"post_{segment}"
     post_request.__doc__ = f"``POST /roleManagement/directory/{segment}``: 201 with the request."
     endpoint(f"{BASE}/{segment}", methods=("POST",))(post_request)
@@ -217,19 +324,27 @@ def _register_schedules(segment: str):
     def find(tenant, item):
         a = tenant.role_assignments.get(item)
         return a if a is not None and a.kind == kind else None
+
     _register_reads(segment, coll, rows, find, view=lambda tenant, a: tenant.pim.schedule_view(a))
 
 
-_INSTANCES = {"roleEligibilityScheduleInstances": ("eligible", ELIGIBILITY_INSTANCES),
-              "roleAssignmentScheduleInstances": ("active", ASSIGNMENT_INSTANCES)}
+_INSTANCES = {
+    "roleEligibilityScheduleInstances": ("eligible", ELIGIBILITY_INSTANCES),
+    "roleAssignmentScheduleInstances": ("active", ASSIGNMENT_INSTANCES),
+}
 
 
 def _register_instances(segment: str):
     """``roleEligibilityScheduleInstances`` / ``roleAssignmentScheduleInstances``: the schedules in effect now."""
     kind, coll = _INSTANCES[segment]
-    _register_reads(segment, coll, rows=lambda tenant, principal_id: tenant.pim.instances(kind, principal_id),
-                    find=lambda tenant, item: next((x for x in tenant.pim.instances(kind) if x.id == item), None),
-                    view=lambda tenant, a: tenant.pim.instance_view(a), list_note=" (schedules in effect now)")
+    _register_reads(
+        segment,
+        coll,
+        rows=lambda tenant, principal_id: tenant.pim.instances(kind, principal_id),
+        find=lambda tenant, item: next((x for x in tenant.pim.instances(kind) if x.id == item), None),
+        view=lambda tenant, a: tenant.pim.instance_view(a),
+        list_note=" (schedules in effect now)",
+    )
 
 
 for _segment in _KINDS:
@@ -238,4 +353,3 @@ for _segment in _INSTANCES:
     _register_instances(_segment)
 for _segment in _SCHEDULES:
     _register_schedules(_segment)
-

@@ -1,6 +1,7 @@
 """Graph JSON responses: ``@odata.context`` URLs, the OData JSON content type, collection pages with
 ``@odata.count``/``@odata.nextLink``, and entity renderings of the non-user types (role definitions,
 role assignments, organization, on-premises synchronization)."""
+
 from __future__ import annotations
 
 import json
@@ -14,22 +15,34 @@ JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE75
 
 #: Representative resource actions per built-in role (rolePermissions.allowedResourceActions).
 _ROLE_ACTIONS = {
-    R.GLOBAL_ADMINISTRATOR: ["microsoft.directory/users/allProperties/allTasks",
-                             "microsoft.directory/roleAssignments/allProperties/allTasks",
-                             "microsoft.directory/onPremisesSynchronization/standard/read",
-                             "microsoft.office365.exchange/allEntities/basic/allTasks"],
-    R.EXCHANGE_ADMINISTRATOR: ["microsoft.office365.exchange/allEntities/basic/allTasks",
-                               "microsoft.directory/groups.unified/basic/update"],
-    R.HYBRID_IDENTITY_ADMINISTRATOR: ["microsoft.directory/onPremisesSynchronization/standard/read",
-                                      "microsoft.directory/onPremisesSynchronization/basic/update",
-                                      "microsoft.directory/users/onPremisesSyncBehavior/update"],
-    R.HELPDESK_ADMINISTRATOR: ["microsoft.directory/users/password/update",
-                               "microsoft.directory/users/invalidateAllRefreshTokens"],
-    R.GLOBAL_READER: ["microsoft.directory/users/allProperties/read",
-                      "microsoft.directory/roleAssignments/allProperties/read"],
+    R.GLOBAL_ADMINISTRATOR: [
+        "microsoft.directory/users/allProperties/allTasks",
+        "microsoft.directory/roleAssignments/allProperties/allTasks",
+        "microsoft.directory/onPremisesSynchronization/standard/read",
+        "microsoft.office365.exchange/allEntities/basic/allTasks",
+    ],
+    R.EXCHANGE_ADMINISTRATOR: [
+        "microsoft.office365.exchange/allEntities/basic/allTasks",
+        "microsoft.directory/groups.unified/basic/update",
+    ],
+    R.HYBRID_IDENTITY_ADMINISTRATOR: [
+        "microsoft.directory/onPremisesSynchronization/standard/read",
+        "microsoft.directory/onPremisesSynchronization/basic/update",
+        "microsoft.directory/users/onPremisesSyncBehavior/update",
+    ],
+    R.HELPDESK_ADMINISTRATOR: [
+        "microsoft.directory/users/password/update",
+        "microsoft.directory/users/invalidateAllRefreshTokens",
+    ],
+    R.GLOBAL_READER: [
+        "microsoft.directory/users/allProperties/read",
+        "microsoft.directory/roleAssignments/allProperties/read",
+    ],
     R.USER_ADMINISTRATOR: ["microsoft.directory/users/allProperties/allTasks"],
-    R.PRIVILEGED_ROLE_ADMINISTRATOR: ["microsoft.directory/roleAssignments/allProperties/allTasks",
-                                      "microsoft.directory/privilegedIdentityManagement/allProperties/allTasks"],
+    R.PRIVILEGED_ROLE_ADMINISTRATOR: [
+        "microsoft.directory/roleAssignments/allProperties/allTasks",
+        "microsoft.directory/privilegedIdentityManagement/allProperties/allTasks",
+    ],
     R.EXCHANGE_RECIPIENT_ADMINISTRATOR: ["microsoft.office365.exchange/allRecipients/allProperties/allTasks"],
     R.SECURITY_ADMINISTRATOR: ["microsoft.directory/policies/standard/read"],
     R.COMPLIANCE_ADMINISTRATOR: ["microsoft.office365.complianceManager/allEntities/allTasks"],
@@ -70,8 +83,9 @@ def no_content() -> Response:
     return resp
 
 
-def collection(fragment: str, items: list[dict], *, select=None, count: int | None = None,
-               next_link: str | None = None) -> Response:
+def collection(
+    fragment: str, items: list[dict], *, select=None, count: int | None = None, next_link: str | None = None
+) -> Response:
     """A collection page: ``@odata.context``, optional ``@odata.count``, ``value``, optional ``@odata.nextLink``."""
     body = {"@odata.context": context(fragment, select)}
     if count is not None:
@@ -82,8 +96,15 @@ def collection(fragment: str, items: list[dict], *, select=None, count: int | No
     return json_response(body)
 
 
-def entity(fragment: str, item: dict, *, select=None, odata_type: str | None = None, status: int = 200,
-           headers: dict | None = None) -> Response:
+def entity(
+    fragment: str,
+    item: dict,
+    *,
+    select=None,
+    odata_type: str | None = None,
+    status: int = 200,
+    headers: dict | None = None,
+) -> Response:
     """A single entity with its ``@odata.context`` (and ``@odata.type`` when the set is polymorphic)."""
     body = {"@odata.context": context(fragment, select)}
     if odata_type:
@@ -95,17 +116,36 @@ def entity(fragment: str, item: dict, *, select=None, odata_type: str | None = N
 def role_definition(template_id: str) -> dict:
     """A built-in role as ``unifiedRoleDefinition`` (id = templateId for built-in roles)."""
     name, description = R.BUILTIN_ROLES[template_id]
-    return {"id": template_id, "description": description, "displayName": name, "isBuiltIn": True,
-            "isEnabled": True, "resourceScopes": ["/"], "templateId": template_id, "version": "1",
-            "rolePermissions": [{"allowedResourceActions": list(_ROLE_ACTIONS.get(template_id, [])),
-                                 "condition": None, "excludedResourceActions": []}]}
+    return {
+        "id": template_id,
+        "description": description,
+        "displayName": name,
+        "isBuiltIn": True,
+        "isEnabled": True,
+        "resourceScopes": ["/"],
+        "templateId": template_id,
+        "version": "1",
+        "rolePermissions": [
+            {
+                "allowedResourceActions": list(_ROLE_ACTIONS.get(template_id, [])),
+                "condition": None,
+                "excludedResourceActions": [],
+            }
+        ],
+    }
 
 
 def role_assignment(tenant, a) -> dict:
     """An active directory role assignment as ``unifiedRoleAssignment``."""
-    return {"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_definition_id,
-            "directoryScopeId": a.directory_scope_id, "appScopeId": None, "condition": None,
-            "principalOrganizationId": tenant.id}
+    return {
+        "id": a.id,
+        "principalId": a.principal_id,
+        "roleDefinitionId": a.role_definition_id,
+        "directoryScopeId": a.directory_scope_id,
+        "appScopeId": None,
+        "condition": None,
+        "principalOrganizationId": tenant.id,
+    }
 
 
 def pim_request(req: dict) -> dict:
@@ -121,15 +161,40 @@ def organization(tenant) -> dict:
     synced = bool(ends) and bool(tenant.sync.settings.get("enabled", True))
     created = min((a.created_date_time for a in tenant.apps), default=tenant.clock.now())
     return {
-        "id": tenant.id, "deletedDateTime": None, "displayName": tenant.name.replace("-", " ").title(),
-        "businessPhones": [], "city": None, "country": None, "countryLetterCode": "US", "createdDateTime": iso(created),
-        "defaultUsageLocation": None, "marketingNotificationEmails": [], "mobileDeviceManagementAuthority": "unknown",
-        "onPremisesLastSyncDateTime": iso(last) if last else None, "onPremisesSyncEnabled": True if synced else None,
-        "partnerTenantType": None, "postalCode": None, "preferredLanguage": "en", "securityComplianceNotificationMails": [],
-        "securityComplianceNotificationPhones": [], "state": None, "street": None, "technicalNotificationMails": [],
-        "tenantType": "AAD", "assignedPlans": [], "provisionedPlans": [], "privacyProfile": None,
-        "verifiedDomains": [{"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": True, "isInitial": True,
-                             "name": tenant.domain, "type": "Managed"}],
+        "id": tenant.id,
+        "deletedDateTime": None,
+        "displayName": tenant.name.replace("-", " ").title(),
+        "businessPhones": [],
+        "city": None,
+        "country": None,
+        "countryLetterCode": "US",
+        "createdDateTime": iso(created),
+        "defaultUsageLocation": None,
+        "marketingNotificationEmails": [],
+        "mobileDeviceManagementAuthority": "unknown",
+        "onPremisesLastSyncDateTime": iso(last) if last else None,
+        "onPremisesSyncEnabled": True if synced else None,
+        "partnerTenantType": None,
+        "postalCode": None,
+        "preferredLanguage": "en",
+        "securityComplianceNotificationMails": [],
+        "securityComplianceNotificationPhones": [],
+        "state": None,
+        "street": None,
+        "technicalNotificationMails": [],
+        "tenantType": "AAD",
+        "assignedPlans": [],
+        "provisionedPlans": [],
+        "privacyProfile": None,
+        "verifiedDomains": [
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": True,
+                "isInitial": True,
+                "name": tenant.domain,
+                "type": "Managed",
+            }
+        ],
     }
 
 
@@ -151,6 +216,7 @@ def on_premises_synchronization(tenant) -> dict:
     """``onPremisesDirectorySynchronization``: Entra Connect features and accidental-deletion prevention, from the
     settings the sync engine runs with (so a Graph PATCH and the engine agree)."""
     from ....domain.connect.sync_settings import FEATURES
+
     settings = tenant.sync.settings
     threshold = settings.get("deletionThreshold")
     kind = settings.get("deletionPreventionType", "enabledForCount")
@@ -161,8 +227,11 @@ def on_premises_synchronization(tenant) -> dict:
         features["userWritebackEnabled"] = bool((settings.get("writeback") or {}).get("enabled", False))
     return {
         "id": tenant.id,
-        "configuration": {"accidentalDeletionPrevention": {
-            "synchronizationPreventionType": kind if enabled else "disabled",
-            "alertThreshold": int(threshold) if enabled else None}},
+        "configuration": {
+            "accidentalDeletionPrevention": {
+                "synchronizationPreventionType": kind if enabled else "disabled",
+                "alertThreshold": int(threshold) if enabled else None,
+            }
+        },
         "features": features,
     }

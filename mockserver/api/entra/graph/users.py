@@ -1,5 +1,6 @@
 """``/users``: list with OData queries and paging, ``$count``, get by id or UPN, create, update, soft delete,
 ``/me``, and the object-level SOA switch ``/users/{id}/onPremisesSyncBehavior``."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,43 +15,141 @@ from .errors import GraphError
 from .serialize import collection, entity, json_response, no_content
 
 USER_COLLECTION = query.Collection(
-    type_name="user", resource="User", properties=U.ALL_PROPERTIES,
-    filterable=frozenset({
-        "id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "mailNickname", "jobTitle",
-        "department", "accountEnabled", "userType", "usageLocation", "onPremisesSyncEnabled",
-        "onPremisesImmutableId", "onPremisesSamAccountName", "onPremisesSecurityIdentifier",
-        "onPremisesUserPrincipalName", "proxyAddresses", "employeeId", "employeeType", "companyName", "city",
-        "country", "state", "officeLocation", "createdDateTime", "creationType", "preferredLanguage", "otherMails",
-        "identities", "businessPhones", "mobilePhone", "imAddresses", "externalUserState", "ageGroup",
-        "assignedLicenses", "deletedDateTime",
-    }),
-    advanced_only=frozenset({
-        "onPremisesExtensionAttributes", "onPremisesDistinguishedName", "onPremisesDomainName",
-        "onPremisesLastSyncDateTime", "onPremisesProvisioningErrors", "faxNumber", "streetAddress", "postalCode",
-        "showInAddressList", "lastPasswordChangeDateTime", "employeeHireDate", "employeeLeaveDateTime",
-        "isResourceAccount", "signInSessionsValidFromDateTime", "securityIdentifier", "passwordPolicies",
-    }),
+    type_name="user",
+    resource="User",
+    properties=U.ALL_PROPERTIES,
+    filterable=frozenset(
+        {
+            "id",
+            "userPrincipalName",
+            "displayName",
+            "givenName",
+            "surname",
+            "mail",
+            "mailNickname",
+            "jobTitle",
+            "department",
+            "accountEnabled",
+            "userType",
+            "usageLocation",
+            "onPremisesSyncEnabled",
+            "onPremisesImmutableId",
+            "onPremisesSamAccountName",
+            "onPremisesSecurityIdentifier",
+            "onPremisesUserPrincipalName",
+            "proxyAddresses",
+            "employeeId",
+            "employeeType",
+            "companyName",
+            "city",
+            "country",
+            "state",
+            "officeLocation",
+            "createdDateTime",
+            "creationType",
+            "preferredLanguage",
+            "otherMails",
+            "identities",
+            "businessPhones",
+            "mobilePhone",
+            "imAddresses",
+            "externalUserState",
+            "ageGroup",
+            "assignedLicenses",
+            "deletedDateTime",
+        }
+    ),
+    advanced_only=frozenset(
+        {
+            "onPremisesExtensionAttributes",
+            "onPremisesDistinguishedName",
+            "onPremisesDomainName",
+            "onPremisesLastSyncDateTime",
+            "onPremisesProvisioningErrors",
+            "faxNumber",
+            "streetAddress",
+            "postalCode",
+            "showInAddressList",
+            "lastPasswordChangeDateTime",
+            "employeeHireDate",
+            "employeeLeaveDateTime",
+            "isResourceAccount",
+            "signInSessionsValidFromDateTime",
+            "securityIdentifier",
+            "passwordPolicies",
+        }
+    ),
     default_orderable=frozenset({"displayName", "userPrincipalName"}),
     navigation=frozenset({"manager", "directReports"}),
     # Every other navigation property of microsoft.graph.user in the v1.0 CSDL.
-    unmodelled_navigation=frozenset({
-        "activities", "adhocCalls", "agreementAcceptances", "appRoleAssignments", "authentication", "calendar",
-        "calendarGroups", "calendarView", "calendars", "chats", "cloudClipboard", "cloudPCs", "contactFolders",
-        "contacts", "createdObjects", "dataSecurityAndGovernance", "deviceManagementTroubleshootingEvents", "drive",
-        "drives", "employeeExperience", "events", "extensions", "followedSites", "inferenceClassification",
-        "insights", "joinedTeams", "licenseDetails", "mailFolders", "managedAppRegistrations", "managedDevices",
-        "memberOf", "messages", "oauth2PermissionGrants", "onPremisesSyncBehavior", "onenote", "onlineMeetings",
-        "outlook", "ownedDevices", "ownedObjects", "people", "permissionGrants", "photo", "photos", "planner",
-        "presence", "registeredDevices", "scopedRoleMemberOf", "settings", "solutions", "sponsorOf", "sponsors",
-        "teamwork", "todo", "transitiveMemberOf"}),
+    unmodelled_navigation=frozenset(
+        {
+            "activities",
+            "adhocCalls",
+            "agreementAcceptances",
+            "appRoleAssignments",
+            "authentication",
+            "calendar",
+            "calendarGroups",
+            "calendarView",
+            "calendars",
+            "chats",
+            "cloudClipboard",
+            "cloudPCs",
+            "contactFolders",
+            "contacts",
+            "createdObjects",
+            "dataSecurityAndGovernance",
+            "deviceManagementTroubleshootingEvents",
+            "drive",
+            "drives",
+            "employeeExperience",
+            "events",
+            "extensions",
+            "followedSites",
+            "inferenceClassification",
+            "insights",
+            "joinedTeams",
+            "licenseDetails",
+            "mailFolders",
+            "managedAppRegistrations",
+            "managedDevices",
+            "memberOf",
+            "messages",
+            "oauth2PermissionGrants",
+            "onPremisesSyncBehavior",
+            "onenote",
+            "onlineMeetings",
+            "outlook",
+            "ownedDevices",
+            "ownedObjects",
+            "people",
+            "permissionGrants",
+            "photo",
+            "photos",
+            "planner",
+            "presence",
+            "registeredDevices",
+            "scopedRoleMemberOf",
+            "settings",
+            "solutions",
+            "sponsorOf",
+            "sponsors",
+            "teamwork",
+            "todo",
+            "transitiveMemberOf",
+        }
+    ),
     # Collection-valued filterable properties: ``$filter=proxyAddresses/$count eq 0`` (advanced queries).
-    countable=frozenset({"assignedLicenses", "proxyAddresses", "otherMails", "businessPhones", "imAddresses",
-                         "identities"}),
+    countable=frozenset(
+        {"assignedLicenses", "proxyAddresses", "otherMails", "businessPhones", "imAddresses", "identities"}
+    ),
 )
 #: Deleted users: the same vocabulary, no navigation the mock serves (their links are not kept).
 DELETED_USER_COLLECTION = dataclasses.replace(USER_COLLECTION, navigation=None)
-TRANSITIVE_ON_LIST = ("Transitive manager's list is only supported on a single user, send the $expand request on "
-                      "/users/{id} endpoint")
+TRANSITIVE_ON_LIST = (
+    "Transitive manager's list is only supported on a single user, send the $expand request on /users/{id} endpoint"
+)
 SYNC_BEHAVIOR_PROPERTIES = ("id", "isCloudManaged")
 
 
@@ -60,11 +159,19 @@ def json_body() -> dict:
     if data is None:
         if not request.data.strip():
             raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header "
-                                            "is set and payload is of valid JSON format.")
+        raise GraphError(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header "
+            "is set and payload is of valid JSON format.",
+        )
     if not isinstance(data, dict):
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header "
-                                            "is set and payload is of valid JSON format.")
+        raise GraphError(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header "
+            "is set and payload is of valid JSON format.",
+        )
     return data
 
 
@@ -81,14 +188,17 @@ def select_only(coll: query.Collection = DELETED_USER_COLLECTION) -> list[str] |
 
 def single_query() -> query.Query:
     """``$select``, ``$expand`` and ``$count`` of a single-entity request (validated)."""
-    return query.parse(USER_COLLECTION, {k: v for k, v in request.args.items()
-                                         if k in ("$select", "$expand", "$count")})
+    return query.parse(
+        USER_COLLECTION, {k: v for k, v in request.args.items() if k in ("$select", "$expand", "$count")}
+    )
 
 
 def _directory_object(user, select) -> dict:
     # An expanded navigation target is a directoryObject: Graph names its concrete type.
-    return {"@odata.type": "#microsoft.graph.user",
-            **{name: U.graph_property(user, name) for name in (select or U.DEFAULT_PROPERTIES)}}
+    return {
+        "@odata.type": "#microsoft.graph.user",
+        **{name: U.graph_property(user, name) for name in (select or U.DEFAULT_PROPERTIES)},
+    }
 
 
 def _nest(chain: list, select) -> dict | None:
@@ -113,8 +223,9 @@ def render(tenant, user, q: query.Query, reports=None) -> dict:
             if nested is not None:
                 view["manager"] = nested
         elif item.name == "directReports":
-            view["directReports"] = [_directory_object(r, item.select)
-                                     for r in relations.direct_reports(tenant, user, reports)]
+            view["directReports"] = [
+                _directory_object(r, item.select) for r in relations.direct_reports(tenant, user, reports)
+            ]
     return view
 
 
@@ -133,9 +244,13 @@ def list_users(tenant, caller):
 
 def _require_eventual_for_raw_count() -> None:
     if not query.consistency_eventual():
-        raise GraphError(400, query.UNSUPPORTED, "Raw count (/$count) is not supported because the "
-                                                 "'ConsistencyLevel:eventual' header is missing. Refer to "
-                                                 "https://aka.ms/graph-docs/advanced-queries for more information")
+        raise GraphError(
+            400,
+            query.UNSUPPORTED,
+            "Raw count (/$count) is not supported because the "
+            "'ConsistencyLevel:eventual' header is missing. Refer to "
+            "https://aka.ms/graph-docs/advanced-queries for more information",
+        )
 
 
 def _count_query(coll: query.Collection) -> query.Query:
@@ -198,8 +313,11 @@ def get_manager(tenant, caller, user_key):
     user = U.find_user(tenant, user_key)
     manager = relations.manager_of(tenant, user)
     if manager is None:
-        raise GraphError(404, "Request_ResourceNotFound", "Resource 'manager' does not exist or one of its queried "
-                                                          "reference-property objects are not present.")
+        raise GraphError(
+            404,
+            "Request_ResourceNotFound",
+            "Resource 'manager' does not exist or one of its queried reference-property objects are not present.",
+        )
     select = select_only()
     return entity("directoryObjects/$entity", _directory_object(manager, select))
 
@@ -211,8 +329,12 @@ def list_direct_reports(tenant, caller, user_key):
     user = U.find_user(tenant, user_key)
     matched = query.run(q, relations.direct_reports(tenant, user), U.graph_view)
     chunk, next_link = query.page(q, matched, USER_COLLECTION)
-    return collection("directoryObjects", [_directory_object(r, q.select) for r in chunk],
-                      count=len(matched) if q.count else None, next_link=next_link)
+    return collection(
+        "directoryObjects",
+        [_directory_object(r, q.select) for r in chunk],
+        count=len(matched) if q.count else None,
+        next_link=next_link,
+    )
 
 
 @endpoint("/users/<user_key>", methods=("PATCH",), perm=auth.USERS_WRITE)
@@ -238,8 +360,9 @@ def revoke_sign_in_sessions(tenant, caller, user_key):
     stop working (``signInSessionsValidFromDateTime`` = now); answers ``{"value": true}``."""
     user = U.find_user(tenant, user_key)
     U.revoke_sign_in_sessions(tenant, user, caller)
-    return json_response({"@odata.context": f"{request.url_root.rstrip('/')}/v1.0/$metadata#Edm.Boolean",
-                          "value": True})
+    return json_response(
+        {"@odata.context": f"{request.url_root.rstrip('/')}/v1.0/$metadata#Edm.Boolean", "value": True}
+    )
 
 
 def _sync_behavior_view(user) -> dict:
@@ -254,8 +377,12 @@ def get_sync_behavior(tenant, caller, user_key):
         select = [p.strip() for p in request.args["$select"].split(",") if p.strip()]
         for name in select:
             if name not in SYNC_BEHAVIOR_PROPERTIES:
-                raise GraphError(400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a property "
-                                                    f"named '{name}' on type 'microsoft.graph.onPremisesSyncBehavior'.")
+                raise GraphError(
+                    400,
+                    "BadRequest",
+                    "Parsing OData Select and Expand failed: Could not find a property "
+                    f"named '{name}' on type 'microsoft.graph.onPremisesSyncBehavior'.",
+                )
     user = U.find_user(tenant, user_key)
     view = _sync_behavior_view(user)
     if select:
@@ -269,11 +396,11 @@ def update_sync_behavior(tenant, caller, user_key):
     body = json_body()
     for name in body:
         if name not in ("isCloudManaged", "id") and not name.startswith("@odata"):
-            raise GraphError(400, "BadRequest", f"Property '{name}' does not exist on type "
-                                                "'microsoft.graph.onPremisesSyncBehavior'.")
+            raise GraphError(
+                400, "BadRequest", f"Property '{name}' does not exist on type 'microsoft.graph.onPremisesSyncBehavior'."
+            )
     if "isCloudManaged" not in body:
         raise GraphError(400, "Request_BadRequest", "The isCloudManaged property is required.")
     user = U.find_user(tenant, user_key)
     U.set_sync_behavior(tenant, user, body["isCloudManaged"], caller)
     return no_content()
-

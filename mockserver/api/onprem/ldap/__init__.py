@@ -1,5 +1,6 @@
 """The mock's on-premises AD over LDAPv3 (``hybridsoa-mock serve --ldap-port PORT``): a listener in the process
 that holds the tenants. :func:`start_ldap_listener` is the whole interface servers use."""
+
 from __future__ import annotations
 
 import ssl
@@ -10,6 +11,7 @@ def start_ldap_listener(registry, host: str, port: int, tls_context: ssl.SSLCont
     handle with ``url``, ``port`` and ``stop()``. Also tells the registry the URL, which each tenant's
     credentials document shows as ``onprem.ldapUrl``."""
     from .listener import LdapListener
+
     handle = LdapListener(registry, host, port, tls_context)
     registry.ldap_url = handle.url
     return handle

@@ -1,5 +1,6 @@
 """LDAPv3 messages on the wire (RFC 4511): framing and decoding with ldap3's ASN.1 definitions and pyasn1's BER
 codec (no hand-written BER), turned into plain Python values for the session, and responses encoded back."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ def message_size(buffer: bytes) -> int:
     """Total length of the BER element at the start of ``buffer`` (tag + length + content), or -1 when the
     length octets have not arrived yet. Indefinite lengths are refused: LDAP requires definite ones."""
     from ldap3.strategy.base import BaseStrategy
+
     if len(buffer) < 2:
         return -1
     if buffer[0] != 0x30:
@@ -115,7 +117,8 @@ def decode(data: bytes) -> Request:
                 value = control["controlValue"]
                 controls[str(control["controlType"])] = (
                     bool(control["criticality"]) if control["criticality"].isValue else False,
-                    value.asOctets() if value.isValue else None)
+                    value.asOctets() if value.isValue else None,
+                )
         return Request(int(message["messageID"]), name, component, controls)
     except Exception as exc:  # noqa: BLE001  (any pyasn1 access error means the message is malformed)
         raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
@@ -156,8 +159,12 @@ def to_filter(node, depth: int = 0) -> Filter:
                 f.any.append(value)
         return f
     if name == "extensibleMatch":
-        return Filter(kind="ext", rule=text(c["matchingRule"]) if c["matchingRule"].isValue else "",
-                      attribute=text(c["type"]) if c["type"].isValue else "", value=c["matchValue"].asOctets())
+        return Filter(
+            kind="ext",
+            rule=text(c["matchingRule"]) if c["matchingRule"].isValue else "",
+            attribute=text(c["type"]) if c["type"].isValue else "",
+            value=c["matchValue"].asOctets(),
+        )
     raise ProtocolError(f"unknown filter {name}")
 
 
@@ -175,9 +182,14 @@ def _fill_result(component, code: int, matched: str = "", message: str = "", ref
 
 
 _RESPONSES = {
-    "bindResponse": asn.BindResponse, "searchResDone": asn.SearchResultDone, "modifyResponse": asn.ModifyResponse,
-    "addResponse": asn.AddResponse, "delResponse": asn.DelResponse, "modDNResponse": asn.ModifyDNResponse,
-    "compareResponse": asn.CompareResponse, "extendedResp": asn.ExtendedResponse,
+    "bindResponse": asn.BindResponse,
+    "searchResDone": asn.SearchResultDone,
+    "modifyResponse": asn.ModifyResponse,
+    "addResponse": asn.AddResponse,
+    "delResponse": asn.DelResponse,
+    "modDNResponse": asn.ModifyDNResponse,
+    "compareResponse": asn.CompareResponse,
+    "extendedResp": asn.ExtendedResponse,
 }
 
 
@@ -196,9 +208,18 @@ def _message(message_id: int, op: str, component, controls: list | None = None) 
     return encoder.encode(message)
 
 
-def result(message_id: int, op: str, code: int, matched: str = "", message: str = "", *, referrals=None,
-           controls: list | None = None, response_name: str | None = None, response_value: bytes | None = None
-           ) -> bytes:
+def result(
+    message_id: int,
+    op: str,
+    code: int,
+    matched: str = "",
+    message: str = "",
+    *,
+    referrals=None,
+    controls: list | None = None,
+    response_name: str | None = None,
+    response_value: bytes | None = None,
+) -> bytes:
     """An LDAPResult-shaped response (``op`` one of bindResponse, searchResDone, modifyResponse, ...)."""
     component = _fill_result(_RESPONSES[op](), code, matched, message, referrals)
     if response_name is not None:

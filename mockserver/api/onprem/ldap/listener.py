@@ -6,6 +6,7 @@ ClientHello starts with 0x16, an LDAPMessage with 0x30), which saves the mock a 
 bounded: message size, connections, idle time, paged-search state per connection; a message that cannot be
 decoded gets a Notice of Disconnection and the connection is closed; nothing a client sends reaches the
 listener thread itself."""
+
 from __future__ import annotations
 
 import logging
@@ -135,8 +136,12 @@ class LdapListener:
         self.host = host
         self.port = self._server.server_address[1]
         self.tls = tls_context is not None
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"hybridsoa-ldap-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"hybridsoa-ldap-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
 
     @property

@@ -2,6 +2,7 @@
 directory rules live in :mod:`hybridsoa.mock.domain.onprem.ldap_tree`; this module maps requests onto them under the
 tenant's lock (the same lock the HTTP API takes), records them in the tenant's audit log and flushes the
 durable store, exactly as the control plane's AD endpoints do."""
+
 from __future__ import annotations
 
 import logging
@@ -14,8 +15,12 @@ from . import codec
 
 log = logging.getLogger("hybridsoa.ldap")
 
-_WRITE_OPS = {"modifyRequest": "modifyResponse", "addRequest": "addResponse", "delRequest": "delResponse",
-              "modDNRequest": "modDNResponse"}
+_WRITE_OPS = {
+    "modifyRequest": "modifyResponse",
+    "addRequest": "addResponse",
+    "delRequest": "delResponse",
+    "modDNRequest": "modDNResponse",
+}
 _OPERATIONS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
 
 
@@ -38,12 +43,24 @@ class Session:
         op = request.op
         for oid, (critical, _value) in request.controls.items():
             if critical and oid != codec.PAGED_RESULTS:
-                done = {"searchRequest": "searchResDone", "bindRequest": "bindResponse",
-                        "compareRequest": "compareResponse", "extendedReq": "extendedResp", **_WRITE_OPS}.get(op)
+                done = {
+                    "searchRequest": "searchResDone",
+                    "bindRequest": "bindResponse",
+                    "compareRequest": "compareResponse",
+                    "extendedReq": "extendedResp",
+                    **_WRITE_OPS,
+                }.get(op)
                 if done is None:
                     return []
-                return [codec.result(request.message_id, done, dit.UNAVAILABLE_CRITICAL_EXTENSION, "",
-                                     f"the critical control {oid} is not supported")]
+                return [
+                    codec.result(
+                        request.message_id,
+                        done,
+                        dit.UNAVAILABLE_CRITICAL_EXTENSION,
+                        "",
+                        f"the critical control {oid} is not supported",
+                    )
+                ]
         try:
             if op == "bindRequest":
                 return [self._bind(request)]
@@ -76,8 +93,13 @@ class Session:
         auth = c["authentication"]
         kind = auth.getName()
         if kind != "simple":
-            return codec.result(mid, "bindResponse", dit.AUTH_METHOD_NOT_SUPPORTED, "",
-                                "the mock's LDAP port supports simple binds only")
+            return codec.result(
+                mid,
+                "bindResponse",
+                dit.AUTH_METHOD_NOT_SUPPORTED,
+                "",
+                "the mock's LDAP port supports simple binds only",
+            )
         name = codec.text(c["name"])
         password = auth.getComponent().asOctets().decode("utf-8", "replace")
         if not name and not password:
@@ -95,10 +117,14 @@ class Session:
         oid = codec.text(c["requestName"])
         if oid == codec.START_TLS:
             if self.tls_active or not self.can_start_tls:
-                return codec.result(mid, "extendedResp", dit.OPERATIONS_ERROR, "",
-                                    "TLS is already active on this connection"
-                                    if self.tls_active else "no certificate for StartTLS",
-                                    response_name=codec.START_TLS)
+                return codec.result(
+                    mid,
+                    "extendedResp",
+                    dit.OPERATIONS_ERROR,
+                    "",
+                    "TLS is already active on this connection" if self.tls_active else "no certificate for StartTLS",
+                    response_name=codec.START_TLS,
+                )
             self.start_tls_now = True
             return codec.result(mid, "extendedResp", dit.SUCCESS, response_name=codec.START_TLS)
         if oid == codec.WHO_AM_I:
@@ -106,13 +132,18 @@ class Session:
             if self.tenant is not None:
                 who = f"u:{dit.netbios_name(self.tenant)}\\{dit.SERVICE_ACCOUNT}".encode()
             return codec.result(mid, "extendedResp", dit.SUCCESS, response_value=who)
-        return codec.result(mid, "extendedResp", dit.PROTOCOL_ERROR, "",
-                            f"the extended operation {oid} is not supported")
+        return codec.result(
+            mid, "extendedResp", dit.PROTOCOL_ERROR, "", f"the extended operation {oid} is not supported"
+        )
 
     # ------------------------------------------------------------------------------------------ search
     def _root_dse(self, mid, attributes) -> list[bytes]:
-        attrs = {"supportedLDAPVersion": ["3"], "supportedControl": [codec.PAGED_RESULTS],
-                 "supportedExtension": [codec.START_TLS, codec.WHO_AM_I], "isSynchronized": ["TRUE"]}
+        attrs = {
+            "supportedLDAPVersion": ["3"],
+            "supportedControl": [codec.PAGED_RESULTS],
+            "supportedExtension": [codec.START_TLS, codec.WHO_AM_I],
+            "isSynchronized": ["TRUE"],
+        }
         if self.tenant is not None:
             base = dit.base_dn(self.tenant)
             attrs.update({"namingContexts": [base], "defaultNamingContext": [base], "rootDomainNamingContext": [base]})
@@ -143,15 +174,23 @@ class Session:
                 if cookie:
                     state = self._paged.pop(cookie, None)
                     if state is None or state["request"] != (base, scope, c["filter"]):
-                        return [codec.result(mid, "searchResDone", dit.UNWILLING_TO_PERFORM, "",
-                                             "the paged results cookie is not valid")]
+                        return [
+                            codec.result(
+                                mid,
+                                "searchResDone",
+                                dit.UNWILLING_TO_PERFORM,
+                                "",
+                                "the paged results cookie is not valid",
+                            )
+                        ]
                     keys, offset = state["keys"], state["offset"]
                 else:
                     keys = tree.scope(base, scope, flt)
                     offset = 0
             except DomainError as exc:
-                return [codec.result(mid, "searchResDone", dit.result_code_for(exc),
-                                     dit.matched_dn_for(exc), exc.message)]
+                return [
+                    codec.result(mid, "searchResDone", dit.result_code_for(exc), dit.matched_dn_for(exc), exc.message)
+                ]
             if paged and page_size == 0:
                 # RFC 2696: a zero page size abandons the paged search.
                 return [codec.result(mid, "searchResDone", dit.SUCCESS, controls=[codec.paged_control(b"")])]
@@ -162,7 +201,7 @@ class Session:
             else:
                 limit = min(cap, dit.MAX_PAGE_SIZE)
             sent = 0
-            for key in keys[offset:offset + limit]:
+            for key in keys[offset : offset + limit]:
                 entry = tree.lookup(key)
                 if entry is None:
                     continue  # deleted since the first page
@@ -173,9 +212,15 @@ class Session:
             out.append(codec.result(mid, "searchResDone", dit.SIZE_LIMIT_EXCEEDED, "", "Size limit exceeded"))
             return out
         if not paged and len(keys) > limit:
-            out.append(codec.result(mid, "searchResDone", dit.SIZE_LIMIT_EXCEEDED, "",
-                                    "the search matched more than MaxPageSize (1000) entries; "
-                                    "use the paged results control"))
+            out.append(
+                codec.result(
+                    mid,
+                    "searchResDone",
+                    dit.SIZE_LIMIT_EXCEEDED,
+                    "",
+                    "the search matched more than MaxPageSize (1000) entries; use the paged results control",
+                )
+            )
             return out
         controls = None
         if paged:
@@ -183,8 +228,7 @@ class Session:
             if next_offset < len(keys):
                 self._cookies += 1
                 next_cookie = str(self._cookies).encode()
-                self._paged[next_cookie] = {"request": (base, scope, c["filter"]), "keys": keys,
-                                            "offset": next_offset}
+                self._paged[next_cookie] = {"request": (base, scope, c["filter"]), "keys": keys, "offset": next_offset}
                 while len(self._paged) > dit.MAX_PAGED_SEARCHES:
                     self._paged.popitem(last=False)
             controls = [codec.paged_control(next_cookie)]
@@ -203,12 +247,14 @@ class Session:
             try:
                 entry = dit.Tree(self.tenant).get(codec.text(c["entry"]))
             except DomainError as exc:
-                return codec.result(mid, "compareResponse", dit.result_code_for(exc),
-                                    dit.matched_dn_for(exc), exc.message)
+                return codec.result(
+                    mid, "compareResponse", dit.result_code_for(exc), dit.matched_dn_for(exc), exc.message
+                )
             hit = dit.matches(flt, entry)
         if hit is None:
-            return codec.result(mid, "compareResponse", dit.UNDEFINED_ATTRIBUTE_TYPE, "",
-                                "no such attribute in the schema")
+            return codec.result(
+                mid, "compareResponse", dit.UNDEFINED_ATTRIBUTE_TYPE, "", "no such attribute in the schema"
+            )
         return codec.result(mid, "compareResponse", 6 if hit else 5)
 
     # ------------------------------------------------------------------------------------------- writes
@@ -230,26 +276,47 @@ class Session:
                         mod = change["modification"]
                         changes.append((operation, codec.text(mod["type"]), [v.asOctets() for v in mod["vals"]]))
                     ad, changed = writes.modify(tenant, codec.text(c["object"]), changes)
-                    tenant.add_audit_record("ldap", "Modify", None, target=ad.sam_account_name,
-                                            parameters={"dn": ad.distinguished_name}, changes=changed)
+                    tenant.add_audit_record(
+                        "ldap",
+                        "Modify",
+                        None,
+                        target=ad.sam_account_name,
+                        parameters={"dn": ad.distinguished_name},
+                        changes=changed,
+                    )
                 elif op == "addRequest":
                     attrs = [(codec.text(a["type"]), [v.asOctets() for v in a["vals"]]) for a in c["attributes"]]
                     ad = writes.add(tenant, codec.text(c["entry"]), attrs)
-                    tenant.add_audit_record("ldap", "Add", None, target=ad.sam_account_name,
-                                            changes={"created": {"old": None, "new": ad.distinguished_name}})
+                    tenant.add_audit_record(
+                        "ldap",
+                        "Add",
+                        None,
+                        target=ad.sam_account_name,
+                        changes={"created": {"old": None, "new": ad.distinguished_name}},
+                    )
                 elif op == "delRequest":
                     ad = writes.delete(tenant, codec.text(c))
-                    tenant.add_audit_record("ldap", "Delete", None, target=ad.sam_account_name,
-                                            changes={"deleted": {"old": ad.distinguished_name, "new": None}})
+                    tenant.add_audit_record(
+                        "ldap",
+                        "Delete",
+                        None,
+                        target=ad.sam_account_name,
+                        changes={"deleted": {"old": ad.distinguished_name, "new": None}},
+                    )
                 else:
                     superior = codec.text(c["newSuperior"]) if c["newSuperior"].isValue else None
-                    ad, old = writes.modify_dn(tenant, codec.text(c["entry"]), codec.text(c["newrdn"]),
-                                            bool(c["deleteoldrdn"]), superior)
-                    tenant.add_audit_record("ldap", "ModifyDN", None, target=ad.sam_account_name,
-                                            changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}})
+                    ad, old = writes.modify_dn(
+                        tenant, codec.text(c["entry"]), codec.text(c["newrdn"]), bool(c["deleteoldrdn"]), superior
+                    )
+                    tenant.add_audit_record(
+                        "ldap",
+                        "ModifyDN",
+                        None,
+                        target=ad.sam_account_name,
+                        changes={"distinguishedName": {"old": old, "new": ad.distinguished_name}},
+                    )
             except DomainError as exc:
-                return codec.result(mid, response, dit.result_code_for(exc), dit.matched_dn_for(exc),
-                                    exc.message)
+                return codec.result(mid, response, dit.result_code_for(exc), dit.matched_dn_for(exc), exc.message)
             store = self.registry.store
             if store is not None:
                 store.flush(tenant)
@@ -257,5 +324,10 @@ class Session:
 
 
 def _response_op(op: str) -> str:
-    return {"bindRequest": "bindResponse", "searchRequest": "searchResDone", "compareRequest": "compareResponse",
-            "extendedReq": "extendedResp", **_WRITE_OPS}.get(op, "extendedResp")
+    return {
+        "bindRequest": "bindResponse",
+        "searchRequest": "searchResDone",
+        "compareRequest": "compareResponse",
+        "extendedReq": "extendedResp",
+        **_WRITE_OPS,
+    }.get(op, "extendedResp")

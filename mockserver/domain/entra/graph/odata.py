@@ -1,5 +1,6 @@
 """OData v4 ``$filter`` as Microsoft Graph accepts it on directory objects: a parser into a small AST and an
 evaluator over rendered (Graph-named) objects. Comparisons of strings are case-insensitive, as the directory's are."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,8 @@ def _syntax_error(pos: int, text: str) -> FilterSyntaxError:
     return FilterSyntaxError(f"Invalid filter clause: Syntax error at position {pos} in '{bounds.clip(text)}'.")
 
 
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>'(?:[^']|'')*')
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))
@@ -27,7 +29,9 @@ _TOKEN_RE = re.compile(r"""
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<name>[A-Za-z_$@][A-Za-z0-9_.$@-]*)
   | (?P<punct>[(),/:])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
 FUNCTIONS = ("startswith", "endswith", "contains")
@@ -178,8 +182,9 @@ class _Parser:
                 if side[0] == "prop" and other == ("lit", None):
                     self.info.null_comparisons.add("/".join(side[1]))
                 if side[0] == "count":
-                    self.info.count_comparisons.append(("/".join(side[1]), op,
-                                                        other[1] if other[0] == "lit" else other))
+                    self.info.count_comparisons.append(
+                        ("/".join(side[1]), op, other[1] if other[0] == "lit" else other)
+                    )
             return ("cmp", op, left, right)
         if tok is not None and tok.kind == "name" and str(tok.value).lower() == "in":
             self.i += 1
@@ -191,8 +196,12 @@ class _Parser:
             self.take(")")
             self.info.operators.add("in")
             self.info.max_or_clauses = max(self.info.max_or_clauses, len(values))
-            return ("in", left, frozenset(_norm(v) for v in values if _hashable(v)),
-                    [v for v in values if not _hashable(v)])
+            return (
+                "in",
+                left,
+                frozenset(_norm(v) for v in values if _hashable(v)),
+                [v for v in values if not _hashable(v)],
+            )
         if left[0] in ("func", "any", "group"):
             return left[1] if left[0] == "group" else left
         raise self.error(tok)
@@ -297,8 +306,13 @@ def _merge_equalities(terms: list) -> list:
     object instead of one comparison per value)."""
     groups: dict[tuple, list] = {}
     for term in terms:
-        if (term[0] == "cmp" and term[1] == "eq" and term[2][0] == "prop" and term[3][0] == "lit"
-                and _hashable(term[3][1])):
+        if (
+            term[0] == "cmp"
+            and term[1] == "eq"
+            and term[2][0] == "prop"
+            and term[3][0] == "lit"
+            and _hashable(term[3][1])
+        ):
             groups.setdefault(tuple(term[2][1]), []).append(term[3][1])
     merged = {path for path, values in groups.items() if len(values) > 1}
     if not merged:
@@ -382,8 +396,7 @@ def _eval(node, obj, env):
         if len(args) != 2 or not all(isinstance(a, str) for a in args):
             return False
         hay, needle = args[0].casefold(), args[1].casefold()
-        return {"startswith": hay.startswith, "endswith": hay.endswith,
-                "contains": lambda n: n in hay}[node[1]](needle)
+        return {"startswith": hay.startswith, "endswith": hay.endswith, "contains": lambda n: n in hay}[node[1]](needle)
     if kind == "any":
         _, parts, var, body, quant = node
         items = _resolve(obj, parts) or []
@@ -394,6 +407,7 @@ def _eval(node, obj, env):
 
         def test(it):
             return _eval(body, obj, {**env, var: it})
+
         return any(test(it) for it in items) if quant == "any" else all(test(it) for it in items)
     if kind in ("lit", "prop", "var", "count"):
         return _value(node, obj, env)

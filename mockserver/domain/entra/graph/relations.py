@@ -1,6 +1,7 @@
 """The ``manager`` / ``directReports`` navigation properties of ``microsoft.graph.user`` (Entra Connect exports
 AD's ``manager`` reference): who a user's manager is, who reports to a user, and the transitive manager chain
 ``$expand=manager($levels=n|max)`` walks."""
+
 from __future__ import annotations
 
 from ..directory import EntraUser

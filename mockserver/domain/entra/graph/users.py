@@ -1,6 +1,7 @@
 """Microsoft Graph ``user`` rules: the v1.0 property vocabulary, which properties a synced (on-premises
 mastered) user refuses, cloud-only create/update/delete, the object-level Source of Authority switch
 (``onPremisesSyncBehavior.isCloudManaged``) and the deleted-items container with its 30-day retention."""
+
 from __future__ import annotations
 
 import re
@@ -13,73 +14,182 @@ from ..directory import EntraUser
 
 #: Every property of ``microsoft.graph.user`` in the v1.0 CSDL, with its type (namespace prefixes dropped).
 USER_PROPERTIES: dict[str, str] = {
-    "aboutMe": "String", "accountEnabled": "Boolean", "ageGroup": "String",
-    "assignedLicenses": "Collection(assignedLicense)", "assignedPlans": "Collection(assignedPlan)",
-    "authorizationInfo": "authorizationInfo", "birthday": "DateTimeOffset", "businessPhones": "Collection(String)",
-    "city": "String", "companyName": "String", "consentProvidedForMinor": "String", "country": "String",
-    "createdDateTime": "DateTimeOffset", "creationType": "String",
-    "customSecurityAttributes": "customSecurityAttributeValue", "department": "String",
-    "deviceEnrollmentLimit": "Int32", "displayName": "String", "employeeHireDate": "DateTimeOffset",
-    "employeeId": "String", "employeeLeaveDateTime": "DateTimeOffset", "employeeOrgData": "employeeOrgData",
-    "employeeType": "String", "externalUserState": "String", "externalUserStateChangeDateTime": "DateTimeOffset",
-    "faxNumber": "String", "givenName": "String", "hireDate": "DateTimeOffset",
-    "identities": "Collection(objectIdentity)", "identityParentId": "String", "imAddresses": "Collection(String)",
-    "interests": "Collection(String)", "isManagementRestricted": "Boolean", "isResourceAccount": "Boolean",
-    "jobTitle": "String", "lastPasswordChangeDateTime": "DateTimeOffset", "legalAgeGroupClassification": "String",
-    "licenseAssignmentStates": "Collection(licenseAssignmentState)", "mail": "String",
-    "mailboxSettings": "mailboxSettings", "mailNickname": "String", "mobilePhone": "String", "mySite": "String",
-    "officeLocation": "String", "onPremisesDistinguishedName": "String", "onPremisesDomainName": "String",
-    "onPremisesExtensionAttributes": "onPremisesExtensionAttributes", "onPremisesImmutableId": "String",
+    "aboutMe": "String",
+    "accountEnabled": "Boolean",
+    "ageGroup": "String",
+    "assignedLicenses": "Collection(assignedLicense)",
+    "assignedPlans": "Collection(assignedPlan)",
+    "authorizationInfo": "authorizationInfo",
+    "birthday": "DateTimeOffset",
+    "businessPhones": "Collection(String)",
+    "city": "String",
+    "companyName": "String",
+    "consentProvidedForMinor": "String",
+    "country": "String",
+    "createdDateTime": "DateTimeOffset",
+    "creationType": "String",
+    "customSecurityAttributes": "customSecurityAttributeValue",
+    "department": "String",
+    "deviceEnrollmentLimit": "Int32",
+    "displayName": "String",
+    "employeeHireDate": "DateTimeOffset",
+    "employeeId": "String",
+    "employeeLeaveDateTime": "DateTimeOffset",
+    "employeeOrgData": "employeeOrgData",
+    "employeeType": "String",
+    "externalUserState": "String",
+    "externalUserStateChangeDateTime": "DateTimeOffset",
+    "faxNumber": "String",
+    "givenName": "String",
+    "hireDate": "DateTimeOffset",
+    "identities": "Collection(objectIdentity)",
+    "identityParentId": "String",
+    "imAddresses": "Collection(String)",
+    "interests": "Collection(String)",
+    "isManagementRestricted": "Boolean",
+    "isResourceAccount": "Boolean",
+    "jobTitle": "String",
+    "lastPasswordChangeDateTime": "DateTimeOffset",
+    "legalAgeGroupClassification": "String",
+    "licenseAssignmentStates": "Collection(licenseAssignmentState)",
+    "mail": "String",
+    "mailboxSettings": "mailboxSettings",
+    "mailNickname": "String",
+    "mobilePhone": "String",
+    "mySite": "String",
+    "officeLocation": "String",
+    "onPremisesDistinguishedName": "String",
+    "onPremisesDomainName": "String",
+    "onPremisesExtensionAttributes": "onPremisesExtensionAttributes",
+    "onPremisesImmutableId": "String",
     "onPremisesLastSyncDateTime": "DateTimeOffset",
-    "onPremisesProvisioningErrors": "Collection(onPremisesProvisioningError)", "onPremisesSamAccountName": "String",
-    "onPremisesSecurityIdentifier": "String", "onPremisesSyncEnabled": "Boolean",
-    "onPremisesUserPrincipalName": "String", "otherMails": "Collection(String)", "passwordPolicies": "String",
-    "passwordProfile": "passwordProfile", "pastProjects": "Collection(String)", "postalCode": "String",
-    "preferredDataLocation": "String", "preferredLanguage": "String", "preferredName": "String",
-    "print": "userPrint", "provisionedPlans": "Collection(provisionedPlan)", "proxyAddresses": "Collection(String)",
-    "responsibilities": "Collection(String)", "schools": "Collection(String)", "securityIdentifier": "String",
-    "serviceProvisioningErrors": "Collection(serviceProvisioningError)", "showInAddressList": "Boolean",
-    "signInActivity": "signInActivity", "signInSessionsValidFromDateTime": "DateTimeOffset",
-    "skills": "Collection(String)", "state": "String", "streetAddress": "String", "surname": "String",
-    "usageLocation": "String", "userPrincipalName": "String", "userType": "String",
+    "onPremisesProvisioningErrors": "Collection(onPremisesProvisioningError)",
+    "onPremisesSamAccountName": "String",
+    "onPremisesSecurityIdentifier": "String",
+    "onPremisesSyncEnabled": "Boolean",
+    "onPremisesUserPrincipalName": "String",
+    "otherMails": "Collection(String)",
+    "passwordPolicies": "String",
+    "passwordProfile": "passwordProfile",
+    "pastProjects": "Collection(String)",
+    "postalCode": "String",
+    "preferredDataLocation": "String",
+    "preferredLanguage": "String",
+    "preferredName": "String",
+    "print": "userPrint",
+    "provisionedPlans": "Collection(provisionedPlan)",
+    "proxyAddresses": "Collection(String)",
+    "responsibilities": "Collection(String)",
+    "schools": "Collection(String)",
+    "securityIdentifier": "String",
+    "serviceProvisioningErrors": "Collection(serviceProvisioningError)",
+    "showInAddressList": "Boolean",
+    "signInActivity": "signInActivity",
+    "signInSessionsValidFromDateTime": "DateTimeOffset",
+    "skills": "Collection(String)",
+    "state": "String",
+    "streetAddress": "String",
+    "surname": "String",
+    "usageLocation": "String",
+    "userPrincipalName": "String",
+    "userType": "String",
 }
 ALL_PROPERTIES = ("id", "deletedDateTime") + tuple(USER_PROPERTIES)
 
 #: What GET /users and GET /users/{id} return without $select.
-DEFAULT_PROPERTIES = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-                      "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
+DEFAULT_PROPERTIES = (
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+)
 
 #: Graph property -> EntraUser attribute, for properties the directory model holds itself.
 FIELD_MAP = {
-    "userPrincipalName": "user_principal_name", "displayName": "display_name", "givenName": "given_name",
-    "surname": "surname", "jobTitle": "job_title", "department": "department", "mail": "mail",
-    "mailNickname": "mail_nickname", "accountEnabled": "account_enabled", "userType": "user_type",
+    "userPrincipalName": "user_principal_name",
+    "displayName": "display_name",
+    "givenName": "given_name",
+    "surname": "surname",
+    "jobTitle": "job_title",
+    "department": "department",
+    "mail": "mail",
+    "mailNickname": "mail_nickname",
+    "accountEnabled": "account_enabled",
+    "userType": "user_type",
     "usageLocation": "usage_location",
 }
 
 #: Never settable through PATCH /users (service-maintained or only changed through other APIs).
-READ_ONLY = frozenset({
-    "id", "deletedDateTime", "createdDateTime", "creationType", "proxyAddresses", "assignedLicenses",
-    "assignedPlans", "provisionedPlans", "licenseAssignmentStates", "onPremisesDistinguishedName",
-    "onPremisesDomainName", "onPremisesImmutableId", "onPremisesLastSyncDateTime", "onPremisesProvisioningErrors",
-    "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled",
-    "onPremisesUserPrincipalName", "securityIdentifier", "signInActivity", "serviceProvisioningErrors",
-    "externalUserState", "externalUserStateChangeDateTime", "identityParentId", "isManagementRestricted",
-    "lastPasswordChangeDateTime", "legalAgeGroupClassification", "mailboxSettings", "print",
-    "signInSessionsValidFromDateTime", "authorizationInfo", "customSecurityAttributes", "deviceEnrollmentLimit",
-})
+READ_ONLY = frozenset(
+    {
+        "id",
+        "deletedDateTime",
+        "createdDateTime",
+        "creationType",
+        "proxyAddresses",
+        "assignedLicenses",
+        "assignedPlans",
+        "provisionedPlans",
+        "licenseAssignmentStates",
+        "onPremisesDistinguishedName",
+        "onPremisesDomainName",
+        "onPremisesImmutableId",
+        "onPremisesLastSyncDateTime",
+        "onPremisesProvisioningErrors",
+        "onPremisesSamAccountName",
+        "onPremisesSecurityIdentifier",
+        "onPremisesSyncEnabled",
+        "onPremisesUserPrincipalName",
+        "securityIdentifier",
+        "signInActivity",
+        "serviceProvisioningErrors",
+        "externalUserState",
+        "externalUserStateChangeDateTime",
+        "identityParentId",
+        "isManagementRestricted",
+        "lastPasswordChangeDateTime",
+        "legalAgeGroupClassification",
+        "mailboxSettings",
+        "print",
+        "signInSessionsValidFromDateTime",
+        "authorizationInfo",
+        "customSecurityAttributes",
+        "deviceEnrollmentLimit",
+    }
+)
 
 #: Writable on a synced user too: cloud-only attributes that Entra Connect does not master.
-CLOUD_MASTERED = frozenset({
-    "usageLocation", "preferredLanguage", "preferredDataLocation", "aboutMe", "birthday", "interests", "mySite",
-    "pastProjects", "responsibilities", "schools", "skills", "preferredName",
-})
+CLOUD_MASTERED = frozenset(
+    {
+        "usageLocation",
+        "preferredLanguage",
+        "preferredDataLocation",
+        "aboutMe",
+        "birthday",
+        "interests",
+        "mySite",
+        "pastProjects",
+        "responsibilities",
+        "schools",
+        "skills",
+        "preferredName",
+    }
+)
 
 #: Writable scalar/collection types (complex types are handled by name).
 _SIMPLE_TYPES = {"String": str, "Boolean": bool, "Int32": int}
 
-SYNCED_MESSAGE = ("Unable to update the specified properties for on-premises mastered Directory Sync objects or "
-                  "objects currently undergoing migration.")
+SYNCED_MESSAGE = (
+    "Unable to update the specified properties for on-premises mastered Directory Sync objects or "
+    "objects currently undergoing migration."
+)
 RETENTION_DAYS = 30
 _EXT_KEYS = tuple(f"extensionAttribute{i}" for i in range(1, 16))
 #: Characters Entra allows in the part of a UPN before the @ (letters, digits and ' . - _ ! # ^ ~).
@@ -95,7 +205,7 @@ def _ext_attrs(user: EntraUser) -> dict:
 def _sid(user: EntraUser) -> str:
     # Entra derives a cloud SID (S-1-12-1-...) from the object id's four 32-bit words.
     hexid = user.id.replace("-", "")
-    return "S-1-12-1-" + "-".join(str(int(hexid[i:i + 8], 16)) for i in range(0, 32, 8))
+    return "S-1-12-1-" + "-".join(str(int(hexid[i : i + 8], 16)) for i in range(0, 32, 8))
 
 
 _MIN_DATE = "0001-01-01T00:00:00Z"
@@ -107,14 +217,22 @@ _GETTERS = {
     "businessPhones": lambda u: list(u.extra.get("businessPhones") or []),
     "otherMails": lambda u: list(u.extra.get("otherMails") or []),
     "imAddresses": lambda u: list(u.extra.get("imAddresses") or []),
-    "assignedLicenses": lambda u: [{"disabledPlans": list(lic.get("disabledPlans") or ()), "skuId": lic["skuId"]}
-                                   for lic in u.assigned_licenses],
+    "assignedLicenses": lambda u: [
+        {"disabledPlans": list(lic.get("disabledPlans") or ()), "skuId": lic["skuId"]} for lic in u.assigned_licenses
+    ],
     "assignedPlans": lambda u: [dict(p) for p in u.assigned_plans],
     # The tenant-free reading (the service's status is patched in by graph_view_in where a tenant is at hand).
-    "provisionedPlans": lambda u: [{"capabilityStatus": p["capabilityStatus"], "provisioningStatus": "Success",
-                                    "service": p["service"]} for p in u.assigned_plans],
-    "identities": lambda u: [{"signInType": "userPrincipalName", "issuer": u.user_principal_name.split("@")[-1],
-                              "issuerAssignedId": u.user_principal_name}],
+    "provisionedPlans": lambda u: [
+        {"capabilityStatus": p["capabilityStatus"], "provisioningStatus": "Success", "service": p["service"]}
+        for p in u.assigned_plans
+    ],
+    "identities": lambda u: [
+        {
+            "signInType": "userPrincipalName",
+            "issuer": u.user_principal_name.split("@")[-1],
+            "issuerAssignedId": u.user_principal_name,
+        }
+    ],
     "proxyAddresses": lambda u: list(u.proxy_addresses),
     "createdDateTime": lambda u: iso(u.created_date_time),
     "deviceEnrollmentLimit": lambda u: 5,
@@ -156,6 +274,7 @@ def graph_view_in(tenant, user: EntraUser, names=None) -> dict:
     view = graph_view(user, names)
     if "provisionedPlans" in view and user.assigned_plans:
         from ..licensing import provisioned_plans
+
         view["provisionedPlans"] = provisioned_plans(tenant, user)
     return view
 
@@ -166,8 +285,9 @@ def find_user(tenant, key: str, *, include_deleted: bool = False) -> EntraUser:
     if user is None and "@" in key:
         user = tenant.user_by_upn(key)
     if user is None or (user.deleted_date_time is not None and not include_deleted):
-        raise NotFound(f"Resource '{key}' does not exist or one of its queried reference-property objects are "
-                       "not present.")
+        raise NotFound(
+            f"Resource '{key}' does not exist or one of its queried reference-property objects are not present."
+        )
     return user
 
 
@@ -175,8 +295,14 @@ def _check_value(name: str, value) -> None:
     kind = USER_PROPERTIES[name]
     bad = InvalidArgument(f"Invalid value specified for property '{name}' of resource 'User'.")
     if value is None:
-        if name in ("accountEnabled", "displayName", "userPrincipalName", "mailNickname", "passwordProfile",
-                    "onPremisesExtensionAttributes") or kind.startswith("Collection("):
+        if name in (
+            "accountEnabled",
+            "displayName",
+            "userPrincipalName",
+            "mailNickname",
+            "passwordProfile",
+            "onPremisesExtensionAttributes",
+        ) or kind.startswith("Collection("):
             raise bad
         return
     if kind in _SIMPLE_TYPES:
@@ -194,11 +320,13 @@ def _check_value(name: str, value) -> None:
         except (TypeError, ValueError, AttributeError):
             raise bad from None
     elif kind == "onPremisesExtensionAttributes":
-        if not isinstance(value, dict) or any(k not in _EXT_KEYS and not k.startswith("@odata") for k in value) \
-                or any(v is not None and not isinstance(v, str) for k, v in value.items() if k in _EXT_KEYS):
+        if (
+            not isinstance(value, dict)
+            or any(k not in _EXT_KEYS and not k.startswith("@odata") for k in value)
+            or any(v is not None and not isinstance(v, str) for k, v in value.items() if k in _EXT_KEYS)
+        ):
             raise bad
-    elif kind == "passwordProfile" and (not isinstance(value, dict)
-                                        or not isinstance(value.get("password", ""), str)):
+    elif kind == "passwordProfile" and (not isinstance(value, dict) or not isinstance(value.get("password", ""), str)):
         raise bad
     if isinstance(value, str) and len(value) > 1024:
         raise bad
@@ -213,8 +341,9 @@ def validate_changes(body: dict, *, creating: bool = False) -> dict:
         if name.startswith("@odata") or "@odata." in name:
             continue
         if name not in USER_PROPERTIES and name not in ("id", "deletedDateTime"):
-            raise InvalidArgument(f"Property '{name}' does not exist on type 'microsoft.graph.user'.",
-                                  code="BadRequest")
+            raise InvalidArgument(
+                f"Property '{name}' does not exist on type 'microsoft.graph.user'.", code="BadRequest"
+            )
         if name in READ_ONLY and not (creating and name == "onPremisesImmutableId"):
             raise InvalidArgument(f"Property '{name}' is read-only and cannot be set.")
         _check_value(name, value)
@@ -227,12 +356,15 @@ def _check_upn(tenant, upn: str, *, exclude: str | None = None) -> None:
     if not _UPN_LOCAL_RE.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
         raise InvalidArgument("Property userPrincipalName is invalid.")
     if not local or domain.lower() not in verified_domains(tenant):
-        raise InvalidArgument("The domain portion of the userPrincipalName property is invalid. You must use one of "
-                              "the verified domain names in your organization.")
+        raise InvalidArgument(
+            "The domain portion of the userPrincipalName property is invalid. You must use one of "
+            "the verified domain names in your organization."
+        )
     other = tenant.user_by_upn(upn)
     if other is not None and other.id != exclude:
-        raise InvalidArgument("Another object with the same value for property userPrincipalName already exists.",
-                              conflict=True)
+        raise InvalidArgument(
+            "Another object with the same value for property userPrincipalName already exists.", conflict=True
+        )
 
 
 def verified_domains(tenant) -> list[str]:
@@ -276,8 +408,9 @@ def update_user(tenant, user: EntraUser, body: dict, caller=None) -> dict:
     changes = validate_changes(body)
     mastered = [name for name in changes if name not in CLOUD_MASTERED]
     if user.is_synced and mastered:
-        tenant.add_audit_record("graph", "Update user", caller, target=user.id, parameters=body, succeeded=False,
-                                error=SYNCED_MESSAGE)
+        tenant.add_audit_record(
+            "graph", "Update user", caller, target=user.id, parameters=body, succeeded=False, error=SYNCED_MESSAGE
+        )
         raise SyncedObjectReadOnly(SYNCED_MESSAGE)
     if "userPrincipalName" in changes:
         _check_upn(tenant, changes["userPrincipalName"], exclude=user.id)
@@ -306,21 +439,33 @@ def create_user(tenant, body: dict, caller=None) -> EntraUser:
     changes = validate_changes(body, creating=True)
     for required in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"):
         if changes.get(required) in (None, ""):
-            raise InvalidArgument(f"Property '{required}' is required when creating the user."
-                                  if required != "passwordProfile" else
-                                  "Invalid value specified for property 'passwordProfile' of resource 'User'.")
+            raise InvalidArgument(
+                f"Property '{required}' is required when creating the user."
+                if required != "passwordProfile"
+                else "Invalid value specified for property 'passwordProfile' of resource 'User'."
+            )
     if not changes["passwordProfile"].get("password"):
         raise InvalidArgument("Invalid value specified for property 'passwordProfile' of resource 'User'.")
     if not _NICK_RE.match(changes["mailNickname"]):
         raise InvalidArgument("Invalid value specified for property 'mailNickname' of resource 'User'.")
     _check_upn(tenant, changes["userPrincipalName"])
-    user = EntraUser(id=tenant.ids.guid(), user_principal_name=changes["userPrincipalName"],
-                     display_name=changes["displayName"], created_date_time=tenant.clock.now())
+    user = EntraUser(
+        id=tenant.ids.guid(),
+        user_principal_name=changes["userPrincipalName"],
+        display_name=changes["displayName"],
+        created_date_time=tenant.clock.now(),
+    )
     _apply(tenant, user, changes)
     tenant.users.put(user.id, user)
     tenant.sync.index.index_user(user.id, user)
-    tenant.add_audit_record("graph", "Add user", caller, target=user.id, parameters=_redact(body),
-                            changes={"userPrincipalName": {"old": None, "new": user.user_principal_name}})
+    tenant.add_audit_record(
+        "graph",
+        "Add user",
+        caller,
+        target=user.id,
+        parameters=_redact(body),
+        changes={"userPrincipalName": {"old": None, "new": user.user_principal_name}},
+    )
     return user
 
 
@@ -334,8 +479,13 @@ def delete_user(tenant, user: EntraUser, caller=None) -> None:
         tenant.add_audit_record("graph", "Delete user", caller, target=user.id, succeeded=False, error=SYNCED_MESSAGE)
         raise SyncedObjectReadOnly(SYNCED_MESSAGE)
     lifecycle.soft_delete_user(tenant, user)
-    tenant.add_audit_record("graph", "Delete user", caller, target=user.id,
-                            changes={"deletedDateTime": {"old": None, "new": iso(user.deleted_date_time)}})
+    tenant.add_audit_record(
+        "graph",
+        "Delete user",
+        caller,
+        target=user.id,
+        changes={"deletedDateTime": {"old": None, "new": iso(user.deleted_date_time)}},
+    )
 
 
 def revoke_sign_in_sessions(tenant, user: EntraUser, caller=None) -> None:
@@ -356,8 +506,9 @@ def find_deleted(tenant, key: str) -> EntraUser:
     purge_expired(tenant)
     user = tenant.users.get(key)
     if user is None or user.deleted_date_time is None:
-        raise NotFound(f"Resource '{key}' does not exist or one of its queried reference-property objects are "
-                       "not present.")
+        raise NotFound(
+            f"Resource '{key}' does not exist or one of its queried reference-property objects are not present."
+        )
     return user
 
 
@@ -365,19 +516,22 @@ def restore_deleted(tenant, user: EntraUser, caller=None) -> EntraUser:
     """``POST /directory/deletedItems/{id}/restore``: back to a live user (UPN must still be free)."""
     other = tenant.user_by_upn(user.user_principal_name)
     if other is not None:
-        raise InvalidArgument("Another object with the same value for property userPrincipalName already exists.",
-                              conflict=True)
+        raise InvalidArgument(
+            "Another object with the same value for property userPrincipalName already exists.", conflict=True
+        )
     lifecycle.restore_user(tenant, user.id)
-    tenant.add_audit_record("graph", "Restore user", caller, target=user.id,
-                            changes={"deletedDateTime": {"old": "set", "new": None}})
+    tenant.add_audit_record(
+        "graph", "Restore user", caller, target=user.id, changes={"deletedDateTime": {"old": "set", "new": None}}
+    )
     return user
 
 
 def purge_deleted(tenant, user: EntraUser, caller=None) -> None:
     """``DELETE /directory/deletedItems/{id}``: permanent deletion."""
     lifecycle.purge_user(tenant, user.id)
-    tenant.add_audit_record("graph", "Hard delete user", caller, target=user.id,
-                            changes={"purged": {"old": False, "new": True}})
+    tenant.add_audit_record(
+        "graph", "Hard delete user", caller, target=user.id, changes={"purged": {"old": False, "new": True}}
+    )
 
 
 def purge_expired(tenant) -> int:
@@ -394,19 +548,25 @@ def set_sync_behavior(tenant, user: EntraUser, is_cloud_managed, caller=None) ->
     """``PATCH /users/{id}/onPremisesSyncBehavior``: move the user's SOA to the cloud (true) or hand it back to
     Entra Connect (false; the next cycle takes it over). Only objects that came from on-premises qualify."""
     if not isinstance(is_cloud_managed, bool):
-        raise InvalidArgument("Invalid value specified for property 'isCloudManaged' of resource "
-                              "'OnPremisesSyncBehavior'.")
+        raise InvalidArgument(
+            "Invalid value specified for property 'isCloudManaged' of resource 'OnPremisesSyncBehavior'."
+        )
     if user.on_premises_immutable_id is None and user.on_premises_sync_enabled is None and not user.is_cloud_managed:
         # No public source gives Graph's answer for a never-synced user (docs/fidelity.md): the text is the mock's.
-        raise InvalidArgument("The Source of Authority can only be changed for objects synchronized from an "
-                              "on-premises directory.",
-                              note="no public source for this refusal: code and text are hybridsoa's")
+        raise InvalidArgument(
+            "The Source of Authority can only be changed for objects synchronized from an on-premises directory.",
+            note="no public source for this refusal: code and text are hybridsoa's",
+        )
     old = {"isCloudManaged": user.is_cloud_managed, "onPremisesSyncEnabled": user.on_premises_sync_enabled}
     lifecycle.set_object_soa(tenant, user, is_cloud_managed)
     new = {"isCloudManaged": user.is_cloud_managed, "onPremisesSyncEnabled": user.on_premises_sync_enabled}
     changes = {k: {"old": old[k], "new": new[k]} for k in old if old[k] != new[k]}
-    operation = ("Change Source of Authority from AD to cloud" if is_cloud_managed else
-                 "Undo changes to Source of Authority from AD DS to cloud")
-    tenant.add_audit_record("graph", operation, caller, target=user.id, parameters={"isCloudManaged": is_cloud_managed},
-                            changes=changes)
+    operation = (
+        "Change Source of Authority from AD to cloud"
+        if is_cloud_managed
+        else "Undo changes to Source of Authority from AD DS to cloud"
+    )
+    tenant.add_audit_record(
+        "graph", operation, caller, target=user.id, parameters={"isCloudManaged": is_cloud_managed}, changes=changes
+    )
     return changes

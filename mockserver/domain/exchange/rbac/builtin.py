@@ -2,6 +2,7 @@
 tenant has. Role entries are generated from the emulated cmdlets' parameter lists (the Exchange cmdlet
 registry), so every emulated cmdlet is held by some role and the entries never drift from what the
 dispatcher accepts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,13 +12,37 @@ from .model import ROLE_NAME_MAX, ManagementRole, RoleAssignment, RoleGroup, bui
 
 #: Nouns of recipient cmdlets (Mail Recipients family) and of RBAC cmdlets (Role Management family); every
 #: other noun is organization configuration.
-RECIPIENT_NOUNS = frozenset(n.lower() for n in (
-    "Mailbox", "Recipient", "User", "MailUser", "SoftDeletedMailbox", "MailContact", "RemoteMailbox",
-    "CASMailbox", "MailboxPermission", "RecipientPermission", "MailboxStatistics", "MailboxFolderPermission",
-    "DistributionGroupMember", "DynamicDistributionGroupMember"))
-RBAC_NOUNS = frozenset(n.lower() for n in (
-    "RoleGroup", "RoleGroupMember", "ManagementRole", "ManagementRoleEntry", "ManagementRoleAssignment",
-    "ManagementScope", "ServicePrincipal"))
+RECIPIENT_NOUNS = frozenset(
+    n.lower()
+    for n in (
+        "Mailbox",
+        "Recipient",
+        "User",
+        "MailUser",
+        "SoftDeletedMailbox",
+        "MailContact",
+        "RemoteMailbox",
+        "CASMailbox",
+        "MailboxPermission",
+        "RecipientPermission",
+        "MailboxStatistics",
+        "MailboxFolderPermission",
+        "DistributionGroupMember",
+        "DynamicDistributionGroupMember",
+    )
+)
+RBAC_NOUNS = frozenset(
+    n.lower()
+    for n in (
+        "RoleGroup",
+        "RoleGroupMember",
+        "ManagementRole",
+        "ManagementRoleEntry",
+        "ManagementRoleAssignment",
+        "ManagementScope",
+        "ServicePrincipal",
+    )
+)
 
 #: The one Set-Mailbox entry of the User Options role (help desk): a mock choice, see docs/fidelity.md.
 USER_OPTIONS_SET_MAILBOX = ("Identity", "GrantSendOnBehalfTo")
@@ -103,20 +128,39 @@ _RULES = {
 }
 
 ROLE_DEFS: tuple[RoleDef, ...] = (
-    RoleDef("Mail Recipients", "MailRecipients",
-            "Lets administrators read and change existing mailboxes, mail users and their user objects."),
-    RoleDef("Mail Recipient Creation", "MailRecipientCreation",
-            "Lets administrators create, remove and restore mailboxes and mail users."),
-    RoleDef("View-Only Recipients", "ViewOnlyRecipients",
-            "Lets administrators view recipients and their configuration.", view_only=True),
-    RoleDef("User Options", "UserOptions",
-            "Lets help desk staff view recipients and change a few per-user options."),
-    RoleDef("Organization Configuration", "OrganizationConfiguration",
-            "Lets administrators view and change organization-wide Exchange settings."),
-    RoleDef("View-Only Configuration", "ViewOnlyConfiguration",
-            "Lets administrators view organization configuration, including RBAC configuration.", view_only=True),
-    RoleDef("Role Management", "RoleManagement",
-            "Lets administrators manage management roles, role entries, scopes, assignments and role groups."),
+    RoleDef(
+        "Mail Recipients",
+        "MailRecipients",
+        "Lets administrators read and change existing mailboxes, mail users and their user objects.",
+    ),
+    RoleDef(
+        "Mail Recipient Creation",
+        "MailRecipientCreation",
+        "Lets administrators create, remove and restore mailboxes and mail users.",
+    ),
+    RoleDef(
+        "View-Only Recipients",
+        "ViewOnlyRecipients",
+        "Lets administrators view recipients and their configuration.",
+        view_only=True,
+    ),
+    RoleDef("User Options", "UserOptions", "Lets help desk staff view recipients and change a few per-user options."),
+    RoleDef(
+        "Organization Configuration",
+        "OrganizationConfiguration",
+        "Lets administrators view and change organization-wide Exchange settings.",
+    ),
+    RoleDef(
+        "View-Only Configuration",
+        "ViewOnlyConfiguration",
+        "Lets administrators view organization configuration, including RBAC configuration.",
+        view_only=True,
+    ),
+    RoleDef(
+        "Role Management",
+        "RoleManagement",
+        "Lets administrators manage management roles, role entries, scopes, assignments and role groups.",
+    ),
 )
 ROLE_DEF_BY_NAME = {r.name.lower(): r for r in ROLE_DEFS}
 
@@ -135,38 +179,55 @@ class RoleGroupDef:
 
 
 ROLE_GROUP_DEFS: tuple[RoleGroupDef, ...] = (
-    RoleGroupDef("Organization Management",
-                 "Members of this management role group have permissions to manage Exchange objects and their "
-                 "properties in the Exchange organization.",
-                 ("Mail Recipients", "Mail Recipient Creation", "View-Only Recipients", "User Options",
-                  "Organization Configuration", "View-Only Configuration", "Role Management"),
-                 (("TenantAdmins", dirroles.GLOBAL_ADMINISTRATOR),
-                  ("ExchangeServiceAdmins", dirroles.EXCHANGE_ADMINISTRATOR))),
-    RoleGroupDef("View-Only Organization Management",
-                 "Members of this management role group can view recipient and configuration objects and their "
-                 "properties in the Exchange organization.",
-                 ("View-Only Configuration", "View-Only Recipients"),
-                 (("GlobalReaders", dirroles.GLOBAL_READER),)),
-    RoleGroupDef("Recipient Management",
-                 "Members of this management role group have rights to create, manage, and remove Exchange "
-                 "recipient objects in the Exchange organization.",
-                 ("Mail Recipients", "Mail Recipient Creation"),
-                 (("MailboxAdmins", dirroles.EXCHANGE_RECIPIENT_ADMINISTRATOR),)),
-    RoleGroupDef("Help Desk",
-                 "Members of this management role group can view and manage the configuration for individual "
-                 "recipients and view recipients in an Exchange organization.",
-                 ("User Options", "View-Only Recipients"),
-                 (("HelpdeskAdmins", dirroles.HELPDESK_ADMINISTRATOR),)),
-    RoleGroupDef("Security Administrator",
-                 "Linked to the Security Administrator directory role; members can view recipients and "
-                 "configuration in the Exchange organization.",
-                 ("View-Only Recipients", "View-Only Configuration"),
-                 (("SecurityAdmins", dirroles.SECURITY_ADMINISTRATOR),)),
-    RoleGroupDef("Compliance Management",
-                 "Members of this management role group can view recipients and configuration for compliance "
-                 "purposes.",
-                 ("View-Only Recipients", "View-Only Configuration"),
-                 (("ComplianceAdmins", dirroles.COMPLIANCE_ADMINISTRATOR),)),
+    RoleGroupDef(
+        "Organization Management",
+        "Members of this management role group have permissions to manage Exchange objects and their "
+        "properties in the Exchange organization.",
+        (
+            "Mail Recipients",
+            "Mail Recipient Creation",
+            "View-Only Recipients",
+            "User Options",
+            "Organization Configuration",
+            "View-Only Configuration",
+            "Role Management",
+        ),
+        (("TenantAdmins", dirroles.GLOBAL_ADMINISTRATOR), ("ExchangeServiceAdmins", dirroles.EXCHANGE_ADMINISTRATOR)),
+    ),
+    RoleGroupDef(
+        "View-Only Organization Management",
+        "Members of this management role group can view recipient and configuration objects and their "
+        "properties in the Exchange organization.",
+        ("View-Only Configuration", "View-Only Recipients"),
+        (("GlobalReaders", dirroles.GLOBAL_READER),),
+    ),
+    RoleGroupDef(
+        "Recipient Management",
+        "Members of this management role group have rights to create, manage, and remove Exchange "
+        "recipient objects in the Exchange organization.",
+        ("Mail Recipients", "Mail Recipient Creation"),
+        (("MailboxAdmins", dirroles.EXCHANGE_RECIPIENT_ADMINISTRATOR),),
+    ),
+    RoleGroupDef(
+        "Help Desk",
+        "Members of this management role group can view and manage the configuration for individual "
+        "recipients and view recipients in an Exchange organization.",
+        ("User Options", "View-Only Recipients"),
+        (("HelpdeskAdmins", dirroles.HELPDESK_ADMINISTRATOR),),
+    ),
+    RoleGroupDef(
+        "Security Administrator",
+        "Linked to the Security Administrator directory role; members can view recipients and "
+        "configuration in the Exchange organization.",
+        ("View-Only Recipients", "View-Only Configuration"),
+        (("SecurityAdmins", dirroles.SECURITY_ADMINISTRATOR),),
+    ),
+    RoleGroupDef(
+        "Compliance Management",
+        "Members of this management role group can view recipients and configuration for compliance purposes.",
+        ("View-Only Recipients", "View-Only Configuration"),
+        (("ComplianceAdmins", dirroles.COMPLIANCE_ADMINISTRATOR),),
+    ),
 )
 
 
@@ -185,9 +246,16 @@ def build_roles(tenant_id: str, cmdlet_params: dict[str, list[str]], now: float)
             if params is not None:
                 entries[cmdlet] = sorted(params, key=str.lower)
         out[rdef.name.lower()] = ManagementRole(
-            name=rdef.name, guid=builtin_guid(tenant_id, "role", rdef.name), role_type=rdef.role_type,
-            entries=entries, description=rdef.description, builtin=True, view_only=rdef.view_only,
-            when_created=now, when_changed=now)
+            name=rdef.name,
+            guid=builtin_guid(tenant_id, "role", rdef.name),
+            role_type=rdef.role_type,
+            entries=entries,
+            description=rdef.description,
+            builtin=True,
+            view_only=rdef.view_only,
+            when_created=now,
+            when_changed=now,
+        )
     return out
 
 
@@ -196,8 +264,13 @@ def build_groups(tenant_id: str) -> dict[str, RoleGroup]:
     out = {}
     for gdef in ROLE_GROUP_DEFS:
         linked = [(f"{prefix}_{linked_group_suffix(tenant_id, prefix)}", role) for prefix, role in gdef.linked]
-        out[gdef.name.lower()] = RoleGroup(name=gdef.name, guid=builtin_guid(tenant_id, "group", gdef.name),
-                                           description=gdef.description, roles=list(gdef.roles), linked=linked)
+        out[gdef.name.lower()] = RoleGroup(
+            name=gdef.name,
+            guid=builtin_guid(tenant_id, "group", gdef.name),
+            description=gdef.description,
+            roles=list(gdef.roles),
+            linked=linked,
+        )
     return out
 
 
@@ -208,7 +281,15 @@ def build_group_assignments(tenant_id: str, groups: dict[str, RoleGroup], now: f
         for role in group.roles:
             name = assignment_name(role, group.name)
             guid = builtin_guid(tenant_id, "assignment", name)
-            out[guid] = RoleAssignment(name=name, guid=guid, role=role, assignee_type="RoleGroup",
-                                       assignee_id=group.name, assignee_name=group.name, builtin=True,
-                                       when_created=now, when_changed=now)
+            out[guid] = RoleAssignment(
+                name=name,
+                guid=guid,
+                role=role,
+                assignee_type="RoleGroup",
+                assignee_id=group.name,
+                assignee_name=group.name,
+                builtin=True,
+                when_created=now,
+                when_changed=now,
+            )
     return out

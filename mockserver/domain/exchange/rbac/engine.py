@@ -1,6 +1,7 @@
 """Exchange Online RBAC of one tenant: built-in role groups and roles, custom roles with trimmed role entries,
 management scopes, role assignments (role groups, users, security groups, service principals) and the
 authorization check the Exchange dispatcher runs before every cmdlet."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -75,9 +76,14 @@ class Grant:
         raise WriteScopeViolation(
             f"The operation on Identity \"{name}\" failed because it's out of the current user's write scope. "
             f"'{name}' isn't within your current write scopes. Can't perform save operation.",
-            exception_type=exo_errors.TASK_INVALID_TYPE, err_id="", category="Context", cmdlet=self.cmdlet,
-            target=name, reason="rbac_write_scope",
-            note="ErrId and exception type of the custom write-scope refusal have no public source")
+            exception_type=exo_errors.TASK_INVALID_TYPE,
+            err_id="",
+            category="Context",
+            cmdlet=self.cmdlet,
+            target=name,
+            reason="rbac_write_scope",
+            note="ErrId and exception type of the custom write-scope refusal have no public source",
+        )
 
 
 class ExchangeRbac(RbacAdministration):
@@ -195,8 +201,11 @@ class ExchangeRbac(RbacAdministration):
         explicit member (Add-RoleGroupMember)."""
         active = self.tenant.active_role_ids(principal_id)
         members = self.group_members
-        return [g for key, g, linked_roles in self._group_index
-                if not linked_roles.isdisjoint(active) or principal_id in members.get(key, ())]
+        return [
+            g
+            for key, g, linked_roles in self._group_index
+            if not linked_roles.isdisjoint(active) or principal_id in members.get(key, ())
+        ]
 
     def security_groups_of(self, principal_id: str) -> set[str]:
         """Ids of directory security groups the principal is a member of: none, as the mock's Entra directory
@@ -208,8 +217,13 @@ class ExchangeRbac(RbacAdministration):
         security group, or (app-only) via the Exchange service principal of the calling app."""
         is_app = caller.is_app
         app_id = caller.app_id if is_app else None
-        return self._decided(("assignments", caller.object_id, is_app, app_id), self.principal_assignments,
-                             caller.object_id, is_app, app_id)
+        return self._decided(
+            ("assignments", caller.object_id, is_app, app_id),
+            self.principal_assignments,
+            caller.object_id,
+            is_app,
+            app_id,
+        )
 
     # ----------------------------------------------------- decision cache
     def _decisions(self) -> dict | None:
@@ -219,14 +233,27 @@ class ExchangeRbac(RbacAdministration):
         cmdlet catalog changes, or the clock crosses an assignment's start or end."""
         tenant = self.tenant
         assignments = tenant.role_assignments
-        stamp = (self.generation, assignments.current_seq(), len(assignments), registry.REGISTRY_VERSION,
-                 len(registry._REGISTRY), id(self.catalog_override))
+        stamp = (
+            self.generation,
+            assignments.current_seq(),
+            len(assignments),
+            registry.REGISTRY_VERSION,
+            len(registry._REGISTRY),
+            id(self.catalog_override),
+        )
         now = tenant.clock.now()
         if stamp != self._decision_stamp or now >= self._decision_until:
             self._decision_cache = {}
             self._decision_stamp = stamp
-            self._decision_until = min((edge for a in assignments for edge in (a.start_date_time, a.end_date_time)
-                                        if edge is not None and edge > now), default=float("inf"))
+            self._decision_until = min(
+                (
+                    edge
+                    for a in assignments
+                    for edge in (a.start_date_time, a.end_date_time)
+                    if edge is not None and edge > now
+                ),
+                default=float("inf"),
+            )
         elif len(self._decision_cache) > 4096:  # bounded: callers and parameter sets are client-chosen
             self._decision_cache.clear()
         return self._decision_cache
@@ -242,24 +269,29 @@ class ExchangeRbac(RbacAdministration):
                 cache[key] = found
         return found
 
-    def principal_assignments(self, principal: str, is_app: bool = False,
-                              app_id: str | None = None) -> list[RoleAssignment]:
+    def principal_assignments(
+        self, principal: str, is_app: bool = False, app_id: str | None = None
+    ) -> list[RoleAssignment]:
         """Enabled assignments reaching a user (object id) or a service principal (object id / app id)."""
         group_names = {g.name.lower() for g in self.groups_of(principal)}
         sec_groups = self.security_groups_of(principal)
         sp_ids = set()
         if is_app:
-            sp_ids = {sp.object_id.lower() for sp in self.service_principals.values()
-                      if sp.object_id.lower() == principal.lower()
-                      or (app_id and sp.app_id.lower() == app_id.lower())}
+            sp_ids = {
+                sp.object_id.lower()
+                for sp in self.service_principals.values()
+                if sp.object_id.lower() == principal.lower() or (app_id and sp.app_id.lower() == app_id.lower())
+            }
         out = [a for a, group in self._builtin_index if a.enabled and group in group_names]
         for a in self.custom_assignments.values():
             if not a.enabled:
                 continue
-            if ((a.assignee_type == "RoleGroup" and a.assignee_id.lower() in group_names)
-                    or (a.assignee_type == "User" and a.assignee_id == principal and not is_app)
-                    or (a.assignee_type == "SecurityGroup" and a.assignee_id in sec_groups)
-                    or (a.assignee_type == "ServicePrincipal" and a.assignee_id.lower() in sp_ids)):
+            if (
+                (a.assignee_type == "RoleGroup" and a.assignee_id.lower() in group_names)
+                or (a.assignee_type == "User" and a.assignee_id == principal and not is_app)
+                or (a.assignee_type == "SecurityGroup" and a.assignee_id in sec_groups)
+                or (a.assignee_type == "ServicePrincipal" and a.assignee_id.lower() in sp_ids)
+            ):
                 out.append(a)
         return out
 
@@ -284,8 +316,14 @@ class ExchangeRbac(RbacAdministration):
         every parameter in the entries that hold it (else 'A parameter cannot be found ...'), and a write's
         target inside a granting assignment's write scope (else the write-scope error)."""
         is_app = caller.is_app
-        key = ("grant", caller.object_id, is_app, caller.app_id if is_app else None, cmdlet_name,
-               tuple(param_names or ()))
+        key = (
+            "grant",
+            caller.object_id,
+            is_app,
+            caller.app_id if is_app else None,
+            cmdlet_name,
+            tuple(param_names or ()),
+        )
         grant = self._decided(key, self._authorize, caller, cmdlet_name, param_names)
         if target_mailbox is not None:
             grant.check_target(target_mailbox)
@@ -336,6 +374,7 @@ class ExchangeRbac(RbacAdministration):
         from .. import opath
         from ..mailbox_cmdlets import mailbox_object_keys
         from ..objects import mailbox_object
+
         predicate = opath.compile_filter(text, set(mailbox_object_keys(self.tenant)))
         return lambda mbx: predicate(mbx if isinstance(mbx, dict) else mailbox_object(self.tenant, mbx))
 
@@ -350,11 +389,13 @@ class ExchangeRbac(RbacAdministration):
     # ------------------------------------------------------- snapshots
     def to_dict(self) -> dict:
         """Serializable state: custom roles, scopes, custom assignments, service principals."""
-        return {"roles": [r.to_dict() for r in self.custom_roles.values()],
-                "scopes": [s.to_dict() for s in self.scopes.values()],
-                "assignments": [a.to_dict() for a in self.custom_assignments.values()],
-                "servicePrincipals": [sp.to_dict() for sp in self.service_principals.values()],
-                "groupMembers": {k: list(v) for k, v in self.group_members.items() if v}}
+        return {
+            "roles": [r.to_dict() for r in self.custom_roles.values()],
+            "scopes": [s.to_dict() for s in self.scopes.values()],
+            "assignments": [a.to_dict() for a in self.custom_assignments.values()],
+            "servicePrincipals": [sp.to_dict() for sp in self.service_principals.values()],
+            "groupMembers": {k: list(v) for k, v in self.group_members.items() if v},
+        }
 
     def load(self, data: dict) -> None:
         """Restore from :meth:`to_dict` output (built-ins are regenerated)."""
@@ -363,24 +404,47 @@ class ExchangeRbac(RbacAdministration):
             roles = {r["name"].lower(): ManagementRole.from_dict(r) for r in data.get("roles", [])}
             scopes = {s["name"].lower(): ManagementScope.from_dict(s) for s in data.get("scopes", [])}
             assignments = {a["guid"]: RoleAssignment.from_dict(a) for a in data.get("assignments", [])}
-            sps = {sp["object_id"].lower(): ExoServicePrincipal.from_dict(sp)
-                   for sp in data.get("servicePrincipals", [])}
-            members = {k.lower(): [str(m) for m in v] for k, v in (data.get("groupMembers") or {}).items()
-                       if k.lower() in self._groups and isinstance(v, list)}
+            sps = {
+                sp["object_id"].lower(): ExoServicePrincipal.from_dict(sp) for sp in data.get("servicePrincipals", [])
+            }
+            members = {
+                k.lower(): [str(m) for m in v]
+                for k, v in (data.get("groupMembers") or {}).items()
+                if k.lower() in self._groups and isinstance(v, list)
+            }
             for role in roles.values():
-                if not isinstance(role.name, str) or not isinstance(role.entries, dict) or not all(
+                if (
+                    not isinstance(role.name, str)
+                    or not isinstance(role.entries, dict)
+                    or not all(
                         isinstance(c, str) and isinstance(p, list) and all(isinstance(x, str) for x in p)
-                        for c, p in role.entries.items()):
+                        for c, p in role.entries.items()
+                    )
+                ):
                     raise TypeError
             for item in list(scopes.values()) + list(assignments.values()) + list(sps.values()):
-                if not all(isinstance(getattr(item, f), str) for f in ("name", "guid", "role", "assignee_type",
-                                                                       "assignee_id", "app_id", "object_id",
-                                                                       "recipient_restriction_filter")
-                           if hasattr(item, f)):
+                if not all(
+                    isinstance(getattr(item, f), str)
+                    for f in (
+                        "name",
+                        "guid",
+                        "role",
+                        "assignee_type",
+                        "assignee_id",
+                        "app_id",
+                        "object_id",
+                        "recipient_restriction_filter",
+                    )
+                    if hasattr(item, f)
+                ):
                     raise TypeError
         except (KeyError, TypeError, AttributeError, ValueError):
             raise InvalidArgument("The snapshot's Exchange RBAC section (subsystems.rbac) is malformed.") from None
-        self.custom_roles, self.scopes, self.custom_assignments, self.service_principals = \
-            roles, scopes, assignments, sps
+        self.custom_roles, self.scopes, self.custom_assignments, self.service_principals = (
+            roles,
+            scopes,
+            assignments,
+            sps,
+        )
         self.changed()
         self.group_members = members

@@ -1,6 +1,7 @@
 """Exchange Online RBAC objects: management roles with their role entries, role groups (with the linked groups
 that carry Entra directory roles into Exchange), management scopes, role assignments and the Exchange-side
 service principals that let Entra apps take part in RBAC."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,10 +15,25 @@ ROLE_NAME_MAX = 64
 
 #: PowerShell common and risk-mitigation parameters: every cmdlet that has them accepts them whatever its role
 #: entries say (clients send ``Confirm: false`` routinely; a trimmed role must not break them).
-COMMON_PARAMETERS = frozenset(p.lower() for p in (
-    "Debug", "ErrorAction", "ErrorVariable", "InformationAction", "InformationVariable", "OutBuffer",
-    "OutVariable", "PipelineVariable", "ProgressAction", "Verbose", "WarningAction", "WarningVariable",
-    "Confirm", "WhatIf"))
+COMMON_PARAMETERS = frozenset(
+    p.lower()
+    for p in (
+        "Debug",
+        "ErrorAction",
+        "ErrorVariable",
+        "InformationAction",
+        "InformationVariable",
+        "OutBuffer",
+        "OutVariable",
+        "PipelineVariable",
+        "ProgressAction",
+        "Verbose",
+        "WarningAction",
+        "WarningVariable",
+        "Confirm",
+        "WhatIf",
+    )
+)
 
 #: RecipientWriteScope / ConfigWriteScope values Get-ManagementRoleAssignment shows.
 SCOPE_ORGANIZATION = "Organization"

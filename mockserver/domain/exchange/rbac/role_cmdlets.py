@@ -1,6 +1,7 @@
 """The Exchange Online RBAC cmdlets (Get-RoleGroup, Get-ManagementRole, New-ManagementRole,
 Set-ManagementRoleEntry, New-ManagementScope, New-ManagementRoleAssignment, New-ServicePrincipal, ...)
 registered into the Exchange cmdlet registry; output objects carry the real property names."""
+
 from __future__ import annotations
 
 import uuid
@@ -45,40 +46,79 @@ def role_object(rbac, role) -> dict:
     """Get-ManagementRole output object."""
     write = SCOPE_NONE if role.view_only else SCOPE_ORGANIZATION
     return {
-        "Name": role.name, "Identity": role.name, "Id": role.name, "Guid": _guid(role.guid),
-        "ExchangeObjectId": _guid(role.guid), "RoleType": role.role_type, "Parent": role.parent,
-        "IsRootRole": role.parent is None, "IsEndUserRole": False, "Description": role.description,
-        "ImplicitRecipientReadScope": SCOPE_ORGANIZATION, "ImplicitRecipientWriteScope": write,
+        "Name": role.name,
+        "Identity": role.name,
+        "Id": role.name,
+        "Guid": _guid(role.guid),
+        "ExchangeObjectId": _guid(role.guid),
+        "RoleType": role.role_type,
+        "Parent": role.parent,
+        "IsRootRole": role.parent is None,
+        "IsEndUserRole": False,
+        "Description": role.description,
+        "ImplicitRecipientReadScope": SCOPE_ORGANIZATION,
+        "ImplicitRecipientWriteScope": write,
         "ImplicitConfigReadScope": "OrganizationConfig",
         "ImplicitConfigWriteScope": "None" if role.view_only else "OrganizationConfig",
-        "RoleEntries": [f"({SNAPIN}) {c} " + " ".join(f"-{p}" for p in params)
-                        for c, params in sorted(role.entries.items(), key=lambda kv: kv[0].lower())],
-        "IsDeprecated": False, "MailboxPlanIndex": "", "IsValid": True, "ObjectState": "Unchanged",
-        "WhenCreated": _dt(role.when_created), "WhenChanged": _dt(role.when_changed),
-        "WhenCreatedUTC": _dt(role.when_created), "WhenChangedUTC": _dt(role.when_changed),
+        "RoleEntries": [
+            f"({SNAPIN}) {c} " + " ".join(f"-{p}" for p in params)
+            for c, params in sorted(role.entries.items(), key=lambda kv: kv[0].lower())
+        ],
+        "IsDeprecated": False,
+        "MailboxPlanIndex": "",
+        "IsValid": True,
+        "ObjectState": "Unchanged",
+        "WhenCreated": _dt(role.when_created),
+        "WhenChanged": _dt(role.when_changed),
+        "WhenCreatedUTC": _dt(role.when_created),
+        "WhenChangedUTC": _dt(role.when_changed),
     }
 
 
 def entry_object(role, cmdlet: str, params: list[str]) -> dict:
     """Get-ManagementRoleEntry output object (``Id`` is the role, ``Name`` the cmdlet)."""
-    return {"Name": cmdlet, "Role": role.name, "Id": role.name, "Identity": f"{role.name}\\{cmdlet}",
-            "Parameters": list(params), "Type": "Cmdlet", "PSSnapInName": SNAPIN, "IsValid": True,
-            "ObjectState": "Unchanged"}
+    return {
+        "Name": cmdlet,
+        "Role": role.name,
+        "Id": role.name,
+        "Identity": f"{role.name}\\{cmdlet}",
+        "Parameters": list(params),
+        "Type": "Cmdlet",
+        "PSSnapInName": SNAPIN,
+        "IsValid": True,
+        "ObjectState": "Unchanged",
+    }
 
 
 def group_object(rbac, group) -> dict:
     """Get-RoleGroup output object (built-in groups: Members are the linked groups)."""
-    assignments = [a.name for a in rbac.assignments() if a.assignee_type == "RoleGroup"
-                   and a.assignee_id.lower() == group.name.lower()]
+    assignments = [
+        a.name
+        for a in rbac.assignments()
+        if a.assignee_type == "RoleGroup" and a.assignee_id.lower() == group.name.lower()
+    ]
     created = _dt(rbac.created)
     return {
-        "Name": group.name, "Identity": group.name, "Id": group.name, "DisplayName": group.name,
-        "Guid": _guid(group.guid), "ExchangeObjectId": _guid(group.guid), "Description": group.description,
-        "RoleGroupType": "Standard", "Roles": list(group.roles), "RoleAssignments": assignments,
+        "Name": group.name,
+        "Identity": group.name,
+        "Id": group.name,
+        "DisplayName": group.name,
+        "Guid": _guid(group.guid),
+        "ExchangeObjectId": _guid(group.guid),
+        "Description": group.description,
+        "RoleGroupType": "Standard",
+        "Roles": list(group.roles),
+        "RoleAssignments": assignments,
         "Members": [name for name, _ in group.linked] + [_user_name(u) for u in _user_members(rbac, group)],
-        "ManagedBy": [], "LinkedGroup": [], "Capabilities": [],
-        "IsValid": True, "ObjectState": "Unchanged", "WhenCreated": created, "WhenChanged": created,
-        "WhenCreatedUTC": created, "WhenChangedUTC": created,
+        "ManagedBy": [],
+        "LinkedGroup": [],
+        "Capabilities": [],
+        "IsValid": True,
+        "ObjectState": "Unchanged",
+        "WhenCreated": created,
+        "WhenChanged": created,
+        "WhenCreatedUTC": created,
+        "WhenChangedUTC": created,
     }
 
 
@@ -89,37 +129,78 @@ def assignment_object(rbac, a) -> dict:
     write = SCOPE_CUSTOM if a.custom_recipient_write_scope else (SCOPE_NONE if view_only else SCOPE_ORGANIZATION)
     assignee = a.assignee_name if a.assignee_type in ("RoleGroup", "User") else a.assignee_id
     return {
-        "Name": a.name, "Identity": a.name, "Id": a.name, "Guid": _guid(a.guid), "ExchangeObjectId": _guid(a.guid),
-        "Role": a.role, "RoleAssigneeType": a.assignee_type, "RoleAssigneeName": a.assignee_name,
-        "RoleAssignee": assignee, "AssignmentMethod": "Direct", "RoleAssignmentDelegationType": "Regular",
-        "EffectiveUserName": "All Group Members" if a.assignee_type in ("RoleGroup", "SecurityGroup") else a.assignee_name,
-        "CustomRecipientWriteScope": a.custom_recipient_write_scope, "CustomConfigWriteScope": None,
-        "CustomResourceScope": None, "RecipientReadScope": SCOPE_ORGANIZATION, "ConfigReadScope": "OrganizationConfig",
-        "RecipientWriteScope": write, "ConfigWriteScope": "None" if view_only else "OrganizationConfig",
-        "Enabled": a.enabled, "IsValid": True, "ObjectState": "Unchanged",
-        "WhenCreated": _dt(a.when_created), "WhenChanged": _dt(a.when_changed),
-        "WhenCreatedUTC": _dt(a.when_created), "WhenChangedUTC": _dt(a.when_changed),
+        "Name": a.name,
+        "Identity": a.name,
+        "Id": a.name,
+        "Guid": _guid(a.guid),
+        "ExchangeObjectId": _guid(a.guid),
+        "Role": a.role,
+        "RoleAssigneeType": a.assignee_type,
+        "RoleAssigneeName": a.assignee_name,
+        "RoleAssignee": assignee,
+        "AssignmentMethod": "Direct",
+        "RoleAssignmentDelegationType": "Regular",
+        "EffectiveUserName": "All Group Members"
+        if a.assignee_type in ("RoleGroup", "SecurityGroup")
+        else a.assignee_name,
+        "CustomRecipientWriteScope": a.custom_recipient_write_scope,
+        "CustomConfigWriteScope": None,
+        "CustomResourceScope": None,
+        "RecipientReadScope": SCOPE_ORGANIZATION,
+        "ConfigReadScope": "OrganizationConfig",
+        "RecipientWriteScope": write,
+        "ConfigWriteScope": "None" if view_only else "OrganizationConfig",
+        "Enabled": a.enabled,
+        "IsValid": True,
+        "ObjectState": "Unchanged",
+        "WhenCreated": _dt(a.when_created),
+        "WhenChanged": _dt(a.when_changed),
+        "WhenCreatedUTC": _dt(a.when_created),
+        "WhenChangedUTC": _dt(a.when_changed),
     }
 
 
 def scope_object(scope) -> dict:
     """Get-ManagementScope output object."""
-    return {"Name": scope.name, "Identity": scope.name, "Id": scope.name, "Guid": _guid(scope.guid),
-            "ExchangeObjectId": _guid(scope.guid), "ScopeRestrictionType": "RecipientScope",
-            "Exclusive": scope.exclusive, "RecipientRoot": scope.recipient_root,
-            "RecipientFilter": scope.recipient_restriction_filter, "ServerFilter": None, "DatabaseFilter": None,
-            "IsValid": True, "ObjectState": "Unchanged", "WhenCreated": _dt(scope.when_created),
-            "WhenChanged": _dt(scope.when_changed), "WhenCreatedUTC": _dt(scope.when_created),
-            "WhenChangedUTC": _dt(scope.when_changed)}
+    return {
+        "Name": scope.name,
+        "Identity": scope.name,
+        "Id": scope.name,
+        "Guid": _guid(scope.guid),
+        "ExchangeObjectId": _guid(scope.guid),
+        "ScopeRestrictionType": "RecipientScope",
+        "Exclusive": scope.exclusive,
+        "RecipientRoot": scope.recipient_root,
+        "RecipientFilter": scope.recipient_restriction_filter,
+        "ServerFilter": None,
+        "DatabaseFilter": None,
+        "IsValid": True,
+        "ObjectState": "Unchanged",
+        "WhenCreated": _dt(scope.when_created),
+        "WhenChanged": _dt(scope.when_changed),
+        "WhenCreatedUTC": _dt(scope.when_created),
+        "WhenChangedUTC": _dt(scope.when_changed),
+    }
 
 
 def service_principal_object(sp) -> dict:
     """Get-ServicePrincipal output object."""
-    return {"DisplayName": sp.display_name, "ObjectId": sp.object_id, "AppId": sp.app_id, "Identity": sp.object_id,
-            "Name": sp.object_id, "Id": sp.object_id, "Guid": _guid(sp.guid), "ExchangeObjectId": _guid(sp.guid),
-            "IsValid": True, "ObjectState": "Unchanged", "WhenCreated": _dt(sp.when_created),
-            "WhenChanged": _dt(sp.when_changed), "WhenCreatedUTC": _dt(sp.when_created),
-            "WhenChangedUTC": _dt(sp.when_changed)}
+    return {
+        "DisplayName": sp.display_name,
+        "ObjectId": sp.object_id,
+        "AppId": sp.app_id,
+        "Identity": sp.object_id,
+        "Name": sp.object_id,
+        "Id": sp.object_id,
+        "Guid": _guid(sp.guid),
+        "ExchangeObjectId": _guid(sp.guid),
+        "IsValid": True,
+        "ObjectState": "Unchanged",
+        "WhenCreated": _dt(sp.when_created),
+        "WhenChanged": _dt(sp.when_changed),
+        "WhenCreatedUTC": _dt(sp.when_created),
+        "WhenChangedUTC": _dt(sp.when_changed),
+    }
 
 
 def _limit(items: list, params: dict) -> list:
@@ -132,8 +213,11 @@ def get_role_group(ctx, params):
     """Get-RoleGroup [-Identity]."""
     rbac = ctx.tenant.rbac
     ident = params.get("Identity")
-    groups = [rbac.group(ident)] if ident and not any(ch in ident for ch in "*?") else [
-        g for g in rbac.groups() if not ident or _match(ident, g.name)]
+    groups = (
+        [rbac.group(ident)]
+        if ident and not any(ch in ident for ch in "*?")
+        else [g for g in rbac.groups() if not ident or _match(ident, g.name)]
+    )
     return _limit([group_object(rbac, g) for g in groups], params)
 
 
@@ -154,21 +238,45 @@ def get_role_group_member(ctx, params):
     out = []
     for name, _role_id in group.linked:
         guid = _guid(rbac_guid(ctx.tenant, name))
-        out.append({"Name": name, "Identity": name, "Id": name, "DisplayName": name, "Alias": name,
-                    "RecipientType": "Group", "RecipientTypeDetails": "RoleGroup", "Guid": guid,
-                    "ExchangeObjectId": guid, "ExternalDirectoryObjectId": None, "IsValid": True})
+        out.append(
+            {
+                "Name": name,
+                "Identity": name,
+                "Id": name,
+                "DisplayName": name,
+                "Alias": name,
+                "RecipientType": "Group",
+                "RecipientTypeDetails": "RoleGroup",
+                "Guid": guid,
+                "ExchangeObjectId": guid,
+                "ExternalDirectoryObjectId": None,
+                "IsValid": True,
+            }
+        )
     for user in _user_members(rbac, group):
-        out.append({"Name": _user_name(user), "Identity": _user_name(user), "Id": _user_name(user),
-                    "DisplayName": user.display_name, "Alias": user.mail_nickname,
-                    "RecipientType": "User", "RecipientTypeDetails": "User", "Guid": _guid(user.id),
-                    "ExchangeObjectId": _guid(user.id), "ExternalDirectoryObjectId": user.id,
-                    "WindowsLiveID": user.user_principal_name, "IsValid": True})
+        out.append(
+            {
+                "Name": _user_name(user),
+                "Identity": _user_name(user),
+                "Id": _user_name(user),
+                "DisplayName": user.display_name,
+                "Alias": user.mail_nickname,
+                "RecipientType": "User",
+                "RecipientTypeDetails": "User",
+                "Guid": _guid(user.id),
+                "ExchangeObjectId": _guid(user.id),
+                "ExternalDirectoryObjectId": user.id,
+                "WindowsLiveID": user.user_principal_name,
+                "IsValid": True,
+            }
+        )
     return _limit(out, params)
 
 
 def rbac_guid(tenant, name: str) -> str:
     """Stable GUID of a linked group."""
     from .model import builtin_guid
+
     return builtin_guid(tenant.id, "linked", name)
 
 
@@ -186,8 +294,7 @@ def get_management_role(ctx, params):
     if params.get("Cmdlet"):
         cmdlet = params["Cmdlet"]
         wanted = {p.lower() for p in _names(params.get("CmdletParameters"))}
-        roles = [r for r in roles if r.entry(cmdlet) is not None
-                 and wanted <= {p.lower() for p in r.entry(cmdlet)[1]}]
+        roles = [r for r in roles if r.entry(cmdlet) is not None and wanted <= {p.lower() for p in r.entry(cmdlet)[1]}]
     if params.get("RoleType"):
         roles = [r for r in roles if r.role_type.lower() == params["RoleType"].lower()]
     return _limit([role_object(rbac, r) for r in roles], params)
@@ -198,8 +305,9 @@ def get_management_role_entry(ctx, params):
     rbac = ctx.tenant.rbac
     ident = params["Identity"]
     if "\\" not in ident:
-        raise exo_errors.task_invalid(f"The role entry identity '{ident}' isn't valid. Use the form "
-                                      "'<role name>\\<cmdlet name>'.")
+        raise exo_errors.task_invalid(
+            f"The role entry identity '{ident}' isn't valid. Use the form '<role name>\\<cmdlet name>'."
+        )
     role_part, _, cmdlet_part = ident.rpartition("\\")
     roles = rbac.find_roles(role_part)
     wanted = {p.lower() for p in _names(params.get("Parameters"))}
@@ -220,8 +328,11 @@ def get_management_role_assignment(ctx, params):
     items = rbac.assignments()
     ident = params.get("Identity")
     if ident:
-        items = [rbac.assignment(ident)] if not any(ch in ident for ch in "*?") else [
-            a for a in items if _match(ident, a.name)]
+        items = (
+            [rbac.assignment(ident)]
+            if not any(ch in ident for ch in "*?")
+            else [a for a in items if _match(ident, a.name)]
+        )
     if params.get("Role"):
         role_pattern = params["Role"]
         if not any(ch in role_pattern for ch in "*?"):
@@ -285,8 +396,9 @@ def new_management_role(ctx, params):
     rbac = ctx.tenant.rbac
     ctx.target = params.get("Name")
     enabled = _names(params.get("EnabledCmdlets")) or None
-    role = rbac.new_role(params["Name"], params["Parent"], description=params.get("Description"),
-                         enabled_cmdlets=enabled)
+    role = rbac.new_role(
+        params["Name"], params["Parent"], description=params.get("Description"), enabled_cmdlets=enabled
+    )
     _changed(ctx, role.name, "Role", None, {"Parent": role.parent, "Entries": sorted(role.entries)})
     return [role_object(rbac, role)]
 
@@ -345,8 +457,9 @@ def new_management_scope(ctx, params):
     """New-ManagementScope -Name -RecipientRestrictionFilter [-RecipientRoot]."""
     rbac = ctx.tenant.rbac
     ctx.target = params.get("Name")
-    scope = rbac.new_scope(params["Name"], params["RecipientRestrictionFilter"],
-                           recipient_root=params.get("RecipientRoot"))
+    scope = rbac.new_scope(
+        params["Name"], params["RecipientRestrictionFilter"], recipient_root=params.get("RecipientRoot")
+    )
     _changed(ctx, scope.name, "RecipientFilter", None, scope.recipient_restriction_filter)
     return [scope_object(scope)]
 
@@ -364,12 +477,26 @@ def new_management_role_assignment(ctx, params):
     """New-ManagementRoleAssignment -Role (-User | -SecurityGroup | -App) [-Name] [-CustomRecipientWriteScope]."""
     rbac = ctx.tenant.rbac
     ctx.target = params.get("Name") or params.get("Role")
-    a = rbac.new_assignment(params["Role"], user=params.get("User"), security_group=params.get("SecurityGroup"),
-                            app=params.get("App"), name=params.get("Name"),
-                            custom_recipient_write_scope=params.get("CustomRecipientWriteScope"))
-    _changed(ctx, a.name, "RoleAssignment", None,
-             {"Role": a.role, "RoleAssigneeType": a.assignee_type, "RoleAssignee": a.assignee_id,
-              "CustomRecipientWriteScope": a.custom_recipient_write_scope})
+    a = rbac.new_assignment(
+        params["Role"],
+        user=params.get("User"),
+        security_group=params.get("SecurityGroup"),
+        app=params.get("App"),
+        name=params.get("Name"),
+        custom_recipient_write_scope=params.get("CustomRecipientWriteScope"),
+    )
+    _changed(
+        ctx,
+        a.name,
+        "RoleAssignment",
+        None,
+        {
+            "Role": a.role,
+            "RoleAssigneeType": a.assignee_type,
+            "RoleAssignee": a.assignee_id,
+            "CustomRecipientWriteScope": a.custom_recipient_write_scope,
+        },
+    )
     return [assignment_object(rbac, a)]
 
 
@@ -421,52 +548,132 @@ _ID0: dict[str, Any] = {"type": "Identity", "position": 0}
 _RESULT = Param("ResultSize", "Unlimited")
 
 RBAC_CMDLETS = (
-    ("Get-RoleGroup", get_role_group, [Param("Identity", **_ID0), _RESULT,
-                                       Param("ShowPartnerLinked", "Switch", no_op=True)]),
+    (
+        "Get-RoleGroup",
+        get_role_group,
+        [Param("Identity", **_ID0), _RESULT, Param("ShowPartnerLinked", "Switch", no_op=True)],
+    ),
     ("Get-RoleGroupMember", get_role_group_member, [Param("Identity", required=True, **_ID0), _RESULT]),
-    ("Add-RoleGroupMember", add_role_group_member, [
-        Param("Identity", required=True, **_ID0), Param("Member", "Identity", required=True),
-        Param("BypassSecurityGroupManagerCheck", "Switch", no_op=True), _CONFIRM]),
-    ("Remove-RoleGroupMember", remove_role_group_member, [
-        Param("Identity", required=True, **_ID0), Param("Member", "Identity", required=True),
-        Param("BypassSecurityGroupManagerCheck", "Switch", no_op=True), _CONFIRM]),
-    ("Get-ManagementRole", get_management_role, [
-        Param("Identity", **_ID0), Param("Cmdlet"), Param("CmdletParameters", "Strings"), Param("RoleType"),
-        Param("GetChildren", "Switch", group="GetChildren"), Param("Recurse", "Switch", group="Recurse")]),
-    ("Get-ManagementRoleEntry", get_management_role_entry, [
-        Param("Identity", required=True, **_ID0), Param("Parameters", "Strings"), _RESULT]),
-    ("Get-ManagementRoleAssignment", get_management_role_assignment, [
-        Param("Identity", **_ID0), Param("Role"), Param("RoleAssignee"),
-        Param("RoleAssigneeType", "Enum", enum=("User", "SecurityGroup", "RoleGroup", "ServicePrincipal")),
-        Param("Enabled", "Boolean"), Param("CustomRecipientWriteScope"),
-        Param("GetEffectiveUsers", "Switch", no_op=True), _RESULT]),
+    (
+        "Add-RoleGroupMember",
+        add_role_group_member,
+        [
+            Param("Identity", required=True, **_ID0),
+            Param("Member", "Identity", required=True),
+            Param("BypassSecurityGroupManagerCheck", "Switch", no_op=True),
+            _CONFIRM,
+        ],
+    ),
+    (
+        "Remove-RoleGroupMember",
+        remove_role_group_member,
+        [
+            Param("Identity", required=True, **_ID0),
+            Param("Member", "Identity", required=True),
+            Param("BypassSecurityGroupManagerCheck", "Switch", no_op=True),
+            _CONFIRM,
+        ],
+    ),
+    (
+        "Get-ManagementRole",
+        get_management_role,
+        [
+            Param("Identity", **_ID0),
+            Param("Cmdlet"),
+            Param("CmdletParameters", "Strings"),
+            Param("RoleType"),
+            Param("GetChildren", "Switch", group="GetChildren"),
+            Param("Recurse", "Switch", group="Recurse"),
+        ],
+    ),
+    (
+        "Get-ManagementRoleEntry",
+        get_management_role_entry,
+        [Param("Identity", required=True, **_ID0), Param("Parameters", "Strings"), _RESULT],
+    ),
+    (
+        "Get-ManagementRoleAssignment",
+        get_management_role_assignment,
+        [
+            Param("Identity", **_ID0),
+            Param("Role"),
+            Param("RoleAssignee"),
+            Param("RoleAssigneeType", "Enum", enum=("User", "SecurityGroup", "RoleGroup", "ServicePrincipal")),
+            Param("Enabled", "Boolean"),
+            Param("CustomRecipientWriteScope"),
+            Param("GetEffectiveUsers", "Switch", no_op=True),
+            _RESULT,
+        ],
+    ),
     ("Get-ManagementScope", get_management_scope, [Param("Identity", **_ID0)]),
     ("Get-ServicePrincipal", get_service_principal, [Param("Identity", **_ID0)]),
-    ("New-ManagementRole", new_management_role, [
-        Param("Name", required=True, position=0), Param("Parent", "Identity", required=True),
-        Param("Description"), Param("EnabledCmdlets", "Strings"), _CONFIRM]),
-    ("Remove-ManagementRole", remove_management_role, [
-        Param("Identity", required=True, **_ID0), Param("Recursive", "Switch"), _CONFIRM]),
-    ("Add-ManagementRoleEntry", add_management_role_entry, [
-        Param("Identity", required=True, **_ID0), Param("Parameters", "Strings"), _CONFIRM]),
-    ("Remove-ManagementRoleEntry", remove_management_role_entry, [
-        Param("Identity", required=True, **_ID0), _CONFIRM]),
-    ("Set-ManagementRoleEntry", set_management_role_entry, [
-        Param("Identity", required=True, **_ID0), Param("Parameters", "Strings"),
-        Param("AddParameter", "Switch", group="AddParameter"),
-        Param("RemoveParameter", "Switch", group="RemoveParameter"), _CONFIRM]),
-    ("New-ManagementScope", new_management_scope, [
-        Param("Name", required=True, position=0), Param("RecipientRestrictionFilter", required=True),
-        Param("RecipientRoot"), _CONFIRM]),
+    (
+        "New-ManagementRole",
+        new_management_role,
+        [
+            Param("Name", required=True, position=0),
+            Param("Parent", "Identity", required=True),
+            Param("Description"),
+            Param("EnabledCmdlets", "Strings"),
+            _CONFIRM,
+        ],
+    ),
+    (
+        "Remove-ManagementRole",
+        remove_management_role,
+        [Param("Identity", required=True, **_ID0), Param("Recursive", "Switch"), _CONFIRM],
+    ),
+    (
+        "Add-ManagementRoleEntry",
+        add_management_role_entry,
+        [Param("Identity", required=True, **_ID0), Param("Parameters", "Strings"), _CONFIRM],
+    ),
+    ("Remove-ManagementRoleEntry", remove_management_role_entry, [Param("Identity", required=True, **_ID0), _CONFIRM]),
+    (
+        "Set-ManagementRoleEntry",
+        set_management_role_entry,
+        [
+            Param("Identity", required=True, **_ID0),
+            Param("Parameters", "Strings"),
+            Param("AddParameter", "Switch", group="AddParameter"),
+            Param("RemoveParameter", "Switch", group="RemoveParameter"),
+            _CONFIRM,
+        ],
+    ),
+    (
+        "New-ManagementScope",
+        new_management_scope,
+        [
+            Param("Name", required=True, position=0),
+            Param("RecipientRestrictionFilter", required=True),
+            Param("RecipientRoot"),
+            _CONFIRM,
+        ],
+    ),
     ("Remove-ManagementScope", remove_management_scope, [Param("Identity", required=True, **_ID0), _CONFIRM]),
-    ("New-ManagementRoleAssignment", new_management_role_assignment, [
-        Param("Name", position=0), Param("Role", "Identity", required=True),
-        Param("User", "Identity", group="User"), Param("SecurityGroup", "Identity", group="SecurityGroup"),
-        Param("App", "Identity", group="App"), Param("CustomRecipientWriteScope"), _CONFIRM]),
-    ("Remove-ManagementRoleAssignment", remove_management_role_assignment, [
-        Param("Identity", required=True, **_ID0), _CONFIRM]),
-    ("New-ServicePrincipal", new_service_principal, [
-        Param("AppId", required=True), Param("ObjectId", required=True), Param("DisplayName"), _CONFIRM]),
+    (
+        "New-ManagementRoleAssignment",
+        new_management_role_assignment,
+        [
+            Param("Name", position=0),
+            Param("Role", "Identity", required=True),
+            Param("User", "Identity", group="User"),
+            Param("SecurityGroup", "Identity", group="SecurityGroup"),
+            Param("App", "Identity", group="App"),
+            Param("CustomRecipientWriteScope"),
+            _CONFIRM,
+        ],
+    ),
+    (
+        "Remove-ManagementRoleAssignment",
+        remove_management_role_assignment,
+        [Param("Identity", required=True, **_ID0), _CONFIRM],
+    ),
+    (
+        "New-ServicePrincipal",
+        new_service_principal,
+        [Param("AppId", required=True), Param("ObjectId", required=True), Param("DisplayName"), _CONFIRM],
+    ),
     ("Remove-ServicePrincipal", remove_service_principal, [Param("Identity", required=True, **_ID0), _CONFIRM]),
 )
 
