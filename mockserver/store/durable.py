@@ -72,6 +72,9 @@ class DurableStore:
         self._requested = self._durable = 0
         self._failed: list[tuple] = []
         self._closing = False
+        #: a request is committing (the leader); ``_nudged``: pending work nobody waits for (read journals).
+        self._leading = False
+        self._nudged = False
         self._creating: set[str] = set()
         #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
         #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
@@ -193,6 +196,7 @@ class DurableStore:
         finally:
             with self._cond:
                 self._creating.discard(tenant.id)
+                self._promote()  # a request waiting behind this tenant's creation can commit now
                 self._cond.notify_all()
 
     def _write_whole(self, tenant) -> None:
@@ -448,11 +452,13 @@ class DurableStore:
                     # A read that changed nothing answers at once; its journal entry goes with the next commit.
                     if tenant.journal.unsaved or tenant.journal.cleared:
                         self._queue(tenant, False, None)
-                        self._cond.notify_all()
+                        if not self._nudged:
+                            self._nudged = True
+                            self._cond.notify_all()
                     return 0
                 self._queue(tenant, thorough, ticket)
             self._requested = ticket
-            self._cond.notify_all()
+            # No wake-up: the request's own wait_durable commits this (or joins the commit under way).
             return self._requested
 
     def _queue(self, tenant, thorough: bool, ticket: int | None) -> None:
@@ -473,72 +479,101 @@ class DurableStore:
 
     def wait_durable(self, ticket: int) -> None:
         """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
-        lock: the commit thread takes it to read the changes); raise if that commit failed."""
-        with self._cond:
-            if self._durable < ticket:
-                gate = _allocate_lock()
-                gate.acquire()
-                self._waiters.append((ticket, gate))
+        lock: the committer takes it to read the changes); raise if that commit failed. Leader-based group
+        commit: when no commit is under way, the waiting request commits everything pending itself (no thread
+        hand-off); otherwise it waits for the current leader, which wakes it or hands it the lead."""
+        while True:
+            with self._cond:
+                if self._durable >= ticket:
+                    break
+                if not self._leading and any(tid not in self._creating for tid in self._pending):
+                    self._leading = True
+                    gate = None
+                else:
+                    gate = _allocate_lock()
+                    gate.acquire()
+                    self._waiters.append((ticket, gate))
+            if gate is None:
+                self._lead()
             else:
-                gate = None
-        if gate is not None:
-            gate.acquire()  # released by the commit thread once a commit covers this ticket
+                gate.acquire()  # released by a leader once this ticket is durable, or to hand it the lead
         if self._failed:  # replaced whole under the lock, so reading it without one sees a complete list
             with self._cond:
                 for lo, hi, exc in self._failed:
                     if lo < ticket <= hi:
                         raise exc
 
-    def _commit_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closing and not any(tid not in self._creating for tid in self._pending):
-                    self._cond.wait()
-                if self._closing and not self._pending and self._durable == self._requested:
-                    return
-                upto, batch, self._pending = self._requested, self._pending, {}
-                # A tenant being written whole (create, reset, restore) waits; so does every ticket from its first.
-                for tid in [tid for tid in batch if tid in self._creating]:
-                    tenant, thorough, first = batch.pop(tid)
-                    self._pending[tid] = (tenant, thorough, first)
-                    if first is not None:
-                        upto = min(upto, first - 1)
-                upto = max(upto, self._durable)
-                low = self._durable
-            plans, error = [], None
-            try:
-                for tenant, thorough, _first in batch.values():
-                    # The tenant lock: requests hold it from start to end, so this reads a request boundary.
-                    with tenant.lock, self.lock:
-                        plan = self._collect(tenant, thorough)
-                    if plan is not None:
-                        plans.append(plan)
-                if plans:
-                    with self.lock:
-                        try:
-                            self._begin()
-                            for plan in plans:
-                                self._apply(plan)
-                            self._commit()
-                        except BaseException:
-                            self._rollback()
-                            raise
+    def _lead(self) -> None:
+        # Called with ``self._leading`` set by the caller: commit one batch of everything pending.
+        with self._cond:
+            upto, batch, self._pending = self._requested, self._pending, {}
+            # A tenant being written whole (create, reset, restore) waits; so does every ticket from its first.
+            for tid in [tid for tid in batch if tid in self._creating]:
+                tenant, thorough, first = batch.pop(tid)
+                self._pending[tid] = (tenant, thorough, first)
+                if first is not None:
+                    upto = min(upto, first - 1)
+            upto = max(upto, self._durable)
+            low = self._durable
+        plans, error = [], None
+        try:
+            for tenant, thorough, _first in batch.values():
+                # The tenant lock: requests hold it from start to end, so this reads a request boundary.
+                with tenant.lock, self.lock:
+                    plan = self._collect(tenant, thorough)
+                if plan is not None:
+                    plans.append(plan)
+            if plans:
+                with self.lock:
+                    try:
+                        self._begin()
                         for plan in plans:
-                            self._done(plan)
-            except Exception as exc:  # noqa: BLE001 - reported to every waiting request as a 500
-                error = exc
-                for plan in plans:
-                    with plan["tenant"].lock, self.lock:
-                        self._undo(plan)
+                            self._apply(plan)
+                        self._commit()
+                    except BaseException:
+                        self._rollback()
+                        raise
+                    for plan in plans:
+                        self._done(plan)
+        except Exception as exc:  # noqa: BLE001 - reported to every waiting request as a 500
+            error = exc
+            for plan in plans:
+                with plan["tenant"].lock, self.lock:
+                    self._undo(plan)
+        finally:
             with self._cond:
                 if error is not None:
                     self._failed = [f for f in self._failed if f[1] > upto - 10_000] + [(low, upto, error)]
                 self._durable = upto
+                self._leading = False
                 ready = [gate for ticket, gate in self._waiters if ticket <= upto]
-                if ready:
-                    self._waiters = [w for w in self._waiters if w[0] > upto]
+                rest = [w for w in self._waiters if w[0] > upto]
+                if rest:
+                    ready.append(rest.pop(0)[1])  # hand the lead to the next waiting request
+                self._waiters = rest
+                if self._nudged or self._closing:
+                    self._cond.notify_all()
             for gate in ready:
                 gate.release()
+
+    def _promote(self) -> None:
+        # Under ``self._cond``: wake one waiting request so it commits what is now committable (no leader runs).
+        if self._waiters and not self._leading:
+            self._waiters.pop(0)[1].release()
+
+    def _commit_loop(self) -> None:
+        # Commits nobody waits for (the journal entries of reads) once no request leads a commit.
+        while True:
+            with self._cond:
+                while not self._closing and not (self._nudged and not self._leading):
+                    self._cond.wait()
+                if self._closing:
+                    return
+                self._nudged = False
+                if not any(tid not in self._creating for tid in self._pending):
+                    continue
+                self._leading = True
+            self._lead()
 
     def flush_all(self) -> int:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
@@ -642,6 +677,14 @@ class DurableStore:
             self._closing = True
             self._cond.notify_all()
         self._committer.join(timeout=30)
+        while True:  # write what is still pending, after any commit under way
+            with self._cond:
+                while self._leading:
+                    self._cond.wait()
+                if not any(tid not in self._creating for tid in self._pending):
+                    break
+                self._leading = True
+            self._lead()
         with self.lock:
             try:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
