@@ -63,6 +63,8 @@ class DurableStore:
         self.db.executescript(SCHEMA)
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
+        #: tenant id -> blob name -> (text, its parsed value): what ``_changed_blobs`` compares against.
+        self._parsed: dict[str, dict[str, tuple]] = {}
         self._clock_marks: dict[str, tuple] = {}
         self._rng_marks: dict[str, tuple] = {}
         self.commits = 0
@@ -264,6 +266,7 @@ class DurableStore:
         self._delete_rows_chunked(tenant.id)
         with self.lock:
             self._written.pop(tenant.id, None)
+            self._parsed.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
 
@@ -601,7 +604,17 @@ class DurableStore:
             self._clock_marks[tenant.id] = mark
         for name, sub in self.codec.subsystems_of(tenant).items():
             candidates[f"subsystem:{name}"] = sub.to_dict()
+        parsed = self._parsed.setdefault(tenant.id, {})
         for name, value in candidates.items():
+            text = written.get(name)
+            if text is not None:
+                # Cheap change signal: compare the value with the last text written, parsed once per text (a
+                # dict comparison runs in C; encoding every subsystem at every commit was most of its cost).
+                seen = parsed.get(name)
+                if seen is None or seen[0] is not text:
+                    seen = parsed[name] = (text, json.loads(text))
+                if seen[1] == value:
+                    continue
             texts[name] = json.dumps(value)
         for name, text in texts.items():
             if written.get(name) != text:
