@@ -8,6 +8,7 @@ from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
+from ....domain.entra.graph import users as U
 from .blueprint import bp
 from .errors import GraphError
 
@@ -91,65 +92,9 @@ KNOWN_ROOTS = frozenset(
     }
 )
 
-#: Navigation properties of ``user`` and operations bound to it (or to directoryObject) in v1.0.
-USER_SEGMENTS = frozenset(
+#: Operations bound to ``user`` (or to directoryObject) in v1.0.
+USER_OPERATIONS = frozenset(
     {
-        "activities",
-        "adhocCalls",
-        "agreementAcceptances",
-        "appRoleAssignments",
-        "authentication",
-        "calendar",
-        "calendarGroups",
-        "calendars",
-        "calendarView",
-        "chats",
-        "cloudClipboard",
-        "cloudPCs",
-        "contactFolders",
-        "contacts",
-        "createdObjects",
-        "dataSecurityAndGovernance",
-        "deviceManagementTroubleshootingEvents",
-        "directReports",
-        "drive",
-        "drives",
-        "employeeExperience",
-        "events",
-        "extensions",
-        "followedSites",
-        "inferenceClassification",
-        "insights",
-        "joinedTeams",
-        "licenseDetails",
-        "mailFolders",
-        "managedAppRegistrations",
-        "managedDevices",
-        "manager",
-        "memberOf",
-        "messages",
-        "oauth2PermissionGrants",
-        "onenote",
-        "onlineMeetings",
-        "onPremisesSyncBehavior",
-        "outlook",
-        "ownedDevices",
-        "ownedObjects",
-        "people",
-        "permissionGrants",
-        "photo",
-        "photos",
-        "planner",
-        "presence",
-        "registeredDevices",
-        "scopedRoleMemberOf",
-        "settings",
-        "solutions",
-        "sponsorOf",
-        "sponsors",
-        "teamwork",
-        "todo",
-        "transitiveMemberOf",
         "assignLicense",
         "changePassword",
         "exportDeviceAndAppManagementData",
@@ -174,6 +119,8 @@ USER_SEGMENTS = frozenset(
         "restore",
     }
 )
+#: Navigation properties of ``user`` and operations bound to it.
+USER_SEGMENTS = U.NAVIGATION_PROPERTIES | USER_OPERATIONS
 #: Navigation properties of the ``directory`` singleton.
 DIRECTORY_SEGMENTS = frozenset(
     {
