@@ -3,8 +3,9 @@ through the WSGI app, in memory and with the durable store (group commit), same 
 
     .venv/bin/python loadtests/bench_group_commit.py [--rounds 3] [--requests 3000] [--threads 16]
 
-Prints, per round, CPU milliseconds per request of the whole process (user + system) and of the commit thread
-alone, requests/s, requests per group commit, and the durable/in-memory ratios. No TLS or HTTP engine: this
+Prints, per round, CPU milliseconds per request of the whole process (user + system) and of the background commit
+thread alone (since leader-based group commit it only writes reads' journal entries: the waiting requests commit),
+requests/s, requests per group commit, and the durable/in-memory ratios. No TLS or HTTP engine: this
 isolates what the store adds per request (docs/benchmarks.md has the served figures from bench.py).
 """
 

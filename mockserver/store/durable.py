@@ -16,10 +16,9 @@ import sqlite3
 import threading
 
 from .files import DB_NAME, ids_blob, ids_doc, same_rng, secure_data_dir
+from .group_commit import GroupCommit
 from .memory import drop_gradually, give_back_memory
 from .persistence import TenantCodec
-
-_allocate_lock = threading.Lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -44,7 +43,7 @@ SYNCHRONOUS = ("normal", "full")
 JOURNAL_ROWS = 10_000
 
 
-class DurableStore:
+class DurableStore(GroupCommit):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -479,104 +478,6 @@ class DurableStore:
             or not same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
             or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
         )
-
-    def wait_durable(self, ticket: int) -> None:
-        """Block until the changes of the request holding ``ticket`` are committed (call WITHOUT the tenant
-        lock: the committer takes it to read the changes); raise if that commit failed. Leader-based group
-        commit: when no commit is under way, the waiting request commits everything pending itself (no thread
-        hand-off); otherwise it waits for the current leader, which wakes it or hands it the lead."""
-        while True:
-            with self._cond:
-                if self._durable >= ticket:
-                    break
-                if not self._leading and any(tid not in self._creating for tid in self._pending):
-                    self._leading = True
-                    gate = None
-                else:
-                    gate = _allocate_lock()
-                    gate.acquire()
-                    self._waiters.append((ticket, gate))
-            if gate is None:
-                self._lead()
-            else:
-                gate.acquire()  # released by a leader once this ticket is durable, or to hand it the lead
-        if self._failed:  # replaced whole under the lock, so reading it without one sees a complete list
-            with self._cond:
-                for lo, hi, exc in self._failed:
-                    if lo < ticket <= hi:
-                        raise exc
-
-    def _lead(self) -> None:
-        # Called with ``self._leading`` set by the caller: commit one batch of everything pending.
-        with self._cond:
-            upto, batch, self._pending = self._requested, self._pending, {}
-            # A tenant being written whole (create, reset, restore) waits; so does every ticket from its first.
-            for tid in [tid for tid in batch if tid in self._creating]:
-                tenant, thorough, first = batch.pop(tid)
-                self._pending[tid] = (tenant, thorough, first)
-                if first is not None:
-                    upto = min(upto, first - 1)
-            upto = max(upto, self._durable)
-            low = self._durable
-        plans, error = [], None
-        try:
-            for tenant, thorough, _first in batch.values():
-                # The tenant lock: requests hold it from start to end, so this reads a request boundary.
-                with tenant.lock, self.lock:
-                    plan = self._collect(tenant, thorough)
-                if plan is not None:
-                    plans.append(plan)
-            if plans:
-                with self.lock:
-                    try:
-                        self._begin()
-                        for plan in plans:
-                            self._apply(plan)
-                        self._commit()
-                    except BaseException:
-                        self._rollback()
-                        raise
-                    for plan in plans:
-                        self._done(plan)
-        except Exception as exc:  # noqa: BLE001 - reported to every waiting request as a 500
-            error = exc
-            for plan in plans:
-                with plan["tenant"].lock, self.lock:
-                    self._undo(plan)
-        finally:
-            with self._cond:
-                if error is not None:
-                    self._failed = [f for f in self._failed if f[1] > upto - 10_000] + [(low, upto, error)]
-                self._durable = upto
-                self._leading = False
-                ready = [gate for ticket, gate in self._waiters if ticket <= upto]
-                rest = [w for w in self._waiters if w[0] > upto]
-                if rest:
-                    ready.append(rest.pop(0)[1])  # hand the lead to the next waiting request
-                self._waiters = rest
-                if self._nudged or self._closing:
-                    self._cond.notify_all()
-            for gate in ready:
-                gate.release()
-
-    def _promote(self) -> None:
-        # Under ``self._cond``: wake one waiting request so it commits what is now committable (no leader runs).
-        if self._waiters and not self._leading:
-            self._waiters.pop(0)[1].release()
-
-    def _commit_loop(self) -> None:
-        # Commits nobody waits for (the journal entries of reads) once no request leads a commit.
-        while True:
-            with self._cond:
-                while not self._closing and not (self._nudged and not self._leading):
-                    self._cond.wait()
-                if self._closing:
-                    return
-                self._nudged = False
-                if not any(tid not in self._creating for tid in self._pending):
-                    continue
-                self._leading = True
-            self._lead()
 
     def flush_all(self) -> int:
         """Flush every tenant that has pending changes (after requests that named no tenant)."""
