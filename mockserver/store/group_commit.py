@@ -122,7 +122,9 @@ class GroupCommit:
         while True:
             with self._cond:
                 while not self._closing and not (self._nudged and not self._leading):
-                    self._cond.wait()
+                    # A ticket nobody waited for (a response that never started) is committed within a second.
+                    if not self._cond.wait(1.0) and self._pending and not self._leading:
+                        self._nudged = True
                 if self._closing:
                     return
                 self._nudged = False
