@@ -66,34 +66,25 @@ def invoke(tenant, caller, cmdlet_name, raw_params, *, spec: CmdletSpec | None =
         values = _run_handler(spec, ctx, params, raw_params)
     except DomainError as exc:
         if spec.writes:
-            tenant.add_audit_record(
-                "exchange",
-                spec.name,
-                caller,
-                target=ctx.target,
-                parameters=_audit_parameters(raw_params),
-                succeeded=False,
-                error=exc.message,
-            )
+            _audit(ctx, caller, raw_params, succeeded=False, error=exc.message)
         raise
     finally:
         if spec.writes and not spec.rbac_neutral:
             rbac.changed()
     if spec.writes:
-        tenant.add_audit_record(
-            "exchange",
-            spec.name,
-            caller,
-            target=ctx.target,
-            parameters=_audit_parameters(raw_params),
-            succeeded=True,
-            changes=ctx.changes,
-        )
+        _audit(ctx, caller, raw_params, succeeded=True, changes=ctx.changes)
         if ctx.changes and tenant.exo_read_cache is not None:
             # A write outdates the last read: let its objects go now rather than at the next read (after paging
             # a big tenant that is one dict per mailbox, which every full garbage collection would walk).
             tenant.exo_read_cache = None
     return InvokeResult(cmdlet=spec.name, values=list(values), warnings=list(ctx.warnings))
+
+
+def _audit(ctx: CmdletContext, caller, raw_params, **outcome) -> None:
+    """The audit-log record of one Exchange write cmdlet (secret parameters masked), succeeded or failed."""
+    ctx.tenant.add_audit_record(
+        "exchange", ctx.cmdlet, caller, target=ctx.target, parameters=_audit_parameters(raw_params), **outcome
+    )
 
 
 class _ReadCache:

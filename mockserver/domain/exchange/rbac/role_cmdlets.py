@@ -22,6 +22,12 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def _timestamps(obj) -> dict:
+    """The WhenCreated/WhenChanged properties (local and UTC) every RBAC output object carries."""
+    created, changed = _dt(obj.when_created), _dt(obj.when_changed)
+    return {"WhenCreated": created, "WhenChanged": changed, "WhenCreatedUTC": created, "WhenChangedUTC": changed}
+
+
 def _guid(value: str) -> uuid.UUID:
     return uuid.UUID(value)
 
@@ -68,10 +74,7 @@ def role_object(rbac, role) -> dict:
         "MailboxPlanIndex": "",
         "IsValid": True,
         "ObjectState": "Unchanged",
-        "WhenCreated": _dt(role.when_created),
-        "WhenChanged": _dt(role.when_changed),
-        "WhenCreatedUTC": _dt(role.when_created),
-        "WhenChangedUTC": _dt(role.when_changed),
+        **_timestamps(role),
     }
 
 
@@ -153,10 +156,7 @@ def assignment_object(rbac, a) -> dict:
         "Enabled": a.enabled,
         "IsValid": True,
         "ObjectState": "Unchanged",
-        "WhenCreated": _dt(a.when_created),
-        "WhenChanged": _dt(a.when_changed),
-        "WhenCreatedUTC": _dt(a.when_created),
-        "WhenChangedUTC": _dt(a.when_changed),
+        **_timestamps(a),
     }
 
 
@@ -176,10 +176,7 @@ def scope_object(scope) -> dict:
         "DatabaseFilter": None,
         "IsValid": True,
         "ObjectState": "Unchanged",
-        "WhenCreated": _dt(scope.when_created),
-        "WhenChanged": _dt(scope.when_changed),
-        "WhenCreatedUTC": _dt(scope.when_created),
-        "WhenChangedUTC": _dt(scope.when_changed),
+        **_timestamps(scope),
     }
 
 
@@ -196,10 +193,7 @@ def service_principal_object(sp) -> dict:
         "ExchangeObjectId": _guid(sp.guid),
         "IsValid": True,
         "ObjectState": "Unchanged",
-        "WhenCreated": _dt(sp.when_created),
-        "WhenChanged": _dt(sp.when_changed),
-        "WhenCreatedUTC": _dt(sp.when_created),
-        "WhenChangedUTC": _dt(sp.when_changed),
+        **_timestamps(sp),
     }
 
 
