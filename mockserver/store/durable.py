@@ -17,7 +17,7 @@ import threading
 
 from .files import DB_NAME, ids_blob, ids_doc, same_rng, secure_data_dir
 from .group_commit import GroupCommit
-from .memory import drop_gradually, give_back_memory
+from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
 
 SCHEMA = """
