@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from hybridsoa.sdk.soa.checkpoint import Checkpoint
+
+from .wire import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -55,12 +56,6 @@ def _flag_writes(mock_session, base: str) -> list[str]:
     return [r["target"] for r in recs if "IsExchangeCloudManaged" in (r.get("parameters") or {})]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sign_in_failures_name_the_entra_code(tenant):
     _fails(
         ["inventory"],
@@ -80,7 +75,7 @@ def test_tls_and_network_failures(tenant, tmp_path):
     import certifi
 
     _fails(["inventory"], _env(tenant, ca_bundle=certifi.where()), 3, "CERTIFICATE_VERIFY_FAILED")
-    port = _free_port()
+    port = free_port()
     _fails(
         ["inventory"],
         _env(tenant, mock_url=f"https://127.0.0.1:{port}"),

@@ -8,7 +8,6 @@ import os
 import random
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from .wire import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -31,18 +32,12 @@ def _serve_command() -> list[str]:
 SERVE = _serve_command()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """One ``hybridsoa-mock serve`` process group (plain HTTP on loopback)."""
 
     def __init__(self, data_dir: Path, *extra: str, token: str | None = None):
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(data_dir.parent / f"serve-{self.port}.log", "wb")  # noqa: SIM115  (the server's log, closed at stop)
         self.proc = subprocess.Popen(
@@ -261,7 +256,7 @@ def test_control_token_and_loopback_refusal(tmp_path):
     finally:
         server.stop()
     refused = subprocess.run(
-        SERVE + ["--no-tls", "--host", "0.0.0.0", "--port", str(_free_port()), "--data-dir", str(data_dir)],
+        SERVE + ["--no-tls", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(data_dir)],
         capture_output=True,
         timeout=60,
     )

@@ -9,13 +9,14 @@ import re
 import selectors
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import requests
+
+from .wire import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,12 +48,6 @@ def parse_dockerfile(text: str) -> dict:
         elif word == "WORKDIR":
             out["workdir"] = rest.strip()
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_banner(proc: subprocess.Popen, deadline: float) -> None:

@@ -21,14 +21,10 @@ import requests
 
 from hybridsoa.mock.tls import CaPinnedSession
 
+from .wire import free_port
+
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> set[int]:
@@ -44,7 +40,7 @@ def _children(pid: int) -> set[int]:
 def served(tmp_path_factory):
     """One ``hybridsoa-mock serve`` over TLS with a data dir, read up to its banner."""
     data = tmp_path_factory.mktemp("hostile") / "data"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

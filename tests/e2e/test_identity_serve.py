@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,14 +19,10 @@ from hybridsoa.mock import cli
 from hybridsoa.mock.server import DEMO_TENANT_ID
 from hybridsoa.mock.tls import CaPinnedSession
 
+from .wire import free_port
+
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Served:
@@ -73,7 +68,7 @@ class Served:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_serve_https_banner_snippet_control_token_and_restart(tmp_path, monkeypatch):
-    port, data_dir = _free_port(), tmp_path / "data"
+    port, data_dir = free_port(), tmp_path / "data"
     args = ["--port", str(port), "--data-dir", str(data_dir), "--control-token", "tok3n"]
     served = Served(*args)
     try:

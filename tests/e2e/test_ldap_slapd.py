@@ -28,6 +28,8 @@ from hybridsoa.sdk.errors import AuthenticationFailed, ConfigError, InvalidParam
 from hybridsoa.sdk.ldap import DirectoryReferral, LdapDirectory, LdapSettings
 from hybridsoa.sdk.soa import drift, enable, inventory, revert
 
+from .wire import free_port
+
 SLAPD = shutil.which("slapd") or ("/usr/sbin/slapd" if os.path.exists("/usr/sbin/slapd") else None)
 SCHEMA_DIR = "/etc/ldap/schema"
 MODULES = "/usr/lib/ldap"
@@ -79,12 +81,6 @@ def _schema() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Slapd:
     """A slapd in a temporary directory: ``ldap_url`` (StartTLS) and ``ldaps_url``, the CA, the accounts."""
 
@@ -116,7 +112,7 @@ directory {root}/db
 access to attrs=userPassword by anonymous auth by * none
 access to * by dn.exact="{WRITER}" write by users read by * none
 """)
-        self.port, self.tls_port = _free_port(), _free_port()
+        self.port, self.tls_port = free_port(), free_port()
         self.ldap_url, self.ldaps_url = f"ldap://127.0.0.1:{self.port}", f"ldaps://127.0.0.1:{self.tls_port}"
         # -d 32768 prints only slapd's "any level" lines: its banner and "slapd starting" once it listens.
         self.process = subprocess.Popen(

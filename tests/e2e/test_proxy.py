@@ -443,9 +443,10 @@ def test_the_proxy_speaks_tls_with_the_microsoft_names(mock_proxy):
 @pytest.mark.slow  # a real `hybridsoa-mock serve` (granian worker process)
 def test_serve_with_proxy_port_shares_the_direct_ports_tenants(tmp_path, monkeypatch):
     from hybridsoa.mock.server import DEMO_TENANT_ID
-    from tests.e2e.test_identity_serve import Served, _free_port
+    from tests.e2e.test_identity_serve import Served
+    from tests.e2e.wire import free_port
 
-    port, proxy_port = _free_port(), _free_port()
+    port, proxy_port = free_port(), free_port()
     served = Served("--port", str(port), "--proxy-port", str(proxy_port), "--data-dir", str(tmp_path))
     try:
         assert served.field("HTTPS proxy").startswith(f"http://127.0.0.1:{proxy_port} ")

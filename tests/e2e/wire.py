@@ -1,7 +1,9 @@
 """Plain helpers the e2e tests share for talking to the mock over HTTPS the way a script would: an app-only
-Exchange token from the token endpoint, and one InvokeCommand call."""
+Exchange token from the token endpoint, one InvokeCommand call, and a free local port for a server to listen on."""
 
 from __future__ import annotations
+
+import socket
 
 
 def exchange_token(session, tenant) -> str:
@@ -31,3 +33,10 @@ def invoke(session, tenant, token, cmdlet: str, **parameters) -> dict:
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
