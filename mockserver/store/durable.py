@@ -15,10 +15,11 @@ import os
 import sqlite3
 import threading
 
-from .files import DB_NAME, ids_blob, ids_doc, same_rng, secure_data_dir
+from .files import DB_NAME, ids_blob, ids_doc, secure_data_dir
 from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
+from .signals import TextCache, ids_text, rng_signature
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -62,10 +63,12 @@ class DurableStore(GroupCommit):
         self.db.executescript(SCHEMA)
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
-        #: tenant id -> blob name -> (text, its parsed value): what ``_changed_blobs`` compares against.
-        self._parsed: dict[str, dict[str, tuple]] = {}
+        #: tenant id -> the JSON text of each blob (and of each plain attribute) by its type-exact signature, so
+        #: an unchanged subsystem or setting is not encoded again (``signals.TextCache``).
+        self._texts: dict[str, TextCache] = {}
         self._clock_marks: dict[str, tuple] = {}
-        self._rng_marks: dict[str, tuple] = {}
+        #: tenant id -> ``signals.rng_signature`` of the RNG state last written.
+        self._rng_marks: dict[str, object] = {}
         self.commits = 0
         # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
         self._cond = threading.Condition()
@@ -206,7 +209,7 @@ class DurableStore(GroupCommit):
             for coll in self.codec.collections_of(tenant).values():
                 coll.take_dirty()
             tenant.audit.dirty = []
-            clock_mark, rng_mark = self.codec.clock_fingerprint(tenant.clock), tenant.ids.getstate()
+            clock_mark, rng_mark = self.codec.clock_fingerprint(tenant.clock), rng_signature(tenant.ids.rng)
             tenant.journal.track = True
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
@@ -265,7 +268,7 @@ class DurableStore(GroupCommit):
         self._delete_rows_chunked(tenant.id)
         with self.lock:
             self._written.pop(tenant.id, None)
-            self._parsed.pop(tenant.id, None)
+            self._texts.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
 
@@ -329,11 +332,11 @@ class DurableStore(GroupCommit):
         taken = {attr: c.take_dirty() for attr, c in colls.items()}
         audit, tenant.audit.dirty = tenant.audit.dirty, []
         journal = self._journal_rows(tenant)
-        rng = tenant.ids.getstate()
+        rng = rng_signature(tenant.ids.rng)
         moved = (
             any(taken.values())
             or bool(audit)
-            or not same_rng(self._rng_marks.get(tenant.id), rng)
+            or self._rng_marks.get(tenant.id) != rng
             or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
         )
         blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
@@ -475,7 +478,7 @@ class DurableStore(GroupCommit):
         return (
             any(c.dirty for c in self.codec.collections_of(tenant).values())
             or bool(tenant.audit.dirty)
-            or not same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
+            or self._rng_marks.get(tenant.id) != rng_signature(tenant.ids.rng)
             or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
         )
 
@@ -489,38 +492,33 @@ class DurableStore(GroupCommit):
         return n
 
     def _changed_blobs(self, tenant, rng=None) -> dict[str, str]:
-        # ``rng``: the RNG state the caller already took (getstate copies 625 words; once per commit is enough).
+        """The state blobs whose JSON text differs from what was last written. Each value is fingerprinted with a
+        type-exact signature (``signals``) and encoded only when that changed, so an unchanged subsystem costs its
+        ``to_dict`` and a marshal, and ``1`` -> ``True`` -> ``1.0`` is a change (comparing parsed values missed it).
+        ``rng``: the RNG signature the caller already took."""
         written = self._written.setdefault(tenant.id, {})
-        out = {}
-        mark = self.codec.clock_fingerprint(tenant.clock)
-        texts = {"state": self.codec.state_json(tenant)}
-        candidates = {"collections": self._collection_meta(tenant)}
-        # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
+        cache = self._texts.get(tenant.id)
+        if cache is None:
+            cache = self._texts[tenant.id] = TextCache()
+        texts: dict[str, str | None] = {}
+        parts = []
+        for name, value in self.codec.state_items(tenant):
+            text = cache.text("state:" + name, value, plain_only=True)
+            if text is not None:  # not plain data (locks, caches of objects): rebuilt by Tenant.__init__
+                parts.append(f"{json.dumps(name)}: {text}")
+        texts["state"] = "{" + ", ".join(parts) + "}"
+        texts["collections"] = cache.text("collections", self._collection_meta(tenant))
         if rng is None:
-            rng = tenant.ids.getstate()
-        if "ids" not in written or not same_rng(self._rng_marks.get(tenant.id), rng):
-            texts["ids"] = json.dumps(ids_blob(tenant.ids.seed, rng))
+            rng = rng_signature(tenant.ids.rng)
+        if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
+            texts["ids"] = ids_text(tenant.ids.seed, tenant.ids.rng, rng)
+        mark = self.codec.clock_fingerprint(tenant.clock)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
-            candidates["clock"] = self.codec.dump_clock(tenant.clock)
+            texts["clock"] = json.dumps(self.codec.dump_clock(tenant.clock))
             self._clock_marks[tenant.id] = mark
         for name, sub in self.codec.subsystems_of(tenant).items():
-            candidates[f"subsystem:{name}"] = sub.to_dict()
-        parsed = self._parsed.setdefault(tenant.id, {})
-        for name, value in candidates.items():
-            text = written.get(name)
-            if text is not None:
-                # Cheap change signal: compare the value with the last text written, parsed once per text (a
-                # dict comparison runs in C; encoding every subsystem at every commit was most of its cost).
-                seen = parsed.get(name)
-                if seen is None or seen[0] is not text:
-                    seen = parsed[name] = (text, json.loads(text))
-                if seen[1] == value:
-                    continue
-            texts[name] = json.dumps(value)
-        for name, text in texts.items():
-            if written.get(name) != text:
-                out[name] = text
-        return out
+            texts[f"subsystem:{name}"] = cache.text(f"subsystem:{name}", sub.to_dict())
+        return {name: text for name, text in texts.items() if text is not None and written.get(name) != text}
 
     def _collection_meta(self, tenant) -> dict:
         return {attr: {"name": c.name} for attr, c in self.codec.collections_of(tenant).items()}
@@ -562,7 +560,7 @@ class DurableStore(GroupCommit):
         tenant.journal.load([json.loads(d) for (d,) in reversed(rows)])
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
-        self._rng_marks[tenant.id] = tenant.ids.getstate()
+        self._rng_marks[tenant.id] = rng_signature(tenant.ids.rng)
 
     def _delete_rows(self, tenant_id: str) -> None:
         for table, column in (

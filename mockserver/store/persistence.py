@@ -45,6 +45,9 @@ class TenantCodec(Protocol):
     def dump_state(self, tenant: Any) -> dict:
         """The tenant's plain state attributes."""
 
+    def state_items(self, tenant: Any) -> list[tuple[str, Any]]:
+        """The attributes ``dump_state`` considers, by name (the plain ones are the ``state`` blob)."""
+
     def state_json(self, tenant: Any) -> str:
         """``json.dumps(dump_state(tenant))``, cheaper."""
 

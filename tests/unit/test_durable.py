@@ -279,3 +279,37 @@ def test_serve_takes_the_synchronous_option():
     assert cli._parser().parse_args(["serve"]).synchronous == "normal"
     with pytest.raises(SystemExit):
         cli._parser().parse_args(["serve", "--synchronous", "off"])
+
+
+def test_a_value_changing_only_between_1_true_and_1_0_is_written(stored):
+    # Comparing parsed blobs by value saw 1 == True == 1.0 and skipped the write: the type must survive a restart.
+    data_dir, registry, store, tenant = stored
+    for value in (1, True, 1.0):
+        with tenant.lock:
+            tenant.sync.settings["probe"] = value
+            tenant.settings["probe"] = value
+            assert store.flush(tenant) is True
+        registry2, store2 = _reopen(data_dir)
+        again = registry2.get("contoso")
+        assert type(again.sync.settings["probe"]) is type(value)
+        assert type(again.settings["probe"]) is type(value)
+        store2.db.close()
+
+
+def test_rng_signature_and_stored_rng_match_getstate():
+    import json
+    import random
+
+    from hybridsoa.mock.store.files import ids_blob
+    from hybridsoa.mock.store.signals import ids_text, rng_signature
+
+    rng = random.Random(7)
+    for draws in (0, 1, 155, 156, 700):
+        for _ in range(draws):
+            rng.getrandbits(128)
+        rng.gauss(0, 1)
+        state = rng.getstate()
+        assert json.loads(ids_text(7, rng, rng_signature(rng))) == ids_blob(7, state)
+        before = rng_signature(rng)
+        rng.random()
+        assert rng_signature(rng) != before
