@@ -19,6 +19,7 @@ from .files import DB_NAME, ids_blob, ids_doc, secure_data_dir
 from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
+from .redo_log import RedoLog, RedoWriter
 from .signals import TextCache, ids_text, rng_signature
 
 SCHEMA = """
@@ -44,7 +45,7 @@ SYNCHRONOUS = ("normal", "full")
 JOURNAL_ROWS = 10_000
 
 
-class DurableStore(GroupCommit):
+class DurableStore(RedoWriter, GroupCommit):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -83,7 +84,13 @@ class DurableStore(GroupCommit):
         #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
         #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
         self._waiters: list[tuple[int, threading.Lock]] = []
-        self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
+        #: ``synchronous=normal``: requests append to the redo log and answer at once (``redo_log``); ``full``
+        #: keeps group commit (one fsync per group, the answers wait for it).
+        self.redo = RedoLog(os.path.dirname(os.path.abspath(path))) if synchronous == "normal" else None
+        if self.redo is not None:
+            self._start_redo()
+        loop = self._apply_loop if self.redo is not None else self._commit_loop
+        self._committer = threading.Thread(target=loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
 
     # ------------------------------------------------------------------------------------------ recovery
@@ -196,6 +203,8 @@ class DurableStore(GroupCommit):
         with self._cond:
             self._creating.add(tenant.id)  # the commit thread leaves this tenant's later changes until we are done
         try:
+            if self.redo is not None:
+                self._drain()  # what the redo log holds (the replaced tenant's last writes too) goes in first
             self._write_whole(tenant)
         finally:
             with self._cond:
@@ -265,6 +274,8 @@ class DurableStore(GroupCommit):
         """Registry hook: drop the tenant's rows (unless a reset already put a new tenant under the same id)."""
         if self.registry.tenants.get(tenant.id) is not None:
             return
+        if self.redo is not None:
+            self._drain()  # its last writes reach SQLite before its rows go, never after
         self._delete_rows_chunked(tenant.id)
         with self.lock:
             self._written.pop(tenant.id, None)
@@ -309,6 +320,10 @@ class DurableStore(GroupCommit):
         """Persist what changed in ``tenant`` since the last flush, in one transaction (call under its lock).
         ``thorough=False`` (a read request) compares the state blobs only when a cheap sign says something
         moved: dirty objects, new audit records, a consumed RNG or a moved clock. Returns True when written."""
+        if self.redo is not None:  # through the redo log, then applied at once (nothing overtakes queued records)
+            written = self._log_changes(tenant, thorough)
+            self._drain()
+            return written
         with self.lock:
             plan = self._collect(tenant, thorough)
             if plan is None:
@@ -324,7 +339,7 @@ class DurableStore(GroupCommit):
             self._done(plan)
             return True
 
-    def _collect(self, tenant, thorough: bool):
+    def _collect(self, tenant, thorough: bool, blobs: bool = True):
         """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""
         if self.registry.tenants.get(tenant.id) is not tenant:
             return None  # deleted or replaced (reset/restore): the registry hooks wrote the truth
@@ -339,8 +354,8 @@ class DurableStore(GroupCommit):
             or self._rng_marks.get(tenant.id) != rng
             or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
         )
-        blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
-        if not blobs and not audit and not any(taken.values()):
+        changed = self._changed_blobs(tenant, rng, rows_only=not blobs) if thorough or moved else {}
+        if not changed and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
             if journal is None:
                 return None
@@ -363,10 +378,11 @@ class DurableStore(GroupCommit):
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
         return {
             "tenant": tenant,
+            "tid": tenant.id,
             "taken": taken,
             "audit": audit,
             "rng": rng,
-            "blobs": blobs,
+            "blobs": changed,
             "rows": rows,
             "gone": gone,
             "audit_rows": audit_rows,
@@ -383,7 +399,7 @@ class DurableStore(GroupCommit):
         return cleared, rows, keep_from
 
     def _apply(self, plan) -> None:
-        tenant_id = plan["tenant"].id
+        tenant_id = plan["tid"]
         rows = plan["rows"]
         tombs = [r for r in rows if r[5] is None]
         if tombs:
@@ -433,21 +449,25 @@ class DurableStore(GroupCommit):
         self._rng_marks[tenant.id] = plan["rng"]
 
     # -------------------------------------------------------------------------------------- group commit
-    def request_done(self, tenant, *, thorough: bool = True) -> int:
+    def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
         """Call at the end of a request, under ``tenant``'s lock (``tenant`` None: the request named none, any
         tenant may have changed). Returns a ticket for :meth:`wait_durable`: the commit thread writes this
-        request's changes together with those of every request that ended meanwhile, in one transaction."""
+        request's changes together with those of every request that ended meanwhile, in one transaction.
+        With the redo log (``synchronous=normal``) the changes are appended to it here and the ticket is 0;
+        ``blobs=False`` (a write declared to change only objects and audit records) skips the state blobs there."""
+        if self.redo is not None and (tenant is not None and (thorough or self._moved(tenant))):
+            return self._redo_request_done(tenant, thorough, blobs)
+        if self.redo is not None and tenant is None:
+            for t in self._touched():
+                with t.lock:
+                    ticket = self._redo_request_done(t, True)
+                    if ticket:
+                        return ticket
+            return 0
         with self._cond:
             ticket = self._requested + 1
             if tenant is None:
-                # Tenants not yet written whole (being created) are the create hook's to write, not ours.
-                touched = [
-                    t
-                    for t in self.registry.loaded()
-                    if t.id in self._written
-                    and t.id not in self._creating
-                    and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)
-                ]
+                touched = self._touched()
                 if not touched:
                     return 0  # nothing changed: nothing to wait for
                 for t in touched:
@@ -457,7 +477,7 @@ class DurableStore(GroupCommit):
                     # A read that changed nothing answers at once; its journal entry goes with the next commit.
                     if tenant.journal.unsaved or tenant.journal.cleared:
                         self._queue(tenant, False, None)
-                        if not self._nudged:
+                        if not self._nudged and self.redo is None:
                             self._nudged = True
                             self._cond.notify_all()
                     return 0
@@ -465,6 +485,24 @@ class DurableStore(GroupCommit):
             self._requested = ticket
             # No wake-up: the request's own wait_durable commits this (or joins the commit under way).
             return self._requested
+
+    def _touched(self) -> list:
+        # Tenants not yet written whole (being created) are the create hook's to write, not ours.
+        return [
+            t
+            for t in self.registry.loaded()
+            if t.id in self._written
+            and t.id not in self._creating
+            and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)
+        ]
+
+    def wait_durable(self, ticket: int) -> None:
+        """Block until the changes of the request holding ``ticket`` are durable (see ``GroupCommit``); with the
+        redo log they already are, unless the tenant was being written whole or the append failed."""
+        if self.redo is None:
+            GroupCommit.wait_durable(self, ticket)
+        elif ticket < 0:
+            self._redo_wait(ticket)
 
     def _queue(self, tenant, thorough: bool, ticket: int | None) -> None:
         prev = self._pending.get(tenant.id)
@@ -491,12 +529,15 @@ class DurableStore(GroupCommit):
                     n += self.flush(tenant)
         return n
 
-    def _changed_blobs(self, tenant, rng=None) -> dict[str, str]:
+    def _changed_blobs(self, tenant, rng=None, *, rows_only: bool = False) -> dict[str, str]:
         """The state blobs whose JSON text differs from what was last written. Each value is fingerprinted with a
         type-exact signature (``signals``) and encoded only when that changed, so an unchanged subsystem costs its
         ``to_dict`` and a marshal, and ``1`` -> ``True`` -> ``1.0`` is a change (comparing parsed values missed it).
-        ``rng``: the RNG signature the caller already took."""
+        ``rng``: the RNG signature the caller already took; ``rows_only``: the RNG and the clock only (a write
+        declared to change objects and audit records alone)."""
         written = self._written.setdefault(tenant.id, {})
+        if rows_only and "state" in written:
+            return self._changed_rng_and_clock(tenant, written, rng)
         cache = self._texts.get(tenant.id)
         if cache is None:
             cache = self._texts[tenant.id] = TextCache()
@@ -508,17 +549,23 @@ class DurableStore(GroupCommit):
                 parts.append(f"{json.dumps(name)}: {text}")
         texts["state"] = "{" + ", ".join(parts) + "}"
         texts["collections"] = cache.text("collections", self._collection_meta(tenant))
+        for name, sub in self.codec.subsystems_of(tenant).items():
+            texts[f"subsystem:{name}"] = cache.text(f"subsystem:{name}", sub.to_dict())
+        out = {name: text for name, text in texts.items() if text is not None and written.get(name) != text}
+        out.update(self._changed_rng_and_clock(tenant, written, rng))
+        return out
+
+    def _changed_rng_and_clock(self, tenant, written: dict, rng) -> dict[str, str]:
+        out = {}
         if rng is None:
             rng = rng_signature(tenant.ids.rng)
         if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
-            texts["ids"] = ids_text(tenant.ids.seed, tenant.ids.rng, rng)
+            out["ids"] = ids_text(tenant.ids.seed, tenant.ids.rng, rng)
         mark = self.codec.clock_fingerprint(tenant.clock)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
-            texts["clock"] = json.dumps(self.codec.dump_clock(tenant.clock))
+            out["clock"] = json.dumps(self.codec.dump_clock(tenant.clock))
             self._clock_marks[tenant.id] = mark
-        for name, sub in self.codec.subsystems_of(tenant).items():
-            texts[f"subsystem:{name}"] = cache.text(f"subsystem:{name}", sub.to_dict())
-        return {name: text for name, text in texts.items() if text is not None and written.get(name) != text}
+        return out
 
     def _collection_meta(self, tenant) -> dict:
         return {attr: {"name": c.name} for attr, c in self.codec.collections_of(tenant).items()}
@@ -589,7 +636,12 @@ class DurableStore(GroupCommit):
             self._closing = True
             self._cond.notify_all()
         self._committer.join(timeout=30)
-        while True:  # write what is still pending, after any commit under way
+        if self.redo is not None:
+            self._drain(reads=True)  # everything in SQLite: the segments can go
+            self.redo.close()
+            self.redo.number = -1
+            self.redo.remove_through(self.redo.segments()[-1][0] if self.redo.segments() else 0)
+        while self.redo is None:  # write what is still pending, after any commit under way
             with self._cond:
                 while self._leading:
                     self._cond.wait()

@@ -55,7 +55,7 @@ class TenantCodec(Protocol):
 class TenantStore(Protocol):
     """A store the request pipeline hands each request's changes to (``TenantRegistry.store``)."""
 
-    def request_done(self, tenant: Any, *, thorough: bool = True) -> int:
+    def request_done(self, tenant: Any, *, thorough: bool = True, blobs: bool = True) -> int:
         """Queue what the request changed in ``tenant`` (None: every tenant) for the next group commit; returns
         the ticket :meth:`wait_durable` waits for before the response leaves."""
 
