@@ -20,7 +20,7 @@ from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
 from .redo_log import RedoLog, RedoWriter
-from .signals import TextCache, ids_text, rng_signature
+from .signals import TextCache, ids_text, rng_position, rng_signature, rng_words
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -70,6 +70,9 @@ class DurableStore(RedoWriter, GroupCommit):
         self._clock_marks: dict[str, tuple] = {}
         #: tenant id -> ``signals.rng_signature`` of the RNG state last written.
         self._rng_marks: dict[str, object] = {}
+        #: tenant id -> the RNG state words of the ``ids`` blob last written (``ids:pos`` carries the position).
+        self._ids_words: dict[str, object] = {}
+        self._colls: dict[str, tuple] = {}
         self.commits = 0
         # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
         self._cond = threading.Condition()
@@ -169,7 +172,7 @@ class DurableStore(RedoWriter, GroupCommit):
             for name, data in db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))
         }
         doc["clock"] = blobs.get("clock")
-        doc["ids"] = ids_doc(blobs.get("ids"))
+        doc["ids"] = ids_doc(blobs.get("ids"), blobs.get("ids:pos"))
         doc["state"] = blobs.get("state", {})
         doc["subsystems"] = {
             name[len("subsystem:") :]: data for name, data in blobs.items() if name.startswith("subsystem:")
@@ -267,6 +270,7 @@ class DurableStore(RedoWriter, GroupCommit):
                 raise
             self._clock_marks[tenant.id] = clock_mark
             self._rng_marks[tenant.id] = rng_mark
+            self._ids_words[tenant.id] = rng_words(rng_mark)  # what the ``ids`` blob just written holds
         drop_gradually(rows)
         drop_gradually(audit)
 
@@ -282,6 +286,8 @@ class DurableStore(RedoWriter, GroupCommit):
             self._texts.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
+            self._ids_words.pop(tenant.id, None)
+            self._colls.pop(tenant.id, None)
 
     def _delete_rows_chunked(self, tenant_id: str, *, final: bool = True) -> None:
         # The tenants row first (the tenant is gone for recovery at once), then its rows a chunk at a time. The
@@ -343,8 +349,12 @@ class DurableStore(RedoWriter, GroupCommit):
         """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""
         if self.registry.tenants.get(tenant.id) is not tenant:
             return None  # deleted or replaced (reset/restore): the registry hooks wrote the truth
-        colls = self.codec.collections_of(tenant)
-        taken = {attr: c.take_dirty() for attr, c in colls.items()}
+        cached = self._colls.get(tenant.id)
+        if cached is None or cached[0] is not tenant:
+            # A tenant's collections are the attributes its constructor made (collections_of walks them all).
+            cached = self._colls[tenant.id] = (tenant, self.codec.collections_of(tenant))
+        colls = cached[1]
+        taken = {attr: c.take_dirty() if c.dirty else set() for attr, c in colls.items()}
         audit, tenant.audit.dirty = tenant.audit.dirty, []
         journal = self._journal_rows(tenant)
         rng = rng_signature(tenant.ids.rng)
@@ -560,7 +570,12 @@ class DurableStore(RedoWriter, GroupCommit):
         if rng is None:
             rng = rng_signature(tenant.ids.rng)
         if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
-            out["ids"] = ids_text(tenant.ids.seed, tenant.ids.rng, rng)
+            # The 624 state words change once per 624 words drawn: between, only the position is written.
+            words = rng_words(rng)
+            if "ids" not in written or words is None or self._ids_words.get(tenant.id) != words:
+                out["ids"] = ids_text(tenant.ids.seed, tenant.ids.rng, rng)
+                self._ids_words[tenant.id] = words
+            out["ids:pos"] = rng_position(rng)
         mark = self.codec.clock_fingerprint(tenant.clock)
         if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
             out["clock"] = json.dumps(self.codec.dump_clock(tenant.clock))

@@ -83,6 +83,21 @@ def rng_signature(rng: random.Random):
     return rng.getstate()
 
 
+def rng_words(sig) -> bytes | None:
+    """The 624 state words of a fast :func:`rng_signature` (None for a ``getstate()`` one)."""
+    if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], bytes):
+        return sig[0][4:]
+    return None
+
+
+def rng_position(sig) -> str:
+    """The ``ids:pos`` blob: ``[index, gauss]`` of the state a :func:`rng_signature` describes, as JSON."""
+    if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], bytes):
+        return json.dumps([struct.unpack("=i", sig[0][:4])[0], sig[1]])
+    _version, internal, gauss = sig
+    return json.dumps([internal[-1], gauss])
+
+
 def ids_text(seed, rng: random.Random, sig) -> str:
     """The stored ``ids`` blob for an RNG whose :func:`rng_signature` is ``sig`` (``files.ids_blob`` as JSON)."""
     if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], bytes):
