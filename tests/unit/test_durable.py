@@ -373,7 +373,7 @@ def test_cmdlets_declared_rows_only_change_no_state_blob(tmp_path):
     tenant = registry.create("contoso", seed=42, frozen_clock=True, mailboxes=12)
     token, _ = issue_access_token(tenant, "exchange", app=tenant.app_by_name("automation"))
     assert sorted(s.name for s in _REGISTRY.values() if s.rows_only) == ["Set-Mailbox"]
-    alias = [m.alias for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"][0]
+    alias = next(m.alias for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox")
     edits = [
         {"IsExchangeCloudManaged": True},
         {"IsExchangeCloudManaged": False, "CustomAttribute3": "x"},
