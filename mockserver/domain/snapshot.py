@@ -19,7 +19,7 @@ from ..store.collection import Collection
 from .clock import TenantClock
 from .errors import InvalidArgument
 from .ids import tenant_id_for
-from .tenant_card import card_of
+from .tenant_card import index_form
 
 FORMAT = "hybridsoa.tenant-snapshot"
 VERSION = 1
@@ -46,6 +46,7 @@ _SKIP = frozenset(
         "exo_read_cache",
         "exo_name_index",
         "exchange_names",
+        "index_card_cache",
     }
 )
 #: Only classes from the mock's own domain package may be named in a snapshot (it is user input); the prefix is
@@ -204,7 +205,7 @@ def clock_fingerprint(clock: TenantClock) -> tuple:
 def index_card(tenant) -> dict:
     """What the store's index keeps beside the tenant so lists and LDAP bind routing never load it
     (:class:`~.tenant_card.TenantCard`; call under the tenant's lock)."""
-    return card_of(tenant).to_index()
+    return index_form(tenant)
 
 
 def dump_ids(tenant) -> dict:

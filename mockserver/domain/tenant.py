@@ -95,6 +95,8 @@ class Tenant:
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()
         self._app_by_client_id: dict[str, str] = {}
+        #: (what it depends on, the card's index form): the durable store asks for it at every commit.
+        self.index_card_cache: tuple | None = None
         self._attach_subsystems()
 
     def _attach_subsystems(self) -> None:

@@ -105,6 +105,31 @@ def card_of(tenant) -> TenantCard:
     )
 
 
+def index_form(tenant) -> dict:
+    """``card_of(tenant).to_index()``, rebuilt only when something it shows moved (the store asks at every commit
+    that writes objects or state: a tuple of counts and schedule is cheaper than the card)."""
+    sync = tenant.sync
+    history = sync.history
+    try:
+        schedule = (sync.settings.get("enabled", True), sync.next_cycle_at)
+    except Exception:  # noqa: BLE001 - card_of shows it as unknown
+        schedule = None
+    mark = (
+        tenant.settings.get("profile"),
+        len(tenant.users),
+        len(tenant.mailboxes),
+        len(tenant.ad_users),
+        len(tenant.apps),
+        schedule,
+        len(history),
+        id(history[-1]) if history else None,  # a run record is complete when appended, never changed after
+    )
+    cached = tenant.index_card_cache
+    if cached is None or cached[0] != mark:
+        cached = tenant.index_card_cache = (mark, card_of(tenant).to_index())
+    return cached[1]
+
+
 def _brief_run(run):
     # A list shows a run's outcome and error count, never its per-object errors (a cycle can carry thousands):
     # they are left out when the record counts them itself.

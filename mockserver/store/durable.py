@@ -380,7 +380,7 @@ class DurableStore(GroupCommit):
             # The index's card (counts, profile, Connect schedule) changes only with objects or state blobs.
             value = self.codec.index_card(tenant)
             known = self._cards.get(tenant.id)
-            if known is None or known[1] != value:
+            if known is None or (known[1] is not value and known[1] != value):
                 card = (json.dumps(value), value)
         return {
             "tenant": tenant,
