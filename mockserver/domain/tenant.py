@@ -20,8 +20,8 @@ from .errors import Conflict, InvalidArgument, NotFound
 from .exchange.mailboxes import Mailbox
 from .exchange.rate_window import RateWindow
 from .ids import SeededIds, tenant_id_for
-from .tenant_card import TenantCard, card_of
 from .onprem.ad import ADUser
+from .tenant_card import TenantCard, card_of
 
 PROFILES = ("ga", "preview", "strict")
 
@@ -557,9 +557,10 @@ class TenantRegistry:
         ranked.sort(key=lambda r: (r[0], r[1]))
         return [(tid, t) for _pos, _i, tid, t in ranked]
 
-    def cards(self) -> list[TenantCard]:
+    def cards(self, *, keys: bool = False) -> list[TenantCard]:
         """What ``GET /_mock/tenants`` and the dashboard list show of every tenant, in creation order, loading none
-        (a recovered tenant's card comes from the store's index; only a row from before cards loads)."""
+        (a recovered tenant's card comes from the store's index; only a row from before cards loads). ``keys``:
+        with each tenant's signing JWKs (``/common`` key sets)."""
         out = []
         for tenant_id, tenant in self._in_order():
             if tenant is None:
@@ -571,8 +572,18 @@ class TenantRegistry:
                 if tenant is None:
                     continue  # deleted meanwhile
             with tenant.lock:
-                out.append(card_of(tenant))
+                out.append(card_of(tenant, keys=keys))
         return out
+
+    def loaded_with_client(self, client_id: str | None) -> list[Tenant]:
+        """The tenants in memory in creation order, after loading each recovered one whose card lists the app id
+        ``client_id`` (``/common`` and ``/organizations`` requests find their tenants by the app)."""
+        wanted = (client_id or "").strip().lower()
+        for tenant_id, tenant in self._in_order():
+            card = self._cards.get(tenant_id) if tenant is None and wanted else None
+            if card is not None and wanted in (c.lower() for c in card.client_ids):
+                self._load(tenant_id)
+        return [t for _tid, t in self._in_order() if t is not None]
 
     def directory(self) -> list[tuple[str, str, str]]:
         """(id, name, domain) of every tenant in creation order, loading none (what routes an LDAP bind)."""

@@ -4,9 +4,10 @@ restart is listed and routed to without loading it (a 100,000-mailbox tenant tak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .clock import TenantClock
+from .entra.login import jwks
 
 #: Bumped when the card's stored form changes; an index row holding another version is rebuilt from the tenant.
 CARD_VERSION = 1
@@ -29,6 +30,10 @@ class TenantCard:
     next_cycle_at: float | None
     #: The newest sync run record (``tenant.sync.history[-1]``), or None.
     last_run: dict | None
+    #: The app ids of its app registrations (``/organizations`` device code requests find the tenant by them).
+    client_ids: list[str] = field(default_factory=list)
+    #: Its token-signing JWKs (``/common/discovery/v2.0/keys`` lists them); None when not asked for.
+    signing_keys: list[dict] | None = None
 
     def summary(self) -> dict:
         """``GET /_mock/tenants/{t}`` and each item of ``GET /_mock/tenants``: identity and counts, no secrets."""
@@ -55,6 +60,8 @@ class TenantCard:
             "syncEnabled": self.sync_enabled,
             "nextCycleAt": self.next_cycle_at,
             "lastRun": self.last_run,
+            "clientIds": self.client_ids,
+            "signingKeys": self.signing_keys,
         }
 
     @classmethod
@@ -74,11 +81,13 @@ class TenantCard:
             sync_enabled=data.get("syncEnabled"),
             next_cycle_at=data.get("nextCycleAt"),
             last_run=data.get("lastRun"),
+            client_ids=list(data.get("clientIds") or []),
+            signing_keys=data.get("signingKeys"),
         )
 
 
-def card_of(tenant) -> TenantCard:
-    """The card of a live tenant (call under its lock)."""
+def card_of(tenant, *, keys: bool = False) -> TenantCard:
+    """The card of a live tenant (call under its lock); ``keys``: with its signing JWKs."""
     sync = tenant.sync
     try:
         enabled: bool | None = bool(sync.settings.get("enabled", True))
@@ -102,6 +111,8 @@ def card_of(tenant) -> TenantCard:
         sync_enabled=enabled,
         next_cycle_at=due,
         last_run=_brief_run(history[-1]) if history else None,
+        client_ids=[app.app_id for app in tenant.apps],
+        signing_keys=jwks(tenant)["keys"] if keys else None,
     )
 
 
@@ -120,13 +131,14 @@ def index_form(tenant) -> dict:
         len(tenant.mailboxes),
         len(tenant.ad_users),
         len(tenant.apps),
+        tenant.apps.current_seq(),  # an app's client id is in the card
         schedule,
         len(history),
         id(history[-1]) if history else None,  # a run record is complete when appended, never changed after
     )
     cached = tenant.index_card_cache
     if cached is None or cached[0] != mark:
-        cached = tenant.index_card_cache = (mark, card_of(tenant).to_index())
+        cached = tenant.index_card_cache = (mark, card_of(tenant, keys=True).to_index())
     return cached[1]
 
 

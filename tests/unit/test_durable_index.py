@@ -130,3 +130,25 @@ def test_a_running_clock_is_listed_running_after_a_restart(tmp_path):
     assert {k: v for k, v in after.items() if k != "clock"} == {k: v for k, v in listed.items() if k != "clock"}
     assert running.id == after["tenantId"]
     again.close()
+
+
+def test_common_authority_keys_and_app_lookups_read_the_index(three):
+    from hybridsoa.mock.domain.entra import authorities
+    from hybridsoa.mock.domain.entra.login import jwks
+
+    data_dir, tenants, _before = three
+    expected = authorities.audience_jwks([jwks(t)["keys"] for t in tenants])
+    target = tenants[2]
+    app = next(iter(target.apps))
+    registry, store = _reopen(data_dir)
+    client = create_app(registry).test_client()
+    assert client.get("/common/discovery/v2.0/keys").get_json() == expected
+    assert registry.tenants == {}  # every tenant's key, none loaded
+    form = {"client_id": app.app_id, "scope": "https://graph.microsoft.com/.default"}
+    started = client.post("/organizations/oauth2/v2.0/devicecode", data=form)
+    assert started.status_code == 200 and started.get_json()["user_code"]
+    assert list(registry.tenants) == [target.id]  # the tenant holding the app, loaded to issue the code
+    refused = client.post("/consumers/oauth2/v2.0/token", data={"grant_type": "password", **form}).get_json()
+    assert "AADSTS90130" in refused["error_description"] and app.name in refused["error_description"]
+    assert list(registry.tenants) == [target.id]
+    store.close()
