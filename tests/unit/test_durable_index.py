@@ -152,3 +152,17 @@ def test_common_authority_keys_and_app_lookups_read_the_index(three):
     assert "AADSTS90130" in refused["error_description"] and app.name in refused["error_description"]
     assert list(registry.tenants) == [target.id]
     store.close()
+
+
+def test_a_reset_tenant_keeps_its_place_in_the_list_across_a_restart(three):
+    data_dir, tenants, _before = three
+    registry, store = _reopen(data_dir)
+    client = create_app(registry).test_client()
+    assert client.post(f"/_mock/tenants/{tenants[0].id}/reset").status_code == 200
+    listed = client.get("/_mock/tenants").get_json()
+    assert [t["name"] for t in listed["value"]] == ["alpha", "beta-two", "gamma"]
+    store.close()
+    again, store2 = _reopen(data_dir)
+    assert create_app(again).test_client().get("/_mock/tenants").get_json() == listed
+    assert again.tenants == {}
+    store2.close()
