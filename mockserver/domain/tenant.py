@@ -272,6 +272,15 @@ class Tenant:
         return card_of(self).summary()
 
 
+@dataclass
+class _Gone:
+    """What the delete hooks see of a tenant deleted without being loaded: its id, name and domain."""
+
+    id: str
+    name: str
+    domain: str
+
+
 def _public_pem(private_pem: str) -> str:
     from cryptography.hazmat.primitives import serialization
 
@@ -620,6 +629,29 @@ class TenantRegistry:
         for hook in self.on_tenant_deleted:
             hook(tenant)
         return tenant
+
+    def drop_unloaded(self, key: str) -> bool:
+        """``DELETE /_mock/tenants/{t}`` of a recovered tenant not loaded yet: delete it from the store without
+        loading it (a 100,000-mailbox tenant's load takes tens of seconds and GBs). False when ``key`` names no
+        such tenant (a loaded one is deleted by :meth:`delete`)."""
+        if len(key) > 200:
+            return False
+        tenant_id = self._unloaded_id(key) or self._unloaded_id(key.lower())
+        if tenant_id is None:
+            return False
+        with self.lock:
+            lock = self._load_locks.setdefault(tenant_id, threading.Lock())
+        with lock:  # a load of the same tenant under way finishes first; then it is a loaded tenant's delete
+            with self.lock:
+                if tenant_id not in self.unloaded or tenant_id in self.tenants:
+                    return False
+                name, domain, _position = self.unloaded.pop(tenant_id)
+                self._cards.pop(tenant_id, None)
+                self._load_locks.pop(tenant_id, None)
+            gone = _Gone(tenant_id, name, domain)
+            for hook in self.on_tenant_deleted:
+                hook(gone)
+        return True
 
     def reset(self, key: str) -> Tenant:
         """``POST /_mock/tenants/{t}/reset``: rebuild the tenant from its creation spec (same id, same seed)."""

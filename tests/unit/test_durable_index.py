@@ -166,3 +166,24 @@ def test_a_reset_tenant_keeps_its_place_in_the_list_across_a_restart(three):
     assert create_app(again).test_client().get("/_mock/tenants").get_json() == listed
     assert again.tenants == {}
     store2.close()
+
+
+def test_deleting_a_tenant_not_loaded_since_a_restart_never_loads_it(three):
+    data_dir, tenants, before = three
+    registry, store = _reopen(data_dir)
+    client = create_app(registry).test_client()
+    assert client.delete(f"/_mock/tenants/{tenants[1].name}").status_code == 204
+    assert registry.tenants == {} and registry.count() == 2
+    assert client.delete(f"/_mock/tenants/{tenants[1].id}").status_code == 404
+    assert client.get(f"/_mock/tenants/{tenants[1].id}").status_code == 404
+    listed = client.get("/_mock/tenants").get_json()
+    assert listed["value"] == [before[0]["value"][0], before[0]["value"][2]]
+    # A loaded tenant is deleted as before.
+    assert client.get(f"/_mock/tenants/{tenants[0].id}").status_code == 200
+    assert client.delete(f"/_mock/tenants/{tenants[0].id}").status_code == 204
+    assert registry.tenants == {} and registry.count() == 1
+    store.close()
+    again, store2 = _reopen(data_dir)
+    assert [t["name"] for t in create_app(again).test_client().get("/_mock/tenants").get_json()["value"]] == ["gamma"]
+    assert store2.db.execute("SELECT COUNT(*) FROM objects WHERE tenant_id=?", (tenants[1].id,)).fetchone()[0] == 0
+    store2.close()
