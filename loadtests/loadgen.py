@@ -27,6 +27,8 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 HEADER_END = b"\r\n\r\n"
+#: A request unanswered after this many seconds counts as failed (and its connection is dropped).
+REQUEST_TIMEOUT = 30.0
 
 
 def identities() -> list[str]:
@@ -97,6 +99,8 @@ class Connection(asyncio.Protocol):
         self.waiter: asyncio.Future | None = None
         self.status = 0
         self.remaining = -1  # body bytes still to come; -1 while the head is incomplete
+        #: The server closed (or said it would: ``Connection: close``); the next request needs a new connection.
+        self.closed = False
 
     def connection_made(self, transport) -> None:
         """Keep the transport."""
@@ -104,6 +108,8 @@ class Connection(asyncio.Protocol):
 
     def send(self, data: bytes) -> asyncio.Future:
         """Write one request; the future resolves to the response's status code."""
+        if self.closed:
+            raise ConnectionError("connection closed")
         self.waiter = asyncio.get_running_loop().create_future()
         self.buffer.clear()
         self.remaining = -1
@@ -121,9 +127,10 @@ class Connection(asyncio.Protocol):
             head = bytes(self.buffer[:end]).decode("latin-1")
             lines = head.split("\r\n")
             self.status = int(lines[0].split(" ", 2)[1])
-            length = next(
-                (int(line.split(":", 1)[1]) for line in lines[1:] if line[:15].lower() == "content-length:"), None
-            )
+            fields = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+            length = int(fields["content-length"]) if "content-length" in fields else None
+            if fields.get("connection", "").lower() == "close" or lines[0].startswith("HTTP/1.0"):
+                self.closed = True
             if length is None:
                 self._finish(ConnectionError("answer without Content-Length"))
                 return
@@ -143,6 +150,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         """A server that closes mid-answer fails the request in flight."""
+        self.closed = True
         self._finish(exc or ConnectionError("connection closed"))
 
 
@@ -166,24 +174,32 @@ async def run(host: str, target: str, users: int, seconds: float, rps_per_user: 
     stop_at = measure_from + seconds
     interval = 1.0 / rps_per_user if rps_per_user > 0 else 0.0
 
-    async def user() -> None:
+    async def user(index: int) -> None:
         nonlocal failures, first_failure
         conn: Connection | None = None
+        if interval:
+            # Paced users start spread over one interval: started together they would arrive in bursts of
+            # ``users`` requests at once, which is not what a rate means.
+            await asyncio.sleep(interval * index / users)
         while True:
             begin = time.perf_counter()
             if begin >= stop_at:
                 break
             try:
-                if conn is None or conn.transport is None or conn.transport.is_closing():
+                if conn is None or conn.closed:
+                    if conn is not None and conn.transport is not None:
+                        conn.transport.close()
                     _, conn = await loop.create_connection(
                         Connection, url.hostname, port, ssl=context, server_hostname=url.hostname if tls else None
                     )
                     begin = time.perf_counter()
-                status = await conn.send(build(next(counter)))
+                status = await asyncio.wait_for(conn.send(build(next(counter))), REQUEST_TIMEOUT)
                 ok = status < 400
                 if not ok and not first_failure:
                     first_failure = f"HTTP {status}"
-            except (OSError, ConnectionError, ValueError) as exc:
+            except (OSError, ConnectionError, ValueError, asyncio.TimeoutError) as exc:
+                if conn is not None and conn.transport is not None:
+                    conn.transport.close()
                 ok, conn = False, None
                 if not first_failure:
                     first_failure = repr(exc)
@@ -196,7 +212,7 @@ async def run(host: str, target: str, users: int, seconds: float, rps_per_user: 
         if conn is not None and conn.transport is not None:
             conn.transport.close()
 
-    await asyncio.gather(*(user() for _ in range(users)))
+    await asyncio.gather(*(user(i) for i in range(users)))
     latencies.sort()
 
     def pct(p: float) -> float:
