@@ -559,7 +559,7 @@ class TenantRegistry:
         # Every tenant id in creation order, with the tenant when it is loaded: recovered tenants by their stored
         # position, tenants created since the restart last in their own order (what list() gives).
         with self.lock:
-            ranked = [
+            ranked: list[tuple[float, int, str, Tenant | None]] = [
                 (self._position_of.get(tid, float("inf")), i, tid, t) for i, (tid, t) in enumerate(self.tenants.items())
             ]
             ranked += [(entry[2], -1, tid, None) for tid, entry in self.unloaded.items()]
