@@ -107,6 +107,7 @@ def test_a_store_from_before_cards_lists_by_loading_once_then_from_the_index(thr
     data_dir, _tenants, before = three
     db = sqlite3.connect(str(data_dir / "hybridsoa.sqlite3"), isolation_level=None)
     db.execute("UPDATE tenants SET card=NULL")
+    db.execute("UPDATE tenants SET card='{\"v\": 1, \"name\": 7}' WHERE name='gamma'")  # a damaged card
     db.close()
     registry, store = _reopen(data_dir)
     assert _answers(registry) == before
