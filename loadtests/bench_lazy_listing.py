@@ -3,10 +3,10 @@ process, which then lists tenants (``GET /_mock/tenants``), renders the dashboar
 small tenant's AD over LDAP; timed and RSS-measured, against the listing that loads every tenant first (what
 ``GET /_mock/tenants`` did before the index held each tenant's card), each in its own process.
 
-    flock /work/wt/cpu.lock .venv/bin/python loadtests/bench_lazy_listing.py --mailboxes 20000
-    .venv/bin/python loadtests/bench_lazy_listing.py --mailboxes 100000 --lock /work/wt/cpu.lock
+    .venv/bin/python loadtests/bench_lazy_listing.py --mailboxes 20000
+    .venv/bin/python loadtests/bench_lazy_listing.py --mailboxes 100000 --lock cpu.lock
 
-(``--lock``: only the two measuring processes take the lock, not the creation of the big tenant.)
+(``--lock FILE``: only the two measuring processes hold that flock, not the creation of the big tenant.)
 """
 
 from __future__ import annotations
