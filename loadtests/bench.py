@@ -708,7 +708,7 @@ def render(load: dict, scale: list[dict], args) -> str:
         "<!-- bench.py:start -->",
         "## Bulk toggle and scale (loadtests/bench.py)",
         "",
-        f"Command: `.venv/bin/python loadtests/bench.py{' --quick' if args.quick else ''} --write`  ",
+        f"Command: `{' '.join(['.venv/bin/python loadtests/bench.py', *args.argv])}`  ",
         f"Machine: {machine()}  ",
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {generator_text(args)}, {args.users} users "
         f"(connections), {args.seconds}s per run, {args.rounds} interleaved mock/baseline rounds, server "
@@ -836,6 +836,7 @@ def main(argv=None) -> int:
         help="leave the servers and load generator at the machine's default CPU share",
     )
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     GENERATOR.update(name=args.generator, warmup=args.warmup)
     if args.no_priority:
         PRIORITY["nice"] = None
