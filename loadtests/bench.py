@@ -690,9 +690,9 @@ def machine() -> str:
 
 def generator_text(args) -> str:
     """How the load was generated, for the report's header."""
-    if args.generator == "locust":
+    if getattr(args, "generator", "loadgen") == "locust":
         return "Locust (FastHttpUser)"
-    return f"loadtests/loadgen.py (asyncio keep-alive, {args.warmup:g} s warm-up before each window)"
+    return f"loadtests/loadgen.py (asyncio keep-alive, {getattr(args, 'warmup', 2.0):g} s warm-up before each window)"
 
 
 def priority_text() -> str:
@@ -708,7 +708,7 @@ def render(load: dict, scale: list[dict], args) -> str:
         "<!-- bench.py:start -->",
         "## Bulk toggle and scale (loadtests/bench.py)",
         "",
-        f"Command: `{' '.join(['.venv/bin/python loadtests/bench.py', *args.argv])}`  ",
+        f"Command: `{' '.join(['.venv/bin/python loadtests/bench.py', *getattr(args, 'argv', ['--write'])])}`  ",
         f"Machine: {machine()}  ",
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {generator_text(args)}, {args.users} users "
         f"(connections), {args.seconds}s per run, {args.rounds} interleaved mock/baseline rounds, server "
