@@ -45,6 +45,7 @@ _SKIP = frozenset(
         "exo_read_cache",
         "exo_name_index",
         "exchange_names",
+        "deleted",
     }
 )
 #: Only classes from the mock's own domain package may be named in a snapshot (it is user input); the prefix is
