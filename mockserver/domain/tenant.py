@@ -612,6 +612,33 @@ class TenantRegistry:
                 if not self._big_seeds:
                     gc.enable()
 
+    def adopt(self, name: str, tenant_id: str | None, build: Callable[[], Tenant]) -> Tenant:
+        """Install a new tenant that ``build`` makes (a snapshot restored under a new name) without holding the
+        registry lock while it is built: the name and id are reserved first, as :meth:`create` does, so other
+        tenants' creates, loads and deletes go on and a second create of the same name conflicts."""
+        key = tenant_id or f"adopting:{name}"
+        with self.lock:
+            if (
+                self.known(name)
+                or (tenant_id and self.known(tenant_id))
+                or name in self._building.values()
+                or key in self._building
+            ):
+                raise Conflict(f"A tenant named '{name}' already exists.")
+            self._building[key] = name
+        try:
+            tenant = build()
+            with self.lock:
+                if self.known(tenant.id) or (tenant.id in self._building and tenant.id != key):
+                    raise Conflict(f"A tenant with id '{tenant.id}' already exists.")
+                self.tenants[tenant.id] = tenant
+        finally:
+            with self.lock:
+                self._building.pop(key, None)
+        for hook in self.on_tenant_created:
+            hook(tenant)
+        return tenant
+
     def put(self, tenant: Tenant) -> Tenant:
         """Install an already-built tenant (snapshot restore, durable-store recovery)."""
         with self.lock:
