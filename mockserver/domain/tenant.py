@@ -22,6 +22,7 @@ from .exchange.mailboxes import Mailbox
 from .exchange.rate_window import RateWindow
 from .ids import SeededIds, tenant_id_for
 from .onprem.ad import ADUser
+from .tenant_card import TenantCard, card_of
 
 PROFILES = ("ga", "preview", "strict")
 
@@ -99,6 +100,8 @@ class Tenant:
         self.ad_users: Collection[ADUser] = Collection("adUsers")
         self.audit = AuditLog()
         self._app_by_client_id: dict[str, str] = {}
+        #: (what it depends on, the card's index form): the durable store asks for it at every commit.
+        self.index_card_cache: tuple | None = None
         self._attach_subsystems()
 
     def _attach_subsystems(self) -> None:
@@ -270,21 +273,8 @@ class Tenant:
         }
 
     def summary(self) -> dict:
-        """``GET /_mock/tenants/{t}``: identity and counts, no secrets."""
-        return {
-            "tenantId": self.id,
-            "name": self.name,
-            "domain": self.domain,
-            "profile": self.settings["profile"],
-            "seed": self.seed,
-            "clock": self.clock.to_dict(),
-            "counts": {
-                "users": len(self.users),
-                "mailboxes": len(self.mailboxes),
-                "adUsers": len(self.ad_users),
-                "apps": len(self.apps),
-            },
-        }
+        """``GET /_mock/tenants/{t}``: identity and counts, no secrets (the same card a listing shows)."""
+        return card_of(self).summary()
 
 
 def _public_pem(private_pem: str) -> str:
@@ -331,6 +321,8 @@ class TenantRegistry:
         self.loader: Callable[[str], Tenant] | None = None
         self._load_locks: dict[str, threading.Lock] = {}
         self._position_of: dict[str, int] = {}
+        #: The index's card of each recovered tenant not loaded yet: what lists show without loading it.
+        self._cards: dict[str, TenantCard] = {}
 
     def create(
         self,
@@ -531,6 +523,7 @@ class TenantRegistry:
                 with self.lock:
                     self.tenants[tenant.id] = tenant
                     position = self.unloaded.pop(tenant_id)[2]
+                    self._cards.pop(tenant_id, None)
                     self._load_locks.pop(tenant_id, None)
                     self._position_of[tenant.id] = position
                     # Creation order, as list() promises: a loaded tenant goes back where it was created (tenants
@@ -552,6 +545,66 @@ class TenantRegistry:
                 self._frozen.add(tenant.id)
                 gc.freeze()
 
+    def recovered(self, tenant_id: str, name: str, domain: str, position: int, card=None, clock=None) -> None:
+        """Register a stored tenant without loading it (the durable store's index row: ``card`` and ``clock`` are
+        its stored card and clock state, None for a row from before cards, which a listing then loads)."""
+        built = TenantCard.from_index(tenant_id, card, clock) if card is not None else None
+        with self.lock:
+            self.unloaded[tenant_id] = (name.lower(), domain.lower(), position)
+            if built is not None:
+                self._cards[tenant_id] = built
+
+    def _in_order(self) -> list[tuple[str, Tenant | None]]:
+        # Every tenant id in creation order, with the tenant when it is loaded: recovered tenants by their stored
+        # position, tenants created since the restart last in their own order (what list() gives).
+        with self.lock:
+            ranked = [
+                (self._position_of.get(tid, float("inf")), i, tid, t) for i, (tid, t) in enumerate(self.tenants.items())
+            ]
+            ranked += [(entry[2], -1, tid, None) for tid, entry in self.unloaded.items()]
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        return [(tid, t) for _pos, _i, tid, t in ranked]
+
+    def cards(self, *, keys: bool = False) -> list[TenantCard]:
+        """What ``GET /_mock/tenants`` and the dashboard list show of every tenant, in creation order, loading none
+        (a recovered tenant's card comes from the store's index; only a row from before cards loads). ``keys``:
+        with each tenant's signing JWKs (``/common`` key sets)."""
+        out = []
+        for tenant_id, tenant in self._in_order():
+            if tenant is None:
+                card = self._cards.get(tenant_id)
+                if card is not None:
+                    out.append(card)
+                    continue
+                tenant = self._load(tenant_id) or self.tenants.get(tenant_id)
+                if tenant is None:
+                    continue  # deleted meanwhile
+            with tenant.lock:
+                out.append(card_of(tenant, keys=keys))
+        return out
+
+    def loaded_with_client(self, client_id: str | None) -> list[Tenant]:
+        """The tenants in memory in creation order, after loading each recovered one whose card lists the app id
+        ``client_id`` (``/common`` and ``/organizations`` requests find their tenants by the app)."""
+        wanted = (client_id or "").strip().lower()
+        for tenant_id, tenant in self._in_order():
+            card = self._cards.get(tenant_id) if tenant is None and wanted else None
+            if card is not None and wanted in (c.lower() for c in card.client_ids):
+                self._load(tenant_id)
+        return [t for _tid, t in self._in_order() if t is not None]
+
+    def directory(self) -> list[tuple[str, str, str]]:
+        """(id, name, domain) of every tenant in creation order, loading none (what routes an LDAP bind)."""
+        out = []
+        for tenant_id, tenant in self._in_order():
+            if tenant is not None:
+                out.append((tenant.id, tenant.name, tenant.domain))
+            else:
+                entry = self.unloaded.get(tenant_id)
+                if entry is not None:
+                    out.append((tenant_id, entry[0], entry[1]))
+        return out
+
     def count(self) -> int:
         """How many tenants exist, loaded or not (health asks this; it loads nothing)."""
         return len(self.tenants) + len(self.unloaded)
@@ -571,6 +624,7 @@ class TenantRegistry:
         with self.lock:
             tenant = self.get(key)
             del self.tenants[tenant.id]
+            self._position_of.pop(tenant.id, None)
         for hook in self.on_tenant_deleted:
             hook(tenant)
         return tenant

@@ -23,7 +23,7 @@ from .persistence import TenantCodec
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, position INTEGER NOT NULL,
-                                    header TEXT NOT NULL);
+                                    header TEXT NOT NULL, card TEXT);
 CREATE TABLE IF NOT EXISTS blobs (tenant_id TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
                                   PRIMARY KEY (tenant_id, name));
 CREATE TABLE IF NOT EXISTS objects (tenant_id TEXT NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,
@@ -60,6 +60,10 @@ class DurableStore(GroupCommit):
         # survives kill -9 of the process; FULL also fsyncs the WAL at each commit, surviving power loss too.
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(SCHEMA)
+        if "card" not in {row[1] for row in self.db.execute("PRAGMA table_info(tenants)")}:
+            self.db.execute("ALTER TABLE tenants ADD COLUMN card TEXT")  # a store from before the index's cards
+        #: tenant id -> (card text in the index, its parsed value): what lists show without loading the tenant.
+        self._cards: dict[str, tuple[str, dict]] = {}
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
         #: tenant id -> blob name -> (text, its parsed value): what ``_changed_blobs`` compares against.
@@ -105,13 +109,21 @@ class DurableStore(GroupCommit):
                 except BaseException:
                     self._rollback()
                     raise
-            rows = self.db.execute("SELECT id, name, position, header FROM tenants ORDER BY position").fetchall()
-            index = {}
-            for tenant_id, name, position, header in rows:
+            rows = self.db.execute("SELECT id, name, position, header, card FROM tenants ORDER BY position").fetchall()
+            # The clock state a load resumes, so a listed clock reads what the loaded tenant's will.
+            clocks = dict(self.db.execute("SELECT tenant_id, data FROM blobs WHERE name='clock'").fetchall())
+            for tenant_id, name, position, header, card in rows:
                 domain = json.loads(header).get("tenant", {}).get("domain") or ""
-                index[tenant_id] = (name.lower(), domain.lower(), position)
+                clock = clocks.get(tenant_id)
+                self.registry.recovered(
+                    tenant_id,
+                    name,
+                    domain,
+                    position,
+                    json.loads(card) if card else None,
+                    json.loads(clock) if clock else None,
+                )
             with self.registry.lock:
-                self.registry.unloaded.update(index)
                 self.registry.loader = self.load_tenant
             meta = self.db.execute("SELECT data FROM meta WHERE name='registry'").fetchone()
             if meta:
@@ -119,7 +131,7 @@ class DurableStore(GroupCommit):
                 self.registry._counter = state.get("counter", 0)
                 version, internal, gauss = state["rng"]
                 self.registry.ids.setstate((version, tuple(internal), gauss))
-            return len(index)
+            return len(rows)
 
     def load_everything(self) -> int:
         """Load every stored tenant now (what a restart did before tenants loaded lazily)."""
@@ -131,7 +143,7 @@ class DurableStore(GroupCommit):
         reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             reader.execute("BEGIN")  # one read snapshot for the whole tenant
-            (header,) = reader.execute("SELECT header FROM tenants WHERE id=?", (tenant_id,)).fetchone()
+            header, card = reader.execute("SELECT header, card FROM tenants WHERE id=?", (tenant_id,)).fetchone()
             doc = self._assemble(tenant_id, json.loads(header), reader)
             journal = reader.execute(
                 "SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?", (tenant_id, JOURNAL_ROWS)
@@ -147,6 +159,7 @@ class DurableStore(GroupCommit):
         del doc
         with tenant.lock, self.lock:
             self._remember(tenant, journal)
+            self._index_card(tenant, card)
         if size >= 4000:
             give_back_memory(collect=False)
         return tenant
@@ -207,6 +220,7 @@ class DurableStore(GroupCommit):
                 coll.take_dirty()
             tenant.audit.dirty = []
             clock_mark, rng_mark = self.codec.clock_fingerprint(tenant.clock), tenant.ids.getstate()
+            card = self.codec.index_card(tenant)
             tenant.journal.track = True
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
@@ -239,9 +253,10 @@ class DurableStore(GroupCommit):
             self._begin()
             try:
                 header = {k: doc[k] for k in ("format", "version", "tenant", "spec")}
+                card_text = json.dumps(card)
                 self.db.execute(
-                    "INSERT OR REPLACE INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
-                    (tenant.id, tenant.name, position, json.dumps(header)),
+                    "INSERT OR REPLACE INTO tenants (id, name, position, header, card) VALUES (?, ?, ?, ?, ?)",
+                    (tenant.id, tenant.name, position, json.dumps(header), card_text),
                 )
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
@@ -255,6 +270,7 @@ class DurableStore(GroupCommit):
                 raise
             self._clock_marks[tenant.id] = clock_mark
             self._rng_marks[tenant.id] = rng_mark
+            self._cards[tenant.id] = (card_text, card)
         drop_gradually(rows)
         drop_gradually(audit)
 
@@ -266,6 +282,7 @@ class DurableStore(GroupCommit):
         with self.lock:
             self._written.pop(tenant.id, None)
             self._parsed.pop(tenant.id, None)
+            self._cards.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
 
@@ -358,6 +375,13 @@ class DurableStore(GroupCommit):
                         (tenant.id, attr, key, coll.seq(key), self.codec.class_path(obj), self.codec.object_json(obj))
                     )
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
+        card = None
+        if blobs or rows or gone:
+            # The index's card (counts, profile, Connect schedule) changes only with objects or state blobs.
+            value = self.codec.index_card(tenant)
+            known = self._cards.get(tenant.id)
+            if known is None or (known[1] is not value and known[1] != value):
+                card = (json.dumps(value), value)
         return {
             "tenant": tenant,
             "taken": taken,
@@ -368,6 +392,7 @@ class DurableStore(GroupCommit):
             "gone": gone,
             "audit_rows": audit_rows,
             "journal": journal,
+            "card": card,
         }
 
     def _journal_rows(self, tenant):
@@ -411,6 +436,8 @@ class DurableStore(GroupCommit):
             self.db.execute(
                 "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)", (tenant_id, name, text)
             )
+        if plan.get("card") is not None:
+            self.db.execute("UPDATE tenants SET card=? WHERE id=?", (plan["card"][0], tenant_id))
 
     def _undo(self, plan) -> None:
         # Not durable, so not forgotten: the next flush retries these changes.
@@ -428,6 +455,8 @@ class DurableStore(GroupCommit):
         tenant = plan["tenant"]
         self._written.setdefault(tenant.id, {}).update(plan["blobs"])
         self._rng_marks[tenant.id] = plan["rng"]
+        if plan.get("card") is not None:
+            self._cards[tenant.id] = plan["card"]
 
     # -------------------------------------------------------------------------------------- group commit
     def request_done(self, tenant, *, thorough: bool = True) -> int:
@@ -563,6 +592,24 @@ class DurableStore(GroupCommit):
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = tenant.ids.getstate()
+
+    def _index_card(self, tenant, stored: str | None) -> None:
+        # After a load (under the tenant's lock and ``self.lock``): the index's card as stored, rewritten now when
+        # it is missing or stale (a store from before cards, or an older card form), so the next restart lists
+        # the tenant without loading it.
+        value = self.codec.index_card(tenant)
+        if stored is not None and json.loads(stored) == value:
+            self._cards[tenant.id] = (stored, value)
+            return
+        text = json.dumps(value)
+        self._begin()
+        try:
+            self.db.execute("UPDATE tenants SET card=? WHERE id=?", (text, tenant.id))
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        self._cards[tenant.id] = (text, value)
 
     def _delete_rows(self, tenant_id: str) -> None:
         for table, column in (
