@@ -3,6 +3,7 @@ threads run between slices, and without a full collection over the big tenants s
 only (no timings): how much is freed between two pauses, and which collections run."""
 
 import gc
+import itertools
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_dismantle_frees_a_slice_at_a_time_and_leaves_shared_values_alone():
     assert seen[0] > 1200
     slices = memory.dismantle(tenant, lock=tenant.lock, chunk=CHUNK, pause=lambda: seen.append(_entries(tenant)))
     assert slices == len(seen) - 1 >= seen[0] // CHUNK
-    assert all(0 <= before - after <= CHUNK for before, after in zip(seen, seen[1:], strict=False))
+    assert all(0 <= before - after <= CHUNK for before, after in itertools.pairwise(seen))
     assert len(tenant.mailboxes) == len(tenant.ad_users) == len(tenant.users) == 0  # small ones go with the tenant
     assert shared == [] and memory.EMPTY_LIST is shared  # a value other tenants share is never emptied
 
@@ -90,3 +91,31 @@ def test_the_last_big_tenant_deleted_gives_the_frozen_generation_back(frozen_reg
     assert gc.get_freeze_count() > 0
     reg.delete("big")
     assert gc.get_freeze_count() == 0
+
+
+def test_a_replaced_tenant_is_marked_so_waiting_requests_look_again(frozen_registry):
+    reg = frozen_registry
+    old = reg.create("big", mailboxes=300, seed=3)
+    new = reg.reset("big")
+    assert old.deleted and not new.deleted and reg.get("big") is new
+    assert len(old.mailboxes) == 0  # taken apart, not left for one cascade
+
+
+def test_a_whole_tenant_is_written_and_deleted_in_bounded_transactions(tmp_path, monkeypatch):
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.store import durable, open_store
+
+    monkeypatch.setattr(durable, "CHUNK_ROWS", 100)
+    reg = TenantRegistry(seed=1)
+    store = open_store(reg, str(tmp_path), snapshot)
+    try:
+        before = store.commits
+        tenant = reg.create("big", mailboxes=300, seed=3)
+        rows = len(tenant.mailboxes) + len(tenant.ad_users) + len(tenant.users)
+        # One transaction per 100 rows (other tenants' commits run in between), never one for the whole tenant.
+        assert store.commits - before >= rows // 100
+        before = store.commits
+        reg.delete("big")
+        assert store.commits - before >= rows // 100
+    finally:
+        store.close()
