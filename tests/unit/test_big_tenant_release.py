@@ -55,7 +55,8 @@ def test_a_shared_container_is_not_emptied():
 
 def test_deleting_a_big_tenant_runs_no_full_collection_while_another_is_frozen(frozen_registry, monkeypatch):
     reg = frozen_registry
-    reg.create("keep", mailboxes=300, seed=3)
+    keep = reg.create("keep", mailboxes=300, seed=3)
+    counts = keep.summary()["counts"]
     before = gc.get_freeze_count()
     reg.create("big", mailboxes=600, seed=4)
     added = gc.get_freeze_count() - before
@@ -69,7 +70,7 @@ def test_deleting_a_big_tenant_runs_no_full_collection_while_another_is_frozen(f
     reg.delete("big")
     # Freed by reference counting as it was taken apart: next to nothing of it is left in the frozen generation.
     assert gc.get_freeze_count() - before < added // 20
-    assert reg.get("keep") is not None
+    assert reg.get("keep") is keep and keep.summary()["counts"] == counts  # nothing shared was emptied
 
 
 def test_creating_a_second_big_tenant_runs_no_full_collection(frozen_registry, monkeypatch):
