@@ -383,34 +383,19 @@ class TenantRegistry:
                 raise Conflict(f"A tenant named '{name}' already exists.")
             # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
             self._building[probe_id] = name
-        big = 2 * spec.mailboxes >= FREEZE_THRESHOLD
         # A big seed allocates hundreds of thousands of objects: automatic full collections would walk the whole
         # growing heap again and again, each a pause for every other request. They wait until it is frozen.
-        if big:
-            with self.lock:
-                self._big_seeds += 1
-                gc.disable()
         try:
-            tenant = self._build(spec)
-            with self.lock:
-                self.tenants[tenant.id] = tenant
-        except BaseException:
-            self._seeded(probe_id, big)
-            raise
-        try:
-            for hook in self.on_tenant_created:
-                hook(tenant)  # the freeze and the durable store's whole-tenant write, still without full GCs
+            with self._gc_paused(2 * spec.mailboxes >= FREEZE_THRESHOLD):
+                tenant = self._build(spec)
+                with self.lock:
+                    self.tenants[tenant.id] = tenant
+                for hook in self.on_tenant_created:
+                    hook(tenant)  # the freeze and the durable store's whole-tenant write, still without full GCs
         finally:
-            self._seeded(probe_id, big)
+            with self.lock:
+                self._building.pop(probe_id, None)
         return tenant
-
-    def _seeded(self, probe_id: str, big: bool) -> None:
-        with self.lock:
-            self._building.pop(probe_id, None)
-            if big:
-                self._big_seeds -= 1
-                if not self._big_seeds:
-                    gc.enable()
 
     def _build(self, spec: TenantSpec) -> Tenant:
         from .entra.licensing import validate_sku_option
