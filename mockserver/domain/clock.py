@@ -80,6 +80,15 @@ class TenantClock:
         """Rebuild a clock from :meth:`to_dict` output."""
         return cls(data["now"], frozen=data.get("frozen", False), speed=data.get("speed", 1.0))
 
+    @classmethod
+    def resumed(cls, data: dict) -> TenantClock:
+        """Rebuild a stored clock (the snapshot's ``clock``: reading, frozen, speed, ``base``) for a durable
+        restart: a running clock kept running while the server was down."""
+        clock = cls(data["now"], frozen=bool(data.get("frozen")), speed=data.get("speed", 1.0))
+        if not data.get("frozen") and data.get("base") is not None:
+            clock.set(data["base"] + clock._real() * clock.speed)
+        return clock
+
 
 def run_timers_until(clock: TenantClock, timers: Iterable[Timer], target: float, *, max_steps: int = 100_000) -> int:
     """Run every timer that comes due up to ``target`` in time order, moving the clock to each due time,

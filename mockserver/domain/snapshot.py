@@ -19,6 +19,7 @@ from ..store.collection import Collection
 from .clock import TenantClock
 from .errors import InvalidArgument
 from .ids import tenant_id_for
+from .tenant_card import index_form
 
 FORMAT = "hybridsoa.tenant-snapshot"
 VERSION = 1
@@ -45,6 +46,8 @@ _SKIP = frozenset(
         "exo_read_cache",
         "exo_name_index",
         "exchange_names",
+        "index_card_cache",
+        "deleted",
     }
 )
 #: Only classes from the mock's own domain package may be named in a snapshot (it is user input); the prefix is
@@ -198,6 +201,12 @@ def clock_fingerprint(clock: TenantClock) -> tuple:
     if clock.frozen:
         return (True, clock.speed, clock.now())
     return (False, clock.speed, round(clock.now() - _real_now(clock) * clock.speed, 1))
+
+
+def index_card(tenant) -> dict:
+    """What the store's index keeps beside the tenant so lists and LDAP bind routing never load it
+    (:class:`~.tenant_card.TenantCard`; call under the tenant's lock)."""
+    return index_form(tenant)
 
 
 def dump_ids(tenant) -> dict:
@@ -407,10 +416,10 @@ def _adopt_signing_key(tenant, pem: str) -> None:
 
 def _load_into(tenant, doc: dict, resume_clock: bool) -> None:
     c = doc["clock"]
-    clock = TenantClock(c["now"], frozen=bool(c.get("frozen")), speed=c.get("speed", 1.0))
-    if resume_clock and not c.get("frozen") and c.get("base") is not None:
-        # Durable restart: a running tenant clock kept running while the server was down.
-        clock.set(c["base"] + _real_now(clock) * clock.speed)
+    if resume_clock:
+        clock = TenantClock.resumed(c)  # durable restart: a running clock kept running while the server was down
+    else:
+        clock = TenantClock(c["now"], frozen=bool(c.get("frozen")), speed=c.get("speed", 1.0))
     tenant.clock = clock
     if doc.get("ids"):
         version, internal, gauss = doc["ids"]["state"]

@@ -25,7 +25,7 @@ from .signals import TextCache, ids_text, rng_position, rng_signature, rng_words
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, position INTEGER NOT NULL,
-                                    header TEXT NOT NULL);
+                                    header TEXT NOT NULL, card TEXT);
 CREATE TABLE IF NOT EXISTS blobs (tenant_id TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
                                   PRIMARY KEY (tenant_id, name));
 CREATE TABLE IF NOT EXISTS objects (tenant_id TEXT NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NUL
                                     PRIMARY KEY (tenant_id, seq));
 """
 #: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 1000
 #: ``--synchronous``: what an acknowledged write survives. ``normal``: the process dying (kill -9, a crash);
 #: ``full``: also the machine losing power (one fsync per group commit).
 SYNCHRONOUS = ("normal", "full")
@@ -62,6 +62,10 @@ class DurableStore(RedoWriter, GroupCommit):
         # survives kill -9 of the process; FULL also fsyncs the WAL at each commit, surviving power loss too.
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(SCHEMA)
+        if "card" not in {row[1] for row in self.db.execute("PRAGMA table_info(tenants)")}:
+            self.db.execute("ALTER TABLE tenants ADD COLUMN card TEXT")  # a store from before the index's cards
+        #: tenant id -> (card text in the index, its parsed value): what lists show without loading the tenant.
+        self._cards: dict[str, tuple[str, dict]] = {}
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
         #: tenant id -> the JSON text of each blob (and of each plain attribute) by its type-exact signature, so
@@ -118,13 +122,21 @@ class DurableStore(RedoWriter, GroupCommit):
                 except BaseException:
                     self._rollback()
                     raise
-            rows = self.db.execute("SELECT id, name, position, header FROM tenants ORDER BY position").fetchall()
-            index = {}
-            for tenant_id, name, position, header in rows:
+            rows = self.db.execute("SELECT id, name, position, header, card FROM tenants ORDER BY position").fetchall()
+            # The clock state a load resumes, so a listed clock reads what the loaded tenant's will.
+            clocks = dict(self.db.execute("SELECT tenant_id, data FROM blobs WHERE name='clock'").fetchall())
+            for tenant_id, name, position, header, card in rows:
                 domain = json.loads(header).get("tenant", {}).get("domain") or ""
-                index[tenant_id] = (name.lower(), domain.lower(), position)
+                clock = clocks.get(tenant_id)
+                self.registry.recovered(
+                    tenant_id,
+                    name,
+                    domain,
+                    position,
+                    json.loads(card) if card else None,
+                    json.loads(clock) if clock else None,
+                )
             with self.registry.lock:
-                self.registry.unloaded.update(index)
                 self.registry.loader = self.load_tenant
             meta = self.db.execute("SELECT data FROM meta WHERE name='registry'").fetchone()
             if meta:
@@ -132,7 +144,7 @@ class DurableStore(RedoWriter, GroupCommit):
                 self.registry._counter = state.get("counter", 0)
                 version, internal, gauss = state["rng"]
                 self.registry.ids.setstate((version, tuple(internal), gauss))
-            return len(index)
+            return len(rows)
 
     def load_everything(self) -> int:
         """Load every stored tenant now (what a restart did before tenants loaded lazily)."""
@@ -144,7 +156,7 @@ class DurableStore(RedoWriter, GroupCommit):
         reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             reader.execute("BEGIN")  # one read snapshot for the whole tenant
-            (header,) = reader.execute("SELECT header FROM tenants WHERE id=?", (tenant_id,)).fetchone()
+            header, card = reader.execute("SELECT header, card FROM tenants WHERE id=?", (tenant_id,)).fetchone()
             doc = self._assemble(tenant_id, json.loads(header), reader)
             journal = reader.execute(
                 "SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?", (tenant_id, JOURNAL_ROWS)
@@ -160,6 +172,7 @@ class DurableStore(RedoWriter, GroupCommit):
         del doc
         with tenant.lock, self.lock:
             self._remember(tenant, journal)
+            self._index_card(tenant, card)
         if size >= 4000:
             give_back_memory(collect=False)
         return tenant
@@ -222,9 +235,12 @@ class DurableStore(RedoWriter, GroupCommit):
                 coll.take_dirty()
             tenant.audit.dirty = []
             clock_mark, rng_mark = self.codec.clock_fingerprint(tenant.clock), rng_signature(tenant.ids.rng)
+            card = self.codec.index_card(tenant)
             tenant.journal.track = True
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
+        with self.lock:  # a reset or a restore over the tenant keeps its place in the creation order
+            kept = self.db.execute("SELECT position FROM tenants WHERE id=?", (tenant.id,)).fetchone()
         self._delete_rows_chunked(tenant.id, final=False)
         rows: list[tuple] = []
         for attr, data in doc["collections"].items():
@@ -250,13 +266,16 @@ class DurableStore(RedoWriter, GroupCommit):
                     self._rollback()
                     raise
         with self.lock:
-            position = self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
+            position = (
+                kept[0] if kept else self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
+            )
             self._begin()
             try:
                 header = {k: doc[k] for k in ("format", "version", "tenant", "spec")}
+                card_text = json.dumps(card)
                 self.db.execute(
-                    "INSERT OR REPLACE INTO tenants (id, name, position, header) VALUES (?, ?, ?, ?)",
-                    (tenant.id, tenant.name, position, json.dumps(header)),
+                    "INSERT OR REPLACE INTO tenants (id, name, position, header, card) VALUES (?, ?, ?, ?, ?)",
+                    (tenant.id, tenant.name, position, json.dumps(header), card_text),
                 )
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
@@ -271,6 +290,7 @@ class DurableStore(RedoWriter, GroupCommit):
             self._clock_marks[tenant.id] = clock_mark
             self._rng_marks[tenant.id] = rng_mark
             self._ids_words[tenant.id] = rng_words(rng_mark)  # what the ``ids`` blob just written holds
+            self._cards[tenant.id] = (card_text, card)
         drop_gradually(rows)
         drop_gradually(audit)
 
@@ -284,6 +304,7 @@ class DurableStore(RedoWriter, GroupCommit):
         with self.lock:
             self._written.pop(tenant.id, None)
             self._texts.pop(tenant.id, None)
+            self._cards.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
             self._ids_words.pop(tenant.id, None)
@@ -386,6 +407,13 @@ class DurableStore(RedoWriter, GroupCommit):
                         (tenant.id, attr, key, coll.seq(key), self.codec.class_path(obj), self.codec.object_json(obj))
                     )
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
+        card = None
+        if changed or rows or gone:
+            # The index's card (counts, profile, Connect schedule) changes only with objects or state blobs.
+            value = self.codec.index_card(tenant)
+            known = self._cards.get(tenant.id)
+            if known is None or (known[1] is not value and known[1] != value):
+                card = (json.dumps(value), value)
         return {
             "tenant": tenant,
             "tid": tenant.id,
@@ -397,6 +425,7 @@ class DurableStore(RedoWriter, GroupCommit):
             "gone": gone,
             "audit_rows": audit_rows,
             "journal": journal,
+            "card": card,
         }
 
     def _journal_rows(self, tenant):
@@ -440,6 +469,8 @@ class DurableStore(RedoWriter, GroupCommit):
             self.db.execute(
                 "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)", (tenant_id, name, text)
             )
+        if plan.get("card") is not None:
+            self.db.execute("UPDATE tenants SET card=? WHERE id=?", (plan["card"][0], tenant_id))
 
     def _undo(self, plan) -> None:
         # Not durable, so not forgotten: the next flush retries these changes.
@@ -457,6 +488,8 @@ class DurableStore(RedoWriter, GroupCommit):
         tenant = plan["tenant"]
         self._written.setdefault(tenant.id, {}).update(plan["blobs"])
         self._rng_marks[tenant.id] = plan["rng"]
+        if plan.get("card") is not None:
+            self._cards[tenant.id] = plan["card"]
 
     # -------------------------------------------------------------------------------------- group commit
     def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
@@ -623,6 +656,24 @@ class DurableStore(RedoWriter, GroupCommit):
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = rng_signature(tenant.ids.rng)
+
+    def _index_card(self, tenant, stored: str | None) -> None:
+        # After a load (under the tenant's lock and ``self.lock``): the index's card as stored, rewritten now when
+        # it is missing or stale (a store from before cards, or an older card form), so the next restart lists
+        # the tenant without loading it.
+        value = self.codec.index_card(tenant)
+        if stored is not None and json.loads(stored) == value:
+            self._cards[tenant.id] = (stored, value)
+            return
+        text = json.dumps(value)
+        self._begin()
+        try:
+            self.db.execute("UPDATE tenants SET card=? WHERE id=?", (text, tenant.id))
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        self._cards[tenant.id] = (text, value)
 
     def _delete_rows(self, tenant_id: str) -> None:
         for table, column in (

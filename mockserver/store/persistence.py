@@ -39,6 +39,9 @@ class TenantCodec(Protocol):
     def clock_fingerprint(self, clock: Any) -> tuple:
         """What changes when the clock's persisted state changes."""
 
+    def index_card(self, tenant: Any) -> dict:
+        """JSON-native summary the index keeps beside the tenant (what lists show, what routes an LDAP bind)."""
+
     def dump_ids(self, tenant: Any) -> dict:
         """The tenant's seeded RNG state."""
 

@@ -104,7 +104,7 @@ def read(path: str) -> list[dict]:
 APPLY_INTERVAL = 0.05
 APPLY_RECORDS = 2000
 #: The parts of a collected change plan that go into a record (what ``DurableStore._apply`` reads).
-RECORD_KEYS = ("tid", "rows", "gone", "audit_rows", "journal", "blobs")
+RECORD_KEYS = ("tid", "rows", "gone", "audit_rows", "journal", "blobs", "card")
 
 
 class RedoWriter:
@@ -270,6 +270,8 @@ class RedoWriter:
             "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
             [(tenant_id, name, text) for (tenant_id, name), text in plan["blobs"].items()],
         )
+        if plan["cards"]:
+            self.db.executemany("UPDATE tenants SET card=? WHERE id=?", [(t, i) for i, t in plan["cards"].items()])
 
     def _apply_loop(self) -> None:
         # The background applier: every APPLY_INTERVAL, or at once when many records are queued.
@@ -298,6 +300,7 @@ def merge(plans: list[dict]) -> dict:
     audit: list = []
     journal: dict[str, list] = {}
     blobs: dict[tuple, str] = {}
+    cards: dict[str, str] = {}
     for plan in plans:
         for row in plan["rows"]:
             key = (row[0], row[1], row[2])
@@ -322,4 +325,6 @@ def merge(plans: list[dict]) -> dict:
                 entry[2] = keep_from
         for name, text in plan["blobs"].items():
             blobs[(plan["tid"], name)] = text
-    return {"merged": True, "last": last, "audit_rows": audit, "journal": journal, "blobs": blobs}
+        if plan.get("card") is not None:
+            cards[plan["tid"]] = plan["card"][0]
+    return {"merged": True, "last": last, "audit_rows": audit, "journal": journal, "blobs": blobs, "cards": cards}

@@ -58,7 +58,7 @@ def test_attribute_selection(tenant):
 
 def test_service_account_binds_only_with_its_password(tenant):
     registry = TenantRegistry(seed=1)
-    registry.list = lambda: [tenant]
+    registry.tenants[tenant.id] = tenant
     assert dit.authenticate(registry, dit.bind_dn(tenant), dit.bind_password(tenant)) is tenant
     assert dit.authenticate(registry, f"hybridsoa-ldap@{tenant.domain}".upper(), dit.bind_password(tenant)) is tenant
     assert dit.authenticate(registry, "DITUNIT\\hybridsoa-ldap", dit.bind_password(tenant)) is tenant

@@ -208,11 +208,8 @@ def list_tenants():
         200:
           description: "{value: [TenantSummary]}"
     """
-    items = []
-    for tenant in registry().list():
-        with tenant.lock:
-            items.append(tenant.summary())
-    return jsonify(value=items)
+    # From each tenant's card: a tenant not loaded since a restart is listed from the store's index, not loaded.
+    return jsonify(value=[card.summary() for card in registry().cards()])
 
 
 @bp.post("/tenants")
@@ -315,6 +312,8 @@ def delete_tenant(t: str):
         404:
           description: No such tenant.
     """
+    if registry().drop_unloaded(t):
+        return "", 204  # a tenant not loaded since a restart: its rows deleted, never loaded
     tenant = tenant_or_404(t)
     registry().delete(tenant.id)
     return "", 204

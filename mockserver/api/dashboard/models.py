@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...domain import read_models as read
 from ...domain.clock import iso
 from ...domain.onprem.ad import REMOTE_TYPE_TO_EXO
+from ...domain.tenant_card import TenantCard, card_of
 from .queries import fmt_delta, fmt_fields, fmt_params, fmt_time, fmt_value, redact, to_json
 
 #: Sync run keys shown in their own columns (both the early and the Get-ADSyncRunProfileResult-like names).
@@ -56,17 +57,19 @@ def status_class(status) -> str:
 # ---------------------------------------------------------------------------------------------- tenants
 def next_cycle(tenant) -> tuple[str, str]:
     """Next scheduled Entra Connect cycle: ISO time and a relative phrase ("" when sync is off)."""
-    sync = tenant.sync
-    try:
-        if not sync.settings.get("enabled", True):
-            return "", "scheduler disabled"
-        # The engine's own cycle time; next_due() may be earlier work (write-back, purges).
-        due = sync.next_cycle_at
-    except Exception:  # noqa: BLE001 - the sync engine is another room's; show "unknown" rather than fail
+    return _next_cycle(card_of(tenant))
+
+
+def _next_cycle(card: TenantCard) -> tuple[str, str]:
+    if card.sync_enabled is None:  # the sync engine is another room's; show "unknown" rather than fail
         return "", "unknown"
+    if not card.sync_enabled:
+        return "", "scheduler disabled"
+    # The engine's own cycle time; next_due() may be earlier work (write-back, purges).
+    due = card.next_cycle_at
     if due is None:
         return "", "not scheduled"
-    return iso(due), fmt_delta(due - tenant.clock.now())
+    return iso(due), fmt_delta(due - card.clock.now())
 
 
 def _scheduled_work(tenant) -> list[tuple[str, object]]:
@@ -83,27 +86,21 @@ def _scheduled_work(tenant) -> list[tuple[str, object]]:
     return out
 
 
-def last_run(tenant) -> dict | None:
-    """The newest sync run record, summarized."""
-    history = tenant.sync.history
-    return run_view(history[-1], brief=True) if history else None
-
-
-def tenant_row(tenant) -> dict:
-    """One line of the tenants list."""
-    due_iso, due_rel = next_cycle(tenant)
+def tenant_row(card: TenantCard) -> dict:
+    """One line of the tenants list, from the tenant's card (a tenant not loaded since a restart is not loaded)."""
+    due_iso, due_rel = _next_cycle(card)
     return {
-        "name": tenant.name,
-        "id": tenant.id,
-        "domain": tenant.domain,
-        "profile": tenant.settings.get("profile", ""),
-        "mailboxes": len(tenant.mailboxes),
-        "adUsers": len(tenant.ad_users),
-        "users": len(tenant.users),
-        "now": iso(tenant.clock.now()),
+        "name": card.name,
+        "id": card.id,
+        "domain": card.domain,
+        "profile": card.profile or "",
+        "mailboxes": card.counts["mailboxes"],
+        "adUsers": card.counts["adUsers"],
+        "users": card.counts["users"],
+        "now": iso(card.clock.now()),
         "nextCycle": due_iso,
         "nextCycleIn": due_rel,
-        "lastRun": last_run(tenant),
+        "lastRun": run_view(card.last_run, brief=True) if card.last_run else None,
     }
 
 

@@ -98,12 +98,13 @@ def _cacheable(body):
     return response
 
 
-def _loaded_tenants(hint: str | None = None) -> list:
-    """Every tenant in memory (after loading the one ``hint`` names, if a recovered tenant is not loaded yet)."""
+def _loaded_tenants(hint: str | None = None, client_id: str | None = None) -> list:
+    """Every tenant in memory, in creation order, after loading the recovered tenants not loaded yet that
+    ``hint`` names or whose app registrations hold ``client_id`` (the index's cards list their app ids)."""
     reg = registry()
     if hint:
         reg.find(hint)
-    return list(reg.tenants.values())
+    return reg.loaded_with_client(client_id)
 
 
 @bp.get("/<tenant_key>/v2.0/.well-known/openid-configuration")
@@ -122,7 +123,8 @@ def openid_configuration(tenant_key: str):
 def signing_keys(tenant_key: str):
     """JWKS: the public key the tenant signs access and id tokens with (every tenant's on ``common``)."""
     if authorities.is_audience_authority(tenant_key) and tenant_key.lower() != authorities.CONSUMERS:
-        return _cacheable(authorities.audience_jwks(_loaded_tenants()))
+        # Every tenant's keys, a tenant not loaded since a restart from its card in the store's index.
+        return _cacheable(authorities.audience_jwks([card.signing_keys or [] for card in registry().cards(keys=True)]))
     return _discovery_document(tenant_key, identity.jwks)
 
 
@@ -163,7 +165,9 @@ def _resolve_audience(authority: str, name: str, form: dict) -> str:
         except jwt.PyJWTError:
             hint = None
         hint = hint if isinstance(hint, str) else None
-    tenants = _loaded_tenants(hint)
+    # The app's tenants matter to a device code request and to /consumers' refusal; a sign-in needs its user's.
+    by_app = name == "devicecode" or authority.lower() == authorities.CONSUMERS
+    tenants = _loaded_tenants(hint, form.get("client_id") if by_app else None)
     if name == "devicecode":
         return authorities.tenants_for_audience_device_flow(tenants, authority, form)[0].id
     return authorities.tenant_for_audience_token(tenants, authority, form).id
@@ -187,7 +191,9 @@ def devicecode(tenant_key: str):
 
     def start(tenant, form):
         if audience:  # the code is offered in every tenant holding the app; the user's sign-in picks one
-            holders = authorities.tenants_for_audience_device_flow(_loaded_tenants(), tenant_key, form)
+            holders = authorities.tenants_for_audience_device_flow(
+                _loaded_tenants(client_id=form.get("client_id")), tenant_key, form
+            )
             return authorities.start_audience_device_flow(holders, form, verification_uri=f"{_base()}/devicelogin"), {}
         return identity.start_device_flow(tenant, form, verification_uri=f"{_base()}/devicelogin"), {}
 

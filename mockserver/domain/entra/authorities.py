@@ -7,7 +7,7 @@ from __future__ import annotations
 import jwt
 
 from .errors import EntraError, invalid_grant, missing_parameter
-from .login import DEVICE_CODE_GRANT, jwks, openid_document, start_device_flow
+from .login import DEVICE_CODE_GRANT, openid_document, start_device_flow
 
 #: The authorities that name an audience rather than a tenant (``/common``, ``/organizations``): Entra resolves
 #: the tenant from the signing-in user. ``/consumers`` is the Microsoft-account tenant, which the mock's work
@@ -32,11 +32,12 @@ def audience_openid_configuration(authority: str, base: str) -> dict:
     return openid_document(base, authority, f"{base.rstrip('/')}/{tid}/v2.0", None)
 
 
-def audience_jwks(tenants) -> dict:
-    """``/{common|organizations}/discovery/v2.0/keys``: the signing keys of every tenant behind the authority."""
+def audience_jwks(key_sets) -> dict:
+    """``/{common|organizations}/discovery/v2.0/keys``: the signing keys of every tenant behind the authority
+    (``key_sets``: each tenant's JWKs, as ``/{tenant}/discovery/v2.0/keys`` lists them)."""
     found: dict[str, dict] = {}
-    for tenant in tenants:
-        for jwk in jwks(tenant)["keys"]:
+    for keys in key_sets:
+        for jwk in keys:
             # Entra's /common and /organizations key sets name the placeholder issuer, as their metadata does.
             found.setdefault(jwk["kid"], dict(jwk, issuer="https://login.microsoftonline.com/{tenantid}/v2.0"))
     return {"keys": list(found.values())}

@@ -230,16 +230,28 @@ def authenticate(registry, name: str, password: str):
         except DirectoryError:
             wanted = None
     if wanted is not None:
-        for tenant in registry.list():
+        # The bind name picks the tenant from names and domains alone (the registry's directory, which loads
+        # nothing): only a tenant the name matches is loaded, to check the password against it.
+        for tenant_id, tenant_name, domain in registry.directory():
+            named = _Named(tenant_name, domain)
             if wanted[0] == "upn":
-                match = wanted[1] == f"{SERVICE_ACCOUNT}@{tenant.domain}".lower()
+                match = wanted[1] == f"{SERVICE_ACCOUNT}@{domain}".lower()
             elif wanted[0] == "netbios":
-                match = wanted[1] == f"{netbios_name(tenant)}\\{SERVICE_ACCOUNT}".lower()
+                match = wanted[1] == f"{netbios_name(named)}\\{SERVICE_ACCOUNT}".lower()
             else:
-                match = wanted[1] == dn_key(bind_dn(tenant))
-            if match and hmac.compare_digest(password.encode(), bind_password(tenant).encode()):
+                match = wanted[1] == dn_key(bind_dn(named))
+            tenant = registry.find(tenant_id) if match else None
+            if tenant is not None and hmac.compare_digest(password.encode(), bind_password(tenant).encode()):
                 return tenant
     raise DirectoryError(INVALID_CREDENTIALS, BAD_CREDENTIALS_TEXT)
+
+
+@dataclass
+class _Named:
+    """A tenant's name and domain, all the service account's DN, UPN and NetBIOS name derive from."""
+
+    name: str
+    domain: str
 
 
 # ---------------------------------------------------------------------------------------------- entries
