@@ -20,7 +20,7 @@ from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
 from .redo_log import RedoLog, RedoWriter
-from .signals import TextCache, ids_text, rng_position, rng_signature, rng_words
+from .signals import BlobSignals, TextCache, rng_signature, rng_words
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -45,7 +45,7 @@ SYNCHRONOUS = ("normal", "full")
 JOURNAL_ROWS = 10_000
 
 
-class DurableStore(RedoWriter, GroupCommit):
+class DurableStore(RedoWriter, BlobSignals, GroupCommit):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -571,52 +571,6 @@ class DurableStore(RedoWriter, GroupCommit):
                 with tenant.lock:
                     n += self.flush(tenant)
         return n
-
-    def _changed_blobs(self, tenant, rng=None, *, rows_only: bool = False) -> dict[str, str]:
-        """The state blobs whose JSON text differs from what was last written. Each value is fingerprinted with a
-        type-exact signature (``signals``) and encoded only when that changed, so an unchanged subsystem costs its
-        ``to_dict`` and a marshal, and ``1`` -> ``True`` -> ``1.0`` is a change (comparing parsed values missed it).
-        ``rng``: the RNG signature the caller already took; ``rows_only``: the RNG and the clock only (a write
-        declared to change objects and audit records alone)."""
-        written = self._written.setdefault(tenant.id, {})
-        if rows_only and "state" in written:
-            return self._changed_rng_and_clock(tenant, written, rng)
-        cache = self._texts.get(tenant.id)
-        if cache is None:
-            cache = self._texts[tenant.id] = TextCache()
-        texts: dict[str, str | None] = {}
-        parts = []
-        for name, value in self.codec.state_items(tenant):
-            text = cache.text("state:" + name, value, plain_only=True)
-            if text is not None:  # not plain data (locks, caches of objects): rebuilt by Tenant.__init__
-                parts.append(f"{json.dumps(name)}: {text}")
-        texts["state"] = "{" + ", ".join(parts) + "}"
-        texts["collections"] = cache.text("collections", self._collection_meta(tenant))
-        for name, sub in self.codec.subsystems_of(tenant).items():
-            texts[f"subsystem:{name}"] = cache.text(f"subsystem:{name}", sub.to_dict())
-        out = {name: text for name, text in texts.items() if text is not None and written.get(name) != text}
-        out.update(self._changed_rng_and_clock(tenant, written, rng))
-        return out
-
-    def _changed_rng_and_clock(self, tenant, written: dict, rng) -> dict[str, str]:
-        out = {}
-        if rng is None:
-            rng = rng_signature(tenant.ids.rng)
-        if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
-            # The 624 state words change once per 624 words drawn: between, only the position is written.
-            words = rng_words(rng)
-            if "ids" not in written or words is None or self._ids_words.get(tenant.id) != words:
-                out["ids"] = ids_text(tenant.ids.seed, tenant.ids.rng, rng)
-                self._ids_words[tenant.id] = words
-            out["ids:pos"] = rng_position(rng)
-        mark = self.codec.clock_fingerprint(tenant.clock)
-        if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
-            out["clock"] = json.dumps(self.codec.dump_clock(tenant.clock))
-            self._clock_marks[tenant.id] = mark
-        return out
-
-    def _collection_meta(self, tenant) -> dict:
-        return {attr: {"name": c.name} for attr, c in self.codec.collections_of(tenant).items()}
 
     def _blobs(self, tenant, doc: dict) -> dict:
         version, internal, gauss = doc["ids"]["state"]

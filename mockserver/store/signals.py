@@ -10,6 +10,7 @@ import json
 import marshal
 import random
 import struct
+from typing import Any
 
 #: marshal format 2: no back-references (format 3+ marks objects by their reference count, so one value could
 #: give different bytes from one call to the next), exact types (``True``, ``1`` and ``1.0`` differ).
@@ -79,7 +80,7 @@ def rng_signature(rng: random.Random):
     """What changes whenever the RNG draws (its position word) or is reseeded: the raw state and ``gauss_next``
     on CPython, ``getstate()`` elsewhere. Compare two with ``==``."""
     if FAST_RNG and type(rng) is random.Random:
-        return (_raw_state(rng), rng.gauss_next)
+        return (_raw_state(rng), rng.gauss_next)  # type: ignore[attr-defined]  # set by Random.__init__
     return rng.getstate()
 
 
@@ -107,3 +108,61 @@ def ids_text(seed, rng: random.Random, sig) -> str:
     version, internal, gauss = sig
     blob = {"seed": seed, "version": version, "words": array.array("I", internal).tobytes().hex(), "gauss": gauss}
     return json.dumps(blob)
+
+
+class BlobSignals:
+    """The state-blob side of :class:`~.durable.DurableStore`: which blobs changed since they were last written."""
+
+    # Set by DurableStore.
+    codec: Any
+    _written: dict[str, dict[str, str]]
+    _texts: dict[str, TextCache]
+    _clock_marks: dict[str, tuple]
+    _rng_marks: dict[str, object]
+    _ids_words: dict[str, object]
+
+    def _changed_blobs(self, tenant, rng=None, *, rows_only: bool = False) -> dict[str, str]:
+        """The state blobs whose JSON text differs from what was last written. Each value is fingerprinted with a
+        type-exact signature (``signals``) and encoded only when that changed, so an unchanged subsystem costs its
+        ``to_dict`` and a marshal, and ``1`` -> ``True`` -> ``1.0`` is a change (comparing parsed values missed it).
+        ``rng``: the RNG signature the caller already took; ``rows_only``: the RNG and the clock only (a write
+        declared to change objects and audit records alone)."""
+        written = self._written.setdefault(tenant.id, {})
+        if rows_only and "state" in written:
+            return self._changed_rng_and_clock(tenant, written, rng)
+        cache = self._texts.get(tenant.id)
+        if cache is None:
+            cache = self._texts[tenant.id] = TextCache()
+        texts: dict[str, str | None] = {}
+        parts = []
+        for name, value in self.codec.state_items(tenant):
+            text = cache.text("state:" + name, value, plain_only=True)
+            if text is not None:  # not plain data (locks, caches of objects): rebuilt by Tenant.__init__
+                parts.append(f"{json.dumps(name)}: {text}")
+        texts["state"] = "{" + ", ".join(parts) + "}"
+        texts["collections"] = cache.text("collections", self._collection_meta(tenant))
+        for name, sub in self.codec.subsystems_of(tenant).items():
+            texts[f"subsystem:{name}"] = cache.text(f"subsystem:{name}", sub.to_dict())
+        out = {name: text for name, text in texts.items() if text is not None and written.get(name) != text}
+        out.update(self._changed_rng_and_clock(tenant, written, rng))
+        return out
+
+    def _changed_rng_and_clock(self, tenant, written: dict, rng) -> dict[str, str]:
+        out = {}
+        if rng is None:
+            rng = rng_signature(tenant.ids.rng)
+        if "ids" not in written or self._rng_marks.get(tenant.id) != rng:
+            # The 624 state words change once per 624 words drawn: between, only the position is written.
+            words = rng_words(rng)
+            if "ids" not in written or words is None or self._ids_words.get(tenant.id) != words:
+                out["ids"] = ids_text(tenant.ids.seed, tenant.ids.rng, rng)
+                self._ids_words[tenant.id] = words
+            out["ids:pos"] = rng_position(rng)
+        mark = self.codec.clock_fingerprint(tenant.clock)
+        if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
+            out["clock"] = json.dumps(self.codec.dump_clock(tenant.clock))
+            self._clock_marks[tenant.id] = mark
+        return out
+
+    def _collection_meta(self, tenant) -> dict:
+        return {attr: {"name": c.name} for attr, c in self.codec.collections_of(tenant).items()}
