@@ -94,7 +94,9 @@ def rng_words(sig) -> bytes | None:
 def rng_position(sig) -> str:
     """The ``ids:pos`` blob: ``[index, gauss]`` of the state a :func:`rng_signature` describes, as JSON."""
     if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], bytes):
-        return json.dumps([struct.unpack("=i", sig[0][:4])[0], sig[1]])
+        gauss = sig[1]
+        # Written at every commit that drew: formatted directly (json.dumps of a list costs more than the rest).
+        return f"[{struct.unpack('=i', sig[0][:4])[0]}, {'null' if gauss is None else json.dumps(gauss)}]"
     _version, internal, gauss = sig
     return json.dumps([internal[-1], gauss])
 
