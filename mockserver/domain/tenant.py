@@ -449,8 +449,8 @@ class TenantRegistry:
         walk then is small); until then a dismantled tenant's few cyclic leftovers stay there."""
         from .memory import dismantle
 
-        if self.tenants.get(tenant.id) is tenant:
-            return
+        if self.tenants.get(tenant.id) is tenant or isinstance(tenant, _Gone):
+            return  # still registered, or deleted without ever being loaded: nothing in memory to free
         with tenant.lock:
             tenant.deleted = True
         dismantle(tenant, lock=tenant.lock)
