@@ -180,6 +180,8 @@ def begin(req, registry) -> tuple[RequestState, tuple | None]:
     state = req.environ[_STATE] = RequestState(time.perf_counter(), facts)
     if facts is None or not facts.tenant_key:
         return state, None
+    if facts.api == "control" and not facts.sub_path and req.method == "DELETE":
+        return state, None  # a delete needs no tenant loaded (one not loaded since a restart is deleted unloaded)
     tenant = registry.find(facts.tenant_key)
     # Held until release: the whole request (faults, catch-up timers, the handler, the journal, the durable
     # flush) is one unit, and nothing below takes the lock again.

@@ -277,6 +277,15 @@ class Tenant:
         return card_of(self).summary()
 
 
+@dataclass
+class _Gone:
+    """What the delete hooks see of a tenant deleted without being loaded: its id, name and domain."""
+
+    id: str
+    name: str
+    domain: str
+
+
 def _public_pem(private_pem: str) -> str:
     from cryptography.hazmat.primitives import serialization
 
@@ -440,8 +449,8 @@ class TenantRegistry:
         walk then is small); until then a dismantled tenant's few cyclic leftovers stay there."""
         from .memory import dismantle
 
-        if self.tenants.get(tenant.id) is tenant:
-            return
+        if self.tenants.get(tenant.id) is tenant or isinstance(tenant, _Gone):
+            return  # still registered, or deleted without ever being loaded: nothing in memory to free
         with tenant.lock:
             tenant.deleted = True
         dismantle(tenant, lock=tenant.lock)
@@ -543,7 +552,7 @@ class TenantRegistry:
         # Every tenant id in creation order, with the tenant when it is loaded: recovered tenants by their stored
         # position, tenants created since the restart last in their own order (what list() gives).
         with self.lock:
-            ranked = [
+            ranked: list[tuple[float, int, str, Tenant | None]] = [
                 (self._position_of.get(tid, float("inf")), i, tid, t) for i, (tid, t) in enumerate(self.tenants.items())
             ]
             ranked += [(entry[2], -1, tid, None) for tid, entry in self.unloaded.items()]
@@ -613,6 +622,29 @@ class TenantRegistry:
         for hook in self.on_tenant_deleted:
             hook(tenant)
         return tenant
+
+    def drop_unloaded(self, key: str) -> bool:
+        """``DELETE /_mock/tenants/{t}`` of a recovered tenant not loaded yet: delete it from the store without
+        loading it (a 100,000-mailbox tenant's load takes tens of seconds and GBs). False when ``key`` names no
+        such tenant (a loaded one is deleted by :meth:`delete`)."""
+        if len(key) > 200:
+            return False
+        tenant_id = self._unloaded_id(key) or self._unloaded_id(key.lower())
+        if tenant_id is None:
+            return False
+        with self.lock:
+            lock = self._load_locks.setdefault(tenant_id, threading.Lock())
+        with lock:  # a load of the same tenant under way finishes first; then it is a loaded tenant's delete
+            with self.lock:
+                if tenant_id not in self.unloaded or tenant_id in self.tenants:
+                    return False
+                name, domain, _position = self.unloaded.pop(tenant_id)
+                self._cards.pop(tenant_id, None)
+                self._load_locks.pop(tenant_id, None)
+            gone = _Gone(tenant_id, name, domain)
+            for hook in self.on_tenant_deleted:
+                hook(gone)
+        return True
 
     def reset(self, key: str) -> Tenant:
         """``POST /_mock/tenants/{t}/reset``: rebuild the tenant from its creation spec (same id, same seed)."""
