@@ -7,7 +7,6 @@ import gc
 import re
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..store.collection import Collection
@@ -21,6 +20,7 @@ from .errors import Conflict, InvalidArgument, NotFound
 from .exchange.mailboxes import Mailbox
 from .exchange.rate_window import RateWindow
 from .ids import SeededIds, tenant_id_for
+from .memory import TenantMemory
 from .onprem.ad import ADUser
 from .tenant_card import TenantCard, card_of
 
@@ -304,7 +304,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 FREEZE_THRESHOLD = 4000
 
 
-class TenantRegistry:
+class TenantRegistry(TenantMemory):
     """All live tenants of one server, addressable by tenant id, domain or name."""
 
     def __init__(self, seed: int = 0):
@@ -440,26 +440,6 @@ class TenantRegistry:
         with self.lock:
             self._frozen.add(tenant.id)
             gc.freeze()
-
-    def _discard(self, tenant: Tenant) -> None:
-        """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
-        (:func:`~.memory.dismantle`; dropping it at once is one deallocation cascade that keeps the GIL for
-        seconds), so its memory goes back by reference counting without a full collection. Once no big tenant
-        is left frozen, the permanent generation is given back to the collector and collected (what is left to
-        walk then is small); until then a dismantled tenant's few cyclic leftovers stay there."""
-        from .memory import dismantle
-
-        if self.tenants.get(tenant.id) is tenant or isinstance(tenant, _Gone):
-            return  # still registered, or deleted without ever being loaded: nothing in memory to free
-        with tenant.lock:
-            tenant.deleted = True
-        dismantle(tenant, lock=tenant.lock)
-        with self.lock:
-            was_frozen = bool(self._frozen)
-            self._frozen.intersection_update(self.tenants)
-            if was_frozen and not self._frozen and not self._big_seeds:
-                gc.unfreeze()
-                gc.collect()
 
     def get(self, key: str) -> Tenant:
         """Tenant by id, domain (``x.onmicrosoft.com``) or name; :class:`NotFound` otherwise."""
@@ -665,23 +645,6 @@ class TenantRegistry:
                 for hook in self.on_tenant_created:
                     hook(tenant)
         return tenant
-
-    @contextmanager
-    def _gc_paused(self, big: bool):
-        # No automatic collections while a big tenant is built (they would walk the growing heap again and again).
-        if not big:
-            yield
-            return
-        with self.lock:
-            self._big_seeds += 1
-            gc.disable()
-        try:
-            yield
-        finally:
-            with self.lock:
-                self._big_seeds -= 1
-                if not self._big_seeds:
-                    gc.enable()
 
     def adopt(self, name: str, tenant_id: str | None, build: Callable[[], Tenant]) -> Tenant:
         """Install a new tenant that ``build`` makes (a snapshot restored under a new name) without holding the
