@@ -8,12 +8,14 @@ measured in the same run.
 What it measures:
 1. Toggle throughput and p50/p95/p99 of ``Set-Mailbox -IsExchangeCloudManaged`` on the mock served as users
    run it (``hybridsoa-mock serve``: granian, TLS), in memory and with ``--data-dir``, with the load generator
-   (``loadtests/loadgen.py``, or Locust with ``--generator locust``) on the other core; the same load against a bare Flask endpoint sending the mock's whole response (same body size and
-   headers) on gunicorn 27 gthread, 1 worker x 8 threads (the old engine's ceiling) and on granian with serve's
-   settings; moto's server mode doing IAM TagUser (a peer's stateful single-item update). Then the mock again
-   at half its saturating rate for the p99 target. Mock and baselines run in interleaved rounds (``--rounds``)
-   and the ratios are medians over the rounds, with the server's CPU per request beside req/s: on a shared
-   machine req/s drift by tens of percent from one minute to the next.
+   (``loadtests/loadgen.py``, or Locust with ``--generator locust``) on the other core; the same load against a
+   bare Flask endpoint sending the mock's whole response (same body size and headers) on gunicorn 27 gthread,
+   1 worker x 8 threads (the old engine's ceiling) and on granian with serve's settings; moto's server mode doing
+   IAM TagUser (a peer's stateful single-item update). Then the mock again at half its saturating rate for the
+   p99 target. Mock and baselines run in interleaved rounds (``--rounds``) and the ratios are medians over the
+   rounds, with the server's CPU per request beside req/s: on a shared machine req/s drift by tens of percent
+   from one minute to the next. Servers and the load generator ask for a higher CPU share than the machine's
+   other work (:func:`raise_priority`; ``--no-priority`` to leave it).
 2. In fresh processes: seed time and peak RSS of 10,000- and 100,000-mailbox tenants, a Delta cycle with 10
    changes in the 100,000 tenant, and paging all 100,000 mailboxes through InvokeCommand (1000 per page).
 """
@@ -398,8 +400,8 @@ def mock_sign_in(host: str, ca: str, tenant: dict) -> str:
 
 
 def prepare_tenant(host: str, ca: str, mailboxes: int, work: Path, tag: str) -> dict:
-    """Create the bench tenant on a served mock, sign in, list its mailboxes; returns the load generator's environment and
-    one toggle's answer (``probe``)."""
+    """Create the bench tenant on a served mock, sign in, list its mailboxes; returns the load generator's
+    environment and one toggle's answer (``probe``)."""
     import requests
 
     tenant = requests.post(
@@ -688,9 +690,9 @@ def machine() -> str:
 
 def generator_text(args) -> str:
     """How the load was generated, for the report's header."""
-    if args.generator == "locust":
+    if getattr(args, "generator", "loadgen") == "locust":
         return "Locust (FastHttpUser)"
-    return f"loadtests/loadgen.py (asyncio keep-alive, {args.warmup:g} s warm-up before each window)"
+    return f"loadtests/loadgen.py (asyncio keep-alive, {getattr(args, 'warmup', 2.0):g} s warm-up before each window)"
 
 
 def priority_text() -> str:
@@ -706,7 +708,7 @@ def render(load: dict, scale: list[dict], args) -> str:
         "<!-- bench.py:start -->",
         "## Bulk toggle and scale (loadtests/bench.py)",
         "",
-        f"Command: `.venv/bin/python loadtests/bench.py{' --quick' if args.quick else ''} --write`  ",
+        f"Command: `{' '.join(['.venv/bin/python loadtests/bench.py', *getattr(args, 'argv', ['--write'])])}`  ",
         f"Machine: {machine()}  ",
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {generator_text(args)}, {args.users} users "
         f"(connections), {args.seconds}s per run, {args.rounds} interleaved mock/baseline rounds, server "
@@ -834,6 +836,7 @@ def main(argv=None) -> int:
         help="leave the servers and load generator at the machine's default CPU share",
     )
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     GENERATOR.update(name=args.generator, warmup=args.warmup)
     if args.no_priority:
         PRIORITY["nice"] = None

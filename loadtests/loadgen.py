@@ -127,7 +127,8 @@ class Connection(asyncio.Protocol):
             head = bytes(self.buffer[:end]).decode("latin-1")
             lines = head.split("\r\n")
             self.status = int(lines[0].split(" ", 2)[1])
-            fields = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+            pairs = (line.partition(":") for line in lines[1:])
+            fields = {name.strip().lower(): value.strip() for name, _, value in pairs}
             length = int(fields["content-length"]) if "content-length" in fields else None
             if fields.get("connection", "").lower() == "close" or lines[0].startswith("HTTP/1.0"):
                 self.closed = True
@@ -197,7 +198,7 @@ async def run(host: str, target: str, users: int, seconds: float, rps_per_user: 
                 ok = status < 400
                 if not ok and not first_failure:
                     first_failure = f"HTTP {status}"
-            except (OSError, ConnectionError, ValueError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
                 if conn is not None and conn.transport is not None:
                     conn.transport.close()
                 ok, conn = False, None

@@ -28,6 +28,10 @@ DEFAULT_DATA_DIR = ".hybridsoa"
 #: withholds its body holds a thread (blocked in Rust, off the GIL) until it disconnects.
 DEFAULT_THREADS = 128
 LOOPBACK_NAMES = ("localhost",)
+#: The worker's GIL switch interval (Python's default is 5 ms). Requests to one tenant queue on its lock, and a
+#: thread that comes in with new work waits a whole interval for the GIL before the running one lets go: at 5 ms
+#: that wait chained into the toggle's p99 (docs/benchmarks.md, 2026-12-03). 1 ms cut it without costing CPU.
+SWITCH_INTERVAL = 0.001
 
 
 @dataclass
@@ -258,6 +262,7 @@ def granian_app():
     import multiprocessing.util
 
     options = _options_from_env()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app, registry, demo = build(options)
     services = start_side_services(options, registry, app)
     if options.proxy_port == 0:  # a free port was asked for: the banner names the one bound

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NUL
                                     PRIMARY KEY (tenant_id, seq));
 """
 #: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 1000
 #: ``--synchronous``: what an acknowledged write survives. ``normal``: the process dying (kill -9, a crash);
 #: ``full``: also the machine losing power (one fsync per group commit).
 SYNCHRONOUS = ("normal", "full")
