@@ -410,6 +410,11 @@ class DurableStore(GroupCommit):
 
     def _apply(self, plan) -> None:
         tenant_id = plan["tenant"].id
+        if self.registry.tenants.get(tenant_id) is not plan["tenant"]:
+            # Deleted or replaced between this commit's collect and now (under self.lock, as the registry hooks'
+            # writes are): their rows are the truth, so nothing of the old tenant is written after them.
+            plan["stale"] = True
+            return
         rows = plan["rows"]
         tombs = [r for r in rows if r[5] is None]
         if tombs:
@@ -457,6 +462,8 @@ class DurableStore(GroupCommit):
 
     def _done(self, plan) -> None:
         tenant = plan["tenant"]
+        if plan.get("stale"):
+            return
         self._written.setdefault(tenant.id, {}).update(plan["blobs"])
         self._rng_marks[tenant.id] = plan["rng"]
         if plan.get("card") is not None:
