@@ -1,8 +1,9 @@
 """Big tenants never block (issue 21): ``hybridsoa-mock serve --data-dir`` creates an N-mailbox tenant while
 this process polls ``/_mock/health`` and another tenant; then the server is stopped and restarted on the same
-data dir, timing the way back to healthy and comparing the worker's RSS before and after.
+data dir, timing the way back to healthy and comparing the worker's RSS before and after; then the big tenant
+is loaded on first use and deleted, each again while health and the other tenant are polled.
 
-    .venv/bin/python loadtests/bench_big_tenant.py --mailboxes 100000
+    .venv/bin/python loadtests/bench_big_tenant.py --mailboxes 200000
 """
 
 from __future__ import annotations
@@ -115,6 +116,15 @@ def main(argv=None) -> int:
 
         during_load = _poll_while(url, first_use)
         rss_loaded = _rss_mb(proc.pid)
+        deleted = {}
+
+        def delete():
+            t0 = time.perf_counter()
+            deleted["status"] = requests.delete(f"{url}/_mock/tenants/big", timeout=3600).status_code
+            deleted["seconds"] = time.perf_counter() - t0
+
+        during_delete = _poll_while(url, delete)
+        rss_deleted = _rss_mb(proc.pid)
         print(
             f"create {args.mailboxes:,} mailboxes: {created.get('status')} in {created.get('seconds', 0):.1f} s; "
             f"{_describe(latencies)}"
@@ -127,9 +137,10 @@ def main(argv=None) -> int:
             f"the big tenant's first use (loads it): {loaded.get('seconds', 0):.1f} s, "
             f"{loaded.get('mailboxes', 0):,} mailboxes; {_describe(during_load)}"
         )
+        print(f"delete it: {deleted.get('status')} in {deleted.get('seconds', 0):.1f} s; {_describe(during_delete)}")
         print(
             f"worker RSS: {rss_before} MB before the restart, {rss_after} MB once healthy, {rss_loaded} MB with "
-            "every tenant loaded again"
+            f"every tenant loaded again, {rss_deleted} MB after the big one was deleted"
         )
     finally:
         proc.terminate()

@@ -180,14 +180,23 @@ def begin(req, registry) -> tuple[RequestState, tuple | None]:
     state = req.environ[_STATE] = RequestState(time.perf_counter(), facts)
     if facts is None or not facts.tenant_key:
         return state, None
+    if facts.api == "control" and not facts.sub_path and req.method == "DELETE":
+        return state, None  # a delete needs no tenant loaded (one not loaded since a restart is deleted unloaded)
     tenant = registry.find(facts.tenant_key)
+    # Held until release: the whole request (faults, catch-up timers, the handler, the journal, the durable
+    # flush) is one unit, and nothing below takes the lock again.
+    while tenant is not None:
+        tenant_hold.hold(req.environ, tenant)
+        if not tenant.deleted:
+            break
+        # Deleted or replaced (reset, restore) while this request waited for its lock: the tenant now under
+        # that name, if any, is the one it is about.
+        tenant_hold.release_all(req.environ)
+        tenant = registry.find(facts.tenant_key)
     if tenant is None:
         return state, None
     state.tenant = tenant
     state.time = tenant.clock.now()
-    # Held until release: the whole request (faults, catch-up timers, the handler, the journal, the durable
-    # flush) is one unit, and nothing below takes the lock again.
-    tenant_hold.hold(req.environ, tenant)
     decision = None
     # Identity faults and buckets apply to the token/device-code POSTs, not to discovery documents.
     if facts.api in ("exchange", "graph") or (facts.api == "identity" and req.method == "POST"):

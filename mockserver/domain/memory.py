@@ -4,7 +4,9 @@ long-lived objects are built (seeding, Initial cycles, index builds), where its 
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
+import sys
+import time
+from contextlib import contextmanager, nullcontext
 
 
 @contextmanager
@@ -27,6 +29,89 @@ def bulk_allocation(count: int, *, freeze: bool = False):
         if freeze and completed:
             gc.freeze()
         gc.enable()
+
+
+#: Objects freed per slice when a deleted tenant is taken apart (:func:`dismantle`); a slice of a seeded tenant's
+#: records takes a few milliseconds to free, and other threads get the GIL between slices.
+DISMANTLE_CHUNK = 2000
+#: Containers smaller than this are not emptied one by one: they go with the objects that hold them.
+_SMALL = 256
+#: Package prefix of the objects :func:`dismantle` looks inside (the mock's own classes; never a library's).
+_PACKAGE = __name__.rsplit(".domain", 1)[0]
+
+
+def _let_others_run() -> None:
+    time.sleep(0)  # releases the GIL: a thread waiting for it runs now
+
+
+def _attributes(obj) -> list:
+    values = list(vars(obj).values()) if type(getattr(obj, "__dict__", None)) is dict else []
+    for klass in type(obj).__mro__:
+        for name in getattr(klass, "__slots__", ()):
+            if hasattr(obj, name) and name not in ("__dict__", "__weakref__"):
+                values.append(getattr(obj, name))
+    return values
+
+
+def big_containers(root) -> tuple[list, dict[int, int]]:
+    """The plain dicts, lists and sets (of :data:`_SMALL` entries or more) reachable from ``root`` through the
+    mock's own objects and small containers, and how many references to each the walk saw. A big container's
+    entries are not walked: they are freed with it."""
+    found: list = []
+    holders: dict[int, int] = {}
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        kind = type(obj)
+        if kind is dict:
+            children = list(obj.values())
+        elif kind in (list, tuple, set, frozenset):
+            children = list(obj)
+        elif kind.__module__.startswith(_PACKAGE) and not isinstance(obj, type):
+            children = _attributes(obj)
+        else:
+            continue
+        for child in children:
+            kind = type(child)
+            if kind in (dict, list, set) and len(child) >= _SMALL:
+                holders[id(child)] = holders.get(id(child), 0) + 1
+                if holders[id(child)] == 1:
+                    found.append(child)
+            elif id(child) not in seen and (
+                kind in (dict, list, tuple, set, frozenset) or kind.__module__.startswith(_PACKAGE)
+            ):
+                seen.add(id(child))
+                stack.append(child)
+    return found, holders
+
+
+def dismantle(root, *, lock=None, chunk: int = DISMANTLE_CHUNK, pause=_let_others_run) -> int:
+    """Free what a deleted tenant holds a slice at a time (``chunk`` entries, then ``pause``, which lets other
+    threads have the GIL): dropping a 200,000-mailbox tenant at once is one deallocation cascade of millions of
+    objects that keeps the GIL for seconds, a pause for every other tenant. Only containers nothing outside
+    ``root`` refers to are emptied (a shared one is left to its other holders); ``lock`` (the tenant's) is held
+    for each slice, so a request still holding the tenant sees it shrink between requests, never mid-way.
+    Returns how many slices it took."""
+    found, holders = big_containers(root)
+    guard = lock if lock is not None else nullcontext()
+    slices = 0
+    while found:
+        container = found.pop()
+        # Held by: its holders in ``root``, this local, and getrefcount's argument. More: someone else holds it.
+        if sys.getrefcount(container) != holders[id(container)] + 2:
+            continue
+        while container:
+            with guard:
+                if type(container) is list:
+                    del container[-chunk:]
+                else:
+                    take = container.popitem if type(container) is dict else container.pop
+                    for _ in range(min(chunk, len(container))):
+                        take()
+            slices += 1
+            pause()
+    return slices
 
 
 class SharedList(list):

@@ -354,7 +354,6 @@ def finish_mix(tenant) -> None:
     """After the seed's Initial cycle: flip the mix's already-cloud-managed mailboxes and create its cloud-only
     ones (a licensed cloud user with a mailbox each)."""
     from .entra.licensing import license_user
-    from .exchange.identity_resolution import mailbox_of
     from .exchange.recipient_cmdlets import new_cloud_mailbox
 
     mix = tenant.seed_mix
@@ -364,11 +363,16 @@ def finish_mix(tenant) -> None:
     index = tenant.sync.index
     index.refresh()
     shared: dict = {}
+    # Each user's live recipient, found once (``mailbox_of`` scans every mailbox: quadratic over a big seed).
+    owned: dict = {}
+    for mbx in tenant.mailboxes:
+        if mbx.external_directory_object_id and not mbx.is_soft_deleted:
+            owned.setdefault(mbx.external_directory_object_id, mbx)
     for sam, (kind, display) in mix.items():
         if kind == "remoteCloudManaged":
             ad = tenant.ad_users.get(sam)
             user = index.user_for_anchor(ad.consistency_guid) if ad is not None else None
-            mbx = mailbox_of(tenant, user) if user is not None else None
+            mbx = owned.get(user.id) if user is not None else None
             if mbx is not None and mbx.is_mailbox:
                 mbx.is_exchange_cloud_managed = True
         elif kind == "cloudOnly":

@@ -47,6 +47,7 @@ _SKIP = frozenset(
         "exo_name_index",
         "exchange_names",
         "index_card_cache",
+        "deleted",
     }
 )
 #: Only classes from the mock's own domain package may be named in a snapshot (it is user input); the prefix is

@@ -7,6 +7,7 @@ import gc
 import re
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..store.collection import Collection
@@ -48,6 +49,10 @@ class TenantSpec:
 
 class Tenant:
     """One emulated Microsoft 365 tenant with hybrid identity. All access goes through ``lock``."""
+
+    #: Set when the tenant is deleted or replaced (reset, restore): a request that waited for its lock meanwhile
+    #: finds it gone instead of working on what is being taken apart.
+    deleted = False
 
     def __init__(self, spec: TenantSpec):
         self.spec = spec
@@ -272,6 +277,15 @@ class Tenant:
         return card_of(self).summary()
 
 
+@dataclass
+class _Gone:
+    """What the delete hooks see of a tenant deleted without being loaded: its id, name and domain."""
+
+    id: str
+    name: str
+    domain: str
+
+
 def _public_pem(private_pem: str) -> str:
     from cryptography.hazmat.primitives import serialization
 
@@ -303,7 +317,7 @@ class TenantRegistry:
         self._counter = 0
         #: Called with each tenant after it is created, reset or restored (the durable store hooks in here).
         self.on_tenant_created: list = [self._freeze_large]
-        self.on_tenant_deleted: list = [self._thaw_large]
+        self.on_tenant_deleted: list = [self._discard]
         #: The durable store (``serve --data-dir``) that the request pipeline flushes after each request.
         self.store: TenantStore | None = None
         self._frozen: set[str] = set()
@@ -378,34 +392,19 @@ class TenantRegistry:
                 raise Conflict(f"A tenant named '{name}' already exists.")
             # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
             self._building[probe_id] = name
-        big = 2 * spec.mailboxes >= FREEZE_THRESHOLD
         # A big seed allocates hundreds of thousands of objects: automatic full collections would walk the whole
         # growing heap again and again, each a pause for every other request. They wait until it is frozen.
-        if big:
-            with self.lock:
-                self._big_seeds += 1
-                gc.disable()
         try:
-            tenant = self._build(spec)
-            with self.lock:
-                self.tenants[tenant.id] = tenant
-        except BaseException:
-            self._seeded(probe_id, big)
-            raise
-        try:
-            for hook in self.on_tenant_created:
-                hook(tenant)  # the freeze and the durable store's whole-tenant write, still without full GCs
+            with self._gc_paused(2 * spec.mailboxes >= FREEZE_THRESHOLD):
+                tenant = self._build(spec)
+                with self.lock:
+                    self.tenants[tenant.id] = tenant
+                for hook in self.on_tenant_created:
+                    hook(tenant)  # the freeze and the durable store's whole-tenant write, still without full GCs
         finally:
-            self._seeded(probe_id, big)
+            with self.lock:
+                self._building.pop(probe_id, None)
         return tenant
-
-    def _seeded(self, probe_id: str, big: bool) -> None:
-        with self.lock:
-            self._building.pop(probe_id, None)
-            if big:
-                self._big_seeds -= 1
-                if not self._big_seeds:
-                    gc.enable()
 
     def _build(self, spec: TenantSpec) -> Tenant:
         from .entra.licensing import validate_sku_option
@@ -433,31 +432,34 @@ class TenantRegistry:
     def _freeze_large(self, tenant: Tenant) -> None:
         """Move a big tenant's objects out of the cyclic collector's reach (``gc.freeze``): they live until the
         tenant is deleted, and otherwise every later full collection walks them all, a pause for every request.
-        Small tenants are left alone: the collect costs more than it saves."""
+        Small tenants are left alone: the collect costs more than it saves. No collection first: it would walk
+        every big tenant already frozen (seconds at 200,000 mailboxes); a replaced incarnation is freed by
+        :meth:`_discard` instead."""
         if len(tenant.mailboxes) + len(tenant.ad_users) < FREEZE_THRESHOLD:
             return
         with self.lock:
-            # Collect first when big tenants are already frozen, to free the incarnation a restore or reset replaced
-            # (the first big tenant has none; its own frozen garbage is freed when it is deleted).
-            if self._frozen:
-                self._regc(refreeze=False)
             self._frozen.add(tenant.id)
             gc.freeze()
 
-    def _thaw_large(self, tenant: Tenant) -> None:
-        """Give a deleted (or reset) big tenant's objects back to the collector and free them; the other big
-        tenants stay frozen."""
-        with self.lock:
-            if tenant.id in self._frozen and self.tenants.get(tenant.id) is not tenant:
-                self._regc(refreeze=True)
+    def _discard(self, tenant: Tenant) -> None:
+        """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
+        (:func:`~.memory.dismantle`; dropping it at once is one deallocation cascade that keeps the GIL for
+        seconds), so its memory goes back by reference counting without a full collection. Once no big tenant
+        is left frozen, the permanent generation is given back to the collector and collected (what is left to
+        walk then is small); until then a dismantled tenant's few cyclic leftovers stay there."""
+        from .memory import dismantle
 
-    def _regc(self, refreeze: bool) -> None:
-        self._frozen.intersection_update(self.tenants)
-        if gc.get_freeze_count():
-            gc.unfreeze()
-        gc.collect()
-        if refreeze and self._frozen:
-            gc.freeze()
+        if self.tenants.get(tenant.id) is tenant or isinstance(tenant, _Gone):
+            return  # still registered, or deleted without ever being loaded: nothing in memory to free
+        with tenant.lock:
+            tenant.deleted = True
+        dismantle(tenant, lock=tenant.lock)
+        with self.lock:
+            was_frozen = bool(self._frozen)
+            self._frozen.intersection_update(self.tenants)
+            if was_frozen and not self._frozen and not self._big_seeds:
+                gc.unfreeze()
+                gc.collect()
 
     def get(self, key: str) -> Tenant:
         """Tenant by id, domain (``x.onmicrosoft.com``) or name; :class:`NotFound` otherwise."""
@@ -550,7 +552,7 @@ class TenantRegistry:
         # Every tenant id in creation order, with the tenant when it is loaded: recovered tenants by their stored
         # position, tenants created since the restart last in their own order (what list() gives).
         with self.lock:
-            ranked = [
+            ranked: list[tuple[float, int, str, Tenant | None]] = [
                 (self._position_of.get(tid, float("inf")), i, tid, t) for i, (tid, t) in enumerate(self.tenants.items())
             ]
             ranked += [(entry[2], -1, tid, None) for tid, entry in self.unloaded.items()]
@@ -621,17 +623,89 @@ class TenantRegistry:
             hook(tenant)
         return tenant
 
+    def drop_unloaded(self, key: str) -> bool:
+        """``DELETE /_mock/tenants/{t}`` of a recovered tenant not loaded yet: delete it from the store without
+        loading it (a 100,000-mailbox tenant's load takes tens of seconds and GBs). False when ``key`` names no
+        such tenant (a loaded one is deleted by :meth:`delete`)."""
+        if len(key) > 200:
+            return False
+        tenant_id = self._unloaded_id(key) or self._unloaded_id(key.lower())
+        if tenant_id is None:
+            return False
+        with self.lock:
+            lock = self._load_locks.setdefault(tenant_id, threading.Lock())
+        with lock:  # a load of the same tenant under way finishes first; then it is a loaded tenant's delete
+            with self.lock:
+                if tenant_id not in self.unloaded or tenant_id in self.tenants:
+                    return False
+                name, domain, _position = self.unloaded.pop(tenant_id)
+                self._cards.pop(tenant_id, None)
+                self._load_locks.pop(tenant_id, None)
+            gone = _Gone(tenant_id, name, domain)
+            for hook in self.on_tenant_deleted:
+                hook(gone)
+        return True
+
     def reset(self, key: str) -> Tenant:
         """``POST /_mock/tenants/{t}/reset``: rebuild the tenant from its creation spec (same id, same seed)."""
-        with self.lock:
-            old = self.get(key)
-            with old.lock:
-                spec = TenantSpec(**old.spec.to_dict())
-                spec.tenant_id = old.id
+        old = self.get(key)
+        with old.lock:
+            spec = TenantSpec(**old.spec.to_dict())
+            spec.tenant_id = old.id
+            # Rebuilt under the old tenant's lock only (as create, never the registry's): other tenants' creates,
+            # loads and deletes go on meanwhile; a big rebuild holds full collections off as a seed does.
+            with self._gc_paused(2 * spec.mailboxes >= FREEZE_THRESHOLD):
                 tenant = self._build(spec)
+                with self.lock:
+                    if self.tenants.get(old.id) is not old:
+                        raise NotFound(f"Tenant '{key}' not found.")  # deleted meanwhile
+                    self.tenants[tenant.id] = tenant
+                for hook in self.on_tenant_deleted:
+                    hook(old)
+                for hook in self.on_tenant_created:
+                    hook(tenant)
+        return tenant
+
+    @contextmanager
+    def _gc_paused(self, big: bool):
+        # No automatic collections while a big tenant is built (they would walk the growing heap again and again).
+        if not big:
+            yield
+            return
+        with self.lock:
+            self._big_seeds += 1
+            gc.disable()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._big_seeds -= 1
+                if not self._big_seeds:
+                    gc.enable()
+
+    def adopt(self, name: str, tenant_id: str | None, build: Callable[[], Tenant]) -> Tenant:
+        """Install a new tenant that ``build`` makes (a snapshot restored under a new name) without holding the
+        registry lock while it is built: the name and id are reserved first, as :meth:`create` does, so other
+        tenants' creates, loads and deletes go on and a second create of the same name conflicts."""
+        key = tenant_id or f"adopting:{name}"
+        with self.lock:
+            if (
+                self.known(name)
+                or (tenant_id and self.known(tenant_id))
+                or name in self._building.values()
+                or key in self._building
+            ):
+                raise Conflict(f"A tenant named '{name}' already exists.")
+            self._building[key] = name
+        try:
+            tenant = build()
+            with self.lock:
+                if self.known(tenant.id) or (tenant.id in self._building and tenant.id != key):
+                    raise Conflict(f"A tenant with id '{tenant.id}' already exists.")
                 self.tenants[tenant.id] = tenant
-        for hook in self.on_tenant_deleted:
-            hook(old)
+        finally:
+            with self.lock:
+                self._building.pop(key, None)
         for hook in self.on_tenant_created:
             hook(tenant)
         return tenant
@@ -639,7 +713,11 @@ class TenantRegistry:
     def put(self, tenant: Tenant) -> Tenant:
         """Install an already-built tenant (snapshot restore, durable-store recovery)."""
         with self.lock:
+            old = self.tenants.get(tenant.id)
             self.tenants[tenant.id] = tenant
+        if old is not None and old is not tenant:
+            for hook in self.on_tenant_deleted:
+                hook(old)
         for hook in self.on_tenant_created:
             hook(tenant)
         return tenant

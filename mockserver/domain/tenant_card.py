@@ -70,6 +70,13 @@ class TenantCard:
         when the index row predates cards or holds another version."""
         if not isinstance(data, dict) or data.get("v") != CARD_VERSION or not isinstance(clock, dict):
             return None
+        try:
+            return cls._from_index(tenant_id, data, clock)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None  # a damaged card: the tenant is loaded to list it, and its card rewritten
+
+    @classmethod
+    def _from_index(cls, tenant_id: str, data: dict, clock: dict) -> TenantCard:
         return cls(
             id=tenant_id,
             name=data["name"],

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS journal (tenant_id TEXT NOT NULL, seq INTEGER NOT NUL
                                     PRIMARY KEY (tenant_id, seq));
 """
 #: Rows per transaction when a whole tenant is written or deleted (other tenants' commits run in between).
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 1000
 #: ``--synchronous``: what an acknowledged write survives. ``normal``: the process dying (kill -9, a crash);
 #: ``full``: also the machine losing power (one fsync per group commit).
 SYNCHRONOUS = ("normal", "full")
@@ -224,6 +224,8 @@ class DurableStore(GroupCommit):
             tenant.journal.track = True
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
+        with self.lock:  # a reset or a restore over the tenant keeps its place in the creation order
+            kept = self.db.execute("SELECT position FROM tenants WHERE id=?", (tenant.id,)).fetchone()
         self._delete_rows_chunked(tenant.id, final=False)
         rows: list[tuple] = []
         for attr, data in doc["collections"].items():
@@ -249,7 +251,9 @@ class DurableStore(GroupCommit):
                     self._rollback()
                     raise
         with self.lock:
-            position = self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
+            position = (
+                kept[0] if kept else self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
+            )
             self._begin()
             try:
                 header = {k: doc[k] for k in ("format", "version", "tenant", "spec")}

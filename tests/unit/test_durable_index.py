@@ -107,6 +107,7 @@ def test_a_store_from_before_cards_lists_by_loading_once_then_from_the_index(thr
     data_dir, _tenants, before = three
     db = sqlite3.connect(str(data_dir / "hybridsoa.sqlite3"), isolation_level=None)
     db.execute("UPDATE tenants SET card=NULL")
+    db.execute("UPDATE tenants SET card='{\"v\": 1, \"name\": 7}' WHERE name='gamma'")  # a damaged card
     db.close()
     registry, store = _reopen(data_dir)
     assert _answers(registry) == before
@@ -152,3 +153,38 @@ def test_common_authority_keys_and_app_lookups_read_the_index(three):
     assert "AADSTS90130" in refused["error_description"] and app.name in refused["error_description"]
     assert list(registry.tenants) == [target.id]
     store.close()
+
+
+def test_a_reset_tenant_keeps_its_place_in_the_list_across_a_restart(three):
+    data_dir, tenants, _before = three
+    registry, store = _reopen(data_dir)
+    client = create_app(registry).test_client()
+    assert client.post(f"/_mock/tenants/{tenants[0].id}/reset").status_code == 200
+    listed = client.get("/_mock/tenants").get_json()
+    assert [t["name"] for t in listed["value"]] == ["alpha", "beta-two", "gamma"]
+    store.close()
+    again, store2 = _reopen(data_dir)
+    assert create_app(again).test_client().get("/_mock/tenants").get_json() == listed
+    assert again.tenants == {}
+    store2.close()
+
+
+def test_deleting_a_tenant_not_loaded_since_a_restart_never_loads_it(three):
+    data_dir, tenants, before = three
+    registry, store = _reopen(data_dir)
+    client = create_app(registry).test_client()
+    assert client.delete(f"/_mock/tenants/{tenants[1].name}").status_code == 204
+    assert registry.tenants == {} and registry.count() == 2
+    assert client.delete(f"/_mock/tenants/{tenants[1].id}").status_code == 404
+    assert client.get(f"/_mock/tenants/{tenants[1].id}").status_code == 404
+    listed = client.get("/_mock/tenants").get_json()
+    assert listed["value"] == [before[0]["value"][0], before[0]["value"][2]]
+    # A loaded tenant is deleted as before.
+    assert client.get(f"/_mock/tenants/{tenants[0].id}").status_code == 200
+    assert client.delete(f"/_mock/tenants/{tenants[0].id}").status_code == 204
+    assert registry.tenants == {} and registry.count() == 1
+    store.close()
+    again, store2 = _reopen(data_dir)
+    assert [t["name"] for t in create_app(again).test_client().get("/_mock/tenants").get_json()["value"]] == ["gamma"]
+    assert store2.db.execute("SELECT COUNT(*) FROM objects WHERE tenant_id=?", (tenants[1].id,)).fetchone()[0] == 0
+    store2.close()

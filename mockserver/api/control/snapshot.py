@@ -9,7 +9,6 @@ import re
 from flask import jsonify, request
 
 from ...domain import snapshot
-from ...domain.errors import Conflict
 from ..common import registry
 from .blueprint import bp
 from .common import ControlError, tenant_or_404
@@ -60,16 +59,8 @@ def put_snapshot(t):
             new_id, new_name = None, t.lower()
         if not _NAME.match(new_name):
             raise ControlError(400, "ValidationError", "name must be 1-48 lowercase letters, digits or hyphens.")
-        with reg.lock:
-            # known(): a tenant a restart has not loaded yet counts too, without loading it under the registry lock.
-            if reg.known(new_name) or (new_id and reg.known(new_id)):
-                raise Conflict(f"A tenant named '{new_name}' already exists.")
-            tenant = snapshot.restore_tenant(doc, tenant_id=new_id, name=new_name)
-            if reg.known(tenant.id):
-                raise Conflict(f"A tenant with id '{tenant.id}' already exists.")
-            reg.tenants[tenant.id] = tenant
-        for hook in reg.on_tenant_created:
-            hook(tenant)
+        # Built without the registry lock (a big snapshot takes seconds): the name is reserved meanwhile.
+        tenant = reg.adopt(new_name, new_id, lambda: snapshot.restore_tenant(doc, tenant_id=new_id, name=new_name))
         status = 201
     with tenant.lock:
         return jsonify(tenant.summary()), status

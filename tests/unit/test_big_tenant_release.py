@@ -1,0 +1,122 @@
+"""Big tenants never block other tenants (issue 21): a deleted tenant is freed a slice at a time, letting other
+threads run between slices, and without a full collection over the big tenants still alive. Structural checks
+only (no timings): how much is freed between two pauses, and which collections run."""
+
+import gc
+import itertools
+
+import pytest
+
+from hybridsoa.mock.domain import memory
+from hybridsoa.mock.domain import tenant as tenant_mod
+from hybridsoa.mock.domain.tenant import TenantRegistry
+
+CHUNK = 100
+
+
+def _entries(tenant) -> int:
+    return sum(len(c) for c in vars(tenant).values() if hasattr(c, "take_dirty"))
+
+
+@pytest.fixture
+def frozen_registry(monkeypatch):
+    monkeypatch.setattr(tenant_mod, "FREEZE_THRESHOLD", 10)
+    unfreeze, collect = gc.unfreeze, gc.collect  # the tests below replace them
+    unfreeze()
+    yield TenantRegistry(seed=1)
+    unfreeze()
+    collect()
+
+
+def test_dismantle_frees_a_slice_at_a_time_and_leaves_shared_values_alone():
+    reg = TenantRegistry(seed=1)
+    tenant = reg.create("big", mailboxes=600, seed=3)
+    shared = memory.EMPTY_LIST
+    seen = [_entries(tenant)]
+    assert seen[0] > 1200
+    slices = memory.dismantle(tenant, lock=tenant.lock, chunk=CHUNK, pause=lambda: seen.append(_entries(tenant)))
+    assert slices == len(seen) - 1 >= seen[0] // CHUNK
+    assert all(0 <= before - after <= CHUNK for before, after in itertools.pairwise(seen))
+    assert len(tenant.mailboxes) == len(tenant.ad_users) == len(tenant.users) == 0  # small ones go with the tenant
+    assert shared == [] and memory.EMPTY_LIST is shared  # a value other tenants share is never emptied
+
+
+def test_a_shared_container_is_not_emptied():
+    class Holder:
+        pass
+
+    Holder.__module__ = memory.__name__  # looked inside, as the mock's own objects are
+    outside = list(range(1000))
+    holder = Holder()
+    holder.mine, holder.theirs = list(range(1000)), outside
+    memory.dismantle(holder, chunk=CHUNK, pause=lambda: None)
+    assert holder.mine == [] and len(outside) == 1000
+
+
+def test_deleting_a_big_tenant_runs_no_full_collection_while_another_is_frozen(frozen_registry, monkeypatch):
+    reg = frozen_registry
+    keep = reg.create("keep", mailboxes=300, seed=3)
+    counts = keep.summary()["counts"]
+    before = gc.get_freeze_count()
+    reg.create("big", mailboxes=600, seed=4)
+    added = gc.get_freeze_count() - before
+    assert added > 5000
+
+    def no_full_collection(*args, **kwargs):
+        raise AssertionError("a full collection walks every frozen big tenant: a pause for all")
+
+    monkeypatch.setattr(gc, "collect", no_full_collection)
+    monkeypatch.setattr(gc, "unfreeze", no_full_collection)
+    reg.delete("big")
+    # Freed by reference counting as it was taken apart: next to nothing of it is left in the frozen generation.
+    assert gc.get_freeze_count() - before < added // 20
+    assert reg.get("keep") is keep and keep.summary()["counts"] == counts  # nothing shared was emptied
+
+
+def test_creating_a_second_big_tenant_runs_no_full_collection(frozen_registry, monkeypatch):
+    reg = frozen_registry
+    reg.create("first", mailboxes=300, seed=3)
+
+    def no_full_collection(*args, **kwargs):
+        raise AssertionError("a full collection walks every frozen big tenant: a pause for all")
+
+    monkeypatch.setattr(gc, "collect", no_full_collection)
+    monkeypatch.setattr(gc, "unfreeze", no_full_collection)
+    seeded = len(reg.create("second", mailboxes=300, seed=4).mailboxes)
+    assert len(reg.reset("second").mailboxes) == seeded
+
+
+def test_the_last_big_tenant_deleted_gives_the_frozen_generation_back(frozen_registry):
+    reg = frozen_registry
+    reg.create("big", mailboxes=300, seed=3)
+    assert gc.get_freeze_count() > 0
+    reg.delete("big")
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_replaced_tenant_is_marked_so_waiting_requests_look_again(frozen_registry):
+    reg = frozen_registry
+    old = reg.create("big", mailboxes=300, seed=3)
+    new = reg.reset("big")
+    assert old.deleted and not new.deleted and reg.get("big") is new
+    assert len(old.mailboxes) == 0  # taken apart, not left for one cascade
+
+
+def test_a_whole_tenant_is_written_and_deleted_in_bounded_transactions(tmp_path, monkeypatch):
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.store import durable, open_store
+
+    monkeypatch.setattr(durable, "CHUNK_ROWS", 100)
+    reg = TenantRegistry(seed=1)
+    store = open_store(reg, str(tmp_path), snapshot)
+    try:
+        before = store.commits
+        tenant = reg.create("big", mailboxes=300, seed=3)
+        rows = len(tenant.mailboxes) + len(tenant.ad_users) + len(tenant.users)
+        # One transaction per 100 rows (other tenants' commits run in between), never one for the whole tenant.
+        assert store.commits - before >= rows // 100
+        before = store.commits
+        reg.delete("big")
+        assert store.commits - before >= rows // 100
+    finally:
+        store.close()
