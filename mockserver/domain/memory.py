@@ -7,6 +7,7 @@ import gc
 import sys
 import time
 from contextlib import contextmanager, nullcontext
+from typing import Any
 
 
 @contextmanager
@@ -112,6 +113,52 @@ def dismantle(root, *, lock=None, chunk: int = DISMANTLE_CHUNK, pause=_let_other
             slices += 1
             pause()
     return slices
+
+
+class TenantMemory:
+    """The tenant registry's part in big tenants' memory: full collections held off while one is built, and a
+    deleted or replaced one freed a slice at a time (state: the registry's ``lock``, ``tenants``, ``_frozen``
+    and ``_big_seeds``)."""
+
+    lock: Any
+    tenants: dict
+    _frozen: set
+    _big_seeds: int
+
+    @contextmanager
+    def _gc_paused(self, big: bool):
+        # No automatic collections while a big tenant is built (they would walk the growing heap again and again).
+        if not big:
+            yield
+            return
+        with self.lock:
+            self._big_seeds += 1
+            gc.disable()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._big_seeds -= 1
+                if not self._big_seeds:
+                    gc.enable()
+
+    def _discard(self, tenant) -> None:
+        """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
+        (:func:`dismantle`; dropping it at once is one deallocation cascade that keeps the GIL for
+        seconds), so its memory goes back by reference counting without a full collection. Once no big tenant
+        is left frozen, the permanent generation is given back to the collector and collected (what is left to
+        walk then is small); until then a dismantled tenant's few cyclic leftovers stay there."""
+        if self.tenants.get(tenant.id) is tenant or not hasattr(tenant, "lock"):
+            return  # still registered, or deleted without ever being loaded: nothing in memory to free
+        with tenant.lock:
+            tenant.deleted = True
+        dismantle(tenant, lock=tenant.lock)
+        with self.lock:
+            was_frozen = bool(self._frozen)
+            self._frozen.intersection_update(self.tenants)
+            if was_frozen and not self._frozen and not self._big_seeds:
+                gc.unfreeze()
+                gc.collect()
 
 
 class SharedList(list):

@@ -7,7 +7,6 @@ import gc
 import re
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..store.collection import Collection
@@ -21,8 +20,10 @@ from .errors import Conflict, InvalidArgument, NotFound
 from .exchange.mailboxes import Mailbox
 from .exchange.rate_window import RateWindow
 from .ids import SeededIds, tenant_id_for
+from .memory import TenantMemory
 from .onprem.ad import ADUser
 from .tenant_card import TenantCard, card_of
+from .tenant_index import RecoveredTenants
 
 PROFILES = ("ga", "preview", "strict")
 
@@ -277,15 +278,6 @@ class Tenant:
         return card_of(self).summary()
 
 
-@dataclass
-class _Gone:
-    """What the delete hooks see of a tenant deleted without being loaded: its id, name and domain."""
-
-    id: str
-    name: str
-    domain: str
-
-
 def _public_pem(private_pem: str) -> str:
     from cryptography.hazmat.primitives import serialization
 
@@ -304,7 +296,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 FREEZE_THRESHOLD = 4000
 
 
-class TenantRegistry:
+class TenantRegistry(RecoveredTenants, TenantMemory):
     """All live tenants of one server, addressable by tenant id, domain or name."""
 
     def __init__(self, seed: int = 0):
@@ -441,26 +433,6 @@ class TenantRegistry:
             self._frozen.add(tenant.id)
             gc.freeze()
 
-    def _discard(self, tenant: Tenant) -> None:
-        """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
-        (:func:`~.memory.dismantle`; dropping it at once is one deallocation cascade that keeps the GIL for
-        seconds), so its memory goes back by reference counting without a full collection. Once no big tenant
-        is left frozen, the permanent generation is given back to the collector and collected (what is left to
-        walk then is small); until then a dismantled tenant's few cyclic leftovers stay there."""
-        from .memory import dismantle
-
-        if self.tenants.get(tenant.id) is tenant or isinstance(tenant, _Gone):
-            return  # still registered, or deleted without ever being loaded: nothing in memory to free
-        with tenant.lock:
-            tenant.deleted = True
-        dismantle(tenant, lock=tenant.lock)
-        with self.lock:
-            was_frozen = bool(self._frozen)
-            self._frozen.intersection_update(self.tenants)
-            if was_frozen and not self._frozen and not self._big_seeds:
-                gc.unfreeze()
-                gc.collect()
-
     def get(self, key: str) -> Tenant:
         """Tenant by id, domain (``x.onmicrosoft.com``) or name; :class:`NotFound` otherwise."""
         tenant = self.find(key)
@@ -539,66 +511,6 @@ class TenantRegistry:
                 self._frozen.add(tenant.id)
                 gc.freeze()
 
-    def recovered(self, tenant_id: str, name: str, domain: str, position: int, card=None, clock=None) -> None:
-        """Register a stored tenant without loading it (the durable store's index row: ``card`` and ``clock`` are
-        its stored card and clock state, None for a row from before cards, which a listing then loads)."""
-        built = TenantCard.from_index(tenant_id, card, clock) if card is not None else None
-        with self.lock:
-            self.unloaded[tenant_id] = (name.lower(), domain.lower(), position)
-            if built is not None:
-                self._cards[tenant_id] = built
-
-    def _in_order(self) -> list[tuple[str, Tenant | None]]:
-        # Every tenant id in creation order, with the tenant when it is loaded: recovered tenants by their stored
-        # position, tenants created since the restart last in their own order (what list() gives).
-        with self.lock:
-            ranked: list[tuple[float, int, str, Tenant | None]] = [
-                (self._position_of.get(tid, float("inf")), i, tid, t) for i, (tid, t) in enumerate(self.tenants.items())
-            ]
-            ranked += [(entry[2], -1, tid, None) for tid, entry in self.unloaded.items()]
-        ranked.sort(key=lambda r: (r[0], r[1]))
-        return [(tid, t) for _pos, _i, tid, t in ranked]
-
-    def cards(self, *, keys: bool = False) -> list[TenantCard]:
-        """What ``GET /_mock/tenants`` and the dashboard list show of every tenant, in creation order, loading none
-        (a recovered tenant's card comes from the store's index; only a row from before cards loads). ``keys``:
-        with each tenant's signing JWKs (``/common`` key sets)."""
-        out = []
-        for tenant_id, tenant in self._in_order():
-            if tenant is None:
-                card = self._cards.get(tenant_id)
-                if card is not None:
-                    out.append(card)
-                    continue
-                tenant = self._load(tenant_id) or self.tenants.get(tenant_id)
-                if tenant is None:
-                    continue  # deleted meanwhile
-            with tenant.lock:
-                out.append(card_of(tenant, keys=keys))
-        return out
-
-    def loaded_with_client(self, client_id: str | None) -> list[Tenant]:
-        """The tenants in memory in creation order, after loading each recovered one whose card lists the app id
-        ``client_id`` (``/common`` and ``/organizations`` requests find their tenants by the app)."""
-        wanted = (client_id or "").strip().lower()
-        for tenant_id, tenant in self._in_order():
-            card = self._cards.get(tenant_id) if tenant is None and wanted else None
-            if card is not None and wanted in (c.lower() for c in card.client_ids):
-                self._load(tenant_id)
-        return [t for _tid, t in self._in_order() if t is not None]
-
-    def directory(self) -> list[tuple[str, str, str]]:
-        """(id, name, domain) of every tenant in creation order, loading none (what routes an LDAP bind)."""
-        out = []
-        for tenant_id, tenant in self._in_order():
-            if tenant is not None:
-                out.append((tenant.id, tenant.name, tenant.domain))
-            else:
-                entry = self.unloaded.get(tenant_id)
-                if entry is not None:
-                    out.append((tenant_id, entry[0], entry[1]))
-        return out
-
     def count(self) -> int:
         """How many tenants exist, loaded or not (health asks this; it loads nothing)."""
         return len(self.tenants) + len(self.unloaded)
@@ -623,29 +535,6 @@ class TenantRegistry:
             hook(tenant)
         return tenant
 
-    def drop_unloaded(self, key: str) -> bool:
-        """``DELETE /_mock/tenants/{t}`` of a recovered tenant not loaded yet: delete it from the store without
-        loading it (a 100,000-mailbox tenant's load takes tens of seconds and GBs). False when ``key`` names no
-        such tenant (a loaded one is deleted by :meth:`delete`)."""
-        if len(key) > 200:
-            return False
-        tenant_id = self._unloaded_id(key) or self._unloaded_id(key.lower())
-        if tenant_id is None:
-            return False
-        with self.lock:
-            lock = self._load_locks.setdefault(tenant_id, threading.Lock())
-        with lock:  # a load of the same tenant under way finishes first; then it is a loaded tenant's delete
-            with self.lock:
-                if tenant_id not in self.unloaded or tenant_id in self.tenants:
-                    return False
-                name, domain, _position = self.unloaded.pop(tenant_id)
-                self._cards.pop(tenant_id, None)
-                self._load_locks.pop(tenant_id, None)
-            gone = _Gone(tenant_id, name, domain)
-            for hook in self.on_tenant_deleted:
-                hook(gone)
-        return True
-
     def reset(self, key: str) -> Tenant:
         """``POST /_mock/tenants/{t}/reset``: rebuild the tenant from its creation spec (same id, same seed)."""
         old = self.get(key)
@@ -665,23 +554,6 @@ class TenantRegistry:
                 for hook in self.on_tenant_created:
                     hook(tenant)
         return tenant
-
-    @contextmanager
-    def _gc_paused(self, big: bool):
-        # No automatic collections while a big tenant is built (they would walk the growing heap again and again).
-        if not big:
-            yield
-            return
-        with self.lock:
-            self._big_seeds += 1
-            gc.disable()
-        try:
-            yield
-        finally:
-            with self.lock:
-                self._big_seeds -= 1
-                if not self._big_seeds:
-                    gc.enable()
 
     def adopt(self, name: str, tenant_id: str | None, build: Callable[[], Tenant]) -> Tenant:
         """Install a new tenant that ``build`` makes (a snapshot restored under a new name) without holding the

@@ -439,6 +439,12 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
 
     def _apply(self, plan) -> None:
         tenant_id = plan["tid"]
+        tenant = plan.get("tenant")  # None: a record replayed from the redo log at start
+        if tenant is not None and self.registry.tenants.get(tenant_id) is not tenant:
+            # Deleted or replaced between this commit's collect and now (under self.lock, as the registry hooks'
+            # writes are): their rows are the truth, so nothing of the old tenant is written after them.
+            plan["stale"] = True
+            return
         rows = plan["rows"]
         tombs = [r for r in rows if r[5] is None]
         if tombs:
@@ -486,6 +492,8 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
 
     def _done(self, plan) -> None:
         tenant = plan["tenant"]
+        if plan.get("stale"):
+            return
         self._written.setdefault(tenant.id, {}).update(plan["blobs"])
         self._rng_marks[tenant.id] = plan["rng"]
         if plan.get("card") is not None:

@@ -131,7 +131,8 @@ class RedoWriter:
 
     def _start_redo(self) -> None:
         # Before anything reads the database: what the last run acknowledged but did not apply goes in first.
-        self._log_lock = threading.Lock()
+        # Reentrant: a registry hook (its drain) may run inside a collect in the same thread.
+        self._log_lock = threading.RLock()
         self._drain_lock = threading.Lock()
         self._queued: list[dict] = []
         self._deferred: dict[int, tuple] = {}
@@ -163,6 +164,8 @@ class RedoWriter:
             plan = self._collect(tenant, thorough, blobs)  # None for a tenant deleted or replaced meanwhile
             if plan is None:
                 return False
+            if self.registry.tenants.get(tenant.id) is not tenant:
+                return False  # deleted or replaced during the collect: its hook wrote the truth
             plan["tid"] = tenant.id
             try:
                 if write:

@@ -75,3 +75,20 @@ def test_bad_names_and_unknown_tenants(client, contoso):
     doc = client.get("/_mock/tenants/contoso/snapshot").get_json()
     assert client.put("/_mock/tenants/Bad_Name!/snapshot", json=doc).status_code == 400
     assert client.get("/_mock/tenants/nope/snapshot").status_code == 404
+
+
+def test_a_big_body_restores_through_the_gradual_parser(client, contoso, monkeypatch):
+    from hybridsoa.mock.domain import bounds
+
+    calls = []
+    real = bounds.loads_gradually
+    monkeypatch.setattr(bounds, "GRADUAL_FROM", 100)  # every snapshot body counts as big
+    monkeypatch.setattr(bounds, "loads_gradually", lambda text: calls.append(len(text)) or real(text))
+    doc = client.get("/_mock/tenants/contoso/snapshot").get_json()
+    rv = client.put("/_mock/tenants/contoso/snapshot", json=doc)
+    assert rv.status_code == 200 and calls
+    assert client.get("/_mock/tenants/contoso/snapshot").get_json()["collections"] == doc["collections"]
+    parsed = len(calls)
+    assert client.put("/_mock/tenants/fabrikam/snapshot", json=doc).status_code == 201 and len(calls) > parsed
+    bad = client.put("/_mock/tenants/contoso/snapshot", data="[" + " " * 200, content_type="application/json")
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "InvalidJson"

@@ -120,3 +120,34 @@ def test_a_whole_tenant_is_written_and_deleted_in_bounded_transactions(tmp_path,
         assert store.commits - before >= rows // 100
     finally:
         store.close()
+
+
+def test_a_commit_collected_just_before_a_delete_writes_no_rows_after_it(tmp_path):
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.store import open_store
+
+    reg = TenantRegistry(seed=1)
+    store = open_store(reg, str(tmp_path), snapshot)
+    try:
+        tenant = reg.create("gone", mailboxes=5, seed=3)
+        real_collect = store._collect
+
+        def collect_then_delete(t, thorough, *rest):
+            plan = real_collect(t, thorough, *rest)
+            if t is tenant:
+                reg.delete("gone")  # lands between this commit's collect and its write
+            return plan
+
+        store._collect = collect_then_delete
+        with tenant.lock:
+            tenant.mailboxes.touch(next(iter(tenant.mailboxes.keys())))
+            ticket = store.request_done(tenant)
+        store.wait_durable(ticket)
+        with store.lock:
+            left = [
+                store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE tenant_id=?", (tenant.id,)).fetchone()[0]
+                for table in ("objects", "blobs", "audit", "journal")
+            ]
+        assert left == [0, 0, 0, 0]  # the delete is the truth: no orphan rows written after it
+    finally:
+        store.close()
