@@ -30,6 +30,8 @@ class RedoLog:
         self.directory = directory
         self.number = 0
         self._fd: int | None = None
+        #: Bytes of whole records in the current segment: a failed write is cut back to it.
+        self._size = 0
 
     def segments(self) -> list[tuple[int, str]]:
         """``(number, path)`` of every segment on disk, oldest first."""
@@ -48,14 +50,33 @@ class RedoLog:
     def _switch(self, number: int) -> None:
         fd = os.open(os.path.join(self.directory, f"{PREFIX}{number}"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         old, self._fd, self.number = self._fd, fd, number
+        self._size = os.fstat(fd).st_size
         if old is not None:
             os.close(old)
 
     def append(self, data: bytes) -> None:
-        """Write one record (a line) to the current segment; returns once the OS holds all of it."""
+        """Write one record (a line) to the current segment; returns once the OS holds all of it. A write that
+        fails part-way (``ENOSPC``, ``EIO``) raises and leaves no partial line behind: the segment is cut back to
+        its last whole record, or, if even that fails, the next record starts a new segment, so a later record
+        can never be glued to the torn one (which would make replay drop it)."""
         view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]
+        except BaseException:
+            self._cut()
+            raise
+        self._size += len(data)
+
+    def _cut(self) -> None:
+        # After a failed append: drop its partial bytes, else continue in a fresh segment.
+        try:
+            os.ftruncate(self._fd, self._size)  # type: ignore[arg-type]
+        except OSError:
+            try:
+                self._switch(self.number + 1)
+            except OSError:
+                pass  # no new file either: the next append tries again (its own failure is reported)
 
     def rotate(self) -> int:
         """Start the next segment; returns the number of the one just finished (call under the appenders' lock)."""
@@ -85,17 +106,20 @@ def encode(record: dict) -> bytes:
 
 
 def read(path: str) -> list[dict]:
-    """The records of one segment, in order. A last line cut short (a write the machine never finished: its
-    request was never answered) ends the segment."""
+    """The records of one segment, in order. A line cut short (a write the process or the machine never
+    finished: its request was never answered) is skipped; records never contain a raw newline, so each whole
+    line is one record and nothing after a torn line is lost."""
     out = []
     with open(path, "rb") as fh:
         for line in fh:
             if not line.endswith(b"\n"):
-                break
+                break  # only the last line can lack its newline
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
-                break
+                continue
+            if isinstance(record, dict) and all(key in record for key in RECORD_KEYS):
+                out.append(record)
     return out
 
 
