@@ -249,10 +249,12 @@ class RedoWriter:
                     self._log_changes(tenant, thorough, write=False)
         with self._drain_lock:
             with self._log_lock:
-                plans, self._queued = self._queued, []
-                if not plans:
+                if not self._queued:
                     return 0
+                # First the new segment (it can fail: no inode, no file descriptor), then take the queue, so a
+                # failure leaves every record queued and its segment on disk.
                 segment = self.redo.rotate()
+                plans, self._queued = self._queued, []
             try:
                 with self.lock:
                     self._begin()

@@ -171,6 +171,26 @@ def test_a_failed_append_that_cannot_be_cut_back_continues_in_a_new_segment(cras
     store2.close()
 
 
+def test_a_failed_segment_switch_in_the_apply_keeps_the_records_queued(crashed, monkeypatch):
+    data_dir, store, tenant = crashed
+    first = _toggle(store, tenant, 0)
+    real_switch = store.redo._switch
+
+    def no_inode(number):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.redo, "_switch", no_inode)
+    with pytest.raises(OSError):
+        store._drain()  # the background apply fails and will retry
+    monkeypatch.setattr(store.redo, "_switch", real_switch)
+    second = _toggle(store, tenant, 1)
+    store._drain()  # the retry applies both and deletes their segment
+    registry2, store2 = _reopen(data_dir)
+    assert _managed(registry2, first) is True and _managed(registry2, second) is True
+    assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
+    store2.close()
+
+
 def test_segments_are_private_files_in_a_private_dir(tmp_path):
     old = os.umask(0)  # even with a permissive umask
     try:
