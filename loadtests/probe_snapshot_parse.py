@@ -1,7 +1,8 @@
 """In-process probe for issue 21 (a big snapshot restore never stalls other tenants): parses the snapshot of an
 N-mailbox tenant the way ``PUT /_mock/tenants/{t}/snapshot`` used to (one ``json.loads``) and the way it does now
-(``bounds.loads``: bodies over 1 MB a piece at a time), rebrands and restores it as a new tenant, while a probe thread times 2 ms sleeps
-(``probe_big_tenant.Probe``: gaps over the threshold with the working thread on the CPU, long C calls). No HTTP:
+(``bounds.loads``: bodies over 1 MB a piece at a time), rebrands and restores it as a new tenant, while a probe
+thread times 2 ms sleeps (``probe_big_tenant.Probe``: gaps over the threshold with the working thread on the CPU,
+long C calls). No HTTP:
 
     .venv/bin/python loadtests/probe_snapshot_parse.py --mailboxes 20000
 """
@@ -15,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from probe_big_tenant import Probe  # noqa: E402
+from probe_big_tenant import Probe
 
 
 def main(argv=None) -> int:
