@@ -30,7 +30,7 @@ def doc():
 )
 def test_piecewise_rebrand_equals_the_whole_text_rewrite(doc, monkeypatch, new_id, new_name):
     old_id, old_name = doc["tenant"]["id"], doc["tenant"]["name"]
-    args = dict(old_id=old_id, new_id=new_id or old_id, old_name=old_name, new_name=new_name or old_name)
+    args = {"old_id": old_id, "new_id": new_id or old_id, "old_name": old_name, "new_name": new_name or old_name}
     piecewise = snapshot.rebrand(doc, **args)
     monkeypatch.setattr(snapshot, "REBRAND_DEPTH", 0)  # depth 0: one rewrite of the whole text, as before
     whole = snapshot.rebrand(doc, **args)
