@@ -81,6 +81,8 @@ class RequestFacts:
     grant_type: str | None = None
     #: Whether the request may change the tenant, from the registration of the cmdlets it names (Exchange).
     writes: bool = False
+    #: The write changes only objects and audit records (``register_cmdlet(..., rows_only=True)``).
+    rows_only: bool = False
 
 
 def install(app: Flask) -> None:
@@ -103,6 +105,7 @@ def classify(req) -> RequestFacts | None:
         _read_bearer(facts, req.environ)
         body = exchange_body_of(req)  # parsed once: the handler runs this same call
         facts.cmdlet, facts.parameters, facts.writes = body.journal_cmdlet, body.journal_parameters, body.writes
+        facts.rows_only = body.rows_only
         return facts
     m = _GRAPH.match(path)
     if m:
@@ -233,7 +236,11 @@ def finish(state: RequestState | None, req, status: int, registry) -> dict:
     if store is not None:
         # Group commit: the ticket is waited for by DurableAck once the tenant lock is released.
         if tenant is not None:
-            ticket = store.request_done(tenant, thorough=not _is_read(facts, decision, req.method))
+            ticket = store.request_done(
+                tenant,
+                thorough=not _is_read(facts, decision, req.method),
+                blobs=not (facts is not None and facts.rows_only and decision is None),
+            )
         else:
             # Tenant-less requests (create, dashboard, health) may still have touched tenants.
             ticket = store.request_done(None)

@@ -230,6 +230,17 @@ def dump_state(tenant) -> dict:
     return out
 
 
+def state_items(tenant) -> list[tuple[str, object]]:
+    """The tenant attributes :func:`dump_state` considers (those that are not JSON-plain are skipped by it), by
+    name: what the durable store fingerprints at each commit to find a changed setting."""
+    subsystems = subsystems_of(tenant)
+    return [
+        (k, v)
+        for k, v in vars(tenant).items()
+        if k not in _SKIP and not isinstance(v, Collection) and k not in subsystems
+    ]
+
+
 def state_json(tenant) -> str:
     """``json.dumps(dump_state(tenant))`` with one encoding per attribute instead of three (the durable store
     compares this text at every group commit)."""

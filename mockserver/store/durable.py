@@ -15,10 +15,12 @@ import os
 import sqlite3
 import threading
 
-from .files import DB_NAME, ids_blob, ids_doc, same_rng, secure_data_dir
+from .files import DB_NAME, ids_blob, ids_doc, secure_data_dir
 from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
+from .redo_log import RedoLog, RedoWriter
+from .signals import BlobSignals, TextCache, rng_signature, rng_words
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -43,7 +45,7 @@ SYNCHRONOUS = ("normal", "full")
 JOURNAL_ROWS = 10_000
 
 
-class DurableStore(GroupCommit):
+class DurableStore(RedoWriter, BlobSignals, GroupCommit):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -66,10 +68,15 @@ class DurableStore(GroupCommit):
         self._cards: dict[str, tuple[str, dict]] = {}
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
-        #: tenant id -> blob name -> (text, its parsed value): what ``_changed_blobs`` compares against.
-        self._parsed: dict[str, dict[str, tuple]] = {}
+        #: tenant id -> the JSON text of each blob (and of each plain attribute) by its type-exact signature, so
+        #: an unchanged subsystem or setting is not encoded again (``signals.TextCache``).
+        self._texts: dict[str, TextCache] = {}
         self._clock_marks: dict[str, tuple] = {}
-        self._rng_marks: dict[str, tuple] = {}
+        #: tenant id -> ``signals.rng_signature`` of the RNG state last written.
+        self._rng_marks: dict[str, object] = {}
+        #: tenant id -> the RNG state words of the ``ids`` blob last written (``ids:pos`` carries the position).
+        self._ids_words: dict[str, object] = {}
+        self._colls: dict[str, tuple] = {}
         self.commits = 0
         # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
         self._cond = threading.Condition()
@@ -84,7 +91,13 @@ class DurableStore(GroupCommit):
         #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
         #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
         self._waiters: list[tuple[int, threading.Lock]] = []
-        self._committer = threading.Thread(target=self._commit_loop, name="hybridsoa-commit", daemon=True)
+        #: ``synchronous=normal``: requests append to the redo log and answer at once (``redo_log``); ``full``
+        #: keeps group commit (one fsync per group, the answers wait for it).
+        self.redo = RedoLog(os.path.dirname(os.path.abspath(path))) if synchronous == "normal" else None
+        if self.redo is not None:
+            self._start_redo()
+        loop = self._apply_loop if self.redo is not None else self._commit_loop
+        self._committer = threading.Thread(target=loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
 
     # ------------------------------------------------------------------------------------------ recovery
@@ -172,7 +185,7 @@ class DurableStore(GroupCommit):
             for name, data in db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))
         }
         doc["clock"] = blobs.get("clock")
-        doc["ids"] = ids_doc(blobs.get("ids"))
+        doc["ids"] = ids_doc(blobs.get("ids"), blobs.get("ids:pos"))
         doc["state"] = blobs.get("state", {})
         doc["subsystems"] = {
             name[len("subsystem:") :]: data for name, data in blobs.items() if name.startswith("subsystem:")
@@ -206,6 +219,8 @@ class DurableStore(GroupCommit):
         with self._cond:
             self._creating.add(tenant.id)  # the commit thread leaves this tenant's later changes until we are done
         try:
+            if self.redo is not None:
+                self._drain()  # what the redo log holds (the replaced tenant's last writes too) goes in first
             self._write_whole(tenant)
         finally:
             with self._cond:
@@ -219,7 +234,7 @@ class DurableStore(GroupCommit):
             for coll in self.codec.collections_of(tenant).values():
                 coll.take_dirty()
             tenant.audit.dirty = []
-            clock_mark, rng_mark = self.codec.clock_fingerprint(tenant.clock), tenant.ids.getstate()
+            clock_mark, rng_mark = self.codec.clock_fingerprint(tenant.clock), rng_signature(tenant.ids.rng)
             card = self.codec.index_card(tenant)
             tenant.journal.track = True
             tenant.journal.take_unsaved()
@@ -274,6 +289,7 @@ class DurableStore(GroupCommit):
                 raise
             self._clock_marks[tenant.id] = clock_mark
             self._rng_marks[tenant.id] = rng_mark
+            self._ids_words[tenant.id] = rng_words(rng_mark)  # what the ``ids`` blob just written holds
             self._cards[tenant.id] = (card_text, card)
         drop_gradually(rows)
         drop_gradually(audit)
@@ -282,13 +298,17 @@ class DurableStore(GroupCommit):
         """Registry hook: drop the tenant's rows (unless a reset already put a new tenant under the same id)."""
         if self.registry.tenants.get(tenant.id) is not None:
             return
+        if self.redo is not None:
+            self._drain()  # its last writes reach SQLite before its rows go, never after
         self._delete_rows_chunked(tenant.id)
         with self.lock:
             self._written.pop(tenant.id, None)
-            self._parsed.pop(tenant.id, None)
+            self._texts.pop(tenant.id, None)
             self._cards.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
+            self._ids_words.pop(tenant.id, None)
+            self._colls.pop(tenant.id, None)
 
     def _delete_rows_chunked(self, tenant_id: str, *, final: bool = True) -> None:
         # The tenants row first (the tenant is gone for recovery at once), then its rows a chunk at a time. The
@@ -327,6 +347,10 @@ class DurableStore(GroupCommit):
         """Persist what changed in ``tenant`` since the last flush, in one transaction (call under its lock).
         ``thorough=False`` (a read request) compares the state blobs only when a cheap sign says something
         moved: dirty objects, new audit records, a consumed RNG or a moved clock. Returns True when written."""
+        if self.redo is not None:  # through the redo log, then applied at once (nothing overtakes queued records)
+            written = self._log_changes(tenant, thorough)
+            self._drain()
+            return written
         with self.lock:
             plan = self._collect(tenant, thorough)
             if plan is None:
@@ -342,23 +366,27 @@ class DurableStore(GroupCommit):
             self._done(plan)
             return True
 
-    def _collect(self, tenant, thorough: bool):
+    def _collect(self, tenant, thorough: bool, blobs: bool = True):
         """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""
         if self.registry.tenants.get(tenant.id) is not tenant:
             return None  # deleted or replaced (reset/restore): the registry hooks wrote the truth
-        colls = self.codec.collections_of(tenant)
-        taken = {attr: c.take_dirty() for attr, c in colls.items()}
+        cached = self._colls.get(tenant.id)
+        if cached is None or cached[0] is not tenant:
+            # A tenant's collections are the attributes its constructor made (collections_of walks them all).
+            cached = self._colls[tenant.id] = (tenant, self.codec.collections_of(tenant))
+        colls = cached[1]
+        taken = {attr: c.take_dirty() if c.dirty else set() for attr, c in colls.items()}
         audit, tenant.audit.dirty = tenant.audit.dirty, []
         journal = self._journal_rows(tenant)
-        rng = tenant.ids.getstate()
+        rng = rng_signature(tenant.ids.rng)
         moved = (
             any(taken.values())
             or bool(audit)
-            or not same_rng(self._rng_marks.get(tenant.id), rng)
+            or self._rng_marks.get(tenant.id) != rng
             or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
         )
-        blobs = self._changed_blobs(tenant, rng) if thorough or moved else {}
-        if not blobs and not audit and not any(taken.values()):
+        changed = self._changed_blobs(tenant, rng, rows_only=not blobs) if thorough or moved else {}
+        if not changed and not audit and not any(taken.values()):
             self._rng_marks[tenant.id] = rng
             if journal is None:
                 return None
@@ -380,7 +408,7 @@ class DurableStore(GroupCommit):
                     )
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
         card = None
-        if blobs or rows or gone:
+        if changed or rows or gone:
             # The index's card (counts, profile, Connect schedule) changes only with objects or state blobs.
             value = self.codec.index_card(tenant)
             known = self._cards.get(tenant.id)
@@ -388,10 +416,11 @@ class DurableStore(GroupCommit):
                 card = (json.dumps(value), value)
         return {
             "tenant": tenant,
+            "tid": tenant.id,
             "taken": taken,
             "audit": audit,
             "rng": rng,
-            "blobs": blobs,
+            "blobs": changed,
             "rows": rows,
             "gone": gone,
             "audit_rows": audit_rows,
@@ -409,8 +438,9 @@ class DurableStore(GroupCommit):
         return cleared, rows, keep_from
 
     def _apply(self, plan) -> None:
-        tenant_id = plan["tenant"].id
-        if self.registry.tenants.get(tenant_id) is not plan["tenant"]:
+        tenant_id = plan["tid"]
+        tenant = plan.get("tenant")  # None: a record replayed from the redo log at start
+        if tenant is not None and self.registry.tenants.get(tenant_id) is not tenant:
             # Deleted or replaced between this commit's collect and now (under self.lock, as the registry hooks'
             # writes are): their rows are the truth, so nothing of the old tenant is written after them.
             plan["stale"] = True
@@ -470,21 +500,25 @@ class DurableStore(GroupCommit):
             self._cards[tenant.id] = plan["card"]
 
     # -------------------------------------------------------------------------------------- group commit
-    def request_done(self, tenant, *, thorough: bool = True) -> int:
+    def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
         """Call at the end of a request, under ``tenant``'s lock (``tenant`` None: the request named none, any
         tenant may have changed). Returns a ticket for :meth:`wait_durable`: the commit thread writes this
-        request's changes together with those of every request that ended meanwhile, in one transaction."""
+        request's changes together with those of every request that ended meanwhile, in one transaction.
+        With the redo log (``synchronous=normal``) the changes are appended to it here and the ticket is 0;
+        ``blobs=False`` (a write declared to change only objects and audit records) skips the state blobs there."""
+        if self.redo is not None and (tenant is not None and (thorough or self._moved(tenant))):
+            return self._redo_request_done(tenant, thorough, blobs)
+        if self.redo is not None and tenant is None:
+            for t in self._touched():
+                with t.lock:
+                    ticket = self._redo_request_done(t, True)
+                    if ticket:
+                        return ticket
+            return 0
         with self._cond:
             ticket = self._requested + 1
             if tenant is None:
-                # Tenants not yet written whole (being created) are the create hook's to write, not ours.
-                touched = [
-                    t
-                    for t in self.registry.loaded()
-                    if t.id in self._written
-                    and t.id not in self._creating
-                    and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)
-                ]
+                touched = self._touched()
                 if not touched:
                     return 0  # nothing changed: nothing to wait for
                 for t in touched:
@@ -494,7 +528,7 @@ class DurableStore(GroupCommit):
                     # A read that changed nothing answers at once; its journal entry goes with the next commit.
                     if tenant.journal.unsaved or tenant.journal.cleared:
                         self._queue(tenant, False, None)
-                        if not self._nudged:
+                        if not self._nudged and self.redo is None:
                             self._nudged = True
                             self._cond.notify_all()
                     return 0
@@ -502,6 +536,24 @@ class DurableStore(GroupCommit):
             self._requested = ticket
             # No wake-up: the request's own wait_durable commits this (or joins the commit under way).
             return self._requested
+
+    def _touched(self) -> list:
+        # Tenants not yet written whole (being created) are the create hook's to write, not ours.
+        return [
+            t
+            for t in self.registry.loaded()
+            if t.id in self._written
+            and t.id not in self._creating
+            and (any(c.dirty for c in self.codec.collections_of(t).values()) or t.audit.dirty)
+        ]
+
+    def wait_durable(self, ticket: int) -> None:
+        """Block until the changes of the request holding ``ticket`` are durable (see ``GroupCommit``); with the
+        redo log they already are, unless the tenant was being written whole or the append failed."""
+        if self.redo is None:
+            GroupCommit.wait_durable(self, ticket)
+        elif ticket < 0:
+            self._redo_wait(ticket)
 
     def _queue(self, tenant, thorough: bool, ticket: int | None) -> None:
         prev = self._pending.get(tenant.id)
@@ -515,7 +567,7 @@ class DurableStore(GroupCommit):
         return (
             any(c.dirty for c in self.codec.collections_of(tenant).values())
             or bool(tenant.audit.dirty)
-            or not same_rng(self._rng_marks.get(tenant.id), tenant.ids.getstate())
+            or self._rng_marks.get(tenant.id) != rng_signature(tenant.ids.rng)
             or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
         )
 
@@ -527,43 +579,6 @@ class DurableStore(GroupCommit):
                 with tenant.lock:
                     n += self.flush(tenant)
         return n
-
-    def _changed_blobs(self, tenant, rng=None) -> dict[str, str]:
-        # ``rng``: the RNG state the caller already took (getstate copies 625 words; once per commit is enough).
-        written = self._written.setdefault(tenant.id, {})
-        out = {}
-        mark = self.codec.clock_fingerprint(tenant.clock)
-        texts = {"state": self.codec.state_json(tenant)}
-        candidates = {"collections": self._collection_meta(tenant)}
-        # The RNG state is 7 KB of JSON: compare the state tuple with the last one written instead.
-        if rng is None:
-            rng = tenant.ids.getstate()
-        if "ids" not in written or not same_rng(self._rng_marks.get(tenant.id), rng):
-            texts["ids"] = json.dumps(ids_blob(tenant.ids.seed, rng))
-        if self._clock_marks.get(tenant.id) != mark or "clock" not in written:
-            candidates["clock"] = self.codec.dump_clock(tenant.clock)
-            self._clock_marks[tenant.id] = mark
-        for name, sub in self.codec.subsystems_of(tenant).items():
-            candidates[f"subsystem:{name}"] = sub.to_dict()
-        parsed = self._parsed.setdefault(tenant.id, {})
-        for name, value in candidates.items():
-            text = written.get(name)
-            if text is not None:
-                # Cheap change signal: compare the value with the last text written, parsed once per text (a
-                # dict comparison runs in C; encoding every subsystem at every commit was most of its cost).
-                seen = parsed.get(name)
-                if seen is None or seen[0] is not text:
-                    seen = parsed[name] = (text, json.loads(text))
-                if seen[1] == value:
-                    continue
-            texts[name] = json.dumps(value)
-        for name, text in texts.items():
-            if written.get(name) != text:
-                out[name] = text
-        return out
-
-    def _collection_meta(self, tenant) -> dict:
-        return {attr: {"name": c.name} for attr, c in self.codec.collections_of(tenant).items()}
 
     def _blobs(self, tenant, doc: dict) -> dict:
         version, internal, gauss = doc["ids"]["state"]
@@ -602,7 +617,7 @@ class DurableStore(GroupCommit):
         tenant.journal.load([json.loads(d) for (d,) in reversed(rows)])
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
-        self._rng_marks[tenant.id] = tenant.ids.getstate()
+        self._rng_marks[tenant.id] = rng_signature(tenant.ids.rng)
 
     def _index_card(self, tenant, stored: str | None) -> None:
         # After a load (under the tenant's lock and ``self.lock``): the index's card as stored, rewritten now when
@@ -649,7 +664,12 @@ class DurableStore(GroupCommit):
             self._closing = True
             self._cond.notify_all()
         self._committer.join(timeout=30)
-        while True:  # write what is still pending, after any commit under way
+        if self.redo is not None:
+            self._drain(reads=True)  # everything in SQLite: the segments can go
+            self.redo.close()
+            self.redo.number = -1
+            self.redo.remove_through(self.redo.segments()[-1][0] if self.redo.segments() else 0)
+        while self.redo is None:  # write what is still pending, after any commit under way
             with self._cond:
                 while self._leading:
                     self._cond.wait()

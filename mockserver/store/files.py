@@ -21,13 +21,18 @@ def ids_blob(seed, state) -> dict:
     return {"seed": seed, "version": version, "words": array.array("I", internal).tobytes().hex(), "gauss": gauss}
 
 
-def ids_doc(blob):
-    """The snapshot document's ``ids`` part from a stored blob (hex words, or the list form older stores wrote)."""
+def ids_doc(blob, position=None):
+    """The snapshot document's ``ids`` part from a stored blob (hex words, or the list form older stores wrote);
+    ``position``: the ``ids:pos`` blob (``[index, gauss]``) written since, when the state words had not changed."""
     if not blob or "words" not in blob:
         return blob
     words = array.array("I")
     words.frombytes(bytes.fromhex(blob["words"]))
-    return {"seed": blob["seed"], "state": [blob["version"], words.tolist(), blob["gauss"]]}
+    state = words.tolist()
+    gauss = blob["gauss"]
+    if position is not None:
+        state[-1], gauss = position
+    return {"seed": blob["seed"], "state": [blob["version"], state, gauss]}
 
 
 def secure_data_dir(data_dir: str) -> None:

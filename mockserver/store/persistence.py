@@ -48,6 +48,9 @@ class TenantCodec(Protocol):
     def dump_state(self, tenant: Any) -> dict:
         """The tenant's plain state attributes."""
 
+    def state_items(self, tenant: Any) -> list[tuple[str, Any]]:
+        """The attributes ``dump_state`` considers, by name (the plain ones are the ``state`` blob)."""
+
     def state_json(self, tenant: Any) -> str:
         """``json.dumps(dump_state(tenant))``, cheaper."""
 
@@ -55,7 +58,7 @@ class TenantCodec(Protocol):
 class TenantStore(Protocol):
     """A store the request pipeline hands each request's changes to (``TenantRegistry.store``)."""
 
-    def request_done(self, tenant: Any, *, thorough: bool = True) -> int:
+    def request_done(self, tenant: Any, *, thorough: bool = True, blobs: bool = True) -> int:
         """Queue what the request changed in ``tenant`` (None: every tenant) for the next group commit; returns
         the ticket :meth:`wait_durable` waits for before the response leaves."""
 

@@ -217,9 +217,11 @@ class _Recorder:
 
     def __init__(self):
         self.thorough: list[bool] = []
+        self.blobs: list[bool] = []
 
-    def request_done(self, tenant, *, thorough: bool = True) -> int:
+    def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
         self.thorough.append(thorough)
+        self.blobs.append(blobs)
         return 0
 
     def wait_durable(self, ticket: int) -> None:
@@ -260,6 +262,8 @@ def test_read_or_write_comes_from_the_cmdlet_registration(client, registry, tena
         cmdlets._REGISTRY.pop("get-mockwrite", None)
     # Reads (and a name that runs nothing) skip the thorough compare; writes, by registration, do not.
     assert store.thorough == [False, True, True, False, True, False]
+    # Only a lone Set-Mailbox (registered rows_only) skips the state blobs; a $batch holding it does not.
+    assert store.blobs == [True, False, True, True, True, True]
 
 
 def test_the_rate_window_lives_in_the_tenant_and_reset_or_delete_drops_it(client, registry, make_tenant, auth_header):

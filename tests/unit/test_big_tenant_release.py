@@ -132,8 +132,8 @@ def test_a_commit_collected_just_before_a_delete_writes_no_rows_after_it(tmp_pat
         tenant = reg.create("gone", mailboxes=5, seed=3)
         real_collect = store._collect
 
-        def collect_then_delete(t, thorough):
-            plan = real_collect(t, thorough)
+        def collect_then_delete(t, thorough, *rest):
+            plan = real_collect(t, thorough, *rest)
             if t is tenant:
                 reg.delete("gone")  # lands between this commit's collect and its write
             return plan

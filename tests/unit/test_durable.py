@@ -83,8 +83,12 @@ def test_deletes_are_tombstones(stored):
     store2.db.close()
 
 
-def test_failed_flush_writes_nothing_and_retries(stored, monkeypatch):
-    data_dir, registry, store, tenant = stored
+def test_failed_flush_writes_nothing_and_retries(tmp_path, monkeypatch):
+    # Group commit (synchronous=full): a failed SQLite commit is not acknowledged and is retried.
+    data_dir = tmp_path
+    registry = TenantRegistry(seed=1234)
+    store = open_store(registry, str(data_dir), snapshot, "full")
+    tenant = registry.create("contoso", seed=42, frozen_clock=True, mailboxes=12)
     guid = _toggle(tenant)
     real = store._commit
 
@@ -103,6 +107,46 @@ def test_failed_flush_writes_nothing_and_retries(stored, monkeypatch):
     registry3, store3 = _reopen(data_dir)
     assert registry3.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is True
     store3.db.close()
+
+
+def test_a_failed_redo_log_append_writes_nothing(stored, monkeypatch):
+    # synchronous=normal: a write is durable once the redo log holds it; applying it to SQLite can fail and retry.
+    data_dir, registry, store, tenant = stored
+    guid = _toggle(tenant)
+
+    def full(data):
+        raise OSError(28, "No space left on device")
+
+    real_append = store.redo.append
+    monkeypatch.setattr(store.redo, "append", full)
+    with pytest.raises(OSError), tenant.lock:
+        store.flush(tenant)
+    monkeypatch.setattr(store.redo, "append", real_append)
+    registry2, store2 = _reopen(data_dir)
+    assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
+    store2.close()
+
+
+def test_a_write_in_the_redo_log_survives_a_failed_sqlite_commit(stored, monkeypatch):
+    data_dir, registry, store, tenant = stored
+    guid = _toggle(tenant)
+
+    def boom():
+        raise sqlite3.OperationalError("disk I/O error")
+
+    real_commit = store._commit
+    monkeypatch.setattr(store, "_commit", boom)
+    with pytest.raises(sqlite3.OperationalError), tenant.lock:
+        store.flush(tenant)  # logged, not applied
+    with store._cond:  # the process "dies" here: its background thread applies nothing more
+        store._closing = True
+        store._cond.notify_all()
+    store._committer.join()
+    monkeypatch.setattr(store, "_commit", real_commit)
+    registry3, store3 = _reopen(data_dir)  # replays the redo log
+    assert registry3.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is True
+    assert snapshot.dump_tenant(registry3.get("contoso")) == snapshot.dump_tenant(tenant)
+    store3.close()
 
 
 def test_delete_and_reset_hooks(stored):
@@ -279,3 +323,89 @@ def test_serve_takes_the_synchronous_option():
     assert cli._parser().parse_args(["serve"]).synchronous == "normal"
     with pytest.raises(SystemExit):
         cli._parser().parse_args(["serve", "--synchronous", "off"])
+
+
+def test_a_value_changing_only_between_1_true_and_1_0_is_written(stored):
+    # Comparing parsed blobs by value saw 1 == True == 1.0 and skipped the write: the type must survive a restart.
+    data_dir, registry, store, tenant = stored
+    for value in (1, True, 1.0):
+        with tenant.lock:
+            tenant.sync.settings["probe"] = value
+            tenant.settings["probe"] = value
+            assert store.flush(tenant) is True
+        registry2, store2 = _reopen(data_dir)
+        again = registry2.get("contoso")
+        assert type(again.sync.settings["probe"]) is type(value)
+        assert type(again.settings["probe"]) is type(value)
+        store2.db.close()
+
+
+def test_rng_signature_and_stored_rng_match_getstate():
+    import json
+    import random
+
+    from hybridsoa.mock.store.files import ids_blob
+    from hybridsoa.mock.store.signals import ids_text, rng_signature
+
+    rng = random.Random(7)
+    for draws in (0, 1, 155, 156, 700):
+        for _ in range(draws):
+            rng.getrandbits(128)
+        rng.gauss(0, 1)
+        state = rng.getstate()
+        assert json.loads(ids_text(7, rng, rng_signature(rng))) == ids_blob(7, state)
+        before = rng_signature(rng)
+        rng.random()
+        assert rng_signature(rng) != before
+
+
+def test_cmdlets_declared_rows_only_change_no_state_blob(tmp_path):
+    # register_cmdlet(rows_only=True) lets the durable store skip fingerprinting subsystems and settings: check the
+    # claim for every such cmdlet with edits that succeed and ones that are refused.
+    from werkzeug.test import Client
+
+    from hybridsoa.mock.app import create_app
+    from hybridsoa.mock.domain.entra.tokens import issue_access_token
+    from hybridsoa.mock.domain.exchange.cmdlets import _REGISTRY
+
+    registry, store = _reopen(tmp_path)
+    client = Client(create_app(registry))
+    tenant = registry.create("contoso", seed=42, frozen_clock=True, mailboxes=12)
+    token, _ = issue_access_token(tenant, "exchange", app=tenant.app_by_name("automation"))
+    assert sorted(s.name for s in _REGISTRY.values() if s.rows_only) == ["Set-Mailbox"]
+    alias = next(m.alias for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox")
+    edits = [
+        {"IsExchangeCloudManaged": True},
+        {"IsExchangeCloudManaged": False, "CustomAttribute3": "x"},
+        {"DisplayName": "Renamed", "HiddenFromAddressListsEnabled": True},
+        {"EmailAddresses": {"add": ["smtp:extra@contoso.onmicrosoft.com"]}},
+        {"ExtensionCustomAttribute2": ["a", "b"]},
+        {"PrimarySmtpAddress": "nobody@elsewhere.example"},
+        {"Identity": "no-such-mailbox", "IsExchangeCloudManaged": True},
+    ]
+    statuses = []
+    for params in edits:
+        body = {"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": alias, **params}}}
+        answer = client.post(
+            f"/adminapi/beta/{tenant.id}/InvokeCommand", json=body, headers={"Authorization": "Bearer " + token}
+        )
+        statuses.append(answer.status_code)
+        with tenant.lock:
+            assert set(store._changed_blobs(tenant)) <= {"ids", "clock"}, params
+    assert statuses[0] == 200 and statuses.count(200) >= 3 and statuses[-1] != 200  # edits and refusals both
+    assert tenant.mailboxes.dirty == set() and tenant.audit.dirty == []  # each request logged its own rows
+    store.close()
+
+
+def test_rng_position_and_words_survive_a_restart_across_twists(stored):
+    # Between twists of the generator only its position is written (``ids:pos``); a restart must continue exactly.
+    data_dir, registry, store, tenant = stored
+    for rounds in (1, 150, 160, 500):
+        with tenant.lock:
+            for _ in range(rounds):
+                tenant.ids.guid()
+            tenant.mailboxes.touch(tenant.mailboxes.keys()[0])
+            assert store.flush(tenant, thorough=False) is True
+        registry2, store2 = _reopen(data_dir)
+        assert registry2.get("contoso").ids.getstate() == tenant.ids.getstate()
+        store2.db.close()

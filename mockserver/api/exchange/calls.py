@@ -60,6 +60,11 @@ class CmdletCall:
         nothing)."""
         return self.spec is not None and self.spec.writes
 
+    @property
+    def rows_only(self) -> bool:
+        """Whether the call's cmdlet changes only objects and audit records (``register_cmdlet(rows_only=...)``)."""
+        return self.spec is not None and self.spec.rows_only
+
 
 class ExchangeBody:
     """An Exchange POST body parsed once: the JSON, the cmdlet call it holds, the ``$batch`` items' calls, and
@@ -97,6 +102,12 @@ class ExchangeBody:
         """Whether the request may change the tenant: a call it holds (the envelope's, or a ``$batch`` item's)
         names a cmdlet registered as a write."""
         return self.call.writes or (self.batch is not None and any(c is not None and c.writes for c in self.batch))
+
+    @property
+    def rows_only(self) -> bool:
+        """Whether every write the request holds changes only objects and audit records (a single call: a
+        ``$batch`` compares the state blobs)."""
+        return self.batch is None and self.call.rows_only
 
 
 def body_of(req) -> ExchangeBody:

@@ -97,6 +97,10 @@ class CmdletSpec:
     #: Writes that cannot change Exchange RBAC (recipient edits): they keep cached authorization decisions.
     #: Every other write drops them, so a cmdlet added later is safe by default.
     rbac_neutral: bool = False
+    #: Writes that change only objects and audit records (never a subsystem, a tenant setting or the clock): the
+    #: durable store skips fingerprinting the state blobs for them (tests/unit/test_durable.py checks the claim).
+    #: Every other write compares them, so a cmdlet added later is safe by default.
+    rows_only: bool = False
 
     def param(self, name: str) -> Param | None:
         """The parameter named ``name`` (case-insensitive), or None."""
@@ -193,6 +197,7 @@ def register_cmdlet(
     description: str = "",
     cacheable: bool = False,
     rbac_neutral: bool = False,
+    rows_only: bool = False,
 ) -> CmdletSpec:
     """Add (or replace) a cmdlet in the registry. ``writes`` defaults from the verb (Get-/Test- read)."""
     if writes is None:
@@ -206,6 +211,7 @@ def register_cmdlet(
         description=description,
         cacheable=cacheable and not writes,
         rbac_neutral=rbac_neutral,
+        rows_only=rows_only and writes,
     )
     _REGISTRY[name.lower()] = spec
     global REGISTRY_VERSION

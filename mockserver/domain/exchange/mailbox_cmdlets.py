@@ -466,6 +466,7 @@ register_cmdlet(
     writes=True,
     noun="Mailbox",
     rbac_neutral=True,
+    rows_only=True,
     description="Edits a mailbox under the hybrid write rules.",
 )
 register_cmdlet(

@@ -1,0 +1,333 @@
+"""The durable store's redo log (``serve --data-dir``, ``synchronous=normal``): each write request's rows, one JSON
+line appended with a single ``write()`` before its answer leaves. Once ``write()`` returns the bytes are in the
+operating system's page cache, which is what a ``kill -9`` of the process cannot take away (the same guarantee
+SQLite's WAL gives at ``synchronous=NORMAL``), so the request never waits for a database commit; a background
+thread applies the queued rows to SQLite in large transactions and then deletes the segments it covered.
+
+Segments are files ``hybridsoa.redo.<n>`` in the data dir. The number of the last segment whose records are all
+in SQLite is stored in SQLite itself (``meta`` row ``redo``), in the transaction that applied them, so a restart
+replays exactly the segments after it, in order."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+from typing import Any
+
+PREFIX = "hybridsoa.redo."
+_NAME = re.compile(r"^hybridsoa\.redo\.(\d+)$")
+
+
+class RedoLog:
+    """Append-only, numbered segment files of JSON lines."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.number = 0
+        self._fd: int | None = None
+
+    def segments(self) -> list[tuple[int, str]]:
+        """``(number, path)`` of every segment on disk, oldest first."""
+        found = []
+        for name in os.listdir(self.directory):
+            match = _NAME.match(name)
+            if match:
+                found.append((int(match.group(1)), os.path.join(self.directory, name)))
+        return sorted(found)
+
+    def open(self, after: int) -> None:
+        """Start writing a new segment numbered above ``after`` and every segment on disk."""
+        newest = max([n for n, _ in self.segments()] + [after])
+        self._switch(newest + 1)
+
+    def _switch(self, number: int) -> None:
+        fd = os.open(os.path.join(self.directory, f"{PREFIX}{number}"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        old, self._fd, self.number = self._fd, fd, number
+        if old is not None:
+            os.close(old)
+
+    def append(self, data: bytes) -> None:
+        """Write one record (a line) to the current segment; returns once the OS holds all of it."""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]
+
+    def rotate(self) -> int:
+        """Start the next segment; returns the number of the one just finished (call under the appenders' lock)."""
+        done = self.number
+        self._switch(done + 1)
+        return done
+
+    def remove_through(self, number: int) -> None:
+        """Delete every segment up to ``number`` (their records are in SQLite)."""
+        for n, path in self.segments():
+            if n <= number and n != self.number:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+
+    def close(self) -> None:
+        """Close the current segment's file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def encode(record: dict) -> bytes:
+    """One record as a line of JSON."""
+    return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+
+def read(path: str) -> list[dict]:
+    """The records of one segment, in order. A last line cut short (a write the machine never finished: its
+    request was never answered) ends the segment."""
+    out = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break
+    return out
+
+
+#: How often the background thread applies the redo log to SQLite (seconds), and after how many queued records it
+#: does so at once.
+APPLY_INTERVAL = 0.05
+APPLY_RECORDS = 2000
+#: The parts of a collected change plan that go into a record (what ``DurableStore._apply`` reads).
+RECORD_KEYS = ("tid", "rows", "gone", "audit_rows", "journal", "blobs", "card")
+
+
+class RedoWriter:
+    """The redo-log side of :class:`~.durable.DurableStore` (``synchronous=normal``): requests append their rows
+    and answer at once; :meth:`_drain` applies what is queued to SQLite in one transaction."""
+
+    # Set or defined by DurableStore.
+    redo: RedoLog | None
+    registry: Any
+    lock: Any
+    db: Any
+    _cond: Any
+    _pending: dict
+    _creating: set
+    _closing: bool
+    _nudged: bool
+    _collect: Any
+    _apply: Any
+    _begin: Any
+    _commit: Any
+    _rollback: Any
+    _done: Any
+    _undo: Any
+
+    def _start_redo(self) -> None:
+        # Before anything reads the database: what the last run acknowledged but did not apply goes in first.
+        # Reentrant: a registry hook (its drain) may run inside a collect in the same thread.
+        self._log_lock = threading.RLock()
+        self._drain_lock = threading.Lock()
+        self._queued: list[dict] = []
+        self._deferred: dict[int, tuple] = {}
+        self._deferred_ids = itertools.count(1)
+        assert self.redo is not None
+        row = self.db.execute("SELECT data FROM meta WHERE name='redo'").fetchone()
+        applied = int(row[0]) if row else 0
+        pending = [(n, path) for n, path in self.redo.segments() if n > applied]
+        if pending:
+            with self.lock:
+                self._begin()
+                try:
+                    for _n, path in pending:
+                        for record in read(path):
+                            self._apply(record)
+                    applied = pending[-1][0]
+                    self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(applied),))
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+        self.redo.remove_through(max([applied] + [n for n, _ in self.redo.segments()]))
+        self.redo.open(applied)
+
+    def _log_changes(self, tenant, thorough: bool, *, write: bool = True, blobs: bool = True) -> bool:
+        """Under ``tenant``'s lock: collect what the request changed, append it to the redo log (``write``) and
+        queue it for SQLite. Returns True when there was something to write."""
+        with self._log_lock:
+            plan = self._collect(tenant, thorough, blobs)  # None for a tenant deleted or replaced meanwhile
+            if plan is None:
+                return False
+            if self.registry.tenants.get(tenant.id) is not tenant:
+                return False  # deleted or replaced during the collect: its hook wrote the truth
+            plan["tid"] = tenant.id
+            try:
+                if write:
+                    assert self.redo is not None
+                    self.redo.append(encode({key: plan[key] for key in RECORD_KEYS}))
+            except BaseException:
+                self._undo(plan)
+                raise
+            self._done(plan)
+            self._queued.append(plan)
+            if len(self._queued) >= APPLY_RECORDS and not self._nudged:
+                with self._cond:
+                    self._nudged = True
+                    self._cond.notify_all()
+            return True
+
+    def _redo_request_done(self, tenant, thorough: bool, blobs: bool = True) -> int:
+        if tenant.id in self._creating:
+            # Written whole right now: its changes go in once that is done (wait_durable, without the lock).
+            ticket = next(self._deferred_ids)
+            self._deferred[ticket] = (tenant, thorough)
+            return -ticket
+        try:
+            self._log_changes(tenant, thorough, blobs=blobs)
+        except Exception as exc:  # noqa: BLE001 - reported by wait_durable as the request's 500
+            ticket = next(self._deferred_ids)
+            self._deferred[ticket] = (exc,)
+            return -ticket
+        return 0
+
+    def _redo_wait(self, ticket: int) -> None:
+        item = self._deferred.pop(-ticket, None)
+        if item is None:
+            return
+        if len(item) == 1:
+            raise item[0]
+        tenant, thorough = item
+        with self._cond:
+            while tenant.id in self._creating:
+                self._cond.wait()
+        with tenant.lock:
+            self._log_changes(tenant, thorough)
+
+    def _drain(self, *, reads: bool = False) -> int:
+        """Apply every queued record to SQLite in one transaction, then delete the segments they came from.
+        ``reads``: first collect the journal entries of reads (takes tenant locks: only the background thread and
+        ``close``, which hold no other lock)."""
+        assert self.redo is not None
+        if reads:
+            with self._cond:
+                batch = {tid: item for tid, item in self._pending.items() if tid not in self._creating}
+                for tid in batch:
+                    del self._pending[tid]
+                self._nudged = False
+            for tenant, thorough, _first in batch.values():
+                with tenant.lock:
+                    self._log_changes(tenant, thorough, write=False)
+        with self._drain_lock:
+            with self._log_lock:
+                plans, self._queued = self._queued, []
+                if not plans:
+                    return 0
+                segment = self.redo.rotate()
+            try:
+                with self.lock:
+                    self._begin()
+                    try:
+                        merged = merge(plans)
+                        (self._apply_merged if merged.get("merged") else self._apply)(merged)
+                        self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(segment),))
+                        self._commit()
+                    except BaseException:
+                        self._rollback()
+                        raise
+            except BaseException:
+                with self._log_lock:  # still in the redo log: kept for the next attempt, in order
+                    self._queued[:0] = plans
+                raise
+            self.redo.remove_through(segment)
+            return len(plans)
+
+    def _apply_merged(self, plan: dict) -> None:
+        # What ``DurableStore._apply`` does for one plan, for the output of :func:`merge`.
+        last = plan["last"]
+        deleted = [key for key, (op, _row) in last.items() if op != "row"]
+        if deleted:
+            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", deleted)
+        rows = [row for op, row in last.values() if op != "gone"]
+        if rows:
+            self.db.executemany(
+                "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
+                "data=excluded.data",
+                rows,
+            )
+        if plan["audit_rows"]:
+            self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", plan["audit_rows"])
+        for tenant_id, (cleared, journal_rows, keep_from) in plan["journal"].items():
+            if cleared:
+                self.db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
+            self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)", journal_rows)
+            if keep_from is not None:
+                self.db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))
+        self.db.executemany(
+            "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
+            [(tenant_id, name, text) for (tenant_id, name), text in plan["blobs"].items()],
+        )
+        if plan["cards"]:
+            self.db.executemany("UPDATE tenants SET card=? WHERE id=?", [(t, i) for i, t in plan["cards"].items()])
+
+    def _apply_loop(self) -> None:
+        # The background applier: every APPLY_INTERVAL, or at once when many records are queued.
+        log = logging.getLogger("hybridsoa")
+        while True:
+            with self._cond:
+                if not self._closing and not self._nudged:
+                    self._cond.wait(APPLY_INTERVAL)
+                if self._closing:
+                    return
+            try:
+                self._drain(reads=True)
+            except sqlite3.ProgrammingError:
+                return  # the database was closed under us (a test closing ``db`` directly): nothing left to do
+            except Exception as exc:  # noqa: BLE001 - the records stay in the redo log and are retried
+                log.error("applying the redo log to SQLite failed: %s", exc)
+
+
+def merge(plans: list[dict]) -> dict:
+    """Many change plans as one, with the effect of applying them in order (``DurableStore._apply`` accepts rows
+    of several tenants): each object's last row, a deleted key still moved to the end as a dict would, audit rows
+    in order, each tenant's journal from its last clear and its last bound, each blob's last text."""
+    if len(plans) == 1:
+        return plans[0]
+    last: dict[tuple, tuple] = {}
+    audit: list = []
+    journal: dict[str, list] = {}
+    blobs: dict[tuple, str] = {}
+    cards: dict[str, str] = {}
+    for plan in plans:
+        for row in plan["rows"]:
+            key = (row[0], row[1], row[2])
+            prev = last.get(key)
+            if row[5] is None or (prev is not None and prev[0] == "gone"):
+                last.pop(key, None)  # deleted, then inserted again at the end (what sequential upserts do)
+                last[key] = ("tomb", row)
+            else:
+                last[key] = ("tomb" if prev is not None and prev[0] == "tomb" else "row", row)
+        for gone in plan["gone"]:
+            key = tuple(gone)
+            last.pop(key, None)
+            last[key] = ("gone", key)
+        audit.extend(plan["audit_rows"])
+        if plan["journal"] is not None:
+            cleared, rows, keep_from = plan["journal"]
+            entry = journal.setdefault(plan["tid"], [False, [], None])
+            if cleared:
+                entry[0], entry[1] = True, []
+            entry[1].extend(rows)
+            if keep_from is not None:
+                entry[2] = keep_from
+        for name, text in plan["blobs"].items():
+            blobs[(plan["tid"], name)] = text
+        if plan.get("card") is not None:
+            cards[plan["tid"]] = plan["card"][0]
+    return {"merged": True, "last": last, "audit_rows": audit, "journal": journal, "blobs": blobs, "cards": cards}
