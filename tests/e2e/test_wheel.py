@@ -5,6 +5,7 @@ the shipped scenarios and a scenario whose workflow steps run through the SDK's 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -37,8 +38,17 @@ def _run(*argv: str | Path, cwd: Path, timeout: int = 300) -> subprocess.Complet
 
 @pytest.mark.slow
 def test_the_wheel_installs_hybridsoa_mock_and_sdk_with_scenarios_and_no_alias(tmp_path):
-    wheels = tmp_path / "wheels"
-    built = _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, ROOT, cwd=tmp_path, timeout=600)
+    wheels, source = tmp_path / "wheels", tmp_path / "source"
+    # Built from the tracked files only, as from a fresh clone: a checkout's stale build/ (setuptools reuses it)
+    # must not decide what the wheel holds.
+    tracked = _run("git", "ls-files", "-z", cwd=ROOT).stdout.split("\0")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    built = _run(
+        sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, source, cwd=tmp_path, timeout=600
+    )
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("hybridsoa-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
