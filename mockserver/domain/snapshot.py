@@ -15,6 +15,7 @@ import json
 import math
 import re
 
+from ..store import json_text
 from ..store.collection import Collection
 from .clock import TenantClock
 from .errors import InvalidArgument
@@ -161,10 +162,10 @@ def object_json(obj) -> str:
         _FIELDS[cls] = names
     if names is not None:
         try:
-            return json.dumps({name: getattr(obj, name) for name in names})
+            return json_text.dumps({name: getattr(obj, name) for name in names})
         except (TypeError, ValueError):
             pass  # a nested dataclass or another non-JSON value: the general path knows it
-    return json.dumps(dump_object(obj))
+    return json_text.dumps(dump_object(obj))
 
 
 def dump_collection(coll: Collection) -> dict:
