@@ -142,6 +142,12 @@ class TenantMemory:
                 if not self._big_seeds:
                     gc.enable()
 
+    def collections_held_off(self, big: bool):
+        """Hold automatic full collections off while a big tenant is read or built outside :meth:`create` (a
+        snapshot restore parses and builds millions of objects; each full collection would walk them all, a
+        0.1-1 s pause for every other request); ``big`` False: nothing changes."""
+        return self._gc_paused(big)
+
     def _discard(self, tenant) -> None:
         """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
         (:func:`dismantle`; dropping it at once is one deallocation cascade that keeps the GIL for

@@ -15,10 +15,12 @@ import json
 import math
 import re
 
+from ..store import json_text
 from ..store.collection import Collection
 from .clock import TenantClock
 from .errors import InvalidArgument
 from .ids import tenant_id_for
+from .memory import dismantle
 from .tenant_card import index_form
 
 FORMAT = "hybridsoa.tenant-snapshot"
@@ -160,10 +162,10 @@ def object_json(obj) -> str:
         _FIELDS[cls] = names
     if names is not None:
         try:
-            return json.dumps({name: getattr(obj, name) for name in names})
+            return json_text.dumps({name: getattr(obj, name) for name in names})
         except (TypeError, ValueError):
             pass  # a nested dataclass or another non-JSON value: the general path knows it
-    return json.dumps(dump_object(obj))
+    return json_text.dumps(dump_object(obj))
 
 
 def dump_collection(coll: Collection) -> dict:
@@ -391,17 +393,27 @@ def restore_tenant(
     running clock continue in real time (durable restart) instead of restarting at the captured reading.
     ``owned``: the caller hands over a document nobody else holds (the durable store's freshly parsed rows),
     so it is used as it is instead of deep-copied, which would dominate a restart."""
-    from .tenant import Tenant, TenantSpec
-
     validate(doc)
     old_id, old_name = doc["tenant"]["id"], doc["tenant"]["name"]
     new_name = (name or old_name).lower()
     if tenant_id is None:
         tenant_id = old_id if new_name == old_name else tenant_id_for(new_name, doc["tenant"]["seed"])
+    copied = tenant_id != old_id or new_name != old_name or not owned
     if tenant_id != old_id or new_name != old_name:
         doc = rebrand(doc, old_id=old_id, new_id=tenant_id, old_name=old_name, new_name=new_name)
     elif not owned:
         doc = copy.deepcopy(doc)
+    try:
+        return _build(doc, tenant_id, new_name, old_id, resume_clock)
+    finally:
+        if copied:
+            # Our own copy: what the tenant does not keep goes a slice at a time, not in one deallocation cascade.
+            dismantle(doc)
+
+
+def _build(doc: dict, tenant_id: str, new_name: str, old_id: str, resume_clock: bool):
+    from .tenant import Tenant, TenantSpec
+
     signing = doc.get("signing") if tenant_id == old_id else None
     spec_fields = set(TenantSpec.__dataclass_fields__)
     try:

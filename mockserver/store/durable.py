@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 
+from . import json_text
 from .files import DB_NAME, ids_blob, ids_doc, secure_data_dir
 from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
@@ -433,7 +434,7 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
         cleared, entries = tenant.journal.take_unsaved()
         if not cleared and not entries:
             return None
-        rows = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in entries]
+        rows = [(tenant.id, e["seq"], json_text.dumps(e, default=str)) for e in entries]
         keep_from = (entries[-1]["seq"] - min(tenant.journal.limit, JOURNAL_ROWS) + 1) if entries else None
         return cleared, rows, keep_from
 

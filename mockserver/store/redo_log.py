@@ -19,6 +19,8 @@ import sqlite3
 import threading
 from typing import Any
 
+from . import json_text
+
 PREFIX = "hybridsoa.redo."
 _NAME = re.compile(r"^hybridsoa\.redo\.(\d+)$")
 
@@ -102,7 +104,7 @@ class RedoLog:
 
 def encode(record: dict) -> bytes:
     """One record as a line of JSON."""
-    return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    return json_text.dumps_line(record)
 
 
 def read(path: str) -> list[dict]:

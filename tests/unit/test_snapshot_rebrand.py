@@ -3,6 +3,7 @@ document as the old one-pass rewrite of the whole text, without ever serialising
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -29,7 +30,7 @@ def doc():
 )
 def test_piecewise_rebrand_equals_the_whole_text_rewrite(doc, monkeypatch, new_id, new_name):
     old_id, old_name = doc["tenant"]["id"], doc["tenant"]["name"]
-    args = dict(old_id=old_id, new_id=new_id or old_id, old_name=old_name, new_name=new_name or old_name)
+    args = {"old_id": old_id, "new_id": new_id or old_id, "old_name": old_name, "new_name": new_name or old_name}
     piecewise = snapshot.rebrand(doc, **args)
     monkeypatch.setattr(snapshot, "REBRAND_DEPTH", 0)  # depth 0: one rewrite of the whole text, as before
     whole = snapshot.rebrand(doc, **args)
@@ -56,3 +57,13 @@ def test_the_whole_document_is_never_serialised_at_once(doc, monkeypatch):
     monkeypatch.setattr(snapshot.json, "dumps", real)
     whole = len(json.dumps(doc))
     assert max(sizes) < whole / 10  # one row or record at a time
+
+
+def test_a_restore_frees_its_own_copy_a_slice_at_a_time(doc, monkeypatch):
+    freed = []
+    monkeypatch.setattr(snapshot, "dismantle", lambda value: freed.append(value))
+    tenant = snapshot.restore_tenant(doc, name="fabrikam")
+    assert tenant.name == "fabrikam" and len(freed) == 1
+    assert freed[0] is not doc and "fabrikam" in freed[0]["tenant"]["domain"]  # the rebranded copy only
+    snapshot.restore_tenant(copy.deepcopy(doc), owned=True)  # the caller's own document: left to the caller
+    assert len(freed) == 1

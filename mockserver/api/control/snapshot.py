@@ -8,7 +8,7 @@ import re
 
 from flask import jsonify, request
 
-from ...domain import snapshot
+from ...domain import bounds, memory, snapshot
 from ..common import registry
 from .blueprint import bp
 from .common import ControlError, tenant_or_404
@@ -42,11 +42,26 @@ def put_snapshot(t):
         400:
           description: Not a snapshot document, or one this version cannot restore (nothing changes).
     """
+    reg = registry()
+    # A big body (parsed a piece at a time, bounds.GRADUAL_FROM) builds millions of objects: full collections
+    # would walk them again and again while other tenants wait, so they are held off until the tenant is built.
+    with reg.collections_held_off((request.content_length or 0) > bounds.GRADUAL_FROM):
+        return _restore(reg, t)
+
+
+def _restore(reg, t: str):
     doc = request.get_json(silent=True)
     if doc is None:
         raise ControlError(400, "InvalidJson", "The request body must be a snapshot JSON document.")
+    try:
+        return _restore_doc(reg, t, doc)
+    finally:
+        # The parsed body (kept by the request until it ends): freed a slice at a time, not in one cascade.
+        memory.dismantle(doc)
+
+
+def _restore_doc(reg, t: str, doc):
     snapshot.validate(doc)
-    reg = registry()
     existing = reg.find(t)
     if existing is not None:  # its lock is the request's (middleware.begin)
         tenant = snapshot.restore_tenant(doc, tenant_id=existing.id, name=existing.name)
