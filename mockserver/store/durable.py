@@ -16,7 +16,7 @@ import sqlite3
 import threading
 
 from . import json_text
-from .files import DB_NAME, ids_blob, ids_doc, secure_data_dir
+from .files import DB_NAME, DELETE_OBJECT, INSERT_AUDIT, UPSERT_OBJECT, ids_blob, ids_doc, secure_data_dir
 from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
@@ -261,7 +261,7 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
                         "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?)",
                         rows[i : i + CHUNK_ROWS],
                     )
-                    self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", audit[i : i + CHUNK_ROWS])
+                    self.db.executemany(INSERT_AUDIT, audit[i : i + CHUNK_ROWS])
                     self._commit()
                 except BaseException:
                     self._rollback()
@@ -450,21 +450,17 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
         tombs = [r for r in rows if r[5] is None]
         if tombs:
             # A deleted key that comes back is appended at the end, as a dict does.
-            self.db.executemany(
-                "DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", [r[:3] for r in tombs]
-            )
+            self.db.executemany(DELETE_OBJECT, [r[:3] for r in tombs])
         if rows:
             # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
             self.db.executemany(
-                "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
-                "data=excluded.data",
+                UPSERT_OBJECT,
                 rows,
             )
         if plan["gone"]:
-            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", plan["gone"])
+            self.db.executemany(DELETE_OBJECT, plan["gone"])
         if plan["audit_rows"]:
-            self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", plan["audit_rows"])
+            self.db.executemany(INSERT_AUDIT, plan["audit_rows"])
         if plan["journal"] is not None:
             cleared, journal_rows, keep_from = plan["journal"]
             if cleared:

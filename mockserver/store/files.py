@@ -1,4 +1,5 @@
-"""What the durable store keeps on disk: the data dir and its permissions, and the compact form of the tenant RNG."""
+"""What the durable store keeps on disk: the data dir and its permissions, the compact form of the tenant RNG, and
+the row statements its two writers share."""
 
 from __future__ import annotations
 
@@ -47,3 +48,12 @@ def secure_data_dir(data_dir: str) -> None:
         if os.path.isfile(path) and not os.path.islink(path) and not public:
             os.chmod(path, 0o600)
     os.close(os.open(os.path.join(data_dir, DB_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+#: The statements both writers of object rows use (the group commit and the redo log's background apply).
+UPSERT_OBJECT = (
+    "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, data=excluded.data"
+)
+DELETE_OBJECT = "DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?"
+INSERT_AUDIT = "INSERT INTO audit (tenant_id, data) VALUES (?, ?)"

@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 from . import json_text
+from .files import DELETE_OBJECT, INSERT_AUDIT, UPSERT_OBJECT
 
 PREFIX = "hybridsoa.redo."
 _NAME = re.compile(r"^hybridsoa\.redo\.(\d+)$")
@@ -280,17 +281,15 @@ class RedoWriter:
         last = plan["last"]
         deleted = [key for key, (op, _row) in last.items() if op != "row"]
         if deleted:
-            self.db.executemany("DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?", deleted)
+            self.db.executemany(DELETE_OBJECT, deleted)
         rows = [row for op, row in last.values() if op != "gone"]
         if rows:
             self.db.executemany(
-                "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (tenant_id, collection, key) DO UPDATE SET seq=excluded.seq, cls=excluded.cls, "
-                "data=excluded.data",
+                UPSERT_OBJECT,
                 rows,
             )
         if plan["audit_rows"]:
-            self.db.executemany("INSERT INTO audit (tenant_id, data) VALUES (?, ?)", plan["audit_rows"])
+            self.db.executemany(INSERT_AUDIT, plan["audit_rows"])
         for tenant_id, (cleared, journal_rows, keep_from) in plan["journal"].items():
             if cleared:
                 self.db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
