@@ -16,7 +16,19 @@ import sqlite3
 import threading
 
 from . import json_text
-from .files import DB_NAME, DELETE_OBJECT, INSERT_AUDIT, UPSERT_OBJECT, ids_blob, ids_doc, secure_data_dir
+from .files import (
+    DB_NAME,
+    DELETE_OBJECT,
+    INSERT_AUDIT,
+    INSERT_JOURNAL,
+    UPDATE_CARD,
+    UPSERT_BLOB,
+    UPSERT_OBJECT,
+    ids_blob,
+    ids_doc,
+    secure_data_dir,
+    write_journal,
+)
 from .group_commit import GroupCommit
 from .heap import drop_gradually, give_back_memory
 from .persistence import TenantCodec
@@ -281,7 +293,7 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
                     self._put_blob(tenant.id, name, value, force=True)
-                self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)", journal)
+                self.db.executemany(INSERT_JOURNAL, journal)
                 self._put_registry_meta()
                 self.db.execute("DELETE FROM meta WHERE name=?", ("writing:" + tenant.id,))
                 self._commit()
@@ -453,27 +465,16 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
             self.db.executemany(DELETE_OBJECT, [r[:3] for r in tombs])
         if rows:
             # Upsert keeps the rowid, so a reload sees the collection in its insertion order.
-            self.db.executemany(
-                UPSERT_OBJECT,
-                rows,
-            )
+            self.db.executemany(UPSERT_OBJECT, rows)
         if plan["gone"]:
             self.db.executemany(DELETE_OBJECT, plan["gone"])
         if plan["audit_rows"]:
             self.db.executemany(INSERT_AUDIT, plan["audit_rows"])
         if plan["journal"] is not None:
-            cleared, journal_rows, keep_from = plan["journal"]
-            if cleared:
-                self.db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
-            self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)", journal_rows)
-            if keep_from is not None:  # bounded: the newest entries only, as the in-memory ring
-                self.db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))
-        for name, text in plan["blobs"].items():
-            self.db.execute(
-                "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)", (tenant_id, name, text)
-            )
+            write_journal(self.db, tenant_id, *plan["journal"])
+        self.db.executemany(UPSERT_BLOB, [(tenant_id, name, text) for name, text in plan["blobs"].items()])
         if plan.get("card") is not None:
-            self.db.execute("UPDATE tenants SET card=? WHERE id=?", (plan["card"][0], tenant_id))
+            self.db.execute(UPDATE_CARD, (plan["card"][0], tenant_id))
 
     def _undo(self, plan) -> None:
         # Not durable, so not forgotten: the next flush retries these changes.
@@ -595,9 +596,7 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
         text = json.dumps(value)
         written = self._written.setdefault(tenant_id, {})
         if force or written.get(name) != text:
-            self.db.execute(
-                "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)", (tenant_id, name, text)
-            )
+            self.db.execute(UPSERT_BLOB, (tenant_id, name, text))
             written[name] = text
 
     def _put_registry_meta(self) -> None:
@@ -627,7 +626,7 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
         text = json.dumps(value)
         self._begin()
         try:
-            self.db.execute("UPDATE tenants SET card=? WHERE id=?", (text, tenant.id))
+            self.db.execute(UPDATE_CARD, (text, tenant.id))
             self._commit()
         except BaseException:
             self._rollback()

@@ -57,3 +57,16 @@ UPSERT_OBJECT = (
 )
 DELETE_OBJECT = "DELETE FROM objects WHERE tenant_id=? AND collection=? AND key=?"
 INSERT_AUDIT = "INSERT INTO audit (tenant_id, data) VALUES (?, ?)"
+INSERT_JOURNAL = "INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)"
+UPSERT_BLOB = "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)"
+UPDATE_CARD = "UPDATE tenants SET card=? WHERE id=?"
+
+
+def write_journal(db, tenant_id: str, cleared: bool, rows: list, keep_from: int | None) -> None:
+    """One tenant's request journal changes: emptied first when it was cleared, bounded to the newest entries
+    (``keep_from``) as the in-memory ring is."""
+    if cleared:
+        db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
+    db.executemany(INSERT_JOURNAL, rows)
+    if keep_from is not None:
+        db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))

@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 from . import json_text
-from .files import DELETE_OBJECT, INSERT_AUDIT, UPSERT_OBJECT
+from .files import DELETE_OBJECT, INSERT_AUDIT, UPDATE_CARD, UPSERT_BLOB, UPSERT_OBJECT, write_journal
 
 PREFIX = "hybridsoa.redo."
 _NAME = re.compile(r"^hybridsoa\.redo\.(\d+)$")
@@ -284,24 +284,14 @@ class RedoWriter:
             self.db.executemany(DELETE_OBJECT, deleted)
         rows = [row for op, row in last.values() if op != "gone"]
         if rows:
-            self.db.executemany(
-                UPSERT_OBJECT,
-                rows,
-            )
+            self.db.executemany(UPSERT_OBJECT, rows)
         if plan["audit_rows"]:
             self.db.executemany(INSERT_AUDIT, plan["audit_rows"])
-        for tenant_id, (cleared, journal_rows, keep_from) in plan["journal"].items():
-            if cleared:
-                self.db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
-            self.db.executemany("INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)", journal_rows)
-            if keep_from is not None:
-                self.db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))
-        self.db.executemany(
-            "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)",
-            [(tenant_id, name, text) for (tenant_id, name), text in plan["blobs"].items()],
-        )
+        for tenant_id, journal in plan["journal"].items():
+            write_journal(self.db, tenant_id, *journal)
+        self.db.executemany(UPSERT_BLOB, [(tenant_id, name, text) for (tenant_id, name), text in plan["blobs"].items()])
         if plan["cards"]:
-            self.db.executemany("UPDATE tenants SET card=? WHERE id=?", [(t, i) for i, t in plan["cards"].items()])
+            self.db.executemany(UPDATE_CARD, [(t, i) for i, t in plan["cards"].items()])
 
     def _apply_loop(self) -> None:
         # The background applier: every APPLY_INTERVAL, or at once when many records are queued.
