@@ -1,12 +1,13 @@
-"""Durable tenant state for ``hybridsoa-mock serve --data-dir``: SQLite in WAL mode, ``synchronous=NORMAL``
-(``--synchronous full`` for power-loss durability).
+"""Durable tenant state for ``hybridsoa-mock serve --data-dir``: SQLite in WAL mode.
 
 Each request's changes (dirty collection objects, new audit records, and the small state blobs that changed:
-clock, RNG, settings, sync/RBAC/PIM/fault state) are written in ONE transaction while the tenant lock is
-held and before the response leaves, so an acknowledged write survives ``kill -9`` and a half-applied request
-never reaches disk. Tenants are rows decomposed from the snapshot document; recovery reassembles that
-document and rebuilds each tenant with the snapshot loader, which the caller hands in as the store's
-:class:`~.persistence.TenantCodec` (see docs/benchmarks.md for WAL vs append-log)."""
+clock, RNG, settings, sync/RBAC/PIM/fault state) are collected while the tenant lock is held and made durable
+before the response leaves, so an acknowledged write survives ``kill -9`` and a half-applied request never
+reaches disk. ``synchronous=normal`` (the default) appends them to the redo log (``redo_log``) and SQLite takes
+them in the background; ``--synchronous full`` commits them in one transaction per group with an fsync
+(``group_commit``). Tenants are rows decomposed from the snapshot document; recovery (``durable_read``)
+reassembles that document and rebuilds each tenant with the snapshot loader, which the caller hands in as the
+store's :class:`~.persistence.TenantCodec` (see docs/benchmarks.md for WAL vs append-log)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import sqlite3
 import threading
 
 from . import json_text
+from .durable_read import JOURNAL_ROWS, TenantReader
 from .files import (
     DB_NAME,
     DELETE_OBJECT,
@@ -25,12 +27,11 @@ from .files import (
     UPSERT_BLOB,
     UPSERT_OBJECT,
     ids_blob,
-    ids_doc,
     secure_data_dir,
     write_journal,
 )
 from .group_commit import GroupCommit
-from .heap import drop_gradually, give_back_memory
+from .heap import drop_gradually
 from .persistence import TenantCodec
 from .redo_log import RedoLog, RedoWriter
 from .signals import BlobSignals, TextCache, rng_signature, rng_words
@@ -54,11 +55,9 @@ CHUNK_ROWS = 1000
 #: ``--synchronous``: what an acknowledged write survives. ``normal``: the process dying (kill -9, a crash);
 #: ``full``: also the machine losing power (one fsync per group commit).
 SYNCHRONOUS = ("normal", "full")
-#: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
-JOURNAL_ROWS = 10_000
 
 
-class DurableStore(RedoWriter, BlobSignals, GroupCommit):
+class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -112,116 +111,6 @@ class DurableStore(RedoWriter, BlobSignals, GroupCommit):
         loop = self._apply_loop if self.redo is not None else self._commit_loop
         self._committer = threading.Thread(target=loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
-
-    # ------------------------------------------------------------------------------------------ recovery
-    def load_all(self) -> int:
-        """Read the index of stored tenants into the registry (each tenant's rows are loaded on its first use,
-        :meth:`load_tenant`); returns how many there are. ``lazy=False`` behaviour: :meth:`load_everything`."""
-        with self.lock:
-            # Rows of a tenant whose whole write a crash interrupted (no tenants row yet): never acknowledged.
-            # A marker row names such a write while it runs, so a clean start scans nothing.
-            interrupted = [
-                row[0][len("writing:") :]
-                for row in self.db.execute("SELECT name FROM meta WHERE name LIKE 'writing:%'")
-            ]
-            if interrupted or self.db.execute("SELECT 1 FROM meta WHERE name='format'").fetchone() is None:
-                self._begin()
-                try:
-                    for table in ("blobs", "objects", "audit", "journal"):
-                        self.db.execute(f"DELETE FROM {table} WHERE tenant_id NOT IN (SELECT id FROM tenants)")
-                    self.db.execute("DELETE FROM meta WHERE name LIKE 'writing:%'")
-                    self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('format', '2')")
-                    self._commit()
-                except BaseException:
-                    self._rollback()
-                    raise
-            rows = self.db.execute("SELECT id, name, position, header, card FROM tenants ORDER BY position").fetchall()
-            # The clock state a load resumes, so a listed clock reads what the loaded tenant's will.
-            clocks = dict(self.db.execute("SELECT tenant_id, data FROM blobs WHERE name='clock'").fetchall())
-            for tenant_id, name, position, header, card in rows:
-                domain = json.loads(header).get("tenant", {}).get("domain") or ""
-                clock = clocks.get(tenant_id)
-                self.registry.recovered(
-                    tenant_id,
-                    name,
-                    domain,
-                    position,
-                    json.loads(card) if card else None,
-                    json.loads(clock) if clock else None,
-                )
-            with self.registry.lock:
-                self.registry.loader = self.load_tenant
-            meta = self.db.execute("SELECT data FROM meta WHERE name='registry'").fetchone()
-            if meta:
-                state = json.loads(meta[0])
-                self.registry._counter = state.get("counter", 0)
-                version, internal, gauss = state["rng"]
-                self.registry.ids.setstate((version, tuple(internal), gauss))
-            return len(rows)
-
-    def load_everything(self) -> int:
-        """Load every stored tenant now (what a restart did before tenants loaded lazily)."""
-        return len(self.registry.list())
-
-    def load_tenant(self, tenant_id: str):
-        """The registry's loader: rebuild one stored tenant (clock resumed in real time) from a read-only
-        connection of its own, so the commit thread keeps writing other tenants' changes meanwhile."""
-        reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            reader.execute("BEGIN")  # one read snapshot for the whole tenant
-            header, card = reader.execute("SELECT header, card FROM tenants WHERE id=?", (tenant_id,)).fetchone()
-            doc = self._assemble(tenant_id, json.loads(header), reader)
-            journal = reader.execute(
-                "SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?", (tenant_id, JOURNAL_ROWS)
-            ).fetchall()
-            reader.execute("COMMIT")
-        finally:
-            reader.close()
-        size = sum(len(c["items"]) for c in doc["collections"].values())
-        tenant = self.codec.restore_tenant(doc, resume_clock=True, owned=True)
-        for coll in doc["collections"].values():
-            drop_gradually(coll["items"])
-        drop_gradually(doc["audit"])
-        del doc
-        with tenant.lock, self.lock:
-            self._remember(tenant, journal)
-            self._index_card(tenant, card)
-        if size >= 4000:
-            give_back_memory(collect=False)
-        return tenant
-
-    def _assemble(self, tenant_id: str, header: dict, db=None) -> dict:
-        db = db or self.db
-        doc = dict(header)
-        blobs = {
-            name: json.loads(data)
-            for name, data in db.execute("SELECT name, data FROM blobs WHERE tenant_id=?", (tenant_id,))
-        }
-        doc["clock"] = blobs.get("clock")
-        doc["ids"] = ids_doc(blobs.get("ids"), blobs.get("ids:pos"))
-        doc["state"] = blobs.get("state", {})
-        doc["subsystems"] = {
-            name[len("subsystem:") :]: data for name, data in blobs.items() if name.startswith("subsystem:")
-        }
-        meta = blobs.get("collections", {})
-        collections = {
-            attr: {"name": info.get("name", attr), "class": None, "items": [], "tombstones": {}}
-            for attr, info in meta.items()
-        }
-        for coll, key, seq, cls, data in db.execute(
-            "SELECT collection, key, seq, cls, data FROM objects WHERE tenant_id=? ORDER BY rowid", (tenant_id,)
-        ):
-            entry = collections.setdefault(coll, {"name": coll, "class": None, "items": [], "tombstones": {}})
-            if data is None:
-                entry["tombstones"][key] = seq
-            else:
-                entry["items"].append([key, seq, json.loads(data), cls])
-        doc["collections"] = collections
-        doc["signing"] = blobs.get("signing")
-        doc["audit"] = [
-            json.loads(d) for (d,) in db.execute("SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,))
-        ]
-        return doc
 
     # ------------------------------------------------------------------------------------ registry hooks
     def tenant_created(self, tenant) -> None:
