@@ -228,7 +228,7 @@ GENERATOR = {"name": "loadgen", "warmup": 2.0}
 LOADGEN_TARGETS = {"MockToggle": "mock", "BaselineToggle": "baseline", "MotoTagUser": "moto"}
 
 
-def run_locust(
+def run_load(
     user_class: str,
     host: str,
     env: dict,
@@ -242,7 +242,7 @@ def run_locust(
     throughput, percentiles and failures of the run, and the server's CPU milliseconds per request (robust to
     other load on the machine, unlike req/s). Every target gets the same warm-up before the measured window."""
     if GENERATOR["name"] == "locust":
-        return _run_locust_only(user_class, host, env, users, seconds, out, server, label)
+        return _run_locust(user_class, host, env, users, seconds, out, server, label)
     rps = env.get("BENCH_RPS_PER_USER") or "0"
     argv = pinned(
         LOAD_CORE,
@@ -308,7 +308,7 @@ def run_locust(
     }
 
 
-def _run_locust_only(
+def _run_locust(
     user_class: str,
     host: str,
     env: dict,
@@ -499,8 +499,8 @@ def load_benchmarks(args, work: Path) -> dict:
                 progress(
                     f"round {i + 1} of {args.rounds}: the mock, the durable mock, both baselines, {args.seconds} s each"
                 )
-                m = run_locust("MockToggle", host, mem_t["env"], args.users, args.seconds, work, mock, label="mock")
-                d = run_locust(
+                m = run_load("MockToggle", host, mem_t["env"], args.users, args.seconds, work, mock, label="mock")
+                d = run_load(
                     "MockToggle",
                     durable_host,
                     dur_t["env"],
@@ -512,7 +512,7 @@ def load_benchmarks(args, work: Path) -> dict:
                 )
                 order = baselines if i % 2 == 0 else baselines[::-1]  # neither baseline always runs last
                 runs = {
-                    base_host: run_locust(
+                    base_host: run_load(
                         "BaselineToggle", base_host, mem_t["env"], args.users, args.seconds, work, proc, label=label
                     )
                     for proc, base_host, label in order
@@ -532,7 +532,7 @@ def load_benchmarks(args, work: Path) -> dict:
         results["durable"] = _median_run([d for d, _ in durable_rounds])
         half = results["mock"]["rps"] / 2 / args.users
         progress(f"the mock at half its saturating rate ({results['mock']['rps'] / 2:.0f} req/s)")
-        results["mock_half"] = run_locust(
+        results["mock_half"] = run_load(
             "MockToggle",
             host,
             {**mem_t["env"], "BENCH_RPS_PER_USER": f"{half:.3f}"},
@@ -577,7 +577,7 @@ def load_benchmarks(args, work: Path) -> dict:
             )
         moto_ids = work / "moto_users.txt"
         moto_ids.write_text("\n".join(users))
-        results["moto"] = run_locust(
+        results["moto"] = run_load(
             "MotoTagUser",
             f"http://127.0.0.1:{port}",
             {"BENCH_IDENTITIES": str(moto_ids)},
