@@ -126,8 +126,10 @@ class TenantMemory:
     _big_seeds: int
 
     @contextmanager
-    def _gc_paused(self, big: bool):
-        # No automatic collections while a big tenant is built (they would walk the growing heap again and again).
+    def collections_held_off(self, big: bool):
+        """Hold automatic collections off while a big tenant is built, loaded or restored (each full collection
+        would walk the growing heap again, a 0.1-1 s pause for every other request); ``big`` False: nothing
+        changes. Nested and concurrent holds count: the collector resumes when the last one ends."""
         if not big:
             yield
             return
@@ -141,12 +143,6 @@ class TenantMemory:
                 self._big_seeds -= 1
                 if not self._big_seeds:
                     gc.enable()
-
-    def collections_held_off(self, big: bool):
-        """Hold automatic full collections off while a big tenant is read or built outside :meth:`create` (a
-        snapshot restore parses and builds millions of objects; each full collection would walk them all, a
-        0.1-1 s pause for every other request); ``big`` False: nothing changes."""
-        return self._gc_paused(big)
 
     def _discard(self, tenant) -> None:
         """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time

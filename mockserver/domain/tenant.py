@@ -387,7 +387,7 @@ class TenantRegistry(RecoveredTenants, TenantMemory):
         # A big seed allocates hundreds of thousands of objects: automatic full collections would walk the whole
         # growing heap again and again, each a pause for every other request. They wait until it is frozen.
         try:
-            with self._gc_paused(2 * spec.mailboxes >= FREEZE_THRESHOLD):
+            with self.collections_held_off(2 * spec.mailboxes >= FREEZE_THRESHOLD):
                 tenant = self._build(spec)
                 with self.lock:
                     self.tenants[tenant.id] = tenant
@@ -478,14 +478,11 @@ class TenantRegistry(RecoveredTenants, TenantMemory):
             tenant = self.tenants.get(tenant_id)
             if tenant is not None or tenant_id not in self.unloaded or self.loader is None:
                 return tenant
-            with self.lock:
-                # A big tenant's load allocates as much as its seed did: no collections meanwhile, and its objects
-                # are frozen before the collector resumes (else the first collection walks them all, a pause).
-                self._big_seeds += 1
-                gc.disable()
-            try:
+            # A big tenant's load allocates as much as its seed did: no collections meanwhile, and its objects
+            # are frozen before the collector resumes (else the first collection walks them all, a pause).
+            with self.collections_held_off(True):
                 tenant = self.loader(tenant_id)
-                self._freeze_loaded(tenant)
+                self._freeze_large(tenant)
                 with self.lock:
                     self.tenants[tenant.id] = tenant
                     position = self.unloaded.pop(tenant_id)[2]
@@ -497,19 +494,7 @@ class TenantRegistry(RecoveredTenants, TenantMemory):
                     ranked = sorted(self.tenants, key=lambda tid: self._position_of.get(tid, float("inf")))
                     if ranked != list(self.tenants):
                         self.tenants = {tid: self.tenants[tid] for tid in ranked}
-            finally:
-                with self.lock:
-                    self._big_seeds -= 1
-                    if not self._big_seeds:
-                        gc.enable()
             return tenant
-
-    def _freeze_loaded(self, tenant: Tenant) -> None:
-        # As _freeze_large, without the full collection: the load's garbage was freed by reference counting.
-        if len(tenant.mailboxes) + len(tenant.ad_users) >= FREEZE_THRESHOLD:
-            with self.lock:
-                self._frozen.add(tenant.id)
-                gc.freeze()
 
     def count(self) -> int:
         """How many tenants exist, loaded or not (health asks this; it loads nothing)."""
@@ -543,7 +528,7 @@ class TenantRegistry(RecoveredTenants, TenantMemory):
             spec.tenant_id = old.id
             # Rebuilt under the old tenant's lock only (as create, never the registry's): other tenants' creates,
             # loads and deletes go on meanwhile; a big rebuild holds full collections off as a seed does.
-            with self._gc_paused(2 * spec.mailboxes >= FREEZE_THRESHOLD):
+            with self.collections_held_off(2 * spec.mailboxes >= FREEZE_THRESHOLD):
                 tenant = self._build(spec)
                 with self.lock:
                     if self.tenants.get(old.id) is not old:
