@@ -91,18 +91,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
         self._colls: dict[str, tuple] = {}
         self.commits = 0
         # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
-        self._cond = threading.Condition()
-        self._pending: dict[str, tuple] = {}
-        self._requested = self._durable = 0
-        self._failed: list[tuple] = []
-        self._closing = False
-        #: a request is committing (the leader); ``_nudged``: pending work nobody waits for (read journals).
-        self._leading = False
-        self._nudged = False
-        self._creating: set[str] = set()
-        #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
-        #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
-        self._waiters: list[tuple[int, threading.Lock]] = []
+        self._start_group_commit()
         #: ``synchronous=normal``: requests append to the redo log and answer at once (``redo_log``); ``full``
         #: keeps group commit (one fsync per group, the answers wait for it).
         self.redo = RedoLog(os.path.dirname(os.path.abspath(path))) if synchronous == "normal" else None
@@ -442,13 +431,6 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
         elif ticket < 0:
             self._redo_wait(ticket)
 
-    def _queue(self, tenant, thorough: bool, ticket: int | None) -> None:
-        prev = self._pending.get(tenant.id)
-        if prev is None:
-            self._pending[tenant.id] = (tenant, thorough, ticket)
-        else:
-            self._pending[tenant.id] = (tenant, thorough or prev[1], prev[2] if prev[2] is not None else ticket)
-
     def _moved(self, tenant) -> bool:
         # The cheap sign that a read request changed something after all (see flush's thorough=False).
         return (
@@ -554,14 +536,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
             self.redo.close()
             self.redo.number = -1
             self.redo.remove_through(self.redo.segments()[-1][0] if self.redo.segments() else 0)
-        while self.redo is None:  # write what is still pending, after any commit under way
-            with self._cond:
-                while self._leading:
-                    self._cond.wait()
-                if not any(tid not in self._creating for tid in self._pending):
-                    break
-                self._leading = True
-            self._lead()
+        if self.redo is None:
+            self._commit_all()  # what is still pending, after any commit under way
         with self.lock:
             try:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -155,6 +155,7 @@ class RedoWriter:
     _rollback: Any
     _done: Any
     _undo: Any
+    _requeue: Any
 
     def _start_redo(self) -> None:
         # Before anything reads the database: what the last run acknowledged but did not apply goes in first.
@@ -236,20 +237,28 @@ class RedoWriter:
         with tenant.lock:
             self._log_changes(tenant, thorough)
 
-    def _drain(self, *, reads: bool = False) -> int:
+    def _drain(self, *, reads: bool = False, wait: bool = True) -> int:
         """Apply every queued record to SQLite in one transaction, then delete the segments they came from.
         ``reads``: first collect the journal entries of reads (takes tenant locks: only the background thread and
-        ``close``, which hold no other lock)."""
+        ``close``, which hold no other lock); ``wait=False`` (the background thread) skips a tenant whose lock is
+        held right now (a reset or snapshot PUT of a big tenant holds it for long) until the next round, so
+        every other tenant's records still go in."""
         assert self.redo is not None
         if reads:
             with self._cond:
-                batch = {tid: item for tid, item in self._pending.items() if tid not in self._creating}
+                batch = {tid: entry for tid, entry in self._pending.items() if tid not in self._creating}
                 for tid in batch:
                     del self._pending[tid]
                 self._nudged = False
-            for tenant, thorough, _first in batch.values():
-                with tenant.lock:
-                    self._log_changes(tenant, thorough, write=False)
+            for entry in batch.values():
+                if not entry.tenant.lock.acquire(blocking=wait):
+                    with self._cond:
+                        self._requeue(entry)
+                    continue
+                try:
+                    self._log_changes(entry.tenant, entry.thorough, write=False)
+                finally:
+                    entry.tenant.lock.release()
         with self._drain_lock:
             with self._log_lock:
                 if not self._queued:
@@ -303,7 +312,7 @@ class RedoWriter:
                 if self._closing:
                     return
             try:
-                self._drain(reads=True)
+                self._drain(reads=True, wait=False)
             except sqlite3.ProgrammingError:
                 return  # the database was closed under us (a test closing ``db`` directly): nothing left to do
             except Exception as exc:  # noqa: BLE001 - the records stay in the redo log and are retried
