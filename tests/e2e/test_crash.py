@@ -251,6 +251,22 @@ def test_acknowledged_toggles_survive_kill_9(tmp_path):
             server.stop()
 
 
+def test_acknowledged_toggles_survive_kill_9_with_synchronous_full(tmp_path):
+    """``--synchronous full`` (group commit, per-tenant durability): two seeds chained, as above."""
+    data_dir = tmp_path / "data"
+    runs: list[Run] = []
+    server = Server(data_dir, "--synchronous", "full")
+    try:
+        for seed in (11, 23):
+            runs.append(_toggle_until_killed(server, seed))
+            server = Server(data_dir, "--synchronous", "full")
+            for run in runs:
+                _verify(server, run)
+    finally:
+        if server.proc.poll() is None:
+            server.stop()
+
+
 def test_control_token_and_loopback_refusal(tmp_path):
     data_dir = tmp_path / "data"
     server = Server(data_dir, "--control-token", "s3cret", token="s3cret")
