@@ -66,11 +66,13 @@ class Holder(threading.Thread):
         self.tenant = tenant
         self.holding = threading.Event()
         self.let_go = threading.Event()
+        self.released = threading.Event()
 
     def run(self) -> None:
         with self.tenant.lock:
             self.holding.set()
-            self.let_go.wait(GUARD)
+            self.let_go.wait(2 * GUARD)  # outlives every wait of the test for the other side
+        self.released.set()
 
 
 def _durable_write(store, tenant, value: bool, result: dict) -> threading.Thread:
@@ -123,7 +125,7 @@ def test_a_write_to_another_tenant_is_durable_while_a_tenant_with_a_pending_chan
     other_result: dict = {}
     writer = _durable_write(store, other, True, other_result)
     writer.join(GUARD)
-    durable_while_held = other_result.get("durable", False) and not holder.let_go.is_set()
+    durable_while_held = other_result.get("durable", False) and not holder.released.is_set()
     holder.let_go.set()
     holder.join()
     writer.join()
@@ -207,7 +209,7 @@ def test_the_redo_logs_applier_skips_a_held_tenant(tmp_path):
         drain = threading.Thread(target=lambda: applied.update(n=store._drain(reads=True, wait=False)), daemon=True)
         drain.start()
         drain.join(GUARD)
-        done_while_held = "n" in applied and not holder.let_go.is_set()
+        done_while_held = "n" in applied and not holder.released.is_set()
         holder.let_go.set()
         holder.join()
         drain.join()
@@ -219,5 +221,34 @@ def test_the_redo_logs_applier_skips_a_held_tenant(tmp_path):
         with store.lock:
             rows = store.db.execute("SELECT COUNT(*) FROM journal WHERE tenant_id=?", (busy.id,)).fetchone()[0]
         assert rows >= 1
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+def test_health_answers_while_a_dirty_tenant_is_held(tmp_path, synchronous):
+    # A request naming no tenant waits for every tenant with unsaved changes (it may have changed them); health
+    # changes none, so it answers while such a tenant's lock is held for long.
+    from hybridsoa.mock.app import create_app
+
+    registry = TenantRegistry(seed=1)
+    store = open_store(registry, str(tmp_path), snapshot, synchronous)
+    try:
+        busy = registry.create("busy", mailboxes=4, seed=3, frozen_clock=True)
+        client = create_app(registry).test_client()
+        with busy.lock:
+            _set_cloud_managed(busy, True)  # not collected yet: the holder below is still working on it
+        holder = Holder(busy)
+        holder.start()
+        assert holder.holding.wait(GUARD)
+        answered = {}
+        probe = threading.Thread(target=lambda: answered.update(r=client.get("/_mock/health")), daemon=True)
+        probe.start()
+        probe.join(GUARD)
+        while_held = "r" in answered and not holder.released.is_set()
+        holder.let_go.set()
+        holder.join()
+        probe.join()
+        assert while_held and answered["r"].status_code == 200
     finally:
         store.close()
