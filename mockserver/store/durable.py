@@ -242,20 +242,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
             written = self._log_changes(tenant, thorough)
             self._drain()
             return written
-        with self.lock:
-            plan = self._collect(tenant, thorough)
-            if plan is None:
-                return False
-            try:
-                self._begin()
-                self._apply(plan)
-                self._commit()
-            except BaseException:
-                self._rollback()
-                self._undo(plan)
-                raise
-            self._done(plan)
-            return True
+        return self._flush_in_order(tenant, thorough)
 
     def _collect(self, tenant, thorough: bool, blobs: bool = True):
         """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""

@@ -215,24 +215,8 @@ class GroupCommit:
     def _finish(self, batch: list, error: BaseException | None, own: int | None) -> None:
         # After a commit (or its failure): settle its tickets, wake their requests, and give out what is left to
         # do: one request of each busy tenant collects it, one more request leads what is committable.
-        ready = []
         with self._cond:
-            for plan, entry in batch:
-                failed = plan if isinstance(plan, BaseException) else (error if isinstance(plan, dict) else None)
-                for ticket in entry.tickets:
-                    if failed is not None:
-                        self._failed[ticket] = failed
-                    left = self._open.get(ticket, 1) - 1
-                    if left > 0:
-                        self._open[ticket] = left
-                        continue
-                    self._open.pop(ticket, None)
-                    gate = self._waiters.pop(ticket, None)
-                    if gate is not None:
-                        ready.append(gate)
-            if len(self._failed) > FAILED_KEPT:
-                for ticket in list(self._failed)[: len(self._failed) - FAILED_KEPT]:
-                    del self._failed[ticket]
+            ready = self._settle(batch, error)
             self._leading = False
             for entry in self._pending.values():
                 if entry.busy and own not in entry.tickets:
@@ -245,6 +229,59 @@ class GroupCommit:
                 self._cond.notify_all()
         for gate in ready:
             gate.release()
+
+    def _settle(self, batch: list, error: BaseException | None) -> list:
+        # Under self._cond: the tickets of a committed (or failed) batch; returns the gates of requests now done.
+        ready = []
+        for plan, entry in batch:
+            failed = plan if isinstance(plan, BaseException) else (error if isinstance(plan, dict) else None)
+            for ticket in entry.tickets:
+                if failed is not None:
+                    self._failed[ticket] = failed
+                left = self._open.get(ticket, 1) - 1
+                if left > 0:
+                    self._open[ticket] = left
+                    continue
+                self._open.pop(ticket, None)
+                gate = self._waiters.pop(ticket, None)
+                if gate is not None:
+                    ready.append(gate)
+        if len(self._failed) > FAILED_KEPT:
+            for ticket in list(self._failed)[: len(self._failed) - FAILED_KEPT]:
+                del self._failed[ticket]
+        return ready
+
+    def _flush_in_order(self, tenant, thorough: bool) -> bool:
+        """``flush`` with group commit (under ``tenant``'s lock): commit the tenant's changes now, in one
+        transaction after everything collected before them and not committed yet (a busy tenant's changes a
+        request collected), so nothing older is written after them. Returns True when something was written."""
+        with self.lock:
+            batch, self._collected = self._collected, []
+            try:
+                plan = self._collect(tenant, thorough)
+            except BaseException:
+                self._collected[:0] = batch
+                raise
+            plans = [p for p, _entry in batch if isinstance(p, dict)] + ([plan] if plan is not None else [])
+            if plans:
+                try:
+                    self._begin()
+                    for p in plans:
+                        self._apply(p)
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    self._collected[:0] = batch  # theirs: retried (and reported) by the next leader
+                    if plan is not None:
+                        self._undo(plan)
+                    raise
+                for p in plans:
+                    self._done(p)
+        with self._cond:
+            ready = self._settle(batch, None)
+        for gate in ready:
+            gate.release()
+        return plan is not None
 
     def _promote(self) -> None:
         # Under ``self._cond``: wake one waiting request so it commits what is now committable (no leader runs).

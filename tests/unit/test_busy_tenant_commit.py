@@ -252,3 +252,21 @@ def test_health_answers_while_a_dirty_tenant_is_held(tmp_path, synchronous):
         assert while_held and answered["r"].status_code == 200
     finally:
         store.close()
+
+
+def test_a_flush_commits_after_changes_collected_before_it(full_store):
+    # An LDAP write flushes under the tenant's lock; a change of the same tenant a request collected earlier
+    # (waiting for the next group) goes in first, so the older row is never written over the newer one.
+    registry, store, busy, other = full_store
+    with busy.lock:
+        guid = _set_cloud_managed(busy, True)
+        ticket = store.request_done(busy)
+        with store._cond:
+            entry = store._pending.pop(busy.id)  # what a request collecting its busy tenant does
+        store._take(entry)
+        assert [e for _plan, e in store._collected] == [entry]
+        _set_cloud_managed(busy, False)
+        assert store.flush(busy) is True
+    store.wait_durable(ticket)
+    assert not _stored_cloud_managed(store, busy, guid)
+    assert not store._collected and not store._open
