@@ -23,7 +23,7 @@ class _Entry:
     """One tenant's changes not collected yet: the tickets of the requests they belong to, and ``busy`` once a
     leader found the tenant's lock held (one of those requests then collects them)."""
 
-    __slots__ = ("tenant", "thorough", "tickets", "busy")
+    __slots__ = ("busy", "tenant", "thorough", "tickets")
 
     def __init__(self, tenant, thorough: bool, tickets: list[int]):
         self.tenant = tenant
