@@ -270,3 +270,62 @@ def test_a_flush_commits_after_changes_collected_before_it(full_store):
     store.wait_durable(ticket)
     assert not _stored_cloud_managed(store, busy, guid)
     assert not store._collected and not store._open
+
+
+def test_a_write_is_answered_while_another_tenant_with_a_pending_change_is_reset(tmp_path, monkeypatch):
+    # The served path end to end (middleware, DurableAck): a reset rebuilds under the old tenant's lock (held here
+    # until the other tenant's write has been answered); that tenant's last change is still pending.
+    from hybridsoa.mock.app import create_app
+    from hybridsoa.mock.domain.entra.tokens import issue_access_token
+
+    registry = TenantRegistry(seed=1)
+    store = open_store(registry, str(tmp_path), snapshot, "full")
+    try:
+        busy = registry.create("busy", mailboxes=4, seed=3, frozen_clock=True)
+        other = registry.create("other", mailboxes=4, seed=5, frozen_clock=True)
+        client = create_app(registry).test_client()
+        token, _ = issue_access_token(other, "exchange", app=other.app_by_name("automation"))
+        alias = next(m.alias for m in other.mailboxes if m.recipient_type_details == "UserMailbox")
+        building, let_go = threading.Event(), threading.Event()
+        real_build = TenantRegistry._build
+
+        def slow_build(self, spec):
+            if spec.name == "busy":
+                building.set()
+                let_go.wait(2 * GUARD)
+            return real_build(self, spec)
+
+        monkeypatch.setattr(TenantRegistry, "_build", slow_build)
+        with busy.lock:
+            _set_cloud_managed(busy, True)
+            store.request_done(busy)  # its request ended just before the reset: the change is pending
+        reset = threading.Thread(target=lambda: client.post("/_mock/tenants/busy/reset"), daemon=True)
+        reset.start()
+        assert building.wait(GUARD)
+        answered: dict = {}
+
+        def toggle():
+            answered["r"] = client.post(
+                f"/adminapi/beta/{other.id}/InvokeCommand",
+                headers={"Authorization": "Bearer " + token},
+                json={
+                    "CmdletInput": {
+                        "CmdletName": "Set-Mailbox",
+                        "Parameters": {"Identity": alias, "IsExchangeCloudManaged": True},
+                    }
+                },
+            )
+
+        writer = threading.Thread(target=toggle, daemon=True)
+        writer.start()
+        writer.join(GUARD)
+        during_reset = "r" in answered and not let_go.is_set()
+        let_go.set()
+        reset.join()
+        writer.join()
+        assert during_reset, "the write waited for the reset of another tenant"
+        assert answered["r"].status_code == 200
+        guid = next(m.guid for m in other.mailboxes if m.alias == alias)
+        assert _stored_cloud_managed(store, other, guid)
+    finally:
+        store.close()
