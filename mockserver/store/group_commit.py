@@ -202,13 +202,15 @@ class GroupCommit:
                         raise
                     for plan in plans:
                         self._done(plan)
-        except Exception as exc:  # noqa: BLE001 - reported to every request of the group as a 500
+        except BaseException as exc:  # reported to every request of the group as a 500, never as durable
             error = exc
             for plan in plans:
                 # Not durable, so not forgotten (the next collect takes these changes again). The tenants were
                 # free a moment ago; this path is a failed disk write only.
                 with plan["tenant"].lock, self.lock:
                     self._undo(plan)
+            if not isinstance(exc, Exception):
+                raise
         finally:
             self._finish(batch, error, own)
 
