@@ -25,6 +25,10 @@ GRADUAL_FROM = 1 << 20
 #: How deep a gradual parse takes containers apart itself; deeper values are parsed whole by the C scanner. A
 #: snapshot's records sit at depth 5 (document, collections, collection, items, row), so each is one short call.
 GRADUAL_DEPTH = 4
+#: Largest snapshot body ``PUT /_mock/tenants/{t}/snapshot`` takes unless configured otherwise (the app's
+#: ``SNAPSHOT_MAX_CONTENT_LENGTH``, env ``HYBRIDSOA_SNAPSHOT_MAX_BYTES``): a 200,000-mailbox tenant's snapshot is
+#: about 870 MB. Every other route keeps the app's 32 MiB ``MAX_CONTENT_LENGTH``.
+MAX_SNAPSHOT_BYTES = 2 << 30
 #: A streamed parse (:func:`load_stream`) decodes this many bytes at a time and keeps at least this many
 #: characters ahead of where it is, so only an element bigger than that is scanned more than once.
 STREAM_CHUNK = 1 << 20
