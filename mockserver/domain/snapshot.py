@@ -147,10 +147,8 @@ def dump_object(obj) -> dict:
 _FIELDS: dict[type, tuple | None] = {}
 
 
-def object_json(obj) -> str:
-    """``json.dumps(dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
-    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
-    cls = type(obj)
+def _plain_fields(cls) -> tuple | None:
+    # The field names of a plain ``Record`` dataclass (its to_dict is asdict), None for any other class.
     names = _FIELDS.get(cls, False)
     if names is False:
         from .entra.directory import Record
@@ -161,6 +159,13 @@ def object_json(obj) -> str:
             else None
         )
         _FIELDS[cls] = names
+    return names
+
+
+def object_json(obj) -> str:
+    """``json.dumps(dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
+    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
+    names = _plain_fields(type(obj))
     if names is not None:
         try:
             return json_text.dumps({name: getattr(obj, name) for name in names})
@@ -350,10 +355,16 @@ def _write_collection(emit, coll: Collection) -> None:
     emit(f'{{"name":{encode(coll.name)},"class":{encode(main)},"items":')
     sep = "["
     for key, seq, obj in items:
-        row = [key, seq, obj.to_dict()]
+        names = _plain_fields(type(obj))
+        row = [key, seq, obj.to_dict() if names is None else {name: getattr(obj, name) for name in names}]
         if main is None:
             row.append(class_path(obj))
-        emit(sep + encode(row))
+        try:
+            text = encode(row)
+        except (TypeError, ValueError):  # a nested dataclass or another non-JSON value: to_dict knows it
+            row[2] = obj.to_dict()
+            text = encode(row)
+        emit(sep + text)
         sep = ","
     emit("[]" if sep == "[" else "]")
     emit(f',"tombstones":{encode(tombs)}}}')
