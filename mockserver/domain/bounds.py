@@ -96,6 +96,7 @@ def _no_constant(name: str):
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _CLOSER = {"{": "}", "[": "]"}
+_skip_ws = cast(Callable[[str, int], re.Match[str]], _WHITESPACE.match)  # the pattern matches everywhere
 _SCANSTRING: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
@@ -114,12 +115,9 @@ def load_stream(stream: IO[bytes], limit: int = MAX_JSON_DEPTH, *, chunk: int = 
     :func:`loads_gradually` does, so memory holds the value plus one window of text. Same value, or the same
     ValueError (message and position included; a :class:`TooDeep` past ``limit``)."""
     try:
-        value = _split(_Window(stream, chunk), GRADUAL_DEPTH)
+        return _split(_Window(stream, chunk), GRADUAL_DEPTH, limit)
     except RecursionError:
         raise TooDeep(f"The JSON document is nested deeper than {limit} levels.") from None
-    if isinstance(value, (dict, list)) and json_depth(value, limit) > limit:
-        raise TooDeep(f"The JSON document is nested deeper than {limit} levels.")
-    return value
 
 
 class _Window:
@@ -127,7 +125,7 @@ class _Window:
     (``text`` starts at character ``base`` of the whole; what is behind the parse is dropped as it moves on)."""
 
     def __init__(self, source: str | IO[bytes], chunk: int = STREAM_CHUNK):
-        self.base, self.lines, self.last_newline, self.chunk = 0, 0, -1, chunk
+        self.base, self.lines, self.last_newline, self.chunk, self.start = 0, 0, -1, chunk, 0
         if isinstance(source, str):
             self.text, self.eof = source, True
             return
@@ -165,9 +163,8 @@ class _Window:
 
     def skip(self, idx: int) -> int:
         """Past the whitespace at ``idx``, with a chunk of text (or the end of the stream) after it."""
-        ws = cast(Callable[[str, int], re.Match[str]], _WHITESPACE.match)  # the pattern matches everywhere
         while True:
-            idx = ws(self.text, idx).end()
+            idx = _skip_ws(self.text, idx).end()
             if self.eof or len(self.text) - idx >= self.chunk:
                 return idx
             idx = self.ahead(idx, self.chunk)
@@ -177,7 +174,7 @@ class _Window:
         of the window's end: a value ending or an error found within :data:`_SLACK` characters of it (a number
         cut short, a literal or escape cut off), or a string running into it."""
         while True:
-            text = self.text
+            text, self.start = self.text, idx
             try:
                 value, end = scanner(text, idx)
                 if self.eof or end <= len(text) - _SLACK:
@@ -217,7 +214,9 @@ def _trailing_comma_messages() -> dict[str, str]:
 _TRAILING_COMMA = _trailing_comma_messages()
 
 
-def _split(win: _Window, depth: int):
+def _split(win: _Window, depth: int, limit: int | None = None):
+    # ``limit``: refuse (TooDeep) a document nested deeper, checked per element as it is parsed. An element with
+    # few enough brackets in its text cannot be too deep, so only the rare others are walked (json_depth).
     scan = _DECODER.raw_decode
     # Open containers: [container, key it will store the next value under (objects only), closing character].
     stack: list[list[Any]] = []
@@ -233,11 +232,17 @@ def _split(win: _Window, depth: int):
             else:
                 frame: list[Any] = [container, None, _CLOSER[char]]
                 stack.append(frame)
+                if limit is not None and len(stack) > limit:
+                    raise TooDeep(f"The JSON document is nested deeper than {limit} levels.")
                 if char == "{":
                     idx = _key(win, idx, frame)
                 continue
         else:
             value, idx = win.scan(idx, scan)
+            if limit is not None and char in _CLOSER:
+                text, start, room = win.text, win.start, limit - len(stack)
+                if text.count("[", start, idx) + text.count("{", start, idx) > room and json_depth(value, room) > room:
+                    raise TooDeep(f"The JSON document is nested deeper than {limit} levels.")
         # Store the value in its container; close every container that ends here.
         while True:
             if not stack:

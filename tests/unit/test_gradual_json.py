@@ -213,3 +213,24 @@ def test_limits_hold_on_a_stream():
         bounds.load_stream(io.BytesIO(b'{"v": [NaN]}'), chunk=2)
     with pytest.raises(ValueError):
         bounds.load_stream(io.BytesIO(b'{"v": "\xff"}'), chunk=2)  # not UTF-8: a UnicodeDecodeError, as json.loads
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3, 4, 5, 6, 20, 63, 64, 65, 66, 200])
+@pytest.mark.parametrize("chunk", [2, 4096])
+def test_a_stream_refuses_exactly_what_the_depth_limit_refuses(levels, chunk):
+    # Nesting built from both kinds of container, with brackets inside strings that are not nesting.
+    text = "x"
+    for level in range(levels):
+        text = f'{{"k{level}": [{text}, "[[{{{{"]}}' if level % 2 else f'[{text}, "]]}}{{"]'
+    text = text.replace("x", '"leaf"', 1)
+    expected = bounds.json_depth(json.loads(text)) > bounds.MAX_JSON_DEPTH
+    try:
+        bounds.load_stream(io.BytesIO(text.encode()), chunk=chunk)
+        refused = False
+    except bounds.TooDeep:
+        refused = True
+    assert refused == expected
+    with pytest.raises(bounds.TooDeep):
+        bounds.load_stream(
+            io.BytesIO(text.encode()), limit=max(0, bounds.json_depth(json.loads(text)) - 1), chunk=chunk
+        )
