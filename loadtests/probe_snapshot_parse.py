@@ -78,6 +78,7 @@ def compare_serialisers(tenant, args) -> int:
     """GET's side: the old route's one ``jsonify(dump_tenant(t))`` against ``write_tenant`` into a spooled file,
     under the probe; same bytes checked, time, CPU, worst gap and the peak of Python allocations (tracemalloc,
     in a separate untimed run)."""
+    import gc
     import tempfile
     import time
     import tracemalloc
@@ -94,10 +95,14 @@ def compare_serialisers(tenant, args) -> int:
             return app.json.response(snapshot.dump_tenant(tenant)).get_data()
 
     def new() -> bytes:
-        with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
-            snapshot.write_tenant(tenant, spool)
-            spool.seek(0)
-            return spool.read()
+        gc.disable()  # as the GET route holds full collections off for a big tenant
+        try:
+            with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
+                snapshot.write_tenant(tenant, spool)
+                spool.seek(0)
+                return spool.read()
+        finally:
+            gc.enable()
 
     with tenant.lock:
         tenant.clock.configure(frozen=True)  # a running clock's reading would differ between the two documents

@@ -299,6 +299,11 @@ _WRITE_BATCH = 1 << 18
 _WRITE_DEPTH = 2
 
 
+def row_count(tenant) -> int:
+    """How many collection rows a tenant's snapshot holds (what its size mostly is)."""
+    return sum(len(coll) for coll in collections_of(tenant).values())
+
+
 def write_tenant(tenant, out: IO[bytes]) -> int:
     """``GET /_mock/tenants/{t}/snapshot`` a piece at a time: writes to ``out`` the bytes ``jsonify(dump_tenant(
     tenant))`` sends (the document and a newline), one collection row, audit record or state member per encoder

@@ -30,6 +30,8 @@ _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 #: Bytes a snapshot body or document keeps in memory before its spooled file moves to disk.
 SPOOL_IN_MEMORY = 1 << 20
+#: Collection rows above which a GET holds automatic collections off while it writes (about 1 MB of snapshot).
+BIG_DOCUMENT_ROWS = 1000
 #: Bytes read from the client, or sent to it, at a time.
 _IO_CHUNK = 1 << 20
 
@@ -42,7 +44,9 @@ def get_snapshot(t):
     try:
         # Under the tenant's lock (middleware.begin holds it for the request): one consistent moment of the tenant.
         # The lock is let go when the view returns, so a slow reader of the file holds nothing.
-        size = snapshot.write_tenant(tenant, spool)
+        # A big document's temporary rows would trigger full collections, each walking the whole heap: held off.
+        with registry().collections_held_off(snapshot.row_count(tenant) > BIG_DOCUMENT_ROWS):
+            size = snapshot.write_tenant(tenant, spool)
         spool.seek(0)
     except BaseException:
         spool.close()
