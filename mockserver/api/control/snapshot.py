@@ -85,22 +85,26 @@ def put_snapshot(t):
     limit = current_app.config.get("SNAPSHOT_MAX_CONTENT_LENGTH", bounds.MAX_SNAPSHOT_BYTES)
     # Over the bound: werkzeug's 413 before anything is read, in the app's error shape as on every route.
     stream = get_input_stream(request.environ, max_content_length=limit)
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body, _let_go(existing):
-        size = _receive(stream, body)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
+        with _let_go(existing):
+            size = _receive(stream, body)
         # A big body builds millions of objects: full collections would walk them again and again while other
-        # tenants wait, so they are held off until the tenant is built.
+        # tenants wait, so they are held off until the tenant is built, installed and frozen (_freeze_large).
         with reg.collections_held_off(size > bounds.GRADUAL_FROM):
-            try:
-                doc = bounds.load_stream(body)
-            except ValueError:
-                raise ControlError(400, "InvalidJson", "The request body must be a snapshot JSON document.") from None
-            try:
-                tenant, status = _build(reg, t, existing, doc)
-            finally:
-                # The parsed body: freed a slice at a time, not in one deallocation cascade.
-                memory.dismantle(doc)
-    if existing is not None:
-        reg.put(tenant)  # under the old tenant's lock again: requests to it wait and then find the new one
+            with _let_go(existing):
+                try:
+                    doc = bounds.load_stream(body)
+                except ValueError:
+                    raise ControlError(
+                        400, "InvalidJson", "The request body must be a snapshot JSON document."
+                    ) from None
+                try:
+                    tenant, status = _build(reg, t, existing, doc)
+                finally:
+                    # The parsed body: freed a slice at a time, not in one deallocation cascade.
+                    memory.dismantle(doc)
+            if existing is not None:
+                reg.put(tenant)  # under the old tenant's lock again: requests to it wait, then find the new one
     with tenant.lock:
         return jsonify(tenant.summary()), status
 
