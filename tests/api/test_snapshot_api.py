@@ -167,3 +167,33 @@ def test_the_snapshot_bound_is_configurable_and_refused_in_the_same_shape(app, c
     assert set(rv.get_json()["error"]) == set(other.get_json()["error"]) == {"code", "message"}
     # Nothing changed, and the tenant still answers.
     assert client.get("/_mock/tenants/contoso/snapshot").get_json()["collections"] == doc["collections"]
+
+
+def test_an_in_place_put_lets_the_tenant_lock_go_while_it_parses(app, client, contoso, monkeypatch):
+    import threading
+
+    from hybridsoa.mock.domain import bounds
+
+    tenant = app.extensions["hybridsoa"].find("contoso")
+    real, free = bounds.load_stream, []
+
+    def parse(stream):
+        # Another thread (another request to this tenant) can take the lock while the body is parsed.
+        def other():
+            if tenant.lock.acquire(blocking=False):
+                free.append(True)
+                tenant.lock.release()
+            else:
+                free.append(False)
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+        return real(stream)
+
+    doc = client.get("/_mock/tenants/contoso/snapshot").get_json()
+    monkeypatch.setattr(bounds, "load_stream", parse)
+    assert client.put("/_mock/tenants/contoso/snapshot", json=doc).status_code == 200
+    assert free == [True]
+    new = app.extensions["hybridsoa"].find("contoso")
+    assert new is not tenant and tenant.deleted and not new.deleted
