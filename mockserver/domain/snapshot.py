@@ -574,11 +574,16 @@ def _load_into(tenant, doc: dict, resume_clock: bool) -> None:
             setattr(tenant, attr, coll)
         default_cls = _load_class(data["class"]) if data.get("class") else None
         items = []
-        for row in data.get("items", []):
+        rows = data.get("items", [])
+        while rows:
+            # Taken out of the document as it is built (restore_tenant's document is always its own): the rows
+            # go as their objects come, so a big restore holds about one copy of the tenant, not two.
+            row = rows.pop()
             cls = _load_class(row[3]) if len(row) > 3 else default_cls
             if cls is None:
                 raise InvalidArgument(f"Snapshot collection '{attr}' has items of no known class.")
             items.append((row[0], int(row[1]), cls.from_dict(row[2])))
+        items.reverse()
         coll.restore_state(items, {k: int(v) for k, v in (data.get("tombstones") or {}).items()})
     tenant._app_by_client_id = {a.app_id: a.app_id for a in tenant.apps}
     subsystems = subsystems_of(tenant)
