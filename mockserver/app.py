@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask, Response, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
@@ -45,6 +47,12 @@ class _Response(Response):
         super().set_data(value)
 
 
+def _snapshot_limit() -> int:
+    """The largest snapshot body (bytes): env ``HYBRIDSOA_SNAPSHOT_MAX_BYTES`` or ``bounds.MAX_SNAPSHOT_BYTES``."""
+    value = bounds.parse_int(os.environ.get("HYBRIDSOA_SNAPSHOT_MAX_BYTES", ""))
+    return value if value is not None else bounds.MAX_SNAPSHOT_BYTES
+
+
 def create_app(
     registry: TenantRegistry | None = None, *, control_token: str | None = None, config: dict | None = None
 ) -> Flask:
@@ -57,6 +65,8 @@ def create_app(
         HYBRIDSOA_CONTROL_TOKEN=control_token,
         SECRET_KEY=(config or {}).get("SECRET_KEY") or "hybridsoa-dashboard",
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        # Snapshot PUTs only (api/control/snapshot.py): a big tenant's snapshot is streamed to a temporary file.
+        SNAPSHOT_MAX_CONTENT_LENGTH=_snapshot_limit(),
     )
     app.json.sort_keys = False
     app.config.update(config or {})

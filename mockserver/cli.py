@@ -72,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         "a crash of the server; 'full' also through power loss (an fsync per group commit)",
     )
     serve.add_argument(
+        "--snapshot-max-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="largest body PUT /_mock/tenants/{t}/snapshot accepts (default 2 GiB; env HYBRIDSOA_SNAPSHOT_MAX_BYTES); "
+        "every other route stays at 32 MiB",
+    )
+    serve.add_argument(
         "--san",
         action="append",
         default=[],
@@ -110,6 +118,11 @@ def _serve(args) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.snapshot_max_bytes is not None:
+        if args.snapshot_max_bytes < 0:
+            print(f"hybridsoa-mock: invalid --snapshot-max-bytes {args.snapshot_max_bytes}", file=sys.stderr)
+            return 2
+        os.environ["HYBRIDSOA_SNAPSHOT_MAX_BYTES"] = str(args.snapshot_max_bytes)  # read by the worker's app
     options = server.ServeOptions(
         host=args.host,
         port=args.port,

@@ -14,6 +14,7 @@ import importlib
 import json
 import math
 import re
+from typing import IO
 
 from ..store import json_text
 from ..store.collection import Collection
@@ -146,10 +147,8 @@ def dump_object(obj) -> dict:
 _FIELDS: dict[type, tuple | None] = {}
 
 
-def object_json(obj) -> str:
-    """``json.dumps(dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
-    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
-    cls = type(obj)
+def _plain_fields(cls) -> tuple | None:
+    # The field names of a plain ``Record`` dataclass (its to_dict is asdict), None for any other class.
     names = _FIELDS.get(cls, False)
     if names is False:
         from .entra.directory import Record
@@ -160,6 +159,13 @@ def object_json(obj) -> str:
             else None
         )
         _FIELDS[cls] = names
+    return names
+
+
+def object_json(obj) -> str:
+    """``json.dumps(dump_object(obj))`` without the deep copy: a plain ``Record`` dataclass is dumped
+    straight from its fields (json walks nested lists and dicts itself); anything else takes the general path."""
+    names = _plain_fields(type(obj))
     if names is not None:
         try:
             return json_text.dumps({name: getattr(obj, name) for name in names})
@@ -283,6 +289,110 @@ def dump_tenant(tenant) -> dict:
 
 def _jsonable(value):
     return json.loads(json.dumps(value))
+
+
+#: What Flask's ``jsonify`` writes outside debug mode: compact separators, ASCII only (``\\uXXXX`` escapes).
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+#: Snapshot text gathered before it is written out by :func:`write_tenant`.
+_WRITE_BATCH = 1 << 18
+#: How deep :func:`write_tenant` takes a subsystem's state or the audit log apart before encoding a piece whole.
+_WRITE_DEPTH = 2
+
+
+def row_count(tenant) -> int:
+    """How many collection rows a tenant's snapshot holds (what its size mostly is)."""
+    return sum(len(coll) for coll in collections_of(tenant).values())
+
+
+def write_tenant(tenant, out: IO[bytes]) -> int:
+    """``GET /_mock/tenants/{t}/snapshot`` a piece at a time: writes to ``out`` the bytes ``jsonify(dump_tenant(
+    tenant))`` sends (the document and a newline), one collection row, audit record or state member per encoder
+    call, so the GIL goes to other requests between them and no copy of the whole document is built. Call under
+    the tenant's lock: the document is one moment of the tenant. Returns the number of bytes written."""
+    encode = _ENCODER.encode
+    pending: list[str] = []
+    size = written = 0
+
+    def emit(text: str) -> None:
+        nonlocal size, written
+        pending.append(text)
+        size += len(text)
+        if size >= _WRITE_BATCH:
+            data = "".join(pending).encode("ascii")
+            out.write(data)
+            written += len(data)
+            pending.clear()
+            size = 0
+
+    head = dump_header(tenant)
+    head["clock"] = dump_clock(tenant.clock)
+    head["ids"] = dump_ids(tenant)
+    head["state"] = dump_state(tenant)
+    emit(encode(head)[:-1])
+    emit(',"collections":')
+    _emit_each(emit, collections_of(tenant).items(), lambda coll: _write_collection(emit, coll))
+    emit(',"subsystems":')
+    _emit_each(emit, subsystems_of(tenant).items(), lambda sub: _write_pieces(emit, sub.to_dict(), _WRITE_DEPTH))
+    emit(',"audit":')
+    _write_pieces(emit, tenant.audit.to_list(), 1)
+    emit(',"signing":' + encode({"kid": tenant.signing_kid, "privateKeyPem": tenant.signing_key_pem}) + "}\n")
+    data = "".join(pending).encode("ascii")
+    out.write(data)
+    return written + len(data)
+
+
+def _emit_each(emit, members, write_value) -> None:
+    # A JSON object of named members, each value written by ``write_value``.
+    sep = "{"
+    for name, value in members:
+        emit(sep + _key_text(name) + ":")
+        write_value(value)
+        sep = ","
+    emit("{}" if sep == "{" else "}")
+
+
+def _write_collection(emit, coll: Collection) -> None:
+    # dump_collection's document, a row at a time (each row straight from the object: no deep copy first).
+    items, tombs = coll.export_state()
+    classes = {class_path(obj) for _, _, obj in items}
+    main = min(classes) if len(classes) == 1 else None
+    encode = _ENCODER.encode
+    emit(f'{{"name":{encode(coll.name)},"class":{encode(main)},"items":')
+    sep = "["
+    for key, seq, obj in items:
+        names = _plain_fields(type(obj))
+        row = [key, seq, obj.to_dict() if names is None else {name: getattr(obj, name) for name in names}]
+        if main is None:
+            row.append(class_path(obj))
+        try:
+            text = encode(row)
+        except (TypeError, ValueError):  # a nested dataclass or another non-JSON value: to_dict knows it
+            row[2] = obj.to_dict()
+            text = encode(row)
+        emit(sep + text)
+        sep = ","
+    emit("[]" if sep == "[" else "]")
+    emit(f',"tombstones":{encode(tombs)}}}')
+
+
+def _write_pieces(emit, value, depth: int) -> None:
+    # ``encode(value)`` as pieces: containers down to ``depth`` are written a member at a time.
+    if depth and isinstance(value, dict) and value:
+        _emit_each(emit, value.items(), lambda member: _write_pieces(emit, member, depth - 1))
+    elif depth and isinstance(value, (list, tuple)) and value:
+        sep = "["
+        for member in value:
+            emit(sep)
+            _write_pieces(emit, member, depth - 1)
+            sep = ","
+        emit("]")
+    else:
+        emit(_ENCODER.encode(value))
+
+
+def _key_text(key) -> str:
+    # An object member's name as json.dumps writes it (numbers, booleans and null become strings).
+    return _ENCODER.encode(key) if isinstance(key, str) else _ENCODER.encode({key: 0})[1:-3]
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -464,11 +574,16 @@ def _load_into(tenant, doc: dict, resume_clock: bool) -> None:
             setattr(tenant, attr, coll)
         default_cls = _load_class(data["class"]) if data.get("class") else None
         items = []
-        for row in data.get("items", []):
+        rows = data.get("items", [])
+        while rows:
+            # Taken out of the document as it is built (restore_tenant's document is always its own): the rows
+            # go as their objects come, so a big restore holds about one copy of the tenant, not two.
+            row = rows.pop()
             cls = _load_class(row[3]) if len(row) > 3 else default_cls
             if cls is None:
                 raise InvalidArgument(f"Snapshot collection '{attr}' has items of no known class.")
             items.append((row[0], int(row[1]), cls.from_dict(row[2])))
+        items.reverse()
         coll.restore_state(items, {k: int(v) for k, v in (data.get("tombstones") or {}).items()})
     tenant._app_by_client_id = {a.app_id: a.app_id for a in tenant.apps}
     subsystems = subsystems_of(tenant)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 
 import pytest
 
@@ -79,16 +80,15 @@ def test_bad_names_and_unknown_tenants(client, contoso):
     assert client.get("/_mock/tenants/nope/snapshot").status_code == 404
 
 
-def test_a_big_body_restores_through_the_gradual_parser(client, contoso, monkeypatch):
+def test_a_big_body_restores_through_the_streamed_parser(client, contoso, monkeypatch):
     from hybridsoa.mock.domain import bounds
 
     calls = []
-    real = bounds.loads_gradually
+    real = bounds.load_stream
     monkeypatch.setattr(bounds, "GRADUAL_FROM", 100)  # every snapshot body counts as big
     # Recorded per parse: whether automatic collections ran meanwhile (a big restore holds them off).
-    monkeypatch.setattr(bounds, "loads_gradually", lambda text: calls.append(gc.isenabled()) or real(text))
+    monkeypatch.setattr(bounds, "load_stream", lambda stream: calls.append(gc.isenabled()) or real(stream))
     doc = client.get("/_mock/tenants/contoso/snapshot").get_json()
-    calls.clear()  # the test's own parse of the response above
     rv = client.put("/_mock/tenants/contoso/snapshot", json=doc)
     assert rv.status_code == 200 and calls == [False]
     assert gc.isenabled()  # back on once the tenant is built
@@ -97,3 +97,103 @@ def test_a_big_body_restores_through_the_gradual_parser(client, contoso, monkeyp
     assert client.put("/_mock/tenants/fabrikam/snapshot", json=doc).status_code == 201 and len(calls) > parsed
     bad = client.put("/_mock/tenants/contoso/snapshot", data="[" + " " * 200, content_type="application/json")
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "InvalidJson"
+
+
+def _busy(client, headers, upn):
+    # Changes that touch rows, settings and the audit log, so the document has something of every kind.
+    client.patch(f"/v1.0/users/{upn}", json={"jobTitle": "caf\u00e9 \ud83d\ude00 \u2028"}, headers=headers)
+    client.post("/_mock/tenants/contoso/clock/advance", json={"minutes": 5})
+
+
+def test_get_then_put_round_trips_the_document_byte_for_byte(client, contoso):
+    _busy(client, _graph(client, contoso), f"helpdesk@{contoso['domain']}")
+    first = client.get("/_mock/tenants/contoso/snapshot")
+    assert first.status_code == 200 and first.mimetype == "application/json"
+    assert first.content_length == len(first.data)
+    assert (
+        client.put("/_mock/tenants/contoso/snapshot", data=first.data, content_type="application/json").status_code
+        == 200
+    )
+    assert client.get("/_mock/tenants/contoso/snapshot").data == first.data
+    # And into a new tenant: the copy's own snapshot restores it again, unchanged.
+    assert (
+        client.put("/_mock/tenants/copy/snapshot", data=first.data, content_type="application/json").status_code == 201
+    )
+    copy = client.get("/_mock/tenants/copy/snapshot").data
+    assert client.put("/_mock/tenants/copy/snapshot", data=copy, content_type="application/json").status_code == 200
+    assert client.get("/_mock/tenants/copy/snapshot").data == copy
+
+
+def test_the_streamed_document_is_what_jsonify_sent(app, client, contoso):
+    from hybridsoa.mock.domain import snapshot
+
+    _busy(client, _graph(client, contoso), f"helpdesk@{contoso['domain']}")
+    streamed = client.get("/_mock/tenants/contoso/snapshot").data
+    tenant = app.extensions["hybridsoa"].find("contoso")
+    with app.test_request_context(), tenant.lock:
+        before = app.json.response(snapshot.dump_tenant(tenant)).get_data()  # the old route: one jsonify
+    assert streamed == before
+
+
+def _padded(doc: dict, size: int) -> bytes:
+    # A valid snapshot made bigger with whitespace (cheap to build, and the parser still reads every byte).
+    data = json.dumps(doc, separators=(",", ":")).encode()
+    return data[:-1] + b" " * (size - len(data)) + b"}"
+
+
+def test_a_body_over_32_mb_is_taken_on_the_snapshot_route_only(client, contoso):
+    doc = client.get("/_mock/tenants/contoso/snapshot").get_json()
+    body = _padded(doc, 33 * 1024 * 1024)
+    rv = client.put("/_mock/tenants/big-copy/snapshot", data=body, content_type="application/json")
+    assert (
+        rv.status_code == 201 and rv.get_json()["counts"] == client.get("/_mock/tenants/contoso").get_json()["counts"]
+    )
+    other = client.post("/_mock/tenants", data=body, content_type="application/json")
+    assert other.status_code == 413
+    assert other.get_json() == {
+        "error": {"code": "RequestEntityTooLarge", "message": other.get_json()["error"]["message"]}
+    }
+    assert "big" not in json.dumps(client.get("/_mock/tenants").get_json()).replace("big-copy", "")
+
+
+def test_the_snapshot_bound_is_configurable_and_refused_in_the_same_shape(app, client, contoso, monkeypatch):
+    doc = client.get("/_mock/tenants/contoso/snapshot").get_json()
+    monkeypatch.setitem(app.config, "SNAPSHOT_MAX_CONTENT_LENGTH", 4096)
+    body = _padded(doc, max(8192, len(json.dumps(doc)) + 1))
+    rv = client.put("/_mock/tenants/contoso/snapshot", data=body, content_type="application/json")
+    other = client.post("/_mock/tenants", data=b" " * (33 * 1024 * 1024), content_type="application/json")
+    assert rv.status_code == other.status_code == 413
+    assert rv.get_json()["error"]["code"] == other.get_json()["error"]["code"] == "RequestEntityTooLarge"
+    assert set(rv.get_json()["error"]) == set(other.get_json()["error"]) == {"code", "message"}
+    # Nothing changed, and the tenant still answers.
+    assert client.get("/_mock/tenants/contoso/snapshot").get_json()["collections"] == doc["collections"]
+
+
+def test_an_in_place_put_lets_the_tenant_lock_go_while_it_parses(app, client, contoso, monkeypatch):
+    import threading
+
+    from hybridsoa.mock.domain import bounds
+
+    tenant = app.extensions["hybridsoa"].find("contoso")
+    real, free = bounds.load_stream, []
+
+    def parse(stream):
+        # Another thread (another request to this tenant) can take the lock while the body is parsed.
+        def other():
+            if tenant.lock.acquire(blocking=False):
+                free.append(True)
+                tenant.lock.release()
+            else:
+                free.append(False)
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+        return real(stream)
+
+    doc = client.get("/_mock/tenants/contoso/snapshot").get_json()
+    monkeypatch.setattr(bounds, "load_stream", parse)
+    assert client.put("/_mock/tenants/contoso/snapshot", json=doc).status_code == 200
+    assert free == [True]
+    new = app.extensions["hybridsoa"].find("contoso")
+    assert new is not tenant and tenant.deleted and not new.deleted

@@ -4,6 +4,7 @@ requests between pieces)."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
 
@@ -131,3 +132,105 @@ def test_limits_hold_on_the_gradual_path(monkeypatch):
         bounds.loads('{"padding": "xxxxxxxx", "v": NaN}')
     assert bounds.loads(b'\xef\xbb\xbf{"padding": "xxxxxxxxxx"}') == {"padding": "xxxxxxxxxx"}  # BOM, as json
     assert bounds.loads('{"padding": "xxxxxxxxxx"}'.encode("utf-16")) == {"padding": "xxxxxxxxxx"}
+
+
+def _exact(parse, data):
+    # Value, or the error's type and message (line, column and character position included).
+    try:
+        return "ok", json.dumps(parse(data))
+    except ValueError as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _reference_bytes(data: bytes):
+    return _exact(
+        lambda b: (
+            bounds.loads(b) if len(b) > bounds.GRADUAL_FROM else json.loads(b, parse_constant=bounds._no_constant)
+        ),
+        data,
+    )
+
+
+def _streamed(data: bytes, chunk: int):
+    return _exact(lambda b: bounds.load_stream(io.BytesIO(b), chunk=chunk), data)
+
+
+@pytest.mark.parametrize("text", CASES)
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_a_streamed_body_gives_json_loads_value_or_exact_error(text, chunk):
+    data = text.encode("utf-8", "surrogatepass")
+    assert _streamed(data, chunk) == _reference_bytes(data)
+
+
+def test_streamed_random_documents_and_encodings_match_json_loads():
+    rnd = random.Random(1203)
+
+    def build(level):
+        pick = rnd.random()
+        if level > 6 or pick < 0.3:
+            return rnd.choice(
+                [1, -12345678901234567890, "s" * rnd.randrange(40), None, True, 2.5e-7, "\u00e9\ud83d\ude00"]
+            )
+        if pick < 0.65:
+            return [build(level + 1) for _ in range(rnd.randrange(5))]
+        return {str(rnd.randrange(9)): build(level + 1) for _ in range(rnd.randrange(5))}
+
+    for _ in range(600):
+        text = json.dumps(build(0), indent=rnd.choice([None, 1, 3]), ensure_ascii=rnd.random() < 0.5)
+        if rnd.random() < 0.5:
+            at = rnd.randrange(len(text) + 1)
+            text = (
+                text[:at] + rnd.choice(["", ",", "]", "}", "{", "[", ":", '"', " ", "\\", "\n", "e"]) + text[at + 1 :]
+            )
+        encoding = rnd.choice(["utf-8", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32"])
+        data = text.encode(encoding, "surrogatepass")
+        for chunk in (1, 5, 256):
+            assert _streamed(data, chunk) == _reference_bytes(data), (text, encoding, chunk)
+
+
+def test_a_stream_holds_one_window_of_text_not_the_body(monkeypatch):
+    rows = [[f"k{i}", i, {"id": i, "names": [f"n{i}", "x" * 50], "on": True}] for i in range(4000)]
+    doc = {"format": "f", "collections": {"mailboxes": {"items": rows, "tombstones": {}}}}
+    data = json.dumps(doc).encode()
+    widest = []
+    scan = bounds._DECODER.raw_decode
+
+    def recording(s, idx):
+        widest.append(len(s))
+        return scan(s, idx)
+
+    monkeypatch.setattr(bounds._DECODER, "raw_decode", recording)
+    assert bounds.load_stream(io.BytesIO(data), chunk=4096) == doc
+    assert len(data) > 100 * 4096 and max(widest) < 3 * 4096  # the text in memory at a time: about one chunk
+
+
+def test_limits_hold_on_a_stream():
+    with pytest.raises(bounds.TooDeep):
+        bounds.load_stream(io.BytesIO(b"[" * 65 + b"]" * 65), chunk=8)
+    with pytest.raises(bounds.TooDeep):
+        bounds.load_stream(io.BytesIO(b"[" * 100_000 + b"]" * 100_000), chunk=1000)
+    with pytest.raises(ValueError):
+        bounds.load_stream(io.BytesIO(b'{"v": [NaN]}'), chunk=2)
+    with pytest.raises(ValueError):
+        bounds.load_stream(io.BytesIO(b'{"v": "\xff"}'), chunk=2)  # not UTF-8: a UnicodeDecodeError, as json.loads
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3, 4, 5, 6, 20, 63, 64, 65, 66, 200])
+@pytest.mark.parametrize("chunk", [2, 4096])
+def test_a_stream_refuses_exactly_what_the_depth_limit_refuses(levels, chunk):
+    # Nesting built from both kinds of container, with brackets inside strings that are not nesting.
+    text = "x"
+    for level in range(levels):
+        text = f'{{"k{level}": [{text}, "[[{{{{"]}}' if level % 2 else f'[{text}, "]]}}{{"]'
+    text = text.replace("x", '"leaf"', 1)
+    expected = bounds.json_depth(json.loads(text)) > bounds.MAX_JSON_DEPTH
+    try:
+        bounds.load_stream(io.BytesIO(text.encode()), chunk=chunk)
+        refused = False
+    except bounds.TooDeep:
+        refused = True
+    assert refused == expected
+    with pytest.raises(bounds.TooDeep):
+        bounds.load_stream(
+            io.BytesIO(text.encode()), limit=max(0, bounds.json_depth(json.loads(text)) - 1), chunk=chunk
+        )
