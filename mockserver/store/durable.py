@@ -17,6 +17,7 @@ import sqlite3
 import threading
 
 from . import json_text
+from .bulk import BulkWrites
 from .durable_read import JOURNAL_ROWS, TenantReader
 from .files import (
     DB_NAME,
@@ -57,7 +58,7 @@ CHUNK_ROWS = 1000
 SYNCHRONOUS = ("normal", "full")
 
 
-class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
+class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrites):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -100,6 +101,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
         self._leading = False
         self._nudged = False
         self._creating: set[str] = set()
+        self._init_bulk()  # whole-tenant writes and deletes: checkpoints outside the store lock (bulk.py)
         #: (ticket, lock held until that ticket is durable): one bare lock per waiting request, released by the
         #: commit thread (threading.Event costs a Python-level Condition per wait and per wake).
         self._waiters: list[tuple[int, threading.Lock]] = []
@@ -123,7 +125,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
         try:
             if self.redo is not None:
                 self._drain()  # what the redo log holds (the replaced tenant's last writes too) goes in first
-            self._write_whole(tenant)
+            with self._bulk():
+                self._write_whole(tenant)
         finally:
             with self._cond:
                 self._creating.discard(tenant.id)
@@ -167,6 +170,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
                 except BaseException:
                     self._rollback()
                     raise
+            self._bulk_progress(CHUNK_ROWS)
         with self.lock:
             position = (
                 kept[0] if kept else self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
@@ -202,7 +206,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
             return
         if self.redo is not None:
             self._drain()  # its last writes reach SQLite before its rows go, never after
-        self._delete_rows_chunked(tenant.id)
+        with self._bulk():
+            self._delete_rows_chunked(tenant.id)
         with self.lock:
             self._written.pop(tenant.id, None)
             self._texts.pop(tenant.id, None)
@@ -239,6 +244,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
                     except BaseException:
                         self._rollback()
                         raise
+                self._bulk_progress(gone)
                 if gone < CHUNK_ROWS:
                     break
         if final:
@@ -562,6 +568,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
                     break
                 self._leading = True
             self._lead()
+        self._close_bulk()
         with self.lock:
             try:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -4,6 +4,7 @@ only (no timings): how much is freed between two pauses, and which collections r
 
 import gc
 import itertools
+import sqlite3
 
 import pytest
 
@@ -149,5 +150,92 @@ def test_a_commit_collected_just_before_a_delete_writes_no_rows_after_it(tmp_pat
                 for table in ("objects", "blobs", "audit", "journal")
             ]
         assert left == [0, 0, 0, 0]  # the delete is the truth: no orphan rows written after it
+    finally:
+        store.close()
+
+
+def _pragmas(store) -> tuple[int, int]:
+    with store.lock:
+        return (
+            store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+            store.db.execute("PRAGMA cache_size").fetchone()[0],
+        )
+
+
+def test_a_whole_tenant_write_and_delete_checkpoint_outside_the_store_lock(tmp_path, monkeypatch):
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.store import bulk, durable, open_store
+
+    monkeypatch.setattr(durable, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(bulk, "BULK_CHECKPOINT_ROWS", 300)
+    reg = TenantRegistry(seed=1)
+    store = open_store(reg, str(tmp_path), snapshot)
+    try:
+        settings = _pragmas(store)
+        assert settings[0] > 0  # SQLite's automatic checkpoint is on outside bulk operations
+        seen = []
+        real_checkpoint = store._checkpoint
+
+        def checkpoint():
+            # Never under the store lock (other tenants' commits take it meanwhile), never inside a commit.
+            assert not store.lock._is_owned()
+            seen.append(_pragmas(store))
+            real_checkpoint()
+
+        store._checkpoint = checkpoint
+        tenant = reg.create("big", mailboxes=300, seed=3)
+        rows = len(tenant.mailboxes) + len(tenant.ad_users) + len(tenant.users)
+        # One checkpoint per 300 rows written, and one when the write is done (with the settings back by then).
+        assert len(seen) >= rows // 300 + 1
+        assert all(s == (0, -bulk.BULK_CACHE_KIB) for s in seen[:-1]) and seen[-1] == settings
+        assert _pragmas(store) == settings
+        seen.clear()
+        reg.delete("big")
+        assert len(seen) >= rows // 300 + 1 and seen[-1] == settings
+        assert _pragmas(store) == settings
+        with store.lock:
+            assert store.db.execute("SELECT COUNT(*) FROM objects WHERE tenant_id=?", (tenant.id,)).fetchone()[0] == 0
+    finally:
+        store.close()
+
+
+def test_overlapping_bulk_operations_restore_the_settings_once_the_last_ends(tmp_path):
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.store import open_store
+
+    reg = TenantRegistry(seed=1)
+    store = open_store(reg, str(tmp_path), snapshot)
+    try:
+        settings = _pragmas(store)
+        with store._bulk():
+            with store._bulk():  # a delete of one tenant while another is written
+                assert _pragmas(store)[0] == 0
+            assert _pragmas(store)[0] == 0  # the first is still running
+        assert _pragmas(store) == settings
+    finally:
+        store.close()
+
+
+def test_a_failed_checkpoint_is_not_the_bulk_operations_failure(tmp_path, caplog):
+    from hybridsoa.mock.domain import snapshot
+    from hybridsoa.mock.store import open_store
+
+    reg = TenantRegistry(seed=1)
+    store = open_store(reg, str(tmp_path), snapshot)
+    try:
+
+        class Broken:
+            def execute(self, sql):
+                raise sqlite3.OperationalError("disk I/O error")
+
+            def close(self):
+                pass
+
+        store._checkpointer = Broken()
+        reg.create("small", mailboxes=3, seed=3)  # written whole; its checkpoint fails and is logged
+        reg.delete("small")
+        assert "checkpoint" in caplog.text
+        with store.lock:
+            assert store.db.execute("SELECT COUNT(*) FROM tenants").fetchone()[0] == 0
     finally:
         store.close()
