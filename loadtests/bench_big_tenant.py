@@ -9,6 +9,7 @@ is loaded on first use and deleted, each again while health and the other tenant
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,9 +50,15 @@ def _wait_healthy(url: str) -> None:
             time.sleep(0.05)
 
 
-def _poll_while(url: str, work) -> list[float]:
-    """Run ``work`` in a thread while polling health and the small tenant; the latencies, sorted."""
+#: Answers slower than this are listed one by one (when into the phase, which request).
+SLOW = 0.1
+
+
+def _poll_while(url: str, work, slow: list | None = None) -> list[float]:
+    """Run ``work`` in a thread while polling health and the small tenant; the latencies, sorted. ``slow``
+    receives ``(seconds into the phase, path, latency)`` of each answer over :data:`SLOW`."""
     worker = threading.Thread(target=work)
+    start = time.perf_counter()
     worker.start()
     latencies, session = [], requests.Session()
     while worker.is_alive():
@@ -62,9 +69,15 @@ def _poll_while(url: str, work) -> list[float]:
                 latencies.append(time.perf_counter() - t0)
             except requests.RequestException:
                 latencies.append(float("inf"))
+            if latencies[-1] > SLOW and slow is not None:
+                slow.append((t0 - start, path, latencies[-1]))
         time.sleep(0.02)
     worker.join()
     return sorted(latencies)
+
+
+def _slow(slow: list) -> str:
+    return "".join(f"\n    {at:7.1f} s in: {path} {took * 1000:.0f} ms" for at, path, took in slow)
 
 
 def _describe(latencies: list[float]) -> str:
@@ -95,7 +108,8 @@ def main(argv=None) -> int:
             r = requests.post(f"{url}/_mock/tenants", json={"name": "big", "mailboxes": args.mailboxes}, timeout=3600)
             created.update(status=r.status_code, seconds=time.perf_counter() - t0)
 
-        latencies = _poll_while(url, create)
+        slow: dict[str, list] = {"create": [], "load": [], "delete": []}
+        latencies = _poll_while(url, create, slow["create"])
         rss_before = _rss_mb(proc.pid)
         proc.terminate()
         proc.wait(timeout=120)
@@ -114,7 +128,7 @@ def main(argv=None) -> int:
             loaded["mailboxes"] = requests.get(f"{url}/_mock/tenants/big", timeout=3600).json()["counts"]["mailboxes"]
             loaded["seconds"] = time.perf_counter() - t0
 
-        during_load = _poll_while(url, first_use)
+        during_load = _poll_while(url, first_use, slow["load"])
         rss_loaded = _rss_mb(proc.pid)
         deleted = {}
 
@@ -123,11 +137,11 @@ def main(argv=None) -> int:
             deleted["status"] = requests.delete(f"{url}/_mock/tenants/big", timeout=3600).status_code
             deleted["seconds"] = time.perf_counter() - t0
 
-        during_delete = _poll_while(url, delete)
+        during_delete = _poll_while(url, delete, slow["delete"])
         rss_deleted = _rss_mb(proc.pid)
         print(
             f"create {args.mailboxes:,} mailboxes: {created.get('status')} in {created.get('seconds', 0):.1f} s; "
-            f"{_describe(latencies)}"
+            f"{_describe(latencies)}{_slow(slow['create'])}"
         )
         print(
             f"restart to healthy: {healthy:.1f} s ({healthy / args.mailboxes * 100_000:.1f} s per 100,000 "
@@ -135,9 +149,12 @@ def main(argv=None) -> int:
         )
         print(
             f"the big tenant's first use (loads it): {loaded.get('seconds', 0):.1f} s, "
-            f"{loaded.get('mailboxes', 0):,} mailboxes; {_describe(during_load)}"
+            f"{loaded.get('mailboxes', 0):,} mailboxes; {_describe(during_load)}{_slow(slow['load'])}"
         )
-        print(f"delete it: {deleted.get('status')} in {deleted.get('seconds', 0):.1f} s; {_describe(during_delete)}")
+        print(
+            f"delete it: {deleted.get('status')} in {deleted.get('seconds', 0):.1f} s; {_describe(during_delete)}"
+            f"{_slow(slow['delete'])}"
+        )
         print(
             f"worker RSS: {rss_before} MB before the restart, {rss_after} MB once healthy, {rss_loaded} MB with "
             f"every tenant loaded again, {rss_deleted} MB after the big one was deleted"
@@ -145,6 +162,7 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=120)
+        shutil.rmtree(data, ignore_errors=True)  # a 200,000-mailbox data dir is over a gigabyte
     return 0
 
 

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 
 from . import json_text
+from .bulk import BulkWrites
 from .durable_read import JOURNAL_ROWS, TenantReader
 from .files import (
     DB_NAME,
@@ -57,7 +58,7 @@ CHUNK_ROWS = 1000
 SYNCHRONOUS = ("normal", "full")
 
 
-class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
+class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrites):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -92,6 +93,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
         self.commits = 0
         # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
         self._start_group_commit()
+        self._init_bulk()  # whole-tenant writes and deletes: checkpoints outside the store lock (bulk.py)
         #: ``synchronous=normal``: requests append to the redo log and answer at once (``redo_log``); ``full``
         #: keeps group commit (one fsync per group, the answers wait for it).
         self.redo = RedoLog(os.path.dirname(os.path.abspath(path))) if synchronous == "normal" else None
@@ -112,7 +114,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
         try:
             if self.redo is not None:
                 self._drain()  # what the redo log holds (the replaced tenant's last writes too) goes in first
-            self._write_whole(tenant)
+            with self._bulk():
+                self._write_whole(tenant)
         finally:
             with self._cond:
                 self._creating.discard(tenant.id)
@@ -156,6 +159,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
                 except BaseException:
                     self._rollback()
                     raise
+            self._bulk_progress(CHUNK_ROWS)
         with self.lock:
             position = (
                 kept[0] if kept else self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
@@ -191,7 +195,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
             return
         if self.redo is not None:
             self._drain()  # its last writes reach SQLite before its rows go, never after
-        self._delete_rows_chunked(tenant.id)
+        with self._bulk():
+            self._delete_rows_chunked(tenant.id)
         with self.lock:
             self._written.pop(tenant.id, None)
             self._texts.pop(tenant.id, None)
@@ -228,6 +233,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
                     except BaseException:
                         self._rollback()
                         raise
+                self._bulk_progress(gone)
                 if gone < CHUNK_ROWS:
                     break
         if final:
@@ -525,6 +531,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit):
             self.redo.remove_through(self.redo.segments()[-1][0] if self.redo.segments() else 0)
         if self.redo is None:
             self._commit_all()  # what is still pending, after any commit under way
+        self._close_bulk()
         with self.lock:
             try:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

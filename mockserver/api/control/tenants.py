@@ -3,6 +3,7 @@ registered on the shared /_mock blueprint."""
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib import metadata
 
@@ -176,7 +177,10 @@ class DeviceCodeSchema(Schema):
     userId = fields.String(allow_none=True)
 
 
+@functools.cache
 def _version() -> str:
+    # Looked up once: importlib.metadata reads the file system at every call (a dozen calls, about 1 ms of GIL),
+    # and health must answer while a big tenant's rows are written and fsynced.
     try:
         return metadata.version("hybridsoa")
     except metadata.PackageNotFoundError:
