@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .api.body_gate import readers_for
 from .app import create_app
 from .domain.tenant import Tenant, TenantRegistry
 from .tls import TlsFiles, ensure_tls
@@ -124,7 +125,9 @@ def build(options: ServeOptions):
     registry = TenantRegistry(seed=options.seed)
     store = open_durable_store(registry, options.data_dir, options.synchronous)
     demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
-    app = create_app(registry, control_token=options.control_token)
+    # Bodies are read by at most this many of the engine's threads at once; the rest stay free for everyone else.
+    readers = readers_for(options.threads)
+    app = create_app(registry, control_token=options.control_token, config={"HYBRIDSOA_BODY_READERS": readers})
     app.extensions["hybridsoa_store"] = store
     if options.ldap_port is not None:
         # The listener runs in the process that builds the app (the WSGI worker), so it sees these tenants.
@@ -305,7 +308,7 @@ def run_granian(options: ServeOptions) -> None:
     """Serve with granian's WSGI interface (Rust HTTP/1.1 and TLS; see docs/benchmarks.md for why): one worker
     process, because tenant state lives in it, running the app on ``options.threads`` Python threads. Resets,
     half-open and slow connections stay in the Rust runtime and never occupy a Python thread."""
-    from granian.constants import Interfaces, SSLProtocols
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
@@ -329,6 +332,9 @@ def run_granian(options: ServeOptions) -> None:
         address=options.host,
         port=options.port,
         interface=Interfaces.WSGI,
+        # HTTP/1.1 only (clients negotiate it through ALPN): granian 2.8's WSGI body reader spins forever on an
+        # HTTP/2 stream whose connection is gone, so one client could park every thread (docs/fidelity.md).
+        http=HTTPModes.http1,
         factory=True,
         workers=1,
         blocking_threads=max(1, options.threads),
