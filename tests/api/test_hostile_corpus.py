@@ -333,6 +333,21 @@ def test_every_405_names_the_allowed_methods(client):
     assert resp.status_code == 405 and set(resp.headers["Allow"].split(", ")) >= {"GET", "POST"}
 
 
+def test_every_route_answers_a_method_it_lacks_with_allow(world, app):
+    tenant, client, _ = world
+    answered = 0
+    for rule in app.url_map.iter_rules():
+        path = re.sub(
+            r"<(?:[^:>]+:)?([^>]+)>", lambda m: tenant.id if m.group(1) in ("t", "tenant_key") else "x", rule.rule
+        )
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - set(rule.methods or ())):
+            resp = client.open(path, method=method)
+            if resp.status_code == 405:  # (another rule may serve that method at the same path)
+                answered += 1
+                assert resp.headers.get("Allow"), (method, path)
+    assert answered > 300
+
+
 # ------------------------------------------------------------------------------------- generated filters
 OPATH_TOKENS = st.sampled_from(
     [
