@@ -63,7 +63,7 @@ def redact(value, _depth: int = 0, _budget: list[int] | None = None):
     if _depth > 8:
         return REDACTED
     if isinstance(value, dict):
-        out = {}
+        out: dict = {}
         for k, v in value.items():
             if len(out) >= MAX_ITEMS or _budget[0] <= 0:
                 out[ELIDED] = ELIDED
