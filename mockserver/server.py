@@ -304,6 +304,53 @@ def _banner_when_listening(options: ServeOptions, text: str, timeout: float = 60
     sys.stdout.flush()
 
 
+#: The open lock file of the data dir this process serves (kept open, so locked, for the process's lifetime).
+_DATA_DIR_LOCK: list = []
+DATA_DIR_LOCK_NAME = "hybridsoa.lock"
+
+
+def retry_for(seconds: float, attempt) -> str | None:
+    """Call ``attempt`` (None on success, else why not) until it succeeds or ``seconds`` have passed; its last
+    answer."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        problem = attempt()
+        if problem is None or time.monotonic() >= deadline:
+            return problem
+        time.sleep(0.1)
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``serve`` cannot take ``host:port`` (another listener holds it), or None. A plain bind, without the
+    SO_REUSEPORT the engine uses, fails while any other socket listens there."""
+    import socket
+
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        return f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server running there?"
+    return None
+
+
+def claim_data_dir(data_dir: str) -> str | None:
+    """Lock ``data_dir`` for this process (an exclusive ``flock`` on its lock file, released when the process
+    ends, however it ends); the reason it cannot, when another ``serve`` holds it."""
+    import fcntl
+
+    path = Path(data_dir)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path / DATA_DIR_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return f"data dir {data_dir} is in use by another hybridsoa-mock serve"
+    _DATA_DIR_LOCK.append(fd)
+    return None
+
+
 def run_granian(options: ServeOptions) -> None:
     """Serve with granian's WSGI interface (Rust HTTP/1.1 and TLS; see docs/benchmarks.md for why): one worker
     process, because tenant state lives in it, running the app on ``options.threads`` Python threads. Resets,

@@ -385,3 +385,23 @@ def test_http2_is_not_negotiated(served):
     # of withheld bodies parked every thread for good): clients asking for h2 get HTTP/1.1.
     with _tls(port, ["h2", "http/1.1"]) as sock:
         assert sock.selected_alpn_protocol() == "http/1.1"
+
+
+def test_a_second_server_on_the_same_port_or_data_dir_refuses_to_start(served, tmp_path):
+    _proc, url, port, session, data = served
+    # The engine binds with SO_REUSEPORT: before, a second `serve` on the port took half its connections, and one
+    # on the same data dir wrote the same store (two tenants of one name, each process losing the other's writes).
+    for args, needle in (
+        (["--port", str(port), "--data-dir", str(tmp_path / "other")], f"cannot listen on 127.0.0.1:{port}"),
+        (["--port", str(free_port()), "--data-dir", str(data)], "is in use by another hybridsoa-mock serve"),
+    ):
+        second = subprocess.run(
+            [sys.executable, "-m", "hybridsoa.mock.cli", "serve", "--no-demo", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
+        assert second.returncode == 2 and len(lines) == 1 and needle in lines[0], second.stderr[-500:]
+    assert session.get(f"{url}/_mock/health", timeout=5).status_code == 200
