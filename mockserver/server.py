@@ -258,6 +258,20 @@ def _options_from_env() -> ServeOptions:
     return ServeOptions(**json.loads(os.environ[OPTIONS_ENV]))
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this worker when the ``serve`` process that started it dies. Without it, a
+    ``kill -9`` of ``serve`` left the worker serving on as an orphan, holding the port and the data dir."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    if os.getppid() == 1:  # the parent died before the request above: nobody is left to signal
+        os._exit(1)
+
+
 def granian_app():
     """The engine's app factory (``granian --factory``), run inside the worker process that will hold every
     tenant: builds the registry (recovering the data dir), starts the side listeners, prints the banner and
@@ -265,6 +279,7 @@ def granian_app():
     import multiprocessing.util
 
     options = _options_from_env()
+    _die_with_parent()
     sys.setswitchinterval(SWITCH_INTERVAL)
     app, registry, demo = build(options)
     services = start_side_services(options, registry, app)

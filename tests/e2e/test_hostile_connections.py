@@ -405,3 +405,42 @@ def test_a_second_server_on_the_same_port_or_data_dir_refuses_to_start(served, t
         lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
         assert second.returncode == 2 and len(lines) == 1 and needle in lines[0], second.stderr[-500:]
     assert session.get(f"{url}/_mock/health", timeout=5).status_code == 200
+
+
+def test_the_worker_does_not_outlive_a_killed_server(tmp_path):
+    import signal
+    import time
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hybridsoa.mock.cli", "serve", "--no-demo", "--no-tls", "--port", str(port)]
+        + ["--data-dir", str(tmp_path / "data")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if line.strip().startswith("control plane"):
+                break
+        workers = _children(proc.pid)
+        assert len(workers) == 1
+    finally:
+        proc.kill()  # SIGKILL to `serve` only, not its process group
+        proc.wait()
+        proc.stdout.close()
+    (worker,) = workers
+    deadline = time.monotonic() + 30
+    while _alive(worker):
+        if time.monotonic() > deadline:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail("the worker kept serving after its server was killed")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
