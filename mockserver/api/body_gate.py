@@ -24,13 +24,6 @@ def readers_for(threads: int) -> int:
     return max(1, threads - max(MIN_RESERVED, threads // 4))
 
 
-def _has_body(environ: dict) -> bool:
-    length = environ.get("CONTENT_LENGTH")
-    if length and length != "0":
-        return True
-    return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-
-
 class BodyGate:
     """WSGI layer in front of the app: reads a request's whole body (at most ``limit`` + 1 bytes) into memory
     while holding one of ``readers`` slots, then hands the app a request whose body is already here."""
@@ -41,12 +34,17 @@ class BodyGate:
         self._slots = threading.BoundedSemaphore(max(1, readers))
 
     def __call__(self, environ, start_response):
-        if not _has_body(environ):
-            return self.wsgi_app(environ, start_response)
         length = environ.get("CONTENT_LENGTH")
-        declared = int(length) if length and length.isascii() and length.isdecimal() and len(length) < 19 else None
-        if declared is not None and self.limit is not None and declared > self.limit:
-            return self.wsgi_app(environ, start_response)  # refused unread by the app's own 413
+        if not length or length == "0":
+            if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return self.wsgi_app(environ, start_response)
+            declared = None
+        elif length.isascii() and length.isdecimal() and len(length) < 19:
+            declared = int(length)
+            if self.limit is not None and declared > self.limit:
+                return self.wsgi_app(environ, start_response)  # refused unread by the app's own 413
+        else:
+            return self.wsgi_app(environ, start_response)  # not a length: the app answers its own 400
         if not self._slots.acquire(blocking=False):
             return self._overloaded(environ, start_response)
         try:
@@ -90,9 +88,12 @@ class BodyGate:
 
 def _read_exactly(stream, n: int) -> bytes:
     """Up to ``n`` bytes: fewer only when the client closed the connection first."""
-    chunks, total = [], 0
+    data = stream.read(n)
+    if len(data) >= n or not data:
+        return data
+    chunks, total = [data], len(data)
     while total < n:
-        chunk = stream.read(min(n - total, 1 << 20))
+        chunk = stream.read(n - total)
         if not chunk:
             break
         chunks.append(chunk)
