@@ -11,6 +11,9 @@ from flask.sessions import SecureCookieSessionInterface
 from .domain import bounds
 from .domain.tenant import TenantRegistry
 
+#: The engine's Python thread ceiling when the app is not told its own (``serve --threads``; server.py).
+DEFAULT_ENGINE_THREADS = 128
+
 
 class _LazyCookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions (the dashboard sign-in), without building the signer for the API requests
@@ -89,8 +92,13 @@ def create_app(
     from .api.exchange import endpoints as exchange_endpoints
 
     exchange_endpoints.install(app)
-    # Outermost: with a durable store, an answer waits for its request's group commit.
+    # With a durable store, an answer waits for its request's group commit.
     app.wsgi_app = middleware.DurableAck(app.wsgi_app)
+    # Outermost: the body is read before any lock is taken, by a bounded number of threads (api/body_gate.py).
+    from .api.body_gate import BodyGate, readers_for
+
+    readers = app.config.get("HYBRIDSOA_BODY_READERS") or readers_for(DEFAULT_ENGINE_THREADS)
+    app.wsgi_app = BodyGate(app.wsgi_app, readers, app.config.get("MAX_CONTENT_LENGTH"))
 
     @app.errorhandler(404)
     def _not_found(_exc):

@@ -123,6 +123,19 @@ def _serve(args) -> int:
             print(f"hybridsoa-mock: invalid --snapshot-max-bytes {args.snapshot_max_bytes}", file=sys.stderr)
             return 2
         os.environ["HYBRIDSOA_SNAPSHOT_MAX_BYTES"] = str(args.snapshot_max_bytes)  # read by the worker's app
+    # One server per port and per data dir: the engine binds with SO_REUSEPORT, so a second `serve` on a busy port
+    # would silently share its connections, and two processes writing one data dir lose each other's writes.
+    # (A server killed a moment ago may still be exiting: its port and lock are given a few seconds to go.)
+    problem = server.retry_for(
+        5.0,
+        lambda: (
+            server.port_in_use(args.host, args.port)
+            or (server.claim_data_dir(args.data_dir) if args.data_dir else None)
+        ),
+    )
+    if problem:
+        print(f"hybridsoa-mock: {problem}", file=sys.stderr)
+        return 2
     options = server.ServeOptions(
         host=args.host,
         port=args.port,

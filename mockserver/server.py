@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .api.body_gate import readers_for
 from .app import create_app
 from .domain.tenant import Tenant, TenantRegistry
 from .tls import TlsFiles, ensure_tls
@@ -124,7 +125,9 @@ def build(options: ServeOptions):
     registry = TenantRegistry(seed=options.seed)
     store = open_durable_store(registry, options.data_dir, options.synchronous)
     demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
-    app = create_app(registry, control_token=options.control_token)
+    # Bodies are read by at most this many of the engine's threads at once; the rest stay free for everyone else.
+    readers = readers_for(options.threads)
+    app = create_app(registry, control_token=options.control_token, config={"HYBRIDSOA_BODY_READERS": readers})
     app.extensions["hybridsoa_store"] = store
     if options.ldap_port is not None:
         # The listener runs in the process that builds the app (the WSGI worker), so it sees these tenants.
@@ -255,6 +258,20 @@ def _options_from_env() -> ServeOptions:
     return ServeOptions(**json.loads(os.environ[OPTIONS_ENV]))
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this worker when the ``serve`` process that started it dies. Without it, a
+    ``kill -9`` of ``serve`` left the worker serving on as an orphan, holding the port and the data dir."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    if os.getppid() == 1:  # the parent died before the request above: nobody is left to signal
+        os._exit(1)
+
+
 def granian_app():
     """The engine's app factory (``granian --factory``), run inside the worker process that will hold every
     tenant: builds the registry (recovering the data dir), starts the side listeners, prints the banner and
@@ -262,6 +279,7 @@ def granian_app():
     import multiprocessing.util
 
     options = _options_from_env()
+    _die_with_parent()
     sys.setswitchinterval(SWITCH_INTERVAL)
     app, registry, demo = build(options)
     services = start_side_services(options, registry, app)
@@ -301,11 +319,58 @@ def _banner_when_listening(options: ServeOptions, text: str, timeout: float = 60
     sys.stdout.flush()
 
 
+#: The open lock file of the data dir this process serves (kept open, so locked, for the process's lifetime).
+_DATA_DIR_LOCK: list = []
+DATA_DIR_LOCK_NAME = "hybridsoa.lock"
+
+
+def retry_for(seconds: float, attempt) -> str | None:
+    """Call ``attempt`` (None on success, else why not) until it succeeds or ``seconds`` have passed; its last
+    answer."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        problem = attempt()
+        if problem is None or time.monotonic() >= deadline:
+            return problem
+        time.sleep(0.1)
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``serve`` cannot take ``host:port`` (another listener holds it), or None. A plain bind, without the
+    SO_REUSEPORT the engine uses, fails while any other socket listens there."""
+    import socket
+
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        return f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server running there?"
+    return None
+
+
+def claim_data_dir(data_dir: str) -> str | None:
+    """Lock ``data_dir`` for this process (an exclusive ``flock`` on its lock file, released when the process
+    ends, however it ends); the reason it cannot, when another ``serve`` holds it."""
+    import fcntl
+
+    path = Path(data_dir)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path / DATA_DIR_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return f"data dir {data_dir} is in use by another hybridsoa-mock serve"
+    _DATA_DIR_LOCK.append(fd)
+    return None
+
+
 def run_granian(options: ServeOptions) -> None:
     """Serve with granian's WSGI interface (Rust HTTP/1.1 and TLS; see docs/benchmarks.md for why): one worker
     process, because tenant state lives in it, running the app on ``options.threads`` Python threads. Resets,
     half-open and slow connections stay in the Rust runtime and never occupy a Python thread."""
-    from granian.constants import Interfaces, SSLProtocols
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
@@ -329,6 +394,9 @@ def run_granian(options: ServeOptions) -> None:
         address=options.host,
         port=options.port,
         interface=Interfaces.WSGI,
+        # HTTP/1.1 only (clients negotiate it through ALPN): granian 2.8's WSGI body reader spins forever on an
+        # HTTP/2 stream whose connection is gone, so one client could park every thread (docs/fidelity.md).
+        http=HTTPModes.http1,
         factory=True,
         workers=1,
         blocking_threads=max(1, options.threads),

@@ -409,7 +409,7 @@ def rejection_parts(facts: RequestFacts, tenant: Tenant, decision, environ: dict
             }
         }
     else:
-        body = identity_error(tenant, status, facts, request_id, decision.message, client_request_id)
+        body = identity_error(tenant.clock.now(), status, request_id, decision.message, client_request_id)
     headers = {}
     if decision.retry_after is not None:
         headers["Retry-After"] = str(decision.retry_after)
@@ -456,6 +456,33 @@ def _unauthenticated_parts(
     return status, body, {**headers, "request-id": request_id}
 
 
+#: What a request refused by :mod:`body_gate` (too many bodies being read at once) is told, in every shape.
+OVERLOAD_MESSAGE = "The server is busy reading other requests' bodies; retry after the Retry-After interval."
+
+
+def overload_parts(environ: dict) -> tuple[int, dict, dict]:
+    """A request the server is too busy to take (``body_gate``): 503 with ``Retry-After`` in the shape of the
+    API its path belongs to, as each service answers when it is overloaded (docs/fidelity.md, "Hostile input")."""
+    path = environ.get("PATH_INFO", "")
+    request_id = str(uuid.uuid4())
+    client_request_id = environ.get("HTTP_CLIENT_REQUEST_ID")
+    headers = {"Retry-After": "1", "request-id": request_id}
+    if _EXCHANGE.match(path):
+        return 503, exchange_error(503, OVERLOAD_MESSAGE), headers
+    if _GRAPH.match(path):
+        code, _text = _GRAPH_FAULT[503]
+        inner = {
+            "date": iso(time.time()).rstrip("Z"),
+            "request-id": request_id,
+            "client-request-id": request_id if client_request_id is None else client_request_id,
+        }
+        return 503, {"error": {"code": code, "message": OVERLOAD_MESSAGE, "innerError": inner}}, headers
+    m = _IDENTITY.match(path)
+    if m and m.group(1).lower() != "adminapi":
+        return 503, identity_error(time.time(), 503, request_id, None, client_request_id), headers
+    return 503, {"error": {"code": "ServiceUnavailable", "message": OVERLOAD_MESSAGE}}, headers
+
+
 def exchange_error(status: int, message: str | None = None) -> dict:
     """Exchange admin API error envelope (error.details carries the ``id|type|text`` triple clients split)."""
     code, exc_type, text = _EXO_FAULT.get(status, _EXO_FAULT[500])
@@ -473,16 +500,15 @@ def exchange_error(status: int, message: str | None = None) -> dict:
 
 
 def identity_error(
-    tenant: Tenant,
+    now: float,
     status: int,
-    facts: RequestFacts,
     trace_id: str,
     message: str | None = None,
     client_request_id: str | None = None,
 ) -> dict:
     """Entra token-endpoint error: AADSTS50196 for throttled user flows, 429 ``temporarily_unavailable`` for
     throttled client credentials, AADSTS90033 (transient error) for injected 5xx."""
-    stamp = iso(tenant.clock.now()).replace("T", " ").rstrip("Z")
+    stamp = iso(now).replace("T", " ").rstrip("Z")
     if status == 400:
         error, code = "invalid_grant", 50196
         text = (

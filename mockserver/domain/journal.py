@@ -16,6 +16,13 @@ SECRET_NAME = re.compile(
 )
 REDACTED = "***"
 MAX_VALUE_CHARS = 2048
+#: Most keys of one object (and items of one list) a journalled value keeps; the rest are dropped.
+MAX_ITEMS = 200
+#: Most characters of text (keys and strings together) one journalled value keeps: a body of 5,000 parameters of
+#: 2,000 characters each would otherwise be a 10 MB entry, held in memory, written to the data dir and echoed by
+#: ``/requests`` and the dashboard. What is past the budget is shown as "...".
+MAX_ENTRY_CHARS = 32768
+ELIDED = "..."
 
 
 @functools.lru_cache(maxsize=4096)
@@ -27,32 +34,61 @@ _PLAIN = (bool, int, float)
 
 
 def _is_clean(value: dict) -> bool:
-    # Nothing to redact: string keys without a secret name, values that are None, numbers or short strings.
+    # Nothing to redact or cut: at most MAX_ITEMS string keys without a secret name, values that are None,
+    # numbers or short strings, and all that text within the entry's budget.
+    if len(value) > MAX_ITEMS:
+        return False
+    total = 0
     for k, v in value.items():
-        if k.__class__ is not str or _is_secret_name(k):
+        if k.__class__ is not str or len(k) > MAX_VALUE_CHARS or _is_secret_name(k):
             return False
-        if not (v is None or v.__class__ in _PLAIN or (v.__class__ is str and len(v) <= MAX_VALUE_CHARS)):
+        if v.__class__ is str:
+            if len(v) > MAX_VALUE_CHARS:
+                return False
+            total += len(v)
+        elif not (v is None or v.__class__ in _PLAIN):
             return False
-    return True
+        total += len(k)
+    return total <= MAX_ENTRY_CHARS
 
 
-def redact(value, _depth: int = 0):
-    """``value`` (JSON-like) with secret-named keys replaced by ``***`` and long strings cut: a copy, or for a flat
-    dict that needs neither (most cmdlet parameters) the dict itself, which the journal then shares read-only."""
+def redact(value, _depth: int = 0, _budget: list[int] | None = None):
+    """``value`` (JSON-like) with secret-named keys replaced by ``***``, long strings cut, at most
+    ``MAX_ITEMS`` keys or items per container and ``MAX_ENTRY_CHARS`` of text in all: a copy, or for a flat dict
+    that needs none of that (most cmdlet parameters) the dict itself, which the journal then shares read-only."""
+    if _budget is None:
+        if isinstance(value, dict) and _is_clean(value):
+            return value
+        _budget = [MAX_ENTRY_CHARS]
     if _depth > 8:
         return REDACTED
     if isinstance(value, dict):
-        if _depth == 0 and _is_clean(value):
-            return value
-        return {
-            k: (REDACTED if isinstance(k, str) and _is_secret_name(k) else redact(v, _depth + 1))
-            for k, v in value.items()
-        }
+        out: dict = {}
+        for k, v in value.items():
+            if len(out) >= MAX_ITEMS or _budget[0] <= 0:
+                out[ELIDED] = ELIDED
+                break
+            key = _cut(k, _budget) if isinstance(k, str) else k
+            out[key] = REDACTED if isinstance(k, str) and _is_secret_name(k) else redact(v, _depth + 1, _budget)
+        return out
     if isinstance(value, list):
-        return [redact(v, _depth + 1) for v in value[:200]]
-    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-        return value[:MAX_VALUE_CHARS] + "..."
+        items = []
+        for v in value[:MAX_ITEMS]:
+            if _budget[0] <= 0:
+                items.append(ELIDED)
+                break
+            items.append(redact(v, _depth + 1, _budget))
+        return items
+    if isinstance(value, str):
+        return _cut(value, _budget)
     return value
+
+
+def _cut(text: str, budget: list[int]) -> str:
+    # At most MAX_VALUE_CHARS, and no more than the entry's remaining budget; spends what it keeps.
+    keep = max(0, min(MAX_VALUE_CHARS, budget[0]))
+    budget[0] -= min(len(text), keep)
+    return text if len(text) <= keep else text[:keep] + ELIDED
 
 
 def _status_matches(pattern: str, status: int) -> bool:

@@ -221,3 +221,35 @@ def test_scenario_must_be_a_name_or_an_object(client, registry):
 
 def test_openapi_document_is_valid_openapi(client):
     openapi_spec_validator.validate(client.get("/_mock/openapi.json").get_json())
+
+
+def test_openapi_names_every_refusal_and_required_field(client):
+    # Issue 21: the document omitted 400/404 answers and the required `minutes`, `ou` and `limit`, so schemathesis
+    # (docs/fidelity.md) reported correct refusals as failures.
+    document = client.get("/_mock/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+
+    def resolve(schema):
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        return schema
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            codes = set(operation["responses"])
+            query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            if operation.get("requestBody") or query:
+                assert "400" in codes, (method, path)
+                error = operation["responses"]["400"]["content"]["application/json"]["schema"]
+                assert "error" in resolve(error)["properties"], (method, path)
+    for method, path, field in (
+        ("post", "/_mock/tenants/{tenant_key}/clock/advance", "minutes"),
+        ("post", "/_mock/tenants/{tenant_key}/onprem/users/{sam}/move", "ou"),
+        ("patch", "/_mock/tenants/{t}/requests", "limit"),
+    ):
+        body = document["paths"][path][method]["requestBody"]
+        assert body["required"] and field in resolve(body["content"]["application/json"]["schema"])["required"]

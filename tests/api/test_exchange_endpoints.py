@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from hybridsoa.mock.api.body_gate import BodyGate
 from hybridsoa.mock.api.exchange import endpoints, invoke
+from hybridsoa.mock.api.middleware import DurableAck
 from hybridsoa.mock.app import create_app
 from hybridsoa.mock.domain.exchange import cmdlets
 from hybridsoa.mock.domain.exchange.cmdlets import register_cmdlet
@@ -133,8 +135,10 @@ def test_flask_knows_the_resources_but_no_view_serves_them(app):
     assert ("/adminapi/beta/<tenant_key>/InvokeCommand", "exchange.invoke_command") in rules
     assert ("/adminapi/beta/<tenant_key>/$batch", "exchange.batch") in rules
     assert "exchange.invoke_command" not in app.view_functions and "exchange.batch" not in app.view_functions
-    # The durable-ack layer (group commit) is outermost; the pipeline sits right under it.
-    assert isinstance(app.wsgi_app.wsgi_app, endpoints.ExchangeEndpoints)
+    # The body gate (bodies read before any lock) is outermost, then the durable-ack layer (group commit); the
+    # pipeline sits right under them.
+    assert isinstance(app.wsgi_app, BodyGate) and isinstance(app.wsgi_app.wsgi_app, DurableAck)
+    assert isinstance(app.wsgi_app.wsgi_app.wsgi_app, endpoints.ExchangeEndpoints)
 
 
 def test_the_request_is_journalled_once(client, tenant, h):

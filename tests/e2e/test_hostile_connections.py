@@ -292,3 +292,155 @@ def test_what_the_engine_refuses_itself_is_a_bare_status_line(served):
     assert [a[0] for a in (too_long_target, too_many_fields, unparsable)] == [414, 431, 400]
     assert all(a[2] == b"" for a in (too_long_target, too_many_fields, unparsable))
     assert _head_answer(port, b"/_mock/health", b"127.0.0.1")[0] == 200  # and the worker is still there
+
+
+def _tls(port: int, alpn: list[str] | None = None) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost")
+
+
+def _answered(socks: list[ssl.SSLSocket], want: int) -> list[bytes]:
+    """The first bytes of every answer among ``socks`` until ``want`` of them answered (or none did for 10 s)."""
+    answers: dict[int, bytes] = {}
+    with selectors.DefaultSelector() as selector:
+        for i, sock in enumerate(socks):
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ, i)
+        while len(answers) < want:
+            ready = selector.select(timeout=10)
+            if not ready:
+                break
+            for key, _ in ready:
+                try:
+                    answers[key.data] = key.fileobj.recv(4096)
+                except ssl.SSLWantReadError:  # a TLS record that is not data yet (a session ticket)
+                    continue
+                except (ssl.SSLError, OSError):
+                    answers[key.data] = b""
+                selector.unregister(key.fileobj)
+    return list(answers.values())
+
+
+def test_withheld_bodies_hold_no_tenant_and_never_every_thread(served):
+    proc, url, port, session, _data = served
+    tenant = session.post(f"{url}/_mock/tenants", json={"name": "slow-bodies", "mailboxes": 2}, timeout=60).json()
+    tid = tenant["tenantId"]
+    head = b"Host: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+    held = []
+    try:
+        # One client starts a write to the tenant and never finishes its body: before, the route read it under
+        # the tenant's lock, so the tenant (and the tenant list) waited for as long as the client stayed.
+        sock = _tls(port)
+        sock.sendall(b"PATCH /_mock/tenants/" + tid.encode() + b"/settings HTTP/1.1\r\n" + head)
+        held.append(sock)
+        assert session.get(f"{url}/_mock/tenants/{tid}", timeout=1).status_code == 200
+        # Then more withheld bodies than the engine has threads for readers (128 threads, 96 body readers): the
+        # ones past the readers' ceiling are told 503 at once instead of taking the last threads.
+        flood = []
+        for _ in range(100):
+            sock = _tls(port)
+            sock.sendall(b"POST /_mock/tenants HTTP/1.1\r\n" + head)
+            flood.append(sock)
+        held.extend(flood)
+        refused = _answered(flood, 5)
+        assert len(refused) == 5 and all(a.startswith(b"HTTP/1.1 503") for a in refused), refused
+        for _ in range(5):
+            assert session.get(f"{url}/_mock/health", timeout=1).status_code == 200
+            assert session.get(f"{url}/_mock/tenants/{tid}", timeout=1).status_code == 200
+            assert session.get(f"{url}/_mock/tenants", timeout=1).status_code == 200
+        # A body sent now is refused in the shape of its service, with Retry-After.
+        busy = session.post(f"{url}/_mock/tenants", json={"name": "late"}, timeout=5)
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+        assert busy.json()["error"]["code"] == "ServiceUnavailable"
+        busy = session.post(
+            f"{url}/adminapi/beta/{tid}/InvokeCommand",
+            json={"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}},
+            timeout=5,
+        )
+        assert busy.status_code == 503 and busy.json()["error"]["code"] == "ServiceUnavailable"
+        assert busy.json()["error"]["details"][0]["message"].startswith("|Microsoft.Exchange.Data.Storage.")
+        busy = session.patch(f"{url}/v1.0/users/x", json={}, timeout=5)
+        assert busy.status_code == 503 and busy.json()["error"]["code"] == "serviceNotAvailable"
+        assert "request-id" in busy.json()["error"]["innerError"]
+    finally:
+        for sock in held:
+            _reset(sock)
+    # The readers are back once the clients are gone.
+    for _ in range(50):
+        late = session.post(f"{url}/_mock/tenants", json={"name": "after-slow", "mailboxes": 0}, timeout=10)
+        if late.status_code != 503:
+            break
+    assert late.status_code == 201, late.text[:300]
+    patched = session.patch(f"{url}/_mock/tenants/{tid}/settings", json={"deviceCodeAutoApprove": True}, timeout=10)
+    assert patched.status_code == 200, patched.text[:300]
+    assert len(_children(proc.pid)) == 1
+
+
+def test_http2_is_not_negotiated(served):
+    _proc, _url, port, _session, _data = served
+    # granian's WSGI body reader spins on an HTTP/2 stream whose connection is gone (one client with 190 streams
+    # of withheld bodies parked every thread for good): clients asking for h2 get HTTP/1.1.
+    with _tls(port, ["h2", "http/1.1"]) as sock:
+        assert sock.selected_alpn_protocol() == "http/1.1"
+
+
+def test_a_second_server_on_the_same_port_or_data_dir_refuses_to_start(served, tmp_path):
+    _proc, url, port, session, data = served
+    # The engine binds with SO_REUSEPORT: before, a second `serve` on the port took half its connections, and one
+    # on the same data dir wrote the same store (two tenants of one name, each process losing the other's writes).
+    for args, needle in (
+        (["--port", str(port), "--data-dir", str(tmp_path / "other")], f"cannot listen on 127.0.0.1:{port}"),
+        (["--port", str(free_port()), "--data-dir", str(data)], "is in use by another hybridsoa-mock serve"),
+    ):
+        second = subprocess.run(
+            [sys.executable, "-m", "hybridsoa.mock.cli", "serve", "--no-demo", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
+        assert second.returncode == 2 and len(lines) == 1 and needle in lines[0], second.stderr[-500:]
+    assert session.get(f"{url}/_mock/health", timeout=5).status_code == 200
+
+
+def test_the_worker_does_not_outlive_a_killed_server(tmp_path):
+    import signal
+    import time
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hybridsoa.mock.cli", "serve", "--no-demo", "--no-tls", "--port", str(port)]
+        + ["--data-dir", str(tmp_path / "data")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if line.strip().startswith("control plane"):
+                break
+        workers = _children(proc.pid)
+        assert len(workers) == 1
+    finally:
+        proc.kill()  # SIGKILL to `serve` only, not its process group
+        proc.wait()
+        proc.stdout.close()
+    (worker,) = workers
+    deadline = time.monotonic() + 30
+    while _alive(worker):
+        if time.monotonic() > deadline:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail("the worker kept serving after its server was killed")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False

@@ -56,3 +56,19 @@ def test_filters_and_counts():
         "byStatus": {"200": 2, "429": 1, "503": 1},
         "byCmdlet": {"Get-Mailbox": 2, "Set-Mailbox": 1},
     }
+
+
+def test_a_huge_value_is_journalled_within_a_fixed_budget():
+    import json
+
+    from hybridsoa.mock.domain.journal import MAX_ENTRY_CHARS, MAX_ITEMS
+
+    many = {f"p{i}": "v" * 2000 for i in range(5000)}  # 10 MB of parameters
+    for value in (many, {"k" * 70_000: 1}, {"Identity": [["x" * 2000] * 200] * 200}, {"a" * 5000: {"b" * 5000: 1}}):
+        kept = redact(value)
+        assert len(json.dumps(kept)) < 2 * MAX_ENTRY_CHARS, len(json.dumps(kept))
+    kept = redact(many)
+    assert len(kept) == MAX_ITEMS + 1 or len(kept) < MAX_ITEMS  # cut by count or by budget, marked "..."
+    assert kept["..."] == "..."
+    small = {"Identity": "a", "Filter": "Name -eq 'x'"}
+    assert redact(small) is small  # the common case is still shared, not copied

@@ -164,3 +164,38 @@ def test_the_cheap_mailbox_view_agrees_with_the_whole_object(domain_tenant):
     for mbx in mailboxes:
         whole = mailbox_object(domain_tenant, mbx)
         assert view(mbx) == {name: whole[name] for name in _CHEAP_MAILBOX_PROPERTIES}, mbx.alias
+
+
+LIKE_PATTERNS = st.text(alphabet="ab*?", max_size=5)
+LIKE_VALUES = st.one_of(st.none(), st.text(alphabet="abAB", max_size=6), st.lists(st.text(alphabet="ab", max_size=4)))
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(patterns=st.lists(LIKE_PATTERNS, min_size=2, max_size=6), value=LIKE_VALUES)
+def test_opath_merged_likes_answer_like_single_terms(patterns, value):
+    obj = {"Alias": value}
+    quoted = [f"'{p}'" for p in patterns]
+    one_by_one = any(compile_filter(f"Alias -like {q}", {"Alias"})(obj) for q in quoted)
+    assert compile_filter(" -or ".join(f"Alias -like {q}" for q in quoted), {"Alias"})(obj) == one_by_one
+    none_like = all(compile_filter(f"Alias -notlike {q}", {"Alias"})(obj) for q in quoted)
+    assert compile_filter(" -and ".join(f"Alias -notlike {q}" for q in quoted), {"Alias"})(obj) == none_like
+    differs = all(compile_filter(f"Alias -ne {q}", {"Alias"})(obj) for q in quoted)
+    assert compile_filter(" -and ".join(f"Alias -ne {q}" for q in quoted), {"Alias"})(obj) == differs
+
+
+def test_opath_like_chain_of_ten_thousand_terms_reads_each_value_once():
+    chain = " -or ".join(f"Alias -like '*k{i}*'" for i in range(10_000))
+    predicate = compile_filter(chain, {"Alias"})
+    assert predicate({"Alias": "xxK9999yy"}) and not predicate({"Alias": "zz"})
+    reads = []
+
+    class Counting(dict):
+        def __contains__(self, key):
+            reads.append(key)
+            return super().__contains__(key)
+
+    predicate(Counting({"Alias": "zz"}))
+    assert len(reads) == 1  # one merged test, not one per term
+    unlikes = " -and ".join(f"Alias -notlike 'k{i}*'" for i in range(10_000))
+    reads.clear()
+    assert compile_filter(unlikes, {"Alias"})(Counting({"Alias": "zz"})) and len(reads) == 1

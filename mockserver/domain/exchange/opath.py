@@ -169,6 +169,9 @@ class _Parser:
             terms.append(self.parse_not())
         if len(terms) == 1:
             return terms[0]
+        terms = _merge_equalities(terms, negated=True)
+        if len(terms) == 1:
+            return terms[0]
         return lambda o: all(t(o) for t in terms)
 
     def parse_not(self):
@@ -292,33 +295,104 @@ def _comparison(prop: str, op: str, value):
         test.equality = (prop, value) if value is not _NULL else None
         return test
     if op == "-ne":
-        return lambda o: not _equals(get(o), value)
+        differs: Any = lambda o: not _equals(get(o), value)  # noqa: E731
+        # An -and chain of these on one property is one set lookup too, negated (_merge_equalities).
+        differs.inequality = (prop, value) if value is not _NULL else None
+        return differs
     like = _like_matcher(value)
     if op == "-like":
-        return lambda o: like(get(o))
-    return lambda o: not like(get(o))
+        matches: Any = lambda o: like(get(o))  # noqa: E731
+        # Remembered so an -or chain of -like terms on one property is matched in one pass (_merge_equalities).
+        matches.likeness = (prop, _as_text(value)) if value is not _NULL else None
+        return matches
+    unlike: Any = lambda o: not like(get(o))  # noqa: E731
+    unlike.unlikeness = (prop, _as_text(value)) if value is not _NULL else None
+    return unlike
 
 
-def _merge_equalities(terms: list) -> list:
-    """``P -eq 'a' -or P -eq 'b' -or ...`` as one set lookup per property (same answers as the terms one by one),
-    so a filter listing thousands of values costs one hash lookup per object instead of one comparison per value."""
-    groups: dict[str, list] = {}
-    for term in terms:
-        key = getattr(term, "equality", None)
-        if key is not None:
-            groups.setdefault(key[0], []).append(key[1])
-    merged = {prop: values for prop, values in groups.items() if len(values) > 1}
-    if not merged:
-        return terms
-    out, done = [], set()
-    for term in terms:
-        key = getattr(term, "equality", None)
-        if key is None or key[0] not in merged:
-            out.append(term)
-        elif key[0] not in done:
-            done.add(key[0])
-            out.append(_equality_set(key[0], merged[key[0]]))
-    return out
+def _merge_equalities(terms: list, negated: bool = False) -> list:
+    """``P -eq 'a' -or P -eq 'b' -or ...`` as one set lookup per property, and ``P -like 'a*' -or P -like '*b*' -or
+    ...`` as one pass over the value per property (same answers as the terms one by one), so a filter listing
+    thousands of values costs a few lookups per object instead of one comparison per value. ``negated``: the
+    terms of an -and chain, where ``-ne`` and ``-notlike`` terms merge the same way (De Morgan)."""
+    kinds = (
+        (("inequality", _inequality_set), ("unlikeness", _unlike_set))
+        if negated
+        else (("equality", _equality_set), ("likeness", _like_set))
+    )
+    for attribute, build in kinds:
+        groups: dict[str, list] = {}
+        for term in terms:
+            key = getattr(term, attribute, None)
+            if key is not None:
+                groups.setdefault(key[0], []).append(key[1])
+        merged = {prop: values for prop, values in groups.items() if len(values) > 1}
+        if not merged:
+            continue
+        out, done = [], set()
+        for term in terms:
+            key = getattr(term, attribute, None)
+            if key is None or key[0] not in merged:
+                out.append(term)
+            elif key[0] not in done:
+                done.add(key[0])
+                out.append(build(key[0], merged[key[0]]))
+        terms = out
+    return terms
+
+
+def _like_set(prop: str, patterns: list[str]):
+    """Many ``-like`` patterns (already case-folded) on one property as one test: patterns without ``?`` and with
+    stars only at their ends are exact texts, prefixes, suffixes or infixes, looked up in sets by length (a value of
+    n characters costs at most n lookups per distinct length); any other pattern is matched on its own."""
+    exact: set[str] = set()
+    prefixes: dict[int, set[str]] = {}
+    suffixes: dict[int, set[str]] = {}
+    infixes: dict[int, set[str]] = {}
+    others = []
+    for pattern in patterns:
+        core = pattern.strip("*")
+        if "?" in pattern or "*" in core:
+            others.append(compile_wildcard(pattern))
+        elif pattern == core:
+            exact.add(core)
+        else:
+            lead, trail = pattern.startswith("*"), pattern.endswith("*")
+            table = infixes if lead and trail else (prefixes if trail else suffixes)
+            table.setdefault(len(core), set()).add(core)
+    get = _getter(prop)
+
+    def hit(actual) -> bool:
+        if isinstance(actual, list):
+            return any(hit(a) for a in actual)
+        if actual is None:
+            return False
+        text = _as_text(actual)
+        n = len(text)
+        if text in exact:
+            return True
+        for size, cores in prefixes.items():
+            if size <= n and text[:size] in cores:
+                return True
+        for size, cores in suffixes.items():
+            if size <= n and text[n - size :] in cores:
+                return True
+        for size, cores in infixes.items():
+            if size <= n and not cores.isdisjoint(text[i : i + size] for i in range(n - size + 1)):
+                return True
+        return any(w.match(text) for w in others)
+
+    return lambda o: hit(get(o))
+
+
+def _inequality_set(prop: str, values: list):
+    equal = _equality_set(prop, values)
+    return lambda o: not equal(o)
+
+
+def _unlike_set(prop: str, patterns: list[str]):
+    like = _like_set(prop, patterns)
+    return lambda o: not like(o)
 
 
 def _equality_set(prop: str, values: list):

@@ -5,7 +5,8 @@ call. A sub-request whose dependency failed answers 424."""
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
+import re
+from urllib.parse import quote, urlsplit
 
 from flask import current_app, request
 from werkzeug.test import EnvironBuilder
@@ -19,6 +20,27 @@ from .users import json_body
 MAX_REQUESTS = 20
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 _PASS_HEADERS = ("content-type", "location", "retry-after", "odata-version", "cache-control")
+
+
+#: What no HTTP header name or value may hold (RFC 9110 5.5): a batch item cannot smuggle a header line through.
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
+
+
+def _wire(text: str) -> str | bytes:
+    """``text`` as the sub-request carries it: unchanged, unless it holds a lone surrogate (JSON can escape one,
+    UTF-8 cannot carry it), which is then sent as the bytes Python's ``surrogatepass`` writes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def _wire_url(text: str) -> str:
+    """A path or query of a batch item with its lone surrogates percent-encoded (the router decodes them to
+    U+FFFD, as it does any byte sequence that is not UTF-8); other text unchanged."""
+    wire = _wire(text)
+    return text if isinstance(wire, str) else quote(wire, safe="/%!$&'()*+,;=:@~?")
 
 
 def _invalid(message: str) -> GraphError:
@@ -46,7 +68,9 @@ def _validate(body: dict) -> list[dict]:
         if not isinstance(url, str) or not url or urlsplit(url).scheme:
             raise _invalid(f"Invalid url in batch request '{rid}'. Only relative URLs are supported.")
         headers = item.get("headers") or {}
-        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        if not isinstance(headers, dict) or not all(
+            isinstance(v, str) and not _LINE_BREAK.search(k + v) for k, v in headers.items()
+        ):
             raise _invalid(f"Invalid headers in batch request '{rid}'.")
         if item.get("body") is not None and not any(k.lower() == "content-type" for k in headers):
             raise _invalid(f"Content-Type header must be specified for batch request '{rid}' because it has a body.")
@@ -85,10 +109,10 @@ def _dispatch(version: str, item: dict) -> dict:
     body = item.get("body")
     data = None
     if body is not None:
-        data = body if isinstance(body, str) else json.dumps(body)
+        data = _wire(body) if isinstance(body, str) else json.dumps(body)
     builder = EnvironBuilder(
-        path=f"/{version}{path}",
-        query_string=query,
+        path=f"/{version}{_wire_url(path)}",
+        query_string=_wire_url(query),
         method=item["method"].upper(),
         headers=headers,
         data=data,
