@@ -51,9 +51,14 @@ class BodyGate:
             data = self._read(environ["wsgi.input"], declared)
         finally:
             self._slots.release()
+        if declared is None and self.limit is not None and len(data) > self.limit:
+            # A chunked body past the app's limit: the route decides (a snapshot PUT takes up to its own bound,
+            # streamed; any other answers 413), reading what is here, then the rest from the connection.
+            environ["wsgi.input"] = _Prefixed(data, environ["wsgi.input"])
+            return self.wsgi_app(environ, start_response)
         environ["wsgi.input"] = io.BytesIO(data)
         if declared is None:
-            # A chunked body, now whole: what the app reads is a body of known length (over the limit: its 413).
+            # A chunked body, now whole: what the app reads is a body of known length.
             environ["CONTENT_LENGTH"] = str(len(data))
             environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ["wsgi.input_terminated"] = False
@@ -99,3 +104,29 @@ def _read_exactly(stream, n: int) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
     return b"".join(chunks)
+
+
+class _Prefixed:
+    """A request body stream: ``head`` (already read), then whatever ``rest`` still holds."""
+
+    def __init__(self, head: bytes, rest):
+        self._head, self._rest = io.BytesIO(head), rest
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when ``size`` is None or negative)."""
+        if size is None or size < 0:
+            return self._head.read() + self._rest.read()
+        data = self._head.read(size)
+        return data if data or size == 0 else self._rest.read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """One line (WSGI's input interface), from what was read first, then from the connection."""
+        line = self._head.readline(-1 if size is None else size)
+        return (
+            line
+            if line.endswith(b"\n") or (size is not None and 0 <= size <= len(line))
+            else line + self._rest.readline()
+        )
+
+    def __iter__(self):
+        return iter(self.readline, b"")

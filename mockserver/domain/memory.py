@@ -148,10 +148,11 @@ class TenantMemory:
         """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
         (:func:`dismantle`; dropping it at once is one deallocation cascade that keeps the GIL for
         seconds), so its memory goes back by reference counting without a full collection. Once no big tenant
-        is left frozen, the permanent generation is given back to the collector (``gc.unfreeze``), whose own
-        full collections take a dismantled tenant's few cyclic leftovers in their time: a full collection here
-        found a few dozen objects at 50,000 mailboxes, yet walked the whole server's heap in one call under
-        the GIL (19 ms in process, over 300 ms for a health check answered meanwhile by the served worker)."""
+        is left frozen, the permanent generation is given back to the collector and collected: in process that
+        finds a few dozen objects (19 ms at 50,000 mailboxes), but in the served worker after a lazy load the
+        collection still frees most of the tenant (worker RSS 2,057 MB after the delete without it, 370-469 MB
+        with it) and holds the GIL for about 300 ms, so something there keeps the tenant's big containers from
+        being emptied (not found yet; docs/benchmarks.md)."""
         if self.tenants.get(tenant.id) is tenant or not hasattr(tenant, "lock"):
             return  # still registered, or deleted without ever being loaded: nothing in memory to free
         with tenant.lock:
@@ -162,6 +163,7 @@ class TenantMemory:
             self._frozen.intersection_update(self.tenants)
             if was_frozen and not self._frozen and not self._big_seeds:
                 gc.unfreeze()
+                gc.collect()
 
 
 class SharedList(list):

@@ -518,6 +518,20 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
+    def abandon(self) -> None:
+        """Stop as a killed process would (for recovery tests): the background thread ends without applying what
+        is queued (it stays in the redo log for the next open), the database closes without a checkpoint. Closing
+        ``db`` directly instead could pull it from under the background thread mid-statement (a crash)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._committer.join(timeout=30)
+        if self.redo is not None:
+            self.redo.close()
+        self._close_bulk()
+        with self.lock:
+            self.db.close()
+
     def close(self) -> None:
         """Write what is pending, checkpoint and close the database."""
         with self._cond:

@@ -175,7 +175,7 @@ def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header
         t.start()
     for t in threads:
         t.join()
-    store.db.close()
+    store.abandon()
     reopened = TenantRegistry(seed=5)
     again = open_store(reopened, str(tmp_path), snapshot)
     try:
@@ -186,4 +186,4 @@ def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header
         assert actual["audit"] == expected["audit"]
         assert len([r for r in actual["audit"] if r["operation"] == "Set-Mailbox"]) == 48
     finally:
-        again.db.close()
+        again.abandon()

@@ -197,3 +197,26 @@ def test_an_in_place_put_lets_the_tenant_lock_go_while_it_parses(app, client, co
     assert free == [True]
     new = app.extensions["hybridsoa"].find("contoso")
     assert new is not tenant and tenant.deleted and not new.deleted
+
+
+def test_big_uploads_past_their_slots_get_503_and_retry_after(app, client, contoso, monkeypatch):
+    from hybridsoa.mock.api.control import snapshot as route
+
+    data = client.get("/_mock/tenants/contoso/snapshot").data
+    # Bodies over MAX_CONTENT_LENGTH are the ones the body gate leaves to the route (a small bound here).
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1000)
+    held = [route._big_uploads.acquire(blocking=False) for _ in range(route.BIG_UPLOADS)]
+    try:
+        assert all(held)
+        busy = client.put("/_mock/tenants/busy/snapshot", data=data, content_type="application/json")
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+        assert busy.get_json()["error"]["code"] == "ServiceUnavailable"
+    finally:
+        for _ in held:
+            route._big_uploads.release()
+    done = client.put("/_mock/tenants/busy/snapshot", data=data, content_type="application/json")
+    assert done.status_code == 201
+    # Every slot is free again once the body has arrived (a later upload does not find them taken).
+    assert all(route._big_uploads.acquire(blocking=False) for _ in range(route.BIG_UPLOADS))
+    for _ in range(route.BIG_UPLOADS):
+        route._big_uploads.release()

@@ -37,14 +37,14 @@ def stored(tmp_path):
     registry, store = _reopen(tmp_path)
     tenant = registry.create("contoso", seed=42, frozen_clock=True, mailboxes=12)
     yield tmp_path, registry, store, tenant
-    store.db.close()
+    store.abandon()
 
 
 def test_created_tenant_is_stored_whole(stored):
     data_dir, registry, store, tenant = stored
     registry2, store2 = _reopen(data_dir)
     assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
-    store2.db.close()
+    store2.abandon()
 
 
 def test_flush_persists_changes_and_skips_when_nothing_changed(stored):
@@ -59,7 +59,7 @@ def test_flush_persists_changes_and_skips_when_nothing_changed(stored):
     assert again.mailboxes.get(guid).is_exchange_cloud_managed is True
     assert [r.operation for r in again.audit.records][-1:] == ["Set-Mailbox"]
     assert snapshot.dump_tenant(again) == snapshot.dump_tenant(tenant)
-    store2.db.close()
+    store2.abandon()
 
 
 def test_unflushed_changes_are_not_on_disk(stored):
@@ -67,7 +67,7 @@ def test_unflushed_changes_are_not_on_disk(stored):
     guid = _toggle(tenant)
     registry2, store2 = _reopen(data_dir)
     assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
-    store2.db.close()
+    store2.abandon()
 
 
 def test_deletes_are_tombstones(stored):
@@ -80,7 +80,7 @@ def test_deletes_are_tombstones(stored):
     again = registry2.get("contoso")
     assert sam not in again.ad_users
     assert sam in again.ad_users.changed_since(0)
-    store2.db.close()
+    store2.abandon()
 
 
 def test_failed_flush_writes_nothing_and_retries(tmp_path, monkeypatch):
@@ -101,12 +101,12 @@ def test_failed_flush_writes_nothing_and_retries(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "_commit", real)
     registry2, store2 = _reopen(data_dir)
     assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
-    store2.db.close()
+    store2.abandon()
     with tenant.lock:
         assert store.flush(tenant) is True
     registry3, store3 = _reopen(data_dir)
     assert registry3.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is True
-    store3.db.close()
+    store3.abandon()
 
 
 def test_a_failed_redo_log_append_writes_nothing(stored, monkeypatch):
@@ -161,7 +161,7 @@ def test_delete_and_reset_hooks(stored):
     assert [t.name for t in registry2.list()] == ["contoso"]
     assert registry2.get("contoso").mailboxes.get(guid).is_exchange_cloud_managed is False
     assert other.id not in registry2.tenants
-    store2.db.close()
+    store2.abandon()
 
 
 def test_registry_counter_survives_so_generated_names_do_not_collide(stored):
@@ -170,18 +170,18 @@ def test_registry_counter_survives_so_generated_names_do_not_collide(stored):
     registry2, store2 = _reopen(data_dir)
     second = registry2.create(frozen_clock=True, mailboxes=0)
     assert second.name != first.name
-    store2.db.close()
+    store2.abandon()
 
 
 def test_running_clock_resumes_in_real_time(tmp_path):
     registry, store = _reopen(tmp_path)
     tenant = registry.create("live", seed=3, mailboxes=0)
     before = tenant.clock.now()
-    store.db.close()
+    store.abandon()
     registry2, store2 = _reopen(tmp_path)
     assert registry2.get("live").clock.now() >= before
     assert registry2.get("live").clock.frozen is False
-    store2.db.close()
+    store2.abandon()
 
 
 def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
@@ -196,7 +196,7 @@ def test_read_flush_skips_unchanged_state_but_catches_what_moved(stored):
     again = registry2.get("contoso")
     assert again.settings["profile"] == "strict"
     assert again.sync.history == tenant.sync.history
-    store2.db.close()
+    store2.abandon()
 
 
 def test_data_dir_is_private_and_database_files_are_owner_only(tmp_path):
@@ -337,7 +337,7 @@ def test_a_value_changing_only_between_1_true_and_1_0_is_written(stored):
         again = registry2.get("contoso")
         assert type(again.sync.settings["probe"]) is type(value)
         assert type(again.settings["probe"]) is type(value)
-        store2.db.close()
+        store2.abandon()
 
 
 def test_rng_signature_and_stored_rng_match_getstate():
@@ -408,4 +408,4 @@ def test_rng_position_and_words_survive_a_restart_across_twists(stored):
             assert store.flush(tenant, thorough=False) is True
         registry2, store2 = _reopen(data_dir)
         assert registry2.get("contoso").ids.getstate() == tenant.ids.getstate()
-        store2.db.close()
+        store2.abandon()

@@ -199,3 +199,40 @@ def test_opath_like_chain_of_ten_thousand_terms_reads_each_value_once():
     unlikes = " -and ".join(f"Alias -notlike 'k{i}*'" for i in range(10_000))
     reads.clear()
     assert compile_filter(unlikes, {"Alias"})(Counting({"Alias": "zz"})) and len(reads) == 1
+
+
+ODATA_TERMS = st.sampled_from(
+    [
+        "startswith(displayName, 'a')",
+        "startswith(displayName, 'ab')",
+        "endswith(displayName, 'b')",
+        "contains(displayName, 'ba')",
+        "contains(displayName, '')",
+        "startswith(mail, 'a')",
+        "displayName eq 'ab'",
+        "displayName ne 'ab'",
+        "displayName ne 'b'",
+        "displayName ne null",
+        "mail ne 'a'",
+        "accountEnabled eq true",
+    ]
+)
+ODATA_VALUES = st.one_of(st.none(), st.text(alphabet="abAB", max_size=5), st.integers(0, 2), st.booleans())
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(terms=st.lists(ODATA_TERMS, min_size=2, max_size=6), name=ODATA_VALUES, mail=ODATA_VALUES)
+def test_odata_merged_affixes_and_inequalities_answer_like_single_terms(terms, name, mail):
+    obj = {"displayName": name, "mail": mail, "accountEnabled": True}
+    singles = [evaluate(parse_filter(term)[0], obj) for term in terms]
+    assert evaluate(parse_filter(" or ".join(terms))[0], obj) == any(singles), terms
+    assert evaluate(parse_filter(" and ".join(terms))[0], obj) == all(singles), terms
+
+
+def test_odata_affix_chain_of_ten_thousand_terms_is_one_node():
+    chain = " or ".join(f"startswith(displayName, 'u{i}')" for i in range(10_000))
+    ast, _ = parse_filter(chain)
+    assert ast[0] == "affix" or len(ast[1]) == 1  # one merged test, not one call per term
+    assert evaluate(ast, {"displayName": "U9999x"}) and not evaluate(ast, {"displayName": "x"})
+    nes, _ = parse_filter(" and ".join(f"displayName ne 'u{i}'" for i in range(10_000)))
+    assert len(nes[1]) == 1 and evaluate(nes, {"displayName": "x"}) and not evaluate(nes, {"displayName": "U5"})

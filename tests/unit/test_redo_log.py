@@ -57,7 +57,7 @@ def crashed(tmp_path):
     store._drain()
     _stop_applier(store)
     yield tmp_path, store, tenant
-    store.db.close()
+    store.abandon()
 
 
 def _segment_files(data_dir) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -22,7 +23,7 @@ from werkzeug.wsgi import get_input_stream, wrap_file
 
 from ...domain import bounds, memory, snapshot
 from ..common import registry
-from ..middleware import request_tenant
+from ..middleware import overload_parts, request_tenant
 from .blueprint import bp
 from .common import ControlError, tenant_or_404
 
@@ -32,6 +33,11 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 SPOOL_IN_MEMORY = 1 << 20
 #: Collection rows above which a GET holds automatic collections off while it writes (about 1 MB of snapshot).
 BIG_DOCUMENT_ROWS = 1000
+#: Snapshot bodies over the app's MAX_CONTENT_LENGTH received at once. The body gate (``api/body_gate.py``) reads
+#: every smaller body before the app runs, with a bounded number of threads; these it leaves to this route, so
+#: they get a bound of their own: clients that announce a big body and withhold it hold at most this many threads.
+BIG_UPLOADS = 2
+_big_uploads = threading.BoundedSemaphore(BIG_UPLOADS)
 #: Bytes read from the client, or sent to it, at a time.
 _IO_CHUNK = 1 << 20
 
@@ -85,9 +91,27 @@ def put_snapshot(t):
     limit = current_app.config.get("SNAPSHOT_MAX_CONTENT_LENGTH", bounds.MAX_SNAPSHOT_BYTES)
     # Over the bound: werkzeug's 413 before anything is read, in the app's error shape as on every route.
     stream = get_input_stream(request.environ, max_content_length=limit)
+    # A body the gate did not read (over MAX_CONTENT_LENGTH) takes one of BIG_UPLOADS slots while it arrives;
+    # none free: the 503 with Retry-After the gate answers when its readers are all busy.
+    slot = [(request.content_length or 0) > (current_app.config.get("MAX_CONTENT_LENGTH") or 0)]
+    if slot[0] and not _big_uploads.acquire(blocking=False):
+        status, error, headers = overload_parts(request.environ)
+        return jsonify(error), status, headers
+    try:
+        return _put(reg, t, existing, stream, slot)
+    finally:
+        if slot[0]:
+            _big_uploads.release()
+
+
+def _put(reg, t: str, existing, stream: IO[bytes], slot: list[bool]):
+    # put_snapshot's work once the request may go on: receive, parse, build, install.
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as body:
         with _let_go(existing):
             size = _receive(stream, body)
+        if slot[0]:
+            slot[0] = False
+            _big_uploads.release()
         # A big body builds millions of objects: full collections would walk them again and again while other
         # tenants wait, so they are held off until the tenant is built, installed and frozen (_freeze_large).
         with reg.collections_held_off(size > bounds.GRADUAL_FROM):

@@ -148,7 +148,7 @@ class _Parser:
         if len(terms) == 1:
             return terms[0]
         self.info.max_or_clauses = max(self.info.max_or_clauses, len(terms))
-        return ("or", _merge_equalities(terms))
+        return ("or", _merge_affixes(_merge_equalities(terms)))
 
     def and_expr(self):
         """``not_expr (and not_expr)*``."""
@@ -156,7 +156,7 @@ class _Parser:
         while self.is_word("and"):
             self.i += 1
             terms.append(self.not_expr())
-        return terms[0] if len(terms) == 1 else ("and", terms)
+        return terms[0] if len(terms) == 1 else ("and", _merge_inequalities(terms))
 
     def not_expr(self):
         """``not not_expr | comparison``."""
@@ -330,6 +330,69 @@ def _merge_equalities(terms: list) -> list:
     return out
 
 
+def _merge_inequalities(terms: list) -> list:
+    """``p ne 'a' and p ne 'b' and ...`` as ``not`` of one ``in`` node per property path (De Morgan: same answers)."""
+    nes = [t for t in terms if t[0] == "cmp" and t[1] == "ne"]
+    if len(nes) < 2:
+        return terms
+    merged = _merge_equalities([("cmp", "eq", *t[2:]) for t in nes])
+    if len(merged) == len(nes):
+        return terms
+    others = [t for t in terms if not (t[0] == "cmp" and t[1] == "ne")]
+    return others + [("not", t) if t[0] == "in" else ("cmp", "ne", *t[2:]) for t in merged]
+
+
+def _merge_affixes(terms: list) -> list:
+    """``startswith(p, 'a') or endswith(p, 'b') or contains(p, 'c') or ...`` as one ``affix`` node per property
+    path: the value's prefixes, suffixes and infixes looked up in sets by length (same answers), so thousands of
+    terms cost a few lookups per object instead of one call per term."""
+    groups: dict[tuple, list] = {}
+    for term in terms:
+        if _is_affix(term):
+            groups.setdefault(tuple(term[2][0][1]), []).append(term)
+    merged = {path for path, group in groups.items() if len(group) > 1}
+    if not merged:
+        return terms
+    out: list = []
+    done: set = set()
+    for term in terms:
+        path = tuple(term[2][0][1]) if _is_affix(term) else None
+        if path not in merged:
+            out.append(term)
+        elif path not in done:
+            done.add(path)
+            tables: dict[str, dict[int, set[str]]] = {"startswith": {}, "endswith": {}, "contains": {}}
+            for t in groups[path]:
+                needle = t[2][1][1].casefold()
+                tables[t[1]].setdefault(len(needle), set()).add(needle)
+            out.append(("affix", ("prop", list(path)), tables))
+    return out
+
+
+def _is_affix(term) -> bool:
+    return (
+        term[0] == "func"
+        and len(term[2]) == 2
+        and term[2][0][0] == "prop"
+        and term[2][1][0] == "lit"
+        and isinstance(term[2][1][1], str)
+    )
+
+
+def _affix_hit(hay: str, tables: dict[str, dict[int, set[str]]]) -> bool:
+    n = len(hay)
+    for size, needles in tables["startswith"].items():
+        if size <= n and hay[:size] in needles:
+            return True
+    for size, needles in tables["endswith"].items():
+        if size <= n and hay[n - size :] in needles:
+            return True
+    for size, needles in tables["contains"].items():
+        if size <= n and not needles.isdisjoint(hay[i : i + size] for i in range(n - size + 1)):
+            return True
+    return False
+
+
 def _resolve(obj: dict, parts: list[str]):
     value: Any = obj
     for part in parts:
@@ -391,6 +454,9 @@ def _eval(node, obj, env):
         if _hashable(value) and value in node[2]:
             return True
         return any(value == _norm(v) for v in node[3])
+    if kind == "affix":
+        value = _value(node[1], obj, env)
+        return isinstance(value, str) and _affix_hit(value.casefold(), node[2])
     if kind == "func":
         args = [_value(a, obj, env) for a in node[2]]
         if len(args) != 2 or not all(isinstance(a, str) for a in args):
