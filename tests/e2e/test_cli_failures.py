@@ -133,6 +133,10 @@ def test_verbose_shows_the_sdk_request_log_without_secrets_or_library_debug(tena
     assert env["HYBRIDSOA_CLIENT_SECRET"] not in r.stderr and "Bearer" not in r.stderr
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.mock_tenant(mailboxes=12)
 def test_ctrl_c_during_a_wave_keeps_the_checkpoint_and_the_resume_finishes_it(tenant, mock_session, tmp_path):
     base = f"{tenant['url']}/_mock/tenants/{tenant['tenantId']}"
@@ -158,6 +162,9 @@ def test_ctrl_c_during_a_wave_keeps_the_checkpoint_and_the_resume_finishes_it(te
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C in a terminal: a suite started in the background (`make test &`, CI shells) ignores SIGINT, and a
+        # Python child inherits that and never raises KeyboardInterrupt.
+        preexec_fn=_default_sigint,
     )
     first = proc.stdout.readline()  # blocks until the first item is done
     assert json.loads(first)["status"] == "changed"
