@@ -251,3 +251,53 @@ def test_a_failed_checkpoint_is_not_the_bulk_operations_failure(tmp_path, caplog
             assert store.db.execute("SELECT COUNT(*) FROM tenants").fetchone()[0] == 0
     finally:
         store.close()
+
+
+def _mailboxes_alive() -> int:
+    from hybridsoa.mock.domain.exchange.mailboxes import Mailbox
+
+    return sum(1 for o in gc.get_objects() if type(o) is Mailbox)
+
+
+def test_a_served_tenant_loaded_after_a_restart_is_freed_by_reference_counting(tmp_path, monkeypatch):
+    """The way ``serve --data-dir`` runs it (durable store, lazy load on first use, the request pipeline): a
+    deleted big tenant's records go as it is taken apart, none is left for a full collection to find."""
+    from hybridsoa.mock.server import ServeOptions, build
+
+    monkeypatch.setattr(tenant_mod, "FREEZE_THRESHOLD", 100)  # "big" is frozen, "other" is not
+    options = ServeOptions(data_dir=str(tmp_path), tls=False, demo=False)
+    app, _, _ = build(options)
+    client = app.test_client()
+    assert client.post("/_mock/tenants", json={"name": "other", "mailboxes": 5}).status_code == 201
+    assert client.post("/_mock/tenants", json={"name": "big", "mailboxes": 300}).status_code == 201
+    app.extensions["hybridsoa_store"].close()
+    del app, client
+    unfreeze, collect = gc.unfreeze, gc.collect
+    unfreeze()
+    collect()
+    app, registry, _ = build(options)  # the restart: both tenants recovered, loaded on first use
+    store = app.extensions["hybridsoa_store"]
+    try:
+        client = app.test_client()
+        assert client.get("/_mock/tenants/other").status_code == 200
+        gc.disable()  # no automatic collection either: what goes, goes by reference counting
+        try:
+            before = _mailboxes_alive()
+            assert client.get("/_mock/tenants/big").get_json()["counts"]["mailboxes"] > 250
+            assert gc.get_freeze_count() > 0  # frozen as a big tenant, as in the server
+
+            def no_full_collection(*args, **kwargs):
+                raise AssertionError("the deleted tenant must not need a full collection")
+
+            monkeypatch.setattr(gc, "collect", no_full_collection)
+            assert client.delete("/_mock/tenants/big").status_code == 204
+            monkeypatch.setattr(gc, "collect", collect)
+            unfreeze()  # moves what is left into the collector's lists (frees nothing) so it can be counted
+            assert _mailboxes_alive() == before
+            assert client.get("/_mock/tenants/other").status_code == 200
+        finally:
+            gc.enable()
+    finally:
+        store.close()
+        unfreeze()
+        collect()
