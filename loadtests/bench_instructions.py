@@ -39,7 +39,7 @@ import io, json, os, sys
 sys.path.insert(0, os.environ["BENCH_ROOT"])
 os.environ["BASELINE_BYTES"] = "238"
 which, n = sys.argv[1], int(sys.argv[2])
-from hybridsoa.mock.domain import keys
+from hybridsoa.mock.domain.entra import keys
 fixed = open(os.environ["BENCH_KEY"], "rb").read()
 keys._cached_key = lambda material: fixed
 from hybridsoa.mock.app import create_app
