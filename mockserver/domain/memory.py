@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
+import types
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -115,6 +116,37 @@ def dismantle(root, *, lock=None, chunk: int = DISMANTLE_CHUNK, pause=_let_other
     return slices
 
 
+def collect_in_slices(chunk: int = DISMANTLE_CHUNK, pause=_let_others_run) -> int:
+    """One full collection that frees what it finds a slice at a time: the collector only gathers the cyclic
+    garbage (``DEBUG_SAVEALL``), its cycles are broken here (dicts, lists, sets and closure cells emptied, as the
+    collector's own clear would) and the objects are let go ``chunk`` at a time with ``pause`` in between. Freeing
+    them is what unmaps the allocator arenas they pinned, so it is spread out, not one GIL hold. Returns how many
+    objects it found."""
+    start = len(gc.garbage)
+    flags = gc.get_debug()
+    gc.set_debug(flags | gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+    finally:
+        gc.set_debug(flags)
+    found = gc.garbage[start:]
+    del gc.garbage[start:]
+    for obj in found:
+        kind = type(obj)
+        if kind is types.CellType:
+            try:
+                del obj.cell_contents
+            except ValueError:
+                pass  # an empty cell
+        elif kind in (dict, list, set):
+            obj.clear()
+    count = len(found)
+    while found:
+        del found[-chunk:]
+        pause()
+    return count
+
+
 class TenantMemory:
     """The tenant registry's part in big tenants' memory: full collections held off while one is built, and a
     deleted or replaced one freed a slice at a time (state: the registry's ``lock``, ``tenants``, ``_frozen``
@@ -148,11 +180,9 @@ class TenantMemory:
         """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
         (:func:`dismantle`; dropping it at once is one deallocation cascade that keeps the GIL for
         seconds), so its memory goes back by reference counting without a full collection. Once no big tenant
-        is left frozen, the permanent generation is given back to the collector and collected: in process that
-        finds a few dozen objects (19 ms at 50,000 mailboxes), but in the served worker after a lazy load the
-        collection still frees most of the tenant (worker RSS 2,057 MB after the delete without it, 370-469 MB
-        with it) and holds the GIL for about 300 ms, so something there keeps the tenant's big containers from
-        being emptied (not found yet; docs/benchmarks.md)."""
+        is left frozen, the permanent generation is given back to the collector and collected a slice at a time
+        (:func:`collect_in_slices`): the tenant is gone by then, so the collection walks little, and what it
+        finds (other requests' garbage frozen with the tenant) is freed between pauses."""
         if self.tenants.get(tenant.id) is tenant or not hasattr(tenant, "lock"):
             return  # still registered, or deleted without ever being loaded: nothing in memory to free
         with tenant.lock:
@@ -161,9 +191,15 @@ class TenantMemory:
         with self.lock:
             was_frozen = bool(self._frozen)
             self._frozen.intersection_update(self.tenants)
-            if was_frozen and not self._frozen and not self._big_seeds:
+            thaw = was_frozen and not self._frozen and not self._big_seeds
+            if thaw:
                 gc.unfreeze()
-                gc.collect()
+        if thaw:
+            # What every big load froze along with its tenant: other requests' cyclic garbage made while
+            # collections were held off (Werkzeug's route matcher leaves a closure cycle per request). Each such
+            # object pins the allocator arena it sits in, arenas the tenant's objects filled: 1.4 GB of worker
+            # RSS after a 200,000-mailbox delete. The collection walks only what is left (the tenant is gone).
+            collect_in_slices()
 
 
 class SharedList(list):

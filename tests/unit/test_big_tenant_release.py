@@ -251,3 +251,93 @@ def test_a_failed_checkpoint_is_not_the_bulk_operations_failure(tmp_path, caplog
             assert store.db.execute("SELECT COUNT(*) FROM tenants").fetchone()[0] == 0
     finally:
         store.close()
+
+
+def _mailboxes_alive() -> int:
+    from hybridsoa.mock.domain.exchange.mailboxes import Mailbox
+
+    return sum(1 for o in gc.get_objects() if type(o) is Mailbox)
+
+
+def test_a_served_tenant_loaded_after_a_restart_is_freed_by_reference_counting(tmp_path, monkeypatch):
+    """The way ``serve --data-dir`` runs it (durable store, lazy load on first use, the request pipeline): a
+    deleted big tenant's records go as it is taken apart, none is left for a full collection to find."""
+    from hybridsoa.mock.server import ServeOptions, build
+
+    monkeypatch.setattr(tenant_mod, "FREEZE_THRESHOLD", 100)  # "big" is frozen, "other" is not
+    options = ServeOptions(data_dir=str(tmp_path), tls=False, demo=False)
+    app, _, _ = build(options)
+    client = app.test_client()
+    assert client.post("/_mock/tenants", json={"name": "other", "mailboxes": 5}).status_code == 201
+    assert client.post("/_mock/tenants", json={"name": "big", "mailboxes": 300}).status_code == 201
+    app.extensions["hybridsoa_store"].close()
+    del app, client
+    unfreeze, collect = gc.unfreeze, gc.collect
+    unfreeze()
+    collect()
+    app, registry, _ = build(options)  # the restart: both tenants recovered, loaded on first use
+    store = app.extensions["hybridsoa_store"]
+    try:
+        client = app.test_client()
+        assert client.get("/_mock/tenants/other").status_code == 200
+        gc.disable()  # no automatic collection either: what goes, goes by reference counting
+        try:
+            before = _mailboxes_alive()
+            assert client.get("/_mock/tenants/big").get_json()["counts"]["mailboxes"] > 250
+            assert gc.get_freeze_count() > 0  # frozen as a big tenant, as in the server
+
+            left_for_the_collector = []
+
+            def counting_collect(*args, **kwargs):
+                left_for_the_collector.append(_mailboxes_alive())
+                return collect(*args, **kwargs)
+
+            monkeypatch.setattr(gc, "collect", counting_collect)
+            assert client.delete("/_mock/tenants/big").status_code == 204
+            monkeypatch.setattr(gc, "collect", collect)
+            unfreeze()  # moves what is left into the collector's lists (frees nothing) so it can be counted
+            # Every mailbox went by reference counting before any collection ran (one runs, for other garbage).
+            assert left_for_the_collector == [before] and _mailboxes_alive() == before
+            assert client.get("/_mock/tenants/other").status_code == 200
+        finally:
+            gc.enable()
+    finally:
+        store.close()
+        unfreeze()
+        collect()
+
+
+def test_deleting_a_big_tenant_hands_the_freed_heap_back_and_a_small_one_does_not(frozen_registry, monkeypatch):
+    reg = frozen_registry
+    trims = []
+    monkeypatch.setattr(tenant_mod, "give_back_memory", lambda collect=True: trims.append(collect))
+    monkeypatch.setattr(tenant_mod, "FREEZE_THRESHOLD", 100)
+    reg.create("small", mailboxes=5, seed=3)
+    reg.create("big", mailboxes=300, seed=4)
+    reg.delete("small")
+    assert trims == []
+    reg.delete("big")
+    assert trims == [False]  # after its objects went by reference counting: no full collection for it
+
+
+def test_garbage_frozen_along_with_a_big_tenant_is_freed_when_it_is_deleted(frozen_registry):
+    """Requests answered while a big tenant loads leave cyclic garbage (Werkzeug's route matcher makes one cycle
+    per request) that is frozen with the tenant; it pins the memory the tenant used until it is collected."""
+    import weakref
+
+    class Cycle:
+        pass
+
+    reg = frozen_registry
+    gc.disable()
+    try:
+        garbage = Cycle()
+        garbage.me = garbage
+        alive = weakref.ref(garbage)
+        del garbage
+        reg.create("big", mailboxes=300, seed=3)  # frozen: the garbage with it
+        assert alive() is not None
+        reg.delete("big")
+        assert alive() is None and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
