@@ -360,14 +360,8 @@ def _like_set(prop: str, patterns: list[str]):
             lead, trail = pattern.startswith("*"), pattern.endswith("*")
             table = infixes if lead and trail else (prefixes if trail else suffixes)
             table.setdefault(len(core), set()).add(core)
-    get = _getter(prop)
 
-    def hit(actual) -> bool:
-        if isinstance(actual, list):
-            return any(hit(a) for a in actual)
-        if actual is None:
-            return False
-        text = _as_text(actual)
+    def matches(text: str) -> bool:
         n = len(text)
         if text in exact:
             return True
@@ -382,7 +376,7 @@ def _like_set(prop: str, patterns: list[str]):
                 return True
         return any(w.match(text) for w in others)
 
-    return lambda o: hit(get(o))
+    return _each_value(prop, matches)
 
 
 def _inequality_set(prop: str, values: list):
@@ -398,15 +392,18 @@ def _unlike_set(prop: str, patterns: list[str]):
 def _equality_set(prop: str, values: list):
     texts = {_as_text(v) for v in values}
     plain = {t for t in texts if ":" not in t}
+    # _equals for every value at once, SMTP prefixes stripped.
+    return _each_value(prop, lambda text: text in texts or _strip_smtp(text) in plain)
+
+
+def _each_value(prop: str, test):
+    """A predicate on ``prop`` that is true when ``test`` holds for its text, or for any member's of a list (a
+    multi-valued property); a missing value (None) never matches."""
     get = _getter(prop)
 
     def hit(actual) -> bool:
-        # _equals for every value at once: list members each, None never, SMTP prefixes stripped.
         if isinstance(actual, list):
             return any(hit(a) for a in actual)
-        if actual is None:
-            return False
-        text = _as_text(actual)
-        return text in texts or _strip_smtp(text) in plain
+        return actual is not None and test(_as_text(actual))
 
     return lambda o: hit(get(o))
