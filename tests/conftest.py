@@ -57,6 +57,26 @@ def client(app):
 
 
 @pytest.fixture
+def set_mailbox():
+    """``Set-Mailbox -IsExchangeCloudManaged`` through a test client (InvokeCommand):
+    ``set_mailbox(client, tenant_id, headers, identity, value)`` returns the response."""
+
+    def _set(client, tenant_id, headers, identity, value):
+        return client.post(
+            f"/adminapi/beta/{tenant_id}/InvokeCommand",
+            headers=headers,
+            json={
+                "CmdletInput": {
+                    "CmdletName": "Set-Mailbox",
+                    "Parameters": {"Identity": identity, "IsExchangeCloudManaged": value},
+                }
+            },
+        )
+
+    return _set
+
+
+@pytest.fixture
 def auth_header():
     """Factory: ``Authorization`` header with a token minted by the domain (no HTTP token call).
 

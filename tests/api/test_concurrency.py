@@ -16,19 +16,6 @@ def tenant(make_tenant):
     return make_tenant(name="contoso", seed=42, mailboxes=12)
 
 
-def _set_mailbox(client, tenant_id, headers, identity, value):
-    return client.post(
-        f"/adminapi/beta/{tenant_id}/InvokeCommand",
-        headers=headers,
-        json={
-            "CmdletInput": {
-                "CmdletName": "Set-Mailbox",
-                "Parameters": {"Identity": identity, "IsExchangeCloudManaged": value},
-            }
-        },
-    )
-
-
 def _toggles(tenant, guid):
     """Succeeded Set-Mailbox records for one mailbox, in the order they were applied."""
     with tenant.lock:
@@ -61,7 +48,7 @@ def _day_long(tenant, api):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_many_threads_toggling_and_editing_while_cycles_run(app, tenant):
+def test_many_threads_toggling_and_editing_while_cycles_run(app, tenant, set_mailbox):
     exo = _day_long(tenant, "exchange")
     graph = _day_long(tenant, "graph")
     with tenant.lock:
@@ -76,7 +63,7 @@ def test_many_threads_toggling_and_editing_while_cycles_run(app, tenant):
         client = app.test_client()
         for _ in range(15):
             m = rng.choice(mailboxes)
-            rv = _set_mailbox(client, tenant.id, exo, m.user_principal_name, rng.random() < 0.5)
+            rv = set_mailbox(client, tenant.id, exo, m.user_principal_name, rng.random() < 0.5)
             if rv.status_code == 200:
                 with acked_lock:
                     acked[m.guid] += 1
@@ -122,7 +109,7 @@ def test_many_threads_toggling_and_editing_while_cycles_run(app, tenant):
     assert len(tenant.sync.history) >= 11  # the Initial cycle and at least ten scheduled ones ran meanwhile
 
 
-def test_two_concurrent_toggles_of_one_mailbox_end_consistent_and_both_audited(app, tenant, auth_header):
+def test_two_concurrent_toggles_of_one_mailbox_end_consistent_and_both_audited(app, tenant, auth_header, set_mailbox):
     exo = auth_header(tenant, "exchange")
     with tenant.lock:
         mbx = next(m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox")
@@ -133,7 +120,7 @@ def test_two_concurrent_toggles_of_one_mailbox_end_consistent_and_both_audited(a
         def toggle(value, start=start, statuses=statuses):
             client = app.test_client()
             start.wait()
-            statuses.append(_set_mailbox(client, tenant.id, exo, mbx.user_principal_name, value).status_code)
+            statuses.append(set_mailbox(client, tenant.id, exo, mbx.user_principal_name, value).status_code)
 
         before = len(_toggles(tenant, mbx.guid))
         threads = [threading.Thread(target=toggle, args=(v,)) for v in (True, False)]
@@ -148,7 +135,7 @@ def test_two_concurrent_toggles_of_one_mailbox_end_consistent_and_both_audited(a
         assert tenant.mailboxes.get(mbx.guid).is_exchange_cloud_managed == _flag(records[-1])
 
 
-def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header):
+def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header, set_mailbox):
     """With the durable store attached, what many threads changed is exactly what a reopened store holds."""
     from hybridsoa.mock.app import create_app
     from hybridsoa.mock.domain import snapshot
@@ -167,7 +154,7 @@ def test_concurrent_writes_with_a_data_dir_are_all_on_disk(tmp_path, auth_header
         rng = random.Random(n)
         client = app.test_client()
         for _ in range(12):
-            rv = _set_mailbox(client, tenant.id, exo, rng.choice(upns), rng.random() < 0.5)
+            rv = set_mailbox(client, tenant.id, exo, rng.choice(upns), rng.random() < 0.5)
             assert rv.status_code == 200
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]

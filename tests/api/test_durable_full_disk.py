@@ -12,20 +12,7 @@ from hybridsoa.mock.domain.tenant import TenantRegistry
 from hybridsoa.mock.store import open_store, redo_log
 
 
-def _set_mailbox(client, tenant_id, headers, identity, value):
-    return client.post(
-        f"/adminapi/beta/{tenant_id}/InvokeCommand",
-        headers=headers,
-        json={
-            "CmdletInput": {
-                "CmdletName": "Set-Mailbox",
-                "Parameters": {"Identity": identity, "IsExchangeCloudManaged": value},
-            }
-        },
-    )
-
-
-def test_a_full_disk_answers_500_and_loses_no_acknowledged_write(tmp_path, auth_header, monkeypatch):
+def test_a_full_disk_answers_500_and_loses_no_acknowledged_write(tmp_path, auth_header, monkeypatch, set_mailbox):
     registry = TenantRegistry(seed=5)
     store = open_store(registry, str(tmp_path), snapshot)
     tenant = registry.create("durable", seed=9, frozen_clock=True, mailboxes=6, options={"mix": "uniform"})
@@ -43,11 +30,11 @@ def test_a_full_disk_answers_500_and_loses_no_acknowledged_write(tmp_path, auth_
         return real_write(fd, data)
 
     monkeypatch.setattr(redo_log.os, "write", enospc)
-    rv = _set_mailbox(client, tenant.id, exo, first, True)
+    rv = set_mailbox(client, tenant.id, exo, first, True)
     assert rv.status_code == 500
     assert rv.get_json()["error"]["code"] == "InternalServerError"
     monkeypatch.setattr(redo_log.os, "write", real_write)
-    assert _set_mailbox(client, tenant.id, exo, second, True).status_code == 200
+    assert set_mailbox(client, tenant.id, exo, second, True).status_code == 200
     store.close()
     reopened = TenantRegistry(seed=5)
     again = open_store(reopened, str(tmp_path), snapshot)
