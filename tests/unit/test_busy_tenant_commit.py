@@ -104,24 +104,17 @@ def full_store(tmp_path):
 def test_a_write_to_another_tenant_is_durable_while_a_tenant_with_a_pending_change_is_held(full_store, busy_waiter):
     registry, store, busy, other = full_store
     busy_result: dict = {}
+    with busy.lock:
+        busy_result["guid"] = _set_cloud_managed(busy, True)
+        busy_ticket = store.request_done(busy)
+    holder = Holder(busy)
+    holder.start()
+    assert holder.holding.wait(GUARD)
     if busy_waiter:
         # The busy tenant's request ended just before its lock was taken for long; it waits for its commit.
-        with busy.lock:
-            busy_result["guid"] = _set_cloud_managed(busy, True)
-            busy_ticket = store.request_done(busy)
-        holder = Holder(busy)
-        holder.start()
-        assert holder.holding.wait(GUARD)
         busy_wait = threading.Thread(target=lambda: busy_result.update(done=store.wait_durable(busy_ticket) or True))
         busy_wait.start()
         assert busy.lock.waiting.wait(GUARD)  # that request waits for the held lock (a leader or itself)
-    else:
-        with busy.lock:
-            busy_result["guid"] = _set_cloud_managed(busy, True)
-            busy_ticket = store.request_done(busy)
-        holder = Holder(busy)
-        holder.start()
-        assert holder.holding.wait(GUARD)
     other_result: dict = {}
     writer = _durable_write(store, other, True, other_result)
     writer.join(GUARD)
