@@ -60,6 +60,15 @@ def crashed(tmp_path):
     store.abandon()
 
 
+def _assert_restart_holds(data_dir, tenant, *managed) -> None:
+    """A restart on ``data_dir`` has each of ``managed`` cloud-managed and the tenant exactly as in memory."""
+    registry2, store2 = _reopen(data_dir)
+    for guid in managed:
+        assert _managed(registry2, guid) is True
+    assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
+    store2.close()
+
+
 def _segment_files(data_dir) -> list[str]:
     return sorted(n for n in os.listdir(data_dir) if n.startswith(redo_log.PREFIX))
 
@@ -146,10 +155,7 @@ def test_a_full_disk_fails_the_write_and_leaves_no_torn_record(crashed, monkeypa
     # The failed change stays in memory (the mock does not roll objects back) and is still dirty, so the next
     # acknowledged write of the tenant carries it: memory and disk agree again from then on.
     second = _toggle(store, tenant, 1)
-    registry2, store2 = _reopen(data_dir)
-    assert _managed(registry2, second) is True
-    assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
-    store2.close()
+    _assert_restart_holds(data_dir, tenant, second)
 
 
 def test_a_failed_append_that_cannot_be_cut_back_continues_in_a_new_segment(crashed, monkeypatch):
@@ -165,10 +171,7 @@ def test_a_failed_append_that_cannot_be_cut_back_continues_in_a_new_segment(cras
     monkeypatch.setattr(redo_log.os, "write", real_write)
     assert store.redo.number == before + 1
     second = _toggle(store, tenant, 1)
-    registry2, store2 = _reopen(data_dir)
-    assert _managed(registry2, second) is True
-    assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
-    store2.close()
+    _assert_restart_holds(data_dir, tenant, second)
 
 
 def test_a_failed_segment_switch_in_the_apply_keeps_the_records_queued(crashed, monkeypatch):
@@ -185,10 +188,7 @@ def test_a_failed_segment_switch_in_the_apply_keeps_the_records_queued(crashed, 
     monkeypatch.setattr(store.redo, "_switch", real_switch)
     second = _toggle(store, tenant, 1)
     store._drain()  # the retry applies both and deletes their segment
-    registry2, store2 = _reopen(data_dir)
-    assert _managed(registry2, first) is True and _managed(registry2, second) is True
-    assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
-    store2.close()
+    _assert_restart_holds(data_dir, tenant, first, second)
 
 
 def test_segments_are_private_files_in_a_private_dir(tmp_path):
