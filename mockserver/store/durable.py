@@ -518,14 +518,18 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
-    def abandon(self) -> None:
-        """Stop as a killed process would (for recovery tests): the background thread ends without applying what
-        is queued (it stays in the redo log for the next open), the database closes without a checkpoint. Closing
-        ``db`` directly instead could pull it from under the background thread mid-statement (a crash)."""
+    def _stop_background(self) -> None:
+        # The redo log's applier or the group-commit thread ends at its next wake-up.
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._committer.join(timeout=30)
+
+    def abandon(self) -> None:
+        """Stop as a killed process would (for recovery tests): the background thread ends without applying what
+        is queued (it stays in the redo log for the next open), the database closes without a checkpoint. Closing
+        ``db`` directly instead could pull it from under the background thread mid-statement (a crash)."""
+        self._stop_background()
         if self.redo is not None:
             self.redo.close()
         self._close_bulk()
@@ -534,10 +538,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
 
     def close(self) -> None:
         """Write what is pending, checkpoint and close the database."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._committer.join(timeout=30)
+        self._stop_background()
         if self.redo is not None:
             self._drain(reads=True)  # everything in SQLite: the segments can go
             self.redo.close()
