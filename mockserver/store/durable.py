@@ -28,6 +28,7 @@ from .files import (
     UPSERT_BLOB,
     UPSERT_OBJECT,
     ids_blob,
+    records,
     secure_data_dir,
     write_journal,
 )
@@ -473,8 +474,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         for coll in self.codec.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
-        rows = journal_rows[: tenant.journal.limit]
-        tenant.journal.load([json.loads(d) for (d,) in reversed(rows)])
+        # Newest row first; a row is one entry or a chunk of them (oldest first inside): oldest first for load.
+        tenant.journal.load(records(d for (d,) in reversed(journal_rows[: tenant.journal.limit])))
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = rng_signature(tenant.ids.rng)

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .files import ids_doc
+from .files import ids_doc, records
 from .heap import drop_gradually, give_back_memory
 
 #: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
@@ -134,7 +134,5 @@ class TenantReader:
                 entry["items"].append([key, seq, json.loads(data), cls])
         doc["collections"] = collections
         doc["signing"] = blobs.get("signing")
-        doc["audit"] = [
-            json.loads(d) for (d,) in db.execute("SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,))
-        ]
+        doc["audit"] = records(d for (d,) in db.execute("SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,)))
         return doc

@@ -4,6 +4,7 @@ the row statements its two writers share."""
 from __future__ import annotations
 
 import array
+import json
 import os
 
 DB_NAME = "hybridsoa.sqlite3"
@@ -69,4 +70,23 @@ def write_journal(db, tenant_id: str, cleared: bool, rows: list, keep_from: int 
         db.execute("DELETE FROM journal WHERE tenant_id=?", (tenant_id,))
     db.executemany(INSERT_JOURNAL, rows)
     if keep_from is not None:
+        # A chunk row is keyed by its newest entry's seq: it goes once all of its entries are out of the ring.
         db.execute("DELETE FROM journal WHERE tenant_id=? AND seq<?", (tenant_id, keep_from))
+
+
+def chunk(texts) -> str:
+    """Many records' JSON texts as one stored row: a JSON array (the redo log's background apply writes each
+    tenant's audit records and journal entries of one round as one row, not one row each)."""
+    return "[" + ",".join(texts) + "]"
+
+
+def records(texts) -> list:
+    """The records of stored rows in order: a row holds one record (a JSON object) or a chunk of them (an array)."""
+    out: list = []
+    for text in texts:
+        value = json.loads(text)
+        if isinstance(value, list):
+            out.extend(value)
+        else:
+            out.append(value)
+    return out

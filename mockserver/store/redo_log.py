@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 from . import json_text
-from .files import DELETE_OBJECT, INSERT_AUDIT, UPDATE_CARD, UPSERT_BLOB, UPSERT_OBJECT, write_journal
+from .files import DELETE_OBJECT, INSERT_AUDIT, UPDATE_CARD, UPSERT_BLOB, UPSERT_OBJECT, chunk, write_journal
 
 PREFIX = "hybridsoa.redo."
 _NAME = re.compile(r"^hybridsoa\.redo\.(\d+)$")
@@ -162,7 +162,7 @@ class RedoWriter:
         # Reentrant: a registry hook (its drain) may run inside a collect in the same thread.
         self._log_lock = threading.RLock()
         self._drain_lock = threading.Lock()
-        self._queued: list[dict] = []
+        self._queued: list[tuple] = []
         self._deferred: dict[int, tuple] = {}
         self._deferred_ids = itertools.count(1)
         assert self.redo is not None
@@ -173,9 +173,7 @@ class RedoWriter:
             with self.lock:
                 self._begin()
                 try:
-                    for _n, path in pending:
-                        for record in read(path):
-                            self._apply(record)
+                    self._apply_merged(merge([item(record) for _n, path in pending for record in read(path)]))
                     applied = pending[-1][0]
                     self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(applied),))
                     self._commit()
@@ -195,15 +193,28 @@ class RedoWriter:
             if self.registry.tenants.get(tenant.id) is not tenant:
                 return False  # deleted or replaced during the collect: its hook wrote the truth
             plan["tid"] = tenant.id
+            card = plan["card"]
             try:
                 if write:
                     assert self.redo is not None
-                    self.redo.append(encode({key: plan[key] for key in RECORD_KEYS}))
+                    record = {key: plan[key] for key in RECORD_KEYS}
+                    record["card"] = None if card is None else (card[0],)  # the text is what is applied
+                    self.redo.append(encode(record))
             except BaseException:
                 self._undo(plan)
                 raise
             self._done(plan)
-            self._queued.append(plan)
+            self._queued.append(
+                (
+                    plan["tid"],
+                    tuple(plan["rows"]),
+                    tuple(plan["gone"]),
+                    tuple(text for _tid, text in plan["audit_rows"]),
+                    None if plan["journal"] is None else _frozen_journal(plan["journal"]),
+                    tuple(plan["blobs"].items()),
+                    None if card is None else card[0],
+                )
+            )
             if len(self._queued) >= APPLY_RECORDS and not self._nudged:
                 with self._cond:
                     self._nudged = True
@@ -271,8 +282,7 @@ class RedoWriter:
                 with self.lock:
                     self._begin()
                     try:
-                        merged = merge(plans)
-                        (self._apply_merged if merged.get("merged") else self._apply)(merged)
+                        self._apply_merged(merge(plans))
                         self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(segment),))
                         self._commit()
                     except BaseException:
@@ -286,7 +296,8 @@ class RedoWriter:
             return len(plans)
 
     def _apply_merged(self, plan: dict) -> None:
-        # What ``DurableStore._apply`` does for one plan, for the output of :func:`merge`.
+        # The output of :func:`merge` in the open transaction: each tenant's audit records and journal entries of
+        # the round as one row each (``files.chunk``; a thousand single-row inserts cost more than the rest).
         last = plan["last"]
         deleted = [key for key, (op, _row) in last.items() if op != "row"]
         if deleted:
@@ -294,13 +305,17 @@ class RedoWriter:
         rows = [row for op, row in last.values() if op != "gone"]
         if rows:
             self.db.executemany(UPSERT_OBJECT, rows)
-        if plan["audit_rows"]:
-            self.db.executemany(INSERT_AUDIT, plan["audit_rows"])
-        for tenant_id, journal in plan["journal"].items():
-            write_journal(self.db, tenant_id, *journal)
-        self.db.executemany(UPSERT_BLOB, [(tenant_id, name, text) for (tenant_id, name), text in plan["blobs"].items()])
+        if plan["audit"]:
+            self.db.executemany(INSERT_AUDIT, [(tenant_id, chunk(texts)) for tenant_id, texts in plan["audit"].items()])
+        for tenant_id, (cleared, entries, keep_from) in plan["journal"].items():
+            if keep_from is not None:
+                entries = [row for row in entries if row[1] >= keep_from]  # out of the ring already
+            rows = [(tenant_id, entries[-1][1], chunk(row[2] for row in entries))] if entries else []
+            write_journal(self.db, tenant_id, cleared, rows, keep_from)
+        if plan["blobs"]:
+            self.db.executemany(UPSERT_BLOB, [(t, name, text) for (t, name), text in plan["blobs"].items()])
         if plan["cards"]:
-            self.db.executemany(UPDATE_CARD, [(t, i) for i, t in plan["cards"].items()])
+            self.db.executemany(UPDATE_CARD, [(text, t) for t, text in plan["cards"].items()])
 
     def _apply_loop(self) -> None:
         # The background applier: every APPLY_INTERVAL, or at once when many records are queued.
@@ -319,19 +334,39 @@ class RedoWriter:
                 log.error("applying the redo log to SQLite failed: %s", exc)
 
 
-def merge(plans: list[dict]) -> dict:
-    """Many change plans as one, with the effect of applying them in order (``DurableStore._apply`` accepts rows
-    of several tenants): each object's last row, a deleted key still moved to the end as a dict would, audit rows
-    in order, each tenant's journal from its last clear and its last bound, each blob's last text."""
-    if len(plans) == 1:
-        return plans[0]
+def _frozen_journal(journal) -> tuple:
+    cleared, rows, keep_from = journal
+    return (cleared, tuple(rows), keep_from)
+
+
+def item(record: dict) -> tuple:
+    """A redo record (as read back from a segment) in the queue's form (see :func:`merge`)."""
+    card = record["card"]
+    return (
+        record["tid"],
+        record["rows"],
+        record["gone"],
+        [text for _tid, text in record["audit_rows"]],
+        None if record["journal"] is None else _frozen_journal(record["journal"]),
+        list(record["blobs"].items()),
+        None if card is None else card[0],
+    )
+
+
+def merge(items: list[tuple]) -> dict:
+    """Many queued records as one change, with the effect of applying them in order. A queued record is a tuple
+    ``(tenant id, object rows, gone keys, audit texts, journal, blob (name, text) pairs, card text)`` of tuples
+    and strings only, which the cyclic collector stops tracking at its first pass (a dict per record kept every
+    queued record in its generations until a full collection). The result: each object's last row, a deleted key
+    still moved to the end as a dict would, each tenant's audit texts in order, its journal from its last clear
+    and its last bound, each blob's last text, each tenant's last card."""
     last: dict[tuple, tuple] = {}
-    audit: list = []
+    audit: dict[str, list] = {}
     journal: dict[str, list] = {}
     blobs: dict[tuple, str] = {}
     cards: dict[str, str] = {}
-    for plan in plans:
-        for row in plan["rows"]:
+    for tid, rows, gone, audit_texts, journal_change, blob_pairs, card in items:
+        for row in rows:
             key = (row[0], row[1], row[2])
             prev = last.get(key)
             if row[5] is None or (prev is not None and prev[0] == "gone"):
@@ -339,21 +374,22 @@ def merge(plans: list[dict]) -> dict:
                 last[key] = ("tomb", row)
             else:
                 last[key] = ("tomb" if prev is not None and prev[0] == "tomb" else "row", row)
-        for gone in plan["gone"]:
-            key = tuple(gone)
+        for gone_key in gone:
+            key = tuple(gone_key)
             last.pop(key, None)
             last[key] = ("gone", key)
-        audit.extend(plan["audit_rows"])
-        if plan["journal"] is not None:
-            cleared, rows, keep_from = plan["journal"]
-            entry = journal.setdefault(plan["tid"], [False, [], None])
+        if audit_texts:
+            audit.setdefault(tid, []).extend(audit_texts)
+        if journal_change is not None:
+            cleared, entries, keep_from = journal_change
+            entry = journal.setdefault(tid, [False, [], None])
             if cleared:
                 entry[0], entry[1] = True, []
-            entry[1].extend(rows)
+            entry[1].extend(entries)
             if keep_from is not None:
                 entry[2] = keep_from
-        for name, text in plan["blobs"].items():
-            blobs[(plan["tid"], name)] = text
-        if plan.get("card") is not None:
-            cards[plan["tid"]] = plan["card"][0]
-    return {"merged": True, "last": last, "audit_rows": audit, "journal": journal, "blobs": blobs, "cards": cards}
+        for name, text in blob_pairs:
+            blobs[(tid, name)] = text
+        if card is not None:
+            cards[tid] = card
+    return {"last": last, "audit": audit, "journal": journal, "blobs": blobs, "cards": cards}
