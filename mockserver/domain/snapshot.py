@@ -168,6 +168,10 @@ def object_json(obj) -> str:
     names = _plain_fields(type(obj))
     if names is not None:
         try:
+            return json_text.dumps_fields(obj)
+        except TypeError:
+            pass  # a value orjson refuses (a big int, a lone surrogate, a datetime): field by field below
+        try:
             return json_text.dumps({name: getattr(obj, name) for name in names})
         except (TypeError, ValueError):
             pass  # a nested dataclass or another non-JSON value: the general path knows it
@@ -205,10 +209,9 @@ def dump_clock(clock: TenantClock) -> dict:
 
 
 def clock_fingerprint(clock: TenantClock) -> tuple:
-    """What changes only when the clock is moved (advance, freeze), not as real time passes."""
-    if clock.frozen:
-        return (True, clock.speed, clock.now())
-    return (False, clock.speed, round(clock.now() - _real_now(clock) * clock.speed, 1))
+    """What changes whenever the clock is moved (advance, freeze, speed, a timer setting it), never as real time
+    passes: its anchors, which every move sets (read at every durable commit: no clock reading needed)."""
+    return (clock.frozen, clock.speed, clock._anchor_tenant, None if clock.frozen else clock._anchor_real)
 
 
 def index_card(tenant) -> dict:

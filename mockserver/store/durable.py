@@ -91,6 +91,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         #: tenant id -> the RNG state words of the ``ids`` blob last written (``ids:pos`` carries the position).
         self._ids_words: dict[str, object] = {}
         self._colls: dict[str, tuple] = {}
+        #: class -> the dotted name stored beside its objects (``codec.class_path``).
+        self._class_paths: dict[type, str] = {}
         self.commits = 0
         # Group commit: requests take tickets, one thread commits everything pending, then wakes them.
         self._start_group_commit()
@@ -253,30 +255,37 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
 
     def _collect(self, tenant, thorough: bool, blobs: bool = True):
         """Under the tenant's lock and ``self.lock``: take the tenant's changes as rows to write, or None."""
-        if self.registry.tenants.get(tenant.id) is not tenant:
+        tid = tenant.id
+        if self.registry.tenants.get(tid) is not tenant:
             return None  # deleted or replaced (reset/restore): the registry hooks wrote the truth
-        cached = self._colls.get(tenant.id)
+        cached = self._colls.get(tid)
         if cached is None or cached[0] is not tenant:
             # A tenant's collections are the attributes its constructor made (collections_of walks them all).
-            cached = self._colls[tenant.id] = (tenant, self.codec.collections_of(tenant))
+            cached = self._colls[tid] = (tenant, self.codec.collections_of(tenant))
         colls = cached[1]
-        taken = {attr: c.take_dirty() if c.dirty else set() for attr, c in colls.items()}
-        audit, tenant.audit.dirty = tenant.audit.dirty, []
+        taken = {attr: c.take_dirty() for attr, c in colls.items() if c.dirty}
+        audit = tenant.audit.dirty
+        if audit:
+            tenant.audit.dirty = []
         journal = self._journal_rows(tenant)
         rng = rng_signature(tenant.ids.rng)
-        moved = (
-            any(taken.values())
-            or bool(audit)
-            or self._rng_marks.get(tenant.id) != rng
-            or self._clock_marks.get(tenant.id) != self.codec.clock_fingerprint(tenant.clock)
-        )
-        changed = self._changed_blobs(tenant, rng, rows_only=not blobs) if thorough or moved else {}
-        if not changed and not audit and not any(taken.values()):
-            self._rng_marks[tenant.id] = rng
+        if (
+            thorough
+            or taken
+            or audit
+            or self._rng_marks.get(tid) != rng
+            or self._clock_marks.get(tid) != self.codec.clock_fingerprint(tenant.clock)
+        ):
+            changed = self._changed_blobs(tenant, rng, rows_only=not blobs)
+        else:
+            changed = {}
+        if not changed and not audit and not taken:
+            self._rng_marks[tid] = rng
             if journal is None:
                 return None
         rows: list[tuple] = []
         gone: list[tuple] = []
+        object_json, paths = self.codec.object_json, self._class_paths
         for attr, keys in taken.items():
             coll = colls[attr]
             for key in keys:
@@ -284,13 +293,15 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
                 if obj is None:
                     tomb = coll.tombstone(key)
                     if tomb is None:
-                        gone.append((tenant.id, attr, key))
+                        gone.append((tid, attr, key))
                     else:
-                        rows.append((tenant.id, attr, key, tomb, None, None))
+                        rows.append((tid, attr, key, tomb, None, None))
                 else:
-                    rows.append(
-                        (tenant.id, attr, key, coll.seq(key), self.codec.class_path(obj), self.codec.object_json(obj))
-                    )
+                    cls = type(obj)
+                    path = paths.get(cls)
+                    if path is None:
+                        path = paths[cls] = self.codec.class_path(obj)
+                    rows.append((tid, attr, key, coll.seq(key), path, object_json(obj)))
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
         card = None
         if changed or rows or gone:
