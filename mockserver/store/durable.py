@@ -480,13 +480,16 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         state = {"counter": self.registry._counter, "rng": [version, list(internal), gauss]}
         self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('registry', ?)", (json.dumps(state),))
 
-    def _remember(self, tenant, journal_rows) -> None:
+    def _remember(self, tenant, journal_rows, journal_from: int | None = None) -> None:
         # After a load, what is on disk is exactly what is in memory.
         for coll in self.codec.collections_of(tenant).values():
             coll.take_dirty()
         tenant.audit.dirty = []
         # Newest row first; a row is one entry or a chunk of them (oldest first inside): oldest first for load.
-        tenant.journal.load(records(d for (d,) in reversed(journal_rows[: tenant.journal.limit])))
+        entries = records(d for (d,) in reversed(journal_rows[: tenant.journal.limit]))
+        if journal_from is not None:
+            entries = [e for e in entries if e.get("seq", 0) >= journal_from]
+        tenant.journal.load(entries)
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = rng_signature(tenant.ids.rng)

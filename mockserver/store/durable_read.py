@@ -8,7 +8,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .files import ids_doc, records
+from .files import JOURNAL_FROM, ids_doc, records
 from .heap import drop_gradually, give_back_memory
 
 #: Request journal rows kept per tenant on disk (the newest); the in-memory ring keeps its own limit.
@@ -90,6 +90,9 @@ class TenantReader:
             journal = reader.execute(
                 "SELECT data FROM journal WHERE tenant_id=? ORDER BY seq DESC LIMIT ?", (tenant_id, JOURNAL_ROWS)
             ).fetchall()
+            bound = reader.execute(
+                "SELECT data FROM blobs WHERE tenant_id=? AND name=?", (tenant_id, JOURNAL_FROM)
+            ).fetchone()
             reader.execute("COMMIT")
         finally:
             reader.close()
@@ -100,7 +103,7 @@ class TenantReader:
         drop_gradually(doc["audit"])
         del doc
         with tenant.lock, self.lock:
-            self._remember(tenant, journal)
+            self._remember(tenant, journal, int(bound[0]) if bound else None)
             self._index_card(tenant, card)
         if size >= 4000:
             give_back_memory(collect=False)

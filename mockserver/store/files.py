@@ -61,6 +61,8 @@ INSERT_AUDIT = "INSERT INTO audit (tenant_id, data) VALUES (?, ?)"
 INSERT_JOURNAL = "INSERT OR REPLACE INTO journal (tenant_id, seq, data) VALUES (?, ?, ?)"
 UPSERT_BLOB = "INSERT OR REPLACE INTO blobs (tenant_id, name, data) VALUES (?, ?, ?)"
 UPDATE_CARD = "UPDATE tenants SET card=? WHERE id=?"
+#: The blob holding the lowest journal ``seq`` still in a tenant's ring (rows may hold older entries beside newer).
+JOURNAL_FROM = "journal:from"
 
 
 def write_journal(db, tenant_id: str, cleared: bool, rows: list, keep_from: int | None) -> None:

@@ -20,7 +20,16 @@ import threading
 from typing import Any
 
 from . import json_text
-from .files import DELETE_OBJECT, INSERT_AUDIT, UPDATE_CARD, UPSERT_BLOB, UPSERT_OBJECT, chunk, write_journal
+from .files import (
+    DELETE_OBJECT,
+    INSERT_AUDIT,
+    JOURNAL_FROM,
+    UPDATE_CARD,
+    UPSERT_BLOB,
+    UPSERT_OBJECT,
+    chunk,
+    write_journal,
+)
 
 PREFIX = "hybridsoa.redo."
 _NAME = re.compile(r"^hybridsoa\.redo\.(\d+)$")
@@ -307,13 +316,16 @@ class RedoWriter:
             self.db.executemany(UPSERT_OBJECT, rows)
         if plan["audit"]:
             self.db.executemany(INSERT_AUDIT, [(tenant_id, chunk(texts)) for tenant_id, texts in plan["audit"].items()])
+        blobs = [(t, name, text) for (t, name), text in plan["blobs"].items()]
         for tenant_id, (cleared, entries, keep_from) in plan["journal"].items():
             if keep_from is not None:
                 entries = [row for row in entries if row[1] >= keep_from]  # out of the ring already
+                # An older round's row can hold entries below the bound too: a load leaves those out.
+                blobs.append((tenant_id, JOURNAL_FROM, str(keep_from)))
             rows = [(tenant_id, entries[-1][1], chunk(row[2] for row in entries))] if entries else []
             write_journal(self.db, tenant_id, cleared, rows, keep_from)
-        if plan["blobs"]:
-            self.db.executemany(UPSERT_BLOB, [(t, name, text) for (t, name), text in plan["blobs"].items()])
+        if blobs:
+            self.db.executemany(UPSERT_BLOB, blobs)
         if plan["cards"]:
             self.db.executemany(UPDATE_CARD, [(text, t) for t, text in plan["cards"].items()])
 

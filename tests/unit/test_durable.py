@@ -409,3 +409,36 @@ def test_rng_position_and_words_survive_a_restart_across_twists(stored):
         registry2, store2 = _reopen(data_dir)
         assert registry2.get("contoso").ids.getstate() == tenant.ids.getstate()
         store2.abandon()
+
+
+def test_a_round_of_requests_is_stored_as_one_audit_row_and_one_journal_row(tmp_path):
+    # The redo log's apply writes each tenant's audit records and journal entries of a round as one row each;
+    # a restart reads them back whole and in order, and the journal stays bounded to its ring across rounds.
+    registry, store = _reopen(tmp_path)
+    tenant = registry.create("chunked", mailboxes=4, seed=5, frozen_clock=True)
+    store._stop_background()  # the rounds below are the only applies
+    tenant.journal.resize(7)
+    with store.lock:
+        audit_before = store.db.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+    for round_ in range(4):
+        for i in range(5):
+            with tenant.lock:
+                _toggle(tenant, i % 2, value=bool((round_ + i) % 2))
+                tenant.journal.add({"api": "exchange", "cmdlet": "Set-Mailbox", "round": round_, "i": i})
+                store.request_done(tenant, thorough=True, blobs=False)
+        assert store._drain(reads=True) == 5
+    with store.lock:
+        audit_rows = store.db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] - audit_before
+        journal_rows = store.db.execute("SELECT COUNT(*) FROM journal WHERE tenant_id=?", (tenant.id,)).fetchone()[0]
+    assert audit_rows == 4  # 20 records
+    assert journal_rows <= 2  # the newest round, and the one whose newest entries are still in the ring
+    expected_audit = snapshot.dump_tenant(tenant)["audit"]
+    expected_journal = list(tenant.journal.entries)
+    store.close()
+    registry2, store2 = _reopen(tmp_path)
+    again = registry2.get("chunked")
+    assert snapshot.dump_tenant(again)["audit"] == expected_audit
+    assert [e["seq"] for e in again.journal.entries] == [e["seq"] for e in expected_journal]
+    assert [(e["round"], e["i"]) for e in again.journal.entries] == [(e["round"], e["i"]) for e in expected_journal]
+    assert len(again.journal.entries) == 7
+    store2.close()
