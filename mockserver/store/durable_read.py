@@ -137,5 +137,6 @@ class TenantReader:
                 entry["items"].append([key, seq, json.loads(data), cls])
         doc["collections"] = collections
         doc["signing"] = blobs.get("signing")
-        doc["audit"] = records(d for (d,) in db.execute("SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,)))
+        audit = db.execute("SELECT data FROM audit WHERE tenant_id=? ORDER BY pos", (tenant_id,))
+        doc["audit"] = records(d for (d,) in audit)
         return doc

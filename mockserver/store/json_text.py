@@ -36,3 +36,9 @@ def dumps_line(value: Any) -> bytes:
         return orjson.dumps(value, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)
     except TypeError:
         return (json.dumps(value, separators=(",", ":")) + "\n").encode()
+
+
+def dumps_line_strict(value: Any) -> bytes:
+    """``value`` as one line of UTF-8 JSON by orjson alone (``orjson.Fragment`` values go in as they are); raises
+    TypeError where orjson refuses a value."""
+    return orjson.dumps(value, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)

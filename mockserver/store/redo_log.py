@@ -19,6 +19,8 @@ import sqlite3
 import threading
 from typing import Any
 
+from orjson import Fragment
+
 from . import json_text
 from .files import (
     DELETE_OBJECT,
@@ -206,9 +208,7 @@ class RedoWriter:
             try:
                 if write:
                     assert self.redo is not None
-                    record = {key: plan[key] for key in RECORD_KEYS}
-                    record["card"] = None if card is None else (card[0],)  # the text is what is applied
-                    self.redo.append(encode(record))
+                    self.redo.append(_encode_plan(plan))
             except BaseException:
                 self._undo(plan)
                 raise
@@ -346,6 +346,38 @@ class RedoWriter:
                 log.error("applying the redo log to SQLite failed: %s", exc)
 
 
+def _record(plan: dict) -> dict:
+    # The redo line of a collected plan. The JSON texts of objects, audit records and journal entries go in as
+    # they are (``orjson.Fragment``), not as strings to escape again: a record is read back by :func:`item`.
+    tid, journal, card = plan["tid"], plan["journal"], plan["card"]
+    return {
+        "tid": tid,
+        "rows": [row if row[5] is None else (*row[:5], Fragment(row[5])) for row in plan["rows"]],
+        "gone": plan["gone"],
+        "audit_rows": [(t, Fragment(text)) for t, text in plan["audit_rows"]],
+        "journal": None
+        if journal is None
+        else (journal[0], [(t, seq, Fragment(text)) for t, seq, text in journal[1]], journal[2]),
+        "blobs": plan["blobs"],
+        "card": None if card is None else (card[0],),  # the text is what is applied
+    }
+
+
+def _encode_plan(plan: dict) -> bytes:
+    # A value orjson refuses (a lone surrogate in a key, an integer beyond 64 bits) sends the whole record to the
+    # standard library, which knows no fragments: the texts then go in as strings (read back the same way).
+    try:
+        return json_text.dumps_line_strict(_record(plan))
+    except TypeError:
+        card = plan["card"]
+        return encode({**{key: plan[key] for key in RECORD_KEYS}, "card": None if card is None else (card[0],)})
+
+
+def _text(value) -> str:
+    # A row's JSON as read back: a string (records written before fragments) or the parsed value.
+    return value if isinstance(value, str) else json_text.dumps(value)
+
+
 def _frozen_journal(journal) -> tuple:
     cleared, rows, keep_from = journal
     return (cleared, tuple(rows), keep_from)
@@ -353,13 +385,13 @@ def _frozen_journal(journal) -> tuple:
 
 def item(record: dict) -> tuple:
     """A redo record (as read back from a segment) in the queue's form (see :func:`merge`)."""
-    card = record["card"]
+    card, journal = record["card"], record["journal"]
     return (
         record["tid"],
-        record["rows"],
+        [row if row[5] is None else (*row[:5], _text(row[5])) for row in record["rows"]],
         record["gone"],
-        [text for _tid, text in record["audit_rows"]],
-        None if record["journal"] is None else _frozen_journal(record["journal"]),
+        [_text(text) for _tid, text in record["audit_rows"]],
+        None if journal is None else (journal[0], [(t, seq, _text(text)) for t, seq, text in journal[1]], journal[2]),
         list(record["blobs"].items()),
         None if card is None else card[0],
     )

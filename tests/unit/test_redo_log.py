@@ -4,6 +4,7 @@ records, a second replay, a kill -9 during the background apply, a full disk, fi
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import subprocess
@@ -218,3 +219,29 @@ def test_applied_segments_are_deleted(crashed):
         assert os.path.getsize(os.path.join(data_dir, _segment_files(data_dir)[0])) == 0
     store.close()
     assert _segment_files(data_dir) == []
+
+
+def test_object_texts_go_into_a_record_as_json_and_come_back_as_the_same_texts(crashed):
+    # A record carries the objects' JSON as JSON (not as escaped strings); a value orjson refuses elsewhere in the
+    # record (a lone surrogate) sends it to the standard library with the texts as strings. Both read back alike.
+    data_dir, store, tenant = crashed
+    with tenant.lock:
+        mbx = next(m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox")
+        mbx.display_name = "zz\ud800zz"  # a lone surrogate in an object: its text escapes it
+        tenant.mailboxes.touch(mbx.guid)
+        plan = store._collect(tenant, True)
+    assert plan["rows"]
+    fast = redo_log._encode_plan(plan)
+    odd = dict(plan, gone=[(tenant.id, "mailboxes", "zz\ud800zz")])
+    slow = redo_log._encode_plan(odd)
+    text = plan["rows"][0][5].encode()
+    assert text in fast and text not in slow  # as JSON in the one, as an escaped string in the other
+    for line, expected in ((fast, plan), (slow, odd)):
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        tid, rows, gone, audit, _journal, _blobs, _card = redo_log.item(json.loads(line))
+        assert [tuple(r) for r in rows] == [tuple(r) for r in expected["rows"]]
+        assert [tuple(g) for g in gone] == [tuple(g) for g in expected["gone"]]
+        assert audit == [text for _t, text in expected["audit_rows"]]
+    store._undo(plan)
+    first = _toggle(store, tenant, 0)
+    _assert_restart_holds(data_dir, tenant, first)
