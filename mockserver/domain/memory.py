@@ -1,6 +1,7 @@
-"""Memory handling for big tenants: full collections are held off while hundreds of thousands of long-lived
-objects are built (seeding, Initial cycles, index builds), where their passes only cost time; young collections
-go on, so the short-lived garbage other requests make meanwhile is freed as it comes, never walked in one go."""
+"""Memory handling for big tenants: the cyclic garbage collector is paused while hundreds of thousands of
+long-lived objects are built (seeding, Initial cycles, index builds), where its passes only cost time; once they
+are frozen out of its reach, only full collections are held off while the tenant is written to the durable store,
+so the garbage other requests make meanwhile is freed as it comes, never walked in one go at the end."""
 
 from __future__ import annotations
 
@@ -51,18 +52,24 @@ def full_collections_held() -> bool:
 
 @contextmanager
 def bulk_allocation(count: int, *, freeze: bool = False):
-    """Hold full collections off while a big batch of long-lived objects is created (seeding, Initial cycles):
-    walking them again and again only costs time (:func:`full_collections_held_off`).
+    """Pause the cyclic garbage collector while a big batch of objects is created (seeding, Initial cycles):
+    the objects are long-lived, so collections in the middle only cost time.
 
-    ``freeze``: move everything built into the permanent generation (``gc.freeze``) once done, for callers whose
-    objects the registry freezes right afterwards anyway (a big tenant's seed)."""
-    if count < 2000:
+    ``freeze``: move everything built into the permanent generation (``gc.freeze``) before the collector resumes,
+    for callers whose objects the registry freezes right afterwards anyway (a big tenant's seed), so that the next
+    allocation does not run a young collection over every object just built."""
+    if count < 2000 or not gc.isenabled():
         yield
         return
-    with full_collections_held_off():
+    gc.disable()
+    completed = False
+    try:
         yield
-        if freeze:  # not reached when the body raised
+        completed = True
+    finally:
+        if freeze and completed:
             gc.freeze()
+        gc.enable()
 
 
 #: Objects freed per slice when a deleted tenant is taken apart (:func:`dismantle`); a slice of a seeded tenant's
@@ -191,20 +198,23 @@ class TenantMemory:
 
     @contextmanager
     def collections_held_off(self, big: bool):
-        """Hold automatic full collections off while a big tenant is built, loaded or restored (each would walk
-        the growing heap again, a 0.1-1 s pause for every other request; :func:`full_collections_held_off`);
-        ``big`` False: nothing changes. Young collections go on meanwhile."""
+        """Hold automatic collections off while a big tenant is built, loaded or restored (each full collection
+        would walk the growing heap again, a 0.1-1 s pause for every other request); ``big`` False: nothing
+        changes. Nested and concurrent holds count: the collector resumes when the last one ends. Freeze what was
+        built before the hold ends (``_freeze_large``): what is left young is walked by the next collection."""
         if not big:
             yield
             return
         with self.lock:
             self._big_seeds += 1
+            gc.disable()
         try:
-            with full_collections_held_off():
-                yield
+            yield
         finally:
             with self.lock:
                 self._big_seeds -= 1
+                if not self._big_seeds:
+                    gc.enable()
 
     def _discard(self, tenant) -> None:
         """A deleted (or reset, or restored-over) tenant: free what it holds a slice at a time
