@@ -387,7 +387,8 @@ class TenantRegistry(RecoveredTenants, TenantMemory):
             # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
             self._building[probe_id] = name
         # A big seed allocates hundreds of thousands of objects: automatic full collections would walk the whole
-        # growing heap again and again, each a pause for every other request. They wait until it is frozen.
+        # growing heap again and again, each a pause for every other request. They wait until it is frozen and
+        # written; the collector as a whole only until it is frozen (see _announce).
         big = 2 * spec.mailboxes >= FREEZE_THRESHOLD
         try:
             with self.collections_held_off(big):
