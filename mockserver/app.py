@@ -94,6 +94,11 @@ def create_app(
     exchange_endpoints.install(app)
     # With a durable store, an answer waits for its request's group commit.
     app.wsgi_app = middleware.DurableAck(app.wsgi_app)
+    # Doubled slashes: Graph reads them as one; elsewhere they reach routing as sent, never an HTML 308 redirect.
+    from .api.entra.graph.paths import GraphSlashes
+
+    app.url_map.merge_slashes = False
+    app.wsgi_app = GraphSlashes(app.wsgi_app)
     # Outermost: the body is read before any lock is taken, by a bounded number of threads (api/body_gate.py).
     from .api.body_gate import BodyGate, readers_for
 

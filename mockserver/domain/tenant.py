@@ -7,6 +7,7 @@ import gc
 import re
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ..store.collection import Collection
@@ -21,7 +22,7 @@ from .errors import Conflict, InvalidArgument, NotFound
 from .exchange.mailboxes import Mailbox
 from .exchange.rate_window import RateWindow
 from .ids import SeededIds, tenant_id_for
-from .memory import TenantMemory
+from .memory import TenantMemory, full_collections_held_off
 from .onprem.ad import ADUser
 from .tenant_card import TenantCard, card_of
 from .tenant_index import RecoveredTenants
@@ -386,14 +387,16 @@ class TenantRegistry(RecoveredTenants, TenantMemory):
             # Reserved, then seeded WITHOUT the registry lock: a 200,000-mailbox seed must not hold up anyone.
             self._building[probe_id] = name
         # A big seed allocates hundreds of thousands of objects: automatic full collections would walk the whole
-        # growing heap again and again, each a pause for every other request. They wait until it is frozen.
+        # growing heap again and again, each a pause for every other request. They wait until it is frozen and
+        # written; the collector as a whole only until it is frozen (see _announce).
+        big = 2 * spec.mailboxes >= FREEZE_THRESHOLD
         try:
-            with self.collections_held_off(2 * spec.mailboxes >= FREEZE_THRESHOLD):
+            with self.collections_held_off(big):
                 tenant = self._build(spec)
                 with self.lock:
                     self.tenants[tenant.id] = tenant
-                for hook in self.on_tenant_created:
-                    hook(tenant)  # the freeze and the durable store's whole-tenant write, still without full GCs
+                self._freeze_large(tenant)  # nothing it built is left young when the collector resumes
+            self._announce(tenant, big)  # the durable store's whole-tenant write
         finally:
             with self.lock:
                 self._building.pop(probe_id, None)
@@ -534,17 +537,28 @@ class TenantRegistry(RecoveredTenants, TenantMemory):
             spec.tenant_id = old.id
             # Rebuilt under the old tenant's lock only (as create, never the registry's): other tenants' creates,
             # loads and deletes go on meanwhile; a big rebuild holds full collections off as a seed does.
-            with self.collections_held_off(2 * spec.mailboxes >= FREEZE_THRESHOLD):
+            big = 2 * spec.mailboxes >= FREEZE_THRESHOLD
+            with self.collections_held_off(big):
                 tenant = self._build(spec)
                 with self.lock:
                     if self.tenants.get(old.id) is not old:
                         raise NotFound(f"Tenant '{key}' not found.")  # deleted meanwhile
                     self.tenants[tenant.id] = tenant
-                for hook in self.on_tenant_deleted:
-                    hook(old)
-                for hook in self.on_tenant_created:
-                    hook(tenant)
+                self._freeze_large(tenant)
+            self._announce(tenant, big, replaced=old)
         return tenant
+
+    def _announce(self, tenant: Tenant, big: bool, replaced: Tenant | None = None) -> None:
+        """Run the deleted hooks for ``replaced`` and the created hooks for a tenant built and already frozen
+        (the freeze hook is not run again). The durable store's whole-tenant write is most of a big create: only
+        full collections wait meanwhile (they would walk the write's copy of the tenant); young ones go on, so
+        the garbage other requests make meanwhile is freed as it comes, not walked in one pause at the end."""
+        with full_collections_held_off() if big else nullcontext():
+            for hook in self.on_tenant_deleted if replaced is not None else ():
+                hook(replaced)
+            for hook in self.on_tenant_created:
+                if hook != self._freeze_large:
+                    hook(tenant)
 
     def adopt(self, name: str, tenant_id: str | None, build: Callable[[], Tenant]) -> Tenant:
         """Install a new tenant that ``build`` makes (a snapshot restored under a new name) without holding the

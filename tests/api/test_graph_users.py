@@ -442,3 +442,20 @@ def test_identity_edit_of_transferred_user_reaches_exchange_after_forward_sync(c
     assert mbx.display_name != "Renamed In Cloud"
     t.advance(11)
     assert mbx.display_name == "Renamed In Cloud"
+
+
+def test_a_doubled_slash_in_a_graph_path_is_read_as_one(shared):
+    # msgraph-core before 1.5.2 sends /v1.0//users; Graph answers it as /v1.0/users (no redirect).
+    t, client, gh = shared
+    plain = client.get("/v1.0/users?$select=id", headers=gh)
+    for path in ("/v1.0//users?$select=id", "/beta///users?$select=id"):
+        r = client.get(path, headers=gh)
+        assert r.status_code == 200, path
+        assert [u["id"] for u in r.get_json()["value"]] == [u["id"] for u in plain.get_json()["value"]]
+
+
+def test_a_doubled_slash_elsewhere_is_routed_as_sent_never_redirected(shared):
+    _t, client, _gh = shared
+    for path in ("/_mock//health", "//_mock/health"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.is_json and "Location" not in r.headers, path

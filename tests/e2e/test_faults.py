@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msal
 import pytest
+from msal.exceptions import MsalServiceError
 
 from hybridsoa.mock.tls import CaPinnedSession
 from hybridsoa.sdk import Throttled, connect_mock
@@ -63,7 +64,7 @@ def test_msal_sees_entra_throttling(tenant, mock_session):
 
 def test_msal_sees_an_injected_5xx(tenant, mock_session):
     _faults(mock_session, tenant, {"api": "identity", "status": 503, "count": 1, "retryAfter": 0})
-    with pytest.raises(msal.exceptions.MsalServiceError, match="503"):
+    with pytest.raises(MsalServiceError, match="503"):
         _msal(tenant).acquire_token_for_client(GRAPH)
     assert "access_token" in _msal(tenant).acquire_token_for_client(GRAPH)  # the rule's one hit is spent
     entries = _journal(mock_session, tenant, "api=identity&method=POST")["value"]

@@ -6,6 +6,7 @@ import gc
 import itertools
 import sqlite3
 import threading
+import weakref
 
 import pytest
 
@@ -86,6 +87,50 @@ def test_creating_a_second_big_tenant_runs_no_full_collection(frozen_registry, m
     monkeypatch.setattr(gc, "unfreeze", no_full_collection)
     seeded = len(reg.create("second", mailboxes=300, seed=4).mailboxes)
     assert len(reg.reset("second").mailboxes) == seeded
+
+
+class _Cycle:
+    """What a request served meanwhile leaves behind: an object that refers to itself (Werkzeug's route matcher
+    makes one closure cycle per request), freed only by a collection."""
+
+    def __init__(self):
+        self.me = self
+
+
+@pytest.mark.parametrize("how", ["create", "reset"])
+def test_other_requests_garbage_is_freed_while_a_big_tenant_is_written(frozen_registry, how):
+    reg = frozen_registry
+    seen: dict = {}
+
+    def a_request_meanwhile(tenant):
+        # Runs where the durable store writes the whole tenant (after the freeze), as requests to other tenants
+        # are served during a big create or reset.
+        generations: list[int] = []
+
+        def watch(phase, info):
+            if phase == "start":
+                generations.append(info["generation"])
+
+        gc.callbacks.append(watch)
+        try:
+            left = [weakref.ref(_Cycle()) for _ in range(5000)]
+        finally:
+            gc.callbacks.remove(watch)
+        alive = sum(ref() is not None for ref in left[:4000])
+        seen.update(held=memory.full_collections_held(), generations=generations, alive=alive)
+
+    if how == "reset":
+        big = reg.create("big", mailboxes=30, seed=3)
+        reg.on_tenant_created.append(a_request_meanwhile)
+        assert reg.reset("big") is not big and gc.get_freeze_count() > 0
+    else:
+        reg.on_tenant_created.append(a_request_meanwhile)
+        reg.create("big", mailboxes=30, seed=3)
+    assert seen["held"] and 2 not in seen["generations"]  # no full collection over the growing heap
+    # Young collections went on: the garbage was freed as it came, not left for one collection that walks all
+    # of it in one GIL hold at the end (379 ms for 110,800 objects at the end of a 200,000-mailbox create).
+    assert seen["generations"] and seen["alive"] == 0
+    assert not memory.full_collections_held()  # the collector's thresholds are back
 
 
 def test_the_last_big_tenant_deleted_gives_the_frozen_generation_back(frozen_registry):
