@@ -138,8 +138,10 @@ def read(path: str) -> list[dict]:
 
 
 #: How often the background thread applies the redo log to SQLite (seconds), and after how many queued records it
-#: does so at once.
-APPLY_INTERVAL = 0.05
+#: does so at once. A longer round writes a busy object once instead of once per change and spreads the round's
+#: fixed cost (transaction, segment switch) over more records; what it adds is replay work after a crash, bounded
+#: by the record count.
+APPLY_INTERVAL = 0.25
 APPLY_RECORDS = 2000
 #: The parts of a collected change plan that go into a record (what ``DurableStore._apply`` reads).
 RECORD_KEYS = ("tid", "rows", "gone", "audit_rows", "journal", "blobs", "card")
