@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from hybridsoa.mock.api.body_gate import BodyGate
+from hybridsoa.mock.api.entra.graph.paths import GraphSlashes
 from hybridsoa.mock.api.exchange import endpoints, invoke
 from hybridsoa.mock.api.middleware import DurableAck
 from hybridsoa.mock.app import create_app
@@ -135,10 +136,11 @@ def test_flask_knows_the_resources_but_no_view_serves_them(app):
     assert ("/adminapi/beta/<tenant_key>/InvokeCommand", "exchange.invoke_command") in rules
     assert ("/adminapi/beta/<tenant_key>/$batch", "exchange.batch") in rules
     assert "exchange.invoke_command" not in app.view_functions and "exchange.batch" not in app.view_functions
-    # The body gate (bodies read before any lock) is outermost, then the durable-ack layer (group commit); the
-    # pipeline sits right under them.
-    assert isinstance(app.wsgi_app, BodyGate) and isinstance(app.wsgi_app.wsgi_app, DurableAck)
-    assert isinstance(app.wsgi_app.wsgi_app.wsgi_app, endpoints.ExchangeEndpoints)
+    # The body gate (bodies read before any lock) is outermost, then Graph's path reading (before routing), then
+    # the durable-ack layer (group commit); the pipeline sits right under them.
+    assert isinstance(app.wsgi_app, BodyGate) and isinstance(app.wsgi_app.wsgi_app, GraphSlashes)
+    assert isinstance(app.wsgi_app.wsgi_app.wsgi_app, DurableAck)
+    assert isinstance(app.wsgi_app.wsgi_app.wsgi_app.wsgi_app, endpoints.ExchangeEndpoints)
 
 
 def test_the_request_is_journalled_once(client, tenant, h):
