@@ -186,7 +186,8 @@ class RedoWriter:
             with self.lock:
                 self._begin()
                 try:
-                    self._apply_merged(merge([item(record) for _n, path in pending for record in read(path)]))
+                    for _n, path in pending:  # a segment at a time: memory bounded by one segment, not all
+                        self._apply_merged(merge([item(record) for record in read(path)]))
                     applied = pending[-1][0]
                     self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(applied),))
                     self._commit()
