@@ -11,6 +11,7 @@ store's :class:`~.persistence.TenantCodec` (see docs/benchmarks.md for WAL vs ap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -150,25 +151,18 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         audit = [(tenant.id, json.dumps(r)) for r in doc["audit"]]
         drop_gradually(doc["audit"])
         for i in range(0, max(len(rows), len(audit)), CHUNK_ROWS):
-            with self.lock:
-                self._begin()
-                try:
-                    self.db.executemany(
-                        "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?)",
-                        rows[i : i + CHUNK_ROWS],
-                    )
-                    self.db.executemany(INSERT_AUDIT, audit[i : i + CHUNK_ROWS])
-                    self._commit()
-                except BaseException:
-                    self._rollback()
-                    raise
+            with self.lock, self._transaction():
+                self.db.executemany(
+                    "INSERT INTO objects (tenant_id, collection, key, seq, cls, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows[i : i + CHUNK_ROWS],
+                )
+                self.db.executemany(INSERT_AUDIT, audit[i : i + CHUNK_ROWS])
             self._bulk_progress(CHUNK_ROWS)
         with self.lock:
             position = (
                 kept[0] if kept else self.db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM tenants").fetchone()[0]
             )
-            self._begin()
-            try:
+            with self._transaction():
                 header = {k: doc[k] for k in ("format", "version", "tenant", "spec")}
                 card_text = json.dumps(card)
                 self.db.execute(
@@ -181,10 +175,6 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
                 self.db.executemany(INSERT_JOURNAL, journal)
                 self._put_registry_meta()
                 self.db.execute("DELETE FROM meta WHERE name=?", ("writing:" + tenant.id,))
-                self._commit()
-            except BaseException:
-                self._rollback()
-                raise
             self._clock_marks[tenant.id] = clock_mark
             self._rng_marks[tenant.id] = rng_mark
             self._ids_words[tenant.id] = rng_words(rng_mark)  # what the ``ids`` blob just written holds
@@ -213,29 +203,17 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         # The tenants row first (the tenant is gone for recovery at once), then its rows a chunk at a time. The
         # "writing:" marker names the tenant until the last chunk (or the whole write after it) is committed,
         # so recovery knows to sweep orphan rows; ``final=False``: the whole write that follows clears it.
-        with self.lock:
-            self._begin()
-            try:
-                self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES (?, '')", ("writing:" + tenant_id,))
-                self.db.execute("DELETE FROM tenants WHERE id=?", (tenant_id,))
-                self.db.execute("DELETE FROM blobs WHERE tenant_id=?", (tenant_id,))
-                self._commit()
-            except BaseException:
-                self._rollback()
-                raise
+        with self.lock, self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES (?, '')", ("writing:" + tenant_id,))
+            self.db.execute("DELETE FROM tenants WHERE id=?", (tenant_id,))
+            self.db.execute("DELETE FROM blobs WHERE tenant_id=?", (tenant_id,))
         for table in ("objects", "audit", "journal"):
             while True:
-                with self.lock:
-                    self._begin()
-                    try:
-                        gone = self.db.execute(
-                            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE tenant_id=? LIMIT ?)",
-                            (tenant_id, CHUNK_ROWS),
-                        ).rowcount
-                        self._commit()
-                    except BaseException:
-                        self._rollback()
-                        raise
+                with self.lock, self._transaction():
+                    gone = self.db.execute(
+                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE tenant_id=? LIMIT ?)",
+                        (tenant_id, CHUNK_ROWS),
+                    ).rowcount
                 self._bulk_progress(gone)
                 if gone < CHUNK_ROWS:
                     break
@@ -503,13 +481,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             self._cards[tenant.id] = (stored, value)
             return
         text = json.dumps(value)
-        self._begin()
-        try:
+        with self._transaction():
             self.db.execute(UPDATE_CARD, (text, tenant.id))
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
         self._cards[tenant.id] = (text, value)
 
     def _delete_rows(self, tenant_id: str) -> None:
@@ -521,6 +494,18 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             ("journal", "tenant_id"),
         ):
             self.db.execute(f"DELETE FROM {table} WHERE {column}=?", (tenant_id,))
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """One SQLite write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), rolled back when its body or the commit
+        raises; call under ``self.lock``."""
+        self._begin()
+        try:
+            yield
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
 
     def _begin(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")

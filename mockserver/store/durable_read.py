@@ -24,9 +24,7 @@ class TenantReader:
     path: str
     lock: Any
     db: Any
-    _begin: Any
-    _commit: Any
-    _rollback: Any
+    _transaction: Any
     _remember: Any
     _index_card: Any
 
@@ -41,16 +39,11 @@ class TenantReader:
                 for row in self.db.execute("SELECT name FROM meta WHERE name LIKE 'writing:%'")
             ]
             if interrupted or self.db.execute("SELECT 1 FROM meta WHERE name='format'").fetchone() is None:
-                self._begin()
-                try:
+                with self._transaction():
                     for table in ("blobs", "objects", "audit", "journal"):
                         self.db.execute(f"DELETE FROM {table} WHERE tenant_id NOT IN (SELECT id FROM tenants)")
                     self.db.execute("DELETE FROM meta WHERE name LIKE 'writing:%'")
                     self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('format', '2')")
-                    self._commit()
-                except BaseException:
-                    self._rollback()
-                    raise
             rows = self.db.execute("SELECT id, name, position, header, card FROM tenants ORDER BY position").fetchall()
             # The clock state a load resumes, so a listed clock reads what the loaded tenant's will.
             clocks = dict(self.db.execute("SELECT tenant_id, data FROM blobs WHERE name='clock'").fetchall())

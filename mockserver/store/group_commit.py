@@ -40,9 +40,7 @@ class GroupCommit:
     lock: Any
     _collect: Any
     _apply: Any
-    _begin: Any
-    _commit: Any
-    _rollback: Any
+    _transaction: Any
     _done: Any
     _undo: Any
 
@@ -192,14 +190,9 @@ class GroupCommit:
                 batch, self._collected = self._collected, []
                 plans = [plan for plan, _entry in batch if isinstance(plan, dict)]
                 if plans:
-                    try:
-                        self._begin()
+                    with self._transaction():
                         for plan in plans:
                             self._apply(plan)
-                        self._commit()
-                    except BaseException:
-                        self._rollback()
-                        raise
                     for plan in plans:
                         self._done(plan)
         except BaseException as exc:  # reported to every request of the group as a 500, never as durable
@@ -267,12 +260,10 @@ class GroupCommit:
             plans = [p for p, _entry in batch if isinstance(p, dict)] + ([plan] if plan is not None else [])
             if plans:
                 try:
-                    self._begin()
-                    for p in plans:
-                        self._apply(p)
-                    self._commit()
+                    with self._transaction():
+                        for p in plans:
+                            self._apply(p)
                 except BaseException:
-                    self._rollback()
                     self._collected[:0] = batch  # theirs: retried (and reported) by the next leader
                     if plan is not None:
                         self._undo(plan)

@@ -163,9 +163,7 @@ class RedoWriter:
     _nudged: bool
     _collect: Any
     _apply: Any
-    _begin: Any
-    _commit: Any
-    _rollback: Any
+    _transaction: Any
     _done: Any
     _undo: Any
     _requeue: Any
@@ -183,17 +181,11 @@ class RedoWriter:
         applied = int(row[0]) if row else 0
         pending = [(n, path) for n, path in self.redo.segments() if n > applied]
         if pending:
-            with self.lock:
-                self._begin()
-                try:
-                    for _n, path in pending:  # a segment at a time: memory bounded by one segment, not all
-                        self._apply_merged(merge([item(record) for record in read(path)]))
-                    applied = pending[-1][0]
-                    self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(applied),))
-                    self._commit()
-                except BaseException:
-                    self._rollback()
-                    raise
+            with self.lock, self._transaction():
+                for _n, path in pending:  # a segment at a time: memory bounded by one segment, not all
+                    self._apply_merged(merge([item(record) for record in read(path)]))
+                applied = pending[-1][0]
+                self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(applied),))
         self.redo.remove_through(max([applied] + [n for n, _ in self.redo.segments()]))
         self.redo.open(applied)
 
@@ -291,15 +283,9 @@ class RedoWriter:
                 segment = self.redo.rotate()
                 plans, self._queued = self._queued, []
             try:
-                with self.lock:
-                    self._begin()
-                    try:
-                        self._apply_merged(merge(plans))
-                        self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(segment),))
-                        self._commit()
-                    except BaseException:
-                        self._rollback()
-                        raise
+                with self.lock, self._transaction():
+                    self._apply_merged(merge(plans))
+                    self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(segment),))
             except BaseException:
                 with self._log_lock:  # still in the redo log: kept for the next attempt, in order
                     self._queued[:0] = plans
