@@ -168,7 +168,7 @@ def object_json(obj) -> str:
     names = _plain_fields(type(obj))
     if names is not None:
         try:
-            return json_text.dumps_fields(obj)
+            return json_text.dumps_fields(obj, names)
         except TypeError:
             pass  # a value orjson refuses (a big int, a lone surrogate, a datetime): field by field below
         try:

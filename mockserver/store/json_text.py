@@ -22,10 +22,11 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
         return json.dumps(value, default=default, separators=(",", ":"))
 
 
-def dumps_fields(record: Any) -> str:
-    """A dataclass instance as the JSON object of its fields in order (what ``json.dumps(asdict(record))`` writes
-    for plain values), in one orjson call; TypeError for a value orjson refuses (the caller encodes it otherwise)."""
-    if hasattr(record, "__dict__") and tuple(vars(record)) != tuple(f for f in record.__dataclass_fields__):
+def dumps_fields(record: Any, names: tuple) -> str:
+    """A dataclass instance as the JSON object of its fields ``names``, in order (what ``json.dumps(asdict(record))``
+    writes for plain values), in one orjson call; TypeError for a value orjson refuses (the caller encodes it
+    otherwise)."""
+    if hasattr(record, "__dict__") and tuple(vars(record)) != names:
         raise TypeError("attributes beyond the fields")  # orjson would write the instance dict, not the fields
     return orjson.dumps(record, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
 
@@ -33,7 +34,7 @@ def dumps_fields(record: Any) -> str:
 def dumps_line(value: Any) -> bytes:
     """``value`` as one line of UTF-8 JSON ending in a newline (a redo record)."""
     try:
-        return orjson.dumps(value, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+        return dumps_line_strict(value)
     except TypeError:
         return (json.dumps(value, separators=(",", ":")) + "\n").encode()
 

@@ -143,7 +143,7 @@ def read(path: str) -> list[dict]:
 #: by the record count.
 APPLY_INTERVAL = 0.25
 APPLY_RECORDS = 2000
-#: The parts of a collected change plan that go into a record (what ``DurableStore._apply`` reads).
+#: The parts of a collected change plan that go into a redo record (what :func:`item` reads back).
 RECORD_KEYS = ("tid", "rows", "gone", "audit_rows", "journal", "blobs", "card")
 
 
@@ -335,18 +335,18 @@ class RedoWriter:
                 log.error("applying the redo log to SQLite failed: %s", exc)
 
 
-def _record(plan: dict) -> dict:
+def _record(plan: dict, wrap: Any = Fragment) -> dict:
     # The redo line of a collected plan. The JSON texts of objects, audit records and journal entries go in as
-    # they are (``orjson.Fragment``), not as strings to escape again: a record is read back by :func:`item`.
+    # they are (``wrap``: ``orjson.Fragment``), not as strings to escape again: a record is read back by :func:`item`.
     tid, journal, card = plan["tid"], plan["journal"], plan["card"]
     return {
         "tid": tid,
-        "rows": [row if row[5] is None else (*row[:5], Fragment(row[5])) for row in plan["rows"]],
+        "rows": [row if row[5] is None else (*row[:5], wrap(row[5])) for row in plan["rows"]],
         "gone": plan["gone"],
-        "audit_rows": [(t, Fragment(text)) for t, text in plan["audit_rows"]],
+        "audit_rows": [(t, wrap(text)) for t, text in plan["audit_rows"]],
         "journal": None
         if journal is None
-        else (journal[0], [(t, seq, Fragment(text)) for t, seq, text in journal[1]], journal[2]),
+        else (journal[0], [(t, seq, wrap(text)) for t, seq, text in journal[1]], journal[2]),
         "blobs": plan["blobs"],
         "card": None if card is None else (card[0],),  # the text is what is applied
     }
@@ -358,8 +358,7 @@ def _encode_plan(plan: dict) -> bytes:
     try:
         return json_text.dumps_line_strict(_record(plan))
     except TypeError:
-        card = plan["card"]
-        return encode({**{key: plan[key] for key in RECORD_KEYS}, "card": None if card is None else (card[0],)})
+        return encode(_record(plan, wrap=str))
 
 
 def _text(value) -> str:
