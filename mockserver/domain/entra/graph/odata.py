@@ -304,29 +304,39 @@ def _hashable(value) -> bool:
 def _merge_equalities(terms: list) -> list:
     """``p eq 'a' or p eq 'b' or ...`` as one ``in`` node per property path (same answers, one set lookup per
     object instead of one comparison per value)."""
+    return _merge_by_path(terms, _equality_path, _in_node)
+
+
+def _equality_path(term) -> tuple | None:
+    if term[0] == "cmp" and term[1] == "eq" and term[2][0] == "prop" and term[3][0] == "lit" and _hashable(term[3][1]):
+        return tuple(term[2][1])
+    return None
+
+
+def _in_node(path: tuple, group: list) -> tuple:
+    return ("in", ("prop", list(path)), frozenset(_norm(t[3][1]) for t in group), [])
+
+
+def _merge_by_path(terms: list, path_of, node_of) -> list:
+    """The terms ``path_of`` puts on one property path, where there are two or more, as one node (``node_of(path,
+    group)``) in the first one's place; every other term as it is, in order."""
     groups: dict[tuple, list] = {}
     for term in terms:
-        if (
-            term[0] == "cmp"
-            and term[1] == "eq"
-            and term[2][0] == "prop"
-            and term[3][0] == "lit"
-            and _hashable(term[3][1])
-        ):
-            groups.setdefault(tuple(term[2][1]), []).append(term[3][1])
-    merged = {path for path, values in groups.items() if len(values) > 1}
+        path = path_of(term)
+        if path is not None:
+            groups.setdefault(path, []).append(term)
+    merged = {path for path, group in groups.items() if len(group) > 1}
     if not merged:
         return terms
     out: list = []
     done: set = set()
     for term in terms:
-        path = tuple(term[2][1]) if term[0] == "cmp" and term[2][0] == "prop" else None
-        if path in merged and term[1] == "eq" and term[3][0] == "lit" and _hashable(term[3][1]):
-            if path not in done:
-                done.add(path)
-                out.append(("in", ("prop", list(path)), frozenset(_norm(v) for v in groups[path]), []))
-        else:
+        path = path_of(term)
+        if path not in merged:
             out.append(term)
+        elif path not in done:
+            done.add(path)
+            out.append(node_of(path, groups[path]))
     return out
 
 
@@ -346,27 +356,19 @@ def _merge_affixes(terms: list) -> list:
     """``startswith(p, 'a') or endswith(p, 'b') or contains(p, 'c') or ...`` as one ``affix`` node per property
     path: the value's prefixes, suffixes and infixes looked up in sets by length (same answers), so thousands of
     terms cost a few lookups per object instead of one call per term."""
-    groups: dict[tuple, list] = {}
-    for term in terms:
-        if _is_affix(term):
-            groups.setdefault(tuple(term[2][0][1]), []).append(term)
-    merged = {path for path, group in groups.items() if len(group) > 1}
-    if not merged:
-        return terms
-    out: list = []
-    done: set = set()
-    for term in terms:
-        path = tuple(term[2][0][1]) if _is_affix(term) else None
-        if path not in merged:
-            out.append(term)
-        elif path not in done:
-            done.add(path)
-            tables: dict[str, dict[int, set[str]]] = {"startswith": {}, "endswith": {}, "contains": {}}
-            for t in groups[path]:
-                needle = t[2][1][1].casefold()
-                tables[t[1]].setdefault(len(needle), set()).add(needle)
-            out.append(("affix", ("prop", list(path)), tables))
-    return out
+    return _merge_by_path(terms, _affix_path, _affix_node)
+
+
+def _affix_path(term) -> tuple | None:
+    return tuple(term[2][0][1]) if _is_affix(term) else None
+
+
+def _affix_node(path: tuple, group: list) -> tuple:
+    tables: dict[str, dict[int, set[str]]] = {"startswith": {}, "endswith": {}, "contains": {}}
+    for t in group:
+        needle = t[2][1][1].casefold()
+        tables[t[1]].setdefault(len(needle), set()).add(needle)
+    return ("affix", ("prop", list(path)), tables)
 
 
 def _is_affix(term) -> bool:
