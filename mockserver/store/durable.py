@@ -60,6 +60,9 @@ CHUNK_ROWS = 1000
 SYNCHRONOUS = ("normal", "full")
 
 
+#: State blobs that no part of a tenant's index card is made of (the card leaves the clock out; see ``to_index``).
+_CARDLESS_BLOBS = frozenset({"ids", "ids:pos", "clock"})
+
 class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrites):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
@@ -81,6 +84,9 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             self.db.execute("ALTER TABLE tenants ADD COLUMN card TEXT")  # a store from before the index's cards
         #: tenant id -> (card text in the index, its parsed value): what lists show without loading the tenant.
         self._cards: dict[str, tuple[str, dict]] = {}
+        # Per tenant, each collection's size when its card was last taken: a change that only rewrites objects
+        # already there (no insert, no delete, no state blob) cannot move the card, so it is not recomputed.
+        self._card_lens: dict[str, dict[str, int]] = {}
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
         #: tenant id -> the JSON text of each blob (and of each plain attribute) by its type-exact signature, so
@@ -179,6 +185,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             self._rng_marks[tenant.id] = rng_mark
             self._ids_words[tenant.id] = rng_words(rng_mark)  # what the ``ids`` blob just written holds
             self._cards[tenant.id] = (card_text, card)
+            self._card_lens.pop(tenant.id, None)
         drop_gradually(rows)
         drop_gradually(audit)
 
@@ -194,6 +201,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             self._written.pop(tenant.id, None)
             self._texts.pop(tenant.id, None)
             self._cards.pop(tenant.id, None)
+            self._card_lens.pop(tenant.id, None)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
             self._ids_words.pop(tenant.id, None)
@@ -281,10 +289,11 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
                         path = paths[cls] = self.codec.class_path(obj)
                     rows.append((tid, attr, key, coll.seq(key), path, object_json(obj)))
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
-        card = None
-        if changed or rows or gone:
+        card = card_lens = None
+        if (changed or rows or gone) and not self._card_unmoved(tid, colls, taken, rows, gone, changed):
             # The index's card (counts, profile, Connect schedule) changes only with objects or state blobs.
             value = self.codec.index_card(tenant)
+            card_lens = {attr: len(c) for attr, c in colls.items()}
             known = self._cards.get(tenant.id)
             if known is None or (known[1] is not value and known[1] != value):
                 card = (json.dumps(value), value)
@@ -300,7 +309,20 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             "audit_rows": audit_rows,
             "journal": journal,
             "card": card,
+            "card_lens": card_lens,
         }
+
+    def _card_unmoved(self, tid: str, colls: dict, taken: dict, rows: list, gone: list, changed: dict) -> bool:
+        # Objects rewritten in place, the RNG and the clock only: none of what the card shows can have moved.
+        lens = self._card_lens.get(tid)
+        return (
+            lens is not None
+            and not gone
+            and "apps" not in taken
+            and changed.keys() <= _CARDLESS_BLOBS
+            and all(row[5] is not None for row in rows)
+            and all(len(colls[attr]) == lens.get(attr) for attr in taken)
+        )
 
     def _journal_rows(self, tenant):
         # (cleared, rows, lowest seq to keep) for the journal table, or None when nothing happened to it.
@@ -357,6 +379,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         self._rng_marks[tenant.id] = plan["rng"]
         if plan.get("card") is not None:
             self._cards[tenant.id] = plan["card"]
+        if plan.get("card_lens") is not None:
+            self._card_lens[tenant.id] = plan["card_lens"]
 
     # -------------------------------------------------------------------------------------- group commit
     def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
@@ -477,6 +501,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         # it is missing or stale (a store from before cards, or an older card form), so the next restart lists
         # the tenant without loading it.
         value = self.codec.index_card(tenant)
+        self._card_lens.pop(tenant.id, None)
         if stored is not None and json.loads(stored) == value:
             self._cards[tenant.id] = (stored, value)
             return

@@ -73,10 +73,12 @@ class RedoLog:
         fails part-way (``ENOSPC``, ``EIO``) raises and leaves no partial line behind: the segment is cut back to
         its last whole record, or, if even that fails, the next record starts a new segment, so a later record
         can never be glued to the torn one (which would make replay drop it)."""
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]
+            written = os.write(self._fd, data)  # type: ignore[arg-type]
+            if written < len(data):  # a short write (a signal, a nearly full disk): the rest goes after it
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]
         except BaseException:
             self._cut()
             raise
@@ -141,8 +143,8 @@ def read(path: str) -> list[dict]:
 #: does so at once. A longer round writes a busy object once instead of once per change and spreads the round's
 #: fixed cost (transaction, segment switch) over more records; what it adds is replay work after a crash, bounded
 #: by the record count.
-APPLY_INTERVAL = 0.25
-APPLY_RECORDS = 2000
+APPLY_INTERVAL = 1.0
+APPLY_RECORDS = 20000
 #: The parts of a collected change plan that go into a redo record (what :func:`item` reads back).
 RECORD_KEYS = ("tid", "rows", "gone", "audit_rows", "journal", "blobs", "card")
 
@@ -173,7 +175,7 @@ class RedoWriter:
         # Reentrant: a registry hook (its drain) may run inside a collect in the same thread.
         self._log_lock = threading.RLock()
         self._drain_lock = threading.Lock()
-        self._queued: list[tuple] = []
+        self._pending_apply = Pending()
         self._deferred: dict[int, tuple] = {}
         self._deferred_ids = itertools.count(1)
         assert self.redo is not None
@@ -208,18 +210,17 @@ class RedoWriter:
                 self._undo(plan)
                 raise
             self._done(plan)
-            self._queued.append(
-                (
-                    plan["tid"],
-                    tuple(plan["rows"]),
-                    tuple(plan["gone"]),
-                    tuple(text for _tid, text in plan["audit_rows"]),
-                    None if plan["journal"] is None else _frozen_journal(plan["journal"]),
-                    tuple(plan["blobs"].items()),
-                    None if card is None else card[0],
-                )
+            pending = self._pending_apply
+            pending.add(
+                plan["tid"],
+                plan["rows"],
+                plan["gone"],
+                [text for _tid, text in plan["audit_rows"]],
+                plan["journal"],
+                plan["blobs"].items(),
+                None if card is None else card[0],
             )
-            if len(self._queued) >= APPLY_RECORDS and not self._nudged:
+            if pending.records >= APPLY_RECORDS and not self._nudged:
                 with self._cond:
                     self._nudged = True
                     self._cond.notify_all()
@@ -276,22 +277,23 @@ class RedoWriter:
                     entry.tenant.lock.release()
         with self._drain_lock:
             with self._log_lock:
-                if not self._queued:
+                if not self._pending_apply.records:
                     return 0
                 # First the new segment (it can fail: no inode, no file descriptor), then take the queue, so a
                 # failure leaves every record queued and its segment on disk.
                 segment = self.redo.rotate()
-                plans, self._queued = self._queued, []
+                taken, self._pending_apply = self._pending_apply, Pending()
             try:
                 with self.lock, self._transaction():
-                    self._apply_merged(merge(plans))
+                    self._apply_merged(taken.as_plan())
                     self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(segment),))
             except BaseException:
                 with self._log_lock:  # still in the redo log: kept for the next attempt, in order
-                    self._queued[:0] = plans
+                    taken.absorb(self._pending_apply)
+                    self._pending_apply = taken
                 raise
             self.redo.remove_through(segment)
-            return len(plans)
+            return taken.records
 
     def _apply_merged(self, plan: dict) -> None:
         # The output of :func:`merge` in the open transaction: each tenant's audit records and journal entries of
@@ -366,11 +368,6 @@ def _text(value) -> str:
     return value if isinstance(value, str) else json_text.dumps(value)
 
 
-def _frozen_journal(journal) -> tuple:
-    cleared, rows, keep_from = journal
-    return (cleared, tuple(rows), keep_from)
-
-
 def item(record: dict) -> tuple:
     """A redo record (as read back from a segment) in the queue's form (see :func:`merge`)."""
     card, journal = record["card"], record["journal"]
@@ -385,19 +382,28 @@ def item(record: dict) -> tuple:
     )
 
 
-def merge(items: list[tuple]) -> dict:
-    """Many queued records as one change, with the effect of applying them in order. A queued record is a tuple
-    ``(tenant id, object rows, gone keys, audit texts, journal, blob (name, text) pairs, card text)`` of tuples
-    and strings only, which the cyclic collector stops tracking at its first pass (a dict per record kept every
-    queued record in its generations until a full collection). The result: each object's last row, a deleted key
-    still moved to the end as a dict would, each tenant's audit texts in order, its journal from its last clear
-    and its last bound, each blob's last text, each tenant's last card."""
-    last: dict[tuple, tuple] = {}
-    audit: dict[str, list] = {}
-    journal: dict[str, list] = {}
-    blobs: dict[tuple, str] = {}
-    cards: dict[str, str] = {}
-    for tid, rows, gone, audit_texts, journal_change, blob_pairs, card in items:
+class Pending:
+    """Queued records folded as they arrive, with the effect of applying them in order (what the background thread
+    applies next): each object's last row, a deleted key still moved to the end as a dict would, each tenant's
+    audit texts in order, its journal from its last clear and its last bound, each blob's last text, each tenant's
+    last card. A busy object queued many times in a round is written once, and no per-record tuple waits in the
+    cyclic collector's generations until the round ends."""
+
+    __slots__ = ("last", "audit", "journal", "blobs", "cards", "records")
+
+    def __init__(self) -> None:
+        self.last: dict[tuple, tuple] = {}
+        self.audit: dict[str, list] = {}
+        self.journal: dict[str, list] = {}
+        self.blobs: dict[tuple, str] = {}
+        self.cards: dict[str, str] = {}
+        self.records = 0
+
+    def add(self, tid: str, rows, gone, audit_texts, journal_change, blob_pairs, card) -> None:
+        """Fold one record in: ``(tenant id, object rows, gone keys, audit texts, journal, blob (name, text)
+        pairs, card text)``."""
+        self.records += 1
+        last = self.last
         for row in rows:
             key = (row[0], row[1], row[2])
             prev = last.get(key)
@@ -411,17 +417,49 @@ def merge(items: list[tuple]) -> dict:
             last.pop(key, None)
             last[key] = ("gone", key)
         if audit_texts:
-            audit.setdefault(tid, []).extend(audit_texts)
+            self.audit.setdefault(tid, []).extend(audit_texts)
         if journal_change is not None:
-            cleared, entries, keep_from = journal_change
-            entry = journal.setdefault(tid, [False, [], None])
-            if cleared:
-                entry[0], entry[1] = True, []
-            entry[1].extend(entries)
-            if keep_from is not None:
-                entry[2] = keep_from
+            self._journal(tid, *journal_change)
         for name, text in blob_pairs:
-            blobs[(tid, name)] = text
+            self.blobs[(tid, name)] = text
         if card is not None:
-            cards[tid] = card
-    return {"last": last, "audit": audit, "journal": journal, "blobs": blobs, "cards": cards}
+            self.cards[tid] = card
+
+    def _journal(self, tid: str, cleared: bool, entries, keep_from: int | None) -> None:
+        entry = self.journal.setdefault(tid, [False, [], None])
+        if cleared:
+            entry[0], entry[1] = True, []
+        entry[1].extend(entries)
+        if keep_from is not None:
+            entry[2] = keep_from
+
+    def absorb(self, later: Pending) -> None:
+        """Fold in ``later``, queued after everything here (a failed apply keeps its round in front)."""
+        last = self.last
+        for key, (op, payload) in later.last.items():
+            prev = last.get(key)
+            if op != "row" or (prev is not None and prev[0] == "gone"):
+                last.pop(key, None)
+                last[key] = (op if op == "gone" else "tomb", payload)
+            else:
+                last[key] = ("tomb" if prev is not None and prev[0] == "tomb" else "row", payload)
+        for tid, texts in later.audit.items():
+            self.audit.setdefault(tid, []).extend(texts)
+        for tid, (cleared, entries, keep_from) in later.journal.items():
+            self._journal(tid, cleared, entries, keep_from)
+        self.blobs.update(later.blobs)
+        self.cards.update(later.cards)
+        self.records += later.records
+
+    def as_plan(self) -> dict:
+        """The form :meth:`RedoWriter._apply_merged` applies."""
+        return {"last": self.last, "audit": self.audit, "journal": self.journal, "blobs": self.blobs, "cards": self.cards}
+
+
+def merge(items) -> dict:
+    """Many queued records (tuples as :func:`item` makes) as one change, with the effect of applying them in order
+    (see :class:`Pending`)."""
+    pending = Pending()
+    for record in items:
+        pending.add(*record)
+    return pending.as_plan()
