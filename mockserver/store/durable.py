@@ -63,6 +63,7 @@ SYNCHRONOUS = ("normal", "full")
 #: State blobs that no part of a tenant's index card is made of (the card leaves the clock out; see ``to_index``).
 _CARDLESS_BLOBS = frozenset({"ids", "ids:pos", "clock"})
 
+
 class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrites):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 

@@ -453,7 +453,13 @@ class Pending:
 
     def as_plan(self) -> dict:
         """The form :meth:`RedoWriter._apply_merged` applies."""
-        return {"last": self.last, "audit": self.audit, "journal": self.journal, "blobs": self.blobs, "cards": self.cards}
+        return {
+            "last": self.last,
+            "audit": self.audit,
+            "journal": self.journal,
+            "blobs": self.blobs,
+            "cards": self.cards,
+        }
 
 
 def merge(items) -> dict:

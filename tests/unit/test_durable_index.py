@@ -4,6 +4,7 @@ not name is loaded (``registry.tenants`` holds the loaded ones)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -188,3 +189,36 @@ def test_deleting_a_tenant_not_loaded_since_a_restart_never_loads_it(three):
     assert [t["name"] for t in create_app(again).test_client().get("/_mock/tenants").get_json()["value"]] == ["gamma"]
     assert store2.db.execute("SELECT COUNT(*) FROM objects WHERE tenant_id=?", (tenants[1].id,)).fetchone()[0] == 0
     store2.close()
+
+
+def _stored_counts(data_dir, tenant_id) -> dict:
+    db = sqlite3.connect(str(data_dir / "hybridsoa.sqlite3"))
+    try:
+        (text,) = db.execute("SELECT card FROM tenants WHERE id=?", (tenant_id,)).fetchone()
+    finally:
+        db.close()
+    return json.loads(text)["counts"]
+
+
+def test_the_card_counts_stay_right_when_rewrites_skip_it_and_inserts_and_deletes_follow(tmp_path):
+    registry, store = _reopen(tmp_path)
+    tenant = registry.create("delta", seed=5, frozen_clock=True, mailboxes=4)
+    boxes = list(tenant.mailboxes)
+    for value in (True, False, True):  # objects rewritten in place: the counts cannot move
+        with tenant.lock:
+            boxes[0].is_exchange_cloud_managed = value
+            tenant.mailboxes.touch(boxes[0].guid)
+            store.wait_durable(store.request_done(tenant))
+    with tenant.lock:
+        tenant.mailboxes.delete(boxes[1].guid)
+        store.wait_durable(store.request_done(tenant))
+    store._drain()  # what the background applier does every round
+    assert _stored_counts(tmp_path, tenant.id)["mailboxes"] == len(boxes) - 1
+    with tenant.lock:
+        boxes[0].is_exchange_cloud_managed = False
+        tenant.mailboxes.touch(boxes[0].guid)
+        tenant.mailboxes.put(boxes[1].guid, boxes[1])  # back, in the same request as a rewrite
+        store.wait_durable(store.request_done(tenant))
+    store._drain()  # what the background applier does every round
+    assert _stored_counts(tmp_path, tenant.id)["mailboxes"] == len(boxes)
+    store.close()

@@ -6,12 +6,15 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hybridsoa.mock.domain import snapshot
 from hybridsoa.mock.domain.tenant import TenantRegistry
@@ -245,3 +248,77 @@ def test_object_texts_go_into_a_record_as_json_and_come_back_as_the_same_texts(c
     store._undo(plan)
     first = _toggle(store, tenant, 0)
     _assert_restart_holds(data_dir, tenant, first)
+
+
+def test_a_failed_apply_keeps_its_round_in_front_of_the_records_that_came_after_it(crashed, monkeypatch):
+    # The failed round toggles one mailbox and deletes another; the next round flips the first back and puts the
+    # deleted one back: the retry must write the state of applying both rounds in order.
+    data_dir, store, tenant = crashed
+    _toggle(store, tenant, 0, True)
+    with tenant.lock:
+        gone = [m for m in tenant.mailboxes if m.recipient_type_details == "UserMailbox"][2]
+        tenant.mailboxes.delete(gone.guid)
+        store.wait_durable(store.request_done(tenant))
+
+    def broken(plan):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_apply_merged", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        store._drain()
+    monkeypatch.undo()
+    first = _toggle(store, tenant, 0, False)
+    with tenant.lock:
+        tenant.mailboxes.put(gone.guid, gone)
+        store.wait_durable(store.request_done(tenant))
+    store._drain()
+    assert not _segment_files(data_dir)[:-1]  # applied: only the open segment is left
+    registry2, store2 = _reopen(data_dir)
+    assert _managed(registry2, first) is False
+    assert snapshot.dump_tenant(registry2.get("contoso")) == snapshot.dump_tenant(tenant)
+    store2.close()
+
+
+_KEYS = st.sampled_from([("t", "mailboxes", k) for k in "abc"] + [("u", "users", "a")])
+_RECORDS = st.lists(
+    st.tuples(
+        st.sampled_from(["t", "u"]),
+        st.lists(st.tuples(_KEYS, st.integers(1, 9), st.booleans()), max_size=3),
+        st.lists(_KEYS, max_size=2),
+        st.lists(st.sampled_from(["a1", "a2"]), max_size=2),
+        st.one_of(st.none(), st.tuples(st.booleans(), st.lists(st.integers(1, 50), max_size=2), st.none())),
+        st.lists(st.tuples(st.sampled_from(["ids", "clock"]), st.text(max_size=2)), max_size=2),
+        st.one_of(st.none(), st.text(max_size=2)),
+    ),
+    max_size=8,
+)
+
+
+def _as_item(record) -> tuple:
+    tid, rows, gone, audit, journal, blobs, card = record
+    rows = [(*key, seq, "path", None if tomb else f'{{"seq": {seq}}}') for key, seq, tomb in rows]
+    journal = None if journal is None else (journal[0], [(tid, n, str(n)) for n in journal[1]], journal[2])
+    return (tid, rows, gone, audit, journal, blobs, card)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_RECORDS, st.integers(0, 8))
+def test_folding_a_later_round_into_an_earlier_one_equals_folding_every_record_in_order(records, cut):
+    items = [_as_item(r) for r in records]
+    whole = redo_log.Pending()
+    for item in items:
+        whole.add(*item)
+    earlier, later = redo_log.Pending(), redo_log.Pending()
+    for item in items[:cut]:
+        earlier.add(*item)
+    for item in items[cut:]:
+        later.add(*item)
+    earlier.absorb(later)
+    assert list(earlier.last.items()) == list(whole.last.items())  # order matters: it is the reload order
+    assert (earlier.audit, earlier.journal, earlier.blobs, earlier.cards) == (
+        whole.audit,
+        whole.journal,
+        whole.blobs,
+        whole.cards,
+    )
+    assert earlier.records == whole.records == len(items)
