@@ -1,0 +1,155 @@
+"""What a whole toggle request costs in memory and with ``--data-dir``, counted in instructions (issue 21): the
+bench's own request (``Set-Mailbox -IsExchangeCloudManaged`` through InvokeCommand, the identities in turn)
+through the whole WSGI app, in process, no TLS and no engine, so the figure does not move with other load on the
+machine the way req/s does.
+
+    .venv/bin/python loadtests/probe_durable_request.py                    # in memory, and durable
+    .venv/bin/python loadtests/probe_durable_request.py --apply-every 250  # the apply as a 0.25 s round would
+
+Each figure is (instructions of a run with ``--toggles`` + 300 requests - the same run with 300) / ``--toggles``,
+counted by valgrind (callgrind), both runs in parallel. The durable runs apply what is queued every
+``--apply-every`` requests in the request thread (the background thread's work, at the point a round of
+``APPLY_INTERVAL`` at the served rate would reach), so it is counted too; the default, 3,000, is one round of
+about a second at the bench's durable rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WARMUP = 500
+
+
+def workload(mode: str, requests: int, mailboxes: int, apply_every: int) -> None:
+    """The measured run: set up a tenant, warm up, then ``requests`` toggles."""
+    sys.path.insert(0, str(ROOT))
+    from hybridsoa.mock.store import redo_log
+
+    redo_log.APPLY_INTERVAL, redo_log.APPLY_RECORDS = 1e9, 10**9  # this loop applies, at fixed points
+    from hybridsoa.mock.domain.entra import keys
+
+    fixed = Path(os.environ["PROBE_KEY"]).read_bytes()
+    keys._cached_key = lambda material: fixed  # key generation draws random primes: not the same every run
+    from werkzeug.test import EnvironBuilder
+
+    from hybridsoa.mock.server import ServeOptions, build
+
+    data_dir = tempfile.mkdtemp(prefix="probe-") if mode == "durable" else None
+    app, _registry, _demo = build(ServeOptions(data_dir=data_dir, demo=False))
+    store = app.extensions.get("hybridsoa_store")
+    client = app.test_client()
+    tenant = client.post(
+        "/_mock/tenants", json={"mailboxes": mailboxes, "name": "bench", "options": {"mix": "uniform"}}
+    ).get_json()
+    automation = next(a for a in tenant["apps"] if a["name"] == "automation")
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": automation["clientId"],
+        "client_secret": automation["clientSecret"],
+        "scope": "https://outlook.office365.com/.default",
+    }
+    token = client.post(f"/{tenant['tenantId']}/oauth2/v2.0/token", data=form).get_json()["access_token"]
+    path = f"/adminapi/beta/{tenant['tenantId']}/InvokeCommand"
+    headers = {"Authorization": f"Bearer {token}", "Prefer": "odata.maxpagesize=1000"}
+    listing = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}}
+    aliases = [
+        m["Alias"] for m in client.post(f"{path}?$select=Alias", json=listing, headers=headers).get_json()["value"]
+    ]
+    environs = []
+    for n in range(2 * len(aliases)):  # each identity set, then cleared: every request changes state
+        value = (n // len(aliases)) % 2 == 0
+        body = {
+            "CmdletInput": {
+                "CmdletName": "Set-Mailbox",
+                "Parameters": {"Identity": aliases[n % len(aliases)], "IsExchangeCloudManaged": value},
+            }
+        }
+        environ = EnvironBuilder(
+            path=path, method="POST", data=json.dumps(body), headers={**headers, "Content-Type": "application/json"}
+        ).get_environ()
+        environ["wsgi.input"] = environ["wsgi.input"].read()
+        environs.append(environ)
+
+    def start_response(status, _headers, _exc_info=None):
+        if not status.startswith("200"):
+            raise SystemExit(f"a toggle answered {status}")
+
+    for n in range(WARMUP + requests):
+        environ = dict(environs[n % len(environs)])
+        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"])
+        body = app(environ, start_response)
+        b"".join(body)
+        body.close()
+        if store is not None and (n + 1) % apply_every == 0:
+            store._drain(reads=True)
+    os._exit(0)  # no teardown in the count
+
+
+def count(mode: str, requests: int, mailboxes: int, apply_every: int, key: str) -> int:
+    """Instructions of one run under callgrind."""
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+    argv += [
+        "--run",
+        mode,
+        "--requests",
+        str(requests),
+        "--mailboxes",
+        str(mailboxes),
+        "--apply-every",
+        str(apply_every),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PROBE_KEY": key}
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if not found:
+        raise SystemExit(f"valgrind gave no count ({mode}): {out.stderr[-800:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", choices=["memory", "durable"], help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--toggles", type=int, default=3000, help="requests counted (default 3000)")
+    parser.add_argument(
+        "--mailboxes", type=int, default=1000, help="mailboxes in the tenant (default 1000, as bench.py)"
+    )
+    parser.add_argument("--apply-every", type=int, default=3000, help="apply to SQLite every N requests (default 3000)")
+    parser.add_argument("--modes", default="memory,durable")
+    args = parser.parse_args()
+    if args.run:
+        workload(args.run, args.requests, args.mailboxes, args.apply_every)
+        return
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with tempfile.NamedTemporaryFile(suffix=".pem", delete=False) as fh:
+        fh.write(pem)
+    results = {}
+    with ThreadPoolExecutor(2) as pool:
+        for mode in args.modes.split(","):
+            short, long = pool.map(
+                lambda n, m=mode: count(m, n, args.mailboxes, args.apply_every, fh.name), [300, 300 + args.toggles]
+            )
+            results[mode] = (long - short) // args.toggles
+            print(f"{mode}: {results[mode]:,} instructions per toggle request", flush=True)
+    if "memory" in results and "durable" in results:
+        print(f"memory / durable: {results['memory'] / results['durable']:.3f}")
+    os.unlink(fh.name)
+
+
+if __name__ == "__main__":
+    main()
