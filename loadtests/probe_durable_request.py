@@ -89,7 +89,8 @@ def workload(mode: str, requests: int, mailboxes: int, apply_every: int) -> None
         environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"])
         body = app(environ, start_response)
         b"".join(body)
-        body.close()
+        if hasattr(body, "close"):
+            body.close()
         if store is not None and (n + 1) % apply_every == 0:
             store._drain(reads=True)
     os._exit(0)  # no teardown in the count
@@ -111,7 +112,7 @@ def count(mode: str, requests: int, mailboxes: int, apply_every: int, key: str) 
     env = {**os.environ, "PYTHONHASHSEED": "0", "PROBE_KEY": key}
     out = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     found = re.search(r"Collected : (\d+)", out.stderr)
-    if not found:
+    if not found or out.returncode != 0:
         raise SystemExit(f"valgrind gave no count ({mode}): {out.stderr[-800:]}")
     return int(found.group(1))
 
