@@ -316,14 +316,15 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
     def _card_unmoved(self, tid: str, colls: dict, taken: dict, rows: list, gone: list, changed: dict) -> bool:
         # Objects rewritten in place, the RNG and the clock only: none of what the card shows can have moved.
         lens = self._card_lens.get(tid)
-        return (
-            lens is not None
-            and not gone
-            and "apps" not in taken
-            and changed.keys() <= _CARDLESS_BLOBS
-            and all(row[5] is not None for row in rows)
-            and all(len(colls[attr]) == lens.get(attr) for attr in taken)
-        )
+        if lens is None or gone or "apps" in taken or not changed.keys() <= _CARDLESS_BLOBS:
+            return False
+        for row in rows:
+            if row[5] is None:  # a delete
+                return False
+        for attr in taken:
+            if len(colls[attr]) != lens.get(attr):  # an insert
+                return False
+        return True
 
     def _journal_rows(self, tenant):
         # (cleared, rows, lowest seq to keep) for the journal table, or None when nothing happened to it.
