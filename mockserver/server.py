@@ -123,9 +123,6 @@ def ensure_demo_tenant(registry: TenantRegistry, seed: int = DEMO_SEED) -> Tenan
 def build(options: ServeOptions):
     """Registry (recovered from the durable store when there is one), demo tenant, and the Flask app."""
     registry = TenantRegistry(seed=options.seed)
-    import gc as _gc
-    if os.environ.get("HYBRIDSOA_GC_EXPERIMENT"):
-        _gc.set_threshold(*map(int, os.environ["HYBRIDSOA_GC_EXPERIMENT"].split(",")))
     store = open_durable_store(registry, options.data_dir, options.synchronous)
     demo = ensure_demo_tenant(registry, options.seed) if options.demo else None
     # Bodies are read by at most this many of the engine's threads at once; the rest stay free for everyone else.

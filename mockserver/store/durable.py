@@ -321,10 +321,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         for row in rows:
             if row[5] is None:  # a delete
                 return False
-        for attr in taken:
-            if len(colls[attr]) != lens.get(attr):  # an insert
-                return False
-        return True
+        return all(len(colls[attr]) == lens.get(attr) for attr in taken)  # else an insert
 
     def _journal_rows(self, tenant):
         # (cleared, rows, lowest seq to keep) for the journal table, or None when nothing happened to it.

@@ -389,7 +389,7 @@ class Pending:
     last card. A busy object queued many times in a round is written once, and no per-record tuple waits in the
     cyclic collector's generations until the round ends."""
 
-    __slots__ = ("last", "audit", "journal", "blobs", "cards", "records")
+    __slots__ = ("audit", "blobs", "cards", "journal", "last", "records")
 
     def __init__(self) -> None:
         self.last: dict[tuple, tuple] = {}
