@@ -403,19 +403,12 @@ class Pending:
         """Fold one record in: ``(tenant id, object rows, gone keys, audit texts, journal, blob (name, text)
         pairs, card text)``."""
         self.records += 1
-        last = self.last
+        fold = self._fold
         for row in rows:
-            key = (row[0], row[1], row[2])
-            prev = last.get(key)
-            if row[5] is None or (prev is not None and prev[0] == "gone"):
-                last.pop(key, None)  # deleted, then inserted again at the end (what sequential upserts do)
-                last[key] = ("tomb", row)
-            else:
-                last[key] = ("tomb" if prev is not None and prev[0] == "tomb" else "row", row)
+            fold((row[0], row[1], row[2]), "row" if row[5] is not None else "tomb", row)
         for gone_key in gone:
             key = tuple(gone_key)
-            last.pop(key, None)
-            last[key] = ("gone", key)
+            fold(key, "gone", key)
         if audit_texts:
             self.audit.setdefault(tid, []).extend(audit_texts)
         if journal_change is not None:
@@ -424,6 +417,18 @@ class Pending:
             self.blobs[(tid, name)] = text
         if card is not None:
             self.cards[tid] = card
+
+    def _fold(self, key: tuple, op: str, payload) -> None:
+        # One key's change after everything folded so far: ``row`` an upsert, ``tomb`` a delete row (or a round
+        # that deleted the key first), ``gone`` a delete. A key deleted and then written again is moved to the
+        # end, as sequential upserts move it; an upsert over a kept row keeps its place (and its delete first).
+        last = self.last
+        prev = last.get(key)
+        if op != "row" or (prev is not None and prev[0] == "gone"):
+            last.pop(key, None)
+            last[key] = ("gone" if op == "gone" else "tomb", payload)
+        else:
+            last[key] = ("tomb" if prev is not None and prev[0] == "tomb" else "row", payload)
 
     def _journal(self, tid: str, cleared: bool, entries, keep_from: int | None) -> None:
         entry = self.journal.setdefault(tid, [False, [], None])
@@ -435,14 +440,8 @@ class Pending:
 
     def absorb(self, later: Pending) -> None:
         """Fold in ``later``, queued after everything here (a failed apply keeps its round in front)."""
-        last = self.last
         for key, (op, payload) in later.last.items():
-            prev = last.get(key)
-            if op != "row" or (prev is not None and prev[0] == "gone"):
-                last.pop(key, None)
-                last[key] = (op if op == "gone" else "tomb", payload)
-            else:
-                last[key] = ("tomb" if prev is not None and prev[0] == "tomb" else "row", payload)
+            self._fold(key, op, payload)
         for tid, texts in later.audit.items():
             self.audit.setdefault(tid, []).extend(texts)
         for tid, (cleared, entries, keep_from) in later.journal.items():
