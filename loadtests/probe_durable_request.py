@@ -5,12 +5,19 @@ machine the way req/s does.
 
     .venv/bin/python loadtests/probe_durable_request.py                    # in memory, and durable
     .venv/bin/python loadtests/probe_durable_request.py --apply-every 250  # the apply as a 0.25 s round would
+    .venv/bin/python loadtests/probe_durable_request.py --modes memory,bare,floor,durable  # and the lower bounds
 
 Each figure is (instructions of a run with ``--toggles`` + 300 requests - the same run with 300) / ``--toggles``,
 counted by valgrind (callgrind), both runs in parallel. The durable runs apply what is queued every
 ``--apply-every`` requests in the request thread (the background thread's work, at the point a round of
 ``APPLY_INTERVAL`` at the served rate would reach), so it is counted too; the default, 3,000, is one round of
 about a second at the bench's durable rate.
+
+Two lower bounds, not stores (nothing they write could be replayed): ``bare`` is durable mode whose per-request
+hook only takes the request's change marks and writes nothing (the plumbing of durable mode alone); ``floor`` also
+encodes the changed objects, audit records and journal entries in one orjson call and appends that line to the redo
+log, keeping nothing for SQLite and no RNG, clock or card state (the least a request can pay for a redo record that
+holds whole objects).
 """
 
 from __future__ import annotations
@@ -30,6 +37,38 @@ ROOT = Path(__file__).resolve().parents[1]
 WARMUP = 500
 
 
+def _bare(store, tenant, thorough, *, write=True, blobs=True) -> bool:
+    """The ``bare`` lower bound of ``RedoWriter._log_changes``: take the change marks, write nothing."""
+    _take_changes(store, tenant)
+    return False
+
+
+def _floor(store, tenant, thorough, *, write=True, blobs=True) -> bool:
+    """The ``floor`` lower bound of ``RedoWriter._log_changes``: one orjson line of whole objects, appended."""
+    import orjson
+
+    rows, audit, entries = _take_changes(store, tenant)
+    if not rows and not audit and not entries:
+        return False
+    record = {"tid": tenant.id, "rows": rows, "audit": audit, "journal": entries}
+    store.redo.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str))
+    return True
+
+
+def _take_changes(store, tenant) -> tuple[list, list, list]:
+    # What a request changed: (collection, key, seq, object) rows, new audit records, new journal entries.
+    cached = store._colls.get(tenant.id)
+    if cached is None or cached[0] is not tenant:
+        cached = store._colls[tenant.id] = (tenant, store.codec.collections_of(tenant))
+    rows = []
+    for attr, coll in cached[1].items():
+        if coll.dirty:
+            rows.extend((attr, key, coll.seq(key), coll.get(key)) for key in coll.take_dirty())
+    audit, tenant.audit.dirty = tenant.audit.dirty, []
+    _cleared, entries = tenant.journal.take_unsaved()
+    return rows, audit, entries
+
+
 def workload(mode: str, requests: int, mailboxes: int, apply_every: int) -> None:
     """The measured run: set up a tenant, warm up, then ``requests`` toggles."""
     sys.path.insert(0, str(ROOT))
@@ -43,8 +82,12 @@ def workload(mode: str, requests: int, mailboxes: int, apply_every: int) -> None
     from werkzeug.test import EnvironBuilder
 
     from hybridsoa.mock.server import ServeOptions, build
+    from hybridsoa.mock.store.durable import DurableStore
 
-    data_dir = tempfile.mkdtemp(prefix="probe-") if mode == "durable" else None
+    if mode in ("bare", "floor"):
+        DurableStore._log_changes = _bare if mode == "bare" else _floor  # type: ignore[method-assign]
+        DurableStore._drain = lambda store, reads=False, wait=True: 0  # type: ignore[method-assign]
+    data_dir = tempfile.mkdtemp(prefix="probe-") if mode != "memory" else None
     app, _registry, _demo = build(ServeOptions(data_dir=data_dir, demo=False))
     store = app.extensions.get("hybridsoa_store")
     client = app.test_client()
@@ -119,14 +162,16 @@ def count(mode: str, requests: int, mailboxes: int, apply_every: int, key: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", choices=["memory", "durable"], help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=["memory", "durable", "bare", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--toggles", type=int, default=3000, help="requests counted (default 3000)")
     parser.add_argument(
         "--mailboxes", type=int, default=1000, help="mailboxes in the tenant (default 1000, as bench.py)"
     )
     parser.add_argument("--apply-every", type=int, default=3000, help="apply to SQLite every N requests (default 3000)")
-    parser.add_argument("--modes", default="memory,durable")
+    parser.add_argument(
+        "--modes", default="memory,durable", help="of memory, durable, bare, floor (default memory,durable)"
+    )
     args = parser.parse_args()
     if args.run:
         workload(args.run, args.requests, args.mailboxes, args.apply_every)
@@ -147,8 +192,9 @@ def main() -> None:
             )
             results[mode] = (long - short) // args.toggles
             print(f"{mode}: {results[mode]:,} instructions per toggle request", flush=True)
-    if "memory" in results and "durable" in results:
-        print(f"memory / durable: {results['memory'] / results['durable']:.3f}")
+    for mode in ("bare", "floor", "durable"):
+        if "memory" in results and mode in results:
+            print(f"memory / {mode}: {results['memory'] / results[mode]:.3f}")
     os.unlink(fh.name)
 
 
