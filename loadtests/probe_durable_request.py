@@ -5,7 +5,7 @@ machine the way req/s does.
 
     .venv/bin/python loadtests/probe_durable_request.py                    # in memory, and durable
     .venv/bin/python loadtests/probe_durable_request.py --apply-every 250  # the apply as a 0.25 s round would
-    .venv/bin/python loadtests/probe_durable_request.py --modes memory,bare,floor,durable  # and the lower bounds
+    .venv/bin/python loadtests/probe_durable_request.py --modes memory,bare,floor,command  # the lower bounds
 
 Each figure is (instructions of a run with ``--toggles`` + 300 requests - the same run with 300) / ``--toggles``,
 counted by valgrind (callgrind), both runs in parallel. The durable runs apply what is queued every
@@ -17,7 +17,9 @@ Two lower bounds, not stores (nothing they write could be replayed): ``bare`` is
 hook only takes the request's change marks and writes nothing (the plumbing of durable mode alone); ``floor`` also
 encodes the changed objects, audit records and journal entries in one orjson call and appends that line to the redo
 log, keeping nothing for SQLite and no RNG, clock or card state (the least a request can pay for a redo record that
-holds whole objects).
+holds whole objects). ``command`` appends only the request's journal entries and the RNG position (what a command
+log, which replays requests instead of storing their effects, would write at the least; its checkpoints are not
+counted).
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ def _floor(store, tenant, thorough, *, write=True, blobs=True) -> bool:
     return True
 
 
+def _command(store, tenant, thorough, *, write=True, blobs=True) -> bool:
+    """The ``command`` lower bound of ``RedoWriter._log_changes``: the requests as journalled, and the RNG position."""
+    import orjson
+
+    from hybridsoa.mock.store.signals import rng_position, rng_signature
+
+    rows, audit, entries = _take_changes(store, tenant)
+    if not entries:
+        return False
+    record = {"tid": tenant.id, "journal": entries, "ids:pos": rng_position(rng_signature(tenant.ids.rng))}
+    store.redo.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str))
+    return True
+
+
 def _take_changes(store, tenant) -> tuple[list, list, list]:
     # What a request changed: (collection, key, seq, object) rows, new audit records, new journal entries.
     cached = store._colls.get(tenant.id)
@@ -84,8 +100,8 @@ def workload(mode: str, requests: int, mailboxes: int, apply_every: int) -> None
     from hybridsoa.mock.server import ServeOptions, build
     from hybridsoa.mock.store.durable import DurableStore
 
-    if mode in ("bare", "floor"):
-        DurableStore._log_changes = _bare if mode == "bare" else _floor  # type: ignore[method-assign]
+    if mode in ("bare", "floor", "command"):
+        DurableStore._log_changes = {"bare": _bare, "floor": _floor, "command": _command}[mode]  # type: ignore[method-assign]
         DurableStore._drain = lambda store, reads=False, wait=True: 0  # type: ignore[method-assign]
     data_dir = tempfile.mkdtemp(prefix="probe-") if mode != "memory" else None
     app, _registry, _demo = build(ServeOptions(data_dir=data_dir, demo=False))
@@ -162,7 +178,7 @@ def count(mode: str, requests: int, mailboxes: int, apply_every: int, key: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", choices=["memory", "durable", "bare", "floor"], help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=["memory", "durable", "bare", "floor", "command"], help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--toggles", type=int, default=3000, help="requests counted (default 3000)")
     parser.add_argument(
@@ -170,7 +186,7 @@ def main() -> None:
     )
     parser.add_argument("--apply-every", type=int, default=3000, help="apply to SQLite every N requests (default 3000)")
     parser.add_argument(
-        "--modes", default="memory,durable", help="of memory, durable, bare, floor (default memory,durable)"
+        "--modes", default="memory,durable", help="of memory, durable, bare, floor, command (default memory,durable)"
     )
     args = parser.parse_args()
     if args.run:
@@ -192,7 +208,7 @@ def main() -> None:
             )
             results[mode] = (long - short) // args.toggles
             print(f"{mode}: {results[mode]:,} instructions per toggle request", flush=True)
-    for mode in ("bare", "floor", "durable"):
+    for mode in ("bare", "floor", "command", "durable"):
         if "memory" in results and mode in results:
             print(f"memory / {mode}: {results['memory'] / results[mode]:.3f}")
     os.unlink(fh.name)
