@@ -19,6 +19,7 @@ import threading
 
 from . import json_text
 from .bulk import BulkWrites
+from .cards import IndexCards
 from .durable_read import JOURNAL_ROWS, TenantReader
 from .files import (
     DB_NAME,
@@ -60,11 +61,7 @@ CHUNK_ROWS = 1000
 SYNCHRONOUS = ("normal", "full")
 
 
-#: State blobs that no part of a tenant's index card is made of (the card leaves the clock out; see ``to_index``).
-_CARDLESS_BLOBS = frozenset({"ids", "ids:pos", "clock"})
-
-
-class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrites):
+class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommit, BulkWrites):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -83,11 +80,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         self.db.executescript(SCHEMA)
         if "card" not in {row[1] for row in self.db.execute("PRAGMA table_info(tenants)")}:
             self.db.execute("ALTER TABLE tenants ADD COLUMN card TEXT")  # a store from before the index's cards
-        #: tenant id -> (card text in the index, its parsed value): what lists show without loading the tenant.
-        self._cards: dict[str, tuple[str, dict]] = {}
-        # Per tenant, each collection's size when its card was last taken: a change that only rewrites objects
-        # already there (no insert, no delete, no state blob) cannot move the card, so it is not recomputed.
-        self._card_lens: dict[str, dict[str, int]] = {}
+        self._init_cards()
         #: tenant id -> blob name -> last JSON text written (skip unchanged blobs).
         self._written: dict[str, dict[str, str]] = {}
         #: tenant id -> the JSON text of each blob (and of each plain attribute) by its type-exact signature, so
@@ -185,8 +178,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             self._clock_marks[tenant.id] = clock_mark
             self._rng_marks[tenant.id] = rng_mark
             self._ids_words[tenant.id] = rng_words(rng_mark)  # what the ``ids`` blob just written holds
-            self._cards[tenant.id] = (card_text, card)
-            self._card_lens.pop(tenant.id, None)
+            self._card_written(tenant.id, card_text, card)
         drop_gradually(rows)
         drop_gradually(audit)
 
@@ -201,8 +193,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         with self.lock:
             self._written.pop(tenant.id, None)
             self._texts.pop(tenant.id, None)
-            self._cards.pop(tenant.id, None)
-            self._card_lens.pop(tenant.id, None)
+            self._forget_card(tenant.id)
             self._clock_marks.pop(tenant.id, None)
             self._rng_marks.pop(tenant.id, None)
             self._ids_words.pop(tenant.id, None)
@@ -290,14 +281,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
                         path = paths[cls] = self.codec.class_path(obj)
                     rows.append((tid, attr, key, coll.seq(key), path, object_json(obj)))
         audit_rows = [(tenant.id, self.codec.object_json(r)) for r in audit]
-        card = card_lens = None
-        if (changed or rows or gone) and not self._card_unmoved(tid, colls, taken, rows, gone, changed):
-            # The index's card (counts, profile, Connect schedule) changes only with objects or state blobs.
-            value = self.codec.index_card(tenant)
-            card_lens = {attr: len(c) for attr, c in colls.items()}
-            known = self._cards.get(tenant.id)
-            if known is None or (known[1] is not value and known[1] != value):
-                card = (json.dumps(value), value)
+        card, card_lens = self._card_change(tenant, colls, taken, rows, gone, changed)
         return {
             "tenant": tenant,
             "tid": tenant.id,
@@ -312,16 +296,6 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             "card": card,
             "card_lens": card_lens,
         }
-
-    def _card_unmoved(self, tid: str, colls: dict, taken: dict, rows: list, gone: list, changed: dict) -> bool:
-        # Objects rewritten in place, the RNG and the clock only: none of what the card shows can have moved.
-        lens = self._card_lens.get(tid)
-        if lens is None or gone or "apps" in taken or not changed.keys() <= _CARDLESS_BLOBS:
-            return False
-        for row in rows:
-            if row[5] is None:  # a delete
-                return False
-        return all(len(colls[attr]) == lens.get(attr) for attr in taken)  # else an insert
 
     def _journal_rows(self, tenant):
         # (cleared, rows, lowest seq to keep) for the journal table, or None when nothing happened to it.
@@ -376,10 +350,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
             return
         self._written.setdefault(tenant.id, {}).update(plan["blobs"])
         self._rng_marks[tenant.id] = plan["rng"]
-        if plan.get("card") is not None:
-            self._cards[tenant.id] = plan["card"]
-        if plan.get("card_lens") is not None:
-            self._card_lens[tenant.id] = plan["card_lens"]
+        self._card_done(tenant.id, plan)
 
     # -------------------------------------------------------------------------------------- group commit
     def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
@@ -494,20 +465,6 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, GroupCommit, BulkWrite
         tenant.journal.track = True
         self._written[tenant.id] = self._changed_blobs(tenant)
         self._rng_marks[tenant.id] = rng_signature(tenant.ids.rng)
-
-    def _index_card(self, tenant, stored: str | None) -> None:
-        # After a load (under the tenant's lock and ``self.lock``): the index's card as stored, rewritten now when
-        # it is missing or stale (a store from before cards, or an older card form), so the next restart lists
-        # the tenant without loading it.
-        value = self.codec.index_card(tenant)
-        self._card_lens.pop(tenant.id, None)
-        if stored is not None and json.loads(stored) == value:
-            self._cards[tenant.id] = (stored, value)
-            return
-        text = json.dumps(value)
-        with self._transaction():
-            self.db.execute(UPDATE_CARD, (text, tenant.id))
-        self._cards[tenant.id] = (text, value)
 
     def _delete_rows(self, tenant_id: str) -> None:
         for table, column in (
