@@ -47,28 +47,29 @@ def _bare(store, tenant, thorough, *, write=True, blobs=True) -> bool:
 
 def _floor(store, tenant, thorough, *, write=True, blobs=True) -> bool:
     """The ``floor`` lower bound of ``RedoWriter._log_changes``: one orjson line of whole objects, appended."""
-    import orjson
-
     rows, audit, entries = _take_changes(store, tenant)
     if not rows and not audit and not entries:
         return False
-    record = {"tid": tenant.id, "rows": rows, "audit": audit, "journal": entries}
-    store.redo.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str))
+    _append(store, {"tid": tenant.id, "rows": rows, "audit": audit, "journal": entries})
     return True
 
 
 def _command(store, tenant, thorough, *, write=True, blobs=True) -> bool:
     """The ``command`` lower bound of ``RedoWriter._log_changes``: the requests as journalled, and the RNG position."""
-    import orjson
-
     from hybridsoa.mock.store.signals import rng_position, rng_signature
 
-    rows, audit, entries = _take_changes(store, tenant)
+    _rows, _audit, entries = _take_changes(store, tenant)
     if not entries:
         return False
-    record = {"tid": tenant.id, "journal": entries, "ids:pos": rng_position(rng_signature(tenant.ids.rng))}
-    store.redo.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str))
+    _append(store, {"tid": tenant.id, "journal": entries, "ids:pos": rng_position(rng_signature(tenant.ids.rng))})
     return True
+
+
+def _append(store, record: dict) -> None:
+    # One redo line in a single orjson call (native objects, no per-part texts), appended as the store appends.
+    import orjson
+
+    store.redo.append(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str))
 
 
 def _take_changes(store, tenant) -> tuple[list, list, list]:
