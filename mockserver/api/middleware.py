@@ -24,6 +24,7 @@ from ..domain.entra.tokens import peek_claims
 from ..domain.journal import redact
 from ..domain.tenant import Tenant
 from . import tenant_hold
+from .exchange.calls import COMMAND_KEY
 from .exchange.calls import body_of as exchange_body_of
 
 _EXCHANGE = re.compile(r"^/adminapi/[^/]+/([^/]+)(/.*)?$", re.IGNORECASE)
@@ -165,11 +166,11 @@ class RequestState:
     """What the hooks carry from before-request to after-request and teardown (kept in the WSGI environ:
     one lookup instead of a context-local proxy access per field on every request)."""
 
-    __slots__ = ("decision", "facts", "started", "tenant", "time")
+    __slots__ = ("command", "decision", "facts", "started", "tenant", "time")
 
     def __init__(self, started: float, facts: RequestFacts | None):
         self.started, self.facts = started, facts
-        self.tenant = self.time = self.decision = None
+        self.tenant = self.time = self.decision = self.command = None
 
 
 _STATE = "hybridsoa.request"
@@ -211,6 +212,9 @@ def begin(req, registry) -> tuple[RequestState, tuple | None]:
         tenant_hold.sleep_unlocked(tenant, decision.latency_ms / 1000.0)
     if decision is not None and decision.rejects:
         return state, rejection_parts(facts, tenant, decision, req.environ)
+    if decision is None and facts.rows_only and registry.store is not None:
+        # The durable store may log this call as a command (store/commands.py): the handler runs it through this.
+        state.command = req.environ[COMMAND_KEY] = registry.store.command_capture()
     return state, None
 
 
@@ -240,6 +244,7 @@ def finish(state: RequestState | None, req, status: int, registry) -> dict:
                 tenant,
                 thorough=not _is_read(facts, decision, req.method),
                 blobs=not (facts is not None and facts.rows_only and decision is None),
+                command=state.command,
             )
         elif req.path in _TOUCHES_NO_TENANT:
             ticket = 0

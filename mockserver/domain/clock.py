@@ -4,7 +4,8 @@ whatever comes due (Entra Connect cycles, write-back, forward sync, purges) in t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Protocol, overload
 
@@ -48,6 +49,26 @@ class TenantClock:
         if self.frozen:
             return self._anchor_tenant
         return self._anchor_tenant + (self._real() - self._anchor_real) * self.speed
+
+    def pin(self, when: float) -> tuple:
+        """Read ``when`` until :meth:`unpin` (given what this returns): a command the durable store logs reads one
+        instant, so running it again after a crash gives the same timestamps."""
+        saved = (self.frozen, self._anchor_tenant, self._anchor_real)
+        self.frozen, self._anchor_tenant = True, when
+        return saved
+
+    def unpin(self, saved: tuple) -> None:
+        """Run on as before :meth:`pin`."""
+        self.frozen, self._anchor_tenant, self._anchor_real = saved
+
+    @contextmanager
+    def pinned(self, when: float) -> Iterator[None]:
+        """:meth:`pin` for the length of a block."""
+        saved = self.pin(when)
+        try:
+            yield
+        finally:
+            self.unpin(saved)
 
     def now_dt(self) -> datetime:
         """Current tenant time as an aware UTC datetime."""

@@ -132,6 +132,19 @@ class RequestJournal:
                 del self.unsaved[: len(self.unsaved) - self.limit]
         return entry
 
+    def replay(self, entry: dict) -> None:
+        """Put back an entry the durable store's command log kept, under its own number (skipped when this
+        journal has reached that number already)."""
+        seq = entry.get("seq")
+        if not isinstance(seq, int) or seq <= self._seq:
+            return
+        self._seq = seq
+        if len(self.entries) == self.entries.maxlen:
+            self.dropped += 1
+        self.entries.append(entry)
+        if self.track:
+            self.unsaved.append(entry)
+
     def take_unsaved(self) -> tuple[bool, list[dict]]:
         """For the durable store: (a clear happened, entries added) since the last call."""
         cleared, unsaved = self.cleared, self.unsaved

@@ -214,6 +214,31 @@ def clock_fingerprint(clock: TenantClock) -> tuple:
     return (clock.frozen, clock.speed, clock._anchor_tenant, None if clock.frozen else clock._anchor_real)
 
 
+def dump_caller(caller) -> dict:
+    """A verified caller (:class:`~.entra.tokens.Caller`) as JSON-native data, for the durable store's command log."""
+    return {f.name: getattr(caller, f.name) for f in dataclasses.fields(caller)}
+
+
+def replay_command(tenant, record: dict) -> None:
+    """Run once more an InvokeCommand call the durable store logged as a command (``store/commands.py``): the same
+    caller, cmdlet and parameters, the tenant clock pinned at the instant the call read, then its journal entries
+    (call under the tenant's lock, on the state the call first ran on)."""
+    from .entra.tokens import Caller
+    from .errors import DomainError
+    from .exchange import dispatch
+
+    caller = Caller(**record["caller"])
+    with tenant.clock.pinned(record["at"]):
+        try:
+            dispatch.invoke(tenant, caller, record["cmdlet"], record["params"])
+        except DomainError:
+            pass  # it was refused the first time too: its failed audit record is its change
+        except Exception:  # noqa: BLE001 - it failed the same way the first time: this repeats what it left behind
+            pass
+    for entry in record["journal"]:
+        tenant.journal.replay(entry)
+
+
 def index_card(tenant) -> dict:
     """What the store's index keeps beside the tenant so lists and LDAP bind routing never load it
     (:class:`~.tenant_card.TenantCard`; call under the tenant's lock)."""

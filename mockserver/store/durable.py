@@ -20,6 +20,7 @@ import threading
 from . import json_text
 from .bulk import BulkWrites
 from .cards import IndexCards
+from .commands import COMMANDS_BLOB, CommandLog
 from .durable_read import JOURNAL_ROWS, TenantReader
 from .files import (
     DB_NAME,
@@ -61,7 +62,7 @@ CHUNK_ROWS = 1000
 SYNCHRONOUS = ("normal", "full")
 
 
-class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommit, BulkWrites):
+class DurableStore(TenantReader, RedoWriter, CommandLog, BlobSignals, IndexCards, GroupCommit, BulkWrites):
     """Persists every tenant of a registry to one SQLite database and loads them back on start."""
 
     def __init__(self, registry, path: str, codec: TenantCodec, synchronous: str = "normal"):
@@ -103,6 +104,9 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommi
         self.redo = RedoLog(os.path.dirname(os.path.abspath(path))) if synchronous == "normal" else None
         if self.redo is not None:
             self._start_redo()
+        else:
+            self._log_lock = threading.RLock()
+            self._init_commands()
         loop = self._apply_loop if self.redo is not None else self._commit_loop
         self._committer = threading.Thread(target=loop, name="hybridsoa-commit", daemon=True)
         self._committer.start()
@@ -137,6 +141,10 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommi
             tenant.journal.track = True
             tenant.journal.take_unsaved()
             journal = [(tenant.id, e["seq"], json.dumps(e, default=str)) for e in tenant.journal.entries]
+            with self._log_lock:  # written whole: every command logged so far is covered
+                commands_top = self._command_top
+                self._forget_commands(tenant.id, covered=commands_top)
+            self._quiet[tenant.id] = self.marks(tenant)
         with self.lock:  # a reset or a restore over the tenant keeps its place in the creation order
             kept = self.db.execute("SELECT position FROM tenants WHERE id=?", (tenant.id,)).fetchone()
         self._delete_rows_chunked(tenant.id, final=False)
@@ -172,6 +180,7 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommi
                 self._written[tenant.id] = {}
                 for name, value in self._blobs(tenant, doc).items():
                     self._put_blob(tenant.id, name, value, force=True)
+                self._put_blob(tenant.id, COMMANDS_BLOB, commands_top, force=True)
                 self.db.executemany(INSERT_JOURNAL, journal)
                 self._put_registry_meta()
                 self.db.execute("DELETE FROM meta WHERE name=?", ("writing:" + tenant.id,))
@@ -190,6 +199,8 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommi
             self._drain()  # its last writes reach SQLite before its rows go, never after
         with self._bulk():
             self._delete_rows_chunked(tenant.id)
+        with self._log_lock:
+            self._forget_commands(tenant.id)
         with self.lock:
             self._written.pop(tenant.id, None)
             self._texts.pop(tenant.id, None)
@@ -257,6 +268,9 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommi
             changed = self._changed_blobs(tenant, rng, rows_only=not blobs)
         else:
             changed = {}
+        commands = self._commands_blob(tid, self._written.get(tid, {})) if self._commands else None
+        if commands is not None:
+            changed = {**changed, COMMANDS_BLOB: commands}
         if not changed and not audit and not taken:
             self._rng_marks[tid] = rng
             if journal is None:
@@ -353,14 +367,15 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommi
         self._card_done(tenant.id, plan)
 
     # -------------------------------------------------------------------------------------- group commit
-    def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
+    def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True, command=None) -> int:
         """Call at the end of a request, under ``tenant``'s lock (``tenant`` None: the request named none, any
         tenant may have changed). Returns a ticket for :meth:`wait_durable`: the commit thread writes this
         request's changes together with those of every request that ended meanwhile, in one transaction.
         With the redo log (``synchronous=normal``) the changes are appended to it here and the ticket is 0;
-        ``blobs=False`` (a write declared to change only objects and audit records) skips the state blobs there."""
+        ``blobs=False`` (a write declared to change only objects and audit records) skips the state blobs there;
+        ``command``: the request's :class:`~.commands.CommandCapture`, logged as a command when it can be."""
         if self.redo is not None and (tenant is not None and (thorough or self._moved(tenant))):
-            return self._redo_request_done(tenant, thorough, blobs)
+            return self._redo_request_done(tenant, thorough, blobs, command)
         if self.redo is not None and tenant is None:
             for t in self._touched():
                 with t.lock:
@@ -409,7 +424,11 @@ class DurableStore(TenantReader, RedoWriter, BlobSignals, IndexCards, GroupCommi
             self._redo_wait(ticket)
 
     def _moved(self, tenant) -> bool:
-        # The cheap sign that a read request changed something after all (see flush's thorough=False).
+        # The cheap sign that a read request changed something after all (see flush's thorough=False). Nothing
+        # moved since the tenant's last logged request (a command leaves its objects to the round): not moved.
+        quiet = self._quiet.get(tenant.id)
+        if quiet is not None and quiet == self.marks(tenant):
+            return False
         return (
             any(c.dirty for c in self.codec.collections_of(tenant).values())
             or bool(tenant.audit.dirty)

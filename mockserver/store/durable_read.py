@@ -27,6 +27,7 @@ class TenantReader:
     _transaction: Any
     _remember: Any
     _index_card: Any
+    _run_replay: Any
 
     def load_all(self) -> int:
         """Read the index of stored tenants into the registry (each tenant's rows are loaded on its first use,
@@ -98,6 +99,8 @@ class TenantReader:
         with tenant.lock, self.lock:
             self._remember(tenant, journal, int(bound[0]) if bound else None)
             self._index_card(tenant, card)
+        with tenant.lock:
+            self._run_replay(tenant)  # what the last run acknowledged as commands and SQLite does not hold yet
         if size >= 4000:
             give_back_memory(collect=False)
         return tenant

@@ -39,6 +39,12 @@ class TenantCodec(Protocol):
     def clock_fingerprint(self, clock: Any) -> tuple:
         """What changes when the clock's persisted state changes."""
 
+    def dump_caller(self, caller: Any) -> dict:
+        """A request's verified caller as JSON-native data (a command record's ``caller``)."""
+
+    def replay_command(self, tenant: Any, record: dict) -> None:
+        """Run a logged command again on ``tenant`` (recovery, see ``commands``)."""
+
     def index_card(self, tenant: Any) -> dict:
         """JSON-native summary the index keeps beside the tenant (what lists show, what routes an LDAP bind)."""
 

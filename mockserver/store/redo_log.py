@@ -22,6 +22,7 @@ from typing import Any
 from orjson import Fragment
 
 from . import json_text
+from .commands import COMMAND_KEYS, COMMANDS_BLOB
 from .files import (
     DELETE_OBJECT,
     INSERT_AUDIT,
@@ -100,6 +101,15 @@ class RedoLog:
         self._switch(done + 1)
         return done
 
+    def remove(self, numbers) -> None:
+        """Delete the segments numbered ``numbers`` (never the one being written)."""
+        for n in numbers:
+            if n != self.number:
+                try:
+                    os.unlink(os.path.join(self.directory, f"{PREFIX}{n}"))
+                except FileNotFoundError:
+                    pass
+
     def remove_through(self, number: int) -> None:
         """Delete every segment up to ``number`` (their records are in SQLite)."""
         for n, path in self.segments():
@@ -134,7 +144,9 @@ def read(path: str) -> list[dict]:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and all(key in record for key in RECORD_KEYS):
+            if isinstance(record, dict) and all(
+                key in record for key in (COMMAND_KEYS if "cmd" in record else RECORD_KEYS)
+            ):
                 out.append(record)
     return out
 
@@ -169,6 +181,16 @@ class RedoWriter:
     _done: Any
     _undo: Any
     _requeue: Any
+    # The command log (commands.CommandLog).
+    _seg_cmds: dict[int, dict[str, int]]
+    _covered_queued: dict[str, int]
+    _covered_applied: dict[str, int]
+    _replay: dict[str, list[dict]]
+    _quiet: dict[str, tuple]
+    _init_commands: Any
+    _log_command: Any
+    _deletable: Any
+    marks: Any
 
     def _start_redo(self) -> None:
         # Before anything reads the database: what the last run acknowledged but did not apply goes in first.
@@ -181,15 +203,37 @@ class RedoWriter:
         assert self.redo is not None
         row = self.db.execute("SELECT data FROM meta WHERE name='redo'").fetchone()
         applied = int(row[0]) if row else 0
-        pending = [(n, path) for n, path in self.redo.segments() if n > applied]
-        if pending:
+        segments = self.redo.segments()
+        commands: list[tuple[int, dict]] = []
+        if segments:
             with self.lock, self._transaction():
-                for _n, path in pending:  # a segment at a time: memory bounded by one segment, not all
-                    self._apply_merged(merge([item(record) for record in read(path)]))
-                applied = pending[-1][0]
-                self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(applied),))
-        self.redo.remove_through(max([applied] + [n for n, _ in self.redo.segments()]))
+                for n, path in segments:  # a segment at a time: memory bounded by one segment, not all
+                    records = read(path)
+                    if n > applied:
+                        self._apply_merged(merge([item(r) for r in records if "cmd" not in r]))
+                    # Kept segments (commands not covered yet) were applied already: only their commands count.
+                    commands.extend((n, r) for r in records if "cmd" in r)
+                if segments[-1][0] > applied:
+                    applied = segments[-1][0]
+                    self.db.execute("INSERT OR REPLACE INTO meta (name, data) VALUES ('redo', ?)", (str(applied),))
+        self._recover_commands(commands)
+        self.redo.remove([n for n, _ in segments if n not in self._seg_cmds])
         self.redo.open(applied)
+
+    def _recover_commands(self, commands: list[tuple[int, dict]]) -> None:
+        # The commands SQLite does not cover yet, by tenant in order, for the tenant's load to run (``commands``).
+        covered = {
+            tid: int(data)
+            for tid, data in self.db.execute("SELECT tenant_id, data FROM blobs WHERE name=?", (COMMANDS_BLOB,))
+        }
+        live = {tid for (tid,) in self.db.execute("SELECT id FROM tenants")}
+        self._init_commands(max([0, *covered.values(), *(r["cmd"] for _n, r in commands)]))
+        self._covered_applied.update(covered)
+        for n, record in commands:
+            tid = record["tid"]
+            if tid in live and record["cmd"] > covered.get(tid, 0):
+                self._replay.setdefault(tid, []).append(record)
+                self._seg_cmds.setdefault(n, {})[tid] = record["cmd"]
 
     def _log_changes(self, tenant, thorough: bool, *, write: bool = True, blobs: bool = True) -> bool:
         """Under ``tenant``'s lock: collect what the request changed, append it to the redo log (``write``) and
@@ -201,6 +245,7 @@ class RedoWriter:
             if self.registry.tenants.get(tenant.id) is not tenant:
                 return False  # deleted or replaced during the collect: its hook wrote the truth
             plan["tid"] = tenant.id
+            commands = plan["blobs"].get(COMMANDS_BLOB)
             card = plan["card"]
             try:
                 if write:
@@ -220,20 +265,24 @@ class RedoWriter:
                 plan["blobs"].items(),
                 None if card is None else card[0],
             )
+            if commands is not None:
+                self._covered_queued[tenant.id] = int(commands)
+            self._quiet[tenant.id] = self.marks(tenant)
             if pending.records >= APPLY_RECORDS and not self._nudged:
                 with self._cond:
                     self._nudged = True
                     self._cond.notify_all()
             return True
 
-    def _redo_request_done(self, tenant, thorough: bool, blobs: bool = True) -> int:
+    def _redo_request_done(self, tenant, thorough: bool, blobs: bool = True, command=None) -> int:
         if tenant.id in self._creating:
             # Written whole right now: its changes go in once that is done (wait_durable, without the lock).
             ticket = next(self._deferred_ids)
             self._deferred[ticket] = (tenant, thorough)
             return -ticket
         try:
-            self._log_changes(tenant, thorough, blobs=blobs)
+            if command is None or not self._log_command(tenant, command):
+                self._log_changes(tenant, thorough, blobs=blobs)
         except Exception as exc:  # noqa: BLE001 - reported by wait_durable as the request's 500
             ticket = next(self._deferred_ids)
             self._deferred[ticket] = (exc,)
@@ -278,11 +327,14 @@ class RedoWriter:
         with self._drain_lock:
             with self._log_lock:
                 if not self._pending_apply.records:
+                    if any(n < self.redo.number for n in self._seg_cmds):  # kept for commands: covered by now?
+                        self.redo.remove(self._deletable(self.redo.number - 1, [n for n, _ in self.redo.segments()]))
                     return 0
                 # First the new segment (it can fail: no inode, no file descriptor), then take the queue, so a
                 # failure leaves every record queued and its segment on disk.
                 segment = self.redo.rotate()
                 taken, self._pending_apply = self._pending_apply, Pending()
+                covered, self._covered_queued = self._covered_queued, {}
             try:
                 with self.lock, self._transaction():
                     self._apply_merged(taken.as_plan())
@@ -291,8 +343,12 @@ class RedoWriter:
                 with self._log_lock:  # still in the redo log: kept for the next attempt, in order
                     taken.absorb(self._pending_apply)
                     self._pending_apply = taken
+                    self._covered_queued = {**covered, **self._covered_queued}
                 raise
-            self.redo.remove_through(segment)
+            with self._log_lock:
+                self._covered_applied.update(covered)
+                gone = self._deletable(segment, [n for n, _ in self.redo.segments()])
+            self.redo.remove(gone)
             return taken.records
 
     def _apply_merged(self, plan: dict) -> None:

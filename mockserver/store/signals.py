@@ -84,6 +84,14 @@ def rng_signature(rng: random.Random):
     return rng.getstate()
 
 
+def rng_probe(rng: random.Random):
+    """A cheap sign that the RNG drew: its position word and first state word (every draw moves the one, every
+    regeneration of the state the other) on CPython, ``getstate()`` elsewhere. Compare two with ``==``."""
+    if FAST_RNG and type(rng) is random.Random:
+        return ctypes.string_at(id(rng) + _HEAD, 8), rng.gauss_next  # type: ignore[attr-defined]
+    return rng.getstate()
+
+
 def rng_words(sig) -> bytes | None:
     """The 624 state words of a fast :func:`rng_signature` (None for a ``getstate()`` one)."""
     if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], bytes):

@@ -15,6 +15,7 @@ from hybridsoa.mock.app import create_app
 from hybridsoa.mock.domain.exchange import cmdlets
 from hybridsoa.mock.domain.exchange.cmdlets import register_cmdlet
 from hybridsoa.mock.domain.tenant import TenantRegistry
+from hybridsoa.mock.store.commands import CommandCapture
 
 #: A fixed tenant clock, so an independently built twin of the tenant answers byte for byte alike.
 CLOCK = 1_800_000_000.0
@@ -224,10 +225,18 @@ class _Recorder:
     def __init__(self):
         self.thorough: list[bool] = []
         self.blobs: list[bool] = []
+        self.commands: list[bool] = []
 
-    def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True) -> int:
+    def command_capture(self):
+        return CommandCapture(self)
+
+    def marks(self, tenant):
+        return ()
+
+    def request_done(self, tenant, *, thorough: bool = True, blobs: bool = True, command=None) -> int:
         self.thorough.append(thorough)
         self.blobs.append(blobs)
+        self.commands.append(command is not None)
         return 0
 
     def wait_durable(self, ticket: int) -> None:
@@ -248,8 +257,11 @@ def test_read_or_write_comes_from_the_cmdlet_registration(client, registry, tena
             ("Get-MockWrite", {}),
             ("Get-Nothing", {}),
         ]
-        for name, params in calls:
-            client.post(url, json={"CmdletInput": {"CmdletName": name, "Parameters": params}}, headers=h)
+        statuses = [
+            client.post(url, json={"CmdletInput": {"CmdletName": name, "Parameters": params}}, headers=h).status_code
+            for name, params in calls
+        ]
+        assert all(code < 500 for code in statuses), statuses  # the capture runs the call like the plain path
         batch = {
             "requests": [
                 {
@@ -270,6 +282,8 @@ def test_read_or_write_comes_from_the_cmdlet_registration(client, registry, tena
     assert store.thorough == [False, True, True, False, True, False]
     # Only a lone Set-Mailbox (registered rows_only) skips the state blobs; a $batch holding it does not.
     assert store.blobs == [True, False, True, True, True, True]
+    # The same lone call is the only one offered to the command log (store/commands.py).
+    assert store.commands == [False, True, False, False, False, False]
 
 
 def test_the_rate_window_lives_in_the_tenant_and_reset_or_delete_drops_it(client, registry, make_tenant, auth_header):

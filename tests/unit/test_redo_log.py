@@ -100,7 +100,7 @@ def test_read_skips_a_bad_line_and_keeps_the_records_after_it(tmp_path):
 def test_a_segment_committed_but_not_deleted_is_not_applied_twice(crashed, monkeypatch):
     data_dir, store, tenant = crashed
     guid = _toggle(store, tenant, 0)
-    monkeypatch.setattr(store.redo, "remove_through", lambda number: None)
+    monkeypatch.setattr(store.redo, "remove", lambda numbers: None)
     store._drain()  # SQLite has the rows and the segment number; the crash comes before the unlink
     assert len(_segment_files(data_dir)) == 2
     registry2, store2 = _reopen(data_dir)

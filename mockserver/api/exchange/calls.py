@@ -13,6 +13,8 @@ from ...domain.journal import MAX_VALUE_CHARS, redact
 ODATA_EXCEPTION_TYPE = "Microsoft.OData.ODataException"
 #: Where the pipeline keeps the parsed body in the WSGI environ (one parse whoever asks first).
 ENVIRON_KEY = "hybridsoa.exchange_body"
+#: Where the pipeline puts the durable store's capture of a call it may log as a command (``store/commands.py``).
+COMMAND_KEY = "hybridsoa.command"
 
 
 class CmdletCall:
