@@ -321,7 +321,9 @@ class RedoWriter:
                         self._requeue(entry)
                     continue
                 try:
-                    self._log_changes(entry.tenant, entry.thorough, write=False)
+                    # Logged like a request's record: it may hold the only copy of what commands changed, and a
+                    # later record covering those commands by number must never be replayed without it.
+                    self._log_changes(entry.tenant, entry.thorough)
                 finally:
                     entry.tenant.lock.release()
         with self._drain_lock:
