@@ -39,13 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 WARMUP = 500
 
 
-def _bare(store, tenant, thorough, *, write=True, blobs=True) -> bool:
+def _bare(store, tenant, thorough, *, blobs=True) -> bool:
     """The ``bare`` lower bound of ``RedoWriter._log_changes``: take the change marks, write nothing."""
     _take_changes(store, tenant)
     return False
 
 
-def _floor(store, tenant, thorough, *, write=True, blobs=True) -> bool:
+def _floor(store, tenant, thorough, *, blobs=True) -> bool:
     """The ``floor`` lower bound of ``RedoWriter._log_changes``: one orjson line of whole objects, appended."""
     rows, audit, entries = _take_changes(store, tenant)
     if not rows and not audit and not entries:
@@ -54,7 +54,7 @@ def _floor(store, tenant, thorough, *, write=True, blobs=True) -> bool:
     return True
 
 
-def _command(store, tenant, thorough, *, write=True, blobs=True) -> bool:
+def _command(store, tenant, thorough, *, blobs=True) -> bool:
     """The ``command`` lower bound of ``RedoWriter._log_changes``: the requests as journalled, and the RNG position."""
     from hybridsoa.mock.store.signals import rng_position, rng_signature
 

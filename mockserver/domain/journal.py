@@ -123,6 +123,10 @@ class RequestJournal:
         """Record one request; ``entry`` gets a sequence number ``seq``."""
         self._seq += 1
         entry["seq"] = self._seq
+        self._keep(entry)
+        return entry
+
+    def _keep(self, entry: dict) -> None:
         if len(self.entries) == self.entries.maxlen:
             self.dropped += 1
         self.entries.append(entry)
@@ -130,7 +134,6 @@ class RequestJournal:
             self.unsaved.append(entry)
             if len(self.unsaved) > self.limit:
                 del self.unsaved[: len(self.unsaved) - self.limit]
-        return entry
 
     def replay(self, entry: dict) -> None:
         """Put back an entry the durable store's command log kept, under its own number (skipped when this
@@ -139,11 +142,7 @@ class RequestJournal:
         if not isinstance(seq, int) or seq <= self._seq:
             return
         self._seq = seq
-        if len(self.entries) == self.entries.maxlen:
-            self.dropped += 1
-        self.entries.append(entry)
-        if self.track:
-            self.unsaved.append(entry)
+        self._keep(entry)
 
     def take_unsaved(self) -> tuple[bool, list[dict]]:
         """For the durable store: (a clear happened, entries added) since the last call."""

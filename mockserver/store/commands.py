@@ -59,6 +59,8 @@ class CommandLog:
     # Set or defined by DurableStore.
     redo: Any
     codec: Any
+    db: Any
+    registry: Any
     _log_lock: Any
     _cond: Any
     _creating: set
@@ -117,7 +119,7 @@ class CommandLog:
             start -= 1
         journal = unsaved[start:]
         try:
-            capture.caller = self._caller_doc(capture.caller)
+            caller = self._caller_doc(capture.caller)
         except TypeError:
             return False
         with self._log_lock:
@@ -125,7 +127,7 @@ class CommandLog:
             record = {
                 "cmd": number,
                 "tid": tid,
-                "caller": capture.caller,
+                "caller": caller,
                 "cmdlet": capture.cmdlet,
                 "params": capture.params,
                 "at": capture.at,
@@ -162,7 +164,7 @@ class CommandLog:
         return doc
 
     def _commands_blob(self, tid: str, written: dict) -> str | None:
-        # The ``commands`` blob a collect of ``tid`` writes now (None: unchanged), noted as queued for SQLite.
+        # The ``commands`` blob a collect of ``tid`` writes now (None: unchanged since ``written``).
         number = self._commands.get(tid)
         if number is None:
             return None
@@ -171,14 +173,38 @@ class CommandLog:
             return None
         return text
 
-    def _covered(self, tid: str, number: int) -> None:
-        # Under the log lock: what is queued for SQLite now covers ``tid``'s commands up to ``number``.
-        self._covered_queued[tid] = number
+    def _recover_commands(self, commands: list[tuple[int, dict]]) -> None:
+        # At start: the commands SQLite does not cover yet, by tenant in order, for the tenant's load to run.
+        covered = {
+            tid: int(data)
+            for tid, data in self.db.execute("SELECT tenant_id, data FROM blobs WHERE name=?", (COMMANDS_BLOB,))
+        }
+        live = {tid for (tid,) in self.db.execute("SELECT id FROM tenants")}
+        self._init_commands(max([0, *covered.values(), *(r["cmd"] for _n, r in commands)]))
+        self._covered_applied.update(covered)
+        for n, record in commands:
+            tid = record["tid"]
+            if tid in live and record["cmd"] > covered.get(tid, 0):
+                self._replay.setdefault(tid, []).append(record)
+                self._seg_cmds.setdefault(n, {})[tid] = record["cmd"]
 
-    def _deletable(self, through: int, segments: list[int]) -> list[int]:
+    def _uncollected(self) -> list:
+        # Loaded tenants whose commands no collect has covered yet (those run again at their load, which no request
+        # may ever follow): the round collects them.
+        with self._log_lock:
+            tids = {
+                tid
+                for cmds in self._seg_cmds.values()
+                for tid, number in cmds.items()
+                if self._covered_applied.get(tid, 0) < number and tid not in self._covered_queued
+            }
+        tenants = self.registry.tenants
+        return [tenants[tid] for tid in tids if tid in tenants and tid not in self._replay]
+
+    def _deletable(self, through: int) -> list[int]:
         # Under the log lock: the segments up to ``through`` whose every command SQLite covers.
         out = []
-        for n in segments:
+        for n, _path in self.redo.segments():
             if n > through:
                 continue
             cmds = self._seg_cmds.get(n)

@@ -543,7 +543,8 @@ class DurableStore(TenantReader, RedoWriter, CommandLog, BlobSignals, IndexCards
             self._drain(reads=True)  # everything in SQLite: the segments can go
             self.redo.close()
             self.redo.number = -1
-            self.redo.remove_through(self.redo.segments()[-1][0] if self.redo.segments() else 0)
+            with self._log_lock:  # every segment SQLite covers (one holding a command it does not stays)
+                self.redo.remove(self._deletable(self.redo.segments()[-1][0] if self.redo.segments() else 0))
         if self.redo is None:
             self._commit_all()  # what is still pending, after any commit under way
         self._close_bulk()

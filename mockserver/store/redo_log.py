@@ -110,15 +110,6 @@ class RedoLog:
                 except FileNotFoundError:
                     pass
 
-    def remove_through(self, number: int) -> None:
-        """Delete every segment up to ``number`` (their records are in SQLite)."""
-        for n, path in self.segments():
-            if n <= number and n != self.number:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-
     def close(self) -> None:
         """Close the current segment's file."""
         if self._fd is not None:
@@ -181,13 +172,14 @@ class RedoWriter:
     _done: Any
     _undo: Any
     _requeue: Any
+    _queue: Any
     # The command log (commands.CommandLog).
     _seg_cmds: dict[int, dict[str, int]]
     _covered_queued: dict[str, int]
     _covered_applied: dict[str, int]
-    _replay: dict[str, list[dict]]
     _quiet: dict[str, tuple]
-    _init_commands: Any
+    _recover_commands: Any
+    _uncollected: Any
     _log_command: Any
     _deletable: Any
     marks: Any
@@ -220,24 +212,9 @@ class RedoWriter:
         self.redo.remove([n for n, _ in segments if n not in self._seg_cmds])
         self.redo.open(applied)
 
-    def _recover_commands(self, commands: list[tuple[int, dict]]) -> None:
-        # The commands SQLite does not cover yet, by tenant in order, for the tenant's load to run (``commands``).
-        covered = {
-            tid: int(data)
-            for tid, data in self.db.execute("SELECT tenant_id, data FROM blobs WHERE name=?", (COMMANDS_BLOB,))
-        }
-        live = {tid for (tid,) in self.db.execute("SELECT id FROM tenants")}
-        self._init_commands(max([0, *covered.values(), *(r["cmd"] for _n, r in commands)]))
-        self._covered_applied.update(covered)
-        for n, record in commands:
-            tid = record["tid"]
-            if tid in live and record["cmd"] > covered.get(tid, 0):
-                self._replay.setdefault(tid, []).append(record)
-                self._seg_cmds.setdefault(n, {})[tid] = record["cmd"]
-
-    def _log_changes(self, tenant, thorough: bool, *, write: bool = True, blobs: bool = True) -> bool:
-        """Under ``tenant``'s lock: collect what the request changed, append it to the redo log (``write``) and
-        queue it for SQLite. Returns True when there was something to write."""
+    def _log_changes(self, tenant, thorough: bool, *, blobs: bool = True) -> bool:
+        """Under ``tenant``'s lock: collect what the request changed, append it to the redo log and queue it for
+        SQLite. Returns True when there was something to write."""
         with self._log_lock:
             plan = self._collect(tenant, thorough, blobs)  # None for a tenant deleted or replaced meanwhile
             if plan is None:
@@ -248,9 +225,8 @@ class RedoWriter:
             commands = plan["blobs"].get(COMMANDS_BLOB)
             card = plan["card"]
             try:
-                if write:
-                    assert self.redo is not None
-                    self.redo.append(_encode_plan(plan))
+                assert self.redo is not None
+                self.redo.append(_encode_plan(plan))
             except BaseException:
                 self._undo(plan)
                 raise
@@ -310,6 +286,9 @@ class RedoWriter:
         every other tenant's records still go in."""
         assert self.redo is not None
         if reads:
+            for tenant in self._uncollected():
+                with self._cond:
+                    self._queue(tenant, True, None)
             with self._cond:
                 batch = {tid: entry for tid, entry in self._pending.items() if tid not in self._creating}
                 for tid in batch:
@@ -330,7 +309,7 @@ class RedoWriter:
             with self._log_lock:
                 if not self._pending_apply.records:
                     if any(n < self.redo.number for n in self._seg_cmds):  # kept for commands: covered by now?
-                        self.redo.remove(self._deletable(self.redo.number - 1, [n for n, _ in self.redo.segments()]))
+                        self.redo.remove(self._deletable(self.redo.number - 1))
                     return 0
                 # First the new segment (it can fail: no inode, no file descriptor), then take the queue, so a
                 # failure leaves every record queued and its segment on disk.
@@ -349,7 +328,7 @@ class RedoWriter:
                 raise
             with self._log_lock:
                 self._covered_applied.update(covered)
-                gone = self._deletable(segment, [n for n, _ in self.redo.segments()])
+                gone = self._deletable(segment)
             self.redo.remove(gone)
             return taken.records
 

@@ -240,3 +240,14 @@ def test_a_round_that_never_reached_sqlite_is_still_in_the_log(tmp_path, monkeyp
     before = s.state()
     assert _recovered(tmp_path) == before
     s.store.abandon()
+
+
+def test_commands_run_again_at_a_load_survive_a_clean_stop_before_any_request(tmp_path):
+    _two_toggles_then_a_crash(tmp_path)
+    registry, store = _reopen(tmp_path)
+    tenant = registry.get("contoso")  # loaded (its two commands run again), then stopped with no request at all
+    with tenant.lock:
+        expected = _state(tenant)
+    store.close()
+    assert _recovered(tmp_path) == expected
+    assert [r["operation"] for r in expected[0]["audit"]].count("Set-Mailbox") == 2
