@@ -21,9 +21,14 @@ from .test_redo_log import _reopen, _stop_applier
 class Session:
     """A tenant served by the app over a durable store whose applier is stopped, and a client with a token."""
 
-    def __init__(self, data_dir, *, frozen: bool):
+    def __init__(self, data_dir, *, frozen: bool = True, before: Session | None = None):
+        # ``before``: a session on the same data dir that crashed; this one reloads its tenant, token and aliases.
         self.registry, self.store = _reopen(data_dir)
         self.client = Client(create_app(self.registry))
+        if before is not None:
+            self.tenant, self.token, self.aliases = self.registry.get("contoso"), before.token, before.aliases
+            _stop_applier(self.store)
+            return
         self.tenant = self.registry.create("contoso", seed=42, frozen_clock=frozen, mailboxes=40)
         self.store._drain()
         _stop_applier(self.store)
@@ -34,21 +39,19 @@ class Session:
         assert len(self.aliases) >= 8
         assert self.get_mailbox(self.aliases[0]).status_code == 200  # writes what issuing the token drew
 
-    def set_mailbox(self, **params):
-        body = {"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": params}}
+    def invoke(self, cmdlet: str, params: dict):
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}
         return self.client.post(
             f"/adminapi/beta/{self.tenant.id}/InvokeCommand",
             json=body,
             headers={"Authorization": "Bearer " + self.token},
         )
 
+    def set_mailbox(self, **params):
+        return self.invoke("Set-Mailbox", params)
+
     def get_mailbox(self, identity):
-        body = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": identity}}}
-        return self.client.post(
-            f"/adminapi/beta/{self.tenant.id}/InvokeCommand",
-            json=body,
-            headers={"Authorization": "Bearer " + self.token},
-        )
+        return self.invoke("Get-Mailbox", {"Identity": identity})
 
     def records(self) -> list[dict]:
         out = []
@@ -163,12 +166,7 @@ def _two_toggles_then_a_crash(data_dir) -> Session:
 
 def test_recovery_then_a_second_crash_still_replays_once(tmp_path):
     s = _two_toggles_then_a_crash(tmp_path)
-    s2 = object.__new__(Session)
-    s2.registry, s2.store = _reopen(tmp_path)
-    s2.client = Client(create_app(s2.registry))
-    s2.tenant = s2.registry.get("contoso")
-    _stop_applier(s2.store)
-    s2.token, s2.aliases = s.token, s.aliases
+    s2 = Session(tmp_path, before=s)
     for alias in s.aliases[2:4]:
         assert s2.set_mailbox(Identity=alias, IsExchangeCloudManaged=True).status_code == 200
     assert len([r for r in s2.records() if "cmd" in r]) == 4  # the first run's two are still there, not covered
