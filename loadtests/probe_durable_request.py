@@ -104,6 +104,8 @@ def workload(mode: str, requests: int, mailboxes: int, apply_every: int) -> None
     if mode in ("bare", "floor", "command"):
         DurableStore._log_changes = {"bare": _bare, "floor": _floor, "command": _command}[mode]  # type: ignore[method-assign]
         DurableStore._drain = lambda store, reads=False, wait=True: 0  # type: ignore[method-assign]
+        # Every toggle through the hook above: the command log (store/commands.py) would take them first.
+        DurableStore.command_capture = lambda store: None  # type: ignore[method-assign]
     data_dir = tempfile.mkdtemp(prefix="probe-") if mode != "memory" else None
     app, _registry, _demo = build(ServeOptions(data_dir=data_dir, demo=False))
     store = app.extensions.get("hybridsoa_store")
